@@ -1,0 +1,100 @@
+# Ostiary build. One GNU Makefile; libraries found with pkg-config.
+#   make            release build (-O2) -> build/release/ostiary
+#   make dev        -Wall -Wextra -Werror -g -> build/dev/ostiary
+#   make asan       ASan+UBSan build -> build/asan/ostiary
+#   make run        install deps, build, start a dev provider on http://localhost:4000
+#   make check      install deps, build, run every test (unit, integration, sanitizers, fuzz)
+#   make test       unit + integration tests on the release build (quick tier)
+
+PKGS     := libh2o-evloop jansson openssl sqlite3 libsodium libcyaml
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CC       ?= cc
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -DH2O_USE_LIBUV=0 -Isrc $(PKG_CFLAGS) -MMD -MP
+WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter
+LIBS     := $(PKG_LIBS) -lpthread -lm
+
+SRC      := $(shell find src -name '*.c' | sort)
+LIB_SRC  := $(filter-out src/cli/main.c,$(SRC))
+UNIT_SRC := $(shell find tests/unit tests/store -name 'test_*.c' 2>/dev/null | sort)
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+
+VARIANT  ?= release
+ifeq ($(VARIANT),release)
+  VCFLAGS := -O2 -g $(WARN)
+  VLDFLAGS :=
+else ifeq ($(VARIANT),dev)
+  VCFLAGS := -O0 -g $(WARN) -Werror
+  VLDFLAGS :=
+else ifeq ($(VARIANT),asan)
+  VCFLAGS := -O1 -g $(WARN) -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  VLDFLAGS := -fsanitize=address,undefined
+endif
+
+B        := build/$(VARIANT)
+OBJ      := $(LIB_SRC:%.c=$(B)/obj/%.o)
+MAIN_OBJ := $(B)/obj/src/cli/main.o
+UNIT_BIN := $(UNIT_SRC:tests/%.c=$(B)/tests/%)
+FUZZ_REPLAY := $(FUZZ_SRC:fuzz/%.c=$(B)/fuzz/%)
+
+.PHONY: all dev asan run check test test-full unit integration fuzz fuzz-replay bench clean deps check-style
+.DEFAULT_GOAL := all
+
+all: $(B)/ostiary $(B)/libostiary.a
+
+dev:
+	@$(MAKE) --no-print-directory VARIANT=dev all
+asan:
+	@$(MAKE) --no-print-directory VARIANT=asan all
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(VCFLAGS) -c $< -o $@
+
+$(B)/libostiary.a: $(OBJ)
+	@mkdir -p $(dir $@)
+	ar rcs $@ $^
+
+$(B)/ostiary: $(MAIN_OBJ) $(B)/libostiary.a
+	$(CC) $(VLDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/tests/%: tests/%.c $(B)/libostiary.a tests/unit/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(VCFLAGS) -Itests/unit -o $@ $< $(B)/libostiary.a $(VLDFLAGS) $(LIBS)
+
+$(B)/fuzz/%: fuzz/%.c fuzz/standalone.c $(B)/libostiary.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(VCFLAGS) -o $@ $< fuzz/standalone.c $(B)/libostiary.a $(VLDFLAGS) $(LIBS)
+
+unit-bins: $(UNIT_BIN)
+
+deps:
+	@scripts/install-deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@mkdir -p var
+	exec $(B)/ostiary serve --dev --config ostiary.yaml
+
+# Quick tier: unit tests (ctest) and integration tests on the release build.
+test: all unit-bins $(FUZZ_REPLAY)
+	@scripts/run-tests.sh $(B)
+
+# Full tier: what CI runs.
+check: deps
+	@scripts/check.sh
+
+fuzz:
+	@scripts/fuzz.sh
+
+bench: all
+	@bench/run.sh
+
+check-style:
+	@scripts/check-style.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

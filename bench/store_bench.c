@@ -1,0 +1,158 @@
+/* store_bench.c: write throughput and latency of the store (token_put, token_consume, token_get) with N
+ * threads, each on its own connection, against a fresh database file. Not part of the test tiers; build:
+ *   cc -std=c11 -D_GNU_SOURCE -O2 -Isrc -o /tmp/store_bench bench/store_bench.c src/core/arena.c
+ *      src/core/err.c src/store/store.c src/store/sqlite.c src/store/migrations/sqlite_migrations.c
+ *      -lsqlite3 -lcrypto -lpthread
+ *   /tmp/store_bench [dsn-dir] [threads] [ops-per-thread]
+ * Leaves out mixed workloads and PostgreSQL. */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/arena.h"
+#include "core/err.h"
+#include "store/store.h"
+
+#include "core/banned.h"
+
+enum bench_op { OP_PUT, OP_CONSUME, OP_GET };
+static const char *const op_names[] = {"token_put", "token_consume", "token_get"};
+
+struct worker {
+    struct store *st;
+    int id;
+    long ops;
+    enum bench_op op;
+    pthread_barrier_t *barrier;
+    double *lat_us; /* one per op */
+    long failures;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void token_for(int worker, long i, struct store_token *t)
+{
+    char secret[64];
+    snprintf(secret, sizeof(secret), "bench-%d-%ld", worker, i);
+    memset(t, 0, sizeof(*t));
+    store_hash(secret, strlen(secret), t->hash);
+    t->kind = STORE_TOKEN_REFRESH;
+    t->client_id = "bench-client";
+    t->sub = "248289761001";
+    t->scope = "openid profile email offline_access";
+    t->aud = "urn:example:api";
+    t->grant_id = "3f2a9c1e-7b4d-4e8a-9c3f-1a2b3c4d5e6f";
+    t->data = "{\"nonce\":\"n-0S6_WzA2Mj\",\"auth_time\":1700000000,\"acr\":\"urn:mace:incommon:iap:silver\"}";
+    t->iat = 1700000000;
+    t->exp = 1700000000 + 30 * 86400;
+}
+
+static void *worker_run(void *arg)
+{
+    struct worker *w = arg;
+    struct errbuf err;
+    struct store_conn *c;
+    if (store_conn_open(w->st, &c, &err) != 0) {
+        fprintf(stderr, "conn_open: %s\n", err.msg);
+        exit(1);
+    }
+    struct arena *a = arena_new(4096);
+    struct store_token t, got;
+    pthread_barrier_wait(w->barrier);
+    for (long i = 0; i < w->ops; i++) {
+        token_for(w->id, i, &t);
+        double t0 = now_s();
+        int rc;
+        if (w->op == OP_PUT)
+            rc = store_token_put(c, &t, &err);
+        else if (w->op == OP_CONSUME)
+            rc = store_token_consume(c, a, t.hash, STORE_TOKEN_REFRESH, 1700000100, &got, &err);
+        else
+            rc = store_token_get(c, a, t.hash, &got, &err);
+        w->lat_us[i] = (now_s() - t0) * 1e6;
+        if (rc != 0 && w->failures++ == 0)
+            fprintf(stderr, "%s: %d %s\n", op_names[w->op], rc, err.msg);
+        arena_reset(a);
+    }
+    arena_free(a);
+    store_conn_close(c);
+    return NULL;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+static void run(struct store *st, enum bench_op op, int threads, long ops)
+{
+    pthread_barrier_t barrier;
+    pthread_barrier_init(&barrier, NULL, (unsigned)threads + 1);
+    struct worker *w = calloc((size_t)threads, sizeof(*w));
+    pthread_t *th = calloc((size_t)threads, sizeof(*th));
+    double *lat = calloc((size_t)threads * (size_t)ops, sizeof(*lat));
+    for (int i = 0; i < threads; i++) {
+        w[i] = (struct worker){.st = st, .id = i, .ops = ops, .op = op, .barrier = &barrier,
+                               .lat_us = lat + (size_t)i * (size_t)ops};
+        pthread_create(&th[i], NULL, worker_run, &w[i]);
+    }
+    pthread_barrier_wait(&barrier);
+    double t0 = now_s();
+    long failures = 0;
+    for (int i = 0; i < threads; i++) {
+        pthread_join(th[i], NULL);
+        failures += w[i].failures;
+    }
+    double dt = now_s() - t0;
+    size_t total = (size_t)threads * (size_t)ops;
+    qsort(lat, total, sizeof(*lat), cmp_double);
+    printf("%-14s threads=%d ops=%zu  %9.0f ops/s  p50=%.1fus p99=%.1fus p99.9=%.1fus max=%.0fus  failures=%ld\n",
+           op_names[op], threads, total, (double)total / dt, lat[total / 2], lat[total * 99 / 100],
+           lat[total * 999 / 1000], lat[total - 1], failures);
+    pthread_barrier_destroy(&barrier);
+    free(lat);
+    free(th);
+    free(w);
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = argc > 1 ? argv[1] : "/tmp";
+    int threads = argc > 2 ? (int)strtol(argv[2], NULL, 10) : 1;
+    long ops = argc > 3 ? strtol(argv[3], NULL, 10) : 100000;
+    if (threads < 1 || ops < 1) {
+        fprintf(stderr, "usage: store_bench [dir] [threads] [ops-per-thread]\n");
+        return 2;
+    }
+    char path[512], dsn[600];
+    snprintf(path, sizeof(path), "%s/store_bench.%d.db", dir, (int)getpid());
+    snprintf(dsn, sizeof(dsn), "sqlite:%s", path);
+    struct store *st;
+    struct errbuf err;
+    int applied;
+    if (store_open(dsn, &st, &err) != 0 || store_migrate(st, &applied, &err) != 0) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    run(st, OP_PUT, threads, ops);
+    run(st, OP_GET, threads, ops);
+    run(st, OP_CONSUME, threads, ops);
+    store_close(st);
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        char p[600];
+        snprintf(p, sizeof(p), "%s%s", path, suffixes[i]);
+        unlink(p);
+    }
+    return 0;
+}

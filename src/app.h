@@ -1,0 +1,69 @@
+/* app.h: the process-wide state (struct app, owned by `ostiary serve`, read-only while serving except
+ * where noted) and the per-thread context (struct worker). Endpoints reach both through
+ * req->worker. */
+#ifndef OSTIARY_APP_H
+#define OSTIARY_APP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/config.h"
+
+struct arena;
+struct store;
+struct store_conn;
+struct keystore;
+struct http_req;
+
+enum token_format { TOKEN_FORMAT_OPAQUE = 0, TOKEN_FORMAT_JWT = 1 };
+
+/* An API (RFC 8707 resource) tokens can be issued for. */
+struct resource {
+    const char *identifier;
+    const char **scopes;
+    size_t n_scopes;
+    enum token_format format;
+    const char *signing_alg;
+    uint32_t access_token_ttl;
+};
+
+struct app {
+    struct config *cfg;
+    struct store *store;
+    struct keystore *keys;
+    const char *issuer;          /* normalized: no trailing '/' */
+    const char *key_secret;      /* key-encryption secret (never logged) */
+    struct resource *resources;
+    size_t n_resources;
+    /* Endpoint paths (issuer path + endpoint), and their absolute URLs for discovery. */
+    struct {
+        const char *discovery, *oauth_metadata, *jwks, *token, *introspection, *revocation, *healthz;
+    } path;
+    /* Served from memory: built once at start. */
+    char *discovery_json;
+    size_t discovery_len;
+    char *oauth_metadata_json;
+    size_t oauth_metadata_len;
+    int64_t started_at;
+    atomic_int stop;
+};
+
+struct worker {
+    struct app *app;
+    struct store_conn *db;
+    unsigned id;
+    int64_t next_gc, next_key_reload;
+};
+
+/* Finds a configured API by identifier; NULL if none. */
+const struct resource *app_resource(const struct app *app, const char *identifier);
+
+/* Builds the discovery documents from what is configured (oauth/discovery.c). */
+void discovery_build(struct app *app);
+
+/* Routing: the one entry point the HTTP server calls (oauth/router.c). */
+void app_handle(struct http_req *req);
+
+#endif

@@ -1,0 +1,220 @@
+/* cmd_serve.c: `ostiary serve`: load and validate the configuration, open and migrate the store, load
+ * (or generate) the signing keys, apply the clients of the file, then serve until SIGTERM/SIGINT. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "cli/cli.h"
+#include "core/arena.h"
+#include "core/log.h"
+#include "core/rand.h"
+#include "http/http.h"
+#include "http/server.h"
+#include "jose/jose.h"
+#include "oauth/client.h"
+#include "store/store.h"
+#include "core/banned.h"
+
+static struct worker *worker_init(void *ud, unsigned id)
+{
+    struct app *app = ud;
+    struct worker *w = calloc(1, sizeof(*w));
+    struct errbuf err = {{0}};
+    w->app = app;
+    w->id = id;
+    if (store_conn_open(app->store, &w->db, &err) != 0) {
+        log_error("worker_start_failed", LI("worker", id), LS("detail", err.msg), NULL);
+        free(w);
+        return NULL;
+    }
+    int64_t now = clock_now();
+    w->next_gc = now + 10 + id;
+    w->next_key_reload = now + app->cfg->keys.reload_interval;
+    return w;
+}
+
+static void worker_fini(struct worker *w)
+{
+    store_conn_close(w->db);
+    free(w);
+}
+
+/* Background work, spread over the workers: expired-row GC (bounded per pass) on worker 0, key reload
+ * (rotation by the CLI or another instance) on every worker's turn of the shared keystore. */
+static void worker_tick(struct worker *w)
+{
+    int64_t now = clock_now();
+    struct errbuf err = {{0}};
+    if (w->id == 0 && now >= w->next_gc) {
+        int removed = 0;
+        if (store_gc(w->db, now, 500, &removed, &err) != 0)
+            log_warn("gc_failed", LS("detail", err.msg), NULL);
+        else if (removed > 0)
+            log_debug("gc", LI("removed", removed), NULL);
+        /* A full pass means there is more to collect: come back soon rather than doing more now. */
+        w->next_gc = now + (removed == 500 ? 1 : 10);
+    }
+    if (w->id == 0 && now >= w->next_key_reload) {
+        if (keystore_reload(w->app->keys, w->db, &err) != 0)
+            log_warn("key_reload_failed", LS("detail", err.msg), NULL);
+        w->next_key_reload = now + w->app->cfg->keys.reload_interval;
+    }
+}
+
+static void *signal_thread(void *arg)
+{
+    struct app *app = arg;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int sig = 0;
+    sigwait(&set, &sig);
+    log_info("stopping", LS("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"), NULL);
+    atomic_store(&app->stop, 1);
+    return NULL;
+}
+
+static void load_resources(struct app *app)
+{
+    const struct config *cfg = app->cfg;
+    app->n_resources = cfg->n_resources;
+    app->resources = calloc(cfg->n_resources + 1, sizeof(struct resource));
+    for (unsigned i = 0; i < cfg->n_resources; i++) {
+        const struct cfg_resource *cr = &cfg->resources[i];
+        struct resource *r = &app->resources[i];
+        r->identifier = cr->identifier;
+        r->scopes = (const char **)cr->scopes;
+        r->n_scopes = cr->n_scopes;
+        r->format = cr->access_token_format != NULL && strcmp(cr->access_token_format, "opaque") == 0
+                        ? TOKEN_FORMAT_OPAQUE
+                        : TOKEN_FORMAT_JWT;
+        r->signing_alg = cr->signing_alg != NULL ? cr->signing_alg : cfg->keys.algorithms[0];
+        r->access_token_ttl = cr->access_token_ttl;
+    }
+}
+
+/* Dev mode, first start: a demo client that may obtain client_credentials tokens for every configured
+ * API. Its secret is printed once, on stdout, and stored only as a hash. */
+static void create_demo_client(struct app *app, struct store_conn *db)
+{
+    struct arena *a = arena_new(4096);
+    struct client c = {0};
+    c.client_id = arena_printf(a, "demo-%s", rand_token(a, 16));
+    c.client_name = "Ostiary demo client";
+    c.auth_method = CLIENT_AUTH_SECRET_BASIC;
+    c.grant_types = GRANT_CLIENT_CREDENTIALS;
+    struct strbuf sb;
+    strbuf_init(&sb, a, 65536);
+    for (size_t i = 0; i < app->n_resources; i++)
+        for (size_t k = 0; k < app->resources[i].n_scopes; k++) {
+            if (sb.len > 0)
+                strbuf_addc(&sb, ' ');
+            strbuf_adds(&sb, app->resources[i].scopes[k]);
+        }
+    c.scope = sb.buf;
+    const char *secret = rand_token(a, 32);
+    struct store_client sc = {0};
+    sc.client_id = c.client_id;
+    sc.has_secret = true;
+    store_hash(secret, strlen(secret), sc.secret_hash);
+    char *meta = client_metadata_json(&c);
+    sc.metadata = meta;
+    sc.created_at = sc.updated_at = clock_now();
+    struct errbuf err = {{0}};
+    if (store_client_put(db, &sc, &err) != 0)
+        die("dev mode: cannot create the demo client: %s", err.msg);
+    free(meta);
+    printf("\n  Ostiary dev mode: a demo client was created (the secret is shown only this once).\n"
+           "    client_id:     %s\n"
+           "    client_secret: %s\n"
+           "    auth method:   client_secret_basic, grant client_credentials\n\n",
+           c.client_id, secret);
+    for (size_t i = 0; i < app->n_resources; i++)
+        printf("  Try: curl -s -u '%s:%s' -d grant_type=client_credentials -d resource=%s %s/token\n\n",
+               c.client_id, secret, app->resources[i].identifier, app->issuer);
+    fflush(stdout);
+    arena_free(a);
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    struct cli_globals g = {0};
+    for (int i = 1; i < argc; i++)
+        if (!cli_global_flag(&g, argc, argv, &i))
+            die("serve: unknown option '%s' (see ostiary help)", argv[i]);
+    struct config *cfg = cli_load_config(&g);
+    enum log_level lvl = LOG_INFO;
+    log_level_parse(cfg->log_level, &lvl);
+    log_init(lvl, 2);
+
+    struct app *app = calloc(1, sizeof(*app));
+    app->cfg = cfg;
+    app->issuer = cfg->issuer;
+    app->started_at = clock_now();
+    struct store_conn *db;
+    cli_open_store(cfg, &app->store, &db);
+    char *secret = cli_key_secret(cfg);
+    app->key_secret = secret;
+    struct errbuf err = {{0}};
+    struct arena *a = arena_new(4096);
+    struct store_key *keys = NULL;
+    size_t nkeys = 0;
+    if (store_key_list(db, a, &keys, &nkeys, &err) != 0)
+        die("storage: %s", err.msg);
+    bool first_start = nkeys == 0;
+    arena_free(a);
+
+    if (keystore_open(db, secret, (const char *const *)cfg->keys.algorithms, cfg->keys.n_algorithms, true,
+                      &app->keys, &err) != 0)
+        die("keys: %s", err.msg);
+    if (clients_apply_config(db, cfg, &err) != 0)
+        die("clients: %s", err.msg);
+    load_resources(app);
+    discovery_build(app);
+    if (cfg->dev && first_start)
+        create_demo_client(app, db);
+    store_conn_close(db);
+
+    /* Block the stop signals in every thread; one thread waits for them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    pthread_t sig_tid;
+    pthread_create(&sig_tid, NULL, signal_thread, app);
+    pthread_detach(sig_tid);
+
+    unsigned threads = cfg->workers > 0 ? cfg->workers : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+    struct http_server_config hc = {
+        .host = cfg->listen_host,
+        .port = cfg->listen_port,
+        .threads = threads,
+        .max_body_bytes = cfg->limits.max_body_bytes,
+        .max_header_bytes = cfg->limits.max_header_bytes,
+        .request_timeout_ms = cfg->limits.request_timeout_ms,
+    };
+    struct http_server_hooks hooks = {
+        .thread_init = worker_init,
+        .thread_fini = worker_fini,
+        .tick = worker_tick,
+        .handle = app_handle,
+        .ud = app,
+    };
+    log_info("listening", LS("issuer", app->issuer), LS("listen", cfg->listen), LI("workers", threads),
+             LS("storage", cfg->storage), LI("dev", cfg->dev), NULL);
+    if (http_server_run(&hc, &hooks, &app->stop, &err) != 0)
+        die("%s", err.msg);
+    keystore_free(app->keys);
+    store_close(app->store);
+    log_info("stopped", NULL);
+    explicit_bzero(secret, strlen(secret));
+    free(secret);
+    return 0;
+}

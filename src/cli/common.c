@@ -1,0 +1,198 @@
+/* common.c: what every subcommand shares: global flags, configuration loading, the key secret and the
+ * store. The only place besides cmd_*.c allowed to print and to exit. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/arena.h"
+#include "core/rand.h"
+#include "core/str.h"
+#include "core/banned.h"
+
+extern char **environ;
+
+void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("ostiary: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+bool cli_global_flag(struct cli_globals *g, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i];
+    const char **slot = NULL;
+    if (strcmp(a, "--dev") == 0) {
+        g->dev = true;
+        return true;
+    }
+    if (strcmp(a, "--config") == 0 || strcmp(a, "-c") == 0)
+        slot = &g->config_path;
+    else if (strcmp(a, "--listen") == 0)
+        slot = &g->listen;
+    else if (strcmp(a, "--issuer") == 0)
+        slot = &g->issuer;
+    else if (strcmp(a, "--storage") == 0)
+        slot = &g->storage;
+    else if (strcmp(a, "--workers") == 0)
+        slot = &g->workers;
+    else if (strcmp(a, "--log-level") == 0)
+        slot = &g->log_level;
+    if (slot == NULL)
+        return false;
+    if (*i + 1 >= argc)
+        die("%s needs a value", a);
+    *slot = argv[++*i];
+    return true;
+}
+
+struct config *cli_load_config(const struct cli_globals *g)
+{
+    struct errbuf err = {{0}};
+    struct config *cfg = NULL;
+    const char *path = g->config_path != NULL ? g->config_path : getenv("OSTIARY_CONFIG");
+    if (config_load(path, environ, &cfg, &err) != 0)
+        die("configuration: %s", err.msg);
+    if (g->dev)
+        cfg->dev = true;
+    if (g->listen != NULL)
+        config_set_str(&cfg->listen, g->listen);
+    if (g->issuer != NULL)
+        config_set_str(&cfg->issuer, g->issuer);
+    if (g->storage != NULL)
+        config_set_str(&cfg->storage, g->storage);
+    if (g->log_level != NULL)
+        config_set_str(&cfg->log_level, g->log_level);
+    if (g->workers != NULL) {
+        int64_t n;
+        if (str_to_i64(str_c(g->workers), &n) != 0 || n < 0 || n > 256)
+            die("--workers: expected a number between 0 and 256, got '%s'", g->workers);
+        cfg->workers = (uint32_t)n;
+    }
+    if (config_validate(cfg, &err) != 0)
+        die("configuration: %s", err.msg);
+    return cfg;
+}
+
+static char *read_secret_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return NULL;
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        buf[--n] = '\0';
+    char *s = strdup(buf);
+    explicit_bzero(buf, sizeof(buf));
+    return s;
+}
+
+/* The directory of the SQLite file, or "." — where dev mode keeps its generated key secret. */
+static char *dev_secret_path(const struct config *cfg)
+{
+    const char *dsn = cfg->storage;
+    const char *p = strchr(dsn, ':');
+    p = p != NULL ? p + 1 : dsn;
+    const char *slash = strrchr(p, '/');
+    size_t dirlen = slash != NULL ? (size_t)(slash - p) : 0;
+    size_t n = dirlen + 32;
+    char *out = malloc(n);
+    if (dirlen == 0)
+        snprintf(out, n, "key-secret");
+    else
+        snprintf(out, n, "%.*s/key-secret", (int)dirlen, p);
+    return out;
+}
+
+char *cli_key_secret(const struct config *cfg)
+{
+    if (cfg->keys.secret != NULL)
+        return strdup(cfg->keys.secret);
+    if (cfg->keys.secret_file != NULL) {
+        char *s = read_secret_file(cfg->keys.secret_file);
+        if (s == NULL)
+            die("keys.secret_file: cannot read '%s': %s", cfg->keys.secret_file, strerror(errno));
+        if (strlen(s) < 32)
+            die("keys.secret_file: the secret must be at least 32 characters (openssl rand -base64 32)");
+        return s;
+    }
+    if (!cfg->dev)
+        die("keys.secret or keys.secret_file is required to encrypt signing keys at rest "
+            "(generate one with: openssl rand -base64 32), or run with --dev");
+    char *path = dev_secret_path(cfg);
+    char *s = read_secret_file(path);
+    if (s == NULL) {
+        struct arena *a = arena_new(1024);
+        const char *gen = rand_token(a, 32);
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0)
+            die("dev mode: cannot create key secret file '%s': %s", path, strerror(errno));
+        size_t len = strlen(gen);
+        if (write(fd, gen, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) != 0)
+            die("dev mode: cannot write '%s'", path);
+        close(fd);
+        s = strdup(gen);
+        arena_free(a);
+    }
+    free(path);
+    return s;
+}
+
+static void ensure_parent_dir(const char *dsn)
+{
+    const char *p = strchr(dsn, ':');
+    p = p != NULL ? p + 1 : dsn;
+    const char *slash = strrchr(p, '/');
+    if (slash == NULL || slash == p)
+        return;
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%.*s", (int)(slash - p), p);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        die("storage: cannot create directory '%s': %s", dir, strerror(errno));
+}
+
+void cli_open_store(const struct config *cfg, struct store **st, struct store_conn **conn)
+{
+    struct errbuf err = {{0}};
+    ensure_parent_dir(cfg->storage);
+    if (store_open(cfg->storage, st, &err) != 0)
+        die("storage: %s", err.msg);
+    int applied = 0;
+    if (store_migrate(*st, &applied, &err) != 0)
+        die("storage: migration failed: %s", err.msg);
+    if (store_conn_open(*st, conn, &err) != 0)
+        die("storage: %s", err.msg);
+}
+
+int cmd_migrate(int argc, char **argv)
+{
+    struct cli_globals g = {0};
+    for (int i = 1; i < argc; i++)
+        if (!cli_global_flag(&g, argc, argv, &i))
+            die("migrate: unknown option '%s'", argv[i]);
+    struct config *cfg = cli_load_config(&g);
+    struct errbuf err = {{0}};
+    struct store *st;
+    if (store_open(cfg->storage, &st, &err) != 0)
+        die("storage: %s", err.msg);
+    int applied = 0;
+    if (store_migrate(st, &applied, &err) != 0)
+        die("migration failed: %s", err.msg);
+    printf("%d migration(s) applied\n", applied);
+    store_close(st);
+    config_free(cfg);
+    return 0;
+}

@@ -1,0 +1,93 @@
+/* config.h: the server configuration. One YAML file (libcyaml schema in config.c), then OSTIARY_*
+ * environment variables, then command-line flags, then validation. Owner: main (config_free).
+ *
+ * Environment names: OSTIARY_ + the key path upper-cased with '.' -> '_':
+ *   OSTIARY_ISSUER, OSTIARY_LISTEN, OSTIARY_STORAGE, OSTIARY_WORKERS, OSTIARY_LOG_LEVEL, OSTIARY_DEV,
+ *   OSTIARY_KEYS_ALGORITHMS (comma list), OSTIARY_KEYS_SECRET, OSTIARY_KEYS_SECRET_FILE,
+ *   OSTIARY_TOKENS_ACCESS_TOKEN_TTL, OSTIARY_TOKENS_REFRESH_TOKEN_TTL, OSTIARY_TOKENS_ID_TOKEN_TTL,
+ *   OSTIARY_TOKENS_CODE_TTL, OSTIARY_LIMITS_MAX_BODY_BYTES, OSTIARY_LIMITS_MAX_PARAMS,
+ *   OSTIARY_LIMITS_MAX_HEADER_BYTES, OSTIARY_LIMITS_REQUEST_TIMEOUT_MS, ...
+ * The lists (clients, resources) come from the file only. Every error names the key and the reason. */
+#ifndef OSTIARY_CONFIG_H
+#define OSTIARY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+struct cfg_resource {
+    char *identifier;            /* the API's audience value, e.g. urn:focus:api */
+    char **scopes;               /* scopes this API accepts */
+    unsigned n_scopes;
+    char *access_token_format;   /* "jwt" (RFC 9068, default) or "opaque" */
+    char *signing_alg;           /* for jwt: RS256 (default), ES256, EdDSA */
+    uint32_t access_token_ttl;   /* seconds; 0 = tokens.access_token_ttl */
+};
+
+struct cfg_client {
+    char *client_id;
+    char *client_secret;         /* clear secret as given (hashed at start, never stored in clear) */
+    char *client_secret_sha256;  /* or: base64 of SHA-256 of the secret */
+    char *client_name;
+    char **grant_types;
+    unsigned n_grant_types;
+    char **redirect_uris;
+    unsigned n_redirect_uris;
+    char *token_endpoint_auth_method; /* client_secret_basic (default), client_secret_post, none */
+    char *scope;                 /* space-separated allowed scopes; also the default when none requested */
+    char **resources;            /* APIs this client may ask tokens for; empty = any configured */
+    unsigned n_resources;
+    uint32_t access_token_ttl;   /* seconds; 0 = API/global default */
+};
+
+struct config {
+    char *issuer;                /* e.g. http://localhost:4000 or http://localhost:4000/authentication/oidc */
+    char *listen;                /* host:port, default 127.0.0.1:4000 */
+    char *storage;               /* default sqlite:./var/ostiary.db */
+    uint32_t workers;            /* 0 = number of cores */
+    char *log_level;             /* debug|info|warn|error, default info */
+    bool dev;                    /* dev mode: plain HTTP anywhere, generated key secret, demo client */
+    struct {
+        char **algorithms;       /* default [RS256] */
+        unsigned n_algorithms;
+        char *secret;            /* key-encryption secret (CFG_SECRET: never logged) */
+        char *secret_file;       /* or a file holding it; dev mode generates ./var/key-secret */
+        uint32_t reload_interval; /* seconds between key reloads from the store, default 60 */
+    } keys;
+    struct {
+        uint32_t access_token_ttl;  /* default 600 */
+        uint32_t refresh_token_ttl; /* default 1209600 (14 days) */
+        uint32_t id_token_ttl;      /* default 3600 */
+        uint32_t code_ttl;          /* default 60 */
+    } tokens;
+    struct {
+        uint32_t max_body_bytes;     /* default 65536 -> 413 */
+        uint32_t max_params;         /* default 64 -> 400 */
+        uint32_t max_header_bytes;   /* default 16384 -> 431 */
+        uint32_t request_timeout_ms; /* default 10000: slow clients are cut off (408) */
+    } limits;
+    struct cfg_resource *resources;
+    unsigned n_resources;
+    struct cfg_client *clients;
+    unsigned n_clients;
+
+    /* Derived by config_validate(), not read from the file. */
+    char *issuer_path;           /* path part of issuer without trailing '/', "" for none */
+    char *listen_host;
+    uint16_t listen_port;
+};
+
+/* Loads `path` (NULL: defaults only), applies OSTIARY_* from envp, but does not validate. */
+int config_load(const char *path, char *const *envp, struct config **out, struct errbuf *err);
+/* Parses a YAML document from memory (used by config_load and the fuzz target). */
+int config_load_buffer(const char *yaml, size_t len, struct config **out, struct errbuf *err);
+int config_apply_env(struct config *cfg, char *const *envp, struct errbuf *err);
+/* Checks every value and fills the derived fields. err names the key, e.g. "tokens.access_token_ttl: ...". */
+int config_validate(struct config *cfg, struct errbuf *err);
+/* Replaces a string field (flags override). */
+void config_set_str(char **field, const char *value);
+void config_free(struct config *cfg);
+
+#endif

@@ -1,0 +1,22 @@
+/* rand.h: randomness and time, the two inputs tests want to control. rand_bytes() draws from the
+ * OpenSSL CSPRNG; clock_now() returns Unix seconds and can be pinned by tests (clock_set_fixed). */
+#ifndef OSTIARY_RAND_H
+#define OSTIARY_RAND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct arena;
+
+/* Fills p with n bytes from the CSPRNG; aborts if the CSPRNG fails (never continue without entropy). */
+void rand_bytes(void *p, size_t n);
+/* A random token of `bytes` bytes of entropy, base64url-encoded, in arena memory. */
+char *rand_token(struct arena *a, size_t bytes);
+
+int64_t clock_now(void);
+/* Tests only: make clock_now() return t (0 restores the real clock). */
+void clock_set_fixed(int64_t t);
+/* Monotonic microseconds, for durations. */
+int64_t clock_mono_us(void);
+
+#endif

@@ -1,0 +1,68 @@
+/* str.h: borrowed string views (struct str), a capped growable buffer (struct strbuf), and the small
+ * encoders every layer needs: base64url (RFC 4648 §5), standard base64, hex, UTF-8 validation, and
+ * constant-time comparison. Views never own memory; strbuf memory comes from an arena. */
+#ifndef OSTIARY_STR_H
+#define OSTIARY_STR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct arena;
+
+struct str {
+    const char *p;
+    size_t len;
+};
+
+#define STR_NULL ((struct str){NULL, 0})
+#define STR_LIT(s) ((struct str){(s), sizeof(s) - 1})
+static inline struct str str_c(const char *s);
+bool str_eq(struct str a, struct str b);
+bool str_eq_c(struct str a, const char *c);
+bool str_ieq_c(struct str a, const char *c); /* ASCII case-insensitive */
+bool str_has_prefix(struct str s, const char *prefix);
+char *str_dup(struct arena *a, struct str s); /* NUL-terminated copy; NULL view gives NULL */
+bool str_is_null(struct str s);
+
+#include <string.h>
+static inline struct str str_c(const char *s)
+{
+    return s == NULL ? STR_NULL : (struct str){s, strlen(s)};
+}
+
+/* A growable buffer in an arena, always NUL-terminated, that refuses to grow beyond max: once a write
+ * would exceed it, the buffer is marked too_big and further writes are ignored (curl's dynbuf). */
+struct strbuf {
+    struct arena *arena;
+    char *buf;
+    size_t len, cap, max;
+    bool too_big;
+};
+void strbuf_init(struct strbuf *sb, struct arena *a, size_t max);
+void strbuf_add(struct strbuf *sb, const void *p, size_t n);
+void strbuf_adds(struct strbuf *sb, const char *s);
+void strbuf_addc(struct strbuf *sb, char c);
+void strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s percent-encoded for application/x-www-form-urlencoded and URL query values. */
+void strbuf_add_urlenc(struct strbuf *sb, const char *s, size_t n);
+/* Appends s escaped for HTML text and attribute values. */
+void strbuf_add_html(struct strbuf *sb, const char *s, size_t n);
+
+/* base64url without padding. Output is NUL-terminated arena memory. */
+char *b64url_encode(struct arena *a, const void *p, size_t n);
+/* Decodes base64url (padding tolerated only if exact). Returns 0, or -1 on bad input. */
+int b64url_decode(struct arena *a, const char *s, size_t n, unsigned char **out, size_t *outlen);
+char *b64_encode(struct arena *a, const void *p, size_t n);
+int b64_decode(struct arena *a, const char *s, size_t n, unsigned char **out, size_t *outlen);
+char *hex_encode(struct arena *a, const void *p, size_t n);
+
+bool utf8_valid(const char *s, size_t n);
+/* Constant-time equality of two byte strings; different lengths compare unequal (the length itself is
+ * not secret). NULL never equals anything. */
+bool ct_eq(const void *a, size_t alen, const void *b, size_t blen);
+
+/* Checked decimal conversion of the whole view; returns -1 on any junk, sign or overflow. */
+int str_to_i64(struct str s, int64_t *out);
+
+#endif

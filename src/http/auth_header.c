@@ -1,0 +1,60 @@
+/* auth_header.c: Authorization header parsing: Basic (RFC 7617, with the RFC 6749 §2.3.1 rule that
+ * client id and secret are form-encoded before base64) and Bearer (RFC 6750 §2.1). */
+#include "http/http.h"
+
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/banned.h"
+
+static bool is_b64token_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+           c == '_' || c == '~' || c == '+' || c == '/' || c == '=';
+}
+
+int auth_header_parse(struct arena *a, const char *v, size_t n, struct auth_header *out)
+{
+    memset(out, 0, sizeof(*out));
+    size_t sp = 0;
+    while (sp < n && v[sp] != ' ')
+        sp++;
+    struct str scheme = {v, sp};
+    size_t i = sp;
+    while (i < n && v[i] == ' ')
+        i++;
+    const char *cred = v + i;
+    size_t clen = n - i;
+    while (clen > 0 && (cred[clen - 1] == ' ' || cred[clen - 1] == '\t'))
+        clen--;
+
+    if (str_ieq_c(scheme, "basic")) {
+        out->scheme = AUTH_BASIC;
+        unsigned char *raw;
+        size_t rawlen;
+        if (clen == 0 || b64_decode(a, cred, clen, &raw, &rawlen) != 0)
+            return -1;
+        const unsigned char *colon = memchr(raw, ':', rawlen);
+        if (colon == NULL)
+            return -1;
+        size_t ulen = (size_t)(colon - raw);
+        /* RFC 6749 §2.3.1: both parts are application/x-www-form-urlencoded before base64. */
+        if (url_decode(a, (const char *)raw, ulen, true, &out->user) != FORM_OK)
+            return -1;
+        if (url_decode(a, (const char *)colon + 1, rawlen - ulen - 1, true, &out->pass) != FORM_OK)
+            return -1;
+        return 0;
+    }
+    if (str_ieq_c(scheme, "bearer")) {
+        out->scheme = AUTH_BEARER;
+        if (clen == 0)
+            return -1;
+        for (size_t k = 0; k < clen; k++)
+            if (!is_b64token_char(cred[k]))
+                return -1;
+        out->token = (struct str){arena_strndup(a, cred, clen), clen};
+        return 0;
+    }
+    out->scheme = n == 0 ? AUTH_NONE : AUTH_OTHER;
+    return 0;
+}

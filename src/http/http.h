@@ -1,0 +1,96 @@
+/* http.h: the request/response types every endpoint sees. Only server.c includes the HTTP library
+ * (libh2o); endpoints read a struct http_req and fill its struct http_res, so they can be unit-tested
+ * with a fake request. Also the input parsers: urlencoded forms and queries (form.c) and the
+ * Authorization header (auth_header.c). All memory comes from req->arena. */
+#ifndef OSTIARY_HTTP_H
+#define OSTIARY_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/str.h"
+
+struct arena;
+struct worker;
+
+#define HTTP_MAX_RES_HEADERS 16
+
+struct http_header {
+    const char *name; /* lower-case for request headers */
+    struct str value;
+};
+
+struct http_res {
+    int status;
+    struct http_header headers[HTTP_MAX_RES_HEADERS];
+    size_t n_headers;
+    struct str body;
+};
+
+struct http_req {
+    struct arena *arena;
+    struct worker *worker;  /* the thread's context: app, store connection */
+    struct str method;
+    struct str path;        /* without the query string, not decoded */
+    struct str query;       /* after '?', not decoded; STR_NULL when absent */
+    struct str body;
+    struct http_header *headers;
+    size_t n_headers;
+    char peer[64];          /* client address, for rate limits and logs */
+    char rid[24];           /* request id, also sent as X-Request-Id */
+    /* Set by endpoints for the access log (never secrets). */
+    const char *log_client_id;
+    const char *log_error;
+    struct http_res res;
+};
+
+/* First request header with that (lower-case) name; STR_NULL if absent. *count (optional) gets how many
+ * headers had that name, so callers can reject repeats. */
+struct str http_req_header(const struct http_req *req, const char *lcname, size_t *count);
+
+/* Adds a response header; name and value are copied into the arena. Over HTTP_MAX_RES_HEADERS aborts
+ * (a programming error, not an input). */
+void http_res_header(struct http_req *req, const char *name, const char *value);
+void http_res_body(struct http_req *req, int status, const char *content_type, const char *body, size_t len);
+/* JSON response; the text must have been produced by the JSON writer. */
+void http_res_json(struct http_req *req, int status, const char *json, size_t len);
+/* Sets Cache-Control: no-store and Pragma: no-cache (RFC 6749 §5.1). */
+void http_res_no_store(struct http_req *req);
+
+/* ---- application/x-www-form-urlencoded (form.c) ---- */
+struct form_param {
+    struct str name, value; /* decoded; NUL-terminated */
+};
+struct form {
+    struct form_param *params;
+    size_t n;
+};
+enum form_err {
+    FORM_OK = 0,
+    FORM_ERR_TOO_MANY = -1,   /* more than max_params parameters */
+    FORM_ERR_ENCODING = -2,   /* bad percent-encoding */
+    FORM_ERR_UTF8 = -3,       /* decoded name or value is not valid UTF-8 */
+    FORM_ERR_NUL = -4,        /* decoded NUL byte */
+};
+/* Parses s (a body or a query string). '+' decodes to space (HTML form encoding). Empty pairs ("a=1&&b")
+ * are skipped; a pair without '=' is a parameter with an empty value. Pure: no I/O. */
+int form_parse(struct arena *a, const char *s, size_t n, size_t max_params, struct form *out);
+/* Value of `name`: returns 0 and sets *v if exactly once, 1 if absent (v=STR_NULL), -1 if repeated.
+ * RFC 6749 §3.1: "Request and response parameters MUST NOT be included more than once." Parameters
+ * with an empty value are treated as absent (RFC 6749 §3.1). */
+int form_get(const struct form *f, const char *name, struct str *v);
+/* Decodes one percent-encoded component (no '+' handling when plus_is_space is false). */
+int url_decode(struct arena *a, const char *s, size_t n, bool plus_is_space, struct str *out);
+
+/* ---- Authorization header (auth_header.c) ---- */
+enum auth_scheme { AUTH_NONE = 0, AUTH_BASIC, AUTH_BEARER, AUTH_OTHER };
+struct auth_header {
+    enum auth_scheme scheme;
+    struct str user, pass;   /* Basic: form-decoded per RFC 6749 §2.3.1 */
+    struct str token;        /* Bearer: the b64token (RFC 6750 §2.1) */
+};
+/* Parses an Authorization header value. Returns 0 (scheme may be AUTH_OTHER), or -1 if the header is
+ * malformed for its scheme (bad base64, no ':', bad form-encoding, invalid UTF-8, empty Bearer). */
+int auth_header_parse(struct arena *a, const char *v, size_t n, struct auth_header *out);
+
+#endif

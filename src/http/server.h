@@ -1,0 +1,41 @@
+/* server.h: the HTTP server adapter. server.c is the only file that includes libh2o. It runs one h2o
+ * event loop per worker thread, all accepting on one listening socket; each thread owns a context from
+ * hooks->thread_init (the store connection and friends) and an arena reset after every request. */
+#ifndef OSTIARY_HTTP_SERVER_H
+#define OSTIARY_HTTP_SERVER_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+struct http_req;
+struct worker;
+
+struct http_server_config {
+    const char *host;
+    uint16_t port;
+    unsigned threads;
+    size_t max_body_bytes;      /* larger bodies: 413 */
+    size_t max_header_bytes;    /* larger header sections: 431 */
+    uint32_t request_timeout_ms; /* a request not fully received in this time: the connection is closed */
+};
+
+struct http_server_hooks {
+    /* Called on each worker thread before it serves; returns the thread's context or NULL to abort. */
+    struct worker *(*thread_init)(void *ud, unsigned id);
+    void (*thread_fini)(struct worker *w);
+    /* Called on each worker thread about every 100 ms (background work: GC, key reload, log flush). */
+    void (*tick)(struct worker *w);
+    /* Serves one request: fills req->res. Runs on the worker's loop thread. */
+    void (*handle)(struct http_req *req);
+    void *ud;
+};
+
+/* Binds the listening socket (errors are returned before any thread starts), then serves until *stop
+ * becomes non-zero: stops accepting, lets in-flight requests finish (up to 10 s), joins the threads. */
+int http_server_run(const struct http_server_config *cfg, const struct http_server_hooks *hooks,
+                    atomic_int *stop, struct errbuf *err);
+
+#endif

@@ -1,0 +1,116 @@
+/* jose.h: signing keys and JWS (RFC 7515 compact serialization) for RS256, ES256 and EdDSA (Ed25519,
+ * RFC 8037). This module (keystore.c, jws.c, jwk.c) is the only user of OpenSSL's EVP signing API.
+ * cjose is not used: its 0.6 release has no OKP/EdDSA support, and one EVP path serves all three
+ * algorithms without a JSON round trip per signature.
+ *
+ * Key lifecycle (DESIGN "Keys"): keys live in the store with their private part encrypted (libsodium
+ * XChaCha20-Poly1305, key = BLAKE2b of the configured key secret). A key signs from `sign_from` until
+ * `retired_at`; it stays in the JWKS until `unpublish_at`, which a rotation sets to retired_at plus the
+ * longest token lifetime, so every token it signed can still be verified.
+ *
+ * Threads: a struct keystore is shared by all workers. Reads (sign, verify, jwks) take a read lock;
+ * keystore_reload() swaps the key set under the write lock. */
+#ifndef OSTIARY_JOSE_H
+#define OSTIARY_JOSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "core/err.h"
+
+struct arena;
+struct store_conn;
+struct keystore;
+
+enum { JOSE_ERR_BAD_TOKEN = -110, JOSE_ERR_BAD_SIGNATURE = -111, JOSE_ERR_UNKNOWN_KEY = -112 };
+
+/* Returns true for "RS256", "ES256", "EdDSA". */
+bool jose_alg_supported(const char *alg);
+
+/* Loads keys from the store and decrypts them with `secret`. When `generate` is set, an algorithm of
+ * `algs` without a current key gets a new one (RS256: RSA 2048; ES256: P-256; EdDSA: Ed25519), stored
+ * encrypted. Fails if a stored key cannot be decrypted (wrong secret) — never silently regenerates. */
+int keystore_open(struct store_conn *db, const char *secret, const char *const *algs, size_t nalgs, bool generate,
+                  struct keystore **out, struct errbuf *err);
+void keystore_free(struct keystore *ks);
+/* Re-reads keys from the store (other instances or the CLI may have rotated); cheap when unchanged. */
+int keystore_reload(struct keystore *ks, struct store_conn *db, struct errbuf *err);
+
+/* Rotation (CLI): creates a new key for alg that signs from now + publish_delay; the current key of that
+ * alg retires at that time and is unpublished max_token_ttl seconds later. Writes *new_kid (malloc'd). */
+int keystore_rotate(struct store_conn *db, const char *secret, const char *alg, int64_t now, int64_t publish_delay,
+                    int64_t max_token_ttl, char **new_kid, struct errbuf *err);
+
+/* The JWKS document ({"keys":[...]}, public parts: kty, kid, alg, use "sig", and n/e, crv/x/y or crv/x)
+ * of every published key, rebuilt on load/reload. Copied into the arena with its length. */
+const char *keystore_jwks(struct keystore *ks, struct arena *a, size_t *len);
+
+/* Signs a compact JWS with the current key for `alg`. Header: {"alg","kid","typ"} (typ omitted when NULL).
+ * payload is a JSON text. Returns the token in arena memory, or NULL (err set) when alg has no key. */
+char *jws_sign(struct keystore *ks, struct arena *a, const char *alg, const char *typ, const char *payload,
+               size_t payload_len, struct errbuf *err);
+
+/* Verifies a compact JWS against the published keys: kid must name one of them (or, without kid, the
+ * only published key of the header's alg), the header alg must equal the key's alg (never "none", never an
+ * alg from a different key type). On success *payload is the parsed claims (freed with the arena) and
+ * *typ the header typ (or NULL). Does not check claims (exp, iss, aud): that is the caller's job. */
+int jws_verify(struct keystore *ks, struct arena *a, const char *jws, size_t len, json_t **payload,
+               const char **typ, struct errbuf *err);
+
+/* Left half of the SHA-2 digest matching alg, base64url (OIDC Core §3.1.3.6 at_hash / c_hash).
+ * For EdDSA with Ed25519 the hash is SHA-512. */
+char *jose_half_hash(struct arena *a, const char *alg, const char *value, size_t len);
+
+/* For `ostiary keys list`: every stored key with its state, as JSON lines on stdout-ready text. */
+struct keystore_info {
+    const char *kid, *alg, *state; /* state: "next", "current", "retired", "unpublished" */
+    int64_t created_at, sign_from, retired_at, unpublish_at;
+};
+int keystore_list(struct store_conn *db, struct arena *a, int64_t now, struct keystore_info **out, size_t *n,
+                  struct errbuf *err);
+
+/* ---- Internal to src/jose/ (keystore.c owns the keys; jws.c and jwk.c use them). Other modules must
+ * not call these. ---- */
+struct evp_pkey_st; /* OpenSSL's EVP_PKEY, kept out of this header */
+
+enum jose_alg { JOSE_ALG_NONE = 0, JOSE_ALG_RS256 = 1, JOSE_ALG_ES256 = 2, JOSE_ALG_EDDSA = 3 };
+/* JOSE_ALG_NONE for anything but the exact names "RS256", "ES256", "EdDSA" (case-sensitive, RFC 7518). */
+enum jose_alg jose_alg_from_name(const char *name, size_t len);
+const char *jose_alg_name(enum jose_alg alg);
+
+/* A key borrowed from the keystore. keystore_signing_key()/keystore_verify_key() return it with the
+ * keystore's read lock held; keystore_key_release() drops the lock. Nothing in it outlives the release. */
+struct jose_keyref {
+    enum jose_alg alg;
+    const char *kid;
+    struct evp_pkey_st *pkey;
+    const char *hdr; /* signing only: base64url protected header, keystore or arena memory */
+    size_t hdr_len;
+};
+/* The key that signs `alg` now, with its protected header for `typ`. 0, or ERR_NOTFOUND (lock not held). */
+int keystore_signing_key(struct keystore *ks, struct arena *a, enum jose_alg alg, const char *typ,
+                         struct jose_keyref *out, struct errbuf *err);
+/* The published key named kid (kid NULL: the only published key of alg). 0, or JOSE_ERR_UNKNOWN_KEY
+ * (lock not held). The caller checks that out->alg is the alg it was asked for. */
+int keystore_verify_key(struct keystore *ks, const char *kid, size_t kid_len, enum jose_alg alg,
+                        struct jose_keyref *out);
+void keystore_key_release(struct keystore *ks, struct jose_keyref *ref);
+
+/* jwk.c. A new key for alg (RSA 2048, P-256, Ed25519); NULL with err set on failure. Owner: caller. */
+struct evp_pkey_st *jose_key_generate(enum jose_alg alg, struct errbuf *err);
+/* True if pkey is of the type and size alg requires (RSA >= 2048 bits, P-256, Ed25519). */
+bool jose_key_fits_alg(const struct evp_pkey_st *pkey, enum jose_alg alg);
+/* Public JWK of pkey. With kid NULL: only the RFC 7638 §3.2 required members (the thumbprint input);
+ * otherwise also kid, alg and use "sig". New reference owned by the caller; NULL on failure. */
+json_t *jose_jwk_public(const struct evp_pkey_st *pkey, enum jose_alg alg, const char *kid);
+/* RFC 7638 thumbprint (SHA-256, base64url) in arena memory, used as kid; NULL on failure. */
+char *jose_jwk_thumbprint(struct arena *a, const struct evp_pkey_st *pkey, enum jose_alg alg);
+/* PKCS#8 PrivateKeyInfo DER of pkey in secret arena memory (wiped at reset). -1 on failure. */
+int jose_key_to_der(struct arena *a, const struct evp_pkey_st *pkey, unsigned char **der, size_t *len);
+/* Parses PKCS#8 DER; NULL on failure. Owner: caller. */
+struct evp_pkey_st *jose_key_from_der(const unsigned char *der, size_t len);
+
+#endif

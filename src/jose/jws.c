@@ -1,0 +1,371 @@
+/* jws.c: JWS compact serialization (RFC 7515 §3.1, §5.1, §5.2) with RS256 and ES256 (RFC 7518 §3.3,
+ * §3.4) and EdDSA (RFC 8037 §3.1), and the OIDC at_hash/c_hash (OIDC Core §3.1.3.6, §3.3.2.11). JWT claim
+ * checks (exp, iss, aud) belong to the caller; JWE and the JSON serializations are not supported. */
+#include "jose/jose.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "core/arena.h"
+#include "core/str.h"
+
+#include "core/banned.h"
+
+/* A token longer than this is rejected before any decoding: a request cannot make us parse more. */
+#define JWS_MAX_LEN 16384
+#define ES256_COORD 32
+#define ES256_SIG_LEN (2 * ES256_COORD)
+#define ED25519_SIG_LEN 64
+
+static const struct {
+    const char *name;
+    enum jose_alg alg;
+} alg_names[] = {
+    {"RS256", JOSE_ALG_RS256},
+    {"ES256", JOSE_ALG_ES256},
+    {"EdDSA", JOSE_ALG_EDDSA},
+};
+
+enum jose_alg jose_alg_from_name(const char *name, size_t len)
+{
+    for (size_t i = 0; name != NULL && i < sizeof(alg_names) / sizeof(alg_names[0]); i++) {
+        if (strlen(alg_names[i].name) == len && memcmp(alg_names[i].name, name, len) == 0)
+            return alg_names[i].alg;
+    }
+    return JOSE_ALG_NONE;
+}
+
+const char *jose_alg_name(enum jose_alg alg)
+{
+    for (size_t i = 0; i < sizeof(alg_names) / sizeof(alg_names[0]); i++) {
+        if (alg_names[i].alg == alg)
+            return alg_names[i].name;
+    }
+    return "none";
+}
+
+/* SHA-256 fetched once: an implicit fetch by name on every signature costs a method-store lookup. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *md_for(enum jose_alg alg)
+{
+    if (alg == JOSE_ALG_EDDSA)
+        return NULL; /* Ed25519 hashes internally (RFC 8032 §5.1.6) */
+    pthread_once(&sha256_once, sha256_fetch);
+    return sha256_md != NULL ? sha256_md : EVP_sha256();
+}
+
+static size_t b64url_len(size_t n)
+{
+    return n / 3 * 4 + (n % 3 != 0 ? n % 3 + 1 : 0);
+}
+
+/* Writes the unpadded base64url of p into dst (b64url_len(n) bytes, no NUL). */
+static void b64url_put(char *dst, const unsigned char *p, size_t n)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        *dst++ = tbl[v >> 18];
+        *dst++ = tbl[(v >> 12) & 63];
+        *dst++ = tbl[(v >> 6) & 63];
+        *dst++ = tbl[v & 63];
+    }
+    if (n - i == 1) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        *dst++ = tbl[v >> 18];
+        *dst++ = tbl[(v >> 12) & 63];
+    } else if (n - i == 2) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+        *dst++ = tbl[v >> 18];
+        *dst++ = tbl[(v >> 12) & 63];
+        *dst++ = tbl[(v >> 6) & 63];
+    }
+}
+
+static bool is_b64url_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+/* RFC 7518 §3.4: the JWS signature is R || S, each left-padded to 32 bytes; OpenSSL speaks DER. */
+static int ecdsa_der_to_raw(const unsigned char *der, size_t len, unsigned char raw[ES256_SIG_LEN])
+{
+    const unsigned char *p = der;
+    ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)len);
+    if (sig == NULL)
+        return -1;
+    const BIGNUM *r = NULL, *s = NULL;
+    ECDSA_SIG_get0(sig, &r, &s);
+    int rc = p == der + len && BN_bn2binpad(r, raw, ES256_COORD) == ES256_COORD &&
+                     BN_bn2binpad(s, raw + ES256_COORD, ES256_COORD) == ES256_COORD
+                 ? 0
+                 : -1;
+    ECDSA_SIG_free(sig);
+    return rc;
+}
+
+static int ecdsa_raw_to_der(const unsigned char raw[ES256_SIG_LEN], unsigned char *der, size_t cap, size_t *len)
+{
+    ECDSA_SIG *sig = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(raw, ES256_COORD, NULL);
+    BIGNUM *s = BN_bin2bn(raw + ES256_COORD, ES256_COORD, NULL);
+    int rc = -1;
+    if (sig == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(sig, r, s) != 1) {
+        BN_free(r);
+        BN_free(s);
+        goto out;
+    }
+    int n = i2d_ECDSA_SIG(sig, NULL);
+    if (n > 0 && (size_t)n <= cap) {
+        unsigned char *p = der;
+        if (i2d_ECDSA_SIG(sig, &p) == n) {
+            *len = (size_t)n;
+            rc = 0;
+        }
+    }
+out:
+    ECDSA_SIG_free(sig);
+    return rc;
+}
+
+/* Signs `in`; sig has room for *sig_len bytes and receives the JWS form (raw R||S for ES256). */
+static int sign_raw(EVP_PKEY *pkey, enum jose_alg alg, const void *in, size_t in_len, unsigned char *sig,
+                    size_t *sig_len)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (ctx == NULL)
+        return -1;
+    unsigned char der[128];
+    unsigned char *dst = alg == JOSE_ALG_ES256 ? der : sig;
+    size_t n = alg == JOSE_ALG_ES256 ? sizeof(der) : *sig_len;
+    int rc = -1;
+    /* RSA defaults to PKCS#1 v1.5 padding, which is what RS256 is (RFC 7518 §3.3). */
+    if (EVP_DigestSignInit(ctx, NULL, md_for(alg), NULL, pkey) == 1 &&
+        EVP_DigestSign(ctx, dst, &n, in, in_len) == 1) {
+        if (alg != JOSE_ALG_ES256) {
+            *sig_len = n;
+            rc = 0;
+        } else if (*sig_len >= ES256_SIG_LEN && ecdsa_der_to_raw(der, n, sig) == 0) {
+            *sig_len = ES256_SIG_LEN;
+            rc = 0;
+        }
+    }
+    EVP_MD_CTX_free(ctx);
+    return rc;
+}
+
+/* True if sig is a valid JWS signature of `in`. Signature lengths are checked exactly per alg. */
+static bool verify_raw(EVP_PKEY *pkey, enum jose_alg alg, const void *in, size_t in_len, const unsigned char *sig,
+                       size_t sig_len)
+{
+    unsigned char der[128];
+    switch (alg) {
+    case JOSE_ALG_RS256:
+        if (sig_len != (size_t)EVP_PKEY_get_size(pkey))
+            return false;
+        break;
+    case JOSE_ALG_ES256:
+        if (sig_len != ES256_SIG_LEN || ecdsa_raw_to_der(sig, der, sizeof(der), &sig_len) != 0)
+            return false;
+        sig = der;
+        break;
+    case JOSE_ALG_EDDSA:
+        if (sig_len != ED25519_SIG_LEN)
+            return false;
+        break;
+    case JOSE_ALG_NONE:
+        return false;
+    }
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (ctx == NULL)
+        return false;
+    bool ok = EVP_DigestVerifyInit(ctx, NULL, md_for(alg), NULL, pkey) == 1 &&
+              EVP_DigestVerify(ctx, sig, sig_len, in, in_len) == 1;
+    EVP_MD_CTX_free(ctx);
+    return ok;
+}
+
+char *jws_sign(struct keystore *ks, struct arena *a, const char *alg, const char *typ, const char *payload,
+               size_t payload_len, struct errbuf *err)
+{
+    enum jose_alg id = alg != NULL ? jose_alg_from_name(alg, strlen(alg)) : JOSE_ALG_NONE;
+    if (id == JOSE_ALG_NONE) {
+        errbuf_set(err, "jws: unsupported signing alg '%s'", alg != NULL ? alg : "");
+        return NULL;
+    }
+    if (payload == NULL) {
+        errbuf_set(err, "jws: no payload");
+        return NULL;
+    }
+    struct jose_keyref key;
+    if (keystore_signing_key(ks, a, id, typ, &key, err) != 0)
+        return NULL;
+    unsigned char sig[1024];
+    size_t sig_len = sizeof(sig);
+    size_t max_sig = (size_t)EVP_PKEY_get_size(key.pkey);
+    if (max_sig > sizeof(sig)) {
+        errbuf_set(err, "jws: key %s: signature too large", key.kid);
+        keystore_key_release(ks, &key);
+        return NULL;
+    }
+    /* One allocation for the whole token; the signing input is its prefix (RFC 7515 §5.1 step 8). */
+    size_t input_len = key.hdr_len + 1 + b64url_len(payload_len);
+    char *out = arena_alloc(a, input_len + 1 + b64url_len(max_sig) + 1);
+    memcpy(out, key.hdr, key.hdr_len);
+    out[key.hdr_len] = '.';
+    b64url_put(out + key.hdr_len + 1, (const unsigned char *)payload, payload_len);
+    if (sign_raw(key.pkey, id, out, input_len, sig, &sig_len) != 0) {
+        errbuf_set(err, "jws: signing with key %s (%s) failed", key.kid, alg);
+        keystore_key_release(ks, &key);
+        return NULL;
+    }
+    keystore_key_release(ks, &key);
+    out[input_len] = '.';
+    b64url_put(out + input_len + 1, sig, sig_len);
+    out[input_len + 1 + b64url_len(sig_len)] = '\0';
+    return out;
+}
+
+static void json_decref_cb(void *p)
+{
+    json_decref(p);
+}
+
+/* Decodes a base64url segment holding a JSON object; NULL unless it is exactly one object without
+ * duplicate member names (RFC 7515 §5.2 step 4: reject or use the last; we reject). */
+static json_t *decode_object(struct arena *a, const char *s, size_t n)
+{
+    unsigned char *raw = NULL;
+    size_t raw_len = 0;
+    if (b64url_decode(a, s, n, &raw, &raw_len) != 0)
+        return NULL;
+    json_error_t jerr;
+    json_t *obj = json_loadb((const char *)raw, raw_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (obj == NULL)
+        return NULL;
+    arena_defer(a, json_decref_cb, obj);
+    return json_is_object(obj) ? obj : NULL;
+}
+
+int jws_verify(struct keystore *ks, struct arena *a, const char *jws, size_t len, json_t **payload,
+               const char **typ, struct errbuf *err)
+{
+    *payload = NULL;
+    if (typ != NULL)
+        *typ = NULL;
+    if (jws == NULL || len == 0 || len > JWS_MAX_LEN) {
+        errbuf_set(err, "jws: token empty or longer than %d bytes", JWS_MAX_LEN);
+        return JOSE_ERR_BAD_TOKEN;
+    }
+    /* RFC 7515 §7.1: exactly three base64url segments; no padding, whitespace or other bytes. */
+    size_t dot[2] = {0, 0}, ndots = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (jws[i] == '.') {
+            if (ndots == 2) {
+                ndots = 3;
+                break;
+            }
+            dot[ndots++] = i;
+        } else if (!is_b64url_char(jws[i])) {
+            errbuf_set(err, "jws: byte %zu is not base64url", i);
+            return JOSE_ERR_BAD_TOKEN;
+        }
+    }
+    if (ndots != 2 || dot[0] == 0 || dot[1] == dot[0] + 1 || dot[1] == len - 1) {
+        errbuf_set(err, "jws: not a compact JWS (three non-empty segments)");
+        return JOSE_ERR_BAD_TOKEN;
+    }
+    json_t *hdr = decode_object(a, jws, dot[0]);
+    if (hdr == NULL) {
+        errbuf_set(err, "jws: header is not a base64url JSON object");
+        return JOSE_ERR_BAD_TOKEN;
+    }
+    json_t *jalg = json_object_get(hdr, "alg");
+    json_t *jkid = json_object_get(hdr, "kid");
+    json_t *jtyp = json_object_get(hdr, "typ");
+    if (!json_is_string(jalg) || (jkid != NULL && !json_is_string(jkid)) ||
+        (jtyp != NULL && !json_is_string(jtyp))) {
+        errbuf_set(err, "jws: header alg missing, or alg, kid or typ not a string");
+        return JOSE_ERR_BAD_TOKEN;
+    }
+    /* Allow-list: "none" and every alg we do not sign with are refused before any key is looked at. */
+    enum jose_alg alg = jose_alg_from_name(json_string_value(jalg), json_string_length(jalg));
+    if (alg == JOSE_ALG_NONE) {
+        errbuf_set(err, "jws: alg not accepted (RS256, ES256, EdDSA only)");
+        return JOSE_ERR_BAD_TOKEN;
+    }
+    /* RFC 7515 §4.1.11: a crit header names extensions we would have to understand; we know none. */
+    if (json_object_get(hdr, "crit") != NULL) {
+        errbuf_set(err, "jws: crit header parameter not supported");
+        return JOSE_ERR_BAD_TOKEN;
+    }
+    unsigned char *sig = NULL;
+    size_t sig_len = 0;
+    if (b64url_decode(a, jws + dot[1] + 1, len - dot[1] - 1, &sig, &sig_len) != 0) {
+        errbuf_set(err, "jws: signature is not canonical base64url");
+        return JOSE_ERR_BAD_TOKEN;
+    }
+    struct jose_keyref key;
+    if (keystore_verify_key(ks, jkid ? json_string_value(jkid) : NULL, jkid ? json_string_length(jkid) : 0, alg,
+                            &key) != 0) {
+        if (jkid != NULL)
+            errbuf_set(err, "jws: kid names no published key");
+        else
+            errbuf_set(err, "jws: no kid, and not exactly one published %s key", jose_alg_name(alg));
+        return JOSE_ERR_UNKNOWN_KEY;
+    }
+    /* The key decides the alg, not the token: an RS256 header on an ES256 key is refused outright. */
+    if (key.alg != alg) {
+        errbuf_set(err, "jws: header alg %s does not match key %s (%s)", jose_alg_name(alg), key.kid,
+                   jose_alg_name(key.alg));
+        keystore_key_release(ks, &key);
+        return JOSE_ERR_BAD_TOKEN;
+    }
+    bool ok = verify_raw(key.pkey, alg, jws, dot[1], sig, sig_len);
+    keystore_key_release(ks, &key);
+    if (!ok) {
+        errbuf_set(err, "jws: bad signature");
+        return JOSE_ERR_BAD_SIGNATURE;
+    }
+    json_t *claims = decode_object(a, jws + dot[0] + 1, dot[1] - dot[0] - 1);
+    if (claims == NULL) {
+        errbuf_set(err, "jws: payload is not a JSON object");
+        return JOSE_ERR_BAD_TOKEN;
+    }
+    *payload = claims;
+    if (typ != NULL && jtyp != NULL)
+        *typ = arena_strndup(a, json_string_value(jtyp), json_string_length(jtyp));
+    return 0;
+}
+
+char *jose_half_hash(struct arena *a, const char *alg, const char *value, size_t len)
+{
+    enum jose_alg id = alg != NULL ? jose_alg_from_name(alg, strlen(alg)) : JOSE_ALG_NONE;
+    unsigned char md[SHA512_DIGEST_LENGTH];
+    switch (id) {
+    case JOSE_ALG_RS256:
+    case JOSE_ALG_ES256:
+        SHA256((const unsigned char *)value, len, md);
+        return b64url_encode(a, md, SHA256_DIGEST_LENGTH / 2);
+    case JOSE_ALG_EDDSA:
+        /* Ed25519 uses SHA-512 internally (RFC 8032 §5.1), so OIDC takes the left half of SHA-512. */
+        SHA512((const unsigned char *)value, len, md);
+        return b64url_encode(a, md, SHA512_DIGEST_LENGTH / 2);
+    case JOSE_ALG_NONE:
+        break;
+    }
+    return NULL;
+}

@@ -1,0 +1,38 @@
+/* backchannel.c: what the POST-only back-channel endpoints (token, introspection, revocation) share:
+ * method, content type (RFC 6749 §3.2: application/x-www-form-urlencoded) and body parsing limits. */
+#include "oauth/endpoints.h"
+
+#include "app.h"
+#include "core/arena.h"
+#include "core/banned.h"
+
+struct oauth_error backchannel_form(struct http_req *req, struct form *form)
+{
+    if (!str_eq_c(req->method, "POST")) {
+        http_res_header(req, "Allow", "POST");
+        struct oauth_error e = OAUTH_ERROR(INVALID_REQUEST, "this endpoint only accepts POST");
+        e.http_status = 405;
+        return e;
+    }
+    size_t nct = 0;
+    struct str ct = http_req_header(req, "content-type", &nct);
+    /* Media type match, parameters (charset) allowed: "application/x-www-form-urlencoded; charset=UTF-8". */
+    size_t mlen = 0;
+    while (mlen < ct.len && ct.p[mlen] != ';' && ct.p[mlen] != ' ')
+        mlen++;
+    if (nct != 1 || !str_ieq_c((struct str){ct.p, mlen}, "application/x-www-form-urlencoded"))
+        return OAUTH_ERROR(INVALID_REQUEST, "the request body must be application/x-www-form-urlencoded");
+    int rc = form_parse(req->arena, req->body.p, req->body.len, req->worker->app->cfg->limits.max_params, form);
+    switch (rc) {
+    case FORM_OK:
+        return OAUTH_OK;
+    case FORM_ERR_TOO_MANY:
+        return OAUTH_ERROR(INVALID_REQUEST, "too many parameters");
+    case FORM_ERR_UTF8:
+        return OAUTH_ERROR(INVALID_REQUEST, "parameters must be valid UTF-8");
+    case FORM_ERR_NUL:
+        return OAUTH_ERROR(INVALID_REQUEST, "parameters must not contain NUL characters");
+    default:
+        return OAUTH_ERROR(INVALID_REQUEST, "malformed form encoding");
+    }
+}

@@ -1,0 +1,270 @@
+/* client.c: client model (RFC 7591 §2 metadata names), stored-metadata parsing, config-declared clients,
+ * and client authentication for the token, introspection and revocation endpoints (RFC 6749 §2.3.1). */
+#include "oauth/client.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "app.h"
+#include "core/arena.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/rand.h"
+#include "http/http.h"
+#include "core/banned.h"
+
+static const char *const auth_methods[] = {"client_secret_basic", "client_secret_post", "none"};
+
+const char *client_auth_method_str(enum client_auth_method m)
+{
+    return (unsigned)m < 3 ? auth_methods[m] : "client_secret_basic";
+}
+
+int client_auth_method_parse(const char *s, enum client_auth_method *out)
+{
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(s, auth_methods[i]) == 0) {
+            *out = (enum client_auth_method)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static const struct {
+    const char *name;
+    unsigned flag;
+} grants[] = {
+    {"authorization_code", GRANT_AUTHORIZATION_CODE},
+    {"client_credentials", GRANT_CLIENT_CREDENTIALS},
+    {"refresh_token", GRANT_REFRESH_TOKEN},
+    {"urn:ietf:params:oauth:grant-type:device_code", GRANT_DEVICE_CODE},
+};
+
+unsigned grant_type_flag(const char *name)
+{
+    for (size_t i = 0; i < sizeof(grants) / sizeof(grants[0]); i++)
+        if (strcmp(name, grants[i].name) == 0)
+            return grants[i].flag;
+    return 0;
+}
+
+static const char **json_str_array(struct arena *a, json_t *arr, size_t *n)
+{
+    *n = 0;
+    if (!json_is_array(arr))
+        return NULL;
+    const char **out = arena_alloc(a, sizeof(char *) * (json_array_size(arr) + 1));
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        if (json_is_string(v))
+            out[(*n)++] = arena_strdup(a, json_string_value(v));
+    }
+    return out;
+}
+
+int client_from_store(struct arena *a, const struct store_client *sc, struct client *out)
+{
+    memset(out, 0, sizeof(*out));
+    json_t *m = json_loads(sc->metadata, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(m)) {
+        json_decref(m);
+        return -1;
+    }
+    out->client_id = sc->client_id;
+    out->has_secret = sc->has_secret;
+    memcpy(out->secret_hash, sc->secret_hash, STORE_HASH_LEN);
+    const char *name = json_string_value(json_object_get(m, "client_name"));
+    out->client_name = arena_strdup(a, name);
+    const char *method = json_string_value(json_object_get(m, "token_endpoint_auth_method"));
+    out->auth_method = sc->has_secret ? CLIENT_AUTH_SECRET_BASIC : CLIENT_AUTH_NONE;
+    if (method != NULL && client_auth_method_parse(method, &out->auth_method) != 0) {
+        json_decref(m);
+        return -1;
+    }
+    size_t n;
+    const char **gt = json_str_array(a, json_object_get(m, "grant_types"), &n);
+    for (size_t i = 0; i < n; i++)
+        out->grant_types |= grant_type_flag(gt[i]);
+    out->redirect_uris = json_str_array(a, json_object_get(m, "redirect_uris"), &out->n_redirect_uris);
+    const char *scope = json_string_value(json_object_get(m, "scope"));
+    out->scope = arena_strdup(a, scope != NULL ? scope : "");
+    out->resources = json_str_array(a, json_object_get(m, "resources"), &out->n_resources);
+    json_t *ttl = json_object_get(m, "access_token_ttl");
+    if (json_is_integer(ttl) && json_integer_value(ttl) > 0 && json_integer_value(ttl) <= 86400 * 366)
+        out->access_token_ttl = (uint32_t)json_integer_value(ttl);
+    json_decref(m);
+    return 0;
+}
+
+char *client_metadata_json(const struct client *c)
+{
+    json_t *m = json_object();
+    if (c->client_name != NULL)
+        json_object_set_new(m, "client_name", json_string(c->client_name));
+    json_object_set_new(m, "token_endpoint_auth_method", json_string(client_auth_method_str(c->auth_method)));
+    json_t *gt = json_array();
+    for (size_t i = 0; i < sizeof(grants) / sizeof(grants[0]); i++)
+        if (c->grant_types & grants[i].flag)
+            json_array_append_new(gt, json_string(grants[i].name));
+    json_object_set_new(m, "grant_types", gt);
+    json_t *ru = json_array();
+    for (size_t i = 0; i < c->n_redirect_uris; i++)
+        json_array_append_new(ru, json_string(c->redirect_uris[i]));
+    json_object_set_new(m, "redirect_uris", ru);
+    json_object_set_new(m, "scope", json_string(c->scope != NULL ? c->scope : ""));
+    if (c->n_resources > 0) {
+        json_t *rs = json_array();
+        for (size_t i = 0; i < c->n_resources; i++)
+            json_array_append_new(rs, json_string(c->resources[i]));
+        json_object_set_new(m, "resources", rs);
+    }
+    if (c->access_token_ttl > 0)
+        json_object_set_new(m, "access_token_ttl", json_integer(c->access_token_ttl));
+    char *s = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(m);
+    return s;
+}
+
+int clients_apply_config(struct store_conn *db, const struct config *cfg, struct errbuf *err)
+{
+    if (cfg->n_clients == 0)
+        return 0;
+    struct arena *a = arena_new(8192);
+    int rc = store_begin(db, err);
+    for (unsigned i = 0; rc == 0 && i < cfg->n_clients; i++) {
+        const struct cfg_client *cc = &cfg->clients[i];
+        struct client c = {0};
+        c.client_id = cc->client_id;
+        c.client_name = cc->client_name;
+        if (cc->token_endpoint_auth_method != NULL)
+            client_auth_method_parse(cc->token_endpoint_auth_method, &c.auth_method);
+        else
+            c.auth_method = (cc->client_secret || cc->client_secret_sha256) ? CLIENT_AUTH_SECRET_BASIC
+                                                                             : CLIENT_AUTH_NONE;
+        for (unsigned k = 0; k < cc->n_grant_types; k++)
+            c.grant_types |= grant_type_flag(cc->grant_types[k]);
+        if (cc->n_grant_types == 0)
+            c.grant_types = cc->n_redirect_uris > 0 ? GRANT_AUTHORIZATION_CODE : GRANT_CLIENT_CREDENTIALS;
+        c.redirect_uris = (const char **)cc->redirect_uris;
+        c.n_redirect_uris = cc->n_redirect_uris;
+        c.scope = cc->scope;
+        c.resources = (const char **)cc->resources;
+        c.n_resources = cc->n_resources;
+        c.access_token_ttl = cc->access_token_ttl;
+
+        struct store_client sc = {0};
+        sc.client_id = cc->client_id;
+        sc.from_config = true;
+        sc.created_at = sc.updated_at = clock_now();
+        if (cc->client_secret != NULL) {
+            sc.has_secret = true;
+            store_hash(cc->client_secret, strlen(cc->client_secret), sc.secret_hash);
+        } else if (cc->client_secret_sha256 != NULL) {
+            unsigned char *raw;
+            size_t rawlen;
+            if (b64_decode(a, cc->client_secret_sha256, strlen(cc->client_secret_sha256), &raw, &rawlen) != 0 ||
+                rawlen != STORE_HASH_LEN) {
+                errbuf_set(err, "clients[%u].client_secret_sha256: not base64 of 32 bytes", i);
+                rc = ERR_INVALID;
+                break;
+            }
+            sc.has_secret = true;
+            memcpy(sc.secret_hash, raw, STORE_HASH_LEN);
+        }
+        char *meta = client_metadata_json(&c);
+        sc.metadata = meta;
+        rc = store_client_put(db, &sc, err);
+        free(meta);
+    }
+    if (rc == 0)
+        rc = store_commit(db, err);
+    else
+        store_rollback(db);
+    arena_free(a);
+    return rc;
+}
+
+struct oauth_error client_authenticate(struct http_req *req, const struct form *body, bool allow_public,
+                                       struct client *out)
+{
+    struct worker *w = req->worker;
+    size_t nauth = 0;
+    struct str hv = http_req_header(req, "authorization", &nauth);
+    struct auth_header ah = {0};
+    bool basic = false;
+    if (nauth > 1)
+        return OAUTH_ERROR(INVALID_REQUEST, "more than one Authorization header");
+    if (nauth == 1) {
+        if (auth_header_parse(req->arena, hv.p, hv.len, &ah) != 0) {
+            struct oauth_error e = OAUTH_ERROR(INVALID_CLIENT, "malformed HTTP Basic credentials");
+            e.challenge = "Basic";
+            return e;
+        }
+        basic = ah.scheme == AUTH_BASIC;
+    }
+    struct str body_id, body_secret;
+    int rid = form_get(body, "client_id", &body_id);
+    int rsec = form_get(body, "client_secret", &body_secret);
+    if (rid < 0 || rsec < 0)
+        return OAUTH_ERROR(INVALID_REQUEST, "client_id or client_secret repeated");
+    if (basic && rsec == 0)
+        return OAUTH_ERROR(INVALID_REQUEST, "client authenticated by more than one method (RFC 6749 §2.3)");
+
+    struct str id = basic ? ah.user : body_id;
+    if (basic && rid == 0 && !str_eq(body_id, ah.user))
+        return OAUTH_ERROR(INVALID_REQUEST, "client_id in the body differs from the HTTP Basic user");
+    struct oauth_error fail = OAUTH_ERROR(INVALID_CLIENT, "client authentication failed");
+    if (basic)
+        fail.challenge = "Basic";
+    if (str_is_null(id) || id.len == 0) {
+        if (basic)
+            return fail;
+        return OAUTH_ERROR(INVALID_CLIENT, "no client authentication included (use HTTP Basic or client_id)");
+    }
+    if (id.len > 255)
+        return fail;
+
+    struct store_client sc;
+    struct errbuf err;
+    char *cid = str_dup(req->arena, id);
+    int rc = store_client_get(w->db, req->arena, cid, &sc, &err);
+    if (rc == ERR_NOTFOUND)
+        return fail;
+    if (rc != 0) {
+        log_error("store_error", LS("rid", req->rid), LS("op", "client_get"), LS("detail", err.msg), NULL);
+        return OAUTH_ERROR(SERVER_ERROR, "storage unavailable");
+    }
+    if (client_from_store(req->arena, &sc, out) != 0) {
+        log_error("bad_client_metadata", LS("rid", req->rid), LS("client_id", cid), NULL);
+        return OAUTH_ERROR(SERVER_ERROR, "client registration is invalid");
+    }
+    req->log_client_id = out->client_id;
+
+    struct str secret = basic ? ah.pass : body_secret;
+    switch (out->auth_method) {
+    case CLIENT_AUTH_NONE:
+        if (!allow_public || !str_is_null(secret) || basic)
+            return fail;
+        return OAUTH_OK;
+    case CLIENT_AUTH_SECRET_BASIC:
+        if (!basic)
+            return fail;
+        break;
+    case CLIENT_AUTH_SECRET_POST:
+        if (basic || str_is_null(secret))
+            return fail;
+        break;
+    }
+    if (!out->has_secret || str_is_null(secret))
+        return fail;
+    uint8_t h[STORE_HASH_LEN];
+    store_hash(secret.p, secret.len, h);
+    if (!ct_eq(h, sizeof(h), out->secret_hash, sizeof(out->secret_hash)))
+        return fail;
+    return OAUTH_OK;
+}

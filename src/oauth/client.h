@@ -1,0 +1,68 @@
+/* client.h: registered clients (RFC 7591 metadata names) as the endpoints see them, parsed from the
+ * store's JSON metadata, and client authentication at the back-channel endpoints (RFC 6749 §2.3.1). */
+#ifndef OSTIARY_OAUTH_CLIENT_H
+#define OSTIARY_OAUTH_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "oauth/error.h"
+#include "store/store.h"
+
+struct arena;
+struct http_req;
+struct form;
+struct config;
+
+enum client_auth_method {
+    CLIENT_AUTH_SECRET_BASIC = 0,
+    CLIENT_AUTH_SECRET_POST = 1,
+    CLIENT_AUTH_NONE = 2,
+};
+
+enum grant_flags {
+    GRANT_AUTHORIZATION_CODE = 1 << 0,
+    GRANT_CLIENT_CREDENTIALS = 1 << 1,
+    GRANT_REFRESH_TOKEN = 1 << 2,
+    GRANT_DEVICE_CODE = 1 << 3,
+};
+
+struct client {
+    const char *client_id;
+    const char *client_name;
+    bool has_secret;
+    uint8_t secret_hash[STORE_HASH_LEN];
+    enum client_auth_method auth_method;
+    unsigned grant_types;         /* enum grant_flags */
+    const char **redirect_uris;
+    size_t n_redirect_uris;
+    const char *scope;            /* space-separated allowed scopes ("" = none) */
+    const char **resources;       /* APIs it may target; none = any configured API */
+    size_t n_resources;
+    uint32_t access_token_ttl;    /* 0 = API/global default */
+};
+
+const char *client_auth_method_str(enum client_auth_method m);
+int client_auth_method_parse(const char *s, enum client_auth_method *out);
+/* Grant type name <-> flag; 0 for an unknown name. */
+unsigned grant_type_flag(const char *name);
+
+/* Parses a stored client. 0, or -1 if its metadata is not valid (reported as server_error). */
+int client_from_store(struct arena *a, const struct store_client *sc, struct client *out);
+
+/* Builds the RFC 7591 metadata JSON text stored for a client (malloc'd; caller frees). */
+char *client_metadata_json(const struct client *c);
+
+/* Authenticates the calling client (RFC 6749 §2.3.1): HTTP Basic or client_id/client_secret in the form
+ * body, exactly one method, the one registered. Secrets are compared as SHA-256 hashes in constant time.
+ * A public client (auth method none) is identified by client_id alone when allow_public is set.
+ * On failure returns invalid_client (401, with a Basic challenge when Basic was tried) or
+ * invalid_request (malformed or multiple methods). */
+struct oauth_error client_authenticate(struct http_req *req, const struct form *body, bool allow_public,
+                                       struct client *out);
+
+/* Applies the clients of the YAML file to the store (created or updated); one transaction. */
+int clients_apply_config(struct store_conn *db, const struct config *cfg, struct errbuf *err);
+
+#endif

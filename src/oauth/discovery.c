@@ -1,0 +1,141 @@
+/* discovery.c: OpenID Provider metadata (OpenID Connect Discovery 1.0 §3) and OAuth 2.0 Authorization
+ * Server metadata (RFC 8414 §2), built once at start from what is configured and served from memory;
+ * also the JWKS (RFC 7517 §5) and /healthz. Advertises only what this build serves end to end. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "app.h"
+#include "core/arena.h"
+#include "core/log.h"
+#include "jose/jose.h"
+#include "oauth/endpoints.h"
+#include "oauth/scope.h"
+#include "core/banned.h"
+
+static json_t *str_array(const char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+static char *url(const struct app *app, const char *path_after_issuer)
+{
+    size_t n = strlen(app->issuer) + strlen(path_after_issuer) + 1;
+    char *s = malloc(n);
+    snprintf(s, n, "%s%s", app->issuer, path_after_issuer);
+    return s;
+}
+
+static void set_url(json_t *o, const char *key, const struct app *app, const char *suffix)
+{
+    char *u = url(app, suffix);
+    json_object_set_new(o, key, json_string(u));
+    free(u);
+}
+
+static json_t *metadata(const struct app *app)
+{
+    static const char *const auth_methods[] = {"client_secret_basic", "client_secret_post"};
+    static const char *const grants[] = {"client_credentials"};
+    json_t *o = json_object();
+    json_object_set_new(o, "issuer", json_string(app->issuer));
+    set_url(o, "jwks_uri", app, "/jwks");
+    set_url(o, "token_endpoint", app, "/token");
+    set_url(o, "introspection_endpoint", app, "/token/introspection");
+    set_url(o, "revocation_endpoint", app, "/token/revocation");
+    json_object_set_new(o, "grant_types_supported", str_array(grants, 1));
+    /* No authorization endpoint yet: no response type works, and saying so is the honest answer. */
+    json_object_set_new(o, "response_types_supported", json_array());
+    json_object_set_new(o, "token_endpoint_auth_methods_supported", str_array(auth_methods, 2));
+    json_object_set_new(o, "introspection_endpoint_auth_methods_supported", str_array(auth_methods, 2));
+    json_object_set_new(o, "revocation_endpoint_auth_methods_supported", str_array(auth_methods, 2));
+
+    /* scopes_supported: the scopes of every configured API, once each. */
+    json_t *scopes = json_array();
+    for (size_t i = 0; i < app->n_resources; i++) {
+        for (size_t k = 0; k < app->resources[i].n_scopes; k++) {
+            const char *s = app->resources[i].scopes[k];
+            bool seen = false;
+            size_t idx;
+            json_t *v;
+            json_array_foreach(scopes, idx, v)
+            {
+                if (strcmp(json_string_value(v), s) == 0)
+                    seen = true;
+            }
+            if (!seen)
+                json_array_append_new(scopes, json_string(s));
+        }
+    }
+    json_object_set_new(o, "scopes_supported", scopes);
+    /* RFC 9068 JWT access tokens are signed with the configured algorithms. */
+    json_object_set_new(o, "access_token_signing_alg_values_supported",
+                        str_array((const char *const *)app->cfg->keys.algorithms, app->cfg->keys.n_algorithms));
+    return o;
+}
+
+void discovery_build(struct app *app)
+{
+    json_t *o = metadata(app);
+    app->oauth_metadata_json = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    app->oauth_metadata_len = strlen(app->oauth_metadata_json);
+    /* OIDC Discovery §3: subject types and ID token algorithms are part of the provider metadata. */
+    json_object_set_new(o, "subject_types_supported", str_array((const char *const[]){"public"}, 1));
+    app->discovery_json = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    app->discovery_len = strlen(app->discovery_json);
+    json_decref(o);
+}
+
+static bool get_or_head(struct http_req *req)
+{
+    if (str_eq_c(req->method, "GET") || str_eq_c(req->method, "HEAD"))
+        return true;
+    http_res_header(req, "Allow", "GET, HEAD");
+    struct oauth_error e = OAUTH_ERROR(INVALID_REQUEST, "this endpoint only accepts GET");
+    e.http_status = 405;
+    oauth_error_send_json(req, e);
+    return false;
+}
+
+static void send_public_json(struct http_req *req, const char *json, size_t len)
+{
+    /* Public documents: cacheable, and readable from browser clients (CORS). */
+    http_res_header(req, "Cache-Control", "public, max-age=300");
+    http_res_header(req, "Access-Control-Allow-Origin", "*");
+    http_res_json(req, 200, json, len);
+}
+
+void oauth_discovery_handle(struct http_req *req)
+{
+    if (get_or_head(req))
+        send_public_json(req, req->worker->app->discovery_json, req->worker->app->discovery_len);
+}
+
+void oauth_metadata_handle(struct http_req *req)
+{
+    if (get_or_head(req))
+        send_public_json(req, req->worker->app->oauth_metadata_json, req->worker->app->oauth_metadata_len);
+}
+
+void oauth_jwks_handle(struct http_req *req)
+{
+    if (!get_or_head(req))
+        return;
+    size_t len;
+    const char *jwks = keystore_jwks(req->worker->app->keys, req->arena, &len);
+    http_res_header(req, "Cache-Control", "public, max-age=300");
+    http_res_header(req, "Access-Control-Allow-Origin", "*");
+    http_res_body(req, 200, "application/jwk-set+json", jwks, len);
+}
+
+void oauth_healthz_handle(struct http_req *req)
+{
+    if (get_or_head(req)) {
+        http_res_header(req, "Cache-Control", "no-store");
+        http_res_json(req, 200, "{\"status\":\"ok\"}", 15);
+    }
+}

@@ -1,0 +1,87 @@
+/* error.c: the only place that renders an OAuth error (RFC 6749 §5.2, RFC 6750 §3). Counts each error
+ * by code for metrics and tags the request for the access log. */
+#include "oauth/error.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/arena.h"
+#include "http/http.h"
+#include "core/banned.h"
+
+static const struct {
+    const char *str;
+    int status;
+} table[] = {
+#define OAUTH_ERR_ROW(name, num, s, st) [num] = {s, st},
+    OAUTH_ERR_MAP(OAUTH_ERR_ROW)
+#undef OAUTH_ERR_ROW
+};
+
+static _Atomic unsigned long counts[OAUTH_ERR__COUNT];
+
+const char *oauth_err_str(enum oauth_err code)
+{
+    if ((unsigned)code >= OAUTH_ERR__COUNT)
+        return "server_error";
+    return table[code].str;
+}
+
+int oauth_err_status(const struct oauth_error *e)
+{
+    if (e->http_status != 0)
+        return e->http_status;
+    if ((unsigned)e->code >= OAUTH_ERR__COUNT)
+        return 500;
+    return table[e->code].status;
+}
+
+unsigned long oauth_error_count(enum oauth_err code)
+{
+    return (unsigned)code < OAUTH_ERR__COUNT ? atomic_load(&counts[code]) : 0;
+}
+
+/* Quoted-string content for WWW-Authenticate: descriptions are our own fixed text, but keep the header
+ * well-formed whatever they contain (RFC 6750 §3: no '"' or '\'). */
+static char *challenge_safe(struct arena *a, const char *s)
+{
+    char *out = arena_strdup(a, s);
+    for (char *p = out; *p; p++)
+        if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+            *p = '\'';
+    return out;
+}
+
+void oauth_error_send_json(struct http_req *req, struct oauth_error e)
+{
+    if ((unsigned)e.code < OAUTH_ERR__COUNT)
+        atomic_fetch_add_explicit(&counts[e.code], 1, memory_order_relaxed);
+    const char *code = oauth_err_str(e.code);
+    int status = oauth_err_status(&e);
+    req->log_error = code;
+
+    json_t *o = json_object();
+    json_object_set_new(o, "error", json_string(code));
+    if (e.description != NULL)
+        json_object_set_new(o, "error_description", json_string(e.description));
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+
+    if (status == 401 && e.challenge != NULL) {
+        const char *v;
+        if (e.code == OAUTH_ERR_INVALID_TOKEN && e.description != NULL)
+            v = arena_printf(req->arena, "%s error=\"%s\", error_description=\"%s\"", e.challenge, code,
+                             challenge_safe(req->arena, e.description));
+        else if (e.code == OAUTH_ERR_INVALID_CLIENT)
+            v = arena_printf(req->arena, "%s realm=\"ostiary\", charset=\"UTF-8\"", e.challenge);
+        else
+            v = arena_printf(req->arena, "%s error=\"%s\"", e.challenge, code);
+        http_res_header(req, "WWW-Authenticate", v);
+    }
+    http_res_no_store(req);
+    http_res_json(req, status, text, strlen(text));
+    free(text);
+}

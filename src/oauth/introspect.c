@@ -1,0 +1,102 @@
+/* introspect.c: token introspection (RFC 7662). Requires client authentication (§2.1); answers
+ * active:false for unknown, expired, revoked, consumed and foreign tokens without saying which (§2.2). */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "app.h"
+#include "core/arena.h"
+#include "core/log.h"
+#include "core/rand.h"
+#include "oauth/client.h"
+#include "oauth/endpoints.h"
+#include "oauth/tokens.h"
+#include "core/banned.h"
+
+static struct oauth_error introspect_parse(const struct form *f, struct str *token)
+{
+    int rc = form_get(f, "token", token);
+    if (rc < 0)
+        return OAUTH_ERROR(INVALID_REQUEST, "token is repeated");
+    if (rc > 0)
+        return OAUTH_ERROR(INVALID_REQUEST, "token is required");
+    struct str hint;
+    if (form_get(f, "token_type_hint", &hint) < 0)
+        return OAUTH_ERROR(INVALID_REQUEST, "token_type_hint is repeated");
+    return OAUTH_OK;
+}
+
+static void add_str(json_t *o, const char *k, const char *v)
+{
+    if (v != NULL && v[0] != '\0')
+        json_object_set_new(o, k, json_string(v));
+}
+
+static void send_info(struct http_req *req, const struct token_info *ti)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "active", json_boolean(ti->active));
+    if (ti->active) {
+        add_str(o, "scope", ti->scope);
+        add_str(o, "client_id", ti->client_id);
+        add_str(o, "sub", ti->sub != NULL ? ti->sub : ti->client_id);
+        add_str(o, "iss", req->worker->app->issuer);
+        add_str(o, "jti", ti->jti);
+        if (strcmp(ti->kind, "access_token") == 0)
+            json_object_set_new(o, "token_type", json_string("Bearer"));
+        else
+            json_object_set_new(o, "token_type", json_string("refresh_token"));
+        json_object_set_new(o, "exp", json_integer(ti->exp));
+        json_object_set_new(o, "iat", json_integer(ti->iat));
+        json_object_set_new(o, "nbf", json_integer(ti->iat));
+        if (ti->aud != NULL && ti->aud[0] != '\0') {
+            /* A single audience as a string, several as an array (RFC 7519 §4.1.3). */
+            if (strchr(ti->aud, ' ') == NULL) {
+                json_object_set_new(o, "aud", json_string(ti->aud));
+            } else {
+                json_t *arr = json_array();
+                const char *p = ti->aud;
+                while (*p) {
+                    const char *e = strchr(p, ' ');
+                    size_t n = e ? (size_t)(e - p) : strlen(p);
+                    if (n > 0)
+                        json_array_append_new(arr, json_stringn(p, n));
+                    p += n;
+                    while (*p == ' ')
+                        p++;
+                }
+                json_object_set_new(o, "aud", arr);
+            }
+        }
+    }
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    http_res_no_store(req);
+    http_res_json(req, 200, text, strlen(text));
+    free(text);
+}
+
+void oauth_introspect_handle(struct http_req *req)
+{
+    struct form f;
+    struct client c;
+    struct str token;
+    struct oauth_error e = backchannel_form(req, &f);
+    if (!oauth_failed(e))
+        e = client_authenticate(req, &f, false, &c);
+    if (!oauth_failed(e))
+        e = introspect_parse(&f, &token);
+    if (oauth_failed(e)) {
+        oauth_error_send_json(req, e);
+        return;
+    }
+    struct token_info ti;
+    struct errbuf err;
+    if (token_lookup(req->worker, req->arena, token.p, token.len, clock_now(), &ti, &err) != 0) {
+        log_error("store_error", LS("rid", req->rid), LS("op", "introspect"), LS("detail", err.msg), NULL);
+        oauth_error_send_json(req, OAUTH_ERROR(SERVER_ERROR, "storage unavailable"));
+        return;
+    }
+    send_info(req, &ti);
+}

@@ -1,0 +1,54 @@
+/* revoke.c: token revocation (RFC 7009). Requires client authentication; answers 200 for unknown,
+ * expired and already revoked tokens (§2.2); refuses, with invalid_request, to revoke a live token that
+ * was issued to another client (§2.1). JWT access tokens are revoked by jti. */
+#include <string.h>
+
+#include "app.h"
+#include "core/log.h"
+#include "core/rand.h"
+#include "oauth/client.h"
+#include "oauth/endpoints.h"
+#include "oauth/tokens.h"
+#include "core/banned.h"
+
+static struct oauth_error revoke_parse(const struct form *f, struct str *token)
+{
+    int rc = form_get(f, "token", token);
+    if (rc < 0)
+        return OAUTH_ERROR(INVALID_REQUEST, "token is repeated");
+    if (rc > 0)
+        return OAUTH_ERROR(INVALID_REQUEST, "token is required");
+    struct str hint;
+    if (form_get(f, "token_type_hint", &hint) < 0)
+        return OAUTH_ERROR(INVALID_REQUEST, "token_type_hint is repeated");
+    return OAUTH_OK;
+}
+
+void oauth_revoke_handle(struct http_req *req)
+{
+    struct form f;
+    struct client c;
+    struct str token;
+    struct oauth_error e = backchannel_form(req, &f);
+    if (!oauth_failed(e))
+        e = client_authenticate(req, &f, true, &c);
+    if (!oauth_failed(e))
+        e = revoke_parse(&f, &token);
+    if (!oauth_failed(e)) {
+        bool foreign = false;
+        struct errbuf err;
+        if (token_revoke(req->worker, req->arena, token.p, token.len, c.client_id, clock_now(), &foreign, &err) !=
+            0) {
+            log_error("store_error", LS("rid", req->rid), LS("op", "revoke"), LS("detail", err.msg), NULL);
+            e = OAUTH_ERROR(SERVER_ERROR, "storage unavailable");
+        } else if (foreign) {
+            e = OAUTH_ERROR(INVALID_REQUEST, "the token was not issued to this client");
+        }
+    }
+    if (oauth_failed(e)) {
+        oauth_error_send_json(req, e);
+        return;
+    }
+    http_res_no_store(req);
+    http_res_body(req, 200, NULL, "", 0);
+}

@@ -1,0 +1,926 @@
+/* sqlite.c: the SQLite backend of store.h (scheme "sqlite", DSN = a file path). WAL mode, one connection
+ * per thread, writes serialized in-process by one mutex, prepared statements cached per connection.
+ * Leaves out: in-memory databases and URI filenames (rejected), background checkpointing, the schema
+ * itself (migrations/sqlite_migrations.c). */
+#include "store/store.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "core/arena.h"
+#include "core/banned.h"
+
+/* Defined in migrations/sqlite_migrations.c; entry i is schema version i + 1. */
+extern const char *const sqlite_migrations[];
+extern const size_t sqlite_migrations_count;
+
+/* 3.24 brings upsert (INSERT ... ON CONFLICT DO UPDATE); prepare_v3 needs 3.20. */
+#define SQLITE_MIN_VERSION 3024000
+#define BUSY_TIMEOUT_MS 5000
+
+struct sqlite_store {
+    struct store base; /* first: store.h dispatches through base.ops */
+    char *path;
+    /* SQLite admits one writer per database. Taking turns here, instead of in SQLite's lock, keeps
+     * writers off the busy handler, which polls with sleeps and ruins tail latency. Held for every
+     * write statement and for the whole of a store_begin .. store_commit/rollback group. Readers never
+     * take it: in WAL mode they do not block the writer, nor the writer them. */
+    pthread_mutex_t write_mu;
+};
+
+/* Statements, each prepared once per connection on first use and then reset and rebound per call. */
+enum stmt_id {
+    S_BEGIN,
+    S_COMMIT,
+    S_ROLLBACK,
+    S_SAVEPOINT,
+    S_RELEASE,
+    S_ROLLBACK_TO,
+    S_CLIENT_GET,
+    S_CLIENT_PUT,
+    S_CLIENT_DELETE,
+    S_CLIENT_LIST,
+    S_TOKEN_PUT,
+    S_TOKEN_GET,
+    S_TOKEN_CONSUME,
+    S_TOKEN_REVOKE,
+    S_GRANT_REVOKE,
+    S_JTI_REVOKE,
+    S_JTI_CHECK,
+    S_KEY_PUT,
+    S_KEY_LIST,
+    S_GC_TOKENS,
+    S_GC_JTI,
+    S_GC_KEYS,
+    S__COUNT
+};
+
+#define CLIENT_COLS "client_id, secret_hash, metadata, from_config, created_at, updated_at"
+#define TOKEN_COLS                                                                                          \
+    "hash, kind, client_id, sub, scope, aud, jti, grant_id, data, iat, exp, revoked_at, consumed_at"
+#define KEY_COLS "kid, alg, priv_enc, public_jwk, created_at, sign_from, retired_at, unpublish_at"
+
+static const char *const stmt_sql[S__COUNT] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    /* A multi-statement call inside a caller's group nests in a savepoint, so it stays all-or-nothing. */
+    [S_SAVEPOINT] = "SAVEPOINT store_op",
+    [S_RELEASE] = "RELEASE store_op",
+    [S_ROLLBACK_TO] = "ROLLBACK TO store_op",
+    [S_CLIENT_GET] = "SELECT " CLIENT_COLS " FROM clients WHERE client_id = ?1",
+    /* Upsert that keeps the first created_at. */
+    [S_CLIENT_PUT] = "INSERT INTO clients (" CLIENT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                     " ON CONFLICT (client_id) DO UPDATE SET secret_hash = excluded.secret_hash,"
+                     " metadata = excluded.metadata, from_config = excluded.from_config,"
+                     " updated_at = excluded.updated_at",
+    [S_CLIENT_DELETE] = "DELETE FROM clients WHERE client_id = ?1",
+    [S_CLIENT_LIST] = "SELECT " CLIENT_COLS " FROM clients ORDER BY client_id",
+    [S_TOKEN_PUT] = "INSERT INTO tokens (" TOKEN_COLS ")"
+                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    [S_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM tokens WHERE hash = ?1",
+    [S_TOKEN_CONSUME] = "UPDATE tokens SET consumed_at = ?1 WHERE hash = ?2 AND kind = ?3"
+                        " AND consumed_at = 0 AND revoked_at = 0 AND exp > ?1",
+    [S_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at = ?1 WHERE hash = ?2 AND revoked_at = 0",
+    [S_GRANT_REVOKE] = "UPDATE tokens SET revoked_at = ?1 WHERE grant_id = ?2 AND revoked_at = 0",
+    /* Revoking twice keeps the later expiry, so the entry outlives every copy of the token. */
+    [S_JTI_REVOKE] = "INSERT INTO revoked_jti (jti, exp) VALUES (?1, ?2)"
+                     " ON CONFLICT (jti) DO UPDATE SET exp = max(exp, excluded.exp)",
+    [S_JTI_CHECK] = "SELECT 1 FROM revoked_jti WHERE jti = ?1",
+    [S_KEY_PUT] = "INSERT INTO keys (" KEY_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                  " ON CONFLICT (kid) DO UPDATE SET alg = excluded.alg, priv_enc = excluded.priv_enc,"
+                  " public_jwk = excluded.public_jwk, sign_from = excluded.sign_from,"
+                  " retired_at = excluded.retired_at, unpublish_at = excluded.unpublish_at",
+    [S_KEY_LIST] = "SELECT " KEY_COLS " FROM keys ORDER BY created_at, kid",
+    /* Bounded deletes: each pass touches at most ?2 rows, so the write lock is held briefly. */
+    [S_GC_TOKENS] = "DELETE FROM tokens WHERE rowid IN (SELECT rowid FROM tokens WHERE exp < ?1 LIMIT ?2)",
+    [S_GC_JTI] = "DELETE FROM revoked_jti WHERE rowid IN"
+                 " (SELECT rowid FROM revoked_jti WHERE exp < ?1 LIMIT ?2)",
+    [S_GC_KEYS] = "DELETE FROM keys WHERE rowid IN"
+                  " (SELECT rowid FROM keys WHERE unpublish_at != 0 AND unpublish_at < ?1 LIMIT ?2)",
+};
+
+struct sqlite_conn {
+    struct store_conn base; /* first: store.h dispatches through base.st */
+    struct sqlite_store *st;
+    sqlite3 *db;
+    bool in_tx; /* inside store_begin .. store_commit/rollback: this thread holds st->write_mu */
+    sqlite3_stmt *stmts[S__COUNT];
+};
+
+static struct sqlite_conn *conn_of(struct store_conn *c)
+{
+    return (struct sqlite_conn *)c;
+}
+
+static void oom(void)
+{
+    /* The project's policy for allocation failure (see core/arena.h). */
+    fputs("ostiary: sqlite: out of memory\n", stderr);
+    abort();
+}
+
+/* Turns a SQLite result code into ours. A duplicate key is ERR_CONFLICT; everything else ERR_FAIL. */
+static int fail(struct sqlite_conn *c, int rc, const char *what, struct errbuf *err)
+{
+    if (rc == SQLITE_NOMEM)
+        oom();
+    errbuf_set(err, "sqlite: %s: %s", what, sqlite3_errmsg(c->db));
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+        return ERR_CONFLICT;
+    return ERR_FAIL;
+}
+
+/* The cached statement `id`, prepared on first use. NULL (err set) if it does not prepare, e.g. when
+ * the schema has not been migrated yet. */
+static sqlite3_stmt *stmt_get(struct sqlite_conn *c, enum stmt_id id, struct errbuf *err)
+{
+    if (c->stmts[id] != NULL)
+        return c->stmts[id];
+    int rc = sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->stmts[id], NULL);
+    if (rc != SQLITE_OK) {
+        fail(c, rc, "prepare", err);
+        sqlite3_finalize(c->stmts[id]);
+        c->stmts[id] = NULL;
+        return NULL;
+    }
+    return c->stmts[id];
+}
+
+/* Runs a statement that returns no rows, then resets it. The reset matters even on success: a statement
+ * left mid-way keeps its read snapshot open and holds back WAL checkpoints. Bindings are not cleared:
+ * every call rebinds every parameter before stepping. */
+static int step_done(struct sqlite_conn *c, sqlite3_stmt *s, const char *what, struct errbuf *err)
+{
+    int rc = sqlite3_step(s);
+    int ret = rc == SQLITE_DONE ? 0 : fail(c, rc, what, err);
+    sqlite3_reset(s);
+    return ret;
+}
+
+static int exec_stmt(struct sqlite_conn *c, enum stmt_id id, struct errbuf *err)
+{
+    sqlite3_stmt *s = stmt_get(c, id, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    return step_done(c, s, stmt_sql[id], err);
+}
+
+/* ---- write scopes ---- */
+
+static void write_lock(struct sqlite_conn *c)
+{
+    if (!c->in_tx)
+        pthread_mutex_lock(&c->st->write_mu);
+}
+
+static void write_unlock(struct sqlite_conn *c)
+{
+    if (!c->in_tx)
+        pthread_mutex_unlock(&c->st->write_mu);
+}
+
+/* A single write statement, atomic by itself. Outside a group it runs in autocommit under the write
+ * mutex (a write statement takes SQLite's write lock when it starts, so it cannot fail on a stale read
+ * snapshot). *changes gets the number of rows it changed. */
+static int write_one(struct sqlite_conn *c, sqlite3_stmt *s, const char *what, int *changes,
+                     struct errbuf *err)
+{
+    write_lock(c);
+    int rc = step_done(c, s, what, err);
+    if (changes != NULL)
+        *changes = rc == 0 ? sqlite3_changes(c->db) : 0;
+    write_unlock(c);
+    return rc;
+}
+
+/* Opens the transaction of a multi-statement call: BEGIN IMMEDIATE under the write mutex, or a savepoint
+ * inside the caller's group. Every op_begin that returns 0 is paired with op_end. */
+static int op_begin(struct sqlite_conn *c, struct errbuf *err)
+{
+    if (c->in_tx)
+        return exec_stmt(c, S_SAVEPOINT, err);
+    pthread_mutex_lock(&c->st->write_mu);
+    int rc = exec_stmt(c, S_BEGIN, err);
+    if (rc != 0)
+        pthread_mutex_unlock(&c->st->write_mu);
+    return rc;
+}
+
+/* Closes what op_begin opened: keeps the changes if `keep` (and returns ERR_FAIL if that fails, in which
+ * case they are rolled back), else rolls them back. Cleanup failures never overwrite `err`. */
+static int op_end(struct sqlite_conn *c, bool keep, struct errbuf *err)
+{
+    int rc = 0;
+    if (c->in_tx) {
+        if (!keep)
+            exec_stmt(c, S_ROLLBACK_TO, NULL);
+        rc = exec_stmt(c, S_RELEASE, keep ? err : NULL);
+        return keep ? rc : 0;
+    }
+    if (keep)
+        rc = exec_stmt(c, S_COMMIT, err);
+    /* Some errors (disk full, I/O) end the transaction inside SQLite already. */
+    if ((!keep || rc != 0) && !sqlite3_get_autocommit(c->db))
+        exec_stmt(c, S_ROLLBACK, NULL);
+    pthread_mutex_unlock(&c->st->write_mu);
+    return rc;
+}
+
+/* ---- binding and reading columns ---- */
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    /* SQLITE_STATIC: the caller's string outlives the step; NULL binds SQL NULL. */
+    if (v == NULL)
+        sqlite3_bind_null(s, i);
+    else
+        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+}
+
+static void bind_hash(sqlite3_stmt *s, int i, const uint8_t hash[STORE_HASH_LEN])
+{
+    sqlite3_bind_blob(s, i, hash, STORE_HASH_LEN, SQLITE_STATIC);
+}
+
+/* Copies a TEXT column into the arena; NULL for SQL NULL. */
+static const char *col_text(sqlite3_stmt *s, int i, struct arena *a)
+{
+    if (sqlite3_column_type(s, i) == SQLITE_NULL)
+        return NULL;
+    const unsigned char *p = sqlite3_column_text(s, i);
+    if (p == NULL)
+        oom(); /* a non-NULL value only converts to NULL when memory runs out */
+    return arena_strndup(a, (const char *)p, (size_t)sqlite3_column_bytes(s, i));
+}
+
+/* Copies a BLOB column into the arena (always non-NULL, possibly empty); *n gets its length. */
+static const unsigned char *col_blob(sqlite3_stmt *s, int i, struct arena *a, size_t *n)
+{
+    const void *p = sqlite3_column_blob(s, i);
+    *n = (size_t)sqlite3_column_bytes(s, i);
+    return arena_memdup(a, p, p == NULL ? 0 : *n);
+}
+
+/* Copies a 32-byte hash column; false if the column is NULL or of another size. */
+static bool col_hash(sqlite3_stmt *s, int i, uint8_t out[STORE_HASH_LEN])
+{
+    const void *p = sqlite3_column_blob(s, i);
+    if (p == NULL || sqlite3_column_bytes(s, i) != STORE_HASH_LEN) {
+        memset(out, 0, STORE_HASH_LEN);
+        return false;
+    }
+    memcpy(out, p, STORE_HASH_LEN);
+    return true;
+}
+
+/* Grows an arena array by doubling (the arena cannot realloc; the old copy is simply abandoned). */
+static void *grow(struct arena *a, void *old, size_t n, size_t *cap, size_t elem)
+{
+    if (n < *cap)
+        return old;
+    size_t ncap = *cap == 0 ? 8 : *cap * 2;
+    void *p = arena_alloc(a, ncap * elem);
+    if (n > 0)
+        memcpy(p, old, n * elem);
+    *cap = ncap;
+    return p;
+}
+
+static void read_client(sqlite3_stmt *s, struct arena *a, struct store_client *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->client_id = col_text(s, 0, a);
+    out->has_secret = col_hash(s, 1, out->secret_hash);
+    out->metadata = col_text(s, 2, a);
+    out->from_config = sqlite3_column_int(s, 3) != 0;
+    out->created_at = sqlite3_column_int64(s, 4);
+    out->updated_at = sqlite3_column_int64(s, 5);
+}
+
+static void read_token(sqlite3_stmt *s, struct arena *a, struct store_token *out)
+{
+    memset(out, 0, sizeof(*out));
+    col_hash(s, 0, out->hash);
+    out->kind = sqlite3_column_int(s, 1);
+    out->client_id = col_text(s, 2, a);
+    out->sub = col_text(s, 3, a);
+    out->scope = col_text(s, 4, a);
+    out->aud = col_text(s, 5, a);
+    out->jti = col_text(s, 6, a);
+    out->grant_id = col_text(s, 7, a);
+    out->data = col_text(s, 8, a);
+    out->iat = sqlite3_column_int64(s, 9);
+    out->exp = sqlite3_column_int64(s, 10);
+    out->revoked_at = sqlite3_column_int64(s, 11);
+    out->consumed_at = sqlite3_column_int64(s, 12);
+}
+
+static void read_key(sqlite3_stmt *s, struct arena *a, struct store_key *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->kid = col_text(s, 0, a);
+    out->alg = col_text(s, 1, a);
+    out->priv_enc = col_blob(s, 2, a, &out->priv_enc_len);
+    out->public_jwk = col_text(s, 3, a);
+    out->created_at = sqlite3_column_int64(s, 4);
+    out->sign_from = sqlite3_column_int64(s, 5);
+    out->retired_at = sqlite3_column_int64(s, 6);
+    out->unpublish_at = sqlite3_column_int64(s, 7);
+}
+
+/* ---- connections ---- */
+
+static void conn_free(struct sqlite_conn *c)
+{
+    for (int i = 0; i < S__COUNT; i++)
+        sqlite3_finalize(c->stmts[i]);
+    sqlite3_close_v2(c->db);
+    free(c);
+}
+
+/* Opens one connection with the per-connection settings. `create` lets SQLite create the file. */
+static int conn_new(struct sqlite_store *st, bool create, struct sqlite_conn **out, struct errbuf *err)
+{
+    struct sqlite_conn *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        oom();
+    c->base.st = &st->base;
+    c->st = st;
+    /* NOMUTEX: a connection belongs to one thread (store.h), so SQLite's per-connection mutex would only
+     * cost time. The library's global state stays protected (needs a thread-safe build, checked at open). */
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+    int rc = sqlite3_open_v2(st->path, &c->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        errbuf_set(err, "sqlite: cannot open '%s': %s", st->path,
+                   c->db != NULL ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        conn_free(c);
+        return ERR_FAIL;
+    }
+    sqlite3_extended_result_codes(c->db, 1);
+    /* Only reached when another process (the CLI, a second server) holds the write lock: in-process
+     * writers take turns on write_mu first. */
+    sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+    /* Durability. In WAL mode a commit appends the transaction to the -wal file with write(2) before
+     * returning; synchronous=NORMAL skips the fsync at commit and syncs only at checkpoints. Data handed
+     * to write(2) is in the kernel's page cache, which outlives the process: after kill -9 (or a crash of
+     * ours) every committed transaction is there and is replayed from the WAL on the next open, as the
+     * store.h contract requires. Only an OS crash or power loss can lose the last transactions, never
+     * corrupt the database; that is the price of not fsyncing on every token we issue.
+     * synchronous is per connection, so it is set here, not once at open. */
+    char *msg = NULL;
+    rc = sqlite3_exec(c->db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;", NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        errbuf_set(err, "sqlite: '%s': cannot configure connection: %s", st->path,
+                   msg != NULL ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        conn_free(c);
+        return ERR_FAIL;
+    }
+    *out = c;
+    return 0;
+}
+
+static int sq_conn_open(struct store *base, struct store_conn **out, struct errbuf *err)
+{
+    struct sqlite_conn *c;
+    int rc = conn_new((struct sqlite_store *)base, false, &c, err);
+    if (rc != 0)
+        return rc;
+    *out = &c->base;
+    return 0;
+}
+
+static void sq_rollback(struct store_conn *base);
+
+static void sq_conn_close(struct store_conn *base)
+{
+    if (base == NULL)
+        return;
+    struct sqlite_conn *c = conn_of(base);
+    /* An abandoned group would keep the write mutex forever. */
+    if (c->in_tx)
+        sq_rollback(base);
+    conn_free(c);
+}
+
+/* ---- store ---- */
+
+static int sq_open(const char *dsn, struct store **out, struct errbuf *err)
+{
+    if (dsn[0] == '\0') {
+        errbuf_set(err, "sqlite: empty path (expected sqlite:<file>, e.g. sqlite:./var/ostiary.db)");
+        return ERR_INVALID;
+    }
+    /* Each connection to ":memory:" would be a separate empty database, and the shared-cache way around
+     * that ("file::memory:?cache=shared") swaps WAL for table locks that fail with SQLITE_LOCKED, which
+     * no busy timeout retries. Tests use a file in a temporary directory instead. */
+    if (strcmp(dsn, ":memory:") == 0 || strncmp(dsn, "file:", 5) == 0) {
+        errbuf_set(err, "sqlite: '%s': in-memory databases and URI filenames are not supported; give a file "
+                   "path, e.g. sqlite:./var/ostiary.db", dsn);
+        return ERR_INVALID;
+    }
+    if (sqlite3_libversion_number() < SQLITE_MIN_VERSION) {
+        errbuf_set(err, "sqlite: library %s is too old (need 3.24 or later)", sqlite3_libversion());
+        return ERR_FAIL;
+    }
+    if (!sqlite3_threadsafe()) {
+        errbuf_set(err, "sqlite: library %s was built without thread support", sqlite3_libversion());
+        return ERR_FAIL;
+    }
+
+    struct sqlite_store *st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        oom();
+    st->base.ops = &store_sqlite_ops;
+    st->path = strdup(dsn);
+    if (st->path == NULL)
+        oom();
+    pthread_mutex_init(&st->write_mu, NULL);
+
+    /* The journal mode is a property of the database file, so one connection sets it for all. This is
+     * also the first real access to the file (open_v2 is lazy), so a missing directory, a permission
+     * problem or a file that is not a database shows up here. */
+    struct sqlite_conn *c;
+    int rc = conn_new(st, true, &c, err);
+    if (rc == 0) {
+        sqlite3_stmt *s = NULL;
+        int src = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode = WAL", -1, &s, NULL);
+        if (src == SQLITE_OK)
+            src = sqlite3_step(s);
+        if (src != SQLITE_ROW) {
+            errbuf_set(err, "sqlite: cannot open '%s': %s", dsn, sqlite3_errmsg(c->db));
+            rc = ERR_FAIL;
+        } else if (strcmp((const char *)sqlite3_column_text(s, 0), "wal") != 0) {
+            errbuf_set(err, "sqlite: '%s': cannot use WAL mode (journal mode stays '%s'); is it on a network "
+                       "file system?", dsn, (const char *)sqlite3_column_text(s, 0));
+            rc = ERR_FAIL;
+        }
+        sqlite3_finalize(s);
+        conn_free(c);
+    }
+    if (rc != 0) {
+        pthread_mutex_destroy(&st->write_mu);
+        free(st->path);
+        free(st);
+        return rc;
+    }
+    *out = &st->base;
+    return 0;
+}
+
+static void sq_close(struct store *base)
+{
+    if (base == NULL)
+        return;
+    struct sqlite_store *st = (struct sqlite_store *)base;
+    pthread_mutex_destroy(&st->write_mu);
+    free(st->path);
+    free(st);
+}
+
+/* Reads the highest applied version into *version (0 for a fresh database). */
+static int schema_version(struct sqlite_conn *c, int64_t *version, struct errbuf *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(c->db, "SELECT coalesce(max(version), 0) FROM schema_migrations", -1, &s, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    int ret = 0;
+    if (rc == SQLITE_ROW)
+        *version = sqlite3_column_int64(s, 0);
+    else
+        ret = fail(c, rc, "read schema version", err);
+    sqlite3_finalize(s);
+    return ret;
+}
+
+static int migrate_one(struct sqlite_conn *c, size_t version, struct errbuf *err)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(c->db, sqlite_migrations[version - 1], NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        errbuf_set(err, "sqlite: migration %zu failed: %s", version, msg != NULL ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        return ERR_FAIL;
+    }
+    sqlite3_stmt *s = NULL;
+    rc = sqlite3_prepare_v2(c->db, "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)", -1,
+                            &s, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, (sqlite3_int64)version);
+        sqlite3_bind_int64(s, 2, (sqlite3_int64)time(NULL));
+        rc = sqlite3_step(s);
+    }
+    int ret = rc == SQLITE_DONE ? 0 : fail(c, rc, "record migration", err);
+    sqlite3_finalize(s);
+    return ret;
+}
+
+/* Applies every pending migration, each in its own BEGIN IMMEDIATE transaction, re-reading the version
+ * inside it so that two processes migrating at once apply each migration once. A migration that needs
+ * foreign_keys off (a table rebuild) must be run differently: the pragma is a no-op inside a transaction. */
+static int sq_migrate(struct store *base, int *applied, struct errbuf *err)
+{
+    struct sqlite_store *st = (struct sqlite_store *)base;
+    *applied = 0;
+    struct sqlite_conn *c;
+    int rc = conn_new(st, false, &c, err);
+    if (rc != 0)
+        return rc;
+    pthread_mutex_lock(&st->write_mu);
+    char *msg = NULL;
+    if (sqlite3_exec(c->db,
+                     "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                     " version INTEGER PRIMARY KEY NOT NULL, applied_at INTEGER NOT NULL)",
+                     NULL, NULL, &msg) != SQLITE_OK) {
+        errbuf_set(err, "sqlite: cannot create schema_migrations: %s", msg != NULL ? msg : "?");
+        sqlite3_free(msg);
+        rc = ERR_FAIL;
+    }
+    for (size_t v = 1; rc == 0 && v <= sqlite_migrations_count; v++) {
+        rc = exec_stmt(c, S_BEGIN, err);
+        if (rc != 0)
+            break;
+        int64_t cur = 0;
+        rc = schema_version(c, &cur, err);
+        if (rc == 0 && cur > (int64_t)sqlite_migrations_count) {
+            errbuf_set(err, "sqlite: database schema version %lld is newer than this build knows (%zu)",
+                       (long long)cur, sqlite_migrations_count);
+            rc = ERR_FAIL;
+        }
+        bool pending = rc == 0 && cur < (int64_t)v;
+        if (pending)
+            rc = migrate_one(c, v, err);
+        if (rc == 0 && pending)
+            rc = exec_stmt(c, S_COMMIT, err);
+        if (rc == 0 && pending)
+            (*applied)++;
+        if ((rc != 0 || !pending) && !sqlite3_get_autocommit(c->db))
+            exec_stmt(c, S_ROLLBACK, NULL);
+    }
+    pthread_mutex_unlock(&st->write_mu);
+    conn_free(c);
+    return rc;
+}
+
+/* ---- transactions ---- */
+
+static int sq_begin(struct store_conn *base, struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    if (c->in_tx) {
+        errbuf_set(err, "sqlite: begin: a transaction is already open on this connection");
+        return ERR_FAIL;
+    }
+    pthread_mutex_lock(&c->st->write_mu);
+    int rc = exec_stmt(c, S_BEGIN, err);
+    if (rc != 0) {
+        pthread_mutex_unlock(&c->st->write_mu);
+        return rc;
+    }
+    c->in_tx = true;
+    return 0;
+}
+
+/* On failure the whole group is rolled back and closed, so the caller never has to call rollback. */
+static int sq_commit(struct store_conn *base, struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    if (!c->in_tx) {
+        errbuf_set(err, "sqlite: commit: no transaction is open on this connection");
+        return ERR_FAIL;
+    }
+    c->in_tx = false;
+    return op_end(c, true, err);
+}
+
+static void sq_rollback(struct store_conn *base)
+{
+    struct sqlite_conn *c = conn_of(base);
+    if (!c->in_tx)
+        return;
+    c->in_tx = false;
+    op_end(c, false, NULL);
+}
+
+/* ---- clients ---- */
+
+static int sq_client_get(struct store_conn *base, struct arena *a, const char *client_id, struct store_client *out,
+                         struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    sqlite3_stmt *s = stmt_get(c, S_CLIENT_GET, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_text(s, 1, client_id);
+    int rc = sqlite3_step(s);
+    int ret = 0;
+    if (rc == SQLITE_ROW)
+        read_client(s, a, out);
+    else if (rc == SQLITE_DONE)
+        ret = ERR_NOTFOUND;
+    else
+        ret = fail(c, rc, "client_get", err);
+    sqlite3_reset(s);
+    return ret;
+}
+
+static int sq_client_put(struct store_conn *base, const struct store_client *cl, struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    sqlite3_stmt *s = stmt_get(c, S_CLIENT_PUT, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_text(s, 1, cl->client_id);
+    if (cl->has_secret)
+        bind_hash(s, 2, cl->secret_hash);
+    else
+        sqlite3_bind_null(s, 2);
+    bind_text(s, 3, cl->metadata);
+    sqlite3_bind_int(s, 4, cl->from_config ? 1 : 0);
+    sqlite3_bind_int64(s, 5, cl->created_at);
+    sqlite3_bind_int64(s, 6, cl->updated_at);
+    return write_one(c, s, "client_put", NULL, err);
+}
+
+static int sq_client_delete(struct store_conn *base, const char *client_id, struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    sqlite3_stmt *s = stmt_get(c, S_CLIENT_DELETE, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_text(s, 1, client_id);
+    int changes = 0;
+    int rc = write_one(c, s, "client_delete", &changes, err);
+    if (rc == 0 && changes == 0)
+        return ERR_NOTFOUND;
+    return rc;
+}
+
+static int sq_client_list(struct store_conn *base, struct arena *a, struct store_client **out, size_t *n,
+                          struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *s = stmt_get(c, S_CLIENT_LIST, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    struct store_client *v = NULL;
+    size_t len = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        v = grow(a, v, len, &cap, sizeof(*v));
+        read_client(s, a, &v[len++]);
+    }
+    int ret = rc == SQLITE_DONE ? 0 : fail(c, rc, "client_list", err);
+    sqlite3_reset(s);
+    if (ret == 0) {
+        *out = v;
+        *n = len;
+    }
+    return ret;
+}
+
+/* ---- tokens ---- */
+
+static int sq_token_put(struct store_conn *base, const struct store_token *t, struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    sqlite3_stmt *s = stmt_get(c, S_TOKEN_PUT, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_hash(s, 1, t->hash);
+    sqlite3_bind_int(s, 2, t->kind);
+    bind_text(s, 3, t->client_id);
+    bind_text(s, 4, t->sub);
+    bind_text(s, 5, t->scope);
+    bind_text(s, 6, t->aud);
+    bind_text(s, 7, t->jti);
+    bind_text(s, 8, t->grant_id);
+    bind_text(s, 9, t->data);
+    sqlite3_bind_int64(s, 10, t->iat);
+    sqlite3_bind_int64(s, 11, t->exp);
+    sqlite3_bind_int64(s, 12, t->revoked_at);
+    sqlite3_bind_int64(s, 13, t->consumed_at);
+    return write_one(c, s, "token_put", NULL, err);
+}
+
+/* Reads the token row by hash with the cached SELECT: 0, ERR_NOTFOUND or ERR_FAIL. */
+static int token_fetch(struct sqlite_conn *c, struct arena *a, const uint8_t hash[STORE_HASH_LEN],
+                       struct store_token *out, struct errbuf *err)
+{
+    sqlite3_stmt *s = stmt_get(c, S_TOKEN_GET, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_hash(s, 1, hash);
+    int rc = sqlite3_step(s);
+    int ret = 0;
+    if (rc == SQLITE_ROW)
+        read_token(s, a, out);
+    else if (rc == SQLITE_DONE)
+        ret = ERR_NOTFOUND;
+    else
+        ret = fail(c, rc, "token_get", err);
+    sqlite3_reset(s);
+    return ret;
+}
+
+static int sq_token_get(struct store_conn *base, struct arena *a, const uint8_t hash[STORE_HASH_LEN],
+                        struct store_token *out, struct errbuf *err)
+{
+    return token_fetch(conn_of(base), a, hash, out, err);
+}
+
+/* The conditional UPDATE is the atomic step: under BEGIN IMMEDIATE only one caller can move consumed_at
+ * off 0, whatever the number of threads or processes. The SELECT that follows, in the same transaction,
+ * returns the row on success and tells NOTFOUND from CONFLICT otherwise. A consumed row is a CONFLICT even
+ * if it has since expired or been revoked: it is a replay, which the caller answers by revoking the grant
+ * (RFC 6749 §4.1.2, RFC 9700 §4.14.2). */
+static int sq_token_consume(struct store_conn *base, struct arena *a, const uint8_t hash[STORE_HASH_LEN], int kind,
+                            int64_t now, struct store_token *out, struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    sqlite3_stmt *s = stmt_get(c, S_TOKEN_CONSUME, err);
+    if (s == NULL || stmt_get(c, S_TOKEN_GET, err) == NULL)
+        return ERR_FAIL;
+    int rc = op_begin(c, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, now);
+    bind_hash(s, 2, hash);
+    sqlite3_bind_int(s, 3, kind);
+    rc = step_done(c, s, "token_consume", err);
+    if (rc == 0) {
+        bool won = sqlite3_changes(c->db) == 1;
+        rc = token_fetch(c, a, hash, out, err);
+        if (rc == 0 && !won)
+            rc = out->kind == kind && out->consumed_at != 0 ? ERR_CONFLICT : ERR_NOTFOUND;
+        if (rc == ERR_NOTFOUND)
+            memset(out, 0, sizeof(*out)); /* never hand back a row of another kind */
+    }
+    int end = op_end(c, rc != ERR_FAIL, err);
+    return end != 0 ? end : rc;
+}
+
+/* Revoking an unknown or already revoked token succeeds: the result is the same (RFC 7009 §2.2). */
+static int sq_token_revoke(struct store_conn *base, const uint8_t hash[STORE_HASH_LEN], int64_t now,
+                           struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    sqlite3_stmt *s = stmt_get(c, S_TOKEN_REVOKE, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    sqlite3_bind_int64(s, 1, now);
+    bind_hash(s, 2, hash);
+    return write_one(c, s, "token_revoke", NULL, err);
+}
+
+static int sq_grant_revoke(struct store_conn *base, const char *grant_id, int64_t now, struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    sqlite3_stmt *s = stmt_get(c, S_GRANT_REVOKE, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    sqlite3_bind_int64(s, 1, now);
+    bind_text(s, 2, grant_id);
+    return write_one(c, s, "grant_revoke", NULL, err);
+}
+
+/* ---- revoked jtis ---- */
+
+static int sq_jti_revoke(struct store_conn *base, const char *jti, int64_t exp, struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    sqlite3_stmt *s = stmt_get(c, S_JTI_REVOKE, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_text(s, 1, jti);
+    sqlite3_bind_int64(s, 2, exp);
+    return write_one(c, s, "jti_revoke", NULL, err);
+}
+
+static int sq_jti_is_revoked(struct store_conn *base, const char *jti, struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    sqlite3_stmt *s = stmt_get(c, S_JTI_CHECK, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_text(s, 1, jti);
+    int rc = sqlite3_step(s);
+    int ret = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : fail(c, rc, "jti_is_revoked", err);
+    sqlite3_reset(s);
+    return ret;
+}
+
+/* ---- keys ---- */
+
+static int sq_key_put(struct store_conn *base, const struct store_key *k, struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    sqlite3_stmt *s = stmt_get(c, S_KEY_PUT, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_text(s, 1, k->kid);
+    bind_text(s, 2, k->alg);
+    /* A zero-length blob with a NULL pointer would bind SQL NULL; the column is NOT NULL. */
+    sqlite3_bind_blob(s, 3, k->priv_enc != NULL ? (const void *)k->priv_enc : "", (int)k->priv_enc_len,
+                      SQLITE_STATIC);
+    bind_text(s, 4, k->public_jwk);
+    sqlite3_bind_int64(s, 5, k->created_at);
+    sqlite3_bind_int64(s, 6, k->sign_from);
+    sqlite3_bind_int64(s, 7, k->retired_at);
+    sqlite3_bind_int64(s, 8, k->unpublish_at);
+    return write_one(c, s, "key_put", NULL, err);
+}
+
+static int sq_key_list(struct store_conn *base, struct arena *a, struct store_key **out, size_t *n,
+                       struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *s = stmt_get(c, S_KEY_LIST, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    struct store_key *v = NULL;
+    size_t len = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        v = grow(a, v, len, &cap, sizeof(*v));
+        read_key(s, a, &v[len++]);
+    }
+    int ret = rc == SQLITE_DONE ? 0 : fail(c, rc, "key_list", err);
+    sqlite3_reset(s);
+    if (ret == 0) {
+        *out = v;
+        *n = len;
+    }
+    return ret;
+}
+
+/* ---- garbage collection ---- */
+
+/* Tokens first (the bulk), then jtis, then keys, sharing one budget of `limit` rows, in one transaction.
+ * A pass that returns *removed == limit probably left work for the next one. */
+static int sq_gc(struct store_conn *base, int64_t now, int limit, int *removed, struct errbuf *err)
+{
+    static const enum stmt_id passes[] = {S_GC_TOKENS, S_GC_JTI, S_GC_KEYS};
+    struct sqlite_conn *c = conn_of(base);
+    *removed = 0;
+    if (limit <= 0)
+        return 0;
+    sqlite3_stmt *s[3];
+    for (int i = 0; i < 3; i++) {
+        s[i] = stmt_get(c, passes[i], err);
+        if (s[i] == NULL)
+            return ERR_FAIL;
+    }
+    int rc = op_begin(c, err);
+    if (rc != 0)
+        return rc;
+    int total = 0;
+    for (int i = 0; i < 3 && rc == 0 && total < limit; i++) {
+        sqlite3_bind_int64(s[i], 1, now);
+        sqlite3_bind_int(s[i], 2, limit - total);
+        rc = step_done(c, s[i], stmt_sql[passes[i]], err);
+        if (rc == 0)
+            total += sqlite3_changes(c->db);
+    }
+    int end = op_end(c, rc == 0, err);
+    if (rc == 0 && end == 0)
+        *removed = total;
+    return rc != 0 ? rc : end;
+}
+
+const struct store_ops store_sqlite_ops = {
+    .scheme = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .migrate = sq_migrate,
+    .conn_open = sq_conn_open,
+    .conn_close = sq_conn_close,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .client_get = sq_client_get,
+    .client_put = sq_client_put,
+    .client_delete = sq_client_delete,
+    .client_list = sq_client_list,
+    .token_put = sq_token_put,
+    .token_get = sq_token_get,
+    .token_consume = sq_token_consume,
+    .token_revoke = sq_token_revoke,
+    .grant_revoke = sq_grant_revoke,
+    .jti_revoke = sq_jti_revoke,
+    .jti_is_revoked = sq_jti_is_revoked,
+    .key_put = sq_key_put,
+    .key_list = sq_key_list,
+    .gc = sq_gc,
+};

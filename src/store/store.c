@@ -1,0 +1,29 @@
+/* store.c: backend selection by DSN scheme and the shared secret-hashing helper (see store.h). */
+#include "store/store.h"
+
+#include <string.h>
+
+#include <openssl/sha.h>
+
+static const struct store_ops *const backends[] = {&store_sqlite_ops};
+
+int store_open(const char *dsn, struct store **out, struct errbuf *err)
+{
+    const char *colon = strchr(dsn, ':');
+    if (colon == NULL) {
+        errbuf_set(err, "storage '%s': expected <scheme>:<location>, e.g. sqlite:./var/ostiary.db", dsn);
+        return ERR_INVALID;
+    }
+    size_t n = (size_t)(colon - dsn);
+    for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+        if (strlen(backends[i]->scheme) == n && memcmp(backends[i]->scheme, dsn, n) == 0)
+            return backends[i]->open(colon + 1, out, err);
+    }
+    errbuf_set(err, "storage: unsupported scheme '%.*s' (supported: sqlite)", (int)n, dsn);
+    return ERR_INVALID;
+}
+
+void store_hash(const void *secret, size_t n, uint8_t out[STORE_HASH_LEN])
+{
+    SHA256(secret, n, out);
+}

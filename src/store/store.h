@@ -1,0 +1,161 @@
+/* store.h: the one storage interface. Every backend (sqlite.c now, postgres.c later) implements
+ * struct store_ops; nothing outside src/store/ knows which backend runs.
+ *
+ * Model. A `struct store` is opened once per process (store_open) and owns the backend-wide state. Each
+ * thread that touches the store opens its own `struct store_conn` (store_conn_open): connections are
+ * never shared between threads. Every call is synchronous and short (an indexed lookup or a small write).
+ *
+ * Contract for every backend (tests/store/test_contract.c runs it unchanged on each):
+ * - Secrets are never stored in clear: tokens, codes and client secrets are passed in and looked up by
+ *   their SHA-256 (32 bytes); the backend never sees the secret itself.
+ * - Every multi-row change is one transaction: a failed call leaves nothing half-written. Callers may
+ *   group calls with store_begin/store_commit/store_rollback; calls outside such a group are atomic.
+ * - store_token_consume() is atomic: of concurrent callers on the same hash exactly one gets 0; every
+ *   other gets ERR_CONFLICT together with the row (so the caller can revoke what it produced).
+ * - A committed write survives the process being killed (kill -9) once the call has returned.
+ * - Strings in rows returned to callers are copied into the caller's arena.
+ * Return values: 0 on success, ERR_NOTFOUND, ERR_CONFLICT, or ERR_FAIL with the reason in `err`. */
+#ifndef OSTIARY_STORE_H
+#define OSTIARY_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+struct arena;
+struct store;
+struct store_conn;
+
+#define STORE_HASH_LEN 32
+
+/* ---- clients (RFC 7591 metadata kept as a JSON object text) ---- */
+struct store_client {
+    const char *client_id;
+    bool has_secret;
+    uint8_t secret_hash[STORE_HASH_LEN]; /* SHA-256 of the client secret, when has_secret */
+    const char *metadata;                /* JSON object text, RFC 7591 names */
+    int64_t created_at, updated_at;
+    bool from_config;                    /* declared in the YAML file (re-applied at every start) */
+};
+
+/* ---- tokens: access tokens (opaque), refresh tokens, authorization codes, device codes ---- */
+enum store_token_kind {
+    STORE_TOKEN_ACCESS = 1,
+    STORE_TOKEN_REFRESH = 2,
+    STORE_TOKEN_CODE = 3,
+    STORE_TOKEN_DEVICE = 4,
+};
+
+struct store_token {
+    uint8_t hash[STORE_HASH_LEN]; /* SHA-256 of the token value: the primary key */
+    int kind;                     /* enum store_token_kind */
+    const char *client_id;
+    const char *sub;              /* NULL for client_credentials tokens */
+    const char *scope;            /* space-separated, may be "" */
+    const char *aud;              /* space-separated audiences, may be NULL */
+    const char *jti;              /* may be NULL */
+    const char *grant_id;         /* the family: every token born of one grant shares it; may be NULL */
+    const char *data;             /* JSON object text with kind-specific extras (nonce, PKCE...), may be NULL */
+    int64_t iat, exp;
+    int64_t revoked_at;           /* 0 = not revoked */
+    int64_t consumed_at;          /* 0 = not consumed (codes, refresh tokens) */
+};
+
+/* ---- signing keys ---- */
+struct store_key {
+    const char *kid;
+    const char *alg;              /* RS256, ES256, EdDSA */
+    const unsigned char *priv_enc; /* private key, encrypted by jose/keystore.c; the store never decrypts */
+    size_t priv_enc_len;
+    const char *public_jwk;       /* JSON object text */
+    int64_t created_at;
+    int64_t sign_from;            /* signs from this time on (publish before sign) */
+    int64_t retired_at;           /* 0 = current; else no longer signs from this time */
+    int64_t unpublish_at;         /* 0 = published for ever; else removed from JWKS from this time */
+};
+
+struct store_ops {
+    const char *scheme; /* "sqlite" */
+    int (*open)(const char *dsn, struct store **out, struct errbuf *err);
+    void (*close)(struct store *st);
+    int (*migrate)(struct store *st, int *applied, struct errbuf *err);
+    int (*conn_open)(struct store *st, struct store_conn **out, struct errbuf *err);
+    void (*conn_close)(struct store_conn *c);
+
+    int (*begin)(struct store_conn *c, struct errbuf *err);
+    int (*commit)(struct store_conn *c, struct errbuf *err);
+    void (*rollback)(struct store_conn *c);
+
+    int (*client_get)(struct store_conn *c, struct arena *a, const char *client_id, struct store_client *out,
+                      struct errbuf *err);
+    int (*client_put)(struct store_conn *c, const struct store_client *cl, struct errbuf *err); /* upsert */
+    int (*client_delete)(struct store_conn *c, const char *client_id, struct errbuf *err);
+    int (*client_list)(struct store_conn *c, struct arena *a, struct store_client **out, size_t *n,
+                       struct errbuf *err);
+
+    int (*token_put)(struct store_conn *c, const struct store_token *t, struct errbuf *err);
+    int (*token_get)(struct store_conn *c, struct arena *a, const uint8_t hash[STORE_HASH_LEN],
+                     struct store_token *out, struct errbuf *err);
+    /* Marks the token consumed at `now` if it exists, is of `kind`, unconsumed, unrevoked and unexpired.
+     * ERR_NOTFOUND if absent/other kind/expired/revoked; ERR_CONFLICT (row in *out) if already consumed. */
+    int (*token_consume)(struct store_conn *c, struct arena *a, const uint8_t hash[STORE_HASH_LEN], int kind,
+                         int64_t now, struct store_token *out, struct errbuf *err);
+    int (*token_revoke)(struct store_conn *c, const uint8_t hash[STORE_HASH_LEN], int64_t now,
+                        struct errbuf *err);
+    /* Revokes every token of a grant (refresh family, code and what it produced). */
+    int (*grant_revoke)(struct store_conn *c, const char *grant_id, int64_t now, struct errbuf *err);
+
+    /* Revocation list for self-contained (JWT) tokens, by jti, kept until the token's own exp. */
+    int (*jti_revoke)(struct store_conn *c, const char *jti, int64_t exp, struct errbuf *err);
+    /* 1 if revoked, 0 if not, <0 on error. */
+    int (*jti_is_revoked)(struct store_conn *c, const char *jti, struct errbuf *err);
+
+    int (*key_put)(struct store_conn *c, const struct store_key *k, struct errbuf *err); /* upsert by kid */
+    int (*key_list)(struct store_conn *c, struct arena *a, struct store_key **out, size_t *n, struct errbuf *err);
+
+    /* Deletes at most `limit` expired rows (tokens past exp, revoked jtis past exp, keys past
+     * unpublish_at); *removed gets the count. Bounded work per call, so a pass never stalls writers. */
+    int (*gc)(struct store_conn *c, int64_t now, int limit, int *removed, struct errbuf *err);
+};
+
+struct store {
+    const struct store_ops *ops;
+};
+struct store_conn {
+    struct store *st;
+};
+
+/* Picks the backend by the DSN's scheme ("sqlite:./var/ostiary.db") and opens it. */
+int store_open(const char *dsn, struct store **out, struct errbuf *err);
+
+/* Thin dispatchers, so callers write store_client_get(c, ...) whatever the backend. */
+#define store_close(st) ((st)->ops->close(st))
+#define store_migrate(st, applied, err) ((st)->ops->migrate((st), (applied), (err)))
+#define store_conn_open(st, out, err) ((st)->ops->conn_open((st), (out), (err)))
+#define store_conn_close(c) ((c)->st->ops->conn_close(c))
+#define store_begin(c, err) ((c)->st->ops->begin((c), (err)))
+#define store_commit(c, err) ((c)->st->ops->commit((c), (err)))
+#define store_rollback(c) ((c)->st->ops->rollback(c))
+#define store_client_get(c, ...) ((c)->st->ops->client_get((c), __VA_ARGS__))
+#define store_client_put(c, ...) ((c)->st->ops->client_put((c), __VA_ARGS__))
+#define store_client_delete(c, ...) ((c)->st->ops->client_delete((c), __VA_ARGS__))
+#define store_client_list(c, ...) ((c)->st->ops->client_list((c), __VA_ARGS__))
+#define store_token_put(c, ...) ((c)->st->ops->token_put((c), __VA_ARGS__))
+#define store_token_get(c, ...) ((c)->st->ops->token_get((c), __VA_ARGS__))
+#define store_token_consume(c, ...) ((c)->st->ops->token_consume((c), __VA_ARGS__))
+#define store_token_revoke(c, ...) ((c)->st->ops->token_revoke((c), __VA_ARGS__))
+#define store_grant_revoke(c, ...) ((c)->st->ops->grant_revoke((c), __VA_ARGS__))
+#define store_jti_revoke(c, ...) ((c)->st->ops->jti_revoke((c), __VA_ARGS__))
+#define store_jti_is_revoked(c, ...) ((c)->st->ops->jti_is_revoked((c), __VA_ARGS__))
+#define store_key_put(c, ...) ((c)->st->ops->key_put((c), __VA_ARGS__))
+#define store_key_list(c, ...) ((c)->st->ops->key_list((c), __VA_ARGS__))
+#define store_gc(c, ...) ((c)->st->ops->gc((c), __VA_ARGS__))
+
+/* SHA-256 of a secret, the form in which every secret is stored and looked up. */
+void store_hash(const void *secret, size_t n, uint8_t out[STORE_HASH_LEN]);
+
+extern const struct store_ops store_sqlite_ops;
+
+#endif

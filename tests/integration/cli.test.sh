@@ -1,0 +1,258 @@
+#!/usr/bin/env bash
+# cli.test.sh: `ostiary client` and `ostiary keys` against a temporary SQLite store, black-box.
+# Usage: tests/integration/cli.test.sh [path/to/ostiary]   (default build/release/ostiary)
+# Prints one line per check and ends with "N passed, N failed"; exits non-zero if any check failed.
+# Needs jq or python3 to read the JSON output; sqlite3, when present, adds checks on the stored hashes.
+set -euo pipefail
+
+BIN=${1:-build/release/ostiary}
+case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
+
+PASS=0
+FAIL=0
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+pass() { PASS=$((PASS + 1)); echo "ok   - $1"; }
+fail() { FAIL=$((FAIL + 1)); echo "FAIL - $1${2:+ ($2)}"; }
+finish() {
+    echo "$PASS passed, $FAIL failed"
+    [ "$FAIL" -eq 0 ]
+    exit $?
+}
+
+# check DESCRIPTION COMMAND...: one line per check, counted.
+check() {
+    local desc=$1
+    shift
+    if "$@"; then pass "$desc"; else fail "$desc" "stdout: ${OUT:0:300} stderr: ${ERR:0:300}"; fi
+}
+
+if [ ! -x "$BIN" ]; then
+    fail "binary $BIN exists and is executable"
+    finish
+fi
+if command -v jq >/dev/null 2>&1; then
+    # jget JSON KEY: the top-level member, raw for strings, compact JSON otherwise ("null" when absent).
+    jget() { printf '%s' "$1" | jq -r --arg k "$2" '.[$k] | if type == "string" then . else tojson end'; }
+elif command -v python3 >/dev/null 2>&1; then
+    jget() {
+        python3 -c 'import json,sys
+v = json.loads(sys.argv[1]).get(sys.argv[2])
+print(v if isinstance(v, str) else json.dumps(v, separators=(",", ":")))' "$1" "$2"
+    }
+else
+    fail "jq or python3 is available to read JSON"
+    finish
+fi
+HAVE_SQLITE=0
+command -v sqlite3 >/dev/null 2>&1 && HAVE_SQLITE=1
+
+# run ARGS...: runs the binary; sets OUT, ERR and RC without tripping set -e.
+run() {
+    if OUT=$("$BIN" "$@" 2>"$TMP/stderr"); then RC=0; else RC=$?; fi
+    ERR=$(cat "$TMP/stderr")
+}
+rc_is() { [ "$RC" -eq "$1" ]; }
+out_has() { printf '%s' "$OUT" | grep -qF -- "$1"; }
+out_lacks() { ! printf '%s' "$OUT" | grep -qiF -- "$1"; }
+err_has() { printf '%s' "$ERR" | grep -qF -- "$1"; }
+field_is() { [ "$(jget "$OUT" "$1")" = "$2" ]; }
+lines_are() { [ "$(printf '%s' "$OUT" | grep -c .)" -eq "$1" ]; }
+# line_of ID: the JSON line of `list` output whose first member names ID.
+line_of() { printf '%s\n' "$OUT" | grep -F "{\"$1\":\"$2\"" || true; }
+secret_hash() { sqlite3 "$TMP/ostiary.db" "SELECT hex(secret_hash) FROM clients WHERE client_id = '$1'"; }
+
+DB=$TMP/ostiary.db
+cat >"$TMP/ostiary.yaml" <<EOF
+issuer: http://localhost:4000/authentication/oidc
+storage: sqlite:$DB
+keys:
+  algorithms: [RS256]
+tokens:
+  access_token_ttl: 600
+  id_token_ttl: 3600
+resources:
+  - identifier: urn:focus:api
+    scopes: [messaging.contacts/:userId.post]
+    access_token_ttl: 1800
+EOF
+export OSTIARY_KEYS_SECRET=cli-test-key-secret-0123456789abcdef0123
+unset OSTIARY_CONFIG OSTIARY_STORAGE OSTIARY_DEV 2>/dev/null || true
+C=(--config "$TMP/ostiary.yaml")
+
+# ---- client help and usage errors ----
+run client help
+check "client help exits 0 and lists the subcommands" eval 'rc_is 0 && out_has "rotate-secret"'
+run client "${C[@]}"
+check "client without a subcommand is a usage error (2)" rc_is 2
+run client frobnicate "${C[@]}"
+check "client with an unknown subcommand is a usage error (2)" rc_is 2
+run client create --bogus "${C[@]}"
+check "client create with an unknown option is a usage error (2)" eval 'rc_is 2 && err_has "--bogus"'
+run client show "${C[@]}"
+check "client show without an id is a usage error (2)" rc_is 2
+
+# ---- create ----
+run client create "${C[@]}" --name generated
+check "create with defaults exits 0" rc_is 0
+GEN_ID=$(jget "$OUT" client_id)
+GEN_SECRET=$(jget "$OUT" client_secret)
+check "create generates a 256-bit base64url client_id" eval '[[ $GEN_ID =~ ^[A-Za-z0-9_-]{43}$ ]]'
+check "create generates and shows a 256-bit base64url secret" eval '[[ $GEN_SECRET =~ ^[A-Za-z0-9_-]{43}$ ]]'
+check "create defaults to client_credentials and client_secret_basic" \
+    eval 'field_is grant_types "[\"client_credentials\"]" && field_is token_endpoint_auth_method client_secret_basic'
+check "create reports client_secret_expires_at 0 (RFC 7591 §3.2.1)" field_is client_secret_expires_at 0
+
+run client create "${C[@]}" --client-id foo --name Focus --secret bar --redirect-uri http://localhost:8080/cb \
+    --grant-types authorization_code,refresh_token --scope "openid email messaging.contacts/:userId.post" \
+    --resource urn:focus:api --access-token-ttl 900
+check "create with an operator-set secret exits 0" rc_is 0
+check "create echoes the operator-set secret once" field_is client_secret bar
+check "create keeps the given grant types, redirect URIs, scope, resources" \
+    eval 'field_is grant_types "[\"authorization_code\",\"refresh_token\"]" &&
+          field_is redirect_uris "[\"http://localhost:8080/cb\"]" &&
+          field_is scope "openid email messaging.contacts/:userId.post" &&
+          field_is resources "[\"urn:focus:api\"]" && field_is access_token_ttl 900'
+
+HASH_B64=$(printf %s bar | openssl dgst -sha256 -binary | base64)
+run client create "${C[@]}" --client-id my.trusted.app/first --secret-sha256 "$HASH_B64"
+check "create with --secret-sha256 exits 0 and shows no secret" eval 'rc_is 0 && field_is client_secret null'
+if [ $HAVE_SQLITE = 1 ]; then
+    check "--secret-sha256 stores the same hash as --secret" eval '[ "$(secret_hash my.trusted.app/first)" = "$(secret_hash foo)" ]'
+fi
+
+run client create "${C[@]}" --client-id mobile --public --redirect-uri com.example.app:/cb
+check "create --public: auth method none, authorization_code, no secret" \
+    eval 'rc_is 0 && field_is token_endpoint_auth_method none && field_is grant_types "[\"authorization_code\"]" && field_is client_secret null'
+
+run client create "${C[@]}" --client-id foo
+check "create refuses an existing client_id (1)" eval 'rc_is 1 && err_has "already exists"'
+run client create "${C[@]}" --redirect-uri "http://localhost:8080/cb#frag"
+check "create refuses a redirect URI with a fragment, naming --redirect-uri" eval 'rc_is 1 && err_has "--redirect-uri"'
+run client create "${C[@]}" --redirect-uri "https://x.example/cb" --grant-type password
+check "create refuses an unknown grant type, naming --grant-type" eval 'rc_is 1 && err_has "--grant-type"'
+run client create "${C[@]}" --public
+check "create refuses a public client_credentials client" eval 'rc_is 1 && err_has "client_credentials"'
+run client create "${C[@]}" --resource urn:unknown:api
+check "create refuses a resource the configuration lacks, naming --resource" eval 'rc_is 1 && err_has "--resource"'
+run client create "${C[@]}" --scope 'bad"scope'
+check "create refuses a scope outside NQCHAR, naming --scope" eval 'rc_is 1 && err_has "--scope"'
+run client create "${C[@]}" --secret-sha256 c2hvcnQ=
+check "create refuses a --secret-sha256 that is not 32 bytes" eval 'rc_is 1 && err_has "--secret-sha256"'
+run client create "${C[@]}" --grant-type authorization_code
+check "create refuses authorization_code without a redirect URI" eval 'rc_is 1 && err_has "--redirect-uri"'
+
+# ---- list and show ----
+run client list "${C[@]}"
+check "list exits 0 with one line per client" eval 'rc_is 0 && lines_are 4'
+check "list never shows secrets or hashes" \
+    eval 'out_lacks "\"client_secret\"" && out_lacks hash && out_lacks "\"bar\"" && out_lacks "$GEN_SECRET"'
+FOO_LINE=$(line_of client_id foo)
+check "list line of foo has its name, grants, auth method and from_config" \
+    eval '[ "$(jget "$FOO_LINE" client_name)" = Focus ] &&
+          [ "$(jget "$FOO_LINE" token_endpoint_auth_method)" = client_secret_basic ] &&
+          [ "$(jget "$FOO_LINE" grant_types)" = "[\"authorization_code\",\"refresh_token\"]" ] &&
+          [ "$(jget "$FOO_LINE" from_config)" = false ]'
+
+run client show foo "${C[@]}"
+check "show exits 0 with the metadata" eval 'rc_is 0 && field_is client_id foo && field_is client_name Focus'
+check "show reports has_secret and timestamps, never the secret" \
+    eval 'field_is has_secret true && [[ $(jget "$OUT" created_at) =~ ^[0-9]+$ ]] &&
+          [[ $(jget "$OUT" updated_at) =~ ^[0-9]+$ ]] && field_is client_secret null && out_lacks bar'
+run client show mobile "${C[@]}"
+check "show of a public client reports has_secret false" field_is has_secret false
+run client show no-such-client "${C[@]}"
+check "show of an unknown client exits 1" eval 'rc_is 1 && err_has "no-such-client"'
+
+# ---- update ----
+[ $HAVE_SQLITE = 1 ] && FOO_HASH=$(secret_hash foo)
+run client update foo "${C[@]}" --name "Focus 2" --scope openid
+check "update exits 0 and changes the given fields" eval 'rc_is 0 && field_is client_name "Focus 2" && field_is scope openid'
+run client show foo "${C[@]}"
+check "update keeps the other fields" \
+    eval 'field_is redirect_uris "[\"http://localhost:8080/cb\"]" && field_is grant_types "[\"authorization_code\",\"refresh_token\"]" &&
+          field_is resources "[\"urn:focus:api\"]" && field_is has_secret true && field_is client_name "Focus 2"'
+if [ $HAVE_SQLITE = 1 ]; then
+    check "update keeps the secret" eval '[ "$(secret_hash foo)" = "$FOO_HASH" ]'
+fi
+run client update foo "${C[@]}" --redirect-uri relative/cb
+check "update refuses an invalid redirect URI" eval 'rc_is 1 && err_has "--redirect-uri"'
+run client update foo "${C[@]}" --no-redirect-uris
+check "update refuses to drop the redirect URIs of an authorization_code client" eval 'rc_is 1 && err_has "authorization_code"'
+run client show foo "${C[@]}"
+check "a refused update changes nothing" field_is redirect_uris "[\"http://localhost:8080/cb\"]"
+run client update no-such-client "${C[@]}" --name x
+check "update of an unknown client exits 1" rc_is 1
+run client update foo "${C[@]}"
+check "update without options is a usage error (2)" rc_is 2
+run client update foo "${C[@]}" --client-id bar
+check "update refuses --client-id (2)" rc_is 2
+
+# ---- rotate-secret ----
+run client rotate-secret foo "${C[@]}"
+NEW_SECRET=$(jget "$OUT" client_secret)
+check "rotate-secret prints a new 256-bit secret once" \
+    eval 'rc_is 0 && field_is client_id foo && [[ $NEW_SECRET =~ ^[A-Za-z0-9_-]{43}$ ]] && [ "$NEW_SECRET" != bar ]'
+if [ $HAVE_SQLITE = 1 ]; then
+    check "rotate-secret replaces the stored hash" eval '[ "$(secret_hash foo)" != "$FOO_HASH" ]'
+fi
+run client rotate-secret foo "${C[@]}" --secret baz
+check "rotate-secret --secret sets the given secret" eval 'rc_is 0 && field_is client_secret baz'
+run client rotate-secret mobile "${C[@]}"
+check "rotate-secret refuses a public client" rc_is 1
+run client rotate-secret no-such-client "${C[@]}"
+check "rotate-secret of an unknown client exits 1" rc_is 1
+
+# ---- delete ----
+run client delete mobile "${C[@]}"
+check "delete exits 0" rc_is 0
+run client show mobile "${C[@]}"
+check "a deleted client is gone" rc_is 1
+run client delete mobile "${C[@]}"
+check "deleting it again exits 1" rc_is 1
+run client list "${C[@]}"
+check "list shows the remaining clients" eval 'rc_is 0 && lines_are 3 && [ -z "$(line_of client_id mobile)" ]'
+
+# ---- keys ----
+run keys help
+check "keys help exits 0" eval 'rc_is 0 && out_has rotate'
+run keys list "${C[@]}"
+check "keys list on a store without keys prints nothing" eval 'rc_is 0 && lines_are 0'
+run keys rotate "${C[@]}"
+KID1=$(jget "$OUT" kid)
+check "keys rotate creates one key per configured algorithm" eval 'rc_is 0 && lines_are 1 && field_is alg RS256 && [ -n "$KID1" ]'
+run keys list "${C[@]}"
+check "keys list shows that key as current" eval 'rc_is 0 && lines_are 1 && field_is kid "$KID1" && field_is state current'
+check "keys list shows no key material" eval 'out_lacks priv && out_lacks "\"d\""'
+
+run keys rotate "${C[@]}" --alg RS256
+KID2=$(jget "$OUT" kid)
+check "a rotation yields a new kid" eval 'rc_is 0 && [ -n "$KID2" ] && [ "$KID2" != "$KID1" ]'
+run keys list "${C[@]}"
+OLD=$(line_of kid "$KID1")
+NEW=$(line_of kid "$KID2")
+check "after rotation both keys are listed" lines_are 2
+check "the new key is current" eval '[ "$(jget "$NEW" state)" = current ]'
+check "the old key is retired but still listed" eval '[ "$(jget "$OLD" state)" = retired ]'
+check "the old key stays published for the longest token lifetime (3600 s)" \
+    eval 'r=$(jget "$OLD" retired_at); u=$(jget "$OLD" unpublish_at); [[ $r =~ ^[0-9]+$ && $u =~ ^[0-9]+$ ]] && [ $((u - r)) -eq 3600 ]'
+
+run keys rotate "${C[@]}" --publish-delay 3600
+KID3=$(jget "$OUT" kid)
+run keys list "${C[@]}"
+check "with a publish delay the new key is 'next' and the current one keeps signing" \
+    eval '[ "$(jget "$(line_of kid "$KID3")" state)" = next ] && [ "$(jget "$(line_of kid "$KID2")" state)" = current ]'
+
+run keys rotate "${C[@]}" --alg HS256
+check "keys rotate refuses an unsupported algorithm, naming --alg" eval 'rc_is 1 && err_has "--alg"'
+run keys rotate "${C[@]}" --publish-delay soon
+check "keys rotate refuses a non-numeric delay" eval 'rc_is 1 && err_has "--publish-delay"'
+run keys list "${C[@]}" --alg RS256
+check "keys list refuses rotate options (2)" rc_is 2
+OSTIARY_KEYS_SECRET=another-secret-that-is-long-enough-0123456789 run keys rotate "${C[@]}"
+check "keys rotate with a different key secret fails and adds no key" eval 'rc_is 1'
+run keys list "${C[@]}"
+check "the failed rotation left the key set as it was" lines_are 3
+
+finish

@@ -1,0 +1,377 @@
+// server.mjs: starts a real `ostiary serve` for one integration test file: loopback only, a free port,
+// a temporary directory with its YAML config and SQLite database, stdout and stderr saved to files.
+// Also small HTTP helpers the tests share (form posts, HTTP Basic per RFC 6749 §2.3.1, raw sockets).
+//
+// The binary is $OSTIARY_BIN (default build/release/ostiary). When $OSTIARY_TEST_LOGDIR is set
+// (scripts/run-tests.sh sets it), the temporary directories are made there and kept, so the runner can
+// grep every server's stderr for sanitizer reports; otherwise they go to the OS temp dir and are removed
+// when the test process exits.
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const OSTIARY_BIN = path.resolve(ROOT, process.env.OSTIARY_BIN || 'build/release/ostiary');
+const START_TIMEOUT_MS = Number(process.env.OSTIARY_TEST_START_TIMEOUT_MS || 10000);
+const STOP_TIMEOUT_MS = 5000;
+export const SANITIZER_RE =
+  /ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer/;
+
+const tempDirs = [];
+process.on('exit', () => {
+  if (process.env.OSTIARY_TEST_LOGDIR || process.env.OSTIARY_TEST_KEEP) return;
+  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** A port that was free a moment ago: bind port 0 on loopback, read the port, close. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** The server's environment: ours without any OSTIARY_* variable (the server rejects unknown ones, and
+ *  OSTIARY_BIN / OSTIARY_TEST_* are the test runner's), so tests are hermetic. */
+function serverEnv() {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OSTIARY_')));
+}
+
+function makeTempDir() {
+  const base = process.env.OSTIARY_TEST_LOGDIR || os.tmpdir();
+  fs.mkdirSync(base, { recursive: true });
+  const test = path.basename(process.argv[1] || 'test').replace(/\.test\.mjs$|\.mjs$/, '');
+  const dir = fs.mkdtempSync(path.join(base, `ostiary-${test}-`));
+  tempDirs.push(dir);
+  return dir;
+}
+
+function yamlQuote(s) {
+  return JSON.stringify(String(s)); // a JSON string is a valid YAML double-quoted scalar
+}
+
+/** The config file: the test's YAML plus what the helper owns (issuer, listen, storage, key secret,
+ *  workers) unless the test's YAML sets them itself. keys.secret goes into the test's `keys:` mapping
+ *  when it has one. */
+function buildConfig(userYaml, { issuer, port, dbPath, secret }) {
+  const lines = [];
+  const has = (key) => new RegExp(`^${key}\\s*:`, 'm').test(userYaml);
+  if (!has('issuer')) lines.push(`issuer: ${yamlQuote(issuer)}`);
+  if (!has('listen')) lines.push(`listen: ${yamlQuote(`127.0.0.1:${port}`)}`);
+  if (!has('storage')) lines.push(`storage: ${yamlQuote(`sqlite:${dbPath}`)}`);
+  if (!has('workers')) lines.push('workers: 2');
+  let body = userYaml.replace(/\s+$/, '');
+  if (/^keys\s*:\s*$/m.test(body)) {
+    body = body.replace(/^keys\s*:\s*$/m, () => `keys:\n  secret: ${yamlQuote(secret)}`);
+  } else if (!has('keys')) {
+    lines.push('keys:', `  secret: ${yamlQuote(secret)}`);
+  }
+  return `${lines.join('\n')}\n${body}\n`;
+}
+
+async function waitHealthy(url, child, deadline, stderrFile) {
+  let lastErr;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      const err = fs.readFileSync(stderrFile, 'utf8');
+      throw new Error(
+        `ostiary exited during start (code ${child.exitCode}, signal ${child.signalCode}); stderr:\n${err}`,
+      );
+    }
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      await res.arrayBuffer();
+      if (res.status === 200) return;
+      lastErr = new Error(`GET ${url} answered ${res.status}`);
+    } catch (e) {
+      lastErr = e;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`ostiary did not answer ${url} with 200 within the start timeout: ${lastErr?.message}`);
+}
+
+/**
+ * Starts `ostiary serve --config FILE`.
+ * options.config: YAML text (resources, clients, limits, keys.algorithms, ...).
+ * options.env: extra environment variables for the server.
+ * options.issuerPath: a path for the issuer, e.g. "/authentication/oidc".
+ * options.state: the `state` of a previous server, to restart on the same directory, database, key
+ *   secret, port and issuer.
+ * Returns { issuer, port, dir, state, url(path), stop(), kill(), restart(), logs(), child }.
+ */
+export async function startServer({ config = '', env = {}, issuerPath = '', state } = {}) {
+  const st = state
+    ? { ...state, run: state.run + 1 }
+    : {
+        dir: makeTempDir(),
+        port: await freePort(),
+        secret: randomBytes(30).toString('base64').slice(0, 40),
+        issuerPath,
+        run: 1,
+      };
+  const issuer = `http://127.0.0.1:${st.port}${st.issuerPath}`;
+  const dbPath = path.join(st.dir, 'ostiary.db');
+  const configFile = path.join(st.dir, 'ostiary.yaml');
+  fs.writeFileSync(configFile, buildConfig(config, { issuer, port: st.port, dbPath, secret: st.secret }));
+  const stdoutFile = path.join(st.dir, `server-${st.run}.stdout.log`);
+  const stderrFile = path.join(st.dir, `server-${st.run}.stderr.log`);
+  const out = fs.openSync(stdoutFile, 'w');
+  const err = fs.openSync(stderrFile, 'w');
+  const child = spawn(OSTIARY_BIN, ['serve', '--config', configFile], {
+    cwd: st.dir,
+    env: { ...serverEnv(), ...env },
+    stdio: ['ignore', out, err],
+  });
+  fs.closeSync(out);
+  fs.closeSync(err);
+  const exited = new Promise((resolve) => {
+    child.on('exit', (code, signal) => resolve({ code, signal }));
+  });
+  child.on('error', () => {}); // reported through 'exit' / the health check
+
+  const url = (p = '') => `${issuer}${p}`;
+  const root = `http://127.0.0.1:${st.port}`;
+  try {
+    await waitHealthy(`${root}/healthz`, child, Date.now() + START_TIMEOUT_MS, stderrFile);
+  } catch (e) {
+    child.kill('SIGKILL');
+    await exited;
+    throw e;
+  }
+
+  const logs = () => ({
+    stdout: fs.readFileSync(stdoutFile, 'utf8'),
+    stderr: fs.readFileSync(stderrFile, 'utf8'),
+  });
+  let stopped = null;
+
+  const checkSanitizers = () => {
+    const text = fs.readFileSync(stderrFile, 'utf8');
+    const m = SANITIZER_RE.exec(text);
+    if (m) {
+      const start = Math.max(0, text.lastIndexOf('\n', Math.max(0, m.index - 200)));
+      throw new Error(`sanitizer report in ${stderrFile}:\n${text.slice(start, start + 4000)}`);
+    }
+  };
+
+  /** SIGTERM, wait for exit (SIGKILL after 5 s). Resolves { code, signal, ms, forced }; throws if the
+   *  server's stderr has a sanitizer report. Safe to call twice. */
+  const stop = async (signal = 'SIGTERM') => {
+    if (!stopped) {
+      stopped = (async () => {
+        const t0 = Date.now();
+        let forced = false;
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill(signal);
+          const timer = new Promise((r) => setTimeout(r, STOP_TIMEOUT_MS, 'timeout'));
+          if ((await Promise.race([exited, timer])) === 'timeout') {
+            forced = true;
+            child.kill('SIGKILL');
+          }
+        }
+        const r = await exited;
+        return { ...r, ms: Date.now() - t0, forced };
+      })();
+    }
+    const result = await stopped;
+    checkSanitizers();
+    return result;
+  };
+
+  const server = {
+    issuer,
+    port: st.port,
+    dir: st.dir,
+    configFile,
+    state: st,
+    child,
+    url,
+    logs,
+    stop,
+    /** SIGKILL, no grace (a crash or power cut as far as the process knows). */
+    kill: () => stop('SIGKILL'),
+    /** Stops this server (SIGTERM unless told) and starts a new one on the same state. */
+    restart: async ({ signal = 'SIGTERM', config: cfg = config, env: e = env } = {}) => {
+      await stop(signal);
+      return startServer({ config: cfg, env: e, state: st });
+    },
+  };
+  return server;
+}
+
+/** HTTP Basic credentials as RFC 6749 §2.3.1 wants them: form-encode id and secret, then base64. */
+export function basicAuth(id, secret) {
+  const enc = (s) => encodeURIComponent(s).replace(/%20/g, '+');
+  return `Basic ${Buffer.from(`${enc(id)}:${enc(secret)}`).toString('base64')}`;
+}
+
+/** POST a form. params: object, URLSearchParams, array of [k, v] (repeats allowed) or a raw string.
+ *  opts: { auth: [id, secret] (Basic), headers, contentType }. Resolves { status, headers, body, json }. */
+export async function postForm(url, params, opts = {}) {
+  let body;
+  if (typeof params === 'string' || Buffer.isBuffer(params)) body = params;
+  else body = new URLSearchParams(params).toString();
+  const headers = {
+    'content-type': opts.contentType ?? 'application/x-www-form-urlencoded',
+    ...(opts.auth ? { authorization: basicAuth(...opts.auth) } : {}),
+    ...(opts.headers || {}),
+  };
+  if (opts.contentType === null) delete headers['content-type'];
+  const res = await fetch(url, { method: opts.method || 'POST', headers, body });
+  return readResponse(res);
+}
+
+export async function readResponse(res) {
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, body: text, json };
+}
+
+/**
+ * Sends raw bytes on a fresh TCP connection and collects what comes back until the server closes the
+ * connection or `timeoutMs` passes. Resolves { data (string), closed (bool), ms (time to close) }.
+ * opts.chunks: an array of Buffers/strings sent one after the other with opts.gapMs between them.
+ */
+export function rawRequest(port, payload, { timeoutMs = 5000, chunks, gapMs = 0, endAfterWrite = false } = {}) {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const sock = net.connect(port, '127.0.0.1');
+    const bufs = [];
+    let done = false;
+    const finish = (closed) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve({ data: Buffer.concat(bufs).toString('latin1'), closed, ms: Date.now() - t0 });
+    };
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    sock.on('data', (d) => bufs.push(d));
+    sock.on('end', () => finish(true));
+    sock.on('close', () => finish(true));
+    sock.on('error', (e) => {
+      if (e.code === 'ECONNRESET' || e.code === 'EPIPE') finish(true);
+      else if (!done) {
+        done = true;
+        clearTimeout(timer);
+        reject(e);
+      }
+    });
+    sock.on('connect', async () => {
+      const parts = chunks ?? [payload];
+      for (let i = 0; i < parts.length; i++) {
+        if (done) return;
+        sock.write(parts[i]);
+        if (gapMs > 0 && i < parts.length - 1) await new Promise((r) => setTimeout(r, gapMs));
+      }
+      if (endAfterWrite) sock.end();
+    });
+  });
+}
+
+/** Parses the status code of the first HTTP/1.x response in raw bytes (0 if none). */
+export function rawStatus(data) {
+  const m = /^HTTP\/1\.[01] (\d{3})/.exec(data);
+  return m ? Number(m[1]) : 0;
+}
+
+/** Decodes a compact JWS/JWT without verifying it (tests verify with jose separately). */
+export function decodeJwt(token) {
+  const [h, p] = token.split('.');
+  const dec = (s) => JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
+  return { header: dec(h), payload: dec(p) };
+}
+
+/** base64(SHA-256(secret)): the client_secret_sha256 config form. */
+export function secretSha256(secret) {
+  return createHash('sha256').update(secret).digest('base64');
+}
+
+// The clients and APIs most test files use. Secrets are test-only values.
+export const SEED_CLIENT = { id: '2e11feba0e0348d317971c52488dd79125943d750b8e6df1', secret: 'bar' };
+export const API = {
+  focus: 'urn:focus:api',
+  rs256: 'https://rs256.api.example.com/',
+  es256: 'https://es256.api.example.com/',
+  eddsa: 'https://eddsa.api.example.com/',
+  opaque: 'https://opaque.api.example.com/',
+};
+export const CLIENTS = {
+  seed: SEED_CLIENT,
+  basic: { id: 'basic-client', secret: 'basic-secret' },
+  post: { id: 'post-client', secret: 'post-secret' },
+  hashed: { id: 'hashed-client', secret: 'bar' },
+  odd: { id: 'my:odd@id', secret: 'p@ss:w rd+%&=' },
+  code: { id: 'code-client', secret: 'code-secret' },
+};
+
+/** The standard configuration: one API per signing algorithm, an opaque-token API, the seed example
+ *  API and client, and clients for each authentication method. `extra` is appended (top-level keys). */
+export function standardConfig(extra = '') {
+  return `
+log_level: info
+keys:
+  algorithms: [RS256, ES256, EdDSA]
+resources:
+  - identifier: "${API.focus}"
+    scopes: ["messaging.contacts/:userId.post", "messaging.contacts/:userId.get"]
+  - identifier: "${API.rs256}"
+    scopes: [read, write]
+    signing_alg: RS256
+  - identifier: "${API.es256}"
+    scopes: [read, write]
+    signing_alg: ES256
+  - identifier: "${API.eddsa}"
+    scopes: [read, write]
+    signing_alg: EdDSA
+  - identifier: "${API.opaque}"
+    scopes: [read, write]
+    access_token_format: opaque
+clients:
+  - client_id: "${SEED_CLIENT.id}"
+    client_secret: "${SEED_CLIENT.secret}"
+    client_name: Seed example
+    grant_types: [client_credentials]
+    token_endpoint_auth_method: client_secret_basic
+    scope: "messaging.contacts/:userId.post"
+    resources: ["${API.focus}"]
+  - client_id: "${CLIENTS.basic.id}"
+    client_secret: "${CLIENTS.basic.secret}"
+    grant_types: [client_credentials]
+    token_endpoint_auth_method: client_secret_basic
+    scope: "read write"
+  - client_id: "${CLIENTS.post.id}"
+    client_secret: "${CLIENTS.post.secret}"
+    grant_types: [client_credentials]
+    token_endpoint_auth_method: client_secret_post
+    scope: "read write"
+  - client_id: "${CLIENTS.hashed.id}"
+    client_secret_sha256: "${secretSha256(CLIENTS.hashed.secret)}"
+    grant_types: [client_credentials]
+    scope: "read"
+  - client_id: "${CLIENTS.odd.id}"
+    client_secret: ${JSON.stringify(CLIENTS.odd.secret)}
+    grant_types: [client_credentials]
+    scope: "read"
+  - client_id: "${CLIENTS.code.id}"
+    client_secret: "${CLIENTS.code.secret}"
+    grant_types: [authorization_code]
+    redirect_uris: ["https://rp.example.com/cb"]
+    scope: "read"
+${extra}`;
+}

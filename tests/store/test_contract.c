@@ -1,0 +1,800 @@
+/* test_contract.c: the store.h contract, run against a fresh SQLite file in a temporary directory per test.
+ * Only the tests named sqlite_* know which backend runs; the others must pass unchanged on every backend.
+ * Leaves out performance (bench/store_bench.c) and OS-crash durability (cannot be simulated in-process). */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/arena.h"
+#include "core/err.h"
+#include "store/store.h"
+
+#include "harness.h"
+
+#include "core/banned.h"
+
+/* ---- fixture: a migrated database in a temporary directory, one connection, one arena ---- */
+
+struct fx {
+    char dir[64];
+    char path[128];
+    char dsn[160];
+    struct store *st;
+    struct store_conn *c;
+    struct arena *a;
+    struct errbuf err;
+};
+
+static void fx_remove_files(struct fx *f)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    char p[192];
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
+        unlink(p);
+    }
+    rmdir(f->dir);
+}
+
+/* Closes the connection and the store, keeping the files. */
+static void fx_detach(struct fx *f)
+{
+    if (f->c != NULL)
+        store_conn_close(f->c);
+    if (f->st != NULL)
+        store_close(f->st);
+    f->c = NULL;
+    f->st = NULL;
+}
+
+/* Opens (or reopens) f->dsn, migrates and opens a connection. *applied may be NULL. */
+static int fx_attach(struct fx *f, int *applied)
+{
+    int n = 0;
+    if (store_open(f->dsn, &f->st, &f->err) != 0)
+        return -1;
+    if (store_migrate(f->st, &n, &f->err) != 0 || store_conn_open(f->st, &f->c, &f->err) != 0) {
+        fx_detach(f);
+        return -1;
+    }
+    if (applied != NULL)
+        *applied = n;
+    return 0;
+}
+
+static int fx_open(struct fx *f)
+{
+    memset(f, 0, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/ostiary-store-XXXXXX");
+    if (mkdtemp(f->dir) == NULL) {
+        snprintf(f->err.msg, sizeof(f->err.msg), "mkdtemp: %s", strerror(errno));
+        return -1;
+    }
+    snprintf(f->path, sizeof(f->path), "%s/ostiary.db", f->dir);
+    snprintf(f->dsn, sizeof(f->dsn), "sqlite:%s", f->path);
+    int applied = 0;
+    if (fx_attach(f, &applied) != 0 || applied < 1) {
+        fx_remove_files(f);
+        return -1;
+    }
+    f->a = arena_new(4096);
+    return 0;
+}
+
+static void fx_close(struct fx *f)
+{
+    fx_detach(f);
+    arena_free(f->a);
+    fx_remove_files(f);
+}
+
+/* STORE_TEST(name) { ... } runs the body on a fresh fixture `f` and always tears it down, even when an
+ * ASSERT in the body returns early. */
+#define STORE_TEST(name)                                                                                     \
+    static void body_##name(struct fx *f);                                                                   \
+    TEST(name)                                                                                               \
+    {                                                                                                        \
+        struct fx fx_;                                                                                       \
+        int open_rc_ = fx_open(&fx_);                                                                        \
+        if (open_rc_ != 0)                                                                                   \
+            fprintf(stderr, "  fixture: %s\n", fx_.err.msg);                                                 \
+        ASSERT_EQ(open_rc_, 0);                                                                              \
+        body_##name(&fx_);                                                                                   \
+        fx_close(&fx_);                                                                                      \
+    }                                                                                                        \
+    static void body_##name(struct fx *f)
+
+#define OK(call)                                                                                             \
+    do {                                                                                                     \
+        int ok_rc_ = (call);                                                                                 \
+        if (ok_rc_ != 0)                                                                                     \
+            fprintf(stderr, "  %s -> %d: %s\n", #call, ok_rc_, f->err.msg);                                  \
+        ASSERT_EQ(ok_rc_, 0);                                                                                \
+    } while (0)
+
+static void hash_of(const char *secret, uint8_t out[STORE_HASH_LEN])
+{
+    store_hash(secret, strlen(secret), out);
+}
+
+static struct store_token token(const char *secret, int kind, const char *grant_id, int64_t exp)
+{
+    struct store_token t = {
+        .kind = kind,
+        .client_id = "app",
+        .sub = "user-1",
+        .scope = "openid profile",
+        .aud = "urn:api",
+        .jti = NULL,
+        .grant_id = grant_id,
+        .data = "{\"nonce\":\"n-0S6\"}",
+        .iat = 1000,
+        .exp = exp,
+    };
+    hash_of(secret, t.hash);
+    return t;
+}
+
+/* ---- clients ---- */
+
+STORE_TEST(client_crud)
+{
+    struct store_client cl = {
+        .client_id = "app",
+        .has_secret = true,
+        .metadata = "{\"client_name\":\"App\"}",
+        .created_at = 100,
+        .updated_at = 100,
+        .from_config = true,
+    };
+    hash_of("s3cret", cl.secret_hash);
+    OK(store_client_put(f->c, &cl, &f->err));
+
+    struct store_client got;
+    OK(store_client_get(f->c, f->a, "app", &got, &f->err));
+    ASSERT_STREQ(got.client_id, "app");
+    ASSERT_STREQ(got.metadata, "{\"client_name\":\"App\"}");
+    ASSERT(got.has_secret);
+    ASSERT(memcmp(got.secret_hash, cl.secret_hash, STORE_HASH_LEN) == 0);
+    ASSERT(got.from_config);
+    ASSERT_EQ(got.created_at, 100);
+
+    /* Upsert: new metadata, no secret; the first created_at stays. */
+    cl.has_secret = false;
+    cl.metadata = "{\"client_name\":\"App 2\"}";
+    cl.from_config = false;
+    cl.created_at = 200;
+    cl.updated_at = 200;
+    OK(store_client_put(f->c, &cl, &f->err));
+    OK(store_client_get(f->c, f->a, "app", &got, &f->err));
+    ASSERT_STREQ(got.metadata, "{\"client_name\":\"App 2\"}");
+    ASSERT(!got.has_secret);
+    ASSERT(!got.from_config);
+    ASSERT_EQ(got.created_at, 100);
+    ASSERT_EQ(got.updated_at, 200);
+
+    struct store_client other = {.client_id = "another", .metadata = "{}", .created_at = 1, .updated_at = 1};
+    OK(store_client_put(f->c, &other, &f->err));
+    struct store_client *list;
+    size_t n;
+    OK(store_client_list(f->c, f->a, &list, &n, &f->err));
+    ASSERT_EQ(n, 2);
+    ASSERT_STREQ(list[0].client_id, "another");
+    ASSERT_STREQ(list[1].client_id, "app");
+    ASSERT_STREQ(list[1].metadata, "{\"client_name\":\"App 2\"}");
+
+    OK(store_client_delete(f->c, "app", &f->err));
+    ASSERT_EQ(store_client_get(f->c, f->a, "app", &got, &f->err), ERR_NOTFOUND);
+    ASSERT_EQ(store_client_delete(f->c, "app", &f->err), ERR_NOTFOUND);
+    OK(store_client_list(f->c, f->a, &list, &n, &f->err));
+    ASSERT_EQ(n, 1);
+    ASSERT_STREQ(list[0].client_id, "another");
+}
+
+STORE_TEST(client_list_many)
+{
+    char id[32];
+    for (int i = 0; i < 40; i++) {
+        snprintf(id, sizeof(id), "client-%02d", i);
+        struct store_client cl = {.client_id = id, .metadata = "{}", .created_at = i, .updated_at = i};
+        OK(store_client_put(f->c, &cl, &f->err));
+    }
+    struct store_client *list;
+    size_t n;
+    OK(store_client_list(f->c, f->a, &list, &n, &f->err));
+    ASSERT_EQ(n, 40);
+    ASSERT_STREQ(list[0].client_id, "client-00");
+    ASSERT_STREQ(list[39].client_id, "client-39");
+    ASSERT_EQ(list[39].created_at, 39);
+}
+
+/* ---- tokens ---- */
+
+STORE_TEST(token_put_get)
+{
+    struct store_token t = token("refresh-1", STORE_TOKEN_REFRESH, "grant-1", 5000);
+    t.jti = "jti-1";
+    OK(store_token_put(f->c, &t, &f->err));
+
+    struct store_token got;
+    OK(store_token_get(f->c, f->a, t.hash, &got, &f->err));
+    ASSERT(memcmp(got.hash, t.hash, STORE_HASH_LEN) == 0);
+    ASSERT_EQ(got.kind, STORE_TOKEN_REFRESH);
+    ASSERT_STREQ(got.client_id, "app");
+    ASSERT_STREQ(got.sub, "user-1");
+    ASSERT_STREQ(got.scope, "openid profile");
+    ASSERT_STREQ(got.aud, "urn:api");
+    ASSERT_STREQ(got.jti, "jti-1");
+    ASSERT_STREQ(got.grant_id, "grant-1");
+    ASSERT_STREQ(got.data, "{\"nonce\":\"n-0S6\"}");
+    ASSERT_EQ(got.iat, 1000);
+    ASSERT_EQ(got.exp, 5000);
+    ASSERT_EQ(got.revoked_at, 0);
+    ASSERT_EQ(got.consumed_at, 0);
+
+    /* Optional fields come back as NULL; an empty scope stays "". */
+    struct store_token cc = token("access-cc", STORE_TOKEN_ACCESS, NULL, 5000);
+    cc.sub = NULL;
+    cc.aud = NULL;
+    cc.data = NULL;
+    cc.scope = "";
+    OK(store_token_put(f->c, &cc, &f->err));
+    OK(store_token_get(f->c, f->a, cc.hash, &got, &f->err));
+    ASSERT(got.sub == NULL && got.aud == NULL && got.jti == NULL && got.grant_id == NULL && got.data == NULL);
+    ASSERT_STREQ(got.scope, "");
+
+    /* The hash is the key: a second token with the same hash is refused. */
+    ASSERT_EQ(store_token_put(f->c, &t, &f->err), ERR_CONFLICT);
+
+    uint8_t unknown[STORE_HASH_LEN];
+    hash_of("never issued", unknown);
+    ASSERT_EQ(store_token_get(f->c, f->a, unknown, &got, &f->err), ERR_NOTFOUND);
+}
+
+STORE_TEST(token_consume_once)
+{
+    struct store_token t = token("code-1", STORE_TOKEN_CODE, "grant-1", 2000);
+    OK(store_token_put(f->c, &t, &f->err));
+
+    struct store_token got;
+    OK(store_token_consume(f->c, f->a, t.hash, STORE_TOKEN_CODE, 1500, &got, &f->err));
+    ASSERT_EQ(got.consumed_at, 1500);
+    ASSERT_STREQ(got.client_id, "app");
+    ASSERT_STREQ(got.grant_id, "grant-1");
+    ASSERT_STREQ(got.data, "{\"nonce\":\"n-0S6\"}");
+
+    /* The replay gets the row, so the caller can revoke what the first redemption produced. */
+    memset(&got, 0, sizeof(got));
+    ASSERT_EQ(store_token_consume(f->c, f->a, t.hash, STORE_TOKEN_CODE, 1600, &got, &f->err), ERR_CONFLICT);
+    ASSERT_EQ(got.consumed_at, 1500);
+    ASSERT_STREQ(got.grant_id, "grant-1");
+    ASSERT_EQ(got.kind, STORE_TOKEN_CODE);
+
+    /* Still a replay once it has expired. */
+    ASSERT_EQ(store_token_consume(f->c, f->a, t.hash, STORE_TOKEN_CODE, 9999, &got, &f->err), ERR_CONFLICT);
+
+    OK(store_token_get(f->c, f->a, t.hash, &got, &f->err));
+    ASSERT_EQ(got.consumed_at, 1500);
+}
+
+STORE_TEST(token_consume_notfound)
+{
+    struct store_token got;
+    uint8_t unknown[STORE_HASH_LEN];
+    hash_of("never issued", unknown);
+    ASSERT_EQ(store_token_consume(f->c, f->a, unknown, STORE_TOKEN_CODE, 1500, &got, &f->err), ERR_NOTFOUND);
+
+    struct store_token expired = token("code-expired", STORE_TOKEN_CODE, "g", 1500);
+    OK(store_token_put(f->c, &expired, &f->err));
+    ASSERT_EQ(store_token_consume(f->c, f->a, expired.hash, STORE_TOKEN_CODE, 1500, &got, &f->err),
+              ERR_NOTFOUND); /* exp is exclusive */
+    ASSERT_EQ(store_token_consume(f->c, f->a, expired.hash, STORE_TOKEN_CODE, 1501, &got, &f->err),
+              ERR_NOTFOUND);
+
+    struct store_token revoked = token("code-revoked", STORE_TOKEN_CODE, "g", 5000);
+    OK(store_token_put(f->c, &revoked, &f->err));
+    OK(store_token_revoke(f->c, revoked.hash, 1200, &f->err));
+    ASSERT_EQ(store_token_consume(f->c, f->a, revoked.hash, STORE_TOKEN_CODE, 1500, &got, &f->err),
+              ERR_NOTFOUND);
+
+    /* An access token cannot be redeemed as a code; the row of another kind is not handed back. */
+    struct store_token access = token("access-1", STORE_TOKEN_ACCESS, "g", 5000);
+    OK(store_token_put(f->c, &access, &f->err));
+    ASSERT_EQ(store_token_consume(f->c, f->a, access.hash, STORE_TOKEN_CODE, 1500, &got, &f->err),
+              ERR_NOTFOUND);
+    ASSERT(got.client_id == NULL);
+
+    /* None of these failed attempts consumed anything. */
+    OK(store_token_get(f->c, f->a, access.hash, &got, &f->err));
+    ASSERT_EQ(got.consumed_at, 0);
+    OK(store_token_get(f->c, f->a, expired.hash, &got, &f->err));
+    ASSERT_EQ(got.consumed_at, 0);
+}
+
+/* Many threads, each with its own connection, redeem the same code at the same instant. */
+#define RACE_THREADS 8
+#define RACE_ROUNDS 30
+
+struct race {
+    struct store *st;
+    pthread_barrier_t *barrier;
+    const uint8_t (*hashes)[STORE_HASH_LEN];
+    int results[RACE_ROUNDS];
+    int open_rc;
+};
+
+static void *race_thread(void *arg)
+{
+    struct race *r = arg;
+    struct errbuf err = {{0}};
+    struct store_conn *c = NULL;
+    struct arena *a = arena_new(4096);
+    r->open_rc = store_conn_open(r->st, &c, &err);
+    for (int i = 0; i < RACE_ROUNDS; i++) {
+        pthread_barrier_wait(r->barrier);
+        struct store_token got;
+        r->results[i] = r->open_rc != 0 ? r->open_rc
+                        : store_token_consume(c, a, r->hashes[i], STORE_TOKEN_REFRESH, 1500, &got, &err);
+        if (r->results[i] == ERR_CONFLICT && got.consumed_at != 1500)
+            r->results[i] = -99; /* the loser must see the winner's row */
+        arena_reset(a);
+    }
+    if (c != NULL)
+        store_conn_close(c);
+    arena_free(a);
+    return NULL;
+}
+
+STORE_TEST(token_consume_race)
+{
+    uint8_t hashes[RACE_ROUNDS][STORE_HASH_LEN];
+    char secret[32];
+    for (int i = 0; i < RACE_ROUNDS; i++) {
+        snprintf(secret, sizeof(secret), "refresh-%d", i);
+        struct store_token t = token(secret, STORE_TOKEN_REFRESH, "grant-1", 5000);
+        OK(store_token_put(f->c, &t, &f->err));
+        memcpy(hashes[i], t.hash, STORE_HASH_LEN);
+    }
+    pthread_barrier_t barrier;
+    pthread_barrier_init(&barrier, NULL, RACE_THREADS);
+    struct race r[RACE_THREADS];
+    pthread_t th[RACE_THREADS];
+    for (int t = 0; t < RACE_THREADS; t++) {
+        memset(&r[t], 0, sizeof(r[t]));
+        r[t].st = f->st;
+        r[t].barrier = &barrier;
+        r[t].hashes = (const uint8_t(*)[STORE_HASH_LEN])hashes;
+        pthread_create(&th[t], NULL, race_thread, &r[t]);
+    }
+    for (int t = 0; t < RACE_THREADS; t++)
+        pthread_join(th[t], NULL);
+    pthread_barrier_destroy(&barrier);
+
+    for (int i = 0; i < RACE_ROUNDS; i++) {
+        int winners = 0, losers = 0;
+        for (int t = 0; t < RACE_THREADS; t++) {
+            if (r[t].results[i] == 0)
+                winners++;
+            else if (r[t].results[i] == ERR_CONFLICT)
+                losers++;
+            else
+                fprintf(stderr, "  round %d thread %d: %d\n", i, t, r[t].results[i]);
+        }
+        ASSERT_EQ(winners, 1);
+        ASSERT_EQ(losers, RACE_THREADS - 1);
+    }
+}
+
+STORE_TEST(grant_revoke_family)
+{
+    struct store_token code = token("code", STORE_TOKEN_CODE, "grant-1", 5000);
+    struct store_token access = token("access", STORE_TOKEN_ACCESS, "grant-1", 5000);
+    struct store_token refresh = token("refresh", STORE_TOKEN_REFRESH, "grant-1", 5000);
+    struct store_token other = token("other", STORE_TOKEN_REFRESH, "grant-2", 5000);
+    struct store_token none = token("cc", STORE_TOKEN_ACCESS, NULL, 5000);
+    OK(store_token_put(f->c, &code, &f->err));
+    OK(store_token_put(f->c, &access, &f->err));
+    OK(store_token_put(f->c, &refresh, &f->err));
+    OK(store_token_put(f->c, &other, &f->err));
+    OK(store_token_put(f->c, &none, &f->err));
+    OK(store_token_revoke(f->c, code.hash, 1100, &f->err)); /* already revoked: keeps its first time */
+
+    OK(store_grant_revoke(f->c, "grant-1", 1200, &f->err));
+    struct store_token got;
+    OK(store_token_get(f->c, f->a, code.hash, &got, &f->err));
+    ASSERT_EQ(got.revoked_at, 1100);
+    OK(store_token_get(f->c, f->a, access.hash, &got, &f->err));
+    ASSERT_EQ(got.revoked_at, 1200);
+    OK(store_token_get(f->c, f->a, refresh.hash, &got, &f->err));
+    ASSERT_EQ(got.revoked_at, 1200);
+    OK(store_token_get(f->c, f->a, other.hash, &got, &f->err));
+    ASSERT_EQ(got.revoked_at, 0);
+    OK(store_token_get(f->c, f->a, none.hash, &got, &f->err));
+    ASSERT_EQ(got.revoked_at, 0);
+
+    ASSERT_EQ(store_token_consume(f->c, f->a, refresh.hash, STORE_TOKEN_REFRESH, 1300, &got, &f->err),
+              ERR_NOTFOUND);
+    OK(store_grant_revoke(f->c, "no-such-grant", 1200, &f->err));
+}
+
+STORE_TEST(token_revoke_unknown)
+{
+    uint8_t unknown[STORE_HASH_LEN];
+    hash_of("never issued", unknown);
+    OK(store_token_revoke(f->c, unknown, 1200, &f->err)); /* RFC 7009 §2.2: not an error */
+}
+
+STORE_TEST(jti_revocation)
+{
+    ASSERT_EQ(store_jti_is_revoked(f->c, "jti-1", &f->err), 0);
+    OK(store_jti_revoke(f->c, "jti-1", 5000, &f->err));
+    ASSERT_EQ(store_jti_is_revoked(f->c, "jti-1", &f->err), 1);
+    ASSERT_EQ(store_jti_is_revoked(f->c, "jti-2", &f->err), 0);
+    OK(store_jti_revoke(f->c, "jti-1", 4000, &f->err)); /* twice is fine */
+    ASSERT_EQ(store_jti_is_revoked(f->c, "jti-1", &f->err), 1);
+}
+
+/* ---- keys ---- */
+
+STORE_TEST(key_put_list)
+{
+    static const unsigned char priv1[] = {0x00, 0x01, 0xfe, 0xff, 0x00, 0x42};
+    static const unsigned char priv2[] = {0x10, 0x20};
+    struct store_key k1 = {.kid = "k1", .alg = "RS256", .priv_enc = priv1, .priv_enc_len = sizeof(priv1),
+                           .public_jwk = "{\"kty\":\"RSA\"}", .created_at = 100, .sign_from = 100};
+    struct store_key k2 = {.kid = "k2", .alg = "ES256", .priv_enc = priv2, .priv_enc_len = sizeof(priv2),
+                           .public_jwk = "{\"kty\":\"EC\"}", .created_at = 200, .sign_from = 300};
+    OK(store_key_put(f->c, &k2, &f->err));
+    OK(store_key_put(f->c, &k1, &f->err));
+
+    struct store_key *keys;
+    size_t n;
+    OK(store_key_list(f->c, f->a, &keys, &n, &f->err));
+    ASSERT_EQ(n, 2);
+    ASSERT_STREQ(keys[0].kid, "k1");
+    ASSERT_STREQ(keys[0].alg, "RS256");
+    ASSERT_EQ(keys[0].priv_enc_len, sizeof(priv1));
+    ASSERT(memcmp(keys[0].priv_enc, priv1, sizeof(priv1)) == 0);
+    ASSERT_STREQ(keys[0].public_jwk, "{\"kty\":\"RSA\"}");
+    ASSERT_EQ(keys[0].retired_at, 0);
+    ASSERT_STREQ(keys[1].kid, "k2");
+    ASSERT_EQ(keys[1].sign_from, 300);
+
+    /* Rotation: retire k1 by upserting it. */
+    k1.retired_at = 400;
+    k1.unpublish_at = 500;
+    OK(store_key_put(f->c, &k1, &f->err));
+    OK(store_key_list(f->c, f->a, &keys, &n, &f->err));
+    ASSERT_EQ(n, 2);
+    ASSERT_STREQ(keys[0].kid, "k1");
+    ASSERT_EQ(keys[0].retired_at, 400);
+    ASSERT_EQ(keys[0].unpublish_at, 500);
+}
+
+/* ---- gc ---- */
+
+STORE_TEST(gc_expired_only_and_bounded)
+{
+    char secret[32];
+    for (int i = 0; i < 5; i++) {
+        snprintf(secret, sizeof(secret), "old-%d", i);
+        struct store_token t = token(secret, STORE_TOKEN_ACCESS, "g", 1000 + i);
+        OK(store_token_put(f->c, &t, &f->err));
+    }
+    struct store_token live1 = token("live-1", STORE_TOKEN_ACCESS, "g", 3000);
+    struct store_token live2 = token("live-2", STORE_TOKEN_REFRESH, "g", 2000); /* exp == now: not yet */
+    OK(store_token_put(f->c, &live1, &f->err));
+    OK(store_token_put(f->c, &live2, &f->err));
+    OK(store_jti_revoke(f->c, "jti-old-1", 1000, &f->err));
+    OK(store_jti_revoke(f->c, "jti-old-2", 1999, &f->err));
+    OK(store_jti_revoke(f->c, "jti-live", 2500, &f->err));
+    static const unsigned char priv[] = {1, 2, 3};
+    struct store_key kgone = {.kid = "gone", .alg = "RS256", .priv_enc = priv, .priv_enc_len = 3,
+                              .public_jwk = "{}", .created_at = 1, .sign_from = 1, .retired_at = 500,
+                              .unpublish_at = 1500};
+    struct store_key kforever = {.kid = "forever", .alg = "RS256", .priv_enc = priv, .priv_enc_len = 3,
+                                 .public_jwk = "{}", .created_at = 2, .sign_from = 2};
+    struct store_key klater = {.kid = "later", .alg = "RS256", .priv_enc = priv, .priv_enc_len = 3,
+                               .public_jwk = "{}", .created_at = 3, .sign_from = 3, .retired_at = 1000,
+                               .unpublish_at = 2500};
+    OK(store_key_put(f->c, &kgone, &f->err));
+    OK(store_key_put(f->c, &kforever, &f->err));
+    OK(store_key_put(f->c, &klater, &f->err));
+
+    /* 8 rows are due at now = 2000: 5 tokens, 2 jtis, 1 key. */
+    int removed = -1;
+    OK(store_gc(f->c, 2000, 3, &removed, &f->err));
+    ASSERT_EQ(removed, 3);
+    OK(store_gc(f->c, 2000, 3, &removed, &f->err));
+    ASSERT_EQ(removed, 3);
+    OK(store_gc(f->c, 2000, 100, &removed, &f->err));
+    ASSERT_EQ(removed, 2);
+    OK(store_gc(f->c, 2000, 100, &removed, &f->err));
+    ASSERT_EQ(removed, 0);
+    OK(store_gc(f->c, 2000, 0, &removed, &f->err));
+    ASSERT_EQ(removed, 0);
+
+    struct store_token got;
+    OK(store_token_get(f->c, f->a, live1.hash, &got, &f->err));
+    OK(store_token_get(f->c, f->a, live2.hash, &got, &f->err));
+    for (int i = 0; i < 5; i++) {
+        snprintf(secret, sizeof(secret), "old-%d", i);
+        uint8_t h[STORE_HASH_LEN];
+        hash_of(secret, h);
+        ASSERT_EQ(store_token_get(f->c, f->a, h, &got, &f->err), ERR_NOTFOUND);
+    }
+    ASSERT_EQ(store_jti_is_revoked(f->c, "jti-old-1", &f->err), 0);
+    ASSERT_EQ(store_jti_is_revoked(f->c, "jti-old-2", &f->err), 0);
+    ASSERT_EQ(store_jti_is_revoked(f->c, "jti-live", &f->err), 1);
+    struct store_key *keys;
+    size_t n;
+    OK(store_key_list(f->c, f->a, &keys, &n, &f->err));
+    ASSERT_EQ(n, 2);
+    ASSERT_STREQ(keys[0].kid, "forever");
+    ASSERT_STREQ(keys[1].kid, "later");
+}
+
+/* ---- transactions ---- */
+
+STORE_TEST(rollback_leaves_nothing)
+{
+    struct store_token code = token("code", STORE_TOKEN_CODE, "grant-1", 5000);
+    OK(store_token_put(f->c, &code, &f->err));
+
+    OK(store_begin(f->c, &f->err));
+    struct store_token got;
+    OK(store_token_consume(f->c, f->a, code.hash, STORE_TOKEN_CODE, 1500, &got, &f->err));
+    struct store_token access = token("access", STORE_TOKEN_ACCESS, "grant-1", 5000);
+    OK(store_token_put(f->c, &access, &f->err));
+    struct store_client cl = {.client_id = "app", .metadata = "{}", .created_at = 1, .updated_at = 1};
+    OK(store_client_put(f->c, &cl, &f->err));
+    OK(store_jti_revoke(f->c, "jti-1", 5000, &f->err));
+    /* Inside the group, the group's own writes are visible. */
+    OK(store_token_get(f->c, f->a, access.hash, &got, &f->err));
+    store_rollback(f->c);
+
+    ASSERT_EQ(store_token_get(f->c, f->a, access.hash, &got, &f->err), ERR_NOTFOUND);
+    ASSERT_EQ(store_client_get(f->c, f->a, "app", &cl, &f->err), ERR_NOTFOUND);
+    ASSERT_EQ(store_jti_is_revoked(f->c, "jti-1", &f->err), 0);
+    OK(store_token_get(f->c, f->a, code.hash, &got, &f->err));
+    ASSERT_EQ(got.consumed_at, 0);
+
+    /* The same group committed: everything is there, and the code can no longer be redeemed. */
+    OK(store_begin(f->c, &f->err));
+    OK(store_token_consume(f->c, f->a, code.hash, STORE_TOKEN_CODE, 1500, &got, &f->err));
+    OK(store_token_put(f->c, &access, &f->err));
+    OK(store_commit(f->c, &f->err));
+    OK(store_token_get(f->c, f->a, access.hash, &got, &f->err));
+    ASSERT_EQ(store_token_consume(f->c, f->a, code.hash, STORE_TOKEN_CODE, 1600, &got, &f->err), ERR_CONFLICT);
+
+    /* A failed call inside a group leaves the group usable. */
+    OK(store_begin(f->c, &f->err));
+    ASSERT_EQ(store_token_put(f->c, &access, &f->err), ERR_CONFLICT);
+    struct store_token more = token("more", STORE_TOKEN_ACCESS, "grant-1", 5000);
+    OK(store_token_put(f->c, &more, &f->err));
+    OK(store_commit(f->c, &f->err));
+    OK(store_token_get(f->c, f->a, more.hash, &got, &f->err));
+
+    /* Commit and rollback without a group. */
+    ASSERT(store_commit(f->c, &f->err) != 0);
+    store_rollback(f->c);
+}
+
+STORE_TEST(group_isolated_from_other_connections)
+{
+    struct store_conn *c2;
+    OK(store_conn_open(f->st, &c2, &f->err));
+    struct store_token t = token("access", STORE_TOKEN_ACCESS, "g", 5000);
+    struct store_token got;
+    int rc_before = -1, rc_after = -1;
+    if (store_begin(f->c, &f->err) == 0) {
+        store_token_put(f->c, &t, &f->err);
+        rc_before = store_token_get(c2, f->a, t.hash, &got, &f->err); /* reads do not wait for the writer */
+        store_commit(f->c, &f->err);
+        rc_after = store_token_get(c2, f->a, t.hash, &got, &f->err);
+    }
+    store_conn_close(c2);
+    ASSERT_EQ(rc_before, ERR_NOTFOUND);
+    ASSERT_EQ(rc_after, 0);
+}
+
+/* Writers on several connections, some in groups, some single statements: none of them may see
+ * SQLITE_BUSY, and nothing may be lost. */
+#define WRITER_THREADS 4
+#define WRITES_PER_THREAD 200
+
+struct writer {
+    struct store *st;
+    int id;
+    int failures;
+    char msg[512];
+};
+
+static void *writer_thread(void *arg)
+{
+    struct writer *w = arg;
+    struct errbuf err = {{0}};
+    struct store_conn *c;
+    if (store_conn_open(w->st, &c, &err) != 0) {
+        w->failures = WRITES_PER_THREAD;
+        snprintf(w->msg, sizeof(w->msg), "%s", err.msg);
+        return NULL;
+    }
+    char secret[48];
+    for (int i = 0; i < WRITES_PER_THREAD; i++) {
+        snprintf(secret, sizeof(secret), "w%d-%d", w->id, i);
+        struct store_token t = token(secret, STORE_TOKEN_ACCESS, "g", 5000);
+        int rc;
+        if (i % 4 == 0) {
+            rc = store_begin(c, &err);
+            if (rc == 0)
+                rc = store_token_put(c, &t, &err);
+            if (rc == 0)
+                rc = store_commit(c, &err);
+            else
+                store_rollback(c);
+        } else {
+            rc = store_token_put(c, &t, &err);
+        }
+        if (rc != 0) {
+            w->failures++;
+            snprintf(w->msg, sizeof(w->msg), "%s", err.msg);
+        }
+    }
+    store_conn_close(c);
+    return NULL;
+}
+
+STORE_TEST(concurrent_writers)
+{
+    struct writer w[WRITER_THREADS];
+    pthread_t th[WRITER_THREADS];
+    for (int i = 0; i < WRITER_THREADS; i++) {
+        memset(&w[i], 0, sizeof(w[i]));
+        w[i].st = f->st;
+        w[i].id = i;
+        pthread_create(&th[i], NULL, writer_thread, &w[i]);
+    }
+    for (int i = 0; i < WRITER_THREADS; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < WRITER_THREADS; i++) {
+        if (w[i].failures != 0)
+            fprintf(stderr, "  writer %d: %d failures, last: %s\n", i, w[i].failures, w[i].msg);
+        ASSERT_EQ(w[i].failures, 0);
+    }
+    /* Every token is there: gc far in the future removes them all, and counts them. */
+    int removed = 0;
+    OK(store_gc(f->c, 1000000, 100000, &removed, &f->err));
+    ASSERT_EQ(removed, WRITER_THREADS * WRITES_PER_THREAD);
+}
+
+/* ---- migrations and persistence ---- */
+
+STORE_TEST(migrate_twice_applies_nothing)
+{
+    int applied = -1;
+    OK(store_migrate(f->st, &applied, &f->err));
+    ASSERT_EQ(applied, 0);
+}
+
+STORE_TEST(reopen_keeps_data)
+{
+    struct store_client cl = {.client_id = "app", .metadata = "{\"a\":1}", .created_at = 1, .updated_at = 1};
+    OK(store_client_put(f->c, &cl, &f->err));
+    struct store_token t = token("refresh", STORE_TOKEN_REFRESH, "grant-1", 5000);
+    OK(store_token_put(f->c, &t, &f->err));
+    struct store_token got;
+    OK(store_token_consume(f->c, f->a, t.hash, STORE_TOKEN_REFRESH, 1500, &got, &f->err));
+
+    fx_detach(f);
+    int applied = -1;
+    OK(fx_attach(f, &applied));
+    ASSERT_EQ(applied, 0);
+    struct store_client gc;
+    OK(store_client_get(f->c, f->a, "app", &gc, &f->err));
+    ASSERT_STREQ(gc.metadata, "{\"a\":1}");
+    OK(store_token_get(f->c, f->a, t.hash, &got, &f->err));
+    ASSERT_EQ(got.consumed_at, 1500);
+}
+
+/* store.h: a write survives kill -9 once the call has returned. A child process writes, tells us, and is
+ * killed without any chance to clean up; then the store is reopened, as a restarted server would. */
+STORE_TEST(committed_write_survives_kill9)
+{
+    fx_detach(f); /* no connection of ours may stay open across the fork or the kill */
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    struct store_token t = token("refresh", STORE_TOKEN_REFRESH, "grant-1", 5000);
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        struct store *st;
+        struct store_conn *c;
+        struct errbuf err;
+        close(fds[0]);
+        if (store_open(f->dsn, &st, &err) != 0 || store_conn_open(st, &c, &err) != 0 ||
+            store_token_put(c, &t, &err) != 0)
+            _exit(1);
+        if (write(fds[1], "k", 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    close(fds[1]);
+    char ack = 0;
+    ssize_t got_ack = read(fds[0], &ack, 1);
+    close(fds[0]);
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_EQ(got_ack, 1);
+    ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+    OK(fx_attach(f, NULL));
+    struct store_token got;
+    OK(store_token_get(f->c, f->a, t.hash, &got, &f->err));
+    ASSERT_STREQ(got.grant_id, "grant-1");
+}
+
+/* ---- SQLite specifics ---- */
+
+TEST(sqlite_open_errors)
+{
+    struct store *st = NULL;
+    struct errbuf err = {{0}};
+    ASSERT_EQ(store_open("sqlite:/nonexistent-ostiary-dir/sub/ostiary.db", &st, &err), ERR_FAIL);
+    ASSERT(strstr(err.msg, "/nonexistent-ostiary-dir/sub/ostiary.db") != NULL);
+    ASSERT_EQ(store_open("sqlite::memory:", &st, &err), ERR_INVALID);
+    ASSERT_EQ(store_open("sqlite:", &st, &err), ERR_INVALID);
+    ASSERT_EQ(store_open("nosuchdb:/x", &st, &err), ERR_INVALID);
+}
+
+TEST(sqlite_unmigrated_fails_clearly)
+{
+    char dir[] = "/tmp/ostiary-store-XXXXXX";
+    ASSERT(mkdtemp(dir) != NULL);
+    char path[64], dsn[96];
+    snprintf(path, sizeof(path), "%s/fresh.db", dir);
+    snprintf(dsn, sizeof(dsn), "sqlite:%s", path);
+    struct store *st = NULL;
+    struct store_conn *c = NULL;
+    struct errbuf err = {{0}};
+    int rc_open = store_open(dsn, &st, &err);
+    int rc_conn = -1, rc_get = -1;
+    if (rc_open == 0) {
+        rc_conn = store_conn_open(st, &c, &err);
+        if (rc_conn == 0) {
+            struct arena *a = arena_new(1024);
+            struct store_token got;
+            uint8_t h[STORE_HASH_LEN] = {0};
+            rc_get = store_token_get(c, a, h, &got, &err);
+            arena_free(a);
+            store_conn_close(c);
+        }
+        store_close(st);
+    }
+    char p[128];
+    snprintf(p, sizeof(p), "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s-shm", path);
+    unlink(p);
+    unlink(path);
+    rmdir(dir);
+    ASSERT_EQ(rc_open, 0);
+    ASSERT_EQ(rc_conn, 0);
+    ASSERT_EQ(rc_get, ERR_FAIL);
+    ASSERT(strstr(err.msg, "no such table") != NULL);
+}
+
+TESTS(T(client_crud), T(client_list_many), T(token_put_get), T(token_consume_once), T(token_consume_notfound),
+      T(token_consume_race), T(grant_revoke_family), T(token_revoke_unknown), T(jti_revocation),
+      T(key_put_list), T(gc_expired_only_and_bounded), T(rollback_leaves_nothing),
+      T(group_isolated_from_other_connections), T(concurrent_writers), T(migrate_twice_applies_nothing),
+      T(reopen_keeps_data), T(committed_write_survives_kill9), T(sqlite_open_errors), T(sqlite_unmigrated_fails_clearly))

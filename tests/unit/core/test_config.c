@@ -1,0 +1,538 @@
+/* test_config.c: proves src/core/config.c: YAML loading and defaults, libcyaml error translation,
+ * OSTIARY_* overrides (from a test envp, never the real environment) and config_validate(). */
+#include "harness.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "core/config.h"
+
+#include "core/banned.h"
+
+static const char example_yaml[] =
+    "issuer: http://localhost:4000\n"
+    "listen: 127.0.0.1:4000\n"
+    "storage: sqlite:./var/ostiary.db\n"
+    "keys: { algorithms: [RS256, ES256] }\n"
+    "tokens: { access_token_ttl: 600 }\n"
+    "resources:\n"
+    "  - identifier: urn:focus:api\n"
+    "    scopes: [messaging.contacts/:userId.post]\n"
+    "    access_token_format: jwt          # RFC 9068; or: opaque\n"
+    "clients:\n"
+    "  - client_id: 2e11feba0e0348d317971c52488dd79125943d750b8e6df1\n"
+    "    client_secret: bar                # or client_secret_sha256: <base64 of SHA-256>\n"
+    "    grant_types: [client_credentials]\n"
+    "    token_endpoint_auth_method: client_secret_basic\n"
+    "    scope: messaging.contacts/:userId.post\n";
+
+static struct config *load(const char *yaml, struct errbuf *err)
+{
+    struct config *cfg = NULL;
+    err->msg[0] = '\0';
+    if (config_load_buffer(yaml, strlen(yaml), &cfg, err) != 0)
+        return NULL;
+    return cfg;
+}
+
+/* Loads and validates; returns the validate result and leaves the message in err. */
+static int load_validate(const char *yaml, struct errbuf *err)
+{
+    struct config *cfg = load(yaml, err);
+    if (cfg == NULL)
+        return -100;
+    int rc = config_validate(cfg, err);
+    config_free(cfg);
+    return rc;
+}
+
+static bool contains(const char *hay, const char *needle)
+{
+    return strstr(hay, needle) != NULL;
+}
+
+TEST(config_example_loads)
+{
+    struct errbuf err;
+    struct config *cfg = load(example_yaml, &err);
+    ASSERT(cfg != NULL);
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    ASSERT_STREQ(cfg->issuer, "http://localhost:4000");
+    ASSERT_STREQ(cfg->issuer_path, "");
+    ASSERT_STREQ(cfg->listen_host, "127.0.0.1");
+    ASSERT_EQ(cfg->listen_port, 4000);
+    ASSERT_STREQ(cfg->storage, "sqlite:./var/ostiary.db");
+    ASSERT_EQ(cfg->keys.n_algorithms, 2);
+    ASSERT_STREQ(cfg->keys.algorithms[0], "RS256");
+    ASSERT_STREQ(cfg->keys.algorithms[1], "ES256");
+    ASSERT_EQ(cfg->tokens.access_token_ttl, 600);
+    ASSERT_EQ(cfg->n_resources, 1);
+    ASSERT_STREQ(cfg->resources[0].identifier, "urn:focus:api");
+    ASSERT_EQ(cfg->resources[0].n_scopes, 1);
+    ASSERT_STREQ(cfg->resources[0].scopes[0], "messaging.contacts/:userId.post");
+    ASSERT_STREQ(cfg->resources[0].access_token_format, "jwt");
+    ASSERT_STREQ(cfg->resources[0].signing_alg, "RS256");
+    ASSERT_EQ(cfg->n_clients, 1);
+    ASSERT_STREQ(cfg->clients[0].client_id, "2e11feba0e0348d317971c52488dd79125943d750b8e6df1");
+    ASSERT_STREQ(cfg->clients[0].client_secret, "bar");
+    ASSERT_EQ(cfg->clients[0].n_grant_types, 1);
+    ASSERT_STREQ(cfg->clients[0].grant_types[0], "client_credentials");
+    ASSERT_STREQ(cfg->clients[0].token_endpoint_auth_method, "client_secret_basic");
+    ASSERT_STREQ(cfg->clients[0].scope, "messaging.contacts/:userId.post");
+    config_free(cfg);
+}
+
+TEST(config_defaults)
+{
+    struct errbuf err;
+    struct config *cfg = NULL;
+    ASSERT_EQ(config_load(NULL, NULL, &cfg, &err), 0);
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    ASSERT_STREQ(cfg->issuer, "http://localhost:4000");
+    ASSERT_STREQ(cfg->listen, "127.0.0.1:4000");
+    ASSERT_STREQ(cfg->storage, "sqlite:./var/ostiary.db");
+    ASSERT_STREQ(cfg->log_level, "info");
+    ASSERT_EQ(cfg->workers, 0);
+    ASSERT_EQ(cfg->dev, false);
+    ASSERT_EQ(cfg->keys.n_algorithms, 1);
+    ASSERT_STREQ(cfg->keys.algorithms[0], "RS256");
+    ASSERT(cfg->keys.secret == NULL);
+    ASSERT(cfg->keys.secret_file == NULL);
+    ASSERT_EQ(cfg->keys.reload_interval, 60);
+    ASSERT_EQ(cfg->tokens.access_token_ttl, 600);
+    ASSERT_EQ(cfg->tokens.refresh_token_ttl, 1209600);
+    ASSERT_EQ(cfg->tokens.id_token_ttl, 3600);
+    ASSERT_EQ(cfg->tokens.code_ttl, 60);
+    ASSERT_EQ(cfg->limits.max_body_bytes, 65536);
+    ASSERT_EQ(cfg->limits.max_params, 64);
+    ASSERT_EQ(cfg->limits.max_header_bytes, 16384);
+    ASSERT_EQ(cfg->limits.request_timeout_ms, 10000);
+    ASSERT_EQ(cfg->n_resources, 0);
+    ASSERT_EQ(cfg->n_clients, 0);
+    ASSERT_STREQ(cfg->listen_host, "127.0.0.1");
+    ASSERT_EQ(cfg->listen_port, 4000);
+    config_free(cfg);
+
+    /* An empty document and a document that sets one key keep every other default. */
+    cfg = load("", &err);
+    ASSERT(cfg != NULL);
+    ASSERT_EQ(cfg->tokens.code_ttl, 60);
+    config_free(cfg);
+    cfg = load("tokens: { code_ttl: 30 }\n", &err);
+    ASSERT(cfg != NULL);
+    ASSERT_EQ(cfg->tokens.code_ttl, 30);
+    ASSERT_EQ(cfg->tokens.access_token_ttl, 600);
+    config_free(cfg);
+}
+
+TEST(config_load_file_prefixes_errors_with_path)
+{
+    char path[] = "/tmp/ostiary-test-config-XXXXXX";
+    int fd = mkstemp(path);
+    ASSERT(fd >= 0);
+    const char yaml[] = "tokens:\n  access_token_ttl: abc\n";
+    ASSERT_EQ(write(fd, yaml, sizeof(yaml) - 1), (long long)(sizeof(yaml) - 1));
+    close(fd);
+    struct errbuf err;
+    struct config *cfg = NULL;
+    int rc = config_load(path, NULL, &cfg, &err);
+    unlink(path);
+    ASSERT(rc != 0);
+    char want[128];
+    snprintf(want, sizeof(want), "%s: tokens.access_token_ttl: invalid unsigned integer 'abc'", path);
+    ASSERT_STREQ(err.msg, want);
+
+    ASSERT(config_load("/nonexistent/ostiary.yaml", NULL, &cfg, &err) != 0);
+    ASSERT(contains(err.msg, "/nonexistent/ostiary.yaml: cannot open"));
+}
+
+TEST(config_unknown_key_names_the_key)
+{
+    struct errbuf err;
+    ASSERT(load("issuer: http://localhost:4000\nfoo: 1\n", &err) == NULL);
+    ASSERT_STREQ(err.msg, "foo: unknown key");
+    ASSERT(load("tokens:\n  access_token_ttl: 600\n  acces_token_ttl: 5\n", &err) == NULL);
+    ASSERT_STREQ(err.msg, "tokens.acces_token_ttl: unknown key");
+    ASSERT(load("clients:\n  - client_id: a\n  - client_id: b\n    secret: x\n", &err) == NULL);
+    ASSERT_STREQ(err.msg, "clients[1].secret: unknown key");
+}
+
+TEST(config_wrong_type)
+{
+    struct errbuf err;
+    ASSERT(load("tokens:\n  access_token_ttl: abc\n", &err) == NULL);
+    ASSERT_STREQ(err.msg, "tokens.access_token_ttl: invalid unsigned integer 'abc'");
+    /* libcyaml's strtoull would take these; the checked parser does not. */
+    ASSERT(load("tokens: { access_token_ttl: 12abc }\n", &err) == NULL);
+    ASSERT(load("tokens: { access_token_ttl: -1 }\n", &err) == NULL);
+    ASSERT(load("limits: { max_params: 99999999999999999999 }\n", &err) == NULL);
+    ASSERT_STREQ(err.msg, "limits.max_params: invalid unsigned integer '99999999999999999999'");
+    ASSERT(load("dev: maybe\n", &err) == NULL);
+    ASSERT(contains(err.msg, "dev: invalid boolean 'maybe'"));
+    ASSERT(load("issuer: [a, b]\n", &err) == NULL);
+    ASSERT_STREQ(err.msg, "issuer: expected a scalar value, got a list");
+    ASSERT(load("keys: { algorithms: RS256 }\n", &err) == NULL);
+    ASSERT_STREQ(err.msg, "keys.algorithms: expected a list, got a scalar");
+    ASSERT(load("clients: [ [1] ]\n", &err) == NULL);
+    ASSERT_STREQ(err.msg, "clients[0]: expected a mapping, got a list");
+    ASSERT(load("- a\n- b\n", &err) == NULL);
+    ASSERT_STREQ(err.msg, "top level: expected a mapping, got a list");
+    ASSERT(load("resources:\n  - identifier: urn:a\n    access_token_ttl: x\n", &err) == NULL);
+    ASSERT_STREQ(err.msg, "resources[0].access_token_ttl: invalid unsigned integer 'x'");
+}
+
+TEST(config_yaml_errors)
+{
+    struct errbuf err;
+    ASSERT(load("issuer: \"unterminated\n", &err) == NULL);
+    ASSERT(contains(err.msg, "YAML syntax error"));
+    ASSERT(load("issuer: a\nissuer: b\n", &err) == NULL);
+    ASSERT_STREQ(err.msg, "issuer: duplicate key");
+    ASSERT(load("a: &x 1\n", &err) == NULL); /* unknown key first */
+    ASSERT(load("issuer: &x http://localhost:4000\nlisten: *x\n", &err) == NULL);
+    ASSERT(contains(err.msg, "aliases are not supported"));
+    ASSERT(load("issuer: http://localhost:4000\n---\nissuer: http://evil\n", &err) == NULL);
+    ASSERT(contains(err.msg, "only one YAML document"));
+    ASSERT(load("keys: { algorithms: [RS256, ES256, EdDSA, a, b, c, d, e, f] }\n", &err) == NULL);
+    ASSERT_STREQ(err.msg, "keys.algorithms: too many entries (at most 8)");
+}
+
+TEST(config_long_secret_is_not_echoed)
+{
+    struct errbuf err;
+    char yaml[6000];
+    int n = snprintf(yaml, sizeof(yaml), "keys:\n  secret: ");
+    for (int i = 0; i < 5000; i++)
+        yaml[n++] = 'S';
+    yaml[n++] = '\n';
+    yaml[n] = '\0';
+    ASSERT(load(yaml, &err) == NULL);
+    ASSERT_STREQ(err.msg, "keys.secret: value too long (at most 4096 bytes)");
+}
+
+TEST(config_file_size_cap)
+{
+    struct errbuf err;
+    struct config *cfg = NULL;
+    size_t big = 1024 * 1024 + 1;
+    char *yaml = malloc(big);
+    ASSERT(yaml != NULL);
+    memset(yaml, '#', big);
+    int rc = config_load_buffer(yaml, big, &cfg, &err);
+    free(yaml);
+    ASSERT(rc != 0);
+    ASSERT(contains(err.msg, "file too large"));
+}
+
+TEST(config_env_overrides)
+{
+    struct errbuf err;
+    struct config *cfg = load(example_yaml, &err);
+    ASSERT(cfg != NULL);
+    char *envp[] = {
+        "PATH=/usr/bin",
+        "OSTIARY_CONFIG=/etc/ostiary.yaml",
+        "OSTIARY_ISSUER=https://id.example.com/authentication/oidc",
+        "OSTIARY_LISTEN=[::1]:8443",
+        "OSTIARY_WORKERS=4",
+        "OSTIARY_DEV=yes",
+        "OSTIARY_LOG_LEVEL=debug",
+        "OSTIARY_KEYS_ALGORITHMS=ES256, EdDSA",
+        "OSTIARY_KEYS_SECRET=0123456789abcdef0123456789abcdef",
+        "OSTIARY_TOKENS_ACCESS_TOKEN_TTL=300",
+        "OSTIARY_LIMITS_MAX_BODY_BYTES=131072",
+        NULL,
+    };
+    ASSERT_EQ(config_apply_env(cfg, envp, &err), 0);
+    ASSERT_STREQ(cfg->issuer, "https://id.example.com/authentication/oidc");
+    ASSERT_EQ(cfg->workers, 4);
+    ASSERT_EQ(cfg->dev, true);
+    ASSERT_STREQ(cfg->log_level, "debug");
+    ASSERT_EQ(cfg->keys.n_algorithms, 2);
+    ASSERT_STREQ(cfg->keys.algorithms[0], "ES256");
+    ASSERT_STREQ(cfg->keys.algorithms[1], "EdDSA");
+    ASSERT_EQ(cfg->tokens.access_token_ttl, 300);
+    ASSERT_EQ(cfg->limits.max_body_bytes, 131072);
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    ASSERT_STREQ(cfg->issuer_path, "/authentication/oidc");
+    ASSERT_STREQ(cfg->listen_host, "::1");
+    ASSERT_EQ(cfg->listen_port, 8443);
+    /* RS256 is gone, so the resource signs with the first configured algorithm. */
+    ASSERT_STREQ(cfg->resources[0].signing_alg, "ES256");
+    config_free(cfg);
+
+    /* config_load applies the environment after the file. */
+    char *envp2[] = {"OSTIARY_TOKENS_CODE_TTL=120", "OSTIARY_DEV=0", NULL};
+    ASSERT_EQ(config_load(NULL, envp2, &cfg, &err), 0);
+    ASSERT_EQ(cfg->tokens.code_ttl, 120);
+    ASSERT_EQ(cfg->dev, false);
+    config_free(cfg);
+}
+
+TEST(config_env_bad_value)
+{
+    struct errbuf err;
+    struct config *cfg = load("", &err);
+    ASSERT(cfg != NULL);
+    char *e1[] = {"OSTIARY_TOKENS_ACCESS_TOKEN_TTL=10m", NULL};
+    ASSERT(config_apply_env(cfg, e1, &err) != 0);
+    ASSERT_STREQ(err.msg, "OSTIARY_TOKENS_ACCESS_TOKEN_TTL: invalid unsigned integer '10m'");
+    char *e2[] = {"OSTIARY_DEV=on", NULL};
+    ASSERT(config_apply_env(cfg, e2, &err) != 0);
+    ASSERT(contains(err.msg, "OSTIARY_DEV: invalid boolean 'on'"));
+    char *e3[] = {"OSTIARY_KEYS_ALGORITHMS=RS256,,ES256", NULL};
+    ASSERT(config_apply_env(cfg, e3, &err) != 0);
+    ASSERT_STREQ(err.msg, "OSTIARY_KEYS_ALGORITHMS: empty item in comma-separated list");
+    /* A value that parses but is out of range is caught by validation, naming the key. */
+    char *e4[] = {"OSTIARY_TOKENS_ACCESS_TOKEN_TTL=0", NULL};
+    ASSERT_EQ(config_apply_env(cfg, e4, &err), 0);
+    ASSERT(config_validate(cfg, &err) != 0);
+    ASSERT_STREQ(err.msg, "tokens.access_token_ttl: must be between 1 and 31622400, got 0");
+    config_free(cfg);
+}
+
+TEST(config_env_unknown_variable)
+{
+    struct errbuf err;
+    struct config *cfg = load("", &err);
+    ASSERT(cfg != NULL);
+    char *envp[] = {"OSTIARY_CONFIG=x.yaml", "OSTIARY_TOKENS_ACCESS_TTL=60", NULL};
+    ASSERT(config_apply_env(cfg, envp, &err) != 0);
+    ASSERT(contains(err.msg, "OSTIARY_TOKENS_ACCESS_TTL: unknown OSTIARY_ environment variable"));
+    config_free(cfg);
+}
+
+TEST(config_validate_http_issuer)
+{
+    struct errbuf err;
+    ASSERT(load_validate("issuer: http://id.example.com\n", &err) != 0);
+    ASSERT(contains(err.msg, "issuer: plain http is only allowed for a loopback host"));
+    ASSERT(contains(err.msg, "dev mode"));
+    ASSERT_EQ(load_validate("issuer: http://id.example.com\ndev: true\n", &err), 0);
+    ASSERT_EQ(load_validate("issuer: http://127.0.0.2:4000\n", &err), 0);
+    ASSERT_EQ(load_validate("issuer: http://[::1]:4000\n", &err), 0);
+    ASSERT_EQ(load_validate("issuer: https://id.example.com\n", &err), 0);
+    ASSERT(load_validate("issuer: http://127.0.0.1.example.com\n", &err) != 0);
+    ASSERT(load_validate("issuer: https://id.example.com/?x=1\n", &err) != 0);
+    ASSERT(contains(err.msg, "issuer: must not contain a query or fragment"));
+    ASSERT(load_validate("issuer: https://id.example.com/#x\n", &err) != 0);
+    ASSERT(load_validate("issuer: id.example.com\n", &err) != 0);
+    ASSERT(contains(err.msg, "issuer: must be an absolute http or https URL"));
+    ASSERT(load_validate("issuer: https://user@id.example.com\n", &err) != 0);
+    ASSERT(load_validate("issuer: https://id.example.com:0\n", &err) != 0);
+}
+
+TEST(config_validate_issuer_path)
+{
+    struct errbuf err;
+    struct config *cfg = load("issuer: https://id.example.com/authentication/oidc\n", &err);
+    ASSERT(cfg != NULL);
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    ASSERT_STREQ(cfg->issuer_path, "/authentication/oidc");
+    config_free(cfg);
+
+    cfg = load("issuer: https://id.example.com/authentication/oidc/\n", &err);
+    ASSERT(cfg != NULL);
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    ASSERT_STREQ(cfg->issuer, "https://id.example.com/authentication/oidc");
+    ASSERT_STREQ(cfg->issuer_path, "/authentication/oidc");
+    /* Validation is idempotent. */
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    ASSERT_STREQ(cfg->issuer_path, "/authentication/oidc");
+    config_free(cfg);
+
+    cfg = load("issuer: http://localhost:4000/\n", &err);
+    ASSERT(cfg != NULL);
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    ASSERT_STREQ(cfg->issuer, "http://localhost:4000");
+    ASSERT_STREQ(cfg->issuer_path, "");
+    config_free(cfg);
+}
+
+TEST(config_validate_listen)
+{
+    struct errbuf err;
+    struct config *cfg = load("listen: ':8080'\n", &err);
+    ASSERT(cfg != NULL);
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    ASSERT_STREQ(cfg->listen_host, "0.0.0.0");
+    ASSERT_EQ(cfg->listen_port, 8080);
+    config_free(cfg);
+
+    ASSERT(load_validate("listen: localhost\n", &err) != 0);
+    ASSERT(contains(err.msg, "listen: expected host:port"));
+    ASSERT(load_validate("listen: 127.0.0.1:70000\n", &err) != 0);
+    ASSERT(contains(err.msg, "listen: port must be a number between 1 and 65535"));
+    ASSERT(load_validate("listen: 127.0.0.1:0\n", &err) != 0);
+    ASSERT(load_validate("listen: '::1:4000'\n", &err) != 0);
+    ASSERT(load_validate("listen: '[::1]4000'\n", &err) != 0);
+}
+
+TEST(config_validate_misc_keys)
+{
+    struct errbuf err;
+    ASSERT(load_validate("storage: postgres://db\n", &err) != 0);
+    ASSERT(contains(err.msg, "storage: "));
+    ASSERT(load_validate("log_level: verbose\n", &err) != 0);
+    ASSERT(contains(err.msg, "log_level: must be debug, info, warn or error"));
+    ASSERT(load_validate("limits: { max_body_bytes: 100 }\n", &err) != 0);
+    ASSERT(contains(err.msg, "limits.max_body_bytes: must be between 1024 and 16777216"));
+    ASSERT(load_validate("tokens: { code_ttl: 3600 }\n", &err) != 0);
+    ASSERT(contains(err.msg, "tokens.code_ttl: "));
+}
+
+TEST(config_validate_bad_alg)
+{
+    struct errbuf err;
+    ASSERT(load_validate("keys: { algorithms: [RS256, HS256] }\n", &err) != 0);
+    ASSERT(contains(err.msg, "keys.algorithms[1]: unsupported algorithm 'HS256'"));
+    ASSERT(load_validate("keys: { algorithms: [none] }\n", &err) != 0);
+    ASSERT(load_validate("keys: { algorithms: [ES256, ES256] }\n", &err) != 0);
+    ASSERT(contains(err.msg, "duplicate"));
+    ASSERT(load_validate("resources:\n  - identifier: urn:a\n    signing_alg: ES256\n", &err) != 0);
+    ASSERT(contains(err.msg, "resources[0].signing_alg: 'ES256' is not one of keys.algorithms"));
+}
+
+TEST(config_validate_duplicate_client_ids)
+{
+    struct errbuf err;
+    ASSERT(load_validate("clients:\n"
+                         "  - { client_id: a, client_secret: s, grant_types: [client_credentials] }\n"
+                         "  - { client_id: a, client_secret: t, grant_types: [client_credentials] }\n",
+                         &err) != 0);
+    ASSERT(contains(err.msg, "clients[1].client_id: duplicate 'a'"));
+}
+
+TEST(config_validate_secret)
+{
+    struct errbuf err;
+    const char *shortsecret = "tooshort-SECRETVALUE";
+    char yaml[256];
+    snprintf(yaml, sizeof(yaml), "keys: { secret: %s }\n", shortsecret);
+    ASSERT(load_validate(yaml, &err) != 0);
+    ASSERT(contains(err.msg, "keys.secret: must be at least 32 characters"));
+    ASSERT(contains(err.msg, "openssl rand -base64 32"));
+    ASSERT(!contains(err.msg, "SECRETVALUE"));
+    ASSERT_EQ(load_validate("keys: { secret: 0123456789abcdef0123456789abcdef }\n", &err), 0);
+    ASSERT(load_validate("keys: { secret: 0123456789abcdef0123456789abcdef, secret_file: /run/k }\n", &err) != 0);
+    ASSERT(contains(err.msg, "mutually exclusive"));
+}
+
+TEST(config_validate_client_secret_sha256)
+{
+    struct errbuf err;
+    /* base64 of 31 bytes */
+    ASSERT(load_validate("clients:\n  - client_id: a\n    client_secret_sha256: "
+                         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\n",
+                         &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].client_secret_sha256: must be the base64 of a 32-byte SHA-256 digest"));
+    ASSERT(load_validate("clients:\n  - client_id: a\n    client_secret_sha256: not-base64!\n", &err) != 0);
+    /* SHA-256("bar") */
+    struct config *cfg = load("clients:\n  - client_id: a\n    client_secret_sha256: "
+                              "/N4rLtula/QIYB+3If6bXDONEO5CnqBPrlURto+/j7k=\n",
+                              &err);
+    ASSERT(cfg != NULL);
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    ASSERT_STREQ(cfg->clients[0].token_endpoint_auth_method, "client_secret_basic");
+    ASSERT_STREQ(cfg->clients[0].grant_types[0], "client_credentials");
+    config_free(cfg);
+    ASSERT(load_validate("clients:\n  - client_id: a\n    client_secret: x\n    client_secret_sha256: "
+                         "/N4rLtula/QIYB+3If6bXDONEO5CnqBPrlURto+/j7k=\n",
+                         &err) != 0);
+    ASSERT(contains(err.msg, "mutually exclusive"));
+}
+
+TEST(config_validate_resource_format)
+{
+    struct errbuf err;
+    ASSERT(load_validate("resources:\n  - identifier: urn:a\n    access_token_format: paseto\n", &err) != 0);
+    ASSERT_STREQ(err.msg, "resources[0].access_token_format: must be jwt or opaque, got 'paseto'");
+    ASSERT(load_validate("resources:\n  - identifier: api\n", &err) != 0);
+    ASSERT(contains(err.msg, "resources[0].identifier: must be an absolute URI"));
+    ASSERT(load_validate("resources:\n  - scopes: [a]\n", &err) != 0);
+    ASSERT_STREQ(err.msg, "resources[0].identifier: required");
+    ASSERT(load_validate("resources:\n  - identifier: urn:a\n  - identifier: urn:a\n", &err) != 0);
+    ASSERT(contains(err.msg, "resources[1].identifier: duplicate"));
+    ASSERT(load_validate("resources:\n  - identifier: urn:a\n    scopes: ['a\"b']\n", &err) != 0);
+    ASSERT(contains(err.msg, "resources[0].scopes[0]: invalid scope token"));
+    ASSERT_EQ(load_validate("resources:\n  - identifier: urn:a\n    access_token_format: opaque\n", &err), 0);
+}
+
+TEST(config_validate_client_unknown_resource)
+{
+    struct errbuf err;
+    ASSERT(load_validate("resources:\n  - identifier: urn:a\n"
+                         "clients:\n  - client_id: c\n    client_secret: s\n    resources: [urn:a, urn:b]\n",
+                         &err) != 0);
+    ASSERT_STREQ(err.msg, "clients[0].resources[1]: unknown resource 'urn:b' (not a resources[].identifier)");
+}
+
+TEST(config_validate_client_rules)
+{
+    struct errbuf err;
+    /* Public client with client_credentials (RFC 6749 §4.4). */
+    ASSERT(load_validate("clients:\n  - client_id: c\n", &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].grant_types[0]: client_credentials requires a confidential client"));
+    /* Confidential method without a secret. */
+    ASSERT(load_validate("clients:\n  - client_id: c\n    token_endpoint_auth_method: client_secret_post\n",
+                         &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].token_endpoint_auth_method: client_secret_post requires"));
+    ASSERT(load_validate("clients:\n  - client_id: c\n    client_secret: s\n    grant_types: [implicit]\n",
+                         &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].grant_types[0]: unsupported grant type 'implicit'"));
+    ASSERT(load_validate("clients:\n  - client_id: c\n    client_secret: s\n    scope: 'a  b'\n", &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].scope: "));
+    ASSERT(load_validate("clients:\n  - client_id: 'has space'\n    client_secret: s\n", &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].client_id: "));
+    /* authorization_code needs redirect URIs, which must be absolute and fragment-free. */
+    ASSERT(load_validate("clients:\n  - client_id: c\n    grant_types: [authorization_code]\n", &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].redirect_uris: at least one is required"));
+    ASSERT(load_validate("clients:\n  - client_id: c\n    redirect_uris: ['https://rp.example.com/cb#x']\n",
+                         &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].redirect_uris[0]: must be an absolute URI without fragment"));
+    ASSERT(load_validate("clients:\n  - client_id: c\n    redirect_uris: [/cb]\n", &err) != 0);
+    ASSERT(load_validate("clients:\n  - client_id: c\n    redirect_uris: ['http://rp.example.com/cb']\n",
+                         &err) != 0);
+    ASSERT(contains(err.msg, "plain http is only allowed"));
+
+    /* A public SPA client: defaults to authorization_code and method none. */
+    struct config *cfg = load("clients:\n  - client_id: spa\n"
+                              "    redirect_uris: ['http://localhost:3000/cb', 'com.example.app:/cb']\n"
+                              "    grant_types: [authorization_code, refresh_token]\n"
+                              "    scope: openid profile\n",
+                              &err);
+    ASSERT(cfg != NULL);
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    ASSERT_STREQ(cfg->clients[0].token_endpoint_auth_method, "none");
+    config_free(cfg);
+    cfg = load("clients:\n  - client_id: spa\n    redirect_uris: ['https://rp.example.com/cb']\n", &err);
+    ASSERT(cfg != NULL);
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    ASSERT_EQ(cfg->clients[0].n_grant_types, 1);
+    ASSERT_STREQ(cfg->clients[0].grant_types[0], "authorization_code");
+    config_free(cfg);
+}
+
+TEST(config_set_str_replaces)
+{
+    struct errbuf err;
+    struct config *cfg = load(example_yaml, &err);
+    ASSERT(cfg != NULL);
+    config_set_str(&cfg->issuer, "https://id.example.com");
+    config_set_str(&cfg->keys.secret_file, "/run/secrets/key");
+    config_set_str(&cfg->clients[0].scope, NULL);
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    ASSERT_STREQ(cfg->issuer, "https://id.example.com");
+    ASSERT(cfg->clients[0].scope == NULL);
+    config_free(cfg);
+}
+
+TESTS(T(config_example_loads), T(config_defaults), T(config_load_file_prefixes_errors_with_path),
+      T(config_unknown_key_names_the_key), T(config_wrong_type), T(config_yaml_errors),
+      T(config_long_secret_is_not_echoed), T(config_file_size_cap), T(config_env_overrides),
+      T(config_env_bad_value), T(config_env_unknown_variable), T(config_validate_http_issuer),
+      T(config_validate_issuer_path), T(config_validate_listen), T(config_validate_misc_keys),
+      T(config_validate_bad_alg), T(config_validate_duplicate_client_ids), T(config_validate_secret),
+      T(config_validate_client_secret_sha256), T(config_validate_resource_format),
+      T(config_validate_client_unknown_resource), T(config_validate_client_rules), T(config_set_str_replaces))
