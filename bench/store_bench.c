@@ -51,7 +51,8 @@ static void token_for(int worker, long i, struct store_token *t)
     t->scope = "openid profile email offline_access";
     t->aud = "urn:example:api";
     t->grant_id = "3f2a9c1e-7b4d-4e8a-9c3f-1a2b3c4d5e6f";
-    t->data = "{\"nonce\":\"n-0S6_WzA2Mj\",\"auth_time\":1700000000,\"acr\":\"urn:mace:incommon:iap:silver\"}";
+    t->data = "{\"nonce\":\"n-0S6_WzA2Mj\",\"auth_time\":1700000000,"
+              "\"acr\":\"urn:mace:incommon:iap:silver\"}";
     t->iat = 1700000000;
     t->exp = 1700000000 + 30 * 86400;
 }
@@ -116,7 +117,8 @@ static void run(struct store *st, enum bench_op op, int threads, long ops)
     double dt = now_s() - t0;
     size_t total = (size_t)threads * (size_t)ops;
     qsort(lat, total, sizeof(*lat), cmp_double);
-    printf("%-14s threads=%d ops=%zu  %9.0f ops/s  p50=%.1fus p99=%.1fus p99.9=%.1fus max=%.0fus  failures=%ld\n",
+    printf("%-14s threads=%d ops=%zu  %9.0f ops/s  p50=%.1fus p99=%.1fus p99.9=%.1fus max=%.0fus"
+           "  failures=%ld\n",
            op_names[op], threads, total, (double)total / dt, lat[total / 2], lat[total * 99 / 100],
            lat[total * 999 / 1000], lat[total - 1], failures);
     pthread_barrier_destroy(&barrier);

@@ -79,8 +79,11 @@ static int fixed_key_list(struct store_conn *c, struct arena *a, struct store_ke
         for (size_t j = 0; j < hex_len / 2; j++)
             priv[j] = (unsigned char)(hexval(fixed_keys[i].priv_hex[2 * j]) << 4 |
                                       hexval(fixed_keys[i].priv_hex[2 * j + 1]));
-        rows[i] = (struct store_key){.kid = fixed_keys[i].kid, .alg = fixed_keys[i].alg, .priv_enc = priv,
-                                     .priv_enc_len = hex_len / 2, .public_jwk = "{}",
+        rows[i] = (struct store_key){.kid = fixed_keys[i].kid,
+                                     .alg = fixed_keys[i].alg,
+                                     .priv_enc = priv,
+                                     .priv_enc_len = hex_len / 2,
+                                     .public_jwk = "{}",
                                      .created_at = fixed_keys[i].created_at,
                                      .sign_from = fixed_keys[i].created_at};
     }

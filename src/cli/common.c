@@ -75,8 +75,8 @@ struct config *cli_load_config(const struct cli_globals *g)
         config_set_str(&cfg->log_level, g->log_level);
     if (g->workers != NULL) {
         int64_t n;
-        if (str_to_i64(str_c(g->workers), &n) != 0 || n < 0 || n > 256)
-            die("--workers: expected a number between 0 and 256, got '%s'", g->workers);
+        if (str_to_i64(str_c(g->workers), &n) != 0 || n < 0 || n > 1024)
+            die("--workers: expected a number between 0 and 1024, got '%s'", g->workers);
         cfg->workers = (uint32_t)n;
     }
     if (config_validate(cfg, &err) != 0)

@@ -23,7 +23,7 @@ void *arena_alloc_secret(struct arena *a, size_t n);
 char *arena_strndup(struct arena *a, const char *s, size_t n);
 char *arena_strdup(struct arena *a, const char *s);
 char *arena_printf(struct arena *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-char *arena_vprintf(struct arena *a, const char *fmt, va_list ap);
+char *arena_vprintf(struct arena *a, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 void *arena_memdup(struct arena *a, const void *p, size_t n);
 /* Registers fn(ptr) to run at reset/free: for anything that is not arena memory (jansson, EVP_PKEY). */
 void arena_defer(struct arena *a, void (*fn)(void *), void *ptr);

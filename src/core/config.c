@@ -1,6 +1,7 @@
 /* config.c: the server configuration (config.h): YAML file through a libcyaml schema, OSTIARY_* environment
  * overrides from one key table, and validation (RFC 6749 §2-3, RFC 8707 §2, OIDC Discovery §4 / RFC 8414 §2).
- * Command-line flags are applied by main through config_set_str(); nothing here reads the real environment. */
+ * Command-line flags are applied by main through config_set_str(); nothing here reads the real
+ * environment. */
 #include "core/config.h"
 
 #include <errno.h>
@@ -174,8 +175,8 @@ static const cyaml_schema_field_t top_fields[] = {
     CYAML_FIELD_MAPPING("keys", OPT, struct raw_config, keys, keys_fields),
     CYAML_FIELD_MAPPING("tokens", OPT, struct raw_config, tokens, tokens_fields),
     CYAML_FIELD_MAPPING("limits", OPT, struct raw_config, limits, limits_fields),
-    CYAML_FIELD_SEQUENCE_COUNT("resources", CYAML_FLAG_POINTER | OPT, struct raw_config, resources, n_resources,
-                               &resource_schema, 0, CFG_MAX_RESOURCES),
+    CYAML_FIELD_SEQUENCE_COUNT("resources", CYAML_FLAG_POINTER | OPT, struct raw_config, resources,
+                               n_resources, &resource_schema, 0, CFG_MAX_RESOURCES),
     CYAML_FIELD_SEQUENCE_COUNT("clients", CYAML_FLAG_POINTER | OPT, struct raw_config, clients, n_clients,
                                &client_schema, 0, CFG_MAX_CLIENTS),
     CYAML_FIELD_END,
@@ -195,23 +196,24 @@ enum cfg_type { CFG_STR, CFG_U32, CFG_BOOL, CFG_LIST };
 enum cfg_key_flags { CFG_SECRET = 1 << 0 }; /* never echoed in any message */
 
 struct cfg_key {
-    const char *path;      /* key path in the file, used in every message */
-    const char *env;       /* OSTIARY_ + path upper-cased, '.' -> '_' */
+    const char *path; /* key path in the file, used in every message */
+    const char *env;  /* OSTIARY_ + path upper-cased, '.' -> '_' */
     enum cfg_type type;
-    size_t off;            /* field in struct config */
-    size_t raw_off;        /* field in struct raw_config */
-    size_t count_off;      /* CFG_LIST: element count in struct config */
-    size_t raw_count_off;  /* CFG_LIST: element count in struct raw_config */
-    const char *def;       /* default, in the same syntax as an environment value; NULL = unset */
-    uint32_t min, max;     /* CFG_U32: inclusive bounds checked by config_validate() */
+    size_t off;           /* field in struct config */
+    size_t raw_off;       /* field in struct raw_config */
+    size_t count_off;     /* CFG_LIST: element count in struct config */
+    size_t raw_count_off; /* CFG_LIST: element count in struct raw_config */
+    const char *def;      /* default, in the same syntax as an environment value; NULL = unset */
+    uint32_t min, max;    /* CFG_U32: inclusive bounds checked by config_validate() */
     unsigned flags;
 };
 
-#define KEY(path, env, type, field, def, min, max, flags)                                                     \
-    {path, env, type, offsetof(struct config, field), offsetof(struct raw_config, field), 0, 0, def, min, max, \
-     flags}
-#define KEY_LIST(path, env, field, count, def)                                                                \
-    {path, env, CFG_LIST, offsetof(struct config, field), offsetof(struct raw_config, field),                  \
+/* clang-format off */
+#define KEY(path, env, type, field, def, min, max, flags)                                               \
+    {path, env, type, offsetof(struct config, field), offsetof(struct raw_config, field), 0, 0, def,    \
+     min, max, flags}
+#define KEY_LIST(path, env, field, count, def)                                                          \
+    {path, env, CFG_LIST, offsetof(struct config, field), offsetof(struct raw_config, field),            \
      offsetof(struct config, count), offsetof(struct raw_config, count), def, 0, 0, 0}
 
 #define DAY 86400u
@@ -225,23 +227,27 @@ static const struct cfg_key cfg_keys[] = {
     KEY_LIST("keys.algorithms", "OSTIARY_KEYS_ALGORITHMS", keys.algorithms, keys.n_algorithms, "RS256"),
     KEY("keys.secret", "OSTIARY_KEYS_SECRET", CFG_STR, keys.secret, NULL, 0, 0, CFG_SECRET),
     KEY("keys.secret_file", "OSTIARY_KEYS_SECRET_FILE", CFG_STR, keys.secret_file, NULL, 0, 0, 0),
-    KEY("keys.reload_interval", "OSTIARY_KEYS_RELOAD_INTERVAL", CFG_U32, keys.reload_interval, "60", 1, DAY, 0),
-    KEY("tokens.access_token_ttl", "OSTIARY_TOKENS_ACCESS_TOKEN_TTL", CFG_U32, tokens.access_token_ttl, "600", 1,
-        366 * DAY, 0),
+    KEY("keys.reload_interval", "OSTIARY_KEYS_RELOAD_INTERVAL", CFG_U32, keys.reload_interval,
+        "60", 1, DAY, 0),
+    KEY("tokens.access_token_ttl", "OSTIARY_TOKENS_ACCESS_TOKEN_TTL", CFG_U32, tokens.access_token_ttl,
+        "600", 1, 366 * DAY, 0),
     KEY("tokens.refresh_token_ttl", "OSTIARY_TOKENS_REFRESH_TOKEN_TTL", CFG_U32, tokens.refresh_token_ttl,
         "1209600", 1, 3660 * DAY, 0),
-    KEY("tokens.id_token_ttl", "OSTIARY_TOKENS_ID_TOKEN_TTL", CFG_U32, tokens.id_token_ttl, "3600", 1, 366 * DAY,
-        0),
+    KEY("tokens.id_token_ttl", "OSTIARY_TOKENS_ID_TOKEN_TTL", CFG_U32, tokens.id_token_ttl,
+        "3600", 1, 366 * DAY, 0),
     /* RFC 6749 §4.1.2: a maximum authorization code lifetime of 10 minutes is RECOMMENDED. */
-    KEY("tokens.code_ttl", "OSTIARY_TOKENS_CODE_TTL", CFG_U32, tokens.code_ttl, "60", 1, 600, 0),
-    KEY("limits.max_body_bytes", "OSTIARY_LIMITS_MAX_BODY_BYTES", CFG_U32, limits.max_body_bytes, "65536", 1024,
-        16u * 1024 * 1024, 0),
-    KEY("limits.max_params", "OSTIARY_LIMITS_MAX_PARAMS", CFG_U32, limits.max_params, "64", 8, 4096, 0),
-    KEY("limits.max_header_bytes", "OSTIARY_LIMITS_MAX_HEADER_BYTES", CFG_U32, limits.max_header_bytes, "16384",
-        1024, 1024 * 1024, 0),
+    KEY("tokens.code_ttl", "OSTIARY_TOKENS_CODE_TTL", CFG_U32, tokens.code_ttl,
+        "60", 1, 600, 0),
+    KEY("limits.max_body_bytes", "OSTIARY_LIMITS_MAX_BODY_BYTES", CFG_U32, limits.max_body_bytes,
+        "65536", 1024, 16u * 1024 * 1024, 0),
+    KEY("limits.max_params", "OSTIARY_LIMITS_MAX_PARAMS", CFG_U32, limits.max_params,
+        "64", 8, 4096, 0),
+    KEY("limits.max_header_bytes", "OSTIARY_LIMITS_MAX_HEADER_BYTES", CFG_U32, limits.max_header_bytes,
+        "16384", 1024, 1024 * 1024, 0),
     KEY("limits.request_timeout_ms", "OSTIARY_LIMITS_REQUEST_TIMEOUT_MS", CFG_U32, limits.request_timeout_ms,
         "10000", 100, 600000, 0),
 };
+/* clang-format on */
 #define N_CFG_KEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
 
 /* Per-entry access_token_ttl of resources and clients: 0 means "inherit". */
@@ -410,8 +416,8 @@ static int key_set_text(struct config *cfg, const struct cfg_key *k, const char 
 #define CY_MAX_FRAMES 16
 
 struct cy_frame {
-    char field[64];   /* mapping field name, or "" */
-    long index;       /* sequence entry (libcyaml counts from 1), or -1 */
+    char field[64]; /* mapping field name, or "" */
+    long index;     /* sequence entry (libcyaml counts from 1), or -1 */
     unsigned long line;
 };
 
@@ -436,7 +442,7 @@ static unsigned long digits_at(const char *s, const char *after)
 }
 
 __attribute__((format(printf, 3, 0))) static void cy_log_fn(cyaml_log_t level, void *ctx, const char *fmt,
-                                                             va_list args)
+                                                            va_list args)
 {
     struct cy_log *lg = ctx;
     char line[512];
@@ -703,7 +709,8 @@ static struct config *config_defaults(void)
     struct config *cfg = xcalloc(1, sizeof(*cfg));
     for (size_t i = 0; i < N_CFG_KEYS; i++) {
         /* Defaults are ours and always parse. */
-        if (cfg_keys[i].def != NULL && key_set_text(cfg, &cfg_keys[i], cfg_keys[i].def, cfg_keys[i].path, NULL) != 0)
+        if (cfg_keys[i].def != NULL &&
+            key_set_text(cfg, &cfg_keys[i], cfg_keys[i].def, cfg_keys[i].path, NULL) != 0)
             abort();
     }
     return cfg;
@@ -740,7 +747,8 @@ static int load_buffer_named(const char *yaml, size_t len, const char *name, str
 
     struct config *cfg = config_defaults();
     if (len > 0) {
-        cyaml_err_t rc = cyaml_load_data((const uint8_t *)yaml, len, &cy, &top_schema, (cyaml_data_t **)&raw, NULL);
+        cyaml_err_t rc =
+            cyaml_load_data((const uint8_t *)yaml, len, &cy, &top_schema, (cyaml_data_t **)&raw, NULL);
         if (rc != CYAML_OK) {
             cy_explain(&lg, rc, prefix, err);
             config_free(cfg);
@@ -980,10 +988,13 @@ static bool host_is_loopback(const char *h, size_t n)
 
 struct url_parts {
     bool https;
-    const char *host;   /* as written, brackets included for IPv6 */
+    const char *host; /* as written, brackets included for IPv6 */
     size_t host_len;
-    const char *path;   /* from the first '/' after the authority, or "" */
+    const char *path; /* from the first '/' after the authority, or "" */
 };
+
+/* Userinfo may hold a password, so a URL rejected for it is never echoed. */
+static const char userinfo_reason[] = "must not contain userinfo ('user@' or 'user:password@')";
 
 /* Splits an absolute http(s) URL. Returns NULL on success, else the reason. */
 static const char *http_url_split(const char *s, struct url_parts *u)
@@ -1002,7 +1013,7 @@ static const char *http_url_split(const char *s, struct url_parts *u)
         return "must not contain spaces, control or non-ASCII characters";
     size_t alen = strcspn(auth, "/?#");
     if (memchr(auth, '@', alen) != NULL)
-        return "must not contain userinfo ('@')";
+        return userinfo_reason;
     const char *port = NULL;
     if (auth[0] == '[') {
         const char *close = memchr(auth, ']', alen);
@@ -1024,7 +1035,8 @@ static const char *http_url_split(const char *s, struct url_parts *u)
         return "has no host";
     for (size_t i = 0; i < u->host_len; i++) {
         char c = auth[i];
-        bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' || c == '-';
+        bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' ||
+                  c == '-';
         if (auth[0] == '[')
             ok = ok || c == ':' || c == '[' || c == ']';
         if (!ok)
@@ -1062,6 +1074,10 @@ static int validate_issuer(struct config *cfg, struct errbuf *err)
         return ERR_INVALID;
     }
     why = http_url_split(cfg->issuer, &u);
+    if (why == userinfo_reason) {
+        errbuf_set(err, "issuer: %s", why);
+        return ERR_INVALID;
+    }
     if (why != NULL) {
         errbuf_set(err, "issuer: %s, got '%s'", why, shown(cfg->issuer, buf));
         return ERR_INVALID;
@@ -1153,8 +1169,8 @@ static int validate_keys(struct config *cfg, struct errbuf *err)
     for (unsigned i = 0; i < cfg->keys.n_algorithms; i++) {
         const char *a = cfg->keys.algorithms[i];
         if (!ONE_OF(a, algorithms_allowed)) {
-            errbuf_set(err, "keys.algorithms[%u]: unsupported algorithm '%s' (allowed: RS256, ES256, EdDSA)", i,
-                       shown(a, buf));
+            errbuf_set(err, "keys.algorithms[%u]: unsupported algorithm '%s' (allowed: RS256, ES256, EdDSA)",
+                       i, shown(a, buf));
             return ERR_INVALID;
         }
         if (in_list(a, cfg->keys.algorithms, i)) {
@@ -1200,10 +1216,11 @@ static int validate_resources(struct config *cfg, struct errbuf *err)
         /* RFC 8707 §2: an absolute URI without a fragment. */
         if (uri_scheme_len(r->identifier) == 0 || !visible_ascii(r->identifier) ||
             strchr(r->identifier, '#') != NULL) {
-            errbuf_set(err,
-                       "resources[%u].identifier: must be an absolute URI without fragment (RFC 8707 §2), e.g. "
-                       "urn:example:api or https://api.example.com, got '%s'",
-                       i, shown(r->identifier, buf));
+            errbuf_set(
+                err,
+                "resources[%u].identifier: must be an absolute URI without fragment (RFC 8707 §2), e.g. "
+                "urn:example:api or https://api.example.com, got '%s'",
+                i, shown(r->identifier, buf));
             return ERR_INVALID;
         }
         for (unsigned j = 0; j < i; j++) {
@@ -1236,8 +1253,9 @@ static int validate_resources(struct config *cfg, struct errbuf *err)
             }
         }
         if (r->access_token_ttl > ENTRY_TTL_MAX) {
-            errbuf_set(err, "resources[%u].access_token_ttl: must be at most %u (0 = tokens.access_token_ttl)",
-                       i, ENTRY_TTL_MAX);
+            errbuf_set(err,
+                       "resources[%u].access_token_ttl: must be at most %u (0 = tokens.access_token_ttl)", i,
+                       ENTRY_TTL_MAX);
             return ERR_INVALID;
         }
     }
@@ -1258,16 +1276,22 @@ static int validate_redirect_uri(const struct config *cfg, unsigned i, unsigned 
 {
     char buf[72];
     size_t sl = uri != NULL ? uri_scheme_len(uri) : 0;
-    /* RFC 6749 §3.1.2: absolute URI, no fragment. Custom schemes are allowed for native apps (RFC 8252 §7.1). */
+    /* RFC 6749 §3.1.2: absolute URI, no fragment. Custom schemes are allowed (native apps, RFC 8252 §7.1). */
     if (sl == 0 || !visible_ascii(uri) || strchr(uri, '#') != NULL) {
-        errbuf_set(err, "clients[%u].redirect_uris[%u]: must be an absolute URI without fragment (RFC 6749 §3.1.2), "
-                        "got '%s'",
-                   i, j, shown(uri, buf));
+        errbuf_set(
+            err,
+            "clients[%u].redirect_uris[%u]: must be an absolute URI without fragment (RFC 6749 §3.1.2), "
+            "got '%s'",
+            i, j, shown(uri, buf));
         return ERR_INVALID;
     }
     if ((sl == 4 && strncasecmp(uri, "http", 4) == 0) || (sl == 5 && strncasecmp(uri, "https", 5) == 0)) {
         struct url_parts u;
         const char *why = http_url_split(uri, &u);
+        if (why == userinfo_reason) {
+            errbuf_set(err, "clients[%u].redirect_uris[%u]: %s", i, j, why);
+            return ERR_INVALID;
+        }
         if (why != NULL) {
             errbuf_set(err, "clients[%u].redirect_uris[%u]: %s, got '%s'", i, j, why, shown(uri, buf));
             return ERR_INVALID;
@@ -1295,14 +1319,15 @@ static int validate_client(struct config *cfg, unsigned i, struct arena *tmp, st
     }
     for (unsigned j = 0; j < i; j++) {
         if (strcmp(cfg->clients[j].client_id, c->client_id) == 0) {
-            errbuf_set(err, "clients[%u].client_id: duplicate '%s' (also clients[%u])", i, shown(c->client_id, buf),
-                       j);
+            errbuf_set(err, "clients[%u].client_id: duplicate '%s' (also clients[%u])", i,
+                       shown(c->client_id, buf), j);
             return ERR_INVALID;
         }
     }
     /* Secrets and their hashes are never echoed. */
     if (c->client_secret != NULL && c->client_secret_sha256 != NULL) {
-        errbuf_set(err, "clients[%u].client_secret: client_secret and client_secret_sha256 are mutually exclusive",
+        errbuf_set(err,
+                   "clients[%u].client_secret: client_secret and client_secret_sha256 are mutually exclusive",
                    i);
         return ERR_INVALID;
     }
@@ -1327,21 +1352,24 @@ static int validate_client(struct config *cfg, unsigned i, struct arena *tmp, st
     if (c->token_endpoint_auth_method == NULL)
         config_set_str(&c->token_endpoint_auth_method, has_secret ? "client_secret_basic" : "none");
     if (!ONE_OF(c->token_endpoint_auth_method, auth_methods_allowed)) {
-        errbuf_set(err,
-                   "clients[%u].token_endpoint_auth_method: must be client_secret_basic, client_secret_post or "
-                   "none, got '%s'",
-                   i, shown(c->token_endpoint_auth_method, buf));
+        errbuf_set(
+            err,
+            "clients[%u].token_endpoint_auth_method: must be client_secret_basic, client_secret_post or "
+            "none, got '%s'",
+            i, shown(c->token_endpoint_auth_method, buf));
         return ERR_INVALID;
     }
     bool is_public = strcmp(c->token_endpoint_auth_method, "none") == 0;
     if (!is_public && !has_secret) {
-        errbuf_set(err, "clients[%u].token_endpoint_auth_method: %s requires client_secret or client_secret_sha256",
-                   i, c->token_endpoint_auth_method);
+        errbuf_set(
+            err, "clients[%u].token_endpoint_auth_method: %s requires client_secret or client_secret_sha256",
+            i, c->token_endpoint_auth_method);
         return ERR_INVALID;
     }
     if (is_public && has_secret) {
-        errbuf_set(err, "clients[%u].token_endpoint_auth_method: none, but a client secret is configured; "
-                        "use client_secret_basic or client_secret_post, or remove the secret",
+        errbuf_set(err,
+                   "clients[%u].token_endpoint_auth_method: none, but a client secret is configured; "
+                   "use client_secret_basic or client_secret_post, or remove the secret",
                    i);
         return ERR_INVALID;
     }
@@ -1360,10 +1388,11 @@ static int validate_client(struct config *cfg, unsigned i, struct arena *tmp, st
     for (unsigned j = 0; j < c->n_grant_types; j++) {
         const char *g = c->grant_types[j];
         if (!ONE_OF(g, grants_allowed)) {
-            errbuf_set(err,
-                       "clients[%u].grant_types[%u]: unsupported grant type '%s' (allowed: authorization_code, "
-                       "client_credentials, refresh_token, urn:ietf:params:oauth:grant-type:device_code)",
-                       i, j, shown(g, buf));
+            errbuf_set(
+                err,
+                "clients[%u].grant_types[%u]: unsupported grant type '%s' (allowed: authorization_code, "
+                "client_credentials, refresh_token, urn:ietf:params:oauth:grant-type:device_code)",
+                i, j, shown(g, buf));
             return ERR_INVALID;
         }
         if (in_list(g, c->grant_types, j)) {
@@ -1381,29 +1410,32 @@ static int validate_client(struct config *cfg, unsigned i, struct arena *tmp, st
         }
         /* RFC 6749 §3.1.2.2: redirection URIs must be registered for the code flow. */
         if (strcmp(g, "authorization_code") == 0 && c->n_redirect_uris == 0) {
-            errbuf_set(err, "clients[%u].redirect_uris: at least one is required for authorization_code "
-                            "(RFC 6749 §3.1.2.2)",
+            errbuf_set(err,
+                       "clients[%u].redirect_uris: at least one is required for authorization_code "
+                       "(RFC 6749 §3.1.2.2)",
                        i);
             return ERR_INVALID;
         }
     }
 
     if (c->scope != NULL && !scope_valid(c->scope)) {
-        errbuf_set(err, "clients[%u].scope: must be scope tokens separated by single spaces (RFC 6749 §3.3), "
-                        "got '%s'",
+        errbuf_set(err,
+                   "clients[%u].scope: must be scope tokens separated by single spaces (RFC 6749 §3.3), "
+                   "got '%s'",
                    i, shown(c->scope, buf));
         return ERR_INVALID;
     }
     for (unsigned j = 0; j < c->n_resources; j++) {
         const char *r = c->resources[j];
         if (r == NULL || !is_resource(cfg, r)) {
-            errbuf_set(err, "clients[%u].resources[%u]: unknown resource '%s' (not a resources[].identifier)", i, j,
-                       shown(r, buf));
+            errbuf_set(err, "clients[%u].resources[%u]: unknown resource '%s' (not a resources[].identifier)",
+                       i, j, shown(r, buf));
             return ERR_INVALID;
         }
     }
     if (c->access_token_ttl > ENTRY_TTL_MAX) {
-        errbuf_set(err, "clients[%u].access_token_ttl: must be at most %u (0 = the resource or global default)", i,
+        errbuf_set(err,
+                   "clients[%u].access_token_ttl: must be at most %u (0 = the resource or global default)", i,
                    ENTRY_TTL_MAX);
         return ERR_INVALID;
     }
@@ -1432,11 +1464,16 @@ int config_validate(struct config *cfg, struct errbuf *err)
     if (rc != 0)
         return rc;
     if (cfg->storage == NULL || strncmp(cfg->storage, "sqlite:", 7) != 0 || cfg->storage[7] == '\0') {
-        errbuf_set(err, "storage: unsupported value '%s'; expected sqlite:<path>", shown(cfg->storage, buf));
+        /* Only the scheme is shown: a database URL can carry a password. */
+        const char *st = cfg->storage != NULL ? cfg->storage : "";
+        size_t sl = strcspn(st, ":");
+        errbuf_set(err, "storage: unsupported storage '%.*s'; expected sqlite:<path>",
+                   (int)(sl < 32 ? sl : 32), shown(st, buf));
         return ERR_INVALID;
     }
     if (!ONE_OF(cfg->log_level, log_levels_allowed)) {
-        errbuf_set(err, "log_level: must be debug, info, warn or error, got '%s'", shown(cfg->log_level, buf));
+        errbuf_set(err, "log_level: must be debug, info, warn or error, got '%s'",
+                   shown(cfg->log_level, buf));
         return ERR_INVALID;
     }
     rc = validate_keys(cfg, err);

@@ -6,8 +6,18 @@
  *   OSTIARY_KEYS_ALGORITHMS (comma list), OSTIARY_KEYS_SECRET, OSTIARY_KEYS_SECRET_FILE,
  *   OSTIARY_TOKENS_ACCESS_TOKEN_TTL, OSTIARY_TOKENS_REFRESH_TOKEN_TTL, OSTIARY_TOKENS_ID_TOKEN_TTL,
  *   OSTIARY_TOKENS_CODE_TTL, OSTIARY_LIMITS_MAX_BODY_BYTES, OSTIARY_LIMITS_MAX_PARAMS,
- *   OSTIARY_LIMITS_MAX_HEADER_BYTES, OSTIARY_LIMITS_REQUEST_TIMEOUT_MS, ...
- * The lists (clients, resources) come from the file only. Every error names the key and the reason. */
+ *   OSTIARY_LIMITS_MAX_HEADER_BYTES, OSTIARY_LIMITS_REQUEST_TIMEOUT_MS, OSTIARY_KEYS_RELOAD_INTERVAL.
+ * Booleans: true/false, yes/no, 1/0 (any case). Any other OSTIARY_* variable is an error (a typo would
+ * otherwise be silently ignored), except OSTIARY_CONFIG, the config path read by main.
+ * The lists (clients, resources) come from the file only. Every error names the key and the reason:
+ *   "<file>: <key path>: <reason>"   from config_load (config_load_buffer: no "<file>: " prefix),
+ *       e.g. "ostiary.yaml: tokens.access_token_ttl: invalid unsigned integer 'abc'",
+ *            "ostiary.yaml: clients[1].secret: unknown key",
+ *            "ostiary.yaml: YAML syntax error near line 3: <libyaml's problem>";
+ *   "OSTIARY_<NAME>: <reason>"       from config_apply_env;
+ *   "<key path>: <reason>"           from config_validate, e.g. "clients[0].client_id: duplicate 'a' ...".
+ * Secrets (keys.secret, client secrets) and database URLs are never echoed in a message.
+ * Files over 1 MiB, YAML anchors/aliases and multi-document files are refused. */
 #ifndef OSTIARY_CONFIG_H
 #define OSTIARY_CONFIG_H
 
@@ -79,15 +89,26 @@ struct config {
     uint16_t listen_port;
 };
 
-/* Loads `path` (NULL: defaults only), applies OSTIARY_* from envp, but does not validate. */
+/* Loads `path` (NULL: defaults only), applies OSTIARY_* from envp (NULL: none), but does not validate.
+ * On success *out is owned by the caller (config_free); on failure *out is untouched and err says why. */
 int config_load(const char *path, char *const *envp, struct config **out, struct errbuf *err);
-/* Parses a YAML document from memory (used by config_load and the fuzz target). */
+/* Parses a YAML document from memory (used by config_load and the fuzz target) over the documented
+ * defaults; an empty document gives the defaults. Does not read the environment. */
 int config_load_buffer(const char *yaml, size_t len, struct config **out, struct errbuf *err);
+/* Applies OSTIARY_* variables from envp ("NAME=value" strings, NULL-terminated) on top of cfg. On error
+ * cfg may be partly updated; the caller frees it. */
 int config_apply_env(struct config *cfg, char *const *envp, struct errbuf *err);
-/* Checks every value and fills the derived fields. err names the key, e.g. "tokens.access_token_ttl: ...". */
+/* Checks every value and fills the derived fields. err names the key, e.g. "tokens.access_token_ttl: ...".
+ * Also fills per-entry defaults: resources[].access_token_format (jwt), resources[].signing_alg (RS256 if
+ * in keys.algorithms, else the first one), clients[].token_endpoint_auth_method (client_secret_basic
+ * with a secret, else none), clients[].grant_types (authorization_code with redirect_uris, else
+ * client_credentials). Strips trailing '/' from issuer. listen_host is unbracketed ("::1"); ":port"
+ * gives "0.0.0.0". Idempotent: may be called again after more config_set_str() calls. */
 int config_validate(struct config *cfg, struct errbuf *err);
-/* Replaces a string field (flags override). */
+/* Replaces a string field (flags override) with a heap copy of value (NULL clears it), freeing the old
+ * one. Works on any char * field of struct config, including those of resources[] and clients[]. */
 void config_set_str(char **field, const char *value);
+/* Frees cfg and everything it points to (secrets are wiped first). NULL is a no-op. */
 void config_free(struct config *cfg);
 
 #endif

@@ -6,6 +6,7 @@
 #ifndef OSTIARY_LOG_H
 #define OSTIARY_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum log_level { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3 };
@@ -29,6 +30,10 @@ void log_event(enum log_level level, const char *event, ...);
 #define log_info(...) LOG_AT(LOG_INFO, __VA_ARGS__)
 #define log_warn(...) LOG_AT(LOG_WARN, __VA_ARGS__)
 #define log_error(...) LOG_AT(LOG_ERROR, __VA_ARGS__)
+
+/* Buffers this thread's info/debug lines (worker threads); log_flush() writes them out. */
+void log_thread_buffered(bool on);
+void log_flush(void);
 
 /* Writes a short fingerprint of a secret (first 8 hex chars of its SHA-256) into out[9]. */
 void log_fp(const void *secret, size_t n, char out[9]);

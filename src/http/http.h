@@ -15,9 +15,16 @@ struct worker;
 
 #define HTTP_MAX_RES_HEADERS 16
 
+/* A response header: name and value copied into the arena. */
 struct http_header {
-    const char *name; /* lower-case for request headers */
+    const char *name;
     struct str value;
+};
+
+/* A request header: borrowed from the HTTP library's buffers for the request's lifetime; the name is
+ * lower-case; neither is NUL-terminated. */
+struct http_kv {
+    struct str name, value;
 };
 
 struct http_res {
@@ -34,7 +41,7 @@ struct http_req {
     struct str path;        /* without the query string, not decoded */
     struct str query;       /* after '?', not decoded; STR_NULL when absent */
     struct str body;
-    struct http_header *headers;
+    struct http_kv *headers;
     size_t n_headers;
     char peer[64];          /* client address, for rate limits and logs */
     char rid[24];           /* request id, also sent as X-Request-Id */

@@ -58,7 +58,7 @@ struct str http_req_header(const struct http_req *req, const char *lcname, size_
     struct str v = STR_NULL;
     size_t c = 0;
     for (size_t i = 0; i < req->n_headers; i++) {
-        if (strcmp(req->headers[i].name, lcname) == 0) {
+        if (str_eq_c(req->headers[i].name, lcname)) {
             if (c == 0)
                 v = req->headers[i].value;
             c++;
@@ -160,21 +160,21 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 
     size_t header_bytes = 0;
     req.n_headers = hreq->headers.size;
-    req.headers = arena_alloc(a, sizeof(struct http_header) * (req.n_headers + 1));
+    req.headers = arena_alloc(a, sizeof(struct http_kv) * (req.n_headers + 1));
     for (size_t i = 0; i < hreq->headers.size; i++) {
         h2o_header_t *h = &hreq->headers.entries[i];
-        /* h2o lower-cases header names; copy so every name is NUL-terminated. */
-        req.headers[i].name = arena_strndup(a, h->name->base, h->name->len);
-        req.headers[i].value = (struct str){arena_strndup(a, h->value.base, h->value.len), h->value.len};
+        /* Borrowed: h2o keeps them (lower-cased names) until the request is disposed. */
+        req.headers[i].name = (struct str){h->name->base, h->name->len};
+        req.headers[i].value = (struct str){h->value.base, h->value.len};
         header_bytes += h->name->len + h->value.len + 4;
     }
     header_bytes += hreq->path.len + hreq->method.len;
 
     t->inflight++;
+    /* Linked to the request pool (refcount 1): inflight_done runs when h2o disposes the request, that is
+     * once the response has been written out. */
     struct thread **tp = h2o_mem_alloc_shared(&hreq->pool, sizeof(*tp), inflight_done);
     *tp = t;
-    h2o_mem_link_shared(&hreq->pool, tp);
-    h2o_mem_release_shared(tp);
 
     if (header_bytes > t->cfg->max_header_bytes)
         send_plain_error(&req, 431, "invalid_request", "request headers too large");
@@ -192,6 +192,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
     }
     h2o_add_header_by_str(&hreq->pool, &hreq->res.headers, H2O_STRLIT("x-request-id"), 0, NULL,
                           h2o_strdup(&hreq->pool, req.rid, strlen(req.rid)).base, strlen(req.rid));
+    hreq->res.content_length = req.res.body.len;
     /* h2o_send_inline copies the body into the request pool, so the arena can be reset now. */
     h2o_send_inline(hreq, req.res.body.p != NULL ? req.res.body.p : "", req.res.body.len);
 
@@ -224,6 +225,7 @@ static void *thread_main(void *arg)
         return NULL;
     }
     t->arena = arena_new(16384);
+    log_thread_buffered(true);
     h2o_context_init(&t->ctx, h2o_evloop_create(), &globalconf);
     t->accept_ctx.ctx = &t->ctx;
     t->accept_ctx.hosts = globalconf.hosts;
@@ -239,6 +241,7 @@ static void *thread_main(void *arg)
             last_tick = now;
             if (t->hooks->tick != NULL)
                 t->hooks->tick(t->worker);
+            log_flush();
         }
     }
     /* Graceful stop: no new connections; let the responses in flight finish, at most 10 s. */
@@ -251,6 +254,7 @@ static void *thread_main(void *arg)
     if (t->hooks->thread_fini != NULL)
         t->hooks->thread_fini(t->worker);
     arena_free(t->arena);
+    log_thread_buffered(false);
     /* Idle keep-alive connections are dropped with the process; the context is not disposed because
      * h2o 2.2 cannot dispose a context that still has connections attached. */
     return NULL;

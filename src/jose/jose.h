@@ -32,11 +32,16 @@ bool jose_alg_supported(const char *alg);
 
 /* Loads keys from the store and decrypts them with `secret`. When `generate` is set, an algorithm of
  * `algs` without a current key gets a new one (RS256: RSA 2048; ES256: P-256; EdDSA: Ed25519), stored
- * encrypted. Fails if a stored key cannot be decrypted (wrong secret) — never silently regenerates. */
+ * encrypted. Fails if a stored key cannot be decrypted (wrong secret) — never silently regenerates.
+ * Key generation runs in one store transaction (store_begin/commit), after every stored key has been
+ * decrypted. Without `generate`, an alg of `algs` lacking a current key is an error (ERR_NOTFOUND).
+ * kid is the RFC 7638 thumbprint. Owner of *out: the caller (keystore_free). Blocks on the store. */
 int keystore_open(struct store_conn *db, const char *secret, const char *const *algs, size_t nalgs, bool generate,
                   struct keystore **out, struct errbuf *err);
 void keystore_free(struct keystore *ks);
-/* Re-reads keys from the store (other instances or the CLI may have rotated); cheap when unchanged. */
+/* Re-reads keys from the store (other instances or the CLI may have rotated); cheap when unchanged (one
+ * key_list and a hash; nothing is decrypted or locked). Safe to call from any thread while others sign;
+ * db must be the calling thread's connection. On failure the previous keys stay in use. */
 int keystore_reload(struct keystore *ks, struct store_conn *db, struct errbuf *err);
 
 /* Rotation (CLI): creates a new key for alg that signs from now + publish_delay; the current key of that
@@ -45,18 +50,22 @@ int keystore_rotate(struct store_conn *db, const char *secret, const char *alg, 
                     int64_t max_token_ttl, char **new_kid, struct errbuf *err);
 
 /* The JWKS document ({"keys":[...]}, public parts: kty, kid, alg, use "sig", and n/e, crv/x/y or crv/x)
- * of every published key, rebuilt on load/reload. Copied into the arena with its length. */
+ * of every published key, rebuilt on load/reload and once a key passes its unpublish_at. Copied into the
+ * arena with its length. */
 const char *keystore_jwks(struct keystore *ks, struct arena *a, size_t *len);
 
 /* Signs a compact JWS with the current key for `alg`. Header: {"alg","kid","typ"} (typ omitted when NULL).
- * payload is a JSON text. Returns the token in arena memory, or NULL (err set) when alg has no key. */
+ * payload is a JSON text. Returns the token in arena memory, or NULL (err set) when alg has no key. The
+ * current key is the newest (largest sign_from) with sign_from <= clock_now() < retired_at. */
 char *jws_sign(struct keystore *ks, struct arena *a, const char *alg, const char *typ, const char *payload,
                size_t payload_len, struct errbuf *err);
 
 /* Verifies a compact JWS against the published keys: kid must name one of them (or, without kid, the
  * only published key of the header's alg), the header alg must equal the key's alg (never "none", never an
  * alg from a different key type). On success *payload is the parsed claims (freed with the arena) and
- * *typ the header typ (or NULL). Does not check claims (exp, iss, aud): that is the caller's job. */
+ * *typ the header typ (or NULL). Does not check claims (exp, iss, aud): that is the caller's job.
+ * Errors: JOSE_ERR_BAD_TOKEN (malformed, over 16 KiB, alg not allowed or not the key's, crit header,
+ * payload not a JSON object, duplicate JSON member names), JOSE_ERR_UNKNOWN_KEY, JOSE_ERR_BAD_SIGNATURE. */
 int jws_verify(struct keystore *ks, struct arena *a, const char *jws, size_t len, json_t **payload,
                const char **typ, struct errbuf *err);
 
@@ -64,7 +73,8 @@ int jws_verify(struct keystore *ks, struct arena *a, const char *jws, size_t len
  * For EdDSA with Ed25519 the hash is SHA-512. */
 char *jose_half_hash(struct arena *a, const char *alg, const char *value, size_t len);
 
-/* For `ostiary keys list`: every stored key with its state, as JSON lines on stdout-ready text. */
+/* For `ostiary keys list`: every stored key with its state at `now`, sorted by alg then sign_from. Strings
+ * are arena memory. "retired" also covers a key that could still sign but is superseded by a newer one. */
 struct keystore_info {
     const char *kid, *alg, *state; /* state: "next", "current", "retired", "unpublished" */
     int64_t created_at, sign_from, retired_at, unpublish_at;

@@ -46,13 +46,15 @@ bool jose_key_fits_alg(const EVP_PKEY *pkey, enum jose_alg alg)
     switch (alg) {
     case JOSE_ALG_RS256:
         /* RFC 7518 §3.3: a key of 2048 bits or larger MUST be used. */
-        return EVP_PKEY_is_a(pkey, "RSA") && EVP_PKEY_get_bits(pkey) >= 2048 && EVP_PKEY_get_bits(pkey) <= 8192;
+        return EVP_PKEY_is_a(pkey, "RSA") && EVP_PKEY_get_bits(pkey) >= 2048 &&
+               EVP_PKEY_get_bits(pkey) <= 8192;
     case JOSE_ALG_ES256: {
         char group[32];
         size_t glen = 0;
         if (!EVP_PKEY_is_a(pkey, "EC"))
             return false;
-        if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &glen) != 1)
+        if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &glen) !=
+            1)
             return false;
         return strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0;
     }

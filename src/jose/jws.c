@@ -109,15 +109,14 @@ static int ecdsa_der_to_raw(const unsigned char *der, size_t len, unsigned char 
         return -1;
     const BIGNUM *r = NULL, *s = NULL;
     ECDSA_SIG_get0(sig, &r, &s);
-    int rc = p == der + len && BN_bn2binpad(r, raw, ES256_COORD) == ES256_COORD &&
-                     BN_bn2binpad(s, raw + ES256_COORD, ES256_COORD) == ES256_COORD
-                 ? 0
-                 : -1;
+    bool ok = p == der + len && BN_bn2binpad(r, raw, ES256_COORD) == ES256_COORD &&
+              BN_bn2binpad(s, raw + ES256_COORD, ES256_COORD) == ES256_COORD;
     ECDSA_SIG_free(sig);
-    return rc;
+    return ok ? 0 : -1;
 }
 
-static int ecdsa_raw_to_der(const unsigned char raw[ES256_SIG_LEN], unsigned char *der, size_t cap, size_t *len)
+static int ecdsa_raw_to_der(const unsigned char raw[ES256_SIG_LEN], unsigned char *der, size_t cap,
+                            size_t *len)
 {
     ECDSA_SIG *sig = ECDSA_SIG_new();
     BIGNUM *r = BN_bin2bn(raw, ES256_COORD, NULL);
@@ -168,8 +167,8 @@ static int sign_raw(EVP_PKEY *pkey, enum jose_alg alg, const void *in, size_t in
 }
 
 /* True if sig is a valid JWS signature of `in`. Signature lengths are checked exactly per alg. */
-static bool verify_raw(EVP_PKEY *pkey, enum jose_alg alg, const void *in, size_t in_len, const unsigned char *sig,
-                       size_t sig_len)
+static bool verify_raw(EVP_PKEY *pkey, enum jose_alg alg, const void *in, size_t in_len,
+                       const unsigned char *sig, size_t sig_len)
 {
     unsigned char der[128];
     switch (alg) {
@@ -319,8 +318,8 @@ int jws_verify(struct keystore *ks, struct arena *a, const char *jws, size_t len
         return JOSE_ERR_BAD_TOKEN;
     }
     struct jose_keyref key;
-    if (keystore_verify_key(ks, jkid ? json_string_value(jkid) : NULL, jkid ? json_string_length(jkid) : 0, alg,
-                            &key) != 0) {
+    if (keystore_verify_key(ks, jkid ? json_string_value(jkid) : NULL, jkid ? json_string_length(jkid) : 0,
+                            alg, &key) != 0) {
         if (jkid != NULL)
             errbuf_set(err, "jws: kid names no published key");
         else

@@ -27,7 +27,7 @@
 #define KEY_ENC_OVERHEAD (KEY_ENC_HDR + crypto_aead_xchacha20poly1305_ietf_ABYTES)
 #define KEK_CONTEXT "ostiary-key-encryption-v1"
 #define KEK_LEN crypto_aead_xchacha20poly1305_ietf_KEYBYTES
-#define KEYS_MAX 256 /* keys loaded at most; the store's gc deletes unpublished ones */
+#define KEYS_MAX 256 /* published keys at most: lookups are linear scans */
 
 /* Protected headers precomputed per key for the typs signed most often; others are built per call. */
 static const char *const cached_typs[] = {NULL, "JWT", "at+jwt", "logout+jwt"};
@@ -100,7 +100,8 @@ static void pkey_free_cb(void *p)
 static EVP_PKEY *key_decrypt(const unsigned char kek[KEK_LEN], struct arena *tmp, const struct store_key *row,
                              enum jose_alg alg, struct errbuf *err)
 {
-    if (row->priv_enc == NULL || row->priv_enc_len <= KEY_ENC_OVERHEAD || row->priv_enc[0] != KEY_ENC_VERSION) {
+    if (row->priv_enc == NULL || row->priv_enc_len <= KEY_ENC_OVERHEAD ||
+        row->priv_enc[0] != KEY_ENC_VERSION) {
         errbuf_set(err, "key %s (%s): the stored private key has an unknown format", row->kid, row->alg);
         return NULL;
     }
@@ -110,10 +111,12 @@ static EVP_PKEY *key_decrypt(const unsigned char kek[KEK_LEN], struct arena *tmp
     if (crypto_aead_xchacha20poly1305_ietf_decrypt(der, &dlen, NULL, row->priv_enc + KEY_ENC_HDR, clen,
                                                    (const unsigned char *)row->kid, strlen(row->kid),
                                                    row->priv_enc + 1, kek) != 0) {
-        errbuf_set(err,
-                   "key %s (%s): the key secret does not match the one this key was encrypted with; configure "
-                   "the previous key secret (keys are never regenerated, tokens they signed must stay valid)",
-                   row->kid, row->alg);
+        errbuf_set(
+            err,
+            "key %s (%s): cannot decrypt: the key secret does not match the one this key was encrypted "
+            "with, or the stored key was altered; configure the previous key secret (keys are never "
+            "regenerated: tokens they signed must stay valid)",
+            row->kid, row->alg);
         return NULL;
     }
     EVP_PKEY *pkey = jose_key_from_der(der, (size_t)dlen);
@@ -152,8 +155,8 @@ static int key_new_row(const unsigned char kek[KEK_LEN], struct arena *a, enum j
     unsigned long long clen = 0;
     enc[0] = KEY_ENC_VERSION;
     rand_bytes(enc + 1, KEY_ENC_NONCE);
-    crypto_aead_xchacha20poly1305_ietf_encrypt(enc + KEY_ENC_HDR, &clen, der, der_len, (const unsigned char *)kid,
-                                               strlen(kid), NULL, enc + 1, kek);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(enc + KEY_ENC_HDR, &clen, der, der_len,
+                                               (const unsigned char *)kid, strlen(kid), NULL, enc + 1, kek);
     *row = (struct store_key){
         .kid = kid,
         .alg = jose_alg_name(alg),
@@ -248,13 +251,10 @@ static int key_cmp_newest(const void *x, const void *y)
 
 /* Builds a key set from store rows. Keys already in `old` (same kid and alg) are shared, not decrypted
  * again. Rows already unpublished at `now` are skipped: they can neither sign nor verify. */
-static int keyset_build(const unsigned char kek[KEK_LEN], const struct keyset *old, const struct store_key *rows,
-                        size_t n, int64_t now, struct keyset **out, struct errbuf *err)
+static int keyset_build(const unsigned char kek[KEK_LEN], const struct keyset *old,
+                        const struct store_key *rows, size_t n, int64_t now, struct keyset **out,
+                        struct errbuf *err)
 {
-    if (n > KEYS_MAX) {
-        errbuf_set(err, "keys: %zu keys in the store, at most %d are supported; run the store gc", n, KEYS_MAX);
-        return ERR_FAIL;
-    }
     struct keyset *set = calloc(1, sizeof(*set));
     if (set == NULL)
         abort();
@@ -272,6 +272,11 @@ static int keyset_build(const unsigned char kek[KEK_LEN], const struct keyset *o
         }
         if (!published_at(r->unpublish_at, now))
             continue;
+        if (set->n == KEYS_MAX) {
+            errbuf_set(err, "keys: more than %d published keys; signing and JWKS stay bounded", KEYS_MAX);
+            rc = ERR_FAIL;
+            break;
+        }
         EVP_PKEY *pkey = NULL;
         for (size_t j = 0; old != NULL && j < old->n; j++) {
             if (old->keys[j].alg == alg && strcmp(old->keys[j].kid, r->kid) == 0) {
@@ -435,8 +440,8 @@ static int generate_missing(struct keystore *ks, struct store_conn *db, const ch
     return rc;
 }
 
-int keystore_open(struct store_conn *db, const char *secret, const char *const *algs, size_t nalgs, bool generate,
-                  struct keystore **out, struct errbuf *err)
+int keystore_open(struct store_conn *db, const char *secret, const char *const *algs, size_t nalgs,
+                  bool generate, struct keystore **out, struct errbuf *err)
 {
     int rc = check_secret(secret, err);
     if (rc != 0)
@@ -458,8 +463,10 @@ int keystore_open(struct store_conn *db, const char *secret, const char *const *
     keyset_free(pre);
     for (size_t i = 0; i < nalgs && rc == 0; i++) {
         if (!has_signing_key(ks->set, jose_alg_from_name(algs[i], strlen(algs[i])), now)) {
-            errbuf_set(err, "keys: no current %s signing key; run `ostiary keys rotate --alg %s` or enable key "
-                       "generation", algs[i], algs[i]);
+            errbuf_set(err,
+                       "keys: no current %s signing key; run `ostiary keys rotate --alg %s` or enable key "
+                       "generation",
+                       algs[i], algs[i]);
             rc = ERR_NOTFOUND;
         }
     }
@@ -542,7 +549,8 @@ const char *keystore_jwks(struct keystore *ks, struct arena *a, size_t *len)
         char *text = NULL;
         size_t n = 0;
         int64_t until = 0;
-        if (ks->jwks_until != 0 && now >= ks->jwks_until && jwks_build(ks->set, now, &text, &n, &until) == 0) {
+        if (ks->jwks_until != 0 && now >= ks->jwks_until &&
+            jwks_build(ks->set, now, &text, &n, &until) == 0) {
             free(ks->jwks);
             ks->jwks = text;
             ks->jwks_len = n;
@@ -628,15 +636,16 @@ void keystore_key_release(struct keystore *ks, struct jose_keyref *ref)
     pthread_rwlock_unlock(&ks->lock);
 }
 
-int keystore_rotate(struct store_conn *db, const char *secret, const char *alg, int64_t now, int64_t publish_delay,
-                    int64_t max_token_ttl, char **new_kid, struct errbuf *err)
+int keystore_rotate(struct store_conn *db, const char *secret, const char *alg, int64_t now,
+                    int64_t publish_delay, int64_t max_token_ttl, char **new_kid, struct errbuf *err)
 {
     int rc = check_secret(secret, err);
     if (rc != 0)
         return rc;
     enum jose_alg id = alg != NULL ? jose_alg_from_name(alg, strlen(alg)) : JOSE_ALG_NONE;
     if (id == JOSE_ALG_NONE) {
-        errbuf_set(err, "keys: unsupported signing alg '%s' (supported: RS256, ES256, EdDSA)", alg ? alg : "");
+        errbuf_set(err, "keys: unsupported signing alg '%s' (supported: RS256, ES256, EdDSA)",
+                   alg ? alg : "");
         return ERR_INVALID;
     }
     if (publish_delay < 0 || max_token_ttl < 0) {
@@ -687,7 +696,8 @@ int keystore_rotate(struct store_conn *db, const char *secret, const char *alg, 
     else
         store_rollback(db);
     if (rc == 0) {
-        log_info("jose.key_rotated", LS("kid", row.kid), LS("alg", row.alg), LI("sign_from", row.sign_from), NULL);
+        log_info("jose.key_rotated", LS("kid", row.kid), LS("alg", row.alg), LI("sign_from", row.sign_from),
+                 NULL);
         *new_kid = strdup(row.kid);
         if (*new_kid == NULL)
             abort();
@@ -719,8 +729,11 @@ int keystore_list(struct store_conn *db, struct arena *a, int64_t now, struct ke
     struct keystore_info *info = arena_alloc(a, (nrows + 1) * sizeof(*info));
     for (size_t i = 0; i < nrows; i++) {
         const struct store_key *r = &rows[i];
-        info[i] = (struct keystore_info){.kid = r->kid, .alg = r->alg, .created_at = r->created_at,
-                                         .sign_from = r->sign_from, .retired_at = r->retired_at,
+        info[i] = (struct keystore_info){.kid = r->kid,
+                                         .alg = r->alg,
+                                         .created_at = r->created_at,
+                                         .sign_from = r->sign_from,
+                                         .retired_at = r->retired_at,
                                          .unpublish_at = r->unpublish_at};
         if (!published_at(r->unpublish_at, now)) {
             info[i].state = "unpublished";

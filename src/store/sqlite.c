@@ -29,7 +29,8 @@ struct sqlite_store {
     /* SQLite admits one writer per database. Taking turns here, instead of in SQLite's lock, keeps
      * writers off the busy handler, which polls with sleeps and ruins tail latency. Held for every
      * write statement and for the whole of a store_begin .. store_commit/rollback group. Readers never
-     * take it: in WAL mode they do not block the writer, nor the writer them. */
+     * take it: in WAL mode they do not block the writer, nor the writer them. Hence a thread inside a
+     * group must not write through a second connection of its own: it would wait on itself. */
     pthread_mutex_t write_mu;
 };
 
@@ -453,12 +454,13 @@ static int sq_open(const char *dsn, struct store **out, struct errbuf *err)
         int src = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode = WAL", -1, &s, NULL);
         if (src == SQLITE_OK)
             src = sqlite3_step(s);
+        const char *mode = src == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
         if (src != SQLITE_ROW) {
             errbuf_set(err, "sqlite: cannot open '%s': %s", dsn, sqlite3_errmsg(c->db));
             rc = ERR_FAIL;
-        } else if (strcmp((const char *)sqlite3_column_text(s, 0), "wal") != 0) {
+        } else if (mode == NULL || strcmp(mode, "wal") != 0) {
             errbuf_set(err, "sqlite: '%s': cannot use WAL mode (journal mode stays '%s'); is it on a network "
-                       "file system?", dsn, (const char *)sqlite3_column_text(s, 0));
+                       "file system?", dsn, mode != NULL ? mode : "?");
             rc = ERR_FAIL;
         }
         sqlite3_finalize(s);
@@ -488,7 +490,8 @@ static void sq_close(struct store *base)
 static int schema_version(struct sqlite_conn *c, int64_t *version, struct errbuf *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(c->db, "SELECT coalesce(max(version), 0) FROM schema_migrations", -1, &s, NULL);
+    int rc = sqlite3_prepare_v2(c->db, "SELECT coalesce(max(version), 0) FROM schema_migrations", -1, &s,
+                                NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(s);
     int ret = 0;
@@ -611,8 +614,8 @@ static void sq_rollback(struct store_conn *base)
 
 /* ---- clients ---- */
 
-static int sq_client_get(struct store_conn *base, struct arena *a, const char *client_id, struct store_client *out,
-                         struct errbuf *err)
+static int sq_client_get(struct store_conn *base, struct arena *a, const char *client_id,
+                         struct store_client *out, struct errbuf *err)
 {
     struct sqlite_conn *c = conn_of(base);
     sqlite3_stmt *s = stmt_get(c, S_CLIENT_GET, err);
@@ -743,8 +746,8 @@ static int sq_token_get(struct store_conn *base, struct arena *a, const uint8_t 
  * returns the row on success and tells NOTFOUND from CONFLICT otherwise. A consumed row is a CONFLICT even
  * if it has since expired or been revoked: it is a replay, which the caller answers by revoking the grant
  * (RFC 6749 §4.1.2, RFC 9700 §4.14.2). */
-static int sq_token_consume(struct store_conn *base, struct arena *a, const uint8_t hash[STORE_HASH_LEN], int kind,
-                            int64_t now, struct store_token *out, struct errbuf *err)
+static int sq_token_consume(struct store_conn *base, struct arena *a, const uint8_t hash[STORE_HASH_LEN],
+                            int kind, int64_t now, struct store_token *out, struct errbuf *err)
 {
     struct sqlite_conn *c = conn_of(base);
     sqlite3_stmt *s = stmt_get(c, S_TOKEN_CONSUME, err);

@@ -572,7 +572,8 @@ STORE_TEST(rollback_leaves_nothing)
     OK(store_token_put(f->c, &access, &f->err));
     OK(store_commit(f->c, &f->err));
     OK(store_token_get(f->c, f->a, access.hash, &got, &f->err));
-    ASSERT_EQ(store_token_consume(f->c, f->a, code.hash, STORE_TOKEN_CODE, 1600, &got, &f->err), ERR_CONFLICT);
+    ASSERT_EQ(store_token_consume(f->c, f->a, code.hash, STORE_TOKEN_CODE, 1600, &got, &f->err),
+              ERR_CONFLICT);
 
     /* A failed call inside a group leaves the group usable. */
     OK(store_begin(f->c, &f->err));
@@ -797,4 +798,5 @@ TESTS(T(client_crud), T(client_list_many), T(token_put_get), T(token_consume_onc
       T(token_consume_race), T(grant_revoke_family), T(token_revoke_unknown), T(jti_revocation),
       T(key_put_list), T(gc_expired_only_and_bounded), T(rollback_leaves_nothing),
       T(group_isolated_from_other_connections), T(concurrent_writers), T(migrate_twice_applies_nothing),
-      T(reopen_keeps_data), T(committed_write_survives_kill9), T(sqlite_open_errors), T(sqlite_unmigrated_fails_clearly))
+      T(reopen_keeps_data), T(committed_write_survives_kill9), T(sqlite_open_errors),
+      T(sqlite_unmigrated_fails_clearly))

@@ -372,8 +372,12 @@ TEST(config_validate_listen)
 TEST(config_validate_misc_keys)
 {
     struct errbuf err;
-    ASSERT(load_validate("storage: postgres://db\n", &err) != 0);
-    ASSERT(contains(err.msg, "storage: "));
+    /* A database URL may carry a password: only its scheme is shown. */
+    ASSERT(load_validate("storage: postgres://user:hunter2@db/ostiary\n", &err) != 0);
+    ASSERT_STREQ(err.msg, "storage: unsupported storage 'postgres'; expected sqlite:<path>");
+    ASSERT(load_validate("issuer: https://user:hunter2@id.example.com\n", &err) != 0);
+    ASSERT(contains(err.msg, "issuer: must not contain userinfo"));
+    ASSERT(!contains(err.msg, "hunter2"));
     ASSERT(load_validate("log_level: verbose\n", &err) != 0);
     ASSERT(contains(err.msg, "log_level: must be debug, info, warn or error"));
     ASSERT(load_validate("limits: { max_body_bytes: 100 }\n", &err) != 0);
@@ -415,7 +419,8 @@ TEST(config_validate_secret)
     ASSERT(contains(err.msg, "openssl rand -base64 32"));
     ASSERT(!contains(err.msg, "SECRETVALUE"));
     ASSERT_EQ(load_validate("keys: { secret: 0123456789abcdef0123456789abcdef }\n", &err), 0);
-    ASSERT(load_validate("keys: { secret: 0123456789abcdef0123456789abcdef, secret_file: /run/k }\n", &err) != 0);
+    ASSERT(load_validate("keys: { secret: 0123456789abcdef0123456789abcdef, secret_file: /run/k }\n", &err) !=
+           0);
     ASSERT(contains(err.msg, "mutually exclusive"));
 }
 
@@ -426,7 +431,8 @@ TEST(config_validate_client_secret_sha256)
     ASSERT(load_validate("clients:\n  - client_id: a\n    client_secret_sha256: "
                          "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\n",
                          &err) != 0);
-    ASSERT(contains(err.msg, "clients[0].client_secret_sha256: must be the base64 of a 32-byte SHA-256 digest"));
+    ASSERT(
+        contains(err.msg, "clients[0].client_secret_sha256: must be the base64 of a 32-byte SHA-256 digest"));
     ASSERT(load_validate("clients:\n  - client_id: a\n    client_secret_sha256: not-base64!\n", &err) != 0);
     /* SHA-256("bar") */
     struct config *cfg = load("clients:\n  - client_id: a\n    client_secret_sha256: "

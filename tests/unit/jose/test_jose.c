@@ -96,9 +96,14 @@ static void fake_rollback(struct store_conn *c)
 
 static int fake_key_put(struct store_conn *c, const struct store_key *k, struct errbuf *err)
 {
-    struct fake_key in = {.kid = (char *)k->kid, .alg = (char *)k->alg, .jwk = (char *)k->public_jwk,
-                          .priv = (unsigned char *)k->priv_enc, .priv_len = k->priv_enc_len,
-                          .created_at = k->created_at, .sign_from = k->sign_from, .retired_at = k->retired_at,
+    struct fake_key in = {.kid = (char *)k->kid,
+                          .alg = (char *)k->alg,
+                          .jwk = (char *)k->public_jwk,
+                          .priv = (unsigned char *)k->priv_enc,
+                          .priv_len = k->priv_enc_len,
+                          .created_at = k->created_at,
+                          .sign_from = k->sign_from,
+                          .retired_at = k->retired_at,
                           .unpublish_at = k->unpublish_at};
     size_t i = 0;
     while (i < fake_n && strcmp(fake_rows[i].kid, k->kid) != 0)
@@ -123,11 +128,15 @@ static int fake_key_list(struct store_conn *c, struct arena *a, struct store_key
     /* Newest row first: the keystore must not depend on the order rows come back in. */
     for (size_t j = 0; j < fake_n; j++) {
         const struct fake_key *f = &fake_rows[fake_n - 1 - j];
-        rows[j] = (struct store_key){.kid = arena_strdup(a, f->kid), .alg = arena_strdup(a, f->alg),
+        rows[j] = (struct store_key){.kid = arena_strdup(a, f->kid),
+                                     .alg = arena_strdup(a, f->alg),
                                      .priv_enc = arena_memdup(a, f->priv, f->priv_len),
-                                     .priv_enc_len = f->priv_len, .public_jwk = arena_strdup(a, f->jwk),
-                                     .created_at = f->created_at, .sign_from = f->sign_from,
-                                     .retired_at = f->retired_at, .unpublish_at = f->unpublish_at};
+                                     .priv_enc_len = f->priv_len,
+                                     .public_jwk = arena_strdup(a, f->jwk),
+                                     .created_at = f->created_at,
+                                     .sign_from = f->sign_from,
+                                     .retired_at = f->retired_at,
+                                     .unpublish_at = f->unpublish_at};
     }
     *out = rows;
     *n = fake_n;
@@ -228,7 +237,8 @@ static EVP_PKEY *pkey_from_jwk(struct arena *a, json_t *jwk)
             return NULL;
         return EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, x, xn);
     } else if (strcmp(kty, "EC") == 0) {
-        if (jwk_bytes(a, jwk, "x", &x, &xn) != 0 || jwk_bytes(a, jwk, "y", &y, &yn) != 0 || xn != 32 || yn != 32)
+        if (jwk_bytes(a, jwk, "x", &x, &xn) != 0 || jwk_bytes(a, jwk, "y", &y, &yn) != 0 || xn != 32 ||
+            yn != 32)
             goto out;
         unsigned char *pt = arena_alloc(a, 65);
         pt[0] = 4;
@@ -289,8 +299,9 @@ static int openssl_verify(struct keystore *ks, struct arena *a, const char *tok,
         sig = der;
     }
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok = EVP_DigestVerifyInit(ctx, NULL, strcmp(alg, "EdDSA") == 0 ? NULL : EVP_sha256(), NULL, pkey) == 1 &&
-             EVP_DigestVerify(ctx, sig, sig_len, (const unsigned char *)tok, (size_t)(last - tok)) == 1;
+    int ok =
+        EVP_DigestVerifyInit(ctx, NULL, strcmp(alg, "EdDSA") == 0 ? NULL : EVP_sha256(), NULL, pkey) == 1 &&
+        EVP_DigestVerify(ctx, sig, sig_len, (const unsigned char *)tok, (size_t)(last - tok)) == 1;
     EVP_MD_CTX_free(ctx);
     EVP_PKEY_free(pkey);
     return ok ? 0 : -5;
@@ -397,6 +408,27 @@ TEST(jose_wrong_secret_fails)
     ASSERT_EQ(fake_in_tx, 0);
     /* An empty secret is refused outright. */
     ASSERT(keystore_open(DB, "", all_algs, 3, true, &ks, &err) != 0);
+
+    /* The kid is bound to the ciphertext: a blob moved to another row, or altered, does not decrypt.
+     * (A failed open rolls back, which replaces the fake's rows: always go through fake_rows.) */
+    size_t saved_len = fake_rows[1].priv_len;
+    unsigned char *saved = malloc(saved_len);
+    memcpy(saved, fake_rows[1].priv, saved_len);
+    free(fake_rows[1].priv);
+    fake_rows[1].priv = malloc(fake_rows[0].priv_len);
+    memcpy(fake_rows[1].priv, fake_rows[0].priv, fake_rows[0].priv_len);
+    fake_rows[1].priv_len = fake_rows[0].priv_len;
+    ASSERT(keystore_open(DB, "right secret", all_algs, 3, true, &ks, &err) != 0);
+    ASSERT(strstr(err.msg, fake_rows[1].kid) != NULL);
+    free(fake_rows[1].priv);
+    fake_rows[1].priv = saved;
+    fake_rows[1].priv_len = saved_len;
+    fake_rows[1].priv[saved_len / 2] ^= 1;
+    ASSERT(keystore_open(DB, "right secret", all_algs, 3, true, &ks, &err) != 0);
+    fake_rows[1].priv[saved_len / 2] ^= 1;
+    ASSERT_EQ(keystore_open(DB, "right secret", all_algs, 3, true, &ks, &err), 0);
+    ASSERT_EQ(fake_n, 3);
+    keystore_free(ks);
 }
 
 TEST(jose_open_without_generate)
@@ -439,25 +471,26 @@ TEST(jose_verify_rejects)
     const char *pl = b64(a, payload);
 
     /* alg none, with and without a signature, with our kid. */
-    const char *none = arena_printf(a, "%s.%s.", b64(a, arena_printf(a, "{\"alg\":\"none\",\"kid\":\"%s\"}", es_kid)),
-                                    pl);
+    const char *none =
+        arena_printf(a, "%s.%s.", b64(a, arena_printf(a, "{\"alg\":\"none\",\"kid\":\"%s\"}", es_kid)), pl);
     ASSERT_EQ(verify(ks, a, none), JOSE_ERR_BAD_TOKEN);
-    none = arena_printf(a, "%s.%s.%s", b64(a, arena_printf(a, "{\"alg\":\"none\",\"kid\":\"%s\"}", es_kid)), pl,
-                        es_sig);
+    none = arena_printf(a, "%s.%s.%s", b64(a, arena_printf(a, "{\"alg\":\"none\",\"kid\":\"%s\"}", es_kid)),
+                        pl, es_sig);
     ASSERT_EQ(verify(ks, a, none), JOSE_ERR_BAD_TOKEN);
     none = arena_printf(a, "%s.%s.%s", b64(a, "{\"alg\":\"none\"}"), pl, es_sig);
     ASSERT_EQ(verify(ks, a, none), JOSE_ERR_BAD_TOKEN);
     /* Case variants and HMAC (the classic RS256 -> HS256 confusion) are not on the list either. */
-    const char *hs = arena_printf(a, "%s.%s.%s", b64(a, arena_printf(a, "{\"alg\":\"HS256\",\"kid\":\"%s\"}", es_kid)),
-                                  pl, es_sig);
+    const char *hs = arena_printf(
+        a, "%s.%s.%s", b64(a, arena_printf(a, "{\"alg\":\"HS256\",\"kid\":\"%s\"}", es_kid)), pl, es_sig);
     ASSERT_EQ(verify(ks, a, hs), JOSE_ERR_BAD_TOKEN);
-    const char *lower = arena_printf(a, "%s.%s.%s",
-                                     b64(a, arena_printf(a, "{\"alg\":\"es256\",\"kid\":\"%s\"}", es_kid)), pl, es_sig);
+    const char *lower = arena_printf(
+        a, "%s.%s.%s", b64(a, arena_printf(a, "{\"alg\":\"es256\",\"kid\":\"%s\"}", es_kid)), pl, es_sig);
     ASSERT_EQ(verify(ks, a, lower), JOSE_ERR_BAD_TOKEN);
 
     /* alg mismatch: an RS256 header naming the ES256 key. */
-    const char *mix = arena_printf(a, "%s.%s.%s", b64(a, arena_printf(a, "{\"alg\":\"RS256\",\"kid\":\"%s\"}", es_kid)),
-                                   pl, strrchr(rs, '.') + 1);
+    const char *mix =
+        arena_printf(a, "%s.%s.%s", b64(a, arena_printf(a, "{\"alg\":\"RS256\",\"kid\":\"%s\"}", es_kid)), pl,
+                     strrchr(rs, '.') + 1);
     ASSERT_EQ(verify(ks, a, mix), JOSE_ERR_BAD_TOKEN);
 
     /* Unknown kid; kid of the wrong type. */
@@ -508,13 +541,14 @@ TEST(jose_verify_rejects)
 
     /* Truncated and malformed segments. */
     size_t es_len = strlen(es);
-    ASSERT_EQ(verify(ks, a, arena_strndup(a, es, (size_t)(es_sig - es - 1))), JOSE_ERR_BAD_TOKEN); /* 2 segs */
-    ASSERT_EQ(verify(ks, a, arena_strndup(a, es, (size_t)(es_sig - es))), JOSE_ERR_BAD_TOKEN);     /* empty sig */
-    ASSERT_EQ(verify(ks, a, arena_strndup(a, es, (size_t)(body - es - 1))), JOSE_ERR_BAD_TOKEN);   /* 1 seg */
-    ASSERT_EQ(verify(ks, a, arena_printf(a, "%s.", es)), JOSE_ERR_BAD_TOKEN);                      /* 4 segs */
+    ASSERT_EQ(verify(ks, a, arena_strndup(a, es, (size_t)(es_sig - es - 1))),
+              JOSE_ERR_BAD_TOKEN);                                                             /* 2 segs */
+    ASSERT_EQ(verify(ks, a, arena_strndup(a, es, (size_t)(es_sig - es))), JOSE_ERR_BAD_TOKEN); /* empty sig */
+    ASSERT_EQ(verify(ks, a, arena_strndup(a, es, (size_t)(body - es - 1))), JOSE_ERR_BAD_TOKEN); /* 1 seg */
+    ASSERT_EQ(verify(ks, a, arena_printf(a, "%s.", es)), JOSE_ERR_BAD_TOKEN);                    /* 4 segs */
     ASSERT_EQ(verify(ks, a, arena_printf(a, "%s.xx", es)), JOSE_ERR_BAD_TOKEN);
-    ASSERT_EQ(verify(ks, a, arena_printf(a, "%s=", es)), JOSE_ERR_BAD_TOKEN);  /* padding */
-    ASSERT_EQ(verify(ks, a, arena_printf(a, " %s", es)), JOSE_ERR_BAD_TOKEN);  /* whitespace */
+    ASSERT_EQ(verify(ks, a, arena_printf(a, "%s=", es)), JOSE_ERR_BAD_TOKEN); /* padding */
+    ASSERT_EQ(verify(ks, a, arena_printf(a, " %s", es)), JOSE_ERR_BAD_TOKEN); /* whitespace */
     ASSERT_EQ(verify(ks, a, ""), JOSE_ERR_BAD_TOKEN);
     ASSERT_EQ(verify(ks, a, ".."), JOSE_ERR_BAD_TOKEN);
     ASSERT_EQ(verify(ks, a, arena_printf(a, ".%s", body)), JOSE_ERR_BAD_TOKEN);
@@ -524,8 +558,12 @@ TEST(jose_verify_rejects)
     ASSERT(claims == NULL);
 
     /* Header problems: not JSON, not an object, duplicate members, no alg, crit. */
-    const char *bad_hdrs[] = {"not json", "[\"ES256\"]", "\"ES256\"",
-                              "{\"alg\":\"ES256\",\"alg\":\"ES256\"}", "{\"kid\":\"x\"}", "{\"alg\":1}",
+    const char *bad_hdrs[] = {"not json",
+                              "[\"ES256\"]",
+                              "\"ES256\"",
+                              "{\"alg\":\"ES256\",\"alg\":\"ES256\"}",
+                              "{\"kid\":\"x\"}",
+                              "{\"alg\":1}",
                               "{\"alg\":\"ES256\",\"crit\":[\"b64\"],\"b64\":false}",
                               "{\"alg\":\"ES256\",\"typ\":7}"};
     for (size_t i = 0; i < sizeof(bad_hdrs) / sizeof(bad_hdrs[0]); i++) {
@@ -625,11 +663,13 @@ TEST(jose_jwks_fields)
 TEST(jose_thumbprint_rfc7638_vector)
 {
     /* RFC 7638 §3.1: the example RSA key and its thumbprint. */
-    static const char n_b64[] =
-        "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjh"
-        "Mstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQv"
-        "RL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKn"
-        "qDKgw";
+    static const char n_b64[] = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxu"
+                                "hDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjh"
+                                "Mstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_"
+                                "FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQv"
+                                "RL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_"
+                                "xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKn"
+                                "qDKgw";
     struct arena *a = arena_new(4096);
     unsigned char *nb;
     size_t nn;
@@ -843,6 +883,7 @@ TEST(jose_sign_speed)
     keystore_free(ks);
 }
 
-TESTS(T(jose_alg_allow_list), T(jose_sign_verify_round_trip), T(jose_reopen_keeps_keys), T(jose_wrong_secret_fails),
-      T(jose_open_without_generate), T(jose_verify_rejects), T(jose_jwks_fields), T(jose_thumbprint_rfc7638_vector),
-      T(jose_rotation), T(jose_half_hash_vectors), T(jose_threads_with_reload), T(jose_sign_speed))
+TESTS(T(jose_alg_allow_list), T(jose_sign_verify_round_trip), T(jose_reopen_keeps_keys),
+      T(jose_wrong_secret_fails), T(jose_open_without_generate), T(jose_verify_rejects), T(jose_jwks_fields),
+      T(jose_thumbprint_rfc7638_vector), T(jose_rotation), T(jose_half_hash_vectors),
+      T(jose_threads_with_reload), T(jose_sign_speed))

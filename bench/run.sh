@@ -1,0 +1,294 @@
+#!/usr/bin/env bash
+# bench/run.sh: load benchmark of a running Ostiary with wrk (see bench/README.md).
+#
+#   bench/run.sh                               # all scenarios, CONNS="8 64", DURATION=10
+#   DURATION=3 SCENARIOS="cc_rs256 introspect" bench/run.sh
+#
+# Builds nothing: runs $OSTIARY_BIN (default build/release/ostiary; `make -j2` builds it). Starts it on
+# 127.0.0.1:4310 with a config generated from bench/ostiary-bench.yaml into a temp dir (SQLite on disk),
+# runs each scenario with wrk (-t2 --timeout 5s --latency, bench/scenario.lua), stops the server with
+# SIGTERM and checks it exited 0. Prints crypto ceilings (openssl speed -multi 2), RSS and a markdown table;
+# raw results are appended to bench/runs/<timestamp>.jsonl (git-ignored).
+#
+# Env:
+#   DURATION=10        seconds per wrk run
+#   CONNS="8 64"       connection counts, each scenario runs once per value
+#   SCENARIOS="discovery jwks cc_rs256 cc_es256 cc_eddsa cc_opaque introspect introspect_jwt"
+#   WORKERS=           passed as --workers N (default: the server's own, one per core)
+#   OSTIARY_BIN=       server binary (default build/release/ostiary)
+#   BENCH_DB_DIR=      directory for the SQLite file (default the temp dir, on disk; avoid tmpfs)
+#   SPEED_SECONDS=3    seconds per openssl speed measurement; SKIP_SPEED=1 skips the ceilings
+#   KEEP_TMP=1         keep the temp dir (config, server log, wrk outputs); it is always kept on failure
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+PORT=4310
+HOST=127.0.0.1
+BASE="http://$HOST:$PORT"
+BIN="${OSTIARY_BIN:-$ROOT/build/release/ostiary}"
+DURATION="${DURATION:-10}"
+CONNS="${CONNS:-8 64}"
+THREADS=2
+SCENARIOS="${SCENARIOS:-discovery jwks cc_rs256 cc_es256 cc_eddsa cc_opaque introspect introspect_jwt}"
+WORKERS="${WORKERS:-}"
+SPEED_SECONDS="${SPEED_SECONDS:-3}"
+CLIENT_ID=bench
+CLIENT_SECRET=bench-secret
+BASIC="Basic $(printf '%s:%s' "$CLIENT_ID" "$CLIENT_SECRET" | base64 -w0)"
+
+die() { echo "run.sh: $*" >&2; exit 1; }
+log() { echo "== $*" >&2; }
+
+# ---- preconditions --------------------------------------------------------------------------------------
+[ -x "$BIN" ] || die "no server binary at $BIN (build it with 'make -j2' or set OSTIARY_BIN)"
+command -v wrk > /dev/null || die "wrk not found (apt-get install -y wrk)"
+command -v curl > /dev/null || die "curl not found"
+[[ "$DURATION" =~ ^[0-9]+$ ]] && [ "$DURATION" -ge 1 ] || die "DURATION must be a positive integer"
+for c in $CONNS; do [[ "$c" =~ ^[0-9]+$ ]] && [ "$c" -ge 1 ] || die "CONNS: '$c' is not a positive integer"; done
+[ -z "$WORKERS" ] || [[ "$WORKERS" =~ ^[0-9]+$ ]] || die "WORKERS must be a number"
+for sc in $SCENARIOS; do
+  case "$sc" in
+    discovery | jwks | cc_rs256 | cc_es256 | cc_eddsa | cc_opaque | introspect | introspect_jwt) ;;
+    *) die "unknown scenario '$sc'" ;;
+  esac
+done
+if ss -ltn 2> /dev/null | grep -q "[:.]$PORT "; then die "port $PORT is already in use"; fi
+
+# ---- temp dir, config ------------------------------------------------------------------------------------
+TMP="$(mktemp -d "${TMPDIR:-/var/tmp}/ostiary-bench.XXXXXX")"
+if [ -n "${BENCH_DB_DIR:-}" ]; then
+  mkdir -p "$BENCH_DB_DIR"
+  DB_DIR="$(mktemp -d "$BENCH_DB_DIR/ostiary-bench-db.XXXXXX")"
+else
+  DB_DIR="$TMP"
+fi
+DB_FS="$(stat -f -c %T "$DB_DIR" 2> /dev/null || echo '?')"
+case "$DB_FS" in tmpfs | ramfs) log "warning: $DB_DIR is on $DB_FS: SQLite fsync costs are not measured" ;; esac
+
+SECRET="$(head -c 512 /dev/urandom | tr -dc 'A-Za-z0-9' | head -c 40)"
+[ "${#SECRET}" -eq 40 ] || die "could not generate a key secret"
+CONFIG="$TMP/ostiary.yaml"
+sed -e "s|@ISSUER@|$BASE|" -e "s|@LISTEN@|$HOST:$PORT|" -e "s|@STORAGE@|$DB_DIR/ostiary.db|" \
+    -e "s|@SECRET@|$SECRET|" -e "s|@LOG_LEVEL@|info|" "$HERE/ostiary-bench.yaml" > "$CONFIG"
+chmod 600 "$CONFIG"
+if grep -q '@[A-Z_]*@' "$CONFIG"; then die "unreplaced placeholder in $CONFIG"; fi
+
+mkdir -p "$HERE/runs"
+STAMP="$(date +%Y%m%d-%H%M%S)"
+OUT="$HERE/runs/$STAMP.jsonl"
+GIT_REV="$(git -C "$ROOT" rev-parse --short HEAD 2> /dev/null || echo unknown)"
+if [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2> /dev/null)" ]; then GIT_REV="$GIT_REV-dirty"; fi
+
+# ---- server lifecycle ------------------------------------------------------------------------------------
+# The server runs under `timeout` (a bound if this script is killed without running its trap); we signal
+# the server itself by its PID, and timeout exits with the server's own status.
+TPID=""   # the timeout wrapper
+SPID=""   # ostiary itself
+SERVER_STATUS=""
+FAILED=0
+
+server_alive() { [ -n "$SPID" ] && kill -0 "$SPID" 2> /dev/null; }
+
+stop_server() {
+  [ -n "$TPID" ] || return 0
+  if server_alive; then
+    kill -TERM "$SPID" 2> /dev/null || true
+    for _ in $(seq 100); do server_alive || break; sleep 0.1; done
+    if server_alive; then
+      log "server did not stop within 10 s of SIGTERM: kill -9 $SPID"
+      kill -KILL "$SPID" 2> /dev/null || true
+    fi
+  fi
+  local st=0
+  wait "$TPID" 2> /dev/null || st=$?
+  SERVER_STATUS=$st
+  TPID=""
+}
+
+cleanup() {
+  local rc=$?
+  stop_server
+  [ -z "${BENCH_DB_DIR:-}" ] || [ "$FAILED" -ne 0 ] || rm -rf "$DB_DIR"
+  if [ "$rc" -ne 0 ] || [ "$FAILED" -ne 0 ] || [ -n "${KEEP_TMP:-}" ]; then
+    echo "temp dir kept: $TMP (config, server log ostiary.log, wrk outputs)" >&2
+  else
+    rm -rf "$TMP"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+n_scen=$(echo "$SCENARIOS" | wc -w)
+n_conns=$(echo "$CONNS" | wc -w)
+BUDGET=$((n_scen * n_conns * (DURATION + 20) + 6 * SPEED_SECONDS * 3 + 180))
+
+log "starting $BIN on $BASE (db: $DB_DIR/ostiary.db on $DB_FS${WORKERS:+, --workers $WORKERS})"
+timeout -k 5 "$BUDGET" "$BIN" serve --config "$CONFIG" ${WORKERS:+--workers "$WORKERS"} \
+  > "$TMP/ostiary.out" 2> "$TMP/ostiary.log" &
+TPID=$!
+for _ in $(seq 50); do
+  SPID="$(awk '{print $1}' "/proc/$TPID/task/$TPID/children" 2> /dev/null)" || true
+  [ -n "$SPID" ] && break
+  kill -0 "$TPID" 2> /dev/null || break
+  sleep 0.05
+done
+[ -n "$SPID" ] || { FAILED=1; tail -n 20 "$TMP/ostiary.log" >&2; die "server did not start"; }
+
+ready=0
+for _ in $(seq 150); do
+  code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$BASE/healthz" || true)"
+  [ "$code" = 200 ] && { ready=1; break; }
+  server_alive || break
+  sleep 0.1
+done
+if [ "$ready" -ne 1 ]; then
+  FAILED=1
+  tail -n 20 "$TMP/ostiary.log" >&2
+  die "server not ready on $BASE/healthz within 15 s"
+fi
+
+rss_kb() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$SPID/status" 2> /dev/null || echo 0; }
+mb() { awk -v kb="$1" 'BEGIN{printf "%.1f", kb / 1024}'; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SPID/stat" 2> /dev/null || echo 0; }
+HZ="$(getconf CLK_TCK)"
+
+sleep 0.5
+RSS_IDLE_KB="$(rss_kb VmRSS)"
+log "server pid $SPID ready, idle RSS $(mb "$RSS_IDLE_KB") MB"
+
+# ---- crypto ceilings (server idle) -----------------------------------------------------------------------
+speed_sign() { # openssl speed algorithm, line regexp -> aggregate sign/s with -multi 2
+  local out="$TMP/speed-$1.txt"
+  timeout $((SPEED_SECONDS * 4 + 30)) openssl speed -seconds "$SPEED_SECONDS" -multi 2 "$1" > "$out" 2>&1 || true
+  grep -E "$2" "$out" | tail -1 | awk '{print $(NF-1)}'
+}
+RSA_SIGN=""; EC_SIGN=""; ED_SIGN=""
+if [ -z "${SKIP_SPEED:-}" ]; then
+  log "openssl speed -seconds $SPEED_SECONDS -multi 2 (rsa2048, ecdsap256, ed25519)"
+  RSA_SIGN="$(speed_sign rsa2048 '^ *rsa 2048 bits ')"
+  EC_SIGN="$(speed_sign ecdsap256 '^ *256 bits ecdsa ')"
+  ED_SIGN="$(speed_sign ed25519 '^ *253 bits EdDSA ')"
+fi
+num_or_null() { [[ "${1:-}" =~ ^[0-9]+(\.[0-9]+)?$ ]] && echo "$1" || echo null; }
+TARGET_RS256="null"
+[ "$(num_or_null "$RSA_SIGN")" = null ] || TARGET_RS256="$(awk -v s="$RSA_SIGN" 'BEGIN{printf "%.0f", s * 0.7}')"
+
+# ---- scenarios -------------------------------------------------------------------------------------------
+get_token() { # resource -> access_token (empty on failure)
+  curl -s --max-time 5 -H "Authorization: $BASIC" \
+    --data "grant_type=client_credentials&resource=$1&scope=api%3Aread" "$BASE/token" \
+    | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p'
+}
+
+ROWS=()
+declare -A OK_RPS=()
+
+run_wrk() { # scenario conns; BENCH_* exported by the caller
+  local sc="$1" c="$2" t out line t0 t1 cpu load
+  t=$((THREADS < c ? THREADS : c))
+  out="$TMP/wrk-$sc-c$c.txt"
+  load="$(cut -d' ' -f1 /proc/loadavg)"
+  t0="$(cpu_ticks)"
+  timeout -k 5 $((DURATION + 30)) wrk -t"$t" -c"$c" -d"${DURATION}s" --timeout 5s --latency \
+    -s "$HERE/scenario.lua" "$BASE" > "$out" 2>&1 || true
+  t1="$(cpu_ticks)"
+  line="$(sed -n 's/^RESULT //p' "$out" | tail -1)"
+  if [ -z "$line" ]; then
+    FAILED=1
+    echo "   $sc c=$c: no RESULT from wrk (see $out)" >&2
+    ROWS+=("| $sc | $c | - | - | - | no result |")
+    return
+  fi
+  cpu="$(awk -v a="$t0" -v b="$t1" -v hz="$HZ" 'BEGIN{printf "%.2f", (b - a) / hz}')"
+  printf '{"ts":"%s","kind":"wrk","scenario":"%s","conns":%d,"threads":%d,"duration":%d,"workers":%s,"rev":"%s","load":%s,"srv_cpu_s":%s,"r":%s}\n' \
+    "$(date -u +%FT%TZ)" "$sc" "$c" "$t" "$DURATION" "${WORKERS:-null}" "$GIT_REV" "$load" "$cpu" "$line" >> "$OUT"
+  local ok_rps p50 p99 errs sample
+  ok_rps="$(echo "$line" | sed -n 's/.*"ok_rps":\([0-9.]*\).*/\1/p')"
+  p50="$(echo "$line" | sed -n 's/.*"p50_ms":\([0-9.]*\).*/\1/p')"
+  p99="$(echo "$line" | sed -n 's/.*"p99_ms":\([0-9.]*\).*/\1/p')"
+  errs="$(echo "$line" | sed -n 's/.*"errors":\([0-9]*\).*/\1/p')"
+  sample="$(echo "$line" | sed -n 's/.*"sample":"\(.*\)"}$/\1/p')"
+  OK_RPS["$sc/$c"]="$ok_rps"
+  ROWS+=("$(printf '| %s | %s | %.0f | %.2f | %.2f | %s |' "$sc" "$c" "$ok_rps" "$p50" "$p99" "$errs")")
+  printf '   %-15s c=%-4s %8.0f req/s  p50 %7.2f ms  p99 %7.2f ms  errors %s  (server CPU %s s)\n' \
+    "$sc" "$c" "$ok_rps" "$p50" "$p99" "$errs" "$cpu" >&2
+  if [ "${errs:-0}" != 0 ] && [ -n "$sample" ]; then echo "     first failure: $sample" >&2; fi
+  server_alive || { FAILED=1; die "server died during $sc c=$c (see $TMP/ostiary.log)"; }
+}
+
+log "scenarios: $SCENARIOS; CONNS=\"$CONNS\" DURATION=${DURATION}s wrk -t$THREADS --timeout 5s"
+for sc in $SCENARIOS; do
+  for c in $CONNS; do
+    export BENCH_METHOD BENCH_PATH BENCH_BODY="" BENCH_AUTH="" BENCH_EXPECT
+    case "$sc" in
+      discovery)
+        BENCH_METHOD=GET BENCH_PATH=/.well-known/openid-configuration BENCH_EXPECT='"issuer"' ;;
+      jwks)
+        BENCH_METHOD=GET BENCH_PATH=/jwks BENCH_EXPECT='"keys"' ;;
+      cc_rs256 | cc_es256 | cc_eddsa | cc_opaque)
+        BENCH_METHOD=POST BENCH_PATH=/token BENCH_AUTH="$BASIC" BENCH_EXPECT='"access_token"'
+        BENCH_BODY="grant_type=client_credentials&resource=urn%3Abench%3A${sc#cc_}&scope=api%3Aread" ;;
+      introspect | introspect_jwt)
+        res=urn%3Abench%3Aopaque
+        [ "$sc" = introspect ] || res=urn%3Abench%3Ars256
+        tok="$(get_token "$res")"
+        if [ -z "$tok" ]; then
+          FAILED=1
+          echo "   $sc c=$c: could not obtain a token to introspect" >&2
+          ROWS+=("| $sc | $c | - | - | - | no token |")
+          continue
+        fi
+        BENCH_METHOD=POST BENCH_PATH=/token/introspection BENCH_AUTH="$BASIC" BENCH_EXPECT='"active":true'
+        BENCH_BODY="token=$tok" ;;
+    esac
+    run_wrk "$sc" "$c"
+  done
+done
+
+RSS_LOAD_KB="$(rss_kb VmRSS)"
+RSS_PEAK_KB="$(rss_kb VmHWM)"
+stop_server
+[ "$SERVER_STATUS" = 0 ] || FAILED=1
+
+printf '{"ts":"%s","kind":"summary","rev":"%s","duration":%d,"conns":"%s","workers":%s,"db_fs":"%s","rss_idle_kb":%s,"rss_after_kb":%s,"rss_peak_kb":%s,"speed_multi2_sign_s":{"rsa2048":%s,"ecdsap256":%s,"ed25519":%s},"target_cc_rs256":%s,"server_exit":%s}\n' \
+  "$(date -u +%FT%TZ)" "$GIT_REV" "$DURATION" "$CONNS" "${WORKERS:-null}" "$DB_FS" "${RSS_IDLE_KB:-0}" \
+  "${RSS_LOAD_KB:-0}" "${RSS_PEAK_KB:-0}" "$(num_or_null "$RSA_SIGN")" "$(num_or_null "$EC_SIGN")" \
+  "$(num_or_null "$ED_SIGN")" "$TARGET_RS256" "${SERVER_STATUS:-null}" >> "$OUT"
+
+# ---- report ----------------------------------------------------------------------------------------------
+echo
+echo "Ostiary $GIT_REV, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), DURATION=${DURATION}s," \
+  "wrk -t$THREADS --timeout 5s, workers ${WORKERS:-default}, SQLite on $DB_FS"
+echo
+echo "| scenario | conns | req/s | p50 ms | p99 ms | errors |"
+echo "|---|---:|---:|---:|---:|---:|"
+printf '%s\n' "${ROWS[@]}"
+echo
+echo "req/s counts only 2xx responses with the expected body; errors = non-2xx + bad body + socket errors + timeouts."
+echo
+if [ -n "${SKIP_SPEED:-}" ]; then
+  echo "ceilings: skipped (SKIP_SPEED)"
+else
+  echo "ceilings (openssl speed -seconds $SPEED_SECONDS -multi 2, sign/s): RSA-2048 ${RSA_SIGN:-?}," \
+    "ECDSA P-256 ${EC_SIGN:-?}, Ed25519 ${ED_SIGN:-?}"
+  if [ "$TARGET_RS256" != null ]; then
+    best=""
+    for c in $CONNS; do
+      v="${OK_RPS[cc_rs256/$c]:-}"
+      [ -n "$v" ] || continue
+      if [ -z "$best" ] || awk -v a="$v" -v b="$best" 'BEGIN{exit !(a > b)}'; then best="$v"; fi
+    done
+    if [ -n "$best" ]; then
+      verdict="$(awk -v a="$best" -v t="$TARGET_RS256" 'BEGIN{printf "%.0f req/s = %.0f%% of the target: %s", a, 100 * a / t, (a >= t ? "met" : "NOT met")}')"
+      echo "target cc_rs256 = 70% of RSA-2048 sign/s = $TARGET_RS256 req/s; best cc_rs256 $verdict"
+    else
+      echo "target cc_rs256 = 70% of RSA-2048 sign/s = $TARGET_RS256 req/s (cc_rs256 not run)"
+    fi
+  fi
+fi
+echo "RSS: idle $(mb "${RSS_IDLE_KB:-0}") MB, after load $(mb "${RSS_LOAD_KB:-0}") MB (peak $(mb "${RSS_PEAK_KB:-0}") MB)"
+echo "server: SIGTERM -> exit status ${SERVER_STATUS:-?}$([ "$SERVER_STATUS" = 0 ] && echo ' (ok)' || echo ' (FAILED)')"
+echo "raw: ${OUT#"$ROOT"/}"
+[ "$FAILED" -eq 0 ] || exit 1

@@ -1,0 +1,116 @@
+-- bench/scenario.lua: the one wrk script behind every scenario of bench/run.sh.
+--
+-- Configured through the environment (run.sh sets these per scenario):
+--   BENCH_METHOD  GET or POST (default GET)
+--   BENCH_PATH    request path, e.g. /token (default /)
+--   BENCH_BODY    form body sent with POST (application/x-www-form-urlencoded)
+--   BENCH_AUTH    value of the Authorization header (optional), e.g. "Basic YmVuY2g6..."
+--   BENCH_EXPECT  a plain substring every 2xx body must contain (optional)
+--
+-- Each wrk thread classifies its responses:
+--   ok       2xx whose body contains BENCH_EXPECT
+--   non2xx   any other status
+--   badbody  2xx without BENCH_EXPECT (e.g. an error document served with 200)
+-- done() sums the threads and prints exactly one machine-readable line:
+--   RESULT {"requests":..,"rps":..,"ok_rps":..,"p50_ms":..,"p90_ms":..,"p99_ms":..,"errors":..,...}
+-- where errors = non2xx + badbody + socket errors (connect/read/write) + timeouts.
+
+local function env(name, default)
+  local v = os.getenv(name)
+  if v == nil or v == "" then return default end
+  return v
+end
+
+local cfg = {
+  method = env("BENCH_METHOD", "GET"),
+  path = env("BENCH_PATH", "/"),
+  body = env("BENCH_BODY", ""),
+  auth = env("BENCH_AUTH", nil),
+  expect = env("BENCH_EXPECT", nil),
+}
+
+-- Build the request once; it is identical for every call.
+do
+  local headers = { ["Accept"] = "application/json" }
+  local body = nil
+  if cfg.auth then headers["Authorization"] = cfg.auth end
+  if cfg.method == "POST" then
+    headers["Content-Type"] = "application/x-www-form-urlencoded"
+    body = cfg.body
+  end
+  wrk.method = cfg.method
+  wrk.path = cfg.path
+  wrk.headers = headers
+  wrk.body = body
+end
+
+local all_threads = {}
+
+function setup(thread)
+  all_threads[#all_threads + 1] = thread
+end
+
+-- Per-thread state (each wrk thread has its own Lua state; these are its globals).
+function init(args)
+  n_ok, n_non2xx, n_badbody = 0, 0, 0
+  first_failure = ""
+end
+
+-- No request() function: wrk then formats the request once and reuses it (its "static" fast path).
+
+local function note_failure(what)
+  if first_failure == "" then first_failure = what end
+end
+
+function response(status, headers, body)
+  if status < 200 or status > 299 then
+    n_non2xx = n_non2xx + 1
+    note_failure(status .. " " .. string.sub(body or "", 1, 160))
+  elseif cfg.expect ~= nil and (body == nil or not string.find(body, cfg.expect, 1, true)) then
+    n_badbody = n_badbody + 1
+    note_failure(status .. " " .. string.sub(body or "", 1, 160))
+  else
+    n_ok = n_ok + 1
+  end
+end
+
+local function json_string(s)
+  -- Keep the sample printable and JSON-safe: drop control characters, escape quotes and backslashes.
+  s = string.gsub(s, "%c", " ")
+  s = string.gsub(s, "\\", "\\\\")
+  s = string.gsub(s, '"', '\\"')
+  return '"' .. s .. '"'
+end
+
+function done(summary, latency, requests)
+  local ok, non2xx, badbody, sample = 0, 0, 0, ""
+  for _, t in ipairs(all_threads) do
+    ok = ok + (t:get("n_ok") or 0)
+    non2xx = non2xx + (t:get("n_non2xx") or 0)
+    badbody = badbody + (t:get("n_badbody") or 0)
+    if sample == "" then sample = t:get("first_failure") or "" end
+  end
+  local e = summary.errors
+  local sock = e.connect + e.read + e.write
+  local seconds = summary.duration / 1e6
+  if seconds <= 0 then seconds = 1e-9 end
+  local function ms(us) return us / 1000.0 end
+  local fields = {
+    string.format('"requests":%d', summary.requests),
+    string.format('"seconds":%.3f', seconds),
+    string.format('"rps":%.1f', summary.requests / seconds),
+    string.format('"ok_rps":%.1f', ok / seconds),
+    string.format('"p50_ms":%.3f', ms(latency:percentile(50))),
+    string.format('"p90_ms":%.3f', ms(latency:percentile(90))),
+    string.format('"p99_ms":%.3f', ms(latency:percentile(99))),
+    string.format('"max_ms":%.3f', ms(latency.max)),
+    string.format('"ok":%d', ok),
+    string.format('"non2xx":%d', non2xx),
+    string.format('"badbody":%d', badbody),
+    string.format('"sock_errors":%d', sock),
+    string.format('"timeouts":%d', e.timeout),
+    string.format('"errors":%d', non2xx + badbody + sock + e.timeout),
+    '"sample":' .. json_string(sample),
+  }
+  io.write("RESULT {" .. table.concat(fields, ",") .. "}\n")
+end
