@@ -52,7 +52,16 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(VCFLAGS) -c $< -o $@
 
-$(B)/libostiary.a: $(OBJ)
+# The pages and style sheet of web/, compiled in as the built-in copies (src/ui/tmpl.c).
+WEB_OBJ  := $(B)/obj/gen/web_assets.o
+$(B)/gen/web_assets.c: $(wildcard web/*.html web/*.css) scripts/embed-web.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-web.sh web $@
+$(WEB_OBJ): $(B)/gen/web_assets.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(VCFLAGS) -c $< -o $@
+
+$(B)/libostiary.a: $(OBJ) $(WEB_OBJ)
 	@mkdir -p $(dir $@)
 	ar rcs $@ $^
 

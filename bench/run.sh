@@ -146,6 +146,7 @@ done
 if [ "$ready" -ne 1 ]; then
   FAILED=1
   tail -n 20 "$TMP/ostiary.log" >&2
+  server_alive || { stop_server; die "server exited during startup (status $SERVER_STATUS)"; }
   die "server not ready on $BASE/healthz within 15 s"
 fi
 

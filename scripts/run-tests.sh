@@ -118,7 +118,7 @@ CLI_TEST="$ROOT/tests/integration/cli.test.sh"
 if [ -f "$CLI_TEST" ] && [ -x "$B/ostiary" ]; then
     section "CLI tests (tests/integration/cli.test.sh)"
     CLI_LOG="$LOGDIR/cli.log"
-    OSTIARY_TEST_LOGDIR="$LOGDIR/cli" bash "$CLI_TEST" "$B/ostiary" 2>&1 | tee "$CLI_LOG"
+    bash "$CLI_TEST" "$B/ostiary" 2>&1 | tee "$CLI_LOG"
     cli_rc=${PIPESTATUS[0]}
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$CLI_LOG" | tail -1)
     if [ -n "$line" ]; then

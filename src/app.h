@@ -16,6 +16,8 @@ struct store;
 struct store_conn;
 struct keystore;
 struct http_req;
+struct tmpl_set;
+struct login_limiter;
 
 enum token_format { TOKEN_FORMAT_OPAQUE = 0, TOKEN_FORMAT_JWT = 1 };
 
@@ -46,6 +48,9 @@ struct app {
     size_t discovery_len;
     char *oauth_metadata_json;
     size_t oauth_metadata_len;
+    struct tmpl_set *pages;      /* login, consent, error... (ui/tmpl.h) */
+    struct login_limiter *limiter;
+    const char *userinfo_url;    /* <issuer>/me: an access token audience when openid is granted */
     int64_t started_at;
     atomic_int stop;
 };

@@ -36,5 +36,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_client(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
+int cmd_user(int argc, char **argv);    /* cmd_user.c */
+int cmd_consent(int argc, char **argv); /* cmd_user.c */
 
 #endif

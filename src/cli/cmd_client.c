@@ -603,6 +603,8 @@ static int client_create(struct client_cmd *cc)
     struct client c = {0};
     c.client_id = ca->val[O_CLIENT_ID] != NULL ? ca->val[O_CLIENT_ID] : rand_token(cc->a, 32);
     c.auth_method = CLIENT_AUTH_SECRET_BASIC;
+    c.require_pkce = cc->cfg->pkce.required;
+    c.pkce_methods = PKCE_S256;
     apply_args(cc, &c);
     if (ca->n_grants == 0)
         c.grant_types = c.n_redirect_uris > 0 ? GRANT_AUTHORIZATION_CODE : GRANT_CLIENT_CREDENTIALS;

@@ -16,7 +16,9 @@
 #include "http/server.h"
 #include "jose/jose.h"
 #include "oauth/client.h"
+#include "session/users.h"
 #include "store/store.h"
+#include "ui/tmpl.h"
 #include "core/banned.h"
 
 static struct worker *worker_init(void *ud, unsigned id)
@@ -153,6 +155,7 @@ int cmd_serve(int argc, char **argv)
     log_init(lvl, 2);
 
     struct app *app = calloc(1, sizeof(*app));
+    struct arena *app_arena = arena_new(4096); /* lives as long as the app */
     app->cfg = cfg;
     app->issuer = cfg->issuer;
     app->started_at = clock_now();
@@ -174,6 +177,12 @@ int cmd_serve(int argc, char **argv)
         die("keys: %s", err.msg);
     if (clients_apply_config(db, cfg, &err) != 0)
         die("clients: %s", err.msg);
+    if (users_apply_config(db, cfg, &err) != 0)
+        die("users: %s", err.msg);
+    if (tmpl_set_load(cfg->ui.dir, &app->pages, &err) != 0)
+        die("ui.dir: %s", err.msg);
+    app->limiter = login_limiter_new(cfg->login.max_failures, cfg->login.lockout_seconds);
+    app->userinfo_url = arena_printf(app_arena, "%s/me", app->issuer);
     load_resources(app);
     discovery_build(app);
     if (cfg->dev && first_start)
@@ -212,6 +221,9 @@ int cmd_serve(int argc, char **argv)
     if (http_server_run(&hc, &hooks, &app->stop, &err) != 0)
         die("%s", err.msg);
     keystore_free(app->keys);
+    tmpl_set_free(app->pages);
+    login_limiter_free(app->limiter);
+    arena_free(app_arena);
     store_close(app->store);
     log_info("stopped", NULL);
     explicit_bzero(secret, strlen(secret));

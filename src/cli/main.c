@@ -1,4 +1,4 @@
-/* main.c: the `ostiary` command: serve | migrate | client | keys. */
+/* main.c: the `ostiary` command: serve | migrate | client | keys | user | consent. */
 #include <stdio.h>
 #include <string.h>
 
@@ -15,6 +15,8 @@ static void usage(FILE *out)
           "  migrate   apply pending store migrations\n"
           "  client    create | list | show | update | delete | rotate-secret  (ostiary client help)\n"
           "  keys      list | rotate                                            (ostiary keys help)\n"
+          "  user      add | passwd | list | show | update | disable | delete   (ostiary user help)\n"
+          "  consent   list | revoke                                            (ostiary consent help)\n"
           "\n"
           "Every command reads the same configuration: --config FILE (or OSTIARY_CONFIG), then OSTIARY_*\n"
           "environment variables, then flags. See docs/configuration.md.\n",
@@ -36,6 +38,10 @@ int main(int argc, char **argv)
         return cmd_client(argc - 1, argv + 1);
     if (strcmp(cmd, "keys") == 0)
         return cmd_keys(argc - 1, argv + 1);
+    if (strcmp(cmd, "user") == 0)
+        return cmd_user(argc - 1, argv + 1);
+    if (strcmp(cmd, "consent") == 0)
+        return cmd_consent(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);
         return 0;

@@ -30,6 +30,9 @@
 #define CFG_MAX_GRANTS 8u
 #define CFG_MAX_REDIRECTS 64u
 #define CFG_MAX_CLIENT_RESOURCES 64u
+#define CFG_MAX_PKCE_METHODS 4u
+#define CFG_MAX_USERS 4096u
+#define CFG_MAX_USERNAME 255u
 
 /* ------------------------------------------------------------------------------------------------------
  * The file schema. libcyaml loads into these "raw" mirrors of struct config, in which every number and
@@ -83,6 +86,53 @@ struct raw_client {
     char **resources;
     unsigned n_resources;
     char *access_token_ttl;
+    char **post_logout_redirect_uris;
+    unsigned n_post_logout_redirect_uris;
+    char *id_token_signed_response_alg;
+    char *refresh_token_policy;
+    char **pkce_methods;
+    unsigned n_pkce_methods;
+    char *require_pkce;
+};
+
+struct raw_sessions {
+    char *ttl;
+    char *cookie_name;
+};
+
+struct raw_refresh {
+    char *refresh_grace_period;
+};
+
+struct raw_userinfo {
+    char *allow_query_token;
+};
+
+struct raw_pkce {
+    char *required;
+};
+
+struct raw_login {
+    char *max_failures;
+    char *lockout_seconds;
+};
+
+struct raw_ui {
+    char *dir;
+};
+
+/* The address claim is all strings, so libcyaml loads it straight into struct cfg_address. */
+struct raw_user {
+    char *id;
+    char *username;
+    char *password;
+    char *password_hash;
+    char *disabled;
+    char *name, *given_name, *family_name, *middle_name, *nickname, *preferred_username, *profile, *picture,
+        *website, *email, *gender, *birthdate, *zoneinfo, *locale, *phone_number;
+    char *email_verified;
+    char *phone_number_verified;
+    struct cfg_address *address;
 };
 
 struct raw_config {
@@ -95,10 +145,18 @@ struct raw_config {
     struct raw_keys keys;
     struct raw_tokens tokens;
     struct raw_limits limits;
+    struct raw_sessions sessions;
+    struct raw_refresh refresh;
+    struct raw_userinfo userinfo;
+    struct raw_pkce pkce;
+    struct raw_login login;
+    struct raw_ui ui;
     struct raw_resource *resources;
     unsigned n_resources;
     struct raw_client *clients;
     unsigned n_clients;
+    struct raw_user *users;
+    unsigned n_users;
 };
 
 #define OPT CYAML_FLAG_OPTIONAL
@@ -158,11 +216,91 @@ static const cyaml_schema_field_t client_fields[] = {
     F_STR("scope", struct raw_client, scope),
     F_LIST("resources", struct raw_client, resources, n_resources, CFG_MAX_CLIENT_RESOURCES),
     F_STR("access_token_ttl", struct raw_client, access_token_ttl),
+    F_LIST("post_logout_redirect_uris", struct raw_client, post_logout_redirect_uris,
+           n_post_logout_redirect_uris, CFG_MAX_REDIRECTS),
+    F_STR("id_token_signed_response_alg", struct raw_client, id_token_signed_response_alg),
+    F_STR("refresh_token_policy", struct raw_client, refresh_token_policy),
+    F_LIST("pkce_methods", struct raw_client, pkce_methods, n_pkce_methods, CFG_MAX_PKCE_METHODS),
+    F_STR("require_pkce", struct raw_client, require_pkce),
     CYAML_FIELD_END,
 };
 
 static const cyaml_schema_value_t client_schema = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_client, client_fields),
+};
+
+static const cyaml_schema_field_t sessions_fields[] = {
+    F_STR("ttl", struct raw_sessions, ttl),
+    F_STR("cookie_name", struct raw_sessions, cookie_name),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_field_t refresh_fields[] = {
+    F_STR("refresh_grace_period", struct raw_refresh, refresh_grace_period),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_field_t userinfo_fields[] = {
+    F_STR("allow_query_token", struct raw_userinfo, allow_query_token),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_field_t pkce_fields[] = {
+    F_STR("required", struct raw_pkce, required),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_field_t login_fields[] = {
+    F_STR("max_failures", struct raw_login, max_failures),
+    F_STR("lockout_seconds", struct raw_login, lockout_seconds),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_field_t ui_fields[] = {
+    F_STR("dir", struct raw_ui, dir),
+    CYAML_FIELD_END,
+};
+
+/* OIDC Core §5.1.1. */
+static const cyaml_schema_field_t address_fields[] = {
+    F_STR("formatted", struct cfg_address, formatted),
+    F_STR("street_address", struct cfg_address, street_address),
+    F_STR("locality", struct cfg_address, locality),
+    F_STR("region", struct cfg_address, region),
+    F_STR("postal_code", struct cfg_address, postal_code),
+    F_STR("country", struct cfg_address, country),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_field_t user_fields[] = {
+    F_STR("id", struct raw_user, id),
+    F_STR("username", struct raw_user, username),
+    F_STR("password", struct raw_user, password),
+    F_STR("password_hash", struct raw_user, password_hash),
+    F_STR("disabled", struct raw_user, disabled),
+    F_STR("name", struct raw_user, name),
+    F_STR("given_name", struct raw_user, given_name),
+    F_STR("family_name", struct raw_user, family_name),
+    F_STR("middle_name", struct raw_user, middle_name),
+    F_STR("nickname", struct raw_user, nickname),
+    F_STR("preferred_username", struct raw_user, preferred_username),
+    F_STR("profile", struct raw_user, profile),
+    F_STR("picture", struct raw_user, picture),
+    F_STR("website", struct raw_user, website),
+    F_STR("email", struct raw_user, email),
+    F_STR("email_verified", struct raw_user, email_verified),
+    F_STR("gender", struct raw_user, gender),
+    F_STR("birthdate", struct raw_user, birthdate),
+    F_STR("zoneinfo", struct raw_user, zoneinfo),
+    F_STR("locale", struct raw_user, locale),
+    F_STR("phone_number", struct raw_user, phone_number),
+    F_STR("phone_number_verified", struct raw_user, phone_number_verified),
+    CYAML_FIELD_MAPPING_PTR("address", OPT, struct raw_user, address, address_fields),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_value_t user_schema = {
+    CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_user, user_fields),
 };
 
 static const cyaml_schema_field_t top_fields[] = {
@@ -175,10 +313,18 @@ static const cyaml_schema_field_t top_fields[] = {
     CYAML_FIELD_MAPPING("keys", OPT, struct raw_config, keys, keys_fields),
     CYAML_FIELD_MAPPING("tokens", OPT, struct raw_config, tokens, tokens_fields),
     CYAML_FIELD_MAPPING("limits", OPT, struct raw_config, limits, limits_fields),
+    CYAML_FIELD_MAPPING("sessions", OPT, struct raw_config, sessions, sessions_fields),
+    CYAML_FIELD_MAPPING("refresh", OPT, struct raw_config, refresh, refresh_fields),
+    CYAML_FIELD_MAPPING("userinfo", OPT, struct raw_config, userinfo, userinfo_fields),
+    CYAML_FIELD_MAPPING("pkce", OPT, struct raw_config, pkce, pkce_fields),
+    CYAML_FIELD_MAPPING("login", OPT, struct raw_config, login, login_fields),
+    CYAML_FIELD_MAPPING("ui", OPT, struct raw_config, ui, ui_fields),
     CYAML_FIELD_SEQUENCE_COUNT("resources", CYAML_FLAG_POINTER | OPT, struct raw_config, resources,
                                n_resources, &resource_schema, 0, CFG_MAX_RESOURCES),
     CYAML_FIELD_SEQUENCE_COUNT("clients", CYAML_FLAG_POINTER | OPT, struct raw_config, clients, n_clients,
                                &client_schema, 0, CFG_MAX_CLIENTS),
+    CYAML_FIELD_SEQUENCE_COUNT("users", CYAML_FLAG_POINTER | OPT, struct raw_config, users, n_users,
+                               &user_schema, 0, CFG_MAX_USERS),
     CYAML_FIELD_END,
 };
 
@@ -246,6 +392,20 @@ static const struct cfg_key cfg_keys[] = {
         "16384", 1024, 1024 * 1024, 0),
     KEY("limits.request_timeout_ms", "OSTIARY_LIMITS_REQUEST_TIMEOUT_MS", CFG_U32, limits.request_timeout_ms,
         "10000", 100, 600000, 0),
+    KEY("sessions.ttl", "OSTIARY_SESSIONS_TTL", CFG_U32, sessions.ttl, "86400", 60, 366 * DAY, 0),
+    KEY("sessions.cookie_name", "OSTIARY_SESSIONS_COOKIE_NAME", CFG_STR, sessions.cookie_name,
+        "ostiary_session", 0, 0, 0),
+    /* RFC 9700 §4.14.2: a short grace period absorbs a lost response without weakening replay detection. */
+    KEY("refresh.refresh_grace_period", "OSTIARY_REFRESH_REFRESH_GRACE_PERIOD", CFG_U32,
+        refresh.refresh_grace_period, "10", 0, 300, 0),
+    KEY("userinfo.allow_query_token", "OSTIARY_USERINFO_ALLOW_QUERY_TOKEN", CFG_BOOL, userinfo.allow_query_token,
+        "false", 0, 0, 0),
+    KEY("pkce.required", "OSTIARY_PKCE_REQUIRED", CFG_BOOL, pkce.required, "true", 0, 0, 0),
+    KEY("login.max_failures", "OSTIARY_LOGIN_MAX_FAILURES", CFG_U32, login.max_failures, "5", 1, 1000, 0),
+    /* The first delay; the limiter doubles it per further failure up to 15 minutes (session/users.h). */
+    KEY("login.lockout_seconds", "OSTIARY_LOGIN_LOCKOUT_SECONDS", CFG_U32, login.lockout_seconds,
+        "30", 1, 900, 0),
+    KEY("ui.dir", "OSTIARY_UI_DIR", CFG_STR, ui.dir, NULL, 0, 0, 0),
 };
 /* clang-format on */
 #define N_CFG_KEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))
@@ -639,6 +799,93 @@ static int entry_ttl(char *text, const char *prefix, const char *what, unsigned 
     return 0;
 }
 
+/* A boolean of a users[] entry: NULL stays absent; anything else must parse. */
+static int user_bool(const char *text, const char *prefix, unsigned i, const char *key, bool *out,
+                     struct errbuf *err)
+{
+    char buf[72];
+    if (parse_bool(text, out) != 0) {
+        errbuf_set(err, "%susers[%u].%s: invalid boolean '%s' (expected true/false, yes/no or 1/0)", prefix, i,
+                   key, shown(text, buf));
+        return ERR_INVALID;
+    }
+    return 0;
+}
+
+/* Normalizes email_verified / phone_number_verified to "true" or "false" (NULL: absent). */
+static int user_verified(char **field, const char *prefix, unsigned i, const char *key, struct errbuf *err)
+{
+    bool b;
+    if (*field == NULL)
+        return 0;
+    if (user_bool(*field, prefix, i, key, &b, err) != 0)
+        return ERR_INVALID;
+    config_set_str(field, b ? "true" : "false");
+    return 0;
+}
+
+static int apply_raw_users(struct config *cfg, struct raw_config *raw, const char *prefix, struct errbuf *err)
+{
+    cfg->users = xcalloc(raw->n_users, sizeof(*cfg->users));
+    cfg->n_users = raw->n_users;
+    /* Everything moves into cfg first, so that the passwords are wiped by config_free() whatever fails
+     * below. */
+    for (unsigned i = 0; i < raw->n_users; i++) {
+        struct raw_user *r = &raw->users[i];
+        struct cfg_user *u = &cfg->users[i];
+        u->id = steal(&r->id);
+        u->username = steal(&r->username);
+        u->password = steal(&r->password);
+        u->password_hash = steal(&r->password_hash);
+        u->name = steal(&r->name);
+        u->given_name = steal(&r->given_name);
+        u->family_name = steal(&r->family_name);
+        u->middle_name = steal(&r->middle_name);
+        u->nickname = steal(&r->nickname);
+        u->preferred_username = steal(&r->preferred_username);
+        u->profile = steal(&r->profile);
+        u->picture = steal(&r->picture);
+        u->website = steal(&r->website);
+        u->email = steal(&r->email);
+        u->gender = steal(&r->gender);
+        u->birthdate = steal(&r->birthdate);
+        u->zoneinfo = steal(&r->zoneinfo);
+        u->locale = steal(&r->locale);
+        u->phone_number = steal(&r->phone_number);
+        u->email_verified = steal(&r->email_verified);
+        u->phone_number_verified = steal(&r->phone_number_verified);
+        u->address = r->address;
+        r->address = NULL;
+    }
+    for (unsigned i = 0; i < raw->n_users; i++) {
+        struct cfg_user *u = &cfg->users[i];
+        if (raw->users[i].disabled != NULL &&
+            user_bool(raw->users[i].disabled, prefix, i, "disabled", &u->disabled, err) != 0)
+            return ERR_INVALID;
+        if (user_verified(&u->email_verified, prefix, i, "email_verified", err) != 0 ||
+            user_verified(&u->phone_number_verified, prefix, i, "phone_number_verified", err) != 0)
+            return ERR_INVALID;
+    }
+    return 0;
+}
+
+static void wipe_str(char *s)
+{
+    if (s != NULL)
+        explicit_bzero(s, strlen(s));
+}
+
+/* Secrets still in the raw tree (when loading failed before they were moved into cfg) do not linger in
+ * freed heap memory. */
+static void raw_wipe_secrets(struct raw_config *raw)
+{
+    wipe_str(raw->keys.secret);
+    for (unsigned i = 0; raw->clients != NULL && i < raw->n_clients; i++)
+        wipe_str(raw->clients[i].client_secret);
+    for (unsigned i = 0; raw->users != NULL && i < raw->n_users; i++)
+        wipe_str(raw->users[i].password);
+}
+
 /* Overlays what the file set on top of the defaults already in cfg. */
 static int apply_raw(struct config *cfg, struct raw_config *raw, const char *prefix, struct errbuf *err)
 {
@@ -697,10 +944,19 @@ static int apply_raw(struct config *cfg, struct raw_config *raw, const char *pre
             c->token_endpoint_auth_method = steal(&r->token_endpoint_auth_method);
             c->scope = steal(&r->scope);
             c->resources = steal_list(&r->resources, &r->n_resources, &c->n_resources);
+            c->post_logout_redirect_uris = steal_list(&r->post_logout_redirect_uris,
+                                                      &r->n_post_logout_redirect_uris,
+                                                      &c->n_post_logout_redirect_uris);
+            c->id_token_signed_response_alg = steal(&r->id_token_signed_response_alg);
+            c->refresh_token_policy = steal(&r->refresh_token_policy);
+            c->pkce_methods = steal_list(&r->pkce_methods, &r->n_pkce_methods, &c->n_pkce_methods);
+            c->require_pkce = steal(&r->require_pkce);
             if (entry_ttl(r->access_token_ttl, prefix, "clients", i, &c->access_token_ttl, err) != 0)
                 return ERR_INVALID;
         }
     }
+    if (raw->users != NULL && raw->n_users > 0)
+        return apply_raw_users(cfg, raw, prefix, err);
     return 0;
 }
 
@@ -756,6 +1012,7 @@ static int load_buffer_named(const char *yaml, size_t len, const char *name, str
         }
         if (lg.extra_documents) {
             errbuf_set(err, "%sonly one YAML document is allowed (found a second '---')", prefix);
+            raw_wipe_secrets(raw);
             cyaml_free(&cy, &top_schema, raw, 0);
             config_free(cfg);
             return ERR_INVALID;
@@ -765,6 +1022,7 @@ static int load_buffer_named(const char *yaml, size_t len, const char *name, str
     if (raw != NULL) {
         /* An empty document gives raw == NULL: defaults only. */
         rc = apply_raw(cfg, raw, prefix, err);
+        raw_wipe_secrets(raw);
         cyaml_free(&cy, &top_schema, raw, 0);
     }
     if (rc != 0) {
@@ -818,6 +1076,8 @@ int config_load(const char *path, char *const *envp, struct config **out, struct
         if (rc != 0)
             return rc;
         rc = load_buffer_named(buf, len, path, &cfg, err);
+        /* The file may hold secrets (keys.secret, client secrets, user passwords). */
+        explicit_bzero(buf, len);
         free(buf);
     } else {
         rc = load_buffer_named("", 0, NULL, &cfg, err);
@@ -884,6 +1144,8 @@ static const char *const grants_allowed[] = {"authorization_code", "client_crede
                                              "urn:ietf:params:oauth:grant-type:device_code"};
 static const char *const auth_methods_allowed[] = {"client_secret_basic", "client_secret_post", "none"};
 static const char *const log_levels_allowed[] = {"debug", "info", "warn", "error"};
+static const char *const refresh_policies_allowed[] = {"offline_consent", "offline_access", "always"};
+static const char *const pkce_methods_allowed[] = {"S256", "plain"};
 
 static bool one_of(const char *s, const char *const *set, size_t n)
 {
@@ -1271,36 +1533,122 @@ static bool is_resource(const struct config *cfg, const char *id)
     return false;
 }
 
-static int validate_redirect_uri(const struct config *cfg, unsigned i, unsigned j, const char *uri,
-                                 struct errbuf *err)
+/* Checks redirect_uris[j] or post_logout_redirect_uris[j] (`field`) of clients[i]: both are redirection
+ * targets (RFC 6749 §3.1.2; OIDC RP-Initiated Logout §3.1), so the same rules apply. */
+static int validate_redirect_uri(const struct config *cfg, unsigned i, const char *field, unsigned j,
+                                 const char *uri, struct errbuf *err)
 {
     char buf[72];
     size_t sl = uri != NULL ? uri_scheme_len(uri) : 0;
+    /* Userinfo may hold a password: such a URI is refused before anything could echo it. */
+    if (sl > 0 && strncmp(uri + sl, "://", 3) == 0 && memchr(uri + sl + 3, '@', strcspn(uri + sl + 3, "/?#"))) {
+        errbuf_set(err, "clients[%u].%s[%u]: %s", i, field, j, userinfo_reason);
+        return ERR_INVALID;
+    }
     /* RFC 6749 §3.1.2: absolute URI, no fragment. Custom schemes are allowed (native apps, RFC 8252 §7.1). */
     if (sl == 0 || !visible_ascii(uri) || strchr(uri, '#') != NULL) {
-        errbuf_set(
-            err,
-            "clients[%u].redirect_uris[%u]: must be an absolute URI without fragment (RFC 6749 §3.1.2), "
-            "got '%s'",
-            i, j, shown(uri, buf));
+        errbuf_set(err,
+                   "clients[%u].%s[%u]: must be an absolute URI without fragment (RFC 6749 §3.1.2), got '%s'",
+                   i, field, j, shown(uri, buf));
         return ERR_INVALID;
     }
     if ((sl == 4 && strncasecmp(uri, "http", 4) == 0) || (sl == 5 && strncasecmp(uri, "https", 5) == 0)) {
         struct url_parts u;
         const char *why = http_url_split(uri, &u);
         if (why == userinfo_reason) {
-            errbuf_set(err, "clients[%u].redirect_uris[%u]: %s", i, j, why);
+            errbuf_set(err, "clients[%u].%s[%u]: %s", i, field, j, why);
             return ERR_INVALID;
         }
         if (why != NULL) {
-            errbuf_set(err, "clients[%u].redirect_uris[%u]: %s, got '%s'", i, j, why, shown(uri, buf));
+            errbuf_set(err, "clients[%u].%s[%u]: %s, got '%s'", i, field, j, why, shown(uri, buf));
             return ERR_INVALID;
         }
         /* A code sent over plain http to a remote host can be read on the way (RFC 6749 §10.5). */
         if (!u.https && !cfg->dev && !host_is_loopback(u.host, u.host_len)) {
-            errbuf_set(err, "clients[%u].redirect_uris[%u]: %s", i, j, http_only_loopback);
+            errbuf_set(err, "clients[%u].%s[%u]: %s", i, field, j, http_only_loopback);
             return ERR_INVALID;
         }
+    }
+    return 0;
+}
+
+/* The settings of the interactive flows: ID token algorithm, refresh token policy, PKCE. */
+static int validate_client_interactive(struct config *cfg, unsigned i, bool is_public, struct errbuf *err)
+{
+    char buf[72];
+    struct cfg_client *c = &cfg->clients[i];
+
+    /* A refresh token is always born of another grant; on its own it could never be used. Device flow
+     * clients get refresh tokens too (RFC 8628 §3.5). */
+    if (in_list("refresh_token", c->grant_types, c->n_grant_types) &&
+        !in_list("authorization_code", c->grant_types, c->n_grant_types) &&
+        !in_list("urn:ietf:params:oauth:grant-type:device_code", c->grant_types, c->n_grant_types)) {
+        errbuf_set(err,
+                   "clients[%u].grant_types: refresh_token requires authorization_code (or the device_code "
+                   "grant) as well; client_credentials clients get no refresh tokens (RFC 6749 §4.4.3)",
+                   i);
+        return ERR_INVALID;
+    }
+
+    /* OIDC Registration §2: RS256 unless the client says otherwise; ours must hold a key for it. */
+    if (c->id_token_signed_response_alg == NULL)
+        config_set_str(&c->id_token_signed_response_alg, default_signing_alg(cfg));
+    if (!in_list(c->id_token_signed_response_alg, cfg->keys.algorithms, cfg->keys.n_algorithms)) {
+        errbuf_set(err, "clients[%u].id_token_signed_response_alg: '%s' is not one of keys.algorithms", i,
+                   shown(c->id_token_signed_response_alg, buf));
+        return ERR_INVALID;
+    }
+
+    if (c->refresh_token_policy == NULL)
+        config_set_str(&c->refresh_token_policy, "offline_consent");
+    if (!ONE_OF(c->refresh_token_policy, refresh_policies_allowed)) {
+        errbuf_set(err,
+                   "clients[%u].refresh_token_policy: must be offline_consent, offline_access or always, got "
+                   "'%s'",
+                   i, shown(c->refresh_token_policy, buf));
+        return ERR_INVALID;
+    }
+
+    if (c->n_pkce_methods == 0) {
+        free(c->pkce_methods);
+        c->pkce_methods = xcalloc(1, sizeof(char *));
+        c->pkce_methods[0] = xstrdup("S256");
+        c->n_pkce_methods = 1;
+    }
+    for (unsigned j = 0; j < c->n_pkce_methods; j++) {
+        const char *m = c->pkce_methods[j];
+        /* RFC 7636 §4.2: S256 and plain are the only methods defined. */
+        if (!ONE_OF(m, pkce_methods_allowed)) {
+            errbuf_set(err, "clients[%u].pkce_methods[%u]: must be S256 or plain (RFC 7636 §4.2), got '%s'", i,
+                       j, shown(m, buf));
+            return ERR_INVALID;
+        }
+        if (in_list(m, c->pkce_methods, j)) {
+            errbuf_set(err, "clients[%u].pkce_methods[%u]: duplicate '%s'", i, j, m);
+            return ERR_INVALID;
+        }
+    }
+
+    c->require_pkce_set = false;
+    c->require_pkce_value = false;
+    if (c->require_pkce != NULL) {
+        bool v;
+        if (parse_bool(c->require_pkce, &v) != 0) {
+            errbuf_set(err, "clients[%u].require_pkce: invalid boolean '%s' (expected true or false)", i,
+                       shown(c->require_pkce, buf));
+            return ERR_INVALID;
+        }
+        /* RFC 9700 §2.1.1: public clients MUST use PKCE; there is no switching it off for them. */
+        if (!v && is_public) {
+            errbuf_set(err,
+                       "clients[%u].require_pkce: cannot be false for a public client (token_endpoint_auth_method "
+                       "none): public clients must use PKCE (RFC 9700 §2.1.1)",
+                       i);
+            return ERR_INVALID;
+        }
+        config_set_str(&c->require_pkce, v ? "true" : "false");
+        c->require_pkce_set = true;
+        c->require_pkce_value = v;
     }
     return 0;
 }
@@ -1375,7 +1723,12 @@ static int validate_client(struct config *cfg, unsigned i, struct arena *tmp, st
     }
 
     for (unsigned j = 0; j < c->n_redirect_uris; j++) {
-        if (validate_redirect_uri(cfg, i, j, c->redirect_uris[j], err) != 0)
+        if (validate_redirect_uri(cfg, i, "redirect_uris", j, c->redirect_uris[j], err) != 0)
+            return ERR_INVALID;
+    }
+    for (unsigned j = 0; j < c->n_post_logout_redirect_uris; j++) {
+        if (validate_redirect_uri(cfg, i, "post_logout_redirect_uris", j, c->post_logout_redirect_uris[j],
+                                  err) != 0)
             return ERR_INVALID;
     }
 
@@ -1439,7 +1792,206 @@ static int validate_client(struct config *cfg, unsigned i, struct arena *tmp, st
                    ENTRY_TTL_MAX);
         return ERR_INVALID;
     }
+    return validate_client_interactive(cfg, i, is_public, err);
+}
+
+/* RFC 6265 §4.1.1: cookie-name is an RFC 2616 token: no controls, spaces or separators. */
+static bool cookie_name_valid(const char *s)
+{
+    size_t n = s != NULL ? strlen(s) : 0;
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch <= 0x20 || ch >= 0x7f || strchr("()<>@,;:\\\"/[]?={}", ch) != NULL)
+            return false;
+    }
+    return true;
+}
+
+static int validate_sessions_ui(struct config *cfg, struct errbuf *err)
+{
+    char buf[72];
+    if (!cookie_name_valid(cfg->sessions.cookie_name)) {
+        errbuf_set(err,
+                   "sessions.cookie_name: must be 1 to 64 characters of an RFC 6265 cookie name (letters, "
+                   "digits, and !#$%%&'*+-.^_`|~), got '%s'",
+                   shown(cfg->sessions.cookie_name, buf));
+        return ERR_INVALID;
+    }
+    if (cfg->ui.dir != NULL && cfg->ui.dir[0] == '\0') {
+        errbuf_set(err, "ui.dir: must not be empty (leave it out for the built-in templates)");
+        return ERR_INVALID;
+    }
     return 0;
+}
+
+/* A claim value shown to relying parties and on pages: valid UTF-8 without control characters, except
+ * the line breaks OIDC Core §5.1.1 allows in address.formatted and address.street_address. */
+static bool claim_text_valid(const char *s, bool multiline)
+{
+    size_t n = strlen(s);
+    if (!utf8_valid(s, n))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if ((ch < 0x20 && !(multiline && (ch == '\n' || ch == '\r'))) || ch == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* OIDC Core §5.1: birthdate is YYYY-MM-DD (year 0000 meaning omitted) or YYYY. */
+static bool birthdate_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n != 4 && n != 10)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        bool dash = i == 4 || i == 7;
+        if (dash ? s[i] != '-' : (s[i] < '0' || s[i] > '9'))
+            return false;
+    }
+    if (n == 4)
+        return true;
+    int month = (s[5] - '0') * 10 + (s[6] - '0');
+    int day = (s[8] - '0') * 10 + (s[9] - '0');
+    return month >= 1 && month <= 12 && day >= 1 && day <= 31;
+}
+
+/* A deliberately loose check of an RFC 5322 addr-spec: something@something, no spaces or controls. The
+ * address is shown to relying parties, not used to send mail. */
+static bool email_valid(const char *s)
+{
+    const char *at = strrchr(s, '@');
+    if (at == NULL || at == s || at[1] == '\0')
+        return false;
+    for (; *s != '\0'; s++) {
+        if ((unsigned char)*s <= 0x20 || (unsigned char)*s == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+static int validate_user_claims(const struct cfg_user *u, unsigned i, struct errbuf *err)
+{
+    const struct {
+        const char *key;
+        const char *value;
+        bool multiline;
+    } claims[] = {
+        {"name", u->name, false},
+        {"given_name", u->given_name, false},
+        {"family_name", u->family_name, false},
+        {"middle_name", u->middle_name, false},
+        {"nickname", u->nickname, false},
+        {"preferred_username", u->preferred_username, false},
+        {"profile", u->profile, false},
+        {"picture", u->picture, false},
+        {"website", u->website, false},
+        {"email", u->email, false},
+        {"gender", u->gender, false},
+        {"birthdate", u->birthdate, false},
+        {"zoneinfo", u->zoneinfo, false},
+        {"locale", u->locale, false},
+        {"phone_number", u->phone_number, false},
+        {"address.formatted", u->address != NULL ? u->address->formatted : NULL, true},
+        {"address.street_address", u->address != NULL ? u->address->street_address : NULL, true},
+        {"address.locality", u->address != NULL ? u->address->locality : NULL, false},
+        {"address.region", u->address != NULL ? u->address->region : NULL, false},
+        {"address.postal_code", u->address != NULL ? u->address->postal_code : NULL, false},
+        {"address.country", u->address != NULL ? u->address->country : NULL, false},
+    };
+    char buf[72];
+    for (size_t k = 0; k < sizeof(claims) / sizeof(claims[0]); k++) {
+        if (claims[k].value != NULL && !claim_text_valid(claims[k].value, claims[k].multiline)) {
+            errbuf_set(err, "users[%u].%s: must be UTF-8 text without control characters", i, claims[k].key);
+            return ERR_INVALID;
+        }
+    }
+    /* OIDC Core §5.1: profile, picture and website are URLs of web pages or images. */
+    const char *const url_keys[] = {"profile", "picture", "website"};
+    const char *const urls[] = {u->profile, u->picture, u->website};
+    for (size_t k = 0; k < 3; k++) {
+        struct url_parts parts;
+        if (urls[k] == NULL)
+            continue;
+        const char *why = http_url_split(urls[k], &parts);
+        if (why == userinfo_reason) {
+            errbuf_set(err, "users[%u].%s: %s", i, url_keys[k], why);
+            return ERR_INVALID;
+        }
+        if (why != NULL) {
+            errbuf_set(err, "users[%u].%s: %s, got '%s'", i, url_keys[k], why, shown(urls[k], buf));
+            return ERR_INVALID;
+        }
+    }
+    if (u->email != NULL && !email_valid(u->email)) {
+        errbuf_set(err, "users[%u].email: must look like name@domain, got '%s'", i, shown(u->email, buf));
+        return ERR_INVALID;
+    }
+    if (u->birthdate != NULL && !birthdate_valid(u->birthdate)) {
+        errbuf_set(err, "users[%u].birthdate: must be YYYY-MM-DD or YYYY (OIDC Core §5.1), got '%s'", i,
+                   shown(u->birthdate, buf));
+        return ERR_INVALID;
+    }
+    return 0;
+}
+
+/* users[i]. Passwords and hashes are never echoed, whatever is wrong with them. */
+static int validate_user(const struct config *cfg, unsigned i, struct errbuf *err)
+{
+    char buf[72];
+    const struct cfg_user *u = &cfg->users[i];
+    if (u->username == NULL || u->username[0] == '\0' || strlen(u->username) > CFG_MAX_USERNAME ||
+        !visible_ascii(u->username)) {
+        errbuf_set(err, "users[%u].username: required, 1 to %u visible ASCII characters, got '%s'", i,
+                   CFG_MAX_USERNAME, shown(u->username, buf));
+        return ERR_INVALID;
+    }
+    for (unsigned j = 0; j < i; j++) {
+        if (strcmp(cfg->users[j].username, u->username) == 0) {
+            errbuf_set(err, "users[%u].username: duplicate '%s' (also users[%u])", i, shown(u->username, buf),
+                       j);
+            return ERR_INVALID;
+        }
+    }
+    if (u->id != NULL) {
+        if (u->id[0] == '\0' || strlen(u->id) > 255 || !visible_ascii(u->id)) {
+            errbuf_set(err, "users[%u].id: 1 to 255 visible ASCII characters (the OIDC sub), got '%s'", i,
+                       shown(u->id, buf));
+            return ERR_INVALID;
+        }
+        for (unsigned j = 0; j < i; j++) {
+            if (cfg->users[j].id != NULL && strcmp(cfg->users[j].id, u->id) == 0) {
+                errbuf_set(err, "users[%u].id: duplicate '%s' (also users[%u])", i, shown(u->id, buf), j);
+                return ERR_INVALID;
+            }
+        }
+    }
+    if (u->password != NULL && u->password_hash != NULL) {
+        errbuf_set(err, "users[%u].password: password and password_hash are mutually exclusive", i);
+        return ERR_INVALID;
+    }
+    if (u->password == NULL && u->password_hash == NULL) {
+        errbuf_set(err,
+                   "users[%u].password: one of password or password_hash is required (hash one with: "
+                   "ostiary user add, or any argon2id tool)",
+                   i);
+        return ERR_INVALID;
+    }
+    if (u->password != NULL && u->password[0] == '\0') {
+        errbuf_set(err, "users[%u].password: must not be empty", i);
+        return ERR_INVALID;
+    }
+    /* libsodium's crypto_pwhash_str format; its buffers are 128 bytes, NUL included. */
+    if (u->password_hash != NULL &&
+        (strncmp(u->password_hash, "$argon2id$", 10) != 0 || strlen(u->password_hash) >= 128 ||
+         !visible_ascii(u->password_hash))) {
+        errbuf_set(err, "users[%u].password_hash: must be an argon2id encoded hash ($argon2id$v=19$m=...)", i);
+        return ERR_INVALID;
+    }
+    return validate_user_claims(u, i, err);
 }
 
 int config_validate(struct config *cfg, struct errbuf *err)
@@ -1482,6 +2034,9 @@ int config_validate(struct config *cfg, struct errbuf *err)
     rc = validate_resources(cfg, err);
     if (rc != 0)
         return rc;
+    rc = validate_sessions_ui(cfg, err);
+    if (rc != 0)
+        return rc;
 
     struct arena *tmp = arena_new(1024);
     for (unsigned i = 0; i < cfg->n_clients && rc == 0; i++) {
@@ -1489,6 +2044,8 @@ int config_validate(struct config *cfg, struct errbuf *err)
         arena_reset(tmp);
     }
     arena_free(tmp);
+    for (unsigned i = 0; i < cfg->n_users && rc == 0; i++)
+        rc = validate_user(cfg, i, err);
     return rc;
 }
 
@@ -1533,8 +2090,36 @@ void config_free(struct config *cfg)
         free(c->token_endpoint_auth_method);
         free(c->scope);
         free_list(c->resources, c->n_resources);
+        free_list(c->post_logout_redirect_uris, c->n_post_logout_redirect_uris);
+        free(c->id_token_signed_response_alg);
+        free(c->refresh_token_policy);
+        free_list(c->pkce_methods, c->n_pkce_methods);
+        free(c->require_pkce);
     }
     free(cfg->clients);
+    for (unsigned i = 0; i < cfg->n_users; i++) {
+        struct cfg_user *u = &cfg->users[i];
+        char **const fields[] = {
+            &u->id, &u->username, &u->password_hash, &u->name, &u->given_name, &u->family_name,
+            &u->middle_name, &u->nickname, &u->preferred_username, &u->profile, &u->picture, &u->website,
+            &u->email, &u->gender, &u->birthdate, &u->zoneinfo, &u->locale, &u->phone_number,
+            &u->email_verified, &u->phone_number_verified,
+        };
+        wipe_str(u->password);
+        free(u->password);
+        for (size_t k = 0; k < sizeof(fields) / sizeof(fields[0]); k++)
+            free(*fields[k]);
+        if (u->address != NULL) {
+            free(u->address->formatted);
+            free(u->address->street_address);
+            free(u->address->locality);
+            free(u->address->region);
+            free(u->address->postal_code);
+            free(u->address->country);
+            free(u->address);
+        }
+    }
+    free(cfg->users);
     free(cfg->issuer_path);
     free(cfg->listen_host);
     free(cfg);

@@ -50,6 +50,33 @@ struct cfg_client {
     char **resources;            /* APIs this client may ask tokens for; empty = any configured */
     unsigned n_resources;
     uint32_t access_token_ttl;   /* seconds; 0 = API/global default */
+    /* Interactive flows (authorization code). */
+    char **post_logout_redirect_uris;
+    unsigned n_post_logout_redirect_uris;
+    char *id_token_signed_response_alg; /* RS256 (default), ES256, EdDSA: must be in keys.algorithms */
+    char *refresh_token_policy;  /* offline_consent (default, OIDC Core §11) | offline_access | always */
+    char **pkce_methods;         /* allowed code_challenge_method values; default [S256]; add plain to allow it */
+    unsigned n_pkce_methods;
+    char *require_pkce;          /* "true"/"false"/NULL: NULL = pkce.required; public clients always */
+    bool require_pkce_set, require_pkce_value; /* derived from require_pkce by config_validate */
+};
+
+/* An end user declared in the file (like Dex's static passwords): applied at start. */
+struct cfg_address {
+    char *formatted, *street_address, *locality, *region, *postal_code, *country;
+};
+struct cfg_user {
+    char *id;                    /* stable subject identifier; default: derived from username */
+    char *username;
+    char *password;              /* clear (hashed with argon2id at start; CFG_SECRET) */
+    char *password_hash;         /* or an argon2id encoded hash ($argon2id$v=19$...) */
+    bool disabled;
+    /* OIDC Core §5.1 standard claims (all optional). */
+    char *name, *given_name, *family_name, *middle_name, *nickname, *preferred_username, *profile, *picture,
+        *website, *email, *gender, *birthdate, *zoneinfo, *locale, *phone_number;
+    char *email_verified;        /* "true"/"false" (string for the checked parser), NULL = absent */
+    char *phone_number_verified;
+    struct cfg_address *address; /* NULL = absent */
 };
 
 struct config {
@@ -78,10 +105,32 @@ struct config {
         uint32_t max_header_bytes;   /* default 16384 -> 431 */
         uint32_t request_timeout_ms; /* default 10000: slow clients are cut off (408) */
     } limits;
+    struct {
+        uint32_t ttl;            /* login session lifetime, seconds; default 86400 */
+        char *cookie_name;       /* default "ostiary_session" */
+    } sessions;
+    struct {
+        uint32_t refresh_grace_period; /* seconds a rotated refresh token may be retried; default 10 */
+    } refresh;
+    struct {
+        bool allow_query_token;  /* RFC 6750 §2.3 ?access_token= at userinfo; default false (leaks into logs) */
+    } userinfo;
+    struct {
+        bool required;           /* PKCE for every client (default true); public clients always */
+    } pkce;
+    struct {
+        uint32_t max_failures;   /* failed logins before a delay; default 5 */
+        uint32_t lockout_seconds; /* first delay; doubles per further failure, capped at 15 min; default 30 */
+    } login;
+    struct {
+        char *dir;               /* templates directory an operator can restyle; NULL = built-in web/ */
+    } ui;
     struct cfg_resource *resources;
     unsigned n_resources;
     struct cfg_client *clients;
     unsigned n_clients;
+    struct cfg_user *users;
+    unsigned n_users;
 
     /* Derived by config_validate(), not read from the file. */
     char *issuer_path;           /* path part of issuer without trailing '/', "" for none */

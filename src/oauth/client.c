@@ -94,6 +94,29 @@ int client_from_store(struct arena *a, const struct store_client *sc, struct cli
     const char *scope = json_string_value(json_object_get(m, "scope"));
     out->scope = arena_strdup(a, scope != NULL ? scope : "");
     out->resources = json_str_array(a, json_object_get(m, "resources"), &out->n_resources);
+    out->post_logout_redirect_uris =
+        json_str_array(a, json_object_get(m, "post_logout_redirect_uris"), &out->n_post_logout_redirect_uris);
+    const char *idalg = json_string_value(json_object_get(m, "id_token_signed_response_alg"));
+    out->id_token_signed_response_alg = arena_strdup(a, idalg != NULL ? idalg : "RS256");
+    const char *rp = json_string_value(json_object_get(m, "refresh_token_policy"));
+    out->refresh_policy = REFRESH_OFFLINE_CONSENT;
+    if (rp != NULL && strcmp(rp, "offline_access") == 0)
+        out->refresh_policy = REFRESH_OFFLINE_ACCESS;
+    else if (rp != NULL && strcmp(rp, "always") == 0)
+        out->refresh_policy = REFRESH_ALWAYS;
+    const char **pm = json_str_array(a, json_object_get(m, "pkce_methods"), &n);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(pm[i], "S256") == 0)
+            out->pkce_methods |= PKCE_S256;
+        else if (strcmp(pm[i], "plain") == 0)
+            out->pkce_methods |= PKCE_PLAIN;
+    }
+    if (out->pkce_methods == 0)
+        out->pkce_methods = PKCE_S256;
+    json_t *rq = json_object_get(m, "require_pkce");
+    out->require_pkce = json_is_boolean(rq) ? json_is_true(rq) : true;
+    if (out->auth_method == CLIENT_AUTH_NONE)
+        out->require_pkce = true; /* RFC 9700 §2.1.1: public clients always use PKCE */
     json_t *ttl = json_object_get(m, "access_token_ttl");
     if (json_is_integer(ttl) && json_integer_value(ttl) > 0 && json_integer_value(ttl) <= 86400 * 366)
         out->access_token_ttl = (uint32_t)json_integer_value(ttl);
@@ -125,6 +148,26 @@ char *client_metadata_json(const struct client *c)
     }
     if (c->access_token_ttl > 0)
         json_object_set_new(m, "access_token_ttl", json_integer(c->access_token_ttl));
+    if (c->n_post_logout_redirect_uris > 0) {
+        json_t *pl = json_array();
+        for (size_t i = 0; i < c->n_post_logout_redirect_uris; i++)
+            json_array_append_new(pl, json_string(c->post_logout_redirect_uris[i]));
+        json_object_set_new(m, "post_logout_redirect_uris", pl);
+    }
+    if (c->id_token_signed_response_alg != NULL)
+        json_object_set_new(m, "id_token_signed_response_alg", json_string(c->id_token_signed_response_alg));
+    static const char *const policies[] = {"offline_consent", "offline_access", "always"};
+    if (c->refresh_policy != REFRESH_OFFLINE_CONSENT)
+        json_object_set_new(m, "refresh_token_policy", json_string(policies[c->refresh_policy % 3]));
+    if (c->pkce_methods != 0) {
+        json_t *pm = json_array();
+        if (c->pkce_methods & PKCE_S256)
+            json_array_append_new(pm, json_string("S256"));
+        if (c->pkce_methods & PKCE_PLAIN)
+            json_array_append_new(pm, json_string("plain"));
+        json_object_set_new(m, "pkce_methods", pm);
+    }
+    json_object_set_new(m, "require_pkce", json_boolean(c->require_pkce));
     char *s = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(m);
     return s;
@@ -156,6 +199,18 @@ int clients_apply_config(struct store_conn *db, const struct config *cfg, struct
         c.resources = (const char **)cc->resources;
         c.n_resources = cc->n_resources;
         c.access_token_ttl = cc->access_token_ttl;
+        c.post_logout_redirect_uris = (const char **)cc->post_logout_redirect_uris;
+        c.n_post_logout_redirect_uris = cc->n_post_logout_redirect_uris;
+        c.id_token_signed_response_alg = cc->id_token_signed_response_alg;
+        if (cc->refresh_token_policy != NULL && strcmp(cc->refresh_token_policy, "offline_access") == 0)
+            c.refresh_policy = REFRESH_OFFLINE_ACCESS;
+        else if (cc->refresh_token_policy != NULL && strcmp(cc->refresh_token_policy, "always") == 0)
+            c.refresh_policy = REFRESH_ALWAYS;
+        for (unsigned k = 0; k < cc->n_pkce_methods; k++)
+            c.pkce_methods |= strcmp(cc->pkce_methods[k], "plain") == 0 ? PKCE_PLAIN : PKCE_S256;
+        if (c.pkce_methods == 0)
+            c.pkce_methods = PKCE_S256;
+        c.require_pkce = cc->require_pkce_set ? cc->require_pkce_value : cfg->pkce.required;
 
         struct store_client sc = {0};
         sc.client_id = cc->client_id;

@@ -28,6 +28,15 @@ enum grant_flags {
     GRANT_DEVICE_CODE = 1 << 3,
 };
 
+/* When the code grant yields a refresh token (the seed providers disagree; OIDC Core §11 is the default). */
+enum refresh_policy {
+    REFRESH_OFFLINE_CONSENT = 0, /* offline_access scope and prompt=consent (OIDC Core §11) */
+    REFRESH_OFFLINE_ACCESS = 1,  /* offline_access scope alone (Auth0 style) */
+    REFRESH_ALWAYS = 2,          /* every code exchange (django-oidc-provider style) */
+};
+
+enum pkce_flags { PKCE_S256 = 1 << 0, PKCE_PLAIN = 1 << 1 };
+
 struct client {
     const char *client_id;
     const char *client_name;
@@ -41,6 +50,13 @@ struct client {
     const char **resources;       /* APIs it may target; none = any configured API */
     size_t n_resources;
     uint32_t access_token_ttl;    /* 0 = API/global default */
+    /* Interactive flows. */
+    const char **post_logout_redirect_uris;
+    size_t n_post_logout_redirect_uris;
+    const char *id_token_signed_response_alg; /* RS256 when unset */
+    enum refresh_policy refresh_policy;
+    unsigned pkce_methods;        /* enum pkce_flags; S256 only when unset */
+    bool require_pkce;            /* always true for public clients */
 };
 
 const char *client_auth_method_str(enum client_auth_method m);

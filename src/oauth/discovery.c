@@ -12,6 +12,7 @@
 #include "jose/jose.h"
 #include "oauth/endpoints.h"
 #include "oauth/scope.h"
+#include "session/users.h"
 #include "core/banned.h"
 
 static json_t *str_array(const char *const *v, size_t n)
@@ -40,22 +41,37 @@ static void set_url(json_t *o, const char *key, const struct app *app, const cha
 static json_t *metadata(const struct app *app)
 {
     static const char *const auth_methods[] = {"client_secret_basic", "client_secret_post"};
-    static const char *const grants[] = {"client_credentials"};
+    static const char *const token_auth_methods[] = {"client_secret_basic", "client_secret_post", "none"};
+    static const char *const grants[] = {"authorization_code", "refresh_token", "client_credentials"};
+    static const char *const response_modes[] = {"query", "fragment", "form_post"};
+    static const char *const pkce[] = {"S256", "plain"};
+    static const char *const prompts[] = {"none", "login", "consent", "select_account"};
+    static const char *const oidc_scopes[] = {"openid", "profile", "email", "address", "phone", "offline_access"};
     json_t *o = json_object();
     json_object_set_new(o, "issuer", json_string(app->issuer));
-    set_url(o, "jwks_uri", app, "/jwks");
+    set_url(o, "authorization_endpoint", app, "/auth");
     set_url(o, "token_endpoint", app, "/token");
+    set_url(o, "userinfo_endpoint", app, "/me");
+    set_url(o, "jwks_uri", app, "/jwks");
     set_url(o, "introspection_endpoint", app, "/token/introspection");
     set_url(o, "revocation_endpoint", app, "/token/revocation");
-    json_object_set_new(o, "grant_types_supported", str_array(grants, 1));
-    /* No authorization endpoint yet: no response type works, and saying so is the honest answer. */
-    json_object_set_new(o, "response_types_supported", json_array());
-    json_object_set_new(o, "token_endpoint_auth_methods_supported", str_array(auth_methods, 2));
+    set_url(o, "end_session_endpoint", app, "/session/end");
+    json_object_set_new(o, "response_types_supported", str_array((const char *const[]){"code"}, 1));
+    json_object_set_new(o, "response_modes_supported", str_array(response_modes, 3));
+    json_object_set_new(o, "grant_types_supported", str_array(grants, 3));
+    json_object_set_new(o, "code_challenge_methods_supported", str_array(pkce, 2));
+    json_object_set_new(o, "prompt_values_supported", str_array(prompts, 4));
+    json_object_set_new(o, "token_endpoint_auth_methods_supported", str_array(token_auth_methods, 3));
     json_object_set_new(o, "introspection_endpoint_auth_methods_supported", str_array(auth_methods, 2));
-    json_object_set_new(o, "revocation_endpoint_auth_methods_supported", str_array(auth_methods, 2));
+    json_object_set_new(o, "revocation_endpoint_auth_methods_supported", str_array(token_auth_methods, 3));
+    /* RFC 9207: every authorization response carries iss. */
+    json_object_set_new(o, "authorization_response_iss_parameter_supported", json_true());
+    json_object_set_new(o, "request_parameter_supported", json_false());
+    json_object_set_new(o, "request_uri_parameter_supported", json_false());
+    json_object_set_new(o, "claims_parameter_supported", json_false());
 
-    /* scopes_supported: the scopes of every configured API, once each. */
-    json_t *scopes = json_array();
+    /* scopes_supported: the OpenID scopes, then the scopes of every configured API, once each. */
+    json_t *scopes = str_array(oidc_scopes, 6);
     for (size_t i = 0; i < app->n_resources; i++) {
         for (size_t k = 0; k < app->resources[i].n_scopes; k++) {
             const char *s = app->resources[i].scopes[k];
@@ -72,9 +88,21 @@ static json_t *metadata(const struct app *app)
         }
     }
     json_object_set_new(o, "scopes_supported", scopes);
-    /* RFC 9068 JWT access tokens are signed with the configured algorithms. */
+    json_t *claims = json_array();
+    static const char *const base_claims[] = {"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr",
+                                              "amr", "azp", "sid"};
+    for (size_t i = 0; i < sizeof(base_claims) / sizeof(base_claims[0]); i++)
+        json_array_append_new(claims, json_string(base_claims[i]));
+    for (size_t i = 0; i < user_claims_supported_count; i++)
+        json_array_append_new(claims, json_string(user_claims_supported[i]));
+    json_object_set_new(o, "claims_supported", claims);
+    json_object_set_new(o, "acr_values_supported", str_array((const char *const[]){"urn:ostiary:acr:password"}, 1));
+    /* ID tokens and RFC 9068 JWT access tokens are signed with the configured algorithms. */
+    json_object_set_new(o, "id_token_signing_alg_values_supported",
+                        str_array((const char *const *)app->cfg->keys.algorithms, app->cfg->keys.n_algorithms));
     json_object_set_new(o, "access_token_signing_alg_values_supported",
                         str_array((const char *const *)app->cfg->keys.algorithms, app->cfg->keys.n_algorithms));
+    json_object_set_new(o, "subject_types_supported", str_array((const char *const[]){"public"}, 1));
     return o;
 }
 
@@ -83,8 +111,6 @@ void discovery_build(struct app *app)
     json_t *o = metadata(app);
     app->oauth_metadata_json = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     app->oauth_metadata_len = strlen(app->oauth_metadata_json);
-    /* OIDC Discovery §3: subject types and ID token algorithms are part of the provider metadata. */
-    json_object_set_new(o, "subject_types_supported", str_array((const char *const[]){"public"}, 1));
     app->discovery_json = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     app->discovery_len = strlen(app->discovery_json);
     json_decref(o);

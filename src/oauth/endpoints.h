@@ -13,9 +13,29 @@ void oauth_token_handle(struct http_req *req);
 void oauth_introspect_handle(struct http_req *req);
 void oauth_revoke_handle(struct http_req *req);
 void oauth_healthz_handle(struct http_req *req);
+void oauth_userinfo_handle(struct http_req *req);
+
+/* The userinfo endpoint's path under the issuer (DESIGN "Endpoint layout"); also an audience of access
+ * tokens granted with openid (tokens.h). */
+#define OAUTH_USERINFO_PATH "/me"
+void oauth_login_handle(struct http_req *req);
+void oauth_resume_handle(struct http_req *req);
+void oauth_select_account_handle(struct http_req *req);
+void oauth_consent_handle(struct http_req *req);
+void oauth_assets_handle(struct http_req *req);
+void oauth_end_session_handle(struct http_req *req);
 
 /* For POST-only back-channel endpoints: checks the method and the form content type (RFC 6749 §3.2)
  * and parses the body into *form. Returns OAUTH_OK or the error to send. */
 struct oauth_error backchannel_form(struct http_req *req, struct form *form);
+
+/* CORS for the endpoints browser-based public clients call directly (token, revocation, userinfo; cors.c).
+ * None of them reads cookies, so any origin may call them ("*", never with credentials).
+ * oauth_cors_preflight(): if req is an OPTIONS preflight, answers it (204 with the allowed methods and
+ * the Authorization and Content-Type request headers, cached 600 s) and returns true; else false.
+ * oauth_cors_allow(): adds Access-Control-Allow-Origin: * (and exposes WWW-Authenticate) to the response
+ * being built, success or error. */
+bool oauth_cors_preflight(struct http_req *req, const char *methods);
+void oauth_cors_allow(struct http_req *req);
 
 #endif

@@ -55,13 +55,18 @@ static char *challenge_safe(struct arena *a, const char *s)
     return out;
 }
 
-void oauth_error_send_json(struct http_req *req, struct oauth_error e)
+void oauth_error_record(struct http_req *req, struct oauth_error e)
 {
     if ((unsigned)e.code < OAUTH_ERR__COUNT)
         atomic_fetch_add_explicit(&counts[e.code], 1, memory_order_relaxed);
+    req->log_error = oauth_err_str(e.code);
+}
+
+void oauth_error_send_json(struct http_req *req, struct oauth_error e)
+{
+    oauth_error_record(req, e);
     const char *code = oauth_err_str(e.code);
     int status = oauth_err_status(&e);
-    req->log_error = code;
 
     json_t *o = json_object();
     json_object_set_new(o, "error", json_string(code));

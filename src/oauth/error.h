@@ -41,7 +41,10 @@ struct http_req;
     X(NOT_FOUND, 26, "not_found", 404)                                                                       \
     X(METHOD_NOT_ALLOWED, 27, "method_not_allowed", 405)                                                     \
     X(PAYLOAD_TOO_LARGE, 28, "request_too_large", 413)                                                       \
-    X(HEADERS_TOO_LARGE, 29, "request_header_fields_too_large", 431)
+    X(HEADERS_TOO_LARGE, 29, "request_header_fields_too_large", 431)                                         \
+    X(REQUEST_NOT_SUPPORTED, 30, "request_not_supported", 400)                                               \
+    X(REQUEST_URI_NOT_SUPPORTED, 31, "request_uri_not_supported", 400)                                       \
+    X(REGISTRATION_NOT_SUPPORTED, 32, "registration_not_supported", 400)
 
 enum oauth_err {
 #define OAUTH_ERR_ENUM(name, num, str, status) OAUTH_ERR_##name = num,
@@ -71,6 +74,9 @@ int oauth_err_status(const struct oauth_error *e);
 /* Renders e as a JSON error response ({"error","error_description"}) with no-store headers and, for
  * 401 with a challenge, WWW-Authenticate. Counts the error by code and records it for the access log. */
 void oauth_error_send_json(struct http_req *req, struct oauth_error e);
+/* Counts e and tags the request for the access log; for renderers other than the JSON one (the HTML
+ * page and the front-channel redirect in frontchannel.c). */
+void oauth_error_record(struct http_req *req, struct oauth_error e);
 /* Error count by code since start (for metrics). */
 unsigned long oauth_error_count(enum oauth_err code);
 

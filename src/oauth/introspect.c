@@ -1,5 +1,7 @@
 /* introspect.c: token introspection (RFC 7662). Requires client authentication (§2.1); answers
- * active:false for unknown, expired, revoked, consumed and foreign tokens without saying which (§2.2). */
+ * active:false for unknown, expired, revoked and consumed tokens without saying which (§2.2). Access
+ * tokens are introspectable by any authenticated client (the APIs that receive them); a refresh token
+ * only by the client it was issued to, since nobody else has a use for it (§4: token scanning). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,5 +100,8 @@ void oauth_introspect_handle(struct http_req *req)
         oauth_error_send_json(req, OAUTH_ERROR(SERVER_ERROR, "storage unavailable"));
         return;
     }
+    if (ti.active && strcmp(ti.kind, "refresh_token") == 0 &&
+        (ti.client_id == NULL || strcmp(ti.client_id, c.client_id) != 0))
+        ti.active = false;
     send_info(req, &ti);
 }

@@ -1,6 +1,8 @@
 /* revoke.c: token revocation (RFC 7009). Requires client authentication; answers 200 for unknown,
  * expired and already revoked tokens (§2.2); refuses, with invalid_request, to revoke a live token that
- * was issued to another client (§2.1). JWT access tokens are revoked by jti. */
+ * was issued to another client (§2.1). A refresh token revokes its whole grant (§2.1: the access tokens
+ * of the same grant too); an access token only itself (JWTs by their row, or by jti). CORS is open for
+ * browser-based public clients (cors.c). */
 #include <string.h>
 
 #include "app.h"
@@ -26,6 +28,9 @@ static struct oauth_error revoke_parse(const struct form *f, struct str *token)
 
 void oauth_revoke_handle(struct http_req *req)
 {
+    if (oauth_cors_preflight(req, "POST"))
+        return;
+    oauth_cors_allow(req);
     struct form f;
     struct client c;
     struct str token;

@@ -4,6 +4,7 @@
 
 #include "app.h"
 #include "core/arena.h"
+#include "oauth/authorize.h"
 #include "oauth/endpoints.h"
 #include "core/banned.h"
 
@@ -17,7 +18,15 @@ static const struct {
     {"/token", oauth_token_handle},
     {"/token/introspection", oauth_introspect_handle},
     {"/token/revocation", oauth_revoke_handle},
+    {OAUTH_USERINFO_PATH, oauth_userinfo_handle},
     {"/healthz", oauth_healthz_handle},
+    {"/auth", oauth_authorize_handle},
+    {"/interaction/login", oauth_login_handle},
+    {"/interaction/resume", oauth_resume_handle},
+    {"/interaction/select_account", oauth_select_account_handle},
+    {"/interaction/consent", oauth_consent_handle},
+    {"/session/end", oauth_end_session_handle},
+    {"/assets/style.css", oauth_assets_handle},
 };
 
 void app_handle(struct http_req *req)

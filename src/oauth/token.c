@@ -1,6 +1,8 @@
-/* token.c: token endpoint (RFC 6749 §3.2, §4.4, §5; RFC 8707 resource indicators with the `audience`
- * alias). Grants served today: client_credentials. Client authentication is in client.c, token minting
- * in tokens.c. Every failure is one struct oauth_error rendered by error.c. */
+/* token.c: token endpoint (RFC 6749 §3.2, §5; RFC 8707 resource indicators with the `audience` alias):
+ * parses the request, authenticates the client, dispatches by grant_type to grant_*.c (authorization_code
+ * §4.1.3, client_credentials §4.4, refresh_token §6) and renders the success response. Client
+ * authentication is in client.c, token minting in tokens.c. Every failure is one struct oauth_error
+ * rendered by error.c. The device grant (RFC 8628) is not served yet: unsupported_grant_type. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,18 +12,21 @@
 #include "core/arena.h"
 #include "core/log.h"
 #include "core/rand.h"
+#include "oauth/authz.h"
 #include "oauth/client.h"
 #include "oauth/endpoints.h"
+#include "oauth/grants.h"
 #include "oauth/scope.h"
 #include "oauth/tokens.h"
 #include "core/banned.h"
 
-struct token_req {
-    struct str grant_type;
-    struct scope_set scope;
-    bool scope_given;
-    struct str resource; /* resource or audience */
-};
+/* One optional, non-repeated parameter (RFC 6749 §3.1). */
+static struct oauth_error get_one(const struct form *f, const char *name, struct str *out, const char *repeated)
+{
+    if (form_get(f, name, out) < 0)
+        return OAUTH_ERROR(INVALID_REQUEST, repeated);
+    return OAUTH_OK;
+}
 
 static struct oauth_error token_parse(struct http_req *req, const struct form *f, struct token_req *out)
 {
@@ -54,10 +59,17 @@ static struct oauth_error token_parse(struct http_req *req, const struct form *f
             memchr(out->resource.p, '#', out->resource.len) != NULL)
             return OAUTH_ERROR(INVALID_TARGET, "resource must be an absolute URI without a fragment");
     }
-    return OAUTH_OK;
+    struct oauth_error e = get_one(f, "code", &out->code, "code is repeated");
+    if (!oauth_failed(e))
+        e = get_one(f, "redirect_uri", &out->redirect_uri, "redirect_uri is repeated");
+    if (!oauth_failed(e))
+        e = get_one(f, "code_verifier", &out->code_verifier, "code_verifier is repeated");
+    if (!oauth_failed(e))
+        e = get_one(f, "refresh_token", &out->refresh_token, "refresh_token is repeated");
+    return e;
 }
 
-static bool client_may_target(const struct client *c, const char *identifier)
+bool client_may_target(const struct client *c, const char *identifier)
 {
     if (c->n_resources == 0)
         return true;
@@ -67,37 +79,8 @@ static bool client_may_target(const struct client *c, const char *identifier)
     return false;
 }
 
-/* Picks the API and the granted scope for a client_credentials request. */
-static struct oauth_error cc_validate(struct http_req *req, const struct client *c, const struct token_req *tr,
-                                      const struct resource **res, struct scope_set *granted)
-{
-    struct app *app = req->worker->app;
-    struct scope_set allowed;
-    scope_parse(req->arena, c->scope, strlen(c->scope), &allowed);
-    *res = NULL;
-    if (!str_is_null(tr->resource)) {
-        char *id = str_dup(req->arena, tr->resource);
-        *res = app_resource(app, id);
-        if (*res == NULL)
-            return OAUTH_ERROR(INVALID_TARGET, "unknown resource: no API is registered with that identifier");
-        if (!client_may_target(c, id))
-            return OAUTH_ERROR(INVALID_TARGET, "this client may not request tokens for that resource");
-        struct scope_set api = {(*res)->scopes, (*res)->n_scopes};
-        allowed = scope_intersect(req->arena, &allowed, &api);
-    }
-    if (tr->scope_given) {
-        if (!scope_subset(&tr->scope, &allowed))
-            return OAUTH_ERROR(INVALID_SCOPE, *res != NULL
-                                                  ? "requested scope is not allowed for this client and resource"
-                                                  : "requested scope is not allowed for this client");
-        *granted = tr->scope;
-    } else {
-        *granted = allowed; /* RFC 6749 §3.3: absent scope means the pre-defined default */
-    }
-    return OAUTH_OK;
-}
-
-static void send_token_response(struct http_req *req, const struct access_token *at, const char *scope)
+void token_response_send(struct http_req *req, const struct access_token *at, const char *scope,
+                         const char *refresh_token, const char *id_token)
 {
     json_t *o = json_object();
     json_object_set_new(o, "access_token", json_string(at->value));
@@ -105,6 +88,10 @@ static void send_token_response(struct http_req *req, const struct access_token 
     json_object_set_new(o, "expires_in", json_integer(at->expires_in));
     if (scope != NULL && scope[0] != '\0')
         json_object_set_new(o, "scope", json_string(scope));
+    if (refresh_token != NULL)
+        json_object_set_new(o, "refresh_token", json_string(refresh_token));
+    if (id_token != NULL)
+        json_object_set_new(o, "id_token", json_string(id_token));
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     http_res_no_store(req);
@@ -112,32 +99,154 @@ static void send_token_response(struct http_req *req, const struct access_token 
     free(text);
 }
 
-static struct oauth_error grant_client_credentials(struct http_req *req, const struct client *c,
-                                                   const struct token_req *tr)
+/* ---- shared by grant_code.c and grant_refresh.c ---- */
+
+static void json_decref_cb(void *p)
 {
-    const struct resource *res;
-    struct scope_set granted;
-    struct oauth_error e = cc_validate(req, c, tr, &res, &granted);
-    if (oauth_failed(e))
-        return e;
-    struct access_token_req ar = {0};
-    ar.client = c;
-    ar.scope = scope_join(req->arena, &granted);
-    ar.res = res;
-    ar.now = clock_now();
-    struct access_token at;
+    json_decref(p);
+}
+
+json_t *grant_data_parse(struct arena *a, const char *text)
+{
+    if (text == NULL)
+        return NULL;
+    json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    if (o == NULL)
+        return NULL;
+    arena_defer(a, json_decref_cb, o);
+    return json_is_object(o) ? o : NULL;
+}
+
+void grant_tokens_set_auth(struct grant_tokens_req *r, json_t *data)
+{
+    json_t *at = json_object_get(data, "auth_time");
+    r->auth_time = json_is_integer(at) ? json_integer_value(at) : 0;
+    r->sid = json_string_value(json_object_get(data, "sid"));
+    r->acr = json_string_value(json_object_get(data, "acr"));
+    json_t *amr = json_object_get(data, "amr");
+    r->amr = json_is_array(amr) ? amr : NULL;
+}
+
+const char *grant_refresh_data(struct arena *a, json_t *data)
+{
+    static const char *const keep[] = {"auth_time", "sid", "acr", "amr"};
+    json_t *o = json_object();
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+        json_t *v = json_object_get(data, keep[i]);
+        if (v != NULL && !json_is_null(v))
+            json_object_set(o, keep[i], v);
+    }
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    const char *out = arena_strdup(a, text != NULL ? text : "{}");
+    free(text);
+    return out;
+}
+
+struct oauth_error grant_tokens_mint(struct http_req *req, const struct grant_tokens_req *r,
+                                     struct grant_tokens *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct worker *w = req->worker;
     struct errbuf err;
-    if (token_issue_access(req->worker, req->arena, &ar, &at, &err) != 0) {
-        log_error("token_issue_failed", LS("rid", req->rid), LS("client_id", c->client_id), LS("detail", err.msg),
-                  NULL);
+    struct access_token_req ar = {0};
+    ar.client = r->client;
+    ar.sub = r->sub;
+    ar.scope = r->at_scope;
+    ar.res = r->res;
+    ar.grant_id = r->grant_id;
+    ar.now = r->now;
+    if (token_mint_access(w, req->arena, &ar, &out->at, &err) != 0) {
+        log_error("token_issue_failed", LS("rid", req->rid), LS("client_id", r->client->client_id),
+                  LS("what", "access_token"), LS("detail", err.msg), NULL);
         return OAUTH_ERROR(SERVER_ERROR, "the token could not be issued");
     }
-    send_token_response(req, &at, ar.scope);
+    if (r->refresh) {
+        struct refresh_token_req rr = {r->client, r->sub,           r->grant_scope, r->aud,
+                                       r->grant_id, r->refresh_data, r->now};
+        token_mint_refresh(w, req->arena, &rr, &out->refresh_token, &out->refresh_row);
+    }
+    if (r->id_token) {
+        struct id_token_req ir = {0};
+        ir.client = r->client;
+        ir.sub = r->sub;
+        ir.nonce = r->nonce;
+        ir.sid = r->sid;
+        ir.acr = r->acr;
+        ir.amr = r->amr;
+        ir.auth_time = r->auth_time;
+        ir.now = r->now;
+        ir.access_token = out->at.value;
+        ir.claims = r->claims;
+        out->id_token = id_token_issue(w, req->arena, &ir, &err);
+        if (out->id_token == NULL) {
+            log_error("token_issue_failed", LS("rid", req->rid), LS("client_id", r->client->client_id),
+                      LS("what", "id_token"), LS("detail", err.msg), NULL);
+            return OAUTH_ERROR(SERVER_ERROR, "the ID token could not be signed");
+        }
+    }
     return OAUTH_OK;
+}
+
+struct oauth_error grant_tokens_commit(struct http_req *req, const struct grant_tokens *t)
+{
+    struct store_conn *db = req->worker->db;
+    struct errbuf err;
+    int rc = 0;
+    if (t->at.has_row)
+        rc = store_token_put(db, &t->at.row, &err);
+    if (rc == 0 && t->refresh_token != NULL)
+        rc = store_token_put(db, &t->refresh_row, &err);
+    if (rc == 0)
+        rc = store_commit(db, &err);
+    else
+        store_rollback(db);
+    if (rc != 0) {
+        log_error("store_error", LS("rid", req->rid), LS("op", "grant_commit"), LS("detail", err.msg), NULL);
+        return OAUTH_ERROR(SERVER_ERROR, "storage unavailable");
+    }
+    return OAUTH_OK;
+}
+
+int grant_revoke_family(struct http_req *req, const struct client *c, const char *grant_id, const char *why,
+                        struct errbuf *err)
+{
+    if (grant_id == NULL)
+        return 0;
+    /* grant_id is a random identifier, not a credential: safe to log for incident response. */
+    log_warn("grant_revoked", LS("rid", req->rid), LS("client_id", c->client_id), LS("grant_id", grant_id),
+             LS("reason", why), NULL);
+    return store_grant_revoke(req->worker->db, grant_id, clock_now(), err);
+}
+
+/* Picks the grant handler: unknown grant types are unsupported_grant_type, known ones the client is not
+ * registered for are unauthorized_client (RFC 6749 §5.2). */
+static struct oauth_error token_dispatch(struct http_req *req, const struct client *c, const struct token_req *tr)
+{
+    char *gt = str_dup(req->arena, tr->grant_type);
+    unsigned flag = grant_type_flag(gt);
+    if (flag != GRANT_CLIENT_CREDENTIALS && flag != GRANT_AUTHORIZATION_CODE && flag != GRANT_REFRESH_TOKEN)
+        return OAUTH_ERROR(UNSUPPORTED_GRANT_TYPE, "grant_type is not supported by this server");
+    if (!(c->grant_types & flag))
+        return OAUTH_ERROR(UNAUTHORIZED_CLIENT, "this client is not registered for that grant_type");
+    switch (flag) {
+    case GRANT_CLIENT_CREDENTIALS:
+        if (c->auth_method == CLIENT_AUTH_NONE)
+            return OAUTH_ERROR(UNAUTHORIZED_CLIENT, "public clients cannot use client_credentials");
+        return grant_client_credentials(req, c, tr);
+    case GRANT_AUTHORIZATION_CODE:
+        return grant_authorization_code(req, c, tr);
+    default:
+        return grant_refresh_token(req, c, tr);
+    }
 }
 
 void oauth_token_handle(struct http_req *req)
 {
+    /* Browser-based public clients redeem codes and refresh tokens from their own origin. */
+    if (oauth_cors_preflight(req, "POST"))
+        return;
+    oauth_cors_allow(req);
     struct form f;
     struct token_req tr;
     struct client c;
@@ -146,18 +255,8 @@ void oauth_token_handle(struct http_req *req)
         e = client_authenticate(req, &f, true, &c);
     if (!oauth_failed(e))
         e = token_parse(req, &f, &tr);
-    if (!oauth_failed(e)) {
-        char *gt = str_dup(req->arena, tr.grant_type);
-        unsigned flag = grant_type_flag(gt);
-        if (flag != GRANT_CLIENT_CREDENTIALS)
-            e = OAUTH_ERROR(UNSUPPORTED_GRANT_TYPE, "grant_type is not supported by this server");
-        else if (!(c.grant_types & flag))
-            e = OAUTH_ERROR(UNAUTHORIZED_CLIENT, "this client is not registered for that grant_type");
-        else if (c.auth_method == CLIENT_AUTH_NONE)
-            e = OAUTH_ERROR(UNAUTHORIZED_CLIENT, "public clients cannot use client_credentials");
-        else
-            e = grant_client_credentials(req, &c, &tr);
-    }
+    if (!oauth_failed(e))
+        e = token_dispatch(req, &c, &tr);
     if (oauth_failed(e))
         oauth_error_send_json(req, e);
 }

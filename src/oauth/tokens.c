@@ -1,5 +1,6 @@
-/* tokens.c: access token minting (RFC 9068 JWT or opaque) and lookup for introspection/revocation
- * (RFC 7662, RFC 7009). Refresh tokens and codes come with the interactive flows. */
+/* tokens.c: access token minting (RFC 9068 JWT or opaque), refresh token minting (RFC 6749 §6), and
+ * lookup for introspection, revocation and userinfo (RFC 7662, RFC 7009, RFC 6750). Codes are minted by
+ * the authorization endpoint and redeemed in grant_code.c. */
 #include "oauth/tokens.h"
 
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "core/str.h"
 #include "jose/jose.h"
 #include "oauth/client.h"
+#include "oauth/endpoints.h"
 #include "store/store.h"
 #include "core/banned.h"
 
@@ -23,20 +25,67 @@ static int64_t access_ttl(const struct worker *w, const struct access_token_req 
     return w->app->cfg->tokens.access_token_ttl;
 }
 
-int token_issue_access(struct worker *w, struct arena *a, const struct access_token_req *r,
-                       struct access_token *out, struct errbuf *err)
+bool token_scope_has(const char *scope, const char *tok)
 {
+    size_t n = strlen(tok);
+    for (const char *p = scope; p != NULL && *p;) {
+        while (*p == ' ')
+            p++;
+        size_t len = strcspn(p, " ");
+        if (len == n && memcmp(p, tok, n) == 0)
+            return true;
+        p += len;
+    }
+    return false;
+}
+
+char *token_userinfo_url(struct arena *a, const struct app *app)
+{
+    return arena_printf(a, "%s%s", app->issuer, OAUTH_USERINFO_PATH);
+}
+
+int token_mint_access(struct worker *w, struct arena *a, const struct access_token_req *r,
+                      struct access_token *out, struct errbuf *err)
+{
+    memset(out, 0, sizeof(*out));
     int64_t ttl = access_ttl(w, r);
     const char *sub = r->sub != NULL ? r->sub : r->client->client_id;
+    /* OIDC Core §5.3: the token a client got with openid is also for the userinfo endpoint. */
+    const char *userinfo = NULL;
+    if (r->sub != NULL && token_scope_has(r->scope, "openid"))
+        userinfo = token_userinfo_url(a, w->app);
     out->jti = rand_token(a, 16);
     out->expires_in = ttl;
     out->jwt = r->res != NULL && r->res->format == TOKEN_FORMAT_JWT;
+
+    struct store_token *t = &out->row;
+    t->kind = STORE_TOKEN_ACCESS;
+    t->client_id = r->client->client_id;
+    t->sub = r->sub;
+    t->scope = r->scope != NULL ? r->scope : "";
+    t->jti = out->jti;
+    t->grant_id = r->grant_id;
+    t->iat = r->now;
+    t->exp = r->now + ttl;
+    if (r->res != NULL && userinfo != NULL)
+        t->aud = arena_printf(a, "%s %s", r->res->identifier, userinfo);
+    else if (r->res != NULL)
+        t->aud = r->res->identifier;
+    else
+        t->aud = userinfo;
 
     if (out->jwt) {
         json_t *c = json_object();
         json_object_set_new(c, "iss", json_string(w->app->issuer));
         json_object_set_new(c, "sub", json_string(sub));
-        json_object_set_new(c, "aud", json_string(r->res->identifier));
+        if (userinfo != NULL) {
+            json_t *aud = json_array();
+            json_array_append_new(aud, json_string(r->res->identifier));
+            json_array_append_new(aud, json_string(userinfo));
+            json_object_set_new(c, "aud", aud);
+        } else {
+            json_object_set_new(c, "aud", json_string(r->res->identifier));
+        }
         json_object_set_new(c, "exp", json_integer(r->now + ttl));
         json_object_set_new(c, "iat", json_integer(r->now));
         json_object_set_new(c, "jti", json_string(out->jti));
@@ -47,26 +96,46 @@ int token_issue_access(struct worker *w, struct arena *a, const struct access_to
         json_decref(c);
         out->value = jws_sign(w->app->keys, a, r->res->signing_alg, "at+jwt", payload, strlen(payload), err);
         free(payload);
-        return out->value != NULL ? 0 : ERR_FAIL;
+        if (out->value == NULL)
+            return ERR_FAIL;
+        /* Self-contained, but a token of a grant must die with the grant (code replay, refresh reuse,
+         * RFC 7009 §2.1): its row, found by hash, is what store_grant_revoke reaches. */
+        out->has_row = r->grant_id != NULL;
+    } else {
+        out->value = rand_token(a, 32);
+        out->has_row = true;
     }
-
-    char *value = rand_token(a, 32);
-    struct store_token t = {0};
-    store_hash(value, strlen(value), t.hash);
-    t.kind = STORE_TOKEN_ACCESS;
-    t.client_id = r->client->client_id;
-    t.sub = r->sub;
-    t.scope = r->scope != NULL ? r->scope : "";
-    t.aud = r->res != NULL ? r->res->identifier : NULL;
-    t.jti = out->jti;
-    t.grant_id = r->grant_id;
-    t.iat = r->now;
-    t.exp = r->now + ttl;
-    int rc = store_token_put(w->db, &t, err);
-    if (rc != 0)
-        return rc;
-    out->value = value;
+    if (out->has_row)
+        store_hash(out->value, strlen(out->value), t->hash);
     return 0;
+}
+
+int token_issue_access(struct worker *w, struct arena *a, const struct access_token_req *r,
+                       struct access_token *out, struct errbuf *err)
+{
+    int rc = token_mint_access(w, a, r, out, err);
+    if (rc == 0 && out->has_row)
+        rc = store_token_put(w->db, &out->row, err);
+    return rc;
+}
+
+void token_mint_refresh(struct worker *w, struct arena *a, const struct refresh_token_req *r, const char **value,
+                        struct store_token *row)
+{
+    char *v = rand_token(a, 32);
+    memset(row, 0, sizeof(*row));
+    store_hash(v, strlen(v), row->hash);
+    row->kind = STORE_TOKEN_REFRESH;
+    row->client_id = r->client->client_id;
+    row->sub = r->sub;
+    row->scope = r->scope != NULL ? r->scope : "";
+    row->aud = r->aud;
+    row->jti = rand_token(a, 16);
+    row->grant_id = r->grant_id;
+    row->data = r->data;
+    row->iat = r->now;
+    row->exp = r->now + w->app->cfg->tokens.refresh_token_ttl;
+    *value = v;
 }
 
 static bool looks_like_jwt(const char *t, size_t len)
@@ -123,6 +192,22 @@ static int jwt_lookup(struct worker *w, struct arena *a, const char *token, size
     }
     if (info->exp <= now)
         return 0;
+    /* A token issued within a grant has a row (revoked with the grant); a client_credentials token has
+     * none and is revoked by jti. The row decides when it exists: one indexed read for a grant's token. */
+    struct store_token t;
+    uint8_t h[STORE_HASH_LEN];
+    store_hash(token, len, h);
+    int rc = store_token_get(w->db, a, h, &t, err);
+    if (rc == 0) {
+        if (t.kind != STORE_TOKEN_ACCESS)
+            return 0;
+        info->has_row = true;
+        info->grant_id = t.grant_id;
+        info->active = t.revoked_at == 0;
+        return 0;
+    }
+    if (rc != ERR_NOTFOUND)
+        return rc;
     int revoked = store_jti_is_revoked(w->db, jti, err);
     if (revoked < 0)
         return revoked;
@@ -151,14 +236,17 @@ int token_lookup(struct worker *w, struct arena *a, const char *token, size_t le
     else if (t.kind == STORE_TOKEN_REFRESH)
         info->kind = "refresh_token";
     else
-        return 0; /* codes and device codes are not introspectable */
+        return 0; /* codes, device codes, sessions are not introspectable */
     info->client_id = t.client_id;
     info->sub = t.sub;
     info->scope = t.scope;
     info->aud = t.aud;
     info->jti = t.jti;
+    info->grant_id = t.grant_id;
     info->iat = t.iat;
     info->exp = t.exp;
+    info->has_row = true;
+    /* A rotated (consumed) refresh token is inactive, even inside the retry grace period. */
     info->active = t.revoked_at == 0 && t.consumed_at == 0 && t.exp > now;
     return 0;
 }
@@ -175,7 +263,10 @@ int token_revoke(struct worker *w, struct arena *a, const char *token, size_t le
         *foreign = true;
         return 0;
     }
-    if (info.jwt)
+    /* RFC 7009 §2.1: revoking a refresh token SHOULD also revoke the access tokens of the same grant. */
+    if (strcmp(info.kind, "refresh_token") == 0 && info.grant_id != NULL)
+        return store_grant_revoke(w->db, info.grant_id, now, err);
+    if (!info.has_row)
         return store_jti_revoke(w->db, info.jti, info.exp, err);
     uint8_t h[STORE_HASH_LEN];
     store_hash(token, len, h);

@@ -1,6 +1,12 @@
-/* tokens.h: minting and reading access tokens. JWT access tokens follow RFC 9068 (typ "at+jwt"; iss, sub,
- * aud, exp, iat, jti, client_id, scope); opaque ones are 256-bit random strings stored by SHA-256 hash.
- * Both are introspectable (RFC 7662) and revocable (RFC 7009): opaque by hash, JWT by jti. */
+/* tokens.h: minting and reading access and refresh tokens. JWT access tokens follow RFC 9068 (typ
+ * "at+jwt"; iss, sub, aud, exp, iat, jti, client_id, scope); opaque ones are 256-bit random strings stored
+ * by SHA-256 hash; refresh tokens are opaque and stored by hash. All are introspectable (RFC 7662) and
+ * revocable (RFC 7009): opaque by hash, a JWT by the row of its hash when it was issued within a grant
+ * (so revoking the grant revokes it), else by jti.
+ *
+ * Minting and storing are separate steps so a grant can sign outside its store transaction and write
+ * every row inside it: token_mint_*() never touch the store; the caller writes out->row with
+ * store_token_put(). token_issue_access() does both for grants that need no transaction. */
 #ifndef OSTIARY_OAUTH_TOKENS_H
 #define OSTIARY_OAUTH_TOKENS_H
 
@@ -10,8 +16,10 @@
 #include <jansson.h>
 
 #include "core/err.h"
+#include "store/store.h"
 
 struct arena;
+struct app;
 struct worker;
 struct client;
 struct resource;
@@ -30,27 +38,68 @@ struct access_token {
     const char *jti;
     int64_t expires_in;
     bool jwt;
+    /* The row to store (opaque tokens always; JWTs when issued within a grant, so store_grant_revoke
+     * reaches them). Strings are arena memory. */
+    bool has_row;
+    struct store_token row;
 };
 
+/* True if the space-separated scope string (NULL: empty) has the scope-token tok. */
+bool token_scope_has(const char *scope, const char *tok);
+
+/* The userinfo endpoint URL (<issuer>/me, OIDC Core §5.3), in arena memory. An access token for a user
+ * (sub set) whose scope has "openid" gets it as an audience, next to the API's identifier: for a JWT
+ * "aud" is then [api, userinfo] (or the userinfo URL alone without an API); an opaque token stores them
+ * space-separated. */
+char *token_userinfo_url(struct arena *a, const struct app *app);
+
+/* Mints an access token: signs the JWT (the resource's format) or draws the opaque value, and fills
+ * out->row when a row is needed. Does not touch the store. <0 with err set if signing fails (no key for
+ * the resource's alg). Strings are arena memory. */
+int token_mint_access(struct worker *w, struct arena *a, const struct access_token_req *r,
+                      struct access_token *out, struct errbuf *err);
+/* token_mint_access() and, when out->has_row, store_token_put() of the row. */
 int token_issue_access(struct worker *w, struct arena *a, const struct access_token_req *r,
                        struct access_token *out, struct errbuf *err);
+
+/* A refresh token (RFC 6749 §1.5, §6): 32 random bytes base64url, stored by hash as kind
+ * STORE_TOKEN_REFRESH with the family's grant_id and the authz.h data object
+ * ({"auth_time","sid","acr"?,"amr"}). exp = now + tokens.refresh_token_ttl. */
+struct refresh_token_req {
+    const struct client *client;
+    const char *sub;
+    const char *scope;            /* the scope of the grant (never narrowed by a refresh request) */
+    const char *aud;              /* the grant's API identifier, or NULL */
+    const char *grant_id;         /* the family */
+    const char *data;             /* JSON object text */
+    int64_t now;
+};
+/* Fills *value (arena memory) and *row (to be written with store_token_put). Never fails. */
+void token_mint_refresh(struct worker *w, struct arena *a, const struct refresh_token_req *r, const char **value,
+                        struct store_token *row);
 
 /* What introspection knows about a token (RFC 7662 §2.2). */
 struct token_info {
     bool active;
     const char *kind;             /* "access_token" or "refresh_token" */
     const char *client_id, *sub, *scope, *aud, *jti;
+    const char *grant_id;         /* the family, or NULL (client_credentials, or a JWT without a row) */
     int64_t iat, exp;
     bool jwt;
+    bool has_row;                 /* a store row exists (opaque tokens; JWTs issued within a grant) */
 };
 
-/* Looks a token up (JWT by signature and revocation list, opaque by hash). Never fails for a foreign,
- * unknown, expired or revoked token: info->active is false. <0 only on a storage failure. */
+/* Looks a token up: opaque by hash; a JWT by signature and claims, then its row if it has one (issued
+ * within a grant: revoked with the grant), else the jti revocation list. One indexed read for a grant's
+ * token. Never fails for a foreign, unknown, expired, consumed or revoked token: info->active is false.
+ * <0 only on a storage failure. */
 int token_lookup(struct worker *w, struct arena *a, const char *token, size_t len, int64_t now,
                  struct token_info *info, struct errbuf *err);
 
-/* Revokes the token: opaque by hash, JWT by jti until its exp. Only tokens of `client_id` are revoked;
- * *foreign is set when the token is active and belongs to another client. */
+/* Revokes the token (RFC 7009 §2.1). A refresh token revokes its whole grant (the refresh family, the
+ * code and every access token issued from it); an access token only itself (by its row, else by jti until
+ * its exp). Only tokens of `client_id` are revoked; *foreign is set when the token is active and belongs
+ * to another client. Inactive tokens are left alone (0). */
 int token_revoke(struct worker *w, struct arena *a, const char *token, size_t len, const char *client_id,
                  int64_t now, bool *foreign, struct errbuf *err);
 

@@ -1,9 +1,11 @@
 /* sqlite.c: the SQLite backend of store.h (scheme "sqlite", DSN = a file path). WAL mode, one connection
- * per thread, writes serialized in-process by one mutex, prepared statements cached per connection.
- * Leaves out: in-memory databases and URI filenames (rejected), background checkpointing, the schema
- * itself (migrations/sqlite_migrations.c). */
+ * per thread, writes serialized in-process by one mutex, prepared statements cached per connection, WAL
+ * checkpoints in a background thread (see "checkpoints" below).
+ * Leaves out: in-memory databases and URI filenames (rejected), the schema itself
+ * (migrations/sqlite_migrations.c). */
 #include "store/store.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,15 @@ extern const size_t sqlite_migrations_count;
 #define SQLITE_MIN_VERSION 3024000
 #define BUSY_TIMEOUT_MS 5000
 
+/* Checkpoints (a WAL page is one 4 KiB frame; a token_put appends about four). */
+#define CKPT_WAKE_PAGES 1000     /* wake the checkpointer after this many new WAL pages */
+#define CKPT_IDLE_MS 1000        /* ... or after this long, if anything is left to checkpoint */
+#define WAL_SOFT_CAP_PAGES 16384 /* 64 MiB: the checkpointer restarts the WAL, holding write_mu */
+#define WAL_HARD_CAP_PAGES 65536 /* 256 MiB: a writer restarts it itself (checkpointer stuck or absent) */
+#define CKPT_BUSY_MAX_MS 200     /* how long a restart under write_mu waits for readers to move on */
+
+struct sqlite_conn;
+
 struct sqlite_store {
     struct store base; /* first: store.h dispatches through base.ops */
     char *path;
@@ -32,6 +43,19 @@ struct sqlite_store {
      * take it: in WAL mode they do not block the writer, nor the writer them. Hence a thread inside a
      * group must not write through a second connection of its own: it would wait on itself. */
     pthread_mutex_t write_mu;
+
+    /* The checkpointer (see "checkpoints"). ckpt_mu guards the fields below it; lock order is write_mu
+     * then ckpt_mu, and nobody holds ckpt_mu across a checkpoint or while taking write_mu. */
+    pthread_mutex_t ckpt_mu;
+    pthread_cond_t ckpt_cv;
+    pthread_t ckpt_thread;
+    struct sqlite_conn *ckpt_conn; /* the checkpointer's own connection, used by that thread only */
+    bool ckpt_running;             /* thread started and not yet told to stop */
+    bool ckpt_stop;
+    bool ckpt_wanted;              /* a writer asked for a checkpoint */
+    int wal_pages;                 /* WAL size in pages after the last commit seen by the wal hook */
+    int wake_base;                 /* wal_pages when the checkpointer was last woken */
+    int ckpt_clean;                /* WAL size when a checkpoint last copied all of it, else -1 */
 };
 
 /* Statements, each prepared once per connection on first use and then reset and rebound per call. */
@@ -58,6 +82,17 @@ enum stmt_id {
     S_GC_TOKENS,
     S_GC_JTI,
     S_GC_KEYS,
+    S_USER_GET,
+    S_USER_GET_BY_NAME,
+    S_USER_PUT,
+    S_USER_DELETE,
+    S_USER_LIST,
+    S_CONSENT_GET,
+    S_CONSENT_PUT,
+    S_CONSENT_DELETE,
+    S_CONSENT_DELETE_ALL,
+    S_CONSENT_LIST,
+    S_TOKEN_REVOKE_SUB,
     S__COUNT
 };
 
@@ -65,6 +100,8 @@ enum stmt_id {
 #define TOKEN_COLS                                                                                          \
     "hash, kind, client_id, sub, scope, aud, jti, grant_id, data, iat, exp, revoked_at, consumed_at"
 #define KEY_COLS "kid, alg, priv_enc, public_jwk, created_at, sign_from, retired_at, unpublish_at"
+#define USER_COLS "id, username, password_hash, claims, disabled, from_config, created_at, updated_at"
+#define CONSENT_COLS "user_id, client_id, scope, resources, created_at, updated_at"
 
 static const char *const stmt_sql[S__COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
@@ -104,6 +141,26 @@ static const char *const stmt_sql[S__COUNT] = {
                  " (SELECT rowid FROM revoked_jti WHERE exp < ?1 LIMIT ?2)",
     [S_GC_KEYS] = "DELETE FROM keys WHERE rowid IN"
                   " (SELECT rowid FROM keys WHERE unpublish_at != 0 AND unpublish_at < ?1 LIMIT ?2)",
+    [S_USER_GET] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
+    [S_USER_GET_BY_NAME] = "SELECT " USER_COLS " FROM users WHERE username = ?1",
+    /* Upsert by id that keeps the first created_at; the username may change (a rename). */
+    [S_USER_PUT] = "INSERT INTO users (" USER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                   " ON CONFLICT (id) DO UPDATE SET username = excluded.username,"
+                   " password_hash = excluded.password_hash, claims = excluded.claims,"
+                   " disabled = excluded.disabled, from_config = excluded.from_config,"
+                   " updated_at = excluded.updated_at",
+    [S_USER_DELETE] = "DELETE FROM users WHERE id = ?1",
+    [S_USER_LIST] = "SELECT " USER_COLS " FROM users ORDER BY username",
+    [S_CONSENT_GET] = "SELECT " CONSENT_COLS " FROM consents WHERE user_id = ?1 AND client_id = ?2",
+    [S_CONSENT_PUT] = "INSERT INTO consents (" CONSENT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                      " ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope,"
+                      " resources = excluded.resources, updated_at = excluded.updated_at",
+    [S_CONSENT_DELETE] = "DELETE FROM consents WHERE user_id = ?1 AND client_id = ?2",
+    [S_CONSENT_DELETE_ALL] = "DELETE FROM consents WHERE user_id = ?1",
+    [S_CONSENT_LIST] = "SELECT " CONSENT_COLS " FROM consents WHERE user_id = ?1 ORDER BY client_id",
+    /* Uses the partial index tokens_sub (migration 2). */
+    [S_TOKEN_REVOKE_SUB] = "UPDATE tokens SET revoked_at = ?1 WHERE sub = ?2 AND kind = ?3 AND revoked_at = 0"
+                           " AND exp > ?1",
 };
 
 struct sqlite_conn {
@@ -335,6 +392,172 @@ static void read_key(sqlite3_stmt *s, struct arena *a, struct store_key *out)
     out->unpublish_at = sqlite3_column_int64(s, 7);
 }
 
+/* ---- checkpoints ----
+ *
+ * A commit appends its pages to the -wal file; a checkpoint copies them back into the database file:
+ * it fsyncs the WAL, writes the pages, fsyncs the database. Left to SQLite (wal_autocheckpoint), that
+ * happens inside the commit that takes the WAL past 1000 pages, i.e. in a request thread holding
+ * write_mu, and every writer queues behind two fsyncs. So automatic checkpoints are off on every
+ * connection, and a thread of the store's own, with its own connection, runs them:
+ * - The wal hook (called after each commit, in the writer, under write_mu) records the WAL size and
+ *   wakes the checkpointer every CKPT_WAKE_PAGES new pages; the checkpointer also wakes every
+ *   CKPT_IDLE_MS and checkpoints if anything was committed since its last complete checkpoint.
+ * - It runs PASSIVE checkpoints without write_mu: they copy what they can and never wait, and writers
+ *   go on appending meanwhile, their commits never wait for them either.
+ * - A passive checkpoint cannot shrink the WAL under steady writes: SQLite rewinds the WAL to its start
+ *   only when a writer finds it entirely copied, and something is always committed while a checkpoint
+ *   runs. Past WAL_SOFT_CAP_PAGES the checkpointer takes write_mu (writers wait on the mutex rather than
+ *   spin in SQLite's busy handler) and runs a RESTART checkpoint, which has only the pages committed
+ *   since its passive one to copy and makes the next commit rewind the WAL. The file thus stays near
+ *   64 MiB at most; RESTART, not TRUNCATE, as rewriting a file in place is cheaper than growing it again.
+ * - Should the checkpointer lag (or not run: no thread yet, or it could not start) the WAL would grow
+ *   without bound, so past WAL_HARD_CAP_PAGES the writer restarts it itself, from its wal hook; with no
+ *   checkpointer at all, writers fall back to SQLite's own behaviour (a passive checkpoint every 1000
+ *   pages).
+ * - store_close stops the thread, which ends with a TRUNCATE checkpoint under write_mu.
+ * Durability is unchanged: a commit is in the WAL (in the OS page cache) when it returns, whoever
+ * checkpoints and whenever; checkpoints only move pages into the database file. */
+
+static int conn_new(struct sqlite_store *st, bool create, bool checkpointer, struct sqlite_conn **out,
+                    struct errbuf *err);
+static void conn_free(struct sqlite_conn *c);
+
+/* The wal hook of every request connection. `pages` is the WAL size, this commit included. Runs in the
+ * committing thread, which holds write_mu (every write does), so a checkpoint run here cannot race another
+ * in-process writer. Must return SQLITE_OK: anything else would be reported as the commit's error. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    struct sqlite_store *st = arg;
+    pthread_mutex_lock(&st->ckpt_mu);
+    bool running = st->ckpt_running;
+    bool wake = false;
+    st->wal_pages = pages;
+    if (pages < st->wake_base) /* the WAL was rewound */
+        st->wake_base = 0;
+    if (pages - st->wake_base >= CKPT_WAKE_PAGES) {
+        st->wake_base = pages;
+        wake = true;
+        if (running) {
+            st->ckpt_wanted = true;
+            pthread_cond_signal(&st->ckpt_cv);
+        }
+    }
+    pthread_mutex_unlock(&st->ckpt_mu);
+    if (pages >= WAL_HARD_CAP_PAGES)
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+    else if (wake && !running)
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
+}
+
+/* The checkpointer's busy handler, only consulted by RESTART and TRUNCATE, which wait for readers still
+ * on old WAL pages (reads are short) while write_mu is held: short sleeps, and a limit, past which the
+ * checkpoint gives up and is tried again later. */
+static int ckpt_busy(void *arg, int n)
+{
+    (void)arg;
+    if (n >= CKPT_BUSY_MAX_MS * 5)
+        return 0;
+    struct timespec ts = {0, 200 * 1000}; /* 200 us */
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
+/* Runs one checkpoint on the checkpointer's connection. *log and *done get the WAL size and the pages
+ * copied (-1 on error). A non-passive one holds write_mu. */
+static int ckpt_run(struct sqlite_store *st, int mode, int *log, int *done)
+{
+    *log = *done = -1;
+    if (mode != SQLITE_CHECKPOINT_PASSIVE)
+        pthread_mutex_lock(&st->write_mu);
+    int rc = sqlite3_wal_checkpoint_v2(st->ckpt_conn->db, NULL, mode, log, done);
+    if (mode != SQLITE_CHECKPOINT_PASSIVE)
+        pthread_mutex_unlock(&st->write_mu);
+    return rc;
+}
+
+static void ckpt_deadline(struct timespec *ts)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += CKPT_IDLE_MS / 1000;
+    ts->tv_nsec += (long)(CKPT_IDLE_MS % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static void *ckpt_main(void *arg)
+{
+    struct sqlite_store *st = arg;
+    pthread_mutex_lock(&st->ckpt_mu);
+    while (!st->ckpt_stop) {
+        if (!st->ckpt_wanted) {
+            struct timespec dl;
+            ckpt_deadline(&dl);
+            int w = 0;
+            while (!st->ckpt_stop && !st->ckpt_wanted && w != ETIMEDOUT)
+                w = pthread_cond_timedwait(&st->ckpt_cv, &st->ckpt_mu, &dl);
+            if (st->ckpt_stop)
+                break;
+            /* Woken by the clock: checkpoint only if something was committed since the last clean one. */
+            if (!st->ckpt_wanted && st->wal_pages == st->ckpt_clean)
+                continue;
+        }
+        st->ckpt_wanted = false;
+        pthread_mutex_unlock(&st->ckpt_mu);
+
+        int log, done;
+        ckpt_run(st, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+        /* All copied (done == log): the next commit rewinds the WAL by itself. */
+        if (log >= WAL_SOFT_CAP_PAGES && done < log)
+            ckpt_run(st, SQLITE_CHECKPOINT_RESTART, &log, &done);
+
+        pthread_mutex_lock(&st->ckpt_mu);
+        st->ckpt_clean = log >= 0 && done == log ? log : -1;
+    }
+    pthread_mutex_unlock(&st->ckpt_mu);
+    int log, done;
+    ckpt_run(st, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+    return NULL;
+}
+
+/* Starts the checkpointer if it is not running yet (at the first store_conn_open, so that a process that
+ * only migrates, or forks after store_open, has none to lose). If it cannot start, writers checkpoint. */
+static void ckpt_start(struct sqlite_store *st)
+{
+    pthread_mutex_lock(&st->ckpt_mu);
+    if (st->ckpt_running || st->ckpt_stop) {
+        pthread_mutex_unlock(&st->ckpt_mu);
+        return;
+    }
+    struct errbuf err;
+    if (conn_new(st, false, true, &st->ckpt_conn, &err) == 0) {
+        if (pthread_create(&st->ckpt_thread, NULL, ckpt_main, st) == 0) {
+            st->ckpt_running = true;
+        } else {
+            conn_free(st->ckpt_conn);
+            st->ckpt_conn = NULL;
+        }
+    }
+    pthread_mutex_unlock(&st->ckpt_mu);
+}
+
+static void ckpt_shutdown(struct sqlite_store *st)
+{
+    pthread_mutex_lock(&st->ckpt_mu);
+    bool running = st->ckpt_running;
+    st->ckpt_stop = true;
+    st->ckpt_running = false;
+    pthread_cond_signal(&st->ckpt_cv);
+    pthread_mutex_unlock(&st->ckpt_mu);
+    if (running) {
+        pthread_join(st->ckpt_thread, NULL);
+        conn_free(st->ckpt_conn);
+        st->ckpt_conn = NULL;
+    }
+}
+
 /* ---- connections ---- */
 
 static void conn_free(struct sqlite_conn *c)
@@ -345,8 +568,11 @@ static void conn_free(struct sqlite_conn *c)
     free(c);
 }
 
-/* Opens one connection with the per-connection settings. `create` lets SQLite create the file. */
-static int conn_new(struct sqlite_store *st, bool create, struct sqlite_conn **out, struct errbuf *err)
+/* Opens one connection with the per-connection settings. `create` lets SQLite create the file;
+ * `checkpointer` makes the checkpointer's connection, which only checkpoints (no wal hook, a short busy
+ * handler). */
+static int conn_new(struct sqlite_store *st, bool create, bool checkpointer, struct sqlite_conn **out,
+                    struct errbuf *err)
 {
     struct sqlite_conn *c = calloc(1, sizeof(*c));
     if (c == NULL)
@@ -366,7 +592,15 @@ static int conn_new(struct sqlite_store *st, bool create, struct sqlite_conn **o
     sqlite3_extended_result_codes(c->db, 1);
     /* Only reached when another process (the CLI, a second server) holds the write lock: in-process
      * writers take turns on write_mu first. */
-    sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+    if (checkpointer)
+        sqlite3_busy_handler(c->db, ckpt_busy, NULL);
+    else
+        sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+    /* Checkpoints are the checkpointer's (see "checkpoints"); wal_autocheckpoint(0) removes SQLite's own
+     * hook, and ours replaces it. */
+    sqlite3_wal_autocheckpoint(c->db, 0);
+    if (!checkpointer)
+        sqlite3_wal_hook(c->db, wal_hook, st);
     /* Durability. In WAL mode a commit appends the transaction to the -wal file with write(2) before
      * returning; synchronous=NORMAL skips the fsync at commit and syncs only at checkpoints. Data handed
      * to write(2) is in the kernel's page cache, which outlives the process: after kill -9 (or a crash of
@@ -389,10 +623,12 @@ static int conn_new(struct sqlite_store *st, bool create, struct sqlite_conn **o
 
 static int sq_conn_open(struct store *base, struct store_conn **out, struct errbuf *err)
 {
+    struct sqlite_store *st = (struct sqlite_store *)base;
     struct sqlite_conn *c;
-    int rc = conn_new((struct sqlite_store *)base, false, &c, err);
+    int rc = conn_new(st, false, false, &c, err);
     if (rc != 0)
         return rc;
+    ckpt_start(st);
     *out = &c->base;
     return 0;
 }
@@ -443,12 +679,19 @@ static int sq_open(const char *dsn, struct store **out, struct errbuf *err)
     if (st->path == NULL)
         oom();
     pthread_mutex_init(&st->write_mu, NULL);
+    pthread_mutex_init(&st->ckpt_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&st->ckpt_cv, &ca);
+    pthread_condattr_destroy(&ca);
+    st->ckpt_clean = -1;
 
     /* The journal mode is a property of the database file, so one connection sets it for all. This is
      * also the first real access to the file (open_v2 is lazy), so a missing directory, a permission
      * problem or a file that is not a database shows up here. */
     struct sqlite_conn *c;
-    int rc = conn_new(st, true, &c, err);
+    int rc = conn_new(st, true, false, &c, err);
     if (rc == 0) {
         sqlite3_stmt *s = NULL;
         int src = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode = WAL", -1, &s, NULL);
@@ -467,6 +710,8 @@ static int sq_open(const char *dsn, struct store **out, struct errbuf *err)
         conn_free(c);
     }
     if (rc != 0) {
+        pthread_cond_destroy(&st->ckpt_cv);
+        pthread_mutex_destroy(&st->ckpt_mu);
         pthread_mutex_destroy(&st->write_mu);
         free(st->path);
         free(st);
@@ -481,6 +726,9 @@ static void sq_close(struct store *base)
     if (base == NULL)
         return;
     struct sqlite_store *st = (struct sqlite_store *)base;
+    ckpt_shutdown(st);
+    pthread_cond_destroy(&st->ckpt_cv);
+    pthread_mutex_destroy(&st->ckpt_mu);
     pthread_mutex_destroy(&st->write_mu);
     free(st->path);
     free(st);
@@ -533,7 +781,7 @@ static int sq_migrate(struct store *base, int *applied, struct errbuf *err)
     struct sqlite_store *st = (struct sqlite_store *)base;
     *applied = 0;
     struct sqlite_conn *c;
-    int rc = conn_new(st, false, &c, err);
+    int rc = conn_new(st, false, false, &c, err);
     if (rc != 0)
         return rc;
     pthread_mutex_lock(&st->write_mu);
@@ -868,6 +1116,224 @@ static int sq_key_list(struct store_conn *base, struct arena *a, struct store_ke
     return ret;
 }
 
+/* ---- users and consents ---- */
+
+static void read_user(sqlite3_stmt *s, struct arena *a, struct store_user *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->id = col_text(s, 0, a);
+    out->username = col_text(s, 1, a);
+    out->password_hash = col_text(s, 2, a);
+    out->claims = col_text(s, 3, a);
+    out->disabled = sqlite3_column_int(s, 4) != 0;
+    out->from_config = sqlite3_column_int(s, 5) != 0;
+    out->created_at = sqlite3_column_int64(s, 6);
+    out->updated_at = sqlite3_column_int64(s, 7);
+}
+
+static void read_consent(sqlite3_stmt *s, struct arena *a, struct store_consent *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->user_id = col_text(s, 0, a);
+    out->client_id = col_text(s, 1, a);
+    out->scope = col_text(s, 2, a);
+    out->resources = col_text(s, 3, a);
+    out->created_at = sqlite3_column_int64(s, 4);
+    out->updated_at = sqlite3_column_int64(s, 5);
+}
+
+/* Runs a bound single-row SELECT: 0 with the row read by `read`, ERR_NOTFOUND, or ERR_FAIL. */
+static int select_one(struct sqlite_conn *c, sqlite3_stmt *s, struct arena *a,
+                      void (*read)(sqlite3_stmt *s, struct arena *a, void *out), void *out, const char *what,
+                      struct errbuf *err)
+{
+    int rc = sqlite3_step(s);
+    int ret = 0;
+    if (rc == SQLITE_ROW)
+        read(s, a, out);
+    else if (rc == SQLITE_DONE)
+        ret = ERR_NOTFOUND;
+    else
+        ret = fail(c, rc, what, err);
+    sqlite3_reset(s);
+    return ret;
+}
+
+static void read_user_any(sqlite3_stmt *s, struct arena *a, void *out)
+{
+    read_user(s, a, out);
+}
+
+static void read_consent_any(sqlite3_stmt *s, struct arena *a, void *out)
+{
+    read_consent(s, a, out);
+}
+
+static int sq_user_get(struct store_conn *base, struct arena *a, const char *id, struct store_user *out,
+                       struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    sqlite3_stmt *s = stmt_get(c, S_USER_GET, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_text(s, 1, id);
+    return select_one(c, s, a, read_user_any, out, "user_get", err);
+}
+
+static int sq_user_get_by_name(struct store_conn *base, struct arena *a, const char *username,
+                               struct store_user *out, struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    sqlite3_stmt *s = stmt_get(c, S_USER_GET_BY_NAME, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_text(s, 1, username);
+    return select_one(c, s, a, read_user_any, out, "user_get_by_name", err);
+}
+
+/* The UNIQUE constraint on username, outside the ON CONFLICT (id) target, fails the statement: that is
+ * the ERR_CONFLICT of a username taken by another id. */
+static int sq_user_put(struct store_conn *base, const struct store_user *u, struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    sqlite3_stmt *s = stmt_get(c, S_USER_PUT, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_text(s, 1, u->id);
+    bind_text(s, 2, u->username);
+    bind_text(s, 3, u->password_hash);
+    bind_text(s, 4, u->claims != NULL ? u->claims : "{}");
+    sqlite3_bind_int(s, 5, u->disabled ? 1 : 0);
+    sqlite3_bind_int(s, 6, u->from_config ? 1 : 0);
+    sqlite3_bind_int64(s, 7, u->created_at);
+    sqlite3_bind_int64(s, 8, u->updated_at);
+    return write_one(c, s, "user_put", NULL, err);
+}
+
+static int sq_user_delete(struct store_conn *base, const char *id, struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    sqlite3_stmt *s = stmt_get(c, S_USER_DELETE, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_text(s, 1, id);
+    int changes = 0;
+    int rc = write_one(c, s, "user_delete", &changes, err);
+    if (rc == 0 && changes == 0)
+        return ERR_NOTFOUND;
+    return rc;
+}
+
+static int sq_user_list(struct store_conn *base, struct arena *a, struct store_user **out, size_t *n,
+                        struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *s = stmt_get(c, S_USER_LIST, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    struct store_user *v = NULL;
+    size_t len = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        v = grow(a, v, len, &cap, sizeof(*v));
+        read_user(s, a, &v[len++]);
+    }
+    int ret = rc == SQLITE_DONE ? 0 : fail(c, rc, "user_list", err);
+    sqlite3_reset(s);
+    if (ret == 0) {
+        *out = v;
+        *n = len;
+    }
+    return ret;
+}
+
+static int sq_consent_get(struct store_conn *base, struct arena *a, const char *user_id, const char *client_id,
+                          struct store_consent *out, struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    sqlite3_stmt *s = stmt_get(c, S_CONSENT_GET, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_text(s, 1, user_id);
+    bind_text(s, 2, client_id);
+    return select_one(c, s, a, read_consent_any, out, "consent_get", err);
+}
+
+static int sq_consent_put(struct store_conn *base, const struct store_consent *cs, struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    sqlite3_stmt *s = stmt_get(c, S_CONSENT_PUT, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_text(s, 1, cs->user_id);
+    bind_text(s, 2, cs->client_id);
+    bind_text(s, 3, cs->scope != NULL ? cs->scope : "");
+    bind_text(s, 4, cs->resources != NULL ? cs->resources : "");
+    sqlite3_bind_int64(s, 5, cs->created_at);
+    sqlite3_bind_int64(s, 6, cs->updated_at);
+    return write_one(c, s, "consent_put", NULL, err);
+}
+
+/* One consent (ERR_NOTFOUND if absent), or with client_id NULL all of the user's (0 even if none). */
+static int sq_consent_delete(struct store_conn *base, const char *user_id, const char *client_id,
+                             struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    sqlite3_stmt *s = stmt_get(c, client_id != NULL ? S_CONSENT_DELETE : S_CONSENT_DELETE_ALL, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_text(s, 1, user_id);
+    if (client_id != NULL)
+        bind_text(s, 2, client_id);
+    int changes = 0;
+    int rc = write_one(c, s, "consent_delete", &changes, err);
+    if (rc == 0 && changes == 0 && client_id != NULL)
+        return ERR_NOTFOUND;
+    return rc;
+}
+
+static int sq_consent_list(struct store_conn *base, struct arena *a, const char *user_id,
+                           struct store_consent **out, size_t *n, struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *s = stmt_get(c, S_CONSENT_LIST, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_text(s, 1, user_id);
+    struct store_consent *v = NULL;
+    size_t len = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        v = grow(a, v, len, &cap, sizeof(*v));
+        read_consent(s, a, &v[len++]);
+    }
+    int ret = rc == SQLITE_DONE ? 0 : fail(c, rc, "consent_list", err);
+    sqlite3_reset(s);
+    if (ret == 0) {
+        *out = v;
+        *n = len;
+    }
+    return ret;
+}
+
+/* Live tokens only: an expired one is already dead and is left to gc. A revoked one keeps its time. */
+static int sq_token_revoke_sub(struct store_conn *base, const char *sub, int kind, int64_t now,
+                               struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    sqlite3_stmt *s = stmt_get(c, S_TOKEN_REVOKE_SUB, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    sqlite3_bind_int64(s, 1, now);
+    bind_text(s, 2, sub);
+    sqlite3_bind_int(s, 3, kind);
+    return write_one(c, s, "token_revoke_sub", NULL, err);
+}
+
 /* ---- garbage collection ---- */
 
 /* Tokens first (the bulk), then jtis, then keys, sharing one budget of `limit` rows, in one transaction.
@@ -925,5 +1391,15 @@ const struct store_ops store_sqlite_ops = {
     .jti_is_revoked = sq_jti_is_revoked,
     .key_put = sq_key_put,
     .key_list = sq_key_list,
+    .user_get = sq_user_get,
+    .user_get_by_name = sq_user_get_by_name,
+    .user_put = sq_user_put,
+    .user_delete = sq_user_delete,
+    .user_list = sq_user_list,
+    .consent_get = sq_consent_get,
+    .consent_put = sq_consent_put,
+    .consent_delete = sq_consent_delete,
+    .consent_list = sq_consent_list,
+    .token_revoke_sub = sq_token_revoke_sub,
     .gc = sq_gc,
 };

@@ -46,6 +46,8 @@ enum store_token_kind {
     STORE_TOKEN_REFRESH = 2,
     STORE_TOKEN_CODE = 3,
     STORE_TOKEN_DEVICE = 4,
+    STORE_TOKEN_SESSION = 5,      /* login session: hash of the session cookie; sub = user id */
+    STORE_TOKEN_INTERACTION = 6,  /* a pending authorization request (login/consent pages) */
 };
 
 struct store_token {
@@ -61,6 +63,26 @@ struct store_token {
     int64_t iat, exp;
     int64_t revoked_at;           /* 0 = not revoked */
     int64_t consumed_at;          /* 0 = not consumed (codes, refresh tokens) */
+};
+
+/* ---- users (end users who log in) ---- */
+struct store_user {
+    const char *id;               /* the stable subject identifier (sub) */
+    const char *username;         /* unique login name */
+    const char *password_hash;    /* argon2id encoded string (libsodium crypto_pwhash_str), may be NULL */
+    const char *claims;           /* JSON object text: OIDC standard claims (name, email, ...) */
+    bool disabled;
+    bool from_config;
+    int64_t created_at, updated_at;
+};
+
+/* ---- remembered consent: what a user allowed a client ---- */
+struct store_consent {
+    const char *user_id;
+    const char *client_id;
+    const char *scope;            /* space-separated granted scopes */
+    const char *resources;        /* space-separated API identifiers, may be "" */
+    int64_t created_at, updated_at;
 };
 
 /* ---- signing keys ---- */
@@ -115,6 +137,26 @@ struct store_ops {
     int (*key_put)(struct store_conn *c, const struct store_key *k, struct errbuf *err); /* upsert by kid */
     int (*key_list)(struct store_conn *c, struct arena *a, struct store_key **out, size_t *n, struct errbuf *err);
 
+    /* Users. user_get_by_name matches the username exactly. NOTFOUND when absent. */
+    int (*user_get)(struct store_conn *c, struct arena *a, const char *id, struct store_user *out,
+                    struct errbuf *err);
+    int (*user_get_by_name)(struct store_conn *c, struct arena *a, const char *username, struct store_user *out,
+                            struct errbuf *err);
+    /* Upsert by id; CONFLICT if another user already has the username. */
+    int (*user_put)(struct store_conn *c, const struct store_user *u, struct errbuf *err);
+    int (*user_delete)(struct store_conn *c, const char *id, struct errbuf *err);
+    int (*user_list)(struct store_conn *c, struct arena *a, struct store_user **out, size_t *n, struct errbuf *err);
+
+    /* Consents, one row per (user, client). consent_delete with client_id NULL removes all of the user's. */
+    int (*consent_get)(struct store_conn *c, struct arena *a, const char *user_id, const char *client_id,
+                       struct store_consent *out, struct errbuf *err);
+    int (*consent_put)(struct store_conn *c, const struct store_consent *cs, struct errbuf *err); /* upsert */
+    int (*consent_delete)(struct store_conn *c, const char *user_id, const char *client_id, struct errbuf *err);
+    int (*consent_list)(struct store_conn *c, struct arena *a, const char *user_id, struct store_consent **out,
+                        size_t *n, struct errbuf *err);
+    /* Revokes every live token of kind `kind` with this sub (logout of all sessions, user disable). */
+    int (*token_revoke_sub)(struct store_conn *c, const char *sub, int kind, int64_t now, struct errbuf *err);
+
     /* Deletes at most `limit` expired rows (tokens past exp, revoked jtis past exp, keys past
      * unpublish_at); *removed gets the count. Bounded work per call, so a pass never stalls writers. */
     int (*gc)(struct store_conn *c, int64_t now, int limit, int *removed, struct errbuf *err);
@@ -151,6 +193,16 @@ int store_open(const char *dsn, struct store **out, struct errbuf *err);
 #define store_jti_is_revoked(c, ...) ((c)->st->ops->jti_is_revoked((c), __VA_ARGS__))
 #define store_key_put(c, ...) ((c)->st->ops->key_put((c), __VA_ARGS__))
 #define store_key_list(c, ...) ((c)->st->ops->key_list((c), __VA_ARGS__))
+#define store_user_get(c, ...) ((c)->st->ops->user_get((c), __VA_ARGS__))
+#define store_user_get_by_name(c, ...) ((c)->st->ops->user_get_by_name((c), __VA_ARGS__))
+#define store_user_put(c, ...) ((c)->st->ops->user_put((c), __VA_ARGS__))
+#define store_user_delete(c, ...) ((c)->st->ops->user_delete((c), __VA_ARGS__))
+#define store_user_list(c, ...) ((c)->st->ops->user_list((c), __VA_ARGS__))
+#define store_consent_get(c, ...) ((c)->st->ops->consent_get((c), __VA_ARGS__))
+#define store_consent_put(c, ...) ((c)->st->ops->consent_put((c), __VA_ARGS__))
+#define store_consent_delete(c, ...) ((c)->st->ops->consent_delete((c), __VA_ARGS__))
+#define store_consent_list(c, ...) ((c)->st->ops->consent_list((c), __VA_ARGS__))
+#define store_token_revoke_sub(c, ...) ((c)->st->ops->token_revoke_sub((c), __VA_ARGS__))
 #define store_gc(c, ...) ((c)->st->ops->gc((c), __VA_ARGS__))
 
 /* SHA-256 of a secret, the form in which every secret is stored and looked up. */

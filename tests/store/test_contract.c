@@ -744,6 +744,230 @@ STORE_TEST(committed_write_survives_kill9)
     ASSERT_STREQ(got.grant_id, "grant-1");
 }
 
+/* ---- users ---- */
+
+static struct store_user user(const char *id, const char *username)
+{
+    struct store_user u = {
+        .id = id,
+        .username = username,
+        .password_hash = "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+        .claims = "{\"name\":\"Alice\"}",
+        .created_at = 100,
+        .updated_at = 100,
+    };
+    return u;
+}
+
+STORE_TEST(user_crud)
+{
+    struct store_user u = user("sub-1", "alice");
+    u.from_config = true;
+    OK(store_user_put(f->c, &u, &f->err));
+
+    struct store_user got;
+    OK(store_user_get(f->c, f->a, "sub-1", &got, &f->err));
+    ASSERT_STREQ(got.id, "sub-1");
+    ASSERT_STREQ(got.username, "alice");
+    ASSERT_STREQ(got.password_hash, u.password_hash);
+    ASSERT_STREQ(got.claims, "{\"name\":\"Alice\"}");
+    ASSERT(!got.disabled);
+    ASSERT(got.from_config);
+    ASSERT_EQ(got.created_at, 100);
+    ASSERT_EQ(got.updated_at, 100);
+    memset(&got, 0, sizeof(got));
+    OK(store_user_get_by_name(f->c, f->a, "alice", &got, &f->err));
+    ASSERT_STREQ(got.id, "sub-1");
+
+    /* Upsert by id: everything but created_at is replaced, including the username (a rename). */
+    u.username = "alice2";
+    u.password_hash = NULL;
+    u.claims = "{}";
+    u.disabled = true;
+    u.from_config = false;
+    u.created_at = 200;
+    u.updated_at = 200;
+    OK(store_user_put(f->c, &u, &f->err));
+    OK(store_user_get(f->c, f->a, "sub-1", &got, &f->err));
+    ASSERT_STREQ(got.username, "alice2");
+    ASSERT(got.password_hash == NULL);
+    ASSERT_STREQ(got.claims, "{}");
+    ASSERT(got.disabled);
+    ASSERT(!got.from_config);
+    ASSERT_EQ(got.created_at, 100);
+    ASSERT_EQ(got.updated_at, 200);
+    ASSERT_EQ(store_user_get_by_name(f->c, f->a, "alice", &got, &f->err), ERR_NOTFOUND);
+
+    /* NULL claims are stored as an empty object. */
+    struct store_user b = user("sub-2", "bob");
+    b.claims = NULL;
+    OK(store_user_put(f->c, &b, &f->err));
+    OK(store_user_get(f->c, f->a, "sub-2", &got, &f->err));
+    ASSERT_STREQ(got.claims, "{}");
+
+    struct store_user *list;
+    size_t n;
+    OK(store_user_list(f->c, f->a, &list, &n, &f->err));
+    ASSERT_EQ(n, 2);
+    ASSERT_STREQ(list[0].username, "alice2"); /* ordered by username */
+    ASSERT_STREQ(list[1].username, "bob");
+    ASSERT_STREQ(list[1].id, "sub-2");
+
+    OK(store_user_delete(f->c, "sub-1", &f->err));
+    ASSERT_EQ(store_user_get(f->c, f->a, "sub-1", &got, &f->err), ERR_NOTFOUND);
+    ASSERT_EQ(store_user_delete(f->c, "sub-1", &f->err), ERR_NOTFOUND);
+    ASSERT_EQ(store_user_get(f->c, f->a, "nobody", &got, &f->err), ERR_NOTFOUND);
+    OK(store_user_list(f->c, f->a, &list, &n, &f->err));
+    ASSERT_EQ(n, 1);
+}
+
+STORE_TEST(user_username_unique)
+{
+    struct store_user a = user("sub-1", "alice");
+    struct store_user b = user("sub-2", "bob");
+    OK(store_user_put(f->c, &a, &f->err));
+    OK(store_user_put(f->c, &b, &f->err));
+
+    /* A second user with the same username, or a rename onto a taken one. */
+    struct store_user dup = user("sub-3", "alice");
+    ASSERT_EQ(store_user_put(f->c, &dup, &f->err), ERR_CONFLICT);
+    b.username = "alice";
+    ASSERT_EQ(store_user_put(f->c, &b, &f->err), ERR_CONFLICT);
+    struct store_user got;
+    OK(store_user_get(f->c, f->a, "sub-2", &got, &f->err));
+    ASSERT_STREQ(got.username, "bob");
+    ASSERT_EQ(store_user_get(f->c, f->a, "sub-3", &got, &f->err), ERR_NOTFOUND);
+
+    /* Usernames match exactly: case matters, and so do trailing characters. */
+    ASSERT_EQ(store_user_get_by_name(f->c, f->a, "Alice", &got, &f->err), ERR_NOTFOUND);
+    ASSERT_EQ(store_user_get_by_name(f->c, f->a, "alic", &got, &f->err), ERR_NOTFOUND);
+    ASSERT_EQ(store_user_get_by_name(f->c, f->a, "alice%", &got, &f->err), ERR_NOTFOUND);
+    struct store_user upper = user("sub-4", "Alice");
+    OK(store_user_put(f->c, &upper, &f->err));
+
+    /* A conflict inside a group leaves the group usable. */
+    OK(store_begin(f->c, &f->err));
+    ASSERT_EQ(store_user_put(f->c, &dup, &f->err), ERR_CONFLICT);
+    struct store_user c = user("sub-5", "carol");
+    OK(store_user_put(f->c, &c, &f->err));
+    OK(store_commit(f->c, &f->err));
+    OK(store_user_get_by_name(f->c, f->a, "carol", &got, &f->err));
+}
+
+STORE_TEST(user_rollback_leaves_nothing)
+{
+    struct store_user a = user("sub-1", "alice");
+    struct store_consent cs = {.user_id = "sub-1", .client_id = "app", .scope = "openid", .resources = "",
+                               .created_at = 1, .updated_at = 1};
+    OK(store_begin(f->c, &f->err));
+    OK(store_user_put(f->c, &a, &f->err));
+    OK(store_consent_put(f->c, &cs, &f->err));
+    store_rollback(f->c);
+    struct store_user got;
+    ASSERT_EQ(store_user_get(f->c, f->a, "sub-1", &got, &f->err), ERR_NOTFOUND);
+    ASSERT_EQ(store_consent_get(f->c, f->a, "sub-1", "app", &cs, &f->err), ERR_NOTFOUND);
+}
+
+/* ---- consents ---- */
+
+STORE_TEST(consent_crud)
+{
+    struct store_consent cs = {.user_id = "sub-1", .client_id = "app", .scope = "openid profile",
+                               .resources = "urn:api", .created_at = 100, .updated_at = 100};
+    OK(store_consent_put(f->c, &cs, &f->err));
+    struct store_consent got;
+    OK(store_consent_get(f->c, f->a, "sub-1", "app", &got, &f->err));
+    ASSERT_STREQ(got.user_id, "sub-1");
+    ASSERT_STREQ(got.client_id, "app");
+    ASSERT_STREQ(got.scope, "openid profile");
+    ASSERT_STREQ(got.resources, "urn:api");
+    ASSERT_EQ(got.created_at, 100);
+
+    /* Upsert per (user, client): the grant widens or narrows, created_at stays. */
+    cs.scope = "openid profile email";
+    cs.resources = NULL; /* stored as "" */
+    cs.created_at = 200;
+    cs.updated_at = 200;
+    OK(store_consent_put(f->c, &cs, &f->err));
+    OK(store_consent_get(f->c, f->a, "sub-1", "app", &got, &f->err));
+    ASSERT_STREQ(got.scope, "openid profile email");
+    ASSERT_STREQ(got.resources, "");
+    ASSERT_EQ(got.created_at, 100);
+    ASSERT_EQ(got.updated_at, 200);
+
+    struct store_consent other = {.user_id = "sub-1", .client_id = "another", .scope = "openid", .resources = "",
+                                  .created_at = 300, .updated_at = 300};
+    struct store_consent bob = {.user_id = "sub-2", .client_id = "app", .scope = "openid", .resources = "",
+                                .created_at = 300, .updated_at = 300};
+    OK(store_consent_put(f->c, &other, &f->err));
+    OK(store_consent_put(f->c, &bob, &f->err));
+    struct store_consent *list;
+    size_t n;
+    OK(store_consent_list(f->c, f->a, "sub-1", &list, &n, &f->err));
+    ASSERT_EQ(n, 2);
+    ASSERT_STREQ(list[0].client_id, "another"); /* ordered by client_id */
+    ASSERT_STREQ(list[1].client_id, "app");
+    OK(store_consent_list(f->c, f->a, "nobody", &list, &n, &f->err));
+    ASSERT_EQ(n, 0);
+    ASSERT_EQ(store_consent_get(f->c, f->a, "sub-1", "third", &got, &f->err), ERR_NOTFOUND);
+
+    /* One consent, then all of a user's: the other user's stays. */
+    OK(store_consent_delete(f->c, "sub-1", "app", &f->err));
+    ASSERT_EQ(store_consent_get(f->c, f->a, "sub-1", "app", &got, &f->err), ERR_NOTFOUND);
+    ASSERT_EQ(store_consent_delete(f->c, "sub-1", "app", &f->err), ERR_NOTFOUND);
+    OK(store_consent_get(f->c, f->a, "sub-1", "another", &got, &f->err));
+    OK(store_consent_delete(f->c, "sub-1", NULL, &f->err));
+    OK(store_consent_list(f->c, f->a, "sub-1", &list, &n, &f->err));
+    ASSERT_EQ(n, 0);
+    OK(store_consent_delete(f->c, "sub-1", NULL, &f->err)); /* none left: still fine */
+    OK(store_consent_get(f->c, f->a, "sub-2", "app", &got, &f->err));
+}
+
+/* ---- revoking a user's tokens ---- */
+
+STORE_TEST(token_revoke_sub)
+{
+    struct store_token s1 = token("session-1", STORE_TOKEN_SESSION, NULL, 5000);
+    struct store_token s2 = token("session-2", STORE_TOKEN_SESSION, NULL, 5000);
+    struct store_token r1 = token("refresh-1", STORE_TOKEN_REFRESH, "grant-1", 5000);
+    struct store_token a1 = token("access-1", STORE_TOKEN_ACCESS, "grant-1", 5000);
+    struct store_token old = token("session-old", STORE_TOKEN_SESSION, NULL, 1000); /* expired */
+    struct store_token done = token("session-done", STORE_TOKEN_SESSION, NULL, 5000);
+    struct store_token other = token("session-other", STORE_TOKEN_SESSION, NULL, 5000);
+    struct store_token cc = token("access-cc", STORE_TOKEN_SESSION, NULL, 5000);
+    other.sub = "user-2";
+    cc.sub = NULL;
+    struct store_token *all[] = {&s1, &s2, &r1, &a1, &old, &done, &other, &cc};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        OK(store_token_put(f->c, all[i], &f->err));
+    OK(store_token_revoke(f->c, done.hash, 1100, &f->err));
+
+    OK(store_token_revoke_sub(f->c, "user-1", STORE_TOKEN_SESSION, 1200, &f->err));
+    struct store_token got;
+    OK(store_token_get(f->c, f->a, s1.hash, &got, &f->err));
+    ASSERT_EQ(got.revoked_at, 1200);
+    OK(store_token_get(f->c, f->a, s2.hash, &got, &f->err));
+    ASSERT_EQ(got.revoked_at, 1200);
+    OK(store_token_get(f->c, f->a, done.hash, &got, &f->err));
+    ASSERT_EQ(got.revoked_at, 1100); /* already revoked: keeps its first time */
+    OK(store_token_get(f->c, f->a, r1.hash, &got, &f->err));
+    ASSERT_EQ(got.revoked_at, 0); /* another kind */
+    OK(store_token_get(f->c, f->a, a1.hash, &got, &f->err));
+    ASSERT_EQ(got.revoked_at, 0);
+    OK(store_token_get(f->c, f->a, other.hash, &got, &f->err));
+    ASSERT_EQ(got.revoked_at, 0); /* another user */
+    OK(store_token_get(f->c, f->a, cc.hash, &got, &f->err));
+    ASSERT_EQ(got.revoked_at, 0);
+    OK(store_token_get(f->c, f->a, old.hash, &got, &f->err));
+    ASSERT_EQ(got.revoked_at, 0); /* expired already: left to gc */
+
+    OK(store_token_revoke_sub(f->c, "user-1", STORE_TOKEN_REFRESH, 1300, &f->err));
+    OK(store_token_get(f->c, f->a, r1.hash, &got, &f->err));
+    ASSERT_EQ(got.revoked_at, 1300);
+    ASSERT_EQ(store_token_consume(f->c, f->a, r1.hash, STORE_TOKEN_REFRESH, 1400, &got, &f->err), ERR_NOTFOUND);
+    OK(store_token_revoke_sub(f->c, "no-such-user", STORE_TOKEN_SESSION, 1300, &f->err));
+}
+
 /* ---- SQLite specifics ---- */
 
 TEST(sqlite_open_errors)
@@ -799,4 +1023,5 @@ TESTS(T(client_crud), T(client_list_many), T(token_put_get), T(token_consume_onc
       T(key_put_list), T(gc_expired_only_and_bounded), T(rollback_leaves_nothing),
       T(group_isolated_from_other_connections), T(concurrent_writers), T(migrate_twice_applies_nothing),
       T(reopen_keeps_data), T(committed_write_survives_kill9), T(sqlite_open_errors),
-      T(sqlite_unmigrated_fails_clearly))
+      T(sqlite_unmigrated_fails_clearly), T(user_crud), T(user_username_unique), T(user_rollback_leaves_nothing),
+      T(consent_crud), T(token_revoke_sub))

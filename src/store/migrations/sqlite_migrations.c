@@ -56,6 +56,35 @@ const char *const sqlite_migrations[] = {
     "    retired_at   INTEGER NOT NULL DEFAULT 0,\n"
     "    unpublish_at INTEGER NOT NULL DEFAULT 0\n"
     ");\n",
+
+    /* 002_users_consents: end users (session/users.c) and remembered consent. A user's id is the OIDC
+     * sub and never changes; the username is the login name and may be renamed. claims is a JSON object
+     * of OIDC Core §5.1 standard claims. */
+    "CREATE TABLE users (\n"
+    "    id            TEXT PRIMARY KEY NOT NULL,\n"
+    "    username      TEXT NOT NULL UNIQUE,\n"
+    "    password_hash TEXT,\n"
+    "    claims        TEXT NOT NULL DEFAULT '{}',\n"
+    "    disabled      INTEGER NOT NULL DEFAULT 0,\n"
+    "    from_config   INTEGER NOT NULL DEFAULT 0,\n"
+    "    created_at    INTEGER NOT NULL,\n"
+    "    updated_at    INTEGER NOT NULL\n"
+    ");\n"
+    /* No foreign keys, as for tokens: deleting a user or a client stays a one-row change; the caller
+     * removes the user's consents in the same transaction, and a client's die with the client because
+     * every use looks the client up again. */
+    "CREATE TABLE consents (\n"
+    "    user_id    TEXT NOT NULL,\n"
+    "    client_id  TEXT NOT NULL,\n"
+    "    scope      TEXT NOT NULL,\n"
+    "    resources  TEXT NOT NULL DEFAULT '',\n"
+    "    created_at INTEGER NOT NULL,\n"
+    "    updated_at INTEGER NOT NULL,\n"
+    "    PRIMARY KEY (user_id, client_id)\n"
+    ") WITHOUT ROWID;\n"
+    /* For token_revoke_sub (logout everywhere, user disabled or deleted). Partial: client_credentials
+     * tokens have no sub. */
+    "CREATE INDEX tokens_sub ON tokens (sub) WHERE sub IS NOT NULL;\n",
 };
 
 const size_t sqlite_migrations_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

@@ -173,8 +173,13 @@ export async function startServer({ config = '', env = {}, issuerPath = '', stat
         let forced = false;
         if (child.exitCode === null && child.signalCode === null) {
           child.kill(signal);
-          const timer = new Promise((r) => setTimeout(r, STOP_TIMEOUT_MS, 'timeout'));
-          if ((await Promise.race([exited, timer])) === 'timeout') {
+          let handle;
+          const timer = new Promise((r) => {
+            handle = setTimeout(r, STOP_TIMEOUT_MS, 'timeout');
+          });
+          const first = await Promise.race([exited, timer]);
+          clearTimeout(handle);
+          if (first === 'timeout') {
             forced = true;
             child.kill('SIGKILL');
           }
@@ -246,6 +251,7 @@ export async function readResponse(res) {
  * Sends raw bytes on a fresh TCP connection and collects what comes back until the server closes the
  * connection or `timeoutMs` passes. Resolves { data (string), closed (bool), ms (time to close) }.
  * opts.chunks: an array of Buffers/strings sent one after the other with opts.gapMs between them.
+ * Strings are written as latin1 (one byte per character), so tests can spell raw bytes as "\xNN".
  */
 export function rawRequest(port, payload, { timeoutMs = 5000, chunks, gapMs = 0, endAfterWrite = false } = {}) {
   return new Promise((resolve, reject) => {
@@ -276,7 +282,8 @@ export function rawRequest(port, payload, { timeoutMs = 5000, chunks, gapMs = 0,
       const parts = chunks ?? [payload];
       for (let i = 0; i < parts.length; i++) {
         if (done) return;
-        sock.write(parts[i]);
+        // Strings are sent byte for byte (latin1), so "\xc3\x28" is two bytes, not UTF-8 of two characters.
+        sock.write(typeof parts[i] === 'string' ? Buffer.from(parts[i], 'latin1') : parts[i]);
         if (gapMs > 0 && i < parts.length - 1) await new Promise((r) => setTimeout(r, gapMs));
       }
       if (endAfterWrite) sock.end();
@@ -310,6 +317,8 @@ export const API = {
   es256: 'https://es256.api.example.com/',
   eddsa: 'https://eddsa.api.example.com/',
   opaque: 'https://opaque.api.example.com/',
+  shortJwt: 'https://short.api.example.com/', // access_token_ttl: 1
+  shortOpaque: 'https://short-opaque.api.example.com/', // access_token_ttl: 1, opaque
 };
 export const CLIENTS = {
   seed: SEED_CLIENT,
@@ -342,6 +351,14 @@ resources:
   - identifier: "${API.opaque}"
     scopes: [read, write]
     access_token_format: opaque
+  - identifier: "${API.shortJwt}"
+    scopes: [read, write]
+    signing_alg: ES256
+    access_token_ttl: 1
+  - identifier: "${API.shortOpaque}"
+    scopes: [read, write]
+    access_token_format: opaque
+    access_token_ttl: 1
 clients:
   - client_id: "${SEED_CLIENT.id}"
     client_secret: "${SEED_CLIENT.secret}"

@@ -110,6 +110,16 @@ TEST(config_defaults)
     ASSERT_EQ(cfg->limits.request_timeout_ms, 10000);
     ASSERT_EQ(cfg->n_resources, 0);
     ASSERT_EQ(cfg->n_clients, 0);
+    ASSERT_EQ(cfg->sessions.ttl, 86400);
+    ASSERT_STREQ(cfg->sessions.cookie_name, "ostiary_session");
+    ASSERT_EQ(cfg->refresh.refresh_grace_period, 10);
+    ASSERT_EQ(cfg->userinfo.allow_query_token, false);
+    ASSERT_EQ(cfg->pkce.required, true);
+    ASSERT_EQ(cfg->login.max_failures, 5);
+    ASSERT_EQ(cfg->login.lockout_seconds, 30);
+    ASSERT(cfg->ui.dir == NULL);
+    ASSERT_EQ(cfg->n_users, 0);
+    ASSERT(cfg->users == NULL);
     ASSERT_STREQ(cfg->listen_host, "127.0.0.1");
     ASSERT_EQ(cfg->listen_port, 4000);
     config_free(cfg);
@@ -534,6 +544,373 @@ TEST(config_set_str_replaces)
     config_free(cfg);
 }
 
+
+/* ---- interactive-flow settings, clients' new fields, users ---------------------------------------- */
+
+TEST(config_interactive_sections_load)
+{
+    struct errbuf err;
+    struct config *cfg = load("sessions: { ttl: 3600, cookie_name: __Host-sid }\n"
+                              "refresh: { refresh_grace_period: 0 }\n"
+                              "userinfo: { allow_query_token: yes }\n"
+                              "pkce: { required: false }\n"
+                              "login: { max_failures: 3, lockout_seconds: 60 }\n"
+                              "ui: { dir: /etc/ostiary/web }\n",
+                              &err);
+    ASSERT(cfg != NULL);
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    ASSERT_EQ(cfg->sessions.ttl, 3600);
+    ASSERT_STREQ(cfg->sessions.cookie_name, "__Host-sid");
+    ASSERT_EQ(cfg->refresh.refresh_grace_period, 0);
+    ASSERT_EQ(cfg->userinfo.allow_query_token, true);
+    ASSERT_EQ(cfg->pkce.required, false);
+    ASSERT_EQ(cfg->login.max_failures, 3);
+    ASSERT_EQ(cfg->login.lockout_seconds, 60);
+    ASSERT_STREQ(cfg->ui.dir, "/etc/ostiary/web");
+    config_free(cfg);
+
+    ASSERT(load("sessions: { ttl: 1h }\n", &err) == NULL);
+    ASSERT_STREQ(err.msg, "sessions.ttl: invalid unsigned integer '1h'");
+    ASSERT(load("pkce: { required: sometimes }\n", &err) == NULL);
+    ASSERT(contains(err.msg, "pkce.required: invalid boolean 'sometimes'"));
+    ASSERT(load("login: { max_failure: 3 }\n", &err) == NULL);
+    ASSERT_STREQ(err.msg, "login.max_failure: unknown key");
+    ASSERT(load_validate("refresh: { refresh_grace_period: 301 }\n", &err) != 0);
+    ASSERT_STREQ(err.msg, "refresh.refresh_grace_period: must be between 0 and 300, got 301");
+    ASSERT(load_validate("login: { lockout_seconds: 0 }\n", &err) != 0);
+    ASSERT(contains(err.msg, "login.lockout_seconds: must be between 1 and 900"));
+    ASSERT(load_validate("login: { max_failures: 0 }\n", &err) != 0);
+    ASSERT(contains(err.msg, "login.max_failures: must be between 1 and"));
+    ASSERT(load_validate("sessions: { ttl: 10 }\n", &err) != 0);
+    ASSERT(contains(err.msg, "sessions.ttl: must be between 60 and"));
+    ASSERT(load_validate("sessions: { cookie_name: 'a b' }\n", &err) != 0);
+    ASSERT(contains(err.msg, "sessions.cookie_name: must be 1 to 64 characters"));
+    ASSERT(load_validate("sessions: { cookie_name: 'sid;x=1' }\n", &err) != 0);
+    ASSERT(load_validate("sessions: { cookie_name: '' }\n", &err) != 0);
+    ASSERT(load_validate("ui: { dir: '' }\n", &err) != 0);
+    ASSERT(contains(err.msg, "ui.dir: must not be empty"));
+}
+
+/* Every new key has its OSTIARY_* variable, derived from the key path like the others. */
+TEST(config_env_interactive_keys)
+{
+    static const struct {
+        const char *var;
+        const char *path;
+    } table[] = {
+        {"OSTIARY_SESSIONS_TTL=7200", "sessions.ttl"},
+        {"OSTIARY_SESSIONS_COOKIE_NAME=sid", "sessions.cookie_name"},
+        {"OSTIARY_REFRESH_REFRESH_GRACE_PERIOD=30", "refresh.refresh_grace_period"},
+        {"OSTIARY_USERINFO_ALLOW_QUERY_TOKEN=1", "userinfo.allow_query_token"},
+        {"OSTIARY_PKCE_REQUIRED=no", "pkce.required"},
+        {"OSTIARY_LOGIN_MAX_FAILURES=10", "login.max_failures"},
+        {"OSTIARY_LOGIN_LOCKOUT_SECONDS=5", "login.lockout_seconds"},
+        {"OSTIARY_UI_DIR=/srv/web", "ui.dir"},
+    };
+    struct errbuf err;
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        struct config *cfg = load("", &err);
+        ASSERT(cfg != NULL);
+        char *envp[] = {(char *)table[i].var, NULL};
+        int rc = config_apply_env(cfg, envp, &err);
+        if (rc != 0)
+            fprintf(stderr, "  %s: %s\n", table[i].var, err.msg);
+        config_free(cfg);
+        ASSERT_EQ(rc, 0);
+    }
+    struct config *cfg = NULL;
+    char *envp[] = {"OSTIARY_SESSIONS_TTL=7200",
+                    "OSTIARY_SESSIONS_COOKIE_NAME=sid",
+                    "OSTIARY_REFRESH_REFRESH_GRACE_PERIOD=30",
+                    "OSTIARY_USERINFO_ALLOW_QUERY_TOKEN=1",
+                    "OSTIARY_PKCE_REQUIRED=no",
+                    "OSTIARY_LOGIN_MAX_FAILURES=10",
+                    "OSTIARY_LOGIN_LOCKOUT_SECONDS=5",
+                    "OSTIARY_UI_DIR=/srv/web",
+                    NULL};
+    ASSERT_EQ(config_load(NULL, envp, &cfg, &err), 0);
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    ASSERT_EQ(cfg->sessions.ttl, 7200);
+    ASSERT_STREQ(cfg->sessions.cookie_name, "sid");
+    ASSERT_EQ(cfg->refresh.refresh_grace_period, 30);
+    ASSERT_EQ(cfg->userinfo.allow_query_token, true);
+    ASSERT_EQ(cfg->pkce.required, false);
+    ASSERT_EQ(cfg->login.max_failures, 10);
+    ASSERT_EQ(cfg->login.lockout_seconds, 5);
+    ASSERT_STREQ(cfg->ui.dir, "/srv/web");
+    config_free(cfg);
+
+    cfg = load("", &err);
+    ASSERT(cfg != NULL);
+    char *bad[] = {"OSTIARY_USERINFO_ALLOW_QUERY_TOKEN=maybe", NULL};
+    ASSERT(config_apply_env(cfg, bad, &err) != 0);
+    ASSERT(contains(err.msg, "OSTIARY_USERINFO_ALLOW_QUERY_TOKEN: invalid boolean 'maybe'"));
+    char *bad2[] = {"OSTIARY_REFRESH_GRACE_PERIOD=5", NULL}; /* the path is refresh.refresh_grace_period */
+    ASSERT(config_apply_env(cfg, bad2, &err) != 0);
+    ASSERT(contains(err.msg, "OSTIARY_REFRESH_GRACE_PERIOD: unknown OSTIARY_ environment variable"));
+    config_free(cfg);
+}
+
+static const char interactive_client_yaml[] =
+    "keys: { algorithms: [ES256, RS256, EdDSA] }\n"
+    "clients:\n"
+    "  - client_id: web\n"
+    "    client_secret: s\n"
+    "    redirect_uris: ['https://rp.example.com/cb']\n"
+    "    post_logout_redirect_uris: ['https://rp.example.com/bye', 'http://localhost:3000/bye']\n"
+    "    grant_types: [authorization_code, refresh_token]\n"
+    "    id_token_signed_response_alg: EdDSA\n"
+    "    refresh_token_policy: always\n"
+    "    pkce_methods: [S256, plain]\n"
+    "    require_pkce: 'false'\n"
+    "  - client_id: spa\n"
+    "    redirect_uris: ['https://app.example.com/cb']\n";
+
+TEST(config_client_interactive_fields)
+{
+    struct errbuf err;
+    struct config *cfg = load(interactive_client_yaml, &err);
+    ASSERT(cfg != NULL);
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    const struct cfg_client *w = &cfg->clients[0];
+    ASSERT_EQ(w->n_post_logout_redirect_uris, 2);
+    ASSERT_STREQ(w->post_logout_redirect_uris[1], "http://localhost:3000/bye");
+    ASSERT_STREQ(w->id_token_signed_response_alg, "EdDSA");
+    ASSERT_STREQ(w->refresh_token_policy, "always");
+    ASSERT_EQ(w->n_pkce_methods, 2);
+    ASSERT_STREQ(w->pkce_methods[1], "plain");
+    ASSERT(w->require_pkce_set);
+    ASSERT(!w->require_pkce_value);
+    ASSERT_STREQ(w->require_pkce, "false");
+    /* Defaults: RS256 (configured, though not first), offline_consent, [S256], pkce.required decides. */
+    const struct cfg_client *s = &cfg->clients[1];
+    ASSERT_EQ(s->n_post_logout_redirect_uris, 0);
+    ASSERT_STREQ(s->id_token_signed_response_alg, "RS256");
+    ASSERT_STREQ(s->refresh_token_policy, "offline_consent");
+    ASSERT_EQ(s->n_pkce_methods, 1);
+    ASSERT_STREQ(s->pkce_methods[0], "S256");
+    ASSERT(!s->require_pkce_set);
+    /* Idempotent: a second validation changes nothing. */
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    ASSERT_EQ(cfg->clients[1].n_pkce_methods, 1);
+    ASSERT(cfg->clients[0].require_pkce_set && !cfg->clients[0].require_pkce_value);
+    config_free(cfg);
+
+    /* Without RS256, the default algorithm is the first configured one. */
+    cfg = load("keys: { algorithms: [ES256] }\n"
+               "clients:\n  - { client_id: spa, redirect_uris: ['https://a.example/cb'], require_pkce: yes }\n",
+               &err);
+    ASSERT(cfg != NULL);
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    ASSERT_STREQ(cfg->clients[0].id_token_signed_response_alg, "ES256");
+    ASSERT(cfg->clients[0].require_pkce_set && cfg->clients[0].require_pkce_value);
+    ASSERT_STREQ(cfg->clients[0].require_pkce, "true");
+    config_free(cfg);
+}
+
+TEST(config_client_interactive_errors)
+{
+    struct errbuf err;
+#define SPA "clients:\n  - client_id: spa\n    redirect_uris: ['https://a.example/cb']\n"
+    ASSERT(load_validate(SPA "    post_logout_redirect_uris: ['https://a.example/bye#x']\n", &err) != 0);
+    ASSERT(contains(err.msg,
+                    "clients[0].post_logout_redirect_uris[0]: must be an absolute URI without fragment"));
+    ASSERT(load_validate(SPA "    post_logout_redirect_uris: [/bye]\n", &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].post_logout_redirect_uris[0]: "));
+    ASSERT(load_validate(SPA "    post_logout_redirect_uris: ['http://rp.example.com/bye']\n", &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].post_logout_redirect_uris[0]: plain http is only allowed"));
+    ASSERT(load_validate(SPA "    post_logout_redirect_uris: ['https://u:hunter2@a.example/bye']\n", &err) != 0);
+    ASSERT(!contains(err.msg, "hunter2"));
+    /* Refused for the userinfo before the fragment, so the password is not echoed by that message either. */
+    ASSERT(load_validate(SPA "    post_logout_redirect_uris: ['https://u:hunter2@a.example/bye#f']\n", &err) != 0);
+    ASSERT(contains(err.msg, "must not contain userinfo"));
+    ASSERT(!contains(err.msg, "hunter2"));
+    ASSERT(load_validate("clients:\n  - client_id: spa\n    redirect_uris: ['https://u:hunter2@a.example/cb#f']\n",
+                         &err) != 0);
+    ASSERT(!contains(err.msg, "hunter2"));
+    ASSERT(load_validate(SPA "    id_token_signed_response_alg: ES256\n", &err) != 0);
+    ASSERT_STREQ(err.msg, "clients[0].id_token_signed_response_alg: 'ES256' is not one of keys.algorithms");
+    ASSERT(load_validate(SPA "    id_token_signed_response_alg: none\n", &err) != 0);
+    ASSERT(load_validate(SPA "    refresh_token_policy: never\n", &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].refresh_token_policy: must be offline_consent, offline_access or always"));
+    ASSERT(load_validate(SPA "    pkce_methods: [S512]\n", &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].pkce_methods[0]: must be S256 or plain"));
+    ASSERT(load_validate(SPA "    pkce_methods: [S256, S256]\n", &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].pkce_methods[1]: duplicate"));
+    ASSERT(load_validate(SPA "    pkce_methods: [S256, plain, S256, plain, S256]\n", &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].pkce_methods: too many entries"));
+    ASSERT(load_validate(SPA "    require_pkce: perhaps\n", &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].require_pkce: invalid boolean 'perhaps'"));
+    /* RFC 9700 §2.1.1: a public client cannot opt out of PKCE. */
+    ASSERT(load_validate(SPA "    require_pkce: false\n", &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].require_pkce: cannot be false for a public client"));
+#undef SPA
+    /* refresh_token needs a grant that yields one. */
+    ASSERT(load_validate("clients:\n  - client_id: c\n    client_secret: s\n"
+                         "    grant_types: [client_credentials, refresh_token]\n",
+                         &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].grant_types: refresh_token requires authorization_code"));
+    ASSERT_EQ(load_validate("clients:\n  - client_id: tv\n"
+                            "    grant_types: ['urn:ietf:params:oauth:grant-type:device_code', refresh_token]\n",
+                            &err),
+              0);
+    ASSERT(load("clients:\n  - client_id: c\n    post_logout_redirect_uri: x\n", &err) == NULL);
+    ASSERT_STREQ(err.msg, "clients[0].post_logout_redirect_uri: unknown key");
+}
+
+static const char users_yaml[] =
+    "users:\n"
+    "  - username: alice\n"
+    "    password: correct horse battery staple\n"
+    "    name: Alice Liddell\n"
+    "    given_name: Alice\n"
+    "    family_name: Liddell\n"
+    "    email: alice@example.com\n"
+    "    email_verified: yes\n"
+    "    phone_number: '+44 20 7946 0000'\n"
+    "    phone_number_verified: 'false'\n"
+    "    birthdate: '1852-05-04'\n"
+    "    picture: https://example.com/alice.png\n"
+    "    locale: en-GB\n"
+    "    address:\n"
+    "      formatted: \"1 Rabbit Hole\\nOxford\"\n"
+    "      country: UK\n"
+    "  - username: bob\n"
+    "    id: 248289761001\n"
+    "    password_hash: '$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG'\n"
+    "    disabled: true\n";
+
+TEST(config_users_load)
+{
+    struct errbuf err;
+    struct config *cfg = load(users_yaml, &err);
+    ASSERT(cfg != NULL);
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    ASSERT_EQ(cfg->n_users, 2);
+    const struct cfg_user *a = &cfg->users[0];
+    ASSERT_STREQ(a->username, "alice");
+    ASSERT(a->id == NULL);
+    ASSERT_STREQ(a->password, "correct horse battery staple");
+    ASSERT(a->password_hash == NULL);
+    ASSERT(!a->disabled);
+    ASSERT_STREQ(a->name, "Alice Liddell");
+    ASSERT_STREQ(a->email, "alice@example.com");
+    ASSERT_STREQ(a->email_verified, "true"); /* normalized */
+    ASSERT_STREQ(a->phone_number_verified, "false");
+    ASSERT_STREQ(a->birthdate, "1852-05-04");
+    ASSERT(a->address != NULL);
+    ASSERT_STREQ(a->address->formatted, "1 Rabbit Hole\nOxford");
+    ASSERT_STREQ(a->address->country, "UK");
+    ASSERT(a->address->locality == NULL);
+    const struct cfg_user *b = &cfg->users[1];
+    ASSERT_STREQ(b->id, "248289761001");
+    ASSERT(b->password == NULL);
+    ASSERT(strncmp(b->password_hash, "$argon2id$", 10) == 0);
+    ASSERT(b->disabled);
+    ASSERT(b->email_verified == NULL);
+    ASSERT(b->address == NULL);
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    config_free(cfg);
+}
+
+TEST(config_users_errors)
+{
+    struct errbuf err;
+    ASSERT(load_validate("users:\n  - password: pw\n", &err) != 0);
+    ASSERT(contains(err.msg, "users[0].username: required"));
+    ASSERT(load_validate("users:\n  - { username: 'a b', password: pw }\n", &err) != 0);
+    ASSERT(contains(err.msg, "users[0].username: required, 1 to 255 visible ASCII"));
+    ASSERT(load_validate("users:\n  - { username: a, password: pw }\n  - { username: a, password: pw2 }\n",
+                         &err) != 0);
+    ASSERT_STREQ(err.msg, "users[1].username: duplicate 'a' (also users[0])");
+    ASSERT(load_validate("users:\n  - { username: a, id: x, password: pw }\n"
+                         "  - { username: b, id: x, password: pw }\n",
+                         &err) != 0);
+    ASSERT_STREQ(err.msg, "users[1].id: duplicate 'x' (also users[0])");
+    ASSERT(load_validate("users:\n  - { username: a, id: '', password: pw }\n", &err) != 0);
+    ASSERT(contains(err.msg, "users[0].id: "));
+    ASSERT(load_validate("users:\n  - { username: a }\n", &err) != 0);
+    ASSERT(contains(err.msg, "users[0].password: one of password or password_hash is required"));
+    ASSERT(load_validate("users:\n  - { username: a, password: '' }\n", &err) != 0);
+    ASSERT(contains(err.msg, "users[0].password: must not be empty"));
+    ASSERT(load("users:\n  - { username: a, password: pw, disabled: maybe }\n", &err) == NULL);
+    ASSERT(contains(err.msg, "users[0].disabled: invalid boolean 'maybe'"));
+    ASSERT(load("users:\n  - { username: a, password: pw, email_verified: si }\n", &err) == NULL);
+    ASSERT(contains(err.msg, "users[0].email_verified: invalid boolean 'si'"));
+    ASSERT(load("users:\n  - { username: a, password: pw, phone_number_verified: x }\n", &err) == NULL);
+    ASSERT(contains(err.msg, "users[0].phone_number_verified: invalid boolean"));
+    ASSERT(load("users:\n  - { username: a, password: pw, claims: {} }\n", &err) == NULL);
+    ASSERT_STREQ(err.msg, "users[0].claims: unknown key");
+    ASSERT(load("users:\n  - { username: a, password: pw, address: { city: Paris } }\n", &err) == NULL);
+    ASSERT_STREQ(err.msg, "users[0].address.city: unknown key");
+    ASSERT(load("users:\n  - { username: a, password: pw, address: Paris }\n", &err) == NULL);
+    ASSERT(contains(err.msg, "users[0].address: expected a mapping"));
+    ASSERT(load_validate("users:\n  - { username: a, password: pw, email: alice }\n", &err) != 0);
+    ASSERT(contains(err.msg, "users[0].email: must look like name@domain"));
+    ASSERT(load_validate("users:\n  - { username: a, password: pw, birthdate: 04/05/1852 }\n", &err) != 0);
+    ASSERT(contains(err.msg, "users[0].birthdate: must be YYYY-MM-DD or YYYY"));
+    ASSERT(load_validate("users:\n  - { username: a, password: pw, birthdate: '1852-13-01' }\n", &err) != 0);
+    ASSERT_EQ(load_validate("users:\n  - { username: a, password: pw, birthdate: '0000-05-04' }\n", &err), 0);
+    ASSERT_EQ(load_validate("users:\n  - { username: a, password: pw, birthdate: '1852' }\n", &err), 0);
+    ASSERT(load_validate("users:\n  - { username: a, password: pw, website: 'javascript:alert(1)' }\n", &err) !=
+           0);
+    ASSERT(contains(err.msg, "users[0].website: must be an absolute http or https URL"));
+    ASSERT(load_validate("users:\n  - { username: a, password: pw, name: \"A\\x1b[31mB\" }\n", &err) != 0);
+    ASSERT_STREQ(err.msg, "users[0].name: must be UTF-8 text without control characters");
+    ASSERT(load_validate("users:\n  - { username: a, password: pw, name: \"two\\nlines\" }\n", &err) != 0);
+    /* Multi-line is allowed where OIDC Core §5.1.1 allows it. */
+    ASSERT_EQ(load_validate("users:\n  - username: a\n    password: pw\n"
+                            "    address: { street_address: \"1 Main St\\nApt 2\" }\n",
+                            &err),
+              0);
+}
+
+/* Passwords and password hashes never appear in a message, whatever is wrong. */
+TEST(config_users_secrets_not_echoed)
+{
+    struct errbuf err;
+    ASSERT(load_validate("users:\n  - { username: a, password: hunter2pw, password_hash: '$argon2id$v=19$xyzhash' }\n",
+                         &err) != 0);
+    ASSERT(contains(err.msg, "users[0].password: password and password_hash are mutually exclusive"));
+    ASSERT(!contains(err.msg, "hunter2pw") && !contains(err.msg, "xyzhash"));
+    ASSERT(load_validate("users:\n  - { username: a, password_hash: '$2b$10$bcryptSECRETHASH' }\n", &err) != 0);
+    ASSERT_STREQ(err.msg, "users[0].password_hash: must be an argon2id encoded hash ($argon2id$v=19$m=...)");
+    ASSERT(!contains(err.msg, "SECRETHASH"));
+    ASSERT(load_validate("users:\n  - { username: a, password_hash: '$argon2i$v=19$m=4096,t=3,p=1$SECRETHASH' }\n",
+                         &err) != 0);
+    ASSERT(!contains(err.msg, "SECRETHASH"));
+    /* A password that is too long is reported by length, never echoed. */
+    char yaml[6000];
+    int n = snprintf(yaml, sizeof(yaml), "users:\n  - username: a\n    password: ");
+    for (int i = 0; i < 5000; i++)
+        yaml[n++] = 'P';
+    yaml[n++] = '\n';
+    yaml[n] = '\0';
+    ASSERT(load(yaml, &err) == NULL);
+    ASSERT_STREQ(err.msg, "users[0].password: value too long (at most 4096 bytes)");
+    /* A wrong type next to a password (loading fails before validation) does not echo it either. */
+    ASSERT(load("users:\n  - { username: a, password: hunter2pw, disabled: [x] }\n", &err) == NULL);
+    ASSERT(!contains(err.msg, "hunter2pw"));
+}
+
+TEST(config_users_too_many)
+{
+    struct errbuf err;
+    size_t cap = 4097 * 40 + 64;
+    char *yaml = malloc(cap);
+    ASSERT(yaml != NULL);
+    size_t n = (size_t)snprintf(yaml, cap, "users:\n");
+    for (int i = 0; i < 4097; i++)
+        n += (size_t)snprintf(yaml + n, cap - n, "  - { username: u%d, password: p }\n", i);
+    struct config *cfg = NULL;
+    int rc = config_load_buffer(yaml, n, &cfg, &err);
+    free(yaml);
+    if (rc == 0)
+        config_free(cfg);
+    ASSERT(rc != 0);
+    ASSERT_STREQ(err.msg, "users: too many entries (at most 4096)");
+}
+
 TESTS(T(config_example_loads), T(config_defaults), T(config_load_file_prefixes_errors_with_path),
       T(config_unknown_key_names_the_key), T(config_wrong_type), T(config_yaml_errors),
       T(config_long_secret_is_not_echoed), T(config_file_size_cap), T(config_env_overrides),
@@ -541,4 +918,7 @@ TESTS(T(config_example_loads), T(config_defaults), T(config_load_file_prefixes_e
       T(config_validate_issuer_path), T(config_validate_listen), T(config_validate_misc_keys),
       T(config_validate_bad_alg), T(config_validate_duplicate_client_ids), T(config_validate_secret),
       T(config_validate_client_secret_sha256), T(config_validate_resource_format),
-      T(config_validate_client_unknown_resource), T(config_validate_client_rules), T(config_set_str_replaces))
+      T(config_validate_client_unknown_resource), T(config_validate_client_rules), T(config_set_str_replaces),
+      T(config_interactive_sections_load), T(config_env_interactive_keys), T(config_client_interactive_fields),
+      T(config_client_interactive_errors), T(config_users_load), T(config_users_errors),
+      T(config_users_secrets_not_echoed), T(config_users_too_many))

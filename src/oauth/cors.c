@@ -1,0 +1,25 @@
+/* cors.c: cross-origin access (Fetch standard, CORS protocol) for the endpoints a browser-based public
+ * client calls itself: token, revocation and userinfo. They take no cookies, so "*" without credentials is
+ * safe; the interactive endpoints (authorize, login, consent) never get CORS headers. */
+#include "oauth/endpoints.h"
+
+#include "core/banned.h"
+
+bool oauth_cors_preflight(struct http_req *req, const char *methods)
+{
+    if (!str_eq_c(req->method, "OPTIONS"))
+        return false;
+    http_res_header(req, "Access-Control-Allow-Origin", "*");
+    http_res_header(req, "Access-Control-Allow-Methods", methods);
+    http_res_header(req, "Access-Control-Allow-Headers", "Authorization, Content-Type");
+    http_res_header(req, "Access-Control-Max-Age", "600");
+    http_res_body(req, 204, NULL, "", 0);
+    return true;
+}
+
+void oauth_cors_allow(struct http_req *req)
+{
+    http_res_header(req, "Access-Control-Allow-Origin", "*");
+    /* So a browser client can read the Bearer error of a 401 (RFC 6750 §3). */
+    http_res_header(req, "Access-Control-Expose-Headers", "WWW-Authenticate");
+}

@@ -1,0 +1,38 @@
+/* frontchannel.h: what the browser-facing endpoints share: rendering a page template with the security
+ * headers every page carries, the HTML error page (for requests that cannot be redirected), and
+ * delivering an authorization response (success or error) to a verified redirect URI in the requested
+ * response mode (RFC 6749 §4.1.2, OAuth 2.0 Multiple Response Types §2, Form Post Response Mode, RFC 9207
+ * `iss`). */
+#ifndef OSTIARY_OAUTH_FRONTCHANNEL_H
+#define OSTIARY_OAUTH_FRONTCHANNEL_H
+
+#include <jansson.h>
+
+#include "oauth/authz.h"
+#include "oauth/error.h"
+
+struct http_req;
+
+/* Renders page `name` with `data` (borrowed; common variables are added) and the page security headers
+ * (CSP, frame-ancestors 'none', X-Frame-Options DENY, Referrer-Policy no-referrer, nosniff, no-store). */
+void page_send(struct http_req *req, int status, const char *name, json_t *data);
+/* The HTML error page: never redirects. */
+void page_error(struct http_req *req, struct oauth_error e);
+/* 303 See Other to `location` (used after form posts and to move between pages). */
+void redirect_see_other(struct http_req *req, const char *location);
+
+/* Parameters of an authorization response, in order. */
+struct authz_param {
+    const char *name, *value;
+};
+/* Sends the response to redirect_uri per mode, with `iss` appended (RFC 9207) and `state` if given. */
+void authz_respond(struct http_req *req, const char *redirect_uri, enum response_mode mode,
+                   const struct authz_param *params, size_t n, const char *state);
+/* An error response to a verified redirect URI (RFC 6749 §4.1.2.1). */
+void authz_respond_error(struct http_req *req, const char *redirect_uri, enum response_mode mode,
+                         struct oauth_error e, const char *state);
+
+/* URL of a path under the issuer (arena memory). */
+const char *issuer_url(struct http_req *req, const char *path);
+
+#endif

@@ -1,0 +1,228 @@
+/* grant_code.c: the authorization_code grant (RFC 6749 §4.1.3; OIDC Core §3.1.3): code redemption bound
+ * to the client, the redirect_uri and the PKCE challenge (RFC 7636 §4.6), single use with replay
+ * revocation (RFC 6749 §4.1.2, §10.5), then the access token, the refresh token (per the client's
+ * refresh_token_policy) and the ID token. The code row format is authz.h's. */
+#include <string.h>
+
+#include <jansson.h>
+
+#include "app.h"
+#include "core/arena.h"
+#include "core/log.h"
+#include "core/rand.h"
+#include "http/http.h"
+#include "oauth/authz.h"
+#include "oauth/client.h"
+#include "oauth/grants.h"
+#include "oauth/pkce.h"
+#include "oauth/tokens.h"
+#include "session/users.h"
+#include "store/store.h"
+#include "core/banned.h"
+
+#define CODE_INVALID "authorization code is invalid, expired or already used"
+
+/* RFC 6749 §4.1.3: redirect_uri is required, and must be identical, when the authorization request had
+ * one. When it was omitted (one registered URI), the request may omit it or repeat a registered one. */
+static struct oauth_error check_redirect_uri(const struct client *c, const struct token_req *tr, json_t *data)
+{
+    const char *want = json_string_value(json_object_get(data, "redirect_uri"));
+    if (want != NULL && want[0] != '\0') {
+        if (str_is_null(tr->redirect_uri))
+            return OAUTH_ERROR(INVALID_GRANT,
+                               "redirect_uri is required: the authorization request included one (RFC 6749 §4.1.3)");
+        if (!str_eq_c(tr->redirect_uri, want))
+            return OAUTH_ERROR(INVALID_GRANT, "redirect_uri does not match the one of the authorization request");
+        return OAUTH_OK;
+    }
+    if (str_is_null(tr->redirect_uri))
+        return OAUTH_OK;
+    for (size_t i = 0; i < c->n_redirect_uris; i++)
+        if (str_eq_c(tr->redirect_uri, c->redirect_uris[i]))
+            return OAUTH_OK;
+    return OAUTH_ERROR(INVALID_GRANT, "redirect_uri does not match the one of the authorization request");
+}
+
+/* RFC 7636 §4.6, and RFC 9700 §2.1.1: a verifier without a challenge is a downgrade attempt (the
+ * attacker's code injected into a PKCE-less session must not be redeemable by a verifier-sending
+ * client, and vice versa). */
+static struct oauth_error check_pkce(struct http_req *req, const struct client *c, const struct token_req *tr,
+                                     json_t *data)
+{
+    const char *challenge = json_string_value(json_object_get(data, "code_challenge"));
+    if (challenge != NULL && challenge[0] == '\0')
+        challenge = NULL;
+    if (challenge == NULL) {
+        if (!str_is_null(tr->code_verifier))
+            return OAUTH_ERROR(INVALID_GRANT,
+                               "code_verifier was sent but the authorization request had no code_challenge");
+        /* The authorization endpoint enforces require_pkce; this is its backstop. */
+        if (c->require_pkce)
+            return OAUTH_ERROR(INVALID_GRANT, "this client must use PKCE (RFC 7636)");
+        return OAUTH_OK;
+    }
+    if (str_is_null(tr->code_verifier))
+        return OAUTH_ERROR(INVALID_GRANT,
+                           "code_verifier is required: the authorization request had a code_challenge (RFC 7636 §4.5)");
+    const char *method = json_string_value(json_object_get(data, "code_challenge_method"));
+    if (method == NULL)
+        method = "plain"; /* RFC 7636 §4.3: the default when the request named none */
+    return pkce_verify(method, challenge, tr->code_verifier.p);
+}
+
+/* When the exchange yields a refresh token. The client must be registered for the refresh_token grant
+ * (it could not use one otherwise); then its refresh_token_policy decides (client.h). */
+static bool wants_refresh(const struct client *c, const char *scope, json_t *data)
+{
+    if (!(c->grant_types & GRANT_REFRESH_TOKEN))
+        return false;
+    bool offline = json_is_true(json_object_get(data, "offline"));
+    switch (c->refresh_policy) {
+    case REFRESH_OFFLINE_CONSENT:
+        return offline; /* set by the authorization endpoint for offline_access + prompt=consent only */
+    case REFRESH_OFFLINE_ACCESS:
+        return offline || token_scope_has(scope, "offline_access");
+    case REFRESH_ALWAYS:
+        return true;
+    }
+    return false;
+}
+
+/* Scope claims for the ID token when no access token reached the client at the authorization endpoint
+ * (OIDC Core §5.4: response_type id_token). NULL claims when the user is gone. */
+static struct oauth_error id_token_claims(struct http_req *req, const char *sub, const char *scope,
+                                          json_t **claims)
+{
+    struct store_user u;
+    struct errbuf err;
+    *claims = NULL;
+    int rc = store_user_get(req->worker->db, req->arena, sub, &u, &err);
+    if (rc == ERR_NOTFOUND || (rc == 0 && u.disabled))
+        return OAUTH_ERROR(INVALID_GRANT, "the user of this authorization code no longer exists or is disabled");
+    if (rc != 0) {
+        log_error("store_error", LS("rid", req->rid), LS("op", "user_get"), LS("detail", err.msg), NULL);
+        return OAUTH_ERROR(SERVER_ERROR, "storage unavailable");
+    }
+    struct scope_set set;
+    scope_parse(req->arena, scope, strlen(scope), &set);
+    *claims = user_claims_for_scope(&u, set.v, set.n);
+    return OAUTH_OK;
+}
+
+struct oauth_error grant_authorization_code(struct http_req *req, const struct client *c,
+                                            const struct token_req *tr)
+{
+    struct worker *w = req->worker;
+    struct store_conn *db = w->db;
+    struct errbuf err;
+    if (str_is_null(tr->code))
+        return OAUTH_ERROR(INVALID_REQUEST, "code is required");
+    if (tr->code.len > 512)
+        return OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
+    int64_t now = clock_now();
+    uint8_t hash[STORE_HASH_LEN];
+    store_hash(tr->code.p, tr->code.len, hash);
+
+    /* Validate against a plain read first, and consume only once everything checks out: a failed attempt
+     * (wrong client, redirect_uri or verifier) leaves the code to its rightful client, and no signature is
+     * computed while the store's write lock is held. */
+    struct store_token code;
+    int rc = store_token_get(db, req->arena, hash, &code, &err);
+    if (rc == ERR_NOTFOUND || (rc == 0 && code.kind != STORE_TOKEN_CODE))
+        return OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
+    if (rc != 0) {
+        log_error("store_error", LS("rid", req->rid), LS("op", "code_get"), LS("detail", err.msg), NULL);
+        return OAUTH_ERROR(SERVER_ERROR, "storage unavailable");
+    }
+    if (code.client_id == NULL || strcmp(code.client_id, c->client_id) != 0)
+        return OAUTH_ERROR(INVALID_GRANT, "the authorization code was not issued to this client");
+    if (code.consumed_at != 0) {
+        /* RFC 6749 §4.1.2: a second use revokes every token issued from the code. */
+        if (grant_revoke_family(req, c, code.grant_id, "code_replay", &err) != 0) {
+            log_error("store_error", LS("rid", req->rid), LS("op", "grant_revoke"), LS("detail", err.msg), NULL);
+            return OAUTH_ERROR(SERVER_ERROR, "storage unavailable");
+        }
+        return OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
+    }
+    if (code.revoked_at != 0 || code.exp <= now)
+        return OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
+    json_t *data = grant_data_parse(req->arena, code.data);
+    if (data == NULL || code.sub == NULL || code.grant_id == NULL) {
+        log_error("bad_code_row", LS("rid", req->rid), LS("client_id", c->client_id), NULL);
+        return OAUTH_ERROR(SERVER_ERROR, "the authorization code could not be read");
+    }
+    struct oauth_error e = check_redirect_uri(c, tr, data);
+    if (!oauth_failed(e))
+        e = check_pkce(req, c, tr, data);
+    if (oauth_failed(e))
+        return e;
+    /* RFC 8707 §2.2: at the token endpoint a resource may only repeat (narrow to) what was authorized. */
+    if (!str_is_null(tr->resource) && (code.aud == NULL || !str_eq_c(tr->resource, code.aud)))
+        return OAUTH_ERROR(INVALID_TARGET, "resource does not match the one of the authorization request");
+    const struct resource *res = NULL;
+    if (code.aud != NULL && code.aud[0] != '\0') {
+        res = app_resource(w->app, code.aud);
+        if (res == NULL)
+            return OAUTH_ERROR(INVALID_GRANT, "the API this code was issued for is no longer configured");
+    }
+
+    struct grant_tokens_req g = {0};
+    g.client = c;
+    g.sub = code.sub;
+    g.grant_id = code.grant_id;
+    g.at_scope = g.grant_scope = code.scope != NULL ? code.scope : "";
+    g.aud = res != NULL ? res->identifier : NULL;
+    g.res = res;
+    g.now = now;
+    g.refresh = wants_refresh(c, g.grant_scope, data);
+    if (g.refresh)
+        g.refresh_data = grant_refresh_data(req->arena, data);
+    g.id_token = token_scope_has(g.grant_scope, "openid");
+    g.nonce = json_string_value(json_object_get(data, "nonce"));
+    grant_tokens_set_auth(&g, data);
+    json_t *claims = NULL;
+    if (g.id_token && json_is_true(json_object_get(data, "claims_in_id_token"))) {
+        e = id_token_claims(req, code.sub, g.grant_scope, &claims);
+        if (oauth_failed(e))
+            return e;
+        g.claims = claims;
+    }
+    struct grant_tokens t;
+    e = grant_tokens_mint(req, &g, &t);
+    json_decref(claims);
+    if (oauth_failed(e))
+        return e;
+
+    /* One transaction: the code is consumed and every row written, or nothing is. */
+    if (store_begin(db, &err) != 0) {
+        log_error("store_error", LS("rid", req->rid), LS("op", "begin"), LS("detail", err.msg), NULL);
+        return OAUTH_ERROR(SERVER_ERROR, "storage unavailable");
+    }
+    struct store_token consumed;
+    rc = store_token_consume(db, req->arena, hash, STORE_TOKEN_CODE, now, &consumed, &err);
+    if (rc == ERR_CONFLICT) {
+        /* Lost the race to a concurrent redemption: a replay all the same. */
+        rc = grant_revoke_family(req, c, code.grant_id, "code_replay", &err);
+        if (rc == 0)
+            rc = store_commit(db, &err);
+        else
+            store_rollback(db);
+        if (rc != 0) {
+            log_error("store_error", LS("rid", req->rid), LS("op", "grant_revoke"), LS("detail", err.msg), NULL);
+            return OAUTH_ERROR(SERVER_ERROR, "storage unavailable");
+        }
+        return OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
+    }
+    if (rc != 0) {
+        store_rollback(db);
+        if (rc == ERR_NOTFOUND) /* expired or revoked since the read */
+            return OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
+        log_error("store_error", LS("rid", req->rid), LS("op", "code_consume"), LS("detail", err.msg), NULL);
+        return OAUTH_ERROR(SERVER_ERROR, "storage unavailable");
+    }
+    e = grant_tokens_commit(req, &t);
+    if (oauth_failed(e))
+        return e;
+    token_response_send(req, &t.at, g.at_scope, t.refresh_token, t.id_token);
+    return OAUTH_OK;
+}

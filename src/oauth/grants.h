@@ -1,0 +1,100 @@
+/* grants.h: what the token endpoint (token.c) shares with its grant handlers (grant_*.c), one file per
+ * grant type (RFC 6749 §4.1.3 authorization_code, §4.4 client_credentials, §6 refresh_token). Internal
+ * to src/oauth/: the parsed request, the grant entry points and the success response. */
+#ifndef OSTIARY_OAUTH_GRANTS_H
+#define OSTIARY_OAUTH_GRANTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "core/err.h"
+#include "core/str.h"
+#include "oauth/error.h"
+#include "oauth/scope.h"
+
+struct http_req;
+struct client;
+struct resource;
+
+#include "oauth/tokens.h"
+
+/* A token request after token_parse(): syntax only, every parameter non-repeated (RFC 6749 §3.1).
+ * Views point into the parsed form (NUL-terminated); absent parameters are STR_NULL. */
+struct token_req {
+    struct str grant_type;
+    struct scope_set scope;
+    bool scope_given;
+    struct str resource;      /* resource or its alias audience (RFC 8707 §2) */
+    struct str code, redirect_uri, code_verifier; /* authorization_code */
+    struct str refresh_token; /* refresh_token */
+};
+
+/* Each grant validates what is its own, acts on the store and sends the success response itself;
+ * on failure it returns the error (nothing sent, nothing written). The caller has authenticated the
+ * client and checked that it is registered for the grant type. */
+struct oauth_error grant_client_credentials(struct http_req *req, const struct client *c,
+                                            const struct token_req *tr);
+struct oauth_error grant_authorization_code(struct http_req *req, const struct client *c,
+                                            const struct token_req *tr);
+struct oauth_error grant_refresh_token(struct http_req *req, const struct client *c, const struct token_req *tr);
+
+/* The successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3): access_token, token_type Bearer,
+ * expires_in, scope (when not empty), refresh_token and id_token when not NULL; Cache-Control: no-store. */
+void token_response_send(struct http_req *req, const struct access_token *at, const char *scope,
+                         const char *refresh_token, const char *id_token);
+
+/* ---- shared by the code and refresh grants (token.c) ---- */
+
+/* What a code or refresh grant issues. Everything is minted first (signing is the slow part, and the
+ * store's write lock is not held meanwhile), then the caller consumes the code or refresh token and writes
+ * the rows in one store transaction: grant_tokens_commit(). */
+struct grant_tokens_req {
+    const struct client *client;
+    const char *sub;
+    const char *grant_id;
+    const char *at_scope;          /* the access token's scope (a refresh request may narrow it) */
+    const char *grant_scope;       /* the refresh token's scope: the grant's, never narrowed */
+    const char *aud;               /* the grant's API identifier, or NULL */
+    const struct resource *res;    /* the API the access token is for (app_resource(aud)), or NULL */
+    bool refresh;                  /* issue a refresh token */
+    const char *refresh_data;      /* its data object (JSON text, authz.h) */
+    bool id_token;                 /* issue an ID token */
+    const char *nonce;             /* ID token nonce (code grant only) */
+    const char *sid, *acr;
+    json_t *amr;                   /* borrowed array, or NULL */
+    int64_t auth_time;
+    json_t *claims;                /* extra ID token claims (borrowed), or NULL */
+    int64_t now;
+};
+struct grant_tokens {
+    struct access_token at;
+    const char *refresh_token;     /* NULL when none */
+    struct store_token refresh_row;
+    const char *id_token;          /* NULL when none */
+};
+/* Mints the tokens (no store access). server_error (logged) if a signature fails. */
+struct oauth_error grant_tokens_mint(struct http_req *req, const struct grant_tokens_req *r,
+                                     struct grant_tokens *out);
+/* Inside a transaction the caller opened with store_begin (and in which it consumed the code or refresh
+ * token): writes the rows of t and commits. On failure rolls back and returns server_error (logged). */
+struct oauth_error grant_tokens_commit(struct http_req *req, const struct grant_tokens *t);
+
+/* Parses a row's data (JSON object text) into an object freed with the arena; NULL if absent or not an
+ * object. */
+json_t *grant_data_parse(struct arena *a, const char *text);
+/* Copies auth_time, sid, acr and amr of a code's or refresh token's data into r. */
+void grant_tokens_set_auth(struct grant_tokens_req *r, json_t *data);
+/* The data object of a refresh token (authz.h: auth_time, sid, acr?, amr) from a code's or refresh
+ * token's data, as JSON text in arena memory. */
+const char *grant_refresh_data(struct arena *a, json_t *data);
+/* Revokes every token of the grant (code replay, refresh token reuse: RFC 6749 §4.1.2, RFC 9700
+ * §4.14.2) and logs it. Works inside or outside a transaction. 0, or <0 with err set. */
+int grant_revoke_family(struct http_req *req, const struct client *c, const char *grant_id, const char *why,
+                        struct errbuf *err);
+
+/* True if c may ask tokens for the API `identifier` (its resources list, or any API when empty). */
+bool client_may_target(const struct client *c, const char *identifier);
+
+#endif

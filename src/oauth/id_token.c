@@ -1,0 +1,79 @@
+/* id_token.c: the ID token (OIDC Core §2, §3.1.3.6 at_hash, §3.3.2.11 c_hash, §12.2 after a refresh),
+ * a JWS signed with the client's id_token_signed_response_alg (RS256 by default). Not encrypted: JWE ID
+ * tokens (id_token_encrypted_response_alg) are not supported. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "app.h"
+#include "core/arena.h"
+#include "jose/jose.h"
+#include "oauth/authz.h"
+#include "oauth/client.h"
+#include "core/banned.h"
+
+/* Claims this module owns: extra claims (scope claims) never replace them. */
+static const char *const registered[] = {"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
+                                         "c_hash", "sid", "azp", "acr", "amr", "nbf", "jti", "typ"};
+
+static bool is_registered(const char *name)
+{
+    for (size_t i = 0; i < sizeof(registered) / sizeof(registered[0]); i++)
+        if (strcmp(registered[i], name) == 0)
+            return true;
+    return false;
+}
+
+static void set_str(json_t *o, const char *k, const char *v)
+{
+    if (v != NULL && v[0] != '\0')
+        json_object_set_new(o, k, json_string(v));
+}
+
+char *id_token_issue(struct worker *w, struct arena *a, const struct id_token_req *r, struct errbuf *err)
+{
+    const struct client *c = r->client;
+    const char *alg = c->id_token_signed_response_alg != NULL ? c->id_token_signed_response_alg : "RS256";
+    if (!jose_alg_supported(alg)) {
+        errbuf_set(err, "id_token: client %s: unsupported id_token_signed_response_alg", c->client_id);
+        return NULL;
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "iss", json_string(w->app->issuer));
+    json_object_set_new(o, "sub", json_string(r->sub));
+    json_object_set_new(o, "aud", json_string(c->client_id));
+    json_object_set_new(o, "exp", json_integer(r->now + (int64_t)w->app->cfg->tokens.id_token_ttl));
+    json_object_set_new(o, "iat", json_integer(r->now));
+    if (r->auth_time > 0)
+        json_object_set_new(o, "auth_time", json_integer(r->auth_time));
+    set_str(o, "nonce", r->nonce);
+    /* at_hash / c_hash: the left half of the hash of the ASCII value, with the hash of the JWS alg. */
+    if (r->access_token != NULL)
+        set_str(o, "at_hash", jose_half_hash(a, alg, r->access_token, strlen(r->access_token)));
+    if (r->code != NULL)
+        set_str(o, "c_hash", jose_half_hash(a, alg, r->code, strlen(r->code)));
+    set_str(o, "sid", r->sid);
+    json_object_set_new(o, "azp", json_string(c->client_id));
+    set_str(o, "acr", r->acr);
+    if (json_is_array(r->amr) && json_array_size(r->amr) > 0)
+        json_object_set(o, "amr", r->amr);
+    if (json_is_object(r->claims)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(r->claims, k, v)
+        {
+            if (!is_registered(k))
+                json_object_set(o, k, v);
+        }
+    }
+    char *payload = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (payload == NULL) {
+        errbuf_set(err, "id_token: cannot serialize the claims");
+        return NULL;
+    }
+    char *jws = jws_sign(w->app->keys, a, alg, "JWT", payload, strlen(payload), err);
+    free(payload);
+    return jws;
+}

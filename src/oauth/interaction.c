@@ -1,0 +1,329 @@
+/* interaction.c: the pages a person sees during an authorization request: login, account selection and
+ * consent (GET renders, POST acts), each bound to a parked interaction (session/session.h) and protected
+ * by its CSRF token. After each step the request resumes in authorize.c. Failed logins are rate-limited
+ * per account and client address (session/users.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "core/arena.h"
+#include "core/log.h"
+#include "core/rand.h"
+#include "core/str.h"
+#include "http/http.h"
+#include "oauth/authorize.h"
+#include "oauth/client.h"
+#include "oauth/endpoints.h"
+#include "oauth/frontchannel.h"
+#include "oauth/scope.h"
+#include "session/session.h"
+#include "session/users.h"
+#include "store/store.h"
+#include "ui/tmpl.h"
+#include "core/banned.h"
+
+/* What a page request carries once loaded and checked. */
+struct page_ctx {
+    struct form form;
+    struct interaction ia;
+    struct authz_request ar;
+    struct client client;
+};
+
+static const char *fget(struct http_req *req, const struct form *f, const char *name)
+{
+    struct str v;
+    return form_get(f, name, &v) == 0 ? str_dup(req->arena, v) : NULL;
+}
+
+static struct oauth_error expired(void)
+{
+    return OAUTH_ERROR(INVALID_REQUEST, "this sign-in request has expired or is not valid in this browser; "
+                                        "return to the application and start again");
+}
+
+/* Loads the page's interaction (from the query on GET, the form on POST) and, on POST, checks CSRF. */
+static bool page_load(struct http_req *req, struct page_ctx *pc)
+{
+    bool post = str_eq_c(req->method, "POST");
+    if (!post && !str_eq_c(req->method, "GET") && !str_eq_c(req->method, "HEAD")) {
+        http_res_header(req, "Allow", "GET, POST");
+        struct oauth_error e = OAUTH_ERROR(INVALID_REQUEST, "this page accepts GET and POST");
+        e.http_status = 405;
+        page_error(req, e);
+        return false;
+    }
+    struct str src = post ? req->body : req->query;
+    if (form_parse(req->arena, src.p, src.len, req->worker->app->cfg->limits.max_params, &pc->form) != FORM_OK) {
+        page_error(req, OAUTH_ERROR(INVALID_REQUEST, "malformed form"));
+        return false;
+    }
+    const char *id = fget(req, &pc->form, "interaction");
+    struct errbuf err;
+    int rc = id != NULL ? interaction_load(req, id, &pc->ia, &err) : ERR_NOTFOUND;
+    if (rc != 0) {
+        if (rc != ERR_NOTFOUND)
+            log_error("store_error", LS("rid", req->rid), LS("op", "interaction_load"), LS("detail", err.msg), NULL);
+        page_error(req, rc == ERR_NOTFOUND ? expired() : OAUTH_ERROR(SERVER_ERROR, "please try again"));
+        return false;
+    }
+    if (authz_request_from_json(req->arena, json_object_get(pc->ia.data, "request"), &pc->ar) != 0 ||
+        authz_load_client(req, pc->ar.client_id, &pc->client) != 0) {
+        page_error(req, expired());
+        return false;
+    }
+    req->log_client_id = pc->client.client_id;
+    if (post && !interaction_csrf_ok(&pc->ia, fget(req, &pc->form, "csrf"))) {
+        struct oauth_error e = OAUTH_ERROR(INVALID_REQUEST, "the form has expired; go back and try again");
+        e.http_status = 403;
+        page_error(req, e);
+        return false;
+    }
+    return true;
+}
+
+static json_t *page_data(struct http_req *req, const struct page_ctx *pc, const char *title, const char *path)
+{
+    json_t *d = json_object();
+    json_object_set_new(d, "title", json_string(title));
+    json_object_set_new(d, "action", json_string(issuer_url(req, path)));
+    json_object_set_new(d, "interaction", json_string(pc->ia.id));
+    json_object_set_new(d, "csrf", json_string(pc->ia.csrf));
+    json_object_set_new(d, "client_id", json_string(pc->client.client_id));
+    json_object_set_new(d, "client_name",
+                        json_string(pc->client.client_name != NULL ? pc->client.client_name : pc->client.client_id));
+    return d;
+}
+
+/* The person said no, or cancelled: access_denied to the client (RFC 6749 §4.1.2.1). */
+static void deny(struct http_req *req, struct page_ctx *pc, const char *why)
+{
+    struct errbuf err;
+    interaction_finish(req, &pc->ia, &err);
+    authz_respond_error(req, pc->ar.redirect_uri, pc->ar.response_mode, OAUTH_ERROR(ACCESS_DENIED, why),
+                        pc->ar.state);
+}
+
+static const char *display_name(struct http_req *req, const char *user_id)
+{
+    struct store_user u;
+    struct errbuf err;
+    if (store_user_get(req->worker->db, req->arena, user_id, &u, &err) != 0)
+        return user_id;
+    json_t *claims = json_loads(u.claims != NULL ? u.claims : "{}", 0, NULL);
+    const char *name = json_string_value(json_object_get(claims, "name"));
+    const char *out = arena_strdup(req->arena, name != NULL ? name : u.username);
+    json_decref(claims);
+    return out;
+}
+
+static void login_page(struct http_req *req, struct page_ctx *pc, int status, const char *error,
+                       const char *username)
+{
+    json_t *d = page_data(req, pc, "Sign in", "/interaction/login");
+    const char *hint = username != NULL ? username : pc->ar.login_hint;
+    if (hint != NULL)
+        json_object_set_new(d, "login_hint", json_string(hint));
+    if (error != NULL)
+        json_object_set_new(d, "error", json_string(error));
+    page_send(req, status, "login", d);
+    json_decref(d);
+}
+
+void oauth_login_handle(struct http_req *req)
+{
+    struct page_ctx pc;
+    if (!page_load(req, &pc))
+        return;
+    if (!str_eq_c(req->method, "POST")) {
+        login_page(req, &pc, 200, NULL, NULL);
+        return;
+    }
+    const char *action = fget(req, &pc.form, "action");
+    if (action != NULL && strcmp(action, "cancel") == 0) {
+        deny(req, &pc, "the user cancelled the sign-in");
+        return;
+    }
+    const char *username = fget(req, &pc.form, "username");
+    struct str password = STR_NULL;
+    form_get(&pc.form, "password", &password);
+    if (username == NULL || str_is_null(password)) {
+        login_page(req, &pc, 400, "Enter your username and password.", username);
+        return;
+    }
+    struct app *app = req->worker->app;
+    int64_t now = clock_now();
+    int64_t wait = login_limiter_check(app->limiter, username, req->peer, now);
+    if (wait > 0) {
+        log_warn("login_throttled", LS("rid", req->rid), LS("peer", req->peer), LI("wait_s", wait), NULL);
+        login_page(req, &pc, 429,
+                   arena_printf(req->arena, "Too many failed attempts. Try again in %lld seconds.", (long long)wait),
+                   username);
+        return;
+    }
+    struct store_user u;
+    struct errbuf err;
+    int rc = user_authenticate(req->worker->db, req->arena, username, password.p, password.len, &u, &err);
+    if (rc == ERR_NOTFOUND) {
+        login_limiter_failure(app->limiter, username, req->peer, now);
+        log_info("login_failed", LS("rid", req->rid), LS("client_id", pc.client.client_id), LS("peer", req->peer),
+                 NULL);
+        login_page(req, &pc, 401, "Wrong username or password.", username);
+        return;
+    }
+    if (rc != 0) {
+        log_error("store_error", LS("rid", req->rid), LS("op", "user_authenticate"), LS("detail", err.msg), NULL);
+        login_page(req, &pc, 500, "Sign-in is unavailable right now. Try again.", username);
+        return;
+    }
+    login_limiter_success(app->limiter, username, req->peer);
+    struct session prev, s;
+    bool had = session_load(req, &prev, &err) == 0;
+    if (session_create(req, u.id, "pwd", had ? &prev : NULL, &s, &err) != 0) {
+        log_error("store_error", LS("rid", req->rid), LS("op", "session_create"), LS("detail", err.msg), NULL);
+        login_page(req, &pc, 500, "Sign-in is unavailable right now. Try again.", username);
+        return;
+    }
+    log_info("login", LS("rid", req->rid), LS("client_id", pc.client.client_id), LS("sub", u.id), NULL);
+    /* The new cookie is only sent by the browser on the next request, so resume through a redirect. */
+    redirect_see_other(req, arena_printf(req->arena, "%s?interaction=%s", issuer_url(req, "/interaction/resume"),
+                                         pc.ia.id));
+}
+
+/* GET /interaction/resume: continue after login, once the browser carries the new session cookie. */
+void oauth_resume_handle(struct http_req *req)
+{
+    struct page_ctx pc;
+    if (!page_load(req, &pc))
+        return;
+    authz_resume(req, &pc.client, &pc.ar, &pc.ia, 0);
+}
+
+void oauth_select_account_handle(struct http_req *req)
+{
+    struct page_ctx pc;
+    if (!page_load(req, &pc))
+        return;
+    struct session s;
+    struct errbuf err;
+    if (session_load(req, &s, &err) != 0) {
+        authz_resume(req, &pc.client, &pc.ar, &pc.ia, 0); /* no session any more: back to login */
+        return;
+    }
+    if (!str_eq_c(req->method, "POST")) {
+        json_t *d = page_data(req, &pc, "Choose an account", "/interaction/select_account");
+        json_object_set_new(d, "user", json_string(display_name(req, s.user_id)));
+        page_send(req, 200, "select_account", d);
+        json_decref(d);
+        return;
+    }
+    const char *decision = fget(req, &pc.form, "decision");
+    if (decision != NULL && strcmp(decision, "other") == 0) {
+        login_page(req, &pc, 200, NULL, NULL);
+        return;
+    }
+    authz_resume(req, &pc.client, &pc.ar, &pc.ia, PROMPT_SELECT_ACCOUNT);
+}
+
+static const char *scope_description(const char *s)
+{
+    static const struct {
+        const char *scope, *text;
+    } known[] = {
+        {"openid", "Sign you in with your account"},
+        {"profile", "See your name and basic profile (name, username, picture, locale)"},
+        {"email", "See your email address"},
+        {"address", "See your postal address"},
+        {"phone", "See your phone number"},
+        {"offline_access", "Keep access when you are not using the application"},
+    };
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strcmp(known[i].scope, s) == 0)
+            return known[i].text;
+    return NULL;
+}
+
+void oauth_consent_handle(struct http_req *req)
+{
+    struct page_ctx pc;
+    if (!page_load(req, &pc))
+        return;
+    struct session s;
+    struct errbuf err;
+    if (session_load(req, &s, &err) != 0) {
+        authz_resume(req, &pc.client, &pc.ar, &pc.ia, 0);
+        return;
+    }
+    struct scope_set want;
+    scope_parse(req->arena, pc.ar.scope, strlen(pc.ar.scope), &want);
+    if (!str_eq_c(req->method, "POST")) {
+        json_t *d = page_data(req, &pc, "Allow access?", "/interaction/consent");
+        json_object_set_new(d, "user", json_string(display_name(req, s.user_id)));
+        json_t *scopes = json_array();
+        bool offline = false;
+        for (size_t i = 0; i < want.n; i++) {
+            const char *desc = scope_description(want.v[i]);
+            if (strcmp(want.v[i], "offline_access") == 0)
+                offline = true;
+            json_t *o = json_object();
+            json_object_set_new(o, "name", json_string(want.v[i]));
+            json_object_set_new(o, "description",
+                                json_string(desc != NULL ? desc
+                                                         : arena_printf(req->arena, "Use the API permission \"%s\"",
+                                                                        want.v[i])));
+            json_array_append_new(scopes, o);
+        }
+        json_object_set_new(d, "scopes", scopes);
+        json_t *resources = json_array();
+        if (pc.ar.resource != NULL) {
+            json_t *o = json_object();
+            json_object_set_new(o, "identifier", json_string(pc.ar.resource));
+            json_array_append_new(resources, o);
+        }
+        json_object_set_new(d, "resources", resources);
+        json_object_set_new(d, "offline", json_boolean(offline));
+        page_send(req, 200, "consent", d);
+        json_decref(d);
+        return;
+    }
+    const char *decision = fget(req, &pc.form, "decision");
+    if (decision == NULL || strcmp(decision, "allow") != 0) {
+        deny(req, &pc, "the user denied the request");
+        return;
+    }
+    /* Remember the consent, widening what was granted before (revocable: ostiary consent revoke). */
+    struct store_consent old, cs = {0};
+    struct scope_set have = {NULL, 0}, res = {NULL, 0};
+    if (store_consent_get(req->worker->db, req->arena, s.user_id, pc.client.client_id, &old, &err) == 0) {
+        scope_parse(req->arena, old.scope, strlen(old.scope), &have);
+        scope_parse(req->arena, old.resources, strlen(old.resources), &res);
+    }
+    struct scope_set merged = {arena_alloc(req->arena, sizeof(char *) * (have.n + want.n + 1)), 0};
+    for (size_t i = 0; i < have.n; i++)
+        merged.v[merged.n++] = have.v[i];
+    for (size_t i = 0; i < want.n; i++)
+        if (!scope_has(&merged, want.v[i]))
+            merged.v[merged.n++] = want.v[i];
+    struct scope_set rmerged = {arena_alloc(req->arena, sizeof(char *) * (res.n + 2)), 0};
+    for (size_t i = 0; i < res.n; i++)
+        rmerged.v[rmerged.n++] = res.v[i];
+    if (pc.ar.resource != NULL && !scope_has(&rmerged, pc.ar.resource))
+        rmerged.v[rmerged.n++] = pc.ar.resource;
+    cs.user_id = s.user_id;
+    cs.client_id = pc.client.client_id;
+    cs.scope = scope_join(req->arena, &merged);
+    cs.resources = scope_join(req->arena, &rmerged);
+    cs.created_at = cs.updated_at = clock_now();
+    if (store_consent_put(req->worker->db, &cs, &err) != 0)
+        log_error("store_error", LS("rid", req->rid), LS("op", "consent_put"), LS("detail", err.msg), NULL);
+    authz_resume(req, &pc.client, &pc.ar, &pc.ia, PROMPT_CONSENT | PROMPT_SELECT_ACCOUNT);
+}
+
+void oauth_assets_handle(struct http_req *req)
+{
+    size_t len;
+    const char *css = tmpl_set_css(req->worker->app->pages, &len);
+    http_res_header(req, "Cache-Control", "public, max-age=3600");
+    http_res_header(req, "X-Content-Type-Options", "nosniff");
+    http_res_body(req, 200, "text/css; charset=utf-8", css, len);
+}

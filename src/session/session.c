@@ -1,0 +1,214 @@
+/* session.c: login sessions, interactions (parked authorization requests) and the browser-binding
+ * cookie (see session.h). Cookie values are 256-bit random strings; only their SHA-256 is stored. */
+#include "session/session.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "core/arena.h"
+#include "core/log.h"
+#include "core/rand.h"
+#include "core/str.h"
+#include "http/cookie.h"
+#include "http/http.h"
+#include "core/banned.h"
+
+#define BROWSER_COOKIE "ostiary_browser"
+#define INTERACTION_TTL 600
+
+bool session_cookie_secure(const struct http_req *req)
+{
+    return strncmp(req->worker->app->issuer, "https://", 8) == 0;
+}
+
+const char *session_cookie_path(const struct http_req *req)
+{
+    const char *p = req->worker->app->cfg->issuer_path;
+    return p[0] != '\0' ? p : "/";
+}
+
+static void set_cookie(struct http_req *req, const char *name, const char *value, int64_t max_age)
+{
+    struct cookie_opts o = {
+        .path = session_cookie_path(req),
+        .max_age = max_age,
+        .secure = session_cookie_secure(req),
+        .http_only = true,
+        .same_site = "Lax",
+    };
+    cookie_set(req, name, value, &o);
+}
+
+static json_t *parse_data(struct arena *a, const char *text)
+{
+    if (text == NULL)
+        return NULL;
+    json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    if (j == NULL)
+        return NULL;
+    arena_defer(a, (void (*)(void *))json_decref, j);
+    return j;
+}
+
+int session_load(struct http_req *req, struct session *out, struct errbuf *err)
+{
+    memset(out, 0, sizeof(*out));
+    struct str v;
+    if (http_req_cookie(req, req->worker->app->cfg->sessions.cookie_name, &v) != 0 || v.len == 0 || v.len > 128)
+        return ERR_NOTFOUND;
+    store_hash(v.p, v.len, out->hash);
+    struct store_token t;
+    int rc = store_token_get(req->worker->db, req->arena, out->hash, &t, err);
+    if (rc != 0)
+        return rc;
+    int64_t now = clock_now();
+    if (t.kind != STORE_TOKEN_SESSION || t.revoked_at != 0 || t.exp <= now || t.sub == NULL)
+        return ERR_NOTFOUND;
+    json_t *d = parse_data(req->arena, t.data);
+    out->user_id = t.sub;
+    out->exp = t.exp;
+    out->sid = json_string_value(json_object_get(d, "sid"));
+    out->auth_time = json_integer_value(json_object_get(d, "auth_time"));
+    out->acr = json_string_value(json_object_get(d, "acr"));
+    out->amr = json_object_get(d, "amr");
+    if (out->sid == NULL)
+        return ERR_NOTFOUND;
+    return 0;
+}
+
+int session_create(struct http_req *req, const char *user_id, const char *amr, const struct session *previous,
+                   struct session *out, struct errbuf *err)
+{
+    struct worker *w = req->worker;
+    int64_t now = clock_now();
+    if (previous != NULL && previous->sid != NULL)
+        store_token_revoke(w->db, previous->hash, now, err);
+    memset(out, 0, sizeof(*out));
+    const char *value = rand_token(req->arena, 32);
+    store_hash(value, strlen(value), out->hash);
+    out->sid = rand_token(req->arena, 16);
+    out->user_id = arena_strdup(req->arena, user_id);
+    out->auth_time = now;
+    out->acr = "urn:ostiary:acr:password";
+    out->exp = now + w->app->cfg->sessions.ttl;
+    json_t *d = json_object();
+    json_object_set_new(d, "sid", json_string(out->sid));
+    json_object_set_new(d, "auth_time", json_integer(now));
+    json_object_set_new(d, "acr", json_string(out->acr));
+    json_t *amr_arr = json_array();
+    json_array_append_new(amr_arr, json_string(amr));
+    json_object_set_new(d, "amr", amr_arr);
+    out->amr = amr_arr;
+    arena_defer(req->arena, (void (*)(void *))json_decref, d);
+    char *text = json_dumps(d, JSON_COMPACT);
+    struct store_token t = {0};
+    memcpy(t.hash, out->hash, STORE_HASH_LEN);
+    t.kind = STORE_TOKEN_SESSION;
+    t.client_id = "";
+    t.sub = user_id;
+    t.scope = "";
+    t.data = text;
+    t.iat = now;
+    t.exp = out->exp;
+    int rc = store_token_put(w->db, &t, err);
+    free(text);
+    if (rc != 0)
+        return rc;
+    set_cookie(req, w->app->cfg->sessions.cookie_name, value, w->app->cfg->sessions.ttl);
+    return 0;
+}
+
+int session_end(struct http_req *req, const struct session *s, struct errbuf *err)
+{
+    set_cookie(req, req->worker->app->cfg->sessions.cookie_name, "", -1);
+    return store_token_revoke(req->worker->db, s->hash, clock_now(), err);
+}
+
+/* The browser-binding value: read from the cookie, or created (and set) when absent. Returns its hash
+ * in hex. */
+static const char *browser_binding(struct http_req *req, bool create)
+{
+    struct str v;
+    uint8_t h[STORE_HASH_LEN];
+    if (http_req_cookie(req, BROWSER_COOKIE, &v) == 0 && v.len >= 16 && v.len <= 128) {
+        store_hash(v.p, v.len, h);
+        return hex_encode(req->arena, h, sizeof(h));
+    }
+    if (!create)
+        return NULL;
+    const char *value = rand_token(req->arena, 32);
+    /* Lives as long as a session may, so parallel tabs and a later login share it. */
+    set_cookie(req, BROWSER_COOKIE, value, req->worker->app->cfg->sessions.ttl);
+    store_hash(value, strlen(value), h);
+    return hex_encode(req->arena, h, sizeof(h));
+}
+
+int interaction_create(struct http_req *req, const char *client_id, json_t *request, struct interaction *out,
+                       struct errbuf *err)
+{
+    memset(out, 0, sizeof(*out));
+    int64_t now = clock_now();
+    out->id = rand_token(req->arena, 32);
+    out->csrf = rand_token(req->arena, 32);
+    out->client_id = client_id;
+    out->iat = now;
+    out->exp = now + INTERACTION_TTL;
+    store_hash(out->id, strlen(out->id), out->hash);
+    json_t *d = json_object();
+    json_object_set(d, "request", request);
+    json_object_set_new(d, "csrf", json_string(out->csrf));
+    json_object_set_new(d, "browser", json_string(browser_binding(req, true)));
+    arena_defer(req->arena, (void (*)(void *))json_decref, d);
+    out->data = d;
+    char *text = json_dumps(d, JSON_COMPACT);
+    struct store_token t = {0};
+    memcpy(t.hash, out->hash, STORE_HASH_LEN);
+    t.kind = STORE_TOKEN_INTERACTION;
+    t.client_id = client_id;
+    t.scope = "";
+    t.data = text;
+    t.iat = now;
+    t.exp = out->exp;
+    int rc = store_token_put(req->worker->db, &t, err);
+    free(text);
+    return rc;
+}
+
+int interaction_load(struct http_req *req, const char *id, struct interaction *out, struct errbuf *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (id == NULL || strlen(id) > 128)
+        return ERR_NOTFOUND;
+    store_hash(id, strlen(id), out->hash);
+    struct store_token t;
+    int rc = store_token_get(req->worker->db, req->arena, out->hash, &t, err);
+    if (rc != 0)
+        return rc;
+    int64_t now = clock_now();
+    if (t.kind != STORE_TOKEN_INTERACTION || t.revoked_at != 0 || t.consumed_at != 0 || t.exp <= now)
+        return ERR_NOTFOUND;
+    out->data = parse_data(req->arena, t.data);
+    const char *bound = json_string_value(json_object_get(out->data, "browser"));
+    const char *mine = browser_binding(req, false);
+    if (bound == NULL || mine == NULL || !ct_eq(bound, strlen(bound), mine, strlen(mine)))
+        return ERR_NOTFOUND;
+    out->id = id;
+    out->client_id = t.client_id;
+    out->csrf = json_string_value(json_object_get(out->data, "csrf"));
+    out->iat = t.iat;
+    out->exp = t.exp;
+    return 0;
+}
+
+bool interaction_csrf_ok(const struct interaction *ia, const char *csrf)
+{
+    return ia->csrf != NULL && csrf != NULL && ct_eq(ia->csrf, strlen(ia->csrf), csrf, strlen(csrf));
+}
+
+int interaction_finish(struct http_req *req, const struct interaction *ia, struct errbuf *err)
+{
+    struct store_token t;
+    return store_token_consume(req->worker->db, req->arena, ia->hash, STORE_TOKEN_INTERACTION, clock_now(), &t,
+                               err);
+}

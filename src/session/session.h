@@ -1,0 +1,63 @@
+/* session.h: login sessions and pending interactions for the front channel.
+ * - A login session is a random cookie value (256 bits) whose SHA-256 keys a STORE_TOKEN_SESSION row
+ *   (sub = user id; data = {"sid","auth_time","amr","acr"}); the cookie is HttpOnly, SameSite=Lax, Secure
+ *   unless the issuer is plain-HTTP dev. Ending the session revokes the row.
+ * - An interaction is a pending authorization request parked while the person logs in or consents: a
+ *   STORE_TOKEN_INTERACTION row keyed by the hash of a random id carried in the page URL, holding the
+ *   validated request, a CSRF token for the page's form, and the hash of the browser-binding cookie of
+ *   the browser that started it (so a page posted from another browser is refused). */
+#ifndef OSTIARY_SESSION_SESSION_H
+#define OSTIARY_SESSION_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "core/err.h"
+#include "store/store.h"
+
+struct http_req;
+
+struct session {
+    uint8_t hash[STORE_HASH_LEN];
+    const char *sid;       /* public session id (ID token `sid`), not the cookie value */
+    const char *user_id;
+    int64_t auth_time;
+    const char *acr;
+    json_t *amr;           /* borrowed from data, freed with the arena */
+    int64_t exp;
+};
+
+/* 0 with *out when the request carries a live session cookie, ERR_NOTFOUND when none, <0 on store error. */
+int session_load(struct http_req *req, struct session *out, struct errbuf *err);
+/* Starts a session for user_id (revoking `previous` if given, to avoid fixation) and sets the cookie. */
+int session_create(struct http_req *req, const char *user_id, const char *amr, const struct session *previous,
+                   struct session *out, struct errbuf *err);
+/* Revokes the session and clears the cookie. */
+int session_end(struct http_req *req, const struct session *s, struct errbuf *err);
+
+struct interaction {
+    uint8_t hash[STORE_HASH_LEN];
+    const char *id;        /* the value carried in URLs (only known when just created) */
+    const char *client_id;
+    json_t *data;          /* {"request": {...}, "csrf": "...", "browser": "<hex hash>"}; arena-owned */
+    const char *csrf;
+    int64_t iat, exp;
+};
+
+/* Parks `request` (a JSON object, borrowed) for 10 minutes; sets the browser-binding cookie if missing. */
+int interaction_create(struct http_req *req, const char *client_id, json_t *request, struct interaction *out,
+                       struct errbuf *err);
+/* Loads interaction `id`: 0, ERR_NOTFOUND (unknown, expired, used, or started in another browser), <0 error. */
+int interaction_load(struct http_req *req, const char *id, struct interaction *out, struct errbuf *err);
+/* Checks a posted CSRF token against the interaction's, in constant time. */
+bool interaction_csrf_ok(const struct interaction *ia, const char *csrf);
+/* Marks it used (single use): ERR_CONFLICT if already used. */
+int interaction_finish(struct http_req *req, const struct interaction *ia, struct errbuf *err);
+
+/* Cookie attributes shared by session and browser cookies. */
+bool session_cookie_secure(const struct http_req *req);
+const char *session_cookie_path(const struct http_req *req);
+
+#endif

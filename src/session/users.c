@@ -1,0 +1,665 @@
+/* users.c: end users (users.h): argon2id password hashing with libsodium, login against the store, the
+ * OIDC standard claims released per scope (OIDC Core §5.1, §5.4), users declared in the configuration,
+ * and the in-memory failed-login limiter. Sessions and the login pages are elsewhere (session.c, ui/). */
+#include "session/users.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "core/arena.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/rand.h"
+#include "core/str.h"
+
+#include "core/banned.h"
+
+/* ------------------------------------------------------------------------------------------------------
+ * Password hashing.
+ * ------------------------------------------------------------------------------------------------------ */
+
+#define USERNAME_MAX 255u
+
+static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
+static bool sodium_ok;
+/* A hash of a random password nobody knows, with the same parameters as real ones: verifying against it
+ * costs what a real verification costs, so an unknown user or one without a password answers as slowly
+ * as a wrong password (no user enumeration by timing). */
+static char dummy_hash[crypto_pwhash_STRBYTES];
+
+static void sodium_setup(void)
+{
+    if (sodium_init() < 0)
+        return;
+    unsigned char pw[32];
+    randombytes_buf(pw, sizeof(pw));
+    int rc = crypto_pwhash_str_alg(dummy_hash, (const char *)pw, sizeof(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                   crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13);
+    sodium_memzero(pw, sizeof(pw));
+    sodium_ok = rc == 0;
+}
+
+/* Thread-safe one-time initialisation of libsodium and of the dummy hash. */
+static bool sodium_ready(void)
+{
+    pthread_once(&sodium_once, sodium_setup);
+    return sodium_ok;
+}
+
+char *user_password_hash(const char *password, size_t len)
+{
+    if (password == NULL || !sodium_ready())
+        return NULL;
+    char *out = malloc(crypto_pwhash_STRBYTES);
+    if (out == NULL)
+        abort();
+    /* argon2id explicitly, whatever libsodium's default algorithm becomes. */
+    if (crypto_pwhash_str_alg(out, password, len, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                              crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) != 0) {
+        free(out);
+        return NULL; /* only when the memory limit cannot be allocated */
+    }
+    return out;
+}
+
+/* An encoded argon2id hash libsodium can read: the prefix, and NUL-terminated within its buffer size. */
+static bool encoded_usable(const char *encoded)
+{
+    return encoded != NULL && strncmp(encoded, "$argon2id$", 10) == 0 &&
+           strnlen(encoded, crypto_pwhash_STRBYTES) < crypto_pwhash_STRBYTES;
+}
+
+bool user_password_verify(const char *encoded, const char *password, size_t len)
+{
+    if (!sodium_ready())
+        return false;
+    if (password == NULL) {
+        password = "";
+        len = 0;
+    }
+    if (!encoded_usable(encoded)) {
+        /* The result is meaningless (nobody knows the dummy's password); only the time spent matters. */
+        volatile int sink = crypto_pwhash_str_verify(dummy_hash, password, len);
+        (void)sink;
+        return false;
+    }
+    return crypto_pwhash_str_verify(encoded, password, len) == 0;
+}
+
+int user_authenticate(struct store_conn *db, struct arena *a, const char *username, const char *password,
+                      size_t password_len, struct store_user *out, struct errbuf *err)
+{
+    struct store_user u;
+    int rc = ERR_NOTFOUND;
+    memset(&u, 0, sizeof(u));
+    if (username != NULL && username[0] != '\0' && strnlen(username, USERNAME_MAX + 1) <= USERNAME_MAX) {
+        rc = store_user_get_by_name(db, a, username, &u, err);
+        if (rc != 0 && rc != ERR_NOTFOUND)
+            return ERR_FAIL;
+    }
+    /* Always pay for one verification, so that "no such user", "no password" and "disabled" cost the
+     * same as a wrong password. */
+    bool ok = user_password_verify(rc == 0 ? u.password_hash : NULL, password, password_len);
+    if (rc != 0 || !ok || u.disabled)
+        return ERR_NOTFOUND;
+    *out = u;
+    out->password_hash = NULL; /* nobody past this point needs it */
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------------------
+ * Claims (OIDC Core §5.1 standard claims, released per scope as §5.4 says).
+ * ------------------------------------------------------------------------------------------------------ */
+
+static const char *const profile_claims[] = {
+    "name",    "family_name", "given_name", "middle_name", "nickname", "preferred_username", "profile",
+    "picture", "website",     "gender",     "birthdate",   "zoneinfo", "locale",             "updated_at",
+};
+static const char *const email_claims[] = {"email", "email_verified"};
+static const char *const address_claims[] = {"address"};
+static const char *const phone_claims[] = {"phone_number", "phone_number_verified"};
+
+static const struct {
+    const char *scope;
+    const char *const *claims;
+    size_t n;
+} scope_claims[] = {
+    {"profile", profile_claims, sizeof(profile_claims) / sizeof(profile_claims[0])},
+    {"email", email_claims, sizeof(email_claims) / sizeof(email_claims[0])},
+    {"address", address_claims, 1},
+    {"phone", phone_claims, sizeof(phone_claims) / sizeof(phone_claims[0])},
+};
+
+const char *const user_claims_supported[] = {
+    "sub",
+    /* profile */
+    "name", "family_name", "given_name", "middle_name", "nickname", "preferred_username", "profile", "picture",
+    "website", "gender", "birthdate", "zoneinfo", "locale", "updated_at",
+    /* email */
+    "email", "email_verified",
+    /* address */
+    "address",
+    /* phone */
+    "phone_number", "phone_number_verified",
+};
+const size_t user_claims_supported_count = sizeof(user_claims_supported) / sizeof(user_claims_supported[0]);
+
+/* The stored value of one claim in the form OIDC Core §5.1 gives it, or NULL to leave it out. */
+static json_t *claim_value(json_t *stored, const char *name)
+{
+    json_t *v = json_object_get(stored, name);
+    if (v == NULL || json_is_null(v))
+        return NULL;
+    /* §5.1: the *_verified claims are booleans; tolerate "true"/"false" strings written by hand. */
+    if (strcmp(name, "email_verified") == 0 || strcmp(name, "phone_number_verified") == 0) {
+        if (json_is_boolean(v))
+            return json_incref(v);
+        if (json_is_string(v) && strcmp(json_string_value(v), "true") == 0)
+            return json_true();
+        if (json_is_string(v) && strcmp(json_string_value(v), "false") == 0)
+            return json_false();
+        return NULL;
+    }
+    if (strcmp(name, "address") == 0)
+        return json_is_object(v) ? json_incref(v) : NULL;
+    if (strcmp(name, "updated_at") == 0)
+        return json_is_integer(v) ? json_incref(v) : NULL;
+    return json_is_string(v) ? json_incref(v) : NULL;
+}
+
+json_t *user_claims_for_scope(const struct store_user *u, const char *const *scopes, size_t n_scopes)
+{
+    json_t *out = json_object();
+    json_object_set_new(out, "sub", json_string(u->id != NULL ? u->id : ""));
+    json_t *stored = u->claims != NULL ? json_loads(u->claims, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    if (!json_is_object(stored)) {
+        json_decref(stored);
+        stored = json_object();
+    }
+    for (size_t i = 0; i < n_scopes; i++) {
+        if (scopes[i] == NULL)
+            continue;
+        for (size_t k = 0; k < sizeof(scope_claims) / sizeof(scope_claims[0]); k++) {
+            if (strcmp(scopes[i], scope_claims[k].scope) != 0)
+                continue;
+            for (size_t c = 0; c < scope_claims[k].n; c++) {
+                const char *name = scope_claims[k].claims[c];
+                json_t *v = claim_value(stored, name);
+                /* §5.1: updated_at is when the user's information last changed; the row knows. */
+                if (v == NULL && strcmp(name, "updated_at") == 0 && u->updated_at > 0)
+                    v = json_integer(u->updated_at);
+                if (v != NULL)
+                    json_object_set_new(out, name, v);
+            }
+        }
+    }
+    json_decref(stored);
+    return out;
+}
+
+/* ------------------------------------------------------------------------------------------------------
+ * Users of the configuration file.
+ * ------------------------------------------------------------------------------------------------------ */
+
+/* The default sub of a configured user: stable across restarts and databases, and opaque (OIDC Core §8:
+ * the username is not exposed through it). 22 base64url characters = 132 bits of SHA-256. */
+static const char *derived_id(struct arena *a, const char *username)
+{
+    const char *input = arena_printf(a, "ostiary-user:%s", username);
+    uint8_t digest[STORE_HASH_LEN];
+    store_hash(input, strlen(input), digest);
+    char *id = b64url_encode(a, digest, sizeof(digest));
+    id[22] = '\0';
+    return id;
+}
+
+/* The stored claims object of a configured user, as compact JSON with sorted keys (so that an unchanged
+ * user gives the same text and is not rewritten). malloc'd. */
+static char *config_claims_json(const struct cfg_user *cu)
+{
+    const struct {
+        const char *name;
+        const char *value;
+    } strs[] = {
+        {"name", cu->name},
+        {"given_name", cu->given_name},
+        {"family_name", cu->family_name},
+        {"middle_name", cu->middle_name},
+        {"nickname", cu->nickname},
+        {"preferred_username", cu->preferred_username},
+        {"profile", cu->profile},
+        {"picture", cu->picture},
+        {"website", cu->website},
+        {"email", cu->email},
+        {"gender", cu->gender},
+        {"birthdate", cu->birthdate},
+        {"zoneinfo", cu->zoneinfo},
+        {"locale", cu->locale},
+        {"phone_number", cu->phone_number},
+    };
+    json_t *o = json_object();
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+        if (strs[i].value != NULL)
+            json_object_set_new(o, strs[i].name, json_string(strs[i].value));
+    if (cu->email_verified != NULL)
+        json_object_set_new(o, "email_verified", json_boolean(strcmp(cu->email_verified, "true") == 0));
+    if (cu->phone_number_verified != NULL)
+        json_object_set_new(o, "phone_number_verified",
+                            json_boolean(strcmp(cu->phone_number_verified, "true") == 0));
+    if (cu->address != NULL) {
+        const struct cfg_address *ad = cu->address;
+        const struct {
+            const char *name;
+            const char *value;
+        } parts[] = {
+            {"formatted", ad->formatted},     {"street_address", ad->street_address}, {"locality", ad->locality},
+            {"region", ad->region},           {"postal_code", ad->postal_code},       {"country", ad->country},
+        };
+        json_t *addr = json_object();
+        for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+            if (parts[i].value != NULL)
+                json_object_set_new(addr, parts[i].name, json_string(parts[i].value));
+        json_object_set_new(o, "address", addr);
+    }
+    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    if (s == NULL)
+        abort();
+    return s;
+}
+
+static bool str_same(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* Logs the user out everywhere: login sessions and refresh tokens (access tokens expire by themselves). */
+static int revoke_user_tokens(struct store_conn *db, const char *id, int64_t now, struct errbuf *err)
+{
+    int rc = store_token_revoke_sub(db, id, STORE_TOKEN_SESSION, now, err);
+    if (rc == 0)
+        rc = store_token_revoke_sub(db, id, STORE_TOKEN_REFRESH, now, err);
+    return rc;
+}
+
+/* What users_apply_config decided for users[i] before its transaction: its id and password hash. */
+struct planned_user {
+    const char *id;
+    const char *hash;   /* arena copy of the hash to store */
+    bool rehashed;      /* a new hash, so the row changes */
+};
+
+/* Hashes (or keeps) the password of every configured user, before the transaction: each hash takes tens of
+ * milliseconds, which must not be spent holding the store's write lock. A stored hash that still matches
+ * the configured password is kept, so that a restart does not rewrite every user. */
+static int plan_users(struct store_conn *db, struct arena *a, const struct config *cfg, struct planned_user *plan,
+                      struct errbuf *err)
+{
+    for (unsigned i = 0; i < cfg->n_users; i++) {
+        const struct cfg_user *cu = &cfg->users[i];
+        plan[i].id = cu->id != NULL ? cu->id : derived_id(a, cu->username);
+        for (unsigned j = 0; j < i; j++) {
+            if (strcmp(plan[j].id, plan[i].id) == 0) {
+                errbuf_set(err, "users[%u].id: '%s' is also the id of users[%u]", i, plan[i].id, j);
+                return ERR_INVALID;
+            }
+        }
+        if (cu->password_hash != NULL) {
+            if (!sodium_ready() || crypto_pwhash_str_needs_rehash(cu->password_hash,
+                                                                  crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                                                  crypto_pwhash_MEMLIMIT_INTERACTIVE) < 0) {
+                errbuf_set(err, "users[%u].password_hash: not a valid argon2id encoded hash", i);
+                return ERR_INVALID;
+            }
+            plan[i].hash = cu->password_hash;
+            continue;
+        }
+        struct store_user old;
+        int rc = store_user_get(db, a, plan[i].id, &old, err);
+        if (rc != 0 && rc != ERR_NOTFOUND)
+            return ERR_FAIL;
+        size_t plen = strlen(cu->password);
+        if (rc == 0 && encoded_usable(old.password_hash) &&
+            crypto_pwhash_str_needs_rehash(old.password_hash, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                           crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0 &&
+            user_password_verify(old.password_hash, cu->password, plen)) {
+            plan[i].hash = old.password_hash;
+            continue;
+        }
+        char *h = user_password_hash(cu->password, plen);
+        if (h == NULL) {
+            errbuf_set(err, "users[%u].password: hashing failed (out of memory?)", i);
+            return ERR_FAIL;
+        }
+        plan[i].hash = arena_strdup(a, h);
+        plan[i].rehashed = true;
+        free(h);
+    }
+    return 0;
+}
+
+/* Writes users[i] if it differs from its row. Disabled users are logged out. */
+static int apply_one(struct store_conn *db, struct arena *a, const struct config *cfg, unsigned i,
+                     const struct planned_user *p, int64_t now, struct errbuf *err)
+{
+    const struct cfg_user *cu = &cfg->users[i];
+    char *claims = config_claims_json(cu);
+    struct store_user old;
+    int rc = store_user_get(db, a, p->id, &old, err);
+    if (rc != 0 && rc != ERR_NOTFOUND) {
+        free(claims);
+        return ERR_FAIL;
+    }
+    bool exists = rc == 0;
+    bool same = exists && !p->rehashed && strcmp(old.username, cu->username) == 0 &&
+                str_same(old.password_hash, p->hash) && str_same(old.claims, claims) &&
+                old.disabled == cu->disabled && old.from_config;
+    rc = 0;
+    if (!same) {
+        struct store_user u = {
+            .id = p->id,
+            .username = cu->username,
+            .password_hash = p->hash,
+            .claims = claims,
+            .disabled = cu->disabled,
+            .from_config = true,
+            .created_at = exists ? old.created_at : now,
+            .updated_at = now,
+        };
+        rc = store_user_put(db, &u, err);
+        if (rc == ERR_CONFLICT) {
+            errbuf_set(err,
+                       "users[%u].username: '%s' already belongs to another user in the store (id differs; "
+                       "created with `ostiary user add`, or the configured id changed); delete that user or "
+                       "set users[%u].id to its id",
+                       i, cu->username, i);
+            rc = ERR_INVALID;
+        }
+    }
+    if (rc == 0 && cu->disabled)
+        rc = revoke_user_tokens(db, p->id, now, err);
+    free(claims);
+    return rc;
+}
+
+/* A user the file declared at an earlier start but no longer does is deleted, with its consents, and
+ * logged out: removing a user from the file must stop it logging in. */
+static int remove_stale(struct store_conn *db, struct arena *a, const struct config *cfg,
+                        const struct planned_user *plan, int64_t now, struct errbuf *err)
+{
+    struct store_user *all;
+    size_t n;
+    int rc = store_user_list(db, a, &all, &n, err);
+    for (size_t k = 0; rc == 0 && k < n; k++) {
+        if (!all[k].from_config)
+            continue;
+        bool declared = false;
+        for (unsigned i = 0; i < cfg->n_users && !declared; i++)
+            declared = strcmp(plan[i].id, all[k].id) == 0;
+        if (declared)
+            continue;
+        rc = store_consent_delete(db, all[k].id, NULL, err);
+        if (rc == 0)
+            rc = revoke_user_tokens(db, all[k].id, now, err);
+        if (rc == 0)
+            rc = store_user_delete(db, all[k].id, err);
+        if (rc == ERR_NOTFOUND)
+            rc = 0;
+        if (rc == 0)
+            log_info("config_user_removed", LS("user_id", all[k].id), LS("username", all[k].username), NULL);
+    }
+    return rc;
+}
+
+int users_apply_config(struct store_conn *db, const struct config *cfg, struct errbuf *err)
+{
+    struct arena *a = arena_new(16384);
+    struct planned_user *plan = arena_alloc(a, (cfg->n_users > 0 ? cfg->n_users : 1) * sizeof(*plan));
+    int64_t now = clock_now();
+    int rc = plan_users(db, a, cfg, plan, err);
+    if (rc == 0)
+        rc = store_begin(db, err);
+    if (rc != 0) {
+        arena_free(a);
+        return rc;
+    }
+    for (unsigned i = 0; rc == 0 && i < cfg->n_users; i++)
+        rc = apply_one(db, a, cfg, i, &plan[i], now, err);
+    if (rc == 0)
+        rc = remove_stale(db, a, cfg, plan, now, err);
+    if (rc == 0)
+        rc = store_commit(db, err);
+    else
+        store_rollback(db);
+    arena_free(a);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------------------
+ * Failed-login limiter.
+ *
+ * Two counters per attempt: one for the (username, address) pair, with login.max_failures, and one for
+ * the address alone, with four times as many, so that one address cannot spray many accounts while a NAT
+ * full of users who mistype now and then is not punished. Entries are keyed by a keyed BLAKE2b of the
+ * pair (so entries have a fixed size and hash-flooding the buckets needs the per-process key), live in a
+ * chained hash table, and are ordered oldest-first on a list: a full table evicts the entry with the
+ * oldest failure, so a flood of addresses can cost at most LIMITER_MAX_ENTRIES entries of memory.
+ * ------------------------------------------------------------------------------------------------------ */
+
+#define LIMITER_MAX_ENTRIES 100000u
+#define LIMITER_BUCKETS 65536u          /* power of two */
+#define LIMITER_WINDOW 900              /* seconds: failures older than this (and not locked) are forgotten */
+#define LIMITER_MAX_DELAY 900           /* seconds: the cap of the doubling delay (15 minutes) */
+#define LIMITER_ADDR_FACTOR 4u
+#define LIMITER_KEY_LEN 16u
+#define LIMITER_ADDR_MAX 64u            /* longest address kept (an IPv6 text form is at most 45) */
+
+struct lim_entry {
+    uint8_t key[LIMITER_KEY_LEN];
+    struct lim_entry *hnext;            /* bucket chain */
+    struct lim_entry *older, *newer;    /* age list, by last failure */
+    uint32_t failures;
+    int64_t last_failure;
+    int64_t locked_until;
+};
+
+struct login_limiter {
+    pthread_mutex_t mu;
+    uint32_t max_failures;
+    uint32_t lockout_seconds;
+    uint8_t hash_key[crypto_generichash_KEYBYTES];
+    struct lim_entry **buckets;
+    struct lim_entry *oldest, *newest;
+    size_t count;
+};
+
+struct login_limiter *login_limiter_new(uint32_t max_failures, uint32_t lockout_seconds)
+{
+    if (!sodium_ready())
+        return NULL;
+    struct login_limiter *l = calloc(1, sizeof(*l));
+    if (l == NULL)
+        abort();
+    l->buckets = calloc(LIMITER_BUCKETS, sizeof(*l->buckets));
+    if (l->buckets == NULL)
+        abort();
+    pthread_mutex_init(&l->mu, NULL);
+    l->max_failures = max_failures > 0 ? max_failures : 1;
+    l->lockout_seconds = lockout_seconds > 0 ? lockout_seconds : 1;
+    randombytes_buf(l->hash_key, sizeof(l->hash_key));
+    return l;
+}
+
+void login_limiter_free(struct login_limiter *l)
+{
+    if (l == NULL)
+        return;
+    for (struct lim_entry *e = l->oldest; e != NULL;) {
+        struct lim_entry *next = e->newer;
+        free(e);
+        e = next;
+    }
+    free(l->buckets);
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+}
+
+/* The key of the pair counter (username set) or of the address counter (username NULL). The tag byte
+ * keeps the two kinds apart; the NUL between username and address keeps "ab"+"c" apart from "a"+"bc". */
+static void lim_key(const struct login_limiter *l, const char *username, const char *addr,
+                    uint8_t out[LIMITER_KEY_LEN])
+{
+    crypto_generichash_state st;
+    const unsigned char tag = username != NULL ? 'u' : 'a';
+    crypto_generichash_init(&st, l->hash_key, sizeof(l->hash_key), LIMITER_KEY_LEN);
+    crypto_generichash_update(&st, &tag, 1);
+    if (username != NULL) {
+        static const unsigned char nul = 0;
+        crypto_generichash_update(&st, (const unsigned char *)username, strnlen(username, USERNAME_MAX));
+        crypto_generichash_update(&st, &nul, 1);
+    }
+    const char *ad = addr != NULL ? addr : "";
+    crypto_generichash_update(&st, (const unsigned char *)ad, strnlen(ad, LIMITER_ADDR_MAX));
+    crypto_generichash_final(&st, out, LIMITER_KEY_LEN);
+}
+
+static size_t lim_bucket(const uint8_t key[LIMITER_KEY_LEN])
+{
+    size_t b = 0;
+    memcpy(&b, key, sizeof(b) < LIMITER_KEY_LEN ? sizeof(b) : LIMITER_KEY_LEN);
+    return b & (LIMITER_BUCKETS - 1);
+}
+
+static struct lim_entry *lim_find(struct login_limiter *l, const uint8_t key[LIMITER_KEY_LEN])
+{
+    for (struct lim_entry *e = l->buckets[lim_bucket(key)]; e != NULL; e = e->hnext)
+        if (memcmp(e->key, key, LIMITER_KEY_LEN) == 0)
+            return e;
+    return NULL;
+}
+
+static void lim_unlink_age(struct login_limiter *l, struct lim_entry *e)
+{
+    if (e->older != NULL)
+        e->older->newer = e->newer;
+    else
+        l->oldest = e->newer;
+    if (e->newer != NULL)
+        e->newer->older = e->older;
+    else
+        l->newest = e->older;
+    e->older = e->newer = NULL;
+}
+
+static void lim_push_newest(struct login_limiter *l, struct lim_entry *e)
+{
+    e->older = l->newest;
+    e->newer = NULL;
+    if (l->newest != NULL)
+        l->newest->newer = e;
+    else
+        l->oldest = e;
+    l->newest = e;
+}
+
+static void lim_remove(struct login_limiter *l, struct lim_entry *e)
+{
+    struct lim_entry **pp = &l->buckets[lim_bucket(e->key)];
+    while (*pp != e)
+        pp = &(*pp)->hnext;
+    *pp = e->hnext;
+    lim_unlink_age(l, e);
+    l->count--;
+    free(e);
+}
+
+static bool lim_stale(const struct lim_entry *e, int64_t now)
+{
+    return now >= e->locked_until && now - e->last_failure >= LIMITER_WINDOW;
+}
+
+/* Seconds this counter still makes the caller wait. */
+static int64_t lim_wait(const struct lim_entry *e, int64_t now)
+{
+    if (e == NULL || lim_stale(e, now) || e->locked_until <= now)
+        return 0;
+    return e->locked_until - now;
+}
+
+/* Counts one failure against the counter `key`, which allows `max` failures before a delay. */
+static void lim_fail(struct login_limiter *l, const uint8_t key[LIMITER_KEY_LEN], uint32_t max, int64_t now)
+{
+    /* The age list is ordered by last failure, so stale entries gather at its old end. */
+    while (l->oldest != NULL && lim_stale(l->oldest, now))
+        lim_remove(l, l->oldest);
+    struct lim_entry *e = lim_find(l, key);
+    if (e != NULL && lim_stale(e, now)) {
+        e->failures = 0;
+        e->locked_until = 0;
+    }
+    if (e == NULL) {
+        if (l->count >= LIMITER_MAX_ENTRIES)
+            lim_remove(l, l->oldest);
+        e = calloc(1, sizeof(*e));
+        if (e == NULL)
+            abort();
+        memcpy(e->key, key, LIMITER_KEY_LEN);
+        size_t b = lim_bucket(key);
+        e->hnext = l->buckets[b];
+        l->buckets[b] = e;
+        l->count++;
+    } else {
+        lim_unlink_age(l, e);
+    }
+    lim_push_newest(l, e);
+    if (e->failures < UINT32_MAX)
+        e->failures++;
+    e->last_failure = now;
+    if (e->failures >= max) {
+        /* lockout_seconds after the max-th failure, doubled for each one after it, capped. */
+        int64_t delay = l->lockout_seconds;
+        for (uint32_t extra = e->failures - max; extra > 0 && delay < LIMITER_MAX_DELAY; extra--)
+            delay *= 2;
+        if (delay > LIMITER_MAX_DELAY)
+            delay = LIMITER_MAX_DELAY;
+        e->locked_until = now + delay;
+    }
+}
+
+int64_t login_limiter_check(struct login_limiter *l, const char *username, const char *addr, int64_t now)
+{
+    uint8_t pair[LIMITER_KEY_LEN], ad[LIMITER_KEY_LEN];
+    lim_key(l, username != NULL ? username : "", addr, pair);
+    lim_key(l, NULL, addr, ad);
+    pthread_mutex_lock(&l->mu);
+    int64_t w1 = lim_wait(lim_find(l, pair), now);
+    int64_t w2 = lim_wait(lim_find(l, ad), now);
+    pthread_mutex_unlock(&l->mu);
+    return w1 > w2 ? w1 : w2;
+}
+
+void login_limiter_failure(struct login_limiter *l, const char *username, const char *addr, int64_t now)
+{
+    uint8_t pair[LIMITER_KEY_LEN], ad[LIMITER_KEY_LEN];
+    lim_key(l, username != NULL ? username : "", addr, pair);
+    lim_key(l, NULL, addr, ad);
+    pthread_mutex_lock(&l->mu);
+    lim_fail(l, pair, l->max_failures, now);
+    uint64_t addr_max = (uint64_t)l->max_failures * LIMITER_ADDR_FACTOR;
+    lim_fail(l, ad, addr_max > UINT32_MAX ? UINT32_MAX : (uint32_t)addr_max, now);
+    pthread_mutex_unlock(&l->mu);
+}
+
+void login_limiter_success(struct login_limiter *l, const char *username, const char *addr)
+{
+    uint8_t pair[LIMITER_KEY_LEN];
+    lim_key(l, username != NULL ? username : "", addr, pair);
+    pthread_mutex_lock(&l->mu);
+    struct lim_entry *e = lim_find(l, pair);
+    if (e != NULL)
+        lim_remove(l, e);
+    pthread_mutex_unlock(&l->mu);
+}

@@ -1,0 +1,56 @@
+/* users.h: end users: argon2id password hashing and verification (libsodium crypto_pwhash_str), the
+ * OIDC standard claims of a user (OIDC Core §5.1) selected by scope (§5.4), config-declared users, and the
+ * failed-login rate limiter. */
+#ifndef OSTIARY_SESSION_USERS_H
+#define OSTIARY_SESSION_USERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "core/err.h"
+#include "store/store.h"
+
+struct arena;
+struct config;
+
+/* Hashes a password with argon2id (libsodium interactive limits, or moderate when `strong`). Returns a
+ * malloc'd encoded string, or NULL on failure. Blocks for tens of milliseconds: never call it on an event
+ * loop thread except through the login path that must pay it anyway. */
+char *user_password_hash(const char *password, size_t len);
+/* Verifies against an encoded argon2id hash in constant time. Returns true only on a match; a NULL hash
+ * never matches (but still costs about the same time, so absent users are not detectable by timing). */
+bool user_password_verify(const char *encoded, const char *password, size_t len);
+
+/* Looks a user up by username and checks the password. On success fills *out (arena memory) and returns
+ * 0; ERR_NOTFOUND for unknown user, wrong password or disabled user (callers cannot tell which, by
+ * design); ERR_FAIL on storage failure (err set). */
+int user_authenticate(struct store_conn *db, struct arena *a, const char *username, const char *password,
+                      size_t password_len, struct store_user *out, struct errbuf *err);
+
+/* Claims of the user for the given scopes (OIDC Core §5.4: profile, email, address, phone), always with
+ * "sub". Returns a new json_t object (caller decrefs). */
+json_t *user_claims_for_scope(const struct store_user *u, const char *const *scopes, size_t n_scopes);
+/* The claim names each standard scope yields (for discovery claims_supported). */
+extern const char *const user_claims_supported[];
+extern const size_t user_claims_supported_count;
+
+/* Applies the users of the YAML file (created or updated; password hashed once at start). One
+ * transaction. */
+int users_apply_config(struct store_conn *db, const struct config *cfg, struct errbuf *err);
+
+/* Failed-login rate limiting, in memory, per account and per client address. A key that exceeded
+ * login.max_failures within the window must wait lockout_seconds * 2^(extra failures), capped at 15
+ * minutes; a success clears the account's counter. The delay is temporary by construction, so an
+ * attacker can slow a user down but never lock them out for good. Thread-safe. */
+struct login_limiter;
+struct login_limiter *login_limiter_new(uint32_t max_failures, uint32_t lockout_seconds);
+void login_limiter_free(struct login_limiter *l);
+/* Seconds to wait before another attempt for this username/address pair is allowed, 0 if allowed now. */
+int64_t login_limiter_check(struct login_limiter *l, const char *username, const char *addr, int64_t now);
+void login_limiter_failure(struct login_limiter *l, const char *username, const char *addr, int64_t now);
+void login_limiter_success(struct login_limiter *l, const char *username, const char *addr);
+
+#endif
