@@ -17,7 +17,6 @@
 #include "ui/tmpl.h"
 #include "core/banned.h"
 
-char *tmpl_render_ex(const struct tmpl *t, json_t *data, struct arena *a, size_t *len, bool *truncated);
 
 static struct arena *arena;
 static json_t *data;

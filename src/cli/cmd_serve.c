@@ -182,6 +182,8 @@ int cmd_serve(int argc, char **argv)
     if (tmpl_set_load(cfg->ui.dir, &app->pages, &err) != 0)
         die("ui.dir: %s", err.msg);
     app->limiter = login_limiter_new(cfg->login.max_failures, cfg->login.lockout_seconds);
+    if (app->limiter == NULL)
+        die("cannot initialize libsodium (login rate limiter)");
     app->userinfo_url = arena_printf(app_arena, "%s/me", app->issuer);
     load_resources(app);
     discovery_build(app);

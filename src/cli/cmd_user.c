@@ -22,9 +22,9 @@
 #include "store/store.h"
 #include "core/banned.h"
 
-#define CLAIMS_MAX 64u       /* --claim per command */
-#define PASSWORD_MAX 4096u   /* bytes; the configuration file's limit on a value */
-#define NAME_MAX_LEN 255u    /* username and id */
+#define CLAIMS_MAX 64u     /* --claim per command */
+#define PASSWORD_MAX 4096u /* bytes; the configuration file's limit on a value */
+#define NAME_MAX_LEN 255u  /* username and id */
 
 /* ---- Command line ---------------------------------------------------------------------------------- */
 
@@ -68,13 +68,13 @@ struct user_args {
     const char *val[O_COUNT]; /* single-valued options */
     const char *claims[CLAIMS_MAX];
     size_t n_claims;
-    const char *pos[4];       /* subcommand, then its operands */
+    const char *pos[4]; /* subcommand, then its operands */
     size_t n_pos;
 };
 
 struct user_cmd {
-    const char *cmd;          /* "user" or "consent" */
-    const char *sub;          /* "add", ...: with cmd, the prefix of every message */
+    const char *cmd; /* "user" or "consent" */
+    const char *sub; /* "add", ...: with cmd, the prefix of every message */
     struct user_args *args;
     struct config *cfg;
     struct store_conn *db;
@@ -256,12 +256,23 @@ static const struct {
     const char *name;
     enum claim_kind kind;
 } claim_names[] = {
-    {"name", CK_TEXT},       {"given_name", CK_TEXT},  {"family_name", CK_TEXT},
-    {"middle_name", CK_TEXT}, {"nickname", CK_TEXT},    {"preferred_username", CK_TEXT},
-    {"profile", CK_URL},     {"picture", CK_URL},      {"website", CK_URL},
-    {"email", CK_EMAIL},     {"email_verified", CK_BOOL}, {"gender", CK_TEXT},
-    {"birthdate", CK_DATE},  {"zoneinfo", CK_TEXT},    {"locale", CK_TEXT},
-    {"phone_number", CK_TEXT}, {"phone_number_verified", CK_BOOL},
+    {"name", CK_TEXT},
+    {"given_name", CK_TEXT},
+    {"family_name", CK_TEXT},
+    {"middle_name", CK_TEXT},
+    {"nickname", CK_TEXT},
+    {"preferred_username", CK_TEXT},
+    {"profile", CK_URL},
+    {"picture", CK_URL},
+    {"website", CK_URL},
+    {"email", CK_EMAIL},
+    {"email_verified", CK_BOOL},
+    {"gender", CK_TEXT},
+    {"birthdate", CK_DATE},
+    {"zoneinfo", CK_TEXT},
+    {"locale", CK_TEXT},
+    {"phone_number", CK_TEXT},
+    {"phone_number_verified", CK_BOOL},
 };
 static const char *const address_parts[] = {"formatted", "street_address", "locality",
                                             "region",    "postal_code",    "country"};
@@ -279,7 +290,8 @@ static const char *claim_problem(enum claim_kind kind, const char *value, bool m
         return NULL;
     }
     case CK_URL:
-        if ((strncmp(value, "https://", 8) != 0 && strncmp(value, "http://", 7) != 0) || !visible_ascii(value))
+        if ((strncmp(value, "https://", 8) != 0 && strncmp(value, "http://", 7) != 0) ||
+            !visible_ascii(value))
             return "must be an absolute http or https URL";
         return NULL;
     case CK_DATE:
@@ -327,8 +339,8 @@ static void set_claim(const struct user_cmd *uc, json_t *claims, const char *fla
     while (k < sizeof(claim_names) / sizeof(claim_names[0]) && strcmp(claim_names[k].name, key) != 0)
         k++;
     if (k == sizeof(claim_names) / sizeof(claim_names[0]))
-        die("%s %s: %s: '%s' is not a settable standard claim (see ostiary user help)", uc->cmd, uc->sub, flag,
-            key);
+        die("%s %s: %s: '%s' is not a settable standard claim (see ostiary user help)", uc->cmd, uc->sub,
+            flag, key);
     if (value[0] == '\0') {
         json_object_del(claims, key);
         return;
@@ -372,7 +384,8 @@ static int config_user_index(const struct config *cfg, const char *username)
     return -1;
 }
 
-/* ---- Passwords ------------------------------------------------------------------------------------------ */
+/* ---- Passwords ------------------------------------------------------------------------------------------
+ */
 
 static void wipe(char *s, size_t n)
 {
@@ -501,7 +514,8 @@ static json_t *stored_claims(const struct store_user *u)
 {
     json_t *c = json_loads(u->claims != NULL ? u->claims : "{}", JSON_REJECT_DUPLICATES, NULL);
     if (!json_is_object(c)) {
-        fprintf(stderr, "ostiary: warning: user '%s' has unreadable claims; starting from none\n", u->username);
+        fprintf(stderr, "ostiary: warning: user '%s' has unreadable claims; starting from none\n",
+                u->username);
         json_decref(c);
         c = json_object();
     }
@@ -517,8 +531,8 @@ static char *claims_text(json_t *claims)
 }
 
 /* Runs `fn` between store_begin and store_commit; dies (rolled back) if any step fails. */
-static void in_tx(const struct user_cmd *uc, int (*fn)(const struct user_cmd *uc, void *ctx, struct errbuf *err),
-                  void *ctx)
+static void in_tx(const struct user_cmd *uc,
+                  int (*fn)(const struct user_cmd *uc, void *ctx, struct errbuf *err), void *ctx)
 {
     struct errbuf err = {{0}};
     if (store_begin(uc->db, &err) != 0)
@@ -559,7 +573,8 @@ static json_t *user_json(const struct user_cmd *uc, const struct store_user *u)
     json_object_set_new(o, "username", json_string(u->username));
     json_object_set_new(o, "id", json_string(u->id));
     json_object_set_new(o, "disabled", json_boolean(u->disabled));
-    json_object_set_new(o, "has_password", json_boolean(u->password_hash != NULL && u->password_hash[0] != '\0'));
+    json_object_set_new(o, "has_password",
+                        json_boolean(u->password_hash != NULL && u->password_hash[0] != '\0'));
     json_object_set_new(o, "from_config", json_boolean(u->from_config));
     json_object_set_new(o, "claims", stored_claims(u));
     json_object_set_new(o, "created_at", json_integer(u->created_at));
@@ -584,12 +599,13 @@ static void warn_if_from_config(const struct user_cmd *uc, const struct store_us
                 u->username, strcmp(uc->sub, "delete") == 0 ? "undoes" : "overwrites");
 }
 
-/* ---- user subcommands ------------------------------------------------------------------------------------ */
+/* ---- user subcommands ------------------------------------------------------------------------------------
+ */
 
 struct put_ctx {
     const struct store_user *u;
-    bool create;      /* refuse an existing username or id */
-    bool revoke;      /* log the user out in the same transaction */
+    bool create; /* refuse an existing username or id */
+    bool revoke; /* log the user out in the same transaction */
 };
 
 static int put_user_tx(const struct user_cmd *uc, void *ctx, struct errbuf *err)
@@ -630,7 +646,8 @@ static int user_add(struct user_cmd *uc)
         die("user add: USERNAME must be 1 to %u visible ASCII characters (no spaces)", NAME_MAX_LEN);
     int idx = config_user_index(uc->cfg, username);
     if (idx >= 0)
-        die("user add: '%s' is declared in the configuration file (users[%d]); change it there", username, idx);
+        die("user add: '%s' is declared in the configuration file (users[%d]); change it there", username,
+            idx);
     const char *id = ua->val[O_ID];
     if (id != NULL && !name_valid(id))
         die("user add: --id must be 1 to %u visible ASCII characters", NAME_MAX_LEN);
@@ -657,8 +674,9 @@ static int user_add(struct user_cmd *uc)
     struct put_ctx p = {.u = &u, .create = true};
     in_tx(uc, put_user_tx, &p);
     if (hash == NULL)
-        fprintf(stderr, "ostiary: note: '%s' has no password and cannot log in until one is set "
-                        "(ostiary user passwd %s)\n",
+        fprintf(stderr,
+                "ostiary: note: '%s' has no password and cannot log in until one is set "
+                "(ostiary user passwd %s)\n",
                 username, username);
     print_user(uc, &u);
     free(hash);
@@ -724,7 +742,8 @@ static int user_update(struct user_cmd *uc)
 {
     const struct user_args *ua = uc->args;
     if (ua->seen == 0)
-        usage_error(uc->cmd, "update", "nothing to change: give at least one claim option, --enable or --disable");
+        usage_error(uc->cmd, "update",
+                    "nothing to change: give at least one claim option, --enable or --disable");
     if ((ua->seen & BIT(O_ENABLE)) && (ua->seen & BIT(O_DISABLE)))
         usage_error(uc->cmd, "update", "--enable and --disable are mutually exclusive");
     struct store_user u;
@@ -847,10 +866,11 @@ static int consent_revoke(struct user_cmd *uc)
     print_json(o, JSON_COMPACT);
     json_decref(o);
     if (r.client_id != NULL)
-        fprintf(stderr,
-                "ostiary: note: refresh tokens already issued to '%s' stay valid until they expire; to end "
-                "them now, revoke all of the user's consents (ostiary consent revoke %s) or disable the user\n",
-                r.client_id, u.username);
+        fprintf(
+            stderr,
+            "ostiary: note: refresh tokens already issued to '%s' stay valid until they expire; to end "
+            "them now, revoke all of the user's consents (ostiary consent revoke %s) or disable the user\n",
+            r.client_id, u.username);
     return 0;
 }
 
@@ -859,10 +879,10 @@ static int consent_revoke(struct user_cmd *uc)
 struct sub {
     const char *name;
     int (*run)(struct user_cmd *uc);
-    unsigned allowed;     /* BIT(enum opt) accepted */
-    size_t min_operands;  /* after the subcommand */
+    unsigned allowed;    /* BIT(enum opt) accepted */
+    size_t min_operands; /* after the subcommand */
     size_t max_operands;
-    const char *operand;  /* what a missing operand is called */
+    const char *operand; /* what a missing operand is called */
 };
 
 static const struct sub user_subs[] = {
@@ -940,6 +960,6 @@ int cmd_user(int argc, char **argv)
 
 int cmd_consent(int argc, char **argv)
 {
-    return dispatch("consent", consent_subs, sizeof(consent_subs) / sizeof(consent_subs[0]), usage_consent, argc,
-                    argv);
+    return dispatch("consent", consent_subs, sizeof(consent_subs) / sizeof(consent_subs[0]), usage_consent,
+                    argc, argv);
 }

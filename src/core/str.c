@@ -318,13 +318,16 @@ bool ct_eq(const void *a, size_t alen, const void *b, size_t blen)
 
 int str_to_i64(struct str s, int64_t *out)
 {
-    if (s.p == NULL || s.len == 0 || s.len > 18)
+    if (s.p == NULL || s.len == 0 || s.len > 19)
         return -1;
     int64_t v = 0;
     for (size_t i = 0; i < s.len; i++) {
         if (s.p[i] < '0' || s.p[i] > '9')
             return -1;
-        v = v * 10 + (s.p[i] - '0');
+        int d = s.p[i] - '0';
+        if (v > (INT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
     }
     *out = v;
     return 0;

@@ -10,7 +10,20 @@
 static bool is_b64token_char(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-           c == '_' || c == '~' || c == '+' || c == '/' || c == '=';
+           c == '_' || c == '~' || c == '+' || c == '/';
+}
+
+/* RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=" */
+static bool is_b64token(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && is_b64token_char(s[i]))
+        i++;
+    if (i == 0)
+        return false;
+    while (i < n && s[i] == '=')
+        i++;
+    return i == n;
 }
 
 int auth_header_parse(struct arena *a, const char *v, size_t n, struct auth_header *out)
@@ -49,9 +62,8 @@ int auth_header_parse(struct arena *a, const char *v, size_t n, struct auth_head
         out->scheme = AUTH_BEARER;
         if (clen == 0)
             return -1;
-        for (size_t k = 0; k < clen; k++)
-            if (!is_b64token_char(cred[k]))
-                return -1;
+        if (!is_b64token(cred, clen))
+            return -1;
         out->token = (struct str){arena_strndup(a, cred, clen), clen};
         return 0;
     }

@@ -158,7 +158,8 @@ void cookie_set(struct http_req *req, const char *name, const char *value, const
     /* Names and values come from our own code, but a bad one would let a header be split or an
      * attribute be injected: refuse to send it (a bug, logged) rather than send it mangled. */
     if (!is_token(name) || !is_cookie_value(value) || path[0] != '/' || !is_path_value(path)) {
-        log_error("bug", LS("what", "cookie_set: unsafe cookie name, value or path"), LS("cookie", name), NULL);
+        log_error("bug", LS("what", "cookie_set: unsafe cookie name, value or path"), LS("cookie", name),
+                  NULL);
         return;
     }
     const char *same_site = "Lax";

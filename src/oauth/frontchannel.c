@@ -44,7 +44,13 @@ void page_send(struct http_req *req, int status, const char *name, json_t *data)
     if (json_object_get(data, "lang") == NULL)
         json_object_set_new(data, "lang", json_string("en"));
     size_t len;
-    char *html = tmpl_render(t, data, req->arena, &len);
+    bool truncated = false;
+    char *html = tmpl_render_ex(t, data, req->arena, &len, &truncated);
+    if (truncated) {
+        log_error("page_truncated", LS("rid", req->rid), LS("page", name), NULL);
+        http_res_body(req, 500, "text/plain; charset=utf-8", "internal error\n", 15);
+        return;
+    }
     security_headers(req, "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
                           "base-uri 'none'");
     http_res_body(req, status, "text/html; charset=utf-8", html, len);

@@ -36,8 +36,9 @@ static void sodium_setup(void)
         return;
     unsigned char pw[32];
     randombytes_buf(pw, sizeof(pw));
-    int rc = crypto_pwhash_str_alg(dummy_hash, (const char *)pw, sizeof(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                                   crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13);
+    int rc =
+        crypto_pwhash_str_alg(dummy_hash, (const char *)pw, sizeof(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                              crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13);
     sodium_memzero(pw, sizeof(pw));
     sodium_ok = rc == 0;
 }
@@ -115,8 +116,9 @@ int user_authenticate(struct store_conn *db, struct arena *a, const char *userna
  * ------------------------------------------------------------------------------------------------------ */
 
 static const char *const profile_claims[] = {
-    "name",    "family_name", "given_name", "middle_name", "nickname", "preferred_username", "profile",
-    "picture", "website",     "gender",     "birthdate",   "zoneinfo", "locale",             "updated_at",
+    "name",    "family_name", "given_name", "middle_name", "nickname",  "preferred_username",
+    "profile", "picture",     "website",    "gender",      "birthdate", "zoneinfo",
+    "locale",  "updated_at",
 };
 static const char *const email_claims[] = {"email", "email_verified"};
 static const char *const address_claims[] = {"address"};
@@ -136,14 +138,28 @@ static const struct {
 const char *const user_claims_supported[] = {
     "sub",
     /* profile */
-    "name", "family_name", "given_name", "middle_name", "nickname", "preferred_username", "profile", "picture",
-    "website", "gender", "birthdate", "zoneinfo", "locale", "updated_at",
+    "name",
+    "family_name",
+    "given_name",
+    "middle_name",
+    "nickname",
+    "preferred_username",
+    "profile",
+    "picture",
+    "website",
+    "gender",
+    "birthdate",
+    "zoneinfo",
+    "locale",
+    "updated_at",
     /* email */
-    "email", "email_verified",
+    "email",
+    "email_verified",
     /* address */
     "address",
     /* phone */
-    "phone_number", "phone_number_verified",
+    "phone_number",
+    "phone_number_verified",
 };
 const size_t user_claims_supported_count = sizeof(user_claims_supported) / sizeof(user_claims_supported[0]);
 
@@ -255,8 +271,8 @@ static char *config_claims_json(const struct cfg_user *cu)
             const char *name;
             const char *value;
         } parts[] = {
-            {"formatted", ad->formatted},     {"street_address", ad->street_address}, {"locality", ad->locality},
-            {"region", ad->region},           {"postal_code", ad->postal_code},       {"country", ad->country},
+            {"formatted", ad->formatted}, {"street_address", ad->street_address}, {"locality", ad->locality},
+            {"region", ad->region},       {"postal_code", ad->postal_code},       {"country", ad->country},
         };
         json_t *addr = json_object();
         for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
@@ -288,15 +304,15 @@ static int revoke_user_tokens(struct store_conn *db, const char *id, int64_t now
 /* What users_apply_config decided for users[i] before its transaction: its id and password hash. */
 struct planned_user {
     const char *id;
-    const char *hash;   /* arena copy of the hash to store */
-    bool rehashed;      /* a new hash, so the row changes */
+    const char *hash; /* arena copy of the hash to store */
+    bool rehashed;    /* a new hash, so the row changes */
 };
 
 /* Hashes (or keeps) the password of every configured user, before the transaction: each hash takes tens of
  * milliseconds, which must not be spent holding the store's write lock. A stored hash that still matches
  * the configured password is kept, so that a restart does not rewrite every user. */
-static int plan_users(struct store_conn *db, struct arena *a, const struct config *cfg, struct planned_user *plan,
-                      struct errbuf *err)
+static int plan_users(struct store_conn *db, struct arena *a, const struct config *cfg,
+                      struct planned_user *plan, struct errbuf *err)
 {
     for (unsigned i = 0; i < cfg->n_users; i++) {
         const struct cfg_user *cu = &cfg->users[i];
@@ -308,9 +324,9 @@ static int plan_users(struct store_conn *db, struct arena *a, const struct confi
             }
         }
         if (cu->password_hash != NULL) {
-            if (!sodium_ready() || crypto_pwhash_str_needs_rehash(cu->password_hash,
-                                                                  crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                                                                  crypto_pwhash_MEMLIMIT_INTERACTIVE) < 0) {
+            if (!sodium_ready() ||
+                crypto_pwhash_str_needs_rehash(cu->password_hash, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                               crypto_pwhash_MEMLIMIT_INTERACTIVE) < 0) {
                 errbuf_set(err, "users[%u].password_hash: not a valid argon2id encoded hash", i);
                 return ERR_INVALID;
             }
@@ -450,17 +466,17 @@ int users_apply_config(struct store_conn *db, const struct config *cfg, struct e
  * ------------------------------------------------------------------------------------------------------ */
 
 #define LIMITER_MAX_ENTRIES 100000u
-#define LIMITER_BUCKETS 65536u          /* power of two */
-#define LIMITER_WINDOW 900              /* seconds: failures older than this (and not locked) are forgotten */
-#define LIMITER_MAX_DELAY 900           /* seconds: the cap of the doubling delay (15 minutes) */
+#define LIMITER_BUCKETS 65536u /* power of two */
+#define LIMITER_WINDOW 900     /* seconds: failures older than this (and not locked) are forgotten */
+#define LIMITER_MAX_DELAY 900  /* seconds: the cap of the doubling delay (15 minutes) */
 #define LIMITER_ADDR_FACTOR 4u
 #define LIMITER_KEY_LEN 16u
-#define LIMITER_ADDR_MAX 64u            /* longest address kept (an IPv6 text form is at most 45) */
+#define LIMITER_ADDR_MAX 64u /* longest address kept (an IPv6 text form is at most 45) */
 
 struct lim_entry {
     uint8_t key[LIMITER_KEY_LEN];
-    struct lim_entry *hnext;            /* bucket chain */
-    struct lim_entry *older, *newer;    /* age list, by last failure */
+    struct lim_entry *hnext;         /* bucket chain */
+    struct lim_entry *older, *newer; /* age list, by last failure */
     uint32_t failures;
     int64_t last_failure;
     int64_t locked_until;

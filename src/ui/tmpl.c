@@ -149,8 +149,8 @@ static const char *find2(const char *s, size_t from, size_t len, char c)
 /* Mustache "standalone" tags: a section, inverted, close or comment tag alone on its line (only blanks
  * around it) removes the whole line from the output, so templates can put them on their own lines
  * without leaving blank lines behind. Returns true and sets the text end and the resume offset. */
-static bool standalone(const struct parser *p, size_t text_from, size_t open, size_t close_end, size_t *text_end,
-                       size_t *resume)
+static bool standalone(const struct parser *p, size_t text_from, size_t open, size_t close_end,
+                       size_t *text_end, size_t *resume)
 {
     size_t i = open;
     while (i > text_from && (p->s[i - 1] == ' ' || p->s[i - 1] == '\t'))

@@ -11,6 +11,7 @@
 #ifndef OSTIARY_UI_TMPL_H
 #define OSTIARY_UI_TMPL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -27,6 +28,9 @@ int tmpl_parse(const char *text, size_t len, struct tmpl **out, struct errbuf *e
 void tmpl_free(struct tmpl *t);
 /* Renders into arena memory; *len gets the length. Never fails on data: missing names render empty. */
 char *tmpl_render(const struct tmpl *t, json_t *data, struct arena *a, size_t *len);
+/* Like tmpl_render; *truncated (optional) is set when output hit the 1 MiB cap or the step budget
+ * (2^20 node visits). A truncated page must not be served as is. */
+char *tmpl_render_ex(const struct tmpl *t, json_t *data, struct arena *a, size_t *len, bool *truncated);
 
 /* The page set: login, consent, error, logout (confirm), logged_out, select_account, and the shared
  * style sheet. Loaded from `dir` (files <name>.html and style.css) when dir is non-NULL, else from the

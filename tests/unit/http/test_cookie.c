@@ -155,12 +155,12 @@ TEST(cookie_control_chars)
 
 /* ---- several Cookie headers ---- */
 
-static struct http_kv H(const char *name, const char *value)
-{
+static struct http_kv H(const char *name, const char *value) {
     return (struct http_kv){str_c(name), str_c(value)};
 }
 
-static int req_get(struct http_kv *hs, size_t n, const char *name)
+static int
+req_get(struct http_kv *hs, size_t n, const char *name)
 {
     struct http_req req = {.arena = A(), .headers = hs, .n_headers = n};
     struct str v = {(const char *)1, 1};
@@ -184,7 +184,8 @@ TEST(cookie_request_headers)
     ASSERT_EQ(req_get(one, 0, "sid"), 1); /* no headers at all */
 
     /* HTTP/2: one header field per cookie. */
-    struct http_kv split[] = {H("cookie", "a=1"), H("accept", "*/*"), H("cookie", "sid=v2"), H("cookie", "b=2")};
+    struct http_kv split[] = {H("cookie", "a=1"), H("accept", "*/*"), H("cookie", "sid=v2"),
+                              H("cookie", "b=2")};
     ASSERT_EQ(req_get(split, 4, "sid"), 0);
     ASSERT_STREQ(got, "v2");
     ASSERT_EQ(req_get(split, 4, "b"), 0);
@@ -258,7 +259,8 @@ TEST(cookie_set_refuses_unsafe)
     log_min_level = saved;
     /* Base64url values (what we set) are fine. */
     o.path = "/";
-    ASSERT_STREQ(set("__Host-sid", "aB3-_x", o), "__Host-sid=aB3-_x; Path=/; Max-Age=60; HttpOnly; Secure; SameSite=Lax");
+    ASSERT_STREQ(set("__Host-sid", "aB3-_x", o),
+                 "__Host-sid=aB3-_x; Path=/; Max-Age=60; HttpOnly; Secure; SameSite=Lax");
 }
 
 TESTS(T(cookie_simple), T(cookie_value_borrowed), T(cookie_spaces), T(cookie_quotes), T(cookie_empty),

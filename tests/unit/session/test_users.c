@@ -158,8 +158,9 @@ TEST(users_verify_rejects_unusable_hashes)
     ASSERT(!user_password_verify("", "pw", 2));
     ASSERT(!user_password_verify("$argon2id$garbage", "pw", 2));
     /* argon2i, bcrypt: not ours, never accepted even if libsodium could read them. */
-    ASSERT(!user_password_verify("$argon2i$v=19$m=4096,t=3,p=1$c29tZXNhbHQ$iWh06vD8Fy27wf9npn6FXWiCX4K6pW6Ue1Bnzz07Z8A",
-                                 "password", 8));
+    ASSERT(!user_password_verify(
+        "$argon2i$v=19$m=4096,t=3,p=1$c29tZXNhbHQ$iWh06vD8Fy27wf9npn6FXWiCX4K6pW6Ue1Bnzz07Z8A", "password",
+        8));
     ASSERT(!user_password_verify("$2b$10$abcdefghijklmnopqrstuuJd1XLVEUKXAdkKmKpMWpVT2qKmwpa", "pw", 2));
     char *h = user_password_hash("pw", 2);
     ASSERT(h != NULL);
@@ -228,7 +229,8 @@ static const char alice_claims[] =
 
 static json_t *claims_for(const char *claims_json, const char *const *scopes, size_t n)
 {
-    struct store_user u = {.id = "u-alice", .username = "alice", .claims = claims_json, .updated_at = 1700000000};
+    struct store_user u = {
+        .id = "u-alice", .username = "alice", .claims = claims_json, .updated_at = 1700000000};
     return user_claims_for_scope(&u, scopes, n);
 }
 
@@ -265,9 +267,10 @@ TEST(users_claims_per_scope)
     dump = json_dumps(c, JSON_SORT_KEYS | JSON_COMPACT);
     json_decref(c);
     /* email_verified is a boolean (§5.1) even when stored as a string. */
-    ASSERT_STREQ(dump, "{\"address\":{\"country\":\"UK\",\"locality\":\"Oxford\"},\"email\":\"alice@example.com\","
-                       "\"email_verified\":true,\"phone_number\":\"+44 20 7946 0000\","
-                       "\"phone_number_verified\":false,\"sub\":\"u-alice\"}");
+    ASSERT_STREQ(dump,
+                 "{\"address\":{\"country\":\"UK\",\"locality\":\"Oxford\"},\"email\":\"alice@example.com\","
+                 "\"email_verified\":true,\"phone_number\":\"+44 20 7946 0000\","
+                 "\"phone_number_verified\":false,\"sub\":\"u-alice\"}");
     free(dump);
 }
 
@@ -313,17 +316,16 @@ TEST(users_claims_supported)
 
 /* ---- users of the configuration ---- */
 
-static const char config_users[] =
-    "users:\n"
-    "  - username: alice\n"
-    "    password: wonderland\n"
-    "    name: Alice Liddell\n"
-    "    email: alice@example.com\n"
-    "    email_verified: true\n"
-    "    address: { country: UK }\n"
-    "  - username: bob\n"
-    "    id: bob-sub-1\n"
-    "    password_hash: '%s'\n";
+static const char config_users[] = "users:\n"
+                                   "  - username: alice\n"
+                                   "    password: wonderland\n"
+                                   "    name: Alice Liddell\n"
+                                   "    email: alice@example.com\n"
+                                   "    email_verified: true\n"
+                                   "    address: { country: UK }\n"
+                                   "  - username: bob\n"
+                                   "    id: bob-sub-1\n"
+                                   "    password_hash: '%s'\n";
 
 /* The documented default id: base64url(SHA-256("ostiary-user:" + username)), first 22 characters. */
 static const char *expected_id(struct arena *a, const char *username)
@@ -410,20 +412,32 @@ USERS_TEST(users_apply_config_disable_and_remove)
     ASSERT(cfg != NULL);
     OK(users_apply_config(f->c, cfg, &f->err));
     const char *alice_id = expected_id(f->a, "alice");
-    struct store_token s1 = {.kind = STORE_TOKEN_SESSION, .client_id = "", .sub = alice_id, .scope = "",
-                             .iat = 1000, .exp = 9000};
-    struct store_token r1 = {.kind = STORE_TOKEN_REFRESH, .client_id = "app", .sub = alice_id, .scope = "openid",
-                             .iat = 1000, .exp = 9000};
-    struct store_token b1 = {.kind = STORE_TOKEN_SESSION, .client_id = "", .sub = "bob-sub-1", .scope = "",
-                             .iat = 1000, .exp = 9000};
+    struct store_token s1 = {
+        .kind = STORE_TOKEN_SESSION, .client_id = "", .sub = alice_id, .scope = "", .iat = 1000, .exp = 9000};
+    struct store_token r1 = {.kind = STORE_TOKEN_REFRESH,
+                             .client_id = "app",
+                             .sub = alice_id,
+                             .scope = "openid",
+                             .iat = 1000,
+                             .exp = 9000};
+    struct store_token b1 = {.kind = STORE_TOKEN_SESSION,
+                             .client_id = "",
+                             .sub = "bob-sub-1",
+                             .scope = "",
+                             .iat = 1000,
+                             .exp = 9000};
     store_hash("s1", 2, s1.hash);
     store_hash("r1", 2, r1.hash);
     store_hash("b1", 2, b1.hash);
     OK(store_token_put(f->c, &s1, &f->err));
     OK(store_token_put(f->c, &r1, &f->err));
     OK(store_token_put(f->c, &b1, &f->err));
-    struct store_consent cs = {.user_id = "bob-sub-1", .client_id = "app", .scope = "openid", .resources = "",
-                               .created_at = 1000, .updated_at = 1000};
+    struct store_consent cs = {.user_id = "bob-sub-1",
+                               .client_id = "app",
+                               .scope = "openid",
+                               .resources = "",
+                               .created_at = 1000,
+                               .updated_at = 1000};
     OK(store_consent_put(f->c, &cs, &f->err));
     /* A user added with the CLI is not the file's business. */
     OK(put_user(f, "cli-user", "carol", "pw", false));
@@ -485,7 +499,8 @@ USERS_TEST(users_apply_config_errors_leave_nothing)
 
     /* An explicit id equal to another user's derived id. */
     char yaml[256];
-    snprintf(yaml, sizeof(yaml), "users:\n  - { username: dave, password: d }\n  - { username: eve, id: %s, password: e }\n",
+    snprintf(yaml, sizeof(yaml),
+             "users:\n  - { username: dave, password: d }\n  - { username: eve, id: %s, password: e }\n",
              expected_id(f->a, "dave"));
     cfg = load_config(yaml, &f->err);
     ASSERT(cfg != NULL);
@@ -524,7 +539,8 @@ TEST(limiter_delays_after_max_failures)
     login_limiter_failure(l, "alice", "192.0.2.1", t + 92);
     w[6] = login_limiter_check(l, "alice", "192.0.2.1", t + 92);
     /* Other pairs are not delayed: another user from the same address, the same user from elsewhere. */
-    w[7] = login_limiter_check(l, "bob", "192.0.2.1", t + 92) + login_limiter_check(l, "alice", "192.0.2.2", t + 92);
+    w[7] = login_limiter_check(l, "bob", "192.0.2.1", t + 92) +
+           login_limiter_check(l, "alice", "192.0.2.2", t + 92);
     login_limiter_free(l);
     ASSERT_EQ(w[0], 0);
     ASSERT_EQ(w[1], 0);
@@ -677,10 +693,10 @@ TEST(limiter_threads)
     login_limiter_free(l);
 }
 
-TESTS(T(users_hash_and_verify), T(users_verify_rejects_unusable_hashes), T(users_verify_without_hash_takes_as_long),
-      T(users_authenticate), T(users_claims_openid_only), T(users_claims_per_scope), T(users_claims_edge_cases),
-      T(users_claims_supported), T(users_apply_config_creates_and_is_idempotent),
-      T(users_apply_config_disable_and_remove), T(users_apply_config_errors_leave_nothing),
-      T(limiter_delays_after_max_failures), T(limiter_delay_is_capped_and_temporary),
-      T(limiter_success_clears_the_pair), T(limiter_per_address), T(limiter_bounded_evicts_oldest),
-      T(limiter_null_and_long_inputs), T(limiter_threads))
+TESTS(T(users_hash_and_verify), T(users_verify_rejects_unusable_hashes),
+      T(users_verify_without_hash_takes_as_long), T(users_authenticate), T(users_claims_openid_only),
+      T(users_claims_per_scope), T(users_claims_edge_cases), T(users_claims_supported),
+      T(users_apply_config_creates_and_is_idempotent), T(users_apply_config_disable_and_remove),
+      T(users_apply_config_errors_leave_nothing), T(limiter_delays_after_max_failures),
+      T(limiter_delay_is_capped_and_temporary), T(limiter_success_clears_the_pair), T(limiter_per_address),
+      T(limiter_bounded_evicts_oldest), T(limiter_null_and_long_inputs), T(limiter_threads))

@@ -16,7 +16,6 @@
 #include "harness.h"
 
 /* Defined in tmpl.c (the variant of tmpl_render that reports truncation). */
-char *tmpl_render_ex(const struct tmpl *t, json_t *data, struct arena *a, size_t *len, bool *truncated);
 
 static struct arena *A(void)
 {
@@ -83,7 +82,7 @@ TEST(tmpl_variables)
     ASSERT_STREQ(render("[{{n}}] [{{r}}] [{{z}}]", "{\"n\":42,\"r\":1.5,\"z\":-7}"), "[42] [1.5] [-7]");
     /* Booleans, null, objects and arrays print nothing; missing names print nothing. */
     ASSERT_STREQ(render("[{{t}}{{f}}{{nl}}{{o}}{{a}}{{missing}}]", "{\"t\":true,\"f\":false,\"nl\":null,"
-                                                                  "\"o\":{\"x\":1},\"a\":[1]}"),
+                                                                   "\"o\":{\"x\":1},\"a\":[1]}"),
                  "[]");
     ASSERT_STREQ(render("[{{x}}]", NULL), "[]");
     ASSERT_STREQ(render("[{{x}}]", "[1,2]"), "[]");
@@ -118,11 +117,13 @@ TEST(tmpl_sections_arrays)
     ASSERT_STREQ(render("<ul>{{#items}}<li>{{name}}</li>{{/items}}</ul>",
                         "{\"items\":[{\"name\":\"a\"},{\"name\":\"<b>\"}]}"),
                  "<ul><li>a</li><li>&lt;b&gt;</li></ul>");
-    ASSERT_STREQ(render("{{#list}}[{{.}}]{{/list}}", "{\"list\":[\"x\",\"y&\",3,true,null]}"), "[x][y&amp;][3][][]");
+    ASSERT_STREQ(render("{{#list}}[{{.}}]{{/list}}", "{\"list\":[\"x\",\"y&\",3,true,null]}"),
+                 "[x][y&amp;][3][][]");
     ASSERT_STREQ(render("a{{#list}}X{{/list}}b", "{\"list\":[]}"), "ab");
     /* Inside an element, names not found in it come from outer contexts. */
-    ASSERT_STREQ(render("{{#s}}{{n}}-{{who}} {{/s}}", "{\"who\":\"me\",\"s\":[{\"n\":1},{\"n\":2,\"who\":\"it\"}]}"),
-                 "1-me 2-it ");
+    ASSERT_STREQ(
+        render("{{#s}}{{n}}-{{who}} {{/s}}", "{\"who\":\"me\",\"s\":[{\"n\":1},{\"n\":2,\"who\":\"it\"}]}"),
+        "1-me 2-it ");
     /* Arrays of arrays. */
     ASSERT_STREQ(render("{{#m}}({{#.}}{{.}}{{/.}}){{/m}}", "{\"m\":[[1,2],[3]]}"), "(12)(3)");
 }
@@ -154,8 +155,9 @@ TEST(tmpl_nested)
 {
     const char *d = "{\"groups\":[{\"g\":\"A\",\"users\":[{\"u\":\"a1\"},{\"u\":\"a2\"}]},"
                     "{\"g\":\"B\",\"users\":[]}],\"sep\":\",\"}";
-    ASSERT_STREQ(render("{{#groups}}{{g}}:{{#users}}{{u}}{{sep}}{{/users}}{{^users}}-{{/users}};{{/groups}}", d),
-                 "A:a1,a2,;B:-;");
+    ASSERT_STREQ(
+        render("{{#groups}}{{g}}:{{#users}}{{u}}{{sep}}{{/users}}{{^users}}-{{/users}};{{/groups}}", d),
+        "A:a1,a2,;B:-;");
     /* 32 levels are allowed. */
     char t[2048] = "";
     size_t n = 0;
@@ -186,11 +188,13 @@ TEST(tmpl_comments_and_standalone)
 TEST(tmpl_parse_errors)
 {
     ASSERT_STREQ(parse_error("line1\n{{#a}}\nx\n"), "line 2: unclosed section 'a'");
-    ASSERT_STREQ(parse_error("{{#a}}\n{{#b}}\n{{/a}}"), "line 3: '{{/a}}' does not close section 'b' (opened on line 2)");
+    ASSERT_STREQ(parse_error("{{#a}}\n{{#b}}\n{{/a}}"),
+                 "line 3: '{{/a}}' does not close section 'b' (opened on line 2)");
     ASSERT_STREQ(parse_error("a\nb\n{{/x}}"), "line 3: closing tag with no open section");
     ASSERT_STREQ(parse_error("one\ntwo {{name\nthree"), "line 2: unterminated tag (no closing '}}')");
     ASSERT_STREQ(parse_error("{{"), "line 1: unterminated tag (no closing '}}')");
-    ASSERT_STREQ(parse_error("x\n\n\n{{}}"), "line 4: invalid tag name (expected letters, digits, '_', '-' and dots)");
+    ASSERT_STREQ(parse_error("x\n\n\n{{}}"),
+                 "line 4: invalid tag name (expected letters, digits, '_', '-' and dots)");
     ASSERT(strstr(parse_error("{{a b}}"), "line 1: invalid tag name") != NULL);
     ASSERT(strstr(parse_error("{{a..b}}"), "invalid tag name") != NULL);
     ASSERT(strstr(parse_error("{{.a}}"), "invalid tag name") != NULL);
@@ -200,7 +204,8 @@ TEST(tmpl_parse_errors)
     ASSERT_STREQ(parse_error("{{&raw}}"), "line 1: unescaped output ('{{&') is not supported");
     ASSERT_STREQ(parse_error("{{>partial}}"), "line 1: partials are not supported");
     ASSERT_STREQ(parse_error("{{=<% %>=}}"), "line 1: delimiter changes are not supported");
-    ASSERT_STREQ(parse_error("{{#a}}{{/a\x01}}"), "line 1: '{{/?}}' does not close section 'a' (opened on line 1)");
+    ASSERT_STREQ(parse_error("{{#a}}{{/a\x01}}"),
+                 "line 1: '{{/?}}' does not close section 'a' (opened on line 1)");
     /* The close must name the section exactly. */
     ASSERT(strstr(parse_error("{{#a.b}}{{/a}}"), "does not close section 'a.b'") != NULL);
 }
@@ -287,8 +292,9 @@ TEST(tmpl_null_safety)
 
 static json_t *common_data(const char *title)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:s}", "title", title, "lang", "en", "issuer", "https://id.example.com",
-                     "css_url", "https://id.example.com/assets/style.css", "request_id", "rid-123");
+    return json_pack("{s:s, s:s, s:s, s:s, s:s}", "title", title, "lang", "en", "issuer",
+                     "https://id.example.com", "css_url", "https://id.example.com/assets/style.css",
+                     "request_id", "rid-123");
 }
 
 static const char *render_page(const struct tmpl_set *s, const char *page, json_t *data)
@@ -309,8 +315,8 @@ static bool page_ok(const char *html, const char *title)
 {
     char want[256];
     snprintf(want, sizeof(want), "<title>%s</title>", title);
-    return html != NULL && strncmp(html, "<!DOCTYPE html>\n", 16) == 0 && strstr(html, "<html lang=\"en\">") &&
-           strstr(html, "name=\"viewport\"") &&
+    return html != NULL && strncmp(html, "<!DOCTYPE html>\n", 16) == 0 &&
+           strstr(html, "<html lang=\"en\">") && strstr(html, "name=\"viewport\"") &&
            strstr(html, "<link rel=\"stylesheet\" href=\"https://id.example.com/assets/style.css\">") &&
            strstr(html, want) && strstr(html, "<script") == NULL && strstr(html, "style=") == NULL &&
            strstr(html, "<style") == NULL && strstr(html, "{{") == NULL && strstr(html, "http://") == NULL &&
@@ -322,7 +328,8 @@ TEST(tmpl_pages_builtin_parse)
     struct tmpl_set *s;
     struct errbuf err;
     ASSERT_EQ(tmpl_set_load(NULL, &s, &err), 0);
-    static const char *const pages[] = {"login", "consent", "error", "logout", "logged_out", "select_account"};
+    static const char *const pages[] = {"login",  "consent",    "error",
+                                        "logout", "logged_out", "select_account"};
     for (size_t i = 0; i < 6; i++)
         ASSERT(tmpl_set_get(s, pages[i]) != NULL);
     ASSERT(tmpl_set_get(s, "nope") == NULL);
@@ -363,10 +370,17 @@ TEST(tmpl_page_login)
     ASSERT(strstr(h, "id=\"username\" name=\"username\"") != NULL);
     ASSERT(strstr(h, "value=\"alice@example.com\" autocomplete=\"username\"") != NULL);
     ASSERT(strstr(h, "autofocus aria-describedby=\"login-error\">") != NULL);
-    ASSERT(strstr(h, "id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\"") != NULL);
-    ASSERT(strstr(h, "id=\"login-submit\" class=\"primary\" type=\"submit\" name=\"action\" value=\"login\"") != NULL);
-    ASSERT(strstr(h, "id=\"login-cancel\" type=\"submit\" name=\"action\" value=\"cancel\" formnovalidate") != NULL);
-    ASSERT(strstr(h, "<p id=\"login-error\" class=\"alert\" role=\"alert\">Wrong username or password.</p>") != NULL);
+    ASSERT(
+        strstr(h, "id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\"") !=
+        NULL);
+    ASSERT(
+        strstr(h, "id=\"login-submit\" class=\"primary\" type=\"submit\" name=\"action\" value=\"login\"") !=
+        NULL);
+    ASSERT(strstr(h, "id=\"login-cancel\" type=\"submit\" name=\"action\" value=\"cancel\" formnovalidate") !=
+           NULL);
+    ASSERT(
+        strstr(h, "<p id=\"login-error\" class=\"alert\" role=\"alert\">Wrong username or password.</p>") !=
+        NULL);
     ASSERT(strstr(h, "Demo &lt;App&gt;") != NULL && strstr(h, "Demo <App>") == NULL);
     /* Tab order: username, password, submit, cancel. */
     const char *u = strstr(h, "id=\"username\""), *p = strstr(h, "id=\"password\"");
@@ -394,8 +408,9 @@ TEST(tmpl_page_consent)
     json_object_set_new(d, "client_name", json_string("Photo Printer"));
     json_object_set_new(d, "client_id", json_string("printer"));
     json_object_set_new(d, "user", json_string("Alice"));
-    json_object_set_new(d, "scopes", json_pack("[{s:s,s:s},{s:s}]", "name", "photos.read", "description",
-                                               "See your photos", "name", "email"));
+    json_object_set_new(d, "scopes",
+                        json_pack("[{s:s,s:s},{s:s}]", "name", "photos.read", "description",
+                                  "See your photos", "name", "email"));
     json_object_set_new(d, "resources", json_pack("[{s:s}]", "identifier", "https://api.example.com/"));
     json_object_set_new(d, "offline", json_true());
     const char *h = render_page(s, "consent", d);
@@ -406,16 +421,22 @@ TEST(tmpl_page_consent)
     ASSERT(strstr(h, "https://api.example.com/") != NULL);
     ASSERT(strstr(h, "id=\"consent-offline\"") != NULL && strstr(h, "offline access") != NULL);
     ASSERT(strstr(h, "Signed in as Alice") != NULL);
-    ASSERT(strstr(h, "<form id=\"consent-form\" method=\"post\" action=\"/interaction/i1/consent\">") != NULL);
-    ASSERT(strstr(h, "name=\"interaction\" value=\"i1\"") != NULL && strstr(h, "name=\"csrf\" value=\"c1\"") != NULL);
-    ASSERT(strstr(h, "id=\"consent-allow\" class=\"primary\" type=\"submit\" name=\"decision\" value=\"allow\"") != NULL);
+    ASSERT(strstr(h, "<form id=\"consent-form\" method=\"post\" action=\"/interaction/i1/consent\">") !=
+           NULL);
+    ASSERT(strstr(h, "name=\"interaction\" value=\"i1\"") != NULL &&
+           strstr(h, "name=\"csrf\" value=\"c1\"") != NULL);
+    ASSERT(
+        strstr(h,
+               "id=\"consent-allow\" class=\"primary\" type=\"submit\" name=\"decision\" value=\"allow\"") !=
+        NULL);
     ASSERT(strstr(h, "id=\"consent-deny\" type=\"submit\" name=\"decision\" value=\"deny\"") != NULL);
     ASSERT(strstr(h, "<code id=\"consent-client-id\">printer</code>") != NULL);
 
     /* No offline access, no APIs: neither is mentioned. */
     d = common_data("Allow access");
     json_object_set_new(d, "client_name", json_string("App"));
-    json_object_set_new(d, "scopes", json_pack("[{s:s,s:s}]", "name", "profile", "description", "Know your name"));
+    json_object_set_new(d, "scopes",
+                        json_pack("[{s:s,s:s}]", "name", "profile", "description", "Know your name"));
     json_object_set_new(d, "offline", json_false());
     json_object_set_new(d, "resources", json_array());
     h = render_page(s, "consent", d);
@@ -459,8 +480,12 @@ TEST(tmpl_page_logout)
     ASSERT(strstr(h, "Sign out of Shop?") != NULL);
     ASSERT(strstr(h, "You are signed in as bob.") != NULL);
     ASSERT(strstr(h, "<form id=\"logout-form\" method=\"post\" action=\"/session/end/confirm\">") != NULL);
-    ASSERT(strstr(h, "name=\"csrf\" value=\"c2\"") != NULL && strstr(h, "name=\"logout\" value=\"L0\"") != NULL);
-    ASSERT(strstr(h, "id=\"logout-confirm\" class=\"primary\" type=\"submit\" name=\"decision\" value=\"yes\"") != NULL);
+    ASSERT(strstr(h, "name=\"csrf\" value=\"c2\"") != NULL &&
+           strstr(h, "name=\"logout\" value=\"L0\"") != NULL);
+    ASSERT(
+        strstr(h,
+               "id=\"logout-confirm\" class=\"primary\" type=\"submit\" name=\"decision\" value=\"yes\"") !=
+        NULL);
     ASSERT(strstr(h, "id=\"logout-cancel\" type=\"submit\" name=\"decision\" value=\"no\"") != NULL);
     d = common_data("Sign out");
     h = render_page(s, "logout", d);
@@ -490,10 +515,14 @@ TEST(tmpl_page_select_account)
     const char *h = render_page(s, "select_account", d);
     ASSERT(page_ok(h, "Choose an account"));
     ASSERT(strstr(h, "<form id=\"select-form\" method=\"post\" action=\"/interaction/i2/select\">") != NULL);
-    ASSERT(strstr(h, "name=\"interaction\" value=\"i2\"") != NULL && strstr(h, "name=\"csrf\" value=\"c3\"") != NULL);
+    ASSERT(strstr(h, "name=\"interaction\" value=\"i2\"") != NULL &&
+           strstr(h, "name=\"csrf\" value=\"c3\"") != NULL);
     ASSERT(strstr(h, "id=\"select-continue\" class=\"primary\" type=\"submit\" name=\"decision\" "
                      "value=\"continue\">Continue as carol</button>") != NULL);
-    ASSERT(strstr(h, "id=\"select-other\" type=\"submit\" name=\"decision\" value=\"other\">Use another account") != NULL);
+    ASSERT(
+        strstr(h,
+               "id=\"select-other\" type=\"submit\" name=\"decision\" value=\"other\">Use another account") !=
+        NULL);
     tmpl_set_free(s);
 }
 
@@ -572,6 +601,6 @@ TEST(tmpl_set_from_dir)
 
 TESTS(T(tmpl_plain_text), T(tmpl_variables), T(tmpl_escaping), T(tmpl_dotted_names), T(tmpl_sections_arrays),
       T(tmpl_sections_values), T(tmpl_inverted), T(tmpl_nested), T(tmpl_comments_and_standalone),
-      T(tmpl_parse_errors), T(tmpl_limits), T(tmpl_null_safety), T(tmpl_pages_builtin_parse), T(tmpl_page_login),
-      T(tmpl_page_consent), T(tmpl_page_error), T(tmpl_page_logout), T(tmpl_page_select_account),
-      T(tmpl_set_from_dir))
+      T(tmpl_parse_errors), T(tmpl_limits), T(tmpl_null_safety), T(tmpl_pages_builtin_parse),
+      T(tmpl_page_login), T(tmpl_page_consent), T(tmpl_page_error), T(tmpl_page_logout),
+      T(tmpl_page_select_account), T(tmpl_set_from_dir))
