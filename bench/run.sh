@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
-# bench/run.sh: load benchmark of a running Ostiary with wrk (see bench/README.md).
+# bench/run.sh: load benchmark of a running Ostiary with wrk and bench/flowbench.c (see bench/README.md).
 #
-#   bench/run.sh                               # all scenarios, CONNS="8 64", DURATION=10
+#   bench/run.sh                               # all scenarios, CONNS="8 64", FLOW_VUS=32, DURATION=10
 #   DURATION=3 SCENARIOS="cc_rs256 introspect" bench/run.sh
+#   DURATION=5 SCENARIOS="flow_login flow_sso refresh" bench/run.sh
 #
 # Builds nothing: runs $OSTIARY_BIN (default build/release/ostiary; `make -j2` builds it). Starts it on
 # 127.0.0.1:4310 with a config generated from bench/ostiary-bench.yaml into a temp dir (SQLite on disk),
 # runs each scenario with wrk (-t2 --timeout 5s --latency, bench/scenario.lua), stops the server with
 # SIGTERM and checks it exited 0. Prints crypto ceilings (openssl speed -multi 2), RSS and a markdown table;
 # raw results are appended to bench/runs/<timestamp>.jsonl (git-ignored).
+# The browser-flow scenarios (flow_*, refresh*) run bench/flowbench.c instead of wrk, compiled into the temp
+# dir with `cc -O2`: authorization code + PKCE through the login and consent pages, and refresh_token
+# rotation, with client bench-rp and user bench; bench/argon2_cost.c (cc ... -lsodium) measures what one
+# password verification costs, the bound of flow_login.
 #
 # Env:
 #   DURATION=10        seconds per wrk run
 #   CONNS="8 64"       connection counts, each scenario runs once per value
-#   SCENARIOS="discovery jwks cc_rs256 cc_es256 cc_eddsa cc_opaque introspect introspect_jwt"
+#   SCENARIOS="discovery jwks cc_rs256 cc_es256 cc_eddsa cc_opaque introspect introspect_jwt
+#              flow_login flow_consent flow_sso refresh"   (also: flow_consent_eddsa flow_sso_eddsa
+#              refresh_eddsa, the same flows with client bench-rp-eddsa, whose ID tokens are EdDSA-signed)
+#   FLOW_VUS="32"      virtual users of the flow scenarios (each its own connection and cookie jar);
+#                      each flow scenario runs once per value (CONNS does not apply to them)
 #   WORKERS=           passed as --workers N (default: the server's own, one per core)
 #   OSTIARY_BIN=       server binary (default build/release/ostiary)
 #   BENCH_DB_DIR=      directory for the SQLite file (default the temp dir, on disk; avoid tmpfs)
@@ -30,7 +39,8 @@ BIN="${OSTIARY_BIN:-$ROOT/build/release/ostiary}"
 DURATION="${DURATION:-10}"
 CONNS="${CONNS:-8 64}"
 THREADS=2
-SCENARIOS="${SCENARIOS:-discovery jwks cc_rs256 cc_es256 cc_eddsa cc_opaque introspect introspect_jwt}"
+SCENARIOS="${SCENARIOS:-discovery jwks cc_rs256 cc_es256 cc_eddsa cc_opaque introspect introspect_jwt flow_login flow_consent flow_sso refresh}"
+FLOW_VUS="${FLOW_VUS:-32}"
 WORKERS="${WORKERS:-}"
 SPEED_SECONDS="${SPEED_SECONDS:-3}"
 CLIENT_ID=bench
@@ -46,13 +56,22 @@ command -v wrk > /dev/null || die "wrk not found (apt-get install -y wrk)"
 command -v curl > /dev/null || die "curl not found"
 [[ "$DURATION" =~ ^[0-9]+$ ]] && [ "$DURATION" -ge 1 ] || die "DURATION must be a positive integer"
 for c in $CONNS; do [[ "$c" =~ ^[0-9]+$ ]] && [ "$c" -ge 1 ] || die "CONNS: '$c' is not a positive integer"; done
+for c in $FLOW_VUS; do [[ "$c" =~ ^[0-9]+$ ]] && [ "$c" -ge 1 ] || die "FLOW_VUS: '$c' is not a positive integer"; done
 [ -z "$WORKERS" ] || [[ "$WORKERS" =~ ^[0-9]+$ ]] || die "WORKERS must be a number"
 for sc in $SCENARIOS; do
   case "$sc" in
     discovery | jwks | cc_rs256 | cc_es256 | cc_eddsa | cc_opaque | introspect | introspect_jwt) ;;
+    flow_login | flow_consent | flow_sso | refresh | flow_consent_eddsa | flow_sso_eddsa | refresh_eddsa) ;;
     *) die "unknown scenario '$sc'" ;;
   esac
 done
+is_flow() { case "$1" in flow_* | refresh*) return 0 ;; *) return 1 ;; esac; }
+N_FLOW=0; N_WRK=0; HAS_LOGIN=0
+for sc in $SCENARIOS; do
+  if is_flow "$sc"; then N_FLOW=$((N_FLOW + 1)); else N_WRK=$((N_WRK + 1)); fi
+  [ "$sc" != flow_login ] || HAS_LOGIN=1
+done
+[ "$N_FLOW" -eq 0 ] || command -v cc > /dev/null || die "cc not found (the flow scenarios compile bench/flowbench.c)"
 if ss -ltn 2> /dev/null | grep -q "[:.]$PORT "; then die "port $PORT is already in use"; fi
 
 # ---- temp dir, config ------------------------------------------------------------------------------------
@@ -73,6 +92,20 @@ sed -e "s|@ISSUER@|$BASE|" -e "s|@LISTEN@|$HOST:$PORT|" -e "s|@STORAGE@|$DB_DIR/
     -e "s|@SECRET@|$SECRET|" -e "s|@LOG_LEVEL@|info|" "$HERE/ostiary-bench.yaml" > "$CONFIG"
 chmod 600 "$CONFIG"
 if grep -q '@[A-Z_]*@' "$CONFIG"; then die "unreplaced placeholder in $CONFIG"; fi
+
+# The flow driver, and the argon2id cost probe (only for flow_login; skipped without libsodium's headers).
+FLOWBENCH=""; ARGON2_COST=""
+if [ "$N_FLOW" -gt 0 ]; then
+  FLOWBENCH="$TMP/flowbench"
+  cc -O2 -o "$FLOWBENCH" "$HERE/flowbench.c" || die "could not compile bench/flowbench.c"
+  if [ "$HAS_LOGIN" -eq 1 ] && [ -z "${SKIP_SPEED:-}" ]; then
+    if cc -O2 -o "$TMP/argon2_cost" "$HERE/argon2_cost.c" -lsodium -lpthread 2> "$TMP/argon2_cost.cc.txt"; then
+      ARGON2_COST="$TMP/argon2_cost"
+    else
+      log "warning: could not compile bench/argon2_cost.c (libsodium-dev?): no argon2id ceiling"
+    fi
+  fi
+fi
 
 mkdir -p "$HERE/runs"
 STAMP="$(date +%Y%m%d-%H%M%S)"
@@ -120,9 +153,9 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-n_scen=$(echo "$SCENARIOS" | wc -w)
 n_conns=$(echo "$CONNS" | wc -w)
-BUDGET=$((n_scen * n_conns * (DURATION + 20) + 6 * SPEED_SECONDS * 3 + 180))
+n_vus=$(echo "$FLOW_VUS" | wc -w)
+BUDGET=$((N_WRK * n_conns * (DURATION + 20) + N_FLOW * n_vus * (DURATION + 200) + 6 * SPEED_SECONDS * 3 + 240))
 
 log "starting $BIN on $BASE (db: $DB_DIR/ostiary.db on $DB_FS${WORKERS:+, --workers $WORKERS})"
 timeout -k 5 "$BUDGET" "$BIN" serve --config "$CONFIG" ${WORKERS:+--workers "$WORKERS"} \
@@ -172,6 +205,15 @@ if [ -z "${SKIP_SPEED:-}" ]; then
   EC_SIGN="$(speed_sign ecdsap256 '^ *256 bits ecdsa ')"
   ED_SIGN="$(speed_sign ed25519 '^ *253 bits EdDSA ')"
 fi
+# argon2id: every login verifies one hash (libsodium interactive limits: 2 passes over 64 MiB).
+ARGON2_MS=""; ARGON2_1=""; ARGON2_2=""
+if [ -n "$ARGON2_COST" ]; then
+  log "argon2id verify cost (bench/argon2_cost.c: 1 thread, then 2)"
+  timeout 120 "$ARGON2_COST" 5 > "$TMP/argon2.txt" 2>&1 || true
+  ARGON2_MS="$(sed -n 's/^ARGON2 {"threads":1,.*"ms_per_verify":\([0-9.]*\).*/\1/p' "$TMP/argon2.txt")"
+  ARGON2_1="$(sed -n 's/^ARGON2 {"threads":1,.*"verify_per_s":\([0-9.]*\).*/\1/p' "$TMP/argon2.txt")"
+  ARGON2_2="$(sed -n 's/^ARGON2 {"threads":2,.*"verify_per_s":\([0-9.]*\).*/\1/p' "$TMP/argon2.txt")"
+fi
 num_or_null() { [[ "${1:-}" =~ ^[0-9]+(\.[0-9]+)?$ ]] && echo "$1" || echo null; }
 TARGET_RS256="null"
 [ "$(num_or_null "$RSA_SIGN")" = null ] || TARGET_RS256="$(awk -v s="$RSA_SIGN" 'BEGIN{printf "%.0f", s * 0.7}')"
@@ -219,8 +261,55 @@ run_wrk() { # scenario conns; BENCH_* exported by the caller
   server_alive || { FAILED=1; die "server died during $sc c=$c (see $TMP/ostiary.log)"; }
 }
 
-log "scenarios: $SCENARIOS; CONNS=\"$CONNS\" DURATION=${DURATION}s wrk -t$THREADS --timeout 5s"
+FLOW_ROWS=()
+declare -A FLOW_OK=()
+
+run_flow() { # scenario vus: bench/flowbench.c, one RESULT line like scenario.lua's (per flow)
+  local sc="$1" c="$2" mode client out line t0 t1 cpu load st=0
+  mode="${sc%_eddsa}"
+  client=bench-rp
+  [ "$mode" = "$sc" ] || client=bench-rp-eddsa
+  out="$TMP/flow-$sc-c$c.txt"
+  load="$(cut -d' ' -f1 /proc/loadavg)"
+  t0="$(cpu_ticks)"
+  timeout -k 5 $((DURATION + 180)) "$FLOWBENCH" -s "$mode" -u "$BASE" -c "$c" -d "$DURATION" -C "$client" \
+    -S "$CLIENT_SECRET" -U bench -P bench-password -p "$SPID" > "$out" 2> "$out.err" || st=$?
+  t1="$(cpu_ticks)"
+  line="$(sed -n 's/^RESULT //p' "$out" | tail -1)"
+  if [ "$st" -ne 0 ] || [ -z "$line" ]; then
+    FAILED=1
+    echo "   $sc vus=$c: flowbench failed (status $st): $(grep -v '^flowbench: *[0-9]* s ' "$out.err" | tail -n 3)" >&2
+    FLOW_ROWS+=("| $sc | $c | - | - | - | - | - | - | - |")
+    server_alive || { FAILED=1; die "server died during $sc (see $TMP/ostiary.log)"; }
+    return
+  fi
+  cpu="$(awk -v a="$t0" -v b="$t1" -v hz="$HZ" 'BEGIN{printf "%.2f", (b - a) / hz}')"
+  printf '{"ts":"%s","kind":"flow","scenario":"%s","client":"%s","vus":%d,"duration":%d,"workers":%s,"rev":"%s","load":%s,"srv_cpu_s_incl_setup":%s,"r":%s}\n' \
+    "$(date -u +%FT%TZ)" "$sc" "$client" "$c" "$DURATION" "${WORKERS:-null}" "$GIT_REV" "$load" "$cpu" "$line" >> "$OUT"
+  local ok_rps http_rps p50 p99 errs sample scpu dcpu
+  field() { echo "$line" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
+  ok_rps="$(field ok_rps)"; http_rps="$(field http_rps)"; p50="$(field p50_ms)"; p99="$(field p99_ms)"
+  errs="$(field errors)"; scpu="$(field server_cpu_s)"; dcpu="$(field driver_cpu_s)"
+  sample="$(echo "$line" | sed -n 's/.*"sample":"\(.*\)"}$/\1/p')"
+  FLOW_OK["$sc/$c"]="$ok_rps"
+  local scores dcores
+  scores="$(awk -v s="${scpu:-}" -v d="$DURATION" 'BEGIN{if (s == "") print "-"; else printf "%.2f", s / d}')"
+  dcores="$(awk -v s="${dcpu:-0}" -v d="$DURATION" 'BEGIN{printf "%.2f", s / d}')"
+  FLOW_ROWS+=("$(printf '| %s | %s | %.0f | %.0f | %.2f | %.2f | %s | %s | %s |' "$sc" "$c" "$ok_rps" "$http_rps" \
+    "$p50" "$p99" "$errs" "$scores" "$dcores")")
+  printf '   %-18s vus=%-3s %7.0f flows/s (%5.0f HTTP req/s)  p50 %7.2f ms  p99 %7.2f ms  failures %s  (cores: server %s, driver %s)\n' \
+    "$sc" "$c" "$ok_rps" "$http_rps" "$p50" "$p99" "$errs" "$scores" "$dcores" >&2
+  grep -E '^(flowbench: setup|   [a-z_]+ +n )' "$out.err" | sed 's/^/     /' >&2 || true
+  if [ "${errs:-0}" != 0 ] && [ -n "$sample" ]; then echo "     first failure: $sample" >&2; fi
+  server_alive || { FAILED=1; die "server died during $sc vus=$c (see $TMP/ostiary.log)"; }
+}
+
+log "scenarios: $SCENARIOS; CONNS=\"$CONNS\" FLOW_VUS=\"$FLOW_VUS\" DURATION=${DURATION}s wrk -t$THREADS --timeout 5s"
 for sc in $SCENARIOS; do
+  if is_flow "$sc"; then
+    for c in $FLOW_VUS; do run_flow "$sc" "$c"; done
+    continue
+  fi
   for c in $CONNS; do
     export BENCH_METHOD BENCH_PATH BENCH_BODY="" BENCH_AUTH="" BENCH_EXPECT
     case "$sc" in
@@ -253,22 +342,60 @@ RSS_PEAK_KB="$(rss_kb VmHWM)"
 stop_server
 [ "$SERVER_STATUS" = 0 ] || FAILED=1
 
-printf '{"ts":"%s","kind":"summary","rev":"%s","duration":%d,"conns":"%s","workers":%s,"db_fs":"%s","rss_idle_kb":%s,"rss_after_kb":%s,"rss_peak_kb":%s,"speed_multi2_sign_s":{"rsa2048":%s,"ecdsap256":%s,"ed25519":%s},"target_cc_rs256":%s,"server_exit":%s}\n' \
-  "$(date -u +%FT%TZ)" "$GIT_REV" "$DURATION" "$CONNS" "${WORKERS:-null}" "$DB_FS" "${RSS_IDLE_KB:-0}" \
+printf '{"ts":"%s","kind":"summary","rev":"%s","duration":%d,"conns":"%s","flow_vus":"%s","workers":%s,"db_fs":"%s","rss_idle_kb":%s,"rss_after_kb":%s,"rss_peak_kb":%s,"speed_multi2_sign_s":{"rsa2048":%s,"ecdsap256":%s,"ed25519":%s},"argon2id_verify":{"ms":%s,"per_s_1thread":%s,"per_s_2threads":%s},"target_cc_rs256":%s,"server_exit":%s}\n' \
+  "$(date -u +%FT%TZ)" "$GIT_REV" "$DURATION" "$CONNS" "$FLOW_VUS" "${WORKERS:-null}" "$DB_FS" "${RSS_IDLE_KB:-0}" \
   "${RSS_LOAD_KB:-0}" "${RSS_PEAK_KB:-0}" "$(num_or_null "$RSA_SIGN")" "$(num_or_null "$EC_SIGN")" \
-  "$(num_or_null "$ED_SIGN")" "$TARGET_RS256" "${SERVER_STATUS:-null}" >> "$OUT"
+  "$(num_or_null "$ED_SIGN")" "$(num_or_null "$ARGON2_MS")" "$(num_or_null "$ARGON2_1")" "$(num_or_null "$ARGON2_2")" \
+  "$TARGET_RS256" "${SERVER_STATUS:-null}" >> "$OUT"
 
 # ---- report ----------------------------------------------------------------------------------------------
 echo
 echo "Ostiary $GIT_REV, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), DURATION=${DURATION}s," \
   "wrk -t$THREADS --timeout 5s, workers ${WORKERS:-default}, SQLite on $DB_FS"
 echo
-echo "| scenario | conns | req/s | p50 ms | p99 ms | errors |"
-echo "|---|---:|---:|---:|---:|---:|"
-printf '%s\n' "${ROWS[@]}"
-echo
-echo "req/s counts only 2xx responses with the expected body; errors = non-2xx + bad body + socket errors + timeouts."
-echo
+if [ "${#ROWS[@]}" -gt 0 ]; then
+  echo "| scenario | conns | req/s | p50 ms | p99 ms | errors |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  printf '%s\n' "${ROWS[@]}"
+  echo
+  echo "req/s counts only 2xx responses with the expected body; errors = non-2xx + bad body + socket errors + timeouts."
+  echo
+fi
+if [ "${#FLOW_ROWS[@]}" -gt 0 ]; then
+  echo "| scenario | VUs | flows/s | HTTP req/s | p50 ms | p99 ms | failures | server cores | driver cores |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  printf '%s\n' "${FLOW_ROWS[@]}"
+  echo
+  echo "flows/s counts complete, fully checked flows (refresh: refresh grants); latencies are per whole flow;"
+  echo "failures = flows where any step deviated; cores = CPU seconds / DURATION over the measured window."
+  echo "Requests per flow: flow_login 7, flow_consent 4, flow_sso 2, refresh 1 (bench/flowbench.c)."
+  best_flow() { # scenario -> best flows/s over FLOW_VUS, or empty
+    local b="" v
+    for c in $FLOW_VUS; do
+      v="${FLOW_OK[$1/$c]:-}"
+      [ -n "$v" ] || continue
+      if [ -z "$b" ] || awk -v a="$v" -v b="$b" 'BEGIN{exit !(a > b)}'; then b="$v"; fi
+    done
+    echo "$b"
+  }
+  for pair in flow_sso:3000 flow_sso_eddsa:3000 refresh:4000 refresh_eddsa:4000; do
+    sc="${pair%%:*}"; tgt="${pair#*:}"
+    b="$(best_flow "$sc")"
+    [ -n "$b" ] || continue
+    echo "target $sc >= $tgt/s: best $(awk -v a="$b" -v t="$tgt" 'BEGIN{printf "%.0f/s = %.0f%%: %s", a, 100 * a / t, (a >= t ? "met" : "NOT met")}')"
+  done
+  if [ -n "$RSA_SIGN" ]; then
+    echo "bound: flow_sso, flow_consent and refresh sign one RS256 ID token each (RSA-2048: ${RSA_SIGN} sign/s above);" \
+      "the *_eddsa variants one Ed25519 signature"
+  fi
+  if [ -n "$ARGON2_MS" ]; then
+    echo "bound: flow_login verifies one argon2id hash per flow: ${ARGON2_MS} ms on one thread here," \
+      "${ARGON2_1:-?}/s on 1 thread, ${ARGON2_2:-?}/s on 2 (bench/argon2_cost.c)"
+    b="$(best_flow flow_login)"
+    [ -z "$b" ] || echo "flow_login: best $(awk -v a="$b" -v t="${ARGON2_2:-0}" 'BEGIN{printf "%.1f flows/s", a; if (t > 0) printf " = %.0f%% of the argon2id ceiling", 100 * a / t}')"
+  fi
+  echo
+fi
 if [ -n "${SKIP_SPEED:-}" ]; then
   echo "ceilings: skipped (SKIP_SPEED)"
 else

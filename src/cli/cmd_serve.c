@@ -145,6 +145,15 @@ static void create_demo_client(struct app *app, struct store_conn *db)
 
 int cmd_serve(int argc, char **argv)
 {
+    /* Block the stop signals before any thread exists (the store starts its checkpoint thread when it
+     * opens), so that every thread inherits the mask and only signal_thread receives them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
     struct cli_globals g = {0};
     for (int i = 1; i < argc; i++)
         if (!cli_global_flag(&g, argc, argv, &i))
@@ -191,13 +200,6 @@ int cmd_serve(int argc, char **argv)
         create_demo_client(app, db);
     store_conn_close(db);
 
-    /* Block the stop signals in every thread; one thread waits for them. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
     pthread_t sig_tid;
     pthread_create(&sig_tid, NULL, signal_thread, app);
     pthread_detach(sig_tid);

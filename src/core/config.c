@@ -1733,10 +1733,18 @@ static int validate_client(struct config *cfg, unsigned i, struct arena *tmp, st
     }
 
     if (c->n_grant_types == 0) {
+        /* Interactive clients default to the code grant with refresh tokens (whether one is issued is
+         * still decided by refresh_token_policy); others to client_credentials. */
         free(c->grant_types);
-        c->grant_types = xcalloc(1, sizeof(char *));
-        c->grant_types[0] = xstrdup(c->n_redirect_uris > 0 ? "authorization_code" : "client_credentials");
-        c->n_grant_types = 1;
+        c->grant_types = xcalloc(2, sizeof(char *));
+        if (c->n_redirect_uris > 0) {
+            c->grant_types[0] = xstrdup("authorization_code");
+            c->grant_types[1] = xstrdup("refresh_token");
+            c->n_grant_types = 2;
+        } else {
+            c->grant_types[0] = xstrdup("client_credentials");
+            c->n_grant_types = 1;
+        }
     }
     for (unsigned j = 0; j < c->n_grant_types; j++) {
         const char *g = c->grant_types[j];

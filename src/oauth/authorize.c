@@ -256,7 +256,7 @@ static struct oauth_error validate_rest(struct http_req *req, const struct form 
         struct str v;
         if (param(f, single[i], &v) < 0)
             return (struct oauth_error){OAUTH_ERR_INVALID_REQUEST,
-                                        arena_printf(a, "%s is repeated (RFC 6749 §3.1)", single[i]), 0, NULL};
+                                        arena_printf(a, "%s is repeated (RFC 6749 section 3.1)", single[i]), 0, NULL};
     }
     struct str v;
     if (param(f, "request", &v) == 0)
@@ -285,7 +285,7 @@ static struct oauth_error validate_rest(struct http_req *req, const struct form 
     const char *scope = pstr(a, f, "scope");
     struct scope_set req_scopes = {NULL, 0};
     if (scope != NULL && scope_parse(a, scope, strlen(scope), &req_scopes) != 0)
-        return OAUTH_ERROR(INVALID_SCOPE, "scope is malformed (RFC 6749 §3.3)");
+        return OAUTH_ERROR(INVALID_SCOPE, "scope is malformed (RFC 6749 section 3.3)");
     if (scope == NULL)
         req_scopes.v = arena_alloc(a, sizeof(char *));
     struct scope_set allowed;
@@ -314,7 +314,7 @@ static struct oauth_error validate_rest(struct http_req *req, const struct form 
                                                     ? "code_challenge_method plain is not allowed for this client; use S256"
                                                     : "code_challenge_method S256 is not allowed for this client");
         if (!pkce_challenge_valid(ar->code_challenge_method, ar->code_challenge))
-            return OAUTH_ERROR(INVALID_REQUEST, "code_challenge is malformed (RFC 7636 §4.2)");
+            return OAUTH_ERROR(INVALID_REQUEST, "code_challenge is malformed (RFC 7636 section 4.2)");
     } else {
         if (ar->code_challenge_method != NULL)
             return OAUTH_ERROR(INVALID_REQUEST, "code_challenge_method without code_challenge");

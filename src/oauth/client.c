@@ -192,7 +192,7 @@ int clients_apply_config(struct store_conn *db, const struct config *cfg, struct
         for (unsigned k = 0; k < cc->n_grant_types; k++)
             c.grant_types |= grant_type_flag(cc->grant_types[k]);
         if (cc->n_grant_types == 0)
-            c.grant_types = cc->n_redirect_uris > 0 ? GRANT_AUTHORIZATION_CODE : GRANT_CLIENT_CREDENTIALS;
+            c.grant_types = cc->n_redirect_uris > 0 ? GRANT_AUTHORIZATION_CODE | GRANT_REFRESH_TOKEN : GRANT_CLIENT_CREDENTIALS;
         c.redirect_uris = (const char **)cc->redirect_uris;
         c.n_redirect_uris = cc->n_redirect_uris;
         c.scope = cc->scope;
@@ -268,7 +268,7 @@ struct oauth_error client_authenticate(struct http_req *req, const struct form *
     if (rid < 0 || rsec < 0)
         return OAUTH_ERROR(INVALID_REQUEST, "client_id or client_secret repeated");
     if (basic && rsec == 0)
-        return OAUTH_ERROR(INVALID_REQUEST, "client authenticated by more than one method (RFC 6749 §2.3)");
+        return OAUTH_ERROR(INVALID_REQUEST, "client authenticated by more than one method (RFC 6749 section 2.3)");
 
     struct str id = basic ? ah.user : body_id;
     if (basic && rid == 0 && !str_eq(body_id, ah.user))

@@ -55,6 +55,24 @@ static char *challenge_safe(struct arena *a, const char *s)
     return out;
 }
 
+const char *oauth_error_description_safe(struct arena *a, const char *d)
+{
+    /* RFC 6749 §5.2: error_description is limited to %x20-21 / %x23-5B / %x5D-7E. Our texts are fixed and
+     * should comply; this keeps the wire format right even if one does not. */
+    if (d == NULL)
+        return NULL;
+    char *out = arena_strdup(a, d);
+    for (unsigned char *p = (unsigned char *)out; *p; p++) {
+        if (*p == '"')
+            *p = '\'';
+        else if (*p == '\\')
+            *p = '/';
+        else if (*p < 0x20 || *p > 0x7e)
+            *p = '?';
+    }
+    return out;
+}
+
 void oauth_error_record(struct http_req *req, struct oauth_error e)
 {
     if ((unsigned)e.code < OAUTH_ERR__COUNT)
@@ -71,7 +89,8 @@ void oauth_error_send_json(struct http_req *req, struct oauth_error e)
     json_t *o = json_object();
     json_object_set_new(o, "error", json_string(code));
     if (e.description != NULL)
-        json_object_set_new(o, "error_description", json_string(e.description));
+        json_object_set_new(o, "error_description",
+                            json_string(oauth_error_description_safe(req->arena, e.description)));
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
 

@@ -74,6 +74,9 @@ int oauth_err_status(const struct oauth_error *e);
 /* Renders e as a JSON error response ({"error","error_description"}) with no-store headers and, for
  * 401 with a challenge, WWW-Authenticate. Counts the error by code and records it for the access log. */
 void oauth_error_send_json(struct http_req *req, struct oauth_error e);
+struct arena;
+/* The description restricted to the characters RFC 6749 §5.2 allows (arena copy). */
+const char *oauth_error_description_safe(struct arena *a, const char *d);
 /* Counts e and tags the request for the access log; for renderers other than the JSON one (the HTML
  * page and the front-channel redirect in frontchannel.c). */
 void oauth_error_record(struct http_req *req, struct oauth_error e);

@@ -162,6 +162,7 @@ void authz_respond_error(struct http_req *req, const char *redirect_uri, enum re
                          struct oauth_error e, const char *state)
 {
     oauth_error_record(req, e);
-    struct authz_param p[2] = {{"error", oauth_err_str(e.code)}, {"error_description", e.description}};
+    struct authz_param p[2] = {{"error", oauth_err_str(e.code)},
+                               {"error_description", oauth_error_description_safe(req->arena, e.description)}};
     authz_respond(req, redirect_uri, mode, p, e.description != NULL ? 2 : 1, state);
 }

@@ -21,6 +21,7 @@
 #include "core/banned.h"
 
 #define CODE_INVALID "authorization code is invalid, expired or already used"
+#define REDIRECT_MISMATCH "redirect_uri does not match the one of the authorization request"
 
 /* RFC 6749 §4.1.3: redirect_uri is required, and must be identical, when the authorization request had
  * one. When it was omitted (one registered URI), the request may omit it or repeat a registered one. */
@@ -29,10 +30,10 @@ static struct oauth_error check_redirect_uri(const struct client *c, const struc
     const char *want = json_string_value(json_object_get(data, "redirect_uri"));
     if (want != NULL && want[0] != '\0') {
         if (str_is_null(tr->redirect_uri))
-            return OAUTH_ERROR(INVALID_GRANT,
-                               "redirect_uri is required: the authorization request included one (RFC 6749 §4.1.3)");
+            return OAUTH_ERROR(INVALID_GRANT, "redirect_uri is required: the authorization request "
+                                              "included one (RFC 6749 section 4.1.3)");
         if (!str_eq_c(tr->redirect_uri, want))
-            return OAUTH_ERROR(INVALID_GRANT, "redirect_uri does not match the one of the authorization request");
+            return OAUTH_ERROR(INVALID_GRANT, REDIRECT_MISMATCH);
         return OAUTH_OK;
     }
     if (str_is_null(tr->redirect_uri))
@@ -40,7 +41,7 @@ static struct oauth_error check_redirect_uri(const struct client *c, const struc
     for (size_t i = 0; i < c->n_redirect_uris; i++)
         if (str_eq_c(tr->redirect_uri, c->redirect_uris[i]))
             return OAUTH_OK;
-    return OAUTH_ERROR(INVALID_GRANT, "redirect_uri does not match the one of the authorization request");
+    return OAUTH_ERROR(INVALID_GRANT, REDIRECT_MISMATCH);
 }
 
 /* RFC 7636 §4.6, and RFC 9700 §2.1.1: a verifier without a challenge is a downgrade attempt (the
@@ -62,8 +63,8 @@ static struct oauth_error check_pkce(struct http_req *req, const struct client *
         return OAUTH_OK;
     }
     if (str_is_null(tr->code_verifier))
-        return OAUTH_ERROR(INVALID_GRANT,
-                           "code_verifier is required: the authorization request had a code_challenge (RFC 7636 §4.5)");
+        return OAUTH_ERROR(INVALID_GRANT, "code_verifier is required: the authorization request had a "
+                                          "code_challenge (RFC 7636 section 4.5)");
     const char *method = json_string_value(json_object_get(data, "code_challenge_method"));
     if (method == NULL)
         method = "plain"; /* RFC 7636 §4.3: the default when the request named none */
@@ -98,7 +99,8 @@ static struct oauth_error id_token_claims(struct http_req *req, const char *sub,
     *claims = NULL;
     int rc = store_user_get(req->worker->db, req->arena, sub, &u, &err);
     if (rc == ERR_NOTFOUND || (rc == 0 && u.disabled))
-        return OAUTH_ERROR(INVALID_GRANT, "the user of this authorization code no longer exists or is disabled");
+        return OAUTH_ERROR(INVALID_GRANT,
+                           "the user of this authorization code no longer exists or is disabled");
     if (rc != 0) {
         log_error("store_error", LS("rid", req->rid), LS("op", "user_get"), LS("detail", err.msg), NULL);
         return OAUTH_ERROR(SERVER_ERROR, "storage unavailable");
@@ -139,7 +141,8 @@ struct oauth_error grant_authorization_code(struct http_req *req, const struct c
     if (code.consumed_at != 0) {
         /* RFC 6749 §4.1.2: a second use revokes every token issued from the code. */
         if (grant_revoke_family(req, c, code.grant_id, "code_replay", &err) != 0) {
-            log_error("store_error", LS("rid", req->rid), LS("op", "grant_revoke"), LS("detail", err.msg), NULL);
+            log_error("store_error", LS("rid", req->rid), LS("op", "grant_revoke"), LS("detail", err.msg),
+                      NULL);
             return OAUTH_ERROR(SERVER_ERROR, "storage unavailable");
         }
         return OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
@@ -208,7 +211,8 @@ struct oauth_error grant_authorization_code(struct http_req *req, const struct c
         else
             store_rollback(db);
         if (rc != 0) {
-            log_error("store_error", LS("rid", req->rid), LS("op", "grant_revoke"), LS("detail", err.msg), NULL);
+            log_error("store_error", LS("rid", req->rid), LS("op", "grant_revoke"), LS("detail", err.msg),
+                      NULL);
             return OAUTH_ERROR(SERVER_ERROR, "storage unavailable");
         }
         return OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);

@@ -53,7 +53,8 @@ static struct oauth_error reuse_detected(struct http_req *req, const struct clie
     return OAUTH_ERROR(INVALID_GRANT, RT_REUSED);
 }
 
-struct oauth_error grant_refresh_token(struct http_req *req, const struct client *c, const struct token_req *tr)
+struct oauth_error grant_refresh_token(struct http_req *req, const struct client *c,
+                                       const struct token_req *tr)
 {
     struct worker *w = req->worker;
     struct store_conn *db = w->db;
@@ -142,8 +143,8 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
             }
             return reuse_detected(req, c, rt.grant_id, true);
         }
-        log_info("refresh_retry", LS("rid", req->rid), LS("client_id", c->client_id), LS("grant_id", rt.grant_id),
-                 NULL);
+        log_info("refresh_retry", LS("rid", req->rid), LS("client_id", c->client_id),
+                 LS("grant_id", rt.grant_id), NULL);
     } else if (rc != 0) {
         store_rollback(db);
         if (rc == ERR_NOTFOUND) /* expired or revoked since the read */

@@ -13,12 +13,12 @@
 #include "core/str.h"
 #include "oauth/error.h"
 #include "oauth/scope.h"
+#include "oauth/tokens.h"
 
+struct arena;
 struct http_req;
 struct client;
 struct resource;
-
-#include "oauth/tokens.h"
 
 /* A token request after token_parse(): syntax only, every parameter non-repeated (RFC 6749 §3.1).
  * Views point into the parsed form (NUL-terminated); absent parameters are STR_NULL. */
@@ -38,7 +38,8 @@ struct oauth_error grant_client_credentials(struct http_req *req, const struct c
                                             const struct token_req *tr);
 struct oauth_error grant_authorization_code(struct http_req *req, const struct client *c,
                                             const struct token_req *tr);
-struct oauth_error grant_refresh_token(struct http_req *req, const struct client *c, const struct token_req *tr);
+struct oauth_error grant_refresh_token(struct http_req *req, const struct client *c,
+                                       const struct token_req *tr);
 
 /* The successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3): access_token, token_type Bearer,
  * expires_in, scope (when not empty), refresh_token and id_token when not NULL; Cache-Control: no-store. */

@@ -72,8 +72,8 @@ struct oauth_error pkce_verify(const char *method, const char *challenge, const 
 {
     size_t vlen = verifier != NULL ? strlen(verifier) : 0;
     if (!pkce_verifier_valid(verifier, vlen))
-        return OAUTH_ERROR(INVALID_GRANT,
-                           "code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1)");
+        return OAUTH_ERROR(INVALID_GRANT, "code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ "
+                                          "(RFC 7636 section 4.1)");
     if (challenge == NULL || method == NULL)
         return OAUTH_ERROR(INVALID_GRANT, "code_verifier does not match the code_challenge");
     bool ok;

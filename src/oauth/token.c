@@ -21,7 +21,8 @@
 #include "core/banned.h"
 
 /* One optional, non-repeated parameter (RFC 6749 §3.1). */
-static struct oauth_error get_one(const struct form *f, const char *name, struct str *out, const char *repeated)
+static struct oauth_error get_one(const struct form *f, const char *name, struct str *out,
+                                  const char *repeated)
 {
     if (form_get(f, name, out) < 0)
         return OAUTH_ERROR(INVALID_REQUEST, repeated);
@@ -42,7 +43,7 @@ static struct oauth_error token_parse(struct http_req *req, const struct form *f
         return OAUTH_ERROR(INVALID_REQUEST, "scope is repeated");
     if (rc == 0) {
         if (scope_parse(req->arena, scope.p, scope.len, &out->scope) != 0)
-            return OAUTH_ERROR(INVALID_SCOPE, "scope is malformed (RFC 6749 §3.3)");
+            return OAUTH_ERROR(INVALID_SCOPE, "scope is malformed (RFC 6749 section 3.3)");
         out->scope_given = out->scope.n > 0;
     }
     struct str resource, audience;
@@ -221,7 +222,8 @@ int grant_revoke_family(struct http_req *req, const struct client *c, const char
 
 /* Picks the grant handler: unknown grant types are unsupported_grant_type, known ones the client is not
  * registered for are unauthorized_client (RFC 6749 §5.2). */
-static struct oauth_error token_dispatch(struct http_req *req, const struct client *c, const struct token_req *tr)
+static struct oauth_error token_dispatch(struct http_req *req, const struct client *c,
+                                         const struct token_req *tr)
 {
     char *gt = str_dup(req->arena, tr->grant_type);
     unsigned flag = grant_type_flag(gt);

@@ -119,8 +119,8 @@ int token_issue_access(struct worker *w, struct arena *a, const struct access_to
     return rc;
 }
 
-void token_mint_refresh(struct worker *w, struct arena *a, const struct refresh_token_req *r, const char **value,
-                        struct store_token *row)
+void token_mint_refresh(struct worker *w, struct arena *a, const struct refresh_token_req *r,
+                        const char **value, struct store_token *row)
 {
     char *v = rand_token(a, 32);
     memset(row, 0, sizeof(*row));

@@ -75,8 +75,8 @@ struct refresh_token_req {
     int64_t now;
 };
 /* Fills *value (arena memory) and *row (to be written with store_token_put). Never fails. */
-void token_mint_refresh(struct worker *w, struct arena *a, const struct refresh_token_req *r, const char **value,
-                        struct store_token *row);
+void token_mint_refresh(struct worker *w, struct arena *a, const struct refresh_token_req *r,
+                        const char **value, struct store_token *row);
 
 /* What introspection knows about a token (RFC 7662 §2.2). */
 struct token_info {

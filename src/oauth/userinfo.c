@@ -86,7 +86,8 @@ static struct oauth_error userinfo_parse(struct http_req *req, bool allow_query,
         }
     }
     if (methods > 1)
-        return OAUTH_ERROR(INVALID_REQUEST, "the access token must be sent by exactly one method (RFC 6750 §2)");
+        return OAUTH_ERROR(INVALID_REQUEST,
+                           "the access token must be sent by exactly one method (RFC 6750 section 2)");
     return OAUTH_OK;
 }
 
@@ -104,7 +105,8 @@ static struct oauth_error userinfo_validate(struct http_req *req, const struct u
     struct worker *w = req->worker;
     struct errbuf err;
     if (token_lookup(w, req->arena, ur->token.p, ur->token.len, clock_now(), ti, &err) != 0) {
-        log_error("store_error", LS("rid", req->rid), LS("op", "userinfo_lookup"), LS("detail", err.msg), NULL);
+        log_error("store_error", LS("rid", req->rid), LS("op", "userinfo_lookup"), LS("detail", err.msg),
+                  NULL);
         return OAUTH_ERROR(SERVER_ERROR, "storage unavailable");
     }
     if (!ti->active || ti->kind == NULL || strcmp(ti->kind, "access_token") != 0)
@@ -118,9 +120,8 @@ static struct oauth_error userinfo_validate(struct http_req *req, const struct u
             return invalid_token("the access token is not intended for the userinfo endpoint");
     }
     if (!token_scope_has(ti->scope, "openid")) {
-        struct oauth_error e = OAUTH_ERROR(INSUFFICIENT_SCOPE, "the access token does not have the openid scope");
         http_res_header(req, "WWW-Authenticate", "Bearer error=\"insufficient_scope\", scope=\"openid\"");
-        return e;
+        return OAUTH_ERROR(INSUFFICIENT_SCOPE, "the access token does not have the openid scope");
     }
     int rc = store_user_get(w->db, req->arena, ti->sub, user, &err);
     if (rc == ERR_NOTFOUND || (rc == 0 && user->disabled))

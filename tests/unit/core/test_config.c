@@ -525,8 +525,9 @@ TEST(config_validate_client_rules)
     cfg = load("clients:\n  - client_id: spa\n    redirect_uris: ['https://rp.example.com/cb']\n", &err);
     ASSERT(cfg != NULL);
     ASSERT_EQ(config_validate(cfg, &err), 0);
-    ASSERT_EQ(cfg->clients[0].n_grant_types, 1);
+    ASSERT_EQ(cfg->clients[0].n_grant_types, 2);
     ASSERT_STREQ(cfg->clients[0].grant_types[0], "authorization_code");
+    ASSERT_STREQ(cfg->clients[0].grant_types[1], "refresh_token");
     config_free(cfg);
 }
 

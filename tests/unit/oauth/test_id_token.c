@@ -293,9 +293,9 @@ TEST(id_token_extra_claims_do_not_override)
     ASSERT_EQ(provider_open(algs, 1), 0);
     struct arena *a = arena_new(4096);
     struct client c = test_client("ES256");
-    json_t *extra = json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:i}", "sub", "mallory", "email", "alice@example.com",
-                              "email_verified", 1, "iss", "https://evil.example", "aud", "other", "nonce", "forged",
-                              "exp", 4102444800LL);
+    json_t *extra = json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:I}", "sub", "mallory", "email",
+                              "alice@example.com", "email_verified", 1, "iss", "https://evil.example", "aud",
+                              "other", "nonce", "forged", "exp", (json_int_t)4102444800LL);
     struct id_token_req r = {0};
     r.client = &c;
     r.sub = "alice";

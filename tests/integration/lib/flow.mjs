@@ -1,0 +1,399 @@
+// flow.mjs: the relying party's side of the browser flows, at the HTTP level.
+//  - startCallback(): a tiny RP callback server on 127.0.0.1 (the redirect_uri target) that records
+//    every request (query and, for response_mode=form_post, the POST body) and answers 200.
+//  - CookieJar + httpRequest(): fetch with manual redirects and a cookie jar (cookies keep their
+//    attributes so tests can check HttpOnly / SameSite / Secure).
+//  - httpAuthorize(): a fast login through the real pages without a browser: GET the authorization
+//    URL, follow the redirects inside the issuer, fill the login form (hidden interaction + csrf
+//    inputs), answer the account-selection and consent forms, and stop at the first redirect that
+//    leaves the issuer (the authorization response) or at an auto-submitting form_post page.
+//  - small helpers: form parsing, authorization-response parameters, openid-client discovery.
+import http from 'node:http';
+
+import * as client from 'openid-client';
+
+/* ------------------------------------------------------------------ callback server */
+
+/**
+ * Starts the RP callback server on 127.0.0.1 (port 0 = a free port). Every request is recorded as
+ * { method, path, url (absolute), query (URLSearchParams), body (string), form (URLSearchParams) }.
+ * Returns { port, origin, url(path), hits, nextHit(timeoutMs), waitHits(n, timeoutMs), close() }.
+ */
+export function startCallback({ port = 0 } = {}) {
+  const hits = [];
+  const waiters = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const url = new URL(req.url, `http://127.0.0.1:${server.address().port}`);
+      const ct = String(req.headers['content-type'] || '');
+      const hit = {
+        method: req.method,
+        path: url.pathname,
+        url: url.href,
+        query: url.searchParams,
+        headers: req.headers,
+        body,
+        form: ct.startsWith('application/x-www-form-urlencoded') ? new URLSearchParams(body) : new URLSearchParams(),
+      };
+      hits.push(hit);
+      for (const w of waiters.splice(0)) w();
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      res.end('<!DOCTYPE html><html><head><title>RP callback</title></head><body><p id="rp-callback">ok</p></body></html>');
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.on('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      const p = server.address().port;
+      const origin = `http://127.0.0.1:${p}`;
+      const waitHits = async (n, timeoutMs = 10000) => {
+        const deadline = Date.now() + timeoutMs;
+        while (hits.length < n) {
+          const left = deadline - Date.now();
+          if (left <= 0) throw new Error(`callback server: expected ${n} request(s), got ${hits.length}`);
+          await new Promise((r) => {
+            const t = setTimeout(r, left);
+            waiters.push(() => {
+              clearTimeout(t);
+              r();
+            });
+          });
+        }
+        return hits[n - 1];
+      };
+      resolve({
+        port: p,
+        origin,
+        hits,
+        url: (path = '/cb') => `${origin}${path}`,
+        /** The next request after the ones already recorded. */
+        nextHit: (timeoutMs) => waitHits(hits.length + 1, timeoutMs),
+        waitHits,
+        close: () =>
+          new Promise((r) => {
+            server.closeAllConnections?.();
+            server.close(() => r());
+          }),
+      });
+    });
+  });
+}
+
+/* ------------------------------------------------------------------ cookies and requests */
+
+/** A minimal cookie jar for one server: name+path → cookie; attributes kept for assertions. */
+export class CookieJar {
+  constructor() {
+    this.cookies = new Map();
+    this.setCookieHeaders = [];
+  }
+
+  /** Records the Set-Cookie headers of a response to `url`. */
+  store(res, url) {
+    const list = typeof res.headers.getSetCookie === 'function' ? res.headers.getSetCookie() : [];
+    for (const raw of list) {
+      this.setCookieHeaders.push(raw);
+      const parts = raw.split(';').map((s) => s.trim());
+      const eq = parts[0].indexOf('=');
+      const name = parts[0].slice(0, eq);
+      const value = parts[0].slice(eq + 1);
+      const attrs = {};
+      for (const a of parts.slice(1)) {
+        const i = a.indexOf('=');
+        const k = (i < 0 ? a : a.slice(0, i)).toLowerCase();
+        attrs[k] = i < 0 ? true : a.slice(i + 1);
+      }
+      const path = typeof attrs.path === 'string' ? attrs.path : defaultPath(url);
+      const key = `${name}|${path}`;
+      const maxAge = attrs['max-age'] !== undefined ? Number(attrs['max-age']) : undefined;
+      if (value === '' || (maxAge !== undefined && maxAge <= 0)) this.cookies.delete(key);
+      else this.cookies.set(key, { name, value, path, attrs, raw });
+    }
+  }
+
+  /** The Cookie header for a request to `url` (path-matched), or '' when none applies. */
+  header(url) {
+    const p = new URL(url).pathname;
+    const out = [];
+    for (const c of this.cookies.values()) {
+      if (p === c.path || p.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`) || c.path === '/') {
+        out.push(`${c.name}=${c.value}`);
+      }
+    }
+    return out.join('; ');
+  }
+
+  get(name) {
+    for (const c of this.cookies.values()) if (c.name === name) return c;
+    return undefined;
+  }
+
+  clear() {
+    this.cookies.clear();
+  }
+}
+
+function defaultPath(url) {
+  const p = new URL(url).pathname;
+  const i = p.lastIndexOf('/');
+  return i <= 0 ? '/' : p.slice(0, i);
+}
+
+/**
+ * One HTTP request without following redirects. body: URLSearchParams / object (sent as a form) or a
+ * string (sent as is, as a form unless headers say otherwise). Resolves { status, headers, body, url,
+ * location (absolute or undefined), json }.
+ */
+export async function httpRequest(url, { method, body, headers = {}, jar, timeoutMs = 10000 } = {}) {
+  const h = { ...headers };
+  let payload;
+  if (body !== undefined) {
+    payload = typeof body === 'string' ? body : new URLSearchParams(body).toString();
+    if (!Object.keys(h).some((k) => k.toLowerCase() === 'content-type')) {
+      h['content-type'] = 'application/x-www-form-urlencoded';
+    }
+  }
+  if (jar) {
+    const c = jar.header(url);
+    if (c) h.cookie = c;
+  }
+  const res = await fetch(url, {
+    method: method || (body !== undefined ? 'POST' : 'GET'),
+    headers: h,
+    body: payload,
+    redirect: 'manual',
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  jar?.store(res, url);
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const loc = res.headers.get('location');
+  return {
+    status: res.status,
+    headers: res.headers,
+    body: text,
+    json,
+    url,
+    location: loc ? new URL(loc, url).href : undefined,
+  };
+}
+
+/* ------------------------------------------------------------------ HTML forms */
+
+const ENTITIES = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+export function htmlDecode(s) {
+  return s.replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, (m, e) => {
+    if (e[0] === '#') {
+      const cp = e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
+      return String.fromCodePoint(cp);
+    }
+    return ENTITIES[e.toLowerCase()] ?? m;
+  });
+}
+
+function attrs(tag) {
+  const out = {};
+  const re = /([a-zA-Z_:][-a-zA-Z0-9_:.]*)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?/g;
+  const inner = tag.replace(/^<\s*[a-zA-Z]+/, '').replace(/\/?>$/, '');
+  let m;
+  while ((m = re.exec(inner)) !== null) {
+    const v = m[2] ?? m[3] ?? m[4];
+    out[m[1].toLowerCase()] = v === undefined ? true : htmlDecode(v);
+  }
+  return out;
+}
+
+/**
+ * The forms of a page: [{ id, method, action (absolute), inputs: {name: value} (hidden and text inputs),
+ * buttons: [{ id, name, value }] }].
+ */
+export function parseForms(html, baseUrl) {
+  const forms = [];
+  const re = /<form\b[^>]*>([\s\S]*?)<\/form>/gi;
+  let m;
+  while ((m = re.exec(html)) !== null) {
+    const tag = /^<form\b[^>]*>/i.exec(m[0])[0];
+    const a = attrs(tag);
+    const inputs = {};
+    const buttons = [];
+    for (const t of m[1].match(/<input\b[^>]*>/gi) || []) {
+      const ia = attrs(t);
+      if (typeof ia.name === 'string') inputs[ia.name] = typeof ia.value === 'string' ? ia.value : '';
+    }
+    for (const t of m[1].match(/<button\b[^>]*>/gi) || []) {
+      const ba = attrs(t);
+      buttons.push({ id: ba.id, name: ba.name, value: ba.value });
+    }
+    forms.push({
+      id: a.id,
+      method: (a.method || 'get').toLowerCase(),
+      action: new URL(typeof a.action === 'string' ? a.action : baseUrl, baseUrl).href,
+      inputs,
+      buttons,
+    });
+  }
+  return forms;
+}
+
+/** Whether the HTML has an element with this id. */
+export function hasId(html, id) {
+  return new RegExp(`\\bid\\s*=\\s*["']${id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}["']`).test(html);
+}
+
+/** The text content of the element with this id (tags stripped, entities decoded), or undefined. */
+export function textById(html, id) {
+  const m = new RegExp(`<([a-z0-9]+)\\b[^>]*\\bid\\s*=\\s*["']${id}["'][^>]*>([\\s\\S]*?)</\\1>`, 'i').exec(html);
+  return m ? htmlDecode(m[2].replace(/<[^>]*>/g, '')).replace(/\s+/g, ' ').trim() : undefined;
+}
+
+/** Which page this is: login, consent, select_account, logout, logged_out, error, form_post or unknown. */
+export function pageKind(html) {
+  if (hasId(html, 'form-post')) return 'form_post';
+  if (hasId(html, 'login-form')) return 'login';
+  if (hasId(html, 'consent-form')) return 'consent';
+  if (hasId(html, 'select-form')) return 'select_account';
+  if (hasId(html, 'logout-form')) return 'logout';
+  if (hasId(html, 'error-code') || hasId(html, 'error-description')) return 'error';
+  if (/You are signed out/i.test(html)) return 'logged_out';
+  return 'unknown';
+}
+
+/* ------------------------------------------------------------------ authorization responses */
+
+/** The parameters of an authorization response URL: query, or fragment when the query has none. */
+export function responseParams(url) {
+  const u = new URL(url);
+  const q = u.searchParams;
+  if (q.has('code') || q.has('error')) return q;
+  if (u.hash.length > 1) return new URLSearchParams(u.hash.slice(1));
+  return q;
+}
+
+/** Plain object of URLSearchParams (last value wins), for deepEqual-style assertions and messages. */
+export function paramsObject(p) {
+  return Object.fromEntries(p.entries());
+}
+
+/**
+ * Drives an authorization request through Ostiary's pages over plain HTTP.
+ * opts: {
+ *   jar: CookieJar (the "browser"),
+ *   issuer: the issuer URL (redirects under it are followed; anything else is the response),
+ *   username, password: credentials for the login page (when it shows up),
+ *   loginAction: 'login' | 'cancel' (default login),
+ *   consent: 'allow' | 'deny' (default allow), select: 'continue' | 'other' (default continue),
+ *   stopAt: page kinds to stop at instead of answering (e.g. ['consent']),
+ *   maxSteps: safety bound (default 15),
+ * }
+ * Resolves { kind: 'redirect' | 'form_post' | 'page', url, params (URLSearchParams, for redirect and
+ * form_post), page (kind of the page it stopped on), res (last response), pages (kinds seen, in order),
+ * statuses }.
+ */
+export async function httpAuthorize(authUrl, opts) {
+  const { jar, issuer } = opts;
+  const loginAction = opts.loginAction || 'login';
+  const stopAt = new Set(opts.stopAt || []);
+  const pages = [];
+  const statuses = [];
+  let res = await httpRequest(String(authUrl), { jar });
+  let loginTries = 0;
+  for (let step = 0; step < (opts.maxSteps || 15); step++) {
+    statuses.push(res.status);
+    if (res.status >= 300 && res.status < 400 && res.location) {
+      if (!underIssuer(res.location, issuer)) {
+        return { kind: 'redirect', url: res.location, params: responseParams(res.location), res, pages, statuses };
+      }
+      res = await httpRequest(res.location, { jar });
+      continue;
+    }
+    const kind = pageKind(res.body);
+    pages.push(kind);
+    if (kind === 'form_post') {
+      const f = parseForms(res.body, res.url).find((x) => x.id === 'form-post');
+      return { kind: 'form_post', url: f.action, params: new URLSearchParams(f.inputs), res, pages, statuses };
+    }
+    if (stopAt.has(kind) || !['login', 'consent', 'select_account'].includes(kind)) {
+      return { kind: 'page', page: kind, res, pages, statuses };
+    }
+    const form = parseForms(res.body, res.url).find((x) => x.id === `${kind === 'select_account' ? 'select' : kind}-form`);
+    if (!form) return { kind: 'page', page: kind, res, pages, statuses };
+    const data = new URLSearchParams();
+    data.set('interaction', form.inputs.interaction ?? '');
+    data.set('csrf', form.inputs.csrf ?? '');
+    if (kind === 'login') {
+      if (loginAction === 'login' && (opts.username === undefined || loginTries > 0)) {
+        // No credentials, or the login page came back (wrong password, throttled): the caller decides.
+        return { kind: 'page', page: kind, res, pages, statuses };
+      }
+      loginTries++;
+      if (loginAction === 'login') {
+        data.set('username', opts.username);
+        data.set('password', opts.password);
+      }
+      data.set('action', loginAction);
+    } else if (kind === 'consent') {
+      data.set('decision', opts.consent || 'allow');
+    } else {
+      data.set('decision', opts.select || 'continue');
+    }
+    res = await httpRequest(form.action, { jar, body: data });
+  }
+  throw new Error(`httpAuthorize: no authorization response after ${opts.maxSteps || 15} steps (pages: ${pages})`);
+}
+
+function underIssuer(url, issuer) {
+  const u = new URL(url);
+  const i = new URL(issuer);
+  if (u.origin !== i.origin) return false;
+  const base = i.pathname.replace(/\/+$/, '');
+  return base === '' || u.pathname === base || u.pathname.startsWith(`${base}/`);
+}
+
+/* ------------------------------------------------------------------ openid-client helpers */
+
+export const insecure = { execute: [client.allowInsecureRequests] };
+
+/**
+ * openid-client Configuration for a client of this issuer (plain-http issuer allowed).
+ * auth: 'client_secret_basic' (default when a secret is given) | 'client_secret_post' | 'none'.
+ */
+export function discover(issuer, clientId, { secret, auth } = {}) {
+  const method = auth || (secret !== undefined ? 'client_secret_basic' : 'none');
+  const a =
+    method === 'none'
+      ? client.None()
+      : method === 'client_secret_post'
+        ? client.ClientSecretPost(secret)
+        : client.ClientSecretBasic(secret);
+  return client.discovery(new URL(issuer), clientId, undefined, a, insecure);
+}
+
+/** PKCE pair, state and nonce for one authorization request. */
+export async function newChecks() {
+  const verifier = client.randomPKCECodeVerifier();
+  return {
+    verifier,
+    challenge: await client.calculatePKCECodeChallenge(verifier),
+    state: client.randomState(),
+    nonce: client.randomNonce(),
+  };
+}
+
+/** Awaits a promise that must reject; returns the error (openid-client's ResponseBodyError has .error). */
+export async function rejection(p) {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected the operation to fail, but it succeeded');
+}
