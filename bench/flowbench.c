@@ -32,9 +32,11 @@
  * nor failed). Output: progress and a per-step latency table on stderr, then one line on stdout:
  *   RESULT {"requests":<flows>,"seconds":..,"rps":..,"ok_rps":..,"p50_ms":..,"p90_ms":..,"p99_ms":..,
  *           "max_ms":..,"ok":..,"errors":..,"http_requests":..,"http_rps":..,"driver_cpu_s":..,
- *           "resetups":..,"fail_steps":{..},"sample":".."}
+ *           "server_cpu_s":..,"machine_cpu_s":..,"resetups":..,"reconnects":..,"fail_steps":{..},"sample":".."}
  * (the fields of bench/scenario.lua's RESULT where they apply; latencies are per whole flow, or per
- * refresh request; "sample" is the first failure and always the last field). Exit status 0 when the
+ * refresh request; "sample" is the first failure and always the last field). CPU seconds are over the
+ * measured window: driver_cpu_s this process, server_cpu_s the process of -p PID (null without -p),
+ * machine_cpu_s every process of the machine (from /proc/stat), so that other jobs sharing the cores show. Exit status 0 when the
  * run happened (even with failures), 1 when setup failed, 2 on usage errors. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -358,6 +360,7 @@ static int epfd;
 static enum { PH_SETUP, PH_RUN, PH_DONE } phase;
 static uint64_t run_t0, run_end;
 static long long srv_ticks0 = -1, srv_ticks1 = -1;
+static long long busy0 = -1, busy1 = -1; /* machine-wide busy ticks (/proc/stat) */
 static uint32_t *lat_us;
 static size_t n_lat, cap_lat;
 static uint64_t n_ok, n_failed, n_http, n_resetups, n_reconnects;
@@ -1094,6 +1097,21 @@ static long long server_ticks(void)
     return (long long)(ut + st);
 }
 
+/* Busy (non-idle, non-iowait) ticks of the whole machine, from the first line of /proc/stat, or -1. */
+static long long machine_busy_ticks(void)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    if (f == NULL)
+        return -1;
+    unsigned long long v[8] = {0};
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+                   &v[6], &v[7]);
+    fclose(f);
+    if (n < 8)
+        return -1;
+    return (long long)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]); /* user nice system irq softirq steal */
+}
+
 static void all_ready_check(void)
 {
     for (int i = 0; i < cfg.vus; i++)
@@ -1103,6 +1121,7 @@ static void all_ready_check(void)
     run_t0 = now_us();
     run_end = run_t0 + (uint64_t)cfg.duration * 1000000u;
     srv_ticks0 = server_ticks();
+    busy0 = machine_busy_ticks();
     for (int i = 0; i < cfg.vus; i++)
         flow_start(&vus[i]);
 }
@@ -1286,12 +1305,16 @@ int main(int argc, char **argv)
         if (phase == PH_RUN && t >= run_end) {
             phase = PH_DONE;
             srv_ticks1 = server_ticks();
+            busy1 = machine_busy_ticks();
         }
     }
     double cpu = cpu_seconds() - cpu0;
     char srv_cpu[32] = "null";
     if (srv_ticks0 >= 0 && srv_ticks1 >= srv_ticks0)
         snprintf(srv_cpu, sizeof(srv_cpu), "%.2f", (double)(srv_ticks1 - srv_ticks0) / (double)sysconf(_SC_CLK_TCK));
+    char all_cpu[32] = "null"; /* every process of the machine, ours included: the rest is other jobs */
+    if (busy0 >= 0 && busy1 >= busy0)
+        snprintf(all_cpu, sizeof(all_cpu), "%.2f", (double)(busy1 - busy0) / (double)sysconf(_SC_CLK_TCK));
     double secs = (run_end - run_t0) / 1e6;
     qsort(lat_us, n_lat, sizeof(*lat_us), cmp_u32);
 
@@ -1320,12 +1343,12 @@ int main(int argc, char **argv)
         snprintf(fails + fo, sizeof(fails) - fo, "}");
     printf("RESULT {\"scenario\":\"%s\",\"vus\":%d,\"requests\":%llu,\"seconds\":%.3f,\"rps\":%.1f,\"ok_rps\":%.1f,"
            "\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"ok\":%llu,\"errors\":%llu,"
-           "\"http_requests\":%llu,\"http_rps\":%.1f,\"driver_cpu_s\":%.2f,\"server_cpu_s\":%s,\"resetups\":%llu,\"reconnects\":%llu,"
+           "\"http_requests\":%llu,\"http_rps\":%.1f,\"driver_cpu_s\":%.2f,\"server_cpu_s\":%s,\"machine_cpu_s\":%s,\"resetups\":%llu,\"reconnects\":%llu,"
            "\"fail_steps\":%s,\"sample\":\"%s\"}\n",
            scenario_names[cfg.sc], cfg.vus, (unsigned long long)(n_ok + n_failed), secs,
            (double)(n_ok + n_failed) / secs, (double)n_ok / secs, pct_ms(50), pct_ms(90), pct_ms(99),
            n_lat ? lat_us[n_lat - 1] / 1000.0 : 0.0, (unsigned long long)n_ok, (unsigned long long)n_failed,
-           (unsigned long long)n_http, (double)n_http / secs, cpu, srv_cpu, (unsigned long long)n_resetups,
+           (unsigned long long)n_http, (double)n_http / secs, cpu, srv_cpu, all_cpu, (unsigned long long)n_resetups,
            (unsigned long long)n_reconnects, fails, sample);
     return 0;
 }

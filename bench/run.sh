@@ -23,6 +23,8 @@
 #              refresh_eddsa, the same flows with client bench-rp-eddsa, whose ID tokens are EdDSA-signed)
 #   FLOW_VUS="32"      virtual users of the flow scenarios (each its own connection and cookie jar);
 #                      each flow scenario runs once per value (CONNS does not apply to them)
+#   LOGIN_VUS="4"      the same for flow_login: only one login per worker runs at a time (argon2id, ~50-300
+#                      ms each), so 32 VUs would only queue (the first flows would end after 32 logins' time)
 #   WORKERS=           passed as --workers N (default: the server's own, one per core)
 #   OSTIARY_BIN=       server binary (default build/release/ostiary)
 #   BENCH_DB_DIR=      directory for the SQLite file (default the temp dir, on disk; avoid tmpfs)
@@ -41,6 +43,7 @@ CONNS="${CONNS:-8 64}"
 THREADS=2
 SCENARIOS="${SCENARIOS:-discovery jwks cc_rs256 cc_es256 cc_eddsa cc_opaque introspect introspect_jwt flow_login flow_consent flow_sso refresh}"
 FLOW_VUS="${FLOW_VUS:-32}"
+LOGIN_VUS="${LOGIN_VUS:-4}"
 WORKERS="${WORKERS:-}"
 SPEED_SECONDS="${SPEED_SECONDS:-3}"
 CLIENT_ID=bench
@@ -56,7 +59,10 @@ command -v wrk > /dev/null || die "wrk not found (apt-get install -y wrk)"
 command -v curl > /dev/null || die "curl not found"
 [[ "$DURATION" =~ ^[0-9]+$ ]] && [ "$DURATION" -ge 1 ] || die "DURATION must be a positive integer"
 for c in $CONNS; do [[ "$c" =~ ^[0-9]+$ ]] && [ "$c" -ge 1 ] || die "CONNS: '$c' is not a positive integer"; done
-for c in $FLOW_VUS; do [[ "$c" =~ ^[0-9]+$ ]] && [ "$c" -ge 1 ] || die "FLOW_VUS: '$c' is not a positive integer"; done
+for c in $FLOW_VUS $LOGIN_VUS; do
+  [[ "$c" =~ ^[0-9]+$ ]] && [ "$c" -ge 1 ] || die "FLOW_VUS/LOGIN_VUS: '$c' is not a positive integer"
+done
+vus_of() { if [ "$1" = flow_login ]; then echo "$LOGIN_VUS"; else echo "$FLOW_VUS"; fi; }
 [ -z "$WORKERS" ] || [[ "$WORKERS" =~ ^[0-9]+$ ]] || die "WORKERS must be a number"
 for sc in $SCENARIOS; do
   case "$sc" in
@@ -154,7 +160,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 n_conns=$(echo "$CONNS" | wc -w)
-n_vus=$(echo "$FLOW_VUS" | wc -w)
+n_vus=$(echo "$FLOW_VUS $LOGIN_VUS" | wc -w)
 BUDGET=$((N_WRK * n_conns * (DURATION + 20) + N_FLOW * n_vus * (DURATION + 200) + 6 * SPEED_SECONDS * 3 + 240))
 
 log "starting $BIN on $BASE (db: $DB_DIR/ostiary.db on $DB_FS${WORKERS:+, --workers $WORKERS})"
@@ -279,35 +285,41 @@ run_flow() { # scenario vus: bench/flowbench.c, one RESULT line like scenario.lu
   if [ "$st" -ne 0 ] || [ -z "$line" ]; then
     FAILED=1
     echo "   $sc vus=$c: flowbench failed (status $st): $(grep -v '^flowbench: *[0-9]* s ' "$out.err" | tail -n 3)" >&2
-    FLOW_ROWS+=("| $sc | $c | - | - | - | - | - | - | - |")
+    FLOW_ROWS+=("| $sc | $c | - | - | - | - | - | - | - | - | - |")
     server_alive || { FAILED=1; die "server died during $sc (see $TMP/ostiary.log)"; }
     return
   fi
   cpu="$(awk -v a="$t0" -v b="$t1" -v hz="$HZ" 'BEGIN{printf "%.2f", (b - a) / hz}')"
   printf '{"ts":"%s","kind":"flow","scenario":"%s","client":"%s","vus":%d,"duration":%d,"workers":%s,"rev":"%s","load":%s,"srv_cpu_s_incl_setup":%s,"r":%s}\n' \
     "$(date -u +%FT%TZ)" "$sc" "$client" "$c" "$DURATION" "${WORKERS:-null}" "$GIT_REV" "$load" "$cpu" "$line" >> "$OUT"
-  local ok_rps http_rps p50 p99 errs sample scpu dcpu
+  local ok_rps http_rps p50 p99 errs sample scpu dcpu mcpu
   field() { echo "$line" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
   ok_rps="$(field ok_rps)"; http_rps="$(field http_rps)"; p50="$(field p50_ms)"; p99="$(field p99_ms)"
-  errs="$(field errors)"; scpu="$(field server_cpu_s)"; dcpu="$(field driver_cpu_s)"
+  errs="$(field errors)"; scpu="$(field server_cpu_s)"; dcpu="$(field driver_cpu_s)"; mcpu="$(field machine_cpu_s)"
   sample="$(echo "$line" | sed -n 's/.*"sample":"\(.*\)"}$/\1/p')"
   FLOW_OK["$sc/$c"]="$ok_rps"
-  local scores dcores
+  local scores dcores ocores per_cpu
   scores="$(awk -v s="${scpu:-}" -v d="$DURATION" 'BEGIN{if (s == "") print "-"; else printf "%.2f", s / d}')"
   dcores="$(awk -v s="${dcpu:-0}" -v d="$DURATION" 'BEGIN{printf "%.2f", s / d}')"
-  FLOW_ROWS+=("$(printf '| %s | %s | %.0f | %.0f | %.2f | %.2f | %s | %s | %s |' "$sc" "$c" "$ok_rps" "$http_rps" \
-    "$p50" "$p99" "$errs" "$scores" "$dcores")")
-  printf '   %-18s vus=%-3s %7.0f flows/s (%5.0f HTTP req/s)  p50 %7.2f ms  p99 %7.2f ms  failures %s  (cores: server %s, driver %s)\n' \
-    "$sc" "$c" "$ok_rps" "$http_rps" "$p50" "$p99" "$errs" "$scores" "$dcores" >&2
+  # Other processes of the machine (other jobs sharing the cores): everything busy minus server and driver.
+  ocores="$(awk -v m="${mcpu:-}" -v s="${scpu:-0}" -v dr="${dcpu:-0}" -v d="$DURATION" \
+    'BEGIN{if (m == "") print "-"; else { o = (m - s - dr) / d; printf "%.2f", (o < 0 ? 0 : o) } }')"
+  # Flows per CPU-second of the server: what the server can do per core, whoever else uses the machine.
+  per_cpu="$(awk -v r="$ok_rps" -v s="${scpu:-}" -v d="$DURATION" \
+    'BEGIN{if (s == "" || s <= 0) print "-"; else printf "%.0f", r * d / s}')"
+  FLOW_ROWS+=("$(printf '| %s | %s | %.0f | %.0f | %.2f | %.2f | %s | %s | %s | %s | %s |' "$sc" "$c" "$ok_rps" \
+    "$http_rps" "$p50" "$p99" "$errs" "$scores" "$dcores" "$ocores" "$per_cpu")")
+  printf '   %-18s vus=%-3s %7.0f flows/s (%5.0f HTTP req/s)  p50 %7.2f ms  p99 %7.2f ms  failures %s  (cores: server %s, driver %s, others %s; %s flows per server CPU-s)\n' \
+    "$sc" "$c" "$ok_rps" "$http_rps" "$p50" "$p99" "$errs" "$scores" "$dcores" "$ocores" "$per_cpu" >&2
   grep -E '^(flowbench: setup|   [a-z_]+ +n )' "$out.err" | sed 's/^/     /' >&2 || true
   if [ "${errs:-0}" != 0 ] && [ -n "$sample" ]; then echo "     first failure: $sample" >&2; fi
   server_alive || { FAILED=1; die "server died during $sc vus=$c (see $TMP/ostiary.log)"; }
 }
 
-log "scenarios: $SCENARIOS; CONNS=\"$CONNS\" FLOW_VUS=\"$FLOW_VUS\" DURATION=${DURATION}s wrk -t$THREADS --timeout 5s"
+log "scenarios: $SCENARIOS; CONNS=\"$CONNS\" FLOW_VUS=\"$FLOW_VUS\" LOGIN_VUS=\"$LOGIN_VUS\" DURATION=${DURATION}s wrk -t$THREADS --timeout 5s"
 for sc in $SCENARIOS; do
   if is_flow "$sc"; then
-    for c in $FLOW_VUS; do run_flow "$sc" "$c"; done
+    for c in $(vus_of "$sc"); do run_flow "$sc" "$c"; done
     continue
   fi
   for c in $CONNS; do
@@ -342,8 +354,8 @@ RSS_PEAK_KB="$(rss_kb VmHWM)"
 stop_server
 [ "$SERVER_STATUS" = 0 ] || FAILED=1
 
-printf '{"ts":"%s","kind":"summary","rev":"%s","duration":%d,"conns":"%s","flow_vus":"%s","workers":%s,"db_fs":"%s","rss_idle_kb":%s,"rss_after_kb":%s,"rss_peak_kb":%s,"speed_multi2_sign_s":{"rsa2048":%s,"ecdsap256":%s,"ed25519":%s},"argon2id_verify":{"ms":%s,"per_s_1thread":%s,"per_s_2threads":%s},"target_cc_rs256":%s,"server_exit":%s}\n' \
-  "$(date -u +%FT%TZ)" "$GIT_REV" "$DURATION" "$CONNS" "$FLOW_VUS" "${WORKERS:-null}" "$DB_FS" "${RSS_IDLE_KB:-0}" \
+printf '{"ts":"%s","kind":"summary","rev":"%s","duration":%d,"conns":"%s","flow_vus":"%s","login_vus":"%s","workers":%s,"db_fs":"%s","rss_idle_kb":%s,"rss_after_kb":%s,"rss_peak_kb":%s,"speed_multi2_sign_s":{"rsa2048":%s,"ecdsap256":%s,"ed25519":%s},"argon2id_verify":{"ms":%s,"per_s_1thread":%s,"per_s_2threads":%s},"target_cc_rs256":%s,"server_exit":%s}\n' \
+  "$(date -u +%FT%TZ)" "$GIT_REV" "$DURATION" "$CONNS" "$FLOW_VUS" "$LOGIN_VUS" "${WORKERS:-null}" "$DB_FS" "${RSS_IDLE_KB:-0}" \
   "${RSS_LOAD_KB:-0}" "${RSS_PEAK_KB:-0}" "$(num_or_null "$RSA_SIGN")" "$(num_or_null "$EC_SIGN")" \
   "$(num_or_null "$ED_SIGN")" "$(num_or_null "$ARGON2_MS")" "$(num_or_null "$ARGON2_1")" "$(num_or_null "$ARGON2_2")" \
   "$TARGET_RS256" "${SERVER_STATUS:-null}" >> "$OUT"
@@ -362,16 +374,18 @@ if [ "${#ROWS[@]}" -gt 0 ]; then
   echo
 fi
 if [ "${#FLOW_ROWS[@]}" -gt 0 ]; then
-  echo "| scenario | VUs | flows/s | HTTP req/s | p50 ms | p99 ms | failures | server cores | driver cores |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| scenario | VUs | flows/s | HTTP req/s | p50 ms | p99 ms | failures | server cores | driver cores | other cores | flows per server CPU-s |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   printf '%s\n' "${FLOW_ROWS[@]}"
   echo
   echo "flows/s counts complete, fully checked flows (refresh: refresh grants); latencies are per whole flow;"
-  echo "failures = flows where any step deviated; cores = CPU seconds / DURATION over the measured window."
+  echo "failures = flows where any step deviated; cores = CPU seconds / DURATION over the measured window"
+  echo "(other = every other process of the machine, from /proc/stat: jobs sharing the cores); flows per server"
+  echo "CPU-s = flows/s / server cores, the server's efficiency, less sensitive to other jobs than flows/s."
   echo "Requests per flow: flow_login 7, flow_consent 4, flow_sso 2, refresh 1 (bench/flowbench.c)."
   best_flow() { # scenario -> best flows/s over FLOW_VUS, or empty
     local b="" v
-    for c in $FLOW_VUS; do
+    for c in $(vus_of "$1"); do
       v="${FLOW_OK[$1/$c]:-}"
       [ -n "$v" ] || continue
       if [ -z "$b" ] || awk -v a="$v" -v b="$b" 'BEGIN{exit !(a > b)}'; then b="$v"; fi

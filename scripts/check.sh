@@ -10,7 +10,7 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
+cd "$ROOT" || exit 2
 
 JOBS=${JOBS:-2}
 LOGDIR=build/check
@@ -71,6 +71,7 @@ run_step release-test 1 make -j"$JOBS" VARIANT=release test
 
 step "4/5 ASan+UBSan build: unit + integration tests"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0" \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_step asan-test 1 make -j"$JOBS" VARIANT=asan test
 

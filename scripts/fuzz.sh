@@ -12,13 +12,13 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
+cd "$ROOT" || exit 2
 
 SECS=${FUZZ_SECONDS:-20}
 CLANG=${FUZZ_CC:-clang}
 OUT=build/fuzz
 JOBS=$(nproc 2>/dev/null || echo 2)
-PKGS="libh2o-evloop jansson openssl sqlite3 libsodium libcyaml"
+PKGS=(libh2o-evloop jansson openssl sqlite3 libsodium libcyaml)
 
 if ! command -v "$CLANG" >/dev/null 2>&1; then
     echo "fuzz: $CLANG not found (scripts/install-deps.sh installs clang)" >&2
@@ -26,8 +26,8 @@ if ! command -v "$CLANG" >/dev/null 2>&1; then
     exit 1
 fi
 
-PKG_CFLAGS=$(pkg-config --cflags $PKGS 2>/dev/null)
-PKG_LIBS=$(pkg-config --libs $PKGS 2>/dev/null)
+PKG_CFLAGS=$(pkg-config --cflags "${PKGS[@]}" 2>/dev/null)
+PKG_LIBS=$(pkg-config --libs "${PKGS[@]}" 2>/dev/null)
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 CFLAGS="-std=c11 -D_GNU_SOURCE -DH2O_USE_LIBUV=0 -Isrc $PKG_CFLAGS -O1 -g $SAN -Wall -Wextra -Wno-unused-parameter"
 export CLANG CFLAGS OUT
@@ -81,7 +81,7 @@ TARGETS=()
 if [ $# -gt 0 ]; then
     for t in "$@"; do TARGETS+=("fuzz/fuzz_${t#fuzz_}.c"); done
 else
-    mapfile -t TARGETS < <(ls fuzz/fuzz_*.c 2>/dev/null | sort)
+    mapfile -t TARGETS < <(find fuzz -maxdepth 1 -name 'fuzz_*.c' | sort)
 fi
 if [ "${#TARGETS[@]}" -eq 0 ]; then
     echo "fuzz: no targets (fuzz/fuzz_*.c)"
@@ -122,7 +122,7 @@ for src in "${TARGETS[@]}"; do
     else
         echo "fuzz: $name FAILED (status $rc); log: $log"
         grep -E -A30 'ERROR: |runtime error:|deadly signal|SUMMARY:' "$log" | head -60
-        ls -1 "$OUT/artifacts/$name-"* 2>/dev/null | sed 's/^/  artifact: /'
+        find "$OUT/artifacts" -name "$name-*" -newer "$bin" | sed 's/^/  artifact: /'
         FAILED=$((FAILED + 1))
         FAILED_NAMES+=("$name")
     fi

@@ -3,7 +3,7 @@
 #   1. Unit and store tests, and fuzz-corpus replays, under ctest (no CMake: this script writes
 #      BUILD_DIR/tests/CTestTestfile.cmake from the binaries the Makefile built).
 #   2. Integration tests: node's test runner on tests/integration/*.test.mjs against BUILD_DIR/ostiary,
-#      then tests/integration/cli.test.sh when it exists.
+#      then each tests/integration/*.test.sh (cli.test.sh, ...) with the binary as argument.
 #   3. Sanitizer reports: every server the integration tests started saved its stderr under
 #      BUILD_DIR/test-logs/; any AddressSanitizer, LeakSanitizer or UBSan report there fails the run.
 # Prints "N passed, N failed" (all three parts summed) as its last line; exits non-zero on any failure.
@@ -14,7 +14,7 @@ if [ $# -ne 1 ]; then
     exit 2
 fi
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
+cd "$ROOT" || exit 2
 B=$(cd "$1" 2>/dev/null && pwd) || {
     echo "run-tests: no such build directory: $1" >&2
     exit 2
@@ -93,8 +93,16 @@ else
     TAP="$LOGDIR/node-tests.tap"
     # Human-readable spec output on stdout; TAP in a file for the counts (the summary lines differ
     # between reporters and Node versions, TAP's "# pass N" / "# fail N" do not).
+    NODE_ARGS=(--test --test-concurrency=1 --test-timeout=120000)
+    node_major=$(node -p 'process.versions.node.split(".")[0]')
+    if [ "$node_major" -lt 20 ]; then
+        # Debian 12's Node 18: WebCrypto is not global yet (openid-client and jose need it), and the
+        # runner has neither --test-concurrency nor --test-timeout.
+        echo "run-tests: warning: node $(node --version) is older than v20; the integration tests target v20+"
+        NODE_ARGS=(--experimental-global-webcrypto --test)
+    fi
     OSTIARY_BIN="$B/ostiary" OSTIARY_TEST_LOGDIR="$LOGDIR/integration" \
-        node --test --test-concurrency=1 --test-timeout=120000 \
+        node "${NODE_ARGS[@]}" \
         --test-reporter=spec --test-reporter-destination=stdout \
         --test-reporter=tap --test-reporter-destination="$TAP" \
         "${IT_FILES[@]}"
@@ -114,27 +122,33 @@ else
     fi
 fi
 
-CLI_TEST="$ROOT/tests/integration/cli.test.sh"
-if [ -f "$CLI_TEST" ] && [ -x "$B/ostiary" ]; then
-    section "CLI tests (tests/integration/cli.test.sh)"
-    CLI_LOG="$LOGDIR/cli.log"
-    bash "$CLI_TEST" "$B/ostiary" 2>&1 | tee "$CLI_LOG"
-    cli_rc=${PIPESTATUS[0]}
-    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$CLI_LOG" | tail -1)
+# Shell-driven black-box suites (tests/integration/*.test.sh, e.g. cli.test.sh): each gets the binary
+# and ends with "N passed, N failed".
+shopt -s nullglob
+SH_TESTS=("$ROOT"/tests/integration/*.test.sh)
+shopt -u nullglob
+for sh_test in "${SH_TESTS[@]}"; do
+    [ -x "$B/ostiary" ] || break
+    name=$(basename "$sh_test" .test.sh)
+    section "shell tests: tests/integration/$(basename "$sh_test")"
+    SH_LOG="$LOGDIR/$name.log"
+    bash "$sh_test" "$B/ostiary" </dev/null 2>&1 | tee "$SH_LOG"
+    sh_rc=${PIPESTATUS[0]}
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$SH_LOG" | tail -1)
     if [ -n "$line" ]; then
         cp=$(awk '{print $1}' <<<"$line")
         cf=$(awk '{print $3}' <<<"$line")
         PASSED=$((PASSED + cp))
         FAILED=$((FAILED + cf))
-        if [ "$cli_rc" -ne 0 ] && [ "$cf" -eq 0 ]; then
-            ERRORS+=("cli.test.sh exited with status $cli_rc")
+        if [ "$sh_rc" -ne 0 ] && [ "$cf" -eq 0 ]; then
+            ERRORS+=("$(basename "$sh_test") exited with status $sh_rc")
         fi
-    elif [ "$cli_rc" -eq 0 ]; then
+    elif [ "$sh_rc" -eq 0 ]; then
         PASSED=$((PASSED + 1))
     else
         FAILED=$((FAILED + 1))
     fi
-fi
+done
 
 # ---- 3. sanitizer reports in what the servers and CLI wrote ----
 section "sanitizer reports"

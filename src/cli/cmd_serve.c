@@ -232,5 +232,10 @@ int cmd_serve(int argc, char **argv)
     log_info("stopped", NULL);
     explicit_bzero(secret, strlen(secret));
     free(secret);
+    free(app->resources);
+    free(app->discovery_json);
+    free(app->oauth_metadata_json);
+    config_free(cfg);
+    free(app);
     return 0;
 }

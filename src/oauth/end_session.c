@@ -34,7 +34,7 @@ static const char *fget(struct http_req *req, const struct form *f, const char *
     return rc == 0 ? str_dup(req->arena, v) : NULL;
 }
 
-static void finish(struct http_req *req, const struct logout_req *lr)
+static void finish(struct http_req *req, const struct logout_req *lr, bool signed_out)
 {
     if (lr->post_logout_redirect_uri != NULL) {
         struct strbuf sb;
@@ -49,7 +49,9 @@ static void finish(struct http_req *req, const struct logout_req *lr)
         return;
     }
     json_t *d = json_object();
-    json_object_set_new(d, "title", json_string("Signed out"));
+    json_object_set_new(d, "title", json_string(signed_out ? "Signed out" : "Still signed in"));
+    if (!signed_out)
+        json_object_set_new(d, "still_signed_in", json_true());
     if (lr->have_client)
         json_object_set_new(d, "client_name", json_string(lr->client.client_name != NULL ? lr->client.client_name
                                                                                           : lr->client.client_id));
@@ -156,11 +158,11 @@ static void confirm(struct http_req *req, const struct form *f)
             session_end(req, &s, &err);
             log_info("logout", LS("rid", req->rid), LS("sub", s.user_id), NULL);
         }
-        finish(req, &lr);
+        finish(req, &lr, true);
         return;
     }
     /* Cancelled: stay signed in; go back to the application if it said where. */
-    finish(req, &lr);
+    finish(req, &lr, false);
 }
 
 void oauth_end_session_handle(struct http_req *req)
@@ -193,7 +195,7 @@ void oauth_end_session_handle(struct http_req *req)
     struct session s;
     struct errbuf err;
     if (session_load(req, &s, &err) != 0) {
-        finish(req, &lr); /* nobody to sign out */
+        finish(req, &lr, true); /* nobody to sign out */
         return;
     }
     /* Attributable: the hint names this session (by sid, or by user when the token has no sid). */
@@ -202,7 +204,7 @@ void oauth_end_session_handle(struct http_req *req)
     if (attributable) {
         session_end(req, &s, &err);
         log_info("logout", LS("rid", req->rid), LS("sub", s.user_id), NULL);
-        finish(req, &lr);
+        finish(req, &lr, true);
         return;
     }
     json_t *j = logout_to_json(&lr);

@@ -27,7 +27,9 @@
  * a theft. */
 static bool within_grace(const struct worker *w, int64_t consumed_at, int64_t now)
 {
-    return now - consumed_at <= (int64_t)w->app->cfg->refresh.refresh_grace_period;
+    /* A grace period of 0 turns retries off: any reuse is a replay, even within the same second. */
+    int64_t grace = w->app->cfg->refresh.refresh_grace_period;
+    return grace > 0 && now - consumed_at <= grace;
 }
 
 static struct oauth_error store_failed(struct http_req *req, const char *op, const struct errbuf *err)

@@ -490,6 +490,7 @@ static void ckpt_deadline(struct timespec *ts)
 static void *ckpt_main(void *arg)
 {
     struct sqlite_store *st = arg;
+    int restarted_at = -1; /* WAL size at the last successful RESTART */
     pthread_mutex_lock(&st->ckpt_mu);
     while (!st->ckpt_stop) {
         if (!st->ckpt_wanted) {
@@ -509,9 +510,12 @@ static void *ckpt_main(void *arg)
 
         int log, done;
         ckpt_run(st, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-        /* All copied (done == log): the next commit rewinds the WAL by itself. */
-        if (log >= WAL_SOFT_CAP_PAGES && done < log)
-            ckpt_run(st, SQLITE_CHECKPOINT_RESTART, &log, &done);
+        /* A passive checkpoint copies what was there when it began (done == log, usually), but commits
+         * made meanwhile keep the WAL from rewinding; only a RESTART makes sure it does. None is needed if
+         * the last RESTART left the WAL at this very size: nothing was committed since. */
+        if (log >= WAL_SOFT_CAP_PAGES && log != restarted_at &&
+            ckpt_run(st, SQLITE_CHECKPOINT_RESTART, &log, &done) == SQLITE_OK)
+            restarted_at = log;
 
         pthread_mutex_lock(&st->ckpt_mu);
         st->ckpt_clean = log >= 0 && done == log ? log : -1;

@@ -1,11 +1,12 @@
 // login_browser.test.mjs: the interactive sign-in in a real browser (headless Debian Chromium driven by
 // playwright-core), as a relying party built on openid-client v6 sees it: OpenID Connect Core §3.1
-// (authorization code flow), the prompt values none / login / consent / select_account (§3.1.2.1) with
-// their errors (§3.1.2.6: login_required, consent_required), max_age (§3.1.2.1), single sign-on across two
-// clients, access_denied on cancel and deny (RFC 6749 §4.1.2.1), RFC 9207 `iss` in every response, RFC
-// 7636 PKCE for confidential and public clients, ID token validation with jose against the JWKS (§3.1.3.7:
-// nonce, at_hash, auth_time, sid, azp, amr), the pages' security headers and cookie attributes, and the
-// failed-login throttle. The issuer has a path (/authentication/oidc), as in the focus seed.
+// (authorization code flow) for a confidential and a public client with RFC 7636 PKCE, RFC 9207 `iss` in
+// every response, ID token validation with jose against the JWKS (§3.1.3.7: nonce, at_hash, auth_time,
+// sid, azp, amr), userinfo, the pages' security headers (CSP frame-ancestors 'none', Referrer-Policy,
+// Cache-Control no-store) and cookie attributes (HttpOnly, SameSite=Lax, no Secure on a plain-http issuer),
+// screenshots of the login and consent pages, access_denied on cancel and deny (RFC 6749 §4.1.2.1), a
+// wrong password, and the failed-login throttle. The issuer has a path (/authentication/oidc), as in the
+// focus seed. prompt / max_age / SSO are in login_prompt.test.mjs, token handling in login_tokens.test.mjs.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import * as jose from 'jose';
 import * as client from 'openid-client';
 
-import { createRp, launchBrowser, newPage, recordRequests, submitLogin } from './lib/browser.mjs';
+import { createRp, launchBrowser, newPage, submitLogin } from './lib/browser.mjs';
 import { discover, rejection, startCallback } from './lib/flow.mjs';
 import { startServer } from './lib/server.mjs';
 
@@ -31,7 +32,7 @@ let srv;
 let cb;
 let browser;
 const env = { cfgs: {} };
-const rp = createRp(env);
+const { authRequest, at, assertCode, assertError, exchange, verifyIdToken } = createRp(env);
 
 before(async () => {
   cb = await startCallback();
@@ -39,14 +40,9 @@ before(async () => {
     issuerPath: '/authentication/oidc',
     config: `
 log_level: info
-keys:
-  algorithms: [RS256, ES256]
 login:
   max_failures: ${MAX_FAILURES}
   lockout_seconds: 120
-resources:
-  - identifier: "https://api.example.com/"
-    scopes: [read, write]
 users:
   - username: ${ALICE.username}
     password: "${ALICE.password}"
@@ -95,13 +91,6 @@ after(async () => {
   await cb?.close();
   await srv?.stop();
 });
-
-const { authRequest, at, assertCode, assertError, exchange, verifyIdToken, signIn: signInAs } = rp;
-
-/** Full sign-in (login + consent) in this context, leaving the SSO session behind. */
-function signIn(context, user = ALICE, clientId = WEB.id) {
-  return signInAs(context, user, clientId);
-}
 
 describe('the code flow in a browser', () => {
   test('confidential client: login page, consent page, code, tokens, userinfo; headers, cookies, screenshots', T, async () => {
@@ -215,176 +204,6 @@ describe('the code flow in a browser', () => {
       await page.goto(req.url);
       await at(page, 'callback');
       assertError(page, req, 'invalid_request');
-    } finally {
-      await context.close();
-    }
-  });
-});
-
-describe('prompt, max_age and single sign-on', () => {
-  test('prompt=login shows the login page although a session exists', T, async () => {
-    const { context, page } = await newPage(browser);
-    try {
-      const first = await signIn(context);
-      const req = await authRequest(WEB.id, { prompt: 'login' });
-      await page.goto(req.url);
-      await at(page, 'login');
-      await page.waitForTimeout(1100); // a later second, so auth_time must move
-      await submitLogin(page, ALICE.username, ALICE.password);
-      await at(page, 'callback'); // consent is remembered
-      assertCode(page, req);
-      const tokens = await exchange(page, req);
-      const claims = await verifyIdToken(tokens, { clientId: WEB.id, nonce: req.checks.nonce });
-      assert.equal(claims.sub, first.claims().sub);
-      assert.ok(claims.auth_time > first.claims().auth_time, 'a new authentication happened');
-    } finally {
-      await context.close();
-    }
-  });
-
-  test('prompt=consent shows the consent page although consent is remembered', T, async () => {
-    const { context, page } = await newPage(browser);
-    try {
-      await signIn(context);
-      const seen = recordRequests(page, srv.url('/interaction/login'));
-      const req = await authRequest(WEB.id, { prompt: 'consent' });
-      await page.goto(req.url);
-      await at(page, 'consent');
-      assert.deepEqual(seen, [], 'no login page with a session');
-      await page.click('#consent-allow');
-      await at(page, 'callback');
-      assertCode(page, req);
-      await exchange(page, req);
-    } finally {
-      await context.close();
-    }
-  });
-
-  test('prompt=none with a session and consent: a code without any page', T, async () => {
-    const { context, page } = await newPage(browser);
-    try {
-      const first = await signIn(context);
-      const seen = recordRequests(page, srv.url('/interaction/'));
-      const req = await authRequest(WEB.id, { prompt: 'none' });
-      const res = await page.goto(req.url);
-      await at(page, 'callback');
-      assert.equal(res.url().startsWith(cb.origin), true, 'the first navigation ends at the client');
-      assert.deepEqual(seen, [], 'no interaction page was requested');
-      assertCode(page, req);
-      const tokens = await exchange(page, req);
-      const claims = await verifyIdToken(tokens, { clientId: WEB.id, nonce: req.checks.nonce });
-      assert.equal(claims.sub, first.claims().sub);
-      assert.equal(claims.sid, first.claims().sid, 'the same session');
-      assert.equal(claims.auth_time, first.claims().auth_time, 'no new authentication');
-    } finally {
-      await context.close();
-    }
-  });
-
-  test('prompt=none without a session: login_required', T, async () => {
-    const { context, page } = await newPage(browser);
-    try {
-      const req = await authRequest(WEB.id, { prompt: 'none' });
-      await page.goto(req.url);
-      await at(page, 'callback');
-      assertError(page, req, 'login_required');
-    } finally {
-      await context.close();
-    }
-  });
-
-  test('prompt=none without consent for that client: consent_required', T, async () => {
-    const { context, page } = await newPage(browser);
-    try {
-      await signIn(context);
-      const req = await authRequest(WEB2.id, { prompt: 'none' });
-      await page.goto(req.url);
-      await at(page, 'callback');
-      assertError(page, req, 'consent_required');
-    } finally {
-      await context.close();
-    }
-  });
-
-  test('prompt=select_account: continue as the signed-in user', T, async () => {
-    const { context, page } = await newPage(browser);
-    try {
-      const first = await signIn(context);
-      const req = await authRequest(WEB.id, { prompt: 'select_account' });
-      await page.goto(req.url);
-      await at(page, 'select_account');
-      assert.match(await page.textContent('#select-user'), /Alice Liddell/);
-      await page.click('#select-continue');
-      await at(page, 'callback');
-      assertCode(page, req);
-      const tokens = await exchange(page, req);
-      assert.equal(tokens.claims().sub, first.claims().sub);
-    } finally {
-      await context.close();
-    }
-  });
-
-  test('prompt=select_account: "use another account" goes to the login page', T, async () => {
-    const { context, page } = await newPage(browser);
-    try {
-      const first = await signIn(context);
-      const req = await authRequest(WEB.id, { prompt: 'select_account' });
-      await page.goto(req.url);
-      await at(page, 'select_account');
-      await page.click('#select-other');
-      await at(page, 'login');
-      await submitLogin(page, BOB.username, BOB.password);
-      await at(page, 'consent'); // Bob never consented to this client
-      assert.match(await page.textContent('#consent-user'), /Bob Builder/);
-      await page.click('#consent-allow');
-      await at(page, 'callback');
-      assertCode(page, req);
-      const tokens = await exchange(page, req);
-      assert.notEqual(tokens.claims().sub, first.claims().sub, 'now signed in as another user');
-      const info = await client.fetchUserInfo(req.cfg, tokens.access_token, tokens.claims().sub);
-      assert.equal(info.name, BOB.name);
-    } finally {
-      await context.close();
-    }
-  });
-
-  test('max_age=0 forces a new login', T, async () => {
-    const { context, page } = await newPage(browser);
-    try {
-      const first = await signIn(context);
-      await page.waitForTimeout(1100);
-      const req = await authRequest(WEB.id, { max_age: '0' });
-      await page.goto(req.url);
-      await at(page, 'login');
-      await submitLogin(page, ALICE.username, ALICE.password);
-      await at(page, 'callback');
-      assertCode(page, req);
-      const tokens = await exchange(page, req, { maxAge: 0 });
-      const claims = await verifyIdToken(tokens, { clientId: WEB.id, nonce: req.checks.nonce });
-      assert.ok(claims.auth_time > first.claims().auth_time, 'auth_time is the new login');
-    } finally {
-      await context.close();
-    }
-  });
-
-  test('single sign-on: a second client gets only the consent page, same session', T, async () => {
-    const { context, page } = await newPage(browser);
-    try {
-      const first = await signIn(context);
-      const seen = recordRequests(page, srv.url('/interaction/login'));
-      const req = await authRequest(WEB2.id);
-      await page.goto(req.url);
-      await at(page, 'consent');
-      assert.equal(await page.textContent('#consent-client-id'), WEB2.id);
-      await page.click('#consent-allow');
-      await at(page, 'callback');
-      assert.deepEqual(seen, [], 'no login page for the second client');
-      assertCode(page, req);
-      const tokens = await exchange(page, req);
-      const claims = await verifyIdToken(tokens, { clientId: WEB2.id, nonce: req.checks.nonce });
-      assert.equal(claims.sub, first.claims().sub);
-      assert.equal(claims.sid, first.claims().sid);
-      assert.equal(claims.auth_time, first.claims().auth_time);
     } finally {
       await context.close();
     }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1018,10 +1019,108 @@ TEST(sqlite_unmigrated_fails_clearly)
     ASSERT(strstr(err.msg, "no such table") != NULL);
 }
 
+static long long file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (long long)sb.st_size : -1;
+}
+
+/* Checkpoints run in the background (sqlite.c), and a steady stream of commits must not grow the WAL
+ * without bound: sqlite.c rewinds it past 64 MiB, and past 256 MiB at the very latest. WAL_ROWS rows make
+ * about 400 MB of WAL if nothing rewound it. Then every row is still there after a reopen. */
+#define WAL_ROWS 24000
+#define WAL_BOUND ((256LL << 20) + (1LL << 20))
+
+STORE_TEST(sqlite_checkpoints_bound_wal)
+{
+    char wal[160], secret[32];
+    snprintf(wal, sizeof(wal), "%s-wal", f->path);
+    long long max_wal = 0;
+    for (int i = 0; i < WAL_ROWS; i++) {
+        snprintf(secret, sizeof(secret), "wal-%d", i);
+        struct store_token t = token(secret, STORE_TOKEN_REFRESH, "grant-1", 5000);
+        OK(store_token_put(f->c, &t, &f->err));
+        if (i % 256 == 0) {
+            long long sz = file_size(wal);
+            max_wal = sz > max_wal ? sz : max_wal;
+        }
+    }
+    ASSERT(max_wal > 0);
+    ASSERT(max_wal <= WAL_BOUND);
+    /* In WAL mode only checkpoints write the database file, so rows there mean checkpoints ran. */
+    ASSERT(file_size(f->path) > (1LL << 20));
+
+    fx_detach(f);
+    ASSERT(file_size(wal) <= 0); /* the last checkpoint, at close, emptied it */
+    OK(fx_attach(f, NULL));
+    for (int i = 0; i < WAL_ROWS; i++) {
+        snprintf(secret, sizeof(secret), "wal-%d", i);
+        uint8_t h[STORE_HASH_LEN];
+        hash_of(secret, h);
+        struct store_token got;
+        OK(store_token_get(f->c, f->a, h, &got, &f->err));
+        ASSERT_STREQ(got.grant_id, "grant-1");
+        arena_reset(f->a);
+    }
+}
+
+/* The kill -9 guarantee while checkpoints run and the WAL is rewound: a child writes rows without end and
+ * reports how many have returned; it is killed mid-stream, past a WAL rewind; every reported row must be
+ * there after a reopen. */
+#define KILL_ROWS 8000
+
+STORE_TEST(sqlite_kill9_while_checkpointing)
+{
+    fx_detach(f);
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        struct store *st;
+        struct store_conn *c;
+        struct errbuf err;
+        char secret[32];
+        close(fds[0]);
+        if (store_open(f->dsn, &st, &err) != 0 || store_conn_open(st, &c, &err) != 0)
+            _exit(1);
+        for (int i = 0;; i++) {
+            snprintf(secret, sizeof(secret), "k9-%d", i);
+            struct store_token t = token(secret, STORE_TOKEN_ACCESS, NULL, 5000);
+            if (store_token_put(c, &t, &err) != 0)
+                _exit(1);
+            int n = i + 1;
+            if (n % 100 == 0 && write(fds[1], &n, sizeof(n)) != (ssize_t)sizeof(n))
+                _exit(1);
+        }
+    }
+    close(fds[1]);
+    int acked = 0, n = 0;
+    while (acked < KILL_ROWS && read(fds[0], &n, sizeof(n)) == (ssize_t)sizeof(n))
+        acked = n;
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    close(fds[0]);
+    ASSERT(acked >= KILL_ROWS);
+    ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+    OK(fx_attach(f, NULL));
+    char secret[32];
+    for (int i = 0; i < acked; i++) {
+        snprintf(secret, sizeof(secret), "k9-%d", i);
+        uint8_t h[STORE_HASH_LEN];
+        hash_of(secret, h);
+        struct store_token got;
+        OK(store_token_get(f->c, f->a, h, &got, &f->err));
+        arena_reset(f->a);
+    }
+}
+
 TESTS(T(client_crud), T(client_list_many), T(token_put_get), T(token_consume_once), T(token_consume_notfound),
       T(token_consume_race), T(grant_revoke_family), T(token_revoke_unknown), T(jti_revocation),
       T(key_put_list), T(gc_expired_only_and_bounded), T(rollback_leaves_nothing),
       T(group_isolated_from_other_connections), T(concurrent_writers), T(migrate_twice_applies_nothing),
       T(reopen_keeps_data), T(committed_write_survives_kill9), T(sqlite_open_errors),
       T(sqlite_unmigrated_fails_clearly), T(user_crud), T(user_username_unique), T(user_rollback_leaves_nothing),
-      T(consent_crud), T(token_revoke_sub))
+      T(consent_crud), T(token_revoke_sub), T(sqlite_checkpoints_bound_wal), T(sqlite_kill9_while_checkpointing))
