@@ -4,7 +4,7 @@
  * be cheap: no TLS, no allocation per request, requests formatted with one snprintf.
  *
  *   cc -O2 -o flowbench bench/flowbench.c
- *   ./flowbench -s flow_login -u http://127.0.0.1:4310 -c 32 -d 5
+ *   ./flowbench -s flow_login -u http://127.0.0.1:4310 -c 4 -d 5 [-p SERVER_PID]
  *
  * Flows (every step's status, Location, cookies and body are checked; any deviation fails the flow):
  *   full     GET /auth?...&prompt=consent -> 303 /interaction/login?interaction=ID
@@ -365,7 +365,7 @@ static uint32_t *lat_us;
 static size_t n_lat, cap_lat;
 static uint64_t n_ok, n_failed, n_http, n_resetups, n_reconnects;
 static uint64_t fail_step[ST_N];
-static uint64_t step_n[ST_N], step_us[ST_N]; /* per-step request latency (measured flows, ok steps) */
+static uint64_t step_n[ST_N], step_us[ST_N]; /* per-step request latency (measured flows, every response) */
 static char sample[400];
 
 static void record_failure(struct vu *v, const char *fmt, ...)
@@ -637,14 +637,24 @@ static void flow_done(struct vu *v)
     flow_start(v);
 }
 
+/* Makes the sample printable and JSON-safe in place. */
+static void sample_sanitize(void)
+{
+    for (char *p = sample; *p; p++)
+        if (*p == '"' || *p == '\\' || (unsigned char)*p < 32 || (unsigned char)*p > 126)
+            *p = ' ';
+}
+
 static void flow_failed(struct vu *v)
 {
     v->busy = false;
     if (phase == PH_SETUP) {
         if (++v->setup_failures >= 3) {
             fprintf(stderr, "flowbench: setup failed 3 times for VU %d: %s\n", v->idx, sample);
-            printf("RESULT {\"requests\":0,\"ok_rps\":0,\"p50_ms\":0,\"p99_ms\":0,\"errors\":1,\"sample\":\"setup "
-                   "failed\"}\n");
+            sample_sanitize();
+            printf("RESULT {\"scenario\":\"%s\",\"requests\":0,\"ok_rps\":0,\"p50_ms\":0,\"p99_ms\":0,\"errors\":1,"
+                   "\"sample\":\"%s\"}\n",
+                   scenario_names[cfg.sc], sample);
             exit(1);
         }
         v->need_setup = true;
@@ -1318,7 +1328,7 @@ int main(int argc, char **argv)
     double secs = (run_end - run_t0) / 1e6;
     qsort(lat_us, n_lat, sizeof(*lat_us), cmp_u32);
 
-    fprintf(stderr, "flowbench: %s, %d VUs, %d s: per-step latency of measured flows (ok responses)\n",
+    fprintf(stderr, "flowbench: %s, %d VUs, %d s: per-step latency of measured flows (every response)\n",
             scenario_names[cfg.sc], cfg.vus, cfg.duration);
     for (int s = 0; s < ST_N; s++)
         if (step_n[s] > 0 || fail_step[s] > 0)
@@ -1326,10 +1336,7 @@ int main(int argc, char **argv)
                     (unsigned long long)step_n[s], step_n[s] ? step_us[s] / 1000.0 / (double)step_n[s] : 0.0,
                     (unsigned long long)fail_step[s]);
 
-    /* Sample: printable, JSON-safe. */
-    for (char *p = sample; *p; p++)
-        if (*p == '"' || *p == '\\' || (unsigned char)*p < 32)
-            *p = ' ';
+    sample_sanitize();
     char fails[512];
     size_t fo = (size_t)snprintf(fails, sizeof(fails), "{");
     bool first = true;
