@@ -66,6 +66,8 @@ for f in fuzz/fuzz_*.c; do
 done
 run_step dev-build 0 make -j"$JOBS" VARIANT=dev all unit-bins "${DEV_FUZZ[@]}"
 
+run_step style 0 scripts/check-style.sh
+
 step "3/5 release build: unit + integration tests"
 run_step release-test 1 make -j"$JOBS" VARIANT=release test
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include "core/banned.h"
 
 struct chunk {
     struct chunk *next;

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include "core/banned.h"
 
 void errbuf_set(struct errbuf *err, const char *fmt, ...)
 {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <openssl/sha.h>
+#include "core/banned.h"
 
 enum log_level log_min_level = LOG_INFO;
 static int log_fd = 2;

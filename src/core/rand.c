@@ -9,6 +9,7 @@
 
 #include "core/arena.h"
 #include "core/str.h"
+#include "core/banned.h"
 
 void rand_bytes(void *p, size_t n)
 {

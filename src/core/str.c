@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 
 #include "core/arena.h"
+#include "core/banned.h"
 
 bool str_is_null(struct str s)
 {

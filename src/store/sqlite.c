@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -537,12 +538,18 @@ static void ckpt_start(struct sqlite_store *st)
     }
     struct errbuf err;
     if (conn_new(st, false, true, &st->ckpt_conn, &err) == 0) {
+        /* The thread starts with every signal blocked, so that none is ever delivered to it, whatever
+         * the caller's mask. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
         if (pthread_create(&st->ckpt_thread, NULL, ckpt_main, st) == 0) {
             st->ckpt_running = true;
         } else {
             conn_free(st->ckpt_conn);
             st->ckpt_conn = NULL;
         }
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
     }
     pthread_mutex_unlock(&st->ckpt_mu);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <openssl/sha.h>
+#include "core/banned.h"
 
 static const struct store_ops *const backends[] = {&store_sqlite_ops};
 

@@ -12,8 +12,11 @@ import { API, CLIENTS, postForm, standardConfig, startServer } from './lib/serve
 const insecure = { execute: [client.allowInsecureRequests] };
 const servers = [];
 after(async () => {
-  // Stops whatever is still running (each test replaces its server on restart).
-  for (const s of servers) await s.stop();
+  // Stops whatever is still running (each test replaces its server on restart), all of them even if
+  // one reports a problem, then reports the first problem.
+  const results = await Promise.allSettled(servers.map((s) => s.stop()));
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
 });
 
 async function start(opts) {

@@ -22,10 +22,20 @@ export const SANITIZER_RE =
   /ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer/;
 
 const tempDirs = [];
+const children = new Set();
 process.on('exit', () => {
+  // Last resort: never leave a server behind, whatever happened to the test's after() hook.
+  for (const c of children) {
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  }
   if (process.env.OSTIARY_TEST_LOGDIR || process.env.OSTIARY_TEST_KEEP) return;
   for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
 });
+
+// If the test process itself is stopped (the runner's timeout, ^C), take the servers down with it.
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
+  process.once(sig, () => process.exit(128 + os.constants.signals[sig]));
+}
 
 /** A port that was free a moment ago: bind port 0 on loopback, read the port, close. */
 export function freePort() {
@@ -138,6 +148,8 @@ export async function startServer({ config = '', env = {}, issuerPath = '', stat
     child.on('exit', (code, signal) => resolve({ code, signal }));
   });
   child.on('error', () => {}); // reported through 'exit' / the health check
+  children.add(child);
+  child.on('exit', () => children.delete(child));
 
   const url = (p = '') => `${issuer}${p}`;
   const root = `http://127.0.0.1:${st.port}`;
@@ -154,8 +166,13 @@ export async function startServer({ config = '', env = {}, issuerPath = '', stat
     stderr: fs.readFileSync(stderrFile, 'utf8'),
   });
   let stopped = null;
+  let sanitizerChecked = false;
 
+  // Throws (once per server, so a test and its after() hook do not both report it) if the server's
+  // stderr has a sanitizer report.
   const checkSanitizers = () => {
+    if (sanitizerChecked) return;
+    sanitizerChecked = true;
     const text = fs.readFileSync(stderrFile, 'utf8');
     const m = SANITIZER_RE.exec(text);
     if (m) {
@@ -165,7 +182,7 @@ export async function startServer({ config = '', env = {}, issuerPath = '', stat
   };
 
   /** SIGTERM, wait for exit (SIGKILL after 5 s). Resolves { code, signal, ms, forced }; throws if the
-   *  server's stderr has a sanitizer report. Safe to call twice. */
+   *  server's stderr has a sanitizer report (the first time only). Safe to call twice. */
   const stop = async (signal = 'SIGTERM') => {
     if (!stopped) {
       stopped = (async () => {
