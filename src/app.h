@@ -55,9 +55,12 @@ struct app {
     atomic_int stop;
 };
 
+struct client_cache;
+
 struct worker {
     struct app *app;
     struct store_conn *db;
+    struct client_cache *clients; /* oauth/client.c, owned by this worker */
     unsigned id;
     int64_t next_gc, next_key_reload;
 };

@@ -41,6 +41,7 @@ static struct worker *worker_init(void *ud, unsigned id)
 
 static void worker_fini(struct worker *w)
 {
+    client_cache_free(w->clients);
     store_conn_close(w->db);
     free(w);
 }

@@ -152,7 +152,7 @@ int authz_load_client(struct http_req *req, const char *client_id, struct client
 {
     struct store_client sc;
     struct errbuf err;
-    int rc = store_client_get(req->worker->db, req->arena, client_id, &sc, &err);
+    int rc = client_lookup(req->worker, req->arena, client_id, &sc, &err);
     if (rc == ERR_NOTFOUND)
         return rc;
     if (rc != 0) {

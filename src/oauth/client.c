@@ -244,6 +244,82 @@ int clients_apply_config(struct store_conn *db, const struct config *cfg, struct
     return rc;
 }
 
+/* ---- per-worker cache of client rows ----
+ * Every token, introspection and revocation request looks its client up; a small direct-mapped cache per
+ * worker thread saves the store read. Entries live CLIENT_CACHE_TTL seconds, so a change made with the
+ * CLI or by another instance (new secret, deletion) takes effect within that time. No locking: each
+ * worker owns its cache. */
+#define CLIENT_CACHE_SLOTS 64
+#define CLIENT_CACHE_TTL 5
+
+struct client_cache_entry {
+    char *client_id;
+    char *metadata;
+    bool has_secret;
+    bool from_config;
+    uint8_t secret_hash[STORE_HASH_LEN];
+    int64_t fetched_at;
+};
+
+struct client_cache {
+    struct client_cache_entry slots[CLIENT_CACHE_SLOTS];
+};
+
+static unsigned slot_of(const char *id)
+{
+    unsigned h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h % CLIENT_CACHE_SLOTS;
+}
+
+void client_cache_free(struct client_cache *cc)
+{
+    if (cc == NULL)
+        return;
+    for (size_t i = 0; i < CLIENT_CACHE_SLOTS; i++) {
+        free(cc->slots[i].client_id);
+        free(cc->slots[i].metadata);
+    }
+    free(cc);
+}
+
+int client_lookup(struct worker *w, struct arena *a, const char *client_id, struct store_client *out,
+                  struct errbuf *err)
+{
+    if (w->clients == NULL) {
+        w->clients = calloc(1, sizeof(struct client_cache));
+        if (w->clients == NULL)
+            abort();
+    }
+    int64_t now = clock_now();
+    struct client_cache_entry *e = &w->clients->slots[slot_of(client_id)];
+    if (e->client_id != NULL && strcmp(e->client_id, client_id) == 0 && now - e->fetched_at < CLIENT_CACHE_TTL &&
+        now >= e->fetched_at) {
+        memset(out, 0, sizeof(*out));
+        out->client_id = arena_strdup(a, e->client_id);
+        out->metadata = arena_strdup(a, e->metadata);
+        out->has_secret = e->has_secret;
+        out->from_config = e->from_config;
+        memcpy(out->secret_hash, e->secret_hash, STORE_HASH_LEN);
+        return 0;
+    }
+    int rc = store_client_get(w->db, a, client_id, out, err);
+    if (rc != 0)
+        return rc; /* unknown clients are not cached: a new registration is seen at once */
+    free(e->client_id);
+    free(e->metadata);
+    e->client_id = strdup(out->client_id);
+    e->metadata = strdup(out->metadata);
+    if (e->client_id == NULL || e->metadata == NULL)
+        abort();
+    e->has_secret = out->has_secret;
+    e->from_config = out->from_config;
+    memcpy(e->secret_hash, out->secret_hash, STORE_HASH_LEN);
+    e->fetched_at = now;
+    return 0;
+}
+
 struct oauth_error client_authenticate(struct http_req *req, const struct form *body, bool allow_public,
                                        struct client *out)
 {
@@ -287,7 +363,7 @@ struct oauth_error client_authenticate(struct http_req *req, const struct form *
     struct store_client sc;
     struct errbuf err;
     char *cid = str_dup(req->arena, id);
-    int rc = store_client_get(w->db, req->arena, cid, &sc, &err);
+    int rc = client_lookup(w, req->arena, cid, &sc, &err);
     if (rc == ERR_NOTFOUND)
         return fail;
     if (rc != 0) {
