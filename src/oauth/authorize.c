@@ -53,7 +53,10 @@ static bool split_http(const char *uri, struct str *host, struct str *rest)
         const char *rb = memchr(h, ']', (size_t)(end - h));
         if (rb == NULL)
             return false;
-        colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
+        /* Only ":port" may follow the literal: "[::1]@evil.com" is user "[::1]" at host evil.com. */
+        if (rb + 1 < end && rb[1] != ':')
+            return false;
+        colon = rb + 1 < end ? rb + 1 : NULL;
         *host = (struct str){h, (size_t)(rb + 1 - h)};
     } else {
         colon = memchr(h, ':', (size_t)(end - h));
