@@ -186,6 +186,7 @@ int cmd_migrate(int argc, char **argv)
     struct config *cfg = cli_load_config(&g);
     struct errbuf err = {{0}};
     struct store *st;
+    ensure_parent_dir(cfg->storage);
     if (store_open(cfg->storage, &st, &err) != 0)
         die("storage: %s", err.msg);
     int applied = 0;

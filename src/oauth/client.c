@@ -97,7 +97,7 @@ int client_from_store(struct arena *a, const struct store_client *sc, struct cli
     out->post_logout_redirect_uris =
         json_str_array(a, json_object_get(m, "post_logout_redirect_uris"), &out->n_post_logout_redirect_uris);
     const char *idalg = json_string_value(json_object_get(m, "id_token_signed_response_alg"));
-    out->id_token_signed_response_alg = arena_strdup(a, idalg != NULL ? idalg : "RS256");
+    out->id_token_signed_response_alg = arena_strdup(a, idalg); /* NULL: the server's first algorithm */
     const char *rp = json_string_value(json_object_get(m, "refresh_token_policy"));
     out->refresh_policy = REFRESH_OFFLINE_CONSENT;
     if (rp != NULL && strcmp(rp, "offline_access") == 0)
@@ -175,8 +175,6 @@ char *client_metadata_json(const struct client *c)
 
 int clients_apply_config(struct store_conn *db, const struct config *cfg, struct errbuf *err)
 {
-    if (cfg->n_clients == 0)
-        return 0;
     struct arena *a = arena_new(8192);
     int rc = store_begin(db, err);
     for (unsigned i = 0; rc == 0 && i < cfg->n_clients; i++) {
@@ -235,6 +233,25 @@ int clients_apply_config(struct store_conn *db, const struct config *cfg, struct
         sc.metadata = meta;
         rc = store_client_put(db, &sc, err);
         free(meta);
+    }
+    /* A client an earlier start took from the file but that the file no longer declares is removed, so
+     * deleting it from the file ends it (its tokens die with it: token_lookup checks the client). */
+    struct store_client *all = NULL;
+    size_t n_all = 0;
+    if (rc == 0)
+        rc = store_client_list(db, a, &all, &n_all, err);
+    for (size_t i = 0; rc == 0 && i < n_all; i++) {
+        if (!all[i].from_config)
+            continue;
+        bool declared = false;
+        for (unsigned k = 0; k < cfg->n_clients && !declared; k++)
+            declared = strcmp(cfg->clients[k].client_id, all[i].client_id) == 0;
+        if (!declared) {
+            rc = store_client_delete(db, all[i].client_id, err);
+            if (rc == 0)
+                log_info("client_removed", LS("client_id", all[i].client_id), LS("why", "no longer in the file"),
+                         NULL);
+        }
     }
     if (rc == 0)
         rc = store_commit(db, err);

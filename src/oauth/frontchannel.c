@@ -64,7 +64,9 @@ void page_error(struct http_req *req, struct oauth_error e)
     json_object_set_new(d, "error", json_string(oauth_err_str(e.code)));
     if (e.description != NULL)
         json_object_set_new(d, "error_description", json_string(e.description));
-    page_send(req, oauth_err_status(&e) >= 500 ? 500 : 400, "error", d);
+    /* An explicit status (405 wrong method, 403 failed CSRF check) is kept; otherwise 400, or 500. */
+    int status = e.http_status != 0 ? e.http_status : (oauth_err_status(&e) >= 500 ? 500 : 400);
+    page_send(req, status, "error", d);
     json_decref(d);
 }
 

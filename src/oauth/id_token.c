@@ -34,7 +34,15 @@ static void set_str(json_t *o, const char *k, const char *v)
 char *id_token_issue(struct worker *w, struct arena *a, const struct id_token_req *r, struct errbuf *err)
 {
     const struct client *c = r->client;
-    const char *alg = c->id_token_signed_response_alg != NULL ? c->id_token_signed_response_alg : "RS256";
+    /* Unset (e.g. a client created with the CLI): RS256 if configured, else the first configured algorithm. */
+    const char *alg = c->id_token_signed_response_alg;
+    if (alg == NULL) {
+        const struct config *cfg = w->app->cfg;
+        alg = cfg->keys.algorithms[0];
+        for (unsigned i = 0; i < cfg->keys.n_algorithms; i++)
+            if (strcmp(cfg->keys.algorithms[i], "RS256") == 0)
+                alg = "RS256";
+    }
     if (!jose_alg_supported(alg)) {
         errbuf_set(err, "id_token: client %s: unsupported id_token_signed_response_alg", c->client_id);
         return NULL;

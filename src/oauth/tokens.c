@@ -215,7 +215,7 @@ static int jwt_lookup(struct worker *w, struct arena *a, const char *token, size
     return 0;
 }
 
-int token_lookup(struct worker *w, struct arena *a, const char *token, size_t len, int64_t now,
+static int token_lookup_row(struct worker *w, struct arena *a, const char *token, size_t len, int64_t now,
                  struct token_info *info, struct errbuf *err)
 {
     memset(info, 0, sizeof(*info));
@@ -249,6 +249,22 @@ int token_lookup(struct worker *w, struct arena *a, const char *token, size_t le
     /* A rotated (consumed) refresh token is inactive, even inside the retry grace period. */
     info->active = t.revoked_at == 0 && t.consumed_at == 0 && t.exp > now;
     return 0;
+}
+
+/* A token of a client that has since been deleted is inactive: deleting a client ends its tokens. */
+int token_lookup(struct worker *w, struct arena *a, const char *token, size_t len, int64_t now,
+                 struct token_info *info, struct errbuf *err)
+{
+    int rc = token_lookup_row(w, a, token, len, now, info, err);
+    if (rc != 0 || !info->active || info->client_id == NULL)
+        return rc;
+    struct store_client sc;
+    rc = client_lookup(w, a, info->client_id, &sc, err);
+    if (rc == ERR_NOTFOUND) {
+        info->active = false;
+        return 0;
+    }
+    return rc;
 }
 
 int token_revoke(struct worker *w, struct arena *a, const char *token, size_t len, const char *client_id,

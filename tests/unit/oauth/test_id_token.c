@@ -100,6 +100,8 @@ static int provider_open(const char *const *algs, size_t n)
     clock_set_fixed(T0);
     memset(&cfg, 0, sizeof(cfg));
     cfg.tokens.id_token_ttl = 3600;
+    cfg.keys.algorithms = (char **)algs;
+    cfg.keys.n_algorithms = (unsigned)n;
     memset(&app, 0, sizeof(app));
     app.cfg = &cfg;
     app.issuer = ISSUER;
