@@ -140,6 +140,11 @@ static void create_demo_client(struct app *app, struct store_conn *db)
     for (size_t i = 0; i < app->n_resources; i++)
         printf("  Try: curl -s -u '%s:%s' -d grant_type=client_credentials -d resource=%s %s/token\n\n",
                c.client_id, secret, app->resources[i].identifier, app->issuer);
+    for (unsigned i = 0; i < app->cfg->n_users; i++)
+        printf("  User from the configuration file: %s (sign in at %s/auth through a client's login)\n",
+               app->cfg->users[i].username, app->issuer);
+    if (app->cfg->n_users == 0)
+        printf("  No users yet: add one with `ostiary user add NAME --password-stdin`.\n");
     fflush(stdout);
     arena_free(a);
 }
