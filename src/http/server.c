@@ -391,7 +391,7 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-static int bind_listener(const struct http_server_config *cfg, struct errbuf *err)
+static int bind_listener(const struct http_server_config *cfg, bool reuseport, struct errbuf *err)
 {
     struct addrinfo hints = {0}, *res = NULL;
     hints.ai_family = AF_UNSPEC;
@@ -412,6 +412,10 @@ static int bind_listener(const struct http_server_config *cfg, struct errbuf *er
             continue;
         int on = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+        /* One listening socket per loop thread, so the kernel spreads new connections over the loops
+         * (with one shared socket, whichever loop wakes first may take every connection of a burst). */
+        if (reuseport)
+            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0)
             break;
@@ -428,7 +432,13 @@ static int bind_listener(const struct http_server_config *cfg, struct errbuf *er
 int http_server_run(const struct http_server_config *cfg, const struct http_server_hooks *hooks,
                     atomic_int *stop, struct errbuf *err)
 {
-    int fd = bind_listener(cfg, err);
+    /* First a plain bind, so that a port another process (another Ostiary included) already listens on
+     * is an error rather than silently shared through SO_REUSEPORT. */
+    int probe = bind_listener(cfg, false, err);
+    if (probe < 0)
+        return ERR_FAIL;
+    close(probe);
+    int fd = bind_listener(cfg, true, err);
     if (fd < 0)
         return ERR_FAIL;
 
@@ -453,7 +463,12 @@ int http_server_run(const struct http_server_config *cfg, const struct http_serv
         t->id = i;
         t->stop = stop;
         t->rid_prefix = prefix + i;
-        t->fd = i == 0 ? fd : dup(fd);
+        t->fd = i == 0 ? fd : bind_listener(cfg, true, err);
+        if (t->fd < 0) {
+            atomic_store(stop, 1);
+            n = i;
+            break;
+        }
         if (pthread_create(&t->tid, NULL, thread_main, t) != 0) {
             errbuf_set(err, "cannot start worker thread %u", i);
             atomic_store(stop, 1);
