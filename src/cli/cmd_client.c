@@ -17,6 +17,7 @@
 #include "oauth/client.h"
 #include "oauth/scope.h"
 #include "store/store.h"
+#include "core/validate.h"
 #include "core/banned.h"
 
 #define LIST_MAX 64u                      /* redirect URIs, resources, grant types per command */
@@ -226,60 +227,12 @@ static void parse_args(int argc, char **argv, struct arena *a, struct cli_global
     }
 }
 
-/* ---- Validation (the rules of clients[] in core/config.c, reported by flag) ------------------------------- */
-
-static bool visible_ascii(const char *s)
-{
-    for (; *s != '\0'; s++)
-        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
-            return false;
-    return true;
-}
-
-/* RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":". Length of the scheme, or 0. */
-static size_t uri_scheme_len(const char *s)
-{
-    size_t i;
-    if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
-        return 0;
-    for (i = 1; s[i] != '\0' && s[i] != ':'; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' ||
-              c == '-' || c == '.'))
-            return 0;
-    }
-    return s[i] == ':' ? i : 0;
-}
-
-static bool host_is_loopback(const char *h, size_t n)
-{
-    if ((n == 9 && strncasecmp(h, "localhost", 9) == 0) || (n == 5 && memcmp(h, "[::1]", 5) == 0))
-        return true;
-    /* 127.0.0.0/8 as a canonical dotted quad. */
-    unsigned parts = 0, val = 0, digits = 0;
-    for (size_t i = 0; i <= n; i++) {
-        if (i == n || h[i] == '.') {
-            if (digits == 0 || val > 255 || (parts == 0 && val != 127))
-                return false;
-            parts++;
-            val = 0;
-            digits = 0;
-        } else if (h[i] >= '0' && h[i] <= '9' && digits < 3) {
-            val = val * 10 + (unsigned)(h[i] - '0');
-            digits++;
-        } else {
-            return false;
-        }
-    }
-    return parts == 4;
-}
-
 /* NULL if uri may be registered, else the reason. */
 static const char *redirect_uri_problem(const char *uri, bool dev)
 {
     size_t sl = uri_scheme_len(uri);
     /* RFC 6749 §3.1.2: absolute, no fragment. Custom schemes are for native apps (RFC 8252 §7.1). */
-    if (sl == 0 || !visible_ascii(uri) || strchr(uri, '#') != NULL)
+    if (sl == 0 || !valid_visible_ascii(uri) || strchr(uri, '#') != NULL)
         return "must be an absolute URI without fragment, without spaces or non-ASCII characters "
                "(RFC 6749 §3.1.2)";
     bool http = sl == 4 && strncasecmp(uri, "http", 4) == 0;
@@ -333,21 +286,6 @@ static const char *redirect_uri_problem(const char *uri, bool dev)
     return NULL;
 }
 
-/* RFC 6749 §3.3: scope = scope-token *( SP scope-token ). "" is accepted here: no scopes. */
-static bool scope_valid(const char *s)
-{
-    if (s[0] == '\0')
-        return true;
-    for (const char *p = s;;) {
-        size_t n = strcspn(p, " ");
-        if (!scope_token_valid(p, n))
-            return false;
-        if (p[n] == '\0')
-            return true;
-        p += n + 1;
-    }
-}
-
 static bool is_resource(const struct config *cfg, const char *id)
 {
     for (unsigned i = 0; i < cfg->n_resources; i++)
@@ -399,7 +337,7 @@ static void check_args(const struct client_cmd *cc)
 
     v = ca->val[O_CLIENT_ID];
     /* RFC 6749 Appendix A.1 allows VSCHAR; spaces are refused too, as in the configuration. */
-    if (v != NULL && (v[0] == '\0' || strlen(v) > 255 || !visible_ascii(v)))
+    if (v != NULL && (v[0] == '\0' || strlen(v) > 255 || !valid_visible_ascii(v)))
         die("client %s: --client-id: 1 to 255 visible ASCII characters without spaces, got '%s'", sub, v);
     v = ca->val[O_NAME];
     if (v != NULL && (strlen(v) > 1024 || !utf8_valid(v, strlen(v))))
@@ -423,7 +361,7 @@ static void check_args(const struct client_cmd *cc)
                 die("client %s: --redirect-uri: duplicate '%s'", sub, ca->redirect_uris[i]);
     }
     v = ca->val[O_SCOPE];
-    if (v != NULL && !scope_valid(v))
+    if (v != NULL && v[0] != '\0' && !valid_scope_list(v))
         die("client %s: --scope: must be scope tokens separated by single spaces (RFC 6749 §3.3), got '%s'", sub,
             v);
     v = ca->val[O_AUTH_METHOD];

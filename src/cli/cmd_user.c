@@ -20,6 +20,7 @@
 #include "core/str.h"
 #include "session/users.h"
 #include "store/store.h"
+#include "core/validate.h"
 #include "core/banned.h"
 
 #define CLAIMS_MAX 64u     /* --claim per command */
@@ -201,53 +202,11 @@ static void parse_args(const char *cmd, int argc, char **argv, struct cli_global
     }
 }
 
-/* ---- Checks ------------------------------------------------------------------------------------------ */
-
-static bool visible_ascii(const char *s)
-{
-    for (; *s != '\0'; s++)
-        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
-            return false;
-    return true;
-}
-
 /* Username and id: 1 to 255 visible ASCII characters, as in users[] of the configuration. */
 static bool name_valid(const char *s)
 {
     size_t n = strlen(s);
-    return n > 0 && n <= NAME_MAX_LEN && visible_ascii(s);
-}
-
-/* UTF-8 text without control characters (line breaks only where OIDC Core §5.1.1 allows them). */
-static bool claim_text_valid(const char *s, bool multiline)
-{
-    size_t n = strlen(s);
-    if (!utf8_valid(s, n))
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if ((ch < 0x20 && !(multiline && (ch == '\n' || ch == '\r'))) || ch == 0x7f)
-            return false;
-    }
-    return true;
-}
-
-/* OIDC Core §5.1: YYYY-MM-DD (year 0000 = omitted) or YYYY. */
-static bool birthdate_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n != 4 && n != 10)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        bool dash = i == 4 || i == 7;
-        if (dash ? s[i] != '-' : (s[i] < '0' || s[i] > '9'))
-            return false;
-    }
-    if (n == 4)
-        return true;
-    int month = (s[5] - '0') * 10 + (s[6] - '0');
-    int day = (s[8] - '0') * 10 + (s[9] - '0');
-    return month >= 1 && month <= 12 && day >= 1 && day <= 31;
+    return n > 0 && n <= NAME_MAX_LEN && valid_visible_ascii(s);
 }
 
 enum claim_kind { CK_TEXT, CK_EMAIL, CK_URL, CK_DATE, CK_BOOL };
@@ -280,7 +239,7 @@ static const char *const address_parts[] = {"formatted", "street_address", "loca
 /* NULL if value suits the claim, else the reason. */
 static const char *claim_problem(enum claim_kind kind, const char *value, bool multiline)
 {
-    if (!claim_text_valid(value, multiline))
+    if (!valid_claim_text(value, multiline))
         return "must be UTF-8 text without control characters";
     switch (kind) {
     case CK_EMAIL: {
@@ -291,11 +250,11 @@ static const char *claim_problem(enum claim_kind kind, const char *value, bool m
     }
     case CK_URL:
         if ((strncmp(value, "https://", 8) != 0 && strncmp(value, "http://", 7) != 0) ||
-            !visible_ascii(value))
+            !valid_visible_ascii(value))
             return "must be an absolute http or https URL";
         return NULL;
     case CK_DATE:
-        return birthdate_valid(value) ? NULL : "must be YYYY-MM-DD or YYYY (OIDC Core §5.1)";
+        return valid_birthdate(value) ? NULL : "must be YYYY-MM-DD or YYYY (OIDC Core §5.1)";
     case CK_BOOL:
         return strcmp(value, "true") == 0 || strcmp(value, "false") == 0 ? NULL : "must be true or false";
     case CK_TEXT:

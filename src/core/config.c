@@ -16,6 +16,7 @@
 #include "core/arena.h"
 #include "core/str.h"
 
+#include "core/validate.h"
 #include "core/banned.h"
 
 #define CONFIG_MAX_FILE_BYTES (1024u * 1024u) /* refuse anything bigger before parsing */
@@ -1168,86 +1169,6 @@ static bool in_list(const char *s, char *const *list, unsigned n)
     return false;
 }
 
-/* RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ). */
-static bool scope_token_valid(const char *s, size_t n)
-{
-    if (n == 0)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x21 || c > 0x7e || c == '"' || c == '\\')
-            return false;
-    }
-    return true;
-}
-
-/* RFC 6749 §3.3: scope = scope-token *( SP scope-token ); exactly one space between tokens. */
-static bool scope_valid(const char *s)
-{
-    const char *p = s;
-    for (;;) {
-        size_t n = strcspn(p, " ");
-        if (!scope_token_valid(p, n))
-            return false;
-        if (p[n] == '\0')
-            return true;
-        p += n + 1;
-    }
-}
-
-/* RFC 3986 §3.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), followed by ':'. Returns the length
- * of the scheme, or 0. */
-static size_t uri_scheme_len(const char *s)
-{
-    size_t i = 0;
-    if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
-        return 0;
-    for (i = 1; s[i] != '\0' && s[i] != ':'; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' ||
-              c == '-' || c == '.'))
-            return 0;
-    }
-    return s[i] == ':' ? i : 0;
-}
-
-/* Visible ASCII only: no spaces, controls or raw UTF-8 (URIs carry those percent-encoded). */
-static bool visible_ascii(const char *s)
-{
-    for (; *s != '\0'; s++) {
-        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
-            return false;
-    }
-    return true;
-}
-
-/* 127.0.0.0/8 as a canonical dotted quad. */
-static bool is_ipv4_loopback(const char *h, size_t n)
-{
-    unsigned parts = 0, val = 0, digits = 0;
-    for (size_t i = 0; i <= n; i++) {
-        if (i == n || h[i] == '.') {
-            if (digits == 0 || val > 255 || (parts == 0 && val != 127))
-                return false;
-            parts++;
-            val = 0;
-            digits = 0;
-        } else if (h[i] >= '0' && h[i] <= '9' && digits < 3) {
-            val = val * 10 + (unsigned)(h[i] - '0');
-            digits++;
-        } else {
-            return false;
-        }
-    }
-    return parts == 4;
-}
-
-static bool host_is_loopback(const char *h, size_t n)
-{
-    return (n == 9 && strncasecmp(h, "localhost", 9) == 0) || (n == 5 && memcmp(h, "[::1]", 5) == 0) ||
-           is_ipv4_loopback(h, n);
-}
-
 struct url_parts {
     bool https;
     const char *host; /* as written, brackets included for IPv6 */
@@ -1271,7 +1192,7 @@ static const char *http_url_split(const char *s, struct url_parts *u)
     } else {
         return "must be an absolute http or https URL";
     }
-    if (!visible_ascii(s))
+    if (!valid_visible_ascii(s))
         return "must not contain spaces, control or non-ASCII characters";
     size_t alen = strcspn(auth, "/?#");
     if (memchr(auth, '@', alen) != NULL)
@@ -1476,7 +1397,7 @@ static int validate_resources(struct config *cfg, struct errbuf *err)
             return ERR_INVALID;
         }
         /* RFC 8707 §2: an absolute URI without a fragment. */
-        if (uri_scheme_len(r->identifier) == 0 || !visible_ascii(r->identifier) ||
+        if (uri_scheme_len(r->identifier) == 0 || !valid_visible_ascii(r->identifier) ||
             strchr(r->identifier, '#') != NULL) {
             errbuf_set(
                 err,
@@ -1508,7 +1429,7 @@ static int validate_resources(struct config *cfg, struct errbuf *err)
         }
         for (unsigned j = 0; j < r->n_scopes; j++) {
             const char *s = r->scopes[j];
-            if (s == NULL || !scope_token_valid(s, strlen(s))) {
+            if (s == NULL || !valid_scope_token(s, strlen(s))) {
                 errbuf_set(err, "resources[%u].scopes[%u]: invalid scope token '%s' (RFC 6749 §3.3)", i, j,
                            shown(s, buf));
                 return ERR_INVALID;
@@ -1546,7 +1467,7 @@ static int validate_redirect_uri(const struct config *cfg, unsigned i, const cha
         return ERR_INVALID;
     }
     /* RFC 6749 §3.1.2: absolute URI, no fragment. Custom schemes are allowed (native apps, RFC 8252 §7.1). */
-    if (sl == 0 || !visible_ascii(uri) || strchr(uri, '#') != NULL) {
+    if (sl == 0 || !valid_visible_ascii(uri) || strchr(uri, '#') != NULL) {
         errbuf_set(err,
                    "clients[%u].%s[%u]: must be an absolute URI without fragment (RFC 6749 §3.1.2), got '%s'",
                    i, field, j, shown(uri, buf));
@@ -1660,7 +1581,7 @@ static int validate_client(struct config *cfg, unsigned i, struct arena *tmp, st
 
     /* RFC 6749 Appendix A.1 allows VSCHAR; we also refuse spaces, which only cause confusion. */
     if (c->client_id == NULL || c->client_id[0] == '\0' || strlen(c->client_id) > 255 ||
-        !visible_ascii(c->client_id)) {
+        !valid_visible_ascii(c->client_id)) {
         errbuf_set(err, "clients[%u].client_id: required, 1 to 255 visible ASCII characters, got '%s'", i,
                    shown(c->client_id, buf));
         return ERR_INVALID;
@@ -1779,7 +1700,7 @@ static int validate_client(struct config *cfg, unsigned i, struct arena *tmp, st
         }
     }
 
-    if (c->scope != NULL && !scope_valid(c->scope)) {
+    if (c->scope != NULL && !valid_scope_list(c->scope)) {
         errbuf_set(err,
                    "clients[%u].scope: must be scope tokens separated by single spaces (RFC 6749 §3.3), "
                    "got '%s'",
@@ -1834,39 +1755,6 @@ static int validate_sessions_ui(struct config *cfg, struct errbuf *err)
     return 0;
 }
 
-/* A claim value shown to relying parties and on pages: valid UTF-8 without control characters, except
- * the line breaks OIDC Core §5.1.1 allows in address.formatted and address.street_address. */
-static bool claim_text_valid(const char *s, bool multiline)
-{
-    size_t n = strlen(s);
-    if (!utf8_valid(s, n))
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if ((ch < 0x20 && !(multiline && (ch == '\n' || ch == '\r'))) || ch == 0x7f)
-            return false;
-    }
-    return true;
-}
-
-/* OIDC Core §5.1: birthdate is YYYY-MM-DD (year 0000 meaning omitted) or YYYY. */
-static bool birthdate_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n != 4 && n != 10)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        bool dash = i == 4 || i == 7;
-        if (dash ? s[i] != '-' : (s[i] < '0' || s[i] > '9'))
-            return false;
-    }
-    if (n == 4)
-        return true;
-    int month = (s[5] - '0') * 10 + (s[6] - '0');
-    int day = (s[8] - '0') * 10 + (s[9] - '0');
-    return month >= 1 && month <= 12 && day >= 1 && day <= 31;
-}
-
 /* A deliberately loose check of an RFC 5322 addr-spec: something@something, no spaces or controls. The
  * address is shown to relying parties, not used to send mail. */
 static bool email_valid(const char *s)
@@ -1912,7 +1800,7 @@ static int validate_user_claims(const struct cfg_user *u, unsigned i, struct err
     };
     char buf[72];
     for (size_t k = 0; k < sizeof(claims) / sizeof(claims[0]); k++) {
-        if (claims[k].value != NULL && !claim_text_valid(claims[k].value, claims[k].multiline)) {
+        if (claims[k].value != NULL && !valid_claim_text(claims[k].value, claims[k].multiline)) {
             errbuf_set(err, "users[%u].%s: must be UTF-8 text without control characters", i, claims[k].key);
             return ERR_INVALID;
         }
@@ -1938,7 +1826,7 @@ static int validate_user_claims(const struct cfg_user *u, unsigned i, struct err
         errbuf_set(err, "users[%u].email: must look like name@domain, got '%s'", i, shown(u->email, buf));
         return ERR_INVALID;
     }
-    if (u->birthdate != NULL && !birthdate_valid(u->birthdate)) {
+    if (u->birthdate != NULL && !valid_birthdate(u->birthdate)) {
         errbuf_set(err, "users[%u].birthdate: must be YYYY-MM-DD or YYYY (OIDC Core §5.1), got '%s'", i,
                    shown(u->birthdate, buf));
         return ERR_INVALID;
@@ -1952,7 +1840,7 @@ static int validate_user(const struct config *cfg, unsigned i, struct errbuf *er
     char buf[72];
     const struct cfg_user *u = &cfg->users[i];
     if (u->username == NULL || u->username[0] == '\0' || strlen(u->username) > CFG_MAX_USERNAME ||
-        !visible_ascii(u->username)) {
+        !valid_visible_ascii(u->username)) {
         errbuf_set(err, "users[%u].username: required, 1 to %u visible ASCII characters, got '%s'", i,
                    CFG_MAX_USERNAME, shown(u->username, buf));
         return ERR_INVALID;
@@ -1965,7 +1853,7 @@ static int validate_user(const struct config *cfg, unsigned i, struct errbuf *er
         }
     }
     if (u->id != NULL) {
-        if (u->id[0] == '\0' || strlen(u->id) > 255 || !visible_ascii(u->id)) {
+        if (u->id[0] == '\0' || strlen(u->id) > 255 || !valid_visible_ascii(u->id)) {
             errbuf_set(err, "users[%u].id: 1 to 255 visible ASCII characters (the OIDC sub), got '%s'", i,
                        shown(u->id, buf));
             return ERR_INVALID;
@@ -1995,7 +1883,7 @@ static int validate_user(const struct config *cfg, unsigned i, struct errbuf *er
     /* libsodium's crypto_pwhash_str format; its buffers are 128 bytes, NUL included. */
     if (u->password_hash != NULL &&
         (strncmp(u->password_hash, "$argon2id$", 10) != 0 || strlen(u->password_hash) >= 128 ||
-         !visible_ascii(u->password_hash))) {
+         !valid_visible_ascii(u->password_hash))) {
         errbuf_set(err, "users[%u].password_hash: must be an argon2id encoded hash ($argon2id$v=19$m=...)", i);
         return ERR_INVALID;
     }

@@ -4,18 +4,12 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/validate.h"
 #include "core/banned.h"
 
 bool scope_token_valid(const char *s, size_t n)
 {
-    if (n == 0)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!(c == 0x21 || (c >= 0x23 && c <= 0x5B) || (c >= 0x5D && c <= 0x7E)))
-            return false;
-    }
-    return true;
+    return valid_scope_token(s, n);
 }
 
 bool scope_has(const struct scope_set *set, const char *scope)
