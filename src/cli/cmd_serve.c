@@ -47,7 +47,7 @@ static void worker_fini(struct worker *w)
 }
 
 /* Background work, spread over the workers: expired-row GC (bounded per pass) on worker 0, key reload
- * (rotation by the CLI or another instance) on every worker's turn of the shared keystore. */
+ * (rotation by the CLI or another instance) of the shared keystore, also on worker 0. */
 static void worker_tick(struct worker *w)
 {
     int64_t now = clock_now();

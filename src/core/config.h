@@ -103,7 +103,7 @@ struct config {
         uint32_t max_body_bytes;     /* default 65536 -> 413 */
         uint32_t max_params;         /* default 64 -> 400 */
         uint32_t max_header_bytes;   /* default 16384 -> 431 */
-        uint32_t request_timeout_ms; /* default 10000: slow clients are cut off (408) */
+        uint32_t request_timeout_ms; /* default 10000: a request not fully received in time: connection closed */
     } limits;
     struct {
         uint32_t ttl;            /* login session lifetime, seconds; default 86400 */

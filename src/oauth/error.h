@@ -1,7 +1,7 @@
 /* error.h: the one OAuth error type. Every wire error code lives in OAUTH_ERR_MAP below (enum value,
  * RFC string, default HTTP status); values are never renumbered or reused. Endpoints return a
- * struct oauth_error and oauth/error.c is the only code that renders one (JSON for back-channel
- * endpoints; later: redirect for the front channel once redirect_uri is proven, HTML page otherwise).
+ * struct oauth_error, rendered in one place per channel: oauth/error.c for JSON (back-channel endpoints),
+ * oauth/frontchannel.c for the redirect to a proven redirect_uri and for the HTML error page.
  * Codes: RFC 6749 §5.2 and §4.1.2.1, RFC 6750 §3.1, RFC 7009 §2.2.1, RFC 8707 §2, RFC 8628 §3.5,
  * OIDC Core §3.1.2.6. */
 #ifndef OSTIARY_OAUTH_ERROR_H

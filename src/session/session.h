@@ -1,7 +1,7 @@
 /* session.h: login sessions and pending interactions for the front channel.
  * - A login session is a random cookie value (256 bits) whose SHA-256 keys a STORE_TOKEN_SESSION row
- *   (sub = user id; data = {"sid","auth_time","amr","acr"}); the cookie is HttpOnly, SameSite=Lax, Secure
- *   unless the issuer is plain-HTTP dev. Ending the session revokes the row.
+ *   (sub = user id; data = {"sid","auth_time","amr","acr"}); the cookie is HttpOnly, SameSite=Lax, and Secure
+ *   when the issuer is https (plain http is only allowed on loopback or in dev mode). Ending the session revokes the row.
  * - An interaction is a pending authorization request parked while the person logs in or consents: a
  *   STORE_TOKEN_INTERACTION row keyed by the hash of a random id carried in the page URL, holding the
  *   validated request, a CSRF token for the page's form, and the hash of the browser-binding cookie of

@@ -16,7 +16,7 @@
 struct arena;
 struct config;
 
-/* Hashes a password with argon2id (libsodium interactive limits, or moderate when `strong`). Returns a
+/* Hashes a password with argon2id (libsodium's interactive limits: 2 passes over 64 MiB). Returns a
  * malloc'd encoded string, or NULL on failure. Blocks for tens of milliseconds: never call it on an event
  * loop thread except through the login path that must pay it anyway. */
 char *user_password_hash(const char *password, size_t len);
