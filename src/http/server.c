@@ -290,7 +290,15 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
         req.body = (struct str){hreq->entity.base, hreq->entity.len};
     else
         req.body = (struct str){"", 0};
-    snprintf(req.rid, sizeof(req.rid), "%08x%08llx", t->rid_prefix, (unsigned long long)++t->seq);
+    /* Request id: the thread's random prefix and its sequence number, 16 hex digits (no snprintf on the
+     * hot path). */
+    static const char hex[] = "0123456789abcdef";
+    uint64_t rid = (uint64_t)t->rid_prefix << 32 | (++t->seq & 0xffffffffu);
+    for (int i = 15; i >= 0; i--) {
+        req.rid[i] = hex[rid & 15];
+        rid >>= 4;
+    }
+    req.rid[16] = '\0';
 
     struct sockaddr_storage ss;
     socklen_t sl = hreq->conn->callbacks->get_peername(hreq->conn, (struct sockaddr *)&ss);

@@ -261,10 +261,16 @@ void oauth_consent_handle(struct http_req *req)
         json_object_set_new(d, "user", json_string(display_name(req, s.user_id)));
         json_t *scopes = json_array();
         bool offline = false;
+        /* offline_access is granted only where issue_code() keeps it (OIDC Core §11): do not ask for it
+         * when it will be dropped. */
+        bool offline_kept = pc.client.refresh_policy != REFRESH_OFFLINE_CONSENT || (pc.ar.prompt & PROMPT_CONSENT);
         for (size_t i = 0; i < want.n; i++) {
             const char *desc = scope_description(want.v[i]);
-            if (strcmp(want.v[i], "offline_access") == 0)
+            if (strcmp(want.v[i], "offline_access") == 0) {
+                if (!offline_kept)
+                    continue;
                 offline = true;
+            }
             json_t *o = json_object();
             json_object_set_new(o, "name", json_string(want.v[i]));
             json_object_set_new(o, "description",
