@@ -346,10 +346,12 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     struct thread *t = listener->data;
     if (err != NULL)
         return;
-    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-    if (sock == NULL)
-        return;
-    h2o_accept(&t->accept_ctx, sock);
+    /* Accept every pending connection: the readiness notification does not come again for connections
+     * already waiting in the backlog, so taking one per callback could leave a connection waiting until
+     * the next one arrives. */
+    h2o_socket_t *sock;
+    while ((sock = h2o_evloop_socket_accept(listener)) != NULL)
+        h2o_accept(&t->accept_ctx, sock);
 }
 
 static void *thread_main(void *arg)
