@@ -61,6 +61,9 @@ void http_res_header(struct http_req *req, const char *name, const char *value);
 void http_res_body(struct http_req *req, int status, const char *content_type, const char *body, size_t len);
 /* JSON response; the text must have been produced by the JSON writer. */
 void http_res_json(struct http_req *req, int status, const char *json, size_t len);
+/* True when the request has exactly one Content-Type header and its media type (parameters such as
+ * charset allowed) is application/x-www-form-urlencoded (RFC 6749 §3.2, Appendix B). */
+bool http_req_is_form(const struct http_req *req);
 /* Sets Cache-Control: no-store and Pragma: no-cache (RFC 6749 §5.1). */
 void http_res_no_store(struct http_req *req);
 
@@ -86,6 +89,8 @@ int form_parse(struct arena *a, const char *s, size_t n, size_t max_params, stru
  * RFC 6749 §3.1: "Request and response parameters MUST NOT be included more than once." Parameters
  * with an empty value are treated as absent (RFC 6749 §3.1). */
 int form_get(const struct form *f, const char *name, struct str *v);
+/* The value of `name` copied into the arena when it is present exactly once (with a value), else NULL. */
+char *form_get_dup(struct arena *a, const struct form *f, const char *name);
 /* Decodes one percent-encoded component (no '+' handling when plus_is_space is false). */
 int url_decode(struct arena *a, const char *s, size_t n, bool plus_is_space, struct str *out);
 

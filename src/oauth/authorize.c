@@ -145,12 +145,6 @@ static int param(const struct form *f, const char *name, struct str *v)
     return form_get(f, name, v);
 }
 
-static const char *pstr(struct arena *a, const struct form *f, const char *name)
-{
-    struct str v;
-    return param(f, name, &v) == 0 ? str_dup(a, v) : NULL;
-}
-
 int authz_load_client(struct http_req *req, const char *client_id, struct client *out)
 {
     struct store_client sc;
@@ -271,21 +265,21 @@ static struct oauth_error validate_rest(struct http_req *req, const struct form 
 
     if (!(c->grant_types & GRANT_AUTHORIZATION_CODE))
         return OAUTH_ERROR(UNAUTHORIZED_CLIENT, "this client is not registered for the authorization code flow");
-    ar->response_type = pstr(a, f, "response_type");
+    ar->response_type = form_get_dup(a, f, "response_type");
     if (ar->response_type == NULL)
         return OAUTH_ERROR(INVALID_REQUEST, "response_type is missing");
     if (strcmp(ar->response_type, "code") != 0)
         return OAUTH_ERROR(UNSUPPORTED_RESPONSE_TYPE, "only response_type=code is supported");
 
-    ar->state = pstr(a, f, "state");
-    ar->nonce = pstr(a, f, "nonce");
-    ar->login_hint = pstr(a, f, "login_hint");
-    ar->id_token_hint = pstr(a, f, "id_token_hint");
-    ar->ui_locales = pstr(a, f, "ui_locales");
-    ar->acr_values = pstr(a, f, "acr_values");
+    ar->state = form_get_dup(a, f, "state");
+    ar->nonce = form_get_dup(a, f, "nonce");
+    ar->login_hint = form_get_dup(a, f, "login_hint");
+    ar->id_token_hint = form_get_dup(a, f, "id_token_hint");
+    ar->ui_locales = form_get_dup(a, f, "ui_locales");
+    ar->acr_values = form_get_dup(a, f, "acr_values");
 
     /* Scope. */
-    const char *scope = pstr(a, f, "scope");
+    const char *scope = form_get_dup(a, f, "scope");
     struct scope_set req_scopes = {NULL, 0};
     if (scope != NULL && scope_parse(a, scope, strlen(scope), &req_scopes) != 0)
         return OAUTH_ERROR(INVALID_SCOPE, "scope is malformed (RFC 6749 section 3.3)");
@@ -302,8 +296,8 @@ static struct oauth_error validate_rest(struct http_req *req, const struct form 
     ar->scope = scope_join(a, &req_scopes);
 
     /* PKCE (RFC 7636 §4.3: method defaults to plain). */
-    ar->code_challenge = pstr(a, f, "code_challenge");
-    ar->code_challenge_method = pstr(a, f, "code_challenge_method");
+    ar->code_challenge = form_get_dup(a, f, "code_challenge");
+    ar->code_challenge_method = form_get_dup(a, f, "code_challenge_method");
     if (ar->code_challenge != NULL) {
         if (ar->code_challenge_method == NULL)
             ar->code_challenge_method = "plain";
@@ -325,17 +319,17 @@ static struct oauth_error validate_rest(struct http_req *req, const struct form 
             return OAUTH_ERROR(INVALID_REQUEST, "PKCE is required: send code_challenge and code_challenge_method=S256");
     }
 
-    struct oauth_error e = parse_prompt(pstr(a, f, "prompt"), &ar->prompt);
+    struct oauth_error e = parse_prompt(form_get_dup(a, f, "prompt"), &ar->prompt);
     if (oauth_failed(e))
         return e;
     ar->max_age = -1;
-    const char *max_age = pstr(a, f, "max_age");
+    const char *max_age = form_get_dup(a, f, "max_age");
     if (max_age != NULL && (str_to_i64(str_c(max_age), &ar->max_age) != 0))
         return OAUTH_ERROR(INVALID_REQUEST, "max_age must be a non-negative integer number of seconds");
 
     /* Resource indicator or Auth0-style audience (the same thing, RFC 8707). */
-    const char *resource = pstr(a, f, "resource");
-    const char *audience = pstr(a, f, "audience");
+    const char *resource = form_get_dup(a, f, "resource");
+    const char *audience = form_get_dup(a, f, "audience");
     if (resource != NULL && audience != NULL && strcmp(resource, audience) != 0)
         return OAUTH_ERROR(INVALID_REQUEST, "resource and audience name different APIs");
     e = authz_select_resource(req->worker->app, c, resource != NULL ? resource : audience, &req_scopes, res);
@@ -608,25 +602,16 @@ void oauth_authorize_handle(struct http_req *req)
 {
     struct form f;
     int rc;
-    if (str_eq_c(req->method, "GET") || str_eq_c(req->method, "HEAD")) {
+    if (!page_method_allowed(req, "the authorization endpoint"))
+        return;
+    if (!str_eq_c(req->method, "POST")) {
         rc = form_parse(req->arena, req->query.p, req->query.len, req->worker->app->cfg->limits.max_params, &f);
-    } else if (str_eq_c(req->method, "POST")) {
-        size_t nct;
-        struct str ct = http_req_header(req, "content-type", &nct);
-        size_t mlen = 0;
-        while (mlen < ct.len && ct.p[mlen] != ';' && ct.p[mlen] != ' ')
-            mlen++;
-        if (nct != 1 || !str_ieq_c((struct str){ct.p, mlen}, "application/x-www-form-urlencoded")) {
+    } else {
+        if (!http_req_is_form(req)) {
             page_error(req, OAUTH_ERROR(INVALID_REQUEST, "the request body must be application/x-www-form-urlencoded"));
             return;
         }
         rc = form_parse(req->arena, req->body.p, req->body.len, req->worker->app->cfg->limits.max_params, &f);
-    } else {
-        http_res_header(req, "Allow", "GET, POST");
-        struct oauth_error e = OAUTH_ERROR(INVALID_REQUEST, "the authorization endpoint accepts GET and POST");
-        e.http_status = 405;
-        page_error(req, e);
-        return;
     }
     if (rc != FORM_OK) {
         page_error(req, OAUTH_ERROR(INVALID_REQUEST, rc == FORM_ERR_TOO_MANY ? "too many parameters"

@@ -14,13 +14,7 @@ struct oauth_error backchannel_form(struct http_req *req, struct form *form)
         e.http_status = 405;
         return e;
     }
-    size_t nct = 0;
-    struct str ct = http_req_header(req, "content-type", &nct);
-    /* Media type match, parameters (charset) allowed: "application/x-www-form-urlencoded; charset=UTF-8". */
-    size_t mlen = 0;
-    while (mlen < ct.len && ct.p[mlen] != ';' && ct.p[mlen] != ' ')
-        mlen++;
-    if (nct != 1 || !str_ieq_c((struct str){ct.p, mlen}, "application/x-www-form-urlencoded"))
+    if (!http_req_is_form(req))
         return OAUTH_ERROR(INVALID_REQUEST, "the request body must be application/x-www-form-urlencoded");
     int rc = form_parse(req->arena, req->body.p, req->body.len, req->worker->app->cfg->limits.max_params, form);
     switch (rc) {

@@ -167,14 +167,9 @@ static void confirm(struct http_req *req, const struct form *f)
 
 void oauth_end_session_handle(struct http_req *req)
 {
-    bool post = str_eq_c(req->method, "POST");
-    if (!post && !str_eq_c(req->method, "GET") && !str_eq_c(req->method, "HEAD")) {
-        http_res_header(req, "Allow", "GET, POST");
-        struct oauth_error e = OAUTH_ERROR(INVALID_REQUEST, "the end-session endpoint accepts GET and POST");
-        e.http_status = 405;
-        page_error(req, e);
+    if (!page_method_allowed(req, "the end-session endpoint"))
         return;
-    }
+    bool post = str_eq_c(req->method, "POST");
     struct form f;
     struct str src = post ? req->body : req->query;
     if (form_parse(req->arena, src.p, src.len, req->worker->app->cfg->limits.max_params, &f) != FORM_OK) {

@@ -30,12 +30,6 @@ struct page_ctx {
     struct client client;
 };
 
-static const char *fget(struct http_req *req, const struct form *f, const char *name)
-{
-    struct str v;
-    return form_get(f, name, &v) == 0 ? str_dup(req->arena, v) : NULL;
-}
-
 static struct oauth_error expired(void)
 {
     return OAUTH_ERROR(INVALID_REQUEST, "this sign-in request has expired or is not valid in this browser; "
@@ -45,20 +39,15 @@ static struct oauth_error expired(void)
 /* Loads the page's interaction (from the query on GET, the form on POST) and, on POST, checks CSRF. */
 static bool page_load(struct http_req *req, struct page_ctx *pc)
 {
-    bool post = str_eq_c(req->method, "POST");
-    if (!post && !str_eq_c(req->method, "GET") && !str_eq_c(req->method, "HEAD")) {
-        http_res_header(req, "Allow", "GET, POST");
-        struct oauth_error e = OAUTH_ERROR(INVALID_REQUEST, "this page accepts GET and POST");
-        e.http_status = 405;
-        page_error(req, e);
+    if (!page_method_allowed(req, "this page"))
         return false;
-    }
+    bool post = str_eq_c(req->method, "POST");
     struct str src = post ? req->body : req->query;
     if (form_parse(req->arena, src.p, src.len, req->worker->app->cfg->limits.max_params, &pc->form) != FORM_OK) {
         page_error(req, OAUTH_ERROR(INVALID_REQUEST, "malformed form"));
         return false;
     }
-    const char *id = fget(req, &pc->form, "interaction");
+    const char *id = form_get_dup(req->arena, &pc->form, "interaction");
     struct errbuf err;
     int rc = id != NULL ? interaction_load(req, id, &pc->ia, &err) : ERR_NOTFOUND;
     if (rc != 0) {
@@ -73,7 +62,7 @@ static bool page_load(struct http_req *req, struct page_ctx *pc)
         return false;
     }
     req->log_client_id = pc->client.client_id;
-    if (post && !interaction_csrf_ok(&pc->ia, fget(req, &pc->form, "csrf"))) {
+    if (post && !interaction_csrf_ok(&pc->ia, form_get_dup(req->arena, &pc->form, "csrf"))) {
         struct oauth_error e = OAUTH_ERROR(INVALID_REQUEST, "the form has expired; go back and try again");
         e.http_status = 403;
         page_error(req, e);
@@ -139,12 +128,12 @@ void oauth_login_handle(struct http_req *req)
         login_page(req, &pc, 200, NULL, NULL);
         return;
     }
-    const char *action = fget(req, &pc.form, "action");
+    const char *action = form_get_dup(req->arena, &pc.form, "action");
     if (action != NULL && strcmp(action, "cancel") == 0) {
         deny(req, &pc, "the user cancelled the sign-in");
         return;
     }
-    const char *username = fget(req, &pc.form, "username");
+    const char *username = form_get_dup(req->arena, &pc.form, "username");
     struct str password = STR_NULL;
     form_get(&pc.form, "password", &password);
     if (username == NULL || str_is_null(password)) {
@@ -217,7 +206,7 @@ void oauth_select_account_handle(struct http_req *req)
         json_decref(d);
         return;
     }
-    const char *decision = fget(req, &pc.form, "decision");
+    const char *decision = form_get_dup(req->arena, &pc.form, "decision");
     if (decision != NULL && strcmp(decision, "other") == 0) {
         login_page(req, &pc, 200, NULL, NULL);
         return;
@@ -292,7 +281,7 @@ void oauth_consent_handle(struct http_req *req)
         json_decref(d);
         return;
     }
-    const char *decision = fget(req, &pc.form, "decision");
+    const char *decision = form_get_dup(req->arena, &pc.form, "decision");
     if (decision == NULL || strcmp(decision, "allow") != 0) {
         deny(req, &pc, "the user denied the request");
         return;
