@@ -30,3 +30,16 @@ struct oauth_error backchannel_form(struct http_req *req, struct form *form)
         return OAUTH_ERROR(INVALID_REQUEST, "malformed form encoding");
     }
 }
+
+struct oauth_error token_param_parse(const struct form *f, struct str *token)
+{
+    int rc = form_get(f, "token", token);
+    if (rc < 0)
+        return OAUTH_ERROR(INVALID_REQUEST, "token is repeated");
+    if (rc > 0)
+        return OAUTH_ERROR(INVALID_REQUEST, "token is required");
+    struct str hint;
+    if (form_get(f, "token_type_hint", &hint) < 0)
+        return OAUTH_ERROR(INVALID_REQUEST, "token_type_hint is repeated");
+    return OAUTH_OK;
+}

@@ -28,6 +28,9 @@ void oauth_end_session_handle(struct http_req *req);
 /* For POST-only back-channel endpoints: checks the method and the form content type (RFC 6749 §3.2)
  * and parses the body into *form. Returns OAUTH_OK or the error to send. */
 struct oauth_error backchannel_form(struct http_req *req, struct form *form);
+/* The `token` parameter of introspection (RFC 7662 §2.1) and revocation (RFC 7009 §2.1): required, not
+ * repeated; token_type_hint, when sent, not repeated (it is only a hint). */
+struct oauth_error token_param_parse(const struct form *f, struct str *token);
 
 /* CORS for the endpoints browser-based public clients call directly (token, revocation, userinfo; cors.c).
  * None of them reads cookies, so any origin may call them ("*", never with credentials).

@@ -16,19 +16,6 @@
 #include "oauth/tokens.h"
 #include "core/banned.h"
 
-static struct oauth_error introspect_parse(const struct form *f, struct str *token)
-{
-    int rc = form_get(f, "token", token);
-    if (rc < 0)
-        return OAUTH_ERROR(INVALID_REQUEST, "token is repeated");
-    if (rc > 0)
-        return OAUTH_ERROR(INVALID_REQUEST, "token is required");
-    struct str hint;
-    if (form_get(f, "token_type_hint", &hint) < 0)
-        return OAUTH_ERROR(INVALID_REQUEST, "token_type_hint is repeated");
-    return OAUTH_OK;
-}
-
 static void add_str(json_t *o, const char *k, const char *v)
 {
     if (v != NULL && v[0] != '\0')
@@ -88,7 +75,7 @@ void oauth_introspect_handle(struct http_req *req)
     if (!oauth_failed(e))
         e = client_authenticate(req, &f, false, &c);
     if (!oauth_failed(e))
-        e = introspect_parse(&f, &token);
+        e = token_param_parse(&f, &token);
     if (oauth_failed(e)) {
         oauth_error_send_json(req, e);
         return;

@@ -13,19 +13,6 @@
 #include "oauth/tokens.h"
 #include "core/banned.h"
 
-static struct oauth_error revoke_parse(const struct form *f, struct str *token)
-{
-    int rc = form_get(f, "token", token);
-    if (rc < 0)
-        return OAUTH_ERROR(INVALID_REQUEST, "token is repeated");
-    if (rc > 0)
-        return OAUTH_ERROR(INVALID_REQUEST, "token is required");
-    struct str hint;
-    if (form_get(f, "token_type_hint", &hint) < 0)
-        return OAUTH_ERROR(INVALID_REQUEST, "token_type_hint is repeated");
-    return OAUTH_OK;
-}
-
 void oauth_revoke_handle(struct http_req *req)
 {
     if (oauth_cors_preflight(req, "POST"))
@@ -38,7 +25,7 @@ void oauth_revoke_handle(struct http_req *req)
     if (!oauth_failed(e))
         e = client_authenticate(req, &f, true, &c);
     if (!oauth_failed(e))
-        e = revoke_parse(&f, &token);
+        e = token_param_parse(&f, &token);
     if (!oauth_failed(e)) {
         bool foreign = false;
         struct errbuf err;
