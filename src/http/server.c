@@ -401,7 +401,7 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-static int bind_listener(const struct http_server_config *cfg, bool reuseport, struct errbuf *err)
+static int bind_listener(const struct http_server_config *cfg, struct errbuf *err)
 {
     struct addrinfo hints = {0}, *res = NULL;
     hints.ai_family = AF_UNSPEC;
@@ -422,10 +422,6 @@ static int bind_listener(const struct http_server_config *cfg, bool reuseport, s
             continue;
         int on = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-        /* One listening socket per loop thread, so the kernel spreads new connections over the loops
-         * (with one shared socket, whichever loop wakes first may take every connection of a burst). */
-        if (reuseport)
-            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0)
             break;
@@ -442,13 +438,7 @@ static int bind_listener(const struct http_server_config *cfg, bool reuseport, s
 int http_server_run(const struct http_server_config *cfg, const struct http_server_hooks *hooks,
                     atomic_int *stop, struct errbuf *err)
 {
-    /* First a plain bind, so that a port another process (another Ostiary included) already listens on
-     * is an error rather than silently shared through SO_REUSEPORT. */
-    int probe = bind_listener(cfg, false, err);
-    if (probe < 0)
-        return ERR_FAIL;
-    close(probe);
-    int fd = bind_listener(cfg, true, err);
+    int fd = bind_listener(cfg, err);
     if (fd < 0)
         return ERR_FAIL;
 
@@ -473,12 +463,8 @@ int http_server_run(const struct http_server_config *cfg, const struct http_serv
         t->id = i;
         t->stop = stop;
         t->rid_prefix = prefix + i;
-        t->fd = i == 0 ? fd : bind_listener(cfg, true, err);
-        if (t->fd < 0) {
-            atomic_store(stop, 1);
-            n = i;
-            break;
-        }
+        /* Every loop polls the same listening socket (a dup per thread, so each can close its own). */
+        t->fd = i == 0 ? fd : dup(fd);
         if (pthread_create(&t->tid, NULL, thread_main, t) != 0) {
             errbuf_set(err, "cannot start worker thread %u", i);
             atomic_store(stop, 1);
