@@ -81,6 +81,13 @@ step "5/5 libFuzzer (${FUZZ_SECONDS:-20}s per target)"
 run_step fuzz 1 scripts/fuzz.sh
 
 printf '\n######## summary (%ds)\n' $(($(date +%s) - START))
+# The failure details of the failed steps once more, next to the summary (a CI log shows its tail).
+for log in "$LOGDIR"/release-test.log "$LOGDIR"/asan-test.log; do
+    if [ -f "$log" ] && grep -q '^==== failed tests (details)' "$log"; then
+        printf '\n==== %s: failed tests\n' "$log"
+        sed -n '/^==== failed tests (details)/,/^[0-9]* passed, [0-9]* failed$/p' "$log" | sed '1d;$d' | head -80
+    fi
+done
 printf '%s\n' "${SUMMARY[@]}"
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

@@ -114,6 +114,13 @@ else
         PASSED=$((PASSED + np))
         FAILED=$((FAILED + nf + ${ncan:-0}))
         echo "node tests: $np passed, $nf failed, ${ncan:-0} cancelled"
+        # Each failure with its message and where it happened (TAP's YAML block, stack cut short), kept
+        # for the end of the output, where a CI log's tail shows it.
+        awk '
+            /^ *not ok / { grab = 1; n = 0; print; next }
+            grab && /^ *\.\.\.$/ { grab = 0; next }
+            grab && n < 24 { print; n++ }
+        ' "$TAP" >"$LOGDIR/failures.txt"
         if [ "$node_rc" -ne 0 ] && [ "$nf" -eq 0 ] && [ "${ncan:-0}" -eq 0 ]; then
             ERRORS+=("node --test exited with status $node_rc")
         fi
@@ -163,6 +170,11 @@ if [ -n "$reports" ]; then
     done <<<"$reports"
 else
     echo "none"
+fi
+
+if [ -s "$LOGDIR/failures.txt" ]; then
+    section "failed tests (details)"
+    head -200 "$LOGDIR/failures.txt"
 fi
 
 echo

@@ -334,8 +334,11 @@ describe('RP-initiated logout', () => {
       await page.click('#logout-cancel');
       const res = await resP;
       assert.ok(res.status() < 400, `cancel answered ${res.status()}`);
-      await page.waitForLoadState('load');
-      const heading = (await page.textContent('#page-heading').catch(() => '')) || '';
+      // Wait for the answer's page itself: the response arriving does not mean the document replaced the
+      // confirmation page yet, and navigating away before it does aborts one of the two navigations.
+      await at(page, 'logged_out');
+      const heading = await page.textContent('#page-heading');
+      assert.match(heading, /still signed in/i, 'the person chose to stay signed in');
       assert.doesNotMatch(heading, /signed out/i, 'the person chose to stay signed in');
       assert.equal((await context.cookies(srv.issuer)).some((c) => c.name === 'ostiary_session'), true);
       const req = await authRequest(WEB.id, { prompt: 'none' });
@@ -358,9 +361,13 @@ describe('RP-initiated logout', () => {
       await page.goto(url.href);
       await at(page, 'logout');
       const resP = page.waitForResponse((r) => r.url().includes('/session/end') && r.request().method() === 'POST');
+      const hits = cb.hits.length;
       await page.click('#logout-cancel');
       await resP;
-      await page.waitForLoadState('load');
+      await at(page, 'callback');
+      const hit = await cb.waitHits(hits + 1);
+      assert.equal(hit.path, '/logged-out');
+      assert.equal(hit.query.get('state'), 'stay');
       const req = await authRequest(WEB.id, { prompt: 'none' });
       await page.goto(req.url);
       await at(page, 'callback');
