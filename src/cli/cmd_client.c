@@ -18,6 +18,7 @@
 #include "oauth/scope.h"
 #include "store/store.h"
 #include "core/validate.h"
+#include "jose/jose.h"
 #include "core/banned.h"
 
 #define LIST_MAX 64u                      /* redirect URIs, resources, grant types per command */
@@ -42,6 +43,13 @@ enum opt {
     O_RESOURCE,
     O_NO_RESOURCES,
     O_TTL,
+    O_POST_LOGOUT_URI,
+    O_NO_POST_LOGOUT_URIS,
+    O_ID_TOKEN_ALG,
+    O_REFRESH_POLICY,
+    O_PKCE_METHODS,
+    O_REQUIRE_PKCE,
+    O_NO_REQUIRE_PKCE,
     O_COUNT
 };
 
@@ -64,12 +72,22 @@ static const struct {
     [O_RESOURCE] = {"--resource", true, true},
     [O_NO_RESOURCES] = {"--no-resources", false, false},
     [O_TTL] = {"--access-token-ttl", true, false},
+    [O_POST_LOGOUT_URI] = {"--post-logout-redirect-uri", true, true},
+    [O_NO_POST_LOGOUT_URIS] = {"--no-post-logout-redirect-uris", false, false},
+    [O_ID_TOKEN_ALG] = {"--id-token-alg", true, false},
+    [O_REFRESH_POLICY] = {"--refresh-token-policy", true, false},
+    [O_PKCE_METHODS] = {"--pkce-methods", true, false},
+    [O_REQUIRE_PKCE] = {"--require-pkce", false, false},
+    [O_NO_REQUIRE_PKCE] = {"--no-require-pkce", false, false},
 };
 
 #define BIT(o) (1u << (o))
+_Static_assert(O_COUNT <= 32, "client_args.seen holds one bit per option");
 #define METADATA_OPTS                                                                                          \
     (BIT(O_NAME) | BIT(O_GRANT_TYPE) | BIT(O_GRANT_TYPES) | BIT(O_REDIRECT_URI) | BIT(O_SCOPE) |             \
-     BIT(O_AUTH_METHOD) | BIT(O_PUBLIC) | BIT(O_SECRET) | BIT(O_SECRET_SHA256) | BIT(O_RESOURCE) | BIT(O_TTL))
+     BIT(O_AUTH_METHOD) | BIT(O_PUBLIC) | BIT(O_SECRET) | BIT(O_SECRET_SHA256) | BIT(O_RESOURCE) |            \
+     BIT(O_TTL) | BIT(O_POST_LOGOUT_URI) | BIT(O_ID_TOKEN_ALG) | BIT(O_REFRESH_POLICY) |                      \
+     BIT(O_PKCE_METHODS) | BIT(O_REQUIRE_PKCE) | BIT(O_NO_REQUIRE_PKCE))
 
 /* What the command line said, unchecked: values are validated once the configuration is loaded. */
 struct client_args {
@@ -82,6 +100,8 @@ struct client_args {
     size_t n_redirect_uris;
     const char *resources[LIST_MAX];
     size_t n_resources;
+    const char *post_logout_uris[LIST_MAX];
+    size_t n_post_logout_uris;
     const char *pos[4];          /* subcommand, then its operands */
     size_t n_pos;
 };
@@ -123,6 +143,15 @@ static void usage(FILE *out)
           "  --resource ID                  repeatable; an API of the configuration's resources\n"
           "                                 (none = any; --no-resources clears)\n"
           "  --access-token-ttl SECONDS     0 = the API's or the global default\n"
+          "  --post-logout-redirect-uri URI repeatable; same rules as --redirect-uri\n"
+          "                                 (--no-post-logout-redirect-uris clears)\n"
+          "  --id-token-alg ALG             id_token_signed_response_alg: RS256, ES256 or EdDSA, one of\n"
+          "                                 keys.algorithms (default: RS256 if configured, else the first)\n"
+          "  --refresh-token-policy P       offline_consent (default), offline_access or always\n"
+          "  --pkce-methods LIST            allowed code_challenge_method values: S256 (default), plain,\n"
+          "                                 or S256,plain\n"
+          "  --require-pkce                 require PKCE (default: pkce.required); always on for public\n"
+          "  --no-require-pkce              clients, which cannot take --no-require-pkce\n"
           "\n"
           "global options (anywhere): --config FILE, --dev, --storage DSN, --log-level LEVEL\n"
           "\n"
@@ -214,6 +243,8 @@ static void parse_args(int argc, char **argv, struct arena *a, struct cli_global
                 add_to_list(ca->redirect_uris, &ca->n_redirect_uris, v, s);
             } else if (o == O_RESOURCE) {
                 add_to_list(ca->resources, &ca->n_resources, v, s);
+            } else if (o == O_POST_LOGOUT_URI) {
+                add_to_list(ca->post_logout_uris, &ca->n_post_logout_uris, v, s);
             }
             continue;
         }
@@ -328,6 +359,54 @@ static bool secret_from_args(const struct client_cmd *cc, uint8_t hash[STORE_HAS
     return false;
 }
 
+/* The flags of --pkce-methods S256,plain (spaces around items tolerated), or dies naming the option. The
+ * names and rules are those of clients[].pkce_methods in the file: S256 or plain, each at most once. */
+static unsigned pkce_methods_arg(const struct client_cmd *cc, const char *list)
+{
+    unsigned flags = 0;
+    const char *p = list;
+    for (;;) {
+        size_t n = strcspn(p, ",");
+        const char *s = p, *e = p + n;
+        while (s < e && *s == ' ')
+            s++;
+        while (e > s && e[-1] == ' ')
+            e--;
+        const char *name = arena_strndup(cc->a, s, (size_t)(e - s));
+        unsigned f = pkce_method_flag(name);
+        /* RFC 7636 §4.2: S256 and plain are the only methods defined. */
+        if (f == 0)
+            die("client %s: --pkce-methods: must be S256, plain or both separated by a comma "
+                "(RFC 7636 §4.2), got '%s'",
+                cc->sub, name);
+        if (flags & f)
+            die("client %s: --pkce-methods: duplicate '%s'", cc->sub, name);
+        flags |= f;
+        if (p[n] == '\0')
+            return flags;
+        p += n + 1;
+    }
+}
+
+/* --id-token-alg: as clients[].id_token_signed_response_alg in the file, an algorithm the server holds keys
+ * for (keys.algorithms), so that it can sign the client's ID tokens. */
+static void check_id_token_alg(const struct client_cmd *cc, const char *alg)
+{
+    const struct config *cfg = cc->cfg;
+    if (!jose_alg_supported(alg))
+        die("client %s: --id-token-alg: must be RS256, ES256 or EdDSA, got '%s'", cc->sub, alg);
+    struct strbuf algs;
+    strbuf_init(&algs, cc->a, 256);
+    for (unsigned i = 0; i < cfg->keys.n_algorithms; i++) {
+        if (strcmp(cfg->keys.algorithms[i], alg) == 0)
+            return;
+        strbuf_addf(&algs, "%s%s", i > 0 ? ", " : "", cfg->keys.algorithms[i]);
+    }
+    die("client %s: --id-token-alg: '%s' is not one of keys.algorithms (%s): the server has no key to sign "
+        "with it",
+        cc->sub, alg, algs.buf);
+}
+
 /* Checks each given value on its own; combinations are checked on the resulting client (check_client). */
 static void check_args(const struct client_cmd *cc)
 {
@@ -391,6 +470,30 @@ static void check_args(const struct client_cmd *cc)
         die("client %s: --access-token-ttl: seconds between 0 and %u (0 = the API's or the global default), "
             "got '%s'",
             sub, TTL_MAX, v);
+    /* Post-logout redirection targets follow the rules of redirect URIs, as in the file (OIDC
+     * RP-Initiated Logout §3.1). */
+    if ((ca->seen & BIT(O_POST_LOGOUT_URI)) && (ca->seen & BIT(O_NO_POST_LOGOUT_URIS)))
+        die("client %s: --post-logout-redirect-uri and --no-post-logout-redirect-uris are mutually exclusive",
+            sub);
+    for (size_t i = 0; i < ca->n_post_logout_uris; i++) {
+        const char *why = redirect_uri_problem(ca->post_logout_uris[i], cc->cfg->dev);
+        if (why != NULL)
+            die("client %s: --post-logout-redirect-uri: %s, got '%s'", sub, why, ca->post_logout_uris[i]);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(ca->post_logout_uris[i], ca->post_logout_uris[j]) == 0)
+                die("client %s: --post-logout-redirect-uri: duplicate '%s'", sub, ca->post_logout_uris[i]);
+    }
+    if (ca->val[O_ID_TOKEN_ALG] != NULL)
+        check_id_token_alg(cc, ca->val[O_ID_TOKEN_ALG]);
+    v = ca->val[O_REFRESH_POLICY];
+    enum refresh_policy rp;
+    if (v != NULL && client_refresh_policy_parse(v, &rp) != 0)
+        die("client %s: --refresh-token-policy: must be offline_consent, offline_access or always, got '%s'",
+            sub, v);
+    if (ca->val[O_PKCE_METHODS] != NULL)
+        pkce_methods_arg(cc, ca->val[O_PKCE_METHODS]);
+    if ((ca->seen & BIT(O_REQUIRE_PKCE)) && (ca->seen & BIT(O_NO_REQUIRE_PKCE)))
+        die("client %s: --require-pkce and --no-require-pkce are mutually exclusive", sub);
 }
 
 /* The rules that involve several fields, on the client as it will be stored. */
@@ -401,6 +504,11 @@ static void check_client(const struct client_cmd *cc, const struct client *c, bo
     if (is_public && secret_given)
         die("client %s: --secret: a public client (token_endpoint_auth_method none) has no secret; use "
             "--auth-method client_secret_basic or client_secret_post, or drop the secret",
+            sub);
+    /* RFC 9700 §2.1.1: public clients MUST use PKCE; as in the file, it cannot be switched off for them. */
+    if (is_public && (cc->args->seen & BIT(O_NO_REQUIRE_PKCE)))
+        die("client %s: --no-require-pkce: a public client (token_endpoint_auth_method none) must use PKCE "
+            "(RFC 9700 §2.1.1); only a confidential client can do without it",
             sub);
     /* RFC 6749 §4.4: the client credentials grant is for confidential clients only. */
     if (is_public && (c->grant_types & GRANT_CLIENT_CREDENTIALS))
@@ -445,6 +553,24 @@ static void apply_args(const struct client_cmd *cc, struct client *c)
         str_to_i64(str_c(ca->val[O_TTL]), &ttl);
         c->access_token_ttl = (uint32_t)ttl;
     }
+    if (ca->seen & (BIT(O_POST_LOGOUT_URI) | BIT(O_NO_POST_LOGOUT_URIS))) {
+        c->post_logout_redirect_uris = (const char **)ca->post_logout_uris;
+        c->n_post_logout_redirect_uris = ca->n_post_logout_uris;
+    }
+    if (ca->val[O_ID_TOKEN_ALG] != NULL)
+        c->id_token_signed_response_alg = ca->val[O_ID_TOKEN_ALG];
+    if (ca->val[O_REFRESH_POLICY] != NULL)
+        client_refresh_policy_parse(ca->val[O_REFRESH_POLICY], &c->refresh_policy);
+    if (ca->val[O_PKCE_METHODS] != NULL)
+        c->pkce_methods = pkce_methods_arg(cc, ca->val[O_PKCE_METHODS]);
+    if (ca->seen & BIT(O_REQUIRE_PKCE))
+        c->require_pkce = true;
+    else if (ca->seen & BIT(O_NO_REQUIRE_PKCE))
+        c->require_pkce = false;
+    /* A public client always uses PKCE (RFC 9700 §2.1.1): client_from_store reads it so whatever is stored,
+     * and storing it so keeps `show` truthful. --no-require-pkce is refused for it by check_client. */
+    if (c->auth_method == CLIENT_AUTH_NONE)
+        c->require_pkce = true;
 }
 
 /* ---- Output ------------------------------------------------------------------------------------------- */
@@ -729,7 +855,8 @@ static const struct {
     {"create", client_create, METADATA_OPTS | BIT(O_CLIENT_ID), 0},
     {"list", client_list, 0, 0},
     {"show", client_show, 0, 1},
-    {"update", client_update, METADATA_OPTS | BIT(O_NO_REDIRECT_URIS) | BIT(O_NO_RESOURCES), 1},
+    {"update", client_update,
+     METADATA_OPTS | BIT(O_NO_REDIRECT_URIS) | BIT(O_NO_RESOURCES) | BIT(O_NO_POST_LOGOUT_URIS), 1},
     {"delete", client_delete, 0, 1},
     {"rotate-secret", client_rotate_secret, BIT(O_SECRET), 1},
 };

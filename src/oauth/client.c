@@ -51,6 +51,33 @@ unsigned grant_type_flag(const char *name)
     return 0;
 }
 
+static const char *const refresh_policies[] = {"offline_consent", "offline_access", "always"};
+
+const char *client_refresh_policy_str(enum refresh_policy p)
+{
+    return (unsigned)p < 3 ? refresh_policies[p] : "offline_consent";
+}
+
+int client_refresh_policy_parse(const char *s, enum refresh_policy *out)
+{
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(s, refresh_policies[i]) == 0) {
+            *out = (enum refresh_policy)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+unsigned pkce_method_flag(const char *name)
+{
+    if (strcmp(name, "S256") == 0)
+        return PKCE_S256;
+    if (strcmp(name, "plain") == 0)
+        return PKCE_PLAIN;
+    return 0;
+}
+
 static const char **json_str_array(struct arena *a, json_t *arr, size_t *n)
 {
     *n = 0;
@@ -100,17 +127,11 @@ int client_from_store(struct arena *a, const struct store_client *sc, struct cli
     out->id_token_signed_response_alg = arena_strdup(a, idalg); /* NULL: the server's first algorithm */
     const char *rp = json_string_value(json_object_get(m, "refresh_token_policy"));
     out->refresh_policy = REFRESH_OFFLINE_CONSENT;
-    if (rp != NULL && strcmp(rp, "offline_access") == 0)
-        out->refresh_policy = REFRESH_OFFLINE_ACCESS;
-    else if (rp != NULL && strcmp(rp, "always") == 0)
-        out->refresh_policy = REFRESH_ALWAYS;
+    if (rp != NULL)
+        client_refresh_policy_parse(rp, &out->refresh_policy); /* unknown: the default */
     const char **pm = json_str_array(a, json_object_get(m, "pkce_methods"), &n);
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(pm[i], "S256") == 0)
-            out->pkce_methods |= PKCE_S256;
-        else if (strcmp(pm[i], "plain") == 0)
-            out->pkce_methods |= PKCE_PLAIN;
-    }
+    for (size_t i = 0; i < n; i++)
+        out->pkce_methods |= pkce_method_flag(pm[i]);
     if (out->pkce_methods == 0)
         out->pkce_methods = PKCE_S256;
     json_t *rq = json_object_get(m, "require_pkce");
@@ -156,9 +177,8 @@ char *client_metadata_json(const struct client *c)
     }
     if (c->id_token_signed_response_alg != NULL)
         json_object_set_new(m, "id_token_signed_response_alg", json_string(c->id_token_signed_response_alg));
-    static const char *const policies[] = {"offline_consent", "offline_access", "always"};
-    if (c->refresh_policy != REFRESH_OFFLINE_CONSENT)
-        json_object_set_new(m, "refresh_token_policy", json_string(policies[c->refresh_policy % 3]));
+    /* Written even when it is the default, so that `ostiary client show` states it. */
+    json_object_set_new(m, "refresh_token_policy", json_string(client_refresh_policy_str(c->refresh_policy)));
     if (c->pkce_methods != 0) {
         json_t *pm = json_array();
         if (c->pkce_methods & PKCE_S256)
@@ -200,12 +220,11 @@ int clients_apply_config(struct store_conn *db, const struct config *cfg, struct
         c.post_logout_redirect_uris = (const char **)cc->post_logout_redirect_uris;
         c.n_post_logout_redirect_uris = cc->n_post_logout_redirect_uris;
         c.id_token_signed_response_alg = cc->id_token_signed_response_alg;
-        if (cc->refresh_token_policy != NULL && strcmp(cc->refresh_token_policy, "offline_access") == 0)
-            c.refresh_policy = REFRESH_OFFLINE_ACCESS;
-        else if (cc->refresh_token_policy != NULL && strcmp(cc->refresh_token_policy, "always") == 0)
-            c.refresh_policy = REFRESH_ALWAYS;
+        /* config_validate has checked the names: each parse succeeds. */
+        if (cc->refresh_token_policy != NULL)
+            client_refresh_policy_parse(cc->refresh_token_policy, &c.refresh_policy);
         for (unsigned k = 0; k < cc->n_pkce_methods; k++)
-            c.pkce_methods |= strcmp(cc->pkce_methods[k], "plain") == 0 ? PKCE_PLAIN : PKCE_S256;
+            c.pkce_methods |= pkce_method_flag(cc->pkce_methods[k]);
         if (c.pkce_methods == 0)
             c.pkce_methods = PKCE_S256;
         c.require_pkce = cc->require_pkce_set ? cc->require_pkce_value : cfg->pkce.required;

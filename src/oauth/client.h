@@ -63,6 +63,12 @@ const char *client_auth_method_str(enum client_auth_method m);
 int client_auth_method_parse(const char *s, enum client_auth_method *out);
 /* Grant type name <-> flag; 0 for an unknown name. */
 unsigned grant_type_flag(const char *name);
+/* refresh_token_policy name (offline_consent, offline_access, always) <-> value; parse returns -1 for an
+ * unknown name and leaves *out untouched. */
+const char *client_refresh_policy_str(enum refresh_policy p);
+int client_refresh_policy_parse(const char *s, enum refresh_policy *out);
+/* PKCE method name (RFC 7636 §4.2: "S256", "plain", case-sensitive) -> flag; 0 for an unknown name. */
+unsigned pkce_method_flag(const char *name);
 
 /* Parses a stored client. 0, or -1 if its metadata is not valid (reported as server_error). */
 int client_from_store(struct arena *a, const struct store_client *sc, struct client *out);

@@ -214,6 +214,154 @@ check "deleting it again exits 1" rc_is 1
 run client list "${C[@]}"
 check "list shows the remaining clients" eval 'rc_is 0 && lines_are 3 && [ -z "$(line_of client_id mobile)" ]'
 
+# ---- interactive-flow policies: post-logout URIs, ID token algorithm, refresh token policy, PKCE ----
+# Their effect at the server is covered by the node suites (seed_00[2-4]: refresh_token_policy and
+# require_pkce of clients declared in the file); here, that the CLI stores what the file would.
+# A store of its own, with two signing algorithms and pkce.required off, so that the defaults show.
+DB2=$TMP/policies.db
+cat >"$TMP/policies.yaml" <<EOF
+issuer: http://localhost:4000/authentication/oidc
+storage: sqlite:$DB2
+keys:
+  algorithms: [RS256, ES256]
+pkce:
+  required: false
+EOF
+P=(--config "$TMP/policies.yaml")
+# unchanged_since SNAPSHOT: `show web` prints exactly SNAPSHOT (updated_at included): nothing was written.
+unchanged_since() { run client show web "${P[@]}"; rc_is 0 && [ "$OUT" = "$1" ]; }
+
+run client help
+check "client help lists the policy options" \
+    eval 'out_has --post-logout-redirect-uri && out_has --no-post-logout-redirect-uris && out_has --id-token-alg &&
+          out_has --refresh-token-policy && out_has --pkce-methods && out_has --require-pkce && out_has --no-require-pkce'
+
+run client create "${P[@]}" --client-id plain-web --redirect-uri https://app.example/cb
+check "create without policy options: offline_consent, S256, pkce.required, no post-logout URIs, no alg" \
+    eval 'rc_is 0 && field_is refresh_token_policy offline_consent && field_is pkce_methods "[\"S256\"]" &&
+          field_is require_pkce false && field_is post_logout_redirect_uris null &&
+          field_is id_token_signed_response_alg null'
+
+run client create "${P[@]}" --client-id web --redirect-uri https://app.example/cb \
+    --post-logout-redirect-uri https://app.example/bye --post-logout-redirect-uri http://localhost:8080/bye \
+    --id-token-alg ES256 --refresh-token-policy offline_access --pkce-methods "S256, plain" --require-pkce
+check "create with every policy option exits 0" rc_is 0
+run client show web "${P[@]}"
+check "show reflects --post-logout-redirect-uri (repeatable, in order)" \
+    field_is post_logout_redirect_uris '["https://app.example/bye","http://localhost:8080/bye"]'
+check "show reflects --id-token-alg" field_is id_token_signed_response_alg ES256
+check "show reflects --refresh-token-policy" field_is refresh_token_policy offline_access
+check "show reflects --pkce-methods" field_is pkce_methods '["S256","plain"]'
+check "show reflects --require-pkce" field_is require_pkce true
+
+run client create "${P[@]}" --client-id web-always --redirect-uri https://app.example/cb \
+    --refresh-token-policy always --pkce-methods plain --no-require-pkce
+check "create --refresh-token-policy always --pkce-methods plain --no-require-pkce" \
+    eval 'rc_is 0 && field_is refresh_token_policy always && field_is pkce_methods "[\"plain\"]" &&
+          field_is require_pkce false'
+run client create "${P[@]}" --client-id spa --public --redirect-uri https://app.example/cb
+check "a public client requires PKCE even with pkce.required false" eval 'rc_is 0 && field_is require_pkce true'
+
+run client create "${P[@]}" --client-id bad --redirect-uri https://app.example/cb --id-token-alg HS256
+check "create refuses an unknown --id-token-alg (1), naming it" \
+    eval 'rc_is 1 && err_has "--id-token-alg" && err_has HS256'
+run client create "${P[@]}" --client-id bad --redirect-uri https://app.example/cb --id-token-alg EdDSA
+check "create refuses an --id-token-alg outside keys.algorithms (1)" \
+    eval 'rc_is 1 && err_has "--id-token-alg" && err_has keys.algorithms'
+run client create "${P[@]}" --client-id bad --redirect-uri https://app.example/cb --refresh-token-policy never
+check "create refuses an unknown --refresh-token-policy (1), naming it" \
+    eval 'rc_is 1 && err_has "--refresh-token-policy" && err_has never'
+run client create "${P[@]}" --client-id bad --redirect-uri https://app.example/cb --pkce-methods S512
+check "create refuses an unknown PKCE method (1), naming --pkce-methods" \
+    eval 'rc_is 1 && err_has "--pkce-methods" && err_has S512'
+run client create "${P[@]}" --client-id bad --redirect-uri https://app.example/cb --pkce-methods S256,S256
+check "create refuses a duplicate PKCE method (1)" eval 'rc_is 1 && err_has "--pkce-methods" && err_has duplicate'
+run client create "${P[@]}" --client-id bad --redirect-uri https://app.example/cb --pkce-methods S256,
+check "create refuses an empty PKCE method (1)" eval 'rc_is 1 && err_has "--pkce-methods"'
+run client create "${P[@]}" --client-id bad --public --redirect-uri https://app.example/cb --no-require-pkce
+check "create refuses --no-require-pkce for a public client (1), naming it" \
+    eval 'rc_is 1 && err_has "--no-require-pkce" && err_has "public client"'
+run client create "${P[@]}" --client-id bad --redirect-uri https://app.example/cb \
+    --post-logout-redirect-uri "https://app.example/bye#frag"
+check "create refuses a post-logout URI with a fragment (1), naming --post-logout-redirect-uri" \
+    eval 'rc_is 1 && err_has "--post-logout-redirect-uri"'
+run client create "${P[@]}" --client-id bad --redirect-uri https://app.example/cb \
+    --post-logout-redirect-uri http://app.example/bye
+check "create refuses a plain-http post-logout URI to a remote host (1)" \
+    eval 'rc_is 1 && err_has "--post-logout-redirect-uri"'
+run client create "${P[@]}" --client-id bad --redirect-uri https://app.example/cb \
+    --post-logout-redirect-uri https://app.example/bye --post-logout-redirect-uri https://app.example/bye
+check "create refuses a duplicate post-logout URI (1)" \
+    eval 'rc_is 1 && err_has "--post-logout-redirect-uri" && err_has duplicate'
+run client create "${P[@]}" --client-id bad --redirect-uri https://app.example/cb --require-pkce --no-require-pkce
+check "create refuses --require-pkce with --no-require-pkce (1)" eval 'rc_is 1 && err_has "--no-require-pkce"'
+run client create "${P[@]}" --client-id bad --redirect-uri https://app.example/cb --no-post-logout-redirect-uris
+check "create refuses --no-post-logout-redirect-uris (2)" eval 'rc_is 2 && err_has "--no-post-logout-redirect-uris"'
+run client create "${P[@]}" --client-id bad --redirect-uri https://app.example/cb --id-token-alg RS256 \
+    --id-token-alg ES256
+check "create refuses --id-token-alg given twice (2)" eval 'rc_is 2 && err_has "--id-token-alg"'
+run client show bad "${P[@]}"
+check "no refused create stored a client" rc_is 1
+
+run client update web "${P[@]}" --refresh-token-policy always
+check "update --refresh-token-policy changes it" eval 'rc_is 0 && field_is refresh_token_policy always'
+run client update web "${P[@]}" --name Web
+run client show web "${P[@]}"
+check "update keeps every policy it was not given" \
+    eval 'field_is client_name Web && field_is refresh_token_policy always &&
+          field_is id_token_signed_response_alg ES256 && field_is pkce_methods "[\"S256\",\"plain\"]" &&
+          field_is require_pkce true &&
+          field_is post_logout_redirect_uris "[\"https://app.example/bye\",\"http://localhost:8080/bye\"]"'
+run client update web "${P[@]}" --post-logout-redirect-uri https://app.example/after --id-token-alg RS256 \
+    --pkce-methods S256 --no-require-pkce
+check "update replaces the post-logout URIs, alg and PKCE methods, and turns require_pkce off" \
+    eval 'rc_is 0 && field_is post_logout_redirect_uris "[\"https://app.example/after\"]" &&
+          field_is id_token_signed_response_alg RS256 && field_is pkce_methods "[\"S256\"]" &&
+          field_is require_pkce false && field_is refresh_token_policy always'
+run client update web "${P[@]}" --no-post-logout-redirect-uris --refresh-token-policy offline_consent --require-pkce
+check "update --no-post-logout-redirect-uris clears them; policy back to offline_consent; PKCE required" \
+    eval 'rc_is 0 && field_is post_logout_redirect_uris null && field_is refresh_token_policy offline_consent &&
+          field_is require_pkce true && field_is id_token_signed_response_alg RS256'
+
+run client update web "${P[@]}" --refresh-token-policy always --post-logout-redirect-uri https://app.example/bye \
+    --id-token-alg ES256 --pkce-methods S256,plain --no-require-pkce
+run client show web "${P[@]}"
+WEB=$OUT
+run client update web "${P[@]}" --id-token-alg none
+check "update refuses an unknown --id-token-alg (1)" eval 'rc_is 1 && err_has "--id-token-alg"'
+check "... and changes nothing" unchanged_since "$WEB"
+run client update web "${P[@]}" --id-token-alg EdDSA
+check "update refuses an --id-token-alg outside keys.algorithms (1)" eval 'rc_is 1 && err_has "--id-token-alg"'
+check "... and changes nothing" unchanged_since "$WEB"
+run client update web "${P[@]}" --refresh-token-policy Always
+check "update refuses an unknown --refresh-token-policy (names are case-sensitive) (1)" \
+    eval 'rc_is 1 && err_has "--refresh-token-policy"'
+check "... and changes nothing" unchanged_since "$WEB"
+run client update web "${P[@]}" --pkce-methods s256
+check "update refuses an unknown PKCE method (1)" eval 'rc_is 1 && err_has "--pkce-methods"'
+check "... and changes nothing" unchanged_since "$WEB"
+run client update web "${P[@]}" --post-logout-redirect-uri /relative/bye
+check "update refuses a relative post-logout URI (1)" eval 'rc_is 1 && err_has "--post-logout-redirect-uri"'
+check "... and changes nothing" unchanged_since "$WEB"
+run client update web "${P[@]}" --post-logout-redirect-uri https://app.example/x --no-post-logout-redirect-uris
+check "update refuses --post-logout-redirect-uri with --no-post-logout-redirect-uris (1)" \
+    eval 'rc_is 1 && err_has "--no-post-logout-redirect-uris"'
+check "... and changes nothing" unchanged_since "$WEB"
+run client update web "${P[@]}" --public --no-require-pkce
+check "update refuses to make a client public with --no-require-pkce (1)" \
+    eval 'rc_is 1 && err_has "--no-require-pkce" && err_has "public client"'
+check "... and changes nothing" unchanged_since "$WEB"
+run client show spa "${P[@]}"
+SPA=$OUT
+run client update spa "${P[@]}" --no-require-pkce
+check "update refuses --no-require-pkce for a public client (1)" \
+    eval 'rc_is 1 && err_has "--no-require-pkce" && err_has "public client"'
+run client show spa "${P[@]}"
+check "... and changes nothing" eval '[ "$OUT" = "$SPA" ] && field_is require_pkce true'
+run client update web "${P[@]}" --public
+check "turning a client public switches require_pkce on" \
+    eval 'rc_is 0 && field_is token_endpoint_auth_method none && field_is require_pkce true'
+
 # ---- keys ----
 run keys help
 check "keys help exits 0" eval 'rc_is 0 && out_has rotate'
