@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import * as jose from 'jose';
 import * as client from 'openid-client';
 
-import { createRp, launchBrowser, newPage, submitLogin } from './lib/browser.mjs';
+import { closeContext, createRp, launchBrowser, newPage, submitLogin } from './lib/browser.mjs';
 import { discover, rejection, startCallback } from './lib/flow.mjs';
 import { startServer } from './lib/server.mjs';
 
@@ -170,7 +170,7 @@ describe('the code flow in a browser', () => {
       assert.equal(info.email_verified, true);
       assert.deepEqual(cspViolations, [], 'the pages render without CSP violations');
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 
@@ -193,7 +193,7 @@ describe('the code flow in a browser', () => {
       assert.equal(info.name, ALICE.name);
       assert.equal(info.email, undefined, 'no email claim without the email scope');
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 
@@ -205,7 +205,7 @@ describe('the code flow in a browser', () => {
       await at(page, 'callback');
       assertError(page, req, 'invalid_request');
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 });
@@ -225,7 +225,7 @@ describe('the person says no, or gets it wrong', () => {
       const err = await rejection(exchange(page, req));
       assert.equal(err.error, 'access_denied', 'openid-client reports the authorization error');
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 
@@ -239,7 +239,7 @@ describe('the person says no, or gets it wrong', () => {
       await at(page, 'callback');
       assertError(page, req, 'access_denied');
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 
@@ -270,7 +270,7 @@ describe('the person says no, or gets it wrong', () => {
       assertCode(page, req);
       await exchange(page, req);
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 
@@ -293,7 +293,7 @@ describe('the person says no, or gets it wrong', () => {
       assert.deepEqual(statuses, [...Array(MAX_FAILURES).fill(401), 429]);
       assert.match(await page.textContent('#login-error'), /try again in \d+ seconds/i);
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 });

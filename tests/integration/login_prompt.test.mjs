@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import * as jose from 'jose';
 import * as client from 'openid-client';
 
-import { createRp, launchBrowser, newPage, recordRequests, submitLogin } from './lib/browser.mjs';
+import { closeContext, createRp, launchBrowser, newPage, recordRequests, submitLogin } from './lib/browser.mjs';
 import { discover, startCallback } from './lib/flow.mjs';
 import { startServer } from './lib/server.mjs';
 
@@ -89,7 +89,7 @@ describe('prompt, max_age and single sign-on', () => {
       assert.equal(claims.sub, first.claims().sub);
       assert.ok(claims.auth_time > first.claims().auth_time, 'a new authentication happened');
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 
@@ -107,7 +107,7 @@ describe('prompt, max_age and single sign-on', () => {
       assertCode(page, req);
       await exchange(page, req);
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 
@@ -128,7 +128,7 @@ describe('prompt, max_age and single sign-on', () => {
       assert.equal(claims.sid, first.claims().sid, 'the same session');
       assert.equal(claims.auth_time, first.claims().auth_time, 'no new authentication');
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 
@@ -140,7 +140,7 @@ describe('prompt, max_age and single sign-on', () => {
       await at(page, 'callback');
       assertError(page, req, 'login_required');
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 
@@ -153,7 +153,7 @@ describe('prompt, max_age and single sign-on', () => {
       await at(page, 'callback');
       assertError(page, req, 'consent_required');
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 
@@ -171,7 +171,7 @@ describe('prompt, max_age and single sign-on', () => {
       const tokens = await exchange(page, req);
       assert.equal(tokens.claims().sub, first.claims().sub);
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 
@@ -195,7 +195,7 @@ describe('prompt, max_age and single sign-on', () => {
       const info = await client.fetchUserInfo(req.cfg, tokens.access_token, tokens.claims().sub);
       assert.equal(info.name, BOB.name);
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 
@@ -214,7 +214,7 @@ describe('prompt, max_age and single sign-on', () => {
       const claims = await verifyIdToken(tokens, { clientId: WEB.id, nonce: req.checks.nonce });
       assert.ok(claims.auth_time > first.claims().auth_time, 'auth_time is the new login');
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 
@@ -237,7 +237,7 @@ describe('prompt, max_age and single sign-on', () => {
       assert.equal(claims.sid, first.claims().sid);
       assert.equal(claims.auth_time, first.claims().auth_time);
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 });

@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import * as jose from 'jose';
 import * as client from 'openid-client';
 
-import { createRp, launchBrowser, newPage, recordRequests, submitLogin } from './lib/browser.mjs';
+import { closeContext, createRp, launchBrowser, newPage, recordRequests, submitLogin } from './lib/browser.mjs';
 import { discover, rejection, startCallback } from './lib/flow.mjs';
 import { startServer } from './lib/server.mjs';
 
@@ -104,7 +104,7 @@ describe('authorization codes', () => {
       const rerr = await rejection(client.refreshTokenGrant(req.cfg, tokens.refresh_token));
       assert.equal(rerr.error, 'invalid_grant');
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 
@@ -135,7 +135,7 @@ describe('authorization codes', () => {
       await page.waitForTimeout(200);
       assert.equal(cb.hits.length, hits, 'the callback server was never contacted');
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 
@@ -149,7 +149,7 @@ describe('authorization codes', () => {
       const err = await rejection(exchange(page, req, {}, other));
       assert.equal(err.error, 'invalid_grant', err.message);
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 
@@ -163,7 +163,7 @@ describe('authorization codes', () => {
       const missing = await rejection(exchange(page, req, { pkceCodeVerifier: undefined }));
       assert.equal(missing.error, 'invalid_grant', missing.message);
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 
@@ -178,7 +178,7 @@ describe('authorization codes', () => {
       assert.match(p.get('error_description') || '', /PKCE|code_challenge/i);
       assert.deepEqual(seen, []);
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 });
@@ -230,7 +230,7 @@ describe('refresh tokens', () => {
       const after = await rejection(client.refreshTokenGrant(req.cfg, t3.refresh_token));
       assert.equal(after.error, 'invalid_grant');
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 });
@@ -273,7 +273,7 @@ describe('userinfo', () => {
       assert.equal(q.status, 400);
       assert.equal((await q.json()).error, 'invalid_request');
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 });
@@ -301,7 +301,7 @@ describe('RP-initiated logout', () => {
       await at(page, 'callback');
       assertError(page, req, 'login_required');
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 
@@ -320,7 +320,7 @@ describe('RP-initiated logout', () => {
       await at(page, 'callback');
       assertError(page, req, 'login_required');
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 
@@ -346,7 +346,7 @@ describe('RP-initiated logout', () => {
       await at(page, 'callback');
       assertCode(page, req);
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 
@@ -373,7 +373,7 @@ describe('RP-initiated logout', () => {
       await at(page, 'callback');
       assertCode(page, req);
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 });
@@ -407,7 +407,7 @@ describe('response modes and ID token algorithms', () => {
       const tokens = await exchange(page, req, {}, request);
       await verifyIdToken(tokens, { clientId: WEB.id, nonce: req.checks.nonce });
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 
@@ -431,7 +431,7 @@ describe('response modes and ID token algorithms', () => {
       const tokens = await exchange(page, req, {}, asQuery);
       await verifyIdToken(tokens, { clientId: WEB.id, nonce: req.checks.nonce });
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 
@@ -452,7 +452,7 @@ describe('response modes and ID token algorithms', () => {
       const info = await client.fetchUserInfo(req.cfg, tokens.access_token, claims.sub);
       assert.equal(info.name, ALICE.name);
     } finally {
-      await context.close();
+      await closeContext(context);
     }
   });
 });

@@ -52,6 +52,42 @@ export async function pageIn(context) {
   return page;
 }
 
+/** Resolves when the page has reached 'load' (at most STEP_MS; a page that never loads is closed anyway). */
+async function loaded(page) {
+  await page.waitForLoadState('load', { timeout: STEP_MS }).catch(() => {});
+}
+
+/** `promise`, or a rejection naming `what` after STEP_MS. */
+async function bounded(what, promise) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${STEP_MS} ms`)), STEP_MS);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Closes a page once it has finished loading. A test often moves on as soon as the URL shows the callback,
+ * while the callback document is still loading; closing the page at that moment can leave Chromium's close
+ * pending forever (seen as 30 s test timeouts with Debian's Chromium 156 and playwright-core 1.65, more
+ * often when the login response came late). The close itself is bounded too, so a hang fails with its
+ * name rather than a bare test timeout.
+ */
+export async function closePage(page) {
+  await loaded(page);
+  await bounded('page.close', page.close());
+}
+
+/** Closes a browser context (see closePage) once each of its pages has finished loading. */
+export async function closeContext(context) {
+  await Promise.all(context.pages().map(loaded));
+  await bounded('context.close', context.close());
+}
+
 function pathOf(url) {
   try {
     return new URL(url).pathname;
@@ -217,7 +253,7 @@ export function createRp(env) {
       assertCode(page, req);
       return await exchange(page, req);
     } finally {
-      await page.close();
+      await closePage(page);
     }
   }
 
