@@ -73,5 +73,7 @@ void discovery_build(struct app *app);
 
 /* Routing: the one entry point the HTTP server calls (oauth/router.c). */
 void app_handle(struct http_req *req);
+/* Requests served off the event loop (the login form post, which verifies a password hash). */
+bool app_offload(const struct http_req *req);
 
 #endif

@@ -224,6 +224,7 @@ int cmd_serve(int argc, char **argv)
         .thread_fini = worker_fini,
         .tick = worker_tick,
         .handle = app_handle,
+        .offload = app_offload,
         .ud = app,
     };
     log_info("listening", LS("issuer", app->issuer), LS("listen", cfg->listen), LI("workers", threads),

@@ -39,7 +39,33 @@ struct thread {
     long inflight;
     pthread_t tid;
     int init_failed;
+    h2o_multithread_queue_t *queue;   /* completions of offloaded requests arrive here */
+    h2o_multithread_receiver_t done_receiver;
 };
+
+/* ---- offloaded requests ----
+ * A request the application marks as slow (hooks->offload: a login, whose password hash costs tens of
+ * milliseconds of CPU) is copied into a job and served by a pool thread, so the event loop keeps serving
+ * its other connections. The pool thread posts the finished job back to the loop thread, which writes the
+ * response. If the client goes away first, h2o disposes the request and the job is only freed. */
+struct job {
+    h2o_multithread_message_t msg; /* first: the loop thread gets the job back from the message */
+    struct thread *loop;
+    h2o_req_t *hreq;
+    struct job **link;             /* in the request pool; NULL-ed when the job completes */
+    struct http_req req;
+    int64_t start;
+    bool cancelled;                /* set on the loop thread when h2o disposed the request */
+    struct job *next;
+};
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct job *head, *tail;
+    bool stop;
+    const struct http_server_hooks *hooks;
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, false, NULL};
 
 static h2o_globalconf_t globalconf;
 
@@ -129,6 +155,123 @@ static void send_plain_error(struct http_req *req, int status, const char *error
     http_res_json(req, status, buf, (size_t)n);
 }
 
+/* Writes req->res to h2o and logs the access line. Runs on the request's loop thread. */
+static void send_response(h2o_req_t *hreq, struct http_req *req, int64_t start)
+{
+    struct arena *a = req->arena;
+    if (req->res.status == 0)
+        req->res.status = 500;
+    hreq->res.status = req->res.status;
+    hreq->res.reason = reason(req->res.status);
+    for (size_t i = 0; i < req->res.n_headers; i++) {
+        struct http_header *h = &req->res.headers[i];
+        h2o_add_header_by_str(&hreq->pool, &hreq->res.headers, h->name, strlen(h->name), 1, NULL,
+                              h2o_strdup(&hreq->pool, h->value.p, h->value.len).base, h->value.len);
+    }
+    h2o_add_header_by_str(&hreq->pool, &hreq->res.headers, H2O_STRLIT("x-request-id"), 0, NULL,
+                          h2o_strdup(&hreq->pool, req->rid, strlen(req->rid)).base, strlen(req->rid));
+    hreq->res.content_length = req->res.body.len;
+    /* h2o_send_inline copies the body into the request pool, so the arena can be reset afterwards. */
+    h2o_send_inline(hreq, req->res.body.p != NULL ? req->res.body.p : "", req->res.body.len);
+
+    log_info("request", LS("rid", req->rid), LS("method", arena_strndup(a, req->method.p, req->method.len)),
+             LS("path", arena_strndup(a, req->path.p, req->path.len)), LI("status", req->res.status),
+             LI("dur_us", clock_mono_us() - start), LS("client_id", req->log_client_id),
+             LS("error", req->log_error), NULL);
+}
+
+static struct str copy_str(struct arena *a, struct str s)
+{
+    return s.p == NULL ? s : (struct str){arena_strndup(a, s.p, s.len), s.len};
+}
+
+static void job_request_gone(void *p)
+{
+    struct job **link = p;
+    if (*link != NULL)
+        (*link)->cancelled = true;
+}
+
+static void offload(struct thread *t, h2o_req_t *hreq, const struct http_req *src, int64_t start)
+{
+    struct job *j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        abort();
+    struct arena *a = arena_new(16384);
+    j->loop = t;
+    j->hreq = hreq;
+    j->start = start;
+    j->req = *src;
+    j->req.arena = a;
+    j->req.worker = NULL; /* the pool thread's own */
+    j->req.method = copy_str(a, src->method);
+    j->req.path = copy_str(a, src->path);
+    j->req.query = copy_str(a, src->query);
+    j->req.body = copy_str(a, src->body);
+    j->req.headers = arena_alloc(a, sizeof(struct http_kv) * (src->n_headers + 1));
+    for (size_t i = 0; i < src->n_headers; i++) {
+        j->req.headers[i].name = copy_str(a, src->headers[i].name);
+        j->req.headers[i].value = copy_str(a, src->headers[i].value);
+    }
+    j->link = h2o_mem_alloc_shared(&hreq->pool, sizeof(*j->link), job_request_gone);
+    *j->link = j;
+    pthread_mutex_lock(&pool.mu);
+    if (pool.tail != NULL)
+        pool.tail->next = j;
+    else
+        pool.head = j;
+    pool.tail = j;
+    pthread_cond_signal(&pool.cv);
+    pthread_mutex_unlock(&pool.mu);
+}
+
+static void job_free(struct job *j)
+{
+    arena_free(j->req.arena);
+    free(j);
+}
+
+/* On the loop thread: finished jobs come back. */
+static void on_jobs_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    while (!h2o_linklist_is_empty(messages)) {
+        h2o_multithread_message_t *m = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_linklist_unlink(&m->link);
+        struct job *j = (struct job *)m;
+        if (!j->cancelled) {
+            *j->link = NULL;
+            send_response(j->hreq, &j->req, j->start);
+        }
+        job_free(j);
+    }
+}
+
+static void *pool_main(void *arg)
+{
+    struct worker *w = arg;
+    log_thread_buffered(false);
+    for (;;) {
+        pthread_mutex_lock(&pool.mu);
+        while (pool.head == NULL && !pool.stop)
+            pthread_cond_wait(&pool.cv, &pool.mu);
+        if (pool.head == NULL && pool.stop) {
+            pthread_mutex_unlock(&pool.mu);
+            break;
+        }
+        struct job *j = pool.head;
+        pool.head = j->next;
+        if (pool.head == NULL)
+            pool.tail = NULL;
+        pthread_mutex_unlock(&pool.mu);
+        j->req.worker = w;
+        pool.hooks->handle(&j->req);
+        h2o_multithread_send_message(&j->loop->done_receiver, &j->msg);
+    }
+    if (pool.hooks->thread_fini != NULL)
+        pool.hooks->thread_fini(w);
+    return NULL;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 {
     struct thread *t = (struct thread *)hreq->conn->ctx;
@@ -184,30 +327,16 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
     struct thread **tp = h2o_mem_alloc_shared(&hreq->pool, sizeof(*tp), inflight_done);
     *tp = t;
 
+    if (t->hooks->offload != NULL && header_bytes <= t->cfg->max_header_bytes && t->hooks->offload(&req)) {
+        offload(t, hreq, &req, start);
+        arena_reset(a);
+        return 0;
+    }
     if (header_bytes > t->cfg->max_header_bytes)
         send_plain_error(&req, 431, "invalid_request", "request headers too large");
     else
         t->hooks->handle(&req);
-
-    if (req.res.status == 0)
-        req.res.status = 500;
-    hreq->res.status = req.res.status;
-    hreq->res.reason = reason(req.res.status);
-    for (size_t i = 0; i < req.res.n_headers; i++) {
-        struct http_header *h = &req.res.headers[i];
-        h2o_add_header_by_str(&hreq->pool, &hreq->res.headers, h->name, strlen(h->name), 1, NULL,
-                              h2o_strdup(&hreq->pool, h->value.p, h->value.len).base, h->value.len);
-    }
-    h2o_add_header_by_str(&hreq->pool, &hreq->res.headers, H2O_STRLIT("x-request-id"), 0, NULL,
-                          h2o_strdup(&hreq->pool, req.rid, strlen(req.rid)).base, strlen(req.rid));
-    hreq->res.content_length = req.res.body.len;
-    /* h2o_send_inline copies the body into the request pool, so the arena can be reset now. */
-    h2o_send_inline(hreq, req.res.body.p != NULL ? req.res.body.p : "", req.res.body.len);
-
-    log_info("request", LS("rid", req.rid), LS("method", arena_strndup(a, req.method.p, req.method.len)),
-             LS("path", arena_strndup(a, req.path.p, req.path.len)), LI("status", req.res.status),
-             LI("dur_us", clock_mono_us() - start), LS("client_id", req.log_client_id),
-             LS("error", req.log_error), NULL);
+    send_response(hreq, &req, start);
     arena_reset(a);
     return 0;
 }
@@ -218,7 +347,8 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     if (err != NULL)
         return;
     /* Accept every pending connection: the readiness notification does not come again for connections
-     * already waiting in the backlog. */
+     * already waiting in the backlog, so taking one per callback could leave a connection waiting until
+     * the next one arrives. */
     h2o_socket_t *sock;
     while ((sock = h2o_evloop_socket_accept(listener)) != NULL)
         h2o_accept(&t->accept_ctx, sock);
@@ -236,6 +366,8 @@ static void *thread_main(void *arg)
     t->arena = arena_new(16384);
     log_thread_buffered(true);
     h2o_context_init(&t->ctx, h2o_evloop_create(), &globalconf);
+    t->queue = h2o_multithread_create_queue(t->ctx.loop);
+    h2o_multithread_register_receiver(t->queue, &t->done_receiver, on_jobs_done);
     t->accept_ctx.ctx = &t->ctx;
     t->accept_ctx.hosts = globalconf.hosts;
     t->listener = h2o_evloop_socket_create(t->ctx.loop, t->fd, H2O_SOCKET_FLAG_DONT_READ);
@@ -331,6 +463,7 @@ int http_server_run(const struct http_server_config *cfg, const struct http_serv
         t->id = i;
         t->stop = stop;
         t->rid_prefix = prefix + i;
+        /* Every loop polls the same listening socket (a dup per thread, so each can close its own). */
         t->fd = i == 0 ? fd : dup(fd);
         if (pthread_create(&t->tid, NULL, thread_main, t) != 0) {
             errbuf_set(err, "cannot start worker thread %u", i);
@@ -339,12 +472,33 @@ int http_server_run(const struct http_server_config *cfg, const struct http_serv
             break;
         }
     }
+    /* The pool for offloaded requests: as many threads as loops, each with its own context. */
+    pool.hooks = hooks;
+    unsigned np = hooks->offload != NULL ? n : 0;
+    pthread_t *pool_tids = calloc(np + 1, sizeof(pthread_t));
+    unsigned started = 0;
+    for (unsigned i = 0; i < np; i++) {
+        struct worker *w = hooks->thread_init(hooks->ud, n + i);
+        if (w == NULL || pthread_create(&pool_tids[i], NULL, pool_main, w) != 0) {
+            errbuf_set(err, "cannot start pool thread %u", i);
+            atomic_store(stop, 1);
+            break;
+        }
+        started++;
+    }
     int failed = 0;
     for (unsigned i = 0; i < n; i++) {
         pthread_join(threads[i].tid, NULL);
         failed |= threads[i].init_failed;
     }
     free(threads);
+    pthread_mutex_lock(&pool.mu);
+    pool.stop = true;
+    pthread_cond_broadcast(&pool.cv);
+    pthread_mutex_unlock(&pool.mu);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(pool_tids[i], NULL);
+    free(pool_tids);
     if (failed) {
         errbuf_set(err, "a worker thread failed to start (see the log)");
         return ERR_FAIL;

@@ -5,6 +5,7 @@
 #define OSTIARY_HTTP_SERVER_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,8 +29,13 @@ struct http_server_hooks {
     void (*thread_fini)(struct worker *w);
     /* Called on each worker thread about every 100 ms (background work: GC, key reload, log flush). */
     void (*tick)(struct worker *w);
-    /* Serves one request: fills req->res. Runs on the worker's loop thread. */
+    /* Serves one request: fills req->res. Runs on the worker's loop thread, or on a pool thread for
+     * requests `offload` selects. */
     void (*handle)(struct http_req *req);
+    /* Optional: true for requests too slow for the event loop (a password hash). Those are copied and
+     * served by a pool of threads (one per loop thread, each with its own thread_init context, ids
+     * after the loops'), so the loop keeps serving its other connections meanwhile. */
+    bool (*offload)(const struct http_req *req);
     void *ud;
 };
 

@@ -58,6 +58,17 @@ void app_handle(struct http_req *req)
     oauth_error_send_json(req, OAUTH_ERROR(NOT_FOUND, "no such endpoint"));
 }
 
+bool app_offload(const struct http_req *req)
+{
+    /* The login form post verifies an argon2id hash: tens of milliseconds of CPU that must not stall the
+     * event loop's other connections. */
+    const char *ip = req->worker->app->cfg->issuer_path;
+    size_t iplen = strlen(ip);
+    return str_eq_c(req->method, "POST") && req->path.len == iplen + strlen("/interaction/login") &&
+           memcmp(req->path.p, ip, iplen) == 0 && str_eq_c((struct str){req->path.p + iplen, req->path.len - iplen},
+                                                          "/interaction/login");
+}
+
 const struct resource *app_resource(const struct app *app, const char *identifier)
 {
     for (size_t i = 0; i < app->n_resources; i++)
