@@ -135,7 +135,7 @@ cat > "$WORK/targets/ostiary.env" << EOF
 # No AUTHCODE_FLAVOR: the harness has no Ostiary flavor (bench/run.sh flow_login covers the flow), so load.sh skips authcode.
 NAME=ostiary
 BASE=$BASE
-START="exec '$BIN' serve --config '$CONFIG'${WORKERS:+ --workers $WORKERS}"
+START="exec env -u OSTIARY_BIN '$BIN' serve --config '$CONFIG'${WORKERS:+ --workers $WORKERS}"
 READY_PATH=/healthz
 DISCOVERY_PATH=/.well-known/openid-configuration
 JWKS_PATH=/jwks

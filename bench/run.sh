@@ -164,7 +164,8 @@ n_vus=$(echo "$FLOW_VUS $LOGIN_VUS" | wc -w)
 BUDGET=$((N_WRK * n_conns * (DURATION + 20) + N_FLOW * n_vus * (DURATION + 200) + 6 * SPEED_SECONDS * 3 + 240))
 
 log "starting $BIN on $BASE (db: $DB_DIR/ostiary.db on $DB_FS${WORKERS:+, --workers $WORKERS})"
-timeout -k 5 "$BUDGET" "$BIN" serve --config "$CONFIG" ${WORKERS:+--workers "$WORKERS"} \
+# OSTIARY_BIN selects the binary here; the server itself takes every OSTIARY_* variable for a key.
+env -u OSTIARY_BIN timeout -k 5 "$BUDGET" "$BIN" serve --config "$CONFIG" ${WORKERS:+--workers "$WORKERS"} \
   > "$TMP/ostiary.out" 2> "$TMP/ostiary.log" &
 TPID=$!
 for _ in $(seq 50); do
