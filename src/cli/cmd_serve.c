@@ -218,6 +218,8 @@ int cmd_serve(int argc, char **argv)
         .max_body_bytes = cfg->limits.max_body_bytes,
         .max_header_bytes = cfg->limits.max_header_bytes,
         .request_timeout_ms = cfg->limits.request_timeout_ms,
+        .trusted_proxies = cfg->trusted_proxy_nets,
+        .n_trusted_proxies = cfg->n_trusted_proxies,
     };
     struct http_server_hooks hooks = {
         .thread_init = worker_init,
@@ -228,7 +230,8 @@ int cmd_serve(int argc, char **argv)
         .ud = app,
     };
     log_info("listening", LS("issuer", app->issuer), LS("listen", cfg->listen), LI("workers", threads),
-             LS("storage", cfg->storage), LI("dev", cfg->dev), NULL);
+             LS("storage", cfg->storage), LI("dev", cfg->dev), LI("trusted_proxies", cfg->n_trusted_proxies),
+             NULL);
     if (http_server_run(&hc, &hooks, &app->stop, &err) != 0)
         die("%s", err.msg);
     keystore_free(app->keys);

@@ -16,6 +16,7 @@
 #include "core/arena.h"
 #include "core/str.h"
 
+#include "core/ipnet.h"
 #include "core/validate.h"
 #include "core/banned.h"
 
@@ -34,6 +35,7 @@
 #define CFG_MAX_PKCE_METHODS 4u
 #define CFG_MAX_USERS 4096u
 #define CFG_MAX_USERNAME 255u
+#define CFG_MAX_TRUSTED_PROXIES 64u
 
 /* ------------------------------------------------------------------------------------------------------
  * The file schema. libcyaml loads into these "raw" mirrors of struct config, in which every number and
@@ -143,6 +145,8 @@ struct raw_config {
     char *workers;
     char *log_level;
     char *dev;
+    char **trusted_proxies;
+    unsigned n_trusted_proxies;
     struct raw_keys keys;
     struct raw_tokens tokens;
     struct raw_limits limits;
@@ -311,6 +315,7 @@ static const cyaml_schema_field_t top_fields[] = {
     F_STR("workers", struct raw_config, workers),
     F_STR("log_level", struct raw_config, log_level),
     F_STR("dev", struct raw_config, dev),
+    F_LIST("trusted_proxies", struct raw_config, trusted_proxies, n_trusted_proxies, CFG_MAX_TRUSTED_PROXIES),
     CYAML_FIELD_MAPPING("keys", OPT, struct raw_config, keys, keys_fields),
     CYAML_FIELD_MAPPING("tokens", OPT, struct raw_config, tokens, tokens_fields),
     CYAML_FIELD_MAPPING("limits", OPT, struct raw_config, limits, limits_fields),
@@ -371,6 +376,8 @@ static const struct cfg_key cfg_keys[] = {
     KEY("workers", "OSTIARY_WORKERS", CFG_U32, workers, "0", 0, 1024, 0),
     KEY("log_level", "OSTIARY_LOG_LEVEL", CFG_STR, log_level, "info", 0, 0, 0),
     KEY("dev", "OSTIARY_DEV", CFG_BOOL, dev, "false", 0, 0, 0),
+    /* Default empty: X-Forwarded-For is read from nobody unless the operator names their proxies. */
+    KEY_LIST("trusted_proxies", "OSTIARY_TRUSTED_PROXIES", trusted_proxies, n_trusted_proxies, NULL),
     KEY_LIST("keys.algorithms", "OSTIARY_KEYS_ALGORITHMS", keys.algorithms, keys.n_algorithms, "RS256"),
     KEY("keys.secret", "OSTIARY_KEYS_SECRET", CFG_STR, keys.secret, NULL, 0, 0, CFG_SECRET),
     KEY("keys.secret_file", "OSTIARY_KEYS_SECRET_FILE", CFG_STR, keys.secret_file, NULL, 0, 0, 0),
@@ -1724,6 +1731,32 @@ static int validate_client(struct config *cfg, unsigned i, struct arena *tmp, st
     return validate_client_interactive(cfg, i, is_public, err);
 }
 
+/* trusted_proxies: parsed once here into the compact list the HTTP server matches every request's peer
+ * against (core/ipnet.h, http/proxy.h), so that a bad entry stops the start instead of silently trusting
+ * nobody (or everybody). The environment's comma list has no entry cap of its own, hence the count check. */
+static int validate_trusted_proxies(struct config *cfg, struct errbuf *err)
+{
+    char buf[72];
+    free(cfg->trusted_proxy_nets);
+    cfg->trusted_proxy_nets = NULL;
+    if (cfg->n_trusted_proxies > CFG_MAX_TRUSTED_PROXIES) {
+        errbuf_set(err, "trusted_proxies: too many entries (at most %u)", CFG_MAX_TRUSTED_PROXIES);
+        return ERR_INVALID;
+    }
+    if (cfg->n_trusted_proxies == 0)
+        return 0;
+    cfg->trusted_proxy_nets = xcalloc(cfg->n_trusted_proxies, sizeof(*cfg->trusted_proxy_nets));
+    for (unsigned i = 0; i < cfg->n_trusted_proxies; i++) {
+        const char *s = cfg->trusted_proxies[i] != NULL ? cfg->trusted_proxies[i] : "";
+        const char *why = NULL;
+        if (ipnet_parse(s, strlen(s), &cfg->trusted_proxy_nets[i], &why) != 0) {
+            errbuf_set(err, "trusted_proxies[%u]: %s, got '%s'", i, why, shown(s, buf));
+            return ERR_INVALID;
+        }
+    }
+    return 0;
+}
+
 /* RFC 6265 §4.1.1: cookie-name is an RFC 2616 token: no controls, spaces or separators. */
 static bool cookie_name_valid(const char *s)
 {
@@ -1924,6 +1957,9 @@ int config_validate(struct config *cfg, struct errbuf *err)
                    shown(cfg->log_level, buf));
         return ERR_INVALID;
     }
+    rc = validate_trusted_proxies(cfg, err);
+    if (rc != 0)
+        return rc;
     rc = validate_keys(cfg, err);
     if (rc != 0)
         return rc;
@@ -2018,5 +2054,6 @@ void config_free(struct config *cfg)
     free(cfg->users);
     free(cfg->issuer_path);
     free(cfg->listen_host);
+    free(cfg->trusted_proxy_nets);
     free(cfg);
 }

@@ -6,7 +6,8 @@
  *   OSTIARY_KEYS_ALGORITHMS (comma list), OSTIARY_KEYS_SECRET, OSTIARY_KEYS_SECRET_FILE,
  *   OSTIARY_TOKENS_ACCESS_TOKEN_TTL, OSTIARY_TOKENS_REFRESH_TOKEN_TTL, OSTIARY_TOKENS_ID_TOKEN_TTL,
  *   OSTIARY_TOKENS_CODE_TTL, OSTIARY_LIMITS_MAX_BODY_BYTES, OSTIARY_LIMITS_MAX_PARAMS,
- *   OSTIARY_LIMITS_MAX_HEADER_BYTES, OSTIARY_LIMITS_REQUEST_TIMEOUT_MS, OSTIARY_KEYS_RELOAD_INTERVAL.
+ *   OSTIARY_LIMITS_MAX_HEADER_BYTES, OSTIARY_LIMITS_REQUEST_TIMEOUT_MS, OSTIARY_KEYS_RELOAD_INTERVAL,
+ *   OSTIARY_TRUSTED_PROXIES (comma list).
  * Booleans: true/false, yes/no, 1/0 (any case). Any other OSTIARY_* variable is an error (a typo would
  * otherwise be silently ignored), except OSTIARY_CONFIG, the config path read by main.
  * The lists (clients, resources) come from the file only. Every error names the key and the reason:
@@ -26,6 +27,8 @@
 #include <stdint.h>
 
 #include "core/err.h"
+
+struct ipnet;
 
 struct cfg_resource {
     char *identifier;            /* the API's audience value, e.g. urn:focus:api */
@@ -86,6 +89,8 @@ struct config {
     uint32_t workers;            /* 0 = number of cores */
     char *log_level;             /* debug|info|warn|error, default info */
     bool dev;                    /* dev mode: plain HTTP anywhere, generated key secret, demo client */
+    char **trusted_proxies;      /* reverse proxies whose X-Forwarded-For is believed: IPs or CIDRs; none */
+    unsigned n_trusted_proxies;
     struct {
         char **algorithms;       /* default [RS256] */
         unsigned n_algorithms;
@@ -136,6 +141,7 @@ struct config {
     char *issuer_path;           /* path part of issuer without trailing '/', "" for none */
     char *listen_host;
     uint16_t listen_port;
+    struct ipnet *trusted_proxy_nets; /* trusted_proxies parsed (core/ipnet.h), n_trusted_proxies long */
 };
 
 /* Loads `path` (NULL: defaults only), applies OSTIARY_* from envp (NULL: none), but does not validate.
@@ -152,7 +158,8 @@ int config_apply_env(struct config *cfg, char *const *envp, struct errbuf *err);
  * in keys.algorithms, else the first one), clients[].token_endpoint_auth_method (client_secret_basic
  * with a secret, else none), clients[].grant_types (authorization_code with redirect_uris, else
  * client_credentials). Strips trailing '/' from issuer. listen_host is unbracketed ("::1"); ":port"
- * gives "0.0.0.0". Idempotent: may be called again after more config_set_str() calls. */
+ * gives "0.0.0.0". Parses trusted_proxies into trusted_proxy_nets. Idempotent: may be called again after
+ * more config_set_str() calls. */
 int config_validate(struct config *cfg, struct errbuf *err);
 /* Replaces a string field (flags override) with a heap copy of value (NULL clears it), freeing the old
  * one. Works on any char * field of struct config, including those of resources[] and clients[]. */

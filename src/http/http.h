@@ -43,7 +43,9 @@ struct http_req {
     struct str body;
     struct http_kv *headers;
     size_t n_headers;
-    char peer[64];          /* client address, for rate limits and logs */
+    char peer[64];          /* client address, for rate limits and logs: the TCP peer, or the address a
+                             * trusted proxy forwarded (http/proxy.h) */
+    char tcp_peer[64];      /* the TCP peer itself (the proxy, when there is one) */
     char rid[24];           /* request id, also sent as X-Request-Id */
     /* Set by endpoints for the access log (never secrets). */
     const char *log_client_id;

@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "core/rand.h"
 #include "http/http.h"
+#include "http/proxy.h"
 #include "core/banned.h"
 
 struct thread {
@@ -308,6 +309,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
         else if (ss.ss_family == AF_INET6)
             inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, req.peer, sizeof(req.peer));
     }
+    memcpy(req.tcp_peer, req.peer, sizeof(req.peer));
 
     size_t header_bytes = 0;
     req.n_headers = hreq->headers.size;
@@ -320,6 +322,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
         header_bytes += h->name->len + h->value.len + 4;
     }
     header_bytes += hreq->path.len + hreq->method.len;
+    /* Behind a trusted proxy the client is the address it forwarded; a bad header keeps the proxy's own
+     * address (and the request goes on: the header is the proxy's business, not the client's). */
+    if (t->cfg->n_trusted_proxies > 0 &&
+        proxy_client_addr(t->cfg->trusted_proxies, t->cfg->n_trusted_proxies, req.tcp_peer, req.headers,
+                          req.n_headers, req.peer) == PROXY_MALFORMED)
+        log_debug("forwarded_for_ignored", LS("rid", req.rid), LS("peer", req.tcp_peer),
+                  LS("reason", "malformed or too long X-Forwarded-For"), NULL);
 
     t->inflight++;
     /* Linked to the request pool (refcount 1): inflight_done runs when h2o disposes the request, that is

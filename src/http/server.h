@@ -12,6 +12,7 @@
 #include "core/err.h"
 
 struct http_req;
+struct ipnet;
 struct worker;
 
 struct http_server_config {
@@ -21,6 +22,10 @@ struct http_server_config {
     size_t max_body_bytes;      /* larger bodies: 413 */
     size_t max_header_bytes;    /* larger header sections: 431 */
     uint32_t request_timeout_ms; /* a request not fully received in this time: the connection is closed */
+    /* Peers whose X-Forwarded-For names the client (http/proxy.h); borrowed, must outlive the server.
+     * None: the TCP peer is always the client. */
+    const struct ipnet *trusted_proxies;
+    size_t n_trusted_proxies;
 };
 
 struct http_server_hooks {

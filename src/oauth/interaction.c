@@ -144,7 +144,8 @@ void oauth_login_handle(struct http_req *req)
     int64_t now = clock_now();
     int64_t wait = login_limiter_check(app->limiter, username, req->peer, now);
     if (wait > 0) {
-        log_warn("login_throttled", LS("rid", req->rid), LS("peer", req->peer), LI("wait_s", wait), NULL);
+        log_warn("login_throttled", LS("rid", req->rid), LS("peer", req->peer), LS("tcp_peer", req->tcp_peer),
+                 LI("wait_s", wait), NULL);
         login_page(req, &pc, 429,
                    arena_printf(req->arena, "Too many failed attempts. Try again in %lld seconds.", (long long)wait),
                    username);
@@ -156,7 +157,7 @@ void oauth_login_handle(struct http_req *req)
     if (rc == ERR_NOTFOUND) {
         login_limiter_failure(app->limiter, username, req->peer, now);
         log_info("login_failed", LS("rid", req->rid), LS("client_id", pc.client.client_id), LS("peer", req->peer),
-                 NULL);
+                 LS("tcp_peer", req->tcp_peer), NULL);
         login_page(req, &pc, 401, "Wrong username or password.", username);
         return;
     }

@@ -457,19 +457,32 @@ int users_apply_config(struct store_conn *db, const struct config *cfg, struct e
 /* ------------------------------------------------------------------------------------------------------
  * Failed-login limiter.
  *
- * Two counters per attempt: one for the (username, address) pair, with login.max_failures, and one for
- * the address alone, with four times as many, so that one address cannot spray many accounts while a NAT
- * full of users who mistype now and then is not punished. Entries are keyed by a keyed BLAKE2b of the
- * pair (so entries have a fixed size and hash-flooding the buckets needs the per-process key), live in a
- * chained hash table, and are ordered oldest-first on a list: a full table evicts the entry with the
- * oldest failure, so a flood of addresses can cost at most LIMITER_MAX_ENTRIES entries of memory.
+ * Three counters per attempt, each with the same capped, doubling delay:
+ *   - the (username, address) pair, with login.max_failures: one guesser against one account;
+ *   - the address alone, with LIMITER_ADDR_FACTOR times as many, so that one address cannot spray many
+ *     accounts while a NAT full of users who mistype now and then is not punished;
+ *   - the username alone, across addresses, also with LIMITER_ADDR_FACTOR times as many, so that a
+ *     botnet guessing one account from many addresses (each staying under the pair limit) still slows
+ *     down. This one lets anybody delay a user's logins, but never for more than LIMITER_MAX_DELAY per
+ *     wait, and its failures are forgotten LIMITER_WINDOW after the last one: slowed down, not locked out.
+ * A success clears the pair only. The address counter stays because other accounts may be under attack
+ * from that address. The account counter stays too: the success says nothing about the guesses coming
+ * from elsewhere, and clearing it would hand an ongoing attack a fresh budget each time the user signs
+ * in. The user's own typos rarely weigh on it (they would need LIMITER_ADDR_FACTOR times the pair limit
+ * within the window), and what is left is forgotten after the window anyway.
+ * The address is the client's as the HTTP layer determined it (behind a trusted proxy, the forwarded
+ * one: http/proxy.h); without a proxy, the address counter of a proxy's address would be everyone's.
+ * Entries are keyed by a keyed BLAKE2b of the key (so entries have a fixed size and hash-flooding the
+ * buckets needs the per-process key), live in a chained hash table, and are ordered oldest-first on a
+ * list: a full table evicts the entry with the oldest failure, so a flood of addresses can cost at most
+ * LIMITER_MAX_ENTRIES entries of memory.
  * ------------------------------------------------------------------------------------------------------ */
 
 #define LIMITER_MAX_ENTRIES 100000u
 #define LIMITER_BUCKETS 65536u /* power of two */
 #define LIMITER_WINDOW 900     /* seconds: failures older than this (and not locked) are forgotten */
 #define LIMITER_MAX_DELAY 900  /* seconds: the cap of the doubling delay (15 minutes) */
-#define LIMITER_ADDR_FACTOR 4u
+#define LIMITER_ADDR_FACTOR 4u  /* the address and account counters allow this many times max_failures */
 #define LIMITER_KEY_LEN 16u
 #define LIMITER_ADDR_MAX 64u /* longest address kept (an IPv6 text form is at most 45) */
 
@@ -523,23 +536,42 @@ void login_limiter_free(struct login_limiter *l)
     free(l);
 }
 
-/* The key of the pair counter (username set) or of the address counter (username NULL). The tag byte
- * keeps the two kinds apart; the NUL between username and address keeps "ab"+"c" apart from "a"+"bc". */
-static void lim_key(const struct login_limiter *l, const char *username, const char *addr,
+enum lim_kind { LIM_PAIR = 'u', LIM_ADDR = 'a', LIM_ACCOUNT = 'n' };
+
+/* The key of one counter: the pair uses both username and address, the others one of them. The kind is
+ * hashed first, so the three kinds never share a key; the NUL after the username keeps "ab"+"c" apart
+ * from "a"+"bc". */
+static void lim_key(const struct login_limiter *l, enum lim_kind kind, const char *username, const char *addr,
                     uint8_t out[LIMITER_KEY_LEN])
 {
     crypto_generichash_state st;
-    const unsigned char tag = username != NULL ? 'u' : 'a';
+    const unsigned char tag = (unsigned char)kind;
     crypto_generichash_init(&st, l->hash_key, sizeof(l->hash_key), LIMITER_KEY_LEN);
     crypto_generichash_update(&st, &tag, 1);
-    if (username != NULL) {
+    if (kind != LIM_ADDR) {
         static const unsigned char nul = 0;
-        crypto_generichash_update(&st, (const unsigned char *)username, strnlen(username, USERNAME_MAX));
+        const char *u = username != NULL ? username : "";
+        crypto_generichash_update(&st, (const unsigned char *)u, strnlen(u, USERNAME_MAX));
         crypto_generichash_update(&st, &nul, 1);
     }
-    const char *ad = addr != NULL ? addr : "";
-    crypto_generichash_update(&st, (const unsigned char *)ad, strnlen(ad, LIMITER_ADDR_MAX));
+    if (kind != LIM_ACCOUNT) {
+        const char *ad = addr != NULL ? addr : "";
+        crypto_generichash_update(&st, (const unsigned char *)ad, strnlen(ad, LIMITER_ADDR_MAX));
+    }
     crypto_generichash_final(&st, out, LIMITER_KEY_LEN);
+}
+
+/* The three counters one attempt touches. */
+struct lim_keys {
+    uint8_t pair[LIMITER_KEY_LEN], addr[LIMITER_KEY_LEN], account[LIMITER_KEY_LEN];
+};
+
+static void lim_keys(const struct login_limiter *l, const char *username, const char *addr,
+                     struct lim_keys *k)
+{
+    lim_key(l, LIM_PAIR, username, addr, k->pair);
+    lim_key(l, LIM_ADDR, username, addr, k->addr);
+    lim_key(l, LIM_ACCOUNT, username, addr, k->account);
 }
 
 static size_t lim_bucket(const uint8_t key[LIMITER_KEY_LEN])
@@ -645,34 +677,40 @@ static void lim_fail(struct login_limiter *l, const uint8_t key[LIMITER_KEY_LEN]
     }
 }
 
+static int64_t max64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
 int64_t login_limiter_check(struct login_limiter *l, const char *username, const char *addr, int64_t now)
 {
-    uint8_t pair[LIMITER_KEY_LEN], ad[LIMITER_KEY_LEN];
-    lim_key(l, username != NULL ? username : "", addr, pair);
-    lim_key(l, NULL, addr, ad);
+    struct lim_keys k;
+    lim_keys(l, username, addr, &k);
     pthread_mutex_lock(&l->mu);
-    int64_t w1 = lim_wait(lim_find(l, pair), now);
-    int64_t w2 = lim_wait(lim_find(l, ad), now);
+    int64_t w = lim_wait(lim_find(l, k.pair), now);
+    w = max64(w, lim_wait(lim_find(l, k.addr), now));
+    w = max64(w, lim_wait(lim_find(l, k.account), now));
     pthread_mutex_unlock(&l->mu);
-    return w1 > w2 ? w1 : w2;
+    return w;
 }
 
 void login_limiter_failure(struct login_limiter *l, const char *username, const char *addr, int64_t now)
 {
-    uint8_t pair[LIMITER_KEY_LEN], ad[LIMITER_KEY_LEN];
-    lim_key(l, username != NULL ? username : "", addr, pair);
-    lim_key(l, NULL, addr, ad);
+    struct lim_keys k;
+    lim_keys(l, username, addr, &k);
+    uint64_t wide = (uint64_t)l->max_failures * LIMITER_ADDR_FACTOR;
+    uint32_t wide_max = wide > UINT32_MAX ? UINT32_MAX : (uint32_t)wide;
     pthread_mutex_lock(&l->mu);
-    lim_fail(l, pair, l->max_failures, now);
-    uint64_t addr_max = (uint64_t)l->max_failures * LIMITER_ADDR_FACTOR;
-    lim_fail(l, ad, addr_max > UINT32_MAX ? UINT32_MAX : (uint32_t)addr_max, now);
+    lim_fail(l, k.pair, l->max_failures, now);
+    lim_fail(l, k.addr, wide_max, now);
+    lim_fail(l, k.account, wide_max, now);
     pthread_mutex_unlock(&l->mu);
 }
 
 void login_limiter_success(struct login_limiter *l, const char *username, const char *addr)
 {
     uint8_t pair[LIMITER_KEY_LEN];
-    lim_key(l, username != NULL ? username : "", addr, pair);
+    lim_key(l, LIM_PAIR, username, addr, pair);
     pthread_mutex_lock(&l->mu);
     struct lim_entry *e = lim_find(l, pair);
     if (e != NULL)

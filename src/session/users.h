@@ -41,16 +41,22 @@ extern const size_t user_claims_supported_count;
  * transaction. */
 int users_apply_config(struct store_conn *db, const struct config *cfg, struct errbuf *err);
 
-/* Failed-login rate limiting, in memory, per account and per client address. A key that exceeded
- * login.max_failures within the window must wait lockout_seconds * 2^(extra failures), capped at 15
- * minutes; a success clears the account's counter. The delay is temporary by construction, so an
- * attacker can slow a user down but never lock them out for good. Thread-safe. */
+/* Failed-login rate limiting, in memory. Three counters: the (username, address) pair, allowed
+ * max_failures failures; the address alone and the username alone (across addresses), each allowed 4 times
+ * as many. A counter over its limit makes the next attempt wait lockout_seconds * 2^(extra failures),
+ * capped at 15 minutes, and is forgotten 15 minutes after its last failure. A success clears the pair's
+ * counter only (users.c says why). The delay is temporary by construction, so an attacker can slow a
+ * user down but never lock them out for good. addr is the client address (http_req.peer). NULL username
+ * or addr count as "". Thread-safe. */
 struct login_limiter;
 struct login_limiter *login_limiter_new(uint32_t max_failures, uint32_t lockout_seconds);
 void login_limiter_free(struct login_limiter *l);
-/* Seconds to wait before another attempt for this username/address pair is allowed, 0 if allowed now. */
+/* Seconds to wait before another attempt of this username from this address is allowed (the longest wait
+ * of the three counters), 0 if allowed now. */
 int64_t login_limiter_check(struct login_limiter *l, const char *username, const char *addr, int64_t now);
+/* Counts a failed attempt against the three counters. */
 void login_limiter_failure(struct login_limiter *l, const char *username, const char *addr, int64_t now);
+/* A successful login: clears the (username, address) counter. */
 void login_limiter_success(struct login_limiter *l, const char *username, const char *addr);
 
 #endif

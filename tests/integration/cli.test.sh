@@ -403,4 +403,11 @@ check "keys rotate with a different key secret fails and adds no key" eval 'rc_i
 run keys list "${C[@]}"
 check "the failed rotation left the key set as it was" lines_are 3
 
+# ---- trusted_proxies: checked by every command, each bad entry named ----
+OSTIARY_TRUSTED_PROXIES='127.0.0.1, 10.0.0.1/8' run keys list "${C[@]}"
+check "a trusted_proxies range with host bits stops the command, naming the entry" \
+    eval 'rc_is 1 && err_has "trusted_proxies[1]: address has bits set after the prefix length"'
+OSTIARY_TRUSTED_PROXIES='10.0.0.0/8, fd00::/8, ::1' run keys list "${C[@]}"
+check "valid trusted_proxies (OSTIARY_TRUSTED_PROXIES, a comma list) are accepted" rc_is 0
+
 finish

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "core/ipnet.h"
 
 #include "core/banned.h"
 
@@ -120,6 +121,8 @@ TEST(config_defaults)
     ASSERT(cfg->ui.dir == NULL);
     ASSERT_EQ(cfg->n_users, 0);
     ASSERT(cfg->users == NULL);
+    ASSERT_EQ(cfg->n_trusted_proxies, 0);
+    ASSERT(cfg->trusted_proxy_nets == NULL);
     ASSERT_STREQ(cfg->listen_host, "127.0.0.1");
     ASSERT_EQ(cfg->listen_port, 4000);
     config_free(cfg);
@@ -912,6 +915,71 @@ TEST(config_users_too_many)
     ASSERT_STREQ(err.msg, "users: too many entries (at most 4096)");
 }
 
+/* trusted_proxies: a list of addresses and CIDR ranges, parsed by config_validate into trusted_proxy_nets;
+ * each bad entry is named with its index and the reason. */
+TEST(config_trusted_proxies)
+{
+    struct errbuf err;
+    struct config *cfg = load("trusted_proxies: [127.0.0.1, 10.0.0.0/8, \"::1\", \"fd00::/8\"]\n", &err);
+    ASSERT(cfg != NULL);
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    ASSERT_EQ(cfg->n_trusted_proxies, 4);
+    ASSERT_STREQ(cfg->trusted_proxies[1], "10.0.0.0/8");
+    ASSERT(cfg->trusted_proxy_nets != NULL);
+    ASSERT_EQ(cfg->trusted_proxy_nets[0].prefix, 128);
+    ASSERT_EQ(cfg->trusted_proxy_nets[1].prefix, 104);
+    ASSERT_EQ(cfg->trusted_proxy_nets[3].prefix, 8);
+    /* Validation is idempotent, and the environment replaces the list (a comma list; empty = none). */
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    char *e1[] = {"OSTIARY_TRUSTED_PROXIES=192.0.2.1, 2001:db8::/32", NULL};
+    ASSERT_EQ(config_apply_env(cfg, e1, &err), 0);
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    ASSERT_EQ(cfg->n_trusted_proxies, 2);
+    ASSERT_STREQ(cfg->trusted_proxies[1], "2001:db8::/32");
+    ASSERT_EQ(cfg->trusted_proxy_nets[1].prefix, 32);
+    char *e2[] = {"OSTIARY_TRUSTED_PROXIES=", NULL};
+    ASSERT_EQ(config_apply_env(cfg, e2, &err), 0);
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    ASSERT_EQ(cfg->n_trusted_proxies, 0);
+    ASSERT(cfg->trusted_proxy_nets == NULL);
+    char *e3[] = {"OSTIARY_TRUSTED_PROXIES=10.0.0.0/8,nope", NULL};
+    ASSERT_EQ(config_apply_env(cfg, e3, &err), 0);
+    ASSERT(config_validate(cfg, &err) != 0);
+    ASSERT_STREQ(err.msg, "trusted_proxies[1]: not an IPv4 or IPv6 address (CIDR ranges are written "
+                          "address/prefix, e.g. 10.0.0.0/8), got 'nope'");
+    config_free(cfg);
+
+    ASSERT(load_validate("trusted_proxies: [127.0.0.1, 10.0.0.0/33]\n", &err) != 0);
+    ASSERT_STREQ(err.msg,
+                 "trusted_proxies[1]: invalid prefix length (expected /0 to /32 after an IPv4 address), got "
+                 "'10.0.0.0/33'");
+    ASSERT(load_validate("trusted_proxies: [\"fd00::1/8\"]\n", &err) != 0);
+    ASSERT(contains(err.msg, "trusted_proxies[0]: address has bits set after the prefix length"));
+    ASSERT(load_validate("trusted_proxies: [\"\"]\n", &err) != 0);
+    ASSERT(contains(err.msg, "trusted_proxies[0]: not an IPv4 or IPv6 address"));
+    ASSERT(load_validate("trusted_proxies: 127.0.0.1\n", &err) != 0);
+    ASSERT_STREQ(err.msg, "trusted_proxies: expected a list, got a scalar");
+    ASSERT_EQ(load_validate("trusted_proxies: []\n", &err), 0);
+
+    /* At most 64 entries, from the file or the environment. */
+    char big[4096];
+    size_t n = (size_t)snprintf(big, sizeof(big), "trusted_proxies:\n");
+    for (int i = 0; i <= 64; i++)
+        n += (size_t)snprintf(big + n, sizeof(big) - n, "  - 10.0.%d.0/24\n", i);
+    ASSERT(load(big, &err) == NULL);
+    ASSERT_STREQ(err.msg, "trusted_proxies: too many entries (at most 64)");
+    cfg = load("", &err);
+    ASSERT(cfg != NULL);
+    n = (size_t)snprintf(big, sizeof(big), "OSTIARY_TRUSTED_PROXIES=");
+    for (int i = 0; i <= 64; i++)
+        n += (size_t)snprintf(big + n, sizeof(big) - n, "%s10.0.%d.0/24", i > 0 ? "," : "", i);
+    char *e4[] = {big, NULL};
+    ASSERT_EQ(config_apply_env(cfg, e4, &err), 0);
+    ASSERT(config_validate(cfg, &err) != 0);
+    ASSERT_STREQ(err.msg, "trusted_proxies: too many entries (at most 64)");
+    config_free(cfg);
+}
+
 TESTS(T(config_example_loads), T(config_defaults), T(config_load_file_prefixes_errors_with_path),
       T(config_unknown_key_names_the_key), T(config_wrong_type), T(config_yaml_errors),
       T(config_long_secret_is_not_echoed), T(config_file_size_cap), T(config_env_overrides),
@@ -922,4 +990,4 @@ TESTS(T(config_example_loads), T(config_defaults), T(config_load_file_prefixes_e
       T(config_validate_client_unknown_resource), T(config_validate_client_rules), T(config_set_str_replaces),
       T(config_interactive_sections_load), T(config_env_interactive_keys), T(config_client_interactive_fields),
       T(config_client_interactive_errors), T(config_users_load), T(config_users_errors),
-      T(config_users_secrets_not_echoed), T(config_users_too_many))
+      T(config_users_secrets_not_echoed), T(config_users_too_many), T(config_trusted_proxies))

@@ -617,6 +617,83 @@ TEST(limiter_per_address)
     ASSERT_EQ(other_addr, 0);
 }
 
+/* A botnet guessing one account from many addresses, each failing once (under the pair and address
+ * limits), is stopped after max_failures * 4 failures on that account, from any address; other accounts
+ * are untouched, also from the attacking addresses. */
+TEST(limiter_per_account)
+{
+    struct login_limiter *l = login_limiter_new(5, 30);
+    ASSERT(l != NULL);
+    char addr[32];
+    int64_t before = -1;
+    for (int i = 0; i < 20; i++) {
+        if (i == 19)
+            before = login_limiter_check(l, "alice", "203.0.113.200", 1000);
+        snprintf(addr, sizeof(addr), "198.51.100.%d", i);
+        login_limiter_failure(l, "alice", addr, 1000);
+    }
+    int64_t elsewhere = login_limiter_check(l, "alice", "203.0.113.200", 1000);
+    int64_t attacker = login_limiter_check(l, "alice", "198.51.100.3", 1000);
+    int64_t other_user = login_limiter_check(l, "bob", "198.51.100.3", 1000);
+    /* The same doubling as the other counters: one more failure after the wait, twice the wait. */
+    login_limiter_failure(l, "alice", "198.51.100.77", 1030);
+    int64_t doubled = login_limiter_check(l, "alice", "203.0.113.200", 1030);
+    login_limiter_free(l);
+    ASSERT_EQ(before, 0);
+    ASSERT_EQ(elsewhere, 30);
+    ASSERT_EQ(attacker, 30);
+    ASSERT_EQ(other_user, 0);
+    ASSERT_EQ(doubled, 60);
+}
+
+/* The account counter is capped at 15 minutes and forgotten after the window, like the others, so that
+ * an attacker can delay a user but not lock them out for good. */
+TEST(limiter_per_account_capped_and_temporary)
+{
+    struct login_limiter *l = login_limiter_new(1, 30);
+    ASSERT(l != NULL);
+    char addr[32];
+    int64_t t = 70000, w = 0, max_seen = 0;
+    for (int i = 0; i < 40; i++) {
+        snprintf(addr, sizeof(addr), "192.0.2.%d", i);
+        login_limiter_failure(l, "alice", addr, t);
+        w = login_limiter_check(l, "alice", "203.0.113.1", t);
+        if (w > max_seen)
+            max_seen = w;
+        t += w; /* the botnet waits out each delay, then fails again from a new address */
+    }
+    int64_t after = login_limiter_check(l, "alice", "203.0.113.1", t);
+    t += 900 + 900;
+    login_limiter_failure(l, "alice", "192.0.2.250", t);
+    int64_t fresh = login_limiter_check(l, "alice", "203.0.113.1", t); /* 1 of 4 again */
+    login_limiter_free(l);
+    ASSERT_EQ(max_seen, 900);
+    ASSERT_EQ(after, 0);
+    ASSERT_EQ(fresh, 0);
+}
+
+/* A success clears the pair but not the account counter: an attack in progress from other addresses
+ * keeps its weight. */
+TEST(limiter_success_keeps_the_account_counter)
+{
+    struct login_limiter *l = login_limiter_new(2, 30);
+    ASSERT(l != NULL);
+    char addr[32];
+    /* 7 failures from 7 addresses: one short of the account's 8. */
+    for (int i = 0; i < 7; i++) {
+        snprintf(addr, sizeof(addr), "198.51.100.%d", i);
+        login_limiter_failure(l, "alice", addr, 500);
+    }
+    login_limiter_failure(l, "alice", "192.0.2.1", 500); /* the user's own typo: 8 of 8 */
+    int64_t locked = login_limiter_check(l, "alice", "192.0.2.1", 500);
+    login_limiter_success(l, "alice", "192.0.2.1"); /* after the wait */
+    login_limiter_failure(l, "alice", "198.51.100.99", 531);
+    int64_t still = login_limiter_check(l, "alice", "192.0.2.1", 531); /* 9th failure: doubled */
+    login_limiter_free(l);
+    ASSERT_EQ(locked, 30);
+    ASSERT_EQ(still, 60);
+}
+
 /* The table is bounded: a flood of addresses evicts the oldest entries instead of growing for ever. */
 TEST(limiter_bounded_evicts_oldest)
 {
@@ -624,15 +701,16 @@ TEST(limiter_bounded_evicts_oldest)
     ASSERT(l != NULL);
     login_limiter_failure(l, "alice", "192.0.2.1", 1000);
     int64_t locked = login_limiter_check(l, "alice", "192.0.2.1", 1001);
-    char addr[32];
-    /* Each failure makes two entries (pair and address): 60000 failures exceed the 100000 cap. */
+    char addr[32], name[32];
+    /* Each failure makes three entries (pair, address, account): 60000 failures exceed the 100000 cap. */
     for (int i = 0; i < 60000; i++) {
         snprintf(addr, sizeof(addr), "10.%d.%d.%d", (i >> 16) & 255, (i >> 8) & 255, i & 255);
-        login_limiter_failure(l, "x", addr, 1001);
+        snprintf(name, sizeof(name), "x%d", i);
+        login_limiter_failure(l, name, addr, 1001);
     }
     int64_t evicted = login_limiter_check(l, "alice", "192.0.2.1", 1001);
     snprintf(addr, sizeof(addr), "10.0.234.95"); /* the last one: still there */
-    int64_t recent = login_limiter_check(l, "x", addr, 1001);
+    int64_t recent = login_limiter_check(l, "x59999", addr, 1001);
     login_limiter_free(l);
     ASSERT_EQ(locked, 59);
     ASSERT_EQ(evicted, 0);
@@ -699,4 +777,6 @@ TESTS(T(users_hash_and_verify), T(users_verify_rejects_unusable_hashes),
       T(users_apply_config_creates_and_is_idempotent), T(users_apply_config_disable_and_remove),
       T(users_apply_config_errors_leave_nothing), T(limiter_delays_after_max_failures),
       T(limiter_delay_is_capped_and_temporary), T(limiter_success_clears_the_pair), T(limiter_per_address),
+      T(limiter_per_account), T(limiter_per_account_capped_and_temporary),
+      T(limiter_success_keeps_the_account_counter),
       T(limiter_bounded_evicts_oldest), T(limiter_null_and_long_inputs), T(limiter_threads))
