@@ -120,6 +120,12 @@ async function waitHealthy(url, child, deadline, stderrFile) {
  * Returns { issuer, port, dir, state, url(path), stop(), kill(), restart(), logs(), child }.
  */
 export async function startServer({ config = '', env = {}, issuerPath = '', state } = {}) {
+  try {
+    fs.accessSync(OSTIARY_BIN, fs.constants.X_OK);
+  } catch {
+    // Said here, in the failing before() hook: otherwise the suite's tests only show up as cancelled.
+    throw new Error(`no executable server at ${OSTIARY_BIN} (OSTIARY_BIN is resolved from the repository root)`);
+  }
   const st = state
     ? { ...state, run: state.run + 1 }
     : {
