@@ -423,6 +423,29 @@ static int conn_new(struct sqlite_store *st, bool create, bool checkpointer, str
                     struct errbuf *err);
 static void conn_free(struct sqlite_conn *c);
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The hard cap: the WAL has reached WAL_HARD_CAP_PAGES, so the checkpointer is far behind (a long passive
+ * checkpoint on a slow or busy disk) or not running. The committing writer restarts the WAL itself. While
+ * another connection runs a checkpoint SQLite answers SQLITE_BUSY at once, without the busy handler, so
+ * the writer retries until that checkpoint is over: writers (they queue on write_mu meanwhile) pause
+ * rather than grow the WAL past the cap. Bounded by BUSY_TIMEOUT_MS, after which the next commit tries
+ * again. */
+static void hard_cap_restart(sqlite3 *db, const char *name)
+{
+    int64_t deadline = mono_ms() + BUSY_TIMEOUT_MS;
+    while (sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL) == SQLITE_BUSY &&
+           mono_ms() < deadline) {
+        struct timespec ts = {0, 1000 * 1000}; /* 1 ms */
+        nanosleep(&ts, NULL);
+    }
+}
+
 /* The wal hook of every request connection. `pages` is the WAL size, this commit included. Runs in the
  * committing thread, which holds write_mu (every write does), so a checkpoint run here cannot race another
  * in-process writer. Must return SQLITE_OK: anything else would be reported as the commit's error. */
@@ -445,7 +468,7 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
     }
     pthread_mutex_unlock(&st->ckpt_mu);
     if (pages >= WAL_HARD_CAP_PAGES)
-        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+        hard_cap_restart(db, name);
     else if (wake && !running)
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     return SQLITE_OK;
