@@ -65,6 +65,12 @@ elif command -v ctest >/dev/null 2>&1; then
         nfail=$(sed -E 's/.*passed, ([0-9]+) tests? failed.*/\1/' <<<"$line")
         PASSED=$((PASSED + total - nfail))
         FAILED=$((FAILED + nfail))
+        # Each failed unit test with what it printed (ctest --output-on-failure), for the end of the output.
+        awk '
+            /\*\*\*(Failed|Timeout|Exception)|Not Run/ { grab = 1; n = 0; print; next }
+            grab && (/^ +Start +[0-9]+:/ || /^ *[0-9]+\/[0-9]+ Test +#/ || /tests passed/) { grab = 0 }
+            grab && !/^ok / && n < 30 { print; n++ }
+        ' "$CTEST_LOG" >"$B/tests/ctest-failures.txt"
     else
         ERRORS+=("ctest produced no summary")
     fi
@@ -172,9 +178,10 @@ else
     echo "none"
 fi
 
-if [ -s "$LOGDIR/failures.txt" ]; then
+if [ -s "$B/tests/ctest-failures.txt" ] || [ -s "$LOGDIR/failures.txt" ]; then
     section "failed tests (details)"
-    head -200 "$LOGDIR/failures.txt"
+    [ -s "$B/tests/ctest-failures.txt" ] && head -100 "$B/tests/ctest-failures.txt"
+    [ -s "$LOGDIR/failures.txt" ] && head -200 "$LOGDIR/failures.txt"
 fi
 
 echo
