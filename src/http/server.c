@@ -355,11 +355,12 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     struct thread *t = listener->data;
     if (err != NULL)
         return;
-    /* Accept every pending connection: the readiness notification does not come again for connections
-     * already waiting in the backlog, so taking one per callback could leave a connection waiting until
-     * the next one arrives. */
-    h2o_socket_t *sock;
-    while ((sock = h2o_evloop_socket_accept(listener)) != NULL)
+    /* One connection per readiness callback. Every loop polls the one listening socket, level-triggered:
+     * while connections wait in the backlog each loop is told again, so they spread over the loops. Taking
+     * the whole backlog here would give a burst of connections (a load balancer's or a benchmark's pool)
+     * to whichever loop woke first, and leave the other cores idle for the life of those connections. */
+    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+    if (sock != NULL)
         h2o_accept(&t->accept_ctx, sock);
 }
 
