@@ -187,21 +187,12 @@ static int find_opt(const char *s)
 /* Splits --grant-types a,b,c (spaces around items tolerated). An empty item is kept, to be refused. */
 static void add_grant_list(struct arena *a, struct client_args *ca, const char *list)
 {
-    const char *p = list;
-    for (;;) {
-        size_t n = strcspn(p, ",");
-        const char *s = p, *e = p + n;
-        while (s < e && *s == ' ')
-            s++;
-        while (e > s && e[-1] == ' ')
-            e--;
+    struct str item;
+    for (const char *c = list; str_list_next(&c, " ", &item);) {
         if (ca->n_grants == LIST_MAX)
             usage_error(NULL, "%s: too many grant types", "--grant-types");
         ca->grant_flag[ca->n_grants] = "--grant-types";
-        ca->grants[ca->n_grants++] = arena_strndup(a, s, (size_t)(e - s));
-        if (p[n] == '\0')
-            break;
-        p += n + 1;
+        ca->grants[ca->n_grants++] = str_dup(a, item);
     }
 }
 
@@ -364,15 +355,9 @@ static bool secret_from_args(const struct client_cmd *cc, uint8_t hash[STORE_HAS
 static unsigned pkce_methods_arg(const struct client_cmd *cc, const char *list)
 {
     unsigned flags = 0;
-    const char *p = list;
-    for (;;) {
-        size_t n = strcspn(p, ",");
-        const char *s = p, *e = p + n;
-        while (s < e && *s == ' ')
-            s++;
-        while (e > s && e[-1] == ' ')
-            e--;
-        const char *name = arena_strndup(cc->a, s, (size_t)(e - s));
+    struct str item;
+    for (const char *c = list; str_list_next(&c, " ", &item);) {
+        const char *name = str_dup(cc->a, item);
         unsigned f = pkce_method_flag(name);
         /* RFC 7636 §4.2: S256 and plain are the only methods defined. */
         if (f == 0)
@@ -382,10 +367,8 @@ static unsigned pkce_methods_arg(const struct client_cmd *cc, const char *list)
         if (flags & f)
             die("client %s: --pkce-methods: duplicate '%s'", cc->sub, name);
         flags |= f;
-        if (p[n] == '\0')
-            return flags;
-        p += n + 1;
     }
+    return flags;
 }
 
 /* --id-token-alg: as clients[].id_token_signed_response_alg in the file, an algorithm the server holds keys

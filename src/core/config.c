@@ -543,25 +543,17 @@ static int key_set_text(struct config *cfg, const struct cfg_key *k, const char 
             cap += *p == ',';
         char **list = xcalloc(cap, sizeof(char *));
         unsigned n = 0;
-        for (const char *p = value; *value != '\0';) {
-            const char *end = p + strcspn(p, ",");
-            const char *b = p, *e = end;
-            while (b < e && (*b == ' ' || *b == '\t'))
-                b++;
-            while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
-                e--;
-            if (b == e) {
+        struct str item;
+        for (const char *c = *value != '\0' ? value : NULL; str_list_next(&c, " \t", &item);) {
+            if (item.len == 0) {
                 errbuf_set(err, "%s: empty item in comma-separated list", where);
                 free_list(list, n);
                 return ERR_INVALID;
             }
-            list[n] = strndup(b, (size_t)(e - b));
+            list[n] = strndup(item.p, item.len);
             if (list[n] == NULL)
                 abort();
             n++;
-            if (*end == '\0')
-                break;
-            p = end + 1;
         }
         char ***field = FIELD(cfg, k->off, char **);
         unsigned *count = FIELD(cfg, k->count_off, unsigned);

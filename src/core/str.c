@@ -333,3 +333,19 @@ int str_to_i64(struct str s, int64_t *out)
     *out = v;
     return 0;
 }
+
+bool str_list_next(const char **cursor, const char *blanks, struct str *item)
+{
+    const char *p = *cursor;
+    if (p == NULL)
+        return false;
+    const char *end = p + strcspn(p, ",");
+    const char *b = p, *e = end;
+    while (b < e && strchr(blanks, *b) != NULL)
+        b++;
+    while (e > b && strchr(blanks, e[-1]) != NULL)
+        e--;
+    *item = (struct str){b, (size_t)(e - b)};
+    *cursor = *end == '\0' ? NULL : end + 1;
+    return true;
+}

@@ -65,4 +65,10 @@ bool ct_eq(const void *a, size_t alen, const void *b, size_t blen);
 /* Checked decimal conversion of the whole view; returns -1 on any junk, sign or overflow. */
 int str_to_i64(struct str s, int64_t *out);
 
+/* Comma-separated lists ("a, b,c"): the item at *cursor, with the characters of `blanks` dropped from both
+ * of its ends, as a view into the list, and *cursor moved past it (NULL after the last item). Returns false
+ * once *cursor is NULL. Every comma separates, so "" is one empty item and "a,,b" has an empty middle one:
+ * callers refuse or skip them. */
+bool str_list_next(const char **cursor, const char *blanks, struct str *item);
+
 #endif

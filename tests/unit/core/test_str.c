@@ -268,7 +268,39 @@ TEST(urlenc_and_html)
     ASSERT_STREQ(sb.buf, "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
 }
 
+TEST(str_list_next_items)
+{
+    struct str it;
+    const char *c = " RS256 ,\tES256,, EdDSA";
+    ASSERT(str_list_next(&c, " \t", &it));
+    ASSERT(str_eq_c(it, "RS256"));
+    ASSERT(str_list_next(&c, " \t", &it));
+    ASSERT(str_eq_c(it, "ES256"));
+    ASSERT(str_list_next(&c, " \t", &it));
+    ASSERT_EQ(it.len, 0); /* the empty middle item comes back, for the caller to refuse */
+    ASSERT(str_list_next(&c, " \t", &it));
+    ASSERT(str_eq_c(it, "EdDSA"));
+    ASSERT(c == NULL);
+    ASSERT(!str_list_next(&c, " \t", &it));
+    /* Only the given blanks are dropped; "" is one empty item; a trailing comma gives an empty last one. */
+    c = "a,\tb";
+    ASSERT(str_list_next(&c, " ", &it));
+    ASSERT(str_eq_c(it, "a"));
+    ASSERT(str_list_next(&c, " ", &it));
+    ASSERT(str_eq_c(it, "\tb"));
+    c = "";
+    ASSERT(str_list_next(&c, " ", &it));
+    ASSERT_EQ(it.len, 0);
+    ASSERT(!str_list_next(&c, " ", &it));
+    c = "x,";
+    ASSERT(str_list_next(&c, " ", &it));
+    ASSERT(str_list_next(&c, " ", &it));
+    ASSERT_EQ(it.len, 0);
+    ASSERT(!str_list_next(&c, " ", &it));
+}
+
 TESTS(T(b64url_round_trip_all_lengths), T(b64url_known_vectors), T(b64url_rejects_bad_chars), T(b64url_padding),
       T(b64_standard), T(hex), T(utf8_ascii_and_valid), T(utf8_overlong), T(utf8_surrogates), T(utf8_beyond_max),
       T(utf8_truncated_and_stray), T(ct_eq_cases), T(str_to_i64_valid), T(str_to_i64_max), T(str_to_i64_overflow),
-      T(str_to_i64_junk), T(str_views), T(strbuf_cap), T(urlenc_and_html))
+      T(str_to_i64_junk), T(str_views), T(strbuf_cap), T(urlenc_and_html),
+      T(str_list_next_items))
