@@ -15,22 +15,31 @@
 #include "http/http.h"
 #include "core/banned.h"
 
+#define NAMES_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The position of s in names[0..n), or -1: the enums below are indexes into their name tables. */
+static int name_index(const char *const *names, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(s, names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
 static const char *const auth_methods[] = {"client_secret_basic", "client_secret_post", "none"};
 
 const char *client_auth_method_str(enum client_auth_method m)
 {
-    return (unsigned)m < 3 ? auth_methods[m] : "client_secret_basic";
+    return (unsigned)m < NAMES_LEN(auth_methods) ? auth_methods[m] : "client_secret_basic";
 }
 
 int client_auth_method_parse(const char *s, enum client_auth_method *out)
 {
-    for (int i = 0; i < 3; i++) {
-        if (strcmp(s, auth_methods[i]) == 0) {
-            *out = (enum client_auth_method)i;
-            return 0;
-        }
-    }
-    return -1;
+    int i = name_index(auth_methods, NAMES_LEN(auth_methods), s);
+    if (i < 0)
+        return -1;
+    *out = (enum client_auth_method)i;
+    return 0;
 }
 
 static const struct {
@@ -55,18 +64,16 @@ static const char *const refresh_policies[] = {"offline_consent", "offline_acces
 
 const char *client_refresh_policy_str(enum refresh_policy p)
 {
-    return (unsigned)p < 3 ? refresh_policies[p] : "offline_consent";
+    return (unsigned)p < NAMES_LEN(refresh_policies) ? refresh_policies[p] : "offline_consent";
 }
 
 int client_refresh_policy_parse(const char *s, enum refresh_policy *out)
 {
-    for (int i = 0; i < 3; i++) {
-        if (strcmp(s, refresh_policies[i]) == 0) {
-            *out = (enum refresh_policy)i;
-            return 0;
-        }
-    }
-    return -1;
+    int i = name_index(refresh_policies, NAMES_LEN(refresh_policies), s);
+    if (i < 0)
+        return -1;
+    *out = (enum refresh_policy)i;
+    return 0;
 }
 
 unsigned pkce_method_flag(const char *name)
