@@ -4,10 +4,9 @@
 // requests sent while a login is being verified must be answered before the login is; were the hash
 // verified on the loop, every one of them would wait for it.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 
-import { CookieJar, httpAuthorize, httpRequest, parseForms } from './lib/flow.mjs';
+import { httpRequest, loginBody, openLoginPage } from './lib/flow.mjs';
 import { startServer } from './lib/server.mjs';
 
 const APP = { id: 'loop-app', secret: 'loop-app-secret', redirect: 'https://rp.example/cb' };
@@ -39,28 +38,8 @@ after(async () => {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 test('one worker: /healthz is answered while a login verifies its password hash', { timeout: 30000 }, async () => {
-  const verifier = randomBytes(32).toString('base64url');
-  const url = new URL(srv.url('/auth'));
-  url.search = new URLSearchParams({
-    response_type: 'code',
-    client_id: APP.id,
-    redirect_uri: APP.redirect,
-    scope: 'openid',
-    state: 'loop-state',
-    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
-    code_challenge_method: 'S256',
-  }).toString();
-  const jar = new CookieJar();
-  const atLogin = await httpAuthorize(url, { jar, issuer: srv.issuer, stopAt: ['login'] });
-  assert.equal(atLogin.page, 'login');
-  const form = parseForms(atLogin.res.body, atLogin.res.url).find((f) => f.id === 'login-form');
-  const body = new URLSearchParams({
-    interaction: form.inputs.interaction,
-    csrf: form.inputs.csrf,
-    username: USER.username,
-    password: USER.password,
-    action: 'login',
-  });
+  const { jar, form } = await openLoginPage(srv, { clientId: APP.id, redirectUri: APP.redirect });
+  const body = loginBody(form, USER.username, USER.password);
 
   let loginDoneAt = 0;
   const login = httpRequest(form.action, { jar, body, timeoutMs: 20000 }).then((res) => {

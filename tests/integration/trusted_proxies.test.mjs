@@ -6,10 +6,9 @@
 // is ignored: a spoofed X-Forwarded-For does not escape the throttle. Plain HTTP through the real pages
 // (httpAuthorize), no browser; each login attempt costs one argon2id verification, so there are few.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
-import { CookieJar, httpAuthorize, httpRequest, parseForms, textById } from './lib/flow.mjs';
+import { httpRequest, loginBody, openLoginPage, parseForms, textById } from './lib/flow.mjs';
 import { startServer } from './lib/server.mjs';
 
 const T = { timeout: 30000 };
@@ -50,37 +49,16 @@ after(async () => {
 });
 
 /** A fresh "browser" at the login page of an authorization request. */
-async function atLogin(srv) {
-  const verifier = randomBytes(32).toString('base64url');
-  const url = new URL(srv.url('/auth'));
-  url.search = new URLSearchParams({
-    response_type: 'code',
-    client_id: APP.id,
-    redirect_uri: APP.redirect,
-    scope: 'openid',
-    state: randomBytes(8).toString('hex'),
-    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
-    code_challenge_method: 'S256',
-  }).toString();
-  const jar = new CookieJar();
-  const r = await httpAuthorize(url, { jar, issuer: srv.issuer, stopAt: ['login'] });
-  assert.equal(r.page, 'login');
-  return { jar, res: r.res };
+function atLogin(srv) {
+  return openLoginPage(srv, { clientId: APP.id, redirectUri: APP.redirect });
 }
 
 /** Posts the login form of the last page seen, with X-Forwarded-For when xff is given. */
 async function login(at, password, xff) {
   const form = parseForms(at.res.body, at.res.url).find((f) => f.id === 'login-form');
   assert.ok(form, 'a login form');
-  const body = new URLSearchParams({
-    interaction: form.inputs.interaction,
-    csrf: form.inputs.csrf,
-    username: USER.username,
-    password,
-    action: 'login',
-  });
   const headers = xff ? { 'x-forwarded-for': xff } : {};
-  const res = await httpRequest(form.action, { jar: at.jar, body, headers });
+  const res = await httpRequest(form.action, { jar: at.jar, body: loginBody(form, USER.username, password), headers });
   if (res.status !== 303) at.res = res; // the login page again (wrong password, throttled), with a new form
   return res;
 }

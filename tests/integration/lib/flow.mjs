@@ -7,7 +7,10 @@
 //    URL, follow the redirects inside the issuer, fill the login form (hidden interaction + csrf
 //    inputs), answer the account-selection and consent forms, and stop at the first redirect that
 //    leaves the issuer (the authorization response) or at an auto-submitting form_post page.
+//  - openLoginPage() + loginBody(): a code + PKCE request stopped at the login page, and the body of its
+//    form post, for tests that drive the login post themselves (timing, headers).
 //  - small helpers: form parsing, authorization-response parameters, openid-client discovery.
+import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 
 import * as client from 'openid-client';
@@ -348,6 +351,40 @@ export async function httpAuthorize(authUrl, opts) {
     res = await httpRequest(form.action, { jar, body: data });
   }
   throw new Error(`httpAuthorize: no authorization response after ${opts.maxSteps || 15} steps (pages: ${pages})`);
+}
+
+/**
+ * A new cookie jar at the login page of a code + PKCE (S256) authorization request: the server `srv`
+ * (startServer), client `clientId` with `redirectUri`, scope openid. Resolves { jar, res (the login page),
+ * form (its parsed #login-form) }.
+ */
+export async function openLoginPage(srv, { clientId, redirectUri }) {
+  const verifier = randomBytes(32).toString('base64url');
+  const url = new URL(srv.url('/auth'));
+  url.search = new URLSearchParams({
+    response_type: 'code',
+    client_id: clientId,
+    redirect_uri: redirectUri,
+    scope: 'openid',
+    state: randomBytes(8).toString('hex'),
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+  }).toString();
+  const jar = new CookieJar();
+  const r = await httpAuthorize(url, { jar, issuer: srv.issuer, stopAt: ['login'] });
+  if (r.page !== 'login') throw new Error(`openLoginPage: expected the login page, got ${r.page ?? r.kind}`);
+  return { jar, res: r.res, form: parseForms(r.res.body, r.res.url).find((f) => f.id === 'login-form') };
+}
+
+/** The body of a login form post (the form as parseForms gives it). */
+export function loginBody(form, username, password) {
+  return new URLSearchParams({
+    interaction: form.inputs.interaction,
+    csrf: form.inputs.csrf,
+    username,
+    password,
+    action: 'login',
+  });
 }
 
 function underIssuer(url, issuer) {
