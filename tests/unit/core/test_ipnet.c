@@ -9,6 +9,7 @@
 #include "core/ipnet.h"
 
 #include "harness.h"
+#include "nets.h"
 
 /* Parses a NUL-terminated network; *why gets the reason on failure. */
 static int net(const char *s, struct ipnet *out, const char **why)
@@ -20,23 +21,6 @@ static int net(const char *s, struct ipnet *out, const char **why)
 static int addr(const char *s, uint8_t out[16])
 {
     return ipnet_addr_parse(s, strlen(s), out);
-}
-
-/* A list built from NUL-terminated entries that must all parse. */
-struct nets {
-    struct ipnet v[8];
-    size_t n;
-};
-static bool nets_of(struct nets *ns, const char *const *entries)
-{
-    const char *why;
-    ns->n = 0;
-    for (; *entries != NULL; entries++) {
-        if (net(*entries, &ns->v[ns->n], &why) != 0)
-            return false;
-        ns->n++;
-    }
-    return true;
 }
 
 static bool matches(const struct nets *ns, const char *a)

@@ -13,23 +13,7 @@
 #include "http/proxy.h"
 
 #include "harness.h"
-
-/* A trusted list built from NUL-terminated entries that must all parse. */
-struct nets {
-    struct ipnet v[8];
-    size_t n;
-};
-static bool nets_of(struct nets *ns, const char *const *entries)
-{
-    const char *why;
-    ns->n = 0;
-    for (; *entries != NULL; entries++) {
-        if (ipnet_parse(*entries, strlen(*entries), &ns->v[ns->n], &why) != 0)
-            return false;
-        ns->n++;
-    }
-    return true;
-}
+#include "nets.h"
 
 /* proxy_client_addr with one X-Forwarded-For line (NULL: none); the address lands in got. */
 static char got[PROXY_ADDR_TEXT];
