@@ -390,6 +390,25 @@ static void check_id_token_alg(const struct client_cmd *cc, const char *alg)
         cc->sub, alg, algs.buf);
 }
 
+/* The URIs of a repeatable option (`flag`, cleared by `no_flag`): not both options, each one allowed as a
+ * redirect URI, none twice. */
+static void check_uri_list(const struct client_cmd *cc, enum opt flag, enum opt no_flag, const char *const *uris,
+                           size_t n)
+{
+    const struct client_args *ca = cc->args;
+    const char *name = opts[flag].name;
+    if ((ca->seen & BIT(flag)) && (ca->seen & BIT(no_flag)))
+        die("client %s: %s and %s are mutually exclusive", cc->sub, name, opts[no_flag].name);
+    for (size_t i = 0; i < n; i++) {
+        const char *why = redirect_uri_problem(uris[i], cc->cfg->dev);
+        if (why != NULL)
+            die("client %s: %s: %s, got '%s'", cc->sub, name, why, uris[i]);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(uris[i], uris[j]) == 0)
+                die("client %s: %s: duplicate '%s'", cc->sub, name, uris[i]);
+    }
+}
+
 /* Checks each given value on its own; combinations are checked on the resulting client (check_client). */
 static void check_args(const struct client_cmd *cc)
 {
@@ -412,16 +431,7 @@ static void check_args(const struct client_cmd *cc)
             if (strcmp(ca->grants[i], ca->grants[j]) == 0)
                 die("client %s: %s: duplicate grant type '%s'", sub, ca->grant_flag[i], ca->grants[i]);
     }
-    if ((ca->seen & BIT(O_REDIRECT_URI)) && (ca->seen & BIT(O_NO_REDIRECT_URIS)))
-        die("client %s: --redirect-uri and --no-redirect-uris are mutually exclusive", sub);
-    for (size_t i = 0; i < ca->n_redirect_uris; i++) {
-        const char *why = redirect_uri_problem(ca->redirect_uris[i], cc->cfg->dev);
-        if (why != NULL)
-            die("client %s: --redirect-uri: %s, got '%s'", sub, why, ca->redirect_uris[i]);
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(ca->redirect_uris[i], ca->redirect_uris[j]) == 0)
-                die("client %s: --redirect-uri: duplicate '%s'", sub, ca->redirect_uris[i]);
-    }
+    check_uri_list(cc, O_REDIRECT_URI, O_NO_REDIRECT_URIS, ca->redirect_uris, ca->n_redirect_uris);
     v = ca->val[O_SCOPE];
     if (v != NULL && v[0] != '\0' && !valid_scope_list(v))
         die("client %s: --scope: must be scope tokens separated by single spaces (RFC 6749 §3.3), got '%s'", sub,
@@ -455,17 +465,7 @@ static void check_args(const struct client_cmd *cc)
             sub, TTL_MAX, v);
     /* Post-logout redirection targets follow the rules of redirect URIs, as in the file (OIDC
      * RP-Initiated Logout §3.1). */
-    if ((ca->seen & BIT(O_POST_LOGOUT_URI)) && (ca->seen & BIT(O_NO_POST_LOGOUT_URIS)))
-        die("client %s: --post-logout-redirect-uri and --no-post-logout-redirect-uris are mutually exclusive",
-            sub);
-    for (size_t i = 0; i < ca->n_post_logout_uris; i++) {
-        const char *why = redirect_uri_problem(ca->post_logout_uris[i], cc->cfg->dev);
-        if (why != NULL)
-            die("client %s: --post-logout-redirect-uri: %s, got '%s'", sub, why, ca->post_logout_uris[i]);
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(ca->post_logout_uris[i], ca->post_logout_uris[j]) == 0)
-                die("client %s: --post-logout-redirect-uri: duplicate '%s'", sub, ca->post_logout_uris[i]);
-    }
+    check_uri_list(cc, O_POST_LOGOUT_URI, O_NO_POST_LOGOUT_URIS, ca->post_logout_uris, ca->n_post_logout_uris);
     if (ca->val[O_ID_TOKEN_ALG] != NULL)
         check_id_token_alg(cc, ca->val[O_ID_TOKEN_ALG]);
     v = ca->val[O_REFRESH_POLICY];
