@@ -75,5 +75,8 @@ void discovery_build(struct app *app);
 void app_handle(struct http_req *req);
 /* Requests served off the event loop (the login form post, which verifies a password hash). */
 bool app_offload(const struct http_req *req);
+/* The answer to an offloaded request that will not be served (the queue is full, or the server stops): a
+ * 503 page with Retry-After (oauth_login_busy). */
+void app_busy(struct http_req *req, unsigned retry_after_s);
 
 #endif

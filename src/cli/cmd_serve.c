@@ -218,6 +218,8 @@ int cmd_serve(int argc, char **argv)
         .max_body_bytes = cfg->limits.max_body_bytes,
         .max_header_bytes = cfg->limits.max_header_bytes,
         .request_timeout_ms = cfg->limits.request_timeout_ms,
+        .max_queued_jobs = cfg->limits.login_queue,
+        .http2_cleartext = cfg->http2_cleartext,
         .trusted_proxies = cfg->trusted_proxy_nets,
         .n_trusted_proxies = cfg->n_trusted_proxies,
     };
@@ -227,6 +229,7 @@ int cmd_serve(int argc, char **argv)
         .tick = worker_tick,
         .handle = app_handle,
         .offload = app_offload,
+        .busy = app_busy,
         .ud = app,
     };
     log_info("listening", LS("issuer", app->issuer), LS("listen", cfg->listen), LI("workers", threads),

@@ -116,12 +116,12 @@ void discovery_build(struct app *app)
     json_decref(o);
 }
 
-static bool get_or_head(struct http_req *req)
+bool oauth_get_or_head(struct http_req *req)
 {
     if (str_eq_c(req->method, "GET") || str_eq_c(req->method, "HEAD"))
         return true;
     http_res_header(req, "Allow", "GET, HEAD");
-    struct oauth_error e = OAUTH_ERROR(INVALID_REQUEST, "this endpoint only accepts GET");
+    struct oauth_error e = OAUTH_ERROR(INVALID_REQUEST, "this resource only accepts GET and HEAD");
     e.http_status = 405;
     oauth_error_send_json(req, e);
     return false;
@@ -137,19 +137,19 @@ static void send_public_json(struct http_req *req, const char *json, size_t len)
 
 void oauth_discovery_handle(struct http_req *req)
 {
-    if (get_or_head(req))
+    if (oauth_get_or_head(req))
         send_public_json(req, req->worker->app->discovery_json, req->worker->app->discovery_len);
 }
 
 void oauth_metadata_handle(struct http_req *req)
 {
-    if (get_or_head(req))
+    if (oauth_get_or_head(req))
         send_public_json(req, req->worker->app->oauth_metadata_json, req->worker->app->oauth_metadata_len);
 }
 
 void oauth_jwks_handle(struct http_req *req)
 {
-    if (!get_or_head(req))
+    if (!oauth_get_or_head(req))
         return;
     size_t len;
     const char *jwks = keystore_jwks(req->worker->app->keys, req->arena, &len);
@@ -160,7 +160,7 @@ void oauth_jwks_handle(struct http_req *req)
 
 void oauth_healthz_handle(struct http_req *req)
 {
-    if (get_or_head(req)) {
+    if (oauth_get_or_head(req)) {
         http_res_header(req, "Cache-Control", "no-store");
         http_res_json(req, 200, "{\"status\":\"ok\"}", 15);
     }

@@ -69,6 +69,12 @@ bool app_offload(const struct http_req *req)
                                                           "/interaction/login");
 }
 
+void app_busy(struct http_req *req, unsigned retry_after_s)
+{
+    /* The only offloaded request is the login post. */
+    oauth_login_busy(req, retry_after_s);
+}
+
 const struct resource *app_resource(const struct app *app, const char *identifier)
 {
     for (size_t i = 0; i < app->n_resources; i++)
