@@ -53,6 +53,7 @@ struct app {
     const char *userinfo_url;    /* <issuer>/me: an access token audience when openid is granted */
     int64_t started_at;
     atomic_int stop;
+    atomic_bool store_lost;      /* the database was deleted or replaced under us (app_store_ok); sticky */
 };
 
 struct client_cache;
@@ -62,7 +63,7 @@ struct worker {
     struct store_conn *db;
     struct client_cache *clients; /* oauth/client.c, owned by this worker */
     unsigned id;
-    int64_t next_gc, next_key_reload;
+    int64_t next_gc, next_key_reload, next_store_check;
 };
 
 /* Finds a configured API by identifier; NULL if none. */
@@ -70,6 +71,12 @@ const struct resource *app_resource(const struct app *app, const char *identifie
 
 /* Builds the discovery documents from what is configured (oauth/discovery.c). */
 void discovery_build(struct app *app);
+
+/* False once the store is lost: its file deleted or replaced under the running server (store_check, one
+ * stat). The first failure is logged (once per process) and is final: every later call says false, the
+ * endpoints that need the store answer 503, /healthz reports it. Called by worker 0's tick every second
+ * and by every /healthz (oauth/router.c). */
+bool app_store_ok(struct worker *w);
 
 /* Routing: the one entry point the HTTP server calls (oauth/router.c). */
 void app_handle(struct http_req *req);

@@ -36,6 +36,7 @@ static struct worker *worker_init(void *ud, unsigned id)
     int64_t now = clock_now();
     w->next_gc = now + 10 + id;
     w->next_key_reload = now + app->cfg->keys.reload_interval;
+    w->next_store_check = now;
     return w;
 }
 
@@ -47,7 +48,8 @@ static void worker_fini(struct worker *w)
 }
 
 /* Background work, spread over the workers: expired-row GC (bounded per pass) on worker 0, key reload
- * (rotation by the CLI or another instance) of the shared keystore, also on worker 0. */
+ * (rotation by the CLI or another instance) of the shared keystore, and the check that the database file is
+ * still there, also on worker 0. */
 static void worker_tick(struct worker *w)
 {
     int64_t now = clock_now();
@@ -60,6 +62,11 @@ static void worker_tick(struct worker *w)
             log_debug("gc", LI("removed", removed), NULL);
         /* A full pass means there is more to collect: come back soon rather than doing more now. */
         w->next_gc = now + (removed == 500 ? 1 : 10);
+    }
+    /* The database file still the one opened (one stat a second): app_store_ok logs and reports a loss. */
+    if (w->id == 0 && now >= w->next_store_check) {
+        app_store_ok(w);
+        w->next_store_check = now + 1;
     }
     if (w->id == 0 && now >= w->next_key_reload) {
         if (keystore_reload(w->app->keys, w->db, &err) != 0)

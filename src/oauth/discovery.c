@@ -160,8 +160,15 @@ void oauth_jwks_handle(struct http_req *req)
 
 void oauth_healthz_handle(struct http_req *req)
 {
-    if (oauth_get_or_head(req)) {
-        http_res_header(req, "Cache-Control", "no-store");
-        http_res_json(req, 200, "{\"status\":\"ok\"}", 15);
+    if (!oauth_get_or_head(req))
+        return;
+    http_res_header(req, "Cache-Control", "no-store");
+    if (!app_store_ok(req->worker)) {
+        static const char lost[] = "{\"status\":\"error\",\"error\":\"storage_unavailable\","
+                                   "\"error_description\":\"the database file was deleted or replaced\"}";
+        req->log_error = "storage_unavailable";
+        http_res_json(req, 503, lost, sizeof(lost) - 1);
+        return;
     }
+    http_res_json(req, 200, "{\"status\":\"ok\"}", 15);
 }

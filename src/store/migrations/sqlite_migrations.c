@@ -85,6 +85,15 @@ const char *const sqlite_migrations[] = {
     /* For token_revoke_sub (logout everywhere, user disabled or deleted). Partial: client_credentials
      * tokens have no sub. */
     "CREATE INDEX tokens_sub ON tokens (sub) WHERE sub IS NOT NULL;\n",
+
+    /* 003_store_meta: facts about the store itself. store_id names this database for good: it is also
+     * written beside the file (sqlite.c, "identity"), so that a start finding the marker but not the
+     * database knows the store was lost rather than never made. */
+    "CREATE TABLE store_meta (\n"
+    "    key   TEXT PRIMARY KEY NOT NULL,\n"
+    "    value TEXT NOT NULL\n"
+    ") WITHOUT ROWID;\n"
+    "INSERT INTO store_meta (key, value) VALUES ('store_id', lower(hex(randomblob(16))));\n",
 };
 
 const size_t sqlite_migrations_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);
