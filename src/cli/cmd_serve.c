@@ -126,7 +126,9 @@ static void create_demo_client(struct app *app, struct store_conn *db)
                 strbuf_addc(&sb, ' ');
             strbuf_adds(&sb, app->resources[i].scopes[k]);
         }
-    c.scope = sb.buf;
+    c.scope = strbuf_str(&sb);
+    if (c.scope == NULL)
+        die("dev mode: the scopes of the configured APIs are too long for the demo client");
     const char *secret = rand_token(a, 32);
     struct store_client sc = {0};
     sc.client_id = c.client_id;

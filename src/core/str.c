@@ -63,6 +63,11 @@ void strbuf_init(struct strbuf *sb, struct arena *a, size_t max)
     sb->too_big = false;
 }
 
+const char *strbuf_str(const struct strbuf *sb)
+{
+    return sb->too_big ? NULL : sb->buf;
+}
+
 static bool strbuf_grow(struct strbuf *sb, size_t n)
 {
     if (sb->too_big)

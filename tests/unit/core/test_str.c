@@ -257,6 +257,24 @@ TEST(strbuf_cap)
     ASSERT(memcmp(sb.buf + 3996, "0999", 4) == 0);
 }
 
+/* strbuf_str never hands out a cut value: NULL from the first write that did not fit, whatever follows. */
+TEST(strbuf_str_refuses_truncated)
+{
+    struct strbuf sb;
+    strbuf_init(&sb, a, 16);
+    strbuf_adds(&sb, "state=");
+    ASSERT_STREQ(strbuf_str(&sb), "state=");
+    strbuf_add_urlenc(&sb, "a b c d", 7); /* 13 bytes encoded: 19 > 16 */
+    ASSERT(strbuf_str(&sb) == NULL);
+    strbuf_adds(&sb, "x");
+    ASSERT(strbuf_str(&sb) == NULL);
+    strbuf_init(&sb, a, 16);
+    strbuf_adds(&sb, "0123456789abcdef"); /* exactly the cap */
+    ASSERT_STREQ(strbuf_str(&sb), "0123456789abcdef");
+    strbuf_init(&sb, a, 16);
+    ASSERT_STREQ(strbuf_str(&sb), "");
+}
+
 TEST(urlenc_and_html)
 {
     struct strbuf sb;
@@ -302,5 +320,5 @@ TEST(str_list_next_items)
 TESTS(T(b64url_round_trip_all_lengths), T(b64url_known_vectors), T(b64url_rejects_bad_chars), T(b64url_padding),
       T(b64_standard), T(hex), T(utf8_ascii_and_valid), T(utf8_overlong), T(utf8_surrogates), T(utf8_beyond_max),
       T(utf8_truncated_and_stray), T(ct_eq_cases), T(str_to_i64_valid), T(str_to_i64_max), T(str_to_i64_overflow),
-      T(str_to_i64_junk), T(str_views), T(strbuf_cap), T(urlenc_and_html),
+      T(str_to_i64_junk), T(str_views), T(strbuf_cap), T(strbuf_str_refuses_truncated), T(urlenc_and_html),
       T(str_list_next_items))
