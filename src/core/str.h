@@ -53,6 +53,10 @@ void strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(
 void strbuf_add_urlenc(struct strbuf *sb, const char *s, size_t n);
 /* Appends s escaped for HTML text and attribute values. */
 void strbuf_add_html(struct strbuf *sb, const char *s, size_t n);
+/* How many bytes strbuf_add_urlenc / strbuf_add_html would append for s: to check a value fits a buffer
+ * before acting on a request. */
+size_t str_urlenc_len(const char *s, size_t n);
+size_t str_html_len(const char *s, size_t n);
 
 /* base64url without padding. Output is NUL-terminated arena memory. */
 char *b64url_encode(struct arena *a, const void *p, size_t n);

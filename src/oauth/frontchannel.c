@@ -83,8 +83,8 @@ bool page_method_allowed(struct http_req *req, const char *what)
     if (str_eq_c(req->method, "GET") || str_eq_c(req->method, "HEAD") || str_eq_c(req->method, "POST"))
         return true;
     http_res_header(req, "Allow", "GET, HEAD, POST");
-    struct oauth_error e = {OAUTH_ERR_INVALID_REQUEST, arena_printf(req->arena, "%s accepts GET, HEAD and POST", what), 405,
-                            NULL};
+    struct oauth_error e = {OAUTH_ERR_INVALID_REQUEST, arena_printf(req->arena, "%s accepts GET, HEAD and POST", what),
+                            405, NULL};
     page_error(req, e);
     return false;
 }
@@ -96,32 +96,14 @@ void redirect_see_other(struct http_req *req, const char *location)
     http_res_body(req, 303, NULL, "", 0);
 }
 
-/* Length of s once percent-encoded (strbuf_add_urlenc) or HTML-escaped (strbuf_add_html). */
-static size_t urlenc_len(const char *s)
-{
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        n += (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-                     *p == '.' || *p == '_' || *p == '~'
-                 ? 1
-                 : 3;
-    return n;
-}
-
-static size_t html_len(const char *s)
-{
-    size_t n = 0;
-    for (const char *p = s; *p; p++)
-        n += *p == '&' ? 5 : *p == '<' || *p == '>' ? 4 : *p == '"' || *p == '\'' ? 6 : 1;
-    return n;
-}
-
 bool authz_response_fits(struct http_req *req, const char *redirect_uri, const char *state)
 {
     const char *iss = req->worker->app->issuer;
     const char *st = state != NULL ? state : "";
-    size_t loc = strlen(redirect_uri) + urlenc_len(st) + urlenc_len(iss) + AUTHZ_RESPONSE_RESERVE;
-    size_t page = html_len(redirect_uri) + html_len(st) + html_len(iss) + AUTHZ_RESPONSE_RESERVE;
+    size_t loc = strlen(redirect_uri) + str_urlenc_len(st, strlen(st)) + str_urlenc_len(iss, strlen(iss)) +
+                 AUTHZ_RESPONSE_RESERVE;
+    size_t page = str_html_len(redirect_uri, strlen(redirect_uri)) + str_html_len(st, strlen(st)) +
+                  str_html_len(iss, strlen(iss)) + AUTHZ_RESPONSE_RESERVE;
     return loc <= AUTHZ_LOCATION_MAX && page <= AUTHZ_FORM_POST_MAX;
 }
 

@@ -281,9 +281,11 @@ TEST(urlenc_and_html)
     strbuf_init(&sb, a, 1024);
     strbuf_add_urlenc(&sb, "a b+c/:é~", strlen("a b+c/:é~"));
     ASSERT_STREQ(sb.buf, "a%20b%2Bc%2F%3A%C3%A9~");
+    ASSERT_EQ(str_urlenc_len("a b+c/:é~", strlen("a b+c/:é~")), sb.len);
     strbuf_init(&sb, a, 1024);
     strbuf_add_html(&sb, "<a href=\"x\">'&'</a>", 19);
     ASSERT_STREQ(sb.buf, "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+    ASSERT_EQ(str_html_len("<a href=\"x\">'&'</a>", 19), sb.len);
 }
 
 TEST(str_list_next_items)
