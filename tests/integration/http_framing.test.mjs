@@ -39,6 +39,10 @@ const accessLog = (s) =>
 const form = 'Content-Type: application/x-www-form-urlencoded\r\n';
 const tokenHead = (extra) => `POST /token HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${AUTH}\r\n${form}${extra}\r\n`;
 const CC = `grant_type=client_credentials&resource=${encodeURIComponent(API.rs256)}`;
+/** A GET asking to switch to HTTP/2 (RFC 7540 §3.2 h2c upgrade, deprecated by RFC 9113 §3.1). */
+const UPGRADE_H2C =
+  'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n' +
+  'HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n';
 
 describe('ambiguous framing: 400, connection closed, nothing after it is read', () => {
   test('two Content-Length headers with different values', async () => {
@@ -165,11 +169,7 @@ describe('HTTP/2 in clear text is off by default', () => {
   });
 
   test('Upgrade: h2c is ignored: the request is served as HTTP/1.1', async () => {
-    const r = await rawRequest(
-      srv.port,
-      'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n' +
-        'HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n',
-    );
+    const r = await rawRequest(srv.port, UPGRADE_H2C);
     assert.equal(rawStatus(r.data), 200, r.data.slice(0, 300));
     assert.doesNotMatch(r.data, /101 Switching/);
     assert.match(r.data, /"status":"ok"/);
@@ -311,11 +311,7 @@ describe('HTTP/2 with http2_cleartext: true', () => {
   });
 
   test('HTTP/1.1 still works, and Upgrade: h2c stays ignored', async () => {
-    const r = await rawRequest(
-      h2srv.port,
-      'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n' +
-        'HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n',
-    );
+    const r = await rawRequest(h2srv.port, UPGRADE_H2C);
     assert.equal(rawStatus(r.data), 200, r.data.slice(0, 300));
     const res = await fetch(h2srv.url('/healthz'));
     assert.equal(res.status, 200);
