@@ -807,6 +807,21 @@ static int migrate_one(struct sqlite_conn *c, size_t version, struct errbuf *err
     return ret;
 }
 
+/* ostiary_jti_key(jti): store_jti_key() for SQL, so a migration can rekey rows (migration 3). NULL in,
+ * NULL out. */
+static void sql_jti_key(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const unsigned char *jti = sqlite3_value_text(argv[0]);
+    if (jti == NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    uint8_t key[STORE_HASH_LEN];
+    store_jti_key((const char *)jti, key);
+    sqlite3_result_blob(ctx, key, STORE_HASH_LEN, SQLITE_TRANSIENT);
+}
+
 /* Applies every pending migration, each in its own BEGIN IMMEDIATE transaction, re-reading the version
  * inside it so that two processes migrating at once apply each migration once. A migration that needs
  * foreign_keys off (a table rebuild) must be run differently: the pragma is a no-op inside a transaction. */
@@ -820,10 +835,13 @@ static int sq_migrate(struct store *base, int *applied, struct errbuf *err)
         return rc;
     pthread_mutex_lock(&st->write_mu);
     char *msg = NULL;
-    if (sqlite3_exec(c->db,
-                     "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                     " version INTEGER PRIMARY KEY NOT NULL, applied_at INTEGER NOT NULL)",
-                     NULL, NULL, &msg) != SQLITE_OK) {
+    if (sqlite3_create_function_v2(c->db, "ostiary_jti_key", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                                   sql_jti_key, NULL, NULL, NULL) != SQLITE_OK) {
+        rc = fail(c, sqlite3_errcode(c->db), "register ostiary_jti_key", err);
+    } else if (sqlite3_exec(c->db,
+                            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                            " version INTEGER PRIMARY KEY NOT NULL, applied_at INTEGER NOT NULL)",
+                            NULL, NULL, &msg) != SQLITE_OK) {
         errbuf_set(err, "sqlite: cannot create schema_migrations: %s", msg != NULL ? msg : "?");
         sqlite3_free(msg);
         rc = ERR_FAIL;

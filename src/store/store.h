@@ -51,7 +51,7 @@ enum store_token_kind {
 };
 
 struct store_token {
-    uint8_t hash[STORE_HASH_LEN]; /* SHA-256 of the token value: the primary key */
+    uint8_t hash[STORE_HASH_LEN]; /* the primary key: SHA-256 of the token value (store_jti_key for JWTs) */
     int kind;                     /* enum store_token_kind */
     const char *client_id;
     const char *sub;              /* NULL for client_credentials tokens */
@@ -207,6 +207,11 @@ int store_open(const char *dsn, struct store **out, struct errbuf *err);
 
 /* SHA-256 of a secret, the form in which every secret is stored and looked up. */
 void store_hash(const void *secret, size_t n, uint8_t out[STORE_HASH_LEN]);
+/* The row key of a self-contained (JWT) access token: SHA-256 of "jti:" followed by its jti, a value
+ * inside the signed payload. Its state is never keyed on the token's bytes, which a signature scheme may
+ * let anybody re-encode. Token values are base64url, which has no ':', so such a key is never the
+ * store_hash() of a token value. The SQLite migration 3 computes the same (sqlite.c: ostiary_jti_key). */
+void store_jti_key(const char *jti, uint8_t out[STORE_HASH_LEN]);
 
 extern const struct store_ops store_sqlite_ops;
 
