@@ -427,6 +427,69 @@ STORE_TEST(grant_revoke_family)
     OK(store_grant_revoke(f->c, "no-such-grant", 1200, &f->err));
 }
 
+/* Refresh rotation bookkeeping: a row records the token that replaced it, and a spent retry. */
+STORE_TEST(token_successor)
+{
+    struct store_token t1 = token("refresh-1", STORE_TOKEN_REFRESH, "grant-1", 5000);
+    struct store_token s1 = token("refresh-2", STORE_TOKEN_REFRESH, "grant-1", 5000);
+    struct store_token s2 = token("refresh-3", STORE_TOKEN_REFRESH, "grant-1", 5000);
+    OK(store_token_put(f->c, &t1, &f->err));
+    OK(store_token_put(f->c, &s1, &f->err));
+
+    struct store_token got;
+    OK(store_token_get(f->c, f->a, t1.hash, &got, &f->err));
+    ASSERT(!got.has_successor);
+    ASSERT_EQ(got.retried_at, 0);
+
+    /* Rotation: consumed and linked in one group. */
+    OK(store_begin(f->c, &f->err));
+    OK(store_token_consume(f->c, f->a, t1.hash, STORE_TOKEN_REFRESH, 1500, &got, &f->err));
+    OK(store_token_set_successor(f->c, t1.hash, s1.hash, 0, &f->err));
+    OK(store_commit(f->c, &f->err));
+    OK(store_token_get(f->c, f->a, t1.hash, &got, &f->err));
+    ASSERT(got.has_successor);
+    ASSERT(memcmp(got.successor, s1.hash, STORE_HASH_LEN) == 0);
+    ASSERT_EQ(got.retried_at, 0);
+    ASSERT_EQ(got.consumed_at, 1500);
+
+    /* A retry rolled back leaves nothing. */
+    OK(store_begin(f->c, &f->err));
+    OK(store_token_revoke(f->c, s1.hash, 1505, &f->err));
+    OK(store_token_set_successor(f->c, s1.hash, s2.hash, 0, &f->err));
+    OK(store_token_set_successor(f->c, t1.hash, s2.hash, 1505, &f->err));
+    OK(store_token_put(f->c, &s2, &f->err));
+    store_rollback(f->c);
+    OK(store_token_get(f->c, f->a, s1.hash, &got, &f->err));
+    ASSERT(!got.has_successor);
+    ASSERT_EQ(got.revoked_at, 0);
+    OK(store_token_get(f->c, f->a, t1.hash, &got, &f->err));
+    ASSERT(memcmp(got.successor, s1.hash, STORE_HASH_LEN) == 0);
+    ASSERT_EQ(got.retried_at, 0);
+
+    /* The retry committed: s1 superseded by s2, t1's retry spent, its successor s2. */
+    OK(store_begin(f->c, &f->err));
+    OK(store_token_revoke(f->c, s1.hash, 1505, &f->err));
+    OK(store_token_set_successor(f->c, s1.hash, s2.hash, 0, &f->err));
+    OK(store_token_set_successor(f->c, t1.hash, s2.hash, 1505, &f->err));
+    OK(store_token_put(f->c, &s2, &f->err));
+    OK(store_commit(f->c, &f->err));
+    OK(store_token_get(f->c, f->a, s1.hash, &got, &f->err));
+    ASSERT(got.has_successor && memcmp(got.successor, s2.hash, STORE_HASH_LEN) == 0);
+    ASSERT_EQ(got.revoked_at, 1505);
+    ASSERT_EQ(got.consumed_at, 0);
+    OK(store_token_get(f->c, f->a, t1.hash, &got, &f->err));
+    ASSERT(memcmp(got.successor, s2.hash, STORE_HASH_LEN) == 0);
+    ASSERT_EQ(got.retried_at, 1505);
+    /* retried_at 0 leaves a spent retry spent. */
+    OK(store_token_set_successor(f->c, t1.hash, s2.hash, 0, &f->err));
+    OK(store_token_get(f->c, f->a, t1.hash, &got, &f->err));
+    ASSERT_EQ(got.retried_at, 1505);
+
+    uint8_t unknown[STORE_HASH_LEN];
+    hash_of("never issued", unknown);
+    ASSERT_EQ(store_token_set_successor(f->c, unknown, s2.hash, 0, &f->err), ERR_NOTFOUND);
+}
+
 STORE_TEST(token_revoke_unknown)
 {
     uint8_t unknown[STORE_HASH_LEN];
@@ -1224,7 +1287,7 @@ STORE_TEST(sqlite_kill9_while_checkpointing)
 }
 
 TESTS(T(client_crud), T(client_list_many), T(token_put_get), T(token_consume_once), T(token_consume_notfound),
-      T(token_consume_race), T(grant_revoke_family), T(token_revoke_unknown), T(jti_revocation),
+      T(token_consume_race), T(grant_revoke_family), T(token_successor), T(token_revoke_unknown), T(jti_revocation),
       T(key_put_list), T(gc_expired_only_and_bounded), T(rollback_leaves_nothing),
       T(group_isolated_from_other_connections), T(concurrent_writers), T(migrate_twice_applies_nothing),
       T(reopen_keeps_data), T(committed_write_survives_kill9), T(sqlite_open_errors),

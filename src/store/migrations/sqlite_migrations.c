@@ -97,6 +97,12 @@ const char *const sqlite_migrations[] = {
     "SELECT ostiary_jti_key(jti), kind, client_id, sub, scope, aud, jti, grant_id, data, iat, exp,\n"
     "       revoked_at, consumed_at\n"
     "FROM tokens WHERE kind = 1 AND jti IS NOT NULL AND grant_id IS NOT NULL;\n",
+
+    /* 004_refresh_successor: refresh-token rotation keeps one live token per family (RFC 9700 §4.14.2).
+     * successor is the hash of the token that replaced a row (store.h: store_token); retried_at marks a
+     * used token whose one retry has been spent. */
+    "ALTER TABLE tokens ADD COLUMN successor BLOB CHECK (successor IS NULL OR length(successor) = 32);\n"
+    "ALTER TABLE tokens ADD COLUMN retried_at INTEGER NOT NULL DEFAULT 0;\n",
 };
 
 const size_t sqlite_migrations_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);
