@@ -1,0 +1,124 @@
+// login_device.test.mjs: the failed-login limiter does not hand an attacker a denial of service against a
+// named user (OWASP's device-cookie model; src/session/users.c, device cookies in src/session/session.c).
+// A browser that signs in gets a signed, long-lived device cookie for that username. An attacker then
+// fails that user's login from 8 addresses (trusted_proxies + X-Forwarded-For give the test process as
+// many addresses as it likes) until the per-account counter locks: a fresh browser with the right password
+// is delayed (429), the known browser signs in. Plain HTTP through the real pages, no browser; each
+// attempt costs one argon2id verification, so there are few.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { CookieJar, httpAuthorize, httpRequest, loginBody, openLoginPage, parseForms, textById } from './lib/flow.mjs';
+import { startServer } from './lib/server.mjs';
+
+const T = { timeout: 30000 };
+const APP = { id: 'device-app', secret: 'device-app-secret', redirect: 'https://rp.example/cb' };
+const USER = { username: 'dora', password: 'my browser knows me' };
+const MAX_FAILURES = 2; // per pair and per device; the account and the address allow 4 x as many: 8
+
+let srv;
+
+before(async () => {
+  srv = await startServer({
+    config: `
+trusted_proxies: [127.0.0.1]
+login:
+  max_failures: ${MAX_FAILURES}
+  lockout_seconds: 60
+clients:
+  - client_id: ${APP.id}
+    client_secret: ${APP.secret}
+    grant_types: [authorization_code]
+    redirect_uris: ["${APP.redirect}"]
+    token_endpoint_auth_method: client_secret_basic
+users:
+  - username: ${USER.username}
+    password: "${USER.password}"
+`,
+  });
+});
+
+after(async () => {
+  await srv?.stop();
+});
+
+/** A browser at the login page: a new one, or `jar` (a browser that has cookies already). */
+async function atLogin(jar) {
+  if (!jar) return openLoginPage(srv, { clientId: APP.id, redirectUri: APP.redirect });
+  const url = new URL(srv.url('/auth'));
+  url.search = new URLSearchParams({
+    response_type: 'code',
+    client_id: APP.id,
+    redirect_uri: APP.redirect,
+    scope: 'openid',
+    prompt: 'login',
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+  }).toString();
+  const r = await httpAuthorize(url, { jar, issuer: srv.issuer, stopAt: ['login'] });
+  assert.equal(r.page, 'login');
+  return { jar, res: r.res };
+}
+
+/** Posts the login form of the last page seen, from client address xff. */
+async function login(at, password, xff) {
+  const form = parseForms(at.res.body, at.res.url).find((f) => f.id === 'login-form');
+  assert.ok(form, 'a login form');
+  const res = await httpRequest(form.action, {
+    jar: at.jar,
+    body: loginBody(form, USER.username, password),
+    headers: { 'x-forwarded-for': xff },
+  });
+  if (res.status !== 303) at.res = res; // the login page again, with a new form
+  return res;
+}
+
+function deviceCookie(jar) {
+  return [...jar.cookies.values()].find((c) => c.name.startsWith('ostiary_device_'));
+}
+
+describe('device cookies and the failed-login limiter', () => {
+  test('a successful login sets a long-lived, HttpOnly device cookie that does not name the user', T, async () => {
+    const at = await atLogin();
+    const res = await login(at, USER.password, '192.0.2.20');
+    assert.equal(res.status, 303);
+    const c = deviceCookie(at.jar);
+    assert.ok(c, `a device cookie among ${at.jar.setCookieHeaders.join(' | ')}`);
+    assert.equal(c.attrs.httponly, true);
+    assert.equal(c.attrs.samesite, 'Lax');
+    assert.equal(c.attrs.path, '/');
+    assert.equal(Number(c.attrs['max-age']), 365 * 86400);
+    assert.equal(c.attrs.secure, undefined, 'no Secure attribute on a plain-http issuer');
+    assert.ok(!c.name.includes(USER.username) && !c.value.includes(USER.username));
+  });
+
+  test('an attacker locks the account for strangers from 8 addresses; the known browser still signs in', T, async () => {
+    // The user's own browser signs in once, and so becomes a known browser for this username.
+    const known = await atLogin();
+    assert.equal((await login(known, USER.password, '192.0.2.10')).status, 303);
+    for (const [k, c] of known.jar.cookies) if (c.name === 'ostiary_session') known.jar.cookies.delete(k);
+
+    // The attack: 8 failures (the account's 4 x 2) from 8 addresses, each under its pair limit.
+    const attacker = await atLogin();
+    for (let i = 1; i <= 8; i++) {
+      assert.equal((await login(attacker, `guess ${i}`, `198.51.100.${i}`)).status, 401, `guess ${i}`);
+    }
+    assert.equal((await login(attacker, 'guess 9', '198.51.100.9')).status, 429, 'the account is locked');
+
+    // A fresh browser, from an address never seen, with the right password: delayed.
+    const stranger = await atLogin();
+    const s = await login(stranger, USER.password, '203.0.113.77');
+    assert.equal(s.status, 429);
+    assert.match(textById(s.body, 'login-error'), /try again in \d+ seconds/i);
+
+    // The known browser, from its own address, with the right password: signed in, at once.
+    const again = await atLogin(known.jar);
+    const k = await login(again, USER.password, '192.0.2.10');
+    assert.equal(k.status, 303, `the known browser signs in (got ${k.status})`);
+    assert.match(k.location, /\/interaction\/resume\?interaction=/);
+
+    // Strangers stay delayed meanwhile.
+    const stranger2 = await atLogin(new CookieJar());
+    assert.equal((await login(stranger2, USER.password, '203.0.113.78')).status, 429);
+  });
+});
