@@ -281,7 +281,7 @@ const char *device_cookie_verify(struct arena *a, const uint8_t key[DEVICE_KEY_L
     const char *want = device_cookie_value(a, key, username, iat, id);
     /* The value we would have written for this iat and id, compared whole: a different spelling of the
      * same iat (leading zeros) does not compare equal either. */
-    if (!ct_eq(want, strlen(want), v, value.len))
+    if (!ct_eq(want, strlen(want), value.p, value.len))
         return NULL;
     return id;
 }

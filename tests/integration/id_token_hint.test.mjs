@@ -4,15 +4,21 @@
 // and at the end-session endpoint it is refused with invalid_request, with or without a session, while the
 // real ID token keeps working as a hint at both. Plain HTTP through the real pages (httpAuthorize).
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
-import { CookieJar, httpAuthorize, httpRequest, pageKind, textById } from './lib/flow.mjs';
-import { decodeJwt, postForm, startServer } from './lib/server.mjs';
+import { CookieJar, clientAndUserYaml, codeRequest, httpAuthorize, httpRequest, pageKind, signInAndRedeem, textById }
+  from './lib/flow.mjs';
+import { decodeJwt, startServer } from './lib/server.mjs';
 
 const T = { timeout: 30000 };
 const USER = { username: 'hilda', password: 'hints are id tokens' };
-const APP = { id: 'hint-app', secret: 'hint-app-secret', redirect: 'https://rp.example/cb', bye: 'https://rp.example/bye' };
+const BYE = 'https://rp.example/bye';
+const APP = {
+  id: 'hint-app',
+  secret: 'hint-app-secret',
+  redirect: 'https://rp.example/cb',
+  extra: `    post_logout_redirect_uris: ["${BYE}"]\n`,
+};
 const API = 'https://hint.api.example/';
 
 let srv;
@@ -24,17 +30,7 @@ log_level: info
 resources:
   - identifier: "${API}"
     scopes: [read]
-users:
-  - username: ${USER.username}
-    password: "${USER.password}"
-clients:
-  - client_id: ${APP.id}
-    client_secret: ${APP.secret}
-    grant_types: [authorization_code]
-    redirect_uris: ["${APP.redirect}"]
-    post_logout_redirect_uris: ["${APP.bye}"]
-    token_endpoint_auth_method: client_secret_basic
-`,
+${clientAndUserYaml(APP, USER)}`,
   });
 });
 
@@ -42,46 +38,31 @@ after(async () => {
   await srv?.stop();
 });
 
-/** An authorization request URL (code + PKCE) with extra parameters; resolves { url, verifier }. */
-function authUrl(extra = {}) {
-  const verifier = randomBytes(32).toString('base64url');
-  const url = new URL(srv.url('/auth'));
-  url.search = new URLSearchParams({
-    response_type: 'code',
-    client_id: APP.id,
-    redirect_uri: APP.redirect,
-    scope: 'openid read',
-    resource: API,
-    state: randomBytes(8).toString('hex'),
-    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
-    code_challenge_method: 'S256',
-    ...extra,
-  }).toString();
-  return { url, verifier };
-}
+/** An authorization request URL of this client for the API, with extra parameters. */
+const authUrl = (extra = {}) =>
+  codeRequest(srv, { clientId: APP.id, redirectUri: APP.redirect, scope: 'openid read', resource: API, ...extra }).url;
 
 /** Signs in with a new browser (jar); resolves { jar, access_token (a JWT), id_token }. */
 async function signIn() {
-  const jar = new CookieJar();
-  const { url, verifier } = authUrl();
-  const r = await httpAuthorize(url, { jar, issuer: srv.issuer, ...USER });
-  assert.equal(r.kind, 'redirect', `authorization response (pages: ${r.pages})`);
-  const res = await postForm(
-    srv.url('/token'),
-    { grant_type: 'authorization_code', code: r.params.get('code'), redirect_uri: APP.redirect, code_verifier: verifier },
-    { auth: [APP.id, APP.secret] },
-  );
-  assert.equal(res.status, 200, res.body);
-  const at = decodeJwt(res.json.access_token);
+  const r = await signInAndRedeem(srv, {
+    clientId: APP.id,
+    redirectUri: APP.redirect,
+    secret: APP.secret,
+    user: USER,
+    scope: 'openid read',
+    resource: API,
+  });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  const at = decodeJwt(r.json.access_token);
   assert.equal(at.header.typ, 'at+jwt');
-  assert.equal(at.payload.sub, decodeJwt(res.json.id_token).payload.sub, 'the access token names the same user');
-  return { jar, ...res.json };
+  assert.equal(at.payload.sub, decodeJwt(r.json.id_token).payload.sub, 'the access token names the same user');
+  return { jar: r.jar, ...r.json };
 }
 
 describe('id_token_hint at the authorization endpoint', () => {
   test('an access token is refused (invalid_request), with a session and without', T, async () => {
     const { jar, access_token: at } = await signIn();
-    const withSession = await httpRequest(authUrl({ id_token_hint: at }).url.href, { jar });
+    const withSession = await httpRequest(authUrl({ id_token_hint: at }).href, { jar });
     assert.equal(withSession.status, 303);
     const p = new URL(withSession.location).searchParams;
     assert.ok(withSession.location.startsWith(APP.redirect), withSession.location);
@@ -89,14 +70,14 @@ describe('id_token_hint at the authorization endpoint', () => {
     assert.match(p.get('error_description'), /id_token_hint/);
     assert.equal(p.get('code'), null);
 
-    const fresh = await httpRequest(authUrl({ id_token_hint: at }).url.href, { jar: new CookieJar() });
+    const fresh = await httpRequest(authUrl({ id_token_hint: at }).href, { jar: new CookieJar() });
     assert.equal(fresh.status, 303);
     assert.equal(new URL(fresh.location).searchParams.get('error'), 'invalid_request', fresh.location);
   });
 
   test('the ID token is a hint: the signed-in user gets a code without a login page', T, async () => {
     const { jar, id_token: idt } = await signIn();
-    const r = await httpAuthorize(authUrl({ id_token_hint: idt }).url, { jar, issuer: srv.issuer });
+    const r = await httpAuthorize(authUrl({ id_token_hint: idt }), { jar, issuer: srv.issuer });
     assert.equal(r.kind, 'redirect', `pages: ${r.pages}`);
     assert.ok(r.params.get('code'), r.url);
     assert.deepEqual(r.pages, []);
@@ -107,25 +88,25 @@ describe('id_token_hint at the end-session endpoint', () => {
   test('an access token is refused (invalid_request) and the session stays', T, async () => {
     const { jar, access_token: at } = await signIn();
     const url = new URL(srv.url('/session/end'));
-    url.search = new URLSearchParams({ id_token_hint: at, post_logout_redirect_uri: APP.bye, state: 's' }).toString();
+    url.search = new URLSearchParams({ id_token_hint: at, post_logout_redirect_uri: BYE, state: 's' }).toString();
     const res = await httpRequest(url.href, { jar });
     assert.equal(res.status, 400);
     assert.equal(pageKind(res.body), 'error');
     assert.equal(textById(res.body, 'error-code'), 'invalid_request');
     assert.match(textById(res.body, 'error-description'), /id_token_hint/);
     // Still signed in: a new request gets a code straight away.
-    const again = await httpAuthorize(authUrl().url, { jar, issuer: srv.issuer });
+    const again = await httpAuthorize(authUrl(), { jar, issuer: srv.issuer });
     assert.ok(again.params?.get('code'), `still signed in (pages: ${again.pages})`);
   });
 
   test('the ID token is a hint: the session ends and the browser goes back to the client', T, async () => {
     const { jar, id_token: idt } = await signIn();
     const url = new URL(srv.url('/session/end'));
-    url.search = new URLSearchParams({ id_token_hint: idt, post_logout_redirect_uri: APP.bye, state: 'bye' }).toString();
+    url.search = new URLSearchParams({ id_token_hint: idt, post_logout_redirect_uri: BYE, state: 'bye' }).toString();
     const res = await httpRequest(url.href, { jar });
     assert.equal(res.status, 303, res.body);
-    assert.equal(res.location, `${APP.bye}?state=bye`);
-    const again = await httpAuthorize(authUrl().url, { jar, issuer: srv.issuer });
+    assert.equal(res.location, `${BYE}?state=bye`);
+    const again = await httpAuthorize(authUrl(), { jar, issuer: srv.issuer });
     assert.equal(again.page, 'login', 'signed out');
   });
 });

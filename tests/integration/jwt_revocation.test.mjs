@@ -7,17 +7,22 @@
 // (RFC 7662) and refused at userinfo. The state of a JWT is found by its jti, never by its bytes
 // (src/oauth/tokens.c). Plain HTTP through the real pages (httpAuthorize), no browser.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
 import * as jose from 'jose';
 
-import { CookieJar, httpAuthorize, httpRequest } from './lib/flow.mjs';
+import { clientAndUserYaml, httpRequest, redeemCode, signInAndRedeem } from './lib/flow.mjs';
 import { decodeJwt, postForm, startServer } from './lib/server.mjs';
 
 const T = { timeout: 30000 };
 const USER = { username: 'rita', password: 'revoked means revoked' };
-const APP = { id: 'jwt-app', secret: 'jwt-app-secret', redirect: 'https://rp.example/cb' };
+const APP = {
+  id: 'jwt-app',
+  secret: 'jwt-app-secret',
+  redirect: 'https://rp.example/cb',
+  grantTypes: ['authorization_code', 'refresh_token'],
+  extra: '    refresh_token_policy: always\n',
+};
 const APIS = {
   RS256: 'https://rs.api.example/',
   ES256: 'https://es.api.example/',
@@ -40,57 +45,33 @@ resources:
 ${Object.entries(APIS)
   .map(([alg, id]) => `  - identifier: "${id}"\n    scopes: [read]\n    signing_alg: ${alg}`)
   .join('\n')}
-users:
-  - username: ${USER.username}
-    password: "${USER.password}"
-clients:
-  - client_id: ${APP.id}
-    client_secret: ${APP.secret}
-    grant_types: [authorization_code, refresh_token]
-    redirect_uris: ["${APP.redirect}"]
-    refresh_token_policy: always
-    token_endpoint_auth_method: client_secret_basic
-`,
+${clientAndUserYaml(APP, USER)}`,
   });
-  jwks = jose.createLocalJWKSet((await (await fetch(srv.url('/jwks'))).json()));
+  jwks = jose.createLocalJWKSet(await (await fetch(srv.url('/jwks'))).json());
 });
 
 after(async () => {
   await srv?.stop();
 });
 
-/** A code for `resource` through the login and consent pages. Resolves { code, verifier }. */
-async function authorize(resource) {
-  const verifier = randomBytes(32).toString('base64url');
-  const url = new URL(srv.url('/auth'));
-  url.search = new URLSearchParams({
-    response_type: 'code',
-    client_id: APP.id,
-    redirect_uri: APP.redirect,
-    scope: 'openid read',
-    resource,
-    state: randomBytes(8).toString('hex'),
-    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
-    code_challenge_method: 'S256',
-  }).toString();
-  const r = await httpAuthorize(url, { jar: new CookieJar(), issuer: srv.issuer, ...USER });
-  assert.equal(r.kind, 'redirect', `authorization response (pages: ${r.pages})`);
-  const code = r.params.get('code');
-  assert.ok(code, `a code (got ${r.url})`);
-  return { code, verifier };
-}
-
 const auth = { auth: [APP.id, APP.secret] };
-const redeem = ({ code, verifier }) =>
-  postForm(srv.url('/token'), { grant_type: 'authorization_code', code, redirect_uri: APP.redirect, code_verifier: verifier }, auth);
 
+/** Tokens for the API of `alg`, through the login and consent pages; `grant` can redeem the code again. */
 async function tokensFor(alg) {
-  const grant = await authorize(APIS[alg]);
-  const res = await redeem(grant);
-  assert.equal(res.status, 200, res.body);
-  assert.equal(decodeJwt(res.json.access_token).header.alg, alg);
-  return { grant, ...res.json };
+  const r = await signInAndRedeem(srv, {
+    clientId: APP.id,
+    redirectUri: APP.redirect,
+    secret: APP.secret,
+    user: USER,
+    scope: 'openid read',
+    resource: APIS[alg],
+  });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  assert.equal(decodeJwt(r.json.access_token).header.alg, alg);
+  return { grant: { code: r.code, verifier: r.verifier, redirectUri: APP.redirect }, ...r.json };
 }
+
+const redeem = (grant) => redeemCode(srv, APP, grant);
 
 async function introspect(token) {
   const res = await postForm(srv.url('/token/introspection'), { token }, auth);

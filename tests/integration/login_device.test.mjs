@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { CookieJar, httpAuthorize, httpRequest, loginBody, openLoginPage, parseForms, textById } from './lib/flow.mjs';
+import { CookieJar, clientAndUserYaml, openLoginPage, postLogin, textById } from './lib/flow.mjs';
 import { startServer } from './lib/server.mjs';
 
 const T = { timeout: 30000 };
@@ -25,16 +25,7 @@ trusted_proxies: [127.0.0.1]
 login:
   max_failures: ${MAX_FAILURES}
   lockout_seconds: 60
-clients:
-  - client_id: ${APP.id}
-    client_secret: ${APP.secret}
-    grant_types: [authorization_code]
-    redirect_uris: ["${APP.redirect}"]
-    token_endpoint_auth_method: client_secret_basic
-users:
-  - username: ${USER.username}
-    password: "${USER.password}"
-`,
+${clientAndUserYaml(APP, USER)}`,
   });
 });
 
@@ -43,35 +34,11 @@ after(async () => {
 });
 
 /** A browser at the login page: a new one, or `jar` (a browser that has cookies already). */
-async function atLogin(jar) {
-  if (!jar) return openLoginPage(srv, { clientId: APP.id, redirectUri: APP.redirect });
-  const url = new URL(srv.url('/auth'));
-  url.search = new URLSearchParams({
-    response_type: 'code',
-    client_id: APP.id,
-    redirect_uri: APP.redirect,
-    scope: 'openid',
-    prompt: 'login',
-    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-    code_challenge_method: 'S256',
-  }).toString();
-  const r = await httpAuthorize(url, { jar, issuer: srv.issuer, stopAt: ['login'] });
-  assert.equal(r.page, 'login');
-  return { jar, res: r.res };
-}
+const atLogin = (jar) =>
+  openLoginPage(srv, { clientId: APP.id, redirectUri: APP.redirect, prompt: 'login' }, jar ?? new CookieJar());
 
 /** Posts the login form of the last page seen, from client address xff. */
-async function login(at, password, xff) {
-  const form = parseForms(at.res.body, at.res.url).find((f) => f.id === 'login-form');
-  assert.ok(form, 'a login form');
-  const res = await httpRequest(form.action, {
-    jar: at.jar,
-    body: loginBody(form, USER.username, password),
-    headers: { 'x-forwarded-for': xff },
-  });
-  if (res.status !== 303) at.res = res; // the login page again, with a new form
-  return res;
-}
+const login = (at, password, xff) => postLogin(at, USER.username, password, { 'x-forwarded-for': xff });
 
 function deviceCookie(jar) {
   return [...jar.cookies.values()].find((c) => c.name.startsWith('ostiary_device_'));
@@ -118,7 +85,7 @@ describe('device cookies and the failed-login limiter', () => {
     assert.match(k.location, /\/interaction\/resume\?interaction=/);
 
     // Strangers stay delayed meanwhile.
-    const stranger2 = await atLogin(new CookieJar());
+    const stranger2 = await atLogin();
     assert.equal((await login(stranger2, USER.password, '203.0.113.78')).status, 429);
   });
 });

@@ -6,30 +6,25 @@
 // successor, a token whose successor was used, or the used token a third time revokes the family.
 // Plain HTTP: the code comes through the real pages (httpAuthorize), the token requests through fetch.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
-import { CookieJar, httpAuthorize } from './lib/flow.mjs';
+import { clientAndUserYaml, signInAndRedeem } from './lib/flow.mjs';
 import { postForm, startServer } from './lib/server.mjs';
 
 const T = { timeout: 30000 };
 const USER = { username: 'rosa', password: 'one chain per family' };
-const APP = { id: 'refresh-app', secret: 'refresh-app-secret', redirect: 'https://rp.example/cb' };
+const APP = {
+  id: 'refresh-app',
+  secret: 'refresh-app-secret',
+  redirect: 'https://rp.example/cb',
+  grantTypes: ['authorization_code', 'refresh_token'],
+  extra: '    refresh_token_policy: always\n',
+};
 
 const config = (extra) => `
 log_level: info
 ${extra}
-users:
-  - username: ${USER.username}
-    password: "${USER.password}"
-clients:
-  - client_id: ${APP.id}
-    client_secret: ${APP.secret}
-    grant_types: [authorization_code, refresh_token]
-    redirect_uris: ["${APP.redirect}"]
-    refresh_token_policy: always
-    token_endpoint_auth_method: client_secret_basic
-`;
+${clientAndUserYaml(APP, USER)}`;
 
 let byDefault; // refresh.refresh_grace_period not set: 0
 let withGrace; // refresh.refresh_grace_period: 10
@@ -49,27 +44,10 @@ const auth = { auth: [APP.id, APP.secret] };
 
 /** A first refresh token of a new family, from a code through the login and consent pages. */
 async function firstRefreshToken(srv) {
-  const verifier = randomBytes(32).toString('base64url');
-  const url = new URL(srv.url('/auth'));
-  url.search = new URLSearchParams({
-    response_type: 'code',
-    client_id: APP.id,
-    redirect_uri: APP.redirect,
-    scope: 'openid',
-    state: randomBytes(8).toString('hex'),
-    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
-    code_challenge_method: 'S256',
-  }).toString();
-  const r = await httpAuthorize(url, { jar: new CookieJar(), issuer: srv.issuer, ...USER });
-  assert.equal(r.kind, 'redirect', `authorization response (pages: ${r.pages})`);
-  const res = await postForm(
-    srv.url('/token'),
-    { grant_type: 'authorization_code', code: r.params.get('code'), redirect_uri: APP.redirect, code_verifier: verifier },
-    auth,
-  );
-  assert.equal(res.status, 200, res.body);
-  assert.ok(res.json.refresh_token);
-  return res.json.refresh_token;
+  const r = await signInAndRedeem(srv, { clientId: APP.id, redirectUri: APP.redirect, secret: APP.secret, user: USER });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  assert.ok(r.json.refresh_token);
+  return r.json.refresh_token;
 }
 
 /** Presents a refresh token: { status, json }. */

@@ -101,8 +101,8 @@ const char *const sqlite_migrations[] = {
     /* 004_refresh_successor: refresh-token rotation keeps one live token per family (RFC 9700 §4.14.2).
      * successor is the hash of the token that replaced a row (store.h: store_token); retried_at marks a
      * used token whose one retry has been spent. */
-    "ALTER TABLE tokens ADD COLUMN successor BLOB CHECK (successor IS NULL OR length(successor) = 32);\n"
-    "ALTER TABLE tokens ADD COLUMN retried_at INTEGER NOT NULL DEFAULT 0;\n",
+    ("ALTER TABLE tokens ADD COLUMN successor BLOB CHECK (successor IS NULL OR length(successor) = 32);\n"
+     "ALTER TABLE tokens ADD COLUMN retried_at INTEGER NOT NULL DEFAULT 0;\n"),
 };
 
 const size_t sqlite_migrations_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

@@ -802,14 +802,24 @@ TEST(jose_half_hash_vectors)
     arena_free(a);
 }
 
-/* The token with its signature replaced by the big-endian BIGNUM v (left-padded to width bytes). */
-static char *with_sig(struct arena *a, const char *tok, const BIGNUM *v, size_t width)
+/* The decoded signature of a token (0), or -1. */
+static int sig_bytes(struct arena *a, const char *tok, unsigned char **raw, size_t *n)
 {
-    unsigned char buf[512];
-    if (width > sizeof(buf) || BN_bn2binpad(v, buf, (int)width) != (int)width)
-        return NULL;
+    const char *sig = strrchr(tok, '.') + 1;
+    return b64url_decode(a, sig, strlen(sig), raw, n);
+}
+
+/* The token with its signature replaced by sig[0..n). */
+static char *with_sig(struct arena *a, const char *tok, const unsigned char *sig, size_t n)
+{
     const char *last = strrchr(tok, '.');
-    return arena_printf(a, "%.*s%s", (int)(last + 1 - tok), tok, b64url_encode(a, buf, width));
+    return arena_printf(a, "%.*s%s", (int)(last + 1 - tok), tok, b64url_encode(a, sig, n));
+}
+
+/* sig[off..off+n) = the big-endian v, left-padded; false if it does not fit. */
+static bool put_bn(unsigned char *sig, size_t off, size_t n, const BIGNUM *v)
+{
+    return BN_bn2binpad(v, sig + off, (int)n) == (int)n;
 }
 
 /* ECDSA malleability: (r, s) and (r, n - s) both verify under plain OpenSSL; we sign with s <= n/2 and
@@ -823,7 +833,7 @@ TEST(jose_es256_low_s_only)
     ASSERT(ks != NULL);
     struct arena *a = arena_new(8192);
     struct errbuf err = {{0}};
-    BIGNUM *n = NULL, *half = BN_new(), *s = NULL, *twin = BN_new();
+    BIGNUM *n = NULL, *half = BN_new(), *s = BN_new(), *twin = BN_new();
     ASSERT(BN_hex2bn(&n, order_hex) > 0);
     ASSERT(BN_rshift1(half, n) == 1);
     /* 64 signatures: with s uniform, a signer that does not normalize emits a high s with probability
@@ -832,21 +842,16 @@ TEST(jose_es256_low_s_only)
         const char *p = arena_printf(a, "{\"sub\":\"alice\",\"i\":%d}", i);
         char *tok = jws_sign(ks, a, "ES256", "at+jwt", p, strlen(p), &err);
         ASSERT(tok != NULL);
-        const char *last = strrchr(tok, '.') + 1;
         unsigned char *raw;
         size_t raw_len;
-        ASSERT_EQ(b64url_decode(a, last, strlen(last), &raw, &raw_len), 0);
+        ASSERT_EQ(sig_bytes(a, tok, &raw, &raw_len), 0);
         ASSERT_EQ(raw_len, 64);
-        BN_free(s);
-        s = BN_bin2bn(raw + 32, 32, NULL);
+        ASSERT(BN_bin2bn(raw + 32, 32, s) != NULL);
         ASSERT(BN_cmp(s, half) <= 0);
         ASSERT_EQ(verify(ks, a, tok), 0);
         /* The twin: (r, n - s) is a valid ECDSA signature (OpenSSL alone accepts it), refused by us. */
-        ASSERT(BN_sub(twin, n, s) == 1);
-        unsigned char both[64];
-        memcpy(both, raw, 32);
-        ASSERT(BN_bn2binpad(twin, both + 32, 32) == 32);
-        char *high = arena_printf(a, "%.*s%s", (int)(last - tok), tok, b64url_encode(a, both, 64));
+        ASSERT(BN_sub(twin, n, s) == 1 && put_bn(raw, 32, 32, twin));
+        char *high = with_sig(a, tok, raw, 64);
         ASSERT_EQ(openssl_verify(ks, a, high, "ES256"), 0);
         ASSERT_EQ(verify(ks, a, high), JOSE_ERR_BAD_SIGNATURE);
         arena_reset(a);
@@ -889,52 +894,46 @@ TEST(jose_no_second_signature_encoding)
     /* Ed25519: S is little-endian in the second half; S + L < 2^256 since S < L < 2^253. */
     char *ed = jws_sign(ks, a, "EdDSA", "at+jwt", payload, strlen(payload), &err);
     ASSERT(ed != NULL);
-    const char *last = strrchr(ed, '.') + 1;
     unsigned char *raw;
     size_t raw_len;
-    ASSERT_EQ(b64url_decode(a, last, strlen(last), &raw, &raw_len), 0);
+    ASSERT_EQ(sig_bytes(a, ed, &raw, &raw_len), 0);
     ASSERT_EQ(raw_len, 64);
-    unsigned char le[32], sum[64];
+    unsigned char be[32];
     for (size_t k = 0; k < 32; k++)
-        le[k] = raw[63 - k]; /* to big-endian for BN */
-    BIGNUM *bs = BN_bin2bn(le, 32, NULL), *l = NULL;
+        be[k] = raw[63 - k];
+    BIGNUM *bs = BN_bin2bn(be, 32, NULL), *l = NULL;
     ASSERT(BN_hex2bn(&l, ed_l_hex) > 0);
-    ASSERT(BN_add(bs, bs, l) == 1);
-    ASSERT(BN_bn2binpad(bs, le, 32) == 32);
-    memcpy(sum, raw, 32);
+    ASSERT(BN_add(bs, bs, l) == 1 && put_bn(be, 0, 32, bs));
     for (size_t k = 0; k < 32; k++)
-        sum[32 + k] = le[31 - k];
-    char *ed2 = arena_printf(a, "%.*s%s", (int)(last - ed), ed, b64url_encode(a, sum, 64));
+        raw[32 + k] = be[31 - k];
+    char *ed2 = with_sig(a, ed, raw, 64);
     ASSERT_EQ(verify(ks, a, ed2), JOSE_ERR_BAD_SIGNATURE);
     ASSERT(openssl_verify(ks, a, ed2, "EdDSA") != 0); /* OpenSSL itself refuses S >= L */
     BN_free(bs);
     BN_free(l);
 
     /* RS256: the modulus itself, and s + n whenever it still fits the modulus length. */
-    json_t *jwk = NULL;
     char *rs = jws_sign(ks, a, "RS256", "at+jwt", payload, strlen(payload), &err);
     ASSERT(rs != NULL);
-    jwk = jwks_find(ks, a, token_kid(a, rs));
+    json_t *jwk = jwks_find(ks, a, token_kid(a, rs));
     ASSERT(jwk != NULL);
     unsigned char *nb;
     size_t nn;
     ASSERT_EQ(jwk_bytes(a, jwk, "n", &nb, &nn), 0);
     json_decref(jwk);
     BIGNUM *n = BN_bin2bn(nb, (int)nn, NULL), *sv = BN_new();
-    ASSERT_EQ(verify(ks, a, with_sig(a, rs, n, nn)), JOSE_ERR_BAD_SIGNATURE);
-    int tried = 0;
-    for (int i = 0; i < 64 && tried == 0; i++) {
+    ASSERT_EQ(verify(ks, a, with_sig(a, rs, nb, nn)), JOSE_ERR_BAD_SIGNATURE);
+    bool tried = false;
+    for (int i = 0; i < 64 && !tried; i++) {
         const char *p = arena_printf(a, "{\"i\":%d}", i);
         rs = jws_sign(ks, a, "RS256", NULL, p, strlen(p), &err);
         ASSERT(rs != NULL);
-        last = strrchr(rs, '.') + 1;
-        ASSERT_EQ(b64url_decode(a, last, strlen(last), &raw, &raw_len), 0);
-        ASSERT(BN_bin2bn(raw, (int)raw_len, sv) != NULL);
-        ASSERT(BN_add(sv, sv, n) == 1);
-        if ((size_t)BN_num_bytes(sv) > nn)
-            continue;
-        ASSERT_EQ(verify(ks, a, with_sig(a, rs, sv, nn)), JOSE_ERR_BAD_SIGNATURE);
-        tried = 1;
+        ASSERT_EQ(sig_bytes(a, rs, &raw, &raw_len), 0);
+        ASSERT(raw_len == nn && BN_bin2bn(raw, (int)raw_len, sv) != NULL && BN_add(sv, sv, n) == 1);
+        if (!put_bn(raw, 0, nn, sv))
+            continue; /* s + n needs one more byte than the modulus: no such encoding of this one */
+        ASSERT_EQ(verify(ks, a, with_sig(a, rs, raw, nn)), JOSE_ERR_BAD_SIGNATURE);
+        tried = true;
     }
     BN_free(n);
     BN_free(sv);
