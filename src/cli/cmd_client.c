@@ -31,6 +31,7 @@
 enum opt {
     O_CLIENT_ID,
     O_NAME,
+    O_APP_TYPE,
     O_GRANT_TYPE,
     O_GRANT_TYPES,
     O_REDIRECT_URI,
@@ -60,6 +61,7 @@ static const struct {
 } opts[O_COUNT] = {
     [O_CLIENT_ID] = {"--client-id", true, false},
     [O_NAME] = {"--name", true, false},
+    [O_APP_TYPE] = {"--application-type", true, false},
     [O_GRANT_TYPE] = {"--grant-type", true, true},
     [O_GRANT_TYPES] = {"--grant-types", true, true},
     [O_REDIRECT_URI] = {"--redirect-uri", true, true},
@@ -84,9 +86,9 @@ static const struct {
 #define BIT(o) (1u << (o))
 _Static_assert(O_COUNT <= 32, "client_args.seen holds one bit per option");
 #define METADATA_OPTS                                                                                          \
-    (BIT(O_NAME) | BIT(O_GRANT_TYPE) | BIT(O_GRANT_TYPES) | BIT(O_REDIRECT_URI) | BIT(O_SCOPE) |             \
-     BIT(O_AUTH_METHOD) | BIT(O_PUBLIC) | BIT(O_SECRET) | BIT(O_SECRET_SHA256) | BIT(O_RESOURCE) |            \
-     BIT(O_TTL) | BIT(O_POST_LOGOUT_URI) | BIT(O_ID_TOKEN_ALG) | BIT(O_REFRESH_POLICY) |                      \
+    (BIT(O_NAME) | BIT(O_APP_TYPE) | BIT(O_GRANT_TYPE) | BIT(O_GRANT_TYPES) | BIT(O_REDIRECT_URI) |            \
+     BIT(O_SCOPE) | BIT(O_AUTH_METHOD) | BIT(O_PUBLIC) | BIT(O_SECRET) | BIT(O_SECRET_SHA256) |                \
+     BIT(O_RESOURCE) | BIT(O_TTL) | BIT(O_POST_LOGOUT_URI) | BIT(O_ID_TOKEN_ALG) | BIT(O_REFRESH_POLICY) |     \
      BIT(O_PKCE_METHODS) | BIT(O_REQUIRE_PKCE) | BIT(O_NO_REQUIRE_PKCE))
 
 /* What the command line said, unchecked: values are validated once the configuration is loaded. */
@@ -130,6 +132,8 @@ static void usage(FILE *out)
           "\n"
           "client options:\n"
           "  --name NAME                    client_name\n"
+          "  --application-type T           web (default) or native: only a native client's redirect URIs\n"
+          "                                 on http://127.0.0.1 or http://[::1] match any port (RFC 8252)\n"
           "  --grant-type G                 repeatable; or --grant-types a,b. One of authorization_code,\n"
           "                                 client_credentials, refresh_token,\n"
           "                                 urn:ietf:params:oauth:grant-type:device_code. Default:\n"
@@ -423,6 +427,10 @@ static void check_args(const struct client_cmd *cc)
     v = ca->val[O_NAME];
     if (v != NULL && (strlen(v) > 1024 || !utf8_valid(v, strlen(v))))
         die("client %s: --name: must be valid UTF-8 of at most 1024 bytes", sub);
+    v = ca->val[O_APP_TYPE];
+    enum application_type at;
+    if (v != NULL && client_application_type_parse(v, &at) != 0)
+        die("client %s: --application-type: must be web or native, got '%s'", sub, v);
     for (size_t i = 0; i < ca->n_grants; i++) {
         if (grant_type_flag(ca->grants[i]) == 0)
             die("client %s: %s: unsupported grant type '%s' (allowed: " GRANT_NAMES ")", sub, ca->grant_flag[i],
@@ -512,6 +520,8 @@ static void apply_args(const struct client_cmd *cc, struct client *c)
     const struct client_args *ca = cc->args;
     if (ca->val[O_NAME] != NULL)
         c->client_name = ca->val[O_NAME][0] != '\0' ? ca->val[O_NAME] : NULL;
+    if (ca->val[O_APP_TYPE] != NULL)
+        client_application_type_parse(ca->val[O_APP_TYPE], &c->application_type);
     if (ca->seen & (BIT(O_REDIRECT_URI) | BIT(O_NO_REDIRECT_URIS))) {
         c->redirect_uris = (const char **)ca->redirect_uris;
         c->n_redirect_uris = ca->n_redirect_uris;

@@ -80,6 +80,7 @@ struct raw_client {
     char *client_secret;
     char *client_secret_sha256;
     char *client_name;
+    char *application_type;
     char **grant_types;
     unsigned n_grant_types;
     char **redirect_uris;
@@ -215,6 +216,7 @@ static const cyaml_schema_field_t client_fields[] = {
     F_STR("client_secret", struct raw_client, client_secret),
     F_STR("client_secret_sha256", struct raw_client, client_secret_sha256),
     F_STR("client_name", struct raw_client, client_name),
+    F_STR("application_type", struct raw_client, application_type),
     F_LIST("grant_types", struct raw_client, grant_types, n_grant_types, CFG_MAX_GRANTS),
     F_LIST("redirect_uris", struct raw_client, redirect_uris, n_redirect_uris, CFG_MAX_REDIRECTS),
     F_STR("token_endpoint_auth_method", struct raw_client, token_endpoint_auth_method),
@@ -939,6 +941,7 @@ static int apply_raw(struct config *cfg, struct raw_config *raw, const char *pre
             c->client_secret = steal(&r->client_secret);
             c->client_secret_sha256 = steal(&r->client_secret_sha256);
             c->client_name = steal(&r->client_name);
+            c->application_type = steal(&r->application_type);
             c->grant_types = steal_list(&r->grant_types, &r->n_grant_types, &c->n_grant_types);
             c->redirect_uris = steal_list(&r->redirect_uris, &r->n_redirect_uris, &c->n_redirect_uris);
             c->token_endpoint_auth_method = steal(&r->token_endpoint_auth_method);
@@ -1146,6 +1149,7 @@ static const char *const auth_methods_allowed[] = {"client_secret_basic", "clien
 static const char *const log_levels_allowed[] = {"debug", "info", "warn", "error"};
 static const char *const refresh_policies_allowed[] = {"offline_consent", "offline_access", "always"};
 static const char *const pkce_methods_allowed[] = {"S256", "plain"};
+static const char *const application_types_allowed[] = {"web", "native"};
 
 static bool one_of(const char *s, const char *const *set, size_t n)
 {
@@ -1642,6 +1646,16 @@ static int validate_client(struct config *cfg, unsigned i, struct arena *tmp, st
         return ERR_INVALID;
     }
 
+    /* OIDC Registration §2: web unless said otherwise. It decides how redirect URIs are matched: only a
+     * native client's loopback IP redirect URIs may vary in port (RFC 8252 §7.3). */
+    if (c->application_type == NULL)
+        config_set_str(&c->application_type, "web");
+    if (!ONE_OF(c->application_type, application_types_allowed)) {
+        errbuf_set(err, "clients[%u].application_type: must be web or native, got '%s'", i,
+                   shown(c->application_type, buf));
+        return ERR_INVALID;
+    }
+
     for (unsigned j = 0; j < c->n_redirect_uris; j++) {
         if (validate_redirect_uri(cfg, i, "redirect_uris", j, c->redirect_uris[j], err) != 0)
             return ERR_INVALID;
@@ -2009,6 +2023,7 @@ void config_free(struct config *cfg)
         free(c->client_secret);
         free(c->client_secret_sha256);
         free(c->client_name);
+        free(c->application_type);
         free_list(c->grant_types, c->n_grant_types);
         free_list(c->redirect_uris, c->n_redirect_uris);
         free(c->token_endpoint_auth_method);

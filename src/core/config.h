@@ -44,6 +44,7 @@ struct cfg_client {
     char *client_secret;         /* clear secret as given (hashed at start, never stored in clear) */
     char *client_secret_sha256;  /* or: base64 of SHA-256 of the secret */
     char *client_name;
+    char *application_type;      /* web (default) | native: only native loopback redirect URIs vary in port */
     char **grant_types;
     unsigned n_grant_types;
     char **redirect_uris;

@@ -1,5 +1,5 @@
 /* authorize.c: authorization endpoint (RFC 6749 §3.1, §4.1.1-4.1.2.1; OIDC Core §3.1.2; RFC 7636 §4.3;
- * RFC 8707; RFC 8252 §7.3 loopback redirects; RFC 9207 `iss`). Validates the request, then either
+ * RFC 8707; RFC 8252 §7.3 loopback redirects of native clients; RFC 9207 `iss`). Validates the request, then either
  * answers at once (SSO session and remembered consent, or prompt=none) or parks it as an interaction and
  * sends the browser to the login, account-selection or consent page (interaction.c), which resume it
  * through authz_resume(). Implicit and hybrid response types are not served. */
@@ -36,50 +36,55 @@ bool scope_is_oidc(const char *s)
 
 /* ---- redirect URI matching ---- */
 
-static bool is_loopback_host(struct str host)
+/* Splits a loopback IP redirect URI, "http://127.0.0.1[:port]REST" or "http://[::1][:port]REST", into its
+ * host and REST (path and query, from the first '/' or '?'), the port being 1 to 65535 or absent. False for
+ * anything else: another scheme or host (including "localhost", which RFC 8252 §8.3 does not recommend and
+ * which gets no port freedom), userinfo, or junk after the host ("http://127.0.0.1.evil.com",
+ * "http://[::1]@evil.com"). */
+static bool split_loopback_ip(const char *uri, struct str *host, struct str *rest)
 {
-    return str_eq_c(host, "127.0.0.1") || str_eq_c(host, "[::1]") || str_eq_c(host, "localhost");
-}
-
-/* Splits "http://host:port/rest" into host (with brackets for IPv6) and rest; port ignored. */
-static bool split_http(const char *uri, struct str *host, struct str *rest)
-{
+    static const char *const hosts[] = {"127.0.0.1", "[::1]"};
     if (strncmp(uri, "http://", 7) != 0)
         return false;
     const char *h = uri + 7;
-    const char *end = h + strcspn(h, "/?#");
-    const char *colon = NULL;
-    if (*h == '[') {
-        const char *rb = memchr(h, ']', (size_t)(end - h));
-        if (rb == NULL)
-            return false;
-        /* Only ":port" may follow the literal: "[::1]@evil.com" is user "[::1]" at host evil.com. */
-        if (rb + 1 < end && rb[1] != ':')
-            return false;
-        colon = rb + 1 < end ? rb + 1 : NULL;
-        *host = (struct str){h, (size_t)(rb + 1 - h)};
-    } else {
-        colon = memchr(h, ':', (size_t)(end - h));
-        *host = (struct str){h, (size_t)((colon ? colon : end) - h)};
+    const char *p = NULL;
+    for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]) && p == NULL; i++) {
+        size_t n = strlen(hosts[i]);
+        if (strncmp(h, hosts[i], n) == 0) {
+            *host = (struct str){h, n};
+            p = h + n;
+        }
     }
-    if (colon != NULL) {
-        for (const char *p = colon + 1; p < end; p++)
-            if (*p < '0' || *p > '9')
-                return false;
+    if (p == NULL)
+        return false;
+    if (*p == ':') {
+        unsigned port = 0;
+        size_t digits = 0;
+        for (p++; *p >= '0' && *p <= '9' && digits < 6; p++, digits++)
+            port = port * 10 + (unsigned)(*p - '0');
+        if (digits == 0 || digits > 5 || port == 0 || port > 65535)
+            return false;
     }
-    *rest = str_c(end);
+    if (*p != '\0' && *p != '/' && *p != '?')
+        return false;
+    *rest = str_c(p);
     return true;
 }
 
-bool redirect_uri_matches(const char *registered, const char *given)
+bool redirect_uri_matches(enum application_type type, const char *registered, const char *given)
 {
+    /* OIDC Core §3.1.2.1, RFC 9700 §4.1.3: simple string comparison. */
     if (strcmp(registered, given) == 0)
         return true;
-    /* RFC 8252 §7.3: for loopback redirect URIs the port may vary; everything else must match. */
-    struct str rh, rr, gh, gr;
-    if (!split_http(registered, &rh, &rr) || !split_http(given, &gh, &gr))
+    /* RFC 8252 §7.3: a native app listening on a loopback IP address gets a port from the OS at run time,
+     * so the port may differ from the registered one; scheme, host, path and query may not. Web clients
+     * never get this (RFC 9700 §2.1). */
+    if (type != APP_TYPE_NATIVE)
         return false;
-    return is_loopback_host(rh) && str_eq(rh, gh) && str_eq(rr, gr);
+    struct str rh, rr, gh, gr;
+    if (!split_loopback_ip(registered, &rh, &rr) || !split_loopback_ip(given, &gh, &gr))
+        return false;
+    return str_eq(rh, gh) && str_eq(rr, gr);
 }
 
 /* ---- resource (API) selection, shared with the token endpoint's rules ---- */
@@ -223,7 +228,7 @@ static bool validate_client_and_redirect(struct http_req *req, const struct form
         ar->redirect_uri = str_dup(req->arena, v);
         ar->redirect_uri_given = true;
         for (size_t i = 0; i < c->n_redirect_uris; i++)
-            if (redirect_uri_matches(c->redirect_uris[i], ar->redirect_uri))
+            if (redirect_uri_matches(c->application_type, c->redirect_uris[i], ar->redirect_uri))
                 return true;
         page_error(req, OAUTH_ERROR(INVALID_REQUEST, "redirect_uri is not registered for this client"));
         return false;

@@ -76,6 +76,22 @@ int client_refresh_policy_parse(const char *s, enum refresh_policy *out)
     return 0;
 }
 
+static const char *const application_types[] = {"web", "native"};
+
+const char *client_application_type_str(enum application_type t)
+{
+    return (unsigned)t < NAMES_LEN(application_types) ? application_types[t] : "web";
+}
+
+int client_application_type_parse(const char *s, enum application_type *out)
+{
+    int i = name_index(application_types, NAMES_LEN(application_types), s);
+    if (i < 0)
+        return -1;
+    *out = (enum application_type)i;
+    return 0;
+}
+
 unsigned pkce_method_flag(const char *name)
 {
     if (strcmp(name, "S256") == 0)
@@ -114,6 +130,12 @@ int client_from_store(struct arena *a, const struct store_client *sc, struct cli
     memcpy(out->secret_hash, sc->secret_hash, STORE_HASH_LEN);
     const char *name = json_string_value(json_object_get(m, "client_name"));
     out->client_name = arena_strdup(a, name);
+    /* Absent (a client stored before the field existed) or unknown: web, whose redirect URIs are compared
+     * as strings, the stricter reading. */
+    const char *at = json_string_value(json_object_get(m, "application_type"));
+    out->application_type = APP_TYPE_WEB;
+    if (at != NULL)
+        client_application_type_parse(at, &out->application_type);
     const char *method = json_string_value(json_object_get(m, "token_endpoint_auth_method"));
     out->auth_method = sc->has_secret ? CLIENT_AUTH_SECRET_BASIC : CLIENT_AUTH_NONE;
     if (method != NULL && client_auth_method_parse(method, &out->auth_method) != 0) {
@@ -152,39 +174,40 @@ int client_from_store(struct arena *a, const struct store_client *sc, struct cli
     return 0;
 }
 
+/* Sets m[key] to the array of v[0..n); an empty list is written only when `always`. */
+static void set_str_array(json_t *m, const char *key, const char *const *v, size_t n, bool always)
+{
+    if (n == 0 && !always)
+        return;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, json_string(v[i]));
+    json_object_set_new(m, key, arr);
+}
+
 char *client_metadata_json(const struct client *c)
 {
     json_t *m = json_object();
     if (c->client_name != NULL)
         json_object_set_new(m, "client_name", json_string(c->client_name));
+    /* The policies below are written even when they are the default, so that `ostiary client show`
+     * states them. */
+    json_object_set_new(m, "application_type", json_string(client_application_type_str(c->application_type)));
     json_object_set_new(m, "token_endpoint_auth_method", json_string(client_auth_method_str(c->auth_method)));
     json_t *gt = json_array();
     for (size_t i = 0; i < sizeof(grants) / sizeof(grants[0]); i++)
         if (c->grant_types & grants[i].flag)
             json_array_append_new(gt, json_string(grants[i].name));
     json_object_set_new(m, "grant_types", gt);
-    json_t *ru = json_array();
-    for (size_t i = 0; i < c->n_redirect_uris; i++)
-        json_array_append_new(ru, json_string(c->redirect_uris[i]));
-    json_object_set_new(m, "redirect_uris", ru);
+    set_str_array(m, "redirect_uris", c->redirect_uris, c->n_redirect_uris, true);
     json_object_set_new(m, "scope", json_string(c->scope != NULL ? c->scope : ""));
-    if (c->n_resources > 0) {
-        json_t *rs = json_array();
-        for (size_t i = 0; i < c->n_resources; i++)
-            json_array_append_new(rs, json_string(c->resources[i]));
-        json_object_set_new(m, "resources", rs);
-    }
+    set_str_array(m, "resources", c->resources, c->n_resources, false);
     if (c->access_token_ttl > 0)
         json_object_set_new(m, "access_token_ttl", json_integer(c->access_token_ttl));
-    if (c->n_post_logout_redirect_uris > 0) {
-        json_t *pl = json_array();
-        for (size_t i = 0; i < c->n_post_logout_redirect_uris; i++)
-            json_array_append_new(pl, json_string(c->post_logout_redirect_uris[i]));
-        json_object_set_new(m, "post_logout_redirect_uris", pl);
-    }
+    set_str_array(m, "post_logout_redirect_uris", c->post_logout_redirect_uris, c->n_post_logout_redirect_uris,
+                  false);
     if (c->id_token_signed_response_alg != NULL)
         json_object_set_new(m, "id_token_signed_response_alg", json_string(c->id_token_signed_response_alg));
-    /* Written even when it is the default, so that `ostiary client show` states it. */
     json_object_set_new(m, "refresh_token_policy", json_string(client_refresh_policy_str(c->refresh_policy)));
     if (c->pkce_methods != 0) {
         json_t *pm = json_array();
@@ -209,6 +232,8 @@ int clients_apply_config(struct store_conn *db, const struct config *cfg, struct
         struct client c = {0};
         c.client_id = cc->client_id;
         c.client_name = cc->client_name;
+        if (cc->application_type != NULL)
+            client_application_type_parse(cc->application_type, &c.application_type);
         if (cc->token_endpoint_auth_method != NULL)
             client_auth_method_parse(cc->token_endpoint_auth_method, &c.auth_method);
         else

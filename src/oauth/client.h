@@ -37,9 +37,17 @@ enum refresh_policy {
 
 enum pkce_flags { PKCE_S256 = 1 << 0, PKCE_PLAIN = 1 << 1 };
 
+/* OIDC Dynamic Client Registration §2 application_type. Only a native client's loopback IP redirect URIs
+ * may vary in port (RFC 8252 §7.3); a web client's redirect URIs are compared as strings. */
+enum application_type {
+    APP_TYPE_WEB = 0,    /* the default */
+    APP_TYPE_NATIVE = 1,
+};
+
 struct client {
     const char *client_id;
     const char *client_name;
+    enum application_type application_type;
     bool has_secret;
     uint8_t secret_hash[STORE_HASH_LEN];
     enum client_auth_method auth_method;
@@ -67,6 +75,10 @@ unsigned grant_type_flag(const char *name);
  * unknown name and leaves *out untouched. */
 const char *client_refresh_policy_str(enum refresh_policy p);
 int client_refresh_policy_parse(const char *s, enum refresh_policy *out);
+/* application_type name (web, native) <-> value; parse returns -1 for an unknown name and leaves *out
+ * untouched. */
+const char *client_application_type_str(enum application_type t);
+int client_application_type_parse(const char *s, enum application_type *out);
 /* PKCE method name (RFC 7636 §4.2: "S256", "plain", case-sensitive) -> flag; 0 for an unknown name. */
 unsigned pkce_method_flag(const char *name);
 

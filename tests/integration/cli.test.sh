@@ -362,6 +362,22 @@ run client update web "${P[@]}" --public
 check "turning a client public switches require_pkce on" \
     eval 'rc_is 0 && field_is token_endpoint_auth_method none && field_is require_pkce true'
 
+# ---- application_type: web by default, native on request; same names and checks as the file ----
+run client create "${P[@]}" --client-id desktop --public --application-type native --redirect-uri http://127.0.0.1/cb
+check "create --application-type native stores it" eval 'rc_is 0 && field_is application_type native'
+run client show plain-web "${P[@]}"
+check "a client created without --application-type is a web client" field_is application_type web
+run client update desktop "${P[@]}" --application-type web
+check "update --application-type web changes it" eval 'rc_is 0 && field_is application_type web'
+run client create "${P[@]}" --client-id bad --redirect-uri https://app.example/cb --application-type browser
+check "create refuses an unknown --application-type (1), naming it" \
+    eval 'rc_is 1 && err_has "--application-type" && err_has browser'
+run client update desktop "${P[@]}" --application-type Native
+check "update refuses an unknown --application-type (names are case-sensitive) (1)" \
+    eval 'rc_is 1 && err_has "--application-type"'
+run client show desktop "${P[@]}"
+check "... and changes nothing" field_is application_type web
+
 # ---- keys ----
 run keys help
 check "keys help exits 0" eval 'rc_is 0 && out_has rotate'

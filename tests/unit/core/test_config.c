@@ -762,6 +762,27 @@ TEST(config_client_interactive_errors)
     ASSERT_STREQ(err.msg, "clients[0].post_logout_redirect_uri: unknown key");
 }
 
+/* application_type (OIDC Registration §2): web by default, native on request, nothing else. */
+TEST(config_client_application_type)
+{
+    struct errbuf err;
+    struct config *cfg = load("clients:\n"
+                              "  - { client_id: site, client_secret: s, redirect_uris: ['https://a.example/cb'] }\n"
+                              "  - { client_id: app, application_type: native, redirect_uris: ['http://127.0.0.1/cb'] }\n",
+                              &err);
+    ASSERT(cfg != NULL);
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    ASSERT_STREQ(cfg->clients[0].application_type, "web");
+    ASSERT_STREQ(cfg->clients[1].application_type, "native");
+    config_free(cfg);
+    ASSERT(load_validate("clients:\n  - { client_id: c, application_type: Native, redirect_uris: ['http://[::1]/cb'] }\n",
+                         &err) != 0);
+    ASSERT_STREQ(err.msg, "clients[0].application_type: must be web or native, got 'Native'");
+    ASSERT(load_validate("clients:\n  - { client_id: c, application_type: '', redirect_uris: ['http://[::1]/cb'] }\n",
+                         &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].application_type: must be web or native"));
+}
+
 static const char users_yaml[] =
     "users:\n"
     "  - username: alice\n"
@@ -989,5 +1010,5 @@ TESTS(T(config_example_loads), T(config_defaults), T(config_load_file_prefixes_e
       T(config_validate_client_secret_sha256), T(config_validate_resource_format),
       T(config_validate_client_unknown_resource), T(config_validate_client_rules), T(config_set_str_replaces),
       T(config_interactive_sections_load), T(config_env_interactive_keys), T(config_client_interactive_fields),
-      T(config_client_interactive_errors), T(config_users_load), T(config_users_errors),
+      T(config_client_interactive_errors), T(config_client_application_type), T(config_users_load), T(config_users_errors),
       T(config_users_secrets_not_echoed), T(config_users_too_many), T(config_trusted_proxies))
