@@ -97,6 +97,9 @@ struct raw_client {
     char **pkce_methods;
     unsigned n_pkce_methods;
     char *require_pkce;
+    char *introspection_access;
+    char **introspection_resources;
+    unsigned n_introspection_resources;
 };
 
 struct raw_sessions {
@@ -229,6 +232,9 @@ static const cyaml_schema_field_t client_fields[] = {
     F_STR("refresh_token_policy", struct raw_client, refresh_token_policy),
     F_LIST("pkce_methods", struct raw_client, pkce_methods, n_pkce_methods, CFG_MAX_PKCE_METHODS),
     F_STR("require_pkce", struct raw_client, require_pkce),
+    F_STR("introspection_access", struct raw_client, introspection_access),
+    F_LIST("introspection_resources", struct raw_client, introspection_resources, n_introspection_resources,
+           CFG_MAX_CLIENT_RESOURCES),
     CYAML_FIELD_END,
 };
 
@@ -954,6 +960,9 @@ static int apply_raw(struct config *cfg, struct raw_config *raw, const char *pre
             c->refresh_token_policy = steal(&r->refresh_token_policy);
             c->pkce_methods = steal_list(&r->pkce_methods, &r->n_pkce_methods, &c->n_pkce_methods);
             c->require_pkce = steal(&r->require_pkce);
+            c->introspection_access = steal(&r->introspection_access);
+            c->introspection_resources = steal_list(&r->introspection_resources, &r->n_introspection_resources,
+                                                    &c->n_introspection_resources);
             if (entry_ttl(r->access_token_ttl, prefix, "clients", i, &c->access_token_ttl, err) != 0)
                 return ERR_INVALID;
         }
@@ -1150,6 +1159,7 @@ static const char *const log_levels_allowed[] = {"debug", "info", "warn", "error
 static const char *const refresh_policies_allowed[] = {"offline_consent", "offline_access", "always"};
 static const char *const pkce_methods_allowed[] = {"S256", "plain"};
 static const char *const application_types_allowed[] = {"web", "native"};
+static const char *const introspection_access_allowed[] = {"all", "own", "resources"};
 
 static bool one_of(const char *s, const char *const *set, size_t n)
 {
@@ -1496,6 +1506,48 @@ static int validate_redirect_uri(const struct config *cfg, unsigned i, const cha
     return 0;
 }
 
+/* introspection_access and introspection_resources (RFC 7662 §4: the server may limit which tokens a
+ * client can introspect). The list names configured APIs and goes with `resources` only, both ways. */
+static int validate_client_introspection(struct config *cfg, unsigned i, struct errbuf *err)
+{
+    char buf[72];
+    struct cfg_client *c = &cfg->clients[i];
+    if (c->introspection_access == NULL)
+        config_set_str(&c->introspection_access, "all");
+    if (!ONE_OF(c->introspection_access, introspection_access_allowed)) {
+        errbuf_set(err, "clients[%u].introspection_access: must be all, own or resources, got '%s'", i,
+                   shown(c->introspection_access, buf));
+        return ERR_INVALID;
+    }
+    bool by_resource = strcmp(c->introspection_access, "resources") == 0;
+    if (by_resource && c->n_introspection_resources == 0) {
+        errbuf_set(err,
+                   "clients[%u].introspection_resources: introspection_access resources needs at least one API "
+                   "(a resources[].identifier)",
+                   i);
+        return ERR_INVALID;
+    }
+    if (!by_resource && c->n_introspection_resources > 0) {
+        errbuf_set(err, "clients[%u].introspection_resources: only applies with introspection_access resources", i);
+        return ERR_INVALID;
+    }
+    for (unsigned j = 0; j < c->n_introspection_resources; j++) {
+        const char *r = c->introspection_resources[j];
+        if (r == NULL || !is_resource(cfg, r)) {
+            errbuf_set(err,
+                       "clients[%u].introspection_resources[%u]: unknown resource '%s' (not a "
+                       "resources[].identifier)",
+                       i, j, shown(r, buf));
+            return ERR_INVALID;
+        }
+        if (in_list(r, c->introspection_resources, j)) {
+            errbuf_set(err, "clients[%u].introspection_resources[%u]: duplicate '%s'", i, j, shown(r, buf));
+            return ERR_INVALID;
+        }
+    }
+    return 0;
+}
+
 /* The settings of the interactive flows: ID token algorithm, refresh token policy, PKCE. */
 static int validate_client_interactive(struct config *cfg, unsigned i, bool is_public, struct errbuf *err)
 {
@@ -1734,6 +1786,8 @@ static int validate_client(struct config *cfg, unsigned i, struct arena *tmp, st
                    ENTRY_TTL_MAX);
         return ERR_INVALID;
     }
+    if (validate_client_introspection(cfg, i, err) != 0)
+        return ERR_INVALID;
     return validate_client_interactive(cfg, i, is_public, err);
 }
 
@@ -2034,6 +2088,8 @@ void config_free(struct config *cfg)
         free(c->refresh_token_policy);
         free_list(c->pkce_methods, c->n_pkce_methods);
         free(c->require_pkce);
+        free(c->introspection_access);
+        free_list(c->introspection_resources, c->n_introspection_resources);
     }
     free(cfg->clients);
     for (unsigned i = 0; i < cfg->n_users; i++) {

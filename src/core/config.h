@@ -63,6 +63,10 @@ struct cfg_client {
     unsigned n_pkce_methods;
     char *require_pkce;          /* "true"/"false"/NULL: NULL = pkce.required; public clients always */
     bool require_pkce_set, require_pkce_value; /* derived from require_pkce by config_validate */
+    /* Introspection (RFC 7662 §4): which access tokens this client may introspect. */
+    char *introspection_access;  /* all (default) | own | resources */
+    char **introspection_resources; /* with `resources`: the APIs (resources[].identifier) whose tokens it may */
+    unsigned n_introspection_resources;
 };
 
 /* An end user declared in the file (like Dex's static passwords): applied at start. */

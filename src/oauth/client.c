@@ -92,6 +92,22 @@ int client_application_type_parse(const char *s, enum application_type *out)
     return 0;
 }
 
+static const char *const introspection_accesses[] = {"all", "own", "resources"};
+
+const char *client_introspection_access_str(enum introspection_access v)
+{
+    return (unsigned)v < NAMES_LEN(introspection_accesses) ? introspection_accesses[v] : "all";
+}
+
+int client_introspection_access_parse(const char *s, enum introspection_access *out)
+{
+    int i = name_index(introspection_accesses, NAMES_LEN(introspection_accesses), s);
+    if (i < 0)
+        return -1;
+    *out = (enum introspection_access)i;
+    return 0;
+}
+
 unsigned pkce_method_flag(const char *name)
 {
     if (strcmp(name, "S256") == 0)
@@ -167,6 +183,16 @@ int client_from_store(struct arena *a, const struct store_client *sc, struct cli
     out->require_pkce = json_is_boolean(rq) ? json_is_true(rq) : true;
     if (out->auth_method == CLIENT_AUTH_NONE)
         out->require_pkce = true; /* RFC 9700 §2.1.1: public clients always use PKCE */
+    /* Absent (stored before the field existed): all, as then. An unknown value is refused rather than read
+     * as some other, wider, access. */
+    const char *ia = json_string_value(json_object_get(m, "introspection_access"));
+    out->introspection_access = INTROSPECT_ALL;
+    if (ia != NULL && client_introspection_access_parse(ia, &out->introspection_access) != 0) {
+        json_decref(m);
+        return -1;
+    }
+    out->introspection_resources =
+        json_str_array(a, json_object_get(m, "introspection_resources"), &out->n_introspection_resources);
     json_t *ttl = json_object_get(m, "access_token_ttl");
     if (json_is_integer(ttl) && json_integer_value(ttl) > 0 && json_integer_value(ttl) <= 86400 * 366)
         out->access_token_ttl = (uint32_t)json_integer_value(ttl);
@@ -218,6 +244,9 @@ char *client_metadata_json(const struct client *c)
         json_object_set_new(m, "pkce_methods", pm);
     }
     json_object_set_new(m, "require_pkce", json_boolean(c->require_pkce));
+    json_object_set_new(m, "introspection_access",
+                        json_string(client_introspection_access_str(c->introspection_access)));
+    set_str_array(m, "introspection_resources", c->introspection_resources, c->n_introspection_resources, false);
     char *s = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(m);
     return s;
@@ -260,6 +289,10 @@ int clients_apply_config(struct store_conn *db, const struct config *cfg, struct
         if (c.pkce_methods == 0)
             c.pkce_methods = PKCE_S256;
         c.require_pkce = cc->require_pkce_set ? cc->require_pkce_value : cfg->pkce.required;
+        if (cc->introspection_access != NULL)
+            client_introspection_access_parse(cc->introspection_access, &c.introspection_access);
+        c.introspection_resources = (const char **)cc->introspection_resources;
+        c.n_introspection_resources = cc->n_introspection_resources;
 
         struct store_client sc = {0};
         sc.client_id = cc->client_id;
