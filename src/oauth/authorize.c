@@ -19,6 +19,7 @@
 #include "oauth/frontchannel.h"
 #include "oauth/pkce.h"
 #include "oauth/scope.h"
+#include "oauth/tokens.h"
 #include "session/session.h"
 #include "store/store.h"
 #include "core/banned.h"
@@ -603,6 +604,17 @@ void authz_resume(struct http_req *req, const struct client *c, const struct aut
     issue_code(req, c, ar, &s);
 }
 
+/* Whether the request's response_type has the value token or id_token, whose responses default to the
+ * fragment and are never sent in the query (OAuth 2.0 Multiple Response Type Encoding Practices §2.1, §3,
+ * §5; RFC 6749 §4.2.2.1). Only code is served, but the unsupported_response_type error for the others is
+ * then delivered where their client reads it, and not where a Referer header would leak it. A missing or
+ * repeated response_type, code, none and unknown values: the query. */
+static bool response_type_wants_fragment(struct arena *a, const struct form *f)
+{
+    const char *rt = form_get_dup(a, f, "response_type");
+    return rt != NULL && (token_scope_has(rt, "token") || token_scope_has(rt, "id_token"));
+}
+
 void oauth_authorize_handle(struct http_req *req)
 {
     struct form f;
@@ -628,22 +640,26 @@ void oauth_authorize_handle(struct http_req *req)
     memset(&ar, 0, sizeof(ar));
     if (!validate_client_and_redirect(req, &f, &c, &ar))
         return;
-    /* From here on errors go back to the client (RFC 6749 §4.1.2.1), in the requested response mode. */
+    /* From here on errors go back to the client (RFC 6749 §4.1.2.1), in the response mode of the request:
+     * the one it asks for, else the default of its response type. */
+    bool fragment_type = response_type_wants_fragment(req->arena, &f);
+    enum response_mode default_mode = fragment_type ? RESPONSE_MODE_FRAGMENT : RESPONSE_MODE_QUERY;
     struct str mode;
-    int mrc = form_get(&f, "response_mode", &mode);
-    ar.response_mode = RESPONSE_MODE_QUERY;
-    if (mrc == 0) {
+    ar.response_mode = default_mode;
+    if (form_get(&f, "response_mode", &mode) == 0) {
         if (str_eq_c(mode, "fragment"))
             ar.response_mode = RESPONSE_MODE_FRAGMENT;
         else if (str_eq_c(mode, "form_post"))
             ar.response_mode = RESPONSE_MODE_FORM_POST;
         else if (!str_eq_c(mode, "query")) {
             struct str st;
-            authz_respond_error(req, ar.redirect_uri, RESPONSE_MODE_QUERY,
+            authz_respond_error(req, ar.redirect_uri, default_mode,
                                 OAUTH_ERROR(INVALID_REQUEST, "response_mode must be query, fragment or form_post"),
                                 form_get(&f, "state", &st) == 0 ? str_dup(req->arena, st) : NULL);
             return;
         }
+        /* response_mode=query stays the fragment for such a type: "in no case" are its response parameters
+         * query-encoded (Multiple Response Types §2.1), and the request is refused anyway. */
     }
     const struct resource *res = NULL;
     struct oauth_error e = validate_rest(req, &f, &c, &ar, &res);
