@@ -1506,19 +1506,33 @@ static int validate_redirect_uri(const struct config *cfg, unsigned i, const cha
     return 0;
 }
 
+/* An enumerated field of clients[i] (`key`): `def` when unset, else one of allowed[0..n), else an error
+ * listing `choices`. */
+static int client_choice(char **field, const char *def, const char *const *allowed, size_t n, unsigned i,
+                         const char *key, const char *choices, struct errbuf *err)
+{
+    char buf[72];
+    if (*field == NULL)
+        config_set_str(field, def);
+    if (!one_of(*field, allowed, n)) {
+        errbuf_set(err, "clients[%u].%s: must be %s, got '%s'", i, key, choices, shown(*field, buf));
+        return ERR_INVALID;
+    }
+    return 0;
+}
+#define CLIENT_CHOICE(c, field, def, allowed, i, choices, err)                                                \
+    client_choice(&(c)->field, (def), (allowed), sizeof(allowed) / sizeof((allowed)[0]), (i), #field,         \
+                  (choices), (err))
+
 /* introspection_access and introspection_resources (RFC 7662 §4: the server may limit which tokens a
  * client can introspect). The list names configured APIs and goes with `resources` only, both ways. */
 static int validate_client_introspection(struct config *cfg, unsigned i, struct errbuf *err)
 {
     char buf[72];
     struct cfg_client *c = &cfg->clients[i];
-    if (c->introspection_access == NULL)
-        config_set_str(&c->introspection_access, "all");
-    if (!ONE_OF(c->introspection_access, introspection_access_allowed)) {
-        errbuf_set(err, "clients[%u].introspection_access: must be all, own or resources, got '%s'", i,
-                   shown(c->introspection_access, buf));
+    if (CLIENT_CHOICE(c, introspection_access, "all", introspection_access_allowed, i, "all, own or resources",
+                      err) != 0)
         return ERR_INVALID;
-    }
     bool by_resource = strcmp(c->introspection_access, "resources") == 0;
     if (by_resource && c->n_introspection_resources == 0) {
         errbuf_set(err,
@@ -1575,15 +1589,9 @@ static int validate_client_interactive(struct config *cfg, unsigned i, bool is_p
         return ERR_INVALID;
     }
 
-    if (c->refresh_token_policy == NULL)
-        config_set_str(&c->refresh_token_policy, "offline_consent");
-    if (!ONE_OF(c->refresh_token_policy, refresh_policies_allowed)) {
-        errbuf_set(err,
-                   "clients[%u].refresh_token_policy: must be offline_consent, offline_access or always, got "
-                   "'%s'",
-                   i, shown(c->refresh_token_policy, buf));
+    if (CLIENT_CHOICE(c, refresh_token_policy, "offline_consent", refresh_policies_allowed, i,
+                      "offline_consent, offline_access or always", err) != 0)
         return ERR_INVALID;
-    }
 
     if (c->n_pkce_methods == 0) {
         free(c->pkce_methods);
@@ -1673,16 +1681,9 @@ static int validate_client(struct config *cfg, unsigned i, struct arena *tmp, st
     }
     bool has_secret = c->client_secret != NULL || c->client_secret_sha256 != NULL;
 
-    if (c->token_endpoint_auth_method == NULL)
-        config_set_str(&c->token_endpoint_auth_method, has_secret ? "client_secret_basic" : "none");
-    if (!ONE_OF(c->token_endpoint_auth_method, auth_methods_allowed)) {
-        errbuf_set(
-            err,
-            "clients[%u].token_endpoint_auth_method: must be client_secret_basic, client_secret_post or "
-            "none, got '%s'",
-            i, shown(c->token_endpoint_auth_method, buf));
+    if (CLIENT_CHOICE(c, token_endpoint_auth_method, has_secret ? "client_secret_basic" : "none",
+                      auth_methods_allowed, i, "client_secret_basic, client_secret_post or none", err) != 0)
         return ERR_INVALID;
-    }
     bool is_public = strcmp(c->token_endpoint_auth_method, "none") == 0;
     if (!is_public && !has_secret) {
         errbuf_set(
@@ -1700,13 +1701,8 @@ static int validate_client(struct config *cfg, unsigned i, struct arena *tmp, st
 
     /* OIDC Registration §2: web unless said otherwise. It decides how redirect URIs are matched: only a
      * native client's loopback IP redirect URIs may vary in port (RFC 8252 §7.3). */
-    if (c->application_type == NULL)
-        config_set_str(&c->application_type, "web");
-    if (!ONE_OF(c->application_type, application_types_allowed)) {
-        errbuf_set(err, "clients[%u].application_type: must be web or native, got '%s'", i,
-                   shown(c->application_type, buf));
+    if (CLIENT_CHOICE(c, application_type, "web", application_types_allowed, i, "web or native", err) != 0)
         return ERR_INVALID;
-    }
 
     for (unsigned j = 0; j < c->n_redirect_uris; j++) {
         if (validate_redirect_uri(cfg, i, "redirect_uris", j, c->redirect_uris[j], err) != 0)

@@ -26,21 +26,33 @@ static int name_index(const char *const *names, size_t n, const char *s)
     return -1;
 }
 
+/* PREFIX_str() and PREFIX_parse() of an enum whose values index NAMES; names[0] is the default, which
+ * _str also gives for a value out of range. _parse returns -1 for an unknown name, leaving *out as it was. */
+#define NAME_TABLE_FUNCS(prefix, type, names)                                                               \
+    const char *prefix##_str(type v)                                                                       \
+    {                                                                                                      \
+        return (unsigned)v < NAMES_LEN(names) ? names[v] : names[0];                                       \
+    }                                                                                                      \
+    int prefix##_parse(const char *s, type *out)                                                           \
+    {                                                                                                      \
+        int i = name_index(names, NAMES_LEN(names), s);                                                    \
+        if (i < 0)                                                                                         \
+            return -1;                                                                                     \
+        *out = (type)i;                                                                                    \
+        return 0;                                                                                          \
+    }
+
 static const char *const auth_methods[] = {"client_secret_basic", "client_secret_post", "none"};
+NAME_TABLE_FUNCS(client_auth_method, enum client_auth_method, auth_methods)
 
-const char *client_auth_method_str(enum client_auth_method m)
-{
-    return (unsigned)m < NAMES_LEN(auth_methods) ? auth_methods[m] : "client_secret_basic";
-}
+static const char *const refresh_policies[] = {"offline_consent", "offline_access", "always"};
+NAME_TABLE_FUNCS(client_refresh_policy, enum refresh_policy, refresh_policies)
 
-int client_auth_method_parse(const char *s, enum client_auth_method *out)
-{
-    int i = name_index(auth_methods, NAMES_LEN(auth_methods), s);
-    if (i < 0)
-        return -1;
-    *out = (enum client_auth_method)i;
-    return 0;
-}
+static const char *const application_types[] = {"web", "native"};
+NAME_TABLE_FUNCS(client_application_type, enum application_type, application_types)
+
+static const char *const introspection_accesses[] = {"all", "own", "resources"};
+NAME_TABLE_FUNCS(client_introspection_access, enum introspection_access, introspection_accesses)
 
 static const struct {
     const char *name;
@@ -57,54 +69,6 @@ unsigned grant_type_flag(const char *name)
     for (size_t i = 0; i < sizeof(grants) / sizeof(grants[0]); i++)
         if (strcmp(name, grants[i].name) == 0)
             return grants[i].flag;
-    return 0;
-}
-
-static const char *const refresh_policies[] = {"offline_consent", "offline_access", "always"};
-
-const char *client_refresh_policy_str(enum refresh_policy p)
-{
-    return (unsigned)p < NAMES_LEN(refresh_policies) ? refresh_policies[p] : "offline_consent";
-}
-
-int client_refresh_policy_parse(const char *s, enum refresh_policy *out)
-{
-    int i = name_index(refresh_policies, NAMES_LEN(refresh_policies), s);
-    if (i < 0)
-        return -1;
-    *out = (enum refresh_policy)i;
-    return 0;
-}
-
-static const char *const application_types[] = {"web", "native"};
-
-const char *client_application_type_str(enum application_type t)
-{
-    return (unsigned)t < NAMES_LEN(application_types) ? application_types[t] : "web";
-}
-
-int client_application_type_parse(const char *s, enum application_type *out)
-{
-    int i = name_index(application_types, NAMES_LEN(application_types), s);
-    if (i < 0)
-        return -1;
-    *out = (enum application_type)i;
-    return 0;
-}
-
-static const char *const introspection_accesses[] = {"all", "own", "resources"};
-
-const char *client_introspection_access_str(enum introspection_access v)
-{
-    return (unsigned)v < NAMES_LEN(introspection_accesses) ? introspection_accesses[v] : "all";
-}
-
-int client_introspection_access_parse(const char *s, enum introspection_access *out)
-{
-    int i = name_index(introspection_accesses, NAMES_LEN(introspection_accesses), s);
-    if (i < 0)
-        return -1;
-    *out = (enum introspection_access)i;
     return 0;
 }
 

@@ -6,10 +6,9 @@
 // same settings made with `ostiary client update` while the server runs.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
-import { CookieJar, httpAuthorize, startCallback } from './lib/flow.mjs';
+import { CookieJar, codeRequest, httpAuthorize, startCallback } from './lib/flow.mjs';
 import { API, OSTIARY_BIN, postForm, startServer } from './lib/server.mjs';
 
 const T = { timeout: 30000 };
@@ -48,20 +47,13 @@ async function active(client, name) {
 }
 
 async function userTokens() {
-  const verifier = randomBytes(32).toString('base64url');
   const redirectUri = cb.url('/cb');
-  const u = new URL(srv.url('/auth'));
-  u.search = new URLSearchParams({
-    response_type: 'code',
-    client_id: C.web.id,
-    redirect_uri: redirectUri,
-    scope: 'openid read',
-    resource: API.rs256,
-    state: 's',
-    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
-    code_challenge_method: 'S256',
-  }).toString();
-  const r = await httpAuthorize(u, { jar: new CookieJar(), issuer: srv.issuer, ...USER });
+  const { url, verifier } = codeRequest(srv, {
+    clientId: C.web.id,
+    redirectUri,
+    params: { scope: 'openid read', resource: API.rs256 },
+  });
+  const r = await httpAuthorize(url, { jar: new CookieJar(), issuer: srv.issuer, ...USER });
   assert.equal(r.kind, 'redirect', `expected a redirect, got ${r.kind} ${r.page ?? ''}`);
   const t = await postForm(srv.url('/token'), {
     grant_type: 'authorization_code',

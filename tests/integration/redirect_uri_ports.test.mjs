@@ -6,10 +6,9 @@
 // the code reaches that port and is redeemed there; its "localhost" redirect URIs are compared as strings
 // too. Raw HTTP: the status and the Location header are what is checked.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
-import { CookieJar, httpAuthorize, httpRequest, pageKind, startCallback } from './lib/flow.mjs';
+import { CookieJar, codeRequest, httpAuthorize, httpRequest, pageKind, startCallback } from './lib/flow.mjs';
 import { postForm, startServer } from './lib/server.mjs';
 
 const T = { timeout: 20000 };
@@ -46,24 +45,7 @@ after(async () => {
   await srv?.stop();
 });
 
-function pkce() {
-  const verifier = randomBytes(32).toString('base64url');
-  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
-}
-
-function authUrl(clientId, redirectUri, challenge = pkce().challenge) {
-  const u = new URL(srv.url('/auth'));
-  u.search = new URLSearchParams({
-    response_type: 'code',
-    client_id: clientId,
-    redirect_uri: redirectUri,
-    scope: 'openid',
-    state: 'st-1',
-    code_challenge: challenge,
-    code_challenge_method: 'S256',
-  }).toString();
-  return u.href;
-}
+const authUrl = (clientId, redirectUri) => codeRequest(srv, { clientId, redirectUri }).url.href;
 
 /** The first answer to the authorization request: accepted (303 to the login page, under the issuer)
  *  or refused (the HTML error page, no Location at all). */
@@ -138,8 +120,8 @@ describe('native client: any port on a registered loopback IP literal (RFC 8252 
 
   test('the code reaches the port the app listens on and is redeemed with that redirect_uri', T, async () => {
     const redirectUri = cb.url('/cb'); // http://127.0.0.1:<some port>/cb; registered without a port
-    const { verifier, challenge } = pkce();
-    const r = await httpAuthorize(authUrl(NATIVE.id, redirectUri, challenge), {
+    const { url, verifier } = codeRequest(srv, { clientId: NATIVE.id, redirectUri });
+    const r = await httpAuthorize(url, {
       jar: new CookieJar(),
       issuer: srv.issuer,
       ...USER,
