@@ -65,7 +65,7 @@ struct cfg_client {
     bool require_pkce_set, require_pkce_value; /* derived from require_pkce by config_validate */
     /* Introspection (RFC 7662 §4): which access tokens this client may introspect. */
     char *introspection_access;  /* all (default) | own | resources */
-    char **introspection_resources; /* with `resources`: the APIs (resources[].identifier) whose tokens it may */
+    char **introspection_resources; /* with `resources`: APIs (resources[].identifier) whose tokens it sees */
     unsigned n_introspection_resources;
 };
 

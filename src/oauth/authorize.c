@@ -1,8 +1,9 @@
 /* authorize.c: authorization endpoint (RFC 6749 §3.1, §4.1.1-4.1.2.1; OIDC Core §3.1.2; RFC 7636 §4.3;
- * RFC 8707; RFC 8252 §7.3 loopback redirects of native clients; RFC 9207 `iss`). Validates the request, then either
- * answers at once (SSO session and remembered consent, or prompt=none) or parks it as an interaction and
- * sends the browser to the login, account-selection or consent page (interaction.c), which resume it
- * through authz_resume(). Implicit and hybrid response types are not served. */
+ * RFC 8707; RFC 8252 §7.3 loopback redirects of native clients; RFC 9207 `iss`). Validates the request,
+ * then either answers at once (SSO session and remembered consent, or prompt=none) or parks it as an
+ * interaction and sends the browser to the login, account-selection or consent page (interaction.c),
+ * which resume it through authz_resume(). Implicit and hybrid response types are not served; their
+ * errors go in the fragment (Multiple Response Types §5). */
 #include "oauth/authorize.h"
 
 #include <stdlib.h>
@@ -642,8 +643,8 @@ void oauth_authorize_handle(struct http_req *req)
         return;
     /* From here on errors go back to the client (RFC 6749 §4.1.2.1), in the response mode of the request:
      * the one it asks for, else the default of its response type. */
-    bool fragment_type = response_type_wants_fragment(req->arena, &f);
-    enum response_mode default_mode = fragment_type ? RESPONSE_MODE_FRAGMENT : RESPONSE_MODE_QUERY;
+    enum response_mode default_mode =
+        response_type_wants_fragment(req->arena, &f) ? RESPONSE_MODE_FRAGMENT : RESPONSE_MODE_QUERY;
     struct str mode;
     ar.response_mode = default_mode;
     if (form_get(&f, "response_mode", &mode) == 0) {
