@@ -39,8 +39,10 @@ after(async () => {
 });
 
 /** An authorization request URL of this client for the API, with extra parameters. */
-const authUrl = (extra = {}) =>
-  codeRequest(srv, { clientId: APP.id, redirectUri: APP.redirect, scope: 'openid read', resource: API, ...extra }).url;
+const authUrl = (extra = {}) => {
+  const params = { scope: 'openid read', resource: API, ...extra };
+  return codeRequest(srv, { clientId: APP.id, redirectUri: APP.redirect, params }).url;
+};
 
 /** Signs in with a new browser (jar); resolves { jar, access_token (a JWT), id_token }. */
 async function signIn() {
@@ -49,8 +51,7 @@ async function signIn() {
     redirectUri: APP.redirect,
     secret: APP.secret,
     user: USER,
-    scope: 'openid read',
-    resource: API,
+    params: { scope: 'openid read', resource: API },
   });
   assert.equal(r.status, 200, JSON.stringify(r.json));
   const at = decodeJwt(r.json.access_token);

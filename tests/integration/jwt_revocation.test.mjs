@@ -63,8 +63,7 @@ async function tokensFor(alg) {
     redirectUri: APP.redirect,
     secret: APP.secret,
     user: USER,
-    scope: 'openid read',
-    resource: APIS[alg],
+    params: { scope: 'openid read', resource: APIS[alg] },
   });
   assert.equal(r.status, 200, JSON.stringify(r.json));
   assert.equal(decodeJwt(r.json.access_token).header.alg, alg);

@@ -34,8 +34,8 @@ after(async () => {
 });
 
 /** A browser at the login page: a new one, or `jar` (a browser that has cookies already). */
-const atLogin = (jar) =>
-  openLoginPage(srv, { clientId: APP.id, redirectUri: APP.redirect, prompt: 'login' }, jar ?? new CookieJar());
+const REQUEST = { clientId: APP.id, redirectUri: APP.redirect, params: { prompt: 'login' } };
+const atLogin = (jar) => openLoginPage(srv, REQUEST, jar ?? new CookieJar());
 
 /** Posts the login form of the last page seen, from client address xff. */
 const login = (at, password, xff) => postLogin(at, USER.username, password, { 'x-forwarded-for': xff });

@@ -357,11 +357,11 @@ export async function httpAuthorize(authUrl, opts) {
 }
 
 /**
- * A code + PKCE (S256) authorization request to the server `srv` (startServer) for client `clientId` and
- * `redirectUri`, scope openid unless `extra` says otherwise; `extra` adds or replaces parameters
- * (prompt, resource, id_token_hint, ...). Returns { url (URL), verifier }.
+ * A code + PKCE (S256) authorization request URL of the server `srv` (startServer) for client `clientId`
+ * and `redirectUri`: scope openid and a random state unless `params` (more parameters) say otherwise.
+ * Returns { url (a URL), verifier }.
  */
-export function codeRequest(srv, { clientId, redirectUri, ...extra }) {
+export function codeRequest(srv, { clientId, redirectUri, params = {} }) {
   const verifier = randomBytes(32).toString('base64url');
   const url = new URL(srv.url('/auth'));
   url.search = new URLSearchParams({
@@ -372,14 +372,14 @@ export function codeRequest(srv, { clientId, redirectUri, ...extra }) {
     state: randomBytes(8).toString('hex'),
     code_challenge: createHash('sha256').update(verifier).digest('base64url'),
     code_challenge_method: 'S256',
-    ...extra,
+    ...params,
   }).toString();
   return { url, verifier };
 }
 
 /**
  * A browser at the login page of a codeRequest(srv, request): a new cookie jar, or `jar` (a browser with
- * cookies already; add prompt: 'login' to the request when it has a session). Resolves { jar, res (the
+ * cookies already; add prompt: 'login' to request.params when it has a session). Resolves { jar, res (the
  * login page), form (its parsed #login-form) }.
  */
 export async function openLoginPage(srv, request, jar = new CookieJar()) {
@@ -414,9 +414,10 @@ export async function postLogin(at, username, password, headers = {}) {
 }
 
 /**
- * Signs `user` ({ username, password }) in through the pages of a codeRequest(srv, request), answering
- * the consent page, and redeems the code with client_secret_basic (`secret`). Resolves { jar, code,
- * verifier, status, json (the token response) }. jar: the browser (a new one by default).
+ * Signs `user` ({ username, password }) in through the pages of a codeRequest(srv, request) (request:
+ * clientId, redirectUri, params), answering the consent page, and redeems the code with
+ * client_secret_basic (`secret`). Resolves { jar, code, verifier, status, json (the token response) }.
+ * jar: the browser (a new one by default).
  */
 export async function signInAndRedeem(srv, { secret, user, jar = new CookieJar(), ...request }) {
   const { url, verifier } = codeRequest(srv, request);
