@@ -219,6 +219,20 @@ static int jwt_lookup(struct worker *w, struct arena *a, const char *token, size
     return 0;
 }
 
+/* Opaque tokens are what rand_token() draws: base64url text. Only such strings are looked up by their
+ * hash: the rows of JWTs are keyed by SHA-256("jti:" + jti) (store_jti_key), and a jti is no secret
+ * (introspection returns it, resource servers log it), so "jti:<jti>" must never reach that row as if it
+ * were an opaque token. */
+static bool is_opaque_text(const char *t, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = t[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
 static int token_lookup_row(struct worker *w, struct arena *a, const char *token, size_t len, int64_t now,
                  struct token_info *info, struct errbuf *err)
 {
@@ -227,6 +241,8 @@ static int token_lookup_row(struct worker *w, struct arena *a, const char *token
         return 0;
     if (looks_like_jwt(token, len))
         return jwt_lookup(w, a, token, len, now, info, err);
+    if (!is_opaque_text(token, len))
+        return 0;
     struct store_token t;
     store_hash(token, len, info->row_key);
     int rc = store_token_get(w->db, a, info->row_key, &t, err);

@@ -166,3 +166,23 @@ for (const alg of Object.keys(APIS)) {
     });
   });
 }
+
+describe('the row key of a JWT is not a credential', () => {
+  // The row of a JWT issued within a grant is keyed by SHA-256("jti:" + jti). The jti is not a secret
+  // (introspection returns it, resource servers log it), so "jti:<jti>" presented as an opaque token must
+  // find nothing: opaque tokens are base64url strings, and only those are looked up by their hash.
+  test('"jti:" + jti as a bearer token: inactive at introspection, refused at /me', T, async () => {
+    const t = await tokensFor('ES256');
+    const { jti } = decodeJwt(t.access_token).payload;
+    assert.equal(typeof jti, 'string');
+    assert.equal(await userinfoStatus(t.access_token), 200);
+    assert.deepEqual(await introspect(`jti:${jti}`), { active: false });
+    // Not in an Authorization header, whose b64token syntax has no ':' (RFC 6750 §2.1), but in the form
+    // body, which takes any value (§2.2).
+    const me = await postForm(srv.url('/me'), { access_token: `jti:${jti}` });
+    assert.equal(me.status, 401, me.body);
+    const res = await postForm(srv.url('/token/revocation'), { token: `jti:${jti}` }, auth);
+    assert.equal(res.status, 200);
+    assert.equal((await introspect(t.access_token)).active, true, 'revoking the key text revokes nothing');
+  });
+});
