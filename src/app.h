@@ -37,17 +37,19 @@ struct app {
     struct keystore *keys;
     const char *issuer;          /* normalized: no trailing '/' */
     const char *key_secret;      /* key-encryption secret (never logged) */
+    uint8_t device_key[32];      /* device-cookie MAC key, from key_secret (session.h: device_cookie_key) */
     struct resource *resources;
     size_t n_resources;
     /* Endpoint paths (issuer path + endpoint), and their absolute URLs for discovery. */
     struct {
         const char *discovery, *oauth_metadata, *jwks, *token, *introspection, *revocation, *healthz;
     } path;
-    /* Served from memory: built once at start. */
-    char *discovery_json;
-    size_t discovery_len;
-    char *oauth_metadata_json;
-    size_t oauth_metadata_len;
+    /* The provider metadata (OpenID Connect Discovery, RFC 8414: one document), served from memory.
+     * Built once at start in two variants, [1] advertising the plain PKCE method and [0] not;
+     * pkce_plain_allowed picks one. */
+    char *metadata_json[2];
+    size_t metadata_len[2];
+    atomic_bool pkce_plain_allowed; /* some client allows plain: written by discovery_refresh (worker 0) */
     struct tmpl_set *pages;      /* login, consent, error... (ui/tmpl.h) */
     struct login_limiter *limiter;
     const char *userinfo_url;    /* <issuer>/me: an access token audience when openid is granted */
@@ -63,7 +65,7 @@ struct worker {
     struct store_conn *db;
     struct client_cache *clients; /* oauth/client.c, owned by this worker */
     unsigned id;
-    int64_t next_gc, next_key_reload, next_store_check;
+    int64_t next_gc, next_key_reload, next_discovery_refresh, next_store_check;
 };
 
 /* Finds a configured API by identifier; NULL if none. */
@@ -71,6 +73,13 @@ const struct resource *app_resource(const struct app *app, const char *identifie
 
 /* Builds the discovery documents from what is configured (oauth/discovery.c). */
 void discovery_build(struct app *app);
+/* Seconds between two discovery_refresh() calls of worker 0: the bound on how long discovery may
+ * advertise a PKCE method no client allows any more, or miss one a client was just given. */
+#define DISCOVERY_REFRESH_SECONDS 5
+/* Asks the store whether some client allows the plain PKCE method and sets app->pkce_plain_allowed
+ * accordingly (one query; see store_client_meta_has). On a store error the flag is left as it was and
+ * err says why. Called at start, then by worker 0 every DISCOVERY_REFRESH_SECONDS. */
+int discovery_refresh(struct app *app, struct store_conn *db, struct errbuf *err);
 
 /* False once the store is lost: its file deleted or replaced under the running server (store_check, one
  * stat). The first failure is logged (once per process) and is final: every later call says false, the

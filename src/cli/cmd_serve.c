@@ -16,6 +16,7 @@
 #include "http/server.h"
 #include "jose/jose.h"
 #include "oauth/client.h"
+#include "session/session.h"
 #include "session/users.h"
 #include "store/store.h"
 #include "ui/tmpl.h"
@@ -36,6 +37,7 @@ static struct worker *worker_init(void *ud, unsigned id)
     int64_t now = clock_now();
     w->next_gc = now + 10 + id;
     w->next_key_reload = now + app->cfg->keys.reload_interval;
+    w->next_discovery_refresh = now + DISCOVERY_REFRESH_SECONDS;
     w->next_store_check = now;
     return w;
 }
@@ -48,8 +50,9 @@ static void worker_fini(struct worker *w)
 }
 
 /* Background work, spread over the workers: expired-row GC (bounded per pass) on worker 0, key reload
- * (rotation by the CLI or another instance) of the shared keystore, and the check that the database file is
- * still there, also on worker 0. */
+ * (rotation by the CLI or another instance) of the shared keystore, also on worker 0, the discovery
+ * variant (clients changed by the CLI or another instance), and the check that the database file is still
+ * there, on worker 0 too. */
 static void worker_tick(struct worker *w)
 {
     int64_t now = clock_now();
@@ -72,6 +75,11 @@ static void worker_tick(struct worker *w)
         if (keystore_reload(w->app->keys, w->db, &err) != 0)
             log_warn("key_reload_failed", LS("detail", err.msg), NULL);
         w->next_key_reload = now + w->app->cfg->keys.reload_interval;
+    }
+    if (w->id == 0 && now >= w->next_discovery_refresh) {
+        if (discovery_refresh(w->app, w->db, &err) != 0)
+            log_warn("discovery_refresh_failed", LS("detail", err.msg), NULL);
+        w->next_discovery_refresh = now + DISCOVERY_REFRESH_SECONDS;
     }
 }
 
@@ -187,6 +195,7 @@ int cmd_serve(int argc, char **argv)
     cli_open_store(cfg, &app->store, &db);
     char *secret = cli_key_secret(cfg);
     app->key_secret = secret;
+    device_cookie_key(secret, app->device_key);
     struct errbuf err = {{0}};
     struct arena *a = arena_new(4096);
     struct store_key *keys = NULL;
@@ -211,6 +220,8 @@ int cmd_serve(int argc, char **argv)
     app->userinfo_url = arena_printf(app_arena, "%s/me", app->issuer);
     load_resources(app);
     discovery_build(app);
+    if (discovery_refresh(app, db, &err) != 0)
+        die("storage: %s", err.msg);
     if (cfg->dev && first_start)
         create_demo_client(app, db);
     store_conn_close(db);
@@ -253,10 +264,11 @@ int cmd_serve(int argc, char **argv)
     store_close(app->store);
     log_info("stopped", NULL);
     explicit_bzero(secret, strlen(secret));
+    explicit_bzero(app->device_key, sizeof(app->device_key));
     free(secret);
     free(app->resources);
-    free(app->discovery_json);
-    free(app->oauth_metadata_json);
+    free(app->metadata_json[0]);
+    free(app->metadata_json[1]);
     config_free(cfg);
     free(app);
     return 0;
