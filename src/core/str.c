@@ -194,45 +194,59 @@ void strbuf_add_html(struct strbuf *sb, const char *s, size_t n)
 static const char B64URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 static const char B64STD[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static char *b64_enc(struct arena *a, const unsigned char *p, size_t n, const char *alpha, bool pad)
+/* Writes the base64 of p[0..n) in `alpha` into dst, with '=' padding when pad is set; no NUL. Returns the
+ * number of characters written. The one encoder: every base64 and base64url output comes from here. */
+static size_t b64_put(char *dst, const unsigned char *p, size_t n, const char *alpha, bool pad)
 {
-    char *out = arena_alloc(a, (n + 2) / 3 * 4 + 1);
     size_t o = 0, i = 0;
     for (; i + 2 < n; i += 3) {
         uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        out[o++] = alpha[v >> 18];
-        out[o++] = alpha[(v >> 12) & 63];
-        out[o++] = alpha[(v >> 6) & 63];
-        out[o++] = alpha[v & 63];
+        dst[o++] = alpha[v >> 18];
+        dst[o++] = alpha[(v >> 12) & 63];
+        dst[o++] = alpha[(v >> 6) & 63];
+        dst[o++] = alpha[v & 63];
     }
     if (n - i == 1) {
         uint32_t v = (uint32_t)p[i] << 16;
-        out[o++] = alpha[v >> 18];
-        out[o++] = alpha[(v >> 12) & 63];
+        dst[o++] = alpha[v >> 18];
+        dst[o++] = alpha[(v >> 12) & 63];
         if (pad) {
-            out[o++] = '=';
-            out[o++] = '=';
+            dst[o++] = '=';
+            dst[o++] = '=';
         }
     } else if (n - i == 2) {
         uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-        out[o++] = alpha[v >> 18];
-        out[o++] = alpha[(v >> 12) & 63];
-        out[o++] = alpha[(v >> 6) & 63];
+        dst[o++] = alpha[v >> 18];
+        dst[o++] = alpha[(v >> 12) & 63];
+        dst[o++] = alpha[(v >> 6) & 63];
         if (pad)
-            out[o++] = '=';
+            dst[o++] = '=';
     }
-    out[o] = '\0';
-    return out;
+    return o;
+}
+
+size_t b64url_len(size_t n)
+{
+    return n / 3 * 4 + (n % 3 != 0 ? n % 3 + 1 : 0);
+}
+
+size_t b64url_put(char *dst, const void *p, size_t n)
+{
+    return b64_put(dst, p, n, B64URL, false);
 }
 
 char *b64url_encode(struct arena *a, const void *p, size_t n)
 {
-    return b64_enc(a, p, n, B64URL, false);
+    char *out = arena_alloc(a, b64url_len(n) + 1);
+    out[b64url_put(out, p, n)] = '\0';
+    return out;
 }
 
 char *b64_encode(struct arena *a, const void *p, size_t n)
 {
-    return b64_enc(a, p, n, B64STD, true);
+    char *out = arena_alloc(a, (n + 2) / 3 * 4 + 1);
+    out[b64_put(out, p, n, B64STD, true)] = '\0';
+    return out;
 }
 
 static int b64_val(char c, bool url)
@@ -248,6 +262,14 @@ static int b64_val(char c, bool url)
     if (c == (url ? '_' : '/'))
         return 63;
     return -1;
+}
+
+size_t b64url_span(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && b64_val(s[i], true) >= 0)
+        i++;
+    return i;
 }
 
 static int b64_dec(struct arena *a, const char *s, size_t n, unsigned char **out, size_t *outlen, bool url)

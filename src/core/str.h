@@ -58,8 +58,16 @@ void strbuf_add_html(struct strbuf *sb, const char *s, size_t n);
 size_t str_urlenc_len(const char *s, size_t n);
 size_t str_html_len(const char *s, size_t n);
 
-/* base64url without padding. Output is NUL-terminated arena memory. */
+/* base64url without padding (RFC 4648 §5). b64url_len(n): how many characters the encoding of n bytes has.
+ * b64url_put() writes them into dst (room for b64url_len(n) bytes, no NUL added) and returns that count:
+ * no allocation, for callers that assemble a value in their own buffer (a JWS, a PKCE challenge).
+ * b64url_encode() returns the encoding as NUL-terminated arena memory. */
+size_t b64url_len(size_t n);
+size_t b64url_put(char *dst, const void *p, size_t n);
 char *b64url_encode(struct arena *a, const void *p, size_t n);
+/* How many bytes at the start of s[0..n) are of the base64url alphabet (A-Z a-z 0-9 - _; padding is not):
+ * n when all of them are. */
+size_t b64url_span(const char *s, size_t n);
 /* Decodes base64url (padding tolerated only if exact). Returns 0, or -1 on bad input. */
 int b64url_decode(struct arena *a, const char *s, size_t n, unsigned char **out, size_t *outlen);
 char *b64_encode(struct arena *a, const void *p, size_t n);

@@ -67,40 +67,6 @@ static const EVP_MD *md_for(enum jose_alg alg)
     return sha256_md != NULL ? sha256_md : EVP_sha256();
 }
 
-static size_t b64url_len(size_t n)
-{
-    return n / 3 * 4 + (n % 3 != 0 ? n % 3 + 1 : 0);
-}
-
-/* Writes the unpadded base64url of p into dst (b64url_len(n) bytes, no NUL). */
-static void b64url_put(char *dst, const unsigned char *p, size_t n)
-{
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        *dst++ = tbl[v >> 18];
-        *dst++ = tbl[(v >> 12) & 63];
-        *dst++ = tbl[(v >> 6) & 63];
-        *dst++ = tbl[v & 63];
-    }
-    if (n - i == 1) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        *dst++ = tbl[v >> 18];
-        *dst++ = tbl[(v >> 12) & 63];
-    } else if (n - i == 2) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-        *dst++ = tbl[v >> 18];
-        *dst++ = tbl[(v >> 12) & 63];
-        *dst++ = tbl[(v >> 6) & 63];
-    }
-}
-
-static bool is_b64url_char(char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
 /* ECDSA signatures are malleable: (r, s) and (r, n - s) verify alike. We sign with s <= n/2 and refuse
  * s > n/2 (the "low-s" rule, as in Bitcoin's BIP 62 and libsecp256k1), so a token has exactly one valid
  * signature. OpenSSL leaves s as it comes out. n is the P-256 group order (SEC 2 §2.4.2); keys of another
@@ -303,17 +269,16 @@ int jws_verify(struct keystore *ks, struct arena *a, const char *jws, size_t len
     }
     /* RFC 7515 §7.1: exactly three base64url segments; no padding, whitespace or other bytes. */
     size_t dot[2] = {0, 0}, ndots = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (jws[i] == '.') {
-            if (ndots == 2) {
-                ndots = 3;
-                break;
-            }
-            dot[ndots++] = i;
-        } else if (!is_b64url_char(jws[i])) {
+    for (size_t i = b64url_span(jws, len); i < len; i += 1 + b64url_span(jws + i + 1, len - i - 1)) {
+        if (jws[i] != '.') {
             errbuf_set(err, "jws: byte %zu is not base64url", i);
             return JOSE_ERR_BAD_TOKEN;
         }
+        if (ndots == 2) {
+            ndots = 3;
+            break;
+        }
+        dot[ndots++] = i;
     }
     if (ndots != 2 || dot[0] == 0 || dot[1] == dot[0] + 1 || dot[1] == len - 1) {
         errbuf_set(err, "jws: not a compact JWS (three non-empty segments)");
