@@ -61,8 +61,11 @@ $(WEB_OBJ): $(B)/gen/web_assets.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(VCFLAGS) -c $< -o $@
 
+# Rebuilt from scratch: `ar r` into an existing archive would keep the object of a source file that was
+# removed or renamed, and its symbols would clash with the file that took them over.
 $(B)/libostiary.a: $(OBJ) $(WEB_OBJ)
 	@mkdir -p $(dir $@)
+	rm -f $@
 	ar rcs $@ $^
 
 $(B)/ostiary: $(MAIN_OBJ) $(B)/libostiary.a

@@ -1,8 +1,9 @@
 /* jws.c: JWS compact serialization (RFC 7515 §3.1, §5.1, §5.2) with RS256 and ES256 (RFC 7518 §3.3,
  * §3.4; ES256 in low-s form only) and EdDSA (RFC 8037 §3.1), and the OIDC at_hash/c_hash (OIDC Core
- * §3.1.3.6, §3.3.2.11). JWT claim checks (exp, iss, aud) belong to the caller; JWE and the JSON
- * serializations are not supported. */
-#include "jose/jose.h"
+ * §3.1.3.6, §3.3.2.11). The last of src/jose/'s chain: borrows keys from keystore.c, names from alg.c.
+ * JWT claim checks (exp, iss, aud) belong to the caller; JWE and the JSON serializations are not
+ * supported. */
+#include "jose/jose_internal.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -22,33 +23,6 @@
 #define ES256_COORD 32
 #define ES256_SIG_LEN (2 * ES256_COORD)
 #define ED25519_SIG_LEN 64
-
-static const struct {
-    const char *name;
-    enum jose_alg alg;
-} alg_names[] = {
-    {"RS256", JOSE_ALG_RS256},
-    {"ES256", JOSE_ALG_ES256},
-    {"EdDSA", JOSE_ALG_EDDSA},
-};
-
-enum jose_alg jose_alg_from_name(const char *name, size_t len)
-{
-    for (size_t i = 0; name != NULL && i < sizeof(alg_names) / sizeof(alg_names[0]); i++) {
-        if (strlen(alg_names[i].name) == len && memcmp(alg_names[i].name, name, len) == 0)
-            return alg_names[i].alg;
-    }
-    return JOSE_ALG_NONE;
-}
-
-const char *jose_alg_name(enum jose_alg alg)
-{
-    for (size_t i = 0; i < sizeof(alg_names) / sizeof(alg_names[0]); i++) {
-        if (alg_names[i].alg == alg)
-            return alg_names[i].name;
-    }
-    return "none";
-}
 
 /* SHA-256 fetched once: an implicit fetch by name on every signature costs a method-store lookup. */
 static EVP_MD *sha256_md;
@@ -198,7 +172,7 @@ static bool verify_raw(EVP_PKEY *pkey, enum jose_alg alg, const void *in, size_t
 char *jws_sign(struct keystore *ks, struct arena *a, const char *alg, const char *typ, const char *payload,
                size_t payload_len, struct errbuf *err)
 {
-    enum jose_alg id = alg != NULL ? jose_alg_from_name(alg, strlen(alg)) : JOSE_ALG_NONE;
+    enum jose_alg id = jose_alg_from_cstr(alg);
     if (id == JOSE_ALG_NONE) {
         errbuf_set(err, "jws: unsupported signing alg '%s'", alg != NULL ? alg : "");
         return NULL;
@@ -349,7 +323,7 @@ int jws_verify(struct keystore *ks, struct arena *a, const char *jws, size_t len
 
 char *jose_half_hash(struct arena *a, const char *alg, const char *value, size_t len)
 {
-    enum jose_alg id = alg != NULL ? jose_alg_from_name(alg, strlen(alg)) : JOSE_ALG_NONE;
+    enum jose_alg id = jose_alg_from_cstr(alg);
     unsigned char md[SHA512_DIGEST_LENGTH];
     switch (id) {
     case JOSE_ALG_RS256:
