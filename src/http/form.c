@@ -109,13 +109,3 @@ char *form_get_dup(struct arena *a, const struct form *f, const char *name)
     struct str v;
     return form_get(f, name, &v) == 0 ? str_dup(a, v) : NULL;
 }
-
-bool http_req_is_form(const struct http_req *req)
-{
-    size_t n = 0;
-    struct str ct = http_req_header(req, "content-type", &n);
-    size_t mlen = 0;
-    while (mlen < ct.len && ct.p[mlen] != ';' && ct.p[mlen] != ' ')
-        mlen++;
-    return n == 1 && str_ieq_c((struct str){ct.p, mlen}, "application/x-www-form-urlencoded");
-}

@@ -125,63 +125,6 @@ static void inflight_done(void *p)
     (*tp)->inflight--;
 }
 
-struct str http_req_header(const struct http_req *req, const char *lcname, size_t *count)
-{
-    struct str v = STR_NULL;
-    size_t c = 0;
-    for (size_t i = 0; i < req->n_headers; i++) {
-        if (str_eq_c(req->headers[i].name, lcname)) {
-            if (c == 0)
-                v = req->headers[i].value;
-            c++;
-        }
-    }
-    if (count != NULL)
-        *count = c;
-    return v;
-}
-
-void http_res_header(struct http_req *req, const char *name, const char *value)
-{
-    if (value == NULL) {
-        /* A capped buffer overflowed (strbuf_str): a truncated value is never sent. */
-        log_error("response_unsendable", LS("rid", req->rid), LS("header", name), NULL);
-        req->res.unsendable = true;
-        return;
-    }
-    if (req->res.n_headers == HTTP_MAX_RES_HEADERS) {
-        log_error("bug", LS("what", "too many response headers"), LS("header", name), NULL);
-        abort();
-    }
-    struct http_header *h = &req->res.headers[req->res.n_headers++];
-    h->name = arena_strdup(req->arena, name);
-    h->value = (struct str){arena_strdup(req->arena, value), strlen(value)};
-}
-
-void http_res_body(struct http_req *req, int status, const char *content_type, const char *body, size_t len)
-{
-    req->res.status = status;
-    if (content_type != NULL)
-        http_res_header(req, "Content-Type", content_type);
-    if (body == NULL) {
-        log_error("response_unsendable", LS("rid", req->rid), LS("what", "body"), NULL);
-        req->res.unsendable = true;
-        return;
-    }
-    req->res.body = (struct str){arena_memdup(req->arena, body, len), len};
-}
-
-void http_res_json(struct http_req *req, int status, const char *json, size_t len)
-{
-    http_res_body(req, status, "application/json", json, len);
-}
-
-void http_res_no_store(struct http_req *req)
-{
-    http_res_header(req, "Cache-Control", "no-store");
-    http_res_header(req, "Pragma", "no-cache");
-}
-
 static const char *reason(int status)
 {
     switch (status) {
