@@ -40,10 +40,6 @@ struct app {
     uint8_t device_key[32];      /* device-cookie MAC key, from key_secret (session.h: device_cookie_key) */
     struct resource *resources;
     size_t n_resources;
-    /* Endpoint paths (issuer path + endpoint), and their absolute URLs for discovery. */
-    struct {
-        const char *discovery, *oauth_metadata, *jwks, *token, *introspection, *revocation, *healthz;
-    } path;
     /* The provider metadata (OpenID Connect Discovery, RFC 8414: one document), served from memory.
      * Built once at start in two variants, [1] advertising the plain PKCE method and [0] not;
      * pkce_plain_allowed picks one. */
