@@ -64,7 +64,7 @@ struct worker {
     int64_t next_gc, next_key_reload, next_discovery_refresh, next_store_check;
 };
 
-/* Finds a configured API by identifier; NULL if none. */
+/* Finds a configured API by identifier; NULL if none (oauth/app.c). */
 const struct resource *app_resource(const struct app *app, const char *identifier);
 
 /* Builds the discovery documents from what is configured (oauth/discovery.c). */
@@ -80,7 +80,7 @@ int discovery_refresh(struct app *app, struct store_conn *db, struct errbuf *err
 /* False once the store is lost: its file deleted or replaced under the running server (store_check, one
  * stat). The first failure is logged (once per process) and is final: every later call says false, the
  * endpoints that need the store answer 503, /healthz reports it. Called by worker 0's tick every second
- * and by every /healthz (oauth/router.c). */
+ * and by every /healthz (oauth/discovery.c); defined in oauth/app.c. */
 bool app_store_ok(struct worker *w);
 
 /* Routing: the one entry point the HTTP server calls (oauth/router.c). */

@@ -1,15 +1,13 @@
-/* router.c: maps a request path under the issuer to its endpoint (DESIGN "Endpoint layout"). Exact
+/* router.c: maps a request path under the issuer to its endpoint (the README's Endpoints table). Exact
  * matches only; unknown paths get a JSON 404. Once the store is lost (app_store_ok), the endpoints that
  * need it answer 503 and only what is served from memory still works. */
 #include <string.h>
 
 #include "app.h"
 #include "core/arena.h"
-#include "core/log.h"
 #include "oauth/authorize.h"
 #include "oauth/endpoints.h"
 #include "oauth/frontchannel.h"
-#include "store/store.h"
 #include "core/banned.h"
 
 /* What a route needs, and how it answers when the store is lost. */
@@ -40,22 +38,6 @@ static const struct {
     {"/session/end", oauth_end_session_handle, ROUTE_PAGE},
     {"/assets/style.css", oauth_assets_handle, ROUTE_MEMORY},
 };
-
-bool app_store_ok(struct worker *w)
-{
-    struct app *app = w->app;
-    if (atomic_load(&app->store_lost))
-        return false;
-    struct errbuf err = {{0}};
-    if (store_check(w->db, &err) == 0)
-        return true;
-    if (!atomic_exchange(&app->store_lost, true))
-        log_error("store_lost", LS("detail", err.msg),
-                  LS("effect", "endpoints that need the store answer 503 and /healthz reports an error until the "
-                               "store is restored and the server restarted"),
-                  NULL);
-    return false;
-}
 
 /* What was written from now on would vanish with the unlinked file (or land in a stranger's store): no
  * token, code or session is issued into it. */
@@ -116,12 +98,4 @@ void app_busy(struct http_req *req, unsigned retry_after_s)
 {
     /* The only offloaded request is the login post. */
     oauth_login_busy(req, retry_after_s);
-}
-
-const struct resource *app_resource(const struct app *app, const char *identifier)
-{
-    for (size_t i = 0; i < app->n_resources; i++)
-        if (strcmp(app->resources[i].identifier, identifier) == 0)
-            return &app->resources[i];
-    return NULL;
 }
