@@ -1,5 +1,5 @@
-/* store.c: backend selection by DSN scheme and the shared hashing helpers (secrets, JWT row keys; see
- * store.h). */
+/* store.c: what every backend shares: the hashing of secrets and of JWT row keys (see store.h). Below
+ * the backends; choosing one by DSN is backends.c's job. */
 #include "store/store.h"
 
 #include <stdlib.h>
@@ -8,29 +8,6 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include "core/banned.h"
-
-static const struct store_ops *const backends[] = {&store_sqlite_ops};
-
-int store_open(const char *dsn, struct store **out, struct errbuf *err)
-{
-    return store_open_flags(dsn, 0, out, err);
-}
-
-int store_open_flags(const char *dsn, unsigned flags, struct store **out, struct errbuf *err)
-{
-    const char *colon = strchr(dsn, ':');
-    if (colon == NULL) {
-        errbuf_set(err, "storage '%s': expected <scheme>:<location>, e.g. sqlite:./var/ostiary.db", dsn);
-        return ERR_INVALID;
-    }
-    size_t n = (size_t)(colon - dsn);
-    for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
-        if (strlen(backends[i]->scheme) == n && memcmp(backends[i]->scheme, dsn, n) == 0)
-            return backends[i]->open(colon + 1, flags, out, err);
-    }
-    errbuf_set(err, "storage: unsupported scheme '%.*s' (supported: sqlite)", (int)n, dsn);
-    return ERR_INVALID;
-}
 
 void store_hash(const void *secret, size_t n, uint8_t out[STORE_HASH_LEN])
 {

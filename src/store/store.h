@@ -199,7 +199,7 @@ struct store_conn {
 };
 
 /* Picks the backend by the DSN's scheme ("sqlite:./var/ostiary.db") and opens it: store_open_flags with no
- * flag. */
+ * flag (backends.c). */
 int store_open(const char *dsn, struct store **out, struct errbuf *err);
 int store_open_flags(const char *dsn, unsigned flags, struct store **out, struct errbuf *err);
 
@@ -239,6 +239,7 @@ int store_open_flags(const char *dsn, unsigned flags, struct store **out, struct
 #define store_token_revoke_sub(c, ...) ((c)->st->ops->token_revoke_sub((c), __VA_ARGS__))
 #define store_gc(c, ...) ((c)->st->ops->gc((c), __VA_ARGS__))
 
+/* ---- Shared by the backends and their callers (store.c) ---- */
 /* SHA-256 of a secret, the form in which every secret is stored and looked up. */
 void store_hash(const void *secret, size_t n, uint8_t out[STORE_HASH_LEN]);
 /* The row key of a self-contained (JWT) access token: SHA-256 of "jti:" followed by its jti, a value
@@ -247,6 +248,7 @@ void store_hash(const void *secret, size_t n, uint8_t out[STORE_HASH_LEN]);
  * store_hash() of a token value. The SQLite migration 3 computes the same (sqlite.c: ostiary_jti_key). */
 void store_jti_key(const char *jti, uint8_t out[STORE_HASH_LEN]);
 
+/* The backends' operation tables, for backends.c only. */
 extern const struct store_ops store_sqlite_ops;
 
 #endif
