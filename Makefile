@@ -97,7 +97,7 @@ test: all unit-bins $(FUZZ_REPLAY)
 check: deps
 	@scripts/check.sh
 
-# Same as check, without the dependency step (STYLE.md's full tier).
+# Same as check, without the dependency step (the full tier: docs/internals/conventions.md).
 test-full:
 	@scripts/check.sh
 

@@ -722,7 +722,7 @@ static int client_create(struct client_cmd *cc)
     if (c.auth_method != CLIENT_AUTH_NONE) {
         sc.has_secret = true;
         if (!secret_given) {
-            /* 256 bits, so a fast hash is enough at rest (DESIGN "Secrets at rest"). */
+            /* 256 bits, so a fast hash is enough at rest (docs/internals/conventions.md, "Secrets"). */
             generated = rand_token(cc->a, 32);
             store_hash(generated, strlen(generated), sc.secret_hash);
             shown = generated;
