@@ -30,7 +30,9 @@ struct keystore;
 
 enum { JOSE_ERR_BAD_TOKEN = -110, JOSE_ERR_BAD_SIGNATURE = -111, JOSE_ERR_UNKNOWN_KEY = -112 };
 
-/* alg.c. Returns true for "RS256", "ES256", "EdDSA" (case-sensitive); false for NULL and anything else. */
+/* ---- alg.c ---- */
+
+/* True for "RS256", "ES256", "EdDSA" (case-sensitive); false for NULL and anything else. */
 bool jose_alg_supported(const char *alg);
 
 /* ---- keystore.c ---- */
