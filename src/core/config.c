@@ -466,50 +466,6 @@ static void *cfg_mem(void *ctx, void *ptr, size_t size)
     return realloc(ptr, size);
 }
 
-/* Copies s into out for an error message: printable ASCII only (anything else becomes '?'), truncated
- * with "..." so that a hostile value cannot flood the log or smuggle control characters into it. */
-static const char *shown(const char *s, char out[72])
-{
-    size_t o = 0;
-    if (s == NULL)
-        s = "";
-    for (; *s != '\0' && o < 64; s++)
-        out[o++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
-    if (*s != '\0') {
-        memcpy(out + o, "...", 3);
-        o += 3;
-    }
-    out[o] = '\0';
-    return out;
-}
-
-/* Checked decimal conversion: digits only, no sign, no whitespace, no leading '+', within uint32_t. */
-static int parse_u32(const char *s, uint32_t *out)
-{
-    int64_t v;
-    if (s == NULL || str_to_i64(str_c(s), &v) != 0 || v < 0 || v > UINT32_MAX)
-        return -1;
-    *out = (uint32_t)v;
-    return 0;
-}
-
-static int parse_bool(const char *s, bool *out)
-{
-    static const char *const yes[] = {"true", "yes", "1"};
-    static const char *const no[] = {"false", "no", "0"};
-    for (size_t i = 0; i < 3; i++) {
-        if (strcasecmp(s, yes[i]) == 0) {
-            *out = true;
-            return 0;
-        }
-        if (strcasecmp(s, no[i]) == 0) {
-            *out = false;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 static void free_list(char **list, unsigned n)
 {
     if (list == NULL)
@@ -526,21 +482,21 @@ static void free_list(char **list, unsigned n)
 static int key_set_text(struct config *cfg, const struct cfg_key *k, const char *value, const char *where,
                         struct errbuf *err)
 {
-    char buf[72];
+    char buf[STR_SHOWN_SIZE];
     switch (k->type) {
     case CFG_STR:
         config_set_str(FIELD(cfg, k->off, char *), value);
         return 0;
     case CFG_U32:
         if (parse_u32(value, FIELD(cfg, k->off, uint32_t)) != 0) {
-            errbuf_set(err, "%s: invalid unsigned integer '%s'", where, shown(value, buf));
+            errbuf_set(err, "%s: invalid unsigned integer '%s'", where, str_shown(value, buf));
             return ERR_INVALID;
         }
         return 0;
     case CFG_BOOL:
         if (parse_bool(value, FIELD(cfg, k->off, bool)) != 0) {
             errbuf_set(err, "%s: invalid boolean '%s' (expected true/false, yes/no or 1/0)", where,
-                       shown(value, buf));
+                       str_shown(value, buf));
             return ERR_INVALID;
         }
         return 0;
@@ -703,14 +659,14 @@ static const char *cy_event_name(const char *e)
  * YAML into the message: libcyaml's "STRING length > N: <value>" would otherwise echo a secret. */
 static void cy_explain(const struct cy_log *lg, cyaml_err_t rc, const char *prefix, struct errbuf *err)
 {
-    char path[256], key[72];
+    char path[256], key[STR_SHOWN_SIZE];
     const char *r = lg->reason;
 
     switch (rc) {
     case CYAML_ERR_INVALID_KEY: {
         const char *k = strstr(r, "Unexpected key: ");
         cy_path(lg, 0, path, sizeof(path));
-        shown(k != NULL ? k + 16 : "?", key);
+        str_shown(k != NULL ? k + 16 : "?", key);
         errbuf_set(err, "%s%s%s%s: unknown key", prefix, path, path[0] != '\0' ? "." : "", key);
         return;
     }
@@ -795,13 +751,13 @@ static char **steal_list(char ***from, unsigned *n_from, unsigned *n_to)
 static int entry_ttl(char *text, const char *prefix, const char *what, unsigned i, uint32_t *out,
                      struct errbuf *err)
 {
-    char buf[72];
+    char buf[STR_SHOWN_SIZE];
     *out = 0;
     if (text == NULL)
         return 0;
     if (parse_u32(text, out) != 0) {
         errbuf_set(err, "%s%s[%u].access_token_ttl: invalid unsigned integer '%s'", prefix, what, i,
-                   shown(text, buf));
+                   str_shown(text, buf));
         return ERR_INVALID;
     }
     return 0;
@@ -811,10 +767,10 @@ static int entry_ttl(char *text, const char *prefix, const char *what, unsigned 
 static int user_bool(const char *text, const char *prefix, unsigned i, const char *key, bool *out,
                      struct errbuf *err)
 {
-    char buf[72];
+    char buf[STR_SHOWN_SIZE];
     if (parse_bool(text, out) != 0) {
         errbuf_set(err, "%susers[%u].%s: invalid boolean '%s' (expected true/false, yes/no or 1/0)", prefix, i,
-                   key, shown(text, buf));
+                   key, str_shown(text, buf));
         return ERR_INVALID;
     }
     return 0;
@@ -1135,9 +1091,9 @@ int config_apply_env(struct config *cfg, char *const *envp, struct errbuf *err)
         }
         if (k == NULL) {
             /* A typo would otherwise silently leave the default in place. */
-            char name[72];
+            char name[STR_SHOWN_SIZE];
             errbuf_set(err, "%.*s: unknown OSTIARY_ environment variable (not a configuration key)",
-                       (int)(nlen < 64 ? nlen : 64), shown(var, name));
+                       (int)(nlen < 64 ? nlen : 64), str_shown(var, name));
             return ERR_INVALID;
         }
         int rc = key_set_text(cfg, k, eq + 1, k->env, err);
@@ -1182,80 +1138,6 @@ static bool in_list(const char *s, char *const *list, unsigned n)
     return false;
 }
 
-struct url_parts {
-    bool https;
-    const char *host; /* as written, brackets included for IPv6 */
-    size_t host_len;
-    const char *path; /* from the first '/' after the authority, or "" */
-};
-
-/* Userinfo may hold a password, so a URL rejected for it is never echoed. */
-static const char userinfo_reason[] = "must not contain userinfo ('user@' or 'user:password@')";
-
-/* Splits an absolute http(s) URL. Returns NULL on success, else the reason. */
-static const char *http_url_split(const char *s, struct url_parts *u)
-{
-    const char *auth;
-    if (strncmp(s, "https://", 8) == 0) {
-        u->https = true;
-        auth = s + 8;
-    } else if (strncmp(s, "http://", 7) == 0) {
-        u->https = false;
-        auth = s + 7;
-    } else {
-        return "must be an absolute http or https URL";
-    }
-    if (!valid_visible_ascii(s))
-        return "must not contain spaces, control or non-ASCII characters";
-    size_t alen = strcspn(auth, "/?#");
-    if (memchr(auth, '@', alen) != NULL)
-        return userinfo_reason;
-    const char *port = NULL;
-    if (auth[0] == '[') {
-        const char *close = memchr(auth, ']', alen);
-        if (close == NULL || close == auth + 1)
-            return "has an invalid IPv6 host";
-        u->host_len = (size_t)(close - auth) + 1;
-        if (u->host_len < alen) {
-            if (auth[u->host_len] != ':')
-                return "has an invalid host";
-            port = auth + u->host_len + 1;
-        }
-    } else {
-        const char *colon = memchr(auth, ':', alen);
-        u->host_len = colon != NULL ? (size_t)(colon - auth) : alen;
-        if (colon != NULL)
-            port = colon + 1;
-    }
-    if (u->host_len == 0)
-        return "has no host";
-    for (size_t i = 0; i < u->host_len; i++) {
-        char c = auth[i];
-        bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' ||
-                  c == '-';
-        if (auth[0] == '[')
-            ok = ok || c == ':' || c == '[' || c == ']';
-        if (!ok)
-            return "has an invalid host";
-    }
-    if (port != NULL) {
-        size_t plen = (size_t)(auth + alen - port);
-        unsigned v = 0;
-        if (plen == 0 || plen > 5)
-            return "has an invalid port";
-        for (size_t i = 0; i < plen; i++) {
-            if (port[i] < '0' || port[i] > '9')
-                return "has an invalid port";
-            v = v * 10 + (unsigned)(port[i] - '0');
-        }
-        if (v == 0 || v > 65535)
-            return "has an invalid port";
-    }
-    u->host = auth;
-    u->path = auth + alen;
-    return NULL;
-}
-
 static const char *const http_only_loopback =
     "plain http is only allowed for a loopback host (localhost, 127.0.0.0/8, [::1]) or in dev mode "
     "(dev: true / OSTIARY_DEV=1); use https";
@@ -1264,24 +1146,24 @@ static int validate_issuer(struct config *cfg, struct errbuf *err)
 {
     struct url_parts u;
     const char *why;
-    char buf[72];
+    char buf[STR_SHOWN_SIZE];
     if (cfg->issuer == NULL || cfg->issuer[0] == '\0') {
         errbuf_set(err, "issuer: required");
         return ERR_INVALID;
     }
-    why = http_url_split(cfg->issuer, &u);
-    if (why == userinfo_reason) {
+    why = http_url_check(cfg->issuer, &u);
+    if (why == url_userinfo_reason) {
         errbuf_set(err, "issuer: %s", why);
         return ERR_INVALID;
     }
     if (why != NULL) {
-        errbuf_set(err, "issuer: %s, got '%s'", why, shown(cfg->issuer, buf));
+        errbuf_set(err, "issuer: %s, got '%s'", why, str_shown(cfg->issuer, buf));
         return ERR_INVALID;
     }
     /* OIDC Discovery §4.3 and RFC 8414 §2: the issuer has no query or fragment. */
     if (strpbrk(u.path, "?#") != NULL) {
         errbuf_set(err, "issuer: must not contain a query or fragment (RFC 8414 §2), got '%s'",
-                   shown(cfg->issuer, buf));
+                   str_shown(cfg->issuer, buf));
         return ERR_INVALID;
     }
     if (!u.https && !cfg->dev && !host_is_loopback(u.host, u.host_len)) {
@@ -1299,7 +1181,7 @@ static int validate_issuer(struct config *cfg, struct errbuf *err)
 
 static int validate_listen(struct config *cfg, struct errbuf *err)
 {
-    char buf[72];
+    char buf[STR_SHOWN_SIZE];
     const char *s = cfg->listen;
     const char *host, *port;
     size_t hlen;
@@ -1341,7 +1223,7 @@ static int validate_listen(struct config *cfg, struct errbuf *err)
     }
     uint32_t p;
     if (parse_u32(port, &p) != 0 || p == 0 || p > 65535) {
-        errbuf_set(err, "listen: port must be a number between 1 and 65535, got '%s'", shown(s, buf));
+        errbuf_set(err, "listen: port must be a number between 1 and 65535, got '%s'", str_shown(s, buf));
         return ERR_INVALID;
     }
     free(cfg->listen_host);
@@ -1351,13 +1233,13 @@ static int validate_listen(struct config *cfg, struct errbuf *err)
     cfg->listen_port = (uint16_t)p;
     return 0;
 bad:
-    errbuf_set(err, "listen: expected host:port, [ipv6]:port or :port, got '%s'", shown(s, buf));
+    errbuf_set(err, "listen: expected host:port, [ipv6]:port or :port, got '%s'", str_shown(s, buf));
     return ERR_INVALID;
 }
 
 static int validate_keys(struct config *cfg, struct errbuf *err)
 {
-    char buf[72];
+    char buf[STR_SHOWN_SIZE];
     if (cfg->keys.n_algorithms == 0) {
         errbuf_set(err, "keys.algorithms: at least one algorithm is required (RS256, ES256, EdDSA)");
         return ERR_INVALID;
@@ -1366,7 +1248,7 @@ static int validate_keys(struct config *cfg, struct errbuf *err)
         const char *a = cfg->keys.algorithms[i];
         if (!ONE_OF(a, algorithms_allowed)) {
             errbuf_set(err, "keys.algorithms[%u]: unsupported algorithm '%s' (allowed: RS256, ES256, EdDSA)",
-                       i, shown(a, buf));
+                       i, str_shown(a, buf));
             return ERR_INVALID;
         }
         if (in_list(a, cfg->keys.algorithms, i)) {
@@ -1402,7 +1284,7 @@ static const char *default_signing_alg(const struct config *cfg)
 
 static int validate_resources(struct config *cfg, struct errbuf *err)
 {
-    char buf[72];
+    char buf[STR_SHOWN_SIZE];
     for (unsigned i = 0; i < cfg->n_resources; i++) {
         struct cfg_resource *r = &cfg->resources[i];
         if (r->identifier == NULL || r->identifier[0] == '\0') {
@@ -1416,13 +1298,13 @@ static int validate_resources(struct config *cfg, struct errbuf *err)
                 err,
                 "resources[%u].identifier: must be an absolute URI without fragment (RFC 8707 §2), e.g. "
                 "urn:example:api or https://api.example.com, got '%s'",
-                i, shown(r->identifier, buf));
+                i, str_shown(r->identifier, buf));
             return ERR_INVALID;
         }
         for (unsigned j = 0; j < i; j++) {
             if (strcmp(cfg->resources[j].identifier, r->identifier) == 0) {
                 errbuf_set(err, "resources[%u].identifier: duplicate '%s' (also resources[%u])", i,
-                           shown(r->identifier, buf), j);
+                           str_shown(r->identifier, buf), j);
                 return ERR_INVALID;
             }
         }
@@ -1430,21 +1312,21 @@ static int validate_resources(struct config *cfg, struct errbuf *err)
             config_set_str(&r->access_token_format, "jwt");
         if (strcmp(r->access_token_format, "jwt") != 0 && strcmp(r->access_token_format, "opaque") != 0) {
             errbuf_set(err, "resources[%u].access_token_format: must be jwt or opaque, got '%s'", i,
-                       shown(r->access_token_format, buf));
+                       str_shown(r->access_token_format, buf));
             return ERR_INVALID;
         }
         if (r->signing_alg == NULL)
             config_set_str(&r->signing_alg, default_signing_alg(cfg));
         if (!in_list(r->signing_alg, cfg->keys.algorithms, cfg->keys.n_algorithms)) {
             errbuf_set(err, "resources[%u].signing_alg: '%s' is not one of keys.algorithms", i,
-                       shown(r->signing_alg, buf));
+                       str_shown(r->signing_alg, buf));
             return ERR_INVALID;
         }
         for (unsigned j = 0; j < r->n_scopes; j++) {
             const char *s = r->scopes[j];
             if (s == NULL || !valid_scope_token(s, strlen(s))) {
                 errbuf_set(err, "resources[%u].scopes[%u]: invalid scope token '%s' (RFC 6749 §3.3)", i, j,
-                           shown(s, buf));
+                           str_shown(s, buf));
                 return ERR_INVALID;
             }
         }
@@ -1472,29 +1354,29 @@ static bool is_resource(const struct config *cfg, const char *id)
 static int validate_redirect_uri(const struct config *cfg, unsigned i, const char *field, unsigned j,
                                  const char *uri, struct errbuf *err)
 {
-    char buf[72];
+    char buf[STR_SHOWN_SIZE];
     size_t sl = uri != NULL ? uri_scheme_len(uri) : 0;
     /* Userinfo may hold a password: such a URI is refused before anything could echo it. */
     if (sl > 0 && strncmp(uri + sl, "://", 3) == 0 && memchr(uri + sl + 3, '@', strcspn(uri + sl + 3, "/?#"))) {
-        errbuf_set(err, "clients[%u].%s[%u]: %s", i, field, j, userinfo_reason);
+        errbuf_set(err, "clients[%u].%s[%u]: %s", i, field, j, url_userinfo_reason);
         return ERR_INVALID;
     }
     /* RFC 6749 §3.1.2: absolute URI, no fragment. Custom schemes are allowed (native apps, RFC 8252 §7.1). */
     if (sl == 0 || !valid_visible_ascii(uri) || strchr(uri, '#') != NULL) {
         errbuf_set(err,
                    "clients[%u].%s[%u]: must be an absolute URI without fragment (RFC 6749 §3.1.2), got '%s'",
-                   i, field, j, shown(uri, buf));
+                   i, field, j, str_shown(uri, buf));
         return ERR_INVALID;
     }
     if ((sl == 4 && strncasecmp(uri, "http", 4) == 0) || (sl == 5 && strncasecmp(uri, "https", 5) == 0)) {
         struct url_parts u;
-        const char *why = http_url_split(uri, &u);
-        if (why == userinfo_reason) {
+        const char *why = http_url_check(uri, &u);
+        if (why == url_userinfo_reason) {
             errbuf_set(err, "clients[%u].%s[%u]: %s", i, field, j, why);
             return ERR_INVALID;
         }
         if (why != NULL) {
-            errbuf_set(err, "clients[%u].%s[%u]: %s, got '%s'", i, field, j, why, shown(uri, buf));
+            errbuf_set(err, "clients[%u].%s[%u]: %s, got '%s'", i, field, j, why, str_shown(uri, buf));
             return ERR_INVALID;
         }
         /* A code sent over plain http to a remote host can be read on the way (RFC 6749 §10.5). */
@@ -1511,11 +1393,11 @@ static int validate_redirect_uri(const struct config *cfg, unsigned i, const cha
 static int client_choice(char **field, const char *def, const char *const *allowed, size_t n, unsigned i,
                          const char *key, const char *choices, struct errbuf *err)
 {
-    char buf[72];
+    char buf[STR_SHOWN_SIZE];
     if (*field == NULL)
         config_set_str(field, def);
     if (!one_of(*field, allowed, n)) {
-        errbuf_set(err, "clients[%u].%s: must be %s, got '%s'", i, key, choices, shown(*field, buf));
+        errbuf_set(err, "clients[%u].%s: must be %s, got '%s'", i, key, choices, str_shown(*field, buf));
         return ERR_INVALID;
     }
     return 0;
@@ -1528,7 +1410,7 @@ static int client_choice(char **field, const char *def, const char *const *allow
  * client can introspect). The list names configured APIs and goes with `resources` only, both ways. */
 static int validate_client_introspection(struct config *cfg, unsigned i, struct errbuf *err)
 {
-    char buf[72];
+    char buf[STR_SHOWN_SIZE];
     struct cfg_client *c = &cfg->clients[i];
     if (CLIENT_CHOICE(c, introspection_access, "all", introspection_access_allowed, i, "all, own or resources",
                       err) != 0)
@@ -1551,11 +1433,11 @@ static int validate_client_introspection(struct config *cfg, unsigned i, struct 
             errbuf_set(err,
                        "clients[%u].introspection_resources[%u]: unknown resource '%s' (not a "
                        "resources[].identifier)",
-                       i, j, shown(r, buf));
+                       i, j, str_shown(r, buf));
             return ERR_INVALID;
         }
         if (in_list(r, c->introspection_resources, j)) {
-            errbuf_set(err, "clients[%u].introspection_resources[%u]: duplicate '%s'", i, j, shown(r, buf));
+            errbuf_set(err, "clients[%u].introspection_resources[%u]: duplicate '%s'", i, j, str_shown(r, buf));
             return ERR_INVALID;
         }
     }
@@ -1565,7 +1447,7 @@ static int validate_client_introspection(struct config *cfg, unsigned i, struct 
 /* The settings of the interactive flows: ID token algorithm, refresh token policy, PKCE. */
 static int validate_client_interactive(struct config *cfg, unsigned i, bool is_public, struct errbuf *err)
 {
-    char buf[72];
+    char buf[STR_SHOWN_SIZE];
     struct cfg_client *c = &cfg->clients[i];
 
     /* A refresh token is always born of another grant; on its own it could never be used. Device flow
@@ -1585,7 +1467,7 @@ static int validate_client_interactive(struct config *cfg, unsigned i, bool is_p
         config_set_str(&c->id_token_signed_response_alg, default_signing_alg(cfg));
     if (!in_list(c->id_token_signed_response_alg, cfg->keys.algorithms, cfg->keys.n_algorithms)) {
         errbuf_set(err, "clients[%u].id_token_signed_response_alg: '%s' is not one of keys.algorithms", i,
-                   shown(c->id_token_signed_response_alg, buf));
+                   str_shown(c->id_token_signed_response_alg, buf));
         return ERR_INVALID;
     }
 
@@ -1604,7 +1486,7 @@ static int validate_client_interactive(struct config *cfg, unsigned i, bool is_p
         /* RFC 7636 §4.2: S256 and plain are the only methods defined. */
         if (!ONE_OF(m, pkce_methods_allowed)) {
             errbuf_set(err, "clients[%u].pkce_methods[%u]: must be S256 or plain (RFC 7636 §4.2), got '%s'", i,
-                       j, shown(m, buf));
+                       j, str_shown(m, buf));
             return ERR_INVALID;
         }
         if (in_list(m, c->pkce_methods, j)) {
@@ -1619,7 +1501,7 @@ static int validate_client_interactive(struct config *cfg, unsigned i, bool is_p
         bool v;
         if (parse_bool(c->require_pkce, &v) != 0) {
             errbuf_set(err, "clients[%u].require_pkce: invalid boolean '%s' (expected true or false)", i,
-                       shown(c->require_pkce, buf));
+                       str_shown(c->require_pkce, buf));
             return ERR_INVALID;
         }
         /* RFC 9700 §2.1.1: public clients MUST use PKCE; there is no switching it off for them. */
@@ -1639,20 +1521,20 @@ static int validate_client_interactive(struct config *cfg, unsigned i, bool is_p
 
 static int validate_client(struct config *cfg, unsigned i, struct arena *tmp, struct errbuf *err)
 {
-    char buf[72];
+    char buf[STR_SHOWN_SIZE];
     struct cfg_client *c = &cfg->clients[i];
 
     /* RFC 6749 Appendix A.1 allows VSCHAR; we also refuse spaces, which only cause confusion. */
     if (c->client_id == NULL || c->client_id[0] == '\0' || strlen(c->client_id) > 255 ||
         !valid_visible_ascii(c->client_id)) {
         errbuf_set(err, "clients[%u].client_id: required, 1 to 255 visible ASCII characters, got '%s'", i,
-                   shown(c->client_id, buf));
+                   str_shown(c->client_id, buf));
         return ERR_INVALID;
     }
     for (unsigned j = 0; j < i; j++) {
         if (strcmp(cfg->clients[j].client_id, c->client_id) == 0) {
             errbuf_set(err, "clients[%u].client_id: duplicate '%s' (also clients[%u])", i,
-                       shown(c->client_id, buf), j);
+                       str_shown(c->client_id, buf), j);
             return ERR_INVALID;
         }
     }
@@ -1735,7 +1617,7 @@ static int validate_client(struct config *cfg, unsigned i, struct arena *tmp, st
                 err,
                 "clients[%u].grant_types[%u]: unsupported grant type '%s' (allowed: authorization_code, "
                 "client_credentials, refresh_token, urn:ietf:params:oauth:grant-type:device_code)",
-                i, j, shown(g, buf));
+                i, j, str_shown(g, buf));
             return ERR_INVALID;
         }
         if (in_list(g, c->grant_types, j)) {
@@ -1765,14 +1647,14 @@ static int validate_client(struct config *cfg, unsigned i, struct arena *tmp, st
         errbuf_set(err,
                    "clients[%u].scope: must be scope tokens separated by single spaces (RFC 6749 §3.3), "
                    "got '%s'",
-                   i, shown(c->scope, buf));
+                   i, str_shown(c->scope, buf));
         return ERR_INVALID;
     }
     for (unsigned j = 0; j < c->n_resources; j++) {
         const char *r = c->resources[j];
         if (r == NULL || !is_resource(cfg, r)) {
             errbuf_set(err, "clients[%u].resources[%u]: unknown resource '%s' (not a resources[].identifier)",
-                       i, j, shown(r, buf));
+                       i, j, str_shown(r, buf));
             return ERR_INVALID;
         }
     }
@@ -1792,7 +1674,7 @@ static int validate_client(struct config *cfg, unsigned i, struct arena *tmp, st
  * nobody (or everybody). The environment's comma list has no entry cap of its own, hence the count check. */
 static int validate_trusted_proxies(struct config *cfg, struct errbuf *err)
 {
-    char buf[72];
+    char buf[STR_SHOWN_SIZE];
     free(cfg->trusted_proxy_nets);
     cfg->trusted_proxy_nets = NULL;
     if (cfg->n_trusted_proxies > CFG_MAX_TRUSTED_PROXIES) {
@@ -1806,7 +1688,7 @@ static int validate_trusted_proxies(struct config *cfg, struct errbuf *err)
         const char *s = cfg->trusted_proxies[i] != NULL ? cfg->trusted_proxies[i] : "";
         const char *why = NULL;
         if (ipnet_parse(s, strlen(s), &cfg->trusted_proxy_nets[i], &why) != 0) {
-            errbuf_set(err, "trusted_proxies[%u]: %s, got '%s'", i, why, shown(s, buf));
+            errbuf_set(err, "trusted_proxies[%u]: %s, got '%s'", i, why, str_shown(s, buf));
             return ERR_INVALID;
         }
     }
@@ -1829,12 +1711,12 @@ static bool cookie_name_valid(const char *s)
 
 static int validate_sessions_ui(struct config *cfg, struct errbuf *err)
 {
-    char buf[72];
+    char buf[STR_SHOWN_SIZE];
     if (!cookie_name_valid(cfg->sessions.cookie_name)) {
         errbuf_set(err,
                    "sessions.cookie_name: must be 1 to 64 characters of an RFC 6265 cookie name (letters, "
                    "digits, and !#$%%&'*+-.^_`|~), got '%s'",
-                   shown(cfg->sessions.cookie_name, buf));
+                   str_shown(cfg->sessions.cookie_name, buf));
         return ERR_INVALID;
     }
     if (cfg->ui.dir != NULL && cfg->ui.dir[0] == '\0') {
@@ -1842,20 +1724,6 @@ static int validate_sessions_ui(struct config *cfg, struct errbuf *err)
         return ERR_INVALID;
     }
     return 0;
-}
-
-/* A deliberately loose check of an RFC 5322 addr-spec: something@something, no spaces or controls. The
- * address is shown to relying parties, not used to send mail. */
-static bool email_valid(const char *s)
-{
-    const char *at = strrchr(s, '@');
-    if (at == NULL || at == s || at[1] == '\0')
-        return false;
-    for (; *s != '\0'; s++) {
-        if ((unsigned char)*s <= 0x20 || (unsigned char)*s == 0x7f)
-            return false;
-    }
-    return true;
 }
 
 static int validate_user_claims(const struct cfg_user *u, unsigned i, struct errbuf *err)
@@ -1887,7 +1755,7 @@ static int validate_user_claims(const struct cfg_user *u, unsigned i, struct err
         {"address.postal_code", u->address != NULL ? u->address->postal_code : NULL, false},
         {"address.country", u->address != NULL ? u->address->country : NULL, false},
     };
-    char buf[72];
+    char buf[STR_SHOWN_SIZE];
     for (size_t k = 0; k < sizeof(claims) / sizeof(claims[0]); k++) {
         if (claims[k].value != NULL && !valid_claim_text(claims[k].value, claims[k].multiline)) {
             errbuf_set(err, "users[%u].%s: must be UTF-8 text without control characters", i, claims[k].key);
@@ -1901,23 +1769,23 @@ static int validate_user_claims(const struct cfg_user *u, unsigned i, struct err
         struct url_parts parts;
         if (urls[k] == NULL)
             continue;
-        const char *why = http_url_split(urls[k], &parts);
-        if (why == userinfo_reason) {
+        const char *why = http_url_check(urls[k], &parts);
+        if (why == url_userinfo_reason) {
             errbuf_set(err, "users[%u].%s: %s", i, url_keys[k], why);
             return ERR_INVALID;
         }
         if (why != NULL) {
-            errbuf_set(err, "users[%u].%s: %s, got '%s'", i, url_keys[k], why, shown(urls[k], buf));
+            errbuf_set(err, "users[%u].%s: %s, got '%s'", i, url_keys[k], why, str_shown(urls[k], buf));
             return ERR_INVALID;
         }
     }
-    if (u->email != NULL && !email_valid(u->email)) {
-        errbuf_set(err, "users[%u].email: must look like name@domain, got '%s'", i, shown(u->email, buf));
+    if (u->email != NULL && !valid_email(u->email)) {
+        errbuf_set(err, "users[%u].email: must look like name@domain, got '%s'", i, str_shown(u->email, buf));
         return ERR_INVALID;
     }
     if (u->birthdate != NULL && !valid_birthdate(u->birthdate)) {
         errbuf_set(err, "users[%u].birthdate: must be YYYY-MM-DD or YYYY (OIDC Core §5.1), got '%s'", i,
-                   shown(u->birthdate, buf));
+                   str_shown(u->birthdate, buf));
         return ERR_INVALID;
     }
     return 0;
@@ -1926,17 +1794,17 @@ static int validate_user_claims(const struct cfg_user *u, unsigned i, struct err
 /* users[i]. Passwords and hashes are never echoed, whatever is wrong with them. */
 static int validate_user(const struct config *cfg, unsigned i, struct errbuf *err)
 {
-    char buf[72];
+    char buf[STR_SHOWN_SIZE];
     const struct cfg_user *u = &cfg->users[i];
     if (u->username == NULL || u->username[0] == '\0' || strlen(u->username) > CFG_MAX_USERNAME ||
         !valid_visible_ascii(u->username)) {
         errbuf_set(err, "users[%u].username: required, 1 to %u visible ASCII characters, got '%s'", i,
-                   CFG_MAX_USERNAME, shown(u->username, buf));
+                   CFG_MAX_USERNAME, str_shown(u->username, buf));
         return ERR_INVALID;
     }
     for (unsigned j = 0; j < i; j++) {
         if (strcmp(cfg->users[j].username, u->username) == 0) {
-            errbuf_set(err, "users[%u].username: duplicate '%s' (also users[%u])", i, shown(u->username, buf),
+            errbuf_set(err, "users[%u].username: duplicate '%s' (also users[%u])", i, str_shown(u->username, buf),
                        j);
             return ERR_INVALID;
         }
@@ -1944,12 +1812,12 @@ static int validate_user(const struct config *cfg, unsigned i, struct errbuf *er
     if (u->id != NULL) {
         if (u->id[0] == '\0' || strlen(u->id) > 255 || !valid_visible_ascii(u->id)) {
             errbuf_set(err, "users[%u].id: 1 to 255 visible ASCII characters (the OIDC sub), got '%s'", i,
-                       shown(u->id, buf));
+                       str_shown(u->id, buf));
             return ERR_INVALID;
         }
         for (unsigned j = 0; j < i; j++) {
             if (cfg->users[j].id != NULL && strcmp(cfg->users[j].id, u->id) == 0) {
-                errbuf_set(err, "users[%u].id: duplicate '%s' (also users[%u])", i, shown(u->id, buf), j);
+                errbuf_set(err, "users[%u].id: duplicate '%s' (also users[%u])", i, str_shown(u->id, buf), j);
                 return ERR_INVALID;
             }
         }
@@ -1981,7 +1849,7 @@ static int validate_user(const struct config *cfg, unsigned i, struct errbuf *er
 
 int config_validate(struct config *cfg, struct errbuf *err)
 {
-    char buf[72];
+    char buf[STR_SHOWN_SIZE];
     int rc;
 
     for (size_t i = 0; i < N_CFG_KEYS; i++) {
@@ -2005,12 +1873,12 @@ int config_validate(struct config *cfg, struct errbuf *err)
         const char *st = cfg->storage != NULL ? cfg->storage : "";
         size_t sl = strcspn(st, ":");
         errbuf_set(err, "storage: unsupported storage '%.*s'; expected sqlite:<path>",
-                   (int)(sl < 32 ? sl : 32), shown(st, buf));
+                   (int)(sl < 32 ? sl : 32), str_shown(st, buf));
         return ERR_INVALID;
     }
     if (!ONE_OF(cfg->log_level, log_levels_allowed)) {
         errbuf_set(err, "log_level: must be debug, info, warn or error, got '%s'",
-                   shown(cfg->log_level, buf));
+                   str_shown(cfg->log_level, buf));
         return ERR_INVALID;
     }
     rc = validate_trusted_proxies(cfg, err);
