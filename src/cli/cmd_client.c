@@ -57,40 +57,37 @@ enum opt {
     O_COUNT
 };
 
-static const struct {
-    const char *name;
-    bool has_value;
-    bool repeatable;
-} opts[O_COUNT] = {
-    [O_CLIENT_ID] = {"--client-id", true, false},
-    [O_NAME] = {"--name", true, false},
-    [O_APP_TYPE] = {"--application-type", true, false},
-    [O_GRANT_TYPE] = {"--grant-type", true, true},
-    [O_GRANT_TYPES] = {"--grant-types", true, true},
-    [O_REDIRECT_URI] = {"--redirect-uri", true, true},
-    [O_NO_REDIRECT_URIS] = {"--no-redirect-uris", false, false},
-    [O_SCOPE] = {"--scope", true, false},
-    [O_AUTH_METHOD] = {"--auth-method", true, false},
-    [O_PUBLIC] = {"--public", false, false},
-    [O_SECRET] = {"--secret", true, false},
-    [O_SECRET_SHA256] = {"--secret-sha256", true, false},
-    [O_RESOURCE] = {"--resource", true, true},
-    [O_NO_RESOURCES] = {"--no-resources", false, false},
-    [O_TTL] = {"--access-token-ttl", true, false},
-    [O_POST_LOGOUT_URI] = {"--post-logout-redirect-uri", true, true},
-    [O_NO_POST_LOGOUT_URIS] = {"--no-post-logout-redirect-uris", false, false},
-    [O_ID_TOKEN_ALG] = {"--id-token-alg", true, false},
-    [O_REFRESH_POLICY] = {"--refresh-token-policy", true, false},
-    [O_PKCE_METHODS] = {"--pkce-methods", true, false},
-    [O_REQUIRE_PKCE] = {"--require-pkce", false, false},
-    [O_NO_REQUIRE_PKCE] = {"--no-require-pkce", false, false},
-    [O_INTROSPECTION_ACCESS] = {"--introspection-access", true, false},
-    [O_INTROSPECTION_RESOURCE] = {"--introspection-resource", true, true},
-    [O_NO_INTROSPECTION_RESOURCES] = {"--no-introspection-resources", false, false},
+static const struct cli_opt opts[O_COUNT] = {
+    [O_CLIENT_ID] = {"--client-id", true, false, "client_id"},
+    [O_NAME] = {"--name", true, false, "client_name"},
+    [O_APP_TYPE] = {"--application-type", true, false, "application_type"},
+    [O_GRANT_TYPE] = {"--grant-type", true, true, "grant_types"},
+    [O_GRANT_TYPES] = {"--grant-types", true, true, NULL},
+    [O_REDIRECT_URI] = {"--redirect-uri", true, true, "redirect_uris"},
+    [O_NO_REDIRECT_URIS] = {"--no-redirect-uris", false, false, NULL},
+    [O_SCOPE] = {"--scope", true, false, "scope"},
+    [O_AUTH_METHOD] = {"--auth-method", true, false, "token_endpoint_auth_method"},
+    [O_PUBLIC] = {"--public", false, false, NULL},
+    [O_SECRET] = {"--secret", true, false, "client_secret"},
+    [O_SECRET_SHA256] = {"--secret-sha256", true, false, "client_secret_sha256"},
+    [O_RESOURCE] = {"--resource", true, true, "resources"},
+    [O_NO_RESOURCES] = {"--no-resources", false, false, NULL},
+    [O_TTL] = {"--access-token-ttl", true, false, "access_token_ttl"},
+    [O_POST_LOGOUT_URI] = {"--post-logout-redirect-uri", true, true, "post_logout_redirect_uris"},
+    [O_NO_POST_LOGOUT_URIS] = {"--no-post-logout-redirect-uris", false, false, NULL},
+    [O_ID_TOKEN_ALG] = {"--id-token-alg", true, false, "id_token_signed_response_alg"},
+    [O_REFRESH_POLICY] = {"--refresh-token-policy", true, false, "refresh_token_policy"},
+    [O_PKCE_METHODS] = {"--pkce-methods", true, false, "pkce_methods"},
+    [O_REQUIRE_PKCE] = {"--require-pkce", false, false, NULL},
+    /* The only require_pkce a check can refuse is false. */
+    [O_NO_REQUIRE_PKCE] = {"--no-require-pkce", false, false, "require_pkce"},
+    [O_INTROSPECTION_ACCESS] = {"--introspection-access", true, false, "introspection_access"},
+    [O_INTROSPECTION_RESOURCE] = {"--introspection-resource", true, true, "introspection_resources"},
+    [O_NO_INTROSPECTION_RESOURCES] = {"--no-introspection-resources", false, false, NULL},
 };
 
-#define BIT(o) (1u << (o))
-_Static_assert(O_COUNT <= 32, "client_args.seen holds one bit per option");
+#define BIT(o) CLI_BIT(o)
+_Static_assert(O_COUNT <= CLI_MAX_OPTS, "cli_args.seen holds one bit per option");
 #define METADATA_OPTS                                                                                          \
     (BIT(O_NAME) | BIT(O_APP_TYPE) | BIT(O_GRANT_TYPE) | BIT(O_GRANT_TYPES) | BIT(O_REDIRECT_URI) |            \
      BIT(O_SCOPE) | BIT(O_AUTH_METHOD) | BIT(O_PUBLIC) | BIT(O_SECRET) | BIT(O_SECRET_SHA256) |                \
@@ -98,10 +95,8 @@ _Static_assert(O_COUNT <= 32, "client_args.seen holds one bit per option");
      BIT(O_PKCE_METHODS) | BIT(O_REQUIRE_PKCE) | BIT(O_NO_REQUIRE_PKCE) | BIT(O_INTROSPECTION_ACCESS) |        \
      BIT(O_INTROSPECTION_RESOURCE))
 
-/* What the command line said, unchecked: values are validated once the configuration is loaded. */
+/* The values of the repeatable options, unchecked: values are validated once the configuration is loaded. */
 struct client_args {
-    unsigned seen;               /* BIT(enum opt) of every option given */
-    const char *val[O_COUNT];    /* single-valued options */
     const char *grants[LIST_MAX];
     const char *grant_flag[LIST_MAX]; /* --grant-type or --grant-types, for messages */
     size_t n_grants;
@@ -113,17 +108,6 @@ struct client_args {
     size_t n_post_logout_uris;
     const char *introspection_resources[LIST_MAX];
     size_t n_introspection_resources;
-    const char *pos[4];          /* subcommand, then its operands */
-    size_t n_pos;
-};
-
-/* Everything a subcommand needs. */
-struct client_cmd {
-    const char *sub;             /* "create", ...: the prefix of every message */
-    struct client_args *args;
-    struct config *cfg;
-    struct store_conn *db;
-    struct arena *a;
 };
 
 static void usage(FILE *out)
@@ -178,95 +162,51 @@ static void usage(FILE *out)
           out);
 }
 
-/* A malformed command line: the message, a pointer to the help, and exit status 2. */
-static void usage_error(const char *sub, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
-static void usage_error(const char *sub, const char *fmt, ...)
+/* Collects the values of the repeatable options; --grant-types a,b,c is split (spaces around items
+ * tolerated; an empty item is kept, to be refused). */
+static int collect(void *ctx, struct arena *a, int o, const char *v, struct errbuf *err)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("ostiary: client", stderr);
-    if (sub != NULL)
-        fprintf(stderr, " %s", sub);
-    fputs(": ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs(" (see ostiary client help)\n", stderr);
-    va_end(ap);
-    exit(2);
-}
-
-static int find_opt(const char *s)
-{
-    for (int o = 0; o < O_COUNT; o++)
-        if (strcmp(s, opts[o].name) == 0)
-            return o;
-    return -1;
-}
-
-/* Splits --grant-types a,b,c (spaces around items tolerated). An empty item is kept, to be refused. */
-static void add_grant_list(struct arena *a, struct client_args *ca, const char *list)
-{
-    struct str item;
-    for (const char *c = list; str_list_next(&c, " ", &item);) {
-        if (ca->n_grants == LIST_MAX)
-            usage_error(NULL, "%s: too many grant types", "--grant-types");
-        ca->grant_flag[ca->n_grants] = "--grant-types";
-        ca->grants[ca->n_grants++] = str_dup(a, item);
+    struct client_args *cl = ctx;
+    const char **list = cl->grants;
+    size_t *n = &cl->n_grants;
+    switch (o) {
+    case O_GRANT_TYPES: {
+        struct str item;
+        for (const char *c = v; str_list_next(&c, " ", &item);) {
+            if (collect(ctx, a, O_GRANT_TYPE, str_dup(a, item), err) != 0)
+                return -1;
+            cl->grant_flag[cl->n_grants - 1] = opts[O_GRANT_TYPES].name;
+        }
+        return 0;
     }
-}
-
-static void add_to_list(const char **list, size_t *n, const char *v, const char *flag)
-{
-    if (*n == LIST_MAX)
-        usage_error(NULL, "%s: at most 64 values", flag);
+    case O_GRANT_TYPE:
+        cl->grant_flag[cl->n_grants] = opts[O_GRANT_TYPE].name;
+        break;
+    case O_REDIRECT_URI:
+        list = cl->redirect_uris;
+        n = &cl->n_redirect_uris;
+        break;
+    case O_RESOURCE:
+        list = cl->resources;
+        n = &cl->n_resources;
+        break;
+    case O_POST_LOGOUT_URI:
+        list = cl->post_logout_uris;
+        n = &cl->n_post_logout_uris;
+        break;
+    case O_INTROSPECTION_RESOURCE:
+        list = cl->introspection_resources;
+        n = &cl->n_introspection_resources;
+        break;
+    default:
+        return 0;
+    }
+    if (*n == LIST_MAX) {
+        errbuf_set(err, "%s: at most %u values", opts[o].name, LIST_MAX);
+        return -1;
+    }
     list[(*n)++] = v;
-}
-
-/* One pass: client options, global options and operands may come in any order. "--" ends the options. */
-static void parse_args(int argc, char **argv, struct arena *a, struct cli_globals *g, struct client_args *ca)
-{
-    bool operands_only = false;
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        if (!operands_only && strcmp(s, "--") == 0) {
-            operands_only = true;
-            continue;
-        }
-        int o = operands_only ? -1 : find_opt(s);
-        if (o >= 0) {
-            const char *v = NULL;
-            if (opts[o].has_value) {
-                if (i + 1 >= argc)
-                    usage_error(NULL, "%s needs a value", s);
-                v = argv[++i];
-            }
-            if ((ca->seen & BIT(o)) && !opts[o].repeatable)
-                usage_error(NULL, "%s given more than once", s);
-            ca->seen |= BIT(o);
-            ca->val[o] = v;
-            if (o == O_GRANT_TYPE) {
-                add_to_list(ca->grants, &ca->n_grants, v, s);
-                ca->grant_flag[ca->n_grants - 1] = "--grant-type";
-            } else if (o == O_GRANT_TYPES) {
-                add_grant_list(a, ca, v);
-            } else if (o == O_REDIRECT_URI) {
-                add_to_list(ca->redirect_uris, &ca->n_redirect_uris, v, s);
-            } else if (o == O_RESOURCE) {
-                add_to_list(ca->resources, &ca->n_resources, v, s);
-            } else if (o == O_POST_LOGOUT_URI) {
-                add_to_list(ca->post_logout_uris, &ca->n_post_logout_uris, v, s);
-            } else if (o == O_INTROSPECTION_RESOURCE) {
-                add_to_list(ca->introspection_resources, &ca->n_introspection_resources, v, s);
-            }
-            continue;
-        }
-        if (!operands_only && cli_global_flag(g, argc, argv, &i))
-            continue;
-        if (!operands_only && s[0] == '-' && s[1] != '\0')
-            usage_error(ca->n_pos > 0 ? ca->pos[0] : NULL, "unknown option '%s'", s);
-        if (ca->n_pos == sizeof(ca->pos) / sizeof(ca->pos[0]))
-            usage_error(ca->pos[0], "unexpected argument '%s'", s);
-        ca->pos[ca->n_pos++] = s;
-    }
+    return 0;
 }
 
 /* NULL if uri may be registered, else the reason. */
@@ -346,9 +286,9 @@ static int config_client_index(const struct config *cfg, const char *client_id)
 
 /* The secret an operator wants set: --secret (returned, to be echoed once) or --secret-sha256 (only the
  * hash). Returns true when one of them was given. */
-static bool secret_from_args(const struct client_cmd *cc, uint8_t hash[STORE_HASH_LEN], const char **shown)
+static bool secret_from_args(const struct cli_cmd *cc, uint8_t hash[STORE_HASH_LEN], const char **shown)
 {
-    const struct client_args *ca = cc->args;
+    const struct cli_args *ca = &cc->args;
     *shown = NULL;
     if (ca->val[O_SECRET] != NULL) {
         const char *s = ca->val[O_SECRET];
@@ -363,7 +303,7 @@ static bool secret_from_args(const struct client_cmd *cc, uint8_t hash[STORE_HAS
         if (b64_decode(cc->a, h, strlen(h), &raw, &rawlen) != 0 || rawlen != STORE_HASH_LEN)
             die("client %s: --secret-sha256: must be the base64 of a 32-byte SHA-256 digest "
                 "(printf %%s \"$secret\" | openssl dgst -sha256 -binary | base64)",
-                cc->sub);
+                cc->sub->name);
         memcpy(hash, raw, STORE_HASH_LEN);
         return true;
     }
@@ -372,7 +312,7 @@ static bool secret_from_args(const struct client_cmd *cc, uint8_t hash[STORE_HAS
 
 /* The flags of --pkce-methods S256,plain (spaces around items tolerated), or dies naming the option. The
  * names and rules are those of clients[].pkce_methods in the file: S256 or plain, each at most once. */
-static unsigned pkce_methods_arg(const struct client_cmd *cc, const char *list)
+static unsigned pkce_methods_arg(const struct cli_cmd *cc, const char *list)
 {
     unsigned flags = 0;
     struct str item;
@@ -383,9 +323,9 @@ static unsigned pkce_methods_arg(const struct client_cmd *cc, const char *list)
         if (f == 0)
             die("client %s: --pkce-methods: must be S256, plain or both separated by a comma "
                 "(RFC 7636 §4.2), got '%s'",
-                cc->sub, name);
+                cc->sub->name, name);
         if (flags & f)
-            die("client %s: --pkce-methods: duplicate '%s'", cc->sub, name);
+            die("client %s: --pkce-methods: duplicate '%s'", cc->sub->name, name);
         flags |= f;
     }
     return flags;
@@ -393,11 +333,11 @@ static unsigned pkce_methods_arg(const struct client_cmd *cc, const char *list)
 
 /* --id-token-alg: as clients[].id_token_signed_response_alg in the file, an algorithm the server holds keys
  * for (keys.algorithms), so that it can sign the client's ID tokens. */
-static void check_id_token_alg(const struct client_cmd *cc, const char *alg)
+static void check_id_token_alg(const struct cli_cmd *cc, const char *alg)
 {
     const struct config *cfg = cc->cfg;
     if (!jose_alg_supported(alg))
-        die("client %s: --id-token-alg: must be RS256, ES256 or EdDSA, got '%s'", cc->sub, alg);
+        die("client %s: --id-token-alg: must be RS256, ES256 or EdDSA, got '%s'", cc->sub->name, alg);
     struct strbuf algs;
     strbuf_init(&algs, cc->a, 256);
     for (unsigned i = 0; i < cfg->keys.n_algorithms; i++) {
@@ -407,53 +347,54 @@ static void check_id_token_alg(const struct client_cmd *cc, const char *alg)
     }
     die("client %s: --id-token-alg: '%s' is not one of keys.algorithms (%s): the server has no key to sign "
         "with it",
-        cc->sub, alg, algs.buf);
+        cc->sub->name, alg, algs.buf);
 }
 
 /* The URIs of a repeatable option (`flag`, cleared by `no_flag`): not both options, each one allowed as a
  * redirect URI, none twice. */
-static void check_uri_list(const struct client_cmd *cc, enum opt flag, enum opt no_flag, const char *const *uris,
+static void check_uri_list(const struct cli_cmd *cc, enum opt flag, enum opt no_flag, const char *const *uris,
                            size_t n)
 {
-    const struct client_args *ca = cc->args;
+    const struct cli_args *ca = &cc->args;
     const char *name = opts[flag].name;
     if ((ca->seen & BIT(flag)) && (ca->seen & BIT(no_flag)))
-        die("client %s: %s and %s are mutually exclusive", cc->sub, name, opts[no_flag].name);
+        die("client %s: %s and %s are mutually exclusive", cc->sub->name, name, opts[no_flag].name);
     for (size_t i = 0; i < n; i++) {
         const char *why = redirect_uri_problem(uris[i], cc->cfg->dev);
         if (why != NULL)
-            die("client %s: %s: %s, got '%s'", cc->sub, name, why, uris[i]);
+            die("client %s: %s: %s, got '%s'", cc->sub->name, name, why, uris[i]);
         for (size_t j = 0; j < i; j++)
             if (strcmp(uris[i], uris[j]) == 0)
-                die("client %s: %s: duplicate '%s'", cc->sub, name, uris[i]);
+                die("client %s: %s: duplicate '%s'", cc->sub->name, name, uris[i]);
     }
 }
 
 /* The API identifiers of a repeatable option (`flag`, cleared by `no_flag`), as clients[].resources and
  * clients[].introspection_resources in the file: not both options, each an API of the configuration, none
  * twice. */
-static void check_resource_list(const struct client_cmd *cc, enum opt flag, enum opt no_flag,
+static void check_resource_list(const struct cli_cmd *cc, enum opt flag, enum opt no_flag,
                                 const char *const *ids, size_t n)
 {
-    const struct client_args *ca = cc->args;
+    const struct cli_args *ca = &cc->args;
     const char *name = opts[flag].name;
     if ((ca->seen & BIT(flag)) && (ca->seen & BIT(no_flag)))
-        die("client %s: %s and %s are mutually exclusive", cc->sub, name, opts[no_flag].name);
+        die("client %s: %s and %s are mutually exclusive", cc->sub->name, name, opts[no_flag].name);
     for (size_t i = 0; i < n; i++) {
         if (!is_resource(cc->cfg, ids[i]))
             die("client %s: %s: unknown resource '%s' (not a resources[].identifier of the configuration)",
-                cc->sub, name, ids[i]);
+                cc->sub->name, name, ids[i]);
         for (size_t j = 0; j < i; j++)
             if (strcmp(ids[i], ids[j]) == 0)
-                die("client %s: %s: duplicate '%s'", cc->sub, name, ids[i]);
+                die("client %s: %s: duplicate '%s'", cc->sub->name, name, ids[i]);
     }
 }
 
 /* Checks each given value on its own; combinations are checked on the resulting client (check_client). */
-static void check_args(const struct client_cmd *cc)
+static void check_args(struct cli_cmd *cc)
 {
-    const struct client_args *ca = cc->args;
-    const char *sub = cc->sub;
+    const struct cli_args *ca = &cc->args;
+    const struct client_args *cl = cc->ctx;
+    const char *sub = cc->sub->name;
     const char *v;
 
     v = ca->val[O_CLIENT_ID];
@@ -467,15 +408,15 @@ static void check_args(const struct client_cmd *cc)
     enum application_type at;
     if (v != NULL && client_application_type_parse(v, &at) != 0)
         die("client %s: --application-type: must be web or native, got '%s'", sub, v);
-    for (size_t i = 0; i < ca->n_grants; i++) {
-        if (grant_type_flag(ca->grants[i]) == 0)
-            die("client %s: %s: unsupported grant type '%s' (allowed: " GRANT_NAMES ")", sub, ca->grant_flag[i],
-                ca->grants[i]);
+    for (size_t i = 0; i < cl->n_grants; i++) {
+        if (grant_type_flag(cl->grants[i]) == 0)
+            die("client %s: %s: unsupported grant type '%s' (allowed: " GRANT_NAMES ")", sub, cl->grant_flag[i],
+                cl->grants[i]);
         for (size_t j = 0; j < i; j++)
-            if (strcmp(ca->grants[i], ca->grants[j]) == 0)
-                die("client %s: %s: duplicate grant type '%s'", sub, ca->grant_flag[i], ca->grants[i]);
+            if (strcmp(cl->grants[i], cl->grants[j]) == 0)
+                die("client %s: %s: duplicate grant type '%s'", sub, cl->grant_flag[i], cl->grants[i]);
     }
-    check_uri_list(cc, O_REDIRECT_URI, O_NO_REDIRECT_URIS, ca->redirect_uris, ca->n_redirect_uris);
+    check_uri_list(cc, O_REDIRECT_URI, O_NO_REDIRECT_URIS, cl->redirect_uris, cl->n_redirect_uris);
     v = ca->val[O_SCOPE];
     if (v != NULL && v[0] != '\0' && !valid_scope_list(v))
         die("client %s: --scope: must be scope tokens separated by single spaces (RFC 6749 §3.3), got '%s'", sub,
@@ -490,7 +431,7 @@ static void check_args(const struct client_cmd *cc)
         die("client %s: --secret and --secret-sha256 are mutually exclusive", sub);
     if (ca->val[O_SECRET] != NULL && ca->val[O_SECRET][0] == '\0')
         die("client %s: --secret: must not be empty", sub);
-    check_resource_list(cc, O_RESOURCE, O_NO_RESOURCES, ca->resources, ca->n_resources);
+    check_resource_list(cc, O_RESOURCE, O_NO_RESOURCES, cl->resources, cl->n_resources);
     v = ca->val[O_TTL];
     int64_t ttl;
     if (v != NULL && (str_to_i64(str_c(v), &ttl) != 0 || ttl < 0 || ttl > TTL_MAX))
@@ -499,7 +440,7 @@ static void check_args(const struct client_cmd *cc)
             sub, TTL_MAX, v);
     /* Post-logout redirection targets follow the rules of redirect URIs, as in the file (OIDC
      * RP-Initiated Logout §3.1). */
-    check_uri_list(cc, O_POST_LOGOUT_URI, O_NO_POST_LOGOUT_URIS, ca->post_logout_uris, ca->n_post_logout_uris);
+    check_uri_list(cc, O_POST_LOGOUT_URI, O_NO_POST_LOGOUT_URIS, cl->post_logout_uris, cl->n_post_logout_uris);
     if (ca->val[O_ID_TOKEN_ALG] != NULL)
         check_id_token_alg(cc, ca->val[O_ID_TOKEN_ALG]);
     v = ca->val[O_REFRESH_POLICY];
@@ -515,21 +456,21 @@ static void check_args(const struct client_cmd *cc)
     enum introspection_access ia;
     if (v != NULL && client_introspection_access_parse(v, &ia) != 0)
         die("client %s: --introspection-access: must be all, own or resources, got '%s'", sub, v);
-    check_resource_list(cc, O_INTROSPECTION_RESOURCE, O_NO_INTROSPECTION_RESOURCES, ca->introspection_resources,
-                        ca->n_introspection_resources);
+    check_resource_list(cc, O_INTROSPECTION_RESOURCE, O_NO_INTROSPECTION_RESOURCES, cl->introspection_resources,
+                        cl->n_introspection_resources);
 }
 
 /* The rules that involve several fields, on the client as it will be stored. */
-static void check_client(const struct client_cmd *cc, const struct client *c, bool secret_given)
+static void check_client(const struct cli_cmd *cc, const struct client *c, bool secret_given)
 {
-    const char *sub = cc->sub;
+    const char *sub = cc->sub->name;
     bool is_public = c->auth_method == CLIENT_AUTH_NONE;
     if (is_public && secret_given)
         die("client %s: --secret: a public client (token_endpoint_auth_method none) has no secret; use "
             "--auth-method client_secret_basic or client_secret_post, or drop the secret",
             sub);
     /* RFC 9700 §2.1.1: public clients MUST use PKCE; as in the file, it cannot be switched off for them. */
-    if (is_public && (cc->args->seen & BIT(O_NO_REQUIRE_PKCE)))
+    if (is_public && (cc->args.seen & BIT(O_NO_REQUIRE_PKCE)))
         die("client %s: --no-require-pkce: a public client (token_endpoint_auth_method none) must use PKCE "
             "(RFC 9700 §2.1.1); only a confidential client can do without it",
             sub);
@@ -555,21 +496,22 @@ static void check_client(const struct client_cmd *cc, const struct client *c, bo
 }
 
 /* Applies the given options onto c (create: onto an empty client; update: onto the stored one). */
-static void apply_args(const struct client_cmd *cc, struct client *c)
+static void apply_args(const struct cli_cmd *cc, struct client *c)
 {
-    const struct client_args *ca = cc->args;
+    const struct cli_args *ca = &cc->args;
+    const struct client_args *cl = cc->ctx;
     if (ca->val[O_NAME] != NULL)
         c->client_name = ca->val[O_NAME][0] != '\0' ? ca->val[O_NAME] : NULL;
     if (ca->val[O_APP_TYPE] != NULL)
         client_application_type_parse(ca->val[O_APP_TYPE], &c->application_type);
     if (ca->seen & (BIT(O_REDIRECT_URI) | BIT(O_NO_REDIRECT_URIS))) {
-        c->redirect_uris = (const char **)ca->redirect_uris;
-        c->n_redirect_uris = ca->n_redirect_uris;
+        c->redirect_uris = (const char **)cl->redirect_uris;
+        c->n_redirect_uris = cl->n_redirect_uris;
     }
-    if (ca->n_grants > 0) {
+    if (cl->n_grants > 0) {
         c->grant_types = 0;
-        for (size_t i = 0; i < ca->n_grants; i++)
-            c->grant_types |= grant_type_flag(ca->grants[i]);
+        for (size_t i = 0; i < cl->n_grants; i++)
+            c->grant_types |= grant_type_flag(cl->grants[i]);
     }
     if (ca->val[O_SCOPE] != NULL)
         c->scope = ca->val[O_SCOPE];
@@ -578,8 +520,8 @@ static void apply_args(const struct client_cmd *cc, struct client *c)
     else if (ca->seen & BIT(O_PUBLIC))
         c->auth_method = CLIENT_AUTH_NONE;
     if (ca->seen & (BIT(O_RESOURCE) | BIT(O_NO_RESOURCES))) {
-        c->resources = (const char **)ca->resources;
-        c->n_resources = ca->n_resources;
+        c->resources = (const char **)cl->resources;
+        c->n_resources = cl->n_resources;
     }
     if (ca->val[O_TTL] != NULL) {
         int64_t ttl = 0;
@@ -587,8 +529,8 @@ static void apply_args(const struct client_cmd *cc, struct client *c)
         c->access_token_ttl = (uint32_t)ttl;
     }
     if (ca->seen & (BIT(O_POST_LOGOUT_URI) | BIT(O_NO_POST_LOGOUT_URIS))) {
-        c->post_logout_redirect_uris = (const char **)ca->post_logout_uris;
-        c->n_post_logout_redirect_uris = ca->n_post_logout_uris;
+        c->post_logout_redirect_uris = (const char **)cl->post_logout_uris;
+        c->n_post_logout_redirect_uris = cl->n_post_logout_uris;
     }
     if (ca->val[O_ID_TOKEN_ALG] != NULL)
         c->id_token_signed_response_alg = ca->val[O_ID_TOKEN_ALG];
@@ -599,8 +541,8 @@ static void apply_args(const struct client_cmd *cc, struct client *c)
     if (ca->val[O_INTROSPECTION_ACCESS] != NULL)
         client_introspection_access_parse(ca->val[O_INTROSPECTION_ACCESS], &c->introspection_access);
     if (ca->seen & (BIT(O_INTROSPECTION_RESOURCE) | BIT(O_NO_INTROSPECTION_RESOURCES))) {
-        c->introspection_resources = (const char **)ca->introspection_resources;
-        c->n_introspection_resources = ca->n_introspection_resources;
+        c->introspection_resources = (const char **)cl->introspection_resources;
+        c->n_introspection_resources = cl->n_introspection_resources;
     }
     if (ca->seen & BIT(O_REQUIRE_PKCE))
         c->require_pkce = true;
@@ -613,13 +555,6 @@ static void apply_args(const struct client_cmd *cc, struct client *c)
 }
 
 /* ---- Output ------------------------------------------------------------------------------------------- */
-
-static void print_json(json_t *o, size_t flags)
-{
-    if (json_dumpf(o, stdout, flags) != 0)
-        die("cannot write the output");
-    fputc('\n', stdout);
-}
 
 /* The client's metadata object, with client_id first. A stored "client_secret" member would be a bug
  * elsewhere; it is dropped here all the same so this command never prints one. */
@@ -662,36 +597,36 @@ static void print_client(const struct store_client *sc, const char *secret, int6
         json_object_set_new(out, "created_at", json_integer(sc->created_at));
         json_object_set_new(out, "updated_at", json_integer(sc->updated_at));
     }
-    print_json(out, JSON_INDENT(2));
+    cli_print_json(out, JSON_INDENT(2));
     json_decref(out);
 }
 
-static void warn_if_from_config(const struct client_cmd *cc, const struct store_client *sc)
+static void warn_if_from_config(const struct cli_cmd *cc, const struct store_client *sc)
 {
     if (sc->from_config || config_client_index(cc->cfg, sc->client_id) >= 0)
         fprintf(stderr,
                 "ostiary: warning: client '%s' is declared in the configuration file; the server applies the "
                 "file's definition again at its next start, which %s this change. Edit the file as well.\n",
-                sc->client_id, strcmp(cc->sub, "delete") == 0 ? "undoes" : "overwrites");
+                sc->client_id, strcmp(cc->sub->name, "delete") == 0 ? "undoes" : "overwrites");
 }
 
 /* ---- Subcommands ------------------------------------------------------------------------------------- */
 
-static void load_client(const struct client_cmd *cc, const char *id, struct store_client *sc)
+static void load_client(const struct cli_cmd *cc, const char *id, struct store_client *sc)
 {
     struct errbuf err = {{0}};
     int rc = store_client_get(cc->db, cc->a, id, sc, &err);
     if (rc == ERR_NOTFOUND)
-        die("client %s: no client '%s'", cc->sub, id);
+        die("client %s: no client '%s'", cc->sub->name, id);
     if (rc != 0)
-        die("client %s: storage: %s", cc->sub, err.msg);
+        die("client %s: storage: %s", cc->sub->name, err.msg);
 }
 
-static void save_client(const struct client_cmd *cc, const struct store_client *sc)
+static void save_client(const struct cli_cmd *cc, const struct store_client *sc)
 {
     struct errbuf err = {{0}};
     if (store_client_put(cc->db, sc, &err) != 0)
-        die("client %s: storage: %s", cc->sub, err.msg);
+        die("client %s: storage: %s", cc->sub->name, err.msg);
 }
 
 static void wipe(char *s)
@@ -700,16 +635,17 @@ static void wipe(char *s)
         explicit_bzero(s, strlen(s));
 }
 
-static int client_create(struct client_cmd *cc)
+static int client_create(struct cli_cmd *cc)
 {
-    const struct client_args *ca = cc->args;
+    const struct cli_args *ca = &cc->args;
+    const struct client_args *cl = cc->ctx;
     struct client c = {0};
     c.client_id = ca->val[O_CLIENT_ID] != NULL ? ca->val[O_CLIENT_ID] : rand_token(cc->a, 32);
     c.auth_method = CLIENT_AUTH_SECRET_BASIC;
     c.require_pkce = cc->cfg->pkce.required;
     c.pkce_methods = PKCE_S256;
     apply_args(cc, &c);
-    if (ca->n_grants == 0)
+    if (cl->n_grants == 0)
         c.grant_types = c.n_redirect_uris > 0 ? GRANT_AUTHORIZATION_CODE : GRANT_CLIENT_CREDENTIALS;
     if (c.scope == NULL)
         c.scope = "";
@@ -762,7 +698,7 @@ static int client_create(struct client_cmd *cc)
     return 0;
 }
 
-static int client_list(struct client_cmd *cc)
+static int client_list(struct cli_cmd *cc)
 {
     struct errbuf err = {{0}};
     struct store_client *v = NULL;
@@ -780,26 +716,24 @@ static int client_list(struct client_cmd *cc)
         json_t *am = json_object_get(m, "token_endpoint_auth_method");
         json_object_set(line, "token_endpoint_auth_method", json_is_string(am) ? am : json_null());
         json_object_set_new(line, "from_config", json_boolean(v[i].from_config));
-        print_json(line, JSON_COMPACT);
+        cli_print_json(line, JSON_COMPACT);
         json_decref(line);
         json_decref(m);
     }
     return 0;
 }
 
-static int client_show(struct client_cmd *cc)
+static int client_show(struct cli_cmd *cc)
 {
     struct store_client sc;
-    load_client(cc, cc->args->pos[1], &sc);
+    load_client(cc, cc->args.pos[1], &sc);
     print_client(&sc, NULL, 0, SHOW_FULL | SHOW_STATE);
     return 0;
 }
 
-static int client_update(struct client_cmd *cc)
+static int client_update(struct cli_cmd *cc)
 {
-    const struct client_args *ca = cc->args;
-    if (ca->seen == 0)
-        usage_error("update", "nothing to change: give at least one client option");
+    const struct cli_args *ca = &cc->args;
     struct store_client sc;
     load_client(cc, ca->pos[1], &sc);
     struct client c;
@@ -840,9 +774,9 @@ static int client_update(struct client_cmd *cc)
     return 0;
 }
 
-static int client_delete(struct client_cmd *cc)
+static int client_delete(struct cli_cmd *cc)
 {
-    const char *id = cc->args->pos[1];
+    const char *id = cc->args.pos[1];
     struct store_client sc;
     load_client(cc, id, &sc);
     struct errbuf err = {{0}};
@@ -853,15 +787,15 @@ static int client_delete(struct client_cmd *cc)
         die("client delete: storage: %s", err.msg);
     warn_if_from_config(cc, &sc);
     json_t *out = json_pack("{s:s, s:b}", "client_id", id, "deleted", 1);
-    print_json(out, JSON_COMPACT);
+    cli_print_json(out, JSON_COMPACT);
     json_decref(out);
     return 0;
 }
 
-static int client_rotate_secret(struct client_cmd *cc)
+static int client_rotate_secret(struct cli_cmd *cc)
 {
     struct store_client sc;
-    load_client(cc, cc->args->pos[1], &sc);
+    load_client(cc, cc->args.pos[1], &sc);
     struct client c;
     if (client_from_store(cc->a, &sc, &c) != 0)
         die("client rotate-secret: the stored metadata of '%s' is not valid JSON metadata", sc.client_id);
@@ -885,70 +819,41 @@ static int client_rotate_secret(struct client_cmd *cc)
     return 0;
 }
 
-static const struct {
-    const char *name;
-    int (*run)(struct client_cmd *cc);
-    unsigned allowed;   /* BIT(enum opt) accepted */
-    size_t operands;    /* after the subcommand: 0 or 1 (the client_id) */
-} subs[] = {
-    {"create", client_create, METADATA_OPTS | BIT(O_CLIENT_ID), 0},
-    {"list", client_list, 0, 0},
-    {"show", client_show, 0, 1},
+/* update without an option changes nothing: a usage error. */
+static int check_usage(const struct cli_cmd *cc, struct errbuf *err)
+{
+    if (strcmp(cc->sub->name, "update") == 0 && cc->args.seen == 0) {
+        errbuf_set(err, "nothing to change: give at least one client option");
+        return -1;
+    }
+    return 0;
+}
+
+static const struct cli_sub subs[] = {
+    {"create", client_create, METADATA_OPTS | BIT(O_CLIENT_ID), 0, 0, NULL, check_args},
+    {"list", client_list, 0, 0, 0, NULL, NULL},
+    {"show", client_show, 0, 1, 1, "client_id", NULL},
     {"update", client_update,
      METADATA_OPTS | BIT(O_NO_REDIRECT_URIS) | BIT(O_NO_RESOURCES) | BIT(O_NO_POST_LOGOUT_URIS) |
          BIT(O_NO_INTROSPECTION_RESOURCES),
-     1},
-    {"delete", client_delete, 0, 1},
-    {"rotate-secret", client_rotate_secret, BIT(O_SECRET), 1},
+     1, 1, "client_id", check_args},
+    {"delete", client_delete, 0, 1, 1, "client_id", NULL},
+    {"rotate-secret", client_rotate_secret, BIT(O_SECRET), 1, 1, "client_id", check_args},
+};
+
+static const struct cli_command client_command = {
+    .name = "client",
+    .opts = opts,
+    .n_opts = O_COUNT,
+    .subs = subs,
+    .n_subs = sizeof(subs) / sizeof(subs[0]),
+    .usage = usage,
+    .each = collect,
+    .check_usage = check_usage,
 };
 
 int cmd_client(int argc, char **argv)
 {
-    struct arena *a = arena_new(16384);
-    struct cli_globals g = {0};
     struct client_args ca = {0};
-    parse_args(argc, argv, a, &g, &ca);
-    if (ca.n_pos == 0) {
-        usage(stderr);
-        arena_free(a);
-        return 2;
-    }
-    const char *sub = ca.pos[0];
-    if (strcmp(sub, "help") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
-        usage(stdout);
-        arena_free(a);
-        return 0;
-    }
-    size_t k = 0;
-    while (k < sizeof(subs) / sizeof(subs[0]) && strcmp(subs[k].name, sub) != 0)
-        k++;
-    if (k == sizeof(subs) / sizeof(subs[0]))
-        usage_error(NULL, "unknown subcommand '%s'", sub);
-    for (int o = 0; o < O_COUNT; o++)
-        if ((ca.seen & BIT(o)) && !(subs[k].allowed & BIT(o)))
-            usage_error(sub, "option %s does not apply here", opts[o].name);
-    if (ca.n_pos - 1 < subs[k].operands)
-        usage_error(sub, "missing the client_id");
-    if (ca.n_pos - 1 > subs[k].operands)
-        usage_error(sub, "unexpected argument '%s'", ca.pos[1 + subs[k].operands]);
-
-    struct client_cmd cc = {.sub = sub, .args = &ca, .a = a};
-    cc.cfg = cli_load_config(&g);
-    /* Library events (info) would interleave with the JSON on the terminal; --log-level brings them back. */
-    enum log_level lvl = LOG_WARN;
-    if (g.log_level != NULL)
-        log_level_parse(cc.cfg->log_level, &lvl);
-    log_init(lvl, 2);
-    check_args(&cc);
-
-    struct store *st;
-    cli_open_store(cc.cfg, &st, &cc.db);
-    int rc = subs[k].run(&cc);
-    if (fflush(stdout) != 0)
-        die("cannot write the output");
-    store_conn_close(cc.db);
-    store_close(st);
-    config_free(cc.cfg);
-    arena_free(a);
-    return rc;
+    return cli_run(&client_command, &ca, argc, argv);
 }

@@ -28,13 +28,13 @@ void die(const char *fmt, ...)
     exit(1);
 }
 
-bool cli_global_flag(struct cli_globals *g, int argc, char **argv, int *i)
+int cli_global_flag(struct cli_globals *g, int argc, char **argv, int *i, struct errbuf *err)
 {
     const char *a = argv[*i];
     const char **slot = NULL;
     if (strcmp(a, "--dev") == 0) {
         g->dev = true;
-        return true;
+        return 1;
     }
     if (strcmp(a, "--config") == 0 || strcmp(a, "-c") == 0)
         slot = &g->config_path;
@@ -49,11 +49,25 @@ bool cli_global_flag(struct cli_globals *g, int argc, char **argv, int *i)
     else if (strcmp(a, "--log-level") == 0)
         slot = &g->log_level;
     if (slot == NULL)
-        return false;
-    if (*i + 1 >= argc)
-        die("%s needs a value", a);
+        return 0;
+    if (*i + 1 >= argc) {
+        errbuf_set(err, "%s needs a value", a);
+        return -1;
+    }
     *slot = argv[++*i];
-    return true;
+    return 1;
+}
+
+void cli_parse_globals(const char *cmd, int argc, char **argv, struct cli_globals *g)
+{
+    struct errbuf err = {{0}};
+    for (int i = 1; i < argc; i++) {
+        int r = cli_global_flag(g, argc, argv, &i, &err);
+        if (r < 0)
+            die("%s", err.msg);
+        if (r == 0)
+            die("%s: unknown option '%s' (see ostiary help)", cmd, argv[i]);
+    }
 }
 
 struct config *cli_load_config(const struct cli_globals *g)
@@ -180,9 +194,7 @@ void cli_open_store(const struct config *cfg, struct store **st, struct store_co
 int cmd_migrate(int argc, char **argv)
 {
     struct cli_globals g = {0};
-    for (int i = 1; i < argc; i++)
-        if (!cli_global_flag(&g, argc, argv, &i))
-            die("migrate: unknown option '%s'", argv[i]);
+    cli_parse_globals("migrate", argc, argv, &g);
     struct config *cfg = cli_load_config(&g);
     struct errbuf err = {{0}};
     struct store *st;
