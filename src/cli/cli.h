@@ -138,6 +138,19 @@ void cli_load_user(const struct cli_cmd *c, const char *username, struct store_u
  * configuration, runs the subcommand's prepare step, opens the store and runs it. Returns its status. */
 int cli_run(const struct cli_command *cmd, void *ctx, int argc, char **argv);
 
+/* ---- The cores of the record commands, which never exit (for the tests) ------------------------------ */
+
+struct client;
+struct client_problem;
+/* The client that `ostiary client <argv[1]...>` (argv[0] is "client"; argv[1] create or update) would store:
+ * `stored` (update; NULL for create) with the options applied, checked by oauth/client_check.c. Returns 0
+ * with *out (memory in a); 1 with err holding the message the command prints after "ostiary: " (e.g.
+ * "client create: --redirect-uri: <reason>") and *p the rules' problem, if they refused (p->field NULL
+ * otherwise); or 2 for a usage error. */
+int client_cli_build(const struct config *cfg, struct arena *a, int argc, char **argv,
+                     const struct store_client *stored, struct client *out, struct client_problem *p,
+                     struct errbuf *err);
+
 int cmd_serve(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_client(int argc, char **argv);

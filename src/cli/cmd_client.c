@@ -1,6 +1,7 @@
 /* cmd_client.c: `ostiary client create|list|show|update|delete|rotate-secret`: registered clients in the
  * store, with RFC 7591 §2 metadata names. A secret is shown once (creation, rotation) and stored only as its
- * SHA-256. The checks mirror those of clients[] in core/config.c; the configuration file itself is not edited. */
+ * SHA-256. The metadata goes through the same check as clients[] of the configuration
+ * (oauth/client_check.c), its problems named by option; the configuration file itself is not edited. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "core/rand.h"
 #include "core/str.h"
 #include "oauth/client.h"
+#include "oauth/client_check.h"
 #include "oauth/scope.h"
 #include "store/store.h"
 #include "core/validate.h"
@@ -23,8 +25,6 @@
 
 #define LIST_MAX 64u                      /* redirect URIs, resources, grant types per command */
 #define TTL_MAX (366u * 86400u)           /* the configuration's bound on a per-entry access_token_ttl */
-#define GRANT_NAMES                                                                                            \
-    "authorization_code, client_credentials, refresh_token, urn:ietf:params:oauth:grant-type:device_code"
 
 /* ---- Command line ---------------------------------------------------------------------------------- */
 
@@ -108,6 +108,7 @@ struct client_args {
     size_t n_post_logout_uris;
     const char *introspection_resources[LIST_MAX];
     size_t n_introspection_resources;
+    struct client client; /* create: the client to store, built before the store is opened */
 };
 
 static void usage(FILE *out)
@@ -209,73 +210,6 @@ static int collect(void *ctx, struct arena *a, int o, const char *v, struct errb
     return 0;
 }
 
-/* NULL if uri may be registered, else the reason. */
-static const char *redirect_uri_problem(const char *uri, bool dev)
-{
-    size_t sl = uri_scheme_len(uri);
-    /* RFC 6749 §3.1.2: absolute, no fragment. Custom schemes are for native apps (RFC 8252 §7.1). */
-    if (sl == 0 || !valid_visible_ascii(uri) || strchr(uri, '#') != NULL)
-        return "must be an absolute URI without fragment, without spaces or non-ASCII characters "
-               "(RFC 6749 §3.1.2)";
-    bool http = sl == 4 && strncasecmp(uri, "http", 4) == 0;
-    bool https = sl == 5 && strncasecmp(uri, "https", 5) == 0;
-    if (!http && !https)
-        return NULL;
-    if (strncmp(uri, "https://", 8) != 0 && strncmp(uri, "http://", 7) != 0)
-        return "must be an absolute http or https URL";
-    const char *auth = uri + (https ? 8 : 7);
-    size_t alen = strcspn(auth, "/?#");
-    if (memchr(auth, '@', alen) != NULL)
-        return "must not contain userinfo ('@')";
-    size_t hlen = alen;
-    const char *port = NULL;
-    if (auth[0] == '[') {
-        const char *close = memchr(auth, ']', alen);
-        if (close == NULL || close == auth + 1)
-            return "has an invalid IPv6 host";
-        hlen = (size_t)(close - auth) + 1;
-        if (hlen < alen) {
-            if (auth[hlen] != ':')
-                return "has an invalid host";
-            port = auth + hlen + 1;
-        }
-    } else {
-        const char *colon = memchr(auth, ':', alen);
-        if (colon != NULL) {
-            hlen = (size_t)(colon - auth);
-            port = colon + 1;
-        }
-    }
-    if (hlen == 0)
-        return "has no host";
-    if (port != NULL) {
-        size_t plen = (size_t)(auth + alen - port);
-        unsigned v = 0;
-        if (plen == 0 || plen > 5)
-            return "has an invalid port";
-        for (size_t i = 0; i < plen; i++) {
-            if (port[i] < '0' || port[i] > '9')
-                return "has an invalid port";
-            v = v * 10 + (unsigned)(port[i] - '0');
-        }
-        if (v == 0 || v > 65535)
-            return "has an invalid port";
-    }
-    /* A code sent over plain http to a remote host can be read on the way (RFC 6749 §10.5). */
-    if (http && !dev && !host_is_loopback(auth, hlen))
-        return "plain http is only allowed for a loopback host (localhost, 127.0.0.0/8, [::1]) or in dev mode; "
-               "use https";
-    return NULL;
-}
-
-static bool is_resource(const struct config *cfg, const char *id)
-{
-    for (unsigned i = 0; i < cfg->n_resources; i++)
-        if (strcmp(cfg->resources[i].identifier, id) == 0)
-            return true;
-    return false;
-}
-
 static int config_client_index(const struct config *cfg, const char *client_id)
 {
     for (unsigned i = 0; i < cfg->n_clients; i++)
@@ -284,274 +218,215 @@ static int config_client_index(const struct config *cfg, const char *client_id)
     return -1;
 }
 
+/* ---- The client a command line asks for ------------------------------------------------------------ */
+
+/* The option that names a metadata field in messages. */
+static const char *flag_of(const char *field)
+{
+    for (int o = 0; o < O_COUNT; o++)
+        if (opts[o].field != NULL && strcmp(opts[o].field, field) == 0)
+            return opts[o].name;
+    return field;
+}
+
+/* The list fields: the option that sets one (repeatable, replacing the list) and the one that clears it. */
+static const struct {
+    const char *field;
+    enum opt set, clear;
+} list_opts[] = {
+    {"redirect_uris", O_REDIRECT_URI, O_NO_REDIRECT_URIS},
+    {"resources", O_RESOURCE, O_NO_RESOURCES},
+    {"post_logout_redirect_uris", O_POST_LOGOUT_URI, O_NO_POST_LOGOUT_URIS},
+    {"introspection_resources", O_INTROSPECTION_RESOURCE, O_NO_INTROSPECTION_RESOURCES},
+};
+#define N_LIST_OPTS (sizeof(list_opts) / sizeof(list_opts[0]))
+
+/* Options that contradict each other, whatever their values. */
+static int check_flags(const struct cli_args *ca, struct errbuf *err)
+{
+    for (size_t k = 0; k < N_LIST_OPTS; k++) {
+        if (cli_seen(ca, list_opts[k].set) && cli_seen(ca, list_opts[k].clear)) {
+            errbuf_set(err, "%s and %s are mutually exclusive", opts[list_opts[k].set].name,
+                       opts[list_opts[k].clear].name);
+            return -1;
+        }
+    }
+    const char *m = ca->val[O_AUTH_METHOD];
+    if (m != NULL && cli_seen(ca, O_PUBLIC) && strcmp(m, "none") != 0) {
+        errbuf_set(err, "--public contradicts --auth-method %s", m);
+        return -1;
+    }
+    if (cli_seen(ca, O_REQUIRE_PKCE) && cli_seen(ca, O_NO_REQUIRE_PKCE)) {
+        errbuf_set(err, "--require-pkce and --no-require-pkce are mutually exclusive");
+        return -1;
+    }
+    return 0;
+}
+
+/* Replaces a list field of m with the option's values when the option (or its --no- form) was given. */
+static void apply_list(const struct cli_args *ca, enum opt set, enum opt clear, const char *const *v, size_t n,
+                       const char *const **field, size_t *count)
+{
+    if (cli_seen(ca, set) || cli_seen(ca, clear)) {
+        *field = v;
+        *count = n;
+    }
+}
+
+/* The metadata the command line asks for: the stored client's (update; NULL for create) with the given
+ * options applied, or the defaults of `ostiary client create`, which differ from those of the file in
+ * two ways: a confidential client by default (the server generates its secret), and no refresh_token grant
+ * unless asked for. 0, or -1 with err set (an option's value that is not even a value). */
+static int build_meta(const struct cli_args *ca, const struct client_args *cl, const struct store_client *stored,
+                      struct arena *a, struct client_meta *m, struct errbuf *err)
+{
+    const char *v;
+    memset(m, 0, sizeof(*m));
+    if (stored != NULL) {
+        json_t *o = json_loads(stored->metadata != NULL ? stored->metadata : "{}", JSON_REJECT_DUPLICATES, NULL);
+        if (!json_is_object(o)) {
+            json_decref(o);
+            errbuf_set(err, "the stored metadata of '%s' is not valid JSON metadata", stored->client_id);
+            return -1;
+        }
+        /* The strings are copied: the metadata lives until the command ends. */
+        char *text = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        o = json_loads(arena_strdup(a, text), 0, NULL);
+        free(text);
+        arena_defer(a, (void (*)(void *))json_decref, o);
+        client_meta_from_json(o, a, m);
+        m->client_id = stored->client_id;
+    } else {
+        m->client_id = ca->val[O_CLIENT_ID] != NULL ? ca->val[O_CLIENT_ID] : rand_token(a, 32);
+    }
+    /* The server holds the secret or generates one: a confidential client never needs --secret. */
+    m->server_secret = true;
+    m->client_secret = ca->val[O_SECRET];
+    m->client_secret_sha256 = ca->val[O_SECRET_SHA256];
+    if ((v = ca->val[O_NAME]) != NULL)
+        m->client_name = v[0] != '\0' ? v : NULL;
+    if ((v = ca->val[O_APP_TYPE]) != NULL)
+        m->application_type = v;
+    apply_list(ca, O_REDIRECT_URI, O_NO_REDIRECT_URIS, cl->redirect_uris, cl->n_redirect_uris, &m->redirect_uris,
+               &m->n_redirect_uris);
+    if (cl->n_grants > 0) {
+        m->grant_types = cl->grants;
+        m->n_grant_types = cl->n_grants;
+    } else if (stored == NULL) {
+        static const char *const code[] = {"authorization_code"}, *const machine[] = {"client_credentials"};
+        m->grant_types = m->n_redirect_uris > 0 ? code : machine;
+        m->n_grant_types = 1;
+    }
+    if ((v = ca->val[O_SCOPE]) != NULL)
+        m->scope = v[0] != '\0' ? v : NULL; /* "" for none */
+    if ((v = ca->val[O_AUTH_METHOD]) != NULL)
+        m->token_endpoint_auth_method = v;
+    else if (cli_seen(ca, O_PUBLIC))
+        m->token_endpoint_auth_method = "none";
+    apply_list(ca, O_RESOURCE, O_NO_RESOURCES, cl->resources, cl->n_resources, &m->resources, &m->n_resources);
+    if ((v = ca->val[O_TTL]) != NULL && parse_u32(v, &m->access_token_ttl) != 0) {
+        errbuf_set(err, "--access-token-ttl: seconds between 0 and %u (0 = the API's or the global default), "
+                        "got '%s'",
+                   TTL_MAX, v);
+        return -1;
+    }
+    apply_list(ca, O_POST_LOGOUT_URI, O_NO_POST_LOGOUT_URIS, cl->post_logout_uris, cl->n_post_logout_uris,
+               &m->post_logout_redirect_uris, &m->n_post_logout_redirect_uris);
+    if ((v = ca->val[O_ID_TOKEN_ALG]) != NULL)
+        m->id_token_signed_response_alg = v;
+    if ((v = ca->val[O_REFRESH_POLICY]) != NULL)
+        m->refresh_token_policy = v;
+    if ((v = ca->val[O_PKCE_METHODS]) != NULL) {
+        /* S256,plain: spaces around items tolerated; an empty item is kept, to be refused. */
+        const char **list = arena_alloc(a, (strlen(v) + 1) * sizeof(*list));
+        size_t n = 0;
+        struct str item;
+        for (const char *c = v; str_list_next(&c, " ", &item);)
+            list[n++] = str_dup(a, item);
+        m->pkce_methods = list;
+        m->n_pkce_methods = n;
+    }
+    if ((v = ca->val[O_INTROSPECTION_ACCESS]) != NULL)
+        m->introspection_access = v;
+    apply_list(ca, O_INTROSPECTION_RESOURCE, O_NO_INTROSPECTION_RESOURCES, cl->introspection_resources,
+               cl->n_introspection_resources, &m->introspection_resources, &m->n_introspection_resources);
+    if (cli_seen(ca, O_REQUIRE_PKCE) || cli_seen(ca, O_NO_REQUIRE_PKCE))
+        m->require_pkce = cli_seen(ca, O_REQUIRE_PKCE) ? "true" : "false";
+    else if (m->token_endpoint_auth_method != NULL && strcmp(m->token_endpoint_auth_method, "none") == 0)
+        m->require_pkce = NULL; /* turning a client public switches PKCE on (RFC 9700 §2.1.1) */
+    return 0;
+}
+
+/* The client the command line asks for, checked by the rules of the configuration's clients[]
+ * (oauth/client_check.c). 0, or 1 with err set to "client <sub>: <option>: <reason>" (and *p filled when
+ * the rules refused the metadata). */
+static int build_client(const struct config *cfg, const char *sub, const struct cli_args *ca,
+                        const struct client_args *cl, const struct store_client *stored, struct arena *a,
+                        struct client *out, struct client_problem *p, struct errbuf *err)
+{
+    struct client_meta m;
+    struct errbuf why = {{0}};
+    memset(p, 0, sizeof(*p));
+    if (check_flags(ca, &why) != 0 || build_meta(ca, cl, stored, a, &m, &why) != 0) {
+        errbuf_set(err, "client %s: %s", sub, why.msg);
+        return 1;
+    }
+    if (client_check(cfg, &m, a, out, p) == 0)
+        return 0;
+    char reason[512];
+    client_problem_reason(p, flag_of, reason, sizeof(reason));
+    /* A stored list the command did not touch is at fault: say how to change it. */
+    const char *hint = "";
+    for (size_t k = 0; k < N_LIST_OPTS && stored != NULL; k++) {
+        if (strcmp(p->field, list_opts[k].field) == 0 && !cli_seen(ca, list_opts[k].set) &&
+            !cli_seen(ca, list_opts[k].clear))
+            hint = arena_printf(a, " (the stored list; clear it with %s)", opts[list_opts[k].clear].name);
+    }
+    errbuf_set(err, "client %s: %s: %s%s", sub, flag_of(p->field), reason, hint);
+    return 1;
+}
+
+int client_cli_build(const struct config *cfg, struct arena *a, int argc, char **argv,
+                     const struct store_client *stored, struct client *out, struct client_problem *p,
+                     struct errbuf *err)
+{
+    struct cli_globals g = {0};
+    struct cli_args ca = {0};
+    struct client_args cl = {0};
+    memset(p, 0, sizeof(*p));
+    if (cli_parse(opts, O_COUNT, argc, argv, &g, &ca, collect, &cl, a, err) != 0)
+        return 2;
+    return build_client(cfg, ca.n_pos > 0 ? ca.pos[0] : "create", &ca, &cl, stored, a, out, p, err);
+}
+
 /* The secret an operator wants set: --secret (returned, to be echoed once) or --secret-sha256 (only the
- * hash). Returns true when one of them was given. */
+ * hash; client_check has made sure it decodes). Returns true when one of them was given. */
 static bool secret_from_args(const struct cli_cmd *cc, uint8_t hash[STORE_HASH_LEN], const char **shown)
 {
     const struct cli_args *ca = &cc->args;
+    unsigned char *raw;
+    size_t rawlen;
     *shown = NULL;
     if (ca->val[O_SECRET] != NULL) {
-        const char *s = ca->val[O_SECRET];
-        store_hash(s, strlen(s), hash);
-        *shown = s;
+        store_hash(ca->val[O_SECRET], strlen(ca->val[O_SECRET]), hash);
+        *shown = ca->val[O_SECRET];
         return true;
     }
-    if (ca->val[O_SECRET_SHA256] != NULL) {
-        const char *h = ca->val[O_SECRET_SHA256];
-        unsigned char *raw;
-        size_t rawlen;
-        if (b64_decode(cc->a, h, strlen(h), &raw, &rawlen) != 0 || rawlen != STORE_HASH_LEN)
-            die("client %s: --secret-sha256: must be the base64 of a 32-byte SHA-256 digest "
-                "(printf %%s \"$secret\" | openssl dgst -sha256 -binary | base64)",
-                cc->sub->name);
-        memcpy(hash, raw, STORE_HASH_LEN);
-        return true;
-    }
-    return false;
+    const char *h = ca->val[O_SECRET_SHA256];
+    if (h == NULL || b64_decode(cc->a, h, strlen(h), &raw, &rawlen) != 0 || rawlen != STORE_HASH_LEN)
+        return false;
+    memcpy(hash, raw, STORE_HASH_LEN);
+    return true;
 }
 
-/* The flags of --pkce-methods S256,plain (spaces around items tolerated), or dies naming the option. The
- * names and rules are those of clients[].pkce_methods in the file: S256 or plain, each at most once. */
-static unsigned pkce_methods_arg(const struct cli_cmd *cc, const char *list)
+/* The client of this command line, or the command fails naming the option. */
+static void client_of_args(struct cli_cmd *cc, const struct store_client *stored, struct client *c)
 {
-    unsigned flags = 0;
-    struct str item;
-    for (const char *c = list; str_list_next(&c, " ", &item);) {
-        const char *name = str_dup(cc->a, item);
-        unsigned f = pkce_method_flag(name);
-        /* RFC 7636 §4.2: S256 and plain are the only methods defined. */
-        if (f == 0)
-            die("client %s: --pkce-methods: must be S256, plain or both separated by a comma "
-                "(RFC 7636 §4.2), got '%s'",
-                cc->sub->name, name);
-        if (flags & f)
-            die("client %s: --pkce-methods: duplicate '%s'", cc->sub->name, name);
-        flags |= f;
-    }
-    return flags;
-}
-
-/* --id-token-alg: as clients[].id_token_signed_response_alg in the file, an algorithm the server holds keys
- * for (keys.algorithms), so that it can sign the client's ID tokens. */
-static void check_id_token_alg(const struct cli_cmd *cc, const char *alg)
-{
-    const struct config *cfg = cc->cfg;
-    if (!jose_alg_supported(alg))
-        die("client %s: --id-token-alg: must be RS256, ES256 or EdDSA, got '%s'", cc->sub->name, alg);
-    struct strbuf algs;
-    strbuf_init(&algs, cc->a, 256);
-    for (unsigned i = 0; i < cfg->keys.n_algorithms; i++) {
-        if (strcmp(cfg->keys.algorithms[i], alg) == 0)
-            return;
-        strbuf_addf(&algs, "%s%s", i > 0 ? ", " : "", cfg->keys.algorithms[i]);
-    }
-    die("client %s: --id-token-alg: '%s' is not one of keys.algorithms (%s): the server has no key to sign "
-        "with it",
-        cc->sub->name, alg, algs.buf);
-}
-
-/* The URIs of a repeatable option (`flag`, cleared by `no_flag`): not both options, each one allowed as a
- * redirect URI, none twice. */
-static void check_uri_list(const struct cli_cmd *cc, enum opt flag, enum opt no_flag, const char *const *uris,
-                           size_t n)
-{
-    const struct cli_args *ca = &cc->args;
-    const char *name = opts[flag].name;
-    if ((ca->seen & BIT(flag)) && (ca->seen & BIT(no_flag)))
-        die("client %s: %s and %s are mutually exclusive", cc->sub->name, name, opts[no_flag].name);
-    for (size_t i = 0; i < n; i++) {
-        const char *why = redirect_uri_problem(uris[i], cc->cfg->dev);
-        if (why != NULL)
-            die("client %s: %s: %s, got '%s'", cc->sub->name, name, why, uris[i]);
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(uris[i], uris[j]) == 0)
-                die("client %s: %s: duplicate '%s'", cc->sub->name, name, uris[i]);
-    }
-}
-
-/* The API identifiers of a repeatable option (`flag`, cleared by `no_flag`), as clients[].resources and
- * clients[].introspection_resources in the file: not both options, each an API of the configuration, none
- * twice. */
-static void check_resource_list(const struct cli_cmd *cc, enum opt flag, enum opt no_flag,
-                                const char *const *ids, size_t n)
-{
-    const struct cli_args *ca = &cc->args;
-    const char *name = opts[flag].name;
-    if ((ca->seen & BIT(flag)) && (ca->seen & BIT(no_flag)))
-        die("client %s: %s and %s are mutually exclusive", cc->sub->name, name, opts[no_flag].name);
-    for (size_t i = 0; i < n; i++) {
-        if (!is_resource(cc->cfg, ids[i]))
-            die("client %s: %s: unknown resource '%s' (not a resources[].identifier of the configuration)",
-                cc->sub->name, name, ids[i]);
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(ids[i], ids[j]) == 0)
-                die("client %s: %s: duplicate '%s'", cc->sub->name, name, ids[i]);
-    }
-}
-
-/* Checks each given value on its own; combinations are checked on the resulting client (check_client). */
-static void check_args(struct cli_cmd *cc)
-{
-    const struct cli_args *ca = &cc->args;
-    const struct client_args *cl = cc->ctx;
-    const char *sub = cc->sub->name;
-    const char *v;
-
-    v = ca->val[O_CLIENT_ID];
-    /* RFC 6749 Appendix A.1 allows VSCHAR; spaces are refused too, as in the configuration. */
-    if (v != NULL && (v[0] == '\0' || strlen(v) > 255 || !valid_visible_ascii(v)))
-        die("client %s: --client-id: 1 to 255 visible ASCII characters without spaces, got '%s'", sub, v);
-    v = ca->val[O_NAME];
-    if (v != NULL && (strlen(v) > 1024 || !utf8_valid(v, strlen(v))))
-        die("client %s: --name: must be valid UTF-8 of at most 1024 bytes", sub);
-    v = ca->val[O_APP_TYPE];
-    enum application_type at;
-    if (v != NULL && client_application_type_parse(v, &at) != 0)
-        die("client %s: --application-type: must be web or native, got '%s'", sub, v);
-    for (size_t i = 0; i < cl->n_grants; i++) {
-        if (grant_type_flag(cl->grants[i]) == 0)
-            die("client %s: %s: unsupported grant type '%s' (allowed: " GRANT_NAMES ")", sub, cl->grant_flag[i],
-                cl->grants[i]);
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(cl->grants[i], cl->grants[j]) == 0)
-                die("client %s: %s: duplicate grant type '%s'", sub, cl->grant_flag[i], cl->grants[i]);
-    }
-    check_uri_list(cc, O_REDIRECT_URI, O_NO_REDIRECT_URIS, cl->redirect_uris, cl->n_redirect_uris);
-    v = ca->val[O_SCOPE];
-    if (v != NULL && v[0] != '\0' && !valid_scope_list(v))
-        die("client %s: --scope: must be scope tokens separated by single spaces (RFC 6749 §3.3), got '%s'", sub,
-            v);
-    v = ca->val[O_AUTH_METHOD];
-    enum client_auth_method m;
-    if (v != NULL && client_auth_method_parse(v, &m) != 0)
-        die("client %s: --auth-method: must be client_secret_basic, client_secret_post or none, got '%s'", sub, v);
-    if (v != NULL && (ca->seen & BIT(O_PUBLIC)) && m != CLIENT_AUTH_NONE)
-        die("client %s: --public contradicts --auth-method %s", sub, v);
-    if (ca->val[O_SECRET] != NULL && ca->val[O_SECRET_SHA256] != NULL)
-        die("client %s: --secret and --secret-sha256 are mutually exclusive", sub);
-    if (ca->val[O_SECRET] != NULL && ca->val[O_SECRET][0] == '\0')
-        die("client %s: --secret: must not be empty", sub);
-    check_resource_list(cc, O_RESOURCE, O_NO_RESOURCES, cl->resources, cl->n_resources);
-    v = ca->val[O_TTL];
-    int64_t ttl;
-    if (v != NULL && (str_to_i64(str_c(v), &ttl) != 0 || ttl < 0 || ttl > TTL_MAX))
-        die("client %s: --access-token-ttl: seconds between 0 and %u (0 = the API's or the global default), "
-            "got '%s'",
-            sub, TTL_MAX, v);
-    /* Post-logout redirection targets follow the rules of redirect URIs, as in the file (OIDC
-     * RP-Initiated Logout §3.1). */
-    check_uri_list(cc, O_POST_LOGOUT_URI, O_NO_POST_LOGOUT_URIS, cl->post_logout_uris, cl->n_post_logout_uris);
-    if (ca->val[O_ID_TOKEN_ALG] != NULL)
-        check_id_token_alg(cc, ca->val[O_ID_TOKEN_ALG]);
-    v = ca->val[O_REFRESH_POLICY];
-    enum refresh_policy rp;
-    if (v != NULL && client_refresh_policy_parse(v, &rp) != 0)
-        die("client %s: --refresh-token-policy: must be offline_consent, offline_access or always, got '%s'",
-            sub, v);
-    if (ca->val[O_PKCE_METHODS] != NULL)
-        pkce_methods_arg(cc, ca->val[O_PKCE_METHODS]);
-    if ((ca->seen & BIT(O_REQUIRE_PKCE)) && (ca->seen & BIT(O_NO_REQUIRE_PKCE)))
-        die("client %s: --require-pkce and --no-require-pkce are mutually exclusive", sub);
-    v = ca->val[O_INTROSPECTION_ACCESS];
-    enum introspection_access ia;
-    if (v != NULL && client_introspection_access_parse(v, &ia) != 0)
-        die("client %s: --introspection-access: must be all, own or resources, got '%s'", sub, v);
-    check_resource_list(cc, O_INTROSPECTION_RESOURCE, O_NO_INTROSPECTION_RESOURCES, cl->introspection_resources,
-                        cl->n_introspection_resources);
-}
-
-/* The rules that involve several fields, on the client as it will be stored. */
-static void check_client(const struct cli_cmd *cc, const struct client *c, bool secret_given)
-{
-    const char *sub = cc->sub->name;
-    bool is_public = c->auth_method == CLIENT_AUTH_NONE;
-    if (is_public && secret_given)
-        die("client %s: --secret: a public client (token_endpoint_auth_method none) has no secret; use "
-            "--auth-method client_secret_basic or client_secret_post, or drop the secret",
-            sub);
-    /* RFC 9700 §2.1.1: public clients MUST use PKCE; as in the file, it cannot be switched off for them. */
-    if (is_public && (cc->args.seen & BIT(O_NO_REQUIRE_PKCE)))
-        die("client %s: --no-require-pkce: a public client (token_endpoint_auth_method none) must use PKCE "
-            "(RFC 9700 §2.1.1); only a confidential client can do without it",
-            sub);
-    /* RFC 6749 §4.4: the client credentials grant is for confidential clients only. */
-    if (is_public && (c->grant_types & GRANT_CLIENT_CREDENTIALS))
-        die("client %s: --grant-type: client_credentials requires a confidential client (RFC 6749 §4.4); a "
-            "public client needs --redirect-uri (authorization_code) or --grant-type "
-            "urn:ietf:params:oauth:grant-type:device_code",
-            sub);
-    /* RFC 6749 §3.1.2.2: redirection URIs must be registered for the code flow. */
-    if ((c->grant_types & GRANT_AUTHORIZATION_CODE) && c->n_redirect_uris == 0)
-        die("client %s: --redirect-uri: at least one is required for authorization_code (RFC 6749 §3.1.2.2)", sub);
-    if (c->grant_types == 0)
-        die("client %s: --grant-type: at least one grant type is required", sub);
-    /* As clients[].introspection_access and introspection_resources in the file: the list goes with
-     * `resources`, both ways. */
-    if (c->introspection_access == INTROSPECT_RESOURCES && c->n_introspection_resources == 0)
-        die("client %s: --introspection-access resources needs at least one --introspection-resource", sub);
-    if (c->introspection_access != INTROSPECT_RESOURCES && c->n_introspection_resources > 0)
-        die("client %s: --introspection-resource: only applies with --introspection-access resources (clear the "
-            "list with --no-introspection-resources)",
-            sub);
-}
-
-/* Applies the given options onto c (create: onto an empty client; update: onto the stored one). */
-static void apply_args(const struct cli_cmd *cc, struct client *c)
-{
-    const struct cli_args *ca = &cc->args;
-    const struct client_args *cl = cc->ctx;
-    if (ca->val[O_NAME] != NULL)
-        c->client_name = ca->val[O_NAME][0] != '\0' ? ca->val[O_NAME] : NULL;
-    if (ca->val[O_APP_TYPE] != NULL)
-        client_application_type_parse(ca->val[O_APP_TYPE], &c->application_type);
-    if (ca->seen & (BIT(O_REDIRECT_URI) | BIT(O_NO_REDIRECT_URIS))) {
-        c->redirect_uris = (const char **)cl->redirect_uris;
-        c->n_redirect_uris = cl->n_redirect_uris;
-    }
-    if (cl->n_grants > 0) {
-        c->grant_types = 0;
-        for (size_t i = 0; i < cl->n_grants; i++)
-            c->grant_types |= grant_type_flag(cl->grants[i]);
-    }
-    if (ca->val[O_SCOPE] != NULL)
-        c->scope = ca->val[O_SCOPE];
-    if (ca->val[O_AUTH_METHOD] != NULL)
-        client_auth_method_parse(ca->val[O_AUTH_METHOD], &c->auth_method);
-    else if (ca->seen & BIT(O_PUBLIC))
-        c->auth_method = CLIENT_AUTH_NONE;
-    if (ca->seen & (BIT(O_RESOURCE) | BIT(O_NO_RESOURCES))) {
-        c->resources = (const char **)cl->resources;
-        c->n_resources = cl->n_resources;
-    }
-    if (ca->val[O_TTL] != NULL) {
-        int64_t ttl = 0;
-        str_to_i64(str_c(ca->val[O_TTL]), &ttl);
-        c->access_token_ttl = (uint32_t)ttl;
-    }
-    if (ca->seen & (BIT(O_POST_LOGOUT_URI) | BIT(O_NO_POST_LOGOUT_URIS))) {
-        c->post_logout_redirect_uris = (const char **)cl->post_logout_uris;
-        c->n_post_logout_redirect_uris = cl->n_post_logout_uris;
-    }
-    if (ca->val[O_ID_TOKEN_ALG] != NULL)
-        c->id_token_signed_response_alg = ca->val[O_ID_TOKEN_ALG];
-    if (ca->val[O_REFRESH_POLICY] != NULL)
-        client_refresh_policy_parse(ca->val[O_REFRESH_POLICY], &c->refresh_policy);
-    if (ca->val[O_PKCE_METHODS] != NULL)
-        c->pkce_methods = pkce_methods_arg(cc, ca->val[O_PKCE_METHODS]);
-    if (ca->val[O_INTROSPECTION_ACCESS] != NULL)
-        client_introspection_access_parse(ca->val[O_INTROSPECTION_ACCESS], &c->introspection_access);
-    if (ca->seen & (BIT(O_INTROSPECTION_RESOURCE) | BIT(O_NO_INTROSPECTION_RESOURCES))) {
-        c->introspection_resources = (const char **)cl->introspection_resources;
-        c->n_introspection_resources = cl->n_introspection_resources;
-    }
-    if (ca->seen & BIT(O_REQUIRE_PKCE))
-        c->require_pkce = true;
-    else if (ca->seen & BIT(O_NO_REQUIRE_PKCE))
-        c->require_pkce = false;
-    /* A public client always uses PKCE (RFC 9700 §2.1.1): client_from_store reads it so whatever is stored,
-     * and storing it so keeps `show` truthful. --no-require-pkce is refused for it by check_client. */
-    if (c->auth_method == CLIENT_AUTH_NONE)
-        c->require_pkce = true;
+    struct client_problem p;
+    struct errbuf err = {{0}};
+    if (build_client(cc->cfg, cc->sub->name, &cc->args, cc->ctx, stored, cc->a, c, &p, &err) != 0)
+        die("%s", err.msg);
 }
 
 /* ---- Output ------------------------------------------------------------------------------------------- */
@@ -635,27 +510,22 @@ static void wipe(char *s)
         explicit_bzero(s, strlen(s));
 }
 
+/* create: the whole client is known before the store is opened, so a refused command writes nothing. */
+static void create_prepare(struct cli_cmd *cc)
+{
+    struct client_args *cl = cc->ctx;
+    client_of_args(cc, NULL, &cl->client);
+}
+
 static int client_create(struct cli_cmd *cc)
 {
-    const struct cli_args *ca = &cc->args;
-    const struct client_args *cl = cc->ctx;
-    struct client c = {0};
-    c.client_id = ca->val[O_CLIENT_ID] != NULL ? ca->val[O_CLIENT_ID] : rand_token(cc->a, 32);
-    c.auth_method = CLIENT_AUTH_SECRET_BASIC;
-    c.require_pkce = cc->cfg->pkce.required;
-    c.pkce_methods = PKCE_S256;
-    apply_args(cc, &c);
-    if (cl->n_grants == 0)
-        c.grant_types = c.n_redirect_uris > 0 ? GRANT_AUTHORIZATION_CODE : GRANT_CLIENT_CREDENTIALS;
-    if (c.scope == NULL)
-        c.scope = "";
-
+    struct client_args *cl = cc->ctx;
+    const struct client *c = &cl->client;
     struct store_client sc = {0};
     const char *shown = NULL;
     bool secret_given = secret_from_args(cc, sc.secret_hash, &shown);
-    check_client(cc, &c, secret_given);
     char *generated = NULL;
-    if (c.auth_method != CLIENT_AUTH_NONE) {
+    if (c->auth_method != CLIENT_AUTH_NONE) {
         sc.has_secret = true;
         if (!secret_given) {
             /* 256 bits, so a fast hash is enough at rest (DESIGN "Secrets at rest"). */
@@ -664,16 +534,16 @@ static int client_create(struct cli_cmd *cc)
             shown = generated;
         }
     }
-    int idx = config_client_index(cc->cfg, c.client_id);
+    int idx = config_client_index(cc->cfg, c->client_id);
     if (idx >= 0)
         die("client create: --client-id: '%s' is declared in the configuration file (clients[%d]); change it "
             "there",
-            c.client_id, idx);
+            c->client_id, idx);
 
-    char *meta = client_metadata_json(&c);
+    char *meta = client_metadata_json(c);
     if (meta == NULL)
         die("client create: cannot encode the metadata");
-    sc.client_id = c.client_id;
+    sc.client_id = c->client_id;
     sc.metadata = meta;
     sc.created_at = sc.updated_at = clock_now();
 
@@ -682,10 +552,10 @@ static int client_create(struct cli_cmd *cc)
     struct store_client existing;
     if (store_begin(cc->db, &err) != 0)
         die("client create: storage: %s", err.msg);
-    int rc = store_client_get(cc->db, cc->a, c.client_id, &existing, &err);
+    int rc = store_client_get(cc->db, cc->a, c->client_id, &existing, &err);
     if (rc == 0) {
         store_rollback(cc->db);
-        die("client create: --client-id: a client '%s' already exists (see ostiary client update)", c.client_id);
+        die("client create: --client-id: a client '%s' already exists (see ostiary client update)", c->client_id);
     }
     if (rc != ERR_NOTFOUND || store_client_put(cc->db, &sc, &err) != 0 || store_commit(cc->db, &err) != 0) {
         store_rollback(cc->db);
@@ -737,14 +607,11 @@ static int client_update(struct cli_cmd *cc)
     struct store_client sc;
     load_client(cc, ca->pos[1], &sc);
     struct client c;
-    if (client_from_store(cc->a, &sc, &c) != 0)
-        die("client update: the stored metadata of '%s' is not valid JSON metadata", sc.client_id);
-    apply_args(cc, &c);
+    client_of_args(cc, &sc, &c);
 
     const char *shown = NULL;
     uint8_t hash[STORE_HASH_LEN];
     bool secret_given = secret_from_args(cc, hash, &shown);
-    check_client(cc, &c, secret_given);
     char *generated = NULL;
     if (c.auth_method == CLIENT_AUTH_NONE) {
         /* A public client authenticates with nothing: keeping an old hash around would only mislead. */
@@ -802,6 +669,9 @@ static int client_rotate_secret(struct cli_cmd *cc)
     if (c.auth_method == CLIENT_AUTH_NONE)
         die("client rotate-secret: '%s' is a public client (token_endpoint_auth_method none) and has no secret",
             sc.client_id);
+    const char *given = cc->args.val[O_SECRET];
+    if (given != NULL && given[0] == '\0')
+        die("client rotate-secret: --secret: must not be empty");
     const char *shown = NULL;
     char *generated = NULL;
     if (!secret_from_args(cc, sc.secret_hash, &shown)) {
@@ -830,15 +700,15 @@ static int check_usage(const struct cli_cmd *cc, struct errbuf *err)
 }
 
 static const struct cli_sub subs[] = {
-    {"create", client_create, METADATA_OPTS | BIT(O_CLIENT_ID), 0, 0, NULL, check_args},
+    {"create", client_create, METADATA_OPTS | BIT(O_CLIENT_ID), 0, 0, NULL, create_prepare},
     {"list", client_list, 0, 0, 0, NULL, NULL},
     {"show", client_show, 0, 1, 1, "client_id", NULL},
     {"update", client_update,
      METADATA_OPTS | BIT(O_NO_REDIRECT_URIS) | BIT(O_NO_RESOURCES) | BIT(O_NO_POST_LOGOUT_URIS) |
          BIT(O_NO_INTROSPECTION_RESOURCES),
-     1, 1, "client_id", check_args},
+     1, 1, "client_id", NULL},
     {"delete", client_delete, 0, 1, 1, "client_id", NULL},
-    {"rotate-secret", client_rotate_secret, BIT(O_SECRET), 1, 1, "client_id", check_args},
+    {"rotate-secret", client_rotate_secret, BIT(O_SECRET), 1, 1, "client_id", NULL},
 };
 
 static const struct cli_command client_command = {

@@ -16,7 +16,9 @@
  *            "ostiary.yaml: clients[1].secret: unknown key",
  *            "ostiary.yaml: YAML syntax error near line 3: <libyaml's problem>";
  *   "OSTIARY_<NAME>: <reason>"       from config_apply_env;
- *   "<key path>: <reason>"           from config_validate, e.g. "clients[0].client_id: duplicate 'a' ...".
+ *   "<key path>: <reason>"           from config_validate, e.g. "resources[1].identifier: duplicate ...",
+ *                                    and from the checks above core (oauth_config_validate), e.g.
+ *                                    "clients[0].client_id: duplicate 'a' ...".
  * Secrets (keys.secret, client secrets) and database URLs are never echoed in a message.
  * Files over 1 MiB, YAML anchors/aliases and multi-document files are refused. */
 #ifndef OSTIARY_CONFIG_H
@@ -62,7 +64,7 @@ struct cfg_client {
     char **pkce_methods;         /* allowed code_challenge_method values; default [S256]; add plain to allow it */
     unsigned n_pkce_methods;
     char *require_pkce;          /* "true"/"false"/NULL: NULL = pkce.required; public clients always */
-    bool require_pkce_set, require_pkce_value; /* derived from require_pkce by config_validate */
+    bool require_pkce_set, require_pkce_value; /* derived from require_pkce by clients_check_config */
     /* Introspection (RFC 7662 §4): which access tokens this client may introspect. */
     char *introspection_access;  /* all (default) | own | resources */
     char **introspection_resources; /* with `resources`: APIs (resources[].identifier) whose tokens it sees */
@@ -158,13 +160,12 @@ int config_load_buffer(const char *yaml, size_t len, struct config **out, struct
 /* Applies OSTIARY_* variables from envp ("NAME=value" strings, NULL-terminated) on top of cfg. On error
  * cfg may be partly updated; the caller frees it. */
 int config_apply_env(struct config *cfg, char *const *envp, struct errbuf *err);
-/* Checks every value and fills the derived fields. err names the key, e.g. "tokens.access_token_ttl: ...".
- * Also fills per-entry defaults: resources[].access_token_format (jwt), resources[].signing_alg (RS256 if
- * in keys.algorithms, else the first one), clients[].token_endpoint_auth_method (client_secret_basic
- * with a secret, else none), clients[].grant_types (authorization_code with redirect_uris, else
- * client_credentials). Strips trailing '/' from issuer. listen_host is unbracketed ("::1"); ":port"
- * gives "0.0.0.0". Parses trusted_proxies into trusted_proxy_nets. Idempotent: may be called again after
- * more config_set_str() calls. */
+/* Checks every setting and resources[] and fills the derived fields. err names the key, e.g.
+ * "tokens.access_token_ttl: ...". Also fills per-entry defaults of resources[]: access_token_format (jwt),
+ * signing_alg (RS256 if in keys.algorithms, else the first one). Strips trailing '/' from issuer.
+ * listen_host is unbracketed ("::1"); ":port" gives "0.0.0.0". Parses trusted_proxies into
+ * trusted_proxy_nets. Idempotent: may be called again after more config_set_str() calls. clients[] are
+ * checked by the layer that owns their rules (oauth/client_check.h: oauth_config_validate() runs both). */
 int config_validate(struct config *cfg, struct errbuf *err);
 /* Replaces a string field (flags override) with a heap copy of value (NULL clears it), freeing the old
  * one. Works on any char * field of struct config, including those of resources[] and clients[]. */

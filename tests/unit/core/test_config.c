@@ -411,15 +411,6 @@ TEST(config_validate_bad_alg)
     ASSERT(contains(err.msg, "resources[0].signing_alg: 'ES256' is not one of keys.algorithms"));
 }
 
-TEST(config_validate_duplicate_client_ids)
-{
-    struct errbuf err;
-    ASSERT(load_validate("clients:\n"
-                         "  - { client_id: a, client_secret: s, grant_types: [client_credentials] }\n"
-                         "  - { client_id: a, client_secret: t, grant_types: [client_credentials] }\n",
-                         &err) != 0);
-    ASSERT(contains(err.msg, "clients[1].client_id: duplicate 'a'"));
-}
 
 TEST(config_validate_secret)
 {
@@ -437,30 +428,6 @@ TEST(config_validate_secret)
     ASSERT(contains(err.msg, "mutually exclusive"));
 }
 
-TEST(config_validate_client_secret_sha256)
-{
-    struct errbuf err;
-    /* base64 of 31 bytes */
-    ASSERT(load_validate("clients:\n  - client_id: a\n    client_secret_sha256: "
-                         "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\n",
-                         &err) != 0);
-    ASSERT(
-        contains(err.msg, "clients[0].client_secret_sha256: must be the base64 of a 32-byte SHA-256 digest"));
-    ASSERT(load_validate("clients:\n  - client_id: a\n    client_secret_sha256: not-base64!\n", &err) != 0);
-    /* SHA-256("bar") */
-    struct config *cfg = load("clients:\n  - client_id: a\n    client_secret_sha256: "
-                              "/N4rLtula/QIYB+3If6bXDONEO5CnqBPrlURto+/j7k=\n",
-                              &err);
-    ASSERT(cfg != NULL);
-    ASSERT_EQ(config_validate(cfg, &err), 0);
-    ASSERT_STREQ(cfg->clients[0].token_endpoint_auth_method, "client_secret_basic");
-    ASSERT_STREQ(cfg->clients[0].grant_types[0], "client_credentials");
-    config_free(cfg);
-    ASSERT(load_validate("clients:\n  - client_id: a\n    client_secret: x\n    client_secret_sha256: "
-                         "/N4rLtula/QIYB+3If6bXDONEO5CnqBPrlURto+/j7k=\n",
-                         &err) != 0);
-    ASSERT(contains(err.msg, "mutually exclusive"));
-}
 
 TEST(config_validate_resource_format)
 {
@@ -478,61 +445,7 @@ TEST(config_validate_resource_format)
     ASSERT_EQ(load_validate("resources:\n  - identifier: urn:a\n    access_token_format: opaque\n", &err), 0);
 }
 
-TEST(config_validate_client_unknown_resource)
-{
-    struct errbuf err;
-    ASSERT(load_validate("resources:\n  - identifier: urn:a\n"
-                         "clients:\n  - client_id: c\n    client_secret: s\n    resources: [urn:a, urn:b]\n",
-                         &err) != 0);
-    ASSERT_STREQ(err.msg, "clients[0].resources[1]: unknown resource 'urn:b' (not a resources[].identifier)");
-}
 
-TEST(config_validate_client_rules)
-{
-    struct errbuf err;
-    /* Public client with client_credentials (RFC 6749 §4.4). */
-    ASSERT(load_validate("clients:\n  - client_id: c\n", &err) != 0);
-    ASSERT(contains(err.msg, "clients[0].grant_types[0]: client_credentials requires a confidential client"));
-    /* Confidential method without a secret. */
-    ASSERT(load_validate("clients:\n  - client_id: c\n    token_endpoint_auth_method: client_secret_post\n",
-                         &err) != 0);
-    ASSERT(contains(err.msg, "clients[0].token_endpoint_auth_method: client_secret_post requires"));
-    ASSERT(load_validate("clients:\n  - client_id: c\n    client_secret: s\n    grant_types: [implicit]\n",
-                         &err) != 0);
-    ASSERT(contains(err.msg, "clients[0].grant_types[0]: unsupported grant type 'implicit'"));
-    ASSERT(load_validate("clients:\n  - client_id: c\n    client_secret: s\n    scope: 'a  b'\n", &err) != 0);
-    ASSERT(contains(err.msg, "clients[0].scope: "));
-    ASSERT(load_validate("clients:\n  - client_id: 'has space'\n    client_secret: s\n", &err) != 0);
-    ASSERT(contains(err.msg, "clients[0].client_id: "));
-    /* authorization_code needs redirect URIs, which must be absolute and fragment-free. */
-    ASSERT(load_validate("clients:\n  - client_id: c\n    grant_types: [authorization_code]\n", &err) != 0);
-    ASSERT(contains(err.msg, "clients[0].redirect_uris: at least one is required"));
-    ASSERT(load_validate("clients:\n  - client_id: c\n    redirect_uris: ['https://rp.example.com/cb#x']\n",
-                         &err) != 0);
-    ASSERT(contains(err.msg, "clients[0].redirect_uris[0]: must be an absolute URI without fragment"));
-    ASSERT(load_validate("clients:\n  - client_id: c\n    redirect_uris: [/cb]\n", &err) != 0);
-    ASSERT(load_validate("clients:\n  - client_id: c\n    redirect_uris: ['http://rp.example.com/cb']\n",
-                         &err) != 0);
-    ASSERT(contains(err.msg, "plain http is only allowed"));
-
-    /* A public SPA client: defaults to authorization_code and method none. */
-    struct config *cfg = load("clients:\n  - client_id: spa\n"
-                              "    redirect_uris: ['http://localhost:3000/cb', 'com.example.app:/cb']\n"
-                              "    grant_types: [authorization_code, refresh_token]\n"
-                              "    scope: openid profile\n",
-                              &err);
-    ASSERT(cfg != NULL);
-    ASSERT_EQ(config_validate(cfg, &err), 0);
-    ASSERT_STREQ(cfg->clients[0].token_endpoint_auth_method, "none");
-    config_free(cfg);
-    cfg = load("clients:\n  - client_id: spa\n    redirect_uris: ['https://rp.example.com/cb']\n", &err);
-    ASSERT(cfg != NULL);
-    ASSERT_EQ(config_validate(cfg, &err), 0);
-    ASSERT_EQ(cfg->clients[0].n_grant_types, 2);
-    ASSERT_STREQ(cfg->clients[0].grant_types[0], "authorization_code");
-    ASSERT_STREQ(cfg->clients[0].grant_types[1], "refresh_token");
-    config_free(cfg);
-}
 
 TEST(config_set_str_replaces)
 {
@@ -655,170 +568,10 @@ TEST(config_env_interactive_keys)
     config_free(cfg);
 }
 
-static const char interactive_client_yaml[] =
-    "keys: { algorithms: [ES256, RS256, EdDSA] }\n"
-    "clients:\n"
-    "  - client_id: web\n"
-    "    client_secret: s\n"
-    "    redirect_uris: ['https://rp.example.com/cb']\n"
-    "    post_logout_redirect_uris: ['https://rp.example.com/bye', 'http://localhost:3000/bye']\n"
-    "    grant_types: [authorization_code, refresh_token]\n"
-    "    id_token_signed_response_alg: EdDSA\n"
-    "    refresh_token_policy: always\n"
-    "    pkce_methods: [S256, plain]\n"
-    "    require_pkce: 'false'\n"
-    "  - client_id: spa\n"
-    "    redirect_uris: ['https://app.example.com/cb']\n";
 
-TEST(config_client_interactive_fields)
-{
-    struct errbuf err;
-    struct config *cfg = load(interactive_client_yaml, &err);
-    ASSERT(cfg != NULL);
-    ASSERT_EQ(config_validate(cfg, &err), 0);
-    const struct cfg_client *w = &cfg->clients[0];
-    ASSERT_EQ(w->n_post_logout_redirect_uris, 2);
-    ASSERT_STREQ(w->post_logout_redirect_uris[1], "http://localhost:3000/bye");
-    ASSERT_STREQ(w->id_token_signed_response_alg, "EdDSA");
-    ASSERT_STREQ(w->refresh_token_policy, "always");
-    ASSERT_EQ(w->n_pkce_methods, 2);
-    ASSERT_STREQ(w->pkce_methods[1], "plain");
-    ASSERT(w->require_pkce_set);
-    ASSERT(!w->require_pkce_value);
-    ASSERT_STREQ(w->require_pkce, "false");
-    /* Defaults: RS256 (configured, though not first), offline_consent, [S256], pkce.required decides. */
-    const struct cfg_client *s = &cfg->clients[1];
-    ASSERT_EQ(s->n_post_logout_redirect_uris, 0);
-    ASSERT_STREQ(s->id_token_signed_response_alg, "RS256");
-    ASSERT_STREQ(s->refresh_token_policy, "offline_consent");
-    ASSERT_EQ(s->n_pkce_methods, 1);
-    ASSERT_STREQ(s->pkce_methods[0], "S256");
-    ASSERT(!s->require_pkce_set);
-    /* Idempotent: a second validation changes nothing. */
-    ASSERT_EQ(config_validate(cfg, &err), 0);
-    ASSERT_EQ(cfg->clients[1].n_pkce_methods, 1);
-    ASSERT(cfg->clients[0].require_pkce_set && !cfg->clients[0].require_pkce_value);
-    config_free(cfg);
 
-    /* Without RS256, the default algorithm is the first configured one. */
-    cfg = load("keys: { algorithms: [ES256] }\n"
-               "clients:\n  - { client_id: spa, redirect_uris: ['https://a.example/cb'], require_pkce: yes }\n",
-               &err);
-    ASSERT(cfg != NULL);
-    ASSERT_EQ(config_validate(cfg, &err), 0);
-    ASSERT_STREQ(cfg->clients[0].id_token_signed_response_alg, "ES256");
-    ASSERT(cfg->clients[0].require_pkce_set && cfg->clients[0].require_pkce_value);
-    ASSERT_STREQ(cfg->clients[0].require_pkce, "true");
-    config_free(cfg);
-}
 
-TEST(config_client_interactive_errors)
-{
-    struct errbuf err;
-#define SPA "clients:\n  - client_id: spa\n    redirect_uris: ['https://a.example/cb']\n"
-    ASSERT(load_validate(SPA "    post_logout_redirect_uris: ['https://a.example/bye#x']\n", &err) != 0);
-    ASSERT(contains(err.msg,
-                    "clients[0].post_logout_redirect_uris[0]: must be an absolute URI without fragment"));
-    ASSERT(load_validate(SPA "    post_logout_redirect_uris: [/bye]\n", &err) != 0);
-    ASSERT(contains(err.msg, "clients[0].post_logout_redirect_uris[0]: "));
-    ASSERT(load_validate(SPA "    post_logout_redirect_uris: ['http://rp.example.com/bye']\n", &err) != 0);
-    ASSERT(contains(err.msg, "clients[0].post_logout_redirect_uris[0]: plain http is only allowed"));
-    ASSERT(load_validate(SPA "    post_logout_redirect_uris: ['https://u:hunter2@a.example/bye']\n", &err) != 0);
-    ASSERT(!contains(err.msg, "hunter2"));
-    /* Refused for the userinfo before the fragment, so the password is not echoed by that message either. */
-    ASSERT(load_validate(SPA "    post_logout_redirect_uris: ['https://u:hunter2@a.example/bye#f']\n", &err) != 0);
-    ASSERT(contains(err.msg, "must not contain userinfo"));
-    ASSERT(!contains(err.msg, "hunter2"));
-    ASSERT(load_validate("clients:\n  - client_id: spa\n    redirect_uris: ['https://u:hunter2@a.example/cb#f']\n",
-                         &err) != 0);
-    ASSERT(!contains(err.msg, "hunter2"));
-    ASSERT(load_validate(SPA "    id_token_signed_response_alg: ES256\n", &err) != 0);
-    ASSERT_STREQ(err.msg, "clients[0].id_token_signed_response_alg: 'ES256' is not one of keys.algorithms");
-    ASSERT(load_validate(SPA "    id_token_signed_response_alg: none\n", &err) != 0);
-    ASSERT(load_validate(SPA "    refresh_token_policy: never\n", &err) != 0);
-    ASSERT(contains(err.msg, "clients[0].refresh_token_policy: must be offline_consent, offline_access or always"));
-    ASSERT(load_validate(SPA "    pkce_methods: [S512]\n", &err) != 0);
-    ASSERT(contains(err.msg, "clients[0].pkce_methods[0]: must be S256 or plain"));
-    ASSERT(load_validate(SPA "    pkce_methods: [S256, S256]\n", &err) != 0);
-    ASSERT(contains(err.msg, "clients[0].pkce_methods[1]: duplicate"));
-    ASSERT(load_validate(SPA "    pkce_methods: [S256, plain, S256, plain, S256]\n", &err) != 0);
-    ASSERT(contains(err.msg, "clients[0].pkce_methods: too many entries"));
-    ASSERT(load_validate(SPA "    require_pkce: perhaps\n", &err) != 0);
-    ASSERT(contains(err.msg, "clients[0].require_pkce: invalid boolean 'perhaps'"));
-    /* RFC 9700 §2.1.1: a public client cannot opt out of PKCE. */
-    ASSERT(load_validate(SPA "    require_pkce: false\n", &err) != 0);
-    ASSERT(contains(err.msg, "clients[0].require_pkce: cannot be false for a public client"));
-#undef SPA
-    /* refresh_token needs a grant that yields one. */
-    ASSERT(load_validate("clients:\n  - client_id: c\n    client_secret: s\n"
-                         "    grant_types: [client_credentials, refresh_token]\n",
-                         &err) != 0);
-    ASSERT(contains(err.msg, "clients[0].grant_types: refresh_token requires authorization_code"));
-    ASSERT_EQ(load_validate("clients:\n  - client_id: tv\n"
-                            "    grant_types: ['urn:ietf:params:oauth:grant-type:device_code', refresh_token]\n",
-                            &err),
-              0);
-    ASSERT(load("clients:\n  - client_id: c\n    post_logout_redirect_uri: x\n", &err) == NULL);
-    ASSERT_STREQ(err.msg, "clients[0].post_logout_redirect_uri: unknown key");
-}
 
-/* application_type (OIDC Registration §2): web by default, native on request, nothing else. */
-TEST(config_client_application_type)
-{
-    struct errbuf err;
-    struct config *cfg = load("clients:\n"
-                              "  - { client_id: site, client_secret: s, redirect_uris: ['https://a.example/cb'] }\n"
-                              "  - { client_id: app, application_type: native, redirect_uris: ['http://127.0.0.1/cb'] }\n",
-                              &err);
-    ASSERT(cfg != NULL);
-    ASSERT_EQ(config_validate(cfg, &err), 0);
-    ASSERT_STREQ(cfg->clients[0].application_type, "web");
-    ASSERT_STREQ(cfg->clients[1].application_type, "native");
-    config_free(cfg);
-    ASSERT(load_validate("clients:\n  - { client_id: c, application_type: Native, redirect_uris: ['http://[::1]/cb'] }\n",
-                         &err) != 0);
-    ASSERT_STREQ(err.msg, "clients[0].application_type: must be web or native, got 'Native'");
-    ASSERT(load_validate("clients:\n  - { client_id: c, application_type: '', redirect_uris: ['http://[::1]/cb'] }\n",
-                         &err) != 0);
-    ASSERT(contains(err.msg, "clients[0].application_type: must be web or native"));
-}
-
-/* introspection_access and introspection_resources: all by default; the list goes with resources only. */
-TEST(config_client_introspection)
-{
-    struct errbuf err;
-#define API "resources:\n  - { identifier: 'urn:a', scopes: [r] }\n  - { identifier: 'urn:b', scopes: [r] }\n"
-#define RS API "clients:\n  - client_id: rs\n    client_secret: s\n"
-    struct config *cfg = load(RS "  - { client_id: own, client_secret: s, introspection_access: own }\n"
-                                 "  - client_id: api\n    client_secret: s\n    introspection_access: resources\n"
-                                 "    introspection_resources: ['urn:b', 'urn:a']\n",
-                              &err);
-    ASSERT(cfg != NULL);
-    ASSERT_EQ(config_validate(cfg, &err), 0);
-    ASSERT_STREQ(cfg->clients[0].introspection_access, "all");
-    ASSERT_EQ(cfg->clients[0].n_introspection_resources, 0);
-    ASSERT_STREQ(cfg->clients[1].introspection_access, "own");
-    ASSERT_STREQ(cfg->clients[2].introspection_access, "resources");
-    ASSERT_EQ(cfg->clients[2].n_introspection_resources, 2);
-    ASSERT_STREQ(cfg->clients[2].introspection_resources[0], "urn:b");
-    config_free(cfg);
-
-    ASSERT(load_validate(RS "    introspection_access: mine\n", &err) != 0);
-    ASSERT_STREQ(err.msg, "clients[0].introspection_access: must be all, own or resources, got 'mine'");
-    ASSERT(load_validate(RS "    introspection_access: resources\n", &err) != 0);
-    ASSERT(contains(err.msg, "clients[0].introspection_resources: introspection_access resources needs at least one"));
-    ASSERT(load_validate(RS "    introspection_resources: ['urn:a']\n", &err) != 0);
-    ASSERT_STREQ(err.msg, "clients[0].introspection_resources: only applies with introspection_access resources");
-    ASSERT(load_validate(RS "    introspection_access: own\n    introspection_resources: ['urn:a']\n", &err) != 0);
-    ASSERT(contains(err.msg, "only applies with introspection_access resources"));
-    ASSERT(load_validate(RS "    introspection_access: resources\n    introspection_resources: ['urn:c']\n", &err) != 0);
-    ASSERT(contains(err.msg, "clients[0].introspection_resources[0]: unknown resource 'urn:c'"));
-    ASSERT(load_validate(RS "    introspection_access: resources\n    introspection_resources: ['urn:a', 'urn:a']\n",
-                         &err) != 0);
-    ASSERT_STREQ(err.msg, "clients[0].introspection_resources[1]: duplicate 'urn:a'");
-#undef RS
-#undef API
-}
 
 static const char users_yaml[] =
     "users:\n"
@@ -1043,10 +796,7 @@ TESTS(T(config_example_loads), T(config_defaults), T(config_load_file_prefixes_e
       T(config_long_secret_is_not_echoed), T(config_file_size_cap), T(config_env_overrides),
       T(config_env_bad_value), T(config_env_unknown_variable), T(config_validate_http_issuer),
       T(config_validate_issuer_path), T(config_validate_listen), T(config_validate_misc_keys),
-      T(config_validate_bad_alg), T(config_validate_duplicate_client_ids), T(config_validate_secret),
-      T(config_validate_client_secret_sha256), T(config_validate_resource_format),
-      T(config_validate_client_unknown_resource), T(config_validate_client_rules), T(config_set_str_replaces),
-      T(config_interactive_sections_load), T(config_env_interactive_keys), T(config_client_interactive_fields),
-      T(config_client_interactive_errors), T(config_client_application_type),
-      T(config_client_introspection), T(config_users_load), T(config_users_errors),
-      T(config_users_secrets_not_echoed), T(config_users_too_many), T(config_trusted_proxies))
+      T(config_validate_bad_alg), T(config_validate_secret), T(config_validate_resource_format),
+      T(config_set_str_replaces), T(config_interactive_sections_load), T(config_env_interactive_keys),
+      T(config_users_load), T(config_users_errors), T(config_users_secrets_not_echoed), T(config_users_too_many),
+      T(config_trusted_proxies))
