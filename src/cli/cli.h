@@ -49,11 +49,15 @@ void cli_open_store(const struct config *cfg, struct store **st, struct store_co
 
 /* One option of a command. */
 struct cli_opt {
-    const char *name;  /* "--redirect-uri" */
+    const char *name;  /* "--redirect-uri"; NULL: an unused slot of the table */
     bool has_value;
-    bool repeatable;
+    unsigned max;      /* 0: given at most once; else repeatable, at most max times */
+    size_t into;       /* CLI_INTO(): the struct cli_values of the command's ctx that collects the values */
     const char *field; /* the metadata field or claim it sets, for messages; NULL if none or not this one */
 };
+/* Where a repeatable option's values go: the member `m` (a struct cli_values) of the command's ctx of type
+ * `t`. 0 (the default) leaves them to the command's `each` callback. */
+#define CLI_INTO(t, m) (offsetof(t, m) + 1)
 
 #define CLI_MAX_OPTS 64
 #define CLI_BIT(o) ((uint64_t)1 << (o))
@@ -75,11 +79,18 @@ static inline bool cli_seen(const struct cli_args *a, int o)
  * Returns 0, or non-zero with err set: a usage error. */
 typedef int (*cli_opt_fn)(void *ctx, struct arena *a, int opt, const char *value, struct errbuf *err);
 
+/* The values of a repeatable option, in order. */
+#define CLI_MAX_VALUES 64
+struct cli_values {
+    const char *v[CLI_MAX_VALUES];
+    size_t n;
+};
 /* The index of the option called name in opts[0..n_opts), or -1. */
 int cli_opt_find(const struct cli_opt *opts, int n_opts, const char *name);
 /* Parses argv[1..argc): the options of opts, the global flags and the operands, in any order; "--" ends
- * the options. Never exits: 0, or 2 with err holding a usage error (unknown option, missing value, an
- * option given twice that is not repeatable, too many operands, or what `each` refused). */
+ * the options; the values of repeatable options go where their CLI_INTO() says, in ctx. Never exits: 0,
+ * or 2 with err holding a usage error (unknown option, missing value, an option given twice that is not
+ * repeatable or more than its max, too many operands, or what `each` refused). */
 int cli_parse(const struct cli_opt *opts, int n_opts, int argc, char **argv, struct cli_globals *g,
               struct cli_args *out, cli_opt_fn each, void *ctx, struct arena *a, struct errbuf *err);
 
@@ -87,6 +98,8 @@ int cli_parse(const struct cli_opt *opts, int n_opts, int argc, char **argv, str
 void cli_usage_error(const char *cmd, const char *sub, const char *fmt, ...)
     __attribute__((format(printf, 3, 4), noreturn));
 
+/* to[key] = from[key] when that is a string, else null (the columns of a `list` line). */
+void cli_json_copy_str(json_t *to, json_t *from, const char *key);
 /* Prints o as JSON on stdout, then a newline; dies if stdout fails. */
 void cli_print_json(json_t *o, size_t flags);
 
@@ -150,6 +163,15 @@ struct client_problem;
 int client_cli_build(const struct config *cfg, struct arena *a, int argc, char **argv,
                      const struct store_client *stored, struct client *out, struct client_problem *p,
                      struct errbuf *err);
+
+struct user_problem;
+/* The claims `ostiary user <argv[1]...>` (argv[0] is "user"; argv[1] add or update) sets, applied onto the
+ * JSON object claims by the rules of session/user_check.c; `add` checks its USERNAME and --id too. Returns
+ * 0; 1 with err holding the message the command prints after "ostiary: " (e.g. "user add: --claim
+ * website: <reason>") and *p the rules' problem, if they refused (p->field "" otherwise); or 2 for a usage
+ * error. */
+int user_cli_claims(struct arena *a, int argc, char **argv, json_t *claims, struct user_problem *p,
+                    struct errbuf *err);
 
 int cmd_serve(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);

@@ -57,34 +57,45 @@ enum opt {
     O_COUNT
 };
 
-static const struct cli_opt opts[O_COUNT] = {
-    [O_CLIENT_ID] = {"--client-id", true, false, "client_id"},
-    [O_NAME] = {"--name", true, false, "client_name"},
-    [O_APP_TYPE] = {"--application-type", true, false, "application_type"},
-    [O_GRANT_TYPE] = {"--grant-type", true, true, "grant_types"},
-    [O_GRANT_TYPES] = {"--grant-types", true, true, NULL},
-    [O_REDIRECT_URI] = {"--redirect-uri", true, true, "redirect_uris"},
-    [O_NO_REDIRECT_URIS] = {"--no-redirect-uris", false, false, NULL},
-    [O_SCOPE] = {"--scope", true, false, "scope"},
-    [O_AUTH_METHOD] = {"--auth-method", true, false, "token_endpoint_auth_method"},
-    [O_PUBLIC] = {"--public", false, false, NULL},
-    [O_SECRET] = {"--secret", true, false, "client_secret"},
-    [O_SECRET_SHA256] = {"--secret-sha256", true, false, "client_secret_sha256"},
-    [O_RESOURCE] = {"--resource", true, true, "resources"},
-    [O_NO_RESOURCES] = {"--no-resources", false, false, NULL},
-    [O_TTL] = {"--access-token-ttl", true, false, "access_token_ttl"},
-    [O_POST_LOGOUT_URI] = {"--post-logout-redirect-uri", true, true, "post_logout_redirect_uris"},
-    [O_NO_POST_LOGOUT_URIS] = {"--no-post-logout-redirect-uris", false, false, NULL},
-    [O_ID_TOKEN_ALG] = {"--id-token-alg", true, false, "id_token_signed_response_alg"},
-    [O_REFRESH_POLICY] = {"--refresh-token-policy", true, false, "refresh_token_policy"},
-    [O_PKCE_METHODS] = {"--pkce-methods", true, false, "pkce_methods"},
-    [O_REQUIRE_PKCE] = {"--require-pkce", false, false, NULL},
-    /* The only require_pkce a check can refuse is false. */
-    [O_NO_REQUIRE_PKCE] = {"--no-require-pkce", false, false, "require_pkce"},
-    [O_INTROSPECTION_ACCESS] = {"--introspection-access", true, false, "introspection_access"},
-    [O_INTROSPECTION_RESOURCE] = {"--introspection-resource", true, true, "introspection_resources"},
-    [O_NO_INTROSPECTION_RESOURCES] = {"--no-introspection-resources", false, false, NULL},
+/* The command's ctx: the values of the repeatable options, unchecked (they are checked once the
+ * configuration is loaded). */
+struct client_args {
+    struct cli_values grants, redirect_uris, resources, post_logout_uris, introspection_resources;
+    struct client client; /* create: the client to store, built before the store is opened */
 };
+
+#define INTO(m) LIST_MAX, CLI_INTO(struct client_args, m)
+static const struct cli_opt opts[O_COUNT] = {
+    [O_CLIENT_ID] = {"--client-id", true, 0, 0, "client_id"},
+    [O_NAME] = {"--name", true, 0, 0, "client_name"},
+    [O_APP_TYPE] = {"--application-type", true, 0, 0, "application_type"},
+    [O_GRANT_TYPE] = {"--grant-type", true, INTO(grants), "grant_types"},
+    [O_GRANT_TYPES] = {"--grant-types", true, LIST_MAX, 0, NULL}, /* split_grants */
+    [O_REDIRECT_URI] = {"--redirect-uri", true, INTO(redirect_uris), "redirect_uris"},
+    [O_NO_REDIRECT_URIS] = {"--no-redirect-uris", false, 0, 0, NULL},
+    [O_SCOPE] = {"--scope", true, 0, 0, "scope"},
+    [O_AUTH_METHOD] = {"--auth-method", true, 0, 0, "token_endpoint_auth_method"},
+    [O_PUBLIC] = {"--public", false, 0, 0, NULL},
+    [O_SECRET] = {"--secret", true, 0, 0, "client_secret"},
+    [O_SECRET_SHA256] = {"--secret-sha256", true, 0, 0, "client_secret_sha256"},
+    [O_RESOURCE] = {"--resource", true, INTO(resources), "resources"},
+    [O_NO_RESOURCES] = {"--no-resources", false, 0, 0, NULL},
+    [O_TTL] = {"--access-token-ttl", true, 0, 0, "access_token_ttl"},
+    [O_POST_LOGOUT_URI] = {"--post-logout-redirect-uri", true, INTO(post_logout_uris), "post_logout_redirect_uris"},
+    [O_NO_POST_LOGOUT_URIS] = {"--no-post-logout-redirect-uris", false, 0, 0, NULL},
+    [O_ID_TOKEN_ALG] = {"--id-token-alg", true, 0, 0, "id_token_signed_response_alg"},
+    [O_REFRESH_POLICY] = {"--refresh-token-policy", true, 0, 0, "refresh_token_policy"},
+    [O_PKCE_METHODS] = {"--pkce-methods", true, 0, 0, "pkce_methods"},
+    [O_REQUIRE_PKCE] = {"--require-pkce", false, 0, 0, NULL},
+    /* The only require_pkce a check can refuse is false. */
+    [O_NO_REQUIRE_PKCE] = {"--no-require-pkce", false, 0, 0, "require_pkce"},
+    [O_INTROSPECTION_ACCESS] = {"--introspection-access", true, 0, 0, "introspection_access"},
+    [O_INTROSPECTION_RESOURCE] = {"--introspection-resource", true, INTO(introspection_resources),
+                                  "introspection_resources"},
+    [O_NO_INTROSPECTION_RESOURCES] = {"--no-introspection-resources", false, 0, 0, NULL},
+};
+#undef INTO
+
 
 #define BIT(o) CLI_BIT(o)
 _Static_assert(O_COUNT <= CLI_MAX_OPTS, "cli_args.seen holds one bit per option");
@@ -95,21 +106,6 @@ _Static_assert(O_COUNT <= CLI_MAX_OPTS, "cli_args.seen holds one bit per option"
      BIT(O_PKCE_METHODS) | BIT(O_REQUIRE_PKCE) | BIT(O_NO_REQUIRE_PKCE) | BIT(O_INTROSPECTION_ACCESS) |        \
      BIT(O_INTROSPECTION_RESOURCE))
 
-/* The values of the repeatable options, unchecked: values are validated once the configuration is loaded. */
-struct client_args {
-    const char *grants[LIST_MAX];
-    const char *grant_flag[LIST_MAX]; /* --grant-type or --grant-types, for messages */
-    size_t n_grants;
-    const char *redirect_uris[LIST_MAX];
-    size_t n_redirect_uris;
-    const char *resources[LIST_MAX];
-    size_t n_resources;
-    const char *post_logout_uris[LIST_MAX];
-    size_t n_post_logout_uris;
-    const char *introspection_resources[LIST_MAX];
-    size_t n_introspection_resources;
-    struct client client; /* create: the client to store, built before the store is opened */
-};
 
 static void usage(FILE *out)
 {
@@ -163,50 +159,19 @@ static void usage(FILE *out)
           out);
 }
 
-/* Collects the values of the repeatable options; --grant-types a,b,c is split (spaces around items
- * tolerated; an empty item is kept, to be refused). */
-static int collect(void *ctx, struct arena *a, int o, const char *v, struct errbuf *err)
+/* --grant-types a,b,c: each item as a --grant-type (spaces around items tolerated; an empty item is kept, to
+ * be refused). */
+static int split_grants(void *ctx, struct arena *a, int o, const char *v, struct errbuf *err)
 {
     struct client_args *cl = ctx;
-    const char **list = cl->grants;
-    size_t *n = &cl->n_grants;
-    switch (o) {
-    case O_GRANT_TYPES: {
-        struct str item;
-        for (const char *c = v; str_list_next(&c, " ", &item);) {
-            if (collect(ctx, a, O_GRANT_TYPE, str_dup(a, item), err) != 0)
-                return -1;
-            cl->grant_flag[cl->n_grants - 1] = opts[O_GRANT_TYPES].name;
+    struct str item;
+    for (const char *c = v; o == O_GRANT_TYPES && str_list_next(&c, " ", &item);) {
+        if (cl->grants.n == LIST_MAX) {
+            errbuf_set(err, "--grant-types: at most %u values", LIST_MAX);
+            return -1;
         }
-        return 0;
+        cl->grants.v[cl->grants.n++] = str_dup(a, item);
     }
-    case O_GRANT_TYPE:
-        cl->grant_flag[cl->n_grants] = opts[O_GRANT_TYPE].name;
-        break;
-    case O_REDIRECT_URI:
-        list = cl->redirect_uris;
-        n = &cl->n_redirect_uris;
-        break;
-    case O_RESOURCE:
-        list = cl->resources;
-        n = &cl->n_resources;
-        break;
-    case O_POST_LOGOUT_URI:
-        list = cl->post_logout_uris;
-        n = &cl->n_post_logout_uris;
-        break;
-    case O_INTROSPECTION_RESOURCE:
-        list = cl->introspection_resources;
-        n = &cl->n_introspection_resources;
-        break;
-    default:
-        return 0;
-    }
-    if (*n == LIST_MAX) {
-        errbuf_set(err, "%s: at most %u values", opts[o].name, LIST_MAX);
-        return -1;
-    }
-    list[(*n)++] = v;
     return 0;
 }
 
@@ -264,13 +229,11 @@ static int check_flags(const struct cli_args *ca, struct errbuf *err)
 }
 
 /* Replaces a list field of m with the option's values when the option (or its --no- form) was given. */
-static void apply_list(const struct cli_args *ca, enum opt set, enum opt clear, const char *const *v, size_t n,
-                       const char *const **field, size_t *count)
+static void apply_list(const struct cli_args *ca, enum opt set, enum opt clear, const struct cli_values *values,
+                       struct meta_list *field)
 {
-    if (cli_seen(ca, set) || cli_seen(ca, clear)) {
-        *field = v;
-        *count = n;
-    }
+    if (cli_seen(ca, set) || cli_seen(ca, clear))
+        *field = (struct meta_list){values->v, values->n};
 }
 
 /* The metadata the command line asks for: the stored client's (update; NULL for create) with the given
@@ -308,15 +271,12 @@ static int build_meta(const struct cli_args *ca, const struct client_args *cl, c
         m->client_name = v[0] != '\0' ? v : NULL;
     if ((v = ca->val[O_APP_TYPE]) != NULL)
         m->application_type = v;
-    apply_list(ca, O_REDIRECT_URI, O_NO_REDIRECT_URIS, cl->redirect_uris, cl->n_redirect_uris, &m->redirect_uris,
-               &m->n_redirect_uris);
-    if (cl->n_grants > 0) {
-        m->grant_types = cl->grants;
-        m->n_grant_types = cl->n_grants;
+    apply_list(ca, O_REDIRECT_URI, O_NO_REDIRECT_URIS, &cl->redirect_uris, &m->redirect_uris);
+    if (cl->grants.n > 0) {
+        m->grant_types = (struct meta_list){cl->grants.v, cl->grants.n};
     } else if (stored == NULL) {
         static const char *const code[] = {"authorization_code"}, *const machine[] = {"client_credentials"};
-        m->grant_types = m->n_redirect_uris > 0 ? code : machine;
-        m->n_grant_types = 1;
+        m->grant_types = (struct meta_list){m->redirect_uris.n > 0 ? code : machine, 1};
     }
     if ((v = ca->val[O_SCOPE]) != NULL)
         m->scope = v[0] != '\0' ? v : NULL; /* "" for none */
@@ -324,15 +284,14 @@ static int build_meta(const struct cli_args *ca, const struct client_args *cl, c
         m->token_endpoint_auth_method = v;
     else if (cli_seen(ca, O_PUBLIC))
         m->token_endpoint_auth_method = "none";
-    apply_list(ca, O_RESOURCE, O_NO_RESOURCES, cl->resources, cl->n_resources, &m->resources, &m->n_resources);
+    apply_list(ca, O_RESOURCE, O_NO_RESOURCES, &cl->resources, &m->resources);
     if ((v = ca->val[O_TTL]) != NULL && parse_u32(v, &m->access_token_ttl) != 0) {
         errbuf_set(err, "--access-token-ttl: seconds between 0 and %u (0 = the API's or the global default), "
                         "got '%s'",
                    TTL_MAX, v);
         return -1;
     }
-    apply_list(ca, O_POST_LOGOUT_URI, O_NO_POST_LOGOUT_URIS, cl->post_logout_uris, cl->n_post_logout_uris,
-               &m->post_logout_redirect_uris, &m->n_post_logout_redirect_uris);
+    apply_list(ca, O_POST_LOGOUT_URI, O_NO_POST_LOGOUT_URIS, &cl->post_logout_uris, &m->post_logout_redirect_uris);
     if ((v = ca->val[O_ID_TOKEN_ALG]) != NULL)
         m->id_token_signed_response_alg = v;
     if ((v = ca->val[O_REFRESH_POLICY]) != NULL)
@@ -344,13 +303,11 @@ static int build_meta(const struct cli_args *ca, const struct client_args *cl, c
         struct str item;
         for (const char *c = v; str_list_next(&c, " ", &item);)
             list[n++] = str_dup(a, item);
-        m->pkce_methods = list;
-        m->n_pkce_methods = n;
+        m->pkce_methods = (struct meta_list){list, n};
     }
     if ((v = ca->val[O_INTROSPECTION_ACCESS]) != NULL)
         m->introspection_access = v;
-    apply_list(ca, O_INTROSPECTION_RESOURCE, O_NO_INTROSPECTION_RESOURCES, cl->introspection_resources,
-               cl->n_introspection_resources, &m->introspection_resources, &m->n_introspection_resources);
+    apply_list(ca, O_INTROSPECTION_RESOURCE, O_NO_INTROSPECTION_RESOURCES, &cl->introspection_resources, &m->introspection_resources);
     if (cli_seen(ca, O_REQUIRE_PKCE) || cli_seen(ca, O_NO_REQUIRE_PKCE))
         m->require_pkce = cli_seen(ca, O_REQUIRE_PKCE) ? "true" : "false";
     else if (m->token_endpoint_auth_method != NULL && strcmp(m->token_endpoint_auth_method, "none") == 0)
@@ -395,7 +352,7 @@ int client_cli_build(const struct config *cfg, struct arena *a, int argc, char *
     struct cli_args ca = {0};
     struct client_args cl = {0};
     memset(p, 0, sizeof(*p));
-    if (cli_parse(opts, O_COUNT, argc, argv, &g, &ca, collect, &cl, a, err) != 0)
+    if (cli_parse(opts, O_COUNT, argc, argv, &g, &ca, split_grants, &cl, a, err) != 0)
         return 2;
     return build_client(cfg, ca.n_pos > 0 ? ca.pos[0] : "create", &ca, &cl, stored, a, out, p, err);
 }
@@ -579,12 +536,10 @@ static int client_list(struct cli_cmd *cc)
         json_t *m = client_json(&v[i]);
         json_t *line = json_object();
         json_object_set_new(line, "client_id", json_string(v[i].client_id));
-        json_t *name = json_object_get(m, "client_name");
-        json_object_set(line, "client_name", json_is_string(name) ? name : json_null());
+        cli_json_copy_str(line, m, "client_name");
         json_t *gt = json_object_get(m, "grant_types");
         json_object_set_new(line, "grant_types", json_is_array(gt) ? json_incref(gt) : json_array());
-        json_t *am = json_object_get(m, "token_endpoint_auth_method");
-        json_object_set(line, "token_endpoint_auth_method", json_is_string(am) ? am : json_null());
+        cli_json_copy_str(line, m, "token_endpoint_auth_method");
         json_object_set_new(line, "from_config", json_boolean(v[i].from_config));
         cli_print_json(line, JSON_COMPACT);
         json_decref(line);
@@ -711,16 +666,9 @@ static const struct cli_sub subs[] = {
     {"rotate-secret", client_rotate_secret, BIT(O_SECRET), 1, 1, "client_id", NULL},
 };
 
-static const struct cli_command client_command = {
-    .name = "client",
-    .opts = opts,
-    .n_opts = O_COUNT,
-    .subs = subs,
-    .n_subs = sizeof(subs) / sizeof(subs[0]),
-    .usage = usage,
-    .each = collect,
-    .check_usage = check_usage,
-};
+static const struct cli_command client_command = {.name = "client", .opts = opts, .n_opts = O_COUNT, .subs = subs,
+                                                  .n_subs = sizeof(subs) / sizeof(subs[0]), .usage = usage,
+                                                  .each = split_grants, .check_usage = check_usage};
 
 int cmd_client(int argc, char **argv)
 {

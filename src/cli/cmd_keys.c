@@ -22,16 +22,12 @@
 
 enum opt { O_ALG, O_PUBLISH_DELAY, O_COUNT };
 
+/* The command's ctx: the values of --alg. */
 static const struct cli_opt opts[O_COUNT] = {
-    [O_ALG] = {"--alg", true, true, NULL},
-    [O_PUBLISH_DELAY] = {"--publish-delay", true, false, NULL},
+    [O_ALG] = {"--alg", true, ALGS_MAX, CLI_INTO(struct cli_values, v), NULL},
+    [O_PUBLISH_DELAY] = {"--publish-delay", true, 0, 0, NULL},
 };
 
-/* The values of --alg, in order. */
-struct keys_args {
-    const char *algs[ALGS_MAX];
-    size_t n_algs;
-};
 
 static void usage(FILE *out)
 {
@@ -51,19 +47,6 @@ static void usage(FILE *out)
           "Running servers read the keys again every keys.reload_interval seconds. With several instances,\n"
           "or relying parties that cache the JWKS, give a publish delay at least that long.\n",
           out);
-}
-
-static int collect_alg(void *ctx, struct arena *a, int opt, const char *value, struct errbuf *err)
-{
-    struct keys_args *ka = ctx;
-    if (opt != O_ALG)
-        return 0;
-    if (ka->n_algs == ALGS_MAX) {
-        errbuf_set(err, "--alg: at most %d", ALGS_MAX);
-        return -1;
-    }
-    ka->algs[ka->n_algs++] = value;
-    return 0;
 }
 
 /* 0 stands for "not set" in the store; null says so in the output. */
@@ -134,12 +117,12 @@ static bool alg_configured(const struct config *cfg, const char *alg)
 static int keys_rotate(struct cli_cmd *c)
 {
     const struct config *cfg = c->cfg;
-    const struct keys_args *ka = c->ctx;
+    const struct cli_values *algs_given = c->ctx;
     struct store_conn *db = c->db;
     struct arena *a = c->a;
     const char *publish_delay = c->args.val[O_PUBLISH_DELAY];
-    const char *const *algs = ka->n_algs > 0 ? ka->algs : (const char *const *)cfg->keys.algorithms;
-    size_t nalgs = ka->n_algs > 0 ? ka->n_algs : cfg->keys.n_algorithms;
+    const char *const *algs = algs_given->n > 0 ? algs_given->v : (const char *const *)cfg->keys.algorithms;
+    size_t nalgs = algs_given->n > 0 ? algs_given->n : cfg->keys.n_algorithms;
     int64_t delay = 0;
     if (publish_delay != NULL &&
         (str_to_i64(str_c(publish_delay), &delay) != 0 || delay < 0 || delay > PUBLISH_DELAY_MAX))
@@ -200,18 +183,11 @@ static const struct cli_sub subs[] = {
     {"rotate", keys_rotate, CLI_BIT(O_ALG) | CLI_BIT(O_PUBLISH_DELAY), 0, 0, NULL, NULL},
 };
 
-static const struct cli_command keys_command = {
-    .name = "keys",
-    .opts = opts,
-    .n_opts = O_COUNT,
-    .subs = subs,
-    .n_subs = sizeof(subs) / sizeof(subs[0]),
-    .usage = usage,
-    .each = collect_alg,
-};
+static const struct cli_command keys_command = {.name = "keys", .opts = opts, .n_opts = O_COUNT, .subs = subs,
+                                                .n_subs = sizeof(subs) / sizeof(subs[0]), .usage = usage};
 
 int cmd_keys(int argc, char **argv)
 {
-    struct keys_args ka = {0};
-    return cli_run(&keys_command, &ka, argc, argv);
+    struct cli_values algs = {0};
+    return cli_run(&keys_command, &algs, argc, argv);
 }

@@ -2,6 +2,7 @@
  * Passwords are hashed with argon2id (session/users.c) and never printed; claims are OIDC Core §5.1
  * standard claims. Disabling or deleting a user logs it out everywhere (its login sessions and refresh
  * tokens are revoked). The configuration file itself is not edited. Consents: cmd_consent.c. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,53 +18,38 @@
 #include "core/log.h"
 #include "core/rand.h"
 #include "core/str.h"
+#include "session/user_check.h"
 #include "session/users.h"
 #include "store/store.h"
-#include "core/validate.h"
 #include "core/banned.h"
 
 #define CLAIMS_MAX 64u     /* --claim per command */
 #define PASSWORD_MAX 4096u /* bytes; the configuration file's limit on a value */
-#define NAME_MAX_LEN 255u  /* username and id */
 
 /* ---- Command line ---------------------------------------------------------------------------------- */
 
-enum opt {
-    O_PASSWORD_STDIN,
-    O_PASSWORD,
-    O_ID,
-    O_NAME,
-    O_EMAIL,
-    O_EMAIL_VERIFIED,
-    O_PHONE,
-    O_CLAIM,
-    O_ENABLE,
-    O_DISABLE,
-    O_COUNT
-};
+/* The options, then one slot per claim of core/claims.h: those with an option of their own (--name,
+ * --email, --email-verified, --phone) get it there; a boolean claim's option takes no value (it sets
+ * true). */
+enum opt { O_PASSWORD_STDIN, O_PASSWORD, O_ID, O_CLAIM, O_ENABLE, O_DISABLE, O_CLAIMS, O_COUNT = O_CLAIMS + OIDC_CLAIM_COUNT };
+_Static_assert(O_COUNT <= CLI_MAX_OPTS, "cli_args.seen holds one bit per option");
 
+/* The command's ctx: the values of --claim. */
+#define CLAIM_OPT(arg, n, kind, scope, option) [O_CLAIMS + OIDC_CLAIM_##n] = {option, kind != CLAIM_BOOL, 0, 0, #n},
 static const struct cli_opt opts[O_COUNT] = {
-    [O_PASSWORD_STDIN] = {"--password-stdin", false, false, NULL},
-    [O_PASSWORD] = {"--password", true, false, NULL},
-    [O_ID] = {"--id", true, false, NULL},
-    [O_NAME] = {"--name", true, false, "name"},
-    [O_EMAIL] = {"--email", true, false, "email"},
-    [O_EMAIL_VERIFIED] = {"--email-verified", false, false, "email_verified"},
-    [O_PHONE] = {"--phone", true, false, "phone_number"},
-    [O_CLAIM] = {"--claim", true, true, NULL},
-    [O_ENABLE] = {"--enable", false, false, NULL},
-    [O_DISABLE] = {"--disable", false, false, NULL},
+    [O_PASSWORD_STDIN] = {"--password-stdin", false, 0, 0, NULL},
+    [O_PASSWORD] = {"--password", true, 0, 0, NULL},
+    [O_ID] = {"--id", true, 0, 0, NULL},
+    [O_CLAIM] = {"--claim", true, CLAIMS_MAX, CLI_INTO(struct cli_values, v), NULL},
+    [O_ENABLE] = {"--enable", false, 0, 0, NULL},
+    [O_DISABLE] = {"--disable", false, 0, 0, NULL},
+    OIDC_CLAIMS(CLAIM_OPT, ~)
 };
 
 #define BIT(o) CLI_BIT(o)
-#define CLAIM_OPTS (BIT(O_NAME) | BIT(O_EMAIL) | BIT(O_EMAIL_VERIFIED) | BIT(O_PHONE) | BIT(O_CLAIM))
+#define CLAIM_OPTS ((((uint64_t)1 << OIDC_CLAIM_COUNT) - 1) << O_CLAIMS | BIT(O_CLAIM))
 #define PASSWORD_OPTS (BIT(O_PASSWORD_STDIN) | BIT(O_PASSWORD))
 
-/* The values of --claim, in order. */
-struct user_args {
-    const char *claims[CLAIMS_MAX];
-    size_t n_claims;
-};
 
 static void usage(FILE *out)
 {
@@ -82,18 +68,41 @@ static void usage(FILE *out)
           "  delete USERNAME                 remove the user, its consents, and log it out\n"
           "  help                            this text\n"
           "\n"
-          "claim options (OIDC Core §5.1 standard claims):\n"
-          "  --name N                        name\n"
-          "  --email E                       email\n"
-          "  --email-verified                email_verified: true\n"
-          "  --phone P                       phone_number\n"
-          "  --claim KEY=VALUE               repeatable; any standard claim: given_name, family_name,\n"
-          "                                  middle_name, nickname, preferred_username, profile, picture,\n"
-          "                                  website, gender, birthdate, zoneinfo, locale, email,\n"
-          "                                  email_verified, phone_number, phone_number_verified, name,\n"
-          "                                  address.formatted, address.street_address, address.locality,\n"
-          "                                  address.region, address.postal_code, address.country.\n"
-          "                                  An empty VALUE removes the claim.\n"
+          "claim options (OIDC Core §5.1 standard claims):\n",
+          out);
+    for (size_t k = 0; k < OIDC_CLAIM_COUNT; k++) {
+        const struct oidc_claim *c = &oidc_claims[k];
+        char left[40];
+        if (c->option == NULL)
+            continue;
+        if (c->kind == CLAIM_BOOL)
+            snprintf(left, sizeof(left), "%s", c->option);
+        else
+            snprintf(left, sizeof(left), "%s %c", c->option, toupper((unsigned char)c->option[2]));
+        fprintf(out, "  %-31s %s%s\n", left, c->name, c->kind == CLAIM_BOOL ? ": true" : "");
+    }
+    fputs("  --claim KEY=VALUE               repeatable; any standard claim:", out);
+    size_t col = 66;
+    bool first = true;
+    for (size_t k = 0; k < OIDC_CLAIM_COUNT + OIDC_ADDRESS_PART_COUNT; k++) {
+        char name[48];
+        if (k < OIDC_CLAIM_COUNT && (oidc_claims[k].kind == CLAIM_TIME || oidc_claims[k].kind == CLAIM_ADDRESS))
+            continue;
+        if (k < OIDC_CLAIM_COUNT)
+            snprintf(name, sizeof(name), "%s", oidc_claims[k].name);
+        else
+            snprintf(name, sizeof(name), "address.%s", oidc_address_parts[k - OIDC_CLAIM_COUNT].name);
+        fputs(first ? "" : ",", out);
+        if (col + strlen(name) + 2 > 100) {
+            fputs("\n                                 ", out);
+            col = 33;
+        }
+        fprintf(out, " %s", name);
+        col += strlen(name) + 2;
+        first = false;
+    }
+    fputs(".\n"
+          "                                  Booleans are true or false. An empty VALUE removes the claim.\n"
           "\n"
           "--password-stdin reads one line (the password) from standard input; prefer it to --password,\n"
           "which other local users can see in the process list.\n"
@@ -105,150 +114,126 @@ static void usage(FILE *out)
           out);
 }
 
-static int collect_claim(void *ctx, struct arena *a, int o, const char *v, struct errbuf *err)
+/* Sets (or with an empty value, removes) claim `key` ("email", "address.country") in claims, by the rules
+ * of session/user_check.c. 0, or 1 with err "<flag>: <reason>" (and *p filled when the rules refused). */
+static int set_claim(json_t *claims, const char *flag, const char *key, const char *value, struct user_problem *p,
+                     struct errbuf *err)
 {
-    struct user_args *ua = ctx;
-    if (o != O_CLAIM)
-        return 0;
-    if (ua->n_claims == CLAIMS_MAX) {
-        errbuf_set(err, "--claim: at most %u", CLAIMS_MAX);
-        return -1;
+    const char *at = flag;
+    char named[96];
+    /* --claim names the claim too: "--claim email: ...". */
+    if (strcmp(flag, "--claim") == 0) {
+        snprintf(named, sizeof(named), "--claim %s", key);
+        at = named;
     }
-    ua->claims[ua->n_claims++] = v;
-    return 0;
-}
-
-/* Username and id: 1 to 255 visible ASCII characters, as in users[] of the configuration. */
-static bool name_valid(const char *s)
-{
-    size_t n = strlen(s);
-    return n > 0 && n <= NAME_MAX_LEN && valid_visible_ascii(s);
-}
-
-enum claim_kind { CK_TEXT, CK_EMAIL, CK_URL, CK_DATE, CK_BOOL };
-
-static const struct {
-    const char *name;
-    enum claim_kind kind;
-} claim_names[] = {
-    {"name", CK_TEXT},
-    {"given_name", CK_TEXT},
-    {"family_name", CK_TEXT},
-    {"middle_name", CK_TEXT},
-    {"nickname", CK_TEXT},
-    {"preferred_username", CK_TEXT},
-    {"profile", CK_URL},
-    {"picture", CK_URL},
-    {"website", CK_URL},
-    {"email", CK_EMAIL},
-    {"email_verified", CK_BOOL},
-    {"gender", CK_TEXT},
-    {"birthdate", CK_DATE},
-    {"zoneinfo", CK_TEXT},
-    {"locale", CK_TEXT},
-    {"phone_number", CK_TEXT},
-    {"phone_number_verified", CK_BOOL},
-};
-static const char *const address_parts[] = {"formatted", "street_address", "locality",
-                                            "region",    "postal_code",    "country"};
-
-/* NULL if value suits the claim, else the reason. */
-static const char *claim_problem(enum claim_kind kind, const char *value, bool multiline)
-{
-    if (!valid_claim_text(value, multiline))
-        return "must be UTF-8 text without control characters";
-    switch (kind) {
-    case CK_EMAIL: {
-        const char *at = strrchr(value, '@');
-        if (at == NULL || at == value || at[1] == '\0' || strchr(value, ' ') != NULL)
-            return "must look like name@domain";
-        return NULL;
-    }
-    case CK_URL:
-        if ((strncmp(value, "https://", 8) != 0 && strncmp(value, "http://", 7) != 0) ||
-            !valid_visible_ascii(value))
-            return "must be an absolute http or https URL";
-        return NULL;
-    case CK_DATE:
-        return valid_birthdate(value) ? NULL : "must be YYYY-MM-DD or YYYY (OIDC Core §5.1)";
-    case CK_BOOL:
-        return strcmp(value, "true") == 0 || strcmp(value, "false") == 0 ? NULL : "must be true or false";
-    case CK_TEXT:
-        return NULL;
-    }
-    return NULL;
-}
-
-/* Sets (or with an empty value, removes) one claim; dies naming the flag on a bad key or value. */
-static void set_claim(const struct cli_cmd *uc, json_t *claims, const char *flag, const char *key,
-                      const char *value)
-{
     if (strncmp(key, "address.", 8) == 0) {
-        const char *part = key + 8;
-        size_t k = 0;
-        while (k < sizeof(address_parts) / sizeof(address_parts[0]) && strcmp(address_parts[k], part) != 0)
-            k++;
-        if (k == sizeof(address_parts) / sizeof(address_parts[0]))
-            cli_fail(uc, "%s: unknown address part '%s' (formatted, street_address, locality, region, "
-                     "postal_code, country)",
-                     flag, part);
+        int part = oidc_address_part_find(key + 8);
+        if (part < 0) {
+            errbuf_set(err, "%s: unknown address part '%s' (formatted, street_address, locality, region, "
+                            "postal_code, country)",
+                       flag, key + 8);
+            return 1;
+        }
         json_t *addr = json_object_get(claims, "address");
         if (!json_is_object(addr)) {
             addr = json_object();
             json_object_set_new(claims, "address", addr);
         }
         if (value[0] == '\0') {
-            json_object_del(addr, part);
+            json_object_del(addr, key + 8);
             if (json_object_size(addr) == 0)
                 json_object_del(claims, "address");
-            return;
+            return 0;
         }
-        /* OIDC Core §5.1.1: formatted and street_address may span lines. */
-        const char *why = claim_problem(CK_TEXT, value, k <= 1);
-        if (why != NULL)
-            cli_fail(uc, "%s: %s %s", flag, key, why);
-        json_object_set_new(addr, part, json_string(value));
-        return;
+        if (user_address_check(part, value, p) != 0) {
+            errbuf_set(err, "%s: %s", at, p->reason);
+            return 1;
+        }
+        json_object_set_new(addr, key + 8, json_string(value));
+        return 0;
     }
-    size_t k = 0;
-    while (k < sizeof(claim_names) / sizeof(claim_names[0]) && strcmp(claim_names[k].name, key) != 0)
-        k++;
-    if (k == sizeof(claim_names) / sizeof(claim_names[0]))
-        cli_fail(uc, "%s: '%s' is not a settable standard claim (see ostiary user help)", flag, key);
+    const struct oidc_claim *c = oidc_claim_find(key);
+    if (c == NULL || c->kind == CLAIM_TIME || c->kind == CLAIM_ADDRESS) {
+        errbuf_set(err, "%s: '%s' is not a settable standard claim (see ostiary user help)", flag, key);
+        return 1;
+    }
     if (value[0] == '\0') {
         json_object_del(claims, key);
-        return;
+        return 0;
     }
-    const char *why = claim_problem(claim_names[k].kind, value, false);
-    if (why != NULL)
-        cli_fail(uc, "%s: %s %s", flag, key, why);
-    if (claim_names[k].kind == CK_BOOL)
-        json_object_set_new(claims, key, json_boolean(strcmp(value, "true") == 0));
-    else
-        json_object_set_new(claims, key, json_string(value));
+    if (user_claim_check(c, value, p) != 0) {
+        errbuf_set(err, "%s: %s", at, p->reason);
+        return 1;
+    }
+    json_object_set_new(claims, key, c->kind == CLAIM_BOOL ? json_boolean(strcmp(value, "true") == 0)
+                                                           : json_string(value));
+    return 0;
 }
 
-/* Applies the claim options, in the order: --name, --email, --email-verified, --phone, then --claim. */
-static void apply_claims(const struct cli_cmd *uc, json_t *claims)
+/* Applies the claim options onto claims: those of the table in its order, then each --claim. 0, or 1 with
+ * err (and *p when the rules refused a value). */
+static int apply_claims(const struct cli_args *ua, const struct cli_values *cl, struct arena *a, json_t *claims,
+                        struct user_problem *p, struct errbuf *err)
 {
-    const struct cli_args *ua = &uc->args;
-    if (ua->val[O_NAME] != NULL)
-        set_claim(uc, claims, "--name", "name", ua->val[O_NAME]);
-    if (ua->val[O_EMAIL] != NULL)
-        set_claim(uc, claims, "--email", "email", ua->val[O_EMAIL]);
-    if (ua->seen & BIT(O_EMAIL_VERIFIED))
-        set_claim(uc, claims, "--email-verified", "email_verified", "true");
-    if (ua->val[O_PHONE] != NULL)
-        set_claim(uc, claims, "--phone", "phone_number", ua->val[O_PHONE]);
-    const struct user_args *cl = uc->ctx;
-    for (size_t i = 0; i < cl->n_claims; i++) {
-        const char *kv = cl->claims[i];
-        const char *eq = strchr(kv, '=');
-        if (eq == NULL || eq == kv)
-            cli_fail(uc, "--claim: expected KEY=VALUE, got '%s'", kv);
-        char *key = arena_strndup(uc->a, kv, (size_t)(eq - kv));
-        set_claim(uc, claims, "--claim", key, eq + 1);
+    for (size_t k = 0; k < OIDC_CLAIM_COUNT; k++) {
+        int o = O_CLAIMS + (int)k;
+        if (cli_seen(ua, o) &&
+            set_claim(claims, opts[o].name, oidc_claims[k].name, opts[o].has_value ? ua->val[o] : "true", p, err) != 0)
+            return 1;
     }
+    for (size_t i = 0; i < cl->n; i++) {
+        const char *kv = cl->v[i];
+        const char *eq = strchr(kv, '=');
+        if (eq == NULL || eq == kv) {
+            errbuf_set(err, "--claim: expected KEY=VALUE, got '%s'", kv);
+            return 1;
+        }
+        if (set_claim(claims, "--claim", arena_strndup(a, kv, (size_t)(eq - kv)), eq + 1, p, err) != 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* `user add`: its USERNAME and --id, by the rules of users[] in the file. */
+static int check_names(const struct cli_args *ua, struct user_problem *p, struct errbuf *err)
+{
+    if (user_name_check("username", ua->pos[1], p) != 0) {
+        errbuf_set(err, "USERNAME: %s", p->reason);
+        return 1;
+    }
+    if (ua->val[O_ID] != NULL && user_name_check("id", ua->val[O_ID], p) != 0) {
+        errbuf_set(err, "--id: %s", p->reason);
+        return 1;
+    }
+    return 0;
+}
+
+int user_cli_claims(struct arena *a, int argc, char **argv, json_t *claims, struct user_problem *p,
+                    struct errbuf *err)
+{
+    struct cli_globals g = {0};
+    struct cli_args ua = {0};
+    struct cli_values cl = {0};
+    struct errbuf why = {{0}};
+    memset(p, 0, sizeof(*p));
+    if (cli_parse(opts, O_COUNT, argc, argv, &g, &ua, NULL, &cl, a, err) != 0)
+        return 2;
+    const char *sub = ua.n_pos > 0 ? ua.pos[0] : "add";
+    if ((strcmp(sub, "add") == 0 && ua.n_pos > 1 && check_names(&ua, p, &why) != 0) ||
+        apply_claims(&ua, &cl, a, claims, p, &why) != 0) {
+        errbuf_set(err, "user %s: %s", sub, why.msg);
+        return 1;
+    }
+    return 0;
+}
+
+/* The claim options applied onto claims, or the command fails naming the option. */
+static void claims_of_args(const struct cli_cmd *uc, json_t *claims)
+{
+    struct user_problem p;
+    struct errbuf err = {{0}};
+    if (apply_claims(&uc->args, uc->ctx, uc->a, claims, &p, &err) != 0)
+        cli_fail(uc, "%s", err.msg);
 }
 
 static int config_user_index(const struct config *cfg, const char *username)
@@ -484,22 +469,22 @@ static int user_add(struct cli_cmd *uc)
 {
     const struct cli_args *ua = &uc->args;
     const char *username = ua->pos[1];
-    if (!name_valid(username))
-        die("user add: USERNAME must be 1 to %u visible ASCII characters (no spaces)", NAME_MAX_LEN);
+    struct user_problem bad;
+    struct errbuf err = {{0}};
+    if (check_names(ua, &bad, &err) != 0)
+        cli_fail(uc, "%s", err.msg);
     int idx = config_user_index(uc->cfg, username);
     if (idx >= 0)
         die("user add: '%s' is declared in the configuration file (users[%d]); change it there", username,
             idx);
     const char *id = ua->val[O_ID];
-    if (id != NULL && !name_valid(id))
-        die("user add: --id must be 1 to %u visible ASCII characters", NAME_MAX_LEN);
     /* A random sub, never derived from the username: a later user of the same name must not inherit the
      * accounts relying parties keyed on the old one (OIDC Core §5.7: sub is never reassigned). */
     if (id == NULL)
         id = rand_token(uc->a, 16);
 
     json_t *claims = json_object();
-    apply_claims(uc, claims);
+    claims_of_args(uc, claims);
     char *ctext = claims_text(claims);
     json_decref(claims);
     char *hash = hash_from_args(uc, false);
@@ -557,10 +542,8 @@ static int user_list(struct cli_cmd *uc)
         json_t *line = json_object();
         json_object_set_new(line, "username", json_string(v[i].username));
         json_object_set_new(line, "id", json_string(v[i].id));
-        json_t *name = json_object_get(claims, "name");
-        json_object_set(line, "name", json_is_string(name) ? name : json_null());
-        json_t *email = json_object_get(claims, "email");
-        json_object_set(line, "email", json_is_string(email) ? email : json_null());
+        cli_json_copy_str(line, claims, "name");
+        cli_json_copy_str(line, claims, "email");
         json_object_set_new(line, "disabled", json_boolean(v[i].disabled));
         json_object_set_new(line, "has_password",
                             json_boolean(v[i].password_hash != NULL && v[i].password_hash[0] != '\0'));
@@ -586,7 +569,7 @@ static int user_update(struct cli_cmd *uc)
     struct store_user u;
     cli_load_user(uc, ua->pos[1], &u);
     json_t *claims = stored_claims(&u);
-    apply_claims(uc, claims);
+    claims_of_args(uc, claims);
     char *ctext = claims_text(claims);
     json_decref(claims);
     bool was_disabled = u.disabled;
@@ -677,19 +660,12 @@ static const struct cli_sub subs[] = {
     {"delete", user_delete, 0, 1, 1, "USERNAME", NULL},
 };
 
-static const struct cli_command user_command = {
-    .name = "user",
-    .opts = opts,
-    .n_opts = O_COUNT,
-    .subs = subs,
-    .n_subs = sizeof(subs) / sizeof(subs[0]),
-    .usage = usage,
-    .each = collect_claim,
-    .check_usage = check_usage,
-};
+static const struct cli_command user_command = {.name = "user", .opts = opts, .n_opts = O_COUNT, .subs = subs,
+                                                .n_subs = sizeof(subs) / sizeof(subs[0]), .usage = usage,
+                                                .check_usage = check_usage};
 
 int cmd_user(int argc, char **argv)
 {
-    struct user_args ua = {0};
+    struct cli_values ua = {0};
     return cli_run(&user_command, &ua, argc, argv);
 }

@@ -78,22 +78,22 @@ struct config *cli_load_config(const struct cli_globals *g)
     const char *path = g->config_path != NULL ? g->config_path : getenv("OSTIARY_CONFIG");
     if (config_load(path, environ, &cfg, &err) != 0)
         die("configuration: %s", err.msg);
-    if (g->dev)
-        cfg->dev = true;
-    if (g->listen != NULL)
-        config_set_str(&cfg->listen, g->listen);
-    if (g->issuer != NULL)
-        config_set_str(&cfg->issuer, g->issuer);
-    if (g->storage != NULL)
-        config_set_str(&cfg->storage, g->storage);
-    if (g->log_level != NULL)
-        config_set_str(&cfg->log_level, g->log_level);
     if (g->workers != NULL) {
         int64_t n;
         if (str_to_i64(str_c(g->workers), &n) != 0 || n < 0 || n > 1024)
             die("--workers: expected a number between 0 and 1024, got '%s'", g->workers);
-        cfg->workers = (uint32_t)n;
     }
+    /* Flags override the file and the environment; their values lose any file position. */
+    const struct {
+        const char *value, *path, *flag;
+    } flags[] = {
+        {g->dev ? "true" : NULL, "dev", "--dev"},     {g->listen, "listen", "--listen"},
+        {g->issuer, "issuer", "--issuer"},            {g->storage, "storage", "--storage"},
+        {g->log_level, "log_level", "--log-level"},   {g->workers, "workers", "--workers"},
+    };
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+        if (flags[i].value != NULL && config_set(cfg, flags[i].path, flags[i].value, flags[i].flag, &err) != 0)
+            die("%s", err.msg);
     if (oauth_config_validate(cfg, &err) != 0)
         die("configuration: %s", err.msg);
     return cfg;

@@ -14,7 +14,7 @@
 int cli_opt_find(const struct cli_opt *opts, int n_opts, const char *name)
 {
     for (int o = 0; o < n_opts; o++)
-        if (strcmp(name, opts[o].name) == 0)
+        if (opts[o].name != NULL && strcmp(name, opts[o].name) == 0)
             return o;
     return -1;
 }
@@ -39,12 +39,20 @@ int cli_parse(const struct cli_opt *opts, int n_opts, int argc, char **argv, str
                 }
                 v = argv[++i];
             }
-            if (cli_seen(out, o) && !opts[o].repeatable) {
+            if (cli_seen(out, o) && opts[o].max == 0) {
                 errbuf_set(err, "%s given more than once", s);
                 return 2;
             }
             out->seen |= CLI_BIT(o);
             out->val[o] = v;
+            if (opts[o].into > 0) {
+                struct cli_values *l = (struct cli_values *)(void *)((char *)ctx + opts[o].into - 1);
+                if (l->n == opts[o].max || l->n == CLI_MAX_VALUES) {
+                    errbuf_set(err, "%s: at most %u values", s, opts[o].max);
+                    return 2;
+                }
+                l->v[l->n++] = v;
+            }
             if (each != NULL && each(ctx, a, o, v, err) != 0)
                 return 2;
             continue;
@@ -117,6 +125,12 @@ void cli_load_user(const struct cli_cmd *c, const char *username, struct store_u
         cli_fail(c, "no user '%s'", username);
     if (rc != 0)
         cli_fail(c, "storage: %s", err.msg);
+}
+
+void cli_json_copy_str(json_t *to, json_t *from, const char *key)
+{
+    json_t *v = json_object_get(from, key);
+    json_object_set(to, key, json_is_string(v) ? v : json_null());
 }
 
 void cli_print_json(json_t *o, size_t flags)

@@ -127,18 +127,17 @@ bool valid_email(const char *s)
 
 const char url_userinfo_reason[] = "must not contain userinfo ('user@' or 'user:password@')";
 
-/* The port after ':' (RFC 3986 §3.2.3): 1 to 5 digits, 1..65535. */
-static bool port_valid(const char *p, size_t n)
+int parse_port(const char *p, size_t n)
 {
     unsigned v = 0;
     if (n == 0 || n > 5)
-        return false;
+        return -1;
     for (size_t i = 0; i < n; i++) {
         if (p[i] < '0' || p[i] > '9')
-            return false;
+            return -1;
         v = v * 10 + (unsigned)(p[i] - '0');
     }
-    return v >= 1 && v <= 65535;
+    return v <= 65535 ? (int)v : -1;
 }
 
 const char *http_url_check(const char *s, struct url_parts *u)
@@ -186,7 +185,7 @@ const char *http_url_check(const char *s, struct url_parts *u)
         if (!ok)
             return "has an invalid host";
     }
-    if (port != NULL && !port_valid(port, (size_t)(auth + alen - port)))
+    if (port != NULL && parse_port(port, (size_t)(auth + alen - port)) < 1)
         return "has an invalid port";
     u->host = auth;
     u->path = auth + alen;

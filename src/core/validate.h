@@ -43,6 +43,8 @@ extern const char url_userinfo_reason[];
  * *u, or the reason ("must be an absolute http or https URL", "has an invalid host", ...). */
 const char *http_url_check(const char *s, struct url_parts *u);
 
+/* A port (RFC 3986 §3.2.3) of n bytes: 1 to 5 digits, at most 65535. The port, or -1. */
+int parse_port(const char *p, size_t n);
 /* Checked decimal conversion: digits only (no sign, blank or "0x"), within uint32_t. 0, or -1. */
 int parse_u32(const char *s, uint32_t *out);
 /* The booleans of the configuration: true/false, yes/no, 1/0, in any case. 0, or -1 (out untouched). */

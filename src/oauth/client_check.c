@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "core/str.h"
 #include "core/validate.h"
+#include "session/user_check.h"
 #include "core/banned.h"
 
 #define CLIENT_NAME_MAX 1024u               /* bytes of client_name */
@@ -84,73 +85,73 @@ static bool is_resource(const struct config *cfg, const char *id)
 }
 
 /* A copy of a list in a, for struct client (whose lists are not const). */
-static const char **list_copy(struct arena *a, const char *const *v, size_t n)
+static void list_copy(struct arena *a, struct meta_list l, const char ***out, size_t *n)
 {
-    const char **out = arena_alloc(a, (n > 0 ? n : 1) * sizeof(*out));
-    for (size_t i = 0; i < n; i++)
-        out[i] = v[i];
-    return out;
+    const char **v = arena_alloc(a, (l.n > 0 ? l.n : 1) * sizeof(*v));
+    for (size_t i = 0; i < l.n; i++)
+        v[i] = l.v[i];
+    *out = v;
+    *n = l.n;
 }
 
-/* NULL if uri may be a redirection target (RFC 6749 §3.1.2; OIDC RP-Initiated Logout §3.1), else the
- * reason. *hide: the reason is not about the URI's syntax and the URI is not echoed; one with userinfo may
- * hold a password. */
-static const char *redirect_uri_problem(const char *uri, bool dev, bool *hide)
+/* One entry of a list field: false with the reason in why[0..n) when it cannot be registered. */
+typedef bool (*item_check_fn)(const struct config *cfg, const char *item, char *why, size_t n);
+
+__attribute__((format(printf, 3, 4))) static bool refuse(char *why, size_t n, const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, n, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+/* A redirection target (RFC 6749 §3.1.2; OIDC RP-Initiated Logout §3.1). A URI with userinfo may hold a
+ * password, and the plain-http rule is not about the URI's syntax: neither is echoed. */
+static bool redirect_uri_ok(const struct config *cfg, const char *uri, char *why, size_t n)
+{
+    char buf[STR_SHOWN_SIZE];
     size_t sl = uri_scheme_len(uri);
-    *hide = sl > 0 && strncmp(uri + sl, "://", 3) == 0 &&
-            memchr(uri + sl + 3, '@', strcspn(uri + sl + 3, "/?#")) != NULL;
-    if (*hide)
-        return url_userinfo_reason;
+    if (sl > 0 && strncmp(uri + sl, "://", 3) == 0 && memchr(uri + sl + 3, '@', strcspn(uri + sl + 3, "/?#")) != NULL)
+        return refuse(why, n, "%s", url_userinfo_reason);
     /* Absolute, no fragment. Custom schemes are allowed for native apps (RFC 8252 §7.1). */
     if (sl == 0 || !valid_visible_ascii(uri) || strchr(uri, '#') != NULL)
-        return "must be an absolute URI without fragment (RFC 6749 §3.1.2)";
+        return refuse(why, n, "must be an absolute URI without fragment (RFC 6749 §3.1.2), got '%s'",
+                        str_shown(uri, buf));
     if (!(sl == 4 && strncasecmp(uri, "http", 4) == 0) && !(sl == 5 && strncasecmp(uri, "https", 5) == 0))
-        return NULL;
+        return true;
     struct url_parts u;
-    const char *why = http_url_check(uri, &u);
-    if (why != NULL)
-        return why;
+    const char *problem = http_url_check(uri, &u);
+    if (problem != NULL)
+        return refuse(why, n, "%s, got '%s'", problem, str_shown(uri, buf));
     /* A code sent over plain http to a remote host can be read on the way (RFC 6749 §10.5). */
-    *hide = !u.https && !dev && !host_is_loopback(u.host, u.host_len);
-    if (*hide)
-        return "plain http is only allowed for a loopback host (localhost, 127.0.0.0/8, [::1]) or in dev mode; "
-               "use https";
-    return NULL;
+    if (!u.https && !cfg->dev && !host_is_loopback(u.host, u.host_len))
+        return refuse(why, n, "plain http is only allowed for a loopback host (localhost, 127.0.0.0/8, [::1]) or in "
+                              "dev mode; use https");
+    return true;
 }
 
-static int check_redirect_list(const struct config *cfg, const char *field, const char *const *uris, size_t n,
-                               struct client_problem *p)
+/* An API of the configuration (RFC 8707 §2). */
+static bool resource_ok(const struct config *cfg, const char *id, char *why, size_t n)
 {
     char buf[STR_SHOWN_SIZE];
-    if (n > CLIENT_LIST_MAX)
+    if (is_resource(cfg, id))
+        return true;
+    return refuse(why, n, "unknown resource '%s' (not a resources[].identifier)", str_shown(id, buf));
+}
+
+/* A list field: at most CLIENT_LIST_MAX entries, each one accepted by `ok`, none twice. */
+static int check_list(const struct config *cfg, const char *field, struct meta_list l, item_check_fn ok,
+                      struct client_problem *p)
+{
+    char buf[STR_SHOWN_SIZE], why[300];
+    if (l.n > CLIENT_LIST_MAX)
         return fail(p, field, -1, "too many entries (at most %u)", CLIENT_LIST_MAX);
-    for (size_t j = 0; j < n; j++) {
-        bool hide;
-        const char *why = redirect_uri_problem(uris[j], cfg->dev, &hide);
-        if (why != NULL && hide)
+    for (size_t j = 0; j < l.n; j++) {
+        if (!ok(cfg, l.v[j], why, sizeof(why)))
             return fail(p, field, (int)j, "%s", why);
-        if (why != NULL)
-            return fail(p, field, (int)j, "%s, got '%s'", why, str_shown(uris[j], buf));
-        if (in_list(uris[j], uris, j))
-            return fail(p, field, (int)j, "duplicate '%s'", str_shown(uris[j], buf));
-    }
-    return 0;
-}
-
-/* APIs named by resources or introspection_resources: configured ones (RFC 8707 §2), each once. */
-static int check_resource_list(const struct config *cfg, const char *field, const char *const *ids, size_t n,
-                               struct client_problem *p)
-{
-    char buf[STR_SHOWN_SIZE];
-    if (n > CLIENT_LIST_MAX)
-        return fail(p, field, -1, "too many entries (at most %u)", CLIENT_LIST_MAX);
-    for (size_t j = 0; j < n; j++) {
-        if (!is_resource(cfg, ids[j]))
-            return fail(p, field, (int)j, "unknown resource '%s' (not a resources[].identifier)",
-                        str_shown(ids[j], buf));
-        if (in_list(ids[j], ids, j))
-            return fail(p, field, (int)j, "duplicate '%s'", str_shown(ids[j], buf));
+        if (in_list(l.v[j], l.v, j))
+            return fail(p, field, (int)j, "duplicate '%s'", str_shown(l.v[j], buf));
     }
     return 0;
 }
@@ -226,11 +227,11 @@ static int check_grants(const struct client_meta *m, struct client *out, struct 
 {
     char buf[STR_SHOWN_SIZE];
     bool is_public = out->auth_method == CLIENT_AUTH_NONE;
-    const char *const *grants = m->grant_types;
-    size_t n = m->n_grant_types;
+    const char *const *grants = m->grant_types.v;
+    size_t n = m->grant_types.n;
     if (n == 0) {
-        grants = m->n_redirect_uris > 0 ? code_grants : machine_grants;
-        n = m->n_redirect_uris > 0 ? 2 : 1;
+        grants = m->redirect_uris.n > 0 ? code_grants : machine_grants;
+        n = m->redirect_uris.n > 0 ? 2 : 1;
     }
     for (size_t j = 0; j < n; j++) {
         const char *g = grants[j];
@@ -249,7 +250,7 @@ static int check_grants(const struct client_meta *m, struct client *out, struct 
                         "(RFC 6749 §4.4)");
     }
     /* RFC 6749 §3.1.2.2: redirection URIs must be registered for the code flow. */
-    if ((out->grant_types & GRANT_AUTHORIZATION_CODE) && m->n_redirect_uris == 0)
+    if ((out->grant_types & GRANT_AUTHORIZATION_CODE) && m->redirect_uris.n == 0)
         return fail(p, "redirect_uris", -1, "at least one is required for authorization_code (RFC 6749 §3.1.2.2)");
     /* A refresh token is always born of another grant; on its own it could never be used. Device flow
      * clients get refresh tokens too (RFC 8628 §3.5). */
@@ -271,16 +272,14 @@ static int check_introspection(const struct config *cfg, const struct client_met
         return fail(p, "introspection_access", -1, "must be all, own or resources, got '%s'",
                     str_shown(m->introspection_access, buf));
     bool by_resource = out->introspection_access == INTROSPECT_RESOURCES;
-    if (by_resource && m->n_introspection_resources == 0)
+    if (by_resource && m->introspection_resources.n == 0)
         return fail(p, "introspection_resources", -1,
                     F("introspection_access") " resources needs at least one API (a resources[].identifier)");
-    if (!by_resource && m->n_introspection_resources > 0)
+    if (!by_resource && m->introspection_resources.n > 0)
         return fail(p, "introspection_resources", -1, "only applies with " F("introspection_access") " resources");
-    if (check_resource_list(cfg, "introspection_resources", m->introspection_resources,
-                            m->n_introspection_resources, p) != 0)
+    if (check_list(cfg, "introspection_resources", m->introspection_resources, resource_ok, p) != 0)
         return -1;
-    out->introspection_resources = list_copy(a, m->introspection_resources, m->n_introspection_resources);
-    out->n_introspection_resources = m->n_introspection_resources;
+    list_copy(a, m->introspection_resources, &out->introspection_resources, &out->n_introspection_resources);
     return 0;
 }
 
@@ -299,14 +298,14 @@ static int check_interactive(const struct config *cfg, const struct client_meta 
     if (m->refresh_token_policy != NULL && client_refresh_policy_parse(m->refresh_token_policy, &out->refresh_policy) != 0)
         return fail(p, "refresh_token_policy", -1, "must be offline_consent, offline_access or always, got '%s'",
                     str_shown(m->refresh_token_policy, buf));
-    for (size_t j = 0; j < m->n_pkce_methods; j++) {
-        unsigned f = pkce_method_flag(m->pkce_methods[j]);
+    for (size_t j = 0; j < m->pkce_methods.n; j++) {
+        unsigned f = pkce_method_flag(m->pkce_methods.v[j]);
         /* RFC 7636 §4.2: S256 and plain are the only methods defined. */
         if (f == 0)
             return fail(p, "pkce_methods", (int)j, "must be S256 or plain (RFC 7636 §4.2), got '%s'",
-                        str_shown(m->pkce_methods[j], buf));
+                        str_shown(m->pkce_methods.v[j], buf));
         if (out->pkce_methods & f)
-            return fail(p, "pkce_methods", (int)j, "duplicate '%s'", m->pkce_methods[j]);
+            return fail(p, "pkce_methods", (int)j, "duplicate '%s'", m->pkce_methods.v[j]);
         out->pkce_methods |= f;
     }
     if (out->pkce_methods == 0)
@@ -334,24 +333,20 @@ int client_check(const struct config *cfg, const struct client_meta *m, struct a
     memset(p, 0, sizeof(*p));
     if (check_identity(m, out, p) != 0 || check_authentication(m, a, out, p) != 0)
         return -1;
-    if (check_redirect_list(cfg, "redirect_uris", m->redirect_uris, m->n_redirect_uris, p) != 0 ||
-        check_redirect_list(cfg, "post_logout_redirect_uris", m->post_logout_redirect_uris,
-                            m->n_post_logout_redirect_uris, p) != 0)
+    if (check_list(cfg, "redirect_uris", m->redirect_uris, redirect_uri_ok, p) != 0 ||
+        check_list(cfg, "post_logout_redirect_uris", m->post_logout_redirect_uris, redirect_uri_ok, p) != 0)
         return -1;
-    out->redirect_uris = list_copy(a, m->redirect_uris, m->n_redirect_uris);
-    out->n_redirect_uris = m->n_redirect_uris;
-    out->post_logout_redirect_uris = list_copy(a, m->post_logout_redirect_uris, m->n_post_logout_redirect_uris);
-    out->n_post_logout_redirect_uris = m->n_post_logout_redirect_uris;
+    list_copy(a, m->redirect_uris, &out->redirect_uris, &out->n_redirect_uris);
+    list_copy(a, m->post_logout_redirect_uris, &out->post_logout_redirect_uris, &out->n_post_logout_redirect_uris);
     if (check_grants(m, out, p) != 0)
         return -1;
     if (m->scope != NULL && !valid_scope_list(m->scope))
         return fail(p, "scope", -1, "must be scope tokens separated by single spaces (RFC 6749 §3.3), got '%s'",
                     str_shown(m->scope, buf));
     out->scope = m->scope != NULL ? m->scope : "";
-    if (check_resource_list(cfg, "resources", m->resources, m->n_resources, p) != 0)
+    if (check_list(cfg, "resources", m->resources, resource_ok, p) != 0)
         return -1;
-    out->resources = list_copy(a, m->resources, m->n_resources);
-    out->n_resources = m->n_resources;
+    list_copy(a, m->resources, &out->resources, &out->n_resources);
     if (m->access_token_ttl > CLIENT_TTL_MAX)
         return fail(p, "access_token_ttl", -1, "must be at most %u (0 = the resource or global default)",
                     CLIENT_TTL_MAX);
@@ -368,21 +363,20 @@ static const char *json_str(json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
-static const char *const *json_strs(json_t *o, const char *key, struct arena *a, size_t *n)
+static struct meta_list json_strs(json_t *o, const char *key, struct arena *a)
 {
     json_t *arr = json_object_get(o, key);
-    size_t i;
+    size_t i, n = 0;
     json_t *v;
-    *n = 0;
     if (!json_is_array(arr))
-        return NULL;
+        return (struct meta_list){NULL, 0};
     const char **out = arena_alloc(a, (json_array_size(arr) + 1) * sizeof(*out));
     json_array_foreach(arr, i, v)
     {
         if (json_is_string(v))
-            out[(*n)++] = json_string_value(v);
+            out[n++] = json_string_value(v);
     }
-    return out;
+    return (struct meta_list){out, n};
 }
 
 void client_meta_from_json(json_t *o, struct arena *a, struct client_meta *m)
@@ -403,12 +397,12 @@ void client_meta_from_json(json_t *o, struct arena *a, struct client_meta *m)
     if (json_is_boolean(rq))
         m->require_pkce = json_is_true(rq) ? "true" : "false";
     m->introspection_access = json_str(o, "introspection_access");
-    m->grant_types = json_strs(o, "grant_types", a, &m->n_grant_types);
-    m->redirect_uris = json_strs(o, "redirect_uris", a, &m->n_redirect_uris);
-    m->resources = json_strs(o, "resources", a, &m->n_resources);
-    m->post_logout_redirect_uris = json_strs(o, "post_logout_redirect_uris", a, &m->n_post_logout_redirect_uris);
-    m->pkce_methods = json_strs(o, "pkce_methods", a, &m->n_pkce_methods);
-    m->introspection_resources = json_strs(o, "introspection_resources", a, &m->n_introspection_resources);
+    m->grant_types = json_strs(o, "grant_types", a);
+    m->redirect_uris = json_strs(o, "redirect_uris", a);
+    m->resources = json_strs(o, "resources", a);
+    m->post_logout_redirect_uris = json_strs(o, "post_logout_redirect_uris", a);
+    m->pkce_methods = json_strs(o, "pkce_methods", a);
+    m->introspection_resources = json_strs(o, "introspection_resources", a);
 }
 
 /* ---- clients[] of the configuration -------------------------------------------------------------------- */
@@ -416,28 +410,12 @@ void client_meta_from_json(json_t *o, struct arena *a, struct client_meta *m)
 void client_meta_from_config(const struct config *cfg, unsigned i, struct client_meta *m)
 {
     const struct cfg_client *c = &cfg->clients[i];
-#define LIST(field) m->field = (const char *const *)c->field, m->n_##field = c->n_##field
-    *m = (struct client_meta){
-        .client_id = c->client_id,
-        .client_secret = c->client_secret,
-        .client_secret_sha256 = c->client_secret_sha256,
-        .client_name = c->client_name,
-        .application_type = c->application_type,
-        .token_endpoint_auth_method = c->token_endpoint_auth_method,
-        .scope = c->scope,
-        .access_token_ttl = c->access_token_ttl,
-        .id_token_signed_response_alg = c->id_token_signed_response_alg,
-        .refresh_token_policy = c->refresh_token_policy,
-        .require_pkce = c->require_pkce,
-        .introspection_access = c->introspection_access,
-    };
-    LIST(grant_types);
-    LIST(redirect_uris);
-    LIST(resources);
-    LIST(post_logout_redirect_uris);
-    LIST(pkce_methods);
-    LIST(introspection_resources);
-#undef LIST
+    memset(m, 0, sizeof(*m));
+#define FROM_CFG(name, type, def, min, max, flags, doc) FROM_CFG_##type(name)
+#define FROM_CFG_STR(n) m->n = c->n;
+#define FROM_CFG_U32(n) m->n = c->n;
+#define FROM_CFG_LIST(n) m->n = (struct meta_list){(const char *const *)c->n, c->n_##n};
+    CONFIG_CLIENT(FROM_CFG)
 }
 
 int client_check_entry(const struct config *cfg, unsigned i, struct arena *a, struct client *out,
@@ -487,7 +465,7 @@ static void fill_defaults(const struct config *cfg, struct cfg_client *cc, const
 
 int clients_check_config(struct config *cfg, struct errbuf *err)
 {
-    char buf[STR_SHOWN_SIZE], reason[512];
+    char buf[STR_SHOWN_SIZE], reason[512], path[128];
     int rc = 0;
     struct arena *a = arena_new(2048);
     for (unsigned i = 0; i < cfg->n_clients && rc == 0; i++) {
@@ -496,18 +474,18 @@ int clients_check_config(struct config *cfg, struct errbuf *err)
         struct client_problem p;
         for (unsigned j = 0; j < i && cc->client_id != NULL; j++) {
             if (strcmp(cfg->clients[j].client_id, cc->client_id) == 0) {
-                errbuf_set(err, "clients[%u].client_id: duplicate '%s' (also clients[%u])", i,
-                           str_shown(cc->client_id, buf), j);
+                snprintf(path, sizeof(path), "clients[%u].client_id", i);
+                config_error(cfg, err, path, "duplicate '%s' (also clients[%u])", str_shown(cc->client_id, buf), j);
                 rc = ERR_INVALID;
                 break;
             }
         }
         if (rc == 0 && client_check_entry(cfg, i, a, &c, &p) != 0) {
-            client_problem_reason(&p, NULL, reason, sizeof(reason));
             if (p.index >= 0)
-                errbuf_set(err, "clients[%u].%s[%d]: %s", i, p.field, p.index, reason);
+                snprintf(path, sizeof(path), "clients[%u].%s[%d]", i, p.field, p.index);
             else
-                errbuf_set(err, "clients[%u].%s: %s", i, p.field, reason);
+                snprintf(path, sizeof(path), "clients[%u].%s", i, p.field);
+            config_error(cfg, err, path, "%s", client_problem_reason(&p, NULL, reason, sizeof(reason)));
             rc = ERR_INVALID;
         }
         if (rc == 0)
@@ -523,5 +501,7 @@ int oauth_config_validate(struct config *cfg, struct errbuf *err)
     int rc = config_validate(cfg, err);
     if (rc == 0)
         rc = clients_check_config(cfg, err);
+    if (rc == 0)
+        rc = users_check_config(cfg, err);
     return rc;
 }

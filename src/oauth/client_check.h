@@ -12,41 +12,32 @@
 
 #include <jansson.h>
 
+#include "core/config.h"
 #include "core/err.h"
 #include "oauth/client.h"
 
 struct arena;
 struct config;
 
-/* A client's metadata as given, before defaults: NULL, an empty list or 0 means absent. */
+/* A list of the metadata (strings owned by whoever filled it). */
+struct meta_list {
+    const char *const *v;
+    size_t n;
+};
+
+/* A client's metadata as given, before defaults: NULL, an empty list or 0 means absent. Its members are
+ * the fields of clients[] in the configuration (CONFIG_CLIENT, core/config_keys.h), the same RFC 7591 §2
+ * names: a text field is a string (client_secret and client_secret_sha256 are never echoed; require_pkce
+ * is a boolean of the configuration, NULL for pkce.required), a list a struct meta_list. */
+#define CLIENT_META_MEMBER(name, type, def, min, max, flags, doc) CLIENT_META_MEMBER_##type(name)
+#define CLIENT_META_MEMBER_STR(n) const char *n;
+#define CLIENT_META_MEMBER_U32(n) uint32_t n;
+#define CLIENT_META_MEMBER_LIST(n) struct meta_list n;
 struct client_meta {
-    const char *client_id;
-    const char *client_secret;        /* given in clear; never echoed */
-    const char *client_secret_sha256; /* or only its hash (base64 of SHA-256); never echoed */
+    CONFIG_CLIENT(CLIENT_META_MEMBER)
     /* The server issues the secret itself or already holds one (the CLI, dynamic registration, RFC 7591
-     * §3.2.1): a confidential method then needs neither of the two above. */
+     * §3.2.1): a confidential method then needs neither client_secret nor client_secret_sha256. */
     bool server_secret;
-    const char *client_name;
-    const char *application_type;
-    const char *const *grant_types;
-    size_t n_grant_types;
-    const char *const *redirect_uris;
-    size_t n_redirect_uris;
-    const char *token_endpoint_auth_method;
-    const char *scope;
-    const char *const *resources;
-    size_t n_resources;
-    uint32_t access_token_ttl;
-    const char *const *post_logout_redirect_uris;
-    size_t n_post_logout_redirect_uris;
-    const char *id_token_signed_response_alg;
-    const char *refresh_token_policy;
-    const char *const *pkce_methods;
-    size_t n_pkce_methods;
-    const char *require_pkce; /* a boolean of the configuration (true/false, yes/no, 1/0); NULL: pkce.required */
-    const char *introspection_access;
-    const char *const *introspection_resources;
-    size_t n_introspection_resources;
 };
 
 /* Why metadata was refused. The reason names other fields between CLIENT_FIELD_OPEN and CLIENT_FIELD_CLOSE
@@ -93,8 +84,9 @@ int client_check_entry(const struct config *cfg, unsigned i, struct arena *a, st
 int clients_check_config(struct config *cfg, struct errbuf *err);
 
 /* Everything a configuration must pass before use: config_validate() (core: the settings and resources[])
- * and the checks of the layers above, which core cannot call: clients_check_config(). What the CLI and
- * the fuzz target run after loading. */
+ * and the checks of the layers above, which core cannot call: clients_check_config() and
+ * users_check_config() (session/user_check.h). What the CLI, the tests and the fuzz target run after
+ * loading. */
 int oauth_config_validate(struct config *cfg, struct errbuf *err);
 
 #endif

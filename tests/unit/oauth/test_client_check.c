@@ -86,7 +86,7 @@ TEST(config_validate_client_unknown_resource)
     ASSERT(load_validate("resources:\n  - identifier: urn:a\n"
                          "clients:\n  - client_id: c\n    client_secret: s\n    resources: [urn:a, urn:b]\n",
                          &err) != 0);
-    ASSERT_STREQ(err.msg, "clients[0].resources[1]: unknown resource 'urn:b' (not a resources[].identifier)");
+    ASSERT_STREQ(err.msg, "6:24: clients[0].resources[1]: unknown resource 'urn:b' (not a resources[].identifier)");
 }
 
 TEST(config_validate_client_rules)
@@ -214,7 +214,7 @@ TEST(config_client_interactive_errors)
                          &err) != 0);
     ASSERT(!contains(err.msg, "hunter2"));
     ASSERT(load_validate(SPA "    id_token_signed_response_alg: ES256\n", &err) != 0);
-    ASSERT_STREQ(err.msg, "clients[0].id_token_signed_response_alg: 'ES256' is not one of keys.algorithms");
+    ASSERT_STREQ(err.msg, "4:35: clients[0].id_token_signed_response_alg: 'ES256' is not one of keys.algorithms");
     ASSERT(load_validate(SPA "    id_token_signed_response_alg: none\n", &err) != 0);
     ASSERT(load_validate(SPA "    refresh_token_policy: never\n", &err) != 0);
     ASSERT(contains(err.msg, "clients[0].refresh_token_policy: must be offline_consent, offline_access or always"));
@@ -240,7 +240,7 @@ TEST(config_client_interactive_errors)
                             &err),
               0);
     ASSERT(load("clients:\n  - client_id: c\n    post_logout_redirect_uri: x\n", &err) == NULL);
-    ASSERT_STREQ(err.msg, "clients[0].post_logout_redirect_uri: unknown key");
+    ASSERT_STREQ(err.msg, "3:5: clients[0].post_logout_redirect_uri: unknown key");
 }
 
 /* application_type (OIDC Registration §2): web by default, native on request, nothing else. */
@@ -258,7 +258,7 @@ TEST(config_client_application_type)
     config_free(cfg);
     ASSERT(load_validate("clients:\n  - { client_id: c, application_type: Native, redirect_uris: ['http://[::1]/cb'] }\n",
                          &err) != 0);
-    ASSERT_STREQ(err.msg, "clients[0].application_type: must be web or native, got 'Native'");
+    ASSERT_STREQ(err.msg, "2:39: clients[0].application_type: must be web or native, got 'Native'");
     ASSERT(load_validate("clients:\n  - { client_id: c, application_type: '', redirect_uris: ['http://[::1]/cb'] }\n",
                          &err) != 0);
     ASSERT(contains(err.msg, "clients[0].application_type: must be web or native"));
@@ -285,18 +285,18 @@ TEST(config_client_introspection)
     config_free(cfg);
 
     ASSERT(load_validate(RS "    introspection_access: mine\n", &err) != 0);
-    ASSERT_STREQ(err.msg, "clients[0].introspection_access: must be all, own or resources, got 'mine'");
+    ASSERT_STREQ(err.msg, "7:27: clients[0].introspection_access: must be all, own or resources, got 'mine'");
     ASSERT(load_validate(RS "    introspection_access: resources\n", &err) != 0);
     ASSERT(contains(err.msg, "clients[0].introspection_resources: introspection_access resources needs at least one"));
     ASSERT(load_validate(RS "    introspection_resources: ['urn:a']\n", &err) != 0);
-    ASSERT_STREQ(err.msg, "clients[0].introspection_resources: only applies with introspection_access resources");
+    ASSERT_STREQ(err.msg, "7:30: clients[0].introspection_resources: only applies with introspection_access resources");
     ASSERT(load_validate(RS "    introspection_access: own\n    introspection_resources: ['urn:a']\n", &err) != 0);
     ASSERT(contains(err.msg, "only applies with introspection_access resources"));
     ASSERT(load_validate(RS "    introspection_access: resources\n    introspection_resources: ['urn:c']\n", &err) != 0);
     ASSERT(contains(err.msg, "clients[0].introspection_resources[0]: unknown resource 'urn:c'"));
     ASSERT(load_validate(RS "    introspection_access: resources\n    introspection_resources: ['urn:a', 'urn:a']\n",
                          &err) != 0);
-    ASSERT_STREQ(err.msg, "clients[0].introspection_resources[1]: duplicate 'urn:a'");
+    ASSERT_STREQ(err.msg, "8:40: clients[0].introspection_resources[1]: duplicate 'urn:a'");
 #undef RS
 #undef API
 }
@@ -567,12 +567,15 @@ static bool run_case(const struct config *base, const struct ccase *c, size_t ro
     CHECK(strcmp(fp.error, strcmp(c->field, "redirect_uris") == 0 ? "invalid_redirect_uri" : "invalid_client_metadata") == 0,
           "RFC 7591 code %s", fp.error);
     /* Each caller's message: where, then the reason with the fields named its way. */
-    char reason[512], want[700];
+    char reason[512], want[700], path[128];
     if (c->index >= 0)
-        snprintf(want, sizeof(want), "clients[0].%s[%d]: %s", c->field, c->index,
-                 client_problem_reason(&fp, NULL, reason, sizeof(reason)));
+        snprintf(path, sizeof(path), "clients[0].%s[%d]", c->field, c->index);
     else
-        snprintf(want, sizeof(want), "clients[0].%s: %s", c->field, client_problem_reason(&fp, NULL, reason, sizeof(reason)));
+        snprintf(path, sizeof(path), "clients[0].%s", c->field);
+    unsigned line, col;
+    CHECK(config_position(cfg, path, &line, &col), "no file position for %s", path);
+    snprintf(want, sizeof(want), "%u:%u: %s: %s", line, col, path,
+             client_problem_reason(&fp, NULL, reason, sizeof(reason)));
     CHECK(strcmp(ferr.msg, want) == 0, "file message\n    got:  %s\n    want: %s", ferr.msg, want);
     snprintf(want, sizeof(want), "client create: %s: %s", flag_of(c->field),
              client_problem_reason(&cp, flag_of, reason, sizeof(reason)));
