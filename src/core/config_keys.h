@@ -78,11 +78,12 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0 };
     X(cookie_name, STR, "ostiary_session", 0, 0, 0,                                                          \
       "1..64 characters of an RFC 6265 cookie name (letters, digits, ``!#$%&'*+-.^_`\\|~``)")
 
-/* RFC 9700 §4.14.2: a short grace period absorbs a lost response without weakening replay detection. */
+/* RFC 9700 §4.14.2: off by default (any reuse of a rotated token revokes the family, as Hydra and Auth0
+ * default to); a grace period trades some of that detection for tolerance of lost responses. */
 #define CONFIG_REFRESH(X)                                                                                    \
-    X(refresh_grace_period, U32, "10", 0, 300, 0,                                                            \
-      "seconds during which a rotated refresh token may be presented again (a lost response); 0 disables "   \
-      "retries")
+    X(refresh_grace_period, U32, "0", 0, 300, 0,                                                             \
+      "seconds during which a used refresh token may be presented once more (a lost response); 0: any "      \
+      "reuse revokes the family ([below](#refresh_grace_period))")
 
 #define CONFIG_USERINFO(X)                                                                                   \
     X(allow_query_token, BOOL, "false", 0, 0, 0, "accept `?access_token=` at userinfo (RFC 6750 §2.3)")
@@ -93,8 +94,9 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0 };
 /* The first delay; the limiter doubles it per further failure up to 15 minutes (session/users.h). */
 #define CONFIG_LOGIN(X)                                                                                      \
     X(max_failures, U32, "5", 1, 1000, 0,                                                                    \
-      "failed logins per (username, address) before a delay; per address and per username, 4 times as "    \
-      "many ([users.md](users.md#login-and-the-failed-login-limiter))")                                      \
+      "failed logins per (username, address) and per known browser (device cookie) before a delay; per "     \
+      "address and per username (browsers without a device cookie for it), 4 times as many "               \
+      "([users.md](users.md#login-and-the-failed-login-limiter))")                                           \
     X(lockout_seconds, U32, "30", 1, 900, 0,                                                                 \
       ": the first delay; doubled per further failure, at most 15 minutes")
 
