@@ -23,8 +23,7 @@
 #include "jose/jose.h"
 #include "core/banned.h"
 
-#define LIST_MAX 64u                      /* redirect URIs, resources, grant types per command */
-#define TTL_MAX (366u * 86400u)           /* the configuration's bound on a per-entry access_token_ttl */
+#define LIST_MAX 64u /* redirect URIs, resources, grant types per command */
 
 /* ---- Command line ---------------------------------------------------------------------------------- */
 
@@ -81,7 +80,8 @@ static const struct cli_opt opts[O_COUNT] = {
     [O_RESOURCE] = {"--resource", true, INTO(resources), "resources"},
     [O_NO_RESOURCES] = {"--no-resources", false, 0, 0, NULL},
     [O_TTL] = {"--access-token-ttl", true, 0, 0, "access_token_ttl"},
-    [O_POST_LOGOUT_URI] = {"--post-logout-redirect-uri", true, INTO(post_logout_uris), "post_logout_redirect_uris"},
+    [O_POST_LOGOUT_URI] = {"--post-logout-redirect-uri", true, INTO(post_logout_uris),
+                           "post_logout_redirect_uris"},
     [O_NO_POST_LOGOUT_URIS] = {"--no-post-logout-redirect-uris", false, 0, 0, NULL},
     [O_ID_TOKEN_ALG] = {"--id-token-alg", true, 0, 0, "id_token_signed_response_alg"},
     [O_REFRESH_POLICY] = {"--refresh-token-policy", true, 0, 0, "refresh_token_policy"},
@@ -96,7 +96,6 @@ static const struct cli_opt opts[O_COUNT] = {
 };
 #undef INTO
 
-
 #define BIT(o) CLI_BIT(o)
 _Static_assert(O_COUNT <= CLI_MAX_OPTS, "cli_args.seen holds one bit per option");
 #define METADATA_OPTS                                                                                          \
@@ -105,7 +104,6 @@ _Static_assert(O_COUNT <= CLI_MAX_OPTS, "cli_args.seen holds one bit per option"
      BIT(O_RESOURCE) | BIT(O_TTL) | BIT(O_POST_LOGOUT_URI) | BIT(O_ID_TOKEN_ALG) | BIT(O_REFRESH_POLICY) |     \
      BIT(O_PKCE_METHODS) | BIT(O_REQUIRE_PKCE) | BIT(O_NO_REQUIRE_PKCE) | BIT(O_INTROSPECTION_ACCESS) |        \
      BIT(O_INTROSPECTION_RESOURCE))
-
 
 static void usage(FILE *out)
 {
@@ -229,8 +227,8 @@ static int check_flags(const struct cli_args *ca, struct errbuf *err)
 }
 
 /* Replaces a list field of m with the option's values when the option (or its --no- form) was given. */
-static void apply_list(const struct cli_args *ca, enum opt set, enum opt clear, const struct cli_values *values,
-                       struct meta_list *field)
+static void apply_list(const struct cli_args *ca, enum opt set, enum opt clear,
+                       const struct cli_values *values, struct meta_list *field)
 {
     if (cli_seen(ca, set) || cli_seen(ca, clear))
         *field = (struct meta_list){values->v, values->n};
@@ -240,23 +238,21 @@ static void apply_list(const struct cli_args *ca, enum opt set, enum opt clear, 
  * options applied, or the defaults of `ostiary client create`, which differ from those of the file in
  * two ways: a confidential client by default (the server generates its secret), and no refresh_token grant
  * unless asked for. 0, or -1 with err set (an option's value that is not even a value). */
-static int build_meta(const struct cli_args *ca, const struct client_args *cl, const struct store_client *stored,
-                      struct arena *a, struct client_meta *m, struct errbuf *err)
+static int build_meta(const struct cli_args *ca, const struct client_args *cl,
+                      const struct store_client *stored, struct arena *a, struct client_meta *m,
+                      struct errbuf *err)
 {
     const char *v;
     memset(m, 0, sizeof(*m));
     if (stored != NULL) {
-        json_t *o = json_loads(stored->metadata != NULL ? stored->metadata : "{}", JSON_REJECT_DUPLICATES, NULL);
+        json_t *o =
+            json_loads(stored->metadata != NULL ? stored->metadata : "{}", JSON_REJECT_DUPLICATES, NULL);
         if (!json_is_object(o)) {
             json_decref(o);
             errbuf_set(err, "the stored metadata of '%s' is not valid JSON metadata", stored->client_id);
             return -1;
         }
-        /* The strings are copied: the metadata lives until the command ends. */
-        char *text = json_dumps(o, JSON_COMPACT);
-        json_decref(o);
-        o = json_loads(arena_strdup(a, text), 0, NULL);
-        free(text);
+        /* m points into o: it lives as long as the command's arena. */
         arena_defer(a, (void (*)(void *))json_decref, o);
         client_meta_from_json(o, a, m);
         m->client_id = stored->client_id;
@@ -286,12 +282,14 @@ static int build_meta(const struct cli_args *ca, const struct client_args *cl, c
         m->token_endpoint_auth_method = "none";
     apply_list(ca, O_RESOURCE, O_NO_RESOURCES, &cl->resources, &m->resources);
     if ((v = ca->val[O_TTL]) != NULL && parse_u32(v, &m->access_token_ttl) != 0) {
-        errbuf_set(err, "--access-token-ttl: seconds between 0 and %u (0 = the API's or the global default), "
-                        "got '%s'",
-                   TTL_MAX, v);
+        errbuf_set(err,
+                   "--access-token-ttl: seconds between 0 and %u (0 = the API's or the global default), "
+                   "got '%s'",
+                   CFG_ENTRY_TTL_MAX, v);
         return -1;
     }
-    apply_list(ca, O_POST_LOGOUT_URI, O_NO_POST_LOGOUT_URIS, &cl->post_logout_uris, &m->post_logout_redirect_uris);
+    apply_list(ca, O_POST_LOGOUT_URI, O_NO_POST_LOGOUT_URIS, &cl->post_logout_uris,
+               &m->post_logout_redirect_uris);
     if ((v = ca->val[O_ID_TOKEN_ALG]) != NULL)
         m->id_token_signed_response_alg = v;
     if ((v = ca->val[O_REFRESH_POLICY]) != NULL)
@@ -307,7 +305,8 @@ static int build_meta(const struct cli_args *ca, const struct client_args *cl, c
     }
     if ((v = ca->val[O_INTROSPECTION_ACCESS]) != NULL)
         m->introspection_access = v;
-    apply_list(ca, O_INTROSPECTION_RESOURCE, O_NO_INTROSPECTION_RESOURCES, &cl->introspection_resources, &m->introspection_resources);
+    apply_list(ca, O_INTROSPECTION_RESOURCE, O_NO_INTROSPECTION_RESOURCES, &cl->introspection_resources,
+               &m->introspection_resources);
     if (cli_seen(ca, O_REQUIRE_PKCE) || cli_seen(ca, O_NO_REQUIRE_PKCE))
         m->require_pkce = cli_seen(ca, O_REQUIRE_PKCE) ? "true" : "false";
     else if (m->token_endpoint_auth_method != NULL && strcmp(m->token_endpoint_auth_method, "none") == 0)
@@ -512,7 +511,8 @@ static int client_create(struct cli_cmd *cc)
     int rc = store_client_get(cc->db, cc->a, c->client_id, &existing, &err);
     if (rc == 0) {
         store_rollback(cc->db);
-        die("client create: --client-id: a client '%s' already exists (see ostiary client update)", c->client_id);
+        die("client create: --client-id: a client '%s' already exists (see ostiary client update)",
+            c->client_id);
     }
     if (rc != ERR_NOTFOUND || store_client_put(cc->db, &sc, &err) != 0 || store_commit(cc->db, &err) != 0) {
         store_rollback(cc->db);
@@ -666,9 +666,10 @@ static const struct cli_sub subs[] = {
     {"rotate-secret", client_rotate_secret, BIT(O_SECRET), 1, 1, "client_id", NULL},
 };
 
-static const struct cli_command client_command = {.name = "client", .opts = opts, .n_opts = O_COUNT, .subs = subs,
-                                                  .n_subs = sizeof(subs) / sizeof(subs[0]), .usage = usage,
-                                                  .each = split_grants, .check_usage = check_usage};
+static const struct cli_command client_command = {
+    .name = "client", .opts = opts, .n_opts = O_COUNT, .subs = subs, .n_subs = sizeof(subs) / sizeof(subs[0]),
+    .usage = usage, .each = split_grants, .check_usage = check_usage,
+};
 
 int cmd_client(int argc, char **argv)
 {

@@ -28,7 +28,6 @@ static const struct cli_opt opts[O_COUNT] = {
     [O_PUBLISH_DELAY] = {"--publish-delay", true, 0, 0, NULL},
 };
 
-
 static void usage(FILE *out)
 {
     fputs("usage: ostiary keys <subcommand> [options]\n"
@@ -126,7 +125,8 @@ static int keys_rotate(struct cli_cmd *c)
     int64_t delay = 0;
     if (publish_delay != NULL &&
         (str_to_i64(str_c(publish_delay), &delay) != 0 || delay < 0 || delay > PUBLISH_DELAY_MAX))
-        die("keys rotate: --publish-delay: seconds between 0 and %d, got '%s'", PUBLISH_DELAY_MAX, publish_delay);
+        die("keys rotate: --publish-delay: seconds between 0 and %d, got '%s'", PUBLISH_DELAY_MAX,
+            publish_delay);
     for (size_t i = 0; i < nalgs; i++) {
         if (!jose_alg_supported(algs[i]))
             die("keys rotate: --alg: unsupported algorithm '%s' (allowed: RS256, ES256, EdDSA)", algs[i]);
@@ -183,8 +183,10 @@ static const struct cli_sub subs[] = {
     {"rotate", keys_rotate, CLI_BIT(O_ALG) | CLI_BIT(O_PUBLISH_DELAY), 0, 0, NULL, NULL},
 };
 
-static const struct cli_command keys_command = {.name = "keys", .opts = opts, .n_opts = O_COUNT, .subs = subs,
-                                                .n_subs = sizeof(subs) / sizeof(subs[0]), .usage = usage};
+static const struct cli_command keys_command = {
+    .name = "keys", .opts = opts, .n_opts = O_COUNT, .subs = subs, .n_subs = sizeof(subs) / sizeof(subs[0]),
+    .usage = usage,
+};
 
 int cmd_keys(int argc, char **argv)
 {

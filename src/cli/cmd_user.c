@@ -31,11 +31,21 @@
 /* The options, then one slot per claim of core/claims.h: those with an option of their own (--name,
  * --email, --email-verified, --phone) get it there; a boolean claim's option takes no value (it sets
  * true). */
-enum opt { O_PASSWORD_STDIN, O_PASSWORD, O_ID, O_CLAIM, O_ENABLE, O_DISABLE, O_CLAIMS, O_COUNT = O_CLAIMS + OIDC_CLAIM_COUNT };
+enum opt {
+    O_PASSWORD_STDIN,
+    O_PASSWORD,
+    O_ID,
+    O_CLAIM,
+    O_ENABLE,
+    O_DISABLE,
+    O_CLAIMS,
+    O_COUNT = O_CLAIMS + OIDC_CLAIM_COUNT
+};
 _Static_assert(O_COUNT <= CLI_MAX_OPTS, "cli_args.seen holds one bit per option");
 
 /* The command's ctx: the values of --claim. */
-#define CLAIM_OPT(arg, n, kind, scope, option) [O_CLAIMS + OIDC_CLAIM_##n] = {option, kind != CLAIM_BOOL, 0, 0, #n},
+#define CLAIM_OPT(arg, n, kind, scope, option)                                                               \
+    [O_CLAIMS + OIDC_CLAIM_##n] = {option, kind != CLAIM_BOOL, 0, 0, #n},
 static const struct cli_opt opts[O_COUNT] = {
     [O_PASSWORD_STDIN] = {"--password-stdin", false, 0, 0, NULL},
     [O_PASSWORD] = {"--password", true, 0, 0, NULL},
@@ -49,7 +59,6 @@ static const struct cli_opt opts[O_COUNT] = {
 #define BIT(o) CLI_BIT(o)
 #define CLAIM_OPTS ((((uint64_t)1 << OIDC_CLAIM_COUNT) - 1) << O_CLAIMS | BIT(O_CLAIM))
 #define PASSWORD_OPTS (BIT(O_PASSWORD_STDIN) | BIT(O_PASSWORD))
-
 
 static void usage(FILE *out)
 {
@@ -86,7 +95,8 @@ static void usage(FILE *out)
     bool first = true;
     for (size_t k = 0; k < OIDC_CLAIM_COUNT + OIDC_ADDRESS_PART_COUNT; k++) {
         char name[48];
-        if (k < OIDC_CLAIM_COUNT && (oidc_claims[k].kind == CLAIM_TIME || oidc_claims[k].kind == CLAIM_ADDRESS))
+        if (k < OIDC_CLAIM_COUNT &&
+            (oidc_claims[k].kind == CLAIM_TIME || oidc_claims[k].kind == CLAIM_ADDRESS))
             continue;
         if (k < OIDC_CLAIM_COUNT)
             snprintf(name, sizeof(name), "%s", oidc_claims[k].name);
@@ -116,8 +126,8 @@ static void usage(FILE *out)
 
 /* Sets (or with an empty value, removes) claim `key` ("email", "address.country") in claims, by the rules
  * of session/user_check.c. 0, or 1 with err "<flag>: <reason>" (and *p filled when the rules refused). */
-static int set_claim(json_t *claims, const char *flag, const char *key, const char *value, struct user_problem *p,
-                     struct errbuf *err)
+static int set_claim(json_t *claims, const char *flag, const char *key, const char *value,
+                     struct user_problem *p, struct errbuf *err)
 {
     const char *at = flag;
     char named[96];
@@ -129,8 +139,9 @@ static int set_claim(json_t *claims, const char *flag, const char *key, const ch
     if (strncmp(key, "address.", 8) == 0) {
         int part = oidc_address_part_find(key + 8);
         if (part < 0) {
-            errbuf_set(err, "%s: unknown address part '%s' (formatted, street_address, locality, region, "
-                            "postal_code, country)",
+            errbuf_set(err,
+                       "%s: unknown address part '%s' (formatted, street_address, locality, region, "
+                       "postal_code, country)",
                        flag, key + 8);
             return 1;
         }
@@ -165,20 +176,20 @@ static int set_claim(json_t *claims, const char *flag, const char *key, const ch
         errbuf_set(err, "%s: %s", at, p->reason);
         return 1;
     }
-    json_object_set_new(claims, key, c->kind == CLAIM_BOOL ? json_boolean(strcmp(value, "true") == 0)
-                                                           : json_string(value));
+    json_object_set_new(
+        claims, key, c->kind == CLAIM_BOOL ? json_boolean(strcmp(value, "true") == 0) : json_string(value));
     return 0;
 }
 
 /* Applies the claim options onto claims: those of the table in its order, then each --claim. 0, or 1 with
  * err (and *p when the rules refused a value). */
-static int apply_claims(const struct cli_args *ua, const struct cli_values *cl, struct arena *a, json_t *claims,
-                        struct user_problem *p, struct errbuf *err)
+static int apply_claims(const struct cli_args *ua, const struct cli_values *cl, struct arena *a,
+                        json_t *claims, struct user_problem *p, struct errbuf *err)
 {
     for (size_t k = 0; k < OIDC_CLAIM_COUNT; k++) {
         int o = O_CLAIMS + (int)k;
-        if (cli_seen(ua, o) &&
-            set_claim(claims, opts[o].name, oidc_claims[k].name, opts[o].has_value ? ua->val[o] : "true", p, err) != 0)
+        if (cli_seen(ua, o) && set_claim(claims, opts[o].name, oidc_claims[k].name,
+                                         opts[o].has_value ? ua->val[o] : "true", p, err) != 0)
             return 1;
     }
     for (size_t i = 0; i < cl->n; i++) {
@@ -660,9 +671,10 @@ static const struct cli_sub subs[] = {
     {"delete", user_delete, 0, 1, 1, "USERNAME", NULL},
 };
 
-static const struct cli_command user_command = {.name = "user", .opts = opts, .n_opts = O_COUNT, .subs = subs,
-                                                .n_subs = sizeof(subs) / sizeof(subs[0]), .usage = usage,
-                                                .check_usage = check_usage};
+static const struct cli_command user_command = {
+    .name = "user", .opts = opts, .n_opts = O_COUNT, .subs = subs, .n_subs = sizeof(subs) / sizeof(subs[0]),
+    .usage = usage, .check_usage = check_usage,
+};
 
 int cmd_user(int argc, char **argv)
 {

@@ -87,12 +87,13 @@ struct config *cli_load_config(const struct cli_globals *g)
     const struct {
         const char *value, *path, *flag;
     } flags[] = {
-        {g->dev ? "true" : NULL, "dev", "--dev"},     {g->listen, "listen", "--listen"},
-        {g->issuer, "issuer", "--issuer"},            {g->storage, "storage", "--storage"},
-        {g->log_level, "log_level", "--log-level"},   {g->workers, "workers", "--workers"},
+        {g->dev ? "true" : NULL, "dev", "--dev"},   {g->listen, "listen", "--listen"},
+        {g->issuer, "issuer", "--issuer"},          {g->storage, "storage", "--storage"},
+        {g->log_level, "log_level", "--log-level"}, {g->workers, "workers", "--workers"},
     };
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
-        if (flags[i].value != NULL && config_set(cfg, flags[i].path, flags[i].value, flags[i].flag, &err) != 0)
+        if (flags[i].value != NULL &&
+            config_set(cfg, flags[i].path, flags[i].value, flags[i].flag, &err) != 0)
             die("%s", err.msg);
     if (oauth_config_validate(cfg, &err) != 0)
         die("configuration: %s", err.msg);

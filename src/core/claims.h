@@ -21,7 +21,7 @@ enum claim_kind {
 /* X(arg, name, kind, scope that releases it (§5.4), its option of `ostiary user` or NULL); `--claim
  * NAME=VALUE` sets any claim but updated_at. In the order of §5.1, which discovery keeps. */
 #define OIDC_CLAIMS(X, arg)                                                                                  \
-    X(arg, name, CLAIM_TEXT, "profile", "--name")                                                             \
+    X(arg, name, CLAIM_TEXT, "profile", "--name")                                                            \
     X(arg, family_name, CLAIM_TEXT, "profile", NULL)                                                         \
     X(arg, given_name, CLAIM_TEXT, "profile", NULL)                                                          \
     X(arg, middle_name, CLAIM_TEXT, "profile", NULL)                                                         \

@@ -55,7 +55,7 @@ struct config {
 #define CFG_SECTION_MEMBER(sec, ROWS) struct cfg_##sec sec;
     CONFIG_SECTIONS(CFG_SECTION_MEMBER)
 #undef CFG_SECTION_MEMBER
-#define CFG_ENTRIES_MEMBER(name, type, ROWS, max)                                                             \
+#define CFG_ENTRIES_MEMBER(name, type, ROWS, max)                                                            \
     struct type *name;                                                                                       \
     unsigned n_##name;
     CONFIG_ENTRIES(CFG_ENTRIES_MEMBER)
@@ -82,7 +82,8 @@ int config_load_buffer(const char *yaml, size_t len, struct config **out, struct
 int config_apply_env(struct config *cfg, char *const *envp, struct errbuf *err);
 /* Sets the setting at `path` ("listen", "keys.algorithms") from text, as the environment would (flags
  * override); it loses its file position. 0, or ERR_INVALID with err naming `where` (e.g. "--listen"). */
-int config_set(struct config *cfg, const char *path, const char *value, const char *where, struct errbuf *err);
+int config_set(struct config *cfg, const char *path, const char *value, const char *where,
+               struct errbuf *err);
 /* Checks every setting and resources[] and fills the derived fields. Also fills per-entry defaults of
  * resources[]: access_token_format (jwt), signing_alg (RS256 if in keys.algorithms, else the first one).
  * Strips trailing '/' from issuer. listen_host is unbracketed ("::1"); ":port" gives "0.0.0.0". Parses

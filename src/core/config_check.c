@@ -78,7 +78,7 @@ static int validate_issuer(struct config *cfg, struct errbuf *err)
     /* OIDC Discovery §4.3 and RFC 8414 §2: the issuer has no query or fragment. */
     if (strpbrk(u.path, "?#") != NULL) {
         config_error(cfg, err, "issuer", "must not contain a query or fragment (RFC 8414 §2), got '%s'",
-                   str_shown(cfg->issuer, buf));
+                     str_shown(cfg->issuer, buf));
         return ERR_INVALID;
     }
     if (!u.https && !cfg->dev && !host_is_loopback(u.host, u.host_len)) {
@@ -145,7 +145,8 @@ static int validate_listen(struct config *cfg, struct errbuf *err)
     }
     uint32_t p;
     if (parse_u32(port, &p) != 0 || p == 0 || p > 65535) {
-        config_error(cfg, err, "listen", "port must be a number between 1 and 65535, got '%s'", str_shown(s, buf));
+        config_error(cfg, err, "listen", "port must be a number between 1 and 65535, got '%s'",
+                     str_shown(s, buf));
         return ERR_INVALID;
     }
     free(cfg->listen_host);
@@ -186,8 +187,9 @@ static int validate_keys(struct config *cfg, struct errbuf *err)
         return ERR_INVALID;
     }
     if (cfg->keys.secret != NULL && strlen(cfg->keys.secret) < 32) {
-        config_error(cfg, err, "keys.secret", "must be at least 32 characters; generate one with "
-                        "`openssl rand -base64 32`");
+        config_error(cfg, err, "keys.secret",
+                     "must be at least 32 characters; generate one with "
+                     "`openssl rand -base64 32`");
         return ERR_INVALID;
     }
     if (cfg->keys.secret_file != NULL && cfg->keys.secret_file[0] == '\0') {
@@ -229,7 +231,7 @@ static int validate_resources(struct config *cfg, struct errbuf *err)
         for (unsigned j = 0; j < i; j++) {
             if (strcmp(cfg->resources[j].identifier, r->identifier) == 0) {
                 field_error(cfg, err, at, "identifier", "duplicate '%s' (also resources[%u])",
-                           str_shown(r->identifier, buf), j);
+                            str_shown(r->identifier, buf), j);
                 return ERR_INVALID;
             }
         }
@@ -237,14 +239,14 @@ static int validate_resources(struct config *cfg, struct errbuf *err)
             config_set_str(&r->access_token_format, "jwt");
         if (strcmp(r->access_token_format, "jwt") != 0 && strcmp(r->access_token_format, "opaque") != 0) {
             field_error(cfg, err, at, "access_token_format", "must be jwt or opaque, got '%s'",
-                       str_shown(r->access_token_format, buf));
+                        str_shown(r->access_token_format, buf));
             return ERR_INVALID;
         }
         if (r->signing_alg == NULL)
             config_set_str(&r->signing_alg, default_signing_alg(cfg));
         if (!in_list(r->signing_alg, cfg->keys.algorithms, cfg->keys.n_algorithms)) {
             field_error(cfg, err, at, "signing_alg", "'%s' is not one of keys.algorithms",
-                       str_shown(r->signing_alg, buf));
+                        str_shown(r->signing_alg, buf));
             return ERR_INVALID;
         }
         for (unsigned j = 0; j < r->n_scopes; j++) {
@@ -252,7 +254,8 @@ static int validate_resources(struct config *cfg, struct errbuf *err)
             if (s == NULL || !valid_scope_token(s, strlen(s))) {
                 char field[32];
                 snprintf(field, sizeof(field), "scopes[%u]", j);
-                field_error(cfg, err, at, field, "invalid scope token '%s' (RFC 6749 §3.3)", str_shown(s, buf));
+                field_error(cfg, err, at, field, "invalid scope token '%s' (RFC 6749 §3.3)",
+                            str_shown(s, buf));
                 return ERR_INVALID;
             }
         }
@@ -307,10 +310,10 @@ static int validate_sessions_ui(struct config *cfg, struct errbuf *err)
 {
     char buf[STR_SHOWN_SIZE];
     if (!cookie_name_valid(cfg->sessions.cookie_name)) {
-        config_error(cfg, err,
-                   "sessions.cookie_name", "must be 1 to 64 characters of an RFC 6265 cookie name (letters, "
-                   "digits, and !#$%%&'*+-.^_`|~), got '%s'",
-                   str_shown(cfg->sessions.cookie_name, buf));
+        config_error(cfg, err, "sessions.cookie_name",
+                     "must be 1 to 64 characters of an RFC 6265 cookie name (letters, "
+                     "digits, and !#$%%&'*+-.^_`|~), got '%s'",
+                     str_shown(cfg->sessions.cookie_name, buf));
         return ERR_INVALID;
     }
     if (cfg->ui.dir != NULL && cfg->ui.dir[0] == '\0') {
@@ -364,8 +367,8 @@ static int validate_storage_log(struct config *cfg, struct errbuf *err)
 int config_validate(struct config *cfg, struct errbuf *err)
 {
     /* In this order: the first failure is reported. */
-    static int (*const checks[])(struct config *cfg, struct errbuf *err) = {
-        validate_bounds,          validate_issuer, validate_listen,     validate_storage_log,
+    static int (*const checks[])(struct config * cfg, struct errbuf * err) = {
+        validate_bounds,          validate_issuer, validate_listen,    validate_storage_log,
         validate_trusted_proxies, validate_keys,   validate_resources, validate_sessions_ui,
     };
     for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {

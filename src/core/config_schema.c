@@ -34,7 +34,7 @@
     {                                                                                                        \
         typedef type cfg_row_struct;                                                                         \
         static const struct cfg_field fields[] = {ROWS(ROW)};                                                \
-        static const struct cfg_map map = {fields, sizeof(fields) / sizeof(fields[0]), sizeof(type)};       \
+        static const struct cfg_map map = {fields, sizeof(fields) / sizeof(fields[0]), sizeof(type)};        \
         return &map;                                                                                         \
     }
 
@@ -45,10 +45,11 @@ CONFIG_SECTIONS(SECTION_MAP)
 CONFIG_ENTRIES(ENTRY_MAP)
 
 /* The top level: its settings, then the sections, then the lists of mappings. */
-#define SECTION_ROW(sec, ROWS) {#sec, CFG_SECTION, offsetof(struct config, sec), 0, NULL, 0, 0, 0, NULL, sec##_map},
+#define SECTION_ROW(sec, ROWS)                                                                               \
+    {#sec, CFG_SECTION, offsetof(struct config, sec), 0, NULL, 0, 0, 0, NULL, sec##_map},
 #define ENTRIES_ROW(name, type, ROWS, max)                                                                   \
     {#name, CFG_ENTRIES, offsetof(struct config, name), offsetof(struct config, n_##name), NULL, 0, max, 0,  \
-     NULL, name##_map},
+     NULL,  name##_map},
 #define TOP_ROWS(R) CONFIG_TOP(R) CONFIG_SECTIONS(SECTION_ROW) CONFIG_ENTRIES(ENTRIES_ROW)
 MAP_FN(top_map, struct config, TOP_ROWS)
 

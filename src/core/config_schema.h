@@ -31,11 +31,11 @@ struct cfg_map;
 struct cfg_field {
     const char *name;
     enum cfg_type type;
-    size_t off;       /* in the struct its mapping fills */
-    size_t count_off; /* CFG_LIST, CFG_ENTRIES: the count member */
-    const char *def;  /* settings only: the default as text, NULL = unset */
+    size_t off;        /* in the struct its mapping fills */
+    size_t count_off;  /* CFG_LIST, CFG_ENTRIES: the count member */
+    const char *def;   /* settings only: the default as text, NULL = unset */
     uint32_t min, max; /* CFG_U32: bounds; CFG_LIST, CFG_ENTRIES: the entry cap */
-    unsigned flags;   /* enum cfg_key_flags */
+    unsigned flags;    /* enum cfg_key_flags */
     const char *doc;
     const struct cfg_map *(*sub)(void); /* CFG_SECTION, CFG_ADDRESS, CFG_ENTRIES: what is inside */
 };
@@ -52,10 +52,10 @@ const struct cfg_map *cfg_top_map(void);
 
 /* A setting: a scalar or list of the top level or of a section (not the lists of mappings). */
 struct cfg_setting {
-    char path[64];            /* "keys.algorithms" */
+    char path[64]; /* "keys.algorithms" */
     const struct cfg_field *f;
-    size_t off;               /* in struct config */
-    size_t count_off;         /* CFG_LIST */
+    size_t off;       /* in struct config */
+    size_t count_off; /* CFG_LIST */
 };
 #define CFG_MAX_SETTINGS 64
 

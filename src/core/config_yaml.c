@@ -129,7 +129,8 @@ static size_t push(struct loader *ld, const char *fmt, ...)
     va_start(ap, fmt);
     int w = vsnprintf(ld->path + ld->plen, sizeof(ld->path) - ld->plen, fmt, ap);
     va_end(ap);
-    ld->plen = w < 0 || (size_t)w >= sizeof(ld->path) - ld->plen ? sizeof(ld->path) - 1 : ld->plen + (size_t)w;
+    ld->plen =
+        w < 0 || (size_t)w >= sizeof(ld->path) - ld->plen ? sizeof(ld->path) - 1 : ld->plen + (size_t)w;
     return old;
 }
 
@@ -264,7 +265,8 @@ static int load_value(struct loader *ld, const struct cfg_field *f, void *base)
         if (scalar(ld, &text) != 0)
             return -1;
         if (parse_bool(text, &b) != 0)
-            return fail(ld, "invalid boolean '%s' (expected true/false, yes/no or 1/0)", str_shown(text, buf));
+            return fail(ld, "invalid boolean '%s' (expected true/false, yes/no or 1/0)",
+                        str_shown(text, buf));
         if (f->type == CFG_BOOL)
             *CFG_FIELD(base, f->off, bool) = b;
         else

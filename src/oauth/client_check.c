@@ -16,11 +16,10 @@
 #include "session/user_check.h"
 #include "core/banned.h"
 
-#define CLIENT_NAME_MAX 1024u               /* bytes of client_name */
-#define CLIENT_LIST_MAX 64u                 /* redirect URIs, APIs... of one client */
-#define CLIENT_TTL_MAX (366u * 86400u)      /* a per-client access_token_ttl, as for an API */
-#define GRANT_NAMES "authorization_code, client_credentials, refresh_token, urn:ietf:params:oauth:grant-type:device_code"
-#define DEVICE_GRANT "urn:ietf:params:oauth:grant-type:device_code"
+#define CLIENT_NAME_MAX 1024u /* bytes of client_name */
+#define CLIENT_LIST_MAX 64u   /* redirect URIs, APIs... of one client */
+#define GRANT_NAMES                                                                                          \
+    "authorization_code, client_credentials, refresh_token, urn:ietf:params:oauth:grant-type:device_code"
 
 /* Without grant_types: interactive clients (with redirect URIs) get the code grant with refresh tokens
  * (whether one is issued is still refresh_token_policy's call), others client_credentials. */
@@ -112,12 +111,13 @@ static bool redirect_uri_ok(const struct config *cfg, const char *uri, char *why
 {
     char buf[STR_SHOWN_SIZE];
     size_t sl = uri_scheme_len(uri);
-    if (sl > 0 && strncmp(uri + sl, "://", 3) == 0 && memchr(uri + sl + 3, '@', strcspn(uri + sl + 3, "/?#")) != NULL)
+    if (sl > 0 && strncmp(uri + sl, "://", 3) == 0 &&
+        memchr(uri + sl + 3, '@', strcspn(uri + sl + 3, "/?#")) != NULL)
         return refuse(why, n, "%s", url_userinfo_reason);
     /* Absolute, no fragment. Custom schemes are allowed for native apps (RFC 8252 §7.1). */
     if (sl == 0 || !valid_visible_ascii(uri) || strchr(uri, '#') != NULL)
         return refuse(why, n, "must be an absolute URI without fragment (RFC 6749 §3.1.2), got '%s'",
-                        str_shown(uri, buf));
+                      str_shown(uri, buf));
     if (!(sl == 4 && strncasecmp(uri, "http", 4) == 0) && !(sl == 5 && strncasecmp(uri, "https", 5) == 0))
         return true;
     struct url_parts u;
@@ -126,8 +126,9 @@ static bool redirect_uri_ok(const struct config *cfg, const char *uri, char *why
         return refuse(why, n, "%s, got '%s'", problem, str_shown(uri, buf));
     /* A code sent over plain http to a remote host can be read on the way (RFC 6749 §10.5). */
     if (!u.https && !cfg->dev && !host_is_loopback(u.host, u.host_len))
-        return refuse(why, n, "plain http is only allowed for a loopback host (localhost, 127.0.0.0/8, [::1]) or in "
-                              "dev mode; use https");
+        return refuse(why, n,
+                      "plain http is only allowed for a loopback host (localhost, 127.0.0.0/8, [::1]) or in "
+                      "dev mode; use https");
     return true;
 }
 
@@ -180,8 +181,10 @@ static int check_identity(const struct client_meta *m, struct client *out, struc
     out->client_name = m->client_name;
     /* OIDC Registration §2: web unless said otherwise. Only a native client's loopback IP redirect URIs may
      * vary in port (RFC 8252 §7.3). */
-    if (m->application_type != NULL && client_application_type_parse(m->application_type, &out->application_type) != 0)
-        return fail(p, "application_type", -1, "must be web or native, got '%s'", str_shown(m->application_type, buf));
+    if (m->application_type != NULL &&
+        client_application_type_parse(m->application_type, &out->application_type) != 0)
+        return fail(p, "application_type", -1, "must be web or native, got '%s'",
+                    str_shown(m->application_type, buf));
     return 0;
 }
 
@@ -218,8 +221,9 @@ static int check_authentication(const struct client_meta *m, struct arena *a, st
                     client_auth_method_str(out->auth_method));
     if (is_public && given)
         return fail(p, m->client_secret != NULL ? "client_secret" : "client_secret_sha256", -1,
-                    "a public client (" F("token_endpoint_auth_method") " none) has no secret; use "
-                    F("token_endpoint_auth_method") " client_secret_basic or client_secret_post, or remove the secret");
+                    "a public client (" F("token_endpoint_auth_method") " none) has no secret; use " F(
+                        "token_endpoint_auth_method") " client_secret_basic or client_secret_post, or remove "
+                                                      "the secret");
     return 0;
 }
 
@@ -245,16 +249,18 @@ static int check_grants(const struct client_meta *m, struct client *out, struct 
         /* RFC 6749 §4.4: the client credentials grant is for confidential clients only. */
         if (flag == GRANT_CLIENT_CREDENTIALS && is_public)
             return fail(p, "grant_types", (int)j,
-                        "client_credentials requires a confidential client (a client secret and "
-                        F("token_endpoint_auth_method") " client_secret_basic or client_secret_post) "
-                        "(RFC 6749 §4.4)");
+                        "client_credentials requires a confidential client (a client secret and " F(
+                            "token_endpoint_auth_method") " client_secret_basic or client_secret_post) "
+                                                          "(RFC 6749 §4.4)");
     }
     /* RFC 6749 §3.1.2.2: redirection URIs must be registered for the code flow. */
     if ((out->grant_types & GRANT_AUTHORIZATION_CODE) && m->redirect_uris.n == 0)
-        return fail(p, "redirect_uris", -1, "at least one is required for authorization_code (RFC 6749 §3.1.2.2)");
+        return fail(p, "redirect_uris", -1,
+                    "at least one is required for authorization_code (RFC 6749 §3.1.2.2)");
     /* A refresh token is always born of another grant; on its own it could never be used. Device flow
      * clients get refresh tokens too (RFC 8628 §3.5). */
-    if ((out->grant_types & GRANT_REFRESH_TOKEN) && !(out->grant_types & (GRANT_AUTHORIZATION_CODE | GRANT_DEVICE_CODE)))
+    if ((out->grant_types & GRANT_REFRESH_TOKEN) &&
+        !(out->grant_types & (GRANT_AUTHORIZATION_CODE | GRANT_DEVICE_CODE)))
         return fail(p, "grant_types", -1,
                     "refresh_token requires authorization_code (or the device_code grant) as well; "
                     "client_credentials clients get no refresh tokens (RFC 6749 §4.4.3)");
@@ -276,7 +282,8 @@ static int check_introspection(const struct config *cfg, const struct client_met
         return fail(p, "introspection_resources", -1,
                     F("introspection_access") " resources needs at least one API (a resources[].identifier)");
     if (!by_resource && m->introspection_resources.n > 0)
-        return fail(p, "introspection_resources", -1, "only applies with " F("introspection_access") " resources");
+        return fail(p, "introspection_resources", -1,
+                    "only applies with " F("introspection_access") " resources");
     if (check_list(cfg, "introspection_resources", m->introspection_resources, resource_ok, p) != 0)
         return -1;
     list_copy(a, m->introspection_resources, &out->introspection_resources, &out->n_introspection_resources);
@@ -288,15 +295,18 @@ static int check_interactive(const struct config *cfg, const struct client_meta 
                              struct client_problem *p)
 {
     char buf[STR_SHOWN_SIZE];
-    /* OIDC Registration §2: RS256 unless the client says otherwise; the server must hold a key for it. Unset,
-     * it stays unset (the default follows keys.algorithms). */
+    /* OIDC Registration §2: RS256 unless the client says otherwise; the server must hold a key for it.
+     * Unset, it stays unset (the default follows keys.algorithms). */
     out->id_token_signed_response_alg = m->id_token_signed_response_alg;
     if (m->id_token_signed_response_alg != NULL &&
-        !in_list(m->id_token_signed_response_alg, (const char *const *)cfg->keys.algorithms, cfg->keys.n_algorithms))
+        !in_list(m->id_token_signed_response_alg, (const char *const *)cfg->keys.algorithms,
+                 cfg->keys.n_algorithms))
         return fail(p, "id_token_signed_response_alg", -1, "'%s' is not one of keys.algorithms",
                     str_shown(m->id_token_signed_response_alg, buf));
-    if (m->refresh_token_policy != NULL && client_refresh_policy_parse(m->refresh_token_policy, &out->refresh_policy) != 0)
-        return fail(p, "refresh_token_policy", -1, "must be offline_consent, offline_access or always, got '%s'",
+    if (m->refresh_token_policy != NULL &&
+        client_refresh_policy_parse(m->refresh_token_policy, &out->refresh_policy) != 0)
+        return fail(p, "refresh_token_policy", -1,
+                    "must be offline_consent, offline_access or always, got '%s'",
                     str_shown(m->refresh_token_policy, buf));
     for (size_t j = 0; j < m->pkce_methods.n; j++) {
         unsigned f = pkce_method_flag(m->pkce_methods.v[j]);
@@ -317,9 +327,10 @@ static int check_interactive(const struct config *cfg, const struct client_meta 
                     str_shown(m->require_pkce, buf));
     /* RFC 9700 §2.1.1: public clients MUST use PKCE; there is no switching it off for them. */
     if (m->require_pkce != NULL && !out->require_pkce && is_public)
-        return fail(p, "require_pkce", -1,
-                    "cannot be false for a public client (" F("token_endpoint_auth_method")
-                    " none): public clients must use PKCE (RFC 9700 §2.1.1)");
+        return fail(
+            p, "require_pkce", -1,
+            "cannot be false for a public client (" F(
+                "token_endpoint_auth_method") " none): public clients must use PKCE (RFC 9700 §2.1.1)");
     if (is_public)
         out->require_pkce = true;
     return 0;
@@ -337,26 +348,28 @@ int client_check(const struct config *cfg, const struct client_meta *m, struct a
         check_list(cfg, "post_logout_redirect_uris", m->post_logout_redirect_uris, redirect_uri_ok, p) != 0)
         return -1;
     list_copy(a, m->redirect_uris, &out->redirect_uris, &out->n_redirect_uris);
-    list_copy(a, m->post_logout_redirect_uris, &out->post_logout_redirect_uris, &out->n_post_logout_redirect_uris);
+    list_copy(a, m->post_logout_redirect_uris, &out->post_logout_redirect_uris,
+              &out->n_post_logout_redirect_uris);
     if (check_grants(m, out, p) != 0)
         return -1;
     if (m->scope != NULL && !valid_scope_list(m->scope))
-        return fail(p, "scope", -1, "must be scope tokens separated by single spaces (RFC 6749 §3.3), got '%s'",
+        return fail(p, "scope", -1,
+                    "must be scope tokens separated by single spaces (RFC 6749 §3.3), got '%s'",
                     str_shown(m->scope, buf));
     out->scope = m->scope != NULL ? m->scope : "";
     if (check_list(cfg, "resources", m->resources, resource_ok, p) != 0)
         return -1;
     list_copy(a, m->resources, &out->resources, &out->n_resources);
-    if (m->access_token_ttl > CLIENT_TTL_MAX)
+    if (m->access_token_ttl > CFG_ENTRY_TTL_MAX)
         return fail(p, "access_token_ttl", -1, "must be at most %u (0 = the resource or global default)",
-                    CLIENT_TTL_MAX);
+                    CFG_ENTRY_TTL_MAX);
     out->access_token_ttl = m->access_token_ttl;
     if (check_introspection(cfg, m, out, a, p) != 0)
         return -1;
     return check_interactive(cfg, m, out, p);
 }
 
-/* ---- Where metadata comes from --------------------------------------------------------------------------- */
+/* ---- Where metadata comes from -------------------------------------------------------------------- */
 
 static const char *json_str(json_t *o, const char *key)
 {
@@ -475,7 +488,8 @@ int clients_check_config(struct config *cfg, struct errbuf *err)
         for (unsigned j = 0; j < i && cc->client_id != NULL; j++) {
             if (strcmp(cfg->clients[j].client_id, cc->client_id) == 0) {
                 snprintf(path, sizeof(path), "clients[%u].client_id", i);
-                config_error(cfg, err, path, "duplicate '%s' (also clients[%u])", str_shown(cc->client_id, buf), j);
+                config_error(cfg, err, path, "duplicate '%s' (also clients[%u])",
+                             str_shown(cc->client_id, buf), j);
                 rc = ERR_INVALID;
                 break;
             }

@@ -18,7 +18,8 @@
 #define CLAIM_ROW(arg, n, kind, scope, option) {#n, kind, scope, option},
 const struct oidc_claim oidc_claims[OIDC_CLAIM_COUNT] = {OIDC_CLAIMS(CLAIM_ROW, ~)};
 #define PART_ROW(arg, n, multiline) {#n, multiline},
-const struct oidc_address_part oidc_address_parts[OIDC_ADDRESS_PART_COUNT] = {OIDC_ADDRESS_PARTS(PART_ROW, ~)};
+const struct oidc_address_part oidc_address_parts[OIDC_ADDRESS_PART_COUNT] = {
+    OIDC_ADDRESS_PARTS(PART_ROW, ~)};
 
 /* Where each claim and part lives in struct cfg_user (0: nowhere, address and updated_at). */
 #define CFG_OFF(arg, n, kind, scope, option) CFG_OFF_##kind(n),
@@ -49,8 +50,8 @@ int oidc_address_part_find(const char *name)
     return -1;
 }
 
-__attribute__((format(printf, 3, 4))) static int fail(struct user_problem *p, const char *field, const char *fmt,
-                                                      ...)
+__attribute__((format(printf, 3, 4))) static int fail(struct user_problem *p, const char *field,
+                                                      const char *fmt, ...)
 {
     va_list ap;
     snprintf(p->field, sizeof(p->field), "%s", field);
@@ -85,7 +86,8 @@ int user_claim_check(const struct oidc_claim *c, const char *value, struct user_
         return 0;
     case CLAIM_DATE:
         if (!valid_birthdate(value))
-            return fail(p, c->name, "must be YYYY-MM-DD or YYYY (OIDC Core §5.1), got '%s'", str_shown(value, buf));
+            return fail(p, c->name, "must be YYYY-MM-DD or YYYY (OIDC Core §5.1), got '%s'",
+                        str_shown(value, buf));
         return 0;
     case CLAIM_BOOL:
         if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0)
@@ -119,7 +121,8 @@ int user_name_check(const char *field, const char *s, struct user_problem *p)
     if (strcmp(field, "id") == 0)
         return fail(p, field, "1 to %u visible ASCII characters (the OIDC sub), got '%s'", USER_NAME_MAX,
                     str_shown(s, buf));
-    return fail(p, field, "required, 1 to %u visible ASCII characters, got '%s'", USER_NAME_MAX, str_shown(s, buf));
+    return fail(p, field, "required, 1 to %u visible ASCII characters, got '%s'", USER_NAME_MAX,
+                str_shown(s, buf));
 }
 
 const char *cfg_user_claim(const struct cfg_user *u, const struct oidc_claim *c)

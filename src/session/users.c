@@ -196,8 +196,8 @@ static char *config_claims_json(const struct cfg_user *cu)
         const struct oidc_claim *c = &oidc_claims[k];
         const char *v = cfg_user_claim(cu, c);
         if (v != NULL)
-            json_object_set_new(o, c->name, c->kind == CLAIM_BOOL ? json_boolean(strcmp(v, "true") == 0)
-                                                                  : json_string(v));
+            json_object_set_new(
+                o, c->name, c->kind == CLAIM_BOOL ? json_boolean(strcmp(v, "true") == 0) : json_string(v));
     }
     if (cu->address != NULL) {
         json_t *addr = json_object();
