@@ -73,7 +73,7 @@ struct config *cfg_defaults(void);
 /* "OSTIARY_" + path upper-cased, '.' -> '_', into out. */
 void cfg_env_name(const char *path, char out[96]);
 
-/* Every allocation failure aborts (STYLE §3.1): the input is size-capped. */
+/* Every allocation failure aborts, as everywhere else: the input is size-capped. */
 void *cfg_xcalloc(size_t n, size_t size);
 char *cfg_xstrndup(const char *s, size_t n);
 void cfg_free_list(char **list, unsigned n);

@@ -1,6 +1,7 @@
 /* test_config.c: proves the configuration (src/core/config_*.c): YAML loading through libyaml's events and
  * defaults, messages with the line and column of the value, OSTIARY_* overrides (from a test envp, never
  * the real environment) and config_validate(). */
+#include "config_text.h"
 #include "harness.h"
 
 #include <stdbool.h>
@@ -29,29 +30,10 @@ static const char example_yaml[] =
     "    token_endpoint_auth_method: client_secret_basic\n"
     "    scope: messaging.contacts/:userId.post\n";
 
-static struct config *load(const char *yaml, struct errbuf *err)
-{
-    struct config *cfg = NULL;
-    err->msg[0] = '\0';
-    if (config_load_buffer(yaml, strlen(yaml), &cfg, err) != 0)
-        return NULL;
-    return cfg;
-}
-
-/* Loads and validates; returns the validate result and leaves the message in err. */
+/* Loads and runs config_validate; returns the result and leaves the message in err. */
 static int load_validate(const char *yaml, struct errbuf *err)
 {
-    struct config *cfg = load(yaml, err);
-    if (cfg == NULL)
-        return -100;
-    int rc = config_validate(cfg, err);
-    config_free(cfg);
-    return rc;
-}
-
-static bool contains(const char *hay, const char *needle)
-{
-    return strstr(hay, needle) != NULL;
+    return load_validate_with(yaml, config_validate, err);
 }
 
 TEST(config_example_loads)

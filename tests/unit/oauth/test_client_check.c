@@ -15,32 +15,14 @@
 #include "oauth/client.h"
 #include "oauth/client_check.h"
 
+#include "config_text.h"
 #include "harness.h"
 #include "core/banned.h"
-
-static struct config *load(const char *yaml, struct errbuf *err)
-{
-    struct config *cfg = NULL;
-    err->msg[0] = '\0';
-    if (config_load_buffer(yaml, strlen(yaml), &cfg, err) != 0)
-        return NULL;
-    return cfg;
-}
 
 /* Loads and validates as every command does; returns the result and leaves the message in err. */
 static int load_validate(const char *yaml, struct errbuf *err)
 {
-    struct config *cfg = load(yaml, err);
-    if (cfg == NULL)
-        return -100;
-    int rc = oauth_config_validate(cfg, err);
-    config_free(cfg);
-    return rc;
-}
-
-static bool contains(const char *hay, const char *needle)
-{
-    return strstr(hay, needle) != NULL;
+    return load_validate_with(yaml, oauth_config_validate, err);
 }
 
 /* ---- clients[] of the configuration ---------------------------------------------------------------- */
