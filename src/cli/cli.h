@@ -32,8 +32,10 @@ void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
  * missing. */
 int cli_global_flag(struct cli_globals *g, int argc, char **argv, int *i, struct errbuf *err);
 
-/* For commands that take the global flags only (serve, migrate): parses argv[1..argc) or dies. */
-void cli_parse_globals(const char *cmd, int argc, char **argv, struct cli_globals *g);
+/* For commands that take the global flags only (serve, migrate), and at most one option of their own
+ * without a value (`flag`, NULL for none; *given set when present): parses argv[1..argc) or dies. */
+void cli_parse_globals(const char *cmd, int argc, char **argv, struct cli_globals *g, const char *flag,
+                       bool *given);
 
 /* Loads, overrides (env, then flags) and validates the configuration, or dies naming the key. */
 struct config *cli_load_config(const struct cli_globals *g);

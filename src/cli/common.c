@@ -59,10 +59,15 @@ int cli_global_flag(struct cli_globals *g, int argc, char **argv, int *i, struct
     return 1;
 }
 
-void cli_parse_globals(const char *cmd, int argc, char **argv, struct cli_globals *g)
+void cli_parse_globals(const char *cmd, int argc, char **argv, struct cli_globals *g, const char *flag,
+                       bool *given)
 {
     struct errbuf err = {{0}};
     for (int i = 1; i < argc; i++) {
+        if (flag != NULL && strcmp(argv[i], flag) == 0) {
+            *given = true;
+            continue;
+        }
         int r = cli_global_flag(g, argc, argv, &i, &err);
         if (r < 0)
             die("%s", err.msg);
@@ -196,12 +201,15 @@ void cli_open_store(const struct config *cfg, struct store **st, struct store_co
 int cmd_migrate(int argc, char **argv)
 {
     struct cli_globals g = {0};
-    cli_parse_globals("migrate", argc, argv, &g);
+    bool create = false;
+    cli_parse_globals("migrate", argc, argv, &g, "--create", &create);
     struct config *cfg = cli_load_config(&g);
     struct errbuf err = {{0}};
     struct store *st;
     ensure_parent_dir(cfg->storage);
-    if (store_open(cfg->storage, &st, &err) != 0)
+    /* --create: the operator says this is the store from now on, even where the configuration's previous
+     * one is gone or was another (store.h, STORE_OPEN_CREATE). */
+    if (store_open_flags(cfg->storage, create ? STORE_OPEN_CREATE : 0, &st, &err) != 0)
         die("storage: %s", err.msg);
     int applied = 0;
     if (store_migrate(st, &applied, &err) != 0)

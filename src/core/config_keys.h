@@ -35,6 +35,10 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0 };
       "(argon2id) off the loops; each thread has its own store connection")                                  \
     X(log_level, STR, "info", 0, 0, 0, "`debug`, `info`, `warn`, `error`")                                  \
     X(dev, BOOL, "false", 0, 0, 0, "boolean, see [dev mode](#dev-mode)")                                    \
+    /* Off: a plain-HTTP listener sees HTTP/2 only from clients that assume it without asking (prior        \
+     * knowledge), which in production means a proxy configured for it. */                                  \
+    X(http2_cleartext, BOOL, "false", 0, 0, 0,                                                               \
+      "boolean: also serve HTTP/2 on the plain-HTTP listener, see [http2_cleartext](#http2_cleartext)")      \
     /* Empty: X-Forwarded-For is read from nobody unless the operator names their proxies. */               \
     X(trusted_proxies, LIST, NULL, 0, 64, 0,                                                                 \
       "IP addresses and CIDR ranges of your reverse proxies, see [trusted_proxies](#trusted_proxies)")
@@ -65,12 +69,18 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0 };
     X(code_ttl, U32, "60", 1, 600, 0, "seconds (authorization codes)")
 
 #define CONFIG_LIMITS(X)                                                                                     \
-    X(max_body_bytes, U32, "65536", 1024, 16u * 1024 * 1024, 0, "; larger bodies get 413")                  \
+    X(max_body_bytes, U32, "65536", 1024, 16u * 1024 * 1024, 0,                                              \
+      "; larger bodies get 413 and the connection is closed (after the client had time to read the 413, "   \
+      "see [HTTP](#http))")                                                                                  \
     X(max_params, U32, "64", 8, 4096, 0,                                                                     \
       "parameters per query or form body; more is `invalid_request` (400)")                                  \
     X(max_header_bytes, U32, "16384", 1024, 1024 * 1024, 0, "; larger header sections get 431")             \
     X(request_timeout_ms, U32, "10000", 100, 600000, 0,                                                      \
-      "; a request not fully received in this time has its connection closed (no response is sent)")
+      "; a request not fully received in this time has its connection closed (no response is sent)")        \
+    /* Login posts waiting for a password-hashing thread; a full queue answers 503 at once. */              \
+    X(login_queue, U32, "32", 1, 100000, 0,                                                                  \
+      "login posts waiting for a password-hashing thread; one more gets the login page again, 503 with "    \
+      "`Retry-After`, without being hashed ([users.md](users.md#the-login-queue))")
 
 #define CONFIG_SESSIONS(X)                                                                                   \
     X(ttl, U32, "86400", 60, 366 * CFG_DAY, 0,                                                               \
