@@ -178,9 +178,7 @@ int cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     struct cli_globals g = {0};
-    for (int i = 1; i < argc; i++)
-        if (!cli_global_flag(&g, argc, argv, &i))
-            die("serve: unknown option '%s' (see ostiary help)", argv[i]);
+    cli_parse_globals("serve", argc, argv, &g, NULL, NULL);
     struct config *cfg = cli_load_config(&g);
     enum log_level lvl = LOG_INFO;
     log_level_parse(cfg->log_level, &lvl);
