@@ -1,5 +1,6 @@
-/* client.c: client model (RFC 7591 §2 metadata names), stored-metadata parsing, config-declared clients,
- * and client authentication for the token, introspection and revocation endpoints (RFC 6749 §2.3.1). */
+/* client.c: stored-metadata parsing and writing (the names of its values are in client_names.c),
+ * config-declared clients, and client authentication for the token, introspection and revocation
+ * endpoints (RFC 6749 §2.3.1). */
 #include "oauth/client.h"
 
 #include <stdlib.h>
@@ -15,72 +16,6 @@
 #include "oauth/client_check.h"
 #include "http/http.h"
 #include "core/banned.h"
-
-#define NAMES_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
-/* The position of s in names[0..n), or -1: the enums below are indexes into their name tables. */
-static int name_index(const char *const *names, size_t n, const char *s)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(s, names[i]) == 0)
-            return (int)i;
-    return -1;
-}
-
-/* PREFIX_str() and PREFIX_parse() of an enum whose values index NAMES; names[0] is the default, which
- * _str also gives for a value out of range. _parse returns -1 for an unknown name, leaving *out as it was. */
-#define NAME_TABLE_FUNCS(prefix, type, names)                                                               \
-    const char *prefix##_str(type v)                                                                       \
-    {                                                                                                      \
-        return (unsigned)v < NAMES_LEN(names) ? names[v] : names[0];                                       \
-    }                                                                                                      \
-    int prefix##_parse(const char *s, type *out)                                                           \
-    {                                                                                                      \
-        int i = name_index(names, NAMES_LEN(names), s);                                                    \
-        if (i < 0)                                                                                         \
-            return -1;                                                                                     \
-        *out = (type)i;                                                                                    \
-        return 0;                                                                                          \
-    }
-
-static const char *const auth_methods[] = {"client_secret_basic", "client_secret_post", "none"};
-NAME_TABLE_FUNCS(client_auth_method, enum client_auth_method, auth_methods)
-
-static const char *const refresh_policies[] = {"offline_consent", "offline_access", "always"};
-NAME_TABLE_FUNCS(client_refresh_policy, enum refresh_policy, refresh_policies)
-
-static const char *const application_types[] = {"web", "native"};
-NAME_TABLE_FUNCS(client_application_type, enum application_type, application_types)
-
-static const char *const introspection_accesses[] = {"all", "own", "resources"};
-NAME_TABLE_FUNCS(client_introspection_access, enum introspection_access, introspection_accesses)
-
-static const struct {
-    const char *name;
-    unsigned flag;
-} grants[] = {
-    {"authorization_code", GRANT_AUTHORIZATION_CODE},
-    {"client_credentials", GRANT_CLIENT_CREDENTIALS},
-    {"refresh_token", GRANT_REFRESH_TOKEN},
-    {"urn:ietf:params:oauth:grant-type:device_code", GRANT_DEVICE_CODE},
-};
-
-unsigned grant_type_flag(const char *name)
-{
-    for (size_t i = 0; i < sizeof(grants) / sizeof(grants[0]); i++)
-        if (strcmp(name, grants[i].name) == 0)
-            return grants[i].flag;
-    return 0;
-}
-
-unsigned pkce_method_flag(const char *name)
-{
-    if (strcmp(name, "S256") == 0)
-        return PKCE_S256;
-    if (strcmp(name, "plain") == 0)
-        return PKCE_PLAIN;
-    return 0;
-}
 
 static const char **json_str_array(struct arena *a, json_t *arr, size_t *n)
 {
@@ -186,9 +121,11 @@ char *client_metadata_json(const struct client *c)
     json_object_set_new(m, "application_type", json_string(client_application_type_str(c->application_type)));
     json_object_set_new(m, "token_endpoint_auth_method", json_string(client_auth_method_str(c->auth_method)));
     json_t *gt = json_array();
-    for (size_t i = 0; i < sizeof(grants) / sizeof(grants[0]); i++)
-        if (c->grant_types & grants[i].flag)
-            json_array_append_new(gt, json_string(grants[i].name));
+    for (unsigned bit = 1; bit != 0; bit <<= 1) {
+        const char *name = (c->grant_types & bit) ? grant_type_name(bit) : NULL;
+        if (name != NULL)
+            json_array_append_new(gt, json_string(name));
+    }
     json_object_set_new(m, "grant_types", gt);
     set_str_array(m, "redirect_uris", c->redirect_uris, c->n_redirect_uris, true);
     json_object_set_new(m, "scope", json_string(c->scope != NULL ? c->scope : ""));

@@ -79,8 +79,9 @@ struct client {
 
 const char *client_auth_method_str(enum client_auth_method m);
 int client_auth_method_parse(const char *s, enum client_auth_method *out);
-/* Grant type name <-> flag; 0 for an unknown name. */
+/* Grant type name <-> flag: 0 for an unknown name, NULL for a flag that is not exactly one grant's. */
 unsigned grant_type_flag(const char *name);
+const char *grant_type_name(unsigned flag);
 /* refresh_token_policy name (offline_consent, offline_access, always) <-> value; parse returns -1 for an
  * unknown name and leaves *out untouched. */
 const char *client_refresh_policy_str(enum refresh_policy p);
