@@ -87,18 +87,12 @@ struct cli_values {
     const char *v[CLI_MAX_VALUES];
     size_t n;
 };
-/* The index of the option called name in opts[0..n_opts), or -1. */
-int cli_opt_find(const struct cli_opt *opts, int n_opts, const char *name);
 /* Parses argv[1..argc): the options of opts, the global flags and the operands, in any order; "--" ends
  * the options; the values of repeatable options go where their CLI_INTO() says, in ctx. Never exits: 0,
  * or 2 with err holding a usage error (unknown option, missing value, an option given twice that is not
  * repeatable or more than its max, too many operands, or what `each` refused). */
 int cli_parse(const struct cli_opt *opts, int n_opts, int argc, char **argv, struct cli_globals *g,
               struct cli_args *out, cli_opt_fn each, void *ctx, struct arena *a, struct errbuf *err);
-
-/* A malformed command line: "ostiary: <cmd>[ <sub>]: <message> (see ostiary <cmd> help)", exit status 2. */
-void cli_usage_error(const char *cmd, const char *sub, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4), noreturn));
 
 /* to[key] = from[key] when that is a string, else null (the columns of a `list` line). */
 void cli_json_copy_str(json_t *to, json_t *from, const char *key);

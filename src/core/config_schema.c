@@ -85,7 +85,8 @@ size_t cfg_settings(struct cfg_setting *out)
     return n;
 }
 
-bool cfg_setting_find(const char *path, struct cfg_setting *out)
+/* The setting named by path, or false. */
+static bool cfg_setting_find(const char *path, struct cfg_setting *out)
 {
     struct cfg_setting all[CFG_MAX_SETTINGS];
     size_t n = cfg_settings(all);

@@ -420,7 +420,8 @@ void client_meta_from_json(json_t *o, struct arena *a, struct client_meta *m)
 
 /* ---- clients[] of the configuration -------------------------------------------------------------------- */
 
-void client_meta_from_config(const struct config *cfg, unsigned i, struct client_meta *m)
+/* The metadata of clients[i] of the configuration (pointers into cfg). */
+static void client_meta_from_config(const struct config *cfg, unsigned i, struct client_meta *m)
 {
     const struct cfg_client *c = &cfg->clients[i];
     memset(m, 0, sizeof(*m));

@@ -71,8 +71,6 @@ const char *client_problem_reason(const struct client_problem *p, client_label_f
  * it): strings point into o, lists are allocated in a. Members of another type are left absent, and an
  * empty scope is no scope. client_id and the secret are not part of it. */
 void client_meta_from_json(json_t *o, struct arena *a, struct client_meta *m);
-/* The metadata of clients[i] of the configuration (pointers into cfg). */
-void client_meta_from_config(const struct config *cfg, unsigned i, struct client_meta *m);
 /* client_check() on clients[i]. */
 int client_check_entry(const struct config *cfg, unsigned i, struct arena *a, struct client *out,
                        struct client_problem *p);
