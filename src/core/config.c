@@ -1936,12 +1936,15 @@ int config_validate(struct config *cfg, struct errbuf *err)
     rc = validate_listen(cfg, err);
     if (rc != 0)
         return rc;
-    if (cfg->storage == NULL || strncmp(cfg->storage, "sqlite:", 7) != 0 || cfg->storage[7] == '\0') {
+    const char *stg = cfg->storage != NULL ? cfg->storage : "";
+    bool sqlite = strncmp(stg, "sqlite:", 7) == 0 && stg[7] != '\0';
+    bool postgres = strncmp(stg, "postgres://", 11) == 0 || strncmp(stg, "postgresql://", 13) == 0;
+    if (!sqlite && !postgres) {
         /* Only the scheme is shown: a database URL can carry a password. */
-        const char *st = cfg->storage != NULL ? cfg->storage : "";
-        size_t sl = strcspn(st, ":");
-        errbuf_set(err, "storage: unsupported storage '%.*s'; expected sqlite:<path>",
-                   (int)(sl < 32 ? sl : 32), shown(st, buf));
+        size_t sl = strcspn(stg, ":");
+        errbuf_set(err, "storage: unsupported storage '%.*s'; expected sqlite:<path> or "
+                   "postgres://user:password@host:port/database",
+                   (int)(sl < 32 ? sl : 32), shown(stg, buf));
         return ERR_INVALID;
     }
     if (!ONE_OF(cfg->log_level, log_levels_allowed)) {

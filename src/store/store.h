@@ -1,5 +1,5 @@
-/* store.h: the one storage interface. Every backend (sqlite.c now, postgres.c later) implements
- * struct store_ops; nothing outside src/store/ knows which backend runs.
+/* store.h: the one storage interface. Every backend (sqlite.c, postgres.c) implements struct store_ops;
+ * nothing outside src/store/ knows which backend runs.
  *
  * Model. A `struct store` is opened once per process (store_open) and owns the backend-wide state. Each
  * thread that touches the store opens its own `struct store_conn` (store_conn_open): connections are
@@ -14,7 +14,14 @@
  *   other gets ERR_CONFLICT together with the row (so the caller can revoke what it produced).
  * - A committed write survives the process being killed (kill -9) once the call has returned.
  * - Strings in rows returned to callers are copied into the caller's arena.
- * Return values: 0 on success, ERR_NOTFOUND, ERR_CONFLICT, or ERR_FAIL with the reason in `err`. */
+ * - Inside a group, store_key_list locks the key set until the group ends, so that a read-modify-write of
+ *   the keys (generation at first start, rotation) is serialized with every other process doing the same.
+ * - Inside a group a backend may defer token_put's write to the next call or to store_commit (PostgreSQL
+ *   sends them together, saving round trips): a duplicate hash is then reported as ERR_CONFLICT by that
+ *   call, and the group is over (rolled back). Any other failed call inside a group leaves it usable.
+ * Return values: 0 on success, ERR_NOTFOUND, ERR_CONFLICT, ERR_UNAVAILABLE (the database cannot be reached
+ * now: the connection is down and will be retried by a later call; say 503), or ERR_FAIL with the reason
+ * in `err`. No message in `err` ever contains the DSN's password. */
 #ifndef OSTIARY_STORE_H
 #define OSTIARY_STORE_H
 
@@ -99,12 +106,15 @@ struct store_key {
 };
 
 struct store_ops {
-    const char *scheme; /* "sqlite" */
+    const char *scheme; /* "sqlite", "postgres" */
     int (*open)(const char *dsn, struct store **out, struct errbuf *err);
     void (*close)(struct store *st);
     int (*migrate)(struct store *st, int *applied, struct errbuf *err);
     int (*conn_open)(struct store *st, struct store_conn **out, struct errbuf *err);
     void (*conn_close)(struct store_conn *c);
+    /* 0 if the database answers now (a round trip where there is a server), else ERR_UNAVAILABLE or
+     * ERR_FAIL. For /healthz. */
+    int (*ping)(struct store_conn *c, struct errbuf *err);
 
     int (*begin)(struct store_conn *c, struct errbuf *err);
     int (*commit)(struct store_conn *c, struct errbuf *err);
@@ -169,7 +179,8 @@ struct store_conn {
     struct store *st;
 };
 
-/* Picks the backend by the DSN's scheme ("sqlite:./var/ostiary.db") and opens it. */
+/* Picks the backend by the DSN's scheme ("sqlite:./var/ostiary.db", "postgres://user:pass@host/db" or
+ * "postgresql://...") and opens it. */
 int store_open(const char *dsn, struct store **out, struct errbuf *err);
 
 /* Thin dispatchers, so callers write store_client_get(c, ...) whatever the backend. */
@@ -177,6 +188,7 @@ int store_open(const char *dsn, struct store **out, struct errbuf *err);
 #define store_migrate(st, applied, err) ((st)->ops->migrate((st), (applied), (err)))
 #define store_conn_open(st, out, err) ((st)->ops->conn_open((st), (out), (err)))
 #define store_conn_close(c) ((c)->st->ops->conn_close(c))
+#define store_ping(c, err) ((c)->st->ops->ping((c), (err)))
 #define store_begin(c, err) ((c)->st->ops->begin((c), (err)))
 #define store_commit(c, err) ((c)->st->ops->commit((c), (err)))
 #define store_rollback(c) ((c)->st->ops->rollback(c))
@@ -208,6 +220,11 @@ int store_open(const char *dsn, struct store **out, struct errbuf *err);
 /* SHA-256 of a secret, the form in which every secret is stored and looked up. */
 void store_hash(const void *secret, size_t n, uint8_t out[STORE_HASH_LEN]);
 
+/* The DSN with any password replaced by "***" (URI user:password@ and password= / ?password=), for logs
+ * and messages, in the caller's arena. */
+const char *store_dsn_redacted(struct arena *a, const char *dsn);
+
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_postgres_ops;
 
 #endif
