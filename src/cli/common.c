@@ -100,12 +100,12 @@ static char *read_secret_file(const char *path)
     return s;
 }
 
-/* The directory of the SQLite file, or "." — where dev mode keeps its generated key secret. */
+/* The directory of the SQLite file, or "." (also for a database server) — where dev mode keeps its
+ * generated key secret. */
 static char *dev_secret_path(const struct config *cfg)
 {
     const char *dsn = cfg->storage;
-    const char *p = strchr(dsn, ':');
-    p = p != NULL ? p + 1 : dsn;
+    const char *p = strncmp(dsn, "sqlite:", 7) == 0 ? dsn + 7 : "";
     const char *slash = strrchr(p, '/');
     size_t dirlen = slash != NULL ? (size_t)(slash - p) : 0;
     size_t n = dirlen + 32;
@@ -151,10 +151,12 @@ char *cli_key_secret(const struct config *cfg)
     return s;
 }
 
+/* SQLite: creates the directory of the database file if needed. Other backends have no file. */
 static void ensure_parent_dir(const char *dsn)
 {
-    const char *p = strchr(dsn, ':');
-    p = p != NULL ? p + 1 : dsn;
+    if (strncmp(dsn, "sqlite:", 7) != 0)
+        return;
+    const char *p = dsn + 7;
     const char *slash = strrchr(p, '/');
     if (slash == NULL || slash == p)
         return;

@@ -11,8 +11,10 @@
 #include "core/log.h"
 #include "jose/jose.h"
 #include "oauth/endpoints.h"
+#include "oauth/error.h"
 #include "oauth/scope.h"
 #include "session/users.h"
+#include "store/store.h"
 #include "core/banned.h"
 
 static json_t *str_array(const char *const *v, size_t n)
@@ -158,10 +160,21 @@ void oauth_jwks_handle(struct http_req *req)
     http_res_body(req, 200, "application/jwk-set+json", jwks, len);
 }
 
+/* 200 while this instance can serve: its database answers (a round trip on PostgreSQL, nothing on
+ * SQLite). 503 while it cannot, so that a load balancer sends requests to the other instances. */
 void oauth_healthz_handle(struct http_req *req)
 {
-    if (get_or_head(req)) {
-        http_res_header(req, "Cache-Control", "no-store");
-        http_res_json(req, 200, "{\"status\":\"ok\"}", 15);
+    if (!get_or_head(req))
+        return;
+    http_res_header(req, "Cache-Control", "no-store");
+    struct errbuf err;
+    int rc = store_ping(req->worker->db, &err);
+    if (rc != 0) {
+        log_warn("healthz_storage", LS("rid", req->rid), LI("rc", rc), LS("detail", err.msg), NULL);
+        http_res_header(req, "Retry-After", OAUTH_RETRY_AFTER);
+        static const char body[] = "{\"status\":\"unavailable\",\"storage\":\"unreachable\"}";
+        http_res_json(req, 503, body, sizeof(body) - 1);
+        return;
     }
+    http_res_json(req, 200, "{\"status\":\"ok\"}", 15);
 }

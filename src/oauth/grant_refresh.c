@@ -32,12 +32,6 @@ static bool within_grace(const struct worker *w, int64_t consumed_at, int64_t no
     return grace > 0 && now - consumed_at <= grace;
 }
 
-static struct oauth_error store_failed(struct http_req *req, const char *op, const struct errbuf *err)
-{
-    log_error("store_error", LS("rid", req->rid), LS("op", op), LS("detail", err->msg), NULL);
-    return OAUTH_ERROR(SERVER_ERROR, "storage unavailable");
-}
-
 /* The family is revoked: reuse of a rotated refresh token means two parties hold it (RFC 9700 §4.14.2). */
 static struct oauth_error reuse_detected(struct http_req *req, const struct client *c, const char *grant_id,
                                          bool in_tx)
@@ -51,7 +45,7 @@ static struct oauth_error reuse_detected(struct http_req *req, const struct clie
             store_rollback(req->worker->db);
     }
     if (rc != 0)
-        return store_failed(req, "grant_revoke", &err);
+        return oauth_store_failed(req, "grant_revoke", rc, &err);
     return OAUTH_ERROR(INVALID_GRANT, RT_REUSED);
 }
 
@@ -75,7 +69,7 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
     if (rc == ERR_NOTFOUND || (rc == 0 && rt.kind != STORE_TOKEN_REFRESH))
         return OAUTH_ERROR(INVALID_GRANT, RT_INVALID);
     if (rc != 0)
-        return store_failed(req, "refresh_get", &err);
+        return oauth_store_failed(req, "refresh_get", rc, &err);
     if (rt.client_id == NULL || strcmp(rt.client_id, c->client_id) != 0)
         return OAUTH_ERROR(INVALID_GRANT, "the refresh token was not issued to this client");
     if (rt.revoked_at != 0 || rt.exp <= now)
@@ -109,7 +103,7 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
     if (rc == ERR_NOTFOUND || (rc == 0 && u.disabled))
         return OAUTH_ERROR(INVALID_GRANT, "the user of this grant no longer exists or is disabled");
     if (rc != 0)
-        return store_failed(req, "user_get", &err);
+        return oauth_store_failed(req, "user_get", rc, &err);
 
     json_t *data = grant_data_parse(req->arena, rt.data);
     struct grant_tokens_req g = {0};
@@ -130,8 +124,9 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
     if (oauth_failed(e))
         return e;
 
-    if (store_begin(db, &err) != 0)
-        return store_failed(req, "begin", &err);
+    rc = store_begin(db, &err);
+    if (rc != 0)
+        return oauth_store_failed(req, "begin", rc, &err);
     struct store_token consumed;
     rc = store_token_consume(db, req->arena, hash, STORE_TOKEN_REFRESH, now, &consumed, &err);
     if (rc == ERR_CONFLICT) {
@@ -151,7 +146,7 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
         store_rollback(db);
         if (rc == ERR_NOTFOUND) /* expired or revoked since the read */
             return OAUTH_ERROR(INVALID_GRANT, RT_INVALID);
-        return store_failed(req, "refresh_consume", &err);
+        return oauth_store_failed(req, "refresh_consume", rc, &err);
     }
     e = grant_tokens_commit(req, &t);
     if (oauth_failed(e))
