@@ -151,8 +151,7 @@ char *cli_key_secret(const struct config *cfg)
     return s;
 }
 
-/* SQLite: creates the directory of the database file if needed. Other backends have no file. */
-static void ensure_parent_dir(const char *dsn)
+void cli_ensure_parent_dir(const char *dsn)
 {
     if (strncmp(dsn, "sqlite:", 7) != 0)
         return;
@@ -169,7 +168,7 @@ static void ensure_parent_dir(const char *dsn)
 void cli_open_store(const struct config *cfg, struct store **st, struct store_conn **conn)
 {
     struct errbuf err = {{0}};
-    ensure_parent_dir(cfg->storage);
+    cli_ensure_parent_dir(cfg->storage);
     if (store_open(cfg->storage, st, &err) != 0)
         die("storage: %s", err.msg);
     int applied = 0;
@@ -177,25 +176,4 @@ void cli_open_store(const struct config *cfg, struct store **st, struct store_co
         die("storage: migration failed: %s", err.msg);
     if (store_conn_open(*st, conn, &err) != 0)
         die("storage: %s", err.msg);
-}
-
-int cmd_migrate(int argc, char **argv)
-{
-    struct cli_globals g = {0};
-    for (int i = 1; i < argc; i++)
-        if (!cli_global_flag(&g, argc, argv, &i))
-            die("migrate: unknown option '%s'", argv[i]);
-    struct config *cfg = cli_load_config(&g);
-    struct errbuf err = {{0}};
-    struct store *st;
-    ensure_parent_dir(cfg->storage);
-    if (store_open(cfg->storage, &st, &err) != 0)
-        die("storage: %s", err.msg);
-    int applied = 0;
-    if (store_migrate(st, &applied, &err) != 0)
-        die("migration failed: %s", err.msg);
-    printf("%d migration(s) applied\n", applied);
-    store_close(st);
-    config_free(cfg);
-    return 0;
 }

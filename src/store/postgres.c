@@ -80,6 +80,8 @@ enum stmt_id {
     S_CONSENT_DELETE_ALL,
     S_CONSENT_LIST,
     S_TOKEN_REVOKE_SUB,
+    S_TOKEN_SCAN,
+    S_JTI_SCAN,
     S__COUNT
 };
 
@@ -155,6 +157,13 @@ static const struct {
     [S_TOKEN_REVOKE_SUB] = {"UPDATE tokens SET revoked_at = $1 WHERE sub = $2 AND kind = $3 AND revoked_at = 0"
                             " AND exp > $1",
                             false},
+    /* Pages in primary-key order; the empty bytea sorts before every hash (the first page). */
+    [S_TOKEN_SCAN] = {"SELECT " TOKEN_COLS " FROM tokens WHERE hash > $1 AND exp > $2 AND revoked_at = 0"
+                      " ORDER BY hash LIMIT $3",
+                      true},
+    [S_JTI_SCAN] = {"SELECT jti, exp FROM revoked_jti WHERE jti > $1 COLLATE \"C\" AND exp >= $2"
+                    " ORDER BY jti COLLATE \"C\" LIMIT $3",
+                    true},
 };
 
 struct pg_conn {
@@ -333,14 +342,18 @@ static int classify(struct pg_conn *c, const PGresult *r, const char *what, stru
     return ERR_FAIL;
 }
 
+static int flush(struct pg_conn *c, PGresult **last, struct errbuf *err);
+
 /* Sends statement id in pipeline mode, preceded by the group's BEGIN if this is its first statement. Its
  * result is read by flush(). */
 static int send_stmt(struct pg_conn *c, enum stmt_id id, const struct params *p, bool deferred,
                      struct errbuf *err)
 {
     if (c->nq + 2 > MAX_QUEUED) {
-        set_err(err, stmts[id].sql, "too many statements in one transaction before a result is needed");
-        return ERR_FAIL;
+        /* Many deferred writes in one group: read what is pending before sending more. */
+        int rc = flush(c, NULL, err);
+        if (rc != 0)
+            return rc;
     }
     if (PQpipelineStatus(c->pg) == PQ_PIPELINE_OFF && PQenterPipelineMode(c->pg) != 1)
         return classify(c, NULL, "pipeline", err);
@@ -1236,6 +1249,35 @@ static int pg_gc(struct store_conn *base, int64_t now, int limit, int *removed, 
     return rc;
 }
 
+/* ---- copying ---- */
+
+static int pg_token_scan(struct store_conn *base, struct arena *a, const uint8_t *after, int64_t now, int limit,
+                         struct store_token **out, size_t *n, struct errbuf *err)
+{
+    struct params p = {0};
+    p_bytes(&p, after, after != NULL ? STORE_HASH_LEN : 0);
+    p_i64(&p, now);
+    p_i64(&p, limit);
+    return select_all(conn_of(base), S_TOKEN_SCAN, &p, a, read_token, sizeof(**out), (void **)out, n, err);
+}
+
+static void read_jti(const PGresult *r, int i, struct arena *a, void *outp)
+{
+    struct store_jti *out = outp;
+    out->jti = col_text(r, i, 0, a);
+    out->exp = col_i64(r, i, 1);
+}
+
+static int pg_jti_scan(struct store_conn *base, struct arena *a, const char *after, int64_t now, int limit,
+                       struct store_jti **out, size_t *n, struct errbuf *err)
+{
+    struct params p = {0};
+    p_text(&p, after != NULL ? after : "");
+    p_i64(&p, now);
+    p_i64(&p, limit);
+    return select_all(conn_of(base), S_JTI_SCAN, &p, a, read_jti, sizeof(**out), (void **)out, n, err);
+}
+
 const struct store_ops store_postgres_ops = {
     .scheme = "postgres",
     .open = pg_open,
@@ -1271,4 +1313,6 @@ const struct store_ops store_postgres_ops = {
     .consent_list = pg_consent_list,
     .token_revoke_sub = pg_token_revoke_sub,
     .gc = pg_gc,
+    .token_scan = pg_token_scan,
+    .jti_scan = pg_jti_scan,
 };

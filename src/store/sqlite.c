@@ -94,6 +94,8 @@ enum stmt_id {
     S_CONSENT_DELETE_ALL,
     S_CONSENT_LIST,
     S_TOKEN_REVOKE_SUB,
+    S_TOKEN_SCAN,
+    S_JTI_SCAN,
     S__COUNT
 };
 
@@ -162,6 +164,10 @@ static const char *const stmt_sql[S__COUNT] = {
     /* Uses the partial index tokens_sub (migration 2). */
     [S_TOKEN_REVOKE_SUB] = "UPDATE tokens SET revoked_at = ?1 WHERE sub = ?2 AND kind = ?3 AND revoked_at = 0"
                            " AND exp > ?1",
+    /* Pages in primary-key order; a zero-length blob sorts before every hash (the first page). */
+    [S_TOKEN_SCAN] = "SELECT " TOKEN_COLS " FROM tokens WHERE hash > ?1 AND exp > ?2 AND revoked_at = 0"
+                     " ORDER BY hash LIMIT ?3",
+    [S_JTI_SCAN] = "SELECT jti, exp FROM revoked_jti WHERE jti > ?1 AND exp >= ?2 ORDER BY jti LIMIT ?3",
 };
 
 struct sqlite_conn {
@@ -1410,6 +1416,66 @@ static int sq_gc(struct store_conn *base, int64_t now, int limit, int *removed, 
     return rc != 0 ? rc : end;
 }
 
+/* ---- copying ---- */
+
+static int sq_token_scan(struct store_conn *base, struct arena *a, const uint8_t *after, int64_t now, int limit,
+                         struct store_token **out, size_t *n, struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *s = stmt_get(c, S_TOKEN_SCAN, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    sqlite3_bind_blob(s, 1, after != NULL ? (const void *)after : "", after != NULL ? STORE_HASH_LEN : 0,
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, now);
+    sqlite3_bind_int(s, 3, limit);
+    struct store_token *v = NULL;
+    size_t len = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        v = grow(a, v, len, &cap, sizeof(*v));
+        read_token(s, a, &v[len++]);
+    }
+    int ret = rc == SQLITE_DONE ? 0 : fail(c, rc, "token_scan", err);
+    sqlite3_reset(s);
+    if (ret == 0) {
+        *out = v;
+        *n = len;
+    }
+    return ret;
+}
+
+static int sq_jti_scan(struct store_conn *base, struct arena *a, const char *after, int64_t now, int limit,
+                       struct store_jti **out, size_t *n, struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *s = stmt_get(c, S_JTI_SCAN, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_text(s, 1, after != NULL ? after : "");
+    sqlite3_bind_int64(s, 2, now);
+    sqlite3_bind_int(s, 3, limit);
+    struct store_jti *v = NULL;
+    size_t len = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        v = grow(a, v, len, &cap, sizeof(*v));
+        v[len].jti = col_text(s, 0, a);
+        v[len++].exp = sqlite3_column_int64(s, 1);
+    }
+    int ret = rc == SQLITE_DONE ? 0 : fail(c, rc, "jti_scan", err);
+    sqlite3_reset(s);
+    if (ret == 0) {
+        *out = v;
+        *n = len;
+    }
+    return ret;
+}
+
 const struct store_ops store_sqlite_ops = {
     .scheme = "sqlite",
     .open = sq_open,
@@ -1445,4 +1511,6 @@ const struct store_ops store_sqlite_ops = {
     .consent_list = sq_consent_list,
     .token_revoke_sub = sq_token_revoke_sub,
     .gc = sq_gc,
+    .token_scan = sq_token_scan,
+    .jti_scan = sq_jti_scan,
 };

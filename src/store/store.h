@@ -105,6 +105,12 @@ struct store_key {
     int64_t unpublish_at;         /* 0 = published for ever; else removed from JWKS from this time */
 };
 
+/* ---- a revoked JWT id, kept until the token's own expiry ---- */
+struct store_jti {
+    const char *jti;
+    int64_t exp;
+};
+
 struct store_ops {
     const char *scheme; /* "sqlite", "postgres" */
     int (*open)(const char *dsn, struct store **out, struct errbuf *err);
@@ -170,6 +176,15 @@ struct store_ops {
     /* Deletes at most `limit` expired rows (tokens past exp, revoked jtis past exp, keys past
      * unpublish_at); *removed gets the count. Bounded work per call, so a pass never stalls writers. */
     int (*gc)(struct store_conn *c, int64_t now, int limit, int *removed, struct errbuf *err);
+
+    /* Copying a store (`ostiary migrate --from --to`), page by page in hash (jti) order: at most `limit`
+     * rows after the cursor `after` (NULL: from the start). token_scan returns the live tokens (exp > now,
+     * not revoked; consumed ones included, so that a replay is still recognised after the copy);
+     * jti_scan the revoked jtis whose token has not expired (exp >= now). */
+    int (*token_scan)(struct store_conn *c, struct arena *a, const uint8_t *after, int64_t now, int limit,
+                      struct store_token **out, size_t *n, struct errbuf *err);
+    int (*jti_scan)(struct store_conn *c, struct arena *a, const char *after, int64_t now, int limit,
+                    struct store_jti **out, size_t *n, struct errbuf *err);
 };
 
 struct store {
@@ -216,6 +231,8 @@ int store_open(const char *dsn, struct store **out, struct errbuf *err);
 #define store_consent_list(c, ...) ((c)->st->ops->consent_list((c), __VA_ARGS__))
 #define store_token_revoke_sub(c, ...) ((c)->st->ops->token_revoke_sub((c), __VA_ARGS__))
 #define store_gc(c, ...) ((c)->st->ops->gc((c), __VA_ARGS__))
+#define store_token_scan(c, ...) ((c)->st->ops->token_scan((c), __VA_ARGS__))
+#define store_jti_scan(c, ...) ((c)->st->ops->jti_scan((c), __VA_ARGS__))
 
 /* SHA-256 of a secret, the form in which every secret is stored and looked up. */
 void store_hash(const void *secret, size_t n, uint8_t out[STORE_HASH_LEN]);

@@ -1201,6 +1201,95 @@ STORE_TEST(sqlite_kill9_while_checkpointing)
     }
 }
 
+/* ---- copying a store: scans ---- */
+
+STORE_TEST(token_scan_pages_live_tokens)
+{
+    char secret[32];
+    for (int i = 0; i < 7; i++) {
+        snprintf(secret, sizeof(secret), "live-%d", i);
+        struct store_token t = token(secret, i % 2 ? STORE_TOKEN_REFRESH : STORE_TOKEN_ACCESS, "g", 5000);
+        OK(store_token_put(f->c, &t, &f->err));
+    }
+    struct store_token expired = token("expired", STORE_TOKEN_ACCESS, "g", 1000);
+    struct store_token revoked = token("revoked", STORE_TOKEN_ACCESS, "g", 5000);
+    struct store_token consumed = token("consumed", STORE_TOKEN_CODE, "g", 5000);
+    OK(store_token_put(f->c, &expired, &f->err));
+    OK(store_token_put(f->c, &revoked, &f->err));
+    OK(store_token_put(f->c, &consumed, &f->err));
+    OK(store_token_revoke(f->c, revoked.hash, 1100, &f->err));
+    struct store_token got;
+    OK(store_token_consume(f->c, f->a, consumed.hash, STORE_TOKEN_CODE, 1200, &got, &f->err));
+
+    /* Pages of 3 at now = 2000: the 7 live ones and the consumed code, each once, in hash order. */
+    uint8_t cursor[STORE_HASH_LEN];
+    const uint8_t *after = NULL;
+    int total = 0, pages = 0;
+    bool saw_consumed = false;
+    for (;;) {
+        struct store_token *v;
+        size_t n;
+        OK(store_token_scan(f->c, f->a, after, 2000, 3, &v, &n, &f->err));
+        if (n == 0)
+            break;
+        ASSERT(n <= 3);
+        for (size_t i = 0; i < n; i++) {
+            if (after != NULL || i > 0)
+                ASSERT(memcmp(i > 0 ? v[i - 1].hash : cursor, v[i].hash, STORE_HASH_LEN) < 0);
+            ASSERT(memcmp(v[i].hash, expired.hash, STORE_HASH_LEN) != 0);
+            ASSERT(memcmp(v[i].hash, revoked.hash, STORE_HASH_LEN) != 0);
+            if (memcmp(v[i].hash, consumed.hash, STORE_HASH_LEN) == 0) {
+                saw_consumed = true;
+                ASSERT_EQ(v[i].consumed_at, 1200);
+                ASSERT_STREQ(v[i].data, "{\"nonce\":\"n-0S6\"}");
+            }
+        }
+        memcpy(cursor, v[n - 1].hash, STORE_HASH_LEN);
+        after = cursor;
+        total += (int)n;
+        pages++;
+    }
+    ASSERT_EQ(total, 8);
+    ASSERT_EQ(pages, 3);
+    ASSERT(saw_consumed);
+}
+
+STORE_TEST(jti_scan_pages_unexpired)
+{
+    OK(store_jti_revoke(f->c, "b-jti", 5000, &f->err));
+    OK(store_jti_revoke(f->c, "a-jti", 5000, &f->err));
+    OK(store_jti_revoke(f->c, "c-jti", 2000, &f->err));
+    OK(store_jti_revoke(f->c, "old-jti", 1000, &f->err));
+    struct store_jti *v;
+    size_t n;
+    OK(store_jti_scan(f->c, f->a, NULL, 2000, 2, &v, &n, &f->err));
+    ASSERT_EQ(n, 2);
+    ASSERT_STREQ(v[0].jti, "a-jti");
+    ASSERT_STREQ(v[1].jti, "b-jti");
+    ASSERT_EQ(v[1].exp, 5000);
+    OK(store_jti_scan(f->c, f->a, v[1].jti, 2000, 2, &v, &n, &f->err));
+    ASSERT_EQ(n, 1);
+    ASSERT_STREQ(v[0].jti, "c-jti");
+    OK(store_jti_scan(f->c, f->a, v[0].jti, 2000, 2, &v, &n, &f->err));
+    ASSERT_EQ(n, 0);
+}
+
+/* A group with more writes than a backend may hold back at once (the copy of a store does this). */
+STORE_TEST(group_many_writes)
+{
+    char secret[32];
+    OK(store_begin(f->c, &f->err));
+    for (int i = 0; i < 300; i++) {
+        snprintf(secret, sizeof(secret), "many-%d", i);
+        struct store_token t = token(secret, STORE_TOKEN_ACCESS, "g", 5000);
+        OK(store_token_put(f->c, &t, &f->err));
+    }
+    OK(store_commit(f->c, &f->err));
+    int removed = 0;
+    OK(store_gc(f->c, 1000000, 100000, &removed, &f->err));
+    ASSERT_EQ(removed, 300);
+}
+
 /* ---- exactly once across processes ---- */
 
 /* Several processes, each with its own store_open (as several instances on one database), redeem the same
@@ -1451,4 +1540,5 @@ TESTS(T(client_crud), T(client_list_many), T(token_put_get), T(token_consume_onc
       T(sqlite_unmigrated_fails_clearly), T(user_crud), T(user_username_unique), T(user_rollback_leaves_nothing),
       T(consent_crud), T(token_revoke_sub), T(sqlite_checkpoints_bound_wal), T(sqlite_kill9_while_checkpointing), T(token_consume_race_processes),
       T(key_list_in_group_serializes), T(pg_unreachable_is_unavailable),
-      T(pg_reconnects_after_server_closes_connections), T(pg_gc_one_instance_at_a_time), T(dsn_redacted))
+      T(pg_reconnects_after_server_closes_connections), T(pg_gc_one_instance_at_a_time), T(dsn_redacted),
+      T(token_scan_pages_live_tokens), T(jti_scan_pages_unexpired), T(group_many_writes))

@@ -41,10 +41,11 @@ export function pgAdmin(sql, database = 'postgres') {
 }
 
 /** A new, empty database and the key secret its instances share: { storage, secret, name }. SQLite: a
- *  file in a new temporary directory; PostgreSQL: CREATE DATABASE. */
-export function newDatabase() {
+ *  file in a new temporary directory; PostgreSQL: CREATE DATABASE. `sqlite: true` makes a SQLite one on
+ *  either pass. */
+export function newDatabase({ sqlite = false } = {}) {
   const secret = randomBytes(30).toString('base64').slice(0, 40);
-  if (!PG_URL) {
+  if (!PG_URL || sqlite) {
     const dir = makeTempDir();
     return { storage: `sqlite:${path.join(dir, 'ostiary.db')}`, secret, name: null };
   }
