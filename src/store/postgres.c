@@ -357,7 +357,7 @@ static int send_stmt(struct pg_conn *c, enum stmt_id id, const struct params *p,
     }
     if (PQpipelineStatus(c->pg) == PQ_PIPELINE_OFF && PQenterPipelineMode(c->pg) != 1)
         return classify(c, NULL, "pipeline", err);
-    char name[8];
+    char name[16];
     if (c->in_tx && !c->tx_started) {
         snprintf(name, sizeof(name), "s%d", (int)S_BEGIN);
         if (PQsendQueryPrepared(c->pg, name, 0, NULL, NULL, NULL, 0) != 1)
@@ -438,7 +438,7 @@ static int prepare_all(struct pg_conn *c, struct errbuf *err)
 {
     if (PQenterPipelineMode(c->pg) != 1)
         return classify(c, NULL, "pipeline", err);
-    char name[8];
+    char name[16];
     for (int i = 0; i < S__COUNT; i++) {
         snprintf(name, sizeof(name), "s%d", i);
         if (PQsendPrepare(c->pg, name, stmts[i].sql, 0, NULL) != 1)

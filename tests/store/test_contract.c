@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1201,6 +1202,28 @@ STORE_TEST(sqlite_kill9_while_checkpointing)
     }
 }
 
+/* Every backend implements every operation: store_ops is the scheme name followed by function pointers
+ * only, each of which must be set (a designated initializer leaves a forgotten one NULL). Run whatever the
+ * backend under test, so that `make check` fails as soon as one backend lacks an operation. */
+TEST(every_backend_has_every_op)
+{
+    static const struct store_ops *const all[] = {&store_sqlite_ops, &store_postgres_ops};
+    typedef void (*fnptr)(void);
+    size_t nfn = (sizeof(struct store_ops) - offsetof(struct store_ops, open)) / sizeof(fnptr);
+    ASSERT_EQ(offsetof(struct store_ops, open) + nfn * sizeof(fnptr), sizeof(struct store_ops));
+    for (size_t b = 0; b < sizeof(all) / sizeof(all[0]); b++) {
+        ASSERT(all[b]->scheme != NULL);
+        const unsigned char *base = (const unsigned char *)all[b] + offsetof(struct store_ops, open);
+        for (size_t i = 0; i < nfn; i++) {
+            fnptr f;
+            memcpy(&f, base + i * sizeof(fnptr), sizeof(f));
+            if (f == NULL)
+                fprintf(stderr, "  backend %s: operation #%zu of struct store_ops is missing\n", all[b]->scheme, i);
+            ASSERT(f != NULL);
+        }
+    }
+}
+
 /* ---- copying a store: scans ---- */
 
 STORE_TEST(token_scan_pages_live_tokens)
@@ -1541,4 +1564,5 @@ TESTS(T(client_crud), T(client_list_many), T(token_put_get), T(token_consume_onc
       T(consent_crud), T(token_revoke_sub), T(sqlite_checkpoints_bound_wal), T(sqlite_kill9_while_checkpointing), T(token_consume_race_processes),
       T(key_list_in_group_serializes), T(pg_unreachable_is_unavailable),
       T(pg_reconnects_after_server_closes_connections), T(pg_gc_one_instance_at_a_time), T(dsn_redacted),
-      T(token_scan_pages_live_tokens), T(jti_scan_pages_unexpired), T(group_many_writes))
+      T(token_scan_pages_live_tokens), T(jti_scan_pages_unexpired), T(group_many_writes),
+      T(every_backend_has_every_op))
