@@ -161,7 +161,8 @@ void oauth_jwks_handle(struct http_req *req)
 }
 
 /* 200 while this instance can serve: its database answers (a round trip on PostgreSQL, nothing on
- * SQLite). 503 while it cannot, so that a load balancer sends requests to the other instances. */
+ * SQLite). 503 while it cannot, so that a load balancer sends requests to the other instances. The body
+ * also counts the round trips to the database since the start (bench/pg.sh divides them by requests). */
 void oauth_healthz_handle(struct http_req *req)
 {
     if (!get_or_head(req))
@@ -176,5 +177,7 @@ void oauth_healthz_handle(struct http_req *req)
         http_res_json(req, 503, body, sizeof(body) - 1);
         return;
     }
-    http_res_json(req, 200, "{\"status\":\"ok\"}", 15);
+    const char *body = arena_printf(req->arena, "{\"status\":\"ok\",\"store_round_trips\":%llu}",
+                                    (unsigned long long)store_round_trips(req->worker->app->store));
+    http_res_json(req, 200, body, strlen(body));
 }

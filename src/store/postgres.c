@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,7 @@ struct pg_store {
     struct store base; /* first: store.h dispatches through base.ops */
     char *conninfo;    /* "postgresql:" + what followed the scheme: a URI libpq takes whole */
     char *shown;       /* the DSN with its password masked, for messages */
+    _Atomic uint64_t round_trips; /* store_round_trips(): every connection's, counted as they happen */
 };
 
 enum stmt_id {
@@ -280,6 +282,11 @@ static void ignore_notice(void *arg, const char *msg)
 
 static int prepare_all(struct pg_conn *c, struct errbuf *err);
 
+static void count_trip(struct pg_conn *c)
+{
+    atomic_fetch_add_explicit(&c->st->round_trips, 1, memory_order_relaxed);
+}
+
 /* Makes sure c has a live connection with its statements prepared. Inside a started group a lost
  * connection cannot be replaced (the server rolled the group back): ERR_UNAVAILABLE. */
 static int ensure(struct pg_conn *c, struct errbuf *err)
@@ -307,6 +314,7 @@ static int ensure(struct pg_conn *c, struct errbuf *err)
     c->pg = PQconnectdbParams(keys, vals, 1);
     if (c->pg == NULL)
         oom();
+    count_trip(c);
     if (PQstatus(c->pg) != CONNECTION_OK) {
         char what[600];
         snprintf(what, sizeof(what), "cannot connect to %s", c->st->shown);
@@ -390,6 +398,7 @@ static int flush(struct pg_conn *c, PGresult **last, struct errbuf *err)
         c->nq = 0;
         return rc;
     }
+    count_trip(c);
     int nq = c->nq;
     c->nq = 0;
     for (int i = 0; i < nq; i++) {
@@ -781,6 +790,11 @@ static void pg_conn_close(struct store_conn *base)
     free(c);
 }
 
+static uint64_t pg_round_trips(struct store *base)
+{
+    return atomic_load_explicit(&((struct pg_store *)base)->round_trips, memory_order_relaxed);
+}
+
 static int pg_ping(struct store_conn *base, struct errbuf *err)
 {
     struct pg_conn *c = conn_of(base);
@@ -793,6 +807,7 @@ static int pg_ping(struct store_conn *base, struct errbuf *err)
 static int exec_simple(struct pg_conn *c, const char *sql, const char *what, struct errbuf *err)
 {
     PGresult *r = PQexec(c->pg, sql);
+    count_trip(c);
     ExecStatusType s = PQresultStatus(r);
     int rc = s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK ? 0 : classify(c, r, what, err);
     PQclear(r);
@@ -802,6 +817,7 @@ static int exec_simple(struct pg_conn *c, const char *sql, const char *what, str
 static int schema_version(struct pg_conn *c, int64_t *version, struct errbuf *err)
 {
     PGresult *r = PQexec(c->pg, "SELECT coalesce(max(version), 0) FROM schema_migrations");
+    count_trip(c);
     int rc = 0;
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
         *version = col_i64(r, 0, 0);
@@ -1286,6 +1302,7 @@ const struct store_ops store_postgres_ops = {
     .conn_open = pg_conn_open,
     .conn_close = pg_conn_close,
     .ping = pg_ping,
+    .round_trips = pg_round_trips,
     .begin = pg_begin,
     .commit = pg_commit,
     .rollback = pg_rollback,

@@ -694,6 +694,13 @@ static int sq_ping(struct store_conn *base, struct errbuf *err)
     return 0;
 }
 
+/* In-process: no round trip ever. */
+static uint64_t sq_round_trips(struct store *st)
+{
+    (void)st;
+    return 0;
+}
+
 /* ---- store ---- */
 
 static int sq_open(const char *dsn, struct store **out, struct errbuf *err)
@@ -1484,6 +1491,7 @@ const struct store_ops store_sqlite_ops = {
     .conn_open = sq_conn_open,
     .conn_close = sq_conn_close,
     .ping = sq_ping,
+    .round_trips = sq_round_trips,
     .begin = sq_begin,
     .commit = sq_commit,
     .rollback = sq_rollback,

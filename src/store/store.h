@@ -121,6 +121,9 @@ struct store_ops {
     /* 0 if the database answers now (a round trip where there is a server), else ERR_UNAVAILABLE or
      * ERR_FAIL. For /healthz. */
     int (*ping)(struct store_conn *c, struct errbuf *err);
+    /* Round trips to the database server since store_open, all connections of the process together (a
+     * connection attempt counts as one); 0 for an embedded database. For /healthz and the benchmarks. */
+    uint64_t (*round_trips)(struct store *st);
 
     int (*begin)(struct store_conn *c, struct errbuf *err);
     int (*commit)(struct store_conn *c, struct errbuf *err);
@@ -204,6 +207,7 @@ int store_open(const char *dsn, struct store **out, struct errbuf *err);
 #define store_conn_open(st, out, err) ((st)->ops->conn_open((st), (out), (err)))
 #define store_conn_close(c) ((c)->st->ops->conn_close(c))
 #define store_ping(c, err) ((c)->st->ops->ping((c), (err)))
+#define store_round_trips(st) ((st)->ops->round_trips(st))
 #define store_begin(c, err) ((c)->st->ops->begin((c), (err)))
 #define store_commit(c, err) ((c)->st->ops->commit((c), (err)))
 #define store_rollback(c) ((c)->st->ops->rollback(c))
