@@ -1,6 +1,7 @@
 /* fuzz_redirect_uri.c: fuzz target for redirect_uri_matches (src/oauth/authorize.c), the check between an
- * authorization code and an open redirect; aborts when a match is anything but RFC 8252 §7.3 port freedom.
- * Built with libFuzzer (scripts/fuzz.sh) or with fuzz/standalone.c to replay fuzz/corpus/redirect_uri/. */
+ * authorization code and an open redirect; aborts when a match is anything but string equality or, for a
+ * native client, RFC 8252 §7.3 port freedom on a loopback IP literal. Built with libFuzzer (scripts/fuzz.sh)
+ * or with fuzz/standalone.c to replay fuzz/corpus/redirect_uri/. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,7 +10,7 @@
 #include "oauth/authorize.h"
 #include "core/banned.h"
 
-/* A loopback redirect URI as read here: host (one of the three literals), port text (may be empty; NULL
+/* A loopback IP redirect URI as read here: host (one of the two literals), port text (may be empty; NULL
  * when there is no ':'), and rest (everything from the end of the authority on). */
 struct loopback_uri {
     const char *host;
@@ -21,7 +22,7 @@ struct loopback_uri {
 
 static bool parse_loopback(const char *uri, struct loopback_uri *out)
 {
-    static const char *const hosts[] = {"127.0.0.1", "[::1]", "localhost"};
+    static const char *const hosts[] = {"127.0.0.1", "[::1]"};
     if (strncmp(uri, "http://", 7) != 0)
         return false;
     const char *auth = uri + 7;
@@ -45,24 +46,44 @@ static bool parse_loopback(const char *uri, struct loopback_uri *out)
     return false;
 }
 
+/* An ordinary port: absent, or 1 to 5 digits of a value from 1 to 65535. */
+static bool ordinary_port(const struct loopback_uri *u)
+{
+    if (u->port == NULL)
+        return true;
+    if (u->port_len < 1 || u->port_len > 5)
+        return false;
+    unsigned v = 0;
+    for (size_t i = 0; i < u->port_len; i++)
+        v = v * 10 + (unsigned)(u->port[i] - '0');
+    return v >= 1 && v <= 65535;
+}
+
 /* Invariants (a broken one aborts, so libFuzzer reports it as a crash):
- *   - every URI matches itself;
- *   - a match between different strings is only ever port freedom: both URIs parse, by parse_loopback's own
- *     strict reading, as "http://" HOST [":" DIGITS] REST with HOST exactly 127.0.0.1, [::1] or localhost
- *     (so no userinfo, no other host, no other scheme), the same HOST on both sides and byte-identical
- *     REST (path, query, fragment). The authority ends at the first '/', '?', '#' or '\' (browsers read
- *     '\' as '/' in http URLs), so "http://[::1]@evil.com/cb" has the authority "[::1]@evil.com", which a
- *     browser sends to evil.com and which is not a loopback host here;
- *   - conversely, two such loopback URIs that differ only in a 1-5 digit port do match (when the authority
- *     ends at '/', '?', '#' or the end). */
+ *   - every URI matches itself, for either application type;
+ *   - for a web client, a match is string equality, nothing else (OIDC Core §3.1.2.1);
+ *   - for a native client, a match between different strings is only ever port freedom: both URIs parse,
+ *     by parse_loopback's own strict reading, as "http://" HOST [":" DIGITS] REST with HOST exactly
+ *     127.0.0.1 or [::1] (so no userinfo, no other host, not "localhost", no other scheme), the same HOST
+ *     on both sides and byte-identical REST (path, query, fragment). The authority ends at the first '/',
+ *     '?', '#' or '\' (browsers read '\' as '/' in http URLs), so "http://[::1]@evil.com/cb" has the
+ *     authority "[::1]@evil.com", which a browser sends to evil.com and which is not a loopback host here;
+ *   - conversely, for a native client two such loopback URIs that differ only in an ordinary port do match
+ *     (when the authority ends at '/', '?' or the end). */
 static void check_pair(const char *registered, const char *given)
 {
-    bool m = redirect_uri_matches(registered, given);
-    if (!redirect_uri_matches(registered, registered) || !redirect_uri_matches(given, given))
+    bool web = redirect_uri_matches(APP_TYPE_WEB, registered, given);
+    bool native = redirect_uri_matches(APP_TYPE_NATIVE, registered, given);
+    for (int t = APP_TYPE_WEB; t <= APP_TYPE_NATIVE; t++)
+        if (!redirect_uri_matches((enum application_type)t, registered, registered) ||
+            !redirect_uri_matches((enum application_type)t, given, given))
+            abort();
+    bool same = strcmp(registered, given) == 0;
+    if (web != same)
         abort();
     struct loopback_uri r, g;
     bool rl = parse_loopback(registered, &r), gl = parse_loopback(given, &g);
-    if (m && strcmp(registered, given) != 0) {
+    if (native && !same) {
         /* Only port freedom may make different strings match: same scheme, host, path, query, fragment. */
         if (!rl || !gl)
             abort();
@@ -71,12 +92,11 @@ static void check_pair(const char *registered, const char *given)
         if (strcmp(r.rest, g.rest) != 0)
             abort();
     }
-    /* Port freedom holds for ordinary ports (absent, or 1-5 digits) and an authority ended by '/', '?',
-     * '#' or the end (not by '\', which the matcher need not treat as a separator). */
+    /* Port freedom holds for ordinary ports and an authority ended by '/', '?' or the end (not by '#' or
+     * '\', which the matcher need not treat as separators). */
     if (rl && gl && r.host_len == g.host_len && memcmp(r.host, g.host, r.host_len) == 0 &&
-        strcmp(r.rest, g.rest) == 0 && *r.rest != '\\' &&
-        (r.port == NULL || (r.port_len >= 1 && r.port_len <= 5)) &&
-        (g.port == NULL || (g.port_len >= 1 && g.port_len <= 5)) && !m)
+        strcmp(r.rest, g.rest) == 0 && *r.rest != '\\' && *r.rest != '#' && ordinary_port(&r) &&
+        ordinary_port(&g) && !native)
         abort();
 }
 
@@ -86,8 +106,9 @@ static void check_pair(const char *registered, const char *given)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const fixed[] = {
-        "http://127.0.0.1:8080/cb", "http://[::1]/cb", "http://[::1]:99/cb?x", "http://localhost/cb",
-        "http://localhost:3000/callback?a=1", "https://app.example.com/cb", "http://example.org/",
+        "http://127.0.0.1:8080/cb", "http://[::1]/cb", "http://[::1]:99/cb?x", "http://127.0.0.1",
+        "http://localhost/cb", "http://localhost:3000/callback?a=1", "https://app.example.com/cb",
+        "http://example.org/",
     };
     char *buf = malloc(size + 1);
     if (buf == NULL)

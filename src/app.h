@@ -43,11 +43,12 @@ struct app {
     struct {
         const char *discovery, *oauth_metadata, *jwks, *token, *introspection, *revocation, *healthz;
     } path;
-    /* Served from memory: built once at start. */
-    char *discovery_json;
-    size_t discovery_len;
-    char *oauth_metadata_json;
-    size_t oauth_metadata_len;
+    /* The provider metadata (OpenID Connect Discovery, RFC 8414: one document), served from memory.
+     * Built once at start in two variants, [1] advertising the plain PKCE method and [0] not;
+     * pkce_plain_allowed picks one. */
+    char *metadata_json[2];
+    size_t metadata_len[2];
+    atomic_bool pkce_plain_allowed; /* some client allows plain: written by discovery_refresh (worker 0) */
     struct tmpl_set *pages;      /* login, consent, error... (ui/tmpl.h) */
     struct login_limiter *limiter;
     const char *userinfo_url;    /* <issuer>/me: an access token audience when openid is granted */
@@ -62,7 +63,7 @@ struct worker {
     struct store_conn *db;
     struct client_cache *clients; /* oauth/client.c, owned by this worker */
     unsigned id;
-    int64_t next_gc, next_key_reload;
+    int64_t next_gc, next_key_reload, next_discovery_refresh;
     bool gc_more; /* the last GC pass was full: run the next one at the next tick */
 };
 
@@ -71,6 +72,13 @@ const struct resource *app_resource(const struct app *app, const char *identifie
 
 /* Builds the discovery documents from what is configured (oauth/discovery.c). */
 void discovery_build(struct app *app);
+/* Seconds between two discovery_refresh() calls of worker 0: the bound on how long discovery may
+ * advertise a PKCE method no client allows any more, or miss one a client was just given. */
+#define DISCOVERY_REFRESH_SECONDS 5
+/* Asks the store whether some client allows the plain PKCE method and sets app->pkce_plain_allowed
+ * accordingly (one query; see store_client_meta_has). On a store error the flag is left as it was and
+ * err says why. Called at start, then by worker 0 every DISCOVERY_REFRESH_SECONDS. */
+int discovery_refresh(struct app *app, struct store_conn *db, struct errbuf *err);
 
 /* Routing: the one entry point the HTTP server calls (oauth/router.c). */
 void app_handle(struct http_req *req);

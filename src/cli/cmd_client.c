@@ -31,6 +31,7 @@
 enum opt {
     O_CLIENT_ID,
     O_NAME,
+    O_APP_TYPE,
     O_GRANT_TYPE,
     O_GRANT_TYPES,
     O_REDIRECT_URI,
@@ -50,6 +51,9 @@ enum opt {
     O_PKCE_METHODS,
     O_REQUIRE_PKCE,
     O_NO_REQUIRE_PKCE,
+    O_INTROSPECTION_ACCESS,
+    O_INTROSPECTION_RESOURCE,
+    O_NO_INTROSPECTION_RESOURCES,
     O_COUNT
 };
 
@@ -60,6 +64,7 @@ static const struct {
 } opts[O_COUNT] = {
     [O_CLIENT_ID] = {"--client-id", true, false},
     [O_NAME] = {"--name", true, false},
+    [O_APP_TYPE] = {"--application-type", true, false},
     [O_GRANT_TYPE] = {"--grant-type", true, true},
     [O_GRANT_TYPES] = {"--grant-types", true, true},
     [O_REDIRECT_URI] = {"--redirect-uri", true, true},
@@ -79,15 +84,19 @@ static const struct {
     [O_PKCE_METHODS] = {"--pkce-methods", true, false},
     [O_REQUIRE_PKCE] = {"--require-pkce", false, false},
     [O_NO_REQUIRE_PKCE] = {"--no-require-pkce", false, false},
+    [O_INTROSPECTION_ACCESS] = {"--introspection-access", true, false},
+    [O_INTROSPECTION_RESOURCE] = {"--introspection-resource", true, true},
+    [O_NO_INTROSPECTION_RESOURCES] = {"--no-introspection-resources", false, false},
 };
 
 #define BIT(o) (1u << (o))
 _Static_assert(O_COUNT <= 32, "client_args.seen holds one bit per option");
 #define METADATA_OPTS                                                                                          \
-    (BIT(O_NAME) | BIT(O_GRANT_TYPE) | BIT(O_GRANT_TYPES) | BIT(O_REDIRECT_URI) | BIT(O_SCOPE) |             \
-     BIT(O_AUTH_METHOD) | BIT(O_PUBLIC) | BIT(O_SECRET) | BIT(O_SECRET_SHA256) | BIT(O_RESOURCE) |            \
-     BIT(O_TTL) | BIT(O_POST_LOGOUT_URI) | BIT(O_ID_TOKEN_ALG) | BIT(O_REFRESH_POLICY) |                      \
-     BIT(O_PKCE_METHODS) | BIT(O_REQUIRE_PKCE) | BIT(O_NO_REQUIRE_PKCE))
+    (BIT(O_NAME) | BIT(O_APP_TYPE) | BIT(O_GRANT_TYPE) | BIT(O_GRANT_TYPES) | BIT(O_REDIRECT_URI) |            \
+     BIT(O_SCOPE) | BIT(O_AUTH_METHOD) | BIT(O_PUBLIC) | BIT(O_SECRET) | BIT(O_SECRET_SHA256) |                \
+     BIT(O_RESOURCE) | BIT(O_TTL) | BIT(O_POST_LOGOUT_URI) | BIT(O_ID_TOKEN_ALG) | BIT(O_REFRESH_POLICY) |     \
+     BIT(O_PKCE_METHODS) | BIT(O_REQUIRE_PKCE) | BIT(O_NO_REQUIRE_PKCE) | BIT(O_INTROSPECTION_ACCESS) |        \
+     BIT(O_INTROSPECTION_RESOURCE))
 
 /* What the command line said, unchecked: values are validated once the configuration is loaded. */
 struct client_args {
@@ -102,6 +111,8 @@ struct client_args {
     size_t n_resources;
     const char *post_logout_uris[LIST_MAX];
     size_t n_post_logout_uris;
+    const char *introspection_resources[LIST_MAX];
+    size_t n_introspection_resources;
     const char *pos[4];          /* subcommand, then its operands */
     size_t n_pos;
 };
@@ -130,6 +141,8 @@ static void usage(FILE *out)
           "\n"
           "client options:\n"
           "  --name NAME                    client_name\n"
+          "  --application-type T           web (default) or native: only a native client's redirect URIs\n"
+          "                                 on http://127.0.0.1 or http://[::1] match any port (RFC 8252)\n"
           "  --grant-type G                 repeatable; or --grant-types a,b. One of authorization_code,\n"
           "                                 client_credentials, refresh_token,\n"
           "                                 urn:ietf:params:oauth:grant-type:device_code. Default:\n"
@@ -152,6 +165,11 @@ static void usage(FILE *out)
           "                                 or S256,plain\n"
           "  --require-pkce                 require PKCE (default: pkce.required); always on for public\n"
           "  --no-require-pkce              clients, which cannot take --no-require-pkce\n"
+          "  --introspection-access A       which access tokens it may introspect: all (default), own,\n"
+          "                                 or resources (its own and those for --introspection-resource)\n"
+          "  --introspection-resource ID    repeatable; an API of the configuration's resources, with\n"
+          "                                 --introspection-access resources\n"
+          "                                 (--no-introspection-resources clears)\n"
           "\n"
           "global options (anywhere): --config FILE, --dev, --storage DSN, --log-level LEVEL\n"
           "\n"
@@ -236,6 +254,8 @@ static void parse_args(int argc, char **argv, struct arena *a, struct cli_global
                 add_to_list(ca->resources, &ca->n_resources, v, s);
             } else if (o == O_POST_LOGOUT_URI) {
                 add_to_list(ca->post_logout_uris, &ca->n_post_logout_uris, v, s);
+            } else if (o == O_INTROSPECTION_RESOURCE) {
+                add_to_list(ca->introspection_resources, &ca->n_introspection_resources, v, s);
             }
             continue;
         }
@@ -409,6 +429,26 @@ static void check_uri_list(const struct client_cmd *cc, enum opt flag, enum opt 
     }
 }
 
+/* The API identifiers of a repeatable option (`flag`, cleared by `no_flag`), as clients[].resources and
+ * clients[].introspection_resources in the file: not both options, each an API of the configuration, none
+ * twice. */
+static void check_resource_list(const struct client_cmd *cc, enum opt flag, enum opt no_flag,
+                                const char *const *ids, size_t n)
+{
+    const struct client_args *ca = cc->args;
+    const char *name = opts[flag].name;
+    if ((ca->seen & BIT(flag)) && (ca->seen & BIT(no_flag)))
+        die("client %s: %s and %s are mutually exclusive", cc->sub, name, opts[no_flag].name);
+    for (size_t i = 0; i < n; i++) {
+        if (!is_resource(cc->cfg, ids[i]))
+            die("client %s: %s: unknown resource '%s' (not a resources[].identifier of the configuration)",
+                cc->sub, name, ids[i]);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(ids[i], ids[j]) == 0)
+                die("client %s: %s: duplicate '%s'", cc->sub, name, ids[i]);
+    }
+}
+
 /* Checks each given value on its own; combinations are checked on the resulting client (check_client). */
 static void check_args(const struct client_cmd *cc)
 {
@@ -423,6 +463,10 @@ static void check_args(const struct client_cmd *cc)
     v = ca->val[O_NAME];
     if (v != NULL && (strlen(v) > 1024 || !utf8_valid(v, strlen(v))))
         die("client %s: --name: must be valid UTF-8 of at most 1024 bytes", sub);
+    v = ca->val[O_APP_TYPE];
+    enum application_type at;
+    if (v != NULL && client_application_type_parse(v, &at) != 0)
+        die("client %s: --application-type: must be web or native, got '%s'", sub, v);
     for (size_t i = 0; i < ca->n_grants; i++) {
         if (grant_type_flag(ca->grants[i]) == 0)
             die("client %s: %s: unsupported grant type '%s' (allowed: " GRANT_NAMES ")", sub, ca->grant_flag[i],
@@ -446,17 +490,7 @@ static void check_args(const struct client_cmd *cc)
         die("client %s: --secret and --secret-sha256 are mutually exclusive", sub);
     if (ca->val[O_SECRET] != NULL && ca->val[O_SECRET][0] == '\0')
         die("client %s: --secret: must not be empty", sub);
-    if ((ca->seen & BIT(O_RESOURCE)) && (ca->seen & BIT(O_NO_RESOURCES)))
-        die("client %s: --resource and --no-resources are mutually exclusive", sub);
-    for (size_t i = 0; i < ca->n_resources; i++) {
-        if (!is_resource(cc->cfg, ca->resources[i]))
-            die("client %s: --resource: unknown resource '%s' (not a resources[].identifier of the "
-                "configuration)",
-                sub, ca->resources[i]);
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(ca->resources[i], ca->resources[j]) == 0)
-                die("client %s: --resource: duplicate '%s'", sub, ca->resources[i]);
-    }
+    check_resource_list(cc, O_RESOURCE, O_NO_RESOURCES, ca->resources, ca->n_resources);
     v = ca->val[O_TTL];
     int64_t ttl;
     if (v != NULL && (str_to_i64(str_c(v), &ttl) != 0 || ttl < 0 || ttl > TTL_MAX))
@@ -477,6 +511,12 @@ static void check_args(const struct client_cmd *cc)
         pkce_methods_arg(cc, ca->val[O_PKCE_METHODS]);
     if ((ca->seen & BIT(O_REQUIRE_PKCE)) && (ca->seen & BIT(O_NO_REQUIRE_PKCE)))
         die("client %s: --require-pkce and --no-require-pkce are mutually exclusive", sub);
+    v = ca->val[O_INTROSPECTION_ACCESS];
+    enum introspection_access ia;
+    if (v != NULL && client_introspection_access_parse(v, &ia) != 0)
+        die("client %s: --introspection-access: must be all, own or resources, got '%s'", sub, v);
+    check_resource_list(cc, O_INTROSPECTION_RESOURCE, O_NO_INTROSPECTION_RESOURCES, ca->introspection_resources,
+                        ca->n_introspection_resources);
 }
 
 /* The rules that involve several fields, on the client as it will be stored. */
@@ -504,6 +544,14 @@ static void check_client(const struct client_cmd *cc, const struct client *c, bo
         die("client %s: --redirect-uri: at least one is required for authorization_code (RFC 6749 §3.1.2.2)", sub);
     if (c->grant_types == 0)
         die("client %s: --grant-type: at least one grant type is required", sub);
+    /* As clients[].introspection_access and introspection_resources in the file: the list goes with
+     * `resources`, both ways. */
+    if (c->introspection_access == INTROSPECT_RESOURCES && c->n_introspection_resources == 0)
+        die("client %s: --introspection-access resources needs at least one --introspection-resource", sub);
+    if (c->introspection_access != INTROSPECT_RESOURCES && c->n_introspection_resources > 0)
+        die("client %s: --introspection-resource: only applies with --introspection-access resources (clear the "
+            "list with --no-introspection-resources)",
+            sub);
 }
 
 /* Applies the given options onto c (create: onto an empty client; update: onto the stored one). */
@@ -512,6 +560,8 @@ static void apply_args(const struct client_cmd *cc, struct client *c)
     const struct client_args *ca = cc->args;
     if (ca->val[O_NAME] != NULL)
         c->client_name = ca->val[O_NAME][0] != '\0' ? ca->val[O_NAME] : NULL;
+    if (ca->val[O_APP_TYPE] != NULL)
+        client_application_type_parse(ca->val[O_APP_TYPE], &c->application_type);
     if (ca->seen & (BIT(O_REDIRECT_URI) | BIT(O_NO_REDIRECT_URIS))) {
         c->redirect_uris = (const char **)ca->redirect_uris;
         c->n_redirect_uris = ca->n_redirect_uris;
@@ -546,6 +596,12 @@ static void apply_args(const struct client_cmd *cc, struct client *c)
         client_refresh_policy_parse(ca->val[O_REFRESH_POLICY], &c->refresh_policy);
     if (ca->val[O_PKCE_METHODS] != NULL)
         c->pkce_methods = pkce_methods_arg(cc, ca->val[O_PKCE_METHODS]);
+    if (ca->val[O_INTROSPECTION_ACCESS] != NULL)
+        client_introspection_access_parse(ca->val[O_INTROSPECTION_ACCESS], &c->introspection_access);
+    if (ca->seen & (BIT(O_INTROSPECTION_RESOURCE) | BIT(O_NO_INTROSPECTION_RESOURCES))) {
+        c->introspection_resources = (const char **)ca->introspection_resources;
+        c->n_introspection_resources = ca->n_introspection_resources;
+    }
     if (ca->seen & BIT(O_REQUIRE_PKCE))
         c->require_pkce = true;
     else if (ca->seen & BIT(O_NO_REQUIRE_PKCE))
@@ -839,7 +895,9 @@ static const struct {
     {"list", client_list, 0, 0},
     {"show", client_show, 0, 1},
     {"update", client_update,
-     METADATA_OPTS | BIT(O_NO_REDIRECT_URIS) | BIT(O_NO_RESOURCES) | BIT(O_NO_POST_LOGOUT_URIS), 1},
+     METADATA_OPTS | BIT(O_NO_REDIRECT_URIS) | BIT(O_NO_RESOURCES) | BIT(O_NO_POST_LOGOUT_URIS) |
+         BIT(O_NO_INTROSPECTION_RESOURCES),
+     1},
     {"delete", client_delete, 0, 1},
     {"rotate-secret", client_rotate_secret, BIT(O_SECRET), 1},
 };

@@ -36,6 +36,7 @@ static struct worker *worker_init(void *ud, unsigned id)
     int64_t now = clock_now();
     w->next_gc = now + 10 + id;
     w->next_key_reload = now + app->cfg->keys.reload_interval;
+    w->next_discovery_refresh = now + DISCOVERY_REFRESH_SECONDS;
     return w;
 }
 
@@ -47,11 +48,12 @@ static void worker_fini(struct worker *w)
 }
 
 /* Background work, spread over the workers: expired-row GC (bounded per pass) on worker 0, key reload
- * (rotation by the CLI or another instance) of the shared keystore, also on worker 0. A GC pass removes at
- * most GC_PASS rows; a full pass means there is more, and the next one runs at the next tick (about
- * 100 ms later) rather than in 10 s: up to about 10 * GC_PASS rows a second, in short passes, so that an
- * expired backlog is drained without stalling the loop. With several instances on PostgreSQL one of them
- * collects at a time (an advisory lock); the others' passes return at once. */
+ * (rotation by the CLI or another instance) of the shared keystore, also on worker 0, and the discovery
+ * variant (clients changed by the CLI or another instance), on worker 0 too. A GC pass removes at most
+ * GC_PASS rows; a full pass means there is more, and the next one runs at the next tick (about 100 ms
+ * later) rather than in 10 s: up to about 10 * GC_PASS rows a second, in short passes, so that an expired
+ * backlog is drained without stalling the loop. With several instances on PostgreSQL one of them collects
+ * at a time (an advisory lock); the others' passes return at once. */
 #define GC_PASS 500
 static void worker_tick(struct worker *w)
 {
@@ -70,6 +72,11 @@ static void worker_tick(struct worker *w)
         if (keystore_reload(w->app->keys, w->db, &err) != 0)
             log_warn("key_reload_failed", LS("detail", err.msg), NULL);
         w->next_key_reload = now + w->app->cfg->keys.reload_interval;
+    }
+    if (w->id == 0 && now >= w->next_discovery_refresh) {
+        if (discovery_refresh(w->app, w->db, &err) != 0)
+            log_warn("discovery_refresh_failed", LS("detail", err.msg), NULL);
+        w->next_discovery_refresh = now + DISCOVERY_REFRESH_SECONDS;
     }
 }
 
@@ -207,6 +214,8 @@ int cmd_serve(int argc, char **argv)
     app->userinfo_url = arena_printf(app_arena, "%s/me", app->issuer);
     load_resources(app);
     discovery_build(app);
+    if (discovery_refresh(app, db, &err) != 0)
+        die("storage: %s", err.msg);
     if (cfg->dev && first_start)
         create_demo_client(app, db);
     store_conn_close(db);
@@ -248,8 +257,8 @@ int cmd_serve(int argc, char **argv)
     explicit_bzero(secret, strlen(secret));
     free(secret);
     free(app->resources);
-    free(app->discovery_json);
-    free(app->oauth_metadata_json);
+    free(app->metadata_json[0]);
+    free(app->metadata_json[1]);
     config_free(cfg);
     free(app);
     return 0;

@@ -80,6 +80,7 @@ struct raw_client {
     char *client_secret;
     char *client_secret_sha256;
     char *client_name;
+    char *application_type;
     char **grant_types;
     unsigned n_grant_types;
     char **redirect_uris;
@@ -96,6 +97,9 @@ struct raw_client {
     char **pkce_methods;
     unsigned n_pkce_methods;
     char *require_pkce;
+    char *introspection_access;
+    char **introspection_resources;
+    unsigned n_introspection_resources;
 };
 
 struct raw_sessions {
@@ -215,6 +219,7 @@ static const cyaml_schema_field_t client_fields[] = {
     F_STR("client_secret", struct raw_client, client_secret),
     F_STR("client_secret_sha256", struct raw_client, client_secret_sha256),
     F_STR("client_name", struct raw_client, client_name),
+    F_STR("application_type", struct raw_client, application_type),
     F_LIST("grant_types", struct raw_client, grant_types, n_grant_types, CFG_MAX_GRANTS),
     F_LIST("redirect_uris", struct raw_client, redirect_uris, n_redirect_uris, CFG_MAX_REDIRECTS),
     F_STR("token_endpoint_auth_method", struct raw_client, token_endpoint_auth_method),
@@ -227,6 +232,9 @@ static const cyaml_schema_field_t client_fields[] = {
     F_STR("refresh_token_policy", struct raw_client, refresh_token_policy),
     F_LIST("pkce_methods", struct raw_client, pkce_methods, n_pkce_methods, CFG_MAX_PKCE_METHODS),
     F_STR("require_pkce", struct raw_client, require_pkce),
+    F_STR("introspection_access", struct raw_client, introspection_access),
+    F_LIST("introspection_resources", struct raw_client, introspection_resources, n_introspection_resources,
+           CFG_MAX_CLIENT_RESOURCES),
     CYAML_FIELD_END,
 };
 
@@ -939,6 +947,7 @@ static int apply_raw(struct config *cfg, struct raw_config *raw, const char *pre
             c->client_secret = steal(&r->client_secret);
             c->client_secret_sha256 = steal(&r->client_secret_sha256);
             c->client_name = steal(&r->client_name);
+            c->application_type = steal(&r->application_type);
             c->grant_types = steal_list(&r->grant_types, &r->n_grant_types, &c->n_grant_types);
             c->redirect_uris = steal_list(&r->redirect_uris, &r->n_redirect_uris, &c->n_redirect_uris);
             c->token_endpoint_auth_method = steal(&r->token_endpoint_auth_method);
@@ -951,6 +960,9 @@ static int apply_raw(struct config *cfg, struct raw_config *raw, const char *pre
             c->refresh_token_policy = steal(&r->refresh_token_policy);
             c->pkce_methods = steal_list(&r->pkce_methods, &r->n_pkce_methods, &c->n_pkce_methods);
             c->require_pkce = steal(&r->require_pkce);
+            c->introspection_access = steal(&r->introspection_access);
+            c->introspection_resources = steal_list(&r->introspection_resources, &r->n_introspection_resources,
+                                                    &c->n_introspection_resources);
             if (entry_ttl(r->access_token_ttl, prefix, "clients", i, &c->access_token_ttl, err) != 0)
                 return ERR_INVALID;
         }
@@ -1146,6 +1158,8 @@ static const char *const auth_methods_allowed[] = {"client_secret_basic", "clien
 static const char *const log_levels_allowed[] = {"debug", "info", "warn", "error"};
 static const char *const refresh_policies_allowed[] = {"offline_consent", "offline_access", "always"};
 static const char *const pkce_methods_allowed[] = {"S256", "plain"};
+static const char *const application_types_allowed[] = {"web", "native"};
+static const char *const introspection_access_allowed[] = {"all", "own", "resources"};
 
 static bool one_of(const char *s, const char *const *set, size_t n)
 {
@@ -1492,6 +1506,62 @@ static int validate_redirect_uri(const struct config *cfg, unsigned i, const cha
     return 0;
 }
 
+/* An enumerated field of clients[i] (`key`): `def` when unset, else one of allowed[0..n), else an error
+ * listing `choices`. */
+static int client_choice(char **field, const char *def, const char *const *allowed, size_t n, unsigned i,
+                         const char *key, const char *choices, struct errbuf *err)
+{
+    char buf[72];
+    if (*field == NULL)
+        config_set_str(field, def);
+    if (!one_of(*field, allowed, n)) {
+        errbuf_set(err, "clients[%u].%s: must be %s, got '%s'", i, key, choices, shown(*field, buf));
+        return ERR_INVALID;
+    }
+    return 0;
+}
+#define CLIENT_CHOICE(c, field, def, allowed, i, choices, err)                                                \
+    client_choice(&(c)->field, (def), (allowed), sizeof(allowed) / sizeof((allowed)[0]), (i), #field,         \
+                  (choices), (err))
+
+/* introspection_access and introspection_resources (RFC 7662 §4: the server may limit which tokens a
+ * client can introspect). The list names configured APIs and goes with `resources` only, both ways. */
+static int validate_client_introspection(struct config *cfg, unsigned i, struct errbuf *err)
+{
+    char buf[72];
+    struct cfg_client *c = &cfg->clients[i];
+    if (CLIENT_CHOICE(c, introspection_access, "all", introspection_access_allowed, i, "all, own or resources",
+                      err) != 0)
+        return ERR_INVALID;
+    bool by_resource = strcmp(c->introspection_access, "resources") == 0;
+    if (by_resource && c->n_introspection_resources == 0) {
+        errbuf_set(err,
+                   "clients[%u].introspection_resources: introspection_access resources needs at least one API "
+                   "(a resources[].identifier)",
+                   i);
+        return ERR_INVALID;
+    }
+    if (!by_resource && c->n_introspection_resources > 0) {
+        errbuf_set(err, "clients[%u].introspection_resources: only applies with introspection_access resources", i);
+        return ERR_INVALID;
+    }
+    for (unsigned j = 0; j < c->n_introspection_resources; j++) {
+        const char *r = c->introspection_resources[j];
+        if (r == NULL || !is_resource(cfg, r)) {
+            errbuf_set(err,
+                       "clients[%u].introspection_resources[%u]: unknown resource '%s' (not a "
+                       "resources[].identifier)",
+                       i, j, shown(r, buf));
+            return ERR_INVALID;
+        }
+        if (in_list(r, c->introspection_resources, j)) {
+            errbuf_set(err, "clients[%u].introspection_resources[%u]: duplicate '%s'", i, j, shown(r, buf));
+            return ERR_INVALID;
+        }
+    }
+    return 0;
+}
+
 /* The settings of the interactive flows: ID token algorithm, refresh token policy, PKCE. */
 static int validate_client_interactive(struct config *cfg, unsigned i, bool is_public, struct errbuf *err)
 {
@@ -1519,15 +1589,9 @@ static int validate_client_interactive(struct config *cfg, unsigned i, bool is_p
         return ERR_INVALID;
     }
 
-    if (c->refresh_token_policy == NULL)
-        config_set_str(&c->refresh_token_policy, "offline_consent");
-    if (!ONE_OF(c->refresh_token_policy, refresh_policies_allowed)) {
-        errbuf_set(err,
-                   "clients[%u].refresh_token_policy: must be offline_consent, offline_access or always, got "
-                   "'%s'",
-                   i, shown(c->refresh_token_policy, buf));
+    if (CLIENT_CHOICE(c, refresh_token_policy, "offline_consent", refresh_policies_allowed, i,
+                      "offline_consent, offline_access or always", err) != 0)
         return ERR_INVALID;
-    }
 
     if (c->n_pkce_methods == 0) {
         free(c->pkce_methods);
@@ -1617,16 +1681,9 @@ static int validate_client(struct config *cfg, unsigned i, struct arena *tmp, st
     }
     bool has_secret = c->client_secret != NULL || c->client_secret_sha256 != NULL;
 
-    if (c->token_endpoint_auth_method == NULL)
-        config_set_str(&c->token_endpoint_auth_method, has_secret ? "client_secret_basic" : "none");
-    if (!ONE_OF(c->token_endpoint_auth_method, auth_methods_allowed)) {
-        errbuf_set(
-            err,
-            "clients[%u].token_endpoint_auth_method: must be client_secret_basic, client_secret_post or "
-            "none, got '%s'",
-            i, shown(c->token_endpoint_auth_method, buf));
+    if (CLIENT_CHOICE(c, token_endpoint_auth_method, has_secret ? "client_secret_basic" : "none",
+                      auth_methods_allowed, i, "client_secret_basic, client_secret_post or none", err) != 0)
         return ERR_INVALID;
-    }
     bool is_public = strcmp(c->token_endpoint_auth_method, "none") == 0;
     if (!is_public && !has_secret) {
         errbuf_set(
@@ -1641,6 +1698,11 @@ static int validate_client(struct config *cfg, unsigned i, struct arena *tmp, st
                    i);
         return ERR_INVALID;
     }
+
+    /* OIDC Registration §2: web unless said otherwise. It decides how redirect URIs are matched: only a
+     * native client's loopback IP redirect URIs may vary in port (RFC 8252 §7.3). */
+    if (CLIENT_CHOICE(c, application_type, "web", application_types_allowed, i, "web or native", err) != 0)
+        return ERR_INVALID;
 
     for (unsigned j = 0; j < c->n_redirect_uris; j++) {
         if (validate_redirect_uri(cfg, i, "redirect_uris", j, c->redirect_uris[j], err) != 0)
@@ -1720,6 +1782,8 @@ static int validate_client(struct config *cfg, unsigned i, struct arena *tmp, st
                    ENTRY_TTL_MAX);
         return ERR_INVALID;
     }
+    if (validate_client_introspection(cfg, i, err) != 0)
+        return ERR_INVALID;
     return validate_client_interactive(cfg, i, is_public, err);
 }
 
@@ -2012,6 +2076,7 @@ void config_free(struct config *cfg)
         free(c->client_secret);
         free(c->client_secret_sha256);
         free(c->client_name);
+        free(c->application_type);
         free_list(c->grant_types, c->n_grant_types);
         free_list(c->redirect_uris, c->n_redirect_uris);
         free(c->token_endpoint_auth_method);
@@ -2022,6 +2087,8 @@ void config_free(struct config *cfg)
         free(c->refresh_token_policy);
         free_list(c->pkce_methods, c->n_pkce_methods);
         free(c->require_pkce);
+        free(c->introspection_access);
+        free_list(c->introspection_resources, c->n_introspection_resources);
     }
     free(cfg->clients);
     for (unsigned i = 0; i < cfg->n_users; i++) {

@@ -44,6 +44,7 @@ struct cfg_client {
     char *client_secret;         /* clear secret as given (hashed at start, never stored in clear) */
     char *client_secret_sha256;  /* or: base64 of SHA-256 of the secret */
     char *client_name;
+    char *application_type;      /* web (default) | native: only native loopback redirect URIs vary in port */
     char **grant_types;
     unsigned n_grant_types;
     char **redirect_uris;
@@ -62,6 +63,10 @@ struct cfg_client {
     unsigned n_pkce_methods;
     char *require_pkce;          /* "true"/"false"/NULL: NULL = pkce.required; public clients always */
     bool require_pkce_set, require_pkce_value; /* derived from require_pkce by config_validate */
+    /* Introspection (RFC 7662 §4): which access tokens this client may introspect. */
+    char *introspection_access;  /* all (default) | own | resources */
+    char **introspection_resources; /* with `resources`: APIs (resources[].identifier) whose tokens it sees */
+    unsigned n_introspection_resources;
 };
 
 /* An end user declared in the file (like Dex's static passwords): applied at start. */

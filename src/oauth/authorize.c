@@ -1,8 +1,9 @@
 /* authorize.c: authorization endpoint (RFC 6749 §3.1, §4.1.1-4.1.2.1; OIDC Core §3.1.2; RFC 7636 §4.3;
- * RFC 8707; RFC 8252 §7.3 loopback redirects; RFC 9207 `iss`). Validates the request, then either
- * answers at once (SSO session and remembered consent, or prompt=none) or parks it as an interaction and
- * sends the browser to the login, account-selection or consent page (interaction.c), which resume it
- * through authz_resume(). Implicit and hybrid response types are not served. */
+ * RFC 8707; RFC 8252 §7.3 loopback redirects of native clients; RFC 9207 `iss`). Validates the request,
+ * then either answers at once (SSO session and remembered consent, or prompt=none) or parks it as an
+ * interaction and sends the browser to the login, account-selection or consent page (interaction.c),
+ * which resume it through authz_resume(). Implicit and hybrid response types are not served; their
+ * errors go in the fragment (Multiple Response Types §5). */
 #include "oauth/authorize.h"
 
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "oauth/frontchannel.h"
 #include "oauth/pkce.h"
 #include "oauth/scope.h"
+#include "oauth/tokens.h"
 #include "session/session.h"
 #include "store/store.h"
 #include "core/banned.h"
@@ -36,50 +38,55 @@ bool scope_is_oidc(const char *s)
 
 /* ---- redirect URI matching ---- */
 
-static bool is_loopback_host(struct str host)
+/* Splits a loopback IP redirect URI, "http://127.0.0.1[:port]REST" or "http://[::1][:port]REST", into its
+ * host and REST (path and query, from the first '/' or '?'), the port being 1 to 65535 or absent. False for
+ * anything else: another scheme or host (including "localhost", which RFC 8252 §8.3 does not recommend and
+ * which gets no port freedom), userinfo, or junk after the host ("http://127.0.0.1.evil.com",
+ * "http://[::1]@evil.com"). */
+static bool split_loopback_ip(const char *uri, struct str *host, struct str *rest)
 {
-    return str_eq_c(host, "127.0.0.1") || str_eq_c(host, "[::1]") || str_eq_c(host, "localhost");
-}
-
-/* Splits "http://host:port/rest" into host (with brackets for IPv6) and rest; port ignored. */
-static bool split_http(const char *uri, struct str *host, struct str *rest)
-{
+    static const char *const hosts[] = {"127.0.0.1", "[::1]"};
     if (strncmp(uri, "http://", 7) != 0)
         return false;
     const char *h = uri + 7;
-    const char *end = h + strcspn(h, "/?#");
-    const char *colon = NULL;
-    if (*h == '[') {
-        const char *rb = memchr(h, ']', (size_t)(end - h));
-        if (rb == NULL)
-            return false;
-        /* Only ":port" may follow the literal: "[::1]@evil.com" is user "[::1]" at host evil.com. */
-        if (rb + 1 < end && rb[1] != ':')
-            return false;
-        colon = rb + 1 < end ? rb + 1 : NULL;
-        *host = (struct str){h, (size_t)(rb + 1 - h)};
-    } else {
-        colon = memchr(h, ':', (size_t)(end - h));
-        *host = (struct str){h, (size_t)((colon ? colon : end) - h)};
+    const char *p = NULL;
+    for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]) && p == NULL; i++) {
+        size_t n = strlen(hosts[i]);
+        if (strncmp(h, hosts[i], n) == 0) {
+            *host = (struct str){h, n};
+            p = h + n;
+        }
     }
-    if (colon != NULL) {
-        for (const char *p = colon + 1; p < end; p++)
-            if (*p < '0' || *p > '9')
-                return false;
+    if (p == NULL)
+        return false;
+    if (*p == ':') {
+        unsigned port = 0;
+        size_t digits = 0;
+        for (p++; *p >= '0' && *p <= '9' && digits < 6; p++, digits++)
+            port = port * 10 + (unsigned)(*p - '0');
+        if (digits == 0 || digits > 5 || port == 0 || port > 65535)
+            return false;
     }
-    *rest = str_c(end);
+    if (*p != '\0' && *p != '/' && *p != '?')
+        return false;
+    *rest = str_c(p);
     return true;
 }
 
-bool redirect_uri_matches(const char *registered, const char *given)
+bool redirect_uri_matches(enum application_type type, const char *registered, const char *given)
 {
+    /* OIDC Core §3.1.2.1, RFC 9700 §4.1.3: simple string comparison. */
     if (strcmp(registered, given) == 0)
         return true;
-    /* RFC 8252 §7.3: for loopback redirect URIs the port may vary; everything else must match. */
-    struct str rh, rr, gh, gr;
-    if (!split_http(registered, &rh, &rr) || !split_http(given, &gh, &gr))
+    /* RFC 8252 §7.3: a native app listening on a loopback IP address gets a port from the OS at run time,
+     * so the port may differ from the registered one; scheme, host, path and query may not. Web clients
+     * never get this (RFC 9700 §2.1). */
+    if (type != APP_TYPE_NATIVE)
         return false;
-    return is_loopback_host(rh) && str_eq(rh, gh) && str_eq(rr, gr);
+    struct str rh, rr, gh, gr;
+    if (!split_loopback_ip(registered, &rh, &rr) || !split_loopback_ip(given, &gh, &gr))
+        return false;
+    return str_eq(rh, gh) && str_eq(rr, gr);
 }
 
 /* ---- resource (API) selection, shared with the token endpoint's rules ---- */
@@ -223,7 +230,7 @@ static bool validate_client_and_redirect(struct http_req *req, const struct form
         ar->redirect_uri = str_dup(req->arena, v);
         ar->redirect_uri_given = true;
         for (size_t i = 0; i < c->n_redirect_uris; i++)
-            if (redirect_uri_matches(c->redirect_uris[i], ar->redirect_uri))
+            if (redirect_uri_matches(c->application_type, c->redirect_uris[i], ar->redirect_uri))
                 return true;
         page_error(req, OAUTH_ERROR(INVALID_REQUEST, "redirect_uri is not registered for this client"));
         return false;
@@ -595,6 +602,17 @@ void authz_resume(struct http_req *req, const struct client *c, const struct aut
     issue_code(req, c, ar, &s);
 }
 
+/* Whether the request's response_type has the value token or id_token, whose responses default to the
+ * fragment and are never sent in the query (OAuth 2.0 Multiple Response Type Encoding Practices §2.1, §3,
+ * §5; RFC 6749 §4.2.2.1). Only code is served, but the unsupported_response_type error for the others is
+ * then delivered where their client reads it, and not where a Referer header would leak it. A missing or
+ * repeated response_type, code, none and unknown values: the query. */
+static bool response_type_wants_fragment(struct arena *a, const struct form *f)
+{
+    const char *rt = form_get_dup(a, f, "response_type");
+    return rt != NULL && (token_scope_has(rt, "token") || token_scope_has(rt, "id_token"));
+}
+
 void oauth_authorize_handle(struct http_req *req)
 {
     struct form f;
@@ -620,22 +638,26 @@ void oauth_authorize_handle(struct http_req *req)
     memset(&ar, 0, sizeof(ar));
     if (!validate_client_and_redirect(req, &f, &c, &ar))
         return;
-    /* From here on errors go back to the client (RFC 6749 §4.1.2.1), in the requested response mode. */
+    /* From here on errors go back to the client (RFC 6749 §4.1.2.1), in the response mode of the request:
+     * the one it asks for, else the default of its response type. */
+    enum response_mode default_mode =
+        response_type_wants_fragment(req->arena, &f) ? RESPONSE_MODE_FRAGMENT : RESPONSE_MODE_QUERY;
     struct str mode;
-    int mrc = form_get(&f, "response_mode", &mode);
-    ar.response_mode = RESPONSE_MODE_QUERY;
-    if (mrc == 0) {
+    ar.response_mode = default_mode;
+    if (form_get(&f, "response_mode", &mode) == 0) {
         if (str_eq_c(mode, "fragment"))
             ar.response_mode = RESPONSE_MODE_FRAGMENT;
         else if (str_eq_c(mode, "form_post"))
             ar.response_mode = RESPONSE_MODE_FORM_POST;
         else if (!str_eq_c(mode, "query")) {
             struct str st;
-            authz_respond_error(req, ar.redirect_uri, RESPONSE_MODE_QUERY,
+            authz_respond_error(req, ar.redirect_uri, default_mode,
                                 OAUTH_ERROR(INVALID_REQUEST, "response_mode must be query, fragment or form_post"),
                                 form_get(&f, "state", &st) == 0 ? str_dup(req->arena, st) : NULL);
             return;
         }
+        /* response_mode=query stays the fragment for such a type: "in no case" are its response parameters
+         * query-encoded (Multiple Response Types §2.1), and the request is refused anyway. */
     }
     const struct resource *res = NULL;
     struct oauth_error e = validate_rest(req, &f, &c, &ar, &res);

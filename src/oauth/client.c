@@ -26,21 +26,33 @@ static int name_index(const char *const *names, size_t n, const char *s)
     return -1;
 }
 
+/* PREFIX_str() and PREFIX_parse() of an enum whose values index NAMES; names[0] is the default, which
+ * _str also gives for a value out of range. _parse returns -1 for an unknown name, leaving *out as it was. */
+#define NAME_TABLE_FUNCS(prefix, type, names)                                                               \
+    const char *prefix##_str(type v)                                                                       \
+    {                                                                                                      \
+        return (unsigned)v < NAMES_LEN(names) ? names[v] : names[0];                                       \
+    }                                                                                                      \
+    int prefix##_parse(const char *s, type *out)                                                           \
+    {                                                                                                      \
+        int i = name_index(names, NAMES_LEN(names), s);                                                    \
+        if (i < 0)                                                                                         \
+            return -1;                                                                                     \
+        *out = (type)i;                                                                                    \
+        return 0;                                                                                          \
+    }
+
 static const char *const auth_methods[] = {"client_secret_basic", "client_secret_post", "none"};
+NAME_TABLE_FUNCS(client_auth_method, enum client_auth_method, auth_methods)
 
-const char *client_auth_method_str(enum client_auth_method m)
-{
-    return (unsigned)m < NAMES_LEN(auth_methods) ? auth_methods[m] : "client_secret_basic";
-}
+static const char *const refresh_policies[] = {"offline_consent", "offline_access", "always"};
+NAME_TABLE_FUNCS(client_refresh_policy, enum refresh_policy, refresh_policies)
 
-int client_auth_method_parse(const char *s, enum client_auth_method *out)
-{
-    int i = name_index(auth_methods, NAMES_LEN(auth_methods), s);
-    if (i < 0)
-        return -1;
-    *out = (enum client_auth_method)i;
-    return 0;
-}
+static const char *const application_types[] = {"web", "native"};
+NAME_TABLE_FUNCS(client_application_type, enum application_type, application_types)
+
+static const char *const introspection_accesses[] = {"all", "own", "resources"};
+NAME_TABLE_FUNCS(client_introspection_access, enum introspection_access, introspection_accesses)
 
 static const struct {
     const char *name;
@@ -57,22 +69,6 @@ unsigned grant_type_flag(const char *name)
     for (size_t i = 0; i < sizeof(grants) / sizeof(grants[0]); i++)
         if (strcmp(name, grants[i].name) == 0)
             return grants[i].flag;
-    return 0;
-}
-
-static const char *const refresh_policies[] = {"offline_consent", "offline_access", "always"};
-
-const char *client_refresh_policy_str(enum refresh_policy p)
-{
-    return (unsigned)p < NAMES_LEN(refresh_policies) ? refresh_policies[p] : "offline_consent";
-}
-
-int client_refresh_policy_parse(const char *s, enum refresh_policy *out)
-{
-    int i = name_index(refresh_policies, NAMES_LEN(refresh_policies), s);
-    if (i < 0)
-        return -1;
-    *out = (enum refresh_policy)i;
     return 0;
 }
 
@@ -114,6 +110,12 @@ int client_from_store(struct arena *a, const struct store_client *sc, struct cli
     memcpy(out->secret_hash, sc->secret_hash, STORE_HASH_LEN);
     const char *name = json_string_value(json_object_get(m, "client_name"));
     out->client_name = arena_strdup(a, name);
+    /* Absent (a client stored before the field existed) or unknown: web, whose redirect URIs are compared
+     * as strings, the stricter reading. */
+    const char *at = json_string_value(json_object_get(m, "application_type"));
+    out->application_type = APP_TYPE_WEB;
+    if (at != NULL)
+        client_application_type_parse(at, &out->application_type);
     const char *method = json_string_value(json_object_get(m, "token_endpoint_auth_method"));
     out->auth_method = sc->has_secret ? CLIENT_AUTH_SECRET_BASIC : CLIENT_AUTH_NONE;
     if (method != NULL && client_auth_method_parse(method, &out->auth_method) != 0) {
@@ -145,6 +147,16 @@ int client_from_store(struct arena *a, const struct store_client *sc, struct cli
     out->require_pkce = json_is_boolean(rq) ? json_is_true(rq) : true;
     if (out->auth_method == CLIENT_AUTH_NONE)
         out->require_pkce = true; /* RFC 9700 §2.1.1: public clients always use PKCE */
+    /* Absent (stored before the field existed): all, as then. An unknown value is refused rather than read
+     * as some other, wider, access. */
+    const char *ia = json_string_value(json_object_get(m, "introspection_access"));
+    out->introspection_access = INTROSPECT_ALL;
+    if (ia != NULL && client_introspection_access_parse(ia, &out->introspection_access) != 0) {
+        json_decref(m);
+        return -1;
+    }
+    out->introspection_resources =
+        json_str_array(a, json_object_get(m, "introspection_resources"), &out->n_introspection_resources);
     json_t *ttl = json_object_get(m, "access_token_ttl");
     if (json_is_integer(ttl) && json_integer_value(ttl) > 0 && json_integer_value(ttl) <= 86400 * 366)
         out->access_token_ttl = (uint32_t)json_integer_value(ttl);
@@ -152,39 +164,40 @@ int client_from_store(struct arena *a, const struct store_client *sc, struct cli
     return 0;
 }
 
+/* Sets m[key] to the array of v[0..n); an empty list is written only when `always`. */
+static void set_str_array(json_t *m, const char *key, const char *const *v, size_t n, bool always)
+{
+    if (n == 0 && !always)
+        return;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, json_string(v[i]));
+    json_object_set_new(m, key, arr);
+}
+
 char *client_metadata_json(const struct client *c)
 {
     json_t *m = json_object();
     if (c->client_name != NULL)
         json_object_set_new(m, "client_name", json_string(c->client_name));
+    /* The policies below are written even when they are the default, so that `ostiary client show`
+     * states them. */
+    json_object_set_new(m, "application_type", json_string(client_application_type_str(c->application_type)));
     json_object_set_new(m, "token_endpoint_auth_method", json_string(client_auth_method_str(c->auth_method)));
     json_t *gt = json_array();
     for (size_t i = 0; i < sizeof(grants) / sizeof(grants[0]); i++)
         if (c->grant_types & grants[i].flag)
             json_array_append_new(gt, json_string(grants[i].name));
     json_object_set_new(m, "grant_types", gt);
-    json_t *ru = json_array();
-    for (size_t i = 0; i < c->n_redirect_uris; i++)
-        json_array_append_new(ru, json_string(c->redirect_uris[i]));
-    json_object_set_new(m, "redirect_uris", ru);
+    set_str_array(m, "redirect_uris", c->redirect_uris, c->n_redirect_uris, true);
     json_object_set_new(m, "scope", json_string(c->scope != NULL ? c->scope : ""));
-    if (c->n_resources > 0) {
-        json_t *rs = json_array();
-        for (size_t i = 0; i < c->n_resources; i++)
-            json_array_append_new(rs, json_string(c->resources[i]));
-        json_object_set_new(m, "resources", rs);
-    }
+    set_str_array(m, "resources", c->resources, c->n_resources, false);
     if (c->access_token_ttl > 0)
         json_object_set_new(m, "access_token_ttl", json_integer(c->access_token_ttl));
-    if (c->n_post_logout_redirect_uris > 0) {
-        json_t *pl = json_array();
-        for (size_t i = 0; i < c->n_post_logout_redirect_uris; i++)
-            json_array_append_new(pl, json_string(c->post_logout_redirect_uris[i]));
-        json_object_set_new(m, "post_logout_redirect_uris", pl);
-    }
+    set_str_array(m, "post_logout_redirect_uris", c->post_logout_redirect_uris, c->n_post_logout_redirect_uris,
+                  false);
     if (c->id_token_signed_response_alg != NULL)
         json_object_set_new(m, "id_token_signed_response_alg", json_string(c->id_token_signed_response_alg));
-    /* Written even when it is the default, so that `ostiary client show` states it. */
     json_object_set_new(m, "refresh_token_policy", json_string(client_refresh_policy_str(c->refresh_policy)));
     if (c->pkce_methods != 0) {
         json_t *pm = json_array();
@@ -195,6 +208,9 @@ char *client_metadata_json(const struct client *c)
         json_object_set_new(m, "pkce_methods", pm);
     }
     json_object_set_new(m, "require_pkce", json_boolean(c->require_pkce));
+    json_object_set_new(m, "introspection_access",
+                        json_string(client_introspection_access_str(c->introspection_access)));
+    set_str_array(m, "introspection_resources", c->introspection_resources, c->n_introspection_resources, false);
     char *s = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(m);
     return s;
@@ -209,6 +225,8 @@ int clients_apply_config(struct store_conn *db, const struct config *cfg, struct
         struct client c = {0};
         c.client_id = cc->client_id;
         c.client_name = cc->client_name;
+        if (cc->application_type != NULL)
+            client_application_type_parse(cc->application_type, &c.application_type);
         if (cc->token_endpoint_auth_method != NULL)
             client_auth_method_parse(cc->token_endpoint_auth_method, &c.auth_method);
         else
@@ -235,6 +253,10 @@ int clients_apply_config(struct store_conn *db, const struct config *cfg, struct
         if (c.pkce_methods == 0)
             c.pkce_methods = PKCE_S256;
         c.require_pkce = cc->require_pkce_set ? cc->require_pkce_value : cfg->pkce.required;
+        if (cc->introspection_access != NULL)
+            client_introspection_access_parse(cc->introspection_access, &c.introspection_access);
+        c.introspection_resources = (const char **)cc->introspection_resources;
+        c.n_introspection_resources = cc->n_introspection_resources;
 
         struct store_client sc = {0};
         sc.client_id = cc->client_id;

@@ -37,9 +37,24 @@ enum refresh_policy {
 
 enum pkce_flags { PKCE_S256 = 1 << 0, PKCE_PLAIN = 1 << 1 };
 
+/* OIDC Dynamic Client Registration §2 application_type. Only a native client's loopback IP redirect URIs
+ * may vary in port (RFC 8252 §7.3); a web client's redirect URIs are compared as strings. */
+enum application_type {
+    APP_TYPE_WEB = 0,    /* the default */
+    APP_TYPE_NATIVE = 1,
+};
+
+/* Which access tokens a client may introspect (RFC 7662 §4). Refresh tokens: only its own, always. */
+enum introspection_access {
+    INTROSPECT_ALL = 0,       /* the default: any access token of this issuer */
+    INTROSPECT_OWN = 1,       /* tokens issued to this client */
+    INTROSPECT_RESOURCES = 2, /* its own, and tokens whose aud has one of introspection_resources */
+};
+
 struct client {
     const char *client_id;
     const char *client_name;
+    enum application_type application_type;
     bool has_secret;
     uint8_t secret_hash[STORE_HASH_LEN];
     enum client_auth_method auth_method;
@@ -57,6 +72,9 @@ struct client {
     enum refresh_policy refresh_policy;
     unsigned pkce_methods;        /* enum pkce_flags; S256 only when unset */
     bool require_pkce;            /* always true for public clients */
+    enum introspection_access introspection_access;
+    const char **introspection_resources; /* API identifiers, with INTROSPECT_RESOURCES */
+    size_t n_introspection_resources;
 };
 
 const char *client_auth_method_str(enum client_auth_method m);
@@ -67,6 +85,13 @@ unsigned grant_type_flag(const char *name);
  * unknown name and leaves *out untouched. */
 const char *client_refresh_policy_str(enum refresh_policy p);
 int client_refresh_policy_parse(const char *s, enum refresh_policy *out);
+/* application_type name (web, native) <-> value; parse returns -1 for an unknown name and leaves *out
+ * untouched. */
+const char *client_application_type_str(enum application_type t);
+int client_application_type_parse(const char *s, enum application_type *out);
+/* introspection_access name (all, own, resources) <-> value; parse as above. */
+const char *client_introspection_access_str(enum introspection_access v);
+int client_introspection_access_parse(const char *s, enum introspection_access *out);
 /* PKCE method name (RFC 7636 §4.2: "S256", "plain", case-sensitive) -> flag; 0 for an unknown name. */
 unsigned pkce_method_flag(const char *name);
 

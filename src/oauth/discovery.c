@@ -1,6 +1,8 @@
 /* discovery.c: OpenID Provider metadata (OpenID Connect Discovery 1.0 §3) and OAuth 2.0 Authorization
  * Server metadata (RFC 8414 §2), built once at start from what is configured and served from memory;
- * also the JWKS (RFC 7517 §5) and /healthz. Advertises only what this build serves end to end. */
+ * also the JWKS (RFC 7517 §5) and /healthz. Advertises only what this build serves end to end, and what
+ * registered clients can use: the plain PKCE method only while some client allows it (clients change
+ * while the server runs, so both variants are built and worker 0 picks one every few seconds). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,11 +19,24 @@
 #include "store/store.h"
 #include "core/banned.h"
 
+/* Appends s to the array of strings unless it is there already: every list is a set. */
+static void append_unique(json_t *arr, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        if (strcmp(json_string_value(v), s) == 0)
+            return;
+    }
+    json_array_append_new(arr, json_string(s));
+}
+
 static json_t *str_array(const char *const *v, size_t n)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, json_string(v[i]));
+        append_unique(a, v[i]);
     return a;
 }
 
@@ -40,7 +55,9 @@ static void set_url(json_t *o, const char *key, const struct app *app, const cha
     free(u);
 }
 
-static json_t *metadata(const struct app *app)
+/* plain: whether code_challenge_methods_supported lists plain after S256 (RFC 7636 §4.2: S256 is the
+ * method every server must support, so it is always there). */
+static json_t *metadata(const struct app *app, bool plain)
 {
     static const char *const auth_methods[] = {"client_secret_basic", "client_secret_post"};
     static const char *const token_auth_methods[] = {"client_secret_basic", "client_secret_post", "none"};
@@ -61,7 +78,7 @@ static json_t *metadata(const struct app *app)
     json_object_set_new(o, "response_types_supported", str_array((const char *const[]){"code"}, 1));
     json_object_set_new(o, "response_modes_supported", str_array(response_modes, 3));
     json_object_set_new(o, "grant_types_supported", str_array(grants, 3));
-    json_object_set_new(o, "code_challenge_methods_supported", str_array(pkce, 2));
+    json_object_set_new(o, "code_challenge_methods_supported", str_array(pkce, plain ? 2 : 1));
     json_object_set_new(o, "prompt_values_supported", str_array(prompts, 4));
     json_object_set_new(o, "token_endpoint_auth_methods_supported", str_array(token_auth_methods, 3));
     json_object_set_new(o, "introspection_endpoint_auth_methods_supported", str_array(auth_methods, 2));
@@ -74,29 +91,16 @@ static json_t *metadata(const struct app *app)
 
     /* scopes_supported: the OpenID scopes, then the scopes of every configured API, once each. */
     json_t *scopes = str_array(oidc_scopes, 6);
-    for (size_t i = 0; i < app->n_resources; i++) {
-        for (size_t k = 0; k < app->resources[i].n_scopes; k++) {
-            const char *s = app->resources[i].scopes[k];
-            bool seen = false;
-            size_t idx;
-            json_t *v;
-            json_array_foreach(scopes, idx, v)
-            {
-                if (strcmp(json_string_value(v), s) == 0)
-                    seen = true;
-            }
-            if (!seen)
-                json_array_append_new(scopes, json_string(s));
-        }
-    }
+    for (size_t i = 0; i < app->n_resources; i++)
+        for (size_t k = 0; k < app->resources[i].n_scopes; k++)
+            append_unique(scopes, app->resources[i].scopes[k]);
     json_object_set_new(o, "scopes_supported", scopes);
-    json_t *claims = json_array();
+    /* The ID token's own claims, then the user claims (which start with sub again). */
     static const char *const base_claims[] = {"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr",
                                               "amr", "azp", "sid"};
-    for (size_t i = 0; i < sizeof(base_claims) / sizeof(base_claims[0]); i++)
-        json_array_append_new(claims, json_string(base_claims[i]));
+    json_t *claims = str_array(base_claims, sizeof(base_claims) / sizeof(base_claims[0]));
     for (size_t i = 0; i < user_claims_supported_count; i++)
-        json_array_append_new(claims, json_string(user_claims_supported[i]));
+        append_unique(claims, user_claims_supported[i]);
     json_object_set_new(o, "claims_supported", claims);
     json_object_set_new(o, "acr_values_supported", str_array((const char *const[]){"urn:ostiary:acr:password"}, 1));
     /* ID tokens and RFC 9068 JWT access tokens are signed with the configured algorithms. */
@@ -110,12 +114,23 @@ static json_t *metadata(const struct app *app)
 
 void discovery_build(struct app *app)
 {
-    json_t *o = metadata(app);
-    app->oauth_metadata_json = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    app->oauth_metadata_len = strlen(app->oauth_metadata_json);
-    app->discovery_json = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    app->discovery_len = strlen(app->discovery_json);
-    json_decref(o);
+    for (int plain = 0; plain <= 1; plain++) {
+        json_t *o = metadata(app, plain == 1);
+        app->metadata_json[plain] = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (app->metadata_json[plain] == NULL)
+            abort();
+        app->metadata_len[plain] = strlen(app->metadata_json[plain]);
+        json_decref(o);
+    }
+}
+
+int discovery_refresh(struct app *app, struct store_conn *db, struct errbuf *err)
+{
+    bool plain = false;
+    int rc = store_client_meta_has(db, "pkce_methods", "plain", &plain, err);
+    if (rc == 0)
+        atomic_store_explicit(&app->pkce_plain_allowed, plain, memory_order_relaxed);
+    return rc;
 }
 
 static bool get_or_head(struct http_req *req)
@@ -137,16 +152,24 @@ static void send_public_json(struct http_req *req, const char *json, size_t len)
     http_res_json(req, 200, json, len);
 }
 
+/* The same document for OpenID Connect Discovery and RFC 8414; no store read. */
+static void send_metadata(struct http_req *req)
+{
+    struct app *app = req->worker->app;
+    int v = atomic_load_explicit(&app->pkce_plain_allowed, memory_order_relaxed) ? 1 : 0;
+    send_public_json(req, app->metadata_json[v], app->metadata_len[v]);
+}
+
 void oauth_discovery_handle(struct http_req *req)
 {
     if (get_or_head(req))
-        send_public_json(req, req->worker->app->discovery_json, req->worker->app->discovery_len);
+        send_metadata(req);
 }
 
 void oauth_metadata_handle(struct http_req *req)
 {
     if (get_or_head(req))
-        send_public_json(req, req->worker->app->oauth_metadata_json, req->worker->app->oauth_metadata_len);
+        send_metadata(req);
 }
 
 void oauth_jwks_handle(struct http_req *req)

@@ -1,7 +1,9 @@
 /* introspect.c: token introspection (RFC 7662). Requires client authentication (§2.1); answers
- * active:false for unknown, expired, revoked and consumed tokens without saying which (§2.2). Access
- * tokens are introspectable by any authenticated client (the APIs that receive them); a refresh token
- * only by the client it was issued to, since nobody else has a use for it (§4: token scanning). */
+ * active:false for unknown, expired, revoked and consumed tokens without saying which (§2.2). Which access
+ * tokens a client may introspect is its introspection_access (§4: the server may limit it, against token
+ * scanning): any (all, the default), its own, or its own and those for the APIs it lists (resources). A
+ * refresh token only by the client it was issued to, since nobody else has a use for it. A token the
+ * client may not introspect gets the same answer as an unknown one. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +68,28 @@ static void send_info(struct http_req *req, const struct token_info *ti)
     free(text);
 }
 
+/* Whether client c may learn about the (active) token ti. */
+static bool may_introspect(const struct client *c, const struct token_info *ti)
+{
+    bool own = ti->client_id != NULL && strcmp(ti->client_id, c->client_id) == 0;
+    if (strcmp(ti->kind, "refresh_token") == 0)
+        return own;
+    switch (c->introspection_access) {
+    case INTROSPECT_ALL:
+        return true;
+    case INTROSPECT_OWN:
+        return own;
+    case INTROSPECT_RESOURCES:
+        if (own)
+            return true;
+        for (size_t i = 0; i < c->n_introspection_resources; i++)
+            if (token_scope_has(ti->aud, c->introspection_resources[i])) /* aud is space-separated too */
+                return true;
+        return false;
+    }
+    return false;
+}
+
 void oauth_introspect_handle(struct http_req *req)
 {
     struct form f;
@@ -87,8 +111,7 @@ void oauth_introspect_handle(struct http_req *req)
         oauth_error_send_json(req, oauth_store_failed(req, "introspect", rc, &err));
         return;
     }
-    if (ti.active && strcmp(ti.kind, "refresh_token") == 0 &&
-        (ti.client_id == NULL || strcmp(ti.client_id, c.client_id) != 0))
+    if (ti.active && !may_introspect(&c, &ti))
         ti.active = false;
     send_info(req, &ti);
 }

@@ -61,6 +61,7 @@ enum stmt_id {
     S_CLIENT_PUT,
     S_CLIENT_DELETE,
     S_CLIENT_LIST,
+    S_CLIENT_META_HAS,
     S_TOKEN_PUT,
     S_TOKEN_GET,
     S_TOKEN_CONSUME,
@@ -117,6 +118,17 @@ static const struct {
                       false},
     [S_CLIENT_DELETE] = {"DELETE FROM clients WHERE client_id = $1", false},
     [S_CLIENT_LIST] = {"SELECT " CLIENT_COLS " FROM clients ORDER BY client_id COLLATE \"C\"", true},
+    /* The value of member $1 is the string $2, or an array or an object with $2 among its string values
+     * (what SQLite's json_each finds); metadata that is not JSON counts as no member (migration 2). */
+    [S_CLIENT_META_HAS] = {"SELECT EXISTS (SELECT 1 FROM clients c"
+                           " CROSS JOIN LATERAL (SELECT ostiary_try_jsonb(c.metadata) -> $1::text AS v) m"
+                           " WHERE CASE jsonb_typeof(m.v)"
+                           " WHEN 'string' THEN m.v #>> '{}' = $2::text"
+                           " WHEN 'array' THEN m.v @> jsonb_build_array($2::text)"
+                           " WHEN 'object' THEN EXISTS (SELECT 1 FROM jsonb_each(m.v) e"
+                           "  WHERE jsonb_typeof(e.value) = 'string' AND e.value #>> '{}' = $2::text)"
+                           " ELSE false END)",
+                           true},
     [S_TOKEN_PUT] = {"INSERT INTO tokens (" TOKEN_COLS ")"
                      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                      false},
@@ -993,6 +1005,26 @@ static int pg_client_list(struct store_conn *base, struct arena *a, struct store
     return select_all(conn_of(base), S_CLIENT_LIST, NULL, a, read_client, sizeof(**out), (void **)out, n, err);
 }
 
+static int pg_client_meta_has(struct store_conn *base, const char *member, const char *value, bool *found,
+                              struct errbuf *err)
+{
+    *found = false;
+    size_t n = strlen(member);
+    if (n == 0 || n > 64 || strspn(member, "abcdefghijklmnopqrstuvwxyz0123456789_") != n) {
+        errbuf_set(err, "postgres: client_meta_has: '%s' is not a metadata member name", member);
+        return ERR_INVALID;
+    }
+    struct params p = {0};
+    p_text(&p, member);
+    p_text(&p, value);
+    PGresult *r;
+    int rc = run(conn_of(base), S_CLIENT_META_HAS, &p, &r, err);
+    if (rc == 0)
+        *found = PQntuples(r) == 1 && col_bool(r, 0, 0);
+    PQclear(r);
+    return rc;
+}
+
 /* ---- tokens ---- */
 
 static int pg_token_put(struct store_conn *base, const struct store_token *t, struct errbuf *err)
@@ -1310,6 +1342,7 @@ const struct store_ops store_postgres_ops = {
     .client_put = pg_client_put,
     .client_delete = pg_client_delete,
     .client_list = pg_client_list,
+    .client_meta_has = pg_client_meta_has,
     .token_put = pg_token_put,
     .token_get = pg_token_get,
     .token_consume = pg_token_consume,

@@ -71,6 +71,7 @@ enum stmt_id {
     S_CLIENT_PUT,
     S_CLIENT_DELETE,
     S_CLIENT_LIST,
+    S_CLIENT_META_HAS,
     S_TOKEN_PUT,
     S_TOKEN_GET,
     S_TOKEN_CONSUME,
@@ -122,6 +123,10 @@ static const char *const stmt_sql[S__COUNT] = {
                      " updated_at = excluded.updated_at",
     [S_CLIENT_DELETE] = "DELETE FROM clients WHERE client_id = ?1",
     [S_CLIENT_LIST] = "SELECT " CLIENT_COLS " FROM clients ORDER BY client_id",
+    /* ?1 is a JSON path "$.<member>" built from a checked name. A row whose metadata is not JSON is read as
+     * {}, so that one bad row cannot make the whole query fail. */
+    [S_CLIENT_META_HAS] = "SELECT EXISTS (SELECT 1 FROM clients, json_each(CASE WHEN json_valid(clients.metadata)"
+                          " THEN clients.metadata ELSE '{}' END, ?1) AS m WHERE m.type = 'text' AND m.value = ?2)",
     [S_TOKEN_PUT] = "INSERT INTO tokens (" TOKEN_COLS ")"
                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     [S_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM tokens WHERE hash = ?1",
@@ -994,6 +999,33 @@ static int sq_client_list(struct store_conn *base, struct arena *a, struct store
     return ret;
 }
 
+static int sq_client_meta_has(struct store_conn *base, const char *member, const char *value, bool *found,
+                              struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    *found = false;
+    size_t n = strlen(member);
+    if (n == 0 || n > 64 || strspn(member, "abcdefghijklmnopqrstuvwxyz0123456789_") != n) {
+        errbuf_set(err, "sqlite: client_meta_has: '%s' is not a metadata member name", member);
+        return ERR_INVALID;
+    }
+    char path[72];
+    snprintf(path, sizeof(path), "$.%s", member);
+    sqlite3_stmt *s = stmt_get(c, S_CLIENT_META_HAS, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_text(s, 1, path);
+    bind_text(s, 2, value);
+    int rc = sqlite3_step(s);
+    int ret = 0;
+    if (rc == SQLITE_ROW)
+        *found = sqlite3_column_int(s, 0) != 0;
+    else
+        ret = fail(c, rc, "client_meta_has", err);
+    sqlite3_reset(s);
+    return ret;
+}
+
 /* ---- tokens ---- */
 
 static int sq_token_put(struct store_conn *base, const struct store_token *t, struct errbuf *err)
@@ -1499,6 +1531,7 @@ const struct store_ops store_sqlite_ops = {
     .client_put = sq_client_put,
     .client_delete = sq_client_delete,
     .client_list = sq_client_list,
+    .client_meta_has = sq_client_meta_has,
     .token_put = sq_token_put,
     .token_get = sq_token_get,
     .token_consume = sq_token_consume,

@@ -135,6 +135,12 @@ struct store_ops {
     int (*client_delete)(struct store_conn *c, const char *client_id, struct errbuf *err);
     int (*client_list)(struct store_conn *c, struct arena *a, struct store_client **out, size_t *n,
                        struct errbuf *err);
+    /* *found = whether some client's metadata has the string `value` in its member `member` (an array of
+     * strings, or a string), e.g. ("pkce_methods", "plain"). One query that returns no row data, for
+     * questions asked every few seconds. A client whose metadata is not a JSON object counts as having no
+     * members. `member` is a metadata name ([a-z0-9_], 1..64 characters), else ERR_INVALID. */
+    int (*client_meta_has)(struct store_conn *c, const char *member, const char *value, bool *found,
+                           struct errbuf *err);
 
     int (*token_put)(struct store_conn *c, const struct store_token *t, struct errbuf *err);
     int (*token_get)(struct store_conn *c, struct arena *a, const uint8_t hash[STORE_HASH_LEN],
@@ -215,6 +221,7 @@ int store_open(const char *dsn, struct store **out, struct errbuf *err);
 #define store_client_put(c, ...) ((c)->st->ops->client_put((c), __VA_ARGS__))
 #define store_client_delete(c, ...) ((c)->st->ops->client_delete((c), __VA_ARGS__))
 #define store_client_list(c, ...) ((c)->st->ops->client_list((c), __VA_ARGS__))
+#define store_client_meta_has(c, ...) ((c)->st->ops->client_meta_has((c), __VA_ARGS__))
 #define store_token_put(c, ...) ((c)->st->ops->token_put((c), __VA_ARGS__))
 #define store_token_get(c, ...) ((c)->st->ops->token_get((c), __VA_ARGS__))
 #define store_token_consume(c, ...) ((c)->st->ops->token_consume((c), __VA_ARGS__))

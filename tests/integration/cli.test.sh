@@ -362,6 +362,59 @@ run client update web "${P[@]}" --public
 check "turning a client public switches require_pkce on" \
     eval 'rc_is 0 && field_is token_endpoint_auth_method none && field_is require_pkce true'
 
+# ---- application_type: web by default, native on request; same names and checks as the file ----
+run client create "${P[@]}" --client-id desktop --public --application-type native --redirect-uri http://127.0.0.1/cb
+check "create --application-type native stores it" eval 'rc_is 0 && field_is application_type native'
+run client show plain-web "${P[@]}"
+check "a client created without --application-type is a web client" field_is application_type web
+run client update desktop "${P[@]}" --application-type web
+check "update --application-type web changes it" eval 'rc_is 0 && field_is application_type web'
+run client create "${P[@]}" --client-id bad --redirect-uri https://app.example/cb --application-type browser
+check "create refuses an unknown --application-type (1), naming it" \
+    eval 'rc_is 1 && err_has "--application-type" && err_has browser'
+run client update desktop "${P[@]}" --application-type Native
+check "update refuses an unknown --application-type (names are case-sensitive) (1)" \
+    eval 'rc_is 1 && err_has "--application-type"'
+run client show desktop "${P[@]}"
+check "... and changes nothing" field_is application_type web
+
+# ---- introspection_access: all by default; own; resources with a list of the configuration's APIs ----
+run client help
+check "client help lists --application-type and the introspection options" \
+    eval 'out_has --application-type && out_has --introspection-access && out_has --introspection-resource &&
+          out_has --no-introspection-resources'
+run client show web-always "${P[@]}"
+check "a client created without --introspection-access may introspect all access tokens" \
+    eval 'field_is introspection_access all && field_is introspection_resources null'
+run client create "${C[@]}" --client-id rs-api --introspection-access resources --introspection-resource urn:focus:api
+check "create --introspection-access resources --introspection-resource stores both" \
+    eval 'rc_is 0 && field_is introspection_access resources && field_is introspection_resources "[\"urn:focus:api\"]"'
+run client update rs-api "${C[@]}" --introspection-access own
+check "update to own while the list is set is refused (1), naming --no-introspection-resources" \
+    eval 'rc_is 1 && err_has "--no-introspection-resources"'
+run client update rs-api "${C[@]}" --introspection-access own --no-introspection-resources
+check "update --introspection-access own --no-introspection-resources" \
+    eval 'rc_is 0 && field_is introspection_access own && field_is introspection_resources null'
+run client create "${C[@]}" --client-id bad --introspection-access resources
+check "create refuses --introspection-access resources without a resource (1)" \
+    eval 'rc_is 1 && err_has "--introspection-resource"'
+run client create "${C[@]}" --client-id bad --introspection-resource urn:focus:api
+check "create refuses --introspection-resource without --introspection-access resources (1)" \
+    eval 'rc_is 1 && err_has "--introspection-access resources"'
+run client create "${C[@]}" --client-id bad --introspection-access resources --introspection-resource urn:nope
+check "create refuses an unknown --introspection-resource (1), naming it" \
+    eval 'rc_is 1 && err_has "--introspection-resource" && err_has urn:nope'
+run client create "${C[@]}" --client-id bad --introspection-access resources --introspection-resource urn:focus:api \
+    --introspection-resource urn:focus:api
+check "create refuses a duplicate --introspection-resource (1)" eval 'rc_is 1 && err_has duplicate'
+run client create "${C[@]}" --client-id bad --introspection-access everything
+check "create refuses an unknown --introspection-access (1), naming it" \
+    eval 'rc_is 1 && err_has "--introspection-access" && err_has everything'
+run client create "${C[@]}" --client-id bad --no-introspection-resources
+check "create refuses --no-introspection-resources (2)" eval 'rc_is 2 && err_has "--no-introspection-resources"'
+run client show bad "${C[@]}"
+check "no refused create stored a client" rc_is 1
+
 # ---- keys ----
 run keys help
 check "keys help exits 0" eval 'rc_is 0 && out_has rotate'

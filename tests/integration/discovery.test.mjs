@@ -25,6 +25,13 @@ function checkMetadata(md, issuer) {
   }
   assert.ok(Array.isArray(md.scopes_supported));
   for (const s of ['read', 'write', 'messaging.contacts/:userId.post']) assert.ok(md.scopes_supported.includes(s), s);
+  // Every list is a set (claims_supported used to list sub twice).
+  for (const [k, v] of Object.entries(md)) {
+    if (Array.isArray(v)) assert.equal(new Set(v).size, v.length, `${k} has duplicates: ${JSON.stringify(v)}`);
+  }
+  assert.ok(md.claims_supported === undefined || md.claims_supported.includes('sub'));
+  // No client of the standard configuration allows plain: only S256 is advertised.
+  assert.deepEqual(md.code_challenge_methods_supported, ['S256']);
   // Every advertised endpoint lives under the issuer.
   for (const [k, v] of Object.entries(md)) {
     if (k.endsWith('_endpoint') || k === 'jwks_uri') assert.ok(v.startsWith(`${issuer}/`), `${k}: ${v}`);

@@ -286,6 +286,45 @@ STORE_TEST(client_list_many)
     ASSERT_EQ(list[39].created_at, 39);
 }
 
+/* client_meta_has: does any client's metadata have a value in a member (what discovery asks every few
+ * seconds: does any client allow the plain PKCE method). */
+STORE_TEST(client_meta_has)
+{
+    bool found = true;
+    OK(store_client_meta_has(f->c, "pkce_methods", "plain", &found, &f->err));
+    ASSERT(!found); /* no clients at all */
+    struct store_client cl = {.client_id = "s256", .metadata = "{\"pkce_methods\":[\"S256\"],\"plain\":\"plain\"}",
+                              .created_at = 1, .updated_at = 1};
+    OK(store_client_put(f->c, &cl, &f->err));
+    struct store_client junk = {.client_id = "junk", .metadata = "not json", .created_at = 1, .updated_at = 1};
+    OK(store_client_put(f->c, &junk, &f->err));
+    struct store_client num = {.client_id = "num", .metadata = "{\"pkce_methods\":[1,{\"plain\":1},[\"plain\"]]}",
+                               .created_at = 1, .updated_at = 1};
+    OK(store_client_put(f->c, &num, &f->err));
+    OK(store_client_meta_has(f->c, "pkce_methods", "plain", &found, &f->err));
+    ASSERT(!found); /* another member's value, nested values and unreadable metadata do not count */
+    OK(store_client_meta_has(f->c, "pkce_methods", "S256", &found, &f->err));
+    ASSERT(found);
+    OK(store_client_meta_has(f->c, "plain", "plain", &found, &f->err)); /* a string member */
+    ASSERT(found);
+
+    cl.client_id = "both";
+    cl.metadata = "{\"pkce_methods\":[\"S256\",\"plain\"]}";
+    OK(store_client_put(f->c, &cl, &f->err));
+    OK(store_client_meta_has(f->c, "pkce_methods", "plain", &found, &f->err));
+    ASSERT(found);
+    OK(store_client_meta_has(f->c, "pkce_methods", "PLAIN", &found, &f->err));
+    ASSERT(!found); /* exact, case-sensitive */
+    OK(store_client_delete(f->c, "both", &f->err));
+    OK(store_client_meta_has(f->c, "pkce_methods", "plain", &found, &f->err));
+    ASSERT(!found);
+
+    /* Only a plain member name: no JSON path syntax gets through. */
+    ASSERT_EQ(store_client_meta_has(f->c, "pkce_methods[0]", "plain", &found, &f->err), ERR_INVALID);
+    ASSERT_EQ(store_client_meta_has(f->c, "a.b", "plain", &found, &f->err), ERR_INVALID);
+    ASSERT_EQ(store_client_meta_has(f->c, "", "plain", &found, &f->err), ERR_INVALID);
+}
+
 /* ---- tokens ---- */
 
 STORE_TEST(token_put_get)
@@ -1555,7 +1594,8 @@ TEST(dsn_redacted)
     ASSERT_STREQ(c4, "sqlite:./var/ostiary.db");
 }
 
-TESTS(T(client_crud), T(client_list_many), T(token_put_get), T(token_consume_once), T(token_consume_notfound),
+TESTS(T(client_crud), T(client_list_many), T(client_meta_has), T(token_put_get), T(token_consume_once),
+      T(token_consume_notfound),
       T(token_consume_race), T(grant_revoke_family), T(token_revoke_unknown), T(jti_revocation),
       T(key_put_list), T(gc_expired_only_and_bounded), T(rollback_leaves_nothing),
       T(group_isolated_from_other_connections), T(concurrent_writers), T(migrate_twice_applies_nothing),

@@ -133,6 +133,17 @@ const char *const postgres_migrations[] = {
     "    RETURN n;\n"
     "END\n"
     "$$;\n",
+
+    /* 002_client_meta: metadata as JSON for client_meta_has, NULL when a row's text is not JSON (one bad
+     * row must not make the whole query fail; jsonb's cast raises an error instead). */
+    "CREATE FUNCTION ostiary_try_jsonb(p_text TEXT) RETURNS JSONB\n"
+    "LANGUAGE plpgsql IMMUTABLE AS $$\n"
+    "BEGIN\n"
+    "    RETURN p_text::jsonb;\n"
+    "EXCEPTION WHEN others THEN\n"
+    "    RETURN NULL;\n"
+    "END\n"
+    "$$;\n",
 };
 
 const size_t postgres_migrations_count = sizeof(postgres_migrations) / sizeof(postgres_migrations[0]);

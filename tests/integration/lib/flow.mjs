@@ -354,11 +354,11 @@ export async function httpAuthorize(authUrl, opts) {
 }
 
 /**
- * A new cookie jar at the login page of a code + PKCE (S256) authorization request: the server `srv`
- * (startServer), client `clientId` with `redirectUri`, scope openid. Resolves { jar, res (the login page),
- * form (its parsed #login-form) }.
+ * A code + PKCE (S256) authorization request URL of the server `srv` (startServer) for client `clientId`
+ * and `redirectUri`: scope openid and a random state unless `params` (more parameters) say otherwise.
+ * Returns { url (a URL), verifier }.
  */
-export async function openLoginPage(srv, { clientId, redirectUri }) {
+export function codeRequest(srv, { clientId, redirectUri, params = {} }) {
   const verifier = randomBytes(32).toString('base64url');
   const url = new URL(srv.url('/auth'));
   url.search = new URLSearchParams({
@@ -369,7 +369,17 @@ export async function openLoginPage(srv, { clientId, redirectUri }) {
     state: randomBytes(8).toString('hex'),
     code_challenge: createHash('sha256').update(verifier).digest('base64url'),
     code_challenge_method: 'S256',
+    ...params,
   }).toString();
+  return { url, verifier };
+}
+
+/**
+ * A new cookie jar at the login page of a code + PKCE (S256) authorization request (codeRequest). Resolves
+ * { jar, res (the login page), form (its parsed #login-form) }.
+ */
+export async function openLoginPage(srv, { clientId, redirectUri }) {
+  const { url } = codeRequest(srv, { clientId, redirectUri });
   const jar = new CookieJar();
   const r = await httpAuthorize(url, { jar, issuer: srv.issuer, stopAt: ['login'] });
   if (r.page !== 'login') throw new Error(`openLoginPage: expected the login page, got ${r.page ?? r.kind}`);

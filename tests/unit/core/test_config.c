@@ -762,6 +762,64 @@ TEST(config_client_interactive_errors)
     ASSERT_STREQ(err.msg, "clients[0].post_logout_redirect_uri: unknown key");
 }
 
+/* application_type (OIDC Registration §2): web by default, native on request, nothing else. */
+TEST(config_client_application_type)
+{
+    struct errbuf err;
+    struct config *cfg = load("clients:\n"
+                              "  - { client_id: site, client_secret: s, redirect_uris: ['https://a.example/cb'] }\n"
+                              "  - { client_id: app, application_type: native, redirect_uris: ['http://127.0.0.1/cb'] }\n",
+                              &err);
+    ASSERT(cfg != NULL);
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    ASSERT_STREQ(cfg->clients[0].application_type, "web");
+    ASSERT_STREQ(cfg->clients[1].application_type, "native");
+    config_free(cfg);
+    ASSERT(load_validate("clients:\n  - { client_id: c, application_type: Native, redirect_uris: ['http://[::1]/cb'] }\n",
+                         &err) != 0);
+    ASSERT_STREQ(err.msg, "clients[0].application_type: must be web or native, got 'Native'");
+    ASSERT(load_validate("clients:\n  - { client_id: c, application_type: '', redirect_uris: ['http://[::1]/cb'] }\n",
+                         &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].application_type: must be web or native"));
+}
+
+/* introspection_access and introspection_resources: all by default; the list goes with resources only. */
+TEST(config_client_introspection)
+{
+    struct errbuf err;
+#define API "resources:\n  - { identifier: 'urn:a', scopes: [r] }\n  - { identifier: 'urn:b', scopes: [r] }\n"
+#define RS API "clients:\n  - client_id: rs\n    client_secret: s\n"
+    struct config *cfg = load(RS "  - { client_id: own, client_secret: s, introspection_access: own }\n"
+                                 "  - client_id: api\n    client_secret: s\n    introspection_access: resources\n"
+                                 "    introspection_resources: ['urn:b', 'urn:a']\n",
+                              &err);
+    ASSERT(cfg != NULL);
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    ASSERT_STREQ(cfg->clients[0].introspection_access, "all");
+    ASSERT_EQ(cfg->clients[0].n_introspection_resources, 0);
+    ASSERT_STREQ(cfg->clients[1].introspection_access, "own");
+    ASSERT_STREQ(cfg->clients[2].introspection_access, "resources");
+    ASSERT_EQ(cfg->clients[2].n_introspection_resources, 2);
+    ASSERT_STREQ(cfg->clients[2].introspection_resources[0], "urn:b");
+    config_free(cfg);
+
+    ASSERT(load_validate(RS "    introspection_access: mine\n", &err) != 0);
+    ASSERT_STREQ(err.msg, "clients[0].introspection_access: must be all, own or resources, got 'mine'");
+    ASSERT(load_validate(RS "    introspection_access: resources\n", &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].introspection_resources: introspection_access resources needs at least one"));
+    ASSERT(load_validate(RS "    introspection_resources: ['urn:a']\n", &err) != 0);
+    ASSERT_STREQ(err.msg, "clients[0].introspection_resources: only applies with introspection_access resources");
+    ASSERT(load_validate(RS "    introspection_access: own\n    introspection_resources: ['urn:a']\n", &err) != 0);
+    ASSERT(contains(err.msg, "only applies with introspection_access resources"));
+    ASSERT(load_validate(RS "    introspection_access: resources\n    introspection_resources: ['urn:c']\n", &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].introspection_resources[0]: unknown resource 'urn:c'"));
+    ASSERT(load_validate(RS "    introspection_access: resources\n    introspection_resources: ['urn:a', 'urn:a']\n",
+                         &err) != 0);
+    ASSERT_STREQ(err.msg, "clients[0].introspection_resources[1]: duplicate 'urn:a'");
+#undef RS
+#undef API
+}
+
 static const char users_yaml[] =
     "users:\n"
     "  - username: alice\n"
@@ -989,5 +1047,6 @@ TESTS(T(config_example_loads), T(config_defaults), T(config_load_file_prefixes_e
       T(config_validate_client_secret_sha256), T(config_validate_resource_format),
       T(config_validate_client_unknown_resource), T(config_validate_client_rules), T(config_set_str_replaces),
       T(config_interactive_sections_load), T(config_env_interactive_keys), T(config_client_interactive_fields),
-      T(config_client_interactive_errors), T(config_users_load), T(config_users_errors),
+      T(config_client_interactive_errors), T(config_client_application_type),
+      T(config_client_introspection), T(config_users_load), T(config_users_errors),
       T(config_users_secrets_not_echoed), T(config_users_too_many), T(config_trusted_proxies))

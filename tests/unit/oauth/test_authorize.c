@@ -1,6 +1,7 @@
-/* test_authorize.c: proves the pure parts of src/oauth/authorize.c: redirect_uri_matches (exact string
- * match, RFC 8252 §7.3 port freedom only for http loopback hosts, no open redirect through userinfo,
- * host suffixes, backslashes or IPv6 literals), the JSON round trip of a parked request, and scope_is_oidc. */
+/* test_authorize.c: proves the pure parts of src/oauth/authorize.c: redirect_uri_matches (simple string
+ * comparison, RFC 8252 §7.3 port freedom only for native clients on http loopback IP literals, never for
+ * localhost or web clients, no open redirect through userinfo, host suffixes, backslashes or IPv6
+ * literals), the JSON round trip of a parked request, and scope_is_oidc. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,115 +19,183 @@ static struct arena *a;
 
 /* ---- redirect_uri_matches ---- */
 
+/* One row: a registered and a requested redirect URI, and whether they match for a web and for a native
+ * client. */
+struct match_case {
+    const char *registered, *given;
+    bool web, native;
+};
+
+/* Runs the rows; on a mismatch prints every failing row (not only the first) and fails. */
+static bool run_cases(const struct match_case *rows, size_t n)
+{
+    bool ok = true;
+    for (size_t i = 0; i < n; i++) {
+        bool web = redirect_uri_matches(APP_TYPE_WEB, rows[i].registered, rows[i].given);
+        bool native = redirect_uri_matches(APP_TYPE_NATIVE, rows[i].registered, rows[i].given);
+        if (web != rows[i].web || native != rows[i].native) {
+            fprintf(stderr, "  registered %s, given %s: web %d (want %d), native %d (want %d)\n",
+                    rows[i].registered, rows[i].given, web, rows[i].web, native, rows[i].native);
+            ok = false;
+        }
+    }
+    return ok;
+}
+#define RUN_CASES(rows) ASSERT(run_cases((rows), sizeof(rows) / sizeof((rows)[0])))
+
 TEST(redirect_exact)
 {
-    ASSERT(redirect_uri_matches("https://myapp.com/autorization", "https://myapp.com/autorization"));
-    ASSERT(redirect_uri_matches("http://example.org/", "http://example.org/"));
-    ASSERT(redirect_uri_matches("http://localhost:8080/cb", "http://localhost:8080/cb"));
-    ASSERT(redirect_uri_matches("com.example.app:/oauth2redirect", "com.example.app:/oauth2redirect"));
-    ASSERT(!redirect_uri_matches("https://myapp.com/autorization", "https://myapp.com/autorization/"));
-    ASSERT(!redirect_uri_matches("https://myapp.com/cb", ""));
+    static const struct match_case rows[] = {
+        {"https://myapp.com/autorization", "https://myapp.com/autorization", 1, 1},
+        {"http://example.org/", "http://example.org/", 1, 1},
+        {"http://localhost:8080/cb", "http://localhost:8080/cb", 1, 1},
+        {"http://127.0.0.1:8080/cb", "http://127.0.0.1:8080/cb", 1, 1},
+        {"com.example.app:/oauth2redirect", "com.example.app:/oauth2redirect", 1, 1},
+        {"https://myapp.com/autorization", "https://myapp.com/autorization/", 0, 0},
+        {"https://myapp.com/cb", "", 0, 0},
+    };
+    RUN_CASES(rows);
 }
 
-TEST(redirect_loopback_port_127)
+/* RFC 8252 §7.3: the port of a loopback IP redirect URI is free for a native client only. */
+TEST(redirect_loopback_ip_port_native_only)
 {
-    ASSERT(redirect_uri_matches("http://127.0.0.1:8080/cb", "http://127.0.0.1:51234/cb"));
-    ASSERT(redirect_uri_matches("http://127.0.0.1/cb", "http://127.0.0.1:4000/cb"));
-    ASSERT(redirect_uri_matches("http://127.0.0.1:8080/cb", "http://127.0.0.1/cb"));
+    static const struct match_case rows[] = {
+        {"http://127.0.0.1:8080/cb", "http://127.0.0.1:51234/cb", 0, 1},
+        {"http://127.0.0.1/cb", "http://127.0.0.1:4000/cb", 0, 1},
+        {"http://127.0.0.1:8080/cb", "http://127.0.0.1/cb", 0, 1},
+        {"http://127.0.0.1", "http://127.0.0.1:4000", 0, 1},
+        {"http://127.0.0.1:80?x=1", "http://127.0.0.1:81?x=1", 0, 1},
+        {"http://127.0.0.1/cb", "http://127.0.0.1:65535/cb", 0, 1},
+        {"http://127.0.0.1/cb", "http://127.0.0.1:080/cb", 0, 1},
+        {"http://[::1]/cb", "http://[::1]:4000/cb", 0, 1},
+        {"http://[::1]:99/cb?x", "http://[::1]:100/cb?x", 0, 1},
+        {"http://[::1]:99/cb", "http://[::1]/cb", 0, 1},
+    };
+    RUN_CASES(rows);
 }
 
-TEST(redirect_loopback_port_ipv6)
+/* RFC 8252 §8.3 does not recommend "localhost" and RFC 9700 §2.1 keeps port freedom to loopback IP
+ * literals: localhost is compared as a string, for web and native clients alike. */
+TEST(redirect_localhost_is_exact)
 {
-    ASSERT(redirect_uri_matches("http://[::1]/cb", "http://[::1]:4000/cb"));
-    ASSERT(redirect_uri_matches("http://[::1]:99/cb?x", "http://[::1]:100/cb?x"));
-    ASSERT(redirect_uri_matches("http://[::1]:99/cb", "http://[::1]/cb"));
-}
-
-TEST(redirect_loopback_port_localhost)
-{
-    ASSERT(redirect_uri_matches("http://localhost/cb", "http://localhost:8080/cb"));
-    ASSERT(redirect_uri_matches("http://localhost:3000/callback", "http://localhost:3001/callback"));
-    ASSERT(redirect_uri_matches("http://localhost/signin-callback", "http://localhost:5000/signin-callback"));
+    static const struct match_case rows[] = {
+        {"http://localhost:4399/cb", "http://localhost:4398/cb", 0, 0},
+        {"http://localhost:4399/cb", "http://localhost/cb", 0, 0},
+        {"http://localhost/cb", "http://localhost:8080/cb", 0, 0},
+        {"http://localhost:3000/callback", "http://localhost:3001/callback", 0, 0},
+        {"http://localhost/signin-callback", "http://localhost:5000/signin-callback", 0, 0},
+        {"http://localhost/cb", "http://localhost/cb", 1, 1},
+    };
+    RUN_CASES(rows);
 }
 
 TEST(redirect_loopback_host_must_match)
 {
-    ASSERT(!redirect_uri_matches("http://127.0.0.1:8080/cb", "http://localhost:8080/cb"));
-    ASSERT(!redirect_uri_matches("http://localhost/cb", "http://[::1]/cb"));
-    ASSERT(!redirect_uri_matches("http://[::1]/cb", "http://[0:0:0:0:0:0:0:1]/cb"));
-    ASSERT(!redirect_uri_matches("http://127.0.0.1/cb", "http://127.1/cb"));
-    ASSERT(!redirect_uri_matches("http://127.0.0.1:8080/cb", "http://127.0.0.1.evil.com/cb"));
-    ASSERT(!redirect_uri_matches("http://127.0.0.1:8080/cb", "http://127.0.0.1.evil.com:8080/cb"));
-    ASSERT(!redirect_uri_matches("http://localhost/cb", "http://localhost.evil.com/cb"));
-    ASSERT(!redirect_uri_matches("http://localhost/cb", "http://evil.localhost/cb"));
-    ASSERT(!redirect_uri_matches("http://localhost/cb", "http://LOCALHOST:80/cb"));
-    ASSERT(!redirect_uri_matches("http://localhost/cb", "http://localhost.:8080/cb"));
-    ASSERT(!redirect_uri_matches("http://[::1]/cb", "http://[::1%25eth0]:80/cb"));
+    static const struct match_case rows[] = {
+        {"http://127.0.0.1:8080/cb", "http://localhost:8080/cb", 0, 0},
+        {"http://localhost/cb", "http://[::1]/cb", 0, 0},
+        {"http://127.0.0.1/cb", "http://[::1]/cb", 0, 0},
+        {"http://[::1]/cb", "http://127.0.0.1:80/cb", 0, 0},
+        {"http://[::1]/cb", "http://[0:0:0:0:0:0:0:1]/cb", 0, 0},
+        {"http://127.0.0.1/cb", "http://127.1/cb", 0, 0},
+        {"http://127.0.0.1/cb", "http://127.0.0.2/cb", 0, 0},
+        {"http://127.0.0.1/cb", "http://127.0.0.10/cb", 0, 0},
+        {"http://127.0.0.1:8080/cb", "http://127.0.0.1.evil.com/cb", 0, 0},
+        {"http://127.0.0.1:8080/cb", "http://127.0.0.1.evil.com:8080/cb", 0, 0},
+        {"http://localhost/cb", "http://localhost.evil.com/cb", 0, 0},
+        {"http://localhost/cb", "http://evil.localhost/cb", 0, 0},
+        {"http://localhost/cb", "http://LOCALHOST:80/cb", 0, 0},
+        {"http://localhost/cb", "http://localhost.:8080/cb", 0, 0},
+        {"http://[::1]/cb", "http://[::1%25eth0]:80/cb", 0, 0},
+    };
+    RUN_CASES(rows);
 }
 
 TEST(redirect_no_variance_elsewhere)
 {
-    ASSERT(!redirect_uri_matches("http://example.com/cb", "http://example.com:8080/cb"));
-    ASSERT(!redirect_uri_matches("http://example.org/", "http://example.org:80/"));
-    ASSERT(!redirect_uri_matches("https://localhost/cb", "https://localhost:8443/cb"));
-    ASSERT(!redirect_uri_matches("https://127.0.0.1:8443/cb", "https://127.0.0.1:9443/cb"));
-    ASSERT(!redirect_uri_matches("https://[::1]/cb", "https://[::1]:1/cb"));
-    /* The scheme is never free either. */
-    ASSERT(!redirect_uri_matches("http://localhost/cb", "https://localhost/cb"));
-    ASSERT(!redirect_uri_matches("http://localhost/cb", "HTTP://localhost:80/cb"));
-    ASSERT(!redirect_uri_matches("http://localhost/cb", "http:/localhost/cb"));
+    static const struct match_case rows[] = {
+        {"http://example.com/cb", "http://example.com:8080/cb", 0, 0},
+        {"http://example.org/", "http://example.org:80/", 0, 0},
+        {"https://localhost/cb", "https://localhost:8443/cb", 0, 0},
+        {"https://127.0.0.1:8443/cb", "https://127.0.0.1:9443/cb", 0, 0},
+        {"https://[::1]/cb", "https://[::1]:1/cb", 0, 0},
+        /* The scheme is never free either. */
+        {"http://127.0.0.1/cb", "https://127.0.0.1/cb", 0, 0},
+        {"http://127.0.0.1/cb", "HTTP://127.0.0.1:80/cb", 0, 0},
+        {"http://127.0.0.1/cb", "http:/127.0.0.1/cb", 0, 0},
+        {"http://localhost/cb", "https://localhost/cb", 0, 0},
+    };
+    RUN_CASES(rows);
 }
 
 TEST(redirect_path_and_query_must_match)
 {
-    ASSERT(!redirect_uri_matches("http://localhost/cb", "http://localhost:8080/cb2"));
-    ASSERT(!redirect_uri_matches("http://localhost:8080/cb", "http://localhost:8080/CB"));
-    ASSERT(!redirect_uri_matches("http://[::1]:99/cb?x", "http://[::1]:99/cb?y"));
-    ASSERT(!redirect_uri_matches("http://[::1]:99/cb?x", "http://[::1]:100/cb?y"));
-    ASSERT(!redirect_uri_matches("http://localhost/cb", "http://localhost:9/cb?redirect=https://evil.com"));
-    ASSERT(!redirect_uri_matches("http://localhost/cb", "http://localhost/cb#@evil.com"));
-    ASSERT(!redirect_uri_matches("http://localhost/cb", "http://localhost:8080/c%62"));
-    ASSERT(!redirect_uri_matches("http://localhost/cb", "http://localhost:8080%2F..%2Fcb"));
+    static const struct match_case rows[] = {
+        {"http://127.0.0.1/cb", "http://127.0.0.1:8080/cb2", 0, 0},
+        {"http://127.0.0.1:8080/cb", "http://127.0.0.1:8080/CB", 0, 0},
+        {"http://[::1]:99/cb?x", "http://[::1]:99/cb?y", 0, 0},
+        {"http://[::1]:99/cb?x", "http://[::1]:100/cb?y", 0, 0},
+        {"http://127.0.0.1/cb", "http://127.0.0.1:9/cb?redirect=https://evil.com", 0, 0},
+        {"http://127.0.0.1/cb", "http://127.0.0.1/cb#@evil.com", 0, 0},
+        {"http://127.0.0.1/cb", "http://127.0.0.1:8080/c%62", 0, 0},
+        {"http://127.0.0.1/cb", "http://127.0.0.1:8080%2F..%2Fcb", 0, 0},
+    };
+    RUN_CASES(rows);
 }
 
 TEST(redirect_prefixes_do_not_match)
 {
-    ASSERT(!redirect_uri_matches("https://myapp.com/cb", "https://myapp.com/cb/../evil"));
-    ASSERT(!redirect_uri_matches("https://myapp.com/cb", "https://myapp.com/cbx"));
-    ASSERT(!redirect_uri_matches("https://myapp.com/cb", "https://myapp.com/c"));
-    ASSERT(!redirect_uri_matches("https://myapp.com", "https://myapp.com.evil.com"));
-    ASSERT(!redirect_uri_matches("http://localhost/cb", "http://localhost:1/cbx"));
-    ASSERT(!redirect_uri_matches("http://localhost:8080/cb", "http://localhost:8080/c"));
-    ASSERT(!redirect_uri_matches("http://localhost", "http://localhost:8080/cb"));
+    static const struct match_case rows[] = {
+        {"https://myapp.com/cb", "https://myapp.com/cb/../evil", 0, 0},
+        {"https://myapp.com/cb", "https://myapp.com/cbx", 0, 0},
+        {"https://myapp.com/cb", "https://myapp.com/c", 0, 0},
+        {"https://myapp.com", "https://myapp.com.evil.com", 0, 0},
+        {"http://127.0.0.1/cb", "http://127.0.0.1:1/cbx", 0, 0},
+        {"http://127.0.0.1:8080/cb", "http://127.0.0.1:8080/c", 0, 0},
+        {"http://127.0.0.1", "http://127.0.0.1:8080/cb", 0, 0},
+    };
+    RUN_CASES(rows);
 }
 
 TEST(redirect_bad_ports)
 {
-    ASSERT(!redirect_uri_matches("http://localhost/cb", "http://localhost:80a/cb"));
-    ASSERT(!redirect_uri_matches("http://localhost/cb", "http://localhost:0x50/cb"));
-    ASSERT(!redirect_uri_matches("http://localhost/cb", "http://localhost:+80/cb"));
-    ASSERT(!redirect_uri_matches("http://localhost/cb", "http://localhost:80:81/cb"));
-    ASSERT(!redirect_uri_matches("http://localhost/cb", "http://localhost:80\r/cb"));
+    static const struct match_case rows[] = {
+        {"http://127.0.0.1/cb", "http://127.0.0.1:80a/cb", 0, 0},
+        {"http://127.0.0.1/cb", "http://127.0.0.1:0x50/cb", 0, 0},
+        {"http://127.0.0.1/cb", "http://127.0.0.1:+80/cb", 0, 0},
+        {"http://127.0.0.1/cb", "http://127.0.0.1:80:81/cb", 0, 0},
+        {"http://127.0.0.1/cb", "http://127.0.0.1:80\r/cb", 0, 0},
+        {"http://127.0.0.1/cb", "http://127.0.0.1:/cb", 0, 0},
+        {"http://127.0.0.1/cb", "http://127.0.0.1:0/cb", 0, 0},
+        {"http://127.0.0.1/cb", "http://127.0.0.1:65536/cb", 0, 0},
+        {"http://127.0.0.1/cb", "http://127.0.0.1:000080/cb", 0, 0},
+        {"http://[::1]/cb", "http://[::1]:99999/cb", 0, 0},
+    };
+    RUN_CASES(rows);
 }
 
 /* Userinfo, backslashes and junk after an IPv6 literal would send the code to another host: a browser
  * reads "http://[::1]@evil.com/cb" as user "[::1]" at host evil.com (WHATWG URL), so it must not match a
- * registered http://[::1] redirect URI. */
+ * registered http://[::1] redirect URI, even for a native client. */
 TEST(redirect_no_open_redirect)
 {
-    ASSERT(!redirect_uri_matches("http://localhost/cb", "http://localhost@evil.com/cb"));
-    ASSERT(!redirect_uri_matches("http://localhost/cb", "http://localhost:80@evil.com/cb"));
-    ASSERT(!redirect_uri_matches("http://127.0.0.1:8080/cb", "http://127.0.0.1:8080@evil.com/cb"));
-    ASSERT(!redirect_uri_matches("http://localhost/cb", "http://localhost\\@evil.com/cb"));
-    ASSERT(!redirect_uri_matches("http://localhost:8080/cb", "http://localhost:8080\\evil.com/cb"));
-    ASSERT(!redirect_uri_matches("http://localhost/cb", "http://localhost%2F@evil.com/cb"));
-    ASSERT(!redirect_uri_matches("http://localhost/cb", "http://localhost#@evil.com/cb"));
-    ASSERT(!redirect_uri_matches("http://[::1]/cb", "http://[::1]:80@evil.com/cb"));
-    ASSERT(!redirect_uri_matches("http://[::1]:99/cb", "http://[::1]@evil.com/cb"));
-    ASSERT(!redirect_uri_matches("http://[::1]/cb", "http://[::1]@evil.com/cb"));
-    ASSERT(!redirect_uri_matches("http://[::1]:99/cb", "http://[::1]evil.com/cb"));
-    ASSERT(!redirect_uri_matches("http://[::1]/cb", "http://[::1]\\@evil.com/cb"));
-    ASSERT(!redirect_uri_matches("http://[::1]/cb", "http://[::1].evil.com:80@evil.com/cb"));
+    static const struct match_case rows[] = {
+        {"http://localhost/cb", "http://localhost@evil.com/cb", 0, 0},
+        {"http://127.0.0.1/cb", "http://127.0.0.1@evil.com/cb", 0, 0},
+        {"http://127.0.0.1:8080/cb", "http://127.0.0.1:8080@evil.com/cb", 0, 0},
+        {"http://127.0.0.1/cb", "http://127.0.0.1\\@evil.com/cb", 0, 0},
+        {"http://127.0.0.1:8080/cb", "http://127.0.0.1:8080\\evil.com/cb", 0, 0},
+        {"http://127.0.0.1/cb", "http://127.0.0.1%2F@evil.com/cb", 0, 0},
+        {"http://127.0.0.1/cb", "http://127.0.0.1#@evil.com/cb", 0, 0},
+        {"http://[::1]/cb", "http://[::1]:80@evil.com/cb", 0, 0},
+        {"http://[::1]:99/cb", "http://[::1]@evil.com/cb", 0, 0},
+        {"http://[::1]/cb", "http://[::1]@evil.com/cb", 0, 0},
+        {"http://[::1]:99/cb", "http://[::1]evil.com/cb", 0, 0},
+        {"http://[::1]/cb", "http://[::1]\\@evil.com/cb", 0, 0},
+        {"http://[::1]/cb", "http://[::1].evil.com:80@evil.com/cb", 0, 0},
+    };
+    RUN_CASES(rows);
 }
 
 /* ---- the parked request's JSON round trip ---- */
@@ -284,8 +353,8 @@ __attribute__((constructor)) static void init(void)
     a = arena_new(4096);
 }
 
-TESTS(T(redirect_exact), T(redirect_loopback_port_127), T(redirect_loopback_port_ipv6),
-      T(redirect_loopback_port_localhost), T(redirect_loopback_host_must_match), T(redirect_no_variance_elsewhere),
+TESTS(T(redirect_exact), T(redirect_loopback_ip_port_native_only), T(redirect_localhost_is_exact),
+      T(redirect_loopback_host_must_match), T(redirect_no_variance_elsewhere),
       T(redirect_path_and_query_must_match), T(redirect_prefixes_do_not_match), T(redirect_bad_ports),
       T(redirect_no_open_redirect), T(json_round_trip_full), T(json_round_trip_minimal),
       T(json_round_trip_awkward_strings), T(json_from_incomplete_or_bad), T(scope_is_oidc_values))
