@@ -199,12 +199,10 @@ struct oauth_error grant_authorization_code(struct http_req *req, const struct c
     struct store_token consumed;
     rc = store_token_consume(db, req->arena, hash, STORE_TOKEN_CODE, now, &consumed, &err);
     if (rc == ERR_CONFLICT) {
-        /* Lost the race to a concurrent redemption: a replay all the same. */
+        /* Lost the race to a concurrent redemption: a replay all the same. The consume changed nothing: end
+         * its transaction before revoking, as store.h asks (the lost consume may hold the row's lock). */
+        store_rollback(db);
         rc = grant_revoke_family(req, c, code.grant_id, "code_replay", &err);
-        if (rc == 0)
-            rc = store_commit(db, &err);
-        else
-            store_rollback(db);
         if (rc != 0)
             return oauth_store_failed(req, "grant_revoke", rc, &err);
         return OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);

@@ -32,18 +32,17 @@ static bool within_grace(const struct worker *w, int64_t consumed_at, int64_t no
     return grace > 0 && now - consumed_at <= grace;
 }
 
-/* The family is revoked: reuse of a rotated refresh token means two parties hold it (RFC 9700 §4.14.2). */
+/* The family is revoked: reuse of a rotated refresh token means two parties hold it (RFC 9700 §4.14.2).
+ * Called inside the consume's transaction (in_tx), it ends that first: the consume changed nothing, and
+ * store.h asks for the group to end before revoking (the lost consume may hold the row's lock, which
+ * another loser's revocation would wait for while this one waits for that revocation). */
 static struct oauth_error reuse_detected(struct http_req *req, const struct client *c, const char *grant_id,
                                          bool in_tx)
 {
     struct errbuf err;
+    if (in_tx)
+        store_rollback(req->worker->db);
     int rc = grant_revoke_family(req, c, grant_id, "refresh_token_reuse", &err);
-    if (in_tx) {
-        if (rc == 0)
-            rc = store_commit(req->worker->db, &err);
-        else
-            store_rollback(req->worker->db);
-    }
     if (rc != 0)
         return oauth_store_failed(req, "grant_revoke", rc, &err);
     return OAUTH_ERROR(INVALID_GRANT, RT_REUSED);

@@ -25,7 +25,8 @@ extern const char *const postgres_migrations[];
 extern const size_t postgres_migrations_count;
 
 /* Advisory lock keys (one 64-bit space per database, shared with any other application in it: these
- * spell "ostiary" followed by a purpose byte). */
+ * spell "ostiary" followed by a purpose byte). Grant revocations use the two-key space, (1869837417 =
+ * "osti", hashtext(grant id)), in ostiary_grant_revoke. */
 #define LOCK_MIGRATE "8030038760375175425" /* 0x6f73746961727901 */
 #define LOCK_KEYS "8030038760375175426"
 #define LOCK_GC "8030038760375175427"
@@ -136,7 +137,8 @@ static const struct {
     /* The function of migration 1: `won`, then the token's columns; no row when there is no token. */
     [S_TOKEN_CONSUME] = {"SELECT won, " TOKEN_COLS " FROM ostiary_token_consume($1, $2, $3)", false},
     [S_TOKEN_REVOKE] = {"UPDATE tokens SET revoked_at = $1 WHERE hash = $2 AND revoked_at = 0", false},
-    [S_GRANT_REVOKE] = {"UPDATE tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at = 0", false},
+    /* The function of migration 1: one family's revocations take turns (no deadlock between them). */
+    [S_GRANT_REVOKE] = {"SELECT ostiary_grant_revoke($2, $1)", false},
     [S_JTI_REVOKE] = {"INSERT INTO revoked_jti (jti, exp) VALUES ($1, $2)"
                       " ON CONFLICT (jti) DO UPDATE SET exp = greatest(revoked_jti.exp, excluded.exp)",
                       false},

@@ -146,7 +146,10 @@ struct store_ops {
     int (*token_get)(struct store_conn *c, struct arena *a, const uint8_t hash[STORE_HASH_LEN],
                      struct store_token *out, struct errbuf *err);
     /* Marks the token consumed at `now` if it exists, is of `kind`, unconsumed, unrevoked and unexpired.
-     * ERR_NOTFOUND if absent/other kind/expired/revoked; ERR_CONFLICT (row in *out) if already consumed. */
+     * ERR_NOTFOUND if absent/other kind/expired/revoked; ERR_CONFLICT (row in *out) if already consumed.
+     * After ERR_CONFLICT inside a group the backend may keep the row locked until the group ends
+     * (PostgreSQL: a lost UPDATE keeps its lock): end the group (it changed nothing) before revoking the
+     * grant, or concurrent losers' revocations can wait for each other. */
     int (*token_consume)(struct store_conn *c, struct arena *a, const uint8_t hash[STORE_HASH_LEN], int kind,
                          int64_t now, struct store_token *out, struct errbuf *err);
     int (*token_revoke)(struct store_conn *c, const uint8_t hash[STORE_HASH_LEN], int64_t now,

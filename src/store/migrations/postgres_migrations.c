@@ -101,6 +101,17 @@ const char *const postgres_migrations[] = {
     "        FROM tokens t WHERE t.hash = p_hash;\n"
     "END\n"
     "$$;\n"
+    /* Revokes a grant's tokens. Revocations of one family run one at a time (a transaction advisory lock
+     * on the grant id's hash): concurrent revokers, e.g. every loser of a refresh token presented many
+     * times at once, would otherwise lock the family's rows in different orders (an index scan meets the
+     * new row versions the first one wrote) and deadlock each other and the waiting consumers. */
+    "CREATE FUNCTION ostiary_grant_revoke(p_grant TEXT, p_now BIGINT) RETURNS VOID\n"
+    "LANGUAGE plpgsql VOLATILE AS $$\n"
+    "BEGIN\n"
+    "    PERFORM pg_advisory_xact_lock(1869837417, hashtext(p_grant));\n"
+    "    UPDATE tokens SET revoked_at = p_now WHERE grant_id = p_grant AND revoked_at = 0;\n"
+    "END\n"
+    "$$;\n"
     /* Expired rows, at most p_limit per call, by one instance at a time: a caller that does not get the
      * advisory lock (another instance is collecting) removes nothing and returns 0. The lock is the
      * transaction's, released when the call's transaction ends. Tokens first (the bulk), then jtis, then
