@@ -189,8 +189,10 @@ struct pg_conn {
     bool prepared;          /* every statement of stmts[] is prepared on pg */
     int64_t retry_at_ms;    /* no connection attempt before this (after a failed one) */
     /* A caller's group: BEGIN is sent with its first statement (tx_started), and a failure inside it that
-     * aborted the server's transaction (tx_failed) makes every later call fail until the group ends. */
-    bool in_tx, tx_started, tx_failed;
+     * aborted the server's transaction makes every later call fail until the group ends, with tx_failed:
+     * ERR_UNAVAILABLE if the connection was lost (the client may retry), else ERR_FAIL; 0 while fine. */
+    bool in_tx, tx_started;
+    int tx_failed;
     /* Statements sent in the current pipeline whose results are not read yet, in order; deferred[i] marks
      * a token_put the caller was told succeeded (its failure belongs to a later call). */
     int nq;
@@ -311,7 +313,7 @@ static int ensure(struct pg_conn *c, struct errbuf *err)
         return c->prepared ? 0 : prepare_all(c, err);
     disconnect(c);
     if (c->tx_started) {
-        c->tx_failed = true;
+        c->tx_failed = ERR_UNAVAILABLE;
         if (err != NULL)
             errbuf_set(err, "postgres: the connection was lost inside a transaction (rolled back)");
         return ERR_UNAVAILABLE;
@@ -355,7 +357,7 @@ static int classify(struct pg_conn *c, const PGresult *r, const char *what, stru
     if (lost || state == NULL || strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
         strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0 || strcmp(state, "53300") == 0) {
         if (c->tx_started)
-            c->tx_failed = true;
+            c->tx_failed = ERR_UNAVAILABLE;
         disconnect(c);
         return ERR_UNAVAILABLE;
     }
@@ -433,8 +435,8 @@ static int flush(struct pg_conn *c, PGresult **last, struct errbuf *err)
                 if (c->queued[nq - 1] != S_COMMIT)
                     rc = ERR_FAIL;
             }
-            if (c->in_tx && c->tx_started)
-                c->tx_failed = true;
+            if (c->in_tx && c->tx_started && c->tx_failed == 0)
+                c->tx_failed = rc == ERR_UNAVAILABLE ? ERR_UNAVAILABLE : ERR_FAIL;
             if (c->pg == NULL)
                 return rc;
         }
@@ -485,9 +487,9 @@ static int run(struct pg_conn *c, enum stmt_id id, const struct params *p, PGres
 {
     *res = NULL;
     for (int attempt = 0;; attempt++) {
-        if (c->in_tx && c->tx_failed) {
+        if (c->in_tx && c->tx_failed != 0) {
             set_err(err, stmts[id].sql, "an earlier statement of this transaction failed; it is rolled back");
-            return ERR_FAIL;
+            return c->tx_failed;
         }
         int rc = ensure(c, err);
         if (rc == 0)
@@ -503,9 +505,9 @@ static int run(struct pg_conn *c, enum stmt_id id, const struct params *p, PGres
 /* A token write inside a group: sent now, its result read with the group's next statement or COMMIT. */
 static int run_deferred(struct pg_conn *c, enum stmt_id id, const struct params *p, struct errbuf *err)
 {
-    if (c->tx_failed) {
+    if (c->tx_failed != 0) {
         set_err(err, stmts[id].sql, "an earlier statement of this transaction failed; it is rolled back");
-        return ERR_FAIL;
+        return c->tx_failed;
     }
     int rc = ensure(c, err);
     if (rc == 0)
@@ -913,7 +915,7 @@ static int pg_begin(struct store_conn *base, struct errbuf *err)
     /* Sent with the group's first statement (send_stmt): no round trip of its own. */
     c->in_tx = true;
     c->tx_started = false;
-    c->tx_failed = false;
+    c->tx_failed = 0;
     return 0;
 }
 
@@ -923,7 +925,8 @@ static void tx_cleanup(struct pg_conn *c)
 {
     if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
         exec_simple(c, "ROLLBACK", "rollback", NULL);
-    c->in_tx = c->tx_started = c->tx_failed = false;
+    c->in_tx = c->tx_started = false;
+    c->tx_failed = 0;
 }
 
 /* On failure the whole group is rolled back and closed, so the caller never has to call rollback. A
@@ -936,9 +939,9 @@ static int pg_commit(struct store_conn *base, struct errbuf *err)
         return ERR_FAIL;
     }
     int rc = 0;
-    if (c->tx_failed) {
+    if (c->tx_failed != 0) {
         errbuf_set(err, "postgres: commit: an earlier statement of this transaction failed; rolled back");
-        rc = ERR_FAIL;
+        rc = c->tx_failed;
     } else if (c->tx_started) {
         PGresult *r = NULL;
         rc = c->pg != NULL ? send_stmt(c, S_COMMIT, NULL, false, err) : ERR_UNAVAILABLE;
@@ -1210,10 +1213,10 @@ static int pg_user_put(struct store_conn *base, const struct store_user *u, stru
     if (rc == 0)
         rc = run_cmd(c, S_USER_PUT, &p, NULL, err);
     if (rc == ERR_CONFLICT && c->pg != NULL) {
-        c->tx_failed = false; /* the savepoint undoes the failure */
+        c->tx_failed = 0; /* the savepoint undoes the failure */
         struct errbuf ignored;
         if (run_cmd(c, S_ROLLBACK_TO, NULL, NULL, &ignored) != 0)
-            c->tx_failed = true;
+            c->tx_failed = ERR_FAIL;
         return rc;
     }
     if (rc == 0)

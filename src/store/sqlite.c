@@ -362,6 +362,25 @@ static void *grow(struct arena *a, void *old, size_t n, size_t *cap, size_t elem
     return p;
 }
 
+/* A statement's rows as an arena array of `elem`-sized records read by `read`; the statement is reset. */
+static int select_all(struct sqlite_conn *c, sqlite3_stmt *s, struct arena *a,
+                      void (*read)(sqlite3_stmt *s, struct arena *a, void *out), size_t elem, void **out,
+                      size_t *n, const char *what, struct errbuf *err)
+{
+    char *v = NULL;
+    size_t len = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        v = grow(a, v, len, &cap, elem);
+        read(s, a, v + elem * len++);
+    }
+    int ret = rc == SQLITE_DONE ? 0 : fail(c, rc, what, err);
+    sqlite3_reset(s);
+    *out = ret == 0 ? v : NULL;
+    *n = ret == 0 ? len : 0;
+    return ret;
+}
+
 static void read_client(sqlite3_stmt *s, struct arena *a, struct store_client *out)
 {
     memset(out, 0, sizeof(*out));
@@ -974,6 +993,11 @@ static int sq_client_delete(struct store_conn *base, const char *client_id, stru
     return rc;
 }
 
+static void read_client_any(sqlite3_stmt *s, struct arena *a, void *out)
+{
+    read_client(s, a, out);
+}
+
 static int sq_client_list(struct store_conn *base, struct arena *a, struct store_client **out, size_t *n,
                           struct errbuf *err)
 {
@@ -983,20 +1007,7 @@ static int sq_client_list(struct store_conn *base, struct arena *a, struct store
     sqlite3_stmt *s = stmt_get(c, S_CLIENT_LIST, err);
     if (s == NULL)
         return ERR_FAIL;
-    struct store_client *v = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        v = grow(a, v, len, &cap, sizeof(*v));
-        read_client(s, a, &v[len++]);
-    }
-    int ret = rc == SQLITE_DONE ? 0 : fail(c, rc, "client_list", err);
-    sqlite3_reset(s);
-    if (ret == 0) {
-        *out = v;
-        *n = len;
-    }
-    return ret;
+    return select_all(c, s, a, read_client_any, sizeof(**out), (void **)out, n, "client_list", err);
 }
 
 static int sq_client_meta_has(struct store_conn *base, const char *member, const char *value, bool *found,
@@ -1178,6 +1189,11 @@ static int sq_key_put(struct store_conn *base, const struct store_key *k, struct
     return write_one(c, s, "key_put", NULL, err);
 }
 
+static void read_key_any(sqlite3_stmt *s, struct arena *a, void *out)
+{
+    read_key(s, a, out);
+}
+
 static int sq_key_list(struct store_conn *base, struct arena *a, struct store_key **out, size_t *n,
                        struct errbuf *err)
 {
@@ -1187,20 +1203,7 @@ static int sq_key_list(struct store_conn *base, struct arena *a, struct store_ke
     sqlite3_stmt *s = stmt_get(c, S_KEY_LIST, err);
     if (s == NULL)
         return ERR_FAIL;
-    struct store_key *v = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        v = grow(a, v, len, &cap, sizeof(*v));
-        read_key(s, a, &v[len++]);
-    }
-    int ret = rc == SQLITE_DONE ? 0 : fail(c, rc, "key_list", err);
-    sqlite3_reset(s);
-    if (ret == 0) {
-        *out = v;
-        *n = len;
-    }
-    return ret;
+    return select_all(c, s, a, read_key_any, sizeof(**out), (void **)out, n, "key_list", err);
 }
 
 /* ---- users and consents ---- */
@@ -1320,20 +1323,7 @@ static int sq_user_list(struct store_conn *base, struct arena *a, struct store_u
     sqlite3_stmt *s = stmt_get(c, S_USER_LIST, err);
     if (s == NULL)
         return ERR_FAIL;
-    struct store_user *v = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        v = grow(a, v, len, &cap, sizeof(*v));
-        read_user(s, a, &v[len++]);
-    }
-    int ret = rc == SQLITE_DONE ? 0 : fail(c, rc, "user_list", err);
-    sqlite3_reset(s);
-    if (ret == 0) {
-        *out = v;
-        *n = len;
-    }
-    return ret;
+    return select_all(c, s, a, read_user_any, sizeof(**out), (void **)out, n, "user_list", err);
 }
 
 static int sq_consent_get(struct store_conn *base, struct arena *a, const char *user_id, const char *client_id,
@@ -1391,20 +1381,7 @@ static int sq_consent_list(struct store_conn *base, struct arena *a, const char 
     if (s == NULL)
         return ERR_FAIL;
     bind_text(s, 1, user_id);
-    struct store_consent *v = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        v = grow(a, v, len, &cap, sizeof(*v));
-        read_consent(s, a, &v[len++]);
-    }
-    int ret = rc == SQLITE_DONE ? 0 : fail(c, rc, "consent_list", err);
-    sqlite3_reset(s);
-    if (ret == 0) {
-        *out = v;
-        *n = len;
-    }
-    return ret;
+    return select_all(c, s, a, read_consent_any, sizeof(**out), (void **)out, n, "consent_list", err);
 }
 
 /* Live tokens only: an expired one is already dead and is left to gc. A revoked one keeps its time. */
@@ -1457,6 +1434,11 @@ static int sq_gc(struct store_conn *base, int64_t now, int limit, int *removed, 
 
 /* ---- copying ---- */
 
+static void read_token_any(sqlite3_stmt *s, struct arena *a, void *out)
+{
+    read_token(s, a, out);
+}
+
 static int sq_token_scan(struct store_conn *base, struct arena *a, const uint8_t *after, int64_t now, int limit,
                          struct store_token **out, size_t *n, struct errbuf *err)
 {
@@ -1470,20 +1452,14 @@ static int sq_token_scan(struct store_conn *base, struct arena *a, const uint8_t
                       SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, now);
     sqlite3_bind_int(s, 3, limit);
-    struct store_token *v = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        v = grow(a, v, len, &cap, sizeof(*v));
-        read_token(s, a, &v[len++]);
-    }
-    int ret = rc == SQLITE_DONE ? 0 : fail(c, rc, "token_scan", err);
-    sqlite3_reset(s);
-    if (ret == 0) {
-        *out = v;
-        *n = len;
-    }
-    return ret;
+    return select_all(c, s, a, read_token_any, sizeof(**out), (void **)out, n, "token_scan", err);
+}
+
+static void read_jti(sqlite3_stmt *s, struct arena *a, void *outp)
+{
+    struct store_jti *out = outp;
+    out->jti = col_text(s, 0, a);
+    out->exp = sqlite3_column_int64(s, 1);
 }
 
 static int sq_jti_scan(struct store_conn *base, struct arena *a, const char *after, int64_t now, int limit,
@@ -1498,21 +1474,7 @@ static int sq_jti_scan(struct store_conn *base, struct arena *a, const char *aft
     bind_text(s, 1, after != NULL ? after : "");
     sqlite3_bind_int64(s, 2, now);
     sqlite3_bind_int(s, 3, limit);
-    struct store_jti *v = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        v = grow(a, v, len, &cap, sizeof(*v));
-        v[len].jti = col_text(s, 0, a);
-        v[len++].exp = sqlite3_column_int64(s, 1);
-    }
-    int ret = rc == SQLITE_DONE ? 0 : fail(c, rc, "jti_scan", err);
-    sqlite3_reset(s);
-    if (ret == 0) {
-        *out = v;
-        *n = len;
-    }
-    return ret;
+    return select_all(c, s, a, read_jti, sizeof(**out), (void **)out, n, "jti_scan", err);
 }
 
 const struct store_ops store_sqlite_ops = {

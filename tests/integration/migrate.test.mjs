@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
 import { CookieJar, httpAuthorize, httpRequest, startCallback } from './lib/flow.mjs';
-import { API, OSTIARY_BIN, newDatabase, postForm, standardConfig, startServer } from './lib/server.mjs';
+import { API, OSTIARY_BIN, newDatabase, postForm, signInConfig, startServer } from './lib/server.mjs';
 
 const T = { timeout: 60000 };
 const ALICE = { username: 'alice', password: 'down the rabbit hole' };
@@ -21,24 +21,7 @@ let dst;
 const jar = new CookieJar();
 const issued = {};
 
-function config() {
-  return standardConfig(`
-refresh:
-  refresh_grace_period: 0
-users:
-  - username: ${ALICE.username}
-    password: "${ALICE.password}"
-`).replace(
-    /^clients:\n/m,
-    `clients:
-  - client_id: ${WEB.id}
-    client_secret: ${WEB.secret}
-    grant_types: [authorization_code, refresh_token]
-    redirect_uris: ["${cb.url('/cb')}"]
-    refresh_token_policy: always
-`,
-  );
-}
+const config = () => signInConfig({ user: ALICE, client: WEB, redirectUri: cb.url('/cb') });
 
 function authUrl(srv, extra = {}) {
   const verifier = randomBytes(32).toString('base64url');

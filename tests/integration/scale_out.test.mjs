@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import * as jose from 'jose';
 
 import { CookieJar, httpAuthorize, httpRequest, startCallback } from './lib/flow.mjs';
-import { API, OSTIARY_BIN, PG_URL, freePort, newDatabase, postForm, standardConfig, startServer } from './lib/server.mjs';
+import { API, OSTIARY_BIN, PG_URL, freePort, newDatabase, postForm, signInConfig, startServer } from './lib/server.mjs';
 
 const N = PG_URL ? 3 : 1;
 const RACERS = 50;
@@ -52,23 +52,8 @@ async function startBalancer(port) {
 const at = (s, p) => `http://127.0.0.1:${s.port}${p}`;
 
 function config() {
-  return `issuer: "${issuer}"\n${standardConfig(`
-refresh:
-  refresh_grace_period: 0
-users:
-  - username: ${ALICE.username}
-    password: "${ALICE.password}"
-`).replace(
-    /^clients:\n/m,
-    `clients:
-  - client_id: ${WEB.id}
-    client_secret: ${WEB.secret}
-    grant_types: [authorization_code, refresh_token]
-    redirect_uris: ["${cb.url('/cb')}"]
-    token_endpoint_auth_method: client_secret_basic
-    refresh_token_policy: always
-`,
-  ).replace(/^keys:\n/m, 'keys:\n  reload_interval: 1\n')}`;
+  const base = signInConfig({ user: ALICE, client: WEB, redirectUri: cb.url('/cb') });
+  return `issuer: "${issuer}"\n${base.replace(/^keys:\n/m, 'keys:\n  reload_interval: 1\n')}`;
 }
 
 before(async () => {
@@ -134,11 +119,31 @@ async function race(body) {
   );
 }
 
-function tally(results) {
+/** Exactly one 200 and RACERS - 1 invalid_grant; returns the winner's token response. */
+function oneWinner(results) {
   const ok = results.filter((r) => r.status === 200);
   const grantErrors = results.filter((r) => r.status === 400 && r.json?.error === 'invalid_grant');
   const other = results.filter((r) => r.status !== 200 && !(r.status === 400 && r.json?.error === 'invalid_grant'));
-  return { ok, grantErrors, other };
+  assert.deepEqual(other.map((r) => `${r.status} ${r.body}`), []);
+  assert.equal(ok.length, 1);
+  assert.equal(grantErrors.length, RACERS - 1);
+  return ok[0].json;
+}
+
+/** Every token is inactive on every instance, and the refresh token no longer refreshes. */
+async function assertRevoked(tokens, refreshToken) {
+  for (const s of inst) {
+    for (const t of tokens) {
+      const r = await postForm(at(s, '/token/introspection'), { token: t }, { auth: [WEB.id, WEB.secret] });
+      assert.equal(r.json.active, false);
+    }
+  }
+  const again = await httpRequest(at(inst[N - 1], '/token'), {
+    body: { grant_type: 'refresh_token', refresh_token: refreshToken },
+    headers: WEB_AUTH,
+  });
+  assert.equal(again.status, 400);
+  assert.equal(again.json.error, 'invalid_grant');
 }
 
 describe(`scale-out: ${N} instance(s) on one ${PG_URL ? 'PostgreSQL' : 'SQLite'} database`, () => {
@@ -199,24 +204,9 @@ describe(`scale-out: ${N} instance(s) on one ${PG_URL ? 'PostgreSQL' : 'SQLite'}
       redirect_uri: cb.url('/cb'),
       code_verifier: verifier,
     });
-    const { ok, grantErrors, other } = tally(results);
-    assert.deepEqual(other.map((r) => `${r.status} ${r.body}`), []);
-    assert.equal(ok.length, 1);
-    assert.equal(grantErrors.length, RACERS - 1);
     // The replays revoked the grant: the winner's access and refresh tokens are dead on every instance.
-    const won = ok[0].json;
-    for (const s of inst) {
-      const a = await postForm(at(s, '/token/introspection'), { token: won.access_token }, { auth: [WEB.id, WEB.secret] });
-      assert.equal(a.json.active, false);
-      const r = await postForm(at(s, '/token/introspection'), { token: won.refresh_token }, { auth: [WEB.id, WEB.secret] });
-      assert.equal(r.json.active, false);
-    }
-    const again = await httpRequest(at(inst[N - 1], '/token'), {
-      body: { grant_type: 'refresh_token', refresh_token: won.refresh_token },
-      headers: WEB_AUTH,
-    });
-    assert.equal(again.status, 400);
-    assert.equal(again.json.error, 'invalid_grant');
+    const won = oneWinner(results);
+    await assertRevoked([won.access_token, won.refresh_token], won.refresh_token);
   });
 
   test(`a refresh token presented ${RACERS} times at once: one rotation, the rest invalid_grant, and the family is revoked`, T, async () => {
@@ -229,24 +219,9 @@ describe(`scale-out: ${N} instance(s) on one ${PG_URL ? 'PostgreSQL' : 'SQLite'}
     const rt = first.json.refresh_token;
     assert.ok(rt);
     const results = await race({ grant_type: 'refresh_token', refresh_token: rt });
-    const { ok, grantErrors, other } = tally(results);
-    assert.deepEqual(other.map((r) => `${r.status} ${r.body}`), []);
-    assert.equal(ok.length, 1);
-    assert.equal(grantErrors.length, RACERS - 1);
     // Reuse of the rotated token revoked the whole family: the winner's new pair, and the first pair.
-    const won = ok[0].json;
-    for (const s of inst) {
-      for (const t of [won.access_token, won.refresh_token, first.json.access_token]) {
-        const r = await postForm(at(s, '/token/introspection'), { token: t }, { auth: [WEB.id, WEB.secret] });
-        assert.equal(r.json.active, false);
-      }
-    }
-    const next = await httpRequest(at(inst[0], '/token'), {
-      body: { grant_type: 'refresh_token', refresh_token: won.refresh_token },
-      headers: WEB_AUTH,
-    });
-    assert.equal(next.status, 400);
-    assert.equal(next.json.error, 'invalid_grant');
+    const won = oneWinner(results);
+    await assertRevoked([won.access_token, won.refresh_token, first.json.access_token], won.refresh_token);
   });
 
   test('a key rotated with the CLI is served and used by every instance within keys.reload_interval', T, async () => {

@@ -1552,6 +1552,35 @@ STORE_TEST(pg_reconnects_after_server_closes_connections)
     OK(store_token_get(f->c, f->a, u.hash, &got, &f->err));
 }
 
+/* The connection is lost in the middle of a group (the server restarts): the group's calls and its commit
+ * say ERR_UNAVAILABLE (the client may retry: 503), nothing of it is written, and the connection is usable
+ * again afterwards. */
+STORE_TEST(pg_connection_lost_inside_group)
+{
+    ONLY_ON(false);
+    struct store_token a = token("in-group-a", STORE_TOKEN_ACCESS, "g", 5000);
+    struct store_token b = token("in-group-b", STORE_TOKEN_ACCESS, "g", 5000);
+    struct store_token got;
+    OK(store_begin(f->c, &f->err));
+    OK(store_token_put(f->c, &a, &f->err));
+    ASSERT_EQ(store_token_get(f->c, f->a, b.hash, &got, &f->err), ERR_NOTFOUND); /* the group has started */
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s' AND pid <> "
+             "pg_backend_pid()",
+             f->dbname);
+    struct errbuf aerr;
+    ASSERT_EQ(pg_admin(sql, &aerr), 0);
+    usleep(100 * 1000);
+    int rc_put = store_token_put(f->c, &b, &f->err);
+    int rc_commit = store_commit(f->c, &f->err);
+    ASSERT(rc_put == 0 || rc_put == ERR_UNAVAILABLE);
+    ASSERT_EQ(rc_commit, ERR_UNAVAILABLE);
+    ASSERT_EQ(store_token_get(f->c, f->a, a.hash, &got, &f->err), ERR_NOTFOUND);
+    ASSERT_EQ(store_token_get(f->c, f->a, b.hash, &got, &f->err), ERR_NOTFOUND);
+    OK(store_token_put(f->c, &b, &f->err));
+}
+
 /* Expiry cleanup runs on one instance at a time: while another session holds the advisory lock, a pass
  * removes nothing; once it is released, the pass does its work. */
 STORE_TEST(pg_gc_one_instance_at_a_time)
@@ -1603,6 +1632,6 @@ TESTS(T(client_crud), T(client_list_many), T(client_meta_has), T(token_put_get),
       T(sqlite_unmigrated_fails_clearly), T(user_crud), T(user_username_unique), T(user_rollback_leaves_nothing),
       T(consent_crud), T(token_revoke_sub), T(sqlite_checkpoints_bound_wal), T(sqlite_kill9_while_checkpointing), T(token_consume_race_processes),
       T(key_list_in_group_serializes), T(pg_unreachable_is_unavailable),
-      T(pg_reconnects_after_server_closes_connections), T(pg_gc_one_instance_at_a_time), T(dsn_redacted),
+      T(pg_reconnects_after_server_closes_connections), T(pg_connection_lost_inside_group), T(pg_gc_one_instance_at_a_time), T(dsn_redacted),
       T(token_scan_pages_live_tokens), T(jti_scan_pages_unexpired), T(group_many_writes),
       T(every_backend_has_every_op))

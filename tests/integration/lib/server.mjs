@@ -451,3 +451,24 @@ clients:
     scope: "read"
 ${extra}`;
 }
+
+/** standardConfig() plus a user and a confidential code-flow client that always gets refresh tokens, with
+ *  no grace period for rotated ones: what the multi-instance and store-copy tests sign in with. */
+export function signInConfig({ user, client, redirectUri }) {
+  return standardConfig(`
+refresh:
+  refresh_grace_period: 0
+users:
+  - username: ${user.username}
+    password: "${user.password}"
+`).replace(
+    /^clients:\n/m,
+    `clients:
+  - client_id: ${client.id}
+    client_secret: ${client.secret}
+    grant_types: [authorization_code, refresh_token]
+    redirect_uris: ["${redirectUri}"]
+    refresh_token_policy: always
+`,
+  );
+}
