@@ -386,6 +386,12 @@ static int apply_one(struct store_conn *db, struct arena *a, const struct config
             .updated_at = now,
         };
         rc = store_user_put(db, &u, err);
+        if (rc == ERR_CONFLICT && !exists && store_user_get(db, a, p->id, &old, err) == 0) {
+            /* Another instance starting at the same moment on the same database created this very user
+             * (the same id) after our read: then this is an update of its row. */
+            u.created_at = old.created_at;
+            rc = store_user_put(db, &u, err);
+        }
         if (rc == ERR_CONFLICT) {
             errbuf_set(err,
                        "users[%u].username: '%s' already belongs to another user in the store (id differs; "

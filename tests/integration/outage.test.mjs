@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 
-import { API, PG_URL, newDatabase, postForm, standardConfig, startServer } from './lib/server.mjs';
+import { API, PG_URL, newDatabase, postForm, standardConfig, startServers } from './lib/server.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const N = PG_URL ? 3 : 1;
@@ -23,7 +23,7 @@ let inst = [];
 
 before(async () => {
   db = newDatabase();
-  inst = await Promise.all(Array.from({ length: N }, () => startServer({ config: standardConfig(), database: db })));
+  inst = await startServers(N, { config: standardConfig(), database: db });
 });
 
 after(async () => {

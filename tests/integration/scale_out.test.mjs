@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import * as jose from 'jose';
 
 import { CookieJar, httpAuthorize, httpRequest, startCallback } from './lib/flow.mjs';
-import { API, OSTIARY_BIN, PG_URL, freePort, newDatabase, postForm, signInConfig, startServer } from './lib/server.mjs';
+import { API, OSTIARY_BIN, PG_URL, freePort, newDatabase, postForm, signInConfig, startServers } from './lib/server.mjs';
 
 const N = PG_URL ? 3 : 1;
 const RACERS = 50;
@@ -62,7 +62,7 @@ before(async () => {
   const lbPort = await freePort();
   issuer = `http://127.0.0.1:${lbPort}`;
   // Started together: on an empty database they race for the first key set (one must be made).
-  inst = await Promise.all(Array.from({ length: N }, () => startServer({ config: config(), database: db })));
+  inst = await startServers(N, { config: config(), database: db });
   lb = await startBalancer(lbPort);
 });
 

@@ -472,3 +472,15 @@ users:
 `,
   );
 }
+
+/** Starts n servers at once (on an empty shared database they race, as instances do). If any fails, the
+ *  others are stopped and the first error is thrown, so that no server outlives a failed setup. */
+export async function startServers(n, options) {
+  const settled = await Promise.allSettled(Array.from({ length: n }, () => startServer(options)));
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) {
+    await Promise.all(settled.filter((r) => r.status === 'fulfilled').map((r) => r.value.stop()));
+    throw failed.reason;
+  }
+  return settled.map((r) => r.value);
+}
