@@ -19,7 +19,9 @@
 #
 # Env: DURATION (10), CONNS (64, split over the instances), INSTANCES ("1 2"), WORKERS (event-loop
 # threads per instance; default one per core), SCENARIOS ("cc_opaque introspect refresh flow_sso"),
-# FLOW_VUS (32, split), OSTIARY_BIN, KEEP_TMP=1.
+# FLOW_VUS (32, split), SYNC_COMMIT (on; "off" sets synchronous_commit = off on the bench database, for
+# Ostiary and pgbench alike: a commit then survives a crash of Ostiary or of PostgreSQL but not of the
+# machine, the durability of the SQLite backend's synchronous=NORMAL), OSTIARY_BIN, KEEP_TMP=1.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -35,6 +37,7 @@ INSTANCES="${INSTANCES:-1 2}"
 WORKERS="${WORKERS:-$(nproc)}"
 SCENARIOS="${SCENARIOS:-cc_opaque introspect refresh flow_sso}"
 FLOW_VUS="${FLOW_VUS:-32}"
+SYNC_COMMIT="${SYNC_COMMIT:-on}"
 HOST=127.0.0.1
 BASE_PORT=4320
 BASIC="Basic $(printf '%s:%s' bench bench-secret | base64 -w0)"
@@ -47,6 +50,7 @@ for t in wrk curl psql pgbench cc; do command -v "$t" > /dev/null || die "$t not
 for sc in $SCENARIOS; do
   case "$sc" in cc_opaque | introspect | refresh | flow_sso) ;; *) die "unknown scenario '$sc'" ;; esac
 done
+case "$SYNC_COMMIT" in on | off) ;; *) die "SYNC_COMMIT must be on or off" ;; esac
 
 TMP="$(mktemp -d "${TMPDIR:-/var/tmp}/ostiary-pgbench.XXXXXX")"
 mkdir -p "$HERE/runs"
@@ -202,10 +206,11 @@ EOF
   CEIL_ROWS+=("$(printf '| %d | %d | %.0f | %.0f | %s | %.0f | %.0f | %s |' "$n" "$c" "$ins" "${RPS[cc_opaque/$n]:-0}" "$r1" "$rd" "${RPS[introspect/$n]:-0}" "$r2")")
 }
 
-log "PostgreSQL at $OSTIARY_TEST_PG_URL; instances \"$INSTANCES\", $WORKERS workers each, CONNS=$CONNS FLOW_VUS=$FLOW_VUS DURATION=${DURATION}s"
+log "PostgreSQL at $OSTIARY_TEST_PG_URL; instances \"$INSTANCES\", $WORKERS workers each, CONNS=$CONNS FLOW_VUS=$FLOW_VUS DURATION=${DURATION}s synchronous_commit=$SYNC_COMMIT"
 for n in $INSTANCES; do
   db="bench_${n}_$$"
   psql_db postgres -c "CREATE DATABASE $db"
+  psql_db postgres -c "ALTER DATABASE $db SET synchronous_commit = $SYNC_COMMIT"
   start_instances "$n" "$db"
   for sc in $SCENARIOS; do run_scenario "$sc" "$n"; done
   stop_servers
@@ -214,7 +219,8 @@ done
 
 echo
 echo "Ostiary $GIT_REV on PostgreSQL $(psql_db postgres -c 'SHOW server_version' | awk '{print $1}'), $(nproc) cores," \
-  "load $(cut -d' ' -f1-3 /proc/loadavg), DURATION=${DURATION}s, $WORKERS workers per instance"
+  "load $(cut -d' ' -f1-3 /proc/loadavg), DURATION=${DURATION}s, $WORKERS workers per instance," \
+  "synchronous_commit=$SYNC_COMMIT"
 echo
 echo "| scenario | instances | req/s (flows/s) | p50 ms | p99 ms | errors | DB round trips per HTTP request |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
