@@ -243,9 +243,10 @@ int cmd_serve(int argc, char **argv)
         .offload = app_offload,
         .ud = app,
     };
+    /* The DSN may carry the database password: logged masked. */
     log_info("listening", LS("issuer", app->issuer), LS("listen", cfg->listen), LI("workers", threads),
-             LS("storage", store_dsn_redacted(app_arena, cfg->storage)), LI("dev", cfg->dev), LI("trusted_proxies", cfg->n_trusted_proxies),
-             NULL);
+             LS("storage", store_dsn_redacted(app_arena, cfg->storage)), LI("dev", cfg->dev),
+             LI("trusted_proxies", cfg->n_trusted_proxies), NULL);
     if (http_server_run(&hc, &hooks, &app->stop, &err) != 0)
         die("%s", err.msg);
     keystore_free(app->keys);

@@ -200,7 +200,12 @@ void oauth_healthz_handle(struct http_req *req)
         http_res_json(req, 503, body, sizeof(body) - 1);
         return;
     }
-    const char *body = arena_printf(req->arena, "{\"status\":\"ok\",\"store_round_trips\":%llu}",
-                                    (unsigned long long)store_round_trips(req->worker->app->store));
+    json_t *o = json_pack("{s:s, s:I}", "status", "ok", "store_round_trips",
+                          (json_int_t)store_round_trips(req->worker->app->store));
+    char *body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (body == NULL)
+        abort();
     http_res_json(req, 200, body, strlen(body));
+    free(body);
 }
