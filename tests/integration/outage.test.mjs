@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 
-import { API, PG_URL, newDatabase, postForm, standardConfig, startServers } from './lib/server.mjs';
+import { API, CLIENTS, PG_URL, newDatabase, postForm, standardConfig, startServers } from './lib/server.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const N = PG_URL ? 3 : 1;
@@ -121,11 +121,37 @@ describe(`outages under load: ${N} instance(s) on ${PG_URL ? 'PostgreSQL' : 'SQL
     cluster('stop-server');
     const stoppedAt = Date.now();
     await sleep(1500);
-    // While down: /healthz says so on every instance.
+    // While down: /healthz says so on every instance; introspection answers 503 temporarily_unavailable;
+    // an authorization request (whose client is not cached) gets the "try again" page with 503; discovery
+    // and the JWKS, served from memory, still work.
     for (const s of inst) {
       const h = await fetch(at(s, '/healthz'));
       await h.arrayBuffer();
       assert.equal(h.status, 503);
+      const i = await postForm(at(s, '/token/introspection'), { token: 'x'.repeat(43) }, {
+        auth: ['basic-client', 'basic-secret'],
+      });
+      assert.equal(i.status, 503, i.body);
+      assert.equal(i.json.error, 'temporarily_unavailable');
+      const auth = new URL(at(s, '/auth'));
+      auth.search = new URLSearchParams({
+        response_type: 'code',
+        client_id: CLIENTS.code.id,
+        redirect_uri: 'https://rp.example.com/cb',
+        scope: 'read',
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+        code_challenge_method: 'S256',
+      }).toString();
+      const page = await fetch(auth, { redirect: 'manual' });
+      const html = await page.text();
+      assert.equal(page.status, 503);
+      assert.ok(page.headers.get('retry-after'));
+      assert.match(html, /try again/i);
+      for (const p of ['/.well-known/openid-configuration', '/jwks']) {
+        const r = await fetch(at(s, p));
+        await r.arrayBuffer();
+        assert.equal(r.status, 200, p);
+      }
     }
     cluster('start-server');
     const upAt = Date.now();
