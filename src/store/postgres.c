@@ -296,6 +296,20 @@ static void ignore_notice(void *arg, const char *msg)
     (void)msg;
 }
 
+/* Opens a connection (blocking, at most connect_timeout). Earlier keywords are defaults, which the DSN
+ * (expanded from dbname) overrides: connect and TCP timeouts, the application name seen in
+ * pg_stat_activity, and bytea_output = hex, the text form col_hash() reads (PostgreSQL's default). */
+static PGconn *connect_db(struct pg_store *st, const char *app)
+{
+    static const char *const keys[] = {"connect_timeout", "tcp_user_timeout", "application_name", "options",
+                                       "dbname", NULL};
+    const char *vals[] = {CONNECT_TIMEOUT_S, TCP_USER_TIMEOUT_MS, app, "-c bytea_output=hex", st->conninfo, NULL};
+    PGconn *pg = PQconnectdbParams(keys, vals, 1);
+    if (pg == NULL)
+        oom();
+    return pg;
+}
+
 static int prepare_all(struct pg_conn *c, struct errbuf *err);
 
 static void count_trip(struct pg_conn *c)
@@ -324,12 +338,7 @@ static int ensure(struct pg_conn *c, struct errbuf *err)
             errbuf_set(err, "postgres: %s: the database cannot be reached (retrying)", c->st->shown);
         return ERR_UNAVAILABLE;
     }
-    /* Earlier keywords are defaults; the DSN (expanded from dbname) overrides them. */
-    static const char *const keys[] = {"connect_timeout", "tcp_user_timeout", "application_name", "dbname", NULL};
-    const char *vals[] = {CONNECT_TIMEOUT_S, TCP_USER_TIMEOUT_MS, "ostiary", c->st->conninfo, NULL};
-    c->pg = PQconnectdbParams(keys, vals, 1);
-    if (c->pg == NULL)
-        oom();
+    c->pg = connect_db(c->st, "ostiary");
     count_trip(c);
     if (PQstatus(c->pg) != CONNECTION_OK) {
         char what[600];
@@ -850,11 +859,7 @@ static int pg_migrate(struct store *base, int *applied, struct errbuf *err)
     *applied = 0;
     struct pg_conn c = {.st = (struct pg_store *)base};
     c.base.st = base;
-    static const char *const keys[] = {"connect_timeout", "tcp_user_timeout", "application_name", "dbname", NULL};
-    const char *vals[] = {CONNECT_TIMEOUT_S, TCP_USER_TIMEOUT_MS, "ostiary migrate", c.st->conninfo, NULL};
-    c.pg = PQconnectdbParams(keys, vals, 1);
-    if (c.pg == NULL)
-        oom();
+    c.pg = connect_db(c.st, "ostiary migrate");
     if (PQstatus(c.pg) != CONNECTION_OK) {
         char what[600];
         snprintf(what, sizeof(what), "cannot connect to %s", c.st->shown);
