@@ -188,6 +188,7 @@ struct pg_conn {
     PGconn *pg;             /* NULL while disconnected */
     bool prepared;          /* every statement of stmts[] is prepared on pg */
     int64_t retry_at_ms;    /* no connection attempt before this (after a failed one) */
+    struct errbuf last_err; /* why the last connection attempt failed, repeated until the next one */
     /* A caller's group: BEGIN is sent with its first statement (tx_started), and a failure inside it that
      * aborted the server's transaction makes every later call fail until the group ends, with tx_failed:
      * ERR_UNAVAILABLE if the connection was lost (the client may retry), else ERR_FAIL; 0 while fine. */
@@ -335,7 +336,7 @@ static int ensure(struct pg_conn *c, struct errbuf *err)
     int64_t now = mono_ms();
     if (now < c->retry_at_ms) {
         if (err != NULL)
-            errbuf_set(err, "postgres: %s: the database cannot be reached (retrying)", c->st->shown);
+            errbuf_set(err, "%s (next attempt within %d ms)", c->last_err.msg, RETRY_MS);
         return ERR_UNAVAILABLE;
     }
     c->pg = connect_db(c->st, "ostiary");
@@ -343,7 +344,9 @@ static int ensure(struct pg_conn *c, struct errbuf *err)
     if (PQstatus(c->pg) != CONNECTION_OK) {
         char what[600];
         snprintf(what, sizeof(what), "cannot connect to %s", c->st->shown);
-        set_err(err, what, PQerrorMessage(c->pg));
+        set_err(&c->last_err, what, PQerrorMessage(c->pg));
+        if (err != NULL)
+            *err = c->last_err;
         disconnect(c);
         c->retry_at_ms = now + RETRY_MS;
         return ERR_UNAVAILABLE;

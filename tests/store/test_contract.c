@@ -1581,6 +1581,27 @@ STORE_TEST(pg_connection_lost_inside_group)
     OK(store_token_put(f->c, &b, &f->err));
 }
 
+/* The DSN's sslmode is libpq's to honour: sslmode=require against the test server, which has no TLS,
+ * must refuse to connect (ERR_UNAVAILABLE, saying why) rather than fall back to plain text. */
+TEST(pg_sslmode_from_dsn_is_honoured)
+{
+    ONLY_ON(false);
+    char dsn[512];
+    snprintf(dsn, sizeof(dsn), "%s/postgres?sslmode=require", pg_url());
+    struct store *st = NULL;
+    struct store_conn *c = NULL;
+    struct errbuf err = {{0}};
+    ASSERT_EQ(store_open(dsn, &st, &err), 0);
+    ASSERT_EQ(store_conn_open(st, &c, &err), 0);
+    int rc = store_ping(c, &err);
+    store_conn_close(c);
+    store_close(st);
+    ASSERT_EQ(rc, ERR_UNAVAILABLE);
+    if (strstr(err.msg, "SSL") == NULL)
+        fprintf(stderr, "  %s\n", err.msg);
+    ASSERT(strstr(err.msg, "SSL") != NULL);
+}
+
 /* Expiry cleanup runs on one instance at a time: while another session holds the advisory lock, a pass
  * removes nothing; once it is released, the pass does its work. */
 STORE_TEST(pg_gc_one_instance_at_a_time)
@@ -1632,6 +1653,7 @@ TESTS(T(client_crud), T(client_list_many), T(client_meta_has), T(token_put_get),
       T(sqlite_unmigrated_fails_clearly), T(user_crud), T(user_username_unique), T(user_rollback_leaves_nothing),
       T(consent_crud), T(token_revoke_sub), T(sqlite_checkpoints_bound_wal), T(sqlite_kill9_while_checkpointing), T(token_consume_race_processes),
       T(key_list_in_group_serializes), T(pg_unreachable_is_unavailable),
-      T(pg_reconnects_after_server_closes_connections), T(pg_connection_lost_inside_group), T(pg_gc_one_instance_at_a_time), T(dsn_redacted),
+      T(pg_reconnects_after_server_closes_connections), T(pg_connection_lost_inside_group),
+      T(pg_sslmode_from_dsn_is_honoured), T(pg_gc_one_instance_at_a_time), T(dsn_redacted),
       T(token_scan_pages_live_tokens), T(jti_scan_pages_unexpired), T(group_many_writes),
       T(every_backend_has_every_op))
