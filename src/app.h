@@ -37,6 +37,7 @@ struct app {
     struct keystore *keys;
     const char *issuer;          /* normalized: no trailing '/' */
     const char *key_secret;      /* key-encryption secret (never logged) */
+    uint8_t device_key[32];      /* device-cookie MAC key, from key_secret (session.h: device_cookie_key) */
     struct resource *resources;
     size_t n_resources;
     /* Endpoint paths (issuer path + endpoint), and their absolute URLs for discovery. */

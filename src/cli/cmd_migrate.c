@@ -97,8 +97,12 @@ static int copy_all(struct store_conn *from, struct store_conn *to, int64_t now,
         struct store_token *t;
         arena_reset(a);
         rc = store_token_scan(from, a, after, now, PAGE, &t, &got, err);
-        for (size_t i = 0; i < got && rc == 0; i++, n->tokens++)
+        for (size_t i = 0; i < got && rc == 0; i++, n->tokens++) {
             rc = store_token_put(to, &t[i], err);
+            /* token_put writes the row as issued; the rotation bookkeeping follows. */
+            if (rc == 0 && t[i].has_successor)
+                rc = store_token_set_successor(to, t[i].hash, t[i].successor, t[i].retried_at, err);
+        }
         if (rc == 0 && got > 0) {
             memcpy(cursor, t[got - 1].hash, STORE_HASH_LEN);
             after = cursor;

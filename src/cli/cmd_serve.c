@@ -16,6 +16,7 @@
 #include "http/server.h"
 #include "jose/jose.h"
 #include "oauth/client.h"
+#include "session/session.h"
 #include "session/users.h"
 #include "store/store.h"
 #include "ui/tmpl.h"
@@ -190,6 +191,7 @@ int cmd_serve(int argc, char **argv)
     cli_open_store(cfg, &app->store, &db);
     char *secret = cli_key_secret(cfg);
     app->key_secret = secret;
+    device_cookie_key(secret, app->device_key);
     struct errbuf err = {{0}};
     struct arena *a = arena_new(4096);
     struct store_key *keys = NULL;
@@ -256,6 +258,7 @@ int cmd_serve(int argc, char **argv)
     store_close(app->store);
     log_info("stopped", NULL);
     explicit_bzero(secret, strlen(secret));
+    explicit_bzero(app->device_key, sizeof(app->device_key));
     free(secret);
     free(app->resources);
     free(app->metadata_json[0]);

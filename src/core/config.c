@@ -411,9 +411,10 @@ static const struct cfg_key cfg_keys[] = {
     KEY("sessions.ttl", "OSTIARY_SESSIONS_TTL", CFG_U32, sessions.ttl, "86400", 60, 366 * DAY, 0),
     KEY("sessions.cookie_name", "OSTIARY_SESSIONS_COOKIE_NAME", CFG_STR, sessions.cookie_name,
         "ostiary_session", 0, 0, 0),
-    /* RFC 9700 §4.14.2: a short grace period absorbs a lost response without weakening replay detection. */
+    /* RFC 9700 §4.14.2: off by default (any reuse of a rotated token revokes the family, as Hydra and
+     * Auth0 default to); a grace period trades some of that detection for tolerance of lost responses. */
     KEY("refresh.refresh_grace_period", "OSTIARY_REFRESH_REFRESH_GRACE_PERIOD", CFG_U32,
-        refresh.refresh_grace_period, "10", 0, 300, 0),
+        refresh.refresh_grace_period, "0", 0, 300, 0),
     KEY("userinfo.allow_query_token", "OSTIARY_USERINFO_ALLOW_QUERY_TOKEN", CFG_BOOL, userinfo.allow_query_token,
         "false", 0, 0, 0),
     KEY("pkce.required", "OSTIARY_PKCE_REQUIRED", CFG_BOOL, pkce.required, "true", 0, 0, 0),

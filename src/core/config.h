@@ -120,7 +120,7 @@ struct config {
         char *cookie_name;       /* default "ostiary_session" */
     } sessions;
     struct {
-        uint32_t refresh_grace_period; /* seconds a rotated refresh token may be retried; default 10 */
+        uint32_t refresh_grace_period; /* seconds a rotated refresh token may be retried once; default 0 */
     } refresh;
     struct {
         bool allow_query_token;  /* RFC 6750 §2.3 ?access_token= at userinfo; default false (leaks into logs) */

@@ -55,7 +55,7 @@ int keystore_rotate(struct store_conn *db, const char *secret, const char *alg, 
 const char *keystore_jwks(struct keystore *ks, struct arena *a, size_t *len);
 
 /* Signs a compact JWS with the current key for `alg`. Header: {"alg","kid","typ"} (typ omitted when NULL).
- * payload is a JSON text. Returns the token in arena memory, or NULL (err set) when alg has no key. The
+ * payload is a JSON text. ES256 signatures are emitted in their low-s form (s <= n/2). Returns the token in arena memory, or NULL (err set) when alg has no key. The
  * current key is the newest (largest sign_from) with sign_from <= clock_now() < retired_at. */
 char *jws_sign(struct keystore *ks, struct arena *a, const char *alg, const char *typ, const char *payload,
                size_t payload_len, struct errbuf *err);
@@ -65,7 +65,10 @@ char *jws_sign(struct keystore *ks, struct arena *a, const char *alg, const char
  * alg from a different key type). On success *payload is the parsed claims (freed with the arena) and
  * *typ the header typ (or NULL). Does not check claims (exp, iss, aud): that is the caller's job.
  * Errors: JOSE_ERR_BAD_TOKEN (malformed, over 16 KiB, alg not allowed or not the key's, crit header,
- * payload not a JSON object, duplicate JSON member names), JOSE_ERR_UNKNOWN_KEY, JOSE_ERR_BAD_SIGNATURE. */
+ * payload not a JSON object, duplicate JSON member names), JOSE_ERR_UNKNOWN_KEY, JOSE_ERR_BAD_SIGNATURE
+ * (also for any second encoding of a valid signature: an ES256 s > n/2, an RS256 value >= n, an Ed25519
+ * S >= L, non-zero trailing bits in the base64url). So a token we signed has exactly one accepted form;
+ * still, callers key state on claims (jti), never on the token's bytes. */
 int jws_verify(struct keystore *ks, struct arena *a, const char *jws, size_t len, json_t **payload,
                const char **typ, struct errbuf *err);
 

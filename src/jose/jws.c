@@ -1,6 +1,7 @@
 /* jws.c: JWS compact serialization (RFC 7515 §3.1, §5.1, §5.2) with RS256 and ES256 (RFC 7518 §3.3,
- * §3.4) and EdDSA (RFC 8037 §3.1), and the OIDC at_hash/c_hash (OIDC Core §3.1.3.6, §3.3.2.11). JWT claim
- * checks (exp, iss, aud) belong to the caller; JWE and the JSON serializations are not supported. */
+ * §3.4; ES256 in low-s form only) and EdDSA (RFC 8037 §3.1), and the OIDC at_hash/c_hash (OIDC Core
+ * §3.1.3.6, §3.3.2.11). JWT claim checks (exp, iss, aud) belong to the caller; JWE and the JSON
+ * serializations are not supported. */
 #include "jose/jose.h"
 
 #include <pthread.h>
@@ -100,7 +101,25 @@ static bool is_b64url_char(char c)
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
-/* RFC 7518 §3.4: the JWS signature is R || S, each left-padded to 32 bytes; OpenSSL speaks DER. */
+/* ECDSA signatures are malleable: (r, s) and (r, n - s) verify alike. We sign with s <= n/2 and refuse
+ * s > n/2 (the "low-s" rule, as in Bitcoin's BIP 62 and libsecp256k1), so a token has exactly one valid
+ * signature. OpenSSL leaves s as it comes out. n is the P-256 group order (SEC 2 §2.4.2); keys of another
+ * curve never reach this file (jose_key_fits_alg). */
+static const unsigned char p256_order[ES256_COORD] = {
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51};
+static const unsigned char p256_half_order[ES256_COORD] = { /* floor(n / 2) */
+    0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xde, 0x73, 0x7d, 0x56, 0xd3, 0x8b, 0xcf, 0x42, 0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31, 0x92, 0xa8};
+
+/* True if the big-endian S of a raw R || S signature is above n/2. Not secret: no constant time needed. */
+static bool ecdsa_high_s(const unsigned char raw[ES256_SIG_LEN])
+{
+    return memcmp(raw + ES256_COORD, p256_half_order, ES256_COORD) > 0;
+}
+
+/* RFC 7518 §3.4: the JWS signature is R || S, each left-padded to 32 bytes; OpenSSL speaks DER. S is
+ * replaced by n - S when it is high, which is the same signature in its canonical form. */
 static int ecdsa_der_to_raw(const unsigned char *der, size_t len, unsigned char raw[ES256_SIG_LEN])
 {
     const unsigned char *p = der;
@@ -112,6 +131,15 @@ static int ecdsa_der_to_raw(const unsigned char *der, size_t len, unsigned char 
     bool ok = p == der + len && BN_bn2binpad(r, raw, ES256_COORD) == ES256_COORD &&
               BN_bn2binpad(s, raw + ES256_COORD, ES256_COORD) == ES256_COORD;
     ECDSA_SIG_free(sig);
+    if (ok && ecdsa_high_s(raw)) {
+        /* n - S, big-endian, byte by byte with borrow; S < n, so no borrow is left at the end. */
+        unsigned borrow = 0;
+        for (size_t i = ES256_COORD; i-- > 0;) {
+            unsigned d = (unsigned)p256_order[i] - raw[ES256_COORD + i] - borrow;
+            raw[ES256_COORD + i] = (unsigned char)d;
+            borrow = (d >> 8) & 1;
+        }
+    }
     return ok ? 0 : -1;
 }
 
@@ -173,15 +201,19 @@ static bool verify_raw(EVP_PKEY *pkey, enum jose_alg alg, const void *in, size_t
     unsigned char der[128];
     switch (alg) {
     case JOSE_ALG_RS256:
+        /* Exactly the modulus length; OpenSSL refuses a value >= n (RFC 8017 §5.2.2), so s + n is no
+         * second encoding of s. */
         if (sig_len != (size_t)EVP_PKEY_get_size(pkey))
             return false;
         break;
     case JOSE_ALG_ES256:
-        if (sig_len != ES256_SIG_LEN || ecdsa_raw_to_der(sig, der, sizeof(der), &sig_len) != 0)
+        if (sig_len != ES256_SIG_LEN || ecdsa_high_s(sig) ||
+            ecdsa_raw_to_der(sig, der, sizeof(der), &sig_len) != 0)
             return false;
         sig = der;
         break;
     case JOSE_ALG_EDDSA:
+        /* OpenSSL refuses S >= L and a non-canonical R (RFC 8032 §5.1.7), so Ed25519 is not malleable. */
         if (sig_len != ED25519_SIG_LEN)
             return false;
         break;

@@ -15,7 +15,6 @@
 #include "core/rand.h"
 #include "core/str.h"
 #include "http/http.h"
-#include "jose/jose.h"
 #include "oauth/client.h"
 #include "oauth/frontchannel.h"
 #include "oauth/pkce.h"
@@ -282,6 +281,11 @@ static struct oauth_error validate_rest(struct http_req *req, const struct form 
     ar->nonce = form_get_dup(a, f, "nonce");
     ar->login_hint = form_get_dup(a, f, "login_hint");
     ar->id_token_hint = form_get_dup(a, f, "id_token_hint");
+    /* OIDC Core §3.1.2.1: only an ID token we issued is a hint (an access token signed by the same keys is
+     * not), whether or not there is a session yet to compare it with. */
+    json_t *hint;
+    if (ar->id_token_hint != NULL && id_token_hint_verify(req->worker, a, ar->id_token_hint, &hint) != 0)
+        return OAUTH_ERROR(INVALID_REQUEST, "id_token_hint is not a valid ID token of this issuer");
     ar->ui_locales = form_get_dup(a, f, "ui_locales");
     ar->acr_values = form_get_dup(a, f, "acr_values");
 
@@ -417,16 +421,11 @@ int authz_request_from_json(struct arena *a, json_t *o, struct authz_request *ar
 
 /* ---- deciding and answering ---- */
 
-/* The subject of a (possibly expired) ID token we issued, or NULL if it is not one of ours. */
+/* The subject of a (possibly expired) ID token we issued, or NULL if it is not one (id_token.c). */
 static const char *id_token_hint_sub(struct http_req *req, const char *hint)
 {
     json_t *claims;
-    const char *typ;
-    struct errbuf err;
-    if (jws_verify(req->worker->app->keys, req->arena, hint, strlen(hint), &claims, &typ, &err) != 0)
-        return NULL;
-    const char *iss = json_string_value(json_object_get(claims, "iss"));
-    if (iss == NULL || strcmp(iss, req->worker->app->issuer) != 0)
+    if (id_token_hint_verify(req->worker, req->arena, hint, &claims) != 0)
         return NULL;
     return json_string_value(json_object_get(claims, "sub"));
 }

@@ -67,4 +67,12 @@ struct id_token_req {
 /* Returns the compact JWS in arena memory, or NULL with err set. */
 char *id_token_issue(struct worker *w, struct arena *a, const struct id_token_req *r, struct errbuf *err);
 
+/* An id_token_hint (OIDC Core §3.1.2.1; RP-Initiated Logout §2): only an ID token this issuer issued is
+ * one. It must carry our signature, the header typ "JWT" that id_token_issue() writes (or none), iss =
+ * our issuer, aud a client id (one string, as issued; azp, if present, the same), a string sub and
+ * integer iat and exp. Not checked: exp (an expired ID token is still a hint) and whether the client
+ * still exists (the caller's business). Anything else, an access token (typ at+jwt) in particular, is
+ * refused. 0 with *claims (freed with the arena), or -1. */
+int id_token_hint_verify(struct worker *w, struct arena *a, const char *hint, json_t **claims);
+
 #endif

@@ -1,8 +1,10 @@
 /* grant_refresh.c: the refresh_token grant (RFC 6749 §6) with rotation: every use consumes the refresh
- * token and yields a new one of the same family (grant_id); a rotated token presented again after the
- * retry grace period revokes the whole family (RFC 9700 §4.14.2). The access token may be narrowed to a
- * subset of the grant's scope; the new refresh token keeps the grant's scope. A new ID token comes with
- * openid (OIDC Core §12.2: same sub and auth_time, no nonce). The row format is authz.h's. */
+ * token and yields a new one of the same family (grant_id), and a family has at most one live refresh
+ * token (RFC 9700 §4.14.2). A used token presented again is reuse, which revokes the whole family, unless
+ * refresh.refresh_grace_period (default 0: off) allows one retry of it: then the successor it got, never
+ * used, is revoked and another issued in its place. The access token may be narrowed to a subset of the
+ * grant's scope; the new refresh token keeps the grant's scope. A new ID token comes with openid (OIDC
+ * Core §12.2: same sub and auth_time, no nonce). The row format is authz.h's. */
 #include <string.h>
 
 #include <jansson.h>
@@ -22,14 +24,37 @@
 #define RT_INVALID "refresh token is invalid, expired or revoked"
 #define RT_REUSED "refresh token was already used; every token of its grant has been revoked"
 
-/* A rotated token may come back once more shortly after (a client retrying a request whose response it
- * lost, or two tabs refreshing at once): within refresh.refresh_grace_period seconds that is a retry, not
- * a theft. */
-static bool within_grace(const struct worker *w, int64_t consumed_at, int64_t now)
+bool refresh_within_grace(int64_t grace, int64_t consumed_at, int64_t now)
 {
-    /* A grace period of 0 turns retries off: any reuse is a replay, even within the same second. */
-    int64_t grace = w->app->cfg->refresh.refresh_grace_period;
-    return grace > 0 && now - consumed_at <= grace;
+    /* A grace period of 0 turns retries off: any reuse is a replay, even within the same second. Age is
+     * taken as it reads; when the clock has stepped back past the consumption, the age is negative and
+     * proves nothing, so it is refused rather than counted as "just now". */
+    int64_t age = now - consumed_at;
+    return grace > 0 && age >= 0 && age <= grace;
+}
+
+/* A rotated token may come back once shortly after (a client retrying a request whose response it lost):
+ * within the grace period that is a retry, not a theft, if its successor was never used. Everything else
+ * about a used or superseded token is reuse: two parties hold tokens of the family. */
+enum refresh_verdict refresh_classify(const struct store_token *rt, const struct store_token *next,
+                                      int64_t grace, int64_t now)
+{
+    if (rt->kind != STORE_TOKEN_REFRESH || rt->exp <= now)
+        return REFRESH_INVALID;
+    if (rt->revoked_at != 0) {
+        /* Superseded: revoked by a retry of its predecessor before it was ever used. Whoever presents
+         * it now received the response the retry claimed was lost. */
+        return rt->consumed_at == 0 && rt->has_successor ? REFRESH_REUSE : REFRESH_INVALID;
+    }
+    if (rt->consumed_at == 0)
+        return REFRESH_ROTATE;
+    if (!refresh_within_grace(grace, rt->consumed_at, now) || rt->retried_at != 0 || !rt->has_successor ||
+        next == NULL)
+        return REFRESH_REUSE;
+    /* The successor was used (or revoked): it reached whoever holds it, so this is no lost response. */
+    if (next->consumed_at != 0 || next->revoked_at != 0)
+        return REFRESH_REUSE;
+    return REFRESH_RETRY;
 }
 
 /* The family is revoked: reuse of a rotated refresh token means two parties hold it (RFC 9700 §4.14.2).
@@ -48,6 +73,42 @@ static struct oauth_error reuse_detected(struct http_req *req, const struct clie
     return OAUTH_ERROR(INVALID_GRANT, RT_REUSED);
 }
 
+/* The verdict on the row rt, reading its successor's row when the verdict depends on it. */
+static int classify(struct http_req *req, const struct store_token *rt, int64_t now, enum refresh_verdict *out,
+                    struct errbuf *err)
+{
+    int64_t grace = req->worker->app->cfg->refresh.refresh_grace_period;
+    struct store_token next;
+    bool have_next = false;
+    if (rt->kind == STORE_TOKEN_REFRESH && rt->consumed_at != 0 && rt->revoked_at == 0 && rt->has_successor &&
+        refresh_within_grace(grace, rt->consumed_at, now)) {
+        int rc = store_token_get(req->worker->db, req->arena, rt->successor, &next, err);
+        if (rc != 0 && rc != ERR_NOTFOUND)
+            return rc;
+        have_next = rc == 0;
+    }
+    *out = refresh_classify(rt, have_next ? &next : NULL, grace, now);
+    return 0;
+}
+
+/* Inside the transaction, after the consume: for a retry, the successor the token got is revoked and
+ * marked superseded by the new token, and the token records its spent retry; for a rotation, the token
+ * records its successor. */
+static int link_successor(struct store_conn *db, const uint8_t hash[STORE_HASH_LEN], const struct store_token *rt,
+                          const struct grant_tokens *t, enum refresh_verdict v, int64_t now, struct errbuf *err)
+{
+    const uint8_t *next = t->refresh_row.hash;
+    int rc = 0;
+    if (v == REFRESH_RETRY) {
+        rc = store_token_revoke(db, rt->successor, now, err);
+        if (rc == 0)
+            rc = store_token_set_successor(db, rt->successor, next, 0, err);
+    }
+    if (rc == 0)
+        rc = store_token_set_successor(db, hash, next, v == REFRESH_RETRY ? now : 0, err);
+    return rc;
+}
+
 struct oauth_error grant_refresh_token(struct http_req *req, const struct client *c,
                                        const struct token_req *tr)
 {
@@ -62,7 +123,7 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
     uint8_t hash[STORE_HASH_LEN];
     store_hash(tr->refresh_token.p, tr->refresh_token.len, hash);
 
-    /* Validate on a plain read, sign, then consume and write in one transaction (as grant_code.c). */
+    /* Validate on a plain read, sign, then decide again and write in one transaction (as grant_code.c). */
     struct store_token rt;
     int rc = store_token_get(db, req->arena, hash, &rt, &err);
     if (rc == ERR_NOTFOUND || (rc == 0 && rt.kind != STORE_TOKEN_REFRESH))
@@ -71,9 +132,13 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
         return oauth_store_failed(req, "refresh_get", rc, &err);
     if (rt.client_id == NULL || strcmp(rt.client_id, c->client_id) != 0)
         return OAUTH_ERROR(INVALID_GRANT, "the refresh token was not issued to this client");
-    if (rt.revoked_at != 0 || rt.exp <= now)
+    enum refresh_verdict verdict;
+    rc = classify(req, &rt, now, &verdict, &err);
+    if (rc != 0)
+        return oauth_store_failed(req, "refresh_successor_get", rc, &err);
+    if (verdict == REFRESH_INVALID)
         return OAUTH_ERROR(INVALID_GRANT, RT_INVALID);
-    if (rt.consumed_at != 0 && !within_grace(w, rt.consumed_at, now))
+    if (verdict == REFRESH_REUSE)
         return reuse_detected(req, c, rt.grant_id, false);
 
     const char *grant_scope = rt.scope != NULL ? rt.scope : "";
@@ -126,26 +191,40 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
     rc = store_begin(db, &err);
     if (rc != 0)
         return oauth_store_failed(req, "begin", rc, &err);
-    struct store_token consumed;
-    rc = store_token_consume(db, req->arena, hash, STORE_TOKEN_REFRESH, now, &consumed, &err);
-    if (rc == ERR_CONFLICT) {
-        /* Already rotated: a retry inside the grace period gets a new pair of the same family; anything
-         * later is reuse. A revoked or expired token never reaches here as a retry (checked above, and a
-         * revocation since then shows in the returned row). */
-        if (consumed.revoked_at != 0 || !within_grace(w, consumed.consumed_at, now)) {
-            if (consumed.revoked_at != 0) {
-                store_rollback(db);
-                return OAUTH_ERROR(INVALID_GRANT, RT_INVALID);
-            }
-            return reuse_detected(req, c, rt.grant_id, true);
+    /* Inside the transaction the row is read again: a concurrent rotation, retry or revocation since the
+     * read above decides now. Exactly one of concurrent presentations consumes an unused token. */
+    struct store_token cur;
+    rc = store_token_consume(db, req->arena, hash, STORE_TOKEN_REFRESH, now, &cur, &err);
+    if (rc == 0) {
+        verdict = REFRESH_ROTATE;
+    } else if (rc == ERR_CONFLICT || rc == ERR_NOTFOUND) {
+        rc = store_token_get(db, req->arena, hash, &cur, &err);
+        if (rc == 0)
+            rc = classify(req, &cur, now, &verdict, &err);
+        else if (rc == ERR_NOTFOUND) {
+            rc = 0;
+            verdict = REFRESH_INVALID;
         }
-        log_info("refresh_retry", LS("rid", req->rid), LS("client_id", c->client_id),
-                 LS("grant_id", rt.grant_id), NULL);
-    } else if (rc != 0) {
+        if (rc == 0 && verdict == REFRESH_ROTATE)
+            verdict = REFRESH_INVALID; /* not consumable (expired meanwhile) */
+    }
+    if (rc != 0) {
         store_rollback(db);
-        if (rc == ERR_NOTFOUND) /* expired or revoked since the read */
-            return OAUTH_ERROR(INVALID_GRANT, RT_INVALID);
         return oauth_store_failed(req, "refresh_consume", rc, &err);
+    }
+    if (verdict == REFRESH_REUSE)
+        return reuse_detected(req, c, rt.grant_id, true);
+    if (verdict == REFRESH_INVALID) {
+        store_rollback(db);
+        return OAUTH_ERROR(INVALID_GRANT, RT_INVALID);
+    }
+    if (verdict == REFRESH_RETRY)
+        log_info("refresh_retry", LS("rid", req->rid), LS("client_id", c->client_id), LS("grant_id", rt.grant_id),
+                 NULL);
+    rc = link_successor(db, hash, &cur, &t, verdict, now, &err);
+    if (rc != 0) {
+        store_rollback(db);
+        return oauth_store_failed(req, "refresh_link", rc, &err);
     }
     e = grant_tokens_commit(req, &t);
     if (oauth_failed(e))

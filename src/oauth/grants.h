@@ -95,6 +95,25 @@ const char *grant_refresh_data(struct arena *a, json_t *data);
 int grant_revoke_family(struct http_req *req, const struct client *c, const char *grant_id, const char *why,
                         struct errbuf *err);
 
+/* ---- refresh-token rotation (grant_refresh.c), pure so that unit tests reach it ---- */
+
+/* What presenting a refresh token is (RFC 9700 §4.14.2). A family has at most one live refresh token. */
+enum refresh_verdict {
+    REFRESH_ROTATE,  /* unused and live: consume it and issue its successor */
+    REFRESH_RETRY,   /* used, within the grace period, its one retry unspent and its successor never used:
+                      * revoke that successor and issue another in its place */
+    REFRESH_REUSE,   /* a replay (used and not a retry, or superseded by a retry): revoke the family */
+    REFRESH_INVALID, /* expired, or revoked with its family */
+};
+/* True if a token consumed at consumed_at may be retried at now: grace > 0 and 0 <= now - consumed_at <=
+ * grace. A negative age (the clock stepped back since) is outside the window, so a clock step back never
+ * widens it. */
+bool refresh_within_grace(int64_t grace, int64_t consumed_at, int64_t now);
+/* The verdict on the refresh token row rt, given the row of its successor (next; NULL when rt has none
+ * or it is gone) and the grace period in seconds. */
+enum refresh_verdict refresh_classify(const struct store_token *rt, const struct store_token *next,
+                                      int64_t grace, int64_t now);
+
 /* True if c may ask tokens for the API `identifier` (its resources list, or any API when empty). */
 bool client_may_target(const struct client *c, const char *identifier);
 

@@ -1,6 +1,7 @@
 /* id_token.c: the ID token (OIDC Core §2, §3.1.3.6 at_hash, §3.3.2.11 c_hash, §12.2 after a refresh),
- * a JWS signed with the client's id_token_signed_response_alg (RS256 by default). Not encrypted: JWE ID
- * tokens (id_token_encrypted_response_alg) are not supported. */
+ * a JWS signed with the client's id_token_signed_response_alg (RS256 by default), and the check of an
+ * ID token coming back as id_token_hint (§3.1.2.1). Not encrypted: JWE ID tokens
+ * (id_token_encrypted_response_alg) are not supported. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,4 +85,28 @@ char *id_token_issue(struct worker *w, struct arena *a, const struct id_token_re
     char *jws = jws_sign(w->app->keys, a, alg, "JWT", payload, strlen(payload), err);
     free(payload);
     return jws;
+}
+
+int id_token_hint_verify(struct worker *w, struct arena *a, const char *hint, json_t **claims)
+{
+    json_t *c;
+    const char *typ;
+    struct errbuf err;
+    *claims = NULL;
+    if (hint == NULL || jws_verify(w->app->keys, a, hint, strlen(hint), &c, &typ, &err) != 0)
+        return -1;
+    /* The same keys sign access tokens (RFC 9068, typ at+jwt): the header tells them apart (RFC 8725
+     * §3.11). */
+    if (typ != NULL && strcmp(typ, "JWT") != 0)
+        return -1;
+    const char *iss = json_string_value(json_object_get(c, "iss"));
+    const char *aud = json_string_value(json_object_get(c, "aud"));
+    json_t *azp = json_object_get(c, "azp");
+    if (iss == NULL || strcmp(iss, w->app->issuer) != 0 || aud == NULL || aud[0] == '\0' ||
+        (azp != NULL && (!json_is_string(azp) || strcmp(json_string_value(azp), aud) != 0)) ||
+        !json_is_string(json_object_get(c, "sub")) || !json_is_integer(json_object_get(c, "iat")) ||
+        !json_is_integer(json_object_get(c, "exp")))
+        return -1;
+    *claims = c;
+    return 0;
 }

@@ -157,10 +157,13 @@ void oauth_login_handle(struct http_req *req)
     }
     struct app *app = req->worker->app;
     int64_t now = clock_now();
-    int64_t wait = login_limiter_check(app->limiter, username, req->peer, now);
+    /* A browser that signed in as this user before counts its failures apart from the account's, which
+     * strangers share with any attacker (session/users.h). */
+    const char *device = device_cookie_check(req, username);
+    int64_t wait = login_limiter_check(app->limiter, username, req->peer, device, now);
     if (wait > 0) {
         log_warn("login_throttled", LS("rid", req->rid), LS("peer", req->peer), LS("tcp_peer", req->tcp_peer),
-                 LI("wait_s", wait), NULL);
+                 LI("wait_s", wait), LI("known_device", device != NULL), NULL);
         login_page(req, &pc, 429,
                    arena_printf(req->arena, "Too many failed attempts. Try again in %lld seconds.", (long long)wait),
                    username);
@@ -170,9 +173,9 @@ void oauth_login_handle(struct http_req *req)
     struct errbuf err;
     int rc = user_authenticate(req->worker->db, req->arena, username, password.p, password.len, &u, &err);
     if (rc == ERR_NOTFOUND) {
-        login_limiter_failure(app->limiter, username, req->peer, now);
+        login_limiter_failure(app->limiter, username, req->peer, device, now);
         log_info("login_failed", LS("rid", req->rid), LS("client_id", pc.client.client_id), LS("peer", req->peer),
-                 LS("tcp_peer", req->tcp_peer), NULL);
+                 LS("tcp_peer", req->tcp_peer), LI("known_device", device != NULL), NULL);
         login_page(req, &pc, 401, "Wrong username or password.", username);
         return;
     }
@@ -180,7 +183,7 @@ void oauth_login_handle(struct http_req *req)
         login_store_failed(req, &pc, "user_authenticate", rc, &err, username);
         return;
     }
-    login_limiter_success(app->limiter, username, req->peer);
+    login_limiter_success(app->limiter, username, req->peer, device);
     struct session prev, s;
     bool had = session_load(req, &prev, &err) == 0;
     rc = session_create(req, u.id, "pwd", had ? &prev : NULL, &s, &err);
@@ -188,6 +191,7 @@ void oauth_login_handle(struct http_req *req)
         login_store_failed(req, &pc, "session_create", rc, &err, username);
         return;
     }
+    device_cookie_set(req, username);
     log_info("login", LS("rid", req->rid), LS("client_id", pc.client.client_id), LS("sub", u.id), NULL);
     /* The new cookie is only sent by the browser on the next request, so resume through a redirect. */
     redirect_see_other(req, arena_printf(req->arena, "%s?interaction=%s", issuer_url(req, "/interaction/resume"),

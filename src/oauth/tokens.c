@@ -99,14 +99,17 @@ int token_mint_access(struct worker *w, struct arena *a, const struct access_tok
         if (out->value == NULL)
             return ERR_FAIL;
         /* Self-contained, but a token of a grant must die with the grant (code replay, refresh reuse,
-         * RFC 7009 §2.1): its row, found by hash, is what store_grant_revoke reaches. */
+         * RFC 7009 §2.1): its row is what store_grant_revoke reaches. It is keyed by the jti, which the
+         * signature covers, never by the token's bytes: an ECDSA signature has a second valid encoding,
+         * and a copy re-encoded so must find the same row. */
         out->has_row = r->grant_id != NULL;
+        if (out->has_row)
+            store_jti_key(out->jti, t->hash);
     } else {
         out->value = rand_token(a, 32);
         out->has_row = true;
-    }
-    if (out->has_row)
         store_hash(out->value, strlen(out->value), t->hash);
+    }
     return 0;
 }
 
@@ -192,14 +195,15 @@ static int jwt_lookup(struct worker *w, struct arena *a, const char *token, size
     }
     if (info->exp <= now)
         return 0;
-    /* A token issued within a grant has a row (revoked with the grant); a client_credentials token has
-     * none and is revoked by jti. The row decides when it exists: one indexed read for a grant's token. */
+    /* A token issued within a grant has a row (revoked with the grant), keyed by its jti; a
+     * client_credentials token has none and is revoked by jti too, on the revocation list. The row decides
+     * when it exists: one indexed read for a grant's token. Nothing here depends on the token's bytes
+     * beyond the signature check, so a re-encoded copy of a token has the state of the token. */
     struct store_token t;
-    uint8_t h[STORE_HASH_LEN];
-    store_hash(token, len, h);
-    int rc = store_token_get(w->db, a, h, &t, err);
+    store_jti_key(jti, info->row_key);
+    int rc = store_token_get(w->db, a, info->row_key, &t, err);
     if (rc == 0) {
-        if (t.kind != STORE_TOKEN_ACCESS)
+        if (t.kind != STORE_TOKEN_ACCESS || t.jti == NULL || strcmp(t.jti, jti) != 0)
             return 0;
         info->has_row = true;
         info->grant_id = t.grant_id;
@@ -215,6 +219,20 @@ static int jwt_lookup(struct worker *w, struct arena *a, const char *token, size
     return 0;
 }
 
+/* Opaque tokens are what rand_token() draws: base64url text. Only such strings are looked up by their
+ * hash: the rows of JWTs are keyed by SHA-256("jti:" + jti) (store_jti_key), and a jti is no secret
+ * (introspection returns it, resource servers log it), so "jti:<jti>" must never reach that row as if it
+ * were an opaque token. */
+static bool is_opaque_text(const char *t, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = t[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
 static int token_lookup_row(struct worker *w, struct arena *a, const char *token, size_t len, int64_t now,
                  struct token_info *info, struct errbuf *err)
 {
@@ -223,10 +241,11 @@ static int token_lookup_row(struct worker *w, struct arena *a, const char *token
         return 0;
     if (looks_like_jwt(token, len))
         return jwt_lookup(w, a, token, len, now, info, err);
+    if (!is_opaque_text(token, len))
+        return 0;
     struct store_token t;
-    uint8_t h[STORE_HASH_LEN];
-    store_hash(token, len, h);
-    int rc = store_token_get(w->db, a, h, &t, err);
+    store_hash(token, len, info->row_key);
+    int rc = store_token_get(w->db, a, info->row_key, &t, err);
     if (rc == ERR_NOTFOUND)
         return 0;
     if (rc != 0)
@@ -284,7 +303,5 @@ int token_revoke(struct worker *w, struct arena *a, const char *token, size_t le
         return store_grant_revoke(w->db, info.grant_id, now, err);
     if (!info.has_row)
         return store_jti_revoke(w->db, info.jti, info.exp, err);
-    uint8_t h[STORE_HASH_LEN];
-    store_hash(token, len, h);
-    return store_token_revoke(w->db, h, now, err);
+    return store_token_revoke(w->db, info.row_key, now, err);
 }

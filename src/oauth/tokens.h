@@ -1,8 +1,9 @@
 /* tokens.h: minting and reading access and refresh tokens. JWT access tokens follow RFC 9068 (typ
  * "at+jwt"; iss, sub, aud, exp, iat, jti, client_id, scope); opaque ones are 256-bit random strings stored
  * by SHA-256 hash; refresh tokens are opaque and stored by hash. All are introspectable (RFC 7662) and
- * revocable (RFC 7009): opaque by hash, a JWT by the row of its hash when it was issued within a grant
- * (so revoking the grant revokes it), else by jti.
+ * revocable (RFC 7009): opaque ones by the row of their hash; a JWT, once its signature and claims check
+ * out, by its jti only, never by its bytes: by the row keyed by its jti (store_jti_key) when it was issued
+ * within a grant (so revoking the grant revokes it), else by the jti revocation list.
  *
  * Minting and storing are separate steps so a grant can sign outside its store transaction and write
  * every row inside it: token_mint_*() never touch the store; the caller writes out->row with
@@ -38,8 +39,8 @@ struct access_token {
     const char *jti;
     int64_t expires_in;
     bool jwt;
-    /* The row to store (opaque tokens always; JWTs when issued within a grant, so store_grant_revoke
-     * reaches them). Strings are arena memory. */
+    /* The row to store (opaque tokens always, keyed by the value's hash; JWTs when issued within a grant,
+     * so store_grant_revoke reaches them, keyed by store_jti_key). Strings are arena memory. */
     bool has_row;
     struct store_token row;
 };
@@ -87,19 +88,21 @@ struct token_info {
     int64_t iat, exp;
     bool jwt;
     bool has_row;                 /* a store row exists (opaque tokens; JWTs issued within a grant) */
+    uint8_t row_key[STORE_HASH_LEN]; /* its key, when has_row: the value's hash, or a JWT's jti key */
 };
 
-/* Looks a token up: opaque by hash; a JWT by signature and claims, then its row if it has one (issued
- * within a grant: revoked with the grant), else the jti revocation list. One indexed read for a grant's
- * token. Never fails for a foreign, unknown, expired, consumed or revoked token: info->active is false.
- * <0 only on a storage failure. */
+/* Looks a token up: opaque by hash; a JWT by signature and claims, then by its jti: the row keyed by it
+ * if it has one (issued within a grant: revoked with the grant), else the jti revocation list. One
+ * indexed read for a grant's token. Never fails for a foreign, unknown, expired, consumed or revoked
+ * token: info->active is false. <0 only on a storage failure. */
 int token_lookup(struct worker *w, struct arena *a, const char *token, size_t len, int64_t now,
                  struct token_info *info, struct errbuf *err);
 
 /* Revokes the token (RFC 7009 §2.1). A refresh token revokes its whole grant (the refresh family, the
- * code and every access token issued from it); an access token only itself (by its row, else by jti until
- * its exp). Only tokens of `client_id` are revoked; *foreign is set when the token is active and belongs
- * to another client. Inactive tokens are left alone (0). */
+ * code and every access token issued from it); an access token only itself (by its row, a JWT's being
+ * keyed by its jti; else by jti on the revocation list until its exp). Only tokens of `client_id` are
+ * revoked; *foreign is set when the token is active and belongs to another client. Inactive tokens are
+ * left alone (0). */
 int token_revoke(struct worker *w, struct arena *a, const char *token, size_t len, const char *client_id,
                  int64_t now, bool *foreign, struct errbuf *err);
 

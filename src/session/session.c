@@ -1,9 +1,13 @@
-/* session.c: login sessions, interactions (parked authorization requests) and the browser-binding
- * cookie (see session.h). Cookie values are 256-bit random strings; only their SHA-256 is stored. */
+/* session.c: login sessions, interactions (parked authorization requests), the browser-binding cookie
+ * and device cookies (see session.h). Session and browser cookie values are 256-bit random strings; only
+ * their SHA-256 is stored. Device cookies are stored nowhere: their HMAC is their proof. */
 #include "session/session.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "app.h"
 #include "core/arena.h"
@@ -211,4 +215,91 @@ int interaction_finish(struct http_req *req, const struct interaction *ia, struc
     struct store_token t;
     return store_token_consume(req->worker->db, req->arena, ia->hash, STORE_TOKEN_INTERACTION, clock_now(), &t,
                                err);
+}
+
+/* ---- device cookies ---- */
+
+#define DEVICE_KEY_CONTEXT "ostiary-device-cookie-v1"
+#define DEVICE_TAG_CHARS 16
+#define DEVICE_SKEW 300 /* seconds an iat may lie in the future (another instance's clock) */
+
+void device_cookie_key(const char *secret, uint8_t key[DEVICE_KEY_LEN])
+{
+    crypto_generichash(key, DEVICE_KEY_LEN, (const unsigned char *)secret, strlen(secret),
+                       (const unsigned char *)DEVICE_KEY_CONTEXT, sizeof(DEVICE_KEY_CONTEXT) - 1);
+}
+
+/* HMAC-SHA256(key, label NUL username NUL rest): the label keeps the name tag and the cookie MAC apart. */
+static void device_mac(const uint8_t key[DEVICE_KEY_LEN], const char *label, const char *username, const char *rest,
+                       unsigned char out[crypto_auth_hmacsha256_BYTES])
+{
+    static const unsigned char nul = 0;
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, key, DEVICE_KEY_LEN);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)label, strlen(label));
+    crypto_auth_hmacsha256_update(&st, &nul, 1);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)username, strlen(username));
+    crypto_auth_hmacsha256_update(&st, &nul, 1);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)rest, strlen(rest));
+    crypto_auth_hmacsha256_final(&st, out);
+    sodium_memzero(&st, sizeof(st));
+}
+
+char *device_cookie_name(struct arena *a, const uint8_t key[DEVICE_KEY_LEN], const char *username)
+{
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    device_mac(key, "name", username, "", mac);
+    char *tag = b64url_encode(a, mac, sizeof(mac));
+    return arena_printf(a, "%s%.*s", DEVICE_COOKIE_PREFIX, DEVICE_TAG_CHARS, tag);
+}
+
+char *device_cookie_value(struct arena *a, const uint8_t key[DEVICE_KEY_LEN], const char *username, int64_t iat,
+                          const char *id)
+{
+    char *signed_part = arena_printf(a, "%" PRId64 ".%s", iat, id);
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    device_mac(key, "device", username, signed_part, mac);
+    return arena_printf(a, "%s.%s", signed_part, b64url_encode(a, mac, sizeof(mac)));
+}
+
+const char *device_cookie_verify(struct arena *a, const uint8_t key[DEVICE_KEY_LEN], const char *username,
+                                 struct str value, int64_t now)
+{
+    /* "<iat>.<id>.<mac>": the MAC is what follows the last dot; iat must be a plain decimal number. */
+    if (value.len == 0 || value.len > 128)
+        return NULL;
+    const char *v = arena_strndup(a, value.p, value.len);
+    const char *dot1 = strchr(v, '.');
+    const char *dot2 = dot1 != NULL ? strchr(dot1 + 1, '.') : NULL;
+    if (dot1 == NULL || dot2 == NULL || dot2 == dot1 + 1 || strchr(dot2 + 1, '.') != NULL)
+        return NULL;
+    int64_t iat;
+    if (str_to_i64((struct str){v, (size_t)(dot1 - v)}, &iat) != 0 || iat > now + DEVICE_SKEW ||
+        now - iat > DEVICE_COOKIE_TTL)
+        return NULL;
+    const char *id = arena_strndup(a, dot1 + 1, (size_t)(dot2 - dot1 - 1));
+    const char *want = device_cookie_value(a, key, username, iat, id);
+    /* The value we would have written for this iat and id, compared whole: a different spelling of the
+     * same iat (leading zeros) does not compare equal either. */
+    if (!ct_eq(want, strlen(want), value.p, value.len))
+        return NULL;
+    return id;
+}
+
+const char *device_cookie_check(struct http_req *req, const char *username)
+{
+    const struct app *app = req->worker->app;
+    struct str v;
+    if (username == NULL ||
+        http_req_cookie(req, device_cookie_name(req->arena, app->device_key, username), &v) != 0)
+        return NULL;
+    return device_cookie_verify(req->arena, app->device_key, username, v, clock_now());
+}
+
+void device_cookie_set(struct http_req *req, const char *username)
+{
+    const struct app *app = req->worker->app;
+    const char *value = device_cookie_value(req->arena, app->device_key, username, clock_now(),
+                                            rand_token(req->arena, 16));
+    set_cookie(req, device_cookie_name(req->arena, app->device_key, username), value, DEVICE_COOKIE_TTL);
 }

@@ -15,8 +15,10 @@
 #include <jansson.h>
 
 #include "core/err.h"
+#include "core/str.h"
 #include "store/store.h"
 
+struct arena;
 struct http_req;
 
 struct session {
@@ -56,8 +58,36 @@ bool interaction_csrf_ok(const struct interaction *ia, const char *csrf);
 /* Marks it used (single use): ERR_CONFLICT if already used. */
 int interaction_finish(struct http_req *req, const struct interaction *ia, struct errbuf *err);
 
-/* Cookie attributes shared by session and browser cookies. */
+/* Cookie attributes shared by session, browser and device cookies. */
 bool session_cookie_secure(const struct http_req *req);
 const char *session_cookie_path(const struct http_req *req);
+
+/* Device cookies (OWASP's device-cookie model against online guessing; users.h, the login limiter). Each
+ * successful login sets, for its username, a cookie named DEVICE_COOKIE_PREFIX + tag, where tag is 16
+ * base64url characters of HMAC(key, "name" NUL username) (so the name does not show the username), with
+ * the value "<iat>.<id>.<mac>": iat the Unix time of the login, id 16 random bytes in base64url (the
+ * device id the limiter counts failures by), mac the base64url HMAC-SHA256(key, "device" NUL username NUL
+ * iat "." id). HttpOnly, SameSite=Lax, Secure on an https issuer, Path the issuer path, Max-Age
+ * DEVICE_COOKIE_TTL. One cookie per username a browser signed in as; a new login replaces it. The key is
+ * derived from the key-encryption secret (device_cookie_key) and is the same on every instance. */
+#define DEVICE_COOKIE_PREFIX "ostiary_device_"
+#define DEVICE_COOKIE_TTL (365 * 86400) /* one year */
+#define DEVICE_KEY_LEN 32
+/* The MAC key: BLAKE2b-256 of the key secret, keyed with the context "ostiary-device-cookie-v1" (the
+ * key-encryption key uses another context, so neither key says anything about the other). */
+void device_cookie_key(const char *secret, uint8_t key[DEVICE_KEY_LEN]);
+/* Pure pieces, in arena memory: the cookie's name for a username, and its value for (username, iat, id). */
+char *device_cookie_name(struct arena *a, const uint8_t key[DEVICE_KEY_LEN], const char *username);
+char *device_cookie_value(struct arena *a, const uint8_t key[DEVICE_KEY_LEN], const char *username, int64_t iat,
+                          const char *id);
+/* The device id if `value` is a device cookie of `username` issued at most DEVICE_COOKIE_TTL before now
+ * (and not more than 5 minutes after it: clock skew between instances), else NULL. The MAC is compared
+ * in constant time. Result in arena memory. */
+const char *device_cookie_verify(struct arena *a, const uint8_t key[DEVICE_KEY_LEN], const char *username,
+                                 struct str value, int64_t now);
+/* The request's device id for username (its cookie, verified), or NULL. */
+const char *device_cookie_check(struct http_req *req, const char *username);
+/* After a successful login of username: sets a new device cookie (new id, iat now). */
+void device_cookie_set(struct http_req *req, const char *username);
 
 #endif

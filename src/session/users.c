@@ -467,15 +467,18 @@ int users_apply_config(struct store_conn *db, const struct config *cfg, struct e
  *   - the (username, address) pair, with login.max_failures: one guesser against one account;
  *   - the address alone, with LIMITER_ADDR_FACTOR times as many, so that one address cannot spray many
  *     accounts while a NAT full of users who mistype now and then is not punished;
- *   - the username alone, across addresses, also with LIMITER_ADDR_FACTOR times as many, so that a
- *     botnet guessing one account from many addresses (each staying under the pair limit) still slows
- *     down. This one lets anybody delay a user's logins, but never for more than LIMITER_MAX_DELAY per
- *     wait, and its failures are forgotten LIMITER_WINDOW after the last one: slowed down, not locked out.
- * A success clears the pair only. The address counter stays because other accounts may be under attack
- * from that address. The account counter stays too: the success says nothing about the guesses coming
- * from elsewhere, and clearing it would hand an ongoing attack a fresh budget each time the user signs
- * in. The user's own typos rarely weigh on it (they would need LIMITER_ADDR_FACTOR times the pair limit
- * within the window), and what is left is forgotten after the window anyway.
+ *   - either the username alone, across addresses, also with LIMITER_ADDR_FACTOR times as many, so that
+ *     a botnet guessing one account from many addresses (each staying under the pair limit) still slows
+ *     down; or, for an attempt from a browser that carries a valid device cookie for that username (it
+ *     signed in as that user before: session.h), that device's own counter, with login.max_failures.
+ * The device split is OWASP's device-cookie model: the account counter is what an attacker can drive
+ * from anywhere, and it may keep the account locked for as long as the attack goes on, but only for
+ * strangers: the browsers the user signed in from never meet it, so the attack is no denial of service
+ * against the user. A stolen device cookie buys an attacker max_failures guesses and the same doubling.
+ * A success clears the pair and the device. The address counter stays because other accounts may be
+ * under attack from that address. The account counter stays too: the success says nothing about the
+ * guesses coming from elsewhere, and clearing it would hand an ongoing attack a fresh budget each time
+ * the user signs in.
  * The address is the client's as the HTTP layer determined it (behind a trusted proxy, the forwarded
  * one: http/proxy.h); without a proxy, the address counter of a proxy's address would be everyone's.
  * Entries are keyed by a keyed BLAKE2b of the key (so entries have a fixed size and hash-flooding the
@@ -486,7 +489,7 @@ int users_apply_config(struct store_conn *db, const struct config *cfg, struct e
 
 #define LIMITER_MAX_ENTRIES 100000u
 #define LIMITER_BUCKETS 65536u /* power of two */
-#define LIMITER_WINDOW 900     /* seconds: failures older than this (and not locked) are forgotten */
+#define LIMITER_WINDOW 900     /* seconds after the last failure or the end of the wait: then forgotten */
 #define LIMITER_MAX_DELAY 900  /* seconds: the cap of the doubling delay (15 minutes) */
 #define LIMITER_ADDR_FACTOR 4u  /* the address and account counters allow this many times max_failures */
 #define LIMITER_KEY_LEN 16u
@@ -542,12 +545,12 @@ void login_limiter_free(struct login_limiter *l)
     free(l);
 }
 
-enum lim_kind { LIM_PAIR = 'u', LIM_ADDR = 'a', LIM_ACCOUNT = 'n' };
+enum lim_kind { LIM_PAIR = 'u', LIM_ADDR = 'a', LIM_ACCOUNT = 'n', LIM_DEVICE = 'd' };
 
-/* The key of one counter: the pair uses both username and address, the others one of them. The kind is
- * hashed first, so the three kinds never share a key; the NUL after the username keeps "ab"+"c" apart
- * from "a"+"bc". */
-static void lim_key(const struct login_limiter *l, enum lim_kind kind, const char *username, const char *addr,
+/* The key of one counter: the pair uses username and address, the device username and device id, the
+ * others one of them. The kind is hashed first, so the kinds never share a key; the NUL after the
+ * username keeps "ab"+"c" apart from "a"+"bc". */
+static void lim_key(const struct login_limiter *l, enum lim_kind kind, const char *username, const char *other,
                     uint8_t out[LIMITER_KEY_LEN])
 {
     crypto_generichash_state st;
@@ -561,23 +564,26 @@ static void lim_key(const struct login_limiter *l, enum lim_kind kind, const cha
         crypto_generichash_update(&st, &nul, 1);
     }
     if (kind != LIM_ACCOUNT) {
-        const char *ad = addr != NULL ? addr : "";
-        crypto_generichash_update(&st, (const unsigned char *)ad, strnlen(ad, LIMITER_ADDR_MAX));
+        const char *o = other != NULL ? other : "";
+        crypto_generichash_update(&st, (const unsigned char *)o, strnlen(o, LIMITER_ADDR_MAX));
     }
     crypto_generichash_final(&st, out, LIMITER_KEY_LEN);
 }
 
-/* The three counters one attempt touches. */
+/* The three counters one attempt touches: the pair, the address, and the account or the device. */
 struct lim_keys {
-    uint8_t pair[LIMITER_KEY_LEN], addr[LIMITER_KEY_LEN], account[LIMITER_KEY_LEN];
+    uint8_t pair[LIMITER_KEY_LEN], addr[LIMITER_KEY_LEN], who[LIMITER_KEY_LEN];
 };
 
-static void lim_keys(const struct login_limiter *l, const char *username, const char *addr,
+static void lim_keys(const struct login_limiter *l, const char *username, const char *addr, const char *device,
                      struct lim_keys *k)
 {
     lim_key(l, LIM_PAIR, username, addr, k->pair);
     lim_key(l, LIM_ADDR, username, addr, k->addr);
-    lim_key(l, LIM_ACCOUNT, username, addr, k->account);
+    if (device != NULL)
+        lim_key(l, LIM_DEVICE, username, device, k->who);
+    else
+        lim_key(l, LIM_ACCOUNT, username, NULL, k->who);
 }
 
 static size_t lim_bucket(const uint8_t key[LIMITER_KEY_LEN])
@@ -630,9 +636,13 @@ static void lim_remove(struct login_limiter *l, struct lim_entry *e)
     free(e);
 }
 
+/* Forgotten LIMITER_WINDOW after its last failure or the end of its wait, whichever is later. Counting
+ * from the last failure alone, a counter at the delay cap (as long as the window) was forgotten the moment
+ * its wait ended, and one failure per wait bought an attacker a fresh budget of failures every time. */
 static bool lim_stale(const struct lim_entry *e, int64_t now)
 {
-    return now >= e->locked_until && now - e->last_failure >= LIMITER_WINDOW;
+    int64_t since = e->locked_until > e->last_failure ? e->locked_until : e->last_failure;
+    return now >= e->locked_until && now - since >= LIMITER_WINDOW;
 }
 
 /* Seconds this counter still makes the caller wait. */
@@ -688,38 +698,47 @@ static int64_t max64(int64_t a, int64_t b)
     return a > b ? a : b;
 }
 
-int64_t login_limiter_check(struct login_limiter *l, const char *username, const char *addr, int64_t now)
+int64_t login_limiter_check(struct login_limiter *l, const char *username, const char *addr, const char *device,
+                            int64_t now)
 {
     struct lim_keys k;
-    lim_keys(l, username, addr, &k);
+    lim_keys(l, username, addr, device, &k);
     pthread_mutex_lock(&l->mu);
     int64_t w = lim_wait(lim_find(l, k.pair), now);
     w = max64(w, lim_wait(lim_find(l, k.addr), now));
-    w = max64(w, lim_wait(lim_find(l, k.account), now));
+    w = max64(w, lim_wait(lim_find(l, k.who), now));
     pthread_mutex_unlock(&l->mu);
     return w;
 }
 
-void login_limiter_failure(struct login_limiter *l, const char *username, const char *addr, int64_t now)
+void login_limiter_failure(struct login_limiter *l, const char *username, const char *addr, const char *device,
+                           int64_t now)
 {
     struct lim_keys k;
-    lim_keys(l, username, addr, &k);
+    lim_keys(l, username, addr, device, &k);
     uint64_t wide = (uint64_t)l->max_failures * LIMITER_ADDR_FACTOR;
     uint32_t wide_max = wide > UINT32_MAX ? UINT32_MAX : (uint32_t)wide;
     pthread_mutex_lock(&l->mu);
     lim_fail(l, k.pair, l->max_failures, now);
     lim_fail(l, k.addr, wide_max, now);
-    lim_fail(l, k.account, wide_max, now);
+    lim_fail(l, k.who, device != NULL ? l->max_failures : wide_max, now);
     pthread_mutex_unlock(&l->mu);
 }
 
-void login_limiter_success(struct login_limiter *l, const char *username, const char *addr)
+static void lim_clear(struct login_limiter *l, const uint8_t key[LIMITER_KEY_LEN])
 {
-    uint8_t pair[LIMITER_KEY_LEN];
-    lim_key(l, LIM_PAIR, username, addr, pair);
-    pthread_mutex_lock(&l->mu);
-    struct lim_entry *e = lim_find(l, pair);
+    struct lim_entry *e = lim_find(l, key);
     if (e != NULL)
         lim_remove(l, e);
+}
+
+void login_limiter_success(struct login_limiter *l, const char *username, const char *addr, const char *device)
+{
+    struct lim_keys k;
+    lim_keys(l, username, addr, device, &k);
+    pthread_mutex_lock(&l->mu);
+    lim_clear(l, k.pair);
+    if (device != NULL)
+        lim_clear(l, k.who);
     pthread_mutex_unlock(&l->mu);
 }

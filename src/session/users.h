@@ -42,22 +42,27 @@ extern const size_t user_claims_supported_count;
  * transaction. */
 int users_apply_config(struct store_conn *db, const struct config *cfg, struct errbuf *err);
 
-/* Failed-login rate limiting, in memory. Three counters: the (username, address) pair, allowed
- * max_failures failures; the address alone and the username alone (across addresses), each allowed 4 times
- * as many. A counter over its limit makes the next attempt wait lockout_seconds * 2^(extra failures),
- * capped at 15 minutes, and is forgotten 15 minutes after its last failure. A success clears the pair's
- * counter only (users.c says why). The delay is temporary by construction, so an attacker can slow a
- * user down but never lock them out for good. addr is the client address (http_req.peer). NULL username
- * or addr count as "". Thread-safe. */
+/* Failed-login rate limiting, in memory. Three counters per attempt: the (username, address) pair,
+ * allowed max_failures failures; the address alone, allowed 4 times as many; and either the username alone
+ * (across addresses), allowed 4 times as many, or, when the browser carries a valid device cookie for the
+ * username (`device`: its id, session.h), that device alone, allowed max_failures. A counter over its
+ * limit makes the next attempt wait lockout_seconds * 2^(extra failures), capped at 15 minutes, and is
+ * forgotten 15 minutes after its last failure or the end of its wait, whichever is later. So an attacker
+ * who keeps failing can keep an account locked for strangers, never for the browsers the user signed in
+ * from (users.c says why). A success clears the pair's counter and the device's. addr is the client
+ * address (http_req.peer). NULL username or addr count as ""; device NULL means no device cookie.
+ * Thread-safe. */
 struct login_limiter;
 struct login_limiter *login_limiter_new(uint32_t max_failures, uint32_t lockout_seconds);
 void login_limiter_free(struct login_limiter *l);
-/* Seconds to wait before another attempt of this username from this address is allowed (the longest wait
- * of the three counters), 0 if allowed now. */
-int64_t login_limiter_check(struct login_limiter *l, const char *username, const char *addr, int64_t now);
+/* Seconds to wait before another attempt of this username from this address (and device) is allowed (the
+ * longest wait of the three counters), 0 if allowed now. */
+int64_t login_limiter_check(struct login_limiter *l, const char *username, const char *addr, const char *device,
+                            int64_t now);
 /* Counts a failed attempt against the three counters. */
-void login_limiter_failure(struct login_limiter *l, const char *username, const char *addr, int64_t now);
-/* A successful login: clears the (username, address) counter. */
-void login_limiter_success(struct login_limiter *l, const char *username, const char *addr);
+void login_limiter_failure(struct login_limiter *l, const char *username, const char *addr, const char *device,
+                           int64_t now);
+/* A successful login: clears the (username, address) counter and the device's. */
+void login_limiter_success(struct login_limiter *l, const char *username, const char *addr, const char *device);
 
 #endif

@@ -66,6 +66,7 @@ enum stmt_id {
     S_TOKEN_PUT,
     S_TOKEN_GET,
     S_TOKEN_CONSUME,
+    S_TOKEN_SET_SUCCESSOR,
     S_TOKEN_REVOKE,
     S_GRANT_REVOKE,
     S_JTI_REVOKE,
@@ -92,6 +93,8 @@ enum stmt_id {
 #define CLIENT_COLS "client_id, secret_hash, metadata, from_config, created_at, updated_at"
 #define TOKEN_COLS                                                                                          \
     "hash, kind, client_id, sub, scope, aud, jti, grant_id, data, iat, exp, revoked_at, consumed_at"
+/* What a read returns: the columns token_put writes, then the rotation columns. */
+#define TOKEN_READ_COLS TOKEN_COLS ", successor, retried_at"
 #define KEY_COLS "kid, alg, priv_enc, public_jwk, created_at, sign_from, retired_at, unpublish_at"
 #define USER_COLS "id, username, password_hash, claims, disabled, from_config, created_at, updated_at"
 #define CONSENT_COLS "user_id, client_id, scope, resources, created_at, updated_at"
@@ -133,9 +136,10 @@ static const struct {
     [S_TOKEN_PUT] = {"INSERT INTO tokens (" TOKEN_COLS ")"
                      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                      false},
-    [S_TOKEN_GET] = {"SELECT " TOKEN_COLS " FROM tokens WHERE hash = $1", true},
+    [S_TOKEN_GET] = {"SELECT " TOKEN_READ_COLS " FROM tokens WHERE hash = $1", true},
     /* The function of migration 1: `won`, then the token's columns; no row when there is no token. */
-    [S_TOKEN_CONSUME] = {"SELECT won, " TOKEN_COLS " FROM ostiary_token_consume($1, $2, $3)", false},
+    [S_TOKEN_CONSUME] = {"SELECT won, " TOKEN_READ_COLS " FROM ostiary_token_consume($1, $2, $3)", false},
+    [S_TOKEN_SET_SUCCESSOR] = {"SELECT ostiary_token_set_successor($1, $2, $3)", false},
     [S_TOKEN_REVOKE] = {"UPDATE tokens SET revoked_at = $1 WHERE hash = $2 AND revoked_at = 0", false},
     /* The function of migration 1: one family's revocations take turns (no deadlock between them). */
     [S_GRANT_REVOKE] = {"SELECT ostiary_grant_revoke($2, $1)", false},
@@ -174,7 +178,7 @@ static const struct {
                             " AND exp > $1",
                             false},
     /* Pages in primary-key order; the empty bytea sorts before every hash (the first page). */
-    [S_TOKEN_SCAN] = {"SELECT " TOKEN_COLS " FROM tokens WHERE hash > $1 AND exp > $2 AND revoked_at = 0"
+    [S_TOKEN_SCAN] = {"SELECT " TOKEN_READ_COLS " FROM tokens WHERE hash > $1 AND exp > $2 AND revoked_at = 0"
                       " ORDER BY hash LIMIT $3",
                       true},
     [S_JTI_SCAN] = {"SELECT jti, exp FROM revoked_jti WHERE jti > $1 COLLATE \"C\" AND exp >= $2"
@@ -375,6 +379,8 @@ static int classify(struct pg_conn *c, const PGresult *r, const char *what, stru
     }
     if (strcmp(state, "23505") == 0)
         return ERR_CONFLICT;
+    if (strcmp(state, "P0002") == 0) /* no_data_found, raised by ostiary_token_set_successor */
+        return ERR_NOTFOUND;
     return ERR_FAIL;
 }
 
@@ -443,7 +449,7 @@ static int flush(struct pg_conn *c, PGresult **last, struct errbuf *err)
             /* A deferred write that failed: COMMIT reports it as it is; any other call says ERR_FAIL, so
              * that nobody mistakes it for that call's own CONFLICT (a consumed code, say). */
             if (c->deferred[i] && rc != ERR_UNAVAILABLE && i != nq - 1) {
-                set_err(err, "token_put (sent with a later call of this transaction)", PQresultErrorMessage(r));
+                set_err(err, "a write sent with a later call of this transaction", PQresultErrorMessage(r));
                 if (c->queued[nq - 1] != S_COMMIT)
                     rc = ERR_FAIL;
             }
@@ -647,6 +653,8 @@ static void read_token_at(const PGresult *r, int i, int col, struct arena *a, st
     out->exp = col_i64(r, i, col + 10);
     out->revoked_at = col_i64(r, i, col + 11);
     out->consumed_at = col_i64(r, i, col + 12);
+    out->has_successor = col_hash(r, i, col + 13, out->successor);
+    out->retried_at = col_i64(r, i, col + 14);
 }
 
 static void read_token(const PGresult *r, int i, struct arena *a, void *out)
@@ -1100,6 +1108,21 @@ static int pg_token_consume(struct store_conn *base, struct arena *a, const uint
     return rc;
 }
 
+/* Inside a group it travels with the group's next call or COMMIT, like a token write (store.h); a missing
+ * row then fails that call (ERR_NOTFOUND from COMMIT) and the group. */
+static int pg_token_set_successor(struct store_conn *base, const uint8_t hash[STORE_HASH_LEN],
+                                  const uint8_t successor[STORE_HASH_LEN], int64_t retried_at, struct errbuf *err)
+{
+    struct pg_conn *c = conn_of(base);
+    struct params p = {0};
+    p_bytes(&p, hash, STORE_HASH_LEN);
+    p_bytes(&p, successor, STORE_HASH_LEN);
+    p_i64(&p, retried_at);
+    if (c->in_tx)
+        return run_deferred(c, S_TOKEN_SET_SUCCESSOR, &p, err);
+    return run_cmd(c, S_TOKEN_SET_SUCCESSOR, &p, NULL, err);
+}
+
 /* Revoking an unknown or already revoked token succeeds: the result is the same (RFC 7009 §2.2). */
 static int pg_token_revoke(struct store_conn *base, const uint8_t hash[STORE_HASH_LEN], int64_t now,
                            struct errbuf *err)
@@ -1359,6 +1382,7 @@ const struct store_ops store_postgres_ops = {
     .token_put = pg_token_put,
     .token_get = pg_token_get,
     .token_consume = pg_token_consume,
+    .token_set_successor = pg_token_set_successor,
     .token_revoke = pg_token_revoke,
     .grant_revoke = pg_grant_revoke,
     .jti_revoke = pg_jti_revoke,

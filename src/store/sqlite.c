@@ -76,6 +76,7 @@ enum stmt_id {
     S_TOKEN_GET,
     S_TOKEN_CONSUME,
     S_TOKEN_REVOKE,
+    S_TOKEN_SET_SUCCESSOR,
     S_GRANT_REVOKE,
     S_JTI_REVOKE,
     S_JTI_CHECK,
@@ -103,6 +104,8 @@ enum stmt_id {
 #define CLIENT_COLS "client_id, secret_hash, metadata, from_config, created_at, updated_at"
 #define TOKEN_COLS                                                                                          \
     "hash, kind, client_id, sub, scope, aud, jti, grant_id, data, iat, exp, revoked_at, consumed_at"
+/* What a read returns: the columns token_put writes, then the rotation columns (migration 4). */
+#define TOKEN_READ_COLS TOKEN_COLS ", successor, retried_at"
 #define KEY_COLS "kid, alg, priv_enc, public_jwk, created_at, sign_from, retired_at, unpublish_at"
 #define USER_COLS "id, username, password_hash, claims, disabled, from_config, created_at, updated_at"
 #define CONSENT_COLS "user_id, client_id, scope, resources, created_at, updated_at"
@@ -129,10 +132,12 @@ static const char *const stmt_sql[S__COUNT] = {
                           " THEN clients.metadata ELSE '{}' END, ?1) AS m WHERE m.type = 'text' AND m.value = ?2)",
     [S_TOKEN_PUT] = "INSERT INTO tokens (" TOKEN_COLS ")"
                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-    [S_TOKEN_GET] = "SELECT " TOKEN_COLS " FROM tokens WHERE hash = ?1",
+    [S_TOKEN_GET] = "SELECT " TOKEN_READ_COLS " FROM tokens WHERE hash = ?1",
     [S_TOKEN_CONSUME] = "UPDATE tokens SET consumed_at = ?1 WHERE hash = ?2 AND kind = ?3"
                         " AND consumed_at = 0 AND revoked_at = 0 AND exp > ?1",
     [S_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at = ?1 WHERE hash = ?2 AND revoked_at = 0",
+    [S_TOKEN_SET_SUCCESSOR] = "UPDATE tokens SET successor = ?2,"
+                              " retried_at = CASE WHEN ?3 != 0 THEN ?3 ELSE retried_at END WHERE hash = ?1",
     [S_GRANT_REVOKE] = "UPDATE tokens SET revoked_at = ?1 WHERE grant_id = ?2 AND revoked_at = 0",
     /* Revoking twice keeps the later expiry, so the entry outlives every copy of the token. */
     [S_JTI_REVOKE] = "INSERT INTO revoked_jti (jti, exp) VALUES (?1, ?2)"
@@ -170,7 +175,7 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_TOKEN_REVOKE_SUB] = "UPDATE tokens SET revoked_at = ?1 WHERE sub = ?2 AND kind = ?3 AND revoked_at = 0"
                            " AND exp > ?1",
     /* Pages in primary-key order; a zero-length blob sorts before every hash (the first page). */
-    [S_TOKEN_SCAN] = "SELECT " TOKEN_COLS " FROM tokens WHERE hash > ?1 AND exp > ?2 AND revoked_at = 0"
+    [S_TOKEN_SCAN] = "SELECT " TOKEN_READ_COLS " FROM tokens WHERE hash > ?1 AND exp > ?2 AND revoked_at = 0"
                      " ORDER BY hash LIMIT ?3",
     [S_JTI_SCAN] = "SELECT jti, exp FROM revoked_jti WHERE jti > ?1 AND exp >= ?2 ORDER BY jti LIMIT ?3",
 };
@@ -408,6 +413,8 @@ static void read_token(sqlite3_stmt *s, struct arena *a, struct store_token *out
     out->exp = sqlite3_column_int64(s, 10);
     out->revoked_at = sqlite3_column_int64(s, 11);
     out->consumed_at = sqlite3_column_int64(s, 12);
+    out->has_successor = col_hash(s, 13, out->successor);
+    out->retried_at = sqlite3_column_int64(s, 14);
 }
 
 static void read_key(sqlite3_stmt *s, struct arena *a, struct store_key *out)
@@ -852,6 +859,21 @@ static int migrate_one(struct sqlite_conn *c, size_t version, struct errbuf *err
     return ret;
 }
 
+/* ostiary_jti_key(jti): store_jti_key() for SQL, so a migration can rekey rows (migration 3). NULL in,
+ * NULL out. */
+static void sql_jti_key(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const unsigned char *jti = sqlite3_value_text(argv[0]);
+    if (jti == NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    uint8_t key[STORE_HASH_LEN];
+    store_jti_key((const char *)jti, key);
+    sqlite3_result_blob(ctx, key, STORE_HASH_LEN, SQLITE_TRANSIENT);
+}
+
 /* Applies every pending migration, each in its own BEGIN IMMEDIATE transaction, re-reading the version
  * inside it so that two processes migrating at once apply each migration once. A migration that needs
  * foreign_keys off (a table rebuild) must be run differently: the pragma is a no-op inside a transaction. */
@@ -865,10 +887,13 @@ static int sq_migrate(struct store *base, int *applied, struct errbuf *err)
         return rc;
     pthread_mutex_lock(&st->write_mu);
     char *msg = NULL;
-    if (sqlite3_exec(c->db,
-                     "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                     " version INTEGER PRIMARY KEY NOT NULL, applied_at INTEGER NOT NULL)",
-                     NULL, NULL, &msg) != SQLITE_OK) {
+    if (sqlite3_create_function_v2(c->db, "ostiary_jti_key", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                                   sql_jti_key, NULL, NULL, NULL) != SQLITE_OK) {
+        rc = fail(c, sqlite3_errcode(c->db), "register ostiary_jti_key", err);
+    } else if (sqlite3_exec(c->db,
+                            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                            " version INTEGER PRIMARY KEY NOT NULL, applied_at INTEGER NOT NULL)",
+                            NULL, NULL, &msg) != SQLITE_OK) {
         errbuf_set(err, "sqlite: cannot create schema_migrations: %s", msg != NULL ? msg : "?");
         sqlite3_free(msg);
         rc = ERR_FAIL;
@@ -1129,6 +1154,23 @@ static int sq_token_revoke(struct store_conn *base, const uint8_t hash[STORE_HAS
     sqlite3_bind_int64(s, 1, now);
     bind_hash(s, 2, hash);
     return write_one(c, s, "token_revoke", NULL, err);
+}
+
+static int sq_token_set_successor(struct store_conn *base, const uint8_t hash[STORE_HASH_LEN],
+                                  const uint8_t successor[STORE_HASH_LEN], int64_t retried_at, struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    sqlite3_stmt *s = stmt_get(c, S_TOKEN_SET_SUCCESSOR, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_hash(s, 1, hash);
+    bind_hash(s, 2, successor);
+    sqlite3_bind_int64(s, 3, retried_at);
+    int changes = 0;
+    int rc = write_one(c, s, "token_set_successor", &changes, err);
+    if (rc == 0 && changes == 0)
+        return ERR_NOTFOUND;
+    return rc;
 }
 
 static int sq_grant_revoke(struct store_conn *base, const char *grant_id, int64_t now, struct errbuf *err)
@@ -1498,6 +1540,7 @@ const struct store_ops store_sqlite_ops = {
     .token_get = sq_token_get,
     .token_consume = sq_token_consume,
     .token_revoke = sq_token_revoke,
+    .token_set_successor = sq_token_set_successor,
     .grant_revoke = sq_grant_revoke,
     .jti_revoke = sq_jti_revoke,
     .jti_is_revoked = sq_jti_is_revoked,

@@ -1,9 +1,11 @@
-/* store.c: backend selection by DSN scheme, DSN redaction for messages and the shared secret-hashing
- * helper (see store.h). */
+/* store.c: backend selection by DSN scheme, DSN redaction for messages and the shared hashing helpers
+ * (secrets, JWT row keys; see store.h). */
 #include "store/store.h"
 
+#include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include "core/arena.h"
@@ -82,4 +84,13 @@ const char *store_dsn_redacted(struct arena *a, const char *dsn)
 void store_hash(const void *secret, size_t n, uint8_t out[STORE_HASH_LEN])
 {
     SHA256(secret, n, out);
+}
+
+void store_jti_key(const char *jti, uint8_t out[STORE_HASH_LEN])
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 || EVP_DigestUpdate(ctx, "jti:", 4) != 1 ||
+        EVP_DigestUpdate(ctx, jti, strlen(jti)) != 1 || EVP_DigestFinal_ex(ctx, out, NULL) != 1)
+        abort(); /* only on allocation failure: the project's policy (core/arena.h) */
+    EVP_MD_CTX_free(ctx);
 }

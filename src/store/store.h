@@ -16,9 +16,10 @@
  * - Strings in rows returned to callers are copied into the caller's arena.
  * - Inside a group, store_key_list locks the key set until the group ends, so that a read-modify-write of
  *   the keys (generation at first start, rotation) is serialized with every other process doing the same.
- * - Inside a group a backend may defer token_put's write to the next call or to store_commit (PostgreSQL
- *   sends them together, saving round trips): a duplicate hash is then reported as ERR_CONFLICT by that
- *   call, and the group is over (rolled back). Any other failed call inside a group leaves it usable.
+ * - Inside a group a backend may defer token_put and token_set_successor to the next call or to
+ *   store_commit (PostgreSQL sends them together, saving round trips): a duplicate hash (ERR_CONFLICT) or
+ *   a missing row (ERR_NOTFOUND) is then reported by store_commit (ERR_FAIL by any other call), and the
+ *   group is over (rolled back). Any other failed call inside a group leaves it usable.
  * Return values: 0 on success, ERR_NOTFOUND, ERR_CONFLICT, ERR_UNAVAILABLE (the database cannot be reached
  * now: the connection is down and will be retried by a later call; say 503), or ERR_FAIL with the reason
  * in `err`. No message in `err` ever contains the DSN's password. */
@@ -58,7 +59,7 @@ enum store_token_kind {
 };
 
 struct store_token {
-    uint8_t hash[STORE_HASH_LEN]; /* SHA-256 of the token value: the primary key */
+    uint8_t hash[STORE_HASH_LEN]; /* the primary key: SHA-256 of the token value (store_jti_key for JWTs) */
     int kind;                     /* enum store_token_kind */
     const char *client_id;
     const char *sub;              /* NULL for client_credentials tokens */
@@ -70,6 +71,12 @@ struct store_token {
     int64_t iat, exp;
     int64_t revoked_at;           /* 0 = not revoked */
     int64_t consumed_at;          /* 0 = not consumed (codes, refresh tokens) */
+    /* Refresh-token rotation (set by token_set_successor only; token_put writes neither): the token that
+     * replaced this one. For a used (consumed) token, the one issued in exchange; for a token revoked by
+     * a retry of its predecessor before any use of it (superseded), the one issued in its place. */
+    bool has_successor;
+    uint8_t successor[STORE_HASH_LEN];
+    int64_t retried_at;           /* 0, or when a retry replaced this used token's successor */
 };
 
 /* ---- users (end users who log in) ---- */
@@ -154,6 +161,10 @@ struct store_ops {
                          int64_t now, struct store_token *out, struct errbuf *err);
     int (*token_revoke)(struct store_conn *c, const uint8_t hash[STORE_HASH_LEN], int64_t now,
                         struct errbuf *err);
+    /* Records that the token `successor` replaced the token `hash` (its successor column), and, when
+     * retried_at is not 0, that a retry did (its retried_at). ERR_NOTFOUND if there is no such row. */
+    int (*token_set_successor)(struct store_conn *c, const uint8_t hash[STORE_HASH_LEN],
+                               const uint8_t successor[STORE_HASH_LEN], int64_t retried_at, struct errbuf *err);
     /* Revokes every token of a grant (refresh family, code and what it produced). */
     int (*grant_revoke)(struct store_conn *c, const char *grant_id, int64_t now, struct errbuf *err);
 
@@ -229,6 +240,7 @@ int store_open(const char *dsn, struct store **out, struct errbuf *err);
 #define store_token_get(c, ...) ((c)->st->ops->token_get((c), __VA_ARGS__))
 #define store_token_consume(c, ...) ((c)->st->ops->token_consume((c), __VA_ARGS__))
 #define store_token_revoke(c, ...) ((c)->st->ops->token_revoke((c), __VA_ARGS__))
+#define store_token_set_successor(c, ...) ((c)->st->ops->token_set_successor((c), __VA_ARGS__))
 #define store_grant_revoke(c, ...) ((c)->st->ops->grant_revoke((c), __VA_ARGS__))
 #define store_jti_revoke(c, ...) ((c)->st->ops->jti_revoke((c), __VA_ARGS__))
 #define store_jti_is_revoked(c, ...) ((c)->st->ops->jti_is_revoked((c), __VA_ARGS__))
@@ -250,6 +262,11 @@ int store_open(const char *dsn, struct store **out, struct errbuf *err);
 
 /* SHA-256 of a secret, the form in which every secret is stored and looked up. */
 void store_hash(const void *secret, size_t n, uint8_t out[STORE_HASH_LEN]);
+/* The row key of a self-contained (JWT) access token: SHA-256 of "jti:" followed by its jti, a value
+ * inside the signed payload. Its state is never keyed on the token's bytes, which a signature scheme may
+ * let anybody re-encode. Token values are base64url, which has no ':', so such a key is never the
+ * store_hash() of a token value. The SQLite migration 3 computes the same (sqlite.c: ostiary_jti_key). */
+void store_jti_key(const char *jti, uint8_t out[STORE_HASH_LEN]);
 
 /* The DSN with any password replaced by "***" (URI user:password@ and password= / ?password=), for logs
  * and messages, in the caller's arena. */

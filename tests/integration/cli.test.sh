@@ -54,9 +54,9 @@ run() {
     ERR=$(cat "$TMP/stderr")
 }
 rc_is() { [ "$RC" -eq "$1" ]; }
-out_has() { printf '%s' "$OUT" | grep -qF -- "$1"; }
-out_lacks() { ! printf '%s' "$OUT" | grep -qiF -- "$1"; }
-err_has() { printf '%s' "$ERR" | grep -qF -- "$1"; }
+out_has() { grep -qF -- "$1" <<<"$OUT"; }
+out_lacks() { ! grep -qiF -- "$1" <<<"$OUT"; }
+err_has() { grep -qF -- "$1" <<<"$ERR"; }
 field_is() { [ "$(jget "$OUT" "$1")" = "$2" ]; }
 lines_are() { [ "$(printf '%s' "$OUT" | grep -c .)" -eq "$1" ]; }
 # line_of ID: the JSON line of `list` output whose first member names ID.

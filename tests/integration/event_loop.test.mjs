@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { httpRequest, loginBody, openLoginPage } from './lib/flow.mjs';
+import { clientAndUserYaml, httpRequest, loginBody, openLoginPage } from './lib/flow.mjs';
 import { startServer } from './lib/server.mjs';
 
 const APP = { id: 'loop-app', secret: 'loop-app-secret', redirect: 'https://rp.example/cb' };
@@ -18,16 +18,7 @@ before(async () => {
   srv = await startServer({
     config: `
 workers: 1
-clients:
-  - client_id: ${APP.id}
-    client_secret: ${APP.secret}
-    grant_types: [authorization_code]
-    redirect_uris: ["${APP.redirect}"]
-    token_endpoint_auth_method: client_secret_basic
-users:
-  - username: ${USER.username}
-    password: "${USER.password}"
-`,
+${clientAndUserYaml(APP, USER)}`,
   });
 });
 

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { httpRequest, loginBody, openLoginPage, parseForms, textById } from './lib/flow.mjs';
+import { clientAndUserYaml, openLoginPage, postLogin, textById } from './lib/flow.mjs';
 import { startServer } from './lib/server.mjs';
 
 const T = { timeout: 30000 };
@@ -22,16 +22,7 @@ ${extra}
 login:
   max_failures: ${MAX_FAILURES}
   lockout_seconds: 60
-clients:
-  - client_id: ${APP.id}
-    client_secret: ${APP.secret}
-    grant_types: [authorization_code]
-    redirect_uris: ["${APP.redirect}"]
-    token_endpoint_auth_method: client_secret_basic
-users:
-  - username: ${USER.username}
-    password: "${USER.password}"
-`;
+${clientAndUserYaml(APP, USER)}`;
 }
 
 let proxied;
@@ -54,14 +45,7 @@ function atLogin(srv) {
 }
 
 /** Posts the login form of the last page seen, with X-Forwarded-For when xff is given. */
-async function login(at, password, xff) {
-  const form = parseForms(at.res.body, at.res.url).find((f) => f.id === 'login-form');
-  assert.ok(form, 'a login form');
-  const headers = xff ? { 'x-forwarded-for': xff } : {};
-  const res = await httpRequest(form.action, { jar: at.jar, body: loginBody(form, USER.username, password), headers });
-  if (res.status !== 303) at.res = res; // the login page again (wrong password, throttled), with a new form
-  return res;
-}
+const login = (at, password, xff) => postLogin(at, USER.username, password, xff ? { 'x-forwarded-for': xff } : {});
 
 /** The server's JSON log lines of one event. */
 function events(srv, name) {

@@ -13,8 +13,9 @@ extern const char *const postgres_migrations[];
 extern const size_t postgres_migrations_count;
 
 const char *const postgres_migrations[] = {
-    /* 001_init: every table of SQLite's versions 1 and 2 at once, and the two functions that make a
-     * multi-statement operation a single round trip. Timestamps are Unix seconds; 0 means "not set". */
+    /* 001_init: every table of SQLite's versions 1, 2 and 4 at once (3 rekeys rows SQLite databases
+     * had before it; a PostgreSQL database never had them), and the functions that make a multi-statement
+     * operation a single round trip. Timestamps are Unix seconds; 0 means "not set". */
     "CREATE TABLE clients (\n"
     "    client_id   TEXT PRIMARY KEY,\n"
     "    secret_hash BYTEA CHECK (secret_hash IS NULL OR length(secret_hash) = 32),\n"
@@ -37,7 +38,11 @@ const char *const postgres_migrations[] = {
     "    iat         BIGINT NOT NULL,\n"
     "    exp         BIGINT NOT NULL,\n"
     "    revoked_at  BIGINT NOT NULL DEFAULT 0,\n"
-    "    consumed_at BIGINT NOT NULL DEFAULT 0\n"
+    "    consumed_at BIGINT NOT NULL DEFAULT 0,\n"
+    /* Refresh-token rotation (SQLite's migration 4): the token that replaced this one, and when a retry
+     * spent this used token's one retry. */
+    "    successor   BYTEA CHECK (successor IS NULL OR length(successor) = 32),\n"
+    "    retried_at  BIGINT NOT NULL DEFAULT 0\n"
     ");\n"
     "CREATE INDEX tokens_grant_id ON tokens (grant_id) WHERE grant_id IS NOT NULL;\n"
     "CREATE INDEX tokens_exp ON tokens (exp);\n"
@@ -85,20 +90,34 @@ const char *const postgres_migrations[] = {
     "CREATE FUNCTION ostiary_token_consume(p_hash BYTEA, p_kind INTEGER, p_now BIGINT)\n"
     "RETURNS TABLE (won BOOLEAN, hash BYTEA, kind INTEGER, client_id TEXT, sub TEXT, scope TEXT, aud TEXT,\n"
     "               jti TEXT, grant_id TEXT, data TEXT, iat BIGINT, exp BIGINT, revoked_at BIGINT,\n"
-    "               consumed_at BIGINT)\n"
+    "               consumed_at BIGINT, successor BYTEA, retried_at BIGINT)\n"
     "LANGUAGE plpgsql VOLATILE AS $$\n"
     "BEGIN\n"
     "    RETURN QUERY UPDATE tokens t SET consumed_at = p_now\n"
     "        WHERE t.hash = p_hash AND t.kind = p_kind AND t.consumed_at = 0 AND t.revoked_at = 0\n"
     "          AND t.exp > p_now\n"
     "        RETURNING true, t.hash, t.kind, t.client_id, t.sub, t.scope, t.aud, t.jti, t.grant_id, t.data,\n"
-    "                  t.iat, t.exp, t.revoked_at, t.consumed_at;\n"
+    "                  t.iat, t.exp, t.revoked_at, t.consumed_at, t.successor, t.retried_at;\n"
     "    IF FOUND THEN\n"
     "        RETURN;\n"
     "    END IF;\n"
     "    RETURN QUERY SELECT false, t.hash, t.kind, t.client_id, t.sub, t.scope, t.aud, t.jti, t.grant_id,\n"
-    "                        t.data, t.iat, t.exp, t.revoked_at, t.consumed_at\n"
+    "                        t.data, t.iat, t.exp, t.revoked_at, t.consumed_at, t.successor, t.retried_at\n"
     "        FROM tokens t WHERE t.hash = p_hash;\n"
+    "END\n"
+    "$$;\n"
+    /* Rotation bookkeeping as one statement that fails when there is no such row (SQLSTATE P0002,
+     * no_data_found: ERR_NOTFOUND), so that inside a group it can travel with the group's COMMIT like a
+     * token write and still report a missing row. retried_at 0 leaves a spent retry spent. */
+    "CREATE FUNCTION ostiary_token_set_successor(p_hash BYTEA, p_successor BYTEA, p_retried BIGINT)\n"
+    "RETURNS VOID LANGUAGE plpgsql VOLATILE AS $$\n"
+    "BEGIN\n"
+    "    UPDATE tokens SET successor = p_successor,\n"
+    "                      retried_at = CASE WHEN p_retried <> 0 THEN p_retried ELSE retried_at END\n"
+    "        WHERE hash = p_hash;\n"
+    "    IF NOT FOUND THEN\n"
+    "        RAISE EXCEPTION USING ERRCODE = 'no_data_found', MESSAGE = 'no such token';\n"
+    "    END IF;\n"
     "END\n"
     "$$;\n"
     /* Revokes a grant's tokens. Revocations of one family run one at a time (a transaction advisory lock

@@ -85,6 +85,24 @@ const char *const sqlite_migrations[] = {
     /* For token_revoke_sub (logout everywhere, user disabled or deleted). Partial: client_credentials
      * tokens have no sub. */
     "CREATE INDEX tokens_sub ON tokens (sub) WHERE sub IS NOT NULL;\n",
+
+    /* 003_jwt_rows_by_jti: the row of a JWT access token issued within a grant is keyed by its jti, a
+     * value inside the signed payload (store_jti_key), no longer by the hash of the token's bytes, which
+     * an ECDSA signature lets anybody re-encode. Rows written before get a copy under the new key, with
+     * their state (revoked or not); the old row stays, as an opaque access token's row looks the same (its
+     * jti is filled too) and is still found by the token's hash. ostiary_jti_key() is registered by the
+     * migration runner (sqlite.c). */
+    "INSERT OR IGNORE INTO tokens (hash, kind, client_id, sub, scope, aud, jti, grant_id, data, iat, exp,\n"
+    "                              revoked_at, consumed_at)\n"
+    "SELECT ostiary_jti_key(jti), kind, client_id, sub, scope, aud, jti, grant_id, data, iat, exp,\n"
+    "       revoked_at, consumed_at\n"
+    "FROM tokens WHERE kind = 1 AND jti IS NOT NULL AND grant_id IS NOT NULL;\n",
+
+    /* 004_refresh_successor: refresh-token rotation keeps one live token per family (RFC 9700 §4.14.2).
+     * successor is the hash of the token that replaced a row (store.h: store_token); retried_at marks a
+     * used token whose one retry has been spent. */
+    ("ALTER TABLE tokens ADD COLUMN successor BLOB CHECK (successor IS NULL OR length(successor) = 32);\n"
+     "ALTER TABLE tokens ADD COLUMN retried_at INTEGER NOT NULL DEFAULT 0;\n"),
 };
 
 const size_t sqlite_migrations_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

@@ -7,13 +7,16 @@
 //    URL, follow the redirects inside the issuer, fill the login form (hidden interaction + csrf
 //    inputs), answer the account-selection and consent forms, and stop at the first redirect that
 //    leaves the issuer (the authorization response) or at an auto-submitting form_post page.
-//  - openLoginPage() + loginBody(): a code + PKCE request stopped at the login page, and the body of its
-//    form post, for tests that drive the login post themselves (timing, headers).
+//  - codeRequest(), openLoginPage(), loginBody(), postLogin(): a code + PKCE request, stopped at the login
+//    page, and its form posts, for tests that drive the login post themselves (timing, headers);
+//    signInAndRedeem() and redeemCode(): a whole sign-in to the token response; clientAndUserYaml().
 //  - small helpers: form parsing, authorization-response parameters, openid-client discovery.
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 
 import * as client from 'openid-client';
+
+import { basicAuth } from './server.mjs';
 
 /* ------------------------------------------------------------------ callback server */
 
@@ -375,12 +378,12 @@ export function codeRequest(srv, { clientId, redirectUri, params = {} }) {
 }
 
 /**
- * A new cookie jar at the login page of a code + PKCE (S256) authorization request (codeRequest). Resolves
- * { jar, res (the login page), form (its parsed #login-form) }.
+ * A browser at the login page of a codeRequest(srv, request): a new cookie jar, or `jar` (a browser with
+ * cookies already; add prompt: 'login' to request.params when it has a session). Resolves { jar, res (the
+ * login page), form (its parsed #login-form) }.
  */
-export async function openLoginPage(srv, { clientId, redirectUri }) {
-  const { url } = codeRequest(srv, { clientId, redirectUri });
-  const jar = new CookieJar();
+export async function openLoginPage(srv, request, jar = new CookieJar()) {
+  const { url } = codeRequest(srv, request);
   const r = await httpAuthorize(url, { jar, issuer: srv.issuer, stopAt: ['login'] });
   if (r.page !== 'login') throw new Error(`openLoginPage: expected the login page, got ${r.page ?? r.kind}`);
   return { jar, res: r.res, form: parseForms(r.res.body, r.res.url).find((f) => f.id === 'login-form') };
@@ -395,6 +398,63 @@ export function loginBody(form, username, password) {
     password,
     action: 'login',
   });
+}
+
+/**
+ * Posts the login form of the page `at` (openLoginPage's result) last showed, with extra request headers
+ * (X-Forwarded-For...). A failed post keeps the page it got back in at.res, with its new form, so posts
+ * can follow each other. Resolves the response.
+ */
+export async function postLogin(at, username, password, headers = {}) {
+  const form = parseForms(at.res.body, at.res.url).find((f) => f.id === 'login-form');
+  if (!form) throw new Error('postLogin: the last page has no login form');
+  const res = await httpRequest(form.action, { jar: at.jar, body: loginBody(form, username, password), headers });
+  if (res.status !== 303) at.res = res;
+  return res;
+}
+
+/**
+ * Signs `user` ({ username, password }) in through the pages of a codeRequest(srv, request) (request:
+ * clientId, redirectUri, params), answering the consent page, and redeems the code with
+ * client_secret_basic (`secret`). Resolves { jar, code, verifier, status, json (the token response) }.
+ * jar: the browser (a new one by default).
+ */
+export async function signInAndRedeem(srv, { secret, user, jar = new CookieJar(), ...request }) {
+  const { url, verifier } = codeRequest(srv, request);
+  const r = await httpAuthorize(url, { jar, issuer: srv.issuer, ...user });
+  if (r.kind !== 'redirect' || !r.params.get('code')) {
+    throw new Error(`signInAndRedeem: no code (pages: ${r.pages}, ${r.url ?? r.page})`);
+  }
+  const code = r.params.get('code');
+  const res = await redeemCode(srv, { id: request.clientId, secret }, { code, verifier, redirectUri: request.redirectUri });
+  return { jar, code, verifier, status: res.status, json: res.json };
+}
+
+/** POSTs the code to /token (authorization_code, client_secret_basic). Resolves { status, json, body }. */
+export async function redeemCode(srv, client, { code, verifier, redirectUri }) {
+  const res = await httpRequest(srv.url('/token'), {
+    body: { grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier },
+    headers: { authorization: basicAuth(client.id, client.secret) },
+  });
+  return { status: res.status, json: res.json, body: res.body };
+}
+
+/**
+ * The YAML of one confidential client ({ id, secret, redirect, grantTypes (default [authorization_code]),
+ * extra: more of its keys, each line indented by four spaces }) and one user ({ username, password }), as
+ * `clients:` and `users:` lists.
+ */
+export function clientAndUserYaml(app, user) {
+  return `clients:
+  - client_id: ${app.id}
+    client_secret: ${app.secret}
+    grant_types: [${(app.grantTypes ?? ['authorization_code']).join(', ')}]
+    redirect_uris: ["${app.redirect}"]
+    token_endpoint_auth_method: client_secret_basic
+${app.extra ?? ''}users:
+  - username: ${user.username}
+    password: "${user.password}"
+`;
 }
 
 function underIssuer(url, issuer) {

@@ -113,7 +113,7 @@ TEST(config_defaults)
     ASSERT_EQ(cfg->n_clients, 0);
     ASSERT_EQ(cfg->sessions.ttl, 86400);
     ASSERT_STREQ(cfg->sessions.cookie_name, "ostiary_session");
-    ASSERT_EQ(cfg->refresh.refresh_grace_period, 10);
+    ASSERT_EQ(cfg->refresh.refresh_grace_period, 0);
     ASSERT_EQ(cfg->userinfo.allow_query_token, false);
     ASSERT_EQ(cfg->pkce.required, true);
     ASSERT_EQ(cfg->login.max_failures, 5);
@@ -559,7 +559,7 @@ TEST(config_interactive_sections_load)
 {
     struct errbuf err;
     struct config *cfg = load("sessions: { ttl: 3600, cookie_name: __Host-sid }\n"
-                              "refresh: { refresh_grace_period: 0 }\n"
+                              "refresh: { refresh_grace_period: 5 }\n"
                               "userinfo: { allow_query_token: yes }\n"
                               "pkce: { required: false }\n"
                               "login: { max_failures: 3, lockout_seconds: 60 }\n"
@@ -569,7 +569,7 @@ TEST(config_interactive_sections_load)
     ASSERT_EQ(config_validate(cfg, &err), 0);
     ASSERT_EQ(cfg->sessions.ttl, 3600);
     ASSERT_STREQ(cfg->sessions.cookie_name, "__Host-sid");
-    ASSERT_EQ(cfg->refresh.refresh_grace_period, 0);
+    ASSERT_EQ(cfg->refresh.refresh_grace_period, 5);
     ASSERT_EQ(cfg->userinfo.allow_query_token, true);
     ASSERT_EQ(cfg->pkce.required, false);
     ASSERT_EQ(cfg->login.max_failures, 3);

@@ -802,6 +802,145 @@ TEST(jose_half_hash_vectors)
     arena_free(a);
 }
 
+/* The decoded signature of a token (0), or -1. */
+static int sig_bytes(struct arena *a, const char *tok, unsigned char **raw, size_t *n)
+{
+    const char *sig = strrchr(tok, '.') + 1;
+    return b64url_decode(a, sig, strlen(sig), raw, n);
+}
+
+/* The token with its signature replaced by sig[0..n). */
+static char *with_sig(struct arena *a, const char *tok, const unsigned char *sig, size_t n)
+{
+    const char *last = strrchr(tok, '.');
+    return arena_printf(a, "%.*s%s", (int)(last + 1 - tok), tok, b64url_encode(a, sig, n));
+}
+
+/* sig[off..off+n) = the big-endian v, left-padded; false if it does not fit. */
+static bool put_bn(unsigned char *sig, size_t off, size_t n, const BIGNUM *v)
+{
+    return BN_bn2binpad(v, sig + off, (int)n) == (int)n;
+}
+
+/* ECDSA malleability: (r, s) and (r, n - s) both verify under plain OpenSSL; we sign with s <= n/2 and
+ * refuse the high-s twin, so a token has one valid encoding. */
+TEST(jose_es256_low_s_only)
+{
+    static const char *const order_hex = "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551";
+    fake_reset();
+    clock_set_fixed(T0);
+    struct keystore *ks = open_all("s3cret");
+    ASSERT(ks != NULL);
+    struct arena *a = arena_new(8192);
+    struct errbuf err = {{0}};
+    BIGNUM *n = NULL, *half = BN_new(), *s = BN_new(), *twin = BN_new();
+    ASSERT(BN_hex2bn(&n, order_hex) > 0);
+    ASSERT(BN_rshift1(half, n) == 1);
+    /* 64 signatures: with s uniform, a signer that does not normalize emits a high s with probability
+     * 1 - 2^-64. */
+    for (int i = 0; i < 64; i++) {
+        const char *p = arena_printf(a, "{\"sub\":\"alice\",\"i\":%d}", i);
+        char *tok = jws_sign(ks, a, "ES256", "at+jwt", p, strlen(p), &err);
+        ASSERT(tok != NULL);
+        unsigned char *raw;
+        size_t raw_len;
+        ASSERT_EQ(sig_bytes(a, tok, &raw, &raw_len), 0);
+        ASSERT_EQ(raw_len, 64);
+        ASSERT(BN_bin2bn(raw + 32, 32, s) != NULL);
+        ASSERT(BN_cmp(s, half) <= 0);
+        ASSERT_EQ(verify(ks, a, tok), 0);
+        /* The twin: (r, n - s) is a valid ECDSA signature (OpenSSL alone accepts it), refused by us. */
+        ASSERT(BN_sub(twin, n, s) == 1 && put_bn(raw, 32, 32, twin));
+        char *high = with_sig(a, tok, raw, 64);
+        ASSERT_EQ(openssl_verify(ks, a, high, "ES256"), 0);
+        ASSERT_EQ(verify(ks, a, high), JOSE_ERR_BAD_SIGNATURE);
+        arena_reset(a);
+    }
+    BN_free(n);
+    BN_free(half);
+    BN_free(s);
+    BN_free(twin);
+    arena_free(a);
+    keystore_free(ks);
+}
+
+/* The other algorithms have no second encoding either: an RSA value >= n (s + n encodes the same residue),
+ * an Ed25519 S + L, and base64url with non-zero trailing bits or padding are refused. */
+TEST(jose_no_second_signature_encoding)
+{
+    static const char *const ed_l_hex = "1000000000000000000000000000000014DEF9DEA2F79CD65812631A5CF5D3ED";
+    fake_reset();
+    clock_set_fixed(T0);
+    struct keystore *ks = open_all("s3cret");
+    ASSERT(ks != NULL);
+    struct arena *a = arena_new(8192);
+    struct errbuf err = {{0}};
+    for (size_t i = 0; i < 3; i++) {
+        char *tok = jws_sign(ks, a, all_algs[i], "at+jwt", payload, strlen(payload), &err);
+        ASSERT(tok != NULL);
+        ASSERT_EQ(verify(ks, a, tok), 0);
+        /* The last character of the signature carries 2 bits and 4 unused ones (256 and 64 bytes are
+         * both 1 mod 3): flipping an unused bit changes the string, not the decoded bytes. */
+        char *t = arena_strdup(a, tok);
+        char *lastc = t + strlen(t) - 1;
+        static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        size_t v = (size_t)(strchr(tbl, *lastc) - tbl);
+        ASSERT_EQ(v & 15, 0);
+        *lastc = tbl[v | 1];
+        ASSERT_EQ(verify(ks, a, t), JOSE_ERR_BAD_TOKEN);
+        ASSERT_EQ(verify(ks, a, arena_printf(a, "%s==", tok)), JOSE_ERR_BAD_TOKEN);
+    }
+
+    /* Ed25519: S is little-endian in the second half; S + L < 2^256 since S < L < 2^253. */
+    char *ed = jws_sign(ks, a, "EdDSA", "at+jwt", payload, strlen(payload), &err);
+    ASSERT(ed != NULL);
+    unsigned char *raw;
+    size_t raw_len;
+    ASSERT_EQ(sig_bytes(a, ed, &raw, &raw_len), 0);
+    ASSERT_EQ(raw_len, 64);
+    unsigned char be[32];
+    for (size_t k = 0; k < 32; k++)
+        be[k] = raw[63 - k];
+    BIGNUM *bs = BN_bin2bn(be, 32, NULL), *l = NULL;
+    ASSERT(BN_hex2bn(&l, ed_l_hex) > 0);
+    ASSERT(BN_add(bs, bs, l) == 1 && put_bn(be, 0, 32, bs));
+    for (size_t k = 0; k < 32; k++)
+        raw[32 + k] = be[31 - k];
+    char *ed2 = with_sig(a, ed, raw, 64);
+    ASSERT_EQ(verify(ks, a, ed2), JOSE_ERR_BAD_SIGNATURE);
+    ASSERT(openssl_verify(ks, a, ed2, "EdDSA") != 0); /* OpenSSL itself refuses S >= L */
+    BN_free(bs);
+    BN_free(l);
+
+    /* RS256: the modulus itself, and s + n whenever it still fits the modulus length. */
+    char *rs = jws_sign(ks, a, "RS256", "at+jwt", payload, strlen(payload), &err);
+    ASSERT(rs != NULL);
+    json_t *jwk = jwks_find(ks, a, token_kid(a, rs));
+    ASSERT(jwk != NULL);
+    unsigned char *nb;
+    size_t nn;
+    ASSERT_EQ(jwk_bytes(a, jwk, "n", &nb, &nn), 0);
+    json_decref(jwk);
+    BIGNUM *n = BN_bin2bn(nb, (int)nn, NULL), *sv = BN_new();
+    ASSERT_EQ(verify(ks, a, with_sig(a, rs, nb, nn)), JOSE_ERR_BAD_SIGNATURE);
+    bool tried = false;
+    for (int i = 0; i < 64 && !tried; i++) {
+        const char *p = arena_printf(a, "{\"i\":%d}", i);
+        rs = jws_sign(ks, a, "RS256", NULL, p, strlen(p), &err);
+        ASSERT(rs != NULL);
+        ASSERT_EQ(sig_bytes(a, rs, &raw, &raw_len), 0);
+        ASSERT(raw_len == nn && BN_bin2bn(raw, (int)raw_len, sv) != NULL && BN_add(sv, sv, n) == 1);
+        if (!put_bn(raw, 0, nn, sv))
+            continue; /* s + n needs one more byte than the modulus: no such encoding of this one */
+        ASSERT_EQ(verify(ks, a, with_sig(a, rs, raw, nn)), JOSE_ERR_BAD_SIGNATURE);
+        tried = true;
+    }
+    BN_free(n);
+    BN_free(sv);
+    arena_free(a);
+    keystore_free(ks);
+}
+
 struct thread_arg {
     struct keystore *ks;
     const char *alg;
@@ -885,5 +1024,6 @@ TEST(jose_sign_speed)
 
 TESTS(T(jose_alg_allow_list), T(jose_sign_verify_round_trip), T(jose_reopen_keeps_keys),
       T(jose_wrong_secret_fails), T(jose_open_without_generate), T(jose_verify_rejects), T(jose_jwks_fields),
-      T(jose_thumbprint_rfc7638_vector), T(jose_rotation), T(jose_half_hash_vectors),
+      T(jose_thumbprint_rfc7638_vector), T(jose_rotation), T(jose_half_hash_vectors), T(jose_es256_low_s_only),
+      T(jose_no_second_signature_encoding),
       T(jose_threads_with_reload), T(jose_sign_speed))

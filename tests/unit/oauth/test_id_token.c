@@ -320,5 +320,67 @@ TEST(id_token_extra_claims_do_not_override)
     provider_close();
 }
 
+/* id_token_hint: our ID tokens (expired ones included) are hints; an access token signed by the same
+ * key, a foreign issuer, a token without typ JWT or without the claims an ID token has are not. */
+TEST(id_token_hint_only_our_id_tokens)
+{
+    static const char *const algs[] = {"RS256", "ES256"};
+    ASSERT_EQ(provider_open(algs, 2), 0);
+    struct arena *a = arena_new(8192);
+    struct client c = test_client("ES256");
+    struct id_token_req r = {0};
+    r.client = &c;
+    r.sub = "alice";
+    r.sid = "sid-1";
+    r.now = T0 - 86400; /* long expired: still a hint */
+    struct errbuf err = {{0}};
+    char *tok = id_token_issue(&worker, a, &r, &err);
+    ASSERT(tok != NULL);
+    json_t *cl = NULL;
+    ASSERT_EQ(id_token_hint_verify(&worker, a, tok, &cl), 0);
+    ASSERT_STREQ(cstr(cl, "sub"), "alice");
+    ASSERT_STREQ(cstr(cl, "sid"), "sid-1");
+
+    /* The same claims under other headers and payloads, all signed with our keys. */
+    static const struct {
+        const char *typ, *payload;
+    } bad[] = {
+        /* an RFC 9068 access token: typ at+jwt (and its claims) */
+        {"at+jwt", "{\"iss\":\"" ISSUER "\",\"sub\":\"alice\",\"aud\":\"spa\",\"iat\":1,\"exp\":2,"
+                   "\"jti\":\"j\",\"client_id\":\"spa\",\"scope\":\"openid\"}"},
+        {"application/at+jwt",
+         "{\"iss\":\"" ISSUER "\",\"sub\":\"alice\",\"aud\":\"spa\",\"iat\":1,\"exp\":2}"},
+        {"JWT", "{\"iss\":\"https://other.example\",\"sub\":\"alice\",\"aud\":\"spa\",\"iat\":1,\"exp\":2}"},
+        {"JWT", "{\"sub\":\"alice\",\"aud\":\"spa\",\"iat\":1,\"exp\":2}"},
+        {"JWT", "{\"iss\":\"" ISSUER "\",\"sub\":\"alice\",\"aud\":[\"spa\",\"api\"],\"iat\":1,\"exp\":2}"},
+        {"JWT",
+         "{\"iss\":\"" ISSUER "\",\"sub\":\"alice\",\"aud\":\"spa\",\"azp\":\"x\",\"iat\":1,\"exp\":2}"},
+        {"JWT", "{\"iss\":\"" ISSUER "\",\"aud\":\"spa\",\"iat\":1,\"exp\":2}"},
+        {"JWT", "{\"iss\":\"" ISSUER "\",\"sub\":\"alice\",\"aud\":\"spa\",\"exp\":2}"},
+        {"JWT", "{\"iss\":\"" ISSUER "\",\"sub\":\"alice\",\"aud\":\"spa\",\"iat\":1}"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *t = jws_sign(app.keys, a, "RS256", bad[i].typ, bad[i].payload, strlen(bad[i].payload), &err);
+        ASSERT(t != NULL);
+        if (id_token_hint_verify(&worker, a, t, &cl) == 0)
+            fprintf(stderr, "  accepted as a hint: typ %s, %s\n", bad[i].typ, bad[i].payload);
+        ASSERT_EQ(id_token_hint_verify(&worker, a, t, &cl), -1);
+    }
+    /* A well-formed ID token payload without typ is one of ours from before typ was written. */
+    const char *ok =
+        "{\"iss\":\"" ISSUER "\",\"sub\":\"alice\",\"aud\":\"spa\",\"azp\":\"spa\",\"iat\":1,\"exp\":2}";
+    char *t = jws_sign(app.keys, a, "RS256", NULL, ok, strlen(ok), &err);
+    ASSERT_EQ(id_token_hint_verify(&worker, a, t, &cl), 0);
+    /* Not ours at all: tampered, or not a JWS. */
+    char *tampered = arena_strdup(a, tok);
+    tampered[strlen(tampered) - 3] = tampered[strlen(tampered) - 3] == 'A' ? 'B' : 'A';
+    ASSERT_EQ(id_token_hint_verify(&worker, a, tampered, &cl), -1);
+    ASSERT_EQ(id_token_hint_verify(&worker, a, "not-a-jwt", &cl), -1);
+    ASSERT_EQ(id_token_hint_verify(&worker, a, NULL, &cl), -1);
+    arena_free(a);
+    provider_close();
+}
+
 TESTS(T(id_token_claims), T(id_token_optional_claims_absent), T(id_token_alg_per_client),
-      T(id_token_alg_without_key_fails), T(id_token_extra_claims_do_not_override))
+      T(id_token_alg_without_key_fails), T(id_token_extra_claims_do_not_override),
+      T(id_token_hint_only_our_id_tokens))

@@ -525,22 +525,22 @@ TEST(limiter_delays_after_max_failures)
     ASSERT(l != NULL);
     int64_t t = 10000;
     int64_t w[8];
-    w[0] = login_limiter_check(l, "alice", "192.0.2.1", t);
-    login_limiter_failure(l, "alice", "192.0.2.1", t);
-    login_limiter_failure(l, "alice", "192.0.2.1", t + 1);
-    w[1] = login_limiter_check(l, "alice", "192.0.2.1", t + 2); /* 2 of 3: still allowed */
-    login_limiter_failure(l, "alice", "192.0.2.1", t + 2);
-    w[2] = login_limiter_check(l, "alice", "192.0.2.1", t + 2); /* 3rd: lockout_seconds */
-    w[3] = login_limiter_check(l, "alice", "192.0.2.1", t + 12);
-    w[4] = login_limiter_check(l, "alice", "192.0.2.1", t + 32);
+    w[0] = login_limiter_check(l, "alice", "192.0.2.1", NULL, t);
+    login_limiter_failure(l, "alice", "192.0.2.1", NULL, t);
+    login_limiter_failure(l, "alice", "192.0.2.1", NULL, t + 1);
+    w[1] = login_limiter_check(l, "alice", "192.0.2.1", NULL, t + 2); /* 2 of 3: still allowed */
+    login_limiter_failure(l, "alice", "192.0.2.1", NULL, t + 2);
+    w[2] = login_limiter_check(l, "alice", "192.0.2.1", NULL, t + 2); /* 3rd: lockout_seconds */
+    w[3] = login_limiter_check(l, "alice", "192.0.2.1", NULL, t + 12);
+    w[4] = login_limiter_check(l, "alice", "192.0.2.1", NULL, t + 32);
     /* Each further failure doubles the delay. */
-    login_limiter_failure(l, "alice", "192.0.2.1", t + 32);
-    w[5] = login_limiter_check(l, "alice", "192.0.2.1", t + 32);
-    login_limiter_failure(l, "alice", "192.0.2.1", t + 92);
-    w[6] = login_limiter_check(l, "alice", "192.0.2.1", t + 92);
+    login_limiter_failure(l, "alice", "192.0.2.1", NULL, t + 32);
+    w[5] = login_limiter_check(l, "alice", "192.0.2.1", NULL, t + 32);
+    login_limiter_failure(l, "alice", "192.0.2.1", NULL, t + 92);
+    w[6] = login_limiter_check(l, "alice", "192.0.2.1", NULL, t + 92);
     /* Other pairs are not delayed: another user from the same address, the same user from elsewhere. */
-    w[7] = login_limiter_check(l, "bob", "192.0.2.1", t + 92) +
-           login_limiter_check(l, "alice", "192.0.2.2", t + 92);
+    w[7] = login_limiter_check(l, "bob", "192.0.2.1", NULL, t + 92) +
+           login_limiter_check(l, "alice", "192.0.2.2", NULL, t + 92);
     login_limiter_free(l);
     ASSERT_EQ(w[0], 0);
     ASSERT_EQ(w[1], 0);
@@ -558,17 +558,17 @@ TEST(limiter_delay_is_capped_and_temporary)
     ASSERT(l != NULL);
     int64_t t = 50000, w = 0, max_seen = 0;
     for (int i = 0; i < 40; i++) {
-        login_limiter_failure(l, "alice", "198.51.100.7", t);
-        w = login_limiter_check(l, "alice", "198.51.100.7", t);
+        login_limiter_failure(l, "alice", "198.51.100.7", NULL, t);
+        w = login_limiter_check(l, "alice", "198.51.100.7", NULL, t);
         if (w > max_seen)
             max_seen = w;
         t += w; /* the attacker waits out each delay, then fails again */
     }
-    int64_t after = login_limiter_check(l, "alice", "198.51.100.7", t);
+    int64_t after = login_limiter_check(l, "alice", "198.51.100.7", NULL, t);
     /* Long after the last failure the counter is forgotten: one failure is one delay of 30 s again. */
     t += 900 + 900;
-    login_limiter_failure(l, "alice", "198.51.100.7", t);
-    int64_t fresh = login_limiter_check(l, "alice", "198.51.100.7", t);
+    login_limiter_failure(l, "alice", "198.51.100.7", NULL, t);
+    int64_t fresh = login_limiter_check(l, "alice", "198.51.100.7", NULL, t);
     login_limiter_free(l);
     ASSERT_EQ(max_seen, 900);
     ASSERT_EQ(after, 0);
@@ -579,15 +579,15 @@ TEST(limiter_success_clears_the_pair)
 {
     struct login_limiter *l = login_limiter_new(2, 30);
     ASSERT(l != NULL);
-    login_limiter_failure(l, "alice", "203.0.113.5", 100);
-    login_limiter_success(l, "alice", "203.0.113.5");
-    login_limiter_failure(l, "alice", "203.0.113.5", 101);
-    int64_t w1 = login_limiter_check(l, "alice", "203.0.113.5", 101); /* 1 of 2 since the success */
-    login_limiter_failure(l, "alice", "203.0.113.5", 102);
-    int64_t w2 = login_limiter_check(l, "alice", "203.0.113.5", 102);
-    login_limiter_success(l, "alice", "203.0.113.5");
-    int64_t w3 = login_limiter_check(l, "alice", "203.0.113.5", 102);
-    login_limiter_success(l, "nobody", "203.0.113.5"); /* unknown pair: harmless */
+    login_limiter_failure(l, "alice", "203.0.113.5", NULL, 100);
+    login_limiter_success(l, "alice", "203.0.113.5", NULL);
+    login_limiter_failure(l, "alice", "203.0.113.5", NULL, 101);
+    int64_t w1 = login_limiter_check(l, "alice", "203.0.113.5", NULL, 101); /* 1 of 2 since the success */
+    login_limiter_failure(l, "alice", "203.0.113.5", NULL, 102);
+    int64_t w2 = login_limiter_check(l, "alice", "203.0.113.5", NULL, 102);
+    login_limiter_success(l, "alice", "203.0.113.5", NULL);
+    int64_t w3 = login_limiter_check(l, "alice", "203.0.113.5", NULL, 102);
+    login_limiter_success(l, "nobody", "203.0.113.5", NULL); /* unknown pair: harmless */
     login_limiter_free(l);
     ASSERT_EQ(w1, 0);
     ASSERT_EQ(w2, 30);
@@ -603,13 +603,13 @@ TEST(limiter_per_address)
     int64_t before = -1, at_limit = -1, other_addr = -1, new_name = -1;
     for (int i = 0; i < 20; i++) {
         if (i == 19)
-            before = login_limiter_check(l, "someone-new", "192.0.2.9", 1000);
+            before = login_limiter_check(l, "someone-new", "192.0.2.9", NULL, 1000);
         snprintf(name, sizeof(name), "user%d", i);
-        login_limiter_failure(l, name, "192.0.2.9", 1000);
+        login_limiter_failure(l, name, "192.0.2.9", NULL, 1000);
     }
-    at_limit = login_limiter_check(l, "user0", "192.0.2.9", 1000);
-    new_name = login_limiter_check(l, "someone-new", "192.0.2.9", 1000);
-    other_addr = login_limiter_check(l, "someone-new", "192.0.2.10", 1000);
+    at_limit = login_limiter_check(l, "user0", "192.0.2.9", NULL, 1000);
+    new_name = login_limiter_check(l, "someone-new", "192.0.2.9", NULL, 1000);
+    other_addr = login_limiter_check(l, "someone-new", "192.0.2.10", NULL, 1000);
     login_limiter_free(l);
     ASSERT_EQ(before, 0);
     ASSERT_EQ(at_limit, 30);
@@ -628,16 +628,16 @@ TEST(limiter_per_account)
     int64_t before = -1;
     for (int i = 0; i < 20; i++) {
         if (i == 19)
-            before = login_limiter_check(l, "alice", "203.0.113.200", 1000);
+            before = login_limiter_check(l, "alice", "203.0.113.200", NULL, 1000);
         snprintf(addr, sizeof(addr), "198.51.100.%d", i);
-        login_limiter_failure(l, "alice", addr, 1000);
+        login_limiter_failure(l, "alice", addr, NULL, 1000);
     }
-    int64_t elsewhere = login_limiter_check(l, "alice", "203.0.113.200", 1000);
-    int64_t attacker = login_limiter_check(l, "alice", "198.51.100.3", 1000);
-    int64_t other_user = login_limiter_check(l, "bob", "198.51.100.3", 1000);
+    int64_t elsewhere = login_limiter_check(l, "alice", "203.0.113.200", NULL, 1000);
+    int64_t attacker = login_limiter_check(l, "alice", "198.51.100.3", NULL, 1000);
+    int64_t other_user = login_limiter_check(l, "bob", "198.51.100.3", NULL, 1000);
     /* The same doubling as the other counters: one more failure after the wait, twice the wait. */
-    login_limiter_failure(l, "alice", "198.51.100.77", 1030);
-    int64_t doubled = login_limiter_check(l, "alice", "203.0.113.200", 1030);
+    login_limiter_failure(l, "alice", "198.51.100.77", NULL, 1030);
+    int64_t doubled = login_limiter_check(l, "alice", "203.0.113.200", NULL, 1030);
     login_limiter_free(l);
     ASSERT_EQ(before, 0);
     ASSERT_EQ(elsewhere, 30);
@@ -656,16 +656,16 @@ TEST(limiter_per_account_capped_and_temporary)
     int64_t t = 70000, w = 0, max_seen = 0;
     for (int i = 0; i < 40; i++) {
         snprintf(addr, sizeof(addr), "192.0.2.%d", i);
-        login_limiter_failure(l, "alice", addr, t);
-        w = login_limiter_check(l, "alice", "203.0.113.1", t);
+        login_limiter_failure(l, "alice", addr, NULL, t);
+        w = login_limiter_check(l, "alice", "203.0.113.1", NULL, t);
         if (w > max_seen)
             max_seen = w;
         t += w; /* the botnet waits out each delay, then fails again from a new address */
     }
-    int64_t after = login_limiter_check(l, "alice", "203.0.113.1", t);
+    int64_t after = login_limiter_check(l, "alice", "203.0.113.1", NULL, t);
     t += 900 + 900;
-    login_limiter_failure(l, "alice", "192.0.2.250", t);
-    int64_t fresh = login_limiter_check(l, "alice", "203.0.113.1", t); /* 1 of 4 again */
+    login_limiter_failure(l, "alice", "192.0.2.250", NULL, t);
+    int64_t fresh = login_limiter_check(l, "alice", "203.0.113.1", NULL, t); /* 1 of 4 again */
     login_limiter_free(l);
     ASSERT_EQ(max_seen, 900);
     ASSERT_EQ(after, 0);
@@ -682,16 +682,87 @@ TEST(limiter_success_keeps_the_account_counter)
     /* 7 failures from 7 addresses: one short of the account's 8. */
     for (int i = 0; i < 7; i++) {
         snprintf(addr, sizeof(addr), "198.51.100.%d", i);
-        login_limiter_failure(l, "alice", addr, 500);
+        login_limiter_failure(l, "alice", addr, NULL, 500);
     }
-    login_limiter_failure(l, "alice", "192.0.2.1", 500); /* the user's own typo: 8 of 8 */
-    int64_t locked = login_limiter_check(l, "alice", "192.0.2.1", 500);
-    login_limiter_success(l, "alice", "192.0.2.1"); /* after the wait */
-    login_limiter_failure(l, "alice", "198.51.100.99", 531);
-    int64_t still = login_limiter_check(l, "alice", "192.0.2.1", 531); /* 9th failure: doubled */
+    login_limiter_failure(l, "alice", "192.0.2.1", NULL, 500); /* the user's own typo: 8 of 8 */
+    int64_t locked = login_limiter_check(l, "alice", "192.0.2.1", NULL, 500);
+    login_limiter_success(l, "alice", "192.0.2.1", NULL); /* after the wait */
+    login_limiter_failure(l, "alice", "198.51.100.99", NULL, 531);
+    int64_t still = login_limiter_check(l, "alice", "192.0.2.1", NULL, 531); /* 9th failure: doubled */
     login_limiter_free(l);
     ASSERT_EQ(locked, 30);
     ASSERT_EQ(still, 60);
+}
+
+/* The attack of the device-cookie model: failures against a known username from many addresses lock the
+ * account counter, and one failure each time the wait ends keeps it at the 15-minute cap for as long as
+ * the attack goes on. Strangers (no device cookie) wait; the browser the user signed in from before
+ * (its device id) is not delayed at all, however long the attack lasts. */
+TEST(limiter_known_device_skips_the_account_counter)
+{
+    struct login_limiter *l = login_limiter_new(5, 30);
+    ASSERT(l != NULL);
+    char addr[32];
+    int64_t t = 100000;
+    /* 20 failures (the account's 4 x 5) from 8 addresses, each under its pair limit of 5. */
+    for (int i = 0; i < 20; i++) {
+        snprintf(addr, sizeof(addr), "198.51.100.%d", i % 8);
+        login_limiter_failure(l, "alice", addr, NULL, t);
+    }
+    int64_t stranger = login_limiter_check(l, "alice", "203.0.113.9", NULL, t);
+    int64_t known = login_limiter_check(l, "alice", "192.0.2.50", "device-of-alice", t);
+    int64_t max_known = 0, min_locked = 900, w = stranger;
+    for (int i = 0; i < 40; i++) { /* ten hours of one failure per wait */
+        t += w;
+        snprintf(addr, sizeof(addr), "198.51.100.%d", 100 + i);
+        login_limiter_failure(l, "alice", addr, NULL, t);
+        w = login_limiter_check(l, "alice", "203.0.113.9", NULL, t);
+        int64_t k = login_limiter_check(l, "alice", "192.0.2.50", "device-of-alice", t);
+        max_known = k > max_known ? k : max_known;
+        if (i >= 6 && w < min_locked)
+            min_locked = w;
+    }
+    login_limiter_free(l);
+    ASSERT_EQ(stranger, 30);
+    ASSERT_EQ(known, 0);
+    ASSERT_EQ(max_known, 0);
+    ASSERT_EQ(min_locked, 900); /* at the cap, and not forgotten when a wait ends */
+}
+
+/* A known device has a counter of its own, with the pair's limit; its failures never reach the account
+ * counter, and a success clears it. The pair and address counters still apply to it. */
+TEST(limiter_device_counter)
+{
+    struct login_limiter *l = login_limiter_new(3, 30);
+    ASSERT(l != NULL);
+    /* 3 failures from one device, spread over addresses so that no pair reaches its limit. */
+    login_limiter_failure(l, "alice", "192.0.2.1", "dev-1", 1000);
+    login_limiter_failure(l, "alice", "192.0.2.2", "dev-1", 1000);
+    int64_t before = login_limiter_check(l, "alice", "192.0.2.3", "dev-1", 1000);
+    login_limiter_failure(l, "alice", "192.0.2.3", "dev-1", 1000);
+    int64_t dev = login_limiter_check(l, "alice", "192.0.2.4", "dev-1", 1000);
+    int64_t other_dev = login_limiter_check(l, "alice", "192.0.2.4", "dev-2", 1000);
+    int64_t stranger = login_limiter_check(l, "alice", "192.0.2.4", NULL, 1000);
+    int64_t other_user = login_limiter_check(l, "bob", "192.0.2.4", "dev-1", 1000); /* id is per username */
+    /* Its own doubling. */
+    login_limiter_failure(l, "alice", "192.0.2.5", "dev-1", 1030);
+    int64_t doubled = login_limiter_check(l, "alice", "192.0.2.6", "dev-1", 1030);
+    login_limiter_success(l, "alice", "192.0.2.6", "dev-1");
+    int64_t cleared = login_limiter_check(l, "alice", "192.0.2.7", "dev-1", 1030);
+    /* The pair counter applies to a known device as well. */
+    for (int i = 0; i < 3; i++)
+        login_limiter_failure(l, "alice", "192.0.2.8", i == 0 ? "dev-3" : "dev-4", 2000);
+    login_limiter_failure(l, "alice", "192.0.2.8", "dev-5", 2000);
+    int64_t pair = login_limiter_check(l, "alice", "192.0.2.8", "dev-6", 2000);
+    login_limiter_free(l);
+    ASSERT_EQ(before, 0);
+    ASSERT_EQ(dev, 30);
+    ASSERT_EQ(other_dev, 0);
+    ASSERT_EQ(stranger, 0);
+    ASSERT_EQ(other_user, 0);
+    ASSERT_EQ(doubled, 60);
+    ASSERT_EQ(cleared, 0);
+    ASSERT_EQ(pair, 60);
 }
 
 /* The table is bounded: a flood of addresses evicts the oldest entries instead of growing for ever. */
@@ -699,18 +770,18 @@ TEST(limiter_bounded_evicts_oldest)
 {
     struct login_limiter *l = login_limiter_new(1, 60);
     ASSERT(l != NULL);
-    login_limiter_failure(l, "alice", "192.0.2.1", 1000);
-    int64_t locked = login_limiter_check(l, "alice", "192.0.2.1", 1001);
+    login_limiter_failure(l, "alice", "192.0.2.1", NULL, 1000);
+    int64_t locked = login_limiter_check(l, "alice", "192.0.2.1", NULL, 1001);
     char addr[32], name[32];
     /* Each failure makes three entries (pair, address, account): 60000 failures exceed the 100000 cap. */
     for (int i = 0; i < 60000; i++) {
         snprintf(addr, sizeof(addr), "10.%d.%d.%d", (i >> 16) & 255, (i >> 8) & 255, i & 255);
         snprintf(name, sizeof(name), "x%d", i);
-        login_limiter_failure(l, name, addr, 1001);
+        login_limiter_failure(l, name, addr, NULL, 1001);
     }
-    int64_t evicted = login_limiter_check(l, "alice", "192.0.2.1", 1001);
+    int64_t evicted = login_limiter_check(l, "alice", "192.0.2.1", NULL, 1001);
     snprintf(addr, sizeof(addr), "10.0.234.95"); /* the last one: still there */
-    int64_t recent = login_limiter_check(l, "x59999", addr, 1001);
+    int64_t recent = login_limiter_check(l, "x59999", addr, NULL, 1001);
     login_limiter_free(l);
     ASSERT_EQ(locked, 59);
     ASSERT_EQ(evicted, 0);
@@ -724,11 +795,11 @@ TEST(limiter_null_and_long_inputs)
     char huge[2000];
     memset(huge, 'z', sizeof(huge) - 1);
     huge[sizeof(huge) - 1] = '\0';
-    login_limiter_failure(l, NULL, NULL, 10);
-    login_limiter_failure(l, huge, huge, 10);
-    int64_t w1 = login_limiter_check(l, NULL, NULL, 10);
-    int64_t w2 = login_limiter_check(l, huge, huge, 10);
-    login_limiter_success(l, NULL, NULL);
+    login_limiter_failure(l, NULL, NULL, NULL, 10);
+    login_limiter_failure(l, huge, huge, NULL, 10);
+    int64_t w1 = login_limiter_check(l, NULL, NULL, NULL, 10);
+    int64_t w2 = login_limiter_check(l, huge, huge, NULL, 10);
+    login_limiter_success(l, NULL, NULL, NULL);
     login_limiter_free(l);
     login_limiter_free(NULL);
     ASSERT_EQ(w1, 10);
@@ -747,10 +818,10 @@ static void *hammer_thread(void *arg)
     for (int i = 0; i < 5000; i++) {
         snprintf(addr, sizeof(addr), "10.%d.0.%d", h->id, i % 50);
         snprintf(name, sizeof(name), "u%d", i % 7);
-        login_limiter_failure(h->l, name, addr, 1000 + i / 100);
-        (void)login_limiter_check(h->l, name, addr, 1000 + i / 100);
+        login_limiter_failure(h->l, name, addr, NULL, 1000 + i / 100);
+        (void)login_limiter_check(h->l, name, addr, NULL, 1000 + i / 100);
         if (i % 3 == 0)
-            login_limiter_success(h->l, name, addr);
+            login_limiter_success(h->l, name, addr, NULL);
     }
     return NULL;
 }
@@ -778,5 +849,6 @@ TESTS(T(users_hash_and_verify), T(users_verify_rejects_unusable_hashes),
       T(users_apply_config_errors_leave_nothing), T(limiter_delays_after_max_failures),
       T(limiter_delay_is_capped_and_temporary), T(limiter_success_clears_the_pair), T(limiter_per_address),
       T(limiter_per_account), T(limiter_per_account_capped_and_temporary),
-      T(limiter_success_keeps_the_account_counter),
+      T(limiter_success_keeps_the_account_counter), T(limiter_known_device_skips_the_account_counter),
+      T(limiter_device_counter),
       T(limiter_bounded_evicts_oldest), T(limiter_null_and_long_inputs), T(limiter_threads))
