@@ -7,7 +7,6 @@
  * Leaves out: the schema itself (migrations/postgres_migrations.c), pooling connections across threads. */
 #include "store/store.h"
 
-#include <errno.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
