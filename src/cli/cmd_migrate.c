@@ -1,5 +1,5 @@
-/* cmd_migrate.c: `ostiary migrate`: apply pending schema migrations to the configured store, or copy one
- * store into another (`--from DSN --to DSN`, e.g. SQLite to PostgreSQL when a deployment scales out):
+/* cmd_migrate.c: `ostiary migrate`: apply pending schema migrations to the configured store (`--create`:
+ * start or adopt a store on purpose, store.h STORE_OPEN_CREATE), or copy one store into another (`--from DSN --to DSN`, e.g. SQLite to PostgreSQL when a deployment scales out):
  * clients, users, consents, signing keys (still encrypted: the target needs the same key secret) and the
  * live grants (unexpired, unrevoked tokens, codes and sessions, and the revoked JWT ids still relevant).
  * Leaves out: expired and revoked rows (nothing would accept them), copying while a server writes. */
@@ -158,13 +158,15 @@ int cmd_migrate(int argc, char **argv)
 {
     struct cli_globals g = {0};
     const char *from = NULL, *to = NULL;
-    bool force = false;
+    bool force = false, create = false;
     for (int i = 1; i < argc; i++) {
         if ((strcmp(argv[i], "--from") == 0 || strcmp(argv[i], "--to") == 0) && i + 1 < argc) {
             *(argv[i][2] == 'f' ? &from : &to) = argv[i + 1];
             i++;
         } else if (strcmp(argv[i], "--force") == 0) {
             force = true;
+        } else if (strcmp(argv[i], "--create") == 0) {
+            create = true;
         } else if (!cli_global_flag(&g, argc, argv, &i)) {
             die("migrate: unknown option '%s' (see ostiary help)", argv[i]);
         }
@@ -172,6 +174,8 @@ int cmd_migrate(int argc, char **argv)
     if ((from != NULL) != (to != NULL))
         die("migrate: --from and --to go together (ostiary migrate --from sqlite:./var/ostiary.db --to "
             "postgres://user@host/db)");
+    if (from != NULL && create)
+        die("migrate: --create applies to the configured store, not to a copy (--from/--to)");
     if (from != NULL)
         return copy_store(from, to, force);
     if (force)
@@ -180,7 +184,9 @@ int cmd_migrate(int argc, char **argv)
     struct errbuf err = {{0}};
     struct store *st;
     cli_ensure_parent_dir(cfg->storage);
-    if (store_open(cfg->storage, &st, &err) != 0)
+    /* --create: the operator says this is the store from now on, even where the configuration's previous
+     * one is gone or was another (store.h, STORE_OPEN_CREATE). */
+    if (store_open_flags(cfg->storage, create ? STORE_OPEN_CREATE : 0, &st, &err) != 0)
         die("storage: %s", err.msg);
     int applied = 0;
     if (store_migrate(st, &applied, &err) != 0)

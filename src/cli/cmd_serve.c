@@ -38,6 +38,7 @@ static struct worker *worker_init(void *ud, unsigned id)
     w->next_gc = now + 10 + id;
     w->next_key_reload = now + app->cfg->keys.reload_interval;
     w->next_discovery_refresh = now + DISCOVERY_REFRESH_SECONDS;
+    w->next_store_check = now;
     return w;
 }
 
@@ -49,12 +50,13 @@ static void worker_fini(struct worker *w)
 }
 
 /* Background work, spread over the workers: expired-row GC (bounded per pass) on worker 0, key reload
- * (rotation by the CLI or another instance) of the shared keystore, also on worker 0, and the discovery
- * variant (clients changed by the CLI or another instance), on worker 0 too. A GC pass removes at most
- * GC_PASS rows; a full pass means there is more, and the next one runs at the next tick (about 100 ms
- * later) rather than in 10 s: up to about 10 * GC_PASS rows a second, in short passes, so that an expired
- * backlog is drained without stalling the loop. With several instances on PostgreSQL one of them collects
- * at a time (an advisory lock); the others' passes return at once. */
+ * (rotation by the CLI or another instance) of the shared keystore, also on worker 0, the discovery
+ * variant (clients changed by the CLI or another instance), and the check that the database is still the
+ * one opened, on worker 0 too. A GC pass removes at most GC_PASS rows; a full pass means there is more, and
+ * the next one runs at the next tick (about 100 ms later) rather than in 10 s: up to about 10 * GC_PASS rows
+ * a second, in short passes, so that an expired backlog is drained without stalling the loop. With several
+ * instances on PostgreSQL one of them collects at a time (an advisory lock); the others' passes return at
+ * once. */
 #define GC_PASS 500
 static void worker_tick(struct worker *w)
 {
@@ -68,6 +70,11 @@ static void worker_tick(struct worker *w)
             log_debug("gc", LI("removed", removed), NULL);
         w->gc_more = removed == GC_PASS;
         w->next_gc = now + 10;
+    }
+    /* The database file still the one opened (one stat a second): app_store_ok logs and reports a loss. */
+    if (w->id == 0 && now >= w->next_store_check) {
+        app_store_ok(w);
+        w->next_store_check = now + 1;
     }
     if (w->id == 0 && now >= w->next_key_reload) {
         if (keystore_reload(w->app->keys, w->db, &err) != 0)
@@ -132,7 +139,9 @@ static void create_demo_client(struct app *app, struct store_conn *db)
                 strbuf_addc(&sb, ' ');
             strbuf_adds(&sb, app->resources[i].scopes[k]);
         }
-    c.scope = sb.buf;
+    c.scope = strbuf_str(&sb);
+    if (c.scope == NULL)
+        die("dev mode: the scopes of the configured APIs are too long for the demo client");
     const char *secret = rand_token(a, 32);
     struct store_client sc = {0};
     sc.client_id = c.client_id;
@@ -234,6 +243,8 @@ int cmd_serve(int argc, char **argv)
         .max_body_bytes = cfg->limits.max_body_bytes,
         .max_header_bytes = cfg->limits.max_header_bytes,
         .request_timeout_ms = cfg->limits.request_timeout_ms,
+        .max_queued_jobs = cfg->limits.login_queue,
+        .http2_cleartext = cfg->http2_cleartext,
         .trusted_proxies = cfg->trusted_proxy_nets,
         .n_trusted_proxies = cfg->n_trusted_proxies,
     };
@@ -243,6 +254,7 @@ int cmd_serve(int argc, char **argv)
         .tick = worker_tick,
         .handle = app_handle,
         .offload = app_offload,
+        .busy = app_busy,
         .ud = app,
     };
     /* The DSN may carry the database password: logged masked. */

@@ -475,7 +475,7 @@ static void go_to_page(struct http_req *req, const char *page, const struct auth
     strbuf_adds(&sb, issuer_url(req, page));
     strbuf_adds(&sb, "?interaction=");
     strbuf_add_urlenc(&sb, id, strlen(id));
-    redirect_see_other(req, sb.buf);
+    redirect_see_other(req, strbuf_str(&sb));
 }
 
 /* Issues the authorization code and sends it (RFC 6749 §4.1.2). */
@@ -637,6 +637,17 @@ void oauth_authorize_handle(struct http_req *req)
     memset(&ar, 0, sizeof(ar));
     if (!validate_client_and_redirect(req, &f, &c, &ar))
         return;
+    /* Every response from here on carries state back to the redirect URI. One that could not hold it is
+     * refused now, on the error page (a redirect without the state would mislead the client), before
+     * anything is stored or issued. */
+    struct str state_param;
+    const char *state = form_get(&f, "state", &state_param) == 0 ? str_dup(req->arena, state_param) : NULL;
+    if (!authz_response_fits(req, ar.redirect_uri, state)) {
+        page_error(req, OAUTH_ERROR(INVALID_REQUEST, state != NULL
+                                                         ? "state is too long for the authorization response"
+                                                         : "redirect_uri is too long for an authorization response"));
+        return;
+    }
     /* From here on errors go back to the client (RFC 6749 §4.1.2.1), in the response mode of the request:
      * the one it asks for, else the default of its response type. */
     enum response_mode default_mode =

@@ -45,6 +45,7 @@ struct pg_store {
     struct store base; /* first: store.h dispatches through base.ops */
     char *conninfo;    /* "postgresql:" + what followed the scheme: a URI libpq takes whole */
     char *shown;       /* the DSN with its password masked, for messages */
+    char *store_id;    /* store_meta's store_id as store_migrate found it (NULL before), for store_check */
     _Atomic uint64_t round_trips; /* store_round_trips(): every connection's, counted as they happen */
 };
 
@@ -56,6 +57,7 @@ enum stmt_id {
     S_RELEASE,
     S_ROLLBACK_TO,
     S_PING,
+    S_STORE_ID,
     S_LOCK_KEYS,
     S_CLIENT_GET,
     S_CLIENT_PUT,
@@ -112,6 +114,7 @@ static const struct {
     [S_RELEASE] = {"RELEASE SAVEPOINT store_op", false},
     [S_ROLLBACK_TO] = {"ROLLBACK TO SAVEPOINT store_op", false},
     [S_PING] = {"SELECT 1", true},
+    [S_STORE_ID] = {"SELECT value FROM store_meta WHERE key = 'store_id'", true},
     [S_LOCK_KEYS] = {"SELECT pg_advisory_xact_lock(" LOCK_KEYS ")", false},
     [S_CLIENT_GET] = {"SELECT " CLIENT_COLS " FROM clients WHERE client_id = $1", true},
     [S_CLIENT_PUT] = {"INSERT INTO clients (" CLIENT_COLS ") VALUES ($1, $2, $3, $4, $5, $6)"
@@ -744,8 +747,12 @@ static int select_all(struct pg_conn *c, enum stmt_id id, const struct params *p
 
 /* ---- store ---- */
 
-static int pg_open(const char *dsn, struct store **out, struct errbuf *err)
+/* flags: STORE_OPEN_CREATE changes nothing here. The server holds the database, so there is no file to find
+ * missing at start and no marker to adopt; a database that is gone fails to connect, and one replaced
+ * while serving is noticed by store_check. */
+static int pg_open(const char *dsn, unsigned flags, struct store **out, struct errbuf *err)
 {
+    (void)flags;
     if (PQlibVersion() < 140000) {
         errbuf_set(err, "postgres: libpq %d is too old (need 14 or later: pipeline mode)", PQlibVersion());
         return ERR_FAIL;
@@ -793,6 +800,7 @@ static void pg_close(struct store *base)
     struct pg_store *st = (struct pg_store *)base;
     free(st->conninfo);
     free(st->shown);
+    free(st->store_id);
     free(st);
 }
 
@@ -823,6 +831,32 @@ static void pg_conn_close(struct store_conn *base)
         pg_rollback(base);
     disconnect(c);
     free(c);
+}
+
+/* The database is still the one store_migrate found: the same store_id. Only a proof of the contrary is a
+ * loss (the caller stops serving for good): another id, no id, or no store_meta table (a database
+ * recreated without our schema). An outage or any other error proves nothing: 0, and ping reports it. */
+static int pg_check(struct store_conn *base, struct errbuf *err)
+{
+    struct pg_conn *c = conn_of(base);
+    if (c->st->store_id == NULL || c->in_tx)
+        return 0;
+    PGresult *r;
+    struct errbuf e;
+    int rc = run(c, S_STORE_ID, NULL, &r, &e);
+    int ret = 0;
+    if (rc == 0 && (PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), c->st->store_id) != 0)) {
+        errbuf_set(err, "postgres: %s is not the store this server started on (store_id %s, now %s): the "
+                   "database was replaced", c->st->shown, c->st->store_id,
+                   PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "none");
+        ret = ERR_FAIL;
+    } else if (rc == ERR_FAIL && strstr(e.msg, "store_meta") != NULL && strstr(e.msg, "does not exist") != NULL) {
+        errbuf_set(err, "postgres: %s has no Ostiary schema any more (%s): the database was replaced",
+                   c->st->shown, e.msg);
+        ret = ERR_FAIL;
+    }
+    PQclear(r);
+    return ret;
 }
 
 static uint64_t pg_round_trips(struct store *base)
@@ -911,6 +945,20 @@ static int pg_migrate(struct store *base, int *applied, struct errbuf *err)
             (*applied)++;
         else if (c.pg != NULL)
             exec_simple(&c, "ROLLBACK", what, NULL);
+    }
+    /* The store's identity, for store_check while serving. */
+    if (rc == 0) {
+        PGresult *r = PQexec(c.pg, stmts[S_STORE_ID].sql);
+        count_trip(&c);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+            free(c.st->store_id);
+            c.st->store_id = strdup(PQgetvalue(r, 0, 0));
+            if (c.st->store_id == NULL)
+                oom();
+        } else {
+            rc = classify(&c, r, "read store_id", err);
+        }
+        PQclear(r);
     }
     /* The session lock goes with the connection. */
     if (c.pg != NULL)
@@ -1369,6 +1417,7 @@ const struct store_ops store_postgres_ops = {
     .conn_open = pg_conn_open,
     .conn_close = pg_conn_close,
     .ping = pg_ping,
+    .check = pg_check,
     .round_trips = pg_round_trips,
     .begin = pg_begin,
     .commit = pg_commit,

@@ -23,6 +23,11 @@ static const struct {
 
 int store_open(const char *dsn, struct store **out, struct errbuf *err)
 {
+    return store_open_flags(dsn, 0, out, err);
+}
+
+int store_open_flags(const char *dsn, unsigned flags, struct store **out, struct errbuf *err)
+{
     const char *colon = strchr(dsn, ':');
     if (colon == NULL) {
         /* Only a short prefix: without a scheme we cannot tell where a password would be. */
@@ -33,7 +38,7 @@ int store_open(const char *dsn, struct store **out, struct errbuf *err)
     size_t n = (size_t)(colon - dsn);
     for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
         if (strlen(backends[i].scheme) == n && memcmp(backends[i].scheme, dsn, n) == 0)
-            return backends[i].ops->open(colon + 1, out, err);
+            return backends[i].ops->open(colon + 1, flags, out, err);
     }
     errbuf_set(err, "storage: unsupported scheme '%.*s' (supported: sqlite, postgres)", (int)(n < 32 ? n : 32),
                dsn);

@@ -56,12 +56,12 @@ static const char *pg_url(void)
         }                                                                                                    \
     } while (0)
 
-/* Runs one statement on the server's maintenance database (CREATE/DROP DATABASE, pg_terminate_backend).
- * 0, or -1 with the message in err. */
-static int pg_admin(const char *sql, struct errbuf *err)
+/* Runs one statement on database `db` of the server (pg_admin: on the maintenance database, for
+ * CREATE/DROP DATABASE, pg_terminate_backend). 0, or -1 with the message in err. */
+static int pg_admin_db(const char *db, const char *sql, struct errbuf *err)
 {
     char dsn[512];
-    snprintf(dsn, sizeof(dsn), "%s/postgres", pg_url());
+    snprintf(dsn, sizeof(dsn), "%s/%s", pg_url(), db);
     PGconn *pg = PQconnectdb(dsn);
     int rc = -1;
     if (PQstatus(pg) == CONNECTION_OK) {
@@ -78,6 +78,11 @@ static int pg_admin(const char *sql, struct errbuf *err)
     return rc;
 }
 
+static int pg_admin(const char *sql, struct errbuf *err)
+{
+    return pg_admin_db("postgres", sql, err);
+}
+
 static void fx_remove_files(struct fx *f)
 {
     if (f->dbname[0] != '\0') {
@@ -86,7 +91,7 @@ static void fx_remove_files(struct fx *f)
         pg_admin(sql, NULL);
         return;
     }
-    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal", ".store-id", ".store-id.tmp"};
     char p[192];
     for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
         snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
@@ -1218,6 +1223,87 @@ TEST(sqlite_unmigrated_fails_clearly)
     ASSERT(strstr(err.msg, "no such table") != NULL);
 }
 
+static int unlink_db(const struct fx *f)
+{
+    char p[192];
+    snprintf(p, sizeof(p), "%s-wal", f->path);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s-shm", f->path);
+    unlink(p);
+    return unlink(f->path);
+}
+
+/* The store's identity (sqlite.c, "identity"): a marker beside the file names the store; store_check
+ * notices the file deleted or replaced under an open store; a store that existed and is gone is not
+ * re-created, nor another one accepted, without STORE_OPEN_CREATE. */
+STORE_TEST(sqlite_identity)
+{
+    ONLY_ON(true);
+    char marker[192], id[80] = "";
+    snprintf(marker, sizeof(marker), "%s.store-id", f->path);
+    FILE *m = fopen(marker, "r");
+    ASSERT(m != NULL);
+    ASSERT(fgets(id, sizeof(id), m) != NULL);
+    fclose(m);
+    ASSERT_EQ(strlen(id), 33); /* 32 hex digits and a newline */
+    ASSERT_EQ(store_check(f->c, &f->err), 0);
+
+    /* Deleted under the open store: writes still "work" (into the unlinked file), the check says no. */
+    ASSERT_EQ(unlink_db(f), 0);
+    ASSERT_EQ(store_check(f->c, &f->err), ERR_FAIL);
+    ASSERT(strstr(f->err.msg, "deleted") != NULL);
+    fx_detach(f);
+
+    /* Reopening refuses to create an empty store in its place, and creates nothing. */
+    struct store *st = NULL;
+    ASSERT_EQ(store_open(f->dsn, &st, &f->err), ERR_FAIL);
+    ASSERT(strstr(f->err.msg, "migrate --create") != NULL);
+    ASSERT(access(f->path, F_OK) != 0);
+
+    /* Told to: a new store, with a new id in the marker. */
+    ASSERT_EQ(store_open_flags(f->dsn, STORE_OPEN_CREATE, &f->st, &f->err), 0);
+    int applied = 0;
+    ASSERT_EQ(store_migrate(f->st, &applied, &f->err), 0);
+    ASSERT_EQ(applied, 5); /* every migration: a new store */
+    char id2[80] = "";
+    m = fopen(marker, "r");
+    ASSERT(m != NULL);
+    ASSERT(fgets(id2, sizeof(id2), m) != NULL);
+    fclose(m);
+    ASSERT(strcmp(id, id2) != 0);
+    ASSERT_EQ(store_conn_open(f->st, &f->c, &f->err), 0);
+    ASSERT_EQ(store_check(f->c, &f->err), 0);
+
+    /* Another file renamed over the path: replaced. */
+    char other[192];
+    snprintf(other, sizeof(other), "%s.other", f->path);
+    FILE *o = fopen(other, "w");
+    ASSERT(o != NULL);
+    fclose(o);
+    ASSERT_EQ(rename(other, f->path), 0);
+    ASSERT_EQ(store_check(f->c, &f->err), ERR_FAIL);
+    ASSERT(strstr(f->err.msg, "replaced") != NULL);
+    fx_detach(f);
+
+    /* A database that is another store (a different id than the marker's) is refused at migrate. */
+    unlink_db(f);
+    m = fopen(marker, "w");
+    ASSERT(m != NULL);
+    fputs("0123456789abcdef0123456789abcdef\n", m);
+    fclose(m);
+    ASSERT_EQ(store_open_flags(f->dsn, STORE_OPEN_CREATE, &f->st, &f->err), 0); /* creates the file */
+    fx_detach(f);
+    m = fopen(marker, "w");
+    ASSERT(m != NULL);
+    fputs("0123456789abcdef0123456789abcdef\n", m);
+    fclose(m);
+    ASSERT_EQ(store_open(f->dsn, &f->st, &f->err), 0);
+    ASSERT_EQ(store_migrate(f->st, &applied, &f->err), ERR_FAIL);
+    ASSERT(strstr(f->err.msg, "replaced") != NULL);
+    fx_detach(f);
+    ASSERT_EQ(fx_attach(f, NULL), -1);
+}
+
 /* Migration 3: rows of JWT access tokens written by earlier versions (keyed by the hash of the token's
  * bytes) are found by their jti key afterwards, with their state, so an old token never falls back to a
  * lookup by bytes. Builds a version-2 database by hand, then lets store_migrate do the rest. */
@@ -1783,6 +1869,30 @@ TEST(pg_sslmode_from_dsn_is_honoured)
     ASSERT(strstr(err.msg, "SSL") != NULL);
 }
 
+/* A database replaced under a running server (another store id, or no Ostiary schema at all) is noticed
+ * by store_check; an unreachable one is not a loss. */
+STORE_TEST(pg_replaced_database_is_noticed)
+{
+    ONLY_ON(false);
+    OK(store_check(f->c, &f->err));
+    struct errbuf aerr;
+    ASSERT_EQ(pg_admin_db(f->dbname, "UPDATE store_meta SET value = 'another' WHERE key = 'store_id'", &aerr), 0);
+    ASSERT_EQ(store_check(f->c, &f->err), ERR_FAIL);
+    ASSERT(strstr(f->err.msg, "replaced") != NULL);
+    ASSERT_EQ(pg_admin_db(f->dbname, "DROP TABLE store_meta", &aerr), 0);
+    ASSERT_EQ(store_check(f->c, &f->err), ERR_FAIL);
+
+    struct store *st = NULL;
+    struct store_conn *c = NULL;
+    struct errbuf err = {{0}};
+    ASSERT_EQ(store_open("postgres://127.0.0.1:1/ostiary", &st, &err), 0);
+    ASSERT_EQ(store_conn_open(st, &c, &err), 0);
+    int rc = store_check(c, &err); /* never migrated here: nothing to compare; and unreachable anyway */
+    store_conn_close(c);
+    store_close(st);
+    ASSERT_EQ(rc, 0);
+}
+
 /* Expiry cleanup runs on one instance at a time: while another session holds the advisory lock, a pass
  * removes nothing; once it is released, the pass does its work. */
 STORE_TEST(pg_gc_one_instance_at_a_time)
@@ -1835,11 +1945,11 @@ TESTS(T(client_crud), T(client_list_many), T(client_meta_has), T(token_put_get),
       T(key_put_list), T(gc_expired_only_and_bounded), T(rollback_leaves_nothing),
       T(group_isolated_from_other_connections), T(concurrent_writers), T(migrate_twice_applies_nothing),
       T(reopen_keeps_data), T(committed_write_survives_kill9), T(sqlite_open_errors),
-      T(sqlite_unmigrated_fails_clearly), T(user_crud), T(user_username_unique), T(user_rollback_leaves_nothing),
-      T(consent_crud), T(token_revoke_sub), T(sqlite_migration_keys_jwt_rows_by_jti),
+      T(sqlite_unmigrated_fails_clearly), T(sqlite_identity), T(user_crud), T(user_username_unique),
+      T(user_rollback_leaves_nothing), T(consent_crud), T(token_revoke_sub), T(sqlite_migration_keys_jwt_rows_by_jti),
       T(sqlite_checkpoints_bound_wal), T(sqlite_kill9_while_checkpointing), T(token_consume_race_processes),
       T(key_list_in_group_serializes), T(pg_unreachable_is_unavailable),
       T(pg_reconnects_after_server_closes_connections), T(pg_connection_lost_inside_group),
-      T(pg_sslmode_from_dsn_is_honoured), T(pg_gc_one_instance_at_a_time), T(dsn_redacted),
+      T(pg_sslmode_from_dsn_is_honoured), T(pg_replaced_database_is_noticed), T(pg_gc_one_instance_at_a_time), T(dsn_redacted),
       T(token_scan_pages_live_tokens), T(jti_scan_pages_unexpired), T(group_many_writes),
       T(every_backend_has_every_op))

@@ -174,6 +174,15 @@ const char *const postgres_migrations[] = {
     "    RETURN NULL;\n"
     "END\n"
     "$$;\n",
+
+    /* 003_store_meta: facts about the store itself (SQLite's migration 5). store_id names this database
+     * for good: a running server compares it with the one it saw at start (store_check), so that a
+     * database replaced underneath (restored elsewhere, recreated empty) is noticed. */
+    "CREATE TABLE store_meta (\n"
+    "    key   TEXT PRIMARY KEY,\n"
+    "    value TEXT NOT NULL\n"
+    ");\n"
+    "INSERT INTO store_meta (key, value) VALUES ('store_id', md5(random()::text || clock_timestamp()::text));\n",
 };
 
 const size_t postgres_migrations_count = sizeof(postgres_migrations) / sizeof(postgres_migrations[0]);
