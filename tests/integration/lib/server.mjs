@@ -150,9 +150,11 @@ async function waitHealthy(url, child, deadline, stderrFile) {
  * options.state: the `state` of a previous server, to restart on the same directory, database, key
  *   secret, port and issuer.
  * options.database: a newDatabase() to share with other servers (its storage and key secret).
+ * options.sqlite: SQLite in the server's directory (dir/ostiary.db) even on the PostgreSQL pass, for tests
+ *   of the SQLite file itself.
  * Returns { issuer, port, dir, state, url(path), stop(), kill(), restart(), logs(), child }.
  */
-export async function startServer({ config = '', env = {}, issuerPath = '', state, database } = {}) {
+export async function startServer({ config = '', env = {}, issuerPath = '', state, database, sqlite = false } = {}) {
   try {
     fs.accessSync(OSTIARY_BIN, fs.constants.X_OK);
   } catch {
@@ -168,7 +170,7 @@ export async function startServer({ config = '', env = {}, issuerPath = '', stat
         run: 1,
       };
   if (!state) {
-    const db = database ?? (PG_URL ? newDatabase() : null);
+    const db = database ?? (PG_URL && !sqlite ? newDatabase() : null);
     st.secret = db ? db.secret : randomBytes(30).toString('base64').slice(0, 40);
     st.storage = db ? db.storage : `sqlite:${path.join(st.dir, 'ostiary.db')}`;
   }
