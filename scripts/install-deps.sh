@@ -16,7 +16,7 @@ log() { printf 'install-deps: %s\n' "$*"; }
 # postgresql (the server of the throwaway test cluster, scripts/pg-test-cluster.sh) and postgresql-client
 # (psql for the tests, pgbench for bench/).
 PKGS=(build-essential pkg-config libh2o-evloop-dev libjansson-dev libssl-dev libsqlite3-dev libsodium-dev
-      libcyaml-dev libpq-dev cmake clang wrk sqlite3 curl ca-certificates jq chromium postgresql
+      libyaml-dev libpq-dev cmake clang wrk sqlite3 curl ca-certificates jq chromium postgresql
       postgresql-client)
 
 # Node.js: openid-client v6 and jose v6 need a Node with a global WebCrypto (Node >= 20 is supported).

@@ -167,8 +167,13 @@ int cmd_migrate(int argc, char **argv)
             force = true;
         } else if (strcmp(argv[i], "--create") == 0) {
             create = true;
-        } else if (!cli_global_flag(&g, argc, argv, &i)) {
-            die("migrate: unknown option '%s' (see ostiary help)", argv[i]);
+        } else {
+            struct errbuf ferr = {{0}};
+            int r = cli_global_flag(&g, argc, argv, &i, &ferr);
+            if (r < 0)
+                die("%s", ferr.msg);
+            if (r == 0)
+                die("migrate: unknown option '%s' (see ostiary help)", argv[i]);
         }
     }
     if ((from != NULL) != (to != NULL))
