@@ -1,5 +1,6 @@
-/* store.c: what every backend shares: the hashing of secrets and of JWT row keys (see store.h). Below
- * the backends; choosing one by DSN is backends.c's job. */
+/* store.c: what every backend shares: the hashing of secrets and of JWT row keys, and the DSN with its
+ * password masked for messages (see store.h). Below the backends; choosing one by DSN is backends.c's
+ * job. */
 #include "store/store.h"
 
 #include <stdlib.h>
@@ -7,7 +8,50 @@
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+
+#include "core/arena.h"
+#include "core/str.h"
 #include "core/banned.h"
+
+const char *store_dsn_redacted(struct arena *a, const char *dsn)
+{
+    struct strbuf sb;
+    size_t len = strlen(dsn);
+    strbuf_init(&sb, a, len + 64);
+    const char *p = dsn;
+    const char *end = dsn + len;
+    const char *auth = strstr(dsn, "://");
+    if (auth != NULL) {
+        auth += 3;
+        /* The authority ends at the first '/', '?' or '#'; userinfo is what precedes its last '@'. */
+        const char *aend = auth + strcspn(auth, "/?#");
+        const char *at = NULL;
+        for (const char *q = auth; q < aend; q++)
+            if (*q == '@')
+                at = q;
+        const char *pw = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+        if (pw != NULL) {
+            strbuf_add(&sb, p, (size_t)(pw + 1 - p));
+            strbuf_add(&sb, "***", 3);
+            p = at;
+        }
+    }
+    /* password=... as a query parameter (URI) or a keyword (key=value conninfo). */
+    while (p < end) {
+        const char *hit = strstr(p, "password=");
+        if (hit == NULL) {
+            strbuf_add(&sb, p, (size_t)(end - p));
+            break;
+        }
+        strbuf_add(&sb, p, (size_t)(hit + 9 - p));
+        p = hit + 9;
+        if (hit == dsn || hit[-1] == '?' || hit[-1] == '&' || hit[-1] == ' ') {
+            strbuf_add(&sb, "***", 3);
+            p += strcspn(p, "& ");
+        }
+    }
+    return sb.buf;
+}
 
 void store_hash(const void *secret, size_t n, uint8_t out[STORE_HASH_LEN])
 {
