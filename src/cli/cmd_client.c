@@ -1,6 +1,7 @@
 /* cmd_client.c: `ostiary client create|list|show|update|delete|rotate-secret`: registered clients in the
  * store, with RFC 7591 §2 metadata names. A secret is shown once (creation, rotation) and stored only as its
- * SHA-256. The checks mirror those of clients[] in core/config.c; the configuration file itself is not edited. */
+ * SHA-256. The checks mirror those of clients[] in core/config.c, and the grant types follow the grant table
+ * (oauth/grant_table.h) as the file's do; the configuration file itself is not edited. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +24,6 @@
 
 #define LIST_MAX 64u                      /* redirect URIs, resources, grant types per command */
 #define TTL_MAX (366u * 86400u)           /* the configuration's bound on a per-entry access_token_ttl */
-#define GRANT_NAMES                                                                                            \
-    "authorization_code, client_credentials, refresh_token, urn:ietf:params:oauth:grant-type:device_code"
 
 /* ---- Command line ---------------------------------------------------------------------------------- */
 
@@ -143,10 +142,13 @@ static void usage(FILE *out)
           "  --name NAME                    client_name\n"
           "  --application-type T           web (default) or native: only a native client's redirect URIs\n"
           "                                 on http://127.0.0.1 or http://[::1] match any port (RFC 8252)\n"
-          "  --grant-type G                 repeatable; or --grant-types a,b. One of authorization_code,\n"
-          "                                 client_credentials, refresh_token,\n"
-          "                                 urn:ietf:params:oauth:grant-type:device_code. Default:\n"
-          "                                 authorization_code with redirect URIs, else client_credentials\n"
+          "  --grant-type G                 repeatable; or --grant-types a,b. One of the grant types this\n"
+          "                                 server serves:\n",
+          out);
+    for (const struct grant_type *g = grant_next_served(NULL); g != NULL; g = grant_next_served(g))
+        fprintf(out, "%33s%s\n", "", g->name);
+    fputs("                                 Default: authorization_code with redirect URIs, else\n"
+          "                                 client_credentials\n"
           "  --redirect-uri URI             repeatable; absolute, no fragment (--no-redirect-uris clears)\n"
           "  --scope \"a b\"                  allowed scopes, space-separated (\"\" for none)\n"
           "  --auth-method M                client_secret_basic (default), client_secret_post or none\n"
@@ -467,14 +469,10 @@ static void check_args(const struct client_cmd *cc)
     enum application_type at;
     if (v != NULL && client_application_type_parse(v, &at) != 0)
         die("client %s: --application-type: must be web or native, got '%s'", sub, v);
-    for (size_t i = 0; i < ca->n_grants; i++) {
-        if (grant_type_flag(ca->grants[i]) == 0)
-            die("client %s: %s: unsupported grant type '%s' (allowed: " GRANT_NAMES ")", sub, ca->grant_flag[i],
-                ca->grants[i]);
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(ca->grants[i], ca->grants[j]) == 0)
-                die("client %s: %s: duplicate grant type '%s'", sub, ca->grant_flag[i], ca->grants[i]);
-    }
+    unsigned grants;
+    struct grant_refusal why;
+    if (grant_names_parse(ca->grants, ca->n_grants, &grants, &why) != 0)
+        die("client %s: %s: %s", sub, ca->grant_flag[why.index], why.reason);
     check_uri_list(cc, O_REDIRECT_URI, O_NO_REDIRECT_URIS, ca->redirect_uris, ca->n_redirect_uris);
     v = ca->val[O_SCOPE];
     if (v != NULL && v[0] != '\0' && !valid_scope_list(v))
@@ -533,17 +531,10 @@ static void check_client(const struct client_cmd *cc, const struct client *c, bo
         die("client %s: --no-require-pkce: a public client (token_endpoint_auth_method none) must use PKCE "
             "(RFC 9700 §2.1.1); only a confidential client can do without it",
             sub);
-    /* RFC 6749 §4.4: the client credentials grant is for confidential clients only. */
-    if (is_public && (c->grant_types & GRANT_CLIENT_CREDENTIALS))
-        die("client %s: --grant-type: client_credentials requires a confidential client (RFC 6749 §4.4); a "
-            "public client needs --redirect-uri (authorization_code) or --grant-type "
-            "urn:ietf:params:oauth:grant-type:device_code",
-            sub);
-    /* RFC 6749 §3.1.2.2: redirection URIs must be registered for the code flow. */
-    if ((c->grant_types & GRANT_AUTHORIZATION_CODE) && c->n_redirect_uris == 0)
-        die("client %s: --redirect-uri: at least one is required for authorization_code (RFC 6749 §3.1.2.2)", sub);
-    if (c->grant_types == 0)
-        die("client %s: --grant-type: at least one grant type is required", sub);
+    /* The grant table's rules, as for clients[].grant_types in the file (oauth/grant_table.h). */
+    struct grant_refusal why;
+    if (grant_set_check(c->grant_types, is_public, c->n_redirect_uris, &why) != 0)
+        die("client %s: %s: %s", sub, why.redirect_uris ? "--redirect-uri" : "--grant-type", why.reason);
     /* As clients[].introspection_access and introspection_resources in the file: the list goes with
      * `resources`, both ways. */
     if (c->introspection_access == INTROSPECT_RESOURCES && c->n_introspection_resources == 0)
@@ -566,11 +557,9 @@ static void apply_args(const struct client_cmd *cc, struct client *c)
         c->redirect_uris = (const char **)ca->redirect_uris;
         c->n_redirect_uris = ca->n_redirect_uris;
     }
-    if (ca->n_grants > 0) {
-        c->grant_types = 0;
-        for (size_t i = 0; i < ca->n_grants; i++)
-            c->grant_types |= grant_type_flag(ca->grants[i]);
-    }
+    struct grant_refusal why;
+    if (ca->n_grants > 0 && grant_names_parse(ca->grants, ca->n_grants, &c->grant_types, &why) != 0)
+        die("client %s: %s: %s", cc->sub, ca->grant_flag[why.index], why.reason); /* check_args has refused it */
     if (ca->val[O_SCOPE] != NULL)
         c->scope = ca->val[O_SCOPE];
     if (ca->val[O_AUTH_METHOD] != NULL)

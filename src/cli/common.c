@@ -13,6 +13,7 @@
 #include "core/arena.h"
 #include "core/rand.h"
 #include "core/str.h"
+#include "oauth/client.h"
 #include "core/banned.h"
 
 extern char **environ;
@@ -79,7 +80,7 @@ struct config *cli_load_config(const struct cli_globals *g)
             die("--workers: expected a number between 0 and 1024, got '%s'", g->workers);
         cfg->workers = (uint32_t)n;
     }
-    if (config_validate(cfg, &err) != 0)
+    if (config_validate(cfg, &err) != 0 || clients_config_check(cfg, &err) != 0)
         die("configuration: %s", err.msg);
     return cfg;
 }

@@ -1153,8 +1153,6 @@ int config_apply_env(struct config *cfg, char *const *envp, struct errbuf *err)
  * ------------------------------------------------------------------------------------------------------ */
 
 static const char *const algorithms_allowed[] = {"RS256", "ES256", "EdDSA"};
-static const char *const grants_allowed[] = {"authorization_code", "client_credentials", "refresh_token",
-                                             "urn:ietf:params:oauth:grant-type:device_code"};
 static const char *const auth_methods_allowed[] = {"client_secret_basic", "client_secret_post", "none"};
 static const char *const log_levels_allowed[] = {"debug", "info", "warn", "error"};
 static const char *const refresh_policies_allowed[] = {"offline_consent", "offline_access", "always"};
@@ -1569,18 +1567,6 @@ static int validate_client_interactive(struct config *cfg, unsigned i, bool is_p
     char buf[72];
     struct cfg_client *c = &cfg->clients[i];
 
-    /* A refresh token is always born of another grant; on its own it could never be used. Device flow
-     * clients get refresh tokens too (RFC 8628 §3.5). */
-    if (in_list("refresh_token", c->grant_types, c->n_grant_types) &&
-        !in_list("authorization_code", c->grant_types, c->n_grant_types) &&
-        !in_list("urn:ietf:params:oauth:grant-type:device_code", c->grant_types, c->n_grant_types)) {
-        errbuf_set(err,
-                   "clients[%u].grant_types: refresh_token requires authorization_code (or the device_code "
-                   "grant) as well; client_credentials clients get no refresh tokens (RFC 6749 §4.4.3)",
-                   i);
-        return ERR_INVALID;
-    }
-
     /* OIDC Registration §2: RS256 unless the client says otherwise; ours must hold a key for it. */
     if (c->id_token_signed_response_alg == NULL)
         config_set_str(&c->id_token_signed_response_alg, default_signing_alg(cfg));
@@ -1729,38 +1715,8 @@ static int validate_client(struct config *cfg, unsigned i, struct arena *tmp, st
             c->n_grant_types = 1;
         }
     }
-    for (unsigned j = 0; j < c->n_grant_types; j++) {
-        const char *g = c->grant_types[j];
-        if (!ONE_OF(g, grants_allowed)) {
-            errbuf_set(
-                err,
-                "clients[%u].grant_types[%u]: unsupported grant type '%s' (allowed: authorization_code, "
-                "client_credentials, refresh_token, urn:ietf:params:oauth:grant-type:device_code)",
-                i, j, shown(g, buf));
-            return ERR_INVALID;
-        }
-        if (in_list(g, c->grant_types, j)) {
-            errbuf_set(err, "clients[%u].grant_types[%u]: duplicate '%s'", i, j, g);
-            return ERR_INVALID;
-        }
-        /* RFC 6749 §4.4: the client credentials grant is for confidential clients only. */
-        if (strcmp(g, "client_credentials") == 0 && is_public) {
-            errbuf_set(err,
-                       "clients[%u].grant_types[%u]: client_credentials requires a confidential client "
-                       "(a client secret and token_endpoint_auth_method client_secret_basic or "
-                       "client_secret_post) (RFC 6749 §4.4)",
-                       i, j);
-            return ERR_INVALID;
-        }
-        /* RFC 6749 §3.1.2.2: redirection URIs must be registered for the code flow. */
-        if (strcmp(g, "authorization_code") == 0 && c->n_redirect_uris == 0) {
-            errbuf_set(err,
-                       "clients[%u].redirect_uris: at least one is required for authorization_code "
-                       "(RFC 6749 §3.1.2.2)",
-                       i);
-            return ERR_INVALID;
-        }
-    }
+    /* The names and the rules on them (served grant types, confidential-only grants, redirect URIs,
+     * refresh_token) are the grant table's: clients_config_check() in oauth/client.c, after this. */
 
     if (c->scope != NULL && !valid_scope_list(c->scope)) {
         errbuf_set(err,

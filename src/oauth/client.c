@@ -54,24 +54,6 @@ NAME_TABLE_FUNCS(client_application_type, enum application_type, application_typ
 static const char *const introspection_accesses[] = {"all", "own", "resources"};
 NAME_TABLE_FUNCS(client_introspection_access, enum introspection_access, introspection_accesses)
 
-static const struct {
-    const char *name;
-    unsigned flag;
-} grants[] = {
-    {"authorization_code", GRANT_AUTHORIZATION_CODE},
-    {"client_credentials", GRANT_CLIENT_CREDENTIALS},
-    {"refresh_token", GRANT_REFRESH_TOKEN},
-    {"urn:ietf:params:oauth:grant-type:device_code", GRANT_DEVICE_CODE},
-};
-
-unsigned grant_type_flag(const char *name)
-{
-    for (size_t i = 0; i < sizeof(grants) / sizeof(grants[0]); i++)
-        if (strcmp(name, grants[i].name) == 0)
-            return grants[i].flag;
-    return 0;
-}
-
 unsigned pkce_method_flag(const char *name)
 {
     if (strcmp(name, "S256") == 0)
@@ -124,8 +106,12 @@ int client_from_store(struct arena *a, const struct store_client *sc, struct cli
     }
     size_t n;
     const char **gt = json_str_array(a, json_object_get(m, "grant_types"), &n);
-    for (size_t i = 0; i < n; i++)
-        out->grant_types |= grant_type_flag(gt[i]);
+    for (size_t i = 0; i < n; i++) {
+        /* Unknown names count for nothing; a known row that is not served is kept (the token endpoint
+         * refuses it), so that the metadata written back is what was stored. */
+        const struct grant_type *g = grant_by_name(gt[i]);
+        out->grant_types |= g != NULL ? g->flag : 0;
+    }
     out->redirect_uris = json_str_array(a, json_object_get(m, "redirect_uris"), &out->n_redirect_uris);
     const char *scope = json_string_value(json_object_get(m, "scope"));
     out->scope = arena_strdup(a, scope != NULL ? scope : "");
@@ -185,9 +171,11 @@ char *client_metadata_json(const struct client *c)
     json_object_set_new(m, "application_type", json_string(client_application_type_str(c->application_type)));
     json_object_set_new(m, "token_endpoint_auth_method", json_string(client_auth_method_str(c->auth_method)));
     json_t *gt = json_array();
-    for (size_t i = 0; i < sizeof(grants) / sizeof(grants[0]); i++)
-        if (c->grant_types & grants[i].flag)
-            json_array_append_new(gt, json_string(grants[i].name));
+    for (unsigned bit = 1; bit != 0; bit <<= 1) {
+        const struct grant_type *g = (c->grant_types & bit) ? grant_by_flag(bit) : NULL;
+        if (g != NULL)
+            json_array_append_new(gt, json_string(g->name));
+    }
     json_object_set_new(m, "grant_types", gt);
     set_str_array(m, "redirect_uris", c->redirect_uris, c->n_redirect_uris, true);
     json_object_set_new(m, "scope", json_string(c->scope != NULL ? c->scope : ""));
@@ -216,6 +204,28 @@ char *client_metadata_json(const struct client *c)
     return s;
 }
 
+int clients_config_check(const struct config *cfg, struct errbuf *err)
+{
+    for (unsigned i = 0; i < cfg->n_clients; i++) {
+        const struct cfg_client *cc = &cfg->clients[i];
+        /* config_validate has set the method (its default included). */
+        bool is_public =
+            cc->token_endpoint_auth_method != NULL && strcmp(cc->token_endpoint_auth_method, "none") == 0;
+        struct grant_refusal why;
+        if (grant_names_check((const char *const *)cc->grant_types, cc->n_grant_types, is_public,
+                              cc->n_redirect_uris, &why) == 0)
+            continue;
+        if (why.redirect_uris)
+            errbuf_set(err, "clients[%u].redirect_uris: %s", i, why.reason);
+        else if (why.index >= 0)
+            errbuf_set(err, "clients[%u].grant_types[%d]: %s", i, why.index, why.reason);
+        else
+            errbuf_set(err, "clients[%u].grant_types: %s", i, why.reason);
+        return ERR_INVALID;
+    }
+    return 0;
+}
+
 int clients_apply_config(struct store_conn *db, const struct config *cfg, struct errbuf *err)
 {
     struct arena *a = arena_new(8192);
@@ -232,10 +242,14 @@ int clients_apply_config(struct store_conn *db, const struct config *cfg, struct
         else
             c.auth_method = (cc->client_secret || cc->client_secret_sha256) ? CLIENT_AUTH_SECRET_BASIC
                                                                              : CLIENT_AUTH_NONE;
-        for (unsigned k = 0; k < cc->n_grant_types; k++)
-            c.grant_types |= grant_type_flag(cc->grant_types[k]);
-        if (cc->n_grant_types == 0)
-            c.grant_types = cc->n_redirect_uris > 0 ? GRANT_AUTHORIZATION_CODE | GRANT_REFRESH_TOKEN : GRANT_CLIENT_CREDENTIALS;
+        /* clients_config_check has accepted the names (config_validate supplied the default list). */
+        struct grant_refusal why;
+        if (grant_names_parse((const char *const *)cc->grant_types, cc->n_grant_types, &c.grant_types, &why) !=
+            0) {
+            errbuf_set(err, "clients[%u].grant_types[%d]: %s", i, why.index, why.reason);
+            rc = ERR_INVALID;
+            break;
+        }
         c.redirect_uris = (const char **)cc->redirect_uris;
         c.n_redirect_uris = cc->n_redirect_uris;
         c.scope = cc->scope;

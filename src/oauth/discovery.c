@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "jose/jose.h"
 #include "oauth/endpoints.h"
+#include "oauth/grant_table.h"
 #include "oauth/scope.h"
 #include "session/users.h"
 #include "store/store.h"
@@ -60,7 +61,6 @@ static json_t *metadata(const struct app *app, bool plain)
 {
     static const char *const auth_methods[] = {"client_secret_basic", "client_secret_post"};
     static const char *const token_auth_methods[] = {"client_secret_basic", "client_secret_post", "none"};
-    static const char *const grants[] = {"authorization_code", "refresh_token", "client_credentials"};
     static const char *const response_modes[] = {"query", "fragment", "form_post"};
     static const char *const pkce[] = {"S256", "plain"};
     static const char *const prompts[] = {"none", "login", "consent", "select_account"};
@@ -76,7 +76,11 @@ static json_t *metadata(const struct app *app, bool plain)
     set_url(o, "end_session_endpoint", app, "/session/end");
     json_object_set_new(o, "response_types_supported", str_array((const char *const[]){"code"}, 1));
     json_object_set_new(o, "response_modes_supported", str_array(response_modes, 3));
-    json_object_set_new(o, "grant_types_supported", str_array(grants, 3));
+    /* The served rows of the grant table: exactly what the token endpoint dispatches. */
+    json_t *grants = json_array();
+    for (const struct grant_type *g = grant_next_served(NULL); g != NULL; g = grant_next_served(g))
+        json_array_append_new(grants, json_string(g->name));
+    json_object_set_new(o, "grant_types_supported", grants);
     json_object_set_new(o, "code_challenge_methods_supported", str_array(pkce, plain ? 2 : 1));
     json_object_set_new(o, "prompt_values_supported", str_array(prompts, 4));
     json_object_set_new(o, "token_endpoint_auth_methods_supported", str_array(token_auth_methods, 3));
