@@ -56,18 +56,32 @@ static bool page_load(struct http_req *req, struct page_ctx *pc)
         page_error(req, rc == ERR_NOTFOUND ? expired() : OAUTH_ERROR(SERVER_ERROR, "please try again"));
         return false;
     }
-    if (authz_request_from_json(req->arena, json_object_get(pc->ia.data, "request"), &pc->ar) != 0 ||
-        authz_load_client(req, pc->ar.client_id, &pc->client) != 0) {
+    struct authz_request parked;
+    if (authz_request_from_json(req->arena, json_object_get(pc->ia.data, "request"), &parked) != 0) {
         page_error(req, expired());
         return false;
     }
-    req->log_client_id = pc->client.client_id;
+    req->log_client_id = parked.client_id;
     if (post && !interaction_csrf_ok(&pc->ia, form_get_dup(req->arena, &pc->form, "csrf"))) {
         struct oauth_error e = OAUTH_ERROR(INVALID_REQUEST, "the form has expired; go back and try again");
         e.http_status = 403;
         page_error(req, e);
         return false;
     }
+    /* The request is validated again, by the rules of the authorization endpoint, against the client as
+     * it is now: a redirect URI, grant or scope withdrawn while the person was signing in ends the request
+     * (never a code sent where the client no longer allows it). */
+    struct authz_validation v;
+    authz_validate_parked(req, &parked, &v);
+    if (oauth_failed(v.error)) {
+        log_info("interaction_invalid", LS("rid", req->rid), LS("client_id", parked.client_id),
+                 LS("error", oauth_err_str(v.error.code)), NULL);
+        interaction_finish(req, &pc->ia, &err);
+        authz_send_error(req, &v);
+        return false;
+    }
+    pc->ar = v.ar;
+    pc->client = v.client;
     return true;
 }
 
