@@ -49,6 +49,13 @@ json_t *hx_json(struct http_req *req);
 /* The string member `key` of the JSON body, NULL if absent. */
 const char *hx_json_str(struct http_req *req, const char *key);
 
+/* Asserts a JSON error response: its status and its error code (with tests/unit/harness.h's ASSERT_*). */
+#define ASSERT_OAUTH_ERROR(req, want_status, want_error)                                                     \
+    do {                                                                                                     \
+        ASSERT_EQ((req)->res.status, (want_status));                                                         \
+        ASSERT_STREQ(hx_json_str((req), "error"), (want_error));                                             \
+    } while (0)
+
 /* Registers a client in the store as `ostiary client create` does, from its RFC 7591 metadata JSON text
  * (client_metadata_json's format); secret may be NULL (a public client). */
 void hx_client_put(struct hx *h, const char *client_id, const char *secret, const char *metadata_json);

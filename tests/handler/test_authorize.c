@@ -282,27 +282,41 @@ static const char *set_cookie(struct http_req *req, const char *name)
     return NULL;
 }
 
+/* Sends /auth?query, which parks the request (no session yet): the login page's path and query, and the
+ * browser-binding cookie the page needs, into page[256] and cookie[256]. */
+static bool park(const char *query, char *page, char *cookie)
+{
+    struct http_req *req = hx_request(h, "GET", arena_printf(h->arena, "/auth?%s", query));
+    hx_run(req);
+    const char *loc = hx_res_header(req, "location");
+    const char *c = set_cookie(req, "ostiary_browser");
+    if (req->res.status != 303 || loc == NULL || strstr(loc, "/interaction/login?interaction=") == NULL ||
+        c == NULL)
+        return false;
+    snprintf(page, 256, "%s", strstr(loc, "/interaction/login"));
+    snprintf(cookie, 256, "%s", c);
+    return true;
+}
+
+/* The browser comes back to the parked request's page. */
+static struct http_req *back_to(const char *page, const char *cookie)
+{
+    struct http_req *req = hx_request(h, "GET", page);
+    hx_header(req, "cookie", cookie);
+    hx_run(req);
+    return req;
+}
+
 /* A parked request is validated again when the person comes back to it: a redirect URI withdrawn
  * meanwhile ends it on the error page (before, the login page was shown and the code sent to the URI the
  * client no longer has); a grant withdrawn ends it with an error to the client. */
 TEST(authz_parked_request_validated_again)
 {
-    struct http_req *req = hx_request(h, "GET", "/auth?client_id=gone&response_type=code&state=st" PKCE);
-    hx_run(req);
-    ASSERT_EQ(req->res.status, 303);
-    const char *loc = hx_res_header(req, "location");
-    ASSERT(loc != NULL && strstr(loc, "/interaction/login?interaction=") != NULL);
-    const char *page = arena_strdup(h->arena, strstr(loc, "/interaction/login"));
-    const char *cookie = set_cookie(req, "ostiary_browser");
-    ASSERT(cookie != NULL);
-    char page_c[256], cookie_c[256];
-    snprintf(page_c, sizeof(page_c), "%s", page);
-    snprintf(cookie_c, sizeof(cookie_c), "%s", cookie);
+    char page[256], cookie[256];
+    ASSERT(park("client_id=gone&response_type=code&state=st" PKCE, page, cookie));
 
     /* The login page, while nothing changed. */
-    req = hx_request(h, "GET", page_c);
-    hx_header(req, "cookie", cookie_c);
-    hx_run(req);
+    struct http_req *req = back_to(page, cookie);
     ASSERT_EQ(req->res.status, 200);
 
     /* The client loses its redirect URI (as `ostiary client update gone --redirect-uri ...` would do);
@@ -312,38 +326,29 @@ TEST(authz_parked_request_validated_again)
                   "\"redirect_uris\":[\"https://elsewhere.example.com/cb\"],\"scope\":\"\","
                   "\"token_endpoint_auth_method\":\"client_secret_basic\"}");
     clock_set_fixed(clock_now() + 6);
-    req = hx_request(h, "GET", page_c);
-    hx_header(req, "cookie", cookie_c);
-    hx_run(req);
+    req = back_to(page, cookie);
     clock_set_fixed(0);
     ASSERT_EQ(req->res.status, 400);
     ASSERT(hx_res_header(req, "location") == NULL);
     ASSERT(strstr(req->res.body.p, "redirect_uri is not registered for this client") != NULL);
     /* ...and the interaction is over. */
-    req = hx_request(h, "GET", page_c);
-    hx_header(req, "cookie", cookie_c);
-    hx_run(req);
+    req = back_to(page, cookie);
     ASSERT_EQ(req->res.status, 400);
     ASSERT(strstr(req->res.body.p, "has expired") != NULL);
 }
 
 TEST(authz_parked_request_grant_withdrawn)
 {
-    struct http_req *req = hx_request(h, "GET", "/auth?client_id=two&redirect_uri=https%3A%2F%2Fa.example.com%2Fcb"
-                                                "&response_type=code&scope=openid&state=st2" PKCE);
-    hx_run(req);
-    ASSERT_EQ(req->res.status, 303);
-    char page_c[256], cookie_c[256];
-    snprintf(page_c, sizeof(page_c), "%s", strstr(hx_res_header(req, "location"), "/interaction/login"));
-    snprintf(cookie_c, sizeof(cookie_c), "%s", set_cookie(req, "ostiary_browser"));
+    char page[256], cookie[256];
+    ASSERT(park("client_id=two&redirect_uri=https%3A%2F%2Fa.example.com%2Fcb&response_type=code&scope=openid"
+                "&state=st2" PKCE,
+                page, cookie));
     hx_client_put(h, "two", "two-secret",
                   "{\"application_type\":\"web\",\"grant_types\":[\"client_credentials\"],"
                   "\"redirect_uris\":[\"https://a.example.com/cb\",\"https://b.example.com/cb\"],\"scope\":\"\","
                   "\"token_endpoint_auth_method\":\"client_secret_basic\"}");
     clock_set_fixed(clock_now() + 6);
-    req = hx_request(h, "GET", page_c);
-    hx_header(req, "cookie", cookie_c);
-    hx_run(req);
+    struct http_req *req = back_to(page, cookie);
     clock_set_fixed(0);
     ASSERT_EQ(req->res.status, 303);
     ASSERT_STREQ(hx_res_header(req, "location"),

@@ -139,18 +139,15 @@ TEST(token_not_served_grant_is_unsupported)
     struct http_req *req = hx_request(h, "POST", "/token");
     hx_form(req, "client_id=tv&device_code=x&grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code");
     hx_run(req);
-    ASSERT_EQ(req->res.status, 400);
-    ASSERT_STREQ(hx_json_str(req, "error"), "unsupported_grant_type");
+    ASSERT_OAUTH_ERROR(req, 400, "unsupported_grant_type");
     req = post_token("cc", "cc-secret", "grant_type=password&username=u&password=p");
-    ASSERT_EQ(req->res.status, 400);
-    ASSERT_STREQ(hx_json_str(req, "error"), "unsupported_grant_type");
+    ASSERT_OAUTH_ERROR(req, 400, "unsupported_grant_type");
 }
 
 TEST(token_grant_not_registered_is_unauthorized_client)
 {
     struct http_req *req = post_token("cc", "cc-secret", "grant_type=authorization_code&code=x");
-    ASSERT_EQ(req->res.status, 400);
-    ASSERT_STREQ(hx_json_str(req, "error"), "unauthorized_client");
+    ASSERT_OAUTH_ERROR(req, 400, "unauthorized_client");
     req = post_token("code", "code-secret", "grant_type=client_credentials");
     ASSERT_STREQ(hx_json_str(req, "error"), "unauthorized_client");
     ASSERT_STREQ(hx_json_str(req, "error_description"), "this client is not registered for that grant_type");
@@ -164,8 +161,7 @@ TEST(token_public_client_and_client_credentials)
     struct http_req *req = hx_request(h, "POST", "/token");
     hx_form(req, "grant_type=client_credentials&client_id=public-cc");
     hx_run(req);
-    ASSERT_EQ(req->res.status, 400);
-    ASSERT_STREQ(hx_json_str(req, "error"), "unauthorized_client");
+    ASSERT_OAUTH_ERROR(req, 400, "unauthorized_client");
     ASSERT_STREQ(hx_json_str(req, "error_description"), "public clients cannot use client_credentials");
     /* A public client of the file: not registered for it in the first place. */
     req = hx_request(h, "POST", "/token");
@@ -177,8 +173,7 @@ TEST(token_public_client_and_client_credentials)
 TEST(token_grant_type_missing_or_repeated)
 {
     struct http_req *req = post_token("cc", "cc-secret", "scope=read");
-    ASSERT_EQ(req->res.status, 400);
-    ASSERT_STREQ(hx_json_str(req, "error"), "invalid_request");
+    ASSERT_OAUTH_ERROR(req, 400, "invalid_request");
     ASSERT_STREQ(hx_json_str(req, "error_description"), "grant_type is required");
     req = post_token("cc", "cc-secret", "grant_type=client_credentials&grant_type=client_credentials");
     ASSERT_STREQ(hx_json_str(req, "error_description"), "grant_type is repeated");
@@ -198,13 +193,11 @@ TEST(auth_basic)
     struct http_req *req = post_token("cc", "cc-secret", "grant_type=client_credentials");
     ASSERT_EQ(req->res.status, 200);
     req = post_token("cc", "wrong", "grant_type=client_credentials");
-    ASSERT_EQ(req->res.status, 401);
-    ASSERT_STREQ(hx_json_str(req, "error"), "invalid_client");
+    ASSERT_OAUTH_ERROR(req, 401, "invalid_client");
     ASSERT(basic_challenge(req));
     /* A client registered for client_secret_post may not use Basic (the registered method only). */
     req = post_token("post", "post-secret", "grant_type=client_credentials");
-    ASSERT_EQ(req->res.status, 401);
-    ASSERT_STREQ(hx_json_str(req, "error"), "invalid_client");
+    ASSERT_OAUTH_ERROR(req, 401, "invalid_client");
 }
 
 TEST(auth_post)
@@ -212,45 +205,37 @@ TEST(auth_post)
     struct http_req *req = post_token(NULL, NULL, "grant_type=client_credentials&client_id=post&client_secret=post-secret");
     ASSERT_EQ(req->res.status, 200);
     req = post_token(NULL, NULL, "grant_type=client_credentials&client_id=post&client_secret=nope");
-    ASSERT_EQ(req->res.status, 401);
-    ASSERT_STREQ(hx_json_str(req, "error"), "invalid_client");
+    ASSERT_OAUTH_ERROR(req, 401, "invalid_client");
     ASSERT(hx_res_header(req, "www-authenticate") == NULL); /* no challenge: Basic was not tried */
     /* A client_secret_basic client may not authenticate in the body. */
     req = post_token(NULL, NULL, "grant_type=client_credentials&client_id=cc&client_secret=cc-secret");
-    ASSERT_EQ(req->res.status, 401);
-    ASSERT_STREQ(hx_json_str(req, "error"), "invalid_client");
+    ASSERT_OAUTH_ERROR(req, 401, "invalid_client");
 }
 
 TEST(auth_none)
 {
     /* A public client is identified by client_id alone; the grant then decides. */
     struct http_req *req = post_token(NULL, NULL, "grant_type=authorization_code&code=nope&client_id=spa");
-    ASSERT_EQ(req->res.status, 400);
-    ASSERT_STREQ(hx_json_str(req, "error"), "invalid_grant");
+    ASSERT_OAUTH_ERROR(req, 400, "invalid_grant");
     /* ...and may not send a secret, in the body or by Basic. */
     req = post_token(NULL, NULL, "grant_type=authorization_code&code=nope&client_id=spa&client_secret=x");
-    ASSERT_EQ(req->res.status, 401);
-    ASSERT_STREQ(hx_json_str(req, "error"), "invalid_client");
+    ASSERT_OAUTH_ERROR(req, 401, "invalid_client");
     req = post_token("spa", "x", "grant_type=authorization_code&code=nope");
-    ASSERT_EQ(req->res.status, 401);
-    ASSERT_STREQ(hx_json_str(req, "error"), "invalid_client");
+    ASSERT_OAUTH_ERROR(req, 401, "invalid_client");
     /* No credentials at all. */
     req = post_token(NULL, NULL, "grant_type=client_credentials");
-    ASSERT_EQ(req->res.status, 401);
-    ASSERT_STREQ(hx_json_str(req, "error"), "invalid_client");
+    ASSERT_OAUTH_ERROR(req, 401, "invalid_client");
 }
 
 TEST(auth_both_methods)
 {
     struct http_req *req = post_token("cc", "cc-secret", "grant_type=client_credentials&client_secret=cc-secret");
-    ASSERT_EQ(req->res.status, 400);
-    ASSERT_STREQ(hx_json_str(req, "error"), "invalid_request");
+    ASSERT_OAUTH_ERROR(req, 400, "invalid_request");
     ASSERT_STREQ(hx_json_str(req, "error_description"),
                  "client authenticated by more than one method (RFC 6749 section 2.3)");
     /* Basic and a different client_id in the body. */
     req = post_token("cc", "cc-secret", "grant_type=client_credentials&client_id=post");
-    ASSERT_EQ(req->res.status, 400);
-    ASSERT_STREQ(hx_json_str(req, "error"), "invalid_request");
+    ASSERT_OAUTH_ERROR(req, 400, "invalid_request");
     /* The same client_id in the body is allowed with Basic. */
     req = post_token("cc", "cc-secret", "grant_type=client_credentials&client_id=cc");
     ASSERT_EQ(req->res.status, 200);
@@ -260,34 +245,29 @@ TEST(auth_both_methods)
     hx_basic(req, "cc", "cc-secret");
     hx_form(req, "grant_type=client_credentials");
     hx_run(req);
-    ASSERT_EQ(req->res.status, 400);
-    ASSERT_STREQ(hx_json_str(req, "error"), "invalid_request");
+    ASSERT_OAUTH_ERROR(req, 400, "invalid_request");
 }
 
 TEST(auth_repeated_client_id)
 {
     struct http_req *req =
         post_token(NULL, NULL, "grant_type=client_credentials&client_id=post&client_id=post&client_secret=post-secret");
-    ASSERT_EQ(req->res.status, 400);
-    ASSERT_STREQ(hx_json_str(req, "error"), "invalid_request");
+    ASSERT_OAUTH_ERROR(req, 400, "invalid_request");
     ASSERT_STREQ(hx_json_str(req, "error_description"), "client_id or client_secret repeated");
 }
 
 TEST(auth_unknown_client_and_malformed_basic)
 {
     struct http_req *req = post_token("nobody", "x", "grant_type=client_credentials");
-    ASSERT_EQ(req->res.status, 401);
-    ASSERT_STREQ(hx_json_str(req, "error"), "invalid_client");
+    ASSERT_OAUTH_ERROR(req, 401, "invalid_client");
     ASSERT_STREQ(hx_json_str(req, "error_description"), "client authentication failed");
     req = post_token(NULL, NULL, "grant_type=client_credentials&client_id=nobody&client_secret=x");
-    ASSERT_EQ(req->res.status, 401);
-    ASSERT_STREQ(hx_json_str(req, "error"), "invalid_client");
+    ASSERT_OAUTH_ERROR(req, 401, "invalid_client");
     req = hx_request(h, "POST", "/token");
     hx_header(req, "Authorization", "Basic !!!");
     hx_form(req, "grant_type=client_credentials");
     hx_run(req);
-    ASSERT_EQ(req->res.status, 401);
-    ASSERT_STREQ(hx_json_str(req, "error"), "invalid_client");
+    ASSERT_OAUTH_ERROR(req, 401, "invalid_client");
     ASSERT(basic_challenge(req));
 }
 
