@@ -55,6 +55,7 @@ struct app {
     const char *userinfo_url;    /* <issuer>/me: an access token audience when openid is granted */
     int64_t started_at;
     atomic_int stop;
+    atomic_bool store_lost;      /* the database was deleted or replaced under us (app_store_ok); sticky */
 };
 
 struct client_cache;
@@ -64,7 +65,7 @@ struct worker {
     struct store_conn *db;
     struct client_cache *clients; /* oauth/client.c, owned by this worker */
     unsigned id;
-    int64_t next_gc, next_key_reload, next_discovery_refresh;
+    int64_t next_gc, next_key_reload, next_discovery_refresh, next_store_check;
 };
 
 /* Finds a configured API by identifier; NULL if none. */
@@ -80,9 +81,18 @@ void discovery_build(struct app *app);
  * err says why. Called at start, then by worker 0 every DISCOVERY_REFRESH_SECONDS. */
 int discovery_refresh(struct app *app, struct store_conn *db, struct errbuf *err);
 
+/* False once the store is lost: its file deleted or replaced under the running server (store_check, one
+ * stat). The first failure is logged (once per process) and is final: every later call says false, the
+ * endpoints that need the store answer 503, /healthz reports it. Called by worker 0's tick every second
+ * and by every /healthz (oauth/router.c). */
+bool app_store_ok(struct worker *w);
+
 /* Routing: the one entry point the HTTP server calls (oauth/router.c). */
 void app_handle(struct http_req *req);
 /* Requests served off the event loop (the login form post, which verifies a password hash). */
 bool app_offload(const struct http_req *req);
+/* The answer to an offloaded request that will not be served (the queue is full, or the server stops): a
+ * 503 page with Retry-After (oauth_login_busy). */
+void app_busy(struct http_req *req, unsigned retry_after_s);
 
 #endif

@@ -38,6 +38,7 @@ static struct worker *worker_init(void *ud, unsigned id)
     w->next_gc = now + 10 + id;
     w->next_key_reload = now + app->cfg->keys.reload_interval;
     w->next_discovery_refresh = now + DISCOVERY_REFRESH_SECONDS;
+    w->next_store_check = now;
     return w;
 }
 
@@ -49,8 +50,9 @@ static void worker_fini(struct worker *w)
 }
 
 /* Background work, spread over the workers: expired-row GC (bounded per pass) on worker 0, key reload
- * (rotation by the CLI or another instance) of the shared keystore, also on worker 0, and the discovery
- * variant (clients changed by the CLI or another instance), on worker 0 too. */
+ * (rotation by the CLI or another instance) of the shared keystore, also on worker 0, the discovery
+ * variant (clients changed by the CLI or another instance), and the check that the database file is still
+ * there, on worker 0 too. */
 static void worker_tick(struct worker *w)
 {
     int64_t now = clock_now();
@@ -63,6 +65,11 @@ static void worker_tick(struct worker *w)
             log_debug("gc", LI("removed", removed), NULL);
         /* A full pass means there is more to collect: come back soon rather than doing more now. */
         w->next_gc = now + (removed == 500 ? 1 : 10);
+    }
+    /* The database file still the one opened (one stat a second): app_store_ok logs and reports a loss. */
+    if (w->id == 0 && now >= w->next_store_check) {
+        app_store_ok(w);
+        w->next_store_check = now + 1;
     }
     if (w->id == 0 && now >= w->next_key_reload) {
         if (keystore_reload(w->app->keys, w->db, &err) != 0)
@@ -127,7 +134,9 @@ static void create_demo_client(struct app *app, struct store_conn *db)
                 strbuf_addc(&sb, ' ');
             strbuf_adds(&sb, app->resources[i].scopes[k]);
         }
-    c.scope = sb.buf;
+    c.scope = strbuf_str(&sb);
+    if (c.scope == NULL)
+        die("dev mode: the scopes of the configured APIs are too long for the demo client");
     const char *secret = rand_token(a, 32);
     struct store_client sc = {0};
     sc.client_id = c.client_id;
@@ -229,6 +238,8 @@ int cmd_serve(int argc, char **argv)
         .max_body_bytes = cfg->limits.max_body_bytes,
         .max_header_bytes = cfg->limits.max_header_bytes,
         .request_timeout_ms = cfg->limits.request_timeout_ms,
+        .max_queued_jobs = cfg->limits.login_queue,
+        .http2_cleartext = cfg->http2_cleartext,
         .trusted_proxies = cfg->trusted_proxy_nets,
         .n_trusted_proxies = cfg->n_trusted_proxies,
     };
@@ -238,6 +249,7 @@ int cmd_serve(int argc, char **argv)
         .tick = worker_tick,
         .handle = app_handle,
         .offload = app_offload,
+        .busy = app_busy,
         .ud = app,
     };
     log_info("listening", LS("issuer", app->issuer), LS("listen", cfg->listen), LI("workers", threads),

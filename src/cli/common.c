@@ -181,14 +181,20 @@ void cli_open_store(const struct config *cfg, struct store **st, struct store_co
 int cmd_migrate(int argc, char **argv)
 {
     struct cli_globals g = {0};
-    for (int i = 1; i < argc; i++)
-        if (!cli_global_flag(&g, argc, argv, &i))
+    bool create = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--create") == 0)
+            create = true;
+        else if (!cli_global_flag(&g, argc, argv, &i))
             die("migrate: unknown option '%s'", argv[i]);
+    }
     struct config *cfg = cli_load_config(&g);
     struct errbuf err = {{0}};
     struct store *st;
     ensure_parent_dir(cfg->storage);
-    if (store_open(cfg->storage, &st, &err) != 0)
+    /* --create: the operator says this is the store from now on, even where the configuration's previous
+     * one is gone or was another (store.h, STORE_OPEN_CREATE). */
+    if (store_open_flags(cfg->storage, create ? STORE_OPEN_CREATE : 0, &st, &err) != 0)
         die("storage: %s", err.msg);
     int applied = 0;
     if (store_migrate(st, &applied, &err) != 0)

@@ -12,7 +12,7 @@ static void usage(FILE *out)
           "commands:\n"
           "  serve     run the provider (--config FILE, --dev, --listen HOST:PORT, --issuer URL,\n"
           "            --storage DSN, --workers N, --log-level LEVEL)\n"
-          "  migrate   apply pending store migrations\n"
+          "  migrate   apply pending store migrations (--create: start or adopt a store on purpose)\n"
           "  client    create | list | show | update | delete | rotate-secret  (ostiary client help)\n"
           "  keys      list | rotate                                            (ostiary keys help)\n"
           "  user      add | passwd | list | show | update | disable | delete   (ostiary user help)\n"

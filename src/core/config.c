@@ -64,6 +64,7 @@ struct raw_limits {
     char *max_params;
     char *max_header_bytes;
     char *request_timeout_ms;
+    char *login_queue;
 };
 
 struct raw_resource {
@@ -149,6 +150,7 @@ struct raw_config {
     char *workers;
     char *log_level;
     char *dev;
+    char *http2_cleartext;
     char **trusted_proxies;
     unsigned n_trusted_proxies;
     struct raw_keys keys;
@@ -198,6 +200,7 @@ static const cyaml_schema_field_t limits_fields[] = {
     F_STR("max_params", struct raw_limits, max_params),
     F_STR("max_header_bytes", struct raw_limits, max_header_bytes),
     F_STR("request_timeout_ms", struct raw_limits, request_timeout_ms),
+    F_STR("login_queue", struct raw_limits, login_queue),
     CYAML_FIELD_END,
 };
 
@@ -323,6 +326,7 @@ static const cyaml_schema_field_t top_fields[] = {
     F_STR("workers", struct raw_config, workers),
     F_STR("log_level", struct raw_config, log_level),
     F_STR("dev", struct raw_config, dev),
+    F_STR("http2_cleartext", struct raw_config, http2_cleartext),
     F_LIST("trusted_proxies", struct raw_config, trusted_proxies, n_trusted_proxies, CFG_MAX_TRUSTED_PROXIES),
     CYAML_FIELD_MAPPING("keys", OPT, struct raw_config, keys, keys_fields),
     CYAML_FIELD_MAPPING("tokens", OPT, struct raw_config, tokens, tokens_fields),
@@ -384,6 +388,9 @@ static const struct cfg_key cfg_keys[] = {
     KEY("workers", "OSTIARY_WORKERS", CFG_U32, workers, "0", 0, 1024, 0),
     KEY("log_level", "OSTIARY_LOG_LEVEL", CFG_STR, log_level, "info", 0, 0, 0),
     KEY("dev", "OSTIARY_DEV", CFG_BOOL, dev, "false", 0, 0, 0),
+    /* Off: a plain-HTTP listener sees HTTP/2 only from clients that assume it without asking (prior
+     * knowledge), which in production means a proxy configured for it. */
+    KEY("http2_cleartext", "OSTIARY_HTTP2_CLEARTEXT", CFG_BOOL, http2_cleartext, "false", 0, 0, 0),
     /* Default empty: X-Forwarded-For is read from nobody unless the operator names their proxies. */
     KEY_LIST("trusted_proxies", "OSTIARY_TRUSTED_PROXIES", trusted_proxies, n_trusted_proxies, NULL),
     KEY_LIST("keys.algorithms", "OSTIARY_KEYS_ALGORITHMS", keys.algorithms, keys.n_algorithms, "RS256"),
@@ -408,6 +415,9 @@ static const struct cfg_key cfg_keys[] = {
         "16384", 1024, 1024 * 1024, 0),
     KEY("limits.request_timeout_ms", "OSTIARY_LIMITS_REQUEST_TIMEOUT_MS", CFG_U32, limits.request_timeout_ms,
         "10000", 100, 600000, 0),
+    /* Login posts waiting for a password-hashing thread; a full queue answers 503 at once. */
+    KEY("limits.login_queue", "OSTIARY_LIMITS_LOGIN_QUEUE", CFG_U32, limits.login_queue,
+        "32", 1, 100000, 0),
     KEY("sessions.ttl", "OSTIARY_SESSIONS_TTL", CFG_U32, sessions.ttl, "86400", 60, 366 * DAY, 0),
     KEY("sessions.cookie_name", "OSTIARY_SESSIONS_COOKIE_NAME", CFG_STR, sessions.cookie_name,
         "ostiary_session", 0, 0, 0),

@@ -94,6 +94,7 @@ struct config {
     uint32_t workers;            /* 0 = number of cores */
     char *log_level;             /* debug|info|warn|error, default info */
     bool dev;                    /* dev mode: plain HTTP anywhere, generated key secret, demo client */
+    bool http2_cleartext;        /* HTTP/2 with prior knowledge on the plain listener; default false */
     char **trusted_proxies;      /* reverse proxies whose X-Forwarded-For is believed: IPs or CIDRs; none */
     unsigned n_trusted_proxies;
     struct {
@@ -114,6 +115,7 @@ struct config {
         uint32_t max_params;         /* default 64 -> 400 */
         uint32_t max_header_bytes;   /* default 16384 -> 431 */
         uint32_t request_timeout_ms; /* default 10000: a request not fully received in time: connection closed */
+        uint32_t login_queue;        /* default 32: login posts waiting for a hashing thread; more -> 503 */
     } limits;
     struct {
         uint32_t ttl;            /* login session lifetime, seconds; default 86400 */

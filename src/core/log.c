@@ -61,37 +61,77 @@ int log_level_parse(const char *s, enum log_level *out)
     return -1;
 }
 
+/* One line. A line that would not fit is cut explicitly, never mid-value: the string value that reaches
+ * the limit is shortened at a character boundary (never inside an escape or a UTF-8 sequence), the fields
+ * after it are dropped, and the line ends with "truncated":true, so it stays valid JSON. Request input
+ * (a path can be 16 KiB) must not make a log line unparseable. */
+#define LINE_MAX 4096
+#define LINE_TAIL 24 /* kept free for ,"truncated":true}\n */
 struct line {
-    char buf[4096];
+    char buf[LINE_MAX];
     size_t len;
+    bool cut;
 };
 
-static void put(struct line *l, const char *s, size_t n)
+/* Appends n bytes if they fit before the tail; false (nothing written) if not. */
+static bool put(struct line *l, const char *s, size_t n)
 {
-    if (n > sizeof(l->buf) - 8 - l->len)
-        n = sizeof(l->buf) - 8 - l->len;
+    if (n > LINE_MAX - LINE_TAIL - l->len)
+        return false;
     memcpy(l->buf + l->len, s, n);
     l->len += n;
+    return true;
 }
 
-static void put_json_str(struct line *l, const char *s)
+/* Appends s as a JSON string. When it does not fit whole: with may_cut, as much of it as fits (at least
+ * the quotes) and l->cut is set; without, nothing. Returns false when nothing was written. */
+static bool put_json_str(struct line *l, const char *s, bool may_cut)
 {
     static const char hex[] = "0123456789abcdef";
-    put(l, "\"", 1);
+    size_t start = l->len;
+    if (!put(l, "\"", 1))
+        return false;
     if (s == NULL)
         s = "";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        char e[6];
+        size_t k = 0;
         if (*p == '"' || *p == '\\') {
-            char e[2] = {'\\', (char)*p};
-            put(l, e, 2);
+            e[0] = '\\';
+            e[1] = (char)*p;
+            k = 2;
         } else if (*p < 0x20) {
-            char e[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
-            put(l, e, 6);
+            memcpy(e, "\\u00", 4);
+            e[4] = hex[*p >> 4];
+            e[5] = hex[*p & 15];
+            k = 6;
         } else {
-            put(l, (const char *)p, 1);
+            /* A UTF-8 sequence goes whole or not at all (the lead byte and its continuation bytes). */
+            e[k++] = (char)*p;
+            while (*p >= 0xc0 && k < 4 && (p[k] & 0xc0) == 0x80) {
+                e[k] = (char)p[k];
+                k++;
+            }
         }
+        /* Room for this unit and the closing quote. */
+        if (k + 1 > LINE_MAX - LINE_TAIL - l->len) {
+            if (!may_cut) {
+                l->len = start;
+                return false;
+            }
+            l->cut = true;
+            break;
+        }
+        memcpy(l->buf + l->len, e, k);
+        l->len += k;
+        p += *p < 0x20 || *p == '"' || *p == '\\' ? 1 : k;
     }
-    put(l, "\"", 1);
+    if (!put(l, "\"", 1)) {
+        l->len = start;
+        return false;
+    }
+    return true;
 }
 
 void log_event(enum log_level level, const char *event, ...)
@@ -99,6 +139,7 @@ void log_event(enum log_level level, const char *event, ...)
     static const char *names[] = {"debug", "info", "warn", "error"};
     struct line l;
     l.len = 0;
+    l.cut = false;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     /* The date and time down to the second are formatted once per second per thread: a worker logs
@@ -122,18 +163,18 @@ void log_event(enum log_level level, const char *event, ...)
     put(&l, "\",\"level\":\"", 11);
     put(&l, names[level & 3], strlen(names[level & 3]));
     put(&l, "\",\"event\":", 10);
-    put_json_str(&l, event);
+    put_json_str(&l, event, true);
     va_list ap;
     va_start(ap, event);
-    for (;;) {
+    while (!l.cut) {
         const char *key = va_arg(ap, const char *);
         if (key == NULL)
             break;
         int type = va_arg(ap, int);
-        put(&l, ",", 1);
-        put_json_str(&l, key);
-        put(&l, ":", 1);
-        if (type == LOG_T_INT) {
+        /* A field is written whole, or (its string value shortened) up to the limit, or not at all. */
+        size_t mark = l.len;
+        bool ok = put(&l, ",", 1) && put_json_str(&l, key, false) && put(&l, ":", 1);
+        if (ok && type == LOG_T_INT) {
             char num[24];
             long long v = va_arg(ap, long long);
             unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
@@ -144,16 +185,22 @@ void log_event(enum log_level level, const char *event, ...)
             } while (u > 0);
             if (v < 0)
                 num[--k] = '-';
-            put(&l, num + k, sizeof(num) - k);
-        } else {
+            ok = put(&l, num + k, sizeof(num) - k);
+        } else if (ok) {
             const char *v = va_arg(ap, const char *);
-            if (v == NULL)
-                put(&l, "null", 4);
-            else
-                put_json_str(&l, v);
+            ok = v == NULL ? put(&l, "null", 4) : put_json_str(&l, v, true);
+        }
+        if (!ok) {
+            l.len = mark;
+            l.cut = true;
         }
     }
     va_end(ap);
+    /* The tail was kept free for this. */
+    if (l.cut) {
+        memcpy(l.buf + l.len, ",\"truncated\":true", 17);
+        l.len += 17;
+    }
     l.buf[l.len++] = '}';
     l.buf[l.len++] = '\n';
     if (tlog.on && level < LOG_WARN) {

@@ -63,6 +63,11 @@ void strbuf_init(struct strbuf *sb, struct arena *a, size_t max)
     sb->too_big = false;
 }
 
+const char *strbuf_str(const struct strbuf *sb)
+{
+    return sb->too_big ? NULL : sb->buf;
+}
+
 static bool strbuf_grow(struct strbuf *sb, size_t n)
 {
     if (sb->too_big)
@@ -123,13 +128,50 @@ void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
     strbuf_add(sb, big, (size_t)n);
 }
 
+/* RFC 3986 §2.3: the characters never percent-encoded. */
+static bool url_unreserved(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+           c == '_' || c == '~';
+}
+
+/* What strbuf_add_html writes for c (NULL: c itself). */
+static const char *html_entity(char c)
+{
+    switch (c) {
+    case '&': return "&amp;";
+    case '<': return "&lt;";
+    case '>': return "&gt;";
+    case '"': return "&quot;";
+    case '\'': return "&#39;";
+    default: return NULL;
+    }
+}
+
+size_t str_urlenc_len(const char *s, size_t n)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++)
+        len += url_unreserved((unsigned char)s[i]) ? 1 : 3;
+    return len;
+}
+
+size_t str_html_len(const char *s, size_t n)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *e = html_entity(s[i]);
+        len += e != NULL ? strlen(e) : 1;
+    }
+    return len;
+}
+
 void strbuf_add_urlenc(struct strbuf *sb, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-            c == '.' || c == '_' || c == '~') {
+        if (url_unreserved(c)) {
             strbuf_addc(sb, (char)c);
         } else {
             char e[3] = {'%', hex[c >> 4], hex[c & 15]};
@@ -141,14 +183,11 @@ void strbuf_add_urlenc(struct strbuf *sb, const char *s, size_t n)
 void strbuf_add_html(struct strbuf *sb, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        switch (s[i]) {
-        case '&': strbuf_adds(sb, "&amp;"); break;
-        case '<': strbuf_adds(sb, "&lt;"); break;
-        case '>': strbuf_adds(sb, "&gt;"); break;
-        case '"': strbuf_adds(sb, "&quot;"); break;
-        case '\'': strbuf_adds(sb, "&#39;"); break;
-        default: strbuf_addc(sb, s[i]);
-        }
+        const char *e = html_entity(s[i]);
+        if (e != NULL)
+            strbuf_adds(sb, e);
+        else
+            strbuf_addc(sb, s[i]);
     }
 }
 

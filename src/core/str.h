@@ -32,7 +32,8 @@ static inline struct str str_c(const char *s)
 }
 
 /* A growable buffer in an arena, always NUL-terminated, that refuses to grow beyond max: once a write
- * would exceed it, the buffer is marked too_big and further writes are ignored (curl's dynbuf). */
+ * would exceed it, the buffer is marked too_big and further writes are ignored (curl's dynbuf). Its content
+ * is read through strbuf_str(), which never hands out a truncated string. */
 struct strbuf {
     struct arena *arena;
     char *buf;
@@ -40,6 +41,10 @@ struct strbuf {
     bool too_big;
 };
 void strbuf_init(struct strbuf *sb, struct arena *a, size_t max);
+/* The content (NUL-terminated, arena memory, sb->len bytes), or NULL once a write did not fit: a capped
+ * buffer never yields a cut-off value. Callers pass the NULL on to what refuses it (http_res_header and
+ * http_res_body make the response a 500) or turn it into their own error. */
+const char *strbuf_str(const struct strbuf *sb);
 void strbuf_add(struct strbuf *sb, const void *p, size_t n);
 void strbuf_adds(struct strbuf *sb, const char *s);
 void strbuf_addc(struct strbuf *sb, char c);
@@ -48,6 +53,10 @@ void strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(
 void strbuf_add_urlenc(struct strbuf *sb, const char *s, size_t n);
 /* Appends s escaped for HTML text and attribute values. */
 void strbuf_add_html(struct strbuf *sb, const char *s, size_t n);
+/* How many bytes strbuf_add_urlenc / strbuf_add_html would append for s: to check a value fits a buffer
+ * before acting on a request. */
+size_t str_urlenc_len(const char *s, size_t n);
+size_t str_html_len(const char *s, size_t n);
 
 /* base64url without padding. Output is NUL-terminated arena memory. */
 char *b64url_encode(struct arena *a, const void *p, size_t n);

@@ -32,6 +32,7 @@ struct http_res {
     struct http_header headers[HTTP_MAX_RES_HEADERS];
     size_t n_headers;
     struct str body;
+    bool unsendable;        /* a value could not be built (NULL header value or body): a 500 goes out */
 };
 
 struct http_req {
@@ -58,8 +59,11 @@ struct http_req {
 struct str http_req_header(const struct http_req *req, const char *lcname, size_t *count);
 
 /* Adds a response header; name and value are copied into the arena. Over HTTP_MAX_RES_HEADERS aborts
- * (a programming error, not an input). */
+ * (a programming error, not an input). A NULL value (strbuf_str of a buffer that overflowed) marks the
+ * response unsendable: the server sends a 500 instead of it, never a truncated value. */
 void http_res_header(struct http_req *req, const char *name, const char *value);
+/* Sets the status and body (copied), and Content-Type when not NULL. A NULL body marks the response
+ * unsendable, as above; an empty body is "" with len 0. */
 void http_res_body(struct http_req *req, int status, const char *content_type, const char *body, size_t len);
 /* JSON response; the text must have been produced by the JSON writer. */
 void http_res_json(struct http_req *req, int status, const char *json, size_t len);
@@ -68,6 +72,22 @@ void http_res_json(struct http_req *req, int status, const char *json, size_t le
 bool http_req_is_form(const struct http_req *req);
 /* Sets Cache-Control: no-store and Pragma: no-cache (RFC 6749 §5.1). */
 void http_res_no_store(struct http_req *req);
+
+/* ---- HTTP message checks (message.c) ---- */
+/* Why the body framing of an HTTP/1.x request with these header fields (names in any case) is ambiguous,
+ * or NULL when it is not (RFC 9112 §6.1, §6.3): repeated Content-Length, Content-Length together with
+ * Transfer-Encoding, Transfer-Encoding in HTTP/1.0 (minor_version 0) or other than one "chunked", or an
+ * obsolete folded line (a field without a name, §5.2). The text is fixed, fit for an error_description. */
+const char *http1_framing_error(const struct http_kv *headers, size_t n, int minor_version);
+/* The origin-form (path and query) of a request target (RFC 9112 §3.2): origin-form as it is, absolute-form
+ * with an http or https scheme reduced to the part after its authority ("/" when there is none). False for
+ * the asterisk and authority forms and anything else. *out points into target. */
+bool http_target_origin_form(struct str target, struct str *out);
+/* Why a built response could not be delivered as it is, or NULL: a header name that is not a token (RFC 9110
+ * §5.1) or is connection-specific (Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding, Upgrade, TE:
+ * the server's, and refused by HTTP/2, RFC 9113 §8.2.2), Content-Length (the server's), or a value with CR,
+ * LF or NUL (RFC 9110 §5.5). */
+const char *http_res_problem(const struct http_res *res);
 
 /* ---- application/x-www-form-urlencoded (form.c) ---- */
 struct form_param {

@@ -1,14 +1,20 @@
 /* server.c: libh2o (evloop) adapter — the only file that includes the HTTP library. Builds struct
- * http_req from h2o_req_t, enforces the header-size cap, writes struct http_res back, logs one access
- * line per request. HTTP parsing, body-size (413) and slow-client timeouts are h2o's. */
+ * http_req from h2o_req_t, refuses what must never reach an endpoint (ambiguous HTTP/1 body framing,
+ * RFC 9112 §6; oversized headers; request targets that are not a path or an absolute http(s) URI), writes
+ * struct http_res back (lower-case names, as HTTP/2 requires), logs one access line per request, closes
+ * connections in stages (RFC 9112 §9.6) so that an error response reaches a client still sending, serves
+ * cleartext HTTP/2 with prior knowledge only when configured, and runs the bounded pool for offloaded
+ * requests. HTTP parsing, body-size (413) and slow-client timeouts are h2o's. */
 #include "http/server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +22,8 @@
 #include <unistd.h>
 
 #include <h2o.h>
+#include <h2o/http1.h>
+#include <h2o/http2.h>
 
 #include "core/arena.h"
 #include "core/log.h"
@@ -23,6 +31,28 @@
 #include "http/http.h"
 #include "http/proxy.h"
 #include "core/banned.h"
+
+/* picohttpparser: libh2o parses every HTTP/1 request with its bundled copy and exports it, but installs
+ * no header for it. These are the declarations of the copy in libh2o 2.2.5. */
+struct phr_header {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+};
+int phr_parse_request(const char *buf, size_t len, const char **method, size_t *method_len, const char **path,
+                      size_t *path_len, int *minor_version, struct phr_header *headers, size_t *num_headers,
+                      size_t last_len);
+
+/* The most header fields h2o accepts in a request (H2O_MAX_HEADERS): a head with more is a 400 already. */
+#define MAX_REQ_HEADERS 100
+/* The HTTP/2 connection preface (RFC 9113 §3.4). */
+static const char H2_PREFACE[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+/* Closing in stages (RFC 9112 §9.6): after the last response the server stops sending, then reads and
+ * discards what the client still sends, until it closes, for at most LINGER_IDLE_MS without data and
+ * LINGER_MAX_MS in all. */
+#define LINGER_IDLE_MS 2000
+#define LINGER_MAX_MS 10000
 
 struct thread {
     h2o_context_t ctx; /* first: on_req finds the thread from req->conn->ctx */
@@ -42,13 +72,23 @@ struct thread {
     int init_failed;
     h2o_multithread_queue_t *queue;   /* completions of offloaded requests arrive here */
     h2o_multithread_receiver_t done_receiver;
+    h2o_timeout_t linger_timeout;     /* LINGER_IDLE_MS */
+    h2o_timeout_t preface_timeout;    /* request_timeout_ms: the first bytes of a connection */
 };
 
 /* ---- offloaded requests ----
  * A request the application marks as slow (hooks->offload: a login, whose password hash costs tens of
  * milliseconds of CPU) is copied into a job and served by a pool thread, so the event loop keeps serving
  * its other connections. The pool thread posts the finished job back to the loop thread, which writes the
- * response. If the client goes away first, h2o disposes the request and the job is only freed. */
+ * response. The queue is bounded (cfg->max_queued_jobs): a request that finds it full, or that arrives
+ * while the server stops, is answered at once by hooks->busy (a 503 with Retry-After). A job whose client
+ * has gone is dropped before it is served; on stop, queued jobs are answered 503 by their loops and never
+ * served. If h2o disposes the request first (an HTTP/2 stream reset), the job is only freed. */
+enum job_outcome {
+    JOB_SERVED = 0,
+    JOB_CLIENT_GONE, /* the client closed its connection while the job waited: not served */
+};
+
 struct job {
     h2o_multithread_message_t msg; /* first: the loop thread gets the job back from the message */
     struct thread *loop;
@@ -56,7 +96,9 @@ struct job {
     struct job **link;             /* in the request pool; NULL-ed when the job completes */
     struct http_req req;
     int64_t start;
-    bool cancelled;                /* set on the loop thread when h2o disposed the request */
+    int fd;                        /* HTTP/1: the connection, to notice a client that went away; else -1 */
+    enum job_outcome outcome;
+    atomic_bool cancelled;         /* set on the loop thread when h2o disposed the request; read by the pool */
     struct job *next;
 };
 
@@ -64,9 +106,12 @@ static struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct job *head, *tail;
+    size_t queued, max_queued;
+    unsigned threads;
+    double service_ms;             /* moving average of one job's service time, for Retry-After */
     bool stop;
     const struct http_server_hooks *hooks;
-} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, false, NULL};
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0, 100.0, false, NULL};
 
 static h2o_globalconf_t globalconf;
 
@@ -98,6 +143,12 @@ struct str http_req_header(const struct http_req *req, const char *lcname, size_
 
 void http_res_header(struct http_req *req, const char *name, const char *value)
 {
+    if (value == NULL) {
+        /* A capped buffer overflowed (strbuf_str): a truncated value is never sent. */
+        log_error("response_unsendable", LS("rid", req->rid), LS("header", name), NULL);
+        req->res.unsendable = true;
+        return;
+    }
     if (req->res.n_headers == HTTP_MAX_RES_HEADERS) {
         log_error("bug", LS("what", "too many response headers"), LS("header", name), NULL);
         abort();
@@ -112,6 +163,11 @@ void http_res_body(struct http_req *req, int status, const char *content_type, c
     req->res.status = status;
     if (content_type != NULL)
         http_res_header(req, "Content-Type", content_type);
+    if (body == NULL) {
+        log_error("response_unsendable", LS("rid", req->rid), LS("what", "body"), NULL);
+        req->res.unsendable = true;
+        return;
+    }
     req->res.body = (struct str){arena_memdup(req->arena, body, len), len};
 }
 
@@ -148,12 +204,22 @@ static const char *reason(int status)
     }
 }
 
+/* A JSON error the adapter answers itself. `error` and `desc` are fixed texts of this file: JSON-safe. */
 static void send_plain_error(struct http_req *req, int status, const char *error, const char *desc)
 {
-    char buf[256];
-    int n = snprintf(buf, sizeof(buf), "{\"error\":\"%s\",\"error_description\":\"%s\"}", error, desc);
     req->log_error = error;
-    http_res_json(req, status, buf, (size_t)n);
+    http_res_no_store(req);
+    const char *json = arena_printf(req->arena, "{\"error\":\"%s\",\"error_description\":\"%s\"}", error, desc);
+    http_res_json(req, status, json, strlen(json));
+}
+
+/* Replaces whatever was built with a 500 (the response could not be delivered as built). */
+static void replace_with_500(struct http_req *req)
+{
+    req->res.n_headers = 0;
+    req->res.unsendable = false;
+    req->res.body = STR_NULL;
+    send_plain_error(req, 500, "server_error", "the response could not be built");
 }
 
 /* Writes req->res to h2o and logs the access line. Runs on the request's loop thread. */
@@ -162,11 +228,24 @@ static void send_response(h2o_req_t *hreq, struct http_req *req, int64_t start)
     struct arena *a = req->arena;
     if (req->res.status == 0)
         req->res.status = 500;
+    const char *bad = req->res.unsendable ? "a value did not fit its buffer" : http_res_problem(&req->res);
+    if (bad != NULL) {
+        /* Sent as built, it would be cut short, or a protocol error on HTTP/2: the client would learn
+         * nothing. A 500 it can read instead (and a bug to fix). */
+        log_error("bug", LS("rid", req->rid), LS("what", "response not deliverable"), LS("detail", bad), NULL);
+        replace_with_500(req);
+    }
     hreq->res.status = req->res.status;
     hreq->res.reason = reason(req->res.status);
     for (size_t i = 0; i < req->res.n_headers; i++) {
         struct http_header *h = &req->res.headers[i];
-        h2o_add_header_by_str(&hreq->pool, &hreq->res.headers, h->name, strlen(h->name), 1, NULL,
+        size_t nlen = strlen(h->name);
+        /* HTTP/2 field names are lower-case (RFC 9113 §8.2.1); HTTP/1 keeps the handler's spelling. */
+        char *lc = h2o_mem_alloc_pool(&hreq->pool, nlen + 1);
+        for (size_t k = 0; k <= nlen; k++)
+            lc[k] = h->name[k] >= 'A' && h->name[k] <= 'Z' ? (char)(h->name[k] + 32) : h->name[k];
+        h2o_add_header_by_str(&hreq->pool, &hreq->res.headers, lc, nlen, 1,
+                              hreq->version < 0x200 ? h2o_strdup(&hreq->pool, h->name, nlen).base : NULL,
                               h2o_strdup(&hreq->pool, h->value.p, h->value.len).base, h->value.len);
     }
     h2o_add_header_by_str(&hreq->pool, &hreq->res.headers, H2O_STRLIT("x-request-id"), 0, NULL,
@@ -181,6 +260,136 @@ static void send_response(h2o_req_t *hreq, struct http_req *req, int64_t start)
              LS("error", req->log_error), NULL);
 }
 
+/* ---- connections: the file descriptor, closing in stages ----
+ * Connections are accepted here (not by h2o) so that their descriptor is known: it is kept in the
+ * socket's on_close.data, which h2o leaves to its user and never reads, while on_close.cb is NULL.
+ *
+ * h2o closes an HTTP/1 connection right after a response it marked non-persistent (a 413, a 400 for bad
+ * framing, "Connection: close"). If the client is still sending (the body h2o refused), closing a socket
+ * with unread input makes the kernel answer with a reset, which can destroy the response before the client
+ * reads it. So a filter sees every such response before it is written and keeps a duplicate of the
+ * descriptor; when h2o has closed its own, the connection is half-closed (FIN after the response) and what
+ * still arrives is read and discarded, for a bounded time, before the final close. */
+struct lingering {
+    struct thread *t;
+    int fd;
+    h2o_socket_t *sock;
+    uint64_t started_ms;
+    h2o_timeout_entry_t idle;
+};
+
+static int conn_fd(h2o_req_t *hreq)
+{
+    h2o_socket_t *sock = hreq->conn->callbacks->get_socket != NULL ? hreq->conn->callbacks->get_socket(hreq->conn)
+                                                                   : NULL;
+    if (sock == NULL || sock->on_close.cb != NULL)
+        return -1;
+    return (int)(intptr_t)sock->on_close.data;
+}
+
+static void linger_end(struct lingering *l)
+{
+    if (h2o_timeout_is_linked(&l->idle))
+        h2o_timeout_unlink(&l->idle);
+    h2o_socket_close(l->sock); /* nothing unread left, normally: a plain FIN */
+    free(l);
+}
+
+static void linger_on_idle(h2o_timeout_entry_t *entry)
+{
+    linger_end(H2O_STRUCT_FROM_MEMBER(struct lingering, idle, entry));
+}
+
+static void linger_on_read(h2o_socket_t *sock, const char *err)
+{
+    struct lingering *l = sock->data;
+    h2o_buffer_consume(&sock->input, sock->input->size);
+    h2o_loop_t *loop = l->t->ctx.loop;
+    if (err != NULL || h2o_now(loop) - l->started_ms >= LINGER_MAX_MS) {
+        linger_end(l); /* the client closed (or took too long): done */
+        return;
+    }
+    h2o_timeout_unlink(&l->idle);
+    h2o_timeout_link(loop, &l->t->linger_timeout, &l->idle);
+}
+
+/* on_close of a connection h2o has just closed: the duplicate descriptor carries on alone. */
+static void linger_start(void *p)
+{
+    struct lingering *l = p;
+    h2o_loop_t *loop = l->t->ctx.loop;
+    shutdown(l->fd, SHUT_WR);
+    l->sock = h2o_evloop_socket_create(loop, l->fd, 0);
+    l->sock->data = l;
+    l->started_ms = h2o_now(loop);
+    l->idle.cb = linger_on_idle;
+    h2o_timeout_link(loop, &l->t->linger_timeout, &l->idle);
+    h2o_socket_read_start(l->sock, linger_on_read);
+}
+
+static void linger_arm(h2o_req_t *hreq)
+{
+    int fd = conn_fd(hreq);
+    if (fd < 0)
+        return;
+    int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (dup_fd < 0)
+        return; /* out of descriptors: a plain close */
+    struct lingering *l = calloc(1, sizeof(*l));
+    if (l == NULL)
+        abort();
+    l->t = (struct thread *)hreq->conn->ctx;
+    l->fd = dup_fd;
+    h2o_socket_t *sock = hreq->conn->callbacks->get_socket(hreq->conn);
+    sock->on_close.cb = linger_start;
+    sock->on_close.data = l;
+}
+
+/* Response filter (every response, h2o's own errors included): last response on an HTTP/1 connection. */
+static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *hreq, h2o_ostream_t **slot)
+{
+    if (hreq->version < 0x200 && !hreq->http1_is_persistent)
+        linger_arm(hreq);
+    h2o_setup_next_ostream(hreq, slot);
+}
+
+/* ---- framing ---- */
+
+/* Why an HTTP/1 request's body framing is ambiguous (http1_framing_error), or NULL. h2o keeps neither
+ * Content-Length nor Transfer-Encoding in its header list (its parser consumes them), so when it read a
+ * body, the head is parsed again, with the same parser, from the connection's input buffer: h2o keeps the
+ * current request's head at its start until the response is sent. */
+static const char *framing_error(h2o_req_t *hreq, const struct http_req *req)
+{
+    if (hreq->version >= 0x200)
+        return NULL; /* HTTP/2 frames its messages itself */
+    if (hreq->entity.base == NULL)
+        return http1_framing_error(req->headers, req->n_headers, hreq->version == 0x100 ? 0 : 1);
+    h2o_socket_t *sock = hreq->conn->callbacks->get_socket(hreq->conn);
+    struct phr_header ph[MAX_REQ_HEADERS];
+    size_t nh = MAX_REQ_HEADERS;
+    const char *method, *path;
+    size_t method_len, path_len;
+    int minor = -1;
+    int n = sock == NULL ? -1
+                         : phr_parse_request(sock->input->bytes, sock->input->size, &method, &method_len, &path,
+                                             &path_len, &minor, ph, &nh, 0);
+    if (n <= 0 || !h2o_memis(method, method_len, hreq->input.method.base, hreq->input.method.len) ||
+        !h2o_memis(path, path_len, hreq->input.path.base, hreq->input.path.len)) {
+        /* Not where it should be: refuse rather than guess how the body was framed. */
+        log_error("bug", LS("rid", req->rid), LS("what", "request head not found for the framing check"), NULL);
+        return "the request could not be checked";
+    }
+    struct http_kv *kv = arena_alloc(req->arena, sizeof(*kv) * (nh + 1));
+    for (size_t i = 0; i < nh; i++) {
+        kv[i].name = (struct str){ph[i].name, ph[i].name_len};
+        kv[i].value = (struct str){ph[i].value, ph[i].value_len};
+    }
+    return http1_framing_error(kv, nh, minor);
+}
+
+/* ---- offloaded requests ---- */
+
 static struct str copy_str(struct arena *a, struct str s)
 {
     return s.p == NULL ? s : (struct str){arena_strndup(a, s.p, s.len), s.len};
@@ -190,11 +399,51 @@ static void job_request_gone(void *p)
 {
     struct job **link = p;
     if (*link != NULL)
-        (*link)->cancelled = true;
+        atomic_store(&(*link)->cancelled, true);
 }
 
-static void offload(struct thread *t, h2o_req_t *hreq, const struct http_req *src, int64_t start)
+static void job_free(struct job *j)
 {
+    arena_free(j->req.arena);
+    free(j);
+}
+
+/* Seconds until a queued request could be served: the jobs ahead at the measured pace. Under pool.mu. */
+static unsigned retry_after_locked(void)
+{
+    double s = (double)(pool.queued + 1) * pool.service_ms / (pool.threads > 0 ? pool.threads : 1) / 1000.0;
+    return s < 1 ? 1 : s > 60 ? 60 : (unsigned)(s + 0.999);
+}
+
+/* The 503 for a request the pool will not serve (full, or stopping): the application's page if it has
+ * one. On the loop thread; the caller sends req->res. */
+static void answer_busy(struct http_req *req, unsigned retry_after)
+{
+    req->log_error = "busy";
+    if (pool.hooks != NULL && pool.hooks->busy != NULL) {
+        pool.hooks->busy(req, retry_after);
+        return;
+    }
+    char ra[16];
+    snprintf(ra, sizeof(ra), "%u", retry_after);
+    http_res_header(req, "Retry-After", ra);
+    send_plain_error(req, 503, "temporarily_unavailable", "the server is busy; try again shortly");
+}
+
+/* Queues the request for the pool; false (nothing queued) if the queue is full or the server stops, with
+ * *retry_after set. */
+static bool offload(struct thread *t, h2o_req_t *hreq, const struct http_req *src, int64_t start,
+                    unsigned *retry_after)
+{
+    pthread_mutex_lock(&pool.mu);
+    if (pool.stop || pool.queued >= pool.max_queued) {
+        *retry_after = retry_after_locked();
+        pthread_mutex_unlock(&pool.mu);
+        return false;
+    }
+    pool.queued++; /* reserved; the job is linked below */
+    pthread_mutex_unlock(&pool.mu);
+
     struct job *j = calloc(1, sizeof(*j));
     if (j == NULL)
         abort();
@@ -202,6 +451,8 @@ static void offload(struct thread *t, h2o_req_t *hreq, const struct http_req *sr
     j->loop = t;
     j->hreq = hreq;
     j->start = start;
+    j->fd = hreq->version < 0x200 ? conn_fd(hreq) : -1;
+    atomic_init(&j->cancelled, false);
     j->req = *src;
     j->req.arena = a;
     j->req.worker = NULL; /* the pool thread's own */
@@ -224,27 +475,89 @@ static void offload(struct thread *t, h2o_req_t *hreq, const struct http_req *sr
     pool.tail = j;
     pthread_cond_signal(&pool.cv);
     pthread_mutex_unlock(&pool.mu);
+    return true;
 }
 
-static void job_free(struct job *j)
+/* On the loop thread: a job comes back (served, or not served). */
+static void job_finish(struct job *j, bool stopping)
 {
-    arena_free(j->req.arena);
-    free(j);
+    if (atomic_load(&j->cancelled)) { /* h2o disposed the request: nobody to answer */
+        job_free(j);
+        return;
+    }
+    *j->link = NULL;
+    if (j->outcome != JOB_SERVED || stopping) {
+        /* Not served: the request has no response yet. The loop's own context answers it. */
+        memset(&j->req.res, 0, sizeof(j->req.res));
+        j->req.worker = j->loop->worker;
+        j->req.log_error = NULL;
+        j->hreq->http1_is_persistent = 0;
+        if (j->outcome == JOB_CLIENT_GONE) {
+            j->req.log_error = "client_gone";
+            http_res_body(&j->req, 503, NULL, "", 0);
+        } else {
+            pthread_mutex_lock(&pool.mu);
+            unsigned ra = retry_after_locked();
+            pthread_mutex_unlock(&pool.mu);
+            answer_busy(&j->req, ra);
+        }
+    }
+    send_response(j->hreq, &j->req, j->start);
+    job_free(j);
 }
 
-/* On the loop thread: finished jobs come back. */
 static void on_jobs_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
     while (!h2o_linklist_is_empty(messages)) {
         h2o_multithread_message_t *m = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
         h2o_linklist_unlink(&m->link);
-        struct job *j = (struct job *)m;
-        if (!j->cancelled) {
-            *j->link = NULL;
-            send_response(j->hreq, &j->req, j->start);
-        }
-        job_free(j);
+        job_finish((struct job *)m, false);
     }
+}
+
+/* Stops the pool taking jobs and answers this loop's queued ones (503) without serving them. */
+static void pool_stop_for(struct thread *t)
+{
+    struct job *mine = NULL, **tail = &mine;
+    pthread_mutex_lock(&pool.mu);
+    pool.stop = true;
+    pthread_cond_broadcast(&pool.cv);
+    struct job **pp = &pool.head;
+    pool.tail = NULL;
+    while (*pp != NULL) {
+        struct job *j = *pp;
+        if (j->loop == t) {
+            *pp = j->next;
+            j->next = NULL;
+            *tail = j;
+            tail = &j->next;
+            pool.queued--;
+        } else {
+            pool.tail = j;
+            pp = &j->next;
+        }
+    }
+    pthread_mutex_unlock(&pool.mu);
+    size_t n = 0;
+    while (mine != NULL) {
+        struct job *j = mine;
+        mine = j->next;
+        job_finish(j, true);
+        n++;
+    }
+    if (n > 0)
+        log_info("jobs_dropped", LI("count", (long long)n), LS("reason", "stopping"), NULL);
+}
+
+/* True when the client of an HTTP/1 job has closed its connection (end of stream or reset). h2o does not
+ * read while a request is being served, so it would only notice when writing the response. */
+static bool client_gone(const struct job *j)
+{
+    if (j->fd < 0)
+        return false;
+    char c;
+    ssize_t n = recv(j->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
 static void *pool_main(void *arg)
@@ -255,7 +568,7 @@ static void *pool_main(void *arg)
         pthread_mutex_lock(&pool.mu);
         while (pool.head == NULL && !pool.stop)
             pthread_cond_wait(&pool.cv, &pool.mu);
-        if (pool.head == NULL && pool.stop) {
+        if (pool.stop) { /* what is still queued belongs to the loops: they answer it */
             pthread_mutex_unlock(&pool.mu);
             break;
         }
@@ -263,15 +576,31 @@ static void *pool_main(void *arg)
         pool.head = j->next;
         if (pool.head == NULL)
             pool.tail = NULL;
+        pool.queued--;
         pthread_mutex_unlock(&pool.mu);
-        j->req.worker = w;
-        pool.hooks->handle(&j->req);
+        if (atomic_load(&j->cancelled)) {
+            job_free(j); /* the loop has forgotten it */
+            continue;
+        }
+        if (client_gone(j)) {
+            j->outcome = JOB_CLIENT_GONE;
+        } else {
+            int64_t t0 = clock_mono_us();
+            j->req.worker = w;
+            pool.hooks->handle(&j->req);
+            double ms = (double)(clock_mono_us() - t0) / 1000.0;
+            pthread_mutex_lock(&pool.mu);
+            pool.service_ms = 0.8 * pool.service_ms + 0.2 * ms;
+            pthread_mutex_unlock(&pool.mu);
+        }
         h2o_multithread_send_message(&j->loop->done_receiver, &j->msg);
     }
     if (pool.hooks->thread_fini != NULL)
         pool.hooks->thread_fini(w);
     return NULL;
 }
+
+/* ---- requests ---- */
 
 static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 {
@@ -283,10 +612,15 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
     req.arena = a;
     req.worker = t->worker;
     req.method = (struct str){hreq->method.base, hreq->method.len};
-    size_t plen = hreq->query_at != SIZE_MAX ? hreq->query_at : hreq->path.len;
-    req.path = (struct str){hreq->path.base, plen};
-    if (hreq->query_at != SIZE_MAX)
-        req.query = (struct str){hreq->path.base + hreq->query_at + 1, hreq->path.len - hreq->query_at - 1};
+    /* Origin-form, or absolute-form reduced to its path (RFC 9112 §3.2.2: a server must accept it). */
+    struct str target;
+    bool target_ok = http_target_origin_form((struct str){hreq->path.base, hreq->path.len}, &target);
+    if (!target_ok)
+        target = (struct str){hreq->path.base, hreq->path.len};
+    const char *q = memchr(target.p, '?', target.len);
+    req.path = (struct str){target.p, q != NULL ? (size_t)(q - target.p) : target.len};
+    if (q != NULL)
+        req.query = (struct str){q + 1, target.len - req.path.len - 1};
     if (hreq->entity.base != NULL)
         req.body = (struct str){hreq->entity.base, hreq->entity.len};
     else
@@ -336,18 +670,78 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
     struct thread **tp = h2o_mem_alloc_shared(&hreq->pool, sizeof(*tp), inflight_done);
     *tp = t;
 
-    if (t->hooks->offload != NULL && header_bytes <= t->cfg->max_header_bytes && t->hooks->offload(&req)) {
-        offload(t, hreq, &req, start);
-        arena_reset(a);
-        return 0;
-    }
-    if (header_bytes > t->cfg->max_header_bytes)
+    const char *framing = framing_error(hreq, &req);
+    if (framing != NULL) {
+        /* What follows the body on this connection cannot be told apart from a request smuggled in it:
+         * answer and close, never read another request here (RFC 9112 §6.3). */
+        hreq->http1_is_persistent = 0;
+        send_plain_error(&req, 400, "invalid_request", framing);
+    } else if (header_bytes > t->cfg->max_header_bytes) {
         send_plain_error(&req, 431, "invalid_request", "request headers too large");
-    else
+    } else if (!target_ok) {
+        send_plain_error(&req, 400, "invalid_request", "the request target must be a path or an absolute http URI");
+    } else if (t->hooks->offload != NULL && t->hooks->offload(&req)) {
+        unsigned retry_after;
+        if (offload(t, hreq, &req, start, &retry_after)) {
+            arena_reset(a);
+            return 0;
+        }
+        answer_busy(&req, retry_after);
+    } else {
         t->hooks->handle(&req);
+    }
     send_response(hreq, &req, start);
     arena_reset(a);
     return 0;
+}
+
+/* ---- accepting connections ---- */
+
+/* A connection of a server that takes cleartext HTTP/2 with prior knowledge: its first bytes decide. */
+struct preface_wait {
+    struct thread *t;
+    h2o_socket_t *sock;
+    struct timeval connected_at;
+    h2o_timeout_entry_t timeout;
+};
+
+static void preface_done(struct preface_wait *pw)
+{
+    if (h2o_timeout_is_linked(&pw->timeout))
+        h2o_timeout_unlink(&pw->timeout);
+    pw->sock->data = NULL;
+    free(pw);
+}
+
+static void preface_on_timeout(h2o_timeout_entry_t *entry)
+{
+    struct preface_wait *pw = H2O_STRUCT_FROM_MEMBER(struct preface_wait, timeout, entry);
+    h2o_socket_t *sock = pw->sock;
+    preface_done(pw);
+    h2o_socket_close(sock);
+}
+
+static void preface_on_read(h2o_socket_t *sock, const char *err)
+{
+    struct preface_wait *pw = sock->data;
+    if (err != NULL) {
+        preface_done(pw);
+        h2o_socket_close(sock);
+        return;
+    }
+    size_t want = sizeof(H2_PREFACE) - 1;
+    size_t n = sock->input->size < want ? sock->input->size : want;
+    bool prefix = memcmp(sock->input->bytes, H2_PREFACE, n) == 0;
+    if (prefix && n < want)
+        return; /* maybe the preface: wait for the rest */
+    struct thread *t = pw->t;
+    struct timeval at = pw->connected_at;
+    preface_done(pw);
+    /* Either protocol starts from the bytes already read. */
+    if (prefix)
+        h2o_http2_accept(&t->accept_ctx, sock, at);
+    else
+        h2o_http1_accept(&t->accept_ctx, sock, at);
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err)
@@ -359,9 +753,27 @@ static void on_accept(h2o_socket_t *listener, const char *err)
      * while connections wait in the backlog each loop is told again, so they spread over the loops. Taking
      * the whole backlog here would give a burst of connections (a load balancer's or a benchmark's pool)
      * to whichever loop woke first, and leave the other cores idle for the life of those connections. */
-    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-    if (sock != NULL)
-        h2o_accept(&t->accept_ctx, sock);
+    int fd = accept4(t->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0)
+        return;
+    int on = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    h2o_socket_t *sock = h2o_evloop_socket_create(t->ctx.loop, fd, H2O_SOCKET_FLAG_IS_ACCEPTED_CONNECTION);
+    sock->on_close.data = (void *)(intptr_t)fd; /* see "connections" above */
+    if (!t->cfg->http2_cleartext) {
+        h2o_accept(&t->accept_ctx, sock); /* HTTP/1 only: h2o answers an HTTP/2 preface with 400 */
+        return;
+    }
+    struct preface_wait *pw = calloc(1, sizeof(*pw));
+    if (pw == NULL)
+        abort();
+    pw->t = t;
+    pw->sock = sock;
+    pw->connected_at = *h2o_get_timestamp(&t->ctx, NULL, NULL);
+    pw->timeout.cb = preface_on_timeout;
+    sock->data = pw;
+    h2o_timeout_link(t->ctx.loop, &t->preface_timeout, &pw->timeout);
+    h2o_socket_read_start(sock, preface_on_read);
 }
 
 static void *thread_main(void *arg)
@@ -376,6 +788,8 @@ static void *thread_main(void *arg)
     t->arena = arena_new(16384);
     log_thread_buffered(true);
     h2o_context_init(&t->ctx, h2o_evloop_create(), &globalconf);
+    h2o_timeout_init(t->ctx.loop, &t->linger_timeout, LINGER_IDLE_MS);
+    h2o_timeout_init(t->ctx.loop, &t->preface_timeout, t->cfg->request_timeout_ms);
     t->queue = h2o_multithread_create_queue(t->ctx.loop);
     h2o_multithread_register_receiver(t->queue, &t->done_receiver, on_jobs_done);
     t->accept_ctx.ctx = &t->ctx;
@@ -395,10 +809,14 @@ static void *thread_main(void *arg)
             log_flush();
         }
     }
-    /* Graceful stop: no new connections; let the responses in flight finish, at most 10 s. */
+    /* Graceful stop: no new connections, no new jobs (queued ones are answered 503, never served); let
+     * the responses in flight finish, at most 10 s. h2o answers with "Connection: close" from now on and
+     * tells HTTP/2 clients to go away. */
     h2o_socket_read_stop(t->listener);
     h2o_socket_close(t->listener);
     t->listener = NULL;
+    h2o_context_request_shutdown(&t->ctx);
+    pool_stop_for(t);
     int64_t deadline = clock_mono_us() + 10 * 1000000;
     while (t->inflight > 0 && clock_mono_us() < deadline)
         h2o_evloop_run(t->ctx.loop, 10);
@@ -457,12 +875,23 @@ int http_server_run(const struct http_server_config *cfg, const struct http_serv
     globalconf.max_request_entity_size = cfg->max_body_bytes;
     globalconf.http1.req_timeout = cfg->request_timeout_ms;
     globalconf.http2.idle_timeout = cfg->request_timeout_ms;
+    /* Never "Upgrade: h2c" (deprecated by RFC 9113 §3.1): such a request is served as HTTP/1.1. HTTP/2
+     * with prior knowledge is decided in on_accept. */
+    globalconf.http1.upgrade_to_http2 = 0;
     h2o_hostconf_t *host = h2o_config_register_host(&globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     struct http_server_handler *h = (void *)h2o_create_handler(path, sizeof(*h));
     h->super.on_req = on_req;
+    /* Every response passes the filter: those h2o sends before routing (413, 400) use the fallback path. */
+    h2o_create_filter(path, sizeof(h2o_filter_t))->on_setup_ostream = on_setup_ostream;
+    h2o_create_filter(&host->fallback_path, sizeof(h2o_filter_t))->on_setup_ostream = on_setup_ostream;
 
     unsigned n = cfg->threads > 0 ? cfg->threads : 1;
+    /* The pool for offloaded requests: as many threads as loops, each with its own context. */
+    unsigned np = hooks->offload != NULL ? n : 0;
+    pool.hooks = hooks;
+    pool.threads = np;
+    pool.max_queued = cfg->max_queued_jobs > 0 ? cfg->max_queued_jobs : 1;
     struct thread *threads = calloc(n, sizeof(*threads));
     uint32_t prefix;
     rand_bytes(&prefix, sizeof(prefix));
@@ -482,9 +911,6 @@ int http_server_run(const struct http_server_config *cfg, const struct http_serv
             break;
         }
     }
-    /* The pool for offloaded requests: as many threads as loops, each with its own context. */
-    pool.hooks = hooks;
-    unsigned np = hooks->offload != NULL ? n : 0;
     pthread_t *pool_tids = calloc(np + 1, sizeof(pthread_t));
     unsigned started = 0;
     for (unsigned i = 0; i < np; i++) {
@@ -501,14 +927,15 @@ int http_server_run(const struct http_server_config *cfg, const struct http_serv
         pthread_join(threads[i].tid, NULL);
         failed |= threads[i].init_failed;
     }
-    free(threads);
     pthread_mutex_lock(&pool.mu);
     pool.stop = true;
     pthread_cond_broadcast(&pool.cv);
     pthread_mutex_unlock(&pool.mu);
+    /* Before the threads' memory goes: a pool thread finishing its job posts to its loop's queue. */
     for (unsigned i = 0; i < started; i++)
         pthread_join(pool_tids[i], NULL);
     free(pool_tids);
+    free(threads);
     if (failed) {
         errbuf_set(err, "a worker thread failed to start (see the log)");
         return ERR_FAIL;

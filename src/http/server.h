@@ -22,6 +22,8 @@ struct http_server_config {
     size_t max_body_bytes;      /* larger bodies: 413 */
     size_t max_header_bytes;    /* larger header sections: 431 */
     uint32_t request_timeout_ms; /* a request not fully received in this time: the connection is closed */
+    size_t max_queued_jobs;     /* offloaded requests waiting for the pool; more: hooks->busy (503) */
+    bool http2_cleartext;       /* accept HTTP/2 with prior knowledge (RFC 9113 §3.3) on this plain socket */
     /* Peers whose X-Forwarded-For names the client (http/proxy.h); borrowed, must outlive the server.
      * None: the TCP peer is always the client. */
     const struct ipnet *trusted_proxies;
@@ -41,11 +43,17 @@ struct http_server_hooks {
      * served by a pool of threads (one per loop thread, each with its own thread_init context, ids
      * after the loops'), so the loop keeps serving its other connections meanwhile. */
     bool (*offload)(const struct http_req *req);
+    /* Optional, with offload: fills req->res for an offloaded request that will not be served (the queue
+     * is full, or the server is stopping): a 503 with a Retry-After of retry_after_s seconds, the
+     * server's estimate of when the queue will have room. Runs on the loop thread with the loop's context.
+     * Without it the server answers a JSON 503 itself. */
+    void (*busy)(struct http_req *req, unsigned retry_after_s);
     void *ud;
 };
 
 /* Binds the listening socket (errors are returned before any thread starts), then serves until *stop
- * becomes non-zero: stops accepting, lets in-flight requests finish (up to 10 s), joins the threads. */
+ * becomes non-zero: stops accepting, answers the queued offloaded requests with hooks->busy without
+ * serving them, lets in-flight requests finish (up to 10 s), joins the threads. */
 int http_server_run(const struct http_server_config *cfg, const struct http_server_hooks *hooks,
                     atomic_int *stop, struct errbuf *err);
 

@@ -382,10 +382,19 @@ void authz_validate(const struct http_req *req, const struct form *f, struct aut
     out->error = check_client_and_redirect(req, f, &out->client, &out->ar);
     if (oauth_failed(out->error))
         return;
+    /* Every response from here on carries state back to the redirect URI. One that could not hold it is
+     * refused now, on the error page (a redirect without the state would mislead the client), before
+     * anything is stored or issued. */
+    out->ar.state = form_get_dup(req->arena, f, "state");
+    if (!authz_response_fits(req, out->ar.redirect_uri, out->ar.state)) {
+        out->error = OAUTH_ERROR(INVALID_REQUEST, out->ar.state != NULL
+                                                      ? "state is too long for the authorization response"
+                                                      : "redirect_uri is too long for an authorization response");
+        return;
+    }
     /* From here on errors go back to the client (RFC 6749 §4.1.2.1), with its state, in the response mode
      * of the request. */
     out->redirectable = true;
-    out->ar.state = form_get_dup(req->arena, f, "state");
     out->error = check_response_mode(req->arena, f, &out->ar);
     if (!oauth_failed(out->error))
         out->error = validate_rest(req, f, &out->client, &out->ar);
@@ -572,7 +581,7 @@ static void go_to_page(struct http_req *req, const char *page, const struct auth
     strbuf_adds(&sb, issuer_url(req, page));
     strbuf_adds(&sb, "?interaction=");
     strbuf_add_urlenc(&sb, id, strlen(id));
-    redirect_see_other(req, sb.buf);
+    redirect_see_other(req, strbuf_str(&sb));
 }
 
 /* Issues the authorization code and sends it (RFC 6749 §4.1.2). */

@@ -136,12 +136,12 @@ int discovery_refresh(struct app *app, struct store_conn *db, struct errbuf *err
     return rc;
 }
 
-static bool get_or_head(struct http_req *req)
+bool oauth_get_or_head(struct http_req *req)
 {
     if (str_eq_c(req->method, "GET") || str_eq_c(req->method, "HEAD"))
         return true;
     http_res_header(req, "Allow", "GET, HEAD");
-    struct oauth_error e = OAUTH_ERROR(INVALID_REQUEST, "this endpoint only accepts GET");
+    struct oauth_error e = OAUTH_ERROR(INVALID_REQUEST, "this resource only accepts GET and HEAD");
     e.http_status = 405;
     oauth_error_send_json(req, e);
     return false;
@@ -165,19 +165,19 @@ static void send_metadata(struct http_req *req)
 
 void oauth_discovery_handle(struct http_req *req)
 {
-    if (get_or_head(req))
+    if (oauth_get_or_head(req))
         send_metadata(req);
 }
 
 void oauth_metadata_handle(struct http_req *req)
 {
-    if (get_or_head(req))
+    if (oauth_get_or_head(req))
         send_metadata(req);
 }
 
 void oauth_jwks_handle(struct http_req *req)
 {
-    if (!get_or_head(req))
+    if (!oauth_get_or_head(req))
         return;
     size_t len;
     const char *jwks = keystore_jwks(req->worker->app->keys, req->arena, &len);
@@ -188,8 +188,15 @@ void oauth_jwks_handle(struct http_req *req)
 
 void oauth_healthz_handle(struct http_req *req)
 {
-    if (get_or_head(req)) {
-        http_res_header(req, "Cache-Control", "no-store");
-        http_res_json(req, 200, "{\"status\":\"ok\"}", 15);
+    if (!oauth_get_or_head(req))
+        return;
+    http_res_header(req, "Cache-Control", "no-store");
+    if (!app_store_ok(req->worker)) {
+        static const char lost[] = "{\"status\":\"error\",\"error\":\"storage_unavailable\","
+                                   "\"error_description\":\"the database file was deleted or replaced\"}";
+        req->log_error = "storage_unavailable";
+        http_res_json(req, 503, lost, sizeof(lost) - 1);
+        return;
     }
+    http_res_json(req, 200, "{\"status\":\"ok\"}", 15);
 }

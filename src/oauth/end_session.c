@@ -17,6 +17,9 @@
 #include "session/session.h"
 #include "core/banned.h"
 
+/* The longest Location this endpoint sends back to the application. */
+#define LOGOUT_LOCATION_MAX 16384
+
 struct logout_req {
     const char *id_token_hint, *client_id, *post_logout_redirect_uri, *state;
     const char *hint_sub, *hint_sid;
@@ -33,18 +36,26 @@ static const char *fget(struct http_req *req, const struct form *f, const char *
     return rc == 0 ? str_dup(req->arena, v) : NULL;
 }
 
+/* Where the browser goes back to: the registered URI with state (RP-Initiated Logout §3), or NULL when
+ * that would not fit in LOGOUT_LOCATION_MAX. */
+static const char *logout_location(struct http_req *req, const char *uri, const char *state)
+{
+    struct strbuf sb;
+    strbuf_init(&sb, req->arena, LOGOUT_LOCATION_MAX);
+    strbuf_adds(&sb, uri);
+    if (state != NULL) {
+        strbuf_addc(&sb, strchr(uri, '?') ? '&' : '?');
+        strbuf_adds(&sb, "state=");
+        strbuf_add_urlenc(&sb, state, strlen(state));
+    }
+    return strbuf_str(&sb);
+}
+
 static void finish(struct http_req *req, const struct logout_req *lr, bool signed_out)
 {
     if (lr->post_logout_redirect_uri != NULL) {
-        struct strbuf sb;
-        strbuf_init(&sb, req->arena, 16384);
-        strbuf_adds(&sb, lr->post_logout_redirect_uri);
-        if (lr->state != NULL) {
-            strbuf_addc(&sb, strchr(lr->post_logout_redirect_uri, '?') ? '&' : '?');
-            strbuf_adds(&sb, "state=");
-            strbuf_add_urlenc(&sb, lr->state, strlen(lr->state));
-        }
-        redirect_see_other(req, sb.buf);
+        /* Checked when the request came in (logout_validate); NULL would make the response a 500. */
+        redirect_see_other(req, logout_location(req, lr->post_logout_redirect_uri, lr->state));
         return;
     }
     json_t *d = json_object();
@@ -99,6 +110,10 @@ static struct oauth_error logout_validate(struct http_req *req, const struct for
             ok |= strcmp(lr->client.post_logout_redirect_uris[i], lr->post_logout_redirect_uri) == 0;
         if (!ok)
             return OAUTH_ERROR(INVALID_REQUEST, "post_logout_redirect_uri is not registered for this client");
+        /* Refused before anything happens, rather than a session ended and a cut-off URL sent. */
+        if (logout_location(req, lr->post_logout_redirect_uri, lr->state) == NULL)
+            return OAUTH_ERROR(INVALID_REQUEST, "state is too long: the redirect back to the application would "
+                                                "exceed 16384 bytes");
     }
     return OAUTH_OK;
 }

@@ -19,12 +19,18 @@ void oauth_userinfo_handle(struct http_req *req);
  * tokens granted with openid (tokens.h). */
 #define OAUTH_USERINFO_PATH "/me"
 void oauth_login_handle(struct http_req *req);
+/* A login post that will not be served now (too many waiting, or the server stops): the login page again,
+ * 503 with Retry-After: retry_after_s, asking the person to try again. */
+void oauth_login_busy(struct http_req *req, unsigned retry_after_s);
 void oauth_resume_handle(struct http_req *req);
 void oauth_select_account_handle(struct http_req *req);
 void oauth_consent_handle(struct http_req *req);
 void oauth_assets_handle(struct http_req *req);
 void oauth_end_session_handle(struct http_req *req);
 
+/* For resources served by GET (and so HEAD, RFC 9110 §9.1) only: true for GET and HEAD; anything else gets
+ * a JSON 405 with Allow: GET, HEAD and false. */
+bool oauth_get_or_head(struct http_req *req);
 /* For POST-only back-channel endpoints: checks the method and the form content type (RFC 6749 §3.2)
  * and parses the body into *form. Returns OAUTH_OK or the error to send. */
 struct oauth_error backchannel_form(struct http_req *req, struct form *form);

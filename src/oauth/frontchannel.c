@@ -15,6 +15,14 @@
 #include "ui/tmpl.h"
 #include "core/banned.h"
 
+/* Caps of the authorization response: the Location of a redirect, and the form_post page. */
+#define AUTHZ_LOCATION_MAX (64 * 1024)
+#define AUTHZ_FORM_POST_MAX (256 * 1024)
+/* What the response adds besides redirect_uri, state and iss, encoded: the markup of the form_post page
+ * (about 600 bytes), the separators, and code or error + error_description (fixed texts of ours, at most a
+ * few hundred characters each). */
+#define AUTHZ_RESPONSE_RESERVE 4096
+
 const char *issuer_url(struct http_req *req, const char *path)
 {
     return arena_printf(req->arena, "%s%s", req->worker->app->issuer, path);
@@ -74,9 +82,9 @@ bool page_method_allowed(struct http_req *req, const char *what)
 {
     if (str_eq_c(req->method, "GET") || str_eq_c(req->method, "HEAD") || str_eq_c(req->method, "POST"))
         return true;
-    http_res_header(req, "Allow", "GET, POST");
-    struct oauth_error e = {OAUTH_ERR_INVALID_REQUEST, arena_printf(req->arena, "%s accepts GET and POST", what), 405,
-                            NULL};
+    http_res_header(req, "Allow", "GET, HEAD, POST");
+    struct oauth_error e = {OAUTH_ERR_INVALID_REQUEST, arena_printf(req->arena, "%s accepts GET, HEAD and POST", what),
+                            405, NULL};
     page_error(req, e);
     return false;
 }
@@ -86,6 +94,17 @@ void redirect_see_other(struct http_req *req, const char *location)
     http_res_header(req, "Location", location);
     http_res_header(req, "Cache-Control", "no-store");
     http_res_body(req, 303, NULL, "", 0);
+}
+
+bool authz_response_fits(const struct http_req *req, const char *redirect_uri, const char *state)
+{
+    const char *iss = req->worker->app->issuer;
+    const char *st = state != NULL ? state : "";
+    size_t loc = strlen(redirect_uri) + str_urlenc_len(st, strlen(st)) + str_urlenc_len(iss, strlen(iss)) +
+                 AUTHZ_RESPONSE_RESERVE;
+    size_t page = str_html_len(redirect_uri, strlen(redirect_uri)) + str_html_len(st, strlen(st)) +
+                  str_html_len(iss, strlen(iss)) + AUTHZ_RESPONSE_RESERVE;
+    return loc <= AUTHZ_LOCATION_MAX && page <= AUTHZ_FORM_POST_MAX;
 }
 
 static void add_param(struct strbuf *sb, bool *first, char sep, const char *name, const char *value)
@@ -104,7 +123,7 @@ static void form_post(struct http_req *req, const char *redirect_uri, const stru
      * the button submits it. The script is allowed by a per-response nonce. */
     const char *nonce = rand_token(req->arena, 16);
     struct strbuf sb;
-    strbuf_init(&sb, req->arena, 256 * 1024);
+    strbuf_init(&sb, req->arena, AUTHZ_FORM_POST_MAX);
     strbuf_adds(&sb, "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Continue</title>"
                      "</head><body><form method=\"post\" id=\"form-post\" action=\"");
     strbuf_add_html(&sb, redirect_uri, strlen(redirect_uri));
@@ -138,7 +157,7 @@ static void form_post(struct http_req *req, const char *redirect_uri, const stru
                                        "default-src 'none'; script-src 'nonce-%s'; frame-ancestors 'none'; "
                                        "base-uri 'none'",
                                        nonce));
-    http_res_body(req, 200, "text/html; charset=utf-8", sb.buf, sb.len);
+    http_res_body(req, 200, "text/html; charset=utf-8", strbuf_str(&sb), sb.len);
 }
 
 void authz_respond(struct http_req *req, const char *redirect_uri, enum response_mode mode,
@@ -149,7 +168,7 @@ void authz_respond(struct http_req *req, const char *redirect_uri, enum response
         return;
     }
     struct strbuf sb;
-    strbuf_init(&sb, req->arena, 64 * 1024);
+    strbuf_init(&sb, req->arena, AUTHZ_LOCATION_MAX);
     strbuf_adds(&sb, redirect_uri);
     bool first;
     char sep;
@@ -165,7 +184,7 @@ void authz_respond(struct http_req *req, const char *redirect_uri, enum response
     if (state != NULL)
         add_param(&sb, &first, sep, "state", state);
     add_param(&sb, &first, sep, "iss", req->worker->app->issuer);
-    http_res_header(req, "Location", sb.buf);
+    http_res_header(req, "Location", strbuf_str(&sb)); /* NULL (did not fit): a 500, never a cut URL */
     http_res_header(req, "Cache-Control", "no-store");
     http_res_header(req, "Referrer-Policy", "no-referrer");
     http_res_body(req, 303, NULL, "", 0);

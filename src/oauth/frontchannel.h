@@ -30,7 +30,12 @@ void redirect_see_other(struct http_req *req, const char *location);
 struct authz_param {
     const char *name, *value;
 };
-/* Sends the response to redirect_uri per mode, with `iss` appended (RFC 9207) and `state` if given. */
+/* True when an authorization response to redirect_uri carrying state fits its buffer in every response mode
+ * (the Location of a query or fragment redirect, the form_post page). Checked before anything is done for
+ * the request, so that none is acted on whose response could not be sent. */
+bool authz_response_fits(const struct http_req *req, const char *redirect_uri, const char *state);
+/* Sends the response to redirect_uri per mode, with `iss` appended (RFC 9207) and `state` if given. A
+ * response that does not fit (see authz_response_fits) becomes a 500, never a truncated URL or page. */
 void authz_respond(struct http_req *req, const char *redirect_uri, enum response_mode mode,
                    const struct authz_param *params, size_t n, const char *state);
 /* An error response to a verified redirect URI (RFC 6749 §4.1.2.1). */

@@ -198,6 +198,16 @@ void oauth_login_handle(struct http_req *req)
                                          pc.ia.id));
 }
 
+void oauth_login_busy(struct http_req *req, unsigned retry_after_s)
+{
+    struct page_ctx pc;
+    if (!page_load(req, &pc))
+        return;
+    http_res_header(req, "Retry-After", arena_printf(req->arena, "%u", retry_after_s));
+    login_page(req, &pc, 503, "Too many sign-ins are in progress. Try again in a few seconds.",
+               form_get_dup(req->arena, &pc.form, "username"));
+}
+
 /* GET /interaction/resume: continue after login, once the browser carries the new session cookie. */
 void oauth_resume_handle(struct http_req *req)
 {
@@ -335,6 +345,8 @@ void oauth_consent_handle(struct http_req *req)
 
 void oauth_assets_handle(struct http_req *req)
 {
+    if (!oauth_get_or_head(req))
+        return;
     size_t len;
     const char *css = tmpl_set_css(req->worker->app->pages, &len);
     http_res_header(req, "Cache-Control", "public, max-age=3600");

@@ -1,33 +1,73 @@
 /* router.c: maps a request path under the issuer to its endpoint (DESIGN "Endpoint layout"). Exact
- * matches only; unknown paths get a JSON 404. */
+ * matches only; unknown paths get a JSON 404. Once the store is lost (app_store_ok), the endpoints that
+ * need it answer 503 and only what is served from memory still works. */
 #include <string.h>
 
 #include "app.h"
 #include "core/arena.h"
+#include "core/log.h"
 #include "oauth/authorize.h"
 #include "oauth/endpoints.h"
+#include "oauth/frontchannel.h"
+#include "store/store.h"
 #include "core/banned.h"
+
+/* What a route needs, and how it answers when the store is lost. */
+enum route_kind {
+    ROUTE_MEMORY, /* served from memory (or reports health): always served */
+    ROUTE_API,    /* needs the store; errors are JSON */
+    ROUTE_PAGE,   /* needs the store; errors are HTML pages */
+};
 
 static const struct {
     const char *suffix;
     void (*fn)(struct http_req *req);
+    enum route_kind kind;
 } routes[] = {
-    {"/.well-known/openid-configuration", oauth_discovery_handle},
-    {"/.well-known/oauth-authorization-server", oauth_metadata_handle},
-    {"/jwks", oauth_jwks_handle},
-    {"/token", oauth_token_handle},
-    {"/token/introspection", oauth_introspect_handle},
-    {"/token/revocation", oauth_revoke_handle},
-    {OAUTH_USERINFO_PATH, oauth_userinfo_handle},
-    {"/healthz", oauth_healthz_handle},
-    {"/auth", oauth_authorize_handle},
-    {"/interaction/login", oauth_login_handle},
-    {"/interaction/resume", oauth_resume_handle},
-    {"/interaction/select_account", oauth_select_account_handle},
-    {"/interaction/consent", oauth_consent_handle},
-    {"/session/end", oauth_end_session_handle},
-    {"/assets/style.css", oauth_assets_handle},
+    {"/.well-known/openid-configuration", oauth_discovery_handle, ROUTE_MEMORY},
+    {"/.well-known/oauth-authorization-server", oauth_metadata_handle, ROUTE_MEMORY},
+    {"/jwks", oauth_jwks_handle, ROUTE_MEMORY},
+    {"/token", oauth_token_handle, ROUTE_API},
+    {"/token/introspection", oauth_introspect_handle, ROUTE_API},
+    {"/token/revocation", oauth_revoke_handle, ROUTE_API},
+    {OAUTH_USERINFO_PATH, oauth_userinfo_handle, ROUTE_API},
+    {"/healthz", oauth_healthz_handle, ROUTE_MEMORY},
+    {"/auth", oauth_authorize_handle, ROUTE_PAGE},
+    {"/interaction/login", oauth_login_handle, ROUTE_PAGE},
+    {"/interaction/resume", oauth_resume_handle, ROUTE_PAGE},
+    {"/interaction/select_account", oauth_select_account_handle, ROUTE_PAGE},
+    {"/interaction/consent", oauth_consent_handle, ROUTE_PAGE},
+    {"/session/end", oauth_end_session_handle, ROUTE_PAGE},
+    {"/assets/style.css", oauth_assets_handle, ROUTE_MEMORY},
 };
+
+bool app_store_ok(struct worker *w)
+{
+    struct app *app = w->app;
+    if (atomic_load(&app->store_lost))
+        return false;
+    struct errbuf err = {{0}};
+    if (store_check(w->db, &err) == 0)
+        return true;
+    if (!atomic_exchange(&app->store_lost, true))
+        log_error("store_lost", LS("detail", err.msg),
+                  LS("effect", "endpoints that need the store answer 503 and /healthz reports an error until the "
+                               "store is restored and the server restarted"),
+                  NULL);
+    return false;
+}
+
+/* What was written from now on would vanish with the unlinked file (or land in a stranger's store): no
+ * token, code or session is issued into it. */
+static void refuse_store_lost(struct http_req *req, enum route_kind kind)
+{
+    struct oauth_error e = OAUTH_ERROR(TEMPORARILY_UNAVAILABLE, "the server's storage is unavailable");
+    e.http_status = 503;
+    if (kind == ROUTE_PAGE)
+        page_error(req, e);
+    else
+        oauth_error_send_json(req, e);
+}
 
 void app_handle(struct http_req *req)
 {
@@ -50,7 +90,10 @@ void app_handle(struct http_req *req)
         struct str rest = {p.p + iplen, p.len - iplen};
         for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
             if (str_eq_c(rest, routes[i].suffix)) {
-                routes[i].fn(req);
+                if (routes[i].kind != ROUTE_MEMORY && atomic_load(&app->store_lost))
+                    refuse_store_lost(req, routes[i].kind);
+                else
+                    routes[i].fn(req);
                 return;
             }
         }
@@ -67,6 +110,12 @@ bool app_offload(const struct http_req *req)
     return str_eq_c(req->method, "POST") && req->path.len == iplen + strlen("/interaction/login") &&
            memcmp(req->path.p, ip, iplen) == 0 && str_eq_c((struct str){req->path.p + iplen, req->path.len - iplen},
                                                           "/interaction/login");
+}
+
+void app_busy(struct http_req *req, unsigned retry_after_s)
+{
+    /* The only offloaded request is the login post. */
+    oauth_login_busy(req, retry_after_s);
 }
 
 const struct resource *app_resource(const struct app *app, const char *identifier)

@@ -191,7 +191,10 @@ static int jwt_lookup(struct worker *w, struct arena *a, const char *token, size
                 strbuf_addc(&sb, ' ');
             strbuf_adds(&sb, json_string_value(v));
         }
-        info->aud = sb.buf;
+        /* Our own signed claims: an audience list this long was never issued here. */
+        info->aud = strbuf_str(&sb);
+        if (info->aud == NULL)
+            return 0;
     }
     if (info->exp <= now)
         return 0;

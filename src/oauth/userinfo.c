@@ -1,6 +1,6 @@
-/* userinfo.c: the UserInfo endpoint (OIDC Core §5.3) at <issuer>/me, GET and POST, with bearer token
- * usage per RFC 6750 §2 (header, form body, and the query only when userinfo.allow_query_token is set)
- * and its errors per §3.1. Claims are the user's standard claims selected by the token's scope (§5.4,
+/* userinfo.c: the UserInfo endpoint (OIDC Core §5.3) at <issuer>/me, GET (and so HEAD) and POST, with
+ * bearer token usage per RFC 6750 §2 (header, form body, and the query only when
+ * userinfo.allow_query_token is set) and its errors per §3.1. Claims are the user's standard claims selected by the token's scope (§5.4,
  * session/users.c). Not supported: signed or encrypted responses (userinfo_signed_response_alg), the
  * claims request parameter (§5.5), aggregated and distributed claims. CORS is open (cors.c). */
 #include <stdlib.h>
@@ -153,9 +153,10 @@ void oauth_userinfo_handle(struct http_req *req)
     if (oauth_cors_preflight(req, "GET, POST"))
         return;
     oauth_cors_allow(req);
-    if (!str_eq_c(req->method, "GET") && !str_eq_c(req->method, "POST")) {
-        http_res_header(req, "Allow", "GET, POST, OPTIONS");
-        struct oauth_error e = OAUTH_ERROR(INVALID_REQUEST, "the userinfo endpoint accepts GET and POST");
+    /* HEAD is GET without the body (RFC 9110 §9.3.2): the same checks, status and headers. */
+    if (!str_eq_c(req->method, "GET") && !str_eq_c(req->method, "HEAD") && !str_eq_c(req->method, "POST")) {
+        http_res_header(req, "Allow", "GET, HEAD, POST, OPTIONS");
+        struct oauth_error e = OAUTH_ERROR(INVALID_REQUEST, "the userinfo endpoint accepts GET, HEAD and POST");
         e.http_status = 405;
         oauth_error_send_json(req, e);
         return;

@@ -6,12 +6,15 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -38,6 +41,11 @@ struct sqlite_conn;
 struct sqlite_store {
     struct store base; /* first: store.h dispatches through base.ops */
     char *path;
+    /* Identity (see "identity"): the file opened, and the marker that names the store beside it. */
+    char *marker_path;  /* <path>.store-id */
+    dev_t dev;
+    ino_t ino;
+    bool create;        /* STORE_OPEN_CREATE */
     /* SQLite admits one writer per database. Taking turns here, instead of in SQLite's lock, keeps
      * writers off the busy handler, which polls with sleeps and ruins tail latency. Held for every
      * write statement and for the whole of a store_begin .. store_commit/rollback group. Readers never
@@ -692,9 +700,134 @@ static void sq_conn_close(struct store_conn *base)
     conn_free(c);
 }
 
+/* ---- identity ----
+ * A database deleted (or replaced) under a running server goes on working: the process keeps the unlinked
+ * file open, and what it writes is lost with it. The next start would then silently create an empty store
+ * with new signing keys, and every token issued so far would stop working. Two defences:
+ * - the device and inode of the file are recorded when the store opens; sq_check compares them with what
+ *   the path names now (one stat), so the server can notice and say so;
+ * - the store's id (table store_meta, migration 5) is also written to a marker file beside the database,
+ *   <path>.store-id. A start that finds the marker but no database refuses to create one, and a database
+ *   whose id is not the marker's is refused too, unless the caller says otherwise (STORE_OPEN_CREATE, from
+ *   `ostiary migrate --create`). No database and no marker is the first start: both are created. */
+
+#define STORE_ID_MAX 64
+
+/* Reads the marker into id: 0, 1 when there is none, ERR_FAIL (err set) when it cannot be read. */
+static int marker_read(const char *path, char id[STORE_ID_MAX + 1], struct errbuf *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 1;
+        errbuf_set(err, "sqlite: cannot read '%s': %s", path, strerror(errno));
+        return ERR_FAIL;
+    }
+    ssize_t n = read(fd, id, STORE_ID_MAX);
+    close(fd);
+    if (n < 0) {
+        errbuf_set(err, "sqlite: cannot read '%s': %s", path, strerror(errno));
+        return ERR_FAIL;
+    }
+    id[n] = '\0';
+    id[strcspn(id, "\r\n")] = '\0';
+    return 0;
+}
+
+/* Replaces the marker atomically (a new file renamed over it, synced). */
+static int marker_write(const char *path, const char *id, struct errbuf *err)
+{
+    size_t n = strlen(path) + 8;
+    char *tmp = malloc(n);
+    if (tmp == NULL)
+        oom();
+    snprintf(tmp, n, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int rc = 0;
+    if (fd < 0) {
+        rc = ERR_FAIL;
+    } else {
+        size_t len = strlen(id);
+        if (write(fd, id, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) != 0)
+            rc = ERR_FAIL;
+        if (close(fd) != 0)
+            rc = ERR_FAIL;
+        if (rc == 0 && rename(tmp, path) != 0)
+            rc = ERR_FAIL;
+    }
+    if (rc != 0) {
+        errbuf_set(err, "sqlite: cannot write the store marker '%s': %s", path, strerror(errno));
+        unlink(tmp);
+    }
+    free(tmp);
+    return rc;
+}
+
+/* After migrating: the database's id and the marker must agree (see above). */
+static int identity_sync(struct sqlite_store *st, struct sqlite_conn *c, struct errbuf *err)
+{
+    char dbid[STORE_ID_MAX + 1] = "";
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(c->db, "SELECT value FROM store_meta WHERE key = 'store_id'", -1, &q, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(q, 0);
+        snprintf(dbid, sizeof(dbid), "%s", v != NULL ? v : "");
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_ROW || dbid[0] == '\0') {
+        errbuf_set(err, "sqlite: '%s': the store has no id (store_meta)", st->path);
+        return ERR_FAIL;
+    }
+    char mid[STORE_ID_MAX + 1];
+    int m = marker_read(st->marker_path, mid, err);
+    if (m < 0)
+        return m;
+    if (m == 0 && strcmp(mid, dbid) == 0)
+        return 0;
+    if (m == 0 && !st->create) {
+        errbuf_set(err,
+                   "sqlite: the database '%s' is store %s, but '%s' says this configuration's store is %s: "
+                   "the database was replaced. Put the right file back, or run `ostiary migrate --create` "
+                   "to use this one from now on",
+                   st->path, dbid, st->marker_path, mid);
+        return ERR_FAIL;
+    }
+    return marker_write(st->marker_path, dbid, err);
+}
+
+static int sq_check(struct store_conn *base, struct errbuf *err)
+{
+    struct sqlite_store *st = conn_of(base)->st;
+    struct stat sb;
+    if (stat(st->path, &sb) != 0) {
+        if (errno == ENOENT)
+            errbuf_set(err, "sqlite: the database file '%s' was deleted", st->path);
+        else
+            errbuf_set(err, "sqlite: cannot stat the database file '%s': %s", st->path, strerror(errno));
+        return ERR_FAIL;
+    }
+    if (sb.st_dev != st->dev || sb.st_ino != st->ino) {
+        errbuf_set(err, "sqlite: the database file '%s' was replaced by another file", st->path);
+        return ERR_FAIL;
+    }
+    return 0;
+}
+
 /* ---- store ---- */
 
-static int sq_open(const char *dsn, struct store **out, struct errbuf *err)
+static void store_free(struct sqlite_store *st)
+{
+    pthread_cond_destroy(&st->ckpt_cv);
+    pthread_mutex_destroy(&st->ckpt_mu);
+    pthread_mutex_destroy(&st->write_mu);
+    free(st->marker_path);
+    free(st->path);
+    free(st);
+}
+
+static int sq_open(const char *dsn, unsigned flags, struct store **out, struct errbuf *err)
 {
     if (dsn[0] == '\0') {
         errbuf_set(err, "sqlite: empty path (expected sqlite:<file>, e.g. sqlite:./var/ostiary.db)");
@@ -722,8 +855,12 @@ static int sq_open(const char *dsn, struct store **out, struct errbuf *err)
         oom();
     st->base.ops = &store_sqlite_ops;
     st->path = strdup(dsn);
-    if (st->path == NULL)
+    size_t mlen = strlen(dsn) + sizeof(".store-id");
+    st->marker_path = malloc(mlen);
+    if (st->path == NULL || st->marker_path == NULL)
         oom();
+    snprintf(st->marker_path, mlen, "%s.store-id", dsn);
+    st->create = (flags & STORE_OPEN_CREATE) != 0;
     pthread_mutex_init(&st->write_mu, NULL);
     pthread_mutex_init(&st->ckpt_mu, NULL);
     pthread_condattr_t ca;
@@ -732,6 +869,25 @@ static int sq_open(const char *dsn, struct store **out, struct errbuf *err)
     pthread_cond_init(&st->ckpt_cv, &ca);
     pthread_condattr_destroy(&ca);
     st->ckpt_clean = -1;
+
+    /* A store this configuration made before, whose file is gone: never replaced silently by an empty one
+     * (see "identity"). */
+    struct stat sb;
+    if (stat(dsn, &sb) != 0 && errno == ENOENT && !st->create) {
+        char id[STORE_ID_MAX + 1];
+        int m = marker_read(st->marker_path, id, err);
+        if (m == 0)
+            errbuf_set(err,
+                       "sqlite: the database '%s' is missing, but this configuration has used store %s there "
+                       "before ('%s'). Starting would create an empty store with new signing keys, and every "
+                       "token issued so far would stop working. Restore the database file, or run `ostiary "
+                       "migrate --create` to start an empty store on purpose",
+                       dsn, id, st->marker_path);
+        if (m <= 0) {
+            store_free(st);
+            return ERR_FAIL;
+        }
+    }
 
     /* The journal mode is a property of the database file, so one connection sets it for all. This is
      * also the first real access to the file (open_v2 is lazy), so a missing directory, a permission
@@ -755,14 +911,17 @@ static int sq_open(const char *dsn, struct store **out, struct errbuf *err)
         sqlite3_finalize(s);
         conn_free(c);
     }
+    /* The file as opened (it exists now): what sq_check compares the path with. */
+    if (rc == 0 && stat(dsn, &sb) != 0) {
+        errbuf_set(err, "sqlite: cannot stat '%s': %s", dsn, strerror(errno));
+        rc = ERR_FAIL;
+    }
     if (rc != 0) {
-        pthread_cond_destroy(&st->ckpt_cv);
-        pthread_mutex_destroy(&st->ckpt_mu);
-        pthread_mutex_destroy(&st->write_mu);
-        free(st->path);
-        free(st);
+        store_free(st);
         return rc;
     }
+    st->dev = sb.st_dev;
+    st->ino = sb.st_ino;
     *out = &st->base;
     return 0;
 }
@@ -773,11 +932,7 @@ static void sq_close(struct store *base)
         return;
     struct sqlite_store *st = (struct sqlite_store *)base;
     ckpt_shutdown(st);
-    pthread_cond_destroy(&st->ckpt_cv);
-    pthread_mutex_destroy(&st->ckpt_mu);
-    pthread_mutex_destroy(&st->write_mu);
-    free(st->path);
-    free(st);
+    store_free(st);
 }
 
 /* Reads the highest applied version into *version (0 for a fresh database). */
@@ -879,6 +1034,8 @@ static int sq_migrate(struct store *base, int *applied, struct errbuf *err)
         if ((rc != 0 || !pending) && !sqlite3_get_autocommit(c->db))
             exec_stmt(c, S_ROLLBACK, NULL);
     }
+    if (rc == 0)
+        rc = identity_sync(st, c, err);
     pthread_mutex_unlock(&st->write_mu);
     conn_free(c);
     return rc;
@@ -1481,6 +1638,7 @@ const struct store_ops store_sqlite_ops = {
     .open = sq_open,
     .close = sq_close,
     .migrate = sq_migrate,
+    .check = sq_check,
     .conn_open = sq_conn_open,
     .conn_close = sq_conn_close,
     .begin = sq_begin,

@@ -13,6 +13,11 @@ static const struct store_ops *const backends[] = {&store_sqlite_ops};
 
 int store_open(const char *dsn, struct store **out, struct errbuf *err)
 {
+    return store_open_flags(dsn, 0, out, err);
+}
+
+int store_open_flags(const char *dsn, unsigned flags, struct store **out, struct errbuf *err)
+{
     const char *colon = strchr(dsn, ':');
     if (colon == NULL) {
         errbuf_set(err, "storage '%s': expected <scheme>:<location>, e.g. sqlite:./var/ostiary.db", dsn);
@@ -21,7 +26,7 @@ int store_open(const char *dsn, struct store **out, struct errbuf *err)
     size_t n = (size_t)(colon - dsn);
     for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
         if (strlen(backends[i]->scheme) == n && memcmp(backends[i]->scheme, dsn, n) == 0)
-            return backends[i]->open(colon + 1, out, err);
+            return backends[i]->open(colon + 1, flags, out, err);
     }
     errbuf_set(err, "storage: unsupported scheme '%.*s' (supported: sqlite)", (int)n, dsn);
     return ERR_INVALID;

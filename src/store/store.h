@@ -104,11 +104,24 @@ struct store_key {
     int64_t unpublish_at;         /* 0 = published for ever; else removed from JWKS from this time */
 };
 
+/* store_open_flags() flags. */
+enum store_open_flags {
+    /* Create the store even where this configuration's store existed before and is gone, or adopt a
+     * database that is not the store the configuration recorded (`ostiary migrate --create`). Without it
+     * such a store is refused, so that a lost database is never silently replaced by an empty one. */
+    STORE_OPEN_CREATE = 1 << 0,
+};
+
 struct store_ops {
     const char *scheme; /* "sqlite" */
-    int (*open)(const char *dsn, struct store **out, struct errbuf *err);
+    int (*open)(const char *dsn, unsigned flags, struct store **out, struct errbuf *err);
     void (*close)(struct store *st);
+    /* Applies pending schema migrations; then checks (and records) the store's identity, so a replaced
+     * store is refused here unless opened with STORE_OPEN_CREATE. */
     int (*migrate)(struct store *st, int *applied, struct errbuf *err);
+    /* Cheap (one stat for SQLite): 0 while the store this connection writes to is still the one the
+     * configuration names; ERR_FAIL (err says why) once it was deleted or replaced underneath. */
+    int (*check)(struct store_conn *c, struct errbuf *err);
     int (*conn_open)(struct store *st, struct store_conn **out, struct errbuf *err);
     void (*conn_close)(struct store_conn *c);
 
@@ -185,12 +198,15 @@ struct store_conn {
     struct store *st;
 };
 
-/* Picks the backend by the DSN's scheme ("sqlite:./var/ostiary.db") and opens it. */
+/* Picks the backend by the DSN's scheme ("sqlite:./var/ostiary.db") and opens it: store_open_flags with no
+ * flag. */
 int store_open(const char *dsn, struct store **out, struct errbuf *err);
+int store_open_flags(const char *dsn, unsigned flags, struct store **out, struct errbuf *err);
 
 /* Thin dispatchers, so callers write store_client_get(c, ...) whatever the backend. */
 #define store_close(st) ((st)->ops->close(st))
 #define store_migrate(st, applied, err) ((st)->ops->migrate((st), (applied), (err)))
+#define store_check(c, err) ((c)->st->ops->check((c), (err)))
 #define store_conn_open(st, out, err) ((st)->ops->conn_open((st), (out), (err)))
 #define store_conn_close(c) ((c)->st->ops->conn_close(c))
 #define store_begin(c, err) ((c)->st->ops->begin((c), (err)))

@@ -37,7 +37,7 @@ struct fx {
 
 static void fx_remove_files(struct fx *f)
 {
-    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal", ".store-id", ".store-id.tmp"};
     char p[192];
     for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
         snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
@@ -1123,6 +1123,86 @@ TEST(sqlite_unmigrated_fails_clearly)
     ASSERT(strstr(err.msg, "no such table") != NULL);
 }
 
+static int unlink_db(const struct fx *f)
+{
+    char p[192];
+    snprintf(p, sizeof(p), "%s-wal", f->path);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s-shm", f->path);
+    unlink(p);
+    return unlink(f->path);
+}
+
+/* The store's identity (sqlite.c, "identity"): a marker beside the file names the store; store_check
+ * notices the file deleted or replaced under an open store; a store that existed and is gone is not
+ * re-created, nor another one accepted, without STORE_OPEN_CREATE. */
+STORE_TEST(sqlite_identity)
+{
+    char marker[192], id[80] = "";
+    snprintf(marker, sizeof(marker), "%s.store-id", f->path);
+    FILE *m = fopen(marker, "r");
+    ASSERT(m != NULL);
+    ASSERT(fgets(id, sizeof(id), m) != NULL);
+    fclose(m);
+    ASSERT_EQ(strlen(id), 33); /* 32 hex digits and a newline */
+    ASSERT_EQ(store_check(f->c, &f->err), 0);
+
+    /* Deleted under the open store: writes still "work" (into the unlinked file), the check says no. */
+    ASSERT_EQ(unlink_db(f), 0);
+    ASSERT_EQ(store_check(f->c, &f->err), ERR_FAIL);
+    ASSERT(strstr(f->err.msg, "deleted") != NULL);
+    fx_detach(f);
+
+    /* Reopening refuses to create an empty store in its place, and creates nothing. */
+    struct store *st = NULL;
+    ASSERT_EQ(store_open(f->dsn, &st, &f->err), ERR_FAIL);
+    ASSERT(strstr(f->err.msg, "migrate --create") != NULL);
+    ASSERT(access(f->path, F_OK) != 0);
+
+    /* Told to: a new store, with a new id in the marker. */
+    ASSERT_EQ(store_open_flags(f->dsn, STORE_OPEN_CREATE, &f->st, &f->err), 0);
+    int applied = 0;
+    ASSERT_EQ(store_migrate(f->st, &applied, &f->err), 0);
+    ASSERT_EQ(applied, 5); /* every migration: a new store */
+    char id2[80] = "";
+    m = fopen(marker, "r");
+    ASSERT(m != NULL);
+    ASSERT(fgets(id2, sizeof(id2), m) != NULL);
+    fclose(m);
+    ASSERT(strcmp(id, id2) != 0);
+    ASSERT_EQ(store_conn_open(f->st, &f->c, &f->err), 0);
+    ASSERT_EQ(store_check(f->c, &f->err), 0);
+
+    /* Another file renamed over the path: replaced. */
+    char other[192];
+    snprintf(other, sizeof(other), "%s.other", f->path);
+    FILE *o = fopen(other, "w");
+    ASSERT(o != NULL);
+    fclose(o);
+    ASSERT_EQ(rename(other, f->path), 0);
+    ASSERT_EQ(store_check(f->c, &f->err), ERR_FAIL);
+    ASSERT(strstr(f->err.msg, "replaced") != NULL);
+    fx_detach(f);
+
+    /* A database that is another store (a different id than the marker's) is refused at migrate. */
+    unlink_db(f);
+    m = fopen(marker, "w");
+    ASSERT(m != NULL);
+    fputs("0123456789abcdef0123456789abcdef\n", m);
+    fclose(m);
+    ASSERT_EQ(store_open_flags(f->dsn, STORE_OPEN_CREATE, &f->st, &f->err), 0); /* creates the file */
+    fx_detach(f);
+    m = fopen(marker, "w");
+    ASSERT(m != NULL);
+    fputs("0123456789abcdef0123456789abcdef\n", m);
+    fclose(m);
+    ASSERT_EQ(store_open(f->dsn, &f->st, &f->err), 0);
+    ASSERT_EQ(store_migrate(f->st, &applied, &f->err), ERR_FAIL);
+    ASSERT(strstr(f->err.msg, "replaced") != NULL);
+    fx_detach(f);
+    ASSERT_EQ(fx_attach(f, NULL), -1);
+}
+
 /* Migration 3: rows of JWT access tokens written by earlier versions (keyed by the hash of the token's
  * bytes) are found by their jti key afterwards, with their state, so an old token never falls back to a
  * lookup by bytes. Builds a version-2 database by hand, then lets store_migrate do the rest. */
@@ -1331,6 +1411,6 @@ TESTS(T(client_crud), T(client_list_many), T(client_meta_has), T(token_put_get),
       T(key_put_list), T(gc_expired_only_and_bounded), T(rollback_leaves_nothing),
       T(group_isolated_from_other_connections), T(concurrent_writers), T(migrate_twice_applies_nothing),
       T(reopen_keeps_data), T(committed_write_survives_kill9), T(sqlite_open_errors),
-      T(sqlite_unmigrated_fails_clearly), T(user_crud), T(user_username_unique), T(user_rollback_leaves_nothing),
+      T(sqlite_unmigrated_fails_clearly), T(sqlite_identity), T(user_crud), T(user_username_unique), T(user_rollback_leaves_nothing),
       T(consent_crud), T(token_revoke_sub), T(sqlite_migration_keys_jwt_rows_by_jti), T(sqlite_checkpoints_bound_wal),
       T(sqlite_kill9_while_checkpointing))

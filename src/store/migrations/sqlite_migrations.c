@@ -103,6 +103,15 @@ const char *const sqlite_migrations[] = {
      * used token whose one retry has been spent. */
     ("ALTER TABLE tokens ADD COLUMN successor BLOB CHECK (successor IS NULL OR length(successor) = 32);\n"
      "ALTER TABLE tokens ADD COLUMN retried_at INTEGER NOT NULL DEFAULT 0;\n"),
+
+    /* 005_store_meta: facts about the store itself. store_id names this database for good: it is also
+     * written beside the file (sqlite.c, "identity"), so that a start finding the marker but not the
+     * database knows the store was lost rather than never made. */
+    "CREATE TABLE store_meta (\n"
+    "    key   TEXT PRIMARY KEY NOT NULL,\n"
+    "    value TEXT NOT NULL\n"
+    ") WITHOUT ROWID;\n"
+    "INSERT INTO store_meta (key, value) VALUES ('store_id', lower(hex(randomblob(16))));\n",
 };
 
 const size_t sqlite_migrations_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

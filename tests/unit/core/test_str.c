@@ -257,15 +257,35 @@ TEST(strbuf_cap)
     ASSERT(memcmp(sb.buf + 3996, "0999", 4) == 0);
 }
 
+/* strbuf_str never hands out a cut value: NULL from the first write that did not fit, whatever follows. */
+TEST(strbuf_str_refuses_truncated)
+{
+    struct strbuf sb;
+    strbuf_init(&sb, a, 16);
+    strbuf_adds(&sb, "state=");
+    ASSERT_STREQ(strbuf_str(&sb), "state=");
+    strbuf_add_urlenc(&sb, "a b c d", 7); /* 13 bytes encoded: 19 > 16 */
+    ASSERT(strbuf_str(&sb) == NULL);
+    strbuf_adds(&sb, "x");
+    ASSERT(strbuf_str(&sb) == NULL);
+    strbuf_init(&sb, a, 16);
+    strbuf_adds(&sb, "0123456789abcdef"); /* exactly the cap */
+    ASSERT_STREQ(strbuf_str(&sb), "0123456789abcdef");
+    strbuf_init(&sb, a, 16);
+    ASSERT_STREQ(strbuf_str(&sb), "");
+}
+
 TEST(urlenc_and_html)
 {
     struct strbuf sb;
     strbuf_init(&sb, a, 1024);
     strbuf_add_urlenc(&sb, "a b+c/:é~", strlen("a b+c/:é~"));
     ASSERT_STREQ(sb.buf, "a%20b%2Bc%2F%3A%C3%A9~");
+    ASSERT_EQ(str_urlenc_len("a b+c/:é~", strlen("a b+c/:é~")), sb.len);
     strbuf_init(&sb, a, 1024);
     strbuf_add_html(&sb, "<a href=\"x\">'&'</a>", 19);
     ASSERT_STREQ(sb.buf, "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+    ASSERT_EQ(str_html_len("<a href=\"x\">'&'</a>", 19), sb.len);
 }
 
 TEST(str_list_next_items)
@@ -302,5 +322,5 @@ TEST(str_list_next_items)
 TESTS(T(b64url_round_trip_all_lengths), T(b64url_known_vectors), T(b64url_rejects_bad_chars), T(b64url_padding),
       T(b64_standard), T(hex), T(utf8_ascii_and_valid), T(utf8_overlong), T(utf8_surrogates), T(utf8_beyond_max),
       T(utf8_truncated_and_stray), T(ct_eq_cases), T(str_to_i64_valid), T(str_to_i64_max), T(str_to_i64_overflow),
-      T(str_to_i64_junk), T(str_views), T(strbuf_cap), T(urlenc_and_html),
+      T(str_to_i64_junk), T(str_views), T(strbuf_cap), T(strbuf_str_refuses_truncated), T(urlenc_and_html),
       T(str_list_next_items))
