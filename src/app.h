@@ -89,8 +89,10 @@ bool app_store_ok(struct worker *w);
 
 /* Routing: the one entry point the HTTP server calls (oauth/router.c). */
 void app_handle(struct http_req *req);
-/* Requests served off the event loop (the login form post, which verifies a password hash). */
-bool app_offload(const struct http_req *req);
+/* Requests served off the event loop: those whose route runs the method on the login pool (the login
+ * form post, which verifies a password hash). Matches the route and records it in req->route, which
+ * app_handle then reuses. */
+bool app_offload(struct http_req *req);
 /* The answer to an offloaded request that will not be served (the queue is full, or the server stops): a
  * 503 page with Retry-After (oauth_login_busy). */
 void app_busy(struct http_req *req, unsigned retry_after_s);

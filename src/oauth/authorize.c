@@ -713,8 +713,6 @@ void oauth_authorize_handle(struct http_req *req)
 {
     struct form f;
     int rc;
-    if (!page_method_allowed(req, "the authorization endpoint"))
-        return;
     if (!str_eq_c(req->method, "POST")) {
         rc = form_parse(req->arena, req->query.p, req->query.len, req->worker->app->cfg->limits.max_params, &f);
     } else {

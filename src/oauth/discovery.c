@@ -136,17 +136,6 @@ int discovery_refresh(struct app *app, struct store_conn *db, struct errbuf *err
     return rc;
 }
 
-bool oauth_get_or_head(struct http_req *req)
-{
-    if (str_eq_c(req->method, "GET") || str_eq_c(req->method, "HEAD"))
-        return true;
-    http_res_header(req, "Allow", "GET, HEAD");
-    struct oauth_error e = OAUTH_ERROR(INVALID_REQUEST, "this resource only accepts GET and HEAD");
-    e.http_status = 405;
-    oauth_error_send_json(req, e);
-    return false;
-}
-
 static void send_public_json(struct http_req *req, const char *json, size_t len)
 {
     /* Public documents: cacheable, and readable from browser clients (CORS). */
@@ -165,20 +154,16 @@ static void send_metadata(struct http_req *req)
 
 void oauth_discovery_handle(struct http_req *req)
 {
-    if (oauth_get_or_head(req))
-        send_metadata(req);
+    send_metadata(req);
 }
 
 void oauth_metadata_handle(struct http_req *req)
 {
-    if (oauth_get_or_head(req))
-        send_metadata(req);
+    send_metadata(req);
 }
 
 void oauth_jwks_handle(struct http_req *req)
 {
-    if (!oauth_get_or_head(req))
-        return;
     size_t len;
     const char *jwks = keystore_jwks(req->worker->app->keys, req->arena, &len);
     http_res_header(req, "Cache-Control", "public, max-age=300");
@@ -188,8 +173,6 @@ void oauth_jwks_handle(struct http_req *req)
 
 void oauth_healthz_handle(struct http_req *req)
 {
-    if (!oauth_get_or_head(req))
-        return;
     http_res_header(req, "Cache-Control", "no-store");
     if (!app_store_ok(req->worker)) {
         static const char lost[] = "{\"status\":\"error\",\"error\":\"storage_unavailable\","

@@ -20,9 +20,6 @@ struct http_req;
 void page_send(struct http_req *req, int status, const char *name, json_t *data);
 /* The HTML error page: never redirects. */
 void page_error(struct http_req *req, struct oauth_error e);
-/* Pages and front-channel endpoints accept GET, HEAD and POST; anything else gets the 405 page (with
- * Allow) and false. `what` names the endpoint in the description. */
-bool page_method_allowed(struct http_req *req, const char *what);
 /* 303 See Other to `location` (used after form posts and to move between pages). */
 void redirect_see_other(struct http_req *req, const char *location);
 

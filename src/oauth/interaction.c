@@ -39,8 +39,6 @@ static struct oauth_error expired(void)
 /* Loads the page's interaction (from the query on GET, the form on POST) and, on POST, checks CSRF. */
 static bool page_load(struct http_req *req, struct page_ctx *pc)
 {
-    if (!page_method_allowed(req, "this page"))
-        return false;
     bool post = str_eq_c(req->method, "POST");
     struct str src = post ? req->body : req->query;
     if (form_parse(req->arena, src.p, src.len, req->worker->app->cfg->limits.max_params, &pc->form) != FORM_OK) {
@@ -345,8 +343,6 @@ void oauth_consent_handle(struct http_req *req)
 
 void oauth_assets_handle(struct http_req *req)
 {
-    if (!oauth_get_or_head(req))
-        return;
     size_t len;
     const char *css = tmpl_set_css(req->worker->app->pages, &len);
     http_res_header(req, "Cache-Control", "public, max-age=3600");

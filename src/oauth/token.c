@@ -99,10 +99,6 @@ static struct oauth_error token_dispatch(struct http_req *req, const struct clie
 
 void oauth_token_handle(struct http_req *req)
 {
-    /* Browser-based public clients redeem codes and refresh tokens from their own origin. */
-    if (oauth_cors_preflight(req, "POST"))
-        return;
-    oauth_cors_allow(req);
     struct form f;
     struct token_req tr;
     struct client c;

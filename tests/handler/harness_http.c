@@ -199,6 +199,9 @@ void hx_basic(struct http_req *req, const char *id, const char *secret)
 
 void hx_run(struct http_req *req)
 {
+    /* As server.c: the offload hook matches the route first (the pool's answer is not needed here: the
+     * request runs on this thread either way), then the handler runs. */
+    (void)app_offload(req);
     app_handle(req);
 }
 

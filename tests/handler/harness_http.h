@@ -39,7 +39,7 @@ void hx_header(struct http_req *req, const char *name, const char *value);
 void hx_form(struct http_req *req, const char *body);
 /* Adds Authorization: Basic with id and secret form-encoded first (RFC 6749 §2.3.1). */
 void hx_basic(struct http_req *req, const char *id, const char *secret);
-/* Runs the request through the router (app_handle), as the HTTP server does. */
+/* Runs the request through the router (app_offload, then app_handle), as the HTTP server does. */
 void hx_run(struct http_req *req);
 
 /* The first response header of that name (case-insensitive), NUL-terminated in the arena; NULL if none. */

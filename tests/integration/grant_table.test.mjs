@@ -2,8 +2,8 @@
 // and the docs. Discovery's grant_types_supported (RFC 8414 §2) is exactly the set of grant types the
 // token endpoint dispatches: every advertised one gets anything but unsupported_grant_type (RFC 6749
 // §5.2), every other one (the device grant, not served yet, and grant types this server does not know)
-// gets unsupported_grant_type. The grant lists of docs/configuration.md and docs/cli.md are the
-// advertised list.
+// gets unsupported_grant_type. The grant lists of docs/configuration.md, docs/cli.md and the README's
+// endpoint table are the advertised list.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -85,7 +85,12 @@ function docsGrantList(file, rowStart) {
   return [...m[1].matchAll(/`([^`]+)`/g)].map((x) => x[1]);
 }
 
-test('docs/configuration.md and docs/cli.md list exactly the advertised grant types', () => {
+test('docs/configuration.md, docs/cli.md and the README list exactly the advertised grant types', () => {
   assert.deepEqual(docsGrantList('docs/configuration.md', '| `grant_types` |'), advertised);
   assert.deepEqual(docsGrantList('docs/cli.md', '| `--grant-type G`'), advertised);
+  // The README's endpoint table: "| `/token` | POST | `a`, `b`, `c`; ... |".
+  const row = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8').split('\n').find((l) => l.startsWith('| `/token` |'));
+  assert.ok(row, 'README.md has a /token row');
+  const listed = [...row.split('|')[3].split(';')[0].matchAll(/`([^`]+)`/g)].map((x) => x[1]);
+  assert.deepEqual([...listed].sort(), [...advertised].sort());
 });
