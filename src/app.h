@@ -68,6 +68,9 @@ struct worker {
     int64_t next_gc, next_key_reload, next_discovery_refresh, next_store_check;
 };
 
+/* Builds app->resources from app->cfg's (the configuration owns the strings; app->resources is malloc'd,
+ * freed by the owner of the app). */
+void app_resources_load(struct app *app);
 /* Finds a configured API by identifier; NULL if none. */
 const struct resource *app_resource(const struct app *app, const char *identifier);
 

@@ -3,6 +3,7 @@
  * the endpoints browser clients call, and which requests run on the login pool. Unknown paths get a JSON
  * 404. Once the store is lost (app_store_ok), the endpoints that need it answer 503 and only what is
  * served from memory still works. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "app.h"
@@ -212,6 +213,27 @@ void app_busy(struct http_req *req, unsigned retry_after_s)
 {
     /* Only requests of a route with a pool are offloaded, and each such route says how to refuse. */
     req->route->busy(req, retry_after_s);
+}
+
+void app_resources_load(struct app *app)
+{
+    const struct config *cfg = app->cfg;
+    app->n_resources = cfg->n_resources;
+    app->resources = calloc(cfg->n_resources + 1, sizeof(struct resource));
+    if (app->resources == NULL)
+        abort();
+    for (unsigned i = 0; i < cfg->n_resources; i++) {
+        const struct cfg_resource *cr = &cfg->resources[i];
+        struct resource *r = &app->resources[i];
+        r->identifier = cr->identifier;
+        r->scopes = (const char **)cr->scopes;
+        r->n_scopes = cr->n_scopes;
+        r->format = cr->access_token_format != NULL && strcmp(cr->access_token_format, "opaque") == 0
+                        ? TOKEN_FORMAT_OPAQUE
+                        : TOKEN_FORMAT_JWT;
+        r->signing_alg = cr->signing_alg != NULL ? cr->signing_alg : cfg->keys.algorithms[0];
+        r->access_token_ttl = cr->access_token_ttl;
+    }
 }
 
 const struct resource *app_resource(const struct app *app, const char *identifier)

@@ -50,26 +50,6 @@ static bool yaml_has(const char *yaml, const char *key)
     return false;
 }
 
-/* The configured APIs as the endpoints see them (what cmd_serve.c's load_resources does). */
-static void load_resources(struct app *app)
-{
-    const struct config *cfg = app->cfg;
-    app->n_resources = cfg->n_resources;
-    app->resources = calloc(cfg->n_resources + 1, sizeof(struct resource));
-    for (unsigned i = 0; i < cfg->n_resources; i++) {
-        const struct cfg_resource *cr = &cfg->resources[i];
-        struct resource *r = &app->resources[i];
-        r->identifier = cr->identifier;
-        r->scopes = (const char **)cr->scopes;
-        r->n_scopes = cr->n_scopes;
-        r->format = cr->access_token_format != NULL && strcmp(cr->access_token_format, "opaque") == 0
-                        ? TOKEN_FORMAT_OPAQUE
-                        : TOKEN_FORMAT_JWT;
-        r->signing_alg = cr->signing_alg != NULL ? cr->signing_alg : cfg->keys.algorithms[0];
-        r->access_token_ttl = cr->access_token_ttl;
-    }
-}
-
 struct hx *hx_open(const char *yaml)
 {
     struct hx *h = calloc(1, sizeof(*h));
@@ -112,7 +92,7 @@ struct hx *hx_open(const char *yaml)
     if (app->limiter == NULL)
         hx_die("login limiter");
     app->userinfo_url = HX_ISSUER "/me";
-    load_resources(app);
+    app_resources_load(app);
     discovery_build(app);
     if (discovery_refresh(app, db, &err) != 0)
         hx_die("discovery: %s", err.msg);

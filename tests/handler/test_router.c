@@ -49,11 +49,11 @@ struct route_case {
     const char *allow;
 };
 
-static bool run_cases(const struct route_case *rows, size_t n)
+static bool run_cases(struct hx *x, const struct route_case *rows, size_t n)
 {
     bool ok = true;
     for (size_t i = 0; i < n; i++) {
-        struct http_req *req = run(h, rows[i].method, rows[i].path);
+        struct http_req *req = run(x, rows[i].method, rows[i].path);
         const char *allow = hx_res_header(req, "allow");
         if (req->res.status != rows[i].status || (rows[i].allow == NULL) != (allow == NULL) ||
             (allow != NULL && strcmp(allow, rows[i].allow) != 0)) {
@@ -64,7 +64,7 @@ static bool run_cases(const struct route_case *rows, size_t n)
     }
     return ok;
 }
-#define RUN_CASES(rows) ASSERT(run_cases((rows), sizeof(rows) / sizeof((rows)[0])))
+#define RUN_CASES(x, rows) ASSERT(run_cases((x), (rows), sizeof(rows) / sizeof((rows)[0])))
 
 TEST(router_methods_from_the_table)
 {
@@ -91,7 +91,7 @@ TEST(router_methods_from_the_table)
         {"PUT", "/nowhere", 404, NULL},
         {"GET", "/token/", 404, NULL},
     };
-    RUN_CASES(rows);
+    RUN_CASES(h, rows);
 }
 
 TEST(router_405_rendering)
@@ -149,29 +149,23 @@ TEST(router_offload_matches_once)
     ASSERT(content_type_is(req, "application/jwk-set+json"));
 }
 
+/* Issuer https://op.example.com/oidc: routes are under /oidc, except the RFC 8414 §3 metadata, which also
+ * lives before the issuer's path, and /healthz, also at the root. */
 TEST(router_paths_outside_the_issuer)
 {
-    /* Issuer https://op.example.com/oidc: routes are under /oidc... */
-    struct http_req *req = run(hp, "GET", "/oidc/.well-known/openid-configuration");
-    ASSERT_EQ(req->res.status, 200);
-    req = run(hp, "GET", "/.well-known/openid-configuration");
-    ASSERT_EQ(req->res.status, 404);
-    req = run(hp, "GET", "/token");
-    ASSERT_EQ(req->res.status, 404);
-    /* ...except the RFC 8414 §3 metadata, which also lives before the issuer's path, and /healthz, also at
-     * the root. */
-    req = run(hp, "GET", "/.well-known/oauth-authorization-server/oidc");
-    ASSERT_EQ(req->res.status, 200);
-    req = run(hp, "GET", "/oidc/.well-known/oauth-authorization-server");
-    ASSERT_EQ(req->res.status, 200);
-    req = run(hp, "GET", "/.well-known/oauth-authorization-server/other");
-    ASSERT_EQ(req->res.status, 404);
-    req = run(hp, "GET", "/healthz");
-    ASSERT_EQ(req->res.status, 200);
-    req = run(hp, "GET", "/oidc/healthz");
-    ASSERT_EQ(req->res.status, 200);
-    req = run(hp, "POST", "/healthz");
-    ASSERT_EQ(req->res.status, 405);
+    static const struct route_case rows[] = {
+        {"GET", "/oidc/.well-known/openid-configuration", 200, NULL},
+        {"GET", "/.well-known/openid-configuration", 404, NULL},
+        {"GET", "/token", 404, NULL},
+        {"GET", "/.well-known/oauth-authorization-server/oidc", 200, NULL},
+        {"GET", "/oidc/.well-known/oauth-authorization-server", 200, NULL},
+        {"GET", "/.well-known/oauth-authorization-server/other", 404, NULL},
+        {"GET", "/.well-known/oauth-authorization-server", 404, NULL},
+        {"GET", "/healthz", 200, NULL},
+        {"GET", "/oidc/healthz", 200, NULL},
+        {"POST", "/healthz", 405, "GET, HEAD"},
+    };
+    RUN_CASES(hp, rows);
 }
 
 TEST(router_store_lost)
