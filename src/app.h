@@ -87,7 +87,7 @@ int discovery_refresh(struct app *app, struct store_conn *db, struct errbuf *err
 /* False once the store is lost: its file deleted or replaced under the running server (store_check, one
  * stat). The first failure is logged (once per process) and is final: every later call says false, the
  * endpoints that need the store answer 503, /healthz reports it. Called by worker 0's tick every second
- * and by every /healthz (oauth/router.c). */
+ * and by every /healthz (oauth/discovery.c). Defined in app.c. */
 bool app_store_ok(struct worker *w);
 
 /* Routing: the one entry point the HTTP server calls (oauth/router.c). */

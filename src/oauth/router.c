@@ -3,16 +3,13 @@
  * the endpoints browser clients call, and which requests run on the login pool. Unknown paths get a JSON
  * 404. Once the store is lost (app_store_ok), the endpoints that need it answer 503 and only what is
  * served from memory still works. */
-#include <stdlib.h>
 #include <string.h>
 
 #include "app.h"
 #include "core/arena.h"
-#include "core/log.h"
 #include "oauth/authorize.h"
 #include "oauth/endpoints.h"
 #include "oauth/frontchannel.h"
-#include "store/store.h"
 #include "core/banned.h"
 
 /* What a route needs, and how it answers when the store is lost. */
@@ -149,22 +146,6 @@ static void method_not_allowed(struct http_req *req, const struct app_route *r)
         oauth_error_send_json(req, e);
 }
 
-bool app_store_ok(struct worker *w)
-{
-    struct app *app = w->app;
-    if (atomic_load(&app->store_lost))
-        return false;
-    struct errbuf err = {{0}};
-    if (store_check(w->db, &err) == 0)
-        return true;
-    if (!atomic_exchange(&app->store_lost, true))
-        log_error("store_lost", LS("detail", err.msg),
-                  LS("effect", "endpoints that need the store answer 503 and /healthz reports an error until the "
-                               "store is restored and the server restarted"),
-                  NULL);
-    return false;
-}
-
 /* What was written from now on would vanish with the unlinked file (or land in a stranger's store): no
  * token, code or session is issued into it. */
 static void refuse_store_lost(struct http_req *req, enum route_kind kind)
@@ -213,33 +194,4 @@ void app_busy(struct http_req *req, unsigned retry_after_s)
 {
     /* Only requests of a route with a pool are offloaded, and each such route says how to refuse. */
     req->route->busy(req, retry_after_s);
-}
-
-void app_resources_load(struct app *app)
-{
-    const struct config *cfg = app->cfg;
-    app->n_resources = cfg->n_resources;
-    app->resources = calloc(cfg->n_resources + 1, sizeof(struct resource));
-    if (app->resources == NULL)
-        abort();
-    for (unsigned i = 0; i < cfg->n_resources; i++) {
-        const struct cfg_resource *cr = &cfg->resources[i];
-        struct resource *r = &app->resources[i];
-        r->identifier = cr->identifier;
-        r->scopes = (const char **)cr->scopes;
-        r->n_scopes = cr->n_scopes;
-        r->format = cr->access_token_format != NULL && strcmp(cr->access_token_format, "opaque") == 0
-                        ? TOKEN_FORMAT_OPAQUE
-                        : TOKEN_FORMAT_JWT;
-        r->signing_alg = cr->signing_alg != NULL ? cr->signing_alg : cfg->keys.algorithms[0];
-        r->access_token_ttl = cr->access_token_ttl;
-    }
-}
-
-const struct resource *app_resource(const struct app *app, const char *identifier)
-{
-    for (size_t i = 0; i < app->n_resources; i++)
-        if (strcmp(app->resources[i].identifier, identifier) == 0)
-            return &app->resources[i];
-    return NULL;
 }

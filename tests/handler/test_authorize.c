@@ -140,6 +140,30 @@ TEST(authz_errors_not_redirectable)
     RUN_CASES(rows);
 }
 
+/* A response that could not carry the state back (RFC 6749 §4.1.2) is refused on the page, before any
+ * redirect: a redirect without the state would mislead the client. */
+TEST(authz_state_too_long_not_redirected)
+{
+    struct http_req *req = hx_request(h, "GET", "/auth");
+    struct strbuf sb;
+    strbuf_init(&sb, req->arena, 128 * 1024);
+    strbuf_adds(&sb, WEB "&state=");
+    for (int i = 0; i < 70 * 1024; i++)
+        strbuf_addc(&sb, 's');
+    struct form f;
+    ASSERT_EQ(form_parse(req->arena, sb.buf, sb.len, 64, &f), FORM_OK);
+    struct authz_validation v;
+    authz_validate(req, &f, &v);
+    ASSERT_EQ(v.error.code, OAUTH_ERR_INVALID_REQUEST);
+    ASSERT_STREQ(v.error.description, "state is too long for the authorization response");
+    ASSERT(!v.redirectable);
+    /* Within the bound, fine. */
+    struct str q = str_c(WEB "&state=short");
+    ASSERT_EQ(form_parse(req->arena, q.p, q.len, 64, &f), FORM_OK);
+    authz_validate(req, &f, &v);
+    ASSERT_EQ(v.error.code, OAUTH_ERR_NONE);
+}
+
 TEST(authz_errors_redirectable)
 {
     static const struct authz_case rows[] = {
@@ -356,6 +380,6 @@ TEST(authz_parked_request_grant_withdrawn)
                  "registered%20for%20the%20authorization%20code%20flow&state=st2&iss=https%3A%2F%2Fop.example.com");
 }
 
-TESTS(T(authz_errors_not_redirectable), T(authz_errors_redirectable), T(authz_error_destination),
+TESTS(T(authz_errors_not_redirectable), T(authz_state_too_long_not_redirected), T(authz_errors_redirectable), T(authz_error_destination),
       T(authz_valid_request_and_round_trip), T(authz_endpoint_renders), T(authz_parked_request_validated_again),
       T(authz_parked_request_grant_withdrawn))
