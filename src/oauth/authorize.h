@@ -34,8 +34,8 @@ struct authz_validation {
  * RFC 7636 §4.3; RFC 8707; RFC 8252 §7.3): client and redirect_uri first (errors not redirectable), then
  * response_mode, the repeated and unsupported parameters, response_type, scope, PKCE, prompt, max_age,
  * id_token_hint and the resource. Renders nothing and writes nothing (req is const): it reads the client
- * through the worker's cache, the configuration, and the worker's keys for an id_token_hint; memory comes
- * from req->arena. The callers render: the authorization endpoint and the interaction pages (a parked
+ * through the worker's cache (a store read when not cached), the configuration, and the worker's keys for
+ * an id_token_hint; memory comes from req->arena. The callers render: the authorization endpoint and the interaction pages (a parked
  * request is validated again when it resumes, against the client as it is then) with authz_send_error(),
  * a pushed authorization request endpoint (RFC 9126) as JSON. */
 void authz_validate(const struct http_req *req, const struct form *f, struct authz_validation *out);
