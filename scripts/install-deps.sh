@@ -14,7 +14,7 @@ log() { printf 'install-deps: %s\n' "$*"; }
 # Tests: cmake (for ctest), clang (libFuzzer), wrk and sqlite3 (bench, debugging), curl, jq (CLI tests),
 # chromium (Debian's build, driven by playwright-core in the browser tests; never a downloaded browser).
 PKGS=(build-essential pkg-config libh2o-evloop-dev libjansson-dev libssl-dev libsqlite3-dev libsodium-dev
-      libcyaml-dev cmake clang wrk sqlite3 curl ca-certificates jq chromium)
+      libyaml-dev cmake clang wrk sqlite3 curl ca-certificates jq chromium)
 
 # Node.js: openid-client v6 and jose v6 need a Node with a global WebCrypto (Node >= 20 is supported).
 # A Node that is already installed (e.g. from another apt source, which bundles npm) is kept when it

@@ -1,7 +1,7 @@
 /* cmd_client.c: `ostiary client create|list|show|update|delete|rotate-secret`: registered clients in the
  * store, with RFC 7591 §2 metadata names. A secret is shown once (creation, rotation) and stored only as its
- * SHA-256. The checks mirror those of clients[] in core/config.c, and the grant types follow the grant table
- * (oauth/grant_table.h) as the file's do; the configuration file itself is not edited. */
+ * SHA-256. The metadata goes through the same check as clients[] of the configuration
+ * (oauth/client_check.c), its problems named by option; the configuration file itself is not edited. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,14 +16,14 @@
 #include "core/rand.h"
 #include "core/str.h"
 #include "oauth/client.h"
+#include "oauth/client_check.h"
 #include "oauth/scope.h"
 #include "store/store.h"
 #include "core/validate.h"
 #include "jose/jose.h"
 #include "core/banned.h"
 
-#define LIST_MAX 64u                      /* redirect URIs, resources, grant types per command */
-#define TTL_MAX (366u * 86400u)           /* the configuration's bound on a per-entry access_token_ttl */
+#define LIST_MAX 64u /* redirect URIs, resources, grant types per command */
 
 /* ---- Command line ---------------------------------------------------------------------------------- */
 
@@ -56,74 +56,54 @@ enum opt {
     O_COUNT
 };
 
-static const struct {
-    const char *name;
-    bool has_value;
-    bool repeatable;
-} opts[O_COUNT] = {
-    [O_CLIENT_ID] = {"--client-id", true, false},
-    [O_NAME] = {"--name", true, false},
-    [O_APP_TYPE] = {"--application-type", true, false},
-    [O_GRANT_TYPE] = {"--grant-type", true, true},
-    [O_GRANT_TYPES] = {"--grant-types", true, true},
-    [O_REDIRECT_URI] = {"--redirect-uri", true, true},
-    [O_NO_REDIRECT_URIS] = {"--no-redirect-uris", false, false},
-    [O_SCOPE] = {"--scope", true, false},
-    [O_AUTH_METHOD] = {"--auth-method", true, false},
-    [O_PUBLIC] = {"--public", false, false},
-    [O_SECRET] = {"--secret", true, false},
-    [O_SECRET_SHA256] = {"--secret-sha256", true, false},
-    [O_RESOURCE] = {"--resource", true, true},
-    [O_NO_RESOURCES] = {"--no-resources", false, false},
-    [O_TTL] = {"--access-token-ttl", true, false},
-    [O_POST_LOGOUT_URI] = {"--post-logout-redirect-uri", true, true},
-    [O_NO_POST_LOGOUT_URIS] = {"--no-post-logout-redirect-uris", false, false},
-    [O_ID_TOKEN_ALG] = {"--id-token-alg", true, false},
-    [O_REFRESH_POLICY] = {"--refresh-token-policy", true, false},
-    [O_PKCE_METHODS] = {"--pkce-methods", true, false},
-    [O_REQUIRE_PKCE] = {"--require-pkce", false, false},
-    [O_NO_REQUIRE_PKCE] = {"--no-require-pkce", false, false},
-    [O_INTROSPECTION_ACCESS] = {"--introspection-access", true, false},
-    [O_INTROSPECTION_RESOURCE] = {"--introspection-resource", true, true},
-    [O_NO_INTROSPECTION_RESOURCES] = {"--no-introspection-resources", false, false},
+/* The command's ctx: the values of the repeatable options, unchecked (they are checked once the
+ * configuration is loaded). */
+struct client_args {
+    struct cli_values grants, redirect_uris, resources, post_logout_uris, introspection_resources;
+    struct client client; /* create: the client to store, built before the store is opened */
 };
 
-#define BIT(o) (1u << (o))
-_Static_assert(O_COUNT <= 32, "client_args.seen holds one bit per option");
+#define INTO(m) LIST_MAX, CLI_INTO(struct client_args, m)
+static const struct cli_opt opts[O_COUNT] = {
+    [O_CLIENT_ID] = {"--client-id", true, 0, 0, "client_id"},
+    [O_NAME] = {"--name", true, 0, 0, "client_name"},
+    [O_APP_TYPE] = {"--application-type", true, 0, 0, "application_type"},
+    [O_GRANT_TYPE] = {"--grant-type", true, INTO(grants), "grant_types"},
+    [O_GRANT_TYPES] = {"--grant-types", true, LIST_MAX, 0, NULL}, /* split_grants */
+    [O_REDIRECT_URI] = {"--redirect-uri", true, INTO(redirect_uris), "redirect_uris"},
+    [O_NO_REDIRECT_URIS] = {"--no-redirect-uris", false, 0, 0, NULL},
+    [O_SCOPE] = {"--scope", true, 0, 0, "scope"},
+    [O_AUTH_METHOD] = {"--auth-method", true, 0, 0, "token_endpoint_auth_method"},
+    [O_PUBLIC] = {"--public", false, 0, 0, NULL},
+    [O_SECRET] = {"--secret", true, 0, 0, "client_secret"},
+    [O_SECRET_SHA256] = {"--secret-sha256", true, 0, 0, "client_secret_sha256"},
+    [O_RESOURCE] = {"--resource", true, INTO(resources), "resources"},
+    [O_NO_RESOURCES] = {"--no-resources", false, 0, 0, NULL},
+    [O_TTL] = {"--access-token-ttl", true, 0, 0, "access_token_ttl"},
+    [O_POST_LOGOUT_URI] = {"--post-logout-redirect-uri", true, INTO(post_logout_uris),
+                           "post_logout_redirect_uris"},
+    [O_NO_POST_LOGOUT_URIS] = {"--no-post-logout-redirect-uris", false, 0, 0, NULL},
+    [O_ID_TOKEN_ALG] = {"--id-token-alg", true, 0, 0, "id_token_signed_response_alg"},
+    [O_REFRESH_POLICY] = {"--refresh-token-policy", true, 0, 0, "refresh_token_policy"},
+    [O_PKCE_METHODS] = {"--pkce-methods", true, 0, 0, "pkce_methods"},
+    [O_REQUIRE_PKCE] = {"--require-pkce", false, 0, 0, NULL},
+    /* The only require_pkce a check can refuse is false. */
+    [O_NO_REQUIRE_PKCE] = {"--no-require-pkce", false, 0, 0, "require_pkce"},
+    [O_INTROSPECTION_ACCESS] = {"--introspection-access", true, 0, 0, "introspection_access"},
+    [O_INTROSPECTION_RESOURCE] = {"--introspection-resource", true, INTO(introspection_resources),
+                                  "introspection_resources"},
+    [O_NO_INTROSPECTION_RESOURCES] = {"--no-introspection-resources", false, 0, 0, NULL},
+};
+#undef INTO
+
+#define BIT(o) CLI_BIT(o)
+_Static_assert(O_COUNT <= CLI_MAX_OPTS, "cli_args.seen holds one bit per option");
 #define METADATA_OPTS                                                                                          \
     (BIT(O_NAME) | BIT(O_APP_TYPE) | BIT(O_GRANT_TYPE) | BIT(O_GRANT_TYPES) | BIT(O_REDIRECT_URI) |            \
      BIT(O_SCOPE) | BIT(O_AUTH_METHOD) | BIT(O_PUBLIC) | BIT(O_SECRET) | BIT(O_SECRET_SHA256) |                \
      BIT(O_RESOURCE) | BIT(O_TTL) | BIT(O_POST_LOGOUT_URI) | BIT(O_ID_TOKEN_ALG) | BIT(O_REFRESH_POLICY) |     \
      BIT(O_PKCE_METHODS) | BIT(O_REQUIRE_PKCE) | BIT(O_NO_REQUIRE_PKCE) | BIT(O_INTROSPECTION_ACCESS) |        \
      BIT(O_INTROSPECTION_RESOURCE))
-
-/* What the command line said, unchecked: values are validated once the configuration is loaded. */
-struct client_args {
-    unsigned seen;               /* BIT(enum opt) of every option given */
-    const char *val[O_COUNT];    /* single-valued options */
-    const char *grants[LIST_MAX];
-    const char *grant_flag[LIST_MAX]; /* --grant-type or --grant-types, for messages */
-    size_t n_grants;
-    const char *redirect_uris[LIST_MAX];
-    size_t n_redirect_uris;
-    const char *resources[LIST_MAX];
-    size_t n_resources;
-    const char *post_logout_uris[LIST_MAX];
-    size_t n_post_logout_uris;
-    const char *introspection_resources[LIST_MAX];
-    size_t n_introspection_resources;
-    const char *pos[4];          /* subcommand, then its operands */
-    size_t n_pos;
-};
-
-/* Everything a subcommand needs. */
-struct client_cmd {
-    const char *sub;             /* "create", ...: the prefix of every message */
-    struct client_args *args;
-    struct config *cfg;
-    struct store_conn *db;
-    struct arena *a;
-};
 
 static void usage(FILE *out)
 {
@@ -180,162 +160,20 @@ static void usage(FILE *out)
           out);
 }
 
-/* A malformed command line: the message, a pointer to the help, and exit status 2. */
-static void usage_error(const char *sub, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
-static void usage_error(const char *sub, const char *fmt, ...)
+/* --grant-types a,b,c: each item as a --grant-type (spaces around items tolerated; an empty item is kept, to
+ * be refused). */
+static int split_grants(void *ctx, struct arena *a, int o, const char *v, struct errbuf *err)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("ostiary: client", stderr);
-    if (sub != NULL)
-        fprintf(stderr, " %s", sub);
-    fputs(": ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs(" (see ostiary client help)\n", stderr);
-    va_end(ap);
-    exit(2);
-}
-
-static int find_opt(const char *s)
-{
-    for (int o = 0; o < O_COUNT; o++)
-        if (strcmp(s, opts[o].name) == 0)
-            return o;
-    return -1;
-}
-
-/* Splits --grant-types a,b,c (spaces around items tolerated). An empty item is kept, to be refused. */
-static void add_grant_list(struct arena *a, struct client_args *ca, const char *list)
-{
+    struct client_args *cl = ctx;
     struct str item;
-    for (const char *c = list; str_list_next(&c, " ", &item);) {
-        if (ca->n_grants == LIST_MAX)
-            usage_error(NULL, "%s: too many grant types", "--grant-types");
-        ca->grant_flag[ca->n_grants] = "--grant-types";
-        ca->grants[ca->n_grants++] = str_dup(a, item);
+    for (const char *c = v; o == O_GRANT_TYPES && str_list_next(&c, " ", &item);) {
+        if (cl->grants.n == LIST_MAX) {
+            errbuf_set(err, "--grant-types: at most %u values", LIST_MAX);
+            return -1;
+        }
+        cl->grants.v[cl->grants.n++] = str_dup(a, item);
     }
-}
-
-static void add_to_list(const char **list, size_t *n, const char *v, const char *flag)
-{
-    if (*n == LIST_MAX)
-        usage_error(NULL, "%s: at most 64 values", flag);
-    list[(*n)++] = v;
-}
-
-/* One pass: client options, global options and operands may come in any order. "--" ends the options. */
-static void parse_args(int argc, char **argv, struct arena *a, struct cli_globals *g, struct client_args *ca)
-{
-    bool operands_only = false;
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        if (!operands_only && strcmp(s, "--") == 0) {
-            operands_only = true;
-            continue;
-        }
-        int o = operands_only ? -1 : find_opt(s);
-        if (o >= 0) {
-            const char *v = NULL;
-            if (opts[o].has_value) {
-                if (i + 1 >= argc)
-                    usage_error(NULL, "%s needs a value", s);
-                v = argv[++i];
-            }
-            if ((ca->seen & BIT(o)) && !opts[o].repeatable)
-                usage_error(NULL, "%s given more than once", s);
-            ca->seen |= BIT(o);
-            ca->val[o] = v;
-            if (o == O_GRANT_TYPE) {
-                add_to_list(ca->grants, &ca->n_grants, v, s);
-                ca->grant_flag[ca->n_grants - 1] = "--grant-type";
-            } else if (o == O_GRANT_TYPES) {
-                add_grant_list(a, ca, v);
-            } else if (o == O_REDIRECT_URI) {
-                add_to_list(ca->redirect_uris, &ca->n_redirect_uris, v, s);
-            } else if (o == O_RESOURCE) {
-                add_to_list(ca->resources, &ca->n_resources, v, s);
-            } else if (o == O_POST_LOGOUT_URI) {
-                add_to_list(ca->post_logout_uris, &ca->n_post_logout_uris, v, s);
-            } else if (o == O_INTROSPECTION_RESOURCE) {
-                add_to_list(ca->introspection_resources, &ca->n_introspection_resources, v, s);
-            }
-            continue;
-        }
-        if (!operands_only && cli_global_flag(g, argc, argv, &i))
-            continue;
-        if (!operands_only && s[0] == '-' && s[1] != '\0')
-            usage_error(ca->n_pos > 0 ? ca->pos[0] : NULL, "unknown option '%s'", s);
-        if (ca->n_pos == sizeof(ca->pos) / sizeof(ca->pos[0]))
-            usage_error(ca->pos[0], "unexpected argument '%s'", s);
-        ca->pos[ca->n_pos++] = s;
-    }
-}
-
-/* NULL if uri may be registered, else the reason. */
-static const char *redirect_uri_problem(const char *uri, bool dev)
-{
-    size_t sl = uri_scheme_len(uri);
-    /* RFC 6749 §3.1.2: absolute, no fragment. Custom schemes are for native apps (RFC 8252 §7.1). */
-    if (sl == 0 || !valid_visible_ascii(uri) || strchr(uri, '#') != NULL)
-        return "must be an absolute URI without fragment, without spaces or non-ASCII characters "
-               "(RFC 6749 §3.1.2)";
-    bool http = sl == 4 && strncasecmp(uri, "http", 4) == 0;
-    bool https = sl == 5 && strncasecmp(uri, "https", 5) == 0;
-    if (!http && !https)
-        return NULL;
-    if (strncmp(uri, "https://", 8) != 0 && strncmp(uri, "http://", 7) != 0)
-        return "must be an absolute http or https URL";
-    const char *auth = uri + (https ? 8 : 7);
-    size_t alen = strcspn(auth, "/?#");
-    if (memchr(auth, '@', alen) != NULL)
-        return "must not contain userinfo ('@')";
-    size_t hlen = alen;
-    const char *port = NULL;
-    if (auth[0] == '[') {
-        const char *close = memchr(auth, ']', alen);
-        if (close == NULL || close == auth + 1)
-            return "has an invalid IPv6 host";
-        hlen = (size_t)(close - auth) + 1;
-        if (hlen < alen) {
-            if (auth[hlen] != ':')
-                return "has an invalid host";
-            port = auth + hlen + 1;
-        }
-    } else {
-        const char *colon = memchr(auth, ':', alen);
-        if (colon != NULL) {
-            hlen = (size_t)(colon - auth);
-            port = colon + 1;
-        }
-    }
-    if (hlen == 0)
-        return "has no host";
-    if (port != NULL) {
-        size_t plen = (size_t)(auth + alen - port);
-        unsigned v = 0;
-        if (plen == 0 || plen > 5)
-            return "has an invalid port";
-        for (size_t i = 0; i < plen; i++) {
-            if (port[i] < '0' || port[i] > '9')
-                return "has an invalid port";
-            v = v * 10 + (unsigned)(port[i] - '0');
-        }
-        if (v == 0 || v > 65535)
-            return "has an invalid port";
-    }
-    /* A code sent over plain http to a remote host can be read on the way (RFC 6749 §10.5). */
-    if (http && !dev && !host_is_loopback(auth, hlen))
-        return "plain http is only allowed for a loopback host (localhost, 127.0.0.0/8, [::1]) or in dev mode; "
-               "use https";
-    return NULL;
-}
-
-static bool is_resource(const struct config *cfg, const char *id)
-{
-    for (unsigned i = 0; i < cfg->n_resources; i++)
-        if (strcmp(cfg->resources[i].identifier, id) == 0)
-            return true;
-    return false;
+    return 0;
 }
 
 static int config_client_index(const struct config *cfg, const char *client_id)
@@ -346,269 +184,211 @@ static int config_client_index(const struct config *cfg, const char *client_id)
     return -1;
 }
 
-/* The secret an operator wants set: --secret (returned, to be echoed once) or --secret-sha256 (only the
- * hash). Returns true when one of them was given. */
-static bool secret_from_args(const struct client_cmd *cc, uint8_t hash[STORE_HASH_LEN], const char **shown)
+/* ---- The client a command line asks for ------------------------------------------------------------ */
+
+/* The option that names a metadata field in messages. */
+static const char *flag_of(const char *field)
 {
-    const struct client_args *ca = cc->args;
+    for (int o = 0; o < O_COUNT; o++)
+        if (opts[o].field != NULL && strcmp(opts[o].field, field) == 0)
+            return opts[o].name;
+    return field;
+}
+
+/* The list fields: the option that sets one (repeatable, replacing the list) and the one that clears it. */
+static const struct {
+    const char *field;
+    enum opt set, clear;
+} list_opts[] = {
+    {"redirect_uris", O_REDIRECT_URI, O_NO_REDIRECT_URIS},
+    {"resources", O_RESOURCE, O_NO_RESOURCES},
+    {"post_logout_redirect_uris", O_POST_LOGOUT_URI, O_NO_POST_LOGOUT_URIS},
+    {"introspection_resources", O_INTROSPECTION_RESOURCE, O_NO_INTROSPECTION_RESOURCES},
+};
+#define N_LIST_OPTS (sizeof(list_opts) / sizeof(list_opts[0]))
+
+/* Options that contradict each other, whatever their values. */
+static int check_flags(const struct cli_args *ca, struct errbuf *err)
+{
+    for (size_t k = 0; k < N_LIST_OPTS; k++) {
+        if (cli_seen(ca, list_opts[k].set) && cli_seen(ca, list_opts[k].clear)) {
+            errbuf_set(err, "%s and %s are mutually exclusive", opts[list_opts[k].set].name,
+                       opts[list_opts[k].clear].name);
+            return -1;
+        }
+    }
+    const char *m = ca->val[O_AUTH_METHOD];
+    if (m != NULL && cli_seen(ca, O_PUBLIC) && strcmp(m, "none") != 0) {
+        errbuf_set(err, "--public contradicts --auth-method %s", m);
+        return -1;
+    }
+    if (cli_seen(ca, O_REQUIRE_PKCE) && cli_seen(ca, O_NO_REQUIRE_PKCE)) {
+        errbuf_set(err, "--require-pkce and --no-require-pkce are mutually exclusive");
+        return -1;
+    }
+    return 0;
+}
+
+/* Replaces a list field of m with the option's values when the option (or its --no- form) was given. */
+static void apply_list(const struct cli_args *ca, enum opt set, enum opt clear,
+                       const struct cli_values *values, struct meta_list *field)
+{
+    if (cli_seen(ca, set) || cli_seen(ca, clear))
+        *field = (struct meta_list){values->v, values->n};
+}
+
+/* The metadata the command line asks for: the stored client's (update; NULL for create) with the given
+ * options applied, or the defaults of `ostiary client create`, which differ from those of the file in
+ * two ways: a confidential client by default (the server generates its secret), and no refresh_token grant
+ * unless asked for. 0, or -1 with err set (an option's value that is not even a value). */
+static int build_meta(const struct cli_args *ca, const struct client_args *cl,
+                      const struct store_client *stored, struct arena *a, struct client_meta *m,
+                      struct errbuf *err)
+{
+    const char *v;
+    memset(m, 0, sizeof(*m));
+    if (stored != NULL) {
+        json_t *o =
+            json_loads(stored->metadata != NULL ? stored->metadata : "{}", JSON_REJECT_DUPLICATES, NULL);
+        if (!json_is_object(o)) {
+            json_decref(o);
+            errbuf_set(err, "the stored metadata of '%s' is not valid JSON metadata", stored->client_id);
+            return -1;
+        }
+        /* m points into o: it lives as long as the command's arena. */
+        arena_defer(a, (void (*)(void *))json_decref, o);
+        client_meta_from_json(o, a, m);
+        m->client_id = stored->client_id;
+    } else {
+        m->client_id = ca->val[O_CLIENT_ID] != NULL ? ca->val[O_CLIENT_ID] : rand_token(a, 32);
+    }
+    /* The server holds the secret or generates one: a confidential client never needs --secret. */
+    m->server_secret = true;
+    m->client_secret = ca->val[O_SECRET];
+    m->client_secret_sha256 = ca->val[O_SECRET_SHA256];
+    if ((v = ca->val[O_NAME]) != NULL)
+        m->client_name = v[0] != '\0' ? v : NULL;
+    if ((v = ca->val[O_APP_TYPE]) != NULL)
+        m->application_type = v;
+    apply_list(ca, O_REDIRECT_URI, O_NO_REDIRECT_URIS, &cl->redirect_uris, &m->redirect_uris);
+    if (cl->grants.n > 0) {
+        m->grant_types = (struct meta_list){cl->grants.v, cl->grants.n};
+    } else if (stored == NULL) {
+        static const char *const code[] = {"authorization_code"}, *const machine[] = {"client_credentials"};
+        m->grant_types = (struct meta_list){m->redirect_uris.n > 0 ? code : machine, 1};
+    }
+    if ((v = ca->val[O_SCOPE]) != NULL)
+        m->scope = v[0] != '\0' ? v : NULL; /* "" for none */
+    if ((v = ca->val[O_AUTH_METHOD]) != NULL)
+        m->token_endpoint_auth_method = v;
+    else if (cli_seen(ca, O_PUBLIC))
+        m->token_endpoint_auth_method = "none";
+    apply_list(ca, O_RESOURCE, O_NO_RESOURCES, &cl->resources, &m->resources);
+    if ((v = ca->val[O_TTL]) != NULL && parse_u32(v, &m->access_token_ttl) != 0) {
+        errbuf_set(err,
+                   "--access-token-ttl: seconds between 0 and %u (0 = the API's or the global default), "
+                   "got '%s'",
+                   CFG_ENTRY_TTL_MAX, v);
+        return -1;
+    }
+    apply_list(ca, O_POST_LOGOUT_URI, O_NO_POST_LOGOUT_URIS, &cl->post_logout_uris,
+               &m->post_logout_redirect_uris);
+    if ((v = ca->val[O_ID_TOKEN_ALG]) != NULL)
+        m->id_token_signed_response_alg = v;
+    if ((v = ca->val[O_REFRESH_POLICY]) != NULL)
+        m->refresh_token_policy = v;
+    if ((v = ca->val[O_PKCE_METHODS]) != NULL) {
+        /* S256,plain: spaces around items tolerated; an empty item is kept, to be refused. */
+        const char **list = arena_alloc(a, (strlen(v) + 1) * sizeof(*list));
+        size_t n = 0;
+        struct str item;
+        for (const char *c = v; str_list_next(&c, " ", &item);)
+            list[n++] = str_dup(a, item);
+        m->pkce_methods = (struct meta_list){list, n};
+    }
+    if ((v = ca->val[O_INTROSPECTION_ACCESS]) != NULL)
+        m->introspection_access = v;
+    apply_list(ca, O_INTROSPECTION_RESOURCE, O_NO_INTROSPECTION_RESOURCES, &cl->introspection_resources,
+               &m->introspection_resources);
+    if (cli_seen(ca, O_REQUIRE_PKCE) || cli_seen(ca, O_NO_REQUIRE_PKCE))
+        m->require_pkce = cli_seen(ca, O_REQUIRE_PKCE) ? "true" : "false";
+    else if (m->token_endpoint_auth_method != NULL && strcmp(m->token_endpoint_auth_method, "none") == 0)
+        m->require_pkce = NULL; /* turning a client public switches PKCE on (RFC 9700 §2.1.1) */
+    return 0;
+}
+
+/* The client the command line asks for, checked by the rules of the configuration's clients[]
+ * (oauth/client_check.c). 0, or 1 with err set to "client <sub>: <option>: <reason>" (and *p filled when
+ * the rules refused the metadata). */
+static int build_client(const struct config *cfg, const char *sub, const struct cli_args *ca,
+                        const struct client_args *cl, const struct store_client *stored, struct arena *a,
+                        struct client *out, struct client_problem *p, struct errbuf *err)
+{
+    struct client_meta m;
+    struct errbuf why = {{0}};
+    memset(p, 0, sizeof(*p));
+    if (check_flags(ca, &why) != 0 || build_meta(ca, cl, stored, a, &m, &why) != 0) {
+        errbuf_set(err, "client %s: %s", sub, why.msg);
+        return 1;
+    }
+    if (client_check(cfg, &m, a, out, p) == 0)
+        return 0;
+    char reason[512];
+    client_problem_reason(p, flag_of, reason, sizeof(reason));
+    /* A stored list the command did not touch is at fault: say how to change it. */
+    const char *hint = "";
+    for (size_t k = 0; k < N_LIST_OPTS && stored != NULL; k++) {
+        if (strcmp(p->field, list_opts[k].field) == 0 && !cli_seen(ca, list_opts[k].set) &&
+            !cli_seen(ca, list_opts[k].clear))
+            hint = arena_printf(a, " (the stored list; clear it with %s)", opts[list_opts[k].clear].name);
+    }
+    errbuf_set(err, "client %s: %s: %s%s", sub, flag_of(p->field), reason, hint);
+    return 1;
+}
+
+int client_cli_build(const struct config *cfg, struct arena *a, int argc, char **argv,
+                     const struct store_client *stored, struct client *out, struct client_problem *p,
+                     struct errbuf *err)
+{
+    struct cli_globals g = {0};
+    struct cli_args ca = {0};
+    struct client_args cl = {0};
+    memset(p, 0, sizeof(*p));
+    if (cli_parse(opts, O_COUNT, argc, argv, &g, &ca, split_grants, &cl, a, err) != 0)
+        return 2;
+    return build_client(cfg, ca.n_pos > 0 ? ca.pos[0] : "create", &ca, &cl, stored, a, out, p, err);
+}
+
+/* The secret an operator wants set: --secret (returned, to be echoed once) or --secret-sha256 (only the
+ * hash; client_check has made sure it decodes). Returns true when one of them was given. */
+static bool secret_from_args(const struct cli_cmd *cc, uint8_t hash[STORE_HASH_LEN], const char **shown)
+{
+    const struct cli_args *ca = &cc->args;
+    unsigned char *raw;
+    size_t rawlen;
     *shown = NULL;
     if (ca->val[O_SECRET] != NULL) {
-        const char *s = ca->val[O_SECRET];
-        store_hash(s, strlen(s), hash);
-        *shown = s;
+        store_hash(ca->val[O_SECRET], strlen(ca->val[O_SECRET]), hash);
+        *shown = ca->val[O_SECRET];
         return true;
     }
-    if (ca->val[O_SECRET_SHA256] != NULL) {
-        const char *h = ca->val[O_SECRET_SHA256];
-        unsigned char *raw;
-        size_t rawlen;
-        if (b64_decode(cc->a, h, strlen(h), &raw, &rawlen) != 0 || rawlen != STORE_HASH_LEN)
-            die("client %s: --secret-sha256: must be the base64 of a 32-byte SHA-256 digest "
-                "(printf %%s \"$secret\" | openssl dgst -sha256 -binary | base64)",
-                cc->sub);
-        memcpy(hash, raw, STORE_HASH_LEN);
-        return true;
-    }
-    return false;
+    const char *h = ca->val[O_SECRET_SHA256];
+    if (h == NULL || b64_decode(cc->a, h, strlen(h), &raw, &rawlen) != 0 || rawlen != STORE_HASH_LEN)
+        return false;
+    memcpy(hash, raw, STORE_HASH_LEN);
+    return true;
 }
 
-/* The flags of --pkce-methods S256,plain (spaces around items tolerated), or dies naming the option. The
- * names and rules are those of clients[].pkce_methods in the file: S256 or plain, each at most once. */
-static unsigned pkce_methods_arg(const struct client_cmd *cc, const char *list)
+/* The client of this command line, or the command fails naming the option. */
+static void client_of_args(struct cli_cmd *cc, const struct store_client *stored, struct client *c)
 {
-    unsigned flags = 0;
-    struct str item;
-    for (const char *c = list; str_list_next(&c, " ", &item);) {
-        const char *name = str_dup(cc->a, item);
-        unsigned f = pkce_method_flag(name);
-        /* RFC 7636 §4.2: S256 and plain are the only methods defined. */
-        if (f == 0)
-            die("client %s: --pkce-methods: must be S256, plain or both separated by a comma "
-                "(RFC 7636 §4.2), got '%s'",
-                cc->sub, name);
-        if (flags & f)
-            die("client %s: --pkce-methods: duplicate '%s'", cc->sub, name);
-        flags |= f;
-    }
-    return flags;
-}
-
-/* --id-token-alg: as clients[].id_token_signed_response_alg in the file, an algorithm the server holds keys
- * for (keys.algorithms), so that it can sign the client's ID tokens. */
-static void check_id_token_alg(const struct client_cmd *cc, const char *alg)
-{
-    const struct config *cfg = cc->cfg;
-    if (!jose_alg_supported(alg))
-        die("client %s: --id-token-alg: must be RS256, ES256 or EdDSA, got '%s'", cc->sub, alg);
-    struct strbuf algs;
-    strbuf_init(&algs, cc->a, 256);
-    for (unsigned i = 0; i < cfg->keys.n_algorithms; i++) {
-        if (strcmp(cfg->keys.algorithms[i], alg) == 0)
-            return;
-        strbuf_addf(&algs, "%s%s", i > 0 ? ", " : "", cfg->keys.algorithms[i]);
-    }
-    die("client %s: --id-token-alg: '%s' is not one of keys.algorithms (%s): the server has no key to sign "
-        "with it",
-        cc->sub, alg, algs.buf);
-}
-
-/* The URIs of a repeatable option (`flag`, cleared by `no_flag`): not both options, each one allowed as a
- * redirect URI, none twice. */
-static void check_uri_list(const struct client_cmd *cc, enum opt flag, enum opt no_flag, const char *const *uris,
-                           size_t n)
-{
-    const struct client_args *ca = cc->args;
-    const char *name = opts[flag].name;
-    if ((ca->seen & BIT(flag)) && (ca->seen & BIT(no_flag)))
-        die("client %s: %s and %s are mutually exclusive", cc->sub, name, opts[no_flag].name);
-    for (size_t i = 0; i < n; i++) {
-        const char *why = redirect_uri_problem(uris[i], cc->cfg->dev);
-        if (why != NULL)
-            die("client %s: %s: %s, got '%s'", cc->sub, name, why, uris[i]);
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(uris[i], uris[j]) == 0)
-                die("client %s: %s: duplicate '%s'", cc->sub, name, uris[i]);
-    }
-}
-
-/* The API identifiers of a repeatable option (`flag`, cleared by `no_flag`), as clients[].resources and
- * clients[].introspection_resources in the file: not both options, each an API of the configuration, none
- * twice. */
-static void check_resource_list(const struct client_cmd *cc, enum opt flag, enum opt no_flag,
-                                const char *const *ids, size_t n)
-{
-    const struct client_args *ca = cc->args;
-    const char *name = opts[flag].name;
-    if ((ca->seen & BIT(flag)) && (ca->seen & BIT(no_flag)))
-        die("client %s: %s and %s are mutually exclusive", cc->sub, name, opts[no_flag].name);
-    for (size_t i = 0; i < n; i++) {
-        if (!is_resource(cc->cfg, ids[i]))
-            die("client %s: %s: unknown resource '%s' (not a resources[].identifier of the configuration)",
-                cc->sub, name, ids[i]);
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(ids[i], ids[j]) == 0)
-                die("client %s: %s: duplicate '%s'", cc->sub, name, ids[i]);
-    }
-}
-
-/* Checks each given value on its own; combinations are checked on the resulting client (check_client). */
-static void check_args(const struct client_cmd *cc)
-{
-    const struct client_args *ca = cc->args;
-    const char *sub = cc->sub;
-    const char *v;
-
-    v = ca->val[O_CLIENT_ID];
-    /* RFC 6749 Appendix A.1 allows VSCHAR; spaces are refused too, as in the configuration. */
-    if (v != NULL && (v[0] == '\0' || strlen(v) > 255 || !valid_visible_ascii(v)))
-        die("client %s: --client-id: 1 to 255 visible ASCII characters without spaces, got '%s'", sub, v);
-    v = ca->val[O_NAME];
-    if (v != NULL && (strlen(v) > 1024 || !utf8_valid(v, strlen(v))))
-        die("client %s: --name: must be valid UTF-8 of at most 1024 bytes", sub);
-    v = ca->val[O_APP_TYPE];
-    enum application_type at;
-    if (v != NULL && client_application_type_parse(v, &at) != 0)
-        die("client %s: --application-type: must be web or native, got '%s'", sub, v);
-    unsigned grants;
-    struct grant_refusal why;
-    if (grant_names_parse(ca->grants, ca->n_grants, &grants, &why) != 0)
-        die("client %s: %s: %s", sub, ca->grant_flag[why.index], why.reason);
-    check_uri_list(cc, O_REDIRECT_URI, O_NO_REDIRECT_URIS, ca->redirect_uris, ca->n_redirect_uris);
-    v = ca->val[O_SCOPE];
-    if (v != NULL && v[0] != '\0' && !valid_scope_list(v))
-        die("client %s: --scope: must be scope tokens separated by single spaces (RFC 6749 §3.3), got '%s'", sub,
-            v);
-    v = ca->val[O_AUTH_METHOD];
-    enum client_auth_method m;
-    if (v != NULL && client_auth_method_parse(v, &m) != 0)
-        die("client %s: --auth-method: must be client_secret_basic, client_secret_post or none, got '%s'", sub, v);
-    if (v != NULL && (ca->seen & BIT(O_PUBLIC)) && m != CLIENT_AUTH_NONE)
-        die("client %s: --public contradicts --auth-method %s", sub, v);
-    if (ca->val[O_SECRET] != NULL && ca->val[O_SECRET_SHA256] != NULL)
-        die("client %s: --secret and --secret-sha256 are mutually exclusive", sub);
-    if (ca->val[O_SECRET] != NULL && ca->val[O_SECRET][0] == '\0')
-        die("client %s: --secret: must not be empty", sub);
-    check_resource_list(cc, O_RESOURCE, O_NO_RESOURCES, ca->resources, ca->n_resources);
-    v = ca->val[O_TTL];
-    int64_t ttl;
-    if (v != NULL && (str_to_i64(str_c(v), &ttl) != 0 || ttl < 0 || ttl > TTL_MAX))
-        die("client %s: --access-token-ttl: seconds between 0 and %u (0 = the API's or the global default), "
-            "got '%s'",
-            sub, TTL_MAX, v);
-    /* Post-logout redirection targets follow the rules of redirect URIs, as in the file (OIDC
-     * RP-Initiated Logout §3.1). */
-    check_uri_list(cc, O_POST_LOGOUT_URI, O_NO_POST_LOGOUT_URIS, ca->post_logout_uris, ca->n_post_logout_uris);
-    if (ca->val[O_ID_TOKEN_ALG] != NULL)
-        check_id_token_alg(cc, ca->val[O_ID_TOKEN_ALG]);
-    v = ca->val[O_REFRESH_POLICY];
-    enum refresh_policy rp;
-    if (v != NULL && client_refresh_policy_parse(v, &rp) != 0)
-        die("client %s: --refresh-token-policy: must be offline_consent, offline_access or always, got '%s'",
-            sub, v);
-    if (ca->val[O_PKCE_METHODS] != NULL)
-        pkce_methods_arg(cc, ca->val[O_PKCE_METHODS]);
-    if ((ca->seen & BIT(O_REQUIRE_PKCE)) && (ca->seen & BIT(O_NO_REQUIRE_PKCE)))
-        die("client %s: --require-pkce and --no-require-pkce are mutually exclusive", sub);
-    v = ca->val[O_INTROSPECTION_ACCESS];
-    enum introspection_access ia;
-    if (v != NULL && client_introspection_access_parse(v, &ia) != 0)
-        die("client %s: --introspection-access: must be all, own or resources, got '%s'", sub, v);
-    check_resource_list(cc, O_INTROSPECTION_RESOURCE, O_NO_INTROSPECTION_RESOURCES, ca->introspection_resources,
-                        ca->n_introspection_resources);
-}
-
-/* The rules that involve several fields, on the client as it will be stored. */
-static void check_client(const struct client_cmd *cc, const struct client *c, bool secret_given)
-{
-    const char *sub = cc->sub;
-    bool is_public = c->auth_method == CLIENT_AUTH_NONE;
-    if (is_public && secret_given)
-        die("client %s: --secret: a public client (token_endpoint_auth_method none) has no secret; use "
-            "--auth-method client_secret_basic or client_secret_post, or drop the secret",
-            sub);
-    /* RFC 9700 §2.1.1: public clients MUST use PKCE; as in the file, it cannot be switched off for them. */
-    if (is_public && (cc->args->seen & BIT(O_NO_REQUIRE_PKCE)))
-        die("client %s: --no-require-pkce: a public client (token_endpoint_auth_method none) must use PKCE "
-            "(RFC 9700 §2.1.1); only a confidential client can do without it",
-            sub);
-    /* The grant table's rules, as for clients[].grant_types in the file (oauth/grant_table.h). */
-    struct grant_refusal why;
-    if (grant_set_check(c->grant_types, is_public, c->n_redirect_uris, &why) != 0)
-        die("client %s: %s: %s", sub, why.redirect_uris ? "--redirect-uri" : "--grant-type", why.reason);
-    /* As clients[].introspection_access and introspection_resources in the file: the list goes with
-     * `resources`, both ways. */
-    if (c->introspection_access == INTROSPECT_RESOURCES && c->n_introspection_resources == 0)
-        die("client %s: --introspection-access resources needs at least one --introspection-resource", sub);
-    if (c->introspection_access != INTROSPECT_RESOURCES && c->n_introspection_resources > 0)
-        die("client %s: --introspection-resource: only applies with --introspection-access resources (clear the "
-            "list with --no-introspection-resources)",
-            sub);
-}
-
-/* Applies the given options onto c (create: onto an empty client; update: onto the stored one). */
-static void apply_args(const struct client_cmd *cc, struct client *c)
-{
-    const struct client_args *ca = cc->args;
-    if (ca->val[O_NAME] != NULL)
-        c->client_name = ca->val[O_NAME][0] != '\0' ? ca->val[O_NAME] : NULL;
-    if (ca->val[O_APP_TYPE] != NULL)
-        client_application_type_parse(ca->val[O_APP_TYPE], &c->application_type);
-    if (ca->seen & (BIT(O_REDIRECT_URI) | BIT(O_NO_REDIRECT_URIS))) {
-        c->redirect_uris = (const char **)ca->redirect_uris;
-        c->n_redirect_uris = ca->n_redirect_uris;
-    }
-    struct grant_refusal why;
-    if (ca->n_grants > 0 && grant_names_parse(ca->grants, ca->n_grants, &c->grant_types, &why) != 0)
-        die("client %s: %s: %s", cc->sub, ca->grant_flag[why.index], why.reason); /* check_args has refused it */
-    if (ca->val[O_SCOPE] != NULL)
-        c->scope = ca->val[O_SCOPE];
-    if (ca->val[O_AUTH_METHOD] != NULL)
-        client_auth_method_parse(ca->val[O_AUTH_METHOD], &c->auth_method);
-    else if (ca->seen & BIT(O_PUBLIC))
-        c->auth_method = CLIENT_AUTH_NONE;
-    if (ca->seen & (BIT(O_RESOURCE) | BIT(O_NO_RESOURCES))) {
-        c->resources = (const char **)ca->resources;
-        c->n_resources = ca->n_resources;
-    }
-    if (ca->val[O_TTL] != NULL) {
-        int64_t ttl = 0;
-        str_to_i64(str_c(ca->val[O_TTL]), &ttl);
-        c->access_token_ttl = (uint32_t)ttl;
-    }
-    if (ca->seen & (BIT(O_POST_LOGOUT_URI) | BIT(O_NO_POST_LOGOUT_URIS))) {
-        c->post_logout_redirect_uris = (const char **)ca->post_logout_uris;
-        c->n_post_logout_redirect_uris = ca->n_post_logout_uris;
-    }
-    if (ca->val[O_ID_TOKEN_ALG] != NULL)
-        c->id_token_signed_response_alg = ca->val[O_ID_TOKEN_ALG];
-    if (ca->val[O_REFRESH_POLICY] != NULL)
-        client_refresh_policy_parse(ca->val[O_REFRESH_POLICY], &c->refresh_policy);
-    if (ca->val[O_PKCE_METHODS] != NULL)
-        c->pkce_methods = pkce_methods_arg(cc, ca->val[O_PKCE_METHODS]);
-    if (ca->val[O_INTROSPECTION_ACCESS] != NULL)
-        client_introspection_access_parse(ca->val[O_INTROSPECTION_ACCESS], &c->introspection_access);
-    if (ca->seen & (BIT(O_INTROSPECTION_RESOURCE) | BIT(O_NO_INTROSPECTION_RESOURCES))) {
-        c->introspection_resources = (const char **)ca->introspection_resources;
-        c->n_introspection_resources = ca->n_introspection_resources;
-    }
-    if (ca->seen & BIT(O_REQUIRE_PKCE))
-        c->require_pkce = true;
-    else if (ca->seen & BIT(O_NO_REQUIRE_PKCE))
-        c->require_pkce = false;
-    /* A public client always uses PKCE (RFC 9700 §2.1.1): client_from_store reads it so whatever is stored,
-     * and storing it so keeps `show` truthful. --no-require-pkce is refused for it by check_client. */
-    if (c->auth_method == CLIENT_AUTH_NONE)
-        c->require_pkce = true;
+    struct client_problem p;
+    struct errbuf err = {{0}};
+    if (build_client(cc->cfg, cc->sub->name, &cc->args, cc->ctx, stored, cc->a, c, &p, &err) != 0)
+        die("%s", err.msg);
 }
 
 /* ---- Output ------------------------------------------------------------------------------------------- */
-
-static void print_json(json_t *o, size_t flags)
-{
-    if (json_dumpf(o, stdout, flags) != 0)
-        die("cannot write the output");
-    fputc('\n', stdout);
-}
 
 /* The client's metadata object, with client_id first. A stored "client_secret" member would be a bug
  * elsewhere; it is dropped here all the same so this command never prints one. */
@@ -651,36 +431,36 @@ static void print_client(const struct store_client *sc, const char *secret, int6
         json_object_set_new(out, "created_at", json_integer(sc->created_at));
         json_object_set_new(out, "updated_at", json_integer(sc->updated_at));
     }
-    print_json(out, JSON_INDENT(2));
+    cli_print_json(out, JSON_INDENT(2));
     json_decref(out);
 }
 
-static void warn_if_from_config(const struct client_cmd *cc, const struct store_client *sc)
+static void warn_if_from_config(const struct cli_cmd *cc, const struct store_client *sc)
 {
     if (sc->from_config || config_client_index(cc->cfg, sc->client_id) >= 0)
         fprintf(stderr,
                 "ostiary: warning: client '%s' is declared in the configuration file; the server applies the "
                 "file's definition again at its next start, which %s this change. Edit the file as well.\n",
-                sc->client_id, strcmp(cc->sub, "delete") == 0 ? "undoes" : "overwrites");
+                sc->client_id, strcmp(cc->sub->name, "delete") == 0 ? "undoes" : "overwrites");
 }
 
 /* ---- Subcommands ------------------------------------------------------------------------------------- */
 
-static void load_client(const struct client_cmd *cc, const char *id, struct store_client *sc)
+static void load_client(const struct cli_cmd *cc, const char *id, struct store_client *sc)
 {
     struct errbuf err = {{0}};
     int rc = store_client_get(cc->db, cc->a, id, sc, &err);
     if (rc == ERR_NOTFOUND)
-        die("client %s: no client '%s'", cc->sub, id);
+        die("client %s: no client '%s'", cc->sub->name, id);
     if (rc != 0)
-        die("client %s: storage: %s", cc->sub, err.msg);
+        die("client %s: storage: %s", cc->sub->name, err.msg);
 }
 
-static void save_client(const struct client_cmd *cc, const struct store_client *sc)
+static void save_client(const struct cli_cmd *cc, const struct store_client *sc)
 {
     struct errbuf err = {{0}};
     if (store_client_put(cc->db, sc, &err) != 0)
-        die("client %s: storage: %s", cc->sub, err.msg);
+        die("client %s: storage: %s", cc->sub->name, err.msg);
 }
 
 static void wipe(char *s)
@@ -689,26 +469,22 @@ static void wipe(char *s)
         explicit_bzero(s, strlen(s));
 }
 
-static int client_create(struct client_cmd *cc)
+/* create: the whole client is known before the store is opened, so a refused command writes nothing. */
+static void create_prepare(struct cli_cmd *cc)
 {
-    const struct client_args *ca = cc->args;
-    struct client c = {0};
-    c.client_id = ca->val[O_CLIENT_ID] != NULL ? ca->val[O_CLIENT_ID] : rand_token(cc->a, 32);
-    c.auth_method = CLIENT_AUTH_SECRET_BASIC;
-    c.require_pkce = cc->cfg->pkce.required;
-    c.pkce_methods = PKCE_S256;
-    apply_args(cc, &c);
-    if (ca->n_grants == 0)
-        c.grant_types = c.n_redirect_uris > 0 ? GRANT_AUTHORIZATION_CODE : GRANT_CLIENT_CREDENTIALS;
-    if (c.scope == NULL)
-        c.scope = "";
+    struct client_args *cl = cc->ctx;
+    client_of_args(cc, NULL, &cl->client);
+}
 
+static int client_create(struct cli_cmd *cc)
+{
+    struct client_args *cl = cc->ctx;
+    const struct client *c = &cl->client;
     struct store_client sc = {0};
     const char *shown = NULL;
     bool secret_given = secret_from_args(cc, sc.secret_hash, &shown);
-    check_client(cc, &c, secret_given);
     char *generated = NULL;
-    if (c.auth_method != CLIENT_AUTH_NONE) {
+    if (c->auth_method != CLIENT_AUTH_NONE) {
         sc.has_secret = true;
         if (!secret_given) {
             /* 256 bits, so a fast hash is enough at rest (DESIGN "Secrets at rest"). */
@@ -717,16 +493,16 @@ static int client_create(struct client_cmd *cc)
             shown = generated;
         }
     }
-    int idx = config_client_index(cc->cfg, c.client_id);
+    int idx = config_client_index(cc->cfg, c->client_id);
     if (idx >= 0)
         die("client create: --client-id: '%s' is declared in the configuration file (clients[%d]); change it "
             "there",
-            c.client_id, idx);
+            c->client_id, idx);
 
-    char *meta = client_metadata_json(&c);
+    char *meta = client_metadata_json(c);
     if (meta == NULL)
         die("client create: cannot encode the metadata");
-    sc.client_id = c.client_id;
+    sc.client_id = c->client_id;
     sc.metadata = meta;
     sc.created_at = sc.updated_at = clock_now();
 
@@ -735,10 +511,11 @@ static int client_create(struct client_cmd *cc)
     struct store_client existing;
     if (store_begin(cc->db, &err) != 0)
         die("client create: storage: %s", err.msg);
-    int rc = store_client_get(cc->db, cc->a, c.client_id, &existing, &err);
+    int rc = store_client_get(cc->db, cc->a, c->client_id, &existing, &err);
     if (rc == 0) {
         store_rollback(cc->db);
-        die("client create: --client-id: a client '%s' already exists (see ostiary client update)", c.client_id);
+        die("client create: --client-id: a client '%s' already exists (see ostiary client update)",
+            c->client_id);
     }
     if (rc != ERR_NOTFOUND || store_client_put(cc->db, &sc, &err) != 0 || store_commit(cc->db, &err) != 0) {
         store_rollback(cc->db);
@@ -751,7 +528,7 @@ static int client_create(struct client_cmd *cc)
     return 0;
 }
 
-static int client_list(struct client_cmd *cc)
+static int client_list(struct cli_cmd *cc)
 {
     struct errbuf err = {{0}};
     struct store_client *v = NULL;
@@ -762,44 +539,37 @@ static int client_list(struct client_cmd *cc)
         json_t *m = client_json(&v[i]);
         json_t *line = json_object();
         json_object_set_new(line, "client_id", json_string(v[i].client_id));
-        json_t *name = json_object_get(m, "client_name");
-        json_object_set(line, "client_name", json_is_string(name) ? name : json_null());
+        cli_json_copy_str(line, m, "client_name");
         json_t *gt = json_object_get(m, "grant_types");
         json_object_set_new(line, "grant_types", json_is_array(gt) ? json_incref(gt) : json_array());
-        json_t *am = json_object_get(m, "token_endpoint_auth_method");
-        json_object_set(line, "token_endpoint_auth_method", json_is_string(am) ? am : json_null());
+        cli_json_copy_str(line, m, "token_endpoint_auth_method");
         json_object_set_new(line, "from_config", json_boolean(v[i].from_config));
-        print_json(line, JSON_COMPACT);
+        cli_print_json(line, JSON_COMPACT);
         json_decref(line);
         json_decref(m);
     }
     return 0;
 }
 
-static int client_show(struct client_cmd *cc)
+static int client_show(struct cli_cmd *cc)
 {
     struct store_client sc;
-    load_client(cc, cc->args->pos[1], &sc);
+    load_client(cc, cc->args.pos[1], &sc);
     print_client(&sc, NULL, 0, SHOW_FULL | SHOW_STATE);
     return 0;
 }
 
-static int client_update(struct client_cmd *cc)
+static int client_update(struct cli_cmd *cc)
 {
-    const struct client_args *ca = cc->args;
-    if (ca->seen == 0)
-        usage_error("update", "nothing to change: give at least one client option");
+    const struct cli_args *ca = &cc->args;
     struct store_client sc;
     load_client(cc, ca->pos[1], &sc);
     struct client c;
-    if (client_from_store(cc->a, &sc, &c) != 0)
-        die("client update: the stored metadata of '%s' is not valid JSON metadata", sc.client_id);
-    apply_args(cc, &c);
+    client_of_args(cc, &sc, &c);
 
     const char *shown = NULL;
     uint8_t hash[STORE_HASH_LEN];
     bool secret_given = secret_from_args(cc, hash, &shown);
-    check_client(cc, &c, secret_given);
     char *generated = NULL;
     if (c.auth_method == CLIENT_AUTH_NONE) {
         /* A public client authenticates with nothing: keeping an old hash around would only mislead. */
@@ -829,9 +599,9 @@ static int client_update(struct client_cmd *cc)
     return 0;
 }
 
-static int client_delete(struct client_cmd *cc)
+static int client_delete(struct cli_cmd *cc)
 {
-    const char *id = cc->args->pos[1];
+    const char *id = cc->args.pos[1];
     struct store_client sc;
     load_client(cc, id, &sc);
     struct errbuf err = {{0}};
@@ -842,21 +612,24 @@ static int client_delete(struct client_cmd *cc)
         die("client delete: storage: %s", err.msg);
     warn_if_from_config(cc, &sc);
     json_t *out = json_pack("{s:s, s:b}", "client_id", id, "deleted", 1);
-    print_json(out, JSON_COMPACT);
+    cli_print_json(out, JSON_COMPACT);
     json_decref(out);
     return 0;
 }
 
-static int client_rotate_secret(struct client_cmd *cc)
+static int client_rotate_secret(struct cli_cmd *cc)
 {
     struct store_client sc;
-    load_client(cc, cc->args->pos[1], &sc);
+    load_client(cc, cc->args.pos[1], &sc);
     struct client c;
     if (client_from_store(cc->a, &sc, &c) != 0)
         die("client rotate-secret: the stored metadata of '%s' is not valid JSON metadata", sc.client_id);
     if (c.auth_method == CLIENT_AUTH_NONE)
         die("client rotate-secret: '%s' is a public client (token_endpoint_auth_method none) and has no secret",
             sc.client_id);
+    const char *given = cc->args.val[O_SECRET];
+    if (given != NULL && given[0] == '\0')
+        die("client rotate-secret: --secret: must not be empty");
     const char *shown = NULL;
     char *generated = NULL;
     if (!secret_from_args(cc, sc.secret_hash, &shown)) {
@@ -874,70 +647,35 @@ static int client_rotate_secret(struct client_cmd *cc)
     return 0;
 }
 
-static const struct {
-    const char *name;
-    int (*run)(struct client_cmd *cc);
-    unsigned allowed;   /* BIT(enum opt) accepted */
-    size_t operands;    /* after the subcommand: 0 or 1 (the client_id) */
-} subs[] = {
-    {"create", client_create, METADATA_OPTS | BIT(O_CLIENT_ID), 0},
-    {"list", client_list, 0, 0},
-    {"show", client_show, 0, 1},
+/* update without an option changes nothing: a usage error. */
+static int check_usage(const struct cli_cmd *cc, struct errbuf *err)
+{
+    if (strcmp(cc->sub->name, "update") == 0 && cc->args.seen == 0) {
+        errbuf_set(err, "nothing to change: give at least one client option");
+        return -1;
+    }
+    return 0;
+}
+
+static const struct cli_sub subs[] = {
+    {"create", client_create, METADATA_OPTS | BIT(O_CLIENT_ID), 0, 0, NULL, create_prepare},
+    {"list", client_list, 0, 0, 0, NULL, NULL},
+    {"show", client_show, 0, 1, 1, "client_id", NULL},
     {"update", client_update,
      METADATA_OPTS | BIT(O_NO_REDIRECT_URIS) | BIT(O_NO_RESOURCES) | BIT(O_NO_POST_LOGOUT_URIS) |
          BIT(O_NO_INTROSPECTION_RESOURCES),
-     1},
-    {"delete", client_delete, 0, 1},
-    {"rotate-secret", client_rotate_secret, BIT(O_SECRET), 1},
+     1, 1, "client_id", NULL},
+    {"delete", client_delete, 0, 1, 1, "client_id", NULL},
+    {"rotate-secret", client_rotate_secret, BIT(O_SECRET), 1, 1, "client_id", NULL},
+};
+
+static const struct cli_command client_command = {
+    .name = "client", .opts = opts, .n_opts = O_COUNT, .subs = subs, .n_subs = sizeof(subs) / sizeof(subs[0]),
+    .usage = usage, .each = split_grants, .check_usage = check_usage,
 };
 
 int cmd_client(int argc, char **argv)
 {
-    struct arena *a = arena_new(16384);
-    struct cli_globals g = {0};
     struct client_args ca = {0};
-    parse_args(argc, argv, a, &g, &ca);
-    if (ca.n_pos == 0) {
-        usage(stderr);
-        arena_free(a);
-        return 2;
-    }
-    const char *sub = ca.pos[0];
-    if (strcmp(sub, "help") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
-        usage(stdout);
-        arena_free(a);
-        return 0;
-    }
-    size_t k = 0;
-    while (k < sizeof(subs) / sizeof(subs[0]) && strcmp(subs[k].name, sub) != 0)
-        k++;
-    if (k == sizeof(subs) / sizeof(subs[0]))
-        usage_error(NULL, "unknown subcommand '%s'", sub);
-    for (int o = 0; o < O_COUNT; o++)
-        if ((ca.seen & BIT(o)) && !(subs[k].allowed & BIT(o)))
-            usage_error(sub, "option %s does not apply here", opts[o].name);
-    if (ca.n_pos - 1 < subs[k].operands)
-        usage_error(sub, "missing the client_id");
-    if (ca.n_pos - 1 > subs[k].operands)
-        usage_error(sub, "unexpected argument '%s'", ca.pos[1 + subs[k].operands]);
-
-    struct client_cmd cc = {.sub = sub, .args = &ca, .a = a};
-    cc.cfg = cli_load_config(&g);
-    /* Library events (info) would interleave with the JSON on the terminal; --log-level brings them back. */
-    enum log_level lvl = LOG_WARN;
-    if (g.log_level != NULL)
-        log_level_parse(cc.cfg->log_level, &lvl);
-    log_init(lvl, 2);
-    check_args(&cc);
-
-    struct store *st;
-    cli_open_store(cc.cfg, &st, &cc.db);
-    int rc = subs[k].run(&cc);
-    if (fflush(stdout) != 0)
-        die("cannot write the output");
-    store_conn_close(cc.db);
-    store_close(st);
-    config_free(cc.cfg);
-    arena_free(a);
-    return rc;
+    return cli_run(&client_command, &ca, argc, argv);
 }

@@ -1,7 +1,6 @@
 /* cmd_keys.c: `ostiary keys list|rotate`: the signing keys in the store (DESIGN "Keys"). Rotation publishes
  * the new key before it signs and keeps the old one published until the longest-lived token it signed has
  * expired; the key material itself is handled by jose/keystore.c only. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,12 +20,12 @@
 #define ALGS_MAX 8
 #define PUBLISH_DELAY_MAX (366 * 86400)
 
-struct keys_args {
-    const char *algs[ALGS_MAX];  /* --alg, repeatable */
-    size_t n_algs;
-    const char *publish_delay;   /* --publish-delay */
-    const char *pos[2];          /* subcommand, and nothing else */
-    size_t n_pos;
+enum opt { O_ALG, O_PUBLISH_DELAY, O_COUNT };
+
+/* The command's ctx: the values of --alg. */
+static const struct cli_opt opts[O_COUNT] = {
+    [O_ALG] = {"--alg", true, ALGS_MAX, CLI_INTO(struct cli_values, v), NULL},
+    [O_PUBLISH_DELAY] = {"--publish-delay", true, 0, 0, NULL},
 };
 
 static void usage(FILE *out)
@@ -49,62 +48,16 @@ static void usage(FILE *out)
           out);
 }
 
-static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("ostiary: keys: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs(" (see ostiary keys help)\n", stderr);
-    va_end(ap);
-    exit(2);
-}
-
-static void parse_args(int argc, char **argv, struct cli_globals *g, struct keys_args *ka)
-{
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        if (strcmp(s, "--alg") == 0 || strcmp(s, "--publish-delay") == 0) {
-            if (i + 1 >= argc)
-                usage_error("%s needs a value", s);
-            const char *v = argv[++i];
-            if (s[2] == 'a') {
-                if (ka->n_algs == ALGS_MAX)
-                    usage_error("--alg: at most %d", ALGS_MAX);
-                ka->algs[ka->n_algs++] = v;
-            } else {
-                if (ka->publish_delay != NULL)
-                    usage_error("--publish-delay given more than once");
-                ka->publish_delay = v;
-            }
-            continue;
-        }
-        if (cli_global_flag(g, argc, argv, &i))
-            continue;
-        if (s[0] == '-' && s[1] != '\0')
-            usage_error("unknown option '%s'", s);
-        if (ka->n_pos == sizeof(ka->pos) / sizeof(ka->pos[0]))
-            usage_error("unexpected argument '%s'", s);
-        ka->pos[ka->n_pos++] = s;
-    }
-}
-
-static void print_line(json_t *o)
-{
-    if (json_dumpf(o, stdout, JSON_COMPACT) != 0)
-        die("cannot write the output");
-    fputc('\n', stdout);
-}
-
 /* 0 stands for "not set" in the store; null says so in the output. */
 static json_t *time_or_null(int64_t t)
 {
     return t != 0 ? json_integer(t) : json_null();
 }
 
-static int keys_list(struct store_conn *db, struct arena *a)
+static int keys_list(struct cli_cmd *c)
 {
+    struct store_conn *db = c->db;
+    struct arena *a = c->a;
     struct errbuf err = {{0}};
     struct keystore_info *info = NULL;
     size_t n = 0;
@@ -119,7 +72,7 @@ static int keys_list(struct store_conn *db, struct arena *a)
         json_object_set_new(o, "sign_from", json_integer(info[i].sign_from));
         json_object_set_new(o, "retired_at", time_or_null(info[i].retired_at));
         json_object_set_new(o, "unpublish_at", time_or_null(info[i].unpublish_at));
-        print_line(o);
+        cli_print_json(o, JSON_COMPACT);
         json_decref(o);
     }
     return 0;
@@ -160,16 +113,20 @@ static bool alg_configured(const struct config *cfg, const char *alg)
     return false;
 }
 
-static int keys_rotate(const struct config *cfg, const struct keys_args *ka, struct store_conn *db,
-                       struct arena *a)
+static int keys_rotate(struct cli_cmd *c)
 {
-    const char *const *algs = ka->n_algs > 0 ? ka->algs : (const char *const *)cfg->keys.algorithms;
-    size_t nalgs = ka->n_algs > 0 ? ka->n_algs : cfg->keys.n_algorithms;
+    const struct config *cfg = c->cfg;
+    const struct cli_values *algs_given = c->ctx;
+    struct store_conn *db = c->db;
+    struct arena *a = c->a;
+    const char *publish_delay = c->args.val[O_PUBLISH_DELAY];
+    const char *const *algs = algs_given->n > 0 ? algs_given->v : (const char *const *)cfg->keys.algorithms;
+    size_t nalgs = algs_given->n > 0 ? algs_given->n : cfg->keys.n_algorithms;
     int64_t delay = 0;
-    if (ka->publish_delay != NULL &&
-        (str_to_i64(str_c(ka->publish_delay), &delay) != 0 || delay < 0 || delay > PUBLISH_DELAY_MAX))
+    if (publish_delay != NULL &&
+        (str_to_i64(str_c(publish_delay), &delay) != 0 || delay < 0 || delay > PUBLISH_DELAY_MAX))
         die("keys rotate: --publish-delay: seconds between 0 and %d, got '%s'", PUBLISH_DELAY_MAX,
-            ka->publish_delay);
+            publish_delay);
     for (size_t i = 0; i < nalgs; i++) {
         if (!jose_alg_supported(algs[i]))
             die("keys rotate: --alg: unsupported algorithm '%s' (allowed: RS256, ES256, EdDSA)", algs[i]);
@@ -206,7 +163,7 @@ static int keys_rotate(const struct config *cfg, const struct keys_args *ka, str
         json_object_set_new(o, "kid", json_string(kid));
         json_object_set_new(o, "alg", json_string(algs[i]));
         json_object_set_new(o, "sign_from", json_integer(now + delay));
-        print_line(o);
+        cli_print_json(o, JSON_COMPACT);
         json_decref(o);
         free(kid);
     }
@@ -221,44 +178,18 @@ static int keys_rotate(const struct config *cfg, const struct keys_args *ka, str
     return 0;
 }
 
+static const struct cli_sub subs[] = {
+    {"list", keys_list, 0, 0, 0, NULL, NULL},
+    {"rotate", keys_rotate, CLI_BIT(O_ALG) | CLI_BIT(O_PUBLISH_DELAY), 0, 0, NULL, NULL},
+};
+
+static const struct cli_command keys_command = {
+    .name = "keys", .opts = opts, .n_opts = O_COUNT, .subs = subs, .n_subs = sizeof(subs) / sizeof(subs[0]),
+    .usage = usage,
+};
+
 int cmd_keys(int argc, char **argv)
 {
-    struct cli_globals g = {0};
-    struct keys_args ka = {0};
-    parse_args(argc, argv, &g, &ka);
-    if (ka.n_pos == 0) {
-        usage(stderr);
-        return 2;
-    }
-    const char *sub = ka.pos[0];
-    if (strcmp(sub, "help") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
-        usage(stdout);
-        return 0;
-    }
-    bool rotate = strcmp(sub, "rotate") == 0;
-    if (!rotate && strcmp(sub, "list") != 0)
-        usage_error("unknown subcommand '%s'", sub);
-    if (ka.n_pos > 1)
-        usage_error("unexpected argument '%s'", ka.pos[1]);
-    if (!rotate && (ka.n_algs > 0 || ka.publish_delay != NULL))
-        usage_error("--alg and --publish-delay apply to rotate only");
-
-    struct config *cfg = cli_load_config(&g);
-    /* The keystore logs each rotation at info; keep stdout and stderr quiet unless asked (--log-level). */
-    enum log_level lvl = LOG_WARN;
-    if (g.log_level != NULL)
-        log_level_parse(cfg->log_level, &lvl);
-    log_init(lvl, 2);
-    struct store *st;
-    struct store_conn *db;
-    cli_open_store(cfg, &st, &db);
-    struct arena *a = arena_new(16384);
-    int rc = rotate ? keys_rotate(cfg, &ka, db, a) : keys_list(db, a);
-    if (fflush(stdout) != 0)
-        die("cannot write the output");
-    arena_free(a);
-    store_conn_close(db);
-    store_close(st);
-    config_free(cfg);
-    return rc;
+    struct cli_values algs = {0};
+    return cli_run(&keys_command, &algs, argc, argv);
 }

@@ -1,8 +1,8 @@
-/* cmd_user.c: `ostiary user add|passwd|list|show|update|disable|delete` and `ostiary consent list|revoke`:
- * end users and their remembered consents in the store. Passwords are hashed with argon2id
- * (session/users.c) and never printed; claims are OIDC Core §5.1 standard claims. Disabling or deleting a
- * user logs it out everywhere (its login sessions and refresh tokens are revoked). The configuration
- * file itself is not edited. */
+/* cmd_user.c: `ostiary user add|passwd|list|show|update|disable|delete`: end users in the store.
+ * Passwords are hashed with argon2id (session/users.c) and never printed; claims are OIDC Core §5.1
+ * standard claims. Disabling or deleting a user logs it out everywhere (its login sessions and refresh
+ * tokens are revoked). The configuration file itself is not edited. Consents: cmd_consent.c. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,71 +18,49 @@
 #include "core/log.h"
 #include "core/rand.h"
 #include "core/str.h"
+#include "session/user_check.h"
 #include "session/users.h"
 #include "store/store.h"
-#include "core/validate.h"
 #include "core/banned.h"
 
 #define CLAIMS_MAX 64u     /* --claim per command */
 #define PASSWORD_MAX 4096u /* bytes; the configuration file's limit on a value */
-#define NAME_MAX_LEN 255u  /* username and id */
 
 /* ---- Command line ---------------------------------------------------------------------------------- */
 
+/* The options, then one slot per claim of core/claims.h: those with an option of their own (--name,
+ * --email, --email-verified, --phone) get it there; a boolean claim's option takes no value (it sets
+ * true). */
 enum opt {
     O_PASSWORD_STDIN,
     O_PASSWORD,
     O_ID,
-    O_NAME,
-    O_EMAIL,
-    O_EMAIL_VERIFIED,
-    O_PHONE,
     O_CLAIM,
     O_ENABLE,
     O_DISABLE,
-    O_COUNT
+    O_CLAIMS,
+    O_COUNT = O_CLAIMS + OIDC_CLAIM_COUNT
+};
+_Static_assert(O_COUNT <= CLI_MAX_OPTS, "cli_args.seen holds one bit per option");
+
+/* The command's ctx: the values of --claim. */
+#define CLAIM_OPT(arg, n, kind, scope, option)                                                               \
+    [O_CLAIMS + OIDC_CLAIM_##n] = {option, kind != CLAIM_BOOL, 0, 0, #n},
+static const struct cli_opt opts[O_COUNT] = {
+    [O_PASSWORD_STDIN] = {"--password-stdin", false, 0, 0, NULL},
+    [O_PASSWORD] = {"--password", true, 0, 0, NULL},
+    [O_ID] = {"--id", true, 0, 0, NULL},
+    [O_CLAIM] = {"--claim", true, CLAIMS_MAX, CLI_INTO(struct cli_values, v), NULL},
+    [O_ENABLE] = {"--enable", false, 0, 0, NULL},
+    [O_DISABLE] = {"--disable", false, 0, 0, NULL},
+    OIDC_CLAIMS(CLAIM_OPT, ~)
 };
 
-static const struct {
-    const char *name;
-    bool has_value;
-    bool repeatable;
-} opts[O_COUNT] = {
-    [O_PASSWORD_STDIN] = {"--password-stdin", false, false},
-    [O_PASSWORD] = {"--password", true, false},
-    [O_ID] = {"--id", true, false},
-    [O_NAME] = {"--name", true, false},
-    [O_EMAIL] = {"--email", true, false},
-    [O_EMAIL_VERIFIED] = {"--email-verified", false, false},
-    [O_PHONE] = {"--phone", true, false},
-    [O_CLAIM] = {"--claim", true, true},
-    [O_ENABLE] = {"--enable", false, false},
-    [O_DISABLE] = {"--disable", false, false},
-};
-
-#define BIT(o) (1u << (o))
-#define CLAIM_OPTS (BIT(O_NAME) | BIT(O_EMAIL) | BIT(O_EMAIL_VERIFIED) | BIT(O_PHONE) | BIT(O_CLAIM))
+#define BIT(o) CLI_BIT(o)
+#define CLAIM_OPTS ((((uint64_t)1 << OIDC_CLAIM_COUNT) - 1) << O_CLAIMS | BIT(O_CLAIM))
 #define PASSWORD_OPTS (BIT(O_PASSWORD_STDIN) | BIT(O_PASSWORD))
 
-struct user_args {
-    unsigned seen;            /* BIT(enum opt) of every option given */
-    const char *val[O_COUNT]; /* single-valued options */
-    const char *claims[CLAIMS_MAX];
-    size_t n_claims;
-    const char *pos[4]; /* subcommand, then its operands */
-    size_t n_pos;
-};
-
-struct user_cmd {
-    const char *cmd; /* "user" or "consent" */
-    const char *sub; /* "add", ...: with cmd, the prefix of every message */
-    struct user_args *args;
-    struct config *cfg;
-    struct store_conn *db;
-    struct arena *a;
-};
-
-static void usage_user(FILE *out)
+static void usage(FILE *out)
 {
     fputs("usage: ostiary user <subcommand> [options]\n"
           "\n"
@@ -99,18 +77,42 @@ static void usage_user(FILE *out)
           "  delete USERNAME                 remove the user, its consents, and log it out\n"
           "  help                            this text\n"
           "\n"
-          "claim options (OIDC Core §5.1 standard claims):\n"
-          "  --name N                        name\n"
-          "  --email E                       email\n"
-          "  --email-verified                email_verified: true\n"
-          "  --phone P                       phone_number\n"
-          "  --claim KEY=VALUE               repeatable; any standard claim: given_name, family_name,\n"
-          "                                  middle_name, nickname, preferred_username, profile, picture,\n"
-          "                                  website, gender, birthdate, zoneinfo, locale, email,\n"
-          "                                  email_verified, phone_number, phone_number_verified, name,\n"
-          "                                  address.formatted, address.street_address, address.locality,\n"
-          "                                  address.region, address.postal_code, address.country.\n"
-          "                                  An empty VALUE removes the claim.\n"
+          "claim options (OIDC Core §5.1 standard claims):\n",
+          out);
+    for (size_t k = 0; k < OIDC_CLAIM_COUNT; k++) {
+        const struct oidc_claim *c = &oidc_claims[k];
+        char left[40];
+        if (c->option == NULL)
+            continue;
+        if (c->kind == CLAIM_BOOL)
+            snprintf(left, sizeof(left), "%s", c->option);
+        else
+            snprintf(left, sizeof(left), "%s %c", c->option, toupper((unsigned char)c->option[2]));
+        fprintf(out, "  %-31s %s%s\n", left, c->name, c->kind == CLAIM_BOOL ? ": true" : "");
+    }
+    fputs("  --claim KEY=VALUE               repeatable; any standard claim:", out);
+    size_t col = 66;
+    bool first = true;
+    for (size_t k = 0; k < OIDC_CLAIM_COUNT + OIDC_ADDRESS_PART_COUNT; k++) {
+        char name[48];
+        if (k < OIDC_CLAIM_COUNT &&
+            (oidc_claims[k].kind == CLAIM_TIME || oidc_claims[k].kind == CLAIM_ADDRESS))
+            continue;
+        if (k < OIDC_CLAIM_COUNT)
+            snprintf(name, sizeof(name), "%s", oidc_claims[k].name);
+        else
+            snprintf(name, sizeof(name), "address.%s", oidc_address_parts[k - OIDC_CLAIM_COUNT].name);
+        fputs(first ? "" : ",", out);
+        if (col + strlen(name) + 2 > 100) {
+            fputs("\n                                 ", out);
+            col = 33;
+        }
+        fprintf(out, " %s", name);
+        col += strlen(name) + 2;
+        first = false;
+    }
+    fputs(".\n"
+          "                                  Booleans are true or false. An empty VALUE removes the claim.\n"
           "\n"
           "--password-stdin reads one line (the password) from standard input; prefer it to --password,\n"
           "which other local users can see in the process list.\n"
@@ -122,217 +124,127 @@ static void usage_user(FILE *out)
           out);
 }
 
-static void usage_consent(FILE *out)
+/* Sets (or with an empty value, removes) claim `key` ("email", "address.country") in claims, by the rules
+ * of session/user_check.c. 0, or 1 with err "<flag>: <reason>" (and *p filled when the rules refused). */
+static int set_claim(json_t *claims, const char *flag, const char *key, const char *value,
+                     struct user_problem *p, struct errbuf *err)
 {
-    fputs("usage: ostiary consent <subcommand> [options]\n"
-          "\n"
-          "subcommands:\n"
-          "  list USERNAME                   one JSON line per client the user has consented to\n"
-          "  revoke USERNAME [CLIENT_ID]     forget that consent (all of them without CLIENT_ID), so the\n"
-          "                                  user is asked again. Without CLIENT_ID the user's refresh\n"
-          "                                  tokens are revoked too.\n"
-          "  help                            this text\n"
-          "\n"
-          "global options (anywhere): --config FILE, --dev, --storage DSN, --log-level LEVEL\n",
-          out);
-}
-
-/* A malformed command line: the message, a pointer to the help, and exit status 2. */
-static void usage_error(const char *cmd, const char *sub, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4), noreturn));
-static void usage_error(const char *cmd, const char *sub, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "ostiary: %s", cmd);
-    if (sub != NULL)
-        fprintf(stderr, " %s", sub);
-    fputs(": ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, " (see ostiary %s help)\n", cmd);
-    va_end(ap);
-    exit(2);
-}
-
-static int find_opt(const char *s)
-{
-    for (int o = 0; o < O_COUNT; o++)
-        if (strcmp(s, opts[o].name) == 0)
-            return o;
-    return -1;
-}
-
-/* One pass: options, global options and operands in any order; "--" ends the options. */
-static void parse_args(const char *cmd, int argc, char **argv, struct cli_globals *g, struct user_args *ua)
-{
-    bool operands_only = false;
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        const char *sub = ua->n_pos > 0 ? ua->pos[0] : NULL;
-        if (!operands_only && strcmp(s, "--") == 0) {
-            operands_only = true;
-            continue;
-        }
-        int o = operands_only ? -1 : find_opt(s);
-        if (o >= 0) {
-            const char *v = NULL;
-            if (opts[o].has_value) {
-                if (i + 1 >= argc)
-                    usage_error(cmd, sub, "%s needs a value", s);
-                v = argv[++i];
-            }
-            if ((ua->seen & BIT(o)) && !opts[o].repeatable)
-                usage_error(cmd, sub, "%s given more than once", s);
-            ua->seen |= BIT(o);
-            ua->val[o] = v;
-            if (o == O_CLAIM) {
-                if (ua->n_claims == CLAIMS_MAX)
-                    usage_error(cmd, sub, "--claim: at most %u", CLAIMS_MAX);
-                ua->claims[ua->n_claims++] = v;
-            }
-            continue;
-        }
-        if (!operands_only && cli_global_flag(g, argc, argv, &i))
-            continue;
-        if (!operands_only && s[0] == '-' && s[1] != '\0')
-            usage_error(cmd, sub, "unknown option '%s'", s);
-        if (ua->n_pos == sizeof(ua->pos) / sizeof(ua->pos[0]))
-            usage_error(cmd, sub, "unexpected argument '%s'", s);
-        ua->pos[ua->n_pos++] = s;
+    const char *at = flag;
+    char named[96];
+    /* --claim names the claim too: "--claim email: ...". */
+    if (strcmp(flag, "--claim") == 0) {
+        snprintf(named, sizeof(named), "--claim %s", key);
+        at = named;
     }
-}
-
-/* Username and id: 1 to 255 visible ASCII characters, as in users[] of the configuration. */
-static bool name_valid(const char *s)
-{
-    size_t n = strlen(s);
-    return n > 0 && n <= NAME_MAX_LEN && valid_visible_ascii(s);
-}
-
-enum claim_kind { CK_TEXT, CK_EMAIL, CK_URL, CK_DATE, CK_BOOL };
-
-static const struct {
-    const char *name;
-    enum claim_kind kind;
-} claim_names[] = {
-    {"name", CK_TEXT},
-    {"given_name", CK_TEXT},
-    {"family_name", CK_TEXT},
-    {"middle_name", CK_TEXT},
-    {"nickname", CK_TEXT},
-    {"preferred_username", CK_TEXT},
-    {"profile", CK_URL},
-    {"picture", CK_URL},
-    {"website", CK_URL},
-    {"email", CK_EMAIL},
-    {"email_verified", CK_BOOL},
-    {"gender", CK_TEXT},
-    {"birthdate", CK_DATE},
-    {"zoneinfo", CK_TEXT},
-    {"locale", CK_TEXT},
-    {"phone_number", CK_TEXT},
-    {"phone_number_verified", CK_BOOL},
-};
-static const char *const address_parts[] = {"formatted", "street_address", "locality",
-                                            "region",    "postal_code",    "country"};
-
-/* NULL if value suits the claim, else the reason. */
-static const char *claim_problem(enum claim_kind kind, const char *value, bool multiline)
-{
-    if (!valid_claim_text(value, multiline))
-        return "must be UTF-8 text without control characters";
-    switch (kind) {
-    case CK_EMAIL: {
-        const char *at = strrchr(value, '@');
-        if (at == NULL || at == value || at[1] == '\0' || strchr(value, ' ') != NULL)
-            return "must look like name@domain";
-        return NULL;
-    }
-    case CK_URL:
-        if ((strncmp(value, "https://", 8) != 0 && strncmp(value, "http://", 7) != 0) ||
-            !valid_visible_ascii(value))
-            return "must be an absolute http or https URL";
-        return NULL;
-    case CK_DATE:
-        return valid_birthdate(value) ? NULL : "must be YYYY-MM-DD or YYYY (OIDC Core §5.1)";
-    case CK_BOOL:
-        return strcmp(value, "true") == 0 || strcmp(value, "false") == 0 ? NULL : "must be true or false";
-    case CK_TEXT:
-        return NULL;
-    }
-    return NULL;
-}
-
-/* Sets (or with an empty value, removes) one claim; dies naming the flag on a bad key or value. */
-static void set_claim(const struct user_cmd *uc, json_t *claims, const char *flag, const char *key,
-                      const char *value)
-{
     if (strncmp(key, "address.", 8) == 0) {
-        const char *part = key + 8;
-        size_t k = 0;
-        while (k < sizeof(address_parts) / sizeof(address_parts[0]) && strcmp(address_parts[k], part) != 0)
-            k++;
-        if (k == sizeof(address_parts) / sizeof(address_parts[0]))
-            die("%s %s: %s: unknown address part '%s' (formatted, street_address, locality, region, "
-                "postal_code, country)",
-                uc->cmd, uc->sub, flag, part);
+        int part = oidc_address_part_find(key + 8);
+        if (part < 0) {
+            errbuf_set(err,
+                       "%s: unknown address part '%s' (formatted, street_address, locality, region, "
+                       "postal_code, country)",
+                       flag, key + 8);
+            return 1;
+        }
         json_t *addr = json_object_get(claims, "address");
         if (!json_is_object(addr)) {
             addr = json_object();
             json_object_set_new(claims, "address", addr);
         }
         if (value[0] == '\0') {
-            json_object_del(addr, part);
+            json_object_del(addr, key + 8);
             if (json_object_size(addr) == 0)
                 json_object_del(claims, "address");
-            return;
+            return 0;
         }
-        /* OIDC Core §5.1.1: formatted and street_address may span lines. */
-        const char *why = claim_problem(CK_TEXT, value, k <= 1);
-        if (why != NULL)
-            die("%s %s: %s: %s %s", uc->cmd, uc->sub, flag, key, why);
-        json_object_set_new(addr, part, json_string(value));
-        return;
+        if (user_address_check(part, value, p) != 0) {
+            errbuf_set(err, "%s: %s", at, p->reason);
+            return 1;
+        }
+        json_object_set_new(addr, key + 8, json_string(value));
+        return 0;
     }
-    size_t k = 0;
-    while (k < sizeof(claim_names) / sizeof(claim_names[0]) && strcmp(claim_names[k].name, key) != 0)
-        k++;
-    if (k == sizeof(claim_names) / sizeof(claim_names[0]))
-        die("%s %s: %s: '%s' is not a settable standard claim (see ostiary user help)", uc->cmd, uc->sub,
-            flag, key);
+    const struct oidc_claim *c = oidc_claim_find(key);
+    if (c == NULL || c->kind == CLAIM_TIME || c->kind == CLAIM_ADDRESS) {
+        errbuf_set(err, "%s: '%s' is not a settable standard claim (see ostiary user help)", flag, key);
+        return 1;
+    }
     if (value[0] == '\0') {
         json_object_del(claims, key);
-        return;
+        return 0;
     }
-    const char *why = claim_problem(claim_names[k].kind, value, false);
-    if (why != NULL)
-        die("%s %s: %s: %s %s", uc->cmd, uc->sub, flag, key, why);
-    if (claim_names[k].kind == CK_BOOL)
-        json_object_set_new(claims, key, json_boolean(strcmp(value, "true") == 0));
-    else
-        json_object_set_new(claims, key, json_string(value));
+    if (user_claim_check(c, value, p) != 0) {
+        errbuf_set(err, "%s: %s", at, p->reason);
+        return 1;
+    }
+    json_object_set_new(
+        claims, key, c->kind == CLAIM_BOOL ? json_boolean(strcmp(value, "true") == 0) : json_string(value));
+    return 0;
 }
 
-/* Applies the claim options, in the order: --name, --email, --email-verified, --phone, then --claim. */
-static void apply_claims(const struct user_cmd *uc, json_t *claims)
+/* Applies the claim options onto claims: those of the table in its order, then each --claim. 0, or 1 with
+ * err (and *p when the rules refused a value). */
+static int apply_claims(const struct cli_args *ua, const struct cli_values *cl, struct arena *a,
+                        json_t *claims, struct user_problem *p, struct errbuf *err)
 {
-    const struct user_args *ua = uc->args;
-    if (ua->val[O_NAME] != NULL)
-        set_claim(uc, claims, "--name", "name", ua->val[O_NAME]);
-    if (ua->val[O_EMAIL] != NULL)
-        set_claim(uc, claims, "--email", "email", ua->val[O_EMAIL]);
-    if (ua->seen & BIT(O_EMAIL_VERIFIED))
-        set_claim(uc, claims, "--email-verified", "email_verified", "true");
-    if (ua->val[O_PHONE] != NULL)
-        set_claim(uc, claims, "--phone", "phone_number", ua->val[O_PHONE]);
-    for (size_t i = 0; i < ua->n_claims; i++) {
-        const char *kv = ua->claims[i];
-        const char *eq = strchr(kv, '=');
-        if (eq == NULL || eq == kv)
-            die("%s %s: --claim: expected KEY=VALUE, got '%s'", uc->cmd, uc->sub, kv);
-        char *key = arena_strndup(uc->a, kv, (size_t)(eq - kv));
-        set_claim(uc, claims, "--claim", key, eq + 1);
+    for (size_t k = 0; k < OIDC_CLAIM_COUNT; k++) {
+        int o = O_CLAIMS + (int)k;
+        if (cli_seen(ua, o) && set_claim(claims, opts[o].name, oidc_claims[k].name,
+                                         opts[o].has_value ? ua->val[o] : "true", p, err) != 0)
+            return 1;
     }
+    for (size_t i = 0; i < cl->n; i++) {
+        const char *kv = cl->v[i];
+        const char *eq = strchr(kv, '=');
+        if (eq == NULL || eq == kv) {
+            errbuf_set(err, "--claim: expected KEY=VALUE, got '%s'", kv);
+            return 1;
+        }
+        if (set_claim(claims, "--claim", arena_strndup(a, kv, (size_t)(eq - kv)), eq + 1, p, err) != 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* `user add`: its USERNAME and --id, by the rules of users[] in the file. */
+static int check_names(const struct cli_args *ua, struct user_problem *p, struct errbuf *err)
+{
+    if (user_name_check("username", ua->pos[1], p) != 0) {
+        errbuf_set(err, "USERNAME: %s", p->reason);
+        return 1;
+    }
+    if (ua->val[O_ID] != NULL && user_name_check("id", ua->val[O_ID], p) != 0) {
+        errbuf_set(err, "--id: %s", p->reason);
+        return 1;
+    }
+    return 0;
+}
+
+int user_cli_claims(struct arena *a, int argc, char **argv, json_t *claims, struct user_problem *p,
+                    struct errbuf *err)
+{
+    struct cli_globals g = {0};
+    struct cli_args ua = {0};
+    struct cli_values cl = {0};
+    struct errbuf why = {{0}};
+    memset(p, 0, sizeof(*p));
+    if (cli_parse(opts, O_COUNT, argc, argv, &g, &ua, NULL, &cl, a, err) != 0)
+        return 2;
+    const char *sub = ua.n_pos > 0 ? ua.pos[0] : "add";
+    if ((strcmp(sub, "add") == 0 && ua.n_pos > 1 && check_names(&ua, p, &why) != 0) ||
+        apply_claims(&ua, &cl, a, claims, p, &why) != 0) {
+        errbuf_set(err, "user %s: %s", sub, why.msg);
+        return 1;
+    }
+    return 0;
+}
+
+/* The claim options applied onto claims, or the command fails naming the option. */
+static void claims_of_args(const struct cli_cmd *uc, json_t *claims)
+{
+    struct user_problem p;
+    struct errbuf err = {{0}};
+    if (apply_claims(&uc->args, uc->ctx, uc->a, claims, &p, &err) != 0)
+        cli_fail(uc, "%s", err.msg);
 }
 
 static int config_user_index(const struct config *cfg, const char *username)
@@ -374,11 +286,11 @@ static char *read_line(FILE *f, size_t *len)
 }
 
 /* Reads a password from the terminal without echo. */
-static char *prompt_password(const struct user_cmd *uc, const char *prompt, size_t *len)
+static char *prompt_password(const struct cli_cmd *uc, const char *prompt, size_t *len)
 {
     FILE *tty = fopen("/dev/tty", "r+");
     if (tty == NULL)
-        die("%s %s: no terminal to ask for the password; use --password-stdin", uc->cmd, uc->sub);
+        cli_fail(uc, "no terminal to ask for the password; use --password-stdin");
     struct termios old, quiet;
     int fd = fileno(tty);
     bool restore = tcgetattr(fd, &old) == 0;
@@ -395,15 +307,15 @@ static char *prompt_password(const struct user_cmd *uc, const char *prompt, size
         tcsetattr(fd, TCSAFLUSH, &old);
     fclose(tty);
     if (pw == NULL)
-        die("%s %s: no password given", uc->cmd, uc->sub);
+        cli_fail(uc, "no password given");
     return pw;
 }
 
 /* The password the options give, malloc'd (the caller wipes and frees it), or NULL when none was asked
  * for and `required` is false. */
-static char *password_from_args(const struct user_cmd *uc, bool required, size_t *len)
+static char *password_from_args(const struct cli_cmd *uc, bool required, size_t *len)
 {
-    const struct user_args *ua = uc->args;
+    const struct cli_args *ua = &uc->args;
     char *pw = NULL;
     *len = 0;
     if (ua->val[O_PASSWORD] != NULL) {
@@ -416,10 +328,10 @@ static char *password_from_args(const struct user_cmd *uc, bool required, size_t
     } else if (ua->seen & BIT(O_PASSWORD_STDIN)) {
         pw = read_line(stdin, len);
         if (pw == NULL)
-            die("%s %s: --password-stdin: no line on standard input", uc->cmd, uc->sub);
+            cli_fail(uc, "--password-stdin: no line on standard input");
     } else if (required) {
         if (!isatty(STDIN_FILENO))
-            die("%s %s: give --password-stdin (one line on standard input) or --password", uc->cmd, uc->sub);
+            cli_fail(uc, "give --password-stdin (one line on standard input) or --password");
         pw = prompt_password(uc, "New password: ", len);
         size_t len2 = 0;
         char *again = prompt_password(uc, "Retype new password: ", &len2);
@@ -428,22 +340,22 @@ static char *password_from_args(const struct user_cmd *uc, bool required, size_t
         free(again);
         if (!same) {
             wipe(pw, *len);
-            die("%s %s: the passwords do not match", uc->cmd, uc->sub);
+            cli_fail(uc, "the passwords do not match");
         }
     } else {
         return NULL;
     }
     if (*len == 0)
-        die("%s %s: the password must not be empty", uc->cmd, uc->sub);
+        cli_fail(uc, "the password must not be empty");
     if (*len > PASSWORD_MAX) {
         wipe(pw, *len);
-        die("%s %s: the password is too long (at most %u bytes)", uc->cmd, uc->sub, PASSWORD_MAX);
+        cli_fail(uc, "the password is too long (at most %u bytes)", PASSWORD_MAX);
     }
     return pw;
 }
 
 /* Hashes the password given on the command line, if any: NULL if none (and not required). */
-static char *hash_from_args(const struct user_cmd *uc, bool required)
+static char *hash_from_args(const struct cli_cmd *uc, bool required)
 {
     size_t len = 0;
     char *pw = password_from_args(uc, required, &len);
@@ -453,21 +365,11 @@ static char *hash_from_args(const struct user_cmd *uc, bool required)
     wipe(pw, len);
     free(pw);
     if (hash == NULL)
-        die("%s %s: hashing the password failed (out of memory?)", uc->cmd, uc->sub);
+        cli_fail(uc, "hashing the password failed (out of memory?)");
     return hash;
 }
 
 /* ---- Store access -------------------------------------------------------------------------------------- */
-
-static void load_user(const struct user_cmd *uc, const char *username, struct store_user *u)
-{
-    struct errbuf err = {{0}};
-    int rc = store_user_get_by_name(uc->db, uc->a, username, u, &err);
-    if (rc == ERR_NOTFOUND)
-        die("%s %s: no user '%s'", uc->cmd, uc->sub, username);
-    if (rc != 0)
-        die("%s %s: storage: %s", uc->cmd, uc->sub, err.msg);
-}
 
 static json_t *stored_claims(const struct store_user *u)
 {
@@ -489,22 +391,6 @@ static char *claims_text(json_t *claims)
     return s;
 }
 
-/* Runs `fn` between store_begin and store_commit; dies (rolled back) if any step fails. */
-static void in_tx(const struct user_cmd *uc,
-                  int (*fn)(const struct user_cmd *uc, void *ctx, struct errbuf *err), void *ctx)
-{
-    struct errbuf err = {{0}};
-    if (store_begin(uc->db, &err) != 0)
-        die("%s %s: storage: %s", uc->cmd, uc->sub, err.msg);
-    int rc = fn(uc, ctx, &err);
-    if (rc == 0)
-        rc = store_commit(uc->db, &err);
-    else
-        store_rollback(uc->db);
-    if (rc != 0)
-        die("%s %s: storage: %s", uc->cmd, uc->sub, err.msg);
-}
-
 /* Logs the user out everywhere: login sessions and refresh tokens. Access tokens expire on their own
  * (minutes); the userinfo endpoint refuses a disabled or deleted user anyway. */
 static int revoke_tokens(struct store_conn *db, const char *user_id, struct errbuf *err)
@@ -518,15 +404,8 @@ static int revoke_tokens(struct store_conn *db, const char *user_id, struct errb
 
 /* ---- Output ------------------------------------------------------------------------------------------- */
 
-static void print_json(json_t *o, size_t flags)
-{
-    if (json_dumpf(o, stdout, flags) != 0)
-        die("cannot write the output");
-    fputc('\n', stdout);
-}
-
 /* The user as shown by show/add/update: never the hash, only whether there is one. */
-static json_t *user_json(const struct user_cmd *uc, const struct store_user *u)
+static json_t *user_json(const struct cli_cmd *uc, const struct store_user *u)
 {
     json_t *o = json_object();
     json_object_set_new(o, "username", json_string(u->username));
@@ -541,21 +420,21 @@ static json_t *user_json(const struct user_cmd *uc, const struct store_user *u)
     return o;
 }
 
-static void print_user(const struct user_cmd *uc, const struct store_user *u)
+static void print_user(const struct cli_cmd *uc, const struct store_user *u)
 {
     json_t *o = user_json(uc, u);
-    print_json(o, JSON_INDENT(2));
+    cli_print_json(o, JSON_INDENT(2));
     json_decref(o);
 }
 
-static void warn_if_from_config(const struct user_cmd *uc, const struct store_user *u)
+static void warn_if_from_config(const struct cli_cmd *uc, const struct store_user *u)
 {
     int idx = config_user_index(uc->cfg, u->username);
     if (u->from_config || idx >= 0)
         fprintf(stderr,
                 "ostiary: warning: user '%s' is declared in the configuration file; the server applies the "
                 "file's definition again at its next start, which %s this change. Edit the file as well.\n",
-                u->username, strcmp(uc->sub, "delete") == 0 ? "undoes" : "overwrites");
+                u->username, strcmp(uc->sub->name, "delete") == 0 ? "undoes" : "overwrites");
 }
 
 /* ---- user subcommands ------------------------------------------------------------------------------------
@@ -567,7 +446,7 @@ struct put_ctx {
     bool revoke; /* log the user out in the same transaction */
 };
 
-static int put_user_tx(const struct user_cmd *uc, void *ctx, struct errbuf *err)
+static int put_user_tx(const struct cli_cmd *uc, void *ctx, struct errbuf *err)
 {
     struct put_ctx *p = ctx;
     if (p->create) {
@@ -590,33 +469,33 @@ static int put_user_tx(const struct user_cmd *uc, void *ctx, struct errbuf *err)
     int rc = store_user_put(uc->db, p->u, err);
     if (rc == ERR_CONFLICT) {
         store_rollback(uc->db);
-        die("%s %s: a user '%s' already exists", uc->cmd, uc->sub, p->u->username);
+        cli_fail(uc, "a user '%s' already exists", p->u->username);
     }
     if (rc == 0 && p->revoke)
         rc = revoke_tokens(uc->db, p->u->id, err);
     return rc;
 }
 
-static int user_add(struct user_cmd *uc)
+static int user_add(struct cli_cmd *uc)
 {
-    const struct user_args *ua = uc->args;
+    const struct cli_args *ua = &uc->args;
     const char *username = ua->pos[1];
-    if (!name_valid(username))
-        die("user add: USERNAME must be 1 to %u visible ASCII characters (no spaces)", NAME_MAX_LEN);
+    struct user_problem bad;
+    struct errbuf err = {{0}};
+    if (check_names(ua, &bad, &err) != 0)
+        cli_fail(uc, "%s", err.msg);
     int idx = config_user_index(uc->cfg, username);
     if (idx >= 0)
         die("user add: '%s' is declared in the configuration file (users[%d]); change it there", username,
             idx);
     const char *id = ua->val[O_ID];
-    if (id != NULL && !name_valid(id))
-        die("user add: --id must be 1 to %u visible ASCII characters", NAME_MAX_LEN);
     /* A random sub, never derived from the username: a later user of the same name must not inherit the
      * accounts relying parties keyed on the old one (OIDC Core §5.7: sub is never reassigned). */
     if (id == NULL)
         id = rand_token(uc->a, 16);
 
     json_t *claims = json_object();
-    apply_claims(uc, claims);
+    claims_of_args(uc, claims);
     char *ctext = claims_text(claims);
     json_decref(claims);
     char *hash = hash_from_args(uc, false);
@@ -631,7 +510,7 @@ static int user_add(struct user_cmd *uc)
         .updated_at = now,
     };
     struct put_ctx p = {.u = &u, .create = true};
-    in_tx(uc, put_user_tx, &p);
+    cli_in_tx(uc, put_user_tx, &p);
     if (hash == NULL)
         fprintf(stderr,
                 "ostiary: note: '%s' has no password and cannot log in until one is set "
@@ -643,26 +522,26 @@ static int user_add(struct user_cmd *uc)
     return 0;
 }
 
-static int user_passwd(struct user_cmd *uc)
+static int user_passwd(struct cli_cmd *uc)
 {
     struct store_user u;
-    load_user(uc, uc->args->pos[1], &u);
+    cli_load_user(uc, uc->args.pos[1], &u);
     char *hash = hash_from_args(uc, true);
     u.password_hash = hash;
     u.updated_at = clock_now();
     /* A new password ends the sessions opened with the old one (it may have been stolen). */
     struct put_ctx p = {.u = &u, .revoke = true};
-    in_tx(uc, put_user_tx, &p);
+    cli_in_tx(uc, put_user_tx, &p);
     warn_if_from_config(uc, &u);
     json_t *o = json_pack("{s:s, s:s, s:b, s:b}", "username", u.username, "id", u.id, "password_changed", 1,
                           "sessions_revoked", 1);
-    print_json(o, JSON_COMPACT);
+    cli_print_json(o, JSON_COMPACT);
     json_decref(o);
     free(hash);
     return 0;
 }
 
-static int user_list(struct user_cmd *uc)
+static int user_list(struct cli_cmd *uc)
 {
     struct errbuf err = {{0}};
     struct store_user *v = NULL;
@@ -674,41 +553,34 @@ static int user_list(struct user_cmd *uc)
         json_t *line = json_object();
         json_object_set_new(line, "username", json_string(v[i].username));
         json_object_set_new(line, "id", json_string(v[i].id));
-        json_t *name = json_object_get(claims, "name");
-        json_object_set(line, "name", json_is_string(name) ? name : json_null());
-        json_t *email = json_object_get(claims, "email");
-        json_object_set(line, "email", json_is_string(email) ? email : json_null());
+        cli_json_copy_str(line, claims, "name");
+        cli_json_copy_str(line, claims, "email");
         json_object_set_new(line, "disabled", json_boolean(v[i].disabled));
         json_object_set_new(line, "has_password",
                             json_boolean(v[i].password_hash != NULL && v[i].password_hash[0] != '\0'));
         json_object_set_new(line, "from_config", json_boolean(v[i].from_config));
-        print_json(line, JSON_COMPACT);
+        cli_print_json(line, JSON_COMPACT);
         json_decref(line);
         json_decref(claims);
     }
     return 0;
 }
 
-static int user_show(struct user_cmd *uc)
+static int user_show(struct cli_cmd *uc)
 {
     struct store_user u;
-    load_user(uc, uc->args->pos[1], &u);
+    cli_load_user(uc, uc->args.pos[1], &u);
     print_user(uc, &u);
     return 0;
 }
 
-static int user_update(struct user_cmd *uc)
+static int user_update(struct cli_cmd *uc)
 {
-    const struct user_args *ua = uc->args;
-    if (ua->seen == 0)
-        usage_error(uc->cmd, "update",
-                    "nothing to change: give at least one claim option, --enable or --disable");
-    if ((ua->seen & BIT(O_ENABLE)) && (ua->seen & BIT(O_DISABLE)))
-        usage_error(uc->cmd, "update", "--enable and --disable are mutually exclusive");
+    const struct cli_args *ua = &uc->args;
     struct store_user u;
-    load_user(uc, ua->pos[1], &u);
+    cli_load_user(uc, ua->pos[1], &u);
     json_t *claims = stored_claims(&u);
-    apply_claims(uc, claims);
+    claims_of_args(uc, claims);
     char *ctext = claims_text(claims);
     json_decref(claims);
     bool was_disabled = u.disabled;
@@ -719,28 +591,28 @@ static int user_update(struct user_cmd *uc)
     u.claims = ctext;
     u.updated_at = clock_now();
     struct put_ctx p = {.u = &u, .revoke = u.disabled && !was_disabled};
-    in_tx(uc, put_user_tx, &p);
+    cli_in_tx(uc, put_user_tx, &p);
     warn_if_from_config(uc, &u);
     print_user(uc, &u);
     free(ctext);
     return 0;
 }
 
-static int user_disable(struct user_cmd *uc)
+static int user_disable(struct cli_cmd *uc)
 {
     struct store_user u;
-    load_user(uc, uc->args->pos[1], &u);
+    cli_load_user(uc, uc->args.pos[1], &u);
     u.disabled = true;
     u.updated_at = clock_now();
     /* Revoked even when already disabled: harmless, and it covers tokens issued in between. */
     struct put_ctx p = {.u = &u, .revoke = true};
-    in_tx(uc, put_user_tx, &p);
+    cli_in_tx(uc, put_user_tx, &p);
     warn_if_from_config(uc, &u);
     print_user(uc, &u);
     return 0;
 }
 
-static int delete_tx(const struct user_cmd *uc, void *ctx, struct errbuf *err)
+static int delete_tx(const struct cli_cmd *uc, void *ctx, struct errbuf *err)
 {
     const struct store_user *u = ctx;
     int rc = store_consent_delete(uc->db, u->id, NULL, err);
@@ -755,170 +627,57 @@ static int delete_tx(const struct user_cmd *uc, void *ctx, struct errbuf *err)
     return rc;
 }
 
-static int user_delete(struct user_cmd *uc)
+static int user_delete(struct cli_cmd *uc)
 {
     struct store_user u;
-    load_user(uc, uc->args->pos[1], &u);
-    in_tx(uc, delete_tx, &u);
+    cli_load_user(uc, uc->args.pos[1], &u);
+    cli_in_tx(uc, delete_tx, &u);
     warn_if_from_config(uc, &u);
     json_t *o = json_pack("{s:s, s:s, s:b}", "username", u.username, "id", u.id, "deleted", 1);
-    print_json(o, JSON_COMPACT);
+    cli_print_json(o, JSON_COMPACT);
     json_decref(o);
-    return 0;
-}
-
-/* ---- consent subcommands ----------------------------------------------------------------------------- */
-
-static int consent_list(struct user_cmd *uc)
-{
-    struct store_user u;
-    load_user(uc, uc->args->pos[1], &u);
-    struct errbuf err = {{0}};
-    struct store_consent *v = NULL;
-    size_t n = 0;
-    if (store_consent_list(uc->db, uc->a, u.id, &v, &n, &err) != 0)
-        die("consent list: storage: %s", err.msg);
-    for (size_t i = 0; i < n; i++) {
-        json_t *line = json_object();
-        json_object_set_new(line, "client_id", json_string(v[i].client_id));
-        json_object_set_new(line, "scope", json_string(v[i].scope != NULL ? v[i].scope : ""));
-        json_object_set_new(line, "resources", json_string(v[i].resources != NULL ? v[i].resources : ""));
-        json_object_set_new(line, "created_at", json_integer(v[i].created_at));
-        json_object_set_new(line, "updated_at", json_integer(v[i].updated_at));
-        print_json(line, JSON_COMPACT);
-        json_decref(line);
-    }
-    return 0;
-}
-
-struct revoke_ctx {
-    const struct store_user *u;
-    const char *client_id; /* NULL: all */
-};
-
-static int revoke_tx(const struct user_cmd *uc, void *ctx, struct errbuf *err)
-{
-    const struct revoke_ctx *r = ctx;
-    int rc = store_consent_delete(uc->db, r->u->id, r->client_id, err);
-    if (rc == ERR_NOTFOUND) {
-        store_rollback(uc->db);
-        die("consent revoke: '%s' has no consent for client '%s'", r->u->username, r->client_id);
-    }
-    /* Without a client, what the user granted is gone altogether: so are the refresh tokens it yielded. */
-    if (rc == 0 && r->client_id == NULL)
-        rc = store_token_revoke_sub(uc->db, r->u->id, STORE_TOKEN_REFRESH, clock_now(), err);
-    return rc;
-}
-
-static int consent_revoke(struct user_cmd *uc)
-{
-    struct store_user u;
-    load_user(uc, uc->args->pos[1], &u);
-    struct revoke_ctx r = {.u = &u, .client_id = uc->args->n_pos > 2 ? uc->args->pos[2] : NULL};
-    in_tx(uc, revoke_tx, &r);
-    json_t *o = json_object();
-    json_object_set_new(o, "username", json_string(u.username));
-    json_object_set_new(o, "id", json_string(u.id));
-    json_object_set_new(o, "client_id", r.client_id != NULL ? json_string(r.client_id) : json_null());
-    json_object_set_new(o, "revoked", json_true());
-    json_object_set_new(o, "refresh_tokens_revoked", json_boolean(r.client_id == NULL));
-    print_json(o, JSON_COMPACT);
-    json_decref(o);
-    if (r.client_id != NULL)
-        fprintf(
-            stderr,
-            "ostiary: note: refresh tokens already issued to '%s' stay valid until they expire; to end "
-            "them now, revoke all of the user's consents (ostiary consent revoke %s) or disable the user\n",
-            r.client_id, u.username);
     return 0;
 }
 
 /* ---- Dispatch ------------------------------------------------------------------------------------------ */
 
-struct sub {
-    const char *name;
-    int (*run)(struct user_cmd *uc);
-    unsigned allowed;    /* BIT(enum opt) accepted */
-    size_t min_operands; /* after the subcommand */
-    size_t max_operands;
-    const char *operand; /* what a missing operand is called */
-};
-
-static const struct sub user_subs[] = {
-    {"add", user_add, CLAIM_OPTS | PASSWORD_OPTS | BIT(O_ID), 1, 1, "USERNAME"},
-    {"passwd", user_passwd, PASSWORD_OPTS, 1, 1, "USERNAME"},
-    {"list", user_list, 0, 0, 0, NULL},
-    {"show", user_show, 0, 1, 1, "USERNAME"},
-    {"update", user_update, CLAIM_OPTS | BIT(O_ENABLE) | BIT(O_DISABLE), 1, 1, "USERNAME"},
-    {"disable", user_disable, 0, 1, 1, "USERNAME"},
-    {"delete", user_delete, 0, 1, 1, "USERNAME"},
-};
-
-static const struct sub consent_subs[] = {
-    {"list", consent_list, 0, 1, 1, "USERNAME"},
-    {"revoke", consent_revoke, 0, 1, 2, "USERNAME"},
-};
-
-static int dispatch(const char *cmd, const struct sub *subs, size_t n_subs, void (*usage)(FILE *), int argc,
-                    char **argv)
+static int check_usage(const struct cli_cmd *uc, struct errbuf *err)
 {
-    struct arena *a = arena_new(16384);
-    struct cli_globals g = {0};
-    struct user_args ua = {0};
-    parse_args(cmd, argc, argv, &g, &ua);
-    if (ua.n_pos == 0) {
-        usage(stderr);
-        arena_free(a);
-        return 2;
+    const struct cli_args *ua = &uc->args;
+    if (cli_seen(ua, O_PASSWORD) && cli_seen(ua, O_PASSWORD_STDIN)) {
+        errbuf_set(err, "--password and --password-stdin are mutually exclusive");
+        return -1;
     }
-    const char *sub = ua.pos[0];
-    if (strcmp(sub, "help") == 0 || strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
-        usage(stdout);
-        arena_free(a);
+    if (strcmp(uc->sub->name, "update") != 0)
         return 0;
+    if (ua->seen == 0) {
+        errbuf_set(err, "nothing to change: give at least one claim option, --enable or --disable");
+        return -1;
     }
-    size_t k = 0;
-    while (k < n_subs && strcmp(subs[k].name, sub) != 0)
-        k++;
-    if (k == n_subs)
-        usage_error(cmd, NULL, "unknown subcommand '%s'", sub);
-    for (int o = 0; o < O_COUNT; o++)
-        if ((ua.seen & BIT(o)) && !(subs[k].allowed & BIT(o)))
-            usage_error(cmd, sub, "option %s does not apply here", opts[o].name);
-    if ((ua.seen & BIT(O_PASSWORD)) && (ua.seen & BIT(O_PASSWORD_STDIN)))
-        usage_error(cmd, sub, "--password and --password-stdin are mutually exclusive");
-    if (ua.n_pos - 1 < subs[k].min_operands)
-        usage_error(cmd, sub, "missing the %s", subs[k].operand);
-    if (ua.n_pos - 1 > subs[k].max_operands)
-        usage_error(cmd, sub, "unexpected argument '%s'", ua.pos[1 + subs[k].max_operands]);
-
-    struct user_cmd uc = {.cmd = cmd, .sub = sub, .args = &ua, .a = a};
-    uc.cfg = cli_load_config(&g);
-    /* Library events (info) would interleave with the JSON on the terminal; --log-level brings them back. */
-    enum log_level lvl = LOG_WARN;
-    if (g.log_level != NULL)
-        log_level_parse(uc.cfg->log_level, &lvl);
-    log_init(lvl, 2);
-
-    struct store *st;
-    cli_open_store(uc.cfg, &st, &uc.db);
-    int rc = subs[k].run(&uc);
-    if (fflush(stdout) != 0)
-        die("cannot write the output");
-    store_conn_close(uc.db);
-    store_close(st);
-    config_free(uc.cfg);
-    arena_free(a);
-    return rc;
+    if (cli_seen(ua, O_ENABLE) && cli_seen(ua, O_DISABLE)) {
+        errbuf_set(err, "--enable and --disable are mutually exclusive");
+        return -1;
+    }
+    return 0;
 }
+
+static const struct cli_sub subs[] = {
+    {"add", user_add, CLAIM_OPTS | PASSWORD_OPTS | BIT(O_ID), 1, 1, "USERNAME", NULL},
+    {"passwd", user_passwd, PASSWORD_OPTS, 1, 1, "USERNAME", NULL},
+    {"list", user_list, 0, 0, 0, NULL, NULL},
+    {"show", user_show, 0, 1, 1, "USERNAME", NULL},
+    {"update", user_update, CLAIM_OPTS | BIT(O_ENABLE) | BIT(O_DISABLE), 1, 1, "USERNAME", NULL},
+    {"disable", user_disable, 0, 1, 1, "USERNAME", NULL},
+    {"delete", user_delete, 0, 1, 1, "USERNAME", NULL},
+};
+
+static const struct cli_command user_command = {
+    .name = "user", .opts = opts, .n_opts = O_COUNT, .subs = subs, .n_subs = sizeof(subs) / sizeof(subs[0]),
+    .usage = usage, .check_usage = check_usage,
+};
 
 int cmd_user(int argc, char **argv)
 {
-    return dispatch("user", user_subs, sizeof(user_subs) / sizeof(user_subs[0]), usage_user, argc, argv);
-}
-
-int cmd_consent(int argc, char **argv)
-{
-    return dispatch("consent", consent_subs, sizeof(consent_subs) / sizeof(consent_subs[0]), usage_consent,
-                    argc, argv);
+    struct cli_values ua = {0};
+    return cli_run(&user_command, &ua, argc, argv);
 }

@@ -13,7 +13,7 @@
 #include "core/arena.h"
 #include "core/rand.h"
 #include "core/str.h"
-#include "oauth/client.h"
+#include "oauth/client_check.h"
 #include "core/banned.h"
 
 extern char **environ;
@@ -29,13 +29,13 @@ void die(const char *fmt, ...)
     exit(1);
 }
 
-bool cli_global_flag(struct cli_globals *g, int argc, char **argv, int *i)
+int cli_global_flag(struct cli_globals *g, int argc, char **argv, int *i, struct errbuf *err)
 {
     const char *a = argv[*i];
     const char **slot = NULL;
     if (strcmp(a, "--dev") == 0) {
         g->dev = true;
-        return true;
+        return 1;
     }
     if (strcmp(a, "--config") == 0 || strcmp(a, "-c") == 0)
         slot = &g->config_path;
@@ -50,11 +50,30 @@ bool cli_global_flag(struct cli_globals *g, int argc, char **argv, int *i)
     else if (strcmp(a, "--log-level") == 0)
         slot = &g->log_level;
     if (slot == NULL)
-        return false;
-    if (*i + 1 >= argc)
-        die("%s needs a value", a);
+        return 0;
+    if (*i + 1 >= argc) {
+        errbuf_set(err, "%s needs a value", a);
+        return -1;
+    }
     *slot = argv[++*i];
-    return true;
+    return 1;
+}
+
+void cli_parse_globals(const char *cmd, int argc, char **argv, struct cli_globals *g, const char *flag,
+                       bool *given)
+{
+    struct errbuf err = {{0}};
+    for (int i = 1; i < argc; i++) {
+        if (flag != NULL && strcmp(argv[i], flag) == 0) {
+            *given = true;
+            continue;
+        }
+        int r = cli_global_flag(g, argc, argv, &i, &err);
+        if (r < 0)
+            die("%s", err.msg);
+        if (r == 0)
+            die("%s: unknown option '%s' (see ostiary help)", cmd, argv[i]);
+    }
 }
 
 struct config *cli_load_config(const struct cli_globals *g)
@@ -64,23 +83,24 @@ struct config *cli_load_config(const struct cli_globals *g)
     const char *path = g->config_path != NULL ? g->config_path : getenv("OSTIARY_CONFIG");
     if (config_load(path, environ, &cfg, &err) != 0)
         die("configuration: %s", err.msg);
-    if (g->dev)
-        cfg->dev = true;
-    if (g->listen != NULL)
-        config_set_str(&cfg->listen, g->listen);
-    if (g->issuer != NULL)
-        config_set_str(&cfg->issuer, g->issuer);
-    if (g->storage != NULL)
-        config_set_str(&cfg->storage, g->storage);
-    if (g->log_level != NULL)
-        config_set_str(&cfg->log_level, g->log_level);
     if (g->workers != NULL) {
         int64_t n;
         if (str_to_i64(str_c(g->workers), &n) != 0 || n < 0 || n > 1024)
             die("--workers: expected a number between 0 and 1024, got '%s'", g->workers);
-        cfg->workers = (uint32_t)n;
     }
-    if (config_validate(cfg, &err) != 0 || clients_config_check(cfg, &err) != 0)
+    /* Flags override the file and the environment; their values lose any file position. */
+    const struct {
+        const char *value, *path, *flag;
+    } flags[] = {
+        {g->dev ? "true" : NULL, "dev", "--dev"},   {g->listen, "listen", "--listen"},
+        {g->issuer, "issuer", "--issuer"},          {g->storage, "storage", "--storage"},
+        {g->log_level, "log_level", "--log-level"}, {g->workers, "workers", "--workers"},
+    };
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+        if (flags[i].value != NULL &&
+            config_set(cfg, flags[i].path, flags[i].value, flags[i].flag, &err) != 0)
+            die("%s", err.msg);
+    if (oauth_config_validate(cfg, &err) != 0)
         die("configuration: %s", err.msg);
     return cfg;
 }
@@ -182,12 +202,7 @@ int cmd_migrate(int argc, char **argv)
 {
     struct cli_globals g = {0};
     bool create = false;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--create") == 0)
-            create = true;
-        else if (!cli_global_flag(&g, argc, argv, &i))
-            die("migrate: unknown option '%s'", argv[i]);
-    }
+    cli_parse_globals("migrate", argc, argv, &g, "--create", &create);
     struct config *cfg = cli_load_config(&g);
     struct errbuf err = {{0}};
     struct store *st;

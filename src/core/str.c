@@ -388,3 +388,18 @@ bool str_list_next(const char **cursor, const char *blanks, struct str *item)
     *cursor = *end == '\0' ? NULL : end + 1;
     return true;
 }
+
+const char *str_shown(const char *s, char buf[STR_SHOWN_SIZE])
+{
+    size_t o = 0;
+    if (s == NULL)
+        s = "";
+    for (; *s != '\0' && o < 64; s++)
+        buf[o++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
+    if (*s != '\0') {
+        memcpy(buf + o, "...", 3);
+        o += 3;
+    }
+    buf[o] = '\0';
+    return buf;
+}

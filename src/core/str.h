@@ -71,6 +71,12 @@ bool utf8_valid(const char *s, size_t n);
  * not secret). NULL never equals anything. */
 bool ct_eq(const void *a, size_t alen, const void *b, size_t blen);
 
+/* A value for an error message: s (NULL = "") with anything but printable ASCII replaced by '?', cut
+ * after 64 characters with "...", so that a hostile value can neither flood a log nor smuggle control
+ * characters into it. Writes into buf and returns it. Never call it on a secret. */
+#define STR_SHOWN_SIZE 72
+const char *str_shown(const char *s, char buf[STR_SHOWN_SIZE]);
+
 /* Checked decimal conversion of the whole view; returns -1 on any junk, sign or overflow. */
 int str_to_i64(struct str s, int64_t *out);
 

@@ -9,22 +9,9 @@
 #include <string.h>
 
 #include "core/str.h"
+#include "core/validate.h"
 #include "http/http.h"
 #include "core/banned.h"
-
-/* A port after an address: 1 to 5 digits, at most 65535. */
-static bool port_valid(const char *p, size_t n)
-{
-    unsigned v = 0;
-    if (n == 0 || n > 5)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return false;
-        v = v * 10 + (unsigned)(p[i] - '0');
-    }
-    return v <= 65535;
-}
 
 /* One X-Forwarded-For entry, whitespace already trimmed (n > 0): an address, a bracketed IPv6 address, or
  * either followed by :port (some proxies add the client's port). */
@@ -58,7 +45,7 @@ static int entry_parse(const char *s, size_t n, uint8_t out[16])
             plen = n - hlen - 1;
         }
     }
-    if (port != NULL && !port_valid(port, plen))
+    if (port != NULL && parse_port(port, plen) < 0)
         return -1;
     return ipnet_addr_parse(host, hlen, out);
 }

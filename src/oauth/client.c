@@ -12,6 +12,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/rand.h"
+#include "oauth/client_check.h"
 #include "http/http.h"
 #include "core/banned.h"
 
@@ -204,73 +205,20 @@ char *client_metadata_json(const struct client *c)
     return s;
 }
 
-int clients_config_check(const struct config *cfg, struct errbuf *err)
-{
-    for (unsigned i = 0; i < cfg->n_clients; i++) {
-        const struct cfg_client *cc = &cfg->clients[i];
-        /* config_validate has set the method (its default included). */
-        bool is_public =
-            cc->token_endpoint_auth_method != NULL && strcmp(cc->token_endpoint_auth_method, "none") == 0;
-        struct grant_refusal why;
-        if (grant_names_check((const char *const *)cc->grant_types, cc->n_grant_types, is_public,
-                              cc->n_redirect_uris, &why) == 0)
-            continue;
-        if (why.redirect_uris)
-            errbuf_set(err, "clients[%u].redirect_uris: %s", i, why.reason);
-        else if (why.index >= 0)
-            errbuf_set(err, "clients[%u].grant_types[%d]: %s", i, why.index, why.reason);
-        else
-            errbuf_set(err, "clients[%u].grant_types: %s", i, why.reason);
-        return ERR_INVALID;
-    }
-    return 0;
-}
-
 int clients_apply_config(struct store_conn *db, const struct config *cfg, struct errbuf *err)
 {
     struct arena *a = arena_new(8192);
     int rc = store_begin(db, err);
     for (unsigned i = 0; rc == 0 && i < cfg->n_clients; i++) {
         const struct cfg_client *cc = &cfg->clients[i];
-        struct client c = {0};
-        c.client_id = cc->client_id;
-        c.client_name = cc->client_name;
-        if (cc->application_type != NULL)
-            client_application_type_parse(cc->application_type, &c.application_type);
-        if (cc->token_endpoint_auth_method != NULL)
-            client_auth_method_parse(cc->token_endpoint_auth_method, &c.auth_method);
-        else
-            c.auth_method = (cc->client_secret || cc->client_secret_sha256) ? CLIENT_AUTH_SECRET_BASIC
-                                                                             : CLIENT_AUTH_NONE;
-        /* clients_config_check has accepted the names (config_validate supplied the default list). */
-        struct grant_refusal why;
-        if (grant_names_parse((const char *const *)cc->grant_types, cc->n_grant_types, &c.grant_types, &why) !=
-            0) {
-            errbuf_set(err, "clients[%u].grant_types[%d]: %s", i, why.index, why.reason);
+        struct client c;
+        struct client_problem p;
+        /* The configuration was checked (oauth_config_validate): this only applies the same defaults. */
+        if (client_check_entry(cfg, i, a, &c, &p) != 0) {
+            errbuf_set(err, "clients[%u].%s: invalid (the configuration was not validated)", i, p.field);
             rc = ERR_INVALID;
             break;
         }
-        c.redirect_uris = (const char **)cc->redirect_uris;
-        c.n_redirect_uris = cc->n_redirect_uris;
-        c.scope = cc->scope;
-        c.resources = (const char **)cc->resources;
-        c.n_resources = cc->n_resources;
-        c.access_token_ttl = cc->access_token_ttl;
-        c.post_logout_redirect_uris = (const char **)cc->post_logout_redirect_uris;
-        c.n_post_logout_redirect_uris = cc->n_post_logout_redirect_uris;
-        c.id_token_signed_response_alg = cc->id_token_signed_response_alg;
-        /* config_validate has checked the names: each parse succeeds. */
-        if (cc->refresh_token_policy != NULL)
-            client_refresh_policy_parse(cc->refresh_token_policy, &c.refresh_policy);
-        for (unsigned k = 0; k < cc->n_pkce_methods; k++)
-            c.pkce_methods |= pkce_method_flag(cc->pkce_methods[k]);
-        if (c.pkce_methods == 0)
-            c.pkce_methods = PKCE_S256;
-        c.require_pkce = cc->require_pkce_set ? cc->require_pkce_value : cfg->pkce.required;
-        if (cc->introspection_access != NULL)
-            client_introspection_access_parse(cc->introspection_access, &c.introspection_access);
-        c.introspection_resources = (const char **)cc->introspection_resources;
-        c.n_introspection_resources = cc->n_introspection_resources;
 
         struct store_client sc = {0};
         sc.client_id = cc->client_id;

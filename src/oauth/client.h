@@ -109,11 +109,6 @@ int client_lookup(struct worker *w, struct arena *a, const char *client_id, stru
                   struct errbuf *err);
 void client_cache_free(struct client_cache *cc);
 
-/* The rules on the file's clients that belong to the protocol layer, after config_validate(): their
- * grant types, by the grant table (grant_table.h: served names, no duplicates, confidential-only grants,
- * redirect URIs, refresh_token). 0, or ERR_INVALID with "clients[i].grant_types[j]: reason" in err. */
-int clients_config_check(const struct config *cfg, struct errbuf *err);
-
 /* Applies the clients of the YAML file to the store (created or updated); one transaction. */
 int clients_apply_config(struct store_conn *db, const struct config *cfg, struct errbuf *err);
 

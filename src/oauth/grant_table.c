@@ -1,6 +1,6 @@
 /* grant_table.c: the rows of GRANT_TABLE (grant_table.h) as data, their lookups, and the rules on the
- * grant types a client registers (RFC 6749 §3.1.2.2, §4.4, §4.4.3, §6), shared by the configuration file
- * and `ostiary client`. The handlers are not here: only token.c dispatches to them, so that the grant
+ * grant types a client registers (RFC 6749 §3.1.2.2, §4.4, §4.4.3, §6), which the one check of client
+ * metadata (client_check.c: the configuration file, `ostiary client`) applies. The handlers are not here: only token.c dispatches to them, so that the grant
  * files and their callers form no circle. */
 #include "oauth/grant_table.h"
 
@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/str.h"
 #include "core/banned.h"
 
 static const struct grant_type rows[] = {
@@ -59,17 +60,6 @@ static const char *served_list(char *buf, size_t size, const char *sep, bool yie
     return buf;
 }
 
-/* A name from the file or the command line, for a message: shown as given only when printable ASCII. */
-static const char *printable(const char *s)
-{
-    if (s == NULL)
-        return "";
-    for (const char *p = s; *p != '\0'; p++)
-        if (*p < 0x20 || *p >= 0x7f)
-            return "(not printable)";
-    return s;
-}
-
 /* Fills *out; returns -1, for `return refuse(...)`. */
 static int refuse(struct grant_refusal *out, int index, unsigned flag, bool redirect_uris, const char *fmt,
                   ...) __attribute__((format(printf, 5, 6)));
@@ -88,19 +78,19 @@ static int refuse(struct grant_refusal *out, int index, unsigned flag, bool redi
 
 int grant_names_parse(const char *const *names, size_t n, unsigned *flags, struct grant_refusal *out)
 {
-    char allowed[160];
+    char allowed[160], shown[STR_SHOWN_SIZE];
     *flags = 0;
     for (size_t i = 0; i < n; i++) {
         const struct grant_type *g = grant_by_name(names[i]);
         served_list(allowed, sizeof(allowed), ", ", false);
         if (g == NULL)
-            return refuse(out, (int)i, 0, false, "unsupported grant type '%.64s' (allowed: %s)",
-                          printable(names[i]), allowed);
+            return refuse(out, (int)i, 0, false, "unsupported grant type '%s' (allowed: %s)",
+                          str_shown(names[i], shown), allowed);
         if (!g->served)
             return refuse(out, (int)i, g->flag, false,
                           "grant type '%s' is not served by this server yet (allowed: %s)", g->name, allowed);
         if (*flags & g->flag)
-            return refuse(out, (int)i, g->flag, false, "duplicate grant type '%s'", g->name);
+            return refuse(out, (int)i, g->flag, false, "duplicate '%s'", g->name);
         *flags |= g->flag;
     }
     return 0;
@@ -118,8 +108,8 @@ int grant_set_check(unsigned flags, bool is_public, size_t n_redirect_uris, stru
         /* RFC 6749 §4.4: the client credentials grant is for confidential clients only. */
         if (g->confidential && is_public)
             return refuse(out, -1, g->flag, false,
-                          "%s requires a confidential client (a client secret, and token_endpoint_auth_method "
-                          "client_secret_basic or client_secret_post) (RFC 6749 §4.4)",
+                          "%s requires a confidential client (one with a client secret, which authenticates "
+                          "with it) (RFC 6749 §4.4)",
                           g->name);
         /* RFC 6749 §3.1.2.2: redirection URIs must be registered for the front-channel flows. */
         if (g->needs_redirect_uris && n_redirect_uris == 0)
@@ -142,12 +132,11 @@ int grant_set_check(unsigned flags, bool is_public, size_t n_redirect_uris, stru
 }
 
 int grant_names_check(const char *const *names, size_t n, bool is_public, size_t n_redirect_uris,
-                      struct grant_refusal *out)
+                      unsigned *flags, struct grant_refusal *out)
 {
-    unsigned flags;
-    if (grant_names_parse(names, n, &flags, out) != 0)
+    if (grant_names_parse(names, n, flags, out) != 0)
         return -1;
-    if (grant_set_check(flags, is_public, n_redirect_uris, out) == 0)
+    if (grant_set_check(*flags, is_public, n_redirect_uris, out) == 0)
         return 0;
     /* A rule of one grant's row: point at its name (missing redirect URIs are the other field's fault). */
     for (size_t i = 0; i < n && out->flag != 0 && !out->redirect_uris; i++)

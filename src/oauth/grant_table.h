@@ -1,8 +1,8 @@
 /* grant_table.h: the grant table, one row per grant type the server knows (RFC 6749 §4.1.3, §4.4, §6;
  * RFC 8628 §3.4). It is the one source of the token endpoint's dispatch (token.c), discovery's
- * grant_types_supported (discovery.c), the grant names a client may register (the configuration file
- * through clients_config_check(), and `ostiary client`), and the list in docs/configuration.md and
- * docs/cli.md (a test compares them). A row that is not served is known by name, so that it can be
+ * grant_types_supported (discovery.c), the grant names a client may register and their rules (client_check.c:
+ * the configuration file and `ostiary client`), and the lists of docs/configuration.md, docs/cli.md and the
+ * README (a test compares them with discovery). A row that is not served is known by name, so that it can be
  * refused with a reason, but it cannot be registered, advertised or redeemed. */
 #ifndef OSTIARY_OAUTH_GRANT_TABLE_H
 #define OSTIARY_OAUTH_GRANT_TABLE_H
@@ -50,8 +50,8 @@ const struct grant_type *grant_by_flag(unsigned flag);
 /* Iterates the served rows in table order: grant_next_served(NULL) is the first, NULL after the last. */
 const struct grant_type *grant_next_served(const struct grant_type *prev);
 
-/* Why a client's grant types are refused, for the file and the CLI, which put their own prefix before
- * `reason` (clients[i].grant_types[j]: ..., --grant-type: ...). */
+/* Why a client's grant types are refused, for the client check, whose callers put their own prefix before
+ * `reason` (clients[i].grant_types[j]: ..., --grant-type: ...). The reason names no other field. */
 struct grant_refusal {
     int index;           /* the entry of the names list at fault, or -1 for the list as a whole */
     unsigned flag;       /* the grant at fault (its row's rule), or 0 */
@@ -68,9 +68,9 @@ int grant_names_parse(const char *const *names, size_t n, unsigned *flags, struc
  * one; the token endpoint refuses it): grant_names_parse is what refuses new ones. 0, or -1 with *out
  * (index -1). */
 int grant_set_check(unsigned flags, bool is_public, size_t n_redirect_uris, struct grant_refusal *out);
-/* Both, and on a set failure the index of the name at fault when one name is (confidential-only, front
- * channel). What the configuration file checks for each client. */
+/* Both, with *flags; on a set failure the index of the name at fault when one name is (a confidential-only
+ * grant). What client_check.c checks for every client. */
 int grant_names_check(const char *const *names, size_t n, bool is_public, size_t n_redirect_uris,
-                      struct grant_refusal *out);
+                      unsigned *flags, struct grant_refusal *out);
 
 #endif

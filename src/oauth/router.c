@@ -5,6 +5,7 @@
  * served from memory still works. */
 #include <string.h>
 
+#include "admin/admin.h"
 #include "app.h"
 #include "core/arena.h"
 #include "oauth/authorize.h"
@@ -81,9 +82,14 @@ static void send_not_found(struct http_req *req)
 
 /* Any path no row matches, with any method. */
 static const struct app_route not_found = {.suffix = "", .fn = send_not_found, .kind = ROUTE_MEMORY};
+/* Whatever comes on the admin listener: the admin API, which has its own paths and methods
+ * (admin/admin.h). The main listener never serves it. */
+static const struct app_route admin_api = {.suffix = "", .fn = admin_handle, .kind = ROUTE_MEMORY};
 
 static const struct app_route *route_match(const struct http_req *req)
 {
+    if (req->listener == HTTP_LISTENER_ADMIN)
+        return &admin_api;
     const char *ip = req->worker->app->cfg->issuer_path;
     size_t iplen = strlen(ip);
     struct str p = req->path;
@@ -162,7 +168,7 @@ void app_handle(struct http_req *req)
 {
     const struct app_route *r = req->route != NULL ? req->route : route_match(req);
     req->route = r;
-    if (r == &not_found) {
+    if (r == &not_found || r == &admin_api) {
         r->fn(req);
         return;
     }

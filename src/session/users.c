@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/rand.h"
 #include "core/str.h"
+#include "session/user_check.h"
 
 #include "core/banned.h"
 
@@ -115,62 +116,19 @@ int user_authenticate(struct store_conn *db, struct arena *a, const char *userna
  * Claims (OIDC Core §5.1 standard claims, released per scope as §5.4 says).
  * ------------------------------------------------------------------------------------------------------ */
 
-static const char *const profile_claims[] = {
-    "name",    "family_name", "given_name", "middle_name", "nickname",  "preferred_username",
-    "profile", "picture",     "website",    "gender",      "birthdate", "zoneinfo",
-    "locale",  "updated_at",
-};
-static const char *const email_claims[] = {"email", "email_verified"};
-static const char *const address_claims[] = {"address"};
-static const char *const phone_claims[] = {"phone_number", "phone_number_verified"};
-
-static const struct {
-    const char *scope;
-    const char *const *claims;
-    size_t n;
-} scope_claims[] = {
-    {"profile", profile_claims, sizeof(profile_claims) / sizeof(profile_claims[0])},
-    {"email", email_claims, sizeof(email_claims) / sizeof(email_claims[0])},
-    {"address", address_claims, 1},
-    {"phone", phone_claims, sizeof(phone_claims) / sizeof(phone_claims[0])},
-};
-
-const char *const user_claims_supported[] = {
-    "sub",
-    /* profile */
-    "name",
-    "family_name",
-    "given_name",
-    "middle_name",
-    "nickname",
-    "preferred_username",
-    "profile",
-    "picture",
-    "website",
-    "gender",
-    "birthdate",
-    "zoneinfo",
-    "locale",
-    "updated_at",
-    /* email */
-    "email",
-    "email_verified",
-    /* address */
-    "address",
-    /* phone */
-    "phone_number",
-    "phone_number_verified",
-};
+#define CLAIM_NAME(arg, n, kind, scope, option) #n,
+const char *const user_claims_supported[] = {"sub", OIDC_CLAIMS(CLAIM_NAME, ~)};
 const size_t user_claims_supported_count = sizeof(user_claims_supported) / sizeof(user_claims_supported[0]);
 
-/* The stored value of one claim in the form OIDC Core §5.1 gives it, or NULL to leave it out. */
-static json_t *claim_value(json_t *stored, const char *name)
+/* The stored value of claim c in the form OIDC Core §5.1 gives it, or NULL to leave it out. */
+static json_t *claim_value(json_t *stored, const struct oidc_claim *c)
 {
-    json_t *v = json_object_get(stored, name);
+    json_t *v = json_object_get(stored, c->name);
     if (v == NULL || json_is_null(v))
         return NULL;
-    /* §5.1: the *_verified claims are booleans; tolerate "true"/"false" strings written by hand. */
-    if (strcmp(name, "email_verified") == 0 || strcmp(name, "phone_number_verified") == 0) {
+    switch (c->kind) {
+    case CLAIM_BOOL:
+        /* §5.1: the *_verified claims are booleans; tolerate "true"/"false" strings written by hand. */
         if (json_is_boolean(v))
             return json_incref(v);
         if (json_is_string(v) && strcmp(json_string_value(v), "true") == 0)
@@ -178,12 +136,13 @@ static json_t *claim_value(json_t *stored, const char *name)
         if (json_is_string(v) && strcmp(json_string_value(v), "false") == 0)
             return json_false();
         return NULL;
-    }
-    if (strcmp(name, "address") == 0)
+    case CLAIM_ADDRESS:
         return json_is_object(v) ? json_incref(v) : NULL;
-    if (strcmp(name, "updated_at") == 0)
+    case CLAIM_TIME:
         return json_is_integer(v) ? json_incref(v) : NULL;
-    return json_is_string(v) ? json_incref(v) : NULL;
+    default:
+        return json_is_string(v) ? json_incref(v) : NULL;
+    }
 }
 
 json_t *user_claims_for_scope(const struct store_user *u, const char *const *scopes, size_t n_scopes)
@@ -196,20 +155,16 @@ json_t *user_claims_for_scope(const struct store_user *u, const char *const *sco
         stored = json_object();
     }
     for (size_t i = 0; i < n_scopes; i++) {
-        if (scopes[i] == NULL)
-            continue;
-        for (size_t k = 0; k < sizeof(scope_claims) / sizeof(scope_claims[0]); k++) {
-            if (strcmp(scopes[i], scope_claims[k].scope) != 0)
+        for (size_t k = 0; scopes[i] != NULL && k < OIDC_CLAIM_COUNT; k++) {
+            const struct oidc_claim *c = &oidc_claims[k];
+            if (strcmp(scopes[i], c->scope) != 0)
                 continue;
-            for (size_t c = 0; c < scope_claims[k].n; c++) {
-                const char *name = scope_claims[k].claims[c];
-                json_t *v = claim_value(stored, name);
-                /* §5.1: updated_at is when the user's information last changed; the row knows. */
-                if (v == NULL && strcmp(name, "updated_at") == 0 && u->updated_at > 0)
-                    v = json_integer(u->updated_at);
-                if (v != NULL)
-                    json_object_set_new(out, name, v);
-            }
+            json_t *v = claim_value(stored, c);
+            /* §5.1: updated_at is when the user's information last changed; the row knows. */
+            if (v == NULL && c->kind == CLAIM_TIME && u->updated_at > 0)
+                v = json_integer(u->updated_at);
+            if (v != NULL)
+                json_object_set_new(out, c->name, v);
         }
     }
     json_decref(stored);
@@ -236,48 +191,21 @@ static const char *derived_id(struct arena *a, const char *username)
  * user gives the same text and is not rewritten). malloc'd. */
 static char *config_claims_json(const struct cfg_user *cu)
 {
-    const struct {
-        const char *name;
-        const char *value;
-    } strs[] = {
-        {"name", cu->name},
-        {"given_name", cu->given_name},
-        {"family_name", cu->family_name},
-        {"middle_name", cu->middle_name},
-        {"nickname", cu->nickname},
-        {"preferred_username", cu->preferred_username},
-        {"profile", cu->profile},
-        {"picture", cu->picture},
-        {"website", cu->website},
-        {"email", cu->email},
-        {"gender", cu->gender},
-        {"birthdate", cu->birthdate},
-        {"zoneinfo", cu->zoneinfo},
-        {"locale", cu->locale},
-        {"phone_number", cu->phone_number},
-    };
     json_t *o = json_object();
-    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
-        if (strs[i].value != NULL)
-            json_object_set_new(o, strs[i].name, json_string(strs[i].value));
-    if (cu->email_verified != NULL)
-        json_object_set_new(o, "email_verified", json_boolean(strcmp(cu->email_verified, "true") == 0));
-    if (cu->phone_number_verified != NULL)
-        json_object_set_new(o, "phone_number_verified",
-                            json_boolean(strcmp(cu->phone_number_verified, "true") == 0));
+    for (size_t k = 0; k < OIDC_CLAIM_COUNT; k++) {
+        const struct oidc_claim *c = &oidc_claims[k];
+        const char *v = cfg_user_claim(cu, c);
+        if (v != NULL)
+            json_object_set_new(
+                o, c->name, c->kind == CLAIM_BOOL ? json_boolean(strcmp(v, "true") == 0) : json_string(v));
+    }
     if (cu->address != NULL) {
-        const struct cfg_address *ad = cu->address;
-        const struct {
-            const char *name;
-            const char *value;
-        } parts[] = {
-            {"formatted", ad->formatted}, {"street_address", ad->street_address}, {"locality", ad->locality},
-            {"region", ad->region},       {"postal_code", ad->postal_code},       {"country", ad->country},
-        };
         json_t *addr = json_object();
-        for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
-            if (parts[i].value != NULL)
-                json_object_set_new(addr, parts[i].name, json_string(parts[i].value));
+        for (int k = 0; k < OIDC_ADDRESS_PART_COUNT; k++) {
+            const char *v = cfg_user_address_part(cu, k);
+            if (v != NULL)
+                json_object_set_new(addr, oidc_address_parts[k].name, json_string(v));
+        }
         json_object_set_new(o, "address", addr);
     }
     char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);

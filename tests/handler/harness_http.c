@@ -16,6 +16,7 @@
 #include "core/str.h"
 #include "jose/jose.h"
 #include "oauth/client.h"
+#include "oauth/client_check.h"
 #include "session/session.h"
 #include "session/users.h"
 #include "store/store.h"
@@ -65,8 +66,7 @@ struct hx *hx_open(const char *yaml)
         yaml_has(yaml, "storage") ? "" : arena_printf(a, "storage: sqlite:%s/ostiary.db\n", h->dir), yaml);
     struct errbuf err = {{0}};
     struct config *cfg = NULL;
-    if (config_load_buffer(text, strlen(text), &cfg, &err) != 0 || config_validate(cfg, &err) != 0 ||
-        clients_config_check(cfg, &err) != 0)
+    if (config_load_buffer(text, strlen(text), &cfg, &err) != 0 || oauth_config_validate(cfg, &err) != 0)
         hx_die("configuration: %s", err.msg);
     arena_free(a);
 

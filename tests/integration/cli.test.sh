@@ -141,7 +141,7 @@ check "create refuses the device grant: not served yet, naming --grant-type" \
 run client create "${C[@]}" --grant-types authorization_code,urn:ietf:params:oauth:grant-type:device_code \
     --redirect-uri https://x.example/cb
 check "create refuses the device grant in --grant-types too" \
-    eval 'rc_is 1 && err_has "--grant-types: grant type '"'"'urn:ietf:params:oauth:grant-type:device_code'"'"' is not served"'
+    eval 'rc_is 1 && err_has "grant type '"'"'urn:ietf:params:oauth:grant-type:device_code'"'"' is not served"'
 # As in the file: refresh_token needs a grant that issues refresh tokens (the CLI used to accept this).
 run client create "${C[@]}" --grant-types client_credentials,refresh_token
 check "create refuses refresh_token without authorization_code, as the file does" \
@@ -470,6 +470,36 @@ OSTIARY_KEYS_SECRET=another-secret-that-is-long-enough-0123456789 run keys rotat
 check "keys rotate with a different key secret fails and adds no key" eval 'rc_is 1'
 run keys list "${C[@]}"
 check "the failed rotation left the key set as it was" lines_are 3
+
+# ---- one rule book: the file's clients[] and `client create` accept and refuse the same metadata ----
+# file_refuses YAML_CLIENT_LINES...: a configuration with this client stops every command (status 1).
+file_refuses() {
+    { cat "$TMP/ostiary.yaml"; printf 'clients:\n  - client_id: f\n'; printf '    %s\n' "$@"; } >"$TMP/rules.yaml"
+    run client list --config "$TMP/rules.yaml"
+    rc_is 1
+}
+run client create "${C[@]}" --client-id rule1 --redirect-uri https://my_app.example/cb
+check "create refuses a redirect URI whose host has an '_', naming --redirect-uri" \
+    eval 'rc_is 1 && err_has "--redirect-uri: has an invalid host"'
+check "... as the file does" eval "file_refuses \"redirect_uris: ['https://my_app.example/cb']\" && err_has 'clients[0].redirect_uris[0]: has an invalid host'"
+run client create "${C[@]}" --client-id rule2 --redirect-uri 'https://u:hunter2@app.example/cb'
+check "create refuses a redirect URI with userinfo without echoing its password" \
+    eval 'rc_is 1 && err_has "must not contain userinfo" && ! err_has hunter2'
+run client create "${C[@]}" --client-id rule3 --redirect-uri 'http://'
+check "create refuses a bare http://" eval 'rc_is 1 && err_has "has no host"'
+run client create "${C[@]}" --client-id rule4 --grant-type client_credentials --grant-type refresh_token
+check "create refuses refresh_token without a grant that yields one, as the file does" \
+    eval 'rc_is 1 && err_has "--grant-type: refresh_token requires authorization_code"'
+check "the file refuses duplicate redirect URIs, as create does" \
+    eval "file_refuses 'client_secret: s' \"redirect_uris: ['https://a.example/cb', 'https://a.example/cb']\" && err_has 'clients[0].redirect_uris[1]: duplicate'"
+check "the file refuses duplicate post-logout redirect URIs" \
+    eval "file_refuses 'client_secret: s' \"post_logout_redirect_uris: ['https://a.example/', 'https://a.example/']\" && err_has 'clients[0].post_logout_redirect_uris[1]: duplicate'"
+check "the file refuses a resource named twice, as create does" \
+    eval "file_refuses 'client_secret: s' 'resources: [urn:focus:api, urn:focus:api]' && err_has 'clients[0].resources[1]: duplicate'"
+check "the file refuses a client_name over 1024 bytes, as create does" \
+    eval "file_refuses 'client_secret: s' \"client_name: '$(printf 'n%.0s' $(seq 1025))'\" && err_has 'clients[0].client_name: must be valid UTF-8 of at most 1024 bytes'"
+run client list "${C[@]}"
+check "no refused create stored a client" eval 'rc_is 0 && [ -z "$(printf "%s" "$OUT" | grep "\"rule[0-9]\"")" ]'
 
 # ---- trusted_proxies: checked by every command, each bad entry named ----
 OSTIARY_TRUSTED_PROXIES='127.0.0.1, 10.0.0.1/8' run keys list "${C[@]}"

@@ -162,6 +162,14 @@ run user add erin --claim birthdate=04/05/1852 "${C[@]}"
 check "add refuses a malformed birthdate" eval 'rc_is 1 && err_has birthdate'
 run user add erin --claim 'website=javascript:alert(1)' "${C[@]}"
 check "add refuses a non-http website" eval 'rc_is 1 && err_has website'
+# URL claims: the rules of users[] in the file (the CLI used to check only the prefix).
+run user add url1 --claim 'website=http://u:hunter2@h.example/' "${C[@]}"
+check "add refuses a URL claim with userinfo, without echoing it" \
+    eval 'rc_is 1 && err_has "--claim website: must not contain userinfo" && ! err_has hunter2'
+run user add url2 --claim 'profile=http://' "${C[@]}"
+check "add refuses a URL claim without a host" eval 'rc_is 1 && err_has "--claim profile: has no host"'
+run user add url3 --claim 'picture=https://my_host.example/a.png' "${C[@]}"
+check "add refuses a URL claim with an invalid host" eval 'rc_is 1 && err_has "--claim picture: has an invalid host"'
 run user add erin --claim email_verified=yes "${C[@]}"
 check "add refuses a non-boolean email_verified" eval 'rc_is 1 && err_has "true or false"'
 run user add erin --claim address.city=Paris "${C[@]}"

@@ -1,0 +1,195 @@
+/* config_keys.h: every setting of the configuration, declared once. From these lists come the members of
+ * struct config (config.h), the YAML binding (config_yaml.c), defaults, bounds and release
+ * (config_schema.c), the OSTIARY_* names (config_env.c: OSTIARY_ + the key path upper-cased, '.' -> '_')
+ * and the key table of docs/configuration.md (config_doc_table(), checked by a test).
+ *
+ * A row: X(name, TYPE, default, min, max, flags, doc)
+ *   TYPE     STR (text), U32 (a checked decimal), BOOL (true/false, yes/no, 1/0), LIST (of text; max is its
+ *            entry cap; a count member n_<name> comes with it); in entries also BOOLSTR (a boolean kept as
+ *            the text "true"/"false", NULL when absent) and ADDRESS (the mapping of struct cfg_address).
+ *   default  the value when absent, written as in the environment (a LIST: comma-separated); NULL: unset.
+ *   min, max U32: the inclusive bounds config_validate() checks (entries: their validators).
+ *   flags    CFG_SECRET: never echoed, wiped when freed.
+ *   doc      the "accepted values" column of the key table (U32 rows get "min..max" in front, LIST rows
+ *            their cap and the environment's comma list after). */
+#ifndef OSTIARY_CONFIG_KEYS_H
+#define OSTIARY_CONFIG_KEYS_H
+
+#include "core/claims.h"
+
+enum cfg_key_flags { CFG_SECRET = 1 << 0 };
+
+#define CFG_DAY 86400u
+/* A per-entry access_token_ttl (resources[], clients[]): 0 means "inherit". */
+#define CFG_ENTRY_TTL_MAX (366u * CFG_DAY)
+
+/* clang-format off */
+
+/* Top-level settings. */
+#define CONFIG_TOP(X)                                                                                        \
+    X(issuer, STR, "http://localhost:4000", 0, 0, 0, "absolute `http`/`https` URL, see [issuer](#issuer)")  \
+    X(listen, STR, "127.0.0.1:4000", 0, 0, 0, "`host:port`, `[ipv6]:port` or `:port` (= `0.0.0.0:port`)")  \
+    X(storage, STR, "sqlite:./var/ostiary.db", 0, 0, 0, "`sqlite:<file path>`")                             \
+    X(workers, U32, "0", 0, 1024, 0,                                                                         \
+      "event-loop threads; 0 = number of online CPUs. As many pool threads again verify login passwords "    \
+      "(argon2id) off the loops; each thread has its own store connection")                                  \
+    X(log_level, STR, "info", 0, 0, 0, "`debug`, `info`, `warn`, `error`")                                  \
+    X(dev, BOOL, "false", 0, 0, 0, "boolean, see [dev mode](#dev-mode)")                                    \
+    /* Off: a plain-HTTP listener sees HTTP/2 only from clients that assume it without asking (prior        \
+     * knowledge), which in production means a proxy configured for it. */                                  \
+    X(http2_cleartext, BOOL, "false", 0, 0, 0,                                                               \
+      "boolean: also serve HTTP/2 on the plain-HTTP listener, see [http2_cleartext](#http2_cleartext)")      \
+    /* Empty: X-Forwarded-For is read from nobody unless the operator names their proxies. */               \
+    X(trusted_proxies, LIST, NULL, 0, 64, 0,                                                                 \
+      "IP addresses and CIDR ranges of your reverse proxies, see [trusted_proxies](#trusted_proxies)")
+
+/* The sections (mappings of settings): S(name, ROWS). */
+#define CONFIG_SECTIONS(S)                                                                                   \
+    S(keys, CONFIG_KEYS)                                                                                     \
+    S(tokens, CONFIG_TOKENS)                                                                                 \
+    S(limits, CONFIG_LIMITS)                                                                                 \
+    S(sessions, CONFIG_SESSIONS)                                                                             \
+    S(refresh, CONFIG_REFRESH)                                                                               \
+    S(userinfo, CONFIG_USERINFO)                                                                             \
+    S(pkce, CONFIG_PKCE)                                                                                     \
+    S(login, CONFIG_LOGIN)                                                                                   \
+    S(ui, CONFIG_UI)                                                                                         \
+    S(admin, CONFIG_ADMIN)
+
+#define CONFIG_KEYS(X)                                                                                       \
+    X(algorithms, LIST, "RS256", 0, 8, 0, "at least one of `RS256`, `ES256`, `EdDSA`, no duplicates")      \
+    X(secret, STR, NULL, 0, 0, CFG_SECRET, "at least 32 characters; never shown in a message")             \
+    X(secret_file, STR, NULL, 0, 0, 0, "path of a file holding the secret; not with `keys.secret`")        \
+    X(reload_interval, U32, "60", 1, CFG_DAY, 0, "seconds between reloads of the keys from the store")
+
+#define CONFIG_TOKENS(X)                                                                                     \
+    X(access_token_ttl, U32, "600", 1, 366 * CFG_DAY, 0, "seconds")                                          \
+    X(refresh_token_ttl, U32, "1209600", 1, 3660 * CFG_DAY, 0, "seconds (the default is 14 days)")          \
+    X(id_token_ttl, U32, "3600", 1, 366 * CFG_DAY, 0, "seconds")                                             \
+    /* RFC 6749 §4.1.2: a maximum authorization code lifetime of 10 minutes is RECOMMENDED. */              \
+    X(code_ttl, U32, "60", 1, 600, 0, "seconds (authorization codes)")
+
+#define CONFIG_LIMITS(X)                                                                                     \
+    X(max_body_bytes, U32, "65536", 1024, 16u * 1024 * 1024, 0,                                              \
+      "; larger bodies get 413 and the connection is closed (after the client had time to read the 413, "   \
+      "see [HTTP](#http))")                                                                                  \
+    X(max_params, U32, "64", 8, 4096, 0,                                                                     \
+      "parameters per query or form body; more is `invalid_request` (400)")                                  \
+    X(max_header_bytes, U32, "16384", 1024, 1024 * 1024, 0, "; larger header sections get 431")             \
+    X(request_timeout_ms, U32, "10000", 100, 600000, 0,                                                      \
+      "; a request not fully received in this time has its connection closed (no response is sent)")        \
+    /* Login posts waiting for a password-hashing thread; a full queue answers 503 at once. */              \
+    X(login_queue, U32, "32", 1, 100000, 0,                                                                  \
+      "login posts waiting for a password-hashing thread; one more gets the login page again, 503 with "    \
+      "`Retry-After`, without being hashed ([users.md](users.md#the-login-queue))")
+
+#define CONFIG_SESSIONS(X)                                                                                   \
+    X(ttl, U32, "86400", 60, 366 * CFG_DAY, 0,                                                               \
+      "seconds: lifetime of a login session (fixed from the login; not extended by use)")                    \
+    X(cookie_name, STR, "ostiary_session", 0, 0, 0,                                                          \
+      "1..64 characters of an RFC 6265 cookie name (letters, digits, ``!#$%&'*+-.^_`\\|~``)")
+
+/* RFC 9700 §4.14.2: off by default (any reuse of a rotated token revokes the family, as Hydra and Auth0
+ * default to); a grace period trades some of that detection for tolerance of lost responses. */
+#define CONFIG_REFRESH(X)                                                                                    \
+    X(refresh_grace_period, U32, "0", 0, 300, 0,                                                             \
+      "seconds during which a used refresh token may be presented once more (a lost response); 0: any "      \
+      "reuse revokes the family ([below](#refresh_grace_period))")
+
+#define CONFIG_USERINFO(X)                                                                                   \
+    X(allow_query_token, BOOL, "false", 0, 0, 0, "accept `?access_token=` at userinfo (RFC 6750 §2.3)")
+
+#define CONFIG_PKCE(X)                                                                                       \
+    X(required, BOOL, "true", 0, 0, 0, "default of `require_pkce` for clients that do not set it")
+
+/* The first delay; the limiter doubles it per further failure up to 15 minutes (session/users.h). */
+#define CONFIG_LOGIN(X)                                                                                      \
+    X(max_failures, U32, "5", 1, 1000, 0,                                                                    \
+      "failed logins per (username, address) and per known browser (device cookie) before a delay; per "     \
+      "address and per username (browsers without a device cookie for it), 4 times as many "               \
+      "([users.md](users.md#login-and-the-failed-login-limiter))")                                           \
+    X(lockout_seconds, U32, "30", 1, 900, 0,                                                                 \
+      ": the first delay; doubled per further failure, at most 15 minutes")
+
+#define CONFIG_UI(X)                                                                                         \
+    X(dir, STR, NULL, 0, 0, 0,                                                                               \
+      "directory of page templates ([web/README.md](../web/README.md)); not empty; unset: the built-in "     \
+      "pages")
+
+/* Unset: no admin listener. Loopback only, so the admin API is never reached from the network by default. */
+#define CONFIG_ADMIN(X)                                                                                      \
+    X(listen, STR, NULL, 0, 0, 0,                                                                            \
+      "`host:port` of the admin API's listener, a loopback address; unset: no admin listener, see "          \
+      "[admin](#admin)")
+
+/* The lists of mappings, from the file only: E(name, struct, ROWS, max entries). */
+#define CONFIG_ENTRIES(E)                                                                                    \
+    E(resources, cfg_resource, CONFIG_RESOURCE, 256)                                                         \
+    E(clients, cfg_client, CONFIG_CLIENT, 4096)                                                              \
+    E(users, cfg_user, CONFIG_USER, 4096)
+
+/* resources[]: APIs (RFC 8707). Checked by config_validate(). */
+#define CONFIG_RESOURCE(X)                                                                                   \
+    X(identifier, STR, NULL, 0, 0, 0, "")                                                                    \
+    X(scopes, LIST, NULL, 0, 256, 0, "")                                                                     \
+    X(access_token_format, STR, NULL, 0, 0, 0, "")                                                           \
+    X(signing_alg, STR, NULL, 0, 0, 0, "")                                                                   \
+    X(access_token_ttl, U32, NULL, 0, CFG_ENTRY_TTL_MAX, 0, "")
+
+/* clients[]: RFC 7591 §2 metadata names. Checked by oauth/client_check.c. */
+#define CONFIG_CLIENT(X)                                                                                     \
+    X(client_id, STR, NULL, 0, 0, 0, "")                                                                     \
+    X(client_secret, STR, NULL, 0, 0, CFG_SECRET, "")                                                        \
+    X(client_secret_sha256, STR, NULL, 0, 0, CFG_SECRET, "")                                                 \
+    X(client_name, STR, NULL, 0, 0, 0, "")                                                                   \
+    X(application_type, STR, NULL, 0, 0, 0, "")                                                              \
+    X(grant_types, LIST, NULL, 0, 8, 0, "")                                                                  \
+    X(redirect_uris, LIST, NULL, 0, 64, 0, "")                                                               \
+    X(token_endpoint_auth_method, STR, NULL, 0, 0, 0, "")                                                    \
+    X(scope, STR, NULL, 0, 0, 0, "")                                                                         \
+    X(resources, LIST, NULL, 0, 64, 0, "")                                                                   \
+    X(access_token_ttl, U32, NULL, 0, CFG_ENTRY_TTL_MAX, 0, "")                                              \
+    X(post_logout_redirect_uris, LIST, NULL, 0, 64, 0, "")                                                   \
+    X(id_token_signed_response_alg, STR, NULL, 0, 0, 0, "")                                                  \
+    X(refresh_token_policy, STR, NULL, 0, 0, 0, "")                                                          \
+    X(pkce_methods, LIST, NULL, 0, 4, 0, "")                                                                 \
+    X(require_pkce, STR, NULL, 0, 0, 0, "")                                                                  \
+    X(introspection_access, STR, NULL, 0, 0, 0, "")                                                          \
+    X(introspection_resources, LIST, NULL, 0, 64, 0, "")
+
+/* users[]: end users (docs/users.md). Checked by session/user_check.c. The claims are those of claims.h:
+ * a text claim is STR, a boolean BOOLSTR, the address ADDRESS; updated_at is the store's. */
+#define CONFIG_USER(X)                                                                                       \
+    X(id, STR, NULL, 0, 0, 0, "")                                                                            \
+    X(username, STR, NULL, 0, 0, 0, "")                                                                      \
+    X(password, STR, NULL, 0, 0, CFG_SECRET, "")                                                             \
+    X(password_hash, STR, NULL, 0, 0, CFG_SECRET, "")                                                        \
+    X(disabled, BOOL, NULL, 0, 0, 0, "")                                                                     \
+    OIDC_CLAIMS(CFG_CLAIM_ROW, X)
+#define CFG_CLAIM_ROW(X, n, kind, scope, option) CFG_CLAIM_ROW_##kind(X, n)
+#define CFG_CLAIM_ROW_CLAIM_TEXT(X, n) X(n, STR, NULL, 0, 0, 0, "")
+#define CFG_CLAIM_ROW_CLAIM_URL(X, n) X(n, STR, NULL, 0, 0, 0, "")
+#define CFG_CLAIM_ROW_CLAIM_EMAIL(X, n) X(n, STR, NULL, 0, 0, 0, "")
+#define CFG_CLAIM_ROW_CLAIM_DATE(X, n) X(n, STR, NULL, 0, 0, 0, "")
+#define CFG_CLAIM_ROW_CLAIM_BOOL(X, n) X(n, BOOLSTR, NULL, 0, 0, 0, "")
+#define CFG_CLAIM_ROW_CLAIM_ADDRESS(X, n) X(n, ADDRESS, NULL, 0, 0, 0, "")
+#define CFG_CLAIM_ROW_CLAIM_TIME(X, n)
+
+/* users[].address (OIDC Core §5.1.1). */
+#define CONFIG_ADDRESS(X) OIDC_ADDRESS_PARTS(CFG_ADDRESS_ROW, X)
+#define CFG_ADDRESS_ROW(X, n, multiline) X(n, STR, NULL, 0, 0, 0, "")
+
+/* clang-format on */
+
+/* The members a row declares (struct config and its entries, config.h). */
+#define CFG_MEMBER(name, type, def, min, max, flags, doc) CFG_MEMBER_##type(name)
+#define CFG_MEMBER_STR(n) char *n;
+#define CFG_MEMBER_U32(n) uint32_t n;
+#define CFG_MEMBER_BOOL(n) bool n;
+#define CFG_MEMBER_BOOLSTR(n) char *n;
+#define CFG_MEMBER_LIST(n)                                                                                   \
+    char **n;                                                                                                \
+    unsigned n_##n;
+#define CFG_MEMBER_ADDRESS(n) struct cfg_address *n;
+
+#endif

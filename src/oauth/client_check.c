@@ -1,0 +1,497 @@
+/* client_check.c: the one check of client metadata (client_check.h): RFC 6749 §2.1, §3.1.2, §4.4; RFC 7591
+ * §2; RFC 7636 §4.2; RFC 7662 §4; RFC 8252 §7.1; RFC 8707 §2; RFC 9700 §2.1.1; OIDC Registration §2.
+ * Grant names and their rules come from the grant table (grant_table.h). */
+#include "oauth/client_check.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/arena.h"
+#include "core/config.h"
+#include "core/str.h"
+#include "core/validate.h"
+#include "session/user_check.h"
+#include "core/banned.h"
+
+#define CLIENT_NAME_MAX 1024u /* bytes of client_name */
+#define CLIENT_LIST_MAX 64u   /* redirect URIs, APIs... of one client */
+
+/* Without grant_types: interactive clients (with redirect URIs) get the code grant with refresh tokens
+ * (whether one is issued is still refresh_token_policy's call), others client_credentials. */
+static const char *const code_grants[] = {"authorization_code", "refresh_token"};
+static const char *const machine_grants[] = {"client_credentials"};
+
+/* A field named inside a reason, for client_problem_reason() to name as the caller does. */
+#define F(name) "\001" name "\002"
+
+__attribute__((format(printf, 4, 5))) static int fail(struct client_problem *p, const char *field, int index,
+                                                      const char *fmt, ...)
+{
+    va_list ap;
+    p->field = field;
+    p->index = index;
+    /* RFC 7591 §3.2.2: the redirection URIs have their own code; everything else is metadata. */
+    p->error = strcmp(field, "redirect_uris") == 0 ? "invalid_redirect_uri" : "invalid_client_metadata";
+    va_start(ap, fmt);
+    vsnprintf(p->reason, sizeof(p->reason), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+const char *client_problem_reason(const struct client_problem *p, client_label_fn label, char *buf, size_t n)
+{
+    size_t o = 0;
+    if (n == 0)
+        return buf;
+    for (const char *r = p->reason; *r != '\0' && o + 1 < n;) {
+        if (*r != CLIENT_FIELD_OPEN) {
+            buf[o++] = *r++;
+            continue;
+        }
+        const char *end = strchr(r, CLIENT_FIELD_CLOSE);
+        if (end == NULL)
+            break;
+        char field[64];
+        snprintf(field, sizeof(field), "%.*s", (int)(end - r - 1), r + 1);
+        const char *name = label != NULL ? label(field) : field;
+        int w = snprintf(buf + o, n - o, "%s", name != NULL ? name : field);
+        o = w < 0 ? o : o + (size_t)w < n ? o + (size_t)w : n - 1;
+        r = end + 1;
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+static bool in_list(const char *s, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (list[i] != NULL && strcmp(list[i], s) == 0)
+            return true;
+    return false;
+}
+
+static bool is_resource(const struct config *cfg, const char *id)
+{
+    for (unsigned i = 0; i < cfg->n_resources; i++)
+        if (cfg->resources[i].identifier != NULL && strcmp(cfg->resources[i].identifier, id) == 0)
+            return true;
+    return false;
+}
+
+/* A copy of a list in a, for struct client (whose lists are not const). */
+static void list_copy(struct arena *a, struct meta_list l, const char ***out, size_t *n)
+{
+    const char **v = arena_alloc(a, (l.n > 0 ? l.n : 1) * sizeof(*v));
+    for (size_t i = 0; i < l.n; i++)
+        v[i] = l.v[i];
+    *out = v;
+    *n = l.n;
+}
+
+/* One entry of a list field: false with the reason in why[0..n) when it cannot be registered. */
+typedef bool (*item_check_fn)(const struct config *cfg, const char *item, char *why, size_t n);
+
+__attribute__((format(printf, 3, 4))) static bool refuse(char *why, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, n, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+/* A redirection target (RFC 6749 §3.1.2; OIDC RP-Initiated Logout §3.1). A URI with userinfo may hold a
+ * password, and the plain-http rule is not about the URI's syntax: neither is echoed. */
+static bool redirect_uri_ok(const struct config *cfg, const char *uri, char *why, size_t n)
+{
+    char buf[STR_SHOWN_SIZE];
+    size_t sl = uri_scheme_len(uri);
+    if (sl > 0 && strncmp(uri + sl, "://", 3) == 0 &&
+        memchr(uri + sl + 3, '@', strcspn(uri + sl + 3, "/?#")) != NULL)
+        return refuse(why, n, "%s", url_userinfo_reason);
+    /* Absolute, no fragment. Custom schemes are allowed for native apps (RFC 8252 §7.1). */
+    if (sl == 0 || !valid_visible_ascii(uri) || strchr(uri, '#') != NULL)
+        return refuse(why, n, "must be an absolute URI without fragment (RFC 6749 §3.1.2), got '%s'",
+                      str_shown(uri, buf));
+    if (!(sl == 4 && strncasecmp(uri, "http", 4) == 0) && !(sl == 5 && strncasecmp(uri, "https", 5) == 0))
+        return true;
+    struct url_parts u;
+    const char *problem = http_url_check(uri, &u);
+    if (problem != NULL)
+        return refuse(why, n, "%s, got '%s'", problem, str_shown(uri, buf));
+    /* A code sent over plain http to a remote host can be read on the way (RFC 6749 §10.5). */
+    if (!u.https && !cfg->dev && !host_is_loopback(u.host, u.host_len))
+        return refuse(why, n,
+                      "plain http is only allowed for a loopback host (localhost, 127.0.0.0/8, [::1]) or in "
+                      "dev mode; use https");
+    return true;
+}
+
+/* An API of the configuration (RFC 8707 §2). */
+static bool resource_ok(const struct config *cfg, const char *id, char *why, size_t n)
+{
+    char buf[STR_SHOWN_SIZE];
+    if (is_resource(cfg, id))
+        return true;
+    return refuse(why, n, "unknown resource '%s' (not a resources[].identifier)", str_shown(id, buf));
+}
+
+/* A list field: at most CLIENT_LIST_MAX entries, each one accepted by `ok`, none twice. */
+static int check_list(const struct config *cfg, const char *field, struct meta_list l, item_check_fn ok,
+                      struct client_problem *p)
+{
+    char buf[STR_SHOWN_SIZE], why[300];
+    if (l.n > CLIENT_LIST_MAX)
+        return fail(p, field, -1, "too many entries (at most %u)", CLIENT_LIST_MAX);
+    for (size_t j = 0; j < l.n; j++) {
+        if (!ok(cfg, l.v[j], why, sizeof(why)))
+            return fail(p, field, (int)j, "%s", why);
+        if (in_list(l.v[j], l.v, j))
+            return fail(p, field, (int)j, "duplicate '%s'", str_shown(l.v[j], buf));
+    }
+    return 0;
+}
+
+/* The default signing algorithm: RS256 when configured (every RP must support it, OIDC Core §15.1), else
+ * the first of keys.algorithms. */
+static const char *default_alg(const struct config *cfg)
+{
+    if (in_list("RS256", (const char *const *)cfg->keys.algorithms, cfg->keys.n_algorithms))
+        return "RS256";
+    return cfg->keys.n_algorithms > 0 ? cfg->keys.algorithms[0] : "RS256";
+}
+
+static int check_identity(const struct client_meta *m, struct client *out, struct client_problem *p)
+{
+    char buf[STR_SHOWN_SIZE];
+    const char *id = m->client_id;
+    /* RFC 6749 Appendix A.1 allows VSCHAR; spaces are refused too, as they only cause confusion. */
+    if (id == NULL || id[0] == '\0' || strlen(id) > 255 || !valid_visible_ascii(id))
+        return fail(p, "client_id", -1, "required, 1 to 255 visible ASCII characters, got '%s'",
+                    str_shown(id, buf));
+    if (m->client_name != NULL &&
+        (strlen(m->client_name) > CLIENT_NAME_MAX || !utf8_valid(m->client_name, strlen(m->client_name))))
+        return fail(p, "client_name", -1, "must be valid UTF-8 of at most %u bytes", CLIENT_NAME_MAX);
+    out->client_id = id;
+    out->client_name = m->client_name;
+    /* OIDC Registration §2: web unless said otherwise. Only a native client's loopback IP redirect URIs may
+     * vary in port (RFC 8252 §7.3). */
+    if (m->application_type != NULL &&
+        client_application_type_parse(m->application_type, &out->application_type) != 0)
+        return fail(p, "application_type", -1, "must be web or native, got '%s'",
+                    str_shown(m->application_type, buf));
+    return 0;
+}
+
+/* Secrets and their hashes are never echoed, whatever is wrong with them. */
+static int check_authentication(const struct client_meta *m, struct arena *a, struct client *out,
+                                struct client_problem *p)
+{
+    char buf[STR_SHOWN_SIZE];
+    if (m->client_secret != NULL && m->client_secret_sha256 != NULL)
+        return fail(p, "client_secret", -1,
+                    F("client_secret") " and " F("client_secret_sha256") " are mutually exclusive");
+    if (m->client_secret != NULL && m->client_secret[0] == '\0')
+        return fail(p, "client_secret", -1, "must not be empty");
+    if (m->client_secret_sha256 != NULL) {
+        unsigned char *digest;
+        size_t dlen;
+        if (b64_decode(a, m->client_secret_sha256, strlen(m->client_secret_sha256), &digest, &dlen) != 0 ||
+            dlen != 32)
+            return fail(p, "client_secret_sha256", -1,
+                        "must be the base64 of a 32-byte SHA-256 digest "
+                        "(printf %%s \"$secret\" | openssl dgst -sha256 -binary | base64)");
+    }
+    bool given = m->client_secret != NULL || m->client_secret_sha256 != NULL;
+    out->auth_method = given || m->server_secret ? CLIENT_AUTH_SECRET_BASIC : CLIENT_AUTH_NONE;
+    if (m->token_endpoint_auth_method != NULL &&
+        client_auth_method_parse(m->token_endpoint_auth_method, &out->auth_method) != 0)
+        return fail(p, "token_endpoint_auth_method", -1,
+                    "must be client_secret_basic, client_secret_post or none, got '%s'",
+                    str_shown(m->token_endpoint_auth_method, buf));
+    bool is_public = out->auth_method == CLIENT_AUTH_NONE;
+    if (!is_public && !given && !m->server_secret)
+        return fail(p, "token_endpoint_auth_method", -1,
+                    "%s requires " F("client_secret") " or " F("client_secret_sha256"),
+                    client_auth_method_str(out->auth_method));
+    if (is_public && given)
+        return fail(p, m->client_secret != NULL ? "client_secret" : "client_secret_sha256", -1,
+                    "a public client (" F("token_endpoint_auth_method") " none) has no secret; use " F(
+                        "token_endpoint_auth_method") " client_secret_basic or client_secret_post, or remove "
+                                                      "the secret");
+    return 0;
+}
+
+/* The grant types and their rules, by the grant table (grant_table.h): served names only, once each; a
+ * confidential-only grant needs a confidential client, the code grant redirect URIs, refresh_token a grant
+ * that yields refresh tokens. */
+static int check_grants(const struct client_meta *m, struct client *out, struct client_problem *p)
+{
+    const char *const *grants = m->grant_types.v;
+    size_t n = m->grant_types.n;
+    if (n == 0) {
+        grants = m->redirect_uris.n > 0 ? code_grants : machine_grants;
+        n = m->redirect_uris.n > 0 ? 2 : 1;
+    }
+    struct grant_refusal why;
+    if (grant_names_check(grants, n, out->auth_method == CLIENT_AUTH_NONE, m->redirect_uris.n, &out->grant_types,
+                          &why) != 0)
+        return fail(p, why.redirect_uris ? "redirect_uris" : "grant_types", why.index, "%s", why.reason);
+    return 0;
+}
+
+/* introspection_access and introspection_resources (RFC 7662 §4: the server may limit which tokens a client
+ * can introspect). The list names configured APIs and goes with `resources` only, both ways. */
+static int check_introspection(const struct config *cfg, const struct client_meta *m, struct client *out,
+                               struct arena *a, struct client_problem *p)
+{
+    char buf[STR_SHOWN_SIZE];
+    if (m->introspection_access != NULL &&
+        client_introspection_access_parse(m->introspection_access, &out->introspection_access) != 0)
+        return fail(p, "introspection_access", -1, "must be all, own or resources, got '%s'",
+                    str_shown(m->introspection_access, buf));
+    bool by_resource = out->introspection_access == INTROSPECT_RESOURCES;
+    if (by_resource && m->introspection_resources.n == 0)
+        return fail(p, "introspection_resources", -1,
+                    F("introspection_access") " resources needs at least one API (a resources[].identifier)");
+    if (!by_resource && m->introspection_resources.n > 0)
+        return fail(p, "introspection_resources", -1,
+                    "only applies with " F("introspection_access") " resources");
+    if (check_list(cfg, "introspection_resources", m->introspection_resources, resource_ok, p) != 0)
+        return -1;
+    list_copy(a, m->introspection_resources, &out->introspection_resources, &out->n_introspection_resources);
+    return 0;
+}
+
+/* The settings of the interactive flows: ID token algorithm, refresh token policy, PKCE. */
+static int check_interactive(const struct config *cfg, const struct client_meta *m, struct client *out,
+                             struct client_problem *p)
+{
+    char buf[STR_SHOWN_SIZE];
+    /* OIDC Registration §2: RS256 unless the client says otherwise; the server must hold a key for it.
+     * Unset, it stays unset (the default follows keys.algorithms). */
+    out->id_token_signed_response_alg = m->id_token_signed_response_alg;
+    if (m->id_token_signed_response_alg != NULL &&
+        !in_list(m->id_token_signed_response_alg, (const char *const *)cfg->keys.algorithms,
+                 cfg->keys.n_algorithms))
+        return fail(p, "id_token_signed_response_alg", -1, "'%s' is not one of keys.algorithms",
+                    str_shown(m->id_token_signed_response_alg, buf));
+    if (m->refresh_token_policy != NULL &&
+        client_refresh_policy_parse(m->refresh_token_policy, &out->refresh_policy) != 0)
+        return fail(p, "refresh_token_policy", -1,
+                    "must be offline_consent, offline_access or always, got '%s'",
+                    str_shown(m->refresh_token_policy, buf));
+    for (size_t j = 0; j < m->pkce_methods.n; j++) {
+        unsigned f = pkce_method_flag(m->pkce_methods.v[j]);
+        /* RFC 7636 §4.2: S256 and plain are the only methods defined. */
+        if (f == 0)
+            return fail(p, "pkce_methods", (int)j, "must be S256 or plain (RFC 7636 §4.2), got '%s'",
+                        str_shown(m->pkce_methods.v[j], buf));
+        if (out->pkce_methods & f)
+            return fail(p, "pkce_methods", (int)j, "duplicate '%s'", m->pkce_methods.v[j]);
+        out->pkce_methods |= f;
+    }
+    if (out->pkce_methods == 0)
+        out->pkce_methods = PKCE_S256;
+    bool is_public = out->auth_method == CLIENT_AUTH_NONE;
+    out->require_pkce = cfg->pkce.required;
+    if (m->require_pkce != NULL && parse_bool(m->require_pkce, &out->require_pkce) != 0)
+        return fail(p, "require_pkce", -1, "invalid boolean '%s' (expected true or false)",
+                    str_shown(m->require_pkce, buf));
+    /* RFC 9700 §2.1.1: public clients MUST use PKCE; there is no switching it off for them. */
+    if (m->require_pkce != NULL && !out->require_pkce && is_public)
+        return fail(
+            p, "require_pkce", -1,
+            "cannot be false for a public client (" F(
+                "token_endpoint_auth_method") " none): public clients must use PKCE (RFC 9700 §2.1.1)");
+    if (is_public)
+        out->require_pkce = true;
+    return 0;
+}
+
+int client_check(const struct config *cfg, const struct client_meta *m, struct arena *a, struct client *out,
+                 struct client_problem *p)
+{
+    char buf[STR_SHOWN_SIZE];
+    memset(out, 0, sizeof(*out));
+    memset(p, 0, sizeof(*p));
+    if (check_identity(m, out, p) != 0 || check_authentication(m, a, out, p) != 0)
+        return -1;
+    if (check_list(cfg, "redirect_uris", m->redirect_uris, redirect_uri_ok, p) != 0 ||
+        check_list(cfg, "post_logout_redirect_uris", m->post_logout_redirect_uris, redirect_uri_ok, p) != 0)
+        return -1;
+    list_copy(a, m->redirect_uris, &out->redirect_uris, &out->n_redirect_uris);
+    list_copy(a, m->post_logout_redirect_uris, &out->post_logout_redirect_uris,
+              &out->n_post_logout_redirect_uris);
+    if (check_grants(m, out, p) != 0)
+        return -1;
+    if (m->scope != NULL && !valid_scope_list(m->scope))
+        return fail(p, "scope", -1,
+                    "must be scope tokens separated by single spaces (RFC 6749 §3.3), got '%s'",
+                    str_shown(m->scope, buf));
+    out->scope = m->scope != NULL ? m->scope : "";
+    if (check_list(cfg, "resources", m->resources, resource_ok, p) != 0)
+        return -1;
+    list_copy(a, m->resources, &out->resources, &out->n_resources);
+    if (m->access_token_ttl > CFG_ENTRY_TTL_MAX)
+        return fail(p, "access_token_ttl", -1, "must be at most %u (0 = the resource or global default)",
+                    CFG_ENTRY_TTL_MAX);
+    out->access_token_ttl = m->access_token_ttl;
+    if (check_introspection(cfg, m, out, a, p) != 0)
+        return -1;
+    return check_interactive(cfg, m, out, p);
+}
+
+/* ---- Where metadata comes from -------------------------------------------------------------------- */
+
+static const char *json_str(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+static struct meta_list json_strs(json_t *o, const char *key, struct arena *a)
+{
+    json_t *arr = json_object_get(o, key);
+    size_t i, n = 0;
+    json_t *v;
+    if (!json_is_array(arr))
+        return (struct meta_list){NULL, 0};
+    const char **out = arena_alloc(a, (json_array_size(arr) + 1) * sizeof(*out));
+    json_array_foreach(arr, i, v)
+    {
+        if (json_is_string(v))
+            out[n++] = json_string_value(v);
+    }
+    return (struct meta_list){out, n};
+}
+
+void client_meta_from_json(json_t *o, struct arena *a, struct client_meta *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->client_name = json_str(o, "client_name");
+    m->application_type = json_str(o, "application_type");
+    m->token_endpoint_auth_method = json_str(o, "token_endpoint_auth_method");
+    m->scope = json_str(o, "scope");
+    if (m->scope != NULL && m->scope[0] == '\0')
+        m->scope = NULL;
+    json_t *ttl = json_object_get(o, "access_token_ttl");
+    if (json_is_integer(ttl) && json_integer_value(ttl) >= 0 && json_integer_value(ttl) <= UINT32_MAX)
+        m->access_token_ttl = (uint32_t)json_integer_value(ttl);
+    m->id_token_signed_response_alg = json_str(o, "id_token_signed_response_alg");
+    m->refresh_token_policy = json_str(o, "refresh_token_policy");
+    json_t *rq = json_object_get(o, "require_pkce");
+    if (json_is_boolean(rq))
+        m->require_pkce = json_is_true(rq) ? "true" : "false";
+    m->introspection_access = json_str(o, "introspection_access");
+    m->grant_types = json_strs(o, "grant_types", a);
+    m->redirect_uris = json_strs(o, "redirect_uris", a);
+    m->resources = json_strs(o, "resources", a);
+    m->post_logout_redirect_uris = json_strs(o, "post_logout_redirect_uris", a);
+    m->pkce_methods = json_strs(o, "pkce_methods", a);
+    m->introspection_resources = json_strs(o, "introspection_resources", a);
+}
+
+/* ---- clients[] of the configuration -------------------------------------------------------------------- */
+
+void client_meta_from_config(const struct config *cfg, unsigned i, struct client_meta *m)
+{
+    const struct cfg_client *c = &cfg->clients[i];
+    memset(m, 0, sizeof(*m));
+#define FROM_CFG(name, type, def, min, max, flags, doc) FROM_CFG_##type(name)
+#define FROM_CFG_STR(n) m->n = c->n;
+#define FROM_CFG_U32(n) m->n = c->n;
+#define FROM_CFG_LIST(n) m->n = (struct meta_list){(const char *const *)c->n, c->n_##n};
+    CONFIG_CLIENT(FROM_CFG)
+}
+
+int client_check_entry(const struct config *cfg, unsigned i, struct arena *a, struct client *out,
+                       struct client_problem *p)
+{
+    struct client_meta m;
+    client_meta_from_config(cfg, i, &m);
+    return client_check(cfg, &m, a, out, p);
+}
+
+static void set_list(char ***field, unsigned *n, const char *const *names, unsigned count)
+{
+    for (unsigned k = 0; k < *n; k++)
+        free((*field)[k]);
+    free(*field);
+    *field = calloc(count, sizeof(char *));
+    if (*field == NULL)
+        abort();
+    for (unsigned k = 0; k < count; k++)
+        config_set_str(&(*field)[k], names[k]);
+    *n = count;
+}
+
+/* Writes the defaults client_check() chose back into the entry, so that the configuration states them. */
+static void fill_defaults(const struct config *cfg, struct cfg_client *cc, const struct client *c)
+{
+    static const char *const s256[] = {"S256"};
+    config_set_str(&cc->token_endpoint_auth_method, client_auth_method_str(c->auth_method));
+    config_set_str(&cc->application_type, client_application_type_str(c->application_type));
+    if (cc->n_grant_types == 0) {
+        if (cc->n_redirect_uris > 0)
+            set_list(&cc->grant_types, &cc->n_grant_types, code_grants, 2);
+        else
+            set_list(&cc->grant_types, &cc->n_grant_types, machine_grants, 1);
+    }
+    if (cc->id_token_signed_response_alg == NULL)
+        config_set_str(&cc->id_token_signed_response_alg, default_alg(cfg));
+    config_set_str(&cc->refresh_token_policy, client_refresh_policy_str(c->refresh_policy));
+    if (cc->n_pkce_methods == 0)
+        set_list(&cc->pkce_methods, &cc->n_pkce_methods, s256, 1);
+    cc->require_pkce_set = cc->require_pkce != NULL;
+    cc->require_pkce_value = cc->require_pkce_set && c->require_pkce;
+    if (cc->require_pkce_set)
+        config_set_str(&cc->require_pkce, c->require_pkce ? "true" : "false");
+    config_set_str(&cc->introspection_access, client_introspection_access_str(c->introspection_access));
+}
+
+int clients_check_config(struct config *cfg, struct errbuf *err)
+{
+    char buf[STR_SHOWN_SIZE], reason[512], path[128];
+    int rc = 0;
+    struct arena *a = arena_new(2048);
+    for (unsigned i = 0; i < cfg->n_clients && rc == 0; i++) {
+        struct cfg_client *cc = &cfg->clients[i];
+        struct client c;
+        struct client_problem p;
+        for (unsigned j = 0; j < i && cc->client_id != NULL; j++) {
+            if (strcmp(cfg->clients[j].client_id, cc->client_id) == 0) {
+                snprintf(path, sizeof(path), "clients[%u].client_id", i);
+                config_error(cfg, err, path, "duplicate '%s' (also clients[%u])",
+                             str_shown(cc->client_id, buf), j);
+                rc = ERR_INVALID;
+                break;
+            }
+        }
+        if (rc == 0 && client_check_entry(cfg, i, a, &c, &p) != 0) {
+            if (p.index >= 0)
+                snprintf(path, sizeof(path), "clients[%u].%s[%d]", i, p.field, p.index);
+            else
+                snprintf(path, sizeof(path), "clients[%u].%s", i, p.field);
+            config_error(cfg, err, path, "%s", client_problem_reason(&p, NULL, reason, sizeof(reason)));
+            rc = ERR_INVALID;
+        }
+        if (rc == 0)
+            fill_defaults(cfg, cc, &c);
+        arena_reset(a);
+    }
+    arena_free(a);
+    return rc;
+}
+
+int oauth_config_validate(struct config *cfg, struct errbuf *err)
+{
+    int rc = config_validate(cfg, err);
+    if (rc == 0)
+        rc = clients_check_config(cfg, err);
+    if (rc == 0)
+        rc = users_check_config(cfg, err);
+    return rc;
+}
