@@ -1,8 +1,8 @@
 /* test_router.c: the routes table in-process (src/oauth/router.c): one match per request (app_offload
  * records the route, app_handle reuses it), the login post on the pool, 405 with Allow from the table
  * (RFC 9110 §15.5.6) as JSON or as a page, CORS headers and preflights for the routes browser clients
- * call, the paths outside the issuer's (RFC 8414 §3 metadata, /healthz at the root), 404, and the 503 of
- * a lost store. */
+ * call, the paths outside the issuer's (RFC 8414 §3 metadata, /healthz at the root), 404, the admin
+ * listener, and the 503 of a lost store. */
 #include <stdio.h>
 #include <string.h>
 
@@ -168,6 +168,22 @@ TEST(router_paths_outside_the_issuer)
     RUN_CASES(hp, rows);
 }
 
+/* The admin listener serves the admin API only: none of the OAuth routes, nothing offloaded. */
+TEST(router_admin_listener)
+{
+    struct http_req *req = hx_request(h, "POST", "/interaction/login");
+    req->listener = HTTP_LISTENER_ADMIN;
+    ASSERT(!app_offload(req));
+    app_handle(req);
+    ASSERT_EQ(req->res.status, 404);
+    ASSERT(content_type_is(req, "application/problem+json"));
+    req = hx_request(h, "GET", "/jwks");
+    req->listener = HTTP_LISTENER_ADMIN;
+    hx_run(req);
+    ASSERT_EQ(req->res.status, 404);
+    ASSERT(content_type_is(req, "application/problem+json"));
+}
+
 TEST(router_store_lost)
 {
     atomic_store(&hp->app.store_lost, true);
@@ -184,4 +200,5 @@ TEST(router_store_lost)
 }
 
 TESTS(T(router_methods_from_the_table), T(router_405_rendering), T(router_cors_preflight),
-      T(router_offload_matches_once), T(router_paths_outside_the_issuer), T(router_store_lost))
+      T(router_offload_matches_once), T(router_paths_outside_the_issuer), T(router_admin_listener),
+      T(router_store_lost))
