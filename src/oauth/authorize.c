@@ -159,7 +159,7 @@ int authz_load_client(const struct http_req *req, const char *client_id, struct 
     if (rc == ERR_NOTFOUND)
         return rc;
     if (rc != 0) {
-        log_error("store_error", LS("rid", req->rid), LS("op", "client_get"), LS("detail", err.msg), NULL);
+        oauth_store_failed(req, "client_get", rc, &err);
         return rc;
     }
     if (client_from_store(req->arena, &sc, out) != 0)
@@ -213,7 +213,7 @@ static struct oauth_error check_client_and_redirect(const struct http_req *req, 
     if (rc == ERR_NOTFOUND)
         return OAUTH_ERROR(INVALID_CLIENT, "unknown client_id: no application is registered with it");
     if (rc != 0)
-        return OAUTH_ERROR(SERVER_ERROR, "the request could not be processed");
+        return oauth_store_error(rc); /* logged by authz_load_client */
     rc = param(f, "redirect_uri", &v);
     if (rc < 0)
         return OAUTH_ERROR(INVALID_REQUEST, "redirect_uri is repeated");
@@ -569,9 +569,8 @@ static void go_to_page(struct http_req *req, const char *page, const struct auth
         int rc = interaction_create(req, ar->client_id, j, &ia, &err);
         json_decref(j);
         if (rc != 0) {
-            log_error("store_error", LS("rid", req->rid), LS("op", "interaction_create"), LS("detail", err.msg), NULL);
             authz_respond_error(req, ar->redirect_uri, ar->response_mode,
-                                OAUTH_ERROR(SERVER_ERROR, "the request could not be processed"), ar->state);
+                                oauth_store_failed(req, "interaction_create", rc, &err), ar->state);
             return;
         }
         id = ia.id;
@@ -634,9 +633,8 @@ static void issue_code(struct http_req *req, const struct client *c, const struc
     int rc = store_token_put(w->db, &t, &err);
     free(text);
     if (rc != 0) {
-        log_error("store_error", LS("rid", req->rid), LS("op", "code_put"), LS("detail", err.msg), NULL);
-        authz_respond_error(req, ar->redirect_uri, ar->response_mode,
-                            OAUTH_ERROR(SERVER_ERROR, "the authorization code could not be issued"), ar->state);
+        authz_respond_error(req, ar->redirect_uri, ar->response_mode, oauth_store_failed(req, "code_put", rc, &err),
+                            ar->state);
         return;
     }
     struct authz_param p = {"code", code};
@@ -650,9 +648,8 @@ void authz_resume(struct http_req *req, const struct client *c, const struct aut
     struct errbuf err;
     int rc = session_load(req, &s, &err);
     if (rc != 0 && rc != ERR_NOTFOUND) {
-        log_error("store_error", LS("rid", req->rid), LS("op", "session_load"), LS("detail", err.msg), NULL);
         authz_respond_error(req, ar->redirect_uri, ar->response_mode,
-                            OAUTH_ERROR(SERVER_ERROR, "the request could not be processed"), ar->state);
+                            oauth_store_failed(req, "session_load", rc, &err), ar->state);
         return;
     }
     bool have_session = rc == 0;

@@ -49,9 +49,7 @@ static bool page_load(struct http_req *req, struct page_ctx *pc)
     struct errbuf err;
     int rc = id != NULL ? interaction_load(req, id, &pc->ia, &err) : ERR_NOTFOUND;
     if (rc != 0) {
-        if (rc != ERR_NOTFOUND)
-            log_error("store_error", LS("rid", req->rid), LS("op", "interaction_load"), LS("detail", err.msg), NULL);
-        page_error(req, rc == ERR_NOTFOUND ? expired() : OAUTH_ERROR(SERVER_ERROR, "please try again"));
+        page_error(req, rc == ERR_NOTFOUND ? expired() : oauth_store_failed(req, "interaction_load", rc, &err));
         return false;
     }
     struct authz_request parked;
@@ -71,10 +69,18 @@ static bool page_load(struct http_req *req, struct page_ctx *pc)
      * (never a code sent where the client no longer allows it). */
     struct authz_validation v;
     authz_validate_parked(req, &parked, &v);
+    bool store_trouble =
+        v.error.code == OAUTH_ERR_SERVER_ERROR || v.error.code == OAUTH_ERR_TEMPORARILY_UNAVAILABLE;
+    if (oauth_failed(v.error) && store_trouble) {
+        page_error(req, v.error); /* logged; the request stays, to be tried again */
+        return false;
+    }
     if (oauth_failed(v.error)) {
         log_info("interaction_invalid", LS("rid", req->rid), LS("client_id", parked.client_id),
                  LS("error", oauth_err_str(v.error.code)), NULL);
         interaction_finish(req, &pc->ia, &err);
+        if (v.error.code == OAUTH_ERR_INVALID_CLIENT && !v.redirectable)
+            v.error = expired(); /* the client was deleted since: the request is over */
         authz_send_error(req, &v);
         return false;
     }
@@ -131,6 +137,18 @@ static void login_page(struct http_req *req, struct page_ctx *pc, int status, co
     json_decref(d);
 }
 
+/* The login page again, with 503 (and Retry-After) while the database is unreachable, else 500. */
+static void login_store_failed(struct http_req *req, struct page_ctx *pc, const char *op, int rc,
+                               const struct errbuf *err, const char *username)
+{
+    struct oauth_error e = oauth_store_failed(req, op, rc, err);
+    int status = oauth_err_status(&e);
+    oauth_error_record(req, e);
+    if (status == 503)
+        http_res_header(req, "Retry-After", OAUTH_RETRY_AFTER);
+    login_page(req, pc, status, "Sign-in is unavailable right now. Try again in a moment.", username);
+}
+
 void oauth_login_handle(struct http_req *req)
 {
     struct page_ctx pc;
@@ -177,16 +195,15 @@ void oauth_login_handle(struct http_req *req)
         return;
     }
     if (rc != 0) {
-        log_error("store_error", LS("rid", req->rid), LS("op", "user_authenticate"), LS("detail", err.msg), NULL);
-        login_page(req, &pc, 500, "Sign-in is unavailable right now. Try again.", username);
+        login_store_failed(req, &pc, "user_authenticate", rc, &err, username);
         return;
     }
     login_limiter_success(app->limiter, username, req->peer, device);
     struct session prev, s;
     bool had = session_load(req, &prev, &err) == 0;
-    if (session_create(req, u.id, "pwd", had ? &prev : NULL, &s, &err) != 0) {
-        log_error("store_error", LS("rid", req->rid), LS("op", "session_create"), LS("detail", err.msg), NULL);
-        login_page(req, &pc, 500, "Sign-in is unavailable right now. Try again.", username);
+    rc = session_create(req, u.id, "pwd", had ? &prev : NULL, &s, &err);
+    if (rc != 0) {
+        login_store_failed(req, &pc, "session_create", rc, &err, username);
         return;
     }
     device_cookie_set(req, username);
@@ -336,8 +353,9 @@ void oauth_consent_handle(struct http_req *req)
     cs.scope = scope_join(req->arena, &merged);
     cs.resources = scope_join(req->arena, &rmerged);
     cs.created_at = cs.updated_at = clock_now();
-    if (store_consent_put(req->worker->db, &cs, &err) != 0)
-        log_error("store_error", LS("rid", req->rid), LS("op", "consent_put"), LS("detail", err.msg), NULL);
+    int rc = store_consent_put(req->worker->db, &cs, &err);
+    if (rc != 0) /* not fatal: the consent is asked again next time */
+        oauth_store_failed(req, "consent_put", rc, &err);
     authz_resume(req, &pc.client, &pc.ar, &pc.ia, PROMPT_CONSENT | PROMPT_SELECT_ACCOUNT);
 }
 
