@@ -40,6 +40,10 @@ struct app {
     uint8_t device_key[32];      /* device-cookie MAC key, from key_secret (session.h: device_cookie_key) */
     struct resource *resources;
     size_t n_resources;
+    /* Endpoint paths (issuer path + endpoint), and their absolute URLs for discovery. */
+    struct {
+        const char *discovery, *oauth_metadata, *jwks, *token, *introspection, *revocation, *healthz;
+    } path;
     /* The provider metadata (OpenID Connect Discovery, RFC 8414: one document), served from memory.
      * Built once at start in two variants, [1] advertising the plain PKCE method and [0] not;
      * pkce_plain_allowed picks one. */
@@ -65,7 +69,10 @@ struct worker {
     bool gc_more; /* the last GC pass was full: run the next one at the next tick */
 };
 
-/* Finds a configured API by identifier; NULL if none (oauth/app.c). */
+/* Builds app->resources from app->cfg's (the configuration owns the strings; app->resources is malloc'd,
+ * freed by the owner of the app). */
+void app_resources_load(struct app *app);
+/* Finds a configured API by identifier; NULL if none. */
 const struct resource *app_resource(const struct app *app, const char *identifier);
 
 /* Builds the discovery documents from what is configured (oauth/discovery.c). */
@@ -81,13 +88,15 @@ int discovery_refresh(struct app *app, struct store_conn *db, struct errbuf *err
 /* False once the store is lost: its file deleted or replaced under the running server (store_check, one
  * stat). The first failure is logged (once per process) and is final: every later call says false, the
  * endpoints that need the store answer 503, /healthz reports it. Called by worker 0's tick every second
- * and by every /healthz (oauth/discovery.c); defined in oauth/app.c. */
+ * and by every /healthz (oauth/discovery.c). Defined in app.c. */
 bool app_store_ok(struct worker *w);
 
 /* Routing: the one entry point the HTTP server calls (oauth/router.c). */
 void app_handle(struct http_req *req);
-/* Requests served off the event loop (the login form post, which verifies a password hash). */
-bool app_offload(const struct http_req *req);
+/* Requests served off the event loop: those whose route runs the method on the login pool (the login
+ * form post, which verifies a password hash). Matches the route and records it in req->route, which
+ * app_handle then reuses. */
+bool app_offload(struct http_req *req);
 /* The answer to an offloaded request that will not be served (the queue is full, or the server stops): a
  * 503 page with Retry-After (oauth_login_busy). */
 void app_busy(struct http_req *req, unsigned retry_after_s);

@@ -102,25 +102,6 @@ static void *signal_thread(void *arg)
     return NULL;
 }
 
-static void load_resources(struct app *app)
-{
-    const struct config *cfg = app->cfg;
-    app->n_resources = cfg->n_resources;
-    app->resources = calloc(cfg->n_resources + 1, sizeof(struct resource));
-    for (unsigned i = 0; i < cfg->n_resources; i++) {
-        const struct cfg_resource *cr = &cfg->resources[i];
-        struct resource *r = &app->resources[i];
-        r->identifier = cr->identifier;
-        r->scopes = (const char **)cr->scopes;
-        r->n_scopes = cr->n_scopes;
-        r->format = cr->access_token_format != NULL && strcmp(cr->access_token_format, "opaque") == 0
-                        ? TOKEN_FORMAT_OPAQUE
-                        : TOKEN_FORMAT_JWT;
-        r->signing_alg = cr->signing_alg != NULL ? cr->signing_alg : cfg->keys.algorithms[0];
-        r->access_token_ttl = cr->access_token_ttl;
-    }
-}
-
 /* Dev mode, first start: a demo client that may obtain client_credentials tokens for every configured
  * API. Its secret is printed once, on stdout, and stored only as a hash. */
 static void create_demo_client(struct app *app, struct store_conn *db)
@@ -221,7 +202,7 @@ int cmd_serve(int argc, char **argv)
     if (app->limiter == NULL)
         die("cannot initialize libsodium (login rate limiter)");
     app->userinfo_url = arena_printf(app_arena, "%s/me", app->issuer);
-    load_resources(app);
+    app_resources_load(app);
     discovery_build(app);
     if (discovery_refresh(app, db, &err) != 0)
         die("storage: %s", err.msg);

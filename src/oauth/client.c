@@ -60,8 +60,12 @@ int client_from_store(struct arena *a, const struct store_client *sc, struct cli
     }
     size_t n;
     const char **gt = json_str_array(a, json_object_get(m, "grant_types"), &n);
-    for (size_t i = 0; i < n; i++)
-        out->grant_types |= grant_type_flag(gt[i]);
+    for (size_t i = 0; i < n; i++) {
+        /* Unknown names count for nothing; a known row that is not served is kept (the token endpoint
+         * refuses it), so that the metadata written back is what was stored. */
+        const struct grant_type *g = grant_by_name(gt[i]);
+        out->grant_types |= g != NULL ? g->flag : 0;
+    }
     out->redirect_uris = json_str_array(a, json_object_get(m, "redirect_uris"), &out->n_redirect_uris);
     const char *scope = json_string_value(json_object_get(m, "scope"));
     out->scope = arena_strdup(a, scope != NULL ? scope : "");
@@ -122,9 +126,9 @@ char *client_metadata_json(const struct client *c)
     json_object_set_new(m, "token_endpoint_auth_method", json_string(client_auth_method_str(c->auth_method)));
     json_t *gt = json_array();
     for (unsigned bit = 1; bit != 0; bit <<= 1) {
-        const char *name = (c->grant_types & bit) ? grant_type_name(bit) : NULL;
-        if (name != NULL)
-            json_array_append_new(gt, json_string(name));
+        const struct grant_type *g = (c->grant_types & bit) ? grant_by_flag(bit) : NULL;
+        if (g != NULL)
+            json_array_append_new(gt, json_string(g->name));
     }
     json_object_set_new(m, "grant_types", gt);
     set_str_array(m, "redirect_uris", c->redirect_uris, c->n_redirect_uris, true);

@@ -1,7 +1,8 @@
-/* client_names.c: the names of the client model's values (RFC 7591 §2 token_endpoint_auth_method and
- * grant_types, OIDC Registration §2 application_type, RFC 7636 §4.2 code_challenge_method, and our own
- * refresh_token_policy and introspection_access) and their enums (client.h). A leaf: the metadata rules
- * (client_check.c) and the stored metadata (client.c) both build on it, and it uses neither. */
+/* client_names.c: the names of the client model's values (RFC 7591 §2 token_endpoint_auth_method, OIDC
+ * Registration §2 application_type, RFC 7636 §4.2 code_challenge_method, and our own refresh_token_policy
+ * and introspection_access) and their enums (client.h); grant types are the grant table's
+ * (grant_table.h). A leaf: the metadata rules (client_check.c) and the stored metadata (client.c) both
+ * build on it, and it uses neither. */
 #include "oauth/client.h"
 
 #include <string.h>
@@ -46,32 +47,6 @@ NAME_TABLE_FUNCS(client_application_type, enum application_type, application_typ
 
 static const char *const introspection_accesses[] = {"all", "own", "resources"};
 NAME_TABLE_FUNCS(client_introspection_access, enum introspection_access, introspection_accesses)
-
-static const struct {
-    const char *name;
-    unsigned flag;
-} grants[] = {
-    {"authorization_code", GRANT_AUTHORIZATION_CODE},
-    {"client_credentials", GRANT_CLIENT_CREDENTIALS},
-    {"refresh_token", GRANT_REFRESH_TOKEN},
-    {"urn:ietf:params:oauth:grant-type:device_code", GRANT_DEVICE_CODE},
-};
-
-unsigned grant_type_flag(const char *name)
-{
-    for (size_t i = 0; i < sizeof(grants) / sizeof(grants[0]); i++)
-        if (strcmp(name, grants[i].name) == 0)
-            return grants[i].flag;
-    return 0;
-}
-
-const char *grant_type_name(unsigned flag)
-{
-    for (size_t i = 0; i < sizeof(grants) / sizeof(grants[0]); i++)
-        if (grants[i].flag == flag)
-            return grants[i].name;
-    return NULL;
-}
 
 unsigned pkce_method_flag(const char *name)
 {
