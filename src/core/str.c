@@ -319,6 +319,17 @@ int b64_decode(struct arena *a, const char *s, size_t n, unsigned char **out, si
     return b64_dec(a, s, n, out, outlen, false);
 }
 
+int hex_val(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 char *hex_encode(struct arena *a, const void *p, size_t n)
 {
     static const char hex[] = "0123456789abcdef";

@@ -73,6 +73,8 @@ int b64url_decode(struct arena *a, const char *s, size_t n, unsigned char **out,
 char *b64_encode(struct arena *a, const void *p, size_t n);
 int b64_decode(struct arena *a, const char *s, size_t n, unsigned char **out, size_t *outlen);
 char *hex_encode(struct arena *a, const void *p, size_t n);
+/* The value of one hex digit (0-9, a-f, A-F), or -1: for the decoders of percent-encoding and bytea. */
+int hex_val(char c);
 
 bool utf8_valid(const char *s, size_t n);
 /* Constant-time equality of two byte strings; different lengths compare unequal (the length itself is

@@ -7,17 +7,6 @@
 #include "core/arena.h"
 #include "core/banned.h"
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int url_decode(struct arena *a, const char *s, size_t n, bool plus_is_space, struct str *out)
 {
     char *d = arena_alloc(a, n + 1);
@@ -27,7 +16,7 @@ int url_decode(struct arena *a, const char *s, size_t n, bool plus_is_space, str
         if (c == '%') {
             if (n - i < 3)
                 return FORM_ERR_ENCODING;
-            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+            int hi = hex_val(s[i + 1]), lo = hex_val(s[i + 2]);
             if (hi < 0 || lo < 0)
                 return FORM_ERR_ENCODING;
             c = (char)(hi << 4 | lo);

@@ -17,6 +17,7 @@
 #include <libpq-fe.h>
 
 #include "core/arena.h"
+#include "core/str.h"
 #include "core/banned.h"
 
 /* Defined in migrations/postgres_migrations.c; entry i is schema version i + 1. */
@@ -565,17 +566,6 @@ static bool col_bool(const PGresult *r, int row, int col)
     return PQgetvalue(r, row, col)[0] == 't';
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* bytea in text format is "\x" and hex (bytea_output = hex, the default since PostgreSQL 9.0). Decodes
  * into out (room for *n bytes); *n gets the length. false if the text is not that. */
 static bool unhex(const char *s, size_t len, unsigned char *out, size_t *n)
@@ -584,7 +574,7 @@ static bool unhex(const char *s, size_t len, unsigned char *out, size_t *n)
         return false;
     size_t m = (len - 2) / 2;
     for (size_t i = 0; i < m; i++) {
-        int hi = hexval(s[2 + 2 * i]), lo = hexval(s[3 + 2 * i]);
+        int hi = hex_val(s[2 + 2 * i]), lo = hex_val(s[3 + 2 * i]);
         if (hi < 0 || lo < 0)
             return false;
         out[i] = (unsigned char)(hi << 4 | lo);

@@ -76,6 +76,23 @@ TEST(b64url_span_alphabet)
     ASSERT_EQ(b64url_span("abc", 2), 2); /* never past n */
 }
 
+TEST(hex_digit_values)
+{
+    const char *digits = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        ASSERT_EQ(hex_val(digits[i]), i);
+        ASSERT_EQ(hex_val((char)(digits[i] >= 'a' ? digits[i] - 32 : digits[i])), i); /* upper case */
+    }
+    ASSERT_EQ(hex_val('g'), -1);
+    ASSERT_EQ(hex_val('G'), -1);
+    ASSERT_EQ(hex_val('/'), -1);
+    ASSERT_EQ(hex_val(':'), -1);
+    ASSERT_EQ(hex_val('@'), -1);
+    ASSERT_EQ(hex_val('`'), -1);
+    ASSERT_EQ(hex_val('\0'), -1);
+    ASSERT_EQ(hex_val((char)0xc3), -1);
+}
+
 TEST(b64url_known_vectors)
 {
     /* RFC 4648 §10 vectors, unpadded; 0xfb 0xff exercises '-' and '_'. */
@@ -352,7 +369,7 @@ TEST(str_list_next_items)
 }
 
 TESTS(T(b64url_round_trip_all_lengths), T(b64url_put_into_buffer), T(b64url_span_alphabet),
-      T(b64url_known_vectors), T(b64url_rejects_bad_chars), T(b64url_padding), T(b64_standard), T(hex),
+      T(hex_digit_values), T(b64url_known_vectors), T(b64url_rejects_bad_chars), T(b64url_padding), T(b64_standard), T(hex),
       T(utf8_ascii_and_valid), T(utf8_overlong), T(utf8_surrogates), T(utf8_beyond_max),
       T(utf8_truncated_and_stray), T(ct_eq_cases), T(str_to_i64_valid), T(str_to_i64_max),
       T(str_to_i64_overflow), T(str_to_i64_junk), T(str_views), T(strbuf_cap),
