@@ -116,10 +116,9 @@ if ! make --no-print-directory -s VARIANT=dev all >"$tmp/build.log" 2>&1; then
     echo "check-style: the dev build failed; calls between files not checked"
     exit 1
 fi
-obj=build/dev/obj
-for o in $(find "$obj/src" -name '*.o' | sort); do
-    src=${o#"$obj"/}
-    src=${src%.o}.c
+# From the sources to their objects, so that the object of a file since removed is not read.
+for src in $(find src -name '*.c' | sort); do
+    o=build/dev/obj/${src%.c}.o
     nm -g --defined-only "$o" | awk -v f="$src" 'NF == 3 {print "D", $3, f}'
     nm -u "$o" | awk -v f="$src" '{print "U", $NF, f}'
 done >"$tmp/symbols"
