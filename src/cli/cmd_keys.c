@@ -13,7 +13,7 @@
 #include "core/rand.h"
 #include "core/str.h"
 #include "jose/jose.h"
-#include "oauth/client.h"
+#include "oauth/key_rotation.h"
 #include "store/store.h"
 #include "core/banned.h"
 
@@ -78,33 +78,6 @@ static int keys_list(struct cli_cmd *c)
     return 0;
 }
 
-/* The longest lifetime of a token signed with a key (access and ID tokens; refresh tokens are opaque):
- * the old key must stay in the JWKS that long after it stops signing. Clients created with the CLI may
- * carry their own access_token_ttl, so the store is read too, not only the file. */
-static int64_t max_token_ttl(const struct config *cfg, struct store_conn *db, struct arena *a)
-{
-    int64_t m = cfg->tokens.access_token_ttl;
-    if (cfg->tokens.id_token_ttl > m)
-        m = cfg->tokens.id_token_ttl;
-    for (unsigned i = 0; i < cfg->n_resources; i++)
-        if (cfg->resources[i].access_token_ttl > m)
-            m = cfg->resources[i].access_token_ttl;
-    for (unsigned i = 0; i < cfg->n_clients; i++)
-        if (cfg->clients[i].access_token_ttl > m)
-            m = cfg->clients[i].access_token_ttl;
-    struct errbuf err = {{0}};
-    struct store_client *v = NULL;
-    size_t n = 0;
-    if (store_client_list(db, a, &v, &n, &err) != 0)
-        die("keys rotate: storage: %s", err.msg);
-    for (size_t i = 0; i < n; i++) {
-        struct client c;
-        if (client_from_store(a, &v[i], &c) == 0 && c.access_token_ttl > m)
-            m = c.access_token_ttl;
-    }
-    return m;
-}
-
 static bool alg_configured(const struct config *cfg, const char *alg)
 {
     for (unsigned i = 0; i < cfg->keys.n_algorithms; i++)
@@ -140,7 +113,10 @@ static int keys_rotate(struct cli_cmd *c)
                     algs[i]);
     }
     char *secret = cli_key_secret(cfg);
-    int64_t ttl = max_token_ttl(cfg, db, a);
+    int64_t ttl = 0;
+    struct errbuf terr = {{0}};
+    if (token_max_ttl(cfg, db, a, &ttl, &terr) != 0)
+        die("keys rotate: storage: %s", terr.msg);
     int64_t now = clock_now();
     /* Whether a key that signs now is being replaced: only then is there a hand-over to explain. */
     struct errbuf lerr = {{0}};

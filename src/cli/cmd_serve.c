@@ -16,6 +16,7 @@
 #include "http/server.h"
 #include "jose/jose.h"
 #include "oauth/client.h"
+#include "oauth/key_rotation.h"
 #include "session/session.h"
 #include "session/users.h"
 #include "store/store.h"
@@ -49,8 +50,9 @@ static void worker_fini(struct worker *w)
     free(w);
 }
 
-/* Background work, spread over the workers: expired-row GC (bounded per pass) on worker 0, key reload
- * (rotation by the CLI or another instance) of the shared keystore, also on worker 0, the discovery
+/* Background work, spread over the workers: expired-row GC (bounded per pass) on worker 0, the automatic
+ * key rotation and the key reload (rotation by the CLI or another instance) of the shared keystore, also
+ * on worker 0, the discovery
  * variant (clients changed by the CLI or another instance), and the check that the database file is still
  * there, on worker 0 too. */
 static void worker_tick(struct worker *w)
@@ -72,6 +74,10 @@ static void worker_tick(struct worker *w)
         w->next_store_check = now + 1;
     }
     if (w->id == 0 && now >= w->next_key_reload) {
+        /* Before the reload: a key this instance adds is published at once; one another instance added is
+         * found by the reload. */
+        if (keys_rotate_when_due(w->app, w->db, now, NULL, &err) != 0)
+            log_warn("key_rotation_failed", LS("detail", err.msg), NULL);
         if (keystore_reload(w->app->keys, w->db, &err) != 0)
             log_warn("key_reload_failed", LS("detail", err.msg), NULL);
         w->next_key_reload = now + w->app->cfg->keys.reload_interval;

@@ -1356,6 +1356,8 @@ static int sq_key_put(struct store_conn *base, const struct store_key *k, struct
     return write_one(c, s, "key_put", NULL, err);
 }
 
+/* In a group (BEGIN IMMEDIATE, under write_mu) the listing already holds the write lock: the key set is
+ * locked until the group ends, as store.h asks. */
 static int sq_key_list(struct store_conn *base, struct arena *a, struct store_key **out, size_t *n,
                        struct errbuf *err)
 {

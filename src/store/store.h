@@ -14,6 +14,8 @@
  *   other gets ERR_CONFLICT together with the row (so the caller can revoke what it produced).
  * - A committed write survives the process being killed (kill -9) once the call has returned.
  * - Strings in rows returned to callers are copied into the caller's arena.
+ * - Inside a group, store_key_list locks the key set until the group ends, so that a read-modify-write of
+ *   the keys (generation at first start, rotation) is serialized with every other process doing the same.
  * Return values: 0 on success, ERR_NOTFOUND, ERR_CONFLICT, or ERR_FAIL with the reason in `err`. */
 #ifndef OSTIARY_STORE_H
 #define OSTIARY_STORE_H
