@@ -49,6 +49,7 @@ struct http_req {
     char tcp_peer[64];      /* the TCP peer itself (the proxy, when there is one) */
     char rid[24];           /* request id, also sent as X-Request-Id */
     /* Set by endpoints for the access log (never secrets). */
+    unsigned route_id;      /* the route's metrics label (core/metrics.h metrics_route_register); 0: none */
     const char *log_client_id;
     const char *log_error;
     struct http_res res;

@@ -114,6 +114,9 @@ struct keystore_info {
 };
 int keystore_list(struct store_conn *db, struct arena *a, int64_t now, struct keystore_info **out, size_t *n,
                   struct errbuf *err);
+/* The keys that sign at `now` as this keystore has them loaded (one per alg, state "current"), without a
+ * store read: for the metrics. Returns how many; *out is arena memory. */
+size_t keystore_signing(struct keystore *ks, struct arena *a, int64_t now, struct keystore_info **out);
 
 /* ---- Internal to src/jose/ (keystore.c owns the keys; jws.c and jwk.c use them). Other modules must
  * not call these. ---- */

@@ -846,6 +846,30 @@ int keystore_auto_rotate(struct keystore *ks, struct store_conn *db, const char 
     return rc;
 }
 
+size_t keystore_signing(struct keystore *ks, struct arena *a, int64_t now, struct keystore_info **out)
+{
+    pthread_rwlock_rdlock(&ks->lock);
+    struct keystore_info *v = arena_alloc(a, (ks->set->n + 1) * sizeof(*v));
+    size_t n = 0;
+    unsigned seen = 0; /* algs done: keys are sorted newest first, so the first eligible one signs */
+    for (size_t i = 0; i < ks->set->n; i++) {
+        const struct ks_key *k = &ks->set->keys[i];
+        if ((seen & (1u << k->alg)) || !signs_at(k->sign_from, k->retired_at, k->unpublish_at, now))
+            continue;
+        seen |= 1u << k->alg;
+        v[n++] = (struct keystore_info){.kid = arena_strdup(a, k->kid),
+                                        .alg = jose_alg_name(k->alg),
+                                        .state = "current",
+                                        .created_at = k->created_at,
+                                        .sign_from = k->sign_from,
+                                        .retired_at = k->retired_at,
+                                        .unpublish_at = k->unpublish_at};
+    }
+    pthread_rwlock_unlock(&ks->lock);
+    *out = v;
+    return n;
+}
+
 static int info_cmp(const void *x, const void *y)
 {
     const struct keystore_info *a = x, *b = y;

@@ -1,11 +1,13 @@
 /* router.c: maps a request path under the issuer to its endpoint (DESIGN "Endpoint layout"). Exact
  * matches only; unknown paths get a JSON 404. Once the store is lost (app_store_ok), the endpoints that
  * need it answer 503 and only what is served from memory still works. */
+#include <pthread.h>
 #include <string.h>
 
 #include "app.h"
 #include "core/arena.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "oauth/authorize.h"
 #include "oauth/endpoints.h"
 #include "oauth/frontchannel.h"
@@ -40,6 +42,34 @@ static const struct {
     {"/session/end", oauth_end_session_handle, ROUTE_PAGE},
     {"/assets/style.css", oauth_assets_handle, ROUTE_MEMORY},
 };
+
+#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* The metrics label of each row of routes[] (its suffix), registered once. */
+static unsigned route_ids[N_ROUTES];
+static pthread_once_t route_ids_once = PTHREAD_ONCE_INIT;
+
+static void route_ids_register(void)
+{
+    for (size_t i = 0; i < N_ROUTES; i++)
+        route_ids[i] = metrics_route_register(routes[i].suffix);
+}
+
+/* Tags req with the metrics label of routes[i] (core/metrics.h: requests by route). */
+static void route_tag(struct http_req *req, size_t i)
+{
+    pthread_once(&route_ids_once, route_ids_register);
+    req->route_id = route_ids[i];
+}
+
+/* The row of routes[] served by fn. */
+static size_t route_index(void (*fn)(struct http_req *req))
+{
+    for (size_t i = 0; i < N_ROUTES; i++)
+        if (routes[i].fn == fn)
+            return i;
+    return 0;
+}
 
 bool app_store_ok(struct worker *w)
 {
@@ -79,17 +109,20 @@ void app_handle(struct http_req *req)
     if (iplen > 0 && str_has_prefix(p, "/.well-known/oauth-authorization-server") &&
         p.len == strlen("/.well-known/oauth-authorization-server") + iplen &&
         memcmp(p.p + strlen("/.well-known/oauth-authorization-server"), ip, iplen) == 0) {
+        route_tag(req, route_index(oauth_metadata_handle));
         oauth_metadata_handle(req);
         return;
     }
     if (str_eq_c(p, "/healthz")) {
+        route_tag(req, route_index(oauth_healthz_handle));
         oauth_healthz_handle(req);
         return;
     }
     if (p.len >= iplen && memcmp(p.p, ip, iplen) == 0) {
         struct str rest = {p.p + iplen, p.len - iplen};
-        for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        for (size_t i = 0; i < N_ROUTES; i++) {
             if (str_eq_c(rest, routes[i].suffix)) {
+                route_tag(req, i);
                 if (routes[i].kind != ROUTE_MEMORY && atomic_load(&app->store_lost))
                     refuse_store_lost(req, routes[i].kind);
                 else

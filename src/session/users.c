@@ -12,6 +12,7 @@
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/rand.h"
 #include "core/str.h"
 #include "session/user_check.h"
@@ -630,6 +631,8 @@ int64_t login_limiter_check(struct login_limiter *l, const char *username, const
     w = max64(w, lim_wait(lim_find(l, k.addr), now));
     w = max64(w, lim_wait(lim_find(l, k.who), now));
     pthread_mutex_unlock(&l->mu);
+    if (w > 0)
+        metrics_login_delayed();
     return w;
 }
 
@@ -645,6 +648,7 @@ void login_limiter_failure(struct login_limiter *l, const char *username, const 
     lim_fail(l, k.addr, wide_max, now);
     lim_fail(l, k.who, device != NULL ? l->max_failures : wide_max, now);
     pthread_mutex_unlock(&l->mu);
+    metrics_login_failure();
 }
 
 static void lim_clear(struct login_limiter *l, const uint8_t key[LIMITER_KEY_LEN])

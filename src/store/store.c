@@ -7,6 +7,8 @@
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+
+#include "core/metrics.h"
 #include "core/banned.h"
 
 static const struct store_ops *const backends[] = {&store_sqlite_ops};
@@ -30,6 +32,17 @@ int store_open_flags(const char *dsn, unsigned flags, struct store **out, struct
     }
     errbuf_set(err, "storage: unsupported scheme '%.*s' (supported: sqlite)", (int)n, dsn);
     return ERR_INVALID;
+}
+
+#define STORE_OP_NAME_(name) #name,
+const char *const store_op_names[STORE_OP__COUNT] = {STORE_OPS(STORE_OP_NAME_)};
+#undef STORE_OP_NAME_
+_Static_assert(STORE_OP__COUNT <= METRICS_STORE_OPS_MAX, "core/metrics.h counts every store op");
+
+int store_observe_(enum store_op op, int64_t t0, int rc)
+{
+    metrics_store_call(op, clock_mono_us() - t0, rc < 0 && rc != ERR_NOTFOUND && rc != ERR_CONFLICT);
+    return rc;
 }
 
 void store_hash(const void *secret, size_t n, uint8_t out[STORE_HASH_LEN])
