@@ -235,15 +235,23 @@ int cmd_serve(int argc, char **argv)
     pthread_detach(sig_tid);
 
     unsigned threads = cfg->workers > 0 ? cfg->workers : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+    struct http_listener_config listeners[2] = {
+        {.id = HTTP_LISTENER_MAIN,
+         .name = "listen",
+         .host = cfg->listen_host,
+         .port = cfg->listen_port,
+         .http2_cleartext = cfg->http2_cleartext},
+        {.id = HTTP_LISTENER_ADMIN, .name = "admin.listen", .host = cfg->admin_listen_host,
+         .port = cfg->admin_listen_port},
+    };
     struct http_server_config hc = {
-        .host = cfg->listen_host,
-        .port = cfg->listen_port,
+        .listeners = listeners,
+        .n_listeners = cfg->admin_listen_host != NULL ? 2 : 1,
         .threads = threads,
         .max_body_bytes = cfg->limits.max_body_bytes,
         .max_header_bytes = cfg->limits.max_header_bytes,
         .request_timeout_ms = cfg->limits.request_timeout_ms,
         .max_queued_jobs = cfg->limits.login_queue,
-        .http2_cleartext = cfg->http2_cleartext,
         .trusted_proxies = cfg->trusted_proxy_nets,
         .n_trusted_proxies = cfg->n_trusted_proxies,
     };
@@ -256,7 +264,8 @@ int cmd_serve(int argc, char **argv)
         .busy = app_busy,
         .ud = app,
     };
-    log_info("listening", LS("issuer", app->issuer), LS("listen", cfg->listen), LI("workers", threads),
+    log_info("listening", LS("issuer", app->issuer), LS("listen", cfg->listen), LS("admin_listen", cfg->admin.listen),
+             LI("workers", threads),
              LS("storage", cfg->storage), LI("dev", cfg->dev), LI("trusted_proxies", cfg->n_trusted_proxies),
              NULL);
     if (http_server_run(&hc, &hooks, &app->stop, &err) != 0)

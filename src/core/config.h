@@ -65,6 +65,8 @@ struct config {
     char *issuer_path;           /* path part of issuer without trailing '/', "" for none */
     char *listen_host;
     uint16_t listen_port;
+    char *admin_listen_host;     /* admin.listen parsed; NULL when unset */
+    uint16_t admin_listen_port;
     struct ipnet *trusted_proxy_nets; /* trusted_proxies parsed (core/ipnet.h), n_trusted_proxies long */
     /* Where the file had each value, by key path (config_position); NULL without a file. */
     struct config_positions *positions;

@@ -109,14 +109,16 @@ static bool host_chars(const char *h, size_t n, bool ipv6)
     return true;
 }
 
-static int validate_listen(struct config *cfg, struct errbuf *err)
+/* Parses a listen address `s` (the value of the setting at `path`) into *host (malloc'd, unbracketed) and
+ * *port. */
+static int parse_listen(const struct config *cfg, const char *path, const char *s, char **host_out,
+                        uint16_t *port_out, struct errbuf *err)
 {
     char buf[STR_SHOWN_SIZE];
-    const char *s = cfg->listen;
     const char *host, *port;
     size_t hlen;
     if (s == NULL || s[0] == '\0') {
-        config_error(cfg, err, "listen", "required (host:port, [ipv6]:port or :port)");
+        config_error(cfg, err, path, "required (host:port, [ipv6]:port or :port)");
         return ERR_INVALID;
     }
     if (s[0] == '[') {
@@ -145,19 +147,47 @@ static int validate_listen(struct config *cfg, struct errbuf *err)
     }
     uint32_t p;
     if (parse_u32(port, &p) != 0 || p == 0 || p > 65535) {
-        config_error(cfg, err, "listen", "port must be a number between 1 and 65535, got '%s'",
-                     str_shown(s, buf));
+        config_error(cfg, err, path, "port must be a number between 1 and 65535, got '%s'", str_shown(s, buf));
         return ERR_INVALID;
     }
-    free(cfg->listen_host);
-    cfg->listen_host = strndup(host, hlen);
-    if (cfg->listen_host == NULL)
+    free(*host_out);
+    *host_out = strndup(host, hlen);
+    if (*host_out == NULL)
         abort();
-    cfg->listen_port = (uint16_t)p;
+    *port_out = (uint16_t)p;
     return 0;
 bad:
-    config_error(cfg, err, "listen", "expected host:port, [ipv6]:port or :port, got '%s'", str_shown(s, buf));
+    config_error(cfg, err, path, "expected host:port, [ipv6]:port or :port, got '%s'", str_shown(s, buf));
     return ERR_INVALID;
+}
+
+static int validate_listen(struct config *cfg, struct errbuf *err)
+{
+    int rc = parse_listen(cfg, "listen", cfg->listen, &cfg->listen_host, &cfg->listen_port, err);
+    free(cfg->admin_listen_host);
+    cfg->admin_listen_host = NULL;
+    cfg->admin_listen_port = 0;
+    if (rc != 0 || cfg->admin.listen == NULL)
+        return rc;
+    rc = parse_listen(cfg, "admin.listen", cfg->admin.listen, &cfg->admin_listen_host, &cfg->admin_listen_port,
+                      err);
+    if (rc != 0)
+        return rc;
+    /* The admin API's tokens would cross the network in clear text. */
+    const char *ah = cfg->admin_listen_host;
+    if (strcmp(ah, "::1") != 0 && !host_is_loopback(ah, strlen(ah))) {
+        char buf[STR_SHOWN_SIZE];
+        config_error(cfg, err, "admin.listen",
+                     "must be a loopback address (127.0.0.0/8, [::1], localhost) unless TLS is configured, got "
+                     "'%s'",
+                     str_shown(cfg->admin.listen, buf));
+        return ERR_INVALID;
+    }
+    if (strcmp(cfg->admin_listen_host, cfg->listen_host) == 0 && cfg->admin_listen_port == cfg->listen_port) {
+        config_error(cfg, err, "admin.listen", "must differ from listen");
+        return ERR_INVALID;
+    }
+    return 0;
 }
 
 static int validate_keys(struct config *cfg, struct errbuf *err)

@@ -53,7 +53,8 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0 };
     S(userinfo, CONFIG_USERINFO)                                                                             \
     S(pkce, CONFIG_PKCE)                                                                                     \
     S(login, CONFIG_LOGIN)                                                                                   \
-    S(ui, CONFIG_UI)
+    S(ui, CONFIG_UI)                                                                                         \
+    S(admin, CONFIG_ADMIN)
 
 #define CONFIG_KEYS(X)                                                                                       \
     X(algorithms, LIST, "RS256", 0, 8, 0, "at least one of `RS256`, `ES256`, `EdDSA`, no duplicates")      \
@@ -121,6 +122,12 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0 };
     X(dir, STR, NULL, 0, 0, 0,                                                                               \
       "directory of page templates ([web/README.md](../web/README.md)); not empty; unset: the built-in "     \
       "pages")
+
+/* Unset: no admin listener. Loopback only, so the admin API is never reached from the network by default. */
+#define CONFIG_ADMIN(X)                                                                                      \
+    X(listen, STR, NULL, 0, 0, 0,                                                                            \
+      "`host:port` of the admin API's listener, a loopback address; unset: no admin listener, see "          \
+      "[admin](#admin)")
 
 /* The lists of mappings, from the file only: E(name, struct, ROWS, max entries). */
 #define CONFIG_ENTRIES(E)                                                                                    \

@@ -358,6 +358,7 @@ void config_free(struct config *cfg)
     free_map(top_map(), cfg);
     free(cfg->issuer_path);
     free(cfg->listen_host);
+    free(cfg->admin_listen_host);
     free(cfg->trusted_proxy_nets);
     if (cfg->positions != NULL) {
         arena_free(cfg->positions->a);

@@ -15,6 +15,12 @@ struct worker;
 
 #define HTTP_MAX_RES_HEADERS 16
 
+/* The listener a request came on (struct http_req's `listener`; http/server.h configures them). */
+enum http_listener {
+    HTTP_LISTENER_MAIN = 0,  /* `listen`: the OAuth and OpenID Connect endpoints */
+    HTTP_LISTENER_ADMIN = 1, /* `admin.listen`: the admin API (admin/admin.h) */
+};
+
 /* A response header: name and value copied into the arena. */
 struct http_header {
     const char *name;
@@ -38,6 +44,7 @@ struct http_res {
 struct http_req {
     struct arena *arena;
     struct worker *worker;  /* the thread's context: app, store connection */
+    unsigned listener;      /* enum http_listener: which listening socket the connection came on */
     struct str method;
     struct str path;        /* without the query string, not decoded */
     struct str query;       /* after '?', not decoded; STR_NULL when absent */

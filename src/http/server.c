@@ -55,10 +55,21 @@ static const char H2_PREFACE[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 #define LINGER_IDLE_MS 2000
 #define LINGER_MAX_MS 10000
 
+struct thread;
+
+/* One listening socket as one loop thread polls it. */
+struct thread_listener {
+    struct thread *t;
+    const struct http_listener_config *cfg;
+    h2o_accept_ctx_t accept_ctx; /* hosts: the listener's own host, whose handler tags its requests */
+    h2o_socket_t *sock;
+    int fd;                      /* the thread's own duplicate of the listening descriptor */
+};
+
 struct thread {
     h2o_context_t ctx; /* first: on_req finds the thread from req->conn->ctx */
-    h2o_accept_ctx_t accept_ctx;
-    h2o_socket_t *listener;
+    struct thread_listener listeners[HTTP_MAX_LISTENERS];
+    size_t n_listeners;
     const struct http_server_hooks *hooks;
     const struct http_server_config *cfg;
     struct worker *worker;
@@ -67,7 +78,6 @@ struct thread {
     uint64_t seq;
     uint32_t rid_prefix;
     atomic_int *stop;
-    int fd;
     long inflight;
     pthread_t tid;
     int init_failed;
@@ -115,6 +125,9 @@ static struct {
 } pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0, 100.0, false, NULL};
 
 static h2o_globalconf_t globalconf;
+/* Per listener, a NULL-terminated host list of one: h2o routes every request of a connection to the hosts
+ * of the accept context it came through, so each listener's handler knows its id. */
+static h2o_hostconf_t *listener_hosts[HTTP_MAX_LISTENERS][2];
 
 size_t http_server_queued(void)
 {
@@ -126,6 +139,7 @@ size_t http_server_queued(void)
 
 struct http_server_handler {
     h2o_handler_t super;
+    unsigned listener; /* enum http_listener */
 };
 
 static void inflight_done(void *p)
@@ -264,7 +278,7 @@ static void send_response(h2o_req_t *hreq, struct http_req *req, int64_t start)
     h2o_send_inline(hreq, req->res.body.p != NULL ? req->res.body.p : "", req->res.body.len);
 
     int64_t dur_us = clock_mono_us() - start;
-    metrics_request(0, req->route_id, req->res.status, dur_us);
+    metrics_request(req->listener, req->route_id, req->res.status, dur_us);
     log_info("request", LS("rid", req->rid), LS("method", arena_strndup(a, req->method.p, req->method.len)),
              LS("path", arena_strndup(a, req->path.p, req->path.len)), LI("status", req->res.status),
              LI("dur_us", dur_us), LS("client_id", req->log_client_id),
@@ -622,6 +636,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
     memset(&req, 0, sizeof(req));
     req.arena = a;
     req.worker = t->worker;
+    req.listener = ((struct http_server_handler *)self)->listener;
     req.method = (struct str){hreq->method.base, hreq->method.len};
     /* Origin-form, or absolute-form reduced to its path (RFC 9112 §3.2.2: a server must accept it). */
     struct str target;
@@ -710,7 +725,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 
 /* A connection of a server that takes cleartext HTTP/2 with prior knowledge: its first bytes decide. */
 struct preface_wait {
-    struct thread *t;
+    struct thread_listener *tl;
     h2o_socket_t *sock;
     struct timeval connected_at;
     h2o_timeout_entry_t timeout;
@@ -745,40 +760,41 @@ static void preface_on_read(h2o_socket_t *sock, const char *err)
     bool prefix = memcmp(sock->input->bytes, H2_PREFACE, n) == 0;
     if (prefix && n < want)
         return; /* maybe the preface: wait for the rest */
-    struct thread *t = pw->t;
+    struct thread_listener *tl = pw->tl;
     struct timeval at = pw->connected_at;
     preface_done(pw);
     /* Either protocol starts from the bytes already read. */
     if (prefix)
-        h2o_http2_accept(&t->accept_ctx, sock, at);
+        h2o_http2_accept(&tl->accept_ctx, sock, at);
     else
-        h2o_http1_accept(&t->accept_ctx, sock, at);
+        h2o_http1_accept(&tl->accept_ctx, sock, at);
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
-    struct thread *t = listener->data;
+    struct thread_listener *tl = listener->data;
+    struct thread *t = tl->t;
     if (err != NULL)
         return;
     /* One connection per readiness callback. Every loop polls the one listening socket, level-triggered:
      * while connections wait in the backlog each loop is told again, so they spread over the loops. Taking
      * the whole backlog here would give a burst of connections (a load balancer's or a benchmark's pool)
      * to whichever loop woke first, and leave the other cores idle for the life of those connections. */
-    int fd = accept4(t->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = accept4(tl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0)
         return;
     int on = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
     h2o_socket_t *sock = h2o_evloop_socket_create(t->ctx.loop, fd, H2O_SOCKET_FLAG_IS_ACCEPTED_CONNECTION);
     sock->on_close.data = (void *)(intptr_t)fd; /* see "connections" above */
-    if (!t->cfg->http2_cleartext) {
-        h2o_accept(&t->accept_ctx, sock); /* HTTP/1 only: h2o answers an HTTP/2 preface with 400 */
+    if (!tl->cfg->http2_cleartext) {
+        h2o_accept(&tl->accept_ctx, sock); /* HTTP/1 only: h2o answers an HTTP/2 preface with 400 */
         return;
     }
     struct preface_wait *pw = calloc(1, sizeof(*pw));
     if (pw == NULL)
         abort();
-    pw->t = t;
+    pw->tl = tl;
     pw->sock = sock;
     pw->connected_at = *h2o_get_timestamp(&t->ctx, NULL, NULL);
     pw->timeout.cb = preface_on_timeout;
@@ -803,11 +819,15 @@ static void *thread_main(void *arg)
     h2o_timeout_init(t->ctx.loop, &t->preface_timeout, t->cfg->request_timeout_ms);
     t->queue = h2o_multithread_create_queue(t->ctx.loop);
     h2o_multithread_register_receiver(t->queue, &t->done_receiver, on_jobs_done);
-    t->accept_ctx.ctx = &t->ctx;
-    t->accept_ctx.hosts = globalconf.hosts;
-    t->listener = h2o_evloop_socket_create(t->ctx.loop, t->fd, H2O_SOCKET_FLAG_DONT_READ);
-    t->listener->data = t;
-    h2o_socket_read_start(t->listener, on_accept);
+    for (size_t i = 0; i < t->n_listeners; i++) {
+        struct thread_listener *tl = &t->listeners[i];
+        tl->t = t;
+        tl->accept_ctx.ctx = &t->ctx;
+        tl->accept_ctx.hosts = listener_hosts[i];
+        tl->sock = h2o_evloop_socket_create(t->ctx.loop, tl->fd, H2O_SOCKET_FLAG_DONT_READ);
+        tl->sock->data = tl;
+        h2o_socket_read_start(tl->sock, on_accept);
+    }
 
     int64_t last_tick = clock_mono_us();
     while (!atomic_load_explicit(t->stop, memory_order_relaxed)) {
@@ -823,9 +843,11 @@ static void *thread_main(void *arg)
     /* Graceful stop: no new connections, no new jobs (queued ones are answered 503, never served); let
      * the responses in flight finish, at most 10 s. h2o answers with "Connection: close" from now on and
      * tells HTTP/2 clients to go away. */
-    h2o_socket_read_stop(t->listener);
-    h2o_socket_close(t->listener);
-    t->listener = NULL;
+    for (size_t i = 0; i < t->n_listeners; i++) {
+        h2o_socket_read_stop(t->listeners[i].sock);
+        h2o_socket_close(t->listeners[i].sock);
+        t->listeners[i].sock = NULL;
+    }
     h2o_context_request_shutdown(&t->ctx);
     pool_stop_for(t);
     int64_t deadline = clock_mono_us() + 10 * 1000000;
@@ -840,7 +862,7 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-static int bind_listener(const struct http_server_config *cfg, struct errbuf *err)
+static int bind_listener(const struct http_listener_config *cfg, struct errbuf *err)
 {
     struct addrinfo hints = {0}, *res = NULL;
     hints.ai_family = AF_UNSPEC;
@@ -851,7 +873,7 @@ static int bind_listener(const struct http_server_config *cfg, struct errbuf *er
     const char *host = cfg->host != NULL && cfg->host[0] != '\0' ? cfg->host : NULL;
     int rc = getaddrinfo(host, port, &hints, &res);
     if (rc != 0) {
-        errbuf_set(err, "listen: cannot resolve '%s': %s", host ? host : "*", gai_strerror(rc));
+        errbuf_set(err, "%s: cannot resolve '%s': %s", cfg->name, host ? host : "*", gai_strerror(rc));
         return -1;
     }
     int fd = -1;
@@ -864,22 +886,33 @@ static int bind_listener(const struct http_server_config *cfg, struct errbuf *er
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0)
             break;
-        errbuf_set(err, "listen: cannot bind %s:%u: %s", host ? host : "*", cfg->port, strerror(errno));
+        errbuf_set(err, "%s: cannot bind %s:%u: %s", cfg->name, host ? host : "*", cfg->port, strerror(errno));
         close(fd);
         fd = -1;
     }
     freeaddrinfo(res);
     if (fd < 0 && err != NULL && err->msg[0] == '\0')
-        errbuf_set(err, "listen: cannot bind %s:%u", host ? host : "*", cfg->port);
+        errbuf_set(err, "%s: cannot bind %s:%u", cfg->name, host ? host : "*", cfg->port);
     return fd;
 }
 
 int http_server_run(const struct http_server_config *cfg, const struct http_server_hooks *hooks,
                     atomic_int *stop, struct errbuf *err)
 {
-    int fd = bind_listener(cfg, err);
-    if (fd < 0)
+    size_t nl = cfg->n_listeners;
+    if (nl == 0 || nl > HTTP_MAX_LISTENERS) {
+        errbuf_set(err, "between 1 and %d listeners, got %zu", HTTP_MAX_LISTENERS, nl);
         return ERR_FAIL;
+    }
+    int fds[HTTP_MAX_LISTENERS];
+    for (size_t i = 0; i < nl; i++) {
+        fds[i] = bind_listener(&cfg->listeners[i], err);
+        if (fds[i] < 0) {
+            while (i-- > 0)
+                close(fds[i]);
+            return ERR_FAIL;
+        }
+    }
 
     h2o_config_init(&globalconf);
     globalconf.server_name = h2o_iovec_init(H2O_STRLIT("ostiary"));
@@ -889,13 +922,21 @@ int http_server_run(const struct http_server_config *cfg, const struct http_serv
     /* Never "Upgrade: h2c" (deprecated by RFC 9113 §3.1): such a request is served as HTTP/1.1. HTTP/2
      * with prior knowledge is decided in on_accept. */
     globalconf.http1.upgrade_to_http2 = 0;
-    h2o_hostconf_t *host = h2o_config_register_host(&globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
-    struct http_server_handler *h = (void *)h2o_create_handler(path, sizeof(*h));
-    h->super.on_req = on_req;
-    /* Every response passes the filter: those h2o sends before routing (413, 400) use the fallback path. */
-    h2o_create_filter(path, sizeof(h2o_filter_t))->on_setup_ostream = on_setup_ostream;
-    h2o_create_filter(&host->fallback_path, sizeof(h2o_filter_t))->on_setup_ostream = on_setup_ostream;
+    for (size_t i = 0; i < nl; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "listener-%zu", i);
+        h2o_hostconf_t *host = h2o_config_register_host(&globalconf, h2o_iovec_init(name, strlen(name)), 65535);
+        h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+        struct http_server_handler *h = (void *)h2o_create_handler(path, sizeof(*h));
+        h->super.on_req = on_req;
+        h->listener = cfg->listeners[i].id;
+        /* Every response passes the filter: those h2o sends before routing (413, 400) use the fallback
+         * path. */
+        h2o_create_filter(path, sizeof(h2o_filter_t))->on_setup_ostream = on_setup_ostream;
+        h2o_create_filter(&host->fallback_path, sizeof(h2o_filter_t))->on_setup_ostream = on_setup_ostream;
+        listener_hosts[i][0] = host;
+        listener_hosts[i][1] = NULL;
+    }
 
     unsigned n = cfg->threads > 0 ? cfg->threads : 1;
     /* The pool for offloaded requests: as many threads as loops, each with its own context. */
@@ -913,8 +954,12 @@ int http_server_run(const struct http_server_config *cfg, const struct http_serv
         t->id = i;
         t->stop = stop;
         t->rid_prefix = prefix + i;
-        /* Every loop polls the same listening socket (a dup per thread, so each can close its own). */
-        t->fd = i == 0 ? fd : dup(fd);
+        /* Every loop polls the same listening sockets (a dup per thread, so each can close its own). */
+        t->n_listeners = nl;
+        for (size_t k = 0; k < nl; k++) {
+            t->listeners[k].cfg = &cfg->listeners[k];
+            t->listeners[k].fd = i == 0 ? fds[k] : dup(fds[k]);
+        }
         if (pthread_create(&t->tid, NULL, thread_main, t) != 0) {
             errbuf_set(err, "cannot start worker thread %u", i);
             atomic_store(stop, 1);

@@ -1,6 +1,8 @@
 /* server.h: the HTTP server adapter. server.c is the only file that includes libh2o. It runs one h2o
- * event loop per worker thread, all accepting on one listening socket; each thread owns a context from
- * hooks->thread_init (the store connection and friends) and an arena reset after every request. */
+ * event loop per worker thread, all accepting on the same listening sockets (one per configured listener:
+ * the main one, and the admin one when configured); each thread owns a context from hooks->thread_init (the
+ * store connection and friends) and an arena reset after every request. Every request is tagged with the
+ * listener it came on (struct http_req's `listener`). */
 #ifndef OSTIARY_HTTP_SERVER_H
 #define OSTIARY_HTTP_SERVER_H
 
@@ -15,15 +17,25 @@ struct http_req;
 struct ipnet;
 struct worker;
 
-struct http_server_config {
+/* One listening socket. */
+struct http_listener_config {
+    unsigned id;                /* copied into every request's `listener` (HTTP_LISTENER_MAIN, ...) */
+    const char *name;           /* for messages: "listen", "admin.listen" */
     const char *host;
     uint16_t port;
+    bool http2_cleartext;       /* accept HTTP/2 with prior knowledge (RFC 9113 §3.3) on this plain socket */
+};
+
+#define HTTP_MAX_LISTENERS 4
+
+struct http_server_config {
+    const struct http_listener_config *listeners; /* 1..HTTP_MAX_LISTENERS; borrowed */
+    size_t n_listeners;
     unsigned threads;
     size_t max_body_bytes;      /* larger bodies: 413 */
     size_t max_header_bytes;    /* larger header sections: 431 */
     uint32_t request_timeout_ms; /* a request not fully received in this time: the connection is closed */
     size_t max_queued_jobs;     /* offloaded requests waiting for the pool; more: hooks->busy (503) */
-    bool http2_cleartext;       /* accept HTTP/2 with prior knowledge (RFC 9113 §3.3) on this plain socket */
     /* Peers whose X-Forwarded-For names the client (http/proxy.h); borrowed, must outlive the server.
      * None: the TCP peer is always the client. */
     const struct ipnet *trusted_proxies;
@@ -54,7 +66,7 @@ struct http_server_hooks {
 /* Offloaded requests waiting for a pool thread now (the login queue; 0 when no server runs). Any thread. */
 size_t http_server_queued(void);
 
-/* Binds the listening socket (errors are returned before any thread starts), then serves until *stop
+/* Binds every listening socket (errors are returned before any thread starts), then serves until *stop
  * becomes non-zero: stops accepting, answers the queued offloaded requests with hooks->busy without
  * serving them, lets in-flight requests finish (up to 10 s), joins the threads. */
 int http_server_run(const struct http_server_config *cfg, const struct http_server_hooks *hooks,

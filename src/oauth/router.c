@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "admin/admin.h"
 #include "app.h"
 #include "core/arena.h"
 #include "core/log.h"
@@ -101,6 +102,11 @@ static void refuse_store_lost(struct http_req *req, enum route_kind kind)
 
 void app_handle(struct http_req *req)
 {
+    /* The admin listener serves the admin API only, and the main listener never serves it. */
+    if (req->listener == HTTP_LISTENER_ADMIN) {
+        admin_handle(req);
+        return;
+    }
     const struct app *app = req->worker->app;
     const char *ip = app->cfg->issuer_path;
     size_t iplen = strlen(ip);
@@ -140,7 +146,7 @@ bool app_offload(const struct http_req *req)
      * event loop's other connections. */
     const char *ip = req->worker->app->cfg->issuer_path;
     size_t iplen = strlen(ip);
-    return str_eq_c(req->method, "POST") && req->path.len == iplen + strlen("/interaction/login") &&
+    return req->listener == HTTP_LISTENER_MAIN && str_eq_c(req->method, "POST") && req->path.len == iplen + strlen("/interaction/login") &&
            memcmp(req->path.p, ip, iplen) == 0 && str_eq_c((struct str){req->path.p + iplen, req->path.len - iplen},
                                                           "/interaction/login");
 }

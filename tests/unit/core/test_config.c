@@ -365,6 +365,34 @@ TEST(config_validate_listen)
     ASSERT(load_validate("listen: '[::1]4000'\n", &err) != 0);
 }
 
+TEST(config_validate_admin_listen)
+{
+    struct errbuf err;
+    struct config *cfg = load("admin:\n  listen: '[::1]:4001'\n", &err);
+    ASSERT(cfg != NULL);
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    ASSERT_STREQ(cfg->admin_listen_host, "::1");
+    ASSERT_EQ(cfg->admin_listen_port, 4001);
+    config_free(cfg);
+    cfg = load("", &err);
+    ASSERT(cfg != NULL);
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    ASSERT(cfg->admin_listen_host == NULL); /* off by default */
+    config_free(cfg);
+
+    ASSERT(load_validate("admin:\n  listen: localhost:4001\n", &err) == 0);
+    ASSERT(load_validate("admin:\n  listen: 127.0.0.2:4001\n", &err) == 0);
+    /* Without TLS the admin API's bearer tokens must not cross a network. */
+    ASSERT(load_validate("admin:\n  listen: ':4001'\n", &err) != 0);
+    ASSERT_STREQ(err.msg, "2:11: admin.listen: must be a loopback address (127.0.0.0/8, [::1], localhost) unless "
+                          "TLS is configured, got ':4001'");
+    ASSERT(load_validate("admin:\n  listen: 192.0.2.1:4001\n", &err) != 0);
+    ASSERT(load_validate("admin:\n  listen: 127.0.0.1\n", &err) != 0);
+    ASSERT(contains(err.msg, "admin.listen: expected host:port"));
+    ASSERT(load_validate("listen: 127.0.0.1:4000\nadmin:\n  listen: 127.0.0.1:4000\n", &err) != 0);
+    ASSERT(contains(err.msg, "admin.listen: must differ from listen"));
+}
+
 TEST(config_validate_misc_keys)
 {
     struct errbuf err;
@@ -782,7 +810,7 @@ TESTS(T(config_yaml_refusals_with_positions), T(config_positions_follow_the_valu
       T(config_defaults), T(config_load_file_prefixes_errors_with_path), T(config_unknown_key_names_the_key),
       T(config_wrong_type), T(config_yaml_errors), T(config_long_secret_is_not_echoed), T(config_file_size_cap),
       T(config_env_overrides), T(config_env_bad_value), T(config_env_unknown_variable),
-      T(config_validate_http_issuer), T(config_validate_issuer_path), T(config_validate_listen),
+      T(config_validate_http_issuer), T(config_validate_issuer_path), T(config_validate_listen), T(config_validate_admin_listen),
       T(config_validate_misc_keys), T(config_validate_bad_alg), T(config_validate_secret), T(config_validate_key_rotation),
       T(config_validate_resource_format), T(config_set_str_replaces), T(config_interactive_sections_load),
       T(config_env_interactive_keys), T(config_users_load), T(config_users_too_many), T(config_trusted_proxies))
