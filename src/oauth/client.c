@@ -217,6 +217,54 @@ char *client_metadata_json(const struct client *c)
     return s;
 }
 
+json_t *client_to_json(const struct store_client *sc, bool state, bool *unreadable)
+{
+    json_t *out = json_object();
+    json_object_set_new(out, "client_id", json_string(sc->client_id));
+    json_t *m = json_loads(sc->metadata != NULL ? sc->metadata : "{}", JSON_REJECT_DUPLICATES, NULL);
+    bool bad = !json_is_object(m);
+    if (!bad) {
+        /* A stored secret would be a bug elsewhere; it is dropped here all the same, so nothing shows one. */
+        json_object_del(m, "client_secret");
+        json_object_del(m, "client_secret_sha256");
+        json_object_del(m, "client_id");
+        json_object_update(out, m);
+    }
+    json_decref(m);
+    if (state) {
+        json_object_set_new(out, "has_secret", json_boolean(sc->has_secret));
+        json_object_set_new(out, "from_config", json_boolean(sc->from_config));
+        json_object_set_new(out, "created_at", json_integer(sc->created_at));
+        json_object_set_new(out, "updated_at", json_integer(sc->updated_at));
+    }
+    if (unreadable != NULL)
+        *unreadable = bad;
+    return out;
+}
+
+char *client_secret_set(struct store_client *sc, enum client_auth_method m, const uint8_t *given,
+                        bool renew, struct arena *a)
+{
+    if (m == CLIENT_AUTH_NONE) {
+        /* A public client authenticates with nothing: keeping an old hash around would only mislead. */
+        sc->has_secret = false;
+        memset(sc->secret_hash, 0, sizeof(sc->secret_hash));
+        return NULL;
+    }
+    if (given != NULL) {
+        sc->has_secret = true;
+        memcpy(sc->secret_hash, given, STORE_HASH_LEN);
+        return NULL;
+    }
+    if (sc->has_secret && !renew)
+        return NULL;
+    /* 256 bits, so a fast hash is enough at rest (client secrets are stored as SHA-256). */
+    char *secret = rand_token(a, 32);
+    store_hash(secret, strlen(secret), sc->secret_hash);
+    sc->has_secret = true;
+    return secret;
+}
+
 int clients_apply_config(struct store_conn *db, const struct config *cfg, struct errbuf *err)
 {
     struct arena *a = arena_new(8192);

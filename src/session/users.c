@@ -359,6 +359,42 @@ static int remove_stale(struct store_conn *db, struct arena *a, const struct con
     return rc;
 }
 
+int user_logout_everywhere(struct store_conn *db, const char *user_id, int64_t now, struct errbuf *err)
+{
+    int rc = store_token_revoke_sub(db, user_id, STORE_TOKEN_SESSION, now, err);
+    if (rc == 0)
+        rc = store_token_revoke_sub(db, user_id, STORE_TOKEN_REFRESH, now, err);
+    return rc;
+}
+
+json_t *user_claims_json(const struct store_user *u, bool *unreadable)
+{
+    json_t *claims = json_loads(u->claims != NULL ? u->claims : "{}", JSON_REJECT_DUPLICATES, NULL);
+    bool bad = !json_is_object(claims);
+    if (bad) {
+        json_decref(claims);
+        claims = json_object();
+    }
+    if (unreadable != NULL)
+        *unreadable = bad;
+    return claims;
+}
+
+json_t *user_to_json(const struct store_user *u, bool *unreadable)
+{
+    json_t *claims = user_claims_json(u, unreadable);
+    json_t *o = json_object();
+    json_object_set_new(o, "username", json_string(u->username));
+    json_object_set_new(o, "id", json_string(u->id));
+    json_object_set_new(o, "disabled", json_boolean(u->disabled));
+    json_object_set_new(o, "has_password", json_boolean(u->password_hash != NULL && u->password_hash[0] != '\0'));
+    json_object_set_new(o, "from_config", json_boolean(u->from_config));
+    json_object_set_new(o, "claims", claims);
+    json_object_set_new(o, "created_at", json_integer(u->created_at));
+    json_object_set_new(o, "updated_at", json_integer(u->updated_at));
+    return o;
+}
+
 int users_apply_config(struct store_conn *db, const struct config *cfg, struct errbuf *err)
 {
     struct arena *a = arena_new(16384);
