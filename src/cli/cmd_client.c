@@ -359,19 +359,8 @@ int client_cli_build(const struct config *cfg, struct arena *a, int argc, char *
 static bool secret_from_args(const struct cli_cmd *cc, uint8_t hash[STORE_HASH_LEN], const char **shown)
 {
     const struct cli_args *ca = &cc->args;
-    unsigned char *raw;
-    size_t rawlen;
-    *shown = NULL;
-    if (ca->val[O_SECRET] != NULL) {
-        store_hash(ca->val[O_SECRET], strlen(ca->val[O_SECRET]), hash);
-        *shown = ca->val[O_SECRET];
-        return true;
-    }
-    const char *h = ca->val[O_SECRET_SHA256];
-    if (h == NULL || b64_decode(cc->a, h, strlen(h), &raw, &rawlen) != 0 || rawlen != STORE_HASH_LEN)
-        return false;
-    memcpy(hash, raw, STORE_HASH_LEN);
-    return true;
+    *shown = ca->val[O_SECRET];
+    return client_secret_given(ca->val[O_SECRET], ca->val[O_SECRET_SHA256], cc->a, hash);
 }
 
 /* The client of this command line, or the command fails naming the option. */

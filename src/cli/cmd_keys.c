@@ -18,7 +18,6 @@
 #include "core/banned.h"
 
 #define ALGS_MAX 8
-#define PUBLISH_DELAY_MAX (366 * 86400)
 
 enum opt { O_ALG, O_PUBLISH_DELAY, O_COUNT };
 
@@ -48,12 +47,6 @@ static void usage(FILE *out)
           out);
 }
 
-/* 0 stands for "not set" in the store; null says so in the output. */
-static json_t *time_or_null(int64_t t)
-{
-    return t != 0 ? json_integer(t) : json_null();
-}
-
 static int keys_list(struct cli_cmd *c)
 {
     struct store_conn *db = c->db;
@@ -64,14 +57,7 @@ static int keys_list(struct cli_cmd *c)
     if (keystore_list(db, a, clock_now(), &info, &n, &err) != 0)
         die("keys list: %s", err.msg);
     for (size_t i = 0; i < n; i++) {
-        json_t *o = json_object();
-        json_object_set_new(o, "kid", json_string(info[i].kid));
-        json_object_set_new(o, "alg", json_string(info[i].alg));
-        json_object_set_new(o, "state", json_string(info[i].state));
-        json_object_set_new(o, "created_at", json_integer(info[i].created_at));
-        json_object_set_new(o, "sign_from", json_integer(info[i].sign_from));
-        json_object_set_new(o, "retired_at", time_or_null(info[i].retired_at));
-        json_object_set_new(o, "unpublish_at", time_or_null(info[i].unpublish_at));
+        json_t *o = keystore_info_json(&info[i]);
         cli_print_json(o, JSON_COMPACT);
         json_decref(o);
     }
@@ -97,8 +83,8 @@ static int keys_rotate(struct cli_cmd *c)
     size_t nalgs = algs_given->n > 0 ? algs_given->n : cfg->keys.n_algorithms;
     int64_t delay = 0;
     if (publish_delay != NULL &&
-        (str_to_i64(str_c(publish_delay), &delay) != 0 || delay < 0 || delay > PUBLISH_DELAY_MAX))
-        die("keys rotate: --publish-delay: seconds between 0 and %d, got '%s'", PUBLISH_DELAY_MAX,
+        (str_to_i64(str_c(publish_delay), &delay) != 0 || delay < 0 || delay > KEY_PUBLISH_DELAY_MAX))
+        die("keys rotate: --publish-delay: seconds between 0 and %d, got '%s'", KEY_PUBLISH_DELAY_MAX,
             publish_delay);
     for (size_t i = 0; i < nalgs; i++) {
         if (!jose_alg_supported(algs[i]))

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admin/admin.h"
 #include "app.h"
 #include "cli/cli.h"
 #include "core/arena.h"
@@ -103,11 +104,14 @@ static void *signal_thread(void *arg)
     return NULL;
 }
 
-static void load_resources(struct app *app)
+/* The APIs of the file, then the admin API when there is an admin listener. */
+static void load_resources(struct app *app, struct arena *a)
 {
     const struct config *cfg = app->cfg;
     app->n_resources = cfg->n_resources;
     app->resources = calloc(cfg->n_resources + 1, sizeof(struct resource));
+    if (cfg->admin.listen != NULL)
+        admin_api_resource(cfg, a, &app->resources[app->n_resources++]);
     for (unsigned i = 0; i < cfg->n_resources; i++) {
         const struct cfg_resource *cr = &cfg->resources[i];
         struct resource *r = &app->resources[i];
@@ -222,7 +226,7 @@ int cmd_serve(int argc, char **argv)
     if (app->limiter == NULL)
         die("cannot initialize libsodium (login rate limiter)");
     app->userinfo_url = arena_printf(app_arena, "%s/me", app->issuer);
-    load_resources(app);
+    load_resources(app, app_arena);
     discovery_build(app);
     if (discovery_refresh(app, db, &err) != 0)
         die("storage: %s", err.msg);

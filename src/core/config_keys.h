@@ -127,7 +127,10 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0 };
 #define CONFIG_ADMIN(X)                                                                                      \
     X(listen, STR, NULL, 0, 0, 0,                                                                            \
       "`host:port` of the admin API's listener, a loopback address; unset: no admin listener, see "          \
-      "[admin](#admin)")
+      "[admin](#admin)")                                                                                     \
+    /* Off: a scrape needs a token of the admin API with ostiary:metrics, as every admin route does. */     \
+    X(metrics_public, BOOL, "false", 0, 0, 0,                                                                \
+      "boolean: serve `GET /metrics` of the admin listener without a token, see [metrics](#metrics)")
 
 /* The lists of mappings, from the file only: E(name, struct, ROWS, max entries). */
 #define CONFIG_ENTRIES(E)                                                                                    \

@@ -45,6 +45,8 @@ void keystore_free(struct keystore *ks);
  * db must be the calling thread's connection. On failure the previous keys stay in use. */
 int keystore_reload(struct keystore *ks, struct store_conn *db, struct errbuf *err);
 
+/* The longest publish delay a rotation takes (seconds): a year. */
+#define KEY_PUBLISH_DELAY_MAX (366 * 86400)
 /* Rotation (CLI): creates a new key for alg that signs from now + publish_delay; the current key of that
  * alg retires at that time and is unpublished max_token_ttl seconds later. Writes *new_kid (malloc'd). */
 int keystore_rotate(struct store_conn *db, const char *secret, const char *alg, int64_t now, int64_t publish_delay,
@@ -114,6 +116,9 @@ struct keystore_info {
 };
 int keystore_list(struct store_conn *db, struct arena *a, int64_t now, struct keystore_info **out, size_t *n,
                   struct errbuf *err);
+/* One key of keystore_list as JSON (`ostiary keys list`, the admin API): kid, alg, state, created_at,
+ * sign_from, retired_at and unpublish_at (null when not set). New reference. */
+json_t *keystore_info_json(const struct keystore_info *k);
 /* The keys that sign at `now` as this keystore has them loaded (one per alg, state "current"), without a
  * store read: for the metrics. Returns how many; *out is arena memory. */
 size_t keystore_signing(struct keystore *ks, struct arena *a, int64_t now, struct keystore_info **out);

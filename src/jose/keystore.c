@@ -870,6 +870,25 @@ size_t keystore_signing(struct keystore *ks, struct arena *a, int64_t now, struc
     return n;
 }
 
+/* 0 stands for "not set" in the store; null says so in JSON. */
+static json_t *time_or_null(int64_t t)
+{
+    return t != 0 ? json_integer(t) : json_null();
+}
+
+json_t *keystore_info_json(const struct keystore_info *k)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "kid", json_string(k->kid));
+    json_object_set_new(o, "alg", json_string(k->alg));
+    json_object_set_new(o, "state", json_string(k->state));
+    json_object_set_new(o, "created_at", json_integer(k->created_at));
+    json_object_set_new(o, "sign_from", json_integer(k->sign_from));
+    json_object_set_new(o, "retired_at", time_or_null(k->retired_at));
+    json_object_set_new(o, "unpublish_at", time_or_null(k->unpublish_at));
+    return o;
+}
+
 static int info_cmp(const void *x, const void *y)
 {
     const struct keystore_info *a = x, *b = y;

@@ -242,6 +242,21 @@ json_t *client_to_json(const struct store_client *sc, bool state, bool *unreadab
     return out;
 }
 
+bool client_secret_given(const char *secret, const char *sha256_b64, struct arena *a, uint8_t out[STORE_HASH_LEN])
+{
+    unsigned char *raw;
+    size_t rawlen;
+    if (secret != NULL) {
+        store_hash(secret, strlen(secret), out);
+        return true;
+    }
+    if (sha256_b64 == NULL || b64_decode(a, sha256_b64, strlen(sha256_b64), &raw, &rawlen) != 0 ||
+        rawlen != STORE_HASH_LEN)
+        return false;
+    memcpy(out, raw, STORE_HASH_LEN);
+    return true;
+}
+
 char *client_secret_set(struct store_client *sc, enum client_auth_method m, const uint8_t *given,
                         bool renew, struct arena *a)
 {

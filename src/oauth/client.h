@@ -125,6 +125,10 @@ void client_cache_free(struct client_cache *cc);
  * caller. */
 json_t *client_to_json(const struct store_client *sc, bool state, bool *unreadable);
 
+/* The hash of the secret an operator gave: SHA-256 of `secret`, or `sha256_b64` decoded (base64 of the 32
+ * bytes, as client_check accepts it). False when neither is given (or the hash does not decode). */
+bool client_secret_given(const char *secret, const char *sha256_b64, struct arena *a, uint8_t out[STORE_HASH_LEN]);
+
 /* Sets the secret of the client row sc, about to be written for a client with auth method m: none for a
  * public client (its hash cleared); the hash `given` (the SHA-256 of an operator's secret) when not NULL;
  * else, when the row has no secret yet or `renew` is set, a new one of 256 bits, which is returned (arena

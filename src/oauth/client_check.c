@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "app.h"
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/str.h"
@@ -75,12 +76,15 @@ static bool in_list(const char *s, const char *const *list, size_t n)
     return false;
 }
 
+/* An API of the configuration, or the built-in admin API when there is an admin listener. */
 static bool is_resource(const struct config *cfg, const char *id)
 {
     for (unsigned i = 0; i < cfg->n_resources; i++)
         if (cfg->resources[i].identifier != NULL && strcmp(cfg->resources[i].identifier, id) == 0)
             return true;
-    return false;
+    size_t n = cfg->issuer != NULL ? strlen(cfg->issuer) : 0;
+    return cfg->admin.listen != NULL && n > 0 && strncmp(id, cfg->issuer, n) == 0 &&
+           strcmp(id + n, ADMIN_API_PATH) == 0;
 }
 
 /* A copy of a list in a, for struct client (whose lists are not const). */

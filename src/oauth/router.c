@@ -142,6 +142,8 @@ void app_handle(struct http_req *req)
 
 bool app_offload(const struct http_req *req)
 {
+    if (req->listener == HTTP_LISTENER_ADMIN)
+        return admin_offload(req);
     /* The login form post verifies an argon2id hash: tens of milliseconds of CPU that must not stall the
      * event loop's other connections. */
     const char *ip = req->worker->app->cfg->issuer_path;
@@ -153,8 +155,11 @@ bool app_offload(const struct http_req *req)
 
 void app_busy(struct http_req *req, unsigned retry_after_s)
 {
-    /* The only offloaded request is the login post. */
-    oauth_login_busy(req, retry_after_s);
+    /* The offloaded requests: the login post, and the admin API's password and key routes. */
+    if (req->listener == HTTP_LISTENER_ADMIN)
+        admin_busy(req, retry_after_s);
+    else
+        oauth_login_busy(req, retry_after_s);
 }
 
 const struct resource *app_resource(const struct app *app, const char *identifier)

@@ -367,6 +367,27 @@ int user_logout_everywhere(struct store_conn *db, const char *user_id, int64_t n
     return rc;
 }
 
+int user_consent_revoke(struct store_conn *db, const char *user_id, const char *client_id, int64_t now,
+                        struct errbuf *err)
+{
+    int rc = store_consent_delete(db, user_id, client_id, err);
+    /* Without a client, what the user granted is gone altogether: so are the refresh tokens it yielded. */
+    if (rc == 0 && client_id == NULL)
+        rc = store_token_revoke_sub(db, user_id, STORE_TOKEN_REFRESH, now, err);
+    return rc;
+}
+
+json_t *consent_to_json(const struct store_consent *cs)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "client_id", json_string(cs->client_id));
+    json_object_set_new(o, "scope", json_string(cs->scope != NULL ? cs->scope : ""));
+    json_object_set_new(o, "resources", json_string(cs->resources != NULL ? cs->resources : ""));
+    json_object_set_new(o, "created_at", json_integer(cs->created_at));
+    json_object_set_new(o, "updated_at", json_integer(cs->updated_at));
+    return o;
+}
+
 json_t *user_claims_json(const struct store_user *u, bool *unreadable)
 {
     json_t *claims = json_loads(u->claims != NULL ? u->claims : "{}", JSON_REJECT_DUPLICATES, NULL);

@@ -32,6 +32,14 @@ bool user_password_verify(const char *encoded, const char *password, size_t len)
  * deleted user anyway. Inside or outside the caller's group. 0, or the store's error. */
 int user_logout_everywhere(struct store_conn *db, const char *user_id, int64_t now, struct errbuf *err);
 
+/* Forgets the consent the user gave client_id (ERR_NOTFOUND if none), or all of the user's consents with
+ * client_id NULL, which also revokes the refresh tokens they yielded: the user is asked again. For
+ * `ostiary consent revoke` and the admin API. 0, or the store's error. */
+int user_consent_revoke(struct store_conn *db, const char *user_id, const char *client_id, int64_t now,
+                        struct errbuf *err);
+/* A consent as JSON: client_id, scope and resources (space-separated), created_at, updated_at. */
+json_t *consent_to_json(const struct store_consent *cs);
+
 /* The stored claims of u as a JSON object; claims that are not one give {} and set *unreadable
  * (optional). New reference owned by the caller. */
 json_t *user_claims_json(const struct store_user *u, bool *unreadable);
