@@ -62,6 +62,9 @@ struct app {
     int64_t started_at;
     atomic_int stop;
     atomic_bool store_lost;      /* the database was deleted or replaced under us (app_store_ok); sticky */
+    /* Bumped by the admin API after it changed a client: the workers' client caches (oauth/client.c) drop
+     * what they fetched before, so the change holds at once in this process. */
+    atomic_uint clients_generation;
 };
 
 struct client_cache;

@@ -18,6 +18,12 @@
 #include "store/store.h"
 #include "core/banned.h"
 
+/* After a write: the workers' client caches forget what they hold, so it holds at once here. */
+static void changed(struct admin_call *c)
+{
+    atomic_fetch_add(&c->app->clients_generation, 1);
+}
+
 static bool declared_in_file(const struct config *cfg, const char *client_id)
 {
     for (unsigned i = 0; i < cfg->n_clients; i++)
@@ -247,6 +253,7 @@ void admin_clients_update(struct admin_call *c)
         admin_store_failed(c, "client_put", &err);
         return;
     }
+    changed(c);
     admin_audit(c, "client.update", sc.client_id);
     admin_json(c, 200, with_secret(client_to_json(&sc, true, NULL), secret));
 }
@@ -267,6 +274,7 @@ void admin_clients_delete(struct admin_call *c)
         return;
     }
     /* Its tokens stop working: token lookups refuse the tokens of a client that no longer exists. */
+    changed(c);
     admin_audit(c, "client.delete", sc.client_id);
     admin_no_content(c);
 }
@@ -293,6 +301,7 @@ void admin_clients_rotate_secret(struct admin_call *c)
         admin_store_failed(c, "client_put", &err);
         return;
     }
+    changed(c);
     admin_audit(c, "client.rotate_secret", sc.client_id);
     json_t *o = json_object();
     json_object_set_new(o, "client_id", json_string(sc.client_id));

@@ -349,8 +349,8 @@ int clients_apply_config(struct store_conn *db, const struct config *cfg, struct
 /* ---- per-worker cache of client rows ----
  * Every token, introspection and revocation request looks its client up; a small direct-mapped cache per
  * worker thread saves the store read. Entries live CLIENT_CACHE_TTL seconds, so a change made with the
- * CLI or by another instance (new secret, deletion) takes effect within that time. No locking: each
- * worker owns its cache. */
+ * CLI or by another instance (new secret, deletion) takes effect within that time; one made through this
+ * process's admin API at once (app->clients_generation). No locking: each worker owns its cache. */
 #define CLIENT_CACHE_SLOTS 64
 #define CLIENT_CACHE_TTL 5
 
@@ -361,6 +361,7 @@ struct client_cache_entry {
     bool from_config;
     uint8_t secret_hash[STORE_HASH_LEN];
     int64_t fetched_at;
+    unsigned generation; /* app->clients_generation when fetched */
 };
 
 struct client_cache {
@@ -395,9 +396,10 @@ int client_lookup(struct worker *w, struct arena *a, const char *client_id, stru
             abort();
     }
     int64_t now = clock_now();
+    unsigned gen = atomic_load_explicit(&w->app->clients_generation, memory_order_relaxed);
     struct client_cache_entry *e = &w->clients->slots[slot_of(client_id)];
     if (e->client_id != NULL && strcmp(e->client_id, client_id) == 0 && now - e->fetched_at < CLIENT_CACHE_TTL &&
-        now >= e->fetched_at) {
+        now >= e->fetched_at && e->generation == gen) {
         memset(out, 0, sizeof(*out));
         out->client_id = arena_strdup(a, e->client_id);
         out->metadata = arena_strdup(a, e->metadata);
@@ -419,6 +421,7 @@ int client_lookup(struct worker *w, struct arena *a, const char *client_id, stru
     e->from_config = out->from_config;
     memcpy(e->secret_hash, out->secret_hash, STORE_HASH_LEN);
     e->fetched_at = now;
+    e->generation = gen;
     return 0;
 }
 
