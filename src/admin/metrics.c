@@ -162,9 +162,10 @@ static void store(struct strbuf *sb, struct arena *a, const struct app *app, con
         add_label(sb, "op", store_op_names[o], true);
         strbuf_addf(sb, "} %llu\n", (unsigned long long)s->store_errors[o]);
     }
-    if (app->store->ops->wal_bytes != NULL) {
+    int64_t wal = app->store->ops->wal_bytes(app->store);
+    if (wal >= 0) {
         family(sb, "ostiary_store_wal_bytes", "gauge", "Size of the store's write-ahead log.");
-        strbuf_addf(sb, "ostiary_store_wal_bytes %lld\n", (long long)app->store->ops->wal_bytes(app->store));
+        strbuf_addf(sb, "ostiary_store_wal_bytes %lld\n", (long long)wal);
     }
 }
 

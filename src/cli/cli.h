@@ -44,6 +44,10 @@ struct config *cli_load_config(const struct cli_globals *g);
  * generated on first use with mode 0600). Dies if none. Returned string is malloc'd. */
 char *cli_key_secret(const struct config *cfg);
 
+/* SQLite: creates the directory of the database file (one level) if needed; other backends have no file.
+ * Dies on failure. */
+void cli_ensure_parent_dir(const char *dsn);
+
 /* Opens the store, applies pending migrations and opens one connection; dies on failure. */
 void cli_open_store(const struct config *cfg, struct store **st, struct store_conn **conn);
 
@@ -176,7 +180,7 @@ int user_cli_claims(struct arena *a, int argc, char **argv, json_t *claims, stru
                     struct errbuf *err);
 
 int cmd_serve(int argc, char **argv);
-int cmd_migrate(int argc, char **argv);
+int cmd_migrate(int argc, char **argv); /* cmd_migrate.c */
 int cmd_client(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_user(int argc, char **argv);

@@ -101,7 +101,7 @@ int user_authenticate(struct store_conn *db, struct arena *a, const char *userna
     if (username != NULL && username[0] != '\0' && strnlen(username, USERNAME_MAX + 1) <= USERNAME_MAX) {
         rc = store_user_get_by_name(db, a, username, &u, err);
         if (rc != 0 && rc != ERR_NOTFOUND)
-            return ERR_FAIL;
+            return rc; /* the store's code: ERR_UNAVAILABLE is a 503 */
     }
     /* Always pay for one verification, so that "no such user", "no password" and "disabled" cost the
      * same as a wrong password. */
@@ -265,7 +265,7 @@ static int plan_users(struct store_conn *db, struct arena *a, const struct confi
         struct store_user old;
         int rc = store_user_get(db, a, plan[i].id, &old, err);
         if (rc != 0 && rc != ERR_NOTFOUND)
-            return ERR_FAIL;
+            return rc;
         size_t plen = strlen(cu->password);
         if (rc == 0 && encoded_usable(old.password_hash) &&
             crypto_pwhash_str_needs_rehash(old.password_hash, crypto_pwhash_OPSLIMIT_INTERACTIVE,
@@ -296,7 +296,7 @@ static int apply_one(struct store_conn *db, struct arena *a, const struct config
     int rc = store_user_get(db, a, p->id, &old, err);
     if (rc != 0 && rc != ERR_NOTFOUND) {
         free(claims);
-        return ERR_FAIL;
+        return rc;
     }
     bool exists = rc == 0;
     bool same = exists && !p->rehashed && strcmp(old.username, cu->username) == 0 &&
@@ -315,6 +315,12 @@ static int apply_one(struct store_conn *db, struct arena *a, const struct config
             .updated_at = now,
         };
         rc = store_user_put(db, &u, err);
+        if (rc == ERR_CONFLICT && !exists && store_user_get(db, a, p->id, &old, err) == 0) {
+            /* Another instance starting at the same moment on the same database created this very user
+             * (the same id) after our read: then this is an update of its row. */
+            u.created_at = old.created_at;
+            rc = store_user_put(db, &u, err);
+        }
         if (rc == ERR_CONFLICT) {
             errbuf_set(err,
                        "users[%u].username: '%s' already belongs to another user in the store (id differs; "

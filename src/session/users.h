@@ -51,7 +51,8 @@ json_t *user_to_json(const struct store_user *u, bool *unreadable);
 
 /* Looks a user up by username and checks the password. On success fills *out (arena memory) and returns
  * 0; ERR_NOTFOUND for unknown user, wrong password or disabled user (callers cannot tell which, by
- * design); ERR_FAIL on storage failure (err set). */
+ * design); the store's error code on storage failure (err set; ERR_UNAVAILABLE while it is
+ * unreachable). */
 int user_authenticate(struct store_conn *db, struct arena *a, const char *username, const char *password,
                       size_t password_len, struct store_user *out, struct errbuf *err);
 
