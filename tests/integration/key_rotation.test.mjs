@@ -4,26 +4,25 @@
 // it, both switch to it at its sign_from, and a retired key stays published until every token it signed
 // has expired. Tokens are verified with jose against the JWKS of the other instance.
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
 
 import * as jose from 'jose';
 
-import { decodeJwt, postForm, startServer } from './lib/server.mjs';
+import { decodeJwt, newDatabase, postForm, startServer } from './lib/server.mjs';
 
 const API = 'https://rotating.api.example.com/';
 const CLIENT = { id: 'rot-client', secret: 'rot-secret' };
-const SECRET = 'a shared key secret for both instances, 40+ chars';
 // A key signs 6 s and is announced 3 s ahead; tokens live 2 s; the instances reload every second.
 const PERIOD = 6;
 const AHEAD = 3;
 const TTL = 2;
 
-// B shares A's store and issuer, as instances behind one load balancer do.
-function config(shared) {
+// Both share one store (SQLite file or PostgreSQL database) and its key secret; B has A's issuer, as
+// instances behind one load balancer do.
+function config(db, issuer) {
   return `
-${shared ? `storage: ${JSON.stringify(shared.storage)}\nissuer: ${JSON.stringify(shared.issuer)}` : ''}
-keys: { secret: ${JSON.stringify(SECRET)}, algorithms: [ES256], reload_interval: 1, rotation_period: ${PERIOD}, publish_ahead: ${AHEAD} }
+${issuer ? `issuer: ${JSON.stringify(issuer)}` : ''}
+keys: { secret: ${JSON.stringify(db.secret)}, algorithms: [ES256], reload_interval: 1, rotation_period: ${PERIOD}, publish_ahead: ${AHEAD} }
 tokens: { access_token_ttl: ${TTL}, id_token_ttl: ${TTL} }
 resources:
   - identifier: "${API}"
@@ -39,8 +38,9 @@ clients:
 let a;
 let b;
 before(async () => {
-  a = await startServer({ config: config() });
-  b = await startServer({ config: config({ storage: `sqlite:${path.join(a.dir, 'ostiary.db')}`, issuer: a.issuer }) });
+  const db = newDatabase();
+  a = await startServer({ config: config(db), database: db });
+  b = await startServer({ config: config(db, a.issuer), database: db });
 });
 after(async () => {
   await b?.stop();
