@@ -6,7 +6,7 @@
  * and run:
  *   make -j2 && cc -std=c11 -D_GNU_SOURCE -O2 -Isrc -o /tmp/metrics_bench bench/metrics_bench.c \
  *      build/release/libostiary.a $(pkg-config --libs libh2o-evloop jansson openssl sqlite3 libsodium \
- *      yaml-0.1) -lpthread -lm
+ *      yaml-0.1 libpq) -lpthread -lm
  *   /tmp/metrics_bench [events-per-thread]
  * Leaves out the scrape (off the hot path: it sums the blocks of every thread). */
 #include <pthread.h>
