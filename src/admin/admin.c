@@ -262,6 +262,16 @@ void admin_not_found(struct admin_call *c, const char *what, const char *id)
     admin_problem(c, 404, NULL, arena_printf(c->a, "no %s '%s'", what, str_shown(id, buf)));
 }
 
+void admin_refuse_declared(struct admin_call *c, const char *what, const char *id)
+{
+    char buf[STR_SHOWN_SIZE];
+    admin_problem(c, 409, ADMIN_PROBLEM_CONFLICT,
+                  arena_printf(c->a,
+                               "%s '%s' is declared in the configuration file, which the server applies at every "
+                               "start: change it there",
+                               what, str_shown(id, buf)));
+}
+
 void admin_json(struct admin_call *c, int status, json_t *o)
 {
     send_json(c->req, status, "application/json", o);

@@ -51,6 +51,9 @@ void admin_store_failed(struct admin_call *c, const char *op, const struct errbu
 /* 404 for an object the path names. */
 void admin_not_found(struct admin_call *c, const char *what, const char *id);
 
+/* 409: the client or user `id` is declared in the configuration file (read-only here). */
+void admin_refuse_declared(struct admin_call *c, const char *what, const char *id);
+
 /* A JSON response (takes the reference to o); Cache-Control: no-store, as every admin response. */
 void admin_json(struct admin_call *c, int status, json_t *o);
 /* 204 No Content. */

@@ -32,16 +32,6 @@ static bool declared_in_file(const struct config *cfg, const char *client_id)
     return false;
 }
 
-static void refuse_declared(struct admin_call *c, const char *client_id)
-{
-    char buf[STR_SHOWN_SIZE];
-    admin_problem(c, 409, ADMIN_PROBLEM_CONFLICT,
-                  arena_printf(c->a,
-                               "client '%s' is declared in the configuration file, which the server applies at "
-                               "every start: change it there",
-                               str_shown(client_id, buf)));
-}
-
 /* The stored client named by the path, or false (404 or 500 sent). */
 static bool load(struct admin_call *c, struct store_client *sc)
 {
@@ -60,7 +50,7 @@ static bool load_writable(struct admin_call *c, struct store_client *sc)
     if (!load(c, sc))
         return false;
     if (sc->from_config || declared_in_file(c->app->cfg, sc->client_id)) {
-        refuse_declared(c, sc->client_id);
+        admin_refuse_declared(c, "client", sc->client_id);
         return false;
     }
     return true;
@@ -75,6 +65,28 @@ static json_t *with_secret(json_t *o, const char *secret)
         json_object_set_new(o, "client_secret_expires_at", json_integer(0));
     }
     return o;
+}
+
+/* Writes the client row with the metadata of cl (when not NULL), drops the client caches and writes the
+ * audit event. False when the store failed (500 sent). */
+static bool save(struct admin_call *c, struct store_client *sc, const struct client *cl, const char *action)
+{
+    if (cl != NULL) {
+        char *meta = client_metadata_json(cl);
+        if (meta == NULL)
+            abort();
+        sc->metadata = arena_strdup(c->a, meta);
+        free(meta);
+    }
+    sc->updated_at = clock_now();
+    struct errbuf err = {{0}};
+    if (store_client_put(c->db, sc, &err) != 0) {
+        admin_store_failed(c, "client_put", &err);
+        return false;
+    }
+    changed(c);
+    admin_audit(c, action, sc->client_id);
+    return true;
 }
 
 /* Checks metadata m by the rules of the file and the CLI; fills *out. False when refused (400 sent). */
@@ -141,7 +153,7 @@ void admin_clients_create(struct admin_call *c)
     if (m.client_id == NULL)
         m.client_id = rand_token(c->a, 32);
     if (declared_in_file(c->app->cfg, m.client_id)) {
-        refuse_declared(c, m.client_id);
+        admin_refuse_declared(c, "client", m.client_id);
         return;
     }
     struct client cl;
@@ -242,20 +254,8 @@ void admin_clients_update(struct admin_call *c)
         return;
     /* Public turned confidential without a secret given: a new one, shown this once. */
     const char *secret = client_secret_set(&sc, cl.auth_method, given_secret(c, &m), false, c->a);
-    char *meta = client_metadata_json(&cl);
-    if (meta == NULL)
-        abort();
-    sc.metadata = arena_strdup(c->a, meta);
-    free(meta);
-    sc.updated_at = clock_now();
-    struct errbuf err = {{0}};
-    if (store_client_put(c->db, &sc, &err) != 0) {
-        admin_store_failed(c, "client_put", &err);
-        return;
-    }
-    changed(c);
-    admin_audit(c, "client.update", sc.client_id);
-    admin_json(c, 200, with_secret(client_to_json(&sc, true, NULL), secret));
+    if (save(c, &sc, &cl, "client.update"))
+        admin_json(c, 200, with_secret(client_to_json(&sc, true, NULL), secret));
 }
 
 void admin_clients_delete(struct admin_call *c)
@@ -295,14 +295,8 @@ void admin_clients_rotate_secret(struct admin_call *c)
         return;
     }
     const char *secret = client_secret_set(&sc, cl.auth_method, NULL, true, c->a);
-    sc.updated_at = clock_now();
-    struct errbuf err = {{0}};
-    if (store_client_put(c->db, &sc, &err) != 0) {
-        admin_store_failed(c, "client_put", &err);
+    if (!save(c, &sc, NULL, "client.rotate_secret"))
         return;
-    }
-    changed(c);
-    admin_audit(c, "client.rotate_secret", sc.client_id);
     json_t *o = json_object();
     json_object_set_new(o, "client_id", json_string(sc.client_id));
     admin_json(c, 200, with_secret(o, secret));

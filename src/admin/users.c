@@ -33,16 +33,6 @@ static bool declared_in_file(const struct config *cfg, const char *username)
     return false;
 }
 
-static void refuse_declared(struct admin_call *c, const char *username)
-{
-    char buf[STR_SHOWN_SIZE];
-    admin_problem(c, 409, ADMIN_PROBLEM_CONFLICT,
-                  arena_printf(c->a,
-                               "user '%s' is declared in the configuration file, which the server applies at "
-                               "every start: change it there",
-                               str_shown(username, buf)));
-}
-
 /* The user the path names (by id), or false (404 or 500 sent). */
 static bool load(struct admin_call *c, struct store_user *u)
 {
@@ -60,7 +50,7 @@ static bool load_writable(struct admin_call *c, struct store_user *u)
     if (!load(c, u))
         return false;
     if (u->from_config || declared_in_file(c->app->cfg, u->username)) {
-        refuse_declared(c, u->username);
+        admin_refuse_declared(c, "user", u->username);
         return false;
     }
     return true;
@@ -243,7 +233,7 @@ void admin_users_create(struct admin_call *c)
     }
     const char *username = json_string_value(json_object_get(b, "username"));
     if (declared_in_file(c->app->cfg, username)) {
-        refuse_declared(c, username);
+        admin_refuse_declared(c, "user", username);
         return;
     }
     json_t *claims = json_object();
@@ -350,7 +340,7 @@ void admin_users_update(struct admin_call *c)
         return;
     }
     if (username != NULL && declared_in_file(c->app->cfg, json_string_value(username))) {
-        refuse_declared(c, json_string_value(username));
+        admin_refuse_declared(c, "user", json_string_value(username));
         return;
     }
     json_t *claims = user_claims_json(&u, NULL);

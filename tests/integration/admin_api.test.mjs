@@ -10,7 +10,9 @@ import { after, before, describe, test } from 'node:test';
 
 import SwaggerParser from '@apidevtools/swagger-parser';
 
-import { ADMIN, adminFetch, adminToken, openapiDocument, responseChecker, startAdminServer } from './lib/admin.mjs';
+import {
+  ADMIN, adminFetch, adminToken, openapiDocument, responseChecker, rpClientYaml, startAdminServer,
+} from './lib/admin.mjs';
 import { CookieJar, signInAndRedeem } from './lib/flow.mjs';
 import { API, CLIENTS, OSTIARY_BIN, decodeJwt, postForm } from './lib/server.mjs';
 
@@ -24,15 +26,7 @@ let token; // ostiary:admin
 const secretsSeen = []; // every secret and password these tests handled: never in the log
 
 before(async () => {
-  srv = await startAdminServer({
-    extra: `  - client_id: ${RP.id}
-    client_secret: ${RP.secret}
-    grant_types: [authorization_code, refresh_token]
-    redirect_uris: ["${RP.redirect}"]
-    scope: "openid profile email offline_access"
-    refresh_token_policy: always
-`,
-  });
+  srv = await startAdminServer({ extra: rpClientYaml(RP, 'openid profile email offline_access') });
   check = responseChecker();
   token = await adminToken(srv, ADMIN.all);
   secretsSeen.push(PASSWORD, ...Object.values(ADMIN).map((c) => c.secret));

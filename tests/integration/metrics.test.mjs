@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 
-import { ADMIN, adminFetch, adminToken, startAdminServer } from './lib/admin.mjs';
+import { ADMIN, adminFetch, adminToken, rpClientYaml, startAdminServer } from './lib/admin.mjs';
 import { openLoginPage, postLogin, signInAndRedeem } from './lib/flow.mjs';
 import { API, CLIENTS, PG_URL, postForm } from './lib/server.mjs';
 
@@ -120,13 +120,7 @@ describe('metrics behind a token (the default)', () => {
   let token;
   before(async () => {
     srv = await startAdminServer({
-      extra: `  - client_id: ${RP.id}
-    client_secret: ${RP.secret}
-    grant_types: [authorization_code, refresh_token]
-    redirect_uris: ["${RP.redirect}"]
-    scope: "openid offline_access"
-    refresh_token_policy: always
-users:
+      extra: `${rpClientYaml(RP, 'openid offline_access')}users:
   - username: ${USER.username}
     password: ${USER.password}
 login:

@@ -37,6 +37,17 @@ ${c.ttl ? `    access_token_ttl: ${c.ttl}\n` : ''}`,
     .join('');
 }
 
+/** A confidential code-flow client entry (a `clients:` continuation) that always gets a refresh token. */
+export function rpClientYaml(rp, scope) {
+  return `  - client_id: ${rp.id}
+    client_secret: ${rp.secret}
+    grant_types: [authorization_code, refresh_token]
+    redirect_uris: ["${rp.redirect}"]
+    scope: "${scope}"
+    refresh_token_policy: always
+`;
+}
+
 /**
  * Starts a server with the standard configuration, an admin listener and the admin clients; `extra` goes
  * after them (more client entries first, then top-level keys). Resolves the server with `admin` (the
