@@ -194,6 +194,9 @@ describe('clients', () => {
     assert.equal(bad.status, 400);
     assert.equal(bad.json.type, 'urn:ostiary:problem:invalid-request');
     assert.equal((await adminFetch(srv, '/admin/clients/no-such-client', { token })).status, 404);
+    // Identifiers in a path are percent-encoded.
+    const odd = check(await adminFetch(srv, `/admin/clients/${encodeURIComponent(CLIENTS.odd.id)}`, { token }), 'showClient');
+    assert.equal(odd.json.client_id, CLIENTS.odd.id);
   });
 
   test('update merges (null removes); the metadata rules and messages are those of the CLI', async () => {
