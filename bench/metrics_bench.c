@@ -46,21 +46,15 @@ static void *worker(void *p)
     double t0 = cpu_ns();
     for (long i = 0; i < events; i++) {
         switch (r->what) {
-        case REQUEST:
-            metrics_request(0, route, 200, (int64_t)(i & 4095));
-            break;
+        case REQUEST: metrics_request(0, route, 200, (int64_t)(i & 4095)); break;
         case STORE: {
             /* What the store.h dispatch macros add around a call. */
             int64_t t = clock_mono_us();
             store_observe_(STORE_OP_token_get, t, (int)(i & 1) - 1);
             break;
         }
-        case TOKENS:
-            metrics_tokens_issued(METRICS_GRANT_CLIENT_CREDENTIALS, true, false, false);
-            break;
-        case NOTHING:
-            sink = (int)i;
-            break;
+        case TOKENS: metrics_tokens_issued(METRICS_GRANT_CLIENT_CREDENTIALS, true, false, false); break;
+        case NOTHING: sink = (int)i; break;
         }
     }
     r->ns_per_event = (cpu_ns() - t0) / (double)events;

@@ -22,19 +22,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct config *cfg;
 
 static const char config_yaml[] = "issuer: https://op.example.com\n"
-                                   "keys: { algorithms: [RS256, ES256] }\n"
-                                   "admin: { listen: \"127.0.0.1:4001\" }\n"
-                                   "resources:\n"
-                                   "  - identifier: urn:a\n"
-                                   "    scopes: [read]\n"
-                                   "  - identifier: https://api.example.com/\n";
+                                  "keys: { algorithms: [RS256, ES256] }\n"
+                                  "admin: { listen: \"127.0.0.1:4001\" }\n"
+                                  "resources:\n"
+                                  "  - identifier: urn:a\n"
+                                  "    scopes: [read]\n"
+                                  "  - identifier: https://api.example.com/\n";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct errbuf err;
-    if (cfg == NULL &&
-        (config_load_buffer(config_yaml, strlen(config_yaml), &cfg, &err) != 0 ||
-         oauth_config_validate(cfg, &err) != 0))
+    if (cfg == NULL && (config_load_buffer(config_yaml, strlen(config_yaml), &cfg, &err) != 0 ||
+                        oauth_config_validate(cfg, &err) != 0))
         abort(); /* the target's own configuration: a bug of the target */
     json_t *o = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
     if (!json_is_object(o)) {

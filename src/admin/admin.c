@@ -56,8 +56,8 @@ enum route_flags {
 
 static const struct route {
     const char *method;
-    const char *path;   /* "{...}" a parameter segment; also the metrics label */
-    const char *scope;  /* the finer scope; SCOPE_ALL grants every route */
+    const char *path;  /* "{...}" a parameter segment; also the metrics label */
+    const char *scope; /* the finer scope; SCOPE_ALL grants every route */
     void (*fn)(struct admin_call *c);
     unsigned flags;
 } routes[] = {
@@ -73,7 +73,8 @@ static const struct route {
     {"GET", "/admin/users/{id}", "ostiary:users", admin_users_show, 0},
     {"PATCH", "/admin/users/{id}", "ostiary:users", admin_users_update, ROUTE_BODY},
     {"DELETE", "/admin/users/{id}", "ostiary:users", admin_users_delete, 0},
-    {"PUT", "/admin/users/{id}/password", "ostiary:users", admin_users_set_password, ROUTE_BODY | ROUTE_OFFLOAD},
+    {"PUT", "/admin/users/{id}/password", "ostiary:users", admin_users_set_password,
+     ROUTE_BODY | ROUTE_OFFLOAD},
     {"DELETE", "/admin/users/{id}/grants", "ostiary:grants", admin_users_revoke_grants, 0},
     {"GET", "/admin/users/{id}/consents", "ostiary:consents", admin_consents_list, 0},
     {"DELETE", "/admin/users/{id}/consents", "ostiary:consents", admin_consents_revoke_all, 0},
@@ -81,7 +82,8 @@ static const struct route {
     {"GET", "/admin/users/{id}/sessions", "ostiary:sessions", admin_sessions_list, 0},
     {"DELETE", "/admin/users/{id}/sessions", "ostiary:sessions", admin_sessions_revoke_all, 0},
     {"GET", "/admin/keys", "ostiary:keys", admin_keys_list, 0},
-    {"POST", "/admin/keys/rotate", "ostiary:keys", admin_keys_rotate, ROUTE_BODY | ROUTE_BODY_OPT | ROUTE_OFFLOAD},
+    {"POST", "/admin/keys/rotate", "ostiary:keys", admin_keys_rotate,
+     ROUTE_BODY | ROUTE_BODY_OPT | ROUTE_OFFLOAD},
     {"GET", "/metrics", "ostiary:metrics", admin_metrics, ROUTE_METRICS},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -219,8 +221,8 @@ static void problem_send(struct http_req *req, int status, json_t *problem)
     const char *type = json_string_value(json_object_get(problem, "type"));
     /* The access log's error column: the problem type's last part, or the status phrase. */
     const char *colon = type != NULL ? strrchr(type, ':') : NULL;
-    req->log_error = arena_strdup(req->arena, colon != NULL && strcmp(type, "about:blank") != 0 ? colon + 1
-                                                                                                : status_title(status));
+    req->log_error = arena_strdup(
+        req->arena, colon != NULL && strcmp(type, "about:blank") != 0 ? colon + 1 : status_title(status));
     send_json(req, status, "application/problem+json", problem);
 }
 
@@ -238,8 +240,8 @@ void admin_problem_client(struct admin_call *c, const struct client_problem *p)
 {
     char reason[512];
     client_problem_reason(p, NULL, reason, sizeof(reason));
-    const char *detail = p->field != NULL && p->field[0] != '\0' ? arena_printf(c->a, "%s: %s", p->field, reason)
-                                                                  : reason;
+    const char *detail =
+        p->field != NULL && p->field[0] != '\0' ? arena_printf(c->a, "%s: %s", p->field, reason) : reason;
     json_t *o = admin_problem_new(400, ADMIN_PROBLEM_INVALID_CLIENT_METADATA, detail);
     /* RFC 7591 §3.2.2's code, and where. */
     json_object_set_new(o, "error", json_string(p->error != NULL ? p->error : "invalid_client_metadata"));
@@ -265,11 +267,12 @@ void admin_not_found(struct admin_call *c, const char *what, const char *id)
 void admin_refuse_declared(struct admin_call *c, const char *what, const char *id)
 {
     char buf[STR_SHOWN_SIZE];
-    admin_problem(c, 409, ADMIN_PROBLEM_CONFLICT,
-                  arena_printf(c->a,
-                               "%s '%s' is declared in the configuration file, which the server applies at every "
-                               "start: change it there",
-                               what, str_shown(id, buf)));
+    admin_problem(
+        c, 409, ADMIN_PROBLEM_CONFLICT,
+        arena_printf(c->a,
+                     "%s '%s' is declared in the configuration file, which the server applies at every "
+                     "start: change it there",
+                     what, str_shown(id, buf)));
 }
 
 void admin_json(struct admin_call *c, int status, json_t *o)
@@ -292,7 +295,8 @@ bool admin_query_only(struct admin_call *c, const char *const *allowed)
             ok = str_eq_c(c->query.params[i].name, allowed[k]);
         if (!ok) {
             admin_problem(c, 400, ADMIN_PROBLEM_INVALID_REQUEST,
-                          arena_printf(c->a, "unknown query parameter '%s'", str_shown(c->query.params[i].name.p, buf)));
+                          arena_printf(c->a, "unknown query parameter '%s'",
+                                       str_shown(c->query.params[i].name.p, buf)));
             return false;
         }
     }
@@ -331,8 +335,7 @@ bool admin_body_only(struct admin_call *c, const char *const *allowed)
     char buf[STR_SHOWN_SIZE];
     const char *key;
     json_t *v;
-    json_object_foreach(c->body, key, v)
-    {
+    json_object_foreach (c->body, key, v) {
         bool ok = false;
         for (size_t k = 0; allowed[k] != NULL && !ok; k++)
             ok = strcmp(key, allowed[k]) == 0;
@@ -356,15 +359,17 @@ void admin_audit(struct admin_call *c, const char *action, const char *object)
 /* ---- authorization (RFC 6750) ---- */
 
 /* 401 or 403 with its Bearer challenge. error NULL: the request had no token (§3.1: no error code then). */
-static void challenge(struct admin_call *c, int status, const char *error, const char *desc, const char *scope)
+static void challenge(struct admin_call *c, int status, const char *error, const char *desc,
+                      const char *scope)
 {
     const char *h = error == NULL ? "Bearer realm=\"" REALM "\""
-                                  : arena_printf(c->a, "Bearer realm=\"" REALM "\", error=\"%s\", "
-                                                       "error_description=\"%s\"%s%s%s",
+                                  : arena_printf(c->a,
+                                                 "Bearer realm=\"" REALM "\", error=\"%s\", "
+                                                 "error_description=\"%s\"%s%s%s",
                                                  error, desc, scope != NULL ? ", scope=\"" : "",
                                                  scope != NULL ? scope : "", scope != NULL ? "\"" : "");
     http_res_header(c->req, "WWW-Authenticate", h);
-    const char *type = status == 403 ? ADMIN_PROBLEM_INSUFFICIENT_SCOPE
+    const char *type = status == 403                    ? ADMIN_PROBLEM_INSUFFICIENT_SCOPE
                        : status == 401 && error != NULL ? ADMIN_PROBLEM_INVALID_TOKEN
                        : status == 400                  ? ADMIN_PROBLEM_INVALID_REQUEST
                                                         : NULL;
@@ -427,7 +432,8 @@ static bool is_json(const struct http_req *req, bool merge_patch)
     while (n < ct.len && ct.p[n] != ';' && ct.p[n] != ' ')
         n++;
     struct str type = {ct.p, n};
-    return str_ieq_c(type, "application/json") || (merge_patch && str_ieq_c(type, "application/merge-patch+json"));
+    return str_ieq_c(type, "application/json") ||
+           (merge_patch && str_ieq_c(type, "application/merge-patch+json"));
 }
 
 /* Reads the JSON object body of a route that takes one. False when it is refused (the problem is sent). */
@@ -448,7 +454,8 @@ static bool read_body(struct admin_call *c, const struct route *r)
     if (!json_is_object(o)) {
         json_decref(o);
         admin_problem(c, 400, ADMIN_PROBLEM_INVALID_REQUEST,
-                      o == NULL ? "the body is not valid JSON (or repeats a member)" : "the body must be a JSON object");
+                      o == NULL ? "the body is not valid JSON (or repeats a member)"
+                                : "the body must be a JSON object");
         return false;
     }
     arena_defer(c->a, (void (*)(void *))json_decref, o);
@@ -460,7 +467,8 @@ static bool decode_params(struct admin_call *c, const struct str *raw, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         struct str v;
-        if (url_decode(c->a, raw[i].p, raw[i].len, false, &v) != 0 || v.len == 0 || memchr(v.p, '\0', v.len)) {
+        if (url_decode(c->a, raw[i].p, raw[i].len, false, &v) != 0 || v.len == 0 ||
+            memchr(v.p, '\0', v.len)) {
             admin_problem(c, 400, ADMIN_PROBLEM_INVALID_REQUEST, "a path segment is not a valid identifier");
             return false;
         }

@@ -21,11 +21,11 @@ struct admin_call {
     struct http_req *req;
     struct app *app;
     struct store_conn *db;
-    struct arena *a;           /* req->arena */
-    const char *who;           /* the client_id of the bearer token: the actor of audit events */
-    const char *param[2];      /* the path's parameters ({id}, {client_id}), decoded and NUL-terminated */
-    struct form query;         /* the query string's parameters */
-    json_t *body;              /* the JSON object body of a route that takes one (NULL if it sent none) */
+    struct arena *a;      /* req->arena */
+    const char *who;      /* the client_id of the bearer token: the actor of audit events */
+    const char *param[2]; /* the path's parameters ({id}, {client_id}), decoded and NUL-terminated */
+    struct form query;    /* the query string's parameters */
+    json_t *body;         /* the JSON object body of a route that takes one (NULL if it sent none) */
 };
 
 /* Problem types (RFC 9457 §3.1.1) beyond about:blank, each with its fixed title. */

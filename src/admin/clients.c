@@ -185,8 +185,9 @@ void admin_clients_create(struct admin_call *c)
     }
     if (rc == ERR_CONFLICT) {
         char buf[STR_SHOWN_SIZE];
-        admin_problem(c, 409, ADMIN_PROBLEM_CONFLICT,
-                      arena_printf(c->a, "client_id: a client '%s' already exists", str_shown(sc.client_id, buf)));
+        admin_problem(
+            c, 409, ADMIN_PROBLEM_CONFLICT,
+            arena_printf(c->a, "client_id: a client '%s' already exists", str_shown(sc.client_id, buf)));
         return;
     }
     if (rc != 0) {
@@ -230,8 +231,7 @@ void admin_clients_update(struct admin_call *c)
     arena_defer(c->a, (void (*)(void *))json_decref, merged);
     const char *key;
     json_t *v;
-    json_object_foreach(c->body, key, v)
-    {
+    json_object_foreach (c->body, key, v) {
         if (json_is_null(v))
             json_object_del(merged, key);
         else

@@ -58,8 +58,8 @@ void admin_keys_rotate(struct admin_call *c)
         admin_problem(c, 400, ADMIN_PROBLEM_INVALID_REQUEST, "alg: one of keys.algorithms");
         return;
     }
-    if (delay != NULL &&
-        (!json_is_integer(delay) || json_integer_value(delay) < 0 || json_integer_value(delay) > KEY_PUBLISH_DELAY_MAX)) {
+    if (delay != NULL && (!json_is_integer(delay) || json_integer_value(delay) < 0 ||
+                          json_integer_value(delay) > KEY_PUBLISH_DELAY_MAX)) {
         admin_problem(c, 400, ADMIN_PROBLEM_INVALID_REQUEST,
                       arena_printf(c->a, "publish_delay: seconds between 0 and %d", KEY_PUBLISH_DELAY_MAX));
         return;

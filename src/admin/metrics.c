@@ -62,7 +62,8 @@ static void counter(struct strbuf *sb, const char *name, const char *help, uint6
 }
 
 /* The samples of one histogram; `labels` is the series' label set without braces ("" for none). */
-static void histogram(struct strbuf *sb, const char *name, const char *labels, const struct metrics_histogram *h)
+static void histogram(struct strbuf *sb, const char *name, const char *labels,
+                      const struct metrics_histogram *h)
 {
     uint64_t cum = 0;
     const char *sep = labels[0] != '\0' ? "," : "";
@@ -113,9 +114,10 @@ static void requests(struct strbuf *sb, struct arena *a, const struct metrics_sn
     for (size_t l = 0; l < METRICS_LISTENERS; l++)
         for (size_t r = 0; r < METRICS_ROUTES_MAX; r++)
             if (s->latency[l][r].count > 0)
-                histogram(sb, "ostiary_http_request_duration_seconds",
-                          labels2(a, "listener", listener_names[l], "route", metrics_route_label((unsigned)r)),
-                          &s->latency[l][r]);
+                histogram(
+                    sb, "ostiary_http_request_duration_seconds",
+                    labels2(a, "listener", listener_names[l], "route", metrics_route_label((unsigned)r)),
+                    &s->latency[l][r]);
 }
 
 static void tokens_and_logins(struct strbuf *sb, const struct metrics_snapshot *s)
@@ -133,10 +135,10 @@ static void tokens_and_logins(struct strbuf *sb, const struct metrics_snapshot *
         }
     counter(sb, "ostiary_refresh_token_reuse_total",
             "Rotated refresh tokens presented again (each revoked its family).", s->refresh_reuse);
-    counter(sb, "ostiary_login_failures_total", "Failed login attempts (wrong or unknown username or password).",
-            s->login_failures);
-    counter(sb, "ostiary_login_delays_total", "Login attempts refused because the failed-login limiter delays them.",
-            s->login_delayed);
+    counter(sb, "ostiary_login_failures_total",
+            "Failed login attempts (wrong or unknown username or password).", s->login_failures);
+    counter(sb, "ostiary_login_delays_total",
+            "Login attempts refused because the failed-login limiter delays them.", s->login_delayed);
     family(sb, "ostiary_oauth_errors_total", "counter", "OAuth error responses, by error code.");
     for (unsigned e = 1; e < OAUTH_ERR__COUNT; e++) {
         if (s->oauth_errors[e] == 0)
@@ -152,8 +154,8 @@ static void store(struct strbuf *sb, struct arena *a, const struct app *app, con
     family(sb, "ostiary_store_operation_duration_seconds", "histogram", "Store operations, by operation.");
     for (size_t o = 0; o < STORE_OP__COUNT; o++)
         if (s->store[o].count > 0)
-            histogram(sb, "ostiary_store_operation_duration_seconds", labels2(a, "op", store_op_names[o], NULL, NULL),
-                      &s->store[o]);
+            histogram(sb, "ostiary_store_operation_duration_seconds",
+                      labels2(a, "op", store_op_names[o], NULL, NULL), &s->store[o]);
     family(sb, "ostiary_store_errors_total", "counter", "Store operations that failed, by operation.");
     for (size_t o = 0; o < STORE_OP__COUNT; o++) {
         if (s->store_errors[o] == 0)
@@ -174,7 +176,8 @@ static void gauges(struct strbuf *sb, struct arena *a, const struct app *app)
     int64_t now = clock_now();
     family(sb, "ostiary_login_queue_depth", "gauge", "Login posts waiting for a password-hashing thread.");
     strbuf_addf(sb, "ostiary_login_queue_depth %zu\n", http_server_queued());
-    family(sb, "ostiary_signing_key_age_seconds", "gauge", "Time since each signing key began to sign, by algorithm.");
+    family(sb, "ostiary_signing_key_age_seconds", "gauge",
+           "Time since each signing key began to sign, by algorithm.");
     struct keystore_info *k = NULL;
     size_t n = keystore_signing(app->keys, a, now, &k);
     for (size_t i = 0; i < n; i++) {

@@ -59,7 +59,8 @@ static bool load_writable(struct admin_call *c, struct store_user *u)
 /* 400 invalid-user naming `field` (a claim as "claims.<name>"). */
 static void problem_at(struct admin_call *c, const char *field, const char *reason)
 {
-    json_t *o = admin_problem_new(400, ADMIN_PROBLEM_INVALID_USER, arena_printf(c->a, "%s: %s", field, reason));
+    json_t *o =
+        admin_problem_new(400, ADMIN_PROBLEM_INVALID_USER, arena_printf(c->a, "%s: %s", field, reason));
     json_object_set_new(o, "field", json_string(field));
     admin_problem_send(c, 400, o);
 }
@@ -86,8 +87,7 @@ static bool apply_claims(struct admin_call *c, json_t *claims, json_t *patch)
     }
     const char *key;
     json_t *v;
-    json_object_foreach(patch, key, v)
-    {
+    json_object_foreach (patch, key, v) {
         if (strcmp(key, "address") == 0 && !json_is_null(v)) {
             const char *part;
             json_t *pv;
@@ -95,8 +95,7 @@ static bool apply_claims(struct admin_call *c, json_t *claims, json_t *patch)
                 problem_at(c, "claims.address", "must be an object of address parts");
                 return false;
             }
-            json_object_foreach(v, part, pv)
-            {
+            json_object_foreach (v, part, pv) {
                 snprintf(field, sizeof(field), "address.%s", part);
                 if (!json_is_null(pv) && !json_is_string(pv)) {
                     snprintf(field, sizeof(field), "claims.address.%s", part);
@@ -121,7 +120,8 @@ static bool apply_claims(struct admin_call *c, json_t *claims, json_t *patch)
             snprintf(field, sizeof(field), "claims.%s", key);
             problem_at(c, field, boolean ? "must be a boolean" : "must be a string");
             return false;
-        } else if (!set_claim(c, claims, key, boolean ? (json_is_true(v) ? "true" : "false") : json_string_value(v))) {
+        } else if (!set_claim(c, claims, key,
+                              boolean ? (json_is_true(v) ? "true" : "false") : json_string_value(v))) {
             return false;
         }
     }
@@ -242,7 +242,8 @@ void admin_users_create(struct admin_call *c)
     if (patch != NULL && !apply_claims(c, claims, patch))
         return;
     const char *hash = NULL;
-    if (json_object_get(b, "password") != NULL && (hash = password_hash(c, json_object_get(b, "password"))) == NULL)
+    if (json_object_get(b, "password") != NULL &&
+        (hash = password_hash(c, json_object_get(b, "password"))) == NULL)
         return;
     int64_t now = clock_now();
     const char *id = json_string_value(json_object_get(b, "id"));
@@ -322,7 +323,8 @@ void admin_users_update(struct admin_call *c)
 {
     static const char *const allowed[] = {"username", "disabled", "claims", NULL};
     if (json_object_get(c->body, "password") != NULL) {
-        admin_problem(c, 400, ADMIN_PROBLEM_INVALID_REQUEST, "password: set it with PUT /admin/users/{id}/password");
+        admin_problem(c, 400, ADMIN_PROBLEM_INVALID_REQUEST,
+                      "password: set it with PUT /admin/users/{id}/password");
         return;
     }
     if (!admin_body_only(c, allowed))
@@ -514,7 +516,8 @@ void admin_sessions_list(struct admin_call *c)
     struct errbuf err = {{0}};
     struct store_token *v = NULL;
     size_t n = 0;
-    if (store_token_list_sub(c->db, c->a, u.id, STORE_TOKEN_SESSION, clock_now(), SESSIONS_MAX, &v, &n, &err) != 0) {
+    if (store_token_list_sub(c->db, c->a, u.id, STORE_TOKEN_SESSION, clock_now(), SESSIONS_MAX, &v, &n,
+                             &err) != 0) {
         admin_store_failed(c, "token_list_sub", &err);
         return;
     }

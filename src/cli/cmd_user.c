@@ -334,7 +334,8 @@ static json_t *stored_claims(const struct store_user *u)
     bool unreadable = false;
     json_t *c = user_claims_json(u, &unreadable);
     if (unreadable)
-        fprintf(stderr, "ostiary: warning: user '%s' has unreadable claims; starting from none\n", u->username);
+        fprintf(stderr, "ostiary: warning: user '%s' has unreadable claims; starting from none\n",
+                u->username);
     return c;
 }
 
@@ -354,7 +355,8 @@ static json_t *user_json(const struct cli_cmd *uc, const struct store_user *u)
     bool unreadable = false;
     json_t *o = user_to_json(u, &unreadable);
     if (unreadable)
-        fprintf(stderr, "ostiary: warning: user '%s' has unreadable claims; starting from none\n", u->username);
+        fprintf(stderr, "ostiary: warning: user '%s' has unreadable claims; starting from none\n",
+                u->username);
     return o;
 }
 

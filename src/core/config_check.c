@@ -230,8 +230,8 @@ static int validate_keys(struct config *cfg, struct errbuf *err)
      * signs with it, and a key must sign for a while before the next one is announced. */
     if (cfg->keys.rotation_period != 0 && cfg->keys.publish_ahead < cfg->keys.reload_interval) {
         config_error(cfg, err, "keys.publish_ahead",
-                     "must be at least keys.reload_interval (%u) when keys.rotation_period is set, so that every "
-                     "instance publishes a new key before any signs with it, got %u",
+                     "must be at least keys.reload_interval (%u) when keys.rotation_period is set, so that "
+                     "every instance publishes a new key before any signs with it, got %u",
                      cfg->keys.reload_interval, cfg->keys.publish_ahead);
         return ERR_INVALID;
     }

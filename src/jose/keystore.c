@@ -638,8 +638,8 @@ void keystore_key_release(struct keystore *ks, struct jose_keyref *ref)
 
 /* Fails unless every published key of rows decrypts with kek: a key encrypted under a different secret than
  * the others would stop the server at its next start. */
-static int check_decryptable(const unsigned char kek[KEK_LEN], struct arena *tmp, const struct store_key *rows,
-                             size_t n, int64_t now, struct errbuf *err)
+static int check_decryptable(const unsigned char kek[KEK_LEN], struct arena *tmp,
+                             const struct store_key *rows, size_t n, int64_t now, struct errbuf *err)
 {
     for (size_t i = 0; i < n; i++) {
         enum jose_alg a = jose_alg_from_name(rows[i].alg, strlen(rows[i].alg));
@@ -656,8 +656,9 @@ static int check_decryptable(const unsigned char kek[KEK_LEN], struct arena *tmp
 /* Inside the caller's group, after store_key_list gave rows: creates a key for alg signing from sign_from
  * and retires the keys of alg that would still sign then (their rows in `rows` are updated too). */
 static int rotate_in_group(const unsigned char kek[KEK_LEN], struct store_conn *db, struct arena *tmp,
-                           struct store_key *rows, size_t n, enum jose_alg alg, int64_t now, int64_t sign_from,
-                           int64_t max_token_ttl, struct store_key *row, struct errbuf *err)
+                           struct store_key *rows, size_t n, enum jose_alg alg, int64_t now,
+                           int64_t sign_from, int64_t max_token_ttl, struct store_key *row,
+                           struct errbuf *err)
 {
     int rc = key_new_row(kek, tmp, alg, now, sign_from, row, err);
     /* Publish before sign: the new key is in the JWKS now and signs from sign_from; the keys it replaces
@@ -725,7 +726,8 @@ int keystore_rotate(struct store_conn *db, const char *secret, const char *alg, 
     if (rc == 0) {
         rc = check_decryptable(kek, tmp, rows, n, now, err);
         if (rc == 0)
-            rc = rotate_in_group(kek, db, tmp, rows, n, id, now, now + publish_delay, max_token_ttl, &row, err);
+            rc = rotate_in_group(kek, db, tmp, rows, n, id, now, now + publish_delay, max_token_ttl, &row,
+                                 err);
         rc = keys_unlock(db, rc, err);
     }
     if (rc == 0) {
@@ -774,8 +776,9 @@ enum key_rotation keystore_rotation_plan(const struct store_key *rows, size_t n,
 }
 
 /* Which algs of algs are due now, by the plan, as a bit mask; too many keys is logged. */
-static unsigned rotation_due_mask(const struct store_key *rows, size_t n, const char *const *algs, size_t nalgs,
-                                  int64_t now, int64_t period, int64_t ahead, int64_t *sign_from)
+static unsigned rotation_due_mask(const struct store_key *rows, size_t n, const char *const *algs,
+                                  size_t nalgs, int64_t now, int64_t period, int64_t ahead,
+                                  int64_t *sign_from)
 {
     unsigned due = 0;
     for (size_t i = 0; i < nalgs && i < 8 * sizeof(due); i++) {

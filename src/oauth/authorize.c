@@ -101,7 +101,8 @@ struct oauth_error authz_select_resource(const struct app *app, const struct cli
         if (*out == NULL)
             return OAUTH_ERROR(INVALID_TARGET, "unknown resource: no API is registered with that identifier");
         if ((*out)->client_credentials_only)
-            return OAUTH_ERROR(INVALID_TARGET, "tokens for that API are issued through client_credentials only");
+            return OAUTH_ERROR(INVALID_TARGET,
+                               "tokens for that API are issued through client_credentials only");
     } else {
         /* An API scope selects its API by itself (when exactly one API claims the requested scopes). */
         for (size_t i = 0; i < scopes->n; i++) {

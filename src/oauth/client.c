@@ -242,7 +242,8 @@ json_t *client_to_json(const struct store_client *sc, bool state, bool *unreadab
     return out;
 }
 
-bool client_secret_given(const char *secret, const char *sha256_b64, struct arena *a, uint8_t out[STORE_HASH_LEN])
+bool client_secret_given(const char *secret, const char *sha256_b64, struct arena *a,
+                         uint8_t out[STORE_HASH_LEN])
 {
     unsigned char *raw;
     size_t rawlen;

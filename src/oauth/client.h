@@ -127,7 +127,8 @@ json_t *client_to_json(const struct store_client *sc, bool state, bool *unreadab
 
 /* The hash of the secret an operator gave: SHA-256 of `secret`, or `sha256_b64` decoded (base64 of the 32
  * bytes, as client_check accepts it). False when neither is given (or the hash does not decode). */
-bool client_secret_given(const char *secret, const char *sha256_b64, struct arena *a, uint8_t out[STORE_HASH_LEN]);
+bool client_secret_given(const char *secret, const char *sha256_b64, struct arena *a,
+                         uint8_t out[STORE_HASH_LEN]);
 
 /* Sets the secret of the client row sc, about to be written for a client with auth method m: none for a
  * public client (its hash cleared); the hash `given` (the SHA-256 of an operator's secret) when not NULL;

@@ -433,8 +433,8 @@ static const struct {
     enum meta_json_type type;
 } meta_json_fields[] = {CONFIG_CLIENT(META_JSON_ROW)};
 
-static const char *const meta_json_type_names[] = {"a string", "a non-negative integer", "an array of strings",
-                                                    "a boolean"};
+static const char *const meta_json_type_names[] = {"a string", "a non-negative integer",
+                                                    "an array of strings", "a boolean"};
 
 int client_meta_from_json_strict(json_t *o, struct arena *a, struct client_meta *m, struct client_problem *p)
 {
@@ -457,7 +457,8 @@ int client_meta_from_json_strict(json_t *o, struct arena *a, struct client_meta 
         }
         const char *field = meta_json_fields[f].name;
         enum meta_json_type t = strcmp(field, "require_pkce") == 0 ? META_BOOL : meta_json_fields[f].type;
-        bool ok = json_is_null(v) || (t == META_STR && json_is_string(v)) || (t == META_BOOL && json_is_boolean(v)) ||
+        bool ok = json_is_null(v) || (t == META_STR && json_is_string(v)) ||
+                  (t == META_BOOL && json_is_boolean(v)) ||
                   (t == META_U32 && json_is_integer(v) && json_integer_value(v) >= 0 &&
                    json_integer_value(v) <= UINT32_MAX);
         if (t == META_LIST && json_is_array(v)) {

@@ -37,7 +37,8 @@ int token_max_ttl(const struct config *cfg, struct store_conn *db, struct arena 
     return 0;
 }
 
-int keys_rotate_when_due(struct app *app, struct store_conn *db, int64_t now, size_t *rotated, struct errbuf *err)
+int keys_rotate_when_due(struct app *app, struct store_conn *db, int64_t now, size_t *rotated,
+                         struct errbuf *err)
 {
     const struct cfg_keys *k = &app->cfg->keys;
     const char *const *algs = (const char *const *)k->algorithms;

@@ -26,6 +26,7 @@ int token_max_ttl(const struct config *cfg, struct store_conn *db, struct arena 
  * key listing), rotates under the store's key lock (keystore_auto_rotate) and reloads app->keys, so the
  * new key is published at once. *rotated (optional) gets how many keys were created. 0, or the store's
  * error (the keys in use are unchanged). */
-int keys_rotate_when_due(struct app *app, struct store_conn *db, int64_t now, size_t *rotated, struct errbuf *err);
+int keys_rotate_when_due(struct app *app, struct store_conn *db, int64_t now, size_t *rotated,
+                         struct errbuf *err);
 
 #endif

@@ -134,7 +134,8 @@ int user_claim_set(json_t *claims, const char *key, const char *value, struct us
         int part = oidc_address_part_find(key + 8);
         if (part < 0) {
             fail(p, key,
-                 "unknown address part '%s' (formatted, street_address, locality, region, postal_code, country)",
+                 "unknown address part '%s' (formatted, street_address, locality, region, postal_code, "
+                 "country)",
                  str_shown(key + 8, buf));
             return USER_CLAIM_UNKNOWN;
         }
@@ -166,7 +167,8 @@ int user_claim_set(json_t *claims, const char *key, const char *value, struct us
     if (user_claim_check(c, value, p) != 0)
         return -1;
     json_object_set_new(claims, key,
-                        c->kind == CLAIM_BOOL ? json_boolean(strcmp(value, "true") == 0) : json_string(value));
+                        c->kind == CLAIM_BOOL ? json_boolean(strcmp(value, "true") == 0)
+                                              : json_string(value));
     return 0;
 }
 

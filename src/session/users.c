@@ -414,7 +414,8 @@ json_t *user_to_json(const struct store_user *u, bool *unreadable)
     json_object_set_new(o, "username", json_string(u->username));
     json_object_set_new(o, "id", json_string(u->id));
     json_object_set_new(o, "disabled", json_boolean(u->disabled));
-    json_object_set_new(o, "has_password", json_boolean(u->password_hash != NULL && u->password_hash[0] != '\0'));
+    json_object_set_new(o, "has_password",
+                        json_boolean(u->password_hash != NULL && u->password_hash[0] != '\0'));
     json_object_set_new(o, "from_config", json_boolean(u->from_config));
     json_object_set_new(o, "claims", claims);
     json_object_set_new(o, "created_at", json_integer(u->created_at));

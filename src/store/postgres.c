@@ -182,12 +182,12 @@ static const struct {
                             " AND exp > $1",
                             false},
     /* tokens_sub again; at most $4 rows, oldest first. */
-    [S_TOKEN_LIST_SUB] = {"SELECT " TOKEN_READ_COLS " FROM tokens WHERE sub = $1 AND kind = $2 AND revoked_at = 0"
-                          " AND exp > $3 ORDER BY iat, hash LIMIT $4",
+    [S_TOKEN_LIST_SUB] = {"SELECT " TOKEN_READ_COLS " FROM tokens WHERE sub = $1 AND kind = $2"
+                          " AND revoked_at = 0 AND exp > $3 ORDER BY iat, hash LIMIT $4",
                           true},
     /* The partial index tokens_client (migration 4): the same condition on grant_id. */
-    [S_TOKEN_REVOKE_CLIENT] = {"UPDATE tokens SET revoked_at = $1 WHERE client_id = $2 AND grant_id IS NOT NULL"
-                               " AND revoked_at = 0 AND exp > $1",
+    [S_TOKEN_REVOKE_CLIENT] = {"UPDATE tokens SET revoked_at = $1 WHERE client_id = $2"
+                               " AND grant_id IS NOT NULL AND revoked_at = 0 AND exp > $1",
                                false},
     /* Pages in primary-key order; the empty bytea sorts before every hash (the first page). */
     [S_TOKEN_SCAN] = {"SELECT " TOKEN_READ_COLS " FROM tokens WHERE hash > $1 AND exp > $2 AND revoked_at = 0"
@@ -1216,10 +1216,12 @@ static int pg_token_list_sub(struct store_conn *base, struct arena *a, const cha
     p_i64(&p, kind);
     p_i64(&p, now);
     p_i64(&p, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
-    return select_all(conn_of(base), S_TOKEN_LIST_SUB, &p, a, read_token, sizeof(**out), (void **)out, n, err);
+    return select_all(conn_of(base), S_TOKEN_LIST_SUB, &p, a, read_token, sizeof(**out), (void **)out, n,
+                      err);
 }
 
-static int pg_token_revoke_client(struct store_conn *base, const char *client_id, int64_t now, struct errbuf *err)
+static int pg_token_revoke_client(struct store_conn *base, const char *client_id, int64_t now,
+                                  struct errbuf *err)
 {
     struct params p = {0};
     p_i64(&p, now);

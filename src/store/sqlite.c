@@ -185,11 +185,11 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_TOKEN_REVOKE_SUB] = "UPDATE tokens SET revoked_at = ?1 WHERE sub = ?2 AND kind = ?3 AND revoked_at = 0"
                            " AND exp > ?1",
     /* tokens_sub again; at most ?4 rows, oldest first. */
-    [S_TOKEN_LIST_SUB] = "SELECT " TOKEN_READ_COLS " FROM tokens WHERE sub = ?1 AND kind = ?2 AND revoked_at = 0"
-                         " AND exp > ?3 ORDER BY iat, hash LIMIT ?4",
+    [S_TOKEN_LIST_SUB] = "SELECT " TOKEN_READ_COLS " FROM tokens WHERE sub = ?1 AND kind = ?2"
+                         " AND revoked_at = 0 AND exp > ?3 ORDER BY iat, hash LIMIT ?4",
     /* The partial index tokens_client (migration 6): the same condition on grant_id. */
-    [S_TOKEN_REVOKE_CLIENT] = "UPDATE tokens SET revoked_at = ?1 WHERE client_id = ?2 AND grant_id IS NOT NULL"
-                              " AND revoked_at = 0 AND exp > ?1",
+    [S_TOKEN_REVOKE_CLIENT] = "UPDATE tokens SET revoked_at = ?1 WHERE client_id = ?2"
+                              " AND grant_id IS NOT NULL AND revoked_at = 0 AND exp > ?1",
     /* Pages in primary-key order; a zero-length blob sorts before every hash (the first page). */
     [S_TOKEN_SCAN] = "SELECT " TOKEN_READ_COLS " FROM tokens WHERE hash > ?1 AND exp > ?2 AND revoked_at = 0"
                      " ORDER BY hash LIMIT ?3",
@@ -1647,7 +1647,8 @@ static int sq_token_list_sub(struct store_conn *base, struct arena *a, const cha
     return ret;
 }
 
-static int sq_token_revoke_client(struct store_conn *base, const char *client_id, int64_t now, struct errbuf *err)
+static int sq_token_revoke_client(struct store_conn *base, const char *client_id, int64_t now,
+                                  struct errbuf *err)
 {
     struct sqlite_conn *c = conn_of(base);
     sqlite3_stmt *s = stmt_get(c, S_TOKEN_REVOKE_CLIENT, err);

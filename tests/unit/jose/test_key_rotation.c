@@ -27,8 +27,12 @@
 static struct store_key row(const char *kid, const char *alg, int64_t sign_from, int64_t retired_at,
                             int64_t unpublish_at)
 {
-    return (struct store_key){.kid = kid, .alg = alg, .created_at = sign_from, .sign_from = sign_from,
-                              .retired_at = retired_at, .unpublish_at = unpublish_at};
+    return (struct store_key){.kid = kid,
+                              .alg = alg,
+                              .created_at = sign_from,
+                              .sign_from = sign_from,
+                              .retired_at = retired_at,
+                              .unpublish_at = unpublish_at};
 }
 
 TEST(rotation_plan_cases)
@@ -229,7 +233,7 @@ TEST(auto_rotation_cycle)
 #define INSTANCES 4
 
 struct instance {
-    struct store *st;           /* its own store handle, as another process would have */
+    struct store *st; /* its own store handle, as another process would have */
     struct store_conn *db;
     struct keystore *ks;
     pthread_barrier_t *start;
