@@ -83,7 +83,7 @@ TEST(rotation_plan_bounds_published_keys)
 {
     /* A period far shorter than the token lifetimes keeps retired keys published: past the cap, no more. */
     static struct store_key many[KEY_ROTATION_PUBLISHED_MAX];
-    static char kids[KEY_ROTATION_PUBLISHED_MAX][8];
+    static char kids[KEY_ROTATION_PUBLISHED_MAX][16];
     for (int i = 0; i < KEY_ROTATION_PUBLISHED_MAX; i++) {
         snprintf(kids[i], sizeof(kids[i]), "k%d", i);
         bool last = i == KEY_ROTATION_PUBLISHED_MAX - 1;
