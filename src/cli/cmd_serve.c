@@ -109,26 +109,16 @@ static void *signal_thread(void *arg)
     return NULL;
 }
 
-/* The APIs of the file, then the admin API when there is an admin listener. */
-static void load_resources(struct app *app, struct arena *a)
+/* With an admin listener, the admin API is an API too (admin.h): after those of the file. */
+static void add_admin_api(struct app *app, struct arena *a)
 {
-    const struct config *cfg = app->cfg;
-    app->n_resources = cfg->n_resources;
-    app->resources = calloc(cfg->n_resources + 1, sizeof(struct resource));
-    if (cfg->admin.listen != NULL)
-        admin_api_resource(cfg, a, &app->resources[app->n_resources++]);
-    for (unsigned i = 0; i < cfg->n_resources; i++) {
-        const struct cfg_resource *cr = &cfg->resources[i];
-        struct resource *r = &app->resources[i];
-        r->identifier = cr->identifier;
-        r->scopes = (const char **)cr->scopes;
-        r->n_scopes = cr->n_scopes;
-        r->format = cr->access_token_format != NULL && strcmp(cr->access_token_format, "opaque") == 0
-                        ? TOKEN_FORMAT_OPAQUE
-                        : TOKEN_FORMAT_JWT;
-        r->signing_alg = cr->signing_alg != NULL ? cr->signing_alg : cfg->keys.algorithms[0];
-        r->access_token_ttl = cr->access_token_ttl;
-    }
+    if (app->cfg->admin.listen == NULL)
+        return;
+    struct resource *r = realloc(app->resources, (app->n_resources + 1) * sizeof(*r));
+    if (r == NULL)
+        abort();
+    app->resources = r;
+    admin_api_resource(app->cfg, a, &app->resources[app->n_resources++]);
 }
 
 /* Dev mode, first start: a demo client that may obtain client_credentials tokens for every configured
@@ -231,7 +221,8 @@ int cmd_serve(int argc, char **argv)
     if (app->limiter == NULL)
         die("cannot initialize libsodium (login rate limiter)");
     app->userinfo_url = arena_printf(app_arena, "%s/me", app->issuer);
-    load_resources(app, app_arena);
+    app_resources_load(app);
+    add_admin_api(app, app_arena);
     discovery_build(app);
     if (discovery_refresh(app, db, &err) != 0)
         die("storage: %s", err.msg);
