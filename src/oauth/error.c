@@ -1,5 +1,5 @@
-/* error.c: the only place that renders an OAuth error (RFC 6749 §5.2, RFC 6750 §3). Tags the request
- * with the error code for the access log. */
+/* error.c: the only place that renders an OAuth error (RFC 6749 §5.2, RFC 6750 §3). Counts each error
+ * by code for the metrics (core/metrics.h) and tags the request for the access log. */
 #include "oauth/error.h"
 
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 #include "core/arena.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "http/http.h"
 #include "core/banned.h"
 
@@ -21,6 +22,8 @@ static const struct {
     OAUTH_ERR_MAP(OAUTH_ERR_ROW)
 #undef OAUTH_ERR_ROW
 };
+
+_Static_assert(OAUTH_ERR__COUNT <= METRICS_ERRORS_MAX, "core/metrics.h counts every error code");
 
 const char *oauth_err_str(enum oauth_err code)
 {
@@ -69,6 +72,8 @@ const char *oauth_error_description_safe(struct arena *a, const char *d)
 
 void oauth_error_record(struct http_req *req, struct oauth_error e)
 {
+    if ((unsigned)e.code < OAUTH_ERR__COUNT)
+        metrics_oauth_error(e.code);
     req->log_error = oauth_err_str(e.code);
 }
 
