@@ -20,8 +20,8 @@ if [ -n "$hits" ]; then echo "printing outside src/cli and core/log.c:"; echo "$
 
 # ---- Layers: the directories of src/ a file of each directory may include or call. app.h and app.c
 # (struct app, struct worker, what endpoints ask of them) sit above core and store and below what builds on
-# the process state. Within a directory any file may use any other, as long as no circle forms (checked
-# below).
+# the process state; router.c, which hands each request to the OAuth endpoints or to the admin API, above
+# both. Within a directory any file may use any other, as long as no circle forms (checked below).
 declare -A LAYERS=(
     [core]=""
     [http]="core"
@@ -30,13 +30,15 @@ declare -A LAYERS=(
     [jose]="core store"
     [app]="core store"
     [session]="core http store ui jose app"
-    [admin]="core http store ui jose session app"
-    [oauth]="core http store ui jose session admin app"
-    [cli]="core http store ui jose session admin oauth app"
+    [oauth]="core http store ui jose session app"
+    [admin]="core http store ui jose session oauth app"
+    [router]="core http store ui jose session oauth admin app"
+    [cli]="core http store ui jose session oauth admin router app"
 )
 layer_of() {
     case $1 in
     src/app.[ch]) echo app ;;
+    src/router.c) echo router ;;
     src/*/*) local d=${1#src/}; echo "${d%%/*}" ;;
     *) echo "?" ;;
     esac

@@ -1,4 +1,4 @@
-/* app.c: what app.h promises about the process-wide state besides routing (oauth/router.c) and discovery
+/* app.c: what app.h promises about the process-wide state besides routing (router.c) and discovery
  * (oauth/discovery.c): the configured APIs (RFC 8707 resources) as the endpoints see them, and whether the
  * store is still the one opened. Kept apart from the router, which calls every endpoint, so that the
  * endpoints calling these do not call back into it. */

@@ -100,7 +100,7 @@ int discovery_refresh(struct app *app, struct store_conn *db, struct errbuf *err
  * and by every /healthz (oauth/discovery.c). Defined in app.c. */
 bool app_store_ok(struct worker *w);
 
-/* Routing: the one entry point the HTTP server calls (oauth/router.c). */
+/* Routing: the one entry point the HTTP server calls (router.c). */
 void app_handle(struct http_req *req);
 /* Requests served off the event loop: those whose route runs the method on the login pool (the login
  * form post, which verifies a password hash). Matches the route and records it in req->route, which

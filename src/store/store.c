@@ -1,6 +1,6 @@
-/* store.c: what every backend shares: the hashing of secrets and of JWT row keys, and the DSN with its
- * password masked for messages (see store.h). Below the backends; choosing one by DSN is backends.c's
- * job. */
+/* store.c: what the backends and their callers share: the hashing of secrets and of JWT row keys, the
+ * DSN with its password masked for messages, and the timing of every store call for the metrics (see
+ * store.h). Below the backends; choosing one by DSN is backends.c's job. */
 #include "store/store.h"
 
 #include <stdlib.h>

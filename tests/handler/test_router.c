@@ -1,4 +1,4 @@
-/* test_router.c: the routes table in-process (src/oauth/router.c): one match per request (app_offload
+/* test_router.c: the routes table in-process (src/router.c): one match per request (app_offload
  * records the route, app_handle reuses it), the login post on the pool, 405 with Allow from the table
  * (RFC 9110 §15.5.6) as JSON or as a page, CORS headers and preflights for the routes browser clients
  * call, the paths outside the issuer's (RFC 8414 §3 metadata, /healthz at the root), 404, the admin

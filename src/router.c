@@ -1,8 +1,10 @@
-/* router.c: maps a request path under the issuer to its endpoint, once per request, by the routes table:
- * exact paths, the methods each endpoint serves (405 with Allow for the others, RFC 9110 §15.5.6), CORS for
- * the endpoints browser clients call, and which requests run on the login pool. Unknown paths get a JSON
- * 404. Once the store is lost (app_store_ok), the endpoints that need it answer 503 and only what is
- * served from memory still works. */
+/* router.c: the one entry point the HTTP server calls (app.h), above both things it serves: the admin
+ * listener's requests go to the admin API (admin/), the others to the OAuth endpoints (oauth/). It maps a
+ * request path under the issuer to its endpoint, once per request, by the routes table: exact paths, the
+ * methods each endpoint serves (405 with Allow for the others, RFC 9110 §15.5.6), CORS for the endpoints
+ * browser clients call, and which requests run on the login pool. Unknown paths get a JSON 404. Once the
+ * store is lost (app_store_ok), the endpoints that need it answer 503 and only what is served from memory
+ * still works. */
 #include <pthread.h>
 #include <string.h>
 
