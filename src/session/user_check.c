@@ -44,7 +44,8 @@ const struct oidc_claim *oidc_claim_find(const char *name)
     return NULL;
 }
 
-int oidc_address_part_find(const char *name)
+/* The address part called name, or -1. */
+static int oidc_address_part_find(const char *name)
 {
     for (int i = 0; i < OIDC_ADDRESS_PART_COUNT; i++)
         if (strcmp(oidc_address_parts[i].name, name) == 0)
@@ -65,7 +66,9 @@ __attribute__((format(printf, 3, 4))) static int fail(struct user_problem *p, co
 
 static const char text_reason[] = "must be UTF-8 text without control characters";
 
-int user_claim_check(const struct oidc_claim *c, const char *value, struct user_problem *p)
+/* The value of a claim other than address and updated_at, as text (a boolean as "true" or "false"):
+ * 0, or -1 with *p filled. */
+static int user_claim_check(const struct oidc_claim *c, const char *value, struct user_problem *p)
 {
     char buf[STR_SHOWN_SIZE];
     struct url_parts u;
@@ -104,7 +107,8 @@ int user_claim_check(const struct oidc_claim *c, const char *value, struct user_
     return fail(p, c->name, "is not set as a single value");
 }
 
-int user_address_check(int part, const char *value, struct user_problem *p)
+/* The value of address part `part` (enum oidc_address_part_id): 0, or -1 with *p filled. */
+static int user_address_check(int part, const char *value, struct user_problem *p)
 {
     /* OIDC Core §5.1.1: formatted and street_address may span lines. */
     if (!valid_claim_text(value, oidc_address_parts[part].multiline)) {
