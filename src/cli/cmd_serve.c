@@ -83,18 +83,47 @@ static void worker_tick(struct worker *w)
     }
 }
 
+/* The signals the server waits for on signal_thread; blocked in every thread. */
+static void serve_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+}
+
+/* SIGHUP: the certificate and key are read again (new connections get them; none is dropped). A file
+ * that does not load leaves the running certificate in place. */
+static void reload(struct app *app)
+{
+    struct errbuf err = {{0}};
+    if (app->cfg->tls.cert_file == NULL)
+        return;
+    if (http_server_reload_tls(&err) != 0)
+        log_error("tls_reload_failed", LS("detail", err.msg), LS("effect", "the running certificate is kept"),
+                  NULL);
+    else
+        log_info("tls_reloaded", LS("cert_file", app->cfg->tls.cert_file), NULL);
+}
+
 static void *signal_thread(void *arg)
 {
     struct app *app = arg;
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    int sig = 0;
-    sigwait(&set, &sig);
-    log_info("stopping", LS("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"), NULL);
-    atomic_store(&app->stop, 1);
-    return NULL;
+    serve_signals(&set);
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            log_info("reload", LS("signal", "SIGHUP"), NULL);
+            reload(app);
+            continue;
+        }
+        log_info("stopping", LS("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"), NULL);
+        atomic_store(&app->stop, 1);
+        return NULL;
+    }
 }
 
 static void load_resources(struct app *app)
@@ -168,12 +197,10 @@ static void create_demo_client(struct app *app, struct store_conn *db)
 
 int cmd_serve(int argc, char **argv)
 {
-    /* Block the stop signals before any thread exists (the store starts its checkpoint thread when it
+    /* Block the stop and reload signals before any thread exists (the store starts its checkpoint thread when it
      * opens), so that every thread inherits the mask and only signal_thread receives them. */
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
+    serve_signals(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -229,15 +256,24 @@ int cmd_serve(int argc, char **argv)
     pthread_detach(sig_tid);
 
     unsigned threads = cfg->workers > 0 ? cfg->workers : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+    bool tls = cfg->tls.cert_file != NULL;
     struct http_listener_config listeners[2] = {
         {.id = HTTP_LISTENER_MAIN,
          .name = "listen",
          .host = cfg->listen_host,
          .port = cfg->listen_port,
-         .http2_cleartext = cfg->http2_cleartext},
-        {.id = HTTP_LISTENER_ADMIN, .name = "admin.listen", .host = cfg->admin_listen_host,
-         .port = cfg->admin_listen_port},
+         .http2_cleartext = cfg->http2_cleartext,
+         .tls = tls},
+        {.id = HTTP_LISTENER_ADMIN,
+         .name = "admin.listen",
+         .host = cfg->admin_listen_host,
+         .port = cfg->admin_listen_port,
+         .tls = tls},
     };
+    /* RFC 6797: browsers that reached the issuer over https keep to https (through a TLS proxy too). */
+    const char *hsts = strncmp(app->issuer, "https://", 8) == 0 && cfg->tls.hsts_max_age > 0
+                           ? arena_printf(app_arena, "max-age=%u", cfg->tls.hsts_max_age)
+                           : NULL;
     struct http_server_config hc = {
         .listeners = listeners,
         .n_listeners = cfg->admin_listen_host != NULL ? 2 : 1,
@@ -246,6 +282,9 @@ int cmd_serve(int argc, char **argv)
         .max_header_bytes = cfg->limits.max_header_bytes,
         .request_timeout_ms = cfg->limits.request_timeout_ms,
         .max_queued_jobs = cfg->limits.login_queue,
+        .tls_cert_file = cfg->tls.cert_file,
+        .tls_key_file = cfg->tls.key_file,
+        .hsts = hsts,
         .trusted_proxies = cfg->trusted_proxy_nets,
         .n_trusted_proxies = cfg->n_trusted_proxies,
     };
@@ -259,6 +298,7 @@ int cmd_serve(int argc, char **argv)
         .ud = app,
     };
     log_info("listening", LS("issuer", app->issuer), LS("listen", cfg->listen), LS("admin_listen", cfg->admin.listen),
+             LI("tls", tls),
              LI("workers", threads),
              LS("storage", cfg->storage), LI("dev", cfg->dev), LI("trusted_proxies", cfg->n_trusted_proxies),
              NULL);

@@ -54,6 +54,7 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0 };
     S(pkce, CONFIG_PKCE)                                                                                     \
     S(login, CONFIG_LOGIN)                                                                                   \
     S(ui, CONFIG_UI)                                                                                         \
+    S(tls, CONFIG_TLS)                                                                                       \
     S(admin, CONFIG_ADMIN)
 
 #define CONFIG_KEYS(X)                                                                                       \
@@ -116,10 +117,20 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0 };
       "directory of page templates ([web/README.md](../web/README.md)); not empty; unset: the built-in "     \
       "pages")
 
+/* Unset: plain HTTP (a proxy in front terminates TLS). HSTS: one year, the common preload-list minimum. */
+#define CONFIG_TLS(X)                                                                                        \
+    X(cert_file, STR, NULL, 0, 0, 0,                                                                         \
+      "PEM file: the server certificate, then its chain; with `tls.key_file`, every listener speaks TLS "   \
+      "only, see [tls](#tls)")                                                                               \
+    X(key_file, STR, NULL, 0, 0, 0, "PEM file of the certificate's private key")                            \
+    X(hsts_max_age, U32, "31536000", 0, 2 * 366 * CFG_DAY, 0,                                                \
+      "seconds of the `Strict-Transport-Security` header sent when the issuer is `https`; 0: none")
+
 /* Unset: no admin listener. Loopback only, so the admin API is never reached from the network by default. */
 #define CONFIG_ADMIN(X)                                                                                      \
     X(listen, STR, NULL, 0, 0, 0,                                                                            \
-      "`host:port` of the admin API's listener, a loopback address; unset: no admin listener, see "          \
+      "`host:port` of the admin API's listener, a loopback address unless TLS is on; unset: no admin "       \
+      "listener, see "                                                                                       \
       "[admin](#admin)")
 
 /* The lists of mappings, from the file only: E(name, struct, ROWS, max entries). */

@@ -393,6 +393,39 @@ TEST(config_validate_admin_listen)
     ASSERT(contains(err.msg, "admin.listen: must differ from listen"));
 }
 
+TEST(config_validate_tls)
+{
+    struct errbuf err;
+    const char *https = "issuer: https://id.example.com\n";
+    char y[512];
+    snprintf(y, sizeof(y), "%stls:\n  cert_file: c.pem\n  key_file: k.pem\n", https);
+    struct config *cfg = load(y, &err);
+    ASSERT(cfg != NULL);
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    ASSERT_STREQ(cfg->tls.cert_file, "c.pem");
+    ASSERT_EQ(cfg->tls.hsts_max_age, 31536000);
+    config_free(cfg);
+    /* Both files or neither. */
+    snprintf(y, sizeof(y), "%stls:\n  cert_file: c.pem\n", https);
+    ASSERT(load_validate(y, &err) != 0);
+    ASSERT_STREQ(err.msg, "3:14: tls.cert_file: tls.cert_file and tls.key_file go together: set both or neither");
+    snprintf(y, sizeof(y), "%stls:\n  key_file: k.pem\n", https);
+    ASSERT(load_validate(y, &err) != 0);
+    ASSERT(contains(err.msg, "tls.key_file: tls.cert_file and tls.key_file go together"));
+    snprintf(y, sizeof(y), "%stls:\n  cert_file: ''\n  key_file: k.pem\n", https);
+    ASSERT(load_validate(y, &err) != 0);
+    ASSERT(contains(err.msg, "tls.cert_file: must not be empty"));
+    /* TLS serves an https issuer. */
+    ASSERT(load_validate("tls:\n  cert_file: c.pem\n  key_file: k.pem\n", &err) != 0);
+    ASSERT(contains(err.msg, "issuer: must be an https URL when TLS is on"));
+    /* With TLS the admin listener may face the network. */
+    snprintf(y, sizeof(y), "%stls:\n  cert_file: c.pem\n  key_file: k.pem\nadmin:\n  listen: ':4001'\n", https);
+    ASSERT_EQ(load_validate(y, &err), 0);
+    snprintf(y, sizeof(y), "%stls:\n  hsts_max_age: 63244801\n", https);
+    ASSERT(load_validate(y, &err) != 0);
+    ASSERT(contains(err.msg, "tls.hsts_max_age: must be between 0 and 63244800"));
+}
+
 TEST(config_validate_misc_keys)
 {
     struct errbuf err;
@@ -794,7 +827,7 @@ TESTS(T(config_yaml_refusals_with_positions), T(config_positions_follow_the_valu
       T(config_defaults), T(config_load_file_prefixes_errors_with_path), T(config_unknown_key_names_the_key),
       T(config_wrong_type), T(config_yaml_errors), T(config_long_secret_is_not_echoed), T(config_file_size_cap),
       T(config_env_overrides), T(config_env_bad_value), T(config_env_unknown_variable),
-      T(config_validate_http_issuer), T(config_validate_issuer_path), T(config_validate_listen), T(config_validate_admin_listen),
+      T(config_validate_http_issuer), T(config_validate_issuer_path), T(config_validate_listen), T(config_validate_admin_listen), T(config_validate_tls),
       T(config_validate_misc_keys), T(config_validate_bad_alg), T(config_validate_secret),
       T(config_validate_resource_format), T(config_set_str_replaces), T(config_interactive_sections_load),
       T(config_env_interactive_keys), T(config_users_load), T(config_users_too_many), T(config_trusted_proxies))
