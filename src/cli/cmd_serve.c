@@ -1,5 +1,7 @@
 /* cmd_serve.c: `ostiary serve`: load and validate the configuration, open and migrate the store, load
- * (or generate) the signing keys, apply the clients of the file, then serve until SIGTERM/SIGINT. */
+ * (or generate) the signing keys, apply the clients and users of the file, then serve until
+ * SIGTERM/SIGINT. SIGHUP reloads: the TLS certificate, and the configuration file as a new generation of
+ * struct app (app.h), published only once it is valid, built and applied to the store whole. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,18 +18,33 @@
 #include "http/server.h"
 #include "jose/jose.h"
 #include "oauth/client.h"
+#include "oauth/client_check.h"
 #include "session/session.h"
 #include "session/users.h"
 #include "store/store.h"
 #include "ui/tmpl.h"
 #include "core/banned.h"
 
+/* The server: what the signal thread needs to reload, and the generations (app.h). */
+struct serve {
+    struct app_state state;
+    struct cli_globals g; /* the command line, applied again over every reloaded file */
+    struct app *base;     /* generation 1: http_server_config borrows from its cfg; freed at stop */
+    struct retired_gen {
+        struct app *app;
+        int64_t retired_at;
+        struct retired_gen *next;
+    } *retired;
+};
+
 static struct worker *worker_init(void *ud, unsigned id)
 {
-    struct app *app = ud;
+    struct serve *sv = ud;
     struct worker *w = calloc(1, sizeof(*w));
     struct errbuf err = {{0}};
-    w->app = app;
+    w->state = &sv->state;
+    w->app = atomic_load(&sv->state.current);
+    struct app *app = w->app;
     w->id = id;
     if (store_conn_open(app->store, &w->db, &err) != 0) {
         log_error("worker_start_failed", LI("worker", id), LS("detail", err.msg), NULL);
@@ -55,6 +72,7 @@ static void worker_fini(struct worker *w)
  * there, on worker 0 too. */
 static void worker_tick(struct worker *w)
 {
+    app_enter(w);
     int64_t now = clock_now();
     struct errbuf err = {{0}};
     if (w->id == 0 && now >= w->next_gc) {
@@ -83,49 +101,6 @@ static void worker_tick(struct worker *w)
     }
 }
 
-/* The signals the server waits for on signal_thread; blocked in every thread. */
-static void serve_signals(sigset_t *set)
-{
-    sigemptyset(set);
-    sigaddset(set, SIGINT);
-    sigaddset(set, SIGTERM);
-    sigaddset(set, SIGHUP);
-}
-
-/* SIGHUP: the certificate and key are read again (new connections get them; none is dropped). A file
- * that does not load leaves the running certificate in place. */
-static void reload(struct app *app)
-{
-    struct errbuf err = {{0}};
-    if (app->cfg->tls.cert_file == NULL)
-        return;
-    if (http_server_reload_tls(&err) != 0)
-        log_error("tls_reload_failed", LS("detail", err.msg), LS("effect", "the running certificate is kept"),
-                  NULL);
-    else
-        log_info("tls_reloaded", LS("cert_file", app->cfg->tls.cert_file), NULL);
-}
-
-static void *signal_thread(void *arg)
-{
-    struct app *app = arg;
-    sigset_t set;
-    serve_signals(&set);
-    for (;;) {
-        int sig = 0;
-        if (sigwait(&set, &sig) != 0)
-            continue;
-        if (sig == SIGHUP) {
-            log_info("reload", LS("signal", "SIGHUP"), NULL);
-            reload(app);
-            continue;
-        }
-        log_info("stopping", LS("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"), NULL);
-        atomic_store(&app->stop, 1);
-        return NULL;
-    }
-}
-
 static void load_resources(struct app *app)
 {
     const struct config *cfg = app->cfg;
@@ -142,6 +117,179 @@ static void load_resources(struct app *app)
                         : TOKEN_FORMAT_JWT;
         r->signing_alg = cr->signing_alg != NULL ? cr->signing_alg : cfg->keys.algorithms[0];
         r->access_token_ttl = cr->access_token_ttl;
+    }
+}
+
+/* A generation for cfg (which it takes over): what every generation shares is copied from `proto`, what
+ * is built from the configuration is built. NULL with err set when the page templates do not load. */
+static struct app *gen_build(const struct app *proto, struct config *cfg, struct errbuf *err)
+{
+    struct app *app = calloc(1, sizeof(*app));
+    if (app == NULL)
+        abort();
+    *app = *proto;
+    app->cfg = cfg;
+    app->resources = NULL;
+    app->metadata_json[0] = app->metadata_json[1] = NULL;
+    app->pages = NULL;
+    if (tmpl_set_load(cfg->ui.dir, &app->pages, err) != 0) {
+        free(app);
+        return NULL;
+    }
+    load_resources(app);
+    discovery_build(app);
+    return app;
+}
+
+static void gen_free(struct app *app)
+{
+    explicit_bzero(app->device_key, sizeof(app->device_key));
+    tmpl_set_free(app->pages);
+    free(app->resources);
+    free(app->metadata_json[0]);
+    free(app->metadata_json[1]);
+    config_free(app->cfg);
+    free(app);
+}
+
+/* The clients and users of the file, in one transaction: both change, or neither. Passwords are hashed
+ * before it (users_plan_config), so the store's write lock is held only for the writes. */
+static int apply_file_records(struct store_conn *db, const struct config *cfg, struct errbuf *err)
+{
+    struct arena *a = arena_new(16384);
+    struct users_plan *plan = NULL;
+    int rc = users_plan_config(db, a, cfg, &plan, err);
+    if (rc == 0)
+        rc = store_begin(db, err);
+    if (rc == 0) {
+        rc = clients_apply_config(db, cfg, err);
+        if (rc == 0)
+            rc = users_apply_plan(db, a, cfg, plan, err);
+        if (rc == 0)
+            rc = store_commit(db, err);
+        else
+            store_rollback(db);
+    }
+    arena_free(a);
+    return rc;
+}
+
+/* SIGHUP, part 1: the certificate and key are read again (new connections get them; none is dropped). A
+ * file that does not load leaves the running certificate in place. */
+static void reload_tls(const struct app *app)
+{
+    struct errbuf err = {{0}};
+    if (app->cfg->tls.cert_file == NULL)
+        return;
+    if (http_server_reload_tls(&err) != 0)
+        log_error("tls_reload_failed", LS("detail", err.msg), LS("effect", "the running certificate is kept"),
+                  NULL);
+    else
+        log_info("tls_reloaded", LS("cert_file", app->cfg->tls.cert_file), NULL);
+}
+
+/* SIGHUP, part 2: the configuration file, read and checked as at start (the same messages). Settings read
+ * at start only (CFG_RESTART) keep their running value and are named in the log. A file that fails, a
+ * generation that cannot be built or clients and users the store refuses leave everything as it was. */
+static int reload_config(struct serve *sv, struct errbuf *err)
+{
+    struct app *cur = atomic_load(&sv->state.current);
+    struct config *next = NULL;
+    if (cli_config_read(&sv->g, &next, err) != 0)
+        return ERR_INVALID;
+    struct arena *a = arena_new(1024);
+    struct strbuf kept;
+    strbuf_init(&kept, a, 1024);
+    if (config_keep_restart_settings(next, cur->cfg, &kept) > 0) {
+        log_warn("config_needs_restart", LS("settings", strbuf_str(&kept)),
+                 LS("effect", "changed in the file; the running values stay until the server is restarted"), NULL);
+        struct errbuf e = {{0}};
+        if (oauth_config_validate(next, &e) != 0) {
+            errbuf_set(err, "configuration: %s (with the running values of the settings that need a restart)",
+                       e.msg);
+            arena_free(a);
+            config_free(next);
+            return ERR_INVALID;
+        }
+    }
+    arena_free(a);
+    struct app *gen = gen_build(cur, next, err);
+    if (gen == NULL) {
+        config_free(next);
+        return ERR_INVALID;
+    }
+    struct store_conn *db = NULL;
+    int rc = store_conn_open(gen->store, &db, err);
+    if (rc == 0)
+        rc = apply_file_records(db, gen->cfg, err);
+    if (rc == 0 && discovery_refresh(gen, db, err) != 0)
+        rc = ERR_FAIL;
+    if (db != NULL)
+        store_conn_close(db);
+    if (rc != 0) {
+        gen_free(gen);
+        return rc;
+    }
+    gen->generation = cur->generation + 1;
+    atomic_store_explicit(&sv->state.current, gen, memory_order_release);
+    /* The replaced generation may still serve requests begun before the swap: it is freed by a later
+     * reload, once no request can be that old. */
+    int64_t now = clock_now();
+    struct retired_gen **pp = &sv->retired;
+    while (*pp != NULL) {
+        struct retired_gen *r = *pp;
+        if (now - r->retired_at >= APP_GEN_GRACE_SECONDS) {
+            *pp = r->next;
+            gen_free(r->app);
+            free(r);
+        } else {
+            pp = &r->next;
+        }
+    }
+    if (cur != sv->base) {
+        struct retired_gen *r = calloc(1, sizeof(*r));
+        if (r == NULL)
+            abort();
+        r->app = cur;
+        r->retired_at = now;
+        r->next = sv->retired;
+        sv->retired = r;
+    }
+    log_info("config_reloaded", LI("generation", gen->generation), LI("clients", gen->cfg->n_clients),
+             LI("users", gen->cfg->n_users), LI("resources", gen->cfg->n_resources), NULL);
+    return 0;
+}
+
+/* The signals the server waits for on signal_thread; blocked in every thread. */
+static void serve_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+}
+
+static void *signal_thread(void *arg)
+{
+    struct serve *sv = arg;
+    sigset_t set;
+    serve_signals(&set);
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            log_info("reload", LS("signal", "SIGHUP"), NULL);
+            reload_tls(atomic_load(&sv->state.current));
+            struct errbuf err = {{0}};
+            if (reload_config(sv, &err) != 0)
+                log_error("config_reload_failed", LS("detail", err.msg),
+                          LS("effect", "the running configuration is kept"), NULL);
+            continue;
+        }
+        log_info("stopping", LS("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"), NULL);
+        atomic_store(&sv->state.stop, 1);
+        return NULL;
     }
 }
 
@@ -197,31 +345,35 @@ static void create_demo_client(struct app *app, struct store_conn *db)
 
 int cmd_serve(int argc, char **argv)
 {
-    /* Block the stop and reload signals before any thread exists (the store starts its checkpoint thread when it
-     * opens), so that every thread inherits the mask and only signal_thread receives them. */
+    /* Block the stop and reload signals before any thread exists (the store starts its checkpoint thread
+     * when it opens), so that every thread inherits the mask and only signal_thread receives them. */
     sigset_t set;
     serve_signals(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct cli_globals g = {0};
-    cli_parse_globals("serve", argc, argv, &g, NULL, NULL);
-    struct config *cfg = cli_load_config(&g);
+    static struct serve sv;
+    cli_parse_globals("serve", argc, argv, &sv.g, NULL, NULL);
+    struct config *cfg = cli_load_config(&sv.g);
+    struct errbuf err = {{0}};
+    if (cli_check_start_files(cfg, &err) != 0)
+        die("%s", err.msg);
     enum log_level lvl = LOG_INFO;
     log_level_parse(cfg->log_level, &lvl);
     log_init(lvl, 2);
 
-    struct app *app = calloc(1, sizeof(*app));
-    struct arena *app_arena = arena_new(4096); /* lives as long as the app */
-    app->cfg = cfg;
-    app->issuer = cfg->issuer;
-    app->started_at = clock_now();
+    /* What every generation shares, set on a prototype that the first generation is built from. */
+    struct app proto = {0};
+    struct arena *app_arena = arena_new(4096); /* lives as long as the server */
+    proto.state = &sv.state;
+    proto.generation = 1;
+    proto.issuer = cfg->issuer;
+    proto.started_at = clock_now();
     struct store_conn *db;
-    cli_open_store(cfg, &app->store, &db);
+    cli_open_store(cfg, &proto.store, &db);
     char *secret = cli_key_secret(cfg);
-    app->key_secret = secret;
-    device_cookie_key(secret, app->device_key);
-    struct errbuf err = {{0}};
+    proto.key_secret = secret;
+    device_cookie_key(secret, proto.device_key);
     struct arena *a = arena_new(4096);
     struct store_key *keys = NULL;
     size_t nkeys = 0;
@@ -231,20 +383,20 @@ int cmd_serve(int argc, char **argv)
     arena_free(a);
 
     if (keystore_open(db, secret, (const char *const *)cfg->keys.algorithms, cfg->keys.n_algorithms, true,
-                      &app->keys, &err) != 0)
+                      &proto.keys, &err) != 0)
         die("keys: %s", err.msg);
-    if (clients_apply_config(db, cfg, &err) != 0)
-        die("clients: %s", err.msg);
-    if (users_apply_config(db, cfg, &err) != 0)
-        die("users: %s", err.msg);
-    if (tmpl_set_load(cfg->ui.dir, &app->pages, &err) != 0)
-        die("ui.dir: %s", err.msg);
-    app->limiter = login_limiter_new(cfg->login.max_failures, cfg->login.lockout_seconds);
-    if (app->limiter == NULL)
+    if (apply_file_records(db, cfg, &err) != 0)
+        die("clients and users: %s", err.msg);
+    proto.limiter = login_limiter_new(cfg->login.max_failures, cfg->login.lockout_seconds);
+    if (proto.limiter == NULL)
         die("cannot initialize libsodium (login rate limiter)");
-    app->userinfo_url = arena_printf(app_arena, "%s/me", app->issuer);
-    load_resources(app);
-    discovery_build(app);
+    proto.userinfo_url = arena_printf(app_arena, "%s/me", proto.issuer);
+    struct app *app = gen_build(&proto, cfg, &err);
+    if (app == NULL)
+        die("ui.dir: %s", err.msg);
+    explicit_bzero(proto.device_key, sizeof(proto.device_key));
+    sv.base = app;
+    atomic_store(&sv.state.current, app);
     if (discovery_refresh(app, db, &err) != 0)
         die("storage: %s", err.msg);
     if (cfg->dev && first_start)
@@ -252,7 +404,7 @@ int cmd_serve(int argc, char **argv)
     store_conn_close(db);
 
     pthread_t sig_tid;
-    pthread_create(&sig_tid, NULL, signal_thread, app);
+    pthread_create(&sig_tid, NULL, signal_thread, &sv);
     pthread_detach(sig_tid);
 
     unsigned threads = cfg->workers > 0 ? cfg->workers : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
@@ -274,6 +426,7 @@ int cmd_serve(int argc, char **argv)
     const char *hsts = strncmp(app->issuer, "https://", 8) == 0 && cfg->tls.hsts_max_age > 0
                            ? arena_printf(app_arena, "max-age=%u", cfg->tls.hsts_max_age)
                            : NULL;
+    /* Borrowed from the first generation's configuration, which lives until the end (sv.base). */
     struct http_server_config hc = {
         .listeners = listeners,
         .n_listeners = cfg->admin_listen_host != NULL ? 2 : 1,
@@ -295,28 +448,30 @@ int cmd_serve(int argc, char **argv)
         .handle = app_handle,
         .offload = app_offload,
         .busy = app_busy,
-        .ud = app,
+        .ud = &sv,
     };
     log_info("listening", LS("issuer", app->issuer), LS("listen", cfg->listen), LS("admin_listen", cfg->admin.listen),
-             LI("tls", tls),
-             LI("workers", threads),
-             LS("storage", cfg->storage), LI("dev", cfg->dev), LI("trusted_proxies", cfg->n_trusted_proxies),
-             NULL);
-    if (http_server_run(&hc, &hooks, &app->stop, &err) != 0)
+             LI("tls", tls), LI("workers", threads), LS("storage", cfg->storage), LI("dev", cfg->dev),
+             LI("trusted_proxies", cfg->n_trusted_proxies), NULL);
+    if (http_server_run(&hc, &hooks, &sv.state.stop, &err) != 0)
         die("%s", err.msg);
-    keystore_free(app->keys);
-    tmpl_set_free(app->pages);
-    login_limiter_free(app->limiter);
+    /* Every thread that could hold a generation has stopped. */
+    struct app *cur = atomic_load(&sv.state.current);
+    keystore_free(cur->keys);
+    login_limiter_free(cur->limiter);
+    store_close(cur->store);
+    while (sv.retired != NULL) {
+        struct retired_gen *r = sv.retired;
+        sv.retired = r->next;
+        gen_free(r->app);
+        free(r);
+    }
+    if (cur != sv.base)
+        gen_free(cur);
+    gen_free(sv.base);
     arena_free(app_arena);
-    store_close(app->store);
     log_info("stopped", NULL);
     explicit_bzero(secret, strlen(secret));
-    explicit_bzero(app->device_key, sizeof(app->device_key));
     free(secret);
-    free(app->resources);
-    free(app->metadata_json[0]);
-    free(app->metadata_json[1]);
-    config_free(cfg);
-    free(app);
     return 0;
 }

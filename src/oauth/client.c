@@ -220,7 +220,7 @@ char *client_metadata_json(const struct client *c)
 int clients_apply_config(struct store_conn *db, const struct config *cfg, struct errbuf *err)
 {
     struct arena *a = arena_new(8192);
-    int rc = store_begin(db, err);
+    int rc = 0;
     for (unsigned i = 0; rc == 0 && i < cfg->n_clients; i++) {
         const struct cfg_client *cc = &cfg->clients[i];
         struct client c;
@@ -275,10 +275,6 @@ int clients_apply_config(struct store_conn *db, const struct config *cfg, struct
                          NULL);
         }
     }
-    if (rc == 0)
-        rc = store_commit(db, err);
-    else
-        store_rollback(db);
     arena_free(a);
     return rc;
 }

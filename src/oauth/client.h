@@ -117,7 +117,10 @@ int client_lookup(struct worker *w, struct arena *a, const char *client_id, stru
                   struct errbuf *err);
 void client_cache_free(struct client_cache *cc);
 
-/* Applies the clients of the YAML file to the store (created or updated); one transaction. */
+/* Applies the clients of the YAML file to the store: created, updated, and those an earlier start took
+ * from the file but that it no longer declares, deleted. Runs inside the caller's transaction
+ * (store_begin ... store_commit, rolled back by the caller on failure), so that the file's clients and
+ * users change together or not at all. */
 int clients_apply_config(struct store_conn *db, const struct config *cfg, struct errbuf *err);
 
 #endif

@@ -8,6 +8,7 @@
 #include "core/arena.h"
 #include "core/log.h"
 #include "oauth/authorize.h"
+#include "oauth/client.h"
 #include "oauth/endpoints.h"
 #include "oauth/frontchannel.h"
 #include "store/store.h"
@@ -42,15 +43,26 @@ static const struct {
     {"/assets/style.css", oauth_assets_handle, ROUTE_MEMORY},
 };
 
+void app_enter(struct worker *w)
+{
+    struct app *cur = atomic_load_explicit(&w->state->current, memory_order_acquire);
+    if (cur == w->app)
+        return;
+    w->app = cur;
+    /* Rows cached under the previous configuration (a client the reload changed) are read again. */
+    client_cache_free(w->clients);
+    w->clients = NULL;
+}
+
 bool app_store_ok(struct worker *w)
 {
     struct app *app = w->app;
-    if (atomic_load(&app->store_lost))
+    if (atomic_load(&app->state->store_lost))
         return false;
     struct errbuf err = {{0}};
     if (store_check(w->db, &err) == 0)
         return true;
-    if (!atomic_exchange(&app->store_lost, true))
+    if (!atomic_exchange(&app->state->store_lost, true))
         log_error("store_lost", LS("detail", err.msg),
                   LS("effect", "endpoints that need the store answer 503 and /healthz reports an error until the "
                                "store is restored and the server restarted"),
@@ -72,6 +84,7 @@ static void refuse_store_lost(struct http_req *req, enum route_kind kind)
 
 void app_handle(struct http_req *req)
 {
+    app_enter(req->worker);
     /* The admin listener serves the admin API only, and the main listener never serves it. */
     if (req->listener == HTTP_LISTENER_ADMIN) {
         admin_handle(req);
@@ -96,7 +109,7 @@ void app_handle(struct http_req *req)
         struct str rest = {p.p + iplen, p.len - iplen};
         for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
             if (str_eq_c(rest, routes[i].suffix)) {
-                if (routes[i].kind != ROUTE_MEMORY && atomic_load(&app->store_lost))
+                if (routes[i].kind != ROUTE_MEMORY && atomic_load(&app->state->store_lost))
                     refuse_store_lost(req, routes[i].kind);
                 else
                     routes[i].fn(req);
@@ -109,6 +122,7 @@ void app_handle(struct http_req *req)
 
 bool app_offload(const struct http_req *req)
 {
+    app_enter(req->worker);
     /* The login form post verifies an argon2id hash: tens of milliseconds of CPU that must not stall the
      * event loop's other connections. */
     const char *ip = req->worker->app->cfg->issuer_path;
@@ -120,6 +134,7 @@ bool app_offload(const struct http_req *req)
 
 void app_busy(struct http_req *req, unsigned retry_after_s)
 {
+    app_enter(req->worker);
     /* The only offloaded request is the login post. */
     oauth_login_busy(req, retry_after_s);
 }

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "core/config.h"
 #include "core/str.h"
 #include "core/validate.h"
@@ -152,6 +154,11 @@ static int check_password(const struct cfg_user *u, struct user_problem *p)
     if (u->password_hash != NULL &&
         (strncmp(u->password_hash, "$argon2id$", 10) != 0 || strlen(u->password_hash) >= PASSWORD_HASH_MAX ||
          !valid_visible_ascii(u->password_hash)))
+        return fail(p, "password_hash", "must be an argon2id encoded hash ($argon2id$v=19$m=...)");
+    /* libsodium must be able to read it (its parameters), or no login could ever succeed. */
+    if (u->password_hash != NULL &&
+        (sodium_init() < 0 || crypto_pwhash_str_needs_rehash(u->password_hash, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                                             crypto_pwhash_MEMLIMIT_INTERACTIVE) < 0))
         return fail(p, "password_hash", "must be an argon2id encoded hash ($argon2id$v=19$m=...)");
     return 0;
 }

@@ -358,22 +358,45 @@ static int remove_stale(struct store_conn *db, struct arena *a, const struct con
     return rc;
 }
 
+struct users_plan {
+    struct planned_user *users; /* one per cfg->users[i] */
+};
+
+int users_plan_config(struct store_conn *db, struct arena *a, const struct config *cfg, struct users_plan **out,
+                      struct errbuf *err)
+{
+    struct users_plan *p = arena_alloc(a, sizeof(*p));
+    p->users = arena_alloc(a, (cfg->n_users > 0 ? cfg->n_users : 1) * sizeof(*p->users));
+    int rc = plan_users(db, a, cfg, p->users, err);
+    if (rc == 0)
+        *out = p;
+    return rc;
+}
+
+int users_apply_plan(struct store_conn *db, struct arena *a, const struct config *cfg,
+                     const struct users_plan *plan, struct errbuf *err)
+{
+    int64_t now = clock_now();
+    int rc = 0;
+    for (unsigned i = 0; rc == 0 && i < cfg->n_users; i++)
+        rc = apply_one(db, a, cfg, i, &plan->users[i], now, err);
+    if (rc == 0)
+        rc = remove_stale(db, a, cfg, plan->users, now, err);
+    return rc;
+}
+
 int users_apply_config(struct store_conn *db, const struct config *cfg, struct errbuf *err)
 {
     struct arena *a = arena_new(16384);
-    struct planned_user *plan = arena_alloc(a, (cfg->n_users > 0 ? cfg->n_users : 1) * sizeof(*plan));
-    int64_t now = clock_now();
-    int rc = plan_users(db, a, cfg, plan, err);
+    struct users_plan *plan = NULL;
+    int rc = users_plan_config(db, a, cfg, &plan, err);
     if (rc == 0)
         rc = store_begin(db, err);
     if (rc != 0) {
         arena_free(a);
         return rc;
     }
-    for (unsigned i = 0; rc == 0 && i < cfg->n_users; i++)
-        rc = apply_one(db, a, cfg, i, &plan[i], now, err);
-    if (rc == 0)
-        rc = remove_stale(db, a, cfg, plan, now, err);
+    rc = users_apply_plan(db, a, cfg, plan, err);
     if (rc == 0)
         rc = store_commit(db, err);
     else

@@ -37,8 +37,17 @@ json_t *user_claims_for_scope(const struct store_user *u, const char *const *sco
 extern const char *const user_claims_supported[];
 extern const size_t user_claims_supported_count;
 
-/* Applies the users of the YAML file (created or updated; password hashed once at start). One
- * transaction. */
+/* Applying the users of the YAML file (created, updated, disabled ones logged out; those an earlier
+ * start took from the file but that it no longer declares, deleted and logged out) in two steps, so that
+ * the slow part stays out of the store's write lock: users_plan_config() decides each user's id and
+ * password hash (hashing a plaintext password: tens of milliseconds each), outside any transaction;
+ * users_apply_plan() writes, inside the caller's transaction. The plan lives in `a`. */
+struct users_plan;
+int users_plan_config(struct store_conn *db, struct arena *a, const struct config *cfg, struct users_plan **out,
+                      struct errbuf *err);
+int users_apply_plan(struct store_conn *db, struct arena *a, const struct config *cfg,
+                     const struct users_plan *plan, struct errbuf *err);
+/* Both steps, the second in a transaction of its own. */
 int users_apply_config(struct store_conn *db, const struct config *cfg, struct errbuf *err);
 
 /* Failed-login rate limiting, in memory. Three counters per attempt: the (username, address) pair,
