@@ -29,6 +29,7 @@
 struct serve {
     struct app_state state;
     struct cli_globals g; /* the command line, applied again over every reloaded file */
+    uint8_t users_key[USERS_CONFIG_KEY_LEN]; /* the digests of the file's user passwords (users.h) */
     struct app *base;     /* generation 1: http_server_config borrows from its cfg; freed at stop */
     struct retired_gen {
         struct app *app;
@@ -154,11 +155,12 @@ static void gen_free(struct app *app)
 
 /* The clients and users of the file, in one transaction: both change, or neither. Passwords are hashed
  * before it (users_plan_config), so the store's write lock is held only for the writes. */
-static int apply_file_records(struct store_conn *db, const struct config *cfg, struct errbuf *err)
+static int apply_file_records(struct serve *sv, struct store_conn *db, const struct config *cfg,
+                              struct errbuf *err)
 {
     struct arena *a = arena_new(16384);
     struct users_plan *plan = NULL;
-    int rc = users_plan_config(db, a, cfg, &plan, err);
+    int rc = users_plan_config(db, a, cfg, sv->users_key, &plan, err);
     if (rc == 0)
         rc = store_begin(db, err);
     if (rc == 0) {
@@ -221,7 +223,7 @@ static int reload_config(struct serve *sv, struct errbuf *err)
     struct store_conn *db = NULL;
     int rc = store_conn_open(gen->store, &db, err);
     if (rc == 0)
-        rc = apply_file_records(db, gen->cfg, err);
+        rc = apply_file_records(sv, db, gen->cfg, err);
     if (rc == 0 && discovery_refresh(gen, db, err) != 0)
         rc = ERR_FAIL;
     if (db != NULL)
@@ -258,6 +260,13 @@ static int reload_config(struct serve *sv, struct errbuf *err)
     log_info("config_reloaded", LI("generation", gen->generation), LI("clients", gen->cfg->n_clients),
              LI("users", gen->cfg->n_users), LI("resources", gen->cfg->n_resources), NULL);
     return 0;
+}
+
+/* Off the start's path: the first request is answered before this is done (users.h). */
+static void *warm_up_thread(void *arg)
+{
+    users_warm_up();
+    return arg;
 }
 
 /* The signals the server waits for on signal_thread; blocked in every thread. */
@@ -353,6 +362,8 @@ int cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     static struct serve sv;
+    /* Where a start spends its time, for the `listening` line (bench/cold_start.sh reads it). */
+    int64_t t_start = clock_mono_us(), t_config, t_store, t_keys, t_records;
     cli_parse_globals("serve", argc, argv, &sv.g, NULL, NULL);
     struct config *cfg = cli_load_config(&sv.g);
     struct errbuf err = {{0}};
@@ -361,6 +372,7 @@ int cmd_serve(int argc, char **argv)
     enum log_level lvl = LOG_INFO;
     log_level_parse(cfg->log_level, &lvl);
     log_init(lvl, 2);
+    t_config = clock_mono_us();
 
     /* What every generation shares, set on a prototype that the first generation is built from. */
     struct app proto = {0};
@@ -371,9 +383,11 @@ int cmd_serve(int argc, char **argv)
     proto.started_at = clock_now();
     struct store_conn *db;
     cli_open_store(cfg, &proto.store, &db);
+    t_store = clock_mono_us();
     char *secret = cli_key_secret(cfg);
     proto.key_secret = secret;
     device_cookie_key(secret, proto.device_key);
+    users_config_key(secret, sv.users_key);
     struct arena *a = arena_new(4096);
     struct store_key *keys = NULL;
     size_t nkeys = 0;
@@ -385,8 +399,10 @@ int cmd_serve(int argc, char **argv)
     if (keystore_open(db, secret, (const char *const *)cfg->keys.algorithms, cfg->keys.n_algorithms, true,
                       &proto.keys, &err) != 0)
         die("keys: %s", err.msg);
-    if (apply_file_records(db, cfg, &err) != 0)
+    t_keys = clock_mono_us();
+    if (apply_file_records(&sv, db, cfg, &err) != 0)
         die("clients and users: %s", err.msg);
+    t_records = clock_mono_us();
     proto.limiter = login_limiter_new(cfg->login.max_failures, cfg->login.lockout_seconds);
     if (proto.limiter == NULL)
         die("cannot initialize libsodium (login rate limiter)");
@@ -406,6 +422,8 @@ int cmd_serve(int argc, char **argv)
     pthread_t sig_tid;
     pthread_create(&sig_tid, NULL, signal_thread, &sv);
     pthread_detach(sig_tid);
+    pthread_t warm_tid;
+    bool warming = pthread_create(&warm_tid, NULL, warm_up_thread, NULL) == 0;
 
     unsigned threads = cfg->workers > 0 ? cfg->workers : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
     bool tls = cfg->tls.cert_file != NULL;
@@ -450,11 +468,16 @@ int cmd_serve(int argc, char **argv)
         .busy = app_busy,
         .ud = &sv,
     };
+    int64_t t_ready = clock_mono_us();
     log_info("listening", LS("issuer", app->issuer), LS("listen", cfg->listen), LS("admin_listen", cfg->admin.listen),
              LI("tls", tls), LI("workers", threads), LS("storage", cfg->storage), LI("dev", cfg->dev),
-             LI("trusted_proxies", cfg->n_trusted_proxies), NULL);
+             LI("trusted_proxies", cfg->n_trusted_proxies), LI("clients", cfg->n_clients), LI("users", cfg->n_users),
+             LI("start_us", t_ready - t_start), LI("config_us", t_config - t_start), LI("store_us", t_store - t_config),
+             LI("keys_us", t_keys - t_store), LI("records_us", t_records - t_keys), NULL);
     if (http_server_run(&hc, &hooks, &sv.state.stop, &err) != 0)
         die("%s", err.msg);
+    if (warming)
+        pthread_join(warm_tid, NULL);
     /* Every thread that could hold a generation has stopped. */
     struct app *cur = atomic_load(&sv.state.current);
     keystore_free(cur->keys);
@@ -472,6 +495,7 @@ int cmd_serve(int argc, char **argv)
     arena_free(app_arena);
     log_info("stopped", NULL);
     explicit_bzero(secret, strlen(secret));
+    explicit_bzero(sv.users_key, sizeof(sv.users_key));
     free(secret);
     return 0;
 }

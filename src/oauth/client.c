@@ -253,7 +253,15 @@ int clients_apply_config(struct store_conn *db, const struct config *cfg, struct
         }
         char *meta = client_metadata_json(&c);
         sc.metadata = meta;
-        rc = store_client_put(db, &sc, err);
+        /* Unchanged since the last start or reload: no write (a start with many clients is then reads only). */
+        struct store_client old;
+        int got = store_client_get(db, a, cc->client_id, &old, err);
+        if (got != 0 && got != ERR_NOTFOUND)
+            rc = got;
+        else if (got == ERR_NOTFOUND || !old.from_config || old.has_secret != sc.has_secret ||
+                 (sc.has_secret && memcmp(old.secret_hash, sc.secret_hash, STORE_HASH_LEN) != 0) ||
+                 strcmp(old.metadata, meta) != 0)
+            rc = store_client_put(db, &sc, err);
         free(meta);
     }
     /* A client an earlier start took from the file but that the file no longer declares is removed, so
