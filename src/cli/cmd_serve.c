@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "app.h"
@@ -262,11 +263,16 @@ static int reload_config(struct serve *sv, struct errbuf *err)
     return 0;
 }
 
-/* Off the start's path: the first request is answered before this is done (users.h). */
+/* Off the start's path (users.h): one argon2id computation, 64 MiB, begun once the start is over so that
+ * it does not compete with it for a core (a login of an unknown user before then computes it itself). */
 static void *warm_up_thread(void *arg)
 {
-    users_warm_up();
-    return arg;
+    atomic_int *stop = arg;
+    struct timespec delay = {0, 300 * 1000000L};
+    nanosleep(&delay, NULL);
+    if (!atomic_load(stop))
+        users_warm_up();
+    return NULL;
 }
 
 /* The signals the server waits for on signal_thread; blocked in every thread. */
@@ -423,7 +429,7 @@ int cmd_serve(int argc, char **argv)
     pthread_create(&sig_tid, NULL, signal_thread, &sv);
     pthread_detach(sig_tid);
     pthread_t warm_tid;
-    bool warming = pthread_create(&warm_tid, NULL, warm_up_thread, NULL) == 0;
+    bool warming = pthread_create(&warm_tid, NULL, warm_up_thread, &sv.state.stop) == 0;
 
     unsigned threads = cfg->workers > 0 ? cfg->workers : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
     bool tls = cfg->tls.cert_file != NULL;

@@ -367,15 +367,22 @@ static int plan_users(struct store_conn *db, struct arena *a, const struct confi
     struct pw_jobs jobs = {.v = arena_alloc(a, (cfg->n_users > 0 ? cfg->n_users : 1) * sizeof(struct pw_job))};
     unsigned *job_user = arena_alloc(a, (cfg->n_users > 0 ? cfg->n_users : 1) * sizeof(unsigned));
     atomic_init(&jobs.next, 0);
+    /* An explicit id may equal another user's derived one. */
+    const char **ids = arena_alloc(a, (cfg->n_users + 1) * sizeof(*ids));
+    long *dup_of = arena_alloc(a, (cfg->n_users + 1) * sizeof(*dup_of));
     for (unsigned i = 0; i < cfg->n_users; i++) {
         const struct cfg_user *cu = &cfg->users[i];
-        plan[i].id = cu->id != NULL ? cu->id : derived_id(a, cu->username);
-        for (unsigned j = 0; j < i; j++) {
-            if (strcmp(plan[j].id, plan[i].id) == 0) {
-                errbuf_set(err, "users[%u].id: '%s' is also the id of users[%u]", i, plan[i].id, j);
-                return ERR_INVALID;
-            }
+        ids[i] = plan[i].id = cu->id != NULL ? cu->id : derived_id(a, cu->username);
+    }
+    str_earlier_duplicates(ids, cfg->n_users, dup_of);
+    for (unsigned i = 0; i < cfg->n_users; i++) {
+        if (dup_of[i] >= 0) {
+            errbuf_set(err, "users[%u].id: '%s' is also the id of users[%ld]", i, plan[i].id, dup_of[i]);
+            return ERR_INVALID;
         }
+    }
+    for (unsigned i = 0; i < cfg->n_users; i++) {
+        const struct cfg_user *cu = &cfg->users[i];
         if (cu->password_hash != NULL) {
             if (!sodium_ready() ||
                 crypto_pwhash_str_needs_rehash(cu->password_hash, crypto_pwhash_OPSLIMIT_INTERACTIVE,
@@ -427,23 +434,40 @@ static int plan_users(struct store_conn *db, struct arena *a, const struct confi
     return rc;
 }
 
-/* Writes users[i] if it differs from its row. Disabled users are logged out. */
-static int apply_one(struct store_conn *db, struct arena *a, const struct config *cfg, unsigned i,
-                     const struct planned_user *p, int64_t now, struct errbuf *err)
+/* The stored users by id, read once inside the transaction (one query instead of one per user). */
+struct user_rows {
+    struct store_user *all;
+    size_t n;
+    const struct store_user **by_id; /* sorted by id */
+};
+
+static int user_row_cmp(const void *x, const void *y)
+{
+    return strcmp((*(const struct store_user *const *)x)->id, (*(const struct store_user *const *)y)->id);
+}
+
+static const struct store_user *user_row(const struct user_rows *rows, const char *id)
+{
+    struct store_user key = {.id = id};
+    const struct store_user *kp = &key;
+    const struct store_user **hit = rows->n > 0 ? bsearch(&kp, rows->by_id, rows->n, sizeof(*rows->by_id),
+                                                          user_row_cmp)
+                                                : NULL;
+    return hit != NULL ? *hit : NULL;
+}
+
+/* Writes users[i] if it differs from its row (`old`, NULL when there is none). Disabled users are logged
+ * out. */
+static int apply_one(struct store_conn *db, const struct config *cfg, unsigned i, const struct planned_user *p,
+                     const struct store_user *old, int64_t now, struct errbuf *err)
 {
     const struct cfg_user *cu = &cfg->users[i];
     char *claims = config_claims_json(cu);
-    struct store_user old;
-    int rc = store_user_get(db, a, p->id, &old, err);
-    if (rc != 0 && rc != ERR_NOTFOUND) {
-        free(claims);
-        return ERR_FAIL;
-    }
-    bool exists = rc == 0;
-    bool same = exists && !p->rehashed && strcmp(old.username, cu->username) == 0 &&
-                str_same(old.password_hash, p->hash) && str_same(old.config_pw_mac, p->mac) &&
-                str_same(old.claims, claims) && old.disabled == cu->disabled && old.from_config;
-    rc = 0;
+    bool exists = old != NULL;
+    bool same = exists && !p->rehashed && strcmp(old->username, cu->username) == 0 &&
+                str_same(old->password_hash, p->hash) && str_same(old->config_pw_mac, p->mac) &&
+                str_same(old->claims, claims) && old->disabled == cu->disabled && old->from_config;
+    int rc = 0;
     if (!same) {
         struct store_user u = {
             .id = p->id,
@@ -453,7 +477,7 @@ static int apply_one(struct store_conn *db, struct arena *a, const struct config
             .disabled = cu->disabled,
             .from_config = true,
             .config_pw_mac = p->mac,
-            .created_at = exists ? old.created_at : now,
+            .created_at = exists ? old->created_at : now,
             .updated_at = now,
         };
         rc = store_user_put(db, &u, err);
@@ -475,18 +499,18 @@ static int apply_one(struct store_conn *db, struct arena *a, const struct config
 /* A user the file declared at an earlier start but no longer does is deleted, with its consents, and
  * logged out: removing a user from the file must stop it logging in. */
 static int remove_stale(struct store_conn *db, struct arena *a, const struct config *cfg,
-                        const struct planned_user *plan, int64_t now, struct errbuf *err)
+                        const struct planned_user *plan, const struct user_rows *rows, int64_t now,
+                        struct errbuf *err)
 {
-    struct store_user *all;
-    size_t n;
-    int rc = store_user_list(db, a, &all, &n, err);
+    const struct store_user *all = rows->all;
+    size_t n = rows->n;
+    int rc = 0;
+    const char **declared = arena_alloc(a, (cfg->n_users + 1) * sizeof(*declared));
+    for (unsigned i = 0; i < cfg->n_users; i++)
+        declared[i] = plan[i].id;
+    str_sort(declared, cfg->n_users);
     for (size_t k = 0; rc == 0 && k < n; k++) {
-        if (!all[k].from_config)
-            continue;
-        bool declared = false;
-        for (unsigned i = 0; i < cfg->n_users && !declared; i++)
-            declared = strcmp(plan[i].id, all[k].id) == 0;
-        if (declared)
+        if (!all[k].from_config || str_sorted_has(declared, cfg->n_users, all[k].id))
             continue;
         rc = store_consent_delete(db, all[k].id, NULL, err);
         if (rc == 0)
@@ -520,11 +544,18 @@ int users_apply_plan(struct store_conn *db, struct arena *a, const struct config
                      const struct users_plan *plan, struct errbuf *err)
 {
     int64_t now = clock_now();
-    int rc = 0;
+    struct user_rows rows = {0};
+    int rc = store_user_list(db, a, &rows.all, &rows.n, err);
+    if (rc != 0)
+        return rc;
+    rows.by_id = arena_alloc(a, (rows.n + 1) * sizeof(*rows.by_id));
+    for (size_t k = 0; k < rows.n; k++)
+        rows.by_id[k] = &rows.all[k];
+    qsort(rows.by_id, rows.n, sizeof(*rows.by_id), user_row_cmp);
     for (unsigned i = 0; rc == 0 && i < cfg->n_users; i++)
-        rc = apply_one(db, a, cfg, i, &plan->users[i], now, err);
+        rc = apply_one(db, cfg, i, &plan->users[i], user_row(&rows, plan->users[i].id), now, err);
     if (rc == 0)
-        rc = remove_stale(db, a, cfg, plan->users, now, err);
+        rc = remove_stale(db, a, cfg, plan->users, &rows, now, err);
     return rc;
 }
 
