@@ -4,11 +4,12 @@
 #   make asan       ASan+UBSan build -> build/asan/ostiary
 #   make run        install deps, build, start a dev provider on http://localhost:4000
 #   make check      install deps, build, run every test (unit, integration, sanitizers, fuzz)
-#   make test       unit + integration tests on the release build (quick tier)
+#   make test       unit + integration tests on the release build (quick tier; SQLite, and PostgreSQL
+#                   too when OSTIARY_TEST_PG_URL names a server, see scripts/pg-test-cluster.sh)
 #   make docs       regenerate the key table of docs/configuration.md from src/core/config_keys.h
 #   make deb        Debian package of the release build -> build/deb/ostiary_<version>_<arch>.deb
 
-PKGS     := libh2o-evloop jansson openssl sqlite3 libsodium yaml-0.1
+PKGS     := libh2o-evloop jansson openssl sqlite3 libsodium yaml-0.1 libpq
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -674,9 +674,11 @@ static void flow_failed(struct vu *v)
 static const char *location_local(struct vu *v, const char *path_prefix)
 {
     const char *loc = v->location;
-    size_t bl = strlen(cfg.base);
+    size_t bl = strlen(cfg.base), il = strlen(cfg.issuer);
     if (strncmp(loc, cfg.base, bl) == 0)
         loc += bl;
+    else if (strncmp(loc, cfg.issuer, il) == 0) /* -i: several instances behind one issuer */
+        loc += il;
     size_t pl = strlen(path_prefix);
     return strncmp(loc, path_prefix, pl) == 0 ? loc + pl : NULL;
 }

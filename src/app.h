@@ -84,6 +84,7 @@ struct worker {
     struct client_cache *clients; /* oauth/client.c, owned by this worker */
     unsigned id;
     int64_t next_gc, next_key_reload, next_discovery_refresh, next_store_check;
+    bool gc_more; /* the last GC pass was full: run the next one at the next tick */
 };
 
 /* Finds a configured API by identifier; NULL if none. */

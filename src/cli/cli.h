@@ -56,6 +56,10 @@ int cli_check_start_files(const struct config *cfg, struct errbuf *err);
 /* cli_key_secret_read(cfg, true, ...), or dies with its message. */
 char *cli_key_secret(const struct config *cfg);
 
+/* SQLite: creates the directory of the database file (one level) if needed; other backends have no file.
+ * Dies on failure. */
+void cli_ensure_parent_dir(const char *dsn);
+
 /* Opens the store, applies pending migrations and opens one connection; dies on failure. */
 void cli_open_store(const struct config *cfg, struct store **st, struct store_conn **conn);
 
@@ -188,7 +192,7 @@ int user_cli_claims(struct arena *a, int argc, char **argv, json_t *claims, stru
                     struct errbuf *err);
 
 int cmd_serve(int argc, char **argv);
-int cmd_migrate(int argc, char **argv);
+int cmd_migrate(int argc, char **argv); /* cmd_migrate.c */
 int cmd_client(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_user(int argc, char **argv);

@@ -70,21 +70,26 @@ static void worker_fini(struct worker *w)
 
 /* Background work, spread over the workers: expired-row GC (bounded per pass) on worker 0, key reload
  * (rotation by the CLI or another instance) of the shared keystore, also on worker 0, the discovery
- * variant (clients changed by the CLI or another instance), and the check that the database file is still
- * there, on worker 0 too. */
+ * variant (clients changed by the CLI or another instance), and the check that the database is still the
+ * one opened, on worker 0 too. A GC pass removes at most GC_PASS rows; a full pass means there is more, and
+ * the next one runs at the next tick (about 100 ms later) rather than in 10 s: up to about 10 * GC_PASS rows
+ * a second, in short passes, so that an expired backlog is drained without stalling the loop. With several
+ * instances on PostgreSQL one of them collects at a time (an advisory lock); the others' passes return at
+ * once. */
+#define GC_PASS 500
 static void worker_tick(struct worker *w)
 {
     app_enter(w);
     int64_t now = clock_now();
     struct errbuf err = {{0}};
-    if (w->id == 0 && now >= w->next_gc) {
+    if (w->id == 0 && (now >= w->next_gc || w->gc_more)) {
         int removed = 0;
-        if (store_gc(w->db, now, 500, &removed, &err) != 0)
+        if (store_gc(w->db, now, GC_PASS, &removed, &err) != 0)
             log_warn("gc_failed", LS("detail", err.msg), NULL);
         else if (removed > 0)
             log_debug("gc", LI("removed", removed), NULL);
-        /* A full pass means there is more to collect: come back soon rather than doing more now. */
-        w->next_gc = now + (removed == 500 ? 1 : 10);
+        w->gc_more = removed == GC_PASS;
+        w->next_gc = now + 10;
     }
     /* The database file still the one opened (one stat a second): app_store_ok logs and reports a loss. */
     if (w->id == 0 && now >= w->next_store_check) {
@@ -475,11 +480,13 @@ int cmd_serve(int argc, char **argv)
         .ud = &sv,
     };
     int64_t t_ready = clock_mono_us();
+    /* The DSN may carry the database password: logged masked. */
     log_info("listening", LS("issuer", app->issuer), LS("listen", cfg->listen), LS("admin_listen", cfg->admin.listen),
-             LI("tls", tls), LI("workers", threads), LS("storage", cfg->storage), LI("dev", cfg->dev),
-             LI("trusted_proxies", cfg->n_trusted_proxies), LI("clients", cfg->n_clients), LI("users", cfg->n_users),
-             LI("start_us", t_ready - t_start), LI("config_us", t_config - t_start), LI("store_us", t_store - t_config),
-             LI("keys_us", t_keys - t_store), LI("records_us", t_records - t_keys), NULL);
+             LI("tls", tls), LI("workers", threads), LS("storage", store_dsn_redacted(app_arena, cfg->storage)),
+             LI("dev", cfg->dev), LI("trusted_proxies", cfg->n_trusted_proxies), LI("clients", cfg->n_clients),
+             LI("users", cfg->n_users), LI("start_us", t_ready - t_start), LI("config_us", t_config - t_start),
+             LI("store_us", t_store - t_config), LI("keys_us", t_keys - t_store),
+             LI("records_us", t_records - t_keys), NULL);
     if (http_server_run(&hc, &hooks, &sv.state.stop, &err) != 0)
         die("%s", err.msg);
     if (warming)

@@ -143,12 +143,12 @@ static char *read_secret_file(const char *path)
     return s;
 }
 
-/* The directory of the SQLite file, or "." — where dev mode keeps its generated key secret. */
+/* The directory of the SQLite file, or "." (also for a database server) — where dev mode keeps its
+ * generated key secret. */
 static char *dev_secret_path(const struct config *cfg)
 {
     const char *dsn = cfg->storage;
-    const char *p = strchr(dsn, ':');
-    p = p != NULL ? p + 1 : dsn;
+    const char *p = strncmp(dsn, "sqlite:", 7) == 0 ? dsn + 7 : "";
     const char *slash = strrchr(p, '/');
     size_t dirlen = slash != NULL ? (size_t)(slash - p) : 0;
     size_t n = dirlen + 32;
@@ -248,10 +248,11 @@ int cli_check_start_files(const struct config *cfg, struct errbuf *err)
     return 0;
 }
 
-static void ensure_parent_dir(const char *dsn)
+void cli_ensure_parent_dir(const char *dsn)
 {
-    const char *p = strchr(dsn, ':');
-    p = p != NULL ? p + 1 : dsn;
+    if (strncmp(dsn, "sqlite:", 7) != 0)
+        return;
+    const char *p = dsn + 7;
     const char *slash = strrchr(p, '/');
     if (slash == NULL || slash == p)
         return;
@@ -264,7 +265,7 @@ static void ensure_parent_dir(const char *dsn)
 void cli_open_store(const struct config *cfg, struct store **st, struct store_conn **conn)
 {
     struct errbuf err = {{0}};
-    ensure_parent_dir(cfg->storage);
+    cli_ensure_parent_dir(cfg->storage);
     if (store_open(cfg->storage, st, &err) != 0)
         die("storage: %s", err.msg);
     int applied = 0;
@@ -272,26 +273,4 @@ void cli_open_store(const struct config *cfg, struct store **st, struct store_co
         die("storage: migration failed: %s", err.msg);
     if (store_conn_open(*st, conn, &err) != 0)
         die("storage: %s", err.msg);
-}
-
-int cmd_migrate(int argc, char **argv)
-{
-    struct cli_globals g = {0};
-    bool create = false;
-    cli_parse_globals("migrate", argc, argv, &g, "--create", &create);
-    struct config *cfg = cli_load_config(&g);
-    struct errbuf err = {{0}};
-    struct store *st;
-    ensure_parent_dir(cfg->storage);
-    /* --create: the operator says this is the store from now on, even where the configuration's previous
-     * one is gone or was another (store.h, STORE_OPEN_CREATE). */
-    if (store_open_flags(cfg->storage, create ? STORE_OPEN_CREATE : 0, &st, &err) != 0)
-        die("storage: %s", err.msg);
-    int applied = 0;
-    if (store_migrate(st, &applied, &err) != 0)
-        die("migration failed: %s", err.msg);
-    printf("%d migration(s) applied\n", applied);
-    store_close(st);
-    config_free(cfg);
-    return 0;
 }

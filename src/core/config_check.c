@@ -404,12 +404,16 @@ static int validate_bounds(struct config *cfg, struct errbuf *err)
 static int validate_storage_log(struct config *cfg, struct errbuf *err)
 {
     char buf[STR_SHOWN_SIZE];
-    if (cfg->storage == NULL || strncmp(cfg->storage, "sqlite:", 7) != 0 || cfg->storage[7] == '\0') {
+    const char *stg = cfg->storage != NULL ? cfg->storage : "";
+    bool sqlite = strncmp(stg, "sqlite:", 7) == 0 && stg[7] != '\0';
+    bool postgres = strncmp(stg, "postgres://", 11) == 0 || strncmp(stg, "postgresql://", 13) == 0;
+    if (!sqlite && !postgres) {
         /* Only the scheme is shown: a database URL can carry a password. */
-        const char *st = cfg->storage != NULL ? cfg->storage : "";
-        size_t sl = strcspn(st, ":");
-        config_error(cfg, err, "storage", "unsupported storage '%.*s'; expected sqlite:<path>",
-                     (int)(sl < 32 ? sl : 32), str_shown(st, buf));
+        size_t sl = strcspn(stg, ":");
+        config_error(cfg, err, "storage",
+                     "unsupported storage '%.*s'; expected sqlite:<path> or "
+                     "postgres://user:password@host:port/database",
+                     (int)(sl < 32 ? sl : 32), str_shown(stg, buf));
         return ERR_INVALID;
     }
     if (!ONE_OF(cfg->log_level, log_levels_allowed)) {

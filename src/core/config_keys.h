@@ -32,10 +32,14 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
       "absolute `http`/`https` URL, see [issuer](#issuer)")                                                  \
     X(listen, STR, "127.0.0.1:4000", 0, 0, CFG_RESTART,                                                      \
       "`host:port`, `[ipv6]:port` or `:port` (= `0.0.0.0:port`)")                                            \
-    X(storage, STR, "sqlite:./var/ostiary.db", 0, 0, CFG_RESTART, "`sqlite:<file path>`")                    \
+    X(storage, STR, "sqlite:./var/ostiary.db", 0, 0, CFG_RESTART,                                            \
+      "`sqlite:<file path>`, or `postgres://user:password@host:port/database?params` for several "          \
+      "instances on one PostgreSQL ([deployment.md](deployment.md))")                                        \
     X(workers, U32, "0", 0, 1024, CFG_RESTART,                                                               \
       "event-loop threads; 0 = number of online CPUs. As many pool threads again verify login passwords "    \
-      "(argon2id) off the loops; each thread has its own store connection")                                  \
+      "(argon2id) off the loops; each thread has its own store connection (on PostgreSQL: twice `workers` "  \
+      "connections per instance; more workers than cores can hide database round trips, see "                \
+      "[deployment.md](deployment.md#threads-and-connections))")                                             \
     X(log_level, STR, "info", 0, 0, CFG_RESTART, "`debug`, `info`, `warn`, `error`")                         \
     X(dev, BOOL, "false", 0, 0, CFG_RESTART, "boolean, see [dev mode](#dev-mode)")                           \
     /* Off: a plain-HTTP listener sees HTTP/2 only from clients that assume it without asking (prior        \

@@ -125,7 +125,11 @@ static struct {
     double service_ms;             /* moving average of one job's service time, for Retry-After */
     bool stop;
     const struct http_server_hooks *hooks;
-} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0, 100.0, false, NULL};
+    /* The server's stop flag: a pool thread takes no new job once it is set, even before the loops have
+     * noticed it and stopped the pool (a loop notices at its next wake-up, and a thread finishing a job
+     * meanwhile would start hashing another password after the stop). */
+    atomic_int *server_stop;
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0, 100.0, false, NULL, NULL};
 
 static h2o_globalconf_t globalconf;
 static const struct http_server_config *server_cfg; /* while http_server_run runs */
@@ -591,7 +595,8 @@ static void *pool_main(void *arg)
         pthread_mutex_lock(&pool.mu);
         while (pool.head == NULL && !pool.stop)
             pthread_cond_wait(&pool.cv, &pool.mu);
-        if (pool.stop) { /* what is still queued belongs to the loops: they answer it */
+        if (pool.stop || (pool.server_stop != NULL && atomic_load(pool.server_stop))) {
+            /* What is still queued belongs to the loops: they answer it. */
             pthread_mutex_unlock(&pool.mu);
             break;
         }
@@ -1098,6 +1103,7 @@ int http_server_run(const struct http_server_config *cfg, const struct http_serv
     /* The pool for offloaded requests: as many threads as loops, each with its own context. */
     unsigned np = hooks->offload != NULL ? n : 0;
     pool.hooks = hooks;
+    pool.server_stop = stop;
     pool.threads = np;
     pool.max_queued = cfg->max_queued_jobs > 0 ? cfg->max_queued_jobs : 1;
     struct thread *threads = calloc(n, sizeof(*threads));

@@ -159,7 +159,7 @@ int authz_load_client(struct http_req *req, const char *client_id, struct client
     if (rc == ERR_NOTFOUND)
         return rc;
     if (rc != 0) {
-        log_error("store_error", LS("rid", req->rid), LS("op", "client_get"), LS("detail", err.msg), NULL);
+        oauth_store_failed(req, "client_get", rc, &err);
         return rc;
     }
     if (client_from_store(req->arena, &sc, out) != 0)
@@ -217,7 +217,7 @@ static bool validate_client_and_redirect(struct http_req *req, const struct form
         return false;
     }
     if (rc != 0) {
-        page_error(req, OAUTH_ERROR(SERVER_ERROR, "the request could not be processed"));
+        page_error(req, oauth_store_error(rc));
         return false;
     }
     rc = param(f, "redirect_uri", &v);
@@ -464,9 +464,8 @@ static void go_to_page(struct http_req *req, const char *page, const struct auth
         int rc = interaction_create(req, ar->client_id, j, &ia, &err);
         json_decref(j);
         if (rc != 0) {
-            log_error("store_error", LS("rid", req->rid), LS("op", "interaction_create"), LS("detail", err.msg), NULL);
             authz_respond_error(req, ar->redirect_uri, ar->response_mode,
-                                OAUTH_ERROR(SERVER_ERROR, "the request could not be processed"), ar->state);
+                                oauth_store_failed(req, "interaction_create", rc, &err), ar->state);
             return;
         }
         id = ia.id;
@@ -529,9 +528,8 @@ static void issue_code(struct http_req *req, const struct client *c, const struc
     int rc = store_token_put(w->db, &t, &err);
     free(text);
     if (rc != 0) {
-        log_error("store_error", LS("rid", req->rid), LS("op", "code_put"), LS("detail", err.msg), NULL);
-        authz_respond_error(req, ar->redirect_uri, ar->response_mode,
-                            OAUTH_ERROR(SERVER_ERROR, "the authorization code could not be issued"), ar->state);
+        authz_respond_error(req, ar->redirect_uri, ar->response_mode, oauth_store_failed(req, "code_put", rc, &err),
+                            ar->state);
         return;
     }
     struct authz_param p = {"code", code};
@@ -545,9 +543,8 @@ void authz_resume(struct http_req *req, const struct client *c, const struct aut
     struct errbuf err;
     int rc = session_load(req, &s, &err);
     if (rc != 0 && rc != ERR_NOTFOUND) {
-        log_error("store_error", LS("rid", req->rid), LS("op", "session_load"), LS("detail", err.msg), NULL);
         authz_respond_error(req, ar->redirect_uri, ar->response_mode,
-                            OAUTH_ERROR(SERVER_ERROR, "the request could not be processed"), ar->state);
+                            oauth_store_failed(req, "session_load", rc, &err), ar->state);
         return;
     }
     bool have_session = rc == 0;

@@ -29,7 +29,7 @@ void authz_resume(struct http_req *req, const struct client *c, const struct aut
 
 json_t *authz_request_to_json(const struct authz_request *ar);
 int authz_request_from_json(struct arena *a, json_t *o, struct authz_request *ar);
-/* 0, ERR_NOTFOUND, or <0 on store/metadata failure. */
+/* 0, ERR_NOTFOUND, or <0 on store/metadata failure (logged; oauth_store_error(rc) is the answer). */
 int authz_load_client(struct http_req *req, const char *client_id, struct client *out);
 
 /* Whether the redirect_uri of a request (`given`) is the `registered` one: simple string comparison (OIDC

@@ -416,10 +416,8 @@ struct oauth_error client_authenticate(struct http_req *req, const struct form *
     int rc = client_lookup(w, req->arena, cid, &sc, &err);
     if (rc == ERR_NOTFOUND)
         return fail;
-    if (rc != 0) {
-        log_error("store_error", LS("rid", req->rid), LS("op", "client_get"), LS("detail", err.msg), NULL);
-        return OAUTH_ERROR(SERVER_ERROR, "storage unavailable");
-    }
+    if (rc != 0)
+        return oauth_store_failed(req, "client_get", rc, &err);
     if (client_from_store(req->arena, &sc, out) != 0) {
         log_error("bad_client_metadata", LS("rid", req->rid), LS("client_id", cid), NULL);
         return OAUTH_ERROR(SERVER_ERROR, "client registration is invalid");

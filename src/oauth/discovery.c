@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "jose/jose.h"
 #include "oauth/endpoints.h"
+#include "oauth/error.h"
 #include "oauth/scope.h"
 #include "session/users.h"
 #include "store/store.h"
@@ -182,6 +183,9 @@ void oauth_jwks_handle(struct http_req *req)
     http_res_body(req, 200, "application/jwk-set+json", jwks, len);
 }
 
+/* 200 while this instance can serve: its database answers (a round trip on PostgreSQL, nothing on
+ * SQLite). 503 while it cannot, so that a load balancer sends requests to the other instances. The body
+ * also counts the round trips to the database since the start (bench/pg.sh divides them by requests). */
 void oauth_healthz_handle(struct http_req *req)
 {
     if (!oauth_get_or_head(req))
@@ -189,10 +193,26 @@ void oauth_healthz_handle(struct http_req *req)
     http_res_header(req, "Cache-Control", "no-store");
     if (!app_store_ok(req->worker)) {
         static const char lost[] = "{\"status\":\"error\",\"error\":\"storage_unavailable\","
-                                   "\"error_description\":\"the database file was deleted or replaced\"}";
+                                   "\"error_description\":\"the database was deleted or replaced\"}";
         req->log_error = "storage_unavailable";
         http_res_json(req, 503, lost, sizeof(lost) - 1);
         return;
     }
-    http_res_json(req, 200, "{\"status\":\"ok\"}", 15);
+    struct errbuf err;
+    int rc = store_ping(req->worker->db, &err);
+    if (rc != 0) {
+        log_warn("healthz_storage", LS("rid", req->rid), LI("rc", rc), LS("detail", err.msg), NULL);
+        http_res_header(req, "Retry-After", OAUTH_RETRY_AFTER);
+        static const char body[] = "{\"status\":\"unavailable\",\"storage\":\"unreachable\"}";
+        http_res_json(req, 503, body, sizeof(body) - 1);
+        return;
+    }
+    json_t *o = json_pack("{s:s, s:I}", "status", "ok", "store_round_trips",
+                          (json_int_t)store_round_trips(req->worker->app->store));
+    char *body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (body == NULL)
+        abort();
+    http_res_json(req, 200, body, strlen(body));
+    free(body);
 }

@@ -97,7 +97,7 @@ static struct oauth_error logout_validate(struct http_req *req, const struct for
         if (rc == ERR_NOTFOUND)
             return OAUTH_ERROR(INVALID_REQUEST, "unknown client_id");
         if (rc != 0)
-            return OAUTH_ERROR(SERVER_ERROR, "the request could not be processed");
+            return oauth_store_error(rc);
         lr->have_client = true;
         req->log_client_id = lr->client.client_id;
     }
@@ -214,7 +214,7 @@ void oauth_end_session_handle(struct http_req *req)
     int rc = interaction_create(req, lr.have_client ? lr.client.client_id : "", j, &ia, &err);
     json_decref(j);
     if (rc != 0) {
-        page_error(req, OAUTH_ERROR(SERVER_ERROR, "please try again"));
+        page_error(req, oauth_store_failed(req, "interaction_create", rc, &err));
         return;
     }
     json_t *d = json_object();

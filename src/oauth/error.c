@@ -9,6 +9,8 @@
 #include <jansson.h>
 
 #include "core/arena.h"
+#include "core/err.h"
+#include "core/log.h"
 #include "http/http.h"
 #include "core/banned.h"
 
@@ -80,6 +82,24 @@ void oauth_error_record(struct http_req *req, struct oauth_error e)
     req->log_error = oauth_err_str(e.code);
 }
 
+struct oauth_error oauth_store_failed(struct http_req *req, const char *op, int rc, const struct errbuf *err)
+{
+    const char *detail = err != NULL ? err->msg : "";
+    /* An outage is the operator's to see, once per request, but not a bug of ours: a warning. */
+    if (rc == ERR_UNAVAILABLE)
+        log_warn("store_error", LS("rid", req->rid), LS("op", op), LI("rc", rc), LS("detail", detail), NULL);
+    else
+        log_error("store_error", LS("rid", req->rid), LS("op", op), LI("rc", rc), LS("detail", detail), NULL);
+    return oauth_store_error(rc);
+}
+
+struct oauth_error oauth_store_error(int rc)
+{
+    if (rc == ERR_UNAVAILABLE)
+        return OAUTH_ERROR(TEMPORARILY_UNAVAILABLE, "the database is unreachable; retry shortly");
+    return OAUTH_ERROR(SERVER_ERROR, "storage failure");
+}
+
 void oauth_error_send_json(struct http_req *req, struct oauth_error e)
 {
     oauth_error_record(req, e);
@@ -105,6 +125,8 @@ void oauth_error_send_json(struct http_req *req, struct oauth_error e)
             v = arena_printf(req->arena, "%s error=\"%s\"", e.challenge, code);
         http_res_header(req, "WWW-Authenticate", v);
     }
+    if (status == 503)
+        http_res_header(req, "Retry-After", OAUTH_RETRY_AFTER);
     http_res_no_store(req);
     http_res_json(req, status, text, strlen(text));
     free(text);

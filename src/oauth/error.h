@@ -71,6 +71,17 @@ static inline bool oauth_failed(struct oauth_error e)
 
 const char *oauth_err_str(enum oauth_err code);
 int oauth_err_status(const struct oauth_error *e);
+struct errbuf;
+/* A store call failed with rc (not NOTFOUND/CONFLICT, which callers handle themselves): logs it once
+ * (store_error with op and the store's detail, which never holds a secret) and returns what to answer:
+ * temporarily_unavailable (503, Retry-After) when the database cannot be reached now (ERR_UNAVAILABLE),
+ * server_error (500) for anything else. */
+struct oauth_error oauth_store_failed(struct http_req *req, const char *op, int rc, const struct errbuf *err);
+/* The same answer without logging, for a failure already logged where it happened. */
+struct oauth_error oauth_store_error(int rc);
+/* Seconds a client is asked to wait after a 503 (Retry-After). */
+#define OAUTH_RETRY_AFTER "2"
+
 /* Renders e as a JSON error response ({"error","error_description"}) with no-store headers and, for
  * 401 with a challenge, WWW-Authenticate. Counts the error by code and records it for the access log. */
 void oauth_error_send_json(struct http_req *req, struct oauth_error e);

@@ -68,12 +68,17 @@ void page_error(struct http_req *req, struct oauth_error e)
 {
     oauth_error_record(req, e);
     json_t *d = json_object();
-    json_object_set_new(d, "title", json_string("Something went wrong"));
+    bool later = e.code == OAUTH_ERR_TEMPORARILY_UNAVAILABLE;
+    json_object_set_new(d, "title", json_string(later ? "Temporarily unavailable: try again in a moment"
+                                                      : "Something went wrong"));
     json_object_set_new(d, "error", json_string(oauth_err_str(e.code)));
     if (e.description != NULL)
         json_object_set_new(d, "error_description", json_string(e.description));
-    /* An explicit status (405 wrong method, 403 failed CSRF check) is kept; otherwise 400, or 500. */
-    int status = e.http_status != 0 ? e.http_status : (oauth_err_status(&e) >= 500 ? 500 : 400);
+    /* An explicit status (405 wrong method, 403 failed CSRF check) is kept; otherwise 400, 500, or 503
+     * (with Retry-After) while the database is unreachable. */
+    int status = e.http_status != 0 ? e.http_status : (oauth_err_status(&e) >= 500 ? oauth_err_status(&e) : 400);
+    if (status == 503)
+        http_res_header(req, "Retry-After", OAUTH_RETRY_AFTER);
     page_send(req, status, "error", d);
     json_decref(d);
 }

@@ -57,7 +57,10 @@ struct oauth_error grant_client_credentials(struct http_req *req, const struct c
     ar.now = clock_now();
     struct access_token at;
     struct errbuf err;
-    if (token_issue_access(req->worker, req->arena, &ar, &at, &err) != 0) {
+    int rc = token_issue_access(req->worker, req->arena, &ar, &at, &err);
+    if (rc == ERR_UNAVAILABLE) /* the store's write; a signature never says this */
+        return oauth_store_failed(req, "token_put", rc, &err);
+    if (rc != 0) {
         log_error("token_issue_failed", LS("rid", req->rid), LS("client_id", c->client_id), LS("detail", err.msg),
                   NULL);
         return OAUTH_ERROR(SERVER_ERROR, "the token could not be issued");

@@ -102,8 +102,7 @@ static struct oauth_error id_token_claims(struct http_req *req, const char *sub,
         return OAUTH_ERROR(INVALID_GRANT,
                            "the user of this authorization code no longer exists or is disabled");
     if (rc != 0) {
-        log_error("store_error", LS("rid", req->rid), LS("op", "user_get"), LS("detail", err.msg), NULL);
-        return OAUTH_ERROR(SERVER_ERROR, "storage unavailable");
+        return oauth_store_failed(req, "user_get", rc, &err);
     }
     struct scope_set set;
     scope_parse(req->arena, scope, strlen(scope), &set);
@@ -133,18 +132,15 @@ struct oauth_error grant_authorization_code(struct http_req *req, const struct c
     if (rc == ERR_NOTFOUND || (rc == 0 && code.kind != STORE_TOKEN_CODE))
         return OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
     if (rc != 0) {
-        log_error("store_error", LS("rid", req->rid), LS("op", "code_get"), LS("detail", err.msg), NULL);
-        return OAUTH_ERROR(SERVER_ERROR, "storage unavailable");
+        return oauth_store_failed(req, "code_get", rc, &err);
     }
     if (code.client_id == NULL || strcmp(code.client_id, c->client_id) != 0)
         return OAUTH_ERROR(INVALID_GRANT, "the authorization code was not issued to this client");
     if (code.consumed_at != 0) {
         /* RFC 6749 §4.1.2: a second use revokes every token issued from the code. */
-        if (grant_revoke_family(req, c, code.grant_id, "code_replay", &err) != 0) {
-            log_error("store_error", LS("rid", req->rid), LS("op", "grant_revoke"), LS("detail", err.msg),
-                      NULL);
-            return OAUTH_ERROR(SERVER_ERROR, "storage unavailable");
-        }
+        rc = grant_revoke_family(req, c, code.grant_id, "code_replay", &err);
+        if (rc != 0)
+            return oauth_store_failed(req, "grant_revoke", rc, &err);
         return OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
     }
     if (code.revoked_at != 0 || code.exp <= now)
@@ -197,32 +193,25 @@ struct oauth_error grant_authorization_code(struct http_req *req, const struct c
         return e;
 
     /* One transaction: the code is consumed and every row written, or nothing is. */
-    if (store_begin(db, &err) != 0) {
-        log_error("store_error", LS("rid", req->rid), LS("op", "begin"), LS("detail", err.msg), NULL);
-        return OAUTH_ERROR(SERVER_ERROR, "storage unavailable");
-    }
+    rc = store_begin(db, &err);
+    if (rc != 0)
+        return oauth_store_failed(req, "begin", rc, &err);
     struct store_token consumed;
     rc = store_token_consume(db, req->arena, hash, STORE_TOKEN_CODE, now, &consumed, &err);
     if (rc == ERR_CONFLICT) {
-        /* Lost the race to a concurrent redemption: a replay all the same. */
+        /* Lost the race to a concurrent redemption: a replay all the same. The consume changed nothing: end
+         * its transaction before revoking, as store.h asks (the lost consume may hold the row's lock). */
+        store_rollback(db);
         rc = grant_revoke_family(req, c, code.grant_id, "code_replay", &err);
-        if (rc == 0)
-            rc = store_commit(db, &err);
-        else
-            store_rollback(db);
-        if (rc != 0) {
-            log_error("store_error", LS("rid", req->rid), LS("op", "grant_revoke"), LS("detail", err.msg),
-                      NULL);
-            return OAUTH_ERROR(SERVER_ERROR, "storage unavailable");
-        }
+        if (rc != 0)
+            return oauth_store_failed(req, "grant_revoke", rc, &err);
         return OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
     }
     if (rc != 0) {
         store_rollback(db);
         if (rc == ERR_NOTFOUND) /* expired or revoked since the read */
             return OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
-        log_error("store_error", LS("rid", req->rid), LS("op", "code_consume"), LS("detail", err.msg), NULL);
-        return OAUTH_ERROR(SERVER_ERROR, "storage unavailable");
+        return oauth_store_failed(req, "code_consume", rc, &err);
     }
     e = grant_tokens_commit(req, &t);
     if (oauth_failed(e))

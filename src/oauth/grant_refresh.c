@@ -57,26 +57,19 @@ enum refresh_verdict refresh_classify(const struct store_token *rt, const struct
     return REFRESH_RETRY;
 }
 
-static struct oauth_error store_failed(struct http_req *req, const char *op, const struct errbuf *err)
-{
-    log_error("store_error", LS("rid", req->rid), LS("op", op), LS("detail", err->msg), NULL);
-    return OAUTH_ERROR(SERVER_ERROR, "storage unavailable");
-}
-
-/* The family is revoked: reuse of a rotated refresh token means two parties hold it (RFC 9700 §4.14.2). */
+/* The family is revoked: reuse of a rotated refresh token means two parties hold it (RFC 9700 §4.14.2).
+ * Called inside the consume's transaction (in_tx), it ends that first: the consume changed nothing, and
+ * store.h asks for the group to end before revoking (the lost consume may hold the row's lock, which
+ * another loser's revocation would wait for while this one waits for that revocation). */
 static struct oauth_error reuse_detected(struct http_req *req, const struct client *c, const char *grant_id,
                                          bool in_tx)
 {
     struct errbuf err;
+    if (in_tx)
+        store_rollback(req->worker->db);
     int rc = grant_revoke_family(req, c, grant_id, "refresh_token_reuse", &err);
-    if (in_tx) {
-        if (rc == 0)
-            rc = store_commit(req->worker->db, &err);
-        else
-            store_rollback(req->worker->db);
-    }
     if (rc != 0)
-        return store_failed(req, "grant_revoke", &err);
+        return oauth_store_failed(req, "grant_revoke", rc, &err);
     return OAUTH_ERROR(INVALID_GRANT, RT_REUSED);
 }
 
@@ -136,12 +129,13 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
     if (rc == ERR_NOTFOUND || (rc == 0 && rt.kind != STORE_TOKEN_REFRESH))
         return OAUTH_ERROR(INVALID_GRANT, RT_INVALID);
     if (rc != 0)
-        return store_failed(req, "refresh_get", &err);
+        return oauth_store_failed(req, "refresh_get", rc, &err);
     if (rt.client_id == NULL || strcmp(rt.client_id, c->client_id) != 0)
         return OAUTH_ERROR(INVALID_GRANT, "the refresh token was not issued to this client");
     enum refresh_verdict verdict;
-    if (classify(req, &rt, now, &verdict, &err) != 0)
-        return store_failed(req, "refresh_successor_get", &err);
+    rc = classify(req, &rt, now, &verdict, &err);
+    if (rc != 0)
+        return oauth_store_failed(req, "refresh_successor_get", rc, &err);
     if (verdict == REFRESH_INVALID)
         return OAUTH_ERROR(INVALID_GRANT, RT_INVALID);
     if (verdict == REFRESH_REUSE)
@@ -173,7 +167,7 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
     if (rc == ERR_NOTFOUND || (rc == 0 && u.disabled))
         return OAUTH_ERROR(INVALID_GRANT, "the user of this grant no longer exists or is disabled");
     if (rc != 0)
-        return store_failed(req, "user_get", &err);
+        return oauth_store_failed(req, "user_get", rc, &err);
 
     json_t *data = grant_data_parse(req->arena, rt.data);
     struct grant_tokens_req g = {0};
@@ -194,8 +188,9 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
     if (oauth_failed(e))
         return e;
 
-    if (store_begin(db, &err) != 0)
-        return store_failed(req, "begin", &err);
+    rc = store_begin(db, &err);
+    if (rc != 0)
+        return oauth_store_failed(req, "begin", rc, &err);
     /* Inside the transaction the row is read again: a concurrent rotation, retry or revocation since the
      * read above decides now. Exactly one of concurrent presentations consumes an unused token. */
     struct store_token cur;
@@ -215,7 +210,7 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
     }
     if (rc != 0) {
         store_rollback(db);
-        return store_failed(req, "refresh_consume", &err);
+        return oauth_store_failed(req, "refresh_consume", rc, &err);
     }
     if (verdict == REFRESH_REUSE)
         return reuse_detected(req, c, rt.grant_id, true);
@@ -226,9 +221,10 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
     if (verdict == REFRESH_RETRY)
         log_info("refresh_retry", LS("rid", req->rid), LS("client_id", c->client_id), LS("grant_id", rt.grant_id),
                  NULL);
-    if (link_successor(db, hash, &cur, &t, verdict, now, &err) != 0) {
+    rc = link_successor(db, hash, &cur, &t, verdict, now, &err);
+    if (rc != 0) {
         store_rollback(db);
-        return store_failed(req, "refresh_link", &err);
+        return oauth_store_failed(req, "refresh_link", rc, &err);
     }
     e = grant_tokens_commit(req, &t);
     if (oauth_failed(e))

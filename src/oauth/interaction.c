@@ -51,14 +51,17 @@ static bool page_load(struct http_req *req, struct page_ctx *pc)
     struct errbuf err;
     int rc = id != NULL ? interaction_load(req, id, &pc->ia, &err) : ERR_NOTFOUND;
     if (rc != 0) {
-        if (rc != ERR_NOTFOUND)
-            log_error("store_error", LS("rid", req->rid), LS("op", "interaction_load"), LS("detail", err.msg), NULL);
-        page_error(req, rc == ERR_NOTFOUND ? expired() : OAUTH_ERROR(SERVER_ERROR, "please try again"));
+        page_error(req, rc == ERR_NOTFOUND ? expired() : oauth_store_failed(req, "interaction_load", rc, &err));
         return false;
     }
-    if (authz_request_from_json(req->arena, json_object_get(pc->ia.data, "request"), &pc->ar) != 0 ||
-        authz_load_client(req, pc->ar.client_id, &pc->client) != 0) {
+    if (authz_request_from_json(req->arena, json_object_get(pc->ia.data, "request"), &pc->ar) != 0) {
         page_error(req, expired());
+        return false;
+    }
+    rc = authz_load_client(req, pc->ar.client_id, &pc->client);
+    if (rc != 0) {
+        /* A client deleted since: the request is over. The store failing (logged): 503 or 500. */
+        page_error(req, rc == ERR_NOTFOUND ? expired() : oauth_store_error(rc));
         return false;
     }
     req->log_client_id = pc->client.client_id;
@@ -119,6 +122,18 @@ static void login_page(struct http_req *req, struct page_ctx *pc, int status, co
     json_decref(d);
 }
 
+/* The login page again, with 503 (and Retry-After) while the database is unreachable, else 500. */
+static void login_store_failed(struct http_req *req, struct page_ctx *pc, const char *op, int rc,
+                               const struct errbuf *err, const char *username)
+{
+    struct oauth_error e = oauth_store_failed(req, op, rc, err);
+    int status = oauth_err_status(&e);
+    oauth_error_record(req, e);
+    if (status == 503)
+        http_res_header(req, "Retry-After", OAUTH_RETRY_AFTER);
+    login_page(req, pc, status, "Sign-in is unavailable right now. Try again in a moment.", username);
+}
+
 void oauth_login_handle(struct http_req *req)
 {
     struct page_ctx pc;
@@ -165,16 +180,15 @@ void oauth_login_handle(struct http_req *req)
         return;
     }
     if (rc != 0) {
-        log_error("store_error", LS("rid", req->rid), LS("op", "user_authenticate"), LS("detail", err.msg), NULL);
-        login_page(req, &pc, 500, "Sign-in is unavailable right now. Try again.", username);
+        login_store_failed(req, &pc, "user_authenticate", rc, &err, username);
         return;
     }
     login_limiter_success(app->limiter, username, req->peer, device);
     struct session prev, s;
     bool had = session_load(req, &prev, &err) == 0;
-    if (session_create(req, u.id, "pwd", had ? &prev : NULL, &s, &err) != 0) {
-        log_error("store_error", LS("rid", req->rid), LS("op", "session_create"), LS("detail", err.msg), NULL);
-        login_page(req, &pc, 500, "Sign-in is unavailable right now. Try again.", username);
+    rc = session_create(req, u.id, "pwd", had ? &prev : NULL, &s, &err);
+    if (rc != 0) {
+        login_store_failed(req, &pc, "session_create", rc, &err, username);
         return;
     }
     device_cookie_set(req, username);
@@ -324,8 +338,9 @@ void oauth_consent_handle(struct http_req *req)
     cs.scope = scope_join(req->arena, &merged);
     cs.resources = scope_join(req->arena, &rmerged);
     cs.created_at = cs.updated_at = clock_now();
-    if (store_consent_put(req->worker->db, &cs, &err) != 0)
-        log_error("store_error", LS("rid", req->rid), LS("op", "consent_put"), LS("detail", err.msg), NULL);
+    int rc = store_consent_put(req->worker->db, &cs, &err);
+    if (rc != 0) /* not fatal: the consent is asked again next time */
+        oauth_store_failed(req, "consent_put", rc, &err);
     authz_resume(req, &pc.client, &pc.ar, &pc.ia, PROMPT_CONSENT | PROMPT_SELECT_ACCOUNT);
 }
 

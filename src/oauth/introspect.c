@@ -106,9 +106,9 @@ void oauth_introspect_handle(struct http_req *req)
     }
     struct token_info ti;
     struct errbuf err;
-    if (token_lookup(req->worker, req->arena, token.p, token.len, clock_now(), &ti, &err) != 0) {
-        log_error("store_error", LS("rid", req->rid), LS("op", "introspect"), LS("detail", err.msg), NULL);
-        oauth_error_send_json(req, OAUTH_ERROR(SERVER_ERROR, "storage unavailable"));
+    int rc = token_lookup(req->worker, req->arena, token.p, token.len, clock_now(), &ti, &err);
+    if (rc != 0) {
+        oauth_error_send_json(req, oauth_store_failed(req, "introspect", rc, &err));
         return;
     }
     if (ti.active && !may_introspect(&c, &ti))

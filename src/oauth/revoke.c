@@ -29,10 +29,9 @@ void oauth_revoke_handle(struct http_req *req)
     if (!oauth_failed(e)) {
         bool foreign = false;
         struct errbuf err;
-        if (token_revoke(req->worker, req->arena, token.p, token.len, c.client_id, clock_now(), &foreign, &err) !=
-            0) {
-            log_error("store_error", LS("rid", req->rid), LS("op", "revoke"), LS("detail", err.msg), NULL);
-            e = OAUTH_ERROR(SERVER_ERROR, "storage unavailable");
+        int rc = token_revoke(req->worker, req->arena, token.p, token.len, c.client_id, clock_now(), &foreign, &err);
+        if (rc != 0) {
+            e = oauth_store_failed(req, "revoke", rc, &err);
         } else if (foreign) {
             e = OAUTH_ERROR(INVALID_REQUEST, "the token was not issued to this client");
         }

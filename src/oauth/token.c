@@ -202,10 +202,8 @@ struct oauth_error grant_tokens_commit(struct http_req *req, const struct grant_
         rc = store_commit(db, &err);
     else
         store_rollback(db);
-    if (rc != 0) {
-        log_error("store_error", LS("rid", req->rid), LS("op", "grant_commit"), LS("detail", err.msg), NULL);
-        return OAUTH_ERROR(SERVER_ERROR, "storage unavailable");
-    }
+    if (rc != 0)
+        return oauth_store_failed(req, "grant_commit", rc, &err);
     return OAUTH_OK;
 }
 

@@ -104,11 +104,9 @@ static struct oauth_error userinfo_validate(struct http_req *req, const struct u
 {
     struct worker *w = req->worker;
     struct errbuf err;
-    if (token_lookup(w, req->arena, ur->token.p, ur->token.len, clock_now(), ti, &err) != 0) {
-        log_error("store_error", LS("rid", req->rid), LS("op", "userinfo_lookup"), LS("detail", err.msg),
-                  NULL);
-        return OAUTH_ERROR(SERVER_ERROR, "storage unavailable");
-    }
+    int rc = token_lookup(w, req->arena, ur->token.p, ur->token.len, clock_now(), ti, &err);
+    if (rc != 0)
+        return oauth_store_failed(req, "userinfo_lookup", rc, &err);
     if (!ti->active || ti->kind == NULL || strcmp(ti->kind, "access_token") != 0)
         return invalid_token("the access token is invalid, expired or revoked");
     if (ti->sub == NULL || ti->sub[0] == '\0')
@@ -123,13 +121,11 @@ static struct oauth_error userinfo_validate(struct http_req *req, const struct u
         http_res_header(req, "WWW-Authenticate", "Bearer error=\"insufficient_scope\", scope=\"openid\"");
         return OAUTH_ERROR(INSUFFICIENT_SCOPE, "the access token does not have the openid scope");
     }
-    int rc = store_user_get(w->db, req->arena, ti->sub, user, &err);
+    rc = store_user_get(w->db, req->arena, ti->sub, user, &err);
     if (rc == ERR_NOTFOUND || (rc == 0 && user->disabled))
         return invalid_token("the user of this access token no longer exists or is disabled");
-    if (rc != 0) {
-        log_error("store_error", LS("rid", req->rid), LS("op", "user_get"), LS("detail", err.msg), NULL);
-        return OAUTH_ERROR(SERVER_ERROR, "storage unavailable");
-    }
+    if (rc != 0)
+        return oauth_store_failed(req, "user_get", rc, &err);
     return OAUTH_OK;
 }
 

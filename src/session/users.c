@@ -131,7 +131,7 @@ int user_authenticate(struct store_conn *db, struct arena *a, const char *userna
     if (username != NULL && username[0] != '\0' && strnlen(username, USERNAME_MAX + 1) <= USERNAME_MAX) {
         rc = store_user_get_by_name(db, a, username, &u, err);
         if (rc != 0 && rc != ERR_NOTFOUND)
-            return ERR_FAIL;
+            return rc; /* the store's code: ERR_UNAVAILABLE is a 503 */
     }
     /* Always pay for one verification, so that "no such user", "no password" and "disabled" cost the
      * same as a wrong password. */
@@ -396,7 +396,7 @@ static int plan_users(struct store_conn *db, struct arena *a, const struct confi
         struct store_user old;
         int rc = store_user_get(db, a, plan[i].id, &old, err);
         if (rc != 0 && rc != ERR_NOTFOUND)
-            return ERR_FAIL;
+            return rc;
         struct pw_job *j = &jobs.v[jobs.n];
         j->password = cu->password;
         if (rc == 0 && encoded_usable(old.password_hash) &&
@@ -458,8 +458,8 @@ static const struct store_user *user_row(const struct user_rows *rows, const cha
 
 /* Writes users[i] if it differs from its row (`old`, NULL when there is none). Disabled users are logged
  * out. */
-static int apply_one(struct store_conn *db, const struct config *cfg, unsigned i, const struct planned_user *p,
-                     const struct store_user *old, int64_t now, struct errbuf *err)
+static int apply_one(struct store_conn *db, struct arena *a, const struct config *cfg, unsigned i,
+                     const struct planned_user *p, const struct store_user *old, int64_t now, struct errbuf *err)
 {
     const struct cfg_user *cu = &cfg->users[i];
     char *claims = config_claims_json(cu);
@@ -481,6 +481,13 @@ static int apply_one(struct store_conn *db, const struct config *cfg, unsigned i
             .updated_at = now,
         };
         rc = store_user_put(db, &u, err);
+        struct store_user fresh;
+        if (rc == ERR_CONFLICT && !exists && store_user_get(db, a, p->id, &fresh, err) == 0) {
+            /* Another instance starting at the same moment on the same database created this very user
+             * (the same id) after our read: then this is an update of its row. */
+            u.created_at = fresh.created_at;
+            rc = store_user_put(db, &u, err);
+        }
         if (rc == ERR_CONFLICT) {
             errbuf_set(err,
                        "users[%u].username: '%s' already belongs to another user in the store (id differs; "
@@ -553,7 +560,7 @@ int users_apply_plan(struct store_conn *db, struct arena *a, const struct config
         rows.by_id[k] = &rows.all[k];
     qsort(rows.by_id, rows.n, sizeof(*rows.by_id), user_row_cmp);
     for (unsigned i = 0; rc == 0 && i < cfg->n_users; i++)
-        rc = apply_one(db, cfg, i, &plan->users[i], user_row(&rows, plan->users[i].id), now, err);
+        rc = apply_one(db, a, cfg, i, &plan->users[i], user_row(&rows, plan->users[i].id), now, err);
     if (rc == 0)
         rc = remove_stale(db, a, cfg, plan->users, &rows, now, err);
     return rc;

@@ -33,7 +33,8 @@ bool user_password_verify(const char *encoded, const char *password, size_t len)
 
 /* Looks a user up by username and checks the password. On success fills *out (arena memory) and returns
  * 0; ERR_NOTFOUND for unknown user, wrong password or disabled user (callers cannot tell which, by
- * design); ERR_FAIL on storage failure (err set). */
+ * design); the store's error code on storage failure (err set; ERR_UNAVAILABLE while it is
+ * unreachable). */
 int user_authenticate(struct store_conn *db, struct arena *a, const char *username, const char *password,
                       size_t password_len, struct store_user *out, struct errbuf *err);
 

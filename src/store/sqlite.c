@@ -104,6 +104,8 @@ enum stmt_id {
     S_CONSENT_DELETE_ALL,
     S_CONSENT_LIST,
     S_TOKEN_REVOKE_SUB,
+    S_TOKEN_SCAN,
+    S_JTI_SCAN,
     S__COUNT
 };
 
@@ -180,6 +182,10 @@ static const char *const stmt_sql[S__COUNT] = {
     /* Uses the partial index tokens_sub (migration 2). */
     [S_TOKEN_REVOKE_SUB] = "UPDATE tokens SET revoked_at = ?1 WHERE sub = ?2 AND kind = ?3 AND revoked_at = 0"
                            " AND exp > ?1",
+    /* Pages in primary-key order; a zero-length blob sorts before every hash (the first page). */
+    [S_TOKEN_SCAN] = "SELECT " TOKEN_READ_COLS " FROM tokens WHERE hash > ?1 AND exp > ?2 AND revoked_at = 0"
+                     " ORDER BY hash LIMIT ?3",
+    [S_JTI_SCAN] = "SELECT jti, exp FROM revoked_jti WHERE jti > ?1 AND exp >= ?2 ORDER BY jti LIMIT ?3",
 };
 
 struct sqlite_conn {
@@ -367,6 +373,25 @@ static void *grow(struct arena *a, void *old, size_t n, size_t *cap, size_t elem
         memcpy(p, old, n * elem);
     *cap = ncap;
     return p;
+}
+
+/* A statement's rows as an arena array of `elem`-sized records read by `read`; the statement is reset. */
+static int select_all(struct sqlite_conn *c, sqlite3_stmt *s, struct arena *a,
+                      void (*read)(sqlite3_stmt *s, struct arena *a, void *out), size_t elem, void **out,
+                      size_t *n, const char *what, struct errbuf *err)
+{
+    char *v = NULL;
+    size_t len = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        v = grow(a, v, len, &cap, elem);
+        read(s, a, v + elem * len++);
+    }
+    int ret = rc == SQLITE_DONE ? 0 : fail(c, rc, what, err);
+    sqlite3_reset(s);
+    *out = ret == 0 ? v : NULL;
+    *n = ret == 0 ? len : 0;
+    return ret;
 }
 
 static void read_client(sqlite3_stmt *s, struct arena *a, struct store_client *out)
@@ -698,6 +723,21 @@ static void sq_conn_close(struct store_conn *base)
     if (c->in_tx)
         sq_rollback(base);
     conn_free(c);
+}
+
+/* A local file has no connection to lose: the database answers whenever the process runs. */
+static int sq_ping(struct store_conn *base, struct errbuf *err)
+{
+    (void)base;
+    (void)err;
+    return 0;
+}
+
+/* In-process: no round trip ever. */
+static uint64_t sq_round_trips(struct store *st)
+{
+    (void)st;
+    return 0;
 }
 
 /* ---- identity ----
@@ -1135,6 +1175,11 @@ static int sq_client_delete(struct store_conn *base, const char *client_id, stru
     return rc;
 }
 
+static void read_client_any(sqlite3_stmt *s, struct arena *a, void *out)
+{
+    read_client(s, a, out);
+}
+
 static int sq_client_list(struct store_conn *base, struct arena *a, struct store_client **out, size_t *n,
                           struct errbuf *err)
 {
@@ -1144,20 +1189,7 @@ static int sq_client_list(struct store_conn *base, struct arena *a, struct store
     sqlite3_stmt *s = stmt_get(c, S_CLIENT_LIST, err);
     if (s == NULL)
         return ERR_FAIL;
-    struct store_client *v = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        v = grow(a, v, len, &cap, sizeof(*v));
-        read_client(s, a, &v[len++]);
-    }
-    int ret = rc == SQLITE_DONE ? 0 : fail(c, rc, "client_list", err);
-    sqlite3_reset(s);
-    if (ret == 0) {
-        *out = v;
-        *n = len;
-    }
-    return ret;
+    return select_all(c, s, a, read_client_any, sizeof(**out), (void **)out, n, "client_list", err);
 }
 
 static int sq_client_meta_has(struct store_conn *base, const char *member, const char *value, bool *found,
@@ -1356,6 +1388,11 @@ static int sq_key_put(struct store_conn *base, const struct store_key *k, struct
     return write_one(c, s, "key_put", NULL, err);
 }
 
+static void read_key_any(sqlite3_stmt *s, struct arena *a, void *out)
+{
+    read_key(s, a, out);
+}
+
 static int sq_key_list(struct store_conn *base, struct arena *a, struct store_key **out, size_t *n,
                        struct errbuf *err)
 {
@@ -1365,20 +1402,7 @@ static int sq_key_list(struct store_conn *base, struct arena *a, struct store_ke
     sqlite3_stmt *s = stmt_get(c, S_KEY_LIST, err);
     if (s == NULL)
         return ERR_FAIL;
-    struct store_key *v = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        v = grow(a, v, len, &cap, sizeof(*v));
-        read_key(s, a, &v[len++]);
-    }
-    int ret = rc == SQLITE_DONE ? 0 : fail(c, rc, "key_list", err);
-    sqlite3_reset(s);
-    if (ret == 0) {
-        *out = v;
-        *n = len;
-    }
-    return ret;
+    return select_all(c, s, a, read_key_any, sizeof(**out), (void **)out, n, "key_list", err);
 }
 
 /* ---- users and consents ---- */
@@ -1500,20 +1524,7 @@ static int sq_user_list(struct store_conn *base, struct arena *a, struct store_u
     sqlite3_stmt *s = stmt_get(c, S_USER_LIST, err);
     if (s == NULL)
         return ERR_FAIL;
-    struct store_user *v = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        v = grow(a, v, len, &cap, sizeof(*v));
-        read_user(s, a, &v[len++]);
-    }
-    int ret = rc == SQLITE_DONE ? 0 : fail(c, rc, "user_list", err);
-    sqlite3_reset(s);
-    if (ret == 0) {
-        *out = v;
-        *n = len;
-    }
-    return ret;
+    return select_all(c, s, a, read_user_any, sizeof(**out), (void **)out, n, "user_list", err);
 }
 
 static int sq_consent_get(struct store_conn *base, struct arena *a, const char *user_id, const char *client_id,
@@ -1571,20 +1582,7 @@ static int sq_consent_list(struct store_conn *base, struct arena *a, const char 
     if (s == NULL)
         return ERR_FAIL;
     bind_text(s, 1, user_id);
-    struct store_consent *v = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        v = grow(a, v, len, &cap, sizeof(*v));
-        read_consent(s, a, &v[len++]);
-    }
-    int ret = rc == SQLITE_DONE ? 0 : fail(c, rc, "consent_list", err);
-    sqlite3_reset(s);
-    if (ret == 0) {
-        *out = v;
-        *n = len;
-    }
-    return ret;
+    return select_all(c, s, a, read_consent_any, sizeof(**out), (void **)out, n, "consent_list", err);
 }
 
 /* Live tokens only: an expired one is already dead and is left to gc. A revoked one keeps its time. */
@@ -1635,6 +1633,51 @@ static int sq_gc(struct store_conn *base, int64_t now, int limit, int *removed, 
     return rc != 0 ? rc : end;
 }
 
+/* ---- copying ---- */
+
+static void read_token_any(sqlite3_stmt *s, struct arena *a, void *out)
+{
+    read_token(s, a, out);
+}
+
+static int sq_token_scan(struct store_conn *base, struct arena *a, const uint8_t *after, int64_t now, int limit,
+                         struct store_token **out, size_t *n, struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *s = stmt_get(c, S_TOKEN_SCAN, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    sqlite3_bind_blob(s, 1, after != NULL ? (const void *)after : "", after != NULL ? STORE_HASH_LEN : 0,
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, now);
+    sqlite3_bind_int(s, 3, limit);
+    return select_all(c, s, a, read_token_any, sizeof(**out), (void **)out, n, "token_scan", err);
+}
+
+static void read_jti(sqlite3_stmt *s, struct arena *a, void *outp)
+{
+    struct store_jti *out = outp;
+    out->jti = col_text(s, 0, a);
+    out->exp = sqlite3_column_int64(s, 1);
+}
+
+static int sq_jti_scan(struct store_conn *base, struct arena *a, const char *after, int64_t now, int limit,
+                       struct store_jti **out, size_t *n, struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *s = stmt_get(c, S_JTI_SCAN, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_text(s, 1, after != NULL ? after : "");
+    sqlite3_bind_int64(s, 2, now);
+    sqlite3_bind_int(s, 3, limit);
+    return select_all(c, s, a, read_jti, sizeof(**out), (void **)out, n, "jti_scan", err);
+}
+
 const struct store_ops store_sqlite_ops = {
     .scheme = "sqlite",
     .open = sq_open,
@@ -1643,6 +1686,8 @@ const struct store_ops store_sqlite_ops = {
     .check = sq_check,
     .conn_open = sq_conn_open,
     .conn_close = sq_conn_close,
+    .ping = sq_ping,
+    .round_trips = sq_round_trips,
     .begin = sq_begin,
     .commit = sq_commit,
     .rollback = sq_rollback,
@@ -1672,4 +1717,6 @@ const struct store_ops store_sqlite_ops = {
     .consent_list = sq_consent_list,
     .token_revoke_sub = sq_token_revoke_sub,
     .gc = sq_gc,
+    .token_scan = sq_token_scan,
+    .jti_scan = sq_jti_scan,
 };

@@ -1,5 +1,5 @@
-/* store.c: backend selection by DSN scheme and the shared hashing helpers (secrets, JWT row keys; see
- * store.h). */
+/* store.c: backend selection by DSN scheme, DSN redaction for messages and the shared hashing helpers
+ * (secrets, JWT row keys; see store.h). */
 #include "store/store.h"
 
 #include <stdlib.h>
@@ -7,9 +7,19 @@
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+
+#include "core/arena.h"
+#include "core/str.h"
 #include "core/banned.h"
 
-static const struct store_ops *const backends[] = {&store_sqlite_ops};
+static const struct {
+    const char *scheme;
+    const struct store_ops *ops;
+} backends[] = {
+    {"sqlite", &store_sqlite_ops},
+    {"postgres", &store_postgres_ops},
+    {"postgresql", &store_postgres_ops}, /* libpq's own spelling of the URI scheme */
+};
 
 int store_open(const char *dsn, struct store **out, struct errbuf *err)
 {
@@ -20,16 +30,60 @@ int store_open_flags(const char *dsn, unsigned flags, struct store **out, struct
 {
     const char *colon = strchr(dsn, ':');
     if (colon == NULL) {
-        errbuf_set(err, "storage '%s': expected <scheme>:<location>, e.g. sqlite:./var/ostiary.db", dsn);
+        /* Only a short prefix: without a scheme we cannot tell where a password would be. */
+        errbuf_set(err, "storage: expected <scheme>:<location>, e.g. sqlite:./var/ostiary.db or "
+                   "postgres://user@host/db");
         return ERR_INVALID;
     }
     size_t n = (size_t)(colon - dsn);
     for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
-        if (strlen(backends[i]->scheme) == n && memcmp(backends[i]->scheme, dsn, n) == 0)
-            return backends[i]->open(colon + 1, flags, out, err);
+        if (strlen(backends[i].scheme) == n && memcmp(backends[i].scheme, dsn, n) == 0)
+            return backends[i].ops->open(colon + 1, flags, out, err);
     }
-    errbuf_set(err, "storage: unsupported scheme '%.*s' (supported: sqlite)", (int)n, dsn);
+    errbuf_set(err, "storage: unsupported scheme '%.*s' (supported: sqlite, postgres)", (int)(n < 32 ? n : 32),
+               dsn);
     return ERR_INVALID;
+}
+
+
+const char *store_dsn_redacted(struct arena *a, const char *dsn)
+{
+    struct strbuf sb;
+    size_t len = strlen(dsn);
+    strbuf_init(&sb, a, len + 64);
+    const char *p = dsn;
+    const char *end = dsn + len;
+    const char *auth = strstr(dsn, "://");
+    if (auth != NULL) {
+        auth += 3;
+        /* The authority ends at the first '/', '?' or '#'; userinfo is what precedes its last '@'. */
+        const char *aend = auth + strcspn(auth, "/?#");
+        const char *at = NULL;
+        for (const char *q = auth; q < aend; q++)
+            if (*q == '@')
+                at = q;
+        const char *pw = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+        if (pw != NULL) {
+            strbuf_add(&sb, p, (size_t)(pw + 1 - p));
+            strbuf_add(&sb, "***", 3);
+            p = at;
+        }
+    }
+    /* password=... as a query parameter (URI) or a keyword (key=value conninfo). */
+    while (p < end) {
+        const char *hit = strstr(p, "password=");
+        if (hit == NULL) {
+            strbuf_add(&sb, p, (size_t)(end - p));
+            break;
+        }
+        strbuf_add(&sb, p, (size_t)(hit + 9 - p));
+        p = hit + 9;
+        if (hit == dsn || hit[-1] == '?' || hit[-1] == '&' || hit[-1] == ' ') {
+            strbuf_add(&sb, "***", 3);
+            p += strcspn(p, "& ");
+        }
+    }
+    return sb.buf;
 }
 
 void store_hash(const void *secret, size_t n, uint8_t out[STORE_HASH_LEN])

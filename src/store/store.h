@@ -1,5 +1,5 @@
-/* store.h: the one storage interface. Every backend (sqlite.c now, postgres.c later) implements
- * struct store_ops; nothing outside src/store/ knows which backend runs.
+/* store.h: the one storage interface. Every backend (sqlite.c, postgres.c) implements struct store_ops;
+ * nothing outside src/store/ knows which backend runs.
  *
  * Model. A `struct store` is opened once per process (store_open) and owns the backend-wide state. Each
  * thread that touches the store opens its own `struct store_conn` (store_conn_open): connections are
@@ -14,7 +14,15 @@
  *   other gets ERR_CONFLICT together with the row (so the caller can revoke what it produced).
  * - A committed write survives the process being killed (kill -9) once the call has returned.
  * - Strings in rows returned to callers are copied into the caller's arena.
- * Return values: 0 on success, ERR_NOTFOUND, ERR_CONFLICT, or ERR_FAIL with the reason in `err`. */
+ * - Inside a group, store_key_list locks the key set until the group ends, so that a read-modify-write of
+ *   the keys (generation at first start, rotation) is serialized with every other process doing the same.
+ * - Inside a group a backend may defer token_put and token_set_successor to the next call or to
+ *   store_commit (PostgreSQL sends them together, saving round trips): a duplicate hash (ERR_CONFLICT) or
+ *   a missing row (ERR_NOTFOUND) is then reported by store_commit (ERR_FAIL by any other call), and the
+ *   group is over (rolled back). Any other failed call inside a group leaves it usable.
+ * Return values: 0 on success, ERR_NOTFOUND, ERR_CONFLICT, ERR_UNAVAILABLE (the database cannot be reached
+ * now: the connection is down and will be retried by a later call; say 503), or ERR_FAIL with the reason
+ * in `err`. No message in `err` ever contains the DSN's password. */
 #ifndef OSTIARY_STORE_H
 #define OSTIARY_STORE_H
 
@@ -108,6 +116,12 @@ struct store_key {
     int64_t unpublish_at;         /* 0 = published for ever; else removed from JWKS from this time */
 };
 
+/* ---- a revoked JWT id, kept until the token's own expiry ---- */
+struct store_jti {
+    const char *jti;
+    int64_t exp;
+};
+
 /* store_open_flags() flags. */
 enum store_open_flags {
     /* Create the store even where this configuration's store existed before and is gone, or adopt a
@@ -117,17 +131,24 @@ enum store_open_flags {
 };
 
 struct store_ops {
-    const char *scheme; /* "sqlite" */
+    const char *scheme; /* "sqlite", "postgres" */
     int (*open)(const char *dsn, unsigned flags, struct store **out, struct errbuf *err);
     void (*close)(struct store *st);
     /* Applies pending schema migrations; then checks (and records) the store's identity, so a replaced
      * store is refused here unless opened with STORE_OPEN_CREATE. */
     int (*migrate)(struct store *st, int *applied, struct errbuf *err);
-    /* Cheap (one stat for SQLite): 0 while the store this connection writes to is still the one the
-     * configuration names; ERR_FAIL (err says why) once it was deleted or replaced underneath. */
+    /* Cheap (one stat for SQLite, one round trip for PostgreSQL): 0 while the store this connection writes
+     * to is still the one the configuration names; ERR_FAIL (err says why) once it was deleted or replaced
+     * underneath. A database that cannot be reached now is not lost: 0 (ping says unreachable). */
     int (*check)(struct store_conn *c, struct errbuf *err);
     int (*conn_open)(struct store *st, struct store_conn **out, struct errbuf *err);
     void (*conn_close)(struct store_conn *c);
+    /* 0 if the database answers now (a round trip where there is a server), else ERR_UNAVAILABLE or
+     * ERR_FAIL. For /healthz. */
+    int (*ping)(struct store_conn *c, struct errbuf *err);
+    /* Round trips to the database server since store_open, all connections of the process together (a
+     * connection attempt counts as one); 0 for an embedded database. For /healthz and the benchmarks. */
+    uint64_t (*round_trips)(struct store *st);
 
     int (*begin)(struct store_conn *c, struct errbuf *err);
     int (*commit)(struct store_conn *c, struct errbuf *err);
@@ -150,7 +171,10 @@ struct store_ops {
     int (*token_get)(struct store_conn *c, struct arena *a, const uint8_t hash[STORE_HASH_LEN],
                      struct store_token *out, struct errbuf *err);
     /* Marks the token consumed at `now` if it exists, is of `kind`, unconsumed, unrevoked and unexpired.
-     * ERR_NOTFOUND if absent/other kind/expired/revoked; ERR_CONFLICT (row in *out) if already consumed. */
+     * ERR_NOTFOUND if absent/other kind/expired/revoked; ERR_CONFLICT (row in *out) if already consumed.
+     * After ERR_CONFLICT inside a group the backend may keep the row locked until the group ends
+     * (PostgreSQL: a lost UPDATE keeps its lock): end the group (it changed nothing) before revoking the
+     * grant, or concurrent losers' revocations can wait for each other. */
     int (*token_consume)(struct store_conn *c, struct arena *a, const uint8_t hash[STORE_HASH_LEN], int kind,
                          int64_t now, struct store_token *out, struct errbuf *err);
     int (*token_revoke)(struct store_conn *c, const uint8_t hash[STORE_HASH_LEN], int64_t now,
@@ -193,6 +217,15 @@ struct store_ops {
     /* Deletes at most `limit` expired rows (tokens past exp, revoked jtis past exp, keys past
      * unpublish_at); *removed gets the count. Bounded work per call, so a pass never stalls writers. */
     int (*gc)(struct store_conn *c, int64_t now, int limit, int *removed, struct errbuf *err);
+
+    /* Copying a store (`ostiary migrate --from --to`), page by page in hash (jti) order: at most `limit`
+     * rows after the cursor `after` (NULL: from the start). token_scan returns the live tokens (exp > now,
+     * not revoked; consumed ones included, so that a replay is still recognised after the copy);
+     * jti_scan the revoked jtis whose token has not expired (exp >= now). */
+    int (*token_scan)(struct store_conn *c, struct arena *a, const uint8_t *after, int64_t now, int limit,
+                      struct store_token **out, size_t *n, struct errbuf *err);
+    int (*jti_scan)(struct store_conn *c, struct arena *a, const char *after, int64_t now, int limit,
+                    struct store_jti **out, size_t *n, struct errbuf *err);
 };
 
 struct store {
@@ -202,8 +235,8 @@ struct store_conn {
     struct store *st;
 };
 
-/* Picks the backend by the DSN's scheme ("sqlite:./var/ostiary.db") and opens it: store_open_flags with no
- * flag. */
+/* Picks the backend by the DSN's scheme ("sqlite:./var/ostiary.db", "postgres://user:pass@host/db" or
+ * "postgresql://...") and opens it: store_open_flags with no flag. */
 int store_open(const char *dsn, struct store **out, struct errbuf *err);
 int store_open_flags(const char *dsn, unsigned flags, struct store **out, struct errbuf *err);
 
@@ -213,6 +246,8 @@ int store_open_flags(const char *dsn, unsigned flags, struct store **out, struct
 #define store_check(c, err) ((c)->st->ops->check((c), (err)))
 #define store_conn_open(st, out, err) ((st)->ops->conn_open((st), (out), (err)))
 #define store_conn_close(c) ((c)->st->ops->conn_close(c))
+#define store_ping(c, err) ((c)->st->ops->ping((c), (err)))
+#define store_round_trips(st) ((st)->ops->round_trips(st))
 #define store_begin(c, err) ((c)->st->ops->begin((c), (err)))
 #define store_commit(c, err) ((c)->st->ops->commit((c), (err)))
 #define store_rollback(c) ((c)->st->ops->rollback(c))
@@ -242,6 +277,8 @@ int store_open_flags(const char *dsn, unsigned flags, struct store **out, struct
 #define store_consent_list(c, ...) ((c)->st->ops->consent_list((c), __VA_ARGS__))
 #define store_token_revoke_sub(c, ...) ((c)->st->ops->token_revoke_sub((c), __VA_ARGS__))
 #define store_gc(c, ...) ((c)->st->ops->gc((c), __VA_ARGS__))
+#define store_token_scan(c, ...) ((c)->st->ops->token_scan((c), __VA_ARGS__))
+#define store_jti_scan(c, ...) ((c)->st->ops->jti_scan((c), __VA_ARGS__))
 
 /* SHA-256 of a secret, the form in which every secret is stored and looked up. */
 void store_hash(const void *secret, size_t n, uint8_t out[STORE_HASH_LEN]);
@@ -251,6 +288,11 @@ void store_hash(const void *secret, size_t n, uint8_t out[STORE_HASH_LEN]);
  * store_hash() of a token value. The SQLite migration 3 computes the same (sqlite.c: ostiary_jti_key). */
 void store_jti_key(const char *jti, uint8_t out[STORE_HASH_LEN]);
 
+/* The DSN with any password replaced by "***" (URI user:password@ and password= / ?password=), for logs
+ * and messages, in the caller's arena. */
+const char *store_dsn_redacted(struct arena *a, const char *dsn);
+
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_postgres_ops;
 
 #endif

@@ -17,7 +17,8 @@ after(async () => {
   await Promise.allSettled(servers.map((s) => s.stop()));
 });
 async function start(opts) {
-  const s = await startServer(opts);
+  // The SQLite file itself is under test: SQLite on every pass.
+  const s = await startServer({ ...opts, sqlite: true });
   servers.push(s);
   return s;
 }

@@ -2,11 +2,16 @@
 // a temporary directory with its YAML config and SQLite database, stdout and stderr saved to files.
 // Also small HTTP helpers the tests share (form posts, HTTP Basic per RFC 6749 §2.3.1, raw sockets).
 //
+// Storage: SQLite in the temporary directory; or, when $OSTIARY_TEST_PG_URL names a PostgreSQL server
+// (postgres://user@host:port, no database; scripts/pg-test-cluster.sh sets it), a new database on it per
+// server (CREATE DATABASE), kept across restarts. newDatabase() makes one that several servers share (the
+// multi-instance tests: several instances, one database, one key secret).
+//
 // The binary is $OSTIARY_BIN (default build/release/ostiary). When $OSTIARY_TEST_LOGDIR is set
 // (scripts/run-tests.sh sets it), the temporary directories are made there and kept, so the runner can
 // grep every server's stderr for sanitizer reports; otherwise they go to the OS temp dir and are removed
 // when the test process exits.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
@@ -22,7 +27,34 @@ const STOP_TIMEOUT_MS = 5000;
 export const SANITIZER_RE =
   /ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer/;
 
+/** The PostgreSQL server the tests run on, or null for SQLite. */
+export const PG_URL = process.env.OSTIARY_TEST_PG_URL || null;
+
 const tempDirs = [];
+let dbSeq = 0;
+
+/** Runs one SQL statement on the PostgreSQL server's maintenance database (psql, from Debian's client). */
+export function pgAdmin(sql, database = 'postgres') {
+  return execFileSync('psql', [`${PG_URL}/${database}`, '-v', 'ON_ERROR_STOP=1', '-qAtc', sql], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** A new, empty database and the key secret its instances share: { storage, secret, name }. SQLite: a
+ *  file in a new temporary directory; PostgreSQL: CREATE DATABASE. `sqlite: true` makes a SQLite one on
+ *  either pass. */
+export function newDatabase({ sqlite = false } = {}) {
+  const secret = randomBytes(30).toString('base64').slice(0, 40);
+  if (!PG_URL || sqlite) {
+    const dir = makeTempDir();
+    return { storage: `sqlite:${path.join(dir, 'ostiary.db')}`, secret, name: null };
+  }
+  const test = path.basename(process.argv[1] || 'test').replace(/\.test\.mjs$|\.mjs$/, '').replace(/\W/g, '_');
+  const name = `it_${test}_${process.pid}_${++dbSeq}`.toLowerCase().slice(0, 60);
+  pgAdmin(`CREATE DATABASE ${name}`);
+  return { storage: `${PG_URL}/${name}`, secret, name };
+}
 const children = new Set();
 process.on('exit', () => {
   // Last resort: never leave a server behind, whatever happened to the test's after() hook.
@@ -73,13 +105,13 @@ function yamlQuote(s) {
 /** The config file: the test's YAML plus what the helper owns (issuer, listen, storage, key secret,
  *  workers) unless the test's YAML sets them itself. keys.secret goes into the test's `keys:` mapping
  *  when it has one. */
-function buildConfig(userYaml, { issuer, port, dbPath, secret, tls }) {
+function buildConfig(userYaml, { issuer, port, storage, secret, tls }) {
   const lines = [];
   const has = (key) => new RegExp(`^${key}\\s*:`, 'm').test(userYaml);
   if (!has('issuer')) lines.push(`issuer: ${yamlQuote(issuer)}`);
   if (tls && !has('tls')) lines.push('tls:', `  cert_file: ${yamlQuote(tls.certFile)}`, `  key_file: ${yamlQuote(tls.keyFile)}`);
   if (!has('listen')) lines.push(`listen: ${yamlQuote(`127.0.0.1:${port}`)}`);
-  if (!has('storage')) lines.push(`storage: ${yamlQuote(`sqlite:${dbPath}`)}`);
+  if (!has('storage')) lines.push(`storage: ${yamlQuote(storage)}`);
   if (!has('workers')) lines.push('workers: 2');
   let body = userYaml.replace(/\s+$/, '');
   if (/^keys\s*:\s*$/m.test(body)) {
@@ -139,11 +171,14 @@ async function waitHealthy(url, child, deadline, stderrFile, ca) {
  * options.issuerPath: a path for the issuer, e.g. "/authentication/oidc".
  * options.state: the `state` of a previous server, to restart on the same directory, database, key
  *   secret, port and issuer.
+ * options.database: a newDatabase() to share with other servers (its storage and key secret).
+ * options.sqlite: SQLite in the server's directory (dir/ostiary.db) even on the PostgreSQL pass, for tests
+ *   of the SQLite file itself.
  * options.tls: { certFile, keyFile, ca } (lib/tls.mjs makePki): TLS on, an https issuer, the `tls:` section
  *   of the config (unless the test's YAML has one), and the health check trusting `ca`.
  * Returns { issuer, port, dir, state, url(path), stop(), kill(), restart(), logs(), child }.
  */
-export async function startServer({ config = '', env = {}, issuerPath = '', state, tls } = {}) {
+export async function startServer({ config = '', env = {}, issuerPath = '', state, database, sqlite = false, tls } = {}) {
   try {
     fs.accessSync(OSTIARY_BIN, fs.constants.X_OK);
   } catch {
@@ -155,16 +190,19 @@ export async function startServer({ config = '', env = {}, issuerPath = '', stat
     : {
         dir: makeTempDir(),
         port: await freePort(),
-        secret: randomBytes(30).toString('base64').slice(0, 40),
         issuerPath,
         tls,
         run: 1,
       };
+  if (!state) {
+    const db = database ?? (PG_URL && !sqlite ? newDatabase() : null);
+    st.secret = db ? db.secret : randomBytes(30).toString('base64').slice(0, 40);
+    st.storage = db ? db.storage : `sqlite:${path.join(st.dir, 'ostiary.db')}`;
+  }
   const scheme = st.tls ? 'https' : 'http';
   const issuer = `${scheme}://127.0.0.1:${st.port}${st.issuerPath}`;
-  const dbPath = path.join(st.dir, 'ostiary.db');
   const configFile = path.join(st.dir, 'ostiary.yaml');
-  fs.writeFileSync(configFile, buildConfig(config, { issuer, port: st.port, dbPath, secret: st.secret, tls: st.tls }));
+  fs.writeFileSync(configFile, buildConfig(config, { issuer, port: st.port, storage: st.storage, secret: st.secret, tls: st.tls }));
   const stdoutFile = path.join(st.dir, `server-${st.run}.stdout.log`);
   const stderrFile = path.join(st.dir, `server-${st.run}.stderr.log`);
   const out = fs.openSync(stdoutFile, 'w');
@@ -440,4 +478,37 @@ clients:
     redirect_uris: ["https://rp.example.com/cb"]
     scope: "read"
 ${extra}`;
+}
+
+/** standardConfig() plus a user and a confidential code-flow client that always gets refresh tokens, with
+ *  no grace period for rotated ones: what the multi-instance and store-copy tests sign in with. */
+export function signInConfig({ user, client, redirectUri }) {
+  return standardConfig(`
+refresh:
+  refresh_grace_period: 0
+users:
+  - username: ${user.username}
+    password: "${user.password}"
+`).replace(
+    /^clients:\n/m,
+    `clients:
+  - client_id: ${client.id}
+    client_secret: ${client.secret}
+    grant_types: [authorization_code, refresh_token]
+    redirect_uris: ["${redirectUri}"]
+    refresh_token_policy: always
+`,
+  );
+}
+
+/** Starts n servers at once (on an empty shared database they race, as instances do). If any fails, the
+ *  others are stopped and the first error is thrown, so that no server outlives a failed setup. */
+export async function startServers(n, options) {
+  const settled = await Promise.allSettled(Array.from({ length: n }, () => startServer(options)));
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) {
+    await Promise.all(settled.filter((r) => r.status === 'fulfilled').map((r) => r.value.stop()));
+    throw failed.reason;
+  }
+  return settled.map((r) => r.value);
 }

@@ -463,8 +463,12 @@ TEST(config_validate_misc_keys)
 {
     struct errbuf err;
     /* A database URL may carry a password: only its scheme is shown. */
-    ASSERT(load_validate("storage: postgres://user:hunter2@db/ostiary\n", &err) != 0);
-    ASSERT_STREQ(err.msg, "1:10: storage: unsupported storage 'postgres'; expected sqlite:<path>");
+    ASSERT(load_validate("storage: mysql://user:hunter2@db/ostiary\n", &err) != 0);
+    ASSERT_STREQ(err.msg, "1:10: storage: unsupported storage 'mysql'; expected sqlite:<path> or "
+                          "postgres://user:password@host:port/database");
+    ASSERT_EQ(load_validate("storage: postgres://user:hunter2@db/ostiary\n", &err), 0);
+    ASSERT_EQ(load_validate("storage: postgresql://db/ostiary?sslmode=verify-full\n", &err), 0);
+    ASSERT(load_validate("storage: postgres:db\n", &err) != 0);
     ASSERT(load_validate("issuer: https://user:hunter2@id.example.com\n", &err) != 0);
     ASSERT(contains(err.msg, "issuer: must not contain userinfo"));
     ASSERT(!contains(err.msg, "hunter2"));
