@@ -160,26 +160,11 @@ static void gen_free(struct app *app)
 }
 
 /* The clients and users of the file, in one transaction: both change, or neither. Passwords are hashed
- * before it (users_plan_config), so the store's write lock is held only for the writes. */
+ * before it, so the store's write lock is held only for the writes. */
 static int apply_file_records(struct serve *sv, struct store_conn *db, const struct config *cfg,
                               struct errbuf *err)
 {
-    struct arena *a = arena_new(16384);
-    struct users_plan *plan = NULL;
-    int rc = users_plan_config(db, a, cfg, sv->users_key, &plan, err);
-    if (rc == 0)
-        rc = store_begin(db, err);
-    if (rc == 0) {
-        rc = clients_apply_config(db, cfg, err);
-        if (rc == 0)
-            rc = users_apply_plan(db, a, cfg, plan, err);
-        if (rc == 0)
-            rc = store_commit(db, err);
-        else
-            store_rollback(db);
-    }
-    arena_free(a);
-    return rc;
+    return users_apply_config(db, cfg, sv->users_key, clients_apply_config, err);
 }
 
 /* SIGHUP, part 1: the certificate and key are read again (new connections get them; none is dropped). A

@@ -532,23 +532,9 @@ static int remove_stale(struct store_conn *db, struct arena *a, const struct con
     return rc;
 }
 
-struct users_plan {
-    struct planned_user *users; /* one per cfg->users[i] */
-};
-
-int users_plan_config(struct store_conn *db, struct arena *a, const struct config *cfg,
-                      const uint8_t key[USERS_CONFIG_KEY_LEN], struct users_plan **out, struct errbuf *err)
-{
-    struct users_plan *p = arena_alloc(a, sizeof(*p));
-    p->users = arena_alloc(a, (cfg->n_users > 0 ? cfg->n_users : 1) * sizeof(*p->users));
-    int rc = plan_users(db, a, cfg, key, p->users, err);
-    if (rc == 0)
-        *out = p;
-    return rc;
-}
-
-int users_apply_plan(struct store_conn *db, struct arena *a, const struct config *cfg,
-                     const struct users_plan *plan, struct errbuf *err)
+/* Writes every planned user and removes the stale ones, inside the caller's transaction. */
+static int apply_users(struct store_conn *db, struct arena *a, const struct config *cfg,
+                       const struct planned_user *plan, struct errbuf *err)
 {
     int64_t now = clock_now();
     struct user_rows rows = {0};
@@ -560,25 +546,28 @@ int users_apply_plan(struct store_conn *db, struct arena *a, const struct config
         rows.by_id[k] = &rows.all[k];
     qsort(rows.by_id, rows.n, sizeof(*rows.by_id), user_row_cmp);
     for (unsigned i = 0; rc == 0 && i < cfg->n_users; i++)
-        rc = apply_one(db, a, cfg, i, &plan->users[i], user_row(&rows, plan->users[i].id), now, err);
+        rc = apply_one(db, a, cfg, i, &plan[i], user_row(&rows, plan[i].id), now, err);
     if (rc == 0)
-        rc = remove_stale(db, a, cfg, plan->users, &rows, now, err);
+        rc = remove_stale(db, a, cfg, plan, &rows, now, err);
     return rc;
 }
 
 int users_apply_config(struct store_conn *db, const struct config *cfg, const uint8_t key[USERS_CONFIG_KEY_LEN],
-                       struct errbuf *err)
+                       users_apply_also_fn also, struct errbuf *err)
 {
     struct arena *a = arena_new(16384);
-    struct users_plan *plan = NULL;
-    int rc = users_plan_config(db, a, cfg, key, &plan, err);
+    struct planned_user *plan = arena_alloc(a, (cfg->n_users > 0 ? cfg->n_users : 1) * sizeof(*plan));
+    int rc = plan_users(db, a, cfg, key, plan, err);
     if (rc == 0)
         rc = store_begin(db, err);
     if (rc != 0) {
         arena_free(a);
         return rc;
     }
-    rc = users_apply_plan(db, a, cfg, plan, err);
+    if (also != NULL)
+        rc = also(db, cfg, err);
+    if (rc == 0)
+        rc = apply_users(db, a, cfg, plan, err);
     if (rc == 0)
         rc = store_commit(db, err);
     else

@@ -45,27 +45,23 @@ json_t *user_claims_for_scope(const struct store_user *u, const char *const *sco
 extern const char *const user_claims_supported[];
 extern const size_t user_claims_supported_count;
 
-/* Applying the users of the YAML file (created, updated, disabled ones logged out; those an earlier
- * start took from the file but that it no longer declares, deleted and logged out) in two steps, so that
- * the slow part stays out of the store's write lock: users_plan_config() decides each user's id and
- * password hash outside any transaction; users_apply_plan() writes, inside the caller's transaction. The
- * plan lives in `a`.
- * A plaintext password is hashed (argon2id, tens of milliseconds) only when the store has no hash made
- * from it: each such user's row keeps a digest of its password and hash keyed with `key`
- * (users_config_key), so a start with unchanged users hashes nothing. */
+/* Applies the users of the YAML file: created, updated (disabled ones logged out), and those an earlier
+ * start took from the file but that it no longer declares, deleted and logged out. Passwords are hashed
+ * first, outside any transaction (argon2id: tens of milliseconds each, on up to 8 threads), so that the
+ * store's write lock is held only for the writes; then one transaction runs `also` (NULL: nothing; `serve`
+ * passes the file's clients, so that clients and users change together or not at all) and the users'
+ * writes, and commits, or rolls everything back on a failure.
+ * A plaintext password is hashed only when the store has no hash made from it: each such user's row keeps
+ * a digest of its password and hash keyed with `key` (users_config_key), so a start with unchanged users
+ * hashes nothing. */
 #define USERS_CONFIG_KEY_LEN 32
 #define USERS_CONFIG_KEY_CONTEXT "ostiary config password digest v1"
 /* The digest key: BLAKE2b-256 of the key-encryption secret, keyed with USERS_CONFIG_KEY_CONTEXT (so it is
  * independent of the key-encryption key and of the device-cookie key made from the same secret). */
 void users_config_key(const char *secret, uint8_t key[USERS_CONFIG_KEY_LEN]);
-struct users_plan;
-int users_plan_config(struct store_conn *db, struct arena *a, const struct config *cfg,
-                      const uint8_t key[USERS_CONFIG_KEY_LEN], struct users_plan **out, struct errbuf *err);
-int users_apply_plan(struct store_conn *db, struct arena *a, const struct config *cfg,
-                     const struct users_plan *plan, struct errbuf *err);
-/* Both steps, the second in a transaction of its own. */
+typedef int (*users_apply_also_fn)(struct store_conn *db, const struct config *cfg, struct errbuf *err);
 int users_apply_config(struct store_conn *db, const struct config *cfg, const uint8_t key[USERS_CONFIG_KEY_LEN],
-                       struct errbuf *err);
+                       users_apply_also_fn also, struct errbuf *err);
 
 /* Failed-login rate limiting, in memory. Three counters per attempt: the (username, address) pair,
  * allowed max_failures failures; the address alone, allowed 4 times as many; and either the username alone

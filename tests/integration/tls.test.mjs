@@ -13,7 +13,7 @@ import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 
-import { API, CLIENTS, basicAuth, freePort, httpsGet, standardConfig, startServer } from './lib/server.mjs';
+import { API, CLIENTS, basicAuth, freePort, h2request, httpsGet, standardConfig, startServer } from './lib/server.mjs';
 import { makePki } from './lib/tls.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -24,23 +24,6 @@ function run(cmd, args, opts = {}) {
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: 30000, ...opts }, (err, stdout, stderr) =>
       resolve({ code: err ? (err.code ?? 1) : 0, stdout, stderr }));
-  });
-}
-
-/** One request on an HTTP/2 session: { status, headers, body }. */
-function h2request(session, headers, body) {
-  return new Promise((resolve, reject) => {
-    const stream = session.request(headers);
-    let resHeaders;
-    const chunks = [];
-    stream.on('response', (h) => {
-      resHeaders = h;
-    });
-    stream.on('data', (c) => chunks.push(c));
-    stream.on('end', () =>
-      resolve({ status: resHeaders?.[':status'], headers: resHeaders, body: Buffer.concat(chunks).toString() }));
-    stream.on('error', reject);
-    stream.end(body);
   });
 }
 

@@ -512,3 +512,21 @@ export async function startServers(n, options) {
   }
   return settled.map((r) => r.value);
 }
+
+/** One request on a node:http2 session: resolves { status, headers, body (string) }. */
+export function h2request(session, headers, body) {
+  return new Promise((resolve, reject) => {
+    const stream = session.request(headers);
+    let resHeaders;
+    const chunks = [];
+    stream.on('response', (h) => {
+      resHeaders = h;
+    });
+    stream.on('data', (c) => chunks.push(c));
+    stream.on('end', () =>
+      resolve({ status: resHeaders?.[':status'], headers: resHeaders, body: Buffer.concat(chunks).toString() }));
+    stream.on('error', reject);
+    if (body !== undefined) stream.end(body);
+    else stream.end();
+  });
+}

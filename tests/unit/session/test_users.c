@@ -357,7 +357,7 @@ USERS_TEST(users_apply_config_creates_and_is_idempotent)
     clock_set_fixed(1000);
     struct config *cfg = config_with_bob_hash(f);
     ASSERT(cfg != NULL);
-    int rc = users_apply_config(f->c, cfg, TEST_USERS_KEY, &f->err);
+    int rc = users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err);
     if (rc != 0)
         fprintf(stderr, "  %s\n", f->err.msg);
     ASSERT_EQ(rc, 0);
@@ -386,7 +386,7 @@ USERS_TEST(users_apply_config_creates_and_is_idempotent)
 
     /* A restart with the same file rewrites nothing: same hash, same updated_at. */
     clock_set_fixed(2000);
-    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, &f->err));
+    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err));
     OK(store_user_get(f->c, f->a, alice_id, &u, &f->err));
     ASSERT_STREQ(u.password_hash, alice_hash);
     ASSERT_EQ(u.updated_at, 1000);
@@ -394,7 +394,7 @@ USERS_TEST(users_apply_config_creates_and_is_idempotent)
     /* A changed claim is written, keeping created_at. */
     config_set_str(&cfg->users[0].name, "Alice L.");
     clock_set_fixed(3000);
-    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, &f->err));
+    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err));
     OK(store_user_get(f->c, f->a, alice_id, &u, &f->err));
     ASSERT(contains(u.claims, "\"name\":\"Alice L.\""));
     ASSERT_EQ(u.created_at, 1000);
@@ -403,7 +403,7 @@ USERS_TEST(users_apply_config_creates_and_is_idempotent)
 
     /* A changed password is hashed again. */
     config_set_str(&cfg->users[0].password, "looking-glass");
-    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, &f->err));
+    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err));
     ASSERT_EQ(user_authenticate(f->c, f->a, "alice", "wonderland", 10, &who, &f->err), ERR_NOTFOUND);
     OK(user_authenticate(f->c, f->a, "alice", "looking-glass", 13, &who, &f->err));
     config_free(cfg);
@@ -418,7 +418,7 @@ USERS_TEST(users_apply_config_keeps_hashes_by_digest)
     struct config *cfg = config_with_bob_hash(f);
     ASSERT(cfg != NULL);
     unsigned long long n0 = users_argon2_ops();
-    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, &f->err));
+    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err));
     ASSERT_EQ(users_argon2_ops() - n0, 1); /* alice's password hashed; bob has a password_hash */
     const char *alice_id = expected_id(f->a, "alice");
     struct store_user u;
@@ -431,7 +431,7 @@ USERS_TEST(users_apply_config_keeps_hashes_by_digest)
 
     /* The same file again: no argon2id at all, no write. */
     n0 = users_argon2_ops();
-    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, &f->err));
+    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err));
     ASSERT_EQ(users_argon2_ops() - n0, 0);
 
     /* A row without a digest: one verification, the hash kept, the digest recorded. */
@@ -439,7 +439,7 @@ USERS_TEST(users_apply_config_keeps_hashes_by_digest)
     u.config_pw_mac = NULL;
     OK(store_user_put(f->c, &u, &f->err));
     n0 = users_argon2_ops();
-    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, &f->err));
+    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err));
     ASSERT_EQ(users_argon2_ops() - n0, 1);
     OK(store_user_get(f->c, f->a, alice_id, &u, &f->err));
     ASSERT_STREQ(u.password_hash, hash);
@@ -453,7 +453,7 @@ USERS_TEST(users_apply_config_keeps_hashes_by_digest)
     free(other);
     OK(store_user_put(f->c, &u, &f->err));
     n0 = users_argon2_ops();
-    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, &f->err));
+    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err));
     ASSERT_EQ(users_argon2_ops() - n0, 2);
     struct store_user who;
     OK(user_authenticate(f->c, f->a, "alice", "wonderland", 10, &who, &f->err));
@@ -462,7 +462,7 @@ USERS_TEST(users_apply_config_keeps_hashes_by_digest)
     uint8_t other_key[USERS_CONFIG_KEY_LEN];
     users_config_key("another key secret of 32 characters or more", other_key);
     n0 = users_argon2_ops();
-    OK(users_apply_config(f->c, cfg, other_key, &f->err));
+    OK(users_apply_config(f->c, cfg, other_key, NULL, &f->err));
     ASSERT_EQ(users_argon2_ops() - n0, 1);
     config_free(cfg);
 }
@@ -472,7 +472,7 @@ USERS_TEST(users_apply_config_disable_and_remove)
     clock_set_fixed(1000);
     struct config *cfg = config_with_bob_hash(f);
     ASSERT(cfg != NULL);
-    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, &f->err));
+    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err));
     const char *alice_id = expected_id(f->a, "alice");
     struct store_token s1 = {
         .kind = STORE_TOKEN_SESSION, .client_id = "", .sub = alice_id, .scope = "", .iat = 1000, .exp = 9000};
@@ -507,7 +507,7 @@ USERS_TEST(users_apply_config_disable_and_remove)
     /* alice disabled: logged out everywhere. */
     cfg->users[0].disabled = true;
     clock_set_fixed(1500);
-    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, &f->err));
+    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err));
     struct store_token got;
     OK(store_token_get(f->c, f->a, s1.hash, &got, &f->err));
     ASSERT_EQ(got.revoked_at, 1500);
@@ -525,7 +525,7 @@ USERS_TEST(users_apply_config_disable_and_remove)
     cfg = load_config("users:\n  - { username: alice, password: wonderland }\n", &f->err);
     ASSERT(cfg != NULL);
     clock_set_fixed(1600);
-    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, &f->err));
+    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err));
     ASSERT_EQ(store_user_get(f->c, f->a, "bob-sub-1", &u, &f->err), ERR_NOTFOUND);
     ASSERT_EQ(store_consent_get(f->c, f->a, "bob-sub-1", "app", &cs, &f->err), ERR_NOTFOUND);
     OK(store_token_get(f->c, f->a, b1.hash, &got, &f->err));
@@ -538,7 +538,7 @@ USERS_TEST(users_apply_config_disable_and_remove)
     /* An empty users list removes every user the file declared, and only those. */
     cfg = load_config("", &f->err);
     ASSERT(cfg != NULL);
-    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, &f->err));
+    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err));
     ASSERT_EQ(store_user_get(f->c, f->a, alice_id, &u, &f->err), ERR_NOTFOUND);
     OK(store_user_get(f->c, f->a, "cli-user", &u, &f->err));
     config_free(cfg);
@@ -552,7 +552,7 @@ USERS_TEST(users_apply_config_errors_leave_nothing)
                                      "  - { username: alice, password: wonderland }\n",
                                      &f->err);
     ASSERT(cfg != NULL);
-    ASSERT_EQ(users_apply_config(f->c, cfg, TEST_USERS_KEY, &f->err), ERR_INVALID);
+    ASSERT_EQ(users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err), ERR_INVALID);
     ASSERT(contains(f->err.msg, "users[1].username: 'alice' already belongs to another user"));
     ASSERT(!contains(f->err.msg, "wonderland"));
     struct store_user u;
@@ -566,14 +566,14 @@ USERS_TEST(users_apply_config_errors_leave_nothing)
              expected_id(f->a, "dave"));
     cfg = load_config(yaml, &f->err);
     ASSERT(cfg != NULL);
-    ASSERT_EQ(users_apply_config(f->c, cfg, TEST_USERS_KEY, &f->err), ERR_INVALID);
+    ASSERT_EQ(users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err), ERR_INVALID);
     ASSERT(contains(f->err.msg, "users[1].id: "));
     config_free(cfg);
 
     /* A hash with the right prefix that libsodium cannot read. */
     cfg = load_config("users:\n  - { username: frank, password_hash: '$argon2id$v=19$broken' }\n", &f->err);
     ASSERT(cfg != NULL);
-    ASSERT_EQ(users_apply_config(f->c, cfg, TEST_USERS_KEY, &f->err), ERR_INVALID);
+    ASSERT_EQ(users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err), ERR_INVALID);
     ASSERT_STREQ(f->err.msg, "users[0].password_hash: not a valid argon2id encoded hash");
     config_free(cfg);
     ASSERT_EQ(store_user_get_by_name(f->c, f->a, "frank", &u, &f->err), ERR_NOTFOUND);
