@@ -118,7 +118,8 @@ int main(int argc, char **argv)
             usleep(2000);
         }
         if (t1 == 0) {
-            fprintf(stderr, "coldstart: no 200 from /healthz within %.0f s (see %s)\n", limit_ms / 1000, logpath);
+            fprintf(stderr, "coldstart: no 200 from /healthz within %.0f s (see %s)\n", limit_ms / 1000,
+                    logpath);
             return 1;
         }
         ms[done++] = t1 - t0;

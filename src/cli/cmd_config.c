@@ -14,9 +14,9 @@ static void usage(FILE *out)
     fputs("usage: ostiary config check [--config FILE] [--dev] [--listen HOST:PORT] [--issuer URL]\n"
           "                            [--storage DSN] [--workers N] [--log-level LEVEL]\n"
           "\n"
-          "Checks the configuration (the file, OSTIARY_* variables and flags, as `ostiary serve` reads them)\n"
-          "without starting: prints \"<file>: ok\" and exits 0, or prints the error serve would print at start\n"
-          "and exits 1.\n",
+          "Checks the configuration (the file, OSTIARY_* variables and flags, as `ostiary serve` reads\n"
+          "them) without starting: prints \"<file>: ok\" and exits 0, or prints the error serve would print\n"
+          "at start and exits 1.\n",
           out);
 }
 

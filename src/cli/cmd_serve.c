@@ -195,7 +195,8 @@ static int reload_config(struct serve *sv, struct errbuf *err)
     strbuf_init(&kept, a, 1024);
     if (config_keep_restart_settings(next, cur->cfg, &kept) > 0) {
         log_warn("config_needs_restart", LS("settings", strbuf_str(&kept)),
-                 LS("effect", "changed in the file; the running values stay until the server is restarted"), NULL);
+                 LS("effect", "changed in the file; the running values stay until the server is restarted"),
+                 NULL);
         struct errbuf e = {{0}};
         if (oauth_config_validate(next, &e) != 0) {
             errbuf_set(err, "configuration: %s (with the running values of the settings that need a restart)",
@@ -466,12 +467,13 @@ int cmd_serve(int argc, char **argv)
     };
     int64_t t_ready = clock_mono_us();
     /* The DSN may carry the database password: logged masked. */
-    log_info("listening", LS("issuer", app->issuer), LS("listen", cfg->listen), LS("admin_listen", cfg->admin.listen),
-             LI("tls", tls), LI("workers", threads), LS("storage", store_dsn_redacted(app_arena, cfg->storage)),
-             LI("dev", cfg->dev), LI("trusted_proxies", cfg->n_trusted_proxies), LI("clients", cfg->n_clients),
-             LI("users", cfg->n_users), LI("start_us", t_ready - t_start), LI("config_us", t_config - t_start),
-             LI("store_us", t_store - t_config), LI("keys_us", t_keys - t_store),
-             LI("records_us", t_records - t_keys), NULL);
+    log_info("listening", LS("issuer", app->issuer), LS("listen", cfg->listen),
+             LS("admin_listen", cfg->admin.listen), LI("tls", tls), LI("workers", threads),
+             LS("storage", store_dsn_redacted(app_arena, cfg->storage)), LI("dev", cfg->dev),
+             LI("trusted_proxies", cfg->n_trusted_proxies), LI("clients", cfg->n_clients),
+             LI("users", cfg->n_users), LI("start_us", t_ready - t_start),
+             LI("config_us", t_config - t_start), LI("store_us", t_store - t_config),
+             LI("keys_us", t_keys - t_store), LI("records_us", t_records - t_keys), NULL);
     if (http_server_run(&hc, &hooks, &sv.state.stop, &err) != 0)
         die("%s", err.msg);
     if (warming)

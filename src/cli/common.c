@@ -104,7 +104,8 @@ int cli_config_read(const struct cli_globals *g, struct config **out, struct err
         {g->log_level, "log_level", "--log-level"}, {g->workers, "workers", "--workers"},
     };
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
-        if (flags[i].value != NULL && config_set(cfg, flags[i].path, flags[i].value, flags[i].flag, err) != 0) {
+        if (flags[i].value != NULL &&
+            config_set(cfg, flags[i].path, flags[i].value, flags[i].flag, err) != 0) {
             config_free(cfg);
             return ERR_INVALID;
         }
@@ -176,7 +177,8 @@ int cli_key_secret_read(const struct config *cfg, bool generate, char **out, str
         if (strlen(s) < 32) {
             explicit_bzero(s, strlen(s));
             free(s);
-            errbuf_set(err, "keys.secret_file: the secret must be at least 32 characters (openssl rand -base64 32)");
+            errbuf_set(err, "keys.secret_file: the secret must be at least 32 characters "
+                            "(openssl rand -base64 32)");
             return ERR_INVALID;
         }
         *out = s;

@@ -428,8 +428,8 @@ int config_validate(struct config *cfg, struct errbuf *err)
 {
     /* In this order: the first failure is reported. */
     static int (*const checks[])(struct config * cfg, struct errbuf * err) = {
-        validate_bounds,          validate_issuer, validate_tls,       validate_listen,    validate_storage_log,
-        validate_trusted_proxies, validate_keys,   validate_resources, validate_sessions_ui,
+        validate_bounds,      validate_issuer, validate_tls,       validate_listen,      validate_storage_log,
+        validate_trusted_proxies, validate_keys, validate_resources, validate_sessions_ui,
     };
     for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
         int rc = checks[i](cfg, err);

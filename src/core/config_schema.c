@@ -434,7 +434,8 @@ static void setting_copy(const struct cfg_setting *s, struct config *to, const s
     cfg_position_forget(to, s->path);
 }
 
-size_t config_keep_restart_settings(struct config *next, const struct config *running, struct strbuf *changed)
+size_t config_keep_restart_settings(struct config *next, const struct config *running,
+                                   struct strbuf *changed)
 {
     struct cfg_setting all[CFG_MAX_SETTINGS];
     size_t n = cfg_settings(all), kept = 0;

@@ -275,8 +275,8 @@ static void send_response(h2o_req_t *hreq, struct http_req *req, int64_t start)
                           h2o_strdup(&hreq->pool, req->rid, strlen(req->rid)).base, strlen(req->rid));
     struct thread *t = (struct thread *)hreq->conn->ctx;
     if (t->cfg->hsts != NULL) /* RFC 6797 §6.1; set by the server, so that no endpoint can forget it */
-        h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_STRICT_TRANSPORT_SECURITY, NULL, t->cfg->hsts,
-                       strlen(t->cfg->hsts));
+        h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_STRICT_TRANSPORT_SECURITY, NULL,
+                       t->cfg->hsts, strlen(t->cfg->hsts));
     hreq->res.content_length = req->res.body.len;
     /* h2o_send_inline copies the body into the request pool, so the arena can be reset afterwards. */
     h2o_send_inline(hreq, req->res.body.p != NULL ? req->res.body.p : "", req->res.body.len);
@@ -780,8 +780,10 @@ static SSL_CTX *tls_ctx_new(const char *cert_file, const char *key_file, struct 
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     /* No compression (CRIME), no renegotiation (RFC 7540 §9.2.1 forbids it under HTTP/2), the server's
      * suite order. */
-    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-    if (SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1 || SSL_CTX_set1_groups_list(ctx, "X25519:P-256:P-384") != 1) {
+    SSL_CTX_set_options(ctx,
+                        SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1 ||
+        SSL_CTX_set1_groups_list(ctx, "X25519:P-256:P-384") != 1) {
         errbuf_set(err, "tls: cannot set the cipher suites: %s", ssl_reason(why, sizeof(why), "unknown"));
         SSL_CTX_free(ctx);
         return NULL;

@@ -266,7 +266,7 @@ int clients_apply_config(struct store_conn *db, const struct config *cfg, struct
         }
         char *meta = client_metadata_json(&c);
         sc.metadata = meta;
-        /* Unchanged since the last start or reload: no write (a start with many clients is then reads only). */
+        /* Unchanged since the last start or reload: no write (a start with many clients only reads). */
         const struct store_client *kp = &sc, **hit = n_all > 0 ? bsearch(&kp, by_id, n_all, sizeof(*by_id),
                                                                           client_row_cmp)
                                                                : NULL;
@@ -288,7 +288,8 @@ int clients_apply_config(struct store_conn *db, const struct config *cfg, struct
             continue;
         rc = store_client_delete(db, all[i].client_id, err);
         if (rc == 0)
-            log_info("client_removed", LS("client_id", all[i].client_id), LS("why", "no longer in the file"), NULL);
+            log_info("client_removed", LS("client_id", all[i].client_id), LS("why", "no longer in the file"),
+                     NULL);
     }
     arena_free(a);
     return rc;

@@ -158,21 +158,24 @@ static int check_password(const struct cfg_user *u, struct user_problem *p)
         return fail(p, "password_hash", "must be an argon2id encoded hash ($argon2id$v=19$m=...)");
     /* libsodium must be able to read it (its parameters), or no login could ever succeed. */
     if (u->password_hash != NULL &&
-        (sodium_init() < 0 || crypto_pwhash_str_needs_rehash(u->password_hash, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                                                             crypto_pwhash_MEMLIMIT_INTERACTIVE) < 0))
+        (sodium_init() < 0 ||
+         crypto_pwhash_str_needs_rehash(u->password_hash, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                        crypto_pwhash_MEMLIMIT_INTERACTIVE) < 0))
         return fail(p, "password_hash", "must be an argon2id encoded hash ($argon2id$v=19$m=...)");
     return 0;
 }
 
 /* users[i], knowing the earlier entry with the same username and the same id (-1: none). */
-static int check_entry(const struct config *cfg, unsigned i, long same_name, long same_id, struct user_problem *p)
+static int check_entry(const struct config *cfg, unsigned i, long same_name, long same_id,
+                       struct user_problem *p)
 {
     char buf[STR_SHOWN_SIZE];
     const struct cfg_user *u = &cfg->users[i];
     if (user_name_check("username", u->username, p) != 0)
         return -1;
     if (same_name >= 0)
-        return fail(p, "username", "duplicate '%s' (also users[%ld])", str_shown(u->username, buf), same_name);
+        return fail(p, "username", "duplicate '%s' (also users[%ld])", str_shown(u->username, buf),
+                    same_name);
     if (u->id != NULL) {
         if (user_name_check("id", u->id, p) != 0)
             return -1;

@@ -364,8 +364,9 @@ static void pw_run(struct pw_jobs *jobs)
 static int plan_users(struct store_conn *db, struct arena *a, const struct config *cfg,
                       const uint8_t key[USERS_CONFIG_KEY_LEN], struct planned_user *plan, struct errbuf *err)
 {
-    struct pw_jobs jobs = {.v = arena_alloc(a, (cfg->n_users > 0 ? cfg->n_users : 1) * sizeof(struct pw_job))};
-    unsigned *job_user = arena_alloc(a, (cfg->n_users > 0 ? cfg->n_users : 1) * sizeof(unsigned));
+    size_t cap = cfg->n_users > 0 ? cfg->n_users : 1;
+    struct pw_jobs jobs = {.v = arena_alloc(a, cap * sizeof(struct pw_job))};
+    unsigned *job_user = arena_alloc(a, cap * sizeof(unsigned));
     atomic_init(&jobs.next, 0);
     /* An explicit id may equal another user's derived one. */
     const char **ids = arena_alloc(a, (cfg->n_users + 1) * sizeof(*ids));
@@ -459,7 +460,8 @@ static const struct store_user *user_row(const struct user_rows *rows, const cha
 /* Writes users[i] if it differs from its row (`old`, NULL when there is none). Disabled users are logged
  * out. */
 static int apply_one(struct store_conn *db, struct arena *a, const struct config *cfg, unsigned i,
-                     const struct planned_user *p, const struct store_user *old, int64_t now, struct errbuf *err)
+                     const struct planned_user *p, const struct store_user *old, int64_t now,
+                     struct errbuf *err)
 {
     const struct cfg_user *cu = &cfg->users[i];
     char *claims = config_claims_json(cu);
@@ -552,8 +554,8 @@ static int apply_users(struct store_conn *db, struct arena *a, const struct conf
     return rc;
 }
 
-int users_apply_config(struct store_conn *db, const struct config *cfg, const uint8_t key[USERS_CONFIG_KEY_LEN],
-                       users_apply_also_fn also, struct errbuf *err)
+int users_apply_config(struct store_conn *db, const struct config *cfg,
+                       const uint8_t key[USERS_CONFIG_KEY_LEN], users_apply_also_fn also, struct errbuf *err)
 {
     struct arena *a = arena_new(16384);
     struct planned_user *plan = arena_alloc(a, (cfg->n_users > 0 ? cfg->n_users : 1) * sizeof(*plan));

@@ -60,8 +60,8 @@ extern const size_t user_claims_supported_count;
  * independent of the key-encryption key and of the device-cookie key made from the same secret). */
 void users_config_key(const char *secret, uint8_t key[USERS_CONFIG_KEY_LEN]);
 typedef int (*users_apply_also_fn)(struct store_conn *db, const struct config *cfg, struct errbuf *err);
-int users_apply_config(struct store_conn *db, const struct config *cfg, const uint8_t key[USERS_CONFIG_KEY_LEN],
-                       users_apply_also_fn also, struct errbuf *err);
+int users_apply_config(struct store_conn *db, const struct config *cfg,
+                       const uint8_t key[USERS_CONFIG_KEY_LEN], users_apply_also_fn also, struct errbuf *err);
 
 /* Failed-login rate limiting, in memory. Three counters per attempt: the (username, address) pair,
  * allowed max_failures failures; the address alone, allowed 4 times as many; and either the username alone

@@ -410,7 +410,8 @@ TEST(config_validate_tls)
     /* Both files or neither. */
     snprintf(y, sizeof(y), "%stls:\n  cert_file: c.pem\n", https);
     ASSERT(load_validate(y, &err) != 0);
-    ASSERT_STREQ(err.msg, "3:14: tls.cert_file: tls.cert_file and tls.key_file go together: set both or neither");
+    ASSERT_STREQ(err.msg,
+                 "3:14: tls.cert_file: tls.cert_file and tls.key_file go together: set both or neither");
     snprintf(y, sizeof(y), "%stls:\n  key_file: k.pem\n", https);
     ASSERT(load_validate(y, &err) != 0);
     ASSERT(contains(err.msg, "tls.key_file: tls.cert_file and tls.key_file go together"));
@@ -421,7 +422,8 @@ TEST(config_validate_tls)
     ASSERT(load_validate("tls:\n  cert_file: c.pem\n  key_file: k.pem\n", &err) != 0);
     ASSERT(contains(err.msg, "issuer: must be an https URL when TLS is on"));
     /* With TLS the admin listener may face the network. */
-    snprintf(y, sizeof(y), "%stls:\n  cert_file: c.pem\n  key_file: k.pem\nadmin:\n  listen: ':4001'\n", https);
+    snprintf(y, sizeof(y), "%stls:\n  cert_file: c.pem\n  key_file: k.pem\nadmin:\n  listen: ':4001'\n",
+             https);
     ASSERT_EQ(load_validate(y, &err), 0);
     snprintf(y, sizeof(y), "%stls:\n  hsts_max_age: 63244801\n", https);
     ASSERT(load_validate(y, &err) != 0);
@@ -431,7 +433,8 @@ TEST(config_validate_tls)
 TEST(config_keep_restart_settings)
 {
     struct errbuf err;
-    struct config *run = load("listen: 127.0.0.1:4000\nkeys:\n  algorithms: [RS256]\ntokens:\n  code_ttl: 30\n", &err);
+    struct config *run =
+        load("listen: 127.0.0.1:4000\nkeys:\n  algorithms: [RS256]\ntokens:\n  code_ttl: 30\n", &err);
     struct config *next = load("listen: 127.0.0.1:5000\nkeys:\n  algorithms: [RS256, ES256]\n  secret: "
                                "'abcdefghijabcdefghijabcdefghij0123'\ntokens:\n  code_ttl: 45\n",
                                &err);
@@ -864,7 +867,8 @@ TESTS(T(config_yaml_refusals_with_positions), T(config_positions_follow_the_valu
       T(config_defaults), T(config_load_file_prefixes_errors_with_path), T(config_unknown_key_names_the_key),
       T(config_wrong_type), T(config_yaml_errors), T(config_long_secret_is_not_echoed), T(config_file_size_cap),
       T(config_env_overrides), T(config_env_bad_value), T(config_env_unknown_variable),
-      T(config_validate_http_issuer), T(config_validate_issuer_path), T(config_validate_listen), T(config_validate_admin_listen), T(config_validate_tls), T(config_keep_restart_settings),
+      T(config_validate_http_issuer), T(config_validate_issuer_path), T(config_validate_listen),
+      T(config_validate_admin_listen), T(config_validate_tls), T(config_keep_restart_settings),
       T(config_validate_misc_keys), T(config_validate_bad_alg), T(config_validate_secret),
       T(config_validate_resource_format), T(config_set_str_replaces), T(config_interactive_sections_load),
       T(config_env_interactive_keys), T(config_users_load), T(config_users_too_many), T(config_trusted_proxies))

@@ -21,7 +21,8 @@
 
 /* The key of the digests of configured passwords (users_config_key), as a server derives it. */
 static uint8_t test_users_key[USERS_CONFIG_KEY_LEN];
-#define TEST_USERS_KEY (users_config_key("a key secret of at least 32 characters", test_users_key), test_users_key)
+#define TEST_USERS_KEY                                                                                       \
+    (users_config_key("a key secret of at least 32 characters", test_users_key), test_users_key)
 
 struct fx {
     char dir[64];
@@ -907,7 +908,8 @@ TEST(limiter_threads)
 TESTS(T(users_hash_and_verify), T(users_verify_rejects_unusable_hashes),
       T(users_verify_without_hash_takes_as_long), T(users_authenticate), T(users_claims_openid_only),
       T(users_claims_per_scope), T(users_claims_edge_cases), T(users_claims_supported),
-      T(users_apply_config_creates_and_is_idempotent), T(users_apply_config_keeps_hashes_by_digest), T(users_apply_config_disable_and_remove),
+      T(users_apply_config_creates_and_is_idempotent), T(users_apply_config_keeps_hashes_by_digest),
+      T(users_apply_config_disable_and_remove),
       T(users_apply_config_errors_leave_nothing), T(limiter_delays_after_max_failures),
       T(limiter_delay_is_capped_and_temporary), T(limiter_success_clears_the_pair), T(limiter_per_address),
       T(limiter_per_account), T(limiter_per_account_capped_and_temporary),
