@@ -116,12 +116,17 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
     chmod 0755 "$TMP"
     AS=(setpriv --reuid=65534 --regid=65534 --clear-groups --no-new-privs)
 fi
+# systemd starts the unit with a clean environment; the sanitizers' options of a sanitizer build go along.
+CLEAN_ENV=(env -i PATH=/usr/bin:/bin)
+for v in ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS; do
+    if [ -n "${!v:-}" ]; then CLEAN_ENV+=("$v=${!v}"); fi
+done
 read -r -a PRE <<<"$(unit_cmd ExecStartPre)"
 read -r -a START <<<"$(unit_cmd ExecStart)"
 read -r -a RELOAD_CHECK <<<"$(unit_cmd ExecReload 1)"
 check "ExecStartPre (config check) accepts the example configuration" \
-    eval '(cd "$STATE" && umask 077 && env -i PATH=/usr/bin:/bin "${AS[@]}" "${PRE[@]}" >"$TMP/pre.out" 2>&1)'
-(cd "$STATE" && umask 077 && exec env -i PATH=/usr/bin:/bin "${AS[@]}" "${START[@]}" >"$TMP/serve.log" 2>&1) &
+    eval '(cd "$STATE" && umask 077 && "${CLEAN_ENV[@]}" "${AS[@]}" "${PRE[@]}" >"$TMP/pre.out" 2>&1)'
+(cd "$STATE" && umask 077 && exec "${CLEAN_ENV[@]}" "${AS[@]}" "${START[@]}" >"$TMP/serve.log" 2>&1) &
 SERVER_PID=$!
 up=0
 for _ in $(seq 1 200); do
@@ -145,7 +150,7 @@ if [ ${#AS[@]} -gt 0 ]; then
               grep -qx "65534 1 "'
 fi
 # ExecReload: the check, then SIGHUP to the main process.
-check "ExecReload: the check passes" eval '(cd "$STATE" && env -i PATH=/usr/bin:/bin "${AS[@]}" "${RELOAD_CHECK[@]}" >/dev/null 2>&1)'
+check "ExecReload: the check passes" eval '(cd "$STATE" && "${CLEAN_ENV[@]}" "${AS[@]}" "${RELOAD_CHECK[@]}" >/dev/null 2>&1)'
 if [ -n "$SRV" ]; then kill -HUP "$SRV"; fi
 ok=0
 for _ in $(seq 1 100); do
