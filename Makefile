@@ -20,7 +20,7 @@ LIBS     := $(PKG_LIBS) -lpthread -lm
 
 SRC      := $(shell find src -name '*.c' | sort)
 LIB_SRC  := $(filter-out src/cli/main.c,$(SRC))
-UNIT_SRC := $(shell find tests/unit tests/store -name 'test_*.c' 2>/dev/null | sort)
+UNIT_SRC := $(shell find tests/unit tests/store tests/handler -name 'test_*.c' 2>/dev/null | sort)
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 
 VARIANT  ?= release
@@ -86,6 +86,15 @@ $(B)/tests/%: tests/%.c $(B)/libostiary.a tests/unit/harness.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(VCFLAGS) -DOSTIARY_SOURCE_DIR='"$(CURDIR)"' -Itests/unit -o $@ $< $(B)/libostiary.a \
 	    $(VLDFLAGS) $(LIBS)
+
+# Handler tests run endpoints in-process through tests/handler/harness_http.c (a temporary store, no socket).
+HX_OBJ := $(B)/obj/tests/handler/harness_http.o
+$(HX_OBJ): tests/handler/harness_http.c tests/handler/harness_http.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(VCFLAGS) -c $< -o $@
+$(B)/tests/handler/%: tests/handler/%.c $(HX_OBJ) $(B)/libostiary.a tests/unit/harness.h tests/handler/harness_http.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(VCFLAGS) -Itests/unit -Itests/handler -o $@ $< $(HX_OBJ) $(B)/libostiary.a $(VLDFLAGS) $(LIBS)
 
 $(B)/fuzz/%: fuzz/%.c fuzz/standalone.c $(B)/libostiary.a
 	@mkdir -p $(dir $@)

@@ -87,6 +87,9 @@ struct worker {
     bool gc_more; /* the last GC pass was full: run the next one at the next tick */
 };
 
+/* Builds app->resources from app->cfg's (the configuration owns the strings; app->resources is malloc'd,
+ * freed by the owner of the app). */
+void app_resources_load(struct app *app);
 /* Finds a configured API by identifier; NULL if none. */
 const struct resource *app_resource(const struct app *app, const char *identifier);
 
@@ -103,7 +106,7 @@ int discovery_refresh(struct app *app, struct store_conn *db, struct errbuf *err
 /* False once the store is lost: its file deleted or replaced under the running server (store_check, one
  * stat). The first failure is logged (once per process) and is final: every later call says false, the
  * endpoints that need the store answer 503, /healthz reports it. Called by worker 0's tick every second
- * and by every /healthz (oauth/router.c). */
+ * and by every /healthz (oauth/discovery.c). Defined in app.c. */
 bool app_store_ok(struct worker *w);
 
 /* Moves the worker to the current generation (before a request or a tick; never during one). When the
@@ -113,8 +116,10 @@ void app_enter(struct worker *w);
 
 /* Routing: the one entry point the HTTP server calls (oauth/router.c). */
 void app_handle(struct http_req *req);
-/* Requests served off the event loop (the login form post, which verifies a password hash). */
-bool app_offload(const struct http_req *req);
+/* Requests served off the event loop: those whose route runs the method on the login pool (the login
+ * form post, which verifies a password hash). Matches the route and records it in req->route, which
+ * app_handle then reuses. */
+bool app_offload(struct http_req *req);
 /* The answer to an offloaded request that will not be served (the queue is full, or the server stops): a
  * 503 page with Retry-After (oauth_login_busy). */
 void app_busy(struct http_req *req, unsigned retry_after_s);

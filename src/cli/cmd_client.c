@@ -122,10 +122,13 @@ static void usage(FILE *out)
           "  --name NAME                    client_name\n"
           "  --application-type T           web (default) or native: only a native client's redirect URIs\n"
           "                                 on http://127.0.0.1 or http://[::1] match any port (RFC 8252)\n"
-          "  --grant-type G                 repeatable; or --grant-types a,b. One of authorization_code,\n"
-          "                                 client_credentials, refresh_token,\n"
-          "                                 urn:ietf:params:oauth:grant-type:device_code. Default:\n"
-          "                                 authorization_code with redirect URIs, else client_credentials\n"
+          "  --grant-type G                 repeatable; or --grant-types a,b. One of the grant types this\n"
+          "                                 server serves:\n",
+          out);
+    for (const struct grant_type *g = grant_next_served(NULL); g != NULL; g = grant_next_served(g))
+        fprintf(out, "%33s%s\n", "", g->name);
+    fputs("                                 Default: authorization_code with redirect URIs, else\n"
+          "                                 client_credentials\n"
           "  --redirect-uri URI             repeatable; absolute, no fragment (--no-redirect-uris clears)\n"
           "  --scope \"a b\"                  allowed scopes, space-separated (\"\" for none)\n"
           "  --auth-method M                client_secret_basic (default), client_secret_post or none\n"

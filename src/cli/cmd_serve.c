@@ -108,25 +108,6 @@ static void worker_tick(struct worker *w)
     }
 }
 
-static void load_resources(struct app *app)
-{
-    const struct config *cfg = app->cfg;
-    app->n_resources = cfg->n_resources;
-    app->resources = calloc(cfg->n_resources + 1, sizeof(struct resource));
-    for (unsigned i = 0; i < cfg->n_resources; i++) {
-        const struct cfg_resource *cr = &cfg->resources[i];
-        struct resource *r = &app->resources[i];
-        r->identifier = cr->identifier;
-        r->scopes = (const char **)cr->scopes;
-        r->n_scopes = cr->n_scopes;
-        r->format = cr->access_token_format != NULL && strcmp(cr->access_token_format, "opaque") == 0
-                        ? TOKEN_FORMAT_OPAQUE
-                        : TOKEN_FORMAT_JWT;
-        r->signing_alg = cr->signing_alg != NULL ? cr->signing_alg : cfg->keys.algorithms[0];
-        r->access_token_ttl = cr->access_token_ttl;
-    }
-}
-
 /* A generation for cfg (which it takes over): what every generation shares is copied from `proto`, what
  * is built from the configuration is built. NULL with err set when the page templates do not load. */
 static struct app *gen_build(const struct app *proto, struct config *cfg, struct errbuf *err)
@@ -143,7 +124,7 @@ static struct app *gen_build(const struct app *proto, struct config *cfg, struct
         free(app);
         return NULL;
     }
-    load_resources(app);
+    app_resources_load(app);
     discovery_build(app);
     return app;
 }

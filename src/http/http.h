@@ -12,6 +12,7 @@
 
 struct arena;
 struct worker;
+struct app_route;
 
 #define HTTP_MAX_RES_HEADERS 16
 
@@ -55,6 +56,9 @@ struct http_req {
                              * trusted proxy forwarded (http/proxy.h) */
     char tcp_peer[64];      /* the TCP peer itself (the proxy, when there is one) */
     char rid[24];           /* request id, also sent as X-Request-Id */
+    /* The application's route for this request, once matched (oauth/router.c): the offload hook matches
+     * and records it, the handle hook reuses it, so a request is matched once. NULL until then. */
+    const struct app_route *route;
     /* Set by endpoints for the access log (never secrets). */
     const char *log_client_id;
     const char *log_error;

@@ -58,8 +58,10 @@ struct http_server_hooks {
     void (*handle)(struct http_req *req);
     /* Optional: true for requests too slow for the event loop (a password hash). Those are copied and
      * served by a pool of threads (one per loop thread, each with its own thread_init context, ids
-     * after the loops'), so the loop keeps serving its other connections meanwhile. */
-    bool (*offload)(const struct http_req *req);
+     * after the loops'), so the loop keeps serving its other connections meanwhile. Called before
+     * `handle`, on the loop thread; it may record its routing decision in req->route, which the copy
+     * keeps and `handle` reuses. */
+    bool (*offload)(struct http_req *req);
     /* Optional, with offload: fills req->res for an offloaded request that will not be served (the queue
      * is full, or the server is stopping): a 503 with a Retry-After of retry_after_s seconds, the
      * server's estimate of when the queue will have room. Runs on the loop thread with the loop's context.

@@ -151,7 +151,7 @@ static int param(const struct form *f, const char *name, struct str *v)
     return form_get(f, name, v);
 }
 
-int authz_load_client(struct http_req *req, const char *client_id, struct client *out)
+int authz_load_client(const struct http_req *req, const char *client_id, struct client *out)
 {
     struct store_client sc;
     struct errbuf err;
@@ -198,56 +198,75 @@ static struct oauth_error parse_prompt(const char *s, unsigned *out)
     return OAUTH_OK;
 }
 
-/* Steps (1)-(2) of the endpoint: everything that decides whether errors may be redirected. On failure
- * renders the HTML error page and returns false. */
-static bool validate_client_and_redirect(struct http_req *req, const struct form *f, struct client *c,
-                                         struct authz_request *ar)
+/* Everything that decides whether errors may be redirected: client_id names a registered client, and the
+ * redirect_uri is one of its registered ones (or omitted, when it has exactly one: RFC 6749 §3.1.2.3). An
+ * error here is never redirected (RFC 6749 §4.1.2.1). */
+static struct oauth_error check_client_and_redirect(const struct http_req *req, const struct form *f,
+                                                    struct client *c, struct authz_request *ar)
 {
     struct str v;
     int rc = param(f, "client_id", &v);
-    if (rc != 0) {
-        page_error(req, OAUTH_ERROR(INVALID_REQUEST, rc < 0 ? "client_id is repeated" : "client_id is missing"));
-        return false;
-    }
+    if (rc != 0)
+        return OAUTH_ERROR(INVALID_REQUEST, rc < 0 ? "client_id is repeated" : "client_id is missing");
     ar->client_id = str_dup(req->arena, v);
-    req->log_client_id = ar->client_id;
     rc = authz_load_client(req, ar->client_id, c);
-    if (rc == ERR_NOTFOUND) {
-        page_error(req, OAUTH_ERROR(INVALID_CLIENT, "unknown client_id: no application is registered with it"));
-        return false;
-    }
-    if (rc != 0) {
-        page_error(req, oauth_store_error(rc));
-        return false;
-    }
+    if (rc == ERR_NOTFOUND)
+        return OAUTH_ERROR(INVALID_CLIENT, "unknown client_id: no application is registered with it");
+    if (rc != 0)
+        return oauth_store_error(rc); /* logged by authz_load_client */
     rc = param(f, "redirect_uri", &v);
-    if (rc < 0) {
-        page_error(req, OAUTH_ERROR(INVALID_REQUEST, "redirect_uri is repeated"));
-        return false;
-    }
+    if (rc < 0)
+        return OAUTH_ERROR(INVALID_REQUEST, "redirect_uri is repeated");
     if (rc == 0) {
         ar->redirect_uri = str_dup(req->arena, v);
         ar->redirect_uri_given = true;
         for (size_t i = 0; i < c->n_redirect_uris; i++)
             if (redirect_uri_matches(c->application_type, c->redirect_uris[i], ar->redirect_uri))
-                return true;
-        page_error(req, OAUTH_ERROR(INVALID_REQUEST, "redirect_uri is not registered for this client"));
-        return false;
+                return OAUTH_OK;
+        return OAUTH_ERROR(INVALID_REQUEST, "redirect_uri is not registered for this client");
     }
-    /* RFC 6749 §3.1.2.3: may be omitted when exactly one is registered. */
-    if (c->n_redirect_uris != 1) {
-        page_error(req, OAUTH_ERROR(INVALID_REQUEST, c->n_redirect_uris == 0
-                                                         ? "this client has no registered redirect_uri"
-                                                         : "redirect_uri is required: the client registered several"));
-        return false;
-    }
+    if (c->n_redirect_uris != 1)
+        return OAUTH_ERROR(INVALID_REQUEST, c->n_redirect_uris == 0
+                                                ? "this client has no registered redirect_uri"
+                                                : "redirect_uri is required: the client registered several");
     ar->redirect_uri = c->redirect_uris[0];
     ar->redirect_uri_given = false;
-    return true;
+    return OAUTH_OK;
 }
 
-static struct oauth_error validate_rest(struct http_req *req, const struct form *f, const struct client *c,
-                                        struct authz_request *ar, const struct resource **res)
+/* Whether the request's response_type has the value token or id_token, whose responses default to the
+ * fragment and are never sent in the query (OAuth 2.0 Multiple Response Type Encoding Practices §2.1, §3,
+ * §5; RFC 6749 §4.2.2.1). Only code is served, but the unsupported_response_type error for the others is
+ * then delivered where their client reads it, and not where a Referer header would leak it. A missing or
+ * repeated response_type, code, none and unknown values: the query. */
+static bool response_type_wants_fragment(struct arena *a, const struct form *f)
+{
+    const char *rt = form_get_dup(a, f, "response_type");
+    return rt != NULL && (token_scope_has(rt, "token") || token_scope_has(rt, "id_token"));
+}
+
+/* The response mode: the one the request asks for, else the default of its response type. On an error
+ * ar->response_mode is the default, where the error goes. */
+static struct oauth_error check_response_mode(struct arena *a, const struct form *f, struct authz_request *ar)
+{
+    ar->response_mode = response_type_wants_fragment(a, f) ? RESPONSE_MODE_FRAGMENT : RESPONSE_MODE_QUERY;
+    struct str mode;
+    if (form_get(f, "response_mode", &mode) != 0)
+        return OAUTH_OK;
+    if (str_eq_c(mode, "fragment"))
+        ar->response_mode = RESPONSE_MODE_FRAGMENT;
+    else if (str_eq_c(mode, "form_post"))
+        ar->response_mode = RESPONSE_MODE_FORM_POST;
+    else if (!str_eq_c(mode, "query"))
+        return OAUTH_ERROR(INVALID_REQUEST, "response_mode must be query, fragment or form_post");
+    /* response_mode=query stays the fragment for such a type: "in no case" are its response parameters
+     * query-encoded (Multiple Response Types §2.1), and the request is refused anyway. */
+    return OAUTH_OK;
+}
+
+/* Every other parameter, once errors may be redirected. */
+static struct oauth_error validate_rest(const struct http_req *req, const struct form *f, const struct client *c,
+                                        struct authz_request *ar)
 {
     struct arena *a = req->arena;
     static const char *const single[] = {"response_type", "response_mode", "scope", "state", "nonce",
@@ -277,7 +296,6 @@ static struct oauth_error validate_rest(struct http_req *req, const struct form 
     if (strcmp(ar->response_type, "code") != 0)
         return OAUTH_ERROR(UNSUPPORTED_RESPONSE_TYPE, "only response_type=code is supported");
 
-    ar->state = form_get_dup(a, f, "state");
     ar->nonce = form_get_dup(a, f, "nonce");
     ar->login_hint = form_get_dup(a, f, "login_hint");
     ar->id_token_hint = form_get_dup(a, f, "id_token_hint");
@@ -343,18 +361,105 @@ static struct oauth_error validate_rest(struct http_req *req, const struct form 
     const char *audience = form_get_dup(a, f, "audience");
     if (resource != NULL && audience != NULL && strcmp(resource, audience) != 0)
         return OAUTH_ERROR(INVALID_REQUEST, "resource and audience name different APIs");
-    e = authz_select_resource(req->worker->app, c, resource != NULL ? resource : audience, &req_scopes, res);
+    const struct resource *res;
+    e = authz_select_resource(req->worker->app, c, resource != NULL ? resource : audience, &req_scopes, &res);
     if (oauth_failed(e))
         return e;
-    if (*res != NULL) {
+    if (res != NULL) {
         /* API scopes must be scopes of that API. */
-        struct scope_set api = {(*res)->scopes, (*res)->n_scopes};
+        struct scope_set api = {res->scopes, res->n_scopes};
         for (size_t i = 0; i < req_scopes.n; i++)
             if (!scope_is_oidc(req_scopes.v[i]) && !scope_has(&api, req_scopes.v[i]))
                 return OAUTH_ERROR(INVALID_SCOPE, "a requested scope does not belong to the requested resource");
-        ar->resource = (*res)->identifier;
+        ar->resource = res->identifier;
     }
     return OAUTH_OK;
+}
+
+void authz_validate(const struct http_req *req, const struct form *f, struct authz_validation *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->error = check_client_and_redirect(req, f, &out->client, &out->ar);
+    if (oauth_failed(out->error))
+        return;
+    /* Every response from here on carries state back to the redirect URI. One that could not hold it is
+     * refused now, on the error page (a redirect without the state would mislead the client), before
+     * anything is stored or issued. */
+    out->ar.state = form_get_dup(req->arena, f, "state");
+    if (!authz_response_fits(req, out->ar.redirect_uri, out->ar.state)) {
+        out->error = OAUTH_ERROR(INVALID_REQUEST, out->ar.state != NULL
+                                                      ? "state is too long for the authorization response"
+                                                      : "redirect_uri is too long for an authorization response");
+        return;
+    }
+    /* From here on errors go back to the client (RFC 6749 §4.1.2.1), with its state, in the response mode
+     * of the request. */
+    out->redirectable = true;
+    out->error = check_response_mode(req->arena, f, &out->ar);
+    if (!oauth_failed(out->error))
+        out->error = validate_rest(req, f, &out->client, &out->ar);
+}
+
+void authz_send_error(struct http_req *req, const struct authz_validation *v)
+{
+    if (v->redirectable)
+        authz_respond_error(req, v->ar.redirect_uri, v->ar.response_mode, v->error, v->ar.state);
+    else
+        page_error(req, v->error);
+}
+
+static void add_param(struct form *f, const char *name, const char *value)
+{
+    if (value != NULL)
+        f->params[f->n++] = (struct form_param){str_c(name), str_c(value)};
+}
+
+/* The parameters of a validated request, as a form authz_validate() reads back to the same request
+ * (every default made explicit except the omitted redirect_uri, which stays omitted). */
+static void request_params(struct arena *a, const struct authz_request *ar, struct form *out)
+{
+    static const char *const modes[] = {"query", "fragment", "form_post"};
+    static const struct {
+        unsigned flag;
+        const char *name;
+    } prompts[] = {{PROMPT_NONE, "none"}, {PROMPT_LOGIN, "login"}, {PROMPT_CONSENT, "consent"},
+                   {PROMPT_SELECT_ACCOUNT, "select_account"}};
+    out->params = arena_alloc(a, sizeof(struct form_param) * 20);
+    out->n = 0;
+    add_param(out, "client_id", ar->client_id);
+    add_param(out, "redirect_uri", ar->redirect_uri_given ? ar->redirect_uri : NULL);
+    add_param(out, "response_type", ar->response_type);
+    add_param(out, "response_mode", (unsigned)ar->response_mode < 3 ? modes[ar->response_mode] : "invalid");
+    add_param(out, "scope", ar->scope);
+    add_param(out, "state", ar->state);
+    add_param(out, "nonce", ar->nonce);
+    add_param(out, "code_challenge", ar->code_challenge);
+    add_param(out, "code_challenge_method", ar->code_challenge != NULL ? ar->code_challenge_method : NULL);
+    const char *prompt = NULL;
+    for (size_t i = 0; i < sizeof(prompts) / sizeof(prompts[0]); i++)
+        if (ar->prompt & prompts[i].flag)
+            prompt = prompt == NULL ? prompts[i].name : arena_printf(a, "%s %s", prompt, prompts[i].name);
+    add_param(out, "prompt", prompt);
+    add_param(out, "max_age", ar->max_age >= 0 ? arena_printf(a, "%lld", (long long)ar->max_age) : NULL);
+    add_param(out, "login_hint", ar->login_hint);
+    add_param(out, "id_token_hint", ar->id_token_hint);
+    add_param(out, "ui_locales", ar->ui_locales);
+    add_param(out, "acr_values", ar->acr_values);
+    add_param(out, "resource", ar->resource);
+}
+
+void authz_validate_parked(const struct http_req *req, const struct authz_request *parked,
+                           struct authz_validation *out)
+{
+    struct form f;
+    request_params(req->arena, parked, &f);
+    authz_validate(req, &f, out);
+    /* An omitted redirect_uri means the client's only one: still one, but another than the request's
+     * responses were meant for, it is not the request's destination any more. */
+    if (!oauth_failed(out->error) && strcmp(out->ar.redirect_uri, parked->redirect_uri) != 0) {
+        out->error = OAUTH_ERROR(INVALID_REQUEST, "redirect_uri is not registered for this client");
+        out->redirectable = false;
+    }
 }
 
 /* ---- serialization of a parked request ---- */
@@ -601,23 +706,10 @@ void authz_resume(struct http_req *req, const struct client *c, const struct aut
     issue_code(req, c, ar, &s);
 }
 
-/* Whether the request's response_type has the value token or id_token, whose responses default to the
- * fragment and are never sent in the query (OAuth 2.0 Multiple Response Type Encoding Practices §2.1, §3,
- * §5; RFC 6749 §4.2.2.1). Only code is served, but the unsupported_response_type error for the others is
- * then delivered where their client reads it, and not where a Referer header would leak it. A missing or
- * repeated response_type, code, none and unknown values: the query. */
-static bool response_type_wants_fragment(struct arena *a, const struct form *f)
-{
-    const char *rt = form_get_dup(a, f, "response_type");
-    return rt != NULL && (token_scope_has(rt, "token") || token_scope_has(rt, "id_token"));
-}
-
 void oauth_authorize_handle(struct http_req *req)
 {
     struct form f;
     int rc;
-    if (!page_method_allowed(req, "the authorization endpoint"))
-        return;
     if (!str_eq_c(req->method, "POST")) {
         rc = form_parse(req->arena, req->query.p, req->query.len, req->worker->app->cfg->limits.max_params, &f);
     } else {
@@ -632,50 +724,13 @@ void oauth_authorize_handle(struct http_req *req)
                                                                               : "malformed or non-UTF-8 parameters"));
         return;
     }
-    struct client c;
-    struct authz_request ar;
-    memset(&ar, 0, sizeof(ar));
-    if (!validate_client_and_redirect(req, &f, &c, &ar))
-        return;
-    /* Every response from here on carries state back to the redirect URI. One that could not hold it is
-     * refused now, on the error page (a redirect without the state would mislead the client), before
-     * anything is stored or issued. */
-    struct str state_param;
-    const char *state = form_get(&f, "state", &state_param) == 0 ? str_dup(req->arena, state_param) : NULL;
-    if (!authz_response_fits(req, ar.redirect_uri, state)) {
-        page_error(req, OAUTH_ERROR(INVALID_REQUEST, state != NULL
-                                                         ? "state is too long for the authorization response"
-                                                         : "redirect_uri is too long for an authorization response"));
+    /* Validate, then render here: an error to the verified redirect URI, or the error page. */
+    struct authz_validation v;
+    authz_validate(req, &f, &v);
+    req->log_client_id = v.ar.client_id;
+    if (oauth_failed(v.error)) {
+        authz_send_error(req, &v);
         return;
     }
-    /* From here on errors go back to the client (RFC 6749 §4.1.2.1), in the response mode of the request:
-     * the one it asks for, else the default of its response type. */
-    enum response_mode default_mode =
-        response_type_wants_fragment(req->arena, &f) ? RESPONSE_MODE_FRAGMENT : RESPONSE_MODE_QUERY;
-    struct str mode;
-    ar.response_mode = default_mode;
-    if (form_get(&f, "response_mode", &mode) == 0) {
-        if (str_eq_c(mode, "fragment"))
-            ar.response_mode = RESPONSE_MODE_FRAGMENT;
-        else if (str_eq_c(mode, "form_post"))
-            ar.response_mode = RESPONSE_MODE_FORM_POST;
-        else if (!str_eq_c(mode, "query")) {
-            struct str st;
-            authz_respond_error(req, ar.redirect_uri, default_mode,
-                                OAUTH_ERROR(INVALID_REQUEST, "response_mode must be query, fragment or form_post"),
-                                form_get(&f, "state", &st) == 0 ? str_dup(req->arena, st) : NULL);
-            return;
-        }
-        /* response_mode=query stays the fragment for such a type: "in no case" are its response parameters
-         * query-encoded (Multiple Response Types §2.1), and the request is refused anyway. */
-    }
-    const struct resource *res = NULL;
-    struct oauth_error e = validate_rest(req, &f, &c, &ar, &res);
-    if (oauth_failed(e)) {
-        struct str st;
-        authz_respond_error(req, ar.redirect_uri, ar.response_mode, e,
-                            form_get(&f, "state", &st) == 0 ? str_dup(req->arena, st) : NULL);
-        return;
-    }
-    authz_resume(req, &c, &ar, NULL, 0);
+    authz_resume(req, &v.client, &v.ar, NULL, 0);
 }

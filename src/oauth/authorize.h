@@ -11,6 +11,7 @@
 #include "oauth/client.h"
 #include "oauth/error.h"
 
+struct form;
 struct http_req;
 struct client;
 struct app;
@@ -19,6 +20,33 @@ struct scope_set;
 struct interaction;
 
 void oauth_authorize_handle(struct http_req *req);
+
+/* The outcome of validating an authorization request. */
+struct authz_validation {
+    struct oauth_error error;  /* OAUTH_OK: the request is valid */
+    /* The client and the redirect URI are verified: an error goes to ar.redirect_uri, in ar.response_mode,
+     * with ar.state (RFC 6749 §4.1.2.1). False: it must not be redirected (the HTML error page). */
+    bool redirectable;
+    struct client client;      /* the client, once client_id named a registered one */
+    struct authz_request ar;   /* the validated request (complete when error is OAUTH_OK) */
+};
+/* Validates the parameters of an authorization request (RFC 6749 §3.1, §4.1.1; OIDC Core §3.1.2.1-2;
+ * RFC 7636 §4.3; RFC 8707; RFC 8252 §7.3): client and redirect_uri first (errors not redirectable), then
+ * response_mode, the repeated and unsupported parameters, response_type, scope, PKCE, prompt, max_age,
+ * id_token_hint and the resource. Renders nothing and writes nothing (req is const): it reads the client
+ * through the worker's cache (a store read when not cached), the configuration, and the worker's keys for
+ * an id_token_hint; memory comes from req->arena. The callers render: the authorization endpoint and the interaction pages (a parked
+ * request is validated again when it resumes, against the client as it is then) with authz_send_error(),
+ * a pushed authorization request endpoint (RFC 9126) as JSON. */
+void authz_validate(const struct http_req *req, const struct form *f, struct authz_validation *out);
+/* Renders a failed validation for the front channel: a redirect to the verified redirect URI, or the
+ * error page. */
+void authz_send_error(struct http_req *req, const struct authz_validation *v);
+/* Validates a parked request again (the interaction pages, before they act on it), with the parameters
+ * of the validated request `parked` and against the client as it is now, by authz_validate()'s rules;
+ * besides, its responses must still go to the same redirect URI. Same contract as authz_validate(). */
+void authz_validate_parked(const struct http_req *req, const struct authz_request *parked,
+                           struct authz_validation *out);
 
 /* Continues a validated request: login page, account selection, consent page, or the code. `ia` is the
  * parked interaction when resuming from a page (NULL from the endpoint); `satisfied` has the prompt_flags
@@ -30,7 +58,7 @@ void authz_resume(struct http_req *req, const struct client *c, const struct aut
 json_t *authz_request_to_json(const struct authz_request *ar);
 int authz_request_from_json(struct arena *a, json_t *o, struct authz_request *ar);
 /* 0, ERR_NOTFOUND, or <0 on store/metadata failure (logged; oauth_store_error(rc) is the answer). */
-int authz_load_client(struct http_req *req, const char *client_id, struct client *out);
+int authz_load_client(const struct http_req *req, const char *client_id, struct client *out);
 
 /* Whether the redirect_uri of a request (`given`) is the `registered` one: simple string comparison (OIDC
  * Core §3.1.2.1), except that for a native client an http redirect URI on a loopback IP literal

@@ -1,5 +1,5 @@
 /* backchannel.c: what the POST-only back-channel endpoints (token, introspection, revocation) share:
- * method, content type (RFC 6749 §3.2: application/x-www-form-urlencoded) and body parsing limits. */
+ * content type (RFC 6749 §3.2: application/x-www-form-urlencoded) and body parsing limits. */
 #include "oauth/endpoints.h"
 
 #include "app.h"
@@ -8,12 +8,6 @@
 
 struct oauth_error backchannel_form(struct http_req *req, struct form *form)
 {
-    if (!str_eq_c(req->method, "POST")) {
-        http_res_header(req, "Allow", "POST");
-        struct oauth_error e = OAUTH_ERROR(INVALID_REQUEST, "this endpoint only accepts POST");
-        e.http_status = 405;
-        return e;
-    }
     if (!http_req_is_form(req))
         return OAUTH_ERROR(INVALID_REQUEST, "the request body must be application/x-www-form-urlencoded");
     int rc = form_parse(req->arena, req->body.p, req->body.len, req->worker->app->cfg->limits.max_params, form);

@@ -55,24 +55,6 @@ NAME_TABLE_FUNCS(client_application_type, enum application_type, application_typ
 static const char *const introspection_accesses[] = {"all", "own", "resources"};
 NAME_TABLE_FUNCS(client_introspection_access, enum introspection_access, introspection_accesses)
 
-static const struct {
-    const char *name;
-    unsigned flag;
-} grants[] = {
-    {"authorization_code", GRANT_AUTHORIZATION_CODE},
-    {"client_credentials", GRANT_CLIENT_CREDENTIALS},
-    {"refresh_token", GRANT_REFRESH_TOKEN},
-    {"urn:ietf:params:oauth:grant-type:device_code", GRANT_DEVICE_CODE},
-};
-
-unsigned grant_type_flag(const char *name)
-{
-    for (size_t i = 0; i < sizeof(grants) / sizeof(grants[0]); i++)
-        if (strcmp(name, grants[i].name) == 0)
-            return grants[i].flag;
-    return 0;
-}
-
 unsigned pkce_method_flag(const char *name)
 {
     if (strcmp(name, "S256") == 0)
@@ -125,8 +107,12 @@ int client_from_store(struct arena *a, const struct store_client *sc, struct cli
     }
     size_t n;
     const char **gt = json_str_array(a, json_object_get(m, "grant_types"), &n);
-    for (size_t i = 0; i < n; i++)
-        out->grant_types |= grant_type_flag(gt[i]);
+    for (size_t i = 0; i < n; i++) {
+        /* Unknown names count for nothing; a known row that is not served is kept (the token endpoint
+         * refuses it), so that the metadata written back is what was stored. */
+        const struct grant_type *g = grant_by_name(gt[i]);
+        out->grant_types |= g != NULL ? g->flag : 0;
+    }
     out->redirect_uris = json_str_array(a, json_object_get(m, "redirect_uris"), &out->n_redirect_uris);
     const char *scope = json_string_value(json_object_get(m, "scope"));
     out->scope = arena_strdup(a, scope != NULL ? scope : "");
@@ -186,9 +172,11 @@ char *client_metadata_json(const struct client *c)
     json_object_set_new(m, "application_type", json_string(client_application_type_str(c->application_type)));
     json_object_set_new(m, "token_endpoint_auth_method", json_string(client_auth_method_str(c->auth_method)));
     json_t *gt = json_array();
-    for (size_t i = 0; i < sizeof(grants) / sizeof(grants[0]); i++)
-        if (c->grant_types & grants[i].flag)
-            json_array_append_new(gt, json_string(grants[i].name));
+    for (unsigned bit = 1; bit != 0; bit <<= 1) {
+        const struct grant_type *g = (c->grant_types & bit) ? grant_by_flag(bit) : NULL;
+        if (g != NULL)
+            json_array_append_new(gt, json_string(g->name));
+    }
     json_object_set_new(m, "grant_types", gt);
     set_str_array(m, "redirect_uris", c->redirect_uris, c->n_redirect_uris, true);
     json_object_set_new(m, "scope", json_string(c->scope != NULL ? c->scope : ""));

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "oauth/error.h"
+#include "oauth/grant_table.h"
 #include "store/store.h"
 
 struct arena;
@@ -19,13 +20,6 @@ enum client_auth_method {
     CLIENT_AUTH_SECRET_BASIC = 0,
     CLIENT_AUTH_SECRET_POST = 1,
     CLIENT_AUTH_NONE = 2,
-};
-
-enum grant_flags {
-    GRANT_AUTHORIZATION_CODE = 1 << 0,
-    GRANT_CLIENT_CREDENTIALS = 1 << 1,
-    GRANT_REFRESH_TOKEN = 1 << 2,
-    GRANT_DEVICE_CODE = 1 << 3,
 };
 
 /* When the code grant yields a refresh token (the seed providers disagree; OIDC Core §11 is the default). */
@@ -58,7 +52,7 @@ struct client {
     bool has_secret;
     uint8_t secret_hash[STORE_HASH_LEN];
     enum client_auth_method auth_method;
-    unsigned grant_types;         /* enum grant_flags */
+    unsigned grant_types;         /* enum grant_flags (grant_table.h) */
     const char **redirect_uris;
     size_t n_redirect_uris;
     const char *scope;            /* space-separated allowed scopes ("" = none) */
@@ -79,8 +73,6 @@ struct client {
 
 const char *client_auth_method_str(enum client_auth_method m);
 int client_auth_method_parse(const char *s, enum client_auth_method *out);
-/* Grant type name <-> flag; 0 for an unknown name. */
-unsigned grant_type_flag(const char *name);
 /* refresh_token_policy name (offline_consent, offline_access, always) <-> value; parse returns -1 for an
  * unknown name and leaves *out untouched. */
 const char *client_refresh_policy_str(enum refresh_policy p);

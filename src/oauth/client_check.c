@@ -1,6 +1,6 @@
 /* client_check.c: the one check of client metadata (client_check.h): RFC 6749 §2.1, §3.1.2, §4.4; RFC 7591
  * §2; RFC 7636 §4.2; RFC 7662 §4; RFC 8252 §7.1; RFC 8707 §2; RFC 9700 §2.1.1; OIDC Registration §2.
- * Grant names come from client.c until grants have a table of their own. */
+ * Grant names and their rules come from the grant table (grant_table.h). */
 #include "oauth/client_check.h"
 
 #include <stdarg.h>
@@ -18,8 +18,6 @@
 
 #define CLIENT_NAME_MAX 1024u /* bytes of client_name */
 #define CLIENT_LIST_MAX 64u   /* redirect URIs, APIs... of one client */
-#define GRANT_NAMES                                                                                          \
-    "authorization_code, client_credentials, refresh_token, urn:ietf:params:oauth:grant-type:device_code"
 
 /* Without grant_types: interactive clients (with redirect URIs) get the code grant with refresh tokens
  * (whether one is issued is still refresh_token_policy's call), others client_credentials. */
@@ -227,43 +225,21 @@ static int check_authentication(const struct client_meta *m, struct arena *a, st
     return 0;
 }
 
+/* The grant types and their rules, by the grant table (grant_table.h): served names only, once each; a
+ * confidential-only grant needs a confidential client, the code grant redirect URIs, refresh_token a grant
+ * that yields refresh tokens. */
 static int check_grants(const struct client_meta *m, struct client *out, struct client_problem *p)
 {
-    char buf[STR_SHOWN_SIZE];
-    bool is_public = out->auth_method == CLIENT_AUTH_NONE;
     const char *const *grants = m->grant_types.v;
     size_t n = m->grant_types.n;
     if (n == 0) {
         grants = m->redirect_uris.n > 0 ? code_grants : machine_grants;
         n = m->redirect_uris.n > 0 ? 2 : 1;
     }
-    for (size_t j = 0; j < n; j++) {
-        const char *g = grants[j];
-        unsigned flag = grant_type_flag(g);
-        if (flag == 0)
-            return fail(p, "grant_types", (int)j, "unsupported grant type '%s' (allowed: " GRANT_NAMES ")",
-                        str_shown(g, buf));
-        if (out->grant_types & flag)
-            return fail(p, "grant_types", (int)j, "duplicate '%s'", g);
-        out->grant_types |= flag;
-        /* RFC 6749 §4.4: the client credentials grant is for confidential clients only. */
-        if (flag == GRANT_CLIENT_CREDENTIALS && is_public)
-            return fail(p, "grant_types", (int)j,
-                        "client_credentials requires a confidential client (a client secret and " F(
-                            "token_endpoint_auth_method") " client_secret_basic or client_secret_post) "
-                                                          "(RFC 6749 §4.4)");
-    }
-    /* RFC 6749 §3.1.2.2: redirection URIs must be registered for the code flow. */
-    if ((out->grant_types & GRANT_AUTHORIZATION_CODE) && m->redirect_uris.n == 0)
-        return fail(p, "redirect_uris", -1,
-                    "at least one is required for authorization_code (RFC 6749 §3.1.2.2)");
-    /* A refresh token is always born of another grant; on its own it could never be used. Device flow
-     * clients get refresh tokens too (RFC 8628 §3.5). */
-    if ((out->grant_types & GRANT_REFRESH_TOKEN) &&
-        !(out->grant_types & (GRANT_AUTHORIZATION_CODE | GRANT_DEVICE_CODE)))
-        return fail(p, "grant_types", -1,
-                    "refresh_token requires authorization_code (or the device_code grant) as well; "
-                    "client_credentials clients get no refresh tokens (RFC 6749 §4.4.3)");
+    struct grant_refusal why;
+    if (grant_names_check(grants, n, out->auth_method == CLIENT_AUTH_NONE, m->redirect_uris.n, &out->grant_types,
+                          &why) != 0)
+        return fail(p, why.redirect_uris ? "redirect_uris" : "grant_types", why.index, "%s", why.reason);
     return 0;
 }
 

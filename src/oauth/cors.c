@@ -5,16 +5,13 @@
 
 #include "core/banned.h"
 
-bool oauth_cors_preflight(struct http_req *req, const char *methods)
+void oauth_cors_preflight(struct http_req *req, const char *methods)
 {
-    if (!str_eq_c(req->method, "OPTIONS"))
-        return false;
     http_res_header(req, "Access-Control-Allow-Origin", "*");
     http_res_header(req, "Access-Control-Allow-Methods", methods);
     http_res_header(req, "Access-Control-Allow-Headers", "Authorization, Content-Type");
     http_res_header(req, "Access-Control-Max-Age", "600");
     http_res_body(req, 204, NULL, "", 0);
-    return true;
 }
 
 void oauth_cors_allow(struct http_req *req)

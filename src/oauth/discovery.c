@@ -14,6 +14,7 @@
 #include "jose/jose.h"
 #include "oauth/endpoints.h"
 #include "oauth/error.h"
+#include "oauth/grant_table.h"
 #include "oauth/scope.h"
 #include "session/users.h"
 #include "store/store.h"
@@ -61,7 +62,6 @@ static json_t *metadata(const struct app *app, bool plain)
 {
     static const char *const auth_methods[] = {"client_secret_basic", "client_secret_post"};
     static const char *const token_auth_methods[] = {"client_secret_basic", "client_secret_post", "none"};
-    static const char *const grants[] = {"authorization_code", "refresh_token", "client_credentials"};
     static const char *const response_modes[] = {"query", "fragment", "form_post"};
     static const char *const pkce[] = {"S256", "plain"};
     static const char *const prompts[] = {"none", "login", "consent", "select_account"};
@@ -77,7 +77,11 @@ static json_t *metadata(const struct app *app, bool plain)
     set_url(o, "end_session_endpoint", app, "/session/end");
     json_object_set_new(o, "response_types_supported", str_array((const char *const[]){"code"}, 1));
     json_object_set_new(o, "response_modes_supported", str_array(response_modes, 3));
-    json_object_set_new(o, "grant_types_supported", str_array(grants, 3));
+    /* The served rows of the grant table: exactly what the token endpoint dispatches. */
+    json_t *grants = json_array();
+    for (const struct grant_type *g = grant_next_served(NULL); g != NULL; g = grant_next_served(g))
+        json_array_append_new(grants, json_string(g->name));
+    json_object_set_new(o, "grant_types_supported", grants);
     json_object_set_new(o, "code_challenge_methods_supported", str_array(pkce, plain ? 2 : 1));
     json_object_set_new(o, "prompt_values_supported", str_array(prompts, 4));
     json_object_set_new(o, "token_endpoint_auth_methods_supported", str_array(token_auth_methods, 3));
@@ -133,17 +137,6 @@ int discovery_refresh(struct app *app, struct store_conn *db, struct errbuf *err
     return rc;
 }
 
-bool oauth_get_or_head(struct http_req *req)
-{
-    if (str_eq_c(req->method, "GET") || str_eq_c(req->method, "HEAD"))
-        return true;
-    http_res_header(req, "Allow", "GET, HEAD");
-    struct oauth_error e = OAUTH_ERROR(INVALID_REQUEST, "this resource only accepts GET and HEAD");
-    e.http_status = 405;
-    oauth_error_send_json(req, e);
-    return false;
-}
-
 static void send_public_json(struct http_req *req, const char *json, size_t len)
 {
     /* Public documents: cacheable, and readable from browser clients (CORS). */
@@ -162,20 +155,16 @@ static void send_metadata(struct http_req *req)
 
 void oauth_discovery_handle(struct http_req *req)
 {
-    if (oauth_get_or_head(req))
-        send_metadata(req);
+    send_metadata(req);
 }
 
 void oauth_metadata_handle(struct http_req *req)
 {
-    if (oauth_get_or_head(req))
-        send_metadata(req);
+    send_metadata(req);
 }
 
 void oauth_jwks_handle(struct http_req *req)
 {
-    if (!oauth_get_or_head(req))
-        return;
     size_t len;
     const char *jwks = keystore_jwks(req->worker->app->keys, req->arena, &len);
     http_res_header(req, "Cache-Control", "public, max-age=300");
@@ -188,8 +177,6 @@ void oauth_jwks_handle(struct http_req *req)
  * also counts the round trips to the database since the start (bench/pg.sh divides them by requests). */
 void oauth_healthz_handle(struct http_req *req)
 {
-    if (!oauth_get_or_head(req))
-        return;
     http_res_header(req, "Cache-Control", "no-store");
     if (!app_store_ok(req->worker)) {
         static const char lost[] = "{\"status\":\"error\",\"error\":\"storage_unavailable\","

@@ -174,8 +174,6 @@ static void confirm(struct http_req *req, const struct form *f)
 
 void oauth_end_session_handle(struct http_req *req)
 {
-    if (!page_method_allowed(req, "the end-session endpoint"))
-        return;
     bool post = str_eq_c(req->method, "POST");
     struct form f;
     struct str src = post ? req->body : req->query;

@@ -28,23 +28,23 @@ void oauth_consent_handle(struct http_req *req);
 void oauth_assets_handle(struct http_req *req);
 void oauth_end_session_handle(struct http_req *req);
 
-/* For resources served by GET (and so HEAD, RFC 9110 §9.1) only: true for GET and HEAD; anything else gets
- * a JSON 405 with Allow: GET, HEAD and false. */
-bool oauth_get_or_head(struct http_req *req);
-/* For POST-only back-channel endpoints: checks the method and the form content type (RFC 6749 §3.2)
- * and parses the body into *form. Returns OAUTH_OK or the error to send. */
+/* Every handler here is called by the router (router.c) with a method its route serves: the methods,
+ * 405s, CORS headers and preflights are the routes table's, not the handlers'. */
+
+/* For POST back-channel endpoints: checks the form content type (RFC 6749 §3.2) and parses the body into
+ * *form. Returns OAUTH_OK or the error to send. */
 struct oauth_error backchannel_form(struct http_req *req, struct form *form);
 /* The `token` parameter of introspection (RFC 7662 §2.1) and revocation (RFC 7009 §2.1): required, not
  * repeated; token_type_hint, when sent, not repeated (it is only a hint). */
 struct oauth_error token_param_parse(const struct form *f, struct str *token);
 
-/* CORS for the endpoints browser-based public clients call directly (token, revocation, userinfo; cors.c).
- * None of them reads cookies, so any origin may call them ("*", never with credentials).
- * oauth_cors_preflight(): if req is an OPTIONS preflight, answers it (204 with the allowed methods and
- * the Authorization and Content-Type request headers, cached 600 s) and returns true; else false.
- * oauth_cors_allow(): adds Access-Control-Allow-Origin: * (and exposes WWW-Authenticate) to the response
- * being built, success or error. */
-bool oauth_cors_preflight(struct http_req *req, const char *methods);
+/* CORS for the endpoints browser-based public clients call directly (the routes marked cors: token,
+ * revocation, userinfo; cors.c). None of them reads cookies, so any origin may call them ("*", never with
+ * credentials). oauth_cors_preflight(): answers an OPTIONS preflight (204 with the allowed methods and the
+ * Authorization and Content-Type request headers, cached 600 s). oauth_cors_allow(): adds
+ * Access-Control-Allow-Origin: * (and exposes WWW-Authenticate) to the response being built, success or
+ * error. The router calls both. */
+void oauth_cors_preflight(struct http_req *req, const char *methods);
 void oauth_cors_allow(struct http_req *req);
 
 #endif

@@ -82,7 +82,7 @@ void oauth_error_record(struct http_req *req, struct oauth_error e)
     req->log_error = oauth_err_str(e.code);
 }
 
-struct oauth_error oauth_store_failed(struct http_req *req, const char *op, int rc, const struct errbuf *err)
+struct oauth_error oauth_store_failed(const struct http_req *req, const char *op, int rc, const struct errbuf *err)
 {
     const char *detail = err != NULL ? err->msg : "";
     /* An outage is the operator's to see, once per request, but not a bug of ours: a warning. */

@@ -76,7 +76,7 @@ struct errbuf;
  * (store_error with op and the store's detail, which never holds a secret) and returns what to answer:
  * temporarily_unavailable (503, Retry-After) when the database cannot be reached now (ERR_UNAVAILABLE),
  * server_error (500) for anything else. */
-struct oauth_error oauth_store_failed(struct http_req *req, const char *op, int rc, const struct errbuf *err);
+struct oauth_error oauth_store_failed(const struct http_req *req, const char *op, int rc, const struct errbuf *err);
 /* The same answer without logging, for a failure already logged where it happened. */
 struct oauth_error oauth_store_error(int rc);
 /* Seconds a client is asked to wait after a 503 (Retry-After). */

@@ -83,17 +83,6 @@ void page_error(struct http_req *req, struct oauth_error e)
     json_decref(d);
 }
 
-bool page_method_allowed(struct http_req *req, const char *what)
-{
-    if (str_eq_c(req->method, "GET") || str_eq_c(req->method, "HEAD") || str_eq_c(req->method, "POST"))
-        return true;
-    http_res_header(req, "Allow", "GET, HEAD, POST");
-    struct oauth_error e = {OAUTH_ERR_INVALID_REQUEST, arena_printf(req->arena, "%s accepts GET, HEAD and POST", what),
-                            405, NULL};
-    page_error(req, e);
-    return false;
-}
-
 void redirect_see_other(struct http_req *req, const char *location)
 {
     http_res_header(req, "Location", location);
@@ -101,7 +90,7 @@ void redirect_see_other(struct http_req *req, const char *location)
     http_res_body(req, 303, NULL, "", 0);
 }
 
-bool authz_response_fits(struct http_req *req, const char *redirect_uri, const char *state)
+bool authz_response_fits(const struct http_req *req, const char *redirect_uri, const char *state)
 {
     const char *iss = req->worker->app->issuer;
     const char *st = state != NULL ? state : "";

@@ -20,9 +20,6 @@ struct http_req;
 void page_send(struct http_req *req, int status, const char *name, json_t *data);
 /* The HTML error page: never redirects. */
 void page_error(struct http_req *req, struct oauth_error e);
-/* Pages and front-channel endpoints accept GET, HEAD and POST; anything else gets the 405 page (with
- * Allow) and false. `what` names the endpoint in the description. */
-bool page_method_allowed(struct http_req *req, const char *what);
 /* 303 See Other to `location` (used after form posts and to move between pages). */
 void redirect_see_other(struct http_req *req, const char *location);
 
@@ -33,7 +30,7 @@ struct authz_param {
 /* True when an authorization response to redirect_uri carrying state fits its buffer in every response mode
  * (the Location of a query or fragment redirect, the form_post page). Checked before anything is done for
  * the request, so that none is acted on whose response could not be sent. */
-bool authz_response_fits(struct http_req *req, const char *redirect_uri, const char *state);
+bool authz_response_fits(const struct http_req *req, const char *redirect_uri, const char *state);
 /* Sends the response to redirect_uri per mode, with `iss` appended (RFC 9207) and `state` if given. A
  * response that does not fit (see authz_response_fits) becomes a 500, never a truncated URL or page. */
 void authz_respond(struct http_req *req, const char *redirect_uri, enum response_mode mode,

@@ -1,6 +1,8 @@
-/* grants.h: what the token endpoint (token.c) shares with its grant handlers (grant_*.c), one file per
- * grant type (RFC 6749 §4.1.3 authorization_code, §4.4 client_credentials, §6 refresh_token). Internal
- * to src/oauth/: the parsed request, the grant entry points and the success response. */
+/* grants.h: what the token endpoint (token.c) shares with its grant handlers, one file per grant type
+ * (grant_code.c: RFC 6749 §4.1.3 authorization_code, grant_client_credentials.c: §4.4, grant_refresh.c:
+ * §6 refresh_token), and what the handlers share (grant_common.c). Internal to src/oauth/: the parsed
+ * request, the handlers (which GRANT_TABLE in grant_table.h names) and the shared helpers. Calls run one
+ * way: token.c -> grant_<name>.c -> grant_common.c. */
 #ifndef OSTIARY_OAUTH_GRANTS_H
 #define OSTIARY_OAUTH_GRANTS_H
 
@@ -31,9 +33,10 @@ struct token_req {
     struct str refresh_token; /* refresh_token */
 };
 
-/* Each grant validates what is its own, acts on the store and sends the success response itself;
- * on failure it returns the error (nothing sent, nothing written). The caller has authenticated the
- * client and checked that it is registered for the grant type. */
+/* A grant handler validates what is its own, acts on the store and sends the success response itself;
+ * on failure it returns the error (nothing sent, nothing written). The caller (token.c) has authenticated
+ * the client and checked, from the grant's row, that it is registered for the grant type and, for a
+ * confidential-only grant, that it is not a public client. */
 struct oauth_error grant_client_credentials(struct http_req *req, const struct client *c,
                                             const struct token_req *tr);
 struct oauth_error grant_authorization_code(struct http_req *req, const struct client *c,
@@ -46,7 +49,10 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
 void token_response_send(struct http_req *req, const struct access_token *at, const char *scope,
                          const char *refresh_token, const char *id_token);
 
-/* ---- shared by the code and refresh grants (token.c) ---- */
+/* True if c may ask tokens for the API `identifier` (its resources list, or any API when empty). */
+bool client_may_target(const struct client *c, const char *identifier);
+
+/* ---- shared by the grants of a user: code and refresh (grant_common.c) ---- */
 
 /* What a code or refresh grant issues. Everything is minted first (signing is the slow part, and the
  * store's write lock is not held meanwhile), then the caller consumes the code or refresh token and writes
@@ -113,8 +119,5 @@ bool refresh_within_grace(int64_t grace, int64_t consumed_at, int64_t now);
  * or it is gone) and the grace period in seconds. */
 enum refresh_verdict refresh_classify(const struct store_token *rt, const struct store_token *next,
                                       int64_t grace, int64_t now);
-
-/* True if c may ask tokens for the API `identifier` (its resources list, or any API when empty). */
-bool client_may_target(const struct client *c, const char *identifier);
 
 #endif

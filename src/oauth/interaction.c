@@ -39,8 +39,6 @@ static struct oauth_error expired(void)
 /* Loads the page's interaction (from the query on GET, the form on POST) and, on POST, checks CSRF. */
 static bool page_load(struct http_req *req, struct page_ctx *pc)
 {
-    if (!page_method_allowed(req, "this page"))
-        return false;
     bool post = str_eq_c(req->method, "POST");
     struct str src = post ? req->body : req->query;
     if (form_parse(req->arena, src.p, src.len, req->worker->app->cfg->limits.max_params, &pc->form) != FORM_OK) {
@@ -54,23 +52,40 @@ static bool page_load(struct http_req *req, struct page_ctx *pc)
         page_error(req, rc == ERR_NOTFOUND ? expired() : oauth_store_failed(req, "interaction_load", rc, &err));
         return false;
     }
-    if (authz_request_from_json(req->arena, json_object_get(pc->ia.data, "request"), &pc->ar) != 0) {
+    struct authz_request parked;
+    if (authz_request_from_json(req->arena, json_object_get(pc->ia.data, "request"), &parked) != 0) {
         page_error(req, expired());
         return false;
     }
-    rc = authz_load_client(req, pc->ar.client_id, &pc->client);
-    if (rc != 0) {
-        /* A client deleted since: the request is over. The store failing (logged): 503 or 500. */
-        page_error(req, rc == ERR_NOTFOUND ? expired() : oauth_store_error(rc));
-        return false;
-    }
-    req->log_client_id = pc->client.client_id;
+    req->log_client_id = parked.client_id;
     if (post && !interaction_csrf_ok(&pc->ia, form_get_dup(req->arena, &pc->form, "csrf"))) {
         struct oauth_error e = OAUTH_ERROR(INVALID_REQUEST, "the form has expired; go back and try again");
         e.http_status = 403;
         page_error(req, e);
         return false;
     }
+    /* The request is validated again, by the rules of the authorization endpoint, against the client as
+     * it is now: a redirect URI, grant or scope withdrawn while the person was signing in ends the request
+     * (never a code sent where the client no longer allows it). */
+    struct authz_validation v;
+    authz_validate_parked(req, &parked, &v);
+    bool store_trouble =
+        v.error.code == OAUTH_ERR_SERVER_ERROR || v.error.code == OAUTH_ERR_TEMPORARILY_UNAVAILABLE;
+    if (oauth_failed(v.error) && store_trouble) {
+        page_error(req, v.error); /* logged; the request stays, to be tried again */
+        return false;
+    }
+    if (oauth_failed(v.error)) {
+        log_info("interaction_invalid", LS("rid", req->rid), LS("client_id", parked.client_id),
+                 LS("error", oauth_err_str(v.error.code)), NULL);
+        interaction_finish(req, &pc->ia, &err);
+        if (v.error.code == OAUTH_ERR_INVALID_CLIENT && !v.redirectable)
+            v.error = expired(); /* the client was deleted since: the request is over */
+        authz_send_error(req, &v);
+        return false;
+    }
+    pc->ar = v.ar;
+    pc->client = v.client;
     return true;
 }
 
@@ -346,8 +361,6 @@ void oauth_consent_handle(struct http_req *req)
 
 void oauth_assets_handle(struct http_req *req)
 {
-    if (!oauth_get_or_head(req))
-        return;
     size_t len;
     const char *css = tmpl_set_css(req->worker->app->pages, &len);
     http_res_header(req, "Cache-Control", "public, max-age=3600");

@@ -15,9 +15,6 @@
 
 void oauth_revoke_handle(struct http_req *req)
 {
-    if (oauth_cors_preflight(req, "POST"))
-        return;
-    oauth_cors_allow(req);
     struct form f;
     struct client c;
     struct str token;

@@ -1,17 +1,16 @@
-/* router.c: maps a request path under the issuer to its endpoint (DESIGN "Endpoint layout"). Exact
- * matches only; unknown paths get a JSON 404. Once the store is lost (app_store_ok), the endpoints that
- * need it answer 503 and only what is served from memory still works. */
+/* router.c: maps a request path under the issuer to its endpoint, once per request, by the routes table:
+ * exact paths, the methods each endpoint serves (405 with Allow for the others, RFC 9110 §15.5.6), CORS for
+ * the endpoints browser clients call, and which requests run on the login pool. Unknown paths get a JSON
+ * 404. Once the store is lost (app_store_ok), the endpoints that need it answer 503 and only what is
+ * served from memory still works. */
 #include <string.h>
 
 #include "admin/admin.h"
 #include "app.h"
 #include "core/arena.h"
-#include "core/log.h"
 #include "oauth/authorize.h"
-#include "oauth/client.h"
 #include "oauth/endpoints.h"
 #include "oauth/frontchannel.h"
-#include "store/store.h"
 #include "core/banned.h"
 
 /* What a route needs, and how it answers when the store is lost. */
@@ -21,53 +20,136 @@ enum route_kind {
     ROUTE_PAGE,   /* needs the store; errors are HTML pages */
 };
 
-static const struct {
-    const char *suffix;
-    void (*fn)(struct http_req *req);
-    enum route_kind kind;
-} routes[] = {
-    {"/.well-known/openid-configuration", oauth_discovery_handle, ROUTE_MEMORY},
-    {"/.well-known/oauth-authorization-server", oauth_metadata_handle, ROUTE_MEMORY},
-    {"/jwks", oauth_jwks_handle, ROUTE_MEMORY},
-    {"/token", oauth_token_handle, ROUTE_API},
-    {"/token/introspection", oauth_introspect_handle, ROUTE_API},
-    {"/token/revocation", oauth_revoke_handle, ROUTE_API},
-    {OAUTH_USERINFO_PATH, oauth_userinfo_handle, ROUTE_API},
-    {"/healthz", oauth_healthz_handle, ROUTE_MEMORY},
-    {"/auth", oauth_authorize_handle, ROUTE_PAGE},
-    {"/interaction/login", oauth_login_handle, ROUTE_PAGE},
-    {"/interaction/resume", oauth_resume_handle, ROUTE_PAGE},
-    {"/interaction/select_account", oauth_select_account_handle, ROUTE_PAGE},
-    {"/interaction/consent", oauth_consent_handle, ROUTE_PAGE},
-    {"/session/end", oauth_end_session_handle, ROUTE_PAGE},
-    {"/assets/style.css", oauth_assets_handle, ROUTE_MEMORY},
+/* Request methods, as route masks. GET implies HEAD (RFC 9110 §9.3.2); OPTIONS is the CORS preflight. */
+enum route_methods {
+    M_GET = 1 << 0,
+    M_HEAD = 1 << 1,
+    M_POST = 1 << 2,
+    M_OPTIONS = 1 << 3,
+};
+static const char *const method_names[] = {"GET", "HEAD", "POST", "OPTIONS"};
+
+/* Where a route's path is, besides under the issuer. */
+enum route_place {
+    UNDER_ISSUER = 0,
+    ALSO_AT_ROOT,          /* /healthz, for probes that do not know the issuer */
+    ALSO_BEFORE_ISSUER,    /* RFC 8414 §3: /.well-known/oauth-authorization-server + the issuer's path */
 };
 
-void app_enter(struct worker *w)
+struct app_route {
+    const char *suffix;                /* the path after the issuer's, exactly */
+    void (*fn)(struct http_req *req);
+    enum route_kind kind;
+    unsigned methods;                  /* enum route_methods it serves; any other gets 405 with Allow */
+    unsigned pool;                     /* of those, the ones served on the login pool (app_offload) */
+    void (*busy)(struct http_req *req, unsigned retry_after_s); /* with pool: a refused request's answer */
+    bool cors;                         /* called by browser clients: CORS headers and preflight (cors.c) */
+    enum route_place place;
+};
+
+/* The routes: one match per request (app_offload, else app_handle), methods and pool from the row. */
+static const struct app_route routes[] = {
+    {.suffix = "/.well-known/openid-configuration", .fn = oauth_discovery_handle, .kind = ROUTE_MEMORY,
+     .methods = M_GET},
+    {.suffix = "/.well-known/oauth-authorization-server", .fn = oauth_metadata_handle, .kind = ROUTE_MEMORY,
+     .methods = M_GET, .place = ALSO_BEFORE_ISSUER},
+    {.suffix = "/jwks", .fn = oauth_jwks_handle, .kind = ROUTE_MEMORY, .methods = M_GET},
+    {.suffix = "/token", .fn = oauth_token_handle, .kind = ROUTE_API, .methods = M_POST, .cors = true},
+    {.suffix = "/token/introspection", .fn = oauth_introspect_handle, .kind = ROUTE_API, .methods = M_POST},
+    {.suffix = "/token/revocation", .fn = oauth_revoke_handle, .kind = ROUTE_API, .methods = M_POST, .cors = true},
+    {.suffix = OAUTH_USERINFO_PATH, .fn = oauth_userinfo_handle, .kind = ROUTE_API, .methods = M_GET | M_POST,
+     .cors = true},
+    {.suffix = "/healthz", .fn = oauth_healthz_handle, .kind = ROUTE_MEMORY, .methods = M_GET,
+     .place = ALSO_AT_ROOT},
+    {.suffix = "/auth", .fn = oauth_authorize_handle, .kind = ROUTE_PAGE, .methods = M_GET | M_POST},
+    /* The login post verifies an argon2id hash: tens of milliseconds of CPU that must not stall the event
+     * loop's other connections. */
+    {.suffix = "/interaction/login", .fn = oauth_login_handle, .kind = ROUTE_PAGE, .methods = M_GET | M_POST,
+     .pool = M_POST, .busy = oauth_login_busy},
+    /* Reached by the 303 after a login; nothing posts to it (README's endpoint table). */
+    {.suffix = "/interaction/resume", .fn = oauth_resume_handle, .kind = ROUTE_PAGE, .methods = M_GET},
+    {.suffix = "/interaction/select_account", .fn = oauth_select_account_handle, .kind = ROUTE_PAGE,
+     .methods = M_GET | M_POST},
+    {.suffix = "/interaction/consent", .fn = oauth_consent_handle, .kind = ROUTE_PAGE, .methods = M_GET | M_POST},
+    {.suffix = "/session/end", .fn = oauth_end_session_handle, .kind = ROUTE_PAGE, .methods = M_GET | M_POST},
+    {.suffix = "/assets/style.css", .fn = oauth_assets_handle, .kind = ROUTE_MEMORY, .methods = M_GET},
+};
+
+static void send_not_found(struct http_req *req)
 {
-    struct app *cur = atomic_load_explicit(&w->state->current, memory_order_acquire);
-    if (cur == w->app)
-        return;
-    w->app = cur;
-    /* Rows cached under the previous configuration (a client the reload changed) are read again. */
-    client_cache_free(w->clients);
-    w->clients = NULL;
+    oauth_error_send_json(req, OAUTH_ERROR(NOT_FOUND, "no such endpoint"));
 }
 
-bool app_store_ok(struct worker *w)
+/* Any path no row matches, with any method. */
+static const struct app_route not_found = {.suffix = "", .fn = send_not_found, .kind = ROUTE_MEMORY};
+/* Whatever comes on the admin listener: the admin API, which has its own paths and methods
+ * (admin/admin.h). The main listener never serves it. */
+static const struct app_route admin_api = {.suffix = "", .fn = admin_handle, .kind = ROUTE_MEMORY};
+
+static const struct app_route *route_match(const struct http_req *req)
 {
-    struct app *app = w->app;
-    if (atomic_load(&app->state->store_lost))
-        return false;
-    struct errbuf err = {{0}};
-    if (store_check(w->db, &err) == 0)
-        return true;
-    if (!atomic_exchange(&app->state->store_lost, true))
-        log_error("store_lost", LS("detail", err.msg),
-                  LS("effect", "endpoints that need the store answer 503 and /healthz reports an error until the "
-                               "store is restored and the server restarted"),
-                  NULL);
-    return false;
+    if (req->listener == HTTP_LISTENER_ADMIN)
+        return &admin_api;
+    const char *ip = req->worker->app->cfg->issuer_path;
+    size_t iplen = strlen(ip);
+    struct str p = req->path;
+    bool under = p.len >= iplen && memcmp(p.p, ip, iplen) == 0;
+    struct str rest = {p.p + (under ? iplen : 0), under ? p.len - iplen : 0};
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        const struct app_route *r = &routes[i];
+        size_t n = strlen(r->suffix);
+        if (under && str_eq_c(rest, r->suffix))
+            return r;
+        if (r->place == ALSO_AT_ROOT && str_eq_c(p, r->suffix))
+            return r;
+        if (r->place == ALSO_BEFORE_ISSUER && iplen > 0 && p.len == n + iplen && memcmp(p.p, r->suffix, n) == 0 &&
+            memcmp(p.p + n, ip, iplen) == 0)
+            return r;
+    }
+    return &not_found;
+}
+
+static unsigned method_bit(struct str m)
+{
+    for (size_t i = 0; i < sizeof(method_names) / sizeof(method_names[0]); i++)
+        if (str_eq_c(m, method_names[i]))
+            return 1u << i;
+    return 0;
+}
+
+/* Every method the route answers: its own, HEAD with GET, OPTIONS when it is open to CORS. */
+static unsigned route_allows(const struct app_route *r)
+{
+    return r->methods | ((r->methods & M_GET) ? M_HEAD : 0) | (r->cors ? M_OPTIONS : 0);
+}
+
+/* "GET, HEAD, POST", or with last_sep " and ": "GET, HEAD and POST" (arena memory). */
+static const char *methods_text(struct arena *a, unsigned methods, const char *last_sep)
+{
+    const char *out = "";
+    unsigned left = methods;
+    for (size_t i = 0; i < sizeof(method_names) / sizeof(method_names[0]); i++) {
+        if (!(left & (1u << i)))
+            continue;
+        left &= ~(1u << i);
+        out = out[0] == '\0' ? method_names[i]
+                             : arena_printf(a, "%s%s%s", out, left != 0 ? ", " : last_sep, method_names[i]);
+    }
+    return out;
+}
+
+/* RFC 9110 §15.5.6: 405 with the methods the route serves, as JSON or a page like its other errors. */
+static void method_not_allowed(struct http_req *req, const struct app_route *r)
+{
+    unsigned allows = route_allows(r);
+    http_res_header(req, "Allow", methods_text(req->arena, allows, ", "));
+    struct oauth_error e = OAUTH_ERROR(
+        INVALID_REQUEST, arena_printf(req->arena, "this endpoint accepts %s", methods_text(req->arena, allows, " and ")));
+    e.http_status = 405;
+    if (r->kind == ROUTE_PAGE)
+        page_error(req, e);
+    else
+        oauth_error_send_json(req, e);
 }
 
 /* What was written from now on would vanish with the unlinked file (or land in a stranger's store): no
@@ -85,64 +167,40 @@ static void refuse_store_lost(struct http_req *req, enum route_kind kind)
 void app_handle(struct http_req *req)
 {
     app_enter(req->worker);
-    /* The admin listener serves the admin API only, and the main listener never serves it. */
-    if (req->listener == HTTP_LISTENER_ADMIN) {
-        admin_handle(req);
+    const struct app_route *r = req->route != NULL ? req->route : route_match(req);
+    req->route = r;
+    if (r == &not_found || r == &admin_api) {
+        r->fn(req);
         return;
     }
-    const struct app *app = req->worker->app;
-    const char *ip = app->cfg->issuer_path;
-    size_t iplen = strlen(ip);
-    struct str p = req->path;
-    /* RFC 8414 §3: for an issuer with a path, the metadata lives at /.well-known/... + issuer path. */
-    if (iplen > 0 && str_has_prefix(p, "/.well-known/oauth-authorization-server") &&
-        p.len == strlen("/.well-known/oauth-authorization-server") + iplen &&
-        memcmp(p.p + strlen("/.well-known/oauth-authorization-server"), ip, iplen) == 0) {
-        oauth_metadata_handle(req);
+    unsigned m = method_bit(req->method);
+    if (r->cors && m == M_OPTIONS) {
+        oauth_cors_preflight(req, methods_text(req->arena, route_allows(r) & ~M_OPTIONS, ", "));
         return;
     }
-    if (str_eq_c(p, "/healthz")) {
-        oauth_healthz_handle(req);
+    if (r->cors)
+        oauth_cors_allow(req); /* on every answer, errors included */
+    if (!(route_allows(r) & m)) {
+        method_not_allowed(req, r);
         return;
     }
-    if (p.len >= iplen && memcmp(p.p, ip, iplen) == 0) {
-        struct str rest = {p.p + iplen, p.len - iplen};
-        for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-            if (str_eq_c(rest, routes[i].suffix)) {
-                if (routes[i].kind != ROUTE_MEMORY && atomic_load(&app->state->store_lost))
-                    refuse_store_lost(req, routes[i].kind);
-                else
-                    routes[i].fn(req);
-                return;
-            }
-        }
+    if (r->kind != ROUTE_MEMORY && atomic_load(&req->worker->app->state->store_lost)) {
+        refuse_store_lost(req, r->kind);
+        return;
     }
-    oauth_error_send_json(req, OAUTH_ERROR(NOT_FOUND, "no such endpoint"));
+    r->fn(req);
 }
 
-bool app_offload(const struct http_req *req)
+bool app_offload(struct http_req *req)
 {
     app_enter(req->worker);
-    /* The login form post verifies an argon2id hash: tens of milliseconds of CPU that must not stall the
-     * event loop's other connections. */
-    const char *ip = req->worker->app->cfg->issuer_path;
-    size_t iplen = strlen(ip);
-    return req->listener == HTTP_LISTENER_MAIN && str_eq_c(req->method, "POST") && req->path.len == iplen + strlen("/interaction/login") &&
-           memcmp(req->path.p, ip, iplen) == 0 && str_eq_c((struct str){req->path.p + iplen, req->path.len - iplen},
-                                                          "/interaction/login");
+    req->route = route_match(req);
+    return (req->route->pool & method_bit(req->method)) != 0;
 }
 
 void app_busy(struct http_req *req, unsigned retry_after_s)
 {
     app_enter(req->worker);
-    /* The only offloaded request is the login post. */
-    oauth_login_busy(req, retry_after_s);
-}
-
-const struct resource *app_resource(const struct app *app, const char *identifier)
-{
-    for (size_t i = 0; i < app->n_resources; i++)
-        if (strcmp(app->resources[i].identifier, identifier) == 0)
-            return &app->resources[i];
-    return NULL;
+    /* Only requests of a route with a pool are offloaded, and each such route says how to refuse. */
+    req->route->busy(req, retry_after_s);
 }

@@ -1,23 +1,19 @@
 /* token.c: token endpoint (RFC 6749 §3.2, §5; RFC 8707 resource indicators with the `audience` alias):
- * parses the request, authenticates the client, dispatches by grant_type to grant_*.c (authorization_code
- * §4.1.3, client_credentials §4.4, refresh_token §6) and renders the success response. Client
- * authentication is in client.c, token minting in tokens.c. Every failure is one struct oauth_error
- * rendered by error.c. The device grant (RFC 8628) is not served yet: unsupported_grant_type. */
-#include <stdlib.h>
+ * parses the request, authenticates the client and dispatches by grant_type, through the grant table
+ * (grant_table.h), to the grant's handler in grant_<name>.c (authorization_code §4.1.3,
+ * client_credentials §4.4, refresh_token §6), which sends the success response. Client authentication is
+ * in client.c, what the grants share (minting, the success response) in grant_common.c. Every failure is
+ * one struct oauth_error rendered by error.c. A grant type not served (the device grant, RFC 8628, for
+ * now) is unsupported_grant_type. */
 #include <string.h>
 
-#include <jansson.h>
-
-#include "app.h"
 #include "core/arena.h"
-#include "core/log.h"
-#include "core/rand.h"
-#include "oauth/authz.h"
+#include "http/http.h"
 #include "oauth/client.h"
 #include "oauth/endpoints.h"
+#include "oauth/grant_table.h"
 #include "oauth/grants.h"
 #include "oauth/scope.h"
-#include "oauth/tokens.h"
 #include "core/banned.h"
 
 /* One optional, non-repeated parameter (RFC 6749 §3.1). */
@@ -70,183 +66,39 @@ static struct oauth_error token_parse(struct http_req *req, const struct form *f
     return e;
 }
 
-bool client_may_target(const struct client *c, const char *identifier)
-{
-    if (c->n_resources == 0)
-        return true;
-    for (size_t i = 0; i < c->n_resources; i++)
-        if (strcmp(c->resources[i], identifier) == 0)
-            return true;
-    return false;
-}
+/* The handlers of GRANT_TABLE's rows (grants.h), by flag; NULL for a row not served yet. */
+static const struct {
+    unsigned flag;
+    struct oauth_error (*handle)(struct http_req *req, const struct client *c, const struct token_req *tr);
+} handlers[] = {
+#define GRANT_HANDLER(id, bit, name, handler, conf, yields_rt, redirect, served) {GRANT_##id, handler},
+    GRANT_TABLE(GRANT_HANDLER)
+#undef GRANT_HANDLER
+};
 
-void token_response_send(struct http_req *req, const struct access_token *at, const char *scope,
-                         const char *refresh_token, const char *id_token)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "access_token", json_string(at->value));
-    json_object_set_new(o, "token_type", json_string("Bearer"));
-    json_object_set_new(o, "expires_in", json_integer(at->expires_in));
-    if (scope != NULL && scope[0] != '\0')
-        json_object_set_new(o, "scope", json_string(scope));
-    if (refresh_token != NULL)
-        json_object_set_new(o, "refresh_token", json_string(refresh_token));
-    if (id_token != NULL)
-        json_object_set_new(o, "id_token", json_string(id_token));
-    char *text = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    http_res_no_store(req);
-    http_res_json(req, 200, text, strlen(text));
-    free(text);
-}
-
-/* ---- shared by grant_code.c and grant_refresh.c ---- */
-
-static void json_decref_cb(void *p)
-{
-    json_decref(p);
-}
-
-json_t *grant_data_parse(struct arena *a, const char *text)
-{
-    if (text == NULL)
-        return NULL;
-    json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
-    if (o == NULL)
-        return NULL;
-    arena_defer(a, json_decref_cb, o);
-    return json_is_object(o) ? o : NULL;
-}
-
-void grant_tokens_set_auth(struct grant_tokens_req *r, json_t *data)
-{
-    json_t *at = json_object_get(data, "auth_time");
-    r->auth_time = json_is_integer(at) ? json_integer_value(at) : 0;
-    r->sid = json_string_value(json_object_get(data, "sid"));
-    r->acr = json_string_value(json_object_get(data, "acr"));
-    json_t *amr = json_object_get(data, "amr");
-    r->amr = json_is_array(amr) ? amr : NULL;
-}
-
-const char *grant_refresh_data(struct arena *a, json_t *data)
-{
-    static const char *const keep[] = {"auth_time", "sid", "acr", "amr"};
-    json_t *o = json_object();
-    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
-        json_t *v = json_object_get(data, keep[i]);
-        if (v != NULL && !json_is_null(v))
-            json_object_set(o, keep[i], v);
-    }
-    char *text = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    const char *out = arena_strdup(a, text != NULL ? text : "{}");
-    free(text);
-    return out;
-}
-
-struct oauth_error grant_tokens_mint(struct http_req *req, const struct grant_tokens_req *r,
-                                     struct grant_tokens *out)
-{
-    memset(out, 0, sizeof(*out));
-    struct worker *w = req->worker;
-    struct errbuf err;
-    struct access_token_req ar = {0};
-    ar.client = r->client;
-    ar.sub = r->sub;
-    ar.scope = r->at_scope;
-    ar.res = r->res;
-    ar.grant_id = r->grant_id;
-    ar.now = r->now;
-    if (token_mint_access(w, req->arena, &ar, &out->at, &err) != 0) {
-        log_error("token_issue_failed", LS("rid", req->rid), LS("client_id", r->client->client_id),
-                  LS("what", "access_token"), LS("detail", err.msg), NULL);
-        return OAUTH_ERROR(SERVER_ERROR, "the token could not be issued");
-    }
-    if (r->refresh) {
-        struct refresh_token_req rr = {r->client, r->sub,           r->grant_scope, r->aud,
-                                       r->grant_id, r->refresh_data, r->now};
-        token_mint_refresh(w, req->arena, &rr, &out->refresh_token, &out->refresh_row);
-    }
-    if (r->id_token) {
-        struct id_token_req ir = {0};
-        ir.client = r->client;
-        ir.sub = r->sub;
-        ir.nonce = r->nonce;
-        ir.sid = r->sid;
-        ir.acr = r->acr;
-        ir.amr = r->amr;
-        ir.auth_time = r->auth_time;
-        ir.now = r->now;
-        ir.access_token = out->at.value;
-        ir.claims = r->claims;
-        out->id_token = id_token_issue(w, req->arena, &ir, &err);
-        if (out->id_token == NULL) {
-            log_error("token_issue_failed", LS("rid", req->rid), LS("client_id", r->client->client_id),
-                      LS("what", "id_token"), LS("detail", err.msg), NULL);
-            return OAUTH_ERROR(SERVER_ERROR, "the ID token could not be signed");
-        }
-    }
-    return OAUTH_OK;
-}
-
-struct oauth_error grant_tokens_commit(struct http_req *req, const struct grant_tokens *t)
-{
-    struct store_conn *db = req->worker->db;
-    struct errbuf err;
-    int rc = 0;
-    if (t->at.has_row)
-        rc = store_token_put(db, &t->at.row, &err);
-    if (rc == 0 && t->refresh_token != NULL)
-        rc = store_token_put(db, &t->refresh_row, &err);
-    if (rc == 0)
-        rc = store_commit(db, &err);
-    else
-        store_rollback(db);
-    if (rc != 0)
-        return oauth_store_failed(req, "grant_commit", rc, &err);
-    return OAUTH_OK;
-}
-
-int grant_revoke_family(struct http_req *req, const struct client *c, const char *grant_id, const char *why,
-                        struct errbuf *err)
-{
-    if (grant_id == NULL)
-        return 0;
-    /* grant_id is a random identifier, not a credential: safe to log for incident response. */
-    log_warn("grant_revoked", LS("rid", req->rid), LS("client_id", c->client_id), LS("grant_id", grant_id),
-             LS("reason", why), NULL);
-    return store_grant_revoke(req->worker->db, grant_id, clock_now(), err);
-}
-
-/* Picks the grant handler: unknown grant types are unsupported_grant_type, known ones the client is not
- * registered for are unauthorized_client (RFC 6749 §5.2). */
+/* Picks the grant handler from the grant table: grant types that are unknown or not served are
+ * unsupported_grant_type, served ones the client is not registered for (or, for a confidential-only
+ * grant, a public client) unauthorized_client (RFC 6749 §5.2). */
 static struct oauth_error token_dispatch(struct http_req *req, const struct client *c,
                                          const struct token_req *tr)
 {
-    char *gt = str_dup(req->arena, tr->grant_type);
-    unsigned flag = grant_type_flag(gt);
-    if (flag != GRANT_CLIENT_CREDENTIALS && flag != GRANT_AUTHORIZATION_CODE && flag != GRANT_REFRESH_TOKEN)
+    const struct grant_type *g = grant_by_name(tr->grant_type.p);
+    size_t h = 0;
+    while (g != NULL && h < sizeof(handlers) / sizeof(handlers[0]) && handlers[h].flag != g->flag)
+        h++;
+    if (g == NULL || !g->served || h == sizeof(handlers) / sizeof(handlers[0]) || handlers[h].handle == NULL)
         return OAUTH_ERROR(UNSUPPORTED_GRANT_TYPE, "grant_type is not supported by this server");
-    if (!(c->grant_types & flag))
+    if (!(c->grant_types & g->flag))
         return OAUTH_ERROR(UNAUTHORIZED_CLIENT, "this client is not registered for that grant_type");
-    switch (flag) {
-    case GRANT_CLIENT_CREDENTIALS:
-        if (c->auth_method == CLIENT_AUTH_NONE)
-            return OAUTH_ERROR(UNAUTHORIZED_CLIENT, "public clients cannot use client_credentials");
-        return grant_client_credentials(req, c, tr);
-    case GRANT_AUTHORIZATION_CODE:
-        return grant_authorization_code(req, c, tr);
-    default:
-        return grant_refresh_token(req, c, tr);
-    }
+    /* RFC 6749 §4.4: a client registered before the rule, or whose method changed since, is refused here. */
+    if (g->confidential && c->auth_method == CLIENT_AUTH_NONE)
+        return OAUTH_ERROR(UNAUTHORIZED_CLIENT,
+                           arena_printf(req->arena, "public clients cannot use %s", g->name));
+    return handlers[h].handle(req, c, tr);
 }
 
 void oauth_token_handle(struct http_req *req)
 {
-    /* Browser-based public clients redeem codes and refresh tokens from their own origin. */
-    if (oauth_cors_preflight(req, "POST"))
-        return;
-    oauth_cors_allow(req);
     struct form f;
     struct token_req tr;
     struct client c;

@@ -145,18 +145,7 @@ static void userinfo_send(struct http_req *req, const struct token_info *ti, con
 
 void oauth_userinfo_handle(struct http_req *req)
 {
-    /* Single-page apps call userinfo from their own origin. */
-    if (oauth_cors_preflight(req, "GET, POST"))
-        return;
-    oauth_cors_allow(req);
     /* HEAD is GET without the body (RFC 9110 §9.3.2): the same checks, status and headers. */
-    if (!str_eq_c(req->method, "GET") && !str_eq_c(req->method, "HEAD") && !str_eq_c(req->method, "POST")) {
-        http_res_header(req, "Allow", "GET, HEAD, POST, OPTIONS");
-        struct oauth_error e = OAUTH_ERROR(INVALID_REQUEST, "the userinfo endpoint accepts GET, HEAD and POST");
-        e.http_status = 405;
-        oauth_error_send_json(req, e);
-        return;
-    }
     struct userinfo_req ur;
     struct token_info ti;
     struct store_user user;

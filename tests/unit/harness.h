@@ -1,6 +1,8 @@
 /* harness.h: the tiny unit-test harness. A test file defines TEST(name) functions and lists them in
  * TESTS(...); main() runs them all (or the one named in argv[1]) and prints "N passed, N failed".
- * ASSERT_* stop the current test on failure and print file:line and the failing expression. */
+ * ASSERT_* stop the current test on failure and print file:line and the failing expression. A file may
+ * define HARNESS_SETUP() and HARNESS_TEARDOWN() before including this header: main() runs them once,
+ * before the first test and after the last. */
 #ifndef OSTIARY_TEST_HARNESS_H
 #define OSTIARY_TEST_HARNESS_H
 
@@ -10,6 +12,13 @@
 #include <string.h>
 
 static int harness_failed_now;
+
+#ifndef HARNESS_SETUP
+#define HARNESS_SETUP() ((void)0)
+#endif
+#ifndef HARNESS_TEARDOWN
+#define HARNESS_TEARDOWN() ((void)0)
+#endif
 
 #define TEST(name) static void test_##name(void)
 #define ASSERT(cond)                                                                                         \
@@ -51,6 +60,7 @@ struct harness_test {
     {                                                                                                        \
         static const struct harness_test tests_[] = {__VA_ARGS__};                                           \
         int passed = 0, failed = 0;                                                                          \
+        HARNESS_SETUP();                                                                                     \
         for (size_t i = 0; i < sizeof(tests_) / sizeof(tests_[0]); i++) {                                    \
             if (argc > 1 && strcmp(argv[1], tests_[i].name) != 0)                                            \
                 continue;                                                                                    \
@@ -62,6 +72,7 @@ struct harness_test {
             else                                                                                             \
                 passed++;                                                                                    \
         }                                                                                                    \
+        HARNESS_TEARDOWN();                                                                                  \
         printf("%d passed, %d failed\n", passed, failed);                                                    \
         return failed == 0 && passed > 0 ? 0 : 1;                                                           \
     }

@@ -1,0 +1,170 @@
+/* grant_common.c: what the grant handlers (grant_<name>.c) share, declared in grants.h: the success
+ * response (RFC 6749 §5.1, OIDC Core §3.1.3.3), the client's allowed APIs (RFC 8707), and for the grants
+ * of a user (code, refresh) minting and committing their tokens, the data a refresh token carries and the
+ * revocation of a grant's whole family (RFC 6749 §4.1.2, RFC 9700 §4.14.2). It calls no grant handler and
+ * nothing of token.c, so that token.c -> grant_<name>.c -> grant_common.c runs one way. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "app.h"
+#include "core/arena.h"
+#include "core/log.h"
+#include "core/rand.h"
+#include "http/http.h"
+#include "oauth/authz.h"
+#include "oauth/client.h"
+#include "oauth/grants.h"
+#include "oauth/tokens.h"
+#include "store/store.h"
+#include "core/banned.h"
+
+bool client_may_target(const struct client *c, const char *identifier)
+{
+    if (c->n_resources == 0)
+        return true;
+    for (size_t i = 0; i < c->n_resources; i++)
+        if (strcmp(c->resources[i], identifier) == 0)
+            return true;
+    return false;
+}
+
+void token_response_send(struct http_req *req, const struct access_token *at, const char *scope,
+                         const char *refresh_token, const char *id_token)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "access_token", json_string(at->value));
+    json_object_set_new(o, "token_type", json_string("Bearer"));
+    json_object_set_new(o, "expires_in", json_integer(at->expires_in));
+    if (scope != NULL && scope[0] != '\0')
+        json_object_set_new(o, "scope", json_string(scope));
+    if (refresh_token != NULL)
+        json_object_set_new(o, "refresh_token", json_string(refresh_token));
+    if (id_token != NULL)
+        json_object_set_new(o, "id_token", json_string(id_token));
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    http_res_no_store(req);
+    http_res_json(req, 200, text, strlen(text));
+    free(text);
+}
+
+/* ---- the grants of a user: grant_code.c and grant_refresh.c ---- */
+
+static void json_decref_cb(void *p)
+{
+    json_decref(p);
+}
+
+json_t *grant_data_parse(struct arena *a, const char *text)
+{
+    if (text == NULL)
+        return NULL;
+    json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    if (o == NULL)
+        return NULL;
+    arena_defer(a, json_decref_cb, o);
+    return json_is_object(o) ? o : NULL;
+}
+
+void grant_tokens_set_auth(struct grant_tokens_req *r, json_t *data)
+{
+    json_t *at = json_object_get(data, "auth_time");
+    r->auth_time = json_is_integer(at) ? json_integer_value(at) : 0;
+    r->sid = json_string_value(json_object_get(data, "sid"));
+    r->acr = json_string_value(json_object_get(data, "acr"));
+    json_t *amr = json_object_get(data, "amr");
+    r->amr = json_is_array(amr) ? amr : NULL;
+}
+
+const char *grant_refresh_data(struct arena *a, json_t *data)
+{
+    static const char *const keep[] = {"auth_time", "sid", "acr", "amr"};
+    json_t *o = json_object();
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+        json_t *v = json_object_get(data, keep[i]);
+        if (v != NULL && !json_is_null(v))
+            json_object_set(o, keep[i], v);
+    }
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    const char *out = arena_strdup(a, text != NULL ? text : "{}");
+    free(text);
+    return out;
+}
+
+struct oauth_error grant_tokens_mint(struct http_req *req, const struct grant_tokens_req *r,
+                                     struct grant_tokens *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct worker *w = req->worker;
+    struct errbuf err;
+    struct access_token_req ar = {0};
+    ar.client = r->client;
+    ar.sub = r->sub;
+    ar.scope = r->at_scope;
+    ar.res = r->res;
+    ar.grant_id = r->grant_id;
+    ar.now = r->now;
+    if (token_mint_access(w, req->arena, &ar, &out->at, &err) != 0) {
+        log_error("token_issue_failed", LS("rid", req->rid), LS("client_id", r->client->client_id),
+                  LS("what", "access_token"), LS("detail", err.msg), NULL);
+        return OAUTH_ERROR(SERVER_ERROR, "the token could not be issued");
+    }
+    if (r->refresh) {
+        struct refresh_token_req rr = {r->client, r->sub,           r->grant_scope, r->aud,
+                                       r->grant_id, r->refresh_data, r->now};
+        token_mint_refresh(w, req->arena, &rr, &out->refresh_token, &out->refresh_row);
+    }
+    if (r->id_token) {
+        struct id_token_req ir = {0};
+        ir.client = r->client;
+        ir.sub = r->sub;
+        ir.nonce = r->nonce;
+        ir.sid = r->sid;
+        ir.acr = r->acr;
+        ir.amr = r->amr;
+        ir.auth_time = r->auth_time;
+        ir.now = r->now;
+        ir.access_token = out->at.value;
+        ir.claims = r->claims;
+        out->id_token = id_token_issue(w, req->arena, &ir, &err);
+        if (out->id_token == NULL) {
+            log_error("token_issue_failed", LS("rid", req->rid), LS("client_id", r->client->client_id),
+                      LS("what", "id_token"), LS("detail", err.msg), NULL);
+            return OAUTH_ERROR(SERVER_ERROR, "the ID token could not be signed");
+        }
+    }
+    return OAUTH_OK;
+}
+
+struct oauth_error grant_tokens_commit(struct http_req *req, const struct grant_tokens *t)
+{
+    struct store_conn *db = req->worker->db;
+    struct errbuf err;
+    int rc = 0;
+    if (t->at.has_row)
+        rc = store_token_put(db, &t->at.row, &err);
+    if (rc == 0 && t->refresh_token != NULL)
+        rc = store_token_put(db, &t->refresh_row, &err);
+    if (rc == 0)
+        rc = store_commit(db, &err);
+    else
+        store_rollback(db);
+    if (rc != 0)
+        return oauth_store_failed(req, "grant_commit", rc, &err);
+    return OAUTH_OK;
+}
+
+int grant_revoke_family(struct http_req *req, const struct client *c, const char *grant_id, const char *why,
+                        struct errbuf *err)
+{
+    if (grant_id == NULL)
+        return 0;
+    /* grant_id is a random identifier, not a credential: safe to log for incident response. */
+    log_warn("grant_revoked", LS("rid", req->rid), LS("client_id", c->client_id), LS("grant_id", grant_id),
+             LS("reason", why), NULL);
+    return store_grant_revoke(req->worker->db, grant_id, clock_now(), err);
+}
+
