@@ -36,7 +36,13 @@ struct resource {
     enum token_format format;
     const char *signing_alg;
     uint32_t access_token_ttl;
+    /* Tokens only through client_credentials: never at /auth, never named in discovery (the admin API). */
+    bool client_credentials_only;
 };
+
+/* With admin.listen set, the admin API (admin/admin.h) is a built-in API whose identifier is the issuer
+ * followed by ADMIN_API_PATH (the `aud` of its tokens, the `resource` a client asks them for). */
+#define ADMIN_API_PATH "/admin"
 
 /* What every generation shares and what changes while serving. */
 struct app_state {
@@ -44,6 +50,9 @@ struct app_state {
     atomic_bool pkce_plain_allowed; /* some client allows plain: written by discovery_refresh */
     atomic_int stop;
     atomic_bool store_lost;         /* the database was deleted or replaced under us (app_store_ok); sticky */
+    /* Bumped by the admin API after it changed a client: the workers' client caches (oauth/client.c) drop
+     * what they fetched before, so the change holds at once in this process. */
+    atomic_uint clients_generation;
 };
 
 /* A replaced generation stays usable this long (seconds) before a later reload may free it. */
@@ -52,6 +61,7 @@ struct app_state {
 struct app {
     struct app_state *state;
     uint64_t generation;         /* 1 at start, +1 per reload */
+    struct arena *arena;         /* memory of this generation (the admin API's resource) */
     struct config *cfg;
     struct store *store;
     struct keystore *keys;

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin/admin.h"
 #include "app.h"
 #include "cli/cli.h"
 #include "core/arena.h"
@@ -20,6 +21,7 @@
 #include "jose/jose.h"
 #include "oauth/client.h"
 #include "oauth/client_check.h"
+#include "oauth/key_rotation.h"
 #include "session/session.h"
 #include "session/users.h"
 #include "store/store.h"
@@ -68,8 +70,9 @@ static void worker_fini(struct worker *w)
     free(w);
 }
 
-/* Background work, spread over the workers: expired-row GC (bounded per pass) on worker 0, key reload
- * (rotation by the CLI or another instance) of the shared keystore, also on worker 0, the discovery
+/* Background work, spread over the workers: expired-row GC (bounded per pass) on worker 0, the automatic
+ * key rotation and the key reload (rotation by the CLI or another instance) of the shared keystore, also on
+ * worker 0, the discovery
  * variant (clients changed by the CLI or another instance), and the check that the database is still the
  * one opened, on worker 0 too. A GC pass removes at most GC_PASS rows; a full pass means there is more, and
  * the next one runs at the next tick (about 100 ms later) rather than in 10 s: up to about 10 * GC_PASS rows
@@ -97,6 +100,10 @@ static void worker_tick(struct worker *w)
         w->next_store_check = now + 1;
     }
     if (w->id == 0 && now >= w->next_key_reload) {
+        /* Before the reload: a key this instance adds is published at once; one another instance added is
+         * found by the reload. */
+        if (keys_rotate_when_due(w->app, w->db, now, NULL, &err) != 0)
+            log_warn("key_rotation_failed", LS("detail", err.msg), NULL);
         if (keystore_reload(w->app->keys, w->db, &err) != 0)
             log_warn("key_reload_failed", LS("detail", err.msg), NULL);
         w->next_key_reload = now + w->app->cfg->keys.reload_interval;
@@ -106,6 +113,18 @@ static void worker_tick(struct worker *w)
             log_warn("discovery_refresh_failed", LS("detail", err.msg), NULL);
         w->next_discovery_refresh = now + DISCOVERY_REFRESH_SECONDS;
     }
+}
+
+/* With an admin listener, the admin API is an API too (admin.h): after those of the file. */
+static void add_admin_api(struct app *app, struct arena *a)
+{
+    if (app->cfg->admin.listen == NULL)
+        return;
+    struct resource *r = realloc(app->resources, (app->n_resources + 1) * sizeof(*r));
+    if (r == NULL)
+        abort();
+    app->resources = r;
+    admin_api_resource(app->cfg, a, &app->resources[app->n_resources++]);
 }
 
 /* A generation for cfg (which it takes over): what every generation shares is copied from `proto`, what
@@ -124,7 +143,9 @@ static struct app *gen_build(const struct app *proto, struct config *cfg, struct
         free(app);
         return NULL;
     }
+    app->arena = arena_new(1024);
     app_resources_load(app);
+    add_admin_api(app, app->arena);
     discovery_build(app);
     return app;
 }
@@ -133,6 +154,7 @@ static void gen_free(struct app *app)
 {
     explicit_bzero(app->device_key, sizeof(app->device_key));
     tmpl_set_free(app->pages);
+    arena_free(app->arena);
     free(app->resources);
     free(app->metadata_json[0]);
     free(app->metadata_json[1]);
