@@ -191,6 +191,7 @@ static void refuse_store_lost(struct http_req *req, enum route_kind kind)
 
 void app_handle(struct http_req *req)
 {
+    app_enter(req->worker);
     const struct app_route *r = req->route != NULL ? req->route : route_match(req);
     req->route = r;
     route_tag(req, r);
@@ -209,7 +210,7 @@ void app_handle(struct http_req *req)
         method_not_allowed(req, r);
         return;
     }
-    if (r->kind != ROUTE_MEMORY && atomic_load(&req->worker->app->store_lost)) {
+    if (r->kind != ROUTE_MEMORY && atomic_load(&req->worker->app->state->store_lost)) {
         refuse_store_lost(req, r->kind);
         return;
     }
@@ -218,6 +219,7 @@ void app_handle(struct http_req *req)
 
 bool app_offload(struct http_req *req)
 {
+    app_enter(req->worker);
     req->route = route_match(req);
     /* The admin API's password and key routes: its own table says which (admin.h). */
     if (req->route == &admin_api)
@@ -227,6 +229,7 @@ bool app_offload(struct http_req *req)
 
 void app_busy(struct http_req *req, unsigned retry_after_s)
 {
+    app_enter(req->worker);
     /* Only requests of a route with a pool are offloaded, and each such route says how to refuse. */
     if (req->route == &admin_api)
         admin_busy(req, retry_after_s);

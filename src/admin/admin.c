@@ -314,7 +314,7 @@ void admin_handle(struct http_req *req)
     }
     pthread_once(&route_ids_once, route_ids_register);
     req->route_id = route_ids[r - routes];
-    if (atomic_load(&c.app->store_lost)) {
+    if (atomic_load(&c.app->state->store_lost)) {
         admin_problem(&c, 503, NULL, "the server's storage is unavailable");
         return;
     }

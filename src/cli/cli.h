@@ -37,11 +37,23 @@ int cli_global_flag(struct cli_globals *g, int argc, char **argv, int *i, struct
 void cli_parse_globals(const char *cmd, int argc, char **argv, struct cli_globals *g, const char *flag,
                        bool *given);
 
-/* Loads, overrides (env, then flags) and validates the configuration, or dies naming the key. */
+/* Loads, overrides (env, then flags) and validates the configuration: 0 with *out (config_free), or
+ * ERR_INVALID with err holding the message `ostiary` prints after "ostiary: " (e.g. "configuration:
+ * ostiary.yaml:3:21: tokens.access_token_ttl: ..."). Never exits: `serve` reloads through it. */
+int cli_config_read(const struct cli_globals *g, struct config **out, struct errbuf *err);
+/* cli_config_read, or dies with its message. */
 struct config *cli_load_config(const struct cli_globals *g);
 
 /* Resolves the key-encryption secret (keys.secret, keys.secret_file, or in dev mode ./var/key-secret,
- * generated on first use with mode 0600). Dies if none. Returned string is malloc'd. */
+ * generated on first use with mode 0600 when `generate`; without it *out stays NULL in that case). 0 with
+ * *out malloc'd (wipe it), or non-zero with err holding the message. */
+int cli_key_secret_read(const struct config *cfg, bool generate, char **out, struct errbuf *err);
+/* What a start reads besides the configuration and the store, checked before anything is opened or
+ * written: the key secret (keys.secret_file readable and long enough; none generated), the page templates
+ * of ui.dir, the TLS certificate and key (http_tls_check). 0, or ERR_INVALID with err holding the message.
+ * `serve` runs it first; `config check` runs it too. */
+int cli_check_start_files(const struct config *cfg, struct errbuf *err);
+/* cli_key_secret_read(cfg, true, ...), or dies with its message. */
 char *cli_key_secret(const struct config *cfg);
 
 /* SQLite: creates the directory of the database file (one level) if needed; other backends have no file.
@@ -179,5 +191,6 @@ int cmd_client(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_consent(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -435,4 +436,53 @@ const char *str_shown(const char *s, char buf[STR_SHOWN_SIZE])
     }
     buf[o] = '\0';
     return buf;
+}
+
+struct str_at {
+    const char *s;
+    size_t i;
+};
+
+static int str_at_cmp(const void *x, const void *y)
+{
+    const struct str_at *a = x, *b = y;
+    int c = strcmp(a->s, b->s);
+    return c != 0 ? c : (a->i > b->i) - (a->i < b->i);
+}
+
+void str_earlier_duplicates(const char *const *v, size_t n, long *dup_of)
+{
+    struct str_at *at = malloc((n > 0 ? n : 1) * sizeof(*at));
+    if (at == NULL)
+        abort();
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        dup_of[i] = -1;
+        if (v[i] != NULL)
+            at[m++] = (struct str_at){v[i], i};
+    }
+    /* Equal strings end up together, in index order: each repeats the first of its run. */
+    qsort(at, m, sizeof(*at), str_at_cmp);
+    for (size_t k = 1, first = 0; k < m; k++) {
+        if (strcmp(at[k].s, at[first].s) == 0)
+            dup_of[at[k].i] = (long)at[first].i;
+        else
+            first = k;
+    }
+    free(at);
+}
+
+static int str_ptr_cmp(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+void str_sort(const char **v, size_t n)
+{
+    qsort(v, n, sizeof(*v), str_ptr_cmp);
+}
+
+bool str_sorted_has(const char *const *sorted, size_t n, const char *s)
+{
+    return n > 0 && bsearch(&s, sorted, n, sizeof(*sorted), str_ptr_cmp) != NULL;
 }

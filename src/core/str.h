@@ -90,6 +90,14 @@ const char *str_shown(const char *s, char buf[STR_SHOWN_SIZE]);
 /* Checked decimal conversion of the whole view; returns -1 on any junk, sign or overflow. */
 int str_to_i64(struct str s, int64_t *out);
 
+/* Duplicates in a list of strings, in O(n log n) (lists of thousands of clients and users): dup_of[i] is
+ * the smallest j < i with v[j] equal to v[i], or -1 (NULL entries never match). dup_of has n entries. */
+void str_earlier_duplicates(const char *const *v, size_t n, long *dup_of);
+/* Whether `s` is in `sorted` (n strings in strcmp order), by binary search. */
+bool str_sorted_has(const char *const *sorted, size_t n, const char *s);
+/* Sorts n strings in strcmp order (for str_sorted_has). */
+void str_sort(const char **v, size_t n);
+
 /* Comma-separated lists ("a, b,c"): the item at *cursor, with the characters of `blanks` dropped from both
  * of its ends, as a view into the list, and *cursor moved past it (NULL after the last item). Returns false
  * once *cursor is NULL. Every comma separates, so "" is one empty item and "a,,b" has an empty middle one:

@@ -222,10 +222,23 @@ char *client_secret_set(struct store_client *sc, enum client_auth_method m, cons
     return secret;
 }
 
+static int client_row_cmp(const void *x, const void *y)
+{
+    return strcmp((*(const struct store_client *const *)x)->client_id,
+                  (*(const struct store_client *const *)y)->client_id);
+}
+
 int clients_apply_config(struct store_conn *db, const struct config *cfg, struct errbuf *err)
 {
     struct arena *a = arena_new(8192);
-    int rc = store_begin(db, err);
+    /* The stored clients, read once (one query instead of one per client), by client_id. */
+    struct store_client *all = NULL;
+    size_t n_all = 0;
+    int rc = store_client_list(db, a, &all, &n_all, err);
+    const struct store_client **by_id = arena_alloc(a, (n_all + 1) * sizeof(*by_id));
+    for (size_t k = 0; k < n_all; k++)
+        by_id[k] = &all[k];
+    qsort(by_id, n_all, sizeof(*by_id), client_row_cmp);
     for (unsigned i = 0; rc == 0 && i < cfg->n_clients; i++) {
         const struct cfg_client *cc = &cfg->clients[i];
         struct client c;
@@ -258,32 +271,31 @@ int clients_apply_config(struct store_conn *db, const struct config *cfg, struct
         }
         char *meta = client_metadata_json(&c);
         sc.metadata = meta;
-        rc = store_client_put(db, &sc, err);
+        /* Unchanged since the last start or reload: no write (a start with many clients only reads). */
+        const struct store_client *kp = &sc, **hit = n_all > 0 ? bsearch(&kp, by_id, n_all, sizeof(*by_id),
+                                                                          client_row_cmp)
+                                                               : NULL;
+        const struct store_client *old = hit != NULL ? *hit : NULL;
+        if (old == NULL || !old->from_config || old->has_secret != sc.has_secret ||
+            (sc.has_secret && memcmp(old->secret_hash, sc.secret_hash, STORE_HASH_LEN) != 0) ||
+            strcmp(old->metadata, meta) != 0)
+            rc = store_client_put(db, &sc, err);
         free(meta);
     }
     /* A client an earlier start took from the file but that the file no longer declares is removed, so
      * deleting it from the file ends it (its tokens die with it: token_lookup checks the client). */
-    struct store_client *all = NULL;
-    size_t n_all = 0;
-    if (rc == 0)
-        rc = store_client_list(db, a, &all, &n_all, err);
+    const char **declared = arena_alloc(a, (cfg->n_clients + 1) * sizeof(*declared));
+    for (unsigned k = 0; k < cfg->n_clients; k++)
+        declared[k] = cfg->clients[k].client_id;
+    str_sort(declared, cfg->n_clients);
     for (size_t i = 0; rc == 0 && i < n_all; i++) {
-        if (!all[i].from_config)
+        if (!all[i].from_config || str_sorted_has(declared, cfg->n_clients, all[i].client_id))
             continue;
-        bool declared = false;
-        for (unsigned k = 0; k < cfg->n_clients && !declared; k++)
-            declared = strcmp(cfg->clients[k].client_id, all[i].client_id) == 0;
-        if (!declared) {
-            rc = store_client_delete(db, all[i].client_id, err);
-            if (rc == 0)
-                log_info("client_removed", LS("client_id", all[i].client_id), LS("why", "no longer in the file"),
-                         NULL);
-        }
+        rc = store_client_delete(db, all[i].client_id, err);
+        if (rc == 0)
+            log_info("client_removed", LS("client_id", all[i].client_id), LS("why", "no longer in the file"),
+                     NULL);
     }
-    if (rc == 0)
-        rc = store_commit(db, err);
-    else
-        store_rollback(db);
     arena_free(a);
     return rc;
 }
@@ -292,7 +304,7 @@ int clients_apply_config(struct store_conn *db, const struct config *cfg, struct
  * Every token, introspection and revocation request looks its client up; a small direct-mapped cache per
  * worker thread saves the store read. Entries live CLIENT_CACHE_TTL seconds, so a change made with the
  * CLI or by another instance (new secret, deletion) takes effect within that time; one made through this
- * process's admin API at once (app->clients_generation). No locking: each worker owns its cache. */
+ * process's admin API at once (app_state's clients_generation). No locking: each worker owns its cache. */
 #define CLIENT_CACHE_SLOTS 64
 #define CLIENT_CACHE_TTL 5
 
@@ -338,7 +350,7 @@ int client_lookup(struct worker *w, struct arena *a, const char *client_id, stru
             abort();
     }
     int64_t now = clock_now();
-    unsigned gen = atomic_load_explicit(&w->app->clients_generation, memory_order_relaxed);
+    unsigned gen = atomic_load_explicit(&w->app->state->clients_generation, memory_order_relaxed);
     struct client_cache_entry *e = &w->clients->slots[slot_of(client_id)];
     if (e->client_id != NULL && strcmp(e->client_id, client_id) == 0 && now - e->fetched_at < CLIENT_CACHE_TTL &&
         now >= e->fetched_at && e->generation == gen) {

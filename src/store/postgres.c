@@ -100,7 +100,8 @@ enum stmt_id {
 /* What a read returns: the columns token_put writes, then the rotation columns. */
 #define TOKEN_READ_COLS TOKEN_COLS ", successor, retried_at"
 #define KEY_COLS "kid, alg, priv_enc, public_jwk, created_at, sign_from, retired_at, unpublish_at"
-#define USER_COLS "id, username, password_hash, claims, disabled, from_config, created_at, updated_at"
+#define USER_COLS                                                                                            \
+    "id, username, password_hash, claims, disabled, from_config, created_at, updated_at, config_pw_mac"
 #define CONSENT_COLS "user_id, client_id, scope, resources, created_at, updated_at"
 
 /* Parameter types are inferred by the server from where each $n appears. Statements that only read are
@@ -161,11 +162,11 @@ static const struct {
     [S_GC] = {"SELECT ostiary_gc($1, $2, " LOCK_GC ")", false},
     [S_USER_GET] = {"SELECT " USER_COLS " FROM users WHERE id = $1", true},
     [S_USER_GET_BY_NAME] = {"SELECT " USER_COLS " FROM users WHERE username = $1", true},
-    [S_USER_PUT] = {"INSERT INTO users (" USER_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    [S_USER_PUT] = {"INSERT INTO users (" USER_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
                     " ON CONFLICT (id) DO UPDATE SET username = excluded.username,"
                     " password_hash = excluded.password_hash, claims = excluded.claims,"
                     " disabled = excluded.disabled, from_config = excluded.from_config,"
-                    " updated_at = excluded.updated_at",
+                    " updated_at = excluded.updated_at, config_pw_mac = excluded.config_pw_mac",
                     false},
     [S_USER_DELETE] = {"DELETE FROM users WHERE id = $1", false},
     [S_USER_LIST] = {"SELECT " USER_COLS " FROM users ORDER BY username COLLATE \"C\"", true},
@@ -690,6 +691,7 @@ static void read_user(const PGresult *r, int i, struct arena *a, void *outp)
     out->from_config = col_bool(r, i, 5);
     out->created_at = col_i64(r, i, 6);
     out->updated_at = col_i64(r, i, 7);
+    out->config_pw_mac = col_text(r, i, 8, a);
 }
 
 static void read_consent(const PGresult *r, int i, struct arena *a, void *outp)
@@ -1306,6 +1308,7 @@ static int pg_user_put(struct store_conn *base, const struct store_user *u, stru
     p_bool(&p, u->from_config);
     p_i64(&p, u->created_at);
     p_i64(&p, u->updated_at);
+    p_text(&p, u->config_pw_mac);
     if (!c->in_tx)
         return run_cmd(c, S_USER_PUT, &p, NULL, err);
     int rc = run_deferred(c, S_SAVEPOINT, NULL, err);

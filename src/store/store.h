@@ -89,6 +89,10 @@ struct store_user {
     bool disabled;
     bool from_config;
     int64_t created_at, updated_at;
+    /* A user of the configuration file with a plaintext password: a keyed digest (base64url) of that
+     * password and password_hash, which lets a start keep the hash without hashing again
+     * (session/users.c). NULL otherwise; anything that sets password_hash otherwise leaves it NULL. */
+    const char *config_pw_mac;
 };
 
 /* ---- remembered consent: what a user allowed a client ---- */

@@ -186,7 +186,7 @@ TEST(router_admin_listener)
 
 TEST(router_store_lost)
 {
-    atomic_store(&hp->app.store_lost, true);
+    atomic_store(&hp->state.store_lost, true);
     struct http_req *req = run(hp, "POST", "/oidc/token");
     ASSERT_OAUTH_ERROR(req, 503, "temporarily_unavailable");
     req = run(hp, "GET", "/oidc/auth?client_id=x");
@@ -196,7 +196,7 @@ TEST(router_store_lost)
     ASSERT_EQ(req->res.status, 200);
     req = run(hp, "PUT", "/oidc/token"); /* the method is refused first */
     ASSERT_EQ(req->res.status, 405);
-    atomic_store(&hp->app.store_lost, false);
+    atomic_store(&hp->state.store_lost, false);
 }
 
 TESTS(T(router_methods_from_the_table), T(router_405_rendering), T(router_cors_preflight),
