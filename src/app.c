@@ -1,7 +1,8 @@
 /* app.c: what app.h promises about the application state besides routing (router.c) and discovery
- * (oauth/discovery.c): a worker's move to the current generation (app_enter), the configured APIs (RFC 8707
- * resources) as the endpoints see them, and whether the store is still the one opened. Kept apart from the router, which calls every endpoint, so that the
- * endpoints calling these do not call back into it. */
+ * (oauth/discovery.c): a worker's move to the current generation (app_enter), the configured APIs
+ * (RFC 8707 resources) as the endpoints see them, and whether the store is still the one opened. Kept
+ * apart from the router, which calls every endpoint, so that the endpoints calling these do not call
+ * back into it. */
 #include <stdlib.h>
 #include <string.h>
 
