@@ -1,6 +1,6 @@
-/* app.c: what app.h promises about the application state besides routing (router.c) and discovery
- * (oauth/discovery.c): a worker's move to the current generation (app_enter), the configured APIs
- * (RFC 8707 resources) as the endpoints see them, and whether the store is still the one opened. Kept
+/* app.c: what app.h promises about the application state besides routing (router.c, which also moves a
+ * worker to the current generation) and discovery (oauth/discovery.c): the configured APIs (RFC 8707
+ * resources) as the endpoints see them, and whether the store is still the one opened. Kept
  * apart from the router, which calls every endpoint, so that the endpoints calling these do not call
  * back into it. */
 #include <stdlib.h>
@@ -8,20 +8,8 @@
 
 #include "app.h"
 #include "core/log.h"
-#include "oauth/client.h"
 #include "store/store.h"
 #include "core/banned.h"
-
-void app_enter(struct worker *w)
-{
-    struct app *cur = atomic_load_explicit(&w->state->current, memory_order_acquire);
-    if (cur == w->app)
-        return;
-    w->app = cur;
-    /* Rows cached under the previous configuration (a client the reload changed) are read again. */
-    client_cache_free(w->clients);
-    w->clients = NULL;
-}
 
 bool app_store_ok(struct worker *w)
 {

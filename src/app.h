@@ -121,7 +121,8 @@ bool app_store_ok(struct worker *w);
 
 /* Moves the worker to the current generation (before a request or a tick; never during one). When the
  * generation changed, the worker's client cache is dropped, so clients changed by a reload apply at once.
- * Called by app_handle, app_offload, app_busy and the tick. */
+ * Called by app_handle, app_offload, app_busy and the tick. Defined in router.c, which may drop
+ * oauth/'s client cache. */
 void app_enter(struct worker *w);
 
 /* Routing: the one entry point the HTTP server calls (router.c). */

@@ -13,6 +13,7 @@
 #include "core/arena.h"
 #include "core/metrics.h"
 #include "oauth/authorize.h"
+#include "oauth/client.h"
 #include "oauth/endpoints.h"
 #include "oauth/frontchannel.h"
 #include "core/banned.h"
@@ -187,6 +188,17 @@ static void refuse_store_lost(struct http_req *req, enum route_kind kind)
         page_error(req, e);
     else
         oauth_error_send_json(req, e);
+}
+
+void app_enter(struct worker *w)
+{
+    struct app *cur = atomic_load_explicit(&w->state->current, memory_order_acquire);
+    if (cur == w->app)
+        return;
+    w->app = cur;
+    /* Rows cached under the previous configuration (a client the reload changed) are read again. */
+    client_cache_free(w->clients);
+    w->clients = NULL;
 }
 
 void app_handle(struct http_req *req)
