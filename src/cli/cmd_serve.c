@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/rand.h"
 #include "http/http.h"
+#include "http/fetch.h"
 #include "http/server.h"
 #include "jose/jose.h"
 #include "oauth/client.h"
@@ -406,6 +407,9 @@ int cmd_serve(int argc, char **argv)
     proto.limiter = login_limiter_new(cfg->login.max_failures, cfg->login.lockout_seconds);
     if (proto.limiter == NULL)
         die("cannot initialize libsodium (login rate limiter)");
+    struct fetch_opts fo = {cfg->fetch.ca_file,           cfg->fetch.timeout_ms,        cfg->fetch.max_bytes,
+                            cfg->fetch.cache_min_seconds, cfg->fetch.cache_max_seconds, cfg->fetch.refetch_seconds};
+    proto.fetch = fetch_cache_new(&fo);
     proto.userinfo_url = arena_printf(app_arena, "%s/me", proto.issuer);
     struct app *app = gen_build(&proto, cfg, &err);
     if (app == NULL)
@@ -485,6 +489,7 @@ int cmd_serve(int argc, char **argv)
     struct app *cur = atomic_load(&sv.state.current);
     keystore_free(cur->keys);
     login_limiter_free(cur->limiter);
+    fetch_cache_free(cur->fetch);
     store_close(cur->store);
     while (sv.retired != NULL) {
         struct retired_gen *r = sv.retired;

@@ -62,7 +62,8 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
     S(login, CONFIG_LOGIN)                                                                                   \
     S(ui, CONFIG_UI)                                                                                         \
     S(tls, CONFIG_TLS)                                                                                       \
-    S(admin, CONFIG_ADMIN)
+    S(admin, CONFIG_ADMIN)                                                                                   \
+    S(fetch, CONFIG_FETCH)
 
 #define CONFIG_KEYS(X)                                                                                       \
     X(algorithms, LIST, "RS256", 0, 8, CFG_RESTART,                                                          \
@@ -152,6 +153,21 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
     X(metrics_public, BOOL, "false", 0, 0, 0,                                                                \
       "boolean: serve `GET /metrics` of the admin listener without a token, see [metrics](#metrics)")
 
+/* HTTPS fetches of documents clients publish (jwks_uri): http/fetch.h. Bounded so that a slow or huge
+ * document costs a pool thread a few seconds and some KiB at most. */
+#define CONFIG_FETCH(X)                                                                                      \
+    X(ca_file, STR, NULL, 0, 0, CFG_RESTART,                                                                 \
+      "PEM file of the CAs trusted for these fetches; unset: the system's CA store")                        \
+    X(timeout_ms, U32, "5000", 100, 30000, CFG_RESTART, "; the whole fetch (the connect phase: half of it)")  \
+    X(max_bytes, U32, "65536", 1024, 1048576, CFG_RESTART, "; a larger document fails the fetch")           \
+    X(cache_min_seconds, U32, "60", 0, CFG_DAY, CFG_RESTART,                                                 \
+      ": a fetched document is kept at least this long, whatever its `Cache-Control` says")                 \
+    X(cache_max_seconds, U32, "86400", 1, 7 * CFG_DAY, CFG_RESTART,                                          \
+      ": and at most this long (`max-age` is honoured in between)")                                         \
+    X(refetch_seconds, U32, "10", 0, 3600, CFG_RESTART,                                                      \
+      ": at most one fetch of a URL per this many seconds, when a token names a key the cached JWKS lacks "  \
+      "or after a failed fetch")
+
 /* The lists of mappings, from the file only: E(name, struct, ROWS, max entries). */
 #define CONFIG_ENTRIES(E)                                                                                    \
     E(resources, cfg_resource, CONFIG_RESOURCE, 256)                                                         \
@@ -176,6 +192,9 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
     X(grant_types, LIST, NULL, 0, 8, 0, "")                                                                  \
     X(redirect_uris, LIST, NULL, 0, 64, 0, "")                                                               \
     X(token_endpoint_auth_method, STR, NULL, 0, 0, 0, "")                                                    \
+    X(token_endpoint_auth_signing_alg, STR, NULL, 0, 0, 0, "")                                               \
+    X(jwks, STR, NULL, 0, 0, 0, "")                                                                          \
+    X(jwks_uri, STR, NULL, 0, 0, 0, "")                                                                      \
     X(scope, STR, NULL, 0, 0, 0, "")                                                                         \
     X(resources, LIST, NULL, 0, 64, 0, "")                                                                   \
     X(access_token_ttl, U32, NULL, 0, CFG_ENTRY_TTL_MAX, 0, "")                                              \
