@@ -53,6 +53,8 @@ enum opt {
     O_INTROSPECTION_ACCESS,
     O_INTROSPECTION_RESOURCE,
     O_NO_INTROSPECTION_RESOURCES,
+    O_DPOP_BOUND,
+    O_NO_DPOP_BOUND,
     O_COUNT
 };
 
@@ -93,6 +95,8 @@ static const struct cli_opt opts[O_COUNT] = {
     [O_INTROSPECTION_RESOURCE] = {"--introspection-resource", true, INTO(introspection_resources),
                                   "introspection_resources"},
     [O_NO_INTROSPECTION_RESOURCES] = {"--no-introspection-resources", false, 0, 0, NULL},
+    [O_DPOP_BOUND] = {"--dpop-bound-access-tokens", false, 0, 0, "dpop_bound_access_tokens"},
+    [O_NO_DPOP_BOUND] = {"--no-dpop-bound-access-tokens", false, 0, 0, NULL},
 };
 #undef INTO
 
@@ -103,7 +107,7 @@ _Static_assert(O_COUNT <= CLI_MAX_OPTS, "cli_args.seen holds one bit per option"
      BIT(O_SCOPE) | BIT(O_AUTH_METHOD) | BIT(O_PUBLIC) | BIT(O_SECRET) | BIT(O_SECRET_SHA256) |                \
      BIT(O_RESOURCE) | BIT(O_TTL) | BIT(O_POST_LOGOUT_URI) | BIT(O_ID_TOKEN_ALG) | BIT(O_REFRESH_POLICY) |     \
      BIT(O_PKCE_METHODS) | BIT(O_REQUIRE_PKCE) | BIT(O_NO_REQUIRE_PKCE) | BIT(O_INTROSPECTION_ACCESS) |        \
-     BIT(O_INTROSPECTION_RESOURCE))
+     BIT(O_INTROSPECTION_RESOURCE) | BIT(O_DPOP_BOUND) | BIT(O_NO_DPOP_BOUND))
 
 static void usage(FILE *out)
 {
@@ -152,6 +156,8 @@ static void usage(FILE *out)
           "  --introspection-resource ID    repeatable; an API of the configuration's resources, with\n"
           "                                 --introspection-access resources\n"
           "                                 (--no-introspection-resources clears)\n"
+          "  --dpop-bound-access-tokens     every token request must carry a DPoP proof (RFC 9449);\n"
+          "  --no-dpop-bound-access-tokens  the default: DPoP when the client sends a proof\n"
           "\n"
           "global options (anywhere): --config FILE, --dev, --storage DSN, --log-level LEVEL\n"
           "\n"
@@ -224,6 +230,10 @@ static int check_flags(const struct cli_args *ca, struct errbuf *err)
     }
     if (cli_seen(ca, O_REQUIRE_PKCE) && cli_seen(ca, O_NO_REQUIRE_PKCE)) {
         errbuf_set(err, "--require-pkce and --no-require-pkce are mutually exclusive");
+        return -1;
+    }
+    if (cli_seen(ca, O_DPOP_BOUND) && cli_seen(ca, O_NO_DPOP_BOUND)) {
+        errbuf_set(err, "--dpop-bound-access-tokens and --no-dpop-bound-access-tokens are mutually exclusive");
         return -1;
     }
     return 0;
@@ -312,6 +322,8 @@ static int build_meta(const struct cli_args *ca, const struct client_args *cl,
         m->require_pkce = cli_seen(ca, O_REQUIRE_PKCE) ? "true" : "false";
     else if (m->token_endpoint_auth_method != NULL && strcmp(m->token_endpoint_auth_method, "none") == 0)
         m->require_pkce = NULL; /* turning a client public switches PKCE on (RFC 9700 §2.1.1) */
+    if (cli_seen(ca, O_DPOP_BOUND) || cli_seen(ca, O_NO_DPOP_BOUND))
+        m->dpop_bound_access_tokens = cli_seen(ca, O_DPOP_BOUND) ? "true" : "false";
     return 0;
 }
 

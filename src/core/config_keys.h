@@ -63,7 +63,8 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
     S(ui, CONFIG_UI)                                                                                         \
     S(tls, CONFIG_TLS)                                                                                       \
     S(admin, CONFIG_ADMIN)                                                                                   \
-    S(fetch, CONFIG_FETCH)
+    S(fetch, CONFIG_FETCH)                                                                                   \
+    S(dpop, CONFIG_DPOP)
 
 #define CONFIG_KEYS(X)                                                                                       \
     X(algorithms, LIST, "RS256", 0, 8, CFG_RESTART,                                                          \
@@ -168,6 +169,17 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
       ": at most one fetch of a URL per this many seconds, when a token names a key the cached JWKS lacks "  \
       "or after a failed fetch")
 
+/* DPoP (RFC 9449, docs/dpop.md). Nonces off: a proof's iat window and its single-use jti already bound
+ * replay; server nonces (§8) also bound pre-generated proofs, at the cost of one more round trip for each
+ * client that does not hold a current nonce. */
+#define CONFIG_DPOP(X)                                                                                       \
+    X(nonce, BOOL, "false", 0, 0, 0,                                                                         \
+      "boolean: require a server-provided nonce in every DPoP proof (`use_dpop_nonce`, `DPoP-Nonce`), see "  \
+      "[dpop.md](dpop.md#server-nonces)")                                                                    \
+    X(proof_max_age, U32, "60", 5, 600, 0,                                                                   \
+      "seconds: how old a proof's `iat` may be (10 seconds ahead are allowed for clock skew); its `jti` is "  \
+      "remembered that long")
+
 /* The lists of mappings, from the file only: E(name, struct, ROWS, max entries). */
 #define CONFIG_ENTRIES(E)                                                                                    \
     E(resources, cfg_resource, CONFIG_RESOURCE, 256)                                                         \
@@ -204,7 +216,8 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
     X(pkce_methods, LIST, NULL, 0, 4, 0, "")                                                                 \
     X(require_pkce, STR, NULL, 0, 0, 0, "")                                                                  \
     X(introspection_access, STR, NULL, 0, 0, 0, "")                                                          \
-    X(introspection_resources, LIST, NULL, 0, 64, 0, "")
+    X(introspection_resources, LIST, NULL, 0, 64, 0, "")                                                     \
+    X(dpop_bound_access_tokens, STR, NULL, 0, 0, 0, "")
 
 /* users[]: end users (docs/users.md). Checked by session/user_check.c. The claims are those of claims.h:
  * a text claim is STR, a boolean BOOLSTR, the address ADDRESS; updated_at is the store's. */

@@ -16,6 +16,7 @@
 #include "core/str.h"
 #include "http/http.h"
 #include "oauth/client.h"
+#include "oauth/dpop.h"
 #include "oauth/frontchannel.h"
 #include "oauth/pkce.h"
 #include "oauth/scope.h"
@@ -280,12 +281,12 @@ static struct oauth_error validate_rest(const struct http_req *req, const struct
                                          "code_challenge", "code_challenge_method", "prompt", "max_age",
                                          "login_hint", "id_token_hint", "ui_locales", "acr_values",
                                          "resource", "audience", "request", "request_uri", "display",
-                                         "claims", "registration"};
+                                         "claims", "registration", "dpop_jkt"};
     for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++) {
         struct str v;
         if (param(f, single[i], &v) < 0)
             return (struct oauth_error){OAUTH_ERR_INVALID_REQUEST,
-                                        arena_printf(a, "%s is repeated (RFC 6749 section 3.1)", single[i]), 0, NULL};
+                                        arena_printf(a, "%s is repeated (RFC 6749 section 3.1)", single[i]), 0, NULL, NULL};
     }
     struct str v;
     if (param(f, "request", &v) == 0)
@@ -354,6 +355,14 @@ static struct oauth_error validate_rest(const struct http_req *req, const struct
         if (c->require_pkce)
             return OAUTH_ERROR(INVALID_REQUEST, "PKCE is required: send code_challenge and code_challenge_method=S256");
     }
+
+    /* RFC 9449 §10: the thumbprint of the DPoP key the code will be redeemed with (a pushed request carries
+     * it the same way: it is one of the parameters this function validates). */
+    ar->dpop_jkt = form_get_dup(a, f, "dpop_jkt");
+    if (ar->dpop_jkt != NULL &&
+        (strlen(ar->dpop_jkt) != DPOP_JKT_LEN || b64url_span(ar->dpop_jkt, DPOP_JKT_LEN) != DPOP_JKT_LEN))
+        return OAUTH_ERROR(INVALID_REQUEST,
+                           "dpop_jkt must be the base64url SHA-256 JWK thumbprint of a DPoP key (RFC 9449 section 10)");
 
     struct oauth_error e = parse_prompt(form_get_dup(a, f, "prompt"), &ar->prompt);
     if (oauth_failed(e))
@@ -453,6 +462,7 @@ static void request_params(struct arena *a, const struct authz_request *ar, stru
     add_param(out, "ui_locales", ar->ui_locales);
     add_param(out, "acr_values", ar->acr_values);
     add_param(out, "resource", ar->resource);
+    add_param(out, "dpop_jkt", ar->dpop_jkt);
 }
 
 void authz_validate_parked(const struct http_req *req, const struct authz_request *parked,
@@ -497,6 +507,7 @@ json_t *authz_request_to_json(const struct authz_request *ar)
     set_opt(o, "ui_locales", ar->ui_locales);
     set_opt(o, "acr_values", ar->acr_values);
     set_opt(o, "resource", ar->resource);
+    set_opt(o, "dpop_jkt", ar->dpop_jkt);
     return o;
 }
 
@@ -528,6 +539,7 @@ int authz_request_from_json(struct arena *a, json_t *o, struct authz_request *ar
     ar->ui_locales = jstr(a, o, "ui_locales");
     ar->acr_values = jstr(a, o, "acr_values");
     ar->resource = jstr(a, o, "resource");
+    ar->dpop_jkt = jstr(a, o, "dpop_jkt");
     return ar->client_id != NULL && ar->redirect_uri != NULL && ar->scope != NULL ? 0 : -1;
 }
 
@@ -622,6 +634,7 @@ static void issue_code(struct http_req *req, const struct client *c, const struc
     json_object_set(d, "amr", s->amr != NULL ? s->amr : json_array());
     json_object_set_new(d, "offline", json_boolean(offline));
     json_object_set_new(d, "claims_in_id_token", json_false());
+    set_opt(d, "dpop_jkt", ar->dpop_jkt);
     char *text = json_dumps(d, JSON_COMPACT);
     json_decref(d);
 

@@ -8,10 +8,12 @@
  *     "code_challenge": string or absent, "code_challenge_method": "S256"|"plain" or absent,
  *     "nonce": string or absent, "auth_time": int, "sid": string (session id for the `sid` claim),
  *     "acr": string or absent, "amr": ["pwd"], "offline": bool (a refresh token may be issued),
- *     "claims_in_id_token": bool (response_type had no access token: put scope claims in the ID token)
+ *     "claims_in_id_token": bool (response_type had no access token: put scope claims in the ID token),
+ *     "dpop_jkt": string or absent (RFC 9449 §10: the code is redeemed only with a proof of that key)
  *   }
  * A refresh token row (STORE_TOKEN_REFRESH): client_id, sub, scope, aud, grant_id (the family), exp =
- *   now + tokens.refresh_token_ttl, data = {"auth_time": int, "sid": string, "acr"?, "amr": [...]} */
+ *   now + tokens.refresh_token_ttl, data = {"auth_time": int, "sid": string, "acr"?, "amr": [...],
+ *   "jkt"?: the DPoP key a public client's refresh tokens are bound to (RFC 9449 §5)} */
 #ifndef OSTIARY_OAUTH_AUTHZ_H
 #define OSTIARY_OAUTH_AUTHZ_H
 
@@ -51,6 +53,7 @@ struct authz_request {
     int64_t max_age;                 /* -1 when absent */
     const char *login_hint, *id_token_hint, *ui_locales, *acr_values;
     const char *resource;            /* API identifier (resource= / audience= / API scopes), or NULL */
+    const char *dpop_jkt;            /* RFC 9449 §10: the DPoP key the code is bound to, or NULL */
 };
 
 /* The ID token (OIDC Core §2, §3.1.3.6), signed with the client's id_token_signed_response_alg.

@@ -97,6 +97,7 @@ int client_from_store(struct arena *a, const struct store_client *sc, struct cli
     }
     out->introspection_resources =
         json_str_array(a, json_object_get(m, "introspection_resources"), &out->n_introspection_resources);
+    out->dpop_bound_access_tokens = json_is_true(json_object_get(m, "dpop_bound_access_tokens"));
     json_t *ttl = json_object_get(m, "access_token_ttl");
     if (json_is_integer(ttl) && json_integer_value(ttl) > 0 && json_integer_value(ttl) <= 86400 * 366)
         out->access_token_ttl = (uint32_t)json_integer_value(ttl);
@@ -153,6 +154,7 @@ char *client_metadata_json(const struct client *c)
     json_object_set_new(m, "introspection_access",
                         json_string(client_introspection_access_str(c->introspection_access)));
     set_str_array(m, "introspection_resources", c->introspection_resources, c->n_introspection_resources, false);
+    json_object_set_new(m, "dpop_bound_access_tokens", json_boolean(c->dpop_bound_access_tokens));
     char *s = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(m);
     return s;

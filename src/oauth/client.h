@@ -71,6 +71,8 @@ struct client {
     enum introspection_access introspection_access;
     const char **introspection_resources; /* API identifiers, with INTROSPECT_RESOURCES */
     size_t n_introspection_resources;
+    /* RFC 9449 §5.2: every token request must carry a DPoP proof (its access tokens are all DPoP-bound). */
+    bool dpop_bound_access_tokens;
 };
 
 const char *client_auth_method_str(enum client_auth_method m);

@@ -1,5 +1,6 @@
 /* client_check.c: the one check of client metadata (client_check.h): RFC 6749 §2.1, §3.1.2, §4.4; RFC 7591
- * §2; RFC 7636 §4.2; RFC 7662 §4; RFC 8252 §7.1; RFC 8707 §2; RFC 9700 §2.1.1; OIDC Registration §2.
+ * §2; RFC 7636 §4.2; RFC 7662 §4; RFC 8252 §7.1; RFC 8707 §2; RFC 9449 §5.2; RFC 9700 §2.1.1; OIDC
+ * Registration §2.
  * Grant names and their rules come from the grant table (grant_table.h). */
 #include "oauth/client_check.h"
 
@@ -346,6 +347,9 @@ int client_check(const struct config *cfg, const struct client_meta *m, struct a
     out->access_token_ttl = m->access_token_ttl;
     if (check_introspection(cfg, m, out, a, p) != 0)
         return -1;
+    if (m->dpop_bound_access_tokens != NULL && parse_bool(m->dpop_bound_access_tokens, &out->dpop_bound_access_tokens) != 0)
+        return fail(p, "dpop_bound_access_tokens", -1, "invalid boolean '%s' (expected true or false)",
+                    str_shown(m->dpop_bound_access_tokens, buf));
     return check_interactive(cfg, m, out, p);
 }
 
@@ -390,6 +394,9 @@ void client_meta_from_json(json_t *o, struct arena *a, struct client_meta *m)
     if (json_is_boolean(rq))
         m->require_pkce = json_is_true(rq) ? "true" : "false";
     m->introspection_access = json_str(o, "introspection_access");
+    json_t *dpop = json_object_get(o, "dpop_bound_access_tokens");
+    if (json_is_boolean(dpop))
+        m->dpop_bound_access_tokens = json_is_true(dpop) ? "true" : "false";
     m->grant_types = json_strs(o, "grant_types", a);
     m->redirect_uris = json_strs(o, "redirect_uris", a);
     m->resources = json_strs(o, "resources", a);
@@ -398,7 +405,8 @@ void client_meta_from_json(json_t *o, struct arena *a, struct client_meta *m)
     m->introspection_resources = json_strs(o, "introspection_resources", a);
 }
 
-/* The JSON type each metadata field takes: the declaration's (CONFIG_CLIENT) with require_pkce a boolean. */
+/* The JSON type each metadata field takes: the declaration's (CONFIG_CLIENT) with the booleans kept as
+ * text there (require_pkce, dpop_bound_access_tokens) booleans. */
 enum meta_json_type { META_STR, META_U32, META_LIST, META_BOOL };
 #define META_JSON_ROW(name, type, def, min, max, flags, doc) {#name, META_JSON_##type},
 #define META_JSON_STR META_STR
@@ -432,7 +440,8 @@ int client_meta_from_json_strict(json_t *o, struct arena *a, struct client_meta 
             return -1;
         }
         const char *field = meta_json_fields[f].name;
-        enum meta_json_type t = strcmp(field, "require_pkce") == 0 ? META_BOOL : meta_json_fields[f].type;
+        bool boolean = strcmp(field, "require_pkce") == 0 || strcmp(field, "dpop_bound_access_tokens") == 0;
+        enum meta_json_type t = boolean ? META_BOOL : meta_json_fields[f].type;
         bool ok = json_is_null(v) || (t == META_STR && json_is_string(v)) ||
                   (t == META_BOOL && json_is_boolean(v)) ||
                   (t == META_U32 && json_is_integer(v) && json_integer_value(v) >= 0 &&
@@ -521,6 +530,7 @@ static void fill_defaults(const struct config *cfg, struct cfg_client *cc, const
     if (cc->require_pkce_set)
         config_set_str(&cc->require_pkce, c->require_pkce ? "true" : "false");
     config_set_str(&cc->introspection_access, client_introspection_access_str(c->introspection_access));
+    config_set_str(&cc->dpop_bound_access_tokens, c->dpop_bound_access_tokens ? "true" : "false");
 }
 
 int clients_check_config(struct config *cfg, struct errbuf *err)

@@ -12,6 +12,7 @@
 #include "core/arena.h"
 #include "core/log.h"
 #include "jose/jose.h"
+#include "oauth/dpop.h"
 #include "oauth/endpoints.h"
 #include "oauth/error.h"
 #include "oauth/grant_table.h"
@@ -90,6 +91,7 @@ static json_t *metadata(const struct app *app, bool plain)
     /* RFC 9207: every authorization response carries iss. */
     json_object_set_new(o, "authorization_response_iss_parameter_supported", json_true());
     json_object_set_new(o, "request_parameter_supported", json_false());
+    json_object_set_new(o, "dpop_signing_alg_values_supported", jose_alg_mask_json(DPOP_ALGS));
     json_object_set_new(o, "request_uri_parameter_supported", json_false());
     json_object_set_new(o, "claims_parameter_supported", json_false());
 

@@ -111,13 +111,17 @@ void oauth_error_send_json(struct http_req *req, struct oauth_error e)
 
     if (status == 401 && e.challenge != NULL) {
         const char *v;
-        if (e.code == OAUTH_ERR_INVALID_TOKEN && e.description != NULL)
+        bool described = e.code == OAUTH_ERR_INVALID_TOKEN || e.code == OAUTH_ERR_INVALID_DPOP_PROOF ||
+                         e.code == OAUTH_ERR_USE_DPOP_NONCE;
+        if (described && e.description != NULL)
             v = arena_printf(req->arena, "%s error=\"%s\", error_description=\"%s\"", e.challenge, code,
                              challenge_safe(req->arena, e.description));
         else if (e.code == OAUTH_ERR_INVALID_CLIENT)
             v = arena_printf(req->arena, "%s realm=\"ostiary\", charset=\"UTF-8\"", e.challenge);
         else
             v = arena_printf(req->arena, "%s error=\"%s\"", e.challenge, code);
+        if (e.challenge_params != NULL)
+            v = arena_printf(req->arena, "%s, %s", v, e.challenge_params);
         http_res_header(req, "WWW-Authenticate", v);
     }
     if (status == 503)

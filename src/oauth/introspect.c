@@ -3,7 +3,8 @@
  * tokens a client may introspect is its introspection_access (§4: the server may limit it, against token
  * scanning): any (all, the default), its own, or its own and those for the APIs it lists (resources). A
  * refresh token only by the client it was issued to, since nobody else has a use for it. A token the
- * client may not introspect gets the same answer as an unknown one. */
+ * client may not introspect gets the same answer as an unknown one. A DPoP-bound access token is shown with
+ * token_type DPoP and its cnf.jkt (RFC 9449 §6.2); a DPoP proof sent with the request is checked. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@
 #include "core/log.h"
 #include "core/rand.h"
 #include "oauth/client.h"
+#include "oauth/dpop.h"
 #include "oauth/endpoints.h"
 #include "oauth/tokens.h"
 #include "core/banned.h"
@@ -34,13 +36,16 @@ static void send_info(struct http_req *req, const struct token_info *ti)
         add_str(o, "sub", ti->sub != NULL ? ti->sub : ti->client_id);
         add_str(o, "iss", req->worker->app->issuer);
         add_str(o, "jti", ti->jti);
+        /* RFC 9449 §6.2: a DPoP-bound token's type and key, for the resource server to check proofs. */
         if (strcmp(ti->kind, "access_token") == 0)
-            json_object_set_new(o, "token_type", json_string("Bearer"));
+            json_object_set_new(o, "token_type", json_string(ti->jkt != NULL ? "DPoP" : "Bearer"));
         else
             json_object_set_new(o, "token_type", json_string("refresh_token"));
         json_object_set_new(o, "exp", json_integer(ti->exp));
         json_object_set_new(o, "iat", json_integer(ti->iat));
         json_object_set_new(o, "nbf", json_integer(ti->iat));
+        if (ti->jkt != NULL && strcmp(ti->kind, "access_token") == 0)
+            json_object_set_new(o, "cnf", json_pack("{s:s}", "jkt", ti->jkt));
         if (ti->aud != NULL && ti->aud[0] != '\0') {
             /* A single audience as a string, several as an array (RFC 7519 §4.1.3). */
             if (strchr(ti->aud, ' ') == NULL) {
@@ -100,6 +105,13 @@ void oauth_introspect_handle(struct http_req *req)
         e = client_authenticate(req, &f, false, &c);
     if (!oauth_failed(e))
         e = token_param_parse(&f, &token);
+    /* A client that sends a DPoP proof here too gets it checked like at the token endpoint (RFC 9449 §4.3). */
+    struct dpop_proof proof;
+    bool has_proof = false;
+    if (!oauth_failed(e))
+        e = dpop_check(req, OAUTH_INTROSPECTION_PATH, NULL, &proof, &has_proof);
+    if (!oauth_failed(e) && has_proof)
+        e = dpop_proof_record(req, &proof, false);
     if (oauth_failed(e)) {
         oauth_error_send_json(req, e);
         return;

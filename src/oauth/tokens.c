@@ -44,6 +44,26 @@ char *token_userinfo_url(struct arena *a, const struct app *app)
     return arena_printf(a, "%s%s", app->issuer, OAUTH_USERINFO_PATH);
 }
 
+/* An opaque access token's row data: its DPoP binding, {"cnf":{"jkt":...}} (RFC 9449 §6.2's form), or
+ * NULL when it has none. */
+static const char *cnf_data(struct arena *a, const char *jkt)
+{
+    if (jkt == NULL)
+        return NULL;
+    json_t *o = json_pack("{s:{s:s}}", "cnf", "jkt", jkt);
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    const char *out = arena_strdup(a, text);
+    free(text);
+    return out;
+}
+
+/* The jkt of a cnf object ({"jkt": ...}), or NULL. */
+static const char *cnf_jkt(json_t *cnf)
+{
+    return json_string_value(json_object_get(cnf, "jkt"));
+}
+
 int token_mint_access(struct worker *w, struct arena *a, const struct access_token_req *r,
                       struct access_token *out, struct errbuf *err)
 {
@@ -55,6 +75,7 @@ int token_mint_access(struct worker *w, struct arena *a, const struct access_tok
     if (r->sub != NULL && token_scope_has(r->scope, "openid"))
         userinfo = token_userinfo_url(a, w->app);
     out->jti = rand_token(a, 16);
+    out->jkt = r->jkt;
     out->expires_in = ttl;
     out->jwt = r->res != NULL && r->res->format == TOKEN_FORMAT_JWT;
 
@@ -92,6 +113,8 @@ int token_mint_access(struct worker *w, struct arena *a, const struct access_tok
         json_object_set_new(c, "client_id", json_string(r->client->client_id));
         if (r->scope != NULL && r->scope[0] != '\0')
             json_object_set_new(c, "scope", json_string(r->scope));
+        if (r->jkt != NULL)
+            json_object_set_new(c, "cnf", json_pack("{s:s}", "jkt", r->jkt));
         char *payload = json_dumps(c, JSON_COMPACT);
         json_decref(c);
         out->value = jws_sign(w->app->keys, a, r->res->signing_alg, "at+jwt", payload, strlen(payload), err);
@@ -109,17 +132,9 @@ int token_mint_access(struct worker *w, struct arena *a, const struct access_tok
         out->value = rand_token(a, 32);
         out->has_row = true;
         store_hash(out->value, strlen(out->value), t->hash);
+        t->data = cnf_data(a, r->jkt);
     }
     return 0;
-}
-
-int token_issue_access(struct worker *w, struct arena *a, const struct access_token_req *r,
-                       struct access_token *out, struct errbuf *err)
-{
-    int rc = token_mint_access(w, a, r, out, err);
-    if (rc == 0 && out->has_row)
-        rc = store_token_put(w->db, &out->row, err);
-    return rc;
 }
 
 void token_mint_refresh(struct worker *w, struct arena *a, const struct refresh_token_req *r,
@@ -175,6 +190,7 @@ static int jwt_lookup(struct worker *w, struct arena *a, const char *token, size
     info->client_id = json_string_value(json_object_get(claims, "client_id"));
     info->sub = json_string_value(json_object_get(claims, "sub"));
     info->scope = json_string_value(json_object_get(claims, "scope"));
+    info->jkt = cnf_jkt(json_object_get(claims, "cnf"));
     json_t *aud = json_object_get(claims, "aud");
     if (json_is_string(aud)) {
         info->aud = json_string_value(aud);
@@ -263,6 +279,12 @@ static int token_lookup_row(struct worker *w, struct arena *a, const char *token
     info->iat = t.iat;
     info->exp = t.exp;
     info->has_row = true;
+    if (t.kind == STORE_TOKEN_ACCESS && t.data != NULL) {
+        json_t *d = json_loads(t.data, JSON_REJECT_DUPLICATES, NULL);
+        const char *jkt = cnf_jkt(json_object_get(d, "cnf"));
+        info->jkt = jkt != NULL ? arena_strdup(a, jkt) : NULL;
+        json_decref(d);
+    }
     /* A rotated (consumed) refresh token is inactive, even inside the retry grace period. */
     info->active = t.revoked_at == 0 && t.consumed_at == 0 && t.exp > now;
     return 0;

@@ -1,13 +1,14 @@
 /* tokens.h: minting and reading access and refresh tokens. JWT access tokens follow RFC 9068 (typ
  * "at+jwt"; iss, sub, aud, exp, iat, jti, client_id, scope); opaque ones are 256-bit random strings stored
  * by SHA-256 hash; refresh tokens are opaque and stored by hash. All are introspectable (RFC 7662) and
- * revocable (RFC 7009): opaque ones by the row of their hash; a JWT, once its signature and claims check
+ * revocable (RFC 7009): opaque ones by the row of their hash; either kind may be bound to a DPoP key (RFC
+ * 9449 §6: a JWT's cnf.jkt claim, an opaque token's row data {"cnf":{"jkt":...}}); a JWT, once its signature and claims check
  * out, by its jti only, never by its bytes: by the row keyed by its jti (store_jti_key) when it was issued
  * within a grant (so revoking the grant revokes it), else by the jti revocation list.
  *
  * Minting and storing are separate steps so a grant can sign outside its store transaction and write
  * every row inside it: token_mint_*() never touch the store; the caller writes out->row with
- * store_token_put(). token_issue_access() does both for grants that need no transaction. */
+ * store_token_put(). */
 #ifndef OSTIARY_OAUTH_TOKENS_H
 #define OSTIARY_OAUTH_TOKENS_H
 
@@ -31,12 +32,15 @@ struct access_token_req {
     const char *scope;            /* granted scope, space-separated */
     const struct resource *res;   /* target API, or NULL */
     const char *grant_id;         /* family, or NULL */
+    const char *jkt;              /* DPoP: the thumbprint of the key the token is bound to (RFC 9449 §6), or
+                                   * NULL for a bearer token */
     int64_t now;
 };
 
 struct access_token {
     const char *value;
     const char *jti;
+    const char *jkt;              /* as the request's: set, the token is DPoP-bound (token_type DPoP) */
     int64_t expires_in;
     bool jwt;
     /* The row to store (opaque tokens always, keyed by the value's hash; JWTs when issued within a grant,
@@ -59,9 +63,6 @@ char *token_userinfo_url(struct arena *a, const struct app *app);
  * the resource's alg). Strings are arena memory. */
 int token_mint_access(struct worker *w, struct arena *a, const struct access_token_req *r,
                       struct access_token *out, struct errbuf *err);
-/* token_mint_access() and, when out->has_row, store_token_put() of the row. */
-int token_issue_access(struct worker *w, struct arena *a, const struct access_token_req *r,
-                       struct access_token *out, struct errbuf *err);
 
 /* A refresh token (RFC 6749 §1.5, §6): 32 random bytes base64url, stored by hash as kind
  * STORE_TOKEN_REFRESH with the family's grant_id and the authz.h data object
@@ -87,6 +88,7 @@ struct token_info {
     const char *grant_id;         /* the family, or NULL (client_credentials, or a JWT without a row) */
     int64_t iat, exp;
     bool jwt;
+    const char *jkt;              /* an access token's DPoP binding (cnf.jkt, RFC 9449 §6), or NULL */
     bool has_row;                 /* a store row exists (opaque tokens; JWTs issued within a grant) */
     uint8_t row_key[STORE_HASH_LEN]; /* its key, when has_row: the value's hash, or a JWT's jti key */
 };
