@@ -48,6 +48,9 @@ struct app_route {
     unsigned methods;                  /* enum route_methods it serves; any other gets 405 with Allow */
     unsigned pool;                     /* of those, the ones served on the login pool (app_offload) */
     void (*busy)(struct http_req *req, unsigned retry_after_s); /* with pool: a refused request's answer */
+    /* Also on the pool, for the methods of `methods`, when this says so: a request that must wait for the
+     * network (a client assertion whose jwks_uri is not cached, oauth/client_auth.c). Asked on the loop. */
+    bool (*pool_if)(struct http_req *req);
     bool cors;                         /* called by browser clients: CORS headers and preflight (cors.c) */
     enum route_place place;
 };
@@ -59,9 +62,14 @@ static const struct app_route routes[] = {
     {.suffix = "/.well-known/oauth-authorization-server", .fn = oauth_metadata_handle, .kind = ROUTE_MEMORY,
      .methods = M_GET, .place = ALSO_BEFORE_ISSUER},
     {.suffix = "/jwks", .fn = oauth_jwks_handle, .kind = ROUTE_MEMORY, .methods = M_GET},
-    {.suffix = OAUTH_TOKEN_PATH, .fn = oauth_token_handle, .kind = ROUTE_API, .methods = M_POST, .cors = true},
-    {.suffix = OAUTH_INTROSPECTION_PATH, .fn = oauth_introspect_handle, .kind = ROUTE_API, .methods = M_POST},
-    {.suffix = "/token/revocation", .fn = oauth_revoke_handle, .kind = ROUTE_API, .methods = M_POST, .cors = true},
+    /* Client authentication may fetch a jwks_uri (seconds at worst, fetch.timeout_ms): such requests wait
+     * on the pool, never on the loop. */
+    {.suffix = OAUTH_TOKEN_PATH, .fn = oauth_token_handle, .kind = ROUTE_API, .methods = M_POST, .cors = true,
+     .pool_if = client_auth_needs_fetch, .busy = client_auth_busy},
+    {.suffix = OAUTH_INTROSPECTION_PATH, .fn = oauth_introspect_handle, .kind = ROUTE_API, .methods = M_POST,
+     .pool_if = client_auth_needs_fetch, .busy = client_auth_busy},
+    {.suffix = "/token/revocation", .fn = oauth_revoke_handle, .kind = ROUTE_API, .methods = M_POST, .cors = true,
+     .pool_if = client_auth_needs_fetch, .busy = client_auth_busy},
     {.suffix = OAUTH_USERINFO_PATH, .fn = oauth_userinfo_handle, .kind = ROUTE_API, .methods = M_GET | M_POST,
      .cors = true},
     {.suffix = "/healthz", .fn = oauth_healthz_handle, .kind = ROUTE_MEMORY, .methods = M_GET,
@@ -236,7 +244,10 @@ bool app_offload(struct http_req *req)
     /* The admin API's password and key routes: its own table says which (admin.h). */
     if (req->route == &admin_api)
         return admin_offload(req);
-    return (req->route->pool & method_bit(req->method)) != 0;
+    if ((req->route->pool & method_bit(req->method)) != 0)
+        return true;
+    return req->route->pool_if != NULL && (req->route->methods & method_bit(req->method)) != 0 &&
+           !atomic_load(&req->worker->app->state->store_lost) && req->route->pool_if(req);
 }
 
 void app_busy(struct http_req *req, unsigned retry_after_s)

@@ -165,9 +165,10 @@ static void gen_free(struct app *app)
 
 /* The clients and users of the file, in one transaction: both change, or neither. Passwords are hashed
  * before it, so the store's write lock is held only for the writes. */
-static int apply_file_records(struct serve *sv, struct store_conn *db, const struct config *cfg,
+static int apply_file_records(struct serve *sv, struct store_conn *db, struct config *cfg, const char *key_secret,
                               struct errbuf *err)
 {
+    config_set_str(&cfg->key_secret, key_secret);
     return users_apply_config(db, cfg, sv->users_key, clients_apply_config, err);
 }
 
@@ -219,7 +220,7 @@ static int reload_config(struct serve *sv, struct errbuf *err)
     struct store_conn *db = NULL;
     int rc = store_conn_open(gen->store, &db, err);
     if (rc == 0)
-        rc = apply_file_records(sv, db, gen->cfg, err);
+        rc = apply_file_records(sv, db, gen->cfg, gen->key_secret, err);
     if (rc == 0 && discovery_refresh(gen, db, err) != 0)
         rc = ERR_FAIL;
     if (db != NULL)
@@ -401,7 +402,7 @@ int cmd_serve(int argc, char **argv)
                       &proto.keys, &err) != 0)
         die("keys: %s", err.msg);
     t_keys = clock_mono_us();
-    if (apply_file_records(&sv, db, cfg, &err) != 0)
+    if (apply_file_records(&sv, db, cfg, secret, &err) != 0)
         die("clients and users: %s", err.msg);
     t_records = clock_mono_us();
     proto.limiter = login_limiter_new(cfg->login.max_failures, cfg->login.lockout_seconds);

@@ -1,6 +1,6 @@
 /* alg.c: the JWS algorithms, by name (RFC 7518 §3.1; RFC 8037 §3.1), case-sensitive: those we sign with
  * (RS256, ES256, EdDSA) and those we verify in tokens of others (also RS384/512, PS256/384/512,
- * ES384/512, HS256/384/512). The leaf of src/jose/: jwk.c, keystore.c and jws.c build on it, it uses none
+ * ES384/512, HS256/384/512, and Ed25519, RFC 9864's name for EdDSA with Ed25519). The leaf of src/jose/: jwk.c, keystore.c and jws.c build on it, it uses none
  * of them. "none" and every other name map to JOSE_ALG_NONE, which nothing signs or verifies with. */
 #include "jose/jose_internal.h"
 
@@ -19,7 +19,7 @@ static const struct {
     {"RS384", JOSE_ALG_RS384, false}, {"RS512", JOSE_ALG_RS512, false}, {"PS256", JOSE_ALG_PS256, false},
     {"PS384", JOSE_ALG_PS384, false}, {"PS512", JOSE_ALG_PS512, false}, {"ES384", JOSE_ALG_ES384, false},
     {"ES512", JOSE_ALG_ES512, false}, {"HS256", JOSE_ALG_HS256, false}, {"HS384", JOSE_ALG_HS384, false},
-    {"HS512", JOSE_ALG_HS512, false},
+    {"HS512", JOSE_ALG_HS512, false}, {"Ed25519", JOSE_ALG_ED25519, false},
 };
 #define N_ALGS (sizeof(alg_names) / sizeof(alg_names[0]))
 

@@ -57,6 +57,9 @@ enum jose_alg {
     JOSE_ALG_HS256 = 11,
     JOSE_ALG_HS384 = 12,
     JOSE_ALG_HS512 = 13,
+    /* RFC 9864's fully-specified name of EdDSA with Ed25519 (what oauth4webapi signs with): the same
+     * algorithm for the same keys; a client allowed one is allowed both. */
+    JOSE_ALG_ED25519 = 14,
     JOSE_ALG__COUNT
 };
 /* Sets of algorithms as bit masks (unsigned), for the allowed list of jws_verify_keys. */
@@ -65,7 +68,11 @@ enum jose_alg {
     (JOSE_ALG_BIT(JOSE_ALG_RS256) | JOSE_ALG_BIT(JOSE_ALG_RS384) | JOSE_ALG_BIT(JOSE_ALG_RS512) |           \
      JOSE_ALG_BIT(JOSE_ALG_PS256) | JOSE_ALG_BIT(JOSE_ALG_PS384) | JOSE_ALG_BIT(JOSE_ALG_PS512) |           \
      JOSE_ALG_BIT(JOSE_ALG_ES256) | JOSE_ALG_BIT(JOSE_ALG_ES384) | JOSE_ALG_BIT(JOSE_ALG_ES512) |           \
-     JOSE_ALG_BIT(JOSE_ALG_EDDSA))
+     JOSE_ALG_BIT(JOSE_ALG_EDDSA) | JOSE_ALG_BIT(JOSE_ALG_ED25519))
+/* The algs a registration of alg allows: alg itself, and for EdDSA or Ed25519 both names. */
+#define JOSE_ALG_SAME(alg)                                                                                   \
+    ((alg) == JOSE_ALG_EDDSA || (alg) == JOSE_ALG_ED25519 ? JOSE_ALG_BIT(JOSE_ALG_EDDSA) | JOSE_ALG_BIT(JOSE_ALG_ED25519) \
+                                                          : JOSE_ALG_BIT(alg))
 #define JOSE_ALGS_HMAC (JOSE_ALG_BIT(JOSE_ALG_HS256) | JOSE_ALG_BIT(JOSE_ALG_HS384) | JOSE_ALG_BIT(JOSE_ALG_HS512))
 
 /* True for the algorithms Ostiary signs with: "RS256", "ES256", "EdDSA" (case-sensitive); false for NULL
@@ -185,6 +192,16 @@ json_t *keystore_info_json(const struct keystore_info *k);
 /* The keys that sign at `now` as this keystore has them loaded (one per alg, state "current"), without a
  * store read: for the metrics. Returns how many; *out is arena memory. */
 size_t keystore_signing(struct keystore *ks, struct arena *a, int64_t now, struct keystore_info **out);
+
+/* Other secrets at rest, with the scheme of the private keys (XChaCha20-Poly1305 under the key derived from
+ * the key-encryption secret), bound to `label` (additional data, e.g. the client_id: a sealed blob cannot
+ * be moved to another row): the client secret of a client_secret_jwt client, whose HMAC key it is.
+ * seal: *out is arena memory. open: *plain is secret arena memory (wiped at reset), NUL-terminated.
+ * 0, or ERR_INVALID (bad key secret; open: wrong secret, other label, damaged blob) with err set. */
+int jose_secret_seal(const char *key_secret, const char *label, const void *plain, size_t len, struct arena *a,
+                     const unsigned char **out, size_t *out_len, struct errbuf *err);
+int jose_secret_open(const char *key_secret, const char *label, const unsigned char *enc, size_t len,
+                     struct arena *a, const unsigned char **plain, size_t *plain_len, struct errbuf *err);
 
 /* ---- jws.c ---- */
 

@@ -89,6 +89,7 @@ bool jose_key_fits_alg(const EVP_PKEY *pkey, enum jose_alg alg)
     case JOSE_ALG_ES512:
         return ec_curve(pkey, &coord) != NULL && coord == jose_alg_ec_coord(alg);
     case JOSE_ALG_EDDSA:
+    case JOSE_ALG_ED25519:
         return EVP_PKEY_is_a(pkey, "ED25519");
     default:
         return false; /* NONE, and HS*: never a public key (the "HS256 with the public key" confusion) */

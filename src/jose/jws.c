@@ -180,6 +180,7 @@ static bool verify_raw(EVP_PKEY *pkey, const unsigned char *secret, size_t secre
         sig = der;
         break;
     case JOSE_ALG_EDDSA:
+    case JOSE_ALG_ED25519:
         /* OpenSSL refuses S >= L and a non-canonical R (RFC 8032 §5.1.7), so Ed25519 is not malleable. */
         if (pkey == NULL || sig_len != ED25519_SIG_LEN)
             return false;
@@ -402,7 +403,7 @@ int jws_peek(struct arena *a, const char *jws, size_t len, json_t **header, json
 /* Whether key k can have made a token of alg: the key's type and size, and the JWK's own alg. */
 static bool key_fits(const struct jose_pubkey *k, enum jose_alg alg)
 {
-    if (k->alg != JOSE_ALG_NONE && k->alg != alg)
+    if (k->alg != JOSE_ALG_NONE && (JOSE_ALG_SAME(k->alg) & JOSE_ALG_BIT(alg)) == 0)
         return false;
     if (k->pkey == NULL) /* an HMAC secret: only the HS algs, with a key as long as the hash (RFC 7518 §3.2) */
         return (JOSE_ALG_BIT(alg) & JOSE_ALGS_HMAC) != 0 && k->secret_len >= (size_t)EVP_MD_get_size(jose_alg_md(alg));

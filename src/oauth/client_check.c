@@ -15,6 +15,7 @@
 #include "core/config.h"
 #include "core/str.h"
 #include "core/validate.h"
+#include "jose/jose.h"
 #include "session/user_check.h"
 #include "core/banned.h"
 
@@ -191,6 +192,69 @@ static int check_identity(const struct client_meta *m, struct client *out, struc
     return 0;
 }
 
+/* token_endpoint_auth_signing_alg (OIDC Registration §2): an asymmetric alg for private_key_jwt, an HMAC
+ * one for client_secret_jwt, nothing for the other methods; unset: every alg of that kind. */
+static int check_signing_alg(const struct client_meta *m, struct client *out, struct client_problem *p)
+{
+    char buf[STR_SHOWN_SIZE];
+    unsigned kind = out->auth_method == CLIENT_AUTH_PRIVATE_KEY_JWT ? JOSE_ALGS_ASYMMETRIC
+                    : out->auth_method == CLIENT_AUTH_SECRET_JWT    ? JOSE_ALGS_HMAC
+                                                                    : 0;
+    out->auth_signing_algs = kind;
+    if (m->token_endpoint_auth_signing_alg == NULL)
+        return 0;
+    if (kind == 0)
+        return fail(p, "token_endpoint_auth_signing_alg", -1,
+                    "applies to " F("token_endpoint_auth_method") " private_key_jwt or client_secret_jwt only");
+    enum jose_alg alg = jose_alg_parse_cstr(m->token_endpoint_auth_signing_alg);
+    if ((JOSE_ALG_BIT(alg) & kind) == 0 || alg == JOSE_ALG_NONE)
+        return fail(p, "token_endpoint_auth_signing_alg", -1, "must be one of %s for %s, got '%s'",
+                    kind == JOSE_ALGS_HMAC ? "HS256, HS384, HS512"
+                                           : "RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, Ed25519",
+                    client_auth_method_str(out->auth_method), str_shown(m->token_endpoint_auth_signing_alg, buf));
+    /* RFC 7518 §3.2: the HMAC key is at least as long as the hash (a generated secret has 64 bytes). */
+    size_t min = alg == JOSE_ALG_HS384 ? 48 : alg == JOSE_ALG_HS512 ? 64 : 0;
+    if (m->client_secret != NULL && strlen(m->client_secret) < min)
+        return fail(p, "client_secret", -1, "%s needs a secret of at least %zu characters (RFC 7518 §3.2)",
+                    m->token_endpoint_auth_signing_alg, min);
+    out->auth_signing_alg = m->token_endpoint_auth_signing_alg;
+    out->auth_signing_algs = JOSE_ALG_SAME(alg);
+    return 0;
+}
+
+/* jwks (the JSON text of a JWK Set, RFC 7517 §5) or jwks_uri (https, RFC 7591 §2), not both: the keys
+ * verified the way every token of the client will be (jose_jwks_import), at least one of them. */
+static int check_jwks(const struct client_meta *m, struct arena *a, struct client *out, struct client_problem *p)
+{
+    char buf[STR_SHOWN_SIZE];
+    if (m->jwks != NULL && m->jwks_uri != NULL)
+        return fail(p, "jwks", -1, F("jwks") " and " F("jwks_uri") " are mutually exclusive (RFC 7591 §2)");
+    if (m->jwks_uri != NULL) {
+        size_t n = strlen(m->jwks_uri);
+        if (strncmp(m->jwks_uri, "https://", 8) != 0 || n <= 8 || n > 2048 || !valid_visible_ascii(m->jwks_uri) ||
+            strchr(m->jwks_uri, '#') != NULL)
+            return fail(p, "jwks_uri", -1, "must be an https URL without a fragment, got '%s'",
+                        str_shown(m->jwks_uri, buf));
+        out->jwks_uri = m->jwks_uri;
+    }
+    if (m->jwks != NULL) {
+        json_error_t jerr;
+        json_t *j = json_loads(m->jwks, JSON_REJECT_DUPLICATES, &jerr);
+        struct jose_keyset set;
+        struct errbuf err;
+        int rc = j != NULL ? jose_jwks_import(a, j, &set, &err) : ERR_INVALID;
+        json_decref(j);
+        if (j == NULL)
+            return fail(p, "jwks", -1, "must be a JSON object (a JWK Set): line %d: %s", jerr.line, jerr.text);
+        if (rc != 0)
+            return fail(p, "jwks", -1, "%s", err.msg);
+        if (set.n == 0)
+            return fail(p, "jwks", -1, "holds no public signature key (RSA, EC P-256/384/521 or Ed25519)");
+        out->jwks = m->jwks;
+    }
+    return 0;
+}
+
 /* Secrets and their hashes are never echoed, whatever is wrong with them. */
 static int check_authentication(const struct client_meta *m, struct arena *a, struct client *out,
                                 struct client_problem *p)
@@ -212,22 +276,42 @@ static int check_authentication(const struct client_meta *m, struct arena *a, st
     }
     bool given = m->client_secret != NULL || m->client_secret_sha256 != NULL;
     out->auth_method = given || m->server_secret ? CLIENT_AUTH_SECRET_BASIC : CLIENT_AUTH_NONE;
+    if (m->token_endpoint_auth_method == NULL && m->client_secret == NULL && m->client_secret_sha256 == NULL &&
+        (m->jwks != NULL || m->jwks_uri != NULL) && !m->server_secret)
+        out->auth_method = CLIENT_AUTH_PRIVATE_KEY_JWT; /* keys and no secret: the keys authenticate it */
     if (m->token_endpoint_auth_method != NULL &&
         client_auth_method_parse(m->token_endpoint_auth_method, &out->auth_method) != 0)
         return fail(p, "token_endpoint_auth_method", -1,
-                    "must be client_secret_basic, client_secret_post or none, got '%s'",
+                    "must be client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt or none, "
+                    "got '%s'",
                     str_shown(m->token_endpoint_auth_method, buf));
     bool is_public = out->auth_method == CLIENT_AUTH_NONE;
-    if (!is_public && !given && !m->server_secret)
+    bool by_key = out->auth_method == CLIENT_AUTH_PRIVATE_KEY_JWT;
+    if (by_key) {
+        if (given)
+            return fail(p, m->client_secret != NULL ? "client_secret" : "client_secret_sha256", -1,
+                        "a private_key_jwt client authenticates with its keys and has no secret; remove it");
+        if (m->jwks == NULL && m->jwks_uri == NULL)
+            return fail(p, "token_endpoint_auth_method", -1,
+                        "private_key_jwt requires " F("jwks") " or " F("jwks_uri"));
+    } else if (!is_public && !given && !m->server_secret) {
         return fail(p, "token_endpoint_auth_method", -1,
                     "%s requires " F("client_secret") " or " F("client_secret_sha256"),
                     client_auth_method_str(out->auth_method));
+    }
+    /* The HMAC key is the secret itself (RFC 7518 §3.2), which a hash cannot give back. */
+    if (out->auth_method == CLIENT_AUTH_SECRET_JWT && m->client_secret_sha256 != NULL)
+        return fail(p, "client_secret_sha256", -1,
+                    "client_secret_jwt needs " F("client_secret") " itself (kept encrypted at rest), not its hash");
+    if (out->auth_method == CLIENT_AUTH_SECRET_JWT && m->client_secret != NULL && strlen(m->client_secret) < 32)
+        return fail(p, "client_secret", -1,
+                    "client_secret_jwt needs a secret of at least 32 characters (the HS256 key, RFC 7518 §3.2)");
     if (is_public && given)
         return fail(p, m->client_secret != NULL ? "client_secret" : "client_secret_sha256", -1,
                     "a public client (" F("token_endpoint_auth_method") " none) has no secret; use " F(
                         "token_endpoint_auth_method") " client_secret_basic or client_secret_post, or remove "
                                                       "the secret");
-    return 0;
+    return check_signing_alg(m, out, p);
 }
 
 /* The grant types and their rules, by the grant table (grant_table.h): served names only, once each; a
@@ -323,7 +407,7 @@ int client_check(const struct config *cfg, const struct client_meta *m, struct a
     char buf[STR_SHOWN_SIZE];
     memset(out, 0, sizeof(*out));
     memset(p, 0, sizeof(*p));
-    if (check_identity(m, out, p) != 0 || check_authentication(m, a, out, p) != 0)
+    if (check_identity(m, out, p) != 0 || check_authentication(m, a, out, p) != 0 || check_jwks(m, a, out, p) != 0)
         return -1;
     if (check_list(cfg, "redirect_uris", m->redirect_uris, redirect_uri_ok, p) != 0 ||
         check_list(cfg, "post_logout_redirect_uris", m->post_logout_redirect_uris, redirect_uri_ok, p) != 0)
@@ -382,6 +466,17 @@ void client_meta_from_json(json_t *o, struct arena *a, struct client_meta *m)
     m->client_name = json_str(o, "client_name");
     m->application_type = json_str(o, "application_type");
     m->token_endpoint_auth_method = json_str(o, "token_endpoint_auth_method");
+    m->token_endpoint_auth_signing_alg = json_str(o, "token_endpoint_auth_signing_alg");
+    m->jwks_uri = json_str(o, "jwks_uri");
+    /* RFC 7591 §2: jwks is a JSON object; the configuration and the CLI give its text. */
+    json_t *jwks = json_object_get(o, "jwks");
+    if (json_is_object(jwks)) {
+        char *text = json_dumps(jwks, JSON_COMPACT);
+        m->jwks = text != NULL ? arena_strdup(a, text) : NULL;
+        free(text);
+    } else {
+        m->jwks = json_str(o, "jwks");
+    }
     m->scope = json_str(o, "scope");
     if (m->scope != NULL && m->scope[0] == '\0')
         m->scope = NULL;
@@ -443,6 +538,7 @@ int client_meta_from_json_strict(json_t *o, struct arena *a, struct client_meta 
         bool boolean = strcmp(field, "require_pkce") == 0 || strcmp(field, "dpop_bound_access_tokens") == 0;
         enum meta_json_type t = boolean ? META_BOOL : meta_json_fields[f].type;
         bool ok = json_is_null(v) || (t == META_STR && json_is_string(v)) ||
+                  (strcmp(field, "jwks") == 0 && json_is_object(v)) ||
                   (t == META_BOOL && json_is_boolean(v)) ||
                   (t == META_U32 && json_is_integer(v) && json_integer_value(v) >= 0 &&
                    json_integer_value(v) <= UINT32_MAX);

@@ -77,6 +77,7 @@ struct hx *hx_open(const char *yaml)
     app->issuer = cfg->issuer;
     app->started_at = clock_now();
     app->key_secret = HX_KEY_SECRET;
+    config_set_str(&cfg->key_secret, HX_KEY_SECRET);
     device_cookie_key(HX_KEY_SECRET, app->device_key);
     int applied = 0;
     if (store_open(cfg->storage, &app->store, &err) != 0 || store_migrate(app->store, &applied, &err) != 0 ||

@@ -390,8 +390,11 @@ static const struct ccase ccases[] = {
      "client_credentials requires a confidential client"},
     {{CODE}, "redirect_uris", -1, "at least one is required for authorization_code"},
     /* Client authentication; secrets are never echoed. */
-    {{CONF, "token_endpoint_auth_method", "private_key_jwt"}, "token_endpoint_auth_method", -1,
-     "must be client_secret_basic, client_secret_post or none, got 'private_key_jwt'"},
+    {{CONF, "token_endpoint_auth_method", "tls_client_auth"}, "token_endpoint_auth_method", -1,
+     "must be client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt or none, got "
+     "'tls_client_auth'"},
+    {{CONF, "token_endpoint_auth_method", "private_key_jwt"}, "client_secret", -1,
+     "a private_key_jwt client authenticates with its keys and has no secret"},
     {{"client_secret", "hunter2", "token_endpoint_auth_method", "none", "grant_types", "authorization_code",
       "redirect_uris", "https://a.example/cb"},
      "client_secret", -1, "a public client"},
@@ -576,6 +579,70 @@ done:
 #undef CHECK
 }
 
+TEST(config_client_jwt_auth)
+{
+    struct errbuf err;
+    static const char ed[] = "'{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"kid\":\"a\","
+                             "\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\"}]}'";
+    char y[1024];
+    /* private_key_jwt: keys and no secret (the method is the default with keys and no secret). */
+    snprintf(y, sizeof(y), "clients:\n  - client_id: c\n    jwks: %s\n    grant_types: [client_credentials]\n", ed);
+    ASSERT_EQ(load_validate(y, &err), 0);
+    snprintf(y, sizeof(y),
+             "clients:\n  - client_id: c\n    token_endpoint_auth_method: private_key_jwt\n"
+             "    token_endpoint_auth_signing_alg: EdDSA\n    jwks: %s\n    grant_types: [client_credentials]\n",
+             ed);
+    ASSERT_EQ(load_validate(y, &err), 0);
+    ASSERT(load_validate("clients:\n  - client_id: c\n    token_endpoint_auth_method: private_key_jwt\n"
+                         "    grant_types: [client_credentials]\n",
+                         &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].token_endpoint_auth_method: private_key_jwt requires jwks or jwks_uri"));
+    snprintf(y, sizeof(y),
+             "clients:\n  - client_id: c\n    token_endpoint_auth_method: private_key_jwt\n    client_secret: s\n"
+             "    jwks: %s\n",
+             ed);
+    ASSERT(load_validate(y, &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].client_secret: a private_key_jwt client authenticates with its keys"));
+    snprintf(y, sizeof(y),
+             "clients:\n  - client_id: c\n    token_endpoint_auth_method: private_key_jwt\n"
+             "    token_endpoint_auth_signing_alg: HS256\n    jwks: %s\n",
+             ed);
+    ASSERT(load_validate(y, &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].token_endpoint_auth_signing_alg: must be one of RS256"));
+    snprintf(y, sizeof(y), "clients:\n  - client_id: c\n    jwks: %s\n    jwks_uri: https://rp.example/jwks\n", ed);
+    ASSERT(load_validate(y, &err) != 0);
+    ASSERT(contains(err.msg, "are mutually exclusive"));
+    ASSERT(load_validate("clients:\n  - client_id: c\n    jwks_uri: http://rp.example/jwks\n", &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].jwks_uri: must be an https URL"));
+    ASSERT(load_validate("clients:\n  - client_id: c\n    jwks: '{\"keys\":[{\"kty\":\"oct\",\"k\":\"AAAA\"}]}'\n",
+                         &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].jwks: jwks: keys[0]: jwk: has the private or symmetric member"));
+    ASSERT(load_validate("clients:\n  - client_id: c\n    jwks: '{\"keys\":[]}'\n", &err) != 0);
+    ASSERT(contains(err.msg, "holds no public signature key"));
+    /* client_secret_jwt: the secret itself, long enough for the alg. */
+    ASSERT_EQ(load_validate("clients:\n  - client_id: c\n    token_endpoint_auth_method: client_secret_jwt\n"
+                            "    client_secret: 0123456789abcdef0123456789abcdef\n",
+                            &err),
+              0);
+    ASSERT(load_validate("clients:\n  - client_id: c\n    token_endpoint_auth_method: client_secret_jwt\n"
+                         "    client_secret: short\n",
+                         &err) != 0);
+    ASSERT(contains(err.msg, "at least 32 characters"));
+    ASSERT(load_validate("clients:\n  - client_id: c\n    token_endpoint_auth_method: client_secret_jwt\n"
+                         "    token_endpoint_auth_signing_alg: HS512\n"
+                         "    client_secret: 0123456789abcdef0123456789abcdef\n",
+                         &err) != 0);
+    ASSERT(contains(err.msg, "HS512 needs a secret of at least 64 characters"));
+    ASSERT(load_validate("clients:\n  - client_id: c\n    token_endpoint_auth_method: client_secret_jwt\n"
+                         "    client_secret_sha256: 47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n",
+                         &err) != 0);
+    ASSERT(contains(err.msg, "client_secret_jwt needs client_secret itself"));
+    ASSERT(load_validate("clients:\n  - client_id: c\n    client_secret: s\n"
+                         "    token_endpoint_auth_signing_alg: RS256\n",
+                         &err) != 0);
+    ASSERT(contains(err.msg, "applies to token_endpoint_auth_method private_key_jwt"));
+}
+
 TEST(client_rules_file_and_cli_agree)
 {
     struct errbuf err;
@@ -635,4 +702,4 @@ TEST(client_cli_names_fields_by_option)
 TESTS(T(config_validate_duplicate_client_ids), T(config_validate_client_secret_sha256),
       T(config_validate_client_unknown_resource), T(config_validate_client_rules),
       T(config_client_interactive_fields), T(config_client_interactive_errors), T(config_client_application_type),
-      T(config_client_introspection), T(client_rules_file_and_cli_agree), T(client_cli_names_fields_by_option))
+      T(config_client_introspection), T(config_client_jwt_auth), T(client_rules_file_and_cli_agree), T(client_cli_names_fields_by_option))
