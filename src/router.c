@@ -16,6 +16,7 @@
 #include "oauth/client.h"
 #include "oauth/endpoints.h"
 #include "oauth/frontchannel.h"
+#include "oauth/request_object.h"
 #include "core/banned.h"
 
 /* What a route needs, and how it answers when the store is lost. */
@@ -74,7 +75,9 @@ static const struct app_route routes[] = {
      .cors = true},
     {.suffix = "/healthz", .fn = oauth_healthz_handle, .kind = ROUTE_MEMORY, .methods = M_GET,
      .place = ALSO_AT_ROOT},
-    {.suffix = "/auth", .fn = oauth_authorize_handle, .kind = ROUTE_PAGE, .methods = M_GET | M_POST},
+    /* A request object whose client's jwks_uri is not cached waits for the fetch on the pool. */
+    {.suffix = "/auth", .fn = oauth_authorize_handle, .kind = ROUTE_PAGE, .methods = M_GET | M_POST,
+     .pool_if = request_object_needs_fetch, .busy = oauth_authorize_busy},
     /* The login post verifies an argon2id hash: tens of milliseconds of CPU that must not stall the event
      * loop's other connections. */
     {.suffix = "/interaction/login", .fn = oauth_login_handle, .kind = ROUTE_PAGE, .methods = M_GET | M_POST,

@@ -217,7 +217,9 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
     X(require_pkce, STR, NULL, 0, 0, 0, "")                                                                  \
     X(introspection_access, STR, NULL, 0, 0, 0, "")                                                          \
     X(introspection_resources, LIST, NULL, 0, 64, 0, "")                                                     \
-    X(dpop_bound_access_tokens, STR, NULL, 0, 0, 0, "")
+    X(dpop_bound_access_tokens, STR, NULL, 0, 0, 0, "")                                                     \
+    X(request_object_signing_alg, STR, NULL, 0, 0, 0, "")                                                    \
+    X(require_signed_request_object, STR, NULL, 0, 0, 0, "")
 
 /* users[]: end users (docs/users.md). Checked by session/user_check.c. The claims are those of claims.h:
  * a text claim is STR, a boolean BOOLSTR, the address ADDRESS; updated_at is the store's. */

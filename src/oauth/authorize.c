@@ -19,6 +19,7 @@
 #include "oauth/dpop.h"
 #include "oauth/frontchannel.h"
 #include "oauth/pkce.h"
+#include "oauth/request_object.h"
 #include "oauth/scope.h"
 #include "oauth/tokens.h"
 #include "session/session.h"
@@ -289,8 +290,10 @@ static struct oauth_error validate_rest(const struct http_req *req, const struct
                                         arena_printf(a, "%s is repeated (RFC 6749 section 3.1)", single[i]), 0, NULL, NULL};
     }
     struct str v;
-    if (param(f, "request", &v) == 0)
-        return OAUTH_ERROR(REQUEST_NOT_SUPPORTED, "request objects are not supported");
+    /* RFC 9101 §10.5: such a client's requests come only as (signed) request objects. */
+    if (c->require_signed_request_object && !ar->request_object)
+        return OAUTH_ERROR(INVALID_REQUEST, "this client must send its authorization requests as signed request "
+                                            "objects (the request parameter; require_signed_request_object)");
     if (param(f, "request_uri", &v) == 0)
         return OAUTH_ERROR(REQUEST_URI_NOT_SUPPORTED, "request_uri is not supported");
     if (param(f, "registration", &v) == 0)
@@ -392,9 +395,11 @@ static struct oauth_error validate_rest(const struct http_req *req, const struct
     return OAUTH_OK;
 }
 
-void authz_validate(const struct http_req *req, const struct form *f, struct authz_validation *out)
+/* authz_validate() of parameters that came from a verified request object, or not. */
+static void validate(const struct http_req *req, const struct form *f, bool from_object, struct authz_validation *out)
 {
     memset(out, 0, sizeof(*out));
+    out->ar.request_object = from_object;
     out->error = check_client_and_redirect(req, f, &out->client, &out->ar);
     if (oauth_failed(out->error))
         return;
@@ -414,6 +419,46 @@ void authz_validate(const struct http_req *req, const struct form *f, struct aut
     out->error = check_response_mode(req->arena, f, &out->ar);
     if (!oauth_failed(out->error))
         out->error = validate_rest(req, f, &out->client, &out->ar);
+}
+
+/* RFC 9101 §5: the client_id beside the request object names the client whose keys verify it. Errors here
+ * are never redirected: the redirect URI is not verified yet (it may be the object's). */
+static struct oauth_error request_object_form(const struct http_req *req, const struct form *f, struct str jws,
+                                              struct client *c, struct form *out)
+{
+    struct str cid;
+    int rc = param(f, "client_id", &cid);
+    if (rc != 0)
+        return OAUTH_ERROR(INVALID_REQUEST, rc < 0 ? "client_id is repeated"
+                                                   : "client_id is required beside request (RFC 9101 section 5)");
+    rc = authz_load_client(req, str_dup(req->arena, cid), c);
+    if (rc == ERR_NOTFOUND)
+        return OAUTH_ERROR(INVALID_CLIENT, "unknown client_id: no application is registered with it");
+    if (rc != 0)
+        return oauth_store_error(rc); /* logged by authz_load_client */
+    return request_object_params(req, c, jws, f, out);
+}
+
+void authz_validate(const struct http_req *req, const struct form *f, struct authz_validation *out)
+{
+    struct str jws;
+    int rc = param(f, "request", &jws);
+    if (rc == 1) {
+        validate(req, f, false, out);
+        return;
+    }
+    memset(out, 0, sizeof(*out));
+    struct form merged;
+    out->error = rc < 0 ? OAUTH_ERROR(INVALID_REQUEST, "request is repeated (RFC 6749 section 3.1)")
+                        : request_object_form(req, f, jws, &out->client, &merged);
+    if (oauth_failed(out->error))
+        return;
+    authz_validate_object(req, &merged, out);
+}
+
+void authz_validate_object(const struct http_req *req, const struct form *params, struct authz_validation *out)
+{
+    validate(req, params, true, out);
 }
 
 void authz_send_error(struct http_req *req, const struct authz_validation *v)
@@ -470,7 +515,7 @@ void authz_validate_parked(const struct http_req *req, const struct authz_reques
 {
     struct form f;
     request_params(req->arena, parked, &f);
-    authz_validate(req, &f, out);
+    validate(req, &f, parked->request_object, out);
     /* An omitted redirect_uri means the client's only one: still one, but another than the request's
      * responses were meant for, it is not the request's destination any more. */
     if (!oauth_failed(out->error) && strcmp(out->ar.redirect_uri, parked->redirect_uri) != 0) {
@@ -508,6 +553,7 @@ json_t *authz_request_to_json(const struct authz_request *ar)
     set_opt(o, "acr_values", ar->acr_values);
     set_opt(o, "resource", ar->resource);
     set_opt(o, "dpop_jkt", ar->dpop_jkt);
+    json_object_set_new(o, "request_object", json_boolean(ar->request_object));
     return o;
 }
 
@@ -540,6 +586,7 @@ int authz_request_from_json(struct arena *a, json_t *o, struct authz_request *ar
     ar->acr_values = jstr(a, o, "acr_values");
     ar->resource = jstr(a, o, "resource");
     ar->dpop_jkt = jstr(a, o, "dpop_jkt");
+    ar->request_object = json_is_true(json_object_get(o, "request_object"));
     return ar->client_id != NULL && ar->redirect_uri != NULL && ar->scope != NULL ? 0 : -1;
 }
 
@@ -724,6 +771,12 @@ void authz_resume(struct http_req *req, const struct client *c, const struct aut
         return;
     }
     issue_code(req, c, ar, &s);
+}
+
+void oauth_authorize_busy(struct http_req *req, unsigned retry_after_s)
+{
+    http_res_header(req, "Retry-After", arena_printf(req->arena, "%u", retry_after_s > 0 ? retry_after_s : 1));
+    page_error(req, OAUTH_ERROR(TEMPORARILY_UNAVAILABLE, "the server is busy; try again in a few seconds"));
 }
 
 void oauth_authorize_handle(struct http_req *req)

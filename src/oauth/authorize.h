@@ -17,6 +17,9 @@ struct client;
 struct interaction;
 
 void oauth_authorize_handle(struct http_req *req);
+/* An authorization request that will not be served now (the pool is full): the error page, 503
+ * temporarily_unavailable with Retry-After. */
+void oauth_authorize_busy(struct http_req *req, unsigned retry_after_s);
 
 /* The outcome of validating an authorization request. */
 struct authz_validation {
@@ -30,12 +33,19 @@ struct authz_validation {
 /* Validates the parameters of an authorization request (RFC 6749 §3.1, §4.1.1; OIDC Core §3.1.2.1-2;
  * RFC 7636 §4.3; RFC 8707; RFC 8252 §7.3): client and redirect_uri first (errors not redirectable), then
  * response_mode, the repeated and unsupported parameters, response_type, scope, PKCE, prompt, max_age,
- * id_token_hint and the resource. Renders nothing and writes nothing (req is const): it reads the client
+ * id_token_hint and the resource. A `request` parameter (RFC 9101, OIDC Core §6.1) is verified first
+ * (request_object.h: its errors are not redirectable) and its parameters validated instead, the object's
+ * winning over the query's. Renders nothing and writes nothing (req is const) but a request object's jti,
+ * spent once: it reads the client
  * through the worker's cache (a store read when not cached), the configuration, and the worker's keys for
  * an id_token_hint; memory comes from req->arena. The callers render: the authorization endpoint and the interaction pages (a parked
  * request is validated again when it resumes, against the client as it is then) with authz_send_error(),
  * a pushed authorization request endpoint (RFC 9126) as JSON. */
 void authz_validate(const struct http_req *req, const struct form *f, struct authz_validation *out);
+/* The same for the parameters a verified request object gave (request_object_params, RFC 9101): what a
+ * pushed authorization request endpoint (RFC 9126) calls for a `request` in its body, after verifying it
+ * with its authenticated client, so that require_signed_request_object holds for pushed requests too. */
+void authz_validate_object(const struct http_req *req, const struct form *params, struct authz_validation *out);
 /* Renders a failed validation for the front channel: a redirect to the verified redirect URI, or the
  * error page. */
 void authz_send_error(struct http_req *req, const struct authz_validation *v);

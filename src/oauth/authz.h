@@ -54,6 +54,7 @@ struct authz_request {
     const char *login_hint, *id_token_hint, *ui_locales, *acr_values;
     const char *resource;            /* API identifier (resource= / audience= / API scopes), or NULL */
     const char *dpop_jkt;            /* RFC 9449 §10: the DPoP key the code is bound to, or NULL */
+    bool request_object;             /* its parameters came from a verified request object (RFC 9101) */
 };
 
 /* The ID token (OIDC Core §2, §3.1.3.6), signed with the client's id_token_signed_response_alg.

@@ -100,7 +100,12 @@ static json_t *metadata(const struct app *app, bool plain)
                         jose_alg_mask_json(assertion_algs));
     /* RFC 9207: every authorization response carries iss. */
     json_object_set_new(o, "authorization_response_iss_parameter_supported", json_true());
-    json_object_set_new(o, "request_parameter_supported", json_false());
+    /* RFC 9101: request objects by value, signed with the client's keys (an HMAC alg only with a
+     * client_secret_jwt client's secret; none only for a client registered with it). */
+    json_object_set_new(o, "request_parameter_supported", json_true());
+    json_t *ro_algs = jose_alg_mask_json(JOSE_ALGS_ASYMMETRIC | JOSE_ALGS_HMAC);
+    json_array_append_new(ro_algs, json_string("none"));
+    json_object_set_new(o, "request_object_signing_alg_values_supported", ro_algs);
     json_object_set_new(o, "dpop_signing_alg_values_supported", jose_alg_mask_json(DPOP_ALGS));
     json_object_set_new(o, "request_uri_parameter_supported", json_false());
     json_object_set_new(o, "claims_parameter_supported", json_false());
