@@ -20,7 +20,8 @@
 #   CONNS="8 64"       connection counts, each scenario runs once per value
 #   SCENARIOS="discovery jwks cc_rs256 cc_es256 cc_eddsa cc_opaque introspect introspect_jwt
 #              flow_login flow_consent flow_sso refresh"   (also: flow_consent_eddsa flow_sso_eddsa
-#              refresh_eddsa, the same flows with client bench-rp-eddsa, whose ID tokens are EdDSA-signed)
+#              refresh_eddsa, the same flows with client bench-rp-eddsa, whose ID tokens are EdDSA-signed;
+#              cc_es256_dpop, cc_es256 with a DPoP proof per request, see bench/dpop_proofs.c)
 #   FLOW_VUS="32"      virtual users of the flow scenarios (each its own connection and cookie jar);
 #                      each flow scenario runs once per value (CONNS does not apply to them)
 #   LOGIN_VUS="4"      the same for flow_login: only one login per worker runs at a time (argon2id, ~50-300
@@ -66,7 +67,7 @@ vus_of() { if [ "$1" = flow_login ]; then echo "$LOGIN_VUS"; else echo "$FLOW_VU
 [ -z "$WORKERS" ] || [[ "$WORKERS" =~ ^[0-9]+$ ]] || die "WORKERS must be a number"
 for sc in $SCENARIOS; do
   case "$sc" in
-    discovery | jwks | cc_rs256 | cc_es256 | cc_eddsa | cc_opaque | introspect | introspect_jwt) ;;
+    discovery | jwks | cc_rs256 | cc_es256 | cc_eddsa | cc_opaque | introspect | introspect_jwt | cc_es256_dpop) ;;
     flow_login | flow_consent | flow_sso | refresh | flow_consent_eddsa | flow_sso_eddsa | refresh_eddsa) ;;
     *) die "unknown scenario '$sc'" ;;
   esac
@@ -333,6 +334,15 @@ for sc in $SCENARIOS; do
       cc_rs256 | cc_es256 | cc_eddsa | cc_opaque)
         BENCH_METHOD=POST BENCH_PATH=/token BENCH_AUTH="$BASIC" BENCH_EXPECT='"access_token"'
         BENCH_BODY="grant_type=client_credentials&resource=urn%3Abench%3A${sc#cc_}&scope=api%3Aread" ;;
+      cc_es256_dpop)
+        # A fresh proof per request, made before the run (bench/dpop_proofs.c): DPOP_RATE per second of
+        # DURATION, more than the server can take on this machine, so that no thread runs out.
+        cc -O2 -o "$TMP/dpop_proofs" "$HERE/dpop_proofs.c" -lcrypto || die "cannot build bench/dpop_proofs.c"
+        "$TMP/dpop_proofs" "$BASE/token" $((DURATION * ${DPOP_RATE:-20000})) > "$TMP/dpop-proofs.txt" \
+          || die "dpop_proofs failed"
+        export BENCH_DPOP_FILE="$TMP/dpop-proofs.txt" BENCH_THREADS=$((THREADS < c ? THREADS : c))
+        BENCH_METHOD=POST BENCH_PATH=/token BENCH_AUTH="$BASIC" BENCH_EXPECT='"token_type":"DPoP"'
+        BENCH_BODY="grant_type=client_credentials&resource=urn%3Abench%3Aes256&scope=api%3Aread" ;;
       introspect | introspect_jwt)
         res=urn%3Abench%3Aopaque
         [ "$sc" = introspect ] || res=urn%3Abench%3Ars256
@@ -347,6 +357,7 @@ for sc in $SCENARIOS; do
         BENCH_BODY="token=$tok" ;;
     esac
     run_wrk "$sc" "$c"
+    unset BENCH_DPOP_FILE
   done
 done
 

@@ -8,6 +8,9 @@
 --   BENCH_EXPECT  a plain substring every 2xx body must contain (optional)
 --   BENCH_CLOSE   1: send "Connection: close", so every request opens a new connection (over TLS, a full
 --                 handshake: bench/tls.sh measures handshakes per second with it)
+--   BENCH_DPOP_FILE  a file of DPoP proofs, one per line (bench/dpop_proofs.c): each request carries the
+--                 next one in a DPoP header (thread i of n takes lines i, i+n, ...), since the server spends
+--                 each proof once; a thread that runs out sends no more requests
 --
 -- Each wrk thread classifies its responses:
 --   ok       2xx whose body contains BENCH_EXPECT
@@ -30,6 +33,7 @@ local cfg = {
   auth = env("BENCH_AUTH", nil),
   expect = env("BENCH_EXPECT", nil),
   close = env("BENCH_CLOSE", nil) == "1",
+  dpop_file = env("BENCH_DPOP_FILE", nil),
 }
 
 -- Build the request once; it is identical for every call.
@@ -52,15 +56,42 @@ local all_threads = {}
 
 function setup(thread)
   all_threads[#all_threads + 1] = thread
+  thread:set("thread_index", #all_threads - 1)
 end
 
 -- Per-thread state (each wrk thread has its own Lua state; these are its globals).
 function init(args)
   n_ok, n_non2xx, n_badbody = 0, 0, 0
   first_failure = ""
+  if cfg.dpop_file then
+    proofs, next_proof = {}, 1
+    local n, i = 0, 0
+    for line in io.lines(cfg.dpop_file) do
+      if i % n_threads == thread_index then
+        n = n + 1
+        proofs[n] = line
+      end
+      i = i + 1
+    end
+  end
 end
 
--- No request() function: wrk then formats the request once and reuses it (its "static" fast path).
+-- Without BENCH_DPOP_FILE there is no request() function: wrk then formats the request once and reuses
+-- it (its "static" fast path). With it, each request is formatted with the next proof.
+if cfg.dpop_file then
+  n_threads = tonumber(env("BENCH_THREADS", "1"))
+  function request()
+    local p = proofs[next_proof]
+    if p == nil then
+      -- Out of proofs: stop, and let what is still sent fail visibly (an error) rather than pass unbound.
+      wrk.thread:stop()
+      p = "exhausted"
+    end
+    next_proof = next_proof + 1
+    wrk.headers["DPoP"] = p
+    return wrk.format()
+  end
+end
 
 local function note_failure(what)
   if first_failure == "" then first_failure = what end
