@@ -148,6 +148,7 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0 };
     X(client_name, STR, NULL, 0, 0, 0, "")                                                                   \
     X(application_type, STR, NULL, 0, 0, 0, "")                                                              \
     X(grant_types, LIST, NULL, 0, 8, 0, "")                                                                  \
+    X(response_types, LIST, NULL, 0, 8, 0, "")                                                               \
     X(redirect_uris, LIST, NULL, 0, 64, 0, "")                                                               \
     X(token_endpoint_auth_method, STR, NULL, 0, 0, 0, "")                                                    \
     X(scope, STR, NULL, 0, 0, 0, "")                                                                         \

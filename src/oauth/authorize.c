@@ -264,6 +264,35 @@ static struct oauth_error check_response_mode(struct arena *a, const struct form
     return OAUTH_OK;
 }
 
+/* The response type: one this server serves (else unsupported_response_type), that the client registered
+ * (else unauthorized_client: RFC 6749 §4.1.2.1 tells the two apart, the server's support and the client's
+ * authorization). ar->response_type becomes its canonical name. */
+static struct oauth_error check_response_type(struct arena *a, const struct form *f, const struct client *c,
+                                              struct authz_request *ar)
+{
+    const char *rt = form_get_dup(a, f, "response_type");
+    if (rt == NULL)
+        return OAUTH_ERROR(INVALID_REQUEST, "response_type is missing");
+    enum response_type_fault fault = response_type_parse(rt, &ar->response_parts);
+    if (fault == RESPONSE_TYPE_DUPLICATE)
+        return OAUTH_ERROR(INVALID_REQUEST, "response_type has a value twice");
+    if (fault != RESPONSE_TYPE_OK) {
+        const char *served = NULL;
+        for (unsigned t = response_type_next_served(0); t != 0; t = response_type_next_served(t))
+            served = served == NULL ? response_type_name(t)
+                                    : arena_printf(a, "%s, %s", served, response_type_name(t));
+        return (struct oauth_error){OAUTH_ERR_UNSUPPORTED_RESPONSE_TYPE,
+                                    arena_printf(a, "response_type must be one of: %s", served), 0, NULL};
+    }
+    ar->response_type = response_type_name(ar->response_parts);
+    if (!(c->response_types & RESPONSE_TYPE_BIT(ar->response_parts)))
+        return (struct oauth_error){OAUTH_ERR_UNAUTHORIZED_CLIENT,
+                                    arena_printf(a, "this client is not registered for response_type %s",
+                                                 ar->response_type),
+                                    0, NULL};
+    return OAUTH_OK;
+}
+
 /* Every other parameter, once errors may be redirected. */
 static struct oauth_error validate_rest(const struct http_req *req, const struct form *f, const struct client *c,
                                         struct authz_request *ar)
@@ -288,13 +317,9 @@ static struct oauth_error validate_rest(const struct http_req *req, const struct
     if (param(f, "registration", &v) == 0)
         return OAUTH_ERROR(REGISTRATION_NOT_SUPPORTED, "the registration parameter is not supported");
 
-    if (!(c->grant_types & GRANT_AUTHORIZATION_CODE))
-        return OAUTH_ERROR(UNAUTHORIZED_CLIENT, "this client is not registered for the authorization code flow");
-    ar->response_type = form_get_dup(a, f, "response_type");
-    if (ar->response_type == NULL)
-        return OAUTH_ERROR(INVALID_REQUEST, "response_type is missing");
-    if (strcmp(ar->response_type, "code") != 0)
-        return OAUTH_ERROR(UNSUPPORTED_RESPONSE_TYPE, "only response_type=code is supported");
+    struct oauth_error e = check_response_type(a, f, c, ar);
+    if (oauth_failed(e))
+        return e;
 
     ar->nonce = form_get_dup(a, f, "nonce");
     ar->login_hint = form_get_dup(a, f, "login_hint");
@@ -348,7 +373,7 @@ static struct oauth_error validate_rest(const struct http_req *req, const struct
             return OAUTH_ERROR(INVALID_REQUEST, "PKCE is required: send code_challenge and code_challenge_method=S256");
     }
 
-    struct oauth_error e = parse_prompt(form_get_dup(a, f, "prompt"), &ar->prompt);
+    e = parse_prompt(form_get_dup(a, f, "prompt"), &ar->prompt);
     if (oauth_failed(e))
         return e;
     ar->max_age = -1;

@@ -42,7 +42,8 @@ struct authz_request {
     const char *client_id;
     const char *redirect_uri;        /* the URI responses go to (the registered one when omitted) */
     bool redirect_uri_given;         /* false when the request omitted it (RFC 6749 §3.1.2.3) */
-    const char *response_type;       /* "code" */
+    const char *response_type;       /* canonical: "code", "code id_token", ... (grant_table.h) */
+    unsigned response_parts;         /* enum response_part flags of response_type */
     enum response_mode response_mode;
     const char *scope;               /* requested, space-separated */
     const char *state, *nonce;

@@ -53,6 +53,7 @@ struct client {
     uint8_t secret_hash[STORE_HASH_LEN];
     enum client_auth_method auth_method;
     unsigned grant_types;         /* enum grant_flags (grant_table.h) */
+    unsigned response_types;      /* RESPONSE_TYPE_BIT(parts) of each registered response type */
     const char **redirect_uris;
     size_t n_redirect_uris;
     const char *scope;            /* space-separated allowed scopes ("" = none) */

@@ -75,7 +75,11 @@ static json_t *metadata(const struct app *app, bool plain)
     set_url(o, "introspection_endpoint", app, "/token/introspection");
     set_url(o, "revocation_endpoint", app, "/token/revocation");
     set_url(o, "end_session_endpoint", app, "/session/end");
-    json_object_set_new(o, "response_types_supported", str_array((const char *const[]){"code"}, 1));
+    /* The served response types (grant_table.h): each client uses those it registered. */
+    json_t *types = json_array();
+    for (unsigned t = response_type_next_served(0); t != 0; t = response_type_next_served(t))
+        json_array_append_new(types, json_string(response_type_name(t)));
+    json_object_set_new(o, "response_types_supported", types);
     json_object_set_new(o, "response_modes_supported", str_array(response_modes, 3));
     /* The served rows of the grant table: exactly what the token endpoint dispatches. */
     json_t *grants = json_array();

@@ -4,7 +4,8 @@
  * client_credentials §4.4, refresh_token §6), which sends the success response. Client authentication is
  * in client.c, what the grants share (minting, the success response) in grant_common.c. Every failure is
  * one struct oauth_error rendered by error.c. A grant type not served (the device grant, RFC 8628, for
- * now) is unsupported_grant_type. */
+ * now), or not served here (implicit, RFC 6749 §4.2, whose tokens come from the authorization endpoint),
+ * is unsupported_grant_type. */
 #include <string.h>
 
 #include "core/arena.h"
@@ -71,7 +72,7 @@ static const struct {
     unsigned flag;
     struct oauth_error (*handle)(struct http_req *req, const struct client *c, const struct token_req *tr);
 } handlers[] = {
-#define GRANT_HANDLER(id, bit, name, handler, conf, yields_rt, redirect, served) {GRANT_##id, handler},
+#define GRANT_HANDLER(id, bit, name, handler, conf, yields_rt, redirect, token_ep, served) {GRANT_##id, handler},
     GRANT_TABLE(GRANT_HANDLER)
 #undef GRANT_HANDLER
 };
@@ -87,7 +88,10 @@ static struct oauth_error token_dispatch(struct http_req *req, const struct clie
     while (g != NULL && h < sizeof(handlers) / sizeof(handlers[0]) && handlers[h].flag != g->flag)
         h++;
     if (g == NULL || !g->served || h == sizeof(handlers) / sizeof(handlers[0]) || handlers[h].handle == NULL)
-        return OAUTH_ERROR(UNSUPPORTED_GRANT_TYPE, "grant_type is not supported by this server");
+        return OAUTH_ERROR(UNSUPPORTED_GRANT_TYPE, g != NULL && g->served && !g->token_endpoint
+                                                       ? "the implicit grant is not used at the token endpoint: "
+                                                         "its tokens come from the authorization endpoint"
+                                                       : "grant_type is not supported by this server");
     if (!(c->grant_types & g->flag))
         return OAUTH_ERROR(UNAUTHORIZED_CLIENT, "this client is not registered for that grant_type");
     /* RFC 6749 §4.4: a client registered before the rule, or whose method changed since, is refused here. */

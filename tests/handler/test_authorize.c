@@ -174,10 +174,13 @@ TEST(authz_errors_redirectable)
         {WEB "&registration=%7B%7D", "registration_not_supported", "the registration parameter is not supported",
          true},
         {"client_id=cc-with-uri&response_type=code", "unauthorized_client",
-         "this client is not registered for the authorization code flow", true},
+         "this client is not registered for response_type code", true},
         {"client_id=web", "invalid_request", "response_type is missing", true},
-        {"client_id=web&response_type=token", "unsupported_response_type", "only response_type=code is supported",
+        {"client_id=web&response_type=token", "unsupported_response_type", "response_type must be one of: code",
          true},
+        {"client_id=web&response_type=code+none", "unsupported_response_type", "response_type must be one of: code",
+         true},
+        {"client_id=web&response_type=code+code", "invalid_request", "response_type has a value twice", true},
         {WEB "&id_token_hint=not.a.token", "invalid_request", "id_token_hint is not a valid ID token of this issuer",
          true},
         {WEB "&scope=%22quoted%22", "invalid_scope", "scope is malformed (RFC 6749 section 3.3)", true},
@@ -377,7 +380,7 @@ TEST(authz_parked_request_grant_withdrawn)
     ASSERT_EQ(req->res.status, 303);
     ASSERT_STREQ(hx_res_header(req, "location"),
                  "https://a.example.com/cb?error=unauthorized_client&error_description=this%20client%20is%20not%20"
-                 "registered%20for%20the%20authorization%20code%20flow&state=st2&iss=https%3A%2F%2Fop.example.com");
+                 "registered%20for%20response_type%20code&state=st2&iss=https%3A%2F%2Fop.example.com");
 }
 
 TESTS(T(authz_errors_not_redirectable), T(authz_state_too_long_not_redirected), T(authz_errors_redirectable), T(authz_error_destination),

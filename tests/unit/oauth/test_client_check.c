@@ -83,7 +83,7 @@ TEST(config_validate_client_rules)
     ASSERT(contains(err.msg, "clients[0].token_endpoint_auth_method: client_secret_post requires"));
     ASSERT(load_validate("clients:\n  - client_id: c\n    client_secret: s\n    grant_types: [implicit]\n",
                          &err) != 0);
-    ASSERT(contains(err.msg, "clients[0].grant_types[0]: unsupported grant type 'implicit'"));
+    ASSERT(contains(err.msg, "clients[0].grant_types[0]: grant type 'implicit' is not served by this server yet"));
     ASSERT(load_validate("clients:\n  - client_id: c\n    client_secret: s\n    scope: 'a  b'\n", &err) != 0);
     ASSERT(contains(err.msg, "clients[0].scope: "));
     ASSERT(load_validate("clients:\n  - client_id: 'has space'\n    client_secret: s\n", &err) != 0);
@@ -302,6 +302,7 @@ static const struct {
     {"client_name", "--name", false},
     {"application_type", "--application-type", false},
     {"grant_types", "--grant-type", true},
+    {"response_types", "--response-type", true},
     {"redirect_uris", "--redirect-uri", true},
     {"token_endpoint_auth_method", "--auth-method", false},
     {"scope", "--scope", false},
@@ -389,6 +390,16 @@ static const struct ccase ccases[] = {
     {{"token_endpoint_auth_method", "none", "grant_types", "client_credentials"}, "grant_types", 0,
      "client_credentials requires a confidential client"},
     {{CODE}, "redirect_uris", -1, "at least one is required for authorization_code"},
+    /* Response types (OIDC Registration §2): served ones, once each, each with its grants. */
+    {{CODE, "redirect_uris", "https://a.example/cb", "response_types", "code"}, NULL, -1, NULL},
+    {{CODE, "redirect_uris", "https://a.example/cb", "response_types", "code", "response_types", "code"},
+     "response_types", 1, "duplicate 'code'"},
+    {{CODE, "redirect_uris", "https://a.example/cb", "response_types", "none"}, "response_types", 0,
+     "'none' is not a response type"},
+    {{CODE, "redirect_uris", "https://a.example/cb", "response_types", "token"}, "response_types", 0,
+     "response type 'token' is not served by this server"},
+    {{CONF, "response_types", "code"}, "response_types", 0,
+     "'code' requires the grant type authorization_code as well"},
     /* Client authentication; secrets are never echoed. */
     {{CONF, "token_endpoint_auth_method", "private_key_jwt"}, "token_endpoint_auth_method", -1,
      "must be client_secret_basic, client_secret_post or none, got 'private_key_jwt'"},

@@ -1,6 +1,8 @@
 /* test_grant_table.c: proves src/oauth/grant_table.c: lookups by name and flag, the served rows in table
  * order, and the rules on the grant types a client registers (RFC 6749 §3.1.2.2, §4.4, §4.4.3) that the
- * configuration file and the CLI share. The device grant (RFC 8628) is a row that is not served yet. */
+ * configuration file and the CLI share. The device grant (RFC 8628) is a row that is not served yet, and so is
+ * implicit, which the token endpoint never serves (its tokens come from the authorization endpoint). Also
+ * the response types: their parsing, which are served, and how they agree with the grant types. */
 #include <string.h>
 
 #include "oauth/grant_table.h"
@@ -19,7 +21,10 @@ TEST(grant_lookup)
     g = grant_by_name("authorization_code");
     ASSERT(g != NULL && g->needs_redirect_uris && g->yields_refresh && !g->confidential);
     g = grant_by_name(DEVICE);
-    ASSERT(g != NULL && !g->served && g->flag == GRANT_DEVICE_CODE);
+    ASSERT(g != NULL && !g->served && g->flag == GRANT_DEVICE_CODE && g->token_endpoint);
+    g = grant_by_name("implicit");
+    ASSERT(g != NULL && g->flag == GRANT_IMPLICIT && !g->token_endpoint && g->needs_redirect_uris);
+    ASSERT(!g->yields_refresh && !g->confidential); /* no refresh token from the front channel */
     ASSERT(grant_by_name("password") == NULL);
     ASSERT(grant_by_name("Client_Credentials") == NULL); /* exact names */
     ASSERT(grant_by_name(NULL) == NULL);
@@ -47,10 +52,10 @@ TEST(grant_names_parse_refusals)
     const char *ok[] = {"authorization_code", "refresh_token"};
     ASSERT_EQ(grant_names_parse(ok, 2, &flags, &why), 0);
     ASSERT_EQ(flags, GRANT_AUTHORIZATION_CODE | GRANT_REFRESH_TOKEN);
-    const char *unknown[] = {"client_credentials", "implicit"};
+    const char *unknown[] = {"client_credentials", "password"};
     ASSERT_EQ(grant_names_parse(unknown, 2, &flags, &why), -1);
     ASSERT_EQ(why.index, 1);
-    ASSERT_STREQ(why.reason, "unsupported grant type 'implicit' (allowed: authorization_code, "
+    ASSERT_STREQ(why.reason, "unsupported grant type 'password' (allowed: authorization_code, "
                              "client_credentials, refresh_token)");
     const char *device[] = {DEVICE};
     ASSERT_EQ(grant_names_parse(device, 1, &flags, &why), -1);
@@ -109,5 +114,70 @@ TEST(grant_names_check_points_at_the_name)
     ASSERT_EQ(why.index, -1); /* the list as a whole */
 }
 
+TEST(response_type_parse_values)
+{
+    unsigned parts;
+    ASSERT_EQ(response_type_parse("code", &parts), RESPONSE_TYPE_OK);
+    ASSERT_EQ(parts, RESPONSE_CODE);
+    ASSERT_STREQ(response_type_name(parts), "code");
+    /* The order of the values does not matter (RFC 6749 §3.1.1); extra spaces are skipped. */
+    ASSERT_EQ(response_type_parse(" token  id_token code ", &parts), RESPONSE_TYPE_NOT_SERVED);
+    ASSERT_EQ(parts, RESPONSE_CODE | RESPONSE_ID_TOKEN | RESPONSE_TOKEN);
+    ASSERT_STREQ(response_type_name(parts), "code id_token token");
+    ASSERT_EQ(response_type_parse("code code", &parts), RESPONSE_TYPE_DUPLICATE);
+    ASSERT_EQ(response_type_parse("none", &parts), RESPONSE_TYPE_UNKNOWN);
+    ASSERT_EQ(response_type_parse("code none", &parts), RESPONSE_TYPE_UNKNOWN);
+    ASSERT_EQ(response_type_parse("Code", &parts), RESPONSE_TYPE_UNKNOWN);
+    ASSERT_EQ(response_type_parse("", &parts), RESPONSE_TYPE_UNKNOWN);
+    ASSERT_EQ(response_type_parse("  ", &parts), RESPONSE_TYPE_UNKNOWN);
+    ASSERT_EQ(response_type_parse(NULL, &parts), RESPONSE_TYPE_UNKNOWN);
+    /* token alone (the implicit grant of OAuth, RFC 9700 §2.1.2) is never served. */
+    ASSERT_EQ(response_type_parse("token", &parts), RESPONSE_TYPE_NOT_SERVED);
+    ASSERT_EQ(response_type_grants(RESPONSE_CODE | RESPONSE_TOKEN), GRANT_AUTHORIZATION_CODE | GRANT_IMPLICIT);
+    ASSERT_EQ(response_type_grants(RESPONSE_ID_TOKEN), GRANT_IMPLICIT);
+}
+
+TEST(response_types_served_in_order)
+{
+    /* While implicit is not served, code only. */
+    ASSERT_EQ(response_type_next_served(0), RESPONSE_CODE);
+    ASSERT_EQ(response_type_next_served(RESPONSE_CODE), 0);
+}
+
+TEST(response_types_agree_with_grants)
+{
+    struct grant_refusal why;
+    unsigned set;
+    const char *code[] = {"code"};
+    ASSERT_EQ(response_types_check(code, 1, GRANT_AUTHORIZATION_CODE | GRANT_REFRESH_TOKEN, &set, &why), 0);
+    ASSERT_EQ(set, RESPONSE_TYPE_BIT(RESPONSE_CODE));
+    /* Absent: code with the code grant, nothing without a front-channel grant. */
+    ASSERT_EQ(response_types_check(NULL, 0, GRANT_AUTHORIZATION_CODE, &set, &why), 0);
+    ASSERT_EQ(set, RESPONSE_TYPE_BIT(RESPONSE_CODE));
+    ASSERT_EQ(response_types_check(NULL, 0, GRANT_CLIENT_CREDENTIALS, &set, &why), 0);
+    ASSERT_EQ(set, 0);
+    /* code needs the code grant (OIDC Registration §2). */
+    ASSERT_EQ(response_types_check(code, 1, GRANT_CLIENT_CREDENTIALS, &set, &why), -1);
+    ASSERT_EQ(why.index, 0);
+    ASSERT_EQ(why.flag, GRANT_AUTHORIZATION_CODE);
+    ASSERT_STREQ(why.reason, "'code' requires the grant type authorization_code as well (OpenID Connect "
+                             "Registration §2)");
+    const char *two[] = {"code", "code"};
+    ASSERT_EQ(response_types_check(two, 2, GRANT_AUTHORIZATION_CODE, &set, &why), -1);
+    ASSERT_EQ(why.index, 1);
+    ASSERT_STREQ(why.reason, "duplicate 'code'");
+    const char *bad[] = {"code", "cod\te"};
+    ASSERT_EQ(response_types_check(bad, 2, GRANT_AUTHORIZATION_CODE, &set, &why), -1);
+    ASSERT_EQ(why.index, 1);
+    ASSERT_STREQ(why.reason, "'cod?e' is not a response type (values code, id_token and token, each at most "
+                             "once, separated by spaces; allowed: 'code')");
+    const char *hybrid[] = {"id_token code"};
+    ASSERT_EQ(response_types_check(hybrid, 1, GRANT_AUTHORIZATION_CODE, &set, &why), -1);
+    ASSERT_STREQ(why.reason, "response type 'code id_token' is not served by this server (allowed: 'code')");
+    /* The code grant with no response type using it. */
+    ASSERT_EQ(response_types_check(NULL, 0, 0, &set, &why), 0);
+}
+
 TESTS(T(grant_lookup), T(grant_served_rows_in_order), T(grant_names_parse_refusals), T(grant_set_rules),
-      T(grant_names_check_points_at_the_name))
+      T(grant_names_check_points_at_the_name), T(response_type_parse_values),
+      T(response_types_served_in_order), T(response_types_agree_with_grants))
