@@ -1,9 +1,11 @@
-/* authorize.c: authorization endpoint (RFC 6749 §3.1, §4.1.1-4.1.2.1; OIDC Core §3.1.2; RFC 7636 §4.3;
- * RFC 8707; RFC 8252 §7.3 loopback redirects of native clients; RFC 9207 `iss`). Validates the request,
- * then either answers at once (SSO session and remembered consent, or prompt=none) or parks it as an
- * interaction and sends the browser to the login, account-selection or consent page (interaction.c),
- * which resume it through authz_resume(). Implicit and hybrid response types are not served; their
- * errors go in the fragment (Multiple Response Types §5). */
+/* authorize.c: authorization endpoint (RFC 6749 §3.1, §4.1.1-4.1.2.1; OIDC Core §3.1.2, and the implicit
+ * and hybrid flows of §3.2, §3.3; RFC 7636 §4.3; RFC 8707; RFC 8252 §7.3 loopback redirects of native
+ * clients; RFC 9207 `iss`). Validates the request, then either answers at once (SSO session and remembered
+ * consent, or prompt=none) or parks it as an interaction and sends the browser to the login,
+ * account-selection or consent page (interaction.c), which resume it through authz_resume(). The response
+ * types are those of grant_table.h, each client limited to those it registered: code, the hybrid ones
+ * (code id_token, code token, code id_token token) and id_token, id_token token; those with a token or an ID
+ * token answer in the fragment or by form_post, never in the query (Multiple Response Types §2.1, §5). */
 #include "oauth/authorize.h"
 
 #include <stdlib.h>
@@ -21,6 +23,7 @@
 #include "oauth/scope.h"
 #include "oauth/tokens.h"
 #include "session/session.h"
+#include "session/users.h"
 #include "store/store.h"
 #include "core/banned.h"
 
@@ -236,9 +239,9 @@ static struct oauth_error check_client_and_redirect(const struct http_req *req, 
 
 /* Whether the request's response_type has the value token or id_token, whose responses default to the
  * fragment and are never sent in the query (OAuth 2.0 Multiple Response Type Encoding Practices §2.1, §3,
- * §5; RFC 6749 §4.2.2.1). Only code is served, but the unsupported_response_type error for the others is
- * then delivered where their client reads it, and not where a Referer header would leak it. A missing or
- * repeated response_type, code, none and unknown values: the query. */
+ * §5; RFC 6749 §4.2.2.1). Its errors too, also those of a type that is not served (token alone), which
+ * are then delivered where their client reads them, and not where a Referer header would leak them. A
+ * missing or repeated response_type, code, none and unknown values: the query. */
 static bool response_type_wants_fragment(struct arena *a, const struct form *f)
 {
     const char *rt = form_get_dup(a, f, "response_type");
@@ -259,8 +262,11 @@ static struct oauth_error check_response_mode(struct arena *a, const struct form
         ar->response_mode = RESPONSE_MODE_FORM_POST;
     else if (!str_eq_c(mode, "query"))
         return OAUTH_ERROR(INVALID_REQUEST, "response_mode must be query, fragment or form_post");
-    /* response_mode=query stays the fragment for such a type: "in no case" are its response parameters
-     * query-encoded (Multiple Response Types §2.1), and the request is refused anyway. */
+    /* "In no case" are the parameters of such a type query-encoded (Multiple Response Types §2.1): tokens
+     * in a query reach logs and Referer headers. The error itself goes to the fragment. */
+    else if (ar->response_mode == RESPONSE_MODE_FRAGMENT)
+        return OAUTH_ERROR(INVALID_REQUEST, "response_mode=query cannot carry the tokens of this response_type: "
+                                            "use fragment (its default) or form_post");
     return OAUTH_OK;
 }
 
@@ -348,8 +354,17 @@ static struct oauth_error validate_rest(const struct http_req *req, const struct
         return OAUTH_ERROR(INVALID_SCOPE, "requested scope is not allowed for this client");
     }
     ar->scope = scope_join(a, &req_scopes);
+    /* An ID token from the authorization endpoint: OpenID Connect only, and bound to the request by its
+     * nonce, which is what stops the replay of an ID token injected into the response (OIDC Core
+     * §3.2.2.1, §3.3.2.11). */
+    if ((ar->response_parts & RESPONSE_ID_TOKEN) && !scope_has(&req_scopes, "openid"))
+        return OAUTH_ERROR(INVALID_SCOPE, "the openid scope is required for a response_type with id_token");
+    if ((ar->response_parts & RESPONSE_ID_TOKEN) && ar->nonce == NULL)
+        return OAUTH_ERROR(INVALID_REQUEST,
+                           "nonce is required when the response_type has id_token (OpenID Connect Core 3.2.2.1)");
 
-    /* PKCE (RFC 7636 §4.3: method defaults to plain). */
+    /* PKCE (RFC 7636 §4.3: method defaults to plain), for the code; a response without one has none to
+     * bind. */
     ar->code_challenge = form_get_dup(a, f, "code_challenge");
     ar->code_challenge_method = form_get_dup(a, f, "code_challenge_method");
     if (ar->code_challenge != NULL) {
@@ -369,7 +384,7 @@ static struct oauth_error validate_rest(const struct http_req *req, const struct
     } else {
         if (ar->code_challenge_method != NULL)
             return OAUTH_ERROR(INVALID_REQUEST, "code_challenge_method without code_challenge");
-        if (c->require_pkce)
+        if (c->require_pkce && (ar->response_parts & RESPONSE_CODE))
             return OAUTH_ERROR(INVALID_REQUEST, "PKCE is required: send code_challenge and code_challenge_method=S256");
     }
 
@@ -608,27 +623,30 @@ static void go_to_page(struct http_req *req, const char *page, const struct auth
     redirect_see_other(req, strbuf_str(&sb));
 }
 
-/* Issues the authorization code and sends it (RFC 6749 §4.1.2). */
-static void issue_code(struct http_req *req, const struct client *c, const struct authz_request *ar,
-                       const struct session *s)
+/* The granted scope: the requested one, less offline_access when no refresh token can follow. OIDC Core
+ * §11: offline access needs prompt=consent unless the client's policy says otherwise; without a code there
+ * is no refresh token at all (none from the front channel). The scope is dropped, not an error. */
+static void granted_scope(struct arena *a, const struct client *c, const struct authz_request *ar,
+                          struct scope_set *granted, bool *offline)
 {
-    struct worker *w = req->worker;
-    struct arena *a = req->arena;
-    int64_t now = clock_now();
-    struct scope_set granted;
-    scope_parse(a, ar->scope, strlen(ar->scope), &granted);
-    bool offline = scope_has(&granted, "offline_access");
-    /* OIDC Core §11: offline access needs prompt=consent unless the client's policy says otherwise; the
-     * scope is dropped (not an error) when the condition is not met. */
-    if (offline && c->refresh_policy == REFRESH_OFFLINE_CONSENT && !(ar->prompt & PROMPT_CONSENT)) {
-        struct scope_set kept = {arena_alloc(a, sizeof(char *) * (granted.n + 1)), 0};
-        for (size_t i = 0; i < granted.n; i++)
-            if (strcmp(granted.v[i], "offline_access") != 0)
-                kept.v[kept.n++] = granted.v[i];
-        granted = kept;
-        offline = false;
+    scope_parse(a, ar->scope, strlen(ar->scope), granted);
+    *offline = scope_has(granted, "offline_access");
+    if (*offline && (!(ar->response_parts & RESPONSE_CODE) ||
+                     (c->refresh_policy == REFRESH_OFFLINE_CONSENT && !(ar->prompt & PROMPT_CONSENT)))) {
+        struct scope_set kept = {arena_alloc(a, sizeof(char *) * (granted->n + 1)), 0};
+        for (size_t i = 0; i < granted->n; i++)
+            if (strcmp(granted->v[i], "offline_access") != 0)
+                kept.v[kept.n++] = granted->v[i];
+        *granted = kept;
+        *offline = false;
     }
-    const char *code = rand_token(a, 32);
+}
+
+/* The row of a new authorization code (authz.h), its data JSON text in arena memory. */
+static void code_row(struct http_req *req, const struct client *c, const struct authz_request *ar,
+                     const struct session *s, const char *code, const char *scope, const char *grant_id, bool offline,
+                     int64_t now, struct store_token *t)
+{
     json_t *d = json_object();
     json_object_set_new(d, "redirect_uri", json_string(ar->redirect_uri_given ? ar->redirect_uri : ""));
     set_opt(d, "code_challenge", ar->code_challenge);
@@ -642,28 +660,158 @@ static void issue_code(struct http_req *req, const struct client *c, const struc
     json_object_set_new(d, "claims_in_id_token", json_false());
     char *text = json_dumps(d, JSON_COMPACT);
     json_decref(d);
-
-    struct store_token t = {0};
-    store_hash(code, strlen(code), t.hash);
-    t.kind = STORE_TOKEN_CODE;
-    t.client_id = c->client_id;
-    t.sub = s->user_id;
-    t.scope = scope_join(a, &granted);
-    t.aud = ar->resource;
-    t.grant_id = rand_token(a, 16);
-    t.data = text;
-    t.iat = now;
-    t.exp = now + w->app->cfg->tokens.code_ttl;
-    struct errbuf err;
-    int rc = store_token_put(w->db, &t, &err);
+    memset(t, 0, sizeof(*t));
+    store_hash(code, strlen(code), t->hash);
+    t->kind = STORE_TOKEN_CODE;
+    t->client_id = c->client_id;
+    t->sub = s->user_id;
+    t->scope = scope;
+    t->aud = ar->resource;
+    t->grant_id = grant_id;
+    t->data = arena_strdup(req->arena, text);
+    t->iat = now;
+    t->exp = now + req->worker->app->cfg->tokens.code_ttl;
     free(text);
-    if (rc != 0) {
-        authz_respond_error(req, ar->redirect_uri, ar->response_mode, oauth_store_failed(req, "code_put", rc, &err),
+}
+
+/* The ID token of the authorization endpoint (OIDC Core §3.2.2.10, §3.3.2.11): nonce, c_hash with a code,
+ * at_hash with an access token, s_hash with a state. When no access token is issued at all (response_type
+ * id_token), it carries the claims of the granted scopes (§5.4). NULL after sending nothing: *e says why. */
+static const char *front_id_token(struct http_req *req, const struct client *c, const struct authz_request *ar,
+                                  const struct session *s, const struct scope_set *granted, const char *code,
+                                  const char *access_token, int64_t now, struct oauth_error *e)
+{
+    struct worker *w = req->worker;
+    struct errbuf err;
+    json_t *claims = NULL;
+    if (!(ar->response_parts & (RESPONSE_CODE | RESPONSE_TOKEN))) {
+        struct store_user u;
+        int rc = store_user_get(w->db, req->arena, s->user_id, &u, &err);
+        if (rc == ERR_NOTFOUND || (rc == 0 && u.disabled)) {
+            *e = OAUTH_ERROR(ACCESS_DENIED, "the signed-in user no longer exists or is disabled");
+            return NULL;
+        }
+        if (rc != 0) {
+            *e = oauth_store_failed(req, "user_get", rc, &err);
+            return NULL;
+        }
+        claims = user_claims_for_scope(&u, granted->v, granted->n);
+    }
+    struct id_token_req ir = {0};
+    ir.client = c;
+    ir.sub = s->user_id;
+    ir.nonce = ar->nonce;
+    ir.sid = s->sid;
+    ir.acr = s->acr;
+    ir.amr = s->amr;
+    ir.auth_time = s->auth_time;
+    ir.now = now;
+    ir.code = code;
+    ir.access_token = access_token;
+    ir.state = ar->state;
+    ir.claims = claims;
+    const char *jws = id_token_issue(w, req->arena, &ir, &err);
+    json_decref(claims);
+    if (jws == NULL) {
+        log_error("token_issue_failed", LS("rid", req->rid), LS("client_id", c->client_id), LS("what", "id_token"),
+                  LS("detail", err.msg), NULL);
+        *e = OAUTH_ERROR(SERVER_ERROR, "the ID token could not be signed");
+    }
+    return jws;
+}
+
+/* The rows of the response, in one transaction: the code and the access token, or neither. */
+static int store_rows(struct store_conn *db, const struct store_token *code, const struct access_token *at,
+                      struct errbuf *err)
+{
+    int rc = store_begin(db, err);
+    if (rc != 0)
+        return rc;
+    if (code != NULL)
+        rc = store_token_put(db, code, err);
+    if (rc == 0 && at != NULL && at->has_row)
+        rc = store_token_put(db, &at->row, err);
+    if (rc == 0)
+        return store_commit(db, err);
+    store_rollback(db);
+    return rc;
+}
+
+/* Issues what the response type asks for and sends it (RFC 6749 §4.1.2; OIDC Core §3.2.2.5, §3.3.2.5):
+ * the code, the access token (token_type Bearer, expires_in, scope; never a refresh token from the front
+ * channel, RFC 6749 §4.2.2) and the ID token. They share one grant id, so that a replay of the code revokes
+ * the access token issued beside it. Everything is minted and the response built before anything is
+ * stored: a response that could not be sent (too large for its buffer) stores nothing. */
+static void issue_response(struct http_req *req, const struct client *c, const struct authz_request *ar,
+                           const struct session *s)
+{
+    struct worker *w = req->worker;
+    struct arena *a = req->arena;
+    int64_t now = clock_now();
+    struct scope_set granted;
+    bool offline;
+    granted_scope(a, c, ar, &granted, &offline);
+    const char *scope = scope_join(a, &granted);
+    const char *grant_id = rand_token(a, 16);
+    struct authz_param p[6];
+    size_t n = 0;
+    struct oauth_error e = OAUTH_OK;
+    struct errbuf err;
+
+    const char *code = NULL;
+    struct store_token code_t;
+    if (ar->response_parts & RESPONSE_CODE) {
+        code = rand_token(a, 32);
+        code_row(req, c, ar, s, code, scope, grant_id, offline, now, &code_t);
+        p[n++] = (struct authz_param){"code", code};
+    }
+    struct access_token at = {0};
+    if (ar->response_parts & RESPONSE_TOKEN) {
+        struct access_token_req r = {0};
+        r.client = c;
+        r.sub = s->user_id;
+        r.scope = scope;
+        r.res = ar->resource != NULL ? app_resource(w->app, ar->resource) : NULL;
+        r.grant_id = grant_id;
+        r.now = now;
+        if (token_mint_access(w, a, &r, &at, &err) != 0) {
+            log_error("token_issue_failed", LS("rid", req->rid), LS("client_id", c->client_id),
+                      LS("what", "access_token"), LS("detail", err.msg), NULL);
+            e = OAUTH_ERROR(SERVER_ERROR, "the token could not be issued");
+        }
+    }
+    const char *id_token = NULL;
+    if (!oauth_failed(e) && (ar->response_parts & RESPONSE_ID_TOKEN)) {
+        id_token = front_id_token(req, c, ar, s, &granted, code, at.value, now, &e);
+        if (id_token != NULL)
+            p[n++] = (struct authz_param){"id_token", id_token};
+    }
+    if (oauth_failed(e)) {
+        authz_respond_error(req, ar->redirect_uri, ar->response_mode, e, ar->state);
+        return;
+    }
+    if (at.value != NULL) {
+        p[n++] = (struct authz_param){"access_token", at.value};
+        p[n++] = (struct authz_param){"token_type", "Bearer"};
+        p[n++] = (struct authz_param){"expires_in", arena_printf(a, "%lld", (long long)at.expires_in)};
+        if (scope[0] != '\0')
+            p[n++] = (struct authz_param){"scope", scope};
+    }
+    struct authz_response res;
+    if (!authz_response_build(req, ar->redirect_uri, ar->response_mode, p, n, ar->state, &res)) {
+        authz_respond_error(req, ar->redirect_uri, ar->response_mode,
+                            OAUTH_ERROR(SERVER_ERROR, "the authorization response is too large for its response "
+                                                      "mode; request fewer scopes or claims"),
                             ar->state);
         return;
     }
-    struct authz_param p = {"code", code};
-    authz_respond(req, ar->redirect_uri, ar->response_mode, &p, 1, ar->state);
+    int rc = store_rows(w->db, code != NULL ? &code_t : NULL, at.value != NULL ? &at : NULL, &err);
+    if (rc != 0) {
+        authz_respond_error(req, ar->redirect_uri, ar->response_mode,
+                            oauth_store_failed(req, "authz_response_put", rc, &err), ar->state);
+        return;
+    }
+    authz_response_send(req, &res);
 }
 
 void authz_resume(struct http_req *req, const struct client *c, const struct authz_request *ar,
@@ -728,7 +876,7 @@ void authz_resume(struct http_req *req, const struct client *c, const struct aut
         page_error(req, OAUTH_ERROR(INVALID_REQUEST, "this sign-in request was already completed"));
         return;
     }
-    issue_code(req, c, ar, &s);
+    issue_response(req, c, ar, &s);
 }
 
 void oauth_authorize_handle(struct http_req *req)

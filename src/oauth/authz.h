@@ -63,6 +63,7 @@ struct id_token_req {
     int64_t auth_time, now;
     const char *access_token;        /* for at_hash, or NULL */
     const char *code;                /* for c_hash, or NULL */
+    const char *state;               /* for s_hash (FAPI 1.0 Advanced §5.2.2.1), or NULL */
     json_t *claims;                  /* borrowed, or NULL */
 };
 /* Returns the compact JWS in arena memory, or NULL with err set. */

@@ -31,7 +31,7 @@
     X(CLIENT_CREDENTIALS, 1, "client_credentials", grant_client_credentials, true, false, false, true, true)\
     X(REFRESH_TOKEN, 2, "refresh_token", grant_refresh_token, false, false, false, true, true)              \
     X(DEVICE_CODE, 3, "urn:ietf:params:oauth:grant-type:device_code", NULL, false, true, false, true, false) \
-    X(IMPLICIT, 4, "implicit", NULL, false, false, true, false, false)
+    X(IMPLICIT, 4, "implicit", NULL, false, false, true, false, true)
 
 enum grant_flags {
 #define GRANT_FLAG_ENUM(id, bit, name, handler, conf, yields_rt, redirect, token_ep, served) GRANT_##id = 1u << (bit),

@@ -81,9 +81,14 @@ TEST(config_validate_client_rules)
     ASSERT(load_validate("clients:\n  - client_id: c\n    token_endpoint_auth_method: client_secret_post\n",
                          &err) != 0);
     ASSERT(contains(err.msg, "clients[0].token_endpoint_auth_method: client_secret_post requires"));
-    ASSERT(load_validate("clients:\n  - client_id: c\n    client_secret: s\n    grant_types: [implicit]\n",
+    ASSERT(load_validate("clients:\n  - client_id: c\n    client_secret: s\n    grant_types: [password]\n",
                          &err) != 0);
-    ASSERT(contains(err.msg, "clients[0].grant_types[0]: grant type 'implicit' is not served by this server yet"));
+    ASSERT(contains(err.msg, "clients[0].grant_types[0]: unsupported grant type 'password'"));
+    /* implicit needs a response type that uses it (OIDC Registration §2). */
+    ASSERT(load_validate("clients:\n  - client_id: c\n    client_secret: s\n    grant_types: [implicit]\n"
+                         "    redirect_uris: ['https://rp.example.com/cb']\n",
+                         &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].response_types: the grant type implicit is used only by response types"));
     ASSERT(load_validate("clients:\n  - client_id: c\n    client_secret: s\n    scope: 'a  b'\n", &err) != 0);
     ASSERT(contains(err.msg, "clients[0].scope: "));
     ASSERT(load_validate("clients:\n  - client_id: 'has space'\n    client_secret: s\n", &err) != 0);
@@ -223,7 +228,7 @@ TEST(config_client_interactive_errors)
                          &err) != 0);
     ASSERT(contains(err.msg, "clients[0].grant_types[0]: grant type "
                              "'urn:ietf:params:oauth:grant-type:device_code' is not served by this server yet "
-                             "(allowed: authorization_code, client_credentials, refresh_token)"));
+                             "(allowed: authorization_code, client_credentials, refresh_token, implicit)"));
     ASSERT(load("clients:\n  - client_id: c\n    post_logout_redirect_uri: x\n", &err) == NULL);
     ASSERT_STREQ(err.msg, "3:5: clients[0].post_logout_redirect_uri: unknown key");
 }
@@ -400,6 +405,18 @@ static const struct ccase ccases[] = {
      "response type 'token' is not served by this server"},
     {{CONF, "response_types", "code"}, "response_types", 0,
      "'code' requires the grant type authorization_code as well"},
+    {{CODE, "grant_types", "implicit", "redirect_uris", "https://a.example/cb", "response_types", "code",
+      "response_types", "id_token code", "response_types", "id_token token"},
+     NULL, -1, NULL},
+    {{CODE, "redirect_uris", "https://a.example/cb", "response_types", "code id_token"}, "response_types", 0,
+     "'code id_token' requires the grant type implicit as well"},
+    {{CODE, "grant_types", "implicit", "redirect_uris", "https://a.example/cb"}, "response_types", -1,
+     "the grant type implicit is used only by response types with id_token or token"},
+    {{"token_endpoint_auth_method", "none", "grant_types", "implicit", "response_types", "id_token"},
+     "redirect_uris", -1, "at least one is required for implicit"},
+    {{"token_endpoint_auth_method", "none", "grant_types", "implicit", "grant_types", "refresh_token",
+      "redirect_uris", "https://a.example/cb", "response_types", "id_token"},
+     "grant_types", -1, "refresh_token requires authorization_code"},
     /* Client authentication; secrets are never echoed. */
     {{CONF, "token_endpoint_auth_method", "private_key_jwt"}, "token_endpoint_auth_method", -1,
      "must be client_secret_basic, client_secret_post or none, got 'private_key_jwt'"},
