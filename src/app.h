@@ -29,7 +29,13 @@ struct resource {
     enum token_format format;
     const char *signing_alg;
     uint32_t access_token_ttl;
+    /* Tokens only through client_credentials: never at /auth, never named in discovery (the admin API). */
+    bool client_credentials_only;
 };
+
+/* With admin.listen set, the admin API (admin/admin.h) is a built-in API whose identifier is the issuer
+ * followed by ADMIN_API_PATH (the `aud` of its tokens, the `resource` a client asks them for). */
+#define ADMIN_API_PATH "/admin"
 
 struct app {
     struct config *cfg;
@@ -56,6 +62,9 @@ struct app {
     int64_t started_at;
     atomic_int stop;
     atomic_bool store_lost;      /* the database was deleted or replaced under us (app_store_ok); sticky */
+    /* Bumped by the admin API after it changed a client: the workers' client caches (oauth/client.c) drop
+     * what they fetched before, so the change holds at once in this process. */
+    atomic_uint clients_generation;
 };
 
 struct client_cache;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admin/admin.h"
 #include "app.h"
 #include "cli/cli.h"
 #include "core/arena.h"
@@ -16,6 +17,7 @@
 #include "http/server.h"
 #include "jose/jose.h"
 #include "oauth/client.h"
+#include "oauth/key_rotation.h"
 #include "session/session.h"
 #include "session/users.h"
 #include "store/store.h"
@@ -49,8 +51,9 @@ static void worker_fini(struct worker *w)
     free(w);
 }
 
-/* Background work, spread over the workers: expired-row GC (bounded per pass) on worker 0, key reload
- * (rotation by the CLI or another instance) of the shared keystore, also on worker 0, the discovery
+/* Background work, spread over the workers: expired-row GC (bounded per pass) on worker 0, the automatic
+ * key rotation and the key reload (rotation by the CLI or another instance) of the shared keystore, also on
+ * worker 0, the discovery
  * variant (clients changed by the CLI or another instance), and the check that the database is still the
  * one opened, on worker 0 too. A GC pass removes at most GC_PASS rows; a full pass means there is more, and
  * the next one runs at the next tick (about 100 ms later) rather than in 10 s: up to about 10 * GC_PASS rows
@@ -77,6 +80,10 @@ static void worker_tick(struct worker *w)
         w->next_store_check = now + 1;
     }
     if (w->id == 0 && now >= w->next_key_reload) {
+        /* Before the reload: a key this instance adds is published at once; one another instance added is
+         * found by the reload. */
+        if (keys_rotate_when_due(w->app, w->db, now, NULL, &err) != 0)
+            log_warn("key_rotation_failed", LS("detail", err.msg), NULL);
         if (keystore_reload(w->app->keys, w->db, &err) != 0)
             log_warn("key_reload_failed", LS("detail", err.msg), NULL);
         w->next_key_reload = now + w->app->cfg->keys.reload_interval;
@@ -100,6 +107,18 @@ static void *signal_thread(void *arg)
     log_info("stopping", LS("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"), NULL);
     atomic_store(&app->stop, 1);
     return NULL;
+}
+
+/* With an admin listener, the admin API is an API too (admin.h): after those of the file. */
+static void add_admin_api(struct app *app, struct arena *a)
+{
+    if (app->cfg->admin.listen == NULL)
+        return;
+    struct resource *r = realloc(app->resources, (app->n_resources + 1) * sizeof(*r));
+    if (r == NULL)
+        abort();
+    app->resources = r;
+    admin_api_resource(app->cfg, a, &app->resources[app->n_resources++]);
 }
 
 /* Dev mode, first start: a demo client that may obtain client_credentials tokens for every configured
@@ -203,6 +222,7 @@ int cmd_serve(int argc, char **argv)
         die("cannot initialize libsodium (login rate limiter)");
     app->userinfo_url = arena_printf(app_arena, "%s/me", app->issuer);
     app_resources_load(app);
+    add_admin_api(app, app_arena);
     discovery_build(app);
     if (discovery_refresh(app, db, &err) != 0)
         die("storage: %s", err.msg);

@@ -226,6 +226,20 @@ static int validate_keys(struct config *cfg, struct errbuf *err)
         config_error(cfg, err, "keys.secret_file", "must not be empty");
         return ERR_INVALID;
     }
+    /* Automatic rotation: every instance must have loaded (and published) the next key before any of them
+     * signs with it, and a key must sign for a while before the next one is announced. */
+    if (cfg->keys.rotation_period != 0 && cfg->keys.publish_ahead < cfg->keys.reload_interval) {
+        config_error(cfg, err, "keys.publish_ahead",
+                     "must be at least keys.reload_interval (%u) when keys.rotation_period is set, so that "
+                     "every instance publishes a new key before any signs with it, got %u",
+                     cfg->keys.reload_interval, cfg->keys.publish_ahead);
+        return ERR_INVALID;
+    }
+    if (cfg->keys.rotation_period != 0 && cfg->keys.publish_ahead >= cfg->keys.rotation_period) {
+        config_error(cfg, err, "keys.rotation_period", "must be longer than keys.publish_ahead (%u), got %u",
+                     cfg->keys.publish_ahead, cfg->keys.rotation_period);
+        return ERR_INVALID;
+    }
     return 0;
 }
 

@@ -64,7 +64,14 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0 };
     X(algorithms, LIST, "RS256", 0, 8, 0, "at least one of `RS256`, `ES256`, `EdDSA`, no duplicates")      \
     X(secret, STR, NULL, 0, 0, CFG_SECRET, "at least 32 characters; never shown in a message")             \
     X(secret_file, STR, NULL, 0, 0, 0, "path of a file holding the secret; not with `keys.secret`")        \
-    X(reload_interval, U32, "60", 1, CFG_DAY, 0, "seconds between reloads of the keys from the store")
+    X(reload_interval, U32, "60", 1, CFG_DAY, 0, "seconds between reloads of the keys from the store")   \
+    /* Off: rotation is an operator's decision until they turn it on (`ostiary keys rotate` meanwhile). */ \
+    X(rotation_period, U32, "0", 0, 3660 * CFG_DAY, 0,                                                       \
+      "seconds a key signs before the next one takes over; 0: no automatic rotation "                        \
+      "([keys.md](keys.md#automatic-rotation))")                                                             \
+    X(publish_ahead, U32, "86400", 0, 366 * CFG_DAY, 0,                                                      \
+      "seconds a new key of the automatic rotation is in the JWKS before it signs; at least "                \
+      "`keys.reload_interval`, less than `keys.rotation_period`")
 
 #define CONFIG_TOKENS(X)                                                                                     \
     X(access_token_ttl, U32, "600", 1, 366 * CFG_DAY, 0, "seconds")                                          \
@@ -124,7 +131,10 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0 };
 #define CONFIG_ADMIN(X)                                                                                      \
     X(listen, STR, NULL, 0, 0, 0,                                                                            \
       "`host:port` of the admin API's listener, a loopback address; unset: no admin listener, see "          \
-      "[admin](#admin)")
+      "[admin](#admin)")                                                                                     \
+    /* Off: a scrape needs a token of the admin API with ostiary:metrics, as every admin route does. */     \
+    X(metrics_public, BOOL, "false", 0, 0, 0,                                                                \
+      "boolean: serve `GET /metrics` of the admin listener without a token, see [metrics](#metrics)")
 
 /* The lists of mappings, from the file only: E(name, struct, ROWS, max entries). */
 #define CONFIG_ENTRIES(E)                                                                                    \

@@ -60,6 +60,7 @@ struct http_req {
      * and records it, the handle hook reuses it, so a request is matched once. NULL until then. */
     const struct app_route *route;
     /* Set by endpoints for the access log (never secrets). */
+    unsigned route_id;      /* the route's metrics label (core/metrics.h metrics_route_register); 0: none */
     const char *log_client_id;
     const char *log_error;
     struct http_res res;

@@ -27,6 +27,7 @@
 
 #include "core/arena.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/rand.h"
 #include "http/http.h"
 #include "http/proxy.h"
@@ -131,6 +132,14 @@ static h2o_globalconf_t globalconf;
 /* Per listener, a NULL-terminated host list of one: h2o routes every request of a connection to the hosts
  * of the accept context it came through, so each listener's handler knows its id. */
 static h2o_hostconf_t *listener_hosts[HTTP_MAX_LISTENERS][2];
+
+size_t http_server_queued(void)
+{
+    pthread_mutex_lock(&pool.mu);
+    size_t n = pool.queued;
+    pthread_mutex_unlock(&pool.mu);
+    return n;
+}
 
 struct http_server_handler {
     h2o_handler_t super;
@@ -272,9 +281,11 @@ static void send_response(h2o_req_t *hreq, struct http_req *req, int64_t start)
     /* h2o_send_inline copies the body into the request pool, so the arena can be reset afterwards. */
     h2o_send_inline(hreq, req->res.body.p != NULL ? req->res.body.p : "", req->res.body.len);
 
+    int64_t dur_us = clock_mono_us() - start;
+    metrics_request(req->listener, req->route_id, req->res.status, dur_us);
     log_info("request", LS("rid", req->rid), LS("method", arena_strndup(a, req->method.p, req->method.len)),
              LS("path", arena_strndup(a, req->path.p, req->path.len)), LI("status", req->res.status),
-             LI("dur_us", clock_mono_us() - start), LS("client_id", req->log_client_id),
+             LI("dur_us", dur_us), LS("client_id", req->log_client_id),
              LS("error", req->log_error), NULL);
 }
 

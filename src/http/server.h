@@ -65,6 +65,9 @@ struct http_server_hooks {
     void *ud;
 };
 
+/* Offloaded requests waiting for a pool thread now (the login queue; 0 when no server runs). Any thread. */
+size_t http_server_queued(void);
+
 /* Binds every listening socket (errors are returned before any thread starts), then serves until *stop
  * becomes non-zero: stops accepting, answers the queued offloaded requests with hooks->busy without
  * serving them, lets in-flight requests finish (up to 10 s), joins the threads. */

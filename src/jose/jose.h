@@ -23,6 +23,7 @@
 
 struct arena;
 struct store_conn;
+struct store_key;
 struct keystore;
 
 enum { JOSE_ERR_BAD_TOKEN = -110, JOSE_ERR_BAD_SIGNATURE = -111, JOSE_ERR_UNKNOWN_KEY = -112 };
@@ -44,10 +45,41 @@ void keystore_free(struct keystore *ks);
  * db must be the calling thread's connection. On failure the previous keys stay in use. */
 int keystore_reload(struct keystore *ks, struct store_conn *db, struct errbuf *err);
 
+/* The longest publish delay a rotation takes (seconds): a year. */
+#define KEY_PUBLISH_DELAY_MAX (366 * 86400)
 /* Rotation (CLI): creates a new key for alg that signs from now + publish_delay; the current key of that
  * alg retires at that time and is unpublished max_token_ttl seconds later. Writes *new_kid (malloc'd). */
 int keystore_rotate(struct store_conn *db, const char *secret, const char *alg, int64_t now, int64_t publish_delay,
                     int64_t max_token_ttl, char **new_kid, struct errbuf *err);
+
+/* Automatic rotation (keys.rotation_period, docs/keys.md). The head of an alg's chain is its newest
+ * published key that nothing has replaced (retired_at 0). A new key is due `period` seconds after the
+ * head's sign_from, announced `ahead` seconds before: due once now >= head.sign_from + period - ahead, and
+ * it then signs from max(head.sign_from + period, now + ahead). Pure: store rows in, no clock. */
+enum key_rotation {
+    KEY_ROTATION_OFF,            /* period 0 */
+    KEY_ROTATION_NO_KEY,         /* alg has no head (keystore_open generates the first key) */
+    KEY_ROTATION_NOT_DUE,
+    KEY_ROTATION_DUE,            /* *sign_from set */
+    KEY_ROTATION_TOO_MANY_KEYS,  /* due, but KEY_ROTATION_PUBLISHED_MAX keys are published: refused */
+};
+/* Published keys (all algs) past which automatic rotation adds no more: retired keys stay published for
+ * the longest token lifetime, so a period much shorter than it piles them up. */
+#define KEY_ROTATION_PUBLISHED_MAX 64
+enum key_rotation keystore_rotation_plan(const struct store_key *rows, size_t n, const char *alg, int64_t now,
+                                         int64_t period, int64_t ahead, int64_t *sign_from);
+/* Whether the plan says some alg of algs is due (one store read, no lock): the cheap question asked every
+ * keys.reload_interval before the work of keystore_auto_rotate. */
+int keystore_rotation_pending(struct store_conn *db, const char *const *algs, size_t nalgs, int64_t now,
+                              int64_t period, int64_t ahead, bool *pending, struct errbuf *err);
+/* Rotates every alg of algs that the plan says is due, in one store group whose key listing locks the key
+ * set (store.h), so that of several instances sharing a store exactly one rotates: the plan is made
+ * again under the lock, and the others find the new key. The keys it replaces retire at the new key's
+ * sign_from and stay published max_token_ttl seconds longer (as keystore_rotate). *rotated gets how many
+ * keys were created; the caller reloads ks to publish them. Blocks on the store. */
+int keystore_auto_rotate(struct keystore *ks, struct store_conn *db, const char *const *algs, size_t nalgs,
+                         int64_t now, int64_t period, int64_t ahead, int64_t max_token_ttl, size_t *rotated,
+                         struct errbuf *err);
 
 /* The JWKS document ({"keys":[...]}, public parts: kty, kid, alg, use "sig", and n/e, crv/x/y or crv/x)
  * of every published key, rebuilt on load/reload and once a key passes its unpublish_at. Copied into the
@@ -84,6 +116,12 @@ struct keystore_info {
 };
 int keystore_list(struct store_conn *db, struct arena *a, int64_t now, struct keystore_info **out, size_t *n,
                   struct errbuf *err);
+/* One key of keystore_list as JSON (`ostiary keys list`, the admin API): kid, alg, state, created_at,
+ * sign_from, retired_at and unpublish_at (null when not set). New reference. */
+json_t *keystore_info_json(const struct keystore_info *k);
+/* The keys that sign at `now` as this keystore has them loaded (one per alg, state "current"), without a
+ * store read: for the metrics. Returns how many; *out is arena memory. */
+size_t keystore_signing(struct keystore *ks, struct arena *a, int64_t now, struct keystore_info **out);
 
 /* ---- Internal to src/jose/ (keystore.c owns the keys; jws.c and jwk.c use them). Other modules must
  * not call these. ---- */

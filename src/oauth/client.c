@@ -223,6 +223,70 @@ char *client_metadata_json(const struct client *c)
     return s;
 }
 
+json_t *client_to_json(const struct store_client *sc, bool state, bool *unreadable)
+{
+    json_t *out = json_object();
+    json_object_set_new(out, "client_id", json_string(sc->client_id));
+    json_t *m = json_loads(sc->metadata != NULL ? sc->metadata : "{}", JSON_REJECT_DUPLICATES, NULL);
+    bool bad = !json_is_object(m);
+    if (!bad) {
+        /* A stored secret would be a bug elsewhere; it is dropped here all the same, so nothing shows one. */
+        json_object_del(m, "client_secret");
+        json_object_del(m, "client_secret_sha256");
+        json_object_del(m, "client_id");
+        json_object_update(out, m);
+    }
+    json_decref(m);
+    if (state) {
+        json_object_set_new(out, "has_secret", json_boolean(sc->has_secret));
+        json_object_set_new(out, "from_config", json_boolean(sc->from_config));
+        json_object_set_new(out, "created_at", json_integer(sc->created_at));
+        json_object_set_new(out, "updated_at", json_integer(sc->updated_at));
+    }
+    if (unreadable != NULL)
+        *unreadable = bad;
+    return out;
+}
+
+bool client_secret_given(const char *secret, const char *sha256_b64, struct arena *a,
+                         uint8_t out[STORE_HASH_LEN])
+{
+    unsigned char *raw;
+    size_t rawlen;
+    if (secret != NULL) {
+        store_hash(secret, strlen(secret), out);
+        return true;
+    }
+    if (sha256_b64 == NULL || b64_decode(a, sha256_b64, strlen(sha256_b64), &raw, &rawlen) != 0 ||
+        rawlen != STORE_HASH_LEN)
+        return false;
+    memcpy(out, raw, STORE_HASH_LEN);
+    return true;
+}
+
+char *client_secret_set(struct store_client *sc, enum client_auth_method m, const uint8_t *given,
+                        bool renew, struct arena *a)
+{
+    if (m == CLIENT_AUTH_NONE) {
+        /* A public client authenticates with nothing: keeping an old hash around would only mislead. */
+        sc->has_secret = false;
+        memset(sc->secret_hash, 0, sizeof(sc->secret_hash));
+        return NULL;
+    }
+    if (given != NULL) {
+        sc->has_secret = true;
+        memcpy(sc->secret_hash, given, STORE_HASH_LEN);
+        return NULL;
+    }
+    if (sc->has_secret && !renew)
+        return NULL;
+    /* 256 bits, so a fast hash is enough at rest (client secrets are stored as SHA-256). */
+    char *secret = rand_token(a, 32);
+    store_hash(secret, strlen(secret), sc->secret_hash);
+    sc->has_secret = true;
+    return secret;
+}
+
 int clients_apply_config(struct store_conn *db, const struct config *cfg, struct errbuf *err)
 {
     struct arena *a = arena_new(8192);
@@ -292,8 +356,8 @@ int clients_apply_config(struct store_conn *db, const struct config *cfg, struct
 /* ---- per-worker cache of client rows ----
  * Every token, introspection and revocation request looks its client up; a small direct-mapped cache per
  * worker thread saves the store read. Entries live CLIENT_CACHE_TTL seconds, so a change made with the
- * CLI or by another instance (new secret, deletion) takes effect within that time. No locking: each
- * worker owns its cache. */
+ * CLI or by another instance (new secret, deletion) takes effect within that time; one made through this
+ * process's admin API at once (app->clients_generation). No locking: each worker owns its cache. */
 #define CLIENT_CACHE_SLOTS 64
 #define CLIENT_CACHE_TTL 5
 
@@ -304,6 +368,7 @@ struct client_cache_entry {
     bool from_config;
     uint8_t secret_hash[STORE_HASH_LEN];
     int64_t fetched_at;
+    unsigned generation; /* app->clients_generation when fetched */
 };
 
 struct client_cache {
@@ -338,9 +403,10 @@ int client_lookup(struct worker *w, struct arena *a, const char *client_id, stru
             abort();
     }
     int64_t now = clock_now();
+    unsigned gen = atomic_load_explicit(&w->app->clients_generation, memory_order_relaxed);
     struct client_cache_entry *e = &w->clients->slots[slot_of(client_id)];
     if (e->client_id != NULL && strcmp(e->client_id, client_id) == 0 && now - e->fetched_at < CLIENT_CACHE_TTL &&
-        now >= e->fetched_at) {
+        now >= e->fetched_at && e->generation == gen) {
         memset(out, 0, sizeof(*out));
         out->client_id = arena_strdup(a, e->client_id);
         out->metadata = arena_strdup(a, e->metadata);
@@ -362,6 +428,7 @@ int client_lookup(struct worker *w, struct arena *a, const char *client_id, stru
     e->from_config = out->from_config;
     memcpy(e->secret_hash, out->secret_hash, STORE_HASH_LEN);
     e->fetched_at = now;
+    e->generation = gen;
     return 0;
 }
 

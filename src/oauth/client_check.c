@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "app.h"
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/str.h"
@@ -73,12 +74,15 @@ static bool in_list(const char *s, const char *const *list, size_t n)
     return false;
 }
 
+/* An API of the configuration, or the built-in admin API when there is an admin listener. */
 static bool is_resource(const struct config *cfg, const char *id)
 {
     for (unsigned i = 0; i < cfg->n_resources; i++)
         if (cfg->resources[i].identifier != NULL && strcmp(cfg->resources[i].identifier, id) == 0)
             return true;
-    return false;
+    size_t n = cfg->issuer != NULL ? strlen(cfg->issuer) : 0;
+    return cfg->admin.listen != NULL && n > 0 && strncmp(id, cfg->issuer, n) == 0 &&
+           strcmp(id + n, ADMIN_API_PATH) == 0;
 }
 
 /* A copy of a list in a, for struct client (whose lists are not const). */
@@ -397,6 +401,72 @@ void client_meta_from_json(json_t *o, struct arena *a, struct client_meta *m)
     m->post_logout_redirect_uris = json_strs(o, "post_logout_redirect_uris", a);
     m->pkce_methods = json_strs(o, "pkce_methods", a);
     m->introspection_resources = json_strs(o, "introspection_resources", a);
+}
+
+/* The JSON type each metadata field takes: the declaration's (CONFIG_CLIENT) with require_pkce a boolean. */
+enum meta_json_type { META_STR, META_U32, META_LIST, META_BOOL };
+#define META_JSON_ROW(name, type, def, min, max, flags, doc) {#name, META_JSON_##type},
+#define META_JSON_STR META_STR
+#define META_JSON_U32 META_U32
+#define META_JSON_LIST META_LIST
+static const struct {
+    const char *name;
+    enum meta_json_type type;
+} meta_json_fields[] = {CONFIG_CLIENT(META_JSON_ROW)};
+
+static const char *const meta_json_type_names[] = {"a string", "a non-negative integer",
+                                                    "an array of strings", "a boolean"};
+
+int client_meta_from_json_strict(json_t *o, struct arena *a, struct client_meta *m, struct client_problem *p)
+{
+    memset(p, 0, sizeof(*p));
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v)
+    {
+        size_t f = 0;
+        while (f < sizeof(meta_json_fields) / sizeof(meta_json_fields[0]) &&
+               strcmp(meta_json_fields[f].name, key) != 0)
+            f++;
+        if (f == sizeof(meta_json_fields) / sizeof(meta_json_fields[0])) {
+            char buf[STR_SHOWN_SIZE];
+            p->field = "";
+            p->index = -1;
+            p->error = "invalid_client_metadata";
+            snprintf(p->reason, sizeof(p->reason), "unknown client metadata field '%s'", str_shown(key, buf));
+            return -1;
+        }
+        const char *field = meta_json_fields[f].name;
+        enum meta_json_type t = strcmp(field, "require_pkce") == 0 ? META_BOOL : meta_json_fields[f].type;
+        bool ok = json_is_null(v) || (t == META_STR && json_is_string(v)) ||
+                  (t == META_BOOL && json_is_boolean(v)) ||
+                  (t == META_U32 && json_is_integer(v) && json_integer_value(v) >= 0 &&
+                   json_integer_value(v) <= UINT32_MAX);
+        if (t == META_LIST && json_is_array(v)) {
+            size_t i;
+            json_t *item;
+            ok = true;
+            json_array_foreach(v, i, item)
+            {
+                if (!json_is_string(item))
+                    return fail(p, field, (int)i, "must be a string");
+            }
+        }
+        if (!ok)
+            return fail(p, field, -1, "must be %s", meta_json_type_names[t]);
+    }
+    client_meta_from_json(o, a, m);
+    m->client_id = json_string_value(json_object_get(o, "client_id"));
+    m->client_secret = json_string_value(json_object_get(o, "client_secret"));
+    m->client_secret_sha256 = json_string_value(json_object_get(o, "client_secret_sha256"));
+    return 0;
+}
+
+void client_meta_default_grants(struct client_meta *m)
+{
+    static const char *const code[] = {"authorization_code"};
+    if (m->grant_types.n == 0)
+        m->grant_types = (struct meta_list){m->redirect_uris.n > 0 ? code : machine_grants, 1};
 }
 
 /* ---- clients[] of the configuration -------------------------------------------------------------------- */

@@ -100,7 +100,7 @@ static json_t *metadata(const struct app *app, bool plain)
     /* scopes_supported: the OpenID scopes, then the scopes of every configured API, once each. */
     json_t *scopes = str_array(oidc_scopes, 6);
     for (size_t i = 0; i < app->n_resources; i++)
-        for (size_t k = 0; k < app->resources[i].n_scopes; k++)
+        for (size_t k = 0; !app->resources[i].client_credentials_only && k < app->resources[i].n_scopes; k++)
             append_unique(scopes, app->resources[i].scopes[k]);
     json_object_set_new(o, "scopes_supported", scopes);
     /* The ID token's own claims, then the user claims (which start with sub again). */

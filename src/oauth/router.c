@@ -3,11 +3,13 @@
  * the endpoints browser clients call, and which requests run on the login pool. Unknown paths get a JSON
  * 404. Once the store is lost (app_store_ok), the endpoints that need it answer 503 and only what is
  * served from memory still works. */
+#include <pthread.h>
 #include <string.h>
 
 #include "admin/admin.h"
 #include "app.h"
 #include "core/arena.h"
+#include "core/metrics.h"
 #include "oauth/authorize.h"
 #include "oauth/endpoints.h"
 #include "oauth/frontchannel.h"
@@ -85,6 +87,27 @@ static const struct app_route not_found = {.suffix = "", .fn = send_not_found, .
 /* Whatever comes on the admin listener: the admin API, which has its own paths and methods
  * (admin/admin.h). The main listener never serves it. */
 static const struct app_route admin_api = {.suffix = "", .fn = admin_handle, .kind = ROUTE_MEMORY};
+
+#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* The metrics label of each row of routes[] (its suffix), registered once; not_found is 0, "unmatched". */
+static unsigned route_ids[N_ROUTES];
+static pthread_once_t route_ids_once = PTHREAD_ONCE_INIT;
+
+static void route_ids_register(void)
+{
+    for (size_t i = 0; i < N_ROUTES; i++)
+        route_ids[i] = metrics_route_register(routes[i].suffix);
+}
+
+/* Tags req with the metrics label of its route (core/metrics.h: requests by route). */
+static void route_tag(struct http_req *req, const struct app_route *r)
+{
+    if (r < routes || r >= routes + N_ROUTES)
+        return;
+    pthread_once(&route_ids_once, route_ids_register);
+    req->route_id = route_ids[r - routes];
+}
 
 static const struct app_route *route_match(const struct http_req *req)
 {
@@ -168,6 +191,7 @@ void app_handle(struct http_req *req)
 {
     const struct app_route *r = req->route != NULL ? req->route : route_match(req);
     req->route = r;
+    route_tag(req, r);
     if (r == &not_found || r == &admin_api) {
         r->fn(req);
         return;
@@ -193,11 +217,17 @@ void app_handle(struct http_req *req)
 bool app_offload(struct http_req *req)
 {
     req->route = route_match(req);
+    /* The admin API's password and key routes: its own table says which (admin.h). */
+    if (req->route == &admin_api)
+        return admin_offload(req);
     return (req->route->pool & method_bit(req->method)) != 0;
 }
 
 void app_busy(struct http_req *req, unsigned retry_after_s)
 {
     /* Only requests of a route with a pool are offloaded, and each such route says how to refuse. */
-    req->route->busy(req, retry_after_s);
+    if (req->route == &admin_api)
+        admin_busy(req, retry_after_s);
+    else
+        req->route->busy(req, retry_after_s);
 }

@@ -36,6 +36,9 @@ int session_load(struct http_req *req, struct session *out, struct errbuf *err);
 /* Starts a session for user_id (revoking `previous` if given, to avoid fixation) and sets the cookie. */
 int session_create(struct http_req *req, const char *user_id, const char *amr, const struct session *previous,
                    struct session *out, struct errbuf *err);
+/* A login session's store row as JSON (the admin API): sid, auth_time, acr, amr, created_at, expires_at;
+ * never the cookie or its hash. New reference. */
+json_t *session_row_json(const struct store_token *t);
 /* Revokes the session and clears the cookie. */
 int session_end(struct http_req *req, const struct session *s, struct errbuf *err);
 

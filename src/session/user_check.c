@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "core/config.h"
 #include "core/str.h"
 #include "core/validate.h"
@@ -123,6 +125,51 @@ int user_name_check(const char *field, const char *s, struct user_problem *p)
                     str_shown(s, buf));
     return fail(p, field, "required, 1 to %u visible ASCII characters, got '%s'", USER_NAME_MAX,
                 str_shown(s, buf));
+}
+
+int user_claim_set(json_t *claims, const char *key, const char *value, struct user_problem *p)
+{
+    char buf[STR_SHOWN_SIZE];
+    if (strncmp(key, "address.", 8) == 0) {
+        int part = oidc_address_part_find(key + 8);
+        if (part < 0) {
+            fail(p, key,
+                 "unknown address part '%s' (formatted, street_address, locality, region, postal_code, "
+                 "country)",
+                 str_shown(key + 8, buf));
+            return USER_CLAIM_UNKNOWN;
+        }
+        json_t *addr = json_object_get(claims, "address");
+        if (!json_is_object(addr)) {
+            addr = json_object();
+            json_object_set_new(claims, "address", addr);
+        }
+        if (value[0] == '\0') {
+            json_object_del(addr, key + 8);
+            if (json_object_size(addr) == 0)
+                json_object_del(claims, "address");
+            return 0;
+        }
+        if (user_address_check(part, value, p) != 0)
+            return -1;
+        json_object_set_new(addr, key + 8, json_string(value));
+        return 0;
+    }
+    const struct oidc_claim *c = oidc_claim_find(key);
+    if (c == NULL || c->kind == CLAIM_TIME || c->kind == CLAIM_ADDRESS) {
+        fail(p, "claims", "'%s' is not a settable standard claim", str_shown(key, buf));
+        return USER_CLAIM_UNKNOWN;
+    }
+    if (value[0] == '\0') {
+        json_object_del(claims, key);
+        return 0;
+    }
+    if (user_claim_check(c, value, p) != 0)
+        return -1;
+    json_object_set_new(claims, key,
+                        c->kind == CLAIM_BOOL ? json_boolean(strcmp(value, "true") == 0)
+                                              : json_string(value));
+    return 0;
 }
 
 const char *cfg_user_claim(const struct cfg_user *u, const struct oidc_claim *c)

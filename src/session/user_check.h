@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "core/claims.h"
 #include "core/err.h"
 
@@ -48,6 +50,14 @@ int user_address_check(int part, const char *value, struct user_problem *p);
 /* A username (1 to 255 visible ASCII characters, required) or an id (the OIDC sub, likewise). field is
  * "username" or "id". 0, or -1 with *p filled. */
 int user_name_check(const char *field, const char *s, struct user_problem *p);
+
+/* Sets claim `key` of a user's claims object from its text form, by the checks above: a claim of the table
+ * other than address and updated_at, or an address part as "address.<part>" (the address object made, or
+ * dropped once empty). A boolean claim takes "true" or "false"; an empty value removes the claim. 0;
+ * USER_CLAIM_UNKNOWN when key names no settable claim; -1 when the value is refused; *p says why. The
+ * same rules for `ostiary user` and the admin API. */
+#define USER_CLAIM_UNKNOWN (-2)
+int user_claim_set(json_t *claims, const char *key, const char *value, struct user_problem *p);
 
 /* A claim of a configured user: the text value (a boolean as "true"/"false"), NULL when absent; NULL for
  * address and updated_at (see cfg_user_address_part). */

@@ -12,6 +12,7 @@
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/rand.h"
 #include "core/str.h"
 #include "session/user_check.h"
@@ -364,6 +365,64 @@ static int remove_stale(struct store_conn *db, struct arena *a, const struct con
     return rc;
 }
 
+int user_logout_everywhere(struct store_conn *db, const char *user_id, int64_t now, struct errbuf *err)
+{
+    int rc = store_token_revoke_sub(db, user_id, STORE_TOKEN_SESSION, now, err);
+    if (rc == 0)
+        rc = store_token_revoke_sub(db, user_id, STORE_TOKEN_REFRESH, now, err);
+    return rc;
+}
+
+int user_consent_revoke(struct store_conn *db, const char *user_id, const char *client_id, int64_t now,
+                        struct errbuf *err)
+{
+    int rc = store_consent_delete(db, user_id, client_id, err);
+    /* Without a client, what the user granted is gone altogether: so are the refresh tokens it yielded. */
+    if (rc == 0 && client_id == NULL)
+        rc = store_token_revoke_sub(db, user_id, STORE_TOKEN_REFRESH, now, err);
+    return rc;
+}
+
+json_t *consent_to_json(const struct store_consent *cs)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "client_id", json_string(cs->client_id));
+    json_object_set_new(o, "scope", json_string(cs->scope != NULL ? cs->scope : ""));
+    json_object_set_new(o, "resources", json_string(cs->resources != NULL ? cs->resources : ""));
+    json_object_set_new(o, "created_at", json_integer(cs->created_at));
+    json_object_set_new(o, "updated_at", json_integer(cs->updated_at));
+    return o;
+}
+
+json_t *user_claims_json(const struct store_user *u, bool *unreadable)
+{
+    json_t *claims = json_loads(u->claims != NULL ? u->claims : "{}", JSON_REJECT_DUPLICATES, NULL);
+    bool bad = !json_is_object(claims);
+    if (bad) {
+        json_decref(claims);
+        claims = json_object();
+    }
+    if (unreadable != NULL)
+        *unreadable = bad;
+    return claims;
+}
+
+json_t *user_to_json(const struct store_user *u, bool *unreadable)
+{
+    json_t *claims = user_claims_json(u, unreadable);
+    json_t *o = json_object();
+    json_object_set_new(o, "username", json_string(u->username));
+    json_object_set_new(o, "id", json_string(u->id));
+    json_object_set_new(o, "disabled", json_boolean(u->disabled));
+    json_object_set_new(o, "has_password",
+                        json_boolean(u->password_hash != NULL && u->password_hash[0] != '\0'));
+    json_object_set_new(o, "from_config", json_boolean(u->from_config));
+    json_object_set_new(o, "claims", claims);
+    json_object_set_new(o, "created_at", json_integer(u->created_at));
+    json_object_set_new(o, "updated_at", json_integer(u->updated_at));
+    return o;
+}
+
 int users_apply_config(struct store_conn *db, const struct config *cfg, struct errbuf *err)
 {
     struct arena *a = arena_new(16384);
@@ -636,6 +695,8 @@ int64_t login_limiter_check(struct login_limiter *l, const char *username, const
     w = max64(w, lim_wait(lim_find(l, k.addr), now));
     w = max64(w, lim_wait(lim_find(l, k.who), now));
     pthread_mutex_unlock(&l->mu);
+    if (w > 0)
+        metrics_login_delayed();
     return w;
 }
 
@@ -651,6 +712,7 @@ void login_limiter_failure(struct login_limiter *l, const char *username, const 
     lim_fail(l, k.addr, wide_max, now);
     lim_fail(l, k.who, device != NULL ? l->max_failures : wide_max, now);
     pthread_mutex_unlock(&l->mu);
+    metrics_login_failure();
 }
 
 static void lim_clear(struct login_limiter *l, const uint8_t key[LIMITER_KEY_LEN])

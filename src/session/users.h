@@ -24,6 +24,31 @@ char *user_password_hash(const char *password, size_t len);
  * never matches (but still costs about the same time, so absent users are not detectable by timing). */
 bool user_password_verify(const char *encoded, const char *password, size_t len);
 
+/* The longest password accepted (bytes): the configuration file's limit on a value. */
+#define USER_PASSWORD_MAX 4096u
+
+/* Logs the user out everywhere: revokes its login sessions and refresh tokens (what disabling, deleting
+ * or a new password does). Access tokens expire on their own (minutes); userinfo refuses a disabled or
+ * deleted user anyway. Inside or outside the caller's group. 0, or the store's error. */
+int user_logout_everywhere(struct store_conn *db, const char *user_id, int64_t now, struct errbuf *err);
+
+/* Forgets the consent the user gave client_id (ERR_NOTFOUND if none), or all of the user's consents with
+ * client_id NULL, which also revokes the refresh tokens they yielded: the user is asked again. For
+ * `ostiary consent revoke` and the admin API. 0, or the store's error. */
+int user_consent_revoke(struct store_conn *db, const char *user_id, const char *client_id, int64_t now,
+                        struct errbuf *err);
+/* A consent as JSON: client_id, scope and resources (space-separated), created_at, updated_at. */
+json_t *consent_to_json(const struct store_consent *cs);
+
+/* The stored claims of u as a JSON object; claims that are not one give {} and set *unreadable
+ * (optional). New reference owned by the caller. */
+json_t *user_claims_json(const struct store_user *u, bool *unreadable);
+
+/* A stored user as JSON, for the CLI and the admin API: username, id, disabled, has_password (never the
+ * hash), from_config, claims, created_at, updated_at. Claims that are not a JSON object show as {} and set
+ * *unreadable (optional). New reference owned by the caller. */
+json_t *user_to_json(const struct store_user *u, bool *unreadable);
+
 /* Looks a user up by username and checks the password. On success fills *out (arena memory) and returns
  * 0; ERR_NOTFOUND for unknown user, wrong password or disabled user (callers cannot tell which, by
  * design); the store's error code on storage failure (err set; ERR_UNAVAILABLE while it is

@@ -86,6 +86,8 @@ enum stmt_id {
     S_CONSENT_DELETE_ALL,
     S_CONSENT_LIST,
     S_TOKEN_REVOKE_SUB,
+    S_TOKEN_LIST_SUB,
+    S_TOKEN_REVOKE_CLIENT,
     S_TOKEN_SCAN,
     S_JTI_SCAN,
     S__COUNT
@@ -179,6 +181,14 @@ static const struct {
     [S_TOKEN_REVOKE_SUB] = {"UPDATE tokens SET revoked_at = $1 WHERE sub = $2 AND kind = $3 AND revoked_at = 0"
                             " AND exp > $1",
                             false},
+    /* tokens_sub again; at most $4 rows, oldest first. */
+    [S_TOKEN_LIST_SUB] = {"SELECT " TOKEN_READ_COLS " FROM tokens WHERE sub = $1 AND kind = $2"
+                          " AND revoked_at = 0 AND exp > $3 ORDER BY iat, hash LIMIT $4",
+                          true},
+    /* The partial index tokens_client (migration 4): the same condition on grant_id. */
+    [S_TOKEN_REVOKE_CLIENT] = {"UPDATE tokens SET revoked_at = $1 WHERE client_id = $2"
+                               " AND grant_id IS NOT NULL AND revoked_at = 0 AND exp > $1",
+                               false},
     /* Pages in primary-key order; the empty bytea sorts before every hash (the first page). */
     [S_TOKEN_SCAN] = {"SELECT " TOKEN_READ_COLS " FROM tokens WHERE hash > $1 AND exp > $2 AND revoked_at = 0"
                       " ORDER BY hash LIMIT $3",
@@ -1198,6 +1208,27 @@ static int pg_token_revoke_sub(struct store_conn *base, const char *sub, int kin
     return run_cmd(conn_of(base), S_TOKEN_REVOKE_SUB, &p, NULL, err);
 }
 
+static int pg_token_list_sub(struct store_conn *base, struct arena *a, const char *sub, int kind, int64_t now,
+                             size_t limit, struct store_token **out, size_t *n, struct errbuf *err)
+{
+    struct params p = {0};
+    p_text(&p, sub);
+    p_i64(&p, kind);
+    p_i64(&p, now);
+    p_i64(&p, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+    return select_all(conn_of(base), S_TOKEN_LIST_SUB, &p, a, read_token, sizeof(**out), (void **)out, n,
+                      err);
+}
+
+static int pg_token_revoke_client(struct store_conn *base, const char *client_id, int64_t now,
+                                  struct errbuf *err)
+{
+    struct params p = {0};
+    p_i64(&p, now);
+    p_text(&p, client_id);
+    return run_cmd(conn_of(base), S_TOKEN_REVOKE_CLIENT, &p, NULL, err);
+}
+
 /* ---- revoked jtis ---- */
 
 static int pg_jti_revoke(struct store_conn *base, const char *jti, int64_t exp, struct errbuf *err)
@@ -1380,6 +1411,13 @@ static int pg_gc(struct store_conn *base, int64_t now, int limit, int *removed, 
     return rc;
 }
 
+/* The server's write-ahead log is the database's business, shared with whatever else it serves: not
+ * reported (the metrics leave the gauge out). */
+static int64_t pg_wal_bytes(struct store *base)
+{
+    return -1;
+}
+
 /* ---- copying ---- */
 
 static int pg_token_scan(struct store_conn *base, struct arena *a, const uint8_t *after, int64_t now, int limit,
@@ -1447,6 +1485,9 @@ const struct store_ops store_postgres_ops = {
     .consent_delete = pg_consent_delete,
     .consent_list = pg_consent_list,
     .token_revoke_sub = pg_token_revoke_sub,
+    .token_list_sub = pg_token_list_sub,
+    .token_revoke_client = pg_token_revoke_client,
+    .wal_bytes = pg_wal_bytes,
     .gc = pg_gc,
     .token_scan = pg_token_scan,
     .jti_scan = pg_jti_scan,

@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "core/metrics.h"
 #include "core/arena.h"
 #include "core/str.h"
 #include "core/banned.h"
@@ -45,6 +46,16 @@ int store_open_flags(const char *dsn, unsigned flags, struct store **out, struct
     return ERR_INVALID;
 }
 
+#define STORE_OP_NAME_(name) #name,
+const char *const store_op_names[STORE_OP__COUNT] = {STORE_OPS(STORE_OP_NAME_)};
+#undef STORE_OP_NAME_
+_Static_assert(STORE_OP__COUNT <= METRICS_STORE_OPS_MAX, "core/metrics.h counts every store op");
+
+int store_observe_(enum store_op op, int64_t t0, int rc)
+{
+    metrics_store_call(op, clock_mono_us() - t0, rc < 0 && rc != ERR_NOTFOUND && rc != ERR_CONFLICT);
+    return rc;
+}
 
 const char *store_dsn_redacted(struct arena *a, const char *dsn)
 {

@@ -444,6 +444,24 @@ TEST(config_validate_secret)
 }
 
 
+TEST(config_validate_key_rotation)
+{
+    struct errbuf err;
+    /* Off by default: publish_ahead alone is not checked. */
+    ASSERT_EQ(load_validate("keys: { publish_ahead: 0 }\n", &err), 0);
+    ASSERT_EQ(load_validate("keys: { rotation_period: 7776000 }\n", &err), 0);
+    ASSERT_EQ(load_validate("keys: { rotation_period: 10, publish_ahead: 5, reload_interval: 5 }\n", &err),
+              0);
+    ASSERT(load_validate("keys: { rotation_period: 7776000, publish_ahead: 30 }\n", &err) != 0);
+    ASSERT(contains(err.msg, "1:50: keys.publish_ahead: must be at least keys.reload_interval (60)"));
+    ASSERT(load_validate("keys: { rotation_period: 3600 }\n", &err) != 0);
+    ASSERT(contains(err.msg,
+                    "keys.rotation_period: must be longer than keys.publish_ahead (86400), got 3600"));
+    ASSERT(load_validate("keys: { rotation_period: 3600, publish_ahead: 3600 }\n", &err) != 0);
+    ASSERT(contains(err.msg, "keys.rotation_period: must be longer than keys.publish_ahead (3600)"));
+}
+
+
 TEST(config_validate_resource_format)
 {
     struct errbuf err;
@@ -800,5 +818,6 @@ TESTS(T(config_yaml_refusals_with_positions), T(config_positions_follow_the_valu
       T(config_env_overrides), T(config_env_bad_value), T(config_env_unknown_variable),
       T(config_validate_http_issuer), T(config_validate_issuer_path), T(config_validate_listen), T(config_validate_admin_listen),
       T(config_validate_misc_keys), T(config_validate_bad_alg), T(config_validate_secret),
+      T(config_validate_key_rotation),
       T(config_validate_resource_format), T(config_set_str_replaces), T(config_interactive_sections_load),
       T(config_env_interactive_keys), T(config_users_load), T(config_users_too_many), T(config_trusted_proxies))
