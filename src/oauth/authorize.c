@@ -17,6 +17,7 @@
 #include "core/rand.h"
 #include "core/str.h"
 #include "http/http.h"
+#include "oauth/claims_request.h"
 #include "oauth/client.h"
 #include "oauth/frontchannel.h"
 #include "oauth/pkce.h"
@@ -304,6 +305,27 @@ static struct oauth_error check_response_type(struct arena *a, const struct form
     return OAUTH_OK;
 }
 
+/* The claims parameter (OIDC Core §5.5): parsed (claims_request.c), and an essential acr this server cannot
+ * meet refused at once: §5.5.1.1 makes it a failed authentication, and no sign-in here gives another acr
+ * than SESSION_ACR_PASSWORD. */
+static struct oauth_error check_claims(struct arena *a, const struct form *f, struct authz_request *ar)
+{
+    ar->claims = form_get_dup(a, f, "claims");
+    if (ar->claims == NULL)
+        return OAUTH_OK;
+    ar->claims_req = arena_alloc(a, sizeof(*ar->claims_req));
+    const char *why;
+    if (claims_request_parse(a, ar->claims, strlen(ar->claims), ar->claims_req, &why) != 0)
+        return (struct oauth_error){OAUTH_ERR_INVALID_REQUEST, why, 0, NULL};
+    for (int t = 0; t < CLAIMS_TARGETS; t++) {
+        const struct claim_request *acr = claims_request_find(ar->claims_req, (enum claims_target)t, "acr");
+        if (acr != NULL && acr->essential && !claim_request_allows(acr, SESSION_ACR_PASSWORD))
+            return OAUTH_ERROR(ACCESS_DENIED, "the essential acr cannot be met: this server signs users in "
+                                              "with urn:ostiary:acr:password only (OpenID Connect Core 5.5.1.1)");
+    }
+    return OAUTH_OK;
+}
+
 /* Every other parameter, once errors may be redirected. */
 static struct oauth_error validate_rest(const struct http_req *req, const struct form *f, const struct client *c,
                                         struct authz_request *ar)
@@ -342,6 +364,9 @@ static struct oauth_error validate_rest(const struct http_req *req, const struct
         return OAUTH_ERROR(INVALID_REQUEST, "id_token_hint is not a valid ID token of this issuer");
     ar->ui_locales = form_get_dup(a, f, "ui_locales");
     ar->acr_values = form_get_dup(a, f, "acr_values");
+    struct oauth_error ce = check_claims(a, f, ar);
+    if (oauth_failed(ce))
+        return ce;
 
     /* Scope. */
     const char *scope = form_get_dup(a, f, "scope");
@@ -491,6 +516,7 @@ static void request_params(struct arena *a, const struct authz_request *ar, stru
     add_param(out, "ui_locales", ar->ui_locales);
     add_param(out, "acr_values", ar->acr_values);
     add_param(out, "resource", ar->resource);
+    add_param(out, "claims", ar->claims);
 }
 
 void authz_validate_parked(const struct http_req *req, const struct authz_request *parked,
@@ -535,6 +561,7 @@ json_t *authz_request_to_json(const struct authz_request *ar)
     set_opt(o, "ui_locales", ar->ui_locales);
     set_opt(o, "acr_values", ar->acr_values);
     set_opt(o, "resource", ar->resource);
+    set_opt(o, "claims", ar->claims);
     return o;
 }
 
@@ -566,6 +593,7 @@ int authz_request_from_json(struct arena *a, json_t *o, struct authz_request *ar
     ar->ui_locales = jstr(a, o, "ui_locales");
     ar->acr_values = jstr(a, o, "acr_values");
     ar->resource = jstr(a, o, "resource");
+    ar->claims = jstr(a, o, "claims"); /* parsed again by authz_validate_parked */
     return ar->client_id != NULL && ar->redirect_uri != NULL && ar->scope != NULL ? 0 : -1;
 }
 
@@ -580,12 +608,42 @@ static const char *id_token_hint_sub(struct http_req *req, const char *hint)
     return json_string_value(json_object_get(claims, "sub"));
 }
 
-/* Remembered consent covers the request? */
+json_t *authz_claims_beyond_scope(struct arena *a, const struct authz_request *ar)
+{
+    json_t *out = json_array();
+    json_t *grant = claims_request_grant(ar->claims_req);
+    struct scope_set scopes;
+    if (scope_parse(a, ar->scope, strlen(ar->scope), &scopes) != 0)
+        scopes = (struct scope_set){0};
+    for (int t = 0; t < CLAIMS_TARGETS; t++) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(claims_grant_names(grant, (enum claims_target)t), i, v)
+        {
+            const char *name = json_string_value(v);
+            const char *scope = user_claim_scope(name);
+            bool listed = false;
+            size_t k;
+            json_t *w;
+            json_array_foreach(out, k, w) listed |= strcmp(json_string_value(w), name) == 0;
+            if (!listed && (scope == NULL || !scope_has(&scopes, scope)))
+                json_array_append_new(out, json_string(name));
+        }
+    }
+    json_decref(grant);
+    return out;
+}
+
+/* Remembered consent covers the request? It remembers scopes and APIs: claims named one by one beyond the
+ * requested scopes (the claims parameter) are asked every time. */
 static bool consent_covers(struct http_req *req, const char *user_id, const struct authz_request *ar)
 {
     struct store_consent cs;
     struct errbuf err;
-    if (store_consent_get(req->worker->db, req->arena, user_id, ar->client_id, &cs, &err) != 0)
+    json_t *beyond = authz_claims_beyond_scope(req->arena, ar);
+    bool more = json_array_size(beyond) > 0;
+    json_decref(beyond);
+    if (more || store_consent_get(req->worker->db, req->arena, user_id, ar->client_id, &cs, &err) != 0)
         return false;
     struct scope_set have, want;
     if (scope_parse(req->arena, cs.scope, strlen(cs.scope), &have) != 0 ||
@@ -662,7 +720,9 @@ static void code_row(struct http_req *req, const struct client *c, const struct 
     set_opt(d, "acr", s->acr);
     json_object_set(d, "amr", s->amr != NULL ? s->amr : json_array());
     json_object_set_new(d, "offline", json_boolean(offline));
-    json_object_set_new(d, "claims_in_id_token", json_false());
+    json_t *claims = claims_request_grant(ar->claims_req);
+    if (claims != NULL)
+        json_object_set_new(d, "claims", claims);
     char *text = json_dumps(d, JSON_COMPACT);
     json_decref(d);
     memset(t, 0, sizeof(*t));
@@ -681,7 +741,8 @@ static void code_row(struct http_req *req, const struct client *c, const struct 
 
 /* The ID token of the authorization endpoint (OIDC Core §3.2.2.10, §3.3.2.11): nonce, c_hash with a code,
  * at_hash with an access token, s_hash with a state. When no access token is issued at all (response_type
- * id_token), it carries the claims of the granted scopes (§5.4). NULL after sending nothing: *e says why. */
+ * id_token), it carries the claims of the granted scopes (§5.4); always those the claims parameter names
+ * for the ID token (§5.5). NULL after sending nothing: *e says why. */
 static const char *front_id_token(struct http_req *req, const struct client *c, const struct authz_request *ar,
                                   const struct session *s, const struct scope_set *granted, const char *code,
                                   const char *access_token, int64_t now, struct oauth_error *e)
@@ -689,19 +750,26 @@ static const char *front_id_token(struct http_req *req, const struct client *c, 
     struct worker *w = req->worker;
     struct errbuf err;
     json_t *claims = NULL;
-    if (!(ar->response_parts & (RESPONSE_CODE | RESPONSE_TOKEN))) {
+    bool scope_claims = !(ar->response_parts & (RESPONSE_CODE | RESPONSE_TOKEN));
+    json_t *grant = claims_request_grant(ar->claims_req);
+    json_t *named = claims_grant_names(grant, CLAIMS_ID_TOKEN);
+    if (scope_claims || named != NULL) {
         struct store_user u;
         int rc = store_user_get(w->db, req->arena, s->user_id, &u, &err);
         if (rc == ERR_NOTFOUND || (rc == 0 && u.disabled)) {
+            json_decref(grant);
             *e = OAUTH_ERROR(ACCESS_DENIED, "the signed-in user no longer exists or is disabled");
             return NULL;
         }
         if (rc != 0) {
+            json_decref(grant);
             *e = oauth_store_failed(req, "user_get", rc, &err);
             return NULL;
         }
-        claims = user_claims_for_scope(&u, granted->v, granted->n);
+        claims =
+            user_claims_select(&u, scope_claims ? granted->v : NULL, scope_claims ? granted->n : 0, named);
     }
+    json_decref(grant);
     struct id_token_req ir = {0};
     ir.client = c;
     ir.sub = s->user_id;
@@ -778,6 +846,9 @@ static void issue_response(struct http_req *req, const struct client *c, const s
         r.scope = scope;
         r.res = ar->resource != NULL ? app_resource(w->app, ar->resource) : NULL;
         r.grant_id = grant_id;
+        json_t *grant = claims_request_grant(ar->claims_req);
+        r.data = token_access_data(a, grant);
+        json_decref(grant);
         r.now = now;
         if (token_mint_access(w, a, &r, &at, &err) != 0) {
             log_error("token_issue_failed", LS("rid", req->rid), LS("client_id", c->client_id),
@@ -835,7 +906,24 @@ void authz_resume(struct http_req *req, const struct client *c, const struct aut
     /* A login that happened while this request was parked satisfies prompt=login and max_age. */
     bool fresh = have_session && ia != NULL && s.auth_time >= ia->iat;
     bool need_login = !have_session;
+    /* OIDC Core §3.1.2.2, §5.5.1: a sub requested with a value gets a positive answer only for that user;
+     * another one signed in must sign in again, and one who has just done so is refused. */
+    const struct claim_request *want_sub = claims_request_find(ar->claims_req, CLAIMS_ID_TOKEN, "sub");
+    if (want_sub == NULL)
+        want_sub = claims_request_find(ar->claims_req, CLAIMS_USERINFO, "sub");
+    if (want_sub != NULL && (want_sub->value == NULL && want_sub->values == NULL))
+        want_sub = NULL;
+    bool wrong_user = have_session && want_sub != NULL && !claim_request_allows(want_sub, s.user_id);
+    if (wrong_user && fresh) {
+        authz_respond_error(req, ar->redirect_uri, ar->response_mode,
+                            OAUTH_ERROR(ACCESS_DENIED,
+                                        "the signed-in user is not the one the claims parameter names (sub)"),
+                            ar->state);
+        return;
+    }
     if (have_session && !fresh) {
+        if (wrong_user)
+            need_login = true;
         if (ar->prompt & PROMPT_LOGIN)
             need_login = true;
         if (ar->max_age >= 0 && now - s.auth_time > ar->max_age)
@@ -865,8 +953,10 @@ void authz_resume(struct http_req *req, const struct client *c, const struct aut
         go_to_page(req, "/interaction/select_account", ar, ia);
         return;
     }
-    bool need_consent = (ar->prompt & PROMPT_CONSENT) ? !(satisfied & PROMPT_CONSENT)
-                                                       : !consent_covers(req, s.user_id, ar);
+    /* Consent given on this interaction's page covers it, even where it is not remembered (claims named
+     * beyond the scopes). */
+    bool need_consent = !(satisfied & PROMPT_CONSENT) &&
+                        ((ar->prompt & PROMPT_CONSENT) || !consent_covers(req, s.user_id, ar));
     if (need_consent) {
         if (ar->prompt & PROMPT_NONE) {
             authz_respond_error(req, ar->redirect_uri, ar->response_mode,
