@@ -48,6 +48,7 @@ enum opt {
     O_POST_LOGOUT_URI,
     O_NO_POST_LOGOUT_URIS,
     O_ID_TOKEN_ALG,
+    O_ID_TOKEN_CLAIMS,
     O_REFRESH_POLICY,
     O_PKCE_METHODS,
     O_REQUIRE_PKCE,
@@ -89,6 +90,7 @@ static const struct cli_opt opts[O_COUNT] = {
                            "post_logout_redirect_uris"},
     [O_NO_POST_LOGOUT_URIS] = {"--no-post-logout-redirect-uris", false, 0, 0, NULL},
     [O_ID_TOKEN_ALG] = {"--id-token-alg", true, 0, 0, "id_token_signed_response_alg"},
+    [O_ID_TOKEN_CLAIMS] = {"--id-token-claims", true, 0, 0, "id_token_claims"},
     [O_REFRESH_POLICY] = {"--refresh-token-policy", true, 0, 0, "refresh_token_policy"},
     [O_PKCE_METHODS] = {"--pkce-methods", true, 0, 0, "pkce_methods"},
     [O_REQUIRE_PKCE] = {"--require-pkce", false, 0, 0, NULL},
@@ -108,7 +110,7 @@ _Static_assert(O_COUNT <= CLI_MAX_OPTS, "cli_args.seen holds one bit per option"
      BIT(O_NO_RESPONSE_TYPES) | BIT(O_REDIRECT_URI) |                                                         \
      BIT(O_SCOPE) | BIT(O_AUTH_METHOD) | BIT(O_PUBLIC) | BIT(O_SECRET) | BIT(O_SECRET_SHA256) |                \
      BIT(O_RESOURCE) | BIT(O_TTL) | BIT(O_POST_LOGOUT_URI) | BIT(O_ID_TOKEN_ALG) | BIT(O_REFRESH_POLICY) |     \
-     BIT(O_PKCE_METHODS) | BIT(O_REQUIRE_PKCE) | BIT(O_NO_REQUIRE_PKCE) | BIT(O_INTROSPECTION_ACCESS) |        \
+     BIT(O_ID_TOKEN_CLAIMS) | BIT(O_PKCE_METHODS) | BIT(O_REQUIRE_PKCE) | BIT(O_NO_REQUIRE_PKCE) | BIT(O_INTROSPECTION_ACCESS) |        \
      BIT(O_INTROSPECTION_RESOURCE))
 
 static void usage(FILE *out)
@@ -156,6 +158,9 @@ static void usage(FILE *out)
           "                                 (--no-post-logout-redirect-uris clears)\n"
           "  --id-token-alg ALG             id_token_signed_response_alg: RS256, ES256 or EdDSA, one of\n"
           "                                 keys.algorithms (default: RS256 if configured, else the first)\n"
+          "  --id-token-claims C            none (default) or scope: the ID tokens of the token endpoint\n"
+          "                                 also carry the claims of the granted profile, email, address\n"
+          "                                 and phone scopes\n"
           "  --refresh-token-policy P       offline_consent (default), offline_access or always\n"
           "  --pkce-methods LIST            allowed code_challenge_method values: S256 (default), plain,\n"
           "                                 or S256,plain\n"
@@ -311,6 +316,8 @@ static int build_meta(const struct cli_args *ca, const struct client_args *cl,
         m->id_token_signed_response_alg = v;
     if ((v = ca->val[O_REFRESH_POLICY]) != NULL)
         m->refresh_token_policy = v;
+    if ((v = ca->val[O_ID_TOKEN_CLAIMS]) != NULL)
+        m->id_token_claims = v;
     if ((v = ca->val[O_PKCE_METHODS]) != NULL) {
         /* S256,plain: spaces around items tolerated; an empty item is kept, to be refused. */
         const char **list = arena_alloc(a, (strlen(v) + 1) * sizeof(*list));

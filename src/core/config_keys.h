@@ -166,6 +166,7 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0 };
     X(access_token_ttl, U32, NULL, 0, CFG_ENTRY_TTL_MAX, 0, "")                                              \
     X(post_logout_redirect_uris, LIST, NULL, 0, 64, 0, "")                                                   \
     X(id_token_signed_response_alg, STR, NULL, 0, 0, 0, "")                                                  \
+    X(id_token_claims, STR, NULL, 0, 0, 0, "")                                                               \
     X(refresh_token_policy, STR, NULL, 0, 0, 0, "")                                                          \
     X(pkce_methods, LIST, NULL, 0, 4, 0, "")                                                                 \
     X(require_pkce, STR, NULL, 0, 0, 0, "")                                                                  \

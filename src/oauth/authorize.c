@@ -741,8 +741,9 @@ static void code_row(struct http_req *req, const struct client *c, const struct 
 
 /* The ID token of the authorization endpoint (OIDC Core §3.2.2.10, §3.3.2.11): nonce, c_hash with a code,
  * at_hash with an access token, s_hash with a state. When no access token is issued at all (response_type
- * id_token), it carries the claims of the granted scopes (§5.4); always those the claims parameter names
- * for the ID token (§5.5). NULL after sending nothing: *e says why. */
+ * id_token), or the client has id_token_claims: scope, it carries the claims of the granted scopes (§5.4);
+ * always those the claims parameter names for the ID token (§5.5). NULL after sending nothing: *e says
+ * why. */
 static const char *front_id_token(struct http_req *req, const struct client *c, const struct authz_request *ar,
                                   const struct session *s, const struct scope_set *granted, const char *code,
                                   const char *access_token, int64_t now, struct oauth_error *e)
@@ -750,7 +751,8 @@ static const char *front_id_token(struct http_req *req, const struct client *c, 
     struct worker *w = req->worker;
     struct errbuf err;
     json_t *claims = NULL;
-    bool scope_claims = !(ar->response_parts & (RESPONSE_CODE | RESPONSE_TOKEN));
+    bool scope_claims =
+        !(ar->response_parts & (RESPONSE_CODE | RESPONSE_TOKEN)) || c->id_token_claims == ID_TOKEN_CLAIMS_SCOPE;
     json_t *grant = claims_request_grant(ar->claims_req);
     json_t *named = claims_grant_names(grant, CLAIMS_ID_TOKEN);
     if (scope_claims || named != NULL) {

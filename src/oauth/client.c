@@ -55,6 +55,9 @@ NAME_TABLE_FUNCS(client_application_type, enum application_type, application_typ
 static const char *const introspection_accesses[] = {"all", "own", "resources"};
 NAME_TABLE_FUNCS(client_introspection_access, enum introspection_access, introspection_accesses)
 
+static const char *const id_token_claims_names[] = {"none", "scope"};
+NAME_TABLE_FUNCS(client_id_token_claims, enum id_token_claims, id_token_claims_names)
+
 unsigned pkce_method_flag(const char *name)
 {
     if (strcmp(name, "S256") == 0)
@@ -157,6 +160,13 @@ int client_from_store(struct arena *a, const struct store_client *sc, struct cli
     }
     out->introspection_resources =
         json_str_array(a, json_object_get(m, "introspection_resources"), &out->n_introspection_resources);
+    /* Absent (stored before the field existed): none, as then; unknown: refused, as above. */
+    const char *itc = json_string_value(json_object_get(m, "id_token_claims"));
+    out->id_token_claims = ID_TOKEN_CLAIMS_NONE;
+    if (itc != NULL && client_id_token_claims_parse(itc, &out->id_token_claims) != 0) {
+        json_decref(m);
+        return -1;
+    }
     json_t *ttl = json_object_get(m, "access_token_ttl");
     if (json_is_integer(ttl) && json_integer_value(ttl) > 0 && json_integer_value(ttl) <= 86400 * 366)
         out->access_token_ttl = (uint32_t)json_integer_value(ttl);
@@ -205,6 +215,7 @@ char *client_metadata_json(const struct client *c)
                   false);
     if (c->id_token_signed_response_alg != NULL)
         json_object_set_new(m, "id_token_signed_response_alg", json_string(c->id_token_signed_response_alg));
+    json_object_set_new(m, "id_token_claims", json_string(client_id_token_claims_str(c->id_token_claims)));
     json_object_set_new(m, "refresh_token_policy", json_string(client_refresh_policy_str(c->refresh_policy)));
     if (c->pkce_methods != 0) {
         json_t *pm = json_array();

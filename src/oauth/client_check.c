@@ -287,6 +287,10 @@ static int check_interactive(const struct config *cfg, const struct client_meta 
                  cfg->keys.n_algorithms))
         return fail(p, "id_token_signed_response_alg", -1, "'%s' is not one of keys.algorithms",
                     str_shown(m->id_token_signed_response_alg, buf));
+    if (m->id_token_claims != NULL &&
+        client_id_token_claims_parse(m->id_token_claims, &out->id_token_claims) != 0)
+        return fail(p, "id_token_claims", -1, "must be none or scope, got '%s'",
+                    str_shown(m->id_token_claims, buf));
     if (m->refresh_token_policy != NULL &&
         client_refresh_policy_parse(m->refresh_token_policy, &out->refresh_policy) != 0)
         return fail(p, "refresh_token_policy", -1,
@@ -390,6 +394,7 @@ void client_meta_from_json(json_t *o, struct arena *a, struct client_meta *m)
         m->access_token_ttl = (uint32_t)json_integer_value(ttl);
     m->id_token_signed_response_alg = json_str(o, "id_token_signed_response_alg");
     m->refresh_token_policy = json_str(o, "refresh_token_policy");
+    m->id_token_claims = json_str(o, "id_token_claims");
     json_t *rq = json_object_get(o, "require_pkce");
     if (json_is_boolean(rq))
         m->require_pkce = json_is_true(rq) ? "true" : "false";
@@ -526,6 +531,7 @@ static void fill_defaults(const struct config *cfg, struct cfg_client *cc, const
     if (cc->id_token_signed_response_alg == NULL)
         config_set_str(&cc->id_token_signed_response_alg, default_alg(cfg));
     config_set_str(&cc->refresh_token_policy, client_refresh_policy_str(c->refresh_policy));
+    config_set_str(&cc->id_token_claims, client_id_token_claims_str(c->id_token_claims));
     if (cc->n_pkce_methods == 0)
         set_list(&cc->pkce_methods, &cc->n_pkce_methods, s256, 1);
     cc->require_pkce_set = cc->require_pkce != NULL;

@@ -89,8 +89,9 @@ int client_check_entry(const struct config *cfg, unsigned i, struct arena *a, st
 
 /* Checks clients[] after config_validate(): unique client_id, then every entry through client_check(),
  * whose defaults are written back into the entry (token_endpoint_auth_method, application_type,
- * grant_types, response_types, id_token_signed_response_alg, refresh_token_policy, pkce_methods,
- * require_pkce and require_pkce_set/value, introspection_access). err: "clients[i].<field>[j]: <reason>". Idempotent. */
+ * grant_types, response_types, id_token_signed_response_alg, id_token_claims, refresh_token_policy,
+ * pkce_methods, require_pkce and require_pkce_set/value, introspection_access). err:
+ * "clients[i].<field>[j]: <reason>". Idempotent. */
 int clients_check_config(struct config *cfg, struct errbuf *err);
 
 /* Everything a configuration must pass before use: config_validate() (core: the settings and resources[])

@@ -92,12 +92,14 @@ static bool wants_refresh(const struct client *c, const char *scope, json_t *dat
 }
 
 /* The claims the ID token carries beyond its own (grants.h grant_id_token_claims): those the claims request
- * parameter named for it. NULL claims when there are none; an error when the user is gone. */
-static struct oauth_error id_token_claims(struct http_req *req, const char *sub, const char *scope,
-                                          json_t *grant_claims, json_t **claims)
+ * parameter named for it, and the scope's for a client with id_token_claims: scope. NULL claims when there
+ * are none; an error when the user is gone. */
+static struct oauth_error id_token_claims(struct http_req *req, const struct client *c, const char *sub,
+                                          const char *scope, json_t *grant_claims, json_t **claims)
 {
     *claims = NULL;
-    if (claims_grant_names(grant_claims, CLAIMS_ID_TOKEN) == NULL)
+    bool scope_claims = c->id_token_claims == ID_TOKEN_CLAIMS_SCOPE;
+    if (!scope_claims && claims_grant_names(grant_claims, CLAIMS_ID_TOKEN) == NULL)
         return OAUTH_OK;
     struct store_user u;
     struct errbuf err;
@@ -107,7 +109,7 @@ static struct oauth_error id_token_claims(struct http_req *req, const char *sub,
                            "the user of this authorization code no longer exists or is disabled");
     if (rc != 0)
         return oauth_store_failed(req, "user_get", rc, &err);
-    *claims = grant_id_token_claims(&u, scope, false, grant_claims);
+    *claims = grant_id_token_claims(&u, scope, scope_claims, grant_claims);
     return OAUTH_OK;
 }
 
@@ -183,7 +185,7 @@ struct oauth_error grant_authorization_code(struct http_req *req, const struct c
     g.grant_claims = grant_data_claims(data);
     json_t *claims = NULL;
     if (g.id_token) {
-        e = id_token_claims(req, code.sub, g.grant_scope, g.grant_claims, &claims);
+        e = id_token_claims(req, c, code.sub, g.grant_scope, g.grant_claims, &claims);
         if (oauth_failed(e))
             return e;
         g.claims = claims;

@@ -4,7 +4,8 @@
 // hybrid or implicit response) whatever the scope; the consent page names them and asks every time;
 // essential acr (§5.5.1.1) that cannot be met is access_denied, one that can is met; sub with a value
 // (§3.1.2.2) makes another signed-in user sign in again and refuses them after; malformed claims are
-// invalid_request with a description that names the member; members not understood are ignored.
+// invalid_request with a description that names the member; members not understood are ignored. And a
+// client's id_token_claims: scope, which puts the claims of the granted scopes in every ID token.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
@@ -18,6 +19,7 @@ const T = { timeout: 30000 };
 const ALICE = { username: 'alice', password: 'through the looking glass', id: 'alice-sub' };
 const BOB = { username: 'bob', password: 'the builder can fix it', id: 'bob-sub' };
 const APP = { id: 'claims-app', secret: 'claims-app-secret' };
+const SCOPED = { id: 'scope-claims-app', secret: 'scope-claims-app-secret' };
 const ACR = 'urn:ostiary:acr:password';
 
 let srv;
@@ -47,6 +49,13 @@ clients:
     response_types: [code, "code id_token", "id_token"]
     redirect_uris: ["${cb.url('/cb')}"]
     refresh_token_policy: offline_access
+  - client_id: ${SCOPED.id}
+    client_secret: ${SCOPED.secret}
+    grant_types: [authorization_code, implicit, refresh_token]
+    response_types: [code, "code id_token"]
+    redirect_uris: ["${cb.url('/cb')}"]
+    refresh_token_policy: offline_access
+    id_token_claims: scope
 `,
   });
   jwks = jose.createRemoteJWKSet(new URL(srv.url('/jwks')));
@@ -58,10 +67,10 @@ after(async () => {
 });
 
 /** An /auth URL for APP: PKCE with a code, nonce and state always; claims as JSON text (or an object). */
-async function authUrl({ responseType = 'code', scope = 'openid', claims, ...extra } = {}) {
+async function authUrl({ responseType = 'code', scope = 'openid', claims, clientId = APP.id, ...extra } = {}) {
   const checks = await newChecks();
   const params = {
-    client_id: APP.id,
+    client_id: clientId,
     response_type: responseType,
     redirect_uri: cb.url('/cb'),
     scope,
@@ -303,5 +312,46 @@ describe('malformed claims: invalid_request naming the member', () => {
     const p = await authError(url);
     assert.equal(p.get('error'), 'invalid_request');
     assert.equal(p.get('error_description'), 'claims is repeated (RFC 6749 section 3.1)');
+  });
+});
+
+describe('id_token_claims: scope', () => {
+  test('the code exchange\'s and each refresh\'s ID token carry the claims of the granted scopes', T, async () => {
+    const cfg = await discover(srv.issuer, SCOPED.id, { secret: SCOPED.secret });
+    const { url, checks } = await authUrl({ clientId: SCOPED.id, scope: 'openid profile email phone offline_access' });
+    const tokens = await redeem(cfg, await signIn(url), checks);
+    const idt = tokens.claims();
+    assert.equal(idt.name, 'Alice Liddell');
+    assert.equal(idt.email, 'alice@example.com');
+    assert.equal(idt.email_verified, true);
+    assert.equal(idt.phone_number, '+44 20 7946 0000');
+    assert.ok(Number.isInteger(idt.updated_at));
+    // Userinfo is unchanged: the same claims.
+    const me = await client.fetchUserInfo(cfg, tokens.access_token, ALICE.id);
+    assert.equal(me.email, 'alice@example.com');
+    // A refresh narrowed to openid: its ID token follows the narrowed scope.
+    const narrowed = await client.refreshTokenGrant(cfg, tokens.refresh_token, { scope: 'openid' });
+    const n = narrowed.claims();
+    assert.equal(n.sub, ALICE.id);
+    assert.equal(n.email, undefined, 'email was not granted to this access token');
+    assert.equal(n.name, undefined);
+    const full = await client.refreshTokenGrant(cfg, narrowed.refresh_token);
+    assert.equal(full.claims().email, 'alice@example.com');
+  });
+
+  test('the hybrid response\'s ID token carries them too', T, async () => {
+    const { url, checks } = await authUrl({ clientId: SCOPED.id, responseType: 'code id_token', scope: 'openid email' });
+    const frag = new URLSearchParams(new URL((await signIn(url)).url).hash.slice(1));
+    const { payload } = await jose.jwtVerify(frag.get('id_token'), jwks, { issuer: srv.issuer, audience: SCOPED.id });
+    assert.equal(payload.nonce, checks.nonce);
+    assert.equal(payload.email, 'alice@example.com');
+    assert.equal(payload.name, undefined, 'profile was not requested');
+  });
+
+  test('a client without it (the default): the code flow\'s ID token has none of them', T, async () => {
+    const cfg = await discover(srv.issuer, APP.id, { secret: APP.secret });
+    const { url, checks } = await authUrl({ scope: 'openid profile email phone' });
+    const idt = (await redeem(cfg, await signIn(url), checks)).claims();
+    for (const claim of ['name', 'email', 'email_verified', 'phone_number', 'updated_at']) assert.equal(idt[claim], undefined, claim);
   });
 });
