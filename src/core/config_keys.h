@@ -145,6 +145,7 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0 };
 /* resources[]: APIs (RFC 8707). Checked by config_validate(). */
 #define CONFIG_RESOURCE(X)                                                                                   \
     X(identifier, STR, NULL, 0, 0, 0, "")                                                                    \
+    X(audience, STR, NULL, 0, 0, 0, "")                                                                      \
     X(scopes, LIST, NULL, 0, 256, 0, "")                                                                     \
     X(access_token_format, STR, NULL, 0, 0, 0, "")                                                           \
     X(signing_alg, STR, NULL, 0, 0, 0, "")                                                                   \

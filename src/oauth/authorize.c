@@ -429,6 +429,14 @@ static struct oauth_error validate_rest(const struct http_req *req, const struct
     /* Resource indicator or Auth0-style audience (the same thing, RFC 8707). */
     const char *resource = form_get_dup(a, f, "resource");
     const char *audience = form_get_dup(a, f, "audience");
+    if (audience != NULL) {
+        /* audience= names an API by its identifier or by its audience name: the identifier from here on. */
+        const struct resource *named = app_resource_by_audience(req->worker->app, audience);
+        if (named == NULL)
+            return OAUTH_ERROR(INVALID_TARGET,
+                               "unknown audience: no API has that identifier or audience name");
+        audience = named->identifier;
+    }
     if (resource != NULL && audience != NULL && strcmp(resource, audience) != 0)
         return OAUTH_ERROR(INVALID_REQUEST, "resource and audience name different APIs");
     const struct resource *res;

@@ -8,6 +8,7 @@
  * is unsupported_grant_type. */
 #include <string.h>
 
+#include "app.h"
 #include "core/arena.h"
 #include "http/http.h"
 #include "oauth/client.h"
@@ -48,6 +49,14 @@ static struct oauth_error token_parse(struct http_req *req, const struct form *f
     int ra = form_get(f, "audience", &audience);
     if (rr < 0 || ra < 0)
         return OAUTH_ERROR(INVALID_TARGET, "only one resource (or audience) per token request is supported");
+    if (ra == 0) {
+        /* audience= names an API by its identifier or by its audience name: the identifier from here on. */
+        const struct resource *r = app_resource_by_audience(req->worker->app, str_dup(req->arena, audience));
+        if (r == NULL)
+            return OAUTH_ERROR(INVALID_TARGET,
+                               "unknown audience: no API has that identifier or audience name");
+        audience = str_c(r->identifier);
+    }
     if (rr == 0 && ra == 0 && !str_eq(resource, audience))
         return OAUTH_ERROR(INVALID_REQUEST, "resource and audience name different APIs");
     out->resource = rr == 0 ? resource : audience;

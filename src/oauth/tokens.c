@@ -82,9 +82,9 @@ int token_mint_access(struct worker *w, struct arena *a, const struct access_tok
     t->iat = r->now;
     t->exp = r->now + ttl;
     if (r->res != NULL && userinfo != NULL)
-        t->aud = arena_printf(a, "%s %s", r->res->identifier, userinfo);
+        t->aud = arena_printf(a, "%s %s", r->res->audience, userinfo);
     else if (r->res != NULL)
-        t->aud = r->res->identifier;
+        t->aud = r->res->audience;
     else
         t->aud = userinfo;
 
@@ -94,11 +94,11 @@ int token_mint_access(struct worker *w, struct arena *a, const struct access_tok
         json_object_set_new(c, "sub", json_string(sub));
         if (userinfo != NULL) {
             json_t *aud = json_array();
-            json_array_append_new(aud, json_string(r->res->identifier));
+            json_array_append_new(aud, json_string(r->res->audience));
             json_array_append_new(aud, json_string(userinfo));
             json_object_set_new(c, "aud", aud);
         } else {
-            json_object_set_new(c, "aud", json_string(r->res->identifier));
+            json_object_set_new(c, "aud", json_string(r->res->audience));
         }
         json_object_set_new(c, "exp", json_integer(r->now + ttl));
         json_object_set_new(c, "iat", json_integer(r->now));

@@ -3,8 +3,9 @@
 // and /id/connect/token: a trusted confidential application whose secret is stored as
 // base64(sha256(secret)) (client_secret_sha256), the redirect http://localhost/signin-callback, scopes
 // openid profile offline_access DomainApi (DomainApi is an API scope that selects its API by itself, so
-// the access token's audience is that API), the code exchange and the refresh with the plain secret in
-// the body, and a new pair of access and refresh tokens on every renewal.
+// the access token is for that API, whose audience name DomainApi is the token's aud, as the document's
+// tokens show: "aud":"DomainApi"), the code exchange and the refresh with the plain secret in the body, and
+// a new pair of access and refresh tokens on every renewal.
 // The document's authorization request uses the hybrid response type `code id_token` with its nonce: the
 // client registers it (response_types, with the implicit grant beside authorization_code), and the code
 // and state come back in the fragment with an ID token bound to both (c_hash, s_hash). Access tokens live
@@ -35,6 +36,7 @@ before(async () => {
 log_level: info
 resources:
   - identifier: "${DOMAIN_API}"
+    audience: DomainApi
     scopes: [DomainApi]
     access_token_ttl: 3600
 clients:
@@ -83,9 +85,11 @@ const token = (lines) =>
     body: lines.join('&'),
   });
 
-/** The Domain API's check of the bearer token: a JWT from this issuer for the Domain API. */
+/** The Domain API's check of the bearer token: a JWT from this issuer whose aud is DomainApi (beside the
+ * userinfo endpoint: openid was granted), as the document's tokens have it. */
 async function domainApiCheck(accessToken) {
-  const { payload } = await jose.jwtVerify(accessToken, jwks, { issuer: srv.issuer, audience: DOMAIN_API });
+  const { payload } = await jose.jwtVerify(accessToken, jwks, { issuer: srv.issuer, audience: 'DomainApi' });
+  assert.deepEqual(payload.aud, ['DomainApi', meta.userinfo_endpoint]);
   return payload;
 }
 
@@ -184,5 +188,39 @@ describe('seed 004: IdentityServer ERP trusted application', () => {
       assert.equal(res.status, 401, `secret ${secret}`);
       assert.equal(res.json.error, 'invalid_client');
     }
+  });
+
+  test('audience= names the Domain API by its name or its identifier; resource= by its identifier only', T, async () => {
+    const jar = new CookieJar();
+    for (const [param, value] of [
+      ['audience', 'DomainApi'],
+      ['audience', DOMAIN_API],
+      ['resource', DOMAIN_API],
+    ]) {
+      const url = new URL(meta.authorization_endpoint);
+      url.search = new URLSearchParams({
+        client_id: APP.id,
+        redirect_uri: REDIRECT,
+        response_type: 'code id_token',
+        scope: 'openid DomainApi',
+        nonce: 'abc',
+        state: 'xyz',
+        [param]: value,
+      }).toString();
+      const r = await httpAuthorize(url, { jar, issuer: srv.issuer, ...USER });
+      const p = new URLSearchParams(new URL(r.url).hash.slice(1));
+      assert.equal(p.get('error'), null, `${param}=${value}: ${p.get('error_description')}`);
+      const tok = await token([`client_id=${APP.id}`, `client_secret=${APP.secret}`, 'grant_type=authorization_code',
+        `code=${p.get('code')}`, `redirect_uri=${REDIRECT}`, `audience=DomainApi`]);
+      assert.equal(tok.status, 200, tok.body);
+      await domainApiCheck(tok.json.access_token);
+    }
+    const url = new URL(meta.authorization_endpoint);
+    url.search = new URLSearchParams({ client_id: APP.id, redirect_uri: REDIRECT, response_type: 'code id_token',
+      scope: 'openid DomainApi', nonce: 'abc', state: 'xyz', resource: 'DomainApi' }).toString();
+    const res = await httpRequest(url.href);
+    const p = new URLSearchParams(new URL(res.location).hash.slice(1));
+    assert.equal(p.get('error'), 'invalid_target');
+    assert.equal(p.get('error_description'), 'resource must be an absolute URI without a fragment');
   });
 });
