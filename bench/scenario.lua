@@ -6,6 +6,8 @@
 --   BENCH_BODY    form body sent with POST (application/x-www-form-urlencoded)
 --   BENCH_AUTH    value of the Authorization header (optional), e.g. "Basic YmVuY2g6..."
 --   BENCH_EXPECT  a plain substring every 2xx body must contain (optional)
+--   BENCH_CLOSE   1: send "Connection: close", so every request opens a new connection (over TLS, a full
+--                 handshake: bench/tls.sh measures handshakes per second with it)
 --
 -- Each wrk thread classifies its responses:
 --   ok       2xx whose body contains BENCH_EXPECT
@@ -27,6 +29,7 @@ local cfg = {
   body = env("BENCH_BODY", ""),
   auth = env("BENCH_AUTH", nil),
   expect = env("BENCH_EXPECT", nil),
+  close = env("BENCH_CLOSE", nil) == "1",
 }
 
 -- Build the request once; it is identical for every call.
@@ -34,6 +37,7 @@ do
   local headers = { ["Accept"] = "application/json" }
   local body = nil
   if cfg.auth then headers["Authorization"] = cfg.auth end
+  if cfg.close then headers["Connection"] = "close" end
   if cfg.method == "POST" then
     headers["Content-Type"] = "application/x-www-form-urlencoded"
     body = cfg.body

@@ -1,7 +1,7 @@
 /* admin.h: the admin API, served on its own listener (`admin.listen`, http/server.h): JSON over HTTP under
  * /admin/ (clients, users, consents, sessions, grants, keys; docs/admin-api.yaml is its OpenAPI 3.1
  * description) and the Prometheus metrics at /metrics. Requests that came on that listener go to
- * admin_handle() instead of the OAuth routes (oauth/router.c app_handle). Each request is authorized by an
+ * admin_handle() instead of the OAuth routes (router.c app_handle). Each request is authorized by an
  * access token of this server for the built-in API <issuer>/admin (RFC 6750), errors are RFC 9457 problem
  * details (application/problem+json), and every change is written to the log as an audit event. */
 #ifndef OSTIARY_ADMIN_ADMIN_H

@@ -1,6 +1,6 @@
 /* admin_internal.h: what the files of src/admin/ share (not for use elsewhere): one call's context, the
- * RFC 9457 problem responses, JSON responses and request bodies, paging, and the audit log. admin.c
- * routes and authorizes; clients.c, users.c, keys.c and metrics.c serve. */
+ * RFC 9457 problem responses, JSON responses and request bodies, paging, and the audit log (call.c).
+ * admin.c routes and authorizes; clients.c, users.c, keys.c and metrics.c serve. */
 #ifndef OSTIARY_ADMIN_INTERNAL_H
 #define OSTIARY_ADMIN_INTERNAL_H
 

@@ -21,7 +21,7 @@
 /* After a write: the workers' client caches forget what they hold, so it holds at once here. */
 static void changed(struct admin_call *c)
 {
-    atomic_fetch_add(&c->app->clients_generation, 1);
+    atomic_fetch_add(&c->app->state->clients_generation, 1);
 }
 
 static bool declared_in_file(const struct config *cfg, const char *client_id)

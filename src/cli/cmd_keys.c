@@ -1,4 +1,4 @@
-/* cmd_keys.c: `ostiary keys list|rotate`: the signing keys in the store (DESIGN "Keys"). Rotation publishes
+/* cmd_keys.c: `ostiary keys list|rotate`: the signing keys in the store (docs/keys.md). Rotation publishes
  * the new key before it signs and keeps the old one published until the longest-lived token it signed has
  * expired; the key material itself is handled by jose/keystore.c only. */
 #include <stdio.h>

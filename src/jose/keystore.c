@@ -1,7 +1,8 @@
 /* keystore.c: the signing keys: generation, encryption at rest, loading, rotation and the cached JWKS
  * document (RFC 7517 §5; OIDC Core §10.1.1 key rollover). Private keys reach the store only encrypted
- * (XChaCha20-Poly1305). Signing and verification are in jws.c, JWK encoding in jwk.c. */
-#include "jose/jose.h"
+ * (XChaCha20-Poly1305). Builds on alg.c and jwk.c (JWK encoding); lends its keys to jws.c (signing and
+ * verification) through jose_internal.h, and never calls it. */
+#include "jose/jose_internal.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -264,7 +265,7 @@ static int keyset_build(const unsigned char kek[KEK_LEN], const struct keyset *o
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const struct store_key *r = &rows[i];
-        enum jose_alg alg = r->alg != NULL ? jose_alg_from_name(r->alg, strlen(r->alg)) : JOSE_ALG_NONE;
+        enum jose_alg alg = jose_alg_from_cstr(r->alg);
         if (r->kid == NULL || alg == JOSE_ALG_NONE) {
             log_warn("jose.key_skipped", LS("kid", r->kid ? r->kid : ""), LS("alg", r->alg ? r->alg : ""),
                      LS("reason", "unsupported alg"), NULL);
@@ -368,11 +369,6 @@ static bool has_signing_key(const struct keyset *set, enum jose_alg alg, int64_t
     return false;
 }
 
-bool jose_alg_supported(const char *alg)
-{
-    return alg != NULL && jose_alg_from_name(alg, strlen(alg)) != JOSE_ALG_NONE;
-}
-
 static struct keystore *keystore_new(const char *secret)
 {
     struct keystore *ks = calloc(1, sizeof(*ks));
@@ -415,7 +411,7 @@ static int generate_missing(struct keystore *ks, struct store_conn *db, const ch
     /* Decrypt what exists first: with a wrong secret we must fail before adding keys nobody can read. */
     rc = load_set(ks->kek, db, NULL, now, &set, err);
     for (size_t i = 0; i < nalgs && rc == 0; i++) {
-        enum jose_alg alg = jose_alg_from_name(algs[i], strlen(algs[i]));
+        enum jose_alg alg = jose_alg_from_cstr(algs[i]);
         bool dup = false;
         for (size_t j = 0; j < i; j++)
             dup = dup || strcmp(algs[j], algs[i]) == 0;
@@ -462,7 +458,7 @@ int keystore_open(struct store_conn *db, const char *secret, const char *const *
         rc = load_set(ks->kek, db, pre, now, &ks->set, err);
     keyset_free(pre);
     for (size_t i = 0; i < nalgs && rc == 0; i++) {
-        if (!has_signing_key(ks->set, jose_alg_from_name(algs[i], strlen(algs[i])), now)) {
+        if (!has_signing_key(ks->set, jose_alg_from_cstr(algs[i]), now)) {
             errbuf_set(err,
                        "keys: no current %s signing key; run `ostiary keys rotate --alg %s` or enable key "
                        "generation",
@@ -706,7 +702,7 @@ int keystore_rotate(struct store_conn *db, const char *secret, const char *alg, 
     int rc = check_secret(secret, err);
     if (rc != 0)
         return rc;
-    enum jose_alg id = alg != NULL ? jose_alg_from_name(alg, strlen(alg)) : JOSE_ALG_NONE;
+    enum jose_alg id = jose_alg_from_cstr(alg);
     if (id == JOSE_ALG_NONE) {
         errbuf_set(err, "keys: unsupported signing alg '%s' (supported: RS256, ES256, EdDSA)",
                    alg ? alg : "");

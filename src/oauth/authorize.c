@@ -92,10 +92,12 @@ bool redirect_uri_matches(enum application_type type, const char *registered, co
     return str_eq(rh, gh) && str_eq(rr, gr);
 }
 
-/* ---- resource (API) selection, shared with the token endpoint's rules ---- */
+/* ---- resource (API) selection ---- */
 
-struct oauth_error authz_select_resource(const struct app *app, const struct client *c, const char *resource,
-                                         const struct scope_set *scopes, const struct resource **out)
+/* The API a request targets: `resource` (or audience) when given, else the one API its scopes belong to. */
+static struct oauth_error authz_select_resource(const struct app *app, const struct client *c,
+                                                const char *resource, const struct scope_set *scopes,
+                                                const struct resource **out)
 {
     *out = NULL;
     if (resource != NULL) {

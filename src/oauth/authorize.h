@@ -15,9 +15,6 @@ struct arena;
 struct form;
 struct http_req;
 struct client;
-struct app;
-struct resource;
-struct scope_set;
 struct interaction;
 
 void oauth_authorize_handle(struct http_req *req);
@@ -70,9 +67,6 @@ int authz_load_client(const struct http_req *req, const char *client_id, struct 
  * (127.0.0.1 or [::1]) matches with any port, or none, when scheme, host, path and query are identical
  * (RFC 8252 §7.3). "localhost" is compared as a string for every client. Pure: no store, no clock. */
 bool redirect_uri_matches(enum application_type type, const char *registered, const char *given);
-/* The API a request targets: `resource` (or audience) when given, else the one API its scopes belong to. */
-struct oauth_error authz_select_resource(const struct app *app, const struct client *c, const char *resource,
-                                         const struct scope_set *scopes, const struct resource **out);
 /* openid, profile, email, address, phone, offline_access. */
 bool scope_is_oidc(const char *s);
 

@@ -1,5 +1,6 @@
-/* client.c: client model (RFC 7591 §2 metadata names), stored-metadata parsing, config-declared clients,
- * and client authentication for the token, introspection and revocation endpoints (RFC 6749 §2.3.1). */
+/* client.c: stored-metadata parsing and writing (the names of its values are in client_names.c),
+ * config-declared clients, and client authentication for the token, introspection and revocation
+ * endpoints (RFC 6749 §2.3.1). */
 #include "oauth/client.h"
 
 #include <stdlib.h>
@@ -15,57 +16,6 @@
 #include "oauth/client_check.h"
 #include "http/http.h"
 #include "core/banned.h"
-
-#define NAMES_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
-/* The position of s in names[0..n), or -1: the enums below are indexes into their name tables. */
-static int name_index(const char *const *names, size_t n, const char *s)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(s, names[i]) == 0)
-            return (int)i;
-    return -1;
-}
-
-/* PREFIX_str() and PREFIX_parse() of an enum whose values index NAMES; names[0] is the default, which
- * _str also gives for a value out of range. _parse returns -1 for an unknown name, leaving *out as it was. */
-#define NAME_TABLE_FUNCS(prefix, type, names)                                                               \
-    const char *prefix##_str(type v)                                                                       \
-    {                                                                                                      \
-        return (unsigned)v < NAMES_LEN(names) ? names[v] : names[0];                                       \
-    }                                                                                                      \
-    int prefix##_parse(const char *s, type *out)                                                           \
-    {                                                                                                      \
-        int i = name_index(names, NAMES_LEN(names), s);                                                    \
-        if (i < 0)                                                                                         \
-            return -1;                                                                                     \
-        *out = (type)i;                                                                                    \
-        return 0;                                                                                          \
-    }
-
-static const char *const auth_methods[] = {"client_secret_basic", "client_secret_post", "none"};
-NAME_TABLE_FUNCS(client_auth_method, enum client_auth_method, auth_methods)
-
-static const char *const refresh_policies[] = {"offline_consent", "offline_access", "always"};
-NAME_TABLE_FUNCS(client_refresh_policy, enum refresh_policy, refresh_policies)
-
-static const char *const application_types[] = {"web", "native"};
-NAME_TABLE_FUNCS(client_application_type, enum application_type, application_types)
-
-static const char *const introspection_accesses[] = {"all", "own", "resources"};
-NAME_TABLE_FUNCS(client_introspection_access, enum introspection_access, introspection_accesses)
-
-static const char *const id_token_claims_names[] = {"none", "scope"};
-NAME_TABLE_FUNCS(client_id_token_claims, enum id_token_claims, id_token_claims_names)
-
-unsigned pkce_method_flag(const char *name)
-{
-    if (strcmp(name, "S256") == 0)
-        return PKCE_S256;
-    if (strcmp(name, "plain") == 0)
-        return PKCE_PLAIN;
-    return 0;
-}
 
 static const char **json_str_array(struct arena *a, json_t *arr, size_t *n)
 {
@@ -298,10 +248,23 @@ char *client_secret_set(struct store_client *sc, enum client_auth_method m, cons
     return secret;
 }
 
+static int client_row_cmp(const void *x, const void *y)
+{
+    return strcmp((*(const struct store_client *const *)x)->client_id,
+                  (*(const struct store_client *const *)y)->client_id);
+}
+
 int clients_apply_config(struct store_conn *db, const struct config *cfg, struct errbuf *err)
 {
     struct arena *a = arena_new(8192);
-    int rc = store_begin(db, err);
+    /* The stored clients, read once (one query instead of one per client), by client_id. */
+    struct store_client *all = NULL;
+    size_t n_all = 0;
+    int rc = store_client_list(db, a, &all, &n_all, err);
+    const struct store_client **by_id = arena_alloc(a, (n_all + 1) * sizeof(*by_id));
+    for (size_t k = 0; k < n_all; k++)
+        by_id[k] = &all[k];
+    qsort(by_id, n_all, sizeof(*by_id), client_row_cmp);
     for (unsigned i = 0; rc == 0 && i < cfg->n_clients; i++) {
         const struct cfg_client *cc = &cfg->clients[i];
         struct client c;
@@ -334,32 +297,31 @@ int clients_apply_config(struct store_conn *db, const struct config *cfg, struct
         }
         char *meta = client_metadata_json(&c);
         sc.metadata = meta;
-        rc = store_client_put(db, &sc, err);
+        /* Unchanged since the last start or reload: no write (a start with many clients only reads). */
+        const struct store_client *kp = &sc, **hit = n_all > 0 ? bsearch(&kp, by_id, n_all, sizeof(*by_id),
+                                                                          client_row_cmp)
+                                                               : NULL;
+        const struct store_client *old = hit != NULL ? *hit : NULL;
+        if (old == NULL || !old->from_config || old->has_secret != sc.has_secret ||
+            (sc.has_secret && memcmp(old->secret_hash, sc.secret_hash, STORE_HASH_LEN) != 0) ||
+            strcmp(old->metadata, meta) != 0)
+            rc = store_client_put(db, &sc, err);
         free(meta);
     }
     /* A client an earlier start took from the file but that the file no longer declares is removed, so
      * deleting it from the file ends it (its tokens die with it: token_lookup checks the client). */
-    struct store_client *all = NULL;
-    size_t n_all = 0;
-    if (rc == 0)
-        rc = store_client_list(db, a, &all, &n_all, err);
+    const char **declared = arena_alloc(a, (cfg->n_clients + 1) * sizeof(*declared));
+    for (unsigned k = 0; k < cfg->n_clients; k++)
+        declared[k] = cfg->clients[k].client_id;
+    str_sort(declared, cfg->n_clients);
     for (size_t i = 0; rc == 0 && i < n_all; i++) {
-        if (!all[i].from_config)
+        if (!all[i].from_config || str_sorted_has(declared, cfg->n_clients, all[i].client_id))
             continue;
-        bool declared = false;
-        for (unsigned k = 0; k < cfg->n_clients && !declared; k++)
-            declared = strcmp(cfg->clients[k].client_id, all[i].client_id) == 0;
-        if (!declared) {
-            rc = store_client_delete(db, all[i].client_id, err);
-            if (rc == 0)
-                log_info("client_removed", LS("client_id", all[i].client_id), LS("why", "no longer in the file"),
-                         NULL);
-        }
+        rc = store_client_delete(db, all[i].client_id, err);
+        if (rc == 0)
+            log_info("client_removed", LS("client_id", all[i].client_id), LS("why", "no longer in the file"),
+                     NULL);
     }
-    if (rc == 0)
-        rc = store_commit(db, err);
-    else
-        store_rollback(db);
     arena_free(a);
     return rc;
 }
@@ -368,7 +330,7 @@ int clients_apply_config(struct store_conn *db, const struct config *cfg, struct
  * Every token, introspection and revocation request looks its client up; a small direct-mapped cache per
  * worker thread saves the store read. Entries live CLIENT_CACHE_TTL seconds, so a change made with the
  * CLI or by another instance (new secret, deletion) takes effect within that time; one made through this
- * process's admin API at once (app->clients_generation). No locking: each worker owns its cache. */
+ * process's admin API at once (app_state's clients_generation). No locking: each worker owns its cache. */
 #define CLIENT_CACHE_SLOTS 64
 #define CLIENT_CACHE_TTL 5
 
@@ -414,7 +376,7 @@ int client_lookup(struct worker *w, struct arena *a, const char *client_id, stru
             abort();
     }
     int64_t now = clock_now();
-    unsigned gen = atomic_load_explicit(&w->app->clients_generation, memory_order_relaxed);
+    unsigned gen = atomic_load_explicit(&w->app->state->clients_generation, memory_order_relaxed);
     struct client_cache_entry *e = &w->clients->slots[slot_of(client_id)];
     if (e->client_id != NULL && strcmp(e->client_id, client_id) == 0 && now - e->fetched_at < CLIENT_CACHE_TTL &&
         now >= e->fetched_at && e->generation == gen) {

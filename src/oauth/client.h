@@ -142,7 +142,10 @@ bool client_secret_given(const char *secret, const char *sha256_b64, struct aren
 char *client_secret_set(struct store_client *sc, enum client_auth_method m, const uint8_t *given,
                         bool renew, struct arena *a);
 
-/* Applies the clients of the YAML file to the store (created or updated); one transaction. */
+/* Applies the clients of the YAML file to the store: created, updated, and those an earlier start took
+ * from the file but that it no longer declares, deleted. Runs inside the caller's transaction
+ * (store_begin ... store_commit, rolled back by the caller on failure), so that the file's clients and
+ * users change together or not at all. */
 int clients_apply_config(struct store_conn *db, const struct config *cfg, struct errbuf *err);
 
 #endif

@@ -476,7 +476,8 @@ void client_meta_default_grants(struct client_meta *m)
 
 /* ---- clients[] of the configuration -------------------------------------------------------------------- */
 
-void client_meta_from_config(const struct config *cfg, unsigned i, struct client_meta *m)
+/* The metadata of clients[i] of the configuration (pointers into cfg). */
+static void client_meta_from_config(const struct config *cfg, unsigned i, struct client_meta *m)
 {
     const struct cfg_client *c = &cfg->clients[i];
     memset(m, 0, sizeof(*m));
@@ -546,18 +547,23 @@ int clients_check_config(struct config *cfg, struct errbuf *err)
     char buf[STR_SHOWN_SIZE], reason[512], path[128];
     int rc = 0;
     struct arena *a = arena_new(2048);
+    /* Not in `a`, which every entry resets. */
+    const char **ids = calloc(cfg->n_clients + 1, sizeof(*ids));
+    long *dup_of = calloc(cfg->n_clients + 1, sizeof(*dup_of));
+    if (ids == NULL || dup_of == NULL)
+        abort();
+    for (unsigned i = 0; i < cfg->n_clients; i++)
+        ids[i] = cfg->clients[i].client_id;
+    str_earlier_duplicates(ids, cfg->n_clients, dup_of);
     for (unsigned i = 0; i < cfg->n_clients && rc == 0; i++) {
         struct cfg_client *cc = &cfg->clients[i];
         struct client c;
         struct client_problem p;
-        for (unsigned j = 0; j < i && cc->client_id != NULL; j++) {
-            if (strcmp(cfg->clients[j].client_id, cc->client_id) == 0) {
-                snprintf(path, sizeof(path), "clients[%u].client_id", i);
-                config_error(cfg, err, path, "duplicate '%s' (also clients[%u])",
-                             str_shown(cc->client_id, buf), j);
-                rc = ERR_INVALID;
-                break;
-            }
+        if (dup_of[i] >= 0) {
+            snprintf(path, sizeof(path), "clients[%u].client_id", i);
+            config_error(cfg, err, path, "duplicate '%s' (also clients[%ld])", str_shown(cc->client_id, buf),
+                         dup_of[i]);
+            rc = ERR_INVALID;
         }
         if (rc == 0 && client_check_entry(cfg, i, a, &c, &p) != 0) {
             if (p.index >= 0)
@@ -572,6 +578,8 @@ int clients_check_config(struct config *cfg, struct errbuf *err)
         arena_reset(a);
     }
     arena_free(a);
+    free(ids);
+    free(dup_of);
     return rc;
 }
 

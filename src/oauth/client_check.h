@@ -81,8 +81,6 @@ int client_meta_from_json_strict(json_t *o, struct arena *a, struct client_meta 
  * none: authorization_code with redirect URIs, else client_credentials; unlike the file's default, no
  * refresh_token unless asked for. */
 void client_meta_default_grants(struct client_meta *m);
-/* The metadata of clients[i] of the configuration (pointers into cfg). */
-void client_meta_from_config(const struct config *cfg, unsigned i, struct client_meta *m);
 /* client_check() on clients[i]. */
 int client_check_entry(const struct config *cfg, unsigned i, struct arena *a, struct client *out,
                        struct client_problem *p);

@@ -139,7 +139,7 @@ int discovery_refresh(struct app *app, struct store_conn *db, struct errbuf *err
     bool plain = false;
     int rc = store_client_meta_has(db, "pkce_methods", "plain", &plain, err);
     if (rc == 0)
-        atomic_store_explicit(&app->pkce_plain_allowed, plain, memory_order_relaxed);
+        atomic_store_explicit(&app->state->pkce_plain_allowed, plain, memory_order_relaxed);
     return rc;
 }
 
@@ -155,7 +155,7 @@ static void send_public_json(struct http_req *req, const char *json, size_t len)
 static void send_metadata(struct http_req *req)
 {
     struct app *app = req->worker->app;
-    int v = atomic_load_explicit(&app->pkce_plain_allowed, memory_order_relaxed) ? 1 : 0;
+    int v = atomic_load_explicit(&app->state->pkce_plain_allowed, memory_order_relaxed) ? 1 : 0;
     send_public_json(req, app->metadata_json[v], app->metadata_len[v]);
 }
 

@@ -21,12 +21,13 @@
 #define BROWSER_COOKIE "ostiary_browser"
 #define INTERACTION_TTL 600
 
-bool session_cookie_secure(const struct http_req *req)
+/* Cookie attributes shared by session, browser and device cookies. */
+static bool session_cookie_secure(const struct http_req *req)
 {
     return strncmp(req->worker->app->issuer, "https://", 8) == 0;
 }
 
-const char *session_cookie_path(const struct http_req *req)
+static const char *session_cookie_path(const struct http_req *req)
 {
     const char *p = req->worker->app->cfg->issuer_path;
     return p[0] != '\0' ? p : "/";

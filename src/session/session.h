@@ -65,10 +65,6 @@ bool interaction_csrf_ok(const struct interaction *ia, const char *csrf);
 /* Marks it used (single use): ERR_CONFLICT if already used. */
 int interaction_finish(struct http_req *req, const struct interaction *ia, struct errbuf *err);
 
-/* Cookie attributes shared by session, browser and device cookies. */
-bool session_cookie_secure(const struct http_req *req);
-const char *session_cookie_path(const struct http_req *req);
-
 /* Device cookies (OWASP's device-cookie model against online guessing; users.h, the login limiter). Each
  * successful login sets, for its username, a cookie named DEVICE_COOKIE_PREFIX + tag, where tag is 16
  * base64url characters of HMAC(key, "name" NUL username) (so the name does not show the username), with

@@ -31,9 +31,8 @@ struct oidc_address_part {
 };
 extern const struct oidc_address_part oidc_address_parts[OIDC_ADDRESS_PART_COUNT];
 
-/* The claim or address part called name, or NULL / -1. */
+/* The claim called name, or NULL. */
 const struct oidc_claim *oidc_claim_find(const char *name);
-int oidc_address_part_find(const char *name);
 
 /* Why a user's value was refused: the field ("email", "address.country", "username", "id") and the
  * reason, which never holds a password. */
@@ -42,11 +41,6 @@ struct user_problem {
     char reason[256];
 };
 
-/* The value of a claim other than address and updated_at, as text (a boolean as "true" or "false"):
- * 0, or -1 with *p filled. */
-int user_claim_check(const struct oidc_claim *c, const char *value, struct user_problem *p);
-/* The value of address part `part` (enum oidc_address_part_id): 0, or -1 with *p filled. */
-int user_address_check(int part, const char *value, struct user_problem *p);
 /* A username (1 to 255 visible ASCII characters, required) or an id (the OIDC sub, likewise). field is
  * "username" or "id". 0, or -1 with *p filled. */
 int user_name_check(const char *field, const char *s, struct user_problem *p);

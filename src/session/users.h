@@ -20,6 +20,13 @@ struct config;
  * malloc'd encoded string, or NULL on failure. Blocks for tens of milliseconds: never call it on an event
  * loop thread except through the login path that must pay it anyway. */
 char *user_password_hash(const char *password, size_t len);
+/* Computes, once, the dummy hash that verifications of unknown users are timed against (one argon2id
+ * computation; otherwise done by the first such verification, which then takes twice as long). `serve`
+ * runs it on a thread of its own right after start. Thread-safe. */
+void users_warm_up(void);
+/* How many argon2id hashes and verifications this process has computed (user_password_hash and
+ * user_password_verify, the dummy ones included): for tests and metrics. */
+unsigned long long users_argon2_ops(void);
 /* Verifies against an encoded argon2id hash in constant time. Returns true only on a match; a NULL hash
  * never matches (but still costs about the same time, so absent users are not detectable by timing). */
 bool user_password_verify(const char *encoded, const char *password, size_t len);
@@ -69,9 +76,23 @@ const char *user_claim_scope(const char *name);
 extern const char *const user_claims_supported[];
 extern const size_t user_claims_supported_count;
 
-/* Applies the users of the YAML file (created or updated; password hashed once at start). One
- * transaction. */
-int users_apply_config(struct store_conn *db, const struct config *cfg, struct errbuf *err);
+/* Applies the users of the YAML file: created, updated (disabled ones logged out), and those an earlier
+ * start took from the file but that it no longer declares, deleted and logged out. Passwords are hashed
+ * first, outside any transaction (argon2id: tens of milliseconds each, on up to 8 threads), so that the
+ * store's write lock is held only for the writes; then one transaction runs `also` (NULL: nothing; `serve`
+ * passes the file's clients, so that clients and users change together or not at all) and the users'
+ * writes, and commits, or rolls everything back on a failure.
+ * A plaintext password is hashed only when the store has no hash made from it: each such user's row keeps
+ * a digest of its password and hash keyed with `key` (users_config_key), so a start with unchanged users
+ * hashes nothing. */
+#define USERS_CONFIG_KEY_LEN 32
+#define USERS_CONFIG_KEY_CONTEXT "ostiary config password digest v1"
+/* The digest key: BLAKE2b-256 of the key-encryption secret, keyed with USERS_CONFIG_KEY_CONTEXT (so it is
+ * independent of the key-encryption key and of the device-cookie key made from the same secret). */
+void users_config_key(const char *secret, uint8_t key[USERS_CONFIG_KEY_LEN]);
+typedef int (*users_apply_also_fn)(struct store_conn *db, const struct config *cfg, struct errbuf *err);
+int users_apply_config(struct store_conn *db, const struct config *cfg,
+                       const uint8_t key[USERS_CONFIG_KEY_LEN], users_apply_also_fn also, struct errbuf *err);
 
 /* Failed-login rate limiting, in memory. Three counters per attempt: the (username, address) pair,
  * allowed max_failures failures; the address alone, allowed 4 times as many; and either the username alone

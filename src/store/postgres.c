@@ -17,6 +17,7 @@
 #include <libpq-fe.h>
 
 #include "core/arena.h"
+#include "core/str.h"
 #include "core/banned.h"
 
 /* Defined in migrations/postgres_migrations.c; entry i is schema version i + 1. */
@@ -99,7 +100,8 @@ enum stmt_id {
 /* What a read returns: the columns token_put writes, then the rotation columns. */
 #define TOKEN_READ_COLS TOKEN_COLS ", successor, retried_at"
 #define KEY_COLS "kid, alg, priv_enc, public_jwk, created_at, sign_from, retired_at, unpublish_at"
-#define USER_COLS "id, username, password_hash, claims, disabled, from_config, created_at, updated_at"
+#define USER_COLS                                                                                            \
+    "id, username, password_hash, claims, disabled, from_config, created_at, updated_at, config_pw_mac"
 #define CONSENT_COLS "user_id, client_id, scope, resources, created_at, updated_at"
 
 /* Parameter types are inferred by the server from where each $n appears. Statements that only read are
@@ -160,11 +162,11 @@ static const struct {
     [S_GC] = {"SELECT ostiary_gc($1, $2, " LOCK_GC ")", false},
     [S_USER_GET] = {"SELECT " USER_COLS " FROM users WHERE id = $1", true},
     [S_USER_GET_BY_NAME] = {"SELECT " USER_COLS " FROM users WHERE username = $1", true},
-    [S_USER_PUT] = {"INSERT INTO users (" USER_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    [S_USER_PUT] = {"INSERT INTO users (" USER_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
                     " ON CONFLICT (id) DO UPDATE SET username = excluded.username,"
                     " password_hash = excluded.password_hash, claims = excluded.claims,"
                     " disabled = excluded.disabled, from_config = excluded.from_config,"
-                    " updated_at = excluded.updated_at",
+                    " updated_at = excluded.updated_at, config_pw_mac = excluded.config_pw_mac",
                     false},
     [S_USER_DELETE] = {"DELETE FROM users WHERE id = $1", false},
     [S_USER_LIST] = {"SELECT " USER_COLS " FROM users ORDER BY username COLLATE \"C\"", true},
@@ -575,17 +577,6 @@ static bool col_bool(const PGresult *r, int row, int col)
     return PQgetvalue(r, row, col)[0] == 't';
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* bytea in text format is "\x" and hex (bytea_output = hex, the default since PostgreSQL 9.0). Decodes
  * into out (room for *n bytes); *n gets the length. false if the text is not that. */
 static bool unhex(const char *s, size_t len, unsigned char *out, size_t *n)
@@ -594,7 +585,7 @@ static bool unhex(const char *s, size_t len, unsigned char *out, size_t *n)
         return false;
     size_t m = (len - 2) / 2;
     for (size_t i = 0; i < m; i++) {
-        int hi = hexval(s[2 + 2 * i]), lo = hexval(s[3 + 2 * i]);
+        int hi = hex_val(s[2 + 2 * i]), lo = hex_val(s[3 + 2 * i]);
         if (hi < 0 || lo < 0)
             return false;
         out[i] = (unsigned char)(hi << 4 | lo);
@@ -700,6 +691,7 @@ static void read_user(const PGresult *r, int i, struct arena *a, void *outp)
     out->from_config = col_bool(r, i, 5);
     out->created_at = col_i64(r, i, 6);
     out->updated_at = col_i64(r, i, 7);
+    out->config_pw_mac = col_text(r, i, 8, a);
 }
 
 static void read_consent(const PGresult *r, int i, struct arena *a, void *outp)
@@ -1316,6 +1308,7 @@ static int pg_user_put(struct store_conn *base, const struct store_user *u, stru
     p_bool(&p, u->from_config);
     p_i64(&p, u->created_at);
     p_i64(&p, u->updated_at);
+    p_text(&p, u->config_pw_mac);
     if (!c->in_tx)
         return run_cmd(c, S_USER_PUT, &p, NULL, err);
     int rc = run_deferred(c, S_SAVEPOINT, NULL, err);

@@ -117,7 +117,8 @@ enum stmt_id {
 /* What a read returns: the columns token_put writes, then the rotation columns (migration 4). */
 #define TOKEN_READ_COLS TOKEN_COLS ", successor, retried_at"
 #define KEY_COLS "kid, alg, priv_enc, public_jwk, created_at, sign_from, retired_at, unpublish_at"
-#define USER_COLS "id, username, password_hash, claims, disabled, from_config, created_at, updated_at"
+#define USER_COLS                                                                                            \
+    "id, username, password_hash, claims, disabled, from_config, created_at, updated_at, config_pw_mac"
 #define CONSENT_COLS "user_id, client_id, scope, resources, created_at, updated_at"
 
 static const char *const stmt_sql[S__COUNT] = {
@@ -167,11 +168,11 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_USER_GET] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
     [S_USER_GET_BY_NAME] = "SELECT " USER_COLS " FROM users WHERE username = ?1",
     /* Upsert by id that keeps the first created_at; the username may change (a rename). */
-    [S_USER_PUT] = "INSERT INTO users (" USER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    [S_USER_PUT] = "INSERT INTO users (" USER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                    " ON CONFLICT (id) DO UPDATE SET username = excluded.username,"
                    " password_hash = excluded.password_hash, claims = excluded.claims,"
                    " disabled = excluded.disabled, from_config = excluded.from_config,"
-                   " updated_at = excluded.updated_at",
+                   " updated_at = excluded.updated_at, config_pw_mac = excluded.config_pw_mac",
     [S_USER_DELETE] = "DELETE FROM users WHERE id = ?1",
     [S_USER_LIST] = "SELECT " USER_COLS " FROM users ORDER BY username",
     [S_CONSENT_GET] = "SELECT " CONSENT_COLS " FROM consents WHERE user_id = ?1 AND client_id = ?2",
@@ -1439,6 +1440,7 @@ static void read_user(sqlite3_stmt *s, struct arena *a, struct store_user *out)
     out->from_config = sqlite3_column_int(s, 5) != 0;
     out->created_at = sqlite3_column_int64(s, 6);
     out->updated_at = sqlite3_column_int64(s, 7);
+    out->config_pw_mac = col_text(s, 8, a);
 }
 
 static void read_consent(sqlite3_stmt *s, struct arena *a, struct store_consent *out)
@@ -1517,6 +1519,7 @@ static int sq_user_put(struct store_conn *base, const struct store_user *u, stru
     sqlite3_bind_int(s, 6, u->from_config ? 1 : 0);
     sqlite3_bind_int64(s, 7, u->created_at);
     sqlite3_bind_int64(s, 8, u->updated_at);
+    bind_text(s, 9, u->config_pw_mac);
     return write_one(c, s, "user_put", NULL, err);
 }
 

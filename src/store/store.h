@@ -89,6 +89,10 @@ struct store_user {
     bool disabled;
     bool from_config;
     int64_t created_at, updated_at;
+    /* A user of the configuration file with a plaintext password: a keyed digest (base64url) of that
+     * password and password_hash, which lets a start keep the hash without hashing again
+     * (session/users.c). NULL otherwise; anything that sets password_hash otherwise leaves it NULL. */
+    const char *config_pw_mac;
 };
 
 /* ---- remembered consent: what a user allowed a client ---- */
@@ -244,7 +248,7 @@ struct store_conn {
 };
 
 /* Picks the backend by the DSN's scheme ("sqlite:./var/ostiary.db", "postgres://user:pass@host/db" or
- * "postgresql://...") and opens it: store_open_flags with no flag. */
+ * "postgresql://...") and opens it: store_open_flags with no flag (backends.c). */
 int store_open(const char *dsn, struct store **out, struct errbuf *err);
 int store_open_flags(const char *dsn, unsigned flags, struct store **out, struct errbuf *err);
 
@@ -345,6 +349,7 @@ int store_observe_(enum store_op op, int64_t t0, int rc);
 #define store_token_scan(c, ...) STORE_CALL_(token_scan, c, __VA_ARGS__)
 #define store_jti_scan(c, ...) STORE_CALL_(jti_scan, c, __VA_ARGS__)
 
+/* ---- Shared by the backends and their callers (store.c) ---- */
 /* SHA-256 of a secret, the form in which every secret is stored and looked up. */
 void store_hash(const void *secret, size_t n, uint8_t out[STORE_HASH_LEN]);
 /* The row key of a self-contained (JWT) access token: SHA-256 of "jti:" followed by its jti, a value
@@ -357,6 +362,7 @@ void store_jti_key(const char *jti, uint8_t out[STORE_HASH_LEN]);
  * and messages, in the caller's arena. */
 const char *store_dsn_redacted(struct arena *a, const char *dsn);
 
+/* The backends' operation tables, for backends.c only. */
 extern const struct store_ops store_sqlite_ops;
 extern const struct store_ops store_postgres_ops;
 

@@ -28,6 +28,9 @@
 
 #include "core/banned.h"
 
+/* The number of SQLite migrations (store/migrations/sqlite_migrations.c): a new store applies them all. */
+extern const size_t sqlite_migrations_count;
+
 /* ---- fixture: a migrated database in a temporary directory, one connection, one arena ---- */
 
 struct fx {
@@ -966,6 +969,7 @@ STORE_TEST(user_crud)
 {
     struct store_user u = user("sub-1", "alice");
     u.from_config = true;
+    u.config_pw_mac = "bWFjbWFjbWFjbWFjbWFjbWFjbWFjbWFjbWFjbWFjbWE";
     OK(store_user_put(f->c, &u, &f->err));
 
     struct store_user got;
@@ -976,6 +980,7 @@ STORE_TEST(user_crud)
     ASSERT_STREQ(got.claims, "{\"name\":\"Alice\"}");
     ASSERT(!got.disabled);
     ASSERT(got.from_config);
+    ASSERT_STREQ(got.config_pw_mac, u.config_pw_mac);
     ASSERT_EQ(got.created_at, 100);
     ASSERT_EQ(got.updated_at, 100);
     memset(&got, 0, sizeof(got));
@@ -985,6 +990,7 @@ STORE_TEST(user_crud)
     /* Upsert by id: everything but created_at is replaced, including the username (a rename). */
     u.username = "alice2";
     u.password_hash = NULL;
+    u.config_pw_mac = NULL;
     u.claims = "{}";
     u.disabled = true;
     u.from_config = false;
@@ -994,6 +1000,7 @@ STORE_TEST(user_crud)
     OK(store_user_get(f->c, f->a, "sub-1", &got, &f->err));
     ASSERT_STREQ(got.username, "alice2");
     ASSERT(got.password_hash == NULL);
+    ASSERT(got.config_pw_mac == NULL);
     ASSERT_STREQ(got.claims, "{}");
     ASSERT(got.disabled);
     ASSERT(!got.from_config);
@@ -1321,7 +1328,7 @@ STORE_TEST(sqlite_identity)
     ASSERT_EQ(store_open_flags(f->dsn, STORE_OPEN_CREATE, &f->st, &f->err), 0);
     int applied = 0;
     ASSERT_EQ(store_migrate(f->st, &applied, &f->err), 0);
-    ASSERT_EQ(applied, 6); /* every migration: a new store */
+    ASSERT_EQ(applied, (int)sqlite_migrations_count); /* every migration: a new store */
     char id2[80] = "";
     m = fopen(marker, "r");
     ASSERT(m != NULL);

@@ -1,8 +1,10 @@
-/* router.c: maps a request path under the issuer to its endpoint, once per request, by the routes table:
- * exact paths, the methods each endpoint serves (405 with Allow for the others, RFC 9110 §15.5.6), CORS for
- * the endpoints browser clients call, and which requests run on the login pool. Unknown paths get a JSON
- * 404. Once the store is lost (app_store_ok), the endpoints that need it answer 503 and only what is
- * served from memory still works. */
+/* router.c: the one entry point the HTTP server calls (app.h), above both things it serves: the admin
+ * listener's requests go to the admin API (admin/), the others to the OAuth endpoints (oauth/). It maps a
+ * request path under the issuer to its endpoint, once per request, by the routes table: exact paths, the
+ * methods each endpoint serves (405 with Allow for the others, RFC 9110 §15.5.6), CORS for the endpoints
+ * browser clients call, and which requests run on the login pool. Unknown paths get a JSON 404. Once the
+ * store is lost (app_store_ok), the endpoints that need it answer 503 and only what is served from memory
+ * still works. */
 #include <pthread.h>
 #include <string.h>
 
@@ -11,6 +13,7 @@
 #include "core/arena.h"
 #include "core/metrics.h"
 #include "oauth/authorize.h"
+#include "oauth/client.h"
 #include "oauth/endpoints.h"
 #include "oauth/frontchannel.h"
 #include "core/banned.h"
@@ -187,8 +190,20 @@ static void refuse_store_lost(struct http_req *req, enum route_kind kind)
         oauth_error_send_json(req, e);
 }
 
+void app_enter(struct worker *w)
+{
+    struct app *cur = atomic_load_explicit(&w->state->current, memory_order_acquire);
+    if (cur == w->app)
+        return;
+    w->app = cur;
+    /* Rows cached under the previous configuration (a client the reload changed) are read again. */
+    client_cache_free(w->clients);
+    w->clients = NULL;
+}
+
 void app_handle(struct http_req *req)
 {
+    app_enter(req->worker);
     const struct app_route *r = req->route != NULL ? req->route : route_match(req);
     req->route = r;
     route_tag(req, r);
@@ -207,7 +222,7 @@ void app_handle(struct http_req *req)
         method_not_allowed(req, r);
         return;
     }
-    if (r->kind != ROUTE_MEMORY && atomic_load(&req->worker->app->store_lost)) {
+    if (r->kind != ROUTE_MEMORY && atomic_load(&req->worker->app->state->store_lost)) {
         refuse_store_lost(req, r->kind);
         return;
     }
@@ -216,6 +231,7 @@ void app_handle(struct http_req *req)
 
 bool app_offload(struct http_req *req)
 {
+    app_enter(req->worker);
     req->route = route_match(req);
     /* The admin API's password and key routes: its own table says which (admin.h). */
     if (req->route == &admin_api)
@@ -225,6 +241,7 @@ bool app_offload(struct http_req *req)
 
 void app_busy(struct http_req *req, unsigned retry_after_s)
 {
+    app_enter(req->worker);
     /* Only requests of a route with a pool are offloaded, and each such route says how to refuse. */
     if (req->route == &admin_api)
         admin_busy(req, retry_after_s);
