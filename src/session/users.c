@@ -219,11 +219,6 @@ json_t *user_claims_select(const struct store_user *u, const char *const *scopes
     return out;
 }
 
-json_t *user_claims_for_scope(const struct store_user *u, const char *const *scopes, size_t n_scopes)
-{
-    return user_claims_select(u, scopes, n_scopes, NULL);
-}
-
 const char *user_claim_scope(const char *name)
 {
     for (size_t k = 0; k < OIDC_CLAIM_COUNT; k++)
