@@ -264,12 +264,13 @@ static EVP_PKEY *pkey_fromdata(const char *type, OSSL_PARAM_BLD *bld)
     return pkey;
 }
 
-/* OpenSSL's own checks of a public key: for EC that the point is on the curve and not the identity, for
- * RSA that n and e are sane (odd, e > 1). */
+/* OpenSSL's own quick checks of a public key: for EC that the point is on the curve and not the identity
+ * (the curves we accept have cofactor 1, so that is the whole check; the full one multiplies by the order,
+ * a second verification's cost per import), for RSA that n and e are sane. */
 static bool pkey_public_ok(EVP_PKEY *pkey)
 {
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
-    bool ok = ctx != NULL && EVP_PKEY_public_check(ctx) == 1;
+    bool ok = ctx != NULL && EVP_PKEY_public_check_quick(ctx) == 1;
     EVP_PKEY_CTX_free(ctx);
     return ok;
 }

@@ -287,7 +287,7 @@ static const char *algs_param(struct arena *a)
 
 struct oauth_error dpop_resource_error(struct arena *a, enum oauth_err code, const char *description)
 {
-    struct oauth_error e = {code, description, 401, "DPoP", algs_param(a)};
+    struct oauth_error e = {code, description, 401, arena_printf(a, "DPoP %s", algs_param(a))};
     return e;
 }
 
@@ -295,7 +295,7 @@ static struct oauth_error proof_error(struct arena *a, enum oauth_err code, cons
 {
     if (resource)
         return dpop_resource_error(a, code, description);
-    return (struct oauth_error){code, description, 0, NULL, NULL};
+    return (struct oauth_error){code, description, 0, NULL};
 }
 
 struct oauth_error dpop_check(struct http_req *req, const char *path, const char *access_token,

@@ -59,15 +59,14 @@ struct oauth_error {
     enum oauth_err code;
     const char *description; /* fixed text for the client; never internal detail, never a secret */
     int http_status;         /* 0 = the code's default */
-    /* For 401s: the WWW-Authenticate challenge scheme ("Basic", "Bearer", "DPoP"), NULL for none. */
+    /* For 401s: the WWW-Authenticate challenge scheme ("Basic", "Bearer", "DPoP"), NULL for none; it may
+     * carry auth-params of its own after a space (DPoP's algs="...", RFC 9449 §7.1), which the error's
+     * follow after a comma. */
     const char *challenge;
-    /* More auth-params of that challenge, appended after a comma (DPoP's algs="...", RFC 9449 §7.1), or
-     * NULL. */
-    const char *challenge_params;
 };
 
-#define OAUTH_OK ((struct oauth_error){OAUTH_ERR_NONE, NULL, 0, NULL, NULL})
-#define OAUTH_ERROR(c, desc) ((struct oauth_error){OAUTH_ERR_##c, (desc), 0, NULL, NULL})
+#define OAUTH_OK ((struct oauth_error){OAUTH_ERR_NONE, NULL, 0, NULL})
+#define OAUTH_ERROR(c, desc) ((struct oauth_error){OAUTH_ERR_##c, (desc), 0, NULL})
 
 static inline bool oauth_failed(struct oauth_error e)
 {

@@ -44,15 +44,33 @@ char *token_userinfo_url(struct arena *a, const struct app *app)
     return arena_printf(a, "%s%s", app->issuer, OAUTH_USERINFO_PATH);
 }
 
-/* An opaque access token's row data: its DPoP binding, {"cnf":{"jkt":...}} (RFC 9449 §6.2's form), or
- * NULL when it has none. */
-static const char *cnf_data(struct arena *a, const char *jkt)
+const char *token_access_data(struct arena *a, json_t *grant_claims)
+{
+    if (grant_claims == NULL)
+        return NULL;
+    json_t *d = json_object();
+    json_object_set(d, "claims", grant_claims);
+    char *text = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
+    const char *out = arena_strdup(a, text);
+    free(text);
+    return out;
+}
+
+/* An opaque access token's row data: `data` (authz.h) with its DPoP binding added, {"cnf":{"jkt":...}}
+ * (RFC 9449 §6.2's form); `data` itself when it has none. */
+static const char *with_cnf(struct arena *a, const char *data, const char *jkt)
 {
     if (jkt == NULL)
-        return NULL;
-    json_t *o = json_pack("{s:{s:s}}", "cnf", "jkt", jkt);
-    char *text = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
+        return data;
+    json_t *d = data != NULL ? json_loads(data, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    if (!json_is_object(d)) {
+        json_decref(d);
+        d = json_object();
+    }
+    json_object_set_new(d, "cnf", json_pack("{s:s}", "jkt", jkt));
+    char *text = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
     const char *out = arena_strdup(a, text);
     free(text);
     return out;
@@ -86,12 +104,13 @@ int token_mint_access(struct worker *w, struct arena *a, const struct access_tok
     t->scope = r->scope != NULL ? r->scope : "";
     t->jti = out->jti;
     t->grant_id = r->grant_id;
+    t->data = r->data;
     t->iat = r->now;
     t->exp = r->now + ttl;
     if (r->res != NULL && userinfo != NULL)
-        t->aud = arena_printf(a, "%s %s", r->res->identifier, userinfo);
+        t->aud = arena_printf(a, "%s %s", r->res->audience, userinfo);
     else if (r->res != NULL)
-        t->aud = r->res->identifier;
+        t->aud = r->res->audience;
     else
         t->aud = userinfo;
 
@@ -101,11 +120,11 @@ int token_mint_access(struct worker *w, struct arena *a, const struct access_tok
         json_object_set_new(c, "sub", json_string(sub));
         if (userinfo != NULL) {
             json_t *aud = json_array();
-            json_array_append_new(aud, json_string(r->res->identifier));
+            json_array_append_new(aud, json_string(r->res->audience));
             json_array_append_new(aud, json_string(userinfo));
             json_object_set_new(c, "aud", aud);
         } else {
-            json_object_set_new(c, "aud", json_string(r->res->identifier));
+            json_object_set_new(c, "aud", json_string(r->res->audience));
         }
         json_object_set_new(c, "exp", json_integer(r->now + ttl));
         json_object_set_new(c, "iat", json_integer(r->now));
@@ -132,7 +151,7 @@ int token_mint_access(struct worker *w, struct arena *a, const struct access_tok
         out->value = rand_token(a, 32);
         out->has_row = true;
         store_hash(out->value, strlen(out->value), t->hash);
-        t->data = cnf_data(a, r->jkt);
+        t->data = with_cnf(a, r->data, r->jkt);
     }
     return 0;
 }
@@ -226,6 +245,7 @@ static int jwt_lookup(struct worker *w, struct arena *a, const char *token, size
             return 0;
         info->has_row = true;
         info->grant_id = t.grant_id;
+        info->data = t.data;
         info->active = t.revoked_at == 0;
         return 0;
     }
@@ -279,6 +299,7 @@ static int token_lookup_row(struct worker *w, struct arena *a, const char *token
     info->iat = t.iat;
     info->exp = t.exp;
     info->has_row = true;
+    info->data = t.data;
     if (t.kind == STORE_TOKEN_ACCESS && t.data != NULL) {
         json_t *d = json_loads(t.data, JSON_REJECT_DUPLICATES, NULL);
         const char *jkt = cnf_jkt(json_object_get(d, "cnf"));

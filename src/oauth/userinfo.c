@@ -2,8 +2,9 @@
  * bearer token usage per RFC 6750 §2 (header, form body, and the query only when
  * userinfo.allow_query_token is set) and its errors per §3.1; DPoP-bound tokens only with the DPoP scheme
  * and a proof (RFC 9449 §7). Claims are the user's standard claims selected by the token's scope (§5.4,
- * session/users.c). Not supported: signed or encrypted responses (userinfo_signed_response_alg), the
- * claims request parameter (§5.5), aggregated and distributed claims. CORS is open (cors.c). */
+ * session/users.c) and those the claims request parameter of its grant named for userinfo (§5.5). Not
+ * supported: signed or encrypted responses (userinfo_signed_response_alg), aggregated and distributed
+ * claims. CORS is open (cors.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 #include "core/arena.h"
 #include "core/log.h"
 #include "core/rand.h"
+#include "oauth/claims_request.h"
 #include "oauth/dpop.h"
 #include "oauth/endpoints.h"
 #include "oauth/scope.h"
@@ -170,7 +172,12 @@ static void userinfo_send(struct http_req *req, const struct token_info *ti, con
     const char *scope = ti->scope != NULL ? ti->scope : "";
     if (scope_parse(req->arena, scope, strlen(scope), &scopes) != 0)
         scopes = (struct scope_set){0};
-    json_t *claims = user_claims_for_scope(user, scopes.v, scopes.n);
+    /* The claims request parameter (OIDC Core §5.5) of the token's grant names claims for userinfo beyond
+     * those of its scope: the access token's row keeps them (oauth/authz.h). */
+    json_t *data = ti->data != NULL ? json_loads(ti->data, 0, NULL) : NULL;
+    json_t *claims = user_claims_select(user, scopes.v, scopes.n,
+                                        claims_grant_names(json_object_get(data, "claims"), CLAIMS_USERINFO));
+    json_decref(data);
     char *text = json_dumps(claims, JSON_COMPACT);
     json_decref(claims);
     http_res_no_store(req);
@@ -189,8 +196,7 @@ void oauth_userinfo_handle(struct http_req *req)
         /* RFC 6750 §3.1: a request without a token gets the challenge and no error code. */
         req->log_error = "no_token";
         http_res_header(req, "WWW-Authenticate", "Bearer realm=\"ostiary\"");
-        struct oauth_error d = dpop_resource_error(req->arena, OAUTH_ERR_NONE, NULL);
-        http_res_header(req, "WWW-Authenticate", arena_printf(req->arena, "DPoP %s", d.challenge_params));
+        http_res_header(req, "WWW-Authenticate", dpop_resource_error(req->arena, OAUTH_ERR_NONE, NULL).challenge);
         http_res_no_store(req);
         http_res_body(req, 401, NULL, "", 0);
         return;
