@@ -84,7 +84,9 @@ bool dpop_nonce_valid(const char *secret, const char *nonce, size_t len, int64_t
  * decides whether one was required). access_token: for a resource request (ath), else NULL. A resource
  * request's errors are 401 with a DPoP challenge (RFC 9449 §7.1: WWW-Authenticate: DPoP error=...,
  * algs="..."), the token endpoint's 400 (§5). With dpop.nonce on, the response gets a DPoP-Nonce header
- * (a fresh nonce; with use_dpop_nonce errors too). Does not record the jti: dpop_proof_record(). */
+ * (a fresh nonce; with use_dpop_nonce errors too). Does not record the jti: dpop_proof_record(). A pushed
+ * authorization request endpoint (RFC 9449 §10.1) calls it with its own path: a proof there binds the code
+ * as dpop_jkt does (the pushed parameters' dpop_jkt, when given, must then be the proof's jkt). */
 struct oauth_error dpop_check(struct http_req *req, const char *path, const char *access_token,
                               struct dpop_proof *out, bool *present);
 /* Records the proof's jti (store_single_use_put, keyed by the proof's key and jti) until it expires, so
