@@ -19,7 +19,8 @@ static size_t b64url(char *out, const unsigned char *in, size_t n)
     static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     size_t o = 0;
     for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
+        unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) |
+                     (i + 2 < n ? in[i + 2] : 0);
         out[o++] = t[(v >> 18) & 63];
         out[o++] = t[(v >> 12) & 63];
         if (i + 1 < n)
@@ -41,14 +42,15 @@ int main(int argc, char **argv)
     EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     unsigned char pub[65];
     size_t publen = 0;
-    if (k == NULL || !EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof(pub), &publen) ||
-        publen != 65)
+    if (k == NULL ||
+        !EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof(pub), &publen) || publen != 65)
         return 1;
     char x[64], y[64], hdr[256], hdr64[400], pay[512], pay64[700], sig64[100], jti[24];
     b64url(x, pub + 1, 32);
     b64url(y, pub + 33, 32);
     snprintf(hdr, sizeof(hdr),
-             "{\"typ\":\"dpop+jwt\",\"alg\":\"ES256\",\"jwk\":{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"%s\",\"y\":\"%s\"}}",
+             "{\"typ\":\"dpop+jwt\",\"alg\":\"ES256\",\"jwk\":{\"kty\":\"EC\",\"crv\":\"P-256\","
+             "\"x\":\"%s\",\"y\":\"%s\"}}",
              x, y);
     b64url(hdr64, (const unsigned char *)hdr, strlen(hdr));
     long now = (long)time(NULL);
@@ -56,7 +58,8 @@ int main(int argc, char **argv)
         unsigned char r[12];
         RAND_bytes(r, sizeof(r));
         b64url(jti, r, sizeof(r));
-        int n = snprintf(pay, sizeof(pay), "{\"htm\":\"POST\",\"htu\":\"%s\",\"iat\":%ld,\"jti\":\"%s\"}", argv[1], now, jti);
+        int n = snprintf(pay, sizeof(pay), "{\"htm\":\"POST\",\"htu\":\"%s\",\"iat\":%ld,\"jti\":\"%s\"}",
+                         argv[1], now, jti);
         b64url(pay64, (const unsigned char *)pay, (size_t)n);
         char input[1200];
         int in = snprintf(input, sizeof(input), "%s.%s", hdr64, pay64);
