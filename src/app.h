@@ -81,6 +81,8 @@ struct app {
     size_t metadata_len[2];
     struct tmpl_set *pages;      /* login, consent, error... (ui/tmpl.h) */
     struct login_limiter *limiter;
+    /* Registrations per address (registration.rate_limit; oauth/registration.c), shared like limiter. */
+    struct login_limiter *reg_limiter;
     const char *userinfo_url;    /* <issuer>/me: an access token audience when openid is granted */
     int64_t started_at;
 };

@@ -406,6 +406,10 @@ int cmd_serve(int argc, char **argv)
     proto.limiter = login_limiter_new(cfg->login.max_failures, cfg->login.lockout_seconds);
     if (proto.limiter == NULL)
         die("cannot initialize libsodium (login rate limiter)");
+    /* The first wait of the registration limiter is 60 s (docs/configuration.md, registration.rate_limit). */
+    proto.reg_limiter = login_limiter_new(cfg->registration.rate_limit, 60);
+    if (proto.reg_limiter == NULL)
+        die("cannot initialize libsodium (registration rate limiter)");
     proto.userinfo_url = arena_printf(app_arena, "%s/me", proto.issuer);
     struct app *app = gen_build(&proto, cfg, &err);
     if (app == NULL)
@@ -485,6 +489,7 @@ int cmd_serve(int argc, char **argv)
     struct app *cur = atomic_load(&sv.state.current);
     keystore_free(cur->keys);
     login_limiter_free(cur->limiter);
+    login_limiter_free(cur->reg_limiter);
     store_close(cur->store);
     while (sv.retired != NULL) {
         struct retired_gen *r = sv.retired;

@@ -121,6 +121,13 @@ const char *const sqlite_migrations[] = {
      * digest binding that password to the stored hash (session/users.c), so that a start finding it
      * unchanged keeps the hash instead of hashing (or verifying) the password again. NULL otherwise. */
     "ALTER TABLE users ADD COLUMN config_pw_mac TEXT;\n",
+
+    /* 008_client_origin: where a client came from (the file, an operator, dynamic registration) and, for
+     * a registered one, the SHA-256 of its registration access token (RFC 7592). */
+    ("ALTER TABLE clients ADD COLUMN origin TEXT NOT NULL DEFAULT 'operator';\n"
+     "UPDATE clients SET origin = 'config' WHERE from_config <> 0;\n"
+     "ALTER TABLE clients ADD COLUMN reg_token_hash BLOB CHECK (reg_token_hash IS NULL OR "
+     "length(reg_token_hash) = 32);\n"),
 };
 
 const size_t sqlite_migrations_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);
