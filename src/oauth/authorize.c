@@ -285,6 +285,10 @@ static struct oauth_error validate_rest(const struct http_req *req, const struct
     struct str v;
     if (param(f, "request", &v) == 0)
         return OAUTH_ERROR(REQUEST_NOT_SUPPORTED, "request objects are not supported");
+    /* The authorization endpoint replaces a request_uri by its pushed parameters before validating them
+     * (authz_incoming), and the PAR endpoint refuses one: any other caller gets this. */
+    if (param(f, "request_uri", &v) == 0)
+        return OAUTH_ERROR(INVALID_REQUEST_URI, "request_uri is only accepted at the authorization endpoint");
     if (param(f, "registration", &v) == 0)
         return OAUTH_ERROR(REGISTRATION_NOT_SUPPORTED, "the registration parameter is not supported");
 
