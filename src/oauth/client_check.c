@@ -658,19 +658,20 @@ int client_meta_from_registration(json_t *o, struct arena *a, struct client_meta
                 return fail(p, reg_fields[f].name, (int)i, "must be a string");
         }
     }
-    m->client_name = json_str(o, "client_name");
-    m->application_type = json_str(o, "application_type");
-    m->token_endpoint_auth_method = json_str(o, "token_endpoint_auth_method");
-    m->scope = json_str(o, "scope");
-    if (m->scope != NULL && m->scope[0] == '\0')
-        m->scope = NULL;
-    m->id_token_signed_response_alg = json_str(o, "id_token_signed_response_alg");
-    json_t *par = json_object_get(o, "require_pushed_authorization_requests");
-    if (json_is_boolean(par))
-        m->require_pushed_authorization_requests = json_is_true(par) ? "true" : "false";
-    m->grant_types = json_strs(o, "grant_types", a);
-    m->redirect_uris = json_strs(o, "redirect_uris", a);
-    m->post_logout_redirect_uris = json_strs(o, "post_logout_redirect_uris", a);
+    /* The members read are type-checked above; what only an operator sets is dropped. */
+    client_meta_from_json(o, a, m);
+    struct client_meta wire = {
+        .client_name = m->client_name,
+        .application_type = m->application_type,
+        .token_endpoint_auth_method = m->token_endpoint_auth_method,
+        .scope = m->scope,
+        .id_token_signed_response_alg = m->id_token_signed_response_alg,
+        .require_pushed_authorization_requests = m->require_pushed_authorization_requests,
+        .grant_types = m->grant_types,
+        .redirect_uris = m->redirect_uris,
+        .post_logout_redirect_uris = m->post_logout_redirect_uris,
+    };
+    *m = wire;
     *response_types = json_strs(o, "response_types", a);
     /* RFC 7591 §2: grant_types defaults to authorization_code (and response_types to code). */
     if (m->grant_types.n == 0) {
