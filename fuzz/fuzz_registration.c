@@ -48,13 +48,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     struct arena *a = arena_new(4096);
     struct client_meta m;
-    struct meta_list response_types;
     struct client_problem p;
     struct client c;
-    int rc = client_meta_from_registration(o, a, &m, &response_types, &p);
+    int rc = client_meta_from_registration(o, a, &m, &p);
     if (rc == 0) {
         m.client_id = "fuzz-client";
-        rc = client_check_registration(cfg, &m, response_types, a, &c, &p);
+        rc = client_check_registration(cfg, &m, a, &c, &p);
     }
     if (rc == 0) {
         for (size_t i = 0; i < c.n_redirect_uris; i++)

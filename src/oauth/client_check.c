@@ -260,6 +260,10 @@ static int check_grants(const struct client_meta *m, struct client *out, struct 
     if (grant_names_check(grants, n, out->auth_method == CLIENT_AUTH_NONE, m->redirect_uris.n, &out->grant_types,
                           &why) != 0)
         return fail(p, why.redirect_uris ? "redirect_uris" : "grant_types", why.index, "%s", why.reason);
+    /* The response types and the grant types agree both ways (OIDC Registration §2). */
+    if (response_types_check(m->response_types.v, m->response_types.n, out->grant_types, &out->response_types,
+                             &why) != 0)
+        return fail(p, "response_types", why.index, "%s", why.reason);
     return 0;
 }
 
@@ -299,6 +303,10 @@ static int check_interactive(const struct config *cfg, const struct client_meta 
                  cfg->keys.n_algorithms))
         return fail(p, "id_token_signed_response_alg", -1, "'%s' is not one of keys.algorithms",
                     str_shown(m->id_token_signed_response_alg, buf));
+    if (m->id_token_claims != NULL &&
+        client_id_token_claims_parse(m->id_token_claims, &out->id_token_claims) != 0)
+        return fail(p, "id_token_claims", -1, "must be none or scope, got '%s'",
+                    str_shown(m->id_token_claims, buf));
     if (m->refresh_token_policy != NULL &&
         client_refresh_policy_parse(m->refresh_token_policy, &out->refresh_policy) != 0)
         return fail(p, "refresh_token_policy", -1,
@@ -408,6 +416,7 @@ void client_meta_from_json(json_t *o, struct arena *a, struct client_meta *m)
         m->access_token_ttl = (uint32_t)json_integer_value(ttl);
     m->id_token_signed_response_alg = json_str(o, "id_token_signed_response_alg");
     m->refresh_token_policy = json_str(o, "refresh_token_policy");
+    m->id_token_claims = json_str(o, "id_token_claims");
     json_t *rq = json_object_get(o, "require_pkce");
     if (json_is_boolean(rq))
         m->require_pkce = json_is_true(rq) ? "true" : "false";
@@ -417,6 +426,7 @@ void client_meta_from_json(json_t *o, struct arena *a, struct client_meta *m)
     m->resources_listed = json_is_array(json_object_get(o, "resources"));
     m->introspection_access = json_str(o, "introspection_access");
     m->grant_types = json_strs(o, "grant_types", a);
+    m->response_types = json_strs(o, "response_types", a);
     m->redirect_uris = json_strs(o, "redirect_uris", a);
     m->resources = json_strs(o, "resources", a);
     m->post_logout_redirect_uris = json_strs(o, "post_logout_redirect_uris", a);
@@ -543,9 +553,18 @@ static void fill_defaults(const struct config *cfg, struct cfg_client *cc, const
         else
             set_list(&cc->grant_types, &cc->n_grant_types, machine_grants, 1);
     }
+    if (cc->n_response_types == 0 && c->response_types != 0) {
+        const char *names[8];
+        unsigned n = 0;
+        for (unsigned t = response_type_next_served(0); t != 0 && n < 8; t = response_type_next_served(t))
+            if (c->response_types & RESPONSE_TYPE_BIT(t))
+                names[n++] = response_type_name(t);
+        set_list(&cc->response_types, &cc->n_response_types, names, n);
+    }
     if (cc->id_token_signed_response_alg == NULL)
         config_set_str(&cc->id_token_signed_response_alg, default_alg(cfg));
     config_set_str(&cc->refresh_token_policy, client_refresh_policy_str(c->refresh_policy));
+    config_set_str(&cc->id_token_claims, client_id_token_claims_str(c->id_token_claims));
     if (cc->n_pkce_methods == 0)
         set_list(&cc->pkce_methods, &cc->n_pkce_methods, s256, 1);
     cc->require_pkce_set = cc->require_pkce != NULL;
@@ -627,12 +646,10 @@ static const struct {
     {"require_pushed_authorization_requests", META_BOOL},
 };
 
-int client_meta_from_registration(json_t *o, struct arena *a, struct client_meta *m, struct meta_list *response_types,
-                                  struct client_problem *p)
+int client_meta_from_registration(json_t *o, struct arena *a, struct client_meta *m, struct client_problem *p)
 {
     memset(m, 0, sizeof(*m));
     memset(p, 0, sizeof(*p));
-    *response_types = (struct meta_list){NULL, 0};
     if (!json_is_object(o))
         return fail(p, "", -1, "the request body must be a JSON object of client metadata (RFC 7591 section 2)");
     for (size_t f = 0; f < sizeof(reg_fields) / sizeof(reg_fields[0]); f++) {
@@ -668,11 +685,11 @@ int client_meta_from_registration(json_t *o, struct arena *a, struct client_meta
         .id_token_signed_response_alg = m->id_token_signed_response_alg,
         .require_pushed_authorization_requests = m->require_pushed_authorization_requests,
         .grant_types = m->grant_types,
+        .response_types = m->response_types,
         .redirect_uris = m->redirect_uris,
         .post_logout_redirect_uris = m->post_logout_redirect_uris,
     };
     *m = wire;
-    *response_types = json_strs(o, "response_types", a);
     /* RFC 7591 §2: grant_types defaults to authorization_code (and response_types to code). */
     if (m->grant_types.n == 0) {
         static const char *const code[] = {"authorization_code"};
@@ -730,9 +747,8 @@ static bool policy_uri_ok(const struct config *cfg, const char *uri, char *why, 
     return true;
 }
 
-int client_check_registration(const struct config *cfg, const struct client_meta *m,
-                              struct meta_list response_types, struct arena *a, struct client *out,
-                              struct client_problem *p)
+int client_check_registration(const struct config *cfg, const struct client_meta *m, struct arena *a,
+                              struct client *out, struct client_problem *p)
 {
     char buf[STR_SHOWN_SIZE];
     struct client_meta rm = *m;
@@ -758,26 +774,15 @@ int client_check_registration(const struct config *cfg, const struct client_meta
         if (!in_cfg_list(rm.grant_types.v[i], pol->grant_types, pol->n_grant_types))
             return fail(p, "grant_types", (int)i, "'%s' is not allowed here (registration.grant_types)",
                         str_shown(rm.grant_types.v[i], buf));
-    /* RFC 7591 §2.1: response_types and grant_types agree: code goes with authorization_code. Only code is
-     * served. */
-    bool code_grant = (out->grant_types & GRANT_AUTHORIZATION_CODE) != 0, code_type = false;
-    for (size_t i = 0; i < response_types.n; i++) {
-        const char *rt = response_types.v[i];
-        if (strcmp(rt, "code") != 0)
-            return fail(p, "response_types", (int)i, "'%s' is not supported (only code)", str_shown(rt, buf));
-        if (!in_cfg_list(rt, pol->response_types, pol->n_response_types))
-            return fail(p, "response_types", (int)i, "'%s' is not allowed here (registration.response_types)",
-                        str_shown(rt, buf));
-        if (in_list(rt, response_types.v, i))
-            return fail(p, "response_types", (int)i, "duplicate '%s'", rt);
-        code_type = true;
-    }
-    if (response_types.n > 0 && code_type != code_grant)
-        return fail(p, "response_types", -1,
-                    code_grant ? "must contain code with the grant type authorization_code (RFC 7591 section 2.1)"
-                               : "code needs the grant type authorization_code (RFC 7591 section 2.1)");
-    if (code_grant && response_types.n == 0 && !in_cfg_list("code", pol->response_types, pol->n_response_types))
-        return fail(p, "response_types", -1, "'code' is not allowed here (registration.response_types)");
+    /* client_check() made response_types and grant_types agree (RFC 7591 §2.1, OIDC Registration §2). */
+    unsigned allowed = 0, parts;
+    for (unsigned i = 0; i < pol->n_response_types; i++)
+        if (response_type_parse(pol->response_types[i], &parts) == RESPONSE_TYPE_OK)
+            allowed |= RESPONSE_TYPE_BIT(parts);
+    for (unsigned t = response_type_next_served(0); t != 0; t = response_type_next_served(t))
+        if ((out->response_types & RESPONSE_TYPE_BIT(t)) && !(allowed & RESPONSE_TYPE_BIT(t)))
+            return fail(p, "response_types", -1, "'%s' is not allowed here (registration.response_types)",
+                        response_type_name(t));
     struct scope_set want;
     if (out->scope[0] != '\0' && scope_parse(a, out->scope, strlen(out->scope), &want) == 0)
         for (size_t i = 0; i < want.n; i++)
@@ -802,12 +807,15 @@ int registration_check_config(struct config *cfg, struct errbuf *err)
             return ERR_INVALID;
         }
     }
-    for (unsigned i = 0; i < r->n_response_types; i++)
-        if (strcmp(r->response_types[i], "code") != 0) {
+    for (unsigned i = 0; i < r->n_response_types; i++) {
+        unsigned parts;
+        if (response_type_parse(r->response_types[i], &parts) != RESPONSE_TYPE_OK) {
             snprintf(path, sizeof(path), "registration.response_types[%u]", i);
-            config_error(cfg, err, path, "'%s' is not served (only code)", str_shown(r->response_types[i], buf));
+            config_error(cfg, err, path, "'%s' is not a response type this server serves",
+                         str_shown(r->response_types[i], buf));
             return ERR_INVALID;
         }
+    }
     for (unsigned i = 0; i < r->n_auth_methods; i++) {
         enum client_auth_method m;
         if (client_auth_method_parse(r->auth_methods[i], &m) != 0) {

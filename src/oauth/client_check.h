@@ -59,8 +59,9 @@ typedef const char *(*client_label_fn)(const char *field);
 
 /* Checks m against the rules and the configuration (keys.algorithms, resources, pkce.required, dev for
  * plain-http redirect URIs) and fills *out with it, the defaults applied (web, client_secret_basic with a
- * secret else none, grant types by redirect URIs, offline_consent, [S256], all; an unset
- * id_token_signed_response_alg stays unset: RS256 if configured, else the first algorithm, at run time).
+ * secret else none, grant types by redirect URIs, response types by grant types, offline_consent, [S256],
+ * all; an unset id_token_signed_response_alg stays unset: RS256 if configured, else the first algorithm, at
+ * run time).
  * out's strings point into m or into a (lists are copied there); has_secret and secret_hash are left to
  * the caller. Returns 0, or -1 with *p filled. */
 int client_check(const struct config *cfg, const struct client_meta *m, struct arena *a, struct client *out,
@@ -83,23 +84,21 @@ int client_meta_from_json_strict(json_t *o, struct arena *a, struct client_meta 
  * refresh_token unless asked for. */
 void client_meta_default_grants(struct client_meta *m);
 /* The metadata of a dynamic registration request (RFC 7591 §2, §3.1; OIDC Registration §2; RFC 7592 §2.2),
- * a JSON object: redirect_uris, token_endpoint_auth_method, grant_types, response_types, client_name,
+ * a JSON object: redirect_uris, token_endpoint_auth_method, grant_types (default authorization_code),
+ * response_types, client_name,
  * scope, application_type, post_logout_redirect_uris, id_token_signed_response_alg and
  * require_pushed_authorization_requests (RFC 9126 §6), each of its RFC type (a wrong type is refused).
  * Every other member is ignored (RFC 7591 §2: what the server does not understand), the settings only an
  * operator gives (resources, introspection, PKCE, lifetimes, a secret of the client's choosing) included.
- * *response_types gets the response_types member (n = 0 when absent). Pure. 0, or -1 with *p. Strings
- * point into o. */
-int client_meta_from_registration(json_t *o, struct arena *a, struct client_meta *m, struct meta_list *response_types,
-                                  struct client_problem *p);
+ * Pure. 0, or -1 with *p. Strings point into o. */
+int client_meta_from_registration(json_t *o, struct arena *a, struct client_meta *m, struct client_problem *p);
 /* client_check() of registered metadata (m->client_id set by the caller), then the registration policy
  * of the configuration (registration.*: grant types, response types, auth methods, scopes, redirect URI
  * schemes and hosts, localhost), then what registration decides for the client: the policy's scopes when
  * it names none, the policy's APIs only (resources_listed), introspection of its own tokens only. Same
  * contract as client_check(). */
-int client_check_registration(const struct config *cfg, const struct client_meta *m,
-                              struct meta_list response_types, struct arena *a, struct client *out,
-                              struct client_problem *p);
+int client_check_registration(const struct config *cfg, const struct client_meta *m, struct arena *a,
+                              struct client *out, struct client_problem *p);
 /* Checks registration.* after config_validate(): known grant types, response types and auth methods,
  * valid scopes and schemes, APIs of the configuration. err names the key. */
 int registration_check_config(struct config *cfg, struct errbuf *err);
@@ -110,8 +109,9 @@ int client_check_entry(const struct config *cfg, unsigned i, struct arena *a, st
 
 /* Checks clients[] after config_validate(): unique client_id, then every entry through client_check(),
  * whose defaults are written back into the entry (token_endpoint_auth_method, application_type,
- * grant_types, id_token_signed_response_alg, refresh_token_policy, pkce_methods, require_pkce and
- * require_pkce_set/value, introspection_access). err: "clients[i].<field>[j]: <reason>". Idempotent. */
+ * grant_types, response_types, id_token_signed_response_alg, id_token_claims, refresh_token_policy,
+ * pkce_methods, require_pkce and require_pkce_set/value, introspection_access). err:
+ * "clients[i].<field>[j]: <reason>". Idempotent. */
 int clients_check_config(struct config *cfg, struct errbuf *err);
 
 /* Everything a configuration must pass before use: config_validate() (core: the settings and resources[])

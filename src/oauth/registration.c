@@ -110,33 +110,22 @@ static struct oauth_error check_metadata(struct http_req *req, json_t *body, con
                                          struct client *out)
 {
     struct client_meta m;
-    struct meta_list response_types;
     struct client_problem p;
-    if (client_meta_from_registration(body, req->arena, &m, &response_types, &p) != 0)
+    if (client_meta_from_registration(body, req->arena, &m, &p) != 0)
         return problem_error(req, &p);
     m.client_id = client_id;
-    if (client_check_registration(req->worker->app->cfg, &m, response_types, req->arena, out, &p) != 0)
+    if (client_check_registration(req->worker->app->cfg, &m, req->arena, out, &p) != 0)
         return problem_error(req, &p);
     return OAUTH_OK;
 }
 
-/* The client information response (RFC 7591 §3.2.1, RFC 7592 §3): the stored metadata, response_types,
- * client_id_issued_at, the new secret when there is one (shown this once), and the registration access
- * token with the client's configuration URI. */
+/* The client information response (RFC 7591 §3.2.1, RFC 7592 §3): the stored metadata, client_id_issued_at,
+ * the new secret when there is one (shown this once), and the registration access token with the client's
+ * configuration URI. */
 static void send_information(struct http_req *req, int status, const struct store_client *sc, const char *secret,
                              const char *reg_token)
 {
     json_t *o = client_to_json(sc, false, NULL);
-    json_t *rt = json_array();
-    json_t *gt = json_object_get(o, "grant_types");
-    size_t i;
-    json_t *g;
-    json_array_foreach(gt, i, g)
-    {
-        if (strcmp(json_string_value(g), "authorization_code") == 0)
-            json_array_append_new(rt, json_string("code"));
-    }
-    json_object_set_new(o, "response_types", rt);
     json_object_set_new(o, "client_id_issued_at", json_integer(sc->created_at));
     if (secret != NULL) {
         json_object_set_new(o, "client_secret", json_string(secret));
