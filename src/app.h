@@ -84,6 +84,8 @@ struct app {
     struct tmpl_set *pages;      /* login, consent, error... (ui/tmpl.h) */
     struct login_limiter *limiter;
     struct fetch_cache *fetch;   /* HTTPS documents clients publish (http/fetch.h); shared by generations */
+    /* Registrations per address (registration.rate_limit; oauth/registration.c), shared like limiter. */
+    struct login_limiter *reg_limiter;
     const char *userinfo_url;    /* <issuer>/me: an access token audience when openid is granted */
     int64_t started_at;
 };

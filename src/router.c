@@ -32,14 +32,17 @@ enum route_methods {
     M_HEAD = 1 << 1,
     M_POST = 1 << 2,
     M_OPTIONS = 1 << 3,
+    M_PUT = 1 << 4,
+    M_DELETE = 1 << 5,
 };
-static const char *const method_names[] = {"GET", "HEAD", "POST", "OPTIONS"};
+static const char *const method_names[] = {"GET", "HEAD", "POST", "OPTIONS", "PUT", "DELETE"};
 
 /* Where a route's path is, besides under the issuer. */
 enum route_place {
     UNDER_ISSUER = 0,
     ALSO_AT_ROOT,          /* /healthz, for probes that do not know the issuer */
     ALSO_BEFORE_ISSUER,    /* RFC 8414 §3: /.well-known/oauth-authorization-server + the issuer's path */
+    PREFIX,                /* the suffix and one more path segment after it (RFC 7592's client URIs) */
 };
 
 struct app_route {
@@ -55,6 +58,12 @@ struct app_route {
     bool cors;                         /* called by browser clients: CORS headers and preflight (cors.c) */
     enum route_place place;
 };
+
+/* A push waits on the pool when its client assertion or its request object needs a jwks_uri fetched. */
+static bool par_needs_fetch(struct http_req *req)
+{
+    return client_auth_needs_fetch(req) || request_object_needs_fetch(req);
+}
 
 /* The routes: one match per request (app_offload, else app_handle), methods and pool from the row. */
 static const struct app_route routes[] = {
@@ -89,6 +98,12 @@ static const struct app_route routes[] = {
     {.suffix = "/interaction/consent", .fn = oauth_consent_handle, .kind = ROUTE_PAGE, .methods = M_GET | M_POST},
     {.suffix = "/session/end", .fn = oauth_end_session_handle, .kind = ROUTE_PAGE, .methods = M_GET | M_POST},
     {.suffix = "/assets/style.css", .fn = oauth_assets_handle, .kind = ROUTE_MEMORY, .methods = M_GET},
+    {.suffix = "/request", .fn = oauth_par_handle, .kind = ROUTE_API, .methods = M_POST,
+     .pool_if = par_needs_fetch, .busy = client_auth_busy},
+    {.suffix = "/reg", .fn = oauth_registration_handle, .kind = ROUTE_API, .methods = M_POST},
+    /* RFC 7592: a registered client's configuration endpoint, /reg/<client_id>. */
+    {.suffix = "/reg/", .fn = oauth_registration_client_handle, .kind = ROUTE_API,
+     .methods = M_GET | M_PUT | M_DELETE, .place = PREFIX},
 };
 
 static void send_not_found(struct http_req *req)
@@ -135,6 +150,13 @@ static const struct app_route *route_match(const struct http_req *req)
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         const struct app_route *r = &routes[i];
         size_t n = strlen(r->suffix);
+        if (r->place == PREFIX) {
+            /* One non-empty segment after the prefix. */
+            if (under && rest.len > n && memcmp(rest.p, r->suffix, n) == 0 &&
+                memchr(rest.p + n, '/', rest.len - n) == NULL)
+                return r;
+            continue;
+        }
         if (under && str_eq_c(rest, r->suffix))
             return r;
         if (r->place == ALSO_AT_ROOT && str_eq_c(p, r->suffix))

@@ -644,6 +644,7 @@ static int client_list(struct cli_cmd *cc)
         json_object_set_new(line, "grant_types", json_is_array(gt) ? json_incref(gt) : json_array());
         cli_json_copy_str(line, m, "token_endpoint_auth_method");
         json_object_set_new(line, "from_config", json_boolean(v[i].from_config));
+        json_object_set_new(line, "origin", json_string(store_client_origin(&v[i])));
         cli_print_json(line, JSON_COMPACT);
         json_decref(line);
         json_decref(m);

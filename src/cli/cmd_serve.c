@@ -411,6 +411,10 @@ int cmd_serve(int argc, char **argv)
     struct fetch_opts fo = {cfg->fetch.ca_file,           cfg->fetch.timeout_ms,        cfg->fetch.max_bytes,
                             cfg->fetch.cache_min_seconds, cfg->fetch.cache_max_seconds, cfg->fetch.refetch_seconds};
     proto.fetch = fetch_cache_new(&fo);
+    /* The first wait of the registration limiter is 60 s (docs/configuration.md, registration.rate_limit). */
+    proto.reg_limiter = login_limiter_new(cfg->registration.rate_limit, 60);
+    if (proto.reg_limiter == NULL)
+        die("cannot initialize libsodium (registration rate limiter)");
     proto.userinfo_url = arena_printf(app_arena, "%s/me", proto.issuer);
     struct app *app = gen_build(&proto, cfg, &err);
     if (app == NULL)
@@ -491,6 +495,7 @@ int cmd_serve(int argc, char **argv)
     keystore_free(cur->keys);
     login_limiter_free(cur->limiter);
     fetch_cache_free(cur->fetch);
+    login_limiter_free(cur->reg_limiter);
     store_close(cur->store);
     while (sv.retired != NULL) {
         struct retired_gen *r = sv.retired;

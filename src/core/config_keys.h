@@ -64,6 +64,8 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
     S(tls, CONFIG_TLS)                                                                                       \
     S(admin, CONFIG_ADMIN)                                                                                   \
     S(fetch, CONFIG_FETCH)                                                                                   \
+    S(par, CONFIG_PAR)                                                                                       \
+    S(registration, CONFIG_REGISTRATION)                                                                     \
     S(dpop, CONFIG_DPOP)
 
 #define CONFIG_KEYS(X)                                                                                       \
@@ -169,6 +171,44 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
       ": at most one fetch of a URL per this many seconds, when a token names a key the cached JWKS lacks "  \
       "or after a failed fetch")
 
+/* Pushed authorization requests (RFC 9126). Not required by default: a client may still send its request
+ * through the browser, as every client library does unless told otherwise. */
+#define CONFIG_PAR(X)                                                                                        \
+    X(required, BOOL, "false", 0, 0, 0,                                                                      \
+      "boolean: every authorization request must come through `/request` (RFC 9126 §5; a client's own "     \
+      "`require_pushed_authorization_requests` asks it for that client only), see [par](#par)")             \
+    /* RFC 9126 §2.2: short-lived; 5 to 600 seconds is the range it gives as reasonable. */                 \
+    X(request_uri_ttl, U32, "60", 5, 600, 0, "seconds a pushed request's `request_uri` can be used (once)")
+
+/* Dynamic client registration (RFC 7591, RFC 7592): off, and when on, only with an initial access token
+ * unless `open` says otherwise. The policy limits what a registered client may ask for. */
+#define CONFIG_REGISTRATION(X)                                                                               \
+    X(enabled, BOOL, "false", 0, 0, 0,                                                                       \
+      "boolean: serve `POST /reg` and advertise `registration_endpoint`, see "                               \
+      "[registration](#registration)")                                                                       \
+    X(open, BOOL, "false", 0, 0, 0,                                                                          \
+      "boolean: register anybody, without an initial access token (`ostiary registration token create`)")   \
+    X(grant_types, LIST, "authorization_code,refresh_token", 0, 8, 0,                                        \
+      "the grant types a registered client may have")                                                        \
+    X(response_types, LIST, "code", 0, 8, 0, "the response types a registered client may have")              \
+    X(auth_methods, LIST, "client_secret_basic,client_secret_post,none", 0, 8, 0,                            \
+      "the `token_endpoint_auth_method` values a registered client may have")                                \
+    X(scopes, LIST, "openid,profile,email,offline_access", 0, 256, 0,                                        \
+      "the scopes a registered client may register (and gets when it names none)")                          \
+    X(resources, LIST, NULL, 0, 64, 0,                                                                       \
+      "the APIs (`resources[].identifier`) a registered client may get tokens for; empty: none")             \
+    X(redirect_uri_schemes, LIST, "https", 0, 16, 0,                                                         \
+      "the schemes a registered redirect URI may have (`https`, a native app's `com.example.app`)")          \
+    X(redirect_uri_hosts, LIST, NULL, 0, 256, 0,                                                             \
+      "the hosts of registered `http(s)` redirect URIs: `rp.example.com`, or `*.example.com` for its "       \
+      "subdomains; empty: any host")                                                                         \
+    X(allow_localhost, BOOL, "false", 0, 0, 0,                                                               \
+      "boolean: allow redirect URIs to `localhost`, `127.0.0.1` and `[::1]` (over `http` too), whatever "    \
+      "the schemes and hosts")                                                                               \
+    X(rate_limit, U32, "10", 1, 100000, CFG_RESTART,                                                         \
+      "registrations per address before a wait of 60 s, doubled per further registration (at most 15 "     \
+      "minutes; forgotten 15 minutes after the last)")
+
 /* DPoP (RFC 9449, docs/dpop.md). Nonces off: a proof's iat window and its single-use jti already bound
  * replay; server nonces (§8) also bound pre-generated proofs, at the cost of one more round trip for each
  * client that does not hold a current nonce. */
@@ -218,6 +258,7 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
     X(refresh_token_policy, STR, NULL, 0, 0, 0, "")                                                          \
     X(pkce_methods, LIST, NULL, 0, 4, 0, "")                                                                 \
     X(require_pkce, STR, NULL, 0, 0, 0, "")                                                                  \
+    X(require_pushed_authorization_requests, STR, NULL, 0, 0, 0, "")                                         \
     X(introspection_access, STR, NULL, 0, 0, 0, "")                                                          \
     X(introspection_resources, LIST, NULL, 0, 64, 0, "")                                                     \
     X(dpop_bound_access_tokens, STR, NULL, 0, 0, 0, "")                                                     \

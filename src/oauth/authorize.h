@@ -22,6 +22,20 @@ void oauth_authorize_handle(struct http_req *req);
  * temporarily_unavailable with Retry-After. */
 void oauth_authorize_busy(struct http_req *req, unsigned retry_after_s);
 
+/* The request_uri of a pushed authorization request (RFC 9126 §2.2) is this prefix and 256 random bits
+ * (base64url); the store keys the pushed parameters by the SHA-256 of the whole URN. */
+#define PAR_URN_PREFIX "urn:ietf:params:oauth:request_uri:"
+/* The parameters a pushed request keeps (PAR's store row, kind STORE_TOKEN_PAR: data is a JSON object of
+ * them, client_id the pushing client): every parameter of f but the client's credentials (client_secret,
+ * client_assertion, client_assertion_type), with client_id. A JSON object, new reference. */
+json_t *authz_pushed_params(const struct form *f, const char *client_id);
+/* What a pushed request object keeps (RFC 9126 §3): {"request_object": true, "params": the parameters
+ * request_object_params() gave, as authz_pushed_params() keeps them}, so that /auth validates them as a
+ * request object's (authz_validate_object: require_signed_request_object holds) without verifying the
+ * object, whose jti was spent at the push, again. A plain push never has these types (its values are
+ * strings). New reference. */
+json_t *authz_pushed_object(const struct form *params, const char *client_id);
+
 /* The outcome of validating an authorization request. */
 struct authz_validation {
     struct oauth_error error;  /* OAUTH_OK: the request is valid */

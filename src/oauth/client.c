@@ -99,6 +99,8 @@ int client_from_store(struct arena *a, const struct store_client *sc, struct cli
     const char *scope = json_string_value(json_object_get(m, "scope"));
     out->scope = arena_strdup(a, scope != NULL ? scope : "");
     out->resources = json_str_array(a, json_object_get(m, "resources"), &out->n_resources);
+    out->resources_listed = json_is_array(json_object_get(m, "resources"));
+    out->require_par = json_is_true(json_object_get(m, "require_pushed_authorization_requests"));
     out->post_logout_redirect_uris =
         json_str_array(a, json_object_get(m, "post_logout_redirect_uris"), &out->n_post_logout_redirect_uris);
     const char *idalg = json_string_value(json_object_get(m, "id_token_signed_response_alg"));
@@ -144,6 +146,16 @@ int client_from_store(struct arena *a, const struct store_client *sc, struct cli
     return 0;
 }
 
+bool client_may_target(const struct client *c, const char *identifier)
+{
+    if (c->n_resources == 0 && !c->resources_listed)
+        return true;
+    for (size_t i = 0; i < c->n_resources; i++)
+        if (strcmp(c->resources[i], identifier) == 0)
+            return true;
+    return false;
+}
+
 /* Sets m[key] to the array of v[0..n); an empty list is written only when `always`. */
 static void set_str_array(json_t *m, const char *key, const char *const *v, size_t n, bool always)
 {
@@ -184,7 +196,7 @@ char *client_metadata_json(const struct client *c)
     json_object_set_new(m, "response_types", rt);
     set_str_array(m, "redirect_uris", c->redirect_uris, c->n_redirect_uris, true);
     json_object_set_new(m, "scope", json_string(c->scope != NULL ? c->scope : ""));
-    set_str_array(m, "resources", c->resources, c->n_resources, false);
+    set_str_array(m, "resources", c->resources, c->n_resources, c->resources_listed);
     if (c->access_token_ttl > 0)
         json_object_set_new(m, "access_token_ttl", json_integer(c->access_token_ttl));
     set_str_array(m, "post_logout_redirect_uris", c->post_logout_redirect_uris, c->n_post_logout_redirect_uris,
@@ -202,6 +214,8 @@ char *client_metadata_json(const struct client *c)
         json_object_set_new(m, "pkce_methods", pm);
     }
     json_object_set_new(m, "require_pkce", json_boolean(c->require_pkce));
+    if (c->require_par)
+        json_object_set_new(m, "require_pushed_authorization_requests", json_true());
     json_object_set_new(m, "introspection_access",
                         json_string(client_introspection_access_str(c->introspection_access)));
     set_str_array(m, "introspection_resources", c->introspection_resources, c->n_introspection_resources, false);
@@ -231,6 +245,7 @@ json_t *client_to_json(const struct store_client *sc, bool state, bool *unreadab
     if (state) {
         json_object_set_new(out, "has_secret", json_boolean(sc->has_secret));
         json_object_set_new(out, "from_config", json_boolean(sc->from_config));
+        json_object_set_new(out, "origin", json_string(store_client_origin(sc)));
         json_object_set_new(out, "created_at", json_integer(sc->created_at));
         json_object_set_new(out, "updated_at", json_integer(sc->updated_at));
     }

@@ -76,8 +76,10 @@ struct client {
     const char **redirect_uris;
     size_t n_redirect_uris;
     const char *scope;            /* space-separated allowed scopes ("" = none) */
-    const char **resources;       /* APIs it may target; none = any configured API */
+    const char **resources;       /* APIs it may target; none = any configured API, unless resources_listed */
     size_t n_resources;
+    bool resources_listed;        /* resources was stated, as an empty list too: only those (a registered
+                                   * client's, from registration.resources) */
     uint32_t access_token_ttl;    /* 0 = API/global default */
     /* Interactive flows. */
     const char **post_logout_redirect_uris;
@@ -87,6 +89,7 @@ struct client {
     enum refresh_policy refresh_policy;
     unsigned pkce_methods;        /* enum pkce_flags; S256 only when unset */
     bool require_pkce;            /* always true for public clients */
+    bool require_par;             /* require_pushed_authorization_requests (RFC 9126 §6) */
     enum introspection_access introspection_access;
     const char **introspection_resources; /* API identifiers, with INTROSPECT_RESOURCES */
     size_t n_introspection_resources;
@@ -120,6 +123,10 @@ unsigned pkce_method_flag(const char *name);
 
 /* Parses a stored client. 0, or -1 if its metadata is not valid (reported as server_error). */
 int client_from_store(struct arena *a, const struct store_client *sc, struct client *out);
+
+/* True if c may ask tokens for the API `identifier`: one of its resources, or any API when it has none
+ * and did not state an empty list (resources_listed). */
+bool client_may_target(const struct client *c, const char *identifier);
 
 /* Builds the RFC 7591 metadata JSON text stored for a client (malloc'd; caller frees). */
 char *client_metadata_json(const struct client *c);

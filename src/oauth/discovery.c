@@ -112,7 +112,13 @@ static json_t *metadata(const struct app *app, bool plain)
     json_array_append_new(ro_algs, json_string("none"));
     json_object_set_new(o, "request_object_signing_alg_values_supported", ro_algs);
     json_object_set_new(o, "dpop_signing_alg_values_supported", jose_alg_mask_json(DPOP_ALGS));
-    json_object_set_new(o, "request_uri_parameter_supported", json_false());
+    /* RFC 9126: request_uri is accepted, for the URNs the PAR endpoint issues only. */
+    json_object_set_new(o, "request_uri_parameter_supported", json_true());
+    json_object_set_new(o, "require_request_uri_registration", json_false());
+    set_url(o, "pushed_authorization_request_endpoint", app, "/request");
+    json_object_set_new(o, "require_pushed_authorization_requests", json_boolean(app->cfg->par.required));
+    if (app->cfg->registration.enabled)
+        set_url(o, "registration_endpoint", app, "/reg");
     /* OIDC Core §5.5: for userinfo and the ID token, essential, value and values (claims_request.h). */
     json_object_set_new(o, "claims_parameter_supported", json_true());
 

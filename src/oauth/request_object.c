@@ -278,8 +278,17 @@ bool request_object_needs_fetch(struct http_req *req)
     struct str src = str_eq_c(req->method, "POST") ? req->body : req->query;
     if (app->fetch == NULL || str_is_null(src) ||
         form_parse(req->arena, src.p, src.len, app->cfg->limits.max_params, &f) != FORM_OK ||
-        form_get(&f, "request", &jws) != 0 || form_get(&f, "client_id", &cid) != 0)
+        form_get(&f, "request", &jws) != 0)
         return false;
+    /* The client: client_id beside the object, else (a pushed request) the HTTP Basic user. */
+    if (form_get(&f, "client_id", &cid) != 0) {
+        size_t n = 0;
+        struct str hv = http_req_header(req, "authorization", &n);
+        struct auth_header ah;
+        if (n != 1 || auth_header_parse(req->arena, hv.p, hv.len, &ah) != 0 || ah.scheme != AUTH_BASIC)
+            return false;
+        cid = ah.user;
+    }
     struct store_client sc;
     struct client c;
     struct errbuf err;

@@ -49,8 +49,9 @@ struct oauth_error request_object_claims(json_t *payload, const char *client_id,
 struct oauth_error request_object_params(const struct http_req *req, const struct client *c, struct str jws,
                                          const struct form *outer, struct form *out);
 
-/* Whether verifying the authorization request req's request object would fetch its client's jwks_uri now
- * (not cached fresh): the router's question, on the event loop. Never blocks on the network. */
+/* Whether verifying the request object of req (an authorization request, or a pushed one: its client named
+ * by client_id, or by HTTP Basic) would fetch its client's jwks_uri now (not cached fresh): the router's
+ * question, on the event loop. Never blocks on the network. */
 bool request_object_needs_fetch(struct http_req *req);
 
 #endif

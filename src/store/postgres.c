@@ -95,7 +95,8 @@ enum stmt_id {
     S__COUNT
 };
 
-#define CLIENT_COLS "client_id, secret_hash, metadata, from_config, created_at, updated_at, secret_enc"
+#define CLIENT_COLS                                                                                         \
+    "client_id, secret_hash, metadata, from_config, created_at, updated_at, secret_enc, origin, reg_token_hash"
 #define TOKEN_COLS                                                                                          \
     "hash, kind, client_id, sub, scope, aud, jti, grant_id, data, iat, exp, revoked_at, consumed_at"
 /* What a read returns: the columns token_put writes, then the rotation columns. */
@@ -122,9 +123,10 @@ static const struct {
     [S_STORE_ID] = {"SELECT value FROM store_meta WHERE key = 'store_id'", true},
     [S_LOCK_KEYS] = {"SELECT pg_advisory_xact_lock(" LOCK_KEYS ")", false},
     [S_CLIENT_GET] = {"SELECT " CLIENT_COLS " FROM clients WHERE client_id = $1", true},
-    [S_CLIENT_PUT] = {"INSERT INTO clients (" CLIENT_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    [S_CLIENT_PUT] = {"INSERT INTO clients (" CLIENT_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
                       " ON CONFLICT (client_id) DO UPDATE SET secret_hash = excluded.secret_hash,"
                       " secret_enc = excluded.secret_enc, metadata = excluded.metadata, from_config = excluded.from_config,"
+                      " origin = excluded.origin, reg_token_hash = excluded.reg_token_hash,"
                       " updated_at = excluded.updated_at",
                       false},
     [S_CLIENT_DELETE] = {"DELETE FROM clients WHERE client_id = $1", false},
@@ -645,6 +647,8 @@ static void read_client(const PGresult *r, int i, struct arena *a, void *outp)
     out->updated_at = col_i64(r, i, 5);
     if (!PQgetisnull(r, i, 6))
         out->secret_enc = col_blob(r, i, 6, a, &out->secret_enc_len);
+    out->origin = col_text(r, i, 7, a);
+    out->has_reg_token = col_hash(r, i, 8, out->reg_token_hash);
 }
 
 /* The token columns start at `col` (1 after consume's `won`). */
@@ -1067,6 +1071,11 @@ static int pg_client_put(struct store_conn *base, const struct store_client *cl,
     p_i64(&p, cl->updated_at);
     if (cl->secret_enc != NULL && cl->secret_enc_len > 0)
         p_bytes(&p, cl->secret_enc, cl->secret_enc_len);
+    else
+        p_text(&p, NULL);
+    p_text(&p, store_client_origin(cl));
+    if (cl->has_reg_token)
+        p_bytes(&p, cl->reg_token_hash, STORE_HASH_LEN);
     else
         p_text(&p, NULL);
     return run_cmd(conn_of(base), S_CLIENT_PUT, &p, NULL, err);

@@ -113,7 +113,8 @@ enum stmt_id {
     S__COUNT
 };
 
-#define CLIENT_COLS "client_id, secret_hash, metadata, from_config, created_at, updated_at, secret_enc"
+#define CLIENT_COLS                                                                                         \
+    "client_id, secret_hash, metadata, from_config, created_at, updated_at, secret_enc, origin, reg_token_hash"
 #define TOKEN_COLS                                                                                          \
     "hash, kind, client_id, sub, scope, aud, jti, grant_id, data, iat, exp, revoked_at, consumed_at"
 /* What a read returns: the columns token_put writes, then the rotation columns (migration 4). */
@@ -133,10 +134,11 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_ROLLBACK_TO] = "ROLLBACK TO store_op",
     [S_CLIENT_GET] = "SELECT " CLIENT_COLS " FROM clients WHERE client_id = ?1",
     /* Upsert that keeps the first created_at. */
-    [S_CLIENT_PUT] = "INSERT INTO clients (" CLIENT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+    [S_CLIENT_PUT] = "INSERT INTO clients (" CLIENT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                      " ON CONFLICT (client_id) DO UPDATE SET secret_hash = excluded.secret_hash,"
                      " secret_enc = excluded.secret_enc,"
                      " metadata = excluded.metadata, from_config = excluded.from_config,"
+                     " origin = excluded.origin, reg_token_hash = excluded.reg_token_hash,"
                      " updated_at = excluded.updated_at",
     [S_CLIENT_DELETE] = "DELETE FROM clients WHERE client_id = ?1",
     [S_CLIENT_LIST] = "SELECT " CLIENT_COLS " FROM clients ORDER BY client_id",
@@ -422,6 +424,8 @@ static void read_client(sqlite3_stmt *s, struct arena *a, struct store_client *o
     out->updated_at = sqlite3_column_int64(s, 5);
     if (sqlite3_column_type(s, 6) != SQLITE_NULL)
         out->secret_enc = col_blob(s, 6, a, &out->secret_enc_len);
+    out->origin = col_text(s, 7, a);
+    out->has_reg_token = col_hash(s, 8, out->reg_token_hash);
 }
 
 static void read_token(sqlite3_stmt *s, struct arena *a, struct store_token *out)
@@ -1192,6 +1196,11 @@ static int sq_client_put(struct store_conn *base, const struct store_client *cl,
         sqlite3_bind_blob(s, 7, cl->secret_enc, (int)cl->secret_enc_len, SQLITE_STATIC);
     else
         sqlite3_bind_null(s, 7);
+    bind_text(s, 8, store_client_origin(cl));
+    if (cl->has_reg_token)
+        bind_hash(s, 9, cl->reg_token_hash);
+    else
+        sqlite3_bind_null(s, 9);
     return write_one(c, s, "client_put", NULL, err);
 }
 

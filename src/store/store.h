@@ -52,6 +52,12 @@ struct store_client {
     size_t secret_enc_len;
     int64_t created_at, updated_at;
     bool from_config;                    /* declared in the YAML file (re-applied at every start) */
+    /* Where it came from: "config" (the file), "operator" (the CLI, the admin API), "registration" (RFC
+     * 7591). NULL when writing: "config" if from_config, else "operator". */
+    const char *origin;
+    /* RFC 7592: SHA-256 of the registration access token of a registered client, when has_reg_token. */
+    bool has_reg_token;
+    uint8_t reg_token_hash[STORE_HASH_LEN];
 };
 
 /* ---- tokens: access tokens (opaque), refresh tokens, authorization codes, device codes ---- */
@@ -62,6 +68,8 @@ enum store_token_kind {
     STORE_TOKEN_DEVICE = 4,
     STORE_TOKEN_SESSION = 5,      /* login session: hash of the session cookie; sub = user id */
     STORE_TOKEN_INTERACTION = 6,  /* a pending authorization request (login/consent pages) */
+    STORE_TOKEN_PAR = 7,          /* a pushed authorization request (RFC 9126): hash of its request_uri */
+    STORE_TOKEN_INITIAL_ACCESS = 8, /* an initial access token of dynamic registration (RFC 7591 §3) */
 };
 
 struct store_token {
@@ -374,6 +382,9 @@ void store_hash(const void *secret, size_t n, uint8_t out[STORE_HASH_LEN]);
  * let anybody re-encode. Token values are base64url, which has no ':', so such a key is never the
  * store_hash() of a token value. The SQLite migration 3 computes the same (sqlite.c: ostiary_jti_key). */
 void store_jti_key(const char *jti, uint8_t out[STORE_HASH_LEN]);
+
+/* The origin a client row is written with: its own, else "config" or "operator" by from_config. */
+const char *store_client_origin(const struct store_client *cl);
 
 /* The DSN with any password replaced by "***" (URI user:password@ and password= / ?password=), for logs
  * and messages, in the caller's arena. */

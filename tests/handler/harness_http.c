@@ -96,6 +96,9 @@ struct hx *hx_open(const char *yaml)
     app->limiter = login_limiter_new(cfg->login.max_failures, cfg->login.lockout_seconds);
     if (app->limiter == NULL)
         hx_die("login limiter");
+    app->reg_limiter = login_limiter_new(cfg->registration.rate_limit, 60);
+    if (app->reg_limiter == NULL)
+        hx_die("registration limiter");
     app->userinfo_url = HX_ISSUER "/me";
     app_resources_load(app);
     discovery_build(app);
@@ -118,6 +121,7 @@ void hx_close(struct hx *h)
     keystore_free(app->keys);
     tmpl_set_free(app->pages);
     login_limiter_free(app->limiter);
+    login_limiter_free(app->reg_limiter);
     store_close(app->store);
     free(app->resources);
     free(app->metadata_json[0]);

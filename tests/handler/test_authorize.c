@@ -192,7 +192,8 @@ TEST(authz_errors_redirectable)
     static const struct authz_case rows[] = {
         {WEB "&response_mode=bogus", "invalid_request", "response_mode must be query, fragment or form_post", true},
         {WEB "&scope=openid&scope=read", "invalid_request", "scope is repeated (RFC 6749 section 3.1)", true},
-        {WEB "&request_uri=urn%3Ax", "request_uri_not_supported", "request_uri is not supported", true},
+        {WEB "&request_uri=urn%3Ax", "invalid_request_uri", "request_uri is only accepted at the authorization endpoint",
+         true},
         {WEB "&registration=%7B%7D", "registration_not_supported", "the registration parameter is not supported",
          true},
         {"client_id=cc-with-uri&response_type=code", "unauthorized_client",

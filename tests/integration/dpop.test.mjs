@@ -274,6 +274,24 @@ describe('code flow of a public client (openid-client)', () => {
     assert.equal(tokens.token_type, 'dpop');
   });
 
+  test('PAR with a DPoP proof binds the code to its key (RFC 9449 §10.1)', T, async () => {
+    const cfg = await client.discovery(new URL(srv.issuer), SPA.id, undefined, client.None(), insecure);
+    const keys = await client.randomDPoPKeyPair('ES256');
+    const DPoP = client.getDPoPHandle(cfg, keys);
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const url = await client.buildAuthorizationUrlWithPAR(cfg, { redirect_uri: SPA.redirect, scope: 'openid', state,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' }, { DPoP });
+    const r = await httpAuthorize(url, { jar: new CookieJar(), issuer: srv.issuer, ...USER });
+    assert.equal(r.kind, 'redirect', `pages: ${r.pages}`);
+    const checks = { pkceCodeVerifier: verifier, expectedState: state };
+    const stranger = client.getDPoPHandle(cfg, await client.randomDPoPKeyPair('ES256'));
+    await assert.rejects(client.authorizationCodeGrant(cfg, new URL(r.url), checks, undefined, { DPoP: stranger }),
+      (e) => e.error === 'invalid_dpop_proof');
+    const tokens = await client.authorizationCodeGrant(cfg, new URL(r.url), checks, undefined, { DPoP });
+    assert.equal(tokens.token_type, 'dpop');
+  });
+
   test('dpop_jkt that is not a thumbprint: invalid_request at /auth', T, async () => {
     const url = new URL(srv.url('/auth'));
     url.search = new URLSearchParams({ client_id: SPA.id, response_type: 'code', redirect_uri: SPA.redirect,

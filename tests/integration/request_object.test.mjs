@@ -114,7 +114,8 @@ describe('discovery', () => {
   test('request objects by value are advertised, request_uri is not', async () => {
     const md = await fetch(srv.url('/.well-known/openid-configuration')).then((r) => r.json());
     assert.equal(md.request_parameter_supported, true);
-    assert.equal(md.request_uri_parameter_supported, false);
+    // request_uri: only the URNs of pushed authorization requests (RFC 9126), never an external URL.
+    assert.equal(md.request_uri_parameter_supported, true);
     for (const a of ['RS256', 'PS256', 'ES256', 'EdDSA', 'none']) {
       assert.ok(md.request_object_signing_alg_values_supported.includes(a), a);
     }
@@ -162,6 +163,53 @@ describe('signed request objects', () => {
     const jwt = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${body}.`;
     const r = await authorize({ client_id: UNSIGNED.id, request: jwt });
     assert.equal(r.kind, 'redirect', `pages: ${r.pages}`);
+  });
+});
+
+describe('inside pushed authorization requests (RFC 9126 §3)', () => {
+  test('openid-client: JAR then PAR; the object is verified at the push, /auth takes the request_uri', T, async () => {
+    const cfg = await client.discovery(new URL(srv.issuer), STRICT.id, undefined,
+      client.ClientSecretBasic(STRICT.secret), insecure);
+    const state = client.randomState();
+    const jar = await client.buildAuthorizationUrlWithJAR(cfg, { redirect_uri: CB, scope: 'openid', state,
+      code_challenge: challenge, code_challenge_method: 'S256' }, { key: key.privateKey, kid: key.publicJwk.kid });
+    const url = await client.buildAuthorizationUrlWithPAR(cfg, jar.searchParams);
+    assert.ok(url.searchParams.get('request_uri').startsWith('urn:ietf:params:oauth:request_uri:'));
+    const r = await httpAuthorize(url, { jar: new CookieJar(), issuer: srv.issuer, ...USER });
+    assert.equal(r.kind, 'redirect', `pages: ${r.pages}`);
+    assert.equal(r.params.get('state'), state);
+    const tokens = await client.authorizationCodeGrant(cfg, new URL(r.url), { pkceCodeVerifier: verifier,
+      expectedState: state });
+    assert.equal(tokens.claims().aud, STRICT.id);
+  });
+
+  const push = (c, body) => fetch(srv.url('/request'), { method: 'POST', body: new URLSearchParams(body),
+    headers: { authorization: `Basic ${Buffer.from(`${c.id}:${c.secret}`).toString('base64')}` } })
+    .then(async (res) => ({ status: res.status, json: await res.json() }));
+
+  test('a replayed object is refused at the second push', T, async () => {
+    const jwt = await requestObject(JAR.id);
+    assert.equal((await push(JAR, { request: jwt })).status, 201);
+    const again = await push(JAR, { request: jwt });
+    assert.equal(again.status, 400);
+    assert.equal(again.json.error, 'invalid_request_object');
+  });
+
+  test('require_signed_request_object: a plain push is refused, a pushed object is served', T, async () => {
+    const plain = await push(STRICT, params(STRICT.id));
+    assert.equal(plain.status, 400);
+    assert.equal(plain.json.error, 'invalid_request');
+    const ok = await push(STRICT, { request: await requestObject(STRICT.id) });
+    assert.equal(ok.status, 201, JSON.stringify(ok.json));
+    const r = await authorize({ client_id: STRICT.id, request_uri: ok.json.request_uri });
+    assert.equal(r.kind, 'redirect', `pages: ${r.pages}`);
+    assert.ok(r.params.get('code'));
+  });
+
+  test('a pushed object signed with another key', T, async () => {
+    const r = await push(JAR, { request: await requestObject(JAR.id, { signer: stranger }) });
+    assert.equal(r.status, 400);
+    assert.equal(r.json.error, 'invalid_request_object');
   });
 });
 
@@ -239,9 +287,8 @@ describe('request objects that are refused', () => {
     assertRefused(r, 'no client_id', 'invalid_request');
   });
 
-  test('request_uri to an external URL stays unsupported', T, async () => {
-    const r = await authorize({ ...params(JAR.id), request_uri: 'https://rp.example/request.jwt' });
-    assert.equal(r.kind, 'redirect');
-    assert.equal(r.params.get('error'), 'request_uri_not_supported');
+  test('request_uri to an external URL is never fetched', T, async () => {
+    const r = await authorize({ client_id: JAR.id, request_uri: 'https://rp.example/request.jwt' });
+    assertRefused(r, 'external request_uri', 'invalid_request_uri');
   });
 });

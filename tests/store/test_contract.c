@@ -403,6 +403,57 @@ STORE_TEST(token_consume_once)
     ASSERT_EQ(got.consumed_at, 1500);
 }
 
+/* Where a client came from and the registration access token hash (RFC 7592) round-trip, and an upsert
+ * replaces both; a row written without an origin gets "config" or "operator" by from_config. */
+STORE_TEST(client_origin_and_registration_token)
+{
+    struct store_client cl = {.client_id = "reg", .metadata = "{}", .created_at = 1, .updated_at = 1,
+                              .origin = "registration", .has_reg_token = true};
+    hash_of("registration access token", cl.reg_token_hash);
+    OK(store_client_put(f->c, &cl, &f->err));
+    struct store_client got;
+    OK(store_client_get(f->c, f->a, "reg", &got, &f->err));
+    ASSERT_STREQ(got.origin, "registration");
+    ASSERT(got.has_reg_token);
+    ASSERT(memcmp(got.reg_token_hash, cl.reg_token_hash, STORE_HASH_LEN) == 0);
+    cl.has_reg_token = false;
+    cl.origin = NULL;
+    OK(store_client_put(f->c, &cl, &f->err));
+    OK(store_client_get(f->c, f->a, "reg", &got, &f->err));
+    ASSERT(!got.has_reg_token);
+    ASSERT_STREQ(got.origin, "operator");
+    struct store_client file = {.client_id = "file", .metadata = "{}", .from_config = true};
+    OK(store_client_put(f->c, &file, &f->err));
+    struct store_client *list;
+    size_t n;
+    OK(store_client_list(f->c, f->a, &list, &n, &f->err));
+    ASSERT_EQ(n, 2);
+    ASSERT_STREQ(list[0].origin, "config");
+}
+
+/* Pushed authorization requests and single-use initial access tokens are token rows taken once: a
+ * second take is ERR_CONFLICT, an expired one ERR_NOTFOUND, and a take of another kind finds nothing. */
+STORE_TEST(par_and_initial_access_taken_once)
+{
+    int kinds[] = {STORE_TOKEN_PAR, STORE_TOKEN_INITIAL_ACCESS};
+    for (size_t k = 0; k < 2; k++) {
+        char name[32];
+        snprintf(name, sizeof(name), "urn-%zu", k);
+        struct store_token t = token(name, kinds[k], NULL, 2000);
+        OK(store_token_put(f->c, &t, &f->err));
+        struct store_token got;
+        ASSERT_EQ(store_token_consume(f->c, f->a, t.hash, STORE_TOKEN_CODE, 1500, &got, &f->err), ERR_NOTFOUND);
+        OK(store_token_consume(f->c, f->a, t.hash, kinds[k], 1500, &got, &f->err));
+        ASSERT_EQ(got.kind, kinds[k]);
+        ASSERT_STREQ(got.data, "{\"nonce\":\"n-0S6\"}");
+        ASSERT_EQ(store_token_consume(f->c, f->a, t.hash, kinds[k], 1501, &got, &f->err), ERR_CONFLICT);
+        snprintf(name, sizeof(name), "late-%zu", k);
+        struct store_token late = token(name, kinds[k], NULL, 1000);
+        OK(store_token_put(f->c, &late, &f->err));
+        ASSERT_EQ(store_token_consume(f->c, f->a, late.hash, kinds[k], 1500, &got, &f->err), ERR_NOTFOUND);
+    }
+}
+
 STORE_TEST(token_consume_notfound)
 {
     struct store_token got;
@@ -2113,7 +2164,8 @@ TEST(dsn_redacted)
     ASSERT_STREQ(c4, "sqlite:./var/ostiary.db");
 }
 
-TESTS(T(client_crud), T(client_list_many), T(client_meta_has), T(token_put_get), T(token_consume_once),
+TESTS(T(client_crud), T(client_origin_and_registration_token), T(par_and_initial_access_taken_once),
+      T(client_list_many), T(client_meta_has), T(token_put_get), T(token_consume_once),
       T(token_consume_notfound), T(token_consume_race), T(single_use_once_until_exp), T(single_use_race),
       T(client_secret_enc_round_trip), T(grant_revoke_family), T(token_successor),
       T(token_revoke_unknown), T(jti_revocation),

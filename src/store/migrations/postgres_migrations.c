@@ -235,6 +235,13 @@ const char *const postgres_migrations[] = {
     "    RETURN n;\n"
     "END\n"
     "$$;\n",
+
+    /* 007_client_origin: SQLite's migration 9, where a client came from and a registered client's
+     * registration access token hash (RFC 7592). */
+    ("ALTER TABLE clients ADD COLUMN origin TEXT NOT NULL DEFAULT 'operator';\n"
+     "UPDATE clients SET origin = 'config' WHERE from_config;\n"
+     "ALTER TABLE clients ADD COLUMN reg_token_hash BYTEA CHECK (reg_token_hash IS NULL OR "
+     "length(reg_token_hash) = 32);\n"),
 };
 
 const size_t postgres_migrations_count = sizeof(postgres_migrations) / sizeof(postgres_migrations[0]);

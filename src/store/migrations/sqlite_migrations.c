@@ -132,6 +132,13 @@ const char *const sqlite_migrations[] = {
      ") WITHOUT ROWID;\n"
      "CREATE INDEX single_use_exp ON single_use (exp);\n"
      "ALTER TABLE clients ADD COLUMN secret_enc BLOB;\n"),
+
+    /* 009_client_origin: where a client came from (the file, an operator, dynamic registration) and, for
+     * a registered one, the SHA-256 of its registration access token (RFC 7592). */
+    ("ALTER TABLE clients ADD COLUMN origin TEXT NOT NULL DEFAULT 'operator';\n"
+     "UPDATE clients SET origin = 'config' WHERE from_config <> 0;\n"
+     "ALTER TABLE clients ADD COLUMN reg_token_hash BLOB CHECK (reg_token_hash IS NULL OR "
+     "length(reg_token_hash) = 32);\n"),
 };
 
 const size_t sqlite_migrations_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);
