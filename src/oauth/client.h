@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "core/str.h"
 #include "oauth/error.h"
 #include "oauth/grant_table.h"
 #include "store/store.h"
@@ -157,6 +158,12 @@ struct oauth_error client_authenticate(struct http_req *req, const struct form *
 struct jose_keyset;
 struct oauth_error client_keys(const struct http_req *req, const struct client *c, bool refresh,
                                struct jose_keyset *set, bool *refreshed);
+/* Verifies the compact JWS jws, signed by client c with an alg of `allowed` (a mask of JOSE_ALG_BIT), with
+ * client_keys(), fetching a jwks_uri again once when the cached set lacks the JWS's kid. OAUTH_OK with *rc
+ * the result of jws_verify_keys (0 with *v filled, or a JOSE_ERR_*), or client_keys()'s error. */
+struct jws_verified;
+struct oauth_error client_jws_verify(const struct http_req *req, const struct client *c, struct str jws,
+                                     unsigned allowed, struct jws_verified *v, int *rc);
 /* Whether client_keys() for a token naming `kid` (or none) would fetch c's jwks_uri now: not cached fresh,
  * or cached without that kid and due for a refetch. Never blocks on the network. */
 bool client_keys_would_fetch(const struct http_req *req, const struct client *c, const char *kid);

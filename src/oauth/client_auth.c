@@ -168,26 +168,36 @@ static struct oauth_error assertion_jti_once(struct http_req *req, const struct 
     return OAUTH_OK;
 }
 
-static struct oauth_error assertion_verify(struct http_req *req, const struct client *c, struct str assertion)
+struct oauth_error client_jws_verify(const struct http_req *req, const struct client *c, struct str jws,
+                                     unsigned allowed, struct jws_verified *v, int *rc)
 {
-    if (c->auth_method != CLIENT_AUTH_PRIVATE_KEY_JWT && c->auth_method != CLIENT_AUTH_SECRET_JWT)
-        return assertion_fail("this client is not registered for JWT client authentication");
     struct jose_keyset set;
     bool refreshed = false;
     struct oauth_error e = client_keys(req, c, false, &set, &refreshed);
     if (oauth_failed(e))
         return e;
-    struct jws_verified v;
     struct errbuf err;
-    int rc = jws_verify_keys(req->arena, assertion.p, assertion.len, &set, c->auth_signing_algs, &v, &err);
+    *rc = jws_verify_keys(req->arena, jws.p, jws.len, &set, allowed, v, &err);
     /* A kid the cached jwks_uri document lacks: the client may have rotated its keys; fetch again, once. */
-    if (rc == JOSE_ERR_UNKNOWN_KEY && c->jwks == NULL && c->jwks_uri != NULL && !refreshed) {
+    if (*rc == JOSE_ERR_UNKNOWN_KEY && c->jwks == NULL && c->jwks_uri != NULL && !refreshed) {
         e = client_keys(req, c, true, &set, &refreshed);
         if (oauth_failed(e))
             return e;
         if (refreshed)
-            rc = jws_verify_keys(req->arena, assertion.p, assertion.len, &set, c->auth_signing_algs, &v, &err);
+            *rc = jws_verify_keys(req->arena, jws.p, jws.len, &set, allowed, v, &err);
     }
+    return OAUTH_OK;
+}
+
+static struct oauth_error assertion_verify(struct http_req *req, const struct client *c, struct str assertion)
+{
+    if (c->auth_method != CLIENT_AUTH_PRIVATE_KEY_JWT && c->auth_method != CLIENT_AUTH_SECRET_JWT)
+        return assertion_fail("this client is not registered for JWT client authentication");
+    struct jws_verified v;
+    int rc = 0;
+    struct oauth_error e = client_jws_verify(req, c, assertion, c->auth_signing_algs, &v, &rc);
+    if (oauth_failed(e))
+        return e;
     switch (rc) {
     case 0:
         break;

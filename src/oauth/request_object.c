@@ -137,18 +137,9 @@ static struct oauth_error verify_signed(const struct http_req *req, const struct
 {
     if (c->auth_method != CLIENT_AUTH_SECRET_JWT && c->jwks == NULL && c->jwks_uri == NULL)
         return ro_fail("this client has no registered keys (jwks or jwks_uri) to verify request objects with");
-    struct jose_keyset set;
-    bool refreshed = false;
-    struct oauth_error e = client_keys(req, c, false, &set, &refreshed);
     struct jws_verified v;
-    struct errbuf err;
-    int rc = oauth_failed(e) ? 0 : jws_verify_keys(req->arena, jws.p, jws.len, &set, allowed_algs(c), &v, &err);
-    /* A kid the cached jwks_uri document lacks: the client may have rotated its keys; fetch again, once. */
-    if (!oauth_failed(e) && rc == JOSE_ERR_UNKNOWN_KEY && c->jwks == NULL && c->jwks_uri != NULL) {
-        e = client_keys(req, c, true, &set, &refreshed);
-        if (!oauth_failed(e) && refreshed)
-            rc = jws_verify_keys(req->arena, jws.p, jws.len, &set, allowed_algs(c), &v, &err);
-    }
+    int rc = 0;
+    struct oauth_error e = client_jws_verify(req, c, jws, allowed_algs(c), &v, &rc);
     if (oauth_failed(e))
         return e.code == OAUTH_ERR_INVALID_CLIENT ? ro_fail(e.description) : e;
     switch (rc) {
