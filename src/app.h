@@ -18,6 +18,8 @@ struct keystore;
 struct http_req;
 struct tmpl_set;
 struct login_limiter;
+struct limiter;
+struct device_pace;
 
 enum token_format { TOKEN_FORMAT_OPAQUE = 0, TOKEN_FORMAT_JWT = 1 };
 
@@ -52,6 +54,11 @@ struct app {
     atomic_bool pkce_plain_allowed; /* some client allows plain: written by discovery_refresh (worker 0) */
     struct tmpl_set *pages;      /* login, consent, error... (ui/tmpl.h) */
     struct login_limiter *limiter;
+    /* The device grant (oauth/device.h: device_state_init): the polling pace of device codes, the limiter
+     * of wrong user codes on the verification page, and the user codes' lookup key (from key_secret). */
+    struct device_pace *device_pace;
+    struct limiter *user_code_limiter;
+    uint8_t user_code_key[32];
     const char *userinfo_url;    /* <issuer>/me: an access token audience when openid is granted */
     int64_t started_at;
     atomic_int stop;

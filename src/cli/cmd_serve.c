@@ -16,6 +16,7 @@
 #include "http/server.h"
 #include "jose/jose.h"
 #include "oauth/client.h"
+#include "oauth/device.h"
 #include "session/session.h"
 #include "session/users.h"
 #include "store/store.h"
@@ -201,6 +202,8 @@ int cmd_serve(int argc, char **argv)
     app->limiter = login_limiter_new(cfg->login.max_failures, cfg->login.lockout_seconds);
     if (app->limiter == NULL)
         die("cannot initialize libsodium (login rate limiter)");
+    if (device_state_init(app) != 0)
+        die("cannot initialize libsodium (user-code rate limiter)");
     app->userinfo_url = arena_printf(app_arena, "%s/me", app->issuer);
     app_resources_load(app);
     discovery_build(app);
@@ -254,6 +257,7 @@ int cmd_serve(int argc, char **argv)
     keystore_free(app->keys);
     tmpl_set_free(app->pages);
     login_limiter_free(app->limiter);
+    device_state_release(app);
     arena_free(app_arena);
     store_close(app->store);
     log_info("stopped", NULL);

@@ -126,9 +126,7 @@ struct oauth_error authz_select_resource(const struct app *app, const struct cli
     return OAUTH_OK;
 }
 
-/* The scopes a client may request: its registered scope, or, when it registered none, the OpenID scopes
- * plus the scopes of the APIs it may target. */
-static void allowed_scopes(struct arena *a, const struct app *app, const struct client *c, struct scope_set *out)
+void authz_allowed_scopes(struct arena *a, const struct app *app, const struct client *c, struct scope_set *out)
 {
     if (c->scope != NULL && c->scope[0] != '\0') {
         scope_parse(a, c->scope, strlen(c->scope), out);
@@ -315,7 +313,7 @@ static struct oauth_error validate_rest(const struct http_req *req, const struct
     if (scope == NULL)
         req_scopes.v = arena_alloc(a, sizeof(char *));
     struct scope_set allowed;
-    allowed_scopes(a, req->worker->app, c, &allowed);
+    authz_allowed_scopes(a, req->worker->app, c, &allowed);
     if (req_scopes.n == 0) {
         /* RFC 6749 §3.3: absent scope means the client's default (its registered scopes). */
         req_scopes = allowed;
@@ -566,7 +564,7 @@ static void go_to_page(struct http_req *req, const char *page, const struct auth
         id = existing->id;
     } else {
         json_t *j = authz_request_to_json(ar);
-        int rc = interaction_create(req, ar->client_id, j, &ia, &err);
+        int rc = interaction_create(req, ar->client_id, "request", j, &ia, &err);
         json_decref(j);
         if (rc != 0) {
             authz_respond_error(req, ar->redirect_uri, ar->response_mode,

@@ -68,6 +68,9 @@ bool redirect_uri_matches(enum application_type type, const char *registered, co
 /* The API a request targets: `resource` (or audience) when given, else the one API its scopes belong to. */
 struct oauth_error authz_select_resource(const struct app *app, const struct client *c, const char *resource,
                                          const struct scope_set *scopes, const struct resource **out);
+/* The scopes a client may request (here, at the device authorization endpoint): its registered scope, or,
+ * when it registered none, the OpenID scopes plus the scopes of the APIs it may target. Arena memory. */
+void authz_allowed_scopes(struct arena *a, const struct app *app, const struct client *c, struct scope_set *out);
 /* openid, profile, email, address, phone, offline_access. */
 bool scope_is_oidc(const char *s);
 

@@ -12,6 +12,7 @@
 #include "core/arena.h"
 #include "core/log.h"
 #include "jose/jose.h"
+#include "oauth/device.h"
 #include "oauth/endpoints.h"
 #include "oauth/error.h"
 #include "oauth/grant_table.h"
@@ -75,6 +76,9 @@ static json_t *metadata(const struct app *app, bool plain)
     set_url(o, "introspection_endpoint", app, "/token/introspection");
     set_url(o, "revocation_endpoint", app, "/token/revocation");
     set_url(o, "end_session_endpoint", app, "/session/end");
+    /* RFC 8628 §4: the device authorization grant is served (its row of the grant table). */
+    if (grant_by_flag(GRANT_DEVICE_CODE)->served)
+        set_url(o, "device_authorization_endpoint", app, DEVICE_AUTH_PATH);
     json_object_set_new(o, "response_types_supported", str_array((const char *const[]){"code"}, 1));
     json_object_set_new(o, "response_modes_supported", str_array(response_modes, 3));
     /* The served rows of the grant table: exactly what the token endpoint dispatches. */

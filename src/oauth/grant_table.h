@@ -25,7 +25,7 @@
     X(AUTHORIZATION_CODE, 0, "authorization_code", grant_authorization_code, false, true, true, true)       \
     X(CLIENT_CREDENTIALS, 1, "client_credentials", grant_client_credentials, true, false, false, true)      \
     X(REFRESH_TOKEN, 2, "refresh_token", grant_refresh_token, false, false, false, true)                    \
-    X(DEVICE_CODE, 3, "urn:ietf:params:oauth:grant-type:device_code", NULL, false, true, false, false)
+    X(DEVICE_CODE, 3, "urn:ietf:params:oauth:grant-type:device_code", grant_device_code, false, true, false, true)
 
 enum grant_flags {
 #define GRANT_FLAG_ENUM(id, bit, name, handler, conf, yields_rt, redirect, served) GRANT_##id = 1u << (bit),

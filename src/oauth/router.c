@@ -9,6 +9,7 @@
 #include "app.h"
 #include "core/arena.h"
 #include "oauth/authorize.h"
+#include "oauth/device.h"
 #include "oauth/endpoints.h"
 #include "oauth/frontchannel.h"
 #include "core/banned.h"
@@ -72,6 +73,9 @@ static const struct app_route routes[] = {
      .methods = M_GET | M_POST},
     {.suffix = "/interaction/consent", .fn = oauth_consent_handle, .kind = ROUTE_PAGE, .methods = M_GET | M_POST},
     {.suffix = "/session/end", .fn = oauth_end_session_handle, .kind = ROUTE_PAGE, .methods = M_GET | M_POST},
+    /* RFC 8628: reads no cookie, so open to any origin like /token (a device's app may be a web page). */
+    {.suffix = DEVICE_AUTH_PATH, .fn = oauth_device_auth_handle, .kind = ROUTE_API, .methods = M_POST, .cors = true},
+    {.suffix = DEVICE_PAGE_PATH, .fn = oauth_device_page_handle, .kind = ROUTE_PAGE, .methods = M_GET | M_POST},
     {.suffix = "/assets/style.css", .fn = oauth_assets_handle, .kind = ROUTE_MEMORY, .methods = M_GET},
 };
 

@@ -389,6 +389,19 @@ int users_apply_config(struct store_conn *db, const struct config *cfg, struct e
     return rc;
 }
 
+const char *user_display_name(struct store_conn *db, struct arena *a, const char *user_id)
+{
+    struct store_user u;
+    struct errbuf err;
+    if (store_user_get(db, a, user_id, &u, &err) != 0)
+        return user_id;
+    json_t *claims = json_loads(u.claims != NULL ? u.claims : "{}", 0, NULL);
+    const char *name = json_string_value(json_object_get(claims, "name"));
+    const char *out = arena_strdup(a, name != NULL ? name : u.username);
+    json_decref(claims);
+    return out;
+}
+
 /* ------------------------------------------------------------------------------------------------------
  * Failed-login limiter.
  *

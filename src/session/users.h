@@ -34,6 +34,9 @@ int user_authenticate(struct store_conn *db, struct arena *a, const char *userna
 /* Claims of the user for the given scopes (OIDC Core §5.4: profile, email, address, phone), always with
  * "sub". Returns a new json_t object (caller decrefs). */
 json_t *user_claims_for_scope(const struct store_user *u, const char *const *scopes, size_t n_scopes);
+/* What the pages call a user: the `name` claim, else the username; the id itself if the user cannot be
+ * read. Arena memory. */
+const char *user_display_name(struct store_conn *db, struct arena *a, const char *user_id);
 /* The claim names each standard scope yields (for discovery claims_supported). */
 extern const char *const user_claims_supported[];
 extern const size_t user_claims_supported_count;

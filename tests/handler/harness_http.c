@@ -17,6 +17,7 @@
 #include "jose/jose.h"
 #include "oauth/client.h"
 #include "oauth/client_check.h"
+#include "oauth/device.h"
 #include "session/session.h"
 #include "session/users.h"
 #include "store/store.h"
@@ -89,8 +90,8 @@ struct hx *hx_open(const char *yaml)
     if (tmpl_set_load(cfg->ui.dir, &app->pages, &err) != 0)
         hx_die("templates: %s", err.msg);
     app->limiter = login_limiter_new(cfg->login.max_failures, cfg->login.lockout_seconds);
-    if (app->limiter == NULL)
-        hx_die("login limiter");
+    if (app->limiter == NULL || device_state_init(app) != 0)
+        hx_die("login and user-code limiters");
     app->userinfo_url = HX_ISSUER "/me";
     app_resources_load(app);
     discovery_build(app);
@@ -111,6 +112,7 @@ void hx_close(struct hx *h)
     keystore_free(app->keys);
     tmpl_set_free(app->pages);
     login_limiter_free(app->limiter);
+    device_state_release(app);
     store_close(app->store);
     free(app->resources);
     free(app->metadata_json[0]);

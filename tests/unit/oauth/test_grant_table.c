@@ -1,6 +1,7 @@
 /* test_grant_table.c: proves src/oauth/grant_table.c: lookups by name and flag, the served rows in table
  * order, and the rules on the grant types a client registers (RFC 6749 §3.1.2.2, §4.4, §4.4.3) that the
- * configuration file and the CLI share. The device grant (RFC 8628) is a row that is not served yet. */
+ * configuration file and the CLI share. Every row is served now (the device grant, RFC 8628, was the last
+ * one that was not). */
 #include <string.h>
 
 #include "oauth/grant_table.h"
@@ -19,7 +20,8 @@ TEST(grant_lookup)
     g = grant_by_name("authorization_code");
     ASSERT(g != NULL && g->needs_redirect_uris && g->yields_refresh && !g->confidential);
     g = grant_by_name(DEVICE);
-    ASSERT(g != NULL && !g->served && g->flag == GRANT_DEVICE_CODE);
+    ASSERT(g != NULL && g->served && g->flag == GRANT_DEVICE_CODE);
+    ASSERT(g->yields_refresh && !g->confidential && !g->needs_redirect_uris);
     ASSERT(grant_by_name("password") == NULL);
     ASSERT(grant_by_name("Client_Credentials") == NULL); /* exact names */
     ASSERT(grant_by_name(NULL) == NULL);
@@ -29,15 +31,15 @@ TEST(grant_lookup)
 
 TEST(grant_served_rows_in_order)
 {
-    const char *want[] = {"authorization_code", "client_credentials", "refresh_token"};
+    const char *want[] = {"authorization_code", "client_credentials", "refresh_token", DEVICE};
     size_t n = 0;
     for (const struct grant_type *g = grant_next_served(NULL); g != NULL; g = grant_next_served(g)) {
-        ASSERT(n < 3);
+        ASSERT(n < 4);
         ASSERT_STREQ(g->name, want[n]);
         ASSERT(g->served);
         n++;
     }
-    ASSERT_EQ(n, 3);
+    ASSERT_EQ(n, 4);
 }
 
 TEST(grant_names_parse_refusals)
@@ -51,12 +53,10 @@ TEST(grant_names_parse_refusals)
     ASSERT_EQ(grant_names_parse(unknown, 2, &flags, &why), -1);
     ASSERT_EQ(why.index, 1);
     ASSERT_STREQ(why.reason, "unsupported grant type 'implicit' (allowed: authorization_code, "
-                             "client_credentials, refresh_token)");
-    const char *device[] = {DEVICE};
-    ASSERT_EQ(grant_names_parse(device, 1, &flags, &why), -1);
-    ASSERT_EQ(why.index, 0);
-    ASSERT_STREQ(why.reason, "grant type '" DEVICE "' is not served by this server yet (allowed: "
-                             "authorization_code, client_credentials, refresh_token)");
+                             "client_credentials, refresh_token, " DEVICE ")");
+    const char *device[] = {DEVICE, "refresh_token"};
+    ASSERT_EQ(grant_names_parse(device, 2, &flags, &why), 0);
+    ASSERT_EQ(flags, GRANT_DEVICE_CODE | GRANT_REFRESH_TOKEN);
     const char *dup[] = {"refresh_token", "authorization_code", "refresh_token"};
     ASSERT_EQ(grant_names_parse(dup, 3, &flags, &why), -1);
     ASSERT_EQ(why.index, 2);
@@ -84,12 +84,14 @@ TEST(grant_set_rules)
     ASSERT_STREQ(why.reason, "at least one is required for authorization_code (RFC 6749 §3.1.2.2)");
     /* RFC 6749 §4.4.3: refresh_token with only client_credentials, or alone. */
     ASSERT_EQ(grant_set_check(GRANT_CLIENT_CREDENTIALS | GRANT_REFRESH_TOKEN, false, 0, &why), -1);
-    ASSERT(strncmp(why.reason, "refresh_token requires authorization_code as well", 49) == 0);
+    ASSERT_STREQ(why.reason, "refresh_token requires authorization_code or " DEVICE
+                             " as well (the grants that issue refresh tokens); client_credentials clients get none "
+                             "(RFC 6749 §4.4.3)");
     ASSERT_EQ(grant_set_check(GRANT_REFRESH_TOKEN, false, 0, &why), -1);
-    /* A stored device flag is let through by the set rules (the token endpoint refuses it); it does not
-     * count as a grant yielding refresh tokens while it is not served. */
+    /* The device grant: public or confidential, no redirect URI, and it yields refresh tokens. */
     ASSERT_EQ(grant_set_check(GRANT_DEVICE_CODE, true, 0, &why), 0);
-    ASSERT_EQ(grant_set_check(GRANT_DEVICE_CODE | GRANT_REFRESH_TOKEN, true, 0, &why), -1);
+    ASSERT_EQ(grant_set_check(GRANT_DEVICE_CODE | GRANT_REFRESH_TOKEN, true, 0, &why), 0);
+    ASSERT_EQ(grant_set_check(GRANT_DEVICE_CODE | GRANT_REFRESH_TOKEN, false, 0, &why), 0);
 }
 
 TEST(grant_names_check_points_at_the_name)
