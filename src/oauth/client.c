@@ -273,11 +273,23 @@ int clients_apply_config(struct store_conn *db, const struct config *cfg, struct
 
 /* ---- per-worker cache of client rows ----
  * Every token, introspection and revocation request looks its client up; a small direct-mapped cache per
- * worker thread saves the store read. Entries live CLIENT_CACHE_TTL seconds, so a change made with the
- * CLI or by another instance (new secret, deletion) takes effect within that time. No locking: each
- * worker owns its cache. */
+ * worker thread saves the store read, and keeps the row parsed (client_get), which saves parsing its JSON
+ * metadata per request. Entries live CLIENT_CACHE_TTL seconds, so a change made with the CLI or by another
+ * instance (new secret, deletion) takes effect within that time. No locking on the slots: each worker owns
+ * its cache.
+ * The parsed client is a snapshot in its own arena, counted: the cache holds one reference and every
+ * request it is handed to holds one until its arena is reset. A request served on the login pool is
+ * answered (and its arena freed) on a loop thread, possibly after its pool thread has replaced the entry,
+ * so the count is atomic and whoever drops the last reference frees the snapshot. */
 #define CLIENT_CACHE_SLOTS 64
 #define CLIENT_CACHE_TTL 5
+
+struct client_snapshot {
+    atomic_uint refs;
+    struct arena *mem;    /* holds this struct and the parsed client's strings and lists */
+    struct client parsed; /* valid when parsed_ok */
+    bool parsed_ok;       /* the metadata parsed (client_from_store) */
+};
 
 struct client_cache_entry {
     char *client_id;
@@ -286,6 +298,7 @@ struct client_cache_entry {
     bool from_config;
     uint8_t secret_hash[STORE_HASH_LEN];
     int64_t fetched_at;
+    struct client_snapshot *snap;
 };
 
 struct client_cache {
@@ -300,6 +313,13 @@ static unsigned slot_of(const char *id)
     return h % CLIENT_CACHE_SLOTS;
 }
 
+static void snapshot_release(void *p)
+{
+    struct client_snapshot *s = p;
+    if (s != NULL && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
+        arena_free(s->mem);
+}
+
 void client_cache_free(struct client_cache *cc)
 {
     if (cc == NULL)
@@ -307,22 +327,59 @@ void client_cache_free(struct client_cache *cc)
     for (size_t i = 0; i < CLIENT_CACHE_SLOTS; i++) {
         free(cc->slots[i].client_id);
         free(cc->slots[i].metadata);
+        snapshot_release(cc->slots[i].snap);
     }
     free(cc);
 }
 
-int client_lookup(struct worker *w, struct arena *a, const char *client_id, struct store_client *out,
-                  struct errbuf *err)
+/* The cache entry of client_id, fresh, or NULL (not cached, or too old). */
+static struct client_cache_entry *cache_hit(struct worker *w, const char *client_id, int64_t now)
 {
     if (w->clients == NULL) {
         w->clients = calloc(1, sizeof(struct client_cache));
         if (w->clients == NULL)
             abort();
     }
-    int64_t now = clock_now();
     struct client_cache_entry *e = &w->clients->slots[slot_of(client_id)];
     if (e->client_id != NULL && strcmp(e->client_id, client_id) == 0 && now - e->fetched_at < CLIENT_CACHE_TTL &&
-        now >= e->fetched_at) {
+        now >= e->fetched_at)
+        return e;
+    return NULL;
+}
+
+/* Replaces the slot of sc's client with sc, parsed into a new snapshot; the old snapshot lives on while a
+ * request still holds it. */
+static struct client_cache_entry *cache_put(struct worker *w, const struct store_client *sc, int64_t now)
+{
+    struct client_cache_entry *e = &w->clients->slots[slot_of(sc->client_id)];
+    free(e->client_id);
+    free(e->metadata);
+    snapshot_release(e->snap);
+    e->client_id = strdup(sc->client_id);
+    e->metadata = strdup(sc->metadata);
+    if (e->client_id == NULL || e->metadata == NULL)
+        abort();
+    e->has_secret = sc->has_secret;
+    e->from_config = sc->from_config;
+    memcpy(e->secret_hash, sc->secret_hash, STORE_HASH_LEN);
+    e->fetched_at = now;
+    struct arena *mem = arena_new(1024);
+    struct client_snapshot *s = arena_alloc(mem, sizeof(*s));
+    s->mem = mem;
+    atomic_init(&s->refs, 1);
+    s->parsed_ok = client_from_store(mem, sc, &s->parsed) == 0;
+    if (s->parsed_ok) /* client_from_store points at sc's client_id: a copy of its own */
+        s->parsed.client_id = arena_strdup(mem, sc->client_id);
+    e->snap = s;
+    return e;
+}
+
+int client_lookup(struct worker *w, struct arena *a, const char *client_id, struct store_client *out,
+                  struct errbuf *err)
+{
+    int64_t now = clock_now();
+    struct client_cache_entry *e = cache_hit(w, client_id, now);
+    if (e != NULL) {
         memset(out, 0, sizeof(*out));
         out->client_id = arena_strdup(a, e->client_id);
         out->metadata = arena_strdup(a, e->metadata);
@@ -334,16 +391,29 @@ int client_lookup(struct worker *w, struct arena *a, const char *client_id, stru
     int rc = store_client_get(w->db, a, client_id, out, err);
     if (rc != 0)
         return rc; /* unknown clients are not cached: a new registration is seen at once */
-    free(e->client_id);
-    free(e->metadata);
-    e->client_id = strdup(out->client_id);
-    e->metadata = strdup(out->metadata);
-    if (e->client_id == NULL || e->metadata == NULL)
-        abort();
-    e->has_secret = out->has_secret;
-    e->from_config = out->from_config;
-    memcpy(e->secret_hash, out->secret_hash, STORE_HASH_LEN);
-    e->fetched_at = now;
+    cache_put(w, out, now);
+    return 0;
+}
+
+int client_get(struct worker *w, struct arena *a, const char *client_id, struct client *out, struct errbuf *err)
+{
+    int64_t now = clock_now();
+    struct client_cache_entry *e = cache_hit(w, client_id, now);
+    if (e == NULL) {
+        struct store_client sc;
+        int rc = store_client_get(w->db, a, client_id, &sc, err);
+        if (rc != 0)
+            return rc; /* unknown clients are not cached: a new registration is seen at once */
+        e = cache_put(w, &sc, now);
+    }
+    struct client_snapshot *s = e->snap;
+    if (!s->parsed_ok) {
+        errbuf_set(err, "client %s: its stored metadata is not valid", client_id);
+        return ERR_INVALID;
+    }
+    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+    arena_defer(a, snapshot_release, s);
+    *out = s->parsed;
     return 0;
 }
 
@@ -387,18 +457,17 @@ struct oauth_error client_authenticate(struct http_req *req, const struct form *
     if (id.len > 255)
         return fail;
 
-    struct store_client sc;
     struct errbuf err;
     char *cid = str_dup(req->arena, id);
-    int rc = client_lookup(w, req->arena, cid, &sc, &err);
+    int rc = client_get(w, req->arena, cid, out, &err);
     if (rc == ERR_NOTFOUND)
         return fail;
-    if (rc != 0)
-        return oauth_store_failed(req, "client_get", rc, &err);
-    if (client_from_store(req->arena, &sc, out) != 0) {
+    if (rc == ERR_INVALID) {
         log_error("bad_client_metadata", LS("rid", req->rid), LS("client_id", cid), NULL);
         return OAUTH_ERROR(SERVER_ERROR, "client registration is invalid");
     }
+    if (rc != 0)
+        return oauth_store_failed(req, "client_get", rc, &err);
     req->log_client_id = out->client_id;
 
     struct str secret = basic ? ah.pass : body_secret;

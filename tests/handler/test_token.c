@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/err.h"
+#include "core/rand.h"
+#include "oauth/client.h"
 #include "oauth/grant_table.h"
 
 #include "harness_http.h"
@@ -267,8 +270,43 @@ TEST(auth_unknown_client_and_malformed_basic)
     ASSERT(basic_challenge(req));
 }
 
+/* The per-worker client cache (client.c) hands out parsed clients: one handed to a request stays valid
+ * until that request's arena is reset, even when the cache replaces its entry meanwhile (as a login pool
+ * thread does while the loop thread has not yet answered the earlier request); a change is seen once the
+ * entry is older than the cache's 5 seconds. Under ASan a snapshot freed too early is a use after free. */
+TEST(client_cache_snapshot_outlives_its_entry)
+{
+    int64_t t0 = clock_now();
+    clock_set_fixed(t0);
+    struct arena *first = arena_new(1024);
+    struct client c1;
+    struct errbuf err = {{0}};
+    ASSERT_EQ(client_get(&h->worker, first, "cc", &c1, &err), 0);
+    ASSERT_STREQ(c1.scope, "read");
+    hx_client_put(h, "cc", "cc-secret",
+                  "{\"token_endpoint_auth_method\":\"client_secret_basic\",\"grant_types\":[\"client_credentials\"],"
+                  "\"scope\":\"read write\"}");
+    struct arena *second = arena_new(1024);
+    struct client c2;
+    ASSERT_EQ(client_get(&h->worker, second, "cc", &c2, &err), 0);
+    ASSERT_STREQ(c2.scope, "read"); /* cached */
+    arena_free(second);
+    clock_set_fixed(t0 + 6);
+    struct arena *third = arena_new(1024);
+    struct client c3;
+    ASSERT_EQ(client_get(&h->worker, third, "cc", &c3, &err), 0); /* replaces the entry */
+    ASSERT_STREQ(c3.scope, "read write");
+    arena_free(third);
+    ASSERT_STREQ(c1.client_id, "cc"); /* the first request's snapshot, after the entry and a later user went */
+    ASSERT_STREQ(c1.scope, "read");
+    ASSERT_EQ(c1.auth_method, CLIENT_AUTH_SECRET_BASIC);
+    arena_free(first);
+    clock_set_fixed(0);
+}
+
 TESTS(T(token_client_credentials_served), T(token_every_served_grant_is_dispatched),
       T(token_discovery_equals_dispatch), T(token_unknown_grant_is_unsupported),
       T(token_grant_not_registered_is_unauthorized_client), T(token_public_client_and_client_credentials),
       T(token_grant_type_missing_or_repeated), T(auth_basic), T(auth_post), T(auth_none), T(auth_both_methods),
-      T(auth_repeated_client_id), T(auth_unknown_client_and_malformed_basic))
+      T(auth_repeated_client_id), T(auth_unknown_client_and_malformed_basic),
+      T(client_cache_snapshot_outlives_its_entry))
