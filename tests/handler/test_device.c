@@ -40,6 +40,16 @@ static const char *const yaml = "keys:\n"
                                 "    grant_types: ['urn:ietf:params:oauth:grant-type:device_code', refresh_token]\n"
                                 "    refresh_token_policy: offline_consent\n"
                                 "    scope: openid profile offline_access read\n"
+                                "  - client_id: stb\n"
+                                "    token_endpoint_auth_method: none\n"
+                                "    grant_types: ['urn:ietf:params:oauth:grant-type:device_code', refresh_token]\n"
+                                "    refresh_token_policy: always\n"
+                                "    scope: openid\n"
+                                "  - client_id: box\n"
+                                "    token_endpoint_auth_method: none\n"
+                                "    grant_types: ['urn:ietf:params:oauth:grant-type:device_code', refresh_token]\n"
+                                "    refresh_token_policy: offline_access\n"
+                                "    scope: openid offline_access\n"
                                 "  - client_id: console\n"
                                 "    client_secret: console-secret\n"
                                 "    grant_types: ['urn:ietf:params:oauth:grant-type:device_code']\n"
@@ -175,6 +185,12 @@ TEST(device_auth_answers)
     ASSERT(strstr(row.data, dc) == NULL);
     /* An API scope picks its API; the confidential client authenticates as at /token. */
     req = device_auth("console", "console-secret", "scope=openid%20read");
+    ASSERT_EQ(req->res.status, 200);
+    store_hash(hx_json_str(req, "device_code"), 43, key);
+    ASSERT_EQ(store_token_get(h->worker.db, h->arena, key, &row, &err), 0);
+    ASSERT_STREQ(row.aud, "https://api.example.com/");
+    /* audience= is resource='s alias (RFC 8707 §2). */
+    req = device_auth(NULL, NULL, "client_id=tv&scope=read&audience=https://api.example.com/");
     ASSERT_EQ(req->res.status, 200);
     store_hash(hx_json_str(req, "device_code"), 43, key);
     ASSERT_EQ(store_token_get(h->worker.db, h->arena, key, &row, &err), 0);
@@ -356,6 +372,24 @@ TEST(device_poll_refresh_and_id_token_rules)
     ASSERT(hx_json_str(req, "refresh_token") == NULL);
     ASSERT(hx_json_str(req, "id_token") == NULL);
     ASSERT_STREQ(hx_json_str(req, "scope"), "read");
+    /* The client's refresh_token_policy decides: always, without offline_access; offline_access, on the
+     * scope alone. */
+    ASSERT_EQ(start("stb", "openid", dc), 0);
+    ASSERT_EQ(settle(dc, alice(), false), 0);
+    req = poll_as("stb", dc);
+    ASSERT_EQ(req->res.status, 200);
+    ASSERT(hx_json_str(req, "refresh_token") != NULL);
+    ASSERT(hx_json_str(req, "id_token") != NULL);
+    ASSERT_EQ(start("box", "openid%20offline_access", dc), 0);
+    ASSERT_EQ(settle(dc, alice(), false), 0);
+    req = poll_as("box", dc);
+    ASSERT_EQ(req->res.status, 200);
+    ASSERT(hx_json_str(req, "refresh_token") != NULL);
+    ASSERT_EQ(start("box", "openid", dc), 0);
+    ASSERT_EQ(settle(dc, alice(), false), 0);
+    req = poll_as("box", dc);
+    ASSERT_EQ(req->res.status, 200);
+    ASSERT(hx_json_str(req, "refresh_token") == NULL);
     /* A resource at the token endpoint may only repeat the one authorized. */
     ASSERT_EQ(start("console", "read", dc), 0);
     ASSERT_EQ(settle(dc, alice(), false), 0);
@@ -512,6 +546,24 @@ TEST(device_page_wrong_codes_are_throttled)
     ASSERT_STREQ(hx_res_header(req, "retry-after"), "120");
 }
 
+/* The browser counts too (per session: its binding cookie): wrong codes from ever new addresses, each under
+ * its own address limit, still run out in one browser. */
+TEST(device_page_wrong_codes_per_browser)
+{
+    struct browser b;
+    ASSERT_EQ(open_page(&b, ""), 0);
+    static const char *const peers[] = {"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"};
+    for (size_t i = 0; i < 3; i++)
+        ASSERT_EQ(enter_from(peers[i], &b, b.csrf, "BBBB-BBBC")->res.status, 400);
+    struct http_req *req = enter_from(peers[3], &b, b.csrf, "BBBB-BBBC");
+    ASSERT_EQ(req->res.status, 429);
+    ASSERT_STREQ(hx_res_header(req, "retry-after"), "60");
+    /* A new browser from that fourth address is not held back. */
+    struct browser fresh;
+    ASSERT_EQ(open_page(&fresh, ""), 0);
+    ASSERT_EQ(enter_from(peers[3], &fresh, fresh.csrf, "BBBB-BBBC")->res.status, 400);
+}
+
 /* An IPv6 address counts by its /64: its 2^64 addresses belong to one guesser. Each guess from a new
  * browser, so that only the address counter can be what throttles. */
 TEST(device_page_ipv6_counts_by_64)
@@ -532,5 +584,5 @@ TEST(device_page_ipv6_counts_by_64)
 
 TESTS(T(device_auth_answers), T(device_auth_errors), T(device_poll_pending_slow_down_and_the_interval),
       T(device_poll_errors), T(device_poll_denied_and_expired), T(device_poll_tokens_once_then_replay_revokes),
-      T(device_poll_refresh_and_id_token_rules), T(device_page_prefill_and_entry), T(device_page_csrf),
+      T(device_poll_refresh_and_id_token_rules), T(device_page_prefill_and_entry), T(device_page_csrf), T(device_page_wrong_codes_per_browser),
       T(device_page_wrong_codes_are_throttled), T(device_page_ipv6_counts_by_64))
