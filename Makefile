@@ -7,6 +7,7 @@
 #   make test       unit + integration tests on the release build (quick tier; SQLite, and PostgreSQL
 #                   too when OSTIARY_TEST_PG_URL names a server, see scripts/pg-test-cluster.sh)
 #   make docs       regenerate the key table of docs/configuration.md from src/core/config_keys.h
+#   make deb        Debian package of the release build -> build/deb/ostiary_<version>_<arch>.deb
 
 PKGS     := libh2o-evloop jansson openssl sqlite3 libsodium yaml-0.1 libpq
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -40,7 +41,7 @@ MAIN_OBJ := $(B)/obj/src/cli/main.o
 UNIT_BIN := $(UNIT_SRC:tests/%.c=$(B)/tests/%)
 FUZZ_REPLAY := $(FUZZ_SRC:fuzz/%.c=$(B)/fuzz/%)
 
-.PHONY: all dev asan run check test test-full unit-bins fuzz bench clean deps check-style docs
+.PHONY: all dev asan run check test test-full unit-bins fuzz bench clean deps check-style docs deb
 .DEFAULT_GOAL := all
 
 all: $(B)/ostiary $(B)/libostiary.a
@@ -68,6 +69,14 @@ $(B)/libostiary.a: $(OBJ) $(WEB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	ar rcs $@ $^
+
+# The version (`ostiary --version`, the Debian package) comes from the file VERSION.
+VERSION  := $(shell cat VERSION)
+$(B)/gen/version.h: VERSION
+	@mkdir -p $(dir $@)
+	printf '#define OSTIARY_VERSION "%s"\n' "$(VERSION)" > $@
+$(MAIN_OBJ): $(B)/gen/version.h
+$(MAIN_OBJ): BASE_CFLAGS += -I$(B)/gen
 
 $(B)/ostiary: $(MAIN_OBJ) $(B)/libostiary.a
 	$(CC) $(VLDFLAGS) -o $@ $^ $(LIBS)
@@ -109,7 +118,7 @@ test: all unit-bins $(FUZZ_REPLAY)
 check: deps
 	@scripts/check.sh
 
-# Same as check, without the dependency step (STYLE.md's full tier).
+# Same as check, without the dependency step (the full tier: docs/internals/conventions.md).
 test-full:
 	@scripts/check.sh
 
@@ -126,6 +135,11 @@ check-style:
 # (a unit test fails while the committed table differs).
 docs: $(B)/tests/unit/core/test_config_doc
 	$< --write
+
+# The Debian package, always from the release build (scripts/build-deb.sh says what goes in).
+deb:
+	@$(MAKE) --no-print-directory VARIANT=release all
+	scripts/build-deb.sh build/release/ostiary build/deb
 
 clean:
 	rm -rf build

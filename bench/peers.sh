@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# bench/peers.sh: Ostiary side by side with two other OpenID Providers, using the shared peer harness
-# (../shared/peer-bench, relative to the repository root; PEER_BENCH overrides it).
+# bench/peers.sh: Ostiary side by side with two other OpenID Providers, through a peer benchmark harness
+# that is not part of this repository: an external tool (run-peers.sh, targets/*.env, peers/) whose
+# directory PEER_BENCH names. Without PEER_BENCH the script looks for it at the default below.
 #
 #   bench/peers.sh                                  # node-oidc-provider, glewlwyd, ostiary
 #   bench/peers.sh ostiary                          # only some targets (names of targets/*.env)
@@ -40,7 +41,7 @@ TARGETS=("$@")
 die() { echo "peers.sh: $*" >&2; exit 1; }
 log() { echo "== $*" >&2; }
 
-[ -d "$PEER_BENCH" ] && [ -x "$PEER_BENCH/run-peers.sh" ] || die "no peer harness at $PEER_BENCH"
+[ -d "$PEER_BENCH" ] && [ -x "$PEER_BENCH/run-peers.sh" ] || die "no peer harness at $PEER_BENCH (set PEER_BENCH to the harness's directory)"
 PEER_BENCH="$(cd "$PEER_BENCH" && pwd)"
 [ -x "$BIN" ] || die "no server binary at $BIN (build it with 'make -j2' or set OSTIARY_BIN)"
 BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"

@@ -10,6 +10,8 @@
 --   BENCH_STATUS  the expected status (optional; default any 2xx), e.g. 400 for the device poll
 --   BENCH_BODIES  a file of form bodies, one per line (optional): each thread sends them in turn, starting
 --                 at a different line, instead of BENCH_BODY
+--   BENCH_CLOSE   1: send "Connection: close", so every request opens a new connection (over TLS, a full
+--                 handshake: bench/tls.sh measures handshakes per second with it)
 --
 -- Each wrk thread classifies its responses:
 --   ok       the expected status (2xx by default) with a body containing BENCH_EXPECT
@@ -33,6 +35,7 @@ local cfg = {
   expect = env("BENCH_EXPECT", nil),
   status = tonumber(env("BENCH_STATUS", "")),
   bodies = env("BENCH_BODIES", nil),
+  close = env("BENCH_CLOSE", nil) == "1",
 }
 
 local expects = nil
@@ -60,6 +63,7 @@ do
   local headers = { ["Accept"] = "application/json" }
   local body = nil
   if cfg.auth then headers["Authorization"] = cfg.auth end
+  if cfg.close then headers["Connection"] = "close" end
   if cfg.method == "POST" then
     headers["Content-Type"] = "application/x-www-form-urlencoded"
     body = cfg.body

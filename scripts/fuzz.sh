@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # fuzz.sh [TARGET...]: builds every fuzz/fuzz_<name>.c with clang and libFuzzer
 # (-fsanitize=fuzzer,address,undefined) and runs each for FUZZ_SECONDS (default 20) on a working copy of
-# its seed corpus fuzz/corpus/<name>/ (plus fuzz/dict/<name>.dict when present). STYLE.md §3.10.
+# its seed corpus fuzz/corpus/<name>/ (plus fuzz/dict/<name>.dict when present); why and how:
+# docs/internals/conventions.md, "Tests and fuzzing".
 #
 # The library objects (src/**/*.c except src/cli/) are compiled with clang and
 # -fsanitize=fuzzer-no-link,address,undefined into build/fuzz/obj (rebuilt when a source or a header it

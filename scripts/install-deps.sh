@@ -14,11 +14,13 @@ log() { printf 'install-deps: %s\n' "$*"; }
 # Tests: cmake (for ctest), clang (libFuzzer), wrk, sqlite3 and nginx-light (bench: the HTTP floor beside the
 # device polls; debugging), curl, jq (CLI tests),
 # chromium (Debian's build, driven by playwright-core in the browser tests; never a downloaded browser),
-# postgresql (the server of the throwaway test cluster, scripts/pg-test-cluster.sh) and postgresql-client
-# (psql for the tests, pgbench for bench/).
+# openssl (the TLS tests' throwaway certificates); postgresql (the server of the throwaway test cluster,
+# scripts/pg-test-cluster.sh) and postgresql-client (psql for the tests, pgbench for bench/).
+# Packaging (`make deb`, tests/integration/deb.test.sh): dpkg-dev (dpkg-shlibdeps), lowdown (man pages
+# from the Markdown docs), systemd (systemd-analyze verify/security of the unit), man-db (renders them).
 PKGS=(build-essential pkg-config libh2o-evloop-dev libjansson-dev libssl-dev libsqlite3-dev libsodium-dev
       libyaml-dev libpq-dev cmake clang wrk sqlite3 nginx-light curl ca-certificates jq chromium postgresql
-      postgresql-client)
+      postgresql-client openssl dpkg-dev lowdown systemd man-db)
 
 # Node.js: openid-client v6 and jose v6 need a Node with a global WebCrypto (Node >= 20 is supported).
 # A Node that is already installed (e.g. from another apt source, which bundles npm) is kept when it

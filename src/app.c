@@ -1,7 +1,8 @@
-/* app.c: what app.h promises about the process-wide state besides routing (oauth/router.c) and discovery
- * (oauth/discovery.c): the configured APIs (RFC 8707 resources) as the endpoints see them, and whether the
- * store is still the one opened. Kept apart from the router, which calls every endpoint, so that the
- * endpoints calling these do not call back into it. */
+/* app.c: what app.h promises about the application state besides routing (router.c, which also moves a
+ * worker to the current generation) and discovery (oauth/discovery.c): the configured APIs (RFC 8707
+ * resources) as the endpoints see them, and whether the store is still the one opened. Kept
+ * apart from the router, which calls every endpoint, so that the endpoints calling these do not call
+ * back into it. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,12 +14,12 @@
 bool app_store_ok(struct worker *w)
 {
     struct app *app = w->app;
-    if (atomic_load(&app->store_lost))
+    if (atomic_load(&app->state->store_lost))
         return false;
     struct errbuf err = {{0}};
     if (store_check(w->db, &err) == 0)
         return true;
-    if (!atomic_exchange(&app->store_lost, true))
+    if (!atomic_exchange(&app->state->store_lost, true))
         log_error("store_lost", LS("detail", err.msg),
                   LS("effect", "endpoints that need the store answer 503 and /healthz reports an error until the "
                                "store is restored and the server restarted"),

@@ -1,6 +1,13 @@
-/* app.h: the process-wide state (struct app, owned by `ostiary serve`, read-only while serving except
- * where noted) and the per-thread context (struct worker). Endpoints reach both through
- * req->worker. */
+/* app.h: the application state (struct app, owned by `ostiary serve`) and the per-thread context (struct
+ * worker). Endpoints reach both through req->worker.
+ *
+ * Reload (SIGHUP) and generations. A struct app is one generation: the configuration and everything built
+ * from it (APIs, discovery documents, page templates), immutable once published, plus pointers to what
+ * every generation shares (store, keys, login limiter, the device grant's pace table and user-code limiter)
+ * and to the shared mutable state (struct app_state). A reload builds a whole new generation and publishes it in app_state.current; a worker
+ * switches to it between requests (app_enter), never during one, so a request sees one configuration
+ * from start to end. A replaced generation is freed by a later reload once APP_GEN_GRACE_SECONDS have
+ * passed (no request lasts that long), or when the server stops. */
 #ifndef OSTIARY_APP_H
 #define OSTIARY_APP_H
 
@@ -31,9 +38,32 @@ struct resource {
     enum token_format format;
     const char *signing_alg;
     uint32_t access_token_ttl;
+    /* Tokens only through client_credentials: never at /auth, never named in discovery (the admin API). */
+    bool client_credentials_only;
 };
 
+/* With admin.listen set, the admin API (admin/admin.h) is a built-in API whose identifier is the issuer
+ * followed by ADMIN_API_PATH (the `aud` of its tokens, the `resource` a client asks them for). */
+#define ADMIN_API_PATH "/admin"
+
+/* What every generation shares and what changes while serving. */
+struct app_state {
+    _Atomic(struct app *) current; /* the generation new requests use */
+    atomic_bool pkce_plain_allowed; /* some client allows plain: written by discovery_refresh */
+    atomic_int stop;
+    atomic_bool store_lost;         /* the database was deleted or replaced under us (app_store_ok); sticky */
+    /* Bumped by the admin API after it changed a client: the workers' client caches (oauth/client.c) drop
+     * what they fetched before, so the change holds at once in this process. */
+    atomic_uint clients_generation;
+};
+
+/* A replaced generation stays usable this long (seconds) before a later reload may free it. */
+#define APP_GEN_GRACE_SECONDS 60
+
 struct app {
+    struct app_state *state;
+    uint64_t generation;         /* 1 at start, +1 per reload */
+    struct arena *arena;         /* memory of this generation (the admin API's resource) */
     struct config *cfg;
     struct store *store;
     struct keystore *keys;
@@ -47,11 +77,10 @@ struct app {
         const char *discovery, *oauth_metadata, *jwks, *token, *introspection, *revocation, *healthz;
     } path;
     /* The provider metadata (OpenID Connect Discovery, RFC 8414: one document), served from memory.
-     * Built once at start in two variants, [1] advertising the plain PKCE method and [0] not;
-     * pkce_plain_allowed picks one. */
+     * Built with the generation in two variants, [1] advertising the plain PKCE method and [0] not;
+     * state->pkce_plain_allowed picks one. */
     char *metadata_json[2];
     size_t metadata_len[2];
-    atomic_bool pkce_plain_allowed; /* some client allows plain: written by discovery_refresh (worker 0) */
     struct tmpl_set *pages;      /* login, consent, error... (ui/tmpl.h) */
     struct login_limiter *limiter;
     /* The device grant (oauth/device.h: device_state_init): the polling pace of device codes, the limiter
@@ -61,14 +90,13 @@ struct app {
     uint8_t user_code_key[32];
     const char *userinfo_url;    /* <issuer>/me: an access token audience when openid is granted */
     int64_t started_at;
-    atomic_int stop;
-    atomic_bool store_lost;      /* the database was deleted or replaced under us (app_store_ok); sticky */
 };
 
 struct client_cache;
 
 struct worker {
-    struct app *app;
+    struct app *app;              /* the generation of the request being served (app_enter) */
+    struct app_state *state;      /* shared by every generation; read by app_enter */
     struct store_conn *db;
     struct client_cache *clients; /* oauth/client.c, owned by this worker */
     unsigned id;
@@ -87,7 +115,7 @@ void discovery_build(struct app *app);
 /* Seconds between two discovery_refresh() calls of worker 0: the bound on how long discovery may
  * advertise a PKCE method no client allows any more, or miss one a client was just given. */
 #define DISCOVERY_REFRESH_SECONDS 5
-/* Asks the store whether some client allows the plain PKCE method and sets app->pkce_plain_allowed
+/* Asks the store whether some client allows the plain PKCE method and sets state->pkce_plain_allowed
  * accordingly (one query; see store_client_meta_has). On a store error the flag is left as it was and
  * err says why. Called at start, then by worker 0 every DISCOVERY_REFRESH_SECONDS. */
 int discovery_refresh(struct app *app, struct store_conn *db, struct errbuf *err);
@@ -98,7 +126,13 @@ int discovery_refresh(struct app *app, struct store_conn *db, struct errbuf *err
  * and by every /healthz (oauth/discovery.c). Defined in app.c. */
 bool app_store_ok(struct worker *w);
 
-/* Routing: the one entry point the HTTP server calls (oauth/router.c). */
+/* Moves the worker to the current generation (before a request or a tick; never during one). When the
+ * generation changed, the worker's client cache is dropped, so clients changed by a reload apply at once.
+ * Called by app_handle, app_offload, app_busy and the tick. Defined in router.c, which may drop
+ * oauth/'s client cache. */
+void app_enter(struct worker *w);
+
+/* Routing: the one entry point the HTTP server calls (router.c). */
 void app_handle(struct http_req *req);
 /* Requests served off the event loop: those whose route runs the method on the login pool (the login
  * form post, which verifies a password hash). Matches the route and records it in req->route, which

@@ -37,11 +37,23 @@ int cli_global_flag(struct cli_globals *g, int argc, char **argv, int *i, struct
 void cli_parse_globals(const char *cmd, int argc, char **argv, struct cli_globals *g, const char *flag,
                        bool *given);
 
-/* Loads, overrides (env, then flags) and validates the configuration, or dies naming the key. */
+/* Loads, overrides (env, then flags) and validates the configuration: 0 with *out (config_free), or
+ * ERR_INVALID with err holding the message `ostiary` prints after "ostiary: " (e.g. "configuration:
+ * ostiary.yaml:3:21: tokens.access_token_ttl: ..."). Never exits: `serve` reloads through it. */
+int cli_config_read(const struct cli_globals *g, struct config **out, struct errbuf *err);
+/* cli_config_read, or dies with its message. */
 struct config *cli_load_config(const struct cli_globals *g);
 
 /* Resolves the key-encryption secret (keys.secret, keys.secret_file, or in dev mode ./var/key-secret,
- * generated on first use with mode 0600). Dies if none. Returned string is malloc'd. */
+ * generated on first use with mode 0600 when `generate`; without it *out stays NULL in that case). 0 with
+ * *out malloc'd (wipe it), or non-zero with err holding the message. */
+int cli_key_secret_read(const struct config *cfg, bool generate, char **out, struct errbuf *err);
+/* What a start reads besides the configuration and the store, checked before anything is opened or
+ * written: the key secret (keys.secret_file readable and long enough; none generated), the page templates
+ * of ui.dir, the TLS certificate and key (http_tls_check). 0, or ERR_INVALID with err holding the message.
+ * `serve` runs it first; `config check` runs it too. */
+int cli_check_start_files(const struct config *cfg, struct errbuf *err);
+/* cli_key_secret_read(cfg, true, ...), or dies with its message. */
 char *cli_key_secret(const struct config *cfg);
 
 /* SQLite: creates the directory of the database file (one level) if needed; other backends have no file.
@@ -91,18 +103,12 @@ struct cli_values {
     const char *v[CLI_MAX_VALUES];
     size_t n;
 };
-/* The index of the option called name in opts[0..n_opts), or -1. */
-int cli_opt_find(const struct cli_opt *opts, int n_opts, const char *name);
 /* Parses argv[1..argc): the options of opts, the global flags and the operands, in any order; "--" ends
  * the options; the values of repeatable options go where their CLI_INTO() says, in ctx. Never exits: 0,
  * or 2 with err holding a usage error (unknown option, missing value, an option given twice that is not
  * repeatable or more than its max, too many operands, or what `each` refused). */
 int cli_parse(const struct cli_opt *opts, int n_opts, int argc, char **argv, struct cli_globals *g,
               struct cli_args *out, cli_opt_fn each, void *ctx, struct arena *a, struct errbuf *err);
-
-/* A malformed command line: "ostiary: <cmd>[ <sub>]: <message> (see ostiary <cmd> help)", exit status 2. */
-void cli_usage_error(const char *cmd, const char *sub, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4), noreturn));
 
 /* to[key] = from[key] when that is a string, else null (the columns of a `list` line). */
 void cli_json_copy_str(json_t *to, json_t *from, const char *key);
@@ -185,5 +191,6 @@ int cmd_client(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_consent(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 
 #endif

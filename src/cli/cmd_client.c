@@ -271,12 +271,10 @@ static int build_meta(const struct cli_args *ca, const struct client_args *cl,
     if ((v = ca->val[O_APP_TYPE]) != NULL)
         m->application_type = v;
     apply_list(ca, O_REDIRECT_URI, O_NO_REDIRECT_URIS, &cl->redirect_uris, &m->redirect_uris);
-    if (cl->grants.n > 0) {
+    if (cl->grants.n > 0)
         m->grant_types = (struct meta_list){cl->grants.v, cl->grants.n};
-    } else if (stored == NULL) {
-        static const char *const code[] = {"authorization_code"}, *const machine[] = {"client_credentials"};
-        m->grant_types = (struct meta_list){m->redirect_uris.n > 0 ? code : machine, 1};
-    }
+    else if (stored == NULL)
+        client_meta_default_grants(m);
     if ((v = ca->val[O_SCOPE]) != NULL)
         m->scope = v[0] != '\0' ? v : NULL; /* "" for none */
     if ((v = ca->val[O_AUTH_METHOD]) != NULL)
@@ -364,19 +362,8 @@ int client_cli_build(const struct config *cfg, struct arena *a, int argc, char *
 static bool secret_from_args(const struct cli_cmd *cc, uint8_t hash[STORE_HASH_LEN], const char **shown)
 {
     const struct cli_args *ca = &cc->args;
-    unsigned char *raw;
-    size_t rawlen;
-    *shown = NULL;
-    if (ca->val[O_SECRET] != NULL) {
-        store_hash(ca->val[O_SECRET], strlen(ca->val[O_SECRET]), hash);
-        *shown = ca->val[O_SECRET];
-        return true;
-    }
-    const char *h = ca->val[O_SECRET_SHA256];
-    if (h == NULL || b64_decode(cc->a, h, strlen(h), &raw, &rawlen) != 0 || rawlen != STORE_HASH_LEN)
-        return false;
-    memcpy(hash, raw, STORE_HASH_LEN);
-    return true;
+    *shown = ca->val[O_SECRET];
+    return client_secret_given(ca->val[O_SECRET], ca->val[O_SECRET_SHA256], cc->a, hash);
 }
 
 /* The client of this command line, or the command fails naming the option. */
@@ -390,20 +377,14 @@ static void client_of_args(struct cli_cmd *cc, const struct store_client *stored
 
 /* ---- Output ------------------------------------------------------------------------------------------- */
 
-/* The client's metadata object, with client_id first. A stored "client_secret" member would be a bug
- * elsewhere; it is dropped here all the same so this command never prints one. */
-static json_t *client_json(const struct store_client *sc)
+/* The client's metadata object, with client_id first (client_to_json: never a secret); with `state`, the
+ * row's state too. */
+static json_t *client_json(const struct store_client *sc, bool state)
 {
-    json_t *out = json_object();
-    json_object_set_new(out, "client_id", json_string(sc->client_id));
-    json_t *m = json_loads(sc->metadata != NULL ? sc->metadata : "{}", JSON_REJECT_DUPLICATES, NULL);
-    if (json_is_object(m)) {
-        json_object_del(m, "client_secret");
-        json_object_update(out, m);
-    } else {
+    bool unreadable = false;
+    json_t *out = client_to_json(sc, state, &unreadable);
+    if (unreadable)
         fprintf(stderr, "ostiary: warning: client '%s' has unreadable metadata\n", sc->client_id);
-    }
-    json_decref(m);
     return out;
 }
 
@@ -415,7 +396,7 @@ enum print_flags {
 /* Prints the client as one pretty JSON object; `secret` (NULL: none) is the clear secret, shown this once. */
 static void print_client(const struct store_client *sc, const char *secret, int64_t issued_at, unsigned flags)
 {
-    json_t *out = (flags & SHOW_FULL) ? client_json(sc) : json_object();
+    json_t *out = (flags & SHOW_FULL) ? client_json(sc, flags & SHOW_STATE) : json_object();
     if (!(flags & SHOW_FULL))
         json_object_set_new(out, "client_id", json_string(sc->client_id));
     if (secret != NULL) {
@@ -425,12 +406,6 @@ static void print_client(const struct store_client *sc, const char *secret, int6
     }
     if (issued_at != 0)
         json_object_set_new(out, "client_id_issued_at", json_integer(issued_at));
-    if (flags & SHOW_STATE) {
-        json_object_set_new(out, "has_secret", json_boolean(sc->has_secret));
-        json_object_set_new(out, "from_config", json_boolean(sc->from_config));
-        json_object_set_new(out, "created_at", json_integer(sc->created_at));
-        json_object_set_new(out, "updated_at", json_integer(sc->updated_at));
-    }
     cli_print_json(out, JSON_INDENT(2));
     json_decref(out);
 }
@@ -482,17 +457,11 @@ static int client_create(struct cli_cmd *cc)
     const struct client *c = &cl->client;
     struct store_client sc = {0};
     const char *shown = NULL;
-    bool secret_given = secret_from_args(cc, sc.secret_hash, &shown);
-    char *generated = NULL;
-    if (c->auth_method != CLIENT_AUTH_NONE) {
-        sc.has_secret = true;
-        if (!secret_given) {
-            /* 256 bits, so a fast hash is enough at rest (DESIGN "Secrets at rest"). */
-            generated = rand_token(cc->a, 32);
-            store_hash(generated, strlen(generated), sc.secret_hash);
-            shown = generated;
-        }
-    }
+    uint8_t hash[STORE_HASH_LEN];
+    bool secret_given = secret_from_args(cc, hash, &shown);
+    char *generated = client_secret_set(&sc, c->auth_method, secret_given ? hash : NULL, false, cc->a);
+    if (generated != NULL)
+        shown = generated;
     int idx = config_client_index(cc->cfg, c->client_id);
     if (idx >= 0)
         die("client create: --client-id: '%s' is declared in the configuration file (clients[%d]); change it "
@@ -536,7 +505,7 @@ static int client_list(struct cli_cmd *cc)
     if (store_client_list(cc->db, cc->a, &v, &n, &err) != 0)
         die("client list: storage: %s", err.msg);
     for (size_t i = 0; i < n; i++) {
-        json_t *m = client_json(&v[i]);
+        json_t *m = client_json(&v[i], false);
         json_t *line = json_object();
         json_object_set_new(line, "client_id", json_string(v[i].client_id));
         cli_json_copy_str(line, m, "client_name");
@@ -570,21 +539,10 @@ static int client_update(struct cli_cmd *cc)
     const char *shown = NULL;
     uint8_t hash[STORE_HASH_LEN];
     bool secret_given = secret_from_args(cc, hash, &shown);
-    char *generated = NULL;
-    if (c.auth_method == CLIENT_AUTH_NONE) {
-        /* A public client authenticates with nothing: keeping an old hash around would only mislead. */
-        sc.has_secret = false;
-        memset(sc.secret_hash, 0, sizeof(sc.secret_hash));
-    } else if (secret_given) {
-        sc.has_secret = true;
-        memcpy(sc.secret_hash, hash, sizeof(hash));
-    } else if (!sc.has_secret) {
-        /* Public turned confidential: it needs a secret, shown this once. */
-        generated = rand_token(cc->a, 32);
-        store_hash(generated, strlen(generated), sc.secret_hash);
-        sc.has_secret = true;
+    /* Public turned confidential without a secret given: a new one, shown this once. */
+    char *generated = client_secret_set(&sc, c.auth_method, secret_given ? hash : NULL, false, cc->a);
+    if (generated != NULL)
         shown = generated;
-    }
     char *meta = client_metadata_json(&c);
     if (meta == NULL)
         die("client update: cannot encode the metadata");
@@ -631,13 +589,11 @@ static int client_rotate_secret(struct cli_cmd *cc)
     if (given != NULL && given[0] == '\0')
         die("client rotate-secret: --secret: must not be empty");
     const char *shown = NULL;
-    char *generated = NULL;
-    if (!secret_from_args(cc, sc.secret_hash, &shown)) {
-        generated = rand_token(cc->a, 32);
-        store_hash(generated, strlen(generated), sc.secret_hash);
+    uint8_t hash[STORE_HASH_LEN];
+    bool secret_given = secret_from_args(cc, hash, &shown);
+    char *generated = client_secret_set(&sc, c.auth_method, secret_given ? hash : NULL, true, cc->a);
+    if (generated != NULL)
         shown = generated;
-    }
-    sc.has_secret = true;
     sc.updated_at = clock_now();
     save_client(cc, &sc);
     warn_if_from_config(cc, &sc);

@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "core/rand.h"
+#include "session/users.h"
 #include "store/store.h"
 #include "core/banned.h"
 
@@ -36,12 +37,7 @@ static int consent_list(struct cli_cmd *c)
     if (store_consent_list(c->db, c->a, u.id, &v, &n, &err) != 0)
         cli_fail(c, "storage: %s", err.msg);
     for (size_t i = 0; i < n; i++) {
-        json_t *line = json_object();
-        json_object_set_new(line, "client_id", json_string(v[i].client_id));
-        json_object_set_new(line, "scope", json_string(v[i].scope != NULL ? v[i].scope : ""));
-        json_object_set_new(line, "resources", json_string(v[i].resources != NULL ? v[i].resources : ""));
-        json_object_set_new(line, "created_at", json_integer(v[i].created_at));
-        json_object_set_new(line, "updated_at", json_integer(v[i].updated_at));
+        json_t *line = consent_to_json(&v[i]);
         cli_print_json(line, JSON_COMPACT);
         json_decref(line);
     }
@@ -56,14 +52,11 @@ struct revoke_ctx {
 static int revoke_tx(const struct cli_cmd *c, void *ctx, struct errbuf *err)
 {
     const struct revoke_ctx *r = ctx;
-    int rc = store_consent_delete(c->db, r->u->id, r->client_id, err);
+    int rc = user_consent_revoke(c->db, r->u->id, r->client_id, clock_now(), err);
     if (rc == ERR_NOTFOUND) {
         store_rollback(c->db);
         cli_fail(c, "'%s' has no consent for client '%s'", r->u->username, r->client_id);
     }
-    /* Without a client, what the user granted is gone altogether: so are the refresh tokens it yielded. */
-    if (rc == 0 && r->client_id == NULL)
-        rc = store_token_revoke_sub(c->db, r->u->id, STORE_TOKEN_REFRESH, clock_now(), err);
     return rc;
 }
 

@@ -1,4 +1,4 @@
-/* cmd_keys.c: `ostiary keys list|rotate`: the signing keys in the store (DESIGN "Keys"). Rotation publishes
+/* cmd_keys.c: `ostiary keys list|rotate`: the signing keys in the store (docs/keys.md). Rotation publishes
  * the new key before it signs and keeps the old one published until the longest-lived token it signed has
  * expired; the key material itself is handled by jose/keystore.c only. */
 #include <stdio.h>
@@ -13,12 +13,11 @@
 #include "core/rand.h"
 #include "core/str.h"
 #include "jose/jose.h"
-#include "oauth/client.h"
+#include "oauth/key_rotation.h"
 #include "store/store.h"
 #include "core/banned.h"
 
 #define ALGS_MAX 8
-#define PUBLISH_DELAY_MAX (366 * 86400)
 
 enum opt { O_ALG, O_PUBLISH_DELAY, O_COUNT };
 
@@ -48,12 +47,6 @@ static void usage(FILE *out)
           out);
 }
 
-/* 0 stands for "not set" in the store; null says so in the output. */
-static json_t *time_or_null(int64_t t)
-{
-    return t != 0 ? json_integer(t) : json_null();
-}
-
 static int keys_list(struct cli_cmd *c)
 {
     struct store_conn *db = c->db;
@@ -64,45 +57,11 @@ static int keys_list(struct cli_cmd *c)
     if (keystore_list(db, a, clock_now(), &info, &n, &err) != 0)
         die("keys list: %s", err.msg);
     for (size_t i = 0; i < n; i++) {
-        json_t *o = json_object();
-        json_object_set_new(o, "kid", json_string(info[i].kid));
-        json_object_set_new(o, "alg", json_string(info[i].alg));
-        json_object_set_new(o, "state", json_string(info[i].state));
-        json_object_set_new(o, "created_at", json_integer(info[i].created_at));
-        json_object_set_new(o, "sign_from", json_integer(info[i].sign_from));
-        json_object_set_new(o, "retired_at", time_or_null(info[i].retired_at));
-        json_object_set_new(o, "unpublish_at", time_or_null(info[i].unpublish_at));
+        json_t *o = keystore_info_json(&info[i]);
         cli_print_json(o, JSON_COMPACT);
         json_decref(o);
     }
     return 0;
-}
-
-/* The longest lifetime of a token signed with a key (access and ID tokens; refresh tokens are opaque):
- * the old key must stay in the JWKS that long after it stops signing. Clients created with the CLI may
- * carry their own access_token_ttl, so the store is read too, not only the file. */
-static int64_t max_token_ttl(const struct config *cfg, struct store_conn *db, struct arena *a)
-{
-    int64_t m = cfg->tokens.access_token_ttl;
-    if (cfg->tokens.id_token_ttl > m)
-        m = cfg->tokens.id_token_ttl;
-    for (unsigned i = 0; i < cfg->n_resources; i++)
-        if (cfg->resources[i].access_token_ttl > m)
-            m = cfg->resources[i].access_token_ttl;
-    for (unsigned i = 0; i < cfg->n_clients; i++)
-        if (cfg->clients[i].access_token_ttl > m)
-            m = cfg->clients[i].access_token_ttl;
-    struct errbuf err = {{0}};
-    struct store_client *v = NULL;
-    size_t n = 0;
-    if (store_client_list(db, a, &v, &n, &err) != 0)
-        die("keys rotate: storage: %s", err.msg);
-    for (size_t i = 0; i < n; i++) {
-        struct client c;
-        if (client_from_store(a, &v[i], &c) == 0 && c.access_token_ttl > m)
-            m = c.access_token_ttl;
-    }
-    return m;
 }
 
 static bool alg_configured(const struct config *cfg, const char *alg)
@@ -124,8 +83,8 @@ static int keys_rotate(struct cli_cmd *c)
     size_t nalgs = algs_given->n > 0 ? algs_given->n : cfg->keys.n_algorithms;
     int64_t delay = 0;
     if (publish_delay != NULL &&
-        (str_to_i64(str_c(publish_delay), &delay) != 0 || delay < 0 || delay > PUBLISH_DELAY_MAX))
-        die("keys rotate: --publish-delay: seconds between 0 and %d, got '%s'", PUBLISH_DELAY_MAX,
+        (str_to_i64(str_c(publish_delay), &delay) != 0 || delay < 0 || delay > KEY_PUBLISH_DELAY_MAX))
+        die("keys rotate: --publish-delay: seconds between 0 and %d, got '%s'", KEY_PUBLISH_DELAY_MAX,
             publish_delay);
     for (size_t i = 0; i < nalgs; i++) {
         if (!jose_alg_supported(algs[i]))
@@ -140,7 +99,10 @@ static int keys_rotate(struct cli_cmd *c)
                     algs[i]);
     }
     char *secret = cli_key_secret(cfg);
-    int64_t ttl = max_token_ttl(cfg, db, a);
+    int64_t ttl = 0;
+    struct errbuf terr = {{0}};
+    if (token_max_ttl(cfg, db, a, &ttl, &terr) != 0)
+        die("keys rotate: storage: %s", terr.msg);
     int64_t now = clock_now();
     /* Whether a key that signs now is being replaced: only then is there a hand-over to explain. */
     struct errbuf lerr = {{0}};

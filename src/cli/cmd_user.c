@@ -24,7 +24,6 @@
 #include "core/banned.h"
 
 #define CLAIMS_MAX 64u     /* --claim per command */
-#define PASSWORD_MAX 4096u /* bytes; the configuration file's limit on a value */
 
 /* ---- Command line ---------------------------------------------------------------------------------- */
 
@@ -129,56 +128,15 @@ static void usage(FILE *out)
 static int set_claim(json_t *claims, const char *flag, const char *key, const char *value,
                      struct user_problem *p, struct errbuf *err)
 {
-    const char *at = flag;
-    char named[96];
-    /* --claim names the claim too: "--claim email: ...". */
-    if (strcmp(flag, "--claim") == 0) {
-        snprintf(named, sizeof(named), "--claim %s", key);
-        at = named;
-    }
-    if (strncmp(key, "address.", 8) == 0) {
-        int part = oidc_address_part_find(key + 8);
-        if (part < 0) {
-            errbuf_set(err,
-                       "%s: unknown address part '%s' (formatted, street_address, locality, region, "
-                       "postal_code, country)",
-                       flag, key + 8);
-            return 1;
-        }
-        json_t *addr = json_object_get(claims, "address");
-        if (!json_is_object(addr)) {
-            addr = json_object();
-            json_object_set_new(claims, "address", addr);
-        }
-        if (value[0] == '\0') {
-            json_object_del(addr, key + 8);
-            if (json_object_size(addr) == 0)
-                json_object_del(claims, "address");
-            return 0;
-        }
-        if (user_address_check(part, value, p) != 0) {
-            errbuf_set(err, "%s: %s", at, p->reason);
-            return 1;
-        }
-        json_object_set_new(addr, key + 8, json_string(value));
+    int rc = user_claim_set(claims, key, value, p);
+    if (rc == 0)
         return 0;
-    }
-    const struct oidc_claim *c = oidc_claim_find(key);
-    if (c == NULL || c->kind == CLAIM_TIME || c->kind == CLAIM_ADDRESS) {
-        errbuf_set(err, "%s: '%s' is not a settable standard claim (see ostiary user help)", flag, key);
-        return 1;
-    }
-    if (value[0] == '\0') {
-        json_object_del(claims, key);
-        return 0;
-    }
-    if (user_claim_check(c, value, p) != 0) {
-        errbuf_set(err, "%s: %s", at, p->reason);
-        return 1;
-    }
-    json_object_set_new(
-        claims, key, c->kind == CLAIM_BOOL ? json_boolean(strcmp(value, "true") == 0) : json_string(value));
-    return 0;
+    /* A refused value is named by its claim too: "--claim email: ...". */
+    if (rc != USER_CLAIM_UNKNOWN && strcmp(flag, "--claim") == 0)
+        errbuf_set(err, "--claim %s: %s", key, p->reason);
+    else
+        errbuf_set(err, "%s: %s", flag, p->reason);
+    return 1;
 }
 
 /* Applies the claim options onto claims: those of the table in its order, then each --claim. 0, or 1 with
@@ -347,9 +305,9 @@ static char *password_from_args(const struct cli_cmd *uc, bool required, size_t 
     }
     if (*len == 0)
         cli_fail(uc, "the password must not be empty");
-    if (*len > PASSWORD_MAX) {
+    if (*len > USER_PASSWORD_MAX) {
         wipe(pw, *len);
-        cli_fail(uc, "the password is too long (at most %u bytes)", PASSWORD_MAX);
+        cli_fail(uc, "the password is too long (at most %u bytes)", USER_PASSWORD_MAX);
     }
     return pw;
 }
@@ -373,13 +331,11 @@ static char *hash_from_args(const struct cli_cmd *uc, bool required)
 
 static json_t *stored_claims(const struct store_user *u)
 {
-    json_t *c = json_loads(u->claims != NULL ? u->claims : "{}", JSON_REJECT_DUPLICATES, NULL);
-    if (!json_is_object(c)) {
+    bool unreadable = false;
+    json_t *c = user_claims_json(u, &unreadable);
+    if (unreadable)
         fprintf(stderr, "ostiary: warning: user '%s' has unreadable claims; starting from none\n",
                 u->username);
-        json_decref(c);
-        c = json_object();
-    }
     return c;
 }
 
@@ -391,32 +347,16 @@ static char *claims_text(json_t *claims)
     return s;
 }
 
-/* Logs the user out everywhere: login sessions and refresh tokens. Access tokens expire on their own
- * (minutes); the userinfo endpoint refuses a disabled or deleted user anyway. */
-static int revoke_tokens(struct store_conn *db, const char *user_id, struct errbuf *err)
-{
-    int64_t now = clock_now();
-    int rc = store_token_revoke_sub(db, user_id, STORE_TOKEN_SESSION, now, err);
-    if (rc == 0)
-        rc = store_token_revoke_sub(db, user_id, STORE_TOKEN_REFRESH, now, err);
-    return rc;
-}
-
 /* ---- Output ------------------------------------------------------------------------------------------- */
 
-/* The user as shown by show/add/update: never the hash, only whether there is one. */
+/* The user as shown by show/add/update (user_to_json: never the hash, only whether there is one). */
 static json_t *user_json(const struct cli_cmd *uc, const struct store_user *u)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "username", json_string(u->username));
-    json_object_set_new(o, "id", json_string(u->id));
-    json_object_set_new(o, "disabled", json_boolean(u->disabled));
-    json_object_set_new(o, "has_password",
-                        json_boolean(u->password_hash != NULL && u->password_hash[0] != '\0'));
-    json_object_set_new(o, "from_config", json_boolean(u->from_config));
-    json_object_set_new(o, "claims", stored_claims(u));
-    json_object_set_new(o, "created_at", json_integer(u->created_at));
-    json_object_set_new(o, "updated_at", json_integer(u->updated_at));
+    bool unreadable = false;
+    json_t *o = user_to_json(u, &unreadable);
+    if (unreadable)
+        fprintf(stderr, "ostiary: warning: user '%s' has unreadable claims; starting from none\n",
+                u->username);
     return o;
 }
 
@@ -472,7 +412,7 @@ static int put_user_tx(const struct cli_cmd *uc, void *ctx, struct errbuf *err)
         cli_fail(uc, "a user '%s' already exists", p->u->username);
     }
     if (rc == 0 && p->revoke)
-        rc = revoke_tokens(uc->db, p->u->id, err);
+        rc = user_logout_everywhere(uc->db, p->u->id, clock_now(), err);
     return rc;
 }
 
@@ -617,7 +557,7 @@ static int delete_tx(const struct cli_cmd *uc, void *ctx, struct errbuf *err)
     const struct store_user *u = ctx;
     int rc = store_consent_delete(uc->db, u->id, NULL, err);
     if (rc == 0)
-        rc = revoke_tokens(uc->db, u->id, err);
+        rc = user_logout_everywhere(uc->db, u->id, clock_now(), err);
     if (rc == 0)
         rc = store_user_delete(uc->db, u->id, err);
     if (rc == ERR_NOTFOUND) {

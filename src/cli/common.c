@@ -13,7 +13,9 @@
 #include "core/arena.h"
 #include "core/rand.h"
 #include "core/str.h"
+#include "http/server.h"
 #include "oauth/client_check.h"
+#include "ui/tmpl.h"
 #include "core/banned.h"
 
 extern char **environ;
@@ -76,17 +78,22 @@ void cli_parse_globals(const char *cmd, int argc, char **argv, struct cli_global
     }
 }
 
-struct config *cli_load_config(const struct cli_globals *g)
+int cli_config_read(const struct cli_globals *g, struct config **out, struct errbuf *err)
 {
-    struct errbuf err = {{0}};
     struct config *cfg = NULL;
     const char *path = g->config_path != NULL ? g->config_path : getenv("OSTIARY_CONFIG");
-    if (config_load(path, environ, &cfg, &err) != 0)
-        die("configuration: %s", err.msg);
+    struct errbuf e = {{0}};
+    if (config_load(path, environ, &cfg, &e) != 0) {
+        errbuf_set(err, "configuration: %s", e.msg);
+        return ERR_INVALID;
+    }
     if (g->workers != NULL) {
         int64_t n;
-        if (str_to_i64(str_c(g->workers), &n) != 0 || n < 0 || n > 1024)
-            die("--workers: expected a number between 0 and 1024, got '%s'", g->workers);
+        if (str_to_i64(str_c(g->workers), &n) != 0 || n < 0 || n > 1024) {
+            errbuf_set(err, "--workers: expected a number between 0 and 1024, got '%s'", g->workers);
+            config_free(cfg);
+            return ERR_INVALID;
+        }
     }
     /* Flags override the file and the environment; their values lose any file position. */
     const struct {
@@ -96,12 +103,28 @@ struct config *cli_load_config(const struct cli_globals *g)
         {g->issuer, "issuer", "--issuer"},          {g->storage, "storage", "--storage"},
         {g->log_level, "log_level", "--log-level"}, {g->workers, "workers", "--workers"},
     };
-    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
         if (flags[i].value != NULL &&
-            config_set(cfg, flags[i].path, flags[i].value, flags[i].flag, &err) != 0)
-            die("%s", err.msg);
-    if (oauth_config_validate(cfg, &err) != 0)
-        die("configuration: %s", err.msg);
+            config_set(cfg, flags[i].path, flags[i].value, flags[i].flag, err) != 0) {
+            config_free(cfg);
+            return ERR_INVALID;
+        }
+    }
+    if (oauth_config_validate(cfg, &e) != 0) {
+        errbuf_set(err, "configuration: %s", e.msg);
+        config_free(cfg);
+        return ERR_INVALID;
+    }
+    *out = cfg;
+    return 0;
+}
+
+struct config *cli_load_config(const struct cli_globals *g)
+{
+    struct errbuf err = {{0}};
+    struct config *cfg = NULL;
+    if (cli_config_read(g, &cfg, &err) != 0)
+        die("%s", err.msg);
     return cfg;
 }
 
@@ -138,38 +161,93 @@ static char *dev_secret_path(const struct config *cfg)
     return out;
 }
 
-char *cli_key_secret(const struct config *cfg)
+int cli_key_secret_read(const struct config *cfg, bool generate, char **out, struct errbuf *err)
 {
-    if (cfg->keys.secret != NULL)
-        return strdup(cfg->keys.secret);
+    *out = NULL;
+    if (cfg->keys.secret != NULL) {
+        *out = strdup(cfg->keys.secret);
+        return 0;
+    }
     if (cfg->keys.secret_file != NULL) {
         char *s = read_secret_file(cfg->keys.secret_file);
-        if (s == NULL)
-            die("keys.secret_file: cannot read '%s': %s", cfg->keys.secret_file, strerror(errno));
-        if (strlen(s) < 32)
-            die("keys.secret_file: the secret must be at least 32 characters (openssl rand -base64 32)");
-        return s;
+        if (s == NULL) {
+            errbuf_set(err, "keys.secret_file: cannot read '%s': %s", cfg->keys.secret_file, strerror(errno));
+            return ERR_INVALID;
+        }
+        if (strlen(s) < 32) {
+            explicit_bzero(s, strlen(s));
+            free(s);
+            errbuf_set(err, "keys.secret_file: the secret must be at least 32 characters "
+                            "(openssl rand -base64 32)");
+            return ERR_INVALID;
+        }
+        *out = s;
+        return 0;
     }
-    if (!cfg->dev)
-        die("keys.secret or keys.secret_file is required to encrypt signing keys at rest "
-            "(generate one with: openssl rand -base64 32), or run with --dev");
+    if (!cfg->dev) {
+        errbuf_set(err, "keys.secret or keys.secret_file is required to encrypt signing keys at rest "
+                        "(generate one with: openssl rand -base64 32), or run with --dev");
+        return ERR_INVALID;
+    }
+    if (!generate)
+        return 0;
     char *path = dev_secret_path(cfg);
     char *s = read_secret_file(path);
     if (s == NULL) {
         struct arena *a = arena_new(1024);
         const char *gen = rand_token(a, 32);
         int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (fd < 0)
-            die("dev mode: cannot create key secret file '%s': %s", path, strerror(errno));
+        if (fd < 0) {
+            errbuf_set(err, "dev mode: cannot create key secret file '%s': %s", path, strerror(errno));
+            arena_free(a);
+            free(path);
+            return ERR_FAIL;
+        }
         size_t len = strlen(gen);
-        if (write(fd, gen, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) != 0)
-            die("dev mode: cannot write '%s'", path);
+        bool ok = write(fd, gen, len) == (ssize_t)len && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
         close(fd);
+        if (!ok) {
+            errbuf_set(err, "dev mode: cannot write '%s'", path);
+            arena_free(a);
+            free(path);
+            return ERR_FAIL;
+        }
         s = strdup(gen);
         arena_free(a);
     }
     free(path);
+    *out = s;
+    return 0;
+}
+
+char *cli_key_secret(const struct config *cfg)
+{
+    struct errbuf err = {{0}};
+    char *s = NULL;
+    if (cli_key_secret_read(cfg, true, &s, &err) != 0)
+        die("%s", err.msg);
     return s;
+}
+
+int cli_check_start_files(const struct config *cfg, struct errbuf *err)
+{
+    char *secret = NULL;
+    if (cli_key_secret_read(cfg, false, &secret, err) != 0)
+        return ERR_INVALID;
+    if (secret != NULL) {
+        explicit_bzero(secret, strlen(secret));
+        free(secret);
+    }
+    struct errbuf e = {{0}};
+    struct tmpl_set *pages = NULL;
+    if (tmpl_set_load(cfg->ui.dir, &pages, &e) != 0) {
+        errbuf_set(err, "ui.dir: %s", e.msg);
+        return ERR_INVALID;
+    }
+    tmpl_set_free(pages);
+    if (cfg->tls.cert_file != NULL && http_tls_check(cfg->tls.cert_file, cfg->tls.key_file, err) != 0)
+        return ERR_INVALID;
+    return 0;
 }
 
 void cli_ensure_parent_dir(const char *dsn)

@@ -11,7 +11,8 @@
 #include "core/log.h"
 #include "core/banned.h"
 
-int cli_opt_find(const struct cli_opt *opts, int n_opts, const char *name)
+/* The index of the option called name in opts[0..n_opts), or -1. */
+static int cli_opt_find(const struct cli_opt *opts, int n_opts, const char *name)
 {
     for (int o = 0; o < n_opts; o++)
         if (opts[o].name != NULL && strcmp(name, opts[o].name) == 0)
@@ -77,7 +78,9 @@ int cli_parse(const struct cli_opt *opts, int n_opts, int argc, char **argv, str
     return 0;
 }
 
-void cli_usage_error(const char *cmd, const char *sub, const char *fmt, ...)
+/* A malformed command line: "ostiary: <cmd>[ <sub>]: <message> (see ostiary <cmd> help)", exit status 2. */
+__attribute__((format(printf, 3, 4), noreturn)) static void cli_usage_error(const char *cmd, const char *sub,
+                                                                              const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

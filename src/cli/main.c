@@ -1,8 +1,9 @@
-/* main.c: the `ostiary` command: serve | migrate | client | keys | user | consent. */
+/* main.c: the `ostiary` command: serve | migrate | client | keys | user | consent | config. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "version.h"
 #include "core/banned.h"
 
 static void usage(FILE *out)
@@ -18,6 +19,8 @@ static void usage(FILE *out)
           "  keys      list | rotate                                            (ostiary keys help)\n"
           "  user      add | passwd | list | show | update | disable | delete   (ostiary user help)\n"
           "  consent   list | revoke                                            (ostiary consent help)\n"
+          "  config    check: validate the configuration without starting       (ostiary config help)\n"
+          "  version   print the version (also --version)\n"
           "\n"
           "Every command reads the same configuration: --config FILE (or OSTIARY_CONFIG), then OSTIARY_*\n"
           "environment variables, then flags. See docs/configuration.md.\n",
@@ -43,6 +46,12 @@ int main(int argc, char **argv)
         return cmd_user(argc - 1, argv + 1);
     if (strcmp(cmd, "consent") == 0)
         return cmd_consent(argc - 1, argv + 1);
+    if (strcmp(cmd, "config") == 0)
+        return cmd_config(argc - 1, argv + 1);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("ostiary %s\n", OSTIARY_VERSION);
+        return 0;
+    }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);
         return 0;

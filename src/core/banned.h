@@ -1,5 +1,5 @@
 /* banned.h: functions that are easy to misuse and have safer replacements here (git's banned.h).
- * Included last by every .c file through core/common.h. */
+ * Included last by every .c file (scripts/check-style.sh checks it), so no header can undo it. */
 #ifndef OSTIARY_BANNED_H
 #define OSTIARY_BANNED_H
 

@@ -100,6 +100,13 @@ void config_set_str(char **field, const char *value);
 /* Frees cfg and everything it points to (secrets are wiped first). NULL is a no-op. */
 void config_free(struct config *cfg);
 
+/* Reload: gives every setting flagged CFG_RESTART (config_keys.h) whose value in `next` differs from the
+ * one in `running` its running value back in `next`, and appends their key paths to `changed`
+ * (space-separated; never a value). Returns how many. Run config_validate (or oauth_config_validate) on
+ * `next` again afterwards: derived fields follow the values. */
+size_t config_keep_restart_settings(struct config *next, const struct config *running,
+                                   struct strbuf *changed);
+
 /* The line and column (from 1) of the value at `path` in the file ("clients[0].redirect_uris[1]"); inside
  * a list entry, of its nearest ancestor the file wrote when it lacks the key itself (a missing client_id:
  * the entry). False when the file did not give the value (a default, the environment, a flag). */

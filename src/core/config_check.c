@@ -173,9 +173,9 @@ static int validate_listen(struct config *cfg, struct errbuf *err)
                       err);
     if (rc != 0)
         return rc;
-    /* The admin API's tokens would cross the network in clear text. */
+    /* Without TLS the admin API's tokens would cross the network in clear text. */
     const char *ah = cfg->admin_listen_host;
-    if (strcmp(ah, "::1") != 0 && !host_is_loopback(ah, strlen(ah))) {
+    if (cfg->tls.cert_file == NULL && strcmp(ah, "::1") != 0 && !host_is_loopback(ah, strlen(ah))) {
         char buf[STR_SHOWN_SIZE];
         config_error(cfg, err, "admin.listen",
                      "must be a loopback address (127.0.0.0/8, [::1], localhost) unless TLS is configured, got "
@@ -224,6 +224,46 @@ static int validate_keys(struct config *cfg, struct errbuf *err)
     }
     if (cfg->keys.secret_file != NULL && cfg->keys.secret_file[0] == '\0') {
         config_error(cfg, err, "keys.secret_file", "must not be empty");
+        return ERR_INVALID;
+    }
+    /* Automatic rotation: every instance must have loaded (and published) the next key before any of them
+     * signs with it, and a key must sign for a while before the next one is announced. */
+    if (cfg->keys.rotation_period != 0 && cfg->keys.publish_ahead < cfg->keys.reload_interval) {
+        config_error(cfg, err, "keys.publish_ahead",
+                     "must be at least keys.reload_interval (%u) when keys.rotation_period is set, so that "
+                     "every instance publishes a new key before any signs with it, got %u",
+                     cfg->keys.reload_interval, cfg->keys.publish_ahead);
+        return ERR_INVALID;
+    }
+    if (cfg->keys.rotation_period != 0 && cfg->keys.publish_ahead >= cfg->keys.rotation_period) {
+        config_error(cfg, err, "keys.rotation_period", "must be longer than keys.publish_ahead (%u), got %u",
+                     cfg->keys.publish_ahead, cfg->keys.rotation_period);
+        return ERR_INVALID;
+    }
+    return 0;
+}
+
+/* tls: both files or neither; an https issuer with them (the issuer is the URL clients reach, and the
+ * cookies' Secure flag follows it). Whether the files load is checked where they are loaded
+ * (http_tls_check, at start and by `ostiary config check`). */
+static int validate_tls(struct config *cfg, struct errbuf *err)
+{
+    const char *cert = cfg->tls.cert_file, *key = cfg->tls.key_file;
+    if (cert != NULL && cert[0] == '\0') {
+        config_error(cfg, err, "tls.cert_file", "must not be empty (leave it out for plain HTTP)");
+        return ERR_INVALID;
+    }
+    if (key != NULL && key[0] == '\0') {
+        config_error(cfg, err, "tls.key_file", "must not be empty (leave it out for plain HTTP)");
+        return ERR_INVALID;
+    }
+    if ((cert == NULL) != (key == NULL)) {
+        config_error(cfg, err, cert == NULL ? "tls.key_file" : "tls.cert_file",
+                     "tls.cert_file and tls.key_file go together: set both or neither");
+        return ERR_INVALID;
+    }
+    if (cert != NULL && strncmp(cfg->issuer, "https://", 8) != 0) {
+        config_error(cfg, err, "issuer", "must be an https URL when TLS is on (tls.cert_file)");
         return ERR_INVALID;
     }
     return 0;
@@ -402,8 +442,8 @@ int config_validate(struct config *cfg, struct errbuf *err)
 {
     /* In this order: the first failure is reported. */
     static int (*const checks[])(struct config * cfg, struct errbuf * err) = {
-        validate_bounds,          validate_issuer, validate_listen,    validate_storage_log,
-        validate_trusted_proxies, validate_keys,   validate_resources, validate_sessions_ui,
+        validate_bounds,      validate_issuer, validate_tls,       validate_listen,      validate_storage_log,
+        validate_trusted_proxies, validate_keys, validate_resources, validate_sessions_ui,
     };
     for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
         int rc = checks[i](cfg, err);

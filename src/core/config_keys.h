@@ -9,7 +9,8 @@
  *            the text "true"/"false", NULL when absent) and ADDRESS (the mapping of struct cfg_address).
  *   default  the value when absent, written as in the environment (a LIST: comma-separated); NULL: unset.
  *   min, max U32: the inclusive bounds config_validate() checks (entries: their validators).
- *   flags    CFG_SECRET: never echoed, wiped when freed.
+ *   flags    CFG_SECRET: never echoed, wiped when freed. CFG_RESTART: read at start only; a reload (SIGHUP)
+ *            that finds it changed keeps the running value and logs that it needs a restart.
  *   doc      the "accepted values" column of the key table (U32 rows get "min..max" in front, LIST rows
  *            their cap and the environment's comma list after). */
 #ifndef OSTIARY_CONFIG_KEYS_H
@@ -17,7 +18,7 @@
 
 #include "core/claims.h"
 
-enum cfg_key_flags { CFG_SECRET = 1 << 0 };
+enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
 
 #define CFG_DAY 86400u
 /* A per-entry access_token_ttl (resources[], clients[]): 0 means "inherit". */
@@ -27,24 +28,26 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0 };
 
 /* Top-level settings. */
 #define CONFIG_TOP(X)                                                                                        \
-    X(issuer, STR, "http://localhost:4000", 0, 0, 0, "absolute `http`/`https` URL, see [issuer](#issuer)")  \
-    X(listen, STR, "127.0.0.1:4000", 0, 0, 0, "`host:port`, `[ipv6]:port` or `:port` (= `0.0.0.0:port`)")  \
-    X(storage, STR, "sqlite:./var/ostiary.db", 0, 0, 0,                                                      \
+    X(issuer, STR, "http://localhost:4000", 0, 0, CFG_RESTART,                                               \
+      "absolute `http`/`https` URL, see [issuer](#issuer)")                                                  \
+    X(listen, STR, "127.0.0.1:4000", 0, 0, CFG_RESTART,                                                      \
+      "`host:port`, `[ipv6]:port` or `:port` (= `0.0.0.0:port`)")                                            \
+    X(storage, STR, "sqlite:./var/ostiary.db", 0, 0, CFG_RESTART,                                            \
       "`sqlite:<file path>`, or `postgres://user:password@host:port/database?params` for several "          \
       "instances on one PostgreSQL ([deployment.md](deployment.md))")                                        \
-    X(workers, U32, "0", 0, 1024, 0,                                                                         \
+    X(workers, U32, "0", 0, 1024, CFG_RESTART,                                                               \
       "event-loop threads; 0 = number of online CPUs. As many pool threads again verify login passwords "    \
       "(argon2id) off the loops; each thread has its own store connection (on PostgreSQL: twice `workers` "  \
       "connections per instance; more workers than cores can hide database round trips, see "                \
       "[deployment.md](deployment.md#threads-and-connections))")                                             \
-    X(log_level, STR, "info", 0, 0, 0, "`debug`, `info`, `warn`, `error`")                                  \
-    X(dev, BOOL, "false", 0, 0, 0, "boolean, see [dev mode](#dev-mode)")                                    \
+    X(log_level, STR, "info", 0, 0, CFG_RESTART, "`debug`, `info`, `warn`, `error`")                         \
+    X(dev, BOOL, "false", 0, 0, CFG_RESTART, "boolean, see [dev mode](#dev-mode)")                           \
     /* Off: a plain-HTTP listener sees HTTP/2 only from clients that assume it without asking (prior        \
      * knowledge), which in production means a proxy configured for it. */                                  \
-    X(http2_cleartext, BOOL, "false", 0, 0, 0,                                                               \
+    X(http2_cleartext, BOOL, "false", 0, 0, CFG_RESTART,                                                     \
       "boolean: also serve HTTP/2 on the plain-HTTP listener, see [http2_cleartext](#http2_cleartext)")      \
     /* Empty: X-Forwarded-For is read from nobody unless the operator names their proxies. */               \
-    X(trusted_proxies, LIST, NULL, 0, 64, 0,                                                                 \
+    X(trusted_proxies, LIST, NULL, 0, 64, CFG_RESTART,                                                       \
       "IP addresses and CIDR ranges of your reverse proxies, see [trusted_proxies](#trusted_proxies)")
 
 /* The sections (mappings of settings): S(name, ROWS). */
@@ -59,13 +62,23 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0 };
     S(login, CONFIG_LOGIN)                                                                                   \
     S(device, CONFIG_DEVICE)                                                                                 \
     S(ui, CONFIG_UI)                                                                                         \
+    S(tls, CONFIG_TLS)                                                                                       \
     S(admin, CONFIG_ADMIN)
 
 #define CONFIG_KEYS(X)                                                                                       \
-    X(algorithms, LIST, "RS256", 0, 8, 0, "at least one of `RS256`, `ES256`, `EdDSA`, no duplicates")      \
-    X(secret, STR, NULL, 0, 0, CFG_SECRET, "at least 32 characters; never shown in a message")             \
-    X(secret_file, STR, NULL, 0, 0, 0, "path of a file holding the secret; not with `keys.secret`")        \
-    X(reload_interval, U32, "60", 1, CFG_DAY, 0, "seconds between reloads of the keys from the store")
+    X(algorithms, LIST, "RS256", 0, 8, CFG_RESTART,                                                          \
+      "at least one of `RS256`, `ES256`, `EdDSA`, no duplicates")                                            \
+    X(secret, STR, NULL, 0, 0, CFG_SECRET | CFG_RESTART, "at least 32 characters; never shown in a message") \
+    X(secret_file, STR, NULL, 0, 0, CFG_RESTART,                                                             \
+      "path of a file holding the secret; not with `keys.secret`")                                           \
+    X(reload_interval, U32, "60", 1, CFG_DAY, 0, "seconds between reloads of the keys from the store")   \
+    /* Off: rotation is an operator's decision until they turn it on (`ostiary keys rotate` meanwhile). */ \
+    X(rotation_period, U32, "0", 0, 3660 * CFG_DAY, 0,                                                       \
+      "seconds a key signs before the next one takes over; 0: no automatic rotation "                        \
+      "([keys.md](keys.md#automatic-rotation))")                                                             \
+    X(publish_ahead, U32, "86400", 0, 366 * CFG_DAY, 0,                                                      \
+      "seconds a new key of the automatic rotation is in the JWKS before it signs; at least "                \
+      "`keys.reload_interval`, less than `keys.rotation_period`")
 
 #define CONFIG_TOKENS(X)                                                                                     \
     X(access_token_ttl, U32, "600", 1, 366 * CFG_DAY, 0, "seconds")                                          \
@@ -75,16 +88,16 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0 };
     X(code_ttl, U32, "60", 1, 600, 0, "seconds (authorization codes)")
 
 #define CONFIG_LIMITS(X)                                                                                     \
-    X(max_body_bytes, U32, "65536", 1024, 16u * 1024 * 1024, 0,                                              \
+    X(max_body_bytes, U32, "65536", 1024, 16u * 1024 * 1024, CFG_RESTART,                                    \
       "; larger bodies get 413 and the connection is closed (after the client had time to read the 413, "   \
       "see [HTTP](#http))")                                                                                  \
     X(max_params, U32, "64", 8, 4096, 0,                                                                     \
       "parameters per query or form body; more is `invalid_request` (400)")                                  \
-    X(max_header_bytes, U32, "16384", 1024, 1024 * 1024, 0, "; larger header sections get 431")             \
-    X(request_timeout_ms, U32, "10000", 100, 600000, 0,                                                      \
+    X(max_header_bytes, U32, "16384", 1024, 1024 * 1024, CFG_RESTART, "; larger header sections get 431")    \
+    X(request_timeout_ms, U32, "10000", 100, 600000, CFG_RESTART,                                            \
       "; a request not fully received in this time has its connection closed (no response is sent)")        \
     /* Login posts waiting for a password-hashing thread; a full queue answers 503 at once. */              \
-    X(login_queue, U32, "32", 1, 100000, 0,                                                                  \
+    X(login_queue, U32, "32", 1, 100000, CFG_RESTART,                                                        \
       "login posts waiting for a password-hashing thread; one more gets the login page again, 503 with "    \
       "`Retry-After`, without being hashed ([users.md](users.md#the-login-queue))")
 
@@ -109,11 +122,11 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0 };
 
 /* The first delay; the limiter doubles it per further failure up to 15 minutes (session/users.h). */
 #define CONFIG_LOGIN(X)                                                                                      \
-    X(max_failures, U32, "5", 1, 1000, 0,                                                                    \
+    X(max_failures, U32, "5", 1, 1000, CFG_RESTART,                                                          \
       "failed logins per (username, address) and per known browser (device cookie) before a delay; per "     \
       "address and per username (browsers without a device cookie for it), 4 times as many "               \
       "([users.md](users.md#login-and-the-failed-login-limiter))")                                           \
-    X(lockout_seconds, U32, "30", 1, 900, 0,                                                                 \
+    X(lockout_seconds, U32, "30", 1, 900, CFG_RESTART,                                                       \
       ": the first delay; doubled per further failure, at most 15 minutes")
 
 /* The device authorization grant (RFC 8628). RFC 8628 §3.2: interval defaults to 5 s; §6.1: a short-lived,
@@ -126,7 +139,7 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0 };
       "`slow_down` and 5 s more for that device code")                                                       \
     X(max_failures, U32, "5", 1, 1000, 0,                                                                    \
       "wrong user codes on the verification page per address and per browser before a delay")               \
-    X(lockout_seconds, U32, "60", 1, 900, 0,                                                                 \
+    X(lockout_seconds, U32, "60", 1, 900, CFG_RESTART,                                                       \
       ": the first delay after `device.max_failures` wrong codes; doubled per further one, at most 15 "      \
       "minutes")
 
@@ -135,11 +148,24 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0 };
       "directory of page templates ([web/README.md](../web/README.md)); not empty; unset: the built-in "     \
       "pages")
 
+/* Unset: plain HTTP (a proxy in front terminates TLS). HSTS: one year, the common preload-list minimum. */
+#define CONFIG_TLS(X)                                                                                        \
+    X(cert_file, STR, NULL, 0, 0, CFG_RESTART,                                                               \
+      "PEM file: the server certificate, then its chain; with `tls.key_file`, every listener speaks TLS "   \
+      "only, see [tls](#tls)")                                                                               \
+    X(key_file, STR, NULL, 0, 0, CFG_RESTART, "PEM file of the certificate's private key")                   \
+    X(hsts_max_age, U32, "31536000", 0, 2 * 366 * CFG_DAY, CFG_RESTART,                                      \
+      "seconds of the `Strict-Transport-Security` header sent when the issuer is `https`; 0: none")
+
 /* Unset: no admin listener. Loopback only, so the admin API is never reached from the network by default. */
 #define CONFIG_ADMIN(X)                                                                                      \
-    X(listen, STR, NULL, 0, 0, 0,                                                                            \
-      "`host:port` of the admin API's listener, a loopback address; unset: no admin listener, see "          \
-      "[admin](#admin)")
+    X(listen, STR, NULL, 0, 0, CFG_RESTART,                                                                  \
+      "`host:port` of the admin API's listener, a loopback address unless TLS is on; unset: no admin "       \
+      "listener, see "                                                                                       \
+      "[admin](#admin)")                                                                                     \
+    /* Off: a scrape needs a token of the admin API with ostiary:metrics, as every admin route does. */     \
+    X(metrics_public, BOOL, "false", 0, 0, 0,                                                                \
+      "boolean: serve `GET /metrics` of the admin listener without a token, see [metrics](#metrics)")
 
 /* The lists of mappings, from the file only: E(name, struct, ROWS, max entries). */
 #define CONFIG_ENTRIES(E)                                                                                    \

@@ -85,7 +85,8 @@ size_t cfg_settings(struct cfg_setting *out)
     return n;
 }
 
-bool cfg_setting_find(const char *path, struct cfg_setting *out)
+/* The setting named by path, or false. */
+static bool cfg_setting_find(const char *path, struct cfg_setting *out)
 {
     struct cfg_setting all[CFG_MAX_SETTINGS];
     size_t n = cfg_settings(all);
@@ -369,6 +370,88 @@ void config_free(struct config *cfg)
 }
 
 /* ------------------------------------------------------------------------------------------------------
+ * Reload: the settings read at start only.
+ * ------------------------------------------------------------------------------------------------------ */
+
+static bool str_same(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static bool setting_same(const struct cfg_setting *s, const struct config *a, const struct config *b)
+{
+    switch (s->f->type) {
+    case CFG_STR:
+        return str_same(*CFG_FIELD(a, s->off, char *), *CFG_FIELD(b, s->off, char *));
+    case CFG_U32:
+        return *CFG_FIELD(a, s->off, uint32_t) == *CFG_FIELD(b, s->off, uint32_t);
+    case CFG_BOOL:
+        return *CFG_FIELD(a, s->off, bool) == *CFG_FIELD(b, s->off, bool);
+    case CFG_LIST: {
+        unsigned na = *CFG_FIELD(a, s->count_off, unsigned), nb = *CFG_FIELD(b, s->count_off, unsigned);
+        char **la = *CFG_FIELD(a, s->off, char **), **lb = *CFG_FIELD(b, s->off, char **);
+        if (na != nb)
+            return false;
+        for (unsigned i = 0; i < na; i++)
+            if (!str_same(la[i], lb[i]))
+                return false;
+        return true;
+    }
+    default:
+        return true;
+    }
+}
+
+static void setting_copy(const struct cfg_setting *s, struct config *to, const struct config *from)
+{
+    switch (s->f->type) {
+    case CFG_STR: {
+        char **field = CFG_FIELD(to, s->off, char *);
+        if ((s->f->flags & CFG_SECRET) != 0 && *field != NULL)
+            explicit_bzero(*field, strlen(*field));
+        config_set_str(field, *CFG_FIELD(from, s->off, char *));
+        break;
+    }
+    case CFG_U32:
+        *CFG_FIELD(to, s->off, uint32_t) = *CFG_FIELD(from, s->off, uint32_t);
+        break;
+    case CFG_BOOL:
+        *CFG_FIELD(to, s->off, bool) = *CFG_FIELD(from, s->off, bool);
+        break;
+    case CFG_LIST: {
+        unsigned n = *CFG_FIELD(from, s->count_off, unsigned);
+        char **src = *CFG_FIELD(from, s->off, char **);
+        cfg_free_list(*CFG_FIELD(to, s->off, char **), *CFG_FIELD(to, s->count_off, unsigned));
+        char **dst = cfg_xcalloc(n + 1, sizeof(char *));
+        for (unsigned i = 0; i < n; i++)
+            dst[i] = src[i] != NULL ? cfg_xstrndup(src[i], strlen(src[i])) : NULL;
+        *CFG_FIELD(to, s->off, char **) = dst;
+        *CFG_FIELD(to, s->count_off, unsigned) = n;
+        break;
+    }
+    default:
+        break;
+    }
+    cfg_position_forget(to, s->path);
+}
+
+size_t config_keep_restart_settings(struct config *next, const struct config *running,
+                                   struct strbuf *changed)
+{
+    struct cfg_setting all[CFG_MAX_SETTINGS];
+    size_t n = cfg_settings(all), kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((all[i].f->flags & CFG_RESTART) == 0 || setting_same(&all[i], next, running))
+            continue;
+        setting_copy(&all[i], next, running);
+        if (kept++ > 0)
+            strbuf_addc(changed, ' ');
+        strbuf_adds(changed, all[i].path);
+    }
+    return kept;
+}
+
+/* ------------------------------------------------------------------------------------------------------
  * Documentation.
  * ------------------------------------------------------------------------------------------------------ */
 
@@ -376,7 +459,8 @@ void config_doc_table(struct strbuf *out)
 {
     struct cfg_setting all[CFG_MAX_SETTINGS];
     size_t n = cfg_settings(all);
-    strbuf_adds(out, "| key | environment variable | default | accepted values |\n|---|---|---|---|\n");
+    strbuf_adds(out, "| key | environment variable | default | on SIGHUP | accepted values |\n"
+                     "|---|---|---|---|---|\n");
     for (size_t i = 0; i < n; i++) {
         const struct cfg_field *f = all[i].f;
         char env[96];
@@ -388,7 +472,7 @@ void config_doc_table(struct strbuf *out)
             strbuf_addf(out, "`%s`", f->def);
         else
             strbuf_adds(out, "unset");
-        strbuf_adds(out, " | ");
+        strbuf_adds(out, (f->flags & CFG_RESTART) != 0 ? " | restart | " : " | reloaded | ");
         if (f->type == CFG_U32)
             strbuf_addf(out, "%u..%u%s", f->min, f->max, f->doc[0] == ';' || f->doc[0] == ':' ? "" : " ");
         strbuf_adds(out, f->doc);

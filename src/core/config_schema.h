@@ -61,8 +61,6 @@ struct cfg_setting {
 
 /* Every setting, in declaration order, into out[0..CFG_MAX_SETTINGS); returns how many. */
 size_t cfg_settings(struct cfg_setting *out);
-/* The setting named by path, or false. */
-bool cfg_setting_find(const char *path, struct cfg_setting *out);
 /* Sets a setting from text (a default, an environment value, a flag): STR as is, U32 and BOOL through the
  * checked parsers, LIST comma-separated. `where` names the source in messages. 0, or ERR_INVALID. */
 int cfg_set_text(struct config *cfg, const struct cfg_setting *s, const char *value, const char *where,

@@ -9,7 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/sha.h>
 #include "core/banned.h"
 
 enum log_level log_min_level = LOG_INFO;
@@ -214,16 +213,4 @@ void log_event(enum log_level level, const char *event, ...)
         log_flush(); /* keep this thread's lines in order */
     ssize_t w = write(log_fd, l.buf, l.len);
     (void)w;
-}
-
-void log_fp(const void *secret, size_t n, char out[9])
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char d[SHA256_DIGEST_LENGTH];
-    SHA256(secret, n, d);
-    for (int i = 0; i < 4; i++) {
-        out[2 * i] = hex[d[i] >> 4];
-        out[2 * i + 1] = hex[d[i] & 15];
-    }
-    out[8] = '\0';
 }

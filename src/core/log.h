@@ -1,7 +1,7 @@
 /* log.h: JSON-lines logging. One event per line: {"ts":...,"level":...,"event":...,key:value...}.
  * Values are typed (string or integer) and JSON-escaped here; callers never format JSON. The level is
  * checked before any formatting. Never pass a secret (token, code, client secret, password, cookie,
- * Authorization header, request body, private key): use log_fp() for a correlatable fingerprint.
+ * Authorization header, request body, private key).
  * Thread-safe; each line is written with a single write(2). */
 #ifndef OSTIARY_LOG_H
 #define OSTIARY_LOG_H
@@ -34,8 +34,5 @@ void log_event(enum log_level level, const char *event, ...);
 /* Buffers this thread's info/debug lines (worker threads); log_flush() writes them out. */
 void log_thread_buffered(bool on);
 void log_flush(void);
-
-/* Writes a short fingerprint of a secret (first 8 hex chars of its SHA-256) into out[9]. */
-void log_fp(const void *secret, size_t n, char out[9]);
 
 #endif

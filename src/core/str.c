@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -194,45 +195,59 @@ void strbuf_add_html(struct strbuf *sb, const char *s, size_t n)
 static const char B64URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 static const char B64STD[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-static char *b64_enc(struct arena *a, const unsigned char *p, size_t n, const char *alpha, bool pad)
+/* Writes the base64 of p[0..n) in `alpha` into dst, with '=' padding when pad is set; no NUL. Returns the
+ * number of characters written. The one encoder: every base64 and base64url output comes from here. */
+static size_t b64_put(char *dst, const unsigned char *p, size_t n, const char *alpha, bool pad)
 {
-    char *out = arena_alloc(a, (n + 2) / 3 * 4 + 1);
     size_t o = 0, i = 0;
     for (; i + 2 < n; i += 3) {
         uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        out[o++] = alpha[v >> 18];
-        out[o++] = alpha[(v >> 12) & 63];
-        out[o++] = alpha[(v >> 6) & 63];
-        out[o++] = alpha[v & 63];
+        dst[o++] = alpha[v >> 18];
+        dst[o++] = alpha[(v >> 12) & 63];
+        dst[o++] = alpha[(v >> 6) & 63];
+        dst[o++] = alpha[v & 63];
     }
     if (n - i == 1) {
         uint32_t v = (uint32_t)p[i] << 16;
-        out[o++] = alpha[v >> 18];
-        out[o++] = alpha[(v >> 12) & 63];
+        dst[o++] = alpha[v >> 18];
+        dst[o++] = alpha[(v >> 12) & 63];
         if (pad) {
-            out[o++] = '=';
-            out[o++] = '=';
+            dst[o++] = '=';
+            dst[o++] = '=';
         }
     } else if (n - i == 2) {
         uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-        out[o++] = alpha[v >> 18];
-        out[o++] = alpha[(v >> 12) & 63];
-        out[o++] = alpha[(v >> 6) & 63];
+        dst[o++] = alpha[v >> 18];
+        dst[o++] = alpha[(v >> 12) & 63];
+        dst[o++] = alpha[(v >> 6) & 63];
         if (pad)
-            out[o++] = '=';
+            dst[o++] = '=';
     }
-    out[o] = '\0';
-    return out;
+    return o;
+}
+
+size_t b64url_len(size_t n)
+{
+    return n / 3 * 4 + (n % 3 != 0 ? n % 3 + 1 : 0);
+}
+
+size_t b64url_put(char *dst, const void *p, size_t n)
+{
+    return b64_put(dst, p, n, B64URL, false);
 }
 
 char *b64url_encode(struct arena *a, const void *p, size_t n)
 {
-    return b64_enc(a, p, n, B64URL, false);
+    char *out = arena_alloc(a, b64url_len(n) + 1);
+    out[b64url_put(out, p, n)] = '\0';
+    return out;
 }
 
 char *b64_encode(struct arena *a, const void *p, size_t n)
 {
-    return b64_enc(a, p, n, B64STD, true);
+    char *out = arena_alloc(a, (n + 2) / 3 * 4 + 1);
+    out[b64_put(out, p, n, B64STD, true)] = '\0';
+    return out;
 }
 
 static int b64_val(char c, bool url)
@@ -248,6 +263,14 @@ static int b64_val(char c, bool url)
     if (c == (url ? '_' : '/'))
         return 63;
     return -1;
+}
+
+size_t b64url_span(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && b64_val(s[i], true) >= 0)
+        i++;
+    return i;
 }
 
 static int b64_dec(struct arena *a, const char *s, size_t n, unsigned char **out, size_t *outlen, bool url)
@@ -295,6 +318,17 @@ int b64url_decode(struct arena *a, const char *s, size_t n, unsigned char **out,
 int b64_decode(struct arena *a, const char *s, size_t n, unsigned char **out, size_t *outlen)
 {
     return b64_dec(a, s, n, out, outlen, false);
+}
+
+int hex_val(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
 }
 
 char *hex_encode(struct arena *a, const void *p, size_t n)
@@ -402,4 +436,53 @@ const char *str_shown(const char *s, char buf[STR_SHOWN_SIZE])
     }
     buf[o] = '\0';
     return buf;
+}
+
+struct str_at {
+    const char *s;
+    size_t i;
+};
+
+static int str_at_cmp(const void *x, const void *y)
+{
+    const struct str_at *a = x, *b = y;
+    int c = strcmp(a->s, b->s);
+    return c != 0 ? c : (a->i > b->i) - (a->i < b->i);
+}
+
+void str_earlier_duplicates(const char *const *v, size_t n, long *dup_of)
+{
+    struct str_at *at = malloc((n > 0 ? n : 1) * sizeof(*at));
+    if (at == NULL)
+        abort();
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        dup_of[i] = -1;
+        if (v[i] != NULL)
+            at[m++] = (struct str_at){v[i], i};
+    }
+    /* Equal strings end up together, in index order: each repeats the first of its run. */
+    qsort(at, m, sizeof(*at), str_at_cmp);
+    for (size_t k = 1, first = 0; k < m; k++) {
+        if (strcmp(at[k].s, at[first].s) == 0)
+            dup_of[at[k].i] = (long)at[first].i;
+        else
+            first = k;
+    }
+    free(at);
+}
+
+static int str_ptr_cmp(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+void str_sort(const char **v, size_t n)
+{
+    qsort(v, n, sizeof(*v), str_ptr_cmp);
+}
+
+bool str_sorted_has(const char *const *sorted, size_t n, const char *s)
+{
+    return n > 0 && bsearch(&s, sorted, n, sizeof(*sorted), str_ptr_cmp) != NULL;
 }

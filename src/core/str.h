@@ -58,13 +58,23 @@ void strbuf_add_html(struct strbuf *sb, const char *s, size_t n);
 size_t str_urlenc_len(const char *s, size_t n);
 size_t str_html_len(const char *s, size_t n);
 
-/* base64url without padding. Output is NUL-terminated arena memory. */
+/* base64url without padding (RFC 4648 §5). b64url_len(n): how many characters the encoding of n bytes has.
+ * b64url_put() writes them into dst (room for b64url_len(n) bytes, no NUL added) and returns that count:
+ * no allocation, for callers that assemble a value in their own buffer (a JWS, a PKCE challenge).
+ * b64url_encode() returns the encoding as NUL-terminated arena memory. */
+size_t b64url_len(size_t n);
+size_t b64url_put(char *dst, const void *p, size_t n);
 char *b64url_encode(struct arena *a, const void *p, size_t n);
+/* How many bytes at the start of s[0..n) are of the base64url alphabet (A-Z a-z 0-9 - _; padding is not):
+ * n when all of them are. */
+size_t b64url_span(const char *s, size_t n);
 /* Decodes base64url (padding tolerated only if exact). Returns 0, or -1 on bad input. */
 int b64url_decode(struct arena *a, const char *s, size_t n, unsigned char **out, size_t *outlen);
 char *b64_encode(struct arena *a, const void *p, size_t n);
 int b64_decode(struct arena *a, const char *s, size_t n, unsigned char **out, size_t *outlen);
 char *hex_encode(struct arena *a, const void *p, size_t n);
+/* The value of one hex digit (0-9, a-f, A-F), or -1: for the decoders of percent-encoding and bytea. */
+int hex_val(char c);
 
 bool utf8_valid(const char *s, size_t n);
 /* Constant-time equality of two byte strings; different lengths compare unequal (the length itself is
@@ -79,6 +89,14 @@ const char *str_shown(const char *s, char buf[STR_SHOWN_SIZE]);
 
 /* Checked decimal conversion of the whole view; returns -1 on any junk, sign or overflow. */
 int str_to_i64(struct str s, int64_t *out);
+
+/* Duplicates in a list of strings, in O(n log n) (lists of thousands of clients and users): dup_of[i] is
+ * the smallest j < i with v[j] equal to v[i], or -1 (NULL entries never match). dup_of has n entries. */
+void str_earlier_duplicates(const char *const *v, size_t n, long *dup_of);
+/* Whether `s` is in `sorted` (n strings in strcmp order), by binary search. */
+bool str_sorted_has(const char *const *sorted, size_t n, const char *s);
+/* Sorts n strings in strcmp order (for str_sorted_has). */
+void str_sort(const char **v, size_t n);
 
 /* Comma-separated lists ("a, b,c"): the item at *cursor, with the characters of `blanks` dropped from both
  * of its ends, as a view into the list, and *cursor moved past it (NULL after the last item). Returns false

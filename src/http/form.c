@@ -7,17 +7,6 @@
 #include "core/arena.h"
 #include "core/banned.h"
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int url_decode(struct arena *a, const char *s, size_t n, bool plus_is_space, struct str *out)
 {
     char *d = arena_alloc(a, n + 1);
@@ -27,7 +16,7 @@ int url_decode(struct arena *a, const char *s, size_t n, bool plus_is_space, str
         if (c == '%') {
             if (n - i < 3)
                 return FORM_ERR_ENCODING;
-            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+            int hi = hex_val(s[i + 1]), lo = hex_val(s[i + 2]);
             if (hi < 0 || lo < 0)
                 return FORM_ERR_ENCODING;
             c = (char)(hi << 4 | lo);
@@ -108,14 +97,4 @@ char *form_get_dup(struct arena *a, const struct form *f, const char *name)
 {
     struct str v;
     return form_get(f, name, &v) == 0 ? str_dup(a, v) : NULL;
-}
-
-bool http_req_is_form(const struct http_req *req)
-{
-    size_t n = 0;
-    struct str ct = http_req_header(req, "content-type", &n);
-    size_t mlen = 0;
-    while (mlen < ct.len && ct.p[mlen] != ';' && ct.p[mlen] != ' ')
-        mlen++;
-    return n == 1 && str_ieq_c((struct str){ct.p, mlen}, "application/x-www-form-urlencoded");
 }

@@ -1,7 +1,8 @@
 /* http.h: the request/response types every endpoint sees. Only server.c includes the HTTP library
- * (libh2o); endpoints read a struct http_req and fill its struct http_res, so they can be unit-tested
- * with a fake request. Also the input parsers: urlencoded forms and queries (form.c) and the
- * Authorization header (auth_header.c). All memory comes from req->arena. */
+ * (libh2o); endpoints read a struct http_req (request.c) and fill its struct http_res (response.c), so
+ * they build and can be unit-tested without it, with a fake request. Also the input parsers: urlencoded
+ * forms and queries (form.c) and the Authorization header (auth_header.c). All memory comes from
+ * req->arena. */
 #ifndef OSTIARY_HTTP_H
 #define OSTIARY_HTTP_H
 
@@ -56,19 +57,26 @@ struct http_req {
                              * trusted proxy forwarded (http/proxy.h) */
     char tcp_peer[64];      /* the TCP peer itself (the proxy, when there is one) */
     char rid[24];           /* request id, also sent as X-Request-Id */
-    /* The application's route for this request, once matched (oauth/router.c): the offload hook matches
+    /* The application's route for this request, once matched (router.c): the offload hook matches
      * and records it, the handle hook reuses it, so a request is matched once. NULL until then. */
     const struct app_route *route;
     /* Set by endpoints for the access log (never secrets). */
+    unsigned route_id;      /* the route's metrics label (core/metrics.h metrics_route_register); 0: none */
     const char *log_client_id;
     const char *log_error;
     struct http_res res;
 };
 
+/* ---- Reading the request (request.c) ---- */
 /* First request header with that (lower-case) name; STR_NULL if absent. *count (optional) gets how many
  * headers had that name, so callers can reject repeats. */
 struct str http_req_header(const struct http_req *req, const char *lcname, size_t *count);
 
+/* True when the request has exactly one Content-Type header and its media type (parameters such as
+ * charset allowed) is application/x-www-form-urlencoded (RFC 6749 §3.2, Appendix B). */
+bool http_req_is_form(const struct http_req *req);
+
+/* ---- Building the response (response.c) ---- */
 /* Adds a response header; name and value are copied into the arena. Over HTTP_MAX_RES_HEADERS aborts
  * (a programming error, not an input). A NULL value (strbuf_str of a buffer that overflowed) marks the
  * response unsendable: the server sends a 500 instead of it, never a truncated value. */
@@ -78,9 +86,6 @@ void http_res_header(struct http_req *req, const char *name, const char *value);
 void http_res_body(struct http_req *req, int status, const char *content_type, const char *body, size_t len);
 /* JSON response; the text must have been produced by the JSON writer. */
 void http_res_json(struct http_req *req, int status, const char *json, size_t len);
-/* True when the request has exactly one Content-Type header and its media type (parameters such as
- * charset allowed) is application/x-www-form-urlencoded (RFC 6749 §3.2, Appendix B). */
-bool http_req_is_form(const struct http_req *req);
 /* Sets Cache-Control: no-store and Pragma: no-cache (RFC 6749 §5.1). */
 void http_res_no_store(struct http_req *req);
 

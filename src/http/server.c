@@ -3,8 +3,9 @@
  * RFC 9112 §6; oversized headers; request targets that are not a path or an absolute http(s) URI), writes
  * struct http_res back (lower-case names, as HTTP/2 requires), logs one access line per request, closes
  * connections in stages (RFC 9112 §9.6) so that an error response reaches a client still sending, serves
- * cleartext HTTP/2 with prior knowledge only when configured, and runs the bounded pool for offloaded
- * requests. HTTP parsing, body-size (413) and slow-client timeouts are h2o's. */
+ * cleartext HTTP/2 with prior knowledge only when configured, terminates TLS (1.2 and 1.3, ALPN h2 and
+ * http/1.1; the certificate replaced without a restart), and runs the bounded pool for offloaded requests.
+ * HTTP parsing, body-size (413) and slow-client timeouts are h2o's. */
 #include "http/server.h"
 
 #include <errno.h>
@@ -21,12 +22,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <h2o.h>
 #include <h2o/http1.h>
 #include <h2o/http2.h>
 
 #include "core/arena.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/rand.h"
 #include "http/http.h"
 #include "http/proxy.h"
@@ -128,9 +133,18 @@ static struct {
 } pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, 0, 0, 0, 100.0, false, NULL, NULL};
 
 static h2o_globalconf_t globalconf;
+static const struct http_server_config *server_cfg; /* while http_server_run runs */
 /* Per listener, a NULL-terminated host list of one: h2o routes every request of a connection to the hosts
  * of the accept context it came through, so each listener's handler knows its id. */
 static h2o_hostconf_t *listener_hosts[HTTP_MAX_LISTENERS][2];
+
+size_t http_server_queued(void)
+{
+    pthread_mutex_lock(&pool.mu);
+    size_t n = pool.queued;
+    pthread_mutex_unlock(&pool.mu);
+    return n;
+}
 
 struct http_server_handler {
     h2o_handler_t super;
@@ -141,63 +155,6 @@ static void inflight_done(void *p)
 {
     struct thread **tp = p;
     (*tp)->inflight--;
-}
-
-struct str http_req_header(const struct http_req *req, const char *lcname, size_t *count)
-{
-    struct str v = STR_NULL;
-    size_t c = 0;
-    for (size_t i = 0; i < req->n_headers; i++) {
-        if (str_eq_c(req->headers[i].name, lcname)) {
-            if (c == 0)
-                v = req->headers[i].value;
-            c++;
-        }
-    }
-    if (count != NULL)
-        *count = c;
-    return v;
-}
-
-void http_res_header(struct http_req *req, const char *name, const char *value)
-{
-    if (value == NULL) {
-        /* A capped buffer overflowed (strbuf_str): a truncated value is never sent. */
-        log_error("response_unsendable", LS("rid", req->rid), LS("header", name), NULL);
-        req->res.unsendable = true;
-        return;
-    }
-    if (req->res.n_headers == HTTP_MAX_RES_HEADERS) {
-        log_error("bug", LS("what", "too many response headers"), LS("header", name), NULL);
-        abort();
-    }
-    struct http_header *h = &req->res.headers[req->res.n_headers++];
-    h->name = arena_strdup(req->arena, name);
-    h->value = (struct str){arena_strdup(req->arena, value), strlen(value)};
-}
-
-void http_res_body(struct http_req *req, int status, const char *content_type, const char *body, size_t len)
-{
-    req->res.status = status;
-    if (content_type != NULL)
-        http_res_header(req, "Content-Type", content_type);
-    if (body == NULL) {
-        log_error("response_unsendable", LS("rid", req->rid), LS("what", "body"), NULL);
-        req->res.unsendable = true;
-        return;
-    }
-    req->res.body = (struct str){arena_memdup(req->arena, body, len), len};
-}
-
-void http_res_json(struct http_req *req, int status, const char *json, size_t len)
-{
-    http_res_body(req, status, "application/json", json, len);
-}
-
-void http_res_no_store(struct http_req *req)
-{
-    http_res_header(req, "Cache-Control", "no-store");
-    http_res_header(req, "Pragma", "no-cache");
 }
 
 static const char *reason(int status)
@@ -268,13 +225,19 @@ static void send_response(h2o_req_t *hreq, struct http_req *req, int64_t start)
     }
     h2o_add_header_by_str(&hreq->pool, &hreq->res.headers, H2O_STRLIT("x-request-id"), 0, NULL,
                           h2o_strdup(&hreq->pool, req->rid, strlen(req->rid)).base, strlen(req->rid));
+    struct thread *t = (struct thread *)hreq->conn->ctx;
+    if (t->cfg->hsts != NULL) /* RFC 6797 §6.1; set by the server, so that no endpoint can forget it */
+        h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_STRICT_TRANSPORT_SECURITY, NULL,
+                       t->cfg->hsts, strlen(t->cfg->hsts));
     hreq->res.content_length = req->res.body.len;
     /* h2o_send_inline copies the body into the request pool, so the arena can be reset afterwards. */
     h2o_send_inline(hreq, req->res.body.p != NULL ? req->res.body.p : "", req->res.body.len);
 
+    int64_t dur_us = clock_mono_us() - start;
+    metrics_request(req->listener, req->route_id, req->res.status, dur_us);
     log_info("request", LS("rid", req->rid), LS("method", arena_strndup(a, req->method.p, req->method.len)),
              LS("path", arena_strndup(a, req->path.p, req->path.len)), LI("status", req->res.status),
-             LI("dur_us", clock_mono_us() - start), LS("client_id", req->log_client_id),
+             LI("dur_us", dur_us), LS("client_id", req->log_client_id),
              LS("error", req->log_error), NULL);
 }
 
@@ -715,6 +678,146 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
     return 0;
 }
 
+/* ---- TLS ----
+ * One context for every TLS listener, replaced as a whole by http_server_reload_tls. h2o keeps the raw
+ * context pointer of an accepted socket and creates the connection's SSL object (which holds its own
+ * reference) only when the first bytes arrive, which is bounded by the handshake timeout. So a replaced
+ * context is kept (retired) for TLS_RETIRE_GRACE_MS more than that timeout before its last reference is
+ * dropped, at a later reload or when the server stops. */
+#define TLS_RETIRE_GRACE_MS 5000
+
+/* RFC 7540 §9.2.2 and current practice (Mozilla's "intermediate" profile): TLS 1.2 with forward-secret AEAD
+ * suites only; TLS 1.3 suites are OpenSSL's defaults (all AEAD). */
+static const char TLS12_CIPHERS[] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                                    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                                    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+/* ALPN (RFC 7301): HTTP/2 preferred, HTTP/1.1 otherwise. Lives as long as every context. */
+static const h2o_iovec_t TLS_ALPN[] = {{H2O_STRLIT("h2")}, {H2O_STRLIT("http/1.1")}, {NULL, 0}};
+
+struct tls_retired {
+    SSL_CTX *ctx;
+    uint64_t retired_ms;
+    struct tls_retired *next;
+};
+
+static struct {
+    _Atomic(SSL_CTX *) current;  /* what on_accept hands to new connections */
+    pthread_mutex_t mu;          /* reloads, and the retired list */
+    struct tls_retired *retired;
+} tls = {NULL, PTHREAD_MUTEX_INITIALIZER, NULL};
+
+static uint64_t now_ms(void)
+{
+    return (uint64_t)(clock_mono_us() / 1000);
+}
+
+/* OpenSSL's first queued error as text (the queue is cleared), or `fallback`. */
+static const char *ssl_reason(char *buf, size_t n, const char *fallback)
+{
+    unsigned long e = ERR_get_error();
+    ERR_clear_error();
+    if (e == 0)
+        return fallback;
+    ERR_error_string_n(e, buf, n);
+    return buf;
+}
+
+static SSL_CTX *tls_ctx_new(const char *cert_file, const char *key_file, struct errbuf *err)
+{
+    char why[256];
+    ERR_clear_error();
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL) {
+        errbuf_set(err, "tls: cannot create a TLS context: %s", ssl_reason(why, sizeof(why), "unknown"));
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    /* No compression (CRIME), no renegotiation (RFC 7540 §9.2.1 forbids it under HTTP/2), the server's
+     * suite order. */
+    SSL_CTX_set_options(ctx,
+                        SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    if (SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1 ||
+        SSL_CTX_set1_groups_list(ctx, "X25519:P-256:P-384") != 1) {
+        errbuf_set(err, "tls: cannot set the cipher suites: %s", ssl_reason(why, sizeof(why), "unknown"));
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
+        errbuf_set(err, "tls.cert_file: cannot load a PEM certificate chain from '%s': %s", cert_file,
+                   ssl_reason(why, sizeof(why), "unknown"));
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
+        errbuf_set(err, "tls.key_file: cannot load a PEM private key from '%s': %s", key_file,
+                   ssl_reason(why, sizeof(why), "unknown"));
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        errbuf_set(err, "tls.key_file: the key in '%s' does not match the certificate of tls.cert_file: %s",
+                   key_file, ssl_reason(why, sizeof(why), "unknown"));
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    h2o_ssl_register_alpn_protocols(ctx, TLS_ALPN);
+    return ctx;
+}
+
+int http_tls_check(const char *cert_file, const char *key_file, struct errbuf *err)
+{
+    SSL_CTX *ctx = tls_ctx_new(cert_file, key_file, err);
+    if (ctx == NULL)
+        return ERR_INVALID;
+    SSL_CTX_free(ctx);
+    return 0;
+}
+
+/* Drops the retired contexts no connection can still be about to use (all of them when `all`). Under
+ * tls.mu. */
+static void tls_free_retired_locked(bool all)
+{
+    uint64_t grace = globalconf.handshake_timeout + TLS_RETIRE_GRACE_MS;
+    uint64_t now = now_ms();
+    struct tls_retired **pp = &tls.retired;
+    while (*pp != NULL) {
+        struct tls_retired *r = *pp;
+        if (all || now - r->retired_ms >= grace) {
+            *pp = r->next;
+            SSL_CTX_free(r->ctx);
+            free(r);
+        } else {
+            pp = &r->next;
+        }
+    }
+}
+
+int http_server_reload_tls(struct errbuf *err)
+{
+    pthread_mutex_lock(&tls.mu);
+    const struct http_server_config *cfg = server_cfg;
+    if (cfg == NULL || atomic_load(&tls.current) == NULL) {
+        pthread_mutex_unlock(&tls.mu);
+        errbuf_set(err, "tls: not configured");
+        return ERR_FAIL;
+    }
+    SSL_CTX *ctx = tls_ctx_new(cfg->tls_cert_file, cfg->tls_key_file, err);
+    if (ctx == NULL) {
+        pthread_mutex_unlock(&tls.mu);
+        return ERR_FAIL;
+    }
+    struct tls_retired *r = malloc(sizeof(*r));
+    if (r == NULL)
+        abort();
+    tls_free_retired_locked(false);
+    r->ctx = atomic_exchange(&tls.current, ctx);
+    r->retired_ms = now_ms();
+    r->next = tls.retired;
+    tls.retired = r;
+    pthread_mutex_unlock(&tls.mu);
+    return 0;
+}
+
 /* ---- accepting connections ---- */
 
 /* A connection of a server that takes cleartext HTTP/2 with prior knowledge: its first bytes decide. */
@@ -781,6 +884,13 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
     h2o_socket_t *sock = h2o_evloop_socket_create(t->ctx.loop, fd, H2O_SOCKET_FLAG_IS_ACCEPTED_CONNECTION);
     sock->on_close.data = (void *)(intptr_t)fd; /* see "connections" above */
+    if (tl->cfg->tls) {
+        /* h2o handshakes, then serves HTTP/2 or HTTP/1.1 as ALPN chose. The context read here stays valid
+         * past this connection's handshake timeout even if a reload replaces it meanwhile (see "TLS"). */
+        tl->accept_ctx.ssl_ctx = atomic_load(&tls.current);
+        h2o_accept(&tl->accept_ctx, sock);
+        return;
+    }
     if (!tl->cfg->http2_cleartext) {
         h2o_accept(&tl->accept_ctx, sock); /* HTTP/1 only: h2o answers an HTTP/2 preface with 400 */
         return;
@@ -898,17 +1008,30 @@ int http_server_run(const struct http_server_config *cfg, const struct http_serv
         errbuf_set(err, "between 1 and %d listeners, got %zu", HTTP_MAX_LISTENERS, nl);
         return ERR_FAIL;
     }
+    h2o_config_init(&globalconf);
+    globalconf.handshake_timeout = cfg->request_timeout_ms;
+    bool any_tls = false;
+    for (size_t i = 0; i < nl; i++)
+        any_tls |= cfg->listeners[i].tls;
+    if (any_tls) {
+        SSL_CTX *ctx = tls_ctx_new(cfg->tls_cert_file, cfg->tls_key_file, err);
+        if (ctx == NULL)
+            return ERR_FAIL;
+        atomic_store(&tls.current, ctx);
+    }
     int fds[HTTP_MAX_LISTENERS];
     for (size_t i = 0; i < nl; i++) {
         fds[i] = bind_listener(&cfg->listeners[i], err);
         if (fds[i] < 0) {
             while (i-- > 0)
                 close(fds[i]);
+            SSL_CTX_free(atomic_exchange(&tls.current, NULL));
             return ERR_FAIL;
         }
     }
-
-    h2o_config_init(&globalconf);
+    pthread_mutex_lock(&tls.mu);
+    server_cfg = cfg;
+    pthread_mutex_unlock(&tls.mu);
     globalconf.server_name = h2o_iovec_init(H2O_STRLIT("ostiary"));
     globalconf.max_request_entity_size = cfg->max_body_bytes;
     globalconf.http1.req_timeout = cfg->request_timeout_ms;
@@ -987,6 +1110,11 @@ int http_server_run(const struct http_server_config *cfg, const struct http_serv
         pthread_join(pool_tids[i], NULL);
     free(pool_tids);
     free(threads);
+    pthread_mutex_lock(&tls.mu);
+    server_cfg = NULL;
+    tls_free_retired_locked(true);
+    SSL_CTX_free(atomic_exchange(&tls.current, NULL));
+    pthread_mutex_unlock(&tls.mu);
     if (failed) {
         errbuf_set(err, "a worker thread failed to start (see the log)");
         return ERR_FAIL;

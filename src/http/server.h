@@ -24,6 +24,7 @@ struct http_listener_config {
     const char *host;
     uint16_t port;
     bool http2_cleartext;       /* accept HTTP/2 with prior knowledge (RFC 9113 §3.3) on this plain socket */
+    bool tls;                   /* TLS only, with the server's certificate; HTTP/2 or 1.1 chosen by ALPN */
 };
 
 #define HTTP_MAX_LISTENERS 4
@@ -36,6 +37,10 @@ struct http_server_config {
     size_t max_header_bytes;    /* larger header sections: 431 */
     uint32_t request_timeout_ms; /* a request not fully received in this time: the connection is closed */
     size_t max_queued_jobs;     /* offloaded requests waiting for the pool; more: hooks->busy (503) */
+    /* PEM files of the certificate (leaf first, then its chain) and of its private key, for the listeners
+     * with `tls`; re-read by http_server_reload_tls. Borrowed, must outlive the server. */
+    const char *tls_cert_file, *tls_key_file;
+    const char *hsts;           /* the Strict-Transport-Security value added to every response, or NULL */
     /* Peers whose X-Forwarded-For names the client (http/proxy.h); borrowed, must outlive the server.
      * None: the TCP peer is always the client. */
     const struct ipnet *trusted_proxies;
@@ -65,10 +70,24 @@ struct http_server_hooks {
     void *ud;
 };
 
+/* Offloaded requests waiting for a pool thread now (the login queue; 0 when no server runs). Any thread. */
+size_t http_server_queued(void);
+
 /* Binds every listening socket (errors are returned before any thread starts), then serves until *stop
  * becomes non-zero: stops accepting, answers the queued offloaded requests with hooks->busy without
  * serving them, lets in-flight requests finish (up to 10 s), joins the threads. */
 int http_server_run(const struct http_server_config *cfg, const struct http_server_hooks *hooks,
                     atomic_int *stop, struct errbuf *err);
+
+/* Reads the certificate and key again (the files named in the running server's configuration) and makes
+ * them the ones new TLS connections get; established connections keep theirs, none is dropped. Called from
+ * any thread while http_server_run runs (the SIGHUP handler). 0; ERR_FAIL with err saying why (the
+ * certificate in use stays) or when no listener has TLS. Blocks for the file reads. */
+int http_server_reload_tls(struct errbuf *err);
+
+/* Loads the certificate and key the way the server does (TLS 1.2+, the key must match the certificate)
+ * and discards them: 0, or ERR_INVALID with err naming the file and OpenSSL's reason. For checking a
+ * configuration without starting. */
+int http_tls_check(const char *cert_file, const char *key_file, struct errbuf *err);
 
 #endif

@@ -1,9 +1,12 @@
 /* jose.h: signing keys and JWS (RFC 7515 compact serialization) for RS256, ES256 and EdDSA (Ed25519,
- * RFC 8037). This module (keystore.c, jws.c, jwk.c) is the only user of OpenSSL's EVP signing API.
+ * RFC 8037): the public API of src/jose/. The module is the only user of OpenSSL's EVP signing API; its
+ * files form one chain, each using only those before it: alg.c (algorithm names), jwk.c (keys and their
+ * JWK form), keystore.c (the key set, at rest and in memory), jws.c (sign and verify). What only they share
+ * is in jose_internal.h.
  * cjose is not used: its 0.6 release has no OKP/EdDSA support, and one EVP path serves all three
  * algorithms without a JSON round trip per signature.
  *
- * Key lifecycle (DESIGN "Keys"): keys live in the store with their private part encrypted (libsodium
+ * Key lifecycle (docs/keys.md): keys live in the store with their private part encrypted (libsodium
  * XChaCha20-Poly1305, key = BLAKE2b of the configured key secret). A key signs from `sign_from` until
  * `retired_at`; it stays in the JWKS until `unpublish_at`, which a rotation sets to retired_at plus the
  * longest token lifetime, so every token it signed can still be verified.
@@ -23,12 +26,17 @@
 
 struct arena;
 struct store_conn;
+struct store_key;
 struct keystore;
 
 enum { JOSE_ERR_BAD_TOKEN = -110, JOSE_ERR_BAD_SIGNATURE = -111, JOSE_ERR_UNKNOWN_KEY = -112 };
 
-/* Returns true for "RS256", "ES256", "EdDSA". */
+/* ---- alg.c ---- */
+
+/* True for "RS256", "ES256", "EdDSA" (case-sensitive); false for NULL and anything else. */
 bool jose_alg_supported(const char *alg);
+
+/* ---- keystore.c ---- */
 
 /* Loads keys from the store and decrypts them with `secret`. When `generate` is set, an algorithm of
  * `algs` without a current key gets a new one (RS256: RSA 2048; ES256: P-256; EdDSA: Ed25519), stored
@@ -44,19 +52,68 @@ void keystore_free(struct keystore *ks);
  * db must be the calling thread's connection. On failure the previous keys stay in use. */
 int keystore_reload(struct keystore *ks, struct store_conn *db, struct errbuf *err);
 
+/* The longest publish delay a rotation takes (seconds): a year. */
+#define KEY_PUBLISH_DELAY_MAX (366 * 86400)
 /* Rotation (CLI): creates a new key for alg that signs from now + publish_delay; the current key of that
  * alg retires at that time and is unpublished max_token_ttl seconds later. Writes *new_kid (malloc'd). */
 int keystore_rotate(struct store_conn *db, const char *secret, const char *alg, int64_t now, int64_t publish_delay,
                     int64_t max_token_ttl, char **new_kid, struct errbuf *err);
+
+/* Automatic rotation (keys.rotation_period, docs/keys.md). The head of an alg's chain is its newest
+ * published key that nothing has replaced (retired_at 0). A new key is due `period` seconds after the
+ * head's sign_from, announced `ahead` seconds before: due once now >= head.sign_from + period - ahead, and
+ * it then signs from max(head.sign_from + period, now + ahead). Pure: store rows in, no clock. */
+enum key_rotation {
+    KEY_ROTATION_OFF,            /* period 0 */
+    KEY_ROTATION_NO_KEY,         /* alg has no head (keystore_open generates the first key) */
+    KEY_ROTATION_NOT_DUE,
+    KEY_ROTATION_DUE,            /* *sign_from set */
+    KEY_ROTATION_TOO_MANY_KEYS,  /* due, but KEY_ROTATION_PUBLISHED_MAX keys are published: refused */
+};
+/* Published keys (all algs) past which automatic rotation adds no more: retired keys stay published for
+ * the longest token lifetime, so a period much shorter than it piles them up. */
+#define KEY_ROTATION_PUBLISHED_MAX 64
+enum key_rotation keystore_rotation_plan(const struct store_key *rows, size_t n, const char *alg, int64_t now,
+                                         int64_t period, int64_t ahead, int64_t *sign_from);
+/* Whether the plan says some alg of algs is due (one store read, no lock): the cheap question asked every
+ * keys.reload_interval before the work of keystore_auto_rotate. */
+int keystore_rotation_pending(struct store_conn *db, const char *const *algs, size_t nalgs, int64_t now,
+                              int64_t period, int64_t ahead, bool *pending, struct errbuf *err);
+/* Rotates every alg of algs that the plan says is due, in one store group whose key listing locks the key
+ * set (store.h), so that of several instances sharing a store exactly one rotates: the plan is made
+ * again under the lock, and the others find the new key. The keys it replaces retire at the new key's
+ * sign_from and stay published max_token_ttl seconds longer (as keystore_rotate). *rotated gets how many
+ * keys were created; the caller reloads ks to publish them. Blocks on the store. */
+int keystore_auto_rotate(struct keystore *ks, struct store_conn *db, const char *const *algs, size_t nalgs,
+                         int64_t now, int64_t period, int64_t ahead, int64_t max_token_ttl, size_t *rotated,
+                         struct errbuf *err);
 
 /* The JWKS document ({"keys":[...]}, public parts: kty, kid, alg, use "sig", and n/e, crv/x/y or crv/x)
  * of every published key, rebuilt on load/reload and once a key passes its unpublish_at. Copied into the
  * arena with its length. */
 const char *keystore_jwks(struct keystore *ks, struct arena *a, size_t *len);
 
+/* For `ostiary keys list`: every stored key with its state at `now`, sorted by alg then sign_from. Strings
+ * are arena memory. "retired" also covers a key that could still sign but is superseded by a newer one. */
+struct keystore_info {
+    const char *kid, *alg, *state; /* state: "next", "current", "retired", "unpublished" */
+    int64_t created_at, sign_from, retired_at, unpublish_at;
+};
+int keystore_list(struct store_conn *db, struct arena *a, int64_t now, struct keystore_info **out, size_t *n,
+                  struct errbuf *err);
+/* One key of keystore_list as JSON (`ostiary keys list`, the admin API): kid, alg, state, created_at,
+ * sign_from, retired_at and unpublish_at (null when not set). New reference. */
+json_t *keystore_info_json(const struct keystore_info *k);
+/* The keys that sign at `now` as this keystore has them loaded (one per alg, state "current"), without a
+ * store read: for the metrics. Returns how many; *out is arena memory. */
+size_t keystore_signing(struct keystore *ks, struct arena *a, int64_t now, struct keystore_info **out);
+
+/* ---- jws.c ---- */
+
 /* Signs a compact JWS with the current key for `alg`. Header: {"alg","kid","typ"} (typ omitted when NULL).
- * payload is a JSON text. ES256 signatures are emitted in their low-s form (s <= n/2). Returns the token in arena memory, or NULL (err set) when alg has no key. The
- * current key is the newest (largest sign_from) with sign_from <= clock_now() < retired_at. */
+ * payload is a JSON text. ES256 signatures are emitted in their low-s form (s <= n/2). Returns the token
+ * in arena memory, or NULL (err set) when alg has no key. The current key is the newest (largest
+ * sign_from) with sign_from <= clock_now() < retired_at. */
 char *jws_sign(struct keystore *ks, struct arena *a, const char *alg, const char *typ, const char *payload,
                size_t payload_len, struct errbuf *err);
 
@@ -75,55 +132,5 @@ int jws_verify(struct keystore *ks, struct arena *a, const char *jws, size_t len
 /* Left half of the SHA-2 digest matching alg, base64url (OIDC Core §3.1.3.6 at_hash / c_hash).
  * For EdDSA with Ed25519 the hash is SHA-512. */
 char *jose_half_hash(struct arena *a, const char *alg, const char *value, size_t len);
-
-/* For `ostiary keys list`: every stored key with its state at `now`, sorted by alg then sign_from. Strings
- * are arena memory. "retired" also covers a key that could still sign but is superseded by a newer one. */
-struct keystore_info {
-    const char *kid, *alg, *state; /* state: "next", "current", "retired", "unpublished" */
-    int64_t created_at, sign_from, retired_at, unpublish_at;
-};
-int keystore_list(struct store_conn *db, struct arena *a, int64_t now, struct keystore_info **out, size_t *n,
-                  struct errbuf *err);
-
-/* ---- Internal to src/jose/ (keystore.c owns the keys; jws.c and jwk.c use them). Other modules must
- * not call these. ---- */
-struct evp_pkey_st; /* OpenSSL's EVP_PKEY, kept out of this header */
-
-enum jose_alg { JOSE_ALG_NONE = 0, JOSE_ALG_RS256 = 1, JOSE_ALG_ES256 = 2, JOSE_ALG_EDDSA = 3 };
-/* JOSE_ALG_NONE for anything but the exact names "RS256", "ES256", "EdDSA" (case-sensitive, RFC 7518). */
-enum jose_alg jose_alg_from_name(const char *name, size_t len);
-const char *jose_alg_name(enum jose_alg alg);
-
-/* A key borrowed from the keystore. keystore_signing_key()/keystore_verify_key() return it with the
- * keystore's read lock held; keystore_key_release() drops the lock. Nothing in it outlives the release. */
-struct jose_keyref {
-    enum jose_alg alg;
-    const char *kid;
-    struct evp_pkey_st *pkey;
-    const char *hdr; /* signing only: base64url protected header, keystore or arena memory */
-    size_t hdr_len;
-};
-/* The key that signs `alg` now, with its protected header for `typ`. 0, or ERR_NOTFOUND (lock not held). */
-int keystore_signing_key(struct keystore *ks, struct arena *a, enum jose_alg alg, const char *typ,
-                         struct jose_keyref *out, struct errbuf *err);
-/* The published key named kid (kid NULL: the only published key of alg). 0, or JOSE_ERR_UNKNOWN_KEY
- * (lock not held). The caller checks that out->alg is the alg it was asked for. */
-int keystore_verify_key(struct keystore *ks, const char *kid, size_t kid_len, enum jose_alg alg,
-                        struct jose_keyref *out);
-void keystore_key_release(struct keystore *ks, struct jose_keyref *ref);
-
-/* jwk.c. A new key for alg (RSA 2048, P-256, Ed25519); NULL with err set on failure. Owner: caller. */
-struct evp_pkey_st *jose_key_generate(enum jose_alg alg, struct errbuf *err);
-/* True if pkey is of the type and size alg requires (RSA >= 2048 bits, P-256, Ed25519). */
-bool jose_key_fits_alg(const struct evp_pkey_st *pkey, enum jose_alg alg);
-/* Public JWK of pkey. With kid NULL: only the RFC 7638 §3.2 required members (the thumbprint input);
- * otherwise also kid, alg and use "sig". New reference owned by the caller; NULL on failure. */
-json_t *jose_jwk_public(const struct evp_pkey_st *pkey, enum jose_alg alg, const char *kid);
-/* RFC 7638 thumbprint (SHA-256, base64url) in arena memory, used as kid; NULL on failure. */
-char *jose_jwk_thumbprint(struct arena *a, const struct evp_pkey_st *pkey, enum jose_alg alg);
-/* PKCS#8 PrivateKeyInfo DER of pkey in secret arena memory (wiped at reset). -1 on failure. */
-int jose_key_to_der(struct arena *a, const struct evp_pkey_st *pkey, unsigned char **der, size_t *len);
-/* Parses PKCS#8 DER; NULL on failure. Owner: caller. */
-struct evp_pkey_st *jose_key_from_der(const unsigned char *der, size_t len);
 
 #endif

@@ -1,7 +1,8 @@
 /* jwk.c: key generation, public JWK export (RFC 7517 §4; RFC 7518 §6.2.1, §6.3.1; RFC 8037 §2), the
- * RFC 7638 thumbprint used as kid, and PKCS#8 (de)serialization of private keys. Encryption at rest
- * and the key lifecycle are in keystore.c; parsing of foreign JWKs is not supported (we only publish). */
-#include "jose/jose.h"
+ * RFC 7638 thumbprint used as kid, and PKCS#8 (de)serialization of private keys. Uses alg.c only.
+ * Encryption at rest and the key lifecycle are in keystore.c; parsing of foreign JWKs is not supported (we
+ * only publish). */
+#include "jose/jose_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

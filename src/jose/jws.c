@@ -1,8 +1,9 @@
 /* jws.c: JWS compact serialization (RFC 7515 §3.1, §5.1, §5.2) with RS256 and ES256 (RFC 7518 §3.3,
  * §3.4; ES256 in low-s form only) and EdDSA (RFC 8037 §3.1), and the OIDC at_hash/c_hash (OIDC Core
- * §3.1.3.6, §3.3.2.11). JWT claim checks (exp, iss, aud) belong to the caller; JWE and the JSON
- * serializations are not supported. */
-#include "jose/jose.h"
+ * §3.1.3.6, §3.3.2.11). The last of src/jose/'s chain: borrows keys from keystore.c, names from alg.c.
+ * JWT claim checks (exp, iss, aud) belong to the caller; JWE and the JSON serializations are not
+ * supported. */
+#include "jose/jose_internal.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -23,33 +24,6 @@
 #define ES256_SIG_LEN (2 * ES256_COORD)
 #define ED25519_SIG_LEN 64
 
-static const struct {
-    const char *name;
-    enum jose_alg alg;
-} alg_names[] = {
-    {"RS256", JOSE_ALG_RS256},
-    {"ES256", JOSE_ALG_ES256},
-    {"EdDSA", JOSE_ALG_EDDSA},
-};
-
-enum jose_alg jose_alg_from_name(const char *name, size_t len)
-{
-    for (size_t i = 0; name != NULL && i < sizeof(alg_names) / sizeof(alg_names[0]); i++) {
-        if (strlen(alg_names[i].name) == len && memcmp(alg_names[i].name, name, len) == 0)
-            return alg_names[i].alg;
-    }
-    return JOSE_ALG_NONE;
-}
-
-const char *jose_alg_name(enum jose_alg alg)
-{
-    for (size_t i = 0; i < sizeof(alg_names) / sizeof(alg_names[0]); i++) {
-        if (alg_names[i].alg == alg)
-            return alg_names[i].name;
-    }
-    return "none";
-}
-
 /* SHA-256 fetched once: an implicit fetch by name on every signature costs a method-store lookup. */
 static EVP_MD *sha256_md;
 static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
@@ -65,40 +39,6 @@ static const EVP_MD *md_for(enum jose_alg alg)
         return NULL; /* Ed25519 hashes internally (RFC 8032 §5.1.6) */
     pthread_once(&sha256_once, sha256_fetch);
     return sha256_md != NULL ? sha256_md : EVP_sha256();
-}
-
-static size_t b64url_len(size_t n)
-{
-    return n / 3 * 4 + (n % 3 != 0 ? n % 3 + 1 : 0);
-}
-
-/* Writes the unpadded base64url of p into dst (b64url_len(n) bytes, no NUL). */
-static void b64url_put(char *dst, const unsigned char *p, size_t n)
-{
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        *dst++ = tbl[v >> 18];
-        *dst++ = tbl[(v >> 12) & 63];
-        *dst++ = tbl[(v >> 6) & 63];
-        *dst++ = tbl[v & 63];
-    }
-    if (n - i == 1) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        *dst++ = tbl[v >> 18];
-        *dst++ = tbl[(v >> 12) & 63];
-    } else if (n - i == 2) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-        *dst++ = tbl[v >> 18];
-        *dst++ = tbl[(v >> 12) & 63];
-        *dst++ = tbl[(v >> 6) & 63];
-    }
-}
-
-static bool is_b64url_char(char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
 /* ECDSA signatures are malleable: (r, s) and (r, n - s) verify alike. We sign with s <= n/2 and refuse
@@ -232,7 +172,7 @@ static bool verify_raw(EVP_PKEY *pkey, enum jose_alg alg, const void *in, size_t
 char *jws_sign(struct keystore *ks, struct arena *a, const char *alg, const char *typ, const char *payload,
                size_t payload_len, struct errbuf *err)
 {
-    enum jose_alg id = alg != NULL ? jose_alg_from_name(alg, strlen(alg)) : JOSE_ALG_NONE;
+    enum jose_alg id = jose_alg_from_cstr(alg);
     if (id == JOSE_ALG_NONE) {
         errbuf_set(err, "jws: unsupported signing alg '%s'", alg != NULL ? alg : "");
         return NULL;
@@ -303,17 +243,16 @@ int jws_verify(struct keystore *ks, struct arena *a, const char *jws, size_t len
     }
     /* RFC 7515 §7.1: exactly three base64url segments; no padding, whitespace or other bytes. */
     size_t dot[2] = {0, 0}, ndots = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (jws[i] == '.') {
-            if (ndots == 2) {
-                ndots = 3;
-                break;
-            }
-            dot[ndots++] = i;
-        } else if (!is_b64url_char(jws[i])) {
+    for (size_t i = b64url_span(jws, len); i < len; i += 1 + b64url_span(jws + i + 1, len - i - 1)) {
+        if (jws[i] != '.') {
             errbuf_set(err, "jws: byte %zu is not base64url", i);
             return JOSE_ERR_BAD_TOKEN;
         }
+        if (ndots == 2) {
+            ndots = 3;
+            break;
+        }
+        dot[ndots++] = i;
     }
     if (ndots != 2 || dot[0] == 0 || dot[1] == dot[0] + 1 || dot[1] == len - 1) {
         errbuf_set(err, "jws: not a compact JWS (three non-empty segments)");
@@ -384,7 +323,7 @@ int jws_verify(struct keystore *ks, struct arena *a, const char *jws, size_t len
 
 char *jose_half_hash(struct arena *a, const char *alg, const char *value, size_t len)
 {
-    enum jose_alg id = alg != NULL ? jose_alg_from_name(alg, strlen(alg)) : JOSE_ALG_NONE;
+    enum jose_alg id = jose_alg_from_cstr(alg);
     unsigned char md[SHA512_DIGEST_LENGTH];
     switch (id) {
     case JOSE_ALG_RS256:

@@ -1,7 +1,8 @@
 /* keystore.c: the signing keys: generation, encryption at rest, loading, rotation and the cached JWKS
  * document (RFC 7517 §5; OIDC Core §10.1.1 key rollover). Private keys reach the store only encrypted
- * (XChaCha20-Poly1305). Signing and verification are in jws.c, JWK encoding in jwk.c. */
-#include "jose/jose.h"
+ * (XChaCha20-Poly1305). Builds on alg.c and jwk.c (JWK encoding); lends its keys to jws.c (signing and
+ * verification) through jose_internal.h, and never calls it. */
+#include "jose/jose_internal.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -264,7 +265,7 @@ static int keyset_build(const unsigned char kek[KEK_LEN], const struct keyset *o
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const struct store_key *r = &rows[i];
-        enum jose_alg alg = r->alg != NULL ? jose_alg_from_name(r->alg, strlen(r->alg)) : JOSE_ALG_NONE;
+        enum jose_alg alg = jose_alg_from_cstr(r->alg);
         if (r->kid == NULL || alg == JOSE_ALG_NONE) {
             log_warn("jose.key_skipped", LS("kid", r->kid ? r->kid : ""), LS("alg", r->alg ? r->alg : ""),
                      LS("reason", "unsupported alg"), NULL);
@@ -368,11 +369,6 @@ static bool has_signing_key(const struct keyset *set, enum jose_alg alg, int64_t
     return false;
 }
 
-bool jose_alg_supported(const char *alg)
-{
-    return alg != NULL && jose_alg_from_name(alg, strlen(alg)) != JOSE_ALG_NONE;
-}
-
 static struct keystore *keystore_new(const char *secret)
 {
     struct keystore *ks = calloc(1, sizeof(*ks));
@@ -415,7 +411,7 @@ static int generate_missing(struct keystore *ks, struct store_conn *db, const ch
     /* Decrypt what exists first: with a wrong secret we must fail before adding keys nobody can read. */
     rc = load_set(ks->kek, db, NULL, now, &set, err);
     for (size_t i = 0; i < nalgs && rc == 0; i++) {
-        enum jose_alg alg = jose_alg_from_name(algs[i], strlen(algs[i]));
+        enum jose_alg alg = jose_alg_from_cstr(algs[i]);
         bool dup = false;
         for (size_t j = 0; j < i; j++)
             dup = dup || strcmp(algs[j], algs[i]) == 0;
@@ -462,7 +458,7 @@ int keystore_open(struct store_conn *db, const char *secret, const char *const *
         rc = load_set(ks->kek, db, pre, now, &ks->set, err);
     keyset_free(pre);
     for (size_t i = 0; i < nalgs && rc == 0; i++) {
-        if (!has_signing_key(ks->set, jose_alg_from_name(algs[i], strlen(algs[i])), now)) {
+        if (!has_signing_key(ks->set, jose_alg_from_cstr(algs[i]), now)) {
             errbuf_set(err,
                        "keys: no current %s signing key; run `ostiary keys rotate --alg %s` or enable key "
                        "generation",
@@ -636,13 +632,77 @@ void keystore_key_release(struct keystore *ks, struct jose_keyref *ref)
     pthread_rwlock_unlock(&ks->lock);
 }
 
+/* Fails unless every published key of rows decrypts with kek: a key encrypted under a different secret than
+ * the others would stop the server at its next start. */
+static int check_decryptable(const unsigned char kek[KEK_LEN], struct arena *tmp,
+                             const struct store_key *rows, size_t n, int64_t now, struct errbuf *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        enum jose_alg a = jose_alg_from_name(rows[i].alg, strlen(rows[i].alg));
+        if (a == JOSE_ALG_NONE || !published_at(rows[i].unpublish_at, now))
+            continue;
+        EVP_PKEY *pkey = key_decrypt(kek, tmp, &rows[i], a, err);
+        if (pkey == NULL)
+            return ERR_FAIL;
+        EVP_PKEY_free(pkey);
+    }
+    return 0;
+}
+
+/* Inside the caller's group, after store_key_list gave rows: creates a key for alg signing from sign_from
+ * and retires the keys of alg that would still sign then (their rows in `rows` are updated too). */
+static int rotate_in_group(const unsigned char kek[KEK_LEN], struct store_conn *db, struct arena *tmp,
+                           struct store_key *rows, size_t n, enum jose_alg alg, int64_t now,
+                           int64_t sign_from, int64_t max_token_ttl, struct store_key *row,
+                           struct errbuf *err)
+{
+    int rc = key_new_row(kek, tmp, alg, now, sign_from, row, err);
+    /* Publish before sign: the new key is in the JWKS now and signs from sign_from; the keys it replaces
+     * sign until then and stay published long enough to verify every token they signed. */
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct store_key *r = &rows[i];
+        if (strcmp(r->alg, jose_alg_name(alg)) != 0 || !published_at(r->unpublish_at, now))
+            continue;
+        if (r->retired_at != 0 && r->retired_at <= sign_from)
+            continue;
+        r->retired_at = sign_from;
+        r->unpublish_at = sign_from + max_token_ttl;
+        rc = store_key_put(db, r, err);
+    }
+    if (rc == 0)
+        rc = store_key_put(db, row, err);
+    return rc;
+}
+
+/* Opens a group and lists the keys in it, which locks the key set until the group ends (store.h): every
+ * rotation, here or in another process, is a read-modify-write of that set. */
+static int keys_lock(struct store_conn *db, struct arena *tmp, struct store_key **rows, size_t *n,
+                     struct errbuf *err)
+{
+    int rc = store_begin(db, err);
+    if (rc != 0)
+        return rc;
+    rc = store_key_list(db, tmp, rows, n, err);
+    if (rc != 0)
+        store_rollback(db);
+    return rc;
+}
+
+static int keys_unlock(struct store_conn *db, int rc, struct errbuf *err)
+{
+    if (rc == 0)
+        return store_commit(db, err);
+    store_rollback(db);
+    return rc;
+}
+
 int keystore_rotate(struct store_conn *db, const char *secret, const char *alg, int64_t now,
                     int64_t publish_delay, int64_t max_token_ttl, char **new_kid, struct errbuf *err)
 {
     int rc = check_secret(secret, err);
     if (rc != 0)
         return rc;
-    enum jose_alg id = alg != NULL ? jose_alg_from_name(alg, strlen(alg)) : JOSE_ALG_NONE;
+    enum jose_alg id = jose_alg_from_cstr(alg);
     if (id == JOSE_ALG_NONE) {
         errbuf_set(err, "keys: unsupported signing alg '%s' (supported: RS256, ES256, EdDSA)",
                    alg ? alg : "");
@@ -654,47 +714,18 @@ int keystore_rotate(struct store_conn *db, const char *secret, const char *alg, 
     }
     unsigned char kek[KEK_LEN];
     derive_kek(secret, kek);
-    rc = store_begin(db, err);
-    if (rc != 0) {
-        sodium_memzero(kek, sizeof(kek));
-        return rc;
-    }
     struct arena *tmp = arena_new(16384);
     struct store_key *rows = NULL;
     size_t n = 0;
-    rc = store_key_list(db, tmp, &rows, &n, err);
-    /* A key encrypted under a different secret than the others would stop the server at its next start. */
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        enum jose_alg a = jose_alg_from_name(rows[i].alg, strlen(rows[i].alg));
-        if (a == JOSE_ALG_NONE || !published_at(rows[i].unpublish_at, now))
-            continue;
-        EVP_PKEY *pkey = key_decrypt(kek, tmp, &rows[i], a, err);
-        if (pkey == NULL)
-            rc = ERR_FAIL;
-        EVP_PKEY_free(pkey);
-    }
     struct store_key row;
-    int64_t sign_from = now + publish_delay;
-    if (rc == 0)
-        rc = key_new_row(kek, tmp, id, now, sign_from, &row, err);
-    /* Publish before sign: the new key is in the JWKS now and signs from sign_from; the keys it replaces
-     * sign until then and stay published long enough to verify every token they signed. */
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        struct store_key *r = &rows[i];
-        if (strcmp(r->alg, alg) != 0 || !published_at(r->unpublish_at, now))
-            continue;
-        if (r->retired_at != 0 && r->retired_at <= sign_from)
-            continue;
-        r->retired_at = sign_from;
-        r->unpublish_at = sign_from + max_token_ttl;
-        rc = store_key_put(db, r, err);
+    rc = keys_lock(db, tmp, &rows, &n, err);
+    if (rc == 0) {
+        rc = check_decryptable(kek, tmp, rows, n, now, err);
+        if (rc == 0)
+            rc = rotate_in_group(kek, db, tmp, rows, n, id, now, now + publish_delay, max_token_ttl, &row,
+                                 err);
+        rc = keys_unlock(db, rc, err);
     }
-    if (rc == 0)
-        rc = store_key_put(db, &row, err);
-    if (rc == 0)
-        rc = store_commit(db, err);
-    else
-        store_rollback(db);
     if (rc == 0) {
         log_info("jose.key_rotated", LS("kid", row.kid), LS("alg", row.alg), LI("sign_from", row.sign_from),
                  NULL);
@@ -705,6 +736,156 @@ int keystore_rotate(struct store_conn *db, const char *secret, const char *alg, 
     arena_free(tmp);
     sodium_memzero(kek, sizeof(kek));
     return rc;
+}
+
+enum key_rotation keystore_rotation_plan(const struct store_key *rows, size_t n, const char *alg, int64_t now,
+                                         int64_t period, int64_t ahead, int64_t *sign_from)
+{
+    if (period <= 0)
+        return KEY_ROTATION_OFF;
+    const struct store_key *head = NULL;
+    size_t published = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct store_key *r = &rows[i];
+        if (!published_at(r->unpublish_at, now))
+            continue;
+        published++;
+        /* The head of the chain: the newest key of alg nothing has replaced yet (a rotation sets the
+         * retired_at of what it replaces). It may not sign yet (next). */
+        if (r->retired_at != 0 || r->alg == NULL || strcmp(r->alg, alg) != 0)
+            continue;
+        if (head == NULL || key_newer(r->sign_from, r->created_at, r->kid, head->sign_from, head->created_at,
+                                      head->kid))
+            head = r;
+    }
+    if (head == NULL)
+        return KEY_ROTATION_NO_KEY;
+    int64_t next = head->sign_from + period;
+    if (now < next - ahead)
+        return KEY_ROTATION_NOT_DUE;
+    if (published >= KEY_ROTATION_PUBLISHED_MAX)
+        return KEY_ROTATION_TOO_MANY_KEYS;
+    /* Late (the servers were down at the due time): still announced `ahead` before it signs, so the
+     * relying parties' caches have it. */
+    *sign_from = next > now + ahead ? next : now + ahead;
+    return KEY_ROTATION_DUE;
+}
+
+/* Which algs of algs are due now, by the plan, as a bit mask; too many keys is logged. */
+static unsigned rotation_due_mask(const struct store_key *rows, size_t n, const char *const *algs,
+                                  size_t nalgs, int64_t now, int64_t period, int64_t ahead,
+                                  int64_t *sign_from)
+{
+    unsigned due = 0;
+    for (size_t i = 0; i < nalgs && i < 8 * sizeof(due); i++) {
+        enum key_rotation r = keystore_rotation_plan(rows, n, algs[i], now, period, ahead, &sign_from[i]);
+        if (r == KEY_ROTATION_DUE)
+            due |= 1u << i;
+        else if (r == KEY_ROTATION_TOO_MANY_KEYS)
+            log_warn("jose.key_rotation_skipped", LS("alg", algs[i]),
+                     LS("reason", "too many published keys: keys.rotation_period is short for the token "
+                                  "lifetimes, which keep retired keys published"),
+                     NULL);
+    }
+    return due;
+}
+
+int keystore_rotation_pending(struct store_conn *db, const char *const *algs, size_t nalgs, int64_t now,
+                              int64_t period, int64_t ahead, bool *pending, struct errbuf *err)
+{
+    *pending = false;
+    if (period <= 0 || nalgs == 0)
+        return 0;
+    struct arena *tmp = arena_new(8192);
+    struct store_key *rows = NULL;
+    size_t n = 0;
+    int64_t *from = arena_alloc(tmp, nalgs * sizeof(*from));
+    int rc = store_key_list(db, tmp, &rows, &n, err);
+    if (rc == 0)
+        *pending = rotation_due_mask(rows, n, algs, nalgs, now, period, ahead, from) != 0;
+    arena_free(tmp);
+    return rc;
+}
+
+int keystore_auto_rotate(struct keystore *ks, struct store_conn *db, const char *const *algs, size_t nalgs,
+                         int64_t now, int64_t period, int64_t ahead, int64_t max_token_ttl, size_t *rotated,
+                         struct errbuf *err)
+{
+    *rotated = 0;
+    if (period <= 0 || nalgs == 0)
+        return 0;
+    struct arena *tmp = arena_new(16384);
+    struct store_key *rows = NULL;
+    size_t n = 0;
+    int64_t *from = arena_alloc(tmp, nalgs * sizeof(*from));
+    struct store_key *made = arena_alloc(tmp, nalgs * sizeof(*made));
+    /* The plan is made again under the lock: of instances that all found it due, the first to get the
+     * lock rotates, and the others find the key it added and do nothing. */
+    int rc = keys_lock(db, tmp, &rows, &n, err);
+    if (rc == 0) {
+        unsigned due = rotation_due_mask(rows, n, algs, nalgs, now, period, ahead, from);
+        if (due != 0)
+            rc = check_decryptable(ks->kek, tmp, rows, n, now, err);
+        for (size_t i = 0; i < nalgs && rc == 0; i++) {
+            if (!(due & (1u << i)))
+                continue;
+            rc = rotate_in_group(ks->kek, db, tmp, rows, n, jose_alg_from_name(algs[i], strlen(algs[i])), now,
+                                 from[i], max_token_ttl, &made[*rotated], err);
+            if (rc == 0)
+                (*rotated)++;
+        }
+        rc = keys_unlock(db, rc, err);
+    }
+    for (size_t i = 0; i < *rotated && rc == 0; i++)
+        log_info("jose.key_rotated", LS("kid", made[i].kid), LS("alg", made[i].alg),
+                 LI("sign_from", made[i].sign_from), LS("by", "keys.rotation_period"), NULL);
+    if (rc != 0)
+        *rotated = 0;
+    arena_free(tmp);
+    return rc;
+}
+
+size_t keystore_signing(struct keystore *ks, struct arena *a, int64_t now, struct keystore_info **out)
+{
+    pthread_rwlock_rdlock(&ks->lock);
+    struct keystore_info *v = arena_alloc(a, (ks->set->n + 1) * sizeof(*v));
+    size_t n = 0;
+    unsigned seen = 0; /* algs done: keys are sorted newest first, so the first eligible one signs */
+    for (size_t i = 0; i < ks->set->n; i++) {
+        const struct ks_key *k = &ks->set->keys[i];
+        if ((seen & (1u << k->alg)) || !signs_at(k->sign_from, k->retired_at, k->unpublish_at, now))
+            continue;
+        seen |= 1u << k->alg;
+        v[n++] = (struct keystore_info){.kid = arena_strdup(a, k->kid),
+                                        .alg = jose_alg_name(k->alg),
+                                        .state = "current",
+                                        .created_at = k->created_at,
+                                        .sign_from = k->sign_from,
+                                        .retired_at = k->retired_at,
+                                        .unpublish_at = k->unpublish_at};
+    }
+    pthread_rwlock_unlock(&ks->lock);
+    *out = v;
+    return n;
+}
+
+/* 0 stands for "not set" in the store; null says so in JSON. */
+static json_t *time_or_null(int64_t t)
+{
+    return t != 0 ? json_integer(t) : json_null();
+}
+
+json_t *keystore_info_json(const struct keystore_info *k)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "kid", json_string(k->kid));
+    json_object_set_new(o, "alg", json_string(k->alg));
+    json_object_set_new(o, "state", json_string(k->state));
+    json_object_set_new(o, "created_at", json_integer(k->created_at));
+    json_object_set_new(o, "sign_from", json_integer(k->sign_from));
+    json_object_set_new(o, "retired_at", time_or_null(k->retired_at));
+    json_object_set_new(o, "unpublish_at", time_or_null(k->unpublish_at));
+    return o;
 }
 
 static int info_cmp(const void *x, const void *y)

@@ -88,7 +88,7 @@ bool redirect_uri_matches(enum application_type type, const char *registered, co
     return str_eq(rh, gh) && str_eq(rr, gr);
 }
 
-/* ---- resource (API) selection, shared with the token endpoint's rules ---- */
+/* ---- resource (API) selection ---- */
 
 struct oauth_error authz_select_resource(const struct app *app, const struct client *c, const char *resource,
                                          const struct scope_set *scopes, const struct resource **out)
@@ -100,6 +100,9 @@ struct oauth_error authz_select_resource(const struct app *app, const struct cli
         *out = app_resource(app, resource);
         if (*out == NULL)
             return OAUTH_ERROR(INVALID_TARGET, "unknown resource: no API is registered with that identifier");
+        if ((*out)->client_credentials_only)
+            return OAUTH_ERROR(INVALID_TARGET,
+                               "tokens for that API are issued through client_credentials only");
     } else {
         /* An API scope selects its API by itself (when exactly one API claims the requested scopes). */
         for (size_t i = 0; i < scopes->n; i++) {
@@ -107,7 +110,7 @@ struct oauth_error authz_select_resource(const struct app *app, const struct cli
                 continue;
             for (size_t r = 0; r < app->n_resources; r++) {
                 struct scope_set api = {app->resources[r].scopes, app->resources[r].n_scopes};
-                if (!scope_has(&api, scopes->v[i]))
+                if (app->resources[r].client_credentials_only || !scope_has(&api, scopes->v[i]))
                     continue;
                 if (*out != NULL && *out != &app->resources[r])
                     return OAUTH_ERROR(INVALID_TARGET,
@@ -137,7 +140,9 @@ void authz_allowed_scopes(struct arena *a, const struct app *app, const struct c
     for (size_t i = 0; i < sizeof(oidc_scopes) / sizeof(oidc_scopes[0]); i++)
         out->v[out->n++] = oidc_scopes[i];
     for (size_t r = 0; r < app->n_resources; r++)
-        for (size_t k = 0; k < app->resources[r].n_scopes && out->n < SCOPE_MAX; k++)
+        for (size_t k = 0; !app->resources[r].client_credentials_only && k < app->resources[r].n_scopes &&
+                           out->n < SCOPE_MAX;
+             k++)
             if (!scope_has(out, app->resources[r].scopes[k]))
                 out->v[out->n++] = app->resources[r].scopes[k];
 }

@@ -1,5 +1,6 @@
-/* client.c: client model (RFC 7591 §2 metadata names), stored-metadata parsing, config-declared clients,
- * and client authentication for the token, introspection and revocation endpoints (RFC 6749 §2.3.1). */
+/* client.c: stored-metadata parsing and writing (the names of its values are in client_names.c),
+ * config-declared clients, and client authentication for the token, introspection and revocation
+ * endpoints (RFC 6749 §2.3.1). */
 #include "oauth/client.h"
 
 #include <stdlib.h>
@@ -15,54 +16,6 @@
 #include "oauth/client_check.h"
 #include "http/http.h"
 #include "core/banned.h"
-
-#define NAMES_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
-/* The position of s in names[0..n), or -1: the enums below are indexes into their name tables. */
-static int name_index(const char *const *names, size_t n, const char *s)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(s, names[i]) == 0)
-            return (int)i;
-    return -1;
-}
-
-/* PREFIX_str() and PREFIX_parse() of an enum whose values index NAMES; names[0] is the default, which
- * _str also gives for a value out of range. _parse returns -1 for an unknown name, leaving *out as it was. */
-#define NAME_TABLE_FUNCS(prefix, type, names)                                                               \
-    const char *prefix##_str(type v)                                                                       \
-    {                                                                                                      \
-        return (unsigned)v < NAMES_LEN(names) ? names[v] : names[0];                                       \
-    }                                                                                                      \
-    int prefix##_parse(const char *s, type *out)                                                           \
-    {                                                                                                      \
-        int i = name_index(names, NAMES_LEN(names), s);                                                    \
-        if (i < 0)                                                                                         \
-            return -1;                                                                                     \
-        *out = (type)i;                                                                                    \
-        return 0;                                                                                          \
-    }
-
-static const char *const auth_methods[] = {"client_secret_basic", "client_secret_post", "none"};
-NAME_TABLE_FUNCS(client_auth_method, enum client_auth_method, auth_methods)
-
-static const char *const refresh_policies[] = {"offline_consent", "offline_access", "always"};
-NAME_TABLE_FUNCS(client_refresh_policy, enum refresh_policy, refresh_policies)
-
-static const char *const application_types[] = {"web", "native"};
-NAME_TABLE_FUNCS(client_application_type, enum application_type, application_types)
-
-static const char *const introspection_accesses[] = {"all", "own", "resources"};
-NAME_TABLE_FUNCS(client_introspection_access, enum introspection_access, introspection_accesses)
-
-unsigned pkce_method_flag(const char *name)
-{
-    if (strcmp(name, "S256") == 0)
-        return PKCE_S256;
-    if (strcmp(name, "plain") == 0)
-        return PKCE_PLAIN;
-    return 0;
-}
 
 static const char **json_str_array(struct arena *a, json_t *arr, size_t *n)
 {
@@ -205,10 +158,87 @@ char *client_metadata_json(const struct client *c)
     return s;
 }
 
+json_t *client_to_json(const struct store_client *sc, bool state, bool *unreadable)
+{
+    json_t *out = json_object();
+    json_object_set_new(out, "client_id", json_string(sc->client_id));
+    json_t *m = json_loads(sc->metadata != NULL ? sc->metadata : "{}", JSON_REJECT_DUPLICATES, NULL);
+    bool bad = !json_is_object(m);
+    if (!bad) {
+        /* A stored secret would be a bug elsewhere; it is dropped here all the same, so nothing shows one. */
+        json_object_del(m, "client_secret");
+        json_object_del(m, "client_secret_sha256");
+        json_object_del(m, "client_id");
+        json_object_update(out, m);
+    }
+    json_decref(m);
+    if (state) {
+        json_object_set_new(out, "has_secret", json_boolean(sc->has_secret));
+        json_object_set_new(out, "from_config", json_boolean(sc->from_config));
+        json_object_set_new(out, "created_at", json_integer(sc->created_at));
+        json_object_set_new(out, "updated_at", json_integer(sc->updated_at));
+    }
+    if (unreadable != NULL)
+        *unreadable = bad;
+    return out;
+}
+
+bool client_secret_given(const char *secret, const char *sha256_b64, struct arena *a,
+                         uint8_t out[STORE_HASH_LEN])
+{
+    unsigned char *raw;
+    size_t rawlen;
+    if (secret != NULL) {
+        store_hash(secret, strlen(secret), out);
+        return true;
+    }
+    if (sha256_b64 == NULL || b64_decode(a, sha256_b64, strlen(sha256_b64), &raw, &rawlen) != 0 ||
+        rawlen != STORE_HASH_LEN)
+        return false;
+    memcpy(out, raw, STORE_HASH_LEN);
+    return true;
+}
+
+char *client_secret_set(struct store_client *sc, enum client_auth_method m, const uint8_t *given,
+                        bool renew, struct arena *a)
+{
+    if (m == CLIENT_AUTH_NONE) {
+        /* A public client authenticates with nothing: keeping an old hash around would only mislead. */
+        sc->has_secret = false;
+        memset(sc->secret_hash, 0, sizeof(sc->secret_hash));
+        return NULL;
+    }
+    if (given != NULL) {
+        sc->has_secret = true;
+        memcpy(sc->secret_hash, given, STORE_HASH_LEN);
+        return NULL;
+    }
+    if (sc->has_secret && !renew)
+        return NULL;
+    /* 256 bits, so a fast hash is enough at rest (client secrets are stored as SHA-256). */
+    char *secret = rand_token(a, 32);
+    store_hash(secret, strlen(secret), sc->secret_hash);
+    sc->has_secret = true;
+    return secret;
+}
+
+static int client_row_cmp(const void *x, const void *y)
+{
+    return strcmp((*(const struct store_client *const *)x)->client_id,
+                  (*(const struct store_client *const *)y)->client_id);
+}
+
 int clients_apply_config(struct store_conn *db, const struct config *cfg, struct errbuf *err)
 {
     struct arena *a = arena_new(8192);
-    int rc = store_begin(db, err);
+    /* The stored clients, read once (one query instead of one per client), by client_id. */
+    struct store_client *all = NULL;
+    size_t n_all = 0;
+    int rc = store_client_list(db, a, &all, &n_all, err);
+    const struct store_client **by_id = arena_alloc(a, (n_all + 1) * sizeof(*by_id));
+    for (size_t k = 0; k < n_all; k++)
+        by_id[k] = &all[k];
+    qsort(by_id, n_all, sizeof(*by_id), client_row_cmp);
     for (unsigned i = 0; rc == 0 && i < cfg->n_clients; i++) {
         const struct cfg_client *cc = &cfg->clients[i];
         struct client c;
@@ -241,32 +271,31 @@ int clients_apply_config(struct store_conn *db, const struct config *cfg, struct
         }
         char *meta = client_metadata_json(&c);
         sc.metadata = meta;
-        rc = store_client_put(db, &sc, err);
+        /* Unchanged since the last start or reload: no write (a start with many clients only reads). */
+        const struct store_client *kp = &sc, **hit = n_all > 0 ? bsearch(&kp, by_id, n_all, sizeof(*by_id),
+                                                                          client_row_cmp)
+                                                               : NULL;
+        const struct store_client *old = hit != NULL ? *hit : NULL;
+        if (old == NULL || !old->from_config || old->has_secret != sc.has_secret ||
+            (sc.has_secret && memcmp(old->secret_hash, sc.secret_hash, STORE_HASH_LEN) != 0) ||
+            strcmp(old->metadata, meta) != 0)
+            rc = store_client_put(db, &sc, err);
         free(meta);
     }
     /* A client an earlier start took from the file but that the file no longer declares is removed, so
      * deleting it from the file ends it (its tokens die with it: token_lookup checks the client). */
-    struct store_client *all = NULL;
-    size_t n_all = 0;
-    if (rc == 0)
-        rc = store_client_list(db, a, &all, &n_all, err);
+    const char **declared = arena_alloc(a, (cfg->n_clients + 1) * sizeof(*declared));
+    for (unsigned k = 0; k < cfg->n_clients; k++)
+        declared[k] = cfg->clients[k].client_id;
+    str_sort(declared, cfg->n_clients);
     for (size_t i = 0; rc == 0 && i < n_all; i++) {
-        if (!all[i].from_config)
+        if (!all[i].from_config || str_sorted_has(declared, cfg->n_clients, all[i].client_id))
             continue;
-        bool declared = false;
-        for (unsigned k = 0; k < cfg->n_clients && !declared; k++)
-            declared = strcmp(cfg->clients[k].client_id, all[i].client_id) == 0;
-        if (!declared) {
-            rc = store_client_delete(db, all[i].client_id, err);
-            if (rc == 0)
-                log_info("client_removed", LS("client_id", all[i].client_id), LS("why", "no longer in the file"),
-                         NULL);
-        }
+        rc = store_client_delete(db, all[i].client_id, err);
+        if (rc == 0)
+            log_info("client_removed", LS("client_id", all[i].client_id), LS("why", "no longer in the file"),
+                     NULL);
     }
-    if (rc == 0)
-        rc = store_commit(db, err);
-    else
-        store_rollback(db);
     arena_free(a);
     return rc;
 }
@@ -275,8 +304,8 @@ int clients_apply_config(struct store_conn *db, const struct config *cfg, struct
  * Every token, introspection and revocation request looks its client up; a small direct-mapped cache per
  * worker thread saves the store read, and keeps the row parsed (client_get), which saves parsing its JSON
  * metadata per request. Entries live CLIENT_CACHE_TTL seconds, so a change made with the CLI or by another
- * instance (new secret, deletion) takes effect within that time. No locking on the slots: each worker owns
- * its cache.
+ * instance (new secret, deletion) takes effect within that time; one made through this process's admin
+ * API at once (app_state's clients_generation). No locking on the slots: each worker owns its cache.
  * The parsed client is a snapshot in its own arena, counted: the cache holds one reference and every
  * request it is handed to holds one until its arena is reset. A request served on the login pool is
  * answered (and its arena freed) on a loop thread, possibly after its pool thread has replaced the entry,
@@ -298,6 +327,7 @@ struct client_cache_entry {
     bool from_config;
     uint8_t secret_hash[STORE_HASH_LEN];
     int64_t fetched_at;
+    unsigned generation; /* app_state's clients_generation when fetched */
     struct client_snapshot *snap;
 };
 
@@ -332,8 +362,14 @@ void client_cache_free(struct client_cache *cc)
     free(cc);
 }
 
-/* The cache entry of client_id, fresh, or NULL (not cached, or too old). */
-static struct client_cache_entry *cache_hit(struct worker *w, const char *client_id, int64_t now)
+static unsigned clients_generation(const struct worker *w)
+{
+    return atomic_load_explicit(&w->app->state->clients_generation, memory_order_relaxed);
+}
+
+/* The cache entry of client_id, fresh, or NULL (not cached, too old, or fetched before the admin API's
+ * last change of a client). */
+static struct client_cache_entry *cache_hit(struct worker *w, const char *client_id, int64_t now, unsigned gen)
 {
     if (w->clients == NULL) {
         w->clients = calloc(1, sizeof(struct client_cache));
@@ -342,14 +378,15 @@ static struct client_cache_entry *cache_hit(struct worker *w, const char *client
     }
     struct client_cache_entry *e = &w->clients->slots[slot_of(client_id)];
     if (e->client_id != NULL && strcmp(e->client_id, client_id) == 0 && now - e->fetched_at < CLIENT_CACHE_TTL &&
-        now >= e->fetched_at)
+        now >= e->fetched_at && e->generation == gen)
         return e;
     return NULL;
 }
 
 /* Replaces the slot of sc's client with sc, parsed into a new snapshot; the old snapshot lives on while a
  * request still holds it. */
-static struct client_cache_entry *cache_put(struct worker *w, const struct store_client *sc, int64_t now)
+static struct client_cache_entry *cache_put(struct worker *w, const struct store_client *sc, int64_t now,
+                                            unsigned gen)
 {
     struct client_cache_entry *e = &w->clients->slots[slot_of(sc->client_id)];
     free(e->client_id);
@@ -363,6 +400,7 @@ static struct client_cache_entry *cache_put(struct worker *w, const struct store
     e->from_config = sc->from_config;
     memcpy(e->secret_hash, sc->secret_hash, STORE_HASH_LEN);
     e->fetched_at = now;
+    e->generation = gen;
     struct arena *mem = arena_new(1024);
     struct client_snapshot *s = arena_alloc(mem, sizeof(*s));
     s->mem = mem;
@@ -378,7 +416,8 @@ int client_lookup(struct worker *w, struct arena *a, const char *client_id, stru
                   struct errbuf *err)
 {
     int64_t now = clock_now();
-    struct client_cache_entry *e = cache_hit(w, client_id, now);
+    unsigned gen = clients_generation(w);
+    struct client_cache_entry *e = cache_hit(w, client_id, now, gen);
     if (e != NULL) {
         memset(out, 0, sizeof(*out));
         out->client_id = arena_strdup(a, e->client_id);
@@ -391,20 +430,21 @@ int client_lookup(struct worker *w, struct arena *a, const char *client_id, stru
     int rc = store_client_get(w->db, a, client_id, out, err);
     if (rc != 0)
         return rc; /* unknown clients are not cached: a new registration is seen at once */
-    cache_put(w, out, now);
+    cache_put(w, out, now, gen);
     return 0;
 }
 
 int client_get(struct worker *w, struct arena *a, const char *client_id, struct client *out, struct errbuf *err)
 {
     int64_t now = clock_now();
-    struct client_cache_entry *e = cache_hit(w, client_id, now);
+    unsigned gen = clients_generation(w);
+    struct client_cache_entry *e = cache_hit(w, client_id, now, gen);
     if (e == NULL) {
         struct store_client sc;
         int rc = store_client_get(w->db, a, client_id, &sc, err);
         if (rc != 0)
             return rc; /* unknown clients are not cached: a new registration is seen at once */
-        e = cache_put(w, &sc, now);
+        e = cache_put(w, &sc, now, gen);
     }
     struct client_snapshot *s = e->snap;
     if (!s->parsed_ok) {

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "oauth/error.h"
 #include "oauth/grant_table.h"
 #include "store/store.h"
@@ -114,7 +116,29 @@ int client_lookup(struct worker *w, struct arena *a, const char *client_id, stru
 int client_get(struct worker *w, struct arena *a, const char *client_id, struct client *out, struct errbuf *err);
 void client_cache_free(struct client_cache *cc);
 
-/* Applies the clients of the YAML file to the store (created or updated); one transaction. */
+/* A stored client as JSON, for the CLI and the admin API: client_id, then its metadata (RFC 7591 names;
+ * never a secret), and with `state` also has_secret, from_config, created_at and updated_at. Metadata that
+ * is not a JSON object is left out and *unreadable (optional) says so. New reference owned by the
+ * caller. */
+json_t *client_to_json(const struct store_client *sc, bool state, bool *unreadable);
+
+/* The hash of the secret an operator gave: SHA-256 of `secret`, or `sha256_b64` decoded (base64 of the 32
+ * bytes, as client_check accepts it). False when neither is given (or the hash does not decode). */
+bool client_secret_given(const char *secret, const char *sha256_b64, struct arena *a,
+                         uint8_t out[STORE_HASH_LEN]);
+
+/* Sets the secret of the client row sc, about to be written for a client with auth method m: none for a
+ * public client (its hash cleared); the hash `given` (the SHA-256 of an operator's secret) when not NULL;
+ * else, when the row has no secret yet or `renew` is set, a new one of 256 bits, which is returned (arena
+ * memory, to be shown once and never stored); else the row keeps its secret. Returns the generated secret
+ * or NULL. */
+char *client_secret_set(struct store_client *sc, enum client_auth_method m, const uint8_t *given,
+                        bool renew, struct arena *a);
+
+/* Applies the clients of the YAML file to the store: created, updated, and those an earlier start took
+ * from the file but that it no longer declares, deleted. Runs inside the caller's transaction
+ * (store_begin ... store_commit, rolled back by the caller on failure), so that the file's clients and
+ * users change together or not at all. */
 int clients_apply_config(struct store_conn *db, const struct config *cfg, struct errbuf *err);
 
 #endif

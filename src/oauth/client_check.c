@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "app.h"
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/str.h"
@@ -73,12 +74,15 @@ static bool in_list(const char *s, const char *const *list, size_t n)
     return false;
 }
 
+/* An API of the configuration, or the built-in admin API when there is an admin listener. */
 static bool is_resource(const struct config *cfg, const char *id)
 {
     for (unsigned i = 0; i < cfg->n_resources; i++)
         if (cfg->resources[i].identifier != NULL && strcmp(cfg->resources[i].identifier, id) == 0)
             return true;
-    return false;
+    size_t n = cfg->issuer != NULL ? strlen(cfg->issuer) : 0;
+    return cfg->admin.listen != NULL && n > 0 && strncmp(id, cfg->issuer, n) == 0 &&
+           strcmp(id + n, ADMIN_API_PATH) == 0;
 }
 
 /* A copy of a list in a, for struct client (whose lists are not const). */
@@ -394,9 +398,76 @@ void client_meta_from_json(json_t *o, struct arena *a, struct client_meta *m)
     m->introspection_resources = json_strs(o, "introspection_resources", a);
 }
 
+/* The JSON type each metadata field takes: the declaration's (CONFIG_CLIENT) with require_pkce a boolean. */
+enum meta_json_type { META_STR, META_U32, META_LIST, META_BOOL };
+#define META_JSON_ROW(name, type, def, min, max, flags, doc) {#name, META_JSON_##type},
+#define META_JSON_STR META_STR
+#define META_JSON_U32 META_U32
+#define META_JSON_LIST META_LIST
+static const struct {
+    const char *name;
+    enum meta_json_type type;
+} meta_json_fields[] = {CONFIG_CLIENT(META_JSON_ROW)};
+
+static const char *const meta_json_type_names[] = {"a string", "a non-negative integer",
+                                                    "an array of strings", "a boolean"};
+
+int client_meta_from_json_strict(json_t *o, struct arena *a, struct client_meta *m, struct client_problem *p)
+{
+    memset(p, 0, sizeof(*p));
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v)
+    {
+        size_t f = 0;
+        while (f < sizeof(meta_json_fields) / sizeof(meta_json_fields[0]) &&
+               strcmp(meta_json_fields[f].name, key) != 0)
+            f++;
+        if (f == sizeof(meta_json_fields) / sizeof(meta_json_fields[0])) {
+            char buf[STR_SHOWN_SIZE];
+            p->field = "";
+            p->index = -1;
+            p->error = "invalid_client_metadata";
+            snprintf(p->reason, sizeof(p->reason), "unknown client metadata field '%s'", str_shown(key, buf));
+            return -1;
+        }
+        const char *field = meta_json_fields[f].name;
+        enum meta_json_type t = strcmp(field, "require_pkce") == 0 ? META_BOOL : meta_json_fields[f].type;
+        bool ok = json_is_null(v) || (t == META_STR && json_is_string(v)) ||
+                  (t == META_BOOL && json_is_boolean(v)) ||
+                  (t == META_U32 && json_is_integer(v) && json_integer_value(v) >= 0 &&
+                   json_integer_value(v) <= UINT32_MAX);
+        if (t == META_LIST && json_is_array(v)) {
+            size_t i;
+            json_t *item;
+            ok = true;
+            json_array_foreach(v, i, item)
+            {
+                if (!json_is_string(item))
+                    return fail(p, field, (int)i, "must be a string");
+            }
+        }
+        if (!ok)
+            return fail(p, field, -1, "must be %s", meta_json_type_names[t]);
+    }
+    client_meta_from_json(o, a, m);
+    m->client_id = json_string_value(json_object_get(o, "client_id"));
+    m->client_secret = json_string_value(json_object_get(o, "client_secret"));
+    m->client_secret_sha256 = json_string_value(json_object_get(o, "client_secret_sha256"));
+    return 0;
+}
+
+void client_meta_default_grants(struct client_meta *m)
+{
+    static const char *const code[] = {"authorization_code"};
+    if (m->grant_types.n == 0)
+        m->grant_types = (struct meta_list){m->redirect_uris.n > 0 ? code : machine_grants, 1};
+}
+
 /* ---- clients[] of the configuration -------------------------------------------------------------------- */
 
-void client_meta_from_config(const struct config *cfg, unsigned i, struct client_meta *m)
+/* The metadata of clients[i] of the configuration (pointers into cfg). */
+static void client_meta_from_config(const struct config *cfg, unsigned i, struct client_meta *m)
 {
     const struct cfg_client *c = &cfg->clients[i];
     memset(m, 0, sizeof(*m));
@@ -457,18 +528,23 @@ int clients_check_config(struct config *cfg, struct errbuf *err)
     char buf[STR_SHOWN_SIZE], reason[512], path[128];
     int rc = 0;
     struct arena *a = arena_new(2048);
+    /* Not in `a`, which every entry resets. */
+    const char **ids = calloc(cfg->n_clients + 1, sizeof(*ids));
+    long *dup_of = calloc(cfg->n_clients + 1, sizeof(*dup_of));
+    if (ids == NULL || dup_of == NULL)
+        abort();
+    for (unsigned i = 0; i < cfg->n_clients; i++)
+        ids[i] = cfg->clients[i].client_id;
+    str_earlier_duplicates(ids, cfg->n_clients, dup_of);
     for (unsigned i = 0; i < cfg->n_clients && rc == 0; i++) {
         struct cfg_client *cc = &cfg->clients[i];
         struct client c;
         struct client_problem p;
-        for (unsigned j = 0; j < i && cc->client_id != NULL; j++) {
-            if (strcmp(cfg->clients[j].client_id, cc->client_id) == 0) {
-                snprintf(path, sizeof(path), "clients[%u].client_id", i);
-                config_error(cfg, err, path, "duplicate '%s' (also clients[%u])",
-                             str_shown(cc->client_id, buf), j);
-                rc = ERR_INVALID;
-                break;
-            }
+        if (dup_of[i] >= 0) {
+            snprintf(path, sizeof(path), "clients[%u].client_id", i);
+            config_error(cfg, err, path, "duplicate '%s' (also clients[%ld])", str_shown(cc->client_id, buf),
+                         dup_of[i]);
+            rc = ERR_INVALID;
         }
         if (rc == 0 && client_check_entry(cfg, i, a, &c, &p) != 0) {
             if (p.index >= 0)
@@ -483,6 +559,8 @@ int clients_check_config(struct config *cfg, struct errbuf *err)
         arena_reset(a);
     }
     arena_free(a);
+    free(ids);
+    free(dup_of);
     return rc;
 }
 

@@ -71,8 +71,15 @@ const char *client_problem_reason(const struct client_problem *p, client_label_f
  * it): strings point into o, lists are allocated in a. Members of another type are left absent, and an
  * empty scope is no scope. client_id and the secret are not part of it. */
 void client_meta_from_json(json_t *o, struct arena *a, struct client_meta *m);
-/* The metadata of clients[i] of the configuration (pointers into cfg). */
-void client_meta_from_config(const struct config *cfg, unsigned i, struct client_meta *m);
+/* The same, strictly, for a request that states metadata (the admin API): every member must be a field of
+ * clients[] (client_id, client_secret and client_secret_sha256 included, into m) of its JSON type, a list an
+ * array of strings, require_pkce a boolean; a null member is absent. 0, or -1 with *p naming the member
+ * (an unknown one with field ""). Strings point into o. */
+int client_meta_from_json_strict(json_t *o, struct arena *a, struct client_meta *m, struct client_problem *p);
+/* The grant types of a client registered at run time (`ostiary client create`, the admin API) that names
+ * none: authorization_code with redirect URIs, else client_credentials; unlike the file's default, no
+ * refresh_token unless asked for. */
+void client_meta_default_grants(struct client_meta *m);
 /* client_check() on clients[i]. */
 int client_check_entry(const struct config *cfg, unsigned i, struct arena *a, struct client *out,
                        struct client_problem *p);

@@ -100,7 +100,7 @@ static json_t *metadata(const struct app *app, bool plain)
     /* scopes_supported: the OpenID scopes, then the scopes of every configured API, once each. */
     json_t *scopes = str_array(oidc_scopes, 6);
     for (size_t i = 0; i < app->n_resources; i++)
-        for (size_t k = 0; k < app->resources[i].n_scopes; k++)
+        for (size_t k = 0; !app->resources[i].client_credentials_only && k < app->resources[i].n_scopes; k++)
             append_unique(scopes, app->resources[i].scopes[k]);
     json_object_set_new(o, "scopes_supported", scopes);
     /* The ID token's own claims, then the user claims (which start with sub again). */
@@ -137,7 +137,7 @@ int discovery_refresh(struct app *app, struct store_conn *db, struct errbuf *err
     bool plain = false;
     int rc = store_client_meta_has(db, "pkce_methods", "plain", &plain, err);
     if (rc == 0)
-        atomic_store_explicit(&app->pkce_plain_allowed, plain, memory_order_relaxed);
+        atomic_store_explicit(&app->state->pkce_plain_allowed, plain, memory_order_relaxed);
     return rc;
 }
 
@@ -153,7 +153,7 @@ static void send_public_json(struct http_req *req, const char *json, size_t len)
 static void send_metadata(struct http_req *req)
 {
     struct app *app = req->worker->app;
-    int v = atomic_load_explicit(&app->pkce_plain_allowed, memory_order_relaxed) ? 1 : 0;
+    int v = atomic_load_explicit(&app->state->pkce_plain_allowed, memory_order_relaxed) ? 1 : 0;
     send_public_json(req, app->metadata_json[v], app->metadata_len[v]);
 }
 

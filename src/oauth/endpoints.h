@@ -15,7 +15,7 @@ void oauth_revoke_handle(struct http_req *req);
 void oauth_healthz_handle(struct http_req *req);
 void oauth_userinfo_handle(struct http_req *req);
 
-/* The userinfo endpoint's path under the issuer (DESIGN "Endpoint layout"); also an audience of access
+/* The userinfo endpoint's path under the issuer (the README's Endpoints table); also an audience of access
  * tokens granted with openid (tokens.h). */
 #define OAUTH_USERINFO_PATH "/me"
 void oauth_login_handle(struct http_req *req);

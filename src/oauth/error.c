@@ -1,8 +1,7 @@
 /* error.c: the only place that renders an OAuth error (RFC 6749 §5.2, RFC 6750 §3). Counts each error
- * by code for metrics and tags the request for the access log. */
+ * by code for the metrics (core/metrics.h) and tags the request for the access log. */
 #include "oauth/error.h"
 
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +10,7 @@
 #include "core/arena.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "http/http.h"
 #include "core/banned.h"
 
@@ -23,7 +23,7 @@ static const struct {
 #undef OAUTH_ERR_ROW
 };
 
-static _Atomic unsigned long counts[OAUTH_ERR__COUNT];
+_Static_assert(OAUTH_ERR__COUNT <= METRICS_ERRORS_MAX, "core/metrics.h counts every error code");
 
 const char *oauth_err_str(enum oauth_err code)
 {
@@ -39,11 +39,6 @@ int oauth_err_status(const struct oauth_error *e)
     if ((unsigned)e->code >= OAUTH_ERR__COUNT)
         return 500;
     return table[e->code].status;
-}
-
-unsigned long oauth_error_count(enum oauth_err code)
-{
-    return (unsigned)code < OAUTH_ERR__COUNT ? atomic_load(&counts[code]) : 0;
 }
 
 /* Quoted-string content for WWW-Authenticate: descriptions are our own fixed text, but keep the header
@@ -78,7 +73,7 @@ const char *oauth_error_description_safe(struct arena *a, const char *d)
 void oauth_error_record(struct http_req *req, struct oauth_error e)
 {
     if ((unsigned)e.code < OAUTH_ERR__COUNT)
-        atomic_fetch_add_explicit(&counts[e.code], 1, memory_order_relaxed);
+        metrics_oauth_error(e.code);
     req->log_error = oauth_err_str(e.code);
 }
 

@@ -88,10 +88,8 @@ void oauth_error_send_json(struct http_req *req, struct oauth_error e);
 struct arena;
 /* The description restricted to the characters RFC 6749 §5.2 allows (arena copy). */
 const char *oauth_error_description_safe(struct arena *a, const char *d);
-/* Counts e and tags the request for the access log; for renderers other than the JSON one (the HTML
- * page and the front-channel redirect in frontchannel.c). */
+/* Counts e (core/metrics.h) and tags the request for the access log; for renderers other than the JSON
+ * one (the HTML page and the front-channel redirect in frontchannel.c). */
 void oauth_error_record(struct http_req *req, struct oauth_error e);
-/* Error count by code since start (for metrics). */
-unsigned long oauth_error_count(enum oauth_err code);
 
 #endif

@@ -5,6 +5,7 @@
 #include "app.h"
 #include "core/arena.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/rand.h"
 #include "http/http.h"
 #include "oauth/client.h"
@@ -65,6 +66,7 @@ struct oauth_error grant_client_credentials(struct http_req *req, const struct c
                   NULL);
         return OAUTH_ERROR(SERVER_ERROR, "the token could not be issued");
     }
+    metrics_tokens_issued(METRICS_GRANT_CLIENT_CREDENTIALS, at.jwt, false, false);
     token_response_send(req, &at, ar.scope, NULL, NULL);
     return OAUTH_OK;
 }

@@ -9,6 +9,7 @@
 #include "app.h"
 #include "core/arena.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/rand.h"
 #include "http/http.h"
 #include "oauth/authz.h"
@@ -198,6 +199,8 @@ struct oauth_error grant_authorization_code(struct http_req *req, const struct c
     e = grant_tokens_commit(req, &t);
     if (oauth_failed(e))
         return e;
+    metrics_tokens_issued(METRICS_GRANT_AUTHORIZATION_CODE, t.at.jwt, t.refresh_token != NULL,
+                          t.id_token != NULL);
     token_response_send(req, &t.at, g.at_scope, t.refresh_token, t.id_token);
     return OAUTH_OK;
 }

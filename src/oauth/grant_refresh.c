@@ -12,6 +12,7 @@
 #include "app.h"
 #include "core/arena.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/rand.h"
 #include "http/http.h"
 #include "oauth/client.h"
@@ -65,6 +66,7 @@ static struct oauth_error reuse_detected(struct http_req *req, const struct clie
                                          bool in_tx)
 {
     struct errbuf err;
+    metrics_refresh_reuse();
     if (in_tx)
         store_rollback(req->worker->db);
     int rc = grant_revoke_family(req, c, grant_id, "refresh_token_reuse", &err);
@@ -229,6 +231,7 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
     e = grant_tokens_commit(req, &t);
     if (oauth_failed(e))
         return e;
+    metrics_tokens_issued(METRICS_GRANT_REFRESH_TOKEN, t.at.jwt, t.refresh_token != NULL, t.id_token != NULL);
     token_response_send(req, &t.at, at_scope, t.refresh_token, t.id_token);
     return OAUTH_OK;
 }

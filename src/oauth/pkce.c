@@ -16,11 +16,6 @@ static bool unreserved(unsigned char c)
            c == '.' || c == '_' || c == '~';
 }
 
-static bool b64url_char(unsigned char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
-
 bool pkce_verifier_valid(const char *s, size_t n)
 {
     if (s == NULL || n < PKCE_VERIFIER_MIN || n > PKCE_VERIFIER_MAX)
@@ -38,34 +33,7 @@ bool pkce_challenge_valid(const char *method, const char *challenge)
     size_t n = strlen(challenge);
     if (strcmp(method, "plain") == 0)
         return pkce_verifier_valid(challenge, n);
-    if (strcmp(method, "S256") != 0 || n != PKCE_S256_CHALLENGE_LEN)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!b64url_char((unsigned char)challenge[i]))
-            return false;
-    return true;
-}
-
-/* base64url (no padding) of a SHA-256 digest into out[44] (43 characters and a NUL). No arena: the
- * size is fixed, and the value is compared in place. */
-static void s256_encode(const unsigned char md[SHA256_DIGEST_LENGTH], char out[PKCE_S256_CHALLENGE_LEN + 1])
-{
-    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t o = 0;
-    size_t i = 0;
-    for (; i + 3 <= SHA256_DIGEST_LENGTH; i += 3) {
-        unsigned v = (unsigned)md[i] << 16 | (unsigned)md[i + 1] << 8 | md[i + 2];
-        out[o++] = alphabet[(v >> 18) & 63];
-        out[o++] = alphabet[(v >> 12) & 63];
-        out[o++] = alphabet[(v >> 6) & 63];
-        out[o++] = alphabet[v & 63];
-    }
-    /* 32 = 3 * 10 + 2: two bytes left, three characters. */
-    unsigned v = (unsigned)md[i] << 16 | (unsigned)md[i + 1] << 8;
-    out[o++] = alphabet[(v >> 18) & 63];
-    out[o++] = alphabet[(v >> 12) & 63];
-    out[o++] = alphabet[(v >> 6) & 63];
-    out[o] = '\0';
+    return strcmp(method, "S256") == 0 && n == PKCE_S256_CHALLENGE_LEN && b64url_span(challenge, n) == n;
 }
 
 struct oauth_error pkce_verify(const char *method, const char *challenge, const char *verifier)
@@ -79,9 +47,9 @@ struct oauth_error pkce_verify(const char *method, const char *challenge, const 
     bool ok;
     if (strcmp(method, "S256") == 0) {
         unsigned char md[SHA256_DIGEST_LENGTH];
-        char enc[PKCE_S256_CHALLENGE_LEN + 1];
+        char enc[PKCE_S256_CHALLENGE_LEN]; /* compared in place: no arena, no NUL */
         SHA256((const unsigned char *)verifier, vlen, md);
-        s256_encode(md, enc);
+        b64url_put(enc, md, sizeof(md));
         ok = ct_eq(enc, PKCE_S256_CHALLENGE_LEN, challenge, strlen(challenge));
     } else if (strcmp(method, "plain") == 0) {
         ok = ct_eq(verifier, vlen, challenge, strlen(challenge));

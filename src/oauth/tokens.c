@@ -228,12 +228,7 @@ static int jwt_lookup(struct worker *w, struct arena *a, const char *token, size
  * were an opaque token. */
 static bool is_opaque_text(const char *t, size_t len)
 {
-    for (size_t i = 0; i < len; i++) {
-        char c = t[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
-            return false;
-    }
-    return true;
+    return b64url_span(t, len) == len;
 }
 
 static int token_lookup_row(struct worker *w, struct arena *a, const char *token, size_t len, int64_t now,

@@ -24,16 +24,6 @@ struct userinfo_req {
     struct str token;   /* STR_NULL when none was sent */
 };
 
-static bool is_form_body(const struct http_req *req)
-{
-    size_t nct = 0;
-    struct str ct = http_req_header(req, "content-type", &nct);
-    size_t mlen = 0;
-    while (mlen < ct.len && ct.p[mlen] != ';' && ct.p[mlen] != ' ')
-        mlen++;
-    return nct == 1 && str_ieq_c((struct str){ct.p, mlen}, "application/x-www-form-urlencoded");
-}
-
 /* Syntax only: exactly one of the three ways to send the token (RFC 6750 §2: "Clients MUST NOT use more
  * than one method to transmit the token in each request"). */
 static struct oauth_error userinfo_parse(struct http_req *req, bool allow_query, struct userinfo_req *out)
@@ -56,7 +46,7 @@ static struct oauth_error userinfo_parse(struct http_req *req, bool allow_query,
             methods++;
         }
     }
-    if (str_eq_c(req->method, "POST") && is_form_body(req)) {
+    if (str_eq_c(req->method, "POST") && http_req_is_form(req)) {
         struct form f;
         if (form_parse(req->arena, req->body.p, req->body.len, max_params, &f) != FORM_OK)
             return OAUTH_ERROR(INVALID_REQUEST, "malformed form body");

@@ -24,12 +24,13 @@ static void device_mac(const uint8_t key[DEVICE_KEY_LEN], const char *label, con
                        unsigned char out[crypto_auth_hmacsha256_BYTES]);
 #define INTERACTION_TTL 600
 
-bool session_cookie_secure(const struct http_req *req)
+/* Cookie attributes shared by session, browser and device cookies. */
+static bool session_cookie_secure(const struct http_req *req)
 {
     return strncmp(req->worker->app->issuer, "https://", 8) == 0;
 }
 
-const char *session_cookie_path(const struct http_req *req)
+static const char *session_cookie_path(const struct http_req *req)
 {
     const char *p = req->worker->app->cfg->issuer_path;
     return p[0] != '\0' ? p : "/";
@@ -82,6 +83,21 @@ int session_load(struct http_req *req, struct session *out, struct errbuf *err)
     if (out->sid == NULL)
         return ERR_NOTFOUND;
     return 0;
+}
+
+json_t *session_row_json(const struct store_token *t)
+{
+    json_t *d = json_loads(t->data != NULL ? t->data : "{}", JSON_REJECT_DUPLICATES, NULL);
+    json_t *o = json_object();
+    static const char *const keep[] = {"sid", "auth_time", "acr", "amr"};
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+        json_t *v = json_is_object(d) ? json_object_get(d, keep[i]) : NULL;
+        json_object_set(o, keep[i], v != NULL ? v : json_null());
+    }
+    json_decref(d);
+    json_object_set_new(o, "created_at", json_integer(t->iat));
+    json_object_set_new(o, "expires_at", json_integer(t->exp));
+    return o;
 }
 
 int session_create(struct http_req *req, const char *user_id, const char *amr, const struct session *previous,

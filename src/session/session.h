@@ -36,6 +36,9 @@ int session_load(struct http_req *req, struct session *out, struct errbuf *err);
 /* Starts a session for user_id (revoking `previous` if given, to avoid fixation) and sets the cookie. */
 int session_create(struct http_req *req, const char *user_id, const char *amr, const struct session *previous,
                    struct session *out, struct errbuf *err);
+/* A login session's store row as JSON (the admin API): sid, auth_time, acr, amr, created_at, expires_at;
+ * never the cookie or its hash. New reference. */
+json_t *session_row_json(const struct store_token *t);
 /* Revokes the session and clears the cookie. */
 int session_end(struct http_req *req, const struct session *s, struct errbuf *err);
 
@@ -71,10 +74,6 @@ int interaction_finish(struct http_req *req, const struct interaction *ia, struc
 const char *browser_form_token(struct http_req *req, bool create);
 bool browser_form_token_ok(struct http_req *req, const char *token);
 const char *browser_id(struct http_req *req);
-
-/* Cookie attributes shared by session, browser and device cookies. */
-bool session_cookie_secure(const struct http_req *req);
-const char *session_cookie_path(const struct http_req *req);
 
 /* Device cookies (OWASP's device-cookie model against online guessing; users.h, the login limiter). Each
  * successful login sets, for its username, a cookie named DEVICE_COOKIE_PREFIX + tag, where tag is 16

@@ -5,7 +5,11 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
 
 #include "core/config.h"
 #include "core/str.h"
@@ -42,7 +46,8 @@ const struct oidc_claim *oidc_claim_find(const char *name)
     return NULL;
 }
 
-int oidc_address_part_find(const char *name)
+/* The address part called name, or -1. */
+static int oidc_address_part_find(const char *name)
 {
     for (int i = 0; i < OIDC_ADDRESS_PART_COUNT; i++)
         if (strcmp(oidc_address_parts[i].name, name) == 0)
@@ -63,7 +68,9 @@ __attribute__((format(printf, 3, 4))) static int fail(struct user_problem *p, co
 
 static const char text_reason[] = "must be UTF-8 text without control characters";
 
-int user_claim_check(const struct oidc_claim *c, const char *value, struct user_problem *p)
+/* The value of a claim other than address and updated_at, as text (a boolean as "true" or "false"):
+ * 0, or -1 with *p filled. */
+static int user_claim_check(const struct oidc_claim *c, const char *value, struct user_problem *p)
 {
     char buf[STR_SHOWN_SIZE];
     struct url_parts u;
@@ -102,7 +109,8 @@ int user_claim_check(const struct oidc_claim *c, const char *value, struct user_
     return fail(p, c->name, "is not set as a single value");
 }
 
-int user_address_check(int part, const char *value, struct user_problem *p)
+/* The value of address part `part` (enum oidc_address_part_id): 0, or -1 with *p filled. */
+static int user_address_check(int part, const char *value, struct user_problem *p)
 {
     /* OIDC Core §5.1.1: formatted and street_address may span lines. */
     if (!valid_claim_text(value, oidc_address_parts[part].multiline)) {
@@ -123,6 +131,51 @@ int user_name_check(const char *field, const char *s, struct user_problem *p)
                     str_shown(s, buf));
     return fail(p, field, "required, 1 to %u visible ASCII characters, got '%s'", USER_NAME_MAX,
                 str_shown(s, buf));
+}
+
+int user_claim_set(json_t *claims, const char *key, const char *value, struct user_problem *p)
+{
+    char buf[STR_SHOWN_SIZE];
+    if (strncmp(key, "address.", 8) == 0) {
+        int part = oidc_address_part_find(key + 8);
+        if (part < 0) {
+            fail(p, key,
+                 "unknown address part '%s' (formatted, street_address, locality, region, postal_code, "
+                 "country)",
+                 str_shown(key + 8, buf));
+            return USER_CLAIM_UNKNOWN;
+        }
+        json_t *addr = json_object_get(claims, "address");
+        if (!json_is_object(addr)) {
+            addr = json_object();
+            json_object_set_new(claims, "address", addr);
+        }
+        if (value[0] == '\0') {
+            json_object_del(addr, key + 8);
+            if (json_object_size(addr) == 0)
+                json_object_del(claims, "address");
+            return 0;
+        }
+        if (user_address_check(part, value, p) != 0)
+            return -1;
+        json_object_set_new(addr, key + 8, json_string(value));
+        return 0;
+    }
+    const struct oidc_claim *c = oidc_claim_find(key);
+    if (c == NULL || c->kind == CLAIM_TIME || c->kind == CLAIM_ADDRESS) {
+        fail(p, "claims", "'%s' is not a settable standard claim", str_shown(key, buf));
+        return USER_CLAIM_UNKNOWN;
+    }
+    if (value[0] == '\0') {
+        json_object_del(claims, key);
+        return 0;
+    }
+    if (user_claim_check(c, value, p) != 0)
+        return -1;
+    json_object_set_new(claims, key,
+                        c->kind == CLAIM_BOOL ? json_boolean(strcmp(value, "true") == 0)
+                                              : json_string(value));
+    return 0;
 }
 
 const char *cfg_user_claim(const struct cfg_user *u, const struct oidc_claim *c)
@@ -153,24 +206,31 @@ static int check_password(const struct cfg_user *u, struct user_problem *p)
         (strncmp(u->password_hash, "$argon2id$", 10) != 0 || strlen(u->password_hash) >= PASSWORD_HASH_MAX ||
          !valid_visible_ascii(u->password_hash)))
         return fail(p, "password_hash", "must be an argon2id encoded hash ($argon2id$v=19$m=...)");
+    /* libsodium must be able to read it (its parameters), or no login could ever succeed. */
+    if (u->password_hash != NULL &&
+        (sodium_init() < 0 ||
+         crypto_pwhash_str_needs_rehash(u->password_hash, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                        crypto_pwhash_MEMLIMIT_INTERACTIVE) < 0))
+        return fail(p, "password_hash", "must be an argon2id encoded hash ($argon2id$v=19$m=...)");
     return 0;
 }
 
-int user_check_entry(const struct config *cfg, unsigned i, struct user_problem *p)
+/* users[i], knowing the earlier entry with the same username and the same id (-1: none). */
+static int check_entry(const struct config *cfg, unsigned i, long same_name, long same_id,
+                       struct user_problem *p)
 {
     char buf[STR_SHOWN_SIZE];
     const struct cfg_user *u = &cfg->users[i];
     if (user_name_check("username", u->username, p) != 0)
         return -1;
-    for (unsigned j = 0; j < i; j++)
-        if (strcmp(cfg->users[j].username, u->username) == 0)
-            return fail(p, "username", "duplicate '%s' (also users[%u])", str_shown(u->username, buf), j);
+    if (same_name >= 0)
+        return fail(p, "username", "duplicate '%s' (also users[%ld])", str_shown(u->username, buf),
+                    same_name);
     if (u->id != NULL) {
         if (user_name_check("id", u->id, p) != 0)
             return -1;
-        for (unsigned j = 0; j < i; j++)
-            if (cfg->users[j].id != NULL && strcmp(cfg->users[j].id, u->id) == 0)
-                return fail(p, "id", "duplicate '%s' (also users[%u])", str_shown(u->id, buf), j);
+        if (same_id >= 0)
+            return fail(p, "id", "duplicate '%s' (also users[%ld])", str_shown(u->id, buf), same_id);
     }
     if (check_password(u, p) != 0)
         return -1;
@@ -187,16 +247,44 @@ int user_check_entry(const struct config *cfg, unsigned i, struct user_problem *
     return 0;
 }
 
+int user_check_entry(const struct config *cfg, unsigned i, struct user_problem *p)
+{
+    const struct cfg_user *u = &cfg->users[i];
+    long same_name = -1, same_id = -1;
+    for (unsigned j = 0; j < i && same_name < 0 && u->username != NULL; j++)
+        if (cfg->users[j].username != NULL && strcmp(cfg->users[j].username, u->username) == 0)
+            same_name = j;
+    for (unsigned j = 0; j < i && same_id < 0 && u->id != NULL; j++)
+        if (cfg->users[j].id != NULL && strcmp(cfg->users[j].id, u->id) == 0)
+            same_id = j;
+    return check_entry(cfg, i, same_name, same_id, p);
+}
+
 int users_check_config(struct config *cfg, struct errbuf *err)
 {
-    for (unsigned i = 0; i < cfg->n_users; i++) {
+    unsigned n = cfg->n_users;
+    const char **v = calloc(n + 1, sizeof(*v));
+    long *same_name = calloc(n + 1, sizeof(*same_name)), *same_id = calloc(n + 1, sizeof(*same_id));
+    if (v == NULL || same_name == NULL || same_id == NULL)
+        abort();
+    for (unsigned i = 0; i < n; i++)
+        v[i] = cfg->users[i].username;
+    str_earlier_duplicates(v, n, same_name);
+    for (unsigned i = 0; i < n; i++)
+        v[i] = cfg->users[i].id;
+    str_earlier_duplicates(v, n, same_id);
+    int rc = 0;
+    for (unsigned i = 0; i < n && rc == 0; i++) {
         struct user_problem p;
-        if (user_check_entry(cfg, i, &p) != 0) {
+        if (check_entry(cfg, i, same_name[i], same_id[i], &p) != 0) {
             char path[80];
             snprintf(path, sizeof(path), "users[%u].%s", i, p.field);
             config_error(cfg, err, path, "%s", p.reason);
-            return ERR_INVALID;
+            rc = ERR_INVALID;
         }
     }
-    return 0;
+    free(v);
+    free(same_name);
+    free(same_id);
+    return rc;
 }

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "core/claims.h"
 #include "core/err.h"
 
@@ -29,9 +31,8 @@ struct oidc_address_part {
 };
 extern const struct oidc_address_part oidc_address_parts[OIDC_ADDRESS_PART_COUNT];
 
-/* The claim or address part called name, or NULL / -1. */
+/* The claim called name, or NULL. */
 const struct oidc_claim *oidc_claim_find(const char *name);
-int oidc_address_part_find(const char *name);
 
 /* Why a user's value was refused: the field ("email", "address.country", "username", "id") and the
  * reason, which never holds a password. */
@@ -40,14 +41,17 @@ struct user_problem {
     char reason[256];
 };
 
-/* The value of a claim other than address and updated_at, as text (a boolean as "true" or "false"):
- * 0, or -1 with *p filled. */
-int user_claim_check(const struct oidc_claim *c, const char *value, struct user_problem *p);
-/* The value of address part `part` (enum oidc_address_part_id): 0, or -1 with *p filled. */
-int user_address_check(int part, const char *value, struct user_problem *p);
 /* A username (1 to 255 visible ASCII characters, required) or an id (the OIDC sub, likewise). field is
  * "username" or "id". 0, or -1 with *p filled. */
 int user_name_check(const char *field, const char *s, struct user_problem *p);
+
+/* Sets claim `key` of a user's claims object from its text form, by the checks above: a claim of the table
+ * other than address and updated_at, or an address part as "address.<part>" (the address object made, or
+ * dropped once empty). A boolean claim takes "true" or "false"; an empty value removes the claim. 0;
+ * USER_CLAIM_UNKNOWN when key names no settable claim; -1 when the value is refused; *p says why. The
+ * same rules for `ostiary user` and the admin API. */
+#define USER_CLAIM_UNKNOWN (-2)
+int user_claim_set(json_t *claims, const char *key, const char *value, struct user_problem *p);
 
 /* A claim of a configured user: the text value (a boolean as "true"/"false"), NULL when absent; NULL for
  * address and updated_at (see cfg_user_address_part). */

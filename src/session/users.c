@@ -4,14 +4,17 @@
 #include "session/users.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/rand.h"
 #include "core/str.h"
 #include "session/limiter.h"
@@ -25,31 +28,56 @@
 
 #define USERNAME_MAX 255u
 
-static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
-static bool sodium_ok;
+static pthread_once_t sodium_once = PTHREAD_ONCE_INIT, dummy_once = PTHREAD_ONCE_INIT;
+static bool sodium_ok, dummy_ok;
 /* A hash of a random password nobody knows, with the same parameters as real ones: verifying against it
  * costs what a real verification costs, so an unknown user or one without a password answers as slowly
- * as a wrong password (no user enumeration by timing). */
+ * as a wrong password (no user enumeration by timing). Made on first need or by users_warm_up(), not
+ * at start: it is one argon2id computation, most of what a start would otherwise cost. */
 static char dummy_hash[crypto_pwhash_STRBYTES];
+static atomic_ullong argon2_ops; /* users_argon2_ops() */
+
+unsigned long long users_argon2_ops(void)
+{
+    return atomic_load_explicit(&argon2_ops, memory_order_relaxed);
+}
 
 static void sodium_setup(void)
 {
-    if (sodium_init() < 0)
-        return;
-    unsigned char pw[32];
-    randombytes_buf(pw, sizeof(pw));
-    int rc =
-        crypto_pwhash_str_alg(dummy_hash, (const char *)pw, sizeof(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                              crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13);
-    sodium_memzero(pw, sizeof(pw));
-    sodium_ok = rc == 0;
+    sodium_ok = sodium_init() >= 0;
 }
 
-/* Thread-safe one-time initialisation of libsodium and of the dummy hash. */
+/* Thread-safe one-time initialisation of libsodium. */
 static bool sodium_ready(void)
 {
     pthread_once(&sodium_once, sodium_setup);
     return sodium_ok;
+}
+
+static void dummy_setup(void)
+{
+    if (!sodium_ready())
+        return;
+    unsigned char pw[32];
+    randombytes_buf(pw, sizeof(pw));
+    atomic_fetch_add_explicit(&argon2_ops, 1, memory_order_relaxed);
+    int rc =
+        crypto_pwhash_str_alg(dummy_hash, (const char *)pw, sizeof(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                              crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13);
+    sodium_memzero(pw, sizeof(pw));
+    dummy_ok = rc == 0;
+}
+
+/* The dummy hash, made once (callers racing its first use wait for it). */
+static bool dummy_ready(void)
+{
+    pthread_once(&dummy_once, dummy_setup);
+    return dummy_ok;
+}
+
+void users_warm_up(void)
+{
+    dummy_ready();
 }
 
 char *user_password_hash(const char *password, size_t len)
@@ -59,6 +87,7 @@ char *user_password_hash(const char *password, size_t len)
     char *out = malloc(crypto_pwhash_STRBYTES);
     if (out == NULL)
         abort();
+    atomic_fetch_add_explicit(&argon2_ops, 1, memory_order_relaxed);
     /* argon2id explicitly, whatever libsodium's default algorithm becomes. */
     if (crypto_pwhash_str_alg(out, password, len, crypto_pwhash_OPSLIMIT_INTERACTIVE,
                               crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) != 0) {
@@ -83,8 +112,11 @@ bool user_password_verify(const char *encoded, const char *password, size_t len)
         password = "";
         len = 0;
     }
+    atomic_fetch_add_explicit(&argon2_ops, 1, memory_order_relaxed);
     if (!encoded_usable(encoded)) {
         /* The result is meaningless (nobody knows the dummy's password); only the time spent matters. */
+        if (!dummy_ready())
+            return false;
         volatile int sink = crypto_pwhash_str_verify(dummy_hash, password, len);
         (void)sink;
         return false;
@@ -230,28 +262,130 @@ static int revoke_user_tokens(struct store_conn *db, const char *id, int64_t now
     return rc;
 }
 
+void users_config_key(const char *secret, uint8_t key[USERS_CONFIG_KEY_LEN])
+{
+    crypto_generichash(key, USERS_CONFIG_KEY_LEN, (const unsigned char *)secret, strlen(secret),
+                       (const unsigned char *)USERS_CONFIG_KEY_CONTEXT, sizeof(USERS_CONFIG_KEY_CONTEXT) - 1);
+}
+
+/* The digest that says "this stored hash was made from this configured password": base64url of BLAKE2b-256
+ * keyed with the key derived from the key secret, over id NUL password NUL hash. Keyed, so the store alone
+ * gives nothing to guess passwords against (a plain fast hash of a password would be a cracking shortcut
+ * around argon2id); bound to the id and to the hash, so that a hash changed by other means (ostiary user
+ * passwd) or moved to another user never passes for the file's password. */
+static const char *config_pw_mac(struct arena *a, const uint8_t key[USERS_CONFIG_KEY_LEN], const char *id,
+                                 const char *password, const char *hash)
+{
+    static const unsigned char nul = 0;
+    unsigned char mac[32];
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, key, USERS_CONFIG_KEY_LEN, sizeof(mac));
+    crypto_generichash_update(&st, (const unsigned char *)id, strlen(id));
+    crypto_generichash_update(&st, &nul, 1);
+    crypto_generichash_update(&st, (const unsigned char *)password, strlen(password));
+    crypto_generichash_update(&st, &nul, 1);
+    crypto_generichash_update(&st, (const unsigned char *)hash, strlen(hash));
+    crypto_generichash_final(&st, mac, sizeof(mac));
+    sodium_memzero(&st, sizeof(st));
+    return b64url_encode(a, mac, sizeof(mac));
+}
+
+static bool mac_equal(const char *x, const char *y)
+{
+    return x != NULL && y != NULL && strlen(x) == strlen(y) && sodium_memcmp(x, y, strlen(x)) == 0;
+}
+
 /* What users_apply_config decided for users[i] before its transaction: its id and password hash. */
 struct planned_user {
     const char *id;
     const char *hash; /* arena copy of the hash to store */
+    const char *mac;  /* config_pw_mac of a plaintext password and `hash`; NULL for a password_hash */
     bool rehashed;    /* a new hash, so the row changes */
 };
 
-/* Hashes (or keeps) the password of every configured user, before the transaction: each hash takes tens of
- * milliseconds, which must not be spent holding the store's write lock. A stored hash that still matches
- * the configured password is kept, so that a restart does not rewrite every user. */
-static int plan_users(struct store_conn *db, struct arena *a, const struct config *cfg,
-                      struct planned_user *plan, struct errbuf *err)
+/* The argon2id work of plan_users: users whose stored hash carries no digest of their configured password.
+ * Each is verified against the stored hash (when there is a usable one) or hashed anew, on up to
+ * PLAN_THREADS threads (the first start of a file with many users: one hash each). */
+#define PLAN_THREADS 8
+struct pw_job {
+    const char *password;
+    const char *old_hash; /* usable stored hash to try first, or NULL */
+    char *new_hash;       /* malloc'd, when the old one did not fit */
+    bool keep_old;
+    bool failed;
+};
+struct pw_jobs {
+    struct pw_job *v;
+    size_t n;
+    atomic_size_t next;
+};
+
+static void *pw_worker(void *arg)
 {
+    struct pw_jobs *jobs = arg;
+    for (;;) {
+        size_t k = atomic_fetch_add(&jobs->next, 1);
+        if (k >= jobs->n)
+            return NULL;
+        struct pw_job *j = &jobs->v[k];
+        size_t plen = strlen(j->password);
+        if (j->old_hash != NULL && user_password_verify(j->old_hash, j->password, plen)) {
+            j->keep_old = true;
+            continue;
+        }
+        j->new_hash = user_password_hash(j->password, plen);
+        j->failed = j->new_hash == NULL;
+    }
+}
+
+static void pw_run(struct pw_jobs *jobs)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nt = cpus > 0 ? (size_t)cpus : 1;
+    if (nt > PLAN_THREADS)
+        nt = PLAN_THREADS;
+    if (nt > jobs->n)
+        nt = jobs->n;
+    pthread_t tids[PLAN_THREADS];
+    size_t started = 0;
+    for (size_t t = 1; t < nt; t++) {
+        if (pthread_create(&tids[started], NULL, pw_worker, jobs) != 0)
+            break;
+        started++;
+    }
+    pw_worker(jobs); /* this thread works too, so a failed pthread_create only slows it down */
+    for (size_t t = 0; t < started; t++)
+        pthread_join(tids[t], NULL);
+}
+
+/* Hashes (or keeps) the password of every configured user, before the transaction: each hash takes tens of
+ * milliseconds, which must not be spent holding the store's write lock. A stored hash whose digest says it
+ * was made from the configured password is kept without any hashing, so that a start with many users is
+ * not a start with many argon2id computations. Without a digest (a store written before it existed), a
+ * stored hash the password still verifies against is kept and the digest recorded: one verification, once. */
+static int plan_users(struct store_conn *db, struct arena *a, const struct config *cfg,
+                      const uint8_t key[USERS_CONFIG_KEY_LEN], struct planned_user *plan, struct errbuf *err)
+{
+    size_t cap = cfg->n_users > 0 ? cfg->n_users : 1;
+    struct pw_jobs jobs = {.v = arena_alloc(a, cap * sizeof(struct pw_job))};
+    unsigned *job_user = arena_alloc(a, cap * sizeof(unsigned));
+    atomic_init(&jobs.next, 0);
+    /* An explicit id may equal another user's derived one. */
+    const char **ids = arena_alloc(a, (cfg->n_users + 1) * sizeof(*ids));
+    long *dup_of = arena_alloc(a, (cfg->n_users + 1) * sizeof(*dup_of));
     for (unsigned i = 0; i < cfg->n_users; i++) {
         const struct cfg_user *cu = &cfg->users[i];
-        plan[i].id = cu->id != NULL ? cu->id : derived_id(a, cu->username);
-        for (unsigned j = 0; j < i; j++) {
-            if (strcmp(plan[j].id, plan[i].id) == 0) {
-                errbuf_set(err, "users[%u].id: '%s' is also the id of users[%u]", i, plan[i].id, j);
-                return ERR_INVALID;
-            }
+        ids[i] = plan[i].id = cu->id != NULL ? cu->id : derived_id(a, cu->username);
+    }
+    str_earlier_duplicates(ids, cfg->n_users, dup_of);
+    for (unsigned i = 0; i < cfg->n_users; i++) {
+        if (dup_of[i] >= 0) {
+            errbuf_set(err, "users[%u].id: '%s' is also the id of users[%ld]", i, plan[i].id, dup_of[i]);
+            return ERR_INVALID;
         }
+    }
+    for (unsigned i = 0; i < cfg->n_users; i++) {
+        const struct cfg_user *cu = &cfg->users[i];
         if (cu->password_hash != NULL) {
             if (!sodium_ready() ||
                 crypto_pwhash_str_needs_rehash(cu->password_hash, crypto_pwhash_OPSLIMIT_INTERACTIVE,
@@ -266,43 +400,78 @@ static int plan_users(struct store_conn *db, struct arena *a, const struct confi
         int rc = store_user_get(db, a, plan[i].id, &old, err);
         if (rc != 0 && rc != ERR_NOTFOUND)
             return rc;
-        size_t plen = strlen(cu->password);
+        struct pw_job *j = &jobs.v[jobs.n];
+        j->password = cu->password;
         if (rc == 0 && encoded_usable(old.password_hash) &&
             crypto_pwhash_str_needs_rehash(old.password_hash, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                                           crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0 &&
-            user_password_verify(old.password_hash, cu->password, plen)) {
-            plan[i].hash = old.password_hash;
-            continue;
+                                           crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0) {
+            const char *mac = config_pw_mac(a, key, plan[i].id, cu->password, old.password_hash);
+            if (mac_equal(mac, old.config_pw_mac)) {
+                plan[i].hash = old.password_hash;
+                plan[i].mac = mac;
+                continue;
+            }
+            j->old_hash = old.password_hash;
         }
-        char *h = user_password_hash(cu->password, plen);
-        if (h == NULL) {
-            errbuf_set(err, "users[%u].password: hashing failed (out of memory?)", i);
-            return ERR_FAIL;
-        }
-        plan[i].hash = arena_strdup(a, h);
-        plan[i].rehashed = true;
-        free(h);
+        job_user[jobs.n++] = i;
     }
-    return 0;
+    if (jobs.n > 0)
+        pw_run(&jobs);
+    int rc = 0;
+    for (size_t k = 0; k < jobs.n; k++) {
+        struct pw_job *j = &jobs.v[k];
+        unsigned i = job_user[k];
+        if (j->failed && rc == 0) {
+            errbuf_set(err, "users[%u].password: hashing failed (out of memory?)", i);
+            rc = ERR_FAIL;
+        } else if (j->keep_old) {
+            plan[i].hash = j->old_hash;
+        } else if (!j->failed) {
+            plan[i].hash = arena_strdup(a, j->new_hash);
+            plan[i].rehashed = true;
+        }
+        if (plan[i].hash != NULL)
+            plan[i].mac = config_pw_mac(a, key, plan[i].id, j->password, plan[i].hash);
+        free(j->new_hash);
+    }
+    return rc;
 }
 
-/* Writes users[i] if it differs from its row. Disabled users are logged out. */
+/* The stored users by id, read once inside the transaction (one query instead of one per user). */
+struct user_rows {
+    struct store_user *all;
+    size_t n;
+    const struct store_user **by_id; /* sorted by id */
+};
+
+static int user_row_cmp(const void *x, const void *y)
+{
+    return strcmp((*(const struct store_user *const *)x)->id, (*(const struct store_user *const *)y)->id);
+}
+
+static const struct store_user *user_row(const struct user_rows *rows, const char *id)
+{
+    struct store_user key = {.id = id};
+    const struct store_user *kp = &key;
+    const struct store_user **hit = rows->n > 0 ? bsearch(&kp, rows->by_id, rows->n, sizeof(*rows->by_id),
+                                                          user_row_cmp)
+                                                : NULL;
+    return hit != NULL ? *hit : NULL;
+}
+
+/* Writes users[i] if it differs from its row (`old`, NULL when there is none). Disabled users are logged
+ * out. */
 static int apply_one(struct store_conn *db, struct arena *a, const struct config *cfg, unsigned i,
-                     const struct planned_user *p, int64_t now, struct errbuf *err)
+                     const struct planned_user *p, const struct store_user *old, int64_t now,
+                     struct errbuf *err)
 {
     const struct cfg_user *cu = &cfg->users[i];
     char *claims = config_claims_json(cu);
-    struct store_user old;
-    int rc = store_user_get(db, a, p->id, &old, err);
-    if (rc != 0 && rc != ERR_NOTFOUND) {
-        free(claims);
-        return rc;
-    }
-    bool exists = rc == 0;
-    bool same = exists && !p->rehashed && strcmp(old.username, cu->username) == 0 &&
-                str_same(old.password_hash, p->hash) && str_same(old.claims, claims) &&
-                old.disabled == cu->disabled && old.from_config;
-    rc = 0;
+    bool exists = old != NULL;
+    bool same = exists && !p->rehashed && strcmp(old->username, cu->username) == 0 &&
+                str_same(old->password_hash, p->hash) && str_same(old->config_pw_mac, p->mac) &&
+                str_same(old->claims, claims) && old->disabled == cu->disabled && old->from_config;
+    int rc = 0;
     if (!same) {
         struct store_user u = {
             .id = p->id,
@@ -311,14 +480,16 @@ static int apply_one(struct store_conn *db, struct arena *a, const struct config
             .claims = claims,
             .disabled = cu->disabled,
             .from_config = true,
-            .created_at = exists ? old.created_at : now,
+            .config_pw_mac = p->mac,
+            .created_at = exists ? old->created_at : now,
             .updated_at = now,
         };
         rc = store_user_put(db, &u, err);
-        if (rc == ERR_CONFLICT && !exists && store_user_get(db, a, p->id, &old, err) == 0) {
+        struct store_user fresh;
+        if (rc == ERR_CONFLICT && !exists && store_user_get(db, a, p->id, &fresh, err) == 0) {
             /* Another instance starting at the same moment on the same database created this very user
              * (the same id) after our read: then this is an update of its row. */
-            u.created_at = old.created_at;
+            u.created_at = fresh.created_at;
             rc = store_user_put(db, &u, err);
         }
         if (rc == ERR_CONFLICT) {
@@ -339,18 +510,18 @@ static int apply_one(struct store_conn *db, struct arena *a, const struct config
 /* A user the file declared at an earlier start but no longer does is deleted, with its consents, and
  * logged out: removing a user from the file must stop it logging in. */
 static int remove_stale(struct store_conn *db, struct arena *a, const struct config *cfg,
-                        const struct planned_user *plan, int64_t now, struct errbuf *err)
+                        const struct planned_user *plan, const struct user_rows *rows, int64_t now,
+                        struct errbuf *err)
 {
-    struct store_user *all;
-    size_t n;
-    int rc = store_user_list(db, a, &all, &n, err);
+    const struct store_user *all = rows->all;
+    size_t n = rows->n;
+    int rc = 0;
+    const char **declared = arena_alloc(a, (cfg->n_users + 1) * sizeof(*declared));
+    for (unsigned i = 0; i < cfg->n_users; i++)
+        declared[i] = plan[i].id;
+    str_sort(declared, cfg->n_users);
     for (size_t k = 0; rc == 0 && k < n; k++) {
-        if (!all[k].from_config)
-            continue;
-        bool declared = false;
-        for (unsigned i = 0; i < cfg->n_users && !declared; i++)
-            declared = strcmp(plan[i].id, all[k].id) == 0;
-        if (declared)
+        if (!all[k].from_config || str_sorted_has(declared, cfg->n_users, all[k].id))
             continue;
         rc = store_consent_delete(db, all[k].id, NULL, err);
         if (rc == 0)
@@ -365,22 +536,100 @@ static int remove_stale(struct store_conn *db, struct arena *a, const struct con
     return rc;
 }
 
-int users_apply_config(struct store_conn *db, const struct config *cfg, struct errbuf *err)
+int user_logout_everywhere(struct store_conn *db, const char *user_id, int64_t now, struct errbuf *err)
+{
+    int rc = store_token_revoke_sub(db, user_id, STORE_TOKEN_SESSION, now, err);
+    if (rc == 0)
+        rc = store_token_revoke_sub(db, user_id, STORE_TOKEN_REFRESH, now, err);
+    return rc;
+}
+
+int user_consent_revoke(struct store_conn *db, const char *user_id, const char *client_id, int64_t now,
+                        struct errbuf *err)
+{
+    int rc = store_consent_delete(db, user_id, client_id, err);
+    /* Without a client, what the user granted is gone altogether: so are the refresh tokens it yielded. */
+    if (rc == 0 && client_id == NULL)
+        rc = store_token_revoke_sub(db, user_id, STORE_TOKEN_REFRESH, now, err);
+    return rc;
+}
+
+json_t *consent_to_json(const struct store_consent *cs)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "client_id", json_string(cs->client_id));
+    json_object_set_new(o, "scope", json_string(cs->scope != NULL ? cs->scope : ""));
+    json_object_set_new(o, "resources", json_string(cs->resources != NULL ? cs->resources : ""));
+    json_object_set_new(o, "created_at", json_integer(cs->created_at));
+    json_object_set_new(o, "updated_at", json_integer(cs->updated_at));
+    return o;
+}
+
+json_t *user_claims_json(const struct store_user *u, bool *unreadable)
+{
+    json_t *claims = json_loads(u->claims != NULL ? u->claims : "{}", JSON_REJECT_DUPLICATES, NULL);
+    bool bad = !json_is_object(claims);
+    if (bad) {
+        json_decref(claims);
+        claims = json_object();
+    }
+    if (unreadable != NULL)
+        *unreadable = bad;
+    return claims;
+}
+
+json_t *user_to_json(const struct store_user *u, bool *unreadable)
+{
+    json_t *claims = user_claims_json(u, unreadable);
+    json_t *o = json_object();
+    json_object_set_new(o, "username", json_string(u->username));
+    json_object_set_new(o, "id", json_string(u->id));
+    json_object_set_new(o, "disabled", json_boolean(u->disabled));
+    json_object_set_new(o, "has_password",
+                        json_boolean(u->password_hash != NULL && u->password_hash[0] != '\0'));
+    json_object_set_new(o, "from_config", json_boolean(u->from_config));
+    json_object_set_new(o, "claims", claims);
+    json_object_set_new(o, "created_at", json_integer(u->created_at));
+    json_object_set_new(o, "updated_at", json_integer(u->updated_at));
+    return o;
+}
+
+/* Writes every planned user and removes the stale ones, inside the caller's transaction. */
+static int apply_users(struct store_conn *db, struct arena *a, const struct config *cfg,
+                       const struct planned_user *plan, struct errbuf *err)
+{
+    int64_t now = clock_now();
+    struct user_rows rows = {0};
+    int rc = store_user_list(db, a, &rows.all, &rows.n, err);
+    if (rc != 0)
+        return rc;
+    rows.by_id = arena_alloc(a, (rows.n + 1) * sizeof(*rows.by_id));
+    for (size_t k = 0; k < rows.n; k++)
+        rows.by_id[k] = &rows.all[k];
+    qsort(rows.by_id, rows.n, sizeof(*rows.by_id), user_row_cmp);
+    for (unsigned i = 0; rc == 0 && i < cfg->n_users; i++)
+        rc = apply_one(db, a, cfg, i, &plan[i], user_row(&rows, plan[i].id), now, err);
+    if (rc == 0)
+        rc = remove_stale(db, a, cfg, plan, &rows, now, err);
+    return rc;
+}
+
+int users_apply_config(struct store_conn *db, const struct config *cfg,
+                       const uint8_t key[USERS_CONFIG_KEY_LEN], users_apply_also_fn also, struct errbuf *err)
 {
     struct arena *a = arena_new(16384);
     struct planned_user *plan = arena_alloc(a, (cfg->n_users > 0 ? cfg->n_users : 1) * sizeof(*plan));
-    int64_t now = clock_now();
-    int rc = plan_users(db, a, cfg, plan, err);
+    int rc = plan_users(db, a, cfg, key, plan, err);
     if (rc == 0)
         rc = store_begin(db, err);
     if (rc != 0) {
         arena_free(a);
         return rc;
     }
-    for (unsigned i = 0; rc == 0 && i < cfg->n_users; i++)
-        rc = apply_one(db, a, cfg, i, &plan[i], now, err);
+    if (also != NULL)
+        rc = also(db, cfg, err);
     if (rc == 0)
-        rc = remove_stale(db, a, cfg, plan, now, err);
+        rc = apply_users(db, a, cfg, plan, err);
     if (rc == 0)
         rc = store_commit(db, err);
     else
@@ -478,7 +727,10 @@ int64_t login_limiter_check(struct login_limiter *l, const char *username, const
 {
     uint8_t k[K_COUNT][LIMITER_KEY_LEN];
     lim_keys(l, username, addr, device, k);
-    return limiter_wait(l->lim, (const uint8_t(*)[LIMITER_KEY_LEN])k, K_COUNT, now);
+    int64_t w = limiter_wait(l->lim, (const uint8_t(*)[LIMITER_KEY_LEN])k, K_COUNT, now);
+    if (w > 0)
+        metrics_login_delayed();
+    return w;
 }
 
 void login_limiter_failure(struct login_limiter *l, const char *username, const char *addr, const char *device,
@@ -490,6 +742,7 @@ void login_limiter_failure(struct login_limiter *l, const char *username, const 
     uint32_t wide_max = wide > UINT32_MAX ? UINT32_MAX : (uint32_t)wide;
     const uint32_t max[K_COUNT] = {l->max_failures, wide_max, device != NULL ? l->max_failures : wide_max};
     limiter_fail(l->lim, (const uint8_t(*)[LIMITER_KEY_LEN])k, max, K_COUNT, now);
+    metrics_login_failure();
 }
 
 void login_limiter_success(struct login_limiter *l, const char *username, const char *addr, const char *device)

@@ -17,6 +17,7 @@
 #include <libpq-fe.h>
 
 #include "core/arena.h"
+#include "core/str.h"
 #include "core/banned.h"
 
 /* Defined in migrations/postgres_migrations.c; entry i is schema version i + 1. */
@@ -87,6 +88,8 @@ enum stmt_id {
     S_CONSENT_DELETE_ALL,
     S_CONSENT_LIST,
     S_TOKEN_REVOKE_SUB,
+    S_TOKEN_LIST_SUB,
+    S_TOKEN_REVOKE_CLIENT,
     S_TOKEN_SCAN,
     S_JTI_SCAN,
     S__COUNT
@@ -98,7 +101,8 @@ enum stmt_id {
 /* What a read returns: the columns token_put writes, then the rotation columns. */
 #define TOKEN_READ_COLS TOKEN_COLS ", successor, retried_at"
 #define KEY_COLS "kid, alg, priv_enc, public_jwk, created_at, sign_from, retired_at, unpublish_at"
-#define USER_COLS "id, username, password_hash, claims, disabled, from_config, created_at, updated_at"
+#define USER_COLS                                                                                            \
+    "id, username, password_hash, claims, disabled, from_config, created_at, updated_at, config_pw_mac"
 #define CONSENT_COLS "user_id, client_id, scope, resources, created_at, updated_at"
 
 /* Parameter types are inferred by the server from where each $n appears. Statements that only read are
@@ -171,11 +175,11 @@ static const struct {
     [S_GC] = {"SELECT ostiary_gc($1, $2, " LOCK_GC ")", false},
     [S_USER_GET] = {"SELECT " USER_COLS " FROM users WHERE id = $1", true},
     [S_USER_GET_BY_NAME] = {"SELECT " USER_COLS " FROM users WHERE username = $1", true},
-    [S_USER_PUT] = {"INSERT INTO users (" USER_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    [S_USER_PUT] = {"INSERT INTO users (" USER_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
                     " ON CONFLICT (id) DO UPDATE SET username = excluded.username,"
                     " password_hash = excluded.password_hash, claims = excluded.claims,"
                     " disabled = excluded.disabled, from_config = excluded.from_config,"
-                    " updated_at = excluded.updated_at",
+                    " updated_at = excluded.updated_at, config_pw_mac = excluded.config_pw_mac",
                     false},
     [S_USER_DELETE] = {"DELETE FROM users WHERE id = $1", false},
     [S_USER_LIST] = {"SELECT " USER_COLS " FROM users ORDER BY username COLLATE \"C\"", true},
@@ -192,6 +196,14 @@ static const struct {
     [S_TOKEN_REVOKE_SUB] = {"UPDATE tokens SET revoked_at = $1 WHERE sub = $2 AND kind = $3 AND revoked_at = 0"
                             " AND exp > $1",
                             false},
+    /* tokens_sub again; at most $4 rows, oldest first. */
+    [S_TOKEN_LIST_SUB] = {"SELECT " TOKEN_READ_COLS " FROM tokens WHERE sub = $1 AND kind = $2"
+                          " AND revoked_at = 0 AND exp > $3 ORDER BY iat, hash LIMIT $4",
+                          true},
+    /* The partial index tokens_client (migration 4): the same condition on grant_id. */
+    [S_TOKEN_REVOKE_CLIENT] = {"UPDATE tokens SET revoked_at = $1 WHERE client_id = $2"
+                               " AND grant_id IS NOT NULL AND revoked_at = 0 AND exp > $1",
+                               false},
     /* Pages in primary-key order; the empty bytea sorts before every hash (the first page). */
     [S_TOKEN_SCAN] = {"SELECT " TOKEN_READ_COLS " FROM tokens WHERE hash > $1 AND exp > $2 AND revoked_at = 0"
                       " ORDER BY hash LIMIT $3",
@@ -578,17 +590,6 @@ static bool col_bool(const PGresult *r, int row, int col)
     return PQgetvalue(r, row, col)[0] == 't';
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* bytea in text format is "\x" and hex (bytea_output = hex, the default since PostgreSQL 9.0). Decodes
  * into out (room for *n bytes); *n gets the length. false if the text is not that. */
 static bool unhex(const char *s, size_t len, unsigned char *out, size_t *n)
@@ -597,7 +598,7 @@ static bool unhex(const char *s, size_t len, unsigned char *out, size_t *n)
         return false;
     size_t m = (len - 2) / 2;
     for (size_t i = 0; i < m; i++) {
-        int hi = hexval(s[2 + 2 * i]), lo = hexval(s[3 + 2 * i]);
+        int hi = hex_val(s[2 + 2 * i]), lo = hex_val(s[3 + 2 * i]);
         if (hi < 0 || lo < 0)
             return false;
         out[i] = (unsigned char)(hi << 4 | lo);
@@ -703,6 +704,7 @@ static void read_user(const PGresult *r, int i, struct arena *a, void *outp)
     out->from_config = col_bool(r, i, 5);
     out->created_at = col_i64(r, i, 6);
     out->updated_at = col_i64(r, i, 7);
+    out->config_pw_mac = col_text(r, i, 8, a);
 }
 
 static void read_consent(const PGresult *r, int i, struct arena *a, void *outp)
@@ -1233,6 +1235,27 @@ static int pg_token_revoke_sub(struct store_conn *base, const char *sub, int kin
     return run_cmd(conn_of(base), S_TOKEN_REVOKE_SUB, &p, NULL, err);
 }
 
+static int pg_token_list_sub(struct store_conn *base, struct arena *a, const char *sub, int kind, int64_t now,
+                             size_t limit, struct store_token **out, size_t *n, struct errbuf *err)
+{
+    struct params p = {0};
+    p_text(&p, sub);
+    p_i64(&p, kind);
+    p_i64(&p, now);
+    p_i64(&p, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+    return select_all(conn_of(base), S_TOKEN_LIST_SUB, &p, a, read_token, sizeof(**out), (void **)out, n,
+                      err);
+}
+
+static int pg_token_revoke_client(struct store_conn *base, const char *client_id, int64_t now,
+                                  struct errbuf *err)
+{
+    struct params p = {0};
+    p_i64(&p, now);
+    p_text(&p, client_id);
+    return run_cmd(conn_of(base), S_TOKEN_REVOKE_CLIENT, &p, NULL, err);
+}
+
 /* ---- revoked jtis ---- */
 
 static int pg_jti_revoke(struct store_conn *base, const char *jti, int64_t exp, struct errbuf *err)
@@ -1320,6 +1343,7 @@ static int pg_user_put(struct store_conn *base, const struct store_user *u, stru
     p_bool(&p, u->from_config);
     p_i64(&p, u->created_at);
     p_i64(&p, u->updated_at);
+    p_text(&p, u->config_pw_mac);
     if (!c->in_tx)
         return run_cmd(c, S_USER_PUT, &p, NULL, err);
     int rc = run_deferred(c, S_SAVEPOINT, NULL, err);
@@ -1415,6 +1439,13 @@ static int pg_gc(struct store_conn *base, int64_t now, int limit, int *removed, 
     return rc;
 }
 
+/* The server's write-ahead log is the database's business, shared with whatever else it serves: not
+ * reported (the metrics leave the gauge out). */
+static int64_t pg_wal_bytes(struct store *base)
+{
+    return -1;
+}
+
 /* ---- copying ---- */
 
 static int pg_token_scan(struct store_conn *base, struct arena *a, const uint8_t *after, int64_t now, int limit,
@@ -1483,6 +1514,9 @@ const struct store_ops store_postgres_ops = {
     .consent_delete = pg_consent_delete,
     .consent_list = pg_consent_list,
     .token_revoke_sub = pg_token_revoke_sub,
+    .token_list_sub = pg_token_list_sub,
+    .token_revoke_client = pg_token_revoke_client,
+    .wal_bytes = pg_wal_bytes,
     .gc = pg_gc,
     .token_scan = pg_token_scan,
     .jti_scan = pg_jti_scan,

@@ -105,6 +105,8 @@ enum stmt_id {
     S_CONSENT_DELETE_ALL,
     S_CONSENT_LIST,
     S_TOKEN_REVOKE_SUB,
+    S_TOKEN_LIST_SUB,
+    S_TOKEN_REVOKE_CLIENT,
     S_TOKEN_SCAN,
     S_JTI_SCAN,
     S__COUNT
@@ -116,7 +118,8 @@ enum stmt_id {
 /* What a read returns: the columns token_put writes, then the rotation columns (migration 4). */
 #define TOKEN_READ_COLS TOKEN_COLS ", successor, retried_at"
 #define KEY_COLS "kid, alg, priv_enc, public_jwk, created_at, sign_from, retired_at, unpublish_at"
-#define USER_COLS "id, username, password_hash, claims, disabled, from_config, created_at, updated_at"
+#define USER_COLS                                                                                            \
+    "id, username, password_hash, claims, disabled, from_config, created_at, updated_at, config_pw_mac"
 #define CONSENT_COLS "user_id, client_id, scope, resources, created_at, updated_at"
 
 static const char *const stmt_sql[S__COUNT] = {
@@ -172,11 +175,11 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_USER_GET] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
     [S_USER_GET_BY_NAME] = "SELECT " USER_COLS " FROM users WHERE username = ?1",
     /* Upsert by id that keeps the first created_at; the username may change (a rename). */
-    [S_USER_PUT] = "INSERT INTO users (" USER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    [S_USER_PUT] = "INSERT INTO users (" USER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                    " ON CONFLICT (id) DO UPDATE SET username = excluded.username,"
                    " password_hash = excluded.password_hash, claims = excluded.claims,"
                    " disabled = excluded.disabled, from_config = excluded.from_config,"
-                   " updated_at = excluded.updated_at",
+                   " updated_at = excluded.updated_at, config_pw_mac = excluded.config_pw_mac",
     [S_USER_DELETE] = "DELETE FROM users WHERE id = ?1",
     [S_USER_LIST] = "SELECT " USER_COLS " FROM users ORDER BY username",
     [S_CONSENT_GET] = "SELECT " CONSENT_COLS " FROM consents WHERE user_id = ?1 AND client_id = ?2",
@@ -189,6 +192,12 @@ static const char *const stmt_sql[S__COUNT] = {
     /* Uses the partial index tokens_sub (migration 2). */
     [S_TOKEN_REVOKE_SUB] = "UPDATE tokens SET revoked_at = ?1 WHERE sub = ?2 AND kind = ?3 AND revoked_at = 0"
                            " AND exp > ?1",
+    /* tokens_sub again; at most ?4 rows, oldest first. */
+    [S_TOKEN_LIST_SUB] = "SELECT " TOKEN_READ_COLS " FROM tokens WHERE sub = ?1 AND kind = ?2"
+                         " AND revoked_at = 0 AND exp > ?3 ORDER BY iat, hash LIMIT ?4",
+    /* The partial index tokens_client (migration 6): the same condition on grant_id. */
+    [S_TOKEN_REVOKE_CLIENT] = "UPDATE tokens SET revoked_at = ?1 WHERE client_id = ?2"
+                              " AND grant_id IS NOT NULL AND revoked_at = 0 AND exp > ?1",
     /* Pages in primary-key order; a zero-length blob sorts before every hash (the first page). */
     [S_TOKEN_SCAN] = "SELECT " TOKEN_READ_COLS " FROM tokens WHERE hash > ?1 AND exp > ?2 AND revoked_at = 0"
                      " ORDER BY hash LIMIT ?3",
@@ -973,6 +982,17 @@ static int sq_open(const char *dsn, unsigned flags, struct store **out, struct e
     return 0;
 }
 
+/* The size of the -wal file beside the database (the checkpointer keeps it bounded, see "checkpoints"). */
+static int64_t sq_wal_bytes(struct store *base)
+{
+    struct sqlite_store *st = (struct sqlite_store *)base;
+    char path[4096];
+    struct stat sb;
+    if ((size_t)snprintf(path, sizeof(path), "%s-wal", st->path) >= sizeof(path) || stat(path, &sb) != 0)
+        return 0;
+    return (int64_t)sb.st_size;
+}
+
 static void sq_close(struct store *base)
 {
     if (base == NULL)
@@ -1433,6 +1453,8 @@ static void read_key_any(sqlite3_stmt *s, struct arena *a, void *out)
     read_key(s, a, out);
 }
 
+/* In a group (BEGIN IMMEDIATE, under write_mu) the listing already holds the write lock: the key set is
+ * locked until the group ends, as store.h asks. */
 static int sq_key_list(struct store_conn *base, struct arena *a, struct store_key **out, size_t *n,
                        struct errbuf *err)
 {
@@ -1458,6 +1480,7 @@ static void read_user(sqlite3_stmt *s, struct arena *a, struct store_user *out)
     out->from_config = sqlite3_column_int(s, 5) != 0;
     out->created_at = sqlite3_column_int64(s, 6);
     out->updated_at = sqlite3_column_int64(s, 7);
+    out->config_pw_mac = col_text(s, 8, a);
 }
 
 static void read_consent(sqlite3_stmt *s, struct arena *a, struct store_consent *out)
@@ -1536,6 +1559,7 @@ static int sq_user_put(struct store_conn *base, const struct store_user *u, stru
     sqlite3_bind_int(s, 6, u->from_config ? 1 : 0);
     sqlite3_bind_int64(s, 7, u->created_at);
     sqlite3_bind_int64(s, 8, u->updated_at);
+    bind_text(s, 9, u->config_pw_mac);
     return write_one(c, s, "user_put", NULL, err);
 }
 
@@ -1635,6 +1659,47 @@ static int sq_token_revoke_sub(struct store_conn *base, const char *sub, int kin
     bind_text(s, 2, sub);
     sqlite3_bind_int(s, 3, kind);
     return write_one(c, s, "token_revoke_sub", NULL, err);
+}
+
+static int sq_token_list_sub(struct store_conn *base, struct arena *a, const char *sub, int kind, int64_t now,
+                             size_t limit, struct store_token **out, size_t *n, struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *s = stmt_get(c, S_TOKEN_LIST_SUB, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_text(s, 1, sub);
+    sqlite3_bind_int(s, 2, kind);
+    sqlite3_bind_int64(s, 3, now);
+    sqlite3_bind_int64(s, 4, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+    struct store_token *v = NULL;
+    size_t len = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        v = grow(a, v, len, &cap, sizeof(*v));
+        read_token(s, a, &v[len++]);
+    }
+    int ret = rc == SQLITE_DONE ? 0 : fail(c, rc, "token_list_sub", err);
+    sqlite3_reset(s);
+    if (ret == 0) {
+        *out = v;
+        *n = len;
+    }
+    return ret;
+}
+
+static int sq_token_revoke_client(struct store_conn *base, const char *client_id, int64_t now,
+                                  struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    sqlite3_stmt *s = stmt_get(c, S_TOKEN_REVOKE_CLIENT, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    sqlite3_bind_int64(s, 1, now);
+    bind_text(s, 2, client_id);
+    return write_one(c, s, "token_revoke_client", NULL, err);
 }
 
 /* ---- garbage collection ---- */
@@ -1755,6 +1820,9 @@ const struct store_ops store_sqlite_ops = {
     .consent_delete = sq_consent_delete,
     .consent_list = sq_consent_list,
     .token_revoke_sub = sq_token_revoke_sub,
+    .token_list_sub = sq_token_list_sub,
+    .token_revoke_client = sq_token_revoke_client,
+    .wal_bytes = sq_wal_bytes,
     .gc = sq_gc,
     .token_scan = sq_token_scan,
     .jti_scan = sq_jti_scan,

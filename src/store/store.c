@@ -1,5 +1,6 @@
-/* store.c: backend selection by DSN scheme, DSN redaction for messages and the shared hashing helpers
- * (secrets, JWT row keys; see store.h). */
+/* store.c: what the backends and their callers share: the hashing of secrets and of JWT row keys, the
+ * DSN with its password masked for messages, and the timing of every store call for the metrics (see
+ * store.h). Below the backends; choosing one by DSN is backends.c's job. */
 #include "store/store.h"
 
 #include <stdlib.h>
@@ -8,43 +9,21 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "core/metrics.h"
 #include "core/arena.h"
 #include "core/str.h"
 #include "core/banned.h"
 
-static const struct {
-    const char *scheme;
-    const struct store_ops *ops;
-} backends[] = {
-    {"sqlite", &store_sqlite_ops},
-    {"postgres", &store_postgres_ops},
-    {"postgresql", &store_postgres_ops}, /* libpq's own spelling of the URI scheme */
-};
+#define STORE_OP_NAME_(name) #name,
+const char *const store_op_names[STORE_OP__COUNT] = {STORE_OPS(STORE_OP_NAME_)};
+#undef STORE_OP_NAME_
+_Static_assert(STORE_OP__COUNT <= METRICS_STORE_OPS_MAX, "core/metrics.h counts every store op");
 
-int store_open(const char *dsn, struct store **out, struct errbuf *err)
+int store_observe_(enum store_op op, int64_t t0, int rc)
 {
-    return store_open_flags(dsn, 0, out, err);
+    metrics_store_call(op, clock_mono_us() - t0, rc < 0 && rc != ERR_NOTFOUND && rc != ERR_CONFLICT);
+    return rc;
 }
-
-int store_open_flags(const char *dsn, unsigned flags, struct store **out, struct errbuf *err)
-{
-    const char *colon = strchr(dsn, ':');
-    if (colon == NULL) {
-        /* Only a short prefix: without a scheme we cannot tell where a password would be. */
-        errbuf_set(err, "storage: expected <scheme>:<location>, e.g. sqlite:./var/ostiary.db or "
-                   "postgres://user@host/db");
-        return ERR_INVALID;
-    }
-    size_t n = (size_t)(colon - dsn);
-    for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
-        if (strlen(backends[i].scheme) == n && memcmp(backends[i].scheme, dsn, n) == 0)
-            return backends[i].ops->open(colon + 1, flags, out, err);
-    }
-    errbuf_set(err, "storage: unsupported scheme '%.*s' (supported: sqlite, postgres)", (int)(n < 32 ? n : 32),
-               dsn);
-    return ERR_INVALID;
-}
-
 
 const char *store_dsn_redacted(struct arena *a, const char *dsn)
 {

@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "core/rand.h"
 
 struct arena;
 struct store;
@@ -90,6 +91,10 @@ struct store_user {
     bool disabled;
     bool from_config;
     int64_t created_at, updated_at;
+    /* A user of the configuration file with a plaintext password: a keyed digest (base64url) of that
+     * password and password_hash, which lets a start keep the hash without hashing again
+     * (session/users.c). NULL otherwise; anything that sets password_hash otherwise leaves it NULL. */
+    const char *config_pw_mac;
 };
 
 /* ---- remembered consent: what a user allowed a client ---- */
@@ -219,6 +224,17 @@ struct store_ops {
                         size_t *n, struct errbuf *err);
     /* Revokes every live token of kind `kind` with this sub (logout of all sessions, user disable). */
     int (*token_revoke_sub)(struct store_conn *c, const char *sub, int kind, int64_t now, struct errbuf *err);
+    /* The live (unrevoked, exp > now) tokens of kind `kind` with this sub, oldest first, at most `limit`
+     * (a user's login sessions, for the admin API). */
+    int (*token_list_sub)(struct store_conn *c, struct arena *a, const char *sub, int kind, int64_t now,
+                          size_t limit, struct store_token **out, size_t *n, struct errbuf *err);
+    /* Revokes every live token of the client that belongs to a grant (grant_id set: codes, refresh
+     * families and the access tokens issued from them). client_credentials tokens have no grant and are
+     * left alone. */
+    int (*token_revoke_client)(struct store_conn *c, const char *client_id, int64_t now, struct errbuf *err);
+
+    /* The bytes of the store's write-ahead log now, for the metrics; -1 where the backend reports none. */
+    int64_t (*wal_bytes)(struct store *st);
 
     /* Deletes at most `limit` expired rows (tokens past exp, revoked jtis past exp, keys past
      * unpublish_at); *removed gets the count. Bounded work per call, so a pass never stalls writers. */
@@ -242,51 +258,110 @@ struct store_conn {
 };
 
 /* Picks the backend by the DSN's scheme ("sqlite:./var/ostiary.db", "postgres://user:pass@host/db" or
- * "postgresql://...") and opens it: store_open_flags with no flag. */
+ * "postgresql://...") and opens it: store_open_flags with no flag (backends.c). */
 int store_open(const char *dsn, struct store **out, struct errbuf *err);
 int store_open_flags(const char *dsn, unsigned flags, struct store **out, struct errbuf *err);
+
+/* Every store operation a caller may time: its metrics id (core/metrics.h) and label. */
+#define STORE_OPS(X)                                                                                         \
+    X(check)                                                                                             \
+    X(ping)                                                                                              \
+    X(begin)                                                                                             \
+    X(commit)                                                                                            \
+    X(client_get)                                                                                        \
+    X(client_put)                                                                                        \
+    X(client_delete)                                                                                     \
+    X(client_list)                                                                                       \
+    X(client_meta_has)                                                                                   \
+    X(token_put)                                                                                         \
+    X(token_get)                                                                                         \
+    X(token_consume)                                                                                     \
+    X(token_revoke)                                                                                      \
+    X(token_settle)                                                                                      \
+    X(token_set_successor)                                                                               \
+    X(grant_revoke)                                                                                      \
+    X(jti_revoke)                                                                                        \
+    X(jti_is_revoked)                                                                                    \
+    X(key_put)                                                                                           \
+    X(key_list)                                                                                          \
+    X(user_get)                                                                                          \
+    X(user_get_by_name)                                                                                  \
+    X(user_put)                                                                                          \
+    X(user_delete)                                                                                       \
+    X(user_list)                                                                                         \
+    X(consent_get)                                                                                       \
+    X(consent_put)                                                                                       \
+    X(consent_delete)                                                                                    \
+    X(consent_list)                                                                                      \
+    X(token_revoke_sub)                                                                                  \
+    X(token_list_sub)                                                                                    \
+    X(token_revoke_client)                                                                               \
+    X(gc)                                                                                                \
+    X(token_scan)                                                                                        \
+    X(jti_scan)
+enum store_op {
+#define STORE_OP_ENUM_(name) STORE_OP_##name,
+    STORE_OPS(STORE_OP_ENUM_)
+#undef STORE_OP_ENUM_
+    STORE_OP__COUNT
+};
+/* The label of each enum store_op ("token_get"). */
+extern const char *const store_op_names[STORE_OP__COUNT];
+/* Counts one store call for the metrics (store.c): its duration from t0 (clock_mono_us) and whether it
+ * failed; ERR_NOTFOUND and ERR_CONFLICT are answers, not failures. Returns rc. */
+int store_observe_(enum store_op op, int64_t t0, int rc);
+/* Times the call of a thin dispatcher below (a GNU statement expression: the call is evaluated once). */
+#define STORE_TIMED_(op, call)                                                                               \
+    __extension__({                                                                                          \
+        int64_t store_t0_ = clock_mono_us();                                                                 \
+        store_observe_(STORE_OP_##op, store_t0_, (call));                                                    \
+    })
+#define STORE_CALL_(op, c, ...) STORE_TIMED_(op, (c)->st->ops->op((c), __VA_ARGS__))
 
 /* Thin dispatchers, so callers write store_client_get(c, ...) whatever the backend. */
 #define store_close(st) ((st)->ops->close(st))
 #define store_migrate(st, applied, err) ((st)->ops->migrate((st), (applied), (err)))
-#define store_check(c, err) ((c)->st->ops->check((c), (err)))
+#define store_check(c, err) STORE_CALL_(check, c, err)
 #define store_conn_open(st, out, err) ((st)->ops->conn_open((st), (out), (err)))
 #define store_conn_close(c) ((c)->st->ops->conn_close(c))
-#define store_ping(c, err) ((c)->st->ops->ping((c), (err)))
+#define store_ping(c, err) STORE_CALL_(ping, c, err)
 #define store_round_trips(st) ((st)->ops->round_trips(st))
-#define store_begin(c, err) ((c)->st->ops->begin((c), (err)))
-#define store_commit(c, err) ((c)->st->ops->commit((c), (err)))
+#define store_begin(c, err) STORE_CALL_(begin, c, err)
+#define store_commit(c, err) STORE_CALL_(commit, c, err)
 #define store_rollback(c) ((c)->st->ops->rollback(c))
-#define store_client_get(c, ...) ((c)->st->ops->client_get((c), __VA_ARGS__))
-#define store_client_put(c, ...) ((c)->st->ops->client_put((c), __VA_ARGS__))
-#define store_client_delete(c, ...) ((c)->st->ops->client_delete((c), __VA_ARGS__))
-#define store_client_list(c, ...) ((c)->st->ops->client_list((c), __VA_ARGS__))
-#define store_client_meta_has(c, ...) ((c)->st->ops->client_meta_has((c), __VA_ARGS__))
-#define store_token_put(c, ...) ((c)->st->ops->token_put((c), __VA_ARGS__))
-#define store_token_get(c, ...) ((c)->st->ops->token_get((c), __VA_ARGS__))
-#define store_token_consume(c, ...) ((c)->st->ops->token_consume((c), __VA_ARGS__))
-#define store_token_revoke(c, ...) ((c)->st->ops->token_revoke((c), __VA_ARGS__))
-#define store_token_settle(c, ...) ((c)->st->ops->token_settle((c), __VA_ARGS__))
-#define store_token_set_successor(c, ...) ((c)->st->ops->token_set_successor((c), __VA_ARGS__))
-#define store_grant_revoke(c, ...) ((c)->st->ops->grant_revoke((c), __VA_ARGS__))
-#define store_jti_revoke(c, ...) ((c)->st->ops->jti_revoke((c), __VA_ARGS__))
-#define store_jti_is_revoked(c, ...) ((c)->st->ops->jti_is_revoked((c), __VA_ARGS__))
-#define store_key_put(c, ...) ((c)->st->ops->key_put((c), __VA_ARGS__))
-#define store_key_list(c, ...) ((c)->st->ops->key_list((c), __VA_ARGS__))
-#define store_user_get(c, ...) ((c)->st->ops->user_get((c), __VA_ARGS__))
-#define store_user_get_by_name(c, ...) ((c)->st->ops->user_get_by_name((c), __VA_ARGS__))
-#define store_user_put(c, ...) ((c)->st->ops->user_put((c), __VA_ARGS__))
-#define store_user_delete(c, ...) ((c)->st->ops->user_delete((c), __VA_ARGS__))
-#define store_user_list(c, ...) ((c)->st->ops->user_list((c), __VA_ARGS__))
-#define store_consent_get(c, ...) ((c)->st->ops->consent_get((c), __VA_ARGS__))
-#define store_consent_put(c, ...) ((c)->st->ops->consent_put((c), __VA_ARGS__))
-#define store_consent_delete(c, ...) ((c)->st->ops->consent_delete((c), __VA_ARGS__))
-#define store_consent_list(c, ...) ((c)->st->ops->consent_list((c), __VA_ARGS__))
-#define store_token_revoke_sub(c, ...) ((c)->st->ops->token_revoke_sub((c), __VA_ARGS__))
-#define store_gc(c, ...) ((c)->st->ops->gc((c), __VA_ARGS__))
-#define store_token_scan(c, ...) ((c)->st->ops->token_scan((c), __VA_ARGS__))
-#define store_jti_scan(c, ...) ((c)->st->ops->jti_scan((c), __VA_ARGS__))
+#define store_client_get(c, ...) STORE_CALL_(client_get, c, __VA_ARGS__)
+#define store_client_put(c, ...) STORE_CALL_(client_put, c, __VA_ARGS__)
+#define store_client_delete(c, ...) STORE_CALL_(client_delete, c, __VA_ARGS__)
+#define store_client_list(c, ...) STORE_CALL_(client_list, c, __VA_ARGS__)
+#define store_client_meta_has(c, ...) STORE_CALL_(client_meta_has, c, __VA_ARGS__)
+#define store_token_put(c, ...) STORE_CALL_(token_put, c, __VA_ARGS__)
+#define store_token_get(c, ...) STORE_CALL_(token_get, c, __VA_ARGS__)
+#define store_token_consume(c, ...) STORE_CALL_(token_consume, c, __VA_ARGS__)
+#define store_token_revoke(c, ...) STORE_CALL_(token_revoke, c, __VA_ARGS__)
+#define store_token_settle(c, ...) STORE_CALL_(token_settle, c, __VA_ARGS__)
+#define store_token_set_successor(c, ...) STORE_CALL_(token_set_successor, c, __VA_ARGS__)
+#define store_grant_revoke(c, ...) STORE_CALL_(grant_revoke, c, __VA_ARGS__)
+#define store_jti_revoke(c, ...) STORE_CALL_(jti_revoke, c, __VA_ARGS__)
+#define store_jti_is_revoked(c, ...) STORE_CALL_(jti_is_revoked, c, __VA_ARGS__)
+#define store_key_put(c, ...) STORE_CALL_(key_put, c, __VA_ARGS__)
+#define store_key_list(c, ...) STORE_CALL_(key_list, c, __VA_ARGS__)
+#define store_user_get(c, ...) STORE_CALL_(user_get, c, __VA_ARGS__)
+#define store_user_get_by_name(c, ...) STORE_CALL_(user_get_by_name, c, __VA_ARGS__)
+#define store_user_put(c, ...) STORE_CALL_(user_put, c, __VA_ARGS__)
+#define store_user_delete(c, ...) STORE_CALL_(user_delete, c, __VA_ARGS__)
+#define store_user_list(c, ...) STORE_CALL_(user_list, c, __VA_ARGS__)
+#define store_consent_get(c, ...) STORE_CALL_(consent_get, c, __VA_ARGS__)
+#define store_consent_put(c, ...) STORE_CALL_(consent_put, c, __VA_ARGS__)
+#define store_consent_delete(c, ...) STORE_CALL_(consent_delete, c, __VA_ARGS__)
+#define store_consent_list(c, ...) STORE_CALL_(consent_list, c, __VA_ARGS__)
+#define store_token_revoke_sub(c, ...) STORE_CALL_(token_revoke_sub, c, __VA_ARGS__)
+#define store_token_list_sub(c, ...) STORE_CALL_(token_list_sub, c, __VA_ARGS__)
+#define store_token_revoke_client(c, ...) STORE_CALL_(token_revoke_client, c, __VA_ARGS__)
+#define store_gc(c, ...) STORE_CALL_(gc, c, __VA_ARGS__)
+#define store_token_scan(c, ...) STORE_CALL_(token_scan, c, __VA_ARGS__)
+#define store_jti_scan(c, ...) STORE_CALL_(jti_scan, c, __VA_ARGS__)
 
+/* ---- Shared by the backends and their callers (store.c) ---- */
 /* SHA-256 of a secret, the form in which every secret is stored and looked up. */
 void store_hash(const void *secret, size_t n, uint8_t out[STORE_HASH_LEN]);
 /* The row key of a self-contained (JWT) access token: SHA-256 of "jti:" followed by its jti, a value
@@ -299,6 +374,7 @@ void store_jti_key(const char *jti, uint8_t out[STORE_HASH_LEN]);
  * and messages, in the caller's arena. */
 const char *store_dsn_redacted(struct arena *a, const char *dsn);
 
+/* The backends' operation tables, for backends.c only. */
 extern const struct store_ops store_sqlite_ops;
 extern const struct store_ops store_postgres_ops;
 

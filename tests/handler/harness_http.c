@@ -72,6 +72,8 @@ struct hx *hx_open(const char *yaml)
     arena_free(a);
 
     struct app *app = &h->app;
+    app->state = &h->state;
+    app->generation = 1;
     app->cfg = cfg;
     app->issuer = cfg->issuer;
     app->started_at = clock_now();
@@ -85,7 +87,9 @@ struct hx *hx_open(const char *yaml)
     if (keystore_open(db, HX_KEY_SECRET, (const char *const *)cfg->keys.algorithms, cfg->keys.n_algorithms, true,
                       &app->keys, &err) != 0)
         hx_die("keys: %s", err.msg);
-    if (clients_apply_config(db, cfg, &err) != 0 || users_apply_config(db, cfg, &err) != 0)
+    uint8_t users_key[USERS_CONFIG_KEY_LEN];
+    users_config_key(HX_KEY_SECRET, users_key);
+    if (users_apply_config(db, cfg, users_key, clients_apply_config, &err) != 0)
         hx_die("clients and users: %s", err.msg);
     if (tmpl_set_load(cfg->ui.dir, &app->pages, &err) != 0)
         hx_die("templates: %s", err.msg);
@@ -97,6 +101,8 @@ struct hx *hx_open(const char *yaml)
     discovery_build(app);
     if (discovery_refresh(app, db, &err) != 0)
         hx_die("discovery: %s", err.msg);
+    atomic_store(&h->state.current, app);
+    h->worker.state = &h->state;
     h->worker.app = app;
     h->worker.id = 0;
     h->arena = arena_new(16384);

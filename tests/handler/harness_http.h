@@ -15,6 +15,7 @@
 #include "http/http.h"
 
 struct hx {
+    struct app_state state; /* one generation, never replaced */
     struct app app;
     struct worker worker;
     struct arena *arena;  /* the current request's; reset by hx_request */

@@ -1,4 +1,4 @@
-/* test_router.c: the routes table in-process (src/oauth/router.c): one match per request (app_offload
+/* test_router.c: the routes table in-process (src/router.c): one match per request (app_offload
  * records the route, app_handle reuses it), the login post on the pool, 405 with Allow from the table
  * (RFC 9110 §15.5.6) as JSON or as a page, CORS headers and preflights for the routes browser clients
  * call, the paths outside the issuer's (RFC 8414 §3 metadata, /healthz at the root), 404, the admin
@@ -186,7 +186,7 @@ TEST(router_admin_listener)
 
 TEST(router_store_lost)
 {
-    atomic_store(&hp->app.store_lost, true);
+    atomic_store(&hp->state.store_lost, true);
     struct http_req *req = run(hp, "POST", "/oidc/token");
     ASSERT_OAUTH_ERROR(req, 503, "temporarily_unavailable");
     req = run(hp, "GET", "/oidc/auth?client_id=x");
@@ -196,7 +196,7 @@ TEST(router_store_lost)
     ASSERT_EQ(req->res.status, 200);
     req = run(hp, "PUT", "/oidc/token"); /* the method is refused first */
     ASSERT_EQ(req->res.status, 405);
-    atomic_store(&hp->app.store_lost, false);
+    atomic_store(&hp->state.store_lost, false);
 }
 
 TESTS(T(router_methods_from_the_table), T(router_405_rendering), T(router_cors_preflight),

@@ -98,3 +98,23 @@ test('HTML error pages keep their status: a wrong method at /auth is 405 with Al
   assert.match(res.headers.get('allow') || '', /GET/);
   assert.match(res.headers.get('content-type') || '', /text\/html/);
 });
+
+test('a restart with an unchanged file rewrites no client; a changed one is rewritten', async () => {
+  let srv = await startServer({ config: `${api}\nclients:${clientA}${clientB}` });
+  servers.push(srv);
+  const show = (id) => {
+    const env = { ...process.env, OSTIARY_CONFIG: `${srv.dir}/ostiary.yaml` };
+    for (const k of Object.keys(env)) if (k.startsWith('OSTIARY_') && k !== 'OSTIARY_CONFIG') delete env[k];
+    const r = spawnSync(OSTIARY_BIN, ['client', 'show', id], { env, encoding: 'utf8', cwd: srv.dir });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout);
+  };
+  const before = show('keeper');
+  // Timestamps are in seconds: make sure a rewrite would show.
+  await new Promise((r) => setTimeout(r, 1100));
+  srv = await srv.restart({ config: `${api}\nclients:${clientA}${clientB.replace('scope: read', 'scope: "read"\n    client_name: Leaver')}` });
+  servers.push(srv);
+  assert.equal(show('keeper').updated_at, before.updated_at, 'unchanged: not written');
+  assert.ok(show('leaver').updated_at > before.updated_at, 'changed: written');
+  assert.equal(show('leaver').client_name, 'Leaver');
+});

@@ -14,7 +14,7 @@ import { execFile } from 'node:child_process';
 import http2 from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 
-import { API, CLIENTS, basicAuth, rawRequest, rawStatus, standardConfig, startServer } from './lib/server.mjs';
+import { API, CLIENTS, basicAuth, h2request, rawRequest, rawStatus, standardConfig, startServer } from './lib/server.mjs';
 
 const B = CLIENTS.basic;
 const AUTH = basicAuth(B.id, B.secret);
@@ -239,23 +239,6 @@ describe('HTTP/2 with http2_cleartext: true', () => {
   after(async () => {
     await h2srv?.stop();
   });
-
-  /** One request on an HTTP/2 session: { status, headers, body }. */
-  function h2request(session, headers, body) {
-    return new Promise((resolve, reject) => {
-      const stream = session.request(headers);
-      let resHeaders;
-      const chunks = [];
-      stream.on('response', (h) => {
-        resHeaders = h;
-      });
-      stream.on('data', (c) => chunks.push(c));
-      stream.on('end', () => resolve({ status: resHeaders?.[':status'], headers: resHeaders, body: Buffer.concat(chunks).toString() }));
-      stream.on('error', reject);
-      if (body !== undefined) stream.end(body);
-      else stream.end();
-    });
-  }
 
   test('node:http2 (prior knowledge): discovery, a token, an error, HEAD', async () => {
     const session = http2.connect(`http://127.0.0.1:${h2srv.port}`);

@@ -1,4 +1,4 @@
-// seed_000_focus.test.mjs: the "focus" OIDC playground (shared/seeds/000), as written, against Ostiary
+// seed_000_focus.test.mjs: the "focus" OIDC playground as written, against Ostiary
 // with its issuer in place of http://localhost:4000/authentication/oidc. The playground is a scripted
 // relying party: it opens the three authorization URLs of the document (no PKCE, no nonce, a resource
 // indicator, custom API scopes with '/' and ':' in them), exchanges the code with client_secret_post

@@ -1,4 +1,4 @@
-// seed_001_node_oidc.test.mjs: the node-oidc-provider guide (shared/seeds/001), as written, against
+// seed_001_node_oidc.test.mjs: the node-oidc-provider guide, as written, against
 // Ostiary with its issuer in place of https://auth.clairtonluz.com.br: authorization code with PKCE S256
 // (and plain with the method omitted, which RFC 7636 §4.3 says means plain, for a client registered for
 // it), redirect_uri omitted when the client has only one, the code exchange with client_secret in the

@@ -1,4 +1,4 @@
-// seed_002_django.test.mjs: the django-oidc-provider "Access Tokens" page (shared/seeds/002), as written,
+// seed_002_django.test.mjs: the django-oidc-provider "Access Tokens" page, as written,
 // against Ostiary with its issuer in place of http://localhost:8000: a confidential client with response
 // type code and redirect_uri http://example.org/ (plain http to a non-loopback host, so the server runs
 // in dev mode as a developer's would), the authorization URL without PKCE or nonce, the code exchange

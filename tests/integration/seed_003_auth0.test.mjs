@@ -1,4 +1,4 @@
-// seed_003_auth0.test.mjs: the Auth0-based platform's notes (shared/seeds/003), as written, against
+// seed_003_auth0.test.mjs: the Auth0-based platform's notes, as written, against
 // Ostiary with its authorization endpoint in place of https://login.developer.coop/authorize: the
 // document's request URL (scopes openid profile email phone offline_access, a state ending in %3D, the
 // API named by `audience` and no PKCE), the code exchange with the client secret in the body, a refresh

@@ -1,5 +1,5 @@
-// seed_004_erp.test.mjs: the IdentityServer-based ERP's "renew an access token via a refresh token"
-// (shared/seeds/004), as written, against Ostiary with its endpoints in place of /id/connect/authorize
+// seed_004_erp.test.mjs: the IdentityServer-based ERP's "renew an access token via a refresh token",
+// as written, against Ostiary with its endpoints in place of /id/connect/authorize
 // and /id/connect/token: a trusted confidential application whose secret is stored as
 // base64(sha256(secret)) (client_secret_sha256), the redirect http://localhost/signin-callback, scopes
 // openid profile offline_access DomainApi (DomainApi is an API scope that selects its API by itself, so

@@ -28,6 +28,9 @@
 
 #include "core/banned.h"
 
+/* The number of SQLite migrations (store/migrations/sqlite_migrations.c): a new store applies them all. */
+extern const size_t sqlite_migrations_count;
+
 /* ---- fixture: a migrated database in a temporary directory, one connection, one arena ---- */
 
 struct fx {
@@ -1140,6 +1143,7 @@ STORE_TEST(user_crud)
 {
     struct store_user u = user("sub-1", "alice");
     u.from_config = true;
+    u.config_pw_mac = "bWFjbWFjbWFjbWFjbWFjbWFjbWFjbWFjbWFjbWFjbWE";
     OK(store_user_put(f->c, &u, &f->err));
 
     struct store_user got;
@@ -1150,6 +1154,7 @@ STORE_TEST(user_crud)
     ASSERT_STREQ(got.claims, "{\"name\":\"Alice\"}");
     ASSERT(!got.disabled);
     ASSERT(got.from_config);
+    ASSERT_STREQ(got.config_pw_mac, u.config_pw_mac);
     ASSERT_EQ(got.created_at, 100);
     ASSERT_EQ(got.updated_at, 100);
     memset(&got, 0, sizeof(got));
@@ -1159,6 +1164,7 @@ STORE_TEST(user_crud)
     /* Upsert by id: everything but created_at is replaced, including the username (a rename). */
     u.username = "alice2";
     u.password_hash = NULL;
+    u.config_pw_mac = NULL;
     u.claims = "{}";
     u.disabled = true;
     u.from_config = false;
@@ -1168,6 +1174,7 @@ STORE_TEST(user_crud)
     OK(store_user_get(f->c, f->a, "sub-1", &got, &f->err));
     ASSERT_STREQ(got.username, "alice2");
     ASSERT(got.password_hash == NULL);
+    ASSERT(got.config_pw_mac == NULL);
     ASSERT_STREQ(got.claims, "{}");
     ASSERT(got.disabled);
     ASSERT(!got.from_config);
@@ -1345,6 +1352,63 @@ STORE_TEST(token_revoke_sub)
     OK(store_token_revoke_sub(f->c, "no-such-user", STORE_TOKEN_SESSION, 1300, &f->err));
 }
 
+STORE_TEST(token_list_sub)
+{
+    struct store_token s1 = token("session-1", STORE_TOKEN_SESSION, NULL, 5000);
+    struct store_token s2 = token("session-2", STORE_TOKEN_SESSION, NULL, 5000);
+    struct store_token old = token("session-old", STORE_TOKEN_SESSION, NULL, 1500);
+    struct store_token gone = token("session-gone", STORE_TOKEN_SESSION, NULL, 5000);
+    struct store_token other = token("session-other", STORE_TOKEN_SESSION, NULL, 5000);
+    struct store_token r1 = token("refresh-1", STORE_TOKEN_REFRESH, "grant-1", 5000);
+    s2.iat = 900; /* older: listed first */
+    other.sub = "user-2";
+    struct store_token *all[] = {&s1, &s2, &old, &gone, &other, &r1};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        OK(store_token_put(f->c, all[i], &f->err));
+    OK(store_token_revoke(f->c, gone.hash, 1100, &f->err));
+    struct store_token *v = NULL;
+    size_t n = 99;
+    /* Live ones only (not revoked, not expired), of that sub and kind, oldest first. */
+    OK(store_token_list_sub(f->c, f->a, "user-1", STORE_TOKEN_SESSION, 2000, 100, &v, &n, &f->err));
+    ASSERT_EQ(n, 2);
+    ASSERT(memcmp(v[0].hash, s2.hash, STORE_HASH_LEN) == 0);
+    ASSERT(memcmp(v[1].hash, s1.hash, STORE_HASH_LEN) == 0);
+    ASSERT_STREQ(v[1].data, s1.data);
+    ASSERT_EQ(v[1].exp, 5000);
+    OK(store_token_list_sub(f->c, f->a, "user-1", STORE_TOKEN_SESSION, 1000, 100, &v, &n, &f->err));
+    ASSERT_EQ(n, 3); /* at 1000 the old one lived */
+    OK(store_token_list_sub(f->c, f->a, "user-1", STORE_TOKEN_SESSION, 2000, 1, &v, &n, &f->err));
+    ASSERT_EQ(n, 1);
+    OK(store_token_list_sub(f->c, f->a, "nobody", STORE_TOKEN_SESSION, 2000, 100, &v, &n, &f->err));
+    ASSERT_EQ(n, 0);
+}
+
+STORE_TEST(token_revoke_client)
+{
+    struct store_token r1 = token("refresh-1", STORE_TOKEN_REFRESH, "grant-1", 5000);
+    struct store_token a1 = token("access-1", STORE_TOKEN_ACCESS, "grant-1", 5000);
+    struct store_token c2 = token("code-2", STORE_TOKEN_CODE, "grant-2", 5000);
+    struct store_token cc = token("access-cc", STORE_TOKEN_ACCESS, NULL, 5000); /* client_credentials */
+    struct store_token mine_old = token("refresh-old", STORE_TOKEN_REFRESH, "grant-3", 1000);
+    struct store_token theirs = token("refresh-theirs", STORE_TOKEN_REFRESH, "grant-4", 5000);
+    cc.sub = NULL;
+    theirs.client_id = "other-app";
+    struct store_token *all[] = {&r1, &a1, &c2, &cc, &mine_old, &theirs};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        OK(store_token_put(f->c, all[i], &f->err));
+    OK(store_token_revoke_client(f->c, "app", 2000, &f->err));
+    struct store_token got;
+    const struct {
+        const struct store_token *t;
+        int64_t revoked_at;
+    } want[] = {{&r1, 2000}, {&a1, 2000}, {&c2, 2000}, {&cc, 0}, {&mine_old, 0}, {&theirs, 0}};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        OK(store_token_get(f->c, f->a, want[i].t->hash, &got, &f->err));
+        ASSERT_EQ(got.revoked_at, want[i].revoked_at);
+    }
+    OK(store_token_revoke_client(f->c, "no-such-client", 2000, &f->err));
+}
+
 /* ---- SQLite specifics ---- */
 
 TEST(sqlite_open_errors)
@@ -1438,7 +1502,7 @@ STORE_TEST(sqlite_identity)
     ASSERT_EQ(store_open_flags(f->dsn, STORE_OPEN_CREATE, &f->st, &f->err), 0);
     int applied = 0;
     ASSERT_EQ(store_migrate(f->st, &applied, &f->err), 0);
-    ASSERT_EQ(applied, 5); /* every migration: a new store */
+    ASSERT_EQ(applied, (int)sqlite_migrations_count); /* every migration: a new store */
     char id2[80] = "";
     m = fopen(marker, "r");
     ASSERT(m != NULL);
@@ -2121,7 +2185,7 @@ TESTS(T(client_crud), T(client_list_many), T(client_meta_has), T(token_put_get),
       T(group_isolated_from_other_connections), T(concurrent_writers), T(migrate_twice_applies_nothing),
       T(reopen_keeps_data), T(committed_write_survives_kill9), T(sqlite_open_errors),
       T(sqlite_unmigrated_fails_clearly), T(sqlite_identity), T(user_crud), T(user_username_unique),
-      T(user_rollback_leaves_nothing), T(consent_crud), T(token_revoke_sub), T(sqlite_migration_keys_jwt_rows_by_jti),
+      T(user_rollback_leaves_nothing), T(consent_crud), T(token_revoke_sub), T(token_list_sub), T(token_revoke_client), T(sqlite_migration_keys_jwt_rows_by_jti),
       T(sqlite_checkpoints_bound_wal), T(sqlite_kill9_while_checkpointing), T(token_consume_race_processes),
       T(key_list_in_group_serializes), T(pg_unreachable_is_unavailable),
       T(pg_reconnects_after_server_closes_connections), T(pg_connection_lost_inside_group),

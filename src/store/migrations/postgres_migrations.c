@@ -183,6 +183,14 @@ const char *const postgres_migrations[] = {
     "    value TEXT NOT NULL\n"
     ");\n"
     "INSERT INTO store_meta (key, value) VALUES ('store_id', md5(random()::text || clock_timestamp()::text));\n",
+
+    /* 004_tokens_client: for token_revoke_client (SQLite's migration 6). Partial: the tokens of
+     * client_credentials have no grant, so the hot path of that grant writes no index entry. */
+    "CREATE INDEX tokens_client ON tokens (client_id) WHERE grant_id IS NOT NULL;\n",
+
+    /* 005_config_password_mac: SQLite's migration 7, the digest that lets a start keep a configured
+     * user's password hash (session/users.c). */
+    "ALTER TABLE users ADD COLUMN config_pw_mac TEXT;\n",
 };
 
 const size_t postgres_migrations_count = sizeof(postgres_migrations) / sizeof(postgres_migrations[0]);

@@ -112,6 +112,15 @@ const char *const sqlite_migrations[] = {
     "    value TEXT NOT NULL\n"
     ") WITHOUT ROWID;\n"
     "INSERT INTO store_meta (key, value) VALUES ('store_id', lower(hex(randomblob(16))));\n",
+
+    /* 006_tokens_client: for token_revoke_client (the admin API revokes a client's grants). Partial: the
+     * tokens of client_credentials have no grant, so the hot path of that grant writes no index entry. */
+    "CREATE INDEX tokens_client ON tokens (client_id) WHERE grant_id IS NOT NULL;\n",
+
+    /* 007_config_password_mac: for a user of the configuration file with a plaintext password, a keyed
+     * digest binding that password to the stored hash (session/users.c), so that a start finding it
+     * unchanged keeps the hash instead of hashing (or verifying) the password again. NULL otherwise. */
+    "ALTER TABLE users ADD COLUMN config_pw_mac TEXT;\n",
 };
 
 const size_t sqlite_migrations_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

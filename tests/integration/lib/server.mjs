@@ -14,6 +14,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -104,10 +105,11 @@ function yamlQuote(s) {
 /** The config file: the test's YAML plus what the helper owns (issuer, listen, storage, key secret,
  *  workers) unless the test's YAML sets them itself. keys.secret goes into the test's `keys:` mapping
  *  when it has one. */
-function buildConfig(userYaml, { issuer, port, storage, secret }) {
+function buildConfig(userYaml, { issuer, port, storage, secret, tls }) {
   const lines = [];
   const has = (key) => new RegExp(`^${key}\\s*:`, 'm').test(userYaml);
   if (!has('issuer')) lines.push(`issuer: ${yamlQuote(issuer)}`);
+  if (tls && !has('tls')) lines.push('tls:', `  cert_file: ${yamlQuote(tls.certFile)}`, `  key_file: ${yamlQuote(tls.keyFile)}`);
   if (!has('listen')) lines.push(`listen: ${yamlQuote(`127.0.0.1:${port}`)}`);
   if (!has('storage')) lines.push(`storage: ${yamlQuote(storage)}`);
   if (!has('workers')) lines.push('workers: 2');
@@ -120,7 +122,21 @@ function buildConfig(userYaml, { issuer, port, storage, secret }) {
   return `${lines.join('\n')}\n${body}\n`;
 }
 
-async function waitHealthy(url, child, deadline, stderrFile) {
+/** GET over https trusting `ca` (PEM) only: resolves { status, headers, body }. */
+export function httpsGet(url, ca, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { ca, headers, timeout: 5000 }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+async function waitHealthy(url, child, deadline, stderrFile, ca) {
   let lastErr;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
@@ -130,10 +146,16 @@ async function waitHealthy(url, child, deadline, stderrFile) {
       );
     }
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      await res.arrayBuffer();
-      if (res.status === 200) return;
-      lastErr = new Error(`GET ${url} answered ${res.status}`);
+      let status;
+      if (ca) {
+        status = (await httpsGet(url, ca)).status;
+      } else {
+        const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+        await res.arrayBuffer();
+        status = res.status;
+      }
+      if (status === 200) return;
+      lastErr = new Error(`GET ${url} answered ${status}`);
     } catch (e) {
       lastErr = e;
     }
@@ -152,9 +174,11 @@ async function waitHealthy(url, child, deadline, stderrFile) {
  * options.database: a newDatabase() to share with other servers (its storage and key secret).
  * options.sqlite: SQLite in the server's directory (dir/ostiary.db) even on the PostgreSQL pass, for tests
  *   of the SQLite file itself.
+ * options.tls: { certFile, keyFile, ca } (lib/tls.mjs makePki): TLS on, an https issuer, the `tls:` section
+ *   of the config (unless the test's YAML has one), and the health check trusting `ca`.
  * Returns { issuer, port, dir, state, url(path), stop(), kill(), restart(), logs(), child }.
  */
-export async function startServer({ config = '', env = {}, issuerPath = '', state, database, sqlite = false } = {}) {
+export async function startServer({ config = '', env = {}, issuerPath = '', state, database, sqlite = false, tls } = {}) {
   try {
     fs.accessSync(OSTIARY_BIN, fs.constants.X_OK);
   } catch {
@@ -167,6 +191,7 @@ export async function startServer({ config = '', env = {}, issuerPath = '', stat
         dir: makeTempDir(),
         port: await freePort(),
         issuerPath,
+        tls,
         run: 1,
       };
   if (!state) {
@@ -174,9 +199,10 @@ export async function startServer({ config = '', env = {}, issuerPath = '', stat
     st.secret = db ? db.secret : randomBytes(30).toString('base64').slice(0, 40);
     st.storage = db ? db.storage : `sqlite:${path.join(st.dir, 'ostiary.db')}`;
   }
-  const issuer = `http://127.0.0.1:${st.port}${st.issuerPath}`;
+  const scheme = st.tls ? 'https' : 'http';
+  const issuer = `${scheme}://127.0.0.1:${st.port}${st.issuerPath}`;
   const configFile = path.join(st.dir, 'ostiary.yaml');
-  fs.writeFileSync(configFile, buildConfig(config, { issuer, port: st.port, storage: st.storage, secret: st.secret }));
+  fs.writeFileSync(configFile, buildConfig(config, { issuer, port: st.port, storage: st.storage, secret: st.secret, tls: st.tls }));
   const stdoutFile = path.join(st.dir, `server-${st.run}.stdout.log`);
   const stderrFile = path.join(st.dir, `server-${st.run}.stderr.log`);
   const out = fs.openSync(stdoutFile, 'w');
@@ -196,9 +222,9 @@ export async function startServer({ config = '', env = {}, issuerPath = '', stat
   child.on('exit', () => children.delete(child));
 
   const url = (p = '') => `${issuer}${p}`;
-  const root = `http://127.0.0.1:${st.port}`;
+  const root = `${scheme}://127.0.0.1:${st.port}`;
   try {
-    await waitHealthy(`${root}/healthz`, child, Date.now() + START_TIMEOUT_MS, stderrFile);
+    await waitHealthy(`${root}/healthz`, child, Date.now() + START_TIMEOUT_MS, stderrFile, st.tls?.ca);
   } catch (e) {
     child.kill('SIGKILL');
     await exited;
@@ -485,4 +511,22 @@ export async function startServers(n, options) {
     throw failed.reason;
   }
   return settled.map((r) => r.value);
+}
+
+/** One request on a node:http2 session: resolves { status, headers, body (string) }. */
+export function h2request(session, headers, body) {
+  return new Promise((resolve, reject) => {
+    const stream = session.request(headers);
+    let resHeaders;
+    const chunks = [];
+    stream.on('response', (h) => {
+      resHeaders = h;
+    });
+    stream.on('data', (c) => chunks.push(c));
+    stream.on('end', () =>
+      resolve({ status: resHeaders?.[':status'], headers: resHeaders, body: Buffer.concat(chunks).toString() }));
+    stream.on('error', reject);
+    if (body !== undefined) stream.end(body);
+    else stream.end();
+  });
 }

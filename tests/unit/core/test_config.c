@@ -2,6 +2,8 @@
  * defaults, messages with the line and column of the value, OSTIARY_* overrides (from a test envp, never
  * the real environment) and config_validate(). */
 #include "config_text.h"
+#include "core/arena.h"
+#include "core/str.h"
 #include "harness.h"
 
 #include <stdbool.h>
@@ -393,6 +395,73 @@ TEST(config_validate_admin_listen)
     ASSERT(contains(err.msg, "admin.listen: must differ from listen"));
 }
 
+TEST(config_validate_tls)
+{
+    struct errbuf err;
+    const char *https = "issuer: https://id.example.com\n";
+    char y[512];
+    snprintf(y, sizeof(y), "%stls:\n  cert_file: c.pem\n  key_file: k.pem\n", https);
+    struct config *cfg = load(y, &err);
+    ASSERT(cfg != NULL);
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    ASSERT_STREQ(cfg->tls.cert_file, "c.pem");
+    ASSERT_EQ(cfg->tls.hsts_max_age, 31536000);
+    config_free(cfg);
+    /* Both files or neither. */
+    snprintf(y, sizeof(y), "%stls:\n  cert_file: c.pem\n", https);
+    ASSERT(load_validate(y, &err) != 0);
+    ASSERT_STREQ(err.msg,
+                 "3:14: tls.cert_file: tls.cert_file and tls.key_file go together: set both or neither");
+    snprintf(y, sizeof(y), "%stls:\n  key_file: k.pem\n", https);
+    ASSERT(load_validate(y, &err) != 0);
+    ASSERT(contains(err.msg, "tls.key_file: tls.cert_file and tls.key_file go together"));
+    snprintf(y, sizeof(y), "%stls:\n  cert_file: ''\n  key_file: k.pem\n", https);
+    ASSERT(load_validate(y, &err) != 0);
+    ASSERT(contains(err.msg, "tls.cert_file: must not be empty"));
+    /* TLS serves an https issuer. */
+    ASSERT(load_validate("tls:\n  cert_file: c.pem\n  key_file: k.pem\n", &err) != 0);
+    ASSERT(contains(err.msg, "issuer: must be an https URL when TLS is on"));
+    /* With TLS the admin listener may face the network. */
+    snprintf(y, sizeof(y), "%stls:\n  cert_file: c.pem\n  key_file: k.pem\nadmin:\n  listen: ':4001'\n",
+             https);
+    ASSERT_EQ(load_validate(y, &err), 0);
+    snprintf(y, sizeof(y), "%stls:\n  hsts_max_age: 63244801\n", https);
+    ASSERT(load_validate(y, &err) != 0);
+    ASSERT(contains(err.msg, "tls.hsts_max_age: must be between 0 and 63244800"));
+}
+
+TEST(config_keep_restart_settings)
+{
+    struct errbuf err;
+    struct config *run =
+        load("listen: 127.0.0.1:4000\nkeys:\n  algorithms: [RS256]\ntokens:\n  code_ttl: 30\n", &err);
+    struct config *next = load("listen: 127.0.0.1:5000\nkeys:\n  algorithms: [RS256, ES256]\n  secret: "
+                               "'abcdefghijabcdefghijabcdefghij0123'\ntokens:\n  code_ttl: 45\n",
+                               &err);
+    ASSERT(run != NULL && next != NULL);
+    ASSERT_EQ(config_validate(run, &err), 0);
+    ASSERT_EQ(config_validate(next, &err), 0);
+    struct arena *a = arena_new(1024);
+    struct strbuf sb;
+    strbuf_init(&sb, a, 1024);
+    /* Read at start only: listen, keys.algorithms, keys.secret; reloaded: tokens.code_ttl. */
+    ASSERT_EQ(config_keep_restart_settings(next, run, &sb), 3);
+    ASSERT_STREQ(strbuf_str(&sb), "listen keys.algorithms keys.secret");
+    ASSERT_EQ(config_validate(next, &err), 0);
+    ASSERT_STREQ(next->listen, "127.0.0.1:4000");
+    ASSERT_EQ(next->listen_port, 4000);
+    ASSERT_EQ(next->keys.n_algorithms, 1);
+    ASSERT_STREQ(next->keys.algorithms[0], "RS256");
+    ASSERT(next->keys.secret == NULL);
+    ASSERT_EQ(next->tokens.code_ttl, 45);
+    /* Nothing differs any more. */
+    strbuf_init(&sb, a, 1024);
+    ASSERT_EQ(config_keep_restart_settings(next, run, &sb), 0);
+    arena_free(a);
+    config_free(run);
+    config_free(next);
+}
+
 TEST(config_validate_misc_keys)
 {
     struct errbuf err;
@@ -441,6 +510,24 @@ TEST(config_validate_secret)
     ASSERT(load_validate("keys: { secret: 0123456789abcdef0123456789abcdef, secret_file: /run/k }\n", &err) !=
            0);
     ASSERT(contains(err.msg, "mutually exclusive"));
+}
+
+
+TEST(config_validate_key_rotation)
+{
+    struct errbuf err;
+    /* Off by default: publish_ahead alone is not checked. */
+    ASSERT_EQ(load_validate("keys: { publish_ahead: 0 }\n", &err), 0);
+    ASSERT_EQ(load_validate("keys: { rotation_period: 7776000 }\n", &err), 0);
+    ASSERT_EQ(load_validate("keys: { rotation_period: 10, publish_ahead: 5, reload_interval: 5 }\n", &err),
+              0);
+    ASSERT(load_validate("keys: { rotation_period: 7776000, publish_ahead: 30 }\n", &err) != 0);
+    ASSERT(contains(err.msg, "1:50: keys.publish_ahead: must be at least keys.reload_interval (60)"));
+    ASSERT(load_validate("keys: { rotation_period: 3600 }\n", &err) != 0);
+    ASSERT(contains(err.msg,
+                    "keys.rotation_period: must be longer than keys.publish_ahead (86400), got 3600"));
+    ASSERT(load_validate("keys: { rotation_period: 3600, publish_ahead: 3600 }\n", &err) != 0);
+    ASSERT(contains(err.msg, "keys.rotation_period: must be longer than keys.publish_ahead (3600)"));
 }
 
 
@@ -798,7 +885,9 @@ TESTS(T(config_yaml_refusals_with_positions), T(config_positions_follow_the_valu
       T(config_defaults), T(config_load_file_prefixes_errors_with_path), T(config_unknown_key_names_the_key),
       T(config_wrong_type), T(config_yaml_errors), T(config_long_secret_is_not_echoed), T(config_file_size_cap),
       T(config_env_overrides), T(config_env_bad_value), T(config_env_unknown_variable),
-      T(config_validate_http_issuer), T(config_validate_issuer_path), T(config_validate_listen), T(config_validate_admin_listen),
+      T(config_validate_http_issuer), T(config_validate_issuer_path), T(config_validate_listen),
+      T(config_validate_admin_listen), T(config_validate_tls), T(config_keep_restart_settings),
       T(config_validate_misc_keys), T(config_validate_bad_alg), T(config_validate_secret),
+      T(config_validate_key_rotation),
       T(config_validate_resource_format), T(config_set_str_replaces), T(config_interactive_sections_load),
       T(config_env_interactive_keys), T(config_users_load), T(config_users_too_many), T(config_trusted_proxies))

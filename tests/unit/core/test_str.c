@@ -1,5 +1,5 @@
-/* test_str.c: proves the encoders of src/core/str.c: base64url (RFC 4648 §5) and base64 round trips and
- * rejection of bad input, UTF-8 validation (RFC 3629: no overlong forms, no surrogates, nothing past
+/* test_str.c: proves the encoders of src/core/str.c: base64url (RFC 4648 §5) and base64 round trips,
+ * encoding into a caller's buffer, the alphabet check and rejection of bad input, UTF-8 validation (RFC 3629: no overlong forms, no surrogates, nothing past
  * U+10FFFF), constant-time equality, checked decimal conversion, and the capped strbuf. */
 #include <stdint.h>
 #include <string.h>
@@ -42,6 +42,55 @@ TEST(b64url_round_trip_all_lengths)
         ASSERT_EQ(dn, n);
         ASSERT(n == 0 || memcmp(d, in, n) == 0);
     }
+}
+
+/* b64url_put writes exactly b64url_len(n) characters into the caller's buffer, touches nothing after them
+ * and adds no NUL; b64url_encode is the same text. */
+TEST(b64url_put_into_buffer)
+{
+    unsigned char in[40];
+    for (size_t i = 0; i < sizeof(in); i++)
+        in[i] = (unsigned char)(i * 91 + 3);
+    for (size_t n = 0; n <= sizeof(in); n++) {
+        char buf[64];
+        memset(buf, '#', sizeof(buf));
+        size_t k = b64url_put(buf, in, n);
+        ASSERT_EQ(k, b64url_len(n));
+        ASSERT_EQ(k, (n * 4 + 2) / 3);
+        ASSERT(buf[k] == '#');
+        ASSERT(memcmp(buf, b64url_encode(a, in, n), k) == 0);
+    }
+    ASSERT_EQ(b64url_len(32), 43); /* a SHA-256 digest: the PKCE S256 challenge length */
+}
+
+TEST(b64url_span_alphabet)
+{
+    ASSERT_EQ(b64url_span("", 0), 0);
+    ASSERT_EQ(b64url_span("AZaz09-_", 8), 8);
+    ASSERT_EQ(b64url_span("ab.cd", 5), 2);
+    ASSERT_EQ(b64url_span("ab+", 3), 2);  /* standard alphabet */
+    ASSERT_EQ(b64url_span("ab/", 3), 2);
+    ASSERT_EQ(b64url_span("ab=", 3), 2);  /* padding */
+    ASSERT_EQ(b64url_span("a\0b", 3), 1);
+    ASSERT_EQ(b64url_span("\xc3\xa9", 2), 0);
+    ASSERT_EQ(b64url_span("abc", 2), 2); /* never past n */
+}
+
+TEST(hex_digit_values)
+{
+    const char *digits = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        ASSERT_EQ(hex_val(digits[i]), i);
+        ASSERT_EQ(hex_val((char)(digits[i] >= 'a' ? digits[i] - 32 : digits[i])), i); /* upper case */
+    }
+    ASSERT_EQ(hex_val('g'), -1);
+    ASSERT_EQ(hex_val('G'), -1);
+    ASSERT_EQ(hex_val('/'), -1);
+    ASSERT_EQ(hex_val(':'), -1);
+    ASSERT_EQ(hex_val('@'), -1);
+    ASSERT_EQ(hex_val('`'), -1);
+    ASSERT_EQ(hex_val('\0'), -1);
+    ASSERT_EQ(hex_val((char)0xc3), -1);
 }
 
 TEST(b64url_known_vectors)
@@ -319,8 +368,9 @@ TEST(str_list_next_items)
     ASSERT(!str_list_next(&c, " ", &it));
 }
 
-TESTS(T(b64url_round_trip_all_lengths), T(b64url_known_vectors), T(b64url_rejects_bad_chars), T(b64url_padding),
-      T(b64_standard), T(hex), T(utf8_ascii_and_valid), T(utf8_overlong), T(utf8_surrogates), T(utf8_beyond_max),
-      T(utf8_truncated_and_stray), T(ct_eq_cases), T(str_to_i64_valid), T(str_to_i64_max), T(str_to_i64_overflow),
-      T(str_to_i64_junk), T(str_views), T(strbuf_cap), T(strbuf_str_refuses_truncated), T(urlenc_and_html),
-      T(str_list_next_items))
+TESTS(T(b64url_round_trip_all_lengths), T(b64url_put_into_buffer), T(b64url_span_alphabet),
+      T(hex_digit_values), T(b64url_known_vectors), T(b64url_rejects_bad_chars), T(b64url_padding), T(b64_standard), T(hex),
+      T(utf8_ascii_and_valid), T(utf8_overlong), T(utf8_surrogates), T(utf8_beyond_max),
+      T(utf8_truncated_and_stray), T(ct_eq_cases), T(str_to_i64_valid), T(str_to_i64_max),
+      T(str_to_i64_overflow), T(str_to_i64_junk), T(str_views), T(strbuf_cap),
+      T(strbuf_str_refuses_truncated), T(urlenc_and_html), T(str_list_next_items))

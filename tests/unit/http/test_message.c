@@ -1,6 +1,5 @@
 /* test_message.c: proves src/http/message.c: the HTTP/1 body-framing rules (RFC 9112 §6.1, §6.3, §5.2),
- * the reduction of a request target to origin-form (§3.2), and the deliverability check of a response;
- * and the response setters of http.h refusing a value a capped buffer could not hold. */
+ * the reduction of a request target to origin-form (§3.2), and the deliverability check of a response. */
 #include <string.h>
 
 #include "core/arena.h"
@@ -131,33 +130,6 @@ TEST(response_problems)
     ASSERT(http_res_problem(&nul) != NULL);
 }
 
-/* A NULL value (strbuf_str of an overflowed buffer) is never sent: the response is marked unsendable (the
- * server then sends a 500), and nothing of the value is kept. */
-TEST(unsendable_values)
-{
-    struct arena *a = arena_new(1024);
-    struct http_req req;
-    memset(&req, 0, sizeof(req));
-    req.arena = a;
-    http_res_header(&req, "Cache-Control", "no-store");
-    ASSERT(!req.res.unsendable);
-    struct strbuf sb;
-    strbuf_init(&sb, a, 8);
-    strbuf_adds(&sb, "https://rp.example/cb?state=");
-    http_res_header(&req, "Location", strbuf_str(&sb));
-    ASSERT(req.res.unsendable);
-    ASSERT_EQ(req.res.n_headers, 1);
-    memset(&req.res, 0, sizeof(req.res));
-    http_res_body(&req, 200, "text/html; charset=utf-8", strbuf_str(&sb), sb.len);
-    ASSERT(req.res.unsendable);
-    ASSERT(req.res.body.p == NULL);
-    memset(&req.res, 0, sizeof(req.res));
-    http_res_body(&req, 204, NULL, "", 0);
-    ASSERT(!req.res.unsendable);
-    arena_free(a);
-}
-
 TESTS(T(framing_plain_requests_pass), T(framing_repeated_content_length),
       T(framing_content_length_and_transfer_encoding), T(framing_transfer_encoding_rules),
-      T(framing_obsolete_folding), T(target_origin_form), T(target_refused_forms), T(response_problems),
-      T(unsendable_values))
+      T(framing_obsolete_folding), T(target_origin_form), T(target_refused_forms), T(response_problems))

@@ -13,7 +13,7 @@
 #include "core/arena.h"
 #include "core/rand.h"
 #include "core/str.h"
-#include "jose/jose.h"
+#include "jose/jose_internal.h" /* jose_jwk_thumbprint, checked against an independent computation */
 #include "store/store.h"
 
 #include "harness.h"

@@ -93,6 +93,15 @@ TEST(config_users_secrets_not_echoed)
     ASSERT(load_validate("users:\n  - { username: a, password_hash: '$argon2i$v=19$m=4096,t=3,p=1$SECRETHASH' }\n",
                          &err) != 0);
     ASSERT(!contains(err.msg, "SECRETHASH"));
+    /* The argon2id prefix alone is not enough: libsodium must read it, or the start would refuse the file
+     * after `ostiary config check` had said it was fine. */
+    ASSERT(load_validate("users:\n  - { username: a, password_hash: "
+                         "'$argon2id$v=19$m=65536,t=2,p=1$SECRETHASH' }\n",
+                         &err) != 0);
+    ASSERT(contains(err.msg, "users[0].password_hash: must be an argon2id encoded hash"));
+    ASSERT(load_validate("users:\n  - { username: a, password_hash: '$argon2id$v=19$m=65536,t=2,p=1$"
+                         "c29tZXNhbHRzb21lc2FsdA$ZGlnZXN0ZGlnZXN0ZGlnZXN0ZGlnZXN0ZGlnZXN0' }\n",
+                         &err) == 0);
     /* A password that is too long is reported by length, never echoed. */
     char yaml[6000];
     int n = snprintf(yaml, sizeof(yaml), "users:\n  - username: a\n    password: ");

@@ -19,6 +19,11 @@
 
 /* ---- fixture: a migrated SQLite store in a temporary directory ---- */
 
+/* The key of the digests of configured passwords (users_config_key), as a server derives it. */
+static uint8_t test_users_key[USERS_CONFIG_KEY_LEN];
+#define TEST_USERS_KEY                                                                                       \
+    (users_config_key("a key secret of at least 32 characters", test_users_key), test_users_key)
+
 struct fx {
     char dir[64];
     char path[128];
@@ -353,7 +358,7 @@ USERS_TEST(users_apply_config_creates_and_is_idempotent)
     clock_set_fixed(1000);
     struct config *cfg = config_with_bob_hash(f);
     ASSERT(cfg != NULL);
-    int rc = users_apply_config(f->c, cfg, &f->err);
+    int rc = users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err);
     if (rc != 0)
         fprintf(stderr, "  %s\n", f->err.msg);
     ASSERT_EQ(rc, 0);
@@ -382,7 +387,7 @@ USERS_TEST(users_apply_config_creates_and_is_idempotent)
 
     /* A restart with the same file rewrites nothing: same hash, same updated_at. */
     clock_set_fixed(2000);
-    OK(users_apply_config(f->c, cfg, &f->err));
+    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err));
     OK(store_user_get(f->c, f->a, alice_id, &u, &f->err));
     ASSERT_STREQ(u.password_hash, alice_hash);
     ASSERT_EQ(u.updated_at, 1000);
@@ -390,7 +395,7 @@ USERS_TEST(users_apply_config_creates_and_is_idempotent)
     /* A changed claim is written, keeping created_at. */
     config_set_str(&cfg->users[0].name, "Alice L.");
     clock_set_fixed(3000);
-    OK(users_apply_config(f->c, cfg, &f->err));
+    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err));
     OK(store_user_get(f->c, f->a, alice_id, &u, &f->err));
     ASSERT(contains(u.claims, "\"name\":\"Alice L.\""));
     ASSERT_EQ(u.created_at, 1000);
@@ -399,9 +404,67 @@ USERS_TEST(users_apply_config_creates_and_is_idempotent)
 
     /* A changed password is hashed again. */
     config_set_str(&cfg->users[0].password, "looking-glass");
-    OK(users_apply_config(f->c, cfg, &f->err));
+    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err));
     ASSERT_EQ(user_authenticate(f->c, f->a, "alice", "wonderland", 10, &who, &f->err), ERR_NOTFOUND);
     OK(user_authenticate(f->c, f->a, "alice", "looking-glass", 13, &who, &f->err));
+    config_free(cfg);
+}
+
+/* Restarts hash nothing: the digest stored with a configured user's hash says it was made from the file's
+ * password. Without a digest (an older store) the password is verified once and the digest recorded; a
+ * hash changed by other means, or a digest made with another key, never passes for the file's password. */
+USERS_TEST(users_apply_config_keeps_hashes_by_digest)
+{
+    clock_set_fixed(1000);
+    struct config *cfg = config_with_bob_hash(f);
+    ASSERT(cfg != NULL);
+    unsigned long long n0 = users_argon2_ops();
+    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err));
+    ASSERT_EQ(users_argon2_ops() - n0, 1); /* alice's password hashed; bob has a password_hash */
+    const char *alice_id = expected_id(f->a, "alice");
+    struct store_user u;
+    OK(store_user_get(f->c, f->a, alice_id, &u, &f->err));
+    ASSERT(u.config_pw_mac != NULL && strlen(u.config_pw_mac) == 43);
+    ASSERT(!contains(u.config_pw_mac, "wonderland"));
+    const char *hash = u.password_hash, *mac = u.config_pw_mac;
+    OK(store_user_get(f->c, f->a, "bob-sub-1", &u, &f->err));
+    ASSERT(u.config_pw_mac == NULL);
+
+    /* The same file again: no argon2id at all, no write. */
+    n0 = users_argon2_ops();
+    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err));
+    ASSERT_EQ(users_argon2_ops() - n0, 0);
+
+    /* A row without a digest: one verification, the hash kept, the digest recorded. */
+    OK(store_user_get(f->c, f->a, alice_id, &u, &f->err));
+    u.config_pw_mac = NULL;
+    OK(store_user_put(f->c, &u, &f->err));
+    n0 = users_argon2_ops();
+    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err));
+    ASSERT_EQ(users_argon2_ops() - n0, 1);
+    OK(store_user_get(f->c, f->a, alice_id, &u, &f->err));
+    ASSERT_STREQ(u.password_hash, hash);
+    ASSERT_STREQ(u.config_pw_mac, mac);
+
+    /* The hash changed by other means (ostiary user passwd), the digest left as it was: the file's
+     * password is hashed again (one verification that fails, one hash). */
+    char *other = user_password_hash("changed-by-cli", 14);
+    ASSERT(other != NULL);
+    u.password_hash = arena_strdup(f->a, other);
+    free(other);
+    OK(store_user_put(f->c, &u, &f->err));
+    n0 = users_argon2_ops();
+    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err));
+    ASSERT_EQ(users_argon2_ops() - n0, 2);
+    struct store_user who;
+    OK(user_authenticate(f->c, f->a, "alice", "wonderland", 10, &who, &f->err));
+
+    /* Another key secret: its digests do not match, the password is verified again (and still fits). */
+    uint8_t other_key[USERS_CONFIG_KEY_LEN];
+    users_config_key("another key secret of 32 characters or more", other_key);
+    n0 = users_argon2_ops();
+    OK(users_apply_config(f->c, cfg, other_key, NULL, &f->err));
+    ASSERT_EQ(users_argon2_ops() - n0, 1);
     config_free(cfg);
 }
 
@@ -410,7 +473,7 @@ USERS_TEST(users_apply_config_disable_and_remove)
     clock_set_fixed(1000);
     struct config *cfg = config_with_bob_hash(f);
     ASSERT(cfg != NULL);
-    OK(users_apply_config(f->c, cfg, &f->err));
+    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err));
     const char *alice_id = expected_id(f->a, "alice");
     struct store_token s1 = {
         .kind = STORE_TOKEN_SESSION, .client_id = "", .sub = alice_id, .scope = "", .iat = 1000, .exp = 9000};
@@ -445,7 +508,7 @@ USERS_TEST(users_apply_config_disable_and_remove)
     /* alice disabled: logged out everywhere. */
     cfg->users[0].disabled = true;
     clock_set_fixed(1500);
-    OK(users_apply_config(f->c, cfg, &f->err));
+    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err));
     struct store_token got;
     OK(store_token_get(f->c, f->a, s1.hash, &got, &f->err));
     ASSERT_EQ(got.revoked_at, 1500);
@@ -463,7 +526,7 @@ USERS_TEST(users_apply_config_disable_and_remove)
     cfg = load_config("users:\n  - { username: alice, password: wonderland }\n", &f->err);
     ASSERT(cfg != NULL);
     clock_set_fixed(1600);
-    OK(users_apply_config(f->c, cfg, &f->err));
+    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err));
     ASSERT_EQ(store_user_get(f->c, f->a, "bob-sub-1", &u, &f->err), ERR_NOTFOUND);
     ASSERT_EQ(store_consent_get(f->c, f->a, "bob-sub-1", "app", &cs, &f->err), ERR_NOTFOUND);
     OK(store_token_get(f->c, f->a, b1.hash, &got, &f->err));
@@ -476,7 +539,7 @@ USERS_TEST(users_apply_config_disable_and_remove)
     /* An empty users list removes every user the file declared, and only those. */
     cfg = load_config("", &f->err);
     ASSERT(cfg != NULL);
-    OK(users_apply_config(f->c, cfg, &f->err));
+    OK(users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err));
     ASSERT_EQ(store_user_get(f->c, f->a, alice_id, &u, &f->err), ERR_NOTFOUND);
     OK(store_user_get(f->c, f->a, "cli-user", &u, &f->err));
     config_free(cfg);
@@ -490,7 +553,7 @@ USERS_TEST(users_apply_config_errors_leave_nothing)
                                      "  - { username: alice, password: wonderland }\n",
                                      &f->err);
     ASSERT(cfg != NULL);
-    ASSERT_EQ(users_apply_config(f->c, cfg, &f->err), ERR_INVALID);
+    ASSERT_EQ(users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err), ERR_INVALID);
     ASSERT(contains(f->err.msg, "users[1].username: 'alice' already belongs to another user"));
     ASSERT(!contains(f->err.msg, "wonderland"));
     struct store_user u;
@@ -504,14 +567,14 @@ USERS_TEST(users_apply_config_errors_leave_nothing)
              expected_id(f->a, "dave"));
     cfg = load_config(yaml, &f->err);
     ASSERT(cfg != NULL);
-    ASSERT_EQ(users_apply_config(f->c, cfg, &f->err), ERR_INVALID);
+    ASSERT_EQ(users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err), ERR_INVALID);
     ASSERT(contains(f->err.msg, "users[1].id: "));
     config_free(cfg);
 
     /* A hash with the right prefix that libsodium cannot read. */
     cfg = load_config("users:\n  - { username: frank, password_hash: '$argon2id$v=19$broken' }\n", &f->err);
     ASSERT(cfg != NULL);
-    ASSERT_EQ(users_apply_config(f->c, cfg, &f->err), ERR_INVALID);
+    ASSERT_EQ(users_apply_config(f->c, cfg, TEST_USERS_KEY, NULL, &f->err), ERR_INVALID);
     ASSERT_STREQ(f->err.msg, "users[0].password_hash: not a valid argon2id encoded hash");
     config_free(cfg);
     ASSERT_EQ(store_user_get_by_name(f->c, f->a, "frank", &u, &f->err), ERR_NOTFOUND);
@@ -845,7 +908,8 @@ TEST(limiter_threads)
 TESTS(T(users_hash_and_verify), T(users_verify_rejects_unusable_hashes),
       T(users_verify_without_hash_takes_as_long), T(users_authenticate), T(users_claims_openid_only),
       T(users_claims_per_scope), T(users_claims_edge_cases), T(users_claims_supported),
-      T(users_apply_config_creates_and_is_idempotent), T(users_apply_config_disable_and_remove),
+      T(users_apply_config_creates_and_is_idempotent), T(users_apply_config_keeps_hashes_by_digest),
+      T(users_apply_config_disable_and_remove),
       T(users_apply_config_errors_leave_nothing), T(limiter_delays_after_max_failures),
       T(limiter_delay_is_capped_and_temporary), T(limiter_success_clears_the_pair), T(limiter_per_address),
       T(limiter_per_account), T(limiter_per_account_capped_and_temporary),

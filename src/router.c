@@ -1,14 +1,19 @@
-/* router.c: maps a request path under the issuer to its endpoint, once per request, by the routes table:
- * exact paths, the methods each endpoint serves (405 with Allow for the others, RFC 9110 §15.5.6), CORS for
- * the endpoints browser clients call, and which requests run on the login pool. Unknown paths get a JSON
- * 404. Once the store is lost (app_store_ok), the endpoints that need it answer 503 and only what is
- * served from memory still works. */
+/* router.c: the one entry point the HTTP server calls (app.h), above both things it serves: the admin
+ * listener's requests go to the admin API (admin/), the others to the OAuth endpoints (oauth/). It maps a
+ * request path under the issuer to its endpoint, once per request, by the routes table: exact paths, the
+ * methods each endpoint serves (405 with Allow for the others, RFC 9110 §15.5.6), CORS for the endpoints
+ * browser clients call, and which requests run on the login pool. Unknown paths get a JSON 404. Once the
+ * store is lost (app_store_ok), the endpoints that need it answer 503 and only what is served from memory
+ * still works. */
+#include <pthread.h>
 #include <string.h>
 
 #include "admin/admin.h"
 #include "app.h"
 #include "core/arena.h"
+#include "core/metrics.h"
 #include "oauth/authorize.h"
+#include "oauth/client.h"
 #include "oauth/device.h"
 #include "oauth/endpoints.h"
 #include "oauth/frontchannel.h"
@@ -90,6 +95,27 @@ static const struct app_route not_found = {.suffix = "", .fn = send_not_found, .
  * (admin/admin.h). The main listener never serves it. */
 static const struct app_route admin_api = {.suffix = "", .fn = admin_handle, .kind = ROUTE_MEMORY};
 
+#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* The metrics label of each row of routes[] (its suffix), registered once; not_found is 0, "unmatched". */
+static unsigned route_ids[N_ROUTES];
+static pthread_once_t route_ids_once = PTHREAD_ONCE_INIT;
+
+static void route_ids_register(void)
+{
+    for (size_t i = 0; i < N_ROUTES; i++)
+        route_ids[i] = metrics_route_register(routes[i].suffix);
+}
+
+/* Tags req with the metrics label of its route (core/metrics.h: requests by route). */
+static void route_tag(struct http_req *req, const struct app_route *r)
+{
+    if (r < routes || r >= routes + N_ROUTES)
+        return;
+    pthread_once(&route_ids_once, route_ids_register);
+    req->route_id = route_ids[r - routes];
+}
+
 static const struct app_route *route_match(const struct http_req *req)
 {
     if (req->listener == HTTP_LISTENER_ADMIN)
@@ -168,10 +194,23 @@ static void refuse_store_lost(struct http_req *req, enum route_kind kind)
         oauth_error_send_json(req, e);
 }
 
+void app_enter(struct worker *w)
+{
+    struct app *cur = atomic_load_explicit(&w->state->current, memory_order_acquire);
+    if (cur == w->app)
+        return;
+    w->app = cur;
+    /* Rows cached under the previous configuration (a client the reload changed) are read again. */
+    client_cache_free(w->clients);
+    w->clients = NULL;
+}
+
 void app_handle(struct http_req *req)
 {
+    app_enter(req->worker);
     const struct app_route *r = req->route != NULL ? req->route : route_match(req);
     req->route = r;
+    route_tag(req, r);
     if (r == &not_found || r == &admin_api) {
         r->fn(req);
         return;
@@ -187,7 +226,7 @@ void app_handle(struct http_req *req)
         method_not_allowed(req, r);
         return;
     }
-    if (r->kind != ROUTE_MEMORY && atomic_load(&req->worker->app->store_lost)) {
+    if (r->kind != ROUTE_MEMORY && atomic_load(&req->worker->app->state->store_lost)) {
         refuse_store_lost(req, r->kind);
         return;
     }
@@ -196,12 +235,20 @@ void app_handle(struct http_req *req)
 
 bool app_offload(struct http_req *req)
 {
+    app_enter(req->worker);
     req->route = route_match(req);
+    /* The admin API's password and key routes: its own table says which (admin.h). */
+    if (req->route == &admin_api)
+        return admin_offload(req);
     return (req->route->pool & method_bit(req->method)) != 0;
 }
 
 void app_busy(struct http_req *req, unsigned retry_after_s)
 {
+    app_enter(req->worker);
     /* Only requests of a route with a pool are offloaded, and each such route says how to refuse. */
-    req->route->busy(req, retry_after_s);
+    if (req->route == &admin_api)
+        admin_busy(req, retry_after_s);
+    else
+        req->route->busy(req, retry_after_s);
 }
