@@ -21,8 +21,9 @@
 #   DURATION=10        seconds per wrk run
 #   CONNS="8 64"       connection counts, each scenario runs once per value
 #   SCENARIOS="discovery jwks cc_rs256 cc_es256 cc_eddsa cc_opaque introspect introspect_jwt device_poll
-#              flow_login flow_consent flow_sso refresh"   (also: flow_consent_eddsa flow_sso_eddsa
-#              refresh_eddsa, the same flows with client bench-rp-eddsa, whose ID tokens are EdDSA-signed)
+#              flow_login flow_consent flow_sso flow_hybrid refresh"   (also: flow_consent_eddsa
+#              flow_sso_eddsa flow_hybrid_eddsa refresh_eddsa, the same flows with client bench-rp-eddsa,
+#              whose ID tokens are EdDSA-signed)
 #   DEVICE_CODES=2000  device codes device_poll polls in turn (created with /device/auth before it runs)
 #   FLOW_VUS="32"      virtual users of the flow scenarios (each its own connection and cookie jar);
 #                      each flow scenario runs once per value (CONNS does not apply to them)
@@ -37,16 +38,16 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
-PORT=4310
+PORT="${PORT:-4310}"
+FLOOR_PORT="${FLOOR_PORT:-4311}"
 HOST=127.0.0.1
 BASE="http://$HOST:$PORT"
 BIN="${OSTIARY_BIN:-$ROOT/build/release/ostiary}"
 DURATION="${DURATION:-10}"
 CONNS="${CONNS:-8 64}"
 THREADS=2
-SCENARIOS="${SCENARIOS:-discovery jwks cc_rs256 cc_es256 cc_eddsa cc_opaque introspect introspect_jwt device_poll flow_login flow_consent flow_sso refresh}"
+SCENARIOS="${SCENARIOS:-discovery jwks cc_rs256 cc_es256 cc_eddsa cc_opaque introspect introspect_jwt device_poll flow_login flow_consent flow_sso flow_hybrid refresh}"
 DEVICE_CODES="${DEVICE_CODES:-2000}"
-FLOOR_PORT=4311
 FLOW_VUS="${FLOW_VUS:-32}"
 LOGIN_VUS="${LOGIN_VUS:-4}"
 WORKERS="${WORKERS:-}"
@@ -72,7 +73,8 @@ vus_of() { if [ "$1" = flow_login ]; then echo "$LOGIN_VUS"; else echo "$FLOW_VU
 for sc in $SCENARIOS; do
   case "$sc" in
     discovery | jwks | cc_rs256 | cc_es256 | cc_eddsa | cc_opaque | introspect | introspect_jwt | device_poll) ;;
-    flow_login | flow_consent | flow_sso | refresh | flow_consent_eddsa | flow_sso_eddsa | refresh_eddsa) ;;
+    flow_login | flow_consent | flow_sso | flow_hybrid | refresh) ;;
+    flow_consent_eddsa | flow_sso_eddsa | flow_hybrid_eddsa | refresh_eddsa) ;;
     *) die "unknown scenario '$sc'" ;;
   esac
 done
@@ -481,7 +483,7 @@ if [ "${#FLOW_ROWS[@]}" -gt 0 ]; then
   echo "failures = flows where any step deviated; cores = CPU seconds / DURATION over the measured window"
   echo "(other = every other process of the machine, from /proc/stat: jobs sharing the cores); flows per server"
   echo "CPU-s = flows/s / server cores, the server's efficiency, less sensitive to other jobs than flows/s."
-  echo "Requests per flow: flow_login 7, flow_consent 4, flow_sso 2, refresh 1 (bench/flowbench.c)."
+  echo "Requests per flow: flow_login 7, flow_consent 4, flow_sso 2, flow_hybrid 2, refresh 1 (bench/flowbench.c)."
   best_flow() { # scenario -> best flows/s over FLOW_VUS, or empty
     local b="" v
     for c in $(vus_of "$1"); do
@@ -497,9 +499,16 @@ if [ "${#FLOW_ROWS[@]}" -gt 0 ]; then
     [ -n "$b" ] || continue
     echo "target $sc >= $tgt/s: best $(awk -v a="$b" -v t="$tgt" 'BEGIN{printf "%.0f/s = %.0f%%: %s", a, 100 * a / t, (a >= t ? "met" : "NOT met")}')"
   done
+  # The hybrid flow beside the code flow it extends, measured in the same run: the ratio is what to compare.
+  for pair in flow_hybrid:flow_sso flow_hybrid_eddsa:flow_sso_eddsa; do
+    h="$(best_flow "${pair%%:*}")"; s="$(best_flow "${pair#*:}")"
+    [ -n "$h" ] && [ -n "$s" ] || continue
+    echo "${pair%%:*} beside ${pair#*:} (this run): $(awk -v h="$h" -v s="$s" 'BEGIN{printf "%.0f vs %.0f flows/s = %.2f", h, s, h / s}')"
+  done
   if [ -n "$RSA_SIGN" ]; then
-    echo "bound: flow_sso, flow_consent and refresh sign one RS256 ID token each (RSA-2048: ${RSA_SIGN} sign/s above);" \
-      "the *_eddsa variants one Ed25519 signature"
+    echo "bound: flow_sso, flow_consent and refresh sign one RS256 ID token each (RSA-2048: ${RSA_SIGN} sign/s above)," \
+      "flow_hybrid two (the authorization response's and the token response's); the *_eddsa variants as many" \
+      "Ed25519 signatures"
   fi
   if [ -n "$ARGON2_MS" ]; then
     echo "bound: flow_login verifies one argon2id hash per flow: ${ARGON2_MS} ms on one thread here," \

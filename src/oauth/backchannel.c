@@ -42,8 +42,8 @@ struct oauth_error token_param_parse(const struct form *f, struct str *token)
     return OAUTH_OK;
 }
 
-struct oauth_error scope_resource_parse(struct arena *a, const struct form *f, struct scope_set *scope,
-                                        struct str *resource)
+struct oauth_error scope_resource_parse(struct arena *a, const struct app *app, const struct form *f,
+                                        struct scope_set *scope, struct str *resource)
 {
     struct str text;
     scope->v = NULL;
@@ -58,6 +58,13 @@ struct oauth_error scope_resource_parse(struct arena *a, const struct form *f, s
     int ra = form_get(f, "audience", &audience);
     if (rr < 0 || ra < 0)
         return OAUTH_ERROR(INVALID_TARGET, "only one resource (or audience) per request is supported");
+    if (ra == 0) {
+        /* audience= names an API by its identifier or by its audience name: the identifier from here on. */
+        const struct resource *r = app_resource_by_audience(app, str_dup(a, audience));
+        if (r == NULL)
+            return OAUTH_ERROR(INVALID_TARGET, "unknown audience: no API has that identifier or audience name");
+        audience = str_c(r->identifier);
+    }
     if (rr == 0 && ra == 0 && !str_eq(res, audience))
         return OAUTH_ERROR(INVALID_REQUEST, "resource and audience name different APIs");
     *resource = rr == 0 ? res : audience;

@@ -40,7 +40,7 @@ static struct oauth_error device_auth_validate(struct http_req *req, const struc
     struct arena *a = req->arena;
     struct scope_set want;
     struct str resource;
-    struct oauth_error e = scope_resource_parse(a, f, &want, &resource);
+    struct oauth_error e = scope_resource_parse(a, req->worker->app, f, &want, &resource);
     if (oauth_failed(e))
         return e;
     if (!(c->grant_types & GRANT_DEVICE_CODE))

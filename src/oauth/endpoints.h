@@ -43,11 +43,13 @@ struct oauth_error backchannel_form(struct http_req *req, struct form *form);
 struct oauth_error token_param_parse(const struct form *f, struct str *token);
 struct scope_set;
 struct arena;
+struct app;
 /* `scope` (RFC 6749 §3.3: not repeated, well formed; absent or empty gives the empty set) and `resource` or
- * its alias `audience` (RFC 8707 §2: one, an absolute URI without a fragment; both must then be equal;
- * STR_NULL when absent), for the token and device authorization endpoints. */
-struct oauth_error scope_resource_parse(struct arena *a, const struct form *f, struct scope_set *scope,
-                                        struct str *resource);
+ * its alias `audience` (RFC 8707 §2: one, an absolute URI without a fragment; audience= may also name an API
+ * by its audience name, which becomes its identifier; both must then name the same API; STR_NULL when
+ * absent), for the token and device authorization endpoints. */
+struct oauth_error scope_resource_parse(struct arena *a, const struct app *app, const struct form *f,
+                                        struct scope_set *scope, struct str *resource);
 
 /* CORS for the endpoints browser-based public clients call directly (the routes marked cors: token,
  * revocation, userinfo; cors.c). None of them reads cookies, so any origin may call them ("*", never with

@@ -10,6 +10,7 @@
 #include "app.h"
 #include "core/arena.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/rand.h"
 #include "http/http.h"
 #include "oauth/client.h"
@@ -54,12 +55,11 @@ static struct oauth_error replayed(struct http_req *req, const struct client *c,
 }
 
 /* The approver must still be a user who may sign in: approval and redemption may be minutes apart. */
-static struct oauth_error check_user(struct http_req *req, const char *sub)
+static struct oauth_error check_user(struct http_req *req, const char *sub, struct store_user *u)
 {
-    struct store_user u;
     struct errbuf err;
-    int rc = store_user_get(req->worker->db, req->arena, sub, &u, &err);
-    if (rc == ERR_NOTFOUND || (rc == 0 && u.disabled))
+    int rc = store_user_get(req->worker->db, req->arena, sub, u, &err);
+    if (rc == ERR_NOTFOUND || (rc == 0 && u->disabled))
         return OAUTH_ERROR(INVALID_GRANT, "the user who approved this device_code no longer exists or is disabled");
     if (rc != 0)
         return oauth_store_failed(req, "user_get", rc, &err);
@@ -108,7 +108,8 @@ struct oauth_error grant_device_code(struct http_req *req, const struct client *
         if (res == NULL)
             return OAUTH_ERROR(INVALID_GRANT, "the API this device_code was issued for is no longer configured");
     }
-    struct oauth_error e = check_user(req, row.sub);
+    struct store_user u;
+    struct oauth_error e = check_user(req, row.sub, &u);
     if (oauth_failed(e))
         return e;
 
@@ -125,8 +126,13 @@ struct oauth_error grant_device_code(struct http_req *req, const struct client *
         g.refresh_data = grant_refresh_data(req->arena, data);
     g.id_token = token_scope_has(g.grant_scope, "openid");
     grant_tokens_set_auth(&g, data);
+    /* No claims request at /device/auth: the scope's claims, for a client with id_token_claims: scope. */
+    bool scope_claims = c->id_token_claims == ID_TOKEN_CLAIMS_SCOPE;
+    json_t *claims = g.id_token ? grant_id_token_claims(&u, g.grant_scope, scope_claims, NULL) : NULL;
+    g.claims = claims;
     struct grant_tokens t;
     e = grant_tokens_mint(req, &g, &t);
+    json_decref(claims);
     if (oauth_failed(e))
         return e;
 
@@ -149,6 +155,7 @@ struct oauth_error grant_device_code(struct http_req *req, const struct client *
     e = grant_tokens_commit(req, &t);
     if (oauth_failed(e))
         return e;
+    metrics_tokens_issued(METRICS_GRANT_DEVICE_CODE, t.at.jwt, t.refresh_token != NULL, t.id_token != NULL);
     token_response_send(req, &t.at, g.at_scope, t.refresh_token, t.id_token);
     return OAUTH_OK;
 }

@@ -299,6 +299,19 @@ void oauth_consent_handle(struct http_req *req)
          * when it will be dropped. */
         bool offline_kept = pc.client.refresh_policy != REFRESH_OFFLINE_CONSENT || (pc.ar.prompt & PROMPT_CONSENT);
         page_set_permissions(req->arena, d, &want, pc.ar.resource, offline_kept);
+        /* Claims the claims parameter names beyond those of the scopes (OIDC Core §5.5), one by one. */
+        json_t *claims = json_array();
+        size_t k;
+        json_t *name;
+        json_t *beyond = authz_claims_beyond_scope(req->arena, &pc.ar);
+        json_array_foreach(beyond, k, name)
+        {
+            json_t *o = json_object();
+            json_object_set(o, "name", name);
+            json_array_append_new(claims, o);
+        }
+        json_decref(beyond);
+        json_object_set_new(d, "claims", claims);
         page_send(req, 200, "consent", d);
         json_decref(d);
         return;

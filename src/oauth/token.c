@@ -3,10 +3,12 @@
  * (grant_table.h), to the grant's handler in grant_<name>.c (authorization_code §4.1.3,
  * client_credentials §4.4, refresh_token §6, the device code of RFC 8628 §3.4), which sends the success
  * response. Client authentication is in client.c, what the grants share (minting, the success response)
- * in grant_common.c. Every failure is one struct oauth_error rendered by error.c. A grant type the table
- * does not serve is unsupported_grant_type. */
+ * in grant_common.c. Every failure is one struct oauth_error rendered by error.c. A grant type not served
+ * here (implicit, RFC 6749 §4.2, whose tokens come from the authorization endpoint) is
+ * unsupported_grant_type. */
 #include <string.h>
 
+#include "app.h"
 #include "core/arena.h"
 #include "http/http.h"
 #include "oauth/client.h"
@@ -33,7 +35,7 @@ static struct oauth_error token_parse(struct http_req *req, const struct form *f
         return OAUTH_ERROR(INVALID_REQUEST, "grant_type is repeated");
     if (rc > 0)
         return OAUTH_ERROR(INVALID_REQUEST, "grant_type is required");
-    struct oauth_error e = scope_resource_parse(req->arena, f, &out->scope, &out->resource);
+    struct oauth_error e = scope_resource_parse(req->arena, req->worker->app, f, &out->scope, &out->resource);
     if (oauth_failed(e))
         return e;
     out->scope_given = out->scope.n > 0;
@@ -54,7 +56,7 @@ static const struct {
     unsigned flag;
     struct oauth_error (*handle)(struct http_req *req, const struct client *c, const struct token_req *tr);
 } handlers[] = {
-#define GRANT_HANDLER(id, bit, name, handler, conf, yields_rt, redirect, served) {GRANT_##id, handler},
+#define GRANT_HANDLER(id, bit, name, handler, conf, yields_rt, redirect, token_ep, served) {GRANT_##id, handler},
     GRANT_TABLE(GRANT_HANDLER)
 #undef GRANT_HANDLER
 };
@@ -70,7 +72,10 @@ static struct oauth_error token_dispatch(struct http_req *req, const struct clie
     while (g != NULL && h < sizeof(handlers) / sizeof(handlers[0]) && handlers[h].flag != g->flag)
         h++;
     if (g == NULL || !g->served || h == sizeof(handlers) / sizeof(handlers[0]) || handlers[h].handle == NULL)
-        return OAUTH_ERROR(UNSUPPORTED_GRANT_TYPE, "grant_type is not supported by this server");
+        return OAUTH_ERROR(UNSUPPORTED_GRANT_TYPE, g != NULL && g->served && !g->token_endpoint
+                                                       ? "the implicit grant is not used at the token endpoint: "
+                                                         "its tokens come from the authorization endpoint"
+                                                       : "grant_type is not supported by this server");
     if (!(c->grant_types & g->flag))
         return OAUTH_ERROR(UNAUTHORIZED_CLIENT, "this client is not registered for that grant_type");
     /* RFC 6749 §4.4: a client registered before the rule, or whose method changed since, is refused here. */

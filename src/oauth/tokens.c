@@ -44,6 +44,19 @@ char *token_userinfo_url(struct arena *a, const struct app *app)
     return arena_printf(a, "%s%s", app->issuer, OAUTH_USERINFO_PATH);
 }
 
+const char *token_access_data(struct arena *a, json_t *grant_claims)
+{
+    if (grant_claims == NULL)
+        return NULL;
+    json_t *d = json_object();
+    json_object_set(d, "claims", grant_claims);
+    char *text = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
+    const char *out = arena_strdup(a, text);
+    free(text);
+    return out;
+}
+
 int token_mint_access(struct worker *w, struct arena *a, const struct access_token_req *r,
                       struct access_token *out, struct errbuf *err)
 {
@@ -65,12 +78,13 @@ int token_mint_access(struct worker *w, struct arena *a, const struct access_tok
     t->scope = r->scope != NULL ? r->scope : "";
     t->jti = out->jti;
     t->grant_id = r->grant_id;
+    t->data = r->data;
     t->iat = r->now;
     t->exp = r->now + ttl;
     if (r->res != NULL && userinfo != NULL)
-        t->aud = arena_printf(a, "%s %s", r->res->identifier, userinfo);
+        t->aud = arena_printf(a, "%s %s", r->res->audience, userinfo);
     else if (r->res != NULL)
-        t->aud = r->res->identifier;
+        t->aud = r->res->audience;
     else
         t->aud = userinfo;
 
@@ -80,11 +94,11 @@ int token_mint_access(struct worker *w, struct arena *a, const struct access_tok
         json_object_set_new(c, "sub", json_string(sub));
         if (userinfo != NULL) {
             json_t *aud = json_array();
-            json_array_append_new(aud, json_string(r->res->identifier));
+            json_array_append_new(aud, json_string(r->res->audience));
             json_array_append_new(aud, json_string(userinfo));
             json_object_set_new(c, "aud", aud);
         } else {
-            json_object_set_new(c, "aud", json_string(r->res->identifier));
+            json_object_set_new(c, "aud", json_string(r->res->audience));
         }
         json_object_set_new(c, "exp", json_integer(r->now + ttl));
         json_object_set_new(c, "iat", json_integer(r->now));
@@ -210,6 +224,7 @@ static int jwt_lookup(struct worker *w, struct arena *a, const char *token, size
             return 0;
         info->has_row = true;
         info->grant_id = t.grant_id;
+        info->data = t.data;
         info->active = t.revoked_at == 0;
         return 0;
     }
@@ -263,6 +278,7 @@ static int token_lookup_row(struct worker *w, struct arena *a, const char *token
     info->iat = t.iat;
     info->exp = t.exp;
     info->has_row = true;
+    info->data = t.data;
     /* A rotated (consumed) refresh token is inactive, even inside the retry grace period. */
     info->active = t.revoked_at == 0 && t.consumed_at == 0 && t.exp > now;
     return 0;

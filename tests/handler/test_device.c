@@ -10,6 +10,7 @@
 
 #include "core/arena.h"
 #include "core/rand.h"
+#include "core/str.h"
 #include "oauth/device.h"
 #include "store/store.h"
 
@@ -50,6 +51,11 @@ static const char *const yaml = "keys:\n"
                                 "    grant_types: ['urn:ietf:params:oauth:grant-type:device_code', refresh_token]\n"
                                 "    refresh_token_policy: offline_access\n"
                                 "    scope: openid offline_access\n"
+                                "  - client_id: panel\n"
+                                "    token_endpoint_auth_method: none\n"
+                                "    grant_types: ['urn:ietf:params:oauth:grant-type:device_code']\n"
+                                "    scope: openid profile\n"
+                                "    id_token_claims: scope\n"
                                 "  - client_id: console\n"
                                 "    client_secret: console-secret\n"
                                 "    grant_types: ['urn:ietf:params:oauth:grant-type:device_code']\n"
@@ -222,8 +228,9 @@ TEST(device_auth_errors)
         {NULL, NULL, "client_id=tv&client_id=tv", 400, "invalid_request"},
         {NULL, NULL, "client_id=tv&resource=https://other.example/", 400, "invalid_target"},
         {NULL, NULL, "client_id=tv&resource=not-absolute", 400, "invalid_target"},
+        {NULL, NULL, "client_id=tv&audience=NoSuchApi", 400, "invalid_target"}, /* no API of that name */
         {NULL, NULL, "client_id=tv&resource=https://api.example.com/&audience=https://x.example/", 400,
-         "invalid_request"},
+         "invalid_target"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct http_req *req = device_auth(cases[i].id, cases[i].secret, cases[i].body);
@@ -355,6 +362,27 @@ TEST(device_poll_tokens_once_then_replay_revokes)
     ASSERT_OAUTH_ERROR(req, 400, "invalid_grant");
 }
 
+static void json_put(void *p)
+{
+    json_decref(p);
+}
+
+/* The payload of a JWS in compact form (not verified: only its claims are looked at), freed with the
+ * request's arena; NULL if it is not one. */
+static json_t *id_token_payload(const char *jws)
+{
+    const char *dot1 = jws != NULL ? strchr(jws, '.') : NULL;
+    const char *dot2 = dot1 != NULL ? strchr(dot1 + 1, '.') : NULL;
+    unsigned char *raw;
+    size_t n;
+    if (dot2 == NULL || b64url_decode(h->arena, dot1 + 1, (size_t)(dot2 - dot1 - 1), &raw, &n) != 0)
+        return NULL;
+    json_t *o = json_loadb((const char *)raw, n, 0, NULL);
+    if (o != NULL)
+        arena_defer(h->arena, json_put, o);
+    return o;
+}
+
 /* offline_access without the explicit consent of the page gives no refresh token (offline_consent), and a
  * client not registered for refresh_token never gets one; openid absent: no ID token. */
 TEST(device_poll_refresh_and_id_token_rules)
@@ -390,6 +418,20 @@ TEST(device_poll_refresh_and_id_token_rules)
     req = poll_as("box", dc);
     ASSERT_EQ(req->res.status, 200);
     ASSERT(hx_json_str(req, "refresh_token") == NULL);
+    /* id_token_claims: scope puts the granted scope's claims in the device's ID token too; without it, the
+     * ID token has none of them (they are at userinfo). */
+    ASSERT_EQ(start("panel", "openid%20profile", dc), 0);
+    ASSERT_EQ(settle(dc, alice(), false), 0);
+    req = poll_as("panel", dc);
+    ASSERT_EQ(req->res.status, 200);
+    ASSERT_STREQ(json_string_value(json_object_get(id_token_payload(hx_json_str(req, "id_token")), "name")),
+                 "Alice");
+    ASSERT_EQ(start("tv", "openid%20profile", dc), 0);
+    ASSERT_EQ(settle(dc, alice(), false), 0);
+    req = poll_as("tv", dc);
+    ASSERT_EQ(req->res.status, 200);
+    json_t *plain = id_token_payload(hx_json_str(req, "id_token"));
+    ASSERT(plain != NULL && json_object_get(plain, "name") == NULL);
     /* A resource at the token endpoint may only repeat the one authorized. */
     ASSERT_EQ(start("console", "read", dc), 0);
     ASSERT_EQ(settle(dc, alice(), false), 0);
