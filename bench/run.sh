@@ -14,15 +14,18 @@
 # dir with `cc -O2`: authorization code + PKCE through the login and consent pages, and refresh_token
 # rotation, with client bench-rp and user bench; bench/argon2_cost.c (cc ... -lsodium) measures what one
 # password verification costs, the bound of flow_login.
+# device_poll polls pending device codes (RFC 8628) made with /device/auth first; its bound, http_floor, is
+# nginx on 127.0.0.1:4311 answering the same requests with the same 400 body, measured just before it.
 #
 # Env:
 #   DURATION=10        seconds per wrk run
 #   CONNS="8 64"       connection counts, each scenario runs once per value
-#   SCENARIOS="discovery jwks cc_rs256 cc_es256 cc_eddsa cc_opaque introspect introspect_jwt
+#   SCENARIOS="discovery jwks cc_rs256 cc_es256 cc_eddsa cc_opaque introspect introspect_jwt device_poll
 #              flow_login flow_consent flow_sso flow_hybrid refresh"   (also: flow_consent_eddsa
 #              flow_sso_eddsa flow_hybrid_eddsa refresh_eddsa, the same flows with client bench-rp-eddsa,
 #              whose ID tokens are EdDSA-signed; cc_es256_dpop, cc_es256 with a DPoP proof per request, see
 #              bench/dpop_proofs.c)
+#   DEVICE_CODES=2000  device codes device_poll polls in turn (created with /device/auth before it runs)
 #   FLOW_VUS="32"      virtual users of the flow scenarios (each its own connection and cookie jar);
 #                      each flow scenario runs once per value (CONNS does not apply to them)
 #   LOGIN_VUS="4"      the same for flow_login: only one login per worker runs at a time (argon2id, ~50-300
@@ -37,13 +40,15 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
 PORT="${PORT:-4310}"
+FLOOR_PORT="${FLOOR_PORT:-4311}"
 HOST=127.0.0.1
 BASE="http://$HOST:$PORT"
 BIN="${OSTIARY_BIN:-$ROOT/build/release/ostiary}"
 DURATION="${DURATION:-10}"
 CONNS="${CONNS:-8 64}"
 THREADS=2
-SCENARIOS="${SCENARIOS:-discovery jwks cc_rs256 cc_es256 cc_eddsa cc_opaque introspect introspect_jwt flow_login flow_consent flow_sso flow_hybrid refresh}"
+SCENARIOS="${SCENARIOS:-discovery jwks cc_rs256 cc_es256 cc_eddsa cc_opaque introspect introspect_jwt device_poll flow_login flow_consent flow_sso flow_hybrid refresh}"
+DEVICE_CODES="${DEVICE_CODES:-2000}"
 FLOW_VUS="${FLOW_VUS:-32}"
 LOGIN_VUS="${LOGIN_VUS:-4}"
 WORKERS="${WORKERS:-}"
@@ -68,7 +73,7 @@ vus_of() { if [ "$1" = flow_login ]; then echo "$LOGIN_VUS"; else echo "$FLOW_VU
 [ -z "$WORKERS" ] || [[ "$WORKERS" =~ ^[0-9]+$ ]] || die "WORKERS must be a number"
 for sc in $SCENARIOS; do
   case "$sc" in
-    discovery | jwks | cc_rs256 | cc_es256 | cc_eddsa | cc_opaque | introspect | introspect_jwt | cc_es256_dpop) ;;
+    discovery | jwks | cc_rs256 | cc_es256 | cc_eddsa | cc_opaque | introspect | introspect_jwt | device_poll | cc_es256_dpop) ;;
     flow_login | flow_consent | flow_sso | flow_hybrid | refresh) ;;
     flow_consent_eddsa | flow_sso_eddsa | flow_hybrid_eddsa | refresh_eddsa) ;;
     *) die "unknown scenario '$sc'" ;;
@@ -79,9 +84,18 @@ N_FLOW=0; N_WRK=0; HAS_LOGIN=0
 for sc in $SCENARIOS; do
   if is_flow "$sc"; then N_FLOW=$((N_FLOW + 1)); else N_WRK=$((N_WRK + 1)); fi
   [ "$sc" != flow_login ] || HAS_LOGIN=1
+  [ "$sc" != device_poll ] || N_WRK=$((N_WRK + 1)) # its HTTP floor runs beside it
 done
 [ "$N_FLOW" -eq 0 ] || command -v cc > /dev/null || die "cc not found (the flow scenarios compile bench/flowbench.c)"
 if ss -ltn 2> /dev/null | grep -q "[:.]$PORT "; then die "port $PORT is already in use"; fi
+[[ "$DEVICE_CODES" =~ ^[0-9]+$ ]] && [ "$DEVICE_CODES" -ge 1 ] || die "DEVICE_CODES must be a positive integer"
+NGINX=""
+case " $SCENARIOS " in *" device_poll "*)
+  NGINX="$(command -v nginx || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; } || true)"
+  [ -n "$NGINX" ] || echo "== device_poll: nginx not found (apt-get install -y nginx-light): no HTTP floor" >&2
+  if [ -n "$NGINX" ] && ss -ltn 2> /dev/null | grep -q "[:.]$FLOOR_PORT "; then die "port $FLOOR_PORT is already in use"; fi
+  ;;
+esac
 
 # ---- temp dir, config ------------------------------------------------------------------------------------
 TMP="$(mktemp -d "${TMPDIR:-/var/tmp}/ostiary-bench.XXXXXX")"
@@ -148,8 +162,19 @@ stop_server() {
   TPID=""
 }
 
+NGINX_PID=""
+stop_nginx() {
+  [ -n "$NGINX_PID" ] || return 0
+  kill -TERM "$NGINX_PID" 2> /dev/null || true
+  for _ in $(seq 50); do kill -0 "$NGINX_PID" 2> /dev/null || break; sleep 0.1; done
+  kill -KILL "$NGINX_PID" 2> /dev/null || true
+  wait "$NGINX_PID" 2> /dev/null || true
+  NGINX_PID=""
+}
+
 cleanup() {
   local rc=$?
+  stop_nginx
   stop_server
   [ -z "${BENCH_DB_DIR:-}" ] || [ "$FAILED" -ne 0 ] || rm -rf "$DB_DIR"
   if [ "$rc" -ne 0 ] || [ "$FAILED" -ne 0 ] || [ -n "${KEEP_TMP:-}" ]; then
@@ -164,7 +189,7 @@ trap 'exit 143' TERM
 
 n_conns=$(echo "$CONNS" | wc -w)
 n_vus=$(echo "$FLOW_VUS $LOGIN_VUS" | wc -w)
-BUDGET=$((N_WRK * n_conns * (DURATION + 20) + N_FLOW * n_vus * (DURATION + 200) + 6 * SPEED_SECONDS * 3 + 240))
+BUDGET=$((N_WRK * n_conns * (DURATION + 20) + N_FLOW * n_vus * (DURATION + 200) + 6 * SPEED_SECONDS * 3 + 240 + 300))
 
 log "starting $BIN on $BASE (db: $DB_DIR/ostiary.db on $DB_FS${WORKERS:+, --workers $WORKERS})"
 # OSTIARY_BIN selects the binary here; the server itself takes every OSTIARY_* variable for a key.
@@ -238,14 +263,14 @@ get_token() { # resource -> access_token (empty on failure)
 ROWS=()
 declare -A OK_RPS=()
 
-run_wrk() { # scenario conns; BENCH_* exported by the caller
-  local sc="$1" c="$2" t out line t0 t1 cpu load
+run_wrk() { # scenario conns [base URL: the server's by default]; BENCH_* exported by the caller
+  local sc="$1" c="$2" base="${3:-$BASE}" t out line t0 t1 cpu load
   t=$((THREADS < c ? THREADS : c))
   out="$TMP/wrk-$sc-c$c.txt"
   load="$(cut -d' ' -f1 /proc/loadavg)"
   t0="$(cpu_ticks)"
   timeout -k 5 $((DURATION + 30)) wrk -t"$t" -c"$c" -d"${DURATION}s" --timeout 5s --latency \
-    -s "$HERE/scenario.lua" "$BASE" > "$out" 2>&1 || true
+    -s "$HERE/scenario.lua" "$base" > "$out" 2>&1 || true
   t1="$(cpu_ticks)"
   line="$(sed -n 's/^RESULT //p' "$out" | tail -1)"
   if [ -z "$line" ]; then
@@ -269,6 +294,60 @@ run_wrk() { # scenario conns; BENCH_* exported by the caller
     "$sc" "$c" "$ok_rps" "$p50" "$p99" "$errs" "$cpu" >&2
   if [ "${errs:-0}" != 0 ] && [ -n "$sample" ]; then echo "     first failure: $sample" >&2; fi
   server_alive || { FAILED=1; die "server died during $sc c=$c (see $TMP/ostiary.log)"; }
+}
+
+# ---- device_poll: device codes to poll, and the HTTP floor -------------------------------------------------
+# DEVICE_CODES device authorizations of the public client bench-tv (one curl process, keep-alive), their
+# poll bodies in $TMP/device-bodies.txt. Nobody approves them: every poll takes the pending path (one read of
+# the code's row, the in-memory pace; authorization_pending, or slow_down as wrk polls each code far more
+# often than `interval`: the same work, another message).
+make_device_codes() {
+  local args=() i
+  for i in $(seq "$DEVICE_CODES"); do
+    [ "$i" -eq 1 ] || args+=(--next)
+    args+=(-s --max-time 10 -d client_id=bench-tv -d scope=openid -w '\n' "$BASE/device/auth")
+  done
+  timeout 300 curl "${args[@]}" \
+    | sed -n 's/.*"device_code":"\([^"]*\)".*/grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code\&client_id=bench-tv\&device_code=\1/p' \
+    > "$TMP/device-bodies.txt" || true
+  [ "$(wc -l < "$TMP/device-bodies.txt")" -eq "$DEVICE_CODES" ]
+}
+
+# The HTTP floor of the same request on the same cores: nginx (2 workers, no access log) answering POST
+# /token with a pending poll's 400 body, reading nothing. Started once, stopped by its PID.
+start_nginx() {
+  [ -n "$NGINX" ] && [ -z "$NGINX_PID" ] || return 0
+  mkdir -p "$TMP/nginx/logs" "$TMP/nginx/tmp"
+  {
+    echo "worker_processes 2;"
+    echo "pid $TMP/nginx/nginx.pid;"
+    echo "error_log $TMP/nginx/logs/error.log warn;"
+    echo "events { worker_connections 4096; }"
+    echo "http {"
+    echo "  access_log off;"
+    echo "  client_body_temp_path $TMP/nginx/tmp/body; proxy_temp_path $TMP/nginx/tmp/proxy;"
+    echo "  fastcgi_temp_path $TMP/nginx/tmp/fcgi; uwsgi_temp_path $TMP/nginx/tmp/uwsgi;"
+    echo "  scgi_temp_path $TMP/nginx/tmp/scgi;"
+    echo "  keepalive_requests 1000000;"
+    echo "  server {"
+    echo "    listen $HOST:$FLOOR_PORT;"
+    echo "    location = /token {"
+    echo "      default_type application/json;"
+    echo "      return 400 '{\"error\":\"authorization_pending\",\"error_description\":\"the user has not yet approved or denied the request\"}';"
+    echo "    }"
+    echo "  }"
+    echo "}"
+  } > "$TMP/nginx/nginx.conf"
+  timeout -k 5 "$BUDGET" "$NGINX" -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" -g 'daemon off;' \
+    > "$TMP/nginx/out.log" 2>&1 &
+  NGINX_PID=$!
+  for _ in $(seq 50); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 -d x=1 "http://$HOST:$FLOOR_PORT/token")" = 400 ] && return 0
+    sleep 0.1
+  done
+  echo "   nginx did not start (see $TMP/nginx/out.log): no floor" >&2
+  stop_nginx
+  NGINX=""
 }
 
 FLOW_ROWS=()
@@ -357,11 +436,23 @@ for sc in $SCENARIOS; do
         fi
         BENCH_METHOD=POST BENCH_PATH=/token/introspection BENCH_AUTH="$BASIC" BENCH_EXPECT='"active":true'
         BENCH_BODY="token=$tok" ;;
+      device_poll)
+        if [ ! -s "$TMP/device-bodies.txt" ] && ! make_device_codes; then
+          FAILED=1
+          echo "   $sc: could not create $DEVICE_CODES device codes" >&2
+          ROWS+=("| $sc | $c | - | - | - | no device codes |")
+          continue
+        fi
+        export BENCH_STATUS=400 BENCH_BODIES="$TMP/device-bodies.txt"
+        BENCH_METHOD=POST BENCH_PATH=/token BENCH_EXPECT='"authorization_pending"|"slow_down"'
+        start_nginx
+        [ -z "$NGINX" ] || run_wrk http_floor "$c" "http://$HOST:$FLOOR_PORT" ;;
     esac
     run_wrk "$sc" "$c"
-    unset BENCH_DPOP_FILE
+    unset BENCH_STATUS BENCH_BODIES BENCH_DPOP_FILE
   done
 done
+stop_nginx
 
 RSS_LOAD_KB="$(rss_kb VmRSS)"
 RSS_PEAK_KB="$(rss_kb VmHWM)"
@@ -384,7 +475,13 @@ if [ "${#ROWS[@]}" -gt 0 ]; then
   echo "|---|---:|---:|---:|---:|---:|"
   printf '%s\n' "${ROWS[@]}"
   echo
-  echo "req/s counts only 2xx responses with the expected body; errors = non-2xx + bad body + socket errors + timeouts."
+  echo "req/s counts only 2xx responses with the expected body (device_poll and http_floor: 400 with a pending"
+  echo "answer); errors = unexpected status + bad body + socket errors + timeouts."
+  for c in $CONNS; do
+    dp="${OK_RPS[device_poll/$c]:-}"; fl="${OK_RPS[http_floor/$c]:-}"
+    [ -n "$dp" ] || continue
+    echo "device_poll c=$c: $(awk -v a="$dp" -v f="${fl:-0}" 'BEGIN{printf "%.0f polls/s = %.0f%% of the 40,000 target (%s)", a, 100 * a / 40000, (a >= 40000 ? "met" : "NOT met"); if (f > 0) printf "; %.0f%% of the HTTP floor (nginx, the same requests, this run: %.0f/s)", 100 * a / f, f}')"
+  done
   echo
 fi
 if [ "${#FLOW_ROWS[@]}" -gt 0 ]; then

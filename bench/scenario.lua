@@ -5,17 +5,21 @@
 --   BENCH_PATH    request path, e.g. /token (default /)
 --   BENCH_BODY    form body sent with POST (application/x-www-form-urlencoded)
 --   BENCH_AUTH    value of the Authorization header (optional), e.g. "Basic YmVuY2g6..."
---   BENCH_EXPECT  a plain substring every 2xx body must contain (optional)
+--   BENCH_EXPECT  a plain substring every expected body must contain (optional); several alternatives
+--                 separated by '|' (any one will do), e.g. '"authorization_pending"|"slow_down"'
+--   BENCH_STATUS  the expected status (optional; default any 2xx), e.g. 400 for the device poll
+--   BENCH_BODIES  a file of form bodies, one per line (optional): each thread sends them in turn, starting
+--                 at a different line, instead of BENCH_BODY
 --   BENCH_CLOSE   1: send "Connection: close", so every request opens a new connection (over TLS, a full
 --                 handshake: bench/tls.sh measures handshakes per second with it)
 --   BENCH_DPOP_FILE  a file of DPoP proofs, one per line (bench/dpop_proofs.c): each request carries the
---                 next one in a DPoP header (thread i of n takes lines i, i+n, ...), since the server spends
---                 each proof once; a thread that runs out sends no more requests
+--                 next one in a DPoP header (thread i of BENCH_THREADS takes lines i, i+n, ...), since the
+--                 server spends each proof once; a thread that runs out stops
 --
 -- Each wrk thread classifies its responses:
---   ok       2xx whose body contains BENCH_EXPECT
+--   ok       the expected status (2xx by default) with a body containing BENCH_EXPECT
 --   non2xx   any other status
---   badbody  2xx without BENCH_EXPECT (e.g. an error document served with 200)
+--   badbody  the expected status without BENCH_EXPECT (e.g. an error document served with 200)
 -- done() sums the threads and prints exactly one machine-readable line:
 --   RESULT {"requests":..,"rps":..,"ok_rps":..,"p50_ms":..,"p90_ms":..,"p99_ms":..,"errors":..,...}
 -- where errors = non2xx + badbody + socket errors (connect/read/write) + timeouts.
@@ -32,9 +36,32 @@ local cfg = {
   body = env("BENCH_BODY", ""),
   auth = env("BENCH_AUTH", nil),
   expect = env("BENCH_EXPECT", nil),
+  status = tonumber(env("BENCH_STATUS", "")),
+  bodies = env("BENCH_BODIES", nil),
   close = env("BENCH_CLOSE", nil) == "1",
   dpop_file = env("BENCH_DPOP_FILE", nil),
+  threads = tonumber(env("BENCH_THREADS", "1")),
 }
+
+local expects = nil
+if cfg.expect ~= nil then
+  expects = {}
+  for alt in string.gmatch(cfg.expect, "[^|]+") do expects[#expects + 1] = alt end
+end
+
+local function status_ok(status)
+  if cfg.status ~= nil then return status == cfg.status end
+  return status >= 200 and status <= 299
+end
+
+local function body_ok(body)
+  if expects == nil then return true end
+  if body == nil then return false end
+  for _, alt in ipairs(expects) do
+    if string.find(body, alt, 1, true) then return true end
+  end
+  return false
+end
 
 -- Build the request once; it is identical for every call.
 do
@@ -56,30 +83,42 @@ local all_threads = {}
 
 function setup(thread)
   all_threads[#all_threads + 1] = thread
-  thread:set("thread_index", #all_threads - 1)
+  thread:set("thread_index", #all_threads)
 end
 
 -- Per-thread state (each wrk thread has its own Lua state; these are its globals).
 function init(args)
   n_ok, n_non2xx, n_badbody = 0, 0, 0
   first_failure = ""
-  if cfg.dpop_file then
+  if cfg.bodies ~= nil then
+    list = {}
+    for line in io.lines(cfg.bodies) do
+      if line ~= "" then list[#list + 1] = wrk.format(nil, nil, nil, line) end
+    end
+    -- Threads start far apart in the list, so that they do not send the same body at the same time.
+    next_i = ((thread_index or 1) - 1) * math.floor(#list / 2) % math.max(#list, 1)
+  end
+  if cfg.dpop_file ~= nil then
     proofs, next_proof = {}, 1
-    local n, i = 0, 0
+    local i = 0
     for line in io.lines(cfg.dpop_file) do
-      if i % n_threads == thread_index then
-        n = n + 1
-        proofs[n] = line
-      end
+      if i % cfg.threads == (thread_index or 1) - 1 then proofs[#proofs + 1] = line end
       i = i + 1
     end
   end
 end
 
--- Without BENCH_DPOP_FILE there is no request() function: wrk then formats the request once and reuses
--- it (its "static" fast path). With it, each request is formatted with the next proof.
-if cfg.dpop_file then
-  n_threads = tonumber(env("BENCH_THREADS", "1"))
+-- Without BENCH_BODIES there is no request() function: wrk then formats the request once and reuses it
+-- (its "static" fast path). With it, each request is one of the preformatted ones, in turn.
+if cfg.bodies ~= nil then
+  function request()
+    next_i = next_i % #list + 1
+    return list[next_i]
+  end
+end
+
+-- With BENCH_DPOP_FILE each request is formatted with the next proof (no static fast path either).
+if cfg.dpop_file ~= nil then
   function request()
     local p = proofs[next_proof]
     if p == nil then
@@ -98,10 +137,10 @@ local function note_failure(what)
 end
 
 function response(status, headers, body)
-  if status < 200 or status > 299 then
+  if not status_ok(status) then
     n_non2xx = n_non2xx + 1
     note_failure(status .. " " .. string.sub(body or "", 1, 160))
-  elseif cfg.expect ~= nil and (body == nil or not string.find(body, cfg.expect, 1, true)) then
+  elseif not body_ok(body) then
     n_badbody = n_badbody + 1
     note_failure(status .. " " .. string.sub(body or "", 1, 160))
   else

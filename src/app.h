@@ -3,8 +3,8 @@
  *
  * Reload (SIGHUP) and generations. A struct app is one generation: the configuration and everything built
  * from it (APIs, discovery documents, page templates), immutable once published, plus pointers to what
- * every generation shares (store, keys, login limiter) and to the shared mutable state (struct
- * app_state). A reload builds a whole new generation and publishes it in app_state.current; a worker
+ * every generation shares (store, keys, login limiter, the device grant's pace table and user-code limiter)
+ * and to the shared mutable state (struct app_state). A reload builds a whole new generation and publishes it in app_state.current; a worker
  * switches to it between requests (app_enter), never during one, so a request sees one configuration
  * from start to end. A replaced generation is freed by a later reload once APP_GEN_GRACE_SECONDS have
  * passed (no request lasts that long), or when the server stops. */
@@ -26,6 +26,8 @@ struct http_req;
 struct tmpl_set;
 struct login_limiter;
 struct fetch_cache;
+struct limiter;
+struct device_pace;
 
 enum token_format { TOKEN_FORMAT_OPAQUE = 0, TOKEN_FORMAT_JWT = 1 };
 
@@ -86,6 +88,11 @@ struct app {
     struct fetch_cache *fetch;   /* HTTPS documents clients publish (http/fetch.h); shared by generations */
     /* Registrations per address (registration.rate_limit; oauth/registration.c), shared like limiter. */
     struct login_limiter *reg_limiter;
+    /* The device grant (oauth/device.h: device_state_init): the polling pace of device codes, the limiter
+     * of wrong user codes on the verification page, and the user codes' lookup key (from key_secret). */
+    struct device_pace *device_pace;
+    struct limiter *user_code_limiter;
+    uint8_t user_code_key[32];
     const char *userinfo_url;    /* <issuer>/me: an access token audience when openid is granted */
     int64_t started_at;
 };

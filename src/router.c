@@ -14,6 +14,7 @@
 #include "core/metrics.h"
 #include "oauth/authorize.h"
 #include "oauth/client.h"
+#include "oauth/device.h"
 #include "oauth/endpoints.h"
 #include "oauth/frontchannel.h"
 #include "oauth/request_object.h"
@@ -73,7 +74,8 @@ static const struct app_route routes[] = {
      .methods = M_GET, .place = ALSO_BEFORE_ISSUER},
     {.suffix = "/jwks", .fn = oauth_jwks_handle, .kind = ROUTE_MEMORY, .methods = M_GET},
     /* Client authentication may fetch a jwks_uri (seconds at worst, fetch.timeout_ms): such requests wait
-     * on the pool, never on the loop. */
+     * on the pool, never on the loop (here and at /device/auth and /request, which authenticate clients
+     * the same way). */
     {.suffix = OAUTH_TOKEN_PATH, .fn = oauth_token_handle, .kind = ROUTE_API, .methods = M_POST, .cors = true,
      .pool_if = client_auth_needs_fetch, .busy = client_auth_busy},
     {.suffix = OAUTH_INTROSPECTION_PATH, .fn = oauth_introspect_handle, .kind = ROUTE_API, .methods = M_POST,
@@ -97,6 +99,10 @@ static const struct app_route routes[] = {
      .methods = M_GET | M_POST},
     {.suffix = "/interaction/consent", .fn = oauth_consent_handle, .kind = ROUTE_PAGE, .methods = M_GET | M_POST},
     {.suffix = "/session/end", .fn = oauth_end_session_handle, .kind = ROUTE_PAGE, .methods = M_GET | M_POST},
+    /* RFC 8628: reads no cookie, so open to any origin like /token (a device's app may be a web page). */
+    {.suffix = DEVICE_AUTH_PATH, .fn = oauth_device_auth_handle, .kind = ROUTE_API, .methods = M_POST, .cors = true,
+     .pool_if = client_auth_needs_fetch, .busy = client_auth_busy},
+    {.suffix = DEVICE_PAGE_PATH, .fn = oauth_device_page_handle, .kind = ROUTE_PAGE, .methods = M_GET | M_POST},
     {.suffix = "/assets/style.css", .fn = oauth_assets_handle, .kind = ROUTE_MEMORY, .methods = M_GET},
     {.suffix = "/request", .fn = oauth_par_handle, .kind = ROUTE_API, .methods = M_POST,
      .pool_if = par_needs_fetch, .busy = client_auth_busy},

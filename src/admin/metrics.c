@@ -30,7 +30,8 @@
 
 static const char *const listener_names[METRICS_LISTENERS] = {"main", "admin"};
 static const char *const grant_names[METRICS_GRANTS] = {"authorization_code", "client_credentials",
-                                                        "refresh_token"};
+                                                        "refresh_token",
+                                                        "urn:ietf:params:oauth:grant-type:device_code"};
 /* enum metrics_token: the token and its format. */
 static const char *const token_names[METRICS_TOKENS][2] = {
     {"access_token", "jwt"}, {"access_token", "opaque"}, {"refresh_token", "opaque"}, {"id_token", "jwt"}};

@@ -22,6 +22,7 @@
 #include "jose/jose.h"
 #include "oauth/client.h"
 #include "oauth/client_check.h"
+#include "oauth/device.h"
 #include "oauth/key_rotation.h"
 #include "session/session.h"
 #include "session/users.h"
@@ -154,6 +155,7 @@ static struct app *gen_build(const struct app *proto, struct config *cfg, struct
 static void gen_free(struct app *app)
 {
     explicit_bzero(app->device_key, sizeof(app->device_key));
+    explicit_bzero(app->user_code_key, sizeof(app->user_code_key));
     tmpl_set_free(app->pages);
     arena_free(app->arena);
     free(app->resources);
@@ -415,11 +417,15 @@ int cmd_serve(int argc, char **argv)
     proto.reg_limiter = login_limiter_new(cfg->registration.rate_limit, 60);
     if (proto.reg_limiter == NULL)
         die("cannot initialize libsodium (registration rate limiter)");
+    proto.cfg = cfg; /* device_state_init reads device.lockout_seconds; each generation gets its own cfg */
+    if (device_state_init(&proto) != 0)
+        die("cannot initialize libsodium (user-code rate limiter)");
     proto.userinfo_url = arena_printf(app_arena, "%s/me", proto.issuer);
     struct app *app = gen_build(&proto, cfg, &err);
     if (app == NULL)
         die("ui.dir: %s", err.msg);
     explicit_bzero(proto.device_key, sizeof(proto.device_key));
+    explicit_bzero(proto.user_code_key, sizeof(proto.user_code_key));
     sv.base = app;
     atomic_store(&sv.state.current, app);
     if (discovery_refresh(app, db, &err) != 0)
@@ -496,6 +502,7 @@ int cmd_serve(int argc, char **argv)
     login_limiter_free(cur->limiter);
     fetch_cache_free(cur->fetch);
     login_limiter_free(cur->reg_limiter);
+    device_state_release(cur);
     store_close(cur->store);
     while (sv.retired != NULL) {
         struct retired_gen *r = sv.retired;

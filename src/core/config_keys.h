@@ -60,6 +60,7 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
     S(userinfo, CONFIG_USERINFO)                                                                             \
     S(pkce, CONFIG_PKCE)                                                                                     \
     S(login, CONFIG_LOGIN)                                                                                   \
+    S(device, CONFIG_DEVICE)                                                                                 \
     S(ui, CONFIG_UI)                                                                                         \
     S(tls, CONFIG_TLS)                                                                                       \
     S(admin, CONFIG_ADMIN)                                                                                   \
@@ -131,6 +132,20 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
       "([users.md](users.md#login-and-the-failed-login-limiter))")                                           \
     X(lockout_seconds, U32, "30", 1, 900, CFG_RESTART,                                                       \
       ": the first delay; doubled per further failure, at most 15 minutes")
+
+/* The device authorization grant (RFC 8628). RFC 8628 §3.2: interval defaults to 5 s; §6.1: a short-lived,
+ * rate-limited user code keeps guessing hopeless (docs/device.md has the arithmetic). */
+#define CONFIG_DEVICE(X)                                                                                     \
+    X(code_ttl, U32, "600", 1, 1800, 0,                                                                      \
+      "seconds: lifetime of a device code and its user code (`expires_in`, [device.md](device.md))")        \
+    X(interval, U32, "5", 1, 60, 0,                                                                          \
+      "seconds a device waits between two polls of the token endpoint (`interval`); a faster poll gets "     \
+      "`slow_down` and 5 s more for that device code")                                                       \
+    X(max_failures, U32, "5", 1, 1000, 0,                                                                    \
+      "wrong user codes on the verification page per address and per browser before a delay")               \
+    X(lockout_seconds, U32, "60", 1, 900, CFG_RESTART,                                                       \
+      ": the first delay after `device.max_failures` wrong codes; doubled per further one, at most 15 "      \
+      "minutes")
 
 #define CONFIG_UI(X)                                                                                         \
     X(dir, STR, NULL, 0, 0, 0,                                                                               \

@@ -48,3 +48,10 @@ int64_t clock_mono_us(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
+
+int64_t clock_tick_ms(void)
+{
+    if (fixed_now != 0)
+        return fixed_now * 1000;
+    return clock_mono_us() / 1000;
+}

@@ -18,5 +18,9 @@ int64_t clock_now(void);
 void clock_set_fixed(int64_t t);
 /* Monotonic microseconds, for durations. */
 int64_t clock_mono_us(void);
+/* Milliseconds for measuring intervals between requests (the device grant's polling): monotonic, so a step
+ * of the wall clock never shortens or stretches an interval; while clock_set_fixed pins clock_now() at t,
+ * it is pinned at t * 1000, so that tests move both together. Comparable only within one process. */
+int64_t clock_tick_ms(void);
 
 #endif

@@ -96,10 +96,8 @@ bool redirect_uri_matches(enum application_type type, const char *registered, co
 
 /* ---- resource (API) selection ---- */
 
-/* The API a request targets: `resource` (or audience) when given, else the one API its scopes belong to. */
-static struct oauth_error authz_select_resource(const struct app *app, const struct client *c,
-                                                const char *resource, const struct scope_set *scopes,
-                                                const struct resource **out)
+struct oauth_error authz_select_resource(const struct app *app, const struct client *c, const char *resource,
+                                         const struct scope_set *scopes, const struct resource **out)
 {
     *out = NULL;
     if (resource != NULL) {
@@ -132,9 +130,7 @@ static struct oauth_error authz_select_resource(const struct app *app, const str
     return OAUTH_OK;
 }
 
-/* The scopes a client may request: its registered scope, or, when it registered none, the OpenID scopes
- * plus the scopes of the APIs it may target. */
-static void allowed_scopes(struct arena *a, const struct app *app, const struct client *c, struct scope_set *out)
+void authz_allowed_scopes(struct arena *a, const struct app *app, const struct client *c, struct scope_set *out)
 {
     if (c->scope != NULL && c->scope[0] != '\0') {
         scope_parse(a, c->scope, strlen(c->scope), out);
@@ -161,17 +157,18 @@ static int param(const struct form *f, const char *name, struct str *v)
 
 int authz_load_client(const struct http_req *req, const char *client_id, struct client *out)
 {
-    struct store_client sc;
     struct errbuf err;
-    int rc = client_lookup(req->worker, req->arena, client_id, &sc, &err);
+    int rc = client_get(req->worker, req->arena, client_id, out, &err);
     if (rc == ERR_NOTFOUND)
         return rc;
+    if (rc == ERR_INVALID) {
+        log_error("bad_client_metadata", LS("rid", req->rid), LS("client_id", client_id), NULL);
+        return ERR_FAIL;
+    }
     if (rc != 0) {
         oauth_store_failed(req, "client_get", rc, &err);
         return rc;
     }
-    if (client_from_store(req->arena, &sc, out) != 0)
-        return ERR_FAIL;
     return 0;
 }
 
@@ -379,7 +376,7 @@ static struct oauth_error validate_rest(const struct http_req *req, const struct
     if (scope == NULL)
         req_scopes.v = arena_alloc(a, sizeof(char *));
     struct scope_set allowed;
-    allowed_scopes(a, req->worker->app, c, &allowed);
+    authz_allowed_scopes(a, req->worker->app, c, &allowed);
     if (req_scopes.n == 0) {
         /* RFC 6749 §3.3: absent scope means the client's default (its registered scopes). */
         req_scopes = allowed;
@@ -735,7 +732,7 @@ static void go_to_page(struct http_req *req, const char *page, const struct auth
         id = existing->id;
     } else {
         json_t *j = authz_request_to_json(ar);
-        int rc = interaction_create(req, ar->client_id, j, &ia, &err);
+        int rc = interaction_create(req, ar->client_id, "request", j, &ia, &err);
         json_decref(j);
         if (rc != 0) {
             authz_respond_error(req, ar->redirect_uri, ar->response_mode,

@@ -15,6 +15,9 @@ struct arena;
 struct form;
 struct http_req;
 struct client;
+struct app;
+struct resource;
+struct scope_set;
 struct interaction;
 
 void oauth_authorize_handle(struct http_req *req);
@@ -91,6 +94,12 @@ int authz_load_client(const struct http_req *req, const char *client_id, struct 
  * (127.0.0.1 or [::1]) matches with any port, or none, when scheme, host, path and query are identical
  * (RFC 8252 §7.3). "localhost" is compared as a string for every client. Pure: no store, no clock. */
 bool redirect_uri_matches(enum application_type type, const char *registered, const char *given);
+/* The API a request targets: `resource` (or audience) when given, else the one API its scopes belong to. */
+struct oauth_error authz_select_resource(const struct app *app, const struct client *c, const char *resource,
+                                         const struct scope_set *scopes, const struct resource **out);
+/* The scopes a client may request (here, at the device authorization endpoint): its registered scope, or,
+ * when it registered none, the OpenID scopes plus the scopes of the APIs it may target. Arena memory. */
+void authz_allowed_scopes(struct arena *a, const struct app *app, const struct client *c, struct scope_set *out);
 /* openid, profile, email, address, phone, offline_access. */
 bool scope_is_oidc(const char *s);
 

@@ -413,11 +413,23 @@ int clients_apply_config(struct store_conn *db, const struct config *cfg, struct
 
 /* ---- per-worker cache of client rows ----
  * Every token, introspection and revocation request looks its client up; a small direct-mapped cache per
- * worker thread saves the store read. Entries live CLIENT_CACHE_TTL seconds, so a change made with the
- * CLI or by another instance (new secret, deletion) takes effect within that time; one made through this
- * process's admin API at once (app_state's clients_generation). No locking: each worker owns its cache. */
+ * worker thread saves the store read, and keeps the row parsed (client_get), which saves parsing its JSON
+ * metadata per request. Entries live CLIENT_CACHE_TTL seconds, so a change made with the CLI or by another
+ * instance (new secret, deletion) takes effect within that time; one made through this process's admin
+ * API at once (app_state's clients_generation). No locking on the slots: each worker owns its cache.
+ * The parsed client is a snapshot in its own arena, counted: the cache holds one reference and every
+ * request it is handed to holds one until its arena is reset. A request served on the login pool is
+ * answered (and its arena freed) on a loop thread, possibly after its pool thread has replaced the entry,
+ * so the count is atomic and whoever drops the last reference frees the snapshot. */
 #define CLIENT_CACHE_SLOTS 64
 #define CLIENT_CACHE_TTL 5
+
+struct client_snapshot {
+    atomic_uint refs;
+    struct arena *mem;    /* holds this struct and the parsed client's strings and lists */
+    struct client parsed; /* valid when parsed_ok */
+    bool parsed_ok;       /* the metadata parsed (client_from_store) */
+};
 
 struct client_cache_entry {
     char *client_id;
@@ -428,7 +440,8 @@ struct client_cache_entry {
     bool from_config;
     uint8_t secret_hash[STORE_HASH_LEN];
     int64_t fetched_at;
-    unsigned generation; /* app->clients_generation when fetched */
+    unsigned generation; /* app_state's clients_generation when fetched */
+    struct client_snapshot *snap;
 };
 
 struct client_cache {
@@ -443,6 +456,13 @@ static unsigned slot_of(const char *id)
     return h % CLIENT_CACHE_SLOTS;
 }
 
+static void snapshot_release(void *p)
+{
+    struct client_snapshot *s = p;
+    if (s != NULL && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
+        arena_free(s->mem);
+}
+
 void client_cache_free(struct client_cache *cc)
 {
     if (cc == NULL)
@@ -451,23 +471,79 @@ void client_cache_free(struct client_cache *cc)
         free(cc->slots[i].client_id);
         free(cc->slots[i].metadata);
         free(cc->slots[i].secret_enc);
+        snapshot_release(cc->slots[i].snap);
     }
     free(cc);
 }
 
-int client_lookup(struct worker *w, struct arena *a, const char *client_id, struct store_client *out,
-                  struct errbuf *err)
+static unsigned clients_generation(const struct worker *w)
+{
+    return atomic_load_explicit(&w->app->state->clients_generation, memory_order_relaxed);
+}
+
+/* The cache entry of client_id, fresh, or NULL (not cached, too old, or fetched before the admin API's
+ * last change of a client). */
+static struct client_cache_entry *cache_hit(struct worker *w, const char *client_id, int64_t now, unsigned gen)
 {
     if (w->clients == NULL) {
         w->clients = calloc(1, sizeof(struct client_cache));
         if (w->clients == NULL)
             abort();
     }
-    int64_t now = clock_now();
-    unsigned gen = atomic_load_explicit(&w->app->state->clients_generation, memory_order_relaxed);
     struct client_cache_entry *e = &w->clients->slots[slot_of(client_id)];
     if (e->client_id != NULL && strcmp(e->client_id, client_id) == 0 && now - e->fetched_at < CLIENT_CACHE_TTL &&
-        now >= e->fetched_at && e->generation == gen) {
+        now >= e->fetched_at && e->generation == gen)
+        return e;
+    return NULL;
+}
+
+/* Replaces the slot of sc's client with sc, parsed into a new snapshot; the old snapshot lives on while a
+ * request still holds it. */
+static struct client_cache_entry *cache_put(struct worker *w, const struct store_client *sc, int64_t now,
+                                            unsigned gen)
+{
+    struct client_cache_entry *e = &w->clients->slots[slot_of(sc->client_id)];
+    free(e->client_id);
+    free(e->metadata);
+    snapshot_release(e->snap);
+    free(e->secret_enc);
+    e->client_id = strdup(sc->client_id);
+    e->metadata = strdup(sc->metadata);
+    if (e->client_id == NULL || e->metadata == NULL)
+        abort();
+    e->secret_enc = NULL;
+    e->secret_enc_len = sc->secret_enc_len;
+    if (sc->secret_enc_len > 0) {
+        e->secret_enc = malloc(sc->secret_enc_len);
+        if (e->secret_enc == NULL)
+            abort();
+        memcpy(e->secret_enc, sc->secret_enc, sc->secret_enc_len);
+    }
+    e->has_secret = sc->has_secret;
+    e->from_config = sc->from_config;
+    memcpy(e->secret_hash, sc->secret_hash, STORE_HASH_LEN);
+    e->fetched_at = now;
+    e->generation = gen;
+    struct arena *mem = arena_new(1024);
+    struct client_snapshot *s = arena_alloc(mem, sizeof(*s));
+    s->mem = mem;
+    atomic_init(&s->refs, 1);
+    s->parsed_ok = client_from_store(mem, sc, &s->parsed) == 0;
+    if (s->parsed_ok) { /* client_from_store points at sc's client_id and secret_enc: copies of its own */
+        s->parsed.client_id = arena_strdup(mem, sc->client_id);
+        s->parsed.secret_enc = sc->secret_enc_len > 0 ? arena_memdup(mem, sc->secret_enc, sc->secret_enc_len) : NULL;
+    }
+    e->snap = s;
+    return e;
+}
+
+int client_lookup(struct worker *w, struct arena *a, const char *client_id, struct store_client *out,
+                  struct errbuf *err)
+{
+    int64_t now = clock_now();
+    unsigned gen = clients_generation(w);
+    struct client_cache_entry *e = cache_hit(w, client_id, now, gen);
+    if (e != NULL) {
         memset(out, 0, sizeof(*out));
         out->client_id = arena_strdup(a, e->client_id);
         out->metadata = arena_strdup(a, e->metadata);
@@ -483,25 +559,29 @@ int client_lookup(struct worker *w, struct arena *a, const char *client_id, stru
     int rc = store_client_get(w->db, a, client_id, out, err);
     if (rc != 0)
         return rc; /* unknown clients are not cached: a new registration is seen at once */
-    free(e->client_id);
-    free(e->metadata);
-    free(e->secret_enc);
-    e->client_id = strdup(out->client_id);
-    e->metadata = strdup(out->metadata);
-    e->secret_enc = NULL;
-    e->secret_enc_len = out->secret_enc_len;
-    if (out->secret_enc_len > 0) {
-        e->secret_enc = malloc(out->secret_enc_len);
-        if (e->secret_enc == NULL)
-            abort();
-        memcpy(e->secret_enc, out->secret_enc, out->secret_enc_len);
+    cache_put(w, out, now, gen);
+    return 0;
+}
+
+int client_get(struct worker *w, struct arena *a, const char *client_id, struct client *out, struct errbuf *err)
+{
+    int64_t now = clock_now();
+    unsigned gen = clients_generation(w);
+    struct client_cache_entry *e = cache_hit(w, client_id, now, gen);
+    if (e == NULL) {
+        struct store_client sc;
+        int rc = store_client_get(w->db, a, client_id, &sc, err);
+        if (rc != 0)
+            return rc; /* unknown clients are not cached: a new registration is seen at once */
+        e = cache_put(w, &sc, now, gen);
     }
-    if (e->client_id == NULL || e->metadata == NULL)
-        abort();
-    e->has_secret = out->has_secret;
-    e->from_config = out->from_config;
-    memcpy(e->secret_hash, out->secret_hash, STORE_HASH_LEN);
-    e->fetched_at = now;
-    e->generation = gen;
+    struct client_snapshot *s = e->snap;
+    if (!s->parsed_ok) {
+        errbuf_set(err, "client %s: its stored metadata is not valid", client_id);
+        return ERR_INVALID;
+    }
+    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+    arena_defer(a, snapshot_release, s);
+    *out = s->parsed;
     return 0;
 }

@@ -180,6 +180,11 @@ struct worker;
 struct client_cache;
 int client_lookup(struct worker *w, struct arena *a, const char *client_id, struct store_client *out,
                   struct errbuf *err);
+/* The same client parsed (client_from_store), from the same cache, which keeps it parsed: 0 with *out,
+ * whose strings live until the end of the request of arena `a` (or as long as the cache keeps the entry);
+ * ERR_NOTFOUND; the store's error; ERR_INVALID (err set) when the stored metadata is not valid. Callers
+ * must not change *out's lists. */
+int client_get(struct worker *w, struct arena *a, const char *client_id, struct client *out, struct errbuf *err);
 void client_cache_free(struct client_cache *cc);
 
 /* A stored client as JSON, for the CLI and the admin API: client_id, then its metadata (RFC 7591 names;

@@ -234,21 +234,20 @@ static const char *assertion_subject(struct http_req *req, struct str assertion,
                : NULL;
 }
 
-/* The client of id, parsed; fail when unknown. */
+/* The client of id, parsed (the worker's cache, client_get); fail when unknown. */
 static struct oauth_error load_client(struct http_req *req, const char *cid, struct oauth_error fail,
                                       struct client *out)
 {
-    struct store_client sc;
     struct errbuf err;
-    int rc = client_lookup(req->worker, req->arena, cid, &sc, &err);
+    int rc = client_get(req->worker, req->arena, cid, out, &err);
     if (rc == ERR_NOTFOUND)
         return fail;
-    if (rc != 0)
-        return oauth_store_failed(req, "client_get", rc, &err);
-    if (client_from_store(req->arena, &sc, out) != 0) {
+    if (rc == ERR_INVALID) {
         log_error("bad_client_metadata", LS("rid", req->rid), LS("client_id", cid), NULL);
         return OAUTH_ERROR(SERVER_ERROR, "client registration is invalid");
     }
+    if (rc != 0)
+        return oauth_store_failed(req, "client_get", rc, &err);
     req->log_client_id = out->client_id;
     return OAUTH_OK;
 }

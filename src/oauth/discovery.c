@@ -12,6 +12,7 @@
 #include "core/arena.h"
 #include "core/log.h"
 #include "jose/jose.h"
+#include "oauth/device.h"
 #include "oauth/dpop.h"
 #include "oauth/endpoints.h"
 #include "oauth/error.h"
@@ -80,6 +81,9 @@ static json_t *metadata(const struct app *app, bool plain)
     set_url(o, "introspection_endpoint", app, "/token/introspection");
     set_url(o, "revocation_endpoint", app, "/token/revocation");
     set_url(o, "end_session_endpoint", app, "/session/end");
+    /* RFC 8628 §4: the device authorization grant is served (its row of the grant table). */
+    if (grant_by_flag(GRANT_DEVICE_CODE)->served)
+        set_url(o, "device_authorization_endpoint", app, DEVICE_AUTH_PATH);
     /* The served response types (grant_table.h): each client uses those it registered. */
     json_t *types = json_array();
     for (unsigned t = response_type_next_served(0); t != 0; t = response_type_next_served(t))

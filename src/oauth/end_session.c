@@ -209,7 +209,7 @@ void oauth_end_session_handle(struct http_req *req)
     }
     json_t *j = logout_to_json(&lr);
     struct interaction ia;
-    int rc = interaction_create(req, lr.have_client ? lr.client.client_id : "", j, &ia, &err);
+    int rc = interaction_create(req, lr.have_client ? lr.client.client_id : "", "request", j, &ia, &err);
     json_decref(j);
     if (rc != 0) {
         page_error(req, oauth_store_failed(req, "interaction_create", rc, &err));

@@ -34,6 +34,10 @@ void oauth_end_session_handle(struct http_req *req);
 void oauth_par_handle(struct http_req *req);
 void oauth_registration_handle(struct http_req *req);
 void oauth_registration_client_handle(struct http_req *req);
+/* The device authorization grant (RFC 8628, oauth/device.h): the device authorization endpoint and the
+ * verification page. */
+void oauth_device_auth_handle(struct http_req *req);
+void oauth_device_page_handle(struct http_req *req);
 
 /* Every handler here is called by the router (router.c) with a method its route serves: the methods,
  * 405s, CORS headers and preflights are the routes table's, not the handlers'. */
@@ -44,6 +48,15 @@ struct oauth_error backchannel_form(struct http_req *req, struct form *form);
 /* The `token` parameter of introspection (RFC 7662 §2.1) and revocation (RFC 7009 §2.1): required, not
  * repeated; token_type_hint, when sent, not repeated (it is only a hint). */
 struct oauth_error token_param_parse(const struct form *f, struct str *token);
+struct scope_set;
+struct arena;
+struct app;
+/* `scope` (RFC 6749 §3.3: not repeated, well formed; absent or empty gives the empty set) and `resource` or
+ * its alias `audience` (RFC 8707 §2: one, an absolute URI without a fragment; audience= may also name an API
+ * by its audience name, which becomes its identifier; both must then name the same API; STR_NULL when
+ * absent), for the token and device authorization endpoints. */
+struct oauth_error scope_resource_parse(struct arena *a, const struct app *app, const struct form *f,
+                                        struct scope_set *scope, struct str *resource);
 
 /* CORS for the endpoints browser-based public clients call directly (the routes marked cors: token,
  * revocation, userinfo; cors.c). None of them reads cookies, so any origin may call them ("*", never with

@@ -12,6 +12,7 @@
 #include "core/rand.h"
 #include "core/str.h"
 #include "http/http.h"
+#include "oauth/scope.h"
 #include "ui/tmpl.h"
 #include "core/banned.h"
 
@@ -36,6 +37,53 @@ static void security_headers(struct http_req *req, const char *csp)
     http_res_header(req, "X-Content-Type-Options", "nosniff");
     http_res_header(req, "Cache-Control", "no-store");
     http_res_header(req, "Pragma", "no-cache");
+}
+
+static const char *scope_description(const char *s)
+{
+    static const struct {
+        const char *scope, *text;
+    } known[] = {
+        {"openid", "Sign you in with your account"},
+        {"profile", "See your name and basic profile (name, username, picture, locale)"},
+        {"email", "See your email address"},
+        {"address", "See your postal address"},
+        {"phone", "See your phone number"},
+    };
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (strcmp(known[i].scope, s) == 0)
+            return known[i].text;
+    return NULL;
+}
+
+void page_set_permissions(struct arena *a, json_t *d, const struct scope_set *scopes, const char *resource,
+                          bool keep_offline)
+{
+    json_t *list = json_array();
+    bool offline = false;
+    for (size_t i = 0; i < scopes->n; i++) {
+        /* offline_access is the "offline" item of its own, once. */
+        if (strcmp(scopes->v[i], "offline_access") == 0) {
+            offline |= keep_offline;
+            continue;
+        }
+        const char *desc = scope_description(scopes->v[i]);
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(scopes->v[i]));
+        json_object_set_new(
+            o, "description",
+            json_string(desc != NULL ? desc : arena_printf(a, "Use the API permission \"%s\"", scopes->v[i])));
+        json_array_append_new(list, o);
+    }
+    json_object_set_new(d, "scopes", list);
+    json_t *resources = json_array();
+    if (resource != NULL) {
+        json_t *o = json_object();
+        json_object_set_new(o, "identifier", json_string(resource));
+        json_array_append_new(resources, o);
+    }
+    json_object_set_new(d, "resources", resources);
+    json_object_set_new(d, "offline", json_boolean(offline));
 }
 
 void page_send(struct http_req *req, int status, const char *name, json_t *data)

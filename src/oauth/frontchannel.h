@@ -23,6 +23,15 @@ void page_error(struct http_req *req, struct oauth_error e);
 /* 303 See Other to `location` (used after form posts and to move between pages). */
 void redirect_see_other(struct http_req *req, const char *location);
 
+struct arena;
+struct scope_set;
+/* What a consent page lists (the consent page, the device verification page), as its variables in d:
+ * "scopes", one {"name", "description"} per scope (the OpenID scopes in plain words, any other as an API
+ * permission) but offline_access; "resources", the API `resource` (may be NULL) as [{"identifier"}];
+ * "offline", true when offline_access is among the scopes and keep_offline (web/README.md). */
+void page_set_permissions(struct arena *a, json_t *d, const struct scope_set *scopes, const char *resource,
+                          bool keep_offline);
+
 /* Parameters of an authorization response, in order. */
 struct authz_param {
     const char *name, *value;

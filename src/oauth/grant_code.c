@@ -75,24 +75,6 @@ static struct oauth_error check_pkce(struct http_req *req, const struct client *
     return pkce_verify(method, challenge, tr->code_verifier.p);
 }
 
-/* When the exchange yields a refresh token. The client must be registered for the refresh_token grant
- * (it could not use one otherwise); then its refresh_token_policy decides (client.h). */
-static bool wants_refresh(const struct client *c, const char *scope, json_t *data)
-{
-    if (!(c->grant_types & GRANT_REFRESH_TOKEN))
-        return false;
-    bool offline = json_is_true(json_object_get(data, "offline"));
-    switch (c->refresh_policy) {
-    case REFRESH_OFFLINE_CONSENT:
-        return offline; /* set by the authorization endpoint for offline_access + prompt=consent only */
-    case REFRESH_OFFLINE_ACCESS:
-        return offline || token_scope_has(scope, "offline_access");
-    case REFRESH_ALWAYS:
-        return true;
-    }
-    return false;
-}
-
 /* The claims the ID token carries beyond its own (grants.h grant_id_token_claims): those the claims request
  * parameter named for it, and the scope's for a client with id_token_claims: scope. NULL claims when there
  * are none; an error when the user is gone. */
@@ -182,7 +164,7 @@ struct oauth_error grant_authorization_code(struct http_req *req, const struct c
     g.aud = res != NULL ? res->identifier : NULL;
     g.res = res;
     g.now = now;
-    g.refresh = wants_refresh(c, g.grant_scope, data);
+    g.refresh = grant_wants_refresh(c, g.grant_scope, data);
     g.dpop = tr->dpop;
     /* RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key (a confidential client's
      * are bound to its authentication already). */

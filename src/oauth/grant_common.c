@@ -110,6 +110,22 @@ const char *grant_refresh_data(struct arena *a, json_t *data, const char *jkt)
     return out;
 }
 
+bool grant_wants_refresh(const struct client *c, const char *scope, json_t *data)
+{
+    if (!(c->grant_types & GRANT_REFRESH_TOKEN))
+        return false;
+    bool offline = json_is_true(json_object_get(data, "offline"));
+    switch (c->refresh_policy) {
+    case REFRESH_OFFLINE_CONSENT:
+        return offline; /* set where offline_access was consented to explicitly (authz.h, device.h) */
+    case REFRESH_OFFLINE_ACCESS:
+        return offline || token_scope_has(scope, "offline_access");
+    case REFRESH_ALWAYS:
+        return true;
+    }
+    return false;
+}
+
 struct oauth_error grant_tokens_mint(struct http_req *req, const struct grant_tokens_req *r,
                                      struct grant_tokens *out)
 {

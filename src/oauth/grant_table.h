@@ -30,7 +30,7 @@
     X(AUTHORIZATION_CODE, 0, "authorization_code", grant_authorization_code, false, true, true, true, true) \
     X(CLIENT_CREDENTIALS, 1, "client_credentials", grant_client_credentials, true, false, false, true, true)\
     X(REFRESH_TOKEN, 2, "refresh_token", grant_refresh_token, false, false, false, true, true)              \
-    X(DEVICE_CODE, 3, "urn:ietf:params:oauth:grant-type:device_code", NULL, false, true, false, true, false) \
+    X(DEVICE_CODE, 3, "urn:ietf:params:oauth:grant-type:device_code", grant_device_code, false, true, false, true, true) \
     X(IMPLICIT, 4, "implicit", NULL, false, false, true, false, true)
 
 enum grant_flags {

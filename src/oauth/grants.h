@@ -1,6 +1,7 @@
 /* grants.h: what the token endpoint (token.c) shares with its grant handlers, one file per grant type
  * (grant_code.c: RFC 6749 §4.1.3 authorization_code, grant_client_credentials.c: §4.4, grant_refresh.c:
- * §6 refresh_token), and what the handlers share (grant_common.c). Internal to src/oauth/: the parsed
+ * §6 refresh_token, grant_device.c: RFC 8628 §3.4 device_code), and what the handlers share
+ * (grant_common.c). Internal to src/oauth/: the parsed
  * request, the handlers (which GRANT_TABLE in grant_table.h names) and the shared helpers. Calls run one
  * way: token.c -> grant_<name>.c -> grant_common.c. */
 #ifndef OSTIARY_OAUTH_GRANTS_H
@@ -32,6 +33,7 @@ struct token_req {
     struct str resource;      /* resource or its alias audience (RFC 8707 §2) */
     struct str code, redirect_uri, code_verifier; /* authorization_code */
     struct str refresh_token; /* refresh_token */
+    struct str device_code;   /* urn:ietf:params:oauth:grant-type:device_code */
     /* The request's verified DPoP proof (RFC 9449 §5; oauth_token_handle checks it), or NULL: the access
      * token is then bound to its key, and its jti recorded in the transaction of the token's rows. */
     const struct dpop_proof *dpop;
@@ -47,6 +49,7 @@ struct oauth_error grant_authorization_code(struct http_req *req, const struct c
                                             const struct token_req *tr);
 struct oauth_error grant_refresh_token(struct http_req *req, const struct client *c,
                                        const struct token_req *tr);
+struct oauth_error grant_device_code(struct http_req *req, const struct client *c, const struct token_req *tr);
 
 /* The successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3): access_token, token_type Bearer (DPoP
  * for a DPoP-bound token, RFC 9449 §5), expires_in, scope (when not empty), refresh_token and id_token when not NULL; Cache-Control: no-store. */
@@ -96,6 +99,11 @@ struct oauth_error grant_tokens_commit(struct http_req *req, const struct grant_
 /* Parses a row's data (JSON object text) into an object freed with the arena; NULL if absent or not an
  * object. */
 json_t *grant_data_parse(struct arena *a, const char *text);
+/* Whether a code or device grant yields a refresh token: the client must be registered for the
+ * refresh_token grant (it could not use one otherwise); then its refresh_token_policy decides (client.h),
+ * `offline` of the row's data telling that offline_access was consented to explicitly (the authorization
+ * endpoint: with prompt=consent; the device page: always, its approval is an explicit consent). */
+bool grant_wants_refresh(const struct client *c, const char *scope, json_t *data);
 /* The grant's claims request of a code's or refresh token's data (authz.h GRANT_CLAIMS, borrowed), or
  * NULL. */
 json_t *grant_data_claims(json_t *data);

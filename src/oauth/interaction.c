@@ -1,7 +1,8 @@
 /* interaction.c: the pages a person sees during an authorization request: login, account selection and
  * consent (GET renders, POST acts), each bound to a parked interaction (session/session.h) and protected
- * by its CSRF token. After each step the request resumes in authorize.c. Failed logins are rate-limited
- * per account and client address (session/users.h). */
+ * by its CSRF token. After each step the request resumes in authorize.c. The login page also signs a
+ * person in for the device verification page (oauth/device.h), and then goes back to that page. Failed
+ * logins are rate-limited per account and client address (session/users.h). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 #include "http/http.h"
 #include "oauth/authorize.h"
 #include "oauth/client.h"
+#include "oauth/device.h"
 #include "oauth/endpoints.h"
 #include "oauth/frontchannel.h"
 #include "oauth/scope.h"
@@ -26,8 +28,11 @@
 struct page_ctx {
     struct form form;
     struct interaction ia;
-    struct authz_request ar;
+    struct authz_request ar;  /* a sign-in for a device (below) has only client_id */
     struct client client;
+    /* A sign-in on the device verification page (oauth/device.h): the device code row's key; NULL for an
+     * authorization request. After it the browser goes back to that page, not to authorize.c. */
+    const char *device;
 };
 
 static struct oauth_error expired(void)
@@ -52,16 +57,28 @@ static bool page_load(struct http_req *req, struct page_ctx *pc)
         page_error(req, rc == ERR_NOTFOUND ? expired() : oauth_store_failed(req, "interaction_load", rc, &err));
         return false;
     }
-    struct authz_request parked;
-    if (authz_request_from_json(req->arena, json_object_get(pc->ia.data, "request"), &parked) != 0) {
-        page_error(req, expired());
-        return false;
-    }
-    req->log_client_id = parked.client_id;
+    req->log_client_id = pc->ia.client_id;
     if (post && !interaction_csrf_ok(&pc->ia, form_get_dup(req->arena, &pc->form, "csrf"))) {
         struct oauth_error e = OAUTH_ERROR(INVALID_REQUEST, "the form has expired; go back and try again");
         e.http_status = 403;
         page_error(req, e);
+        return false;
+    }
+    pc->device = json_string_value(json_object_get(pc->ia.data, "device"));
+    if (pc->device != NULL) {
+        /* The device page checks the device code itself; here only the client's name is needed. */
+        memset(&pc->ar, 0, sizeof(pc->ar));
+        pc->ar.client_id = pc->ia.client_id;
+        rc = pc->ia.client_id != NULL ? authz_load_client(req, pc->ia.client_id, &pc->client) : ERR_NOTFOUND;
+        if (rc != 0) {
+            page_error(req, rc == ERR_NOTFOUND ? expired() : oauth_store_error(rc));
+            return false;
+        }
+        return true;
+    }
+    struct authz_request parked;
+    if (authz_request_from_json(req->arena, json_object_get(pc->ia.data, "request"), &parked) != 0) {
+        page_error(req, expired());
         return false;
     }
     /* The request is validated again, by the rules of the authorization endpoint, against the client as
@@ -111,19 +128,6 @@ static void deny(struct http_req *req, struct page_ctx *pc, const char *why)
                         pc->ar.state);
 }
 
-static const char *display_name(struct http_req *req, const char *user_id)
-{
-    struct store_user u;
-    struct errbuf err;
-    if (store_user_get(req->worker->db, req->arena, user_id, &u, &err) != 0)
-        return user_id;
-    json_t *claims = json_loads(u.claims != NULL ? u.claims : "{}", 0, NULL);
-    const char *name = json_string_value(json_object_get(claims, "name"));
-    const char *out = arena_strdup(req->arena, name != NULL ? name : u.username);
-    json_decref(claims);
-    return out;
-}
-
 static void login_page(struct http_req *req, struct page_ctx *pc, int status, const char *error,
                        const char *username)
 {
@@ -160,7 +164,10 @@ void oauth_login_handle(struct http_req *req)
     }
     const char *action = form_get_dup(req->arena, &pc.form, "action");
     if (action != NULL && strcmp(action, "cancel") == 0) {
-        deny(req, &pc, "the user cancelled the sign-in");
+        if (pc.device != NULL)
+            device_page_deny(req, &pc.ia, pc.device);
+        else
+            deny(req, &pc, "the user cancelled the sign-in");
         return;
     }
     const char *username = form_get_dup(req->arena, &pc.form, "username");
@@ -209,7 +216,8 @@ void oauth_login_handle(struct http_req *req)
     device_cookie_set(req, username);
     log_info("login", LS("rid", req->rid), LS("client_id", pc.client.client_id), LS("sub", u.id), NULL);
     /* The new cookie is only sent by the browser on the next request, so resume through a redirect. */
-    redirect_see_other(req, arena_printf(req->arena, "%s?interaction=%s", issuer_url(req, "/interaction/resume"),
+    redirect_see_other(req, arena_printf(req->arena, "%s?interaction=%s",
+                                         issuer_url(req, pc.device != NULL ? DEVICE_PAGE_PATH : "/interaction/resume"),
                                          pc.ia.id));
 }
 
@@ -223,11 +231,24 @@ void oauth_login_busy(struct http_req *req, unsigned retry_after_s)
                form_get_dup(req->arena, &pc.form, "username"));
 }
 
+/* Loads a page of an authorization request only: the account and consent pages have nothing to do with a
+ * device's sign-in. */
+static bool page_load_request(struct http_req *req, struct page_ctx *pc)
+{
+    if (!page_load(req, pc))
+        return false;
+    if (pc->device != NULL) {
+        page_error(req, expired());
+        return false;
+    }
+    return true;
+}
+
 /* GET /interaction/resume: continue after login, once the browser carries the new session cookie. */
 void oauth_resume_handle(struct http_req *req)
 {
     struct page_ctx pc;
-    if (!page_load(req, &pc))
+    if (!page_load_request(req, &pc))
         return;
     authz_resume(req, &pc.client, &pc.ar, &pc.ia, 0);
 }
@@ -235,7 +256,7 @@ void oauth_resume_handle(struct http_req *req)
 void oauth_select_account_handle(struct http_req *req)
 {
     struct page_ctx pc;
-    if (!page_load(req, &pc))
+    if (!page_load_request(req, &pc))
         return;
     struct session s;
     struct errbuf err;
@@ -245,7 +266,7 @@ void oauth_select_account_handle(struct http_req *req)
     }
     if (!str_eq_c(req->method, "POST")) {
         json_t *d = page_data(req, &pc, "Choose an account", "/interaction/select_account");
-        json_object_set_new(d, "user", json_string(display_name(req, s.user_id)));
+        json_object_set_new(d, "user", json_string(user_display_name(req->worker->db, req->arena, s.user_id)));
         page_send(req, 200, "select_account", d);
         json_decref(d);
         return;
@@ -258,28 +279,10 @@ void oauth_select_account_handle(struct http_req *req)
     authz_resume(req, &pc.client, &pc.ar, &pc.ia, PROMPT_SELECT_ACCOUNT);
 }
 
-static const char *scope_description(const char *s)
-{
-    static const struct {
-        const char *scope, *text;
-    } known[] = {
-        {"openid", "Sign you in with your account"},
-        {"profile", "See your name and basic profile (name, username, picture, locale)"},
-        {"email", "See your email address"},
-        {"address", "See your postal address"},
-        {"phone", "See your phone number"},
-        {"offline_access", "Keep access when you are not using the application"},
-    };
-    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-        if (strcmp(known[i].scope, s) == 0)
-            return known[i].text;
-    return NULL;
-}
-
 void oauth_consent_handle(struct http_req *req)
 {
     struct page_ctx pc;
-    if (!page_load(req, &pc))
+    if (!page_load_request(req, &pc))
         return;
     struct session s;
     struct errbuf err;
@@ -291,28 +294,11 @@ void oauth_consent_handle(struct http_req *req)
     scope_parse(req->arena, pc.ar.scope, strlen(pc.ar.scope), &want);
     if (!str_eq_c(req->method, "POST")) {
         json_t *d = page_data(req, &pc, "Allow access?", "/interaction/consent");
-        json_object_set_new(d, "user", json_string(display_name(req, s.user_id)));
-        json_t *scopes = json_array();
-        bool offline = false;
+        json_object_set_new(d, "user", json_string(user_display_name(req->worker->db, req->arena, s.user_id)));
         /* offline_access is granted only where issue_code() keeps it (OIDC Core §11): do not ask for it
          * when it will be dropped. */
         bool offline_kept = pc.client.refresh_policy != REFRESH_OFFLINE_CONSENT || (pc.ar.prompt & PROMPT_CONSENT);
-        for (size_t i = 0; i < want.n; i++) {
-            const char *desc = scope_description(want.v[i]);
-            if (strcmp(want.v[i], "offline_access") == 0) {
-                if (!offline_kept)
-                    continue;
-                offline = true;
-            }
-            json_t *o = json_object();
-            json_object_set_new(o, "name", json_string(want.v[i]));
-            json_object_set_new(o, "description",
-                                json_string(desc != NULL ? desc
-                                                         : arena_printf(req->arena, "Use the API permission \"%s\"",
-                                                                        want.v[i])));
-            json_array_append_new(scopes, o);
-        }
-        json_object_set_new(d, "scopes", scopes);
+        page_set_permissions(req->arena, d, &want, pc.ar.resource, offline_kept);
         /* Claims the claims parameter names beyond those of the scopes (OIDC Core §5.5), one by one. */
         json_t *claims = json_array();
         size_t k;
@@ -326,14 +312,6 @@ void oauth_consent_handle(struct http_req *req)
         }
         json_decref(beyond);
         json_object_set_new(d, "claims", claims);
-        json_t *resources = json_array();
-        if (pc.ar.resource != NULL) {
-            json_t *o = json_object();
-            json_object_set_new(o, "identifier", json_string(pc.ar.resource));
-            json_array_append_new(resources, o);
-        }
-        json_object_set_new(d, "resources", resources);
-        json_object_set_new(d, "offline", json_boolean(offline));
         page_send(req, 200, "consent", d);
         json_decref(d);
         return;

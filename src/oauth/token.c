@@ -1,11 +1,11 @@
 /* token.c: token endpoint (RFC 6749 §3.2, §5; RFC 8707 resource indicators with the `audience` alias):
  * parses the request, authenticates the client and dispatches by grant_type, through the grant table
  * (grant_table.h), to the grant's handler in grant_<name>.c (authorization_code §4.1.3,
- * client_credentials §4.4, refresh_token §6), which sends the success response. Client authentication is
- * in client.c, what the grants share (minting, the success response) in grant_common.c. Every failure is
- * one struct oauth_error rendered by error.c. A grant type not served (the device grant, RFC 8628, for
- * now), or not served here (implicit, RFC 6749 §4.2, whose tokens come from the authorization endpoint),
- * is unsupported_grant_type. A DPoP proof (RFC 9449 §5) is checked here, before the grant. */
+ * client_credentials §4.4, refresh_token §6, the device code of RFC 8628 §3.4), which sends the success
+ * response. Client authentication is in client.c, what the grants share (minting, the success response)
+ * in grant_common.c. Every failure is one struct oauth_error rendered by error.c. A grant type not served
+ * here (implicit, RFC 6749 §4.2, whose tokens come from the authorization endpoint) is
+ * unsupported_grant_type. A DPoP proof (RFC 9449 §5) is checked here, before the grant. */
 #include <string.h>
 
 #include "app.h"
@@ -36,44 +36,19 @@ static struct oauth_error token_parse(struct http_req *req, const struct form *f
         return OAUTH_ERROR(INVALID_REQUEST, "grant_type is repeated");
     if (rc > 0)
         return OAUTH_ERROR(INVALID_REQUEST, "grant_type is required");
-    struct str scope;
-    rc = form_get(f, "scope", &scope);
-    if (rc < 0)
-        return OAUTH_ERROR(INVALID_REQUEST, "scope is repeated");
-    if (rc == 0) {
-        if (scope_parse(req->arena, scope.p, scope.len, &out->scope) != 0)
-            return OAUTH_ERROR(INVALID_SCOPE, "scope is malformed (RFC 6749 section 3.3)");
-        out->scope_given = out->scope.n > 0;
-    }
-    struct str resource, audience;
-    int rr = form_get(f, "resource", &resource);
-    int ra = form_get(f, "audience", &audience);
-    if (rr < 0 || ra < 0)
-        return OAUTH_ERROR(INVALID_TARGET, "only one resource (or audience) per token request is supported");
-    if (ra == 0) {
-        /* audience= names an API by its identifier or by its audience name: the identifier from here on. */
-        const struct resource *r = app_resource_by_audience(req->worker->app, str_dup(req->arena, audience));
-        if (r == NULL)
-            return OAUTH_ERROR(INVALID_TARGET,
-                               "unknown audience: no API has that identifier or audience name");
-        audience = str_c(r->identifier);
-    }
-    if (rr == 0 && ra == 0 && !str_eq(resource, audience))
-        return OAUTH_ERROR(INVALID_REQUEST, "resource and audience name different APIs");
-    out->resource = rr == 0 ? resource : audience;
-    if (!str_is_null(out->resource)) {
-        /* RFC 8707 §2: an absolute URI without a fragment. */
-        if (memchr(out->resource.p, ':', out->resource.len) == NULL ||
-            memchr(out->resource.p, '#', out->resource.len) != NULL)
-            return OAUTH_ERROR(INVALID_TARGET, "resource must be an absolute URI without a fragment");
-    }
-    struct oauth_error e = get_one(f, "code", &out->code, "code is repeated");
+    struct oauth_error e = scope_resource_parse(req->arena, req->worker->app, f, &out->scope, &out->resource);
+    if (oauth_failed(e))
+        return e;
+    out->scope_given = out->scope.n > 0;
+    e = get_one(f, "code", &out->code, "code is repeated");
     if (!oauth_failed(e))
         e = get_one(f, "redirect_uri", &out->redirect_uri, "redirect_uri is repeated");
     if (!oauth_failed(e))
         e = get_one(f, "code_verifier", &out->code_verifier, "code_verifier is repeated");
     if (!oauth_failed(e))
         e = get_one(f, "refresh_token", &out->refresh_token, "refresh_token is repeated");
+    if (!oauth_failed(e))
+        e = get_one(f, "device_code", &out->device_code, "device_code is repeated");
     return e;
 }
 

@@ -19,6 +19,9 @@
 #include "core/banned.h"
 
 #define BROWSER_COOKIE "ostiary_browser"
+/* Defined with the device cookies below. */
+static void device_mac(const uint8_t key[DEVICE_KEY_LEN], const char *label, const char *username, const char *rest,
+                       unsigned char out[crypto_auth_hmacsha256_BYTES]);
 #define INTERACTION_TTL 600
 
 /* Cookie attributes shared by session, browser and device cookies. */
@@ -164,8 +167,8 @@ static const char *browser_binding(struct http_req *req, bool create)
     return hex_encode(req->arena, h, sizeof(h));
 }
 
-int interaction_create(struct http_req *req, const char *client_id, json_t *request, struct interaction *out,
-                       struct errbuf *err)
+int interaction_create(struct http_req *req, const char *client_id, const char *member, json_t *value,
+                       struct interaction *out, struct errbuf *err)
 {
     memset(out, 0, sizeof(*out));
     int64_t now = clock_now();
@@ -176,7 +179,7 @@ int interaction_create(struct http_req *req, const char *client_id, json_t *requ
     out->exp = now + INTERACTION_TTL;
     store_hash(out->id, strlen(out->id), out->hash);
     json_t *d = json_object();
-    json_object_set(d, "request", request);
+    json_object_set(d, member, value);
     json_object_set_new(d, "csrf", json_string(out->csrf));
     json_object_set_new(d, "browser", json_string(browser_binding(req, true)));
     arena_defer(req->arena, (void (*)(void *))json_decref, d);
@@ -193,6 +196,32 @@ int interaction_create(struct http_req *req, const char *client_id, json_t *requ
     int rc = store_token_put(req->worker->db, &t, err);
     free(text);
     return rc;
+}
+
+const char *browser_id(struct http_req *req)
+{
+    return browser_binding(req, false);
+}
+
+/* ---- CSRF tokens of forms without an interaction ---- */
+
+static const char *form_token_of(struct http_req *req, const char *id)
+{
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    device_mac(req->worker->app->device_key, "form", "", id, mac);
+    return b64url_encode(req->arena, mac, sizeof(mac));
+}
+
+const char *browser_form_token(struct http_req *req, bool create)
+{
+    const char *id = browser_binding(req, create);
+    return id != NULL ? form_token_of(req, id) : NULL;
+}
+
+bool browser_form_token_ok(struct http_req *req, const char *token)
+{
+    const char *want = browser_form_token(req, false);
+    return want != NULL && token != NULL && ct_eq(want, strlen(want), token, strlen(token));
 }
 
 int interaction_load(struct http_req *req, const char *id, struct interaction *out, struct errbuf *err)

@@ -55,15 +55,29 @@ struct interaction {
     int64_t iat, exp;
 };
 
-/* Parks `request` (a JSON object, borrowed) for 10 minutes; sets the browser-binding cookie if missing. */
-int interaction_create(struct http_req *req, const char *client_id, json_t *request, struct interaction *out,
-                       struct errbuf *err);
+/* Parks `value` (borrowed) under `member` of the interaction's data for 10 minutes: "request", a validated
+ * authorization request (authorize.c), or "device", a device code waiting for its user (oauth/device.h).
+ * Sets the browser-binding cookie if missing. */
+int interaction_create(struct http_req *req, const char *client_id, const char *member, json_t *value,
+                       struct interaction *out, struct errbuf *err);
 /* Loads interaction `id`: 0, ERR_NOTFOUND (unknown, expired, used, or started in another browser), <0 error. */
 int interaction_load(struct http_req *req, const char *id, struct interaction *out, struct errbuf *err);
 /* Checks a posted CSRF token against the interaction's, in constant time. */
 bool interaction_csrf_ok(const struct interaction *ia, const char *csrf);
 /* Marks it used (single use): ERR_CONFLICT if already used. */
 int interaction_finish(struct http_req *req, const struct interaction *ia, struct errbuf *err);
+
+/* Forms that no interaction backs (the device page's code entry) carry a CSRF token drawn from the
+ * browser-binding cookie: the base64url HMAC-SHA256 of the cookie's SHA-256 (hex) under the device cookies'
+ * key, with a label of its own ("form"), so it is never a device cookie's MAC.
+ * Valid only in the browser holding that cookie, the same on every instance, stored nowhere.
+ * browser_form_token: the token, setting the cookie first when create and there is none; NULL without a
+ * cookie when !create. browser_form_token_ok: whether `token` is this browser's (constant time; false
+ * without a cookie). browser_id: the cookie's SHA-256 in hex (what the user-code limiter counts a
+ * browser by), or NULL without a cookie. Arena memory. */
+const char *browser_form_token(struct http_req *req, bool create);
+bool browser_form_token_ok(struct http_req *req, const char *token);
+const char *browser_id(struct http_req *req);
 
 /* Device cookies (OWASP's device-cookie model against online guessing; users.h, the login limiter). Each
  * successful login sets, for its username, a cookie named DEVICE_COOKIE_PREFIX + tag, where tag is 16

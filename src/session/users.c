@@ -17,6 +17,7 @@
 #include "core/metrics.h"
 #include "core/rand.h"
 #include "core/str.h"
+#include "session/limiter.h"
 #include "session/user_check.h"
 
 #include "core/banned.h"
@@ -661,6 +662,19 @@ int users_apply_config(struct store_conn *db, const struct config *cfg,
     return rc;
 }
 
+const char *user_display_name(struct store_conn *db, struct arena *a, const char *user_id)
+{
+    struct store_user u;
+    struct errbuf err;
+    if (store_user_get(db, a, user_id, &u, &err) != 0)
+        return user_id;
+    json_t *claims = json_loads(u.claims != NULL ? u.claims : "{}", 0, NULL);
+    const char *name = json_string_value(json_object_get(claims, "name"));
+    const char *out = arena_strdup(a, name != NULL ? name : u.username);
+    json_decref(claims);
+    return out;
+}
+
 /* ------------------------------------------------------------------------------------------------------
  * Failed-login limiter.
  *
@@ -682,53 +696,29 @@ int users_apply_config(struct store_conn *db, const struct config *cfg,
  * the user signs in.
  * The address is the client's as the HTTP layer determined it (behind a trusted proxy, the forwarded
  * one: http/proxy.h); without a proxy, the address counter of a proxy's address would be everyone's.
- * Entries are keyed by a keyed BLAKE2b of the key (so entries have a fixed size and hash-flooding the
- * buckets needs the per-process key), live in a chained hash table, and are ordered oldest-first on a
- * list: a full table evicts the entry with the oldest failure, so a flood of addresses can cost at most
- * LIMITER_MAX_ENTRIES entries of memory.
+ * The counters themselves (keys, delays, bounded memory) are session/limiter.c's.
  * ------------------------------------------------------------------------------------------------------ */
 
-#define LIMITER_MAX_ENTRIES 100000u
-#define LIMITER_BUCKETS 65536u /* power of two */
-#define LIMITER_WINDOW 900     /* seconds after the last failure or the end of the wait: then forgotten */
-#define LIMITER_MAX_DELAY 900  /* seconds: the cap of the doubling delay (15 minutes) */
 #define LIMITER_ADDR_FACTOR 4u  /* the address and account counters allow this many times max_failures */
-#define LIMITER_KEY_LEN 16u
 #define LIMITER_ADDR_MAX 64u /* longest address kept (an IPv6 text form is at most 45) */
 
-struct lim_entry {
-    uint8_t key[LIMITER_KEY_LEN];
-    struct lim_entry *hnext;         /* bucket chain */
-    struct lim_entry *older, *newer; /* age list, by last failure */
-    uint32_t failures;
-    int64_t last_failure;
-    int64_t locked_until;
-};
-
 struct login_limiter {
-    pthread_mutex_t mu;
+    struct limiter *lim;
     uint32_t max_failures;
-    uint32_t lockout_seconds;
-    uint8_t hash_key[crypto_generichash_KEYBYTES];
-    struct lim_entry **buckets;
-    struct lim_entry *oldest, *newest;
-    size_t count;
 };
 
 struct login_limiter *login_limiter_new(uint32_t max_failures, uint32_t lockout_seconds)
 {
     if (!sodium_ready())
         return NULL;
+    struct limiter *lim = limiter_new(lockout_seconds);
+    if (lim == NULL)
+        return NULL;
     struct login_limiter *l = calloc(1, sizeof(*l));
     if (l == NULL)
         abort();
-    l->buckets = calloc(LIMITER_BUCKETS, sizeof(*l->buckets));
-    if (l->buckets == NULL)
-        abort();
-    pthread_mutex_init(&l->mu, NULL);
+    l->lim = lim;
     l->max_failures = max_failures > 0 ? max_failures : 1;
-    l->lockout_seconds = lockout_seconds > 0 ? lockout_seconds : 1;
-    randombytes_buf(l->hash_key, sizeof(l->hash_key));
     return l;
 }
 
@@ -736,179 +726,32 @@ void login_limiter_free(struct login_limiter *l)
 {
     if (l == NULL)
         return;
-    for (struct lim_entry *e = l->oldest; e != NULL;) {
-        struct lim_entry *next = e->newer;
-        free(e);
-        e = next;
-    }
-    free(l->buckets);
-    pthread_mutex_destroy(&l->mu);
+    limiter_free(l->lim);
     free(l);
 }
 
 enum lim_kind { LIM_PAIR = 'u', LIM_ADDR = 'a', LIM_ACCOUNT = 'n', LIM_DEVICE = 'd' };
 
-/* The key of one counter: the pair uses username and address, the device username and device id, the
- * others one of them. The kind is hashed first, so the kinds never share a key; the NUL after the
- * username keeps "ab"+"c" apart from "a"+"bc". */
-static void lim_key(const struct login_limiter *l, enum lim_kind kind, const char *username, const char *other,
-                    uint8_t out[LIMITER_KEY_LEN])
-{
-    crypto_generichash_state st;
-    const unsigned char tag = (unsigned char)kind;
-    crypto_generichash_init(&st, l->hash_key, sizeof(l->hash_key), LIMITER_KEY_LEN);
-    crypto_generichash_update(&st, &tag, 1);
-    if (kind != LIM_ADDR) {
-        static const unsigned char nul = 0;
-        const char *u = username != NULL ? username : "";
-        crypto_generichash_update(&st, (const unsigned char *)u, strnlen(u, USERNAME_MAX));
-        crypto_generichash_update(&st, &nul, 1);
-    }
-    if (kind != LIM_ACCOUNT) {
-        const char *o = other != NULL ? other : "";
-        crypto_generichash_update(&st, (const unsigned char *)o, strnlen(o, LIMITER_ADDR_MAX));
-    }
-    crypto_generichash_final(&st, out, LIMITER_KEY_LEN);
-}
-
 /* The three counters one attempt touches: the pair, the address, and the account or the device. */
-struct lim_keys {
-    uint8_t pair[LIMITER_KEY_LEN], addr[LIMITER_KEY_LEN], who[LIMITER_KEY_LEN];
-};
+enum { K_PAIR, K_ADDR, K_WHO, K_COUNT };
 
 static void lim_keys(const struct login_limiter *l, const char *username, const char *addr, const char *device,
-                     struct lim_keys *k)
+                     uint8_t k[K_COUNT][LIMITER_KEY_LEN])
 {
-    lim_key(l, LIM_PAIR, username, addr, k->pair);
-    lim_key(l, LIM_ADDR, username, addr, k->addr);
+    limiter_key(l->lim, LIM_PAIR, username, USERNAME_MAX, addr, LIMITER_ADDR_MAX, k[K_PAIR]);
+    limiter_key(l->lim, LIM_ADDR, NULL, 0, addr, LIMITER_ADDR_MAX, k[K_ADDR]);
     if (device != NULL)
-        lim_key(l, LIM_DEVICE, username, device, k->who);
+        limiter_key(l->lim, LIM_DEVICE, username, USERNAME_MAX, device, LIMITER_ADDR_MAX, k[K_WHO]);
     else
-        lim_key(l, LIM_ACCOUNT, username, NULL, k->who);
-}
-
-static size_t lim_bucket(const uint8_t key[LIMITER_KEY_LEN])
-{
-    size_t b = 0;
-    memcpy(&b, key, sizeof(b) < LIMITER_KEY_LEN ? sizeof(b) : LIMITER_KEY_LEN);
-    return b & (LIMITER_BUCKETS - 1);
-}
-
-static struct lim_entry *lim_find(struct login_limiter *l, const uint8_t key[LIMITER_KEY_LEN])
-{
-    for (struct lim_entry *e = l->buckets[lim_bucket(key)]; e != NULL; e = e->hnext)
-        if (memcmp(e->key, key, LIMITER_KEY_LEN) == 0)
-            return e;
-    return NULL;
-}
-
-static void lim_unlink_age(struct login_limiter *l, struct lim_entry *e)
-{
-    if (e->older != NULL)
-        e->older->newer = e->newer;
-    else
-        l->oldest = e->newer;
-    if (e->newer != NULL)
-        e->newer->older = e->older;
-    else
-        l->newest = e->older;
-    e->older = e->newer = NULL;
-}
-
-static void lim_push_newest(struct login_limiter *l, struct lim_entry *e)
-{
-    e->older = l->newest;
-    e->newer = NULL;
-    if (l->newest != NULL)
-        l->newest->newer = e;
-    else
-        l->oldest = e;
-    l->newest = e;
-}
-
-static void lim_remove(struct login_limiter *l, struct lim_entry *e)
-{
-    struct lim_entry **pp = &l->buckets[lim_bucket(e->key)];
-    while (*pp != e)
-        pp = &(*pp)->hnext;
-    *pp = e->hnext;
-    lim_unlink_age(l, e);
-    l->count--;
-    free(e);
-}
-
-/* Forgotten LIMITER_WINDOW after its last failure or the end of its wait, whichever is later. Counting
- * from the last failure alone, a counter at the delay cap (as long as the window) was forgotten the moment
- * its wait ended, and one failure per wait bought an attacker a fresh budget of failures every time. */
-static bool lim_stale(const struct lim_entry *e, int64_t now)
-{
-    int64_t since = e->locked_until > e->last_failure ? e->locked_until : e->last_failure;
-    return now >= e->locked_until && now - since >= LIMITER_WINDOW;
-}
-
-/* Seconds this counter still makes the caller wait. */
-static int64_t lim_wait(const struct lim_entry *e, int64_t now)
-{
-    if (e == NULL || lim_stale(e, now) || e->locked_until <= now)
-        return 0;
-    return e->locked_until - now;
-}
-
-/* Counts one failure against the counter `key`, which allows `max` failures before a delay. */
-static void lim_fail(struct login_limiter *l, const uint8_t key[LIMITER_KEY_LEN], uint32_t max, int64_t now)
-{
-    /* The age list is ordered by last failure, so stale entries gather at its old end. */
-    while (l->oldest != NULL && lim_stale(l->oldest, now))
-        lim_remove(l, l->oldest);
-    struct lim_entry *e = lim_find(l, key);
-    if (e != NULL && lim_stale(e, now)) {
-        e->failures = 0;
-        e->locked_until = 0;
-    }
-    if (e == NULL) {
-        if (l->count >= LIMITER_MAX_ENTRIES)
-            lim_remove(l, l->oldest);
-        e = calloc(1, sizeof(*e));
-        if (e == NULL)
-            abort();
-        memcpy(e->key, key, LIMITER_KEY_LEN);
-        size_t b = lim_bucket(key);
-        e->hnext = l->buckets[b];
-        l->buckets[b] = e;
-        l->count++;
-    } else {
-        lim_unlink_age(l, e);
-    }
-    lim_push_newest(l, e);
-    if (e->failures < UINT32_MAX)
-        e->failures++;
-    e->last_failure = now;
-    if (e->failures >= max) {
-        /* lockout_seconds after the max-th failure, doubled for each one after it, capped. */
-        int64_t delay = l->lockout_seconds;
-        for (uint32_t extra = e->failures - max; extra > 0 && delay < LIMITER_MAX_DELAY; extra--)
-            delay *= 2;
-        if (delay > LIMITER_MAX_DELAY)
-            delay = LIMITER_MAX_DELAY;
-        e->locked_until = now + delay;
-    }
-}
-
-static int64_t max64(int64_t a, int64_t b)
-{
-    return a > b ? a : b;
+        limiter_key(l->lim, LIM_ACCOUNT, username, USERNAME_MAX, NULL, 0, k[K_WHO]);
 }
 
 int64_t login_limiter_check(struct login_limiter *l, const char *username, const char *addr, const char *device,
                             int64_t now)
 {
-    struct lim_keys k;
-    lim_keys(l, username, addr, device, &k);
-    pthread_mutex_lock(&l->mu);
-    int64_t w = lim_wait(lim_find(l, k.pair), now);
-    w = max64(w, lim_wait(lim_find(l, k.addr), now));
-    w = max64(w, lim_wait(lim_find(l, k.who), now));
-    pthread_mutex_unlock(&l->mu);
+    uint8_t k[K_COUNT][LIMITER_KEY_LEN];
+    lim_keys(l, username, addr, device, k);
+    int64_t w = limiter_wait(l->lim, (const uint8_t(*)[LIMITER_KEY_LEN])k, K_COUNT, now);
     if (w > 0)
         metrics_login_delayed();
     return w;
@@ -917,44 +760,30 @@ int64_t login_limiter_check(struct login_limiter *l, const char *username, const
 void login_limiter_failure(struct login_limiter *l, const char *username, const char *addr, const char *device,
                            int64_t now)
 {
-    struct lim_keys k;
-    lim_keys(l, username, addr, device, &k);
+    uint8_t k[K_COUNT][LIMITER_KEY_LEN];
+    lim_keys(l, username, addr, device, k);
     uint64_t wide = (uint64_t)l->max_failures * LIMITER_ADDR_FACTOR;
     uint32_t wide_max = wide > UINT32_MAX ? UINT32_MAX : (uint32_t)wide;
-    pthread_mutex_lock(&l->mu);
-    lim_fail(l, k.pair, l->max_failures, now);
-    lim_fail(l, k.addr, wide_max, now);
-    lim_fail(l, k.who, device != NULL ? l->max_failures : wide_max, now);
-    pthread_mutex_unlock(&l->mu);
+    const uint32_t max[K_COUNT] = {l->max_failures, wide_max, device != NULL ? l->max_failures : wide_max};
+    limiter_fail(l->lim, (const uint8_t(*)[LIMITER_KEY_LEN])k, max, K_COUNT, now);
     metrics_login_failure();
 }
 
 int64_t login_limiter_take(struct login_limiter *l, const char *addr, int64_t now)
 {
-    uint8_t key[LIMITER_KEY_LEN];
-    lim_key(l, LIM_ADDR, NULL, addr, key);
-    pthread_mutex_lock(&l->mu);
-    int64_t w = lim_wait(lim_find(l, key), now);
+    uint8_t k[1][LIMITER_KEY_LEN];
+    limiter_key(l->lim, LIM_ADDR, NULL, 0, addr, LIMITER_ADDR_MAX, k[0]);
+    int64_t w = limiter_wait(l->lim, (const uint8_t(*)[LIMITER_KEY_LEN])k, 1, now);
     if (w == 0)
-        lim_fail(l, key, l->max_failures, now);
-    pthread_mutex_unlock(&l->mu);
+        limiter_fail(l->lim, (const uint8_t(*)[LIMITER_KEY_LEN])k, &l->max_failures, 1, now);
     return w;
-}
-
-static void lim_clear(struct login_limiter *l, const uint8_t key[LIMITER_KEY_LEN])
-{
-    struct lim_entry *e = lim_find(l, key);
-    if (e != NULL)
-        lim_remove(l, e);
 }
 
 void login_limiter_success(struct login_limiter *l, const char *username, const char *addr, const char *device)
 {
-    struct lim_keys k;
-    lim_keys(l, username, addr, device, &k);
-    pthread_mutex_lock(&l->mu);
-    lim_clear(l, k.pair);
-    if (device != NULL)
-        lim_clear(l, k.who);
-    pthread_mutex_unlock(&l->mu);
+    uint8_t k[K_COUNT][LIMITER_KEY_LEN];
+    lim_keys(l, username, addr, device, k);
+    /* The pair and the device's (when there is one): the account and address counters stay. */
+    memcpy(k[K_ADDR], k[K_WHO], LIMITER_KEY_LEN);
+    limiter_clear(l->lim, (const uint8_t(*)[LIMITER_KEY_LEN])k, device != NULL ? 2 : 1);
 }

@@ -71,6 +71,9 @@ json_t *user_claims_select(const struct store_user *u, const char *const *scopes
                            json_t *names);
 /* The scope that releases the standard claim `name` (§5.4), or NULL when it is not one. */
 const char *user_claim_scope(const char *name);
+/* What the pages call a user: the `name` claim, else the username; the id itself if the user cannot be
+ * read. Arena memory. */
+const char *user_display_name(struct store_conn *db, struct arena *a, const char *user_id);
 /* The claim names each standard scope yields (for discovery claims_supported). */
 extern const char *const user_claims_supported[];
 extern const size_t user_claims_supported_count;

@@ -68,6 +68,7 @@ enum stmt_id {
     S_TOKEN_PUT,
     S_TOKEN_GET,
     S_TOKEN_CONSUME,
+    S_TOKEN_SETTLE,
     S_TOKEN_SET_SUCCESSOR,
     S_TOKEN_REVOKE,
     S_GRANT_REVOKE,
@@ -150,6 +151,18 @@ static const struct {
     [S_TOKEN_CONSUME] = {"SELECT won, " TOKEN_READ_COLS " FROM ostiary_token_consume($1, $2, $3)", false},
     [S_TOKEN_SET_SUCCESSOR] = {"SELECT ostiary_token_set_successor($1, $2, $3)", false},
     [S_TOKEN_REVOKE] = {"UPDATE tokens SET revoked_at = $1 WHERE hash = $2 AND revoked_at = 0", false},
+    /* $4 NULL: a denial (revoked); else an approval. One statement: the UPDATE decides (a concurrent
+     * settler waits for the row lock, then finds the row settled and changes nothing); the second count, of
+     * the statement's snapshot, tells a row that exists unexpired (CONFLICT) from none (NOTFOUND). */
+    [S_TOKEN_SETTLE] = {"WITH s AS (UPDATE tokens SET sub = $4::text,"
+                        " scope = CASE WHEN $4::text IS NULL THEN scope ELSE $5::text END,"
+                        " data = CASE WHEN $4::text IS NULL THEN data ELSE $6::text END,"
+                        " revoked_at = CASE WHEN $4::text IS NULL THEN $1::bigint ELSE 0 END"
+                        " WHERE hash = $2 AND kind = $3 AND sub IS NULL AND revoked_at = 0 AND consumed_at = 0"
+                        " AND exp > $1::bigint RETURNING 1)"
+                        " SELECT (SELECT count(*) FROM s),"
+                        " (SELECT count(*) FROM tokens WHERE hash = $2 AND kind = $3 AND exp > $1::bigint)",
+                        false},
     /* The function of migration 1: one family's revocations take turns (no deadlock between them). */
     [S_GRANT_REVOKE] = {"SELECT ostiary_grant_revoke($2, $1)", false},
     [S_JTI_REVOKE] = {"INSERT INTO revoked_jti (jti, exp) VALUES ($1, $2)"
@@ -1178,6 +1191,28 @@ static int pg_token_consume(struct store_conn *base, struct arena *a, const uint
     return rc;
 }
 
+static int pg_token_settle(struct store_conn *base, const uint8_t hash[STORE_HASH_LEN], int kind, const char *sub,
+                           const char *scope, const char *data, int64_t now, struct errbuf *err)
+{
+    struct params p = {0};
+    p_i64(&p, now);
+    p_bytes(&p, hash, STORE_HASH_LEN);
+    p_i64(&p, kind);
+    p_text(&p, sub);
+    p_text(&p, scope);
+    p_text(&p, data);
+    PGresult *r;
+    int rc = run(conn_of(base), S_TOKEN_SETTLE, &p, &r, err);
+    if (rc == 0) {
+        if (col_i64(r, 0, 0) == 1)
+            rc = 0;
+        else
+            rc = col_i64(r, 0, 1) > 0 ? ERR_CONFLICT : ERR_NOTFOUND;
+    }
+    PQclear(r);
+    return rc;
+}
+
 /* Inside a group it travels with the group's next call or COMMIT, like a token write (store.h); a missing
  * row then fails that call (ERR_NOTFOUND from COMMIT) and the group. */
 static int pg_token_set_successor(struct store_conn *base, const uint8_t hash[STORE_HASH_LEN],
@@ -1498,6 +1533,7 @@ const struct store_ops store_postgres_ops = {
     .token_consume = pg_token_consume,
     .token_set_successor = pg_token_set_successor,
     .token_revoke = pg_token_revoke,
+    .token_settle = pg_token_settle,
     .grant_revoke = pg_grant_revoke,
     .single_use_put = pg_single_use_put,
     .jti_revoke = pg_jti_revoke,

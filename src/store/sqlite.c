@@ -84,6 +84,7 @@ enum stmt_id {
     S_TOKEN_GET,
     S_TOKEN_CONSUME,
     S_TOKEN_REVOKE,
+    S_TOKEN_SETTLE,
     S_TOKEN_SET_SUCCESSOR,
     S_GRANT_REVOKE,
     S_JTI_REVOKE,
@@ -152,6 +153,12 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_TOKEN_CONSUME] = "UPDATE tokens SET consumed_at = ?1 WHERE hash = ?2 AND kind = ?3"
                         " AND consumed_at = 0 AND revoked_at = 0 AND exp > ?1",
     [S_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at = ?1 WHERE hash = ?2 AND revoked_at = 0",
+    /* ?4 NULL: a denial (revoked); else an approval (sub, scope, data). Only a pending row changes. */
+    [S_TOKEN_SETTLE] = "UPDATE tokens SET sub = ?4, scope = CASE WHEN ?4 IS NULL THEN scope ELSE ?5 END,"
+                       " data = CASE WHEN ?4 IS NULL THEN data ELSE ?6 END,"
+                       " revoked_at = CASE WHEN ?4 IS NULL THEN ?1 ELSE 0 END"
+                       " WHERE hash = ?2 AND kind = ?3 AND sub IS NULL AND revoked_at = 0 AND consumed_at = 0"
+                       " AND exp > ?1",
     [S_TOKEN_SET_SUCCESSOR] = "UPDATE tokens SET successor = ?2,"
                               " retried_at = CASE WHEN ?3 != 0 THEN ?3 ELSE retried_at END WHERE hash = ?1",
     [S_GRANT_REVOKE] = "UPDATE tokens SET revoked_at = ?1 WHERE grant_id = ?2 AND revoked_at = 0",
@@ -1356,6 +1363,39 @@ static int sq_token_revoke(struct store_conn *base, const uint8_t hash[STORE_HAS
     return write_one(c, s, "token_revoke", NULL, err);
 }
 
+/* As token_consume: the conditional UPDATE decides, under BEGIN IMMEDIATE; the read that follows a
+ * change of nothing tells an absent or expired row (NOTFOUND) from a settled one (CONFLICT). */
+static int sq_token_settle(struct store_conn *base, const uint8_t hash[STORE_HASH_LEN], int kind, const char *sub,
+                           const char *scope, const char *data, int64_t now, struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    sqlite3_stmt *s = stmt_get(c, S_TOKEN_SETTLE, err);
+    if (s == NULL || stmt_get(c, S_TOKEN_GET, err) == NULL)
+        return ERR_FAIL;
+    struct arena *a = arena_new(1024);
+    int rc = op_begin(c, err);
+    if (rc == 0) {
+        sqlite3_bind_int64(s, 1, now);
+        bind_hash(s, 2, hash);
+        sqlite3_bind_int(s, 3, kind);
+        bind_text(s, 4, sub);
+        bind_text(s, 5, scope);
+        bind_text(s, 6, data);
+        rc = step_done(c, s, "token_settle", err);
+        if (rc == 0 && sqlite3_changes(c->db) == 0) {
+            struct store_token t;
+            rc = token_fetch(c, a, hash, &t, err);
+            if (rc == 0)
+                rc = t.kind == kind && t.exp > now ? ERR_CONFLICT : ERR_NOTFOUND;
+        }
+        int end = op_end(c, rc == 0, err);
+        if (end != 0)
+            rc = end;
+    }
+    arena_free(a);
+    return rc;
+}
+
 static int sq_token_set_successor(struct store_conn *base, const uint8_t hash[STORE_HASH_LEN],
                                   const uint8_t successor[STORE_HASH_LEN], int64_t retried_at, struct errbuf *err)
 {
@@ -1804,6 +1844,7 @@ const struct store_ops store_sqlite_ops = {
     .token_get = sq_token_get,
     .token_consume = sq_token_consume,
     .token_revoke = sq_token_revoke,
+    .token_settle = sq_token_settle,
     .token_set_successor = sq_token_set_successor,
     .grant_revoke = sq_grant_revoke,
     .single_use_put = sq_single_use_put,

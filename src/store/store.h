@@ -12,6 +12,7 @@
  *   group calls with store_begin/store_commit/store_rollback; calls outside such a group are atomic.
  * - store_token_consume() is atomic: of concurrent callers on the same hash exactly one gets 0; every
  *   other gets ERR_CONFLICT together with the row (so the caller can revoke what it produced).
+ *   store_token_settle() is atomic the same way: exactly one of concurrent callers settles a pending row.
  * - A committed write survives the process being killed (kill -9) once the call has returned.
  * - Strings in rows returned to callers are copied into the caller's arena.
  * - Inside a group, store_key_list locks the key set until the group ends, so that a read-modify-write of
@@ -70,6 +71,7 @@ enum store_token_kind {
     STORE_TOKEN_INTERACTION = 6,  /* a pending authorization request (login/consent pages) */
     STORE_TOKEN_PAR = 7,          /* a pushed authorization request (RFC 9126): hash of its request_uri */
     STORE_TOKEN_INITIAL_ACCESS = 8, /* an initial access token of dynamic registration (RFC 7591 §3) */
+    STORE_TOKEN_USER_CODE = 9,    /* a device grant's user code: the lookup key of its device code's row */
 };
 
 struct store_token {
@@ -193,6 +195,14 @@ struct store_ops {
                          int64_t now, struct store_token *out, struct errbuf *err);
     int (*token_revoke)(struct store_conn *c, const uint8_t hash[STORE_HASH_LEN], int64_t now,
                         struct errbuf *err);
+    /* Settles a pending row, a device code waiting for its user (RFC 8628 §3.3): of a row of `kind` that
+     * exists, is unexpired at `now` and is still pending (no sub yet, not revoked, not consumed), an
+     * approval (sub not NULL) sets sub, scope and data (scope and data not NULL); a denial (sub NULL) sets
+     * revoked_at = now and changes nothing else. ERR_NOTFOUND if there is no such row (absent, another
+     * kind, expired); ERR_CONFLICT if it is settled already (approved, denied, or consumed). Of concurrent
+     * callers exactly one gets 0. Redeeming an approved row is store_token_consume's, once. */
+    int (*token_settle)(struct store_conn *c, const uint8_t hash[STORE_HASH_LEN], int kind, const char *sub,
+                        const char *scope, const char *data, int64_t now, struct errbuf *err);
     /* Records that the token `successor` replaced the token `hash` (its successor column), and, when
      * retried_at is not 0, that a retry did (its retried_at). ERR_NOTFOUND if there is no such row. */
     int (*token_set_successor)(struct store_conn *c, const uint8_t hash[STORE_HASH_LEN],
@@ -290,6 +300,7 @@ int store_open_flags(const char *dsn, unsigned flags, struct store **out, struct
     X(token_get)                                                                                         \
     X(token_consume)                                                                                     \
     X(token_revoke)                                                                                      \
+    X(token_settle)                                                                                      \
     X(token_set_successor)                                                                               \
     X(grant_revoke)                                                                                      \
     X(single_use_put)                                                                                    \
@@ -351,6 +362,7 @@ int store_observe_(enum store_op op, int64_t t0, int rc);
 #define store_token_get(c, ...) STORE_CALL_(token_get, c, __VA_ARGS__)
 #define store_token_consume(c, ...) STORE_CALL_(token_consume, c, __VA_ARGS__)
 #define store_token_revoke(c, ...) STORE_CALL_(token_revoke, c, __VA_ARGS__)
+#define store_token_settle(c, ...) STORE_CALL_(token_settle, c, __VA_ARGS__)
 #define store_token_set_successor(c, ...) STORE_CALL_(token_set_successor, c, __VA_ARGS__)
 #define store_grant_revoke(c, ...) STORE_CALL_(grant_revoke, c, __VA_ARGS__)
 #define store_single_use_put(c, ...) STORE_CALL_(single_use_put, c, __VA_ARGS__)

@@ -443,7 +443,8 @@ char *tmpl_render(const struct tmpl *t, json_t *data, struct arena *a, size_t *l
 
 /* ---------------------------------------------------------------- the page set */
 
-static const char *const PAGES[] = {"login", "consent", "error", "logout", "logged_out", "select_account"};
+static const char *const PAGES[] = {"login",        "consent",  "error",          "logout",     "logged_out",
+                                     "select_account", "device", "device_confirm", "device_done"};
 #define N_PAGES (sizeof(PAGES) / sizeof(PAGES[0]))
 
 struct tmpl_set {

@@ -32,10 +32,10 @@ char *tmpl_render(const struct tmpl *t, json_t *data, struct arena *a, size_t *l
  * (2^20 node visits). A truncated page must not be served as is. */
 char *tmpl_render_ex(const struct tmpl *t, json_t *data, struct arena *a, size_t *len, bool *truncated);
 
-/* The page set: login, consent, error, logout (confirm), logged_out, select_account, and the shared
- * style sheet. Loaded from `dir` (files <name>.html and style.css) when dir is non-NULL, else from the
- * copies built into the binary from web/ at compile time. A missing file in `dir` falls back to the
- * built-in one. Owner: the app (tmpl_set_free). */
+/* The page set: login, consent, error, logout (confirm), logged_out, select_account, the device pages
+ * (device, device_confirm, device_done), and the shared style sheet. Loaded from `dir` (files <name>.html
+ * and style.css) when dir is non-NULL, else from the copies built into the binary from web/ at compile
+ * time. A missing file in `dir` falls back to the built-in one. Owner: the app (tmpl_set_free). */
 int tmpl_set_load(const char *dir, struct tmpl_set **out, struct errbuf *err);
 void tmpl_set_free(struct tmpl_set *s);
 /* Template by page name ("login", ...); NULL if unknown. */

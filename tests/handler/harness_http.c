@@ -17,6 +17,7 @@
 #include "jose/jose.h"
 #include "oauth/client.h"
 #include "oauth/client_check.h"
+#include "oauth/device.h"
 #include "session/session.h"
 #include "session/users.h"
 #include "store/store.h"
@@ -94,8 +95,8 @@ struct hx *hx_open(const char *yaml)
     if (tmpl_set_load(cfg->ui.dir, &app->pages, &err) != 0)
         hx_die("templates: %s", err.msg);
     app->limiter = login_limiter_new(cfg->login.max_failures, cfg->login.lockout_seconds);
-    if (app->limiter == NULL)
-        hx_die("login limiter");
+    if (app->limiter == NULL || device_state_init(app) != 0)
+        hx_die("login and user-code limiters");
     app->reg_limiter = login_limiter_new(cfg->registration.rate_limit, 60);
     if (app->reg_limiter == NULL)
         hx_die("registration limiter");
@@ -122,6 +123,7 @@ void hx_close(struct hx *h)
     tmpl_set_free(app->pages);
     login_limiter_free(app->limiter);
     login_limiter_free(app->reg_limiter);
+    device_state_release(app);
     store_close(app->store);
     free(app->resources);
     free(app->metadata_json[0]);

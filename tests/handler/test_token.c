@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "core/arena.h"
+#include "core/err.h"
+#include "core/rand.h"
+#include "oauth/client.h"
 #include "oauth/grant_table.h"
 
 #include "harness_http.h"
@@ -42,7 +45,8 @@ static const char *const yaml = "keys:\n"
                                 "  - client_id: all\n"
                                 "    client_secret: all-secret\n"
                                 "    redirect_uris: ['https://rp.example.com/cb']\n"
-                                "    grant_types: [authorization_code, client_credentials, refresh_token]\n"
+                                "    grant_types: [authorization_code, client_credentials, refresh_token,\n"
+                                "                  '" DEVICE "']\n"
                                 "    scope: read\n";
 
 static struct hx *h;
@@ -70,7 +74,7 @@ static struct http_req *post_token(const char *id, const char *secret, const cha
 
 static const char *grant_body(const char *grant_type)
 {
-    return arena_printf(h->arena, "grant_type=%s&code=nope&refresh_token=nope",
+    return arena_printf(h->arena, "grant_type=%s&code=nope&refresh_token=nope&device_code=nope",
                         strcmp(grant_type, DEVICE) == 0 ? "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code"
                                                         : grant_type);
 }
@@ -100,12 +104,12 @@ TEST(token_every_served_grant_is_dispatched)
             fprintf(stderr, "  %s: %s\n", g->name, req->res.body.p);
         ASSERT(req->res.status == 200 || (error != NULL && strcmp(error, "invalid_grant") == 0));
     }
-    ASSERT_EQ(n, 3);
+    ASSERT_EQ(n, 4);
 }
 
-/* Discovery's grant_types_supported is the set of grant types the dispatch serves (the served rows, and
- * neither the row not served yet nor names outside the table), and implicit, whose tokens come from the
- * authorization endpoint: at the token endpoint it is unsupported_grant_type, saying so. */
+/* Discovery's grant_types_supported is the set of grant types the dispatch serves (the served rows, and no
+ * name outside the table), and implicit, whose tokens come from the authorization endpoint: at the token
+ * endpoint it is unsupported_grant_type, saying so. */
 TEST(token_discovery_equals_dispatch)
 {
     struct http_req *req = hx_request(h, "GET", "/.well-known/openid-configuration");
@@ -142,16 +146,11 @@ TEST(token_discovery_equals_dispatch)
     json_decref(adv);
 }
 
-TEST(token_not_served_grant_is_unsupported)
+TEST(token_unknown_grant_is_unsupported)
 {
-    /* A client stored with the device grant (the CLI of an earlier version accepted it). */
-    hx_client_put(h, "tv", NULL,
-                  "{\"token_endpoint_auth_method\":\"none\",\"grant_types\":[\"" DEVICE "\"],\"scope\":\"\"}");
-    struct http_req *req = hx_request(h, "POST", "/token");
-    hx_form(req, "client_id=tv&device_code=x&grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code");
-    hx_run(req);
+    struct http_req *req = post_token("cc", "cc-secret", "grant_type=password&username=u&password=p");
     ASSERT_OAUTH_ERROR(req, 400, "unsupported_grant_type");
-    req = post_token("cc", "cc-secret", "grant_type=password&username=u&password=p");
+    req = post_token("cc", "cc-secret", "grant_type=implicit");
     ASSERT_OAUTH_ERROR(req, 400, "unsupported_grant_type");
 }
 
@@ -282,8 +281,43 @@ TEST(auth_unknown_client_and_malformed_basic)
     ASSERT(basic_challenge(req));
 }
 
+/* The per-worker client cache (client.c) hands out parsed clients: one handed to a request stays valid
+ * until that request's arena is reset, even when the cache replaces its entry meanwhile (as a login pool
+ * thread does while the loop thread has not yet answered the earlier request); a change is seen once the
+ * entry is older than the cache's 5 seconds. Under ASan a snapshot freed too early is a use after free. */
+TEST(client_cache_snapshot_outlives_its_entry)
+{
+    int64_t t0 = clock_now();
+    clock_set_fixed(t0);
+    struct arena *first = arena_new(1024);
+    struct client c1;
+    struct errbuf err = {{0}};
+    ASSERT_EQ(client_get(&h->worker, first, "cc", &c1, &err), 0);
+    ASSERT_STREQ(c1.scope, "read");
+    hx_client_put(h, "cc", "cc-secret",
+                  "{\"token_endpoint_auth_method\":\"client_secret_basic\",\"grant_types\":[\"client_credentials\"],"
+                  "\"scope\":\"read write\"}");
+    struct arena *second = arena_new(1024);
+    struct client c2;
+    ASSERT_EQ(client_get(&h->worker, second, "cc", &c2, &err), 0);
+    ASSERT_STREQ(c2.scope, "read"); /* cached */
+    arena_free(second);
+    clock_set_fixed(t0 + 6);
+    struct arena *third = arena_new(1024);
+    struct client c3;
+    ASSERT_EQ(client_get(&h->worker, third, "cc", &c3, &err), 0); /* replaces the entry */
+    ASSERT_STREQ(c3.scope, "read write");
+    arena_free(third);
+    ASSERT_STREQ(c1.client_id, "cc"); /* the first request's snapshot, after the entry and a later user went */
+    ASSERT_STREQ(c1.scope, "read");
+    ASSERT_EQ(c1.auth_method, CLIENT_AUTH_SECRET_BASIC);
+    arena_free(first);
+    clock_set_fixed(0);
+}
+
 TESTS(T(token_client_credentials_served), T(token_every_served_grant_is_dispatched),
-      T(token_discovery_equals_dispatch), T(token_not_served_grant_is_unsupported),
+      T(token_discovery_equals_dispatch), T(token_unknown_grant_is_unsupported),
       T(token_grant_not_registered_is_unauthorized_client), T(token_public_client_and_client_credentials),
       T(token_grant_type_missing_or_repeated), T(auth_basic), T(auth_post), T(auth_none), T(auth_both_methods),
-      T(auth_repeated_client_id), T(auth_unknown_client_and_malformed_basic))
+      T(auth_repeated_client_id), T(auth_unknown_client_and_malformed_basic),
+      T(client_cache_snapshot_outlives_its_entry))

@@ -134,21 +134,27 @@ run client create "${C[@]}" --redirect-uri "https://x.example/cb" --grant-type p
 check "create refuses an unknown grant type, naming --grant-type" eval 'rc_is 1 && err_has "--grant-type"'
 run client create "${C[@]}" --public
 check "create refuses a public client_credentials client" eval 'rc_is 1 && err_has "client_credentials"'
-# The device grant is a row of the grant table that is not served yet: refused, with the reason.
-run client create "${C[@]}" --public --grant-type urn:ietf:params:oauth:grant-type:device_code
-check "create refuses the device grant: not served yet, naming --grant-type" \
-    eval 'rc_is 1 && err_has "--grant-type: grant type '"'"'urn:ietf:params:oauth:grant-type:device_code'"'"' is not served by this server yet"'
-run client create "${C[@]}" --grant-types authorization_code,urn:ietf:params:oauth:grant-type:device_code \
-    --redirect-uri https://x.example/cb
-check "create refuses the device grant in --grant-types too" \
-    eval 'rc_is 1 && err_has "grant type '"'"'urn:ietf:params:oauth:grant-type:device_code'"'"' is not served"'
+# The device grant (RFC 8628): a public client, refresh tokens, no redirect URI; also in --grant-types.
+run client create "${C[@]}" --client-id tv --public --grant-type urn:ietf:params:oauth:grant-type:device_code \
+    --grant-type refresh_token
+check "create accepts the device grant for a public client without redirect URIs" \
+    eval 'rc_is 0 && field_is grant_types "[\"refresh_token\",\"urn:ietf:params:oauth:grant-type:device_code\"]" &&
+          field_is token_endpoint_auth_method none'
+run client delete tv "${C[@]}"
+check "the device client is deleted again" rc_is 0
+run client create "${C[@]}" --client-id console --grant-types urn:ietf:params:oauth:grant-type:device_code
+check "create accepts the device grant in --grant-types, for a confidential client" \
+    eval 'rc_is 0 && field_is grant_types "[\"urn:ietf:params:oauth:grant-type:device_code\"]" &&
+          field_is token_endpoint_auth_method client_secret_basic'
+run client delete console "${C[@]}"
+check "the confidential device client is deleted again" rc_is 0
 # As in the file: refresh_token needs a grant that issues refresh tokens (the CLI used to accept this).
 run client create "${C[@]}" --grant-types client_credentials,refresh_token
-check "create refuses refresh_token without authorization_code, as the file does" \
-    eval 'rc_is 1 && err_has "--grant-type: refresh_token requires authorization_code as well"'
+check "create refuses refresh_token without a grant that issues refresh tokens, as the file does" \
+    eval 'rc_is 1 && err_has "--grant-type: refresh_token requires authorization_code or urn:ietf:params:oauth:grant-type:device_code as well"'
 run client help
-check "client help lists the served grant types and not the device grant" \
-    eval 'out_has "client_credentials" && out_has "refresh_token" && out_lacks "device_code"'
+check "client help lists the served grant types, the device grant among them" \
+    eval 'out_has "client_credentials" && out_has "refresh_token" && out_has "urn:ietf:params:oauth:grant-type:device_code"'
 run client create "${C[@]}" --resource urn:unknown:api
 check "create refuses a resource the configuration lacks, naming --resource" eval 'rc_is 1 && err_has "--resource"'
 run client create "${C[@]}" --scope 'bad"scope'

@@ -3,22 +3,27 @@
 // (and plain with the method omitted, which RFC 7636 §4.3 says means plain, for a client registered for
 // it), redirect_uri omitted when the client has only one, the code exchange with client_secret in the
 // body, offline_access + prompt=consent for a refresh token (the client has authorization_code and
-// refresh_token grants, response type code), and client credentials with client_secret_post and
-// scope=openid. The device flow of the document is not part of this build (see the last test).
-// Sign-in through Ostiary's real pages over HTTP (lib/flow.mjs); the https redirect URI is never called.
+// refresh_token grants, response type code), client credentials with client_secret_post and
+// scope=openid, and the device flow (RFC 8628) with the public client mobile_application: POST /device/auth,
+// polling every 5 seconds with authorization_pending until the person confirms the code on the
+// verification page (verification_uri_complete), then the tokens with an ID token; and access_denied when
+// the person refuses. Sign-in through Ostiary's real pages over HTTP (lib/flow.mjs); the https redirect URI
+// is never called.
 // The client-credentials client registers `scope: openid`: node-oidc-provider lets every client ask for
 // every scope, while Ostiary's client_credentials grant grants only a client's registered scopes.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 
-import { CookieJar, httpAuthorize, httpRequest } from './lib/flow.mjs';
+import { CookieJar, deviceVerify, httpAuthorize, httpRequest } from './lib/flow.mjs';
 import { startServer } from './lib/server.mjs';
 
 const T = { timeout: 20000 };
 const APP = { id: 'my_client_id', secret: 'bar', redirect: 'https://myapp.com/autorization' };
 const PLAIN = { id: 'web_application', secret: 'bar', redirect: 'https://myapp.com/autorization' };
 const CC = { id: 'YOUR_CLIENT_ID', secret: 'YOUR_CLIENT_SECRET' };
+const MOBILE = { id: 'mobile_application' };
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const USER = { username: 'clairton', password: 'node oidc provider pw' };
 
 let srv;
@@ -45,6 +50,10 @@ clients:
     grant_types: [client_credentials]
     token_endpoint_auth_method: client_secret_post
     scope: openid
+  - client_id: ${MOBILE.id}
+    token_endpoint_auth_method: none
+    grant_types: ["${DEVICE_GRANT}"]
+    scope: openid profile phone
 users:
   - username: ${USER.username}
     password: "${USER.password}"
@@ -264,14 +273,66 @@ describe('seed 001: node-oidc-provider', () => {
     assert.equal(res.json.refresh_token, undefined);
   });
 
-  test('device flow (POST /device/auth): not offered by this build', T, async () => {
-    // The document's device flow needs RFC 8628, which this build does not implement: discovery does not
-    // advertise it, and the token endpoint refuses the grant type.
-    assert.equal(meta.device_authorization_endpoint, undefined);
-    assert.ok(!meta.grant_types_supported.includes('urn:ietf:params:oauth:grant-type:device_code'));
-    const res = await httpRequest(meta.token_endpoint, {
-      body: 'device_code=x&grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&client_id=mobile_application',
+  test('device flow: POST /device/auth, polling every 5 s while pending, the user confirms the code, tokens', { timeout: 40000 }, async () => {
+    assert.equal(meta.device_authorization_endpoint, srv.url('/device/auth'));
+    assert.ok(meta.grant_types_supported.includes(DEVICE_GRANT));
+    // "Example request", as written.
+    const auth = await httpRequest(meta.device_authorization_endpoint, {
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'client_id=mobile_application&scope=openid%20profile%20phone',
     });
-    assert.equal(res.status >= 400 && res.status < 500, true);
+    assert.equal(auth.status, 200, auth.body);
+    const d = auth.json;
+    assert.equal(typeof d.device_code, 'string');
+    assert.match(d.user_code, /^[A-Z]{4}-[A-Z]{4}$/, 'a user code like MMQH-NCTW');
+    assert.equal(d.verification_uri, srv.url('/device'));
+    assert.equal(d.verification_uri_complete, `${srv.url('/device')}?user_code=${d.user_code}`);
+    assert.equal(d.expires_in, 600);
+    assert.equal(d.interval ?? 5, 5, 'the document polls every 5 seconds');
+
+    // "Example of request token", repeated every 5 seconds until the user answers.
+    const tokenRequest = () =>
+      httpRequest(meta.token_endpoint, {
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `device_code=${d.device_code}&grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&client_id=mobile_application`,
+      });
+    const pending = await tokenRequest();
+    assert.equal(pending.status, 400);
+    assert.equal(pending.json.error, 'authorization_pending');
+    assert.ok(pending.json.error_description);
+
+    // "access verification_uri_complete and confirm the user code".
+    const { res: done } = await deviceVerify(srv, d.user_code, { user: USER });
+    assert.equal(done.status, 200);
+    await new Promise((r) => setTimeout(r, 5000));
+    const res = await tokenRequest();
+    assert.equal(res.status, 200, res.body);
+    assert.ok(res.json.access_token);
+    assert.ok(res.json.id_token);
+    assert.equal(res.json.scope, 'openid profile phone');
+    assert.equal(res.json.token_type.toLowerCase(), 'bearer');
+    assert.ok(Number.isInteger(res.json.expires_in) && res.json.expires_in > 0);
+    const idt = JSON.parse(Buffer.from(res.json.id_token.split('.')[1], 'base64url').toString());
+    assert.equal(idt.aud, MOBILE.id);
+    assert.equal(idt.iss, srv.issuer);
+    const me = await httpRequest(meta.userinfo_endpoint, { headers: { authorization: `Bearer ${res.json.access_token}` } });
+    assert.equal(me.status, 200);
+    assert.equal(me.json.phone_number, '+55 11 99999-0000');
+    assert.equal(me.json.name, 'Clairton Luz');
+  });
+
+  test('device flow: the user refuses, and the poll gets access_denied', { timeout: 40000 }, async () => {
+    const auth = await httpRequest(meta.device_authorization_endpoint, {
+      body: 'client_id=mobile_application&scope=openid%20profile%20phone',
+    });
+    assert.equal(auth.status, 200, auth.body);
+    const { res: done } = await deviceVerify(srv, auth.json.user_code, { user: USER, decision: 'deny' });
+    assert.equal(done.status, 200);
+    const res = await httpRequest(meta.token_endpoint, {
+      body: `device_code=${auth.json.device_code}&grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&client_id=mobile_application`,
+    });
+    assert.equal(res.status, 400);
+    assert.equal(res.json.error, 'access_denied');
+    assert.ok(res.json.error_description);
   });
 });

@@ -704,6 +704,180 @@ STORE_TEST(grant_revoke_family)
     OK(store_grant_revoke(f->c, "no-such-grant", 1200, &f->err));
 }
 
+/* A device code waiting for its user (RFC 8628): settled once, by an approval (sub, scope, data) or a
+ * denial (revoked); then redeemed once. */
+static struct store_token pending_device(const char *secret, int64_t exp)
+{
+    struct store_token t = token(secret, STORE_TOKEN_DEVICE, "grant-d", exp);
+    t.sub = NULL;
+    t.scope = "openid profile offline_access";
+    t.data = "{}";
+    return t;
+}
+
+STORE_TEST(token_settle_once)
+{
+    struct store_token d = pending_device("device-1", 5000);
+    OK(store_token_put(f->c, &d, &f->err));
+    struct store_token got;
+
+    OK(store_token_settle(f->c, d.hash, STORE_TOKEN_DEVICE, "user-9", "openid", "{\"sid\":\"s\"}", 1500,
+                          &f->err));
+    OK(store_token_get(f->c, f->a, d.hash, &got, &f->err));
+    ASSERT_STREQ(got.sub, "user-9");
+    ASSERT_STREQ(got.scope, "openid");
+    ASSERT_STREQ(got.data, "{\"sid\":\"s\"}");
+    ASSERT_EQ(got.revoked_at, 0);
+    ASSERT_EQ(got.consumed_at, 0);
+    ASSERT_STREQ(got.grant_id, "grant-d");
+
+    /* Settled: neither another approval nor a denial changes it. */
+    ASSERT_EQ(store_token_settle(f->c, d.hash, STORE_TOKEN_DEVICE, "user-7", "openid profile", "{}", 1600,
+                                 &f->err),
+              ERR_CONFLICT);
+    ASSERT_EQ(store_token_settle(f->c, d.hash, STORE_TOKEN_DEVICE, NULL, NULL, NULL, 1600, &f->err),
+              ERR_CONFLICT);
+    OK(store_token_get(f->c, f->a, d.hash, &got, &f->err));
+    ASSERT_STREQ(got.sub, "user-9");
+    ASSERT_EQ(got.revoked_at, 0);
+
+    /* Redeemed once; a redeemed row cannot be settled either. */
+    OK(store_token_consume(f->c, f->a, d.hash, STORE_TOKEN_DEVICE, 1700, &got, &f->err));
+    ASSERT_STREQ(got.sub, "user-9");
+    ASSERT_EQ(store_token_consume(f->c, f->a, d.hash, STORE_TOKEN_DEVICE, 1701, &got, &f->err), ERR_CONFLICT);
+    ASSERT_EQ(store_token_settle(f->c, d.hash, STORE_TOKEN_DEVICE, NULL, NULL, NULL, 1702, &f->err),
+              ERR_CONFLICT);
+}
+
+STORE_TEST(token_settle_deny_and_notfound)
+{
+    struct store_token d = pending_device("device-2", 5000);
+    OK(store_token_put(f->c, &d, &f->err));
+    OK(store_token_settle(f->c, d.hash, STORE_TOKEN_DEVICE, NULL, NULL, NULL, 1500, &f->err));
+    struct store_token got;
+    OK(store_token_get(f->c, f->a, d.hash, &got, &f->err));
+    ASSERT_EQ(got.revoked_at, 1500);
+    ASSERT(got.sub == NULL);
+    ASSERT_STREQ(got.scope, "openid profile offline_access");
+    ASSERT_STREQ(got.data, "{}");
+    ASSERT_EQ(store_token_settle(f->c, d.hash, STORE_TOKEN_DEVICE, "user-9", "openid", "{}", 1600, &f->err),
+              ERR_CONFLICT);
+    ASSERT_EQ(store_token_consume(f->c, f->a, d.hash, STORE_TOKEN_DEVICE, 1600, &got, &f->err), ERR_NOTFOUND);
+
+    /* Absent, expired, or of another kind: NOTFOUND, and nothing changes. */
+    uint8_t absent[STORE_HASH_LEN];
+    hash_of("no-such-device-code", absent);
+    ASSERT_EQ(store_token_settle(f->c, absent, STORE_TOKEN_DEVICE, "u", "s", "{}", 1500, &f->err), ERR_NOTFOUND);
+    struct store_token old = pending_device("device-3", 1400);
+    OK(store_token_put(f->c, &old, &f->err));
+    ASSERT_EQ(store_token_settle(f->c, old.hash, STORE_TOKEN_DEVICE, "u", "s", "{}", 1400, &f->err), ERR_NOTFOUND);
+    ASSERT_EQ(store_token_settle(f->c, old.hash, STORE_TOKEN_DEVICE, NULL, NULL, NULL, 1500, &f->err),
+              ERR_NOTFOUND);
+    OK(store_token_get(f->c, f->a, old.hash, &got, &f->err));
+    ASSERT(got.sub == NULL);
+    ASSERT_EQ(got.revoked_at, 0);
+    struct store_token code = pending_device("code-1", 5000);
+    code.kind = STORE_TOKEN_CODE;
+    OK(store_token_put(f->c, &code, &f->err));
+    ASSERT_EQ(store_token_settle(f->c, code.hash, STORE_TOKEN_DEVICE, "u", "s", "{}", 1500, &f->err), ERR_NOTFOUND);
+    OK(store_token_get(f->c, f->a, code.hash, &got, &f->err));
+    ASSERT(got.sub == NULL);
+
+    /* Inside a group, with the user-code row's consumption: both or neither. */
+    struct store_token d4 = pending_device("device-4", 5000);
+    OK(store_token_put(f->c, &d4, &f->err));
+    OK(store_begin(f->c, &f->err));
+    OK(store_token_settle(f->c, d4.hash, STORE_TOKEN_DEVICE, "user-9", "openid", "{}", 1500, &f->err));
+    store_rollback(f->c);
+    OK(store_token_get(f->c, f->a, d4.hash, &got, &f->err));
+    ASSERT(got.sub == NULL);
+    OK(store_begin(f->c, &f->err));
+    OK(store_token_settle(f->c, d4.hash, STORE_TOKEN_DEVICE, "user-9", "openid", "{}", 1500, &f->err));
+    OK(store_commit(f->c, &f->err));
+    OK(store_token_get(f->c, f->a, d4.hash, &got, &f->err));
+    ASSERT_STREQ(got.sub, "user-9");
+}
+
+/* Threads settle the same device code at the same instant, half approving, half denying: one wins. */
+struct settle_race {
+    struct store *st;
+    pthread_barrier_t *barrier;
+    const uint8_t (*hashes)[STORE_HASH_LEN];
+    int index;
+    int results[RACE_ROUNDS];
+    int open_rc;
+};
+
+static void *settle_thread(void *arg)
+{
+    struct settle_race *r = arg;
+    struct errbuf err = {{0}};
+    struct store_conn *c = NULL;
+    r->open_rc = store_conn_open(r->st, &c, &err);
+    for (int i = 0; i < RACE_ROUNDS; i++) {
+        pthread_barrier_wait(r->barrier);
+        bool approve = r->index % 2 == 0;
+        r->results[i] = r->open_rc != 0 ? r->open_rc
+                        : store_token_settle(c, r->hashes[i], STORE_TOKEN_DEVICE, approve ? "user-9" : NULL,
+                                             approve ? "openid" : NULL, approve ? "{}" : NULL, 1500, &err);
+    }
+    if (c != NULL)
+        store_conn_close(c);
+    return NULL;
+}
+
+STORE_TEST(token_settle_race)
+{
+    uint8_t hashes[RACE_ROUNDS][STORE_HASH_LEN];
+    char secret[32];
+    for (int i = 0; i < RACE_ROUNDS; i++) {
+        snprintf(secret, sizeof(secret), "device-%d", i);
+        struct store_token t = pending_device(secret, 5000);
+        OK(store_token_put(f->c, &t, &f->err));
+        memcpy(hashes[i], t.hash, STORE_HASH_LEN);
+    }
+    pthread_barrier_t barrier;
+    pthread_barrier_init(&barrier, NULL, RACE_THREADS);
+    struct settle_race r[RACE_THREADS];
+    pthread_t th[RACE_THREADS];
+    for (int t = 0; t < RACE_THREADS; t++) {
+        memset(&r[t], 0, sizeof(r[t]));
+        r[t].st = f->st;
+        r[t].barrier = &barrier;
+        r[t].hashes = (const uint8_t(*)[STORE_HASH_LEN])hashes;
+        r[t].index = t;
+        pthread_create(&th[t], NULL, settle_thread, &r[t]);
+    }
+    for (int t = 0; t < RACE_THREADS; t++)
+        pthread_join(th[t], NULL);
+    pthread_barrier_destroy(&barrier);
+    for (int i = 0; i < RACE_ROUNDS; i++) {
+        int winners = 0, losers = 0, winner = -1;
+        for (int t = 0; t < RACE_THREADS; t++) {
+            if (r[t].results[i] == 0) {
+                winners++;
+                winner = t;
+            } else if (r[t].results[i] == ERR_CONFLICT) {
+                losers++;
+            } else {
+                fprintf(stderr, "  round %d thread %d: %d\n", i, t, r[t].results[i]);
+            }
+        }
+        ASSERT_EQ(winners, 1);
+        ASSERT_EQ(losers, RACE_THREADS - 1);
+        /* The row says what the winner decided, and only that. */
+        struct store_token got;
+        OK(store_token_get(f->c, f->a, hashes[i], &got, &f->err));
+        if (winner % 2 == 0) {
+            ASSERT_STREQ(got.sub, "user-9");
+            ASSERT_EQ(got.revoked_at, 0);
+        } else {
+            ASSERT(got.sub == NULL);
+            ASSERT_EQ(got.revoked_at, 1500);
+        }
+    }
+}
+
 /* Refresh rotation bookkeeping: a row records the token that replaced it, and a spent retry. */
 STORE_TEST(token_successor)
 {
@@ -2166,8 +2340,9 @@ TEST(dsn_redacted)
 
 TESTS(T(client_crud), T(client_origin_and_registration_token), T(par_and_initial_access_taken_once),
       T(client_list_many), T(client_meta_has), T(token_put_get), T(token_consume_once),
-      T(token_consume_notfound), T(token_consume_race), T(single_use_once_until_exp), T(single_use_race),
-      T(client_secret_enc_round_trip), T(grant_revoke_family), T(token_successor),
+      T(token_consume_notfound), T(token_consume_race), T(token_settle_once), T(token_settle_deny_and_notfound),
+      T(token_settle_race), T(single_use_once_until_exp), T(single_use_race), T(client_secret_enc_round_trip),
+      T(grant_revoke_family), T(token_successor),
       T(token_revoke_unknown), T(jti_revocation),
       T(key_put_list), T(gc_expired_only_and_bounded), T(rollback_leaves_nothing),
       T(group_isolated_from_other_connections), T(concurrent_writers), T(migrate_twice_applies_nothing),

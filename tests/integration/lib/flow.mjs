@@ -10,6 +10,7 @@
 //  - codeRequest(), openLoginPage(), loginBody(), postLogin(): a code + PKCE request, stopped at the login
 //    page, and its form posts, for tests that drive the login post themselves (timing, headers);
 //    signInAndRedeem() and redeemCode(): a whole sign-in to the token response; clientAndUserYaml().
+//  - deviceVerify(): the person's side of the device flow (RFC 8628) on the verification page, over HTTP.
 //  - small helpers: form parsing, authorization-response parameters, openid-client discovery.
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -463,6 +464,56 @@ function underIssuer(url, issuer) {
   if (u.origin !== i.origin) return false;
   const base = i.pathname.replace(/\/+$/, '');
   return base === '' || u.pathname === base || u.pathname.startsWith(`${base}/`);
+}
+
+/* ------------------------------------------------------------------ the device verification page */
+
+/** The form `id` of a response's page (asserts there is one). */
+export function formOf(res, id) {
+  const f = parseForms(res.body, res.url).find((x) => x.id === id);
+  if (!f) throw new Error(`the page has no form #${id} (status ${res.status}): ${res.body.slice(0, 300)}`);
+  return f;
+}
+
+/** Follows 303s with the jar; resolves the last response. */
+export async function follow(res, jar) {
+  let r = res;
+  for (let i = 0; i < 10 && r.status === 303; i++) r = await httpRequest(r.location, { jar });
+  return r;
+}
+
+/**
+ * The person's side of the device flow over HTTP (no browser): open the verification page (`server.url
+ * ('/device')`) with the code prefilled as verification_uri_complete does, or `typed` by hand, submit it,
+ * sign in as `user` ({ username, password }) when the jar has no session, and answer `decision` ('allow'
+ * or 'deny'). Options: jar (the browser), headers (e.g. X-Forwarded-For). Resolves { res (the last page),
+ * pages (['login'?, 'confirm']), confirmPage }.
+ */
+export async function deviceVerify(server, userCode, { jar = new CookieJar(), user, decision = 'allow', typed, headers = {} } = {}) {
+  const pages = [];
+  const first = typed === undefined ? `/device?user_code=${encodeURIComponent(userCode)}` : '/device';
+  let res = await httpRequest(server.url(first), { jar, headers });
+  const entry = formOf(res, 'device-form');
+  res = await httpRequest(entry.action, {
+    jar,
+    headers,
+    body: { csrf: entry.inputs.csrf, user_code: typed ?? entry.inputs.user_code },
+  });
+  if (res.status !== 303) throw new Error(`the code was refused: ${res.status} ${textById(res.body, 'device-error')}`);
+  res = await follow(res, jar);
+  if (hasId(res.body, 'login-form')) {
+    pages.push('login');
+    const login = formOf(res, 'login-form');
+    res = await httpRequest(login.action, {
+      jar,
+      body: { ...login.inputs, username: user.username, password: user.password, action: 'login' },
+    });
+    res = await follow(res, jar);
+  }
+  pages.push('confirm');
+  const confirm = formOf(res, 'device-confirm-form');
+  const done = await httpRequest(confirm.action, { jar, body: { ...confirm.inputs, decision } });
+  return { res: done, pages, confirmPage: res };
 }
 
 /* ------------------------------------------------------------------ openid-client helpers */

@@ -222,13 +222,16 @@ TEST(config_client_interactive_errors)
                          "    grant_types: [client_credentials, refresh_token]\n",
                          &err) != 0);
     ASSERT(contains(err.msg, "clients[0].grant_types: refresh_token requires authorization_code"));
-    /* The device grant is a row of the grant table not served yet: it cannot be configured. */
-    ASSERT(load_validate("clients:\n  - client_id: tv\n"
+    /* The device grant (RFC 8628) yields refresh tokens, for public and confidential clients, without
+     * redirect URIs. */
+    ASSERT(load_validate("clients:\n  - client_id: tv\n    token_endpoint_auth_method: none\n"
                          "    grant_types: ['urn:ietf:params:oauth:grant-type:device_code', refresh_token]\n",
+                         &err) == 0);
+    ASSERT(load_validate("clients:\n  - client_id: c\n    client_secret: s\n"
+                         "    grant_types: [client_credentials, refresh_token]\n",
                          &err) != 0);
-    ASSERT(contains(err.msg, "clients[0].grant_types[0]: grant type "
-                             "'urn:ietf:params:oauth:grant-type:device_code' is not served by this server yet "
-                             "(allowed: authorization_code, client_credentials, refresh_token, implicit)"));
+    ASSERT(contains(err.msg, "clients[0].grant_types: refresh_token requires authorization_code or "
+                             "urn:ietf:params:oauth:grant-type:device_code as well"));
     ASSERT(load("clients:\n  - client_id: c\n    post_logout_redirect_uri: x\n", &err) == NULL);
     ASSERT_STREQ(err.msg, "3:5: clients[0].post_logout_redirect_uri: unknown key");
 }
@@ -410,11 +413,10 @@ static const struct ccase ccases[] = {
     {{"client_secret", "s", "grant_types", "password"}, "grant_types", 0, "unsupported grant type 'password'"},
     {{CONF, "grant_types", "client_credentials"}, "grant_types", 1, "duplicate 'client_credentials'"},
     {{CONF, "grant_types", "refresh_token"}, "grant_types", -1, "refresh_token requires authorization_code"},
-    /* The device grant (RFC 8628) is in the grant table, not served yet: the file and the CLI accepted it and
-     * the token endpoint refused it. */
+    /* The device grant (RFC 8628): a public client may use it, with refresh tokens and no redirect URI. */
     {{"token_endpoint_auth_method", "none", "grant_types", "urn:ietf:params:oauth:grant-type:device_code",
       "grant_types", "refresh_token"},
-     "grant_types", 0, "grant type 'urn:ietf:params:oauth:grant-type:device_code' is not served by this server yet"},
+     NULL, -1, NULL},
     {{"token_endpoint_auth_method", "none", "grant_types", "client_credentials"}, "grant_types", 0,
      "client_credentials requires a confidential client"},
     {{CODE}, "redirect_uris", -1, "at least one is required for authorization_code"},
@@ -841,8 +843,10 @@ TEST(registration_metadata_and_policy)
     }
     arena_free(a);
     config_free(cfg);
-    ASSERT(load_validate("registration:\n  grant_types: [\"urn:ietf:params:oauth:grant-type:device_code\"]\n", &err) != 0);
+    ASSERT(load_validate("registration:\n  grant_types: [password]\n", &err) != 0); /* not a grant served */
     ASSERT(contains(err.msg, "registration.grant_types[0]"));
+    /* The device grant is served: a registration policy may allow it. */
+    ASSERT(load_validate("registration:\n  grant_types: [\"urn:ietf:params:oauth:grant-type:device_code\"]\n", &err) == 0);
     ASSERT(load_validate("registration:\n  redirect_uri_schemes: [javascript]\n", &err) != 0);
     ASSERT(load_validate("registration:\n  resources: [urn:none]\n", &err) != 0);
 }

@@ -1,8 +1,9 @@
 /* test_grant_table.c: proves src/oauth/grant_table.c: lookups by name and flag, the served rows in table
  * order, and the rules on the grant types a client registers (RFC 6749 §3.1.2.2, §4.4, §4.4.3) that the
- * configuration file and the CLI share. The device grant (RFC 8628) is a row that is not served yet; implicit
- * is served, but never at the token endpoint (its tokens come from the authorization endpoint). Also the
- * response types: their parsing, which are served, and how they agree with the grant types. */
+ * configuration file and the CLI share. Every row is served (the device grant, RFC 8628, was the last one
+ * that was not); implicit is served, but never at the token endpoint (its tokens come from the authorization
+ * endpoint). Also the response types: their parsing, which are served, and how they agree with the grant
+ * types. */
 #include <string.h>
 
 #include "oauth/grant_table.h"
@@ -21,7 +22,8 @@ TEST(grant_lookup)
     g = grant_by_name("authorization_code");
     ASSERT(g != NULL && g->needs_redirect_uris && g->yields_refresh && !g->confidential);
     g = grant_by_name(DEVICE);
-    ASSERT(g != NULL && !g->served && g->flag == GRANT_DEVICE_CODE && g->token_endpoint);
+    ASSERT(g != NULL && g->served && g->flag == GRANT_DEVICE_CODE && g->token_endpoint);
+    ASSERT(g->yields_refresh && !g->confidential && !g->needs_redirect_uris);
     g = grant_by_name("implicit");
     ASSERT(g != NULL && g->flag == GRANT_IMPLICIT && !g->token_endpoint && g->needs_redirect_uris);
     ASSERT(!g->yields_refresh && !g->confidential); /* no refresh token from the front channel */
@@ -34,15 +36,15 @@ TEST(grant_lookup)
 
 TEST(grant_served_rows_in_order)
 {
-    const char *want[] = {"authorization_code", "client_credentials", "refresh_token", "implicit"};
+    const char *want[] = {"authorization_code", "client_credentials", "refresh_token", DEVICE, "implicit"};
     size_t n = 0;
     for (const struct grant_type *g = grant_next_served(NULL); g != NULL; g = grant_next_served(g)) {
-        ASSERT(n < 4);
+        ASSERT(n < 5);
         ASSERT_STREQ(g->name, want[n]);
         ASSERT(g->served);
         n++;
     }
-    ASSERT_EQ(n, 4);
+    ASSERT_EQ(n, 5);
 }
 
 TEST(grant_names_parse_refusals)
@@ -56,12 +58,10 @@ TEST(grant_names_parse_refusals)
     ASSERT_EQ(grant_names_parse(unknown, 2, &flags, &why), -1);
     ASSERT_EQ(why.index, 1);
     ASSERT_STREQ(why.reason, "unsupported grant type 'password' (allowed: authorization_code, "
-                             "client_credentials, refresh_token, implicit)");
-    const char *device[] = {DEVICE};
-    ASSERT_EQ(grant_names_parse(device, 1, &flags, &why), -1);
-    ASSERT_EQ(why.index, 0);
-    ASSERT_STREQ(why.reason, "grant type '" DEVICE "' is not served by this server yet (allowed: "
-                             "authorization_code, client_credentials, refresh_token, implicit)");
+                             "client_credentials, refresh_token, " DEVICE ", implicit)");
+    const char *device[] = {DEVICE, "refresh_token"};
+    ASSERT_EQ(grant_names_parse(device, 2, &flags, &why), 0);
+    ASSERT_EQ(flags, GRANT_DEVICE_CODE | GRANT_REFRESH_TOKEN);
     const char *dup[] = {"refresh_token", "authorization_code", "refresh_token"};
     ASSERT_EQ(grant_names_parse(dup, 3, &flags, &why), -1);
     ASSERT_EQ(why.index, 2);
@@ -92,15 +92,18 @@ TEST(grant_set_rules)
     ASSERT_STREQ(why.reason, "at least one is required for implicit (RFC 6749 §3.1.2.2)");
     /* No refresh token from the front channel: implicit yields none. */
     ASSERT_EQ(grant_set_check(GRANT_IMPLICIT | GRANT_REFRESH_TOKEN, true, 1, &why), -1);
-    ASSERT(strncmp(why.reason, "refresh_token requires authorization_code as well", 49) == 0);
+    static const char want_rt[] = "refresh_token requires authorization_code or " DEVICE " as well";
+    ASSERT(strncmp(why.reason, want_rt, sizeof(want_rt) - 1) == 0);
     /* RFC 6749 §4.4.3: refresh_token with only client_credentials, or alone. */
     ASSERT_EQ(grant_set_check(GRANT_CLIENT_CREDENTIALS | GRANT_REFRESH_TOKEN, false, 0, &why), -1);
-    ASSERT(strncmp(why.reason, "refresh_token requires authorization_code as well", 49) == 0);
+    ASSERT_STREQ(why.reason, "refresh_token requires authorization_code or " DEVICE
+                             " as well (the grants that issue refresh tokens); client_credentials clients get none "
+                             "(RFC 6749 §4.4.3)");
     ASSERT_EQ(grant_set_check(GRANT_REFRESH_TOKEN, false, 0, &why), -1);
-    /* A stored device flag is let through by the set rules (the token endpoint refuses it); it does not
-     * count as a grant yielding refresh tokens while it is not served. */
+    /* The device grant: public or confidential, no redirect URI, and it yields refresh tokens. */
     ASSERT_EQ(grant_set_check(GRANT_DEVICE_CODE, true, 0, &why), 0);
-    ASSERT_EQ(grant_set_check(GRANT_DEVICE_CODE | GRANT_REFRESH_TOKEN, true, 0, &why), -1);
+    ASSERT_EQ(grant_set_check(GRANT_DEVICE_CODE | GRANT_REFRESH_TOKEN, true, 0, &why), 0);
+    ASSERT_EQ(grant_set_check(GRANT_DEVICE_CODE | GRANT_REFRESH_TOKEN, false, 0, &why), 0);
 }
 
 TEST(grant_names_check_points_at_the_name)
