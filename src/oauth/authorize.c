@@ -160,17 +160,16 @@ static int param(const struct form *f, const char *name, struct str *v)
 
 int authz_load_client(const struct http_req *req, const char *client_id, struct client *out)
 {
-    struct store_client sc;
     struct errbuf err;
-    int rc = client_lookup(req->worker, req->arena, client_id, &sc, &err);
+    int rc = client_lookup_parsed(req->worker, req->arena, client_id, out, &err);
     if (rc == ERR_NOTFOUND)
         return rc;
+    if (rc == ERR_INVALID)
+        return ERR_FAIL;
     if (rc != 0) {
         oauth_store_failed(req, "client_get", rc, &err);
         return rc;
     }
-    if (client_from_store(req->arena, &sc, out) != 0)
-        return ERR_FAIL;
     return 0;
 }
 

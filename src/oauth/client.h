@@ -109,6 +109,11 @@ struct worker;
 struct client_cache;
 int client_lookup(struct worker *w, struct arena *a, const char *client_id, struct store_client *out,
                   struct errbuf *err);
+/* The same client parsed (client_from_store), from the same cache: *out points into the cache entry, which
+ * stays alive until `a` is reset. 0; ERR_INVALID if its stored metadata cannot be parsed; or the store's
+ * error. */
+int client_lookup_parsed(struct worker *w, struct arena *a, const char *client_id, struct client *out,
+                         struct errbuf *err);
 void client_cache_free(struct client_cache *cc);
 
 /* A stored client as JSON, for the CLI and the admin API: client_id, then its metadata (RFC 7591 names;
