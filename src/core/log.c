@@ -94,6 +94,27 @@ static bool put_json_str(struct line *l, const char *s, bool may_cut)
         s = "";
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
+        /* The common case, a run of printable ASCII without quote or backslash, is copied in one piece. */
+        size_t run = 0;
+        while (p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\')
+            run++;
+        if (run > 0) {
+            if (run + 1 > LINE_MAX - LINE_TAIL - l->len) {
+                if (!may_cut) {
+                    l->len = start;
+                    return false;
+                }
+                size_t room = LINE_MAX - LINE_TAIL - l->len;
+                run = room > 0 ? room - 1 : 0; /* keep room for the closing quote */
+                l->cut = true;
+            }
+            memcpy(l->buf + l->len, p, run);
+            l->len += run;
+            p += run;
+            if (l->cut)
+                break;
+            continue;
+        }
         char e[6];
         size_t k = 0;
         if (*p == '"' || *p == '\\') {
