@@ -239,7 +239,8 @@ if [ -z "${SKIP_SPEED:-}" ]; then
   EC_SIGN="$(speed_sign ecdsap256 '^ *256 bits ecdsa ')"
   ED_SIGN="$(speed_sign ed25519 '^ *253 bits EdDSA ')"
 fi
-# argon2id: every login verifies one hash (libsodium interactive limits: 2 passes over 64 MiB).
+# argon2id: every login verifies one hash (passwords.argon2id: the OSTIARY_PASSWORDS_ARGON2ID_* variables,
+# which the server reads too, else 19 MiB and 2 passes).
 ARGON2_MS=""; ARGON2_1=""; ARGON2_2=""
 if [ -n "$ARGON2_COST" ]; then
   log "argon2id verify cost (bench/argon2_cost.c: 1 thread, then 2)"

@@ -257,7 +257,7 @@ static int reload_config(struct serve *sv, struct errbuf *err)
     return 0;
 }
 
-/* Off the start's path (users.h): one argon2id computation, 64 MiB, begun once the start is over so that
+/* Off the start's path (users.h): one argon2id computation (passwords.argon2id), begun once the start is over so that
  * it does not compete with it for a core (a login of an unknown user before then computes it itself). */
 static void *warm_up_thread(void *arg)
 {
