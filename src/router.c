@@ -15,7 +15,9 @@
 #include "oauth/authorize.h"
 #include "oauth/client.h"
 #include "oauth/endpoints.h"
+#include "oauth/error.h"
 #include "oauth/frontchannel.h"
+#include "oauth/tokens.h"
 #include "core/banned.h"
 
 /* What a route needs, and how it answers when the store is lost. */
@@ -237,6 +239,16 @@ bool app_offload(struct http_req *req)
     if (req->route == &admin_api)
         return admin_offload(req);
     return (req->route->pool & method_bit(req->method)) != 0;
+}
+
+int app_flush(struct worker *w)
+{
+    return tokens_flush(w);
+}
+
+void app_held_failed(struct http_req *req, int rc)
+{
+    oauth_error_send_json(req, oauth_store_error(rc));
 }
 
 void app_busy(struct http_req *req, unsigned retry_after_s)

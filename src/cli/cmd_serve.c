@@ -22,6 +22,7 @@
 #include "oauth/client.h"
 #include "oauth/client_check.h"
 #include "oauth/key_rotation.h"
+#include "oauth/tokens.h"
 #include "session/session.h"
 #include "session/users.h"
 #include "store/store.h"
@@ -66,6 +67,7 @@ static struct worker *worker_init(void *ud, unsigned id)
 static void worker_fini(struct worker *w)
 {
     client_cache_free(w->clients);
+    tokens_batch_free(w);
     store_conn_close(w->db);
     free(w);
 }
@@ -466,6 +468,8 @@ int cmd_serve(int argc, char **argv)
         .handle = app_handle,
         .offload = app_offload,
         .busy = app_busy,
+        .flush = app_flush,
+        .held_failed = app_held_failed,
         .ud = &sv,
     };
     int64_t t_ready = clock_mono_us();
