@@ -1,5 +1,5 @@
 /* flowbench.c: load driver for Ostiary's browser flows (bench/run.sh scenarios flow_login, flow_consent,
- * flow_sso, refresh). No dependencies beyond libc: one thread, epoll, one keep-alive HTTP/1.1 connection
+ * flow_sso, flow_hybrid, refresh). No dependencies beyond libc: one thread, epoll, one keep-alive HTTP/1.1 connection
  * per virtual user (VU), each VU with its own cookie jar. It shares the server's 2 cores, so it is built to
  * be cheap: no TLS, no allocation per request, requests formatted with one snprintf.
  *
@@ -20,11 +20,16 @@
  *   sso      with a session and remembered consent, no prompt: GET /auth -> 303 redirect_uri with the code
  *            at once, POST /token (access_token and id_token; no refresh_token: without prompt=consent
  *            offline_access is dropped under refresh_token_policy offline_consent)                = 2 requests
+ *   hybrid   the sso flow with response_type=code id_token (OIDC Core §3.3): GET /auth -> 303 redirect_uri
+ *            #code=..&id_token=..&state=..&iss=.. (the fragment; the ID token's nonce and c_hash checked,
+ *            c_hash by value for RS256 and ES256, for its presence with EdDSA),
+ *            POST /token as for sso                                                                = 2 requests
  *   refresh  POST /token grant_type=refresh_token with the VU's current refresh token -> 200 with a new
  *            access_token and a new (rotated) refresh_token, which the next request uses           = 1 request
  *
  * Scenarios (-s): flow_login = a full flow per iteration with an empty cookie jar (every flow logs in,
- * i.e. verifies an argon2id hash); flow_consent, flow_sso and refresh first run one full flow per VU
+ * i.e. verifies an argon2id hash); flow_consent, flow_sso, flow_hybrid and refresh first run one full flow
+ * per VU
  * (setup, not measured: it leaves a session, a remembered consent and a refresh token), then loop their
  * flow. After a failed flow such a VU runs a full flow again before resuming (counted as "resetups").
  *
@@ -282,8 +287,8 @@ static void sha256(const void *data, size_t n, uint8_t out[32])
 
 /* ---- configuration ---------------------------------------------------------------------------------- */
 
-enum scenario { SC_FLOW_LOGIN, SC_FLOW_CONSENT, SC_FLOW_SSO, SC_REFRESH };
-static const char *const scenario_names[] = {"flow_login", "flow_consent", "flow_sso", "refresh"};
+enum scenario { SC_FLOW_LOGIN, SC_FLOW_CONSENT, SC_FLOW_SSO, SC_FLOW_HYBRID, SC_REFRESH };
+static const char *const scenario_names[] = {"flow_login", "flow_consent", "flow_sso", "flow_hybrid", "refresh"};
 
 static struct {
     enum scenario sc;
@@ -304,7 +309,7 @@ static struct {
 
 /* ---- per-VU state ------------------------------------------------------------------------------------ */
 
-enum flow { FLOW_FULL, FLOW_CONSENT, FLOW_SSO, FLOW_REFRESH };
+enum flow { FLOW_FULL, FLOW_CONSENT, FLOW_SSO, FLOW_HYBRID, FLOW_REFRESH };
 enum step { ST_AUTH, ST_LOGIN_PAGE, ST_LOGIN_POST, ST_RESUME, ST_CONSENT_PAGE, ST_CONSENT_POST, ST_TOKEN,
             ST_REFRESH, ST_N };
 static const char *const step_names[ST_N] = {"auth", "login_page", "login_post", "resume",
@@ -347,7 +352,7 @@ struct vu {
     long clen;      /* Content-Length, -1 if absent */
     bool chunked, conn_close;
     int status;
-    char location[1024];
+    char location[4096]; /* a hybrid response's fragment holds an ID token */
     char *body;
     size_t body_len;
 };
@@ -572,10 +577,10 @@ static void send_auth(struct vu *v, bool prompt_consent)
 {
     char path[1024];
     snprintf(path, sizeof(path),
-             "/auth?response_type=code&client_id=%s&redirect_uri=%s&scope=openid%%20offline_access&state=%s"
+             "/auth?response_type=%s&client_id=%s&redirect_uri=%s&scope=openid%%20offline_access&state=%s"
              "&nonce=%s&code_challenge=%s&code_challenge_method=S256%s",
-             cfg.client_id, cfg.redirect_enc, v->state, v->nonce, v->challenge,
-             prompt_consent ? "&prompt=consent" : "");
+             v->flow == FLOW_HYBRID ? "code%20id_token" : "code", cfg.client_id, cfg.redirect_enc, v->state,
+             v->nonce, v->challenge, prompt_consent ? "&prompt=consent" : "");
     send_request(v, ST_AUTH, "GET", path, NULL, false, true);
 }
 
@@ -591,6 +596,7 @@ static void flow_start(struct vu *v)
         case SC_FLOW_LOGIN: v->flow = FLOW_FULL; break;
         case SC_FLOW_CONSENT: v->flow = FLOW_CONSENT; break;
         case SC_FLOW_SSO: v->flow = FLOW_SSO; break;
+        case SC_FLOW_HYBRID: v->flow = FLOW_HYBRID; break;
         case SC_REFRESH: v->flow = FLOW_REFRESH; break;
         }
     }
@@ -604,7 +610,7 @@ static void flow_start(struct vu *v)
         return;
     }
     new_flow_values(v);
-    send_auth(v, v->flow != FLOW_SSO);
+    send_auth(v, v->flow == FLOW_FULL || v->flow == FLOW_CONSENT);
 }
 
 static void all_ready_check(void);
@@ -743,11 +749,15 @@ static void expect_redirect(struct vu *v, const char *what)
     flow_failed(v);
 }
 
-/* 303 to redirect_uri?code=..&state=..&iss=..: checks and keeps the code. */
+static bool id_token_nonce_ok(const char *jwt, const char *nonce, const char *c_hash);
+
+/* 303 to redirect_uri?code=..&state=..&iss=.. (a hybrid flow: #code=..&id_token=..&state=..&iss=..): checks
+ * and keeps the code, and the hybrid response's ID token (nonce, c_hash of the code). */
 static bool take_code(struct vu *v)
 {
     size_t rl = strlen(cfg.redirect_uri);
-    if (v->status != 303 || strncmp(v->location, cfg.redirect_uri, rl) != 0 || v->location[rl] != '?') {
+    char sep = v->flow == FLOW_HYBRID ? '#' : '?';
+    if (v->status != 303 || strncmp(v->location, cfg.redirect_uri, rl) != 0 || v->location[rl] != sep) {
         expect_redirect(v, "redirect_uri with a code");
         return false;
     }
@@ -768,6 +778,18 @@ static bool take_code(struct vu *v)
         flow_failed(v);
         return false;
     }
+    if (v->flow == FLOW_HYBRID) {
+        /* OIDC Core §3.3.2.11: c_hash is the left half of the SHA-256 of the code (RS256, ES256). */
+        char idt[4096], c_hash[32];
+        uint8_t h[32];
+        sha256(v->code, strlen(v->code), h);
+        b64url_encode(h, 16, c_hash);
+        if (!query_param(q, "id_token", idt, sizeof(idt)) || !id_token_nonce_ok(idt, v->nonce, c_hash)) {
+            record_failure(v, "no id_token with our nonce and the code's c_hash in '%.200s'", v->location);
+            flow_failed(v);
+            return false;
+        }
+    }
     return true;
 }
 
@@ -780,20 +802,32 @@ static void send_token(struct vu *v)
     send_request(v, ST_TOKEN, "POST", "/token", body, true, false);
 }
 
-/* The id_token's payload carries our nonce? */
-static bool id_token_nonce_ok(const char *jwt, const char *nonce)
+/* The id_token's payload carries our nonce (and c_hash, when not NULL)? c_hash is checked by value for the
+ * SHA-256 algorithms (RS256, ES256); an EdDSA token's (SHA-512, which this driver does not carry) only for
+ * its presence. */
+static bool id_token_nonce_ok(const char *jwt, const char *nonce, const char *c_hash)
 {
     const char *p1 = strchr(jwt, '.');
     const char *p2 = p1 ? strchr(p1 + 1, '.') : NULL;
     if (p2 == NULL)
         return false;
-    char payload[4096], needle[64];
+    char payload[4096], needle[64], header[512];
+    long hn = b64url_decode(jwt, (size_t)(p1 - jwt), header, sizeof(header) - 1);
+    if (hn <= 0)
+        return false;
+    header[hn] = '\0';
+    if (c_hash != NULL && strstr(header, "\"EdDSA\"") != NULL)
+        c_hash = "";
     long n = b64url_decode(p1 + 1, (size_t)(p2 - p1 - 1), payload, sizeof(payload) - 1);
     if (n <= 0)
         return false;
     payload[n] = '\0';
     snprintf(needle, sizeof(needle), "\"nonce\":\"%s\"", nonce);
-    return strstr(payload, needle) != NULL;
+    if (strstr(payload, needle) == NULL)
+        return false;
+    snprintf(needle, sizeof(needle), "\"c_hash\":\"%s%s", c_hash != NULL ? c_hash : "",
+             c_hash != NULL && c_hash[0] != '\0' ? "\"" : "");
+    return c_hash == NULL || strstr(payload, needle) != NULL;
 }
 
 /* A complete response arrived for v->step. */
@@ -892,9 +926,9 @@ static void on_response(struct vu *v)
             FAIL("no access_token: '%s'", ex);
         if (!json_str(v, "id_token", idt, sizeof(idt)))
             FAIL("no id_token: '%s'", ex);
-        if (!id_token_nonce_ok(idt, v->nonce))
+        if (!id_token_nonce_ok(idt, v->nonce, NULL))
             FAIL("id_token without our nonce");
-        if (v->flow != FLOW_SSO) {
+        if (v->flow == FLOW_FULL || v->flow == FLOW_CONSENT) {
             if (!json_str(v, "refresh_token", v->refresh, sizeof(v->refresh)))
                 FAIL("no refresh_token: '%s'", ex);
         }
@@ -1165,7 +1199,7 @@ static double cpu_seconds(void)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: flowbench -s flow_login|flow_consent|flow_sso|refresh [-u http://127.0.0.1:4310] [-c VUS]\n"
+            "usage: flowbench -s flow_login|flow_consent|flow_sso|flow_hybrid|refresh [-u http://127.0.0.1:4310] [-c VUS]\n"
             "                 [-d SECONDS] [-T TIMEOUT_S] [-i ISSUER] [-C CLIENT_ID] [-S SECRET]\n"
             "                 [-r REDIRECT_URI] [-U USER] [-P PASSWORD] [-p SERVER_PID]\n");
     exit(2);

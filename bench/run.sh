@@ -21,8 +21,9 @@
 #   DURATION=10        seconds per wrk run
 #   CONNS="8 64"       connection counts, each scenario runs once per value
 #   SCENARIOS="discovery jwks cc_rs256 cc_es256 cc_eddsa cc_opaque introspect introspect_jwt
-#              flow_login flow_consent flow_sso refresh"   (also: flow_consent_eddsa flow_sso_eddsa
-#              refresh_eddsa, the same flows with client bench-rp-eddsa, whose ID tokens are EdDSA-signed)
+#              flow_login flow_consent flow_sso flow_hybrid refresh"   (also: flow_consent_eddsa
+#              flow_sso_eddsa flow_hybrid_eddsa refresh_eddsa, the same flows with client bench-rp-eddsa,
+#              whose ID tokens are EdDSA-signed)
 #   FLOW_VUS="32"      virtual users of the flow scenarios (each its own connection and cookie jar);
 #                      each flow scenario runs once per value (CONNS does not apply to them)
 #   LOGIN_VUS="4"      the same for flow_login: only one login per worker runs at a time (argon2id, ~50-300
@@ -37,14 +38,14 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
-PORT=4310
+PORT="${PORT:-4310}"
 HOST=127.0.0.1
 BASE="http://$HOST:$PORT"
 BIN="${OSTIARY_BIN:-$ROOT/build/release/ostiary}"
 DURATION="${DURATION:-10}"
 CONNS="${CONNS:-8 64}"
 THREADS=2
-SCENARIOS="${SCENARIOS:-discovery jwks cc_rs256 cc_es256 cc_eddsa cc_opaque introspect introspect_jwt flow_login flow_consent flow_sso refresh}"
+SCENARIOS="${SCENARIOS:-discovery jwks cc_rs256 cc_es256 cc_eddsa cc_opaque introspect introspect_jwt flow_login flow_consent flow_sso flow_hybrid refresh}"
 FLOW_VUS="${FLOW_VUS:-32}"
 LOGIN_VUS="${LOGIN_VUS:-4}"
 WORKERS="${WORKERS:-}"
@@ -70,7 +71,8 @@ vus_of() { if [ "$1" = flow_login ]; then echo "$LOGIN_VUS"; else echo "$FLOW_VU
 for sc in $SCENARIOS; do
   case "$sc" in
     discovery | jwks | cc_rs256 | cc_es256 | cc_eddsa | cc_opaque | introspect | introspect_jwt) ;;
-    flow_login | flow_consent | flow_sso | refresh | flow_consent_eddsa | flow_sso_eddsa | refresh_eddsa) ;;
+    flow_login | flow_consent | flow_sso | flow_hybrid | refresh) ;;
+    flow_consent_eddsa | flow_sso_eddsa | flow_hybrid_eddsa | refresh_eddsa) ;;
     *) die "unknown scenario '$sc'" ;;
   esac
 done
@@ -484,6 +486,8 @@ bound_of() { # scenario conns -> "label|value|target" (target: pct:N, abs:N or -
     flow_login) echo "argon2id verify/s, 2 threads|${ARGON2_2:-}|-" ;;
     flow_consent) echo "4 × floor ⊕ RSA-2048 sign|$(combine 4 "$flf" 1 "$RSA_SIGN")|-" ;;
     flow_sso) echo "2 × floor ⊕ RSA-2048 sign|$(combine 2 "$flf" 1 "$RSA_SIGN")|abs:4000" ;;
+    flow_hybrid) echo "2 × floor ⊕ 2 RSA-2048 signs|$(combine 2 "$flf" 2 "$RSA_SIGN")|-" ;;
+    flow_hybrid_eddsa) echo "2 × floor ⊕ 2 Ed25519 signs|$(combine 2 "$flf" 2 "$ED_SIGN")|-" ;;
     refresh) echo "floor ⊕ RSA-2048 sign|$(combine 1 "$flf" 1 "$RSA_SIGN")|abs:4500" ;;
     flow_consent_eddsa) echo "4 × floor ⊕ Ed25519 sign|$(combine 4 "$flf" 1 "$ED_SIGN")|-" ;;
     flow_sso_eddsa) echo "2 × floor ⊕ Ed25519 sign|$(combine 2 "$flf" 1 "$ED_SIGN")|-" ;;
@@ -530,6 +534,15 @@ echo
 echo "req/s counts only 2xx responses with the expected body (flows: complete, fully checked flows); errors ="
 echo "non-2xx + bad body + socket errors + timeouts (flows: failed flows). CPU µs: the server's CPU time over"
 echo "the run / requests (flows) served, which other jobs on the machine change far less than the rates."
+echo "flow_hybrid signs two ID tokens (the authorization response's and the token response's)."
+# The hybrid flow beside the code flow it extends, measured in the same run: the ratio is what to compare.
+for pair in flow_hybrid:flow_sso flow_hybrid_eddsa:flow_sso_eddsa; do
+  for c in $FLOW_VUS; do
+    h="${FLOW_OK[${pair%%:*}/$c]:-}"; s="${FLOW_OK[${pair#*:}/$c]:-}"
+    [ -n "$h" ] && [ -n "$s" ] || continue
+    echo "${pair%%:*} beside ${pair#*:} ($c VUs, this run): $(awk -v h="$h" -v s="$s" 'BEGIN{printf "%.0f vs %.0f flows/s = %.2f", h, s, (s > 0 ? h / s : 0)}')"
+  done
+done
 if [ -n "$NGINX_BIN" ]; then
   printf 'floor (nginx, 2 workers, access log off, same run, req/s):'
   for c in $CONNS; do
@@ -559,7 +572,8 @@ if [ "${#FLOW_ROWS[@]}" -gt 0 ]; then
   printf '%s\n' "${FLOW_ROWS[@]}"
   echo
   echo "cores = CPU seconds / DURATION over the measured window (other = every other process of the machine, from"
-  echo "/proc/stat); requests per flow: flow_login 7, flow_consent 4, flow_sso 2, refresh 1 (bench/flowbench.c)."
+  echo "/proc/stat); requests per flow: flow_login 7, flow_consent 4, flow_sso 2, flow_hybrid 2, refresh 1"
+  echo "(bench/flowbench.c)."
   echo
 fi
 echo "RSS: idle $(mb "${RSS_IDLE_KB:-0}") MB, after load $(mb "${RSS_LOAD_KB:-0}") MB (peak $(mb "${RSS_PEAK_KB:-0}") MB)"

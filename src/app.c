@@ -38,6 +38,7 @@ void app_resources_load(struct app *app)
         const struct cfg_resource *cr = &cfg->resources[i];
         struct resource *r = &app->resources[i];
         r->identifier = cr->identifier;
+        r->audience = cr->audience != NULL ? cr->audience : cr->identifier;
         r->scopes = (const char **)cr->scopes;
         r->n_scopes = cr->n_scopes;
         r->format = cr->access_token_format != NULL && strcmp(cr->access_token_format, "opaque") == 0
@@ -54,4 +55,13 @@ const struct resource *app_resource(const struct app *app, const char *identifie
         if (strcmp(app->resources[i].identifier, identifier) == 0)
             return &app->resources[i];
     return NULL;
+}
+
+const struct resource *app_resource_by_audience(const struct app *app, const char *name)
+{
+    const struct resource *r = app_resource(app, name);
+    for (size_t i = 0; r == NULL && i < app->n_resources; i++)
+        if (strcmp(app->resources[i].audience, name) == 0)
+            r = &app->resources[i];
+    return r;
 }

@@ -30,7 +30,8 @@ enum token_format { TOKEN_FORMAT_OPAQUE = 0, TOKEN_FORMAT_JWT = 1 };
 
 /* An API (RFC 8707 resource) tokens can be issued for. */
 struct resource {
-    const char *identifier;
+    const char *identifier; /* RFC 8707: what resource= names, and what grants remember */
+    const char *audience;   /* the aud of its access tokens: its configured audience, else the identifier */
     const char **scopes;
     size_t n_scopes;
     enum token_format format;
@@ -104,6 +105,8 @@ struct worker {
 void app_resources_load(struct app *app);
 /* Finds a configured API by identifier; NULL if none. */
 const struct resource *app_resource(const struct app *app, const char *identifier);
+/* Finds a configured API by identifier or by audience name (what audience= may name); NULL if none. */
+const struct resource *app_resource_by_audience(const struct app *app, const char *name);
 
 /* Builds the discovery documents from what is configured (oauth/discovery.c). */
 void discovery_build(struct app *app);

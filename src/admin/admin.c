@@ -33,6 +33,7 @@ void admin_api_resource(const struct config *cfg, struct arena *a, struct resour
 {
     memset(out, 0, sizeof(*out));
     out->identifier = arena_printf(a, "%s%s", cfg->issuer, ADMIN_API_PATH);
+    out->audience = out->identifier;
     out->scopes = (const char **)admin_scopes;
     out->n_scopes = N_ADMIN_SCOPES;
     out->format = TOKEN_FORMAT_JWT;

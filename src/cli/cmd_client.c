@@ -33,6 +33,8 @@ enum opt {
     O_APP_TYPE,
     O_GRANT_TYPE,
     O_GRANT_TYPES,
+    O_RESPONSE_TYPE,
+    O_NO_RESPONSE_TYPES,
     O_REDIRECT_URI,
     O_NO_REDIRECT_URIS,
     O_SCOPE,
@@ -46,6 +48,7 @@ enum opt {
     O_POST_LOGOUT_URI,
     O_NO_POST_LOGOUT_URIS,
     O_ID_TOKEN_ALG,
+    O_ID_TOKEN_CLAIMS,
     O_REFRESH_POLICY,
     O_PKCE_METHODS,
     O_REQUIRE_PKCE,
@@ -59,7 +62,8 @@ enum opt {
 /* The command's ctx: the values of the repeatable options, unchecked (they are checked once the
  * configuration is loaded). */
 struct client_args {
-    struct cli_values grants, redirect_uris, resources, post_logout_uris, introspection_resources;
+    struct cli_values grants, response_types, redirect_uris, resources, post_logout_uris,
+        introspection_resources;
     struct client client; /* create: the client to store, built before the store is opened */
 };
 
@@ -70,6 +74,8 @@ static const struct cli_opt opts[O_COUNT] = {
     [O_APP_TYPE] = {"--application-type", true, 0, 0, "application_type"},
     [O_GRANT_TYPE] = {"--grant-type", true, INTO(grants), "grant_types"},
     [O_GRANT_TYPES] = {"--grant-types", true, LIST_MAX, 0, NULL}, /* split_grants */
+    [O_RESPONSE_TYPE] = {"--response-type", true, INTO(response_types), "response_types"},
+    [O_NO_RESPONSE_TYPES] = {"--no-response-types", false, 0, 0, NULL},
     [O_REDIRECT_URI] = {"--redirect-uri", true, INTO(redirect_uris), "redirect_uris"},
     [O_NO_REDIRECT_URIS] = {"--no-redirect-uris", false, 0, 0, NULL},
     [O_SCOPE] = {"--scope", true, 0, 0, "scope"},
@@ -84,6 +90,7 @@ static const struct cli_opt opts[O_COUNT] = {
                            "post_logout_redirect_uris"},
     [O_NO_POST_LOGOUT_URIS] = {"--no-post-logout-redirect-uris", false, 0, 0, NULL},
     [O_ID_TOKEN_ALG] = {"--id-token-alg", true, 0, 0, "id_token_signed_response_alg"},
+    [O_ID_TOKEN_CLAIMS] = {"--id-token-claims", true, 0, 0, "id_token_claims"},
     [O_REFRESH_POLICY] = {"--refresh-token-policy", true, 0, 0, "refresh_token_policy"},
     [O_PKCE_METHODS] = {"--pkce-methods", true, 0, 0, "pkce_methods"},
     [O_REQUIRE_PKCE] = {"--require-pkce", false, 0, 0, NULL},
@@ -99,10 +106,11 @@ static const struct cli_opt opts[O_COUNT] = {
 #define BIT(o) CLI_BIT(o)
 _Static_assert(O_COUNT <= CLI_MAX_OPTS, "cli_args.seen holds one bit per option");
 #define METADATA_OPTS                                                                                          \
-    (BIT(O_NAME) | BIT(O_APP_TYPE) | BIT(O_GRANT_TYPE) | BIT(O_GRANT_TYPES) | BIT(O_REDIRECT_URI) |            \
+    (BIT(O_NAME) | BIT(O_APP_TYPE) | BIT(O_GRANT_TYPE) | BIT(O_GRANT_TYPES) | BIT(O_RESPONSE_TYPE) |          \
+     BIT(O_NO_RESPONSE_TYPES) | BIT(O_REDIRECT_URI) |                                                         \
      BIT(O_SCOPE) | BIT(O_AUTH_METHOD) | BIT(O_PUBLIC) | BIT(O_SECRET) | BIT(O_SECRET_SHA256) |                \
      BIT(O_RESOURCE) | BIT(O_TTL) | BIT(O_POST_LOGOUT_URI) | BIT(O_ID_TOKEN_ALG) | BIT(O_REFRESH_POLICY) |     \
-     BIT(O_PKCE_METHODS) | BIT(O_REQUIRE_PKCE) | BIT(O_NO_REQUIRE_PKCE) | BIT(O_INTROSPECTION_ACCESS) |        \
+     BIT(O_ID_TOKEN_CLAIMS) | BIT(O_PKCE_METHODS) | BIT(O_REQUIRE_PKCE) | BIT(O_NO_REQUIRE_PKCE) | BIT(O_INTROSPECTION_ACCESS) |        \
      BIT(O_INTROSPECTION_RESOURCE))
 
 static void usage(FILE *out)
@@ -129,6 +137,14 @@ static void usage(FILE *out)
         fprintf(out, "%33s%s\n", "", g->name);
     fputs("                                 Default: authorization_code with redirect URIs, else\n"
           "                                 client_credentials\n"
+          "  --response-type \"T\"            repeatable; a response type the client uses at the\n"
+          "                                 authorization endpoint, one of:\n",
+          out);
+    for (unsigned t = response_type_next_served(0); t != 0; t = response_type_next_served(t))
+        fprintf(out, "%33s%s\n", "", response_type_name(t));
+    fputs("                                 code needs --grant-type authorization_code, id_token and token\n"
+          "                                 --grant-type implicit. Default: code with authorization_code\n"
+          "                                 (--no-response-types restores it)\n"
           "  --redirect-uri URI             repeatable; absolute, no fragment (--no-redirect-uris clears)\n"
           "  --scope \"a b\"                  allowed scopes, space-separated (\"\" for none)\n"
           "  --auth-method M                client_secret_basic (default), client_secret_post or none\n"
@@ -142,6 +158,9 @@ static void usage(FILE *out)
           "                                 (--no-post-logout-redirect-uris clears)\n"
           "  --id-token-alg ALG             id_token_signed_response_alg: RS256, ES256 or EdDSA, one of\n"
           "                                 keys.algorithms (default: RS256 if configured, else the first)\n"
+          "  --id-token-claims C            none (default) or scope: the ID tokens of the token endpoint\n"
+          "                                 also carry the claims of the granted profile, email, address\n"
+          "                                 and phone scopes\n"
           "  --refresh-token-policy P       offline_consent (default), offline_access or always\n"
           "  --pkce-methods LIST            allowed code_challenge_method values: S256 (default), plain,\n"
           "                                 or S256,plain\n"
@@ -201,6 +220,7 @@ static const struct {
     enum opt set, clear;
 } list_opts[] = {
     {"redirect_uris", O_REDIRECT_URI, O_NO_REDIRECT_URIS},
+    {"response_types", O_RESPONSE_TYPE, O_NO_RESPONSE_TYPES},
     {"resources", O_RESOURCE, O_NO_RESOURCES},
     {"post_logout_redirect_uris", O_POST_LOGOUT_URI, O_NO_POST_LOGOUT_URIS},
     {"introspection_resources", O_INTROSPECTION_RESOURCE, O_NO_INTROSPECTION_RESOURCES},
@@ -275,6 +295,7 @@ static int build_meta(const struct cli_args *ca, const struct client_args *cl,
         m->grant_types = (struct meta_list){cl->grants.v, cl->grants.n};
     else if (stored == NULL)
         client_meta_default_grants(m);
+    apply_list(ca, O_RESPONSE_TYPE, O_NO_RESPONSE_TYPES, &cl->response_types, &m->response_types);
     if ((v = ca->val[O_SCOPE]) != NULL)
         m->scope = v[0] != '\0' ? v : NULL; /* "" for none */
     if ((v = ca->val[O_AUTH_METHOD]) != NULL)
@@ -295,6 +316,8 @@ static int build_meta(const struct cli_args *ca, const struct client_args *cl,
         m->id_token_signed_response_alg = v;
     if ((v = ca->val[O_REFRESH_POLICY]) != NULL)
         m->refresh_token_policy = v;
+    if ((v = ca->val[O_ID_TOKEN_CLAIMS]) != NULL)
+        m->id_token_claims = v;
     if ((v = ca->val[O_PKCE_METHODS]) != NULL) {
         /* S256,plain: spaces around items tolerated; an empty item is kept, to be refused. */
         const char **list = arena_alloc(a, (strlen(v) + 1) * sizeof(*list));

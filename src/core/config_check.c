@@ -305,6 +305,26 @@ static int validate_resources(struct config *cfg, struct errbuf *err)
                 return ERR_INVALID;
             }
         }
+        /* The aud of its tokens instead of the identifier (IdentityServer's API names, Auth0's audiences):
+         * visible ASCII, since audiences are listed space-separated, and never another API's identifier or
+         * name, since audience= accepts either. */
+        if (r->audience != NULL && (r->audience[0] == '\0' || strlen(r->audience) > 255 ||
+                                    !valid_visible_ascii(r->audience))) {
+            field_error(cfg, err, at, "audience",
+                        "must be 1..255 visible ASCII characters (no spaces), "
+                        "got '%s'",
+                        str_shown(r->audience, buf));
+            return ERR_INVALID;
+        }
+        for (unsigned j = 0; r->audience != NULL && j < cfg->n_resources; j++) {
+            const struct cfg_resource *o = &cfg->resources[j];
+            if (j != i && ((o->identifier != NULL && strcmp(o->identifier, r->audience) == 0) ||
+                           (j < i && o->audience != NULL && strcmp(o->audience, r->audience) == 0))) {
+                field_error(cfg, err, at, "audience", "'%s' already names resources[%u]",
+                            str_shown(r->audience, buf), j);
+                return ERR_INVALID;
+            }
+        }
         if (r->access_token_format == NULL)
             config_set_str(&r->access_token_format, "jwt");
         if (strcmp(r->access_token_format, "jwt") != 0 && strcmp(r->access_token_format, "opaque") != 0) {

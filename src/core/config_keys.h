@@ -177,6 +177,7 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
 /* resources[]: APIs (RFC 8707). Checked by config_validate(). */
 #define CONFIG_RESOURCE(X)                                                                                   \
     X(identifier, STR, NULL, 0, 0, 0, "")                                                                    \
+    X(audience, STR, NULL, 0, 0, 0, "")                                                                      \
     X(scopes, LIST, NULL, 0, 256, 0, "")                                                                     \
     X(access_token_format, STR, NULL, 0, 0, 0, "")                                                           \
     X(signing_alg, STR, NULL, 0, 0, 0, "")                                                                   \
@@ -190,6 +191,7 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
     X(client_name, STR, NULL, 0, 0, 0, "")                                                                   \
     X(application_type, STR, NULL, 0, 0, 0, "")                                                              \
     X(grant_types, LIST, NULL, 0, 8, 0, "")                                                                  \
+    X(response_types, LIST, NULL, 0, 8, 0, "")                                                               \
     X(redirect_uris, LIST, NULL, 0, 64, 0, "")                                                               \
     X(token_endpoint_auth_method, STR, NULL, 0, 0, 0, "")                                                    \
     X(scope, STR, NULL, 0, 0, 0, "")                                                                         \
@@ -197,6 +199,7 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
     X(access_token_ttl, U32, NULL, 0, CFG_ENTRY_TTL_MAX, 0, "")                                              \
     X(post_logout_redirect_uris, LIST, NULL, 0, 64, 0, "")                                                   \
     X(id_token_signed_response_alg, STR, NULL, 0, 0, 0, "")                                                  \
+    X(id_token_claims, STR, NULL, 0, 0, 0, "")                                                               \
     X(refresh_token_policy, STR, NULL, 0, 0, 0, "")                                                          \
     X(pkce_methods, LIST, NULL, 0, 4, 0, "")                                                                 \
     X(require_pkce, STR, NULL, 0, 0, 0, "")                                                                  \

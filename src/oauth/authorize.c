@@ -1,9 +1,11 @@
-/* authorize.c: authorization endpoint (RFC 6749 §3.1, §4.1.1-4.1.2.1; OIDC Core §3.1.2; RFC 7636 §4.3;
- * RFC 8707; RFC 8252 §7.3 loopback redirects of native clients; RFC 9207 `iss`). Validates the request,
- * then either answers at once (SSO session and remembered consent, or prompt=none) or parks it as an
- * interaction and sends the browser to the login, account-selection or consent page (interaction.c),
- * which resume it through authz_resume(). Implicit and hybrid response types are not served; their
- * errors go in the fragment (Multiple Response Types §5). */
+/* authorize.c: authorization endpoint (RFC 6749 §3.1, §4.1.1-4.1.2.1; OIDC Core §3.1.2, and the implicit
+ * and hybrid flows of §3.2, §3.3; RFC 7636 §4.3; RFC 8707; RFC 8252 §7.3 loopback redirects of native
+ * clients; RFC 9207 `iss`). Validates the request, then either answers at once (SSO session and remembered
+ * consent, or prompt=none) or parks it as an interaction and sends the browser to the login,
+ * account-selection or consent page (interaction.c), which resume it through authz_resume(). The response
+ * types are those of grant_table.h, each client limited to those it registered: code, the hybrid ones
+ * (code id_token, code token, code id_token token) and id_token, id_token token; those with a token or an ID
+ * token answer in the fragment or by form_post, never in the query (Multiple Response Types §2.1, §5). */
 #include "oauth/authorize.h"
 
 #include <stdlib.h>
@@ -15,12 +17,14 @@
 #include "core/rand.h"
 #include "core/str.h"
 #include "http/http.h"
+#include "oauth/claims_request.h"
 #include "oauth/client.h"
 #include "oauth/frontchannel.h"
 #include "oauth/pkce.h"
 #include "oauth/scope.h"
 #include "oauth/tokens.h"
 #include "session/session.h"
+#include "session/users.h"
 #include "store/store.h"
 #include "core/banned.h"
 
@@ -242,9 +246,9 @@ static struct oauth_error check_client_and_redirect(const struct http_req *req, 
 
 /* Whether the request's response_type has the value token or id_token, whose responses default to the
  * fragment and are never sent in the query (OAuth 2.0 Multiple Response Type Encoding Practices §2.1, §3,
- * §5; RFC 6749 §4.2.2.1). Only code is served, but the unsupported_response_type error for the others is
- * then delivered where their client reads it, and not where a Referer header would leak it. A missing or
- * repeated response_type, code, none and unknown values: the query. */
+ * §5; RFC 6749 §4.2.2.1). Its errors too, also those of a type that is not served (token alone), which
+ * are then delivered where their client reads them, and not where a Referer header would leak them. A
+ * missing or repeated response_type, code, none and unknown values: the query. */
 static bool response_type_wants_fragment(struct arena *a, const struct form *f)
 {
     const char *rt = form_get_dup(a, f, "response_type");
@@ -265,8 +269,61 @@ static struct oauth_error check_response_mode(struct arena *a, const struct form
         ar->response_mode = RESPONSE_MODE_FORM_POST;
     else if (!str_eq_c(mode, "query"))
         return OAUTH_ERROR(INVALID_REQUEST, "response_mode must be query, fragment or form_post");
-    /* response_mode=query stays the fragment for such a type: "in no case" are its response parameters
-     * query-encoded (Multiple Response Types §2.1), and the request is refused anyway. */
+    /* "In no case" are the parameters of such a type query-encoded (Multiple Response Types §2.1): tokens
+     * in a query reach logs and Referer headers. The error itself goes to the fragment. */
+    else if (ar->response_mode == RESPONSE_MODE_FRAGMENT)
+        return OAUTH_ERROR(INVALID_REQUEST, "response_mode=query cannot carry the tokens of this response_type: "
+                                            "use fragment (its default) or form_post");
+    return OAUTH_OK;
+}
+
+/* The response type: one this server serves (else unsupported_response_type), that the client registered
+ * (else unauthorized_client: RFC 6749 §4.1.2.1 tells the two apart, the server's support and the client's
+ * authorization). ar->response_type becomes its canonical name. */
+static struct oauth_error check_response_type(struct arena *a, const struct form *f, const struct client *c,
+                                              struct authz_request *ar)
+{
+    const char *rt = form_get_dup(a, f, "response_type");
+    if (rt == NULL)
+        return OAUTH_ERROR(INVALID_REQUEST, "response_type is missing");
+    enum response_type_fault fault = response_type_parse(rt, &ar->response_parts);
+    if (fault == RESPONSE_TYPE_DUPLICATE)
+        return OAUTH_ERROR(INVALID_REQUEST, "response_type has a value twice");
+    if (fault != RESPONSE_TYPE_OK) {
+        const char *served = NULL;
+        for (unsigned t = response_type_next_served(0); t != 0; t = response_type_next_served(t))
+            served = served == NULL ? response_type_name(t)
+                                    : arena_printf(a, "%s, %s", served, response_type_name(t));
+        return (struct oauth_error){OAUTH_ERR_UNSUPPORTED_RESPONSE_TYPE,
+                                    arena_printf(a, "response_type must be one of: %s", served), 0, NULL};
+    }
+    ar->response_type = response_type_name(ar->response_parts);
+    if (!(c->response_types & RESPONSE_TYPE_BIT(ar->response_parts)))
+        return (struct oauth_error){OAUTH_ERR_UNAUTHORIZED_CLIENT,
+                                    arena_printf(a, "this client is not registered for response_type %s",
+                                                 ar->response_type),
+                                    0, NULL};
+    return OAUTH_OK;
+}
+
+/* The claims parameter (OIDC Core §5.5): parsed (claims_request.c), and an essential acr this server cannot
+ * meet refused at once: §5.5.1.1 makes it a failed authentication, and no sign-in here gives another acr
+ * than SESSION_ACR_PASSWORD. */
+static struct oauth_error check_claims(struct arena *a, const struct form *f, struct authz_request *ar)
+{
+    ar->claims = form_get_dup(a, f, "claims");
+    if (ar->claims == NULL)
+        return OAUTH_OK;
+    ar->claims_req = arena_alloc(a, sizeof(*ar->claims_req));
+    const char *why;
+    if (claims_request_parse(a, ar->claims, strlen(ar->claims), ar->claims_req, &why) != 0)
+        return (struct oauth_error){OAUTH_ERR_INVALID_REQUEST, why, 0, NULL};
+    for (int t = 0; t < CLAIMS_TARGETS; t++) {
+        const struct claim_request *acr = claims_request_find(ar->claims_req, (enum claims_target)t, "acr");
+        if (acr != NULL && acr->essential && !claim_request_allows(acr, SESSION_ACR_PASSWORD))
+            return OAUTH_ERROR(ACCESS_DENIED, "the essential acr cannot be met: this server signs users in "
+                                              "with urn:ostiary:acr:password only (OpenID Connect Core 5.5.1.1)");
+    }
     return OAUTH_OK;
 }
 
@@ -294,13 +351,9 @@ static struct oauth_error validate_rest(const struct http_req *req, const struct
     if (param(f, "registration", &v) == 0)
         return OAUTH_ERROR(REGISTRATION_NOT_SUPPORTED, "the registration parameter is not supported");
 
-    if (!(c->grant_types & GRANT_AUTHORIZATION_CODE))
-        return OAUTH_ERROR(UNAUTHORIZED_CLIENT, "this client is not registered for the authorization code flow");
-    ar->response_type = form_get_dup(a, f, "response_type");
-    if (ar->response_type == NULL)
-        return OAUTH_ERROR(INVALID_REQUEST, "response_type is missing");
-    if (strcmp(ar->response_type, "code") != 0)
-        return OAUTH_ERROR(UNSUPPORTED_RESPONSE_TYPE, "only response_type=code is supported");
+    struct oauth_error e = check_response_type(a, f, c, ar);
+    if (oauth_failed(e))
+        return e;
 
     ar->nonce = form_get_dup(a, f, "nonce");
     ar->login_hint = form_get_dup(a, f, "login_hint");
@@ -312,6 +365,9 @@ static struct oauth_error validate_rest(const struct http_req *req, const struct
         return OAUTH_ERROR(INVALID_REQUEST, "id_token_hint is not a valid ID token of this issuer");
     ar->ui_locales = form_get_dup(a, f, "ui_locales");
     ar->acr_values = form_get_dup(a, f, "acr_values");
+    struct oauth_error ce = check_claims(a, f, ar);
+    if (oauth_failed(ce))
+        return ce;
 
     /* Scope. */
     const char *scope = form_get_dup(a, f, "scope");
@@ -329,8 +385,17 @@ static struct oauth_error validate_rest(const struct http_req *req, const struct
         return OAUTH_ERROR(INVALID_SCOPE, "requested scope is not allowed for this client");
     }
     ar->scope = scope_join(a, &req_scopes);
+    /* An ID token from the authorization endpoint: OpenID Connect only, and bound to the request by its
+     * nonce, which is what stops the replay of an ID token injected into the response (OIDC Core
+     * §3.2.2.1, §3.3.2.11). */
+    if ((ar->response_parts & RESPONSE_ID_TOKEN) && !scope_has(&req_scopes, "openid"))
+        return OAUTH_ERROR(INVALID_SCOPE, "the openid scope is required for a response_type with id_token");
+    if ((ar->response_parts & RESPONSE_ID_TOKEN) && ar->nonce == NULL)
+        return OAUTH_ERROR(INVALID_REQUEST,
+                           "nonce is required when the response_type has id_token (OpenID Connect Core 3.2.2.1)");
 
-    /* PKCE (RFC 7636 §4.3: method defaults to plain). */
+    /* PKCE (RFC 7636 §4.3: method defaults to plain), for the code; a response without one has none to
+     * bind. */
     ar->code_challenge = form_get_dup(a, f, "code_challenge");
     ar->code_challenge_method = form_get_dup(a, f, "code_challenge_method");
     if (ar->code_challenge != NULL) {
@@ -350,11 +415,11 @@ static struct oauth_error validate_rest(const struct http_req *req, const struct
     } else {
         if (ar->code_challenge_method != NULL)
             return OAUTH_ERROR(INVALID_REQUEST, "code_challenge_method without code_challenge");
-        if (c->require_pkce)
+        if (c->require_pkce && (ar->response_parts & RESPONSE_CODE))
             return OAUTH_ERROR(INVALID_REQUEST, "PKCE is required: send code_challenge and code_challenge_method=S256");
     }
 
-    struct oauth_error e = parse_prompt(form_get_dup(a, f, "prompt"), &ar->prompt);
+    e = parse_prompt(form_get_dup(a, f, "prompt"), &ar->prompt);
     if (oauth_failed(e))
         return e;
     ar->max_age = -1;
@@ -365,6 +430,14 @@ static struct oauth_error validate_rest(const struct http_req *req, const struct
     /* Resource indicator or Auth0-style audience (the same thing, RFC 8707). */
     const char *resource = form_get_dup(a, f, "resource");
     const char *audience = form_get_dup(a, f, "audience");
+    if (audience != NULL) {
+        /* audience= names an API by its identifier or by its audience name: the identifier from here on. */
+        const struct resource *named = app_resource_by_audience(req->worker->app, audience);
+        if (named == NULL)
+            return OAUTH_ERROR(INVALID_TARGET,
+                               "unknown audience: no API has that identifier or audience name");
+        audience = named->identifier;
+    }
     if (resource != NULL && audience != NULL && strcmp(resource, audience) != 0)
         return OAUTH_ERROR(INVALID_REQUEST, "resource and audience name different APIs");
     const struct resource *res;
@@ -452,6 +525,7 @@ static void request_params(struct arena *a, const struct authz_request *ar, stru
     add_param(out, "ui_locales", ar->ui_locales);
     add_param(out, "acr_values", ar->acr_values);
     add_param(out, "resource", ar->resource);
+    add_param(out, "claims", ar->claims);
 }
 
 void authz_validate_parked(const struct http_req *req, const struct authz_request *parked,
@@ -496,6 +570,7 @@ json_t *authz_request_to_json(const struct authz_request *ar)
     set_opt(o, "ui_locales", ar->ui_locales);
     set_opt(o, "acr_values", ar->acr_values);
     set_opt(o, "resource", ar->resource);
+    set_opt(o, "claims", ar->claims);
     return o;
 }
 
@@ -527,6 +602,7 @@ int authz_request_from_json(struct arena *a, json_t *o, struct authz_request *ar
     ar->ui_locales = jstr(a, o, "ui_locales");
     ar->acr_values = jstr(a, o, "acr_values");
     ar->resource = jstr(a, o, "resource");
+    ar->claims = jstr(a, o, "claims"); /* parsed again by authz_validate_parked */
     return ar->client_id != NULL && ar->redirect_uri != NULL && ar->scope != NULL ? 0 : -1;
 }
 
@@ -541,12 +617,42 @@ static const char *id_token_hint_sub(struct http_req *req, const char *hint)
     return json_string_value(json_object_get(claims, "sub"));
 }
 
-/* Remembered consent covers the request? */
+json_t *authz_claims_beyond_scope(struct arena *a, const struct authz_request *ar)
+{
+    json_t *out = json_array();
+    json_t *grant = claims_request_grant(ar->claims_req);
+    struct scope_set scopes;
+    if (scope_parse(a, ar->scope, strlen(ar->scope), &scopes) != 0)
+        scopes = (struct scope_set){0};
+    for (int t = 0; t < CLAIMS_TARGETS; t++) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(claims_grant_names(grant, (enum claims_target)t), i, v)
+        {
+            const char *name = json_string_value(v);
+            const char *scope = user_claim_scope(name);
+            bool listed = false;
+            size_t k;
+            json_t *w;
+            json_array_foreach(out, k, w) listed |= strcmp(json_string_value(w), name) == 0;
+            if (!listed && (scope == NULL || !scope_has(&scopes, scope)))
+                json_array_append_new(out, json_string(name));
+        }
+    }
+    json_decref(grant);
+    return out;
+}
+
+/* Remembered consent covers the request? It remembers scopes and APIs: claims named one by one beyond the
+ * requested scopes (the claims parameter) are asked every time. */
 static bool consent_covers(struct http_req *req, const char *user_id, const struct authz_request *ar)
 {
     struct store_consent cs;
     struct errbuf err;
-    if (store_consent_get(req->worker->db, req->arena, user_id, ar->client_id, &cs, &err) != 0)
+    json_t *beyond = authz_claims_beyond_scope(req->arena, ar);
+    bool more = json_array_size(beyond) > 0;
+    json_decref(beyond);
+    if (more || store_consent_get(req->worker->db, req->arena, user_id, ar->client_id, &cs, &err) != 0)
         return false;
     struct scope_set have, want;
     if (scope_parse(req->arena, cs.scope, strlen(cs.scope), &have) != 0 ||
@@ -589,27 +695,30 @@ static void go_to_page(struct http_req *req, const char *page, const struct auth
     redirect_see_other(req, strbuf_str(&sb));
 }
 
-/* Issues the authorization code and sends it (RFC 6749 §4.1.2). */
-static void issue_code(struct http_req *req, const struct client *c, const struct authz_request *ar,
-                       const struct session *s)
+/* The granted scope: the requested one, less offline_access when no refresh token can follow. OIDC Core
+ * §11: offline access needs prompt=consent unless the client's policy says otherwise; without a code there
+ * is no refresh token at all (none from the front channel). The scope is dropped, not an error. */
+static void granted_scope(struct arena *a, const struct client *c, const struct authz_request *ar,
+                          struct scope_set *granted, bool *offline)
 {
-    struct worker *w = req->worker;
-    struct arena *a = req->arena;
-    int64_t now = clock_now();
-    struct scope_set granted;
-    scope_parse(a, ar->scope, strlen(ar->scope), &granted);
-    bool offline = scope_has(&granted, "offline_access");
-    /* OIDC Core §11: offline access needs prompt=consent unless the client's policy says otherwise; the
-     * scope is dropped (not an error) when the condition is not met. */
-    if (offline && c->refresh_policy == REFRESH_OFFLINE_CONSENT && !(ar->prompt & PROMPT_CONSENT)) {
-        struct scope_set kept = {arena_alloc(a, sizeof(char *) * (granted.n + 1)), 0};
-        for (size_t i = 0; i < granted.n; i++)
-            if (strcmp(granted.v[i], "offline_access") != 0)
-                kept.v[kept.n++] = granted.v[i];
-        granted = kept;
-        offline = false;
+    scope_parse(a, ar->scope, strlen(ar->scope), granted);
+    *offline = scope_has(granted, "offline_access");
+    if (*offline && (!(ar->response_parts & RESPONSE_CODE) ||
+                     (c->refresh_policy == REFRESH_OFFLINE_CONSENT && !(ar->prompt & PROMPT_CONSENT)))) {
+        struct scope_set kept = {arena_alloc(a, sizeof(char *) * (granted->n + 1)), 0};
+        for (size_t i = 0; i < granted->n; i++)
+            if (strcmp(granted->v[i], "offline_access") != 0)
+                kept.v[kept.n++] = granted->v[i];
+        *granted = kept;
+        *offline = false;
     }
-    const char *code = rand_token(a, 32);
+}
+
+/* The row of a new authorization code (authz.h), its data JSON text in arena memory. */
+static void code_row(struct http_req *req, const struct client *c, const struct authz_request *ar,
+                     const struct session *s, const char *code, const char *scope, const char *grant_id, bool offline,
+                     int64_t now, struct store_token *t)
+{
     json_t *d = json_object();
     json_object_set_new(d, "redirect_uri", json_string(ar->redirect_uri_given ? ar->redirect_uri : ""));
     set_opt(d, "code_challenge", ar->code_challenge);
@@ -620,31 +729,176 @@ static void issue_code(struct http_req *req, const struct client *c, const struc
     set_opt(d, "acr", s->acr);
     json_object_set(d, "amr", s->amr != NULL ? s->amr : json_array());
     json_object_set_new(d, "offline", json_boolean(offline));
-    json_object_set_new(d, "claims_in_id_token", json_false());
+    json_t *claims = claims_request_grant(ar->claims_req);
+    if (claims != NULL)
+        json_object_set_new(d, "claims", claims);
     char *text = json_dumps(d, JSON_COMPACT);
     json_decref(d);
-
-    struct store_token t = {0};
-    store_hash(code, strlen(code), t.hash);
-    t.kind = STORE_TOKEN_CODE;
-    t.client_id = c->client_id;
-    t.sub = s->user_id;
-    t.scope = scope_join(a, &granted);
-    t.aud = ar->resource;
-    t.grant_id = rand_token(a, 16);
-    t.data = text;
-    t.iat = now;
-    t.exp = now + w->app->cfg->tokens.code_ttl;
-    struct errbuf err;
-    int rc = store_token_put(w->db, &t, &err);
+    memset(t, 0, sizeof(*t));
+    store_hash(code, strlen(code), t->hash);
+    t->kind = STORE_TOKEN_CODE;
+    t->client_id = c->client_id;
+    t->sub = s->user_id;
+    t->scope = scope;
+    t->aud = ar->resource;
+    t->grant_id = grant_id;
+    t->data = arena_strdup(req->arena, text);
+    t->iat = now;
+    t->exp = now + req->worker->app->cfg->tokens.code_ttl;
     free(text);
-    if (rc != 0) {
-        authz_respond_error(req, ar->redirect_uri, ar->response_mode, oauth_store_failed(req, "code_put", rc, &err),
+}
+
+/* The ID token of the authorization endpoint (OIDC Core §3.2.2.10, §3.3.2.11): nonce, c_hash with a code,
+ * at_hash with an access token, s_hash with a state. When no access token is issued at all (response_type
+ * id_token), or the client has id_token_claims: scope, it carries the claims of the granted scopes (§5.4);
+ * always those the claims parameter names for the ID token (§5.5). NULL after sending nothing: *e says
+ * why. */
+static const char *front_id_token(struct http_req *req, const struct client *c, const struct authz_request *ar,
+                                  const struct session *s, const struct scope_set *granted, const char *code,
+                                  const char *access_token, int64_t now, struct oauth_error *e)
+{
+    struct worker *w = req->worker;
+    struct errbuf err;
+    json_t *claims = NULL;
+    bool scope_claims =
+        !(ar->response_parts & (RESPONSE_CODE | RESPONSE_TOKEN)) || c->id_token_claims == ID_TOKEN_CLAIMS_SCOPE;
+    json_t *grant = claims_request_grant(ar->claims_req);
+    json_t *named = claims_grant_names(grant, CLAIMS_ID_TOKEN);
+    if (scope_claims || named != NULL) {
+        struct store_user u;
+        int rc = store_user_get(w->db, req->arena, s->user_id, &u, &err);
+        if (rc == ERR_NOTFOUND || (rc == 0 && u.disabled)) {
+            json_decref(grant);
+            *e = OAUTH_ERROR(ACCESS_DENIED, "the signed-in user no longer exists or is disabled");
+            return NULL;
+        }
+        if (rc != 0) {
+            json_decref(grant);
+            *e = oauth_store_failed(req, "user_get", rc, &err);
+            return NULL;
+        }
+        claims =
+            user_claims_select(&u, scope_claims ? granted->v : NULL, scope_claims ? granted->n : 0, named);
+    }
+    json_decref(grant);
+    struct id_token_req ir = {0};
+    ir.client = c;
+    ir.sub = s->user_id;
+    ir.nonce = ar->nonce;
+    ir.sid = s->sid;
+    ir.acr = s->acr;
+    ir.amr = s->amr;
+    ir.auth_time = s->auth_time;
+    ir.now = now;
+    ir.code = code;
+    ir.access_token = access_token;
+    ir.state = ar->state;
+    ir.claims = claims;
+    const char *jws = id_token_issue(w, req->arena, &ir, &err);
+    json_decref(claims);
+    if (jws == NULL) {
+        log_error("token_issue_failed", LS("rid", req->rid), LS("client_id", c->client_id), LS("what", "id_token"),
+                  LS("detail", err.msg), NULL);
+        *e = OAUTH_ERROR(SERVER_ERROR, "the ID token could not be signed");
+    }
+    return jws;
+}
+
+/* The rows of the response, in one transaction: the code and the access token, or neither. */
+static int store_rows(struct store_conn *db, const struct store_token *code, const struct access_token *at,
+                      struct errbuf *err)
+{
+    int rc = store_begin(db, err);
+    if (rc != 0)
+        return rc;
+    if (code != NULL)
+        rc = store_token_put(db, code, err);
+    if (rc == 0 && at != NULL && at->has_row)
+        rc = store_token_put(db, &at->row, err);
+    if (rc == 0)
+        return store_commit(db, err);
+    store_rollback(db);
+    return rc;
+}
+
+/* Issues what the response type asks for and sends it (RFC 6749 §4.1.2; OIDC Core §3.2.2.5, §3.3.2.5):
+ * the code, the access token (token_type Bearer, expires_in, scope; never a refresh token from the front
+ * channel, RFC 6749 §4.2.2) and the ID token. They share one grant id, so that a replay of the code revokes
+ * the access token issued beside it. Everything is minted and the response built before anything is
+ * stored: a response that could not be sent (too large for its buffer) stores nothing. */
+static void issue_response(struct http_req *req, const struct client *c, const struct authz_request *ar,
+                           const struct session *s)
+{
+    struct worker *w = req->worker;
+    struct arena *a = req->arena;
+    int64_t now = clock_now();
+    struct scope_set granted;
+    bool offline;
+    granted_scope(a, c, ar, &granted, &offline);
+    const char *scope = scope_join(a, &granted);
+    const char *grant_id = rand_token(a, 16);
+    struct authz_param p[6];
+    size_t n = 0;
+    struct oauth_error e = OAUTH_OK;
+    struct errbuf err;
+
+    const char *code = NULL;
+    struct store_token code_t;
+    if (ar->response_parts & RESPONSE_CODE) {
+        code = rand_token(a, 32);
+        code_row(req, c, ar, s, code, scope, grant_id, offline, now, &code_t);
+        p[n++] = (struct authz_param){"code", code};
+    }
+    struct access_token at = {0};
+    if (ar->response_parts & RESPONSE_TOKEN) {
+        struct access_token_req r = {0};
+        r.client = c;
+        r.sub = s->user_id;
+        r.scope = scope;
+        r.res = ar->resource != NULL ? app_resource(w->app, ar->resource) : NULL;
+        r.grant_id = grant_id;
+        json_t *grant = claims_request_grant(ar->claims_req);
+        r.data = token_access_data(a, grant);
+        json_decref(grant);
+        r.now = now;
+        if (token_mint_access(w, a, &r, &at, &err) != 0) {
+            log_error("token_issue_failed", LS("rid", req->rid), LS("client_id", c->client_id),
+                      LS("what", "access_token"), LS("detail", err.msg), NULL);
+            e = OAUTH_ERROR(SERVER_ERROR, "the token could not be issued");
+        }
+    }
+    const char *id_token = NULL;
+    if (!oauth_failed(e) && (ar->response_parts & RESPONSE_ID_TOKEN)) {
+        id_token = front_id_token(req, c, ar, s, &granted, code, at.value, now, &e);
+        if (id_token != NULL)
+            p[n++] = (struct authz_param){"id_token", id_token};
+    }
+    if (oauth_failed(e)) {
+        authz_respond_error(req, ar->redirect_uri, ar->response_mode, e, ar->state);
+        return;
+    }
+    if (at.value != NULL) {
+        p[n++] = (struct authz_param){"access_token", at.value};
+        p[n++] = (struct authz_param){"token_type", "Bearer"};
+        p[n++] = (struct authz_param){"expires_in", arena_printf(a, "%lld", (long long)at.expires_in)};
+        if (scope[0] != '\0')
+            p[n++] = (struct authz_param){"scope", scope};
+    }
+    struct authz_response res;
+    if (!authz_response_build(req, ar->redirect_uri, ar->response_mode, p, n, ar->state, &res)) {
+        authz_respond_error(req, ar->redirect_uri, ar->response_mode,
+                            OAUTH_ERROR(SERVER_ERROR, "the authorization response is too large for its response "
+                                                      "mode; request fewer scopes or claims"),
                             ar->state);
         return;
     }
-    struct authz_param p = {"code", code};
-    authz_respond(req, ar->redirect_uri, ar->response_mode, &p, 1, ar->state);
+    int rc = store_rows(w->db, code != NULL ? &code_t : NULL, at.value != NULL ? &at : NULL, &err);
+    if (rc != 0) {
+        authz_respond_error(req, ar->redirect_uri, ar->response_mode,
+                            oauth_store_failed(req, "authz_response_put", rc, &err), ar->state);
+        return;
+    }
+    authz_response_send(req, &res);
 }
 
 void authz_resume(struct http_req *req, const struct client *c, const struct authz_request *ar,
@@ -663,7 +917,24 @@ void authz_resume(struct http_req *req, const struct client *c, const struct aut
     /* A login that happened while this request was parked satisfies prompt=login and max_age. */
     bool fresh = have_session && ia != NULL && s.auth_time >= ia->iat;
     bool need_login = !have_session;
+    /* OIDC Core §3.1.2.2, §5.5.1: a sub requested with a value gets a positive answer only for that user;
+     * another one signed in must sign in again, and one who has just done so is refused. */
+    const struct claim_request *want_sub = claims_request_find(ar->claims_req, CLAIMS_ID_TOKEN, "sub");
+    if (want_sub == NULL)
+        want_sub = claims_request_find(ar->claims_req, CLAIMS_USERINFO, "sub");
+    if (want_sub != NULL && (want_sub->value == NULL && want_sub->values == NULL))
+        want_sub = NULL;
+    bool wrong_user = have_session && want_sub != NULL && !claim_request_allows(want_sub, s.user_id);
+    if (wrong_user && fresh) {
+        authz_respond_error(req, ar->redirect_uri, ar->response_mode,
+                            OAUTH_ERROR(ACCESS_DENIED,
+                                        "the signed-in user is not the one the claims parameter names (sub)"),
+                            ar->state);
+        return;
+    }
     if (have_session && !fresh) {
+        if (wrong_user)
+            need_login = true;
         if (ar->prompt & PROMPT_LOGIN)
             need_login = true;
         if (ar->max_age >= 0 && now - s.auth_time > ar->max_age)
@@ -693,8 +964,10 @@ void authz_resume(struct http_req *req, const struct client *c, const struct aut
         go_to_page(req, "/interaction/select_account", ar, ia);
         return;
     }
-    bool need_consent = (ar->prompt & PROMPT_CONSENT) ? !(satisfied & PROMPT_CONSENT)
-                                                       : !consent_covers(req, s.user_id, ar);
+    /* Consent given on this interaction's page covers it, even where it is not remembered (claims named
+     * beyond the scopes). */
+    bool need_consent = !(satisfied & PROMPT_CONSENT) &&
+                        ((ar->prompt & PROMPT_CONSENT) || !consent_covers(req, s.user_id, ar));
     if (need_consent) {
         if (ar->prompt & PROMPT_NONE) {
             authz_respond_error(req, ar->redirect_uri, ar->response_mode,
@@ -709,7 +982,7 @@ void authz_resume(struct http_req *req, const struct client *c, const struct aut
         page_error(req, OAUTH_ERROR(INVALID_REQUEST, "this sign-in request was already completed"));
         return;
     }
-    issue_code(req, c, ar, &s);
+    issue_response(req, c, ar, &s);
 }
 
 void oauth_authorize_handle(struct http_req *req)

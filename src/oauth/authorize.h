@@ -11,6 +11,7 @@
 #include "oauth/client.h"
 #include "oauth/error.h"
 
+struct arena;
 struct form;
 struct http_req;
 struct client;
@@ -51,6 +52,10 @@ void authz_validate_parked(const struct http_req *req, const struct authz_reques
  * account page). */
 void authz_resume(struct http_req *req, const struct client *c, const struct authz_request *ar,
                   const struct interaction *ia, unsigned satisfied);
+
+/* The standard claims the request's claims parameter names (OIDC Core §5.5) that its scopes do not release
+ * (§5.4): what the consent page must name one by one. A new JSON array of names (empty when none). */
+json_t *authz_claims_beyond_scope(struct arena *a, const struct authz_request *ar);
 
 json_t *authz_request_to_json(const struct authz_request *ar);
 int authz_request_from_json(struct arena *a, json_t *o, struct authz_request *ar);

@@ -8,10 +8,17 @@
  *     "code_challenge": string or absent, "code_challenge_method": "S256"|"plain" or absent,
  *     "nonce": string or absent, "auth_time": int, "sid": string (session id for the `sid` claim),
  *     "acr": string or absent, "amr": ["pwd"], "offline": bool (a refresh token may be issued),
- *     "claims_in_id_token": bool (response_type had no access token: put scope claims in the ID token)
+ *     "claims": GRANT_CLAIMS or absent
  *   }
  * A refresh token row (STORE_TOKEN_REFRESH): client_id, sub, scope, aud, grant_id (the family), exp =
- *   now + tokens.refresh_token_ttl, data = {"auth_time": int, "sid": string, "acr"?, "amr": [...]} */
+ *   now + tokens.refresh_token_ttl, data = {"auth_time": int, "sid": string, "acr"?, "amr": [...],
+ *   "claims": GRANT_CLAIMS or absent}
+ * An access token row of a user's grant (STORE_TOKEN_ACCESS: the opaque token's, or a JWT's keyed by its
+ *   jti): data = {"claims": GRANT_CLAIMS} when the grant has them, else none.
+ * GRANT_CLAIMS: what the claims request parameter (OIDC Core §5.5) asked for and userinfo and the ID tokens
+ *   of the grant release beside the claims of its scopes: {"userinfo": [claim names], "id_token": [claim
+ *   names]}, each present when not empty, only standard claims (claims_request_user_claims). The access
+ *   token keeps them in its row, which userinfo reads; a JWT never carries them. */
 #ifndef OSTIARY_OAUTH_AUTHZ_H
 #define OSTIARY_OAUTH_AUTHZ_H
 
@@ -27,6 +34,7 @@ struct worker;
 struct client;
 struct resource;
 struct store_user;
+struct claims_request;
 
 enum response_mode { RESPONSE_MODE_QUERY = 0, RESPONSE_MODE_FRAGMENT, RESPONSE_MODE_FORM_POST };
 
@@ -42,7 +50,8 @@ struct authz_request {
     const char *client_id;
     const char *redirect_uri;        /* the URI responses go to (the registered one when omitted) */
     bool redirect_uri_given;         /* false when the request omitted it (RFC 6749 §3.1.2.3) */
-    const char *response_type;       /* "code" */
+    const char *response_type;       /* canonical: "code", "code id_token", ... (grant_table.h) */
+    unsigned response_parts;         /* enum response_part flags of response_type */
     enum response_mode response_mode;
     const char *scope;               /* requested, space-separated */
     const char *state, *nonce;
@@ -51,6 +60,8 @@ struct authz_request {
     int64_t max_age;                 /* -1 when absent */
     const char *login_hint, *id_token_hint, *ui_locales, *acr_values;
     const char *resource;            /* API identifier (resource= / audience= / API scopes), or NULL */
+    const char *claims;              /* the claims parameter (OIDC Core §5.5), its text as sent, or NULL */
+    struct claims_request *claims_req; /* ...parsed (claims_request.h), or NULL; not serialized */
 };
 
 /* The ID token (OIDC Core §2, §3.1.3.6), signed with the client's id_token_signed_response_alg.
@@ -62,6 +73,7 @@ struct id_token_req {
     int64_t auth_time, now;
     const char *access_token;        /* for at_hash, or NULL */
     const char *code;                /* for c_hash, or NULL */
+    const char *state;               /* for s_hash (FAPI 1.0 Advanced §5.2.2.1), or NULL */
     json_t *claims;                  /* borrowed, or NULL */
 };
 /* Returns the compact JWS in arena memory, or NULL with err set. */

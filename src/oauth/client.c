@@ -66,6 +66,19 @@ int client_from_store(struct arena *a, const struct store_client *sc, struct cli
         const struct grant_type *g = grant_by_name(gt[i]);
         out->grant_types |= g != NULL ? g->flag : 0;
     }
+    /* Absent (a client stored before the field existed): code for a client with the code grant, as then
+     * (RFC 7591 §2's default). Unknown names count for nothing; a known type that is not served is kept
+     * (the authorization endpoint refuses it). */
+    json_t *rt = json_object_get(m, "response_types");
+    if (rt == NULL && (out->grant_types & GRANT_AUTHORIZATION_CODE))
+        out->response_types = RESPONSE_TYPE_BIT(RESPONSE_CODE);
+    const char **rts = json_str_array(a, rt, &n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned parts;
+        enum response_type_fault f = response_type_parse(rts[i], &parts);
+        if (f == RESPONSE_TYPE_OK || f == RESPONSE_TYPE_NOT_SERVED)
+            out->response_types |= RESPONSE_TYPE_BIT(parts);
+    }
     out->redirect_uris = json_str_array(a, json_object_get(m, "redirect_uris"), &out->n_redirect_uris);
     const char *scope = json_string_value(json_object_get(m, "scope"));
     out->scope = arena_strdup(a, scope != NULL ? scope : "");
@@ -97,6 +110,13 @@ int client_from_store(struct arena *a, const struct store_client *sc, struct cli
     }
     out->introspection_resources =
         json_str_array(a, json_object_get(m, "introspection_resources"), &out->n_introspection_resources);
+    /* Absent (stored before the field existed): none, as then; unknown: refused, as above. */
+    const char *itc = json_string_value(json_object_get(m, "id_token_claims"));
+    out->id_token_claims = ID_TOKEN_CLAIMS_NONE;
+    if (itc != NULL && client_id_token_claims_parse(itc, &out->id_token_claims) != 0) {
+        json_decref(m);
+        return -1;
+    }
     json_t *ttl = json_object_get(m, "access_token_ttl");
     if (json_is_integer(ttl) && json_integer_value(ttl) > 0 && json_integer_value(ttl) <= 86400 * 366)
         out->access_token_ttl = (uint32_t)json_integer_value(ttl);
@@ -131,6 +151,11 @@ char *client_metadata_json(const struct client *c)
             json_array_append_new(gt, json_string(g->name));
     }
     json_object_set_new(m, "grant_types", gt);
+    json_t *rt = json_array();
+    for (unsigned parts = 1; parts < 8; parts++)
+        if (c->response_types & RESPONSE_TYPE_BIT(parts))
+            json_array_append_new(rt, json_string(response_type_name(parts)));
+    json_object_set_new(m, "response_types", rt);
     set_str_array(m, "redirect_uris", c->redirect_uris, c->n_redirect_uris, true);
     json_object_set_new(m, "scope", json_string(c->scope != NULL ? c->scope : ""));
     set_str_array(m, "resources", c->resources, c->n_resources, false);
@@ -140,6 +165,7 @@ char *client_metadata_json(const struct client *c)
                   false);
     if (c->id_token_signed_response_alg != NULL)
         json_object_set_new(m, "id_token_signed_response_alg", json_string(c->id_token_signed_response_alg));
+    json_object_set_new(m, "id_token_claims", json_string(client_id_token_claims_str(c->id_token_claims)));
     json_object_set_new(m, "refresh_token_policy", json_string(client_refresh_policy_str(c->refresh_policy)));
     if (c->pkce_methods != 0) {
         json_t *pm = json_array();

@@ -47,6 +47,13 @@ enum introspection_access {
     INTROSPECT_RESOURCES = 2, /* its own, and tokens whose aud has one of introspection_resources */
 };
 
+/* Which of the user's claims the ID tokens of the token endpoint carry besides those the claims parameter
+ * names (OIDC Core §5.4 puts the scope claims at userinfo whenever an access token is issued). */
+enum id_token_claims {
+    ID_TOKEN_CLAIMS_NONE = 0,  /* the default: none (response_type=id_token still has them, §5.4) */
+    ID_TOKEN_CLAIMS_SCOPE = 1, /* those of the granted profile, email, address and phone scopes */
+};
+
 struct client {
     const char *client_id;
     const char *client_name;
@@ -55,6 +62,7 @@ struct client {
     uint8_t secret_hash[STORE_HASH_LEN];
     enum client_auth_method auth_method;
     unsigned grant_types;         /* enum grant_flags (grant_table.h) */
+    unsigned response_types;      /* RESPONSE_TYPE_BIT(parts) of each registered response type */
     const char **redirect_uris;
     size_t n_redirect_uris;
     const char *scope;            /* space-separated allowed scopes ("" = none) */
@@ -65,6 +73,7 @@ struct client {
     const char **post_logout_redirect_uris;
     size_t n_post_logout_redirect_uris;
     const char *id_token_signed_response_alg; /* RS256 when unset */
+    enum id_token_claims id_token_claims;
     enum refresh_policy refresh_policy;
     unsigned pkce_methods;        /* enum pkce_flags; S256 only when unset */
     bool require_pkce;            /* always true for public clients */
@@ -86,6 +95,9 @@ int client_application_type_parse(const char *s, enum application_type *out);
 /* introspection_access name (all, own, resources) <-> value; parse as above. */
 const char *client_introspection_access_str(enum introspection_access v);
 int client_introspection_access_parse(const char *s, enum introspection_access *out);
+/* id_token_claims name (none, scope) <-> value; parse as above. */
+const char *client_id_token_claims_str(enum id_token_claims v);
+int client_id_token_claims_parse(const char *s, enum id_token_claims *out);
 /* PKCE method name (RFC 7636 §4.2: "S256", "plain", case-sensitive) -> flag; 0 for an unknown name. */
 unsigned pkce_method_flag(const char *name);
 

@@ -244,6 +244,10 @@ static int check_grants(const struct client_meta *m, struct client *out, struct 
     if (grant_names_check(grants, n, out->auth_method == CLIENT_AUTH_NONE, m->redirect_uris.n, &out->grant_types,
                           &why) != 0)
         return fail(p, why.redirect_uris ? "redirect_uris" : "grant_types", why.index, "%s", why.reason);
+    /* The response types and the grant types agree both ways (OIDC Registration §2). */
+    if (response_types_check(m->response_types.v, m->response_types.n, out->grant_types, &out->response_types,
+                             &why) != 0)
+        return fail(p, "response_types", why.index, "%s", why.reason);
     return 0;
 }
 
@@ -283,6 +287,10 @@ static int check_interactive(const struct config *cfg, const struct client_meta 
                  cfg->keys.n_algorithms))
         return fail(p, "id_token_signed_response_alg", -1, "'%s' is not one of keys.algorithms",
                     str_shown(m->id_token_signed_response_alg, buf));
+    if (m->id_token_claims != NULL &&
+        client_id_token_claims_parse(m->id_token_claims, &out->id_token_claims) != 0)
+        return fail(p, "id_token_claims", -1, "must be none or scope, got '%s'",
+                    str_shown(m->id_token_claims, buf));
     if (m->refresh_token_policy != NULL &&
         client_refresh_policy_parse(m->refresh_token_policy, &out->refresh_policy) != 0)
         return fail(p, "refresh_token_policy", -1,
@@ -386,11 +394,13 @@ void client_meta_from_json(json_t *o, struct arena *a, struct client_meta *m)
         m->access_token_ttl = (uint32_t)json_integer_value(ttl);
     m->id_token_signed_response_alg = json_str(o, "id_token_signed_response_alg");
     m->refresh_token_policy = json_str(o, "refresh_token_policy");
+    m->id_token_claims = json_str(o, "id_token_claims");
     json_t *rq = json_object_get(o, "require_pkce");
     if (json_is_boolean(rq))
         m->require_pkce = json_is_true(rq) ? "true" : "false";
     m->introspection_access = json_str(o, "introspection_access");
     m->grant_types = json_strs(o, "grant_types", a);
+    m->response_types = json_strs(o, "response_types", a);
     m->redirect_uris = json_strs(o, "redirect_uris", a);
     m->resources = json_strs(o, "resources", a);
     m->post_logout_redirect_uris = json_strs(o, "post_logout_redirect_uris", a);
@@ -511,9 +521,18 @@ static void fill_defaults(const struct config *cfg, struct cfg_client *cc, const
         else
             set_list(&cc->grant_types, &cc->n_grant_types, machine_grants, 1);
     }
+    if (cc->n_response_types == 0 && c->response_types != 0) {
+        const char *names[8];
+        unsigned n = 0;
+        for (unsigned t = response_type_next_served(0); t != 0 && n < 8; t = response_type_next_served(t))
+            if (c->response_types & RESPONSE_TYPE_BIT(t))
+                names[n++] = response_type_name(t);
+        set_list(&cc->response_types, &cc->n_response_types, names, n);
+    }
     if (cc->id_token_signed_response_alg == NULL)
         config_set_str(&cc->id_token_signed_response_alg, default_alg(cfg));
     config_set_str(&cc->refresh_token_policy, client_refresh_policy_str(c->refresh_policy));
+    config_set_str(&cc->id_token_claims, client_id_token_claims_str(c->id_token_claims));
     if (cc->n_pkce_methods == 0)
         set_list(&cc->pkce_methods, &cc->n_pkce_methods, s256, 1);
     cc->require_pkce_set = cc->require_pkce != NULL;

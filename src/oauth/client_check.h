@@ -57,8 +57,9 @@ typedef const char *(*client_label_fn)(const char *field);
 
 /* Checks m against the rules and the configuration (keys.algorithms, resources, pkce.required, dev for
  * plain-http redirect URIs) and fills *out with it, the defaults applied (web, client_secret_basic with a
- * secret else none, grant types by redirect URIs, offline_consent, [S256], all; an unset
- * id_token_signed_response_alg stays unset: RS256 if configured, else the first algorithm, at run time).
+ * secret else none, grant types by redirect URIs, response types by grant types, offline_consent, [S256],
+ * all; an unset id_token_signed_response_alg stays unset: RS256 if configured, else the first algorithm, at
+ * run time).
  * out's strings point into m or into a (lists are copied there); has_secret and secret_hash are left to
  * the caller. Returns 0, or -1 with *p filled. */
 int client_check(const struct config *cfg, const struct client_meta *m, struct arena *a, struct client *out,
@@ -86,8 +87,9 @@ int client_check_entry(const struct config *cfg, unsigned i, struct arena *a, st
 
 /* Checks clients[] after config_validate(): unique client_id, then every entry through client_check(),
  * whose defaults are written back into the entry (token_endpoint_auth_method, application_type,
- * grant_types, id_token_signed_response_alg, refresh_token_policy, pkce_methods, require_pkce and
- * require_pkce_set/value, introspection_access). err: "clients[i].<field>[j]: <reason>". Idempotent. */
+ * grant_types, response_types, id_token_signed_response_alg, id_token_claims, refresh_token_policy,
+ * pkce_methods, require_pkce and require_pkce_set/value, introspection_access). err:
+ * "clients[i].<field>[j]: <reason>". Idempotent. */
 int clients_check_config(struct config *cfg, struct errbuf *err);
 
 /* Everything a configuration must pass before use: config_validate() (core: the settings and resources[])

@@ -48,6 +48,9 @@ NAME_TABLE_FUNCS(client_application_type, enum application_type, application_typ
 static const char *const introspection_accesses[] = {"all", "own", "resources"};
 NAME_TABLE_FUNCS(client_introspection_access, enum introspection_access, introspection_accesses)
 
+static const char *const id_token_claims_names[] = {"none", "scope"};
+NAME_TABLE_FUNCS(client_id_token_claims, enum id_token_claims, id_token_claims_names)
+
 unsigned pkce_method_flag(const char *name)
 {
     if (strcmp(name, "S256") == 0)

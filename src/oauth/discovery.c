@@ -16,6 +16,7 @@
 #include "oauth/error.h"
 #include "oauth/grant_table.h"
 #include "oauth/scope.h"
+#include "session/session.h"
 #include "session/users.h"
 #include "store/store.h"
 #include "core/banned.h"
@@ -75,7 +76,11 @@ static json_t *metadata(const struct app *app, bool plain)
     set_url(o, "introspection_endpoint", app, "/token/introspection");
     set_url(o, "revocation_endpoint", app, "/token/revocation");
     set_url(o, "end_session_endpoint", app, "/session/end");
-    json_object_set_new(o, "response_types_supported", str_array((const char *const[]){"code"}, 1));
+    /* The served response types (grant_table.h): each client uses those it registered. */
+    json_t *types = json_array();
+    for (unsigned t = response_type_next_served(0); t != 0; t = response_type_next_served(t))
+        json_array_append_new(types, json_string(response_type_name(t)));
+    json_object_set_new(o, "response_types_supported", types);
     json_object_set_new(o, "response_modes_supported", str_array(response_modes, 3));
     /* The served rows of the grant table: exactly what the token endpoint dispatches. */
     json_t *grants = json_array();
@@ -91,7 +96,8 @@ static json_t *metadata(const struct app *app, bool plain)
     json_object_set_new(o, "authorization_response_iss_parameter_supported", json_true());
     json_object_set_new(o, "request_parameter_supported", json_false());
     json_object_set_new(o, "request_uri_parameter_supported", json_false());
-    json_object_set_new(o, "claims_parameter_supported", json_false());
+    /* OIDC Core §5.5: for userinfo and the ID token, essential, value and values (claims_request.h). */
+    json_object_set_new(o, "claims_parameter_supported", json_true());
 
     /* scopes_supported: the OpenID scopes, then the scopes of every configured API, once each. */
     json_t *scopes = str_array(oidc_scopes, 6);
@@ -106,7 +112,7 @@ static json_t *metadata(const struct app *app, bool plain)
     for (size_t i = 0; i < user_claims_supported_count; i++)
         append_unique(claims, user_claims_supported[i]);
     json_object_set_new(o, "claims_supported", claims);
-    json_object_set_new(o, "acr_values_supported", str_array((const char *const[]){"urn:ostiary:acr:password"}, 1));
+    json_object_set_new(o, "acr_values_supported", str_array((const char *const[]){SESSION_ACR_PASSWORD}, 1));
     /* ID tokens and RFC 9068 JWT access tokens are signed with the configured algorithms. */
     json_object_set_new(o, "id_token_signing_alg_values_supported",
                         str_array((const char *const *)app->cfg->keys.algorithms, app->cfg->keys.n_algorithms));

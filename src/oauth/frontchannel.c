@@ -111,11 +111,12 @@ static void add_param(struct strbuf *sb, bool *first, char sep, const char *name
 }
 
 static void form_post(struct http_req *req, const char *redirect_uri, const struct authz_param *params, size_t n,
-                      const char *state)
+                      const char *state, struct authz_response *out)
 {
     /* OAuth 2.0 Form Post Response Mode §2: an auto-submitting form. It also works without JavaScript:
      * the button submits it. The script is allowed by a per-response nonce. */
     const char *nonce = rand_token(req->arena, 16);
+    out->script_nonce = nonce;
     struct strbuf sb;
     strbuf_init(&sb, req->arena, AUTHZ_FORM_POST_MAX);
     strbuf_adds(&sb, "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Continue</title>"
@@ -147,19 +148,18 @@ static void form_post(struct http_req *req, const char *redirect_uri, const stru
                      "<script nonce=\"");
     strbuf_adds(&sb, nonce);
     strbuf_adds(&sb, "\">document.getElementById('form-post').submit();</script></body></html>");
-    security_headers(req, arena_printf(req->arena,
-                                       "default-src 'none'; script-src 'nonce-%s'; frame-ancestors 'none'; "
-                                       "base-uri 'none'",
-                                       nonce));
-    http_res_body(req, 200, "text/html; charset=utf-8", strbuf_str(&sb), sb.len);
+    out->text = strbuf_str(&sb);
+    out->len = sb.len;
 }
 
-void authz_respond(struct http_req *req, const char *redirect_uri, enum response_mode mode,
-                   const struct authz_param *params, size_t n, const char *state)
+bool authz_response_build(struct http_req *req, const char *redirect_uri, enum response_mode mode,
+                          const struct authz_param *params, size_t n, const char *state, struct authz_response *out)
 {
+    memset(out, 0, sizeof(*out));
+    out->mode = mode;
     if (mode == RESPONSE_MODE_FORM_POST) {
-        form_post(req, redirect_uri, params, n, state);
-        return;
+        form_post(req, redirect_uri, params, n, state, out);
+        return out->text != NULL;
     }
     struct strbuf sb;
     strbuf_init(&sb, req->arena, AUTHZ_LOCATION_MAX);
@@ -178,10 +178,34 @@ void authz_respond(struct http_req *req, const char *redirect_uri, enum response
     if (state != NULL)
         add_param(&sb, &first, sep, "state", state);
     add_param(&sb, &first, sep, "iss", req->worker->app->issuer);
-    http_res_header(req, "Location", strbuf_str(&sb)); /* NULL (did not fit): a 500, never a cut URL */
+    out->text = strbuf_str(&sb);
+    out->len = sb.len;
+    return out->text != NULL;
+}
+
+void authz_response_send(struct http_req *req, const struct authz_response *r)
+{
+    /* A text that did not fit is NULL, which makes the response a 500: never a cut URL or page. */
+    if (r->mode == RESPONSE_MODE_FORM_POST) {
+        security_headers(req, arena_printf(req->arena,
+                                           "default-src 'none'; script-src 'nonce-%s'; frame-ancestors 'none'; "
+                                           "base-uri 'none'",
+                                           r->script_nonce != NULL ? r->script_nonce : ""));
+        http_res_body(req, 200, "text/html; charset=utf-8", r->text, r->len);
+        return;
+    }
+    http_res_header(req, "Location", r->text);
     http_res_header(req, "Cache-Control", "no-store");
     http_res_header(req, "Referrer-Policy", "no-referrer");
     http_res_body(req, 303, NULL, "", 0);
+}
+
+void authz_respond(struct http_req *req, const char *redirect_uri, enum response_mode mode,
+                   const struct authz_param *params, size_t n, const char *state)
+{
+    struct authz_response r;
+    authz_response_build(req, redirect_uri, mode, params, n, state, &r);
+    authz_response_send(req, &r);
 }
 
 void authz_respond_error(struct http_req *req, const char *redirect_uri, enum response_mode mode,

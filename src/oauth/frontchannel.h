@@ -35,6 +35,19 @@ bool authz_response_fits(const struct http_req *req, const char *redirect_uri, c
  * response that does not fit (see authz_response_fits) becomes a 500, never a truncated URL or page. */
 void authz_respond(struct http_req *req, const char *redirect_uri, enum response_mode mode,
                    const struct authz_param *params, size_t n, const char *state);
+/* authz_respond() in two steps, for a response whose size is only known once its tokens are minted: build
+ * it (the Location, or the form_post page; arena memory) and know whether it fits before anything is
+ * stored, then send it. */
+struct authz_response {
+    enum response_mode mode;
+    const char *text;         /* the Location or the page; NULL when it did not fit */
+    size_t len;
+    const char *script_nonce; /* form_post: the CSP nonce of its script */
+};
+/* False when the response does not fit its buffer (out->text NULL; sending it gives a 500). */
+bool authz_response_build(struct http_req *req, const char *redirect_uri, enum response_mode mode,
+                          const struct authz_param *params, size_t n, const char *state, struct authz_response *out);
+void authz_response_send(struct http_req *req, const struct authz_response *r);
 /* An error response to a verified redirect URI (RFC 6749 §4.1.2.1). */
 void authz_respond_error(struct http_req *req, const char *redirect_uri, enum response_mode mode,
                          struct oauth_error e, const char *state);

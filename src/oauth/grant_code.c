@@ -13,6 +13,7 @@
 #include "core/rand.h"
 #include "http/http.h"
 #include "oauth/authz.h"
+#include "oauth/claims_request.h"
 #include "oauth/client.h"
 #include "oauth/grants.h"
 #include "oauth/pkce.h"
@@ -90,24 +91,25 @@ static bool wants_refresh(const struct client *c, const char *scope, json_t *dat
     return false;
 }
 
-/* Scope claims for the ID token when no access token reached the client at the authorization endpoint
- * (OIDC Core §5.4: response_type id_token). NULL claims when the user is gone. */
-static struct oauth_error id_token_claims(struct http_req *req, const char *sub, const char *scope,
-                                          json_t **claims)
+/* The claims the ID token carries beyond its own (grants.h grant_id_token_claims): those the claims request
+ * parameter named for it, and the scope's for a client with id_token_claims: scope. NULL claims when there
+ * are none; an error when the user is gone. */
+static struct oauth_error id_token_claims(struct http_req *req, const struct client *c, const char *sub,
+                                          const char *scope, json_t *grant_claims, json_t **claims)
 {
+    *claims = NULL;
+    bool scope_claims = c->id_token_claims == ID_TOKEN_CLAIMS_SCOPE;
+    if (!scope_claims && claims_grant_names(grant_claims, CLAIMS_ID_TOKEN) == NULL)
+        return OAUTH_OK;
     struct store_user u;
     struct errbuf err;
-    *claims = NULL;
     int rc = store_user_get(req->worker->db, req->arena, sub, &u, &err);
     if (rc == ERR_NOTFOUND || (rc == 0 && u.disabled))
         return OAUTH_ERROR(INVALID_GRANT,
                            "the user of this authorization code no longer exists or is disabled");
-    if (rc != 0) {
+    if (rc != 0)
         return oauth_store_failed(req, "user_get", rc, &err);
-    }
-    struct scope_set set;
-    scope_parse(req->arena, scope, strlen(scope), &set);
-    *claims = user_claims_for_scope(&u, set.v, set.n);
+    *claims = grant_id_token_claims(&u, scope, scope_claims, grant_claims);
     return OAUTH_OK;
 }
 
@@ -180,9 +182,10 @@ struct oauth_error grant_authorization_code(struct http_req *req, const struct c
     g.id_token = token_scope_has(g.grant_scope, "openid");
     g.nonce = json_string_value(json_object_get(data, "nonce"));
     grant_tokens_set_auth(&g, data);
+    g.grant_claims = grant_data_claims(data);
     json_t *claims = NULL;
-    if (g.id_token && json_is_true(json_object_get(data, "claims_in_id_token"))) {
-        e = id_token_claims(req, code.sub, g.grant_scope, &claims);
+    if (g.id_token) {
+        e = id_token_claims(req, c, code.sub, g.grant_scope, g.grant_claims, &claims);
         if (oauth_failed(e))
             return e;
         g.claims = claims;

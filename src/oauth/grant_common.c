@@ -14,9 +14,11 @@
 #include "core/rand.h"
 #include "http/http.h"
 #include "oauth/authz.h"
+#include "oauth/claims_request.h"
 #include "oauth/client.h"
 #include "oauth/grants.h"
 #include "oauth/tokens.h"
+#include "session/users.h"
 #include "store/store.h"
 #include "core/banned.h"
 
@@ -77,6 +79,27 @@ json_t *grant_data_parse(struct arena *a, const char *text)
     return json_is_object(o) ? o : NULL;
 }
 
+json_t *grant_data_claims(json_t *data)
+{
+    json_t *c = json_object_get(data, "claims");
+    return json_is_object(c) ? c : NULL;
+}
+
+json_t *grant_id_token_claims(const struct store_user *u, const char *scope, bool scope_claims,
+                              json_t *grant_claims)
+{
+    json_t *named = claims_grant_names(grant_claims, CLAIMS_ID_TOKEN);
+    if (!scope_claims && named == NULL)
+        return NULL;
+    struct arena *a = arena_new(1024);
+    struct scope_set set = {0};
+    if (scope_claims && scope_parse(a, scope, strlen(scope), &set) != 0)
+        set = (struct scope_set){0};
+    json_t *claims = user_claims_select(u, set.v, set.n, named);
+    arena_free(a);
+    return claims;
+}
+
 void grant_tokens_set_auth(struct grant_tokens_req *r, json_t *data)
 {
     json_t *at = json_object_get(data, "auth_time");
@@ -89,7 +112,7 @@ void grant_tokens_set_auth(struct grant_tokens_req *r, json_t *data)
 
 const char *grant_refresh_data(struct arena *a, json_t *data)
 {
-    static const char *const keep[] = {"auth_time", "sid", "acr", "amr"};
+    static const char *const keep[] = {"auth_time", "sid", "acr", "amr", "claims"};
     json_t *o = json_object();
     for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
         json_t *v = json_object_get(data, keep[i]);
@@ -115,6 +138,7 @@ struct oauth_error grant_tokens_mint(struct http_req *req, const struct grant_to
     ar.scope = r->at_scope;
     ar.res = r->res;
     ar.grant_id = r->grant_id;
+    ar.data = token_access_data(req->arena, r->grant_claims);
     ar.now = r->now;
     if (token_mint_access(w, req->arena, &ar, &out->at, &err) != 0) {
         log_error("token_issue_failed", LS("rid", req->rid), LS("client_id", r->client->client_id),

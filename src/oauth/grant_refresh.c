@@ -185,8 +185,13 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
     g.refresh_data = rt.data != NULL ? rt.data : "{}";
     g.id_token = token_scope_has(at_scope, "openid");
     grant_tokens_set_auth(&g, data);
+    g.grant_claims = grant_data_claims(data);
+    bool scope_claims = c->id_token_claims == ID_TOKEN_CLAIMS_SCOPE;
+    json_t *claims = g.id_token ? grant_id_token_claims(&u, at_scope, scope_claims, g.grant_claims) : NULL;
+    g.claims = claims;
     struct grant_tokens t;
     struct oauth_error e = grant_tokens_mint(req, &g, &t);
+    json_decref(claims);
     if (oauth_failed(e))
         return e;
 

@@ -73,6 +73,7 @@ struct grant_tokens_req {
     json_t *amr;                   /* borrowed array, or NULL */
     int64_t auth_time;
     json_t *claims;                /* extra ID token claims (borrowed), or NULL */
+    json_t *grant_claims;          /* the grant's claims request (authz.h GRANT_CLAIMS, borrowed), or NULL */
     int64_t now;
 };
 struct grant_tokens {
@@ -91,6 +92,14 @@ struct oauth_error grant_tokens_commit(struct http_req *req, const struct grant_
 /* Parses a row's data (JSON object text) into an object freed with the arena; NULL if absent or not an
  * object. */
 json_t *grant_data_parse(struct arena *a, const char *text);
+/* The grant's claims request of a code's or refresh token's data (authz.h GRANT_CLAIMS, borrowed), or
+ * NULL. */
+json_t *grant_data_claims(json_t *data);
+/* The claims of user u an ID token of the grant carries beyond its own (a new object, or NULL when none):
+ * those its claims request names for the ID token (OIDC Core §5.5), and with scope_claims those of the
+ * granted scope (§5.4 returns them at userinfo; a client may want them in the ID token as well). */
+json_t *grant_id_token_claims(const struct store_user *u, const char *scope, bool scope_claims,
+                              json_t *grant_claims);
 /* Copies auth_time, sid, acr and amr of a code's or refresh token's data into r. */
 void grant_tokens_set_auth(struct grant_tokens_req *r, json_t *data);
 /* The data object of a refresh token (authz.h: auth_time, sid, acr?, amr) from a code's or refresh

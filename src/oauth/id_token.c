@@ -1,4 +1,5 @@
-/* id_token.c: the ID token (OIDC Core §2, §3.1.3.6 at_hash, §3.3.2.11 c_hash, §12.2 after a refresh),
+/* id_token.c: the ID token (OIDC Core §2, §3.1.3.6 at_hash, §3.3.2.11 c_hash, §12.2 after a refresh; s_hash
+ * of FAPI 1.0 Advanced §5.2.2.1 for the ID tokens of the authorization endpoint),
  * a JWS signed with the client's id_token_signed_response_alg (RS256 by default), and the check of an
  * ID token coming back as id_token_hint (§3.1.2.1). Not encrypted: JWE ID tokens
  * (id_token_encrypted_response_alg) are not supported. */
@@ -16,7 +17,7 @@
 
 /* Claims this module owns: extra claims (scope claims) never replace them. */
 static const char *const registered[] = {"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
-                                         "c_hash", "sid", "azp", "acr", "amr", "nbf", "jti", "typ"};
+                                         "c_hash", "s_hash", "sid", "azp", "acr", "amr", "nbf", "jti", "typ"};
 
 static bool is_registered(const char *name)
 {
@@ -57,11 +58,13 @@ char *id_token_issue(struct worker *w, struct arena *a, const struct id_token_re
     if (r->auth_time > 0)
         json_object_set_new(o, "auth_time", json_integer(r->auth_time));
     set_str(o, "nonce", r->nonce);
-    /* at_hash / c_hash: the left half of the hash of the ASCII value, with the hash of the JWS alg. */
+    /* at_hash, c_hash, s_hash: the left half of the hash of the ASCII value, with the hash of the JWS alg. */
     if (r->access_token != NULL)
         set_str(o, "at_hash", jose_half_hash(a, alg, r->access_token, strlen(r->access_token)));
     if (r->code != NULL)
         set_str(o, "c_hash", jose_half_hash(a, alg, r->code, strlen(r->code)));
+    if (r->state != NULL)
+        set_str(o, "s_hash", jose_half_hash(a, alg, r->state, strlen(r->state)));
     set_str(o, "sid", r->sid);
     json_object_set_new(o, "azp", json_string(c->client_id));
     set_str(o, "acr", r->acr);

@@ -313,6 +313,19 @@ void oauth_consent_handle(struct http_req *req)
             json_array_append_new(scopes, o);
         }
         json_object_set_new(d, "scopes", scopes);
+        /* Claims the claims parameter names beyond those of the scopes (OIDC Core §5.5), one by one. */
+        json_t *claims = json_array();
+        size_t k;
+        json_t *name;
+        json_t *beyond = authz_claims_beyond_scope(req->arena, &pc.ar);
+        json_array_foreach(beyond, k, name)
+        {
+            json_t *o = json_object();
+            json_object_set(o, "name", name);
+            json_array_append_new(claims, o);
+        }
+        json_decref(beyond);
+        json_object_set_new(d, "claims", claims);
         json_t *resources = json_array();
         if (pc.ar.resource != NULL) {
             json_t *o = json_object();

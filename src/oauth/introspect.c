@@ -82,7 +82,7 @@ static void send_info(struct http_req *req, const struct token_info *ti)
 }
 
 /* Whether client c may learn about the (active) token ti. */
-static bool may_introspect(const struct client *c, const struct token_info *ti)
+static bool may_introspect(const struct app *app, const struct client *c, const struct token_info *ti)
 {
     bool own = ti->client_id != NULL && strcmp(ti->client_id, c->client_id) == 0;
     if (strcmp(ti->kind, "refresh_token") == 0)
@@ -95,9 +95,12 @@ static bool may_introspect(const struct client *c, const struct token_info *ti)
     case INTROSPECT_RESOURCES:
         if (own)
             return true;
-        for (size_t i = 0; i < c->n_introspection_resources; i++)
-            if (token_scope_has(ti->aud, c->introspection_resources[i])) /* aud is space-separated too */
+        for (size_t i = 0; i < c->n_introspection_resources; i++) {
+            /* The token's aud names the API by its audience (its identifier unless it has a name). */
+            const struct resource *r = app_resource(app, c->introspection_resources[i]);
+            if (r != NULL && token_scope_has(ti->aud, r->audience)) /* aud is space-separated too */
                 return true;
+        }
         return false;
     }
     return false;
@@ -124,7 +127,7 @@ void oauth_introspect_handle(struct http_req *req)
         oauth_error_send_json(req, oauth_store_failed(req, "introspect", rc, &err));
         return;
     }
-    if (ti.active && !may_introspect(&c, &ti))
+    if (ti.active && !may_introspect(req->worker->app, &c, &ti))
         ti.active = false;
     send_info(req, &ti);
 }

@@ -4,9 +4,11 @@
  * client_credentials §4.4, refresh_token §6), which sends the success response. Client authentication is
  * in client.c, what the grants share (minting, the success response) in grant_common.c. Every failure is
  * one struct oauth_error rendered by error.c. A grant type not served (the device grant, RFC 8628, for
- * now) is unsupported_grant_type. */
+ * now), or not served here (implicit, RFC 6749 §4.2, whose tokens come from the authorization endpoint),
+ * is unsupported_grant_type. */
 #include <string.h>
 
+#include "app.h"
 #include "core/arena.h"
 #include "http/http.h"
 #include "oauth/client.h"
@@ -47,6 +49,14 @@ static struct oauth_error token_parse(struct http_req *req, const struct form *f
     int ra = form_get(f, "audience", &audience);
     if (rr < 0 || ra < 0)
         return OAUTH_ERROR(INVALID_TARGET, "only one resource (or audience) per token request is supported");
+    if (ra == 0) {
+        /* audience= names an API by its identifier or by its audience name: the identifier from here on. */
+        const struct resource *r = app_resource_by_audience(req->worker->app, str_dup(req->arena, audience));
+        if (r == NULL)
+            return OAUTH_ERROR(INVALID_TARGET,
+                               "unknown audience: no API has that identifier or audience name");
+        audience = str_c(r->identifier);
+    }
     if (rr == 0 && ra == 0 && !str_eq(resource, audience))
         return OAUTH_ERROR(INVALID_REQUEST, "resource and audience name different APIs");
     out->resource = rr == 0 ? resource : audience;
@@ -71,7 +81,7 @@ static const struct {
     unsigned flag;
     struct oauth_error (*handle)(struct http_req *req, const struct client *c, const struct token_req *tr);
 } handlers[] = {
-#define GRANT_HANDLER(id, bit, name, handler, conf, yields_rt, redirect, served) {GRANT_##id, handler},
+#define GRANT_HANDLER(id, bit, name, handler, conf, yields_rt, redirect, token_ep, served) {GRANT_##id, handler},
     GRANT_TABLE(GRANT_HANDLER)
 #undef GRANT_HANDLER
 };
@@ -87,7 +97,10 @@ static struct oauth_error token_dispatch(struct http_req *req, const struct clie
     while (g != NULL && h < sizeof(handlers) / sizeof(handlers[0]) && handlers[h].flag != g->flag)
         h++;
     if (g == NULL || !g->served || h == sizeof(handlers) / sizeof(handlers[0]) || handlers[h].handle == NULL)
-        return OAUTH_ERROR(UNSUPPORTED_GRANT_TYPE, "grant_type is not supported by this server");
+        return OAUTH_ERROR(UNSUPPORTED_GRANT_TYPE, g != NULL && g->served && !g->token_endpoint
+                                                       ? "the implicit grant is not used at the token endpoint: "
+                                                         "its tokens come from the authorization endpoint"
+                                                       : "grant_type is not supported by this server");
     if (!(c->grant_types & g->flag))
         return OAUTH_ERROR(UNAUTHORIZED_CLIENT, "this client is not registered for that grant_type");
     /* RFC 6749 §4.4: a client registered before the rule, or whose method changed since, is refused here. */

@@ -46,6 +46,19 @@ char *token_userinfo_url(struct arena *a, const struct app *app)
     return arena_printf(a, "%s%s", app->issuer, OAUTH_USERINFO_PATH);
 }
 
+const char *token_access_data(struct arena *a, json_t *grant_claims)
+{
+    if (grant_claims == NULL)
+        return NULL;
+    json_t *d = json_object();
+    json_object_set(d, "claims", grant_claims);
+    char *text = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
+    const char *out = arena_strdup(a, text);
+    free(text);
+    return out;
+}
+
 int token_mint_access(struct worker *w, struct arena *a, const struct access_token_req *r,
                       struct access_token *out, struct errbuf *err)
 {
@@ -67,12 +80,13 @@ int token_mint_access(struct worker *w, struct arena *a, const struct access_tok
     t->scope = r->scope != NULL ? r->scope : "";
     t->jti = out->jti;
     t->grant_id = r->grant_id;
+    t->data = r->data;
     t->iat = r->now;
     t->exp = r->now + ttl;
     if (r->res != NULL && userinfo != NULL)
-        t->aud = arena_printf(a, "%s %s", r->res->identifier, userinfo);
+        t->aud = arena_printf(a, "%s %s", r->res->audience, userinfo);
     else if (r->res != NULL)
-        t->aud = r->res->identifier;
+        t->aud = r->res->audience;
     else
         t->aud = userinfo;
 
@@ -89,12 +103,12 @@ int token_mint_access(struct worker *w, struct arena *a, const struct access_tok
         strbuf_adds(&p, ",\"aud\":");
         if (userinfo != NULL) {
             strbuf_addc(&p, '[');
-            strbuf_add_json(&p, r->res->identifier);
+            strbuf_add_json(&p, r->res->audience);
             strbuf_addc(&p, ',');
             strbuf_add_json(&p, userinfo);
             strbuf_addc(&p, ']');
         } else {
-            strbuf_add_json(&p, r->res->identifier);
+            strbuf_add_json(&p, r->res->audience);
         }
         strbuf_adds(&p, ",\"exp\":");
         strbuf_add_i64(&p, r->now + ttl);
@@ -307,6 +321,7 @@ static int jwt_lookup(struct worker *w, struct arena *a, const char *token, size
             return 0;
         info->has_row = true;
         info->grant_id = t.grant_id;
+        info->data = t.data;
         info->active = t.revoked_at == 0;
         return 0;
     }
@@ -360,6 +375,7 @@ static int token_lookup_row(struct worker *w, struct arena *a, const char *token
     info->iat = t.iat;
     info->exp = t.exp;
     info->has_row = true;
+    info->data = t.data;
     /* A rotated (consumed) refresh token is inactive, even inside the retry grace period. */
     info->active = t.revoked_at == 0 && t.consumed_at == 0 && t.exp > now;
     return 0;

@@ -34,6 +34,7 @@ struct access_token_req {
     const char *scope;            /* granted scope, space-separated */
     const struct resource *res;   /* target API, or NULL */
     const char *grant_id;         /* family, or NULL */
+    const char *data;             /* the row's data (JSON object text, authz.h), or NULL */
     int64_t now;
 };
 
@@ -56,6 +57,10 @@ bool token_scope_has(const char *scope, const char *tok);
  * "aud" is then [api, userinfo] (or the userinfo URL alone without an API); an opaque token stores them
  * space-separated. */
 char *token_userinfo_url(struct arena *a, const struct app *app);
+
+/* The row data of an access token of a user's grant (authz.h): {"claims": grant_claims} (borrowed), as JSON
+ * text in arena memory; NULL when grant_claims is NULL (no claims request). */
+const char *token_access_data(struct arena *a, json_t *grant_claims);
 
 /* Mints an access token: signs the JWT (the resource's format) or draws the opaque value, and fills
  * out->row when a row is needed. Does not touch the store. <0 with err set if signing fails (no key for
@@ -98,6 +103,7 @@ struct token_info {
     int64_t iat, exp;
     bool jwt;
     bool has_row;                 /* a store row exists (opaque tokens; JWTs issued within a grant) */
+    const char *data;             /* its row's data (authz.h), or NULL */
     uint8_t row_key[STORE_HASH_LEN]; /* its key, when has_row: the value's hash, or a JWT's jti key */
 };
 

@@ -1,8 +1,9 @@
 /* userinfo.c: the UserInfo endpoint (OIDC Core §5.3) at <issuer>/me, GET (and so HEAD) and POST, with
  * bearer token usage per RFC 6750 §2 (header, form body, and the query only when
- * userinfo.allow_query_token is set) and its errors per §3.1. Claims are the user's standard claims selected by the token's scope (§5.4,
- * session/users.c). Not supported: signed or encrypted responses (userinfo_signed_response_alg), the
- * claims request parameter (§5.5), aggregated and distributed claims. CORS is open (cors.c). */
+ * userinfo.allow_query_token is set) and its errors per §3.1. Claims are the user's standard claims selected
+ * by the token's scope (§5.4, session/users.c) and those the claims request parameter of its grant named for
+ * userinfo (§5.5). Not supported: signed or encrypted responses (userinfo_signed_response_alg), aggregated
+ * and distributed claims. CORS is open (cors.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 #include "core/arena.h"
 #include "core/log.h"
 #include "core/rand.h"
+#include "oauth/claims_request.h"
 #include "oauth/endpoints.h"
 #include "oauth/scope.h"
 #include "oauth/tokens.h"
@@ -125,7 +127,12 @@ static void userinfo_send(struct http_req *req, const struct token_info *ti, con
     const char *scope = ti->scope != NULL ? ti->scope : "";
     if (scope_parse(req->arena, scope, strlen(scope), &scopes) != 0)
         scopes = (struct scope_set){0};
-    json_t *claims = user_claims_for_scope(user, scopes.v, scopes.n);
+    /* The claims request parameter (OIDC Core §5.5) of the token's grant names claims for userinfo beyond
+     * those of its scope: the access token's row keeps them (oauth/authz.h). */
+    json_t *data = ti->data != NULL ? json_loads(ti->data, 0, NULL) : NULL;
+    json_t *claims = user_claims_select(user, scopes.v, scopes.n,
+                                        claims_grant_names(json_object_get(data, "claims"), CLAIMS_USERINFO));
+    json_decref(data);
     char *text = json_dumps(claims, JSON_COMPACT);
     json_decref(claims);
     http_res_no_store(req);

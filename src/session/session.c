@@ -110,7 +110,7 @@ int session_create(struct http_req *req, const char *user_id, const char *amr, c
     out->sid = rand_token(req->arena, 16);
     out->user_id = arena_strdup(req->arena, user_id);
     out->auth_time = now;
-    out->acr = "urn:ostiary:acr:password";
+    out->acr = SESSION_ACR_PASSWORD;
     out->exp = now + w->app->cfg->sessions.ttl;
     json_t *d = json_object();
     json_object_set_new(d, "sid", json_string(out->sid));

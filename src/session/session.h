@@ -21,6 +21,10 @@
 struct arena;
 struct http_req;
 
+/* The one authentication context class of this server: a password checked against its argon2id hash (the
+ * acr of every session, and the only one discovery lists). */
+#define SESSION_ACR_PASSWORD "urn:ostiary:acr:password"
+
 struct session {
     uint8_t hash[STORE_HASH_LEN];
     const char *sid;       /* public session id (ID token `sid`), not the cookie value */

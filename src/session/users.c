@@ -236,7 +236,25 @@ static json_t *claim_value(json_t *stored, const struct oidc_claim *c)
     }
 }
 
-json_t *user_claims_for_scope(const struct store_user *u, const char *const *scopes, size_t n_scopes)
+/* Whether claim c is selected: by a scope that releases it, or by name. */
+static bool claim_selected(const struct oidc_claim *c, const char *const *scopes, size_t n_scopes,
+                           json_t *names)
+{
+    for (size_t i = 0; i < n_scopes; i++)
+        if (scopes[i] != NULL && strcmp(scopes[i], c->scope) == 0)
+            return true;
+    size_t i;
+    json_t *v;
+    json_array_foreach(names, i, v)
+    {
+        if (json_is_string(v) && strcmp(json_string_value(v), c->name) == 0)
+            return true;
+    }
+    return false;
+}
+
+json_t *user_claims_select(const struct store_user *u, const char *const *scopes, size_t n_scopes,
+                           json_t *names)
 {
     json_t *out = json_object();
     json_object_set_new(out, "sub", json_string(u->id != NULL ? u->id : ""));
@@ -245,21 +263,27 @@ json_t *user_claims_for_scope(const struct store_user *u, const char *const *sco
         json_decref(stored);
         stored = json_object();
     }
-    for (size_t i = 0; i < n_scopes; i++) {
-        for (size_t k = 0; scopes[i] != NULL && k < OIDC_CLAIM_COUNT; k++) {
-            const struct oidc_claim *c = &oidc_claims[k];
-            if (strcmp(scopes[i], c->scope) != 0)
-                continue;
-            json_t *v = claim_value(stored, c);
-            /* §5.1: updated_at is when the user's information last changed; the row knows. */
-            if (v == NULL && c->kind == CLAIM_TIME && u->updated_at > 0)
-                v = json_integer(u->updated_at);
-            if (v != NULL)
-                json_object_set_new(out, c->name, v);
-        }
+    for (size_t k = 0; k < OIDC_CLAIM_COUNT; k++) {
+        const struct oidc_claim *c = &oidc_claims[k];
+        if (!claim_selected(c, scopes, n_scopes, names))
+            continue;
+        json_t *v = claim_value(stored, c);
+        /* §5.1: updated_at is when the user's information last changed; the row knows. */
+        if (v == NULL && c->kind == CLAIM_TIME && u->updated_at > 0)
+            v = json_integer(u->updated_at);
+        if (v != NULL)
+            json_object_set_new(out, c->name, v);
     }
     json_decref(stored);
     return out;
+}
+
+const char *user_claim_scope(const char *name)
+{
+    for (size_t k = 0; k < OIDC_CLAIM_COUNT; k++)
+        if (strcmp(oidc_claims[k].name, name) == 0)
+            return oidc_claims[k].scope;
+    return NULL;
 }
 
 /* ------------------------------------------------------------------------------------------------------

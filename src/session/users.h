@@ -71,8 +71,13 @@ int user_authenticate(struct store_conn *db, struct arena *a, const char *userna
                       size_t password_len, struct store_user *out, struct errbuf *err);
 
 /* Claims of the user for the given scopes (OIDC Core §5.4: profile, email, address, phone), always with
- * "sub". Returns a new json_t object (caller decrefs). */
-json_t *user_claims_for_scope(const struct store_user *u, const char *const *scopes, size_t n_scopes);
+ * "sub", and also the claims named in `names` (a JSON array of claim names, or NULL: the claims request
+ * parameter, OIDC Core §5.5) whatever the scopes. Claims the user does not have are left out. Returns a
+ * new json_t object (caller decrefs). */
+json_t *user_claims_select(const struct store_user *u, const char *const *scopes, size_t n_scopes,
+                           json_t *names);
+/* The scope that releases the standard claim `name` (§5.4), or NULL when it is not one. */
+const char *user_claim_scope(const char *name);
 /* The claim names each standard scope yields (for discovery claims_supported). */
 extern const char *const user_claims_supported[];
 extern const size_t user_claims_supported_count;

@@ -51,6 +51,18 @@ static const char *const yaml =
     "    client_secret: s\n"
     "    redirect_uris: ['https://cc.example.com/cb']\n"
     "    grant_types: [client_credentials]\n"
+    "  - client_id: hybrid\n"
+    "    client_secret: hybrid-secret\n"
+    "    redirect_uris: ['https://h.example.com/cb']\n"
+    "    grant_types: [authorization_code, implicit]\n"
+    "    response_types: [code, 'code id_token', 'id_token token']\n"
+    "    scope: openid profile read offline_access\n"
+    "    require_pkce: 'false'\n"
+    "  - client_id: spa-hybrid\n"
+    "    redirect_uris: ['https://spa-h.example.com/cb']\n"
+    "    grant_types: [authorization_code, implicit]\n"
+    "    response_types: ['code id_token', id_token]\n"
+    "    scope: openid\n"
     "  - client_id: gone\n"
     "    client_secret: gone-secret\n"
     "    redirect_uris: ['https://gone.example.com/cb']\n"
@@ -115,6 +127,10 @@ static bool run_cases(const struct authz_case *rows, size_t n)
 #define RUN_CASES(rows) ASSERT(run_cases((rows), sizeof(rows) / sizeof((rows)[0])))
 
 #define PKCE "&code_challenge=" CHALLENGE "&code_challenge_method=S256"
+#define SERVED_TYPES                                                                                         \
+    "response_type must be one of: code, code id_token, code token, code id_token token, id_token, "       \
+    "id_token token"
+#define HYBRID "client_id=hybrid&scope=openid"
 #define WEB "client_id=web&response_type=code" PKCE
 
 TEST(authz_errors_not_redirectable)
@@ -174,10 +190,11 @@ TEST(authz_errors_redirectable)
         {WEB "&registration=%7B%7D", "registration_not_supported", "the registration parameter is not supported",
          true},
         {"client_id=cc-with-uri&response_type=code", "unauthorized_client",
-         "this client is not registered for the authorization code flow", true},
+         "this client is not registered for response_type code", true},
         {"client_id=web", "invalid_request", "response_type is missing", true},
-        {"client_id=web&response_type=token", "unsupported_response_type", "only response_type=code is supported",
-         true},
+        {"client_id=web&response_type=token", "unsupported_response_type", SERVED_TYPES, true},
+        {"client_id=web&response_type=code+none", "unsupported_response_type", SERVED_TYPES, true},
+        {"client_id=web&response_type=code+code", "invalid_request", "response_type has a value twice", true},
         {WEB "&id_token_hint=not.a.token", "invalid_request", "id_token_hint is not a valid ID token of this issuer",
          true},
         {WEB "&scope=%22quoted%22", "invalid_scope", "scope is malformed (RFC 6749 section 3.3)", true},
@@ -210,6 +227,55 @@ TEST(authz_errors_redirectable)
     RUN_CASES(rows);
 }
 
+/* The hybrid and implicit response types (OIDC Core §3.2, §3.3): served ones the client did not register
+ * are unauthorized_client (RFC 6749 §4.1.2.1: the server supports them, this client may not use them), an
+ * ID token from the authorization endpoint needs openid and a nonce, and tokens never go in the query. */
+TEST(authz_errors_hybrid_and_implicit)
+{
+    static const struct authz_case rows[] = {
+        {"client_id=web&response_type=code+id_token&nonce=n", "unauthorized_client",
+         "this client is not registered for response_type code id_token", true},
+        {HYBRID "&response_type=code+token&nonce=n", "unauthorized_client",
+         "this client is not registered for response_type code token", true},
+        {HYBRID "&response_type=token+id_token+code&nonce=n", "unauthorized_client",
+         "this client is not registered for response_type code id_token token", true},
+        {HYBRID "&response_type=id_token&nonce=n", "unauthorized_client",
+         "this client is not registered for response_type id_token", true},
+        {HYBRID "&response_type=token", "unsupported_response_type", SERVED_TYPES, true},
+        {HYBRID "&response_type=code+id_token", "invalid_request",
+         "nonce is required when the response_type has id_token (OpenID Connect Core 3.2.2.1)", true},
+        {HYBRID "&response_type=token+id_token", "invalid_request",
+         "nonce is required when the response_type has id_token (OpenID Connect Core 3.2.2.1)", true},
+        {"client_id=hybrid&scope=read&response_type=code+id_token&nonce=n", "invalid_scope",
+         "the openid scope is required for a response_type with id_token", true},
+        {HYBRID "&response_type=code+id_token&nonce=n&response_mode=query", "invalid_request",
+         "response_mode=query cannot carry the tokens of this response_type: use fragment (its default) or "
+         "form_post",
+         true},
+        {HYBRID "&response_type=id_token+id_token&nonce=n", "invalid_request", "response_type has a value twice",
+         true},
+        /* Accepted: no PKCE needed for this client, nor without a code. */
+        {HYBRID "&response_type=id_token+code&nonce=n", "", "", true},
+        {HYBRID "&response_type=id_token+code&nonce=n&response_mode=form_post", "", "", true},
+        {HYBRID "&response_type=id_token+token&nonce=n", "", "", true},
+        {"client_id=hybrid&scope=read&response_type=code", "", "", true},
+    };
+    RUN_CASES(rows);
+    /* A public client must use PKCE for the code of a hybrid response; without a code there is none. */
+    static const struct authz_case public_rows[] = {
+        {"client_id=spa-hybrid&response_type=code+id_token&nonce=n", "invalid_request",
+         "PKCE is required: send code_challenge and code_challenge_method=S256", true},
+        {"client_id=spa-hybrid&response_type=code+id_token&nonce=n" PKCE, "", "", true},
+        {"client_id=spa-hybrid&response_type=id_token&nonce=n", "", "", true},
+    };
+    RUN_CASES(public_rows);
+    struct authz_validation v = validate(HYBRID "&response_type=code+id_token&nonce=n&state=s");
+    ASSERT_EQ(v.error.code, OAUTH_ERR_NONE);
+    ASSERT_STREQ(v.ar.response_type, "code id_token");
+    ASSERT_EQ(v.ar.response_parts, RESPONSE_CODE | RESPONSE_ID_TOKEN);
+    ASSERT_EQ(v.ar.response_mode, RESPONSE_MODE_FRAGMENT);
+}
+
 /* Where a redirectable error goes: the default response mode of the response type, or the one asked for,
  * with the state of the request. */
 TEST(authz_error_destination)
@@ -220,9 +286,12 @@ TEST(authz_error_destination)
     ASSERT_EQ(v.ar.response_mode, RESPONSE_MODE_QUERY);
     ASSERT_STREQ(v.ar.state, "s1");
     v = validate("client_id=web&response_type=id_token+token&state=s2");
-    ASSERT_STREQ(oauth_err_str(v.error.code), "unsupported_response_type");
+    ASSERT_STREQ(oauth_err_str(v.error.code), "unauthorized_client");
     ASSERT_EQ(v.ar.response_mode, RESPONSE_MODE_FRAGMENT);
     ASSERT_STREQ(v.ar.state, "s2");
+    v = validate("client_id=web&response_type=token&state=s3&response_mode=query");
+    ASSERT_STREQ(oauth_err_str(v.error.code), "invalid_request");
+    ASSERT_EQ(v.ar.response_mode, RESPONSE_MODE_FRAGMENT);
     v = validate("client_id=web&response_type=code&response_mode=form_post&prompt=bogus");
     ASSERT_EQ(v.ar.response_mode, RESPONSE_MODE_FORM_POST);
     ASSERT(v.ar.state == NULL);
@@ -377,9 +446,9 @@ TEST(authz_parked_request_grant_withdrawn)
     ASSERT_EQ(req->res.status, 303);
     ASSERT_STREQ(hx_res_header(req, "location"),
                  "https://a.example.com/cb?error=unauthorized_client&error_description=this%20client%20is%20not%20"
-                 "registered%20for%20the%20authorization%20code%20flow&state=st2&iss=https%3A%2F%2Fop.example.com");
+                 "registered%20for%20response_type%20code&state=st2&iss=https%3A%2F%2Fop.example.com");
 }
 
 TESTS(T(authz_errors_not_redirectable), T(authz_state_too_long_not_redirected), T(authz_errors_redirectable), T(authz_error_destination),
       T(authz_valid_request_and_round_trip), T(authz_endpoint_renders), T(authz_parked_request_validated_again),
-      T(authz_parked_request_grant_withdrawn))
+      T(authz_parked_request_grant_withdrawn), T(authz_errors_hybrid_and_implicit))

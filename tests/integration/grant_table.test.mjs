@@ -1,9 +1,11 @@
 // grant_table.test.mjs: one grant table (src/oauth/grant_table.h) behind discovery, the token endpoint
 // and the docs. Discovery's grant_types_supported (RFC 8414 §2) is exactly the set of grant types the
-// token endpoint dispatches: every advertised one gets anything but unsupported_grant_type (RFC 6749
-// §5.2), every other one (the device grant, not served yet, and grant types this server does not know)
-// gets unsupported_grant_type. The grant lists of docs/configuration.md, docs/cli.md and the README's
-// endpoint table are the advertised list.
+// token endpoint dispatches, and implicit, whose tokens come from the authorization endpoint (its response
+// types, in response_types_supported): every advertised one but implicit gets anything but
+// unsupported_grant_type at the token endpoint (RFC 6749 §5.2); implicit, and every other one (the device
+// grant, not served yet, and grant types this server does not know) gets unsupported_grant_type. The
+// grant lists of docs/configuration.md and docs/cli.md are the advertised list, the README's /token row
+// the advertised list without implicit.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -54,16 +56,26 @@ async function token(grantType) {
   });
 }
 
-test('discovery advertises the served grant types: the code, client credentials and refresh grants', () => {
-  assert.deepEqual([...advertised].sort(), ['authorization_code', 'client_credentials', 'refresh_token']);
+// Served at the authorization endpoint only (its response types), never at the token endpoint.
+const FRONT_ONLY = ['implicit'];
+
+test('discovery advertises the served grant types: the code, client credentials, refresh and implicit grants', () => {
+  assert.deepEqual([...advertised].sort(), ['authorization_code', 'client_credentials', 'implicit', 'refresh_token']);
 });
 
-test('every advertised grant type is dispatched (never unsupported_grant_type)', async () => {
-  for (const gt of advertised) {
+test('every advertised grant type the token endpoint redeems is dispatched (never unsupported_grant_type)', async () => {
+  for (const gt of advertised.filter((g) => !FRONT_ONLY.includes(g))) {
     const res = await token(gt);
     assert.notEqual(res.json?.error, 'unsupported_grant_type', `${gt}: ${res.body}`);
     assert.ok(res.status === 200 || res.json?.error === 'invalid_grant', `${gt}: ${res.status} ${res.body}`);
   }
+});
+
+test('implicit at the token endpoint: unsupported_grant_type, pointing to the authorization endpoint', async () => {
+  const res = await token('implicit');
+  assert.equal(res.status, 400);
+  assert.equal(res.json?.error, 'unsupported_grant_type');
+  assert.match(res.json?.error_description, /authorization endpoint/);
 });
 
 test('every grant type that is not advertised is unsupported_grant_type, the device grant included', async () => {
@@ -85,12 +97,12 @@ function docsGrantList(file, rowStart) {
   return [...m[1].matchAll(/`([^`]+)`/g)].map((x) => x[1]);
 }
 
-test('docs/configuration.md, docs/cli.md and the README list exactly the advertised grant types', () => {
+test('docs/configuration.md, docs/cli.md list exactly the advertised grant types, the README those of /token', () => {
   assert.deepEqual(docsGrantList('docs/configuration.md', '| `grant_types` |'), advertised);
   assert.deepEqual(docsGrantList('docs/cli.md', '| `--grant-type G`'), advertised);
   // The README's endpoint table: "| `/token` | POST | `a`, `b`, `c`; ... |".
   const row = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8').split('\n').find((l) => l.startsWith('| `/token` |'));
   assert.ok(row, 'README.md has a /token row');
   const listed = [...row.split('|')[3].split(';')[0].matchAll(/`([^`]+)`/g)].map((x) => x[1]);
-  assert.deepEqual([...listed].sort(), [...advertised].sort());
+  assert.deepEqual([...listed].sort(), advertised.filter((g) => !FRONT_ONLY.includes(g)).sort());
 });

@@ -1,8 +1,9 @@
 // response_mode_errors.test.mjs: where an authorization error goes (RFC 6749 §4.1.2.1; OAuth 2.0 Multiple
-// Response Type Encoding Practices §2.1, §5; OAuth 2.0 Form Post Response Mode). Only response_type=code
-// is served; a request for a response type with token or id_token (implicit, hybrid) gets its
-// unsupported_response_type error in the fragment, that type's default response mode, and never in the
-// query, even when it asks for response_mode=query; response_mode=fragment and form_post are honoured.
+// Response Type Encoding Practices §2.1, §5; OAuth 2.0 Form Post Response Mode). The client is registered
+// for response_type=code only: a request for a served response type with token or id_token (implicit,
+// hybrid) gets unauthorized_client, and token alone (not served) unsupported_response_type, in the
+// fragment, that type's default response mode, and never in the query: response_mode=query is itself an
+// error for them (invalid_request, in the fragment); response_mode=fragment and form_post are honoured.
 // code, none, unknown and missing response types keep the query. Raw HTTP: the Location header (or the
 // form_post page) is what is checked, case by case.
 import assert from 'node:assert/strict';
@@ -35,14 +36,15 @@ after(async () => {
 // makes a response_type=code request fail after its response mode is known.
 const CASES = [
   ['token', undefined, 'fragment', 'unsupported_response_type'],
-  ['id_token', undefined, 'fragment', 'unsupported_response_type'],
-  ['id_token token', undefined, 'fragment', 'unsupported_response_type'],
-  ['code token', undefined, 'fragment', 'unsupported_response_type'],
-  ['code id_token', undefined, 'fragment', 'unsupported_response_type'],
-  ['code id_token token', undefined, 'fragment', 'unsupported_response_type'],
-  ['token code', undefined, 'fragment', 'unsupported_response_type'],
-  ['token', 'query', 'fragment', 'unsupported_response_type'],
-  ['code id_token', 'query', 'fragment', 'unsupported_response_type'],
+  ['id_token', undefined, 'fragment', 'unauthorized_client'],
+  ['id_token token', undefined, 'fragment', 'unauthorized_client'],
+  ['code token', undefined, 'fragment', 'unauthorized_client'],
+  ['code id_token', undefined, 'fragment', 'unauthorized_client'],
+  ['code id_token token', undefined, 'fragment', 'unauthorized_client'],
+  ['token code', undefined, 'fragment', 'unauthorized_client'],
+  ['token', 'query', 'fragment', 'invalid_request'],
+  ['code id_token', 'query', 'fragment', 'invalid_request'],
+  ['code id_token', 'form_post', 'form_post', 'unauthorized_client'],
   ['token', 'fragment', 'fragment', 'unsupported_response_type'],
   ['token', 'form_post', 'form_post', 'unsupported_response_type'],
   ['token', 'jwt', 'fragment', 'invalid_request'],

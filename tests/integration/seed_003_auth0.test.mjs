@@ -4,8 +4,9 @@
 // API named by `audience` and no PKCE), the code exchange with the client secret in the body, a refresh
 // token from offline_access alone (Auth0's behaviour: refresh_token_policy: offline_access, no
 // prompt=consent), the access token with two audiences (the API and the userinfo endpoint, "because you
-// used the openid scope") that works at the userinfo endpoint, and the refresh request as the document's
-// curl sends it. Sign-in through Ostiary's real pages over HTTP (lib/flow.mjs).
+// used the openid scope") that works at the userinfo endpoint, the profile, email and phone claims in the ID
+// token ("the others simply give more data in the ID token": id_token_claims: scope), and the refresh
+// request as the document's curl sends it. Sign-in through Ostiary's real pages over HTTP (lib/flow.mjs).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
@@ -39,6 +40,7 @@ clients:
     redirect_uris: ["${REDIRECT}"]
     token_endpoint_auth_method: client_secret_post
     refresh_token_policy: offline_access
+    id_token_claims: scope
     require_pkce: "false"
 users:
   - username: ${USER.username}
@@ -102,8 +104,14 @@ describe('seed 003: Auth0 (audience, scopes, refresh tokens)', () => {
     assert.ok(Array.isArray(at.aud), `aud is a list: ${JSON.stringify(at.aud)}`);
     assert.deepEqual(new Set(at.aud), new Set([API, meta.userinfo_endpoint]));
     assert.equal(at.client_id, CLIENT.id);
-    const id = jose.decodeJwt(tok.json.id_token);
+    const { payload: id } = await jose.jwtVerify(tok.json.id_token, jwks, { issuer: srv.issuer, audience: CLIENT.id });
     assert.equal(at.sub, id.sub);
+    // "The scopes (openid,profile,email,phone) ... give more data in the ID token"
+    assert.equal(id.name, 'Ola Nordmann');
+    assert.equal(id.email, 'ola@coop.example');
+    assert.equal(id.email_verified, true);
+    assert.equal(id.phone_number, '+47 22 00 00 00');
+    assert.equal(id.phone_number_verified, true);
 
     // "... can answer with userinfo from its /userinfo endpoint"
     const me = await bearer(tok.json.access_token);
@@ -121,6 +129,9 @@ describe('seed 003: Auth0 (audience, scopes, refresh tokens)', () => {
     });
     assert.equal(ref.status, 200, ref.body);
     assert.ok(ref.json.access_token && ref.json.access_token !== tok.json.access_token);
+    const id2 = jose.decodeJwt(ref.json.id_token);
+    assert.equal(id2.email, 'ola@coop.example', 'the refreshed ID token carries them too');
+    assert.equal(id2.name, 'Ola Nordmann');
     const at2 = await apiCheck(ref.json.access_token);
     assert.deepEqual(new Set(at2.aud), new Set([API, meta.userinfo_endpoint]));
     assert.equal((await bearer(ref.json.access_token)).status, 200);

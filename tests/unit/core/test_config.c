@@ -547,6 +547,33 @@ TEST(config_validate_resource_format)
     ASSERT_EQ(load_validate("resources:\n  - identifier: urn:a\n    access_token_format: opaque\n", &err), 0);
 }
 
+TEST(config_validate_resource_audience)
+{
+    struct errbuf err;
+    ASSERT_EQ(load_validate("resources:\n  - identifier: urn:a\n    audience: DomainApi\n"
+                            "  - identifier: urn:b\n    audience: urn:b\n",
+                            &err),
+              0);
+    ASSERT(load_validate("resources:\n  - identifier: urn:a\n    audience: Domain Api\n", &err) != 0);
+    ASSERT(contains(err.msg, "resources[0].audience: must be 1..255 visible ASCII characters (no spaces), got "
+                             "'Domain Api'"));
+    ASSERT(load_validate("resources:\n  - identifier: urn:a\n    audience: \"\"\n", &err) != 0);
+    ASSERT(contains(err.msg, "resources[0].audience: must be 1..255"));
+    /* audience= accepts a name or an identifier: neither may name two APIs. */
+    ASSERT(load_validate("resources:\n  - identifier: urn:a\n    audience: urn:b\n"
+                         "  - identifier: urn:b\n",
+                         &err) != 0);
+    ASSERT(contains(err.msg, "resources[0].audience: 'urn:b' already names resources[1]"));
+    ASSERT(load_validate("resources:\n  - identifier: urn:a\n"
+                         "  - identifier: urn:b\n    audience: urn:a\n",
+                         &err) != 0);
+    ASSERT(contains(err.msg, "resources[1].audience: 'urn:a' already names resources[0]"));
+    ASSERT(load_validate("resources:\n  - identifier: urn:a\n    audience: api\n  - identifier: urn:b\n"
+                         "    audience: api\n",
+                         &err) != 0);
+    ASSERT(contains(err.msg, "resources[1].audience: 'api' already names resources[0]"));
+}
+
 
 
 TEST(config_set_str_replaces)
@@ -917,5 +944,6 @@ TESTS(T(config_yaml_refusals_with_positions), T(config_positions_follow_the_valu
       T(config_validate_admin_listen), T(config_validate_tls), T(config_keep_restart_settings),
       T(config_validate_misc_keys), T(config_validate_bad_alg), T(config_validate_secret),
       T(config_validate_key_rotation),
-      T(config_validate_resource_format), T(config_set_str_replaces), T(config_interactive_sections_load), T(config_nested_section_argon2id),
+      T(config_validate_resource_format), T(config_validate_resource_audience), T(config_set_str_replaces),
+      T(config_interactive_sections_load), T(config_nested_section_argon2id),
       T(config_env_interactive_keys), T(config_users_load), T(config_users_too_many), T(config_trusted_proxies))

@@ -81,9 +81,14 @@ TEST(config_validate_client_rules)
     ASSERT(load_validate("clients:\n  - client_id: c\n    token_endpoint_auth_method: client_secret_post\n",
                          &err) != 0);
     ASSERT(contains(err.msg, "clients[0].token_endpoint_auth_method: client_secret_post requires"));
-    ASSERT(load_validate("clients:\n  - client_id: c\n    client_secret: s\n    grant_types: [implicit]\n",
+    ASSERT(load_validate("clients:\n  - client_id: c\n    client_secret: s\n    grant_types: [password]\n",
                          &err) != 0);
-    ASSERT(contains(err.msg, "clients[0].grant_types[0]: unsupported grant type 'implicit'"));
+    ASSERT(contains(err.msg, "clients[0].grant_types[0]: unsupported grant type 'password'"));
+    /* implicit needs a response type that uses it (OIDC Registration §2). */
+    ASSERT(load_validate("clients:\n  - client_id: c\n    client_secret: s\n    grant_types: [implicit]\n"
+                         "    redirect_uris: ['https://rp.example.com/cb']\n",
+                         &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].response_types: the grant type implicit is used only by response types"));
     ASSERT(load_validate("clients:\n  - client_id: c\n    client_secret: s\n    scope: 'a  b'\n", &err) != 0);
     ASSERT(contains(err.msg, "clients[0].scope: "));
     ASSERT(load_validate("clients:\n  - client_id: 'has space'\n    client_secret: s\n", &err) != 0);
@@ -223,7 +228,7 @@ TEST(config_client_interactive_errors)
                          &err) != 0);
     ASSERT(contains(err.msg, "clients[0].grant_types[0]: grant type "
                              "'urn:ietf:params:oauth:grant-type:device_code' is not served by this server yet "
-                             "(allowed: authorization_code, client_credentials, refresh_token)"));
+                             "(allowed: authorization_code, client_credentials, refresh_token, implicit)"));
     ASSERT(load("clients:\n  - client_id: c\n    post_logout_redirect_uri: x\n", &err) == NULL);
     ASSERT_STREQ(err.msg, "3:5: clients[0].post_logout_redirect_uri: unknown key");
 }
@@ -302,6 +307,7 @@ static const struct {
     {"client_name", "--name", false},
     {"application_type", "--application-type", false},
     {"grant_types", "--grant-type", true},
+    {"response_types", "--response-type", true},
     {"redirect_uris", "--redirect-uri", true},
     {"token_endpoint_auth_method", "--auth-method", false},
     {"scope", "--scope", false},
@@ -310,6 +316,7 @@ static const struct {
     {"post_logout_redirect_uris", "--post-logout-redirect-uri", true},
     {"id_token_signed_response_alg", "--id-token-alg", false},
     {"refresh_token_policy", "--refresh-token-policy", false},
+    {"id_token_claims", "--id-token-claims", false},
     {"pkce_methods", "--pkce-methods", true},
     {"require_pkce", NULL, false}, /* --require-pkce / --no-require-pkce */
     {"introspection_access", "--introspection-access", false},
@@ -358,6 +365,8 @@ static const struct ccase ccases[] = {
       "pkce_methods", "S256", "pkce_methods", "plain"},
      NULL, -1, NULL},
     {{CONF, "require_pkce", "false", "introspection_access", "own"}, NULL, -1, NULL},
+    {{CONF, "id_token_claims", "scope"}, NULL, -1, NULL},
+    {{CONF, "id_token_claims", "none"}, NULL, -1, NULL},
     {{CONF, "introspection_access", "resources", "introspection_resources", "urn:b"}, NULL, -1, NULL},
     {{"client_secret_sha256", "/N4rLtula/QIYB+3If6bXDONEO5CnqBPrlURto+/j7k=", "grant_types", "client_credentials",
       "token_endpoint_auth_method", "client_secret_post"},
@@ -389,6 +398,28 @@ static const struct ccase ccases[] = {
     {{"token_endpoint_auth_method", "none", "grant_types", "client_credentials"}, "grant_types", 0,
      "client_credentials requires a confidential client"},
     {{CODE}, "redirect_uris", -1, "at least one is required for authorization_code"},
+    /* Response types (OIDC Registration §2): served ones, once each, each with its grants. */
+    {{CODE, "redirect_uris", "https://a.example/cb", "response_types", "code"}, NULL, -1, NULL},
+    {{CODE, "redirect_uris", "https://a.example/cb", "response_types", "code", "response_types", "code"},
+     "response_types", 1, "duplicate 'code'"},
+    {{CODE, "redirect_uris", "https://a.example/cb", "response_types", "none"}, "response_types", 0,
+     "'none' is not a response type"},
+    {{CODE, "redirect_uris", "https://a.example/cb", "response_types", "token"}, "response_types", 0,
+     "response type 'token' is not served by this server"},
+    {{CONF, "response_types", "code"}, "response_types", 0,
+     "'code' requires the grant type authorization_code as well"},
+    {{CODE, "grant_types", "implicit", "redirect_uris", "https://a.example/cb", "response_types", "code",
+      "response_types", "id_token code", "response_types", "id_token token"},
+     NULL, -1, NULL},
+    {{CODE, "redirect_uris", "https://a.example/cb", "response_types", "code id_token"}, "response_types", 0,
+     "'code id_token' requires the grant type implicit as well"},
+    {{CODE, "grant_types", "implicit", "redirect_uris", "https://a.example/cb"}, "response_types", -1,
+     "the grant type implicit is used only by response types with id_token or token"},
+    {{"token_endpoint_auth_method", "none", "grant_types", "implicit", "response_types", "id_token"},
+     "redirect_uris", -1, "at least one is required for implicit"},
+    {{"token_endpoint_auth_method", "none", "grant_types", "implicit", "grant_types", "refresh_token",
+      "redirect_uris", "https://a.example/cb", "response_types", "id_token"},
+     "grant_types", -1, "refresh_token requires authorization_code"},
     /* Client authentication; secrets are never echoed. */
     {{CONF, "token_endpoint_auth_method", "private_key_jwt"}, "token_endpoint_auth_method", -1,
      "must be client_secret_basic, client_secret_post or none, got 'private_key_jwt'"},
@@ -414,6 +445,7 @@ static const struct ccase ccases[] = {
      "'EdDSA' is not one of keys.algorithms"},
     {{CONF, "id_token_signed_response_alg", "HS256"}, "id_token_signed_response_alg", -1, "'HS256'"},
     {{CONF, "refresh_token_policy", "never"}, "refresh_token_policy", -1, "got 'never'"},
+    {{CONF, "id_token_claims", "all"}, "id_token_claims", -1, "must be none or scope, got 'all'"},
     {{CONF, "pkce_methods", "S512"}, "pkce_methods", 0, "must be S256 or plain"},
     {{CONF, "pkce_methods", "S256", "pkce_methods", "S256"}, "pkce_methods", 1, "duplicate 'S256'"},
     {{CODE, "redirect_uris", "https://a.example/cb", "require_pkce", "false"}, "require_pkce", -1,

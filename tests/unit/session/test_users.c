@@ -285,7 +285,7 @@ static json_t *claims_for(const char *claims_json, const char *const *scopes, si
 {
     struct store_user u = {
         .id = "u-alice", .username = "alice", .claims = claims_json, .updated_at = 1700000000};
-    return user_claims_for_scope(&u, scopes, n);
+    return user_claims_select(&u, scopes, n, NULL);
 }
 
 static const char *jstr(json_t *o, const char *k)
@@ -354,6 +354,30 @@ TEST(users_claims_edge_cases)
     size_t n = json_object_size(c);
     json_decref(c);
     ASSERT_EQ(n, 1);
+}
+
+TEST(users_claims_by_name)
+{
+    /* Named claims (the claims request parameter) whatever the scopes; names that are no standard claim,
+     * sub, non-strings and claims the user lacks add nothing. */
+    struct store_user u = {.id = "u-alice", .username = "alice", .claims = alice_claims, .updated_at = 1700000000};
+    json_t *names = json_loads("[\"email\",\"custom\",\"sub\",7,\"website\",\"locale\"]", 0, NULL);
+    json_t *c = user_claims_select(&u, NULL, 0, names);
+    char *dump = json_dumps(c, JSON_SORT_KEYS | JSON_COMPACT);
+    json_decref(c);
+    ASSERT_STREQ(dump, "{\"email\":\"alice@example.com\",\"locale\":\"en-GB\",\"sub\":\"u-alice\"}");
+    free(dump);
+    /* With a scope: its claims and the named ones, once each. */
+    const char *email[] = {"email"};
+    c = user_claims_select(&u, email, 1, names);
+    dump = json_dumps(c, JSON_SORT_KEYS | JSON_COMPACT);
+    json_decref(c);
+    ASSERT_STREQ(dump, "{\"email\":\"alice@example.com\",\"email_verified\":true,\"locale\":\"en-GB\","
+                       "\"sub\":\"u-alice\"}");
+    free(dump);
+    json_decref(names);
+    ASSERT_STREQ(user_claim_scope("phone_number_verified"), "phone");
+    ASSERT(user_claim_scope("sub") == NULL && user_claim_scope("acr") == NULL);
 }
 
 TEST(users_claims_supported)
@@ -955,8 +979,9 @@ TEST(limiter_threads)
 }
 
 TESTS(T(users_hash_and_verify), T(users_verify_rejects_unusable_hashes),
-      T(users_verify_without_hash_takes_as_long), T(users_authenticate), T(users_rehash_at_login_both_ways), T(users_claims_openid_only),
-      T(users_claims_per_scope), T(users_claims_edge_cases), T(users_claims_supported),
+      T(users_verify_without_hash_takes_as_long), T(users_authenticate), T(users_rehash_at_login_both_ways),
+      T(users_claims_openid_only), T(users_claims_per_scope), T(users_claims_edge_cases), T(users_claims_by_name),
+      T(users_claims_supported),
       T(users_apply_config_creates_and_is_idempotent), T(users_apply_config_keeps_hashes_by_digest),
       T(users_apply_config_disable_and_remove),
       T(users_apply_config_errors_leave_nothing), T(limiter_delays_after_max_failures),
