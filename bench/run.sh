@@ -9,7 +9,7 @@
 # 127.0.0.1:4310 with a config generated from bench/ostiary-bench.yaml into a temp dir (SQLite on disk),
 # runs each scenario with wrk (-t2 --timeout 5s --latency, bench/scenario.lua), stops the server with
 # SIGTERM and checks it exited 0. Measures the bounds in the same run: crypto ceilings (openssl speed -multi
-# 2), and nginx's HTTP floor (2 workers on 127.0.0.1:4311, the same wrk script: a tiny static JSON, and the
+# 2), and nginx's HTTP floor (2 workers on 127.0.0.1:PORT+1, the same wrk script: a tiny static JSON, and the
 # server's own discovery and JWKS documents served from files); prints one markdown table with every
 # scenario beside its bound, the ratio and the target; raw results go to bench/runs/<timestamp>.jsonl.
 # The browser-flow scenarios (flow_*, refresh*) run bench/flowbench.c instead of wrk, compiled into the temp
@@ -84,7 +84,7 @@ for sc in $SCENARIOS; do
 done
 [ "$N_FLOW" -eq 0 ] || command -v cc > /dev/null || die "cc not found (the flow scenarios compile bench/flowbench.c)"
 if ss -ltn 2> /dev/null | grep -q "[:.]$PORT "; then die "port $PORT is already in use"; fi
-NGINX_PORT=4311
+NGINX_PORT="${NGINX_PORT:-$((PORT + 1))}"
 NGINX_BIN=""
 if [ -z "${SKIP_NGINX:-}" ]; then
   NGINX_BIN="$(command -v nginx || true)"
