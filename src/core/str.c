@@ -218,18 +218,24 @@ void strbuf_add_json(struct strbuf *sb, const char *s)
     strbuf_addc(sb, '"');
 }
 
-void strbuf_add_i64(struct strbuf *sb, int64_t v)
+char *str_dec_i64(char buf[STR_DEC_MAX], int64_t v)
 {
-    char num[24];
     uint64_t u = v < 0 ? 0ULL - (uint64_t)v : (uint64_t)v;
-    size_t k = sizeof(num);
+    size_t k = STR_DEC_MAX;
     do {
-        num[--k] = (char)('0' + u % 10);
+        buf[--k] = (char)('0' + u % 10);
         u /= 10;
     } while (u > 0);
     if (v < 0)
-        num[--k] = '-';
-    strbuf_add(sb, num + k, sizeof(num) - k);
+        buf[--k] = '-';
+    return buf + k;
+}
+
+void strbuf_add_i64(struct strbuf *sb, int64_t v)
+{
+    char num[STR_DEC_MAX];
+    const char *d = str_dec_i64(num, v);
+    strbuf_add(sb, d, (size_t)(num + STR_DEC_MAX - d));
 }
 
 void strbuf_add_html(struct strbuf *sb, const char *s, size_t n)
