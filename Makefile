@@ -9,7 +9,7 @@
 #   make docs       regenerate the key table of docs/configuration.md from src/core/config_keys.h
 #   make deb        Debian package of the release build -> build/deb/ostiary_<version>_<arch>.deb
 
-PKGS     := libh2o-evloop jansson openssl sqlite3 libsodium yaml-0.1 libpq
+PKGS     := libh2o-evloop jansson openssl sqlite3 libsodium yaml-0.1 libpq libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 
 log() { printf 'install-deps: %s\n' "$*"; }
 
-# Build: compiler, pkg-config and the libraries the Makefile asks pkg-config for.
+# Build: compiler, pkg-config and the libraries the Makefile asks pkg-config for (libcurl, OpenSSL flavour:
+# the HTTPS fetches of client JWKS, src/http/fetch.c).
 # Tests: cmake (for ctest), clang (libFuzzer), wrk and sqlite3 (bench, debugging), curl, jq (CLI tests),
 # chromium (Debian's build, driven by playwright-core in the browser tests; never a downloaded browser),
 # openssl (the TLS tests' throwaway certificates); postgresql (the server of the throwaway test cluster,
@@ -18,7 +19,7 @@ log() { printf 'install-deps: %s\n' "$*"; }
 # Packaging (`make deb`, tests/integration/deb.test.sh): dpkg-dev (dpkg-shlibdeps), lowdown (man pages
 # from the Markdown docs), systemd (systemd-analyze verify/security of the unit), man-db (renders them).
 PKGS=(build-essential pkg-config libh2o-evloop-dev libjansson-dev libssl-dev libsqlite3-dev libsodium-dev
-      libyaml-dev libpq-dev cmake clang wrk sqlite3 curl ca-certificates jq chromium postgresql
+      libyaml-dev libpq-dev libcurl4-openssl-dev cmake clang wrk sqlite3 curl ca-certificates jq chromium postgresql
       postgresql-client openssl dpkg-dev lowdown systemd man-db)
 
 # Node.js: openid-client v6 and jose v6 need a Node with a global WebCrypto (Node >= 20 is supported).

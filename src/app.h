@@ -25,6 +25,7 @@ struct keystore;
 struct http_req;
 struct tmpl_set;
 struct login_limiter;
+struct fetch_cache;
 
 enum token_format { TOKEN_FORMAT_OPAQUE = 0, TOKEN_FORMAT_JWT = 1 };
 
@@ -82,6 +83,9 @@ struct app {
     size_t metadata_len[2];
     struct tmpl_set *pages;      /* login, consent, error... (ui/tmpl.h) */
     struct login_limiter *limiter;
+    struct fetch_cache *fetch;   /* HTTPS documents clients publish (http/fetch.h); shared by generations */
+    /* Registrations per address (registration.rate_limit; oauth/registration.c), shared like limiter. */
+    struct login_limiter *reg_limiter;
     const char *userinfo_url;    /* <issuer>/me: an access token audience when openid is granted */
     int64_t started_at;
 };

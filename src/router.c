@@ -33,14 +33,17 @@ enum route_methods {
     M_HEAD = 1 << 1,
     M_POST = 1 << 2,
     M_OPTIONS = 1 << 3,
+    M_PUT = 1 << 4,
+    M_DELETE = 1 << 5,
 };
-static const char *const method_names[] = {"GET", "HEAD", "POST", "OPTIONS"};
+static const char *const method_names[] = {"GET", "HEAD", "POST", "OPTIONS", "PUT", "DELETE"};
 
 /* Where a route's path is, besides under the issuer. */
 enum route_place {
     UNDER_ISSUER = 0,
     ALSO_AT_ROOT,          /* /healthz, for probes that do not know the issuer */
     ALSO_BEFORE_ISSUER,    /* RFC 8414 §3: /.well-known/oauth-authorization-server + the issuer's path */
+    PREFIX,                /* the suffix and one more path segment after it (RFC 7592's client URIs) */
 };
 
 struct app_route {
@@ -50,6 +53,9 @@ struct app_route {
     unsigned methods;                  /* enum route_methods it serves; any other gets 405 with Allow */
     unsigned pool;                     /* of those, the ones served on the login pool (app_offload) */
     void (*busy)(struct http_req *req, unsigned retry_after_s); /* with pool: a refused request's answer */
+    /* Also on the pool, for the methods of `methods`, when this says so: a request that must wait for the
+     * network (a client assertion whose jwks_uri is not cached, oauth/client_auth.c). Asked on the loop. */
+    bool (*pool_if)(struct http_req *req);
     bool cors;                         /* called by browser clients: CORS headers and preflight (cors.c) */
     enum route_place place;
 };
@@ -61,9 +67,14 @@ static const struct app_route routes[] = {
     {.suffix = "/.well-known/oauth-authorization-server", .fn = oauth_metadata_handle, .kind = ROUTE_MEMORY,
      .methods = M_GET, .place = ALSO_BEFORE_ISSUER},
     {.suffix = "/jwks", .fn = oauth_jwks_handle, .kind = ROUTE_MEMORY, .methods = M_GET},
-    {.suffix = "/token", .fn = oauth_token_handle, .kind = ROUTE_API, .methods = M_POST, .cors = true},
-    {.suffix = "/token/introspection", .fn = oauth_introspect_handle, .kind = ROUTE_API, .methods = M_POST},
-    {.suffix = "/token/revocation", .fn = oauth_revoke_handle, .kind = ROUTE_API, .methods = M_POST, .cors = true},
+    /* Client authentication may fetch a jwks_uri (seconds at worst, fetch.timeout_ms): such requests wait
+     * on the pool, never on the loop. */
+    {.suffix = "/token", .fn = oauth_token_handle, .kind = ROUTE_API, .methods = M_POST, .cors = true,
+     .pool_if = client_auth_needs_fetch, .busy = client_auth_busy},
+    {.suffix = "/token/introspection", .fn = oauth_introspect_handle, .kind = ROUTE_API, .methods = M_POST,
+     .pool_if = client_auth_needs_fetch, .busy = client_auth_busy},
+    {.suffix = "/token/revocation", .fn = oauth_revoke_handle, .kind = ROUTE_API, .methods = M_POST, .cors = true,
+     .pool_if = client_auth_needs_fetch, .busy = client_auth_busy},
     {.suffix = OAUTH_USERINFO_PATH, .fn = oauth_userinfo_handle, .kind = ROUTE_API, .methods = M_GET | M_POST,
      .cors = true},
     {.suffix = "/healthz", .fn = oauth_healthz_handle, .kind = ROUTE_MEMORY, .methods = M_GET,
@@ -80,6 +91,11 @@ static const struct app_route routes[] = {
     {.suffix = "/interaction/consent", .fn = oauth_consent_handle, .kind = ROUTE_PAGE, .methods = M_GET | M_POST},
     {.suffix = "/session/end", .fn = oauth_end_session_handle, .kind = ROUTE_PAGE, .methods = M_GET | M_POST},
     {.suffix = "/assets/style.css", .fn = oauth_assets_handle, .kind = ROUTE_MEMORY, .methods = M_GET},
+    {.suffix = "/request", .fn = oauth_par_handle, .kind = ROUTE_API, .methods = M_POST},
+    {.suffix = "/reg", .fn = oauth_registration_handle, .kind = ROUTE_API, .methods = M_POST},
+    /* RFC 7592: a registered client's configuration endpoint, /reg/<client_id>. */
+    {.suffix = "/reg/", .fn = oauth_registration_client_handle, .kind = ROUTE_API,
+     .methods = M_GET | M_PUT | M_DELETE, .place = PREFIX},
 };
 
 static void send_not_found(struct http_req *req)
@@ -126,6 +142,13 @@ static const struct app_route *route_match(const struct http_req *req)
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         const struct app_route *r = &routes[i];
         size_t n = strlen(r->suffix);
+        if (r->place == PREFIX) {
+            /* One non-empty segment after the prefix. */
+            if (under && rest.len > n && memcmp(rest.p, r->suffix, n) == 0 &&
+                memchr(rest.p + n, '/', rest.len - n) == NULL)
+                return r;
+            continue;
+        }
         if (under && str_eq_c(rest, r->suffix))
             return r;
         if (r->place == ALSO_AT_ROOT && str_eq_c(p, r->suffix))
@@ -238,7 +261,10 @@ bool app_offload(struct http_req *req)
     /* The admin API's password and key routes: its own table says which (admin.h). */
     if (req->route == &admin_api)
         return admin_offload(req);
-    return (req->route->pool & method_bit(req->method)) != 0;
+    if ((req->route->pool & method_bit(req->method)) != 0)
+        return true;
+    return req->route->pool_if != NULL && (req->route->methods & method_bit(req->method)) != 0 &&
+           !atomic_load(&req->worker->app->state->store_lost) && req->route->pool_if(req);
 }
 
 int app_flush(struct worker *w)

@@ -109,6 +109,32 @@ static const uint8_t *given_secret(struct admin_call *c, const struct client_met
     return client_secret_given(m->client_secret, m->client_secret_sha256, c->a, hash) ? hash : NULL;
 }
 
+/* A client_secret_jwt client keeps its secret sealed (its HMAC key, as `ostiary client` does): the secret
+ * set now (`plain`: given or generated) is sealed; none keeps the sealed one; a client becoming
+ * client_secret_jwt without one gets a new secret. Other methods drop a sealed secret. Returns the secret to
+ * show once (plain's generated one, or a new one), NULL when none; *ok false after a problem was sent. */
+static const char *seal(struct admin_call *c, const struct client *cl, struct store_client *sc, const char *plain,
+                        const char *generated, bool *ok)
+{
+    *ok = true;
+    if (cl->auth_method != CLIENT_AUTH_SECRET_JWT) {
+        sc->secret_enc = NULL;
+        sc->secret_enc_len = 0;
+        return generated;
+    }
+    if (plain == NULL && sc->secret_enc_len > 0)
+        return generated;
+    if (plain == NULL)
+        plain = generated = client_secret_set(sc, cl->auth_method, NULL, true, c->a);
+    struct errbuf err = {{0}};
+    sc->client_id = cl->client_id;
+    if (client_secret_seal(sc, NULL, c->app->key_secret, plain, c->a, &err) != 0) {
+        admin_problem(c, 500, NULL, "the client secret could not be sealed");
+        *ok = false;
+    }
+    return generated;
+}
+
 void admin_clients_list(struct admin_call *c)
 {
     size_t limit;
@@ -161,6 +187,10 @@ void admin_clients_create(struct admin_call *c)
         return;
     struct store_client sc = {0};
     const char *secret = client_secret_set(&sc, cl.auth_method, given_secret(c, &m), false, c->a);
+    bool ok;
+    secret = seal(c, &cl, &sc, secret != NULL ? secret : m.client_secret, secret, &ok);
+    if (!ok)
+        return;
     char *meta = client_metadata_json(&cl);
     if (meta == NULL)
         abort();
@@ -254,7 +284,9 @@ void admin_clients_update(struct admin_call *c)
         return;
     /* Public turned confidential without a secret given: a new one, shown this once. */
     const char *secret = client_secret_set(&sc, cl.auth_method, given_secret(c, &m), false, c->a);
-    if (save(c, &sc, &cl, "client.update"))
+    bool ok;
+    secret = seal(c, &cl, &sc, secret != NULL ? secret : m.client_secret, secret, &ok);
+    if (ok && save(c, &sc, &cl, "client.update"))
         admin_json(c, 200, with_secret(client_to_json(&sc, true, NULL), secret));
 }
 
@@ -295,7 +327,9 @@ void admin_clients_rotate_secret(struct admin_call *c)
         return;
     }
     const char *secret = client_secret_set(&sc, cl.auth_method, NULL, true, c->a);
-    if (!save(c, &sc, NULL, "client.rotate_secret"))
+    bool ok;
+    seal(c, &cl, &sc, secret, secret, &ok);
+    if (!ok || !save(c, &sc, NULL, "client.rotate_secret"))
         return;
     json_t *o = json_object();
     json_object_set_new(o, "client_id", json_string(sc.client_id));

@@ -192,5 +192,6 @@ int cmd_keys(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_consent(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_registration(int argc, char **argv); /* cmd_registration.c */
 
 #endif

@@ -56,6 +56,9 @@ enum opt {
     O_INTROSPECTION_ACCESS,
     O_INTROSPECTION_RESOURCE,
     O_NO_INTROSPECTION_RESOURCES,
+    O_JWKS,
+    O_JWKS_URI,
+    O_AUTH_SIGNING_ALG,
     O_COUNT
 };
 
@@ -100,6 +103,9 @@ static const struct cli_opt opts[O_COUNT] = {
     [O_INTROSPECTION_RESOURCE] = {"--introspection-resource", true, INTO(introspection_resources),
                                   "introspection_resources"},
     [O_NO_INTROSPECTION_RESOURCES] = {"--no-introspection-resources", false, 0, 0, NULL},
+    [O_JWKS] = {"--jwks", true, 0, 0, "jwks"},
+    [O_JWKS_URI] = {"--jwks-uri", true, 0, 0, "jwks_uri"},
+    [O_AUTH_SIGNING_ALG] = {"--auth-signing-alg", true, 0, 0, "token_endpoint_auth_signing_alg"},
 };
 #undef INTO
 
@@ -110,8 +116,9 @@ _Static_assert(O_COUNT <= CLI_MAX_OPTS, "cli_args.seen holds one bit per option"
      BIT(O_NO_RESPONSE_TYPES) | BIT(O_REDIRECT_URI) |                                                         \
      BIT(O_SCOPE) | BIT(O_AUTH_METHOD) | BIT(O_PUBLIC) | BIT(O_SECRET) | BIT(O_SECRET_SHA256) |                \
      BIT(O_RESOURCE) | BIT(O_TTL) | BIT(O_POST_LOGOUT_URI) | BIT(O_ID_TOKEN_ALG) | BIT(O_REFRESH_POLICY) |     \
-     BIT(O_ID_TOKEN_CLAIMS) | BIT(O_PKCE_METHODS) | BIT(O_REQUIRE_PKCE) | BIT(O_NO_REQUIRE_PKCE) | BIT(O_INTROSPECTION_ACCESS) |        \
-     BIT(O_INTROSPECTION_RESOURCE))
+     BIT(O_ID_TOKEN_CLAIMS) | BIT(O_PKCE_METHODS) | BIT(O_REQUIRE_PKCE) | BIT(O_NO_REQUIRE_PKCE) |          \
+     BIT(O_INTROSPECTION_ACCESS) | BIT(O_INTROSPECTION_RESOURCE) | BIT(O_JWKS) | BIT(O_JWKS_URI) |            \
+     BIT(O_AUTH_SIGNING_ALG))
 
 static void usage(FILE *out)
 {
@@ -147,7 +154,13 @@ static void usage(FILE *out)
           "                                 (--no-response-types restores it)\n"
           "  --redirect-uri URI             repeatable; absolute, no fragment (--no-redirect-uris clears)\n"
           "  --scope \"a b\"                  allowed scopes, space-separated (\"\" for none)\n"
-          "  --auth-method M                client_secret_basic (default), client_secret_post or none\n"
+          "  --auth-method M                client_secret_basic (default), client_secret_post,\n"
+          "                                 client_secret_jwt, private_key_jwt or none\n"
+          "  --jwks JSON|@FILE              the client's public keys (a JWK Set), for private_key_jwt\n"
+          "                                 (\"\" clears)\n"
+          "  --jwks-uri URL                 or the https URL where it publishes them (\"\" clears)\n"
+          "  --auth-signing-alg ALG         token_endpoint_auth_signing_alg: the one alg its client\n"
+          "                                 assertions may use (default: any of its kind)\n"
           "  --public                       same as --auth-method none: no secret, PKCE required\n"
           "  --secret S                     use this secret instead of generating one\n"
           "  --secret-sha256 B64            or only its hash: base64 of the 32-byte SHA-256 of the secret\n"
@@ -249,6 +262,27 @@ static int check_flags(const struct cli_args *ca, struct errbuf *err)
     return 0;
 }
 
+/* The text of a file of at most 1 MiB (--jwks @FILE), in the arena; NULL with err set. */
+static const char *read_small_file(struct arena *a, const char *path, struct errbuf *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        errbuf_set(err, "--jwks: cannot open %s", path);
+        return NULL;
+    }
+    size_t cap = 1024 * 1024;
+    char *buf = arena_alloc(a, cap + 1);
+    size_t n = fread(buf, 1, cap + 1, f);
+    bool bad = ferror(f) != 0 || n > cap;
+    fclose(f);
+    if (bad) {
+        errbuf_set(err, "--jwks: cannot read %s, or it is larger than 1 MiB", path);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
 /* Replaces a list field of m with the option's values when the option (or its --no- form) was given. */
 static void apply_list(const struct cli_args *ca, enum opt set, enum opt clear,
                        const struct cli_values *values, struct meta_list *field)
@@ -329,6 +363,18 @@ static int build_meta(const struct cli_args *ca, const struct client_args *cl,
     }
     if ((v = ca->val[O_INTROSPECTION_ACCESS]) != NULL)
         m->introspection_access = v;
+    if ((v = ca->val[O_JWKS]) != NULL) {
+        m->jwks = v[0] != '\0' ? v : NULL;
+        if (v[0] == '@') {
+            m->jwks = read_small_file(a, v + 1, err);
+            if (m->jwks == NULL)
+                return -1;
+        }
+    }
+    if ((v = ca->val[O_JWKS_URI]) != NULL)
+        m->jwks_uri = v[0] != '\0' ? v : NULL;
+    if ((v = ca->val[O_AUTH_SIGNING_ALG]) != NULL)
+        m->token_endpoint_auth_signing_alg = v[0] != '\0' ? v : NULL;
     apply_list(ca, O_INTROSPECTION_RESOURCE, O_NO_INTROSPECTION_RESOURCES, &cl->introspection_resources,
                &m->introspection_resources);
     if (cli_seen(ca, O_REQUIRE_PKCE) || cli_seen(ca, O_NO_REQUIRE_PKCE))
@@ -396,6 +442,32 @@ static void client_of_args(struct cli_cmd *cc, const struct store_client *stored
     struct errbuf err = {{0}};
     if (build_client(cc->cfg, cc->sub->name, &cc->args, cc->ctx, stored, cc->a, c, &p, &err) != 0)
         die("%s", err.msg);
+}
+
+/* A client_secret_jwt client keeps its secret itself, sealed with the key-encryption secret (its HMAC key,
+ * jose_secret_seal): the secret just set (`plain`, given or generated) is sealed; none set keeps the sealed
+ * one; a client becoming client_secret_jwt without one gets a new secret (a hash cannot be unsealed). Any
+ * other method drops a sealed secret. Returns the secret generated here, or NULL. */
+static char *seal_secret(struct cli_cmd *cc, const struct client *c, struct store_client *sc, const char *plain)
+{
+    if (c->auth_method != CLIENT_AUTH_SECRET_JWT) {
+        sc->secret_enc = NULL;
+        sc->secret_enc_len = 0;
+        return NULL;
+    }
+    char *generated = NULL;
+    if (plain == NULL && sc->secret_enc_len > 0)
+        return NULL;
+    if (plain == NULL)
+        plain = generated = client_secret_set(sc, c->auth_method, NULL, true, cc->a);
+    char *key_secret = cli_key_secret(cc->cfg);
+    struct errbuf err = {{0}};
+    int rc = client_secret_seal(sc, NULL, key_secret, plain, cc->a, &err);
+    explicit_bzero(key_secret, strlen(key_secret));
+    free(key_secret);
+    if (rc != 0)
+        die("client %s: %s", cc->sub->name, err.msg);
+    return generated;
 }
 
 /* ---- Output ------------------------------------------------------------------------------------------- */
@@ -485,6 +557,10 @@ static int client_create(struct cli_cmd *cc)
     char *generated = client_secret_set(&sc, c->auth_method, secret_given ? hash : NULL, false, cc->a);
     if (generated != NULL)
         shown = generated;
+    sc.client_id = c->client_id;
+    char *resealed = seal_secret(cc, c, &sc, shown);
+    if (resealed != NULL)
+        shown = generated = resealed;
     int idx = config_client_index(cc->cfg, c->client_id);
     if (idx >= 0)
         die("client create: --client-id: '%s' is declared in the configuration file (clients[%d]); change it "
@@ -536,6 +612,7 @@ static int client_list(struct cli_cmd *cc)
         json_object_set_new(line, "grant_types", json_is_array(gt) ? json_incref(gt) : json_array());
         cli_json_copy_str(line, m, "token_endpoint_auth_method");
         json_object_set_new(line, "from_config", json_boolean(v[i].from_config));
+        json_object_set_new(line, "origin", json_string(store_client_origin(&v[i])));
         cli_print_json(line, JSON_COMPACT);
         json_decref(line);
         json_decref(m);
@@ -566,6 +643,9 @@ static int client_update(struct cli_cmd *cc)
     char *generated = client_secret_set(&sc, c.auth_method, secret_given ? hash : NULL, false, cc->a);
     if (generated != NULL)
         shown = generated;
+    char *resealed = seal_secret(cc, &c, &sc, shown);
+    if (resealed != NULL)
+        shown = generated = resealed;
     char *meta = client_metadata_json(&c);
     if (meta == NULL)
         die("client update: cannot encode the metadata");
@@ -617,6 +697,7 @@ static int client_rotate_secret(struct cli_cmd *cc)
     char *generated = client_secret_set(&sc, c.auth_method, secret_given ? hash : NULL, true, cc->a);
     if (generated != NULL)
         shown = generated;
+    seal_secret(cc, &c, &sc, shown);
     sc.updated_at = clock_now();
     save_client(cc, &sc);
     warn_if_from_config(cc, &sc);

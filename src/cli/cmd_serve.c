@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/rand.h"
 #include "http/http.h"
+#include "http/fetch.h"
 #include "http/server.h"
 #include "jose/jose.h"
 #include "oauth/client.h"
@@ -166,9 +167,10 @@ static void gen_free(struct app *app)
 
 /* The clients and users of the file, in one transaction: both change, or neither. Passwords are hashed
  * before it, so the store's write lock is held only for the writes. */
-static int apply_file_records(struct serve *sv, struct store_conn *db, const struct config *cfg,
+static int apply_file_records(struct serve *sv, struct store_conn *db, struct config *cfg, const char *key_secret,
                               struct errbuf *err)
 {
+    config_set_str(&cfg->key_secret, key_secret);
     return users_apply_config(db, cfg, sv->users_key, clients_apply_config, err);
 }
 
@@ -220,7 +222,7 @@ static int reload_config(struct serve *sv, struct errbuf *err)
     struct store_conn *db = NULL;
     int rc = store_conn_open(gen->store, &db, err);
     if (rc == 0)
-        rc = apply_file_records(sv, db, gen->cfg, err);
+        rc = apply_file_records(sv, db, gen->cfg, gen->key_secret, err);
     if (rc == 0 && discovery_refresh(gen, db, err) != 0)
         rc = ERR_FAIL;
     if (db != NULL)
@@ -402,12 +404,19 @@ int cmd_serve(int argc, char **argv)
                       &proto.keys, &err) != 0)
         die("keys: %s", err.msg);
     t_keys = clock_mono_us();
-    if (apply_file_records(&sv, db, cfg, &err) != 0)
+    if (apply_file_records(&sv, db, cfg, secret, &err) != 0)
         die("clients and users: %s", err.msg);
     t_records = clock_mono_us();
     proto.limiter = login_limiter_new(cfg->login.max_failures, cfg->login.lockout_seconds);
     if (proto.limiter == NULL)
         die("cannot initialize libsodium (login rate limiter)");
+    struct fetch_opts fo = {cfg->fetch.ca_file,           cfg->fetch.timeout_ms,        cfg->fetch.max_bytes,
+                            cfg->fetch.cache_min_seconds, cfg->fetch.cache_max_seconds, cfg->fetch.refetch_seconds};
+    proto.fetch = fetch_cache_new(&fo);
+    /* The first wait of the registration limiter is 60 s (docs/configuration.md, registration.rate_limit). */
+    proto.reg_limiter = login_limiter_new(cfg->registration.rate_limit, 60);
+    if (proto.reg_limiter == NULL)
+        die("cannot initialize libsodium (registration rate limiter)");
     proto.userinfo_url = arena_printf(app_arena, "%s/me", proto.issuer);
     struct app *app = gen_build(&proto, cfg, &err);
     if (app == NULL)
@@ -489,6 +498,8 @@ int cmd_serve(int argc, char **argv)
     struct app *cur = atomic_load(&sv.state.current);
     keystore_free(cur->keys);
     login_limiter_free(cur->limiter);
+    fetch_cache_free(cur->fetch);
+    login_limiter_free(cur->reg_limiter);
     store_close(cur->store);
     while (sv.retired != NULL) {
         struct retired_gen *r = sv.retired;

@@ -1,4 +1,5 @@
-/* main.c: the `ostiary` command: serve | migrate | client | keys | user | consent | config. */
+/* main.c: the `ostiary` command: serve | migrate | client | keys | user | consent | registration |
+ * config. */
 #include <stdio.h>
 #include <string.h>
 
@@ -19,6 +20,7 @@ static void usage(FILE *out)
           "  keys      list | rotate                                            (ostiary keys help)\n"
           "  user      add | passwd | list | show | update | disable | delete   (ostiary user help)\n"
           "  consent   list | revoke                                            (ostiary consent help)\n"
+          "  registration  token create: an initial access token for POST /reg   (ostiary registration help)\n"
           "  config    check: validate the configuration without starting       (ostiary config help)\n"
           "  version   print the version (also --version)\n"
           "\n"
@@ -46,6 +48,8 @@ int main(int argc, char **argv)
         return cmd_user(argc - 1, argv + 1);
     if (strcmp(cmd, "consent") == 0)
         return cmd_consent(argc - 1, argv + 1);
+    if (strcmp(cmd, "registration") == 0)
+        return cmd_registration(argc - 1, argv + 1);
     if (strcmp(cmd, "config") == 0)
         return cmd_config(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

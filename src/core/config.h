@@ -69,6 +69,10 @@ struct config {
     char *admin_listen_host;     /* admin.listen parsed; NULL when unset */
     uint16_t admin_listen_port;
     struct ipnet *trusted_proxy_nets; /* trusted_proxies parsed (core/ipnet.h), n_trusted_proxies long */
+    /* The key-encryption secret resolved from keys.secret or keys.secret_file, set by the CLI before the
+     * file's clients are applied (a client_secret_jwt client's secret is sealed with it); NULL until then.
+     * Never echoed; wiped by config_free. */
+    char *key_secret;
     /* Where the file had each value, by key path (config_position); NULL without a file. */
     struct config_positions *positions;
 };

@@ -63,6 +63,9 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
     S(ui, CONFIG_UI)                                                                                         \
     S(tls, CONFIG_TLS)                                                                                       \
     S(admin, CONFIG_ADMIN)                                                                                   \
+    S(fetch, CONFIG_FETCH)                                                                                   \
+    S(par, CONFIG_PAR)                                                                                       \
+    S(registration, CONFIG_REGISTRATION)                                                                     \
     S(passwords, CONFIG_PASSWORDS)
 
 /* Mappings inside a section, each named by a SECTION row of its section: S(name, ROWS). */
@@ -168,6 +171,59 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
     X(iterations, U32, "2", 1, 64, CFG_RESTART,                                                              \
       "passes over that memory; as above")
 
+/* HTTPS fetches of documents clients publish (jwks_uri): http/fetch.h. Bounded so that a slow or huge
+ * document costs a pool thread a few seconds and some KiB at most. */
+#define CONFIG_FETCH(X)                                                                                      \
+    X(ca_file, STR, NULL, 0, 0, CFG_RESTART,                                                                 \
+      "PEM file of the CAs trusted for these fetches; unset: the system's CA store")                        \
+    X(timeout_ms, U32, "5000", 100, 30000, CFG_RESTART, "; the whole fetch (the connect phase: half of it)")  \
+    X(max_bytes, U32, "65536", 1024, 1048576, CFG_RESTART, "; a larger document fails the fetch")           \
+    X(cache_min_seconds, U32, "60", 0, CFG_DAY, CFG_RESTART,                                                 \
+      ": a fetched document is kept at least this long, whatever its `Cache-Control` says")                 \
+    X(cache_max_seconds, U32, "86400", 1, 7 * CFG_DAY, CFG_RESTART,                                          \
+      ": and at most this long (`max-age` is honoured in between)")                                         \
+    X(refetch_seconds, U32, "10", 0, 3600, CFG_RESTART,                                                      \
+      ": at most one fetch of a URL per this many seconds, when a token names a key the cached JWKS lacks "  \
+      "or after a failed fetch")
+
+/* Pushed authorization requests (RFC 9126). Not required by default: a client may still send its request
+ * through the browser, as every client library does unless told otherwise. */
+#define CONFIG_PAR(X)                                                                                        \
+    X(required, BOOL, "false", 0, 0, 0,                                                                      \
+      "boolean: every authorization request must come through `/request` (RFC 9126 §5; a client's own "     \
+      "`require_pushed_authorization_requests` asks it for that client only), see [par](#par)")             \
+    /* RFC 9126 §2.2: short-lived; 5 to 600 seconds is the range it gives as reasonable. */                 \
+    X(request_uri_ttl, U32, "60", 5, 600, 0, "seconds a pushed request's `request_uri` can be used (once)")
+
+/* Dynamic client registration (RFC 7591, RFC 7592): off, and when on, only with an initial access token
+ * unless `open` says otherwise. The policy limits what a registered client may ask for. */
+#define CONFIG_REGISTRATION(X)                                                                               \
+    X(enabled, BOOL, "false", 0, 0, 0,                                                                       \
+      "boolean: serve `POST /reg` and advertise `registration_endpoint`, see "                               \
+      "[registration](#registration)")                                                                       \
+    X(open, BOOL, "false", 0, 0, 0,                                                                          \
+      "boolean: register anybody, without an initial access token (`ostiary registration token create`)")   \
+    X(grant_types, LIST, "authorization_code,refresh_token", 0, 8, 0,                                        \
+      "the grant types a registered client may have")                                                        \
+    X(response_types, LIST, "code", 0, 8, 0, "the response types a registered client may have")              \
+    X(auth_methods, LIST, "client_secret_basic,client_secret_post,none", 0, 8, 0,                            \
+      "the `token_endpoint_auth_method` values a registered client may have")                                \
+    X(scopes, LIST, "openid,profile,email,offline_access", 0, 256, 0,                                        \
+      "the scopes a registered client may register (and gets when it names none)")                          \
+    X(resources, LIST, NULL, 0, 64, 0,                                                                       \
+      "the APIs (`resources[].identifier`) a registered client may get tokens for; empty: none")             \
+    X(redirect_uri_schemes, LIST, "https", 0, 16, 0,                                                         \
+      "the schemes a registered redirect URI may have (`https`, a native app's `com.example.app`)")          \
+    X(redirect_uri_hosts, LIST, NULL, 0, 256, 0,                                                             \
+      "the hosts of registered `http(s)` redirect URIs: `rp.example.com`, or `*.example.com` for its "       \
+      "subdomains; empty: any host")                                                                         \
+    X(allow_localhost, BOOL, "false", 0, 0, 0,                                                               \
+      "boolean: allow redirect URIs to `localhost`, `127.0.0.1` and `[::1]` (over `http` too), whatever "    \
+      "the schemes and hosts")                                                                               \
+    X(rate_limit, U32, "10", 1, 100000, CFG_RESTART,                                                         \
+      "registrations per address before a wait of 60 s, doubled per further registration (at most 15 "     \
+      "minutes; forgotten 15 minutes after the last)")
+
 /* The lists of mappings, from the file only: E(name, struct, ROWS, max entries). */
 #define CONFIG_ENTRIES(E)                                                                                    \
     E(resources, cfg_resource, CONFIG_RESOURCE, 256)                                                         \
@@ -194,6 +250,9 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
     X(response_types, LIST, NULL, 0, 8, 0, "")                                                               \
     X(redirect_uris, LIST, NULL, 0, 64, 0, "")                                                               \
     X(token_endpoint_auth_method, STR, NULL, 0, 0, 0, "")                                                    \
+    X(token_endpoint_auth_signing_alg, STR, NULL, 0, 0, 0, "")                                               \
+    X(jwks, STR, NULL, 0, 0, 0, "")                                                                          \
+    X(jwks_uri, STR, NULL, 0, 0, 0, "")                                                                      \
     X(scope, STR, NULL, 0, 0, 0, "")                                                                         \
     X(resources, LIST, NULL, 0, 64, 0, "")                                                                   \
     X(access_token_ttl, U32, NULL, 0, CFG_ENTRY_TTL_MAX, 0, "")                                              \
@@ -203,6 +262,7 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
     X(refresh_token_policy, STR, NULL, 0, 0, 0, "")                                                          \
     X(pkce_methods, LIST, NULL, 0, 4, 0, "")                                                                 \
     X(require_pkce, STR, NULL, 0, 0, 0, "")                                                                  \
+    X(require_pushed_authorization_requests, STR, NULL, 0, 0, 0, "")                                         \
     X(introspection_access, STR, NULL, 0, 0, 0, "")                                                          \
     X(introspection_resources, LIST, NULL, 0, 64, 0, "")
 

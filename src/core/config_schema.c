@@ -362,6 +362,9 @@ void config_free(struct config *cfg)
         return;
     free_map(top_map(), cfg);
     free(cfg->issuer_path);
+    if (cfg->key_secret != NULL)
+        explicit_bzero(cfg->key_secret, strlen(cfg->key_secret));
+    free(cfg->key_secret);
     free(cfg->listen_host);
     free(cfg->admin_listen_host);
     free(cfg->trusted_proxy_nets);

@@ -8,21 +8,34 @@
 #include "jose/jose.h"
 
 struct evp_pkey_st; /* OpenSSL's EVP_PKEY, kept out of this header */
+struct evp_md_st;   /* OpenSSL's EVP_MD */
 
 /* ---- alg.c ---- */
-enum jose_alg { JOSE_ALG_NONE = 0, JOSE_ALG_RS256 = 1, JOSE_ALG_ES256 = 2, JOSE_ALG_EDDSA = 3 };
-/* JOSE_ALG_NONE for anything but the exact names "RS256", "ES256", "EdDSA" (case-sensitive, RFC 7518).
- * jose_alg_from_cstr: the same for a NUL-terminated name; NULL gives JOSE_ALG_NONE. */
+/* The algorithms we SIGN with: JOSE_ALG_NONE for anything but the exact names "RS256", "ES256", "EdDSA"
+ * (case-sensitive, RFC 7518). jose_alg_from_cstr: the same for a NUL-terminated name; NULL gives
+ * JOSE_ALG_NONE. Every alg a foreign token may use is jose_alg_parse's (jose.h). */
 enum jose_alg jose_alg_from_name(const char *name, size_t len);
 enum jose_alg jose_alg_from_cstr(const char *name);
-/* The JWS name of alg; "none" for JOSE_ALG_NONE. Static memory. */
-const char *jose_alg_name(enum jose_alg alg);
+/* The hash of an RSA, ECDSA or HMAC alg (SHA-256/384/512); NULL for EdDSA and NONE. */
+const struct evp_md_st *jose_alg_md(enum jose_alg alg);
+/* The coordinate size in bytes of an ES alg's curve (32, 48, 66); 0 for any other alg. */
+size_t jose_alg_ec_coord(enum jose_alg alg);
 
 /* ---- jwk.c ---- */
 /* A new key for alg (RSA 2048, P-256, Ed25519); NULL with err set on failure. Owner: caller. */
 struct evp_pkey_st *jose_key_generate(enum jose_alg alg, struct errbuf *err);
-/* True if pkey is of the type and size alg requires (RSA >= 2048 bits, P-256, Ed25519). */
+/* True if pkey is of the type and size alg requires: RS* and PS* an RSA key of 2048 to 8192 bits, ES256
+ * P-256, ES384 P-384, ES512 P-521, EdDSA Ed25519; never for HS* or NONE. */
 bool jose_key_fits_alg(const struct evp_pkey_st *pkey, enum jose_alg alg);
+/* A key imported from a foreign JWK (jose_jwk_import), or an HMAC secret (jose_key_hmac): what jws.c
+ * verifies with. Exactly one of pkey and secret is set. Arena memory; pkey is freed with the arena. */
+struct jose_pubkey {
+    struct evp_pkey_st *pkey;
+    const unsigned char *secret; /* secret arena memory (wiped at reset) */
+    size_t secret_len;
+    const char *kid;             /* the JWK's kid, or NULL */
+    enum jose_alg alg;           /* the JWK's alg member; JOSE_ALG_NONE when it has none */
+};
 /* Public JWK of pkey. With kid NULL: only the RFC 7638 §3.2 required members (the thumbprint input);
  * otherwise also kid, alg and use "sig". New reference owned by the caller; NULL on failure. */
 json_t *jose_jwk_public(const struct evp_pkey_st *pkey, enum jose_alg alg, const char *kid);

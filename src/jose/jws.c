@@ -1,8 +1,10 @@
-/* jws.c: JWS compact serialization (RFC 7515 §3.1, §5.1, §5.2) with RS256 and ES256 (RFC 7518 §3.3,
- * §3.4; ES256 in low-s form only) and EdDSA (RFC 8037 §3.1), and the OIDC at_hash/c_hash (OIDC Core
- * §3.1.3.6, §3.3.2.11). The last of src/jose/'s chain: borrows keys from keystore.c, names from alg.c.
- * JWT claim checks (exp, iss, aud) belong to the caller; JWE and the JSON serializations are not
- * supported. */
+/* jws.c: JWS compact serialization (RFC 7515 §3.1, §5.1, §5.2): our own tokens signed and verified with
+ * RS256, ES256 (RFC 7518 §3.3, §3.4; low-s form only) and EdDSA (RFC 8037 §3.1) by the keystore's keys,
+ * and tokens of others (client assertions, DPoP proofs, request objects) verified against imported keys
+ * with RS/PS/ES 256/384/512, EdDSA and HS256/384/512 (RFC 7518 §3.2-3.5); the OIDC at_hash/c_hash (OIDC
+ * Core §3.1.3.6, §3.3.2.11). The last of src/jose/'s chain: borrows keys from keystore.c, imported keys
+ * from jwk.c, names from alg.c. JWT claim checks (exp, iss, aud) belong to the caller; JWE and the JSON
+ * serializations are not supported. */
 #include "jose/jose_internal.h"
 
 #include <pthread.h>
@@ -12,6 +14,7 @@
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
 #include <sodium.h>
@@ -86,12 +89,12 @@ static int ecdsa_der_to_raw(const unsigned char *der, size_t len, unsigned char 
     return ok ? 0 : -1;
 }
 
-static int ecdsa_raw_to_der(const unsigned char raw[ES256_SIG_LEN], unsigned char *der, size_t cap,
-                            size_t *len)
+/* R || S of coord bytes each (RFC 7518 §3.4) to the DER form OpenSSL verifies. */
+static int ecdsa_raw_to_der(const unsigned char *raw, size_t coord, unsigned char *der, size_t cap, size_t *len)
 {
     ECDSA_SIG *sig = ECDSA_SIG_new();
-    BIGNUM *r = BN_bin2bn(raw, ES256_COORD, NULL);
-    BIGNUM *s = BN_bin2bn(raw + ES256_COORD, ES256_COORD, NULL);
+    BIGNUM *r = BN_bin2bn(raw, (int)coord, NULL);
+    BIGNUM *s = BN_bin2bn(raw + coord, (int)coord, NULL);
     int rc = -1;
     if (sig == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(sig, r, s) != 1) {
         BN_free(r);
@@ -242,37 +245,68 @@ static int sign_raw(EVP_PKEY *pkey, enum jose_alg alg, const void *in, size_t in
     return 0;
 }
 
-/* True if sig is a valid JWS signature of `in`. Signature lengths are checked exactly per alg. */
-static bool verify_raw(EVP_PKEY *pkey, enum jose_alg alg, const void *in, size_t in_len,
-                       const unsigned char *sig, size_t sig_len)
+/* True if sig is a valid JWS signature of `in` by pkey (HMAC: by the secret) with alg. Signature lengths
+ * are checked exactly per alg. With low_s (our own ES256 tokens), a high ECDSA S is refused. */
+static bool verify_raw(EVP_PKEY *pkey, const unsigned char *secret, size_t secret_len, enum jose_alg alg,
+                       const void *in, size_t in_len, const unsigned char *sig, size_t sig_len, bool low_s)
 {
-    unsigned char der[128];
+    unsigned char der[160];
+    const EVP_MD *md = alg == JOSE_ALG_RS256 || alg == JOSE_ALG_ES256 ? md_for(alg) : jose_alg_md(alg);
+    size_t coord = jose_alg_ec_coord(alg);
     switch (alg) {
+    case JOSE_ALG_HS256:
+    case JOSE_ALG_HS384:
+    case JOSE_ALG_HS512: {
+        unsigned char mac[EVP_MAX_MD_SIZE];
+        unsigned mac_len = 0;
+        /* RFC 7518 §3.2: the key is at least as long as the hash output. */
+        if (secret == NULL || secret_len < (size_t)EVP_MD_get_size(md) ||
+            HMAC(md, secret, (int)secret_len, in, in_len, mac, &mac_len) == NULL)
+            return false;
+        bool ok = ct_eq(mac, mac_len, sig, sig_len);
+        OPENSSL_cleanse(mac, sizeof(mac));
+        return ok;
+    }
     case JOSE_ALG_RS256:
+    case JOSE_ALG_RS384:
+    case JOSE_ALG_RS512:
+    case JOSE_ALG_PS256:
+    case JOSE_ALG_PS384:
+    case JOSE_ALG_PS512:
         /* Exactly the modulus length; OpenSSL refuses a value >= n (RFC 8017 §5.2.2), so s + n is no
          * second encoding of s. */
-        if (sig_len != (size_t)EVP_PKEY_get_size(pkey))
+        if (pkey == NULL || sig_len != (size_t)EVP_PKEY_get_size(pkey))
             return false;
         break;
     case JOSE_ALG_ES256:
-        if (sig_len != ES256_SIG_LEN || ecdsa_high_s(sig) ||
-            ecdsa_raw_to_der(sig, der, sizeof(der), &sig_len) != 0)
+    case JOSE_ALG_ES384:
+    case JOSE_ALG_ES512:
+        if (pkey == NULL || sig_len != 2 * coord || (low_s && ecdsa_high_s(sig)) ||
+            ecdsa_raw_to_der(sig, coord, der, sizeof(der), &sig_len) != 0)
             return false;
         sig = der;
         break;
     case JOSE_ALG_EDDSA:
+    case JOSE_ALG_ED25519:
         /* OpenSSL refuses S >= L and a non-canonical R (RFC 8032 §5.1.7), so Ed25519 is not malleable. */
-        if (sig_len != ED25519_SIG_LEN)
+        if (pkey == NULL || sig_len != ED25519_SIG_LEN)
             return false;
         break;
-    case JOSE_ALG_NONE:
+    default:
         return false;
     }
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (ctx == NULL)
         return false;
-    bool ok = EVP_DigestVerifyInit(ctx, NULL, md_for(alg), NULL, pkey) == 1 &&
-              EVP_DigestVerify(ctx, sig, sig_len, in, in_len) == 1;
+    EVP_PKEY_CTX *pctx = NULL;
+    bool ok = EVP_DigestVerifyInit(ctx, &pctx, md, NULL, pkey) == 1;
+    if (ok && alg >= JOSE_ALG_PS256 && alg <= JOSE_ALG_PS512) {
+        /* RFC 7518 §3.5: RSASSA-PSS with MGF1 of the same hash and a salt as long as the hash. */
+        ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+             EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) == 1 &&
+             EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1;
+    }
+    ok = ok && EVP_DigestVerify(ctx, sig, sig_len, in, in_len) == 1;
     EVP_MD_CTX_free(ctx);
     return ok;
 }
@@ -339,12 +373,19 @@ static json_t *decode_object(struct arena *a, const char *s, size_t n)
     return json_is_object(obj) ? obj : NULL;
 }
 
-int jws_verify(struct keystore *ks, struct arena *a, const char *jws, size_t len, json_t **payload,
-               const char **typ, struct errbuf *err)
+/* A compact JWS taken apart: the signing input is jws[0, dot2), the header parsed, the signature decoded. */
+struct jws_parts {
+    size_t dot1, dot2;
+    json_t *hdr;
+    unsigned char *sig;
+    size_t sig_len;
+};
+
+/* The form checks every verification shares (RFC 7515 §5.2 steps 1-4, 7): at most JWS_MAX_LEN bytes,
+ * exactly three non-empty base64url segments, the header a JSON object with a string alg and, when present,
+ * string kid and typ, no crit, the signature canonical base64url. Alg names are the caller's business. */
+static int jws_split(struct arena *a, const char *jws, size_t len, struct jws_parts *p, struct errbuf *err)
 {
-    *payload = NULL;
-    if (typ != NULL)
-        *typ = NULL;
     if (jws == NULL || len == 0 || len > JWS_MAX_LEN) {
         errbuf_set(err, "jws: token empty or longer than %d bytes", JWS_MAX_LEN);
         return JOSE_ERR_BAD_TOKEN;
@@ -366,34 +407,58 @@ int jws_verify(struct keystore *ks, struct arena *a, const char *jws, size_t len
         errbuf_set(err, "jws: not a compact JWS (three non-empty segments)");
         return JOSE_ERR_BAD_TOKEN;
     }
-    json_t *hdr = decode_object(a, jws, dot[0]);
-    if (hdr == NULL) {
+    p->dot1 = dot[0];
+    p->dot2 = dot[1];
+    p->hdr = decode_object(a, jws, dot[0]);
+    if (p->hdr == NULL) {
         errbuf_set(err, "jws: header is not a base64url JSON object");
         return JOSE_ERR_BAD_TOKEN;
     }
-    json_t *jalg = json_object_get(hdr, "alg");
-    json_t *jkid = json_object_get(hdr, "kid");
-    json_t *jtyp = json_object_get(hdr, "typ");
+    json_t *jalg = json_object_get(p->hdr, "alg");
+    json_t *jkid = json_object_get(p->hdr, "kid");
+    json_t *jtyp = json_object_get(p->hdr, "typ");
     if (!json_is_string(jalg) || (jkid != NULL && !json_is_string(jkid)) ||
         (jtyp != NULL && !json_is_string(jtyp))) {
         errbuf_set(err, "jws: header alg missing, or alg, kid or typ not a string");
         return JOSE_ERR_BAD_TOKEN;
     }
+    /* RFC 7515 §4.1.11: a crit header names extensions we would have to understand; we know none. */
+    if (json_object_get(p->hdr, "crit") != NULL) {
+        errbuf_set(err, "jws: crit header parameter not supported");
+        return JOSE_ERR_BAD_TOKEN;
+    }
+    if (b64url_decode(a, jws + dot[1] + 1, len - dot[1] - 1, &p->sig, &p->sig_len) != 0) {
+        errbuf_set(err, "jws: signature is not canonical base64url");
+        return JOSE_ERR_BAD_TOKEN;
+    }
+    return 0;
+}
+
+static json_t *jws_payload(struct arena *a, const char *jws, const struct jws_parts *p, struct errbuf *err)
+{
+    json_t *claims = decode_object(a, jws + p->dot1 + 1, p->dot2 - p->dot1 - 1);
+    if (claims == NULL)
+        errbuf_set(err, "jws: payload is not a JSON object");
+    return claims;
+}
+
+int jws_verify(struct keystore *ks, struct arena *a, const char *jws, size_t len, json_t **payload,
+               const char **typ, struct errbuf *err)
+{
+    *payload = NULL;
+    if (typ != NULL)
+        *typ = NULL;
+    struct jws_parts p;
+    int rc = jws_split(a, jws, len, &p, err);
+    if (rc != 0)
+        return rc;
+    json_t *jalg = json_object_get(p.hdr, "alg");
+    json_t *jkid = json_object_get(p.hdr, "kid");
+    json_t *jtyp = json_object_get(p.hdr, "typ");
     /* Allow-list: "none" and every alg we do not sign with are refused before any key is looked at. */
     enum jose_alg alg = jose_alg_from_name(json_string_value(jalg), json_string_length(jalg));
     if (alg == JOSE_ALG_NONE) {
         errbuf_set(err, "jws: alg not accepted (RS256, ES256, EdDSA only)");
-        return JOSE_ERR_BAD_TOKEN;
-    }
-    /* RFC 7515 §4.1.11: a crit header names extensions we would have to understand; we know none. */
-    if (json_object_get(hdr, "crit") != NULL) {
-        errbuf_set(err, "jws: crit header parameter not supported");
-        return JOSE_ERR_BAD_TOKEN;
-    }
-    unsigned char *sig = NULL;
-    size_t sig_len = 0;
-    if (b64url_decode(a, jws + dot[1] + 1, len - dot[1] - 1, &sig, &sig_len) != 0) {
-        errbuf_set(err, "jws: signature is not canonical base64url");
         return JOSE_ERR_BAD_TOKEN;
     }
     struct jose_keyref key;
@@ -412,21 +477,98 @@ int jws_verify(struct keystore *ks, struct arena *a, const char *jws, size_t len
         keystore_key_release(ks, &key);
         return JOSE_ERR_BAD_TOKEN;
     }
-    bool ok = verify_raw(key.pkey, alg, jws, dot[1], sig, sig_len);
+    bool ok = verify_raw(key.pkey, NULL, 0, alg, jws, p.dot2, p.sig, p.sig_len, true);
     keystore_key_release(ks, &key);
     if (!ok) {
         errbuf_set(err, "jws: bad signature");
         return JOSE_ERR_BAD_SIGNATURE;
     }
-    json_t *claims = decode_object(a, jws + dot[0] + 1, dot[1] - dot[0] - 1);
-    if (claims == NULL) {
-        errbuf_set(err, "jws: payload is not a JSON object");
+    json_t *claims = jws_payload(a, jws, &p, err);
+    if (claims == NULL)
         return JOSE_ERR_BAD_TOKEN;
-    }
     *payload = claims;
     if (typ != NULL && jtyp != NULL)
         *typ = arena_strndup(a, json_string_value(jtyp), json_string_length(jtyp));
     return 0;
+}
+
+int jws_peek(struct arena *a, const char *jws, size_t len, json_t **header, json_t **payload, struct errbuf *err)
+{
+    *header = *payload = NULL;
+    struct jws_parts p;
+    int rc = jws_split(a, jws, len, &p, err);
+    if (rc != 0)
+        return rc;
+    json_t *claims = jws_payload(a, jws, &p, err);
+    if (claims == NULL)
+        return JOSE_ERR_BAD_TOKEN;
+    *header = p.hdr;
+    *payload = claims;
+    return 0;
+}
+
+/* Whether key k can have made a token of alg: the key's type and size, and the JWK's own alg. */
+static bool key_fits(const struct jose_pubkey *k, enum jose_alg alg)
+{
+    if (k->alg != JOSE_ALG_NONE && (JOSE_ALG_SAME(k->alg) & JOSE_ALG_BIT(alg)) == 0)
+        return false;
+    if (k->pkey == NULL) /* an HMAC secret: only the HS algs, with a key as long as the hash (RFC 7518 §3.2) */
+        return (JOSE_ALG_BIT(alg) & JOSE_ALGS_HMAC) != 0 && k->secret_len >= (size_t)EVP_MD_get_size(jose_alg_md(alg));
+    return jose_key_fits_alg(k->pkey, alg);
+}
+
+int jws_verify_keys(struct arena *a, const char *jws, size_t len, const struct jose_keyset *keys, unsigned allowed,
+                    struct jws_verified *out, struct errbuf *err)
+{
+    memset(out, 0, sizeof(*out));
+    struct jws_parts p;
+    int rc = jws_split(a, jws, len, &p, err);
+    if (rc != 0)
+        return rc;
+    json_t *jalg = json_object_get(p.hdr, "alg");
+    json_t *jkid = json_object_get(p.hdr, "kid");
+    enum jose_alg alg = jose_alg_parse(json_string_value(jalg), json_string_length(jalg));
+    /* RFC 8725 §3.1: the caller's allow-list, never "none" (JOSE_ALG_NONE is bit 0 and always refused). */
+    if (alg == JOSE_ALG_NONE || (allowed & JOSE_ALG_BIT(alg)) == 0) {
+        errbuf_set(err, "jws: alg %s not allowed here", alg == JOSE_ALG_NONE ? "(none or unknown)" : jose_alg_name(alg));
+        return JOSE_ERR_ALG;
+    }
+    bool kid_matched = false, fit = false;
+    for (size_t i = 0; keys != NULL && i < keys->n; i++) {
+        const struct jose_pubkey *k = keys->keys[i];
+        if (jkid != NULL && (k->kid == NULL || strlen(k->kid) != json_string_length(jkid) ||
+                             memcmp(k->kid, json_string_value(jkid), json_string_length(jkid)) != 0))
+            continue;
+        kid_matched = true;
+        /* The key decides which algs are possible (RFC 8725 §3.1): an HS256 header never meets a public key. */
+        if (!key_fits(k, alg))
+            continue;
+        fit = true;
+        if (verify_raw(k->pkey, k->secret, k->secret_len, alg, jws, p.dot2, p.sig, p.sig_len, false)) {
+            json_t *claims = jws_payload(a, jws, &p, err);
+            if (claims == NULL)
+                return JOSE_ERR_BAD_TOKEN;
+            out->header = p.hdr;
+            out->payload = claims;
+            out->alg = alg;
+            out->key = k;
+            return 0;
+        }
+    }
+    if (jkid != NULL && !kid_matched) {
+        errbuf_set(err, "jws: kid names no key of the set");
+        return JOSE_ERR_UNKNOWN_KEY;
+    }
+    if (!fit) {
+        if (jkid != NULL) {
+            errbuf_set(err, "jws: alg %s does not fit the key the kid names", jose_alg_name(alg));
+            return JOSE_ERR_ALG;
+        }
+        errbuf_set(err, "jws: no key of the set fits alg %s", jose_alg_name(alg));
+        return JOSE_ERR_UNKNOWN_KEY;
+    }
+    errbuf_set(err, "jws: bad signature");
+    return JOSE_ERR_BAD_SIGNATURE;
 }
 
 char *jose_half_hash(struct arena *a, const char *alg, const char *value, size_t len)
@@ -442,7 +584,7 @@ char *jose_half_hash(struct arena *a, const char *alg, const char *value, size_t
         /* Ed25519 uses SHA-512 internally (RFC 8032 §5.1), so OIDC takes the left half of SHA-512. */
         SHA512((const unsigned char *)value, len, md);
         return b64url_encode(a, md, SHA512_DIGEST_LENGTH / 2);
-    case JOSE_ALG_NONE:
+    default:
         break;
     }
     return NULL;

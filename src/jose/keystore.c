@@ -939,3 +939,51 @@ int keystore_list(struct store_conn *db, struct arena *a, int64_t now, struct ke
     *n = nrows;
     return 0;
 }
+
+/* ---- other secrets at rest (client secrets of client_secret_jwt) ---- */
+
+int jose_secret_seal(const char *key_secret, const char *label, const void *plain, size_t len, struct arena *a,
+                     const unsigned char **out, size_t *out_len, struct errbuf *err)
+{
+    if (check_secret(key_secret, err) != 0)
+        return ERR_INVALID;
+    unsigned char kek[KEK_LEN];
+    derive_kek(key_secret, kek);
+    unsigned char *enc = arena_alloc(a, len + KEY_ENC_OVERHEAD);
+    enc[0] = KEY_ENC_VERSION;
+    randombytes_buf(enc + 1, KEY_ENC_NONCE);
+    unsigned long long clen = 0;
+    /* The label (e.g. the client_id) is the additional data: a blob cannot be moved to another row. */
+    crypto_aead_xchacha20poly1305_ietf_encrypt(enc + KEY_ENC_HDR, &clen, plain, len, (const unsigned char *)label,
+                                               strlen(label), NULL, enc + 1, kek);
+    sodium_memzero(kek, sizeof(kek));
+    *out = enc;
+    *out_len = KEY_ENC_HDR + (size_t)clen;
+    return 0;
+}
+
+int jose_secret_open(const char *key_secret, const char *label, const unsigned char *enc, size_t len,
+                     struct arena *a, const unsigned char **plain, size_t *plain_len, struct errbuf *err)
+{
+    if (check_secret(key_secret, err) != 0)
+        return ERR_INVALID;
+    if (enc == NULL || len < KEY_ENC_OVERHEAD || enc[0] != KEY_ENC_VERSION) {
+        errbuf_set(err, "sealed secret: unknown format");
+        return ERR_INVALID;
+    }
+    unsigned char kek[KEK_LEN];
+    derive_kek(key_secret, kek);
+    unsigned char *p = arena_alloc_secret(a, len - KEY_ENC_OVERHEAD + 1);
+    unsigned long long plen = 0;
+    int rc = crypto_aead_xchacha20poly1305_ietf_decrypt(p, &plen, NULL, enc + KEY_ENC_HDR, len - KEY_ENC_HDR,
+                                                        (const unsigned char *)label, strlen(label), enc + 1, kek);
+    sodium_memzero(kek, sizeof(kek));
+    if (rc != 0) {
+        errbuf_set(err, "sealed secret: cannot be decrypted (wrong keys.secret, or moved from another row)");
+        return ERR_INVALID;
+    }
+    p[plen] = '\0';
+    *plain = p;
+    *plain_len = (size_t)plen;
+    return 0;
+}

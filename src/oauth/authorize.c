@@ -125,13 +125,8 @@ static struct oauth_error authz_select_resource(const struct app *app, const str
             }
         }
     }
-    if (*out != NULL && c->n_resources > 0) {
-        bool ok = false;
-        for (size_t i = 0; i < c->n_resources; i++)
-            ok |= strcmp(c->resources[i], (*out)->identifier) == 0;
-        if (!ok)
-            return OAUTH_ERROR(INVALID_TARGET, "this client may not request tokens for that resource");
-    }
+    if (*out != NULL && !client_may_target(c, (*out)->identifier))
+        return OAUTH_ERROR(INVALID_TARGET, "this client may not request tokens for that resource");
     return OAUTH_OK;
 }
 
@@ -346,8 +341,10 @@ static struct oauth_error validate_rest(const struct http_req *req, const struct
     struct str v;
     if (param(f, "request", &v) == 0)
         return OAUTH_ERROR(REQUEST_NOT_SUPPORTED, "request objects are not supported");
+    /* The authorization endpoint replaces a request_uri by its pushed parameters before validating them
+     * (authz_incoming), and the PAR endpoint refuses one: any other caller gets this. */
     if (param(f, "request_uri", &v) == 0)
-        return OAUTH_ERROR(REQUEST_URI_NOT_SUPPORTED, "request_uri is not supported");
+        return OAUTH_ERROR(INVALID_REQUEST_URI, "request_uri is only accepted at the authorization endpoint");
     if (param(f, "registration", &v) == 0)
         return OAUTH_ERROR(REGISTRATION_NOT_SUPPORTED, "the registration parameter is not supported");
 
@@ -985,6 +982,111 @@ void authz_resume(struct http_req *req, const struct client *c, const struct aut
     issue_response(req, c, ar, &s);
 }
 
+/* ---- where the parameters come from: the request itself, or a pushed request (RFC 9126) ---- */
+
+json_t *authz_pushed_params(const struct form *f, const char *client_id)
+{
+    static const char *const credentials[] = {"client_secret", "client_assertion", "client_assertion_type"};
+    json_t *o = json_object();
+    for (size_t i = 0; i < f->n; i++) {
+        bool skip = false;
+        for (size_t k = 0; k < sizeof(credentials) / sizeof(credentials[0]); k++)
+            skip |= str_eq_c(f->params[i].name, credentials[k]);
+        /* The parser never gives an empty name, and a repeated parameter was refused by authz_validate()
+         * for every name it reads; of any other, the last is kept. */
+        if (!skip)
+            json_object_setn_new_nocheck(o, f->params[i].name.p, f->params[i].name.len,
+                                         json_stringn(f->params[i].value.p, f->params[i].value.len));
+    }
+    json_object_set_new(o, "client_id", json_string(client_id));
+    return o;
+}
+
+/* The parameters pushed under the request_uri of f (RFC 9126 §4), taken once: only by the client that
+ * pushed them (client_id must name it), unused and unexpired. Every other parameter of f is ignored. The
+ * errors are not redirected: no redirect URI is proven while the request_uri is not. */
+static struct oauth_error par_take(struct http_req *req, const struct form *f, const char **client_id,
+                                   struct form *out)
+{
+    struct str cid, uri;
+    int rc = form_get(f, "client_id", &cid);
+    if (rc != 0)
+        return OAUTH_ERROR(INVALID_REQUEST, rc < 0 ? "client_id is repeated"
+                                                   : "client_id is required with request_uri (RFC 9126 section 4)");
+    *client_id = str_dup(req->arena, cid);
+    if (form_get(f, "request_uri", &uri) != 0)
+        return OAUTH_ERROR(INVALID_REQUEST, "request_uri is repeated");
+    size_t pl = strlen(PAR_URN_PREFIX);
+    if (uri.len <= pl || memcmp(uri.p, PAR_URN_PREFIX, pl) != 0)
+        return OAUTH_ERROR(INVALID_REQUEST_URI, "only a request_uri issued by the pushed authorization request "
+                                                "endpoint (urn:ietf:params:oauth:request_uri:...) is accepted");
+    struct store_token t;
+    struct errbuf err;
+    uint8_t h[STORE_HASH_LEN];
+    store_hash(uri.p, uri.len, h);
+    int64_t now = clock_now();
+    rc = store_token_get(req->worker->db, req->arena, h, &t, &err);
+    if (rc != 0 && rc != ERR_NOTFOUND)
+        return oauth_store_failed(req, "par_get", rc, &err);
+    if (rc == ERR_NOTFOUND || t.kind != STORE_TOKEN_PAR || t.revoked_at != 0)
+        return OAUTH_ERROR(INVALID_REQUEST_URI, "request_uri is unknown");
+    /* Not consumed for another client: the pushing client can still use it. */
+    if (strcmp(t.client_id, *client_id) != 0)
+        return OAUTH_ERROR(INVALID_REQUEST_URI, "request_uri was issued to another client");
+    if (t.consumed_at != 0)
+        return OAUTH_ERROR(INVALID_REQUEST_URI, "request_uri was already used (it is valid once)");
+    if (t.exp <= now)
+        return OAUTH_ERROR(INVALID_REQUEST_URI, "request_uri has expired");
+    rc = store_token_consume(req->worker->db, req->arena, h, STORE_TOKEN_PAR, now, &t, &err);
+    if (rc == ERR_CONFLICT)
+        return OAUTH_ERROR(INVALID_REQUEST_URI, "request_uri was already used (it is valid once)");
+    if (rc == ERR_NOTFOUND)
+        return OAUTH_ERROR(INVALID_REQUEST_URI, "request_uri has expired");
+    if (rc != 0)
+        return oauth_store_failed(req, "par_consume", rc, &err);
+    json_t *o = json_loads(t.data != NULL ? t.data : "", JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        log_error("bad_par_row", LS("rid", req->rid), LS("client_id", *client_id), NULL);
+        return OAUTH_ERROR(SERVER_ERROR, "the pushed request could not be read");
+    }
+    out->params = arena_alloc(req->arena, sizeof(struct form_param) * (json_object_size(o) + 1));
+    out->n = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v)
+    {
+        if (json_is_string(v))
+            out->params[out->n++] = (struct form_param){str_c(arena_strdup(req->arena, k)),
+                                                        str_c(arena_strdup(req->arena, json_string_value(v)))};
+    }
+    json_decref(o);
+    return OAUTH_OK;
+}
+
+/* The one place that turns the parameters an authorization request arrived with into a validated
+ * request: a request_uri is replaced by the parameters pushed under it (RFC 9126 §4; a signed request
+ * object would be resolved here too, before validation), then authz_validate(), then the rule that this
+ * client's requests (or every request: par.required) must have been pushed (RFC 9126 §5, §6). */
+static void authz_incoming(struct http_req *req, const struct form *sent, struct authz_validation *v)
+{
+    struct form pushed;
+    const struct form *f = sent;
+    struct str ru;
+    if (form_get(sent, "request_uri", &ru) != 1) {
+        memset(v, 0, sizeof(*v));
+        v->error = par_take(req, sent, &v->ar.client_id, &pushed);
+        if (oauth_failed(v->error))
+            return;
+        f = &pushed;
+    }
+    authz_validate(req, f, v);
+    if (!oauth_failed(v->error) && f == sent && (req->worker->app->cfg->par.required || v->client.require_par))
+        v->error = OAUTH_ERROR(INVALID_REQUEST, "this client must push its authorization request first (RFC 9126): "
+                                                "POST it to the pushed authorization request endpoint and send "
+                                                "only client_id and the request_uri it returns");
+}
+
 void oauth_authorize_handle(struct http_req *req)
 {
     struct form f;
@@ -1005,7 +1107,7 @@ void oauth_authorize_handle(struct http_req *req)
     }
     /* Validate, then render here: an error to the verified redirect URI, or the error page. */
     struct authz_validation v;
-    authz_validate(req, &f, &v);
+    authz_incoming(req, &f, &v);
     req->log_client_id = v.ar.client_id;
     if (oauth_failed(v.error)) {
         authz_send_error(req, &v);

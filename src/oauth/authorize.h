@@ -19,6 +19,14 @@ struct interaction;
 
 void oauth_authorize_handle(struct http_req *req);
 
+/* The request_uri of a pushed authorization request (RFC 9126 §2.2) is this prefix and 256 random bits
+ * (base64url); the store keys the pushed parameters by the SHA-256 of the whole URN. */
+#define PAR_URN_PREFIX "urn:ietf:params:oauth:request_uri:"
+/* The parameters a pushed request keeps (PAR's store row, kind STORE_TOKEN_PAR: data is a JSON object of
+ * them, client_id the pushing client): every parameter of f but the client's credentials (client_secret,
+ * client_assertion, client_assertion_type), with client_id. A JSON object, new reference. */
+json_t *authz_pushed_params(const struct form *f, const char *client_id);
+
 /* The outcome of validating an authorization request. */
 struct authz_validation {
     struct oauth_error error;  /* OAUTH_OK: the request is valid */

@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/rand.h"
+#include "jose/jose.h"
 #include "oauth/client_check.h"
 #include "http/http.h"
 #include "core/banned.h"
@@ -58,6 +59,21 @@ int client_from_store(struct arena *a, const struct store_client *sc, struct cli
         json_decref(m);
         return -1;
     }
+    out->secret_enc = sc->secret_enc;
+    out->secret_enc_len = sc->secret_enc_len;
+    out->auth_signing_alg = arena_strdup(a, json_string_value(json_object_get(m, "token_endpoint_auth_signing_alg")));
+    out->auth_signing_algs = out->auth_method == CLIENT_AUTH_PRIVATE_KEY_JWT ? JOSE_ALGS_ASYMMETRIC
+                             : out->auth_method == CLIENT_AUTH_SECRET_JWT    ? JOSE_ALGS_HMAC
+                                                                             : 0;
+    if (out->auth_signing_alg != NULL) /* checked when stored; an unknown name allows nothing */
+        out->auth_signing_algs &= JOSE_ALG_SAME(jose_alg_parse_cstr(out->auth_signing_alg)) & ~1u;
+    json_t *jwks = json_object_get(m, "jwks");
+    if (json_is_object(jwks)) {
+        char *text = json_dumps(jwks, JSON_COMPACT);
+        out->jwks = text != NULL ? arena_strdup(a, text) : NULL;
+        free(text);
+    }
+    out->jwks_uri = arena_strdup(a, json_string_value(json_object_get(m, "jwks_uri")));
     size_t n;
     const char **gt = json_str_array(a, json_object_get(m, "grant_types"), &n);
     for (size_t i = 0; i < n; i++) {
@@ -83,6 +99,8 @@ int client_from_store(struct arena *a, const struct store_client *sc, struct cli
     const char *scope = json_string_value(json_object_get(m, "scope"));
     out->scope = arena_strdup(a, scope != NULL ? scope : "");
     out->resources = json_str_array(a, json_object_get(m, "resources"), &out->n_resources);
+    out->resources_listed = json_is_array(json_object_get(m, "resources"));
+    out->require_par = json_is_true(json_object_get(m, "require_pushed_authorization_requests"));
     out->post_logout_redirect_uris =
         json_str_array(a, json_object_get(m, "post_logout_redirect_uris"), &out->n_post_logout_redirect_uris);
     const char *idalg = json_string_value(json_object_get(m, "id_token_signed_response_alg"));
@@ -124,6 +142,16 @@ int client_from_store(struct arena *a, const struct store_client *sc, struct cli
     return 0;
 }
 
+bool client_may_target(const struct client *c, const char *identifier)
+{
+    if (c->n_resources == 0 && !c->resources_listed)
+        return true;
+    for (size_t i = 0; i < c->n_resources; i++)
+        if (strcmp(c->resources[i], identifier) == 0)
+            return true;
+    return false;
+}
+
 /* Sets m[key] to the array of v[0..n); an empty list is written only when `always`. */
 static void set_str_array(json_t *m, const char *key, const char *const *v, size_t n, bool always)
 {
@@ -144,6 +172,12 @@ char *client_metadata_json(const struct client *c)
      * states them. */
     json_object_set_new(m, "application_type", json_string(client_application_type_str(c->application_type)));
     json_object_set_new(m, "token_endpoint_auth_method", json_string(client_auth_method_str(c->auth_method)));
+    if (c->auth_signing_alg != NULL)
+        json_object_set_new(m, "token_endpoint_auth_signing_alg", json_string(c->auth_signing_alg));
+    if (c->jwks != NULL) /* checked by client_check: a JSON object */
+        json_object_set_new(m, "jwks", json_loads(c->jwks, JSON_REJECT_DUPLICATES, NULL));
+    if (c->jwks_uri != NULL)
+        json_object_set_new(m, "jwks_uri", json_string(c->jwks_uri));
     json_t *gt = json_array();
     for (unsigned bit = 1; bit != 0; bit <<= 1) {
         const struct grant_type *g = (c->grant_types & bit) ? grant_by_flag(bit) : NULL;
@@ -158,7 +192,7 @@ char *client_metadata_json(const struct client *c)
     json_object_set_new(m, "response_types", rt);
     set_str_array(m, "redirect_uris", c->redirect_uris, c->n_redirect_uris, true);
     json_object_set_new(m, "scope", json_string(c->scope != NULL ? c->scope : ""));
-    set_str_array(m, "resources", c->resources, c->n_resources, false);
+    set_str_array(m, "resources", c->resources, c->n_resources, c->resources_listed);
     if (c->access_token_ttl > 0)
         json_object_set_new(m, "access_token_ttl", json_integer(c->access_token_ttl));
     set_str_array(m, "post_logout_redirect_uris", c->post_logout_redirect_uris, c->n_post_logout_redirect_uris,
@@ -176,6 +210,8 @@ char *client_metadata_json(const struct client *c)
         json_object_set_new(m, "pkce_methods", pm);
     }
     json_object_set_new(m, "require_pkce", json_boolean(c->require_pkce));
+    if (c->require_par)
+        json_object_set_new(m, "require_pushed_authorization_requests", json_true());
     json_object_set_new(m, "introspection_access",
                         json_string(client_introspection_access_str(c->introspection_access)));
     set_str_array(m, "introspection_resources", c->introspection_resources, c->n_introspection_resources, false);
@@ -201,6 +237,7 @@ json_t *client_to_json(const struct store_client *sc, bool state, bool *unreadab
     if (state) {
         json_object_set_new(out, "has_secret", json_boolean(sc->has_secret));
         json_object_set_new(out, "from_config", json_boolean(sc->from_config));
+        json_object_set_new(out, "origin", json_string(store_client_origin(sc)));
         json_object_set_new(out, "created_at", json_integer(sc->created_at));
         json_object_set_new(out, "updated_at", json_integer(sc->updated_at));
     }
@@ -241,8 +278,9 @@ char *client_secret_set(struct store_client *sc, enum client_auth_method m, cons
     }
     if (sc->has_secret && !renew)
         return NULL;
-    /* 256 bits, so a fast hash is enough at rest (client secrets are stored as SHA-256). */
-    char *secret = rand_token(a, 32);
+    /* 256 bits, so a fast hash is enough at rest (client secrets are stored as SHA-256). A client_secret_jwt
+     * secret is also an HMAC key: 512 bits, long enough for HS512 (RFC 7518 §3.2). */
+    char *secret = rand_token(a, m == CLIENT_AUTH_SECRET_JWT ? 64 : 32);
     store_hash(secret, strlen(secret), sc->secret_hash);
     sc->has_secret = true;
     return secret;
@@ -252,6 +290,37 @@ static int client_row_cmp(const void *x, const void *y)
 {
     return strcmp((*(const struct store_client *const *)x)->client_id,
                   (*(const struct store_client *const *)y)->client_id);
+}
+
+/* The stored row of client_id among the sorted rows, or NULL. */
+static const struct store_client *old_row(const struct store_client **by_id, size_t n, const char *client_id)
+{
+    struct store_client key = {.client_id = client_id};
+    const struct store_client *kp = &key, **hit = n > 0 ? bsearch(&kp, by_id, n, sizeof(*by_id), client_row_cmp) : NULL;
+    return hit != NULL ? *hit : NULL;
+}
+
+int client_secret_seal(struct store_client *sc, const struct store_client *old, const char *key_secret,
+                       const char *secret, struct arena *a, struct errbuf *err)
+{
+    const unsigned char *plain;
+    size_t plain_len;
+    struct errbuf ignored;
+    /* Unchanged: the stored blob is kept (a new nonce would rewrite the row at every start). */
+    if (old != NULL && old->secret_enc_len > 0 &&
+        jose_secret_open(key_secret, sc->client_id, old->secret_enc, old->secret_enc_len, a, &plain, &plain_len,
+                         &ignored) == 0 &&
+        ct_eq(plain, plain_len, secret, strlen(secret))) {
+        sc->secret_enc = old->secret_enc;
+        sc->secret_enc_len = old->secret_enc_len;
+        return 0;
+    }
+    if (jose_secret_seal(key_secret, sc->client_id, secret, strlen(secret), a, &sc->secret_enc, &sc->secret_enc_len,
+                         err) != 0) {
+        errbuf_set(err, "client %s: its client_secret_jwt secret cannot be sealed: %s", sc->client_id, err->msg);
+        return ERR_INVALID;
+    }
+    return 0;
 }
 
 int clients_apply_config(struct store_conn *db, const struct config *cfg, struct errbuf *err)
@@ -295,6 +364,12 @@ int clients_apply_config(struct store_conn *db, const struct config *cfg, struct
             sc.has_secret = true;
             memcpy(sc.secret_hash, raw, STORE_HASH_LEN);
         }
+        if (c.auth_method == CLIENT_AUTH_SECRET_JWT) {
+            rc = client_secret_seal(&sc, old_row(by_id, n_all, cc->client_id), cfg->key_secret, cc->client_secret,
+                                    a, err);
+            if (rc != 0)
+                break;
+        }
         char *meta = client_metadata_json(&c);
         sc.metadata = meta;
         /* Unchanged since the last start or reload: no write (a start with many clients only reads). */
@@ -304,6 +379,8 @@ int clients_apply_config(struct store_conn *db, const struct config *cfg, struct
         const struct store_client *old = hit != NULL ? *hit : NULL;
         if (old == NULL || !old->from_config || old->has_secret != sc.has_secret ||
             (sc.has_secret && memcmp(old->secret_hash, sc.secret_hash, STORE_HASH_LEN) != 0) ||
+            old->secret_enc_len != sc.secret_enc_len ||
+            (sc.secret_enc_len > 0 && memcmp(old->secret_enc, sc.secret_enc, sc.secret_enc_len) != 0) ||
             strcmp(old->metadata, meta) != 0)
             rc = store_client_put(db, &sc, err);
         free(meta);
@@ -412,6 +489,7 @@ static int cache_get(struct worker *w, struct arena *a, const char *client_id, s
     v->row = sc;
     v->row.client_id = arena_strdup(v->arena, sc.client_id);
     v->row.metadata = arena_strdup(v->arena, sc.metadata);
+    v->row.secret_enc = sc.secret_enc_len > 0 ? arena_memdup(v->arena, sc.secret_enc, sc.secret_enc_len) : NULL;
     v->parse_rc = client_from_store(v->arena, &v->row, &v->parsed);
     cached_unref(e->v);
     e->v = v;
@@ -431,6 +509,8 @@ int client_lookup(struct worker *w, struct arena *a, const char *client_id, stru
     *out = v->row;
     out->client_id = arena_strdup(a, v->row.client_id);
     out->metadata = arena_strdup(a, v->row.metadata);
+    if (v->row.secret_enc_len > 0)
+        out->secret_enc = arena_memdup(a, v->row.secret_enc, v->row.secret_enc_len);
     return 0;
 }
 
@@ -447,81 +527,4 @@ int client_lookup_parsed(struct worker *w, struct arena *a, const char *client_i
     arena_defer(a, cached_unref, v);
     *out = v->parsed;
     return 0;
-}
-
-struct oauth_error client_authenticate(struct http_req *req, const struct form *body, bool allow_public,
-                                       struct client *out)
-{
-    struct worker *w = req->worker;
-    size_t nauth = 0;
-    struct str hv = http_req_header(req, "authorization", &nauth);
-    struct auth_header ah = {0};
-    bool basic = false;
-    if (nauth > 1)
-        return OAUTH_ERROR(INVALID_REQUEST, "more than one Authorization header");
-    if (nauth == 1) {
-        if (auth_header_parse(req->arena, hv.p, hv.len, &ah) != 0) {
-            struct oauth_error e = OAUTH_ERROR(INVALID_CLIENT, "malformed HTTP Basic credentials");
-            e.challenge = "Basic";
-            return e;
-        }
-        basic = ah.scheme == AUTH_BASIC;
-    }
-    struct str body_id, body_secret;
-    int rid = form_get(body, "client_id", &body_id);
-    int rsec = form_get(body, "client_secret", &body_secret);
-    if (rid < 0 || rsec < 0)
-        return OAUTH_ERROR(INVALID_REQUEST, "client_id or client_secret repeated");
-    if (basic && rsec == 0)
-        return OAUTH_ERROR(INVALID_REQUEST, "client authenticated by more than one method (RFC 6749 section 2.3)");
-
-    struct str id = basic ? ah.user : body_id;
-    if (basic && rid == 0 && !str_eq(body_id, ah.user))
-        return OAUTH_ERROR(INVALID_REQUEST, "client_id in the body differs from the HTTP Basic user");
-    struct oauth_error fail = OAUTH_ERROR(INVALID_CLIENT, "client authentication failed");
-    if (basic)
-        fail.challenge = "Basic";
-    if (str_is_null(id) || id.len == 0) {
-        if (basic)
-            return fail;
-        return OAUTH_ERROR(INVALID_CLIENT, "no client authentication included (use HTTP Basic or client_id)");
-    }
-    if (id.len > 255)
-        return fail;
-
-    struct errbuf err;
-    char *cid = str_dup(req->arena, id);
-    int rc = client_lookup_parsed(w, req->arena, cid, out, &err);
-    if (rc == ERR_NOTFOUND)
-        return fail;
-    if (rc == ERR_INVALID) {
-        log_error("bad_client_metadata", LS("rid", req->rid), LS("client_id", cid), NULL);
-        return OAUTH_ERROR(SERVER_ERROR, "client registration is invalid");
-    }
-    if (rc != 0)
-        return oauth_store_failed(req, "client_get", rc, &err);
-    req->log_client_id = out->client_id;
-
-    struct str secret = basic ? ah.pass : body_secret;
-    switch (out->auth_method) {
-    case CLIENT_AUTH_NONE:
-        if (!allow_public || !str_is_null(secret) || basic)
-            return fail;
-        return OAUTH_OK;
-    case CLIENT_AUTH_SECRET_BASIC:
-        if (!basic)
-            return fail;
-        break;
-    case CLIENT_AUTH_SECRET_POST:
-        if (basic || str_is_null(secret))
-            return fail;
-        break;
-    }
-    if (!out->has_secret || str_is_null(secret))
-        return fail;
-    uint8_t h[STORE_HASH_LEN];
-    store_hash(secret.p, secret.len, h);
-    if (!ct_eq(h, sizeof(h), out->secret_hash, sizeof(out->secret_hash)))
-        return fail;
-    return OAUTH_OK;
 }

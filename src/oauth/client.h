@@ -22,6 +22,8 @@ enum client_auth_method {
     CLIENT_AUTH_SECRET_BASIC = 0,
     CLIENT_AUTH_SECRET_POST = 1,
     CLIENT_AUTH_NONE = 2,
+    CLIENT_AUTH_PRIVATE_KEY_JWT = 3, /* RFC 7523 §2.2, OIDC Core §9: an assertion signed with its jwks */
+    CLIENT_AUTH_SECRET_JWT = 4,      /* the same, HMAC with its client secret (kept encrypted at rest) */
 };
 
 /* When the code grant yields a refresh token (the seed providers disagree; OIDC Core §11 is the default). */
@@ -61,13 +63,23 @@ struct client {
     bool has_secret;
     uint8_t secret_hash[STORE_HASH_LEN];
     enum client_auth_method auth_method;
+    /* The algs its client assertions may use: token_endpoint_auth_signing_alg, else every asymmetric one
+     * (private_key_jwt) or every HMAC one (client_secret_jwt); a mask of JOSE_ALG_BIT (jose/jose.h). */
+    const char *auth_signing_alg; /* as registered, NULL when unset */
+    unsigned auth_signing_algs;
+    const char *jwks;             /* RFC 7591 jwks: the JSON text of a JWK Set, or NULL */
+    const char *jwks_uri;         /* RFC 7591 jwks_uri (https), or NULL */
+    const unsigned char *secret_enc; /* client_secret_jwt: the secret sealed by jose_secret_seal */
+    size_t secret_enc_len;
     unsigned grant_types;         /* enum grant_flags (grant_table.h) */
     unsigned response_types;      /* RESPONSE_TYPE_BIT(parts) of each registered response type */
     const char **redirect_uris;
     size_t n_redirect_uris;
     const char *scope;            /* space-separated allowed scopes ("" = none) */
-    const char **resources;       /* APIs it may target; none = any configured API */
+    const char **resources;       /* APIs it may target; none = any configured API, unless resources_listed */
     size_t n_resources;
+    bool resources_listed;        /* resources was stated, as an empty list too: only those (a registered
+                                   * client's, from registration.resources) */
     uint32_t access_token_ttl;    /* 0 = API/global default */
     /* Interactive flows. */
     const char **post_logout_redirect_uris;
@@ -77,6 +89,7 @@ struct client {
     enum refresh_policy refresh_policy;
     unsigned pkce_methods;        /* enum pkce_flags; S256 only when unset */
     bool require_pkce;            /* always true for public clients */
+    bool require_par;             /* require_pushed_authorization_requests (RFC 9126 §6) */
     enum introspection_access introspection_access;
     const char **introspection_resources; /* API identifiers, with INTROSPECT_RESOURCES */
     size_t n_introspection_resources;
@@ -104,16 +117,36 @@ unsigned pkce_method_flag(const char *name);
 /* Parses a stored client. 0, or -1 if its metadata is not valid (reported as server_error). */
 int client_from_store(struct arena *a, const struct store_client *sc, struct client *out);
 
+/* True if c may ask tokens for the API `identifier`: one of its resources, or any API when it has none
+ * and did not state an empty list (resources_listed). */
+bool client_may_target(const struct client *c, const char *identifier);
+
 /* Builds the RFC 7591 metadata JSON text stored for a client (malloc'd; caller frees). */
 char *client_metadata_json(const struct client *c);
 
-/* Authenticates the calling client (RFC 6749 §2.3.1): HTTP Basic or client_id/client_secret in the form
- * body, exactly one method, the one registered. Secrets are compared as SHA-256 hashes in constant time.
- * A public client (auth method none) is identified by client_id alone when allow_public is set.
- * On failure returns invalid_client (401, with a Basic challenge when Basic was tried) or
- * invalid_request (malformed or multiple methods). */
+/* ---- client_auth.c ---- */
+
+/* Authenticates the calling client, the one function of every endpoint that authenticates clients (token,
+ * introspection, revocation, PAR ...): HTTP Basic or client_id/client_secret in the form body (RFC 6749
+ * §2.3.1), or a JWT client assertion (client_assertion_type urn:ietf:params:oauth:client-assertion-type:
+ * jwt-bearer, RFC 7523 §2.2) for private_key_jwt and client_secret_jwt clients; exactly one method, the one
+ * registered. Secrets are compared as SHA-256 hashes in constant time. An assertion must be signed with an
+ * alg the client allows (token_endpoint_auth_signing_alg) by a key of its jwks/jwks_uri (or HMAC with its
+ * secret), carry iss = sub = client_id, an aud that is the issuer, the token endpoint or the endpoint
+ * called, an exp at most 10 minutes ahead, no iat or nbf in the future (30 s of leeway), and a jti never
+ * seen before: it is recorded (store_single_use_put, its own write) until exp. A public client (auth
+ * method none) is identified by client_id alone when allow_public is set. On failure returns
+ * invalid_client (401, with a Basic challenge when Basic was tried; the description names the failed
+ * check) or invalid_request (malformed or multiple methods). May fetch the client's jwks_uri (blocking):
+ * the router sends such requests to the pool first (client_auth_needs_fetch). */
 struct oauth_error client_authenticate(struct http_req *req, const struct form *body, bool allow_public,
                                        struct client *out);
+/* Whether authenticating req would fetch a jwks_uri now (its JWKS is not cached fresh, or lacks the
+ * assertion's kid and may be fetched again): the router's question, on the event loop, before it runs the
+ * endpoint there or on the pool. Never blocks on the network (one cached client lookup at most). */
+bool client_auth_needs_fetch(struct http_req *req);
+/* The answer to such a request when the pool is full: 503 temporarily_unavailable with Retry-After. */
+void client_auth_busy(struct http_req *req, unsigned retry_after_s);
 
 /* Reads a client row through the worker's cache (entries live 5 seconds; see client.c). Same return
  * values as store_client_get. */
@@ -146,6 +179,12 @@ bool client_secret_given(const char *secret, const char *sha256_b64, struct aren
  * or NULL. */
 char *client_secret_set(struct store_client *sc, enum client_auth_method m, const uint8_t *given,
                         bool renew, struct arena *a);
+
+/* For a client_secret_jwt client: sets sc->secret_enc to `secret` sealed with the key-encryption secret
+ * (jose_secret_seal, bound to the client_id), reusing old's blob when it holds the same secret. Arena
+ * memory. 0, or ERR_INVALID (no usable key secret) with err set. */
+int client_secret_seal(struct store_client *sc, const struct store_client *old, const char *key_secret,
+                       const char *secret, struct arena *a, struct errbuf *err);
 
 /* Applies the clients of the YAML file to the store: created, updated, and those an earlier start took
  * from the file but that it no longer declares, deleted. Runs inside the caller's transaction

@@ -14,6 +14,8 @@
 #include "core/config.h"
 #include "core/str.h"
 #include "core/validate.h"
+#include "jose/jose.h"
+#include "oauth/scope.h"
 #include "session/user_check.h"
 #include "core/banned.h"
 
@@ -107,6 +109,18 @@ __attribute__((format(printf, 3, 4))) static bool refuse(char *why, size_t n, co
     return false;
 }
 
+/* Schemes that run or carry content in the browser instead of reaching the client: a redirect to one
+ * would run the attacker's script in the page's origin or show their content (RFC 9700 §4.11). The scheme
+ * s[0..n) when it is one of them (any case), else NULL. */
+static const char *scheme_scripting(const char *s, size_t n)
+{
+    static const char *const scripting[] = {"javascript", "data", "vbscript", "file", "blob", "about"};
+    for (size_t i = 0; i < sizeof(scripting) / sizeof(scripting[0]); i++)
+        if (n == strlen(scripting[i]) && strncasecmp(s, scripting[i], n) == 0)
+            return scripting[i];
+    return NULL;
+}
+
 /* A redirection target (RFC 6749 §3.1.2; OIDC RP-Initiated Logout §3.1). A URI with userinfo may hold a
  * password, and the plain-http rule is not about the URI's syntax: neither is echoed. */
 static bool redirect_uri_ok(const struct config *cfg, const char *uri, char *why, size_t n)
@@ -120,6 +134,9 @@ static bool redirect_uri_ok(const struct config *cfg, const char *uri, char *why
     if (sl == 0 || !valid_visible_ascii(uri) || strchr(uri, '#') != NULL)
         return refuse(why, n, "must be an absolute URI without fragment (RFC 6749 §3.1.2), got '%s'",
                       str_shown(uri, buf));
+    const char *bad = scheme_scripting(uri, sl);
+    if (bad != NULL)
+        return refuse(why, n, "the %s: scheme is not a redirection target", bad);
     if (!(sl == 4 && strncasecmp(uri, "http", 4) == 0) && !(sl == 5 && strncasecmp(uri, "https", 5) == 0))
         return true;
     struct url_parts u;
@@ -190,6 +207,69 @@ static int check_identity(const struct client_meta *m, struct client *out, struc
     return 0;
 }
 
+/* token_endpoint_auth_signing_alg (OIDC Registration §2): an asymmetric alg for private_key_jwt, an HMAC
+ * one for client_secret_jwt, nothing for the other methods; unset: every alg of that kind. */
+static int check_signing_alg(const struct client_meta *m, struct client *out, struct client_problem *p)
+{
+    char buf[STR_SHOWN_SIZE];
+    unsigned kind = out->auth_method == CLIENT_AUTH_PRIVATE_KEY_JWT ? JOSE_ALGS_ASYMMETRIC
+                    : out->auth_method == CLIENT_AUTH_SECRET_JWT    ? JOSE_ALGS_HMAC
+                                                                    : 0;
+    out->auth_signing_algs = kind;
+    if (m->token_endpoint_auth_signing_alg == NULL)
+        return 0;
+    if (kind == 0)
+        return fail(p, "token_endpoint_auth_signing_alg", -1,
+                    "applies to " F("token_endpoint_auth_method") " private_key_jwt or client_secret_jwt only");
+    enum jose_alg alg = jose_alg_parse_cstr(m->token_endpoint_auth_signing_alg);
+    if ((JOSE_ALG_BIT(alg) & kind) == 0 || alg == JOSE_ALG_NONE)
+        return fail(p, "token_endpoint_auth_signing_alg", -1, "must be one of %s for %s, got '%s'",
+                    kind == JOSE_ALGS_HMAC ? "HS256, HS384, HS512"
+                                           : "RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, Ed25519",
+                    client_auth_method_str(out->auth_method), str_shown(m->token_endpoint_auth_signing_alg, buf));
+    /* RFC 7518 §3.2: the HMAC key is at least as long as the hash (a generated secret has 64 bytes). */
+    size_t min = alg == JOSE_ALG_HS384 ? 48 : alg == JOSE_ALG_HS512 ? 64 : 0;
+    if (m->client_secret != NULL && strlen(m->client_secret) < min)
+        return fail(p, "client_secret", -1, "%s needs a secret of at least %zu characters (RFC 7518 §3.2)",
+                    m->token_endpoint_auth_signing_alg, min);
+    out->auth_signing_alg = m->token_endpoint_auth_signing_alg;
+    out->auth_signing_algs = JOSE_ALG_SAME(alg);
+    return 0;
+}
+
+/* jwks (the JSON text of a JWK Set, RFC 7517 §5) or jwks_uri (https, RFC 7591 §2), not both: the keys
+ * verified the way every token of the client will be (jose_jwks_import), at least one of them. */
+static int check_jwks(const struct client_meta *m, struct arena *a, struct client *out, struct client_problem *p)
+{
+    char buf[STR_SHOWN_SIZE];
+    if (m->jwks != NULL && m->jwks_uri != NULL)
+        return fail(p, "jwks", -1, F("jwks") " and " F("jwks_uri") " are mutually exclusive (RFC 7591 §2)");
+    if (m->jwks_uri != NULL) {
+        size_t n = strlen(m->jwks_uri);
+        if (strncmp(m->jwks_uri, "https://", 8) != 0 || n <= 8 || n > 2048 || !valid_visible_ascii(m->jwks_uri) ||
+            strchr(m->jwks_uri, '#') != NULL)
+            return fail(p, "jwks_uri", -1, "must be an https URL without a fragment, got '%s'",
+                        str_shown(m->jwks_uri, buf));
+        out->jwks_uri = m->jwks_uri;
+    }
+    if (m->jwks != NULL) {
+        json_error_t jerr;
+        json_t *j = json_loads(m->jwks, JSON_REJECT_DUPLICATES, &jerr);
+        struct jose_keyset set;
+        struct errbuf err;
+        int rc = j != NULL ? jose_jwks_import(a, j, &set, &err) : ERR_INVALID;
+        json_decref(j);
+        if (j == NULL)
+            return fail(p, "jwks", -1, "must be a JSON object (a JWK Set): line %d: %s", jerr.line, jerr.text);
+        if (rc != 0)
+            return fail(p, "jwks", -1, "%s", err.msg);
+        if (set.n == 0)
+            return fail(p, "jwks", -1, "holds no public signature key (RSA, EC P-256/384/521 or Ed25519)");
+        out->jwks = m->jwks;
+    }
+    return 0;
+}
+
 /* Secrets and their hashes are never echoed, whatever is wrong with them. */
 static int check_authentication(const struct client_meta *m, struct arena *a, struct client *out,
                                 struct client_problem *p)
@@ -211,22 +291,42 @@ static int check_authentication(const struct client_meta *m, struct arena *a, st
     }
     bool given = m->client_secret != NULL || m->client_secret_sha256 != NULL;
     out->auth_method = given || m->server_secret ? CLIENT_AUTH_SECRET_BASIC : CLIENT_AUTH_NONE;
+    if (m->token_endpoint_auth_method == NULL && m->client_secret == NULL && m->client_secret_sha256 == NULL &&
+        (m->jwks != NULL || m->jwks_uri != NULL) && !m->server_secret)
+        out->auth_method = CLIENT_AUTH_PRIVATE_KEY_JWT; /* keys and no secret: the keys authenticate it */
     if (m->token_endpoint_auth_method != NULL &&
         client_auth_method_parse(m->token_endpoint_auth_method, &out->auth_method) != 0)
         return fail(p, "token_endpoint_auth_method", -1,
-                    "must be client_secret_basic, client_secret_post or none, got '%s'",
+                    "must be client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt or none, "
+                    "got '%s'",
                     str_shown(m->token_endpoint_auth_method, buf));
     bool is_public = out->auth_method == CLIENT_AUTH_NONE;
-    if (!is_public && !given && !m->server_secret)
+    bool by_key = out->auth_method == CLIENT_AUTH_PRIVATE_KEY_JWT;
+    if (by_key) {
+        if (given)
+            return fail(p, m->client_secret != NULL ? "client_secret" : "client_secret_sha256", -1,
+                        "a private_key_jwt client authenticates with its keys and has no secret; remove it");
+        if (m->jwks == NULL && m->jwks_uri == NULL)
+            return fail(p, "token_endpoint_auth_method", -1,
+                        "private_key_jwt requires " F("jwks") " or " F("jwks_uri"));
+    } else if (!is_public && !given && !m->server_secret) {
         return fail(p, "token_endpoint_auth_method", -1,
                     "%s requires " F("client_secret") " or " F("client_secret_sha256"),
                     client_auth_method_str(out->auth_method));
+    }
+    /* The HMAC key is the secret itself (RFC 7518 §3.2), which a hash cannot give back. */
+    if (out->auth_method == CLIENT_AUTH_SECRET_JWT && m->client_secret_sha256 != NULL)
+        return fail(p, "client_secret_sha256", -1,
+                    "client_secret_jwt needs " F("client_secret") " itself (kept encrypted at rest), not its hash");
+    if (out->auth_method == CLIENT_AUTH_SECRET_JWT && m->client_secret != NULL && strlen(m->client_secret) < 32)
+        return fail(p, "client_secret", -1,
+                    "client_secret_jwt needs a secret of at least 32 characters (the HS256 key, RFC 7518 §3.2)");
     if (is_public && given)
         return fail(p, m->client_secret != NULL ? "client_secret" : "client_secret_sha256", -1,
                     "a public client (" F("token_endpoint_auth_method") " none) has no secret; use " F(
                         "token_endpoint_auth_method") " client_secret_basic or client_secret_post, or remove "
                                                       "the secret");
-    return 0;
+    return check_signing_alg(m, out, p);
 }
 
 /* The grant types and their rules, by the grant table (grant_table.h): served names only, once each; a
@@ -321,6 +421,11 @@ static int check_interactive(const struct config *cfg, const struct client_meta 
                 "token_endpoint_auth_method") " none): public clients must use PKCE (RFC 9700 §2.1.1)");
     if (is_public)
         out->require_pkce = true;
+    /* RFC 9126 §6: this client's authorization requests must come through the PAR endpoint. */
+    if (m->require_pushed_authorization_requests != NULL &&
+        parse_bool(m->require_pushed_authorization_requests, &out->require_par) != 0)
+        return fail(p, "require_pushed_authorization_requests", -1, "invalid boolean '%s' (expected true or false)",
+                    str_shown(m->require_pushed_authorization_requests, buf));
     return 0;
 }
 
@@ -330,7 +435,7 @@ int client_check(const struct config *cfg, const struct client_meta *m, struct a
     char buf[STR_SHOWN_SIZE];
     memset(out, 0, sizeof(*out));
     memset(p, 0, sizeof(*p));
-    if (check_identity(m, out, p) != 0 || check_authentication(m, a, out, p) != 0)
+    if (check_identity(m, out, p) != 0 || check_authentication(m, a, out, p) != 0 || check_jwks(m, a, out, p) != 0)
         return -1;
     if (check_list(cfg, "redirect_uris", m->redirect_uris, redirect_uri_ok, p) != 0 ||
         check_list(cfg, "post_logout_redirect_uris", m->post_logout_redirect_uris, redirect_uri_ok, p) != 0)
@@ -348,6 +453,7 @@ int client_check(const struct config *cfg, const struct client_meta *m, struct a
     if (check_list(cfg, "resources", m->resources, resource_ok, p) != 0)
         return -1;
     list_copy(a, m->resources, &out->resources, &out->n_resources);
+    out->resources_listed = m->resources_listed;
     if (m->access_token_ttl > CFG_ENTRY_TTL_MAX)
         return fail(p, "access_token_ttl", -1, "must be at most %u (0 = the resource or global default)",
                     CFG_ENTRY_TTL_MAX);
@@ -386,6 +492,17 @@ void client_meta_from_json(json_t *o, struct arena *a, struct client_meta *m)
     m->client_name = json_str(o, "client_name");
     m->application_type = json_str(o, "application_type");
     m->token_endpoint_auth_method = json_str(o, "token_endpoint_auth_method");
+    m->token_endpoint_auth_signing_alg = json_str(o, "token_endpoint_auth_signing_alg");
+    m->jwks_uri = json_str(o, "jwks_uri");
+    /* RFC 7591 §2: jwks is a JSON object; the configuration and the CLI give its text. */
+    json_t *jwks = json_object_get(o, "jwks");
+    if (json_is_object(jwks)) {
+        char *text = json_dumps(jwks, JSON_COMPACT);
+        m->jwks = text != NULL ? arena_strdup(a, text) : NULL;
+        free(text);
+    } else {
+        m->jwks = json_str(o, "jwks");
+    }
     m->scope = json_str(o, "scope");
     if (m->scope != NULL && m->scope[0] == '\0')
         m->scope = NULL;
@@ -398,6 +515,10 @@ void client_meta_from_json(json_t *o, struct arena *a, struct client_meta *m)
     json_t *rq = json_object_get(o, "require_pkce");
     if (json_is_boolean(rq))
         m->require_pkce = json_is_true(rq) ? "true" : "false";
+    json_t *par = json_object_get(o, "require_pushed_authorization_requests");
+    if (json_is_boolean(par))
+        m->require_pushed_authorization_requests = json_is_true(par) ? "true" : "false";
+    m->resources_listed = json_is_array(json_object_get(o, "resources"));
     m->introspection_access = json_str(o, "introspection_access");
     m->grant_types = json_strs(o, "grant_types", a);
     m->response_types = json_strs(o, "response_types", a);
@@ -418,6 +539,12 @@ static const struct {
     const char *name;
     enum meta_json_type type;
 } meta_json_fields[] = {CONFIG_CLIENT(META_JSON_ROW)};
+
+/* The fields of clients[] that are booleans kept as text ("true"/"false"): booleans in JSON. */
+static bool is_bool_field(const char *field)
+{
+    return strcmp(field, "require_pkce") == 0 || strcmp(field, "require_pushed_authorization_requests") == 0;
+}
 
 static const char *const meta_json_type_names[] = {"a string", "a non-negative integer",
                                                     "an array of strings", "a boolean"};
@@ -442,8 +569,9 @@ int client_meta_from_json_strict(json_t *o, struct arena *a, struct client_meta 
             return -1;
         }
         const char *field = meta_json_fields[f].name;
-        enum meta_json_type t = strcmp(field, "require_pkce") == 0 ? META_BOOL : meta_json_fields[f].type;
+        enum meta_json_type t = is_bool_field(field) ? META_BOOL : meta_json_fields[f].type;
         bool ok = json_is_null(v) || (t == META_STR && json_is_string(v)) ||
+                  (strcmp(field, "jwks") == 0 && json_is_object(v)) ||
                   (t == META_BOOL && json_is_boolean(v)) ||
                   (t == META_U32 && json_is_integer(v) && json_integer_value(v) >= 0 &&
                    json_integer_value(v) <= UINT32_MAX);
@@ -589,6 +717,234 @@ int oauth_config_validate(struct config *cfg, struct errbuf *err)
     if (rc == 0)
         rc = clients_check_config(cfg, err);
     if (rc == 0)
+        rc = registration_check_config(cfg, err);
+    if (rc == 0)
         rc = users_check_config(cfg, err);
     return rc;
+}
+
+/* ---- dynamic registration (RFC 7591, RFC 7592) --------------------------------------------------------- */
+
+/* The members a registration request may set, with their JSON types. */
+static const struct {
+    const char *name;
+    enum meta_json_type type;
+} reg_fields[] = {
+    {"redirect_uris", META_LIST},
+    {"token_endpoint_auth_method", META_STR},
+    {"grant_types", META_LIST},
+    {"response_types", META_LIST},
+    {"client_name", META_STR},
+    {"scope", META_STR},
+    {"application_type", META_STR},
+    {"post_logout_redirect_uris", META_LIST},
+    {"id_token_signed_response_alg", META_STR},
+    {"require_pushed_authorization_requests", META_BOOL},
+};
+
+int client_meta_from_registration(json_t *o, struct arena *a, struct client_meta *m, struct client_problem *p)
+{
+    memset(m, 0, sizeof(*m));
+    memset(p, 0, sizeof(*p));
+    if (!json_is_object(o))
+        return fail(p, "", -1, "the request body must be a JSON object of client metadata (RFC 7591 section 2)");
+    for (size_t f = 0; f < sizeof(reg_fields) / sizeof(reg_fields[0]); f++) {
+        json_t *v = json_object_get(o, reg_fields[f].name);
+        enum meta_json_type t = reg_fields[f].type;
+        if (v == NULL || json_is_null(v))
+            continue;
+        bool ok = (t == META_STR && json_is_string(v)) || (t == META_BOOL && json_is_boolean(v)) ||
+                  (t == META_LIST && json_is_array(v));
+        if (!ok)
+            return fail(p, reg_fields[f].name, -1, "must be %s", meta_json_type_names[t]);
+        if (t == META_STR && strlen(json_string_value(v)) != json_string_length(v))
+            return fail(p, reg_fields[f].name, -1, "must not contain NUL characters");
+        if (t != META_LIST)
+            continue;
+        if (json_array_size(v) > CLIENT_LIST_MAX)
+            return fail(p, reg_fields[f].name, -1, "too many entries (at most %u)", CLIENT_LIST_MAX);
+        size_t i;
+        json_t *item;
+        json_array_foreach(v, i, item)
+        {
+            if (!json_is_string(item) || strlen(json_string_value(item)) != json_string_length(item))
+                return fail(p, reg_fields[f].name, (int)i, "must be a string");
+        }
+    }
+    /* The members read are type-checked above; what only an operator sets is dropped. */
+    client_meta_from_json(o, a, m);
+    struct client_meta wire = {
+        .client_name = m->client_name,
+        .application_type = m->application_type,
+        .token_endpoint_auth_method = m->token_endpoint_auth_method,
+        .scope = m->scope,
+        .id_token_signed_response_alg = m->id_token_signed_response_alg,
+        .require_pushed_authorization_requests = m->require_pushed_authorization_requests,
+        .grant_types = m->grant_types,
+        .response_types = m->response_types,
+        .redirect_uris = m->redirect_uris,
+        .post_logout_redirect_uris = m->post_logout_redirect_uris,
+    };
+    *m = wire;
+    /* RFC 7591 §2: grant_types defaults to authorization_code (and response_types to code). */
+    if (m->grant_types.n == 0) {
+        static const char *const code[] = {"authorization_code"};
+        m->grant_types = (struct meta_list){code, 1};
+    }
+    return 0;
+}
+
+static bool in_cfg_list(const char *s, char *const *list, unsigned n)
+{
+    return in_list(s, (const char *const *)list, n);
+}
+
+/* A host of registration.redirect_uri_hosts: "rp.example.com" exactly, or "*.example.com" for any name
+ * that ends in ".example.com" (not example.com itself). Hosts compare without regard to case. */
+static bool host_allowed(const struct config *cfg, const char *host, size_t n)
+{
+    if (cfg->registration.n_redirect_uri_hosts == 0)
+        return true;
+    for (unsigned i = 0; i < cfg->registration.n_redirect_uri_hosts; i++) {
+        const char *h = cfg->registration.redirect_uri_hosts[i];
+        size_t hl = strlen(h);
+        if (hl == n && strncasecmp(h, host, n) == 0)
+            return true;
+        if (hl > 2 && h[0] == '*' && h[1] == '.' && n > hl - 1 && strncasecmp(host + n - (hl - 1), h + 1, hl - 1) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The registration policy on one redirection URI (already accepted by redirect_uri_ok). */
+static bool policy_uri_ok(const struct config *cfg, const char *uri, char *why, size_t n)
+{
+    char buf[STR_SHOWN_SIZE];
+    size_t sl = uri_scheme_len(uri);
+    bool web = (sl == 4 && strncasecmp(uri, "http", 4) == 0) || (sl == 5 && strncasecmp(uri, "https", 5) == 0);
+    struct url_parts u;
+    if (web && http_url_check(uri, &u) == NULL && host_is_loopback(u.host, u.host_len)) {
+        if (!cfg->registration.allow_localhost)
+            return refuse(why, n, "redirect URIs to a loopback host (localhost, 127.0.0.1, [::1]) are not allowed "
+                                  "here (registration.allow_localhost)");
+        return true;
+    }
+    char scheme[33];
+    snprintf(scheme, sizeof(scheme), "%.*s", (int)(sl < 32 ? sl : 32), uri);
+    bool scheme_ok = false;
+    for (unsigned i = 0; i < cfg->registration.n_redirect_uri_schemes; i++)
+        scheme_ok |= strcasecmp(cfg->registration.redirect_uri_schemes[i], scheme) == 0;
+    if (!scheme_ok)
+        return refuse(why, n, "the scheme '%s' is not allowed here (registration.redirect_uri_schemes)",
+                      str_shown(scheme, buf));
+    if (web && (http_url_check(uri, &u) != NULL || !host_allowed(cfg, u.host, u.host_len)))
+        return refuse(why, n, "the host of '%s' is not allowed here (registration.redirect_uri_hosts)",
+                      str_shown(uri, buf));
+    return true;
+}
+
+int client_check_registration(const struct config *cfg, const struct client_meta *m, struct arena *a,
+                              struct client *out, struct client_problem *p)
+{
+    char buf[STR_SHOWN_SIZE];
+    struct client_meta rm = *m;
+    rm.server_secret = true; /* RFC 7591 §3.2.1: the server issues the secret */
+    /* Registered clients reach only the APIs the policy names (none when it names none). */
+    rm.resources = (struct meta_list){(const char *const *)cfg->registration.resources,
+                                      cfg->registration.n_resources};
+    rm.resources_listed = true;
+    /* Any access token of the issuer is more than a stranger should be able to introspect (RFC 7662 §4). */
+    rm.introspection_access = "own";
+    if (rm.scope == NULL && cfg->registration.n_scopes > 0) {
+        struct scope_set all = {(const char **)cfg->registration.scopes, cfg->registration.n_scopes};
+        rm.scope = scope_join(a, &all);
+    }
+    if (client_check(cfg, &rm, a, out, p) != 0)
+        return -1;
+    const struct cfg_registration *pol = &cfg->registration;
+    const char *method = client_auth_method_str(out->auth_method);
+    if (!in_cfg_list(method, pol->auth_methods, pol->n_auth_methods))
+        return fail(p, "token_endpoint_auth_method", -1, "'%s' is not allowed here (registration.auth_methods)",
+                    method);
+    for (size_t i = 0; i < rm.grant_types.n; i++)
+        if (!in_cfg_list(rm.grant_types.v[i], pol->grant_types, pol->n_grant_types))
+            return fail(p, "grant_types", (int)i, "'%s' is not allowed here (registration.grant_types)",
+                        str_shown(rm.grant_types.v[i], buf));
+    /* client_check() made response_types and grant_types agree (RFC 7591 §2.1, OIDC Registration §2). */
+    unsigned allowed = 0, parts;
+    for (unsigned i = 0; i < pol->n_response_types; i++)
+        if (response_type_parse(pol->response_types[i], &parts) == RESPONSE_TYPE_OK)
+            allowed |= RESPONSE_TYPE_BIT(parts);
+    for (unsigned t = response_type_next_served(0); t != 0; t = response_type_next_served(t))
+        if ((out->response_types & RESPONSE_TYPE_BIT(t)) && !(allowed & RESPONSE_TYPE_BIT(t)))
+            return fail(p, "response_types", -1, "'%s' is not allowed here (registration.response_types)",
+                        response_type_name(t));
+    struct scope_set want;
+    if (out->scope[0] != '\0' && scope_parse(a, out->scope, strlen(out->scope), &want) == 0)
+        for (size_t i = 0; i < want.n; i++)
+            if (!in_cfg_list(want.v[i], pol->scopes, pol->n_scopes))
+                return fail(p, "scope", -1, "'%s' is not allowed here (registration.scopes)", str_shown(want.v[i], buf));
+    if (check_list(cfg, "redirect_uris", rm.redirect_uris, policy_uri_ok, p) != 0 ||
+        check_list(cfg, "post_logout_redirect_uris", rm.post_logout_redirect_uris, policy_uri_ok, p) != 0)
+        return -1;
+    return 0;
+}
+
+int registration_check_config(struct config *cfg, struct errbuf *err)
+{
+    char buf[STR_SHOWN_SIZE], path[64];
+    const struct cfg_registration *r = &cfg->registration;
+    for (unsigned i = 0; i < r->n_grant_types; i++) {
+        const struct grant_type *g = grant_by_name(r->grant_types[i]);
+        if (g == NULL || !g->served) {
+            snprintf(path, sizeof(path), "registration.grant_types[%u]", i);
+            config_error(cfg, err, path, "'%s' is not a grant type this server serves",
+                         str_shown(r->grant_types[i], buf));
+            return ERR_INVALID;
+        }
+    }
+    for (unsigned i = 0; i < r->n_response_types; i++) {
+        unsigned parts;
+        if (response_type_parse(r->response_types[i], &parts) != RESPONSE_TYPE_OK) {
+            snprintf(path, sizeof(path), "registration.response_types[%u]", i);
+            config_error(cfg, err, path, "'%s' is not a response type this server serves",
+                         str_shown(r->response_types[i], buf));
+            return ERR_INVALID;
+        }
+    }
+    for (unsigned i = 0; i < r->n_auth_methods; i++) {
+        enum client_auth_method m;
+        if (client_auth_method_parse(r->auth_methods[i], &m) != 0) {
+            snprintf(path, sizeof(path), "registration.auth_methods[%u]", i);
+            config_error(cfg, err, path, "must be client_secret_basic, client_secret_post or none, got '%s'",
+                         str_shown(r->auth_methods[i], buf));
+            return ERR_INVALID;
+        }
+    }
+    for (unsigned i = 0; i < r->n_scopes; i++)
+        if (!valid_scope_list(r->scopes[i]) || strchr(r->scopes[i], ' ') != NULL) {
+            snprintf(path, sizeof(path), "registration.scopes[%u]", i);
+            config_error(cfg, err, path, "must be one scope token (RFC 6749 section 3.3), got '%s'",
+                         str_shown(r->scopes[i], buf));
+            return ERR_INVALID;
+        }
+    for (unsigned i = 0; i < r->n_resources; i++)
+        if (!is_resource(cfg, r->resources[i])) {
+            snprintf(path, sizeof(path), "registration.resources[%u]", i);
+            config_error(cfg, err, path, "unknown resource '%s' (not a resources[].identifier)",
+                         str_shown(r->resources[i], buf));
+            return ERR_INVALID;
+        }
+    for (unsigned i = 0; i < r->n_redirect_uri_schemes; i++) {
+        const char *s = r->redirect_uri_schemes[i];
+        /* RFC 3986 §3.1 scheme, and never one that runs in the browser. */
+        char probe[80];
+        snprintf(probe, sizeof(probe), "%.60s:x", s);
+        if (strlen(s) > 60 || uri_scheme_len(probe) != strlen(s) || scheme_scripting(s, strlen(s)) != NULL) {
+            snprintf(path, sizeof(path), "registration.redirect_uri_schemes[%u]", i);
+            config_error(cfg, err, path, "'%s' is not a scheme a redirect URI may have", str_shown(s, buf));
+            return ERR_INVALID;
+        }
+    }
+    return 0;
 }

@@ -38,6 +38,8 @@ struct client_meta {
     /* The server issues the secret itself or already holds one (the CLI, dynamic registration, RFC 7591
      * §3.2.1): a confidential method then needs neither client_secret nor client_secret_sha256. */
     bool server_secret;
+    /* resources was stated (an empty list too): the client may target only those APIs (client.h). */
+    bool resources_listed;
 };
 
 /* Why metadata was refused. The reason names other fields between CLIENT_FIELD_OPEN and CLIENT_FIELD_CLOSE
@@ -81,6 +83,26 @@ int client_meta_from_json_strict(json_t *o, struct arena *a, struct client_meta 
  * none: authorization_code with redirect URIs, else client_credentials; unlike the file's default, no
  * refresh_token unless asked for. */
 void client_meta_default_grants(struct client_meta *m);
+/* The metadata of a dynamic registration request (RFC 7591 §2, §3.1; OIDC Registration §2; RFC 7592 §2.2),
+ * a JSON object: redirect_uris, token_endpoint_auth_method, grant_types (default authorization_code),
+ * response_types, client_name,
+ * scope, application_type, post_logout_redirect_uris, id_token_signed_response_alg and
+ * require_pushed_authorization_requests (RFC 9126 §6), each of its RFC type (a wrong type is refused).
+ * Every other member is ignored (RFC 7591 §2: what the server does not understand), the settings only an
+ * operator gives (resources, introspection, PKCE, lifetimes, a secret of the client's choosing) included.
+ * Pure. 0, or -1 with *p. Strings point into o. */
+int client_meta_from_registration(json_t *o, struct arena *a, struct client_meta *m, struct client_problem *p);
+/* client_check() of registered metadata (m->client_id set by the caller), then the registration policy
+ * of the configuration (registration.*: grant types, response types, auth methods, scopes, redirect URI
+ * schemes and hosts, localhost), then what registration decides for the client: the policy's scopes when
+ * it names none, the policy's APIs only (resources_listed), introspection of its own tokens only. Same
+ * contract as client_check(). */
+int client_check_registration(const struct config *cfg, const struct client_meta *m, struct arena *a,
+                              struct client *out, struct client_problem *p);
+/* Checks registration.* after config_validate(): known grant types, response types and auth methods,
+ * valid scopes and schemes, APIs of the configuration. err names the key. */
+int registration_check_config(struct config *cfg, struct errbuf *err);
+
 /* client_check() on clients[i]. */
 int client_check_entry(const struct config *cfg, unsigned i, struct arena *a, struct client *out,
                        struct client_problem *p);

@@ -36,7 +36,8 @@ static int name_index(const char *const *names, size_t n, const char *s)
         return 0;                                                                                          \
     }
 
-static const char *const auth_methods[] = {"client_secret_basic", "client_secret_post", "none"};
+static const char *const auth_methods[] = {"client_secret_basic", "client_secret_post", "none", "private_key_jwt",
+                                           "client_secret_jwt"};
 NAME_TABLE_FUNCS(client_auth_method, enum client_auth_method, auth_methods)
 
 static const char *const refresh_policies[] = {"offline_consent", "offline_access", "always"};

@@ -61,8 +61,11 @@ static void set_url(json_t *o, const char *key, const struct app *app, const cha
  * method every server must support, so it is always there). */
 static json_t *metadata(const struct app *app, bool plain)
 {
-    static const char *const auth_methods[] = {"client_secret_basic", "client_secret_post"};
-    static const char *const token_auth_methods[] = {"client_secret_basic", "client_secret_post", "none"};
+    /* Every method client_authenticate (client_auth.c) accepts; none only where public clients are. */
+    static const char *const auth_methods[] = {"client_secret_basic", "client_secret_post", "client_secret_jwt",
+                                               "private_key_jwt"};
+    static const char *const token_auth_methods[] = {"client_secret_basic", "client_secret_post",
+                                                     "client_secret_jwt", "private_key_jwt", "none"};
     static const char *const response_modes[] = {"query", "fragment", "form_post"};
     static const char *const pkce[] = {"S256", "plain"};
     static const char *const prompts[] = {"none", "login", "consent", "select_account"};
@@ -89,13 +92,26 @@ static json_t *metadata(const struct app *app, bool plain)
     json_object_set_new(o, "grant_types_supported", grants);
     json_object_set_new(o, "code_challenge_methods_supported", str_array(pkce, plain ? 2 : 1));
     json_object_set_new(o, "prompt_values_supported", str_array(prompts, 4));
-    json_object_set_new(o, "token_endpoint_auth_methods_supported", str_array(token_auth_methods, 3));
-    json_object_set_new(o, "introspection_endpoint_auth_methods_supported", str_array(auth_methods, 2));
-    json_object_set_new(o, "revocation_endpoint_auth_methods_supported", str_array(token_auth_methods, 3));
+    json_object_set_new(o, "token_endpoint_auth_methods_supported", str_array(token_auth_methods, 5));
+    json_object_set_new(o, "introspection_endpoint_auth_methods_supported", str_array(auth_methods, 4));
+    json_object_set_new(o, "revocation_endpoint_auth_methods_supported", str_array(token_auth_methods, 5));
+    /* The algs a client assertion may be signed with (jws_verify_keys): every one we verify. */
+    unsigned assertion_algs = JOSE_ALGS_ASYMMETRIC | JOSE_ALGS_HMAC;
+    json_object_set_new(o, "token_endpoint_auth_signing_alg_values_supported", jose_alg_mask_json(assertion_algs));
+    json_object_set_new(o, "introspection_endpoint_auth_signing_alg_values_supported",
+                        jose_alg_mask_json(assertion_algs));
+    json_object_set_new(o, "revocation_endpoint_auth_signing_alg_values_supported",
+                        jose_alg_mask_json(assertion_algs));
     /* RFC 9207: every authorization response carries iss. */
     json_object_set_new(o, "authorization_response_iss_parameter_supported", json_true());
     json_object_set_new(o, "request_parameter_supported", json_false());
-    json_object_set_new(o, "request_uri_parameter_supported", json_false());
+    /* RFC 9126: request_uri is accepted, for the URNs the PAR endpoint issues only. */
+    json_object_set_new(o, "request_uri_parameter_supported", json_true());
+    json_object_set_new(o, "require_request_uri_registration", json_false());
+    set_url(o, "pushed_authorization_request_endpoint", app, "/request");
+    json_object_set_new(o, "require_pushed_authorization_requests", json_boolean(app->cfg->par.required));
+    if (app->cfg->registration.enabled)
+        set_url(o, "registration_endpoint", app, "/reg");
     /* OIDC Core §5.5: for userinfo and the ID token, essential, value and values (claims_request.h). */
     json_object_set_new(o, "claims_parameter_supported", json_true());
 

@@ -27,6 +27,9 @@ void oauth_select_account_handle(struct http_req *req);
 void oauth_consent_handle(struct http_req *req);
 void oauth_assets_handle(struct http_req *req);
 void oauth_end_session_handle(struct http_req *req);
+void oauth_par_handle(struct http_req *req);
+void oauth_registration_handle(struct http_req *req);
+void oauth_registration_client_handle(struct http_req *req);
 
 /* Every handler here is called by the router (router.c) with a method its route serves: the methods,
  * 405s, CORS headers and preflights are the routes table's, not the handlers'. */

@@ -22,16 +22,6 @@
 #include "store/store.h"
 #include "core/banned.h"
 
-bool client_may_target(const struct client *c, const char *identifier)
-{
-    if (c->n_resources == 0)
-        return true;
-    for (size_t i = 0; i < c->n_resources; i++)
-        if (strcmp(c->resources[i], identifier) == 0)
-            return true;
-    return false;
-}
-
 void token_response_send(struct http_req *req, const struct access_token *at, const char *scope,
                          const char *refresh_token, const char *id_token)
 {

@@ -49,9 +49,6 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
 void token_response_send(struct http_req *req, const struct access_token *at, const char *scope,
                          const char *refresh_token, const char *id_token);
 
-/* True if c may ask tokens for the API `identifier` (its resources list, or any API when empty). */
-bool client_may_target(const struct client *c, const char *identifier);
-
 /* ---- shared by the grants of a user: code and refresh (grant_common.c) ---- */
 
 /* What a code or refresh grant issues. Everything is minted first (signing is the slow part, and the

@@ -986,6 +986,18 @@ void login_limiter_failure(struct login_limiter *l, const char *username, const 
     metrics_login_failure();
 }
 
+int64_t login_limiter_take(struct login_limiter *l, const char *addr, int64_t now)
+{
+    uint8_t key[LIMITER_KEY_LEN];
+    lim_key(l, LIM_ADDR, NULL, addr, key);
+    pthread_mutex_lock(&l->mu);
+    int64_t w = lim_wait(lim_find(l, key), now);
+    if (w == 0)
+        lim_fail(l, key, l->max_failures, now);
+    pthread_mutex_unlock(&l->mu);
+    return w;
+}
+
 static void lim_clear(struct login_limiter *l, const uint8_t key[LIMITER_KEY_LEN])
 {
     struct lim_entry *e = lim_find(l, key);

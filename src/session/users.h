@@ -120,6 +120,10 @@ int64_t login_limiter_check(struct login_limiter *l, const char *username, const
 /* Counts a failed attempt against the three counters. */
 void login_limiter_failure(struct login_limiter *l, const char *username, const char *addr, const char *device,
                            int64_t now);
+/* Counts one event of `addr` against its address counter alone, with max_failures events allowed before
+ * the (doubling) wait, as for logins: a rate limit of other requests (dynamic registration). Returns the
+ * seconds to wait first, 0 when this event was allowed (and counted). Not counted in the login metrics. */
+int64_t login_limiter_take(struct login_limiter *l, const char *addr, int64_t now);
 /* A successful login: clears the (username, address) counter and the device's. */
 void login_limiter_success(struct login_limiter *l, const char *username, const char *addr, const char *device);
 

@@ -73,6 +73,7 @@ enum stmt_id {
     S_GRANT_REVOKE,
     S_JTI_REVOKE,
     S_JTI_CHECK,
+    S_SINGLE_USE_PUT,
     S_KEY_PUT,
     S_KEY_LIST,
     S_GC,
@@ -94,7 +95,8 @@ enum stmt_id {
     S__COUNT
 };
 
-#define CLIENT_COLS "client_id, secret_hash, metadata, from_config, created_at, updated_at"
+#define CLIENT_COLS                                                                                         \
+    "client_id, secret_hash, metadata, from_config, created_at, updated_at, secret_enc, origin, reg_token_hash"
 #define TOKEN_COLS                                                                                          \
     "hash, kind, client_id, sub, scope, aud, jti, grant_id, data, iat, exp, revoked_at, consumed_at"
 /* What a read returns: the columns token_put writes, then the rotation columns. */
@@ -121,9 +123,10 @@ static const struct {
     [S_STORE_ID] = {"SELECT value FROM store_meta WHERE key = 'store_id'", true},
     [S_LOCK_KEYS] = {"SELECT pg_advisory_xact_lock(" LOCK_KEYS ")", false},
     [S_CLIENT_GET] = {"SELECT " CLIENT_COLS " FROM clients WHERE client_id = $1", true},
-    [S_CLIENT_PUT] = {"INSERT INTO clients (" CLIENT_COLS ") VALUES ($1, $2, $3, $4, $5, $6)"
+    [S_CLIENT_PUT] = {"INSERT INTO clients (" CLIENT_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
                       " ON CONFLICT (client_id) DO UPDATE SET secret_hash = excluded.secret_hash,"
-                      " metadata = excluded.metadata, from_config = excluded.from_config,"
+                      " secret_enc = excluded.secret_enc, metadata = excluded.metadata, from_config = excluded.from_config,"
+                      " origin = excluded.origin, reg_token_hash = excluded.reg_token_hash,"
                       " updated_at = excluded.updated_at",
                       false},
     [S_CLIENT_DELETE] = {"DELETE FROM clients WHERE client_id = $1", false},
@@ -153,6 +156,11 @@ static const struct {
                       " ON CONFLICT (jti) DO UPDATE SET exp = greatest(revoked_jti.exp, excluded.exp)",
                       false},
     [S_JTI_CHECK] = {"SELECT 1 FROM revoked_jti WHERE jti = $1", true},
+    /* Inserts, or takes over a record that has expired. A concurrent insert of the same key waits for the
+     * first to commit, then finds its live record: no row changed, the conflict. */
+    [S_SINGLE_USE_PUT] = {"INSERT INTO single_use (key, exp) VALUES ($1, $2)"
+                          " ON CONFLICT (key) DO UPDATE SET exp = excluded.exp WHERE single_use.exp <= $3",
+                          false},
     [S_KEY_PUT] = {"INSERT INTO keys (" KEY_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
                    " ON CONFLICT (kid) DO UPDATE SET alg = excluded.alg, priv_enc = excluded.priv_enc,"
                    " public_jwk = excluded.public_jwk, sign_from = excluded.sign_from,"
@@ -637,6 +645,10 @@ static void read_client(const PGresult *r, int i, struct arena *a, void *outp)
     out->from_config = col_bool(r, i, 3);
     out->created_at = col_i64(r, i, 4);
     out->updated_at = col_i64(r, i, 5);
+    if (!PQgetisnull(r, i, 6))
+        out->secret_enc = col_blob(r, i, 6, a, &out->secret_enc_len);
+    out->origin = col_text(r, i, 7, a);
+    out->has_reg_token = col_hash(r, i, 8, out->reg_token_hash);
 }
 
 /* The token columns start at `col` (1 after consume's `won`). */
@@ -1057,6 +1069,15 @@ static int pg_client_put(struct store_conn *base, const struct store_client *cl,
     p_bool(&p, cl->from_config);
     p_i64(&p, cl->created_at);
     p_i64(&p, cl->updated_at);
+    if (cl->secret_enc != NULL && cl->secret_enc_len > 0)
+        p_bytes(&p, cl->secret_enc, cl->secret_enc_len);
+    else
+        p_text(&p, NULL);
+    p_text(&p, store_client_origin(cl));
+    if (cl->has_reg_token)
+        p_bytes(&p, cl->reg_token_hash, STORE_HASH_LEN);
+    else
+        p_text(&p, NULL);
     return run_cmd(conn_of(base), S_CLIENT_PUT, &p, NULL, err);
 }
 
@@ -1219,6 +1240,20 @@ static int pg_token_revoke_client(struct store_conn *base, const char *client_id
     p_i64(&p, now);
     p_text(&p, client_id);
     return run_cmd(conn_of(base), S_TOKEN_REVOKE_CLIENT, &p, NULL, err);
+}
+
+/* ---- single-use values ---- */
+
+static int pg_single_use_put(struct store_conn *base, const uint8_t key[STORE_HASH_LEN], int64_t exp, int64_t now,
+                             struct errbuf *err)
+{
+    struct params p = {0};
+    p_bytes(&p, key, STORE_HASH_LEN);
+    p_i64(&p, exp);
+    p_i64(&p, now);
+    int changes = 0;
+    int rc = run_cmd(conn_of(base), S_SINGLE_USE_PUT, &p, &changes, err);
+    return rc == 0 && changes == 0 ? ERR_CONFLICT : rc;
 }
 
 /* ---- revoked jtis ---- */
@@ -1464,6 +1499,7 @@ const struct store_ops store_postgres_ops = {
     .token_set_successor = pg_token_set_successor,
     .token_revoke = pg_token_revoke,
     .grant_revoke = pg_grant_revoke,
+    .single_use_put = pg_single_use_put,
     .jti_revoke = pg_jti_revoke,
     .jti_is_revoked = pg_jti_is_revoked,
     .key_put = pg_key_put,

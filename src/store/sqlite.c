@@ -89,10 +89,12 @@ enum stmt_id {
     S_GRANT_REVOKE,
     S_JTI_REVOKE,
     S_JTI_CHECK,
+    S_SINGLE_USE_PUT,
     S_KEY_PUT,
     S_KEY_LIST,
     S_GC_TOKENS,
     S_GC_JTI,
+    S_GC_SINGLE_USE,
     S_GC_KEYS,
     S_USER_GET,
     S_USER_GET_BY_NAME,
@@ -112,7 +114,8 @@ enum stmt_id {
     S__COUNT
 };
 
-#define CLIENT_COLS "client_id, secret_hash, metadata, from_config, created_at, updated_at"
+#define CLIENT_COLS                                                                                         \
+    "client_id, secret_hash, metadata, from_config, created_at, updated_at, secret_enc, origin, reg_token_hash"
 #define TOKEN_COLS                                                                                          \
     "hash, kind, client_id, sub, scope, aud, jti, grant_id, data, iat, exp, revoked_at, consumed_at"
 /* What a read returns: the columns token_put writes, then the rotation columns (migration 4). */
@@ -132,9 +135,11 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_ROLLBACK_TO] = "ROLLBACK TO store_op",
     [S_CLIENT_GET] = "SELECT " CLIENT_COLS " FROM clients WHERE client_id = ?1",
     /* Upsert that keeps the first created_at. */
-    [S_CLIENT_PUT] = "INSERT INTO clients (" CLIENT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    [S_CLIENT_PUT] = "INSERT INTO clients (" CLIENT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                      " ON CONFLICT (client_id) DO UPDATE SET secret_hash = excluded.secret_hash,"
+                     " secret_enc = excluded.secret_enc,"
                      " metadata = excluded.metadata, from_config = excluded.from_config,"
+                     " origin = excluded.origin, reg_token_hash = excluded.reg_token_hash,"
                      " updated_at = excluded.updated_at",
     [S_CLIENT_DELETE] = "DELETE FROM clients WHERE client_id = ?1",
     [S_CLIENT_LIST] = "SELECT " CLIENT_COLS " FROM clients ORDER BY client_id",
@@ -155,6 +160,9 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_JTI_REVOKE] = "INSERT INTO revoked_jti (jti, exp) VALUES (?1, ?2)"
                      " ON CONFLICT (jti) DO UPDATE SET exp = max(exp, excluded.exp)",
     [S_JTI_CHECK] = "SELECT 1 FROM revoked_jti WHERE jti = ?1",
+    /* Inserts, or takes over a record that has expired; no change means a live record holds the key. */
+    [S_SINGLE_USE_PUT] = "INSERT INTO single_use (key, exp) VALUES (?1, ?2)"
+                         " ON CONFLICT (key) DO UPDATE SET exp = excluded.exp WHERE single_use.exp <= ?3",
     [S_KEY_PUT] = "INSERT INTO keys (" KEY_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
                   " ON CONFLICT (kid) DO UPDATE SET alg = excluded.alg, priv_enc = excluded.priv_enc,"
                   " public_jwk = excluded.public_jwk, sign_from = excluded.sign_from,"
@@ -164,6 +172,8 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_GC_TOKENS] = "DELETE FROM tokens WHERE rowid IN (SELECT rowid FROM tokens WHERE exp < ?1 LIMIT ?2)",
     [S_GC_JTI] = "DELETE FROM revoked_jti WHERE rowid IN"
                  " (SELECT rowid FROM revoked_jti WHERE exp < ?1 LIMIT ?2)",
+    [S_GC_SINGLE_USE] = "DELETE FROM single_use WHERE key IN"
+                        " (SELECT key FROM single_use WHERE exp < ?1 LIMIT ?2)",
     [S_GC_KEYS] = "DELETE FROM keys WHERE rowid IN"
                   " (SELECT rowid FROM keys WHERE unpublish_at != 0 AND unpublish_at < ?1 LIMIT ?2)",
     [S_USER_GET] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
@@ -413,6 +423,10 @@ static void read_client(sqlite3_stmt *s, struct arena *a, struct store_client *o
     out->from_config = sqlite3_column_int(s, 3) != 0;
     out->created_at = sqlite3_column_int64(s, 4);
     out->updated_at = sqlite3_column_int64(s, 5);
+    if (sqlite3_column_type(s, 6) != SQLITE_NULL)
+        out->secret_enc = col_blob(s, 6, a, &out->secret_enc_len);
+    out->origin = col_text(s, 7, a);
+    out->has_reg_token = col_hash(s, 8, out->reg_token_hash);
 }
 
 static void read_token(sqlite3_stmt *s, struct arena *a, struct store_token *out)
@@ -1192,6 +1206,15 @@ static int sq_client_put(struct store_conn *base, const struct store_client *cl,
     sqlite3_bind_int(s, 4, cl->from_config ? 1 : 0);
     sqlite3_bind_int64(s, 5, cl->created_at);
     sqlite3_bind_int64(s, 6, cl->updated_at);
+    if (cl->secret_enc != NULL && cl->secret_enc_len > 0)
+        sqlite3_bind_blob(s, 7, cl->secret_enc, (int)cl->secret_enc_len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 7);
+    bind_text(s, 8, store_client_origin(cl));
+    if (cl->has_reg_token)
+        bind_hash(s, 9, cl->reg_token_hash);
+    else
+        sqlite3_bind_null(s, 9);
     return write_one(c, s, "client_put", NULL, err);
 }
 
@@ -1373,6 +1396,23 @@ static int sq_grant_revoke(struct store_conn *base, const char *grant_id, int64_
     sqlite3_bind_int64(s, 1, now);
     bind_text(s, 2, grant_id);
     return write_one(c, s, "grant_revoke", NULL, err);
+}
+
+/* ---- single-use values ---- */
+
+static int sq_single_use_put(struct store_conn *base, const uint8_t key[STORE_HASH_LEN], int64_t exp, int64_t now,
+                             struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    sqlite3_stmt *s = stmt_get(c, S_SINGLE_USE_PUT, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_hash(s, 1, key);
+    sqlite3_bind_int64(s, 2, exp);
+    sqlite3_bind_int64(s, 3, now);
+    int changes = 0;
+    int rc = write_one(c, s, "single_use_put", &changes, err);
+    return rc == 0 && changes == 0 ? ERR_CONFLICT : rc;
 }
 
 /* ---- revoked jtis ---- */
@@ -1678,17 +1718,18 @@ static int sq_token_revoke_client(struct store_conn *base, const char *client_id
 
 /* ---- garbage collection ---- */
 
-/* Tokens first (the bulk), then jtis, then keys, sharing one budget of `limit` rows, in one transaction.
+/* Tokens first (the bulk), then revoked jtis, single-use values, keys, sharing one budget of `limit` rows, in one transaction.
  * A pass that returns *removed == limit probably left work for the next one. */
 static int sq_gc(struct store_conn *base, int64_t now, int limit, int *removed, struct errbuf *err)
 {
-    static const enum stmt_id passes[] = {S_GC_TOKENS, S_GC_JTI, S_GC_KEYS};
+    static const enum stmt_id passes[] = {S_GC_TOKENS, S_GC_JTI, S_GC_SINGLE_USE, S_GC_KEYS};
+#define N_GC_PASSES (int)(sizeof(passes) / sizeof(passes[0]))
     struct sqlite_conn *c = conn_of(base);
     *removed = 0;
     if (limit <= 0)
         return 0;
-    sqlite3_stmt *s[3];
-    for (int i = 0; i < 3; i++) {
+    sqlite3_stmt *s[N_GC_PASSES];
+    for (int i = 0; i < N_GC_PASSES; i++) {
         s[i] = stmt_get(c, passes[i], err);
         if (s[i] == NULL)
             return ERR_FAIL;
@@ -1697,7 +1738,7 @@ static int sq_gc(struct store_conn *base, int64_t now, int limit, int *removed, 
     if (rc != 0)
         return rc;
     int total = 0;
-    for (int i = 0; i < 3 && rc == 0 && total < limit; i++) {
+    for (int i = 0; i < N_GC_PASSES && rc == 0 && total < limit; i++) {
         sqlite3_bind_int64(s[i], 1, now);
         sqlite3_bind_int(s[i], 2, limit - total);
         rc = step_done(c, s[i], stmt_sql[passes[i]], err);
@@ -1780,6 +1821,7 @@ const struct store_ops store_sqlite_ops = {
     .token_revoke = sq_token_revoke,
     .token_set_successor = sq_token_set_successor,
     .grant_revoke = sq_grant_revoke,
+    .single_use_put = sq_single_use_put,
     .jti_revoke = sq_jti_revoke,
     .jti_is_revoked = sq_jti_is_revoked,
     .key_put = sq_key_put,

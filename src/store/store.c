@@ -78,3 +78,10 @@ void store_jti_key(const char *jti, uint8_t out[STORE_HASH_LEN])
         abort(); /* only on allocation failure: the project's policy (core/arena.h) */
     EVP_MD_CTX_free(ctx);
 }
+
+const char *store_client_origin(const struct store_client *cl)
+{
+    if (cl->origin != NULL)
+        return cl->origin;
+    return cl->from_config ? "config" : "operator";
+}

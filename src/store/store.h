@@ -45,8 +45,19 @@ struct store_client {
     bool has_secret;
     uint8_t secret_hash[STORE_HASH_LEN]; /* SHA-256 of the client secret, when has_secret */
     const char *metadata;                /* JSON object text, RFC 7591 names */
+    /* The client secret itself, encrypted by oauth/ with the key-encryption secret, for the clients that
+     * need it in clear (client_secret_jwt: the HMAC key); NULL (length 0) for every other client. The
+     * store never decrypts it. */
+    const unsigned char *secret_enc;
+    size_t secret_enc_len;
     int64_t created_at, updated_at;
     bool from_config;                    /* declared in the YAML file (re-applied at every start) */
+    /* Where it came from: "config" (the file), "operator" (the CLI, the admin API), "registration" (RFC
+     * 7591). NULL when writing: "config" if from_config, else "operator". */
+    const char *origin;
+    /* RFC 7592: SHA-256 of the registration access token of a registered client, when has_reg_token. */
+    bool has_reg_token;
+    uint8_t reg_token_hash[STORE_HASH_LEN];
 };
 
 /* ---- tokens: access tokens (opaque), refresh tokens, authorization codes, device codes ---- */
@@ -57,6 +68,8 @@ enum store_token_kind {
     STORE_TOKEN_DEVICE = 4,
     STORE_TOKEN_SESSION = 5,      /* login session: hash of the session cookie; sub = user id */
     STORE_TOKEN_INTERACTION = 6,  /* a pending authorization request (login/consent pages) */
+    STORE_TOKEN_PAR = 7,          /* a pushed authorization request (RFC 9126): hash of its request_uri */
+    STORE_TOKEN_INITIAL_ACCESS = 8, /* an initial access token of dynamic registration (RFC 7591 §3) */
 };
 
 struct store_token {
@@ -192,6 +205,16 @@ struct store_ops {
     /* Revokes every token of a grant (refresh family, code and what it produced). */
     int (*grant_revoke)(struct store_conn *c, const char *grant_id, int64_t now, struct errbuf *err);
 
+    /* Single-use values (a client assertion's jti, a DPoP proof's jti, a request object's jti), kept until
+     * their own exp: records `key` (the store_hash of a value namespaced by its use, e.g. "assertion\0"
+     * client_id "\0" jti) with `exp`. 0 when it was not recorded yet, or only by a record that has expired
+     * (exp <= now, not yet removed by gc); ERR_CONFLICT when a live record exists. Atomic: of concurrent
+     * callers with the same key, exactly one gets 0. Inside a group it is part of the group (undone by its
+     * rollback), so a caller can make it share the transaction of the write it guards. Removed by gc once
+     * expired. */
+    int (*single_use_put)(struct store_conn *c, const uint8_t key[STORE_HASH_LEN], int64_t exp, int64_t now,
+                          struct errbuf *err);
+
     /* Revocation list for self-contained (JWT) tokens, by jti, kept until the token's own exp. */
     int (*jti_revoke)(struct store_conn *c, const char *jti, int64_t exp, struct errbuf *err);
     /* 1 if revoked, 0 if not, <0 on error. */
@@ -231,8 +254,8 @@ struct store_ops {
     /* The bytes of the store's write-ahead log now, for the metrics; -1 where the backend reports none. */
     int64_t (*wal_bytes)(struct store *st);
 
-    /* Deletes at most `limit` expired rows (tokens past exp, revoked jtis past exp, keys past
-     * unpublish_at); *removed gets the count. Bounded work per call, so a pass never stalls writers. */
+    /* Deletes at most `limit` expired rows (tokens past exp, revoked jtis and single-use values past exp,
+     * keys past unpublish_at); *removed gets the count. Bounded work per call, so a pass never stalls writers. */
     int (*gc)(struct store_conn *c, int64_t now, int limit, int *removed, struct errbuf *err);
 
     /* Copying a store (`ostiary migrate --from --to`), page by page in hash (jti) order: at most `limit`
@@ -274,6 +297,7 @@ int store_open_flags(const char *dsn, unsigned flags, struct store **out, struct
     X(token_revoke)                                                                                      \
     X(token_set_successor)                                                                               \
     X(grant_revoke)                                                                                      \
+    X(single_use_put)                                                                                    \
     X(jti_revoke)                                                                                        \
     X(jti_is_revoked)                                                                                    \
     X(key_put)                                                                                           \
@@ -334,6 +358,7 @@ int store_observe_(enum store_op op, int64_t t0, int rc);
 #define store_token_revoke(c, ...) STORE_CALL_(token_revoke, c, __VA_ARGS__)
 #define store_token_set_successor(c, ...) STORE_CALL_(token_set_successor, c, __VA_ARGS__)
 #define store_grant_revoke(c, ...) STORE_CALL_(grant_revoke, c, __VA_ARGS__)
+#define store_single_use_put(c, ...) STORE_CALL_(single_use_put, c, __VA_ARGS__)
 #define store_jti_revoke(c, ...) STORE_CALL_(jti_revoke, c, __VA_ARGS__)
 #define store_jti_is_revoked(c, ...) STORE_CALL_(jti_is_revoked, c, __VA_ARGS__)
 #define store_key_put(c, ...) STORE_CALL_(key_put, c, __VA_ARGS__)
@@ -362,6 +387,9 @@ void store_hash(const void *secret, size_t n, uint8_t out[STORE_HASH_LEN]);
  * let anybody re-encode. Token values are base64url, which has no ':', so such a key is never the
  * store_hash() of a token value. The SQLite migration 3 computes the same (sqlite.c: ostiary_jti_key). */
 void store_jti_key(const char *jti, uint8_t out[STORE_HASH_LEN]);
+
+/* The origin a client row is written with: its own, else "config" or "operator" by from_config. */
+const char *store_client_origin(const struct store_client *cl);
 
 /* The DSN with any password replaced by "***" (URI user:password@ and password= / ?password=), for logs
  * and messages, in the caller's arena. */

@@ -78,6 +78,7 @@ struct hx *hx_open(const char *yaml)
     app->issuer = cfg->issuer;
     app->started_at = clock_now();
     app->key_secret = HX_KEY_SECRET;
+    config_set_str(&cfg->key_secret, HX_KEY_SECRET);
     device_cookie_key(HX_KEY_SECRET, app->device_key);
     int applied = 0;
     if (store_open(cfg->storage, &app->store, &err) != 0 || store_migrate(app->store, &applied, &err) != 0 ||
@@ -96,6 +97,9 @@ struct hx *hx_open(const char *yaml)
     app->limiter = login_limiter_new(cfg->login.max_failures, cfg->login.lockout_seconds);
     if (app->limiter == NULL)
         hx_die("login limiter");
+    app->reg_limiter = login_limiter_new(cfg->registration.rate_limit, 60);
+    if (app->reg_limiter == NULL)
+        hx_die("registration limiter");
     app->userinfo_url = HX_ISSUER "/me";
     app_resources_load(app);
     discovery_build(app);
@@ -119,6 +123,7 @@ void hx_close(struct hx *h)
     keystore_free(app->keys);
     tmpl_set_free(app->pages);
     login_limiter_free(app->limiter);
+    login_limiter_free(app->reg_limiter);
     store_close(app->store);
     free(app->resources);
     free(app->metadata_json[0]);

@@ -403,6 +403,57 @@ STORE_TEST(token_consume_once)
     ASSERT_EQ(got.consumed_at, 1500);
 }
 
+/* Where a client came from and the registration access token hash (RFC 7592) round-trip, and an upsert
+ * replaces both; a row written without an origin gets "config" or "operator" by from_config. */
+STORE_TEST(client_origin_and_registration_token)
+{
+    struct store_client cl = {.client_id = "reg", .metadata = "{}", .created_at = 1, .updated_at = 1,
+                              .origin = "registration", .has_reg_token = true};
+    hash_of("registration access token", cl.reg_token_hash);
+    OK(store_client_put(f->c, &cl, &f->err));
+    struct store_client got;
+    OK(store_client_get(f->c, f->a, "reg", &got, &f->err));
+    ASSERT_STREQ(got.origin, "registration");
+    ASSERT(got.has_reg_token);
+    ASSERT(memcmp(got.reg_token_hash, cl.reg_token_hash, STORE_HASH_LEN) == 0);
+    cl.has_reg_token = false;
+    cl.origin = NULL;
+    OK(store_client_put(f->c, &cl, &f->err));
+    OK(store_client_get(f->c, f->a, "reg", &got, &f->err));
+    ASSERT(!got.has_reg_token);
+    ASSERT_STREQ(got.origin, "operator");
+    struct store_client file = {.client_id = "file", .metadata = "{}", .from_config = true};
+    OK(store_client_put(f->c, &file, &f->err));
+    struct store_client *list;
+    size_t n;
+    OK(store_client_list(f->c, f->a, &list, &n, &f->err));
+    ASSERT_EQ(n, 2);
+    ASSERT_STREQ(list[0].origin, "config");
+}
+
+/* Pushed authorization requests and single-use initial access tokens are token rows taken once: a
+ * second take is ERR_CONFLICT, an expired one ERR_NOTFOUND, and a take of another kind finds nothing. */
+STORE_TEST(par_and_initial_access_taken_once)
+{
+    int kinds[] = {STORE_TOKEN_PAR, STORE_TOKEN_INITIAL_ACCESS};
+    for (size_t k = 0; k < 2; k++) {
+        char name[32];
+        snprintf(name, sizeof(name), "urn-%zu", k);
+        struct store_token t = token(name, kinds[k], NULL, 2000);
+        OK(store_token_put(f->c, &t, &f->err));
+        struct store_token got;
+        ASSERT_EQ(store_token_consume(f->c, f->a, t.hash, STORE_TOKEN_CODE, 1500, &got, &f->err), ERR_NOTFOUND);
+        OK(store_token_consume(f->c, f->a, t.hash, kinds[k], 1500, &got, &f->err));
+        ASSERT_EQ(got.kind, kinds[k]);
+        ASSERT_STREQ(got.data, "{\"nonce\":\"n-0S6\"}");
+        ASSERT_EQ(store_token_consume(f->c, f->a, t.hash, kinds[k], 1501, &got, &f->err), ERR_CONFLICT);
+        snprintf(name, sizeof(name), "late-%zu", k);
+        struct store_token late = token(name, kinds[k], NULL, 1000);
+        OK(store_token_put(f->c, &late, &f->err));
+        ASSERT_EQ(store_token_consume(f->c, f->a, late.hash, kinds[k], 1500, &got, &f->err), ERR_NOTFOUND);
+    }
+}
+
 STORE_TEST(token_consume_notfound)
 {
     struct store_token got;
@@ -509,6 +560,116 @@ STORE_TEST(token_consume_race)
         ASSERT_EQ(winners, 1);
         ASSERT_EQ(losers, RACE_THREADS - 1);
     }
+}
+
+/* ---- single-use values (store.h: single_use_put) ---- */
+
+STORE_TEST(single_use_once_until_exp)
+{
+    uint8_t k1[STORE_HASH_LEN], k2[STORE_HASH_LEN];
+    hash_of("assertion client-1 jti-1", k1);
+    hash_of("assertion client-1 jti-2", k2);
+    OK(store_single_use_put(f->c, k1, 2000, 1000, &f->err));
+    ASSERT_EQ(store_single_use_put(f->c, k1, 2000, 1000, &f->err), ERR_CONFLICT);
+    ASSERT_EQ(store_single_use_put(f->c, k1, 9000, 1999, &f->err), ERR_CONFLICT); /* live until exp */
+    OK(store_single_use_put(f->c, k2, 2000, 1000, &f->err));
+    /* Expired but not yet collected: the key may be recorded again. */
+    OK(store_single_use_put(f->c, k1, 3000, 2000, &f->err));
+    ASSERT_EQ(store_single_use_put(f->c, k1, 3000, 2500, &f->err), ERR_CONFLICT);
+
+    /* Inside a group that is rolled back, the record goes with it. */
+    uint8_t k3[STORE_HASH_LEN];
+    hash_of("assertion client-1 jti-3", k3);
+    OK(store_begin(f->c, &f->err));
+    OK(store_single_use_put(f->c, k3, 2000, 1000, &f->err));
+    ASSERT_EQ(store_single_use_put(f->c, k3, 2000, 1000, &f->err), ERR_CONFLICT);
+    store_rollback(f->c);
+    OK(store_single_use_put(f->c, k3, 2000, 1000, &f->err));
+
+    /* gc removes what has expired (k2 at 2000, k3 at 2000; k1 lives until 3000), and only that. */
+    int removed = 0, total = 0;
+    do {
+        OK(store_gc(f->c, 2500, 1000, &removed, &f->err));
+        total += removed;
+    } while (removed > 0);
+    ASSERT_EQ(total, 2);
+    ASSERT_EQ(store_single_use_put(f->c, k1, 3000, 2500, &f->err), ERR_CONFLICT);
+    OK(store_single_use_put(f->c, k2, 4000, 2500, &f->err));
+}
+
+struct single_use_race {
+    struct store *st;
+    pthread_barrier_t *barrier;
+    int results[RACE_ROUNDS];
+};
+
+static void *single_use_thread(void *arg)
+{
+    struct single_use_race *r = arg;
+    struct errbuf err = {{0}};
+    struct store_conn *c = NULL;
+    int open_rc = store_conn_open(r->st, &c, &err);
+    for (int i = 0; i < RACE_ROUNDS; i++) {
+        char v[32];
+        uint8_t key[STORE_HASH_LEN];
+        snprintf(v, sizeof(v), "race-jti-%d", i);
+        hash_of(v, key);
+        pthread_barrier_wait(r->barrier);
+        r->results[i] = open_rc != 0 ? open_rc : store_single_use_put(c, key, 5000, 1000, &err);
+    }
+    if (c != NULL)
+        store_conn_close(c);
+    return NULL;
+}
+
+/* Many threads, each with its own connection, record the same value at the same instant: one wins. */
+STORE_TEST(single_use_race)
+{
+    pthread_barrier_t barrier;
+    pthread_barrier_init(&barrier, NULL, RACE_THREADS);
+    struct single_use_race r[RACE_THREADS];
+    pthread_t th[RACE_THREADS];
+    for (int t = 0; t < RACE_THREADS; t++) {
+        memset(&r[t], 0, sizeof(r[t]));
+        r[t].st = f->st;
+        r[t].barrier = &barrier;
+        pthread_create(&th[t], NULL, single_use_thread, &r[t]);
+    }
+    for (int t = 0; t < RACE_THREADS; t++)
+        pthread_join(th[t], NULL);
+    pthread_barrier_destroy(&barrier);
+    for (int i = 0; i < RACE_ROUNDS; i++) {
+        int winners = 0, losers = 0;
+        for (int t = 0; t < RACE_THREADS; t++) {
+            if (r[t].results[i] == 0)
+                winners++;
+            else if (r[t].results[i] == ERR_CONFLICT)
+                losers++;
+            else
+                fprintf(stderr, "  round %d thread %d: %d\n", i, t, r[t].results[i]);
+        }
+        ASSERT_EQ(winners, 1);
+        ASSERT_EQ(losers, RACE_THREADS - 1);
+    }
+}
+
+STORE_TEST(client_secret_enc_round_trip)
+{
+    static const unsigned char enc[] = {1, 2, 0, 3, 255, 4};
+    struct store_client cl = {.client_id = "jwt", .has_secret = true, .metadata = "{}", .secret_enc = enc,
+                              .secret_enc_len = sizeof(enc), .created_at = 1, .updated_at = 1};
+    hash_of("s", cl.secret_hash);
+    OK(store_client_put(f->c, &cl, &f->err));
+    struct store_client got;
+    OK(store_client_get(f->c, f->a, "jwt", &got, &f->err));
+    ASSERT_EQ(got.secret_enc_len, sizeof(enc));
+    ASSERT(memcmp(got.secret_enc, enc, sizeof(enc)) == 0);
+    cl.secret_enc = NULL;
+    cl.secret_enc_len = 0;
+    OK(store_client_put(f->c, &cl, &f->err));
+    OK(store_client_get(f->c, f->a, "jwt", &got, &f->err));
+    ASSERT(got.secret_enc == NULL);
+    ASSERT_EQ(got.secret_enc_len, 0);
 }
 
 STORE_TEST(grant_revoke_family)
@@ -2003,8 +2164,10 @@ TEST(dsn_redacted)
     ASSERT_STREQ(c4, "sqlite:./var/ostiary.db");
 }
 
-TESTS(T(client_crud), T(client_list_many), T(client_meta_has), T(token_put_get), T(token_consume_once),
-      T(token_consume_notfound), T(token_consume_race), T(grant_revoke_family), T(token_successor),
+TESTS(T(client_crud), T(client_origin_and_registration_token), T(par_and_initial_access_taken_once),
+      T(client_list_many), T(client_meta_has), T(token_put_get), T(token_consume_once),
+      T(token_consume_notfound), T(token_consume_race), T(single_use_once_until_exp), T(single_use_race),
+      T(client_secret_enc_round_trip), T(grant_revoke_family), T(token_successor),
       T(token_revoke_unknown), T(jti_revocation),
       T(key_put_list), T(gc_expired_only_and_bounded), T(rollback_leaves_nothing),
       T(group_isolated_from_other_connections), T(concurrent_writers), T(migrate_twice_applies_nothing),

@@ -191,6 +191,57 @@ const char *const postgres_migrations[] = {
     /* 005_config_password_mac: SQLite's migration 7, the digest that lets a start keep a configured
      * user's password hash (session/users.c). */
     "ALTER TABLE users ADD COLUMN config_pw_mac TEXT;\n",
+
+    /* 006_single_use: SQLite's migration 8, single-use values (store.h: single_use_put) and the encrypted
+     * secret of client_secret_jwt clients; ostiary_gc removes expired single-use values too (after the
+     * revoked jtis, before the keys, in the same budget). */
+    "CREATE TABLE single_use (\n"
+    "    key BYTEA PRIMARY KEY CHECK (length(key) = 32),\n"
+    "    exp BIGINT NOT NULL\n"
+    ");\n"
+    "CREATE INDEX single_use_exp ON single_use (exp);\n"
+    "ALTER TABLE clients ADD COLUMN secret_enc BYTEA;\n"
+    "CREATE OR REPLACE FUNCTION ostiary_gc(p_now BIGINT, p_limit INTEGER, p_lock BIGINT) RETURNS INTEGER\n"
+    "LANGUAGE plpgsql VOLATILE AS $$\n"
+    "DECLARE\n"
+    "    n INTEGER := 0;\n"
+    "    m INTEGER;\n"
+    "BEGIN\n"
+    "    IF p_limit <= 0 OR NOT pg_try_advisory_xact_lock(p_lock) THEN\n"
+    "        RETURN 0;\n"
+    "    END IF;\n"
+    "    DELETE FROM tokens WHERE ctid = ANY (ARRAY(\n"
+    "        SELECT ctid FROM tokens WHERE exp < p_now LIMIT p_limit));\n"
+    "    GET DIAGNOSTICS m = ROW_COUNT;\n"
+    "    n := n + m;\n"
+    "    IF n < p_limit THEN\n"
+    "        DELETE FROM revoked_jti WHERE ctid = ANY (ARRAY(\n"
+    "            SELECT ctid FROM revoked_jti WHERE exp < p_now LIMIT p_limit - n));\n"
+    "        GET DIAGNOSTICS m = ROW_COUNT;\n"
+    "        n := n + m;\n"
+    "    END IF;\n"
+    "    IF n < p_limit THEN\n"
+    "        DELETE FROM single_use WHERE ctid = ANY (ARRAY(\n"
+    "            SELECT ctid FROM single_use WHERE exp < p_now LIMIT p_limit - n));\n"
+    "        GET DIAGNOSTICS m = ROW_COUNT;\n"
+    "        n := n + m;\n"
+    "    END IF;\n"
+    "    IF n < p_limit THEN\n"
+    "        DELETE FROM keys WHERE ctid = ANY (ARRAY(\n"
+    "            SELECT ctid FROM keys WHERE unpublish_at <> 0 AND unpublish_at < p_now LIMIT p_limit - n));\n"
+    "        GET DIAGNOSTICS m = ROW_COUNT;\n"
+    "        n := n + m;\n"
+    "    END IF;\n"
+    "    RETURN n;\n"
+    "END\n"
+    "$$;\n",
+
+    /* 007_client_origin: SQLite's migration 9, where a client came from and a registered client's
+     * registration access token hash (RFC 7592). */
+    ("ALTER TABLE clients ADD COLUMN origin TEXT NOT NULL DEFAULT 'operator';\n"
+     "UPDATE clients SET origin = 'config' WHERE from_config;\n"
+     "ALTER TABLE clients ADD COLUMN reg_token_hash BYTEA CHECK (reg_token_hash IS NULL OR "
+     "length(reg_token_hash) = 32);\n"),
 };
 
 const size_t postgres_migrations_count = sizeof(postgres_migrations) / sizeof(postgres_migrations[0]);

@@ -121,6 +121,24 @@ const char *const sqlite_migrations[] = {
      * digest binding that password to the stored hash (session/users.c), so that a start finding it
      * unchanged keeps the hash instead of hashing (or verifying) the password again. NULL otherwise. */
     "ALTER TABLE users ADD COLUMN config_pw_mac TEXT;\n",
+
+    /* 008_single_use: values that may be used once until they expire (the jti of client assertions, of
+     * DPoP proofs and of request objects; store.h: single_use_put), by the SHA-256 of the namespaced
+     * value; the index serves gc. And the encrypted client secret of the clients that need it in clear
+     * (client_secret_jwt), NULL for the others. */
+    ("CREATE TABLE single_use (\n"
+     "    key BLOB PRIMARY KEY NOT NULL CHECK (length(key) = 32),\n"
+     "    exp INTEGER NOT NULL\n"
+     ") WITHOUT ROWID;\n"
+     "CREATE INDEX single_use_exp ON single_use (exp);\n"
+     "ALTER TABLE clients ADD COLUMN secret_enc BLOB;\n"),
+
+    /* 009_client_origin: where a client came from (the file, an operator, dynamic registration) and, for
+     * a registered one, the SHA-256 of its registration access token (RFC 7592). */
+    ("ALTER TABLE clients ADD COLUMN origin TEXT NOT NULL DEFAULT 'operator';\n"
+     "UPDATE clients SET origin = 'config' WHERE from_config <> 0;\n"
+     "ALTER TABLE clients ADD COLUMN reg_token_hash BLOB CHECK (reg_token_hash IS NULL OR "
+     "length(reg_token_hash) = 32);\n"),
 };
 
 const size_t sqlite_migrations_count = sizeof(sqlite_migrations) / sizeof(sqlite_migrations[0]);

@@ -421,8 +421,11 @@ static const struct ccase ccases[] = {
       "redirect_uris", "https://a.example/cb", "response_types", "id_token"},
      "grant_types", -1, "refresh_token requires authorization_code"},
     /* Client authentication; secrets are never echoed. */
-    {{CONF, "token_endpoint_auth_method", "private_key_jwt"}, "token_endpoint_auth_method", -1,
-     "must be client_secret_basic, client_secret_post or none, got 'private_key_jwt'"},
+    {{CONF, "token_endpoint_auth_method", "tls_client_auth"}, "token_endpoint_auth_method", -1,
+     "must be client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt or none, got "
+     "'tls_client_auth'"},
+    {{CONF, "token_endpoint_auth_method", "private_key_jwt"}, "client_secret", -1,
+     "a private_key_jwt client authenticates with its keys and has no secret"},
     {{"client_secret", "hunter2", "token_endpoint_auth_method", "none", "grant_types", "authorization_code",
       "redirect_uris", "https://a.example/cb"},
      "client_secret", -1, "a public client"},
@@ -608,6 +611,70 @@ done:
 #undef CHECK
 }
 
+TEST(config_client_jwt_auth)
+{
+    struct errbuf err;
+    static const char ed[] = "'{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"kid\":\"a\","
+                             "\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\"}]}'";
+    char y[1024];
+    /* private_key_jwt: keys and no secret (the method is the default with keys and no secret). */
+    snprintf(y, sizeof(y), "clients:\n  - client_id: c\n    jwks: %s\n    grant_types: [client_credentials]\n", ed);
+    ASSERT_EQ(load_validate(y, &err), 0);
+    snprintf(y, sizeof(y),
+             "clients:\n  - client_id: c\n    token_endpoint_auth_method: private_key_jwt\n"
+             "    token_endpoint_auth_signing_alg: EdDSA\n    jwks: %s\n    grant_types: [client_credentials]\n",
+             ed);
+    ASSERT_EQ(load_validate(y, &err), 0);
+    ASSERT(load_validate("clients:\n  - client_id: c\n    token_endpoint_auth_method: private_key_jwt\n"
+                         "    grant_types: [client_credentials]\n",
+                         &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].token_endpoint_auth_method: private_key_jwt requires jwks or jwks_uri"));
+    snprintf(y, sizeof(y),
+             "clients:\n  - client_id: c\n    token_endpoint_auth_method: private_key_jwt\n    client_secret: s\n"
+             "    jwks: %s\n",
+             ed);
+    ASSERT(load_validate(y, &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].client_secret: a private_key_jwt client authenticates with its keys"));
+    snprintf(y, sizeof(y),
+             "clients:\n  - client_id: c\n    token_endpoint_auth_method: private_key_jwt\n"
+             "    token_endpoint_auth_signing_alg: HS256\n    jwks: %s\n",
+             ed);
+    ASSERT(load_validate(y, &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].token_endpoint_auth_signing_alg: must be one of RS256"));
+    snprintf(y, sizeof(y), "clients:\n  - client_id: c\n    jwks: %s\n    jwks_uri: https://rp.example/jwks\n", ed);
+    ASSERT(load_validate(y, &err) != 0);
+    ASSERT(contains(err.msg, "are mutually exclusive"));
+    ASSERT(load_validate("clients:\n  - client_id: c\n    jwks_uri: http://rp.example/jwks\n", &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].jwks_uri: must be an https URL"));
+    ASSERT(load_validate("clients:\n  - client_id: c\n    jwks: '{\"keys\":[{\"kty\":\"oct\",\"k\":\"AAAA\"}]}'\n",
+                         &err) != 0);
+    ASSERT(contains(err.msg, "clients[0].jwks: jwks: keys[0]: jwk: has the private or symmetric member"));
+    ASSERT(load_validate("clients:\n  - client_id: c\n    jwks: '{\"keys\":[]}'\n", &err) != 0);
+    ASSERT(contains(err.msg, "holds no public signature key"));
+    /* client_secret_jwt: the secret itself, long enough for the alg. */
+    ASSERT_EQ(load_validate("clients:\n  - client_id: c\n    token_endpoint_auth_method: client_secret_jwt\n"
+                            "    client_secret: 0123456789abcdef0123456789abcdef\n",
+                            &err),
+              0);
+    ASSERT(load_validate("clients:\n  - client_id: c\n    token_endpoint_auth_method: client_secret_jwt\n"
+                         "    client_secret: short\n",
+                         &err) != 0);
+    ASSERT(contains(err.msg, "at least 32 characters"));
+    ASSERT(load_validate("clients:\n  - client_id: c\n    token_endpoint_auth_method: client_secret_jwt\n"
+                         "    token_endpoint_auth_signing_alg: HS512\n"
+                         "    client_secret: 0123456789abcdef0123456789abcdef\n",
+                         &err) != 0);
+    ASSERT(contains(err.msg, "HS512 needs a secret of at least 64 characters"));
+    ASSERT(load_validate("clients:\n  - client_id: c\n    token_endpoint_auth_method: client_secret_jwt\n"
+                         "    client_secret_sha256: 47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n",
+                         &err) != 0);
+    ASSERT(contains(err.msg, "client_secret_jwt needs client_secret itself"));
+    ASSERT(load_validate("clients:\n  - client_id: c\n    client_secret: s\n"
+                         "    token_endpoint_auth_signing_alg: RS256\n",
+                         &err) != 0);
+    ASSERT(contains(err.msg, "applies to token_endpoint_auth_method private_key_jwt"));
+}
+
 TEST(client_rules_file_and_cli_agree)
 {
     struct errbuf err;
@@ -664,7 +731,90 @@ TEST(client_cli_names_fields_by_option)
     config_free(base);
 }
 
-TESTS(T(config_validate_duplicate_client_ids), T(config_validate_client_secret_sha256),
+/* A redirection URI with a scheme that runs in the browser is never registered, by any caller: before,
+ * "javascript:alert(1)" passed as a custom scheme (RFC 8252 §7.1 allows those for native apps). */
+TEST(config_client_scripting_redirect_refused)
+{
+    struct errbuf err;
+    const char *bad[] = {"javascript:alert(1)", "JavaScript://x%0aalert(1)", "data:text/html,x", "vbscript:x"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char yaml[512];
+        snprintf(yaml, sizeof(yaml),
+                 "clients:\n  - client_id: c\n    client_secret: s\n    redirect_uris: [\"%s\"]\n", bad[i]);
+        ASSERT(load_validate(yaml, &err) != 0);
+        ASSERT(contains(err.msg, "clients[0].redirect_uris[0]: the "));
+        ASSERT(contains(err.msg, "scheme is not a redirection target"));
+    }
+    ASSERT_EQ(load_validate("clients:\n  - client_id: c\n    client_secret: s\n"
+                            "    redirect_uris: [\"com.example.app:/cb\"]\n",
+                            &err),
+              0);
+}
+
+/* Dynamic registration: the RFC 7591 body's types, the defaults it implies, and the policy. */
+TEST(registration_metadata_and_policy)
+{
+    struct errbuf err;
+    struct config *cfg = load("registration:\n  enabled: true\n  redirect_uri_hosts: [\"*.example.com\"]\n"
+                              "  scopes: [openid, profile]\n",
+                              &err);
+    ASSERT(cfg != NULL);
+    ASSERT_EQ(oauth_config_validate(cfg, &err), 0);
+    struct arena *a = arena_new(4096);
+    struct {
+        const char *body;
+        const char *error; /* NULL: registered */
+        const char *reason;
+    } cases[] = {
+        {"{\"redirect_uris\":[\"https://rp.example.com/cb\"]}", NULL, NULL},
+        {"{\"redirect_uris\":[\"https://example.com/cb\"]}", "invalid_redirect_uri", "registration.redirect_uri_hosts"},
+        {"{\"redirect_uris\":[\"javascript:alert(1)\"]}", "invalid_redirect_uri", "javascript: scheme"},
+        {"{\"redirect_uris\":[\"http://localhost:1/cb\"]}", "invalid_redirect_uri", "allow_localhost"},
+        {"{\"redirect_uris\":[1]}", "invalid_redirect_uri", "must be a string"},
+        {"{\"redirect_uris\":[\"https://a.example.com/cb\"],\"scope\":\"openid email\"}", "invalid_client_metadata",
+         "'email' is not allowed"},
+        {"{\"redirect_uris\":[\"https://a.example.com/cb\"],\"response_types\":[\"code\",\"code\"]}",
+         "invalid_client_metadata", "duplicate"},
+        {"{\"redirect_uris\":[\"https://a.example.com/cb\"],\"require_pushed_authorization_requests\":\"yes\"}",
+         "invalid_client_metadata", "must be a boolean"},
+        {"[]", "invalid_client_metadata", "JSON object"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *o = json_loads(cases[i].body, 0, NULL);
+        struct client_meta m;
+        struct client_problem p;
+        struct client c;
+        int rc = client_meta_from_registration(o, a, &m, &p);
+        if (rc == 0) {
+            m.client_id = "registered";
+            rc = client_check_registration(cfg, &m, a, &c, &p);
+        }
+        if (cases[i].error == NULL) {
+            ASSERT_EQ(rc, 0);
+            ASSERT_STREQ(c.scope, "openid profile");
+            ASSERT(c.resources_listed && c.n_resources == 0);
+            ASSERT_EQ(c.introspection_access, INTROSPECT_OWN);
+            ASSERT_EQ(c.grant_types, GRANT_AUTHORIZATION_CODE);
+            ASSERT_EQ(c.auth_method, CLIENT_AUTH_SECRET_BASIC);
+        } else {
+            char reason[512];
+            ASSERT_EQ(rc, -1);
+            ASSERT_STREQ(p.error, cases[i].error);
+            ASSERT(contains(client_problem_reason(&p, NULL, reason, sizeof(reason)), cases[i].reason));
+        }
+        json_decref(o);
+        arena_reset(a);
+    }
+    arena_free(a);
+    config_free(cfg);
+    ASSERT(load_validate("registration:\n  grant_types: [\"urn:ietf:params:oauth:grant-type:device_code\"]\n", &err) != 0);
+    ASSERT(contains(err.msg, "registration.grant_types[0]"));
+    ASSERT(load_validate("registration:\n  redirect_uri_schemes: [javascript]\n", &err) != 0);
+    ASSERT(load_validate("registration:\n  resources: [urn:none]\n", &err) != 0);
+}
+
+TESTS(T(config_client_scripting_redirect_refused), T(registration_metadata_and_policy),
+      T(config_validate_duplicate_client_ids), T(config_validate_client_secret_sha256),
       T(config_validate_client_unknown_resource), T(config_validate_client_rules),
       T(config_client_interactive_fields), T(config_client_interactive_errors), T(config_client_application_type),
-      T(config_client_introspection), T(client_rules_file_and_cli_agree), T(client_cli_names_fields_by_option))
+      T(config_client_introspection), T(config_client_jwt_auth), T(client_rules_file_and_cli_agree), T(client_cli_names_fields_by_option))
