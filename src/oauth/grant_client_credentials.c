@@ -58,7 +58,7 @@ struct oauth_error grant_client_credentials(struct http_req *req, const struct c
     ar.now = clock_now();
     struct access_token at;
     struct errbuf err;
-    int rc = token_issue_access(req->worker, req->arena, &ar, &at, &err);
+    int rc = token_issue_access(req, &ar, &at, &err);
     if (rc == ERR_UNAVAILABLE) /* the store's write; a signature never says this */
         return oauth_store_failed(req, "token_put", rc, &err);
     if (rc != 0) {
