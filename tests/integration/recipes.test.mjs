@@ -2,9 +2,10 @@
 //
 // A recipe is a Markdown file whose executable blocks are marked by an HTML comment on the line before
 // the fence (invisible when the Markdown is rendered):
-//   <!-- recipe: config -->            ```yaml: the whole configuration. The test starts the real server
-//                                      with it (lib/server.mjs), keeping the issuer's path but putting its
-//                                      own free port, database and key secret in place of `issuer`, `listen`,
+//   <!-- recipe: config -->            ```yaml: the whole configuration. It must pass `ostiary config check`
+//                                      as written; the test then starts the real server with it
+//                                      (lib/server.mjs), keeping the issuer's path but putting its own free
+//                                      port, database and key secret in place of `issuer`, `listen`,
 //                                      `storage` and `keys.secret`.
 //   <!-- recipe: env -->               ```sh: `export ISSUER=...` for the reader; not run, but it must name
 //                                      the configuration's issuer. The test sets $ISSUER to its server's.
@@ -42,7 +43,7 @@ import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 
 import { closeContext, launchBrowser, submitLogin, waitFor } from './lib/browser.mjs';
-import { startServer } from './lib/server.mjs';
+import { OSTIARY_BIN, startServer } from './lib/server.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const RECIPES = path.resolve(HERE, '../../docs/recipes');
@@ -52,7 +53,7 @@ const T = { timeout: 180000 };
 /* ------------------------------------------------------------------ reading a recipe */
 
 /** The fenced blocks of a Markdown text: [{ lang, text, mark: { kind, args } | null, line }]. */
-export function parseRecipe(md) {
+function parseRecipe(md) {
   const lines = md.split('\n');
   const blocks = [];
   for (let i = 0; i < lines.length; i++) {
@@ -150,8 +151,10 @@ async function runShell(block, state, input) {
 
 /** The recipe's browser profile: a new context on first use. */
 async function browserPage(state) {
-  state.context ??= await state.browser.newContext();
-  state.context.setDefaultTimeout(10000);
+  if (!state.context) {
+    state.context = await state.browser.newContext();
+    state.context.setDefaultTimeout(10000);
+  }
   return state.context.newPage();
 }
 
@@ -266,9 +269,16 @@ for (const file of files) {
       const configText = blocks.find((b) => b.mark?.kind === 'config').text;
       const config = YAML.parse(configText);
       const issuer = new URL(config.issuer);
+      const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OSTIARY_')));
       const envBlock = blocks.find((b) => b.mark?.kind === 'env');
       assert.ok(envBlock, 'the recipe tells the reader how to set $ISSUER');
       assert.match(envBlock.text, new RegExp(`^export ISSUER=${config.issuer.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+
+      // The file exactly as the reader saves it passes `ostiary config check`.
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), `recipe-${file.replace(/\.md$/, '')}-`));
+      fs.writeFileSync(path.join(dir, 'recipe.yaml'), configText);
+      const check = await run(OSTIARY_BIN, ['config', 'check', '--config', 'recipe.yaml'], { cwd: dir, env: baseEnv });
+      assert.equal(check.code, 0, `ostiary config check: ${check.stdout}${check.stderr}`);
 
       // The test's server: the recipe's configuration with this test's port, database and key secret.
       const own = { ...config };
@@ -281,8 +291,6 @@ for (const file of files) {
         if (Object.keys(own.keys).length === 0) delete own.keys;
       }
       const srv = await startServer({ config: YAML.stringify(own), issuerPath: issuer.pathname.replace(/\/$/, '') });
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), `recipe-${file.replace(/\.md$/, '')}-`));
-      const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OSTIARY_')));
       const state = { browser, config, dir, env: { ...baseEnv, ISSUER: srv.issuer }, context: null };
       let last = null;
       try {
