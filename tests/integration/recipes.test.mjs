@@ -124,6 +124,7 @@ function run(cmd, args, { env, cwd, input = '', onOutput } = {}) {
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });
+    child.stdin.on('error', () => {}); // EPIPE from a program that exits without reading: its status tells
     child.stdin.end(input);
   });
 }
