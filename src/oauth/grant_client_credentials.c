@@ -46,23 +46,20 @@ static struct oauth_error cc_validate(struct http_req *req, const struct client 
     return OAUTH_OK;
 }
 
-/* The token's row (opaque tokens) and the DPoP proof's jti: one write, or one transaction for both, so that
- * a replayed proof leaves no token behind and a proof costs no transaction of its own. */
-static struct oauth_error store_writes(struct http_req *req, const struct token_req *tr, const struct access_token *at)
+/* With a DPoP proof, the proof's jti and the token's row (opaque tokens) in one transaction: a replayed
+ * proof leaves no token behind, and a proof costs no transaction of its own. Such a request takes no part
+ * in the group commit (token_issue_access): a replay found there would fail the other requests' rows. */
+static struct oauth_error dpop_writes(struct http_req *req, const struct dpop_proof *proof,
+                                      const struct access_token *at)
 {
     struct store_conn *db = req->worker->db;
     struct errbuf err;
-    int rc = 0;
-    if (tr->dpop == NULL) {
-        rc = at->has_row ? store_token_put(db, &at->row, &err) : 0;
-        return rc == 0 ? OAUTH_OK : oauth_store_failed(req, "token_put", rc, &err);
-    }
     if (!at->has_row)
-        return dpop_proof_record(req, tr->dpop, false);
-    rc = store_begin(db, &err);
+        return dpop_proof_record(req, proof, false);
+    int rc = store_begin(db, &err);
     if (rc != 0)
         return oauth_store_failed(req, "begin", rc, &err);
-    struct oauth_error e = dpop_proof_record(req, tr->dpop, false);
+    struct oauth_error e = dpop_proof_record(req, proof, false);
     if (oauth_failed(e)) {
         store_rollback(db);
         return e;
@@ -91,15 +88,24 @@ struct oauth_error grant_client_credentials(struct http_req *req, const struct c
     ar.now = clock_now();
     struct access_token at;
     struct errbuf err;
-    int rc = token_mint_access(req->worker, req->arena, &ar, &at, &err);
+    int rc;
+    if (tr->dpop == NULL) {
+        rc = token_issue_access(req, &ar, &at, &err);
+        if (rc == ERR_UNAVAILABLE) /* the store's write; a signature never says this */
+            return oauth_store_failed(req, "token_put", rc, &err);
+    } else {
+        rc = token_mint_access(req->worker, req->arena, &ar, &at, &err);
+    }
     if (rc != 0) {
         log_error("token_issue_failed", LS("rid", req->rid), LS("client_id", c->client_id), LS("detail", err.msg),
                   NULL);
         return OAUTH_ERROR(SERVER_ERROR, "the token could not be issued");
     }
-    e = store_writes(req, tr, &at);
-    if (oauth_failed(e))
-        return e;
+    if (tr->dpop != NULL) {
+        e = dpop_writes(req, tr->dpop, &at);
+        if (oauth_failed(e))
+            return e;
+    }
     metrics_tokens_issued(METRICS_GRANT_CLIENT_CREDENTIALS, at.jwt, false, false);
     token_response_send(req, &at, ar.scope, NULL, NULL);
     return OAUTH_OK;
