@@ -23,7 +23,8 @@
 #   SCENARIOS="discovery jwks cc_rs256 cc_es256 cc_eddsa cc_opaque introspect introspect_jwt
 #              flow_login flow_consent flow_sso flow_hybrid refresh"   (also: flow_consent_eddsa
 #              flow_sso_eddsa flow_hybrid_eddsa refresh_eddsa, the same flows with client bench-rp-eddsa,
-#              whose ID tokens are EdDSA-signed)
+#              whose ID tokens are EdDSA-signed; cc_es256_dpop, cc_es256 with a DPoP proof per request, see
+#              bench/dpop_proofs.c)
 #   FLOW_VUS="32"      virtual users of the flow scenarios (each its own connection and cookie jar);
 #                      each flow scenario runs once per value (CONNS does not apply to them)
 #   LOGIN_VUS="4"      the same for flow_login: only one login per worker runs at a time (argon2id, ~50-300
@@ -70,7 +71,7 @@ vus_of() { if [ "$1" = flow_login ]; then echo "$LOGIN_VUS"; else echo "$FLOW_VU
 [ -z "$WORKERS" ] || [[ "$WORKERS" =~ ^[0-9]+$ ]] || die "WORKERS must be a number"
 for sc in $SCENARIOS; do
   case "$sc" in
-    discovery | jwks | cc_rs256 | cc_es256 | cc_eddsa | cc_opaque | introspect | introspect_jwt) ;;
+    discovery | jwks | cc_rs256 | cc_es256 | cc_eddsa | cc_opaque | introspect | introspect_jwt | cc_es256_dpop) ;;
     flow_login | flow_consent | flow_sso | flow_hybrid | refresh) ;;
     flow_consent_eddsa | flow_sso_eddsa | flow_hybrid_eddsa | refresh_eddsa) ;;
     *) die "unknown scenario '$sc'" ;;
@@ -233,12 +234,13 @@ speed_sign() { # openssl speed algorithm, line regexp -> aggregate sign/s with -
   timeout $((SPEED_SECONDS * 4 + 30)) openssl speed -seconds "$SPEED_SECONDS" -multi 2 "$1" > "$out" 2>&1 || true
   grep -E "$2" "$out" | tail -1 | awk '{print $(NF-1)}'
 }
-RSA_SIGN=""; EC_SIGN=""; ED_SIGN=""; RSA_VERIFY=""
+RSA_SIGN=""; EC_SIGN=""; ED_SIGN=""; RSA_VERIFY=""; EC_VERIFY=""
 if [ -z "${SKIP_SPEED:-}" ]; then
   log "openssl speed -seconds $SPEED_SECONDS -multi 2 (rsa2048, ecdsap256, ed25519)"
   RSA_SIGN="$(speed_sign rsa2048 '^ *rsa 2048 bits ')"
   RSA_VERIFY="$(grep -E '^ *rsa 2048 bits ' "$TMP/speed-rsa2048.txt" | tail -1 | awk '{print $NF}')"
   EC_SIGN="$(speed_sign ecdsap256 '^ *256 bits ecdsa ')"
+  EC_VERIFY="$(grep -E '^ *256 bits ecdsa ' "$TMP/speed-ecdsap256.txt" | tail -1 | awk '{print $NF}')"
   ED_SIGN="$(speed_sign ed25519 '^ *253 bits EdDSA ')"
 fi
 # argon2id: every login verifies one hash (passwords.argon2id: the OSTIARY_PASSWORDS_ARGON2ID_* variables,
@@ -437,6 +439,15 @@ for sc in $SCENARIOS; do
       cc_rs256 | cc_es256 | cc_eddsa | cc_opaque)
         BENCH_METHOD=POST BENCH_PATH=/token BENCH_AUTH="$BASIC" BENCH_EXPECT='"access_token"'
         BENCH_BODY="grant_type=client_credentials&resource=urn%3Abench%3A${sc#cc_}&scope=api%3Aread" ;;
+      cc_es256_dpop)
+        # A fresh proof per request, made before the run (bench/dpop_proofs.c): DPOP_RATE per second of
+        # DURATION, more than the server can take on this machine, so that no thread runs out.
+        cc -O2 -o "$TMP/dpop_proofs" "$HERE/dpop_proofs.c" -lcrypto || die "cannot build bench/dpop_proofs.c"
+        "$TMP/dpop_proofs" "$BASE/token" $((DURATION * ${DPOP_RATE:-20000})) > "$TMP/dpop-proofs.txt" \
+          || die "dpop_proofs failed"
+        export BENCH_DPOP_FILE="$TMP/dpop-proofs.txt" BENCH_THREADS=$((THREADS < c ? THREADS : c))
+        BENCH_METHOD=POST BENCH_PATH=/token BENCH_AUTH="$BASIC" BENCH_EXPECT='"token_type":"DPoP"'
+        BENCH_BODY="grant_type=client_credentials&resource=urn%3Abench%3Aes256&scope=api%3Aread" ;;
       introspect | introspect_jwt)
         res=urn%3Abench%3Aopaque
         [ "$sc" = introspect ] || res=urn%3Abench%3Ars256
@@ -450,6 +461,7 @@ for sc in $SCENARIOS; do
         BENCH_BODY="token=$tok" ;;
     esac
     run_wrk "$sc" "$c"
+    unset BENCH_DPOP_FILE
   done
 done
 
@@ -479,6 +491,8 @@ bound_of() { # scenario conns -> "label|value|target" (target: pct:N, abs:N or -
     jwks) echo "nginx, the same document|${FLOOR[jwks/$2]:-}|pct:100" ;;
     cc_rs256) echo "floor ⊕ RSA-2048 sign|$(combine 1 "$fl" 1 "$RSA_SIGN")|pct:85" ;;
     cc_es256) echo "floor ⊕ P-256 sign|$(combine 1 "$fl" 1 "$EC_SIGN")|pct:80" ;;
+    # The proof: one P-256 verification, and the check of its public key (a point multiplication as well).
+    cc_es256_dpop) echo "floor ⊕ P-256 sign ⊕ 2 P-256 verify|$(combine 1 "$fl" 1 "$EC_SIGN" 2 "$EC_VERIFY")|-" ;;
     cc_eddsa) echo "floor ⊕ Ed25519 sign|$(combine 1 "$fl" 1 "$ED_SIGN")|pct:80" ;;
     cc_opaque) echo "floor (+ one durable row)|$fl|abs:30000" ;;
     introspect) echo "floor (+ SHA-256, one read)|$fl|pct:70" ;;
@@ -561,7 +575,7 @@ if [ -n "${SKIP_SPEED:-}" ]; then
   echo "ceilings: skipped (SKIP_SPEED)"
 else
   echo "ceilings (openssl speed -seconds $SPEED_SECONDS -multi 2, per second): RSA-2048 sign ${RSA_SIGN:-?} verify" \
-    "${RSA_VERIFY:-?}, ECDSA P-256 sign ${EC_SIGN:-?}, Ed25519 sign ${ED_SIGN:-?}"
+    "${RSA_VERIFY:-?}, ECDSA P-256 sign ${EC_SIGN:-?} verify ${EC_VERIFY:-?}, Ed25519 sign ${ED_SIGN:-?}"
 fi
 [ -z "$ARGON2_MS" ] || echo "argon2id: ${ARGON2_MS} ms per verification on one thread, ${ARGON2_1:-?}/s on 1 thread," \
   "${ARGON2_2:-?}/s on 2 (bench/argon2_cost.c, the server's parameters)"

@@ -12,6 +12,9 @@
 --                 at a different line, instead of BENCH_BODY
 --   BENCH_CLOSE   1: send "Connection: close", so every request opens a new connection (over TLS, a full
 --                 handshake: bench/tls.sh measures handshakes per second with it)
+--   BENCH_DPOP_FILE  a file of DPoP proofs, one per line (bench/dpop_proofs.c): each request carries the
+--                 next one in a DPoP header (thread i of BENCH_THREADS takes lines i, i+n, ...), since the
+--                 server spends each proof once; a thread that runs out stops
 --
 -- Each wrk thread classifies its responses:
 --   ok       the expected status (2xx by default) with a body containing BENCH_EXPECT
@@ -36,6 +39,8 @@ local cfg = {
   status = tonumber(env("BENCH_STATUS", "")),
   bodies = env("BENCH_BODIES", nil),
   close = env("BENCH_CLOSE", nil) == "1",
+  dpop_file = env("BENCH_DPOP_FILE", nil),
+  threads = tonumber(env("BENCH_THREADS", "1")),
 }
 
 local expects = nil
@@ -93,6 +98,14 @@ function init(args)
     -- Threads start far apart in the list, so that they do not send the same body at the same time.
     next_i = ((thread_index or 1) - 1) * math.floor(#list / 2) % math.max(#list, 1)
   end
+  if cfg.dpop_file ~= nil then
+    proofs, next_proof = {}, 1
+    local i = 0
+    for line in io.lines(cfg.dpop_file) do
+      if i % cfg.threads == (thread_index or 1) - 1 then proofs[#proofs + 1] = line end
+      i = i + 1
+    end
+  end
 end
 
 -- Without BENCH_BODIES there is no request() function: wrk then formats the request once and reuses it
@@ -101,6 +114,21 @@ if cfg.bodies ~= nil then
   function request()
     next_i = next_i % #list + 1
     return list[next_i]
+  end
+end
+
+-- With BENCH_DPOP_FILE each request is formatted with the next proof (no static fast path either).
+if cfg.dpop_file ~= nil then
+  function request()
+    local p = proofs[next_proof]
+    if p == nil then
+      -- Out of proofs: stop, and let what is still sent fail visibly (an error) rather than pass unbound.
+      wrk.thread:stop()
+      p = "exhausted"
+    end
+    next_proof = next_proof + 1
+    wrk.headers["DPoP"] = p
+    return wrk.format()
   end
 end
 

@@ -18,6 +18,7 @@
 #include "oauth/endpoints.h"
 #include "oauth/error.h"
 #include "oauth/frontchannel.h"
+#include "oauth/request_object.h"
 #include "oauth/tokens.h"
 #include "core/banned.h"
 
@@ -61,6 +62,12 @@ struct app_route {
     enum route_place place;
 };
 
+/* A push waits on the pool when its client assertion or its request object needs a jwks_uri fetched. */
+static bool par_needs_fetch(struct http_req *req)
+{
+    return client_auth_needs_fetch(req) || request_object_needs_fetch(req);
+}
+
 /* The routes: one match per request (app_offload, else app_handle), methods and pool from the row. */
 static const struct app_route routes[] = {
     {.suffix = "/.well-known/openid-configuration", .fn = oauth_discovery_handle, .kind = ROUTE_MEMORY,
@@ -71,9 +78,9 @@ static const struct app_route routes[] = {
     /* Client authentication may fetch a jwks_uri (seconds at worst, fetch.timeout_ms): such requests wait
      * on the pool, never on the loop (here and at /device/auth and /request, which authenticate clients
      * the same way). */
-    {.suffix = "/token", .fn = oauth_token_handle, .kind = ROUTE_API, .methods = M_POST, .cors = true,
+    {.suffix = OAUTH_TOKEN_PATH, .fn = oauth_token_handle, .kind = ROUTE_API, .methods = M_POST, .cors = true,
      .pool_if = client_auth_needs_fetch, .busy = client_auth_busy},
-    {.suffix = "/token/introspection", .fn = oauth_introspect_handle, .kind = ROUTE_API, .methods = M_POST,
+    {.suffix = OAUTH_INTROSPECTION_PATH, .fn = oauth_introspect_handle, .kind = ROUTE_API, .methods = M_POST,
      .pool_if = client_auth_needs_fetch, .busy = client_auth_busy},
     {.suffix = "/token/revocation", .fn = oauth_revoke_handle, .kind = ROUTE_API, .methods = M_POST, .cors = true,
      .pool_if = client_auth_needs_fetch, .busy = client_auth_busy},
@@ -81,7 +88,9 @@ static const struct app_route routes[] = {
      .cors = true},
     {.suffix = "/healthz", .fn = oauth_healthz_handle, .kind = ROUTE_MEMORY, .methods = M_GET,
      .place = ALSO_AT_ROOT},
-    {.suffix = "/auth", .fn = oauth_authorize_handle, .kind = ROUTE_PAGE, .methods = M_GET | M_POST},
+    /* A request object whose client's jwks_uri is not cached waits for the fetch on the pool. */
+    {.suffix = "/auth", .fn = oauth_authorize_handle, .kind = ROUTE_PAGE, .methods = M_GET | M_POST,
+     .pool_if = request_object_needs_fetch, .busy = oauth_authorize_busy},
     /* The login post verifies an argon2id hash: tens of milliseconds of CPU that must not stall the event
      * loop's other connections. */
     {.suffix = "/interaction/login", .fn = oauth_login_handle, .kind = ROUTE_PAGE, .methods = M_GET | M_POST,
@@ -98,7 +107,7 @@ static const struct app_route routes[] = {
     {.suffix = DEVICE_PAGE_PATH, .fn = oauth_device_page_handle, .kind = ROUTE_PAGE, .methods = M_GET | M_POST},
     {.suffix = "/assets/style.css", .fn = oauth_assets_handle, .kind = ROUTE_MEMORY, .methods = M_GET},
     {.suffix = "/request", .fn = oauth_par_handle, .kind = ROUTE_API, .methods = M_POST,
-     .pool_if = client_auth_needs_fetch, .busy = client_auth_busy},
+     .pool_if = par_needs_fetch, .busy = client_auth_busy},
     {.suffix = "/reg", .fn = oauth_registration_handle, .kind = ROUTE_API, .methods = M_POST},
     /* RFC 7592: a registered client's configuration endpoint, /reg/<client_id>. */
     {.suffix = "/reg/", .fn = oauth_registration_client_handle, .kind = ROUTE_API,

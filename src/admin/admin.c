@@ -210,6 +210,13 @@ static bool authorize(struct admin_call *c, const char *scope)
         challenge(c, 401, "invalid_token", "the access token is invalid, expired or revoked", NULL);
         return false;
     }
+    /* The admin API takes bearer tokens only: a DPoP-bound one (RFC 9449 §7.2) used as a bearer token here
+     * would make its binding worthless. */
+    if (ti.jkt != NULL) {
+        challenge(c, 401, "invalid_token",
+                  "the access token is DPoP-bound; the admin API accepts bearer tokens only", NULL);
+        return false;
+    }
     /* Only client_credentials tokens (no grant) are for the admin API; the resource is cc-only as well. */
     if (!token_scope_has(ti.aud, aud) || ti.grant_id != NULL) {
         challenge(c, 401, "invalid_token", "the access token is not for the admin API (its audience)", NULL);

@@ -59,6 +59,11 @@ enum opt {
     O_JWKS,
     O_JWKS_URI,
     O_AUTH_SIGNING_ALG,
+    O_DPOP_BOUND,
+    O_NO_DPOP_BOUND,
+    O_REQUEST_OBJECT_ALG,
+    O_REQUIRE_SIGNED_RO,
+    O_NO_REQUIRE_SIGNED_RO,
     O_COUNT
 };
 
@@ -106,6 +111,11 @@ static const struct cli_opt opts[O_COUNT] = {
     [O_JWKS] = {"--jwks", true, 0, 0, "jwks"},
     [O_JWKS_URI] = {"--jwks-uri", true, 0, 0, "jwks_uri"},
     [O_AUTH_SIGNING_ALG] = {"--auth-signing-alg", true, 0, 0, "token_endpoint_auth_signing_alg"},
+    [O_DPOP_BOUND] = {"--dpop-bound-access-tokens", false, 0, 0, "dpop_bound_access_tokens"},
+    [O_NO_DPOP_BOUND] = {"--no-dpop-bound-access-tokens", false, 0, 0, NULL},
+    [O_REQUEST_OBJECT_ALG] = {"--request-object-alg", true, 0, 0, "request_object_signing_alg"},
+    [O_REQUIRE_SIGNED_RO] = {"--require-signed-request-object", false, 0, 0, "require_signed_request_object"},
+    [O_NO_REQUIRE_SIGNED_RO] = {"--no-require-signed-request-object", false, 0, 0, NULL},
 };
 #undef INTO
 
@@ -118,7 +128,8 @@ _Static_assert(O_COUNT <= CLI_MAX_OPTS, "cli_args.seen holds one bit per option"
      BIT(O_RESOURCE) | BIT(O_TTL) | BIT(O_POST_LOGOUT_URI) | BIT(O_ID_TOKEN_ALG) | BIT(O_REFRESH_POLICY) |     \
      BIT(O_ID_TOKEN_CLAIMS) | BIT(O_PKCE_METHODS) | BIT(O_REQUIRE_PKCE) | BIT(O_NO_REQUIRE_PKCE) |          \
      BIT(O_INTROSPECTION_ACCESS) | BIT(O_INTROSPECTION_RESOURCE) | BIT(O_JWKS) | BIT(O_JWKS_URI) |            \
-     BIT(O_AUTH_SIGNING_ALG))
+     BIT(O_AUTH_SIGNING_ALG) | BIT(O_DPOP_BOUND) | BIT(O_NO_DPOP_BOUND) | BIT(O_REQUEST_OBJECT_ALG) |          \
+     BIT(O_REQUIRE_SIGNED_RO) | BIT(O_NO_REQUIRE_SIGNED_RO))
 
 static void usage(FILE *out)
 {
@@ -184,6 +195,12 @@ static void usage(FILE *out)
           "  --introspection-resource ID    repeatable; an API of the configuration's resources, with\n"
           "                                 --introspection-access resources\n"
           "                                 (--no-introspection-resources clears)\n"
+          "  --dpop-bound-access-tokens     every token request must carry a DPoP proof (RFC 9449);\n"
+          "  --no-dpop-bound-access-tokens  the default: DPoP when the client sends a proof\n"
+          "  --request-object-alg ALG       request_object_signing_alg: the one alg of its request objects\n"
+          "                                 (RFC 9101); none allows unsigned ones; \"\" unsets (any)\n"
+          "  --require-signed-request-object    authorization requests only as signed request objects;\n"
+          "  --no-require-signed-request-object the default\n"
           "\n"
           "global options (anywhere): --config FILE, --dev, --storage DSN, --log-level LEVEL\n"
           "\n"
@@ -257,6 +274,15 @@ static int check_flags(const struct cli_args *ca, struct errbuf *err)
     }
     if (cli_seen(ca, O_REQUIRE_PKCE) && cli_seen(ca, O_NO_REQUIRE_PKCE)) {
         errbuf_set(err, "--require-pkce and --no-require-pkce are mutually exclusive");
+        return -1;
+    }
+    if (cli_seen(ca, O_DPOP_BOUND) && cli_seen(ca, O_NO_DPOP_BOUND)) {
+        errbuf_set(err, "--dpop-bound-access-tokens and --no-dpop-bound-access-tokens are mutually exclusive");
+        return -1;
+    }
+    if (cli_seen(ca, O_REQUIRE_SIGNED_RO) && cli_seen(ca, O_NO_REQUIRE_SIGNED_RO)) {
+        errbuf_set(err,
+                   "--require-signed-request-object and --no-require-signed-request-object are mutually exclusive");
         return -1;
     }
     return 0;
@@ -381,6 +407,12 @@ static int build_meta(const struct cli_args *ca, const struct client_args *cl,
         m->require_pkce = cli_seen(ca, O_REQUIRE_PKCE) ? "true" : "false";
     else if (m->token_endpoint_auth_method != NULL && strcmp(m->token_endpoint_auth_method, "none") == 0)
         m->require_pkce = NULL; /* turning a client public switches PKCE on (RFC 9700 §2.1.1) */
+    if (cli_seen(ca, O_DPOP_BOUND) || cli_seen(ca, O_NO_DPOP_BOUND))
+        m->dpop_bound_access_tokens = cli_seen(ca, O_DPOP_BOUND) ? "true" : "false";
+    if ((v = ca->val[O_REQUEST_OBJECT_ALG]) != NULL)
+        m->request_object_signing_alg = v[0] != '\0' ? v : NULL; /* "" unsets it */
+    if (cli_seen(ca, O_REQUIRE_SIGNED_RO) || cli_seen(ca, O_NO_REQUIRE_SIGNED_RO))
+        m->require_signed_request_object = cli_seen(ca, O_REQUIRE_SIGNED_RO) ? "true" : "false";
     return 0;
 }
 

@@ -67,7 +67,8 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
     S(fetch, CONFIG_FETCH)                                                                                   \
     S(par, CONFIG_PAR)                                                                                       \
     S(registration, CONFIG_REGISTRATION)                                                                     \
-    S(passwords, CONFIG_PASSWORDS)
+    S(passwords, CONFIG_PASSWORDS)                                                                           \
+    S(dpop, CONFIG_DPOP)
 
 /* Mappings inside a section, each named by a SECTION row of its section: S(name, ROWS). */
 #define CONFIG_SUBSECTIONS(S) S(argon2id, CONFIG_PASSWORDS_ARGON2ID)
@@ -239,6 +240,17 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
       "registrations per address before a wait of 60 s, doubled per further registration (at most 15 "     \
       "minutes; forgotten 15 minutes after the last)")
 
+/* DPoP (RFC 9449, docs/dpop.md). Nonces off: a proof's iat window and its single-use jti already bound
+ * replay; server nonces (§8) also bound pre-generated proofs, at the cost of one more round trip for each
+ * client that does not hold a current nonce. */
+#define CONFIG_DPOP(X)                                                                                       \
+    X(nonce, BOOL, "false", 0, 0, 0,                                                                         \
+      "boolean: require a server-provided nonce in every DPoP proof (`use_dpop_nonce`, `DPoP-Nonce`), see "  \
+      "[dpop.md](dpop.md#server-nonces)")                                                                    \
+    X(proof_max_age, U32, "60", 5, 600, 0,                                                                   \
+      "seconds: how old a proof's `iat` may be (10 seconds ahead are allowed for clock skew); its `jti` is "  \
+      "remembered that long")
+
 /* The lists of mappings, from the file only: E(name, struct, ROWS, max entries). */
 #define CONFIG_ENTRIES(E)                                                                                    \
     E(resources, cfg_resource, CONFIG_RESOURCE, 256)                                                         \
@@ -279,7 +291,10 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
     X(require_pkce, STR, NULL, 0, 0, 0, "")                                                                  \
     X(require_pushed_authorization_requests, STR, NULL, 0, 0, 0, "")                                         \
     X(introspection_access, STR, NULL, 0, 0, 0, "")                                                          \
-    X(introspection_resources, LIST, NULL, 0, 64, 0, "")
+    X(introspection_resources, LIST, NULL, 0, 64, 0, "")                                                     \
+    X(dpop_bound_access_tokens, STR, NULL, 0, 0, 0, "")                                                     \
+    X(request_object_signing_alg, STR, NULL, 0, 0, 0, "")                                                    \
+    X(require_signed_request_object, STR, NULL, 0, 0, 0, "")
 
 /* users[]: end users (docs/users.md). Checked by session/user_check.c. The claims are those of claims.h:
  * a text claim is STR, a boolean BOOLSTR, the address ADDRESS; updated_at is the store's. */

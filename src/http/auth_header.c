@@ -1,5 +1,6 @@
 /* auth_header.c: Authorization header parsing: Basic (RFC 7617, with the RFC 6749 §2.3.1 rule that
- * client id and secret are form-encoded before base64) and Bearer (RFC 6750 §2.1). */
+ * client id and secret are form-encoded before base64), Bearer (RFC 6750 §2.1) and DPoP (RFC 9449 §7.1,
+ * the same token68 syntax). */
 #include "http/http.h"
 
 #include <string.h>
@@ -58,8 +59,9 @@ int auth_header_parse(struct arena *a, const char *v, size_t n, struct auth_head
             return -1;
         return 0;
     }
-    if (str_ieq_c(scheme, "bearer")) {
-        out->scheme = AUTH_BEARER;
+    bool dpop = str_ieq_c(scheme, "dpop");
+    if (dpop || str_ieq_c(scheme, "bearer")) {
+        out->scheme = dpop ? AUTH_DPOP : AUTH_BEARER;
         if (clen == 0)
             return -1;
         if (!is_b64token(cred, clen))

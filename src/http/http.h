@@ -139,14 +139,14 @@ char *form_get_dup(struct arena *a, const struct form *f, const char *name);
 int url_decode(struct arena *a, const char *s, size_t n, bool plus_is_space, struct str *out);
 
 /* ---- Authorization header (auth_header.c) ---- */
-enum auth_scheme { AUTH_NONE = 0, AUTH_BASIC, AUTH_BEARER, AUTH_OTHER };
+enum auth_scheme { AUTH_NONE = 0, AUTH_BASIC, AUTH_BEARER, AUTH_OTHER, AUTH_DPOP };
 struct auth_header {
     enum auth_scheme scheme;
     struct str user, pass;   /* Basic: form-decoded per RFC 6749 §2.3.1 */
-    struct str token;        /* Bearer: the b64token (RFC 6750 §2.1) */
+    struct str token;        /* Bearer and DPoP (RFC 9449 §7.1): the b64token (RFC 6750 §2.1) */
 };
 /* Parses an Authorization header value. Returns 0 (scheme may be AUTH_OTHER), or -1 if the header is
- * malformed for its scheme (bad base64, no ':', bad form-encoding, invalid UTF-8, empty Bearer). */
+ * malformed for its scheme (bad base64, no ':', bad form-encoding, invalid UTF-8, empty Bearer or DPoP). */
 int auth_header_parse(struct arena *a, const char *v, size_t n, struct auth_header *out);
 
 #endif

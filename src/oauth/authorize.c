@@ -19,8 +19,10 @@
 #include "http/http.h"
 #include "oauth/claims_request.h"
 #include "oauth/client.h"
+#include "oauth/dpop.h"
 #include "oauth/frontchannel.h"
 #include "oauth/pkce.h"
+#include "oauth/request_object.h"
 #include "oauth/scope.h"
 #include "oauth/tokens.h"
 #include "session/session.h"
@@ -329,7 +331,7 @@ static struct oauth_error validate_rest(const struct http_req *req, const struct
                                          "code_challenge", "code_challenge_method", "prompt", "max_age",
                                          "login_hint", "id_token_hint", "ui_locales", "acr_values",
                                          "resource", "audience", "request", "request_uri", "display",
-                                         "claims", "registration"};
+                                         "claims", "registration", "dpop_jkt"};
     for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++) {
         struct str v;
         if (param(f, single[i], &v) < 0)
@@ -337,8 +339,10 @@ static struct oauth_error validate_rest(const struct http_req *req, const struct
                                         arena_printf(a, "%s is repeated (RFC 6749 section 3.1)", single[i]), 0, NULL};
     }
     struct str v;
-    if (param(f, "request", &v) == 0)
-        return OAUTH_ERROR(REQUEST_NOT_SUPPORTED, "request objects are not supported");
+    /* RFC 9101 §10.5: such a client's requests come only as (signed) request objects. */
+    if (c->require_signed_request_object && !ar->request_object)
+        return OAUTH_ERROR(INVALID_REQUEST, "this client must send its authorization requests as signed request "
+                                            "objects (the request parameter; require_signed_request_object)");
     /* The authorization endpoint replaces a request_uri by its pushed parameters before validating them
      * (authz_incoming), and the PAR endpoint refuses one: any other caller gets this. */
     if (param(f, "request_uri", &v) == 0)
@@ -414,6 +418,14 @@ static struct oauth_error validate_rest(const struct http_req *req, const struct
             return OAUTH_ERROR(INVALID_REQUEST, "PKCE is required: send code_challenge and code_challenge_method=S256");
     }
 
+    /* RFC 9449 §10: the thumbprint of the DPoP key the code will be redeemed with (a pushed request carries
+     * it the same way: it is one of the parameters this function validates). */
+    ar->dpop_jkt = form_get_dup(a, f, "dpop_jkt");
+    if (ar->dpop_jkt != NULL &&
+        (strlen(ar->dpop_jkt) != DPOP_JKT_LEN || b64url_span(ar->dpop_jkt, DPOP_JKT_LEN) != DPOP_JKT_LEN))
+        return OAUTH_ERROR(INVALID_REQUEST,
+                           "dpop_jkt must be the base64url SHA-256 JWK thumbprint of a DPoP key (RFC 9449 section 10)");
+
     e = parse_prompt(form_get_dup(a, f, "prompt"), &ar->prompt);
     if (oauth_failed(e))
         return e;
@@ -450,9 +462,11 @@ static struct oauth_error validate_rest(const struct http_req *req, const struct
     return OAUTH_OK;
 }
 
-void authz_validate(const struct http_req *req, const struct form *f, struct authz_validation *out)
+/* authz_validate() of parameters that came from a verified request object, or not. */
+static void validate(const struct http_req *req, const struct form *f, bool from_object, struct authz_validation *out)
 {
     memset(out, 0, sizeof(*out));
+    out->ar.request_object = from_object;
     out->error = check_client_and_redirect(req, f, &out->client, &out->ar);
     if (oauth_failed(out->error))
         return;
@@ -472,6 +486,46 @@ void authz_validate(const struct http_req *req, const struct form *f, struct aut
     out->error = check_response_mode(req->arena, f, &out->ar);
     if (!oauth_failed(out->error))
         out->error = validate_rest(req, f, &out->client, &out->ar);
+}
+
+/* RFC 9101 §5: the client_id beside the request object names the client whose keys verify it. Errors here
+ * are never redirected: the redirect URI is not verified yet (it may be the object's). */
+static struct oauth_error request_object_form(const struct http_req *req, const struct form *f, struct str jws,
+                                              struct client *c, struct form *out)
+{
+    struct str cid;
+    int rc = param(f, "client_id", &cid);
+    if (rc != 0)
+        return OAUTH_ERROR(INVALID_REQUEST, rc < 0 ? "client_id is repeated"
+                                                   : "client_id is required beside request (RFC 9101 section 5)");
+    rc = authz_load_client(req, str_dup(req->arena, cid), c);
+    if (rc == ERR_NOTFOUND)
+        return OAUTH_ERROR(INVALID_CLIENT, "unknown client_id: no application is registered with it");
+    if (rc != 0)
+        return oauth_store_error(rc); /* logged by authz_load_client */
+    return request_object_params(req, c, jws, f, out);
+}
+
+void authz_validate(const struct http_req *req, const struct form *f, struct authz_validation *out)
+{
+    struct str jws;
+    int rc = param(f, "request", &jws);
+    if (rc == 1) {
+        validate(req, f, false, out);
+        return;
+    }
+    memset(out, 0, sizeof(*out));
+    struct form merged;
+    out->error = rc < 0 ? OAUTH_ERROR(INVALID_REQUEST, "request is repeated (RFC 6749 section 3.1)")
+                        : request_object_form(req, f, jws, &out->client, &merged);
+    if (oauth_failed(out->error))
+        return;
+    authz_validate_object(req, &merged, out);
+}
+
+void authz_validate_object(const struct http_req *req, const struct form *params, struct authz_validation *out)
+{
+    validate(req, params, true, out);
 }
 
 void authz_send_error(struct http_req *req, const struct authz_validation *v)
@@ -521,6 +575,7 @@ static void request_params(struct arena *a, const struct authz_request *ar, stru
     add_param(out, "acr_values", ar->acr_values);
     add_param(out, "resource", ar->resource);
     add_param(out, "claims", ar->claims);
+    add_param(out, "dpop_jkt", ar->dpop_jkt);
 }
 
 void authz_validate_parked(const struct http_req *req, const struct authz_request *parked,
@@ -528,7 +583,7 @@ void authz_validate_parked(const struct http_req *req, const struct authz_reques
 {
     struct form f;
     request_params(req->arena, parked, &f);
-    authz_validate(req, &f, out);
+    validate(req, &f, parked->request_object, out);
     /* An omitted redirect_uri means the client's only one: still one, but another than the request's
      * responses were meant for, it is not the request's destination any more. */
     if (!oauth_failed(out->error) && strcmp(out->ar.redirect_uri, parked->redirect_uri) != 0) {
@@ -566,6 +621,8 @@ json_t *authz_request_to_json(const struct authz_request *ar)
     set_opt(o, "acr_values", ar->acr_values);
     set_opt(o, "resource", ar->resource);
     set_opt(o, "claims", ar->claims);
+    set_opt(o, "dpop_jkt", ar->dpop_jkt);
+    json_object_set_new(o, "request_object", json_boolean(ar->request_object));
     return o;
 }
 
@@ -598,6 +655,8 @@ int authz_request_from_json(struct arena *a, json_t *o, struct authz_request *ar
     ar->acr_values = jstr(a, o, "acr_values");
     ar->resource = jstr(a, o, "resource");
     ar->claims = jstr(a, o, "claims"); /* parsed again by authz_validate_parked */
+    ar->dpop_jkt = jstr(a, o, "dpop_jkt");
+    ar->request_object = json_is_true(json_object_get(o, "request_object"));
     return ar->client_id != NULL && ar->redirect_uri != NULL && ar->scope != NULL ? 0 : -1;
 }
 
@@ -727,6 +786,7 @@ static void code_row(struct http_req *req, const struct client *c, const struct 
     json_t *claims = claims_request_grant(ar->claims_req);
     if (claims != NULL)
         json_object_set_new(d, "claims", claims);
+    set_opt(d, "dpop_jkt", ar->dpop_jkt);
     char *text = json_dumps(d, JSON_COMPACT);
     json_decref(d);
     memset(t, 0, sizeof(*t));
@@ -980,6 +1040,12 @@ void authz_resume(struct http_req *req, const struct client *c, const struct aut
     issue_response(req, c, ar, &s);
 }
 
+void oauth_authorize_busy(struct http_req *req, unsigned retry_after_s)
+{
+    http_res_header(req, "Retry-After", arena_printf(req->arena, "%u", retry_after_s > 0 ? retry_after_s : 1));
+    page_error(req, OAUTH_ERROR(TEMPORARILY_UNAVAILABLE, "the server is busy; try again in a few seconds"));
+}
+
 /* ---- where the parameters come from: the request itself, or a pushed request (RFC 9126) ---- */
 
 json_t *authz_pushed_params(const struct form *f, const char *client_id)
@@ -1000,11 +1066,16 @@ json_t *authz_pushed_params(const struct form *f, const char *client_id)
     return o;
 }
 
+json_t *authz_pushed_object(const struct form *params, const char *client_id)
+{
+    return json_pack("{s:b, s:o}", "request_object", 1, "params", authz_pushed_params(params, client_id));
+}
+
 /* The parameters pushed under the request_uri of f (RFC 9126 §4), taken once: only by the client that
  * pushed them (client_id must name it), unused and unexpired. Every other parameter of f is ignored. The
  * errors are not redirected: no redirect URI is proven while the request_uri is not. */
 static struct oauth_error par_take(struct http_req *req, const struct form *f, const char **client_id,
-                                   struct form *out)
+                                   struct form *out, bool *from_object)
 {
     struct str cid, uri;
     int rc = form_get(f, "client_id", &cid);
@@ -1042,10 +1113,14 @@ static struct oauth_error par_take(struct http_req *req, const struct form *f, c
         return OAUTH_ERROR(INVALID_REQUEST_URI, "request_uri has expired");
     if (rc != 0)
         return oauth_store_failed(req, "par_consume", rc, &err);
-    json_t *o = json_loads(t.data != NULL ? t.data : "", JSON_REJECT_DUPLICATES, NULL);
+    json_t *row = json_loads(t.data != NULL ? t.data : "", JSON_REJECT_DUPLICATES, NULL);
+    /* A pushed request object's parameters come wrapped (authz_pushed_object); plain ones are the row. */
+    *from_object =
+        json_is_true(json_object_get(row, "request_object")) && json_is_object(json_object_get(row, "params"));
+    json_t *o = *from_object ? json_object_get(row, "params") : row;
     if (!json_is_object(o)) {
-        json_decref(o);
         log_error("bad_par_row", LS("rid", req->rid), LS("client_id", *client_id), NULL);
+        json_decref(row);
         return OAUTH_ERROR(SERVER_ERROR, "the pushed request could not be read");
     }
     out->params = arena_alloc(req->arena, sizeof(struct form_param) * (json_object_size(o) + 1));
@@ -1058,27 +1133,32 @@ static struct oauth_error par_take(struct http_req *req, const struct form *f, c
             out->params[out->n++] = (struct form_param){str_c(arena_strdup(req->arena, k)),
                                                         str_c(arena_strdup(req->arena, json_string_value(v)))};
     }
-    json_decref(o);
+    json_decref(row);
     return OAUTH_OK;
 }
 
 /* The one place that turns the parameters an authorization request arrived with into a validated
- * request: a request_uri is replaced by the parameters pushed under it (RFC 9126 §4; a signed request
- * object would be resolved here too, before validation), then authz_validate(), then the rule that this
- * client's requests (or every request: par.required) must have been pushed (RFC 9126 §5, §6). */
+ * request: a request_uri is replaced by the parameters pushed under it (RFC 9126 §4; those of a pushed
+ * request object are validated as such), then authz_validate() (which resolves a `request` object, RFC
+ * 9101), then the rule that this client's requests (or every request: par.required) must have been pushed
+ * (RFC 9126 §5, §6). */
 static void authz_incoming(struct http_req *req, const struct form *sent, struct authz_validation *v)
 {
     struct form pushed;
     const struct form *f = sent;
     struct str ru;
+    bool from_object = false;
     if (form_get(sent, "request_uri", &ru) != 1) {
         memset(v, 0, sizeof(*v));
-        v->error = par_take(req, sent, &v->ar.client_id, &pushed);
+        v->error = par_take(req, sent, &v->ar.client_id, &pushed, &from_object);
         if (oauth_failed(v->error))
             return;
         f = &pushed;
     }
-    authz_validate(req, f, v);
+    if (from_object)
+        authz_validate_object(req, f, v);
+    else
+        authz_validate(req, f, v);
     if (!oauth_failed(v->error) && f == sent && (req->worker->app->cfg->par.required || v->client.require_par))
         v->error = OAUTH_ERROR(INVALID_REQUEST, "this client must push its authorization request first (RFC 9126): "
                                                 "POST it to the pushed authorization request endpoint and send "

@@ -21,6 +21,9 @@ struct scope_set;
 struct interaction;
 
 void oauth_authorize_handle(struct http_req *req);
+/* An authorization request that will not be served now (the pool is full): the error page, 503
+ * temporarily_unavailable with Retry-After. */
+void oauth_authorize_busy(struct http_req *req, unsigned retry_after_s);
 
 /* The request_uri of a pushed authorization request (RFC 9126 §2.2) is this prefix and 256 random bits
  * (base64url); the store keys the pushed parameters by the SHA-256 of the whole URN. */
@@ -29,6 +32,12 @@ void oauth_authorize_handle(struct http_req *req);
  * them, client_id the pushing client): every parameter of f but the client's credentials (client_secret,
  * client_assertion, client_assertion_type), with client_id. A JSON object, new reference. */
 json_t *authz_pushed_params(const struct form *f, const char *client_id);
+/* What a pushed request object keeps (RFC 9126 §3): {"request_object": true, "params": the parameters
+ * request_object_params() gave, as authz_pushed_params() keeps them}, so that /auth validates them as a
+ * request object's (authz_validate_object: require_signed_request_object holds) without verifying the
+ * object, whose jti was spent at the push, again. A plain push never has these types (its values are
+ * strings). New reference. */
+json_t *authz_pushed_object(const struct form *params, const char *client_id);
 
 /* The outcome of validating an authorization request. */
 struct authz_validation {
@@ -42,12 +51,19 @@ struct authz_validation {
 /* Validates the parameters of an authorization request (RFC 6749 §3.1, §4.1.1; OIDC Core §3.1.2.1-2;
  * RFC 7636 §4.3; RFC 8707; RFC 8252 §7.3): client and redirect_uri first (errors not redirectable), then
  * response_mode, the repeated and unsupported parameters, response_type, scope, PKCE, prompt, max_age,
- * id_token_hint and the resource. Renders nothing and writes nothing (req is const): it reads the client
+ * id_token_hint and the resource. A `request` parameter (RFC 9101, OIDC Core §6.1) is verified first
+ * (request_object.h: its errors are not redirectable) and its parameters validated instead, the object's
+ * winning over the query's. Renders nothing and writes nothing (req is const) but a request object's jti,
+ * spent once: it reads the client
  * through the worker's cache (a store read when not cached), the configuration, and the worker's keys for
  * an id_token_hint; memory comes from req->arena. The callers render: the authorization endpoint and the interaction pages (a parked
  * request is validated again when it resumes, against the client as it is then) with authz_send_error(),
  * a pushed authorization request endpoint (RFC 9126) as JSON. */
 void authz_validate(const struct http_req *req, const struct form *f, struct authz_validation *out);
+/* The same for the parameters a verified request object gave (request_object_params, RFC 9101): what a
+ * pushed authorization request endpoint (RFC 9126) calls for a `request` in its body, after verifying it
+ * with its authenticated client, so that require_signed_request_object holds for pushed requests too. */
+void authz_validate_object(const struct http_req *req, const struct form *params, struct authz_validation *out);
 /* Renders a failed validation for the front channel: a redirect to the verified redirect URI, or the
  * error page. */
 void authz_send_error(struct http_req *req, const struct authz_validation *v);

@@ -8,13 +8,17 @@
  *     "code_challenge": string or absent, "code_challenge_method": "S256"|"plain" or absent,
  *     "nonce": string or absent, "auth_time": int, "sid": string (session id for the `sid` claim),
  *     "acr": string or absent, "amr": ["pwd"], "offline": bool (a refresh token may be issued),
- *     "claims": GRANT_CLAIMS or absent
+ *     "claims_in_id_token": bool (response_type had no access token: put scope claims in the ID token),
+ *     "claims": GRANT_CLAIMS or absent,
+ *     "dpop_jkt": string or absent (RFC 9449 §10: the code is redeemed only with a proof of that key)
  *   }
  * A refresh token row (STORE_TOKEN_REFRESH): client_id, sub, scope, aud, grant_id (the family), exp =
  *   now + tokens.refresh_token_ttl, data = {"auth_time": int, "sid": string, "acr"?, "amr": [...],
- *   "claims": GRANT_CLAIMS or absent}
+ *   "claims": GRANT_CLAIMS or absent, "jkt"?: the DPoP key a public client's refresh tokens are bound to
+ *   (RFC 9449 §5)}
  * An access token row of a user's grant (STORE_TOKEN_ACCESS: the opaque token's, or a JWT's keyed by its
- *   jti): data = {"claims": GRANT_CLAIMS} when the grant has them, else none.
+ *   jti): data = {"claims": GRANT_CLAIMS} when the grant has them, and for an opaque DPoP-bound token
+ *   "cnf": {"jkt": ...} (RFC 9449 §6); else none.
  * GRANT_CLAIMS: what the claims request parameter (OIDC Core §5.5) asked for and userinfo and the ID tokens
  *   of the grant release beside the claims of its scopes: {"userinfo": [claim names], "id_token": [claim
  *   names]}, each present when not empty, only standard claims (claims_request_user_claims). The access
@@ -62,6 +66,8 @@ struct authz_request {
     const char *resource;            /* API identifier (resource= / audience= / API scopes), or NULL */
     const char *claims;              /* the claims parameter (OIDC Core §5.5), its text as sent, or NULL */
     struct claims_request *claims_req; /* ...parsed (claims_request.h), or NULL; not serialized */
+    const char *dpop_jkt;            /* RFC 9449 §10: the DPoP key the code is bound to, or NULL */
+    bool request_object;             /* its parameters came from a verified request object (RFC 9101) */
 };
 
 /* The ID token (OIDC Core §2, §3.1.3.6), signed with the client's id_token_signed_response_alg.

@@ -135,6 +135,10 @@ int client_from_store(struct arena *a, const struct store_client *sc, struct cli
         json_decref(m);
         return -1;
     }
+    out->dpop_bound_access_tokens = json_is_true(json_object_get(m, "dpop_bound_access_tokens"));
+    const char *roalg = json_string_value(json_object_get(m, "request_object_signing_alg"));
+    out->request_object_signing_alg = arena_strdup(a, roalg);
+    out->require_signed_request_object = json_is_true(json_object_get(m, "require_signed_request_object"));
     json_t *ttl = json_object_get(m, "access_token_ttl");
     if (json_is_integer(ttl) && json_integer_value(ttl) > 0 && json_integer_value(ttl) <= 86400 * 366)
         out->access_token_ttl = (uint32_t)json_integer_value(ttl);
@@ -215,6 +219,10 @@ char *client_metadata_json(const struct client *c)
     json_object_set_new(m, "introspection_access",
                         json_string(client_introspection_access_str(c->introspection_access)));
     set_str_array(m, "introspection_resources", c->introspection_resources, c->n_introspection_resources, false);
+    json_object_set_new(m, "dpop_bound_access_tokens", json_boolean(c->dpop_bound_access_tokens));
+    if (c->request_object_signing_alg != NULL)
+        json_object_set_new(m, "request_object_signing_alg", json_string(c->request_object_signing_alg));
+    json_object_set_new(m, "require_signed_request_object", json_boolean(c->require_signed_request_object));
     char *s = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(m);
     return s;

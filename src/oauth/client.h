@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "core/str.h"
 #include "oauth/error.h"
 #include "oauth/grant_table.h"
 #include "store/store.h"
@@ -93,6 +94,13 @@ struct client {
     enum introspection_access introspection_access;
     const char **introspection_resources; /* API identifiers, with INTROSPECT_RESOURCES */
     size_t n_introspection_resources;
+    /* RFC 9449 §5.2: every token request must carry a DPoP proof (its access tokens are all DPoP-bound). */
+    bool dpop_bound_access_tokens;
+    /* Request objects (RFC 9101; OIDC Registration §2): the one alg they may use, as registered (NULL: any
+     * asymmetric alg, and HS256/384/512 for a client_secret_jwt client; "none": unsigned ones too), and
+     * whether every authorization request must come as a signed request object (RFC 9101 §10.5). */
+    const char *request_object_signing_alg;
+    bool require_signed_request_object;
 };
 
 const char *client_auth_method_str(enum client_auth_method m);
@@ -141,6 +149,24 @@ char *client_metadata_json(const struct client *c);
  * the router sends such requests to the pool first (client_auth_needs_fetch). */
 struct oauth_error client_authenticate(struct http_req *req, const struct form *body, bool allow_public,
                                        struct client *out);
+/* The keys that verify what client c signs (its client assertions, its request objects): the HMAC key of
+ * its secret for a client_secret_jwt client, else its jwks or the document of its jwks_uri (fetched through
+ * http/fetch.h, blocking, when not cached fresh). With `refresh`, a jwks_uri is fetched again (at most once
+ * per fetch.refetch_seconds) because the cached JWKS lacks a kid; *refreshed says whether it was. Arena
+ * memory. Errors: invalid_client (a jwks_uri that cannot be fetched, a JWK Set that does not import; the
+ * description says which), server_error (a sealed secret that cannot be opened; logged). */
+struct jose_keyset;
+struct oauth_error client_keys(const struct http_req *req, const struct client *c, bool refresh,
+                               struct jose_keyset *set, bool *refreshed);
+/* Verifies the compact JWS jws, signed by client c with an alg of `allowed` (a mask of JOSE_ALG_BIT), with
+ * client_keys(), fetching a jwks_uri again once when the cached set lacks the JWS's kid. OAUTH_OK with *rc
+ * the result of jws_verify_keys (0 with *v filled, or a JOSE_ERR_*), or client_keys()'s error. */
+struct jws_verified;
+struct oauth_error client_jws_verify(const struct http_req *req, const struct client *c, struct str jws,
+                                     unsigned allowed, struct jws_verified *v, int *rc);
+/* Whether client_keys() for a token naming `kid` (or none) would fetch c's jwks_uri now: not cached fresh,
+ * or cached without that kid and due for a refetch. Never blocks on the network. */
+bool client_keys_would_fetch(const struct http_req *req, const struct client *c, const char *kid);
 /* Whether authenticating req would fetch a jwks_uri now (its JWKS is not cached fresh, or lacks the
  * assertion's kid and may be fetched again): the router's question, on the event loop, before it runs the
  * endpoint there or on the pool. Never blocks on the network (one cached client lookup at most). */

@@ -33,9 +33,7 @@ static struct oauth_error assertion_fail(const char *what)
     return OAUTH_ERROR(INVALID_CLIENT, what);
 }
 
-/* The keys a client's assertions are verified with. With `refresh`, a jwks_uri is fetched again (at most
- * once per fetch.refetch_seconds) because the cached JWKS lacks the kid. */
-static struct oauth_error assertion_keys(struct http_req *req, const struct client *c, bool refresh,
+struct oauth_error client_keys(const struct http_req *req, const struct client *c, bool refresh,
                                          struct jose_keyset *set, bool *refreshed)
 {
     struct app *app = req->worker->app;
@@ -170,26 +168,36 @@ static struct oauth_error assertion_jti_once(struct http_req *req, const struct 
     return OAUTH_OK;
 }
 
+struct oauth_error client_jws_verify(const struct http_req *req, const struct client *c, struct str jws,
+                                     unsigned allowed, struct jws_verified *v, int *rc)
+{
+    struct jose_keyset set;
+    bool refreshed = false;
+    struct oauth_error e = client_keys(req, c, false, &set, &refreshed);
+    if (oauth_failed(e))
+        return e;
+    struct errbuf err;
+    *rc = jws_verify_keys(req->arena, jws.p, jws.len, &set, allowed, v, &err);
+    /* A kid the cached jwks_uri document lacks: the client may have rotated its keys; fetch again, once. */
+    if (*rc == JOSE_ERR_UNKNOWN_KEY && c->jwks == NULL && c->jwks_uri != NULL && !refreshed) {
+        e = client_keys(req, c, true, &set, &refreshed);
+        if (oauth_failed(e))
+            return e;
+        if (refreshed)
+            *rc = jws_verify_keys(req->arena, jws.p, jws.len, &set, allowed, v, &err);
+    }
+    return OAUTH_OK;
+}
+
 static struct oauth_error assertion_verify(struct http_req *req, const struct client *c, struct str assertion)
 {
     if (c->auth_method != CLIENT_AUTH_PRIVATE_KEY_JWT && c->auth_method != CLIENT_AUTH_SECRET_JWT)
         return assertion_fail("this client is not registered for JWT client authentication");
-    struct jose_keyset set;
-    bool refreshed = false;
-    struct oauth_error e = assertion_keys(req, c, false, &set, &refreshed);
+    struct jws_verified v;
+    int rc = 0;
+    struct oauth_error e = client_jws_verify(req, c, assertion, c->auth_signing_algs, &v, &rc);
     if (oauth_failed(e))
         return e;
-    struct jws_verified v;
-    struct errbuf err;
-    int rc = jws_verify_keys(req->arena, assertion.p, assertion.len, &set, c->auth_signing_algs, &v, &err);
-    /* A kid the cached jwks_uri document lacks: the client may have rotated its keys; fetch again, once. */
-    if (rc == JOSE_ERR_UNKNOWN_KEY && c->jwks == NULL && c->jwks_uri != NULL && !refreshed) {
-        e = assertion_keys(req, c, true, &set, &refreshed);
-        if (oauth_failed(e))
-            return e;
-        if (refreshed)
-            rc = jws_verify_keys(req->arena, assertion.p, assertion.len, &set, c->auth_signing_algs, &v, &err);
-    }
     switch (rc) {
     case 0:
         break;
@@ -353,17 +361,25 @@ bool client_auth_needs_fetch(struct http_req *req)
     const char *cid = assertion_subject(req, assertion, &kid);
     struct client c;
     if (cid == NULL || oauth_failed(load_client(req, cid, OAUTH_ERROR(INVALID_CLIENT, ""), &c)) ||
-        c.auth_method != CLIENT_AUTH_PRIVATE_KEY_JWT || c.jwks != NULL || c.jwks_uri == NULL)
+        c.auth_method != CLIENT_AUTH_PRIVATE_KEY_JWT)
         return false;
-    if (!fetch_cached(app->fetch, c.jwks_uri, 0))
+    return client_keys_would_fetch(req, &c, kid);
+}
+
+bool client_keys_would_fetch(const struct http_req *req, const struct client *c, const char *kid)
+{
+    struct app *app = req->worker->app;
+    if (app->fetch == NULL || c->jwks != NULL || c->jwks_uri == NULL)
+        return false;
+    if (!fetch_cached(app->fetch, c->jwks_uri, 0))
         return true;
-    if (kid == NULL || fetch_cached(app->fetch, c.jwks_uri, FETCH_REFRESH))
+    if (kid == NULL || fetch_cached(app->fetch, c->jwks_uri, FETCH_REFRESH))
         return false;
     /* Cached, but a refresh could be due: only if the cached set lacks the kid. */
     const char *text;
     size_t len;
     struct errbuf err;
-    if (fetch_get(app->fetch, req->arena, c.jwks_uri, 0, &text, &len, NULL, &err) != 0)
+    if (fetch_get(app->fetch, req->arena, c->jwks_uri, 0, &text, &len, NULL, &err) != 0)
         return false;
     json_t *j = json_loadb(text, len, 0, NULL), *keys = json_object_get(j, "keys"), *k;
     size_t i;

@@ -1,5 +1,6 @@
 /* client_check.c: the one check of client metadata (client_check.h): RFC 6749 §2.1, §3.1.2, §4.4; RFC 7591
- * §2; RFC 7636 §4.2; RFC 7662 §4; RFC 8252 §7.1; RFC 8707 §2; RFC 9700 §2.1.1; OIDC Registration §2.
+ * §2; RFC 7636 §4.2; RFC 7662 §4; RFC 8252 §7.1; RFC 8707 §2; RFC 9101 §10.5; RFC 9449 §5.2; RFC 9700
+ * §2.1.1; OIDC Registration §2.
  * Grant names and their rules come from the grant table (grant_table.h). */
 #include "oauth/client_check.h"
 
@@ -429,6 +430,36 @@ static int check_interactive(const struct config *cfg, const struct client_meta 
     return 0;
 }
 
+/* request_object_signing_alg (OIDC Registration §2): an alg we verify, an HMAC one only for a
+ * client_secret_jwt client (whose secret is the key), or "none", which allows unsigned request objects and
+ * so cannot go with require_signed_request_object (RFC 9101 §10.5). */
+static int check_request_objects(const struct client_meta *m, struct client *out, struct client_problem *p)
+{
+    char buf[STR_SHOWN_SIZE];
+    if (m->require_signed_request_object != NULL &&
+        parse_bool(m->require_signed_request_object, &out->require_signed_request_object) != 0)
+        return fail(p, "require_signed_request_object", -1, "invalid boolean '%s' (expected true or false)",
+                    str_shown(m->require_signed_request_object, buf));
+    const char *alg = m->request_object_signing_alg;
+    if (alg == NULL)
+        return 0;
+    if (strcmp(alg, "none") == 0) {
+        if (out->require_signed_request_object)
+            return fail(p, "request_object_signing_alg", -1,
+                        "none (unsigned request objects) contradicts " F("require_signed_request_object"));
+    } else {
+        enum jose_alg a = jose_alg_parse_cstr(alg);
+        unsigned ok = JOSE_ALGS_ASYMMETRIC | (out->auth_method == CLIENT_AUTH_SECRET_JWT ? JOSE_ALGS_HMAC : 0);
+        if (a == JOSE_ALG_NONE || (JOSE_ALG_BIT(a) & ok) == 0)
+            return fail(p, "request_object_signing_alg", -1,
+                        "must be an asymmetric JWS alg (RS256, PS256, ES256, EdDSA ...), HS256/384/512 for a "
+                        "client_secret_jwt client, or none, got '%s'",
+                        str_shown(alg, buf));
+    }
+    out->request_object_signing_alg = alg;
+    return 0;
+}
+
 int client_check(const struct config *cfg, const struct client_meta *m, struct arena *a, struct client *out,
                  struct client_problem *p)
 {
@@ -459,6 +490,11 @@ int client_check(const struct config *cfg, const struct client_meta *m, struct a
                     CFG_ENTRY_TTL_MAX);
     out->access_token_ttl = m->access_token_ttl;
     if (check_introspection(cfg, m, out, a, p) != 0)
+        return -1;
+    if (m->dpop_bound_access_tokens != NULL && parse_bool(m->dpop_bound_access_tokens, &out->dpop_bound_access_tokens) != 0)
+        return fail(p, "dpop_bound_access_tokens", -1, "invalid boolean '%s' (expected true or false)",
+                    str_shown(m->dpop_bound_access_tokens, buf));
+    if (check_request_objects(m, out, p) != 0)
         return -1;
     return check_interactive(cfg, m, out, p);
 }
@@ -520,6 +556,13 @@ void client_meta_from_json(json_t *o, struct arena *a, struct client_meta *m)
         m->require_pushed_authorization_requests = json_is_true(par) ? "true" : "false";
     m->resources_listed = json_is_array(json_object_get(o, "resources"));
     m->introspection_access = json_str(o, "introspection_access");
+    json_t *dpop = json_object_get(o, "dpop_bound_access_tokens");
+    if (json_is_boolean(dpop))
+        m->dpop_bound_access_tokens = json_is_true(dpop) ? "true" : "false";
+    m->request_object_signing_alg = json_str(o, "request_object_signing_alg");
+    json_t *rsro = json_object_get(o, "require_signed_request_object");
+    if (json_is_boolean(rsro))
+        m->require_signed_request_object = json_is_true(rsro) ? "true" : "false";
     m->grant_types = json_strs(o, "grant_types", a);
     m->response_types = json_strs(o, "response_types", a);
     m->redirect_uris = json_strs(o, "redirect_uris", a);
@@ -529,7 +572,8 @@ void client_meta_from_json(json_t *o, struct arena *a, struct client_meta *m)
     m->introspection_resources = json_strs(o, "introspection_resources", a);
 }
 
-/* The JSON type each metadata field takes: the declaration's (CONFIG_CLIENT) with require_pkce a boolean. */
+/* The JSON type each metadata field takes: the declaration's (CONFIG_CLIENT) with the booleans kept as
+ * text there (require_pkce, dpop_bound_access_tokens) booleans. */
 enum meta_json_type { META_STR, META_U32, META_LIST, META_BOOL };
 #define META_JSON_ROW(name, type, def, min, max, flags, doc) {#name, META_JSON_##type},
 #define META_JSON_STR META_STR
@@ -543,7 +587,8 @@ static const struct {
 /* The fields of clients[] that are booleans kept as text ("true"/"false"): booleans in JSON. */
 static bool is_bool_field(const char *field)
 {
-    return strcmp(field, "require_pkce") == 0 || strcmp(field, "require_pushed_authorization_requests") == 0;
+    return strcmp(field, "require_pkce") == 0 || strcmp(field, "require_pushed_authorization_requests") == 0 ||
+           strcmp(field, "dpop_bound_access_tokens") == 0 || strcmp(field, "require_signed_request_object") == 0;
 }
 
 static const char *const meta_json_type_names[] = {"a string", "a non-negative integer",
@@ -668,6 +713,8 @@ static void fill_defaults(const struct config *cfg, struct cfg_client *cc, const
     if (cc->require_pkce_set)
         config_set_str(&cc->require_pkce, c->require_pkce ? "true" : "false");
     config_set_str(&cc->introspection_access, client_introspection_access_str(c->introspection_access));
+    config_set_str(&cc->dpop_bound_access_tokens, c->dpop_bound_access_tokens ? "true" : "false");
+    config_set_str(&cc->require_signed_request_object, c->require_signed_request_object ? "true" : "false");
 }
 
 int clients_check_config(struct config *cfg, struct errbuf *err)

@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "jose/jose.h"
 #include "oauth/device.h"
+#include "oauth/dpop.h"
 #include "oauth/endpoints.h"
 #include "oauth/error.h"
 #include "oauth/grant_table.h"
@@ -108,7 +109,13 @@ static json_t *metadata(const struct app *app, bool plain)
                         jose_alg_mask_json(assertion_algs));
     /* RFC 9207: every authorization response carries iss. */
     json_object_set_new(o, "authorization_response_iss_parameter_supported", json_true());
-    json_object_set_new(o, "request_parameter_supported", json_false());
+    /* RFC 9101: request objects by value, signed with the client's keys (an HMAC alg only with a
+     * client_secret_jwt client's secret; none only for a client registered with it). */
+    json_object_set_new(o, "request_parameter_supported", json_true());
+    json_t *ro_algs = jose_alg_mask_json(JOSE_ALGS_ASYMMETRIC | JOSE_ALGS_HMAC);
+    json_array_append_new(ro_algs, json_string("none"));
+    json_object_set_new(o, "request_object_signing_alg_values_supported", ro_algs);
+    json_object_set_new(o, "dpop_signing_alg_values_supported", jose_alg_mask_json(DPOP_ALGS));
     /* RFC 9126: request_uri is accepted, for the URNs the PAR endpoint issues only. */
     json_object_set_new(o, "request_uri_parameter_supported", json_true());
     json_object_set_new(o, "require_request_uri_registration", json_false());

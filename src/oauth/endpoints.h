@@ -18,6 +18,10 @@ void oauth_userinfo_handle(struct http_req *req);
 /* The userinfo endpoint's path under the issuer (the README's Endpoints table); also an audience of access
  * tokens granted with openid (tokens.h). */
 #define OAUTH_USERINFO_PATH "/me"
+/* The token and introspection endpoints' paths under the issuer (DPoP proofs name their URLs, RFC 9449
+ * §4.2 htu). */
+#define OAUTH_TOKEN_PATH "/token"
+#define OAUTH_INTROSPECTION_PATH "/token/introspection"
 void oauth_login_handle(struct http_req *req);
 /* A login post that will not be served now (too many waiting, or the server stops): the login page again,
  * 503 with Retry-After: retry_after_s, asking the person to try again. */
@@ -57,9 +61,9 @@ struct oauth_error scope_resource_parse(struct arena *a, const struct app *app, 
 /* CORS for the endpoints browser-based public clients call directly (the routes marked cors: token,
  * revocation, userinfo; cors.c). None of them reads cookies, so any origin may call them ("*", never with
  * credentials). oauth_cors_preflight(): answers an OPTIONS preflight (204 with the allowed methods and the
- * Authorization and Content-Type request headers, cached 600 s). oauth_cors_allow(): adds
- * Access-Control-Allow-Origin: * (and exposes WWW-Authenticate) to the response being built, success or
- * error. The router calls both. */
+ * Authorization, Content-Type and DPoP request headers, cached 600 s). oauth_cors_allow(): adds
+ * Access-Control-Allow-Origin: * (and exposes WWW-Authenticate and DPoP-Nonce) to the response being built,
+ * success or error. The router calls both. */
 void oauth_cors_preflight(struct http_req *req, const char *methods);
 void oauth_cors_allow(struct http_req *req);
 

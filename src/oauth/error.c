@@ -110,14 +110,18 @@ void oauth_error_send_json(struct http_req *req, struct oauth_error e)
     json_decref(o);
 
     if (status == 401 && e.challenge != NULL) {
+        /* A challenge with auth-params of its own ("DPoP algs=...") takes the error's after a comma. */
+        const char *sep = strchr(e.challenge, ' ') != NULL ? ", " : " ";
+        bool described = e.code == OAUTH_ERR_INVALID_TOKEN || e.code == OAUTH_ERR_INVALID_DPOP_PROOF ||
+                         e.code == OAUTH_ERR_USE_DPOP_NONCE;
         const char *v;
-        if (e.code == OAUTH_ERR_INVALID_TOKEN && e.description != NULL)
-            v = arena_printf(req->arena, "%s error=\"%s\", error_description=\"%s\"", e.challenge, code,
+        if (described && e.description != NULL)
+            v = arena_printf(req->arena, "%s%serror=\"%s\", error_description=\"%s\"", e.challenge, sep, code,
                              challenge_safe(req->arena, e.description));
         else if (e.code == OAUTH_ERR_INVALID_CLIENT)
-            v = arena_printf(req->arena, "%s realm=\"ostiary\", charset=\"UTF-8\"", e.challenge);
+            v = arena_printf(req->arena, "%s%srealm=\"ostiary\", charset=\"UTF-8\"", e.challenge, sep);
         else
-            v = arena_printf(req->arena, "%s error=\"%s\"", e.challenge, code);
+            v = arena_printf(req->arena, "%s%serror=\"%s\"", e.challenge, sep, code);
         http_res_header(req, "WWW-Authenticate", v);
     }
     if (status == 503)

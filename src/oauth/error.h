@@ -3,7 +3,7 @@
  * struct oauth_error, rendered in one place per channel: oauth/error.c for JSON (back-channel endpoints),
  * oauth/frontchannel.c for the redirect to a proven redirect_uri and for the HTML error page.
  * Codes: RFC 6749 §5.2 and §4.1.2.1, RFC 6750 §3.1, RFC 7009 §2.2.1, RFC 8707 §2, RFC 8628 §3.5,
- * OIDC Core §3.1.2.6. */
+ * OIDC Core §3.1.2.6, RFC 9449 §5, §7.1, §8 (DPoP). */
 #ifndef OSTIARY_OAUTH_ERROR_H
 #define OSTIARY_OAUTH_ERROR_H
 
@@ -44,7 +44,9 @@ struct http_req;
     X(HEADERS_TOO_LARGE, 29, "request_header_fields_too_large", 431)                                         \
     X(REQUEST_NOT_SUPPORTED, 30, "request_not_supported", 400)                                               \
     X(REQUEST_URI_NOT_SUPPORTED, 31, "request_uri_not_supported", 400)                                       \
-    X(REGISTRATION_NOT_SUPPORTED, 32, "registration_not_supported", 400)
+    X(REGISTRATION_NOT_SUPPORTED, 32, "registration_not_supported", 400)                                     \
+    X(INVALID_DPOP_PROOF, 33, "invalid_dpop_proof", 400)                                                     \
+    X(USE_DPOP_NONCE, 34, "use_dpop_nonce", 400)
 
 enum oauth_err {
 #define OAUTH_ERR_ENUM(name, num, str, status) OAUTH_ERR_##name = num,
@@ -57,7 +59,9 @@ struct oauth_error {
     enum oauth_err code;
     const char *description; /* fixed text for the client; never internal detail, never a secret */
     int http_status;         /* 0 = the code's default */
-    /* For 401s: the WWW-Authenticate challenge scheme ("Basic", "Bearer"), NULL for none. */
+    /* For 401s: the WWW-Authenticate challenge scheme ("Basic", "Bearer", "DPoP"), NULL for none; it may
+     * carry auth-params of its own after a space (DPoP's algs="...", RFC 9449 §7.1), which the error's
+     * follow after a comma. */
     const char *challenge;
 };
 

@@ -1,7 +1,8 @@
 /* grant_code.c: the authorization_code grant (RFC 6749 §4.1.3; OIDC Core §3.1.3): code redemption bound
  * to the client, the redirect_uri and the PKCE challenge (RFC 7636 §4.6), single use with replay
  * revocation (RFC 6749 §4.1.2, §10.5), then the access token, the refresh token (per the client's
- * refresh_token_policy) and the ID token. The code row format is authz.h's. */
+ * refresh_token_policy) and the ID token; with a DPoP proof (RFC 9449 §5, §10) the access token, and a public
+ * client's refresh token, are bound to its key. The code row format is authz.h's. */
 #include <string.h>
 
 #include <jansson.h>
@@ -15,6 +16,7 @@
 #include "oauth/authz.h"
 #include "oauth/claims_request.h"
 #include "oauth/client.h"
+#include "oauth/dpop.h"
 #include "oauth/grants.h"
 #include "oauth/pkce.h"
 #include "oauth/tokens.h"
@@ -138,6 +140,10 @@ struct oauth_error grant_authorization_code(struct http_req *req, const struct c
     struct oauth_error e = check_redirect_uri(c, tr, data);
     if (!oauth_failed(e))
         e = check_pkce(req, c, tr, data);
+    if (!oauth_failed(e))
+        e = grant_dpop_binding(tr, json_string_value(json_object_get(data, "dpop_jkt")),
+                               "the authorization request named dpop_jkt: send a DPoP proof made with that key "
+                               "(RFC 9449 section 10)");
     if (oauth_failed(e))
         return e;
     /* RFC 8707 §2.2: at the token endpoint a resource may only repeat (narrow to) what was authorized. */
@@ -159,8 +165,13 @@ struct oauth_error grant_authorization_code(struct http_req *req, const struct c
     g.res = res;
     g.now = now;
     g.refresh = grant_wants_refresh(c, g.grant_scope, data);
+    g.dpop = tr->dpop;
+    /* RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key (a confidential client's
+     * are bound to its authentication already). */
     if (g.refresh)
-        g.refresh_data = grant_refresh_data(req->arena, data);
+        g.refresh_data = grant_refresh_data(req->arena, data,
+                                            c->auth_method == CLIENT_AUTH_NONE && tr->dpop != NULL ? tr->dpop->jkt
+                                                                                                    : NULL);
     g.id_token = token_scope_has(g.grant_scope, "openid");
     g.nonce = json_string_value(json_object_get(data, "nonce"));
     grant_tokens_set_auth(&g, data);

@@ -16,6 +16,7 @@
 #include "oauth/authz.h"
 #include "oauth/claims_request.h"
 #include "oauth/client.h"
+#include "oauth/dpop.h"
 #include "oauth/grants.h"
 #include "oauth/tokens.h"
 #include "session/users.h"
@@ -32,7 +33,7 @@ void token_response_send(struct http_req *req, const struct access_token *at, co
     strbuf_init(&sb, req->arena, 65536);
     strbuf_adds(&sb, "{\"access_token\":");
     strbuf_add_json(&sb, at->value);
-    strbuf_adds(&sb, ",\"token_type\":\"Bearer\",\"expires_in\":");
+    strbuf_adds(&sb, at->jkt != NULL ? ",\"token_type\":\"DPoP\",\"expires_in\":" : ",\"token_type\":\"Bearer\",\"expires_in\":");
     strbuf_add_i64(&sb, at->expires_in);
     if (scope != NULL && scope[0] != '\0') {
         strbuf_adds(&sb, ",\"scope\":");
@@ -100,7 +101,7 @@ void grant_tokens_set_auth(struct grant_tokens_req *r, json_t *data)
     r->amr = json_is_array(amr) ? amr : NULL;
 }
 
-const char *grant_refresh_data(struct arena *a, json_t *data)
+const char *grant_refresh_data(struct arena *a, json_t *data, const char *jkt)
 {
     static const char *const keep[] = {"auth_time", "sid", "acr", "amr", "claims"};
     json_t *o = json_object();
@@ -109,6 +110,8 @@ const char *grant_refresh_data(struct arena *a, json_t *data)
         if (v != NULL && !json_is_null(v))
             json_object_set(o, keep[i], v);
     }
+    if (jkt != NULL)
+        json_object_set_new(o, "jkt", json_string(jkt));
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     const char *out = arena_strdup(a, text != NULL ? text : "{}");
@@ -136,6 +139,7 @@ struct oauth_error grant_tokens_mint(struct http_req *req, const struct grant_to
                                      struct grant_tokens *out)
 {
     memset(out, 0, sizeof(*out));
+    out->dpop = r->dpop;
     struct worker *w = req->worker;
     struct errbuf err;
     struct access_token_req ar = {0};
@@ -145,6 +149,7 @@ struct oauth_error grant_tokens_mint(struct http_req *req, const struct grant_to
     ar.res = r->res;
     ar.grant_id = r->grant_id;
     ar.data = token_access_data(req->arena, r->grant_claims);
+    ar.jkt = r->dpop != NULL ? r->dpop->jkt : NULL;
     ar.now = r->now;
     if (token_mint_access(w, req->arena, &ar, &out->at, &err) != 0) {
         log_error("token_issue_failed", LS("rid", req->rid), LS("client_id", r->client->client_id),
@@ -183,6 +188,13 @@ struct oauth_error grant_tokens_commit(struct http_req *req, const struct grant_
     struct store_conn *db = req->worker->db;
     struct errbuf err;
     int rc = 0;
+    if (t->dpop != NULL) {
+        struct oauth_error e = dpop_proof_record(req, t->dpop, false);
+        if (oauth_failed(e)) {
+            store_rollback(db);
+            return e;
+        }
+    }
     if (t->at.has_row)
         rc = store_token_put(db, &t->at.row, &err);
     if (rc == 0 && t->refresh_token != NULL)
@@ -193,6 +205,17 @@ struct oauth_error grant_tokens_commit(struct http_req *req, const struct grant_
         store_rollback(db);
     if (rc != 0)
         return oauth_store_failed(req, "grant_commit", rc, &err);
+    return OAUTH_OK;
+}
+
+struct oauth_error grant_dpop_binding(const struct token_req *tr, const char *bound, const char *what)
+{
+    if (bound == NULL)
+        return OAUTH_OK;
+    if (tr->dpop == NULL)
+        return OAUTH_ERROR(INVALID_DPOP_PROOF, what);
+    if (strcmp(tr->dpop->jkt, bound) != 0)
+        return OAUTH_ERROR(INVALID_DPOP_PROOF, "the DPoP proof is not signed with the key this grant is bound to");
     return OAUTH_OK;
 }
 

@@ -15,6 +15,7 @@
 #include "http/http.h"
 #include "oauth/client.h"
 #include "oauth/device.h"
+#include "oauth/dpop.h"
 #include "oauth/grants.h"
 #include "oauth/tokens.h"
 #include "store/store.h"
@@ -122,8 +123,13 @@ struct oauth_error grant_device_code(struct http_req *req, const struct client *
     g.res = res;
     g.now = now;
     g.refresh = grant_wants_refresh(c, g.grant_scope, data);
+    /* RFC 9449 §5, as for the code grant: a proof binds the access token, and a public client's refresh
+     * tokens. */
+    g.dpop = tr->dpop;
     if (g.refresh)
-        g.refresh_data = grant_refresh_data(req->arena, data);
+        g.refresh_data = grant_refresh_data(req->arena, data,
+                                            c->auth_method == CLIENT_AUTH_NONE && tr->dpop != NULL ? tr->dpop->jkt
+                                                                                                    : NULL);
     g.id_token = token_scope_has(g.grant_scope, "openid");
     grant_tokens_set_auth(&g, data);
     /* No claims request at /device/auth: the scope's claims, for a client with id_token_claims: scope. */

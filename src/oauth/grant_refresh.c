@@ -4,7 +4,8 @@
  * refresh.refresh_grace_period (default 0: off) allows one retry of it: then the successor it got, never
  * used, is revoked and another issued in its place. The access token may be narrowed to a subset of the
  * grant's scope; the new refresh token keeps the grant's scope. A new ID token comes with openid (OIDC
- * Core §12.2: same sub and auth_time, no nonce). The row format is authz.h's. */
+ * Core §12.2: same sub and auth_time, no nonce). A refresh token bound to a DPoP key (RFC 9449 §5) is only
+ * redeemed with a proof made with it; a proof binds the new access token. The row format is authz.h's. */
 #include <string.h>
 
 #include <jansson.h>
@@ -134,6 +135,13 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
         return oauth_store_failed(req, "refresh_get", rc, &err);
     if (rt.client_id == NULL || strcmp(rt.client_id, c->client_id) != 0)
         return OAUTH_ERROR(INVALID_GRANT, "the refresh token was not issued to this client");
+    json_t *data = grant_data_parse(req->arena, rt.data);
+    /* RFC 9449 §5: a refresh token bound to a DPoP key (a public client's) needs a proof made with it. */
+    struct oauth_error e = grant_dpop_binding(tr, json_string_value(json_object_get(data, "jkt")),
+                                              "this refresh token is bound to a DPoP key: send a DPoP proof made "
+                                              "with it (RFC 9449 section 5)");
+    if (oauth_failed(e))
+        return e;
     enum refresh_verdict verdict;
     rc = classify(req, &rt, now, &verdict, &err);
     if (rc != 0)
@@ -171,7 +179,6 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
     if (rc != 0)
         return oauth_store_failed(req, "user_get", rc, &err);
 
-    json_t *data = grant_data_parse(req->arena, rt.data);
     struct grant_tokens_req g = {0};
     g.client = c;
     g.sub = rt.sub;
@@ -182,7 +189,8 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
     g.res = res;
     g.now = now;
     g.refresh = true;
-    g.refresh_data = rt.data != NULL ? rt.data : "{}";
+    g.refresh_data = rt.data != NULL ? rt.data : "{}"; /* a binding (jkt) stays with the family */
+    g.dpop = tr->dpop;
     g.id_token = token_scope_has(at_scope, "openid");
     grant_tokens_set_auth(&g, data);
     g.grant_claims = grant_data_claims(data);
@@ -190,7 +198,7 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
     json_t *claims = g.id_token ? grant_id_token_claims(&u, at_scope, scope_claims, g.grant_claims) : NULL;
     g.claims = claims;
     struct grant_tokens t;
-    struct oauth_error e = grant_tokens_mint(req, &g, &t);
+    e = grant_tokens_mint(req, &g, &t);
     json_decref(claims);
     if (oauth_failed(e))
         return e;

@@ -22,6 +22,7 @@ struct arena;
 struct http_req;
 struct client;
 struct resource;
+struct dpop_proof;
 
 /* A token request after token_parse(): syntax only, every parameter non-repeated (RFC 6749 §3.1).
  * Views point into the parsed form (NUL-terminated); absent parameters are STR_NULL. */
@@ -33,6 +34,9 @@ struct token_req {
     struct str code, redirect_uri, code_verifier; /* authorization_code */
     struct str refresh_token; /* refresh_token */
     struct str device_code;   /* urn:ietf:params:oauth:grant-type:device_code */
+    /* The request's verified DPoP proof (RFC 9449 §5; oauth_token_handle checks it), or NULL: the access
+     * token is then bound to its key, and its jti recorded in the transaction of the token's rows. */
+    const struct dpop_proof *dpop;
 };
 
 /* A grant handler validates what is its own, acts on the store and sends the success response itself;
@@ -47,8 +51,8 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
                                        const struct token_req *tr);
 struct oauth_error grant_device_code(struct http_req *req, const struct client *c, const struct token_req *tr);
 
-/* The successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3): access_token, token_type Bearer,
- * expires_in, scope (when not empty), refresh_token and id_token when not NULL; Cache-Control: no-store. */
+/* The successful token response (RFC 6749 §5.1, OIDC Core §3.1.3.3): access_token, token_type Bearer (DPoP
+ * for a DPoP-bound token, RFC 9449 §5), expires_in, scope (when not empty), refresh_token and id_token when not NULL; Cache-Control: no-store. */
 void token_response_send(struct http_req *req, const struct access_token *at, const char *scope,
                          const char *refresh_token, const char *id_token);
 
@@ -74,6 +78,7 @@ struct grant_tokens_req {
     int64_t auth_time;
     json_t *claims;                /* extra ID token claims (borrowed), or NULL */
     json_t *grant_claims;          /* the grant's claims request (authz.h GRANT_CLAIMS, borrowed), or NULL */
+    const struct dpop_proof *dpop; /* the request's DPoP proof: binds the access token; or NULL */
     int64_t now;
 };
 struct grant_tokens {
@@ -81,12 +86,14 @@ struct grant_tokens {
     const char *refresh_token;     /* NULL when none */
     struct store_token refresh_row;
     const char *id_token;          /* NULL when none */
+    const struct dpop_proof *dpop; /* recorded by grant_tokens_commit (its jti, single use), or NULL */
 };
 /* Mints the tokens (no store access). server_error (logged) if a signature fails. */
 struct oauth_error grant_tokens_mint(struct http_req *req, const struct grant_tokens_req *r,
                                      struct grant_tokens *out);
 /* Inside a transaction the caller opened with store_begin (and in which it consumed the code or refresh
- * token): writes the rows of t and commits. On failure rolls back and returns server_error (logged). */
+ * token): records the DPoP proof's jti (a replayed proof: invalid_dpop_proof), writes the rows of t and
+ * commits. On failure rolls back and returns the error (a store failure logged). */
 struct oauth_error grant_tokens_commit(struct http_req *req, const struct grant_tokens *t);
 
 /* Parses a row's data (JSON object text) into an object freed with the arena; NULL if absent or not an
@@ -107,9 +114,14 @@ json_t *grant_id_token_claims(const struct store_user *u, const char *scope, boo
                               json_t *grant_claims);
 /* Copies auth_time, sid, acr and amr of a code's or refresh token's data into r. */
 void grant_tokens_set_auth(struct grant_tokens_req *r, json_t *data);
-/* The data object of a refresh token (authz.h: auth_time, sid, acr?, amr) from a code's or refresh
- * token's data, as JSON text in arena memory. */
-const char *grant_refresh_data(struct arena *a, json_t *data);
+/* The data object of a refresh token (authz.h: auth_time, sid, acr?, amr, jkt?) from a code's data, as
+ * JSON text in arena memory. jkt: the DPoP key a public client's refresh tokens are bound to (RFC 9449 §5),
+ * or NULL. */
+const char *grant_refresh_data(struct arena *a, json_t *data, const char *jkt);
+/* RFC 9449 §5, §10: a code whose request named dpop_jkt, or a refresh token bound to a key (its data's
+ * jkt), is only redeemed with a DPoP proof made with that key: invalid_dpop_proof otherwise. bound: that
+ * jkt, or NULL (no binding). */
+struct oauth_error grant_dpop_binding(const struct token_req *tr, const char *bound, const char *what);
 /* Revokes every token of the grant (code replay, refresh token reuse: RFC 6749 §4.1.2, RFC 9700
  * §4.14.2) and logs it. Works inside or outside a transaction. 0, or <0 with err set. */
 int grant_revoke_family(struct http_req *req, const struct client *c, const char *grant_id, const char *why,

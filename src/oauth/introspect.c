@@ -3,7 +3,9 @@
  * tokens a client may introspect is its introspection_access (§4: the server may limit it, against token
  * scanning): any (all, the default), its own, or its own and those for the APIs it lists (resources). A
  * refresh token only by the client it was issued to, since nobody else has a use for it. A token the
- * client may not introspect gets the same answer as an unknown one. */
+ * client may not introspect gets the same answer as an unknown one. A DPoP-bound access token is shown with
+ * token_type DPoP and its cnf.jkt (RFC 9449 §6.2); a DPoP proof sent with the request is checked. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "app.h"
@@ -12,6 +14,7 @@
 #include "core/rand.h"
 #include "core/str.h"
 #include "oauth/client.h"
+#include "oauth/dpop.h"
 #include "oauth/endpoints.h"
 #include "oauth/tokens.h"
 #include "core/banned.h"
@@ -47,10 +50,17 @@ static void send_info(struct http_req *req, const struct token_info *ti)
         add_str(&sb, "sub", ti->sub != NULL ? ti->sub : ti->client_id);
         add_str(&sb, "iss", req->worker->app->issuer);
         add_str(&sb, "jti", ti->jti);
-        add_str(&sb, "token_type", strcmp(ti->kind, "access_token") == 0 ? "Bearer" : "refresh_token");
+        /* RFC 9449 §6.2: a DPoP-bound token's type and key, for the resource server to check proofs. */
+        bool access = strcmp(ti->kind, "access_token") == 0;
+        add_str(&sb, "token_type", !access ? "refresh_token" : ti->jkt != NULL ? "DPoP" : "Bearer");
         add_int(&sb, "exp", ti->exp);
         add_int(&sb, "iat", ti->iat);
         add_int(&sb, "nbf", ti->iat);
+        if (access && ti->jkt != NULL) {
+            strbuf_adds(&sb, ",\"cnf\":{\"jkt\":");
+            strbuf_add_json(&sb, ti->jkt);
+            strbuf_addc(&sb, '}');
+        }
         if (ti->aud != NULL && ti->aud[0] != '\0') {
             /* A single audience as a string, several as an array (RFC 7519 §4.1.3). */
             if (strchr(ti->aud, ' ') == NULL) {
@@ -116,6 +126,13 @@ void oauth_introspect_handle(struct http_req *req)
         e = client_authenticate(req, &f, false, &c);
     if (!oauth_failed(e))
         e = token_param_parse(&f, &token);
+    /* A client that sends a DPoP proof here too gets it checked like at the token endpoint (RFC 9449 §4.3). */
+    struct dpop_proof proof;
+    bool has_proof = false;
+    if (!oauth_failed(e))
+        e = dpop_check(req, OAUTH_INTROSPECTION_PATH, NULL, &proof, &has_proof);
+    if (!oauth_failed(e) && has_proof)
+        e = dpop_proof_record(req, &proof, false);
     if (oauth_failed(e)) {
         oauth_error_send_json(req, e);
         return;

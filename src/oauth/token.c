@@ -5,13 +5,14 @@
  * response. Client authentication is in client.c, what the grants share (minting, the success response)
  * in grant_common.c. Every failure is one struct oauth_error rendered by error.c. A grant type not served
  * here (implicit, RFC 6749 §4.2, whose tokens come from the authorization endpoint) is
- * unsupported_grant_type. */
+ * unsupported_grant_type. A DPoP proof (RFC 9449 §5) is checked here, before the grant. */
 #include <string.h>
 
 #include "app.h"
 #include "core/arena.h"
 #include "http/http.h"
 #include "oauth/client.h"
+#include "oauth/dpop.h"
 #include "oauth/endpoints.h"
 #include "oauth/grant_table.h"
 #include "oauth/grants.h"
@@ -85,16 +86,35 @@ static struct oauth_error token_dispatch(struct http_req *req, const struct clie
     return handlers[h].handle(req, c, tr);
 }
 
+/* The request's DPoP proof (RFC 9449 §4.3, §5): verified here, its jti recorded by the grant with the
+ * token's rows. Required from a client registered with dpop_bound_access_tokens (§5.2). */
+static struct oauth_error token_dpop(struct http_req *req, const struct client *c, struct dpop_proof *proof,
+                                     struct token_req *tr)
+{
+    bool present;
+    struct oauth_error e = dpop_check(req, OAUTH_TOKEN_PATH, NULL, proof, &present);
+    if (oauth_failed(e))
+        return e;
+    if (!present && c->dpop_bound_access_tokens)
+        return OAUTH_ERROR(INVALID_DPOP_PROOF, "this client must send a DPoP proof with every token request "
+                                               "(dpop_bound_access_tokens)");
+    tr->dpop = present ? proof : NULL;
+    return OAUTH_OK;
+}
+
 void oauth_token_handle(struct http_req *req)
 {
     struct form f;
     struct token_req tr;
     struct client c;
+    struct dpop_proof proof;
     struct oauth_error e = backchannel_form(req, &f);
     if (!oauth_failed(e))
         e = client_authenticate(req, &f, true, &c);
     if (!oauth_failed(e))
         e = token_parse(req, &f, &tr);
+    if (!oauth_failed(e))
+        e = token_dpop(req, &c, &proof, &tr);
     if (!oauth_failed(e))
         e = token_dispatch(req, &c, &tr);
     if (oauth_failed(e))

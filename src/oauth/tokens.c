@@ -59,6 +59,31 @@ const char *token_access_data(struct arena *a, json_t *grant_claims)
     return out;
 }
 
+/* An opaque access token's row data: `data` (authz.h) with its DPoP binding added, {"cnf":{"jkt":...}}
+ * (RFC 9449 §6.2's form); `data` itself when it has none. */
+static const char *with_cnf(struct arena *a, const char *data, const char *jkt)
+{
+    if (jkt == NULL)
+        return data;
+    json_t *d = data != NULL ? json_loads(data, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    if (!json_is_object(d)) {
+        json_decref(d);
+        d = json_object();
+    }
+    json_object_set_new(d, "cnf", json_pack("{s:s}", "jkt", jkt));
+    char *text = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
+    const char *out = arena_strdup(a, text);
+    free(text);
+    return out;
+}
+
+/* The jkt of a cnf object ({"jkt": ...}), or NULL. */
+static const char *cnf_jkt(json_t *cnf)
+{
+    return json_string_value(json_object_get(cnf, "jkt"));
+}
+
 int token_mint_access(struct worker *w, struct arena *a, const struct access_token_req *r,
                       struct access_token *out, struct errbuf *err)
 {
@@ -70,6 +95,7 @@ int token_mint_access(struct worker *w, struct arena *a, const struct access_tok
     if (r->sub != NULL && token_scope_has(r->scope, "openid"))
         userinfo = token_userinfo_url(a, w->app);
     out->jti = rand_token(a, 16);
+    out->jkt = r->jkt;
     out->expires_in = ttl;
     out->jwt = r->res != NULL && r->res->format == TOKEN_FORMAT_JWT;
 
@@ -122,6 +148,11 @@ int token_mint_access(struct worker *w, struct arena *a, const struct access_tok
             strbuf_adds(&p, ",\"scope\":");
             strbuf_add_json(&p, r->scope);
         }
+        if (r->jkt != NULL) { /* RFC 9449 §6.1: the DPoP key the token is bound to */
+            strbuf_adds(&p, ",\"cnf\":{\"jkt\":");
+            strbuf_add_json(&p, r->jkt);
+            strbuf_addc(&p, '}');
+        }
         strbuf_addc(&p, '}');
         const char *payload = strbuf_str(&p);
         if (payload == NULL) {
@@ -142,6 +173,7 @@ int token_mint_access(struct worker *w, struct arena *a, const struct access_tok
         out->value = rand_token(a, 32);
         out->has_row = true;
         store_hash(out->value, strlen(out->value), t->hash);
+        t->data = with_cnf(a, r->data, r->jkt);
     }
     return 0;
 }
@@ -286,6 +318,7 @@ static int jwt_lookup(struct worker *w, struct arena *a, const char *token, size
     info->client_id = json_string_value(json_object_get(claims, "client_id"));
     info->sub = json_string_value(json_object_get(claims, "sub"));
     info->scope = json_string_value(json_object_get(claims, "scope"));
+    info->jkt = cnf_jkt(json_object_get(claims, "cnf"));
     json_t *aud = json_object_get(claims, "aud");
     if (json_is_string(aud)) {
         info->aud = json_string_value(aud);
@@ -376,6 +409,12 @@ static int token_lookup_row(struct worker *w, struct arena *a, const char *token
     info->exp = t.exp;
     info->has_row = true;
     info->data = t.data;
+    if (t.kind == STORE_TOKEN_ACCESS && t.data != NULL) {
+        json_t *d = json_loads(t.data, JSON_REJECT_DUPLICATES, NULL);
+        const char *jkt = cnf_jkt(json_object_get(d, "cnf"));
+        info->jkt = jkt != NULL ? arena_strdup(a, jkt) : NULL;
+        json_decref(d);
+    }
     /* A rotated (consumed) refresh token is inactive, even inside the retry grace period. */
     info->active = t.revoked_at == 0 && t.consumed_at == 0 && t.exp > now;
     return 0;

@@ -1,7 +1,8 @@
 /* tokens.h: minting and reading access and refresh tokens. JWT access tokens follow RFC 9068 (typ
  * "at+jwt"; iss, sub, aud, exp, iat, jti, client_id, scope); opaque ones are 256-bit random strings stored
  * by SHA-256 hash; refresh tokens are opaque and stored by hash. All are introspectable (RFC 7662) and
- * revocable (RFC 7009): opaque ones by the row of their hash; a JWT, once its signature and claims check
+ * revocable (RFC 7009): opaque ones by the row of their hash; either kind may be bound to a DPoP key (RFC
+ * 9449 §6: a JWT's cnf.jkt claim, an opaque token's row data {"cnf":{"jkt":...}}); a JWT, once its signature and claims check
  * out, by its jti only, never by its bytes: by the row keyed by its jti (store_jti_key) when it was issued
  * within a grant (so revoking the grant revokes it), else by the jti revocation list.
  *
@@ -35,12 +36,15 @@ struct access_token_req {
     const struct resource *res;   /* target API, or NULL */
     const char *grant_id;         /* family, or NULL */
     const char *data;             /* the row's data (JSON object text, authz.h), or NULL */
+    const char *jkt;              /* DPoP: the thumbprint of the key the token is bound to (RFC 9449 §6), or
+                                   * NULL for a bearer token */
     int64_t now;
 };
 
 struct access_token {
     const char *value;
     const char *jti;
+    const char *jkt;              /* as the request's: set, the token is DPoP-bound (token_type DPoP) */
     int64_t expires_in;
     bool jwt;
     /* The row to store (opaque tokens always, keyed by the value's hash; JWTs when issued within a grant,
@@ -102,6 +106,7 @@ struct token_info {
     const char *grant_id;         /* the family, or NULL (client_credentials, or a JWT without a row) */
     int64_t iat, exp;
     bool jwt;
+    const char *jkt;              /* an access token's DPoP binding (cnf.jkt, RFC 9449 §6), or NULL */
     bool has_row;                 /* a store row exists (opaque tokens; JWTs issued within a grant) */
     const char *data;             /* its row's data (authz.h), or NULL */
     uint8_t row_key[STORE_HASH_LEN]; /* its key, when has_row: the value's hash, or a JWT's jti key */

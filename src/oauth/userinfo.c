@@ -1,9 +1,10 @@
 /* userinfo.c: the UserInfo endpoint (OIDC Core §5.3) at <issuer>/me, GET (and so HEAD) and POST, with
  * bearer token usage per RFC 6750 §2 (header, form body, and the query only when
- * userinfo.allow_query_token is set) and its errors per §3.1. Claims are the user's standard claims selected
- * by the token's scope (§5.4, session/users.c) and those the claims request parameter of its grant named for
- * userinfo (§5.5). Not supported: signed or encrypted responses (userinfo_signed_response_alg), aggregated
- * and distributed claims. CORS is open (cors.c). */
+ * userinfo.allow_query_token is set) and its errors per §3.1; DPoP-bound tokens only with the DPoP scheme
+ * and a proof (RFC 9449 §7). Claims are the user's standard claims selected by the token's scope (§5.4,
+ * session/users.c) and those the claims request parameter of its grant named for userinfo (§5.5). Not
+ * supported: signed or encrypted responses (userinfo_signed_response_alg), aggregated and distributed
+ * claims. CORS is open (cors.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@
 #include "core/log.h"
 #include "core/rand.h"
 #include "oauth/claims_request.h"
+#include "oauth/dpop.h"
 #include "oauth/endpoints.h"
 #include "oauth/scope.h"
 #include "oauth/tokens.h"
@@ -21,9 +23,10 @@
 #include "store/store.h"
 #include "core/banned.h"
 
-/* Where the access token came from (RFC 6750 §2.1-2.3). */
+/* Where the access token came from (RFC 6750 §2.1-2.3; RFC 9449 §7.1). */
 struct userinfo_req {
     struct str token;   /* STR_NULL when none was sent */
+    bool dpop;          /* sent with the DPoP authorization scheme */
 };
 
 /* Syntax only: exactly one of the three ways to send the token (RFC 6750 §2: "Clients MUST NOT use more
@@ -31,6 +34,7 @@ struct userinfo_req {
 static struct oauth_error userinfo_parse(struct http_req *req, bool allow_query, struct userinfo_req *out)
 {
     out->token = STR_NULL;
+    out->dpop = false;
     unsigned methods = 0;
     size_t max_params = req->worker->app->cfg->limits.max_params;
 
@@ -43,8 +47,9 @@ static struct oauth_error userinfo_parse(struct http_req *req, bool allow_query,
         if (auth_header_parse(req->arena, hv.p, hv.len, &ah) != 0)
             return OAUTH_ERROR(INVALID_REQUEST, "malformed Authorization header");
         /* Another scheme (Basic...) carries no bearer token: as if none was sent (RFC 6750 §3.1). */
-        if (ah.scheme == AUTH_BEARER) {
+        if (ah.scheme == AUTH_BEARER || ah.scheme == AUTH_DPOP) {
             out->token = ah.token;
+            out->dpop = ah.scheme == AUTH_DPOP;
             methods++;
         }
     }
@@ -90,7 +95,40 @@ static struct oauth_error invalid_token(const char *description)
     return e;
 }
 
-/* Meaning: the token is ours, live, a user's, meant for this endpoint and carries openid. */
+/* RFC 9449 §7: a DPoP-bound token comes with the DPoP scheme and a proof made with its key, for this
+ * request (htm, htu, ath); a bearer token with the Bearer scheme. A bound token sent as a bearer token is
+ * refused, or the binding would protect nothing. *proof: the proof to record once the request succeeds
+ * (proof->jti NULL when none). */
+static struct oauth_error userinfo_binding(struct http_req *req, const struct userinfo_req *ur,
+                                           const struct token_info *ti, struct dpop_proof *proof)
+{
+    memset(proof, 0, sizeof(*proof));
+    if (ti->jkt == NULL) {
+        if (ur->dpop)
+            return dpop_resource_error(req->arena, OAUTH_ERR_INVALID_TOKEN,
+                                       "the access token is not DPoP-bound: send it with the Bearer scheme");
+        return OAUTH_OK;
+    }
+    if (!ur->dpop)
+        return dpop_resource_error(req->arena, OAUTH_ERR_INVALID_TOKEN,
+                                   "the access token is DPoP-bound: send it with the DPoP scheme and a DPoP proof "
+                                   "(RFC 9449 section 7.1)");
+    bool present;
+    const char *token = str_dup(req->arena, ur->token);
+    struct oauth_error e = dpop_check(req, OAUTH_USERINFO_PATH, token, proof, &present);
+    if (oauth_failed(e))
+        return e;
+    if (!present)
+        return dpop_resource_error(req->arena, OAUTH_ERR_INVALID_DPOP_PROOF,
+                                   "a DPoP proof is required with a DPoP-bound access token");
+    if (strcmp(proof->jkt, ti->jkt) != 0)
+        return dpop_resource_error(req->arena, OAUTH_ERR_INVALID_DPOP_PROOF,
+                                   "the DPoP proof is not signed with the key the access token is bound to");
+    return OAUTH_OK;
+}
+
+/* Meaning: the token is ours, live, a user's, meant for this endpoint and carries openid; a DPoP-bound one
+ * comes with its proof. */
 static struct oauth_error userinfo_validate(struct http_req *req, const struct userinfo_req *ur,
                                             struct token_info *ti, struct store_user *user)
 {
@@ -101,6 +139,10 @@ static struct oauth_error userinfo_validate(struct http_req *req, const struct u
         return oauth_store_failed(req, "userinfo_lookup", rc, &err);
     if (!ti->active || ti->kind == NULL || strcmp(ti->kind, "access_token") != 0)
         return invalid_token("the access token is invalid, expired or revoked");
+    struct dpop_proof proof;
+    struct oauth_error e = userinfo_binding(req, ur, ti, &proof);
+    if (oauth_failed(e))
+        return e;
     if (ti->sub == NULL || ti->sub[0] == '\0')
         return invalid_token("the access token was not issued for a user");
     if (ti->jwt) {
@@ -118,6 +160,9 @@ static struct oauth_error userinfo_validate(struct http_req *req, const struct u
         return invalid_token("the user of this access token no longer exists or is disabled");
     if (rc != 0)
         return oauth_store_failed(req, "user_get", rc, &err);
+    /* Last, so that only a request about to succeed spends the proof (RFC 9449 §11.1: single use). */
+    if (proof.jti != NULL)
+        return dpop_proof_record(req, &proof, true);
     return OAUTH_OK;
 }
 
@@ -151,6 +196,7 @@ void oauth_userinfo_handle(struct http_req *req)
         /* RFC 6750 §3.1: a request without a token gets the challenge and no error code. */
         req->log_error = "no_token";
         http_res_header(req, "WWW-Authenticate", "Bearer realm=\"ostiary\"");
+        http_res_header(req, "WWW-Authenticate", dpop_resource_error(req->arena, OAUTH_ERR_NONE, NULL).challenge);
         http_res_no_store(req);
         http_res_body(req, 401, NULL, "", 0);
         return;

@@ -149,6 +149,13 @@ TEST(authz_errors_not_redirectable)
          "redirect_uri is required: the client registered several", false},
         {"client_id=machine&response_type=code", "invalid_request", "this client has no registered redirect_uri",
          false},
+        /* A request object is verified before its redirect_uri can be trusted (RFC 9101 §6). */
+        {WEB "&request=eyJ", "invalid_request_object", "the request object is not a well-formed JWT", false},
+        {WEB "&request=eyJhbGciOiJub25lIn0.e30.", "invalid_request_object",
+         "unsigned request objects (alg none) are not allowed for this client; sign it with a key of the client",
+         false},
+        {"response_type=code&request=eyJhbGciOiJub25lIn0.e30.", "invalid_request",
+         "client_id is required beside request (RFC 9101 section 5)", false},
         /* Even a response_mode or response_type error is not redirected before the redirect URI is known. */
         {"client_id=two&response_mode=bogus", "invalid_request",
          "redirect_uri is required: the client registered several", false},
@@ -185,7 +192,6 @@ TEST(authz_errors_redirectable)
     static const struct authz_case rows[] = {
         {WEB "&response_mode=bogus", "invalid_request", "response_mode must be query, fragment or form_post", true},
         {WEB "&scope=openid&scope=read", "invalid_request", "scope is repeated (RFC 6749 section 3.1)", true},
-        {WEB "&request=eyJ", "request_not_supported", "request objects are not supported", true},
         {WEB "&request_uri=urn%3Ax", "invalid_request_uri", "request_uri is only accepted at the authorization endpoint",
          true},
         {WEB "&registration=%7B%7D", "registration_not_supported", "the registration parameter is not supported",

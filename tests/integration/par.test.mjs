@@ -110,7 +110,7 @@ describe('discovery', () => {
     assert.equal(m.pushed_authorization_request_endpoint, srv.url('/request'));
     assert.equal(m.require_pushed_authorization_requests, false);
     assert.equal(m.request_uri_parameter_supported, true);
-    assert.equal(m.request_parameter_supported, false);
+    assert.equal(m.request_parameter_supported, true); // request objects: request_object.test.mjs
     assert.equal(m.registration_endpoint, undefined, 'registration is off by default');
   });
 });
@@ -253,7 +253,8 @@ describe('the push', () => {
       [{ scope: 'openid nope' }, 'invalid_scope', /not allowed/],
       [{ response_type: 'token' }, 'unsupported_response_type', /code/],
       [{ request_uri: 'urn:ietf:params:oauth:request_uri:x' }, 'invalid_request', /must not be pushed/],
-      [{ request: 'eyJhbGciOiJub25lIn0.e30.' }, 'request_not_supported', /request objects/],
+      // A request object is verified at the push (request_object.test.mjs); an unsigned one is refused.
+      [{ request: 'eyJhbGciOiJub25lIn0.e30.' }, 'invalid_request_object', /unsigned request objects/],
       [{ client_id: OTHER.id }, 'invalid_request', /differs from the HTTP Basic user/],
     ];
     for (const [extra, error, description] of cases) {

@@ -176,10 +176,21 @@ TEST(unknown_scheme)
     struct auth_header ah;
     ASSERT_EQ(parse("Digest username=\"a\", realm=\"b\"", &ah), 0);
     ASSERT_EQ(ah.scheme, AUTH_OTHER);
-    ASSERT_EQ(parse("DPoP eyJ.e30.sig", &ah), 0);
-    ASSERT_EQ(ah.scheme, AUTH_OTHER);
     ASSERT_EQ(parse("Basicx YTpi", &ah), 0);
     ASSERT_EQ(ah.scheme, AUTH_OTHER);
+}
+
+TEST(dpop_scheme)
+{
+    /* RFC 9449 §7.1: the DPoP scheme carries the token in the token68 syntax of Bearer. */
+    struct auth_header ah;
+    ASSERT_EQ(parse("DPoP eyJ.e30.sig", &ah), 0);
+    ASSERT_EQ(ah.scheme, AUTH_DPOP);
+    ASSERT_STREQ(ah.token.p, "eyJ.e30.sig");
+    ASSERT_EQ(parse("dpop Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU", &ah), 0);
+    ASSERT_EQ(ah.scheme, AUTH_DPOP);
+    ASSERT_EQ(parse("DPoP ", &ah), -1);
+    ASSERT_EQ(parse("DPoP a b", &ah), -1);
 }
 
 TEST(empty_header)
@@ -192,4 +203,4 @@ TEST(empty_header)
 TESTS(T(basic_plain), T(basic_form_encoded_credentials), T(basic_splits_at_first_colon),
       T(basic_scheme_case_insensitive), T(basic_empty_parts), T(basic_no_colon), T(basic_bad_base64),
       T(basic_bad_form_encoding), T(basic_trailing_whitespace), T(bearer), T(bearer_empty), T(bearer_bad_chars),
-      T(bearer_equals_only_at_end), T(unknown_scheme), T(empty_header))
+      T(bearer_equals_only_at_end), T(unknown_scheme), T(dpop_scheme), T(empty_header))

@@ -324,7 +324,27 @@ static const struct {
     {"require_pkce", NULL, false}, /* --require-pkce / --no-require-pkce */
     {"introspection_access", "--introspection-access", false},
     {"introspection_resources", "--introspection-resource", true},
+    {"dpop_bound_access_tokens", NULL, false},      /* --[no-]dpop-bound-access-tokens */
+    {"request_object_signing_alg", "--request-object-alg", false},
+    {"require_signed_request_object", NULL, false}, /* --[no-]require-signed-request-object */
 };
+
+/* The boolean fields, set by a pair of options. */
+static const struct {
+    const char *field, *on, *off;
+} booleans[] = {
+    {"require_pkce", "--require-pkce", "--no-require-pkce"},
+    {"dpop_bound_access_tokens", "--dpop-bound-access-tokens", "--no-dpop-bound-access-tokens"},
+    {"require_signed_request_object", "--require-signed-request-object", "--no-require-signed-request-object"},
+};
+
+static int boolean_index(const char *field)
+{
+    for (size_t k = 0; k < sizeof(booleans) / sizeof(booleans[0]); k++)
+        if (strcmp(booleans[k].field, field) == 0)
+            return (int)k;
+    return -1;
+}
 
 static int field_index(const char *field)
 {
@@ -464,6 +484,15 @@ static const struct ccase ccases[] = {
     {{CONF, "introspection_access", "resources", "introspection_resources", "urn:a", "introspection_resources",
       "urn:a"},
      "introspection_resources", 1, "duplicate"},
+    /* DPoP (RFC 9449 §5.2) and request objects (RFC 9101 §10.5, OIDC Registration §2). */
+    {{CONF, "dpop_bound_access_tokens", "true"}, NULL, -1, NULL},
+    {{CONF, "request_object_signing_alg", "PS256", "require_signed_request_object", "true"}, NULL, -1, NULL},
+    {{CONF, "request_object_signing_alg", "none"}, NULL, -1, NULL},
+    {{CONF, "request_object_signing_alg", "none", "require_signed_request_object", "true"},
+     "request_object_signing_alg", -1, "none (unsigned request objects) contradicts"},
+    {{CONF, "request_object_signing_alg", "HS256"}, "request_object_signing_alg", -1,
+     "HS256/384/512 for a client_secret_jwt client"},
+    {{CONF, "request_object_signing_alg", "ES257"}, "request_object_signing_alg", -1, "got 'ES257'"},
 };
 
 /* A YAML single-quoted scalar. */
@@ -514,8 +543,9 @@ static int case_argv(struct arena *a, const struct ccase *c, char **argv)
     strbuf_init(&pkce, a, 256);
     for (size_t i = 0; c->pairs[i] != NULL; i += 2) {
         const char *f = c->pairs[i], *v = c->pairs[i + 1];
-        if (strcmp(f, "require_pkce") == 0) {
-            argv[n++] = strcmp(v, "true") == 0 ? "--require-pkce" : "--no-require-pkce";
+        int b = boolean_index(f);
+        if (b >= 0) {
+            argv[n++] = (char *)(strcmp(v, "true") == 0 ? booleans[b].on : booleans[b].off);
         } else if (strcmp(f, "pkce_methods") == 0) {
             strbuf_addf(&pkce, "%s%s", pkce.len > 0 ? "," : "", v);
         } else {
@@ -534,7 +564,11 @@ static int case_argv(struct arena *a, const struct ccase *c, char **argv)
 /* The option the CLI names a field with. */
 static const char *flag_of(const char *field)
 {
-    return strcmp(field, "require_pkce") == 0 ? "--no-require-pkce" : fields[field_index(field)].flag;
+    int b = boolean_index(field);
+    /* The CLI names a boolean by the option that sets it (for require_pkce: the only refusable one, off). */
+    if (b == 0)
+        return booleans[b].off;
+    return b > 0 ? booleans[b].on : fields[field_index(field)].flag;
 }
 
 static bool run_case(const struct config *base, const struct ccase *c, size_t row)
