@@ -411,7 +411,8 @@ int cmd_serve(int argc, char **argv)
     if (proto.limiter == NULL)
         die("cannot initialize libsodium (login rate limiter)");
     struct fetch_opts fo = {cfg->fetch.ca_file,           cfg->fetch.timeout_ms,        cfg->fetch.max_bytes,
-                            cfg->fetch.cache_min_seconds, cfg->fetch.cache_max_seconds, cfg->fetch.refetch_seconds};
+                            cfg->fetch.cache_min_seconds, cfg->fetch.cache_max_seconds, cfg->fetch.refetch_seconds,
+                            cfg->fetch.allow_private_addresses};
     proto.fetch = fetch_cache_new(&fo);
     /* The first wait of the registration limiter is 60 s (docs/configuration.md, registration.rate_limit). */
     proto.reg_limiter = login_limiter_new(cfg->registration.rate_limit, 60);

@@ -489,6 +489,39 @@ static struct client_cache_entry *cache_hit(struct worker *w, const char *client
     return NULL;
 }
 
+/* The keys of c prepared in mem (client.h: jwks_keys, secret_keys), once per snapshot rather than once
+ * per client assertion: the jwks imported, a client_secret_jwt secret unsealed with the key secret. */
+static void keys_prepare(struct arena *mem, const char *key_secret, struct client *c)
+{
+    struct errbuf err;
+    if (c->jwks != NULL) {
+        struct jose_keyset *set = arena_alloc(mem, sizeof(*set));
+        json_t *j = json_loads(c->jwks, JSON_REJECT_DUPLICATES, NULL);
+        int rc = j != NULL ? jose_jwks_import(mem, j, set, &err) : ERR_INVALID;
+        json_decref(j);
+        if (rc == 0)
+            c->jwks_keys = set;
+        else
+            c->jwks_error = j != NULL ? arena_strdup(mem, err.msg) : "not JSON";
+    }
+    if (c->auth_method == CLIENT_AUTH_SECRET_JWT) {
+        const unsigned char *secret;
+        size_t len;
+        if (c->secret_enc_len == 0) {
+            c->secret_error = "no sealed secret stored";
+        } else if (jose_secret_open(key_secret, c->client_id, c->secret_enc, c->secret_enc_len, mem, &secret, &len,
+                                    &err) != 0) {
+            c->secret_error = arena_strdup(mem, err.msg);
+        } else {
+            const struct jose_pubkey **k = arena_alloc(mem, sizeof(*k));
+            k[0] = jose_key_hmac(mem, secret, len);
+            struct jose_keyset *set = arena_alloc(mem, sizeof(*set));
+            *set = (struct jose_keyset){k, 1};
+            c->secret_keys = set;
+        }
+    }
+}
+
 /* Replaces the slot of sc's client with sc, parsed into a new snapshot; the old snapshot lives on while a
  * request still holds it. */
 static struct client_cache_entry *cache_put(struct worker *w, const struct store_client *sc, int64_t now,
@@ -524,6 +557,7 @@ static struct client_cache_entry *cache_put(struct worker *w, const struct store
     if (s->parsed_ok) { /* client_from_store points at sc's client_id and secret_enc: copies of its own */
         s->parsed.client_id = arena_strdup(mem, sc->client_id);
         s->parsed.secret_enc = sc->secret_enc_len > 0 ? arena_memdup(mem, sc->secret_enc, sc->secret_enc_len) : NULL;
+        keys_prepare(mem, w->app->key_secret, &s->parsed);
     }
     e->snap = s;
     return e;

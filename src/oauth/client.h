@@ -17,6 +17,7 @@ struct arena;
 struct http_req;
 struct form;
 struct config;
+struct jose_keyset;
 
 enum client_auth_method {
     CLIENT_AUTH_SECRET_BASIC = 0,
@@ -71,6 +72,15 @@ struct client {
     const char *jwks_uri;         /* RFC 7591 jwks_uri (https), or NULL */
     const unsigned char *secret_enc; /* client_secret_jwt: the secret sealed by jose_secret_seal */
     size_t secret_enc_len;
+    /* Prepared once per cached snapshot (client_get), so that verifying an assertion imports nothing: the
+     * jwks imported (NULL without jwks, or when it does not import: jwks_error says why), and for a
+     * client_secret_jwt client its secret opened as an HMAC key (NULL with secret_error when it cannot
+     * be). A jwks_uri's keys are cached with the fetched document instead (client_auth.c). NULL from
+     * client_from_store. */
+    const struct jose_keyset *jwks_keys;
+    const char *jwks_error;
+    const struct jose_keyset *secret_keys;
+    const char *secret_error;
     unsigned grant_types;         /* enum grant_flags (grant_table.h) */
     unsigned response_types;      /* RESPONSE_TYPE_BIT(parts) of each registered response type */
     const char **redirect_uris;
@@ -141,6 +151,24 @@ char *client_metadata_json(const struct client *c);
  * the router sends such requests to the pool first (client_auth_needs_fetch). */
 struct oauth_error client_authenticate(struct http_req *req, const struct form *body, bool allow_public,
                                        struct client *out);
+/* The jti of a verified client assertion (RFC 7523 §3 item 7), to be recorded as used until exp: the key
+ * of its single-use record and that exp. pending until recorded. */
+struct client_jti {
+    bool pending;
+    uint8_t key[STORE_HASH_LEN];
+    int64_t exp;
+};
+/* client_authenticate without the jti's write: *jti is pending when a client assertion authenticated the
+ * request (else not), and the caller must record it with client_jti_put on every path, in the transaction
+ * of its own write when it has one (the token endpoint: grants.h), so that a token request costs one
+ * transaction. Nothing may be answered, and nothing written, for an assertion whose jti is not recorded. */
+struct oauth_error client_authenticate_deferred(struct http_req *req, const struct form *body, bool allow_public,
+                                                struct client *out, struct client_jti *jti);
+/* Records a pending jti (nothing for NULL or one not pending): inside the caller's store group it is part
+ * of the group (undone by its rollback; the caller clears `pending` once the group is committed), outside
+ * one it is its own transaction. invalid_client ("client assertion jti was already used") when it was
+ * recorded before: inside a group, roll the group back. */
+struct oauth_error client_jti_put(struct http_req *req, const struct client_jti *jti);
 /* Whether authenticating req would fetch a jwks_uri now (its JWKS is not cached fresh, or lacks the
  * assertion's kid and may be fetched again): the router's question, on the event loop, before it runs the
  * endpoint there or on the pool. Never blocks on the network (one cached client lookup at most). */

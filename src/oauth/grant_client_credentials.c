@@ -11,6 +11,7 @@
 #include "oauth/client.h"
 #include "oauth/grants.h"
 #include "oauth/tokens.h"
+#include "store/store.h"
 #include "core/banned.h"
 
 /* Picks the API and the granted scope for a client_credentials request. */
@@ -56,16 +57,20 @@ struct oauth_error grant_client_credentials(struct http_req *req, const struct c
     ar.scope = scope_join(req->arena, &granted);
     ar.res = res;
     ar.now = clock_now();
-    struct access_token at;
+    struct grant_tokens t = {0};
     struct errbuf err;
-    int rc = token_issue_access(req->worker, req->arena, &ar, &at, &err);
-    if (rc == ERR_UNAVAILABLE) /* the store's write; a signature never says this */
-        return oauth_store_failed(req, "token_put", rc, &err);
-    if (rc != 0) {
+    if (token_mint_access(req->worker, req->arena, &ar, &t.at, &err) != 0) {
         log_error("token_issue_failed", LS("rid", req->rid), LS("client_id", c->client_id), LS("detail", err.msg),
                   NULL);
         return OAUTH_ERROR(SERVER_ERROR, "the token could not be issued");
     }
+    /* One transaction: the assertion's jti and the token's row (a JWT access token has none), or nothing. */
+    e = grant_begin(req, tr);
+    if (!oauth_failed(e))
+        e = grant_tokens_commit(req, tr, &t);
+    if (oauth_failed(e))
+        return e;
+    struct access_token at = t.at;
     metrics_tokens_issued(METRICS_GRANT_CLIENT_CREDENTIALS, at.jwt, false, false);
     token_response_send(req, &at, ar.scope, NULL, NULL);
     return OAUTH_OK;

@@ -31,6 +31,8 @@ let jwksHits = 0;
 const keys = {}; // alg -> { privateKey, publicJwk, kid }
 let uriKeyA;
 let uriKeyB;
+let pkiCaFile;
+let jwksUriLoopback;
 
 async function keyFor(alg, kid) {
   const { privateKey, publicKey } = await jose.generateKeyPair(alg, { extractable: true });
@@ -80,8 +82,12 @@ ${inline}  - client_id: pkjwt-uri
   ca_file: "${pki.caFile}"
   timeout_ms: 3000
   refetch_seconds: 1
+  allow_private_addresses: true # the jwks_uri server is on 127.0.0.1
 `).replace(/^clients:\n/m, clients);
   srv = await startServer({ config });
+  // The same, without the switch: a loopback jwks_uri is refused (SSRF protection), nothing is fetched.
+  pkiCaFile = pki.caFile;
+  jwksUriLoopback = jwksUri;
 });
 
 after(async () => {
@@ -186,6 +192,39 @@ describe('jwks_uri over HTTPS', () => {
     const ghost = await keyFor('ES256', 'ghost');
     assertInvalidClient(await tokenRequest(await assertion('pkjwt-uri', ghost)), /kid names no key/);
     assert.equal(jwksHits - before, 2);
+  });
+});
+
+describe('SSRF protection of the fetcher', () => {
+  test('by default a loopback jwks_uri is refused, and not fetched', async () => {
+    const clients = `clients:
+  - client_id: pkjwt-loopback
+    token_endpoint_auth_method: private_key_jwt
+    jwks_uri: "${jwksUriLoopback}"
+    grant_types: [client_credentials]
+    scope: "read"
+`;
+    const strict = await startServer({
+      config: standardConfig(`fetch:
+  ca_file: "${pkiCaFile}"
+  timeout_ms: 3000
+`).replace(/^clients:\n/m, clients),
+    });
+    try {
+      const before = jwksHits;
+      const now = Math.floor(Date.now() / 1000);
+      const jwt = await new jose.SignJWT({ iss: 'pkjwt-loopback', sub: 'pkjwt-loopback', aud: strict.issuer, jti: randomUUID(), exp: now + 60 })
+        .setProtectedHeader({ alg: 'ES256', kid: uriKeyA.kid }).sign(uriKeyA.privateKey);
+      for (let i = 0; i < 2; i++) { // the second from the remembered refusal
+        const r = await postForm(strict.url('/token'), {
+          grant_type: 'client_credentials', client_assertion_type: ASSERTION_TYPE, client_assertion: jwt,
+        });
+        assertInvalidClient(r, /jwks_uri is at an address that is not public \(loopback, private, link-local/);
+      }
+      assert.equal(jwksHits, before, 'no request reached the loopback server');
+    } finally {
+      await strict.stop();
+    }
   });
 });
 
