@@ -265,8 +265,9 @@ bool client_secret_given(const char *secret, const char *sha256_b64, struct aren
 char *client_secret_set(struct store_client *sc, enum client_auth_method m, const uint8_t *given,
                         bool renew, struct arena *a)
 {
-    if (m == CLIENT_AUTH_NONE) {
-        /* A public client authenticates with nothing: keeping an old hash around would only mislead. */
+    if (m == CLIENT_AUTH_NONE || m == CLIENT_AUTH_PRIVATE_KEY_JWT) {
+        /* A public client authenticates with nothing, a private_key_jwt one with its keys: keeping an old
+         * hash around would only mislead. */
         sc->has_secret = false;
         memset(sc->secret_hash, 0, sizeof(sc->secret_hash));
         return NULL;
@@ -321,6 +322,22 @@ int client_secret_seal(struct store_client *sc, const struct store_client *old, 
         return ERR_INVALID;
     }
     return 0;
+}
+
+int client_secret_reseal(struct store_client *sc, enum client_auth_method m, const char *plain,
+                         const char *key_secret, struct arena *a, char **generated, struct errbuf *err)
+{
+    *generated = NULL;
+    if (m != CLIENT_AUTH_SECRET_JWT) {
+        sc->secret_enc = NULL;
+        sc->secret_enc_len = 0;
+        return 0;
+    }
+    if (plain == NULL && sc->secret_enc_len > 0)
+        return 0;
+    if (plain == NULL)
+        plain = *generated = client_secret_set(sc, m, NULL, true, a);
+    return client_secret_seal(sc, NULL, key_secret, plain, a, err);
 }
 
 int clients_apply_config(struct store_conn *db, const struct config *cfg, struct errbuf *err)

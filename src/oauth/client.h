@@ -201,7 +201,7 @@ bool client_secret_given(const char *secret, const char *sha256_b64, struct aren
                          uint8_t out[STORE_HASH_LEN]);
 
 /* Sets the secret of the client row sc, about to be written for a client with auth method m: none for a
- * public client (its hash cleared); the hash `given` (the SHA-256 of an operator's secret) when not NULL;
+ * public or private_key_jwt client (its hash cleared: it has no secret); the hash `given` (the SHA-256 of an operator's secret) when not NULL;
  * else, when the row has no secret yet or `renew` is set, a new one of 256 bits, which is returned (arena
  * memory, to be shown once and never stored); else the row keeps its secret. Returns the generated secret
  * or NULL. */
@@ -213,6 +213,14 @@ char *client_secret_set(struct store_client *sc, enum client_auth_method m, cons
  * memory. 0, or ERR_INVALID (no usable key secret) with err set. */
 int client_secret_seal(struct store_client *sc, const struct store_client *old, const char *key_secret,
                        const char *secret, struct arena *a, struct errbuf *err);
+
+/* After client_secret_set, the sealed secret of a row about to be written for a client with method m:
+ * for client_secret_jwt, `plain` (the secret just given or generated, in clear) sealed; without one, the
+ * sealed secret the row has is kept, and a row without one gets a new secret (*generated, to be shown
+ * once: a hash cannot be turned back into the HMAC key). Any other method drops a sealed secret. 0, or
+ * ERR_INVALID (err set) when it cannot be sealed. */
+int client_secret_reseal(struct store_client *sc, enum client_auth_method m, const char *plain,
+                         const char *key_secret, struct arena *a, char **generated, struct errbuf *err);
 
 /* Applies the clients of the YAML file to the store: created, updated, and those an earlier start took
  * from the file but that it no longer declares, deleted. Runs inside the caller's transaction
