@@ -3,7 +3,8 @@
 // run with one instance. What one instance issues every other knows at once (JWKS, tokens, sessions,
 // revocations); an authorization code and a refresh token presented 50 times at once, spread over the
 // instances, are redeemed exactly once, every other attempt gets invalid_grant and the replay policy
-// revokes what the first redemption issued (RFC 6749 §4.1.2, §10.5; RFC 9700 §4.14.2); a key rotated with
+// revokes what the first redemption issued (RFC 6749 §4.1.2, §10.5; RFC 9700 §4.14.2); so is a device code
+// approved on another instance (RFC 8628), with the same replay policy; a key rotated with
 // the CLI reaches every instance within keys.reload_interval; instances started together on an empty
 // database make one key set.
 import assert from 'node:assert/strict';
@@ -14,11 +15,12 @@ import { after, before, describe, test } from 'node:test';
 
 import * as jose from 'jose';
 
-import { CookieJar, httpAuthorize, httpRequest, startCallback } from './lib/flow.mjs';
+import { CookieJar, deviceVerify, httpAuthorize, httpRequest, startCallback } from './lib/flow.mjs';
 import { API, OSTIARY_BIN, PG_URL, freePort, newDatabase, postForm, signInConfig, startServers } from './lib/server.mjs';
 
 const N = PG_URL ? 3 : 1;
 const RACERS = 50;
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const T = { timeout: 60000 };
 const ALICE = { username: 'alice', password: 'through the looking glass' };
 const WEB = { id: 'web-app', secret: 'web-app-secret' };
@@ -52,7 +54,10 @@ async function startBalancer(port) {
 const at = (s, p) => `http://127.0.0.1:${s.port}${p}`;
 
 function config() {
-  const base = signInConfig({ user: ALICE, client: WEB, redirectUri: cb.url('/cb') });
+  const base = signInConfig({ user: ALICE, client: WEB, redirectUri: cb.url('/cb') }).replace(
+    '    grant_types: [authorization_code, refresh_token]\n',
+    `    grant_types: [authorization_code, refresh_token, "${DEVICE_GRANT}"]\n`,
+  );
   return `issuer: "${issuer}"\n${base.replace(/^keys:\n/m, 'keys:\n  reload_interval: 1\n')}`;
 }
 
@@ -222,6 +227,31 @@ describe(`scale-out: ${N} instance(s) on one ${PG_URL ? 'PostgreSQL' : 'SQLite'}
     // Reuse of the rotated token revoked the whole family: the winner's new pair, and the first pair.
     const won = oneWinner(results);
     await assertRevoked([won.access_token, won.refresh_token, first.json.access_token], won.refresh_token);
+  });
+
+  test(`a device code approved through the balancer and polled ${RACERS} times at once: one success, the rest invalid_grant, and what the winner got is revoked`, T, async () => {
+    const auth = await httpRequest(at(inst[0], '/device/auth'), {
+      body: { client_id: WEB.id, scope: 'openid offline_access' },
+      headers: WEB_AUTH,
+    });
+    assert.equal(auth.status, 200, auth.body);
+    const { device_code: deviceCode, user_code: userCode } = auth.json;
+    // Pending on every instance before the approval.
+    const pending = await httpRequest(at(inst[N - 1], '/token'), {
+      body: { grant_type: DEVICE_GRANT, device_code: deviceCode },
+      headers: WEB_AUTH,
+    });
+    assert.equal(pending.status, 400, pending.body);
+    assert.equal(pending.json.error, 'authorization_pending');
+    // The person's browser goes through the balancer: each page may be served by another instance.
+    const lbServer = { url: (p) => `${issuer}${p}` };
+    const { res } = await deviceVerify(lbServer, userCode, { user: ALICE });
+    assert.ok(res.status === 200 || res.status === 303, `approval answered ${res.status}`);
+    // Past the interval the pending poll above set, so that no racer is told to slow down.
+    await new Promise((r) => setTimeout(r, (auth.json.interval + 1) * 1000));
+    const won = oneWinner(await race({ grant_type: DEVICE_GRANT, device_code: deviceCode }));
+    assert.ok(won.id_token, 'openid was granted: an ID token');
+    await assertRevoked([won.access_token, won.refresh_token], won.refresh_token);
   });
 
   test('a key rotated with the CLI is served and used by every instance within keys.reload_interval', T, async () => {

@@ -809,8 +809,10 @@ TEST(registration_metadata_and_policy)
     }
     arena_free(a);
     config_free(cfg);
-    ASSERT(load_validate("registration:\n  grant_types: [password]\n", &err) != 0);
+    ASSERT(load_validate("registration:\n  grant_types: [password]\n", &err) != 0); /* not a grant served */
     ASSERT(contains(err.msg, "registration.grant_types[0]"));
+    /* The device grant is served: a registration policy may allow it. */
+    ASSERT(load_validate("registration:\n  grant_types: [\"urn:ietf:params:oauth:grant-type:device_code\"]\n", &err) == 0);
     ASSERT(load_validate("registration:\n  redirect_uri_schemes: [javascript]\n", &err) != 0);
     ASSERT(load_validate("registration:\n  resources: [urn:none]\n", &err) != 0);
 }
