@@ -79,7 +79,9 @@ static const struct app_route routes[] = {
      .cors = true},
     {.suffix = "/healthz", .fn = oauth_healthz_handle, .kind = ROUTE_MEMORY, .methods = M_GET,
      .place = ALSO_AT_ROOT},
-    {.suffix = "/auth", .fn = oauth_authorize_handle, .kind = ROUTE_PAGE, .methods = M_GET | M_POST},
+    /* A client_id that names a metadata document not cached yet is fetched on the pool. */
+    {.suffix = "/auth", .fn = oauth_authorize_handle, .kind = ROUTE_PAGE, .methods = M_GET | M_POST,
+     .pool_if = client_id_needs_fetch, .busy = client_auth_busy},
     /* The login post verifies an argon2id hash: tens of milliseconds of CPU that must not stall the event
      * loop's other connections. */
     {.suffix = "/interaction/login", .fn = oauth_login_handle, .kind = ROUTE_PAGE, .methods = M_GET | M_POST,

@@ -226,7 +226,11 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
       "the schemes and hosts")                                                                               \
     X(rate_limit, U32, "10", 1, 100000, CFG_RESTART,                                                         \
       "registrations per address before a wait of 60 s, doubled per further registration (at most 15 "     \
-      "minutes; forgotten 15 minutes after the last)")
+      "minutes; forgotten 15 minutes after the last)")                                                       \
+    /* Off: a client_id that is a URL makes the server fetch that URL, for anybody who names one. */         \
+    X(client_id_metadata_documents, BOOL, "false", 0, 0, 0,                                                  \
+      "boolean: accept as `client_id` an `https` URL whose JSON document describes the client (OAuth "      \
+      "Client ID Metadata Documents), checked by this policy too; see [registration](#registration)")
 
 /* The lists of mappings, from the file only: E(name, struct, ROWS, max entries). */
 #define CONFIG_ENTRIES(E)                                                                                    \

@@ -35,7 +35,8 @@
 struct fetch_parsed {
     atomic_uint refs;
     struct arena *mem;   /* holds this struct, the value and the error text */
-    fetch_parse_fn fn;   /* what made it */
+    fetch_parse_fn fn;   /* what made it, */
+    const void *ctx;     /* with what */
     const void *value;   /* when rc == 0 */
     int rc;              /* fn's result */
     const char *error;   /* fn's reason when rc != 0 */
@@ -83,7 +84,8 @@ static void parsed_release(void *p)
 }
 
 /* body parsed by fn into a new object of its own (one reference, the caller's). */
-static struct fetch_parsed *parsed_new(fetch_parse_fn fn, const char *body, size_t len)
+static struct fetch_parsed *parsed_new(fetch_parse_fn fn, const void *ctx, const char *url, const char *body,
+                                       size_t len)
 {
     struct arena *mem = arena_new(4096);
     struct fetch_parsed *fp = arena_alloc(mem, sizeof(*fp));
@@ -91,8 +93,9 @@ static struct fetch_parsed *parsed_new(fetch_parse_fn fn, const char *body, size
     fp->mem = mem;
     atomic_init(&fp->refs, 1);
     fp->fn = fn;
+    fp->ctx = ctx;
     struct errbuf err = {{0}};
-    fp->rc = fn(mem, body, len, &fp->value, &err);
+    fp->rc = fn(mem, url, ctx, body, len, &fp->value, &err);
     if (fp->rc != 0)
         fp->error = arena_strdup(mem, err.msg[0] != '\0' ? err.msg : "not a valid document");
     return fp;
@@ -353,17 +356,17 @@ static bool https_url(const char *url)
 
 /* The answer of an entry that has a body: a copy of it, or its parsed form by `parse` (made now if the
  * entry has none by that function), whose reference goes to arena a. Under fc->mu. */
-static int entry_answer(struct fetch_entry *e, struct arena *a, fetch_parse_fn parse, const char **body, size_t *len,
-                        const void **value, struct errbuf *err)
+static int entry_answer(struct fetch_entry *e, struct arena *a, fetch_parse_fn parse, const void *ctx,
+                        const char **body, size_t *len, const void **value, struct errbuf *err)
 {
     if (parse == NULL) {
         *body = arena_memdup(a, e->body, e->len + 1);
         *len = e->len;
         return 0;
     }
-    if (e->parsed == NULL || e->parsed->fn != parse) {
+    if (e->parsed == NULL || e->parsed->fn != parse || e->parsed->ctx != ctx) {
         parsed_release(e->parsed);
-        e->parsed = parsed_new(parse, e->body, e->len);
+        e->parsed = parsed_new(parse, ctx, e->url, e->body, e->len);
     }
     struct fetch_parsed *fp = e->parsed;
     atomic_fetch_add_explicit(&fp->refs, 1, memory_order_relaxed);
@@ -379,7 +382,8 @@ static int entry_answer(struct fetch_entry *e, struct arena *a, fetch_parse_fn p
 
 /* fetch_get and fetch_get_parsed: with `parse`, *value instead of *body. */
 static int get(struct fetch_cache *fc, struct arena *a, const char *url, unsigned flags, fetch_parse_fn parse,
-               const char **body, size_t *len, const void **value, bool *refreshed, struct errbuf *err)
+               const void *ctx, const char **body, size_t *len, const void **value, bool *refreshed,
+               struct errbuf *err)
 {
     *body = NULL;
     *len = 0;
@@ -396,7 +400,7 @@ static int get(struct fetch_cache *fc, struct arena *a, const char *url, unsigne
     if (answers(fc, e, flags, now)) {
         int rc = e->fail_rc;
         if (e->body != NULL)
-            rc = entry_answer(e, a, parse, body, len, value, err);
+            rc = entry_answer(e, a, parse, ctx, body, len, value, err);
         else if (rc == FETCH_ERR_REFUSED)
             errbuf_set(err, "fetch %s: refused less than %u seconds ago: its address is not a public one", url,
                        fc->opts.refetch_seconds);
@@ -411,7 +415,7 @@ static int get(struct fetch_cache *fc, struct arena *a, const char *url, unsigne
      * result wins, which is as fresh. A new body is parsed here too, so that no lookup waits for it. */
     struct body_buf b = {NULL, 0, 0, fc->opts.max_bytes, -1};
     int rc = transfer(&fc->opts, url, &b, err);
-    struct fetch_parsed *fresh = rc == 0 && parse != NULL ? parsed_new(parse, b.p, b.len) : NULL;
+    struct fetch_parsed *fresh = rc == 0 && parse != NULL ? parsed_new(parse, ctx, url, b.p, b.len) : NULL;
     if (refreshed != NULL)
         *refreshed = true;
     int64_t ttl = b.max_age < 0 ? (int64_t)fc->opts.cache_min_seconds : b.max_age;
@@ -434,11 +438,11 @@ static int get(struct fetch_cache *fc, struct arena *a, const char *url, unsigne
         e->len = b.len;
         e->parsed = fresh;
         e->expires_at = now + ttl;
-        rc = entry_answer(e, a, parse, body, len, value, err);
+        rc = entry_answer(e, a, parse, ctx, body, len, value, err);
     } else if (e->body != NULL && now < e->expires_at) {
         /* A refresh that failed keeps the copy that is still fresh. */
         free(b.p);
-        rc = entry_answer(e, a, parse, body, len, value, err);
+        rc = entry_answer(e, a, parse, ctx, body, len, value, err);
     } else {
         entry_drop_body(e);
         e->fail_rc = rc;
@@ -454,13 +458,13 @@ int fetch_get(struct fetch_cache *fc, struct arena *a, const char *url, unsigned
               size_t *len, bool *refreshed, struct errbuf *err)
 {
     const void *unused;
-    return get(fc, a, url, flags, NULL, body, len, &unused, refreshed, err);
+    return get(fc, a, url, flags, NULL, NULL, body, len, &unused, refreshed, err);
 }
 
 int fetch_get_parsed(struct fetch_cache *fc, struct arena *a, const char *url, unsigned flags, fetch_parse_fn parse,
-                     const void **value, bool *refreshed, struct errbuf *err)
+                     const void *ctx, const void **value, bool *refreshed, struct errbuf *err)
 {
     const char *body;
     size_t len;
-    return get(fc, a, url, flags, parse, &body, &len, value, refreshed, err);
+    return get(fc, a, url, flags, parse, ctx, &body, &len, value, refreshed, err);
 }

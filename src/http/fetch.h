@@ -63,19 +63,20 @@ enum fetch_flags {
  * err (the URL, never a body). *refreshed (may be NULL) says whether this call fetched. Blocks on the network: never on an event loop. */
 int fetch_get(struct fetch_cache *fc, struct arena *a, const char *url, unsigned flags, const char **body,
               size_t *len, bool *refreshed, struct errbuf *err);
-/* Parses a fetched body (NUL-terminated, len bytes) into *value, allocated in mem (an arena of the cache's,
- * freed when the last user is done with it: put OpenSSL keys and such there with arena_defer). Returns 0,
- * or nonzero with the reason in err (kept and reported by every lookup until the body is replaced). Must
- * be pure: it may run on any thread, under the cache's lock. */
-typedef int (*fetch_parse_fn)(struct arena *mem, const char *body, size_t len, const void **value,
-                              struct errbuf *err);
+/* Parses the body fetched from url (NUL-terminated, len bytes) into *value, allocated in mem (an arena of
+ * the cache's, freed when the last user is done with it: put OpenSSL keys and such there with
+ * arena_defer). ctx is the caller's (fetch_get_parsed). Returns 0, or nonzero with the reason in err (kept
+ * and reported by every lookup until the body is replaced). Must be pure: it may run on any thread, under
+ * the cache's lock. */
+typedef int (*fetch_parse_fn)(struct arena *mem, const char *url, const void *ctx, const char *body, size_t len,
+                              const void **value, struct errbuf *err);
 /* fetch_get, but the document's parsed form instead of its text: `parse` runs once per fetched body (on
- * the thread that fetched it, or on the first lookup by this function), and every later lookup until a
- * fetch replaces the body shares the result; *value is read-only and lives until arena a is reset. A
+ * the thread that fetched it, or on the first lookup by this function and ctx), and every later lookup
+ * with the same function and ctx until a fetch replaces the body shares the result; *value is read-only and lives until arena a is reset. A
  * refetch (FETCH_REFRESH, expiry) that brings a new body drops the old parsed form with it. Same returns
  * as fetch_get, and FETCH_ERR_DOCUMENT when parse refused the document (its reason in err). */
 int fetch_get_parsed(struct fetch_cache *fc, struct arena *a, const char *url, unsigned flags, fetch_parse_fn parse,
-                     const void **value, bool *refreshed, struct errbuf *err);
+                     const void *ctx, const void **value, bool *refreshed, struct errbuf *err);
 /* Whether fetch_get(url, flags) would be answered from memory without a network access (a fresh cached
  * copy; with FETCH_REFRESH, one fetched within refetch_seconds; or a failure within it). Never blocks on
  * the network. */

@@ -173,11 +173,14 @@ struct oauth_error client_jti_put(struct http_req *req, const struct client_jti 
  * assertion's kid and may be fetched again): the router's question, on the event loop, before it runs the
  * endpoint there or on the pool. Never blocks on the network (one cached client lookup at most). */
 bool client_auth_needs_fetch(struct http_req *req);
+/* Whether looking up the client_id a request names (its query's or form body's client_id, or HTTP Basic's
+ * user) would fetch a client ID metadata document now: the router's question for /auth. Never blocks. */
+bool client_id_needs_fetch(struct http_req *req);
 /* The answer to such a request when the pool is full: 503 temporarily_unavailable with Retry-After. */
 void client_auth_busy(struct http_req *req, unsigned retry_after_s);
 
 /* Reads a client row through the worker's cache (entries live 5 seconds; see client.c). Same return
- * values as store_client_get. */
+ * values as store_client_get. A client of a metadata document has no row (ERR_NOTFOUND). */
 struct worker;
 struct client_cache;
 int client_lookup(struct worker *w, struct arena *a, const char *client_id, struct store_client *out,
@@ -185,9 +188,19 @@ int client_lookup(struct worker *w, struct arena *a, const char *client_id, stru
 /* The same client parsed (client_from_store), from the same cache, which keeps it parsed: 0 with *out,
  * whose strings live until the end of the request of arena `a` (or as long as the cache keeps the entry);
  * ERR_NOTFOUND; the store's error; ERR_INVALID (err set) when the stored metadata is not valid. Callers
- * must not change *out's lists. */
+ * must not change *out's lists. May fetch a client ID metadata document (blocking: see
+ * client_document_needs_fetch). */
 int client_get(struct worker *w, struct arena *a, const char *client_id, struct client *out, struct errbuf *err);
 void client_cache_free(struct client_cache *cc);
+/* Whether client_id names an OAuth Client ID Metadata Document (registration.client_id_metadata_documents
+ * is on and it is an https URL): client_get then reads a client the store does not hold from the document
+ * at that URL (fetched, checked, cached with the fetched body; a document that cannot be fetched or is
+ * not valid is an unknown client, logged). */
+struct app;
+bool client_id_is_document(const struct app *app, const char *client_id);
+/* Whether client_get(client_id) could fetch now (a document not cached fresh): the router's question for
+ * the pool. Never blocks. */
+bool client_document_needs_fetch(struct worker *w, const char *client_id);
 
 /* A stored client as JSON, for the CLI and the admin API: client_id, then its metadata (RFC 7591 names;
  * never a secret), and with `state` also has_secret, from_config, created_at and updated_at. Metadata that

@@ -35,7 +35,8 @@ static struct oauth_error assertion_fail(const char *what)
 
 /* A jwks_uri document's keys (fetch_parse_fn): imported once per fetched body, in the fetch cache's memory,
  * and shared by every request until the document is fetched again. */
-static int jwks_parse(struct arena *mem, const char *body, size_t len, const void **value, struct errbuf *err)
+static int jwks_parse(struct arena *mem, const char *url, const void *ctx, const char *body, size_t len,
+                      const void **value, struct errbuf *err)
 {
     struct jose_keyset *set = arena_alloc(mem, sizeof(*set));
     json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
@@ -73,7 +74,7 @@ static struct oauth_error assertion_keys(struct http_req *req, const struct clie
         if (app->fetch == NULL)
             return OAUTH_ERROR(SERVER_ERROR, "fetching client keys is not available");
         const void *v = NULL;
-        rc = fetch_get_parsed(app->fetch, req->arena, c->jwks_uri, refresh ? FETCH_REFRESH : 0, jwks_parse, &v,
+        rc = fetch_get_parsed(app->fetch, req->arena, c->jwks_uri, refresh ? FETCH_REFRESH : 0, jwks_parse, NULL, &v,
                               refreshed, &err);
         if (rc == FETCH_ERR_REFUSED) {
             log_warn("client_jwks_fetch_refused", LS("rid", req->rid), LS("client_id", c->client_id),
@@ -381,17 +382,47 @@ struct oauth_error client_authenticate_deferred(struct http_req *req, const stru
     return OAUTH_OK;
 }
 
+/* The client_id of a request, unauthenticated, for the router's question: the form's or the query's
+ * client_id, else HTTP Basic's user. NULL when none. */
+static const char *claimed_client_id(struct http_req *req, const struct form *f)
+{
+    struct str id;
+    if (f != NULL && form_get(f, "client_id", &id) == 0)
+        return id.p;
+    size_t n = 0;
+    struct str hv = http_req_header(req, "authorization", &n);
+    struct auth_header ah;
+    if (n == 1 && auth_header_parse(req->arena, hv.p, hv.len, &ah) == 0 && ah.scheme == AUTH_BASIC)
+        return str_dup(req->arena, ah.user);
+    return NULL;
+}
+
+bool client_id_needs_fetch(struct http_req *req)
+{
+    struct app *app = req->worker->app;
+    struct form f;
+    bool post = str_eq_c(req->method, "POST");
+    struct str src = post ? req->body : req->query;
+    if (app->fetch == NULL || str_is_null(src) || (post && !http_req_is_form(req)) ||
+        form_parse(req->arena, src.p, src.len, app->cfg->limits.max_params, &f) != FORM_OK)
+        return false;
+    return client_document_needs_fetch(req->worker, claimed_client_id(req, &f));
+}
+
 bool client_auth_needs_fetch(struct http_req *req)
 {
     struct app *app = req->worker->app;
     struct form f;
     struct str assertion;
     if (app->fetch == NULL || !http_req_is_form(req) ||
-        form_parse(req->arena, req->body.p, req->body.len, app->cfg->limits.max_params, &f) != FORM_OK ||
-        form_get(&f, "client_assertion", &assertion) != 0)
+        form_parse(req->arena, req->body.p, req->body.len, app->cfg->limits.max_params, &f) != FORM_OK)
         return false;
+    if (form_get(&f, "client_assertion", &assertion) != 0)
+        return client_document_needs_fetch(req->worker, claimed_client_id(req, &f));
     const char *kid = NULL;
     const char *cid = assertion_subject(req, assertion, &kid);
+    if (cid != NULL && client_document_needs_fetch(req->worker, cid))
+        return true;
     struct client c;
     if (cid == NULL || oauth_failed(load_client(req, cid, OAUTH_ERROR(INVALID_CLIENT, ""), &c)) ||
         c.auth_method != CLIENT_AUTH_PRIVATE_KEY_JWT || c.jwks != NULL || c.jwks_uri == NULL)
@@ -403,7 +434,7 @@ bool client_auth_needs_fetch(struct http_req *req)
     /* Cached, but a refresh could be due: only if the cached set lacks the kid. */
     const void *v;
     struct errbuf err;
-    if (fetch_get_parsed(app->fetch, req->arena, c.jwks_uri, 0, jwks_parse, &v, NULL, &err) != 0)
+    if (fetch_get_parsed(app->fetch, req->arena, c.jwks_uri, 0, jwks_parse, NULL, &v, NULL, &err) != 0)
         return false;
     const struct jose_keyset *set = v;
     for (size_t i = 0; i < set->n; i++) {
