@@ -707,6 +707,14 @@ int client_get(struct worker *w, struct arena *a, const char *client_id, struct 
         struct store_client sc;
         int rc = store_client_get(w->db, a, client_id, &sc, err);
         if (rc == ERR_NOTFOUND && client_id_is_document(w->app, client_id)) {
+            /* The routes that may fetch run on the pool when the document is not cached (the router asks
+             * client_document_needs_fetch); any other lookup on an event loop (a page of an interaction
+             * that outlived the cached copy) must not wait on the network: unknown until fetched again. */
+            if (!w->may_block && !fetch_cached(w->app->fetch, client_id, 0)) {
+                log_warn("client_document_refused", LS("client_id", client_id),
+                         LS("detail", "not cached, and not fetched on an event loop"), NULL);
+                return ERR_NOTFOUND;
+            }
             const void *v;
             rc = fetch_get_parsed(w->app->fetch, a, client_id, 0, document_parse, w->app->cfg, &v, NULL, err);
             if (rc != 0) {
