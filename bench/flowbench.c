@@ -1237,7 +1237,7 @@ int main(int argc, char **argv)
     if (scn == NULL)
         usage();
     bool found = false;
-    for (int i = 0; i < 4; i++)
+    for (size_t i = 0; i < sizeof(scenario_names) / sizeof(scenario_names[0]); i++)
         if (strcmp(scn, scenario_names[i]) == 0) {
             cfg.sc = (enum scenario)i;
             found = true;

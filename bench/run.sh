@@ -8,23 +8,22 @@
 # Builds nothing: runs $OSTIARY_BIN (default build/release/ostiary; `make -j2` builds it). Starts it on
 # 127.0.0.1:4310 with a config generated from bench/ostiary-bench.yaml into a temp dir (SQLite on disk),
 # runs each scenario with wrk (-t2 --timeout 5s --latency, bench/scenario.lua), stops the server with
-# SIGTERM and checks it exited 0. Prints crypto ceilings (openssl speed -multi 2), RSS and a markdown table;
-# raw results are appended to bench/runs/<timestamp>.jsonl (git-ignored).
+# SIGTERM and checks it exited 0. Measures the bounds in the same run: crypto ceilings (openssl speed -multi
+# 2), and nginx's HTTP floor (2 workers on 127.0.0.1:PORT+1, the same wrk script: a tiny static JSON, and the
+# server's own discovery and JWKS documents served from files); prints one markdown table with every
+# scenario beside its bound, the ratio and the target; raw results go to bench/runs/<timestamp>.jsonl.
 # The browser-flow scenarios (flow_*, refresh*) run bench/flowbench.c instead of wrk, compiled into the temp
 # dir with `cc -O2`: authorization code + PKCE through the login and consent pages, and refresh_token
 # rotation, with client bench-rp and user bench; bench/argon2_cost.c (cc ... -lsodium) measures what one
 # password verification costs, the bound of flow_login.
-# device_poll polls pending device codes (RFC 8628) made with /device/auth first; its bound, http_floor, is
-# nginx on 127.0.0.1:4311 answering the same requests with the same 400 body, measured just before it.
 #
 # Env:
 #   DURATION=10        seconds per wrk run
 #   CONNS="8 64"       connection counts, each scenario runs once per value
-#   SCENARIOS="discovery jwks cc_rs256 cc_es256 cc_eddsa cc_opaque introspect introspect_jwt device_poll
+#   SCENARIOS="discovery jwks cc_rs256 cc_es256 cc_eddsa cc_opaque introspect introspect_jwt
 #              flow_login flow_consent flow_sso flow_hybrid refresh"   (also: flow_consent_eddsa
 #              flow_sso_eddsa flow_hybrid_eddsa refresh_eddsa, the same flows with client bench-rp-eddsa,
 #              whose ID tokens are EdDSA-signed)
-#   DEVICE_CODES=2000  device codes device_poll polls in turn (created with /device/auth before it runs)
 #   FLOW_VUS="32"      virtual users of the flow scenarios (each its own connection and cookie jar);
 #                      each flow scenario runs once per value (CONNS does not apply to them)
 #   LOGIN_VUS="4"      the same for flow_login: only one login per worker runs at a time (argon2id, ~50-300
@@ -33,21 +32,20 @@
 #   OSTIARY_BIN=       server binary (default build/release/ostiary)
 #   BENCH_DB_DIR=      directory for the SQLite file (default the temp dir, on disk; avoid tmpfs)
 #   SPEED_SECONDS=3    seconds per openssl speed measurement; SKIP_SPEED=1 skips the ceilings
+#   SKIP_NGINX=1       no nginx floor (without nginx installed it is skipped with a warning)
 #   KEEP_TMP=1         keep the temp dir (config, server log, wrk outputs); it is always kept on failure
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
 PORT="${PORT:-4310}"
-FLOOR_PORT="${FLOOR_PORT:-4311}"
 HOST=127.0.0.1
 BASE="http://$HOST:$PORT"
 BIN="${OSTIARY_BIN:-$ROOT/build/release/ostiary}"
 DURATION="${DURATION:-10}"
 CONNS="${CONNS:-8 64}"
 THREADS=2
-SCENARIOS="${SCENARIOS:-discovery jwks cc_rs256 cc_es256 cc_eddsa cc_opaque introspect introspect_jwt device_poll flow_login flow_consent flow_sso flow_hybrid refresh}"
-DEVICE_CODES="${DEVICE_CODES:-2000}"
+SCENARIOS="${SCENARIOS:-discovery jwks cc_rs256 cc_es256 cc_eddsa cc_opaque introspect introspect_jwt flow_login flow_consent flow_sso flow_hybrid refresh}"
 FLOW_VUS="${FLOW_VUS:-32}"
 LOGIN_VUS="${LOGIN_VUS:-4}"
 WORKERS="${WORKERS:-}"
@@ -72,7 +70,7 @@ vus_of() { if [ "$1" = flow_login ]; then echo "$LOGIN_VUS"; else echo "$FLOW_VU
 [ -z "$WORKERS" ] || [[ "$WORKERS" =~ ^[0-9]+$ ]] || die "WORKERS must be a number"
 for sc in $SCENARIOS; do
   case "$sc" in
-    discovery | jwks | cc_rs256 | cc_es256 | cc_eddsa | cc_opaque | introspect | introspect_jwt | device_poll) ;;
+    discovery | jwks | cc_rs256 | cc_es256 | cc_eddsa | cc_opaque | introspect | introspect_jwt) ;;
     flow_login | flow_consent | flow_sso | flow_hybrid | refresh) ;;
     flow_consent_eddsa | flow_sso_eddsa | flow_hybrid_eddsa | refresh_eddsa) ;;
     *) die "unknown scenario '$sc'" ;;
@@ -83,18 +81,19 @@ N_FLOW=0; N_WRK=0; HAS_LOGIN=0
 for sc in $SCENARIOS; do
   if is_flow "$sc"; then N_FLOW=$((N_FLOW + 1)); else N_WRK=$((N_WRK + 1)); fi
   [ "$sc" != flow_login ] || HAS_LOGIN=1
-  [ "$sc" != device_poll ] || N_WRK=$((N_WRK + 1)) # its HTTP floor runs beside it
 done
 [ "$N_FLOW" -eq 0 ] || command -v cc > /dev/null || die "cc not found (the flow scenarios compile bench/flowbench.c)"
 if ss -ltn 2> /dev/null | grep -q "[:.]$PORT "; then die "port $PORT is already in use"; fi
-[[ "$DEVICE_CODES" =~ ^[0-9]+$ ]] && [ "$DEVICE_CODES" -ge 1 ] || die "DEVICE_CODES must be a positive integer"
-NGINX=""
-case " $SCENARIOS " in *" device_poll "*)
-  NGINX="$(command -v nginx || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; } || true)"
-  [ -n "$NGINX" ] || echo "== device_poll: nginx not found (apt-get install -y nginx-light): no HTTP floor" >&2
-  if [ -n "$NGINX" ] && ss -ltn 2> /dev/null | grep -q "[:.]$FLOOR_PORT "; then die "port $FLOOR_PORT is already in use"; fi
-  ;;
-esac
+NGINX_PORT="${NGINX_PORT:-$((PORT + 1))}"
+NGINX_BIN=""
+if [ -z "${SKIP_NGINX:-}" ]; then
+  NGINX_BIN="$(command -v nginx || true)"
+  [ -n "$NGINX_BIN" ] || [ ! -x /usr/sbin/nginx ] || NGINX_BIN=/usr/sbin/nginx
+  [ -n "$NGINX_BIN" ] || echo "== warning: nginx not found (apt-get install -y nginx-light): no HTTP floor" >&2
+  if [ -n "$NGINX_BIN" ] && ss -ltn 2> /dev/null | grep -q "[:.]$NGINX_PORT "; then
+    die "port $NGINX_PORT (nginx floor) is already in use"
+  fi
+fi
 
 # ---- temp dir, config ------------------------------------------------------------------------------------
 TMP="$(mktemp -d "${TMPDIR:-/var/tmp}/ostiary-bench.XXXXXX")"
@@ -188,7 +187,8 @@ trap 'exit 143' TERM
 
 n_conns=$(echo "$CONNS" | wc -w)
 n_vus=$(echo "$FLOW_VUS $LOGIN_VUS" | wc -w)
-BUDGET=$((N_WRK * n_conns * (DURATION + 20) + N_FLOW * n_vus * (DURATION + 200) + 6 * SPEED_SECONDS * 3 + 240 + 300))
+BUDGET=$((N_WRK * n_conns * (DURATION + 20) + N_FLOW * n_vus * (DURATION + 200) + 6 * SPEED_SECONDS * 3 \
+  + 3 * n_conns * (DURATION + 20) + 240))
 
 log "starting $BIN on $BASE (db: $DB_DIR/ostiary.db on $DB_FS${WORKERS:+, --workers $WORKERS})"
 # OSTIARY_BIN selects the binary here; the server itself takes every OSTIARY_* variable for a key.
@@ -223,6 +223,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$SPID/stat" 2> /dev/null || echo 0;
 HZ="$(getconf CLK_TCK)"
 
 sleep 0.5
+LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
 RSS_IDLE_KB="$(rss_kb VmRSS)"
 log "server pid $SPID ready, idle RSS $(mb "$RSS_IDLE_KB") MB"
 
@@ -232,14 +233,16 @@ speed_sign() { # openssl speed algorithm, line regexp -> aggregate sign/s with -
   timeout $((SPEED_SECONDS * 4 + 30)) openssl speed -seconds "$SPEED_SECONDS" -multi 2 "$1" > "$out" 2>&1 || true
   grep -E "$2" "$out" | tail -1 | awk '{print $(NF-1)}'
 }
-RSA_SIGN=""; EC_SIGN=""; ED_SIGN=""
+RSA_SIGN=""; EC_SIGN=""; ED_SIGN=""; RSA_VERIFY=""
 if [ -z "${SKIP_SPEED:-}" ]; then
   log "openssl speed -seconds $SPEED_SECONDS -multi 2 (rsa2048, ecdsap256, ed25519)"
   RSA_SIGN="$(speed_sign rsa2048 '^ *rsa 2048 bits ')"
+  RSA_VERIFY="$(grep -E '^ *rsa 2048 bits ' "$TMP/speed-rsa2048.txt" | tail -1 | awk '{print $NF}')"
   EC_SIGN="$(speed_sign ecdsap256 '^ *256 bits ecdsa ')"
   ED_SIGN="$(speed_sign ed25519 '^ *253 bits EdDSA ')"
 fi
-# argon2id: every login verifies one hash (libsodium interactive limits: 2 passes over 64 MiB).
+# argon2id: every login verifies one hash (passwords.argon2id: the OSTIARY_PASSWORDS_ARGON2ID_* variables,
+# which the server reads too, else 19 MiB and 2 passes).
 ARGON2_MS=""; ARGON2_1=""; ARGON2_2=""
 if [ -n "$ARGON2_COST" ]; then
   log "argon2id verify cost (bench/argon2_cost.c: 1 thread, then 2)"
@@ -249,8 +252,79 @@ if [ -n "$ARGON2_COST" ]; then
   ARGON2_2="$(sed -n 's/^ARGON2 {"threads":2,.*"verify_per_s":\([0-9.]*\).*/\1/p' "$TMP/argon2.txt")"
 fi
 num_or_null() { [[ "${1:-}" =~ ^[0-9]+(\.[0-9]+)?$ ]] && echo "$1" || echo null; }
-TARGET_RS256="null"
-[ "$(num_or_null "$RSA_SIGN")" = null ] || TARGET_RS256="$(awk -v s="$RSA_SIGN" 'BEGIN{printf "%.0f", s * 0.7}')"
+
+# ---- the HTTP floor: nginx serving the same bytes, same wrk script, same run ------------------------------
+# nginx (2 workers, access log off, as the peer harness's limits/nginx-floor.sh) serves three documents on
+# 127.0.0.1:$NGINX_PORT: the harness's tiny static JSON (`static`: the HTTP floor in the bounds of the
+# request scenarios), and files holding the server's own discovery and JWKS documents, byte for byte (the
+# bounds of discovery and jwks). Measured once per CONNS value while Ostiary is idle.
+declare -A FLOOR=() FLOOR_US=()
+nginx_ticks() { # utime + stime of nginx's processes (the children and grandchildren of its timeout wrapper)
+  local t=0 p q
+  for p in $(ps -o pid= --ppid "$NGINX_PID" 2> /dev/null); do
+    for q in "$p" $(ps -o pid= --ppid "$p" 2> /dev/null); do
+      [ -r "/proc/$q/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$q/stat" 2> /dev/null || echo 0)))
+    done
+  done
+  echo "$t"
+}
+run_floor() { # name path expect conns
+  local out="$TMP/wrk-nginx-$1-c$4.txt" line t t0 t1 reqs
+  t=$((THREADS < $4 ? THREADS : $4))
+  t0="$(nginx_ticks)"
+  BENCH_METHOD=GET BENCH_PATH="$2" BENCH_BODY="" BENCH_AUTH="" BENCH_EXPECT="$3" \
+    timeout -k 5 $((DURATION + 30)) wrk -t"$t" -c"$4" -d"${DURATION}s" --timeout 5s --latency \
+    -s "$HERE/scenario.lua" "http://$HOST:$NGINX_PORT" > "$out" 2>&1 || true
+  t1="$(nginx_ticks)"
+  line="$(sed -n 's/^RESULT //p' "$out" | tail -1)"
+  [ -n "$line" ] || { echo "   nginx $1 c=$4: no RESULT from wrk (see $out)" >&2; return 0; }
+  FLOOR["$1/$4"]="$(echo "$line" | sed -n 's/.*"ok_rps":\([0-9.]*\).*/\1/p')"
+  reqs="$(echo "$line" | sed -n 's/.*"requests":\([0-9]*\).*/\1/p')"
+  FLOOR_US["$1/$4"]="$(awk -v a="$t0" -v b="$t1" -v hz="$HZ" -v n="${reqs:-0}" \
+    'BEGIN{if (n > 0) printf "%.1f", (b - a) / hz * 1e6 / n; else print "-"}')"
+  printf '{"ts":"%s","kind":"floor","scenario":"nginx_%s","conns":%d,"duration":%d,"rev":"%s","load":%s,"r":%s}\n' \
+    "$(date -u +%FT%TZ)" "$1" "$4" "$DURATION" "$GIT_REV" "$(cut -d' ' -f1 /proc/loadavg)" "$line" >> "$OUT"
+  printf '   nginx %-10s c=%-4s %8.0f req/s  (nginx CPU %s µs per request; load %s)\n' "$1" "$4" "${FLOOR[$1/$4]}" \
+    "${FLOOR_US[$1/$4]}" "$(cut -d' ' -f1 /proc/loadavg)" >&2
+}
+if [ -n "$NGINX_BIN" ]; then
+  mkdir -p "$TMP/nginx/www/.well-known" "$TMP/nginx/tmp" "$TMP/nginx/logs"
+  curl -sf --max-time 5 -o "$TMP/nginx/www/.well-known/openid-configuration" "$BASE/.well-known/openid-configuration" \
+    && curl -sf --max-time 5 -o "$TMP/nginx/www/jwks" "$BASE/jwks" || die "could not fetch the documents for nginx"
+  # The workers run as this user (as root, nginx would otherwise switch them to nobody, who cannot read $TMP).
+  cat > "$TMP/nginx/nginx.conf" << EOF
+user $(id -un) $(id -gn);
+worker_processes 2;
+daemon off;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $TMP/nginx/tmp/body; proxy_temp_path $TMP/nginx/tmp/proxy;
+  fastcgi_temp_path $TMP/nginx/tmp/fcgi; uwsgi_temp_path $TMP/nginx/tmp/uwsgi; scgi_temp_path $TMP/nginx/tmp/scgi;
+  keepalive_requests 1000000;
+  server {
+    listen $HOST:$NGINX_PORT;
+    root $TMP/nginx/www;
+    location = /static { default_type application/json;
+      return 200 '{"issuer":"http://localhost:$NGINX_PORT","token_endpoint":"http://localhost:$NGINX_PORT/token"}'; }
+    location = /.well-known/openid-configuration { default_type application/json; }
+    location = /jwks { default_type application/jwk-set+json; }
+  }
+}
+EOF
+  timeout -k 5 "$BUDGET" "$NGINX_BIN" -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" > "$TMP/nginx/out.txt" 2>&1 &
+  NGINX_PID=$!
+  for _ in $(seq 50); do curl -sf --max-time 1 -o /dev/null "http://$HOST:$NGINX_PORT/static" && break; sleep 0.1; done
+  log "nginx floor on $HOST:$NGINX_PORT (2 workers, access log off): static, discovery, jwks; CONNS=\"$CONNS\""
+  for c in $CONNS; do
+    run_floor static /static '"issuer"' "$c"
+    run_floor discovery /.well-known/openid-configuration '"issuer"' "$c"
+    run_floor jwks /jwks '"keys"' "$c"
+  done
+  stop_nginx
+fi
 
 # ---- scenarios -------------------------------------------------------------------------------------------
 get_token() { # resource -> access_token (empty on failure)
@@ -259,23 +333,21 @@ get_token() { # resource -> access_token (empty on failure)
     | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p'
 }
 
-ROWS=()
-declare -A OK_RPS=()
+declare -A OK_RPS=() P99=() CPU_US=() ERRS=() P50=()
 
-run_wrk() { # scenario conns [base URL: the server's by default]; BENCH_* exported by the caller
-  local sc="$1" c="$2" base="${3:-$BASE}" t out line t0 t1 cpu load
+run_wrk() { # scenario conns; BENCH_* exported by the caller
+  local sc="$1" c="$2" t out line t0 t1 cpu load
   t=$((THREADS < c ? THREADS : c))
   out="$TMP/wrk-$sc-c$c.txt"
   load="$(cut -d' ' -f1 /proc/loadavg)"
   t0="$(cpu_ticks)"
   timeout -k 5 $((DURATION + 30)) wrk -t"$t" -c"$c" -d"${DURATION}s" --timeout 5s --latency \
-    -s "$HERE/scenario.lua" "$base" > "$out" 2>&1 || true
+    -s "$HERE/scenario.lua" "$BASE" > "$out" 2>&1 || true
   t1="$(cpu_ticks)"
   line="$(sed -n 's/^RESULT //p' "$out" | tail -1)"
   if [ -z "$line" ]; then
     FAILED=1
     echo "   $sc c=$c: no RESULT from wrk (see $out)" >&2
-    ROWS+=("| $sc | $c | - | - | - | no result |")
     return
   fi
   cpu="$(awk -v a="$t0" -v b="$t1" -v hz="$HZ" 'BEGIN{printf "%.2f", (b - a) / hz}')"
@@ -288,69 +360,19 @@ run_wrk() { # scenario conns [base URL: the server's by default]; BENCH_* export
   errs="$(echo "$line" | sed -n 's/.*"errors":\([0-9]*\).*/\1/p')"
   sample="$(echo "$line" | sed -n 's/.*"sample":"\(.*\)"}$/\1/p')"
   OK_RPS["$sc/$c"]="$ok_rps"
-  ROWS+=("$(printf '| %s | %s | %.0f | %.2f | %.2f | %s |' "$sc" "$c" "$ok_rps" "$p50" "$p99" "$errs")")
+  P99["$sc/$c"]="$p99"
+  local reqs us
+  reqs="$(echo "$line" | sed -n 's/.*"requests":\([0-9]*\).*/\1/p')"
+  us="$(awk -v c="$cpu" -v n="${reqs:-0}" 'BEGIN{if (n > 0) printf "%.1f", c * 1e6 / n; else print "-"}')"
+  CPU_US["$sc/$c"]="$us"; P50["$sc/$c"]="$p50"; ERRS["$sc/$c"]="$errs"
   printf '   %-15s c=%-4s %8.0f req/s  p50 %7.2f ms  p99 %7.2f ms  errors %s  (server CPU %s s)\n' \
     "$sc" "$c" "$ok_rps" "$p50" "$p99" "$errs" "$cpu" >&2
   if [ "${errs:-0}" != 0 ] && [ -n "$sample" ]; then echo "     first failure: $sample" >&2; fi
   server_alive || { FAILED=1; die "server died during $sc c=$c (see $TMP/ostiary.log)"; }
 }
 
-# ---- device_poll: device codes to poll, and the HTTP floor -------------------------------------------------
-# DEVICE_CODES device authorizations of the public client bench-tv (one curl process, keep-alive), their
-# poll bodies in $TMP/device-bodies.txt. Nobody approves them: every poll takes the pending path (one read of
-# the code's row, the in-memory pace; authorization_pending, or slow_down as wrk polls each code far more
-# often than `interval`: the same work, another message).
-make_device_codes() {
-  local args=() i
-  for i in $(seq "$DEVICE_CODES"); do
-    [ "$i" -eq 1 ] || args+=(--next)
-    args+=(-s --max-time 10 -d client_id=bench-tv -d scope=openid -w '\n' "$BASE/device/auth")
-  done
-  timeout 300 curl "${args[@]}" \
-    | sed -n 's/.*"device_code":"\([^"]*\)".*/grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code\&client_id=bench-tv\&device_code=\1/p' \
-    > "$TMP/device-bodies.txt" || true
-  [ "$(wc -l < "$TMP/device-bodies.txt")" -eq "$DEVICE_CODES" ]
-}
-
-# The HTTP floor of the same request on the same cores: nginx (2 workers, no access log) answering POST
-# /token with a pending poll's 400 body, reading nothing. Started once, stopped by its PID.
-start_nginx() {
-  [ -n "$NGINX" ] && [ -z "$NGINX_PID" ] || return 0
-  mkdir -p "$TMP/nginx/logs" "$TMP/nginx/tmp"
-  {
-    echo "worker_processes 2;"
-    echo "pid $TMP/nginx/nginx.pid;"
-    echo "error_log $TMP/nginx/logs/error.log warn;"
-    echo "events { worker_connections 4096; }"
-    echo "http {"
-    echo "  access_log off;"
-    echo "  client_body_temp_path $TMP/nginx/tmp/body; proxy_temp_path $TMP/nginx/tmp/proxy;"
-    echo "  fastcgi_temp_path $TMP/nginx/tmp/fcgi; uwsgi_temp_path $TMP/nginx/tmp/uwsgi;"
-    echo "  scgi_temp_path $TMP/nginx/tmp/scgi;"
-    echo "  keepalive_requests 1000000;"
-    echo "  server {"
-    echo "    listen $HOST:$FLOOR_PORT;"
-    echo "    location = /token {"
-    echo "      default_type application/json;"
-    echo "      return 400 '{\"error\":\"authorization_pending\",\"error_description\":\"the user has not yet approved or denied the request\"}';"
-    echo "    }"
-    echo "  }"
-    echo "}"
-  } > "$TMP/nginx/nginx.conf"
-  timeout -k 5 "$BUDGET" "$NGINX" -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" -g 'daemon off;' \
-    > "$TMP/nginx/out.log" 2>&1 &
-  NGINX_PID=$!
-  for _ in $(seq 50); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 -d x=1 "http://$HOST:$FLOOR_PORT/token")" = 400 ] && return 0
-    sleep 0.1
-  done
-  echo "   nginx did not start (see $TMP/nginx/out.log): no floor" >&2
-  stop_nginx
-  NGINX=""
-}
-
 FLOW_ROWS=()
-declare -A FLOW_OK=()
+declare -A FLOW_OK=() FLOW_P99=() FLOW_ERRS=() FLOW_CPU_US=()
 
 run_flow() { # scenario vus: bench/flowbench.c, one RESULT line like scenario.lua's (per flow)
   local sc="$1" c="$2" mode client out line t0 t1 cpu load st=0
@@ -379,7 +401,7 @@ run_flow() { # scenario vus: bench/flowbench.c, one RESULT line like scenario.lu
   ok_rps="$(field ok_rps)"; http_rps="$(field http_rps)"; p50="$(field p50_ms)"; p99="$(field p99_ms)"
   errs="$(field errors)"; scpu="$(field server_cpu_s)"; dcpu="$(field driver_cpu_s)"; mcpu="$(field machine_cpu_s)"
   sample="$(echo "$line" | sed -n 's/.*"sample":"\(.*\)"}$/\1/p')"
-  FLOW_OK["$sc/$c"]="$ok_rps"
+  FLOW_OK["$sc/$c"]="$ok_rps"; FLOW_P99["$sc/$c"]="$p99"; FLOW_ERRS["$sc/$c"]="$errs"
   local scores dcores ocores per_cpu
   scores="$(awk -v s="${scpu:-}" -v d="$DURATION" 'BEGIN{if (s == "") print "-"; else printf "%.2f", s / d}')"
   dcores="$(awk -v s="${dcpu:-0}" -v d="$DURATION" 'BEGIN{printf "%.2f", s / d}')"
@@ -389,6 +411,7 @@ run_flow() { # scenario vus: bench/flowbench.c, one RESULT line like scenario.lu
   # Flows per CPU-second of the server: what the server can do per core, whoever else uses the machine.
   per_cpu="$(awk -v r="$ok_rps" -v s="${scpu:-}" -v d="$DURATION" \
     'BEGIN{if (s == "" || s <= 0) print "-"; else printf "%.0f", r * d / s}')"
+  FLOW_CPU_US["$sc/$c"]="$(awk -v p="$per_cpu" 'BEGIN{if (p + 0 > 0) printf "%.0f", 1e6 / p; else print "-"}')"
   FLOW_ROWS+=("$(printf '| %s | %s | %.0f | %.0f | %.2f | %.2f | %s | %s | %s | %s | %s |' "$sc" "$c" "$ok_rps" \
     "$http_rps" "$p50" "$p99" "$errs" "$scores" "$dcores" "$ocores" "$per_cpu")")
   printf '   %-18s vus=%-3s %7.0f flows/s (%5.0f HTTP req/s)  p50 %7.2f ms  p99 %7.2f ms  failures %s  (cores: server %s, driver %s, others %s; %s flows per server CPU-s)\n' \
@@ -421,122 +444,137 @@ for sc in $SCENARIOS; do
         if [ -z "$tok" ]; then
           FAILED=1
           echo "   $sc c=$c: could not obtain a token to introspect" >&2
-          ROWS+=("| $sc | $c | - | - | - | no token |")
           continue
         fi
         BENCH_METHOD=POST BENCH_PATH=/token/introspection BENCH_AUTH="$BASIC" BENCH_EXPECT='"active":true'
         BENCH_BODY="token=$tok" ;;
-      device_poll)
-        if [ ! -s "$TMP/device-bodies.txt" ] && ! make_device_codes; then
-          FAILED=1
-          echo "   $sc: could not create $DEVICE_CODES device codes" >&2
-          ROWS+=("| $sc | $c | - | - | - | no device codes |")
-          continue
-        fi
-        export BENCH_STATUS=400 BENCH_BODIES="$TMP/device-bodies.txt"
-        BENCH_METHOD=POST BENCH_PATH=/token BENCH_EXPECT='"authorization_pending"|"slow_down"'
-        start_nginx
-        [ -z "$NGINX" ] || run_wrk http_floor "$c" "http://$HOST:$FLOOR_PORT" ;;
     esac
     run_wrk "$sc" "$c"
-    unset BENCH_STATUS BENCH_BODIES
   done
 done
-stop_nginx
 
 RSS_LOAD_KB="$(rss_kb VmRSS)"
 RSS_PEAK_KB="$(rss_kb VmHWM)"
 stop_server
 [ "$SERVER_STATUS" = 0 ] || FAILED=1
 
-printf '{"ts":"%s","kind":"summary","rev":"%s","duration":%d,"conns":"%s","flow_vus":"%s","login_vus":"%s","workers":%s,"db_fs":"%s","rss_idle_kb":%s,"rss_after_kb":%s,"rss_peak_kb":%s,"speed_multi2_sign_s":{"rsa2048":%s,"ecdsap256":%s,"ed25519":%s},"argon2id_verify":{"ms":%s,"per_s_1thread":%s,"per_s_2threads":%s},"target_cc_rs256":%s,"server_exit":%s}\n' \
+printf '{"ts":"%s","kind":"summary","rev":"%s","duration":%d,"conns":"%s","flow_vus":"%s","login_vus":"%s","workers":%s,"db_fs":"%s","rss_idle_kb":%s,"rss_after_kb":%s,"rss_peak_kb":%s,"speed_multi2_sign_s":{"rsa2048":%s,"ecdsap256":%s,"ed25519":%s},"argon2id_verify":{"ms":%s,"per_s_1thread":%s,"per_s_2threads":%s},"rsa2048_verify_s":%s,"server_exit":%s}\n' \
   "$(date -u +%FT%TZ)" "$GIT_REV" "$DURATION" "$CONNS" "$FLOW_VUS" "$LOGIN_VUS" "${WORKERS:-null}" "$DB_FS" "${RSS_IDLE_KB:-0}" \
   "${RSS_LOAD_KB:-0}" "${RSS_PEAK_KB:-0}" "$(num_or_null "$RSA_SIGN")" "$(num_or_null "$EC_SIGN")" \
   "$(num_or_null "$ED_SIGN")" "$(num_or_null "$ARGON2_MS")" "$(num_or_null "$ARGON2_1")" "$(num_or_null "$ARGON2_2")" \
-  "$TARGET_RS256" "${SERVER_STATUS:-null}" >> "$OUT"
+  "$(num_or_null "$RSA_VERIFY")" "${SERVER_STATUS:-null}" >> "$OUT"
 
 # ---- report ----------------------------------------------------------------------------------------------
+# Every scenario beside its bound, measured in this run, and the ratio. "a ⊕ b" = 1/(1/a + 1/b): the costs
+# add up per request (k × floor: k HTTP requests per flow).
+combine() { # k1 x1 [k2 x2 ...] -> 1 / (k1/x1 + k2/x2 + ...), empty if a value is missing
+  awk 'BEGIN { s = 0; for (i = 1; i < ARGC; i += 2) { if (ARGV[i + 1] == "" || ARGV[i + 1] + 0 <= 0) exit;
+               s += ARGV[i] / ARGV[i + 1] } if (s > 0) printf "%.0f", 1 / s }' "$@"
+}
+max_conns() { local m=0 c; for c in $CONNS; do [ "$c" -le "$m" ] || m=$c; done; echo "$m"; }
+bound_of() { # scenario conns -> "label|value|target" (target: pct:N, abs:N or -)
+  local fl="${FLOOR[static/$2]:-}" flf="${FLOOR[static/$(max_conns)]:-}"
+  case "$1" in
+    discovery) echo "nginx, the same document|${FLOOR[discovery/$2]:-}|pct:100" ;;
+    jwks) echo "nginx, the same document|${FLOOR[jwks/$2]:-}|pct:100" ;;
+    cc_rs256) echo "floor ⊕ RSA-2048 sign|$(combine 1 "$fl" 1 "$RSA_SIGN")|pct:85" ;;
+    cc_es256) echo "floor ⊕ P-256 sign|$(combine 1 "$fl" 1 "$EC_SIGN")|pct:80" ;;
+    cc_eddsa) echo "floor ⊕ Ed25519 sign|$(combine 1 "$fl" 1 "$ED_SIGN")|pct:80" ;;
+    cc_opaque) echo "floor (+ one durable row)|$fl|abs:30000" ;;
+    introspect) echo "floor (+ SHA-256, one read)|$fl|pct:70" ;;
+    introspect_jwt) echo "floor ⊕ RSA-2048 verify|$(combine 1 "$fl" 1 "$RSA_VERIFY")|-" ;;
+    flow_login) echo "argon2id verify/s, 2 threads|${ARGON2_2:-}|-" ;;
+    flow_consent) echo "4 × floor ⊕ RSA-2048 sign|$(combine 4 "$flf" 1 "$RSA_SIGN")|-" ;;
+    flow_sso) echo "2 × floor ⊕ RSA-2048 sign|$(combine 2 "$flf" 1 "$RSA_SIGN")|abs:4000" ;;
+    flow_hybrid) echo "2 × floor ⊕ 2 RSA-2048 signs|$(combine 2 "$flf" 2 "$RSA_SIGN")|-" ;;
+    flow_hybrid_eddsa) echo "2 × floor ⊕ 2 Ed25519 signs|$(combine 2 "$flf" 2 "$ED_SIGN")|-" ;;
+    refresh) echo "floor ⊕ RSA-2048 sign|$(combine 1 "$flf" 1 "$RSA_SIGN")|abs:4500" ;;
+    flow_consent_eddsa) echo "4 × floor ⊕ Ed25519 sign|$(combine 4 "$flf" 1 "$ED_SIGN")|-" ;;
+    flow_sso_eddsa) echo "2 × floor ⊕ Ed25519 sign|$(combine 2 "$flf" 1 "$ED_SIGN")|-" ;;
+    refresh_eddsa) echo "floor ⊕ Ed25519 sign|$(combine 1 "$flf" 1 "$ED_SIGN")|-" ;;
+  esac
+}
+report_row() { # scenario conns rate p99 errors cpu_us
+  local b label bound tgt ratio verdict
+  b="$(bound_of "$1" "$2")"; label="${b%%|*}"; b="${b#*|}"; bound="${b%%|*}"; tgt="${b#*|}"
+  ratio="$(awk -v r="$3" -v b="$bound" 'BEGIN{if (b > 0 && r != "") printf "%.0f %%", 100 * r / b; else print "-"}')"
+  case "$tgt" in
+    pct:*) verdict="$(awk -v r="$3" -v b="$bound" -v t="${tgt#pct:}" 'BEGIN{if (b <= 0 || r == "") print "≥ " t " %: no bound";
+             else printf "≥ %s %%: %s", t, (100 * r / b >= t ? "met" : "NOT met")}')" ;;
+    abs:*) verdict="$(awk -v r="$3" -v t="${tgt#abs:}" 'BEGIN{if (r == "") print "-"; else printf "≥ %s/s: %s", t, (r >= t ? "met" : "NOT met")}')" ;;
+    *) verdict="" ;;
+  esac
+  if [ "$1" = introspect ] && [ -n "$4" ]; then
+    verdict="$verdict; p99 < 5 ms: $(awk -v p="$4" 'BEGIN{print (p < 5 ? "met" : "NOT met")}')"
+  fi
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$2" \
+    "$(awk -v r="$3" 'BEGIN{if (r == "") print "-"; else printf "%.0f", r}')" \
+    "$(awk -v p="$4" 'BEGIN{if (p == "") print "-"; else printf "%.2f", p}')" "${5:--}" "${6:--}" \
+    "$label" "$(awk -v b="$bound" 'BEGIN{if (b == "") print "-"; else printf "%.0f", b}')" "$ratio" "$verdict"
+}
+
 echo
-echo "Ostiary $GIT_REV, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), DURATION=${DURATION}s," \
-  "wrk -t$THREADS --timeout 5s, workers ${WORKERS:-default}, SQLite on $DB_FS"
+echo "Ostiary $GIT_REV, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) (at the start: $LOAD_START)," \
+  "DURATION=${DURATION}s, wrk -t$THREADS --timeout 5s, workers ${WORKERS:-default}, SQLite on $DB_FS"
 echo
-if [ "${#ROWS[@]}" -gt 0 ]; then
-  echo "| scenario | conns | req/s | p50 ms | p99 ms | errors |"
-  echo "|---|---:|---:|---:|---:|---:|"
-  printf '%s\n' "${ROWS[@]}"
-  echo
-  echo "req/s counts only 2xx responses with the expected body (device_poll and http_floor: 400 with a pending"
-  echo "answer); errors = unexpected status + bad body + socket errors + timeouts."
-  for c in $CONNS; do
-    dp="${OK_RPS[device_poll/$c]:-}"; fl="${OK_RPS[http_floor/$c]:-}"
-    [ -n "$dp" ] || continue
-    echo "device_poll c=$c: $(awk -v a="$dp" -v f="${fl:-0}" 'BEGIN{printf "%.0f polls/s = %.0f%% of the 40,000 target (%s)", a, 100 * a / 40000, (a >= 40000 ? "met" : "NOT met"); if (f > 0) printf "; %.0f%% of the HTTP floor (nginx, the same requests, this run: %.0f/s)", 100 * a / f, f}')"
-  done
-  echo
-fi
-if [ "${#FLOW_ROWS[@]}" -gt 0 ]; then
-  echo "| scenario | VUs | flows/s | HTTP req/s | p50 ms | p99 ms | failures | server cores | driver cores | other cores | flows per server CPU-s |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-  printf '%s\n' "${FLOW_ROWS[@]}"
-  echo
-  echo "flows/s counts complete, fully checked flows (refresh: refresh grants); latencies are per whole flow;"
-  echo "failures = flows where any step deviated; cores = CPU seconds / DURATION over the measured window"
-  echo "(other = every other process of the machine, from /proc/stat: jobs sharing the cores); flows per server"
-  echo "CPU-s = flows/s / server cores, the server's efficiency, less sensitive to other jobs than flows/s."
-  echo "Requests per flow: flow_login 7, flow_consent 4, flow_sso 2, flow_hybrid 2, refresh 1 (bench/flowbench.c)."
-  best_flow() { # scenario -> best flows/s over FLOW_VUS, or empty
-    local b="" v
-    for c in $(vus_of "$1"); do
-      v="${FLOW_OK[$1/$c]:-}"
-      [ -n "$v" ] || continue
-      if [ -z "$b" ] || awk -v a="$v" -v b="$b" 'BEGIN{exit !(a > b)}'; then b="$v"; fi
+echo "| scenario | conns | req/s (flows/s) | p99 ms | errors | server CPU µs per request (flow) | bound | bound /s | ratio | target |"
+echo "|---|---:|---:|---:|---:|---:|---|---:|---:|---|"
+for sc in $SCENARIOS; do
+  if is_flow "$sc"; then
+    for c in $(vus_of "$sc"); do
+      report_row "$sc" "$c" "${FLOW_OK[$sc/$c]:-}" "${FLOW_P99[$sc/$c]:-}" "${FLOW_ERRS[$sc/$c]:-}" "${FLOW_CPU_US[$sc/$c]:-}"
     done
-    echo "$b"
-  }
-  for pair in flow_sso:3000 flow_sso_eddsa:3000 refresh:4000 refresh_eddsa:4000; do
-    sc="${pair%%:*}"; tgt="${pair#*:}"
-    b="$(best_flow "$sc")"
-    [ -n "$b" ] || continue
-    echo "target $sc >= $tgt/s: best $(awk -v a="$b" -v t="$tgt" 'BEGIN{printf "%.0f/s = %.0f%%: %s", a, 100 * a / t, (a >= t ? "met" : "NOT met")}')"
-  done
-  # The hybrid flow beside the code flow it extends, measured in the same run: the ratio is what to compare.
-  for pair in flow_hybrid:flow_sso flow_hybrid_eddsa:flow_sso_eddsa; do
-    h="$(best_flow "${pair%%:*}")"; s="$(best_flow "${pair#*:}")"
+  else
+    for c in $CONNS; do
+      report_row "$sc" "$c" "${OK_RPS[$sc/$c]:-}" "${P99[$sc/$c]:-}" "${ERRS[$sc/$c]:-}" "${CPU_US[$sc/$c]:-}"
+    done
+  fi
+done
+echo
+echo "req/s counts only 2xx responses with the expected body (flows: complete, fully checked flows); errors ="
+echo "non-2xx + bad body + socket errors + timeouts (flows: failed flows). CPU µs: the server's CPU time over"
+echo "the run / requests (flows) served, which other jobs on the machine change far less than the rates."
+echo "flow_hybrid signs two ID tokens (the authorization response's and the token response's)."
+# The hybrid flow beside the code flow it extends, measured in the same run: the ratio is what to compare.
+for pair in flow_hybrid:flow_sso flow_hybrid_eddsa:flow_sso_eddsa; do
+  for c in $FLOW_VUS; do
+    h="${FLOW_OK[${pair%%:*}/$c]:-}"; s="${FLOW_OK[${pair#*:}/$c]:-}"
     [ -n "$h" ] && [ -n "$s" ] || continue
-    echo "${pair%%:*} beside ${pair#*:} (this run): $(awk -v h="$h" -v s="$s" 'BEGIN{printf "%.0f vs %.0f flows/s = %.2f", h, s, h / s}')"
+    echo "${pair%%:*} beside ${pair#*:} ($c VUs, this run): $(awk -v h="$h" -v s="$s" 'BEGIN{printf "%.0f vs %.0f flows/s = %.2f", h, s, (s > 0 ? h / s : 0)}')"
   done
-  if [ -n "$RSA_SIGN" ]; then
-    echo "bound: flow_sso, flow_consent and refresh sign one RS256 ID token each (RSA-2048: ${RSA_SIGN} sign/s above)," \
-      "flow_hybrid two (the authorization response's and the token response's); the *_eddsa variants as many" \
-      "Ed25519 signatures"
-  fi
-  if [ -n "$ARGON2_MS" ]; then
-    echo "bound: flow_login verifies one argon2id hash per flow: ${ARGON2_MS} ms on one thread here," \
-      "${ARGON2_1:-?}/s on 1 thread, ${ARGON2_2:-?}/s on 2 (bench/argon2_cost.c)"
-    b="$(best_flow flow_login)"
-    [ -z "$b" ] || echo "flow_login: best $(awk -v a="$b" -v t="${ARGON2_2:-0}" 'BEGIN{printf "%.1f flows/s", a; if (t > 0) printf " = %.0f%% of the argon2id ceiling", 100 * a / t}')"
-  fi
+done
+if [ -n "$NGINX_BIN" ]; then
+  printf 'floor (nginx, 2 workers, access log off, same run, req/s):'
+  for c in $CONNS; do
+    printf ' c=%s: static %s, discovery %s, jwks %s;' "$c" "${FLOOR[static/$c]:-?}" "${FLOOR[discovery/$c]:-?}" "${FLOOR[jwks/$c]:-?}"
+  done
   echo
+  printf 'nginx CPU µs per request:'
+  for c in $CONNS; do
+    printf ' c=%s: static %s, discovery %s, jwks %s;' "$c" "${FLOOR_US[static/$c]:--}" "${FLOOR_US[discovery/$c]:--}" "${FLOOR_US[jwks/$c]:--}"
+  done
+  echo
+else
+  echo "floor: not measured (no nginx, or SKIP_NGINX)"
 fi
 if [ -n "${SKIP_SPEED:-}" ]; then
   echo "ceilings: skipped (SKIP_SPEED)"
 else
-  echo "ceilings (openssl speed -seconds $SPEED_SECONDS -multi 2, sign/s): RSA-2048 ${RSA_SIGN:-?}," \
-    "ECDSA P-256 ${EC_SIGN:-?}, Ed25519 ${ED_SIGN:-?}"
-  if [ "$TARGET_RS256" != null ]; then
-    best=""
-    for c in $CONNS; do
-      v="${OK_RPS[cc_rs256/$c]:-}"
-      [ -n "$v" ] || continue
-      if [ -z "$best" ] || awk -v a="$v" -v b="$best" 'BEGIN{exit !(a > b)}'; then best="$v"; fi
-    done
-    if [ -n "$best" ]; then
-      verdict="$(awk -v a="$best" -v t="$TARGET_RS256" 'BEGIN{printf "%.0f req/s = %.0f%% of the target: %s", a, 100 * a / t, (a >= t ? "met" : "NOT met")}')"
-      echo "target cc_rs256 = 70% of RSA-2048 sign/s = $TARGET_RS256 req/s; best cc_rs256 $verdict"
-    else
-      echo "target cc_rs256 = 70% of RSA-2048 sign/s = $TARGET_RS256 req/s (cc_rs256 not run)"
-    fi
-  fi
+  echo "ceilings (openssl speed -seconds $SPEED_SECONDS -multi 2, per second): RSA-2048 sign ${RSA_SIGN:-?} verify" \
+    "${RSA_VERIFY:-?}, ECDSA P-256 sign ${EC_SIGN:-?}, Ed25519 sign ${ED_SIGN:-?}"
+fi
+[ -z "$ARGON2_MS" ] || echo "argon2id: ${ARGON2_MS} ms per verification on one thread, ${ARGON2_1:-?}/s on 1 thread," \
+  "${ARGON2_2:-?}/s on 2 (bench/argon2_cost.c, the server's parameters)"
+echo
+if [ "${#FLOW_ROWS[@]}" -gt 0 ]; then
+  echo "| flow scenario | VUs | flows/s | HTTP req/s | p50 ms | p99 ms | failures | server cores | driver cores | other cores | flows per server CPU-s |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  printf '%s\n' "${FLOW_ROWS[@]}"
+  echo
+  echo "cores = CPU seconds / DURATION over the measured window (other = every other process of the machine, from"
+  echo "/proc/stat); requests per flow: flow_login 7, flow_consent 4, flow_sso 2, flow_hybrid 2, refresh 1"
+  echo "(bench/flowbench.c)."
+  echo
 fi
 echo "RSS: idle $(mb "${RSS_IDLE_KB:-0}") MB, after load $(mb "${RSS_LOAD_KB:-0}") MB (peak $(mb "${RSS_PEAK_KB:-0}") MB)"
 echo "server: SIGTERM -> exit status ${SERVER_STATUS:-?}$([ "$SERVER_STATUS" = 0 ] && echo ' (ok)' || echo ' (FAILED)')"

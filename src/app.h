@@ -98,12 +98,14 @@ struct app {
 };
 
 struct client_cache;
+struct token_batch;
 
 struct worker {
     struct app *app;              /* the generation of the request being served (app_enter) */
     struct app_state *state;      /* shared by every generation; read by app_enter */
     struct store_conn *db;
     struct client_cache *clients; /* oauth/client.c, owned by this worker */
+    struct token_batch *batch;    /* oauth/tokens.c: rows waiting for the loop's group commit */
     unsigned id;
     int64_t next_gc, next_key_reload, next_discovery_refresh, next_store_check;
     bool gc_more; /* the last GC pass was full: run the next one at the next tick */
@@ -150,5 +152,10 @@ bool app_offload(struct http_req *req);
 /* The answer to an offloaded request that will not be served (the queue is full, or the server stops): a
  * 503 page with Retry-After (oauth_login_busy). */
 void app_busy(struct http_req *req, unsigned retry_after_s);
+/* Group commit (http/server.h's flush and held_failed): commits the rows the worker's held requests
+ * queued (tokens_flush); the answer to a held request whose row could not be committed (the store error of
+ * its endpoint: 503 temporarily_unavailable for an outage, else 500 server_error). */
+int app_flush(struct worker *w);
+void app_held_failed(struct http_req *req, int rc);
 
 #endif

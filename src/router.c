@@ -16,7 +16,9 @@
 #include "oauth/client.h"
 #include "oauth/device.h"
 #include "oauth/endpoints.h"
+#include "oauth/error.h"
 #include "oauth/frontchannel.h"
+#include "oauth/tokens.h"
 #include "core/banned.h"
 
 /* What a route needs, and how it answers when the store is lost. */
@@ -272,6 +274,16 @@ bool app_offload(struct http_req *req)
         return true;
     return req->route->pool_if != NULL && (req->route->methods & method_bit(req->method)) != 0 &&
            !atomic_load(&req->worker->app->state->store_lost) && req->route->pool_if(req);
+}
+
+int app_flush(struct worker *w)
+{
+    return tokens_flush(w);
+}
+
+void app_held_failed(struct http_req *req, int rc)
+{
+    oauth_error_send_json(req, oauth_store_error(rc));
 }
 
 void app_busy(struct http_req *req, unsigned retry_after_s)

@@ -24,6 +24,7 @@
 #include "oauth/client_check.h"
 #include "oauth/device.h"
 #include "oauth/key_rotation.h"
+#include "oauth/tokens.h"
 #include "session/session.h"
 #include "session/users.h"
 #include "store/store.h"
@@ -70,6 +71,7 @@ static struct worker *worker_init(void *ud, unsigned id)
 static void worker_fini(struct worker *w)
 {
     client_cache_free(w->clients);
+    tokens_batch_free(w);
     store_conn_close(w->db);
     free(w);
 }
@@ -263,7 +265,7 @@ static int reload_config(struct serve *sv, struct errbuf *err)
     return 0;
 }
 
-/* Off the start's path (users.h): one argon2id computation, 64 MiB, begun once the start is over so that
+/* Off the start's path (users.h): one argon2id computation (passwords.argon2id), begun once the start is over so that
  * it does not compete with it for a core (a login of an unknown user before then computes it itself). */
 static void *warm_up_thread(void *arg)
 {
@@ -485,6 +487,8 @@ int cmd_serve(int argc, char **argv)
         .handle = app_handle,
         .offload = app_offload,
         .busy = app_busy,
+        .flush = app_flush,
+        .held_failed = app_held_failed,
         .ud = &sv,
     };
     int64_t t_ready = clock_mono_us();

@@ -319,6 +319,8 @@ static char *hash_from_args(const struct cli_cmd *uc, bool required)
     char *pw = password_from_args(uc, required, &len);
     if (pw == NULL)
         return NULL;
+    if (uc->cfg != NULL) /* the configured argon2id parameters, as the server would hash it */
+        users_set_argon2id(uc->cfg->passwords.argon2id.memory_kib, uc->cfg->passwords.argon2id.iterations);
     char *hash = user_password_hash(pw, len);
     wipe(pw, len);
     free(pw);

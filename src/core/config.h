@@ -46,6 +46,7 @@ struct cfg_client {
 struct cfg_user { CONFIG_USER(CFG_MEMBER) };
 
 #define CFG_SECTION_STRUCT(sec, ROWS) struct cfg_##sec { ROWS(CFG_MEMBER) };
+CONFIG_SUBSECTIONS(CFG_SECTION_STRUCT)
 CONFIG_SECTIONS(CFG_SECTION_STRUCT)
 #undef CFG_SECTION_STRUCT
 /* clang-format on */

@@ -66,7 +66,11 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
     S(admin, CONFIG_ADMIN)                                                                                   \
     S(fetch, CONFIG_FETCH)                                                                                   \
     S(par, CONFIG_PAR)                                                                                       \
-    S(registration, CONFIG_REGISTRATION)
+    S(registration, CONFIG_REGISTRATION)                                                                     \
+    S(passwords, CONFIG_PASSWORDS)
+
+/* Mappings inside a section, each named by a SECTION row of its section: S(name, ROWS). */
+#define CONFIG_SUBSECTIONS(S) S(argon2id, CONFIG_PASSWORDS_ARGON2ID)
 
 #define CONFIG_KEYS(X)                                                                                       \
     X(algorithms, LIST, "RS256", 0, 8, CFG_RESTART,                                                          \
@@ -169,6 +173,18 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
     /* Off: a scrape needs a token of the admin API with ostiary:metrics, as every admin route does. */     \
     X(metrics_public, BOOL, "false", 0, 0, 0,                                                                \
       "boolean: serve `GET /metrics` of the admin listener without a token, see [metrics](#metrics)")
+
+/* Users' password hashes. */
+#define CONFIG_PASSWORDS(X) X(argon2id, SECTION, NULL, 0, 0, 0, "")
+
+/* OWASP's minimum for argon2id (Password Storage Cheat Sheet: 19 MiB, 2 passes, 1 lane; libsodium's
+ * crypto_pwhash uses one lane). The lower bounds are libsodium's own minimum (8 KiB, 1 pass). */
+#define CONFIG_PASSWORDS_ARGON2ID(X)                                                                         \
+    X(memory_kib, U32, "19456", 8, 1048576, CFG_RESTART,                                                     \
+      "KiB of memory per hash; new hashes and, at the next login, any stored hash made with other "          \
+      "parameters use it ([users.md](users.md#password-hashing))")                                           \
+    X(iterations, U32, "2", 1, 64, CFG_RESTART,                                                              \
+      "passes over that memory; as above")
 
 /* HTTPS fetches of documents clients publish (jwks_uri): http/fetch.h. Bounded so that a slow or huge
  * document costs a pool thread a few seconds and some KiB at most. */
@@ -308,5 +324,6 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
     char **n;                                                                                                \
     unsigned n_##n;
 #define CFG_MEMBER_ADDRESS(n) struct cfg_address *n;
+#define CFG_MEMBER_SECTION(n) struct cfg_##n n;
 
 #endif

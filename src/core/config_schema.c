@@ -28,6 +28,7 @@
 #define ROW_BOOLSTR(n, ...) ROW_OF(n, CFG_BOOLSTR, 0, NULL, __VA_ARGS__)
 #define ROW_LIST(n, ...) ROW_OF(n, CFG_LIST, offsetof(cfg_row_struct, n_##n), NULL, __VA_ARGS__)
 #define ROW_ADDRESS(n, ...) ROW_OF(n, CFG_ADDRESS, 0, address_map, __VA_ARGS__)
+#define ROW_SECTION(n, ...) ROW_OF(n, CFG_SECTION, 0, n##_map, __VA_ARGS__)
 
 #define MAP_FN(fn, type, ROWS)                                                                               \
     static const struct cfg_map *fn(void)                                                                    \
@@ -40,6 +41,7 @@
 
 MAP_FN(address_map, struct cfg_address, CONFIG_ADDRESS)
 #define SECTION_MAP(sec, ROWS) MAP_FN(sec##_map, struct cfg_##sec, ROWS)
+CONFIG_SUBSECTIONS(SECTION_MAP)
 CONFIG_SECTIONS(SECTION_MAP)
 #define ENTRY_MAP(name, type, ROWS, max) MAP_FN(name##_map, struct type, ROWS)
 CONFIG_ENTRIES(ENTRY_MAP)
@@ -58,30 +60,32 @@ const struct cfg_map *cfg_top_map(void)
     return top_map();
 }
 
-static void add_setting(struct cfg_setting *out, size_t *n, const char *sec, const struct cfg_field *f,
-                        size_t base)
+/* The settings of map m (at offset base in struct config, under path prefix), sections within it included. */
+static void add_settings(struct cfg_setting *out, size_t *n, const char *prefix, const struct cfg_map *m,
+                         size_t base)
 {
-    struct cfg_setting *s = &out[(*n)++];
-    snprintf(s->path, sizeof(s->path), "%s%s%s", sec != NULL ? sec : "", sec != NULL ? "." : "", f->name);
-    s->f = f;
-    s->off = base + f->off;
-    s->count_off = base + f->count_off;
+    for (size_t i = 0; i < m->n; i++) {
+        const struct cfg_field *f = &m->fields[i];
+        char path[sizeof(out->path)];
+        snprintf(path, sizeof(path), "%s%s%s", prefix, prefix[0] != '\0' ? "." : "", f->name);
+        if (f->type == CFG_SECTION) {
+            add_settings(out, n, path, f->sub(), base + f->off);
+        } else if (f->type != CFG_ENTRIES) {
+            if (*n >= CFG_MAX_SETTINGS)
+                abort(); /* the declaration outgrew CFG_MAX_SETTINGS */
+            struct cfg_setting *s = &out[(*n)++];
+            memcpy(s->path, path, sizeof(path));
+            s->f = f;
+            s->off = base + f->off;
+            s->count_off = base + f->count_off;
+        }
+    }
 }
 
 size_t cfg_settings(struct cfg_setting *out)
 {
-    const struct cfg_map *top = top_map();
     size_t n = 0;
-    for (size_t i = 0; i < top->n; i++) {
-        const struct cfg_field *f = &top->fields[i];
-        if (f->type == CFG_SECTION) {
-            const struct cfg_map *sub = f->sub();
-            for (size_t k = 0; k < sub->n && n < CFG_MAX_SETTINGS; k++)
-                add_setting(out, &n, f->name, &sub->fields[k], f->off);
-        } else if (f->type != CFG_ENTRIES && n < CFG_MAX_SETTINGS) {
-            add_setting(out, &n, NULL, f, 0);
-        }
-    }
+    add_settings(out, &n, "", top_map(), 0);
     return n;
 }
 

@@ -57,7 +57,7 @@ struct cfg_setting {
     size_t off;       /* in struct config */
     size_t count_off; /* CFG_LIST */
 };
-#define CFG_MAX_SETTINGS 64
+#define CFG_MAX_SETTINGS 96
 
 /* Every setting, in declaration order, into out[0..CFG_MAX_SETTINGS); returns how many. */
 size_t cfg_settings(struct cfg_setting *out);

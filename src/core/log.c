@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/str.h"
 #include "core/banned.h"
 
 enum log_level log_min_level = LOG_INFO;
@@ -94,6 +95,27 @@ static bool put_json_str(struct line *l, const char *s, bool may_cut)
         s = "";
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
+        /* The common case, a run of printable ASCII without quote or backslash, is copied in one piece. */
+        size_t run = 0;
+        while (p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\')
+            run++;
+        if (run > 0) {
+            if (run + 1 > LINE_MAX - LINE_TAIL - l->len) {
+                if (!may_cut) {
+                    l->len = start;
+                    return false;
+                }
+                size_t room = LINE_MAX - LINE_TAIL - l->len;
+                run = room > 0 ? room - 1 : 0; /* keep room for the closing quote */
+                l->cut = true;
+            }
+            memcpy(l->buf + l->len, p, run);
+            l->len += run;
+            p += run;
+            if (l->cut)
+                break;
+            continue;
+        }
         char e[6];
         size_t k = 0;
         if (*p == '"' || *p == '\\') {
@@ -174,17 +196,9 @@ void log_event(enum log_level level, const char *event, ...)
         size_t mark = l.len;
         bool ok = put(&l, ",", 1) && put_json_str(&l, key, false) && put(&l, ":", 1);
         if (ok && type == LOG_T_INT) {
-            char num[24];
-            long long v = va_arg(ap, long long);
-            unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-            size_t k = sizeof(num);
-            do {
-                num[--k] = (char)('0' + u % 10);
-                u /= 10;
-            } while (u > 0);
-            if (v < 0)
-                num[--k] = '-';
-            ok = put(&l, num + k, sizeof(num) - k);
+            char num[STR_DEC_MAX];
+            const char *d = str_dec_i64(num, (int64_t)va_arg(ap, long long));
+            ok = put(&l, d, (size_t)(num + STR_DEC_MAX - d));
         } else if (ok) {
             const char *v = va_arg(ap, const char *);
             ok = v == NULL ? put(&l, "null", 4) : put_json_str(&l, v, true);

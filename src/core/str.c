@@ -181,6 +181,63 @@ void strbuf_add_urlenc(struct strbuf *sb, const char *s, size_t n)
     }
 }
 
+void strbuf_add_json(struct strbuf *sb, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(s);
+    if (!utf8_valid(s, n)) {
+        sb->too_big = true;
+        return;
+    }
+    strbuf_addc(sb, '"');
+    size_t run = 0; /* bytes copied as they are, written in one piece */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        strbuf_add(sb, s + run, i - run);
+        run = i + 1;
+        char e[6] = {'\\', (char)c, 0, 0, 0, 0};
+        size_t k = 2;
+        switch (c) {
+        case '"': case '\\': break;
+        case '\b': e[1] = 'b'; break;
+        case '\f': e[1] = 'f'; break;
+        case '\n': e[1] = 'n'; break;
+        case '\r': e[1] = 'r'; break;
+        case '\t': e[1] = 't'; break;
+        default:
+            memcpy(e, "\\u00", 4);
+            e[4] = hex[c >> 4];
+            e[5] = hex[c & 15];
+            k = 6;
+        }
+        strbuf_add(sb, e, k);
+    }
+    strbuf_add(sb, s + run, n - run);
+    strbuf_addc(sb, '"');
+}
+
+char *str_dec_i64(char buf[STR_DEC_MAX], int64_t v)
+{
+    uint64_t u = v < 0 ? 0ULL - (uint64_t)v : (uint64_t)v;
+    size_t k = STR_DEC_MAX;
+    do {
+        buf[--k] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u > 0);
+    if (v < 0)
+        buf[--k] = '-';
+    return buf + k;
+}
+
+void strbuf_add_i64(struct strbuf *sb, int64_t v)
+{
+    char num[STR_DEC_MAX];
+    const char *d = str_dec_i64(num, v);
+    strbuf_add(sb, d, (size_t)(num + STR_DEC_MAX - d));
+}
+
 void strbuf_add_html(struct strbuf *sb, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {

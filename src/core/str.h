@@ -51,6 +51,16 @@ void strbuf_addc(struct strbuf *sb, char c);
 void strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s percent-encoded for application/x-www-form-urlencoded and URL query values. */
 void strbuf_add_urlenc(struct strbuf *sb, const char *s, size_t n);
+/* Appends s as a JSON string (RFC 8259 §7: quotes, `"` `\\` and control characters escaped, UTF-8 as is),
+ * as jansson's compact output writes it. s must be valid UTF-8: otherwise nothing is appended and the buffer
+ * is marked too big (strbuf_str gives NULL), as jansson refuses such a string. */
+void strbuf_add_json(struct strbuf *sb, const char *s);
+/* Appends v in decimal. */
+void strbuf_add_i64(struct strbuf *sb, int64_t v);
+/* v in decimal at the end of buf (no NUL): returns where its first character is; it ends at
+ * buf + STR_DEC_MAX. No snprintf on the paths that log or answer every request. */
+#define STR_DEC_MAX 24
+char *str_dec_i64(char buf[STR_DEC_MAX], int64_t v);
 /* Appends s escaped for HTML text and attribute values. */
 void strbuf_add_html(struct strbuf *sb, const char *s, size_t n);
 /* How many bytes strbuf_add_urlenc / strbuf_add_html would append for s: to check a value fits a buffer

@@ -65,6 +65,12 @@ struct http_req {
     const char *log_client_id;
     const char *log_error;
     struct http_res res;
+    /* Group commit. can_hold, set by the server on a loop thread whose hooks flush: the response may wait
+     * for the worker's pending writes. held, set by an endpoint that queued a write instead of making it:
+     * the response is complete, but the server sends it only once its hooks' flush has committed the
+     * writes of the loop's turn (or replaces it with held_failed's answer if that commit failed). */
+    bool can_hold;
+    bool held;
 };
 
 /* ---- Reading the request (request.c) ---- */

@@ -89,6 +89,7 @@ struct thread {
     h2o_multithread_receiver_t done_receiver;
     h2o_timeout_t linger_timeout;     /* LINGER_IDLE_MS */
     h2o_timeout_t preface_timeout;    /* request_timeout_ms: the first bytes of a connection */
+    struct held *held;                /* responses waiting for the loop's flush, newest first */
 };
 
 /* ---- offloaded requests ----
@@ -437,6 +438,7 @@ static bool offload(struct thread *t, h2o_req_t *hreq, const struct http_req *sr
     j->req = *src;
     j->req.arena = a;
     j->req.worker = NULL; /* the pool thread's own */
+    j->req.can_hold = false; /* a pool thread has no loop turn to flush after */
     j->req.method = copy_str(a, src->method);
     j->req.path = copy_str(a, src->path);
     j->req.query = copy_str(a, src->query);
@@ -582,6 +584,100 @@ static void *pool_main(void *arg)
     return NULL;
 }
 
+/* ---- held responses (group commit) ----
+ * An endpoint that queued a write instead of making it marks its request held (http_req's `held`): the
+ * response is complete, but may not leave before the write is committed. The request is copied (what the
+ * response and the access log need) and kept on its loop thread's list; after the turn of the event loop,
+ * hooks->flush commits every queued write of the turn in one transaction, and the responses go out, or,
+ * if the commit failed, hooks->held_failed's answer for each. So the writes of all the requests a loop
+ * read in one turn share one commit, and none is answered before it. A request h2o disposes meanwhile (its
+ * client went away) is only freed; its write is committed all the same, as a write made before a client
+ * leaves always was. */
+struct held {
+    struct http_req req;
+    h2o_req_t *hreq;
+    int64_t start;
+    struct held **link; /* in the request pool; NULL-ed once answered */
+    bool cancelled;
+    struct held *next;
+};
+
+static void held_request_gone(void *p)
+{
+    struct held **link = p;
+    if (*link != NULL)
+        (*link)->cancelled = true;
+}
+
+static const char *copy_cstr(struct arena *a, const char *s)
+{
+    return s != NULL ? arena_strdup(a, s) : NULL;
+}
+
+/* Keeps the request until the loop's next flush. Its arena (the loop's) is reset by the caller: what the
+ * response and the access line need is copied into an arena of its own. */
+static void hold(struct thread *t, h2o_req_t *hreq, const struct http_req *src, int64_t start)
+{
+    struct held *h = calloc(1, sizeof(*h));
+    if (h == NULL)
+        abort();
+    struct arena *a = arena_new(4096);
+    h->req = *src;
+    h->req.arena = a;
+    h->req.method = copy_str(a, src->method);
+    h->req.path = copy_str(a, src->path);
+    h->req.query = STR_NULL;
+    h->req.body = STR_NULL;
+    h->req.headers = NULL;
+    h->req.n_headers = 0;
+    h->req.log_client_id = copy_cstr(a, src->log_client_id);
+    h->req.log_error = copy_cstr(a, src->log_error);
+    for (size_t i = 0; i < src->res.n_headers; i++) {
+        h->req.res.headers[i].name = copy_cstr(a, src->res.headers[i].name);
+        h->req.res.headers[i].value = copy_str(a, src->res.headers[i].value);
+    }
+    h->req.res.body = copy_str(a, src->res.body);
+    h->hreq = hreq;
+    h->start = start;
+    h->link = h2o_mem_alloc_shared(&hreq->pool, sizeof(*h->link), held_request_gone);
+    *h->link = h;
+    h->next = t->held;
+    t->held = h;
+}
+
+/* After a turn of the loop: commits what the held requests queued, then answers them. */
+static void flush_held(struct thread *t)
+{
+    if (t->held == NULL)
+        return;
+    int rc = t->hooks->flush(t->worker);
+    /* Answered in the order they came (the list is newest first). */
+    struct held *rev = NULL;
+    while (t->held != NULL) {
+        struct held *h = t->held;
+        t->held = h->next;
+        h->next = rev;
+        rev = h;
+    }
+    while (rev != NULL) {
+        struct held *h = rev;
+        rev = h->next;
+        if (!h->cancelled) {
+            *h->link = NULL;
+            h->req.held = false;
+            if (rc != 0) {
+                memset(&h->req.res, 0, sizeof(h->req.res));
+                h->req.log_error = NULL;
+                h->req.worker = t->worker;
+                t->hooks->held_failed(&h->req, rc);
+            }
+            send_response(h->hreq, &h->req, h->start);
+        }
+        arena_free(h->req.arena);
+        free(h);
+    }
+}
+
 /* ---- requests ---- */
 
 static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
@@ -593,6 +689,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
     memset(&req, 0, sizeof(req));
     req.arena = a;
     req.worker = t->worker;
+    req.can_hold = t->hooks->flush != NULL && t->hooks->held_failed != NULL;
     req.listener = ((struct http_server_handler *)self)->listener;
     req.method = (struct str){hreq->method.base, hreq->method.len};
     /* Origin-form, or absolute-form reduced to its path (RFC 9112 §3.2.2: a server must accept it). */
@@ -672,6 +769,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
         answer_busy(&req, retry_after);
     } else {
         t->hooks->handle(&req);
+        if (req.held) {
+            hold(t, hreq, &req, start);
+            arena_reset(a);
+            return 0;
+        }
     }
     send_response(hreq, &req, start);
     arena_reset(a);
@@ -936,6 +1038,7 @@ static void *thread_main(void *arg)
     int64_t last_tick = clock_mono_us();
     while (!atomic_load_explicit(t->stop, memory_order_relaxed)) {
         h2o_evloop_run(t->ctx.loop, 100);
+        flush_held(t);
         int64_t now = clock_mono_us();
         if (now - last_tick >= 100000) {
             last_tick = now;
@@ -955,8 +1058,11 @@ static void *thread_main(void *arg)
     h2o_context_request_shutdown(&t->ctx);
     pool_stop_for(t);
     int64_t deadline = clock_mono_us() + 10 * 1000000;
-    while (t->inflight > 0 && clock_mono_us() < deadline)
+    while (t->inflight > 0 && clock_mono_us() < deadline) {
         h2o_evloop_run(t->ctx.loop, 10);
+        flush_held(t);
+    }
+    flush_held(t);
     if (t->hooks->thread_fini != NULL)
         t->hooks->thread_fini(t->worker);
     arena_free(t->arena);

@@ -67,6 +67,12 @@ struct http_server_hooks {
      * server's estimate of when the queue will have room. Runs on the loop thread with the loop's context.
      * Without it the server answers a JSON 503 itself. */
     void (*busy)(struct http_req *req, unsigned retry_after_s);
+    /* Optional, together: group commit. After each turn of its event loop in which requests were held
+     * (http_req's `held`), the loop thread calls flush, which commits what they queued; then it sends
+     * their responses, or, when flush returned an error code, each one's held_failed answer instead (its
+     * response is cleared first). A held request is never answered before its write is committed. */
+    int (*flush)(struct worker *w);
+    void (*held_failed)(struct http_req *req, int rc);
     void *ud;
 };
 

@@ -57,20 +57,32 @@ struct oauth_error grant_client_credentials(struct http_req *req, const struct c
     ar.scope = scope_join(req->arena, &granted);
     ar.res = res;
     ar.now = clock_now();
-    struct grant_tokens t = {0};
+    struct access_token at;
     struct errbuf err;
-    if (token_mint_access(req->worker, req->arena, &ar, &t.at, &err) != 0) {
+    int rc;
+    if (tr->jti != NULL && tr->jti->pending) {
+        /* A client assertion's jti and the token's row in one transaction (a JWT access token has no row:
+         * the jti alone), or nothing. Not the worker's batch: a replayed jti must fail this request only. */
+        struct grant_tokens t = {0};
+        rc = token_mint_access(req->worker, req->arena, &ar, &t.at, &err);
+        if (rc == 0) {
+            e = grant_begin(req, tr);
+            if (!oauth_failed(e))
+                e = grant_tokens_commit(req, tr, &t);
+            if (oauth_failed(e))
+                return e;
+            at = t.at;
+        }
+    } else {
+        rc = token_issue_access(req, &ar, &at, &err);
+    }
+    if (rc == ERR_UNAVAILABLE) /* the store's write; a signature never says this */
+        return oauth_store_failed(req, "token_put", rc, &err);
+    if (rc != 0) {
         log_error("token_issue_failed", LS("rid", req->rid), LS("client_id", c->client_id), LS("detail", err.msg),
                   NULL);
         return OAUTH_ERROR(SERVER_ERROR, "the token could not be issued");
     }
-    /* One transaction: the assertion's jti and the token's row (a JWT access token has none), or nothing. */
-    e = grant_begin(req, tr);
-    if (!oauth_failed(e))
-        e = grant_tokens_commit(req, tr, &t);
-    if (oauth_failed(e))
-        return e;
-    struct access_token at = t.at;
     metrics_tokens_issued(METRICS_GRANT_CLIENT_CREDENTIALS, at.jwt, false, false);
     token_response_send(req, &at, ar.scope, NULL, NULL);
     return OAUTH_OK;

@@ -4,68 +4,81 @@
  * scanning): any (all, the default), its own, or its own and those for the APIs it lists (resources). A
  * refresh token only by the client it was issued to, since nobody else has a use for it. A token the
  * client may not introspect gets the same answer as an unknown one. */
-#include <stdlib.h>
 #include <string.h>
-
-#include <jansson.h>
 
 #include "app.h"
 #include "core/arena.h"
 #include "core/log.h"
 #include "core/rand.h"
+#include "core/str.h"
 #include "oauth/client.h"
 #include "oauth/endpoints.h"
 #include "oauth/tokens.h"
 #include "core/banned.h"
 
-static void add_str(json_t *o, const char *k, const char *v)
+static void add_str(struct strbuf *sb, const char *k, const char *v)
 {
-    if (v != NULL && v[0] != '\0')
-        json_object_set_new(o, k, json_string(v));
+    if (v == NULL || v[0] == '\0')
+        return;
+    strbuf_addc(sb, ',');
+    strbuf_add_json(sb, k);
+    strbuf_addc(sb, ':');
+    strbuf_add_json(sb, v);
 }
 
+static void add_int(struct strbuf *sb, const char *k, int64_t v)
+{
+    strbuf_addc(sb, ',');
+    strbuf_add_json(sb, k);
+    strbuf_addc(sb, ':');
+    strbuf_add_i64(sb, v);
+}
+
+/* The response, written directly (the members and their order of the jansson object it replaced); a value
+ * that is not UTF-8 makes strbuf_str NULL and the response a 500. */
 static void send_info(struct http_req *req, const struct token_info *ti)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "active", json_boolean(ti->active));
+    struct strbuf sb;
+    strbuf_init(&sb, req->arena, 65536);
+    strbuf_adds(&sb, ti->active ? "{\"active\":true" : "{\"active\":false");
     if (ti->active) {
-        add_str(o, "scope", ti->scope);
-        add_str(o, "client_id", ti->client_id);
-        add_str(o, "sub", ti->sub != NULL ? ti->sub : ti->client_id);
-        add_str(o, "iss", req->worker->app->issuer);
-        add_str(o, "jti", ti->jti);
-        if (strcmp(ti->kind, "access_token") == 0)
-            json_object_set_new(o, "token_type", json_string("Bearer"));
-        else
-            json_object_set_new(o, "token_type", json_string("refresh_token"));
-        json_object_set_new(o, "exp", json_integer(ti->exp));
-        json_object_set_new(o, "iat", json_integer(ti->iat));
-        json_object_set_new(o, "nbf", json_integer(ti->iat));
+        add_str(&sb, "scope", ti->scope);
+        add_str(&sb, "client_id", ti->client_id);
+        add_str(&sb, "sub", ti->sub != NULL ? ti->sub : ti->client_id);
+        add_str(&sb, "iss", req->worker->app->issuer);
+        add_str(&sb, "jti", ti->jti);
+        add_str(&sb, "token_type", strcmp(ti->kind, "access_token") == 0 ? "Bearer" : "refresh_token");
+        add_int(&sb, "exp", ti->exp);
+        add_int(&sb, "iat", ti->iat);
+        add_int(&sb, "nbf", ti->iat);
         if (ti->aud != NULL && ti->aud[0] != '\0') {
             /* A single audience as a string, several as an array (RFC 7519 §4.1.3). */
             if (strchr(ti->aud, ' ') == NULL) {
-                json_object_set_new(o, "aud", json_string(ti->aud));
+                add_str(&sb, "aud", ti->aud);
             } else {
-                json_t *arr = json_array();
+                strbuf_adds(&sb, ",\"aud\":[");
                 const char *p = ti->aud;
+                bool first = true;
                 while (*p) {
                     const char *e = strchr(p, ' ');
                     size_t n = e ? (size_t)(e - p) : strlen(p);
-                    if (n > 0)
-                        json_array_append_new(arr, json_stringn(p, n));
+                    if (n > 0) {
+                        if (!first)
+                            strbuf_addc(&sb, ',');
+                        strbuf_add_json(&sb, arena_strndup(req->arena, p, n));
+                        first = false;
+                    }
                     p += n;
                     while (*p == ' ')
                         p++;
                 }
-                json_object_set_new(o, "aud", arr);
+                strbuf_addc(&sb, ']');
             }
         }
     }
-    char *text = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
+    strbuf_addc(&sb, '}');
     http_res_no_store(req);
-    http_res_json(req, 200, text, strlen(text));
-    free(text);
+    http_res_json(req, 200, strbuf_str(&sb), sb.len);
 }
 
 /* Whether client c may learn about the (active) token ti. */

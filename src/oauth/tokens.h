@@ -7,7 +7,9 @@
  *
  * Minting and storing are separate steps so a grant can sign outside its store transaction and write
  * every row inside it: token_mint_*() never touch the store; the caller writes out->row with
- * store_token_put(). token_issue_access() does both for grants that need no transaction. */
+ * store_token_put(). token_issue_access() does both for grants that need no transaction; where the store groups
+ * writes (store_ops.group_commit) and the request may wait (http_req's can_hold), its row joins the worker's
+ * batch, which tokens_flush() commits with the other rows of the loop's turn before the response leaves. */
 #ifndef OSTIARY_OAUTH_TOKENS_H
 #define OSTIARY_OAUTH_TOKENS_H
 
@@ -21,6 +23,7 @@
 
 struct arena;
 struct app;
+struct http_req;
 struct worker;
 struct client;
 struct resource;
@@ -64,9 +67,16 @@ const char *token_access_data(struct arena *a, json_t *grant_claims);
  * the resource's alg). Strings are arena memory. */
 int token_mint_access(struct worker *w, struct arena *a, const struct access_token_req *r,
                       struct access_token *out, struct errbuf *err);
-/* token_mint_access() and, when out->has_row, store_token_put() of the row. */
-int token_issue_access(struct worker *w, struct arena *a, const struct access_token_req *r,
-                       struct access_token *out, struct errbuf *err);
+/* token_mint_access() and, when out->has_row, the row's write: store_token_put() at once, or queued in the
+ * worker's batch with the request held (see above; a write error is then held_failed's to answer). */
+int token_issue_access(struct http_req *req, const struct access_token_req *r, struct access_token *out,
+                       struct errbuf *err);
+/* Commits the worker's batch (the rows of the requests held in this turn of its loop) in one transaction.
+ * 0, or the store's error code (nothing of the batch is written; the error is logged). The batch is empty
+ * afterwards. */
+int tokens_flush(struct worker *w);
+/* Frees the worker's batch (its thread ends). */
+void tokens_batch_free(struct worker *w);
 
 /* A refresh token (RFC 6749 §1.5, §6): 32 random bytes base64url, stored by hash as kind
  * STORE_TOKEN_REFRESH with the family's grant_id and the authz.h data object

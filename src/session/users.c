@@ -36,6 +36,21 @@ static bool sodium_ok, dummy_ok;
  * at start: it is one argon2id computation, most of what a start would otherwise cost. */
 static char dummy_hash[crypto_pwhash_STRBYTES];
 static atomic_ullong argon2_ops; /* users_argon2_ops() */
+/* The parameters of new hashes: passes, and memory in bytes (users_set_argon2id). */
+static atomic_ullong argon2_ops_limit = 2, argon2_mem_limit = 19456ull * 1024;
+
+void users_set_argon2id(uint32_t memory_kib, uint32_t iterations)
+{
+    atomic_store(&argon2_mem_limit, (unsigned long long)memory_kib * 1024);
+    atomic_store(&argon2_ops_limit, iterations);
+}
+
+/* crypto_pwhash_str_needs_rehash with the current parameters: 0 same, 1 other, -1 not a usable hash. */
+static int needs_rehash(const char *encoded)
+{
+    return crypto_pwhash_str_needs_rehash(encoded, atomic_load(&argon2_ops_limit),
+                                          (size_t)atomic_load(&argon2_mem_limit));
+}
 
 unsigned long long users_argon2_ops(void)
 {
@@ -61,9 +76,8 @@ static void dummy_setup(void)
     unsigned char pw[32];
     randombytes_buf(pw, sizeof(pw));
     atomic_fetch_add_explicit(&argon2_ops, 1, memory_order_relaxed);
-    int rc =
-        crypto_pwhash_str_alg(dummy_hash, (const char *)pw, sizeof(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                              crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13);
+    int rc = crypto_pwhash_str_alg(dummy_hash, (const char *)pw, sizeof(pw), atomic_load(&argon2_ops_limit),
+                                   (size_t)atomic_load(&argon2_mem_limit), crypto_pwhash_ALG_ARGON2ID13);
     sodium_memzero(pw, sizeof(pw));
     dummy_ok = rc == 0;
 }
@@ -89,8 +103,8 @@ char *user_password_hash(const char *password, size_t len)
         abort();
     atomic_fetch_add_explicit(&argon2_ops, 1, memory_order_relaxed);
     /* argon2id explicitly, whatever libsodium's default algorithm becomes. */
-    if (crypto_pwhash_str_alg(out, password, len, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                              crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) != 0) {
+    if (crypto_pwhash_str_alg(out, password, len, atomic_load(&argon2_ops_limit),
+                              (size_t)atomic_load(&argon2_mem_limit), crypto_pwhash_ALG_ARGON2ID13) != 0) {
         free(out);
         return NULL; /* only when the memory limit cannot be allocated */
     }
@@ -102,6 +116,11 @@ static bool encoded_usable(const char *encoded)
 {
     return encoded != NULL && strncmp(encoded, "$argon2id$", 10) == 0 &&
            strnlen(encoded, crypto_pwhash_STRBYTES) < crypto_pwhash_STRBYTES;
+}
+
+bool user_password_needs_rehash(const char *encoded)
+{
+    return sodium_ready() && encoded_usable(encoded) && needs_rehash(encoded) == 1;
 }
 
 bool user_password_verify(const char *encoded, const char *password, size_t len)
@@ -124,6 +143,40 @@ bool user_password_verify(const char *encoded, const char *password, size_t len)
     return crypto_pwhash_str_verify(encoded, password, len) == 0;
 }
 
+/* Stores a new hash of the (verified) password of u, unless its row changed since it was read: in one
+ * transaction, the row is read again and written only if it still has the hash that was verified. */
+static void rehash(struct store_conn *db, struct arena *a, const struct store_user *u, const char *password,
+                   size_t len)
+{
+    char *h = user_password_hash(password, len);
+    if (h == NULL)
+        return;
+    struct errbuf err = {{0}};
+    struct store_user now;
+    bool written = false;
+    if (store_begin(db, &err) == 0) {
+        if (store_user_get(db, a, u->id, &now, &err) == 0 && now.password_hash != NULL &&
+            strcmp(now.password_hash, u->password_hash) == 0) {
+            now.password_hash = h;
+            now.config_pw_mac = NULL;
+            now.updated_at = clock_now();
+            written = store_user_put(db, &now, &err) == 0;
+        } else if (err.msg[0] == '\0') {
+            errbuf_set(&err, "the user's password was changed meanwhile");
+        }
+        if (!written || store_commit(db, &err) != 0) {
+            store_rollback(db);
+            written = false;
+        }
+    }
+    if (written)
+        log_info("password_rehashed", LS("user_id", u->id), NULL);
+    else
+        log_warn("password_rehash_failed", LS("user_id", u->id), LS("detail", err.msg), NULL);
+    sodium_memzero(h, strlen(h));
+    free(h);
+}
+
 int user_authenticate(struct store_conn *db, struct arena *a, const char *username, const char *password,
                       size_t password_len, struct store_user *out, struct errbuf *err)
 {
@@ -140,6 +193,12 @@ int user_authenticate(struct store_conn *db, struct arena *a, const char *userna
     bool ok = user_password_verify(rc == 0 ? u.password_hash : NULL, password, password_len);
     if (rc != 0 || !ok || u.disabled)
         return ERR_NOTFOUND;
+    /* The password is known now: a hash made with other parameters (stronger or weaker) is replaced by
+     * one with the configured ones. Users of the configuration file are left to it: each start hashes
+     * their plaintext passwords with the current parameters, and a password_hash there is the file's. A
+     * failure here costs nothing but the upgrade, which the next login tries again. */
+    if (!u.from_config && user_password_needs_rehash(u.password_hash))
+        rehash(db, a, &u, password, password_len);
     *out = u;
     out->password_hash = NULL; /* nobody past this point needs it */
     return 0;
@@ -412,8 +471,7 @@ static int plan_users(struct store_conn *db, struct arena *a, const struct confi
         const struct cfg_user *cu = &cfg->users[i];
         if (cu->password_hash != NULL) {
             if (!sodium_ready() ||
-                crypto_pwhash_str_needs_rehash(cu->password_hash, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                                               crypto_pwhash_MEMLIMIT_INTERACTIVE) < 0) {
+                needs_rehash(cu->password_hash) < 0) {
                 errbuf_set(err, "users[%u].password_hash: not a valid argon2id encoded hash", i);
                 return ERR_INVALID;
             }
@@ -426,9 +484,7 @@ static int plan_users(struct store_conn *db, struct arena *a, const struct confi
             return rc;
         struct pw_job *j = &jobs.v[jobs.n];
         j->password = cu->password;
-        if (rc == 0 && encoded_usable(old.password_hash) &&
-            crypto_pwhash_str_needs_rehash(old.password_hash, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                                           crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0) {
+        if (rc == 0 && encoded_usable(old.password_hash) && needs_rehash(old.password_hash) == 0) {
             const char *mac = config_pw_mac(a, key, plan[i].id, cu->password, old.password_hash);
             if (mac_equal(mac, old.config_pw_mac)) {
                 plan[i].hash = old.password_hash;
@@ -641,6 +697,7 @@ static int apply_users(struct store_conn *db, struct arena *a, const struct conf
 int users_apply_config(struct store_conn *db, const struct config *cfg,
                        const uint8_t key[USERS_CONFIG_KEY_LEN], users_apply_also_fn also, struct errbuf *err)
 {
+    users_set_argon2id(cfg->passwords.argon2id.memory_kib, cfg->passwords.argon2id.iterations);
     struct arena *a = arena_new(16384);
     struct planned_user *plan = arena_alloc(a, (cfg->n_users > 0 ? cfg->n_users : 1) * sizeof(*plan));
     int rc = plan_users(db, a, cfg, key, plan, err);

@@ -16,9 +16,16 @@
 struct arena;
 struct config;
 
-/* Hashes a password with argon2id (libsodium's interactive limits: 2 passes over 64 MiB). Returns a
- * malloc'd encoded string, or NULL on failure. Blocks for tens of milliseconds: never call it on an event
- * loop thread except through the login path that must pay it anyway. */
+/* The argon2id parameters of new hashes (passwords.argon2id.memory_kib and .iterations; one lane, as
+ * libsodium computes it): the configured ones, set before the first hash (serve, the CLI). Until then the
+ * defaults of config_keys.h: 19 MiB, 2 passes. */
+void users_set_argon2id(uint32_t memory_kib, uint32_t iterations);
+/* True if encoded is a usable argon2id hash made with other parameters than the current ones: the next
+ * successful login rehashes it (user_authenticate). */
+bool user_password_needs_rehash(const char *encoded);
+/* Hashes a password with argon2id and the current parameters. Returns a malloc'd encoded string, or NULL
+ * on failure. Blocks for tens of milliseconds: never call it on an event loop thread except through the
+ * login path that must pay it anyway. */
 char *user_password_hash(const char *password, size_t len);
 /* Computes, once, the dummy hash that verifications of unknown users are timed against (one argon2id
  * computation; otherwise done by the first such verification, which then takes twice as long). `serve`

@@ -32,7 +32,8 @@ extern const size_t sqlite_migrations_count;
 /* Checkpoints (a WAL page is one 4 KiB frame; a token_put appends about four). */
 #define CKPT_WAKE_PAGES 1000     /* wake the checkpointer after this many new WAL pages */
 #define CKPT_IDLE_MS 1000        /* ... or after this long, if anything is left to checkpoint */
-#define WAL_SOFT_CAP_PAGES 16384 /* 64 MiB: the checkpointer restarts the WAL, holding write_mu */
+#define STORE_PAGE_SIZE_S "2048" /* bytes per page of a new database file */
+#define WAL_SOFT_CAP_PAGES 16384 /* 32 MiB of 2 KiB pages: the checkpointer restarts the WAL, holding write_mu */
 #define WAL_HARD_CAP_PAGES 65536 /* 256 MiB: a writer restarts it itself (checkpointer stuck or absent) */
 #define CKPT_BUSY_MAX_MS 200     /* how long a restart under write_mu waits for readers to move on */
 
@@ -485,7 +486,7 @@ static void read_key(sqlite3_stmt *s, struct arena *a, struct store_key *out)
  *   runs. Past WAL_SOFT_CAP_PAGES the checkpointer takes write_mu (writers wait on the mutex rather than
  *   spin in SQLite's busy handler) and runs a RESTART checkpoint, which has only the pages committed
  *   since its passive one to copy and makes the next commit rewind the WAL. The file thus stays near
- *   64 MiB at most; RESTART, not TRUNCATE, as rewriting a file in place is cheaper than growing it again.
+ *   32 MiB at most (64 MiB for a database made with 4 KiB pages); RESTART, not TRUNCATE, as rewriting a file in place is cheaper than growing it again.
  * - Should the checkpointer lag (or not run: no thread yet, or it could not start) the WAL would grow
  *   without bound, so past WAL_HARD_CAP_PAGES the writer restarts it itself, from its wal hook; with no
  *   checkpointer at all, writers fall back to SQLite's own behaviour (a passive checkpoint every 1000
@@ -964,6 +965,19 @@ static int sq_open(const char *dsn, unsigned flags, struct store **out, struct e
      * problem or a file that is not a database shows up here. */
     struct sqlite_conn *c;
     int rc = conn_new(st, true, false, &c, err);
+    if (rc == 0) {
+        /* A new database gets 2 KiB pages (SQLite's default is 4 KiB): a token's commit appends the pages
+         * it changed to the WAL whole, and its row lands on a random leaf of the hash index, so the page
+         * size is most of the bytes written per token (bench/README.md, "Store write path"). Only a file
+         * with no table yet takes it (SQLite ignores the pragma otherwise, and a WAL file keeps its page
+         * size), so an existing database keeps its own. */
+        char *pmsg = NULL;
+        if (sqlite3_exec(c->db, "PRAGMA page_size = " STORE_PAGE_SIZE_S, NULL, NULL, &pmsg) != SQLITE_OK) {
+            errbuf_set(err, "sqlite: cannot open '%s': %s", dsn, pmsg != NULL ? pmsg : "page_size");
+            rc = ERR_FAIL;
+        }
+        sqlite3_free(pmsg);
+    }
     if (rc == 0) {
         sqlite3_stmt *s = NULL;
         int src = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode = WAL", -1, &s, NULL);
@@ -1824,6 +1838,7 @@ static int sq_jti_scan(struct store_conn *base, struct arena *a, const char *aft
 
 const struct store_ops store_sqlite_ops = {
     .scheme = "sqlite",
+    .group_commit = true,
     .open = sq_open,
     .close = sq_close,
     .migrate = sq_migrate,

@@ -148,6 +148,11 @@ enum store_open_flags {
 
 struct store_ops {
     const char *scheme; /* "sqlite", "postgres" */
+    /* True if a transaction of many single-row writes costs about what one such write costs (SQLite: one
+     * lock, one WAL append of the pages the rows share), so that grouping the writes of concurrent
+     * requests pays (oauth/tokens.c's group commit); false for PostgreSQL, where every write is a round
+     * trip either way and a group would only add BEGIN and COMMIT. */
+    bool group_commit;
     int (*open)(const char *dsn, unsigned flags, struct store **out, struct errbuf *err);
     void (*close)(struct store *st);
     /* Applies pending schema migrations; then checks (and records) the store's identity, so a replaced

@@ -18,6 +18,7 @@
 #include "oauth/client.h"
 #include "oauth/client_check.h"
 #include "oauth/device.h"
+#include "oauth/tokens.h"
 #include "session/session.h"
 #include "session/users.h"
 #include "store/store.h"
@@ -118,6 +119,7 @@ void hx_close(struct hx *h)
     struct app *app = &h->app;
     arena_free(h->arena);
     client_cache_free(h->worker.clients);
+    tokens_batch_free(&h->worker);
     store_conn_close(h->worker.db);
     keystore_free(app->keys);
     tmpl_set_free(app->pages);

@@ -11,6 +11,7 @@
 #include "core/rand.h"
 #include "oauth/client.h"
 #include "oauth/grant_table.h"
+#include "store/store.h"
 
 #include "harness_http.h"
 
@@ -315,9 +316,49 @@ TEST(client_cache_snapshot_outlives_its_entry)
     clock_set_fixed(0);
 }
 
+/* Group commit: a request that may wait (can_hold, as on a server loop whose store groups writes) gets its
+ * opaque token minted and its response built, but its row is only queued and the request held; the row is
+ * in the store once app_flush has committed the batch, and not before. A held request whose commit failed
+ * gets the store error instead (held_failed). */
+TEST(token_group_commit_holds_until_flush)
+{
+    struct http_req *req = hx_request(h, "POST", "/token");
+    hx_basic(req, "cc", "cc-secret");
+    hx_form(req, "grant_type=client_credentials");
+    req->can_hold = true;
+    hx_run(req);
+    ASSERT_EQ(req->res.status, 200);
+    ASSERT(req->held);
+    const char *tok = hx_json_str(req, "access_token");
+    ASSERT(tok != NULL);
+    uint8_t key[STORE_HASH_LEN];
+    store_hash(tok, strlen(tok), key);
+    struct store_token t;
+    struct errbuf err;
+    ASSERT_EQ(store_token_get(h->worker.db, h->arena, key, &t, &err), ERR_NOTFOUND);
+    ASSERT_EQ(app_flush(&h->worker), 0);
+    ASSERT_EQ(store_token_get(h->worker.db, h->arena, key, &t, &err), 0);
+    ASSERT_STREQ(t.client_id, "cc");
+    ASSERT_EQ(app_flush(&h->worker), 0); /* nothing left to commit */
+
+    /* Without can_hold (a pool thread, the harness by default): written at once, not held. */
+    req = post_token("cc", "cc-secret", "grant_type=client_credentials");
+    ASSERT_EQ(req->res.status, 200);
+    ASSERT(!req->held);
+    store_hash(hx_json_str(req, "access_token"), strlen(hx_json_str(req, "access_token")), key);
+    ASSERT_EQ(store_token_get(h->worker.db, h->arena, key, &t, &err), 0);
+
+    req = hx_request(h, "POST", "/token");
+    app_held_failed(req, ERR_UNAVAILABLE);
+    ASSERT_OAUTH_ERROR(req, 503, "temporarily_unavailable");
+    req = hx_request(h, "POST", "/token");
+    app_held_failed(req, ERR_FAIL);
+    ASSERT_OAUTH_ERROR(req, 500, "server_error");
+}
+
 TESTS(T(token_client_credentials_served), T(token_every_served_grant_is_dispatched),
       T(token_discovery_equals_dispatch), T(token_unknown_grant_is_unsupported),
       T(token_grant_not_registered_is_unauthorized_client), T(token_public_client_and_client_credentials),
       T(token_grant_type_missing_or_repeated), T(auth_basic), T(auth_post), T(auth_none), T(auth_both_methods),
       T(auth_repeated_client_id), T(auth_unknown_client_and_malformed_basic),
-      T(client_cache_snapshot_outlives_its_entry))
+      T(client_cache_snapshot_outlives_its_entry), T(token_group_commit_holds_until_flush))

@@ -128,9 +128,16 @@ check "add stores the claims (email_verified as a boolean, address as an object)
 check "add never prints the password or its hash" eval 'out_lacks wonderland && out_lacks argon2 && out_lacks password_hash'
 if [ $HAVE_SQLITE = 1 ]; then
     HASH=$(sql "SELECT password_hash FROM users WHERE username = 'alice'")
-    check "the stored hash is argon2id with libsodium's interactive limits" \
-        eval '[[ $HASH == \$argon2id\$v=19\$m=65536,t=2,p=1\$* ]]'
+    check "the stored hash is argon2id with passwords.argon2id's defaults (19 MiB, 2 passes, 1 lane)" \
+        eval '[[ $HASH == \$argon2id\$v=19\$m=19456,t=2,p=1\$* ]]'
     check "the stored hash does not contain the password" eval '[[ $HASH != *wonderland* ]]'
+    # The configured parameters (here from the environment) are the ones the CLI hashes with.
+    if OUT=$(printf 'looking-glass\n' | OSTIARY_PASSWORDS_ARGON2ID_MEMORY_KIB=8192 OSTIARY_PASSWORDS_ARGON2ID_ITERATIONS=3 \
+        "$BIN" user add argon-param --password-stdin "${C[@]}" 2>"$TMP/stderr"); then RC=0; else RC=$?; fi
+    HASH=$(sql "SELECT password_hash FROM users WHERE username = 'argon-param'")
+    check "user add hashes with passwords.argon2id's configured memory and passes" \
+        eval 'rc_is 0 && [[ $HASH == \$argon2id\$v=19\$m=8192,t=3,p=1\$* ]]'
+    run user delete argon-param "${C[@]}"
 fi
 
 run_in $'builder\r\n' user add bob --password-stdin --id bob-sub-1 "${C[@]}"

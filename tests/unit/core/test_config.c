@@ -637,6 +637,34 @@ TEST(config_interactive_sections_load)
     ASSERT(contains(err.msg, "ui.dir: must not be empty"));
 }
 
+/* passwords.argon2id: a section inside a section, in the file and from the environment, with its bounds. */
+TEST(config_nested_section_argon2id)
+{
+    struct errbuf err;
+    struct config *cfg = load("", &err);
+    ASSERT(cfg != NULL);
+    ASSERT_EQ(cfg->passwords.argon2id.memory_kib, 19456);
+    ASSERT_EQ(cfg->passwords.argon2id.iterations, 2);
+    config_free(cfg);
+    cfg = load("passwords:\n  argon2id: { memory_kib: 65536, iterations: 3 }\n", &err);
+    ASSERT(cfg != NULL);
+    ASSERT_EQ(config_validate(cfg, &err), 0);
+    ASSERT_EQ(cfg->passwords.argon2id.memory_kib, 65536);
+    ASSERT_EQ(cfg->passwords.argon2id.iterations, 3);
+    char *envp[] = {"OSTIARY_PASSWORDS_ARGON2ID_MEMORY_KIB=8192", "OSTIARY_PASSWORDS_ARGON2ID_ITERATIONS=1", NULL};
+    ASSERT_EQ(config_apply_env(cfg, envp, &err), 0);
+    ASSERT_EQ(cfg->passwords.argon2id.memory_kib, 8192);
+    ASSERT_EQ(cfg->passwords.argon2id.iterations, 1);
+    config_free(cfg);
+    ASSERT(load("passwords: { argon2id: { lanes: 4 } }\n", &err) == NULL);
+    ASSERT_STREQ(err.msg, "1:26: passwords.argon2id.lanes: unknown key");
+    ASSERT(load_validate("passwords: { argon2id: { memory_kib: 4 } }\n", &err) != 0);
+    ASSERT(contains(err.msg, "passwords.argon2id.memory_kib: must be between 8 and 1048576, got 4"));
+    ASSERT(load_validate("passwords: { argon2id: { iterations: 0 } }\n", &err) != 0);
+    ASSERT(contains(err.msg, "passwords.argon2id.iterations: must be between 1 and 64, got 0"));
+    ASSERT(load("passwords: { argon2id: 5 }\n", &err) == NULL);
+}
+
 /* Every new key has its OSTIARY_* variable, derived from the key path like the others. */
 TEST(config_env_interactive_keys)
 {
@@ -917,5 +945,5 @@ TESTS(T(config_yaml_refusals_with_positions), T(config_positions_follow_the_valu
       T(config_validate_misc_keys), T(config_validate_bad_alg), T(config_validate_secret),
       T(config_validate_key_rotation),
       T(config_validate_resource_format), T(config_validate_resource_audience), T(config_set_str_replaces),
-      T(config_interactive_sections_load),
+      T(config_interactive_sections_load), T(config_nested_section_argon2id),
       T(config_env_interactive_keys), T(config_users_load), T(config_users_too_many), T(config_trusted_proxies))

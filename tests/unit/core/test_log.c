@@ -95,4 +95,24 @@ TEST(many_fields)
     json_decref(j);
 }
 
-TESTS(T(plain_line), T(long_values_are_cut_not_broken), T(many_fields))
+/* Plain ASCII is copied in runs: a long value is cut exactly at the limit, whatever the offset it starts
+ * at, and the line still parses. */
+TEST(long_ascii_cut_at_every_offset)
+{
+    setup();
+    static char big[6000], pad[40];
+    memset(big, 'p', sizeof(big) - 1);
+    for (size_t k = 0; k < sizeof(pad) - 1; k++) {
+        memset(pad, 'r', k);
+        pad[k] = '\0';
+        log_info("request", LS("rid", pad), LS("path", big), LI("status", 404), NULL);
+        json_t *j = one_line();
+        ASSERT(j != NULL);
+        ASSERT(json_is_true(json_object_get(j, "truncated")));
+        const char *path = json_string_value(json_object_get(j, "path"));
+        ASSERT(path != NULL && strlen(path) > 3000 && strncmp(path, big, strlen(path)) == 0);
+        json_decref(j);
+    }
+}
+
+TESTS(T(plain_line), T(long_values_are_cut_not_broken), T(many_fields), T(long_ascii_cut_at_every_offset))

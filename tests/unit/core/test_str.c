@@ -7,6 +7,8 @@
 #include "core/arena.h"
 #include "core/str.h"
 
+#include <jansson.h>
+
 #include "harness.h"
 
 static struct arena *a;
@@ -368,9 +370,41 @@ TEST(str_list_next_items)
     ASSERT(!str_list_next(&c, " ", &it));
 }
 
+/* strbuf_add_json writes what jansson's compact output writes for the same string (JWT payloads are built
+ * with it instead of a jansson object), and refuses text that is not UTF-8. */
+TEST(strbuf_json_like_jansson)
+{
+    static const char *cases[] = {"", "plain", "a\"b", "back\\slash", "tab\there", "nl\n cr\r bs\b ff\f",
+                                  "\x01\x1f\x7f", "/slash/", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+                                  "http://127.0.0.1:4310", "api:read openid"};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct strbuf sb;
+        strbuf_init(&sb, a, 1024);
+        strbuf_add_json(&sb, cases[i]);
+        json_t *j = json_string(cases[i]);
+        char *want = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+        ASSERT(want != NULL);
+        ASSERT_STREQ(strbuf_str(&sb), want);
+        free(want);
+        json_decref(j);
+    }
+    struct strbuf sb;
+    strbuf_init(&sb, a, 1024);
+    strbuf_add_json(&sb, "bad \xc3 utf-8");
+    ASSERT(strbuf_str(&sb) == NULL);
+    static const int64_t nums[] = {0, 7, -7, 1700000000, INT64_MAX, INT64_MIN};
+    for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+        strbuf_init(&sb, a, 64);
+        strbuf_add_i64(&sb, nums[i]);
+        char want[32];
+        snprintf(want, sizeof(want), "%lld", (long long)nums[i]);
+        ASSERT_STREQ(strbuf_str(&sb), want);
+    }
+}
+
 TESTS(T(b64url_round_trip_all_lengths), T(b64url_put_into_buffer), T(b64url_span_alphabet),
       T(hex_digit_values), T(b64url_known_vectors), T(b64url_rejects_bad_chars), T(b64url_padding), T(b64_standard), T(hex),
       T(utf8_ascii_and_valid), T(utf8_overlong), T(utf8_surrogates), T(utf8_beyond_max),
       T(utf8_truncated_and_stray), T(ct_eq_cases), T(str_to_i64_valid), T(str_to_i64_max),
       T(str_to_i64_overflow), T(str_to_i64_junk), T(str_views), T(strbuf_cap),
-      T(strbuf_str_refuses_truncated), T(urlenc_and_html), T(str_list_next_items))
+      T(strbuf_str_refuses_truncated), T(urlenc_and_html), T(str_list_next_items), T(strbuf_json_like_jansson))

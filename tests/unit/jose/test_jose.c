@@ -366,6 +366,41 @@ TEST(jose_sign_verify_round_trip)
     keystore_free(ks);
 }
 
+/* EdDSA tokens are signed with libsodium: RFC 8032 signatures are deterministic, so OpenSSL's signature of the
+ * same input with the same key must be the very same bytes. */
+TEST(jose_eddsa_matches_openssl)
+{
+    fake_reset();
+    clock_set_fixed(T0);
+    struct keystore *ks = open_all("s3cret");
+    ASSERT(ks != NULL);
+    struct arena *a = arena_new(4096);
+    struct errbuf err = {{0}};
+    for (int round = 0; round < 3; round++) { /* the second and third use this thread's cached key */
+        char *tok = jws_sign(ks, a, "EdDSA", "at+jwt", payload, strlen(payload), &err);
+        ASSERT(tok != NULL);
+        const char *last = strrchr(tok, '.');
+        unsigned char *sig;
+        size_t sig_len;
+        ASSERT_EQ(b64url_decode(a, last + 1, strlen(last + 1), &sig, &sig_len), 0);
+        ASSERT_EQ(sig_len, 64);
+        struct jose_keyref key;
+        ASSERT_EQ(keystore_signing_key(ks, a, jose_alg_from_cstr("EdDSA"), "at+jwt", &key, &err), 0);
+        unsigned char ref[64];
+        size_t ref_len = sizeof(ref);
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        ASSERT(EVP_DigestSignInit(ctx, NULL, NULL, NULL, key.pkey) == 1);
+        ASSERT(EVP_DigestSign(ctx, ref, &ref_len, (const unsigned char *)tok, (size_t)(last - tok)) == 1);
+        EVP_MD_CTX_free(ctx);
+        keystore_key_release(ks, &key);
+        ASSERT_EQ(ref_len, 64);
+        ASSERT(memcmp(ref, sig, 64) == 0);
+        ASSERT_EQ(openssl_verify(ks, a, tok, "EdDSA"), 0);
+    }
+    arena_free(a);
+    keystore_free(ks);
+}
+
 TEST(jose_reopen_keeps_keys)
 {
     fake_reset();
@@ -1022,7 +1057,8 @@ TEST(jose_sign_speed)
     keystore_free(ks);
 }
 
-TESTS(T(jose_alg_allow_list), T(jose_sign_verify_round_trip), T(jose_reopen_keeps_keys),
+TESTS(T(jose_alg_allow_list), T(jose_sign_verify_round_trip), T(jose_eddsa_matches_openssl),
+      T(jose_reopen_keeps_keys),
       T(jose_wrong_secret_fails), T(jose_open_without_generate), T(jose_verify_rejects), T(jose_jwks_fields),
       T(jose_thumbprint_rfc7638_vector), T(jose_rotation), T(jose_half_hash_vectors), T(jose_es256_low_s_only),
       T(jose_no_second_signature_encoding),

@@ -130,8 +130,8 @@ TEST(users_hash_and_verify)
 {
     char *h = user_password_hash("correct horse", 13);
     ASSERT(h != NULL);
-    /* libsodium's interactive limits: 64 MiB, 2 passes. */
-    ASSERT(strncmp(h, "$argon2id$v=19$m=65536,t=2,p=1$", 31) == 0);
+    /* The defaults of passwords.argon2id: OWASP's minimum, 19 MiB, 2 passes, 1 lane. */
+    ASSERT(strncmp(h, "$argon2id$v=19$m=19456,t=2,p=1$", 31) == 0);
     bool good = user_password_verify(h, "correct horse", 13);
     bool wrong = user_password_verify(h, "correct horsf", 13);
     bool prefix = user_password_verify(h, "correct horse", 12);
@@ -221,6 +221,55 @@ USERS_TEST(users_authenticate)
     memset(longname, 'a', sizeof(longname) - 1);
     longname[sizeof(longname) - 1] = '\0';
     ASSERT_EQ(user_authenticate(f->c, f->a, longname, "x", 1, &u, &f->err), ERR_NOTFOUND);
+}
+
+/* A stored hash made with other parameters than the configured ones is replaced at the next successful
+ * login, towards stronger and towards weaker parameters alike; a failed login, a user of the configuration
+ * file and a hash already current are left as they are. */
+static const char *stored_hash(struct fx *f, const char *id)
+{
+    struct store_user u;
+    if (store_user_get(f->c, f->a, id, &u, &f->err) != 0)
+        return NULL;
+    return u.password_hash;
+}
+
+USERS_TEST(users_rehash_at_login_both_ways)
+{
+    users_set_argon2id(1024, 1);
+    OK(put_user(f, "u-dave", "dave", "pa55word", false));
+    ASSERT(strncmp(stored_hash(f, "u-dave"), "$argon2id$v=19$m=1024,t=1,p=1$", 30) == 0);
+    ASSERT(!user_password_needs_rehash(stored_hash(f, "u-dave")));
+    struct store_user u;
+
+    users_set_argon2id(2048, 2); /* stronger */
+    ASSERT(user_password_needs_rehash(stored_hash(f, "u-dave")));
+    ASSERT_EQ(user_authenticate(f->c, f->a, "dave", "wrong", 5, &u, &f->err), ERR_NOTFOUND);
+    ASSERT(strncmp(stored_hash(f, "u-dave"), "$argon2id$v=19$m=1024,t=1,p=1$", 30) == 0);
+    OK(user_authenticate(f->c, f->a, "dave", "pa55word", 8, &u, &f->err));
+    const char *h = stored_hash(f, "u-dave");
+    ASSERT(strncmp(h, "$argon2id$v=19$m=2048,t=2,p=1$", 30) == 0);
+    ASSERT(user_password_verify(h, "pa55word", 8));
+    unsigned long long ops = users_argon2_ops();
+    OK(user_authenticate(f->c, f->a, "dave", "pa55word", 8, &u, &f->err));
+    ASSERT_EQ(users_argon2_ops() - ops, 1); /* current now: a verification, no new hash */
+    ASSERT_STREQ(stored_hash(f, "u-dave"), h);
+
+    users_set_argon2id(1024, 1); /* weaker: downgraded as well, the configuration decides */
+    OK(user_authenticate(f->c, f->a, "dave", "pa55word", 8, &u, &f->err));
+    ASSERT(strncmp(stored_hash(f, "u-dave"), "$argon2id$v=19$m=1024,t=1,p=1$", 30) == 0);
+    OK(user_authenticate(f->c, f->a, "dave", "pa55word", 8, &u, &f->err));
+
+    /* A user of the configuration file keeps the hash the file's start gave it. */
+    char *fh = user_password_hash("filepw", 6);
+    struct store_user cu = {.id = "u-erin", .username = "erin", .password_hash = fh, .claims = "{}",
+                            .from_config = true, .created_at = 100, .updated_at = 100};
+    OK(store_user_put(f->c, &cu, &f->err));
+    users_set_argon2id(2048, 2);
+    OK(user_authenticate(f->c, f->a, "erin", "filepw", 6, &u, &f->err));
+    ASSERT_STREQ(stored_hash(f, "u-erin"), fh);
+    free(fh);
+    users_set_argon2id(19456, 2); /* the defaults again, for the tests after this one */
 }
 
 /* ---- claims ---- */
@@ -930,8 +979,8 @@ TEST(limiter_threads)
 }
 
 TESTS(T(users_hash_and_verify), T(users_verify_rejects_unusable_hashes),
-      T(users_verify_without_hash_takes_as_long), T(users_authenticate), T(users_claims_openid_only),
-      T(users_claims_per_scope), T(users_claims_edge_cases), T(users_claims_by_name),
+      T(users_verify_without_hash_takes_as_long), T(users_authenticate), T(users_rehash_at_login_both_ways),
+      T(users_claims_openid_only), T(users_claims_per_scope), T(users_claims_edge_cases), T(users_claims_by_name),
       T(users_claims_supported),
       T(users_apply_config_creates_and_is_idempotent), T(users_apply_config_keeps_hashes_by_digest),
       T(users_apply_config_disable_and_remove),
