@@ -109,6 +109,8 @@ struct worker {
     unsigned id;
     int64_t next_gc, next_key_reload, next_discovery_refresh, next_store_check;
     bool gc_more; /* the last GC pass was full: run the next one at the next tick */
+    /* A pool thread's (false: an event loop's): may wait on the network (a client document's fetch). */
+    bool may_block;
 };
 
 /* Builds app->resources from app->cfg's (the configuration owns the strings; app->resources is malloc'd,

@@ -68,6 +68,12 @@ static bool par_needs_fetch(struct http_req *req)
     return client_auth_needs_fetch(req) || request_object_needs_fetch(req);
 }
 
+/* /auth's pool question: its request object or its client's metadata document must be fetched first. */
+static bool authorize_needs_fetch(struct http_req *req)
+{
+    return request_object_needs_fetch(req) || client_id_needs_fetch(req);
+}
+
 /* The routes: one match per request (app_offload, else app_handle), methods and pool from the row. */
 static const struct app_route routes[] = {
     {.suffix = "/.well-known/openid-configuration", .fn = oauth_discovery_handle, .kind = ROUTE_MEMORY,
@@ -88,9 +94,10 @@ static const struct app_route routes[] = {
      .cors = true},
     {.suffix = "/healthz", .fn = oauth_healthz_handle, .kind = ROUTE_MEMORY, .methods = M_GET,
      .place = ALSO_AT_ROOT},
-    /* A request object whose client's jwks_uri is not cached waits for the fetch on the pool. */
+    /* A request object whose client's jwks_uri is not cached, or a client_id that names a metadata document
+     * not cached yet, waits for the fetch on the pool. */
     {.suffix = "/auth", .fn = oauth_authorize_handle, .kind = ROUTE_PAGE, .methods = M_GET | M_POST,
-     .pool_if = request_object_needs_fetch, .busy = oauth_authorize_busy},
+     .pool_if = authorize_needs_fetch, .busy = oauth_authorize_busy},
     /* The login post verifies an argon2id hash: tens of milliseconds of CPU that must not stall the event
      * loop's other connections. */
     {.suffix = "/interaction/login", .fn = oauth_login_handle, .kind = ROUTE_PAGE, .methods = M_GET | M_POST,

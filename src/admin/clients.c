@@ -117,22 +117,14 @@ static const char *seal(struct admin_call *c, const struct client *cl, struct st
                         const char *generated, bool *ok)
 {
     *ok = true;
-    if (cl->auth_method != CLIENT_AUTH_SECRET_JWT) {
-        sc->secret_enc = NULL;
-        sc->secret_enc_len = 0;
-        return generated;
-    }
-    if (plain == NULL && sc->secret_enc_len > 0)
-        return generated;
-    if (plain == NULL)
-        plain = generated = client_secret_set(sc, cl->auth_method, NULL, true, c->a);
     struct errbuf err = {{0}};
+    char *fresh;
     sc->client_id = cl->client_id;
-    if (client_secret_seal(sc, NULL, c->app->key_secret, plain, c->a, &err) != 0) {
+    if (client_secret_reseal(sc, cl->auth_method, plain, c->app->key_secret, c->a, &fresh, &err) != 0) {
         admin_problem(c, 500, NULL, "the client secret could not be sealed");
         *ok = false;
     }
-    return generated;
+    return fresh != NULL ? fresh : generated;
 }
 
 void admin_clients_list(struct admin_call *c)

@@ -488,13 +488,9 @@ static char *seal_secret(struct cli_cmd *cc, const struct client *c, struct stor
         return NULL;
     }
     char *generated = NULL;
-    if (plain == NULL && sc->secret_enc_len > 0)
-        return NULL;
-    if (plain == NULL)
-        plain = generated = client_secret_set(sc, c->auth_method, NULL, true, cc->a);
     char *key_secret = cli_key_secret(cc->cfg);
     struct errbuf err = {{0}};
-    int rc = client_secret_seal(sc, NULL, key_secret, plain, cc->a, &err);
+    int rc = client_secret_reseal(sc, c->auth_method, plain, key_secret, cc->a, &generated, &err);
     explicit_bzero(key_secret, strlen(key_secret));
     free(key_secret);
     if (rc != 0)

@@ -37,6 +37,7 @@ struct serve {
     struct cli_globals g; /* the command line, applied again over every reloaded file */
     uint8_t users_key[USERS_CONFIG_KEY_LEN]; /* the digests of the file's user passwords (users.h) */
     struct app *base;     /* generation 1: http_server_config borrows from its cfg; freed at stop */
+    unsigned loops;       /* event-loop threads: thread_init ids from loops on are the pool's */
     struct retired_gen {
         struct app *app;
         int64_t retired_at;
@@ -53,6 +54,7 @@ static struct worker *worker_init(void *ud, unsigned id)
     w->app = atomic_load(&sv->state.current);
     struct app *app = w->app;
     w->id = id;
+    w->may_block = id >= sv->loops;
     if (store_conn_open(app->store, &w->db, &err) != 0) {
         log_error("worker_start_failed", LI("worker", id), LS("detail", err.msg), NULL);
         free(w);
@@ -413,7 +415,8 @@ int cmd_serve(int argc, char **argv)
     if (proto.limiter == NULL)
         die("cannot initialize libsodium (login rate limiter)");
     struct fetch_opts fo = {cfg->fetch.ca_file,           cfg->fetch.timeout_ms,        cfg->fetch.max_bytes,
-                            cfg->fetch.cache_min_seconds, cfg->fetch.cache_max_seconds, cfg->fetch.refetch_seconds};
+                            cfg->fetch.cache_min_seconds, cfg->fetch.cache_max_seconds, cfg->fetch.refetch_seconds,
+                            cfg->fetch.allow_private_addresses};
     proto.fetch = fetch_cache_new(&fo);
     /* The first wait of the registration limiter is 60 s (docs/configuration.md, registration.rate_limit). */
     proto.reg_limiter = login_limiter_new(cfg->registration.rate_limit, 60);
@@ -443,6 +446,7 @@ int cmd_serve(int argc, char **argv)
     bool warming = pthread_create(&warm_tid, NULL, warm_up_thread, &sv.state.stop) == 0;
 
     unsigned threads = cfg->workers > 0 ? cfg->workers : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+    sv.loops = threads;
     bool tls = cfg->tls.cert_file != NULL;
     struct http_listener_config listeners[2] = {
         {.id = HTTP_LISTENER_MAIN,

@@ -200,7 +200,12 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
       ": and at most this long (`max-age` is honoured in between)")                                         \
     X(refetch_seconds, U32, "10", 0, 3600, CFG_RESTART,                                                      \
       ": at most one fetch of a URL per this many seconds, when a token names a key the cached JWKS lacks "  \
-      "or after a failed fetch")
+      "or after a failed fetch")                                                                          \
+    /* Off: a URL a client registers (jwks_uri) must not make the server reach into its own network (SSRF). */ \
+    X(allow_private_addresses, BOOL, "false", 0, 0, CFG_RESTART,                                             \
+      "boolean: also connect to addresses that are not public (loopback, private, link-local, CGNAT, "       \
+      "multicast, unspecified; checked on the address connected to), which lets any client that registers "  \
+      "a URL make the server send requests into its own network; for tests and closed networks only")
 
 /* Pushed authorization requests (RFC 9126). Not required by default: a client may still send its request
  * through the browser, as every client library does unless told otherwise. */
@@ -238,7 +243,11 @@ enum cfg_key_flags { CFG_SECRET = 1 << 0, CFG_RESTART = 1 << 1 };
       "the schemes and hosts")                                                                               \
     X(rate_limit, U32, "10", 1, 100000, CFG_RESTART,                                                         \
       "registrations per address before a wait of 60 s, doubled per further registration (at most 15 "     \
-      "minutes; forgotten 15 minutes after the last)")
+      "minutes; forgotten 15 minutes after the last)")                                                       \
+    /* Off: a client_id that is a URL makes the server fetch that URL, for anybody who names one. */         \
+    X(client_id_metadata_documents, BOOL, "false", 0, 0, 0,                                                  \
+      "boolean: accept as `client_id` an `https` URL whose JSON document describes the client (OAuth "      \
+      "Client ID Metadata Documents), checked by this policy too; see [registration](#registration)")
 
 /* DPoP (RFC 9449, docs/dpop.md). Nonces off: a proof's iat window and its single-use jti already bound
  * replay; server nonces (§8) also bound pre-generated proofs, at the cost of one more round trip for each

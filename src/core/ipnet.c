@@ -105,3 +105,55 @@ void ipnet_addr_format(const uint8_t addr[16], char *out, size_t size)
     else if (inet_ntop(AF_INET6, addr, out, (socklen_t)size) == NULL && size > 0)
         out[0] = '\0';
 }
+
+/* The ranges that are not the public Internet's. IPv4 ones are written as IPv4-mapped networks (::ffff:
+ * prefix, 96 + n bits). */
+static const struct {
+    uint8_t addr[16];
+    uint8_t prefix;
+    const char *what;
+} special[] = {
+#define V4(a, b, n) {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a, b, 0, 0}, 96 + (n)
+    {V4(0, 0, 8), "unspecified (0.0.0.0/8)"},
+    {V4(10, 0, 8), "private (10.0.0.0/8)"},
+    {V4(100, 64, 10), "shared CGNAT (100.64.0.0/10)"},
+    {V4(127, 0, 8), "loopback (127.0.0.0/8)"},
+    {V4(169, 254, 16), "link-local (169.254.0.0/16)"},
+    {V4(172, 16, 12), "private (172.16.0.0/12)"},
+    {V4(192, 0, 24), "IETF protocol assignments (192.0.0.0/24)"},
+    {V4(192, 168, 16), "private (192.168.0.0/16)"},
+    {V4(198, 18, 15), "benchmarking (198.18.0.0/15)"},
+    {V4(224, 0, 4), "multicast (224.0.0.0/4)"},
+    {V4(240, 0, 4), "reserved or broadcast (240.0.0.0/4)"},
+#undef V4
+    {{0}, 128, "unspecified (::)"},
+    {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 128, "loopback (::1)"},
+    {{0xfc}, 7, "unique local (fc00::/7)"},
+    {{0xfe, 0x80}, 10, "link-local (fe80::/10)"},
+    {{0xfe, 0xc0}, 10, "site-local (fec0::/10)"},
+    {{0xff}, 8, "multicast (ff00::/8)"},
+};
+
+const char *ipnet_special(const uint8_t addr[16])
+{
+    /* IPv4 inside IPv6 other than the mapped form, which the table covers: IPv4-compatible ::a.b.c.d
+     * (RFC 4291 §2.5.5.1, deprecated) and the NAT64 well-known prefix 64:ff9b::/96 (RFC 6052) reach the
+     * IPv4 address they carry, so they are judged by it. */
+    static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b};
+    static const uint8_t compat[12] = {0};
+    uint8_t v4[16];
+    if ((memcmp(addr, nat64, 12) == 0 || memcmp(addr, compat, 12) == 0) &&
+        !(memcmp(addr, compat, 12) == 0 && addr[12] == 0 && addr[13] == 0 && addr[14] == 0 && addr[15] <= 1)) {
+        memcpy(v4, v4_mapped, sizeof(v4_mapped));
+        memcpy(v4 + 12, addr + 12, 4);
+        addr = v4;
+    }
+    for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); i++) {
+        struct ipnet n;
+        memcpy(n.addr, special[i].addr, 16);
+        n.prefix = special[i].prefix;
+        if (in_net(&n, addr))
+            return special[i].what;
+    }
+    return NULL;
+}

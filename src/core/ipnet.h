@@ -37,6 +37,14 @@ int ipnet_parse(const char *s, size_t n, struct ipnet *out, const char **why);
 /* True when addr lies in one of the n networks (none when n is 0). */
 bool ipnet_match(const struct ipnet *nets, size_t n, const uint8_t addr[16]);
 
+/* What addr is when it is not a public Internet address, as a fixed phrase (static storage: "loopback
+ * (127.0.0.0/8)", "private (10.0.0.0/8)", ...), or NULL for a public one. Not public: unspecified,
+ * loopback, private (RFC 1918), shared CGNAT (RFC 6598), link-local, IETF protocol assignments,
+ * benchmarking, multicast, reserved and broadcast IPv4; unspecified, loopback, unique local (fc00::/7),
+ * link-local, site-local and multicast IPv6; and IPv4-mapped, IPv4-compatible or NAT64 (64:ff9b::/96)
+ * forms of those IPv4 addresses. */
+const char *ipnet_special(const uint8_t addr[16]);
+
 /* Writes the canonical text of addr into out (size >= IPNET_TEXT_MAX, NUL-terminated): an IPv4-mapped
  * address as a dotted quad, any other as RFC 5952 IPv6 text. */
 void ipnet_addr_format(const uint8_t addr[16], char *out, size_t size);

@@ -7,13 +7,20 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <curl/curl.h>
 
 #include "core/arena.h"
+#include "core/ipnet.h"
 #include "core/log.h"
 #include "core/rand.h"
 #include "core/str.h"
@@ -23,12 +30,26 @@
 #define FETCH_CACHE_SLOTS 256
 #define FETCH_URL_MAX 2048
 
+/* The parsed form of a body (fetch_get_parsed), counted: the entry holds one reference while it keeps the
+ * body, and every request it was handed to holds one until its arena is reset. */
+struct fetch_parsed {
+    atomic_uint refs;
+    struct arena *mem;   /* holds this struct, the value and the error text */
+    fetch_parse_fn fn;   /* what made it, */
+    const void *ctx;     /* with what */
+    const void *value;   /* when rc == 0 */
+    int rc;              /* fn's result */
+    const char *error;   /* fn's reason when rc != 0 */
+};
+
 struct fetch_entry {
     char *url;          /* NULL: a free slot */
     char *body;         /* NULL after a failure */
     size_t len;
     int64_t fetched_at; /* the last attempt, success or not */
     int64_t expires_at; /* body is fresh until then */
+    struct fetch_parsed *parsed; /* body parsed by the last caller's fn, or NULL */
+    int fail_rc;                 /* without a body: the last failure's code */
 };
 
 struct fetch_cache {
@@ -55,13 +76,48 @@ struct fetch_cache *fetch_cache_new(const struct fetch_opts *opts)
     return fc;
 }
 
+static void parsed_release(void *p)
+{
+    struct fetch_parsed *fp = p;
+    if (fp != NULL && atomic_fetch_sub_explicit(&fp->refs, 1, memory_order_acq_rel) == 1)
+        arena_free(fp->mem);
+}
+
+/* body parsed by fn into a new object of its own (one reference, the caller's). */
+static struct fetch_parsed *parsed_new(fetch_parse_fn fn, const void *ctx, const char *url, const char *body,
+                                       size_t len)
+{
+    struct arena *mem = arena_new(4096);
+    struct fetch_parsed *fp = arena_alloc(mem, sizeof(*fp));
+    memset(fp, 0, sizeof(*fp));
+    fp->mem = mem;
+    atomic_init(&fp->refs, 1);
+    fp->fn = fn;
+    fp->ctx = ctx;
+    struct errbuf err = {{0}};
+    fp->rc = fn(mem, url, ctx, body, len, &fp->value, &err);
+    if (fp->rc != 0)
+        fp->error = arena_strdup(mem, err.msg[0] != '\0' ? err.msg : "not a valid document");
+    return fp;
+}
+
+/* Empties an entry's document (its parsed form released). */
+static void entry_drop_body(struct fetch_entry *e)
+{
+    free(e->body);
+    e->body = NULL;
+    e->len = 0;
+    parsed_release(e->parsed);
+    e->parsed = NULL;
+}
+
 void fetch_cache_free(struct fetch_cache *fc)
 {
     if (fc == NULL)
         return;
     for (size_t i = 0; i < FETCH_CACHE_SLOTS; i++) {
         free(fc->slots[i].url);
-        free(fc->slots[i].body);
+        entry_drop_body(&fc->slots[i]);
     }
     pthread_mutex_destroy(&fc->mu);
     free(fc->ca_file);
@@ -172,7 +228,50 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
     return len;
 }
 
-/* One transfer. 0 with the body (malloc'd) and max-age (-1: none), or ERR_UNAVAILABLE. */
+const char *fetch_addr_refused(const struct sockaddr *sa)
+{
+    uint8_t a[16] = {0};
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        a[10] = a[11] = 0xff; /* IPv4-mapped, ipnet's form of an IPv4 address */
+        memcpy(a + 12, &in->sin_addr, 4);
+    } else if (sa->sa_family == AF_INET6) {
+        memcpy(a, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    } else {
+        return "not an IP address";
+    }
+    return ipnet_special(a);
+}
+
+/* The address a transfer is refused for (fetch_addr_refused), kept for the error. */
+struct connect_guard {
+    bool allow_private;
+    const char *refused; /* static text, or NULL */
+    char addr[IPNET_TEXT_MAX];
+};
+
+/* CURLOPT_OPENSOCKETFUNCTION: called with each address curl is about to connect to, after name
+ * resolution, so the check is on the address actually used (no second resolution an attacker's DNS could
+ * answer differently). A refused one gets no socket: curl then tries the next address or fails. */
+static curl_socket_t open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *address)
+{
+    struct connect_guard *g = arg;
+    if (purpose != CURLSOCKTYPE_IPCXN)
+        return CURL_SOCKET_BAD;
+    const char *why = fetch_addr_refused(&address->addr);
+    if (why != NULL && !g->allow_private) {
+        g->refused = why;
+        const void *ip = address->family == AF_INET ? (const void *)&((struct sockaddr_in *)&address->addr)->sin_addr
+                                                     : (const void *)&((struct sockaddr_in6 *)&address->addr)->sin6_addr;
+        if (inet_ntop(address->family, ip, g->addr, sizeof(g->addr)) == NULL)
+            g->addr[0] = '\0';
+        return CURL_SOCKET_BAD;
+    }
+    return socket(address->family, address->socktype, address->protocol);
+}
+
+/* One transfer. 0 with the body (malloc'd) and max-age (-1: none), or ERR_UNAVAILABLE, or
+ * FETCH_ERR_REFUSED when the host's only addresses are not public ones. */
 static int transfer(const struct fetch_opts *o, const char *url, struct body_buf *b, struct errbuf *err)
 {
     CURL *h = curl_easy_init();
@@ -200,10 +299,21 @@ static int transfer(const struct fetch_opts *o, const char *url, struct body_buf
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, b);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
+    /* A proxy would be the address connected to, and would reach whatever the URL names: none is used
+     * (the environment's http_proxy and the like are ignored). */
+    curl_easy_setopt(h, CURLOPT_PROXY, "");
+    struct connect_guard guard = {o->allow_private_addresses, NULL, ""};
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &guard);
     CURLcode rc = curl_easy_perform(h);
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(h);
+    if (rc != CURLE_OK && guard.refused != NULL) {
+        errbuf_set(err, "fetch %s: the address %s is %s, not a public one (fetch.allow_private_addresses)", url,
+                   guard.addr, guard.refused);
+        return FETCH_ERR_REFUSED;
+    }
     if (rc != CURLE_OK) {
         errbuf_set(err, "fetch %s: %s", url,
                    rc == CURLE_WRITE_ERROR || rc == CURLE_FILESIZE_EXCEEDED ? "larger than the size cap"
@@ -234,7 +344,7 @@ static struct fetch_entry *slot_for(struct fetch_cache *fc, const char *url)
             oldest = &fc->slots[i];
     }
     free(oldest->url);
-    free(oldest->body);
+    entry_drop_body(oldest);
     memset(oldest, 0, sizeof(*oldest));
     return oldest;
 }
@@ -244,11 +354,40 @@ static bool https_url(const char *url)
     return url != NULL && strncmp(url, "https://", 8) == 0 && strlen(url) > 8 && strlen(url) <= FETCH_URL_MAX;
 }
 
-int fetch_get(struct fetch_cache *fc, struct arena *a, const char *url, unsigned flags, const char **body,
-              size_t *len, bool *refreshed, struct errbuf *err)
+/* The answer of an entry that has a body: a copy of it, or its parsed form by `parse` (made now if the
+ * entry has none by that function), whose reference goes to arena a. Under fc->mu. */
+static int entry_answer(struct fetch_entry *e, struct arena *a, fetch_parse_fn parse, const void *ctx,
+                        const char **body, size_t *len, const void **value, struct errbuf *err)
+{
+    if (parse == NULL) {
+        *body = arena_memdup(a, e->body, e->len + 1);
+        *len = e->len;
+        return 0;
+    }
+    if (e->parsed == NULL || e->parsed->fn != parse || e->parsed->ctx != ctx) {
+        parsed_release(e->parsed);
+        e->parsed = parsed_new(parse, ctx, e->url, e->body, e->len);
+    }
+    struct fetch_parsed *fp = e->parsed;
+    atomic_fetch_add_explicit(&fp->refs, 1, memory_order_relaxed);
+    arena_defer(a, parsed_release, fp);
+    *len = e->len;
+    if (fp->rc != 0) {
+        errbuf_set(err, "fetch %s: %s", e->url, fp->error);
+        return FETCH_ERR_DOCUMENT;
+    }
+    *value = fp->value;
+    return 0;
+}
+
+/* fetch_get and fetch_get_parsed: with `parse`, *value instead of *body. */
+static int get(struct fetch_cache *fc, struct arena *a, const char *url, unsigned flags, fetch_parse_fn parse,
+               const void *ctx, const char **body, size_t *len, const void **value, bool *refreshed,
+               struct errbuf *err)
 {
     *body = NULL;
     *len = 0;
+    *value = NULL;
     if (refreshed != NULL)
         *refreshed = false;
     if (!https_url(url)) {
@@ -259,23 +398,24 @@ int fetch_get(struct fetch_cache *fc, struct arena *a, const char *url, unsigned
     pthread_mutex_lock(&fc->mu);
     struct fetch_entry *e = find(fc, url);
     if (answers(fc, e, flags, now)) {
-        int rc = 0;
-        if (e->body != NULL) {
-            *body = arena_memdup(a, e->body, e->len + 1);
-            *len = e->len;
-        } else {
+        int rc = e->fail_rc;
+        if (e->body != NULL)
+            rc = entry_answer(e, a, parse, ctx, body, len, value, err);
+        else if (rc == FETCH_ERR_REFUSED)
+            errbuf_set(err, "fetch %s: refused less than %u seconds ago: its address is not a public one", url,
+                       fc->opts.refetch_seconds);
+        else
             errbuf_set(err, "fetch %s: failed less than %u seconds ago", url, fc->opts.refetch_seconds);
-            rc = ERR_UNAVAILABLE;
-        }
         pthread_mutex_unlock(&fc->mu);
         return rc;
     }
     pthread_mutex_unlock(&fc->mu);
 
     /* Outside the lock: other URLs are served meanwhile. Two threads may fetch one URL at once; the later
-     * result wins, which is as fresh. */
+     * result wins, which is as fresh. A new body is parsed here too, so that no lookup waits for it. */
     struct body_buf b = {NULL, 0, 0, fc->opts.max_bytes, -1};
     int rc = transfer(&fc->opts, url, &b, err);
+    struct fetch_parsed *fresh = rc == 0 && parse != NULL ? parsed_new(parse, ctx, url, b.p, b.len) : NULL;
     if (refreshed != NULL)
         *refreshed = true;
     int64_t ttl = b.max_age < 0 ? (int64_t)fc->opts.cache_min_seconds : b.max_age;
@@ -293,25 +433,38 @@ int fetch_get(struct fetch_cache *fc, struct arena *a, const char *url, unsigned
     }
     e->fetched_at = now;
     if (rc == 0) {
-        free(e->body);
+        entry_drop_body(e); /* the document changed, or may have: its parsed form goes with it */
         e->body = b.p;
         e->len = b.len;
+        e->parsed = fresh;
         e->expires_at = now + ttl;
-        *body = arena_memdup(a, e->body, e->len + 1);
-        *len = e->len;
+        rc = entry_answer(e, a, parse, ctx, body, len, value, err);
     } else if (e->body != NULL && now < e->expires_at) {
         /* A refresh that failed keeps the copy that is still fresh. */
         free(b.p);
-        *body = arena_memdup(a, e->body, e->len + 1);
-        *len = e->len;
-        rc = 0;
+        rc = entry_answer(e, a, parse, ctx, body, len, value, err);
     } else {
-        free(e->body);
-        e->body = NULL;
+        entry_drop_body(e);
+        e->fail_rc = rc;
         free(b.p);
     }
     pthread_mutex_unlock(&fc->mu);
     if (rc == 0)
         log_debug("fetched", LS("url", url), LI("bytes", (int64_t)*len), LI("max_age", ttl), NULL);
     return rc;
+}
+
+int fetch_get(struct fetch_cache *fc, struct arena *a, const char *url, unsigned flags, const char **body,
+              size_t *len, bool *refreshed, struct errbuf *err)
+{
+    const void *unused;
+    return get(fc, a, url, flags, NULL, NULL, body, len, &unused, refreshed, err);
+}
+
+int fetch_get_parsed(struct fetch_cache *fc, struct arena *a, const char *url, unsigned flags, fetch_parse_fn parse,
+                     const void *ctx, const void **value, bool *refreshed, struct errbuf *err)
+{
+    const char *body;
+    size_t len;
+    return get(fc, a, url, flags, parse, ctx, &body, &len, value, refreshed, err);
 }

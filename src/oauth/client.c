@@ -15,6 +15,7 @@
 #include "core/rand.h"
 #include "jose/jose.h"
 #include "oauth/client_check.h"
+#include "http/fetch.h"
 #include "http/http.h"
 #include "core/banned.h"
 
@@ -273,8 +274,9 @@ bool client_secret_given(const char *secret, const char *sha256_b64, struct aren
 char *client_secret_set(struct store_client *sc, enum client_auth_method m, const uint8_t *given,
                         bool renew, struct arena *a)
 {
-    if (m == CLIENT_AUTH_NONE) {
-        /* A public client authenticates with nothing: keeping an old hash around would only mislead. */
+    if (m == CLIENT_AUTH_NONE || m == CLIENT_AUTH_PRIVATE_KEY_JWT) {
+        /* A public client authenticates with nothing, a private_key_jwt one with its keys: keeping an old
+         * hash around would only mislead. */
         sc->has_secret = false;
         memset(sc->secret_hash, 0, sizeof(sc->secret_hash));
         return NULL;
@@ -329,6 +331,22 @@ int client_secret_seal(struct store_client *sc, const struct store_client *old, 
         return ERR_INVALID;
     }
     return 0;
+}
+
+int client_secret_reseal(struct store_client *sc, enum client_auth_method m, const char *plain,
+                         const char *key_secret, struct arena *a, char **generated, struct errbuf *err)
+{
+    *generated = NULL;
+    if (m != CLIENT_AUTH_SECRET_JWT) {
+        sc->secret_enc = NULL;
+        sc->secret_enc_len = 0;
+        return 0;
+    }
+    if (plain == NULL && sc->secret_enc_len > 0)
+        return 0;
+    if (plain == NULL)
+        plain = *generated = client_secret_set(sc, m, NULL, true, a);
+    return client_secret_seal(sc, NULL, key_secret, plain, a, err);
 }
 
 int clients_apply_config(struct store_conn *db, const struct config *cfg, struct errbuf *err)
@@ -497,6 +515,39 @@ static struct client_cache_entry *cache_hit(struct worker *w, const char *client
     return NULL;
 }
 
+/* The keys of c prepared in mem (client.h: jwks_keys, secret_keys), once per snapshot rather than once
+ * per client assertion: the jwks imported, a client_secret_jwt secret unsealed with the key secret. */
+static void keys_prepare(struct arena *mem, const char *key_secret, struct client *c)
+{
+    struct errbuf err;
+    if (c->jwks != NULL) {
+        struct jose_keyset *set = arena_alloc(mem, sizeof(*set));
+        json_t *j = json_loads(c->jwks, JSON_REJECT_DUPLICATES, NULL);
+        int rc = j != NULL ? jose_jwks_import(mem, j, set, &err) : ERR_INVALID;
+        json_decref(j);
+        if (rc == 0)
+            c->jwks_keys = set;
+        else
+            c->jwks_error = j != NULL ? arena_strdup(mem, err.msg) : "not JSON";
+    }
+    if (c->auth_method == CLIENT_AUTH_SECRET_JWT) {
+        const unsigned char *secret;
+        size_t len;
+        if (c->secret_enc_len == 0) {
+            c->secret_error = "no sealed secret stored";
+        } else if (jose_secret_open(key_secret, c->client_id, c->secret_enc, c->secret_enc_len, mem, &secret, &len,
+                                    &err) != 0) {
+            c->secret_error = arena_strdup(mem, err.msg);
+        } else {
+            const struct jose_pubkey **k = arena_alloc(mem, sizeof(*k));
+            k[0] = jose_key_hmac(mem, secret, len);
+            struct jose_keyset *set = arena_alloc(mem, sizeof(*set));
+            *set = (struct jose_keyset){k, 1};
+            c->secret_keys = set;
+        }
+    }
+}
+
 /* Replaces the slot of sc's client with sc, parsed into a new snapshot; the old snapshot lives on while a
  * request still holds it. */
 static struct client_cache_entry *cache_put(struct worker *w, const struct store_client *sc, int64_t now,
@@ -532,6 +583,7 @@ static struct client_cache_entry *cache_put(struct worker *w, const struct store
     if (s->parsed_ok) { /* client_from_store points at sc's client_id and secret_enc: copies of its own */
         s->parsed.client_id = arena_strdup(mem, sc->client_id);
         s->parsed.secret_enc = sc->secret_enc_len > 0 ? arena_memdup(mem, sc->secret_enc, sc->secret_enc_len) : NULL;
+        keys_prepare(mem, w->app->key_secret, &s->parsed);
     }
     e->snap = s;
     return e;
@@ -563,6 +615,97 @@ int client_lookup(struct worker *w, struct arena *a, const char *client_id, stru
     return 0;
 }
 
+/* ---- OAuth Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document) ----
+ * A client_id that is an https URL names the JSON document of the client's metadata, fetched there (the
+ * fetcher's rules: https, no redirects, size cap, public addresses only) and cached by its Cache-Control
+ * with the fetched body, parsed once (fetch_get_parsed). The document is checked as a registration is
+ * (client_check_registration: the file's rules and the registration.* policy), and further: its
+ * client_id must be the URL (§4.1), it holds no secret and authenticates with none or private_key_jwt
+ * (§4.1: a document is public, no shared secret can be in it), and it lists its redirect_uris. */
+
+/* §3: an https URL with a path, without a fragment, credentials, or dot segments. */
+static bool document_url_ok(const char *id)
+{
+    size_t n = strlen(id);
+    const char *host = id + 8, *path = strchr(host, '/');
+    if (n > 2048 || path == NULL || path == host || memchr(host, '@', (size_t)(path - host)) != NULL ||
+        strchr(id, '#') != NULL)
+        return false;
+    for (const char *p = path; p != NULL; p = strchr(p + 1, '/')) {
+        size_t seg = strcspn(p + 1, "/?");
+        if ((seg == 1 && p[1] == '.') || (seg == 2 && p[1] == '.' && p[2] == '.'))
+            return false;
+        if (p[1 + seg] == '?')
+            break;
+    }
+    return true;
+}
+
+bool client_id_is_document(const struct app *app, const char *client_id)
+{
+    return app->cfg->registration.client_id_metadata_documents && client_id != NULL &&
+           strncmp(client_id, "https://", 8) == 0 && app->fetch != NULL && document_url_ok(client_id);
+}
+
+static void json_decref_cb(void *p)
+{
+    json_decref(p);
+}
+
+/* fetch_parse_fn: the document at url as a client (a struct client in mem); ctx is the configuration. */
+static int document_parse(struct arena *mem, const char *url, const void *ctx, const char *body, size_t len,
+                          const void **value, struct errbuf *err)
+{
+    const struct config *cfg = ctx;
+    json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        errbuf_set(err, "the document is not a JSON object");
+        return ERR_INVALID;
+    }
+    arena_defer(mem, json_decref_cb, o);
+    const char *id = json_string_value(json_object_get(o, "client_id"));
+    if (id == NULL || strcmp(id, url) != 0) {
+        errbuf_set(err, "the document's client_id is not the URL it was fetched from");
+        return ERR_INVALID;
+    }
+    if (json_object_get(o, "client_secret") != NULL || json_object_get(o, "client_secret_expires_at") != NULL) {
+        errbuf_set(err, "the document holds a client_secret: a published document cannot keep one");
+        return ERR_INVALID;
+    }
+    struct client_meta m;
+    struct client_problem p;
+    struct client *c = arena_alloc(mem, sizeof(*c));
+    char reason[512];
+    if (client_meta_from_registration(o, mem, &m, &p) == 0) {
+        m.client_id = arena_strdup(mem, url);
+        if (m.token_endpoint_auth_method == NULL)
+            m.token_endpoint_auth_method = "none"; /* no secret can be issued: a public client */
+        if (strcmp(m.token_endpoint_auth_method, "none") != 0 &&
+            strcmp(m.token_endpoint_auth_method, "private_key_jwt") != 0) {
+            errbuf_set(err, "token_endpoint_auth_method must be none or private_key_jwt in a document");
+            return ERR_INVALID;
+        }
+        if (m.redirect_uris.n == 0) {
+            errbuf_set(err, "redirect_uris is required");
+            return ERR_INVALID;
+        }
+        if (client_check_registration(cfg, &m, mem, c, &p) == 0) {
+            c->has_secret = false;
+            keys_prepare(mem, NULL, c);
+            *value = c;
+            return 0;
+        }
+    }
+    errbuf_set(err, "%s: %s", p.field != NULL ? p.field : "", client_problem_reason(&p, NULL, reason, sizeof(reason)));
+    return ERR_INVALID;
+}
+
+bool client_document_needs_fetch(struct worker *w, const char *client_id)
+{
+    return client_id_is_document(w->app, client_id) && !fetch_cached(w->app->fetch, client_id, 0);
+}
+
 int client_get(struct worker *w, struct arena *a, const char *client_id, struct client *out, struct errbuf *err)
 {
     int64_t now = clock_now();
@@ -571,6 +714,24 @@ int client_get(struct worker *w, struct arena *a, const char *client_id, struct 
     if (e == NULL) {
         struct store_client sc;
         int rc = store_client_get(w->db, a, client_id, &sc, err);
+        if (rc == ERR_NOTFOUND && client_id_is_document(w->app, client_id)) {
+            /* The routes that may fetch run on the pool when the document is not cached (the router asks
+             * client_document_needs_fetch); any other lookup on an event loop (a page of an interaction
+             * that outlived the cached copy) must not wait on the network: unknown until fetched again. */
+            if (!w->may_block && !fetch_cached(w->app->fetch, client_id, 0)) {
+                log_warn("client_document_refused", LS("client_id", client_id),
+                         LS("detail", "not cached, and not fetched on an event loop"), NULL);
+                return ERR_NOTFOUND;
+            }
+            const void *v;
+            rc = fetch_get_parsed(w->app->fetch, a, client_id, 0, document_parse, w->app->cfg, &v, NULL, err);
+            if (rc != 0) {
+                log_warn("client_document_refused", LS("client_id", client_id), LS("detail", err->msg), NULL);
+                return ERR_NOTFOUND;
+            }
+            *out = *(const struct client *)v;
+            return 0;
+        }
         if (rc != 0)
             return rc; /* unknown clients are not cached: a new registration is seen at once */
         e = cache_put(w, &sc, now, gen);

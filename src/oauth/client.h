@@ -18,6 +18,7 @@ struct arena;
 struct http_req;
 struct form;
 struct config;
+struct jose_keyset;
 
 enum client_auth_method {
     CLIENT_AUTH_SECRET_BASIC = 0,
@@ -72,6 +73,15 @@ struct client {
     const char *jwks_uri;         /* RFC 7591 jwks_uri (https), or NULL */
     const unsigned char *secret_enc; /* client_secret_jwt: the secret sealed by jose_secret_seal */
     size_t secret_enc_len;
+    /* Prepared once per cached snapshot (client_get), so that verifying an assertion imports nothing: the
+     * jwks imported (NULL without jwks, or when it does not import: jwks_error says why), and for a
+     * client_secret_jwt client its secret opened as an HMAC key (NULL with secret_error when it cannot
+     * be). A jwks_uri's keys are cached with the fetched document instead (client_auth.c). NULL from
+     * client_from_store. */
+    const struct jose_keyset *jwks_keys;
+    const char *jwks_error;
+    const struct jose_keyset *secret_keys;
+    const char *secret_error;
     unsigned grant_types;         /* enum grant_flags (grant_table.h) */
     unsigned response_types;      /* RESPONSE_TYPE_BIT(parts) of each registered response type */
     const char **redirect_uris;
@@ -153,11 +163,12 @@ struct oauth_error client_authenticate(struct http_req *req, const struct form *
  * its secret for a client_secret_jwt client, else its jwks or the document of its jwks_uri (fetched through
  * http/fetch.h, blocking, when not cached fresh). With `refresh`, a jwks_uri is fetched again (at most once
  * per fetch.refetch_seconds) because the cached JWKS lacks a kid; *refreshed says whether it was. Arena
- * memory. Errors: invalid_client (a jwks_uri that cannot be fetched, a JWK Set that does not import; the
- * description says which), server_error (a sealed secret that cannot be opened; logged). */
+ * memory of the client's snapshot or of the fetch cache, valid for the request. Errors: invalid_client (a
+ * jwks_uri that cannot be fetched or is refused, a JWK Set that does not import; the description says
+ * which), server_error (a sealed secret that cannot be opened; logged). */
 struct jose_keyset;
 struct oauth_error client_keys(const struct http_req *req, const struct client *c, bool refresh,
-                               struct jose_keyset *set, bool *refreshed);
+                               const struct jose_keyset **set, bool *refreshed);
 /* Verifies the compact JWS jws, signed by client c with an alg of `allowed` (a mask of JOSE_ALG_BIT), with
  * client_keys(), fetching a jwks_uri again once when the cached set lacks the JWS's kid. OAUTH_OK with *rc
  * the result of jws_verify_keys (0 with *v filled, or a JOSE_ERR_*), or client_keys()'s error. */
@@ -167,15 +178,36 @@ struct oauth_error client_jws_verify(const struct http_req *req, const struct cl
 /* Whether client_keys() for a token naming `kid` (or none) would fetch c's jwks_uri now: not cached fresh,
  * or cached without that kid and due for a refetch. Never blocks on the network. */
 bool client_keys_would_fetch(const struct http_req *req, const struct client *c, const char *kid);
+/* The jti of a verified client assertion (RFC 7523 §3 item 7), to be recorded as used until exp: the key
+ * of its single-use record and that exp. pending until recorded. */
+struct client_jti {
+    bool pending;
+    uint8_t key[STORE_HASH_LEN];
+    int64_t exp;
+};
+/* client_authenticate without the jti's write: *jti is pending when a client assertion authenticated the
+ * request (else not), and the caller must record it with client_jti_put on every path, in the transaction
+ * of its own write when it has one (the token endpoint: grants.h), so that a token request costs one
+ * transaction. Nothing may be answered, and nothing written, for an assertion whose jti is not recorded. */
+struct oauth_error client_authenticate_deferred(struct http_req *req, const struct form *body, bool allow_public,
+                                                struct client *out, struct client_jti *jti);
+/* Records a pending jti (nothing for NULL or one not pending): inside the caller's store group it is part
+ * of the group (undone by its rollback; the caller clears `pending` once the group is committed), outside
+ * one it is its own transaction. invalid_client ("client assertion jti was already used") when it was
+ * recorded before: inside a group, roll the group back. */
+struct oauth_error client_jti_put(struct http_req *req, const struct client_jti *jti);
 /* Whether authenticating req would fetch a jwks_uri now (its JWKS is not cached fresh, or lacks the
  * assertion's kid and may be fetched again): the router's question, on the event loop, before it runs the
  * endpoint there or on the pool. Never blocks on the network (one cached client lookup at most). */
 bool client_auth_needs_fetch(struct http_req *req);
+/* Whether looking up the client_id a request names (its query's or form body's client_id, or HTTP Basic's
+ * user) would fetch a client ID metadata document now: the router's question for /auth. Never blocks. */
+bool client_id_needs_fetch(struct http_req *req);
 /* The answer to such a request when the pool is full: 503 temporarily_unavailable with Retry-After. */
 void client_auth_busy(struct http_req *req, unsigned retry_after_s);
 
 /* Reads a client row through the worker's cache (entries live 5 seconds; see client.c). Same return
- * values as store_client_get. */
+ * values as store_client_get. A client of a metadata document has no row (ERR_NOTFOUND). */
 struct worker;
 struct client_cache;
 int client_lookup(struct worker *w, struct arena *a, const char *client_id, struct store_client *out,
@@ -183,9 +215,19 @@ int client_lookup(struct worker *w, struct arena *a, const char *client_id, stru
 /* The same client parsed (client_from_store), from the same cache, which keeps it parsed: 0 with *out,
  * whose strings live until the end of the request of arena `a` (or as long as the cache keeps the entry);
  * ERR_NOTFOUND; the store's error; ERR_INVALID (err set) when the stored metadata is not valid. Callers
- * must not change *out's lists. */
+ * must not change *out's lists. May fetch a client ID metadata document (blocking: see
+ * client_document_needs_fetch). */
 int client_get(struct worker *w, struct arena *a, const char *client_id, struct client *out, struct errbuf *err);
 void client_cache_free(struct client_cache *cc);
+/* Whether client_id names an OAuth Client ID Metadata Document (registration.client_id_metadata_documents
+ * is on and it is an https URL): client_get then reads a client the store does not hold from the document
+ * at that URL (fetched, checked, cached with the fetched body; a document that cannot be fetched or is
+ * not valid is an unknown client, logged). */
+struct app;
+bool client_id_is_document(const struct app *app, const char *client_id);
+/* Whether client_get(client_id) could fetch now (a document not cached fresh): the router's question for
+ * the pool. Never blocks. */
+bool client_document_needs_fetch(struct worker *w, const char *client_id);
 
 /* A stored client as JSON, for the CLI and the admin API: client_id, then its metadata (RFC 7591 names;
  * never a secret), and with `state` also has_secret, from_config, created_at and updated_at. Metadata that
@@ -199,7 +241,7 @@ bool client_secret_given(const char *secret, const char *sha256_b64, struct aren
                          uint8_t out[STORE_HASH_LEN]);
 
 /* Sets the secret of the client row sc, about to be written for a client with auth method m: none for a
- * public client (its hash cleared); the hash `given` (the SHA-256 of an operator's secret) when not NULL;
+ * public or private_key_jwt client (its hash cleared: it has no secret); the hash `given` (the SHA-256 of an operator's secret) when not NULL;
  * else, when the row has no secret yet or `renew` is set, a new one of 256 bits, which is returned (arena
  * memory, to be shown once and never stored); else the row keeps its secret. Returns the generated secret
  * or NULL. */
@@ -211,6 +253,14 @@ char *client_secret_set(struct store_client *sc, enum client_auth_method m, cons
  * memory. 0, or ERR_INVALID (no usable key secret) with err set. */
 int client_secret_seal(struct store_client *sc, const struct store_client *old, const char *key_secret,
                        const char *secret, struct arena *a, struct errbuf *err);
+
+/* After client_secret_set, the sealed secret of a row about to be written for a client with method m:
+ * for client_secret_jwt, `plain` (the secret just given or generated, in clear) sealed; without one, the
+ * sealed secret the row has is kept, and a row without one gets a new secret (*generated, to be shown
+ * once: a hash cannot be turned back into the HMAC key). Any other method drops a sealed secret. 0, or
+ * ERR_INVALID (err set) when it cannot be sealed. */
+int client_secret_reseal(struct store_client *sc, enum client_auth_method m, const char *plain,
+                         const char *key_secret, struct arena *a, char **generated, struct errbuf *err);
 
 /* Applies the clients of the YAML file to the store: created, updated, and those an earlier start took
  * from the file but that it no longer declares, deleted. Runs inside the caller's transaction

@@ -33,45 +33,67 @@ static struct oauth_error assertion_fail(const char *what)
     return OAUTH_ERROR(INVALID_CLIENT, what);
 }
 
+/* A jwks_uri document's keys (fetch_parse_fn): imported once per fetched body, in the fetch cache's memory,
+ * and shared by every request until the document is fetched again. */
+static int jwks_parse(struct arena *mem, const char *url, const void *ctx, const char *body, size_t len,
+                      const void **value, struct errbuf *err)
+{
+    struct jose_keyset *set = arena_alloc(mem, sizeof(*set));
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    int rc = j != NULL ? jose_jwks_import(mem, j, set, err) : ERR_INVALID;
+    json_decref(j);
+    if (j == NULL)
+        errbuf_set(err, "not JSON");
+    *value = set;
+    return rc;
+}
+
+/* client.h. The keys are prepared beforehand (client_get's snapshot, the fetch cache): nothing is imported
+ * here. */
 struct oauth_error client_keys(const struct http_req *req, const struct client *c, bool refresh,
-                                         struct jose_keyset *set, bool *refreshed)
+                               const struct jose_keyset **set, bool *refreshed)
 {
     struct app *app = req->worker->app;
     struct errbuf err;
     *refreshed = false;
     if (c->auth_method == CLIENT_AUTH_SECRET_JWT) {
-        const unsigned char *secret;
-        size_t len;
-        if (c->secret_enc_len == 0 || jose_secret_open(app->key_secret, c->client_id, c->secret_enc, c->secret_enc_len,
-                                                       req->arena, &secret, &len, &err) != 0) {
+        if (c->secret_keys == NULL) {
             log_error("client_secret_unreadable", LS("rid", req->rid), LS("client_id", c->client_id),
-                      LS("detail", c->secret_enc_len == 0 ? "no sealed secret stored" : err.msg), NULL);
+                      LS("detail", c->secret_error), NULL);
             return OAUTH_ERROR(SERVER_ERROR, "the client's secret cannot be read; set it again");
         }
-        const struct jose_pubkey **k = arena_alloc(req->arena, sizeof(*k));
-        k[0] = jose_key_hmac(req->arena, secret, len);
-        *set = (struct jose_keyset){k, 1};
+        *set = c->secret_keys;
         return OAUTH_OK;
     }
-    const char *text = c->jwks;
-    size_t len = text != NULL ? strlen(text) : 0;
-    if (text == NULL && c->jwks_uri != NULL) {
+    const char *why = c->jwks_error;
+    int rc = 0;
+    if (c->jwks != NULL) {
+        *set = c->jwks_keys;
+    } else if (c->jwks_uri != NULL) {
         if (app->fetch == NULL)
             return OAUTH_ERROR(SERVER_ERROR, "fetching client keys is not available");
-        int rc = fetch_get(app->fetch, req->arena, c->jwks_uri, refresh ? FETCH_REFRESH : 0, &text, &len,
-                           refreshed, &err);
-        if (rc != 0) {
+        const void *v = NULL;
+        rc = fetch_get_parsed(app->fetch, req->arena, c->jwks_uri, refresh ? FETCH_REFRESH : 0, jwks_parse, NULL, &v,
+                              refreshed, &err);
+        if (rc == FETCH_ERR_REFUSED) {
+            log_warn("client_jwks_fetch_refused", LS("rid", req->rid), LS("client_id", c->client_id),
+                     LS("detail", err.msg), NULL);
+            return OAUTH_ERROR(INVALID_CLIENT, "the client's jwks_uri is at an address that is not public "
+                                               "(loopback, private, link-local ...), which this server does not "
+                                               "fetch from");
+        }
+        if (rc != 0 && rc != FETCH_ERR_DOCUMENT) {
             log_warn("client_jwks_fetch_failed", LS("rid", req->rid), LS("client_id", c->client_id),
                      LS("detail", err.msg), NULL);
             return OAUTH_ERROR(INVALID_CLIENT, "the client's jwks_uri could not be fetched");
         }
+        *set = v;
+        why = err.msg;
+    } else {
+        why = "the client has neither jwks nor jwks_uri";
     }
-    json_t *j = text != NULL ? json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
-    int rc = j != NULL ? jose_jwks_import(req->arena, j, set, &err) : ERR_INVALID;
-    json_decref(j);
-    if (rc != 0) {
-        log_warn("client_jwks_invalid", LS("rid", req->rid), LS("client_id", c->client_id),
-                 LS("detail", j != NULL ? err.msg : "not JSON"), NULL);
+    if (*set == NULL || rc != 0) {
+        log_warn("client_jwks_invalid", LS("rid", req->rid), LS("client_id", c->client_id), LS("detail", why), NULL);
         return OAUTH_ERROR(INVALID_CLIENT, "the client's JWK Set is not valid");
     }
     return OAUTH_OK;
@@ -146,21 +168,29 @@ static struct oauth_error assertion_claims(struct http_req *req, const struct cl
     return OAUTH_OK;
 }
 
-/* RFC 7523 §3 item 7: the jti is used once. Kept until exp (plus the leeway, which could still accept it). */
-static struct oauth_error assertion_jti_once(struct http_req *req, const struct client *c, const char *jti,
-                                             int64_t exp, int64_t now)
+/* RFC 7523 §3 item 7: the jti is used once. Its key, recorded until exp (plus the leeway, which could still
+ * accept it): "client_assertion" NUL client_id NUL jti, its own namespace among single-use values, per
+ * client. */
+static void assertion_jti_key(struct http_req *req, const struct client *c, const char *jti, int64_t exp,
+                              struct client_jti *out)
 {
-    /* "client_assertion" NUL client_id NUL jti: its own namespace among single-use values, per client. */
     static const char ns[] = "client_assertion";
     size_t idlen = strlen(c->client_id) + 1, jlen = strlen(jti);
     char *key = arena_alloc(req->arena, sizeof(ns) + idlen + jlen);
     memcpy(key, ns, sizeof(ns));
     memcpy(key + sizeof(ns), c->client_id, idlen);
     memcpy(key + sizeof(ns) + idlen, jti, jlen);
-    uint8_t h[STORE_HASH_LEN];
-    store_hash(key, sizeof(ns) + idlen + jlen, h);
+    store_hash(key, sizeof(ns) + idlen + jlen, out->key);
+    out->exp = exp + ASSERTION_LEEWAY;
+    out->pending = true;
+}
+
+struct oauth_error client_jti_put(struct http_req *req, const struct client_jti *jti)
+{
+    if (jti == NULL || !jti->pending)
+        return OAUTH_OK;
     struct errbuf err;
-    int rc = store_single_use_put(req->worker->db, h, exp + ASSERTION_LEEWAY, now, &err);
+    int rc = store_single_use_put(req->worker->db, jti->key, jti->exp, clock_now(), &err);
     if (rc == ERR_CONFLICT)
         return assertion_fail("client assertion jti was already used");
     if (rc != 0)
@@ -171,25 +201,26 @@ static struct oauth_error assertion_jti_once(struct http_req *req, const struct 
 struct oauth_error client_jws_verify(const struct http_req *req, const struct client *c, struct str jws,
                                      unsigned allowed, struct jws_verified *v, int *rc)
 {
-    struct jose_keyset set;
+    const struct jose_keyset *set = NULL;
     bool refreshed = false;
     struct oauth_error e = client_keys(req, c, false, &set, &refreshed);
     if (oauth_failed(e))
         return e;
     struct errbuf err;
-    *rc = jws_verify_keys(req->arena, jws.p, jws.len, &set, allowed, v, &err);
+    *rc = jws_verify_keys(req->arena, jws.p, jws.len, set, allowed, v, &err);
     /* A kid the cached jwks_uri document lacks: the client may have rotated its keys; fetch again, once. */
     if (*rc == JOSE_ERR_UNKNOWN_KEY && c->jwks == NULL && c->jwks_uri != NULL && !refreshed) {
         e = client_keys(req, c, true, &set, &refreshed);
         if (oauth_failed(e))
             return e;
         if (refreshed)
-            *rc = jws_verify_keys(req->arena, jws.p, jws.len, &set, allowed, v, &err);
+            *rc = jws_verify_keys(req->arena, jws.p, jws.len, set, allowed, v, &err);
     }
     return OAUTH_OK;
 }
 
-static struct oauth_error assertion_verify(struct http_req *req, const struct client *c, struct str assertion)
+static struct oauth_error assertion_verify(struct http_req *req, const struct client *c, struct str assertion,
+                                           struct client_jti *jti_out)
 {
     if (c->auth_method != CLIENT_AUTH_PRIVATE_KEY_JWT && c->auth_method != CLIENT_AUTH_SECRET_JWT)
         return assertion_fail("this client is not registered for JWT client authentication");
@@ -215,7 +246,8 @@ static struct oauth_error assertion_verify(struct http_req *req, const struct cl
     e = assertion_claims(req, c, v.payload, now, &exp, &jti);
     if (oauth_failed(e))
         return e;
-    return assertion_jti_once(req, c, jti, exp, now);
+    assertion_jti_key(req, c, jti, exp, jti_out);
+    return OAUTH_OK;
 }
 
 /* The client_id an assertion names (its sub, RFC 7523 §3 item 2), read before anything is verified: it only
@@ -253,7 +285,7 @@ static struct oauth_error load_client(struct http_req *req, const char *cid, str
 }
 
 static struct oauth_error authenticate_assertion(struct http_req *req, const struct form *body, struct str body_id,
-                                                 struct client *out)
+                                                 struct client *out, struct client_jti *jti)
 {
     struct str type, assertion;
     if (form_get(body, "client_assertion_type", &type) < 0 || form_get(body, "client_assertion", &assertion) < 0)
@@ -269,12 +301,23 @@ static struct oauth_error authenticate_assertion(struct http_req *req, const str
     struct oauth_error e = load_client(req, cid, assertion_fail("client assertion names an unknown client"), out);
     if (oauth_failed(e))
         return e;
-    return assertion_verify(req, out, assertion);
+    return assertion_verify(req, out, assertion, jti);
 }
 
 struct oauth_error client_authenticate(struct http_req *req, const struct form *body, bool allow_public,
                                        struct client *out)
 {
+    struct client_jti jti = {0};
+    struct oauth_error e = client_authenticate_deferred(req, body, allow_public, out, &jti);
+    if (!oauth_failed(e))
+        e = client_jti_put(req, &jti);
+    return e;
+}
+
+struct oauth_error client_authenticate_deferred(struct http_req *req, const struct form *body, bool allow_public,
+                                                struct client *out, struct client_jti *jti)
+{
+    memset(jti, 0, sizeof(*jti));
     size_t nauth = 0;
     struct str hv = http_req_header(req, "authorization", &nauth);
     struct auth_header ah = {0};
@@ -299,7 +342,7 @@ struct oauth_error client_authenticate(struct http_req *req, const struct form *
         return OAUTH_ERROR(INVALID_REQUEST, "client authenticated by more than one method (RFC 6749 section 2.3)");
     if (rass != 1) {
         memset(out, 0, sizeof(*out));
-        return authenticate_assertion(req, body, body_id, out);
+        return authenticate_assertion(req, body, body_id, out, jti);
     }
 
     struct str id = basic ? ah.user : body_id;
@@ -348,17 +391,47 @@ struct oauth_error client_authenticate(struct http_req *req, const struct form *
     return OAUTH_OK;
 }
 
+/* The client_id of a request, unauthenticated, for the router's question: the form's or the query's
+ * client_id, else HTTP Basic's user. NULL when none. */
+static const char *claimed_client_id(struct http_req *req, const struct form *f)
+{
+    struct str id;
+    if (f != NULL && form_get(f, "client_id", &id) == 0)
+        return id.p;
+    size_t n = 0;
+    struct str hv = http_req_header(req, "authorization", &n);
+    struct auth_header ah;
+    if (n == 1 && auth_header_parse(req->arena, hv.p, hv.len, &ah) == 0 && ah.scheme == AUTH_BASIC)
+        return str_dup(req->arena, ah.user);
+    return NULL;
+}
+
+bool client_id_needs_fetch(struct http_req *req)
+{
+    struct app *app = req->worker->app;
+    struct form f;
+    bool post = str_eq_c(req->method, "POST");
+    struct str src = post ? req->body : req->query;
+    if (app->fetch == NULL || str_is_null(src) || (post && !http_req_is_form(req)) ||
+        form_parse(req->arena, src.p, src.len, app->cfg->limits.max_params, &f) != FORM_OK)
+        return false;
+    return client_document_needs_fetch(req->worker, claimed_client_id(req, &f));
+}
+
 bool client_auth_needs_fetch(struct http_req *req)
 {
     struct app *app = req->worker->app;
     struct form f;
     struct str assertion;
     if (app->fetch == NULL || !http_req_is_form(req) ||
-        form_parse(req->arena, req->body.p, req->body.len, app->cfg->limits.max_params, &f) != FORM_OK ||
-        form_get(&f, "client_assertion", &assertion) != 0)
+        form_parse(req->arena, req->body.p, req->body.len, app->cfg->limits.max_params, &f) != FORM_OK)
         return false;
+    if (form_get(&f, "client_assertion", &assertion) != 0)
+        return client_document_needs_fetch(req->worker, claimed_client_id(req, &f));
     const char *kid = NULL;
     const char *cid = assertion_subject(req, assertion, &kid);
+    if (cid != NULL && client_document_needs_fetch(req->worker, cid))
+        return true;
     struct client c;
     if (cid == NULL || oauth_failed(load_client(req, cid, OAUTH_ERROR(INVALID_CLIENT, ""), &c)) ||
         c.auth_method != CLIENT_AUTH_PRIVATE_KEY_JWT)
@@ -376,21 +449,17 @@ bool client_keys_would_fetch(const struct http_req *req, const struct client *c,
     if (kid == NULL || fetch_cached(app->fetch, c->jwks_uri, FETCH_REFRESH))
         return false;
     /* Cached, but a refresh could be due: only if the cached set lacks the kid. */
-    const char *text;
-    size_t len;
+    const void *v;
     struct errbuf err;
-    if (fetch_get(app->fetch, req->arena, c->jwks_uri, 0, &text, &len, NULL, &err) != 0)
+    if (fetch_get_parsed(app->fetch, req->arena, c->jwks_uri, 0, jwks_parse, NULL, &v, NULL, &err) != 0)
         return false;
-    json_t *j = json_loadb(text, len, 0, NULL), *keys = json_object_get(j, "keys"), *k;
-    size_t i;
-    bool found = false;
-    json_array_foreach(keys, i, k)
-    {
-        const char *kk = json_string_value(json_object_get(k, "kid"));
-        found = found || (kk != NULL && strcmp(kk, kid) == 0);
+    const struct jose_keyset *set = v;
+    for (size_t i = 0; i < set->n; i++) {
+        const char *k = jose_pubkey_kid(set->keys[i]);
+        if (k != NULL && strcmp(k, kid) == 0)
+            return false;
     }
-    json_decref(j);
-    return !found;
+    return true;
 }
 
 void client_auth_busy(struct http_req *req, unsigned retry_after_s)

@@ -574,7 +574,7 @@ void client_meta_from_json(json_t *o, struct arena *a, struct client_meta *m)
 
 /* The JSON type each metadata field takes: the declaration's (CONFIG_CLIENT) with the booleans kept as
  * text there (require_pkce, dpop_bound_access_tokens) booleans. */
-enum meta_json_type { META_STR, META_U32, META_LIST, META_BOOL };
+enum meta_json_type { META_STR, META_U32, META_LIST, META_BOOL, META_OBJ };
 #define META_JSON_ROW(name, type, def, min, max, flags, doc) {#name, META_JSON_##type},
 #define META_JSON_STR META_STR
 #define META_JSON_U32 META_U32
@@ -592,7 +592,7 @@ static bool is_bool_field(const char *field)
 }
 
 static const char *const meta_json_type_names[] = {"a string", "a non-negative integer",
-                                                    "an array of strings", "a boolean"};
+                                                    "an array of strings", "a boolean", "a JSON object"};
 
 int client_meta_from_json_strict(json_t *o, struct arena *a, struct client_meta *m, struct client_problem *p)
 {
@@ -787,6 +787,9 @@ static const struct {
     {"post_logout_redirect_uris", META_LIST},
     {"id_token_signed_response_alg", META_STR},
     {"require_pushed_authorization_requests", META_BOOL},
+    {"token_endpoint_auth_signing_alg", META_STR},
+    {"jwks", META_OBJ},
+    {"jwks_uri", META_STR},
 };
 
 int client_meta_from_registration(json_t *o, struct arena *a, struct client_meta *m, struct client_problem *p)
@@ -801,7 +804,7 @@ int client_meta_from_registration(json_t *o, struct arena *a, struct client_meta
         if (v == NULL || json_is_null(v))
             continue;
         bool ok = (t == META_STR && json_is_string(v)) || (t == META_BOOL && json_is_boolean(v)) ||
-                  (t == META_LIST && json_is_array(v));
+                  (t == META_LIST && json_is_array(v)) || (t == META_OBJ && json_is_object(v));
         if (!ok)
             return fail(p, reg_fields[f].name, -1, "must be %s", meta_json_type_names[t]);
         if (t == META_STR && strlen(json_string_value(v)) != json_string_length(v))
@@ -824,6 +827,9 @@ int client_meta_from_registration(json_t *o, struct arena *a, struct client_meta
         .client_name = m->client_name,
         .application_type = m->application_type,
         .token_endpoint_auth_method = m->token_endpoint_auth_method,
+        .token_endpoint_auth_signing_alg = m->token_endpoint_auth_signing_alg,
+        .jwks = m->jwks,
+        .jwks_uri = m->jwks_uri,
         .scope = m->scope,
         .id_token_signed_response_alg = m->id_token_signed_response_alg,
         .require_pushed_authorization_requests = m->require_pushed_authorization_requests,
@@ -963,7 +969,9 @@ int registration_check_config(struct config *cfg, struct errbuf *err)
         enum client_auth_method m;
         if (client_auth_method_parse(r->auth_methods[i], &m) != 0) {
             snprintf(path, sizeof(path), "registration.auth_methods[%u]", i);
-            config_error(cfg, err, path, "must be client_secret_basic, client_secret_post or none, got '%s'",
+            config_error(cfg, err, path,
+                         "must be client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt or "
+                         "none, got '%s'",
                          str_shown(r->auth_methods[i], buf));
             return ERR_INVALID;
         }

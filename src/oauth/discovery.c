@@ -123,6 +123,8 @@ static json_t *metadata(const struct app *app, bool plain)
     json_object_set_new(o, "require_pushed_authorization_requests", json_boolean(app->cfg->par.required));
     if (app->cfg->registration.enabled)
         set_url(o, "registration_endpoint", app, "/reg");
+    if (app->cfg->registration.client_id_metadata_documents)
+        json_object_set_new(o, "client_id_metadata_document_supported", json_true());
     /* OIDC Core §5.5: for userinfo and the ID token, essential, value and values (claims_request.h). */
     json_object_set_new(o, "claims_parameter_supported", json_true());
 

@@ -46,32 +46,6 @@ static struct oauth_error cc_validate(struct http_req *req, const struct client 
     return OAUTH_OK;
 }
 
-/* With a DPoP proof, the proof's jti and the token's row (opaque tokens) in one transaction: a replayed
- * proof leaves no token behind, and a proof costs no transaction of its own. Such a request takes no part
- * in the group commit (token_issue_access): a replay found there would fail the other requests' rows. */
-static struct oauth_error dpop_writes(struct http_req *req, const struct dpop_proof *proof,
-                                      const struct access_token *at)
-{
-    struct store_conn *db = req->worker->db;
-    struct errbuf err;
-    if (!at->has_row)
-        return dpop_proof_record(req, proof, false);
-    int rc = store_begin(db, &err);
-    if (rc != 0)
-        return oauth_store_failed(req, "begin", rc, &err);
-    struct oauth_error e = dpop_proof_record(req, proof, false);
-    if (oauth_failed(e)) {
-        store_rollback(db);
-        return e;
-    }
-    rc = store_token_put(db, &at->row, &err);
-    if (rc == 0)
-        rc = store_commit(db, &err);
-    else
-        store_rollback(db);
-    return rc == 0 ? OAUTH_OK : oauth_store_failed(req, "token_put", rc, &err);
-}
-
 struct oauth_error grant_client_credentials(struct http_req *req, const struct client *c,
                                             const struct token_req *tr)
 {
@@ -89,7 +63,12 @@ struct oauth_error grant_client_credentials(struct http_req *req, const struct c
     struct access_token at;
     struct errbuf err;
     int rc;
-    if (tr->dpop == NULL) {
+    /* A DPoP proof's jti and a client assertion's jti are recorded with the token's row (opaque tokens) in
+     * one transaction: a replay leaves no token behind and costs this request only, and neither jti costs
+     * a transaction of its own. Such requests take no part in the worker's group commit
+     * (token_issue_access), where a replay would fail the other requests' rows. */
+    bool own_txn = tr->dpop != NULL || (tr->jti != NULL && tr->jti->pending);
+    if (!own_txn) {
         rc = token_issue_access(req, &ar, &at, &err);
         if (rc == ERR_UNAVAILABLE) /* the store's write; a signature never says this */
             return oauth_store_failed(req, "token_put", rc, &err);
@@ -101,8 +80,13 @@ struct oauth_error grant_client_credentials(struct http_req *req, const struct c
                   NULL);
         return OAUTH_ERROR(SERVER_ERROR, "the token could not be issued");
     }
-    if (tr->dpop != NULL) {
-        e = dpop_writes(req, tr->dpop, &at);
+    if (own_txn) {
+        struct grant_tokens t = {0};
+        t.at = at;
+        t.dpop = tr->dpop;
+        e = grant_begin(req, tr);
+        if (!oauth_failed(e))
+            e = grant_tokens_commit(req, tr, &t);
         if (oauth_failed(e))
             return e;
     }

@@ -125,10 +125,8 @@ struct oauth_error grant_authorization_code(struct http_req *req, const struct c
         return OAUTH_ERROR(INVALID_GRANT, "the authorization code was not issued to this client");
     if (code.consumed_at != 0) {
         /* RFC 6749 §4.1.2: a second use revokes every token issued from the code. */
-        rc = grant_revoke_family(req, c, code.grant_id, "code_replay", &err);
-        if (rc != 0)
-            return oauth_store_failed(req, "grant_revoke", rc, &err);
-        return OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
+        struct oauth_error re = grant_revoke_family(req, tr, c, code.grant_id, "code_replay");
+        return oauth_failed(re) ? re : OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
     }
     if (code.revoked_at != 0 || code.exp <= now)
         return OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
@@ -189,20 +187,18 @@ struct oauth_error grant_authorization_code(struct http_req *req, const struct c
     if (oauth_failed(e))
         return e;
 
-    /* One transaction: the code is consumed and every row written, or nothing is. */
-    rc = store_begin(db, &err);
-    if (rc != 0)
-        return oauth_store_failed(req, "begin", rc, &err);
+    /* One transaction: the assertion's jti recorded, the code consumed and every row written, or nothing. */
+    e = grant_begin(req, tr);
+    if (oauth_failed(e))
+        return e;
     struct store_token consumed;
     rc = store_token_consume(db, req->arena, hash, STORE_TOKEN_CODE, now, &consumed, &err);
     if (rc == ERR_CONFLICT) {
         /* Lost the race to a concurrent redemption: a replay all the same. The consume changed nothing: end
          * its transaction before revoking, as store.h asks (the lost consume may hold the row's lock). */
         store_rollback(db);
-        rc = grant_revoke_family(req, c, code.grant_id, "code_replay", &err);
-        if (rc != 0)
-            return oauth_store_failed(req, "grant_revoke", rc, &err);
-        return OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
+        e = grant_revoke_family(req, tr, c, code.grant_id, "code_replay");
+        return oauth_failed(e) ? e : OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
     }
     if (rc != 0) {
         store_rollback(db);
@@ -210,7 +206,7 @@ struct oauth_error grant_authorization_code(struct http_req *req, const struct c
             return OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
         return oauth_store_failed(req, "code_consume", rc, &err);
     }
-    e = grant_tokens_commit(req, &t);
+    e = grant_tokens_commit(req, tr, &t);
     if (oauth_failed(e))
         return e;
     metrics_tokens_issued(METRICS_GRANT_AUTHORIZATION_CODE, t.at.jwt, t.refresh_token != NULL,

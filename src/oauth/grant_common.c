@@ -183,7 +183,28 @@ struct oauth_error grant_tokens_mint(struct http_req *req, const struct grant_to
     return OAUTH_OK;
 }
 
-struct oauth_error grant_tokens_commit(struct http_req *req, const struct grant_tokens *t)
+struct oauth_error grant_begin(struct http_req *req, const struct token_req *tr)
+{
+    struct store_conn *db = req->worker->db;
+    struct errbuf err;
+    int rc = store_begin(db, &err);
+    if (rc != 0)
+        return oauth_store_failed(req, "begin", rc, &err);
+    struct oauth_error e = client_jti_put(req, tr->jti);
+    if (oauth_failed(e))
+        store_rollback(db);
+    return e;
+}
+
+struct oauth_error grant_jti_alone(struct http_req *req, const struct token_req *tr)
+{
+    struct oauth_error e = client_jti_put(req, tr->jti);
+    if (!oauth_failed(e) && tr->jti != NULL)
+        tr->jti->pending = false;
+    return e;
+}
+
+struct oauth_error grant_tokens_commit(struct http_req *req, const struct token_req *tr, const struct grant_tokens *t)
 {
     struct store_conn *db = req->worker->db;
     struct errbuf err;
@@ -205,6 +226,8 @@ struct oauth_error grant_tokens_commit(struct http_req *req, const struct grant_
         store_rollback(db);
     if (rc != 0)
         return oauth_store_failed(req, "grant_commit", rc, &err);
+    if (tr->jti != NULL)
+        tr->jti->pending = false; /* committed with the tokens (grant_begin) */
     return OAUTH_OK;
 }
 
@@ -219,14 +242,18 @@ struct oauth_error grant_dpop_binding(const struct token_req *tr, const char *bo
     return OAUTH_OK;
 }
 
-int grant_revoke_family(struct http_req *req, const struct client *c, const char *grant_id, const char *why,
-                        struct errbuf *err)
+struct oauth_error grant_revoke_family(struct http_req *req, const struct token_req *tr, const struct client *c,
+                                       const char *grant_id, const char *why)
 {
-    if (grant_id == NULL)
-        return 0;
+    struct oauth_error e = grant_jti_alone(req, tr);
+    if (oauth_failed(e) || grant_id == NULL)
+        return e;
     /* grant_id is a random identifier, not a credential: safe to log for incident response. */
     log_warn("grant_revoked", LS("rid", req->rid), LS("client_id", c->client_id), LS("grant_id", grant_id),
              LS("reason", why), NULL);
-    return store_grant_revoke(req->worker->db, grant_id, clock_now(), err);
+    struct errbuf err;
+    int rc = store_grant_revoke(req->worker->db, grant_id, clock_now(), &err);
+    if (rc != 0)
+        return oauth_store_failed(req, "grant_revoke", rc, &err);
+    return OAUTH_OK;
 }
-

@@ -27,8 +27,8 @@
 /* RFC 8628 §3.5's answers while the code is not approved: the person denied it (access_denied, with the
  * token endpoint's status, 400), it expired, or it is pending (authorization_pending, or slow_down for a
  * poll sooner than the code's interval). */
-static struct oauth_error not_approved(struct http_req *req, const struct store_token *row, const uint8_t *key,
-                                       int64_t now)
+static struct oauth_error not_approved(struct http_req *req, const struct token_req *tr,
+                                       const struct store_token *row, const uint8_t *key, int64_t now)
 {
     if (row->revoked_at != 0) {
         struct oauth_error e = OAUTH_ERROR(ACCESS_DENIED, "the user denied the authorization request");
@@ -37,6 +37,11 @@ static struct oauth_error not_approved(struct http_req *req, const struct store_
     }
     if (row->exp <= now)
         return OAUTH_ERROR(EXPIRED_TOKEN, "the device_code has expired; start again with a new device code");
+    /* The pace below is state: a replayed assertion must not touch it (and a slow_down is not an answer
+     * to one). */
+    struct oauth_error e = grant_jti_alone(req, tr);
+    if (oauth_failed(e))
+        return e;
     const struct app *app = req->worker->app;
     if (!device_pace_poll(app->device_pace, key, clock_tick_ms(), app->cfg->device.interval, row->exp, now))
         return OAUTH_ERROR(SLOW_DOWN, "polling too fast: wait 5 seconds more between polls (RFC 8628 section 3.5)");
@@ -46,13 +51,11 @@ static struct oauth_error not_approved(struct http_req *req, const struct store_
 /* A second redemption revokes what the first one produced, as for authorization codes (RFC 6749 §4.1.2):
  * of a device code stolen from the back channel and the device itself, whichever polls second finds the
  * code used, and the tokens of whichever came first are then of no use. */
-static struct oauth_error replayed(struct http_req *req, const struct client *c, const char *grant_id)
+static struct oauth_error replayed(struct http_req *req, const struct token_req *tr, const struct client *c,
+                                   const char *grant_id)
 {
-    struct errbuf err;
-    int rc = grant_revoke_family(req, c, grant_id, "device_code_replay", &err);
-    if (rc != 0)
-        return oauth_store_failed(req, "grant_revoke", rc, &err);
-    return OAUTH_ERROR(INVALID_GRANT, DEVICE_CODE_USED);
+    struct oauth_error e = grant_revoke_family(req, tr, c, grant_id, "device_code_replay");
+    return oauth_failed(e) ? e : OAUTH_ERROR(INVALID_GRANT, DEVICE_CODE_USED);
 }
 
 /* The approver must still be a user who may sign in: approval and redemption may be minutes apart. */
@@ -89,9 +92,9 @@ struct oauth_error grant_device_code(struct http_req *req, const struct client *
     if (row.client_id == NULL || strcmp(row.client_id, c->client_id) != 0)
         return OAUTH_ERROR(INVALID_GRANT, "the device_code was not issued to this client");
     if (row.consumed_at != 0)
-        return replayed(req, c, row.grant_id);
+        return replayed(req, tr, c, row.grant_id);
     if (row.sub == NULL || row.revoked_at != 0 || row.exp <= now)
-        return not_approved(req, &row, key, now);
+        return not_approved(req, tr, &row, key, now);
 
     /* Approved. As at the code grant: everything is checked and signed before the transaction, which
      * consumes the code and writes the tokens, or does nothing. */
@@ -142,15 +145,15 @@ struct oauth_error grant_device_code(struct http_req *req, const struct client *
     if (oauth_failed(e))
         return e;
 
-    rc = store_begin(db, &err);
-    if (rc != 0)
-        return oauth_store_failed(req, "begin", rc, &err);
+    e = grant_begin(req, tr);
+    if (oauth_failed(e))
+        return e;
     struct store_token consumed;
     rc = store_token_consume(db, req->arena, key, STORE_TOKEN_DEVICE, now, &consumed, &err);
     if (rc == ERR_CONFLICT) {
         /* A concurrent poll redeemed it first. End the group before revoking (store.h). */
         store_rollback(db);
-        return replayed(req, c, row.grant_id);
+        return replayed(req, tr, c, row.grant_id);
     }
     if (rc != 0) {
         store_rollback(db);
@@ -158,7 +161,7 @@ struct oauth_error grant_device_code(struct http_req *req, const struct client *
             return OAUTH_ERROR(EXPIRED_TOKEN, "the device_code has expired; start again with a new device code");
         return oauth_store_failed(req, "device_consume", rc, &err);
     }
-    e = grant_tokens_commit(req, &t);
+    e = grant_tokens_commit(req, tr, &t);
     if (oauth_failed(e))
         return e;
     metrics_tokens_issued(METRICS_GRANT_DEVICE_CODE, t.at.jwt, t.refresh_token != NULL, t.id_token != NULL);

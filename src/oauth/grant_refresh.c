@@ -63,16 +63,15 @@ enum refresh_verdict refresh_classify(const struct store_token *rt, const struct
  * Called inside the consume's transaction (in_tx), it ends that first: the consume changed nothing, and
  * store.h asks for the group to end before revoking (the lost consume may hold the row's lock, which
  * another loser's revocation would wait for while this one waits for that revocation). */
-static struct oauth_error reuse_detected(struct http_req *req, const struct client *c, const char *grant_id,
-                                         bool in_tx)
+static struct oauth_error reuse_detected(struct http_req *req, const struct token_req *tr, const struct client *c,
+                                         const char *grant_id, bool in_tx)
 {
-    struct errbuf err;
-    metrics_refresh_reuse();
     if (in_tx)
         store_rollback(req->worker->db);
-    int rc = grant_revoke_family(req, c, grant_id, "refresh_token_reuse", &err);
-    if (rc != 0)
-        return oauth_store_failed(req, "grant_revoke", rc, &err);
+    struct oauth_error e = grant_revoke_family(req, tr, c, grant_id, "refresh_token_reuse");
+    if (oauth_failed(e))
+        return e;
+    metrics_refresh_reuse();
     return OAUTH_ERROR(INVALID_GRANT, RT_REUSED);
 }
 
@@ -149,7 +148,7 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
     if (verdict == REFRESH_INVALID)
         return OAUTH_ERROR(INVALID_GRANT, RT_INVALID);
     if (verdict == REFRESH_REUSE)
-        return reuse_detected(req, c, rt.grant_id, false);
+        return reuse_detected(req, tr, c, rt.grant_id, false);
 
     const char *grant_scope = rt.scope != NULL ? rt.scope : "";
     struct scope_set granted;
@@ -203,9 +202,9 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
     if (oauth_failed(e))
         return e;
 
-    rc = store_begin(db, &err);
-    if (rc != 0)
-        return oauth_store_failed(req, "begin", rc, &err);
+    e = grant_begin(req, tr);
+    if (oauth_failed(e))
+        return e;
     /* Inside the transaction the row is read again: a concurrent rotation, retry or revocation since the
      * read above decides now. Exactly one of concurrent presentations consumes an unused token. */
     struct store_token cur;
@@ -228,7 +227,7 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
         return oauth_store_failed(req, "refresh_consume", rc, &err);
     }
     if (verdict == REFRESH_REUSE)
-        return reuse_detected(req, c, rt.grant_id, true);
+        return reuse_detected(req, tr, c, rt.grant_id, true);
     if (verdict == REFRESH_INVALID) {
         store_rollback(db);
         return OAUTH_ERROR(INVALID_GRANT, RT_INVALID);
@@ -241,7 +240,7 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
         store_rollback(db);
         return oauth_store_failed(req, "refresh_link", rc, &err);
     }
-    e = grant_tokens_commit(req, &t);
+    e = grant_tokens_commit(req, tr, &t);
     if (oauth_failed(e))
         return e;
     metrics_tokens_issued(METRICS_GRANT_REFRESH_TOKEN, t.at.jwt, t.refresh_token != NULL, t.id_token != NULL);

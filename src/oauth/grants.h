@@ -37,6 +37,11 @@ struct token_req {
     /* The request's verified DPoP proof (RFC 9449 §5; oauth_token_handle checks it), or NULL: the access
      * token is then bound to its key, and its jti recorded in the transaction of the token's rows. */
     const struct dpop_proof *dpop;
+    /* The client assertion's jti when one authenticated the request, not recorded yet (client.h
+     * client_authenticate_deferred); never NULL. A grant records it in the transaction of the tokens it
+     * commits (grant_begin), or alone before any other write (grant_jti_alone); token.c records it alone
+     * after a grant that did neither (an error, nothing written). */
+    struct client_jti *jti;
 };
 
 /* A grant handler validates what is its own, acts on the store and sends the success response itself;
@@ -91,10 +96,19 @@ struct grant_tokens {
 /* Mints the tokens (no store access). server_error (logged) if a signature fails. */
 struct oauth_error grant_tokens_mint(struct http_req *req, const struct grant_tokens_req *r,
                                      struct grant_tokens *out);
-/* Inside a transaction the caller opened with store_begin (and in which it consumed the code or refresh
- * token): records the DPoP proof's jti (a replayed proof: invalid_dpop_proof), writes the rows of t and
- * commits. On failure rolls back and returns the error (a store failure logged). */
-struct oauth_error grant_tokens_commit(struct http_req *req, const struct grant_tokens *t);
+/* Opens the transaction of a grant's tokens (store_begin) and records the client assertion's jti in it
+ * first, so that a replayed assertion changes nothing (then the group is rolled back and invalid_client
+ * returned), and the jti costs no transaction of its own. */
+struct oauth_error grant_begin(struct http_req *req, const struct token_req *tr);
+/* Inside the transaction of grant_begin (in which the caller consumed the code or refresh token): records
+ * the DPoP proof's jti (a replayed proof: invalid_dpop_proof), writes the rows of t and commits, which
+ * records the client assertion's jti for good. On failure rolls back and returns the error (a store failure
+ * logged). */
+struct oauth_error grant_tokens_commit(struct http_req *req, const struct token_req *tr, const struct grant_tokens *t);
+/* Records the client assertion's jti alone (its own transaction) unless done: for a grant about to write
+ * outside its tokens' transaction (revoking a family, a device poll's pace), which must not happen for a
+ * replayed assertion. invalid_client when it is one. */
+struct oauth_error grant_jti_alone(struct http_req *req, const struct token_req *tr);
 
 /* Parses a row's data (JSON object text) into an object freed with the arena; NULL if absent or not an
  * object. */
@@ -123,9 +137,11 @@ const char *grant_refresh_data(struct arena *a, json_t *data, const char *jkt);
  * jkt, or NULL (no binding). */
 struct oauth_error grant_dpop_binding(const struct token_req *tr, const char *bound, const char *what);
 /* Revokes every token of the grant (code replay, refresh token reuse: RFC 6749 §4.1.2, RFC 9700
- * §4.14.2) and logs it. Works inside or outside a transaction. 0, or <0 with err set. */
-int grant_revoke_family(struct http_req *req, const struct client *c, const char *grant_id, const char *why,
-                        struct errbuf *err);
+ * §4.14.2) and logs it, outside any transaction, after recording the client assertion's jti
+ * (grant_jti_alone: a replayed assertion revokes nothing). OAUTH_OK, invalid_client for a replayed
+ * assertion, or the store's failure. */
+struct oauth_error grant_revoke_family(struct http_req *req, const struct token_req *tr, const struct client *c,
+                                       const char *grant_id, const char *why);
 
 /* ---- refresh-token rotation (grant_refresh.c), pure so that unit tests reach it ---- */
 

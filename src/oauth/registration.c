@@ -3,8 +3,9 @@
  * (PUT) and delete (DELETE) with the registration access token. Off unless registration.enabled; open, or
  * with an initial access token (`ostiary registration token create`, STORE_TOKEN_INITIAL_ACCESS rows).
  * Metadata goes through client_check_registration() (client_check.c): the rules of the file and the CLI
- * plus the registration policy. Not here: software statements (RFC 7591 §2.3), client_secret_jwt and
- * private_key_jwt metadata (jwks, jwks_uri), OAuth Client ID Metadata Documents. */
+ * plus the registration policy, which says whether private_key_jwt (jwks or jwks_uri) and client_secret_jwt
+ * (a secret the server issues and keeps sealed, as for the file's clients) may be registered. Not here:
+ * software statements (RFC 7591 §2.3). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,6 +145,26 @@ static void send_information(struct http_req *req, int status, const struct stor
     free(text);
 }
 
+/* The secret of the row sc about to be saved for cl (client_secret_set): a new one when the client has
+ * none and needs one (returned, shown once), none for a public or private_key_jwt client; for
+ * client_secret_jwt also sealed at rest (client_secret_reseal), and new when the row has only a hash. */
+static struct oauth_error set_secret(struct http_req *req, struct store_client *sc, const struct client *cl,
+                                     const char **secret)
+{
+    *secret = client_secret_set(sc, cl->auth_method, NULL, false, req->arena);
+    char *fresh;
+    struct errbuf err;
+    if (client_secret_reseal(sc, cl->auth_method, *secret, req->worker->app->key_secret, req->arena, &fresh,
+                             &err) != 0) {
+        log_error("client_secret_unsealable", LS("rid", req->rid), LS("client_id", sc->client_id),
+                  LS("detail", err.msg), NULL);
+        return OAUTH_ERROR(SERVER_ERROR, "the client secret could not be stored");
+    }
+    if (fresh != NULL)
+        *secret = fresh;
+    return OAUTH_OK;
+}
+
 /* Writes the row with cl's metadata (and, with iat, consumes the single-use initial access token in the
  * same transaction: both or neither). */
 static struct oauth_error save(struct http_req *req, struct store_client *sc, const struct client *cl,
@@ -213,10 +234,12 @@ void oauth_registration_handle(struct http_req *req)
         sc.client_id = client_id;
         sc.origin = "registration";
         sc.created_at = sc.updated_at = clock_now();
-        secret = client_secret_set(&sc, cl.auth_method, NULL, false, req->arena);
         reg_token = rand_token(req->arena, 32);
         store_hash(reg_token, strlen(reg_token), sc.reg_token_hash);
         sc.has_reg_token = true;
+        e = set_secret(req, &sc, &cl, &secret);
+    }
+    if (!oauth_failed(e)) {
         e = save(req, &sc, &cl, single_use ? &iat : NULL);
     }
     if (oauth_failed(e)) {
@@ -277,7 +300,9 @@ static struct oauth_error update(struct http_req *req, struct store_client *sc, 
     e = check_metadata(req, body, sc->client_id, &cl);
     if (oauth_failed(e))
         return e;
-    *secret = client_secret_set(sc, cl.auth_method, NULL, false, req->arena);
+    e = set_secret(req, sc, &cl, secret);
+    if (oauth_failed(e))
+        return e;
     sc->updated_at = clock_now();
     return save(req, sc, &cl, NULL);
 }

@@ -108,15 +108,25 @@ void oauth_token_handle(struct http_req *req)
     struct token_req tr;
     struct client c;
     struct dpop_proof proof;
+    struct client_jti jti = {0};
     struct oauth_error e = backchannel_form(req, &f);
     if (!oauth_failed(e))
-        e = client_authenticate(req, &f, true, &c);
+        e = client_authenticate_deferred(req, &f, true, &c, &jti);
     if (!oauth_failed(e))
         e = token_parse(req, &f, &tr);
+    tr.jti = &jti;
     if (!oauth_failed(e))
         e = token_dpop(req, &c, &proof, &tr);
     if (!oauth_failed(e))
         e = token_dispatch(req, &c, &tr);
+    /* A client assertion's jti is recorded by the grant with the tokens it commits (one transaction per
+     * token request); on every other path (nothing issued: an error) it is recorded here, alone, so that
+     * the assertion cannot be used again. A replay found here is the answer, whatever the grant said. */
+    if (jti.pending) {
+        struct oauth_error je = client_jti_put(req, &jti);
+        if (oauth_failed(je))
+            e = je;
+    }
     if (oauth_failed(e))
         oauth_error_send_json(req, e);
 }

@@ -427,6 +427,10 @@ int token_lookup(struct worker *w, struct arena *a, const char *token, size_t le
     int rc = token_lookup_row(w, a, token, len, now, info, err);
     if (rc != 0 || !info->active || info->client_id == NULL)
         return rc;
+    /* A client of a metadata document has no row to delete: its tokens live out their own lifetimes (and
+     * end together when the switch is turned off, below). */
+    if (client_id_is_document(w->app, info->client_id))
+        return 0;
     struct store_client sc;
     rc = client_lookup(w, a, info->client_id, &sc, err);
     if (rc == ERR_NOTFOUND) {

@@ -3,7 +3,9 @@
 // passed as fetch.ca_file; Cache-Control honoured; a key rotation answered by one refetch), and
 // client_secret_jwt (HS256), through openid-client and oauth4webapi; then one negative test per check
 // (aud, exp, exp too far, replayed jti, unknown kid, alg none, HS256 keyed with the public key, iss != sub,
-// an alg the client does not allow), at the token, introspection and revocation endpoints, and discovery.
+// an alg the client does not allow), at the token, introspection and revocation endpoints; private_key_jwt
+// and client_secret_jwt at PAR (/request) and device authorization (/device/auth), replays refused there;
+// the fetcher refusing a loopback jwks_uri by default (SSRF); and discovery.
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
@@ -31,6 +33,8 @@ let jwksHits = 0;
 const keys = {}; // alg -> { privateKey, publicJwk, kid }
 let uriKeyA;
 let uriKeyB;
+let pkiCaFile;
+let jwksUriLoopback;
 
 async function keyFor(alg, kid) {
   const { privateKey, publicKey } = await jose.generateKeyPair(alg, { extractable: true });
@@ -75,13 +79,29 @@ ${inline}  - client_id: pkjwt-uri
     client_secret: "${HS_SECRET}"
     grant_types: [client_credentials]
     scope: "read"
+  - client_id: pkjwt-front
+    token_endpoint_auth_method: private_key_jwt
+    jwks: '${JSON.stringify({ keys: [keys.ES256.publicJwk] })}'
+    redirect_uris: ["https://rp.example.com/cb"]
+    grant_types: [authorization_code, "urn:ietf:params:oauth:grant-type:device_code"]
+    scope: "openid read"
+  - client_id: secretjwt-front
+    token_endpoint_auth_method: client_secret_jwt
+    client_secret: "${HS_SECRET}"
+    redirect_uris: ["https://rp.example.com/cb"]
+    grant_types: [authorization_code, "urn:ietf:params:oauth:grant-type:device_code"]
+    scope: "openid read"
 `;
   const config = standardConfig(`fetch:
   ca_file: "${pki.caFile}"
   timeout_ms: 3000
   refetch_seconds: 1
+  allow_private_addresses: true # the jwks_uri server is on 127.0.0.1
 `).replace(/^clients:\n/m, clients);
   srv = await startServer({ config });
+  // The same, without the switch: a loopback jwks_uri is refused (SSRF protection), nothing is fetched.
+  pkiCaFile = pki.caFile;
+  jwksUriLoopback = jwksUri;
 });
 
 after(async () => {
@@ -186,6 +206,92 @@ describe('jwks_uri over HTTPS', () => {
     const ghost = await keyFor('ES256', 'ghost');
     assertInvalidClient(await tokenRequest(await assertion('pkjwt-uri', ghost)), /kid names no key/);
     assert.equal(jwksHits - before, 2);
+  });
+});
+
+describe('at PAR (POST /request) and device authorization (POST /device/auth)', () => {
+  const hsKey = () => ({ privateKey: new TextEncoder().encode(HS_SECRET), kid: undefined, publicJwk: { alg: 'HS256' } });
+  const cases = [
+    ['private_key_jwt', 'pkjwt-front', () => keys.ES256],
+    ['client_secret_jwt', 'secretjwt-front', hsKey],
+  ];
+  for (const [method, id, key] of cases) {
+    test(`${method} at /request, aud the PAR endpoint; a replay refused`, async () => {
+      const jwt = await assertion(id, key(), { claims: { aud: srv.url('/request') } });
+      const push = {
+        response_type: 'code', redirect_uri: 'https://rp.example.com/cb', scope: 'openid', state: 's',
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256',
+        client_assertion_type: ASSERTION_TYPE, client_assertion: jwt,
+      };
+      const r = await postForm(srv.url('/request'), push);
+      assert.equal(r.status, 201, r.body);
+      assert.match(r.json.request_uri, /^urn:ietf:params:oauth:request_uri:/);
+      assertInvalidClient(await postForm(srv.url('/request'), push), /jti was already used/);
+      // The /auth step accepts what was pushed, for this client.
+      const a = await fetch(srv.url(`/auth?client_id=${id}&request_uri=${encodeURIComponent(r.json.request_uri)}`), { redirect: 'manual' });
+      assert.ok(a.status === 302 || a.status === 303 || a.status === 200, `auth: ${a.status}`);
+    });
+    test(`${method} at /device/auth; a replay refused`, async () => {
+      const jwt = await assertion(id, key(), { claims: { aud: srv.url('/device/auth') } });
+      const body = { scope: 'openid', client_assertion_type: ASSERTION_TYPE, client_assertion: jwt };
+      const r = await postForm(srv.url('/device/auth'), body);
+      assert.equal(r.status, 200, r.body);
+      assert.ok(r.json.device_code && r.json.user_code);
+      assertInvalidClient(await postForm(srv.url('/device/auth'), body), /jti was already used/);
+      // The device polls with a new assertion: pending.
+      const poll = await postForm(srv.url('/token'), {
+        grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: r.json.device_code,
+        client_assertion_type: ASSERTION_TYPE, client_assertion: await assertion(id, key()),
+      });
+      assert.equal(poll.json.error, 'authorization_pending', poll.body);
+    });
+  }
+  test('an assertion used at /request is refused at /device/auth, and one for another endpoint aud too', async () => {
+    const jwt = await assertion('pkjwt-front', keys.ES256);
+    const r = await postForm(srv.url('/request'), {
+      response_type: 'code', redirect_uri: 'https://rp.example.com/cb', scope: 'openid',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256',
+      client_assertion_type: ASSERTION_TYPE, client_assertion: jwt,
+    });
+    assert.equal(r.status, 201, r.body);
+    assertInvalidClient(await postForm(srv.url('/device/auth'), { client_assertion_type: ASSERTION_TYPE, client_assertion: jwt }),
+      /jti was already used/);
+    const other = await assertion('pkjwt-front', keys.ES256, { claims: { aud: srv.url('/token/introspection') } });
+    assertInvalidClient(await postForm(srv.url('/device/auth'), { client_assertion_type: ASSERTION_TYPE, client_assertion: other }),
+      /aud must be/);
+  });
+});
+
+describe('SSRF protection of the fetcher', () => {
+  test('by default a loopback jwks_uri is refused, and not fetched', async () => {
+    const clients = `clients:
+  - client_id: pkjwt-loopback
+    token_endpoint_auth_method: private_key_jwt
+    jwks_uri: "${jwksUriLoopback}"
+    grant_types: [client_credentials]
+    scope: "read"
+`;
+    const strict = await startServer({
+      config: standardConfig(`fetch:
+  ca_file: "${pkiCaFile}"
+  timeout_ms: 3000
+`).replace(/^clients:\n/m, clients),
+    });
+    try {
+      const before = jwksHits;
+      const now = Math.floor(Date.now() / 1000);
+      const jwt = await new jose.SignJWT({ iss: 'pkjwt-loopback', sub: 'pkjwt-loopback', aud: strict.issuer, jti: randomUUID(), exp: now + 60 })
+        .setProtectedHeader({ alg: 'ES256', kid: uriKeyA.kid }).sign(uriKeyA.privateKey);
+      for (let i = 0; i < 2; i++) { // the second from the remembered refusal
+        const r = await postForm(strict.url('/token'), {
+          grant_type: 'client_credentials', client_assertion_type: ASSERTION_TYPE, client_assertion: jwt,
+        });
+        assertInvalidClient(r, /jwks_uri is at an address that is not public \(loopback, private, link-local/);
+      }
+      assert.equal(jwksHits, before, 'no request reached the loopback server');
+    } finally {
+      await strict.stop();
+    }
   });
 });
 

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 
+import * as jose from 'jose';
 import * as oauth from 'oauth4webapi';
 import * as client from 'openid-client';
 
@@ -390,5 +391,107 @@ registration:
     } finally {
       await s3.stop();
     }
+  });
+});
+
+describe('JWT clients (private_key_jwt, client_secret_jwt) when registration.auth_methods allows them', () => {
+  let s4;
+  let as;
+  before(async () => {
+    s4 = await startServer({
+      config: `
+log_level: info
+resources:
+  - identifier: "https://api.example.com/"
+    scopes: [read, write]
+registration:
+  enabled: true
+  open: true
+  redirect_uri_hosts: [rp.example.com]
+  grant_types: [authorization_code, client_credentials]
+  auth_methods: [private_key_jwt, client_secret_jwt]
+  scopes: [openid, read]
+  resources: ["https://api.example.com/"]
+  rate_limit: 1000
+`,
+    });
+    as = await oauth.processDiscoveryResponse(
+      new URL(s4.issuer),
+      await oauth.discoveryRequest(new URL(s4.issuer), { [oauth.allowInsecureRequests]: true }),
+    );
+  });
+  after(async () => {
+    await s4?.stop();
+  });
+
+  test('oauth4webapi: register a private_key_jwt client with its jwks, then client_credentials with PrivateKeyJwt', T, async () => {
+    const { privateKey, publicKey } = await jose.generateKeyPair('ES256', { extractable: true });
+    const jwk = { ...(await jose.exportJWK(publicKey)), kid: 'reg-1', use: 'sig', alg: 'ES256' };
+    const res = await oauth.dynamicClientRegistrationRequest(
+      as,
+      {
+        redirect_uris: ['https://rp.example.com/cb'], grant_types: ['client_credentials'], response_types: [],
+        token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256', jwks: { keys: [jwk] },
+        scope: 'read',
+      },
+      { [oauth.allowInsecureRequests]: true },
+    );
+    assert.equal(res.status, 201);
+    const c = await oauth.processDynamicClientRegistrationResponse(res);
+    assert.equal(c.token_endpoint_auth_method, 'private_key_jwt');
+    assert.equal(c.client_secret, undefined, 'a private_key_jwt client gets no secret');
+    assert.deepEqual(c.jwks, { keys: [jwk] });
+    const tr = await oauth.clientCredentialsGrantRequest(as, c, oauth.PrivateKeyJwt({ key: privateKey, kid: 'reg-1' }),
+      new URLSearchParams({ scope: 'read', resource: 'https://api.example.com/' }), { [oauth.allowInsecureRequests]: true });
+    const tokens = await oauth.processClientCredentialsResponse(as, c, tr);
+    assert.ok(tokens.access_token);
+    // Its registration read back (RFC 7592) keeps the keys; the registration access token works.
+    const got = await manage(c.registration_client_uri, c.registration_access_token);
+    assert.equal(got.status, 200);
+    assert.deepEqual(got.json.jwks, { keys: [jwk] });
+  });
+
+  test('openid-client: register a client_secret_jwt client, then ClientSecretJwt with the issued secret', T, async () => {
+    const cfg = await client.dynamicClientRegistration(new URL(s4.issuer), {
+      redirect_uris: ['https://rp.example.com/cb'], grant_types: ['client_credentials'], response_types: [],
+      token_endpoint_auth_method: 'client_secret_jwt', scope: 'read',
+    }, undefined, { execute: [client.allowInsecureRequests] });
+    const meta = cfg.clientMetadata();
+    assert.ok(meta.client_secret && meta.client_secret.length >= 64, 'a secret long enough for HS512');
+    const c2 = new client.Configuration(cfg.serverMetadata(), meta.client_id, undefined, client.ClientSecretJwt(meta.client_secret));
+    client.allowInsecureRequests(c2);
+    const tokens = await client.clientCredentialsGrant(c2, { scope: 'read', resource: 'https://api.example.com/' });
+    assert.ok(tokens.access_token);
+    // The secret is not accepted in clear from this client.
+    const basic = await fetch(s4.url('/token'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${meta.client_id}:${meta.client_secret}`).toString('base64')}` },
+      body: 'grant_type=client_credentials',
+    });
+    assert.equal(basic.status, 401);
+  });
+
+  test('refused: a method the policy does not allow, a private key in jwks, no keys', T, async () => {
+    const bad = async (m, re) => {
+      const r = await register({ redirect_uris: ['https://rp.example.com/cb'], grant_types: ['client_credentials'],
+        response_types: [], scope: 'read', ...m }, undefined, s4);
+      assert.equal(r.status, 400, r.body);
+      assert.equal(r.json.error, 'invalid_client_metadata');
+      assert.match(r.json.error_description, re);
+    };
+    await bad({ token_endpoint_auth_method: 'client_secret_basic' }, /'client_secret_basic' is not allowed here \(registration.auth_methods\)/);
+    const { privateKey } = await jose.generateKeyPair('ES256', { extractable: true });
+    await bad({ token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [await jose.exportJWK(privateKey)] } }, /jwks/);
+    await bad({ token_endpoint_auth_method: 'private_key_jwt' }, /requires jwks or jwks_uri/);
+    await bad({ token_endpoint_auth_method: 'private_key_jwt', jwks: '{"keys":[]}' }, /jwks: must be a JSON object/);
+  });
+
+  test('the default policy refuses private_key_jwt', T, async () => {
+    const { publicKey } = await jose.generateKeyPair('ES256', { extractable: true });
+    const r = await register({ redirect_uris: ['https://rp.example.com/cb'], token_endpoint_auth_method: 'private_key_jwt',
+      jwks: { keys: [await jose.exportJWK(publicKey)] } }, newIat());
+    assert.equal(r.status, 400, r.body);
+    assert.match(r.json.error_description, /'private_key_jwt' is not allowed here \(registration.auth_methods\)/);
   });
 });

@@ -1,7 +1,14 @@
 /* test_fetch.c: proves src/http/fetch.c without a network: the Cache-Control max-age parser, the refusal
- * of anything but https, and that a failed fetch is remembered for refetch_seconds (a dead URL is not
- * tried again by every request). The fetches themselves, TLS and caching are exercised by
+ * of anything but https, that a failed fetch is remembered for refetch_seconds (a dead URL is not
+ * tried again by every request), and the refusal of addresses that are not public (SSRF): which ones, and
+ * that the check holds on the address connected to unless fetch.allow_private_addresses. The fetches themselves, TLS and caching are exercised by
  * tests/integration/client_auth_jwt.test.mjs against a local HTTPS server. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
 #include "core/arena.h"
 #include "http/fetch.h"
 
@@ -26,7 +33,7 @@ TEST(fetch_max_age_parses)
 
 TEST(fetch_refuses_and_remembers_failures)
 {
-    struct fetch_opts o = {NULL, 2000, 65536, 60, 3600, 30};
+    struct fetch_opts o = {NULL, 2000, 65536, 60, 3600, 30, true};
     struct fetch_cache *fc = fetch_cache_new(&o);
     struct arena *a = arena_new(4096);
     const char *body;
@@ -50,4 +57,72 @@ TEST(fetch_refuses_and_remembers_failures)
     fetch_cache_free(fc);
 }
 
-TESTS(T(fetch_max_age_parses), T(fetch_refuses_and_remembers_failures))
+/* The phrase fetch_addr_refused gives for the text address s (IPv4 or IPv6), NULL for a public one. */
+static const char *refused(const char *s)
+{
+    struct sockaddr_storage ss = {0};
+    if (strchr(s, ':') != NULL) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+        in6->sin6_family = AF_INET6;
+        if (inet_pton(AF_INET6, s, &in6->sin6_addr) != 1)
+            return "bad test address";
+    } else {
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+        in->sin_family = AF_INET;
+        if (inet_pton(AF_INET, s, &in->sin_addr) != 1)
+            return "bad test address";
+    }
+    return fetch_addr_refused((const struct sockaddr *)&ss);
+}
+
+TEST(fetch_addresses_refused)
+{
+    static const char *const bad[] = {
+        "127.0.0.1", "127.255.255.254", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1",
+        "169.254.169.254", "100.64.0.1", "100.127.255.255", "0.0.0.0", "224.0.0.1", "239.255.255.250",
+        "255.255.255.255", "::", "::1", "fc00::1", "fd12:3456::1", "fe80::1", "ff02::1", "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1", "::ffff:169.254.169.254", "::127.0.0.1", "64:ff9b::a9fe:a9fe", "64:ff9b::7f00:1",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (refused(bad[i]) == NULL)
+            printf("  not refused: %s\n", bad[i]);
+        ASSERT(refused(bad[i]) != NULL);
+    }
+    static const char *const good[] = {
+        "93.184.216.34", "8.8.8.8", "172.32.0.1", "100.128.0.1", "192.169.0.1", "11.0.0.1",
+        "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808", "fe00::1",
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        if (refused(good[i]) != NULL)
+            printf("  refused: %s (%s)\n", good[i], refused(good[i]));
+        ASSERT(refused(good[i]) == NULL);
+    }
+    ASSERT_STREQ(refused("127.0.0.1"), "loopback (127.0.0.0/8)");
+    ASSERT_STREQ(refused("::ffff:192.168.0.1"), "private (192.168.0.0/16)");
+}
+
+/* By default a loopback URL is not connected to: FETCH_ERR_REFUSED naming the address, remembered like a
+ * failure (so that a client cannot make every request try it). Port 1 would refuse the connection too:
+ * ERR_UNAVAILABLE, as with the switch on above, tells the two apart. */
+TEST(fetch_refuses_loopback_by_default)
+{
+    struct fetch_opts o = {NULL, 2000, 65536, 60, 3600, 30, false};
+    struct fetch_cache *fc = fetch_cache_new(&o);
+    struct arena *a = arena_new(4096);
+    const char *body;
+    size_t len;
+    bool refreshed;
+    struct errbuf err = {{0}};
+    ASSERT_EQ(fetch_get(fc, a, "https://127.0.0.1:1/jwks", 0, &body, &len, &refreshed, &err), FETCH_ERR_REFUSED);
+    ASSERT(strstr(err.msg, "127.0.0.1 is loopback") != NULL);
+    ASSERT_EQ(fetch_get(fc, a, "https://[::1]:1/jwks", 0, &body, &len, &refreshed, &err), FETCH_ERR_REFUSED);
+    ASSERT(strstr(err.msg, "::1 is loopback") != NULL);
+    ASSERT_EQ(fetch_get(fc, a, "https://localhost:1/jwks", 0, &body, &len, &refreshed, &err), FETCH_ERR_REFUSED);
+    ASSERT_EQ(fetch_get(fc, a, "https://127.0.0.1:1/jwks", 0, &body, &len, &refreshed, &err), FETCH_ERR_REFUSED);
+    ASSERT(!refreshed);
+    arena_free(a);
+    fetch_cache_free(fc);
+}
+
+TESTS(T(fetch_max_age_parses), T(fetch_refuses_and_remembers_failures), T(fetch_addresses_refused),
+      T(fetch_refuses_loopback_by_default))

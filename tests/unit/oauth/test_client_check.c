@@ -851,7 +851,85 @@ TEST(registration_metadata_and_policy)
     ASSERT(load_validate("registration:\n  resources: [urn:none]\n", &err) != 0);
 }
 
-TESTS(T(config_client_scripting_redirect_refused), T(registration_metadata_and_policy),
+
+/* Dynamic registration of JWT clients: jwks (a JSON object), jwks_uri and token_endpoint_auth_signing_alg
+ * are read, checked by the file's rules, and the methods only when registration.auth_methods allows them. */
+TEST(registration_jwt_clients)
+{
+#define JWK "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"edAvAcUH6FxaP5_XVGTyAzdEUJG27r7xeWbRR7_0FTg\"," \
+            "\"y\":\"6PK70zxzIwExLh2sTKhd4hsgYseLKvajgLpa_OjXznU\""
+#define RU "\"redirect_uris\":[\"https://rp.example.com/cb\"],"
+    struct errbuf err;
+    struct config *strict = load("registration:\n  enabled: true\n", &err);
+    struct config *open = load("registration:\n  enabled: true\n"
+                               "  auth_methods: [private_key_jwt, client_secret_jwt]\n",
+                               &err);
+    ASSERT(strict != NULL && open != NULL);
+    ASSERT_EQ(oauth_config_validate(strict, &err), 0);
+    ASSERT_EQ(oauth_config_validate(open, &err), 0);
+    struct arena *a = arena_new(4096);
+    struct {
+        struct config *cfg;
+        const char *body;
+        int method;        /* the registered method when registered, else -1 */
+        const char *reason; /* of the refusal */
+    } cases[] = {
+        {open, "{" RU "\"token_endpoint_auth_method\":\"private_key_jwt\",\"jwks\":{\"keys\":[" JWK "}]}}",
+         CLIENT_AUTH_PRIVATE_KEY_JWT, NULL},
+        {open, "{" RU "\"token_endpoint_auth_method\":\"private_key_jwt\",\"jwks_uri\":\"https://rp.example.com/jwks\","
+               "\"token_endpoint_auth_signing_alg\":\"ES256\"}",
+         CLIENT_AUTH_PRIVATE_KEY_JWT, NULL},
+        {open, "{" RU "\"token_endpoint_auth_method\":\"client_secret_jwt\"}", CLIENT_AUTH_SECRET_JWT, NULL},
+        {strict, "{" RU "\"token_endpoint_auth_method\":\"private_key_jwt\",\"jwks\":{\"keys\":[" JWK "}]}}", -1,
+         "'private_key_jwt' is not allowed here (registration.auth_methods)"},
+        {strict, "{" RU "\"token_endpoint_auth_method\":\"client_secret_jwt\"}", -1,
+         "'client_secret_jwt' is not allowed here"},
+        {open, "{" RU "\"token_endpoint_auth_method\":\"private_key_jwt\",\"jwks\":\"{}\"}", -1, "must be a JSON object"},
+        {open, "{" RU "\"token_endpoint_auth_method\":\"private_key_jwt\"}", -1, "requires jwks or jwks_uri"},
+        {open, "{" RU "\"token_endpoint_auth_method\":\"private_key_jwt\",\"jwks_uri\":\"http://rp.example.com/jwks\"}",
+         -1, "must be an https URL"},
+        {open, "{" RU "\"token_endpoint_auth_method\":\"private_key_jwt\",\"jwks\":{\"keys\":[" JWK
+               ",\"d\":\"xmJKUiXXzqY1_LdeSrFmcvp-rhu6GkpgwPewMXNDvlo\"}]}}",
+         -1, "private"},
+        {open, "{" RU "\"token_endpoint_auth_method\":\"private_key_jwt\",\"jwks\":{\"keys\":[" JWK "}]},"
+               "\"token_endpoint_auth_signing_alg\":\"HS256\"}",
+         -1, "token_endpoint_auth_signing_alg"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *o = json_loads(cases[i].body, 0, NULL);
+        ASSERT(o != NULL);
+        struct client_meta m;
+        struct client_problem p;
+        struct client c;
+        int rc = client_meta_from_registration(o, a, &m, &p);
+        if (rc == 0) {
+            m.client_id = "registered";
+            rc = client_check_registration(cases[i].cfg, &m, a, &c, &p);
+        }
+        char reason[512];
+        const char *why = rc == 0 ? "" : client_problem_reason(&p, NULL, reason, sizeof(reason));
+        if (cases[i].method >= 0) {
+            if (rc != 0)
+                printf("  case %zu: %s: %s\n", i, p.field, why);
+            ASSERT_EQ(rc, 0);
+            ASSERT_EQ((int)c.auth_method, cases[i].method);
+        } else {
+            if (rc == 0 || (!contains(why, cases[i].reason) && !contains(p.field, cases[i].reason)))
+                printf("  case %zu: %s: %s\n", i, rc == 0 ? "registered" : p.field, why);
+            ASSERT_EQ(rc, -1);
+            ASSERT(contains(why, cases[i].reason) || contains(p.field, cases[i].reason));
+        }
+        json_decref(o);
+        arena_reset(a);
+    }
+    arena_free(a);
+    config_free(strict);
+    config_free(open);
+#undef JWK
+#undef RU
+}
+
+TESTS(T(config_client_scripting_redirect_refused), T(registration_metadata_and_policy), T(registration_jwt_clients),
       T(config_validate_duplicate_client_ids), T(config_validate_client_secret_sha256),
       T(config_validate_client_unknown_resource), T(config_validate_client_rules),
       T(config_client_interactive_fields), T(config_client_interactive_errors), T(config_client_application_type),
