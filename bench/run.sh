@@ -12,6 +12,8 @@
 # 2), and nginx's HTTP floor (2 workers on 127.0.0.1:PORT+1, the same wrk script: a tiny static JSON, and the
 # server's own discovery and JWKS documents served from files); prints one markdown table with every
 # scenario beside its bound, the ratio and the target; raw results go to bench/runs/<timestamp>.jsonl.
+# device_poll polls pending device codes (RFC 8628) made with /device/auth just before it; its bound is nginx
+# answering the same requests (POST /token, the same bodies) with a pending poll's 400 body.
 # The browser-flow scenarios (flow_*, refresh*) run bench/flowbench.c instead of wrk, compiled into the temp
 # dir with `cc -O2`: authorization code + PKCE through the login and consent pages, and refresh_token
 # rotation, with client bench-rp and user bench; bench/argon2_cost.c (cc ... -lsodium) measures what one
@@ -20,11 +22,12 @@
 # Env:
 #   DURATION=10        seconds per wrk run
 #   CONNS="8 64"       connection counts, each scenario runs once per value
-#   SCENARIOS="discovery jwks cc_rs256 cc_es256 cc_eddsa cc_opaque introspect introspect_jwt
+#   SCENARIOS="discovery jwks cc_rs256 cc_es256 cc_eddsa cc_opaque introspect introspect_jwt device_poll
 #              flow_login flow_consent flow_sso flow_hybrid refresh"   (also: flow_consent_eddsa
 #              flow_sso_eddsa flow_hybrid_eddsa refresh_eddsa, the same flows with client bench-rp-eddsa,
 #              whose ID tokens are EdDSA-signed; cc_es256_dpop, cc_es256 with a DPoP proof per request, see
 #              bench/dpop_proofs.c)
+#   DEVICE_CODES=2000  device codes device_poll polls in turn (created with /device/auth before it runs)
 #   FLOW_VUS="32"      virtual users of the flow scenarios (each its own connection and cookie jar);
 #                      each flow scenario runs once per value (CONNS does not apply to them)
 #   LOGIN_VUS="4"      the same for flow_login: only one login per worker runs at a time (argon2id, ~50-300
@@ -46,7 +49,8 @@ BIN="${OSTIARY_BIN:-$ROOT/build/release/ostiary}"
 DURATION="${DURATION:-10}"
 CONNS="${CONNS:-8 64}"
 THREADS=2
-SCENARIOS="${SCENARIOS:-discovery jwks cc_rs256 cc_es256 cc_eddsa cc_opaque introspect introspect_jwt flow_login flow_consent flow_sso flow_hybrid refresh}"
+SCENARIOS="${SCENARIOS:-discovery jwks cc_rs256 cc_es256 cc_eddsa cc_opaque introspect introspect_jwt device_poll flow_login flow_consent flow_sso flow_hybrid refresh}"
+DEVICE_CODES="${DEVICE_CODES:-2000}"
 FLOW_VUS="${FLOW_VUS:-32}"
 LOGIN_VUS="${LOGIN_VUS:-4}"
 WORKERS="${WORKERS:-}"
@@ -72,17 +76,20 @@ vus_of() { if [ "$1" = flow_login ]; then echo "$LOGIN_VUS"; else echo "$FLOW_VU
 for sc in $SCENARIOS; do
   case "$sc" in
     discovery | jwks | cc_rs256 | cc_es256 | cc_eddsa | cc_opaque | introspect | introspect_jwt | cc_es256_dpop) ;;
+    device_poll) ;;
     flow_login | flow_consent | flow_sso | flow_hybrid | refresh) ;;
     flow_consent_eddsa | flow_sso_eddsa | flow_hybrid_eddsa | refresh_eddsa) ;;
     *) die "unknown scenario '$sc'" ;;
   esac
 done
 is_flow() { case "$1" in flow_* | refresh*) return 0 ;; *) return 1 ;; esac; }
-N_FLOW=0; N_WRK=0; HAS_LOGIN=0
+N_FLOW=0; N_WRK=0; HAS_LOGIN=0; HAS_DEVICE=0
 for sc in $SCENARIOS; do
   if is_flow "$sc"; then N_FLOW=$((N_FLOW + 1)); else N_WRK=$((N_WRK + 1)); fi
   [ "$sc" != flow_login ] || HAS_LOGIN=1
+  [ "$sc" != device_poll ] || HAS_DEVICE=1
 done
+[[ "$DEVICE_CODES" =~ ^[0-9]+$ ]] && [ "$DEVICE_CODES" -ge 1 ] || die "DEVICE_CODES must be a positive integer"
 [ "$N_FLOW" -eq 0 ] || command -v cc > /dev/null || die "cc not found (the flow scenarios compile bench/flowbench.c)"
 if ss -ltn 2> /dev/null | grep -q "[:.]$PORT "; then die "port $PORT is already in use"; fi
 NGINX_PORT="${NGINX_PORT:-$((PORT + 1))}"
@@ -188,8 +195,9 @@ trap 'exit 143' TERM
 
 n_conns=$(echo "$CONNS" | wc -w)
 n_vus=$(echo "$FLOW_VUS $LOGIN_VUS" | wc -w)
+# Per CONNS value: 3 floors, 4 with device_poll's; device_poll makes its codes twice (300 s at most each).
 BUDGET=$((N_WRK * n_conns * (DURATION + 20) + N_FLOW * n_vus * (DURATION + 200) + 6 * SPEED_SECONDS * 3 \
-  + 3 * n_conns * (DURATION + 20) + 240))
+  + (3 + HAS_DEVICE) * n_conns * (DURATION + 20) + HAS_DEVICE * 600 + 240))
 
 log "starting $BIN on $BASE (db: $DB_DIR/ostiary.db on $DB_FS${WORKERS:+, --workers $WORKERS})"
 # OSTIARY_BIN selects the binary here; the server itself takes every OSTIARY_* variable for a key.
@@ -270,12 +278,12 @@ nginx_ticks() { # utime + stime of nginx's processes (the children and grandchil
   done
   echo "$t"
 }
-run_floor() { # name path expect conns
+run_floor() { # name path expect conns [method status bodies-file]
   local out="$TMP/wrk-nginx-$1-c$4.txt" line t t0 t1 reqs
   t=$((THREADS < $4 ? THREADS : $4))
   t0="$(nginx_ticks)"
-  BENCH_METHOD=GET BENCH_PATH="$2" BENCH_BODY="" BENCH_AUTH="" BENCH_EXPECT="$3" \
-    timeout -k 5 $((DURATION + 30)) wrk -t"$t" -c"$4" -d"${DURATION}s" --timeout 5s --latency \
+  BENCH_METHOD="${5:-GET}" BENCH_PATH="$2" BENCH_BODY="" BENCH_AUTH="" BENCH_EXPECT="$3" \
+    BENCH_STATUS="${6:-}" BENCH_BODIES="${7:-}" timeout -k 5 $((DURATION + 30)) wrk -t"$t" -c"$4" -d"${DURATION}s" --timeout 5s --latency \
     -s "$HERE/scenario.lua" "http://$HOST:$NGINX_PORT" > "$out" 2>&1 || true
   t1="$(nginx_ticks)"
   line="$(sed -n 's/^RESULT //p' "$out" | tail -1)"
@@ -286,9 +294,26 @@ run_floor() { # name path expect conns
     'BEGIN{if (n > 0) printf "%.1f", (b - a) / hz * 1e6 / n; else print "-"}')"
   printf '{"ts":"%s","kind":"floor","scenario":"nginx_%s","conns":%d,"duration":%d,"rev":"%s","load":%s,"r":%s}\n' \
     "$(date -u +%FT%TZ)" "$1" "$4" "$DURATION" "$GIT_REV" "$(cut -d' ' -f1 /proc/loadavg)" "$line" >> "$OUT"
-  printf '   nginx %-10s c=%-4s %8.0f req/s  (nginx CPU %s µs per request; load %s)\n' "$1" "$4" "${FLOOR[$1/$4]}" \
+  printf '   nginx %-11s c=%-4s %8.0f req/s  (nginx CPU %s µs per request; load %s)\n' "$1" "$4" "${FLOOR[$1/$4]}" \
     "${FLOOR_US[$1/$4]}" "$(cut -d' ' -f1 /proc/loadavg)" >&2
 }
+# device_poll's codes: DEVICE_CODES device authorizations of the public client bench-tv (one curl process,
+# keep-alive), written as poll bodies to the file $1. Nobody approves them: every poll takes the pending path
+# (one read of the code's row, the in-memory pace; authorization_pending, or slow_down as wrk polls each code
+# far more often than `interval`: the same work, another message).
+make_device_codes() { # file
+  local args=() i
+  for i in $(seq "$DEVICE_CODES"); do
+    [ "$i" -eq 1 ] || args+=(--next)
+    args+=(-s --max-time 10 -d client_id=bench-tv -d scope=openid -w '\n' "$BASE/device/auth")
+  done
+  timeout 300 curl "${args[@]}" \
+    | sed -n 's/.*"device_code":"\([^"]*\)".*/grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code\&client_id=bench-tv\&device_code=\1/p' \
+    > "$1" || true
+  [ "$(wc -l < "$1")" -eq "$DEVICE_CODES" ]
+}
+PENDING_BODY='{"error":"authorization_pending","error_description":"the user has not yet approved or denied the request"}'
+
 if [ -n "$NGINX_BIN" ]; then
   mkdir -p "$TMP/nginx/www/.well-known" "$TMP/nginx/tmp" "$TMP/nginx/logs"
   curl -sf --max-time 5 -o "$TMP/nginx/www/.well-known/openid-configuration" "$BASE/.well-known/openid-configuration" \
@@ -313,17 +338,25 @@ http {
       return 200 '{"issuer":"http://localhost:$NGINX_PORT","token_endpoint":"http://localhost:$NGINX_PORT/token"}'; }
     location = /.well-known/openid-configuration { default_type application/json; }
     location = /jwks { default_type application/jwk-set+json; }
+    location = /token { default_type application/json; return 400 '$PENDING_BODY'; }
   }
 }
 EOF
   timeout -k 5 "$BUDGET" "$NGINX_BIN" -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" > "$TMP/nginx/out.txt" 2>&1 &
   NGINX_PID=$!
   for _ in $(seq 50); do curl -sf --max-time 1 -o /dev/null "http://$HOST:$NGINX_PORT/static" && break; sleep 0.1; done
-  log "nginx floor on $HOST:$NGINX_PORT (2 workers, access log off): static, discovery, jwks; CONNS=\"$CONNS\""
+  # device_poll's floor: the same requests, bodies of device codes made for it (nginx reads none of them).
+  FLOOR_BODIES=""
+  if [ "$HAS_DEVICE" -eq 1 ]; then
+    FLOOR_BODIES="$TMP/device-floor-bodies.txt"
+    make_device_codes "$FLOOR_BODIES" || { echo "   could not create device codes: no device_poll floor" >&2; FLOOR_BODIES=""; }
+  fi
+  log "nginx floor on $HOST:$NGINX_PORT (2 workers, access log off): static, discovery, jwks${FLOOR_BODIES:+, device_poll}; CONNS=\"$CONNS\""
   for c in $CONNS; do
     run_floor static /static '"issuer"' "$c"
     run_floor discovery /.well-known/openid-configuration '"issuer"' "$c"
     run_floor jwks /jwks '"keys"' "$c"
+    [ -z "$FLOOR_BODIES" ] || run_floor device_poll /token '"authorization_pending"' "$c" POST 400 "$FLOOR_BODIES"
   done
   stop_nginx
 fi
@@ -459,9 +492,18 @@ for sc in $SCENARIOS; do
         fi
         BENCH_METHOD=POST BENCH_PATH=/token/introspection BENCH_AUTH="$BASIC" BENCH_EXPECT='"active":true'
         BENCH_BODY="token=$tok" ;;
+      device_poll)
+        # Fresh codes (they live device.code_ttl, 10 minutes), made once, just before the first run.
+        if [ ! -s "$TMP/device-bodies.txt" ] && ! make_device_codes "$TMP/device-bodies.txt"; then
+          FAILED=1
+          echo "   $sc: could not create $DEVICE_CODES device codes" >&2
+          continue
+        fi
+        export BENCH_STATUS=400 BENCH_BODIES="$TMP/device-bodies.txt"
+        BENCH_METHOD=POST BENCH_PATH=/token BENCH_EXPECT='"authorization_pending"|"slow_down"' ;;
     esac
     run_wrk "$sc" "$c"
-    unset BENCH_DPOP_FILE
+    unset BENCH_DPOP_FILE BENCH_STATUS BENCH_BODIES
   done
 done
 
@@ -497,6 +539,7 @@ bound_of() { # scenario conns -> "label|value|target" (target: pct:N, abs:N or -
     cc_opaque) echo "floor (+ one durable row)|$fl|abs:30000" ;;
     introspect) echo "floor (+ SHA-256, one read)|$fl|pct:70" ;;
     introspect_jwt) echo "floor ⊕ RSA-2048 verify|$(combine 1 "$fl" 1 "$RSA_VERIFY")|-" ;;
+    device_poll) echo "nginx, the same requests (400)|${FLOOR[device_poll/$2]:-}|abs:40000" ;;
     flow_login) echo "argon2id verify/s, 2 threads|${ARGON2_2:-}|-" ;;
     flow_consent) echo "4 × floor ⊕ RSA-2048 sign|$(combine 4 "$flf" 1 "$RSA_SIGN")|-" ;;
     flow_sso) echo "2 × floor ⊕ RSA-2048 sign|$(combine 2 "$flf" 1 "$RSA_SIGN")|abs:4000" ;;
@@ -545,9 +588,10 @@ for sc in $SCENARIOS; do
   fi
 done
 echo
-echo "req/s counts only 2xx responses with the expected body (flows: complete, fully checked flows); errors ="
-echo "non-2xx + bad body + socket errors + timeouts (flows: failed flows). CPU µs: the server's CPU time over"
-echo "the run / requests (flows) served, which other jobs on the machine change far less than the rates."
+echo "req/s counts only 2xx responses with the expected body (device_poll: 400 with a pending answer; flows:"
+echo "complete, fully checked flows); errors = any other status + bad body + socket errors + timeouts (flows:"
+echo "failed flows). CPU µs: the server's CPU time over the run / requests (flows) served, which other jobs"
+echo "on the machine change far less than the rates."
 echo "flow_hybrid signs two ID tokens (the authorization response's and the token response's)."
 # The hybrid flow beside the code flow it extends, measured in the same run: the ratio is what to compare.
 for pair in flow_hybrid:flow_sso flow_hybrid_eddsa:flow_sso_eddsa; do
@@ -560,12 +604,14 @@ done
 if [ -n "$NGINX_BIN" ]; then
   printf 'floor (nginx, 2 workers, access log off, same run, req/s):'
   for c in $CONNS; do
-    printf ' c=%s: static %s, discovery %s, jwks %s;' "$c" "${FLOOR[static/$c]:-?}" "${FLOOR[discovery/$c]:-?}" "${FLOOR[jwks/$c]:-?}"
+    printf ' c=%s: static %s, discovery %s, jwks %s%s;' "$c" "${FLOOR[static/$c]:-?}" "${FLOOR[discovery/$c]:-?}" \
+      "${FLOOR[jwks/$c]:-?}" "${FLOOR[device_poll/$c]:+, device_poll ${FLOOR[device_poll/$c]}}"
   done
   echo
   printf 'nginx CPU µs per request:'
   for c in $CONNS; do
-    printf ' c=%s: static %s, discovery %s, jwks %s;' "$c" "${FLOOR_US[static/$c]:--}" "${FLOOR_US[discovery/$c]:--}" "${FLOOR_US[jwks/$c]:--}"
+    printf ' c=%s: static %s, discovery %s, jwks %s%s;' "$c" "${FLOOR_US[static/$c]:--}" "${FLOOR_US[discovery/$c]:--}" \
+      "${FLOOR_US[jwks/$c]:--}" "${FLOOR_US[device_poll/$c]:+, device_poll ${FLOOR_US[device_poll/$c]}}"
   done
   echo
 else

@@ -77,23 +77,18 @@ static struct oauth_error check_pkce(struct http_req *req, const struct client *
 
 /* The claims the ID token carries beyond its own (grants.h grant_id_token_claims): those the claims request
  * parameter named for it, and the scope's for a client with id_token_claims: scope. NULL claims when there
- * are none; an error when the user is gone. */
-static struct oauth_error id_token_claims(struct http_req *req, const struct client *c, const char *sub,
-                                          const char *scope, json_t *grant_claims, json_t **claims)
+ * are none; an error when the user (u, read with the code; NULL when there is none) is gone. */
+static struct oauth_error id_token_claims(const struct client *c, const struct store_user *u, const char *scope,
+                                          json_t *grant_claims, json_t **claims)
 {
     *claims = NULL;
     bool scope_claims = c->id_token_claims == ID_TOKEN_CLAIMS_SCOPE;
     if (!scope_claims && claims_grant_names(grant_claims, CLAIMS_ID_TOKEN) == NULL)
         return OAUTH_OK;
-    struct store_user u;
-    struct errbuf err;
-    int rc = store_user_get(req->worker->db, req->arena, sub, &u, &err);
-    if (rc == ERR_NOTFOUND || (rc == 0 && u.disabled))
+    if (u == NULL || u->disabled)
         return OAUTH_ERROR(INVALID_GRANT,
                            "the user of this authorization code no longer exists or is disabled");
-    if (rc != 0)
-        return oauth_store_failed(req, "user_get", rc, &err);
-    *claims = grant_id_token_claims(&u, scope, scope_claims, grant_claims);
+    *claims = grant_id_token_claims(u, scope, scope_claims, grant_claims);
     return OAUTH_OK;
 }
 
@@ -111,11 +106,14 @@ struct oauth_error grant_authorization_code(struct http_req *req, const struct c
     uint8_t hash[STORE_HASH_LEN];
     store_hash(tr->code.p, tr->code.len, hash);
 
-    /* Validate against a plain read first, and consume only once everything checks out: a failed attempt
-     * (wrong client, redirect_uri or verifier) leaves the code to its rightful client, and no signature is
-     * computed while the store's write lock is held. */
+    /* Validate against a plain read first (the code with its user), and consume only once everything
+     * checks out: a failed attempt (wrong client, redirect_uri or verifier) leaves the code to its rightful
+     * client, and no signature is computed while the store's write lock is held. Then one call consumes the
+     * code and writes the tokens: two round trips on PostgreSQL. */
     struct store_token code;
-    int rc = store_token_get(db, req->arena, hash, &code, &err);
+    struct store_user user;
+    bool has_user;
+    int rc = store_token_get_user(db, req->arena, hash, &code, &user, &has_user, &err);
     if (rc == ERR_NOTFOUND || (rc == 0 && code.kind != STORE_TOKEN_CODE))
         return OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
     if (rc != 0) {
@@ -176,7 +174,7 @@ struct oauth_error grant_authorization_code(struct http_req *req, const struct c
     g.grant_claims = grant_data_claims(data);
     json_t *claims = NULL;
     if (g.id_token) {
-        e = id_token_claims(req, c, code.sub, g.grant_scope, g.grant_claims, &claims);
+        e = id_token_claims(c, has_user ? &user : NULL, g.grant_scope, g.grant_claims, &claims);
         if (oauth_failed(e))
             return e;
         g.claims = claims;
@@ -187,28 +185,42 @@ struct oauth_error grant_authorization_code(struct http_req *req, const struct c
     if (oauth_failed(e))
         return e;
 
-    /* One transaction: the assertion's jti recorded, the code consumed and every row written, or nothing. */
-    e = grant_begin(req, tr);
-    if (oauth_failed(e))
-        return e;
     struct store_token consumed;
-    rc = store_token_consume(db, req->arena, hash, STORE_TOKEN_CODE, now, &consumed, &err);
-    if (rc == ERR_CONFLICT) {
-        /* Lost the race to a concurrent redemption: a replay all the same. The consume changed nothing: end
-         * its transaction before revoking, as store.h asks (the lost consume may hold the row's lock). */
-        store_rollback(db);
-        e = grant_revoke_family(req, tr, c, code.grant_id, "code_replay");
-        return oauth_failed(e) ? e : OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
-    }
-    if (rc != 0) {
-        store_rollback(db);
+    if (grant_redeem_in_one(tr, &t)) {
+        /* One call: the code is consumed and every row written, or nothing is. */
+        rc = grant_tokens_redeem(req, hash, STORE_TOKEN_CODE, now, NULL, &t, &consumed, &err);
+        if (rc == ERR_CONFLICT) { /* lost the race to a concurrent redemption: a replay all the same */
+            e = grant_revoke_family(req, tr, c, code.grant_id, "code_replay");
+            return oauth_failed(e) ? e : OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
+        }
         if (rc == ERR_NOTFOUND) /* expired or revoked since the read */
             return OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
-        return oauth_store_failed(req, "code_consume", rc, &err);
+        if (rc != 0)
+            return oauth_store_failed(req, "code_redeem", rc, &err);
+    } else {
+        /* One transaction: the single-use values recorded, the code consumed and every row written, or
+         * nothing. */
+        e = grant_begin(req, tr);
+        if (oauth_failed(e))
+            return e;
+        rc = store_token_consume(db, req->arena, hash, STORE_TOKEN_CODE, now, &consumed, &err);
+        if (rc == ERR_CONFLICT) {
+            /* Lost the race: a replay all the same. The consume changed nothing: end its transaction before
+             * revoking, as store.h asks (the lost consume may hold the row's lock). */
+            store_rollback(db);
+            e = grant_revoke_family(req, tr, c, code.grant_id, "code_replay");
+            return oauth_failed(e) ? e : OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
+        }
+        if (rc != 0) {
+            store_rollback(db);
+            if (rc == ERR_NOTFOUND) /* expired or revoked since the read */
+                return OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
+            return oauth_store_failed(req, "code_consume", rc, &err);
+        }
+        e = grant_tokens_commit(req, tr, &t);
+        if (oauth_failed(e))
+            return e;
     }
-    e = grant_tokens_commit(req, tr, &t);
-    if (oauth_failed(e))
-        return e;
     metrics_tokens_issued(METRICS_GRANT_AUTHORIZATION_CODE, t.at.jwt, t.refresh_token != NULL,
                           t.id_token != NULL);
     token_response_send(req, &t.at, g.at_scope, t.refresh_token, t.id_token);

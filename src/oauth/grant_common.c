@@ -231,6 +231,24 @@ struct oauth_error grant_tokens_commit(struct http_req *req, const struct token_
     return OAUTH_OK;
 }
 
+int grant_tokens_redeem(struct http_req *req, const uint8_t hash[STORE_HASH_LEN], int kind, int64_t now,
+                        const uint8_t *successor, const struct grant_tokens *t, struct store_token *consumed,
+                        struct errbuf *err)
+{
+    struct store_token rows[2];
+    size_t n = 0;
+    if (t->at.has_row)
+        rows[n++] = t->at.row;
+    if (t->refresh_token != NULL)
+        rows[n++] = t->refresh_row;
+    return store_token_redeem(req->worker->db, req->arena, hash, kind, now, successor, rows, n, consumed, err);
+}
+
+bool grant_redeem_in_one(const struct token_req *tr, const struct grant_tokens *t)
+{
+    return t->dpop == NULL && (tr->jti == NULL || !tr->jti->pending);
+}
+
 struct oauth_error grant_dpop_binding(const struct token_req *tr, const char *bound, const char *what)
 {
     if (bound == NULL)

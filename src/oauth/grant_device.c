@@ -58,18 +58,6 @@ static struct oauth_error replayed(struct http_req *req, const struct token_req 
     return oauth_failed(e) ? e : OAUTH_ERROR(INVALID_GRANT, DEVICE_CODE_USED);
 }
 
-/* The approver must still be a user who may sign in: approval and redemption may be minutes apart. */
-static struct oauth_error check_user(struct http_req *req, const char *sub, struct store_user *u)
-{
-    struct errbuf err;
-    int rc = store_user_get(req->worker->db, req->arena, sub, u, &err);
-    if (rc == ERR_NOTFOUND || (rc == 0 && u->disabled))
-        return OAUTH_ERROR(INVALID_GRANT, "the user who approved this device_code no longer exists or is disabled");
-    if (rc != 0)
-        return oauth_store_failed(req, "user_get", rc, &err);
-    return OAUTH_OK;
-}
-
 struct oauth_error grant_device_code(struct http_req *req, const struct client *c, const struct token_req *tr)
 {
     struct worker *w = req->worker;
@@ -83,8 +71,11 @@ struct oauth_error grant_device_code(struct http_req *req, const struct client *
     uint8_t key[STORE_HASH_LEN];
     store_hash(tr->device_code.p, tr->device_code.len, key);
 
+    /* The row with its approver, in one read; then one call consumes it and writes the tokens. */
     struct store_token row;
-    int rc = store_token_get(db, req->arena, key, &row, &err);
+    struct store_user u;
+    bool has_user;
+    int rc = store_token_get_user(db, req->arena, key, &row, &u, &has_user, &err);
     if (rc == ERR_NOTFOUND || (rc == 0 && row.kind != STORE_TOKEN_DEVICE))
         return OAUTH_ERROR(INVALID_GRANT, DEVICE_CODE_INVALID);
     if (rc != 0)
@@ -112,10 +103,9 @@ struct oauth_error grant_device_code(struct http_req *req, const struct client *
         if (res == NULL)
             return OAUTH_ERROR(INVALID_GRANT, "the API this device_code was issued for is no longer configured");
     }
-    struct store_user u;
-    struct oauth_error e = check_user(req, row.sub, &u);
-    if (oauth_failed(e))
-        return e;
+    /* The approver must still be a user who may sign in: approval and redemption may be minutes apart. */
+    if (!has_user || u.disabled)
+        return OAUTH_ERROR(INVALID_GRANT, "the user who approved this device_code no longer exists or is disabled");
 
     struct grant_tokens_req g = {0};
     g.client = c;
@@ -140,30 +130,40 @@ struct oauth_error grant_device_code(struct http_req *req, const struct client *
     json_t *claims = g.id_token ? grant_id_token_claims(&u, g.grant_scope, scope_claims, NULL) : NULL;
     g.claims = claims;
     struct grant_tokens t;
-    e = grant_tokens_mint(req, &g, &t);
+    struct oauth_error e = grant_tokens_mint(req, &g, &t);
     json_decref(claims);
     if (oauth_failed(e))
         return e;
 
-    e = grant_begin(req, tr);
-    if (oauth_failed(e))
-        return e;
     struct store_token consumed;
-    rc = store_token_consume(db, req->arena, key, STORE_TOKEN_DEVICE, now, &consumed, &err);
-    if (rc == ERR_CONFLICT) {
-        /* A concurrent poll redeemed it first. End the group before revoking (store.h). */
-        store_rollback(db);
-        return replayed(req, tr, c, row.grant_id);
-    }
-    if (rc != 0) {
-        store_rollback(db);
+    if (grant_redeem_in_one(tr, &t)) {
+        rc = grant_tokens_redeem(req, key, STORE_TOKEN_DEVICE, now, NULL, &t, &consumed, &err);
+        if (rc == ERR_CONFLICT) /* a concurrent poll redeemed it first */
+            return replayed(req, tr, c, row.grant_id);
         if (rc == ERR_NOTFOUND) /* expired or revoked since the read */
             return OAUTH_ERROR(EXPIRED_TOKEN, "the device_code has expired; start again with a new device code");
-        return oauth_store_failed(req, "device_consume", rc, &err);
+        if (rc != 0)
+            return oauth_store_failed(req, "device_redeem", rc, &err);
+    } else {
+        e = grant_begin(req, tr);
+        if (oauth_failed(e))
+            return e;
+        rc = store_token_consume(db, req->arena, key, STORE_TOKEN_DEVICE, now, &consumed, &err);
+        if (rc == ERR_CONFLICT) {
+            /* A concurrent poll redeemed it first. End the group before revoking (store.h). */
+            store_rollback(db);
+            return replayed(req, tr, c, row.grant_id);
+        }
+        if (rc != 0) {
+            store_rollback(db);
+            if (rc == ERR_NOTFOUND) /* expired or revoked since the read */
+                return OAUTH_ERROR(EXPIRED_TOKEN, "the device_code has expired; start again with a new device code");
+            return oauth_store_failed(req, "device_consume", rc, &err);
+        }
+        e = grant_tokens_commit(req, tr, &t);
+        if (oauth_failed(e))
+            return e;
     }
-    e = grant_tokens_commit(req, tr, &t);
-    if (oauth_failed(e))
-        return e;
     metrics_tokens_issued(METRICS_GRANT_DEVICE_CODE, t.at.jwt, t.refresh_token != NULL, t.id_token != NULL);
     token_response_send(req, &t.at, g.at_scope, t.refresh_token, t.id_token);
     return OAUTH_OK;

@@ -111,6 +111,13 @@ static int link_successor(struct store_conn *db, const uint8_t hash[STORE_HASH_L
     return rc;
 }
 
+static struct oauth_error refresh_done(struct http_req *req, const struct grant_tokens *t, const char *at_scope)
+{
+    metrics_tokens_issued(METRICS_GRANT_REFRESH_TOKEN, t->at.jwt, t->refresh_token != NULL, t->id_token != NULL);
+    token_response_send(req, &t->at, at_scope, t->refresh_token, t->id_token);
+    return OAUTH_OK;
+}
+
 struct oauth_error grant_refresh_token(struct http_req *req, const struct client *c,
                                        const struct token_req *tr)
 {
@@ -125,9 +132,12 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
     uint8_t hash[STORE_HASH_LEN];
     store_hash(tr->refresh_token.p, tr->refresh_token.len, hash);
 
-    /* Validate on a plain read, sign, then decide again and write in one transaction (as grant_code.c). */
+    /* Validate on a plain read (the token with its user), sign, then decide again and write in one
+     * transaction (as grant_code.c): a rotation is two round trips on PostgreSQL. */
     struct store_token rt;
-    int rc = store_token_get(db, req->arena, hash, &rt, &err);
+    struct store_user u;
+    bool has_user;
+    int rc = store_token_get_user(db, req->arena, hash, &rt, &u, &has_user, &err);
     if (rc == ERR_NOTFOUND || (rc == 0 && rt.kind != STORE_TOKEN_REFRESH))
         return OAUTH_ERROR(INVALID_GRANT, RT_INVALID);
     if (rc != 0)
@@ -171,12 +181,8 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
     }
     if (rt.sub == NULL)
         return OAUTH_ERROR(INVALID_GRANT, RT_INVALID);
-    struct store_user u;
-    rc = store_user_get(db, req->arena, rt.sub, &u, &err);
-    if (rc == ERR_NOTFOUND || (rc == 0 && u.disabled))
+    if (!has_user || u.disabled)
         return OAUTH_ERROR(INVALID_GRANT, "the user of this grant no longer exists or is disabled");
-    if (rc != 0)
-        return oauth_store_failed(req, "user_get", rc, &err);
 
     struct grant_tokens_req g = {0};
     g.client = c;
@@ -202,12 +208,22 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
     if (oauth_failed(e))
         return e;
 
+    struct store_token cur;
+    if (verdict == REFRESH_ROTATE && grant_redeem_in_one(tr, &t)) {
+        /* The usual case, in one call: consumed, linked to its successor, the new rows written. Exactly one
+         * of concurrent presentations consumes an unused token; the others decide again below. */
+        rc = grant_tokens_redeem(req, hash, STORE_TOKEN_REFRESH, now, t.refresh_row.hash, &t, &cur, &err);
+        if (rc == 0)
+            return refresh_done(req, &t, at_scope);
+        if (rc != ERR_CONFLICT && rc != ERR_NOTFOUND)
+            return oauth_store_failed(req, "refresh_redeem", rc, &err);
+    }
+
     e = grant_begin(req, tr);
     if (oauth_failed(e))
         return e;
     /* Inside the transaction the row is read again: a concurrent rotation, retry or revocation since the
-     * read above decides now. Exactly one of concurrent presentations consumes an unused token. */
-    struct store_token cur;
+     * read above decides now (a retry within the grace period, a reuse, or nothing left to do). */
     rc = store_token_consume(db, req->arena, hash, STORE_TOKEN_REFRESH, now, &cur, &err);
     if (rc == 0) {
         verdict = REFRESH_ROTATE;
@@ -243,7 +259,5 @@ struct oauth_error grant_refresh_token(struct http_req *req, const struct client
     e = grant_tokens_commit(req, tr, &t);
     if (oauth_failed(e))
         return e;
-    metrics_tokens_issued(METRICS_GRANT_REFRESH_TOKEN, t.at.jwt, t.refresh_token != NULL, t.id_token != NULL);
-    token_response_send(req, &t.at, at_scope, t.refresh_token, t.id_token);
-    return OAUTH_OK;
+    return refresh_done(req, &t, at_scope);
 }

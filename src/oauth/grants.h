@@ -63,9 +63,10 @@ void token_response_send(struct http_req *req, const struct access_token *at, co
 
 /* ---- shared by the grants of a user: code and refresh (grant_common.c) ---- */
 
-/* What a code or refresh grant issues. Everything is minted first (signing is the slow part, and the
- * store's write lock is not held meanwhile), then the caller consumes the code or refresh token and writes
- * the rows in one store transaction: grant_tokens_commit(). */
+/* What a code, device or refresh grant issues. Everything is minted first (signing is the slow part, and
+ * the store's write lock is not held meanwhile), then the code or refresh token is consumed and the rows
+ * written in one store transaction: grant_tokens_redeem() (or, for a refresh retry, the caller's group and
+ * grant_tokens_commit()). */
 struct grant_tokens_req {
     const struct client *client;
     const char *sub;
@@ -109,6 +110,15 @@ struct oauth_error grant_tokens_commit(struct http_req *req, const struct token_
  * outside its tokens' transaction (revoking a family, a device poll's pace), which must not happen for a
  * replayed assertion. invalid_client when it is one. */
 struct oauth_error grant_jti_alone(struct http_req *req, const struct token_req *tr);
+/* store_token_redeem() of the row `hash` of `kind` for the rows of t (outside any group): the store's
+ * answer, *consumed and err as that call leaves them. successor: the row's new successor, or NULL. */
+int grant_tokens_redeem(struct http_req *req, const uint8_t hash[STORE_HASH_LEN], int kind, int64_t now,
+                        const uint8_t *successor, const struct grant_tokens *t, struct store_token *consumed,
+                        struct errbuf *err);
+/* Whether the grant may redeem with grant_tokens_redeem (one round trip on PostgreSQL): no single-use value
+ * (a client assertion's jti, a DPoP proof's jti) must be recorded in the same transaction. Otherwise the
+ * grant takes grant_begin, the consume and grant_tokens_commit. */
+bool grant_redeem_in_one(const struct token_req *tr, const struct grant_tokens *t);
 
 /* Parses a row's data (JSON object text) into an object freed with the arena; NULL if absent or not an
  * object. */

@@ -67,7 +67,9 @@ enum stmt_id {
     S_CLIENT_META_HAS,
     S_TOKEN_PUT,
     S_TOKEN_GET,
+    S_TOKEN_GET_USER,
     S_TOKEN_CONSUME,
+    S_TOKEN_REDEEM,
     S_TOKEN_SETTLE,
     S_TOKEN_SET_SUCCESSOR,
     S_TOKEN_REVOKE,
@@ -147,8 +149,17 @@ static const struct {
                      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                      false},
     [S_TOKEN_GET] = {"SELECT " TOKEN_READ_COLS " FROM tokens WHERE hash = $1", true},
+    /* The token's columns, then the user's (NULL when there is none). */
+    [S_TOKEN_GET_USER] = {"SELECT t.hash, t.kind, t.client_id, t.sub, t.scope, t.aud, t.jti, t.grant_id, t.data,"
+                          " t.iat, t.exp, t.revoked_at, t.consumed_at, t.successor, t.retried_at,"
+                          " u.id, u.username, u.password_hash, u.claims, u.disabled, u.from_config,"
+                          " u.created_at, u.updated_at, u.config_pw_mac"
+                          " FROM tokens t LEFT JOIN users u ON u.id = t.sub WHERE t.hash = $1",
+                          true},
     /* The function of migration 1: `won`, then the token's columns; no row when there is no token. */
     [S_TOKEN_CONSUME] = {"SELECT won, " TOKEN_READ_COLS " FROM ostiary_token_consume($1, $2, $3)", false},
+    /* The function of migration 8: the consumed row, or an error (OS001: consumed already; P0002). */
+    [S_TOKEN_REDEEM] = {"SELECT " TOKEN_READ_COLS " FROM ostiary_token_redeem($1, $2, $3, $4)", false},
     [S_TOKEN_SET_SUCCESSOR] = {"SELECT ostiary_token_set_successor($1, $2, $3)", false},
     [S_TOKEN_REVOKE] = {"UPDATE tokens SET revoked_at = $1 WHERE hash = $2 AND revoked_at = 0", false},
     /* $4 NULL: a denial (revoked); else an approval. One statement: the UPDATE decides (a concurrent
@@ -238,6 +249,7 @@ struct pg_conn {
     int nq;
     enum stmt_id queued[MAX_QUEUED];
     bool deferred[MAX_QUEUED];
+    enum stmt_id failed; /* the statement whose failure the last flush() reported, else S__COUNT */
 };
 
 /* Statement parameters: text, except bytea (binary, raw bytes). Numbers are formatted into num[]. */
@@ -414,8 +426,10 @@ static int classify(struct pg_conn *c, const PGresult *r, const char *what, stru
     }
     if (strcmp(state, "23505") == 0)
         return ERR_CONFLICT;
-    if (strcmp(state, "P0002") == 0) /* no_data_found, raised by ostiary_token_set_successor */
+    if (strcmp(state, "P0002") == 0) /* no_data_found, raised by ostiary_token_set_successor and _redeem */
         return ERR_NOTFOUND;
+    if (strcmp(state, "OS001") == 0) /* raised by ostiary_token_redeem: the row was consumed already */
+        return ERR_CONFLICT;
     return ERR_FAIL;
 }
 
@@ -462,6 +476,7 @@ static int flush(struct pg_conn *c, PGresult **last, struct errbuf *err)
     int rc = 0;
     if (last != NULL)
         *last = NULL;
+    c->failed = S__COUNT;
     if (PQpipelineSync(c->pg) != 1) {
         rc = classify(c, NULL, "sync", err);
         c->nq = 0;
@@ -480,6 +495,7 @@ static int flush(struct pg_conn *c, PGresult **last, struct errbuf *err)
             PQclear(extra);
         ExecStatusType s = PQresultStatus(r);
         if (rc == 0 && s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+            c->failed = c->queued[i];
             rc = classify(c, r, stmts[c->queued[i]].sql, err);
             /* A deferred write that failed: COMMIT reports it as it is; any other call says ERR_FAIL, so
              * that nobody mistakes it for that call's own CONFLICT (a consumed code, say). */
@@ -704,19 +720,24 @@ static void read_key(const PGresult *r, int i, struct arena *a, void *outp)
     out->unpublish_at = col_i64(r, i, 7);
 }
 
-static void read_user(const PGresult *r, int i, struct arena *a, void *outp)
+/* The user columns start at `col` (15 after token_get_user's token columns). */
+static void read_user_at(const PGresult *r, int i, int col, struct arena *a, struct store_user *out)
 {
-    struct store_user *out = outp;
     memset(out, 0, sizeof(*out));
-    out->id = col_text(r, i, 0, a);
-    out->username = col_text(r, i, 1, a);
-    out->password_hash = col_text(r, i, 2, a);
-    out->claims = col_text(r, i, 3, a);
-    out->disabled = col_bool(r, i, 4);
-    out->from_config = col_bool(r, i, 5);
-    out->created_at = col_i64(r, i, 6);
-    out->updated_at = col_i64(r, i, 7);
-    out->config_pw_mac = col_text(r, i, 8, a);
+    out->id = col_text(r, i, col, a);
+    out->username = col_text(r, i, col + 1, a);
+    out->password_hash = col_text(r, i, col + 2, a);
+    out->claims = col_text(r, i, col + 3, a);
+    out->disabled = col_bool(r, i, col + 4);
+    out->from_config = col_bool(r, i, col + 5);
+    out->created_at = col_i64(r, i, col + 6);
+    out->updated_at = col_i64(r, i, col + 7);
+    out->config_pw_mac = col_text(r, i, col + 8, a);
+}
+
+static void read_user(const PGresult *r, int i, struct arena *a, void *out)
+{
+    read_user_at(r, i, 0, a, out);
 }
 
 static void read_consent(const PGresult *r, int i, struct arena *a, void *outp)
@@ -1131,23 +1152,30 @@ static int pg_client_meta_has(struct store_conn *base, const char *member, const
 
 /* ---- tokens ---- */
 
+/* The parameters of S_TOKEN_PUT for the row t. */
+static void token_put_params(struct params *p, const struct store_token *t)
+{
+    p->n = 0;
+    p_bytes(p, t->hash, STORE_HASH_LEN);
+    p_i64(p, t->kind);
+    p_text(p, t->client_id);
+    p_text(p, t->sub);
+    p_text(p, t->scope);
+    p_text(p, t->aud);
+    p_text(p, t->jti);
+    p_text(p, t->grant_id);
+    p_text(p, t->data);
+    p_i64(p, t->iat);
+    p_i64(p, t->exp);
+    p_i64(p, t->revoked_at);
+    p_i64(p, t->consumed_at);
+}
+
 static int pg_token_put(struct store_conn *base, const struct store_token *t, struct errbuf *err)
 {
     struct pg_conn *c = conn_of(base);
-    struct params p = {0};
-    p_bytes(&p, t->hash, STORE_HASH_LEN);
-    p_i64(&p, t->kind);
-    p_text(&p, t->client_id);
-    p_text(&p, t->sub);
-    p_text(&p, t->scope);
-    p_text(&p, t->aud);
-    p_text(&p, t->jti);
-    p_text(&p, t->grant_id);
-    p_text(&p, t->data);
-    p_i64(&p, t->iat);
-    p_i64(&p, t->exp);
-    p_i64(&p, t->revoked_at);
-    p_i64(&p, t->consumed_at);
+    struct params p;
+    token_put_params(&p, t);
     /* Inside a group the write travels with the next statement, usually COMMIT (store.h allows it). */
     if (c->in_tx)
         return run_deferred(c, S_TOKEN_PUT, &p, err);
@@ -1160,6 +1188,26 @@ static int pg_token_get(struct store_conn *base, struct arena *a, const uint8_t 
     struct params p = {0};
     p_bytes(&p, hash, STORE_HASH_LEN);
     return select_one(conn_of(base), S_TOKEN_GET, &p, a, read_token, out, err);
+}
+
+static int pg_token_get_user(struct store_conn *base, struct arena *a, const uint8_t hash[STORE_HASH_LEN],
+                             struct store_token *out, struct store_user *user, bool *has_user, struct errbuf *err)
+{
+    *has_user = false;
+    struct params p = {0};
+    p_bytes(&p, hash, STORE_HASH_LEN);
+    PGresult *r;
+    int rc = run(conn_of(base), S_TOKEN_GET_USER, &p, &r, err);
+    if (rc == 0 && PQntuples(r) == 0)
+        rc = ERR_NOTFOUND;
+    if (rc == 0) {
+        read_token_at(r, 0, 0, a, out);
+        *has_user = !PQgetisnull(r, 0, 15);
+        if (*has_user)
+            read_user_at(r, 0, 15, a, user);
+    }
+    PQclear(r);
+    return rc;
 }
 
 /* One statement, atomic across every instance (see ostiary_token_consume in the migrations). A consumed
@@ -1188,6 +1236,62 @@ static int pg_token_consume(struct store_conn *base, struct arena *a, const uint
         }
     }
     PQclear(r);
+    return rc;
+}
+
+/* One pipeline, one round trip, one implicit transaction (no BEGIN: the Sync that ends the pipeline commits
+ * it, or rolls it back when a statement failed, the server skipping every statement after the failure):
+ * the new rows first, then ostiary_token_redeem, which consumes (and links the successor) or raises. Last,
+ * so that its row is the result flush() hands back; within one transaction the order changes nothing else.
+ * A lost race raises OS001 and rolls the new rows back; the row the contract hands back with ERR_CONFLICT
+ * is read afterwards (a second round trip, on the losing side only). */
+static int pg_token_redeem(struct store_conn *base, struct arena *a, const uint8_t hash[STORE_HASH_LEN], int kind,
+                           int64_t now, const uint8_t *successor, const struct store_token *puts, size_t n,
+                           struct store_token *out, struct errbuf *err)
+{
+    struct pg_conn *c = conn_of(base);
+    memset(out, 0, sizeof(*out));
+    if (c->in_tx || n + 1 > MAX_QUEUED) {
+        /* More statements than one pipeline holds would make send_stmt flush, and commit, half of them. */
+        errbuf_set(err, "postgres: token_redeem: %s", c->in_tx ? "not inside a transaction group" : "too many rows");
+        return ERR_FAIL;
+    }
+    int rc = ensure(c, err);
+    struct params p;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        token_put_params(&p, &puts[i]);
+        rc = send_stmt(c, S_TOKEN_PUT, &p, false, err);
+    }
+    if (rc == 0) {
+        p.n = 0;
+        p_bytes(&p, hash, STORE_HASH_LEN);
+        p_i64(&p, kind);
+        p_i64(&p, now);
+        if (successor != NULL)
+            p_bytes(&p, successor, STORE_HASH_LEN);
+        else
+            p_text(&p, NULL);
+        rc = send_stmt(c, S_TOKEN_REDEEM, &p, false, err);
+    }
+    if (rc != 0) {
+        /* Nothing was synced: drop what was sent (never half of it committed). */
+        disconnect(c);
+        return rc;
+    }
+    PGresult *r;
+    rc = flush(c, &r, err);
+    if (rc == 0 && PQntuples(r) == 1)
+        read_token_at(r, 0, 0, a, out);
+    else if (rc == 0)
+        rc = ERR_FAIL;
+    PQclear(r);
+    if ((rc == ERR_CONFLICT || rc == ERR_NOTFOUND) && c->failed != S_TOKEN_REDEEM)
+        rc = ERR_FAIL; /* a duplicate new row, not the lost race ERR_CONFLICT means here */
+    if (rc == ERR_CONFLICT) {
+        int got = pg_token_get(base, a, hash, out, err);
+        if (got != 0)
+            rc = got;
+    }
     return rc;
 }
 
@@ -1530,7 +1634,9 @@ const struct store_ops store_postgres_ops = {
     .client_meta_has = pg_client_meta_has,
     .token_put = pg_token_put,
     .token_get = pg_token_get,
+    .token_get_user = pg_token_get_user,
     .token_consume = pg_token_consume,
+    .token_redeem = pg_token_redeem,
     .token_set_successor = pg_token_set_successor,
     .token_revoke = pg_token_revoke,
     .token_settle = pg_token_settle,

@@ -83,6 +83,7 @@ enum stmt_id {
     S_CLIENT_META_HAS,
     S_TOKEN_PUT,
     S_TOKEN_GET,
+    S_TOKEN_GET_USER,
     S_TOKEN_CONSUME,
     S_TOKEN_REVOKE,
     S_TOKEN_SETTLE,
@@ -151,6 +152,12 @@ static const char *const stmt_sql[S__COUNT] = {
     [S_TOKEN_PUT] = "INSERT INTO tokens (" TOKEN_COLS ")"
                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     [S_TOKEN_GET] = "SELECT " TOKEN_READ_COLS " FROM tokens WHERE hash = ?1",
+    /* The token's columns, then the user's (NULL when there is none). */
+    [S_TOKEN_GET_USER] = "SELECT t.hash, t.kind, t.client_id, t.sub, t.scope, t.aud, t.jti, t.grant_id, t.data,"
+                         " t.iat, t.exp, t.revoked_at, t.consumed_at, t.successor, t.retried_at,"
+                         " u.id, u.username, u.password_hash, u.claims, u.disabled, u.from_config,"
+                         " u.created_at, u.updated_at, u.config_pw_mac"
+                         " FROM tokens t LEFT JOIN users u ON u.id = t.sub WHERE t.hash = ?1",
     [S_TOKEN_CONSUME] = "UPDATE tokens SET consumed_at = ?1 WHERE hash = ?2 AND kind = ?3"
                         " AND consumed_at = 0 AND revoked_at = 0 AND exp > ?1",
     [S_TOKEN_REVOKE] = "UPDATE tokens SET revoked_at = ?1 WHERE hash = ?2 AND revoked_at = 0",
@@ -454,6 +461,26 @@ static void read_token(sqlite3_stmt *s, struct arena *a, struct store_token *out
     out->consumed_at = sqlite3_column_int64(s, 12);
     out->has_successor = col_hash(s, 13, out->successor);
     out->retried_at = sqlite3_column_int64(s, 14);
+}
+
+/* The user columns start at `col` (15 after token_get_user's token columns). */
+static void read_user_at(sqlite3_stmt *s, int col, struct arena *a, struct store_user *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->id = col_text(s, col, a);
+    out->username = col_text(s, col + 1, a);
+    out->password_hash = col_text(s, col + 2, a);
+    out->claims = col_text(s, col + 3, a);
+    out->disabled = sqlite3_column_int(s, col + 4) != 0;
+    out->from_config = sqlite3_column_int(s, col + 5) != 0;
+    out->created_at = sqlite3_column_int64(s, col + 6);
+    out->updated_at = sqlite3_column_int64(s, col + 7);
+    out->config_pw_mac = col_text(s, col + 8, a);
+}
+
+static void read_user(sqlite3_stmt *s, struct arena *a, struct store_user *out)
+{
+    read_user_at(s, 0, a, out);
 }
 
 static void read_key(sqlite3_stmt *s, struct arena *a, struct store_key *out)
@@ -1285,12 +1312,9 @@ static int sq_client_meta_has(struct store_conn *base, const char *member, const
 
 /* ---- tokens ---- */
 
-static int sq_token_put(struct store_conn *base, const struct store_token *t, struct errbuf *err)
+/* Binds the row of token_put to the cached INSERT. */
+static void bind_token_put(sqlite3_stmt *s, const struct store_token *t)
 {
-    struct sqlite_conn *c = conn_of(base);
-    sqlite3_stmt *s = stmt_get(c, S_TOKEN_PUT, err);
-    if (s == NULL)
-        return ERR_FAIL;
     bind_hash(s, 1, t->hash);
     sqlite3_bind_int(s, 2, t->kind);
     bind_text(s, 3, t->client_id);
@@ -1304,6 +1328,15 @@ static int sq_token_put(struct store_conn *base, const struct store_token *t, st
     sqlite3_bind_int64(s, 11, t->exp);
     sqlite3_bind_int64(s, 12, t->revoked_at);
     sqlite3_bind_int64(s, 13, t->consumed_at);
+}
+
+static int sq_token_put(struct store_conn *base, const struct store_token *t, struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    sqlite3_stmt *s = stmt_get(c, S_TOKEN_PUT, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_token_put(s, t);
     return write_one(c, s, "token_put", NULL, err);
 }
 
@@ -1333,25 +1366,46 @@ static int sq_token_get(struct store_conn *base, struct arena *a, const uint8_t 
     return token_fetch(conn_of(base), a, hash, out, err);
 }
 
+static int sq_token_get_user(struct store_conn *base, struct arena *a, const uint8_t hash[STORE_HASH_LEN],
+                             struct store_token *out, struct store_user *user, bool *has_user, struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    *has_user = false;
+    sqlite3_stmt *s = stmt_get(c, S_TOKEN_GET_USER, err);
+    if (s == NULL)
+        return ERR_FAIL;
+    bind_hash(s, 1, hash);
+    int rc = sqlite3_step(s);
+    int ret = 0;
+    if (rc == SQLITE_ROW) {
+        read_token(s, a, out);
+        *has_user = sqlite3_column_type(s, 15) != SQLITE_NULL;
+        if (*has_user)
+            read_user_at(s, 15, a, user);
+    } else if (rc == SQLITE_DONE) {
+        ret = ERR_NOTFOUND;
+    } else {
+        ret = fail(c, rc, "token_get_user", err);
+    }
+    sqlite3_reset(s);
+    return ret;
+}
+
 /* The conditional UPDATE is the atomic step: under BEGIN IMMEDIATE only one caller can move consumed_at
  * off 0, whatever the number of threads or processes. The SELECT that follows, in the same transaction,
  * returns the row on success and tells NOTFOUND from CONFLICT otherwise. A consumed row is a CONFLICT even
  * if it has since expired or been revoked: it is a replay, which the caller answers by revoking the grant
  * (RFC 6749 §4.1.2, RFC 9700 §4.14.2). */
-static int sq_token_consume(struct store_conn *base, struct arena *a, const uint8_t hash[STORE_HASH_LEN],
-                            int kind, int64_t now, struct store_token *out, struct errbuf *err)
+static int consume_in_tx(struct sqlite_conn *c, struct arena *a, const uint8_t hash[STORE_HASH_LEN], int kind,
+                         int64_t now, struct store_token *out, struct errbuf *err)
 {
-    struct sqlite_conn *c = conn_of(base);
     sqlite3_stmt *s = stmt_get(c, S_TOKEN_CONSUME, err);
-    if (s == NULL || stmt_get(c, S_TOKEN_GET, err) == NULL)
+    if (s == NULL)
         return ERR_FAIL;
-    int rc = op_begin(c, err);
-    if (rc != 0)
-        return rc;
     sqlite3_bind_int64(s, 1, now);
     bind_hash(s, 2, hash);
     sqlite3_bind_int(s, 3, kind);
-    rc = step_done(c, s, "token_consume", err);
+    int rc = step_done(c, s, "token_consume", err);
     if (rc == 0) {
         bool won = sqlite3_changes(c->db) == 1;
         rc = token_fetch(c, a, hash, out, err);
@@ -1360,7 +1414,61 @@ static int sq_token_consume(struct store_conn *base, struct arena *a, const uint
         if (rc == ERR_NOTFOUND)
             memset(out, 0, sizeof(*out)); /* never hand back a row of another kind */
     }
+    return rc;
+}
+
+static int sq_token_consume(struct store_conn *base, struct arena *a, const uint8_t hash[STORE_HASH_LEN],
+                            int kind, int64_t now, struct store_token *out, struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    if (stmt_get(c, S_TOKEN_CONSUME, err) == NULL || stmt_get(c, S_TOKEN_GET, err) == NULL)
+        return ERR_FAIL;
+    int rc = op_begin(c, err);
+    if (rc != 0)
+        return rc;
+    rc = consume_in_tx(c, a, hash, kind, now, out, err);
     int end = op_end(c, rc != ERR_FAIL, err);
+    return end != 0 ? end : rc;
+}
+
+/* token_consume's transaction (BEGIN IMMEDIATE under the write mutex) carrying the successor link and the
+ * new rows as well: committed only when the consume won. */
+static int sq_token_redeem(struct store_conn *base, struct arena *a, const uint8_t hash[STORE_HASH_LEN], int kind,
+                           int64_t now, const uint8_t *successor, const struct store_token *puts, size_t n,
+                           struct store_token *out, struct errbuf *err)
+{
+    struct sqlite_conn *c = conn_of(base);
+    memset(out, 0, sizeof(*out));
+    if (c->in_tx) {
+        errbuf_set(err, "sqlite: token_redeem: not inside a transaction group");
+        return ERR_FAIL;
+    }
+    sqlite3_stmt *put = stmt_get(c, S_TOKEN_PUT, err);
+    sqlite3_stmt *link = stmt_get(c, S_TOKEN_SET_SUCCESSOR, err);
+    if (put == NULL || link == NULL || stmt_get(c, S_TOKEN_CONSUME, err) == NULL ||
+        stmt_get(c, S_TOKEN_GET, err) == NULL)
+        return ERR_FAIL;
+    int rc = op_begin(c, err);
+    if (rc != 0)
+        return rc;
+    rc = consume_in_tx(c, a, hash, kind, now, out, err);
+    if (rc == 0 && successor != NULL) {
+        bind_hash(link, 1, hash);
+        bind_hash(link, 2, successor);
+        sqlite3_bind_int64(link, 3, 0);
+        rc = step_done(c, link, "token_redeem: successor", err);
+        if (rc == 0) {
+            memcpy(out->successor, successor, STORE_HASH_LEN);
+            out->has_successor = true;
+        }
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        bind_token_put(put, &puts[i]);
+        rc = step_done(c, put, "token_redeem: token_put", err);
+        if (rc == ERR_CONFLICT)
+            rc = ERR_FAIL; /* a duplicate new row, not the lost race ERR_CONFLICT means here */
+    }
+    int end = op_end(c, rc == 0, err);
     return end != 0 ? end : rc;
 }
 
@@ -1522,20 +1630,6 @@ static int sq_key_list(struct store_conn *base, struct arena *a, struct store_ke
 }
 
 /* ---- users and consents ---- */
-
-static void read_user(sqlite3_stmt *s, struct arena *a, struct store_user *out)
-{
-    memset(out, 0, sizeof(*out));
-    out->id = col_text(s, 0, a);
-    out->username = col_text(s, 1, a);
-    out->password_hash = col_text(s, 2, a);
-    out->claims = col_text(s, 3, a);
-    out->disabled = sqlite3_column_int(s, 4) != 0;
-    out->from_config = sqlite3_column_int(s, 5) != 0;
-    out->created_at = sqlite3_column_int64(s, 6);
-    out->updated_at = sqlite3_column_int64(s, 7);
-    out->config_pw_mac = col_text(s, 8, a);
-}
 
 static void read_consent(sqlite3_stmt *s, struct arena *a, struct store_consent *out)
 {
@@ -1857,7 +1951,9 @@ const struct store_ops store_sqlite_ops = {
     .client_meta_has = sq_client_meta_has,
     .token_put = sq_token_put,
     .token_get = sq_token_get,
+    .token_get_user = sq_token_get_user,
     .token_consume = sq_token_consume,
+    .token_redeem = sq_token_redeem,
     .token_revoke = sq_token_revoke,
     .token_settle = sq_token_settle,
     .token_set_successor = sq_token_set_successor,

@@ -191,6 +191,11 @@ struct store_ops {
     int (*token_put)(struct store_conn *c, const struct store_token *t, struct errbuf *err);
     int (*token_get)(struct store_conn *c, struct arena *a, const uint8_t hash[STORE_HASH_LEN],
                      struct store_token *out, struct errbuf *err);
+    /* token_get together with the user whose id is the row's sub (the user of a code, refresh token or
+     * device code), in one query: *has_user is true and *user filled when there is such a user; false when
+     * the row has no sub or no user has that id. ERR_NOTFOUND when there is no row. */
+    int (*token_get_user)(struct store_conn *c, struct arena *a, const uint8_t hash[STORE_HASH_LEN],
+                          struct store_token *out, struct store_user *user, bool *has_user, struct errbuf *err);
     /* Marks the token consumed at `now` if it exists, is of `kind`, unconsumed, unrevoked and unexpired.
      * ERR_NOTFOUND if absent/other kind/expired/revoked; ERR_CONFLICT (row in *out) if already consumed.
      * After ERR_CONFLICT inside a group the backend may keep the row locked until the group ends
@@ -198,6 +203,17 @@ struct store_ops {
      * grant, or concurrent losers' revocations can wait for each other. */
     int (*token_consume)(struct store_conn *c, struct arena *a, const uint8_t hash[STORE_HASH_LEN], int kind,
                          int64_t now, struct store_token *out, struct errbuf *err);
+    /* A redemption (a code or refresh token exchanged for new tokens) as one transaction: consumes the row
+     * `hash` as token_consume does, with the same answers (0 and the consumed row in *out; ERR_NOTFOUND;
+     * ERR_CONFLICT with the row in *out, possibly read just after the transaction), and only if that
+     * succeeded records `successor` (when not NULL) as the row's successor (token_set_successor with
+     * retried_at 0) and writes the n rows of `puts` (token_put). On any failure nothing is written; a
+     * duplicate hash among `puts` is ERR_FAIL, never mistaken for a lost race. Outside a group only
+     * (ERR_FAIL inside one). Exactly once as token_consume: of concurrent callers on the same hash one gets
+     * 0. PostgreSQL: one round trip (a second one reads the row for ERR_CONFLICT). */
+    int (*token_redeem)(struct store_conn *c, struct arena *a, const uint8_t hash[STORE_HASH_LEN], int kind,
+                        int64_t now, const uint8_t *successor, const struct store_token *puts, size_t n,
+                        struct store_token *out, struct errbuf *err);
     int (*token_revoke)(struct store_conn *c, const uint8_t hash[STORE_HASH_LEN], int64_t now,
                         struct errbuf *err);
     /* Settles a pending row, a device code waiting for its user (RFC 8628 §3.3): of a row of `kind` that
@@ -303,7 +319,9 @@ int store_open_flags(const char *dsn, unsigned flags, struct store **out, struct
     X(client_meta_has)                                                                                   \
     X(token_put)                                                                                         \
     X(token_get)                                                                                         \
+    X(token_get_user)                                                                                    \
     X(token_consume)                                                                                     \
+    X(token_redeem)                                                                                      \
     X(token_revoke)                                                                                      \
     X(token_settle)                                                                                      \
     X(token_set_successor)                                                                               \
@@ -365,7 +383,9 @@ int store_observe_(enum store_op op, int64_t t0, int rc);
 #define store_client_meta_has(c, ...) STORE_CALL_(client_meta_has, c, __VA_ARGS__)
 #define store_token_put(c, ...) STORE_CALL_(token_put, c, __VA_ARGS__)
 #define store_token_get(c, ...) STORE_CALL_(token_get, c, __VA_ARGS__)
+#define store_token_get_user(c, ...) STORE_CALL_(token_get_user, c, __VA_ARGS__)
 #define store_token_consume(c, ...) STORE_CALL_(token_consume, c, __VA_ARGS__)
+#define store_token_redeem(c, ...) STORE_CALL_(token_redeem, c, __VA_ARGS__)
 #define store_token_revoke(c, ...) STORE_CALL_(token_revoke, c, __VA_ARGS__)
 #define store_token_settle(c, ...) STORE_CALL_(token_settle, c, __VA_ARGS__)
 #define store_token_set_successor(c, ...) STORE_CALL_(token_set_successor, c, __VA_ARGS__)

@@ -496,9 +496,25 @@ struct race {
     struct store *st;
     pthread_barrier_t *barrier;
     const uint8_t (*hashes)[STORE_HASH_LEN];
+    bool redeem; /* store_token_redeem, writing the row "race-<id>-<round>", instead of token_consume */
+    int id;
     int results[RACE_ROUNDS];
     int open_rc;
 };
+
+static struct store_token token(const char *secret, int kind, const char *grant_id, int64_t exp);
+
+/* One racer's attempt on hash: token_consume, or token_redeem writing the row "race-<id>-<round>". */
+static int race_once(struct race *r, struct store_conn *c, struct arena *a, int round, struct store_token *got,
+                     struct errbuf *err)
+{
+    if (!r->redeem)
+        return store_token_consume(c, a, r->hashes[round], STORE_TOKEN_REFRESH, 1500, got, err);
+    char secret[32];
+    snprintf(secret, sizeof(secret), "race-%d-%d", r->id, round);
+    struct store_token row = token(secret, STORE_TOKEN_ACCESS, "grant-1", 5000);
+    return store_token_redeem(c, a, r->hashes[round], STORE_TOKEN_REFRESH, 1500, row.hash, &row, 1, got, err);
+}
 
 static void *race_thread(void *arg)
 {
@@ -510,8 +526,7 @@ static void *race_thread(void *arg)
     for (int i = 0; i < RACE_ROUNDS; i++) {
         pthread_barrier_wait(r->barrier);
         struct store_token got;
-        r->results[i] = r->open_rc != 0 ? r->open_rc
-                        : store_token_consume(c, a, r->hashes[i], STORE_TOKEN_REFRESH, 1500, &got, &err);
+        r->results[i] = r->open_rc != 0 ? r->open_rc : race_once(r, c, a, i, &got, &err);
         if (r->results[i] == ERR_CONFLICT && got.consumed_at != 1500)
             r->results[i] = -99; /* the loser must see the winner's row */
         arena_reset(a);
@@ -522,8 +537,11 @@ static void *race_thread(void *arg)
     return NULL;
 }
 
-STORE_TEST(token_consume_race)
+/* RACE_THREADS threads, each with its own connection, race for each of RACE_ROUNDS refresh tokens; r[t]
+ * gets thread t's results. */
+static void run_race(struct fx *f, bool redeem, struct race r[RACE_THREADS])
 {
+    memset(r, 0, RACE_THREADS * sizeof(*r));
     uint8_t hashes[RACE_ROUNDS][STORE_HASH_LEN];
     char secret[32];
     for (int i = 0; i < RACE_ROUNDS; i++) {
@@ -534,31 +552,60 @@ STORE_TEST(token_consume_race)
     }
     pthread_barrier_t barrier;
     pthread_barrier_init(&barrier, NULL, RACE_THREADS);
-    struct race r[RACE_THREADS];
     pthread_t th[RACE_THREADS];
     for (int t = 0; t < RACE_THREADS; t++) {
-        memset(&r[t], 0, sizeof(r[t]));
         r[t].st = f->st;
         r[t].barrier = &barrier;
         r[t].hashes = (const uint8_t(*)[STORE_HASH_LEN])hashes;
+        r[t].redeem = redeem;
+        r[t].id = t;
         pthread_create(&th[t], NULL, race_thread, &r[t]);
     }
     for (int t = 0; t < RACE_THREADS; t++)
         pthread_join(th[t], NULL);
     pthread_barrier_destroy(&barrier);
+}
 
+/* Of the racers of each round exactly one won; every other one got ERR_CONFLICT with the winner's row. */
+static int race_winner(struct race r[RACE_THREADS], int round)
+{
+    int winner = -1, losers = 0;
+    for (int t = 0; t < RACE_THREADS; t++) {
+        if (r[t].results[round] == 0)
+            winner = winner == -1 ? t : -2;
+        else if (r[t].results[round] == ERR_CONFLICT)
+            losers++;
+        else
+            fprintf(stderr, "  round %d thread %d: %d\n", round, t, r[t].results[round]);
+    }
+    return losers == RACE_THREADS - 1 ? winner : -3;
+}
+
+STORE_TEST(token_consume_race)
+{
+    struct race r[RACE_THREADS];
+    run_race(f, false, r);
+    for (int i = 0; i < RACE_ROUNDS; i++)
+        ASSERT(race_winner(r, i) >= 0);
+}
+
+/* The same race through token_redeem: one winner per round, whose row alone was written. */
+STORE_TEST(token_redeem_race)
+{
+    struct race r[RACE_THREADS];
+    run_race(f, true, r);
     for (int i = 0; i < RACE_ROUNDS; i++) {
-        int winners = 0, losers = 0;
+        int w = race_winner(r, i);
+        ASSERT(w >= 0);
         for (int t = 0; t < RACE_THREADS; t++) {
-            if (r[t].results[i] == 0)
-                winners++;
-            else if (r[t].results[i] == ERR_CONFLICT)
-                losers++;
-            else
-                fprintf(stderr, "  round %d thread %d: %d\n", i, t, r[t].results[i]);
+            char secret[32];
+            snprintf(secret, sizeof(secret), "race-%d-%d", t, i);
+            uint8_t h[STORE_HASH_LEN];
+            hash_of(secret, h);
+            struct store_token got;
+            ASSERT_EQ(store_token_get(f->c, f->a, h, &got, &f->err), t == w ? 0 : ERR_NOTFOUND);
         }
-        ASSERT_EQ(winners, 1);
-        ASSERT_EQ(losers, RACE_THREADS - 1);
+        arena_reset(f->a);
     }
 }
 
@@ -2018,6 +2065,165 @@ STORE_TEST(group_many_writes)
     ASSERT_EQ(removed, 300);
 }
 
+/* ---- redemption: token_get_user, token_redeem ---- */
+
+STORE_TEST(token_get_user_reads_the_user)
+{
+    struct store_user u = user("user-1", "alice");
+    u.disabled = true;
+    OK(store_user_put(f->c, &u, &f->err));
+    struct store_token code = token("code-u", STORE_TOKEN_CODE, "g", 5000); /* sub user-1 */
+    struct store_token orphan = token("code-orphan", STORE_TOKEN_CODE, "g", 5000);
+    orphan.sub = "user-gone";
+    struct store_token pending = token("device-pending", STORE_TOKEN_DEVICE, "g", 5000);
+    pending.sub = NULL;
+    OK(store_token_put(f->c, &code, &f->err));
+    OK(store_token_put(f->c, &orphan, &f->err));
+    OK(store_token_put(f->c, &pending, &f->err));
+
+    struct store_token got;
+    struct store_user gu;
+    bool has = false;
+    OK(store_token_get_user(f->c, f->a, code.hash, &got, &gu, &has, &f->err));
+    ASSERT(has);
+    ASSERT_EQ(got.kind, STORE_TOKEN_CODE);
+    ASSERT_STREQ(got.sub, "user-1");
+    ASSERT_STREQ(got.data, "{\"nonce\":\"n-0S6\"}");
+    ASSERT_EQ(got.exp, 5000);
+    ASSERT_STREQ(gu.id, "user-1");
+    ASSERT_STREQ(gu.username, "alice");
+    ASSERT_STREQ(gu.password_hash, u.password_hash);
+    ASSERT_STREQ(gu.claims, "{\"name\":\"Alice\"}");
+    ASSERT(gu.disabled);
+    ASSERT_EQ(gu.created_at, 100);
+
+    has = true;
+    OK(store_token_get_user(f->c, f->a, orphan.hash, &got, &gu, &has, &f->err));
+    ASSERT(!has);
+    ASSERT_STREQ(got.sub, "user-gone");
+    has = true;
+    OK(store_token_get_user(f->c, f->a, pending.hash, &got, &gu, &has, &f->err));
+    ASSERT(!has);
+    ASSERT_EQ(got.kind, STORE_TOKEN_DEVICE);
+    uint8_t unknown[STORE_HASH_LEN];
+    hash_of("no such code", unknown);
+    has = true;
+    ASSERT_EQ(store_token_get_user(f->c, f->a, unknown, &got, &gu, &has, &f->err), ERR_NOTFOUND);
+    ASSERT(!has);
+}
+
+/* Whether the row of `secret` exists. */
+static bool token_exists(struct fx *f, const char *secret)
+{
+    uint8_t h[STORE_HASH_LEN];
+    hash_of(secret, h);
+    struct store_token got;
+    return store_token_get(f->c, f->a, h, &got, &f->err) == 0;
+}
+
+STORE_TEST(token_redeem_once)
+{
+    struct store_token code = token("code-r", STORE_TOKEN_CODE, "grant-r", 5000);
+    OK(store_token_put(f->c, &code, &f->err));
+    struct store_token rows[2] = {token("at-1", STORE_TOKEN_ACCESS, "grant-r", 5000),
+                                  token("rt-1", STORE_TOKEN_REFRESH, "grant-r", 9000)};
+    struct store_token got;
+    OK(store_token_redeem(f->c, f->a, code.hash, STORE_TOKEN_CODE, 1500, rows[1].hash, rows, 2, &got, &f->err));
+    ASSERT_EQ(got.consumed_at, 1500);
+    ASSERT_STREQ(got.grant_id, "grant-r");
+    ASSERT(got.has_successor && memcmp(got.successor, rows[1].hash, STORE_HASH_LEN) == 0);
+    memset(&got, 0, sizeof(got));
+    OK(store_token_get(f->c, f->a, code.hash, &got, &f->err));
+    ASSERT_EQ(got.consumed_at, 1500);
+    ASSERT(got.has_successor && memcmp(got.successor, rows[1].hash, STORE_HASH_LEN) == 0);
+    ASSERT_EQ(got.retried_at, 0);
+    OK(store_token_get(f->c, f->a, rows[1].hash, &got, &f->err));
+    ASSERT_EQ(got.kind, STORE_TOKEN_REFRESH);
+    ASSERT_EQ(got.exp, 9000);
+    ASSERT(token_exists(f, "at-1"));
+
+    /* Again, with other rows: the lost race (the row handed back as it is), nothing written. */
+    struct store_token again[2] = {token("at-2", STORE_TOKEN_ACCESS, "grant-r", 5000),
+                                   token("rt-2", STORE_TOKEN_REFRESH, "grant-r", 9000)};
+    memset(&got, 0, sizeof(got));
+    ASSERT_EQ(store_token_redeem(f->c, f->a, code.hash, STORE_TOKEN_CODE, 1600, again[1].hash, again, 2, &got,
+                                 &f->err),
+              ERR_CONFLICT);
+    ASSERT_EQ(got.consumed_at, 1500);
+    ASSERT_STREQ(got.grant_id, "grant-r");
+    ASSERT(memcmp(got.successor, rows[1].hash, STORE_HASH_LEN) == 0);
+    ASSERT(!token_exists(f, "at-2"));
+    ASSERT(!token_exists(f, "rt-2"));
+
+    /* Nothing to consume: an expired, a revoked, an unknown code, a row of another kind. Nothing consumed,
+     * nothing written, no row handed back. */
+    struct store_token expired = token("code-expired", STORE_TOKEN_CODE, "g", 1400);
+    struct store_token revoked = token("code-revoked", STORE_TOKEN_CODE, "g", 5000);
+    struct store_token access = token("at-0", STORE_TOKEN_ACCESS, "g", 5000);
+    OK(store_token_put(f->c, &expired, &f->err));
+    OK(store_token_put(f->c, &revoked, &f->err));
+    OK(store_token_put(f->c, &access, &f->err));
+    OK(store_token_revoke(f->c, revoked.hash, 1200, &f->err));
+    uint8_t unknown[STORE_HASH_LEN];
+    hash_of("no such code", unknown);
+    const uint8_t *none[] = {expired.hash, revoked.hash, access.hash, unknown};
+    for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
+        memset(&got, 0xff, sizeof(got));
+        ASSERT_EQ(store_token_redeem(f->c, f->a, none[i], STORE_TOKEN_CODE, 1500, again[1].hash, again, 2, &got,
+                                     &f->err),
+                  ERR_NOTFOUND);
+        ASSERT_EQ(got.kind, 0);
+        ASSERT(!token_exists(f, "at-2"));
+    }
+    OK(store_token_get(f->c, f->a, expired.hash, &got, &f->err));
+    ASSERT_EQ(got.consumed_at, 0);
+    ASSERT(!got.has_successor);
+    OK(store_token_get(f->c, f->a, access.hash, &got, &f->err));
+    ASSERT_EQ(got.consumed_at, 0);
+
+    /* No successor, no rows: a consume alone. */
+    struct store_token code2 = token("code-r2", STORE_TOKEN_CODE, "grant-r2", 5000);
+    OK(store_token_put(f->c, &code2, &f->err));
+    OK(store_token_redeem(f->c, f->a, code2.hash, STORE_TOKEN_CODE, 1500, NULL, NULL, 0, &got, &f->err));
+    ASSERT_EQ(got.consumed_at, 1500);
+    ASSERT(!got.has_successor);
+}
+
+STORE_TEST(token_redeem_all_or_nothing)
+{
+    struct store_token code = token("code-a", STORE_TOKEN_CODE, "grant-a", 5000);
+    struct store_token taken = token("rt-taken", STORE_TOKEN_REFRESH, "grant-other", 5000);
+    OK(store_token_put(f->c, &code, &f->err));
+    OK(store_token_put(f->c, &taken, &f->err));
+
+    /* The second new row's hash exists already: the consume and the first row are undone, and the answer
+     * is no lost race (ERR_CONFLICT would have the caller revoke the grant). */
+    struct store_token rows[2] = {token("at-a", STORE_TOKEN_ACCESS, "grant-a", 5000), taken};
+    rows[1].grant_id = "grant-a";
+    struct store_token got;
+    ASSERT_EQ(store_token_redeem(f->c, f->a, code.hash, STORE_TOKEN_CODE, 1500, taken.hash, rows, 2, &got, &f->err),
+              ERR_FAIL);
+    OK(store_token_get(f->c, f->a, code.hash, &got, &f->err));
+    ASSERT_EQ(got.consumed_at, 0);
+    ASSERT(!got.has_successor);
+    ASSERT(!token_exists(f, "at-a"));
+    OK(store_token_get(f->c, f->a, taken.hash, &got, &f->err));
+    ASSERT_STREQ(got.grant_id, "grant-other");
+
+    /* Inside a group it is refused, and the group goes on. */
+    OK(store_begin(f->c, &f->err));
+    ASSERT_EQ(store_token_redeem(f->c, f->a, code.hash, STORE_TOKEN_CODE, 1500, NULL, rows, 1, &got, &f->err),
+              ERR_FAIL);
+    struct store_token other = token("at-b", STORE_TOKEN_ACCESS, "grant-a", 5000);
+    OK(store_token_put(f->c, &other, &f->err));
+    OK(store_commit(f->c, &f->err));
+    ASSERT(token_exists(f, "at-b"));
+
+    /* The code is still there for its rightful redemption. */
+    OK(store_token_redeem(f->c, f->a, code.hash, STORE_TOKEN_CODE, 1500, NULL, rows, 1, &got, &f->err));
+    ASSERT(token_exists(f, "at-a"));
+}
+
 /* ---- exactly once across processes ---- */
 
 /* Several processes, each with its own store_open (as several instances on one database), redeem the same
@@ -2340,7 +2546,8 @@ TEST(dsn_redacted)
 
 TESTS(T(client_crud), T(client_origin_and_registration_token), T(par_and_initial_access_taken_once),
       T(client_list_many), T(client_meta_has), T(token_put_get), T(token_consume_once),
-      T(token_consume_notfound), T(token_consume_race), T(token_settle_once), T(token_settle_deny_and_notfound),
+      T(token_consume_notfound), T(token_consume_race), T(token_redeem_race), T(token_get_user_reads_the_user),
+      T(token_redeem_once), T(token_redeem_all_or_nothing), T(token_settle_once), T(token_settle_deny_and_notfound),
       T(token_settle_race), T(single_use_once_until_exp), T(single_use_race), T(client_secret_enc_round_trip),
       T(grant_revoke_family), T(token_successor),
       T(token_revoke_unknown), T(jti_revocation),

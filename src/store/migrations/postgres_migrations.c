@@ -242,6 +242,35 @@ const char *const postgres_migrations[] = {
      "UPDATE clients SET origin = 'config' WHERE from_config;\n"
      "ALTER TABLE clients ADD COLUMN reg_token_hash BYTEA CHECK (reg_token_hash IS NULL OR "
      "length(reg_token_hash) = 32);\n"),
+
+    /* 008_token_redeem: store_token_redeem's consume, the last statement of a pipeline whose earlier ones
+     * write the new rows, all in one implicit transaction (no BEGIN: the pipeline's Sync ends it). The
+     * UPDATE decides as in ostiary_token_consume (a concurrent caller waits for the row lock, then finds
+     * the condition false) and links the successor in the same write. Where it changes nothing it raises,
+     * so that the server skips the rest of the pipeline and rolls the whole transaction back: OS001 (our
+     * own class, OS) when the row was consumed already, which the next statement's new snapshot sees
+     * once the winner has committed; no_data_found (P0002) otherwise. */
+    ("CREATE FUNCTION ostiary_token_redeem(p_hash BYTEA, p_kind INTEGER, p_now BIGINT, p_successor BYTEA)\n"
+     "RETURNS TABLE (hash BYTEA, kind INTEGER, client_id TEXT, sub TEXT, scope TEXT, aud TEXT, jti TEXT,\n"
+     "               grant_id TEXT, data TEXT, iat BIGINT, exp BIGINT, revoked_at BIGINT, consumed_at BIGINT,\n"
+     "               successor BYTEA, retried_at BIGINT)\n"
+     "LANGUAGE plpgsql VOLATILE AS $$\n"
+     "BEGIN\n"
+     "    RETURN QUERY UPDATE tokens t SET consumed_at = p_now, successor = coalesce(p_successor, t.successor)\n"
+     "        WHERE t.hash = p_hash AND t.kind = p_kind AND t.consumed_at = 0 AND t.revoked_at = 0\n"
+     "          AND t.exp > p_now\n"
+     "        RETURNING t.hash, t.kind, t.client_id, t.sub, t.scope, t.aud, t.jti, t.grant_id, t.data, t.iat,\n"
+     "                  t.exp, t.revoked_at, t.consumed_at, t.successor, t.retried_at;\n"
+     "    IF FOUND THEN\n"
+     "        RETURN;\n"
+     "    END IF;\n"
+     "    IF EXISTS (SELECT 1 FROM tokens t WHERE t.hash = p_hash AND t.kind = p_kind AND t.consumed_at <> 0)\n"
+     "    THEN\n"
+     "        RAISE EXCEPTION USING ERRCODE = 'OS001', MESSAGE = 'the token was consumed already';\n"
+     "    END IF;\n"
+     "    RAISE EXCEPTION USING ERRCODE = 'no_data_found', MESSAGE = 'no such token to consume';\n"
+     "END\n"
+     "$$;\n"),
 };
 
 const size_t postgres_migrations_count = sizeof(postgres_migrations) / sizeof(postgres_migrations[0]);
