@@ -185,42 +185,15 @@ struct oauth_error grant_authorization_code(struct http_req *req, const struct c
     if (oauth_failed(e))
         return e;
 
-    struct store_token consumed;
-    if (grant_redeem_in_one(tr, &t)) {
-        /* One call: the code is consumed and every row written, or nothing is. */
-        rc = grant_tokens_redeem(req, hash, STORE_TOKEN_CODE, now, NULL, &t, &consumed, &err);
-        if (rc == ERR_CONFLICT) { /* lost the race to a concurrent redemption: a replay all the same */
-            e = grant_revoke_family(req, tr, c, code.grant_id, "code_replay");
-            return oauth_failed(e) ? e : OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
-        }
-        if (rc == ERR_NOTFOUND) /* expired or revoked since the read */
-            return OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
-        if (rc != 0)
-            return oauth_store_failed(req, "code_redeem", rc, &err);
-    } else {
-        /* One transaction: the single-use values recorded, the code consumed and every row written, or
-         * nothing. */
-        e = grant_begin(req, tr);
-        if (oauth_failed(e))
-            return e;
-        rc = store_token_consume(db, req->arena, hash, STORE_TOKEN_CODE, now, &consumed, &err);
-        if (rc == ERR_CONFLICT) {
-            /* Lost the race: a replay all the same. The consume changed nothing: end its transaction before
-             * revoking, as store.h asks (the lost consume may hold the row's lock). */
-            store_rollback(db);
-            e = grant_revoke_family(req, tr, c, code.grant_id, "code_replay");
-            return oauth_failed(e) ? e : OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
-        }
-        if (rc != 0) {
-            store_rollback(db);
-            if (rc == ERR_NOTFOUND) /* expired or revoked since the read */
-                return OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
-            return oauth_store_failed(req, "code_consume", rc, &err);
-        }
-        e = grant_tokens_commit(req, tr, &t);
-        if (oauth_failed(e))
-            return e;
+    e = grant_redeem(req, tr, hash, STORE_TOKEN_CODE, now, &t, &rc);
+    if (oauth_failed(e))
+        return e;
+    if (rc == ERR_CONFLICT) { /* lost the race to a concurrent redemption: a replay all the same */
+        e = grant_revoke_family(req, tr, c, code.grant_id, "code_replay");
+        return oauth_failed(e) ? e : OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
     }
+    if (rc == ERR_NOTFOUND) /* expired or revoked since the read */
+        return OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
     metrics_tokens_issued(METRICS_GRANT_AUTHORIZATION_CODE, t.at.jwt, t.refresh_token != NULL,
                           t.id_token != NULL);
     token_response_send(req, &t.at, g.at_scope, t.refresh_token, t.id_token);

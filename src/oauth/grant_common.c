@@ -249,6 +249,36 @@ bool grant_redeem_in_one(const struct token_req *tr, const struct grant_tokens *
     return t->dpop == NULL && (tr->jti == NULL || !tr->jti->pending);
 }
 
+struct oauth_error grant_redeem(struct http_req *req, const struct token_req *tr, const uint8_t hash[STORE_HASH_LEN],
+                                int kind, int64_t now, const struct grant_tokens *t, int *rc)
+{
+    struct store_conn *db = req->worker->db;
+    struct store_token consumed;
+    struct errbuf err;
+    if (grant_redeem_in_one(tr, t)) {
+        /* One call: the row is consumed and every new row written, or nothing is. */
+        *rc = grant_tokens_redeem(req, hash, kind, now, NULL, t, &consumed, &err);
+        if (*rc == 0 || *rc == ERR_CONFLICT || *rc == ERR_NOTFOUND)
+            return OAUTH_OK;
+        return oauth_store_failed(req, "grant_redeem", *rc, &err);
+    }
+    /* One transaction: the single-use values recorded, the row consumed and every new row written, or
+     * nothing. */
+    struct oauth_error e = grant_begin(req, tr);
+    if (oauth_failed(e))
+        return e;
+    *rc = store_token_consume(db, req->arena, hash, kind, now, &consumed, &err);
+    if (*rc != 0) {
+        /* A lost race (ERR_CONFLICT) changed nothing: its transaction ends before the caller revokes, as
+         * store.h asks (the lost consume may hold the row's lock). */
+        store_rollback(db);
+        if (*rc == ERR_CONFLICT || *rc == ERR_NOTFOUND)
+            return OAUTH_OK;
+        return oauth_store_failed(req, "grant_consume", *rc, &err);
+    }
+    return grant_tokens_commit(req, tr, t);
+}
+
 struct oauth_error grant_dpop_binding(const struct token_req *tr, const char *bound, const char *what)
 {
     if (bound == NULL)

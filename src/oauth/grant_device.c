@@ -135,35 +135,13 @@ struct oauth_error grant_device_code(struct http_req *req, const struct client *
     if (oauth_failed(e))
         return e;
 
-    struct store_token consumed;
-    if (grant_redeem_in_one(tr, &t)) {
-        rc = grant_tokens_redeem(req, key, STORE_TOKEN_DEVICE, now, NULL, &t, &consumed, &err);
-        if (rc == ERR_CONFLICT) /* a concurrent poll redeemed it first */
-            return replayed(req, tr, c, row.grant_id);
-        if (rc == ERR_NOTFOUND) /* expired or revoked since the read */
-            return OAUTH_ERROR(EXPIRED_TOKEN, "the device_code has expired; start again with a new device code");
-        if (rc != 0)
-            return oauth_store_failed(req, "device_redeem", rc, &err);
-    } else {
-        e = grant_begin(req, tr);
-        if (oauth_failed(e))
-            return e;
-        rc = store_token_consume(db, req->arena, key, STORE_TOKEN_DEVICE, now, &consumed, &err);
-        if (rc == ERR_CONFLICT) {
-            /* A concurrent poll redeemed it first. End the group before revoking (store.h). */
-            store_rollback(db);
-            return replayed(req, tr, c, row.grant_id);
-        }
-        if (rc != 0) {
-            store_rollback(db);
-            if (rc == ERR_NOTFOUND) /* expired or revoked since the read */
-                return OAUTH_ERROR(EXPIRED_TOKEN, "the device_code has expired; start again with a new device code");
-            return oauth_store_failed(req, "device_consume", rc, &err);
-        }
-        e = grant_tokens_commit(req, tr, &t);
-        if (oauth_failed(e))
-            return e;
-    }
+    e = grant_redeem(req, tr, key, STORE_TOKEN_DEVICE, now, &t, &rc);
+    if (oauth_failed(e))
+        return e;
+    if (rc == ERR_CONFLICT) /* a concurrent poll redeemed it first */
+        return replayed(req, tr, c, row.grant_id);
+    if (rc == ERR_NOTFOUND) /* expired or revoked since the read */
+        return OAUTH_ERROR(EXPIRED_TOKEN, "the device_code has expired; start again with a new device code");
     metrics_tokens_issued(METRICS_GRANT_DEVICE_CODE, t.at.jwt, t.refresh_token != NULL, t.id_token != NULL);
     token_response_send(req, &t.at, g.at_scope, t.refresh_token, t.id_token);
     return OAUTH_OK;

@@ -119,6 +119,13 @@ int grant_tokens_redeem(struct http_req *req, const uint8_t hash[STORE_HASH_LEN]
  * (a client assertion's jti, a DPoP proof's jti) must be recorded in the same transaction. Otherwise the
  * grant takes grant_begin, the consume and grant_tokens_commit. */
 bool grant_redeem_in_one(const struct token_req *tr, const struct grant_tokens *t);
+/* Consumes the row `hash` of `kind` (a code, a device code) and commits the rows of t with the request's
+ * single-use values: in one call when it may (grant_redeem_in_one), else in grant_begin's transaction.
+ * OAUTH_OK with *rc 0 (done), ERR_CONFLICT (a concurrent redemption won: a replay; nothing written and no
+ * transaction open) or ERR_NOTFOUND (expired or revoked since the caller's read); or the error already
+ * decided (a replayed jti, a store failure, logged). */
+struct oauth_error grant_redeem(struct http_req *req, const struct token_req *tr, const uint8_t hash[STORE_HASH_LEN],
+                                int kind, int64_t now, const struct grant_tokens *t, int *rc);
 
 /* Parses a row's data (JSON object text) into an object freed with the arena; NULL if absent or not an
  * object. */
