@@ -47,6 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check_decoded(ah.pass);
             break;
         case AUTH_BEARER:
+        case AUTH_DPOP: /* RFC 9449 §7.1: the same token68 form as Bearer */
             if (ah.token.p == NULL || ah.token.len == 0 || ah.token.len > size)
                 abort();
             /* RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=" */

@@ -19,7 +19,7 @@ SECS=${FUZZ_SECONDS:-20}
 CLANG=${FUZZ_CC:-clang}
 OUT=build/fuzz
 JOBS=$(nproc 2>/dev/null || echo 2)
-PKGS=(libh2o-evloop jansson openssl sqlite3 libsodium yaml-0.1 libpq)
+PKGS=(libh2o-evloop jansson openssl sqlite3 libsodium yaml-0.1 libpq libcurl)
 
 if ! command -v "$CLANG" >/dev/null 2>&1; then
     echo "fuzz: $CLANG not found (scripts/install-deps.sh installs clang)" >&2
