@@ -152,25 +152,9 @@ struct oauth_error grant_authorization_code(struct http_req *req, const struct c
             return OAUTH_ERROR(INVALID_GRANT, "the API this code was issued for is no longer configured");
     }
 
-    struct grant_tokens_req g = {0};
-    g.client = c;
-    g.sub = code.sub;
-    g.grant_id = code.grant_id;
-    g.at_scope = g.grant_scope = code.scope != NULL ? code.scope : "";
-    g.aud = res != NULL ? res->identifier : NULL;
-    g.res = res;
-    g.now = now;
-    g.refresh = grant_wants_refresh(c, g.grant_scope, data);
-    g.dpop = tr->dpop;
-    /* RFC 9449 §5: a public client's refresh tokens are bound to its DPoP key (a confidential client's
-     * are bound to its authentication already). */
-    if (g.refresh)
-        g.refresh_data = grant_refresh_data(req->arena, data,
-                                            c->auth_method == CLIENT_AUTH_NONE && tr->dpop != NULL ? tr->dpop->jkt
-                                                                                                    : NULL);
-    g.id_token = token_scope_has(g.grant_scope, "openid");
+    struct grant_tokens_req g;
+    grant_tokens_req_from_row(req, c, tr, &code, res, now, data, &g);
     g.nonce = json_string_value(json_object_get(data, "nonce"));
-    grant_tokens_set_auth(&g, data);
     g.grant_claims = grant_data_claims(data);
     json_t *claims = NULL;
     if (g.id_token) {

@@ -244,6 +244,28 @@ int grant_tokens_redeem(struct http_req *req, const uint8_t hash[STORE_HASH_LEN]
     return store_token_redeem(req->worker->db, req->arena, hash, kind, now, successor, rows, n, consumed, err);
 }
 
+void grant_tokens_req_from_row(struct http_req *req, const struct client *c, const struct token_req *tr,
+                               const struct store_token *row, const struct resource *res, int64_t now,
+                               json_t *data, struct grant_tokens_req *g)
+{
+    *g = (struct grant_tokens_req){0};
+    g->client = c;
+    g->sub = row->sub;
+    g->grant_id = row->grant_id;
+    g->at_scope = g->grant_scope = row->scope != NULL ? row->scope : "";
+    g->aud = res != NULL ? res->identifier : NULL;
+    g->res = res;
+    g->now = now;
+    g->refresh = grant_wants_refresh(c, g->grant_scope, data);
+    g->dpop = tr->dpop;
+    if (g->refresh)
+        g->refresh_data = grant_refresh_data(req->arena, data,
+                                             c->auth_method == CLIENT_AUTH_NONE && tr->dpop != NULL ? tr->dpop->jkt
+                                                                                                     : NULL);
+    g->id_token = token_scope_has(g->grant_scope, "openid");
+    grant_tokens_set_auth(g, data);
+}
+
 bool grant_redeem_in_one(const struct token_req *tr, const struct grant_tokens *t)
 {
     return t->dpop == NULL && (tr->jti == NULL || !tr->jti->pending);

@@ -107,24 +107,8 @@ struct oauth_error grant_device_code(struct http_req *req, const struct client *
     if (!has_user || u.disabled)
         return OAUTH_ERROR(INVALID_GRANT, "the user who approved this device_code no longer exists or is disabled");
 
-    struct grant_tokens_req g = {0};
-    g.client = c;
-    g.sub = row.sub;
-    g.grant_id = row.grant_id;
-    g.at_scope = g.grant_scope = row.scope != NULL ? row.scope : "";
-    g.aud = res != NULL ? res->identifier : NULL;
-    g.res = res;
-    g.now = now;
-    g.refresh = grant_wants_refresh(c, g.grant_scope, data);
-    /* RFC 9449 §5, as for the code grant: a proof binds the access token, and a public client's refresh
-     * tokens. */
-    g.dpop = tr->dpop;
-    if (g.refresh)
-        g.refresh_data = grant_refresh_data(req->arena, data,
-                                            c->auth_method == CLIENT_AUTH_NONE && tr->dpop != NULL ? tr->dpop->jkt
-                                                                                                    : NULL);
-    g.id_token = token_scope_has(g.grant_scope, "openid");
-    grant_tokens_set_auth(&g, data);
+    struct grant_tokens_req g;
+    grant_tokens_req_from_row(req, c, tr, &row, res, now, data, &g);
     /* No claims request at /device/auth: the scope's claims, for a client with id_token_claims: scope. */
     bool scope_claims = c->id_token_claims == ID_TOKEN_CLAIMS_SCOPE;
     json_t *claims = g.id_token ? grant_id_token_claims(&u, g.grant_scope, scope_claims, NULL) : NULL;

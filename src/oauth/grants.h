@@ -149,6 +149,14 @@ void grant_tokens_set_auth(struct grant_tokens_req *r, json_t *data);
  * JSON text in arena memory. jkt: the DPoP key a public client's refresh tokens are bound to (RFC 9449 §5),
  * or NULL. */
 const char *grant_refresh_data(struct arena *a, json_t *data, const char *jkt);
+/* The tokens a code's or a device code's row (consumed next) yields, into *g: its user, grant, scope and
+ * API (res), a refresh token per the client's policy, bound to the DPoP key of a public client (RFC 9449
+ * §5; a confidential client's are bound to its authentication already), an ID token when openid was
+ * granted, and the authentication facts of data (grant_tokens_set_auth). The caller adds what is its own
+ * (nonce, claims). */
+void grant_tokens_req_from_row(struct http_req *req, const struct client *c, const struct token_req *tr,
+                               const struct store_token *row, const struct resource *res, int64_t now,
+                               json_t *data, struct grant_tokens_req *g);
 /* RFC 9449 §5, §10: a code whose request named dpop_jkt, or a refresh token bound to a key (its data's
  * jkt), is only redeemed with a DPoP proof made with that key: invalid_dpop_proof otherwise. bound: that
  * jkt, or NULL (no binding). */
