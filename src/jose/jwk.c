@@ -16,6 +16,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
+#include "core/digest.h"
 #include "core/arena.h"
 #include "core/str.h"
 
@@ -180,7 +181,7 @@ static char *thumbprint_of(struct arena *a, json_t *jwk)
     if (text == NULL)
         return NULL;
     unsigned char md[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)text, strlen(text), md);
+    sha256(text, strlen(text), md);
     free(text);
     return b64url_encode(a, md, sizeof(md));
 }

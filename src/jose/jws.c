@@ -19,6 +19,7 @@
 #include <openssl/sha.h>
 #include <sodium.h>
 
+#include "core/digest.h"
 #include "core/arena.h"
 #include "core/str.h"
 
@@ -30,21 +31,11 @@
 #define ES256_SIG_LEN (2 * ES256_COORD)
 #define ED25519_SIG_LEN 64
 
-/* SHA-256 fetched once: an implicit fetch by name on every signature costs a method-store lookup. */
-static EVP_MD *sha256_md;
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-
-static void sha256_fetch(void)
-{
-    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
-
 static const EVP_MD *md_for(enum jose_alg alg)
 {
     if (alg == JOSE_ALG_EDDSA)
         return NULL; /* Ed25519 hashes internally (RFC 8032 §5.1.6) */
-    pthread_once(&sha256_once, sha256_fetch);
-    return sha256_md != NULL ? sha256_md : EVP_sha256();
+    return sha256_md(); /* fetched once (core/digest.h) */
 }
 
 /* ECDSA signatures are malleable: (r, s) and (r, n - s) verify alike. We sign with s <= n/2 and refuse
@@ -229,7 +220,7 @@ static int sign_raw(EVP_PKEY *pkey, enum jose_alg alg, const void *in, size_t in
         return 0;
     }
     unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)in, in_len, digest);
+    sha256(in, in_len, digest);
     unsigned char der[128];
     unsigned char *dst = alg == JOSE_ALG_ES256 ? der : sig;
     size_t n = alg == JOSE_ALG_ES256 ? sizeof(der) : *sig_len;
@@ -578,11 +569,11 @@ char *jose_half_hash(struct arena *a, const char *alg, const char *value, size_t
     switch (id) {
     case JOSE_ALG_RS256:
     case JOSE_ALG_ES256:
-        SHA256((const unsigned char *)value, len, md);
+        sha256(value, len, md);
         return b64url_encode(a, md, SHA256_DIGEST_LENGTH / 2);
     case JOSE_ALG_EDDSA:
         /* Ed25519 uses SHA-512 internally (RFC 8032 §5.1), so OIDC takes the left half of SHA-512. */
-        SHA512((const unsigned char *)value, len, md);
+        sha512(value, len, md);
         return b64url_encode(a, md, SHA512_DIGEST_LENGTH / 2);
     default:
         break;

@@ -14,6 +14,7 @@
 #include <openssl/sha.h>
 
 #include "app.h"
+#include "core/digest.h"
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/rand.h"
@@ -128,7 +129,7 @@ char *dpop_htu_normalize(struct arena *a, const char *u, size_t n)
 char *dpop_ath(struct arena *a, const char *token, size_t len)
 {
     unsigned char d[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)token, len, d);
+    sha256(token, len, d);
     return b64url_encode(a, d, sizeof(d));
 }
 

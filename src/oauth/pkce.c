@@ -6,6 +6,7 @@
 
 #include <openssl/sha.h>
 
+#include "core/digest.h"
 #include "core/str.h"
 #include "core/banned.h"
 
@@ -48,7 +49,7 @@ struct oauth_error pkce_verify(const char *method, const char *challenge, const 
     if (strcmp(method, "S256") == 0) {
         unsigned char md[SHA256_DIGEST_LENGTH];
         char enc[PKCE_S256_CHALLENGE_LEN]; /* compared in place: no arena, no NUL */
-        SHA256((const unsigned char *)verifier, vlen, md);
+        sha256(verifier, vlen, md);
         b64url_put(enc, md, sizeof(md));
         ok = ct_eq(enc, PKCE_S256_CHALLENGE_LEN, challenge, strlen(challenge));
     } else if (strcmp(method, "plain") == 0) {

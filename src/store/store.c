@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "core/digest.h"
 #include "core/metrics.h"
 #include "core/arena.h"
 #include "core/str.h"
@@ -67,16 +68,12 @@ const char *store_dsn_redacted(struct arena *a, const char *dsn)
 
 void store_hash(const void *secret, size_t n, uint8_t out[STORE_HASH_LEN])
 {
-    SHA256(secret, n, out);
+    sha256(secret, n, out);
 }
 
 void store_jti_key(const char *jti, uint8_t out[STORE_HASH_LEN])
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 || EVP_DigestUpdate(ctx, "jti:", 4) != 1 ||
-        EVP_DigestUpdate(ctx, jti, strlen(jti)) != 1 || EVP_DigestFinal_ex(ctx, out, NULL) != 1)
-        abort(); /* only on allocation failure: the project's policy (core/arena.h) */
-    EVP_MD_CTX_free(ctx);
+    sha256_2("jti:", 4, jti, strlen(jti), out);
 }
 
 const char *store_client_origin(const struct store_client *cl)
