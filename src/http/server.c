@@ -90,6 +90,8 @@ struct thread {
     h2o_timeout_t linger_timeout;     /* LINGER_IDLE_MS */
     h2o_timeout_t preface_timeout;    /* request_timeout_ms: the first bytes of a connection */
     struct held *held;                /* responses waiting for the loop's flush, newest first */
+    h2o_multithread_receiver_t conn_receiver; /* connections another loop accepted for this one */
+    atomic_bool accepting;            /* conn_receiver registered and the loop not stopping */
 };
 
 /* ---- offloaded requests ----
@@ -969,19 +971,10 @@ static void preface_on_read(h2o_socket_t *sock, const char *err)
         h2o_http1_accept(&tl->accept_ctx, sock, at);
 }
 
-static void on_accept(h2o_socket_t *listener, const char *err)
+/* Serves a connection accepted on tl's listening socket on tl's loop (the calling thread's). */
+static void conn_start(struct thread_listener *tl, int fd)
 {
-    struct thread_listener *tl = listener->data;
     struct thread *t = tl->t;
-    if (err != NULL)
-        return;
-    /* One connection per readiness callback. Every loop polls the one listening socket, level-triggered:
-     * while connections wait in the backlog each loop is told again, so they spread over the loops. Taking
-     * the whole backlog here would give a burst of connections (a load balancer's or a benchmark's pool)
-     * to whichever loop woke first, and leave the other cores idle for the life of those connections. */
-    int fd = accept4(tl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0)
-        return;
     int on = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
     h2o_socket_t *sock = h2o_evloop_socket_create(t->ctx.loop, fd, H2O_SOCKET_FLAG_IS_ACCEPTED_CONNECTION);
@@ -1009,6 +1002,75 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     h2o_socket_read_start(sock, preface_on_read);
 }
 
+/* Connections are dealt to the loops in turn. Whichever loop accepts one (every loop polls the listening
+ * sockets) serves it only when it is its turn, and otherwise passes it to the loop whose turn it is. Left
+ * to whichever loop happens to wake first, a burst of connections (a load balancer's or a benchmark's
+ * keep-alive pool) can land mostly on one loop and leave the other cores idle for the life of those
+ * connections; dealt in turn, n connections made one after another are spread exactly evenly. */
+struct conn_handoff {
+    h2o_multithread_message_t msg; /* first: the receiving loop gets the handoff back from the message */
+    size_t listener;               /* index in the loops' listeners */
+    int fd;
+};
+
+static struct thread *loops;
+static unsigned n_loops;
+static atomic_uint next_loop;
+
+static void on_conn_handoff(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    struct thread *t = H2O_STRUCT_FROM_MEMBER(struct thread, conn_receiver, receiver);
+    while (!h2o_linklist_is_empty(messages)) {
+        h2o_multithread_message_t *m = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_linklist_unlink(&m->link);
+        struct conn_handoff *h = (struct conn_handoff *)m;
+        conn_start(&t->listeners[h->listener], h->fd);
+        free(h);
+    }
+}
+
+/* After the loops are joined: the connections passed to a loop that had stopped before it read them are
+ * closed (their clients see the connection end, as with any connection left when the server stops). */
+static void conn_handoffs_drop(struct thread *t)
+{
+    if (t->conn_receiver.queue == NULL)
+        return; /* never registered: the loop failed to start, nothing was passed to it */
+    h2o_linklist_t *messages = &t->conn_receiver._messages;
+    while (!h2o_linklist_is_empty(messages)) {
+        h2o_multithread_message_t *m = H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
+        h2o_linklist_unlink(&m->link);
+        struct conn_handoff *h = (struct conn_handoff *)m;
+        close(h->fd);
+        free(h);
+    }
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    struct thread_listener *tl = listener->data;
+    struct thread *t = tl->t;
+    if (err != NULL)
+        return;
+    /* One connection per readiness callback: every loop is told while connections wait in the backlog. */
+    int fd = accept4(tl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0)
+        return;
+    if (n_loops > 1) {
+        struct thread *to = &loops[atomic_fetch_add_explicit(&next_loop, 1, memory_order_relaxed) % n_loops];
+        /* A loop that is stopping takes no new connection: this one serves it (or h2o closes it for it). */
+        if (to != t && atomic_load(&to->accepting)) {
+            struct conn_handoff *h = calloc(1, sizeof(*h));
+            if (h == NULL)
+                abort();
+            h->listener = (size_t)(tl - t->listeners);
+            h->fd = fd;
+            h2o_multithread_send_message(&to->conn_receiver, &h->msg);
+            return;
+        }
+    }
+    conn_start(tl, fd);
+}
+
 static void *thread_main(void *arg)
 {
     struct thread *t = arg;
@@ -1025,6 +1087,7 @@ static void *thread_main(void *arg)
     h2o_timeout_init(t->ctx.loop, &t->preface_timeout, t->cfg->request_timeout_ms);
     t->queue = h2o_multithread_create_queue(t->ctx.loop);
     h2o_multithread_register_receiver(t->queue, &t->done_receiver, on_jobs_done);
+    h2o_multithread_register_receiver(t->queue, &t->conn_receiver, on_conn_handoff);
     for (size_t i = 0; i < t->n_listeners; i++) {
         struct thread_listener *tl = &t->listeners[i];
         tl->t = t;
@@ -1034,6 +1097,7 @@ static void *thread_main(void *arg)
         tl->sock->data = tl;
         h2o_socket_read_start(tl->sock, on_accept);
     }
+    atomic_store(&t->accepting, true);
 
     int64_t last_tick = clock_mono_us();
     while (!atomic_load_explicit(t->stop, memory_order_relaxed)) {
@@ -1049,7 +1113,9 @@ static void *thread_main(void *arg)
     }
     /* Graceful stop: no new connections, no new jobs (queued ones are answered 503, never served); let
      * the responses in flight finish, at most 10 s. h2o answers with "Connection: close" from now on and
-     * tells HTTP/2 clients to go away. */
+     * tells HTTP/2 clients to go away. A connection another loop passed just before this point is still
+     * served while in-flight requests finish; one passed later waits for the process to exit. */
+    atomic_store(&t->accepting, false);
     for (size_t i = 0; i < t->n_listeners; i++) {
         h2o_socket_read_stop(t->listeners[i].sock);
         h2o_socket_close(t->listeners[i].sock);
@@ -1169,6 +1235,9 @@ int http_server_run(const struct http_server_config *cfg, const struct http_serv
     pool.threads = np;
     pool.max_queued = cfg->max_queued_jobs > 0 ? cfg->max_queued_jobs : 1;
     struct thread *threads = calloc(n, sizeof(*threads));
+    loops = threads;
+    n_loops = n;
+    atomic_store(&next_loop, 0);
     uint32_t prefix;
     rand_bytes(&prefix, sizeof(prefix));
     for (unsigned i = 0; i < n; i++) {
@@ -1215,6 +1284,10 @@ int http_server_run(const struct http_server_config *cfg, const struct http_serv
     for (unsigned i = 0; i < started; i++)
         pthread_join(pool_tids[i], NULL);
     free(pool_tids);
+    for (unsigned i = 0; i < n; i++)
+        conn_handoffs_drop(&threads[i]);
+    loops = NULL;
+    n_loops = 0;
     free(threads);
     pthread_mutex_lock(&tls.mu);
     server_cfg = NULL;
