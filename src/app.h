@@ -152,10 +152,12 @@ bool app_offload(struct http_req *req);
 /* The answer to an offloaded request that will not be served (the queue is full, or the server stops): a
  * 503 page with Retry-After (oauth_login_busy). */
 void app_busy(struct http_req *req, unsigned retry_after_s);
-/* Group commit (http/server.h's flush and held_failed): commits the rows the worker's held requests
- * queued (tokens_flush); the answer to a held request whose row could not be committed (the store error of
- * its endpoint: 503 temporarily_unavailable for an outage, else 500 server_error). */
+/* Group commit (http/server.h's flush, held_failed and held_retry): commits the writes the worker's held
+ * requests queued (tokens_flush); the answer to a held request whose write could not be committed (the
+ * store error of its endpoint: 503 temporarily_unavailable for an outage, else 500 server_error); whether a
+ * held request's redemption lost to a concurrent one (tokens_held_retry), so the server serves it again. */
 int app_flush(struct worker *w);
 void app_held_failed(struct http_req *req, int rc);
+bool app_held_retry(struct worker *w, const struct http_req *req);
 
 #endif

@@ -300,6 +300,11 @@ void app_held_failed(struct http_req *req, int rc)
     oauth_error_send_json(req, oauth_store_error(rc));
 }
 
+bool app_held_retry(struct worker *w, const struct http_req *req)
+{
+    return tokens_held_retry(w, req->rid);
+}
+
 void app_busy(struct http_req *req, unsigned retry_after_s)
 {
     app_enter(req->worker);

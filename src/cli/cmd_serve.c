@@ -489,6 +489,7 @@ int cmd_serve(int argc, char **argv)
         .busy = app_busy,
         .flush = app_flush,
         .held_failed = app_held_failed,
+        .held_retry = app_held_retry,
         .ud = &sv,
     };
     int64_t t_ready = clock_mono_us();

@@ -68,7 +68,8 @@ struct http_req {
     /* Group commit. can_hold, set by the server on a loop thread whose hooks flush: the response may wait
      * for the worker's pending writes. held, set by an endpoint that queued a write instead of making it:
      * the response is complete, but the server sends it only once its hooks' flush has committed the
-     * writes of the loop's turn (or replaces it with held_failed's answer if that commit failed). */
+     * writes of the loop's turn (or replaces it with held_failed's answer if that commit failed, or
+     * serves the request again without holding if held_retry says its write lost). */
     bool can_hold;
     bool held;
 };

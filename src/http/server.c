@@ -591,7 +591,8 @@ static void *pool_main(void *arg)
  * response is complete, but may not leave before the write is committed. The request is copied (what the
  * response and the access log need) and kept on its loop thread's list; after the turn of the event loop,
  * hooks->flush commits every queued write of the turn in one transaction, and the responses go out, or,
- * if the commit failed, hooks->held_failed's answer for each. So the writes of all the requests a loop
+ * if the commit failed, hooks->held_failed's answer for each; a request whose write lost to a concurrent
+ * one (hooks->held_retry) is served again from its h2o request instead, without holding. So the writes of all the requests a loop
  * read in one turn share one commit, and none is answered before it. A request h2o disposes meanwhile (its
  * client went away) is only freed; its write is committed all the same, as a write made before a client
  * leaves always was. */
@@ -647,6 +648,26 @@ static void hold(struct thread *t, h2o_req_t *hreq, const struct http_req *src, 
     t->held = h;
 }
 
+static void req_fill(struct thread *t, unsigned listener, h2o_req_t *hreq, struct http_req *req, bool *target_ok,
+                     size_t *header_bytes);
+static void req_proxy(struct thread *t, struct http_req *req);
+
+/* A held request whose queued write lost (hooks->held_retry): served again from its h2o request, under its
+ * own request id, without holding; that answer is the one sent. */
+static void serve_again(struct thread *t, struct held *h)
+{
+    struct http_req req;
+    bool target_ok;
+    size_t header_bytes;
+    req_fill(t, h->req.listener, h->hreq, &req, &target_ok, &header_bytes);
+    memcpy(req.rid, h->req.rid, sizeof(req.rid));
+    req.can_hold = false;
+    req_proxy(t, &req);
+    t->hooks->handle(&req);
+    send_response(h->hreq, &req, h->start);
+    arena_reset(t->arena);
+}
+
 /* After a turn of the loop: commits what the held requests queued, then answers them. */
 static void flush_held(struct thread *t)
 {
@@ -672,6 +693,11 @@ static void flush_held(struct thread *t)
                 h->req.log_error = NULL;
                 h->req.worker = t->worker;
                 t->hooks->held_failed(&h->req, rc);
+            } else if (t->hooks->held_retry != NULL && t->hooks->held_retry(t->worker, &h->req)) {
+                serve_again(t, h);
+                arena_free(h->req.arena);
+                free(h);
+                continue;
             }
             send_response(h->hreq, &h->req, h->start);
         }
@@ -682,31 +708,75 @@ static void flush_held(struct thread *t)
 
 /* ---- requests ---- */
 
+/* Fills req from hreq: what the endpoints see (method, target, body, headers, peer), in the loop's arena.
+ * *target_ok: whether the target is origin-form or absolute-form; *header_bytes: the head's size. */
+static void req_fill(struct thread *t, unsigned listener, h2o_req_t *hreq, struct http_req *req, bool *target_ok,
+                     size_t *header_bytes)
+{
+    struct arena *a = t->arena;
+    memset(req, 0, sizeof(*req));
+    req->arena = a;
+    req->worker = t->worker;
+    req->can_hold = t->hooks->flush != NULL && t->hooks->held_failed != NULL;
+    req->listener = listener;
+    req->method = (struct str){hreq->method.base, hreq->method.len};
+    /* Origin-form, or absolute-form reduced to its path (RFC 9112 §3.2.2: a server must accept it). */
+    struct str target;
+    *target_ok = http_target_origin_form((struct str){hreq->path.base, hreq->path.len}, &target);
+    if (!*target_ok)
+        target = (struct str){hreq->path.base, hreq->path.len};
+    const char *q = memchr(target.p, '?', target.len);
+    req->path = (struct str){target.p, q != NULL ? (size_t)(q - target.p) : target.len};
+    if (q != NULL)
+        req->query = (struct str){q + 1, target.len - req->path.len - 1};
+    if (hreq->entity.base != NULL)
+        req->body = (struct str){hreq->entity.base, hreq->entity.len};
+    else
+        req->body = (struct str){"", 0};
+
+    struct sockaddr_storage ss;
+    socklen_t sl = hreq->conn->callbacks->get_peername(hreq->conn, (struct sockaddr *)&ss);
+    if (sl > 0) {
+        if (ss.ss_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, req->peer, sizeof(req->peer));
+        else if (ss.ss_family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, req->peer, sizeof(req->peer));
+    }
+    memcpy(req->tcp_peer, req->peer, sizeof(req->peer));
+
+    *header_bytes = 0;
+    req->n_headers = hreq->headers.size;
+    req->headers = arena_alloc(a, sizeof(struct http_kv) * (req->n_headers + 1));
+    for (size_t i = 0; i < hreq->headers.size; i++) {
+        h2o_header_t *h = &hreq->headers.entries[i];
+        /* Borrowed: h2o keeps them (lower-cased names) until the request is disposed. */
+        req->headers[i].name = (struct str){h->name->base, h->name->len};
+        req->headers[i].value = (struct str){h->value.base, h->value.len};
+        *header_bytes += h->name->len + h->value.len + 4;
+    }
+    *header_bytes += hreq->path.len + hreq->method.len;
+}
+
+/* Behind a trusted proxy the client is the address it forwarded; a bad header keeps the proxy's own
+ * address (and the request goes on: the header is the proxy's business, not the client's). */
+static void req_proxy(struct thread *t, struct http_req *req)
+{
+    if (t->cfg->n_trusted_proxies > 0 &&
+        proxy_client_addr(t->cfg->trusted_proxies, t->cfg->n_trusted_proxies, req->tcp_peer, req->headers,
+                          req->n_headers, req->peer) == PROXY_MALFORMED)
+        log_debug("forwarded_for_ignored", LS("rid", req->rid), LS("peer", req->tcp_peer),
+                  LS("reason", "malformed or too long X-Forwarded-For"), NULL);
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
 {
     struct thread *t = (struct thread *)hreq->conn->ctx;
     int64_t start = clock_mono_us();
     struct arena *a = t->arena;
     struct http_req req;
-    memset(&req, 0, sizeof(req));
-    req.arena = a;
-    req.worker = t->worker;
-    req.can_hold = t->hooks->flush != NULL && t->hooks->held_failed != NULL;
-    req.listener = ((struct http_server_handler *)self)->listener;
-    req.method = (struct str){hreq->method.base, hreq->method.len};
-    /* Origin-form, or absolute-form reduced to its path (RFC 9112 §3.2.2: a server must accept it). */
-    struct str target;
-    bool target_ok = http_target_origin_form((struct str){hreq->path.base, hreq->path.len}, &target);
-    if (!target_ok)
-        target = (struct str){hreq->path.base, hreq->path.len};
-    const char *q = memchr(target.p, '?', target.len);
-    req.path = (struct str){target.p, q != NULL ? (size_t)(q - target.p) : target.len};
-    if (q != NULL)
-        req.query = (struct str){q + 1, target.len - req.path.len - 1};
-    if (hreq->entity.base != NULL)
-        req.body = (struct str){hreq->entity.base, hreq->entity.len};
-    else
-        req.body = (struct str){"", 0};
+    bool target_ok;
+    size_t header_bytes;
+    req_fill(t, ((struct http_server_handler *)self)->listener, hreq, &req, &target_ok, &header_bytes);
     /* Request id: the thread's random prefix and its sequence number, 16 hex digits (no snprintf on the
      * hot path). */
     static const char hex[] = "0123456789abcdef";
@@ -716,35 +786,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *hreq)
         rid >>= 4;
     }
     req.rid[16] = '\0';
-
-    struct sockaddr_storage ss;
-    socklen_t sl = hreq->conn->callbacks->get_peername(hreq->conn, (struct sockaddr *)&ss);
-    if (sl > 0) {
-        if (ss.ss_family == AF_INET)
-            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, req.peer, sizeof(req.peer));
-        else if (ss.ss_family == AF_INET6)
-            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, req.peer, sizeof(req.peer));
-    }
-    memcpy(req.tcp_peer, req.peer, sizeof(req.peer));
-
-    size_t header_bytes = 0;
-    req.n_headers = hreq->headers.size;
-    req.headers = arena_alloc(a, sizeof(struct http_kv) * (req.n_headers + 1));
-    for (size_t i = 0; i < hreq->headers.size; i++) {
-        h2o_header_t *h = &hreq->headers.entries[i];
-        /* Borrowed: h2o keeps them (lower-cased names) until the request is disposed. */
-        req.headers[i].name = (struct str){h->name->base, h->name->len};
-        req.headers[i].value = (struct str){h->value.base, h->value.len};
-        header_bytes += h->name->len + h->value.len + 4;
-    }
-    header_bytes += hreq->path.len + hreq->method.len;
-    /* Behind a trusted proxy the client is the address it forwarded; a bad header keeps the proxy's own
-     * address (and the request goes on: the header is the proxy's business, not the client's). */
-    if (t->cfg->n_trusted_proxies > 0 &&
-        proxy_client_addr(t->cfg->trusted_proxies, t->cfg->n_trusted_proxies, req.tcp_peer, req.headers,
-                          req.n_headers, req.peer) == PROXY_MALFORMED)
-        log_debug("forwarded_for_ignored", LS("rid", req.rid), LS("peer", req.tcp_peer),
-                  LS("reason", "malformed or too long X-Forwarded-For"), NULL);
+    req_proxy(t, &req);
 
     t->inflight++;
     /* Linked to the request pool (refcount 1): inflight_done runs when h2o disposes the request, that is

@@ -178,8 +178,9 @@ struct oauth_error grant_authorization_code(struct http_req *req, const struct c
     }
     if (rc == ERR_NOTFOUND) /* expired or revoked since the read */
         return OAUTH_ERROR(INVALID_GRANT, CODE_INVALID);
-    metrics_tokens_issued(METRICS_GRANT_AUTHORIZATION_CODE, t.at.jwt, t.refresh_token != NULL,
-                          t.id_token != NULL);
+    if (!req->held) /* else counted by the group commit */
+        metrics_tokens_issued(METRICS_GRANT_AUTHORIZATION_CODE, t.at.jwt, t.refresh_token != NULL,
+                              t.id_token != NULL);
     token_response_send(req, &t.at, g.at_scope, t.refresh_token, t.id_token);
     return OAUTH_OK;
 }

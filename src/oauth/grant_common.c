@@ -241,6 +241,11 @@ int grant_tokens_redeem(struct http_req *req, const uint8_t hash[STORE_HASH_LEN]
         rows[n++] = t->at.row;
     if (t->refresh_token != NULL)
         rows[n++] = t->refresh_row;
+    if (tokens_hold_redeem(req, hash, kind, now, successor, rows, n, t->at.jwt, t->refresh_token != NULL,
+                           t->id_token != NULL)) {
+        memset(consumed, 0, sizeof(*consumed));
+        return 0;
+    }
     return store_token_redeem(req->worker->db, req->arena, hash, kind, now, successor, rows, n, consumed, err);
 }
 

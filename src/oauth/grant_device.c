@@ -126,7 +126,8 @@ struct oauth_error grant_device_code(struct http_req *req, const struct client *
         return replayed(req, tr, c, row.grant_id);
     if (rc == ERR_NOTFOUND) /* expired or revoked since the read */
         return OAUTH_ERROR(EXPIRED_TOKEN, "the device_code has expired; start again with a new device code");
-    metrics_tokens_issued(METRICS_GRANT_DEVICE_CODE, t.at.jwt, t.refresh_token != NULL, t.id_token != NULL);
+    if (!req->held) /* else counted by the group commit */
+        metrics_tokens_issued(METRICS_GRANT_DEVICE_CODE, t.at.jwt, t.refresh_token != NULL, t.id_token != NULL);
     token_response_send(req, &t.at, g.at_scope, t.refresh_token, t.id_token);
     return OAUTH_OK;
 }

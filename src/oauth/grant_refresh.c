@@ -113,7 +113,9 @@ static int link_successor(struct store_conn *db, const uint8_t hash[STORE_HASH_L
 
 static struct oauth_error refresh_done(struct http_req *req, const struct grant_tokens *t, const char *at_scope)
 {
-    metrics_tokens_issued(METRICS_GRANT_REFRESH_TOKEN, t->at.jwt, t->refresh_token != NULL, t->id_token != NULL);
+    if (!req->held) /* else counted by the group commit */
+        metrics_tokens_issued(METRICS_GRANT_REFRESH_TOKEN, t->at.jwt, t->refresh_token != NULL,
+                              t->id_token != NULL);
     token_response_send(req, &t->at, at_scope, t->refresh_token, t->id_token);
     return OAUTH_OK;
 }

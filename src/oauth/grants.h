@@ -111,7 +111,11 @@ struct oauth_error grant_tokens_commit(struct http_req *req, const struct token_
  * replayed assertion. invalid_client when it is one. */
 struct oauth_error grant_jti_alone(struct http_req *req, const struct token_req *tr);
 /* store_token_redeem() of the row `hash` of `kind` for the rows of t (outside any group): the store's
- * answer, *consumed and err as that call leaves them. successor: the row's new successor, or NULL. */
+ * answer, *consumed and err as that call leaves them. successor: the row's new successor, or NULL.
+ * Where the store groups writes and the request may wait, the redemption is queued for the loop's group
+ * commit instead (tokens_hold_redeem): 0 with the request held and *consumed zeroed; the caller answers
+ * as if it had won, and the server serves the request again if it lost. The tokens-issued metric is then
+ * counted by the commit: the caller counts it only when the request is not held. */
 int grant_tokens_redeem(struct http_req *req, const uint8_t hash[STORE_HASH_LEN], int kind, int64_t now,
                         const uint8_t *successor, const struct grant_tokens *t, struct store_token *consumed,
                         struct errbuf *err);

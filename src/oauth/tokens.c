@@ -9,6 +9,7 @@
 #include "app.h"
 #include "core/arena.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/rand.h"
 #include "core/str.h"
 #include "http/http.h"
@@ -179,13 +180,34 @@ int token_mint_access(struct worker *w, struct arena *a, const struct access_tok
 }
 
 /* ---- group commit ----
- * The rows of the requests one turn of a worker's loop serves, committed together (http_req's `held`):
+ * The writes of the requests one turn of a worker's loop serves, committed together (http_req's `held`):
  * the pages they share (the end of the table, the end of the exp index) are written once per turn instead
- * of once per token, and the write lock is taken once. */
+ * of once per request, and the write lock is taken once. Two kinds of write wait in the batch: rows to
+ * insert (a client_credentials token), and redemptions (a code, device code or refresh token consumed, its
+ * successor linked, the new rows inserted), each of which may lose to a concurrent redemption of the same
+ * row: a lost one changes nothing, and its request is served again without holding (tokens_held_retry),
+ * which then decides as if it had come second (a replay, a retry within the grace period, ...). */
+struct batch_redeem {
+    char rid[sizeof(((struct http_req *)0)->rid)]; /* the held request's id: its outcome is asked by it */
+    uint8_t hash[STORE_HASH_LEN];
+    int kind;
+    int64_t now;
+    bool has_successor;
+    uint8_t successor[STORE_HASH_LEN];
+    size_t row0, nrows;          /* its new rows: rrows[row0 .. row0 + nrows) */
+    bool jwt, refresh, id_token; /* the tokens-issued metric, counted once committed */
+};
+
 struct token_batch {
     struct arena *a; /* the rows' strings */
-    struct store_token *rows;
+    struct store_token *rows; /* inserts */
     size_t n, cap;
+    struct store_token *rrows; /* the redemptions' new rows */
+    size_t nr, capr;
+    struct batch_redeem *red;
+    size_t nred, capred;
+    char (*retry)[sizeof(((struct http_req *)0)->rid)]; /* the last flush's lost redemptions */
+    size_t nretry, capretry;
 };
 
 static const char *batch_str(struct arena *a, const char *s)
@@ -193,22 +215,32 @@ static const char *batch_str(struct arena *a, const char *s)
     return s != NULL ? arena_strdup(a, s) : NULL;
 }
 
-static void batch_add(struct worker *w, const struct store_token *t)
+static struct token_batch *batch_of(struct worker *w)
 {
-    struct token_batch *b = w->batch;
-    if (b == NULL) {
-        b = w->batch = calloc(1, sizeof(*b));
-        if (b == NULL)
+    if (w->batch == NULL) {
+        w->batch = calloc(1, sizeof(*w->batch));
+        if (w->batch == NULL)
             abort();
-        b->a = arena_new(16384);
+        w->batch->a = arena_new(16384);
     }
-    if (b->n == b->cap) {
-        b->cap = b->cap > 0 ? 2 * b->cap : 64;
-        b->rows = realloc(b->rows, b->cap * sizeof(*b->rows));
-        if (b->rows == NULL)
-            abort();
-    }
-    struct store_token *c = &b->rows[b->n++];
+    return w->batch;
+}
+
+/* Room for one more element in a growing array. */
+static void *grow(void *v, size_t n, size_t *cap, size_t size)
+{
+    if (n < *cap)
+        return v;
+    *cap = *cap > 0 ? 2 * *cap : 64;
+    v = realloc(v, *cap * size);
+    if (v == NULL)
+        abort();
+    return v;
+}
+
+/* A copy of row t in the batch, its strings in the batch's arena. */
+static void batch_copy(struct token_batch *b, struct store_token *c, const struct store_token *t)
+{
     *c = *t;
     c->client_id = batch_str(b->a, t->client_id);
     c->sub = batch_str(b->a, t->sub);
@@ -219,25 +251,122 @@ static void batch_add(struct worker *w, const struct store_token *t)
     c->data = batch_str(b->a, t->data);
 }
 
+static void batch_add(struct worker *w, const struct store_token *t)
+{
+    struct token_batch *b = batch_of(w);
+    b->rows = grow(b->rows, b->n, &b->cap, sizeof(*b->rows));
+    batch_copy(b, &b->rows[b->n++], t);
+}
+
+bool tokens_hold_redeem(struct http_req *req, const uint8_t hash[STORE_HASH_LEN], int kind, int64_t now,
+                        const uint8_t *successor, const struct store_token *puts, size_t n, bool jwt,
+                        bool refresh, bool id_token)
+{
+    struct worker *w = req->worker;
+    if (!req->can_hold || !w->db->st->ops->group_commit)
+        return false;
+    struct token_batch *b = batch_of(w);
+    b->red = grow(b->red, b->nred, &b->capred, sizeof(*b->red));
+    struct batch_redeem *r = &b->red[b->nred++];
+    memset(r, 0, sizeof(*r));
+    memcpy(r->rid, req->rid, sizeof(r->rid));
+    memcpy(r->hash, hash, STORE_HASH_LEN);
+    r->kind = kind;
+    r->now = now;
+    if (successor != NULL) {
+        r->has_successor = true;
+        memcpy(r->successor, successor, STORE_HASH_LEN);
+    }
+    r->row0 = b->nr;
+    r->nrows = n;
+    for (size_t i = 0; i < n; i++) {
+        b->rrows = grow(b->rrows, b->nr, &b->capr, sizeof(*b->rrows));
+        batch_copy(b, &b->rrows[b->nr++], &puts[i]);
+    }
+    r->jwt = jwt;
+    r->refresh = refresh;
+    r->id_token = id_token;
+    req->held = true;
+    return true;
+}
+
+static enum metrics_grant grant_of_kind(int kind)
+{
+    switch (kind) {
+    case STORE_TOKEN_DEVICE:
+        return METRICS_GRANT_DEVICE_CODE;
+    case STORE_TOKEN_REFRESH:
+        return METRICS_GRANT_REFRESH_TOKEN;
+    default:
+        return METRICS_GRANT_AUTHORIZATION_CODE;
+    }
+}
+
+/* One redemption inside the flush's transaction: 0 (done), 1 (lost: nothing changed), or a store error. */
+static int redeem_one(struct worker *w, struct token_batch *b, const struct batch_redeem *r, struct errbuf *err)
+{
+    struct store_token cur;
+    int rc = store_token_consume(w->db, b->a, r->hash, r->kind, r->now, &cur, err);
+    if (rc == ERR_CONFLICT || rc == ERR_NOTFOUND)
+        return 1;
+    if (rc == 0 && r->has_successor)
+        rc = store_token_set_successor(w->db, r->hash, r->successor, 0, err);
+    for (size_t i = 0; rc == 0 && i < r->nrows; i++) {
+        rc = store_token_put(w->db, &b->rrows[r->row0 + i], err);
+        if (rc == ERR_CONFLICT)
+            rc = ERR_FAIL; /* a duplicate new row, not a lost race */
+    }
+    return rc;
+}
+
 int tokens_flush(struct worker *w)
 {
     struct token_batch *b = w->batch;
-    if (b == NULL || b->n == 0)
+    if (b == NULL)
+        return 0;
+    b->nretry = 0;
+    if (b->n == 0 && b->nred == 0)
         return 0;
     struct errbuf err = {{0}};
     int rc = store_begin(w->db, &err);
     for (size_t i = 0; rc == 0 && i < b->n; i++)
         rc = store_token_put(w->db, &b->rows[i], &err);
+    for (size_t i = 0; rc == 0 && i < b->nred; i++) {
+        rc = redeem_one(w, b, &b->red[i], &err);
+        if (rc == 1) {
+            b->retry = grow(b->retry, b->nretry, &b->capretry, sizeof(*b->retry));
+            memcpy(b->retry[b->nretry++], b->red[i].rid, sizeof(*b->retry));
+            rc = 0;
+        }
+    }
     if (rc == 0)
         rc = store_commit(w->db, &err); /* rolls back itself on failure */
     else
         store_rollback(w->db);
-    if (rc != 0)
-        log_warn("store_error", LS("op", "token_put_batch"), LI("rows", (long long)b->n), LI("rc", rc),
-                 LS("detail", err.msg), NULL);
-    b->n = 0;
+    if (rc != 0) {
+        log_warn("store_error", LS("op", "token_put_batch"), LI("rows", (long long)(b->n + b->nr)),
+                 LI("redemptions", (long long)b->nred), LI("rc", rc), LS("detail", err.msg), NULL);
+        b->nretry = 0; /* every held request is answered as failed */
+    } else {
+        for (size_t i = 0; i < b->nred; i++)
+            if (!tokens_held_retry(w, b->red[i].rid))
+                metrics_tokens_issued(grant_of_kind(b->red[i].kind), b->red[i].jwt, b->red[i].refresh,
+                                      b->red[i].id_token);
+    }
+    b->n = b->nr = b->nred = 0;
     arena_reset(b->a);
     return rc;
+}
+
+bool tokens_held_retry(struct worker *w, const char *rid)
+{
+    struct token_batch *b = w->batch;
+    if (b == NULL)
+        return false;
+    for (size_t i = 0; i < b->nretry; i++)
+        if (strcmp(b->retry[i], rid) == 0)
+            return true;
+    return false;
 }
 
 void tokens_batch_free(struct worker *w)
@@ -245,6 +374,9 @@ void tokens_batch_free(struct worker *w)
     if (w->batch == NULL)
         return;
     free(w->batch->rows);
+    free(w->batch->rrows);
+    free(w->batch->red);
+    free(w->batch->retry);
     arena_free(w->batch->a);
     free(w->batch);
     w->batch = NULL;

@@ -10,7 +10,9 @@
  * every row inside it: token_mint_*() never touch the store; the caller writes out->row with
  * store_token_put(). token_issue_access() does both for grants that need no transaction; where the store groups
  * writes (store_ops.group_commit) and the request may wait (http_req's can_hold), its row joins the worker's
- * batch, which tokens_flush() commits with the other rows of the loop's turn before the response leaves. */
+ * batch, which tokens_flush() commits with the other rows of the loop's turn before the response leaves.
+ * A grant's redemption (a code, device code or refresh token consumed with its new rows) can wait in the
+ * same batch: tokens_hold_redeem(). */
 #ifndef OSTIARY_OAUTH_TOKENS_H
 #define OSTIARY_OAUTH_TOKENS_H
 
@@ -75,10 +77,22 @@ int token_mint_access(struct worker *w, struct arena *a, const struct access_tok
  * worker's batch with the request held (see above; a write error is then held_failed's to answer). */
 int token_issue_access(struct http_req *req, const struct access_token_req *r, struct access_token *out,
                        struct errbuf *err);
-/* Commits the worker's batch (the rows of the requests held in this turn of its loop) in one transaction.
- * 0, or the store's error code (nothing of the batch is written; the error is logged). The batch is empty
- * afterwards. */
+/* Where the store groups writes and the request may wait: queues the redemption of the row `hash` of
+ * `kind` (consumed if still unused, unrevoked and unexpired; then linked to `successor` unless NULL, and
+ * the n rows of puts inserted) in the worker's batch, marks the request held and returns true; its
+ * tokens-issued metric (jwt, refresh, id_token) is counted once committed. false (nothing queued) where it
+ * cannot: the caller redeems at once. */
+bool tokens_hold_redeem(struct http_req *req, const uint8_t hash[STORE_HASH_LEN], int kind, int64_t now,
+                        const uint8_t *successor, const struct store_token *puts, size_t n, bool jwt,
+                        bool refresh, bool id_token);
+/* Commits the worker's batch (the writes of the requests held in this turn of its loop) in one transaction.
+ * 0, or the store's error code (nothing of the batch is written; the error is logged). A redemption that
+ * lost (its row was consumed, revoked or expired meanwhile) changes nothing and is recorded for
+ * tokens_held_retry. The batch is empty afterwards. */
 int tokens_flush(struct worker *w);
+/* After a tokens_flush that returned 0: whether the held request `rid` lost its redemption, and so must be
+ * served again without holding. */
+bool tokens_held_retry(struct worker *w, const char *rid);
 /* Frees the worker's batch (its thread ends). */
 void tokens_batch_free(struct worker *w);
 
