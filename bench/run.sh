@@ -542,10 +542,12 @@ bound_of() { # scenario conns -> "label|value|target" (target: pct:N, abs:N or -
     device_poll) echo "nginx, the same requests (400)|${FLOOR[device_poll/$2]:-}|abs:40000" ;;
     flow_login) echo "argon2id verify/s, 2 threads|${ARGON2_2:-}|-" ;;
     flow_consent) echo "4 × floor ⊕ RSA-2048 sign|$(combine 4 "$flf" 1 "$RSA_SIGN")|-" ;;
-    flow_sso) echo "2 × floor ⊕ RSA-2048 sign|$(combine 2 "$flf" 1 "$RSA_SIGN")|abs:4000" ;;
+    # flow_sso and refresh: the targets were set as 4,000 and 4,500/s against bounds of about 6,400 and
+    # 6,900/s on the machine of the time; as ratios (62.5 % and 65 %) they hold on any machine.
+    flow_sso) echo "2 × floor ⊕ RSA-2048 sign|$(combine 2 "$flf" 1 "$RSA_SIGN")|pct:62.5" ;;
     flow_hybrid) echo "2 × floor ⊕ 2 RSA-2048 signs|$(combine 2 "$flf" 2 "$RSA_SIGN")|-" ;;
     flow_hybrid_eddsa) echo "2 × floor ⊕ 2 Ed25519 signs|$(combine 2 "$flf" 2 "$ED_SIGN")|-" ;;
-    refresh) echo "floor ⊕ RSA-2048 sign|$(combine 1 "$flf" 1 "$RSA_SIGN")|abs:4500" ;;
+    refresh) echo "floor ⊕ RSA-2048 sign|$(combine 1 "$flf" 1 "$RSA_SIGN")|pct:65" ;;
     flow_consent_eddsa) echo "4 × floor ⊕ Ed25519 sign|$(combine 4 "$flf" 1 "$ED_SIGN")|-" ;;
     flow_sso_eddsa) echo "2 × floor ⊕ Ed25519 sign|$(combine 2 "$flf" 1 "$ED_SIGN")|-" ;;
     refresh_eddsa) echo "floor ⊕ Ed25519 sign|$(combine 1 "$flf" 1 "$ED_SIGN")|-" ;;

@@ -591,8 +591,9 @@ static void *pool_main(void *arg)
  * response is complete, but may not leave before the write is committed. The request is copied (what the
  * response and the access log need) and kept on its loop thread's list; after the turn of the event loop,
  * hooks->flush commits every queued write of the turn in one transaction, and the responses go out, or,
- * if the commit failed, hooks->held_failed's answer for each; a request whose write lost to a concurrent
- * one (hooks->held_retry) is served again from its h2o request instead, without holding. So the writes of all the requests a loop
+ * if the commit failed, hooks->held_failed's answer for each; a request hooks->held_retry names (its write
+ * lost to a concurrent one, or the commit failed and its endpoint answers a store failure itself) is served
+ * again from its h2o request instead, without holding. So the writes of all the requests a loop
  * read in one turn share one commit, and none is answered before it. A request h2o disposes meanwhile (its
  * client went away) is only freed; its write is committed all the same, as a write made before a client
  * leaves always was. */
@@ -688,16 +689,17 @@ static void flush_held(struct thread *t)
         if (!h->cancelled) {
             *h->link = NULL;
             h->req.held = false;
+            if (t->hooks->held_retry != NULL && t->hooks->held_retry(t->worker, &h->req)) {
+                serve_again(t, h);
+                arena_free(h->req.arena);
+                free(h);
+                continue;
+            }
             if (rc != 0) {
                 memset(&h->req.res, 0, sizeof(h->req.res));
                 h->req.log_error = NULL;
                 h->req.worker = t->worker;
                 t->hooks->held_failed(&h->req, rc);
-            } else if (t->hooks->held_retry != NULL && t->hooks->held_retry(t->worker, &h->req)) {
-                serve_again(t, h);
-                arena_free(h->req.arena);
-                free(h);
-                continue;
             }
             send_response(h->hreq, &h->req, h->start);
         }

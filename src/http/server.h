@@ -73,9 +73,10 @@ struct http_server_hooks {
      * response is cleared first). A held request is never answered before its write is committed. */
     int (*flush)(struct worker *w);
     void (*held_failed)(struct http_req *req, int rc);
-    /* Optional, with flush: after a flush that returned 0, whether the held request's queued write lost
-     * (a concurrent write got there first and the queued one changed nothing). Such a request is served
-     * again at once with can_hold false, its first response discarded. */
+    /* Optional, with flush: after a flush, whether the held request must be served again: its queued write
+     * lost (a concurrent write got there first and the queued one changed nothing), or the flush failed and
+     * the request's endpoint answers a store failure in its own way. Such a request is served again at
+     * once with can_hold false, its first response discarded (held_failed is not called for it). */
     bool (*held_retry)(struct worker *w, const struct http_req *req);
     void *ud;
 };

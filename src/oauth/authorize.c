@@ -947,7 +947,17 @@ static void issue_response(struct http_req *req, const struct client *c, const s
                             ar->state);
         return;
     }
-    int rc = store_rows(w->db, code != NULL ? &code_t : NULL, at.value != NULL ? &at : NULL, &err);
+    /* On a server loop whose store groups writes, the rows wait for the loop's commit and the response
+     * with them; should that commit fail, this request is served again and answers here. */
+    struct store_token rows[2];
+    size_t nrows = 0;
+    if (code != NULL)
+        rows[nrows++] = code_t;
+    if (at.value != NULL && at.has_row)
+        rows[nrows++] = at.row;
+    int rc = nrows > 0 && tokens_hold_rows(req, rows, nrows) ? 0
+                                                 : store_rows(w->db, code != NULL ? &code_t : NULL,
+                                                              at.value != NULL ? &at : NULL, &err);
     if (rc != 0) {
         authz_respond_error(req, ar->redirect_uri, ar->response_mode,
                             oauth_store_failed(req, "authz_response_put", rc, &err), ar->state);

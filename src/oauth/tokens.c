@@ -208,6 +208,9 @@ struct token_batch {
     size_t nred, capred;
     char (*retry)[sizeof(((struct http_req *)0)->rid)]; /* the last flush's lost redemptions */
     size_t nretry, capretry;
+    char (*own)[sizeof(((struct http_req *)0)->rid)]; /* requests that answer a failed flush themselves */
+    size_t nown, capown;
+    bool failed; /* the last flush failed */
 };
 
 static const char *batch_str(struct arena *a, const char *s)
@@ -256,6 +259,24 @@ static void batch_add(struct worker *w, const struct store_token *t)
     struct token_batch *b = batch_of(w);
     b->rows = grow(b->rows, b->n, &b->cap, sizeof(*b->rows));
     batch_copy(b, &b->rows[b->n++], t);
+}
+
+bool tokens_hold_rows(struct http_req *req, const struct store_token *rows, size_t n)
+{
+    struct worker *w = req->worker;
+    if (!req->can_hold || !w->db->st->ops->group_commit)
+        return false;
+    struct token_batch *b = batch_of(w);
+    if (b->failed) { /* the requests of the failed flush have been served again: a new list */
+        b->nown = 0;
+        b->failed = false;
+    }
+    for (size_t i = 0; i < n; i++)
+        batch_add(w, &rows[i]);
+    b->own = grow(b->own, b->nown, &b->capown, sizeof(*b->own));
+    memcpy(b->own[b->nown++], req->rid, sizeof(*b->own));
+    req->held = true;
+    return true;
 }
 
 bool tokens_hold_redeem(struct http_req *req, const uint8_t hash[STORE_HASH_LEN], int kind, int64_t now,
@@ -325,8 +346,11 @@ int tokens_flush(struct worker *w)
     if (b == NULL)
         return 0;
     b->nretry = 0;
-    if (b->n == 0 && b->nred == 0)
+    b->failed = false;
+    if (b->n == 0 && b->nred == 0) {
+        b->nown = 0;
         return 0;
+    }
     struct errbuf err = {{0}};
     int rc = store_begin(w->db, &err);
     for (size_t i = 0; rc == 0 && i < b->n; i++)
@@ -346,7 +370,8 @@ int tokens_flush(struct worker *w)
     if (rc != 0) {
         log_warn("store_error", LS("op", "token_put_batch"), LI("rows", (long long)(b->n + b->nr)),
                  LI("redemptions", (long long)b->nred), LI("rc", rc), LS("detail", err.msg), NULL);
-        b->nretry = 0; /* every held request is answered as failed */
+        b->nretry = 0; /* every held request is answered as failed, or by its endpoint (own) */
+        b->failed = true;
     } else {
         for (size_t i = 0; i < b->nred; i++)
             if (!tokens_held_retry(w, b->red[i].rid))
@@ -354,6 +379,8 @@ int tokens_flush(struct worker *w)
                                       b->red[i].id_token);
     }
     b->n = b->nr = b->nred = 0;
+    if (!b->failed)
+        b->nown = 0; /* kept until the next flush when they are to be served again */
     arena_reset(b->a);
     return rc;
 }
@@ -366,6 +393,9 @@ bool tokens_held_retry(struct worker *w, const char *rid)
     for (size_t i = 0; i < b->nretry; i++)
         if (strcmp(b->retry[i], rid) == 0)
             return true;
+    for (size_t i = 0; b->failed && i < b->nown; i++)
+        if (strcmp(b->own[i], rid) == 0)
+            return true;
     return false;
 }
 
@@ -377,6 +407,7 @@ void tokens_batch_free(struct worker *w)
     free(w->batch->rrows);
     free(w->batch->red);
     free(w->batch->retry);
+    free(w->batch->own);
     arena_free(w->batch->a);
     free(w->batch);
     w->batch = NULL;

@@ -85,13 +85,18 @@ int token_issue_access(struct http_req *req, const struct access_token_req *r, s
 bool tokens_hold_redeem(struct http_req *req, const uint8_t hash[STORE_HASH_LEN], int kind, int64_t now,
                         const uint8_t *successor, const struct store_token *puts, size_t n, bool jwt,
                         bool refresh, bool id_token);
+/* Where the store groups writes and the request may wait: queues the n rows for the loop's group commit,
+ * marks the request held and returns true; should that commit fail, the request is served again without
+ * holding (tokens_held_retry), so that its endpoint answers the store failure in its own way (an
+ * authorization response's error redirect). false (nothing queued) where it cannot. */
+bool tokens_hold_rows(struct http_req *req, const struct store_token *rows, size_t n);
 /* Commits the worker's batch (the writes of the requests held in this turn of its loop) in one transaction.
  * 0, or the store's error code (nothing of the batch is written; the error is logged). A redemption that
  * lost (its row was consumed, revoked or expired meanwhile) changes nothing and is recorded for
  * tokens_held_retry. The batch is empty afterwards. */
 int tokens_flush(struct worker *w);
-/* After a tokens_flush that returned 0: whether the held request `rid` lost its redemption, and so must be
- * served again without holding. */
+/* After a tokens_flush: whether the held request `rid` must be served again without holding: it lost its
+ * redemption (the flush returned 0), or it queued rows with tokens_hold_rows and the flush failed. */
 bool tokens_held_retry(struct worker *w, const char *rid);
 /* Frees the worker's batch (its thread ends). */
 void tokens_batch_free(struct worker *w);

@@ -4,7 +4,9 @@
  * everything is, and the tokens-issued metric is counted by the commit. Of two presentations of one code
  * in the same batch, the first wins and the second changed nothing and is to be served again
  * (app_held_retry): served again without holding, it is the replay it is (invalid_grant, the grant
- * revoked, the winner's tokens with it). A refresh token's rotation links the successor the same way. */
+ * revoked, the winner's tokens with it). A refresh token's rotation links the successor the same way. Rows
+ * queued with tokens_hold_rows (an authorization response's code) are, when the commit fails, served
+ * again (their endpoint answers the failure itself), and only those. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 #include "core/metrics.h"
 #include "core/rand.h"
 #include "core/str.h"
+#include "oauth/tokens.h"
 #include "store/store.h"
 
 static void setup(void);
@@ -224,4 +227,59 @@ TEST(hold_refresh_rotation)
     ASSERT_EQ(issued(METRICS_GRANT_REFRESH_TOKEN, METRICS_TOKEN_REFRESH), 1);
 }
 
-TESTS(T(hold_code_redemption_until_flush), T(hold_two_presentations_in_one_batch), T(hold_refresh_rotation))
+/* A new opaque access token row of web, for the batch; test arena memory. */
+static struct store_token *a_row(void)
+{
+    struct store_token *t = arena_alloc(ta, sizeof(*t));
+    memset(t, 0, sizeof(*t));
+    const char *v = rand_token(ta, 32);
+    store_hash(v, strlen(v), t->hash);
+    t->kind = STORE_TOKEN_ACCESS;
+    t->client_id = "web";
+    t->scope = "read";
+    t->iat = clock_now();
+    t->exp = clock_now() + 60;
+    return t;
+}
+
+TEST(hold_rows_failed_flush_serves_again)
+{
+    struct errbuf err;
+    struct store_token *dup = a_row();
+    ASSERT_EQ(store_token_put(h->worker.db, dup, &err), 0);
+
+    /* Queued: an authorization response's rows (own), beside a redemption (answered by held_failed). */
+    const char *code = put_code();
+    ASSERT(code != NULL);
+    struct http_req *req = post_held("redeem", code_body(code));
+    ASSERT(req->held);
+    req = hx_request(h, "GET", "/auth");
+    req->can_hold = true;
+    snprintf(req->rid, sizeof(req->rid), "own");
+    ASSERT(tokens_hold_rows(req, dup, 1)); /* a row that exists already: the commit fails */
+    ASSERT(req->held);
+    ASSERT(app_flush(&h->worker) != 0);
+    ASSERT(retried("own"));
+    ASSERT(!retried("redeem"));
+    ASSERT_EQ(row_of(code)->consumed_at, 0); /* nothing of the batch was written */
+
+    /* The next batch commits: nothing to serve again, old or new. */
+    req = hx_request(h, "GET", "/auth");
+    req->can_hold = true;
+    snprintf(req->rid, sizeof(req->rid), "own2");
+    struct store_token *fresh = a_row();
+    ASSERT(tokens_hold_rows(req, fresh, 1));
+    ASSERT_EQ(app_flush(&h->worker), 0);
+    ASSERT(!retried("own2"));
+    ASSERT(!retried("own"));
+    struct store_token got;
+    ASSERT_EQ(store_token_get(h->worker.db, ta, fresh->hash, &got, &err), 0);
+
+    /* Without can_hold nothing is queued. */
+    req = hx_request(h, "GET", "/auth");
+    ASSERT(!tokens_hold_rows(req, a_row(), 1));
+    ASSERT(!req->held);
+}
+
+TESTS(T(hold_code_redemption_until_flush), T(hold_two_presentations_in_one_batch), T(hold_refresh_rotation),
+      T(hold_rows_failed_flush_serves_again))
