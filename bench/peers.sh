@@ -142,6 +142,10 @@ sed -i -e 's|^    password: bench-password$|    password: bench|' -e '/^clients:
 EOF
 grep -q '^    password: bench$' "$CONFIG" && grep -q 'client_id: bench-harness' "$CONFIG" \
   || die "could not add the harness's client and password to $CONFIG"
+# The harness runs CONNS flows at once, each posting a login. Ostiary's login queue (limits.login_queue, 32
+# by default) answers the logins beyond it with 503 and Retry-After rather than let them wait, which the
+# harness counts as failed flows; the peers let every login wait. For the comparison the queue holds them.
+printf 'limits: { login_queue: 1024 }\n' >> "$CONFIG"
 
 # run-peers.sh runs START with `bash -c ... &` and stops $! with SIGTERM: `exec` makes $! the server.
 cat > "$WORK/targets/ostiary.env" << EOF
