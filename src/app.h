@@ -155,7 +155,8 @@ void app_busy(struct http_req *req, unsigned retry_after_s);
 /* Group commit (http/server.h's flush, held_failed and held_retry): commits the writes the worker's held
  * requests queued (tokens_flush); the answer to a held request whose write could not be committed (the
  * store error of its endpoint: 503 temporarily_unavailable for an outage, else 500 server_error); whether a
- * held request's redemption lost to a concurrent one (tokens_held_retry), so the server serves it again. */
+ * held request is to be served again (tokens_held_retry): its redemption lost to a concurrent one, or the
+ * commit failed and its endpoint answers that itself (an authorization response's error redirect). */
 int app_flush(struct worker *w);
 void app_held_failed(struct http_req *req, int rc);
 bool app_held_retry(struct worker *w, const struct http_req *req);
