@@ -240,3 +240,35 @@ void hx_client_put(struct hx *h, const char *client_id, const char *secret, cons
     if (store_client_put(h->worker.db, &sc, &err) != 0)
         hx_die("client %s: %s", client_id, err.msg);
 }
+
+const char *hx_put_code(struct hx *h, struct arena *a, const char *client_id, const char *username,
+                        const char *scope)
+{
+    struct store_user u;
+    struct errbuf err;
+    if (store_user_get_by_name(h->worker.db, a, username, &u, &err) != 0)
+        return NULL;
+    const char *code = rand_token(a, 32);
+    struct store_token t = {0};
+    store_hash(code, strlen(code), t.hash);
+    t.kind = STORE_TOKEN_CODE;
+    t.client_id = client_id;
+    t.sub = u.id;
+    t.scope = scope;
+    t.grant_id = rand_token(a, 16);
+    t.data = "{\"redirect_uri\":\"https://rp.example.com/cb\",\"code_challenge\":\"" HX_CHALLENGE
+             "\",\"code_challenge_method\":\"S256\",\"auth_time\":1}";
+    t.iat = clock_now();
+    t.exp = clock_now() + 60;
+    if (store_token_put(h->worker.db, &t, &err) != 0)
+        return NULL;
+    return code;
+}
+
+const char *hx_code_body(struct arena *a, const char *code)
+{
+    return arena_printf(a,
+                        "grant_type=authorization_code&code=%s&redirect_uri=https%%3A%%2F%%2Frp.example.com%%2Fcb"
+                        "&code_verifier=" HX_VERIFIER,
+                        code);
+}

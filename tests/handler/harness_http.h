@@ -57,6 +57,17 @@ const char *hx_json_str(struct http_req *req, const char *key);
         ASSERT_STREQ(hx_json_str((req), "error"), (want_error));                                             \
     } while (0)
 
+/* RFC 7636 Appendix B: a PKCE code verifier and its S256 challenge. */
+#define HX_VERIFIER "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+#define HX_CHALLENGE "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+/* Stores an authorization code of client_id for the user `username` with `scope`, as the authorization
+ * endpoint stores one (authz.h): redirect URI https://rp.example.com/cb, PKCE S256 with HX_CHALLENGE,
+ * valid 60 s. Returns the code value (in arena a), or NULL if there is no such user or the write fails. */
+const char *hx_put_code(struct hx *h, struct arena *a, const char *client_id, const char *username,
+                        const char *scope);
+/* The token request body that redeems `code` (that redirect URI, HX_VERIFIER), in arena a. */
+const char *hx_code_body(struct arena *a, const char *code);
+
 /* Registers a client in the store as `ostiary client create` does, from its RFC 7591 metadata JSON text
  * (client_metadata_json's format); secret may be NULL (a public client). */
 void hx_client_put(struct hx *h, const char *client_id, const char *secret, const char *metadata_json);

@@ -29,10 +29,6 @@ static void teardown(void);
 #include "harness_http.h"
 #include "harness.h"
 
-/* RFC 7636 Appendix B. */
-#define VERIFIER "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
-#define CHALLENGE "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-
 static const char *const yaml = "keys:\n"
                                 "  algorithms: [ES256]\n"
                                 "clients:\n"
@@ -66,30 +62,6 @@ static void teardown(void)
     free(m1);
 }
 
-/* An authorization code of web for alice, stored as the authorization endpoint stores one (authz.h). */
-static const char *put_code(void)
-{
-    struct store_user u;
-    struct errbuf err;
-    if (store_user_get_by_name(h->worker.db, ta, "alice", &u, &err) != 0)
-        return NULL;
-    const char *code = rand_token(ta, 32);
-    struct store_token t = {0};
-    store_hash(code, strlen(code), t.hash);
-    t.kind = STORE_TOKEN_CODE;
-    t.client_id = "web";
-    t.sub = u.id;
-    t.scope = "openid read";
-    t.grant_id = rand_token(ta, 16);
-    t.data = "{\"redirect_uri\":\"https://rp.example.com/cb\",\"code_challenge\":\"" CHALLENGE
-             "\",\"code_challenge_method\":\"S256\",\"auth_time\":1}";
-    t.iat = clock_now();
-    t.exp = clock_now() + 60;
-    if (store_token_put(h->worker.db, &t, &err) != 0)
-        return NULL;
-    return code;
-}
-
 /* POST /token as web with `body`, as a server loop runs it (can_hold), under request id rid. */
 static struct http_req *post_held(const char *rid, const char *body)
 {
@@ -100,12 +72,6 @@ static struct http_req *post_held(const char *rid, const char *body)
     snprintf(req->rid, sizeof(req->rid), "%s", rid);
     hx_run(req);
     return req;
-}
-
-static const char *code_body(const char *code)
-{
-    return arena_printf(ta, "grant_type=authorization_code&code=%s&redirect_uri=%s&code_verifier=" VERIFIER, code,
-                        "https%3A%2F%2Frp.example.com%2Fcb");
 }
 
 /* The row of a token value, or NULL (ERR_NOTFOUND); test arena memory. */
@@ -134,10 +100,10 @@ static uint64_t issued(enum metrics_grant g, unsigned kind)
 
 TEST(hold_code_redemption_until_flush)
 {
-    const char *code = put_code();
+    const char *code = hx_put_code(h, ta, "web", "alice", "openid read");
     ASSERT(code != NULL);
     metrics_snapshot(m0);
-    struct http_req *req = post_held("r1", code_body(code));
+    struct http_req *req = post_held("r1", hx_code_body(ta, code));
     ASSERT_EQ(req->res.status, 200);
     ASSERT(req->held);
     const char *at = arena_strdup(ta, hx_json_str(req, "access_token"));
@@ -166,9 +132,9 @@ TEST(hold_code_redemption_until_flush)
 
 TEST(hold_two_presentations_in_one_batch)
 {
-    const char *code = put_code();
+    const char *code = hx_put_code(h, ta, "web", "alice", "openid read");
     ASSERT(code != NULL);
-    const char *body = code_body(code);
+    const char *body = hx_code_body(ta, code);
     struct http_req *req = post_held("first", body);
     ASSERT_EQ(req->res.status, 200);
     ASSERT(req->held);
@@ -200,9 +166,9 @@ TEST(hold_two_presentations_in_one_batch)
 
 TEST(hold_refresh_rotation)
 {
-    const char *code = put_code();
+    const char *code = hx_put_code(h, ta, "web", "alice", "openid read");
     ASSERT(code != NULL);
-    struct http_req *req = post_held("c", code_body(code));
+    struct http_req *req = post_held("c", hx_code_body(ta, code));
     ASSERT_EQ(req->res.status, 200);
     const char *rt = arena_strdup(ta, hx_json_str(req, "refresh_token"));
     ASSERT_EQ(app_flush(&h->worker), 0);
@@ -249,9 +215,9 @@ TEST(hold_rows_failed_flush_serves_again)
     ASSERT_EQ(store_token_put(h->worker.db, dup, &err), 0);
 
     /* Queued: an authorization response's rows (own), beside a redemption (answered by held_failed). */
-    const char *code = put_code();
+    const char *code = hx_put_code(h, ta, "web", "alice", "openid read");
     ASSERT(code != NULL);
-    struct http_req *req = post_held("redeem", code_body(code));
+    struct http_req *req = post_held("redeem", hx_code_body(ta, code));
     ASSERT(req->held);
     req = hx_request(h, "GET", "/auth");
     req->can_hold = true;

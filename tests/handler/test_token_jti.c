@@ -29,10 +29,6 @@ static void teardown(void);
 #define SECRET "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define TYPE "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
 #define DEVICE "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code"
-/* RFC 7636 Appendix B. */
-#define VERIFIER "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
-#define CHALLENGE "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-
 static const char *const yaml = "keys:\n"
                                 "  algorithms: [ES256]\n"
                                 "clients:\n"
@@ -115,38 +111,6 @@ static int one_transaction(void)
     return calls(STORE_OP_begin) == 1 && calls(STORE_OP_commit) == 1 && calls(STORE_OP_single_use_put) == 1;
 }
 
-/* An authorization code of sjwt for alice, stored as the authorization endpoint stores one (authz.h). */
-static const char *put_code(void)
-{
-    struct store_user u;
-    struct errbuf err;
-    if (store_user_get_by_name(h->worker.db, ta, "alice", &u, &err) != 0)
-        return NULL;
-    const char *code = rand_token(ta, 32);
-    struct store_token t = {0};
-    store_hash(code, strlen(code), t.hash);
-    t.kind = STORE_TOKEN_CODE;
-    t.client_id = "sjwt";
-    t.sub = u.id;
-    t.scope = "read";
-    t.grant_id = rand_token(ta, 16);
-    t.data = "{\"redirect_uri\":\"https://rp.example.com/cb\",\"code_challenge\":\"" CHALLENGE
-             "\",\"code_challenge_method\":\"S256\",\"auth_time\":1}";
-    t.iat = clock_now();
-    t.exp = clock_now() + 60;
-    if (store_token_put(h->worker.db, &t, &err) != 0)
-        return NULL;
-    return code;
-}
-
-static const char *code_body(const char *code)
-{
-    return arena_printf(ta,
-                        "grant_type=authorization_code&code=%s&redirect_uri=https%%3A%%2F%%2Frp.example.com%%2Fcb"
-                        "&code_verifier=" VERIFIER,
-                        code);
-}
-
 TEST(jti_client_credentials_one_transaction)
 {
     const char *jwt = assertion();
@@ -186,13 +150,13 @@ TEST(jti_recorded_on_every_error_path)
         ASSERT(refused_again(jwt));
     }
     /* A code whose PKCE verifier is wrong: checked before the transaction. */
-    const char *code = put_code();
+    const char *code = hx_put_code(h, ta, "sjwt", "alice", "read");
     ASSERT(code != NULL);
     const char *jwt = assertion();
     struct http_req *req = post("/token", jwt, arena_printf(ta, "grant_type=authorization_code&code=%s"
                                                                       "&redirect_uri=https%%3A%%2F%%2Frp.example.com"
                                                                       "%%2Fcb&code_verifier=%s",
-                                                            code, "x" VERIFIER));
+                                                            code, "x" HX_VERIFIER));
     ASSERT_OAUTH_ERROR(req, 400, "invalid_grant");
     ASSERT(refused_again(jwt));
 }
@@ -201,10 +165,10 @@ TEST(jti_recorded_on_every_error_path)
  * (which revoke the family) with a used assertion revokes nothing; with a new one it does. */
 TEST(jti_code_and_refresh_grants)
 {
-    const char *code = put_code();
+    const char *code = hx_put_code(h, ta, "sjwt", "alice", "read");
     ASSERT(code != NULL);
     const char *jwt = assertion();
-    struct http_req *req = post("/token", jwt, code_body(code));
+    struct http_req *req = post("/token", jwt, hx_code_body(ta, code));
     ASSERT_EQ(req->res.status, 200);
     ASSERT(one_transaction());
     const char *rt = arena_strdup(ta, hx_json_str(req, "refresh_token"));
@@ -212,7 +176,7 @@ TEST(jti_code_and_refresh_grants)
     ASSERT(refused_again(jwt));
 
     /* The code again, with the used assertion: refused as a replayed assertion, and nothing revoked. */
-    req = post("/token", jwt, code_body(code));
+    req = post("/token", jwt, hx_code_body(ta, code));
     ASSERT_OAUTH_ERROR(req, 401, "invalid_client");
     ASSERT_EQ(calls(STORE_OP_grant_revoke), 0);
 
@@ -232,7 +196,7 @@ TEST(jti_code_and_refresh_grants)
 
     /* The code replayed with a new assertion: the family is revoked, and that assertion is used up. */
     const char *jwt3 = assertion();
-    req = post("/token", jwt3, code_body(code));
+    req = post("/token", jwt3, hx_code_body(ta, code));
     ASSERT_OAUTH_ERROR(req, 400, "invalid_grant");
     ASSERT_EQ(calls(STORE_OP_grant_revoke), 1);
     ASSERT(refused_again(jwt3));
