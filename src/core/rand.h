@@ -8,7 +8,8 @@
 
 struct arena;
 
-/* Fills p with n bytes from the CSPRNG; aborts if the CSPRNG fails (never continue without entropy). */
+/* Fills p with n bytes from the CSPRNG (small draws through a per-thread pool of its output, see rand.c);
+ * aborts if the CSPRNG fails (never continue without entropy). */
 void rand_bytes(void *p, size_t n);
 /* A random token of `bytes` bytes of entropy, base64url-encoded, in arena memory. */
 char *rand_token(struct arena *a, size_t bytes);
