@@ -925,6 +925,17 @@ static void store_free(struct sqlite_store *st)
     free(st);
 }
 
+/* SQLite counts every allocation in global statistics under a global mutex (SQLITE_CONFIG_MEMSTATUS), which
+ * nothing here reads: every statement step on both workers took that lock. sqlite3_config only works before
+ * the library initialises (the first open, made here on the main thread before any worker starts); a later
+ * call fails harmlessly with SQLITE_MISUSE and the counting stays on. */
+static pthread_once_t sqlite_configured = PTHREAD_ONCE_INIT;
+
+static void configure_sqlite(void)
+{
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int sq_open(const char *dsn, unsigned flags, struct store **out, struct errbuf *err)
 {
     if (dsn[0] == '\0') {
@@ -947,6 +958,7 @@ static int sq_open(const char *dsn, unsigned flags, struct store **out, struct e
         errbuf_set(err, "sqlite: library %s was built without thread support", sqlite3_libversion());
         return ERR_FAIL;
     }
+    pthread_once(&sqlite_configured, configure_sqlite);
 
     struct sqlite_store *st = calloc(1, sizeof(*st));
     if (st == NULL)
