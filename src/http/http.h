@@ -72,6 +72,10 @@ struct http_req {
      * serves the request again without holding if held_retry says its write lost). */
     bool can_hold;
     bool held;
+    /* The body parsed as a form by http_req_body_form, in `arena`; NULL until then. A copy of the request
+     * into another arena (a pool job, a held request) clears it. */
+    const struct form *body_form;
+    int body_form_rc;
 };
 
 /* ---- Reading the request (request.c) ---- */
@@ -130,6 +134,10 @@ enum form_err {
 /* Parses s (a body or a query string). '+' decodes to space (HTML form encoding). Empty pairs ("a=1&&b")
  * are skipped; a pair without '=' is a parameter with an empty value. Pure: no I/O. */
 int form_parse(struct arena *a, const char *s, size_t n, size_t max_params, struct form *out);
+/* The request body parsed with form_parse, once per request: the router's checks and the endpoint share the
+ * first parse (the same parameters, in req->arena, and the same result code). The caller checks the
+ * content type (http_req_is_form). */
+int http_req_body_form(struct http_req *req, size_t max_params, struct form *out);
 /* Value of `name`: returns 0 and sets *v if exactly once, 1 if absent (v=STR_NULL), -1 if repeated.
  * RFC 6749 §3.1: "Request and response parameters MUST NOT be included more than once." Parameters
  * with an empty value are treated as absent (RFC 6749 §3.1). */

@@ -3,6 +3,8 @@
  * Appendix B). No HTTP library: server.c fills the request, these only read it. */
 #include "http/http.h"
 
+#include "core/arena.h"
+
 #include "core/banned.h"
 
 struct str http_req_header(const struct http_req *req, const char *lcname, size_t *count)
@@ -29,4 +31,15 @@ bool http_req_is_form(const struct http_req *req)
     while (mlen < ct.len && ct.p[mlen] != ';' && ct.p[mlen] != ' ')
         mlen++;
     return n == 1 && str_ieq_c((struct str){ct.p, mlen}, "application/x-www-form-urlencoded");
+}
+
+int http_req_body_form(struct http_req *req, size_t max_params, struct form *out)
+{
+    if (req->body_form == NULL) {
+        struct form *f = arena_alloc(req->arena, sizeof(*f));
+        req->body_form_rc = form_parse(req->arena, req->body.p, req->body.len, max_params, f);
+        req->body_form = f;
+    }
+    *out = *req->body_form;
+    return req->body_form_rc;
 }

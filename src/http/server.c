@@ -441,6 +441,7 @@ static bool offload(struct thread *t, h2o_req_t *hreq, const struct http_req *sr
     j->req.arena = a;
     j->req.worker = NULL; /* the pool thread's own */
     j->req.can_hold = false; /* a pool thread has no loop turn to flush after */
+    j->req.body_form = NULL; /* parsed in the loop's arena, reset once the job is queued */
     j->req.method = copy_str(a, src->method);
     j->req.path = copy_str(a, src->path);
     j->req.query = copy_str(a, src->query);
@@ -632,6 +633,7 @@ static void hold(struct thread *t, h2o_req_t *hreq, const struct http_req *src, 
     h->req.path = copy_str(a, src->path);
     h->req.query = STR_NULL;
     h->req.body = STR_NULL;
+    h->req.body_form = NULL;
     h->req.headers = NULL;
     h->req.n_headers = 0;
     h->req.log_client_id = copy_cstr(a, src->log_client_id);

@@ -14,7 +14,7 @@ struct oauth_error backchannel_form(struct http_req *req, struct form *form)
 {
     if (!http_req_is_form(req))
         return OAUTH_ERROR(INVALID_REQUEST, "the request body must be application/x-www-form-urlencoded");
-    int rc = form_parse(req->arena, req->body.p, req->body.len, req->worker->app->cfg->limits.max_params, form);
+    int rc = http_req_body_form(req, req->worker->app->cfg->limits.max_params, form);
     switch (rc) {
     case FORM_OK:
         return OAUTH_OK;

@@ -413,7 +413,8 @@ bool client_id_needs_fetch(struct http_req *req)
     bool post = str_eq_c(req->method, "POST");
     struct str src = post ? req->body : req->query;
     if (app->fetch == NULL || str_is_null(src) || (post && !http_req_is_form(req)) ||
-        form_parse(req->arena, src.p, src.len, app->cfg->limits.max_params, &f) != FORM_OK)
+        (post ? http_req_body_form(req, app->cfg->limits.max_params, &f)
+              : form_parse(req->arena, src.p, src.len, app->cfg->limits.max_params, &f)) != FORM_OK)
         return false;
     return client_document_needs_fetch(req->worker, claimed_client_id(req, &f));
 }
@@ -424,7 +425,7 @@ bool client_auth_needs_fetch(struct http_req *req)
     struct form f;
     struct str assertion;
     if (app->fetch == NULL || !http_req_is_form(req) ||
-        form_parse(req->arena, req->body.p, req->body.len, app->cfg->limits.max_params, &f) != FORM_OK)
+        http_req_body_form(req, app->cfg->limits.max_params, &f) != FORM_OK)
         return false;
     if (form_get(&f, "client_assertion", &assertion) != 0)
         return client_document_needs_fetch(req->worker, claimed_client_id(req, &f));

@@ -1,8 +1,9 @@
 /* test_request.c: proves src/http/request.c: header lookup by lower-case name with the count of repeats,
  * and the form content-type check (RFC 6749 §3.2: application/x-www-form-urlencoded, parameters allowed,
- * exactly one Content-Type). */
+ * exactly one Content-Type), and the body parsed as a form once per request. */
 #include <string.h>
 
+#include "core/arena.h"
 #include "http/http.h"
 
 #include "harness.h"
@@ -58,4 +59,35 @@ TEST(form_content_type)
     ASSERT(!http_req_is_form(&req)); /* repeated: ambiguous */
 }
 
-TESTS(T(header_first_value_and_count), T(form_content_type))
+TEST(body_form_parsed_once)
+{
+    struct arena *a = arena_new(1024);
+    struct http_req req = with_headers(NULL, 0);
+    req.arena = a;
+    req.body = STR_LIT("grant_type=client_credentials&scope=a%20b");
+    struct form f1, f2;
+    ASSERT_EQ(http_req_body_form(&req, 16, &f1), FORM_OK);
+    ASSERT_EQ(f1.n, 2);
+    struct str v;
+    ASSERT_EQ(form_get(&f1, "scope", &v), 0);
+    ASSERT(str_eq_c(v, "a b"));
+    /* A second call returns the first parse: the same parameters, not a new copy (the body is not read). */
+    req.body = STR_LIT("other=1");
+    ASSERT_EQ(http_req_body_form(&req, 16, &f2), FORM_OK);
+    ASSERT(f2.params == f1.params);
+    ASSERT_EQ(f2.n, 2);
+    /* The result code is kept as well. */
+    struct http_req bad = with_headers(NULL, 0);
+    bad.arena = a;
+    bad.body = STR_LIT("a=%zz");
+    ASSERT_EQ(http_req_body_form(&bad, 16, &f1), FORM_ERR_ENCODING);
+    ASSERT_EQ(http_req_body_form(&bad, 16, &f2), FORM_ERR_ENCODING);
+    /* A copy of the request with the parse cleared parses its own body. */
+    struct http_req copy = req;
+    copy.body_form = NULL;
+    ASSERT_EQ(http_req_body_form(&copy, 16, &f2), FORM_OK);
+    ASSERT_EQ(f2.n, 1);
+    arena_free(a);
+}
+
+TESTS(T(header_first_value_and_count), T(form_content_type), T(body_form_parsed_once))
