@@ -53,6 +53,13 @@ struct sqlite_store {
      * take it: in WAL mode they do not block the writer, nor the writer them. Hence a thread inside a
      * group must not write through a second connection of its own: it would wait on itself. */
     pthread_mutex_t write_mu;
+    /* The connection every store_begin .. store_commit/rollback group runs on, whichever connection it was
+     * opened on (used under write_mu only, so by one thread at a time). A commit on one connection makes
+     * SQLite drop every other connection's page cache at its next transaction: with each worker's groups on
+     * its own connection, each group began by re-reading the b-tree pages it writes (the tables' and indexes'
+     * upper levels, the last leaves) with pread(2). On one connection they stay cached from one group to the
+     * next, whichever worker's group it is. Opened by the first group; NULL until then. */
+    struct sqlite_conn *writer;
 
     /* The checkpointer (see "checkpoints"). ckpt_mu guards the fields below it; lock order is write_mu
      * then ckpt_mu, and nobody holds ckpt_mu across a checkpoint or while taking write_mu. */
@@ -226,13 +233,17 @@ struct sqlite_conn {
     struct store_conn base; /* first: store.h dispatches through base.st */
     struct sqlite_store *st;
     sqlite3 *db;
-    bool in_tx; /* inside store_begin .. store_commit/rollback: this thread holds st->write_mu */
+    bool in_tx; /* inside a group: this thread holds st->write_mu (only ever st->writer, see sq_begin) */
+    /* While a group opened on this connection is open: st->writer, where its statements run (conn_of). */
+    struct sqlite_conn *group;
     sqlite3_stmt *stmts[S__COUNT];
 };
 
+/* The connection an operation runs on: the shared writer while a group is open on `c`, else c itself. */
 static struct sqlite_conn *conn_of(struct store_conn *c)
 {
-    return (struct sqlite_conn *)c;
+    struct sqlite_conn *sc = (struct sqlite_conn *)c;
+    return sc->group != NULL ? sc->group : sc;
 }
 
 static void oom(void)
@@ -776,9 +787,9 @@ static void sq_conn_close(struct store_conn *base)
 {
     if (base == NULL)
         return;
-    struct sqlite_conn *c = conn_of(base);
+    struct sqlite_conn *c = (struct sqlite_conn *)base;
     /* An abandoned group would keep the write mutex forever. */
-    if (c->in_tx)
+    if (c->group != NULL)
         sq_rollback(base);
     conn_free(c);
 }
@@ -915,8 +926,12 @@ static int sq_check(struct store_conn *base, struct errbuf *err)
 
 /* ---- store ---- */
 
+static void conn_free(struct sqlite_conn *c);
+
 static void store_free(struct sqlite_store *st)
 {
+    if (st->writer != NULL)
+        conn_free(st->writer);
     pthread_cond_destroy(&st->ckpt_cv);
     pthread_mutex_destroy(&st->ckpt_mu);
     pthread_mutex_destroy(&st->write_mu);
@@ -1177,40 +1192,56 @@ static int sq_migrate(struct store *base, int *applied, struct errbuf *err)
 
 /* ---- transactions ---- */
 
+/* A group runs on the store's writer connection (see sqlite_store.writer), opened here by the first one. */
 static int sq_begin(struct store_conn *base, struct errbuf *err)
 {
-    struct sqlite_conn *c = conn_of(base);
-    if (c->in_tx) {
+    struct sqlite_conn *own = (struct sqlite_conn *)base;
+    if (own->group != NULL || own->in_tx) {
         errbuf_set(err, "sqlite: begin: a transaction is already open on this connection");
         return ERR_FAIL;
     }
-    pthread_mutex_lock(&c->st->write_mu);
+    struct sqlite_store *st = own->st;
+    pthread_mutex_lock(&st->write_mu);
+    if (st->writer == NULL) {
+        int rc = conn_new(st, false, false, &st->writer, err);
+        if (rc != 0) {
+            st->writer = NULL;
+            pthread_mutex_unlock(&st->write_mu);
+            return rc;
+        }
+    }
+    struct sqlite_conn *c = st->writer;
     int rc = exec_stmt(c, S_BEGIN, err);
     if (rc != 0) {
-        pthread_mutex_unlock(&c->st->write_mu);
+        pthread_mutex_unlock(&st->write_mu);
         return rc;
     }
     c->in_tx = true;
+    own->group = c;
     return 0;
 }
 
 /* On failure the whole group is rolled back and closed, so the caller never has to call rollback. */
 static int sq_commit(struct store_conn *base, struct errbuf *err)
 {
-    struct sqlite_conn *c = conn_of(base);
-    if (!c->in_tx) {
+    struct sqlite_conn *own = (struct sqlite_conn *)base;
+    struct sqlite_conn *c = own->group;
+    if (c == NULL || !c->in_tx) {
         errbuf_set(err, "sqlite: commit: no transaction is open on this connection");
         return ERR_FAIL;
     }
+    own->group = NULL;
     c->in_tx = false;
-    return op_end(c, true, err);
+    return op_end(c, true, err); /* releases write_mu: the writer is the next group's from here */
 }
 
 static void sq_rollback(struct store_conn *base)
 {
-    struct sqlite_conn *c = conn_of(base);
-    if (!c->in_tx)
+    struct sqlite_conn *own = (struct sqlite_conn *)base;
+    struct sqlite_conn *c = own->group;
+    if (c == NULL || !c->in_tx)
         return;
+    own->group = NULL;
     c->in_tx = false;
     op_end(c, false, NULL);
 }

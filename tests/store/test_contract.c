@@ -1194,6 +1194,45 @@ STORE_TEST(group_isolated_from_other_connections)
     ASSERT_EQ(rc_after, 0);
 }
 
+/* Inside a group, the connection it was opened on reads what the group wrote (SQLite runs every group on the
+ * store's one writer connection); groups opened on two connections in turn each see the other's commits, and
+ * a rolled-back group leaves nothing on either. */
+STORE_TEST(group_reads_its_own_writes_on_any_connection)
+{
+    struct store_conn *c2;
+    OK(store_conn_open(f->st, &c2, &f->err));
+    struct store_token t1 = token("own-1", STORE_TOKEN_ACCESS, "g", 5000);
+    struct store_token t2 = token("own-2", STORE_TOKEN_ACCESS, "g", 5000);
+    struct store_token t3 = token("own-3", STORE_TOKEN_ACCESS, "g", 5000);
+    struct store_token got;
+    int in_group = -1, other_before = -1, first_in_second = -1, rolled_c1 = -1, rolled_c2 = -1, both = -1;
+    if (store_begin(f->c, &f->err) == 0) {
+        store_token_put(f->c, &t1, &f->err);
+        in_group = store_token_get(f->c, f->a, t1.hash, &got, &f->err);
+        other_before = store_token_get(c2, f->a, t1.hash, &got, &f->err);
+        store_commit(f->c, &f->err);
+    }
+    if (store_begin(c2, &f->err) == 0) {
+        first_in_second = store_token_get(c2, f->a, t1.hash, &got, &f->err);
+        store_token_put(c2, &t2, &f->err);
+        store_commit(c2, &f->err);
+    }
+    both = store_token_get(f->c, f->a, t2.hash, &got, &f->err);
+    if (store_begin(c2, &f->err) == 0) {
+        store_token_put(c2, &t3, &f->err);
+        store_rollback(c2);
+    }
+    rolled_c1 = store_token_get(f->c, f->a, t3.hash, &got, &f->err);
+    rolled_c2 = store_token_get(c2, f->a, t3.hash, &got, &f->err);
+    store_conn_close(c2);
+    ASSERT_EQ(in_group, 0);
+    ASSERT_EQ(other_before, ERR_NOTFOUND);
+    ASSERT_EQ(first_in_second, 0);
+    ASSERT_EQ(both, 0);
+    ASSERT_EQ(rolled_c1, ERR_NOTFOUND);
+    ASSERT_EQ(rolled_c2, ERR_NOTFOUND);
+}
+
 /* Writers on several connections, some in groups, some single statements: none of them may see
  * SQLITE_BUSY, and nothing may be lost. */
 #define WRITER_THREADS 4
@@ -2552,7 +2591,8 @@ TESTS(T(client_crud), T(client_origin_and_registration_token), T(par_and_initial
       T(grant_revoke_family), T(token_successor),
       T(token_revoke_unknown), T(jti_revocation),
       T(key_put_list), T(gc_expired_only_and_bounded), T(rollback_leaves_nothing),
-      T(group_isolated_from_other_connections), T(concurrent_writers), T(migrate_twice_applies_nothing),
+      T(group_isolated_from_other_connections), T(group_reads_its_own_writes_on_any_connection),
+      T(concurrent_writers), T(migrate_twice_applies_nothing),
       T(reopen_keeps_data), T(committed_write_survives_kill9), T(sqlite_open_errors),
       T(sqlite_unmigrated_fails_clearly), T(sqlite_identity), T(user_crud), T(user_username_unique),
       T(user_rollback_leaves_nothing), T(consent_crud), T(token_revoke_sub), T(token_list_sub), T(token_revoke_client), T(sqlite_migration_keys_jwt_rows_by_jti),
