@@ -83,6 +83,20 @@ char *rand_token(struct arena *a, size_t bytes)
     return b64url_encode(a, buf, bytes);
 }
 
+char *rand_id_ordered(struct arena *a)
+{
+    unsigned char buf[16];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    for (int i = 5; i >= 0; i--) {
+        buf[i] = (unsigned char)(ms & 0xff);
+        ms >>= 8;
+    }
+    rand_bytes(buf + 6, sizeof(buf) - 6);
+    return b64url_encode(a, buf, sizeof(buf));
+}
+
 static int64_t fixed_now;
 
 int64_t clock_now(void)

@@ -13,6 +13,10 @@ struct arena;
 void rand_bytes(void *p, size_t n);
 /* A random token of `bytes` bytes of entropy, base64url-encoded, in arena memory. */
 char *rand_token(struct arena *a, size_t bytes);
+/* An identifier of 16 bytes, base64url-encoded like rand_token(a, 16): the wall clock in milliseconds (6 bytes,
+ * big-endian), then 80 random bits. Ids made close in time share their first characters, so an index over
+ * them takes new ones on a few pages instead of a random page each. For ids that are no credential. */
+char *rand_id_ordered(struct arena *a);
 
 int64_t clock_now(void);
 /* Tests only: make clock_now() return t (0 restores the real clock). */

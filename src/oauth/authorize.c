@@ -891,7 +891,7 @@ static void issue_response(struct http_req *req, const struct client *c, const s
     bool offline;
     granted_scope(a, c, ar, &granted, &offline);
     const char *scope = scope_join(a, &granted);
-    const char *grant_id = rand_token(a, 16);
+    const char *grant_id = rand_id_ordered(a);
     struct authz_param p[6];
     size_t n = 0;
     struct oauth_error e = OAUTH_OK;

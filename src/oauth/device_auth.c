@@ -68,7 +68,7 @@ static int put_rows(struct http_req *req, const struct client *c, const struct d
     d.client_id = c->client_id;
     d.scope = dr->scope;
     d.aud = dr->res != NULL ? dr->res->identifier : NULL;
-    d.grant_id = rand_token(a, 16);
+    d.grant_id = rand_id_ordered(a);
     d.data = "{}";
     d.iat = now;
     d.exp = now + w->app->cfg->device.code_ttl;

@@ -1,15 +1,19 @@
 /* test_rand.c: proves src/core/rand.c's per-thread pool: every draw is new (no two of many small draws
  * equal, across refills of the pool and from several threads at once), sizes above the pool's share come
- * straight from the generator, and a forked child never repeats the bytes its parent draws next. */
+ * straight from the generator, and a forked child never repeats the bytes its parent draws next; and
+ * rand_id_ordered's ids: 16 bytes base64url, the clock's milliseconds first, then random bits. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "core/arena.h"
 #include "core/rand.h"
+#include "core/str.h"
 
 #include "harness.h"
 
@@ -105,5 +109,36 @@ TEST(a_forked_child_does_not_repeat_the_parent)
     ASSERT(memcmp(parent, child, sizeof(parent)) != 0);
 }
 
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+TEST(ordered_ids_carry_the_time_then_randomness)
+{
+    struct arena *a = arena_new(4096);
+    uint64_t before = now_ms();
+    char *ids[64];
+    for (size_t i = 0; i < 64; i++)
+        ids[i] = rand_id_ordered(a);
+    uint64_t after = now_ms();
+    for (size_t i = 0; i < 64; i++) {
+        ASSERT_EQ(strlen(ids[i]), 22); /* as rand_token(a, 16) */
+        unsigned char *raw = NULL;
+        size_t n = 0;
+        ASSERT_EQ(b64url_decode(a, ids[i], strlen(ids[i]), &raw, &n), 0);
+        ASSERT_EQ(n, 16);
+        uint64_t ms = 0;
+        for (int k = 0; k < 6; k++)
+            ms = ms << 8 | raw[k];
+        ASSERT(ms >= before && ms <= after);
+        for (size_t j = 0; j < i; j++)
+            ASSERT(strcmp(ids[i], ids[j]) != 0); /* the 80 random bits tell ids of one millisecond apart */
+    }
+    arena_free(a);
+}
+
 TESTS(T(small_draws_are_distinct_across_refills), T(large_draws), T(threads_draw_distinct_values),
-      T(a_forked_child_does_not_repeat_the_parent))
+      T(a_forked_child_does_not_repeat_the_parent), T(ordered_ids_carry_the_time_then_randomness))
