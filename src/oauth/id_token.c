@@ -10,6 +10,7 @@
 
 #include "app.h"
 #include "core/arena.h"
+#include "core/str.h"
 #include "jose/jose.h"
 #include "oauth/authz.h"
 #include "oauth/client.h"
@@ -27,10 +28,26 @@ static bool is_registered(const char *name)
     return false;
 }
 
-static void set_str(json_t *o, const char *k, const char *v)
+/* A string claim when the value is not empty: ,"k":"v" (k is one of ours, plain ASCII). */
+static void add_str(struct strbuf *p, const char *k, const char *v)
 {
-    if (v != NULL && v[0] != '\0')
-        json_object_set_new(o, k, json_string(v));
+    if (v == NULL || v[0] == '\0')
+        return;
+    strbuf_adds(p, ",\"");
+    strbuf_adds(p, k);
+    strbuf_adds(p, "\":");
+    strbuf_add_json(p, v);
+}
+
+/* Any JSON value, as jansson's compact output writes it: false if it cannot be written. */
+static bool add_value(struct strbuf *p, const json_t *v)
+{
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (text == NULL)
+        return false;
+    strbuf_adds(p, text);
+    free(text);
+    return true;
 }
 
 char *id_token_issue(struct worker *w, struct arena *a, const struct id_token_req *r, struct errbuf *err)
@@ -49,45 +66,63 @@ char *id_token_issue(struct worker *w, struct arena *a, const struct id_token_re
         errbuf_set(err, "id_token: client %s: unsupported id_token_signed_response_alg", c->client_id);
         return NULL;
     }
-    json_t *o = json_object();
-    json_object_set_new(o, "iss", json_string(w->app->issuer));
-    json_object_set_new(o, "sub", json_string(r->sub));
-    json_object_set_new(o, "aud", json_string(c->client_id));
-    json_object_set_new(o, "exp", json_integer(r->now + (int64_t)w->app->cfg->tokens.id_token_ttl));
-    json_object_set_new(o, "iat", json_integer(r->now));
-    if (r->auth_time > 0)
-        json_object_set_new(o, "auth_time", json_integer(r->auth_time));
-    set_str(o, "nonce", r->nonce);
+    /* The claims written straight into the payload, in the order a jansson object of them gave, without
+     * building one: every string is escaped by strbuf_add_json (which refuses text that is not UTF-8), and
+     * the values that come as JSON (amr, the scope and requested claims) are written by jansson one by one. */
+    struct strbuf p;
+    strbuf_init(&p, a, 65536);
+    strbuf_adds(&p, "{\"iss\":");
+    strbuf_add_json(&p, w->app->issuer);
+    strbuf_adds(&p, ",\"sub\":");
+    strbuf_add_json(&p, r->sub);
+    strbuf_adds(&p, ",\"aud\":");
+    strbuf_add_json(&p, c->client_id);
+    strbuf_adds(&p, ",\"exp\":");
+    strbuf_add_i64(&p, r->now + (int64_t)w->app->cfg->tokens.id_token_ttl);
+    strbuf_adds(&p, ",\"iat\":");
+    strbuf_add_i64(&p, r->now);
+    if (r->auth_time > 0) {
+        strbuf_adds(&p, ",\"auth_time\":");
+        strbuf_add_i64(&p, r->auth_time);
+    }
+    add_str(&p, "nonce", r->nonce);
     /* at_hash, c_hash, s_hash: the left half of the hash of the ASCII value, with the hash of the JWS alg. */
     if (r->access_token != NULL)
-        set_str(o, "at_hash", jose_half_hash(a, alg, r->access_token, strlen(r->access_token)));
+        add_str(&p, "at_hash", jose_half_hash(a, alg, r->access_token, strlen(r->access_token)));
     if (r->code != NULL)
-        set_str(o, "c_hash", jose_half_hash(a, alg, r->code, strlen(r->code)));
+        add_str(&p, "c_hash", jose_half_hash(a, alg, r->code, strlen(r->code)));
     if (r->state != NULL)
-        set_str(o, "s_hash", jose_half_hash(a, alg, r->state, strlen(r->state)));
-    set_str(o, "sid", r->sid);
-    json_object_set_new(o, "azp", json_string(c->client_id));
-    set_str(o, "acr", r->acr);
-    if (json_is_array(r->amr) && json_array_size(r->amr) > 0)
-        json_object_set(o, "amr", r->amr);
-    if (json_is_object(r->claims)) {
+        add_str(&p, "s_hash", jose_half_hash(a, alg, r->state, strlen(r->state)));
+    add_str(&p, "sid", r->sid);
+    strbuf_adds(&p, ",\"azp\":");
+    strbuf_add_json(&p, c->client_id);
+    add_str(&p, "acr", r->acr);
+    bool ok = true;
+    if (json_is_array(r->amr) && json_array_size(r->amr) > 0) {
+        strbuf_adds(&p, ",\"amr\":");
+        ok = add_value(&p, r->amr);
+    }
+    if (ok && json_is_object(r->claims)) {
         const char *k;
         json_t *v;
         json_object_foreach(r->claims, k, v)
         {
-            if (!is_registered(k))
-                json_object_set(o, k, v);
+            if (is_registered(k))
+                continue;
+            strbuf_addc(&p, ',');
+            strbuf_add_json(&p, k);
+            strbuf_addc(&p, ':');
+            if (!(ok = add_value(&p, v)))
+                break;
         }
     }
-    char *payload = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    if (payload == NULL) {
-        errbuf_set(err, "id_token: cannot serialize the claims");
+    strbuf_addc(&p, '}');
+    const char *payload = strbuf_str(&p);
+    if (!ok || payload == NULL) {
+        errbuf_set(err, "id_token: cannot serialize the claims (not UTF-8, or too long)");
         return NULL;
     }
-    char *jws = jws_sign(w->app->keys, a, alg, "JWT", payload, strlen(payload), err);
-    free(payload);
-    return jws;
+    return jws_sign(w->app->keys, a, alg, "JWT", payload, p.len, err);
 }
 
 int id_token_hint_verify(struct worker *w, struct arena *a, const char *hint, json_t **claims)

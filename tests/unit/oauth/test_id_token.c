@@ -1,6 +1,7 @@
 /* test_id_token.c: proves src/oauth/id_token.c: the claims of an ID token (OIDC Core §2, §3.1.3.6,
  * §3.3.2.11), the signing alg taken from the client, at_hash/c_hash computed with that alg's hash, extra
- * claims merged without overriding the registered ones, and failure (not a fallback) when the client's alg
+ * claims merged without overriding the registered ones, the payload written byte for byte as jansson's compact
+ * dump of the same claims would be, and failure (not a fallback) when the client's alg
  * has no key. Runs on an in-memory fake store that implements only the key calls. */
 #include <string.h>
 
@@ -215,6 +216,84 @@ TEST(id_token_claims)
     provider_close();
 }
 
+/* The payload's bytes: the middle segment, decoded. */
+static char *payload_of(struct arena *a, const char *tok)
+{
+    const char *d1 = strchr(tok, '.');
+    const char *d2 = d1 != NULL ? strchr(d1 + 1, '.') : NULL;
+    unsigned char *raw;
+    size_t n;
+    if (d2 == NULL || b64url_decode(a, d1 + 1, (size_t)(d2 - d1 - 1), &raw, &n) != 0)
+        return NULL;
+    return arena_strndup(a, (const char *)raw, n);
+}
+
+/* The payload is written without a jansson object: byte for byte what jansson's compact dump of the same
+ * claims, in the same order, gave (escapes, non-ASCII text, nested values of extra claims included). */
+TEST(id_token_payload_is_janssons_bytes)
+{
+    static const char *const algs[] = {"ES256"};
+    ASSERT_EQ(provider_open(algs, 1), 0);
+    struct arena *a = arena_new(4096);
+    struct client c = test_client("ES256");
+    json_t *amr = json_pack("[ss]", "pwd", "otp");
+    json_t *claims = json_pack("{s:s, s:s, s:b, s:{s:s, s:i}, s:[i, n, f], s:s}", "name", "Zoë \"Q\" \\ O'Brien\n",
+                               "iss", "https://evil.example", "email_verified", 1, "address", "locality", "Köln",
+                               "zip", 50667, "list", 1, 2.5, "sub", "not me");
+    struct id_token_req r = {0};
+    r.client = &c;
+    r.sub = "user-\u00e9\t1";
+    r.nonce = "n</script>";
+    r.sid = "sid-42";
+    r.acr = "urn:acr:pwd";
+    r.amr = amr;
+    r.claims = claims;
+    r.auth_time = T0 - 100;
+    r.now = T0;
+    r.access_token = "2YotnFZFEjr1zCsicMWpAA";
+    r.code = "SplxlOBeZQQYbYS6WxSbIA";
+    r.state = "af0ifjsldkj";
+    struct errbuf err = {{0}};
+    char *tok = id_token_issue(&worker, a, &r, &err);
+    ASSERT(tok != NULL);
+    json_t *o = json_object();
+    json_object_set_new(o, "iss", json_string(ISSUER));
+    json_object_set_new(o, "sub", json_string(r.sub));
+    json_object_set_new(o, "aud", json_string("spa"));
+    json_object_set_new(o, "exp", json_integer(T0 + 3600));
+    json_object_set_new(o, "iat", json_integer(T0));
+    json_object_set_new(o, "auth_time", json_integer(T0 - 100));
+    json_object_set_new(o, "nonce", json_string(r.nonce));
+    json_object_set_new(o, "at_hash", json_string(jose_half_hash(a, "ES256", r.access_token, strlen(r.access_token))));
+    json_object_set_new(o, "c_hash", json_string(jose_half_hash(a, "ES256", r.code, strlen(r.code))));
+    json_object_set_new(o, "s_hash", json_string(jose_half_hash(a, "ES256", r.state, strlen(r.state))));
+    json_object_set_new(o, "sid", json_string("sid-42"));
+    json_object_set_new(o, "azp", json_string("spa"));
+    json_object_set_new(o, "acr", json_string("urn:acr:pwd"));
+    json_object_set(o, "amr", amr);
+    json_object_set(o, "name", json_object_get(claims, "name"));
+    json_object_set(o, "email_verified", json_object_get(claims, "email_verified"));
+    json_object_set(o, "address", json_object_get(claims, "address"));
+    json_object_set(o, "list", json_object_get(claims, "list"));
+    char *want = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    const char *got = payload_of(a, tok);
+    ASSERT(got != NULL && want != NULL);
+    if (strcmp(got, want) != 0)
+        fprintf(stderr, "  got  %s\n  want %s\n", got, want);
+    ASSERT_STREQ(got, want);
+    free(want);
+
+    /* A string that is not UTF-8 is refused, as jansson refused it: no token. */
+    r.claims = NULL;
+    r.nonce = "bad \xff nonce";
+    ASSERT(id_token_issue(&worker, a, &r, &err) == NULL);
+    json_decref(amr);
+    json_decref(claims);
+    arena_free(a);
+    provider_close();
+}
+
 TEST(id_token_optional_claims_absent)
 {
     static const char *const algs[] = {"RS256"};
@@ -381,6 +460,6 @@ TEST(id_token_hint_only_our_id_tokens)
     provider_close();
 }
 
-TESTS(T(id_token_claims), T(id_token_optional_claims_absent), T(id_token_alg_per_client),
-      T(id_token_alg_without_key_fails), T(id_token_extra_claims_do_not_override),
+TESTS(T(id_token_claims), T(id_token_payload_is_janssons_bytes), T(id_token_optional_claims_absent),
+      T(id_token_alg_per_client), T(id_token_alg_without_key_fails), T(id_token_extra_claims_do_not_override),
       T(id_token_hint_only_our_id_tokens))
