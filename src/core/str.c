@@ -218,6 +218,16 @@ void strbuf_add_json(struct strbuf *sb, const char *s)
     strbuf_addc(sb, '"');
 }
 
+void strbuf_add_json_member(struct strbuf *sb, const char *k, const char *v)
+{
+    if (v == NULL || v[0] == '\0')
+        return;
+    strbuf_addc(sb, ',');
+    strbuf_add_json(sb, k);
+    strbuf_addc(sb, ':');
+    strbuf_add_json(sb, v);
+}
+
 char *str_dec_i64(char buf[STR_DEC_MAX], int64_t v)
 {
     uint64_t u = v < 0 ? 0ULL - (uint64_t)v : (uint64_t)v;

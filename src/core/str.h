@@ -55,6 +55,9 @@ void strbuf_add_urlenc(struct strbuf *sb, const char *s, size_t n);
  * as jansson's compact output writes it. s must be valid UTF-8: otherwise nothing is appended and the buffer
  * is marked too big (strbuf_str gives NULL), as jansson refuses such a string. */
 void strbuf_add_json(struct strbuf *sb, const char *s);
+/* Appends ,"k":"v" (both as JSON strings, as strbuf_add_json) when v is neither NULL nor empty: a member,
+ * after the first, of a JSON object being written. */
+void strbuf_add_json_member(struct strbuf *sb, const char *k, const char *v);
 /* Appends v in decimal. */
 void strbuf_add_i64(struct strbuf *sb, int64_t v);
 /* v in decimal at the end of buf (no NUL): returns where its first character is; it ends at

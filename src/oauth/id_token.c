@@ -28,17 +28,6 @@ static bool is_registered(const char *name)
     return false;
 }
 
-/* A string claim when the value is not empty: ,"k":"v" (k is one of ours, plain ASCII). */
-static void add_str(struct strbuf *p, const char *k, const char *v)
-{
-    if (v == NULL || v[0] == '\0')
-        return;
-    strbuf_adds(p, ",\"");
-    strbuf_adds(p, k);
-    strbuf_adds(p, "\":");
-    strbuf_add_json(p, v);
-}
-
 /* Any JSON value, as jansson's compact output writes it: false if it cannot be written. */
 static bool add_value(struct strbuf *p, const json_t *v)
 {
@@ -85,18 +74,18 @@ char *id_token_issue(struct worker *w, struct arena *a, const struct id_token_re
         strbuf_adds(&p, ",\"auth_time\":");
         strbuf_add_i64(&p, r->auth_time);
     }
-    add_str(&p, "nonce", r->nonce);
+    strbuf_add_json_member(&p, "nonce", r->nonce);
     /* at_hash, c_hash, s_hash: the left half of the hash of the ASCII value, with the hash of the JWS alg. */
     if (r->access_token != NULL)
-        add_str(&p, "at_hash", jose_half_hash(a, alg, r->access_token, strlen(r->access_token)));
+        strbuf_add_json_member(&p, "at_hash", jose_half_hash(a, alg, r->access_token, strlen(r->access_token)));
     if (r->code != NULL)
-        add_str(&p, "c_hash", jose_half_hash(a, alg, r->code, strlen(r->code)));
+        strbuf_add_json_member(&p, "c_hash", jose_half_hash(a, alg, r->code, strlen(r->code)));
     if (r->state != NULL)
-        add_str(&p, "s_hash", jose_half_hash(a, alg, r->state, strlen(r->state)));
-    add_str(&p, "sid", r->sid);
+        strbuf_add_json_member(&p, "s_hash", jose_half_hash(a, alg, r->state, strlen(r->state)));
+    strbuf_add_json_member(&p, "sid", r->sid);
     strbuf_adds(&p, ",\"azp\":");
     strbuf_add_json(&p, c->client_id);
-    add_str(&p, "acr", r->acr);
+    strbuf_add_json_member(&p, "acr", r->acr);
     bool ok = true;
     if (json_is_array(r->amr) && json_array_size(r->amr) > 0) {
         strbuf_adds(&p, ",\"amr\":");

@@ -19,16 +19,6 @@
 #include "oauth/tokens.h"
 #include "core/banned.h"
 
-static void add_str(struct strbuf *sb, const char *k, const char *v)
-{
-    if (v == NULL || v[0] == '\0')
-        return;
-    strbuf_addc(sb, ',');
-    strbuf_add_json(sb, k);
-    strbuf_addc(sb, ':');
-    strbuf_add_json(sb, v);
-}
-
 static void add_int(struct strbuf *sb, const char *k, int64_t v)
 {
     strbuf_addc(sb, ',');
@@ -45,14 +35,14 @@ static void send_info(struct http_req *req, const struct token_info *ti)
     strbuf_init(&sb, req->arena, 65536);
     strbuf_adds(&sb, ti->active ? "{\"active\":true" : "{\"active\":false");
     if (ti->active) {
-        add_str(&sb, "scope", ti->scope);
-        add_str(&sb, "client_id", ti->client_id);
-        add_str(&sb, "sub", ti->sub != NULL ? ti->sub : ti->client_id);
-        add_str(&sb, "iss", req->worker->app->issuer);
-        add_str(&sb, "jti", ti->jti);
+        strbuf_add_json_member(&sb, "scope", ti->scope);
+        strbuf_add_json_member(&sb, "client_id", ti->client_id);
+        strbuf_add_json_member(&sb, "sub", ti->sub != NULL ? ti->sub : ti->client_id);
+        strbuf_add_json_member(&sb, "iss", req->worker->app->issuer);
+        strbuf_add_json_member(&sb, "jti", ti->jti);
         /* RFC 9449 §6.2: a DPoP-bound token's type and key, for the resource server to check proofs. */
         bool access = strcmp(ti->kind, "access_token") == 0;
-        add_str(&sb, "token_type", !access ? "refresh_token" : ti->jkt != NULL ? "DPoP" : "Bearer");
+        strbuf_add_json_member(&sb, "token_type", !access ? "refresh_token" : ti->jkt != NULL ? "DPoP" : "Bearer");
         add_int(&sb, "exp", ti->exp);
         add_int(&sb, "iat", ti->iat);
         add_int(&sb, "nbf", ti->iat);
@@ -64,7 +54,7 @@ static void send_info(struct http_req *req, const struct token_info *ti)
         if (ti->aud != NULL && ti->aud[0] != '\0') {
             /* A single audience as a string, several as an array (RFC 7519 §4.1.3). */
             if (strchr(ti->aud, ' ') == NULL) {
-                add_str(&sb, "aud", ti->aud);
+                strbuf_add_json_member(&sb, "aud", ti->aud);
             } else {
                 strbuf_adds(&sb, ",\"aud\":[");
                 const char *p = ti->aud;

@@ -402,9 +402,27 @@ TEST(strbuf_json_like_jansson)
     }
 }
 
+/* strbuf_add_json_member: ,"k":"v" after the object's first member, nothing for an absent or empty value. */
+TEST(strbuf_json_member)
+{
+    struct strbuf sb;
+    strbuf_init(&sb, a, 1024);
+    strbuf_adds(&sb, "{\"a\":1");
+    strbuf_add_json_member(&sb, "scope", "openid email");
+    strbuf_add_json_member(&sb, "nonce", NULL);
+    strbuf_add_json_member(&sb, "sid", "");
+    strbuf_add_json_member(&sb, "name", "Zo\xc3\xab \"Q\"");
+    strbuf_addc(&sb, '}');
+    ASSERT_STREQ(strbuf_str(&sb), "{\"a\":1,\"scope\":\"openid email\",\"name\":\"Zo\xc3\xab \\\"Q\\\"\"}");
+    strbuf_init(&sb, a, 1024);
+    strbuf_add_json_member(&sb, "k", "bad \xc3 utf-8");
+    ASSERT(strbuf_str(&sb) == NULL);
+}
+
 TESTS(T(b64url_round_trip_all_lengths), T(b64url_put_into_buffer), T(b64url_span_alphabet),
       T(hex_digit_values), T(b64url_known_vectors), T(b64url_rejects_bad_chars), T(b64url_padding), T(b64_standard), T(hex),
       T(utf8_ascii_and_valid), T(utf8_overlong), T(utf8_surrogates), T(utf8_beyond_max),
       T(utf8_truncated_and_stray), T(ct_eq_cases), T(str_to_i64_valid), T(str_to_i64_max),
       T(str_to_i64_overflow), T(str_to_i64_junk), T(str_views), T(strbuf_cap),
-      T(strbuf_str_refuses_truncated), T(urlenc_and_html), T(str_list_next_items), T(strbuf_json_like_jansson))
+      T(strbuf_str_refuses_truncated), T(urlenc_and_html), T(str_list_next_items), T(strbuf_json_like_jansson),
+      T(strbuf_json_member))
