@@ -51,10 +51,28 @@ function openConnection(port) {
   return { get, close: () => sock.destroy() };
 }
 
+/** Until every loop has served a request: a loop takes connections once its worker is set up (with PostgreSQL,
+ * its own database connection), and the server answers as soon as one loop is; a connection dealt to a loop
+ * not yet up is served by the loop that accepted it. */
+async function allLoopsUp(port, workers) {
+  const seen = new Set();
+  for (let i = 0; i < 200 && seen.size < workers; i++) {
+    const c = openConnection(port);
+    try {
+      seen.add((await c.get()).slice(0, 8));
+    } finally {
+      c.close();
+    }
+    if (seen.size < workers) await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(seen.size, workers, `only ${seen.size} of ${workers} loops served a request`);
+}
+
 async function spread(workers, perLoop) {
   const srv = await startServer({ config: `workers: ${workers}\n` });
   const conns = [];
   try {
+    await allLoopsUp(srv.port, workers);
     const loopOf = [];
     for (let i = 0; i < workers * perLoop; i++) {
       const c = openConnection(srv.port);
