@@ -6,9 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-#include <openssl/sha.h>
-
 #include "core/digest.h"
 #include "core/metrics.h"
 #include "core/arena.h"
