@@ -8,6 +8,8 @@
 
 #include <openssl/evp.h>
 
+#include "core/digest.h"
+
 #include "core/banned.h"
 
 static const struct {
@@ -85,7 +87,7 @@ const EVP_MD *jose_alg_md(enum jose_alg alg)
     case JOSE_ALG_PS256:
     case JOSE_ALG_ES256:
     case JOSE_ALG_HS256:
-        return EVP_sha256();
+        return sha256_md(); /* fetched once (core/digest.h): the algorithm of our own tokens */
     case JOSE_ALG_RS384:
     case JOSE_ALG_PS384:
     case JOSE_ALG_ES384:

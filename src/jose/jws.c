@@ -31,13 +31,6 @@
 #define ES256_SIG_LEN (2 * ES256_COORD)
 #define ED25519_SIG_LEN 64
 
-static const EVP_MD *md_for(enum jose_alg alg)
-{
-    if (alg == JOSE_ALG_EDDSA)
-        return NULL; /* Ed25519 hashes internally (RFC 8032 §5.1.6) */
-    return sha256_md(); /* fetched once (core/digest.h) */
-}
-
 /* ECDSA signatures are malleable: (r, s) and (r, n - s) verify alike. We sign with s <= n/2 and refuse
  * s > n/2 (the "low-s" rule, as in Bitcoin's BIP 62 and libsecp256k1), so a token has exactly one valid
  * signature. OpenSSL leaves s as it comes out. n is the P-256 group order (SEC 2 §2.4.2); keys of another
@@ -171,7 +164,7 @@ static int sign_slot_fill(struct sign_slot *s, EVP_PKEY *pkey, enum jose_alg alg
     } else {
         EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
         /* RSA defaults to PKCS#1 v1.5 padding, which is what RS256 is (RFC 7518 §3.3); set all the same. */
-        if (ctx == NULL || EVP_PKEY_sign_init(ctx) != 1 || EVP_PKEY_CTX_set_signature_md(ctx, md_for(alg)) != 1 ||
+        if (ctx == NULL || EVP_PKEY_sign_init(ctx) != 1 || EVP_PKEY_CTX_set_signature_md(ctx, jose_alg_md(alg)) != 1 ||
             (alg == JOSE_ALG_RS256 && EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1)) {
             EVP_PKEY_CTX_free(ctx);
             return -1;
@@ -242,7 +235,7 @@ static bool verify_raw(EVP_PKEY *pkey, const unsigned char *secret, size_t secre
                        const void *in, size_t in_len, const unsigned char *sig, size_t sig_len, bool low_s)
 {
     unsigned char der[160];
-    const EVP_MD *md = alg == JOSE_ALG_RS256 || alg == JOSE_ALG_ES256 ? md_for(alg) : jose_alg_md(alg);
+    const EVP_MD *md = jose_alg_md(alg);
     size_t coord = jose_alg_ec_coord(alg);
     switch (alg) {
     case JOSE_ALG_HS256:
