@@ -196,6 +196,7 @@ struct batch_redeem {
     uint8_t successor[STORE_HASH_LEN];
     size_t row0, nrows;          /* its new rows: rrows[row0 .. row0 + nrows) */
     bool jwt, refresh, id_token; /* the tokens-issued metric, counted once committed */
+    bool lost;                   /* set by the flush: the row was no longer to be redeemed */
 };
 
 struct token_batch {
@@ -254,6 +255,13 @@ static void batch_copy(struct token_batch *b, struct store_token *c, const struc
     c->data = batch_str(b->a, t->data);
 }
 
+/* Whether the request's writes may wait for its loop's group commit: on a server loop (can_hold) whose store
+ * groups writes. */
+static bool can_batch(const struct http_req *req)
+{
+    return req->can_hold && req->worker->db->st->ops->group_commit;
+}
+
 static void batch_add(struct worker *w, const struct store_token *t)
 {
     struct token_batch *b = batch_of(w);
@@ -264,7 +272,7 @@ static void batch_add(struct worker *w, const struct store_token *t)
 bool tokens_hold_rows(struct http_req *req, const struct store_token *rows, size_t n)
 {
     struct worker *w = req->worker;
-    if (!req->can_hold || !w->db->st->ops->group_commit)
+    if (!can_batch(req))
         return false;
     struct token_batch *b = batch_of(w);
     if (b->failed) { /* the requests of the failed flush have been served again: a new list */
@@ -283,10 +291,9 @@ bool tokens_hold_redeem(struct http_req *req, const uint8_t hash[STORE_HASH_LEN]
                         const uint8_t *successor, const struct store_token *puts, size_t n, bool jwt,
                         bool refresh, bool id_token)
 {
-    struct worker *w = req->worker;
-    if (!req->can_hold || !w->db->st->ops->group_commit)
+    if (!can_batch(req))
         return false;
-    struct token_batch *b = batch_of(w);
+    struct token_batch *b = batch_of(req->worker);
     b->red = grow(b->red, b->nred, &b->capred, sizeof(*b->red));
     struct batch_redeem *r = &b->red[b->nred++];
     memset(r, 0, sizeof(*r));
@@ -357,6 +364,7 @@ int tokens_flush(struct worker *w)
         rc = store_token_put(w->db, &b->rows[i], &err);
     for (size_t i = 0; rc == 0 && i < b->nred; i++) {
         rc = redeem_one(w, b, &b->red[i], &err);
+        b->red[i].lost = rc == 1;
         if (rc == 1) {
             b->retry = grow(b->retry, b->nretry, &b->capretry, sizeof(*b->retry));
             memcpy(b->retry[b->nretry++], b->red[i].rid, sizeof(*b->retry));
@@ -374,7 +382,7 @@ int tokens_flush(struct worker *w)
         b->failed = true;
     } else {
         for (size_t i = 0; i < b->nred; i++)
-            if (!tokens_held_retry(w, b->red[i].rid))
+            if (!b->red[i].lost)
                 metrics_tokens_issued(grant_of_kind(b->red[i].kind), b->red[i].jwt, b->red[i].refresh,
                                       b->red[i].id_token);
     }
@@ -420,7 +428,7 @@ int token_issue_access(struct http_req *req, const struct access_token_req *r, s
     int rc = token_mint_access(w, req->arena, r, out, err);
     if (rc != 0 || !out->has_row)
         return rc;
-    if (req->can_hold && w->db->st->ops->group_commit) {
+    if (can_batch(req)) {
         batch_add(w, &out->row);
         req->held = true;
         return 0;
