@@ -60,12 +60,21 @@ static struct worker *worker_init(void *ud, unsigned id)
         free(w);
         return NULL;
     }
+    /* A loop thread's reads share a snapshot per turn of its loop (worker_turn_end); a pool thread, which
+     * has no loop, keeps one per read. */
+    if (!w->may_block)
+        store_loop_reads(w->db);
     int64_t now = clock_now();
     w->next_gc = now + 10 + id;
     w->next_key_reload = now + app->cfg->keys.reload_interval;
     w->next_discovery_refresh = now + DISCOVERY_REFRESH_SECONDS;
     w->next_store_check = now;
     return w;
+}
+
+static void worker_turn_end(struct worker *w)
+{
+    store_turn_end(w->db);
 }
 
 static void worker_fini(struct worker *w)
@@ -484,6 +493,7 @@ int cmd_serve(int argc, char **argv)
         .thread_init = worker_init,
         .thread_fini = worker_fini,
         .tick = worker_tick,
+        .turn_end = worker_turn_end,
         .handle = app_handle,
         .offload = app_offload,
         .busy = app_busy,

@@ -1156,6 +1156,8 @@ static void *thread_main(void *arg)
                 t->hooks->tick(t->worker);
             log_flush();
         }
+        if (t->hooks->turn_end != NULL)
+            t->hooks->turn_end(t->worker);
     }
     /* Graceful stop: no new connections, no new jobs (queued ones are answered 503, never served); let
      * the responses in flight finish, at most 10 s. h2o answers with "Connection: close" from now on and
@@ -1173,8 +1175,12 @@ static void *thread_main(void *arg)
     while (t->inflight > 0 && clock_mono_us() < deadline) {
         h2o_evloop_run(t->ctx.loop, 10);
         flush_held(t);
+        if (t->hooks->turn_end != NULL)
+            t->hooks->turn_end(t->worker);
     }
     flush_held(t);
+    if (t->hooks->turn_end != NULL)
+        t->hooks->turn_end(t->worker);
     if (t->hooks->thread_fini != NULL)
         t->hooks->thread_fini(t->worker);
     arena_free(t->arena);

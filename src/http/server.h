@@ -53,6 +53,9 @@ struct http_server_hooks {
     void (*thread_fini)(struct worker *w);
     /* Called on each worker thread about every 100 ms (background work: GC, key reload, log flush). */
     void (*tick)(struct worker *w);
+    /* Optional: called on each event-loop thread after every turn of its loop (the requests whose events
+     * were ready served, held ones flushed, tick run), before it waits for events again. */
+    void (*turn_end)(struct worker *w);
     /* Serves one request: fills req->res. Runs on the worker's loop thread, or on a pool thread for
      * requests `offload` selects. */
     void (*handle)(struct http_req *req);

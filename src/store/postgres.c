@@ -912,6 +912,18 @@ static uint64_t pg_round_trips(struct store *base)
     return atomic_load_explicit(&((struct pg_store *)base)->round_trips, memory_order_relaxed);
 }
 
+/* Each read is a statement of its own on the server, a round trip whatever the snapshot: nothing to share
+ * (store_ops.loop_reads). */
+static void pg_loop_reads(struct store_conn *base)
+{
+    (void)base;
+}
+
+static void pg_turn_end(struct store_conn *base)
+{
+    (void)base;
+}
+
 static int pg_ping(struct store_conn *base, struct errbuf *err)
 {
     struct pg_conn *c = conn_of(base);
@@ -1624,6 +1636,8 @@ const struct store_ops store_postgres_ops = {
     .ping = pg_ping,
     .check = pg_check,
     .round_trips = pg_round_trips,
+    .loop_reads = pg_loop_reads,
+    .turn_end = pg_turn_end,
     .begin = pg_begin,
     .commit = pg_commit,
     .rollback = pg_rollback,

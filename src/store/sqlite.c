@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,10 +74,16 @@ struct sqlite_store {
     int wal_pages;                 /* WAL size in pages after the last commit seen by the wal hook */
     int wake_base;                 /* wal_pages when the checkpointer was last woken */
     int ckpt_clean;                /* WAL size when a checkpoint last copied all of it, else -1 */
+
+    /* Commits of this process, on any connection, counted by the wal hook once each is complete (see
+     * "shared read snapshots"). */
+    _Atomic uint64_t commits;
 };
 
 /* Statements, each prepared once per connection on first use and then reset and rebound per call. */
 enum stmt_id {
+    /* Transaction control first, up to S_ROLLBACK_TO: snap_enter tells it by its place. */
+    S_READ_BEGIN,
     S_BEGIN,
     S_COMMIT,
     S_ROLLBACK,
@@ -135,6 +142,7 @@ enum stmt_id {
 #define CONSENT_COLS "user_id, client_id, scope, resources, created_at, updated_at"
 
 static const char *const stmt_sql[S__COUNT] = {
+    [S_READ_BEGIN] = "BEGIN",
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
@@ -237,6 +245,12 @@ struct sqlite_conn {
     /* While a group opened on this connection is open: st->writer, where its statements run (conn_of). */
     struct sqlite_conn *group;
     sqlite3_stmt *stmts[S__COUNT];
+    /* Shared read snapshots (see there). */
+    bool loop;              /* store_loop_reads: the owner calls turn_end after each turn of its loop */
+    bool snap;              /* a shared read snapshot is open (a deferred BEGIN) */
+    uint64_t snap_commits;  /* st->commits when it began */
+    int64_t snap_t0;        /* clock_mono_us when it began */
+    bool reads[S__COUNT];   /* statements that only read (may run in the snapshot), set when prepared */
 };
 
 /* The connection an operation runs on: the shared writer while a group is open on `c`, else c itself. */
@@ -253,30 +267,40 @@ static void oom(void)
     abort();
 }
 
-/* Turns a SQLite result code into ours. A duplicate key is ERR_CONFLICT; everything else ERR_FAIL. */
+static void snap_end(struct sqlite_conn *c);
+
+/* Turns a SQLite result code into ours. A duplicate key is ERR_CONFLICT; everything else ERR_FAIL. A
+ * shared read snapshot ends with a failed read, so the next read starts afresh. */
 static int fail(struct sqlite_conn *c, int rc, const char *what, struct errbuf *err)
 {
     if (rc == SQLITE_NOMEM)
         oom();
     errbuf_set(err, "sqlite: %s: %s", what, sqlite3_errmsg(c->db));
+    snap_end(c);
     if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
         return ERR_CONFLICT;
     return ERR_FAIL;
 }
 
+static int snap_enter(struct sqlite_conn *c, enum stmt_id id, struct errbuf *err);
+
 /* The cached statement `id`, prepared on first use. NULL (err set) if it does not prepare, e.g. when
- * the schema has not been migrated yet. */
+ * the schema has not been migrated yet, or if the shared read snapshot it is to run in cannot begin. */
 static sqlite3_stmt *stmt_get(struct sqlite_conn *c, enum stmt_id id, struct errbuf *err)
 {
-    if (c->stmts[id] != NULL)
-        return c->stmts[id];
-    int rc = sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->stmts[id], NULL);
-    if (rc != SQLITE_OK) {
-        fail(c, rc, "prepare", err);
-        sqlite3_finalize(c->stmts[id]);
-        c->stmts[id] = NULL;
-        return NULL;
+    if (c->stmts[id] == NULL) {
+        int rc = sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->stmts[id], NULL);
+        if (rc != SQLITE_OK) {
+            fail(c, rc, "prepare", err);
+            sqlite3_finalize(c->stmts[id]);
+            c->stmts[id] = NULL;
+            return NULL;
+        }
+        /* Transaction control reads nothing by itself (SQLite calls it read-only). */
+        c->reads[id] = id > S_ROLLBACK_TO && sqlite3_stmt_readonly(c->stmts[id]);
     }
+    if (c->loop && snap_enter(c, id, err) != 0)
+        return NULL;
     return c->stmts[id];
 }
 
@@ -299,12 +323,83 @@ static int exec_stmt(struct sqlite_conn *c, enum stmt_id id, struct errbuf *err)
     return step_done(c, s, stmt_sql[id], err);
 }
 
+/* ---- shared read snapshots ----
+ * Each read in autocommit is a transaction of its own: it takes a shared lock on the database file and a
+ * read mark in the WAL index (fcntl locks, four system calls a read), reads the WAL index header, and on
+ * its end runs SQLite's unlock-notify bookkeeping under the library's global mutex, which the workers then
+ * take turns on. On a connection marked by store_loop_reads, reads instead share one read transaction (a
+ * deferred BEGIN before the first of them), until:
+ * - the loop's turn ends (turn_end), so that no snapshot is held while the loop waits for events, nor
+ *   holds back a checkpoint for longer than a turn;
+ * - a commit of this process completes (st->commits moved since the snapshot began): a read never misses
+ *   a write committed in-process before it started, whichever connection committed it;
+ * - STORE_SNAPSHOT_MAX_MS have passed: a long turn does not keep an old view of what other processes
+ *   (the CLI, a second server on the file) committed;
+ * - a statement that is not a read is about to run on the connection, or a write transaction or a group
+ *   begins (before write_mu is taken: a RESTART checkpoint holding write_mu waits for readers to move on,
+ *   so a thread must not wait for write_mu while it holds a snapshot);
+ * - a read fails (fail()).
+ * A statement's own transaction would have started after every commit complete before it, and so does
+ * the shared one: the counter is read before the deferred BEGIN, whose snapshot is only taken by the
+ * first read after it, and it moves after a commit is complete (the wal hook runs once the commit is
+ * visible and the write lock released). */
+
+static void snap_end(struct sqlite_conn *c)
+{
+    if (!c->snap)
+        return;
+    c->snap = false;
+    /* Nothing was written in it (a write ends it first): ROLLBACK only ends the read. Were a write to slip
+     * in, it would be dropped here and tests would see it missing, rather than committed late. */
+    if (!sqlite3_get_autocommit(c->db))
+        exec_stmt(c, S_ROLLBACK, NULL);
+}
+
+/* Before statement `id` runs on a loop connection: a read joins the shared snapshot (begun, or begun
+ * again, as needed); anything else ends it. Inside a write transaction of this connection (op_begin) the
+ * connection is not in autocommit and holds no snapshot: nothing to do. */
+static int snap_enter(struct sqlite_conn *c, enum stmt_id id, struct errbuf *err)
+{
+    if (id <= S_ROLLBACK_TO)
+        return 0; /* transaction control: op_begin/op_end and the snapshot's own */
+    if (!c->reads[id]) {
+        snap_end(c);
+        return 0;
+    }
+    uint64_t commits = atomic_load_explicit(&c->st->commits, memory_order_acquire);
+    if (c->snap) {
+        if (commits == c->snap_commits && clock_mono_us() - c->snap_t0 < STORE_SNAPSHOT_MAX_MS * 1000)
+            return 0;
+        snap_end(c);
+    } else if (!sqlite3_get_autocommit(c->db)) {
+        return 0;
+    }
+    if (exec_stmt(c, S_READ_BEGIN, err) != 0)
+        return ERR_FAIL;
+    c->snap = true;
+    c->snap_commits = commits;
+    c->snap_t0 = clock_mono_us();
+    return 0;
+}
+
+static void sq_loop_reads(struct store_conn *base)
+{
+    ((struct sqlite_conn *)base)->loop = true;
+}
+
+static void sq_turn_end(struct store_conn *base)
+{
+    snap_end((struct sqlite_conn *)base);
+}
+
 /* ---- write scopes ---- */
 
 static void write_lock(struct sqlite_conn *c)
 {
-    if (!c->in_tx)
+    if (!c->in_tx) {
+        snap_end(c);
         pthread_mutex_lock(&c->st->write_mu);
+    }
 }
 
 static void write_unlock(struct sqlite_conn *c)
@@ -333,6 +428,7 @@ static int op_begin(struct sqlite_conn *c, struct errbuf *err)
 {
     if (c->in_tx)
         return exec_stmt(c, S_SAVEPOINT, err);
+    snap_end(c);
     pthread_mutex_lock(&c->st->write_mu);
     int rc = exec_stmt(c, S_BEGIN, err);
     if (rc != 0)
@@ -566,6 +662,7 @@ static void hard_cap_restart(sqlite3 *db, const char *name)
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
     struct sqlite_store *st = arg;
+    atomic_fetch_add_explicit(&st->commits, 1, memory_order_release);
     pthread_mutex_lock(&st->ckpt_mu);
     bool running = st->ckpt_running;
     bool wake = false;
@@ -791,6 +888,7 @@ static void sq_conn_close(struct store_conn *base)
     /* An abandoned group would keep the write mutex forever. */
     if (c->group != NULL)
         sq_rollback(base);
+    snap_end(c);
     conn_free(c);
 }
 
@@ -1201,6 +1299,7 @@ static int sq_begin(struct store_conn *base, struct errbuf *err)
         return ERR_FAIL;
     }
     struct sqlite_store *st = own->st;
+    snap_end(own);
     pthread_mutex_lock(&st->write_mu);
     if (st->writer == NULL) {
         int rc = conn_new(st, false, false, &st->writer, err);
@@ -1984,6 +2083,8 @@ const struct store_ops store_sqlite_ops = {
     .conn_close = sq_conn_close,
     .ping = sq_ping,
     .round_trips = sq_round_trips,
+    .loop_reads = sq_loop_reads,
+    .turn_end = sq_turn_end,
     .begin = sq_begin,
     .commit = sq_commit,
     .rollback = sq_rollback,

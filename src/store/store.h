@@ -170,6 +170,18 @@ struct store_ops {
     /* Round trips to the database server since store_open, all connections of the process together (a
      * connection attempt counts as one); 0 for an embedded database. For /healthz and the benchmarks. */
     uint64_t (*round_trips)(struct store *st);
+    /* Read snapshots per turn of an event loop (no-ops on PostgreSQL, where each read is a round trip
+     * anyway). loop_reads marks a connection whose thread runs an event loop and calls turn_end after
+     * every turn of it. The connection's reads may then share one read snapshot until
+     * turn_end, instead of each read starting and ending its own (on SQLite: two file locks, the WAL
+     * index read and a global mutex, per read). What a read sees stays as fresh as it was:
+     * - every write this process committed before the read began, on any connection (a commit ends the
+     *   shared snapshot of every connection before its next read);
+     * - a write of another process (the CLI on the same file) once the turn is over, and at the latest
+     *   STORE_SNAPSHOT_MAX_MS after the snapshot began.
+     * A write through the connection, or a group opened on it, ends its snapshot first. */
+    void (*loop_reads)(struct store_conn *c);
+    void (*turn_end)(struct store_conn *c);
 
     int (*begin)(struct store_conn *c, struct errbuf *err);
     int (*commit)(struct store_conn *c, struct errbuf *err);
@@ -373,6 +385,10 @@ int store_observe_(enum store_op op, int64_t t0, int rc);
 #define store_conn_close(c) ((c)->st->ops->conn_close(c))
 #define store_ping(c, err) STORE_CALL_(ping, c, err)
 #define store_round_trips(st) ((st)->ops->round_trips(st))
+/* How long a shared read snapshot may last at most (see store_ops.loop_reads). */
+#define STORE_SNAPSHOT_MAX_MS 2
+#define store_loop_reads(c) ((c)->st->ops->loop_reads(c))
+#define store_turn_end(c) ((c)->st->ops->turn_end(c))
 #define store_begin(c, err) STORE_CALL_(begin, c, err)
 #define store_commit(c, err) STORE_CALL_(commit, c, err)
 #define store_rollback(c) ((c)->st->ops->rollback(c))

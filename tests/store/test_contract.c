@@ -1233,6 +1233,126 @@ STORE_TEST(group_reads_its_own_writes_on_any_connection)
     ASSERT_EQ(rolled_c2, ERR_NOTFOUND);
 }
 
+/* store_loop_reads: a loop connection's reads may share a snapshot, yet each still sees every write this
+ * process committed before it, whichever connection (or group, or the loop connection itself) wrote it. */
+STORE_TEST(loop_reads_see_every_commit_of_the_process)
+{
+    struct store_conn *c2;
+    OK(store_conn_open(f->st, &c2, &f->err));
+    store_loop_reads(f->c);
+    struct store_token t1 = token("loop-1", STORE_TOKEN_ACCESS, "g", 5000);
+    struct store_token t2 = token("loop-2", STORE_TOKEN_ACCESS, "g", 5000);
+    struct store_token t3 = token("loop-3", STORE_TOKEN_ACCESS, "g", 5000);
+    struct store_token t4 = token("loop-4", STORE_TOKEN_ACCESS, "g", 5000);
+    struct store_token t5 = token("loop-5", STORE_TOKEN_ACCESS, "g", 5000);
+    struct store_token got;
+    ASSERT_EQ(store_token_get(f->c, f->a, t1.hash, &got, &f->err), ERR_NOTFOUND);
+    OK(store_token_put(c2, &t1, &f->err)); /* another connection, a single statement */
+    OK(store_token_get(f->c, f->a, t1.hash, &got, &f->err));
+    ASSERT_EQ(got.revoked_at, 0);
+    OK(store_begin(c2, &f->err)); /* another connection's group */
+    OK(store_token_put(c2, &t2, &f->err));
+    ASSERT_EQ(store_token_get(f->c, f->a, t2.hash, &got, &f->err), ERR_NOTFOUND);
+    OK(store_commit(c2, &f->err));
+    OK(store_token_get(f->c, f->a, t2.hash, &got, &f->err));
+    OK(store_token_put(f->c, &t3, &f->err)); /* the loop connection's own write */
+    OK(store_token_get(f->c, f->a, t3.hash, &got, &f->err));
+    OK(store_begin(f->c, &f->err)); /* a group opened on the loop connection */
+    OK(store_token_put(f->c, &t4, &f->err));
+    OK(store_token_get(f->c, f->a, t4.hash, &got, &f->err));
+    OK(store_commit(f->c, &f->err));
+    OK(store_token_get(f->c, f->a, t4.hash, &got, &f->err));
+    OK(store_begin(f->c, &f->err));
+    OK(store_token_put(f->c, &t5, &f->err));
+    store_rollback(f->c);
+    ASSERT_EQ(store_token_get(f->c, f->a, t5.hash, &got, &f->err), ERR_NOTFOUND);
+    OK(store_token_revoke(c2, t1.hash, 1234, &f->err)); /* a revocation is seen at the next read */
+    OK(store_token_get(f->c, f->a, t1.hash, &got, &f->err));
+    ASSERT_EQ(got.revoked_at, 1234);
+    store_turn_end(f->c);
+    OK(store_token_get(f->c, f->a, t2.hash, &got, &f->err));
+    store_turn_end(f->c);
+    store_turn_end(f->c); /* twice in a row: nothing to end */
+    store_conn_close(c2);
+}
+
+/* The shared snapshot itself, on SQLite: a write of another process (a connection without the store's wal
+ * hook) is seen once the turn ends or STORE_SNAPSHOT_MAX_MS have passed, not before; a connection not
+ * marked sees it at once; and after turn_end no snapshot is left to hold back a checkpoint. */
+static int raw_revoke(sqlite3 *db, const uint8_t hash[STORE_HASH_LEN], int64_t at)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db, "UPDATE tokens SET revoked_at = ?1 WHERE hash = ?2", -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(s, 1, at);
+        sqlite3_bind_blob(s, 2, hash, STORE_HASH_LEN, SQLITE_STATIC);
+        rc = sqlite3_step(s) == SQLITE_DONE && sqlite3_changes(db) == 1 ? SQLITE_OK : SQLITE_ERROR;
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* A TRUNCATE checkpoint on `db`, which must wait for no reader: SQLITE_BUSY while one still reads old WAL
+ * pages. The store's checkpointer may be checkpointing at that moment too: then it is tried again. */
+static int raw_truncate(sqlite3 *db, bool retry)
+{
+    int rc = SQLITE_BUSY;
+    for (int i = 0; i < (retry ? 50 : 1) && rc == SQLITE_BUSY; i++) {
+        if (i > 0)
+            nanosleep(&(struct timespec){0, 2000000}, NULL);
+        rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    }
+    return rc;
+}
+
+STORE_TEST(sqlite_loop_reads_share_a_snapshot_per_turn)
+{
+    ONLY_ON(true);
+    struct store_conn *plain;
+    OK(store_conn_open(f->st, &plain, &f->err));
+    store_loop_reads(f->c);
+    sqlite3 *other = NULL;
+    ASSERT_EQ(sqlite3_open(f->path, &other), SQLITE_OK);
+    struct store_token got;
+    /* Whether a read still sees the snapshot depends on its age, so a round that took longer than
+     * STORE_SNAPSHOT_MAX_MS (a slow or loaded machine) proves nothing and is run again. */
+    bool shared = false;
+    for (int round = 0; round < 20 && !shared; round++) {
+        char secret[32];
+        snprintf(secret, sizeof(secret), "turn-%d", round);
+        struct store_token t = token(secret, STORE_TOKEN_ACCESS, "g", 5000);
+        OK(store_token_put(f->c, &t, &f->err));
+        int64_t t0 = clock_mono_us();
+        OK(store_token_get(f->c, f->a, t.hash, &got, &f->err)); /* the snapshot begins */
+        ASSERT_EQ(got.revoked_at, 0);
+        ASSERT_EQ(raw_revoke(other, t.hash, 77), SQLITE_OK);
+        OK(store_token_get(plain, f->a, t.hash, &got, &f->err)); /* not a loop connection: at once */
+        ASSERT_EQ(got.revoked_at, 77);
+        OK(store_token_get(f->c, f->a, t.hash, &got, &f->err)); /* same turn: the shared snapshot */
+        int64_t took = clock_mono_us() - t0;
+        if (took < STORE_SNAPSHOT_MAX_MS * 1000) {
+            ASSERT_EQ(got.revoked_at, 0);
+            shared = true;
+            /* The snapshot holds back a checkpoint that waits for every reader, until the turn ends. */
+            ASSERT_EQ(raw_truncate(other, false), SQLITE_BUSY);
+        }
+        store_turn_end(f->c);
+        ASSERT_EQ(raw_truncate(other, true), SQLITE_OK);
+        OK(store_token_get(f->c, f->a, t.hash, &got, &f->err)); /* the next turn */
+        ASSERT_EQ(got.revoked_at, 77);
+
+        /* Within one turn, but older than STORE_SNAPSHOT_MAX_MS: begun again. */
+        ASSERT_EQ(raw_revoke(other, t.hash, 88), SQLITE_OK);
+        nanosleep(&(struct timespec){0, (STORE_SNAPSHOT_MAX_MS + 1) * 1000000L}, NULL);
+        OK(store_token_get(f->c, f->a, t.hash, &got, &f->err));
+        ASSERT_EQ(got.revoked_at, 88);
+        store_turn_end(f->c);
+    }
+    ASSERT(shared);
+    sqlite3_close(other);
+    store_conn_close(plain);
+}
+
 /* Writers on several connections, some in groups, some single statements: none of them may see
  * SQLITE_BUSY, and nothing may be lost. */
 #define WRITER_THREADS 4
@@ -2592,6 +2712,7 @@ TESTS(T(client_crud), T(client_origin_and_registration_token), T(par_and_initial
       T(token_revoke_unknown), T(jti_revocation),
       T(key_put_list), T(gc_expired_only_and_bounded), T(rollback_leaves_nothing),
       T(group_isolated_from_other_connections), T(group_reads_its_own_writes_on_any_connection),
+      T(loop_reads_see_every_commit_of_the_process), T(sqlite_loop_reads_share_a_snapshot_per_turn),
       T(concurrent_writers), T(migrate_twice_applies_nothing),
       T(reopen_keeps_data), T(committed_write_survives_kill9), T(sqlite_open_errors),
       T(sqlite_unmigrated_fails_clearly), T(sqlite_identity), T(user_crud), T(user_username_unique),
