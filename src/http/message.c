@@ -95,17 +95,21 @@ bool http_target_origin_form(struct str target, struct str *out)
     return true;
 }
 
-/* RFC 9110 §5.6.2: tchar. */
+/* RFC 9110 §5.6.2: tchar. Letters, digits and '-' (every name we send is made of them) first. */
 static bool is_tchar(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           (c != 0 && strchr("!#$%&'*+.^_`|~", c) != NULL);
 }
 
+#define OWNED(s) {s, sizeof(s) - 1}
+
+/* Runs on every response: names are compared only where their lengths match. */
 const char *http_res_problem(const struct http_res *res)
 {
-    static const char *const owned[] = {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
-                                        "upgrade",    "te",         "content-length"};
+    static const struct str owned[] = {OWNED("connection"),        OWNED("keep-alive"), OWNED("proxy-connection"),
+                                       OWNED("transfer-encoding"), OWNED("upgrade"),    OWNED("te"),
+                                       OWNED("content-length")};
     for (size_t i = 0; i < res->n_headers; i++) {
         const struct http_header *h = &res->headers[i];
         struct str name = str_c(h->name);
@@ -115,7 +119,7 @@ const char *http_res_problem(const struct http_res *res)
             if (!is_tchar((unsigned char)name.p[k]))
                 return "header name is not a token";
         for (size_t k = 0; k < sizeof(owned) / sizeof(owned[0]); k++)
-            if (str_ieq_c(name, owned[k]))
+            if (name.len == owned[k].len && str_ieq_c(name, owned[k].p))
                 return "header is the server's own (connection-specific or Content-Length)";
         for (size_t k = 0; k < h->value.len; k++) {
             char c = h->value.p[k];

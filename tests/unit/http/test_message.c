@@ -125,6 +125,16 @@ TEST(response_problems)
         struct http_res r = res_with(owned[i], "x");
         ASSERT(http_res_problem(&r) != NULL);
     }
+    /* Every tchar of RFC 9110 §5.6.2 makes a name; names that only start like the server's own pass. */
+    struct http_res punct = res_with("X-a0!#$%&'*+.^_`|~Z9", "v");
+    ASSERT(http_res_problem(&punct) == NULL);
+    const char *near[] = {"Connections", "T", "TE-X", "Content-Lengt", "Upgrade-Insecure-Requests"};
+    for (size_t i = 0; i < sizeof(near) / sizeof(near[0]); i++) {
+        struct http_res r = res_with(near[i], "x");
+        ASSERT(http_res_problem(&r) == NULL);
+    }
+    struct http_res slash = res_with("X/Y", "v");
+    ASSERT(http_res_problem(&slash) != NULL);
     struct http_res nul = res_with("X-A", "ab");
     nul.headers[0].value.len = 3; /* includes the terminating NUL */
     ASSERT(http_res_problem(&nul) != NULL);
