@@ -98,11 +98,30 @@ bool ipnet_match(const struct ipnet *nets, size_t n, const uint8_t addr[16])
     return false;
 }
 
+size_t ipnet_v4_format(const uint8_t a[4], char out[16])
+{
+    char *p = out;
+    for (int i = 0; i < 4; i++) {
+        unsigned v = a[i];
+        if (v >= 100)
+            *p++ = (char)('0' + v / 100);
+        if (v >= 10)
+            *p++ = (char)('0' + v / 10 % 10);
+        *p++ = (char)('0' + v % 10);
+        if (i < 3)
+            *p++ = '.';
+    }
+    *p = '\0';
+    return (size_t)(p - out);
+}
+
 void ipnet_addr_format(const uint8_t addr[16], char *out, size_t size)
 {
-    if (memcmp(addr, v4_mapped, sizeof(v4_mapped)) == 0)
-        snprintf(out, size, "%u.%u.%u.%u", addr[12], addr[13], addr[14], addr[15]);
-    else if (inet_ntop(AF_INET6, addr, out, (socklen_t)size) == NULL && size > 0)
+    char v4[16];
+    if (memcmp(addr, v4_mapped, sizeof(v4_mapped)) == 0) {
+        ipnet_v4_format(addr + 12, v4);
+        snprintf(out, size, "%s", v4);
+    } else if (inet_ntop(AF_INET6, addr, out, (socklen_t)size) == NULL && size > 0)
         out[0] = '\0';
 }
 

@@ -49,4 +49,8 @@ const char *ipnet_special(const uint8_t addr[16]);
  * address as a dotted quad, any other as RFC 5952 IPv6 text. */
 void ipnet_addr_format(const uint8_t addr[16], char *out, size_t size);
 
+/* Writes the dotted quad of the IPv4 address a (network order) into out, NUL-terminated; returns its length
+ * (7 to 15). Without printf: the server formats every request's peer with it. */
+size_t ipnet_v4_format(const uint8_t a[4], char out[16]);
+
 #endif

@@ -30,6 +30,7 @@
 #include <h2o/http2.h>
 
 #include "core/arena.h"
+#include "core/ipnet.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/rand.h"
@@ -742,7 +743,7 @@ static void req_fill(struct thread *t, unsigned listener, h2o_req_t *hreq, struc
     socklen_t sl = hreq->conn->callbacks->get_peername(hreq->conn, (struct sockaddr *)&ss);
     if (sl > 0) {
         if (ss.ss_family == AF_INET)
-            inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, req->peer, sizeof(req->peer));
+            ipnet_v4_format((const uint8_t *)&((struct sockaddr_in *)&ss)->sin_addr, req->peer);
         else if (ss.ss_family == AF_INET6)
             inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, req->peer, sizeof(req->peer));
     }

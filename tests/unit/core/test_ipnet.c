@@ -1,6 +1,7 @@
 /* test_ipnet.c: proves src/core/ipnet.c: address parsing (dotted-quad IPv4, IPv6, IPv4-mapped IPv6,
  * refused legacy and decorated forms), CIDR parsing (prefix bounds, /0, /32, /128, host bits), matching
  * (IPv4-mapped addresses match IPv4 networks, other IPv4-in-IPv6 forms do not) and canonical text. */
+#include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -194,5 +195,28 @@ TEST(ipnet_addr_format_canonical)
     ASSERT_STREQ(out, "255.255.255.255");
 }
 
-TESTS(T(ipnet_addr_parse_forms), T(ipnet_parse_valid), T(ipnet_parse_invalid), T(ipnet_match_ranges),
+/* The dotted quad matches inet_ntop's for every value of every byte, and for addresses of every length. */
+TEST(ipnet_v4_format_matches_inet_ntop)
+{
+    char ours[16], libc[INET_ADDRSTRLEN];
+    uint8_t a[4];
+    for (int pos = 0; pos < 4; pos++) {
+        for (int v = 0; v < 256; v++) {
+            a[0] = 10, a[1] = 200, a[2] = 7, a[3] = 99;
+            a[pos] = (uint8_t)v;
+            size_t n = ipnet_v4_format(a, ours);
+            ASSERT(inet_ntop(AF_INET, a, libc, sizeof(libc)) != NULL);
+            ASSERT_STREQ(ours, libc);
+            ASSERT_EQ(n, strlen(libc));
+        }
+    }
+    static const uint8_t edges[][4] = {{0, 0, 0, 0}, {255, 255, 255, 255}, {1, 10, 100, 255}, {127, 0, 0, 1}};
+    for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++) {
+        ASSERT(inet_ntop(AF_INET, edges[i], libc, sizeof(libc)) != NULL);
+        ipnet_v4_format(edges[i], ours);
+        ASSERT_STREQ(ours, libc);
+    }
+}
+
+TESTS(T(ipnet_addr_parse_forms), T(ipnet_parse_valid), T(ipnet_parse_invalid), T(ipnet_match_ranges), T(ipnet_v4_format_matches_inet_ntop),
       T(ipnet_addr_format_canonical))
