@@ -185,7 +185,26 @@ void strbuf_add_json(struct strbuf *sb, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t n = strlen(s);
-    if (!utf8_valid(s, n)) {
+    /* Most strings are printable ASCII with nothing to escape: one pass finds out, one copy writes them. */
+    size_t plain = 0;
+    while (plain < n) {
+        unsigned char c = (unsigned char)s[plain];
+        if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80)
+            break;
+        plain++;
+    }
+    if (plain == n) {
+        if (strbuf_grow(sb, n + 2)) {
+            sb->buf[sb->len] = '"';
+            memcpy(sb->buf + sb->len + 1, s, n);
+            sb->buf[sb->len + 1 + n] = '"';
+            sb->len += n + 2;
+            sb->buf[sb->len] = '\0';
+        }
+        return;
+    }
+    /* What precedes `plain` is ASCII, so the text is UTF-8 if the rest is. */
+    if (!utf8_valid(s + plain, n - plain)) {
         sb->too_big = true;
         return;
     }

@@ -376,7 +376,8 @@ TEST(strbuf_json_like_jansson)
 {
     static const char *cases[] = {"", "plain", "a\"b", "back\\slash", "tab\there", "nl\n cr\r bs\b ff\f",
                                   "\x01\x1f\x7f", "/slash/", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
-                                  "http://127.0.0.1:4310", "api:read openid"};
+                                  "http://127.0.0.1:4310", "api:read openid", "\xc3\xa9\"x\\", "x\xc3\xa9y\n",
+                                  "~ !#$%&'()*+,-.:;<=>?@[]^_`{|}"};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct strbuf sb;
         strbuf_init(&sb, a, 1024);
@@ -392,6 +393,14 @@ TEST(strbuf_json_like_jansson)
     strbuf_init(&sb, a, 1024);
     strbuf_add_json(&sb, "bad \xc3 utf-8");
     ASSERT(strbuf_str(&sb) == NULL);
+    /* Refused wherever the bad byte is: first, after an escape, after valid non-ASCII text, last. */
+    static const char *bad[] = {"\xff", "\x80" "abc", "q\"\xc3", "\xc3\xa9\xc3", "tab\t\xed\xa0\x80", "abc\xf5"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        strbuf_init(&sb, a, 1024);
+        strbuf_adds(&sb, "{");
+        strbuf_add_json(&sb, bad[i]);
+        ASSERT(strbuf_str(&sb) == NULL);
+    }
     static const int64_t nums[] = {0, 7, -7, 1700000000, INT64_MAX, INT64_MIN};
     for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
         strbuf_init(&sb, a, 64);
