@@ -406,6 +406,14 @@ static const char *claimed_client_id(struct http_req *req, const struct form *f)
     return NULL;
 }
 
+/* Whether the request names (unauthenticated) a client ID metadata document that is not cached yet. Where
+ * documents are off (the default) no client can be one: the name is not even looked for. */
+static bool claimed_document_needs_fetch(struct http_req *req, const struct form *f)
+{
+    return req->worker->app->cfg->registration.client_id_metadata_documents &&
+           client_document_needs_fetch(req->worker, claimed_client_id(req, f));
+}
+
 bool client_id_needs_fetch(struct http_req *req)
 {
     struct app *app = req->worker->app;
@@ -416,7 +424,7 @@ bool client_id_needs_fetch(struct http_req *req)
         (post ? http_req_body_form(req, app->cfg->limits.max_params, &f)
               : form_parse(req->arena, src.p, src.len, app->cfg->limits.max_params, &f)) != FORM_OK)
         return false;
-    return client_document_needs_fetch(req->worker, claimed_client_id(req, &f));
+    return claimed_document_needs_fetch(req, &f);
 }
 
 bool client_auth_needs_fetch(struct http_req *req)
@@ -428,7 +436,7 @@ bool client_auth_needs_fetch(struct http_req *req)
         http_req_body_form(req, app->cfg->limits.max_params, &f) != FORM_OK)
         return false;
     if (form_get(&f, "client_assertion", &assertion) != 0)
-        return client_document_needs_fetch(req->worker, claimed_client_id(req, &f));
+        return claimed_document_needs_fetch(req, &f);
     const char *kid = NULL;
     const char *cid = assertion_subject(req, assertion, &kid);
     if (cid != NULL && client_document_needs_fetch(req->worker, cid))
