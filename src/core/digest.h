@@ -1,7 +1,7 @@
 /* digest.h: SHA-256 (and SHA-512) on the hot paths (token hashes, PKCE, JWS signing input, key thumbprints).
  * OpenSSL 3's one-shot SHA256() fetches the algorithm by name on every call, under the library's global
  * lock: 0.8 µs for a 43-byte token on one thread, and the workers serialise on that lock. Here the
- * algorithm is fetched once per process and every call digests with it (0.3 µs). */
+ * algorithm is fetched once per process, and each thread digests with one context of its own. */
 #ifndef OSTIARY_DIGEST_H
 #define OSTIARY_DIGEST_H
 

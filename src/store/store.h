@@ -172,9 +172,9 @@ struct store_ops {
     uint64_t (*round_trips)(struct store *st);
     /* Read snapshots per turn of an event loop (no-ops on PostgreSQL, where each read is a round trip
      * anyway). loop_reads marks a connection whose thread runs an event loop and calls turn_end after
-     * every turn of it. The connection's reads may then share one read snapshot until
-     * turn_end, instead of each read starting and ending its own (on SQLite: two file locks, the WAL
-     * index read and a global mutex, per read). What a read sees stays as fresh as it was:
+     * every turn of it. The connection's reads may then share one read snapshot until turn_end, instead
+     * of each read starting and ending its own (on SQLite: two file locks, the WAL index read and a global
+     * mutex, per read). What a read sees stays as fresh as it was:
      * - every write this process committed before the read began, on any connection (a commit ends the
      *   shared snapshot of every connection before its next read);
      * - a write of another process (the CLI on the same file) once the turn is over, and at the latest
