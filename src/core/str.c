@@ -185,23 +185,14 @@ void strbuf_add_json(struct strbuf *sb, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t n = strlen(s);
-    /* Most strings are printable ASCII with nothing to escape: one pass finds out, one copy writes them. */
+    /* Most strings are printable ASCII with nothing to escape: one pass finds the end of that prefix, and
+     * such a string is then copied in one piece, with nothing left to check or escape. */
     size_t plain = 0;
     while (plain < n) {
         unsigned char c = (unsigned char)s[plain];
         if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80)
             break;
         plain++;
-    }
-    if (plain == n) {
-        if (strbuf_grow(sb, n + 2)) {
-            sb->buf[sb->len] = '"';
-            memcpy(sb->buf + sb->len + 1, s, n);
-            sb->buf[sb->len + 1 + n] = '"';
-            sb->len += n + 2;
-            sb->buf[sb->len] = '\0';
-        }
-        return;
     }
     /* What precedes `plain` is ASCII, so the text is UTF-8 if the rest is. */
     if (!utf8_valid(s + plain, n - plain)) {
@@ -210,7 +201,7 @@ void strbuf_add_json(struct strbuf *sb, const char *s)
     }
     strbuf_addc(sb, '"');
     size_t run = 0; /* bytes copied as they are, written in one piece */
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = plain; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
