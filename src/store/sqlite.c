@@ -250,7 +250,6 @@ struct sqlite_conn {
     bool snap;              /* a shared read snapshot is open (a deferred BEGIN) */
     uint64_t snap_commits;  /* st->commits when it began */
     int64_t snap_t0;        /* clock_mono_us when it began */
-    bool reads[S__COUNT];   /* statements that only read (may run in the snapshot), set when prepared */
 };
 
 /* The connection an operation runs on: the shared writer while a group is open on `c`, else c itself. */
@@ -296,8 +295,6 @@ static sqlite3_stmt *stmt_get(struct sqlite_conn *c, enum stmt_id id, struct err
             c->stmts[id] = NULL;
             return NULL;
         }
-        /* Transaction control reads nothing by itself (SQLite calls it read-only). */
-        c->reads[id] = id > S_ROLLBACK_TO && sqlite3_stmt_readonly(c->stmts[id]);
     }
     if (c->loop && snap_enter(c, id, err) != 0)
         return NULL;
@@ -360,9 +357,11 @@ static void snap_end(struct sqlite_conn *c)
  * connection is not in autocommit and holds no snapshot: nothing to do. */
 static int snap_enter(struct sqlite_conn *c, enum stmt_id id, struct errbuf *err)
 {
+    /* Transaction control (op_begin/op_end and the snapshot's own) reads nothing, though SQLite calls it
+     * read-only. */
     if (id <= S_ROLLBACK_TO)
-        return 0; /* transaction control: op_begin/op_end and the snapshot's own */
-    if (!c->reads[id]) {
+        return 0;
+    if (!sqlite3_stmt_readonly(c->stmts[id])) {
         snap_end(c);
         return 0;
     }
