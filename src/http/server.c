@@ -673,6 +673,13 @@ static void serve_again(struct thread *t, struct held *h)
     arena_reset(t->arena);
 }
 
+/* Tells the worker a turn of its loop is over (hooks->turn_end), once its work is done. */
+static void turn_end(struct thread *t)
+{
+    if (t->hooks->turn_end != NULL)
+        t->hooks->turn_end(t->worker);
+}
+
 /* After a turn of the loop: commits what the held requests queued, then answers them. */
 static void flush_held(struct thread *t)
 {
@@ -1159,8 +1166,7 @@ static void *thread_main(void *arg)
                 t->hooks->tick(t->worker);
             log_flush();
         }
-        if (t->hooks->turn_end != NULL)
-            t->hooks->turn_end(t->worker);
+        turn_end(t);
         /* Under load a loop never waits in epoll: there are always events. A turn that served requests
          * then lets the threads waiting for this CPU run first (the clients, a proxy or a database on
          * the same machine, the pool's password hashes, the checkpointer), rather than at the end of a
@@ -1185,12 +1191,10 @@ static void *thread_main(void *arg)
     while (t->inflight > 0 && clock_mono_us() < deadline) {
         h2o_evloop_run(t->ctx.loop, 10);
         flush_held(t);
-        if (t->hooks->turn_end != NULL)
-            t->hooks->turn_end(t->worker);
+        turn_end(t);
     }
     flush_held(t);
-    if (t->hooks->turn_end != NULL)
-        t->hooks->turn_end(t->worker);
+    turn_end(t);
     if (t->hooks->thread_fini != NULL)
         t->hooks->thread_fini(t->worker);
     arena_free(t->arena);
