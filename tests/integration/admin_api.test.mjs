@@ -83,9 +83,11 @@ describe('authorization (RFC 6750)', () => {
   });
 
   test('an expired token: 401 invalid_token', async () => {
+    // exp is in whole seconds: a 2 s lifetime is at least 1 s long, so the first call is always in time,
+    // and at most 2 s long, so 3.1 s later the token has always expired.
     const t = await adminToken(srv, ADMIN.short);
     assert.equal((await adminFetch(srv, '/admin/keys', { token: t })).status, 200);
-    await new Promise((r) => setTimeout(r, 2100));
+    await new Promise((r) => setTimeout(r, 3100));
     const r = check(await adminFetch(srv, '/admin/keys', { token: t }), 'listKeys');
     assert.equal(r.status, 401);
     assert.match(r.headers.get('www-authenticate'), /error="invalid_token"/);

@@ -21,7 +21,7 @@ export const ADMIN = {
   all: { id: 'admin-all', secret: 'admin-all-secret', scope: 'ostiary:admin' },
   clients: { id: 'admin-clients', secret: 'admin-clients-secret', scope: 'ostiary:clients' },
   metrics: { id: 'admin-metrics', secret: 'admin-metrics-secret', scope: 'ostiary:metrics' },
-  short: { id: 'admin-short', secret: 'admin-short-secret', scope: 'ostiary:admin', ttl: 1 },
+  short: { id: 'admin-short', secret: 'admin-short-secret', scope: 'ostiary:admin', ttl: 2 },
 };
 
 /** The YAML of the admin clients (a `clients:` continuation: entries only). */
