@@ -4,9 +4,9 @@
 #
 #   RUNS=3 DURATION=5 CONNS=64 SCENARIOS="cc_es256 introspect flow_sso refresh" bench/median.sh
 #
-# A scenario's bound (nginx's floor, openssl speed) is measured a minute or more before the scenario itself,
-# and a shared virtual machine drifts meanwhile: one run's ratio can move by 20 points. Each run here measures
-# its own bounds and ratios, as run.sh always does; the table gives, per scenario, the median of the runs'
+# A shared virtual machine drifts: even with each scenario's bounds measured on both sides of it (run.sh,
+# BRACKET=1), one run is one sample. Each run here measures its own bounds and ratios, as run.sh always does;
+# the table gives, per scenario, the median of the runs'
 # rates, p99s, CPU per request, bounds and ratios, every run's ratio beside it, and the target's verdict on
 # the median ratio (the median rate for targets in requests per second, the median p99 for a p99 target).
 # Every other variable is passed to run.sh. Each run's whole output is kept in the temp dir named at the end.

@@ -36,6 +36,9 @@
 #   OSTIARY_BIN=       server binary (default build/release/ostiary)
 #   BENCH_DB_DIR=      directory for the SQLite file (default the temp dir, on disk; avoid tmpfs)
 #   SPEED_SECONDS=3    seconds per openssl speed measurement; SKIP_SPEED=1 skips the ceilings
+#   BRACKET=1          measure each scenario's bounds again just before and just after it, and take their mean
+#                      as its bound (a shared machine drifts within a run); BRACKET=0: the bounds measured at
+#                      the start of the run only
 #   SKIP_NGINX=1       no nginx floor (without nginx installed it is skipped with a warning)
 #   KEEP_TMP=1         keep the temp dir (config, server log, wrk outputs); it is always kept on failure
 set -euo pipefail
@@ -72,6 +75,9 @@ for c in $FLOW_VUS $LOGIN_VUS; do
   [[ "$c" =~ ^[0-9]+$ ]] && [ "$c" -ge 1 ] || die "FLOW_VUS/LOGIN_VUS: '$c' is not a positive integer"
 done
 vus_of() { if [ "$1" = flow_login ]; then echo "$LOGIN_VUS"; else echo "$FLOW_VUS"; fi; }
+max_conns() { local m=0 c; for c in $CONNS; do [ "$c" -le "$m" ] || m=$c; done; echo "$m"; }
+BRACKET="${BRACKET:-1}"
+case "$BRACKET" in 0 | 1) ;; *) die "BRACKET must be 0 or 1" ;; esac
 [ -z "$WORKERS" ] || [[ "$WORKERS" =~ ^[0-9]+$ ]] || die "WORKERS must be a number"
 for sc in $SCENARIOS; do
   case "$sc" in
@@ -196,8 +202,10 @@ trap 'exit 143' TERM
 n_conns=$(echo "$CONNS" | wc -w)
 n_vus=$(echo "$FLOW_VUS $LOGIN_VUS" | wc -w)
 # Per CONNS value: 3 floors, 4 with device_poll's; device_poll makes its codes twice (300 s at most each).
+# With BRACKET=1, each scenario run has a floor and an openssl speed run on each side of it.
 BUDGET=$((N_WRK * n_conns * (DURATION + 20) + N_FLOW * n_vus * (DURATION + 200) + 6 * SPEED_SECONDS * 3 \
-  + (3 + HAS_DEVICE) * n_conns * (DURATION + 20) + HAS_DEVICE * 600 + 240))
+  + (3 + HAS_DEVICE) * n_conns * (DURATION + 20) + HAS_DEVICE * 600 + 240 \
+  + BRACKET * (N_WRK * n_conns + N_FLOW * n_vus) * 2 * (DURATION + 20 + SPEED_SECONDS * 4 + 30)))
 
 log "starting $BIN on $BASE (db: $DB_DIR/ostiary.db on $DB_FS${WORKERS:+, --workers $WORKERS})"
 # OSTIARY_BIN selects the binary here; the server itself takes every OSTIARY_* variable for a key.
@@ -237,19 +245,22 @@ RSS_IDLE_KB="$(rss_kb VmRSS)"
 log "server pid $SPID ready, idle RSS $(mb "$RSS_IDLE_KB") MB"
 
 # ---- crypto ceilings (server idle) -----------------------------------------------------------------------
-speed_sign() { # openssl speed algorithm, line regexp -> aggregate sign/s with -multi 2
-  local out="$TMP/speed-$1.txt"
+speed_of() { # openssl speed algorithm -> "sign/s verify/s", aggregate with -multi 2 (empty values on failure)
+  local out="$TMP/speed-$1.txt" re
+  case "$1" in
+    rsa2048) re='^ *rsa 2048 bits ' ;;
+    ecdsap256) re='^ *256 bits ecdsa ' ;;
+    ed25519) re='^ *253 bits EdDSA ' ;;
+  esac
   timeout $((SPEED_SECONDS * 4 + 30)) openssl speed -seconds "$SPEED_SECONDS" -multi 2 "$1" > "$out" 2>&1 || true
-  grep -E "$2" "$out" | tail -1 | awk '{print $(NF-1)}'
+  grep -E "$re" "$out" | tail -1 | awk '{print $(NF-1), $NF}'
 }
 RSA_SIGN=""; EC_SIGN=""; ED_SIGN=""; RSA_VERIFY=""; EC_VERIFY=""
 if [ -z "${SKIP_SPEED:-}" ]; then
   log "openssl speed -seconds $SPEED_SECONDS -multi 2 (rsa2048, ecdsap256, ed25519)"
-  RSA_SIGN="$(speed_sign rsa2048 '^ *rsa 2048 bits ')"
-  RSA_VERIFY="$(grep -E '^ *rsa 2048 bits ' "$TMP/speed-rsa2048.txt" | tail -1 | awk '{print $NF}')"
-  EC_SIGN="$(speed_sign ecdsap256 '^ *256 bits ecdsa ')"
-  EC_VERIFY="$(grep -E '^ *256 bits ecdsa ' "$TMP/speed-ecdsap256.txt" | tail -1 | awk '{print $NF}')"
-  ED_SIGN="$(speed_sign ed25519 '^ *253 bits EdDSA ')"
+  read -r RSA_SIGN RSA_VERIFY <<< "$(speed_of rsa2048)" || true
+  read -r EC_SIGN EC_VERIFY <<< "$(speed_of ecdsap256)" || true
+  read -r ED_SIGN _ <<< "$(speed_of ed25519)" || true
 fi
 # argon2id: every login verifies one hash (passwords.argon2id: the OSTIARY_PASSWORDS_ARGON2ID_* variables,
 # which the server reads too, else 19 MiB and 2 passes).
@@ -267,7 +278,8 @@ num_or_null() { [[ "${1:-}" =~ ^[0-9]+(\.[0-9]+)?$ ]] && echo "$1" || echo null;
 # nginx (2 workers, access log off, as the peer harness's limits/nginx-floor.sh) serves three documents on
 # 127.0.0.1:$NGINX_PORT: the harness's tiny static JSON (`static`: the HTTP floor in the bounds of the
 # request scenarios), and files holding the server's own discovery and JWKS documents, byte for byte (the
-# bounds of discovery and jwks). Measured once per CONNS value while Ostiary is idle.
+# bounds of discovery and jwks). Measured once per CONNS value while Ostiary is idle, and, with BRACKET=1,
+# again next to each scenario (below).
 declare -A FLOOR=() FLOOR_US=()
 nginx_ticks() { # utime + stime of nginx's processes (the children and grandchildren of its timeout wrapper)
   local t=0 p q
@@ -278,24 +290,46 @@ nginx_ticks() { # utime + stime of nginx's processes (the children and grandchil
   done
   echo "$t"
 }
-run_floor() { # name path expect conns [method status bodies-file]
-  local out="$TMP/wrk-nginx-$1-c$4.txt" line t t0 t1 reqs
+FLOOR_RPS=""; FLOOR_CPU=""; FLOOR_WHEN=start; FLOOR_SEQ=0
+run_floor() { # name path expect conns [method status bodies-file] -> FLOOR_RPS, FLOOR_CPU (empty on failure)
+  local out line t t0 t1 reqs
+  FLOOR_SEQ=$((FLOOR_SEQ + 1)); out="$TMP/wrk-nginx-$1-c$4-$FLOOR_SEQ.txt"; FLOOR_RPS=""; FLOOR_CPU=""
   t=$((THREADS < $4 ? THREADS : $4))
   t0="$(nginx_ticks)"
-  BENCH_METHOD="${5:-GET}" BENCH_PATH="$2" BENCH_BODY="" BENCH_AUTH="" BENCH_EXPECT="$3" \
-    BENCH_STATUS="${6:-}" BENCH_BODIES="${7:-}" timeout -k 5 $((DURATION + 30)) wrk -t"$t" -c"$4" -d"${DURATION}s" --timeout 5s --latency \
+  # Every BENCH_* variable is given: a scenario's own (exported before its bounds are measured) must not apply.
+  BENCH_METHOD="${5:-GET}" BENCH_PATH="$2" BENCH_BODY="" BENCH_AUTH="" BENCH_EXPECT="$3" BENCH_CLOSE="" \
+    BENCH_STATUS="${6:-}" BENCH_BODIES="${7:-}" BENCH_DPOP_FILE="" BENCH_THREADS="" \
+    timeout -k 5 $((DURATION + 30)) wrk -t"$t" -c"$4" -d"${DURATION}s" --timeout 5s --latency \
     -s "$HERE/scenario.lua" "http://$HOST:$NGINX_PORT" > "$out" 2>&1 || true
   t1="$(nginx_ticks)"
   line="$(sed -n 's/^RESULT //p' "$out" | tail -1)"
   [ -n "$line" ] || { echo "   nginx $1 c=$4: no RESULT from wrk (see $out)" >&2; return 0; }
-  FLOOR["$1/$4"]="$(echo "$line" | sed -n 's/.*"ok_rps":\([0-9.]*\).*/\1/p')"
+  FLOOR_RPS="$(echo "$line" | sed -n 's/.*"ok_rps":\([0-9.]*\).*/\1/p')"
   reqs="$(echo "$line" | sed -n 's/.*"requests":\([0-9]*\).*/\1/p')"
-  FLOOR_US["$1/$4"]="$(awk -v a="$t0" -v b="$t1" -v hz="$HZ" -v n="${reqs:-0}" \
+  FLOOR_CPU="$(awk -v a="$t0" -v b="$t1" -v hz="$HZ" -v n="${reqs:-0}" \
     'BEGIN{if (n > 0) printf "%.1f", (b - a) / hz * 1e6 / n; else print "-"}')"
-  printf '{"ts":"%s","kind":"floor","scenario":"nginx_%s","conns":%d,"duration":%d,"rev":"%s","load":%s,"r":%s}\n' \
-    "$(date -u +%FT%TZ)" "$1" "$4" "$DURATION" "$GIT_REV" "$(cut -d' ' -f1 /proc/loadavg)" "$line" >> "$OUT"
-  printf '   nginx %-11s c=%-4s %8.0f req/s  (nginx CPU %s µs per request; load %s)\n' "$1" "$4" "${FLOOR[$1/$4]}" \
-    "${FLOOR_US[$1/$4]}" "$(cut -d' ' -f1 /proc/loadavg)" >&2
+  printf '{"ts":"%s","kind":"floor","when":"%s","scenario":"nginx_%s","conns":%d,"duration":%d,"rev":"%s","load":%s,"r":%s}\n' \
+    "$(date -u +%FT%TZ)" "$FLOOR_WHEN" "$1" "$4" "$DURATION" "$GIT_REV" "$(cut -d' ' -f1 /proc/loadavg)" "$line" >> "$OUT"
+  printf '   nginx %-11s c=%-4s %8.0f req/s  (nginx CPU %s µs per request; load %s)\n' "$1" "$4" "$FLOOR_RPS" \
+    "$FLOOR_CPU" "$(cut -d' ' -f1 /proc/loadavg)" >&2
+}
+floor_args() { # floor name -> the rest of run_floor's arguments after the name: path expect (conns added by
+  # the caller) [method status bodies-file]; empty if that floor cannot be measured
+  case "$1" in
+    static) echo '/static "issuer"' ;;
+    discovery) echo '/.well-known/openid-configuration "issuer"' ;;
+    jwks) echo '/jwks "keys"' ;;
+    device_poll) [ -z "$FLOOR_BODIES" ] || echo "/token \"authorization_pending\" POST 400 $FLOOR_BODIES" ;;
+  esac
+}
+measure_floor() { # name conns -> FLOOR_RPS, FLOOR_CPU
+  local a path expect rest
+  a="$(floor_args "$1")"
+  FLOOR_RPS=""; FLOOR_CPU=""
+  [ -n "$a" ] || return 0
+  path="${a%% *}"; rest="${a#* }"; expect="${rest%% *}"; rest="${rest#"$expect"}"; rest="${rest# }"
+  # shellcheck disable=SC2086  # rest: method, status and the bodies file, words without spaces
+  run_floor "$1" "$path" "$expect" "$2" $rest
 }
 # device_poll's codes: DEVICE_CODES device authorizations of the public client bench-tv (one curl process,
 # keep-alive), written as poll bodies to the file $1. Nobody approves them: every poll takes the pending path
@@ -314,6 +348,7 @@ make_device_codes() { # file
 }
 PENDING_BODY='{"error":"authorization_pending","error_description":"the user has not yet approved or denied the request"}'
 
+FLOOR_BODIES=""
 if [ -n "$NGINX_BIN" ]; then
   mkdir -p "$TMP/nginx/www/.well-known" "$TMP/nginx/tmp" "$TMP/nginx/logs"
   curl -sf --max-time 5 -o "$TMP/nginx/www/.well-known/openid-configuration" "$BASE/.well-known/openid-configuration" \
@@ -346,20 +381,81 @@ EOF
   NGINX_PID=$!
   for _ in $(seq 50); do curl -sf --max-time 1 -o /dev/null "http://$HOST:$NGINX_PORT/static" && break; sleep 0.1; done
   # device_poll's floor: the same requests, bodies of device codes made for it (nginx reads none of them).
-  FLOOR_BODIES=""
   if [ "$HAS_DEVICE" -eq 1 ]; then
     FLOOR_BODIES="$TMP/device-floor-bodies.txt"
     make_device_codes "$FLOOR_BODIES" || { echo "   could not create device codes: no device_poll floor" >&2; FLOOR_BODIES=""; }
   fi
   log "nginx floor on $HOST:$NGINX_PORT (2 workers, access log off): static, discovery, jwks${FLOOR_BODIES:+, device_poll}; CONNS=\"$CONNS\""
   for c in $CONNS; do
-    run_floor static /static '"issuer"' "$c"
-    run_floor discovery /.well-known/openid-configuration '"issuer"' "$c"
-    run_floor jwks /jwks '"keys"' "$c"
-    [ -z "$FLOOR_BODIES" ] || run_floor device_poll /token '"authorization_pending"' "$c" POST 400 "$FLOOR_BODIES"
+    for f in static discovery jwks device_poll; do
+      measure_floor "$f" "$c"
+      [ -z "$FLOOR_RPS" ] || { FLOOR["$f/$c"]="$FLOOR_RPS"; FLOOR_US["$f/$c"]="$FLOOR_CPU"; }
+    done
   done
-  stop_nginx
+  # nginx stays up (idle) for the bounds measured next to each scenario; it is stopped after the last one.
 fi
+
+# ---- bounds next to each scenario (BRACKET=1) ------------------------------------------------------------
+# Measured at the start only, a bound is minutes older than the scenarios at the end of the run, and this
+# machine's capacity drifts meanwhile (nginx's static floor has moved by 40 % within two minutes at the same
+# nginx CPU per request). So each scenario's own bounds are measured again just before and just after it, and
+# its bound is made of their means: the floor it stands on (nginx, same connections) and the openssl speed
+# of the algorithm it signs or verifies with. A measurement taken after one scenario serves as the "before"
+# of the next when nothing ran in between.
+declare -A NOW=() FRESH=() BEFORE=() ADJ=()
+bound_keys() { # scenario conns -> what its bound is made of: floor:<name>:<conns> speed:<algorithm>
+  local f="" s=""
+  case "$1" in
+    discovery | jwks | device_poll) f="floor:$1:$2" ;;
+    flow_login) ;;
+    flow_* | refresh*) f="floor:static:$(max_conns)" ;;
+    *) f="floor:static:$2" ;;
+  esac
+  case "$1" in
+    cc_rs256 | introspect_jwt | flow_consent | flow_sso | flow_hybrid | refresh) s="speed:rsa2048" ;;
+    cc_es256 | cc_es256_dpop) s="speed:ecdsap256" ;;
+    *_eddsa) s="speed:ed25519" ;;
+  esac
+  [ -n "$NGINX_BIN" ] || f=""
+  [ -z "${SKIP_SPEED:-}" ] || s=""
+  echo "$f $s"
+}
+measure_key() { # key -> NOW[key]: "req/s" (floor) or "sign/s verify/s" (speed); empty on failure
+  local k="$1" name c
+  case "$k" in
+    floor:*)
+      name="${k#floor:}"; c="${name#*:}"; name="${name%%:*}"
+      FLOOR_WHEN=adjacent measure_floor "$name" "$c"
+      NOW[$k]="$FLOOR_RPS" ;;
+    speed:*)
+      NOW[$k]="$(speed_of "${k#speed:}")"
+      echo "   openssl speed ${k#speed:}: ${NOW[$k]:-failed} (sign/s verify/s, -multi 2)" >&2 ;;
+  esac
+}
+bracket_before() { # scenario conns
+  [ "$BRACKET" = 1 ] || return 0
+  local k
+  BEFORE=()
+  for k in $(bound_keys "$1" "$2"); do
+    [ -n "${FRESH[$k]:-}" ] || measure_key "$k"
+    BEFORE[$k]="${NOW[$k]:-}"
+  done
+  FRESH=()
+}
+bracket_after() { # scenario conns -> ADJ[scenario/conns/key]: the means, one bound record per key in the jsonl
+  [ "$BRACKET" = 1 ] || return 0
+  local k b a
+  for k in $(bound_keys "$1" "$2"); do
+    measure_key "$k"
+    FRESH[$k]=1
+    b="${BEFORE[$k]:-}"; a="${NOW[$k]:-}"
+    # The mean of each field (a speed has two), empty unless both sides measured it.
+    ADJ["$1/$2/$k"]="$(awk -v b="$b" -v a="$a" 'BEGIN{ nb = split(b, x, " "); na = split(a, y, " ");
+      if (nb == 0 || nb != na) exit; for (i = 1; i <= nb; i++) printf "%s%.1f", (i > 1 ? " " : ""), (x[i] + y[i]) / 2 }')"
+    printf '{"ts":"%s","kind":"bound","scenario":"%s","conns":%d,"key":"%s","before":[%s],"after":[%s],"rev":"%s"}\n' \
+      "$(date -u +%FT%TZ)" "$1" "$2" "$k" "$(echo "$b" | tr ' ' ',')" "$(echo "$a" | tr ' ' ',')" "$GIT_REV" >> "$OUT"
+  done
+}
 
 # ---- scenarios -------------------------------------------------------------------------------------------
 get_token() { # resource -> access_token (empty on failure)
@@ -459,7 +555,11 @@ run_flow() { # scenario vus: bench/flowbench.c, one RESULT line like scenario.lu
 log "scenarios: $SCENARIOS; CONNS=\"$CONNS\" FLOW_VUS=\"$FLOW_VUS\" LOGIN_VUS=\"$LOGIN_VUS\" DURATION=${DURATION}s wrk -t$THREADS --timeout 5s"
 for sc in $SCENARIOS; do
   if is_flow "$sc"; then
-    for c in $(vus_of "$sc"); do run_flow "$sc" "$c"; done
+    for c in $(vus_of "$sc"); do
+      bracket_before "$sc" "$c"
+      run_flow "$sc" "$c"
+      bracket_after "$sc" "$c"
+    done
     continue
   fi
   for c in $CONNS; do
@@ -502,10 +602,13 @@ for sc in $SCENARIOS; do
         export BENCH_STATUS=400 BENCH_BODIES="$TMP/device-bodies.txt"
         BENCH_METHOD=POST BENCH_PATH=/token BENCH_EXPECT='"authorization_pending"|"slow_down"' ;;
     esac
+    bracket_before "$sc" "$c"
     run_wrk "$sc" "$c"
     unset BENCH_DPOP_FILE BENCH_STATUS BENCH_BODIES
+    bracket_after "$sc" "$c"
   done
 done
+stop_nginx
 
 RSS_LOAD_KB="$(rss_kb VmRSS)"
 RSS_PEAK_KB="$(rss_kb VmHWM)"
@@ -525,12 +628,24 @@ combine() { # k1 x1 [k2 x2 ...] -> 1 / (k1/x1 + k2/x2 + ...), empty if a value i
   awk 'BEGIN { s = 0; for (i = 1; i < ARGC; i += 2) { if (ARGV[i + 1] == "" || ARGV[i + 1] + 0 <= 0) exit;
                s += ARGV[i] / ARGV[i + 1] } if (s > 0) printf "%.0f", 1 / s }' "$@"
 }
-max_conns() { local m=0 c; for c in $CONNS; do [ "$c" -le "$m" ] || m=$c; done; echo "$m"; }
 bound_of() { # scenario conns -> "label|value|target" (target: pct:N, abs:N or -)
-  local fl="${FLOOR[static/$2]:-}" flf="${FLOOR[static/$(max_conns)]:-}"
+  local fl="${FLOOR[static/$2]:-}" flf="${FLOOR[static/$(max_conns)]:-}" own="${FLOOR[$1/$2]:-}" k v
+  local RSA_SIGN="$RSA_SIGN" RSA_VERIFY="$RSA_VERIFY" EC_SIGN="$EC_SIGN" EC_VERIFY="$EC_VERIFY" ED_SIGN="$ED_SIGN"
+  # BRACKET=1: the same bounds, measured on both sides of the scenario, replace those of the start.
+  for k in $(bound_keys "$1" "$2"); do
+    v="${ADJ[$1/$2/$k]:-}"
+    [ -n "$v" ] || continue
+    case "$k" in
+      floor:static:*) fl="$v"; flf="$v" ;;
+      floor:*) own="$v" ;;
+      speed:rsa2048) read -r RSA_SIGN RSA_VERIFY <<< "$v" ;;
+      speed:ecdsap256) read -r EC_SIGN EC_VERIFY <<< "$v" ;;
+      speed:ed25519) read -r ED_SIGN _ <<< "$v" ;;
+    esac
+  done
   case "$1" in
-    discovery) echo "nginx, the same document|${FLOOR[discovery/$2]:-}|pct:100" ;;
-    jwks) echo "nginx, the same document|${FLOOR[jwks/$2]:-}|pct:100" ;;
+    discovery) echo "nginx, the same document|$own|pct:100" ;;
+    jwks) echo "nginx, the same document|$own|pct:100" ;;
     cc_rs256) echo "floor ⊕ RSA-2048 sign|$(combine 1 "$fl" 1 "$RSA_SIGN")|pct:85" ;;
     cc_es256) echo "floor ⊕ P-256 sign|$(combine 1 "$fl" 1 "$EC_SIGN")|pct:80" ;;
     # The proof: one P-256 verification, and the check of its public key (a point multiplication as well).
@@ -539,7 +654,7 @@ bound_of() { # scenario conns -> "label|value|target" (target: pct:N, abs:N or -
     cc_opaque) echo "floor (+ one durable row)|$fl|abs:30000" ;;
     introspect) echo "floor (+ SHA-256, one read)|$fl|pct:70" ;;
     introspect_jwt) echo "floor ⊕ RSA-2048 verify|$(combine 1 "$fl" 1 "$RSA_VERIFY")|-" ;;
-    device_poll) echo "nginx, the same requests (400)|${FLOOR[device_poll/$2]:-}|abs:40000" ;;
+    device_poll) echo "nginx, the same requests (400)|$own|abs:40000" ;;
     flow_login) echo "argon2id verify/s, 2 threads|${ARGON2_2:-}|-" ;;
     flow_consent) echo "4 × floor ⊕ RSA-2048 sign|$(combine 4 "$flf" 1 "$RSA_SIGN")|-" ;;
     # flow_sso and refresh: the targets were set as 4,000 and 4,500/s against bounds of about 6,400 and
@@ -603,6 +718,10 @@ for pair in flow_hybrid:flow_sso flow_hybrid_eddsa:flow_sso_eddsa; do
     echo "${pair%%:*} beside ${pair#*:} ($c VUs, this run): $(awk -v h="$h" -v s="$s" 'BEGIN{printf "%.0f vs %.0f flows/s = %.2f", h, s, (s > 0 ? h / s : 0)}')"
   done
 done
+if [ "$BRACKET" = 1 ]; then
+  echo "bounds: each scenario's floor and openssl speed were measured just before and just after it; its bound"
+  echo "uses their means (BRACKET=1; each pair is a \"bound\" record in the raw file). Below, those of the start."
+fi
 if [ -n "$NGINX_BIN" ]; then
   printf 'floor (nginx, 2 workers, access log off, same run, req/s):'
   for c in $CONNS; do
