@@ -9,7 +9,7 @@
 # 127.0.0.1:4310 with a config generated from bench/ostiary-bench.yaml into a temp dir (SQLite on disk),
 # runs each scenario with wrk (-t2 --timeout 5s --latency, bench/scenario.lua), stops the server with
 # SIGTERM and checks it exited 0. Measures the bounds in the same run: crypto ceilings (openssl speed -multi
-# 2), and nginx's HTTP floor (2 workers on 127.0.0.1:PORT+1, the same wrk script: a tiny static JSON, and the
+# 2; Ed25519 with libsodium, the server's signer: bench/ed25519_speed.c), and nginx's HTTP floor (2 workers on 127.0.0.1:PORT+1, the same wrk script: a tiny static JSON, and the
 # server's own discovery and JWKS documents served from files); prints one markdown table with every
 # scenario beside its bound, the ratio and the target; raw results go to bench/runs/<timestamp>.jsonl.
 # device_poll polls pending device codes (RFC 8628) made with /device/auth just before it; its bound is nginx
@@ -245,8 +245,24 @@ RSS_IDLE_KB="$(rss_kb VmRSS)"
 log "server pid $SPID ready, idle RSS $(mb "$RSS_IDLE_KB") MB"
 
 # ---- crypto ceilings (server idle) -----------------------------------------------------------------------
-speed_of() { # openssl speed algorithm -> "sign/s verify/s", aggregate with -multi 2 (empty values on failure)
+# Ed25519: the server signs with libsodium, faster than OpenSSL here, so its bound is libsodium's rate
+# (bench/ed25519_speed.c, 2 threads, the same seconds); OpenSSL's only if that probe does not build.
+ED_PROBE=""
+if [ -z "${SKIP_SPEED:-}" ]; then
+  if cc -O2 -o "$TMP/ed25519_speed" "$HERE/ed25519_speed.c" -lsodium -lpthread 2> "$TMP/ed25519_speed.cc.txt"; then
+    ED_PROBE="$TMP/ed25519_speed"
+  else
+    log "warning: could not compile bench/ed25519_speed.c (libsodium-dev?): the Ed25519 bound is OpenSSL's"
+  fi
+fi
+ED_LIB="${ED_PROBE:+libsodium}"; ED_LIB="${ED_LIB:-OpenSSL}"
+speed_of() { # algorithm -> "sign/s verify/s" on 2 cores (openssl speed -multi 2; Ed25519: ED_PROBE if built)
   local out="$TMP/speed-$1.txt" re
+  if [ "$1" = ed25519 ] && [ -n "$ED_PROBE" ]; then
+    timeout $((SPEED_SECONDS * 4 + 30)) "$ED_PROBE" "$SPEED_SECONDS" 2 > "$out" 2>&1 || true
+    sed -n 's/^ED25519 .*"sign_per_s":\([0-9.]*\),"verify_per_s":\([0-9.]*\).*/\1 \2/p' "$out"
+    return 0
+  fi
   case "$1" in
     rsa2048) re='^ *rsa 2048 bits ' ;;
     ecdsap256) re='^ *256 bits ecdsa ' ;;
@@ -257,7 +273,7 @@ speed_of() { # openssl speed algorithm -> "sign/s verify/s", aggregate with -mul
 }
 RSA_SIGN=""; EC_SIGN=""; ED_SIGN=""; RSA_VERIFY=""; EC_VERIFY=""
 if [ -z "${SKIP_SPEED:-}" ]; then
-  log "openssl speed -seconds $SPEED_SECONDS -multi 2 (rsa2048, ecdsap256, ed25519)"
+  log "openssl speed -seconds $SPEED_SECONDS -multi 2 (rsa2048, ecdsap256; ed25519 with $ED_LIB)"
   read -r RSA_SIGN RSA_VERIFY <<< "$(speed_of rsa2048)" || true
   read -r EC_SIGN EC_VERIFY <<< "$(speed_of ecdsap256)" || true
   read -r ED_SIGN _ <<< "$(speed_of ed25519)" || true
@@ -429,7 +445,8 @@ measure_key() { # key -> NOW[key]: "req/s" (floor) or "sign/s verify/s" (speed);
       NOW[$k]="$FLOOR_RPS" ;;
     speed:*)
       NOW[$k]="$(speed_of "${k#speed:}")"
-      echo "   openssl speed ${k#speed:}: ${NOW[$k]:-failed} (sign/s verify/s, -multi 2)" >&2 ;;
+      if [ "$k" = speed:ed25519 ] && [ -n "$ED_PROBE" ]; then name="ed25519_speed (libsodium)"; else name="openssl speed"; fi
+      echo "   $name ${k#speed:}: ${NOW[$k]:-failed} (sign/s verify/s, 2 cores)" >&2 ;;
   esac
 }
 bracket_before() { # scenario conns
@@ -615,10 +632,10 @@ RSS_PEAK_KB="$(rss_kb VmHWM)"
 stop_server
 [ "$SERVER_STATUS" = 0 ] || FAILED=1
 
-printf '{"ts":"%s","kind":"summary","rev":"%s","duration":%d,"conns":"%s","flow_vus":"%s","login_vus":"%s","workers":%s,"db_fs":"%s","rss_idle_kb":%s,"rss_after_kb":%s,"rss_peak_kb":%s,"speed_multi2_sign_s":{"rsa2048":%s,"ecdsap256":%s,"ed25519":%s},"argon2id_verify":{"ms":%s,"per_s_1thread":%s,"per_s_2threads":%s},"rsa2048_verify_s":%s,"server_exit":%s}\n' \
+printf '{"ts":"%s","kind":"summary","rev":"%s","duration":%d,"conns":"%s","flow_vus":"%s","login_vus":"%s","workers":%s,"db_fs":"%s","rss_idle_kb":%s,"rss_after_kb":%s,"rss_peak_kb":%s,"speed_multi2_sign_s":{"rsa2048":%s,"ecdsap256":%s,"ed25519":%s},"ed25519_lib":"%s","argon2id_verify":{"ms":%s,"per_s_1thread":%s,"per_s_2threads":%s},"rsa2048_verify_s":%s,"server_exit":%s}\n' \
   "$(date -u +%FT%TZ)" "$GIT_REV" "$DURATION" "$CONNS" "$FLOW_VUS" "$LOGIN_VUS" "${WORKERS:-null}" "$DB_FS" "${RSS_IDLE_KB:-0}" \
   "${RSS_LOAD_KB:-0}" "${RSS_PEAK_KB:-0}" "$(num_or_null "$RSA_SIGN")" "$(num_or_null "$EC_SIGN")" \
-  "$(num_or_null "$ED_SIGN")" "$(num_or_null "$ARGON2_MS")" "$(num_or_null "$ARGON2_1")" "$(num_or_null "$ARGON2_2")" \
+  "$(num_or_null "$ED_SIGN")" "$ED_LIB" "$(num_or_null "$ARGON2_MS")" "$(num_or_null "$ARGON2_1")" "$(num_or_null "$ARGON2_2")" \
   "$(num_or_null "$RSA_VERIFY")" "${SERVER_STATUS:-null}" >> "$OUT"
 
 # ---- report ----------------------------------------------------------------------------------------------
@@ -650,7 +667,7 @@ bound_of() { # scenario conns -> "label|value|target" (target: pct:N, abs:N or -
     cc_es256) echo "floor ⊕ P-256 sign|$(combine 1 "$fl" 1 "$EC_SIGN")|pct:80" ;;
     # The proof: one P-256 verification, and the check of its public key (a point multiplication as well).
     cc_es256_dpop) echo "floor ⊕ P-256 sign ⊕ 2 P-256 verify|$(combine 1 "$fl" 1 "$EC_SIGN" 2 "$EC_VERIFY")|-" ;;
-    cc_eddsa) echo "floor ⊕ Ed25519 sign|$(combine 1 "$fl" 1 "$ED_SIGN")|pct:80" ;;
+    cc_eddsa) echo "floor ⊕ Ed25519 sign ($ED_LIB)|$(combine 1 "$fl" 1 "$ED_SIGN")|pct:80" ;;
     cc_opaque) echo "floor (+ one durable row)|$fl|abs:30000" ;;
     introspect) echo "floor (+ SHA-256, one read)|$fl|pct:70" ;;
     introspect_jwt) echo "floor ⊕ RSA-2048 verify|$(combine 1 "$fl" 1 "$RSA_VERIFY")|-" ;;
@@ -661,11 +678,11 @@ bound_of() { # scenario conns -> "label|value|target" (target: pct:N, abs:N or -
     # 6,900/s on the machine of the time; as ratios (62.5 % and 65 %) they hold on any machine.
     flow_sso) echo "2 × floor ⊕ RSA-2048 sign|$(combine 2 "$flf" 1 "$RSA_SIGN")|pct:62.5" ;;
     flow_hybrid) echo "2 × floor ⊕ 2 RSA-2048 signs|$(combine 2 "$flf" 2 "$RSA_SIGN")|-" ;;
-    flow_hybrid_eddsa) echo "2 × floor ⊕ 2 Ed25519 signs|$(combine 2 "$flf" 2 "$ED_SIGN")|-" ;;
+    flow_hybrid_eddsa) echo "2 × floor ⊕ 2 Ed25519 signs ($ED_LIB)|$(combine 2 "$flf" 2 "$ED_SIGN")|-" ;;
     refresh) echo "floor ⊕ RSA-2048 sign|$(combine 1 "$flf" 1 "$RSA_SIGN")|pct:65" ;;
-    flow_consent_eddsa) echo "4 × floor ⊕ Ed25519 sign|$(combine 4 "$flf" 1 "$ED_SIGN")|-" ;;
-    flow_sso_eddsa) echo "2 × floor ⊕ Ed25519 sign|$(combine 2 "$flf" 1 "$ED_SIGN")|-" ;;
-    refresh_eddsa) echo "floor ⊕ Ed25519 sign|$(combine 1 "$flf" 1 "$ED_SIGN")|-" ;;
+    flow_consent_eddsa) echo "4 × floor ⊕ Ed25519 sign ($ED_LIB)|$(combine 4 "$flf" 1 "$ED_SIGN")|-" ;;
+    flow_sso_eddsa) echo "2 × floor ⊕ Ed25519 sign ($ED_LIB)|$(combine 2 "$flf" 1 "$ED_SIGN")|-" ;;
+    refresh_eddsa) echo "floor ⊕ Ed25519 sign ($ED_LIB)|$(combine 1 "$flf" 1 "$ED_SIGN")|-" ;;
   esac
 }
 report_row() { # scenario conns rate p99 errors cpu_us
@@ -742,7 +759,7 @@ if [ -n "${SKIP_SPEED:-}" ]; then
   echo "ceilings: skipped (SKIP_SPEED)"
 else
   echo "ceilings (openssl speed -seconds $SPEED_SECONDS -multi 2, per second): RSA-2048 sign ${RSA_SIGN:-?} verify" \
-    "${RSA_VERIFY:-?}, ECDSA P-256 sign ${EC_SIGN:-?} verify ${EC_VERIFY:-?}, Ed25519 sign ${ED_SIGN:-?}"
+    "${RSA_VERIFY:-?}, ECDSA P-256 sign ${EC_SIGN:-?} verify ${EC_VERIFY:-?}, Ed25519 sign ${ED_SIGN:-?} ($ED_LIB)"
 fi
 [ -z "$ARGON2_MS" ] || echo "argon2id: ${ARGON2_MS} ms per verification on one thread, ${ARGON2_1:-?}/s on 1 thread," \
   "${ARGON2_2:-?}/s on 2 (bench/argon2_cost.c, the server's parameters)"
