@@ -6,9 +6,9 @@
 #
 # A shared virtual machine drifts: even with each scenario's bounds measured on both sides of it (run.sh,
 # BRACKET=1), one run is one sample. Each run here measures its own bounds and ratios, as run.sh always does;
-# the table gives, per scenario, the median of the runs'
-# rates, p99s, CPU per request, bounds and ratios, every run's ratio beside it, and the target's verdict on
-# the median ratio (the median rate for targets in requests per second, the median p99 for a p99 target).
+# the table gives, per scenario, the median of the runs' rates, p99s, CPU per request, bounds and ratios,
+# every run's ratio beside it, and the target's verdict on the median ratio (the median rate for targets in
+# requests per second, the median p99 for a p99 target).
 # Every other variable is passed to run.sh. Each run's whole output is kept in the temp dir named at the end.
 #
 # Env: RUNS=3 (odd, so that the median is one of the runs). Exits non-zero if any run failed.
