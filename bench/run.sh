@@ -329,23 +329,14 @@ run_floor() { # name path expect conns [method status bodies-file] -> FLOOR_RPS,
   printf '   nginx %-11s c=%-4s %8.0f req/s  (nginx CPU %s µs per request; load %s)\n' "$1" "$4" "$FLOOR_RPS" \
     "$FLOOR_CPU" "$(cut -d' ' -f1 /proc/loadavg)" >&2
 }
-floor_args() { # floor name -> the rest of run_floor's arguments after the name: path expect (conns added by
-  # the caller) [method status bodies-file]; empty if that floor cannot be measured
-  case "$1" in
-    static) echo '/static "issuer"' ;;
-    discovery) echo '/.well-known/openid-configuration "issuer"' ;;
-    jwks) echo '/jwks "keys"' ;;
-    device_poll) [ -z "$FLOOR_BODIES" ] || echo "/token \"authorization_pending\" POST 400 $FLOOR_BODIES" ;;
-  esac
-}
-measure_floor() { # name conns -> FLOOR_RPS, FLOOR_CPU
-  local a path expect rest
-  a="$(floor_args "$1")"
+measure_floor() { # name conns -> FLOOR_RPS, FLOOR_CPU (empty if that floor cannot be measured)
   FLOOR_RPS=""; FLOOR_CPU=""
-  [ -n "$a" ] || return 0
-  path="${a%% *}"; rest="${a#* }"; expect="${rest%% *}"; rest="${rest#"$expect"}"; rest="${rest# }"
-  # shellcheck disable=SC2086  # rest: method, status and the bodies file, words without spaces
-  run_floor "$1" "$path" "$expect" "$2" $rest
+  case "$1" in
+    static) run_floor static /static '"issuer"' "$2" ;;
+    discovery) run_floor discovery /.well-known/openid-configuration '"issuer"' "$2" ;;
+    jwks) run_floor jwks /jwks '"keys"' "$2" ;;
+    device_poll) [ -z "$FLOOR_BODIES" ] || run_floor device_poll /token '"authorization_pending"' "$2" POST 400 "$FLOOR_BODIES" ;;
+  esac
 }
 # device_poll's codes: DEVICE_CODES device authorizations of the public client bench-tv (one curl process,
 # keep-alive), written as poll bodies to the file $1. Nobody approves them: every poll takes the pending path
