@@ -200,7 +200,7 @@ void strbuf_add_json(struct strbuf *sb, const char *s)
         return;
     }
     strbuf_addc(sb, '"');
-    size_t run = 0; /* bytes copied as they are, written in one piece */
+    size_t run = 0; /* where the bytes not yet written begin (the prefix too): written in one piece */
     for (size_t i = plain; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\')
