@@ -237,6 +237,8 @@ fi
 rss_kb() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$SPID/status" 2> /dev/null || echo 0; }
 mb() { awk -v kb="$1" 'BEGIN{printf "%.1f", kb / 1024}'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$SPID/stat" 2> /dev/null || echo 0; }
+json_num() { case "$1" in '' | - ) echo null ;; *) echo "$1" ;; esac; } # a figure, or null when there is none
+sys_ticks() { awk '{print $15}' "/proc/$SPID/stat" 2> /dev/null || echo 0; } # the kernel's part (stime)
 HZ="$(getconf CLK_TCK)"
 
 sleep 0.5
@@ -296,41 +298,48 @@ num_or_null() { [[ "${1:-}" =~ ^[0-9]+(\.[0-9]+)?$ ]] && echo "$1" || echo null;
 # request scenarios), and files holding the server's own discovery and JWKS documents, byte for byte (the
 # bounds of discovery and jwks). Measured once per CONNS value while Ostiary is idle, and, with BRACKET=1,
 # again next to each scenario (below).
-declare -A FLOOR=() FLOOR_US=()
-nginx_ticks() { # utime + stime of nginx's processes (the children and grandchildren of its timeout wrapper)
-  local t=0 p q
+declare -A FLOOR=() FLOOR_US=() FLOOR_SYS_US=()
+nginx_ticks() { # [sys] utime + stime (sys: stime alone) of nginx's processes (the children and
+  # grandchildren of its timeout wrapper)
+  local t=0 p q f='$14 + $15'
+  [ "${1:-}" != sys ] || f='$15'
   for p in $(ps -o pid= --ppid "$NGINX_PID" 2> /dev/null); do
     for q in "$p" $(ps -o pid= --ppid "$p" 2> /dev/null); do
-      [ -r "/proc/$q/stat" ] && t=$((t + $(awk '{print $14 + $15}' "/proc/$q/stat" 2> /dev/null || echo 0)))
+      [ -r "/proc/$q/stat" ] && t=$((t + $(awk "{print $f}" "/proc/$q/stat" 2> /dev/null || echo 0)))
     done
   done
   echo "$t"
 }
-FLOOR_RPS=""; FLOOR_CPU=""; FLOOR_WHEN=start; FLOOR_SEQ=0
-run_floor() { # name path expect conns [method status bodies-file] -> FLOOR_RPS, FLOOR_CPU (empty on failure)
-  local out line t t0 t1 reqs
+FLOOR_RPS=""; FLOOR_CPU=""; FLOOR_SYS=""; FLOOR_WHEN=start; FLOOR_SEQ=0
+run_floor() { # name path expect conns [method status bodies-file] -> FLOOR_RPS, FLOOR_CPU, FLOOR_SYS (µs per
+  # request in the kernel; empty on failure)
+  local out line t t0 t1 s0 s1 reqs
   FLOOR_SEQ=$((FLOOR_SEQ + 1)); out="$TMP/wrk-nginx-$1-c$4-$FLOOR_SEQ.txt"; FLOOR_RPS=""; FLOOR_CPU=""
+  FLOOR_SYS=""
   t=$((THREADS < $4 ? THREADS : $4))
-  t0="$(nginx_ticks)"
+  t0="$(nginx_ticks)"; s0="$(nginx_ticks sys)"
   # Every BENCH_* variable is given: a scenario's own (exported before its bounds are measured) must not apply.
   BENCH_METHOD="${5:-GET}" BENCH_PATH="$2" BENCH_BODY="" BENCH_AUTH="" BENCH_EXPECT="$3" BENCH_CLOSE="" \
     BENCH_STATUS="${6:-}" BENCH_BODIES="${7:-}" BENCH_DPOP_FILE="" BENCH_THREADS="" \
     timeout -k 5 $((DURATION + 30)) wrk -t"$t" -c"$4" -d"${DURATION}s" --timeout 5s --latency \
     -s "$HERE/scenario.lua" "http://$HOST:$NGINX_PORT" > "$out" 2>&1 || true
-  t1="$(nginx_ticks)"
+  t1="$(nginx_ticks)"; s1="$(nginx_ticks sys)"
   line="$(sed -n 's/^RESULT //p' "$out" | tail -1)"
   [ -n "$line" ] || { echo "   nginx $1 c=$4: no RESULT from wrk (see $out)" >&2; return 0; }
   FLOOR_RPS="$(echo "$line" | sed -n 's/.*"ok_rps":\([0-9.]*\).*/\1/p')"
   reqs="$(echo "$line" | sed -n 's/.*"requests":\([0-9]*\).*/\1/p')"
   FLOOR_CPU="$(awk -v a="$t0" -v b="$t1" -v hz="$HZ" -v n="${reqs:-0}" \
     'BEGIN{if (n > 0) printf "%.1f", (b - a) / hz * 1e6 / n; else print "-"}')"
-  printf '{"ts":"%s","kind":"floor","when":"%s","scenario":"nginx_%s","conns":%d,"duration":%d,"rev":"%s","load":%s,"r":%s}\n' \
-    "$(date -u +%FT%TZ)" "$FLOOR_WHEN" "$1" "$4" "$DURATION" "$GIT_REV" "$(cut -d' ' -f1 /proc/loadavg)" "$line" >> "$OUT"
-  printf '   nginx %-11s c=%-4s %8.0f req/s  (nginx CPU %s µs per request; load %s)\n' "$1" "$4" "$FLOOR_RPS" \
-    "$FLOOR_CPU" "$(cut -d' ' -f1 /proc/loadavg)" >&2
+  FLOOR_SYS="$(awk -v a="$s0" -v b="$s1" -v hz="$HZ" -v n="${reqs:-0}" \
+    'BEGIN{if (n > 0) printf "%.1f", (b - a) / hz * 1e6 / n; else print "-"}')"
+  printf '{"ts":"%s","kind":"floor","when":"%s","scenario":"nginx_%s","conns":%d,"duration":%d,"rev":"%s","load":%s,"cpu_us":%s,"sys_us":%s,"r":%s}\n' \
+    "$(date -u +%FT%TZ)" "$FLOOR_WHEN" "$1" "$4" "$DURATION" "$GIT_REV" "$(cut -d' ' -f1 /proc/loadavg)" \
+    "$(json_num "$FLOOR_CPU")" "$(json_num "$FLOOR_SYS")" "$line" >> "$OUT"
+  printf '   nginx %-11s c=%-4s %8.0f req/s  (nginx CPU %s µs per request, %s of it in the kernel; load %s)\n' "$1" \
+    "$4" "$FLOOR_RPS" "$FLOOR_CPU" "$FLOOR_SYS" "$(cut -d' ' -f1 /proc/loadavg)" >&2
 }
-measure_floor() { # name conns -> FLOOR_RPS, FLOOR_CPU (empty if that floor cannot be measured)
-  FLOOR_RPS=""; FLOOR_CPU=""
+measure_floor() { # name conns -> FLOOR_RPS, FLOOR_CPU, FLOOR_SYS (empty if that floor cannot be measured)
+  FLOOR_RPS=""; FLOOR_CPU=""; FLOOR_SYS=""
   case "$1" in
     static) run_floor static /static '"issuer"' "$2" ;;
     discovery) run_floor discovery /.well-known/openid-configuration '"issuer"' "$2" ;;
@@ -396,7 +405,7 @@ EOF
   for c in $CONNS; do
     for f in static discovery jwks device_poll; do
       measure_floor "$f" "$c"
-      [ -z "$FLOOR_RPS" ] || { FLOOR["$f/$c"]="$FLOOR_RPS"; FLOOR_US["$f/$c"]="$FLOOR_CPU"; }
+      [ -z "$FLOOR_RPS" ] || { FLOOR["$f/$c"]="$FLOOR_RPS"; FLOOR_US["$f/$c"]="$FLOOR_CPU"; FLOOR_SYS_US["$f/$c"]="$FLOOR_SYS"; }
     done
   done
   # nginx stays up (idle) for the bounds measured next to each scenario; it is stopped after the last one.
@@ -475,14 +484,14 @@ get_token() { # resource -> access_token (empty on failure)
 declare -A OK_RPS=() P99=() CPU_US=() ERRS=() P50=()
 
 run_wrk() { # scenario conns; BENCH_* exported by the caller
-  local sc="$1" c="$2" t out line t0 t1 cpu load
+  local sc="$1" c="$2" t out line t0 t1 s0 s1 cpu sys load
   t=$((THREADS < c ? THREADS : c))
   out="$TMP/wrk-$sc-c$c.txt"
   load="$(cut -d' ' -f1 /proc/loadavg)"
-  t0="$(cpu_ticks)"
+  t0="$(cpu_ticks)"; s0="$(sys_ticks)"
   timeout -k 5 $((DURATION + 30)) wrk -t"$t" -c"$c" -d"${DURATION}s" --timeout 5s --latency \
     -s "$HERE/scenario.lua" "$BASE" > "$out" 2>&1 || true
-  t1="$(cpu_ticks)"
+  t1="$(cpu_ticks)"; s1="$(sys_ticks)"
   line="$(sed -n 's/^RESULT //p' "$out" | tail -1)"
   if [ -z "$line" ]; then
     FAILED=1
@@ -490,8 +499,9 @@ run_wrk() { # scenario conns; BENCH_* exported by the caller
     return
   fi
   cpu="$(awk -v a="$t0" -v b="$t1" -v hz="$HZ" 'BEGIN{printf "%.2f", (b - a) / hz}')"
-  printf '{"ts":"%s","kind":"wrk","scenario":"%s","conns":%d,"threads":%d,"duration":%d,"workers":%s,"rev":"%s","load":%s,"srv_cpu_s":%s,"r":%s}\n' \
-    "$(date -u +%FT%TZ)" "$sc" "$c" "$t" "$DURATION" "${WORKERS:-null}" "$GIT_REV" "$load" "$cpu" "$line" >> "$OUT"
+  sys="$(awk -v a="$s0" -v b="$s1" -v hz="$HZ" 'BEGIN{printf "%.2f", (b - a) / hz}')"
+  printf '{"ts":"%s","kind":"wrk","scenario":"%s","conns":%d,"threads":%d,"duration":%d,"workers":%s,"rev":"%s","load":%s,"srv_cpu_s":%s,"srv_sys_s":%s,"r":%s}\n' \
+    "$(date -u +%FT%TZ)" "$sc" "$c" "$t" "$DURATION" "${WORKERS:-null}" "$GIT_REV" "$load" "$cpu" "$sys" "$line" >> "$OUT"
   local ok_rps p50 p99 errs sample
   ok_rps="$(echo "$line" | sed -n 's/.*"ok_rps":\([0-9.]*\).*/\1/p')"
   p50="$(echo "$line" | sed -n 's/.*"p50_ms":\([0-9.]*\).*/\1/p')"
@@ -502,10 +512,12 @@ run_wrk() { # scenario conns; BENCH_* exported by the caller
   P99["$sc/$c"]="$p99"
   local reqs us
   reqs="$(echo "$line" | sed -n 's/.*"requests":\([0-9]*\).*/\1/p')"
-  us="$(awk -v c="$cpu" -v n="${reqs:-0}" 'BEGIN{if (n > 0) printf "%.1f", c * 1e6 / n; else print "-"}')"
+  # "12.3 (4.5)": the server's CPU µs per request, and in parentheses the kernel's part of it.
+  us="$(awk -v c="$cpu" -v s="$sys" -v n="${reqs:-0}" \
+    'BEGIN{if (n > 0) printf "%.1f (%.1f)", c * 1e6 / n, s * 1e6 / n; else print "-"}')"
   CPU_US["$sc/$c"]="$us"; P50["$sc/$c"]="$p50"; ERRS["$sc/$c"]="$errs"
-  printf '   %-15s c=%-4s %8.0f req/s  p50 %7.2f ms  p99 %7.2f ms  errors %s  (server CPU %s s)\n' \
-    "$sc" "$c" "$ok_rps" "$p50" "$p99" "$errs" "$cpu" >&2
+  printf '   %-15s c=%-4s %8.0f req/s  p50 %7.2f ms  p99 %7.2f ms  errors %s  (server CPU %s s, %s s in the kernel)\n' \
+    "$sc" "$c" "$ok_rps" "$p50" "$p99" "$errs" "$cpu" "$sys" >&2
   if [ "${errs:-0}" != 0 ] && [ -n "$sample" ]; then echo "     first failure: $sample" >&2; fi
   server_alive || { FAILED=1; die "server died during $sc c=$c (see $TMP/ostiary.log)"; }
 }
@@ -699,7 +711,7 @@ echo
 echo "Ostiary $GIT_REV, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) (at the start: $LOAD_START)," \
   "DURATION=${DURATION}s, wrk -t$THREADS --timeout 5s, workers ${WORKERS:-default}, SQLite on $DB_FS"
 echo
-echo "| scenario | conns | req/s (flows/s) | p99 ms | errors | server CPU µs per request (flow) | bound | bound /s | ratio | target |"
+echo "| scenario | conns | req/s (flows/s) | p99 ms | errors | server CPU µs per request (flow); (kernel) | bound | bound /s | ratio | target |"
 echo "|---|---:|---:|---:|---:|---:|---|---:|---:|---|"
 for sc in $SCENARIOS; do
   if is_flow "$sc"; then
@@ -716,7 +728,8 @@ echo
 echo "req/s counts only 2xx responses with the expected body (device_poll: 400 with a pending answer; flows:"
 echo "complete, fully checked flows); errors = any other status + bad body + socket errors + timeouts (flows:"
 echo "failed flows). CPU µs: the server's CPU time over the run / requests (flows) served, which other jobs"
-echo "on the machine change far less than the rates."
+echo "on the machine change far less than the rates; in parentheses, the part of it spent in the kernel (request"
+echo "scenarios; nginx's own figures are printed below, with the floors)."
 echo "flow_hybrid signs two ID tokens (the authorization response's and the token response's)."
 # The hybrid flow beside the code flow it extends, measured in the same run: the ratio is what to compare.
 for pair in flow_hybrid:flow_sso flow_hybrid_eddsa:flow_sso_eddsa; do
@@ -737,10 +750,11 @@ if [ -n "$NGINX_BIN" ]; then
       "${FLOOR[jwks/$c]:-?}" "${FLOOR[device_poll/$c]:+, device_poll ${FLOOR[device_poll/$c]}}"
   done
   echo
-  printf 'nginx CPU µs per request:'
+  printf 'nginx CPU µs per request (in parentheses: of which in the kernel):'
+  us_of() { [ -n "${FLOOR_US[$1]:-}" ] && echo "${FLOOR_US[$1]} (${FLOOR_SYS_US[$1]:--})" || echo -; }
   for c in $CONNS; do
-    printf ' c=%s: static %s, discovery %s, jwks %s%s;' "$c" "${FLOOR_US[static/$c]:--}" "${FLOOR_US[discovery/$c]:--}" \
-      "${FLOOR_US[jwks/$c]:--}" "${FLOOR_US[device_poll/$c]:+, device_poll ${FLOOR_US[device_poll/$c]}}"
+    printf ' c=%s: static %s, discovery %s, jwks %s%s;' "$c" "$(us_of "static/$c")" "$(us_of "discovery/$c")" \
+      "$(us_of "jwks/$c")" "${FLOOR_US[device_poll/$c]:+, device_poll $(us_of "device_poll/$c")}"
   done
   echo
 else
