@@ -78,7 +78,8 @@ done | awk -F'\t' '
         v = v sprintf("; p99 < %s ms: %s", th, p99 < th ? "met" : "NOT met")
       }
       printf "| %s | %s | %.0f | %.2f | %d | %s | %s | %s | %s | %s |\n", sc[1], sc[2], rate, p99, errs[k],
-        median(L[k, "cpu"]) (L[k, "kern"] == "" ? "" : " (" median(L[k, "kern"]) ")"), label[k], (L[k, "bound"] == "" ? "-" : sprintf("%.0f", median(L[k, "bound"]))),
+        median(L[k, "cpu"]) (L[k, "kern"] == "" ? "" : " (" median(L[k, "kern"]) ")"), label[k],
+        (L[k, "bound"] == "" ? "-" : sprintf("%.0f", median(L[k, "bound"]))),
         (ratio == "" ? "-" : sprintf("%.0f %% (%s)", ratio, each[k])), v
     }
   }'

@@ -237,7 +237,6 @@ fi
 rss_kb() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$SPID/status" 2> /dev/null || echo 0; }
 mb() { awk -v kb="$1" 'BEGIN{printf "%.1f", kb / 1024}'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$SPID/stat" 2> /dev/null || echo 0; }
-json_num() { case "$1" in '' | - ) echo null ;; *) echo "$1" ;; esac; } # a figure, or null when there is none
 sys_ticks() { awk '{print $15}' "/proc/$SPID/stat" 2> /dev/null || echo 0; } # the kernel's part (stime)
 HZ="$(getconf CLK_TCK)"
 
@@ -334,7 +333,7 @@ run_floor() { # name path expect conns [method status bodies-file] -> FLOOR_RPS,
     'BEGIN{if (n > 0) printf "%.1f", (b - a) / hz * 1e6 / n; else print "-"}')"
   printf '{"ts":"%s","kind":"floor","when":"%s","scenario":"nginx_%s","conns":%d,"duration":%d,"rev":"%s","load":%s,"cpu_us":%s,"sys_us":%s,"r":%s}\n' \
     "$(date -u +%FT%TZ)" "$FLOOR_WHEN" "$1" "$4" "$DURATION" "$GIT_REV" "$(cut -d' ' -f1 /proc/loadavg)" \
-    "$(json_num "$FLOOR_CPU")" "$(json_num "$FLOOR_SYS")" "$line" >> "$OUT"
+    "$(num_or_null "$FLOOR_CPU")" "$(num_or_null "$FLOOR_SYS")" "$line" >> "$OUT"
   printf '   nginx %-11s c=%-4s %8.0f req/s  (nginx CPU %s µs per request, %s of it in the kernel; load %s)\n' "$1" \
     "$4" "$FLOOR_RPS" "$FLOOR_CPU" "$FLOOR_SYS" "$(cut -d' ' -f1 /proc/loadavg)" >&2
 }
