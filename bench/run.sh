@@ -236,8 +236,8 @@ fi
 
 rss_kb() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$SPID/status" 2> /dev/null || echo 0; }
 mb() { awk -v kb="$1" 'BEGIN{printf "%.1f", kb / 1024}'; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$SPID/stat" 2> /dev/null || echo 0; }
-sys_ticks() { awk '{print $15}' "/proc/$SPID/stat" 2> /dev/null || echo 0; } # the kernel's part (stime)
+# The server's utime + stime, then stime alone (the kernel's part), in clock ticks, from one read.
+cpu_ticks() { awk '{print $14 + $15, $15}' "/proc/$SPID/stat" 2> /dev/null || echo 0 0; }
 HZ="$(getconf CLK_TCK)"
 
 sleep 0.5
@@ -297,17 +297,18 @@ num_or_null() { [[ "${1:-}" =~ ^[0-9]+(\.[0-9]+)?$ ]] && echo "$1" || echo null;
 # request scenarios), and files holding the server's own discovery and JWKS documents, byte for byte (the
 # bounds of discovery and jwks). Measured once per CONNS value while Ostiary is idle, and, with BRACKET=1,
 # again next to each scenario (below).
-declare -A FLOOR=() FLOOR_US=() FLOOR_SYS_US=()
-nginx_ticks() { # [sys] utime + stime (sys: stime alone) of nginx's processes (the children and
-  # grandchildren of its timeout wrapper)
-  local t=0 p q f='$14 + $15'
-  [ "${1:-}" != sys ] || f='$15'
+declare -A FLOOR=() FLOOR_US=()
+nginx_ticks() { # utime + stime, then stime alone, of nginx's processes (the children and grandchildren of its
+  # timeout wrapper)
+  local t=0 s=0 p q u k
   for p in $(ps -o pid= --ppid "$NGINX_PID" 2> /dev/null); do
     for q in "$p" $(ps -o pid= --ppid "$p" 2> /dev/null); do
-      [ -r "/proc/$q/stat" ] && t=$((t + $(awk "{print $f}" "/proc/$q/stat" 2> /dev/null || echo 0)))
+      [ -r "/proc/$q/stat" ] || continue
+      read -r u k < <(awk '{print $14 + $15, $15}' "/proc/$q/stat" 2> /dev/null || echo 0 0)
+      t=$((t + ${u:-0})); s=$((s + ${k:-0}))
     done
   done
-  echo "$t"
+  echo "$t $s"
 }
 FLOOR_RPS=""; FLOOR_CPU=""; FLOOR_SYS=""; FLOOR_WHEN=start; FLOOR_SEQ=0
 run_floor() { # name path expect conns [method status bodies-file] -> FLOOR_RPS, FLOOR_CPU, FLOOR_SYS (µs per
@@ -316,13 +317,13 @@ run_floor() { # name path expect conns [method status bodies-file] -> FLOOR_RPS,
   FLOOR_SEQ=$((FLOOR_SEQ + 1)); out="$TMP/wrk-nginx-$1-c$4-$FLOOR_SEQ.txt"; FLOOR_RPS=""; FLOOR_CPU=""
   FLOOR_SYS=""
   t=$((THREADS < $4 ? THREADS : $4))
-  t0="$(nginx_ticks)"; s0="$(nginx_ticks sys)"
+  read -r t0 s0 < <(nginx_ticks)
   # Every BENCH_* variable is given: a scenario's own (exported before its bounds are measured) must not apply.
   BENCH_METHOD="${5:-GET}" BENCH_PATH="$2" BENCH_BODY="" BENCH_AUTH="" BENCH_EXPECT="$3" BENCH_CLOSE="" \
     BENCH_STATUS="${6:-}" BENCH_BODIES="${7:-}" BENCH_DPOP_FILE="" BENCH_THREADS="" \
     timeout -k 5 $((DURATION + 30)) wrk -t"$t" -c"$4" -d"${DURATION}s" --timeout 5s --latency \
     -s "$HERE/scenario.lua" "http://$HOST:$NGINX_PORT" > "$out" 2>&1 || true
-  t1="$(nginx_ticks)"; s1="$(nginx_ticks sys)"
+  read -r t1 s1 < <(nginx_ticks)
   line="$(sed -n 's/^RESULT //p' "$out" | tail -1)"
   [ -n "$line" ] || { echo "   nginx $1 c=$4: no RESULT from wrk (see $out)" >&2; return 0; }
   FLOOR_RPS="$(echo "$line" | sed -n 's/.*"ok_rps":\([0-9.]*\).*/\1/p')"
@@ -404,7 +405,7 @@ EOF
   for c in $CONNS; do
     for f in static discovery jwks device_poll; do
       measure_floor "$f" "$c"
-      [ -z "$FLOOR_RPS" ] || { FLOOR["$f/$c"]="$FLOOR_RPS"; FLOOR_US["$f/$c"]="$FLOOR_CPU"; FLOOR_SYS_US["$f/$c"]="$FLOOR_SYS"; }
+      [ -z "$FLOOR_RPS" ] || { FLOOR["$f/$c"]="$FLOOR_RPS"; FLOOR_US["$f/$c"]="$FLOOR_CPU ($FLOOR_SYS)"; }
     done
   done
   # nginx stays up (idle) for the bounds measured next to each scenario; it is stopped after the last one.
@@ -487,10 +488,10 @@ run_wrk() { # scenario conns; BENCH_* exported by the caller
   t=$((THREADS < c ? THREADS : c))
   out="$TMP/wrk-$sc-c$c.txt"
   load="$(cut -d' ' -f1 /proc/loadavg)"
-  t0="$(cpu_ticks)"; s0="$(sys_ticks)"
+  read -r t0 s0 < <(cpu_ticks)
   timeout -k 5 $((DURATION + 30)) wrk -t"$t" -c"$c" -d"${DURATION}s" --timeout 5s --latency \
     -s "$HERE/scenario.lua" "$BASE" > "$out" 2>&1 || true
-  t1="$(cpu_ticks)"; s1="$(sys_ticks)"
+  read -r t1 s1 < <(cpu_ticks)
   line="$(sed -n 's/^RESULT //p' "$out" | tail -1)"
   if [ -z "$line" ]; then
     FAILED=1
@@ -531,10 +532,10 @@ run_flow() { # scenario vus: bench/flowbench.c, one RESULT line like scenario.lu
   [ "$mode" = "$sc" ] || client=bench-rp-eddsa
   out="$TMP/flow-$sc-c$c.txt"
   load="$(cut -d' ' -f1 /proc/loadavg)"
-  t0="$(cpu_ticks)"
+  read -r t0 _ < <(cpu_ticks)
   timeout -k 5 $((DURATION + 180)) "$FLOWBENCH" -s "$mode" -u "$BASE" -c "$c" -d "$DURATION" -C "$client" \
     -S "$CLIENT_SECRET" -U bench -P bench-password -p "$SPID" > "$out" 2> "$out.err" || st=$?
-  t1="$(cpu_ticks)"
+  read -r t1 _ < <(cpu_ticks)
   line="$(sed -n 's/^RESULT //p' "$out" | tail -1)"
   if [ "$st" -ne 0 ] || [ -z "$line" ]; then
     FAILED=1
@@ -750,10 +751,9 @@ if [ -n "$NGINX_BIN" ]; then
   done
   echo
   printf 'nginx CPU µs per request (in parentheses: of which in the kernel):'
-  us_of() { [ -n "${FLOOR_US[$1]:-}" ] && echo "${FLOOR_US[$1]} (${FLOOR_SYS_US[$1]:--})" || echo -; }
   for c in $CONNS; do
-    printf ' c=%s: static %s, discovery %s, jwks %s%s;' "$c" "$(us_of "static/$c")" "$(us_of "discovery/$c")" \
-      "$(us_of "jwks/$c")" "${FLOOR_US[device_poll/$c]:+, device_poll $(us_of "device_poll/$c")}"
+    printf ' c=%s: static %s, discovery %s, jwks %s%s;' "$c" "${FLOOR_US[static/$c]:--}" "${FLOOR_US[discovery/$c]:--}" \
+      "${FLOOR_US[jwks/$c]:--}" "${FLOOR_US[device_poll/$c]:+, device_poll ${FLOOR_US[device_poll/$c]}}"
   done
   echo
 else
