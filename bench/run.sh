@@ -40,6 +40,9 @@
 #                      as its bound (a shared machine drifts within a run); BRACKET=0: the bounds measured at
 #                      the start of the run only
 #   SKIP_NGINX=1       no nginx floor (without nginx installed it is skipped with a warning)
+#   CLIENT_SCHED=batch the load generators (wrk, flowbench) run as SCHED_BATCH (chrt --batch 0), so that a
+#                      response waking one does not preempt the server or nginx mid-turn on the shared cores
+#                      (bench/README.md, "The load generator's scheduling"); CLIENT_SCHED=other: the default policy
 #   KEEP_TMP=1         keep the temp dir (config, server log, wrk outputs); it is always kept on failure
 set -euo pipefail
 
@@ -58,6 +61,7 @@ FLOW_VUS="${FLOW_VUS:-32}"
 LOGIN_VUS="${LOGIN_VUS:-4}"
 WORKERS="${WORKERS:-}"
 SPEED_SECONDS="${SPEED_SECONDS:-3}"
+CLIENT_SCHED="${CLIENT_SCHED:-batch}"
 CLIENT_ID=bench
 CLIENT_SECRET=bench-secret
 BASIC="Basic $(printf '%s:%s' "$CLIENT_ID" "$CLIENT_SECRET" | base64 -w0)"
@@ -74,6 +78,15 @@ for c in $CONNS; do [[ "$c" =~ ^[0-9]+$ ]] && [ "$c" -ge 1 ] || die "CONNS: '$c'
 for c in $FLOW_VUS $LOGIN_VUS; do
   [[ "$c" =~ ^[0-9]+$ ]] && [ "$c" -ge 1 ] || die "FLOW_VUS/LOGIN_VUS: '$c' is not a positive integer"
 done
+# The load generators share the cores with the server. As SCHED_BATCH (which needs no privilege), a client
+# woken by a response is not allowed to preempt the thread that sent it: it runs at the server's next yield
+# or the scheduler's tick, with the same fair share of CPU time (bench/README.md, "The load generator's
+# scheduling").
+case "$CLIENT_SCHED" in
+  batch) CLIENT=(chrt --batch 0); chrt --batch 0 true 2> /dev/null || die "chrt --batch 0 fails here (CLIENT_SCHED=other runs without it)" ;;
+  other) CLIENT=() ;;
+  *) die "CLIENT_SCHED must be batch or other, not '$CLIENT_SCHED'" ;;
+esac
 vus_of() { if [ "$1" = flow_login ]; then echo "$LOGIN_VUS"; else echo "$FLOW_VUS"; fi; }
 max_conns() { local m=0 c; for c in $CONNS; do [ "$c" -le "$m" ] || m=$c; done; echo "$m"; }
 BRACKET="${BRACKET:-1}"
@@ -321,7 +334,7 @@ run_floor() { # name path expect conns [method status bodies-file] -> FLOOR_RPS,
   # Every BENCH_* variable is given: a scenario's own (exported before its bounds are measured) must not apply.
   BENCH_METHOD="${5:-GET}" BENCH_PATH="$2" BENCH_BODY="" BENCH_AUTH="" BENCH_EXPECT="$3" BENCH_CLOSE="" \
     BENCH_STATUS="${6:-}" BENCH_BODIES="${7:-}" BENCH_DPOP_FILE="" BENCH_THREADS="" \
-    timeout -k 5 $((DURATION + 30)) wrk -t"$t" -c"$4" -d"${DURATION}s" --timeout 5s --latency \
+    timeout -k 5 $((DURATION + 30)) "${CLIENT[@]}" wrk -t"$t" -c"$4" -d"${DURATION}s" --timeout 5s --latency \
     -s "$HERE/scenario.lua" "http://$HOST:$NGINX_PORT" > "$out" 2>&1 || true
   read -r t1 s1 < <(nginx_ticks)
   line="$(sed -n 's/^RESULT //p' "$out" | tail -1)"
@@ -332,8 +345,8 @@ run_floor() { # name path expect conns [method status bodies-file] -> FLOOR_RPS,
     'BEGIN{if (n > 0) printf "%.1f", (b - a) / hz * 1e6 / n; else print "-"}')"
   FLOOR_SYS="$(awk -v a="$s0" -v b="$s1" -v hz="$HZ" -v n="${reqs:-0}" \
     'BEGIN{if (n > 0) printf "%.1f", (b - a) / hz * 1e6 / n; else print "-"}')"
-  printf '{"ts":"%s","kind":"floor","when":"%s","scenario":"nginx_%s","conns":%d,"duration":%d,"rev":"%s","load":%s,"cpu_us":%s,"sys_us":%s,"r":%s}\n' \
-    "$(date -u +%FT%TZ)" "$FLOOR_WHEN" "$1" "$4" "$DURATION" "$GIT_REV" "$(cut -d' ' -f1 /proc/loadavg)" \
+  printf '{"ts":"%s","kind":"floor","when":"%s","scenario":"nginx_%s","conns":%d,"duration":%d,"rev":"%s","client_sched":"%s","load":%s,"cpu_us":%s,"sys_us":%s,"r":%s}\n' \
+    "$(date -u +%FT%TZ)" "$FLOOR_WHEN" "$1" "$4" "$DURATION" "$GIT_REV" "$CLIENT_SCHED" "$(cut -d' ' -f1 /proc/loadavg)" \
     "$(num_or_null "$FLOOR_CPU")" "$(num_or_null "$FLOOR_SYS")" "$line" >> "$OUT"
   printf '   nginx %-11s c=%-4s %8.0f req/s  (nginx CPU %s µs per request, %s of it in the kernel; load %s)\n' "$1" \
     "$4" "$FLOOR_RPS" "$FLOOR_CPU" "$FLOOR_SYS" "$(cut -d' ' -f1 /proc/loadavg)" >&2
@@ -489,7 +502,7 @@ run_wrk() { # scenario conns; BENCH_* exported by the caller
   out="$TMP/wrk-$sc-c$c.txt"
   load="$(cut -d' ' -f1 /proc/loadavg)"
   read -r t0 s0 < <(cpu_ticks)
-  timeout -k 5 $((DURATION + 30)) wrk -t"$t" -c"$c" -d"${DURATION}s" --timeout 5s --latency \
+  timeout -k 5 $((DURATION + 30)) "${CLIENT[@]}" wrk -t"$t" -c"$c" -d"${DURATION}s" --timeout 5s --latency \
     -s "$HERE/scenario.lua" "$BASE" > "$out" 2>&1 || true
   read -r t1 s1 < <(cpu_ticks)
   line="$(sed -n 's/^RESULT //p' "$out" | tail -1)"
@@ -500,8 +513,8 @@ run_wrk() { # scenario conns; BENCH_* exported by the caller
   fi
   cpu="$(awk -v a="$t0" -v b="$t1" -v hz="$HZ" 'BEGIN{printf "%.2f", (b - a) / hz}')"
   sys="$(awk -v a="$s0" -v b="$s1" -v hz="$HZ" 'BEGIN{printf "%.2f", (b - a) / hz}')"
-  printf '{"ts":"%s","kind":"wrk","scenario":"%s","conns":%d,"threads":%d,"duration":%d,"workers":%s,"rev":"%s","load":%s,"srv_cpu_s":%s,"srv_sys_s":%s,"r":%s}\n' \
-    "$(date -u +%FT%TZ)" "$sc" "$c" "$t" "$DURATION" "${WORKERS:-null}" "$GIT_REV" "$load" "$cpu" "$sys" "$line" >> "$OUT"
+  printf '{"ts":"%s","kind":"wrk","scenario":"%s","conns":%d,"threads":%d,"duration":%d,"workers":%s,"rev":"%s","client_sched":"%s","load":%s,"srv_cpu_s":%s,"srv_sys_s":%s,"r":%s}\n' \
+    "$(date -u +%FT%TZ)" "$sc" "$c" "$t" "$DURATION" "${WORKERS:-null}" "$GIT_REV" "$CLIENT_SCHED" "$load" "$cpu" "$sys" "$line" >> "$OUT"
   local ok_rps p50 p99 errs sample
   ok_rps="$(echo "$line" | sed -n 's/.*"ok_rps":\([0-9.]*\).*/\1/p')"
   p50="$(echo "$line" | sed -n 's/.*"p50_ms":\([0-9.]*\).*/\1/p')"
@@ -533,7 +546,7 @@ run_flow() { # scenario vus: bench/flowbench.c, one RESULT line like scenario.lu
   out="$TMP/flow-$sc-c$c.txt"
   load="$(cut -d' ' -f1 /proc/loadavg)"
   read -r t0 _ < <(cpu_ticks)
-  timeout -k 5 $((DURATION + 180)) "$FLOWBENCH" -s "$mode" -u "$BASE" -c "$c" -d "$DURATION" -C "$client" \
+  timeout -k 5 $((DURATION + 180)) "${CLIENT[@]}" "$FLOWBENCH" -s "$mode" -u "$BASE" -c "$c" -d "$DURATION" -C "$client" \
     -S "$CLIENT_SECRET" -U bench -P bench-password -p "$SPID" > "$out" 2> "$out.err" || st=$?
   read -r t1 _ < <(cpu_ticks)
   line="$(sed -n 's/^RESULT //p' "$out" | tail -1)"
@@ -545,8 +558,8 @@ run_flow() { # scenario vus: bench/flowbench.c, one RESULT line like scenario.lu
     return
   fi
   cpu="$(awk -v a="$t0" -v b="$t1" -v hz="$HZ" 'BEGIN{printf "%.2f", (b - a) / hz}')"
-  printf '{"ts":"%s","kind":"flow","scenario":"%s","client":"%s","vus":%d,"duration":%d,"workers":%s,"rev":"%s","load":%s,"srv_cpu_s_incl_setup":%s,"r":%s}\n' \
-    "$(date -u +%FT%TZ)" "$sc" "$client" "$c" "$DURATION" "${WORKERS:-null}" "$GIT_REV" "$load" "$cpu" "$line" >> "$OUT"
+  printf '{"ts":"%s","kind":"flow","scenario":"%s","client":"%s","vus":%d,"duration":%d,"workers":%s,"rev":"%s","client_sched":"%s","load":%s,"srv_cpu_s_incl_setup":%s,"r":%s}\n' \
+    "$(date -u +%FT%TZ)" "$sc" "$client" "$c" "$DURATION" "${WORKERS:-null}" "$GIT_REV" "$CLIENT_SCHED" "$load" "$cpu" "$line" >> "$OUT"
   local ok_rps http_rps p50 p99 errs sample scpu dcpu mcpu
   field() { echo "$line" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
   ok_rps="$(field ok_rps)"; http_rps="$(field http_rps)"; p50="$(field p50_ms)"; p99="$(field p99_ms)"
@@ -572,7 +585,7 @@ run_flow() { # scenario vus: bench/flowbench.c, one RESULT line like scenario.lu
   server_alive || { FAILED=1; die "server died during $sc vus=$c (see $TMP/ostiary.log)"; }
 }
 
-log "scenarios: $SCENARIOS; CONNS=\"$CONNS\" FLOW_VUS=\"$FLOW_VUS\" LOGIN_VUS=\"$LOGIN_VUS\" DURATION=${DURATION}s wrk -t$THREADS --timeout 5s"
+log "scenarios: $SCENARIOS; CONNS=\"$CONNS\" FLOW_VUS=\"$FLOW_VUS\" LOGIN_VUS=\"$LOGIN_VUS\" DURATION=${DURATION}s wrk -t$THREADS --timeout 5s; clients' scheduling: $CLIENT_SCHED"
 for sc in $SCENARIOS; do
   if is_flow "$sc"; then
     for c in $(vus_of "$sc"); do
@@ -635,8 +648,9 @@ RSS_PEAK_KB="$(rss_kb VmHWM)"
 stop_server
 [ "$SERVER_STATUS" = 0 ] || FAILED=1
 
-printf '{"ts":"%s","kind":"summary","rev":"%s","duration":%d,"conns":"%s","flow_vus":"%s","login_vus":"%s","workers":%s,"db_fs":"%s","rss_idle_kb":%s,"rss_after_kb":%s,"rss_peak_kb":%s,"speed_multi2_sign_s":{"rsa2048":%s,"ecdsap256":%s,"ed25519":%s},"ed25519_lib":"%s","argon2id_verify":{"ms":%s,"per_s_1thread":%s,"per_s_2threads":%s},"rsa2048_verify_s":%s,"server_exit":%s}\n' \
-  "$(date -u +%FT%TZ)" "$GIT_REV" "$DURATION" "$CONNS" "$FLOW_VUS" "$LOGIN_VUS" "${WORKERS:-null}" "$DB_FS" "${RSS_IDLE_KB:-0}" \
+printf '{"ts":"%s","kind":"summary","rev":"%s","duration":%d,"conns":"%s","flow_vus":"%s","login_vus":"%s","workers":%s,"client_sched":"%s","db_fs":"%s","rss_idle_kb":%s,"rss_after_kb":%s,"rss_peak_kb":%s,"speed_multi2_sign_s":{"rsa2048":%s,"ecdsap256":%s,"ed25519":%s},"ed25519_lib":"%s","argon2id_verify":{"ms":%s,"per_s_1thread":%s,"per_s_2threads":%s},"rsa2048_verify_s":%s,"server_exit":%s}\n' \
+  "$(date -u +%FT%TZ)" "$GIT_REV" "$DURATION" "$CONNS" "$FLOW_VUS" "$LOGIN_VUS" "${WORKERS:-null}" "$CLIENT_SCHED" \
+  "$DB_FS" "${RSS_IDLE_KB:-0}" \
   "${RSS_LOAD_KB:-0}" "${RSS_PEAK_KB:-0}" "$(num_or_null "$RSA_SIGN")" "$(num_or_null "$EC_SIGN")" \
   "$(num_or_null "$ED_SIGN")" "$ED_LIB" "$(num_or_null "$ARGON2_MS")" "$(num_or_null "$ARGON2_1")" "$(num_or_null "$ARGON2_2")" \
   "$(num_or_null "$RSA_VERIFY")" "${SERVER_STATUS:-null}" >> "$OUT"
@@ -709,7 +723,7 @@ report_row() { # scenario conns rate p99 errors cpu_us
 
 echo
 echo "Ostiary $GIT_REV, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) (at the start: $LOAD_START)," \
-  "DURATION=${DURATION}s, wrk -t$THREADS --timeout 5s, workers ${WORKERS:-default}, SQLite on $DB_FS"
+  "DURATION=${DURATION}s, wrk -t$THREADS --timeout 5s, clients SCHED_${CLIENT_SCHED^^}, workers ${WORKERS:-default}, SQLite on $DB_FS"
 echo
 echo "| scenario | conns | req/s (flows/s) | p99 ms | errors | server CPU µs per request (flow); (kernel) | bound | bound /s | ratio | target |"
 echo "|---|---:|---:|---:|---:|---:|---|---:|---:|---|"
