@@ -92,6 +92,8 @@ struct thread {
     h2o_timeout_t linger_timeout;     /* LINGER_IDLE_MS */
     h2o_timeout_t preface_timeout;    /* request_timeout_ms: the first bytes of a connection */
     struct held *held;                /* responses waiting for the loop's flush, newest first */
+    h2o_timeout_t flush_timeout;      /* 0 ms: the flush inside the turn that held (see flush_held) */
+    h2o_timeout_entry_t flush_entry;  /* linked while `held` is not empty */
     h2o_multithread_receiver_t conn_receiver; /* connections another loop accepted for this one */
     atomic_bool accepting;            /* conn_receiver registered and the loop not stopping */
 };
@@ -651,6 +653,8 @@ static void hold(struct thread *t, h2o_req_t *hreq, const struct http_req *src, 
     *h->link = h;
     h->next = t->held;
     t->held = h;
+    if (!h2o_timeout_is_linked(&t->flush_entry))
+        h2o_timeout_link(t->ctx.loop, &t->flush_timeout, &t->flush_entry);
 }
 
 static void req_fill(struct thread *t, unsigned listener, h2o_req_t *hreq, struct http_req *req, bool *target_ok,
@@ -680,9 +684,19 @@ static void turn_end(struct thread *t)
         t->hooks->turn_end(t->worker);
 }
 
-/* After a turn of the loop: commits what the held requests queued, then answers them. */
+/* After a turn of the loop: commits what the held requests queued, then answers them.
+ *
+ * It runs from a 0 ms timeout linked by the first hold of the turn: h2o runs expired timeouts after the
+ * turn's socket callbacks, within the same h2o_evloop_run, and then the callbacks the flush made pending
+ * (each response's write completion, where HTTP/1 resumes reading the connection). Run after
+ * h2o_evloop_run returned instead, those completions waited for the next turn, whose first step applies
+ * the socket states changed meanwhile: a held request cost two epoll_ctl(2) calls, one to stop polling
+ * its connection and one to poll it again, where a request answered at once costs none. The loop also
+ * calls it after each turn, for a hold made after the timeouts ran. */
 static void flush_held(struct thread *t)
 {
+    if (h2o_timeout_is_linked(&t->flush_entry))
+        h2o_timeout_unlink(&t->flush_entry);
     if (t->held == NULL)
         return;
     int rc = t->hooks->flush(t->worker);
@@ -717,6 +731,12 @@ static void flush_held(struct thread *t)
         arena_free(h->req.arena);
         free(h);
     }
+}
+
+static void flush_on_timeout(h2o_timeout_entry_t *entry)
+{
+    struct thread *t = H2O_STRUCT_FROM_MEMBER(struct thread, flush_entry, entry);
+    flush_held(t);
 }
 
 /* ---- requests ---- */
@@ -1140,6 +1160,8 @@ static void *thread_main(void *arg)
     h2o_context_init(&t->ctx, h2o_evloop_create(), &globalconf);
     h2o_timeout_init(t->ctx.loop, &t->linger_timeout, LINGER_IDLE_MS);
     h2o_timeout_init(t->ctx.loop, &t->preface_timeout, t->cfg->request_timeout_ms);
+    h2o_timeout_init(t->ctx.loop, &t->flush_timeout, 0);
+    t->flush_entry.cb = flush_on_timeout;
     t->queue = h2o_multithread_create_queue(t->ctx.loop);
     h2o_multithread_register_receiver(t->queue, &t->done_receiver, on_jobs_done);
     h2o_multithread_register_receiver(t->queue, &t->conn_receiver, on_conn_handoff);
