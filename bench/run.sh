@@ -494,7 +494,7 @@ get_token() { # resource -> access_token (empty on failure)
     | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p'
 }
 
-declare -A OK_RPS=() P99=() CPU_US=() ERRS=() P50=()
+declare -A OK_RPS=() P99=() CPU_US=() ERRS=()
 
 run_wrk() { # scenario conns; BENCH_* exported by the caller
   local sc="$1" c="$2" t out line t0 t1 s0 s1 cpu sys load
@@ -528,7 +528,7 @@ run_wrk() { # scenario conns; BENCH_* exported by the caller
   # "12.3 (4.5)": the server's CPU µs per request, and in parentheses the kernel's part of it.
   us="$(awk -v c="$cpu" -v s="$sys" -v n="${reqs:-0}" \
     'BEGIN{if (n > 0) printf "%.1f (%.1f)", c * 1e6 / n, s * 1e6 / n; else print "-"}')"
-  CPU_US["$sc/$c"]="$us"; P50["$sc/$c"]="$p50"; ERRS["$sc/$c"]="$errs"
+  CPU_US["$sc/$c"]="$us"; ERRS["$sc/$c"]="$errs"
   printf '   %-15s c=%-4s %8.0f req/s  p50 %7.2f ms  p99 %7.2f ms  errors %s  (server CPU %s s, %s s in the kernel)\n' \
     "$sc" "$c" "$ok_rps" "$p50" "$p99" "$errs" "$cpu" "$sys" >&2
   if [ "${errs:-0}" != 0 ] && [ -n "$sample" ]; then echo "     first failure: $sample" >&2; fi
