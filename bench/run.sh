@@ -323,19 +323,24 @@ nginx_ticks() { # utime + stime, then stime alone, of nginx's processes (the chi
   done
   echo "$t $s"
 }
+# One wrk run of bench/scenario.lua (set up by the BENCH_* variables), the same for the scenarios and for
+# nginx's floors but for the URL: one thread per connection up to THREADS, DURATION, the clients' scheduling.
+wrk_threads() { echo $((THREADS < $1 ? THREADS : $1)); }
+run_load() { # url conns output-file
+  timeout -k 5 $((DURATION + 30)) "${CLIENT[@]}" wrk -t"$(wrk_threads "$2")" -c"$2" -d"${DURATION}s" --timeout 5s \
+    --latency -s "$HERE/scenario.lua" "$1" > "$3" 2>&1 || true
+}
 FLOOR_RPS=""; FLOOR_CPU=""; FLOOR_SYS=""; FLOOR_WHEN=start; FLOOR_SEQ=0
 run_floor() { # name path expect conns [method status bodies-file] -> FLOOR_RPS, FLOOR_CPU, FLOOR_SYS (µs per
   # request in the kernel; empty on failure)
-  local out line t t0 t1 s0 s1 reqs
+  local out line t0 t1 s0 s1 reqs
   FLOOR_SEQ=$((FLOOR_SEQ + 1)); out="$TMP/wrk-nginx-$1-c$4-$FLOOR_SEQ.txt"; FLOOR_RPS=""; FLOOR_CPU=""
   FLOOR_SYS=""
-  t=$((THREADS < $4 ? THREADS : $4))
   read -r t0 s0 < <(nginx_ticks)
   # Every BENCH_* variable is given: a scenario's own (exported before its bounds are measured) must not apply.
   BENCH_METHOD="${5:-GET}" BENCH_PATH="$2" BENCH_BODY="" BENCH_AUTH="" BENCH_EXPECT="$3" BENCH_CLOSE="" \
     BENCH_STATUS="${6:-}" BENCH_BODIES="${7:-}" BENCH_DPOP_FILE="" BENCH_THREADS="" \
-    timeout -k 5 $((DURATION + 30)) "${CLIENT[@]}" wrk -t"$t" -c"$4" -d"${DURATION}s" --timeout 5s --latency \
-    -s "$HERE/scenario.lua" "http://$HOST:$NGINX_PORT" > "$out" 2>&1 || true
+    run_load "http://$HOST:$NGINX_PORT" "$4" "$out"
   read -r t1 s1 < <(nginx_ticks)
   line="$(sed -n 's/^RESULT //p' "$out" | tail -1)"
   [ -n "$line" ] || { echo "   nginx $1 c=$4: no RESULT from wrk (see $out)" >&2; return 0; }
@@ -498,12 +503,11 @@ declare -A OK_RPS=() P99=() CPU_US=() ERRS=()
 
 run_wrk() { # scenario conns; BENCH_* exported by the caller
   local sc="$1" c="$2" t out line t0 t1 s0 s1 cpu sys load
-  t=$((THREADS < c ? THREADS : c))
+  t="$(wrk_threads "$c")"
   out="$TMP/wrk-$sc-c$c.txt"
   load="$(cut -d' ' -f1 /proc/loadavg)"
   read -r t0 s0 < <(cpu_ticks)
-  timeout -k 5 $((DURATION + 30)) "${CLIENT[@]}" wrk -t"$t" -c"$c" -d"${DURATION}s" --timeout 5s --latency \
-    -s "$HERE/scenario.lua" "$BASE" > "$out" 2>&1 || true
+  run_load "$BASE" "$c" "$out"
   read -r t1 s1 < <(cpu_ticks)
   line="$(sed -n 's/^RESULT //p' "$out" | tail -1)"
   if [ -z "$line" ]; then
@@ -611,7 +615,8 @@ for sc in $SCENARIOS; do
         cc -O2 -o "$TMP/dpop_proofs" "$HERE/dpop_proofs.c" -lcrypto || die "cannot build bench/dpop_proofs.c"
         "$TMP/dpop_proofs" "$BASE/token" $((DURATION * ${DPOP_RATE:-20000})) > "$TMP/dpop-proofs.txt" \
           || die "dpop_proofs failed"
-        export BENCH_DPOP_FILE="$TMP/dpop-proofs.txt" BENCH_THREADS=$((THREADS < c ? THREADS : c))
+        BENCH_THREADS="$(wrk_threads "$c")"
+        export BENCH_DPOP_FILE="$TMP/dpop-proofs.txt" BENCH_THREADS
         BENCH_METHOD=POST BENCH_PATH=/token BENCH_AUTH="$BASIC" BENCH_EXPECT='"token_type":"DPoP"'
         BENCH_BODY="grant_type=client_credentials&resource=urn%3Abench%3Aes256&scope=api%3Aread" ;;
       introspect | introspect_jwt)
