@@ -20,14 +20,17 @@
 #include <sqlite3.h>
 
 #include "core/arena.h"
+#include "store/sqlite_walbuf.h"
+
 #include "core/banned.h"
 
 /* Defined in migrations/sqlite_migrations.c; entry i is schema version i + 1. */
 extern const char *const sqlite_migrations[];
 extern const size_t sqlite_migrations_count;
 
-/* 3.24 brings upsert (INSERT ... ON CONFLICT DO UPDATE); prepare_v3 needs 3.20. */
-#define SQLITE_MIN_VERSION 3024000
+/* 3.24 brings upsert (INSERT ... ON CONFLICT DO UPDATE), prepare_v3 needs 3.20, and the WAL's VFS
+ * (sqlite_walbuf.c) sqlite3_database_file_object, 3.32. */
+#define SQLITE_MIN_VERSION 3032000
 #define BUSY_TIMEOUT_MS 5000
 
 /* Checkpoints (a WAL page is one 4 KiB frame; a token_put appends about four). */
@@ -826,7 +829,8 @@ static int conn_new(struct sqlite_store *st, bool create, bool checkpointer, str
     /* NOMUTEX: a connection belongs to one thread (store.h), so SQLite's per-connection mutex would only
      * cost time. The library's global state stays protected (needs a thread-safe build, checked at open). */
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
-    int rc = sqlite3_open_v2(st->path, &c->db, flags, NULL);
+    /* The VFS that writes a commit's WAL frames at once (sqlite_walbuf.c); SQLite's default without it. */
+    int rc = sqlite3_open_v2(st->path, &c->db, flags, sqlite_walbuf_vfs());
     if (rc != SQLITE_OK) {
         errbuf_set(err, "sqlite: cannot open '%s': %s", st->path,
                    c->db != NULL ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
@@ -1063,7 +1067,7 @@ static int sq_open(const char *dsn, unsigned flags, struct store **out, struct e
         return ERR_INVALID;
     }
     if (sqlite3_libversion_number() < SQLITE_MIN_VERSION) {
-        errbuf_set(err, "sqlite: library %s is too old (need 3.24 or later)", sqlite3_libversion());
+        errbuf_set(err, "sqlite: library %s is too old (need 3.32 or later)", sqlite3_libversion());
         return ERR_FAIL;
     }
     if (!sqlite3_threadsafe()) {
