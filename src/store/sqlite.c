@@ -33,12 +33,15 @@ extern const size_t sqlite_migrations_count;
 #define SQLITE_MIN_VERSION 3032000
 #define BUSY_TIMEOUT_MS 5000
 
-/* Checkpoints (a WAL page is one 4 KiB frame; a token_put appends about four). */
-#define CKPT_WAKE_PAGES 1000     /* wake the checkpointer after this many new WAL pages */
+/* Checkpoints (a WAL page is one frame of a database page, 2 KiB in a database made by us). A passive
+ * checkpoint copies each page once, however many frames the WAL has of it: the random leaf of the token
+ * hash index that each new token lands on is copied once per checkpoint rather than once per commit, so
+ * fewer, larger checkpoints copy fewer pages (and sync less often). */
+#define CKPT_WAKE_PAGES 4096     /* wake the checkpointer after this many new WAL pages */
 #define CKPT_IDLE_MS 1000        /* ... or after this long, if anything is left to checkpoint */
 #define STORE_PAGE_SIZE_S "2048" /* bytes per page of a new database file */
 #define WAL_SOFT_CAP_PAGES 16384 /* 32 MiB of 2 KiB pages: the checkpointer restarts the WAL, holding write_mu */
-#define WAL_HARD_CAP_PAGES 65536 /* 256 MiB: a writer restarts it itself (checkpointer stuck or absent) */
+#define WAL_HARD_CAP_PAGES 65536 /* 128 MiB: a writer restarts it itself (checkpointer stuck or absent) */
 #define CKPT_BUSY_MAX_MS 200     /* how long a restart under write_mu waits for readers to move on */
 
 struct sqlite_conn;
@@ -622,11 +625,11 @@ static void read_key(sqlite3_stmt *s, struct arena *a, struct store_key *out)
  *   runs. Past WAL_SOFT_CAP_PAGES the checkpointer takes write_mu (writers wait on the mutex rather than
  *   spin in SQLite's busy handler) and runs a RESTART checkpoint, which has only the pages committed
  *   since its passive one to copy and makes the next commit rewind the WAL. The file thus stays near
- *   32 MiB at most (64 MiB for a database made with 4 KiB pages); RESTART, not TRUNCATE, as rewriting a file in place is cheaper than growing it again.
+ *   32 MiB at most (64 MiB for a database made with 4 KiB pages); RESTART, not TRUNCATE, as rewriting a
+ *   file in place is cheaper than growing it again.
  * - Should the checkpointer lag (or not run: no thread yet, or it could not start) the WAL would grow
  *   without bound, so past WAL_HARD_CAP_PAGES the writer restarts it itself, from its wal hook; with no
- *   checkpointer at all, writers fall back to SQLite's own behaviour (a passive checkpoint every 1000
- *   pages).
+ *   checkpointer at all, writers fall back to a passive checkpoint every CKPT_WAKE_PAGES pages.
  * - store_close stops the thread, which ends with a TRUNCATE checkpoint under write_mu.
  * Durability is unchanged: a commit is in the WAL (in the OS page cache) when it returns, whoever
  * checkpoints and whenever; checkpoints only move pages into the database file. */
