@@ -237,8 +237,18 @@ static void send_response(h2o_req_t *hreq, struct http_req *req, int64_t start)
         h2o_add_header(&hreq->pool, &hreq->res.headers, H2O_TOKEN_STRICT_TRANSPORT_SECURITY, NULL,
                        t->cfg->hsts, strlen(t->cfg->hsts));
     hreq->res.content_length = req->res.body.len;
-    /* h2o_send_inline copies the body into the request pool, so the arena can be reset afterwards. */
-    h2o_send_inline(hreq, req->res.body.p != NULL ? req->res.body.p : "", req->res.body.len);
+    if (req->res.body.len > 0) {
+        /* h2o_send_inline copies the body into the request pool, so the arena can be reset afterwards. */
+        h2o_send_inline(hreq, req->res.body.p, req->res.body.len);
+    } else {
+        /* No body (a redirect, a 204): the head alone. Given an empty buffer after the head, as
+         * h2o_send_inline passes one, h2o's HTTP/1 writer keeps that buffer once the head is written,
+         * waits for the socket to be writable and writes it with a writev of its own: per response, two
+         * more system calls and two epoll_ctl(2) calls. */
+        static h2o_generator_t no_body = {NULL, NULL};
+        h2o_start_response(hreq, &no_body);
+        h2o_send(hreq, NULL, 0, H2O_SEND_STATE_FINAL);
+    }
 
     int64_t dur_us = clock_mono_us() - start;
     metrics_request(req->listener, req->route_id, req->res.status, dur_us);
