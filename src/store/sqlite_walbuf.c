@@ -197,17 +197,15 @@ static int wal_fetch(sqlite3_file *file, sqlite3_int64 off, int n, void **pp)
 static int pass_close(sqlite3_file *file)
 {
     struct wb_file *f = wb(file);
+    int rc = SQLITE_OK;
     if (f->wal != NULL) {
         /* SQLite closes the WAL first; should it not, the WAL must not point to a freed file. */
-        int rc = run_end(f->wal);
+        rc = run_end(f->wal);
         f->wal->db = NULL;
         f->wal = NULL;
-        if (rc != SQLITE_OK) {
-            f->real->pMethods->xClose(f->real);
-            return rc;
-        }
     }
-    return f->real->pMethods->xClose(f->real);
+    int rc2 = f->real->pMethods->xClose(f->real);
+    return rc != SQLITE_OK ? rc : rc2;
 }
 
 static int pass_read(sqlite3_file *file, void *buf, int n, sqlite3_int64 off)

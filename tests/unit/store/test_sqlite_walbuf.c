@@ -155,6 +155,9 @@ static long long one(sqlite3 *db, const char *sql)
     return v;
 }
 
+/* A WAL frame of fresh()'s database: its 24-byte header and a 2 KiB page. */
+#define FRAME_BYTES (24 + 2048)
+
 /* A fresh database in WAL mode with 2 KiB pages, as the store makes them, opened through the walbuf VFS:
  * table t, its random 32-byte keys indexed, so that each row lands on a page of its own. */
 static sqlite3 *fresh(void)
@@ -245,7 +248,7 @@ TEST(a_commit_is_one_write)
     long long before = file_size("-wal");
     atomic_store(&wal_writes, 0);
     ASSERT_EQ(insert(db, 40, 10, true), SQLITE_OK);
-    long long frames = (file_size("-wal") - before) / (24 + 2048);
+    long long frames = (file_size("-wal") - before) / FRAME_BYTES;
     ASSERT(frames >= 20); /* 40 random keys: most on leaves of their own */
     ASSERT_EQ(atomic_load(&wal_writes), 1);
 
@@ -255,7 +258,7 @@ TEST(a_commit_is_one_write)
     atomic_store(&wal_writes, 0);
     before = file_size("-wal");
     ASSERT_EQ(insert(plain, 40, 10, true), SQLITE_OK);
-    frames = (file_size("-wal") - before) / (24 + 2048);
+    frames = (file_size("-wal") - before) / FRAME_BYTES;
     ASSERT_EQ(atomic_load(&wal_writes), 2 * frames);
     sqlite3_close(plain);
     sqlite3_close(db);
