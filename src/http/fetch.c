@@ -46,7 +46,8 @@ struct fetch_entry {
     char *url;          /* NULL: a free slot */
     char *body;         /* NULL after a failure */
     size_t len;
-    int64_t fetched_at; /* the last attempt, success or not */
+    int64_t fetched_at; /* the last attempt, success or not (wall clock, seconds: the oldest slot goes) */
+    int64_t attempt_us; /* the same, on the monotonic clock in µs: refetch_seconds is timed from it */
     int64_t expires_at; /* body is fresh until then */
     struct fetch_parsed *parsed; /* body parsed by the last caller's fn, or NULL */
     int fail_rc;                 /* without a body: the last failure's code */
@@ -166,12 +167,15 @@ static struct fetch_entry *find(struct fetch_cache *fc, const char *url)
     return NULL;
 }
 
-/* Whether the entry answers without the network (fetch.h: fetch_cached). Under fc->mu. */
-static bool answers(const struct fetch_cache *fc, const struct fetch_entry *e, unsigned flags, int64_t now)
+/* Whether the entry answers without the network (fetch.h: fetch_cached). Under fc->mu. `now` is the wall
+ * clock in seconds (max-age), `now_us` the monotonic clock: timed in whole seconds, the refetch_seconds
+ * window of an attempt made just before a second's end would have closed a few milliseconds later. */
+static bool answers(const struct fetch_cache *fc, const struct fetch_entry *e, unsigned flags, int64_t now,
+                    int64_t now_us)
 {
     if (e == NULL)
         return false;
-    bool recent = now >= e->fetched_at && now - e->fetched_at < (int64_t)fc->opts.refetch_seconds;
+    bool recent = now_us - e->attempt_us < (int64_t)fc->opts.refetch_seconds * 1000000;
     if (e->body == NULL)
         return recent; /* a failure, remembered for refetch_seconds */
     if (flags & FETCH_REFRESH)
@@ -182,7 +186,7 @@ static bool answers(const struct fetch_cache *fc, const struct fetch_entry *e, u
 bool fetch_cached(struct fetch_cache *fc, const char *url, unsigned flags)
 {
     pthread_mutex_lock(&fc->mu);
-    bool ok = answers(fc, find(fc, url), flags, clock_now());
+    bool ok = answers(fc, find(fc, url), flags, clock_now(), clock_mono_us());
     pthread_mutex_unlock(&fc->mu);
     return ok;
 }
@@ -394,10 +398,10 @@ static int get(struct fetch_cache *fc, struct arena *a, const char *url, unsigne
         errbuf_set(err, "fetch: not an https URL of at most %d bytes", FETCH_URL_MAX);
         return ERR_INVALID;
     }
-    int64_t now = clock_now();
+    int64_t now = clock_now(), now_us = clock_mono_us();
     pthread_mutex_lock(&fc->mu);
     struct fetch_entry *e = find(fc, url);
-    if (answers(fc, e, flags, now)) {
+    if (answers(fc, e, flags, now, now_us)) {
         int rc = e->fail_rc;
         if (e->body != NULL)
             rc = entry_answer(e, a, parse, ctx, body, len, value, err);
@@ -432,6 +436,7 @@ static int get(struct fetch_cache *fc, struct arena *a, const char *url, unsigne
             abort();
     }
     e->fetched_at = now;
+    e->attempt_us = now_us;
     if (rc == 0) {
         entry_drop_body(e); /* the document changed, or may have: its parsed form goes with it */
         e->body = b.p;

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "core/arena.h"
 #include "http/fetch.h"
@@ -53,6 +54,41 @@ TEST(fetch_refuses_and_remembers_failures)
     ASSERT_EQ(fetch_get(fc, a, "https://127.0.0.1:1/jwks", FETCH_REFRESH, &body, &len, &refreshed, &err),
               ERR_UNAVAILABLE);
     ASSERT(!refreshed);
+    arena_free(a);
+    fetch_cache_free(fc);
+}
+
+/* Sleeps until the wall clock is `ms` milliseconds into a second. */
+static void until_ms_of_second(long ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long now_ms = ts.tv_nsec / 1000000;
+    long wait_ms = now_ms < ms ? ms - now_ms : 1000 - now_ms + ms;
+    struct timespec d = {0, wait_ms * 1000000L};
+    nanosleep(&d, NULL);
+}
+
+/* refetch_seconds runs from the attempt, not from the start of its second: an attempt made 60 ms before a
+ * second ends is still remembered 150 ms later, in the next second (timed in whole seconds, it was not),
+ * and forgotten once the window has passed. */
+TEST(fetch_refetch_window_is_not_cut_at_a_second)
+{
+    struct fetch_opts o = {NULL, 2000, 65536, 60, 3600, 1, true};
+    struct fetch_cache *fc = fetch_cache_new(&o);
+    struct arena *a = arena_new(4096);
+    const char *body;
+    size_t len;
+    bool refreshed;
+    struct errbuf err;
+    until_ms_of_second(940);
+    ASSERT_EQ(fetch_get(fc, a, "https://127.0.0.1:1/jwks", 0, &body, &len, &refreshed, &err), ERR_UNAVAILABLE);
+    struct timespec d = {0, 150 * 1000000L};
+    nanosleep(&d, NULL);
+    ASSERT(fetch_cached(fc, "https://127.0.0.1:1/jwks", FETCH_REFRESH));
+    d = (struct timespec){1, 0};
+    nanosleep(&d, NULL);
+    ASSERT(!fetch_cached(fc, "https://127.0.0.1:1/jwks", FETCH_REFRESH));
     arena_free(a);
     fetch_cache_free(fc);
 }
@@ -124,5 +160,6 @@ TEST(fetch_refuses_loopback_by_default)
     fetch_cache_free(fc);
 }
 
-TESTS(T(fetch_max_age_parses), T(fetch_refuses_and_remembers_failures), T(fetch_addresses_refused),
+TESTS(T(fetch_max_age_parses), T(fetch_refuses_and_remembers_failures), T(fetch_refetch_window_is_not_cut_at_a_second),
+      T(fetch_addresses_refused),
       T(fetch_refuses_loopback_by_default))
