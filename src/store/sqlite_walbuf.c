@@ -1,5 +1,6 @@
 /* sqlite_walbuf.c: a SQLite VFS over the default one that writes each commit's WAL frames to the -wal
- * file in one write(2), instead of two per frame.
+ * file in one write(2), instead of two per frame, and reads the WAL from a shared mapping instead of one
+ * pread(2) per page (see "Reads" below).
  *
  * SQLite appends a frame to the WAL with two writes, its 24-byte header and then its page, and a commit
  * writes one frame per page it changed: a batch of opaque tokens changes a few dozen pages, and each of
@@ -29,15 +30,45 @@
  *
  * The WAL file is tied to its connection's database file, which SQLite names for it
  * (sqlite3_database_file_object): both are used by one thread at a time, the connection's, so nothing
- * here needs a lock. Every other file (the database, journals, temporary files) is passed through. */
+ * here needs a lock for the run.
+ *
+ * Reads. SQLite reads each page it does not hold in its cache with one pread(2), and in WAL mode a
+ * connection empties its cache whenever another connection has committed: every read transaction reads
+ * its b-tree paths again, mostly from the WAL (about 6 of the 9 reads per browser sign-in on our test
+ * machine, and the checkpointer reads each frame it copies). So the WAL is also mapped, read only and
+ * shared (MAP_SHARED), once per file and process (struct wb_map, shared by every connection to it), and a
+ * read inside the part of the file known to exist is a copy from the mapping:
+ * - A shared mapping shows the file's current bytes, whoever wrote them (this connection, another one,
+ *   another process), exactly as pread does; there is no copy to go stale.
+ * - The part known to exist is the size when the file was mapped, grown by this process's writes, set
+ *   by its truncations, and taken again with fstat(2) when a read goes past it (another process wrote
+ *   there). A read past the mapping, or past the size fstat gives, is passed to the underlying VFS.
+ * - SQLite reads only what its locks keep in the file: a committed frame that no checkpoint can restart
+ *   over while the read transaction lasts, a page of the database no longer than the snapshot says. Were
+ *   the file shorter all the same (truncated by another process) or a page unreadable (a disk error),
+ *   touching the mapping raises SIGBUS instead of failing a read: the handler installed with the VFS
+ *   (on_sigbus) ends the copy that faulted, if the thread was in one and the address is in its mapping,
+ *   the known size is dropped, and the read is passed to the underlying VFS, which answers as it always
+ *   did (a short read, or EIO). Any other SIGBUS goes where it would have gone without the handler.
+ * - The database file is not mapped: the mapping needs a descriptor of our own, and closing any
+ *   descriptor of a file drops every POSIX lock the process holds on it, which SQLite keeps on the
+ *   database file (and never on the WAL) for its other connections.
+ * Every other file (the database, journals, temporary files) is passed through. */
 #include "store/sqlite_walbuf.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -49,6 +80,188 @@
  * xWrite: it masks the length to 17 bits (a 128 KiB write would write nothing and fail as a full disk). */
 #define RUN_CAP 0x1ffff
 
+/* ---- the mappings (see "Reads" above) ---- */
+
+/* Address space reserved for a WAL's mapping: at least MAP_MIN, or four times the file's size when it is
+ * mapped (the checkpointer keeps it under 256 MiB). Reserving costs no memory; a read past it goes to the
+ * underlying VFS. */
+#define MAP_MIN ((int64_t)1 << 30)
+
+struct wb_map {
+    struct wb_map *next;
+    dev_t dev;
+    ino_t ino;
+    int fd;                     /* our own read-only descriptor of the file, for fstat */
+    const unsigned char *base;  /* the mapping, `cap` bytes */
+    int64_t cap;
+    _Atomic int64_t size;       /* bytes of the file known to exist */
+    int refs;                   /* files open on it; guarded by maps_mu */
+};
+
+static pthread_mutex_t maps_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct wb_map *maps;
+static bool maps_on; /* the SIGBUS handler is installed: files may be mapped */
+
+/* The copy a thread is in (map_copy), for the SIGBUS handler. */
+struct copy_guard {
+    sigjmp_buf jb;
+    const unsigned char *lo, *hi; /* the mapping it reads */
+};
+static _Thread_local struct copy_guard *volatile copying;
+static struct sigaction prev_sigbus;
+
+static void on_sigbus(int sig, siginfo_t *si, void *ctx)
+{
+    struct copy_guard *g = copying;
+    const unsigned char *a = si->si_addr;
+    if (g != NULL && a >= g->lo && a < g->hi) {
+        copying = NULL;
+        siglongjmp(g->jb, 1);
+    }
+    /* Not a copy of ours: what would have happened without this handler. */
+    if ((prev_sigbus.sa_flags & SA_SIGINFO) != 0) {
+        if (prev_sigbus.sa_sigaction != NULL) {
+            prev_sigbus.sa_sigaction(sig, si, ctx);
+            return;
+        }
+    } else if (prev_sigbus.sa_handler != SIG_DFL && prev_sigbus.sa_handler != SIG_IGN) {
+        prev_sigbus.sa_handler(sig);
+        return;
+    }
+    /* The default action: on return the faulting instruction runs again and the signal ends the process
+     * (a SIGBUS from a fault cannot be ignored). */
+    struct sigaction dfl = {.sa_handler = SIG_DFL};
+    sigemptyset(&dfl.sa_mask);
+    sigaction(SIGBUS, &dfl, NULL);
+}
+
+/* Installs the handler once, with the VFS. SA_NODEFER: siglongjmp leaves the handler without restoring
+ * the signal mask, so SIGBUS must not be blocked while it runs. */
+static bool sigbus_install(void)
+{
+    struct sigaction sa = {.sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO | SA_NODEFER};
+    sigemptyset(&sa.sa_mask);
+    return sigaction(SIGBUS, &sa, &prev_sigbus) == 0;
+}
+
+/* Copies n bytes at src, in m's mapping; false if that raised SIGBUS. */
+static bool map_copy(const struct wb_map *m, void *dst, const unsigned char *src, size_t n)
+{
+    struct copy_guard g = {.lo = m->base, .hi = m->base + m->cap};
+    if (sigsetjmp(g.jb, 0) != 0)
+        return false;
+    copying = &g;
+    atomic_signal_fence(memory_order_seq_cst);
+    memcpy(dst, src, n);
+    atomic_signal_fence(memory_order_seq_cst);
+    copying = NULL;
+    return true;
+}
+
+/* The mapping of the file `name`, shared with the other connections of the process to the same file;
+ * NULL if it cannot be mapped (its reads then go to the underlying VFS). */
+static struct wb_map *map_get(const char *name)
+{
+    if (!maps_on || sizeof(void *) < 8)
+        return NULL;
+    int fd = open(name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return NULL;
+    }
+    pthread_mutex_lock(&maps_mu);
+    for (struct wb_map *m = maps; m != NULL; m = m->next) {
+        if (m->dev == sb.st_dev && m->ino == sb.st_ino) {
+            m->refs++;
+            pthread_mutex_unlock(&maps_mu);
+            close(fd);
+            return m;
+        }
+    }
+    int64_t cap = sb.st_size > MAP_MIN / 4 ? sb.st_size * 4 : MAP_MIN;
+    void *base = mmap(NULL, (size_t)cap, PROT_READ, MAP_SHARED, fd, 0);
+    struct wb_map *m = base == MAP_FAILED ? NULL : calloc(1, sizeof(*m));
+    if (m == NULL) {
+        if (base != MAP_FAILED)
+            munmap(base, (size_t)cap);
+        pthread_mutex_unlock(&maps_mu);
+        close(fd);
+        return NULL;
+    }
+    m->next = maps;
+    m->dev = sb.st_dev;
+    m->ino = sb.st_ino;
+    m->fd = fd;
+    m->base = base;
+    m->cap = cap;
+    atomic_init(&m->size, sb.st_size);
+    m->refs = 1;
+    maps = m;
+    pthread_mutex_unlock(&maps_mu);
+    return m;
+}
+
+static void map_put(struct wb_map *m)
+{
+    if (m == NULL)
+        return;
+    pthread_mutex_lock(&maps_mu);
+    if (--m->refs > 0) {
+        pthread_mutex_unlock(&maps_mu);
+        return;
+    }
+    for (struct wb_map **pp = &maps; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == m) {
+            *pp = m->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&maps_mu);
+    munmap((void *)m->base, (size_t)m->cap);
+    close(m->fd);
+    free(m);
+}
+
+/* This process wrote the file up to `end` (or fstat says it is that long). */
+static void map_grew(struct wb_map *m, int64_t end)
+{
+    if (m == NULL)
+        return;
+    int64_t cur = atomic_load_explicit(&m->size, memory_order_relaxed);
+    while (cur < end && !atomic_compare_exchange_weak_explicit(&m->size, &cur, end, memory_order_release,
+                                                               memory_order_relaxed))
+        ;
+}
+
+/* This process truncated the file to `size`. */
+static void map_truncated(struct wb_map *m, int64_t size)
+{
+    if (m != NULL)
+        atomic_store_explicit(&m->size, size, memory_order_release);
+}
+
+/* Reads n bytes at off from the mapping; false when the caller must read through the underlying VFS. */
+static bool map_read(struct wb_map *m, void *buf, int n, sqlite3_int64 off)
+{
+    if (m == NULL || n <= 0 || off < 0 || off > m->cap - n)
+        return false;
+    if (off + n > atomic_load_explicit(&m->size, memory_order_acquire)) {
+        struct stat sb;
+        if (fstat(m->fd, &sb) != 0 || off + n > sb.st_size)
+            return false;
+        map_grew(m, sb.st_size);
+    }
+    if (map_copy(m, buf, m->base + off, (size_t)n))
+        return true;
+    /* SIGBUS: the file is shorter than believed, or the page cannot be read. fstat measures it again at
+     * the next read past the size. */
+    atomic_store_explicit(&m->size, 0, memory_order_release);
+    return false;
+}
+
 struct wb_file {
     sqlite3_file base;    /* first: SQLite calls through base.pMethods */
     sqlite3_file *real;   /* the underlying VFS's file, in the same allocation, after this struct */
@@ -58,6 +271,7 @@ struct wb_file {
     size_t len;           /* bytes kept */
     sqlite3_int64 off;    /* the file offset of run[0] */
     bool commit;          /* the last frame header kept is a commit frame's */
+    struct wb_map *map;   /* WAL: its mapping, or NULL */
 };
 
 /* The underlying file starts at the first 8-byte boundary after our struct. */
@@ -85,6 +299,8 @@ static int run_write(struct wb_file *f)
     if (f->len == 0)
         return SQLITE_OK;
     int rc = f->real->pMethods->xWrite(f->real, f->run, (int)f->len, f->off);
+    if (rc == SQLITE_OK)
+        map_grew(f->map, f->off + (sqlite3_int64)f->len);
     f->len = 0;
     return rc;
 }
@@ -116,6 +332,8 @@ static int wal_close(sqlite3_file *file)
         f->db->wal = NULL;
     free(f->run);
     f->run = NULL;
+    map_put(f->map);
+    f->map = NULL;
     int rc2 = f->real->pMethods->xClose(f->real);
     return rc != SQLITE_OK ? rc : rc2;
 }
@@ -124,7 +342,9 @@ static int wal_read(sqlite3_file *file, void *buf, int n, sqlite3_int64 off)
 {
     struct wb_file *f = wb(file);
     int rc = run_end(f);
-    return rc != SQLITE_OK ? rc : f->real->pMethods->xRead(f->real, buf, n, off);
+    if (rc != SQLITE_OK)
+        return rc;
+    return map_read(f->map, buf, n, off) ? SQLITE_OK : f->real->pMethods->xRead(f->real, buf, n, off);
 }
 
 static int wal_write(sqlite3_file *file, const void *buf, int n, sqlite3_int64 off)
@@ -137,7 +357,9 @@ static int wal_write(sqlite3_file *file, const void *buf, int n, sqlite3_int64 o
     bool starts = (off == 0 && n == WAL_HEADER_SIZE) || (frame_header && !commit_header);
     if (n <= 0 || n > RUN_CAP || (!appends && !starts) || (f->run == NULL && (f->run = malloc(RUN_CAP)) == NULL)) {
         int rc = run_end(f);
-        return rc != SQLITE_OK ? rc : f->real->pMethods->xWrite(f->real, buf, n, off);
+        if (rc == SQLITE_OK && (rc = f->real->pMethods->xWrite(f->real, buf, n, off)) == SQLITE_OK)
+            map_grew(f->map, off + n);
+        return rc;
     }
     if (!appends || f->len + (size_t)n > RUN_CAP) {
         /* A new run, or the run going on past RUN_CAP: what is kept is written first. */
@@ -161,7 +383,9 @@ static int wal_truncate(sqlite3_file *file, sqlite3_int64 size)
 {
     struct wb_file *f = wb(file);
     int rc = run_end(f);
-    return rc != SQLITE_OK ? rc : f->real->pMethods->xTruncate(f->real, size);
+    if (rc == SQLITE_OK && (rc = f->real->pMethods->xTruncate(f->real, size)) == SQLITE_OK)
+        map_truncated(f->map, size);
+    return rc;
 }
 
 static int wal_sync(sqlite3_file *file, int flags)
@@ -384,6 +608,7 @@ static int wb_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int f
     }
     if ((flags & SQLITE_OPEN_WAL) != 0 && name != NULL) {
         f->base.pMethods = &wal_methods;
+        f->map = map_get(name);
         sqlite3_file *db = sqlite3_database_file_object(name);
         if (db != NULL && db->pMethods == &pass_methods) {
             f->db = wb(db);
@@ -494,8 +719,10 @@ static void wb_register(void)
         .xGetLastError = wb_get_last_error,
         .xCurrentTimeInt64 = wb_current_time_int64,
     };
-    if (sqlite3_vfs_register(&wb_vfs, 0) == SQLITE_OK)
+    if (sqlite3_vfs_register(&wb_vfs, 0) == SQLITE_OK) {
         wb_name = wb_vfs.zName;
+        maps_on = sigbus_install();
+    }
 }
 
 const char *sqlite_walbuf_vfs(void)

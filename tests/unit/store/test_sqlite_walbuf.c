@@ -1,9 +1,11 @@
-/* test_sqlite_walbuf.c: the VFS that writes a commit's WAL frames at once (store/sqlite_walbuf.c).
- * Counts the writes that reach the -wal file by replacing the unix VFS's write system calls
- * (xSetSystemCall), and checks that what a commit wrote is in the file, for another connection and after
- * kill -9, when the commit returns; that a transaction spilling pages, rewriting them, rolling back or
- * larger than the kept run ends as SQLite's own VFS would leave it; and that a reader never sees a
- * commit in part. */
+/* test_sqlite_walbuf.c: the VFS that writes a commit's WAL frames at once and reads the WAL from a shared
+ * mapping (store/sqlite_walbuf.c). Counts the writes and the reads that reach the -wal file by replacing
+ * the unix VFS's system calls (xSetSystemCall), and checks
+ * that what a commit wrote is in the file, for another connection and after kill -9, when the commit
+ * returns; that a transaction spilling pages, rewriting them, rolling back or larger than the kept run
+ * ends as SQLite's own VFS would leave it; that a reader never sees a commit in part; that WAL reads come
+ * from the mapping, see what a writer the VFS does not know of wrote, and answer as the unix VFS does when
+ * the WAL is shorter than the mapping believed (SIGBUS); and that any other SIGBUS still ends the process. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -74,8 +77,37 @@ static ssize_t count_write(int fd, const void *b, size_t n)
     return real_write(fd, b, n);
 }
 
-/* Replaces the write calls the unix VFS has (which of write, pwrite, pwrite64 it uses depends on its
- * build). Done before the first open: the walbuf VFS wraps the unix one, so both go through them. */
+/* ---- counting the reads of the -wal file ---- */
+
+typedef ssize_t (*pread_fn)(int, void *, size_t, off_t);
+typedef ssize_t (*read_fn)(int, void *, size_t);
+static pread_fn real_pread, real_pread64;
+static read_fn real_read;
+static atomic_long wal_reads;
+
+static ssize_t count_pread(int fd, void *b, size_t n, off_t off)
+{
+    if (is_wal(fd))
+        atomic_fetch_add(&wal_reads, 1);
+    return real_pread(fd, b, n, off);
+}
+
+static ssize_t count_pread64(int fd, void *b, size_t n, off_t off)
+{
+    if (is_wal(fd))
+        atomic_fetch_add(&wal_reads, 1);
+    return real_pread64(fd, b, n, off);
+}
+
+static ssize_t count_read(int fd, void *b, size_t n)
+{
+    if (is_wal(fd))
+        atomic_fetch_add(&wal_reads, 1);
+    return real_read(fd, b, n);
+}
+
+/* Replaces the write and read calls the unix VFS has (which of write, pwrite, pwrite64, read, pread,
+ * pread64 it uses depends on its build). Done before the first open: the walbuf VFS wraps the unix one, so both go through them. */
 static void count_install(void)
 {
     sqlite3_vfs *unix_vfs = sqlite3_vfs_find("unix");
@@ -90,6 +122,15 @@ static void count_install(void)
         unix_vfs->xSetSystemCall(unix_vfs, "pwrite64", (sqlite3_syscall_ptr)count_pwrite64);
     if (real_write != NULL)
         unix_vfs->xSetSystemCall(unix_vfs, "write", (sqlite3_syscall_ptr)count_write);
+    real_pread = (pread_fn)unix_vfs->xGetSystemCall(unix_vfs, "pread");
+    real_pread64 = (pread_fn)unix_vfs->xGetSystemCall(unix_vfs, "pread64");
+    real_read = (read_fn)unix_vfs->xGetSystemCall(unix_vfs, "read");
+    if (real_pread != NULL)
+        unix_vfs->xSetSystemCall(unix_vfs, "pread", (sqlite3_syscall_ptr)count_pread);
+    if (real_pread64 != NULL)
+        unix_vfs->xSetSystemCall(unix_vfs, "pread64", (sqlite3_syscall_ptr)count_pread64);
+    if (real_read != NULL)
+        unix_vfs->xSetSystemCall(unix_vfs, "read", (sqlite3_syscall_ptr)count_read);
 }
 
 static void setup(void)
@@ -155,8 +196,9 @@ static long long one(sqlite3 *db, const char *sql)
     return v;
 }
 
-/* A WAL frame of fresh()'s database: its 24-byte header and a 2 KiB page. */
+/* A WAL frame of fresh()'s database: its 24-byte header and a 2 KiB page; the WAL's own header. */
 #define FRAME_BYTES (24 + 2048)
+#define WAL_HEADER_BYTES 32
 
 /* A fresh database in WAL mode with 2 KiB pages, as the store makes them, opened through the walbuf VFS:
  * table t, its random 32-byte keys indexed, so that each row lands on a page of its own. */
@@ -419,6 +461,129 @@ TEST(readers_never_see_part_of_a_commit)
     ASSERT(check_plain(3600));
 }
 
+/* Reads of the WAL come from the mapping: a new connection reads the rows (some in the WAL, some in the
+ * database file), and again after another connection's commit has emptied its cache, without a read
+ * system call on the WAL; SQLite's own VFS reads the same frames with them (so the counter counts). */
+TEST(reads_come_from_the_mapping)
+{
+    sqlite3 *db = fresh();
+    ASSERT(db != NULL);
+    ASSERT_EQ(insert(db, 200, 100, true), SQLITE_OK);
+    ASSERT_EQ(exec(db, "PRAGMA wal_checkpoint(PASSIVE)"), SQLITE_OK); /* these rows in the database file */
+    ASSERT_EQ(insert(db, 50, 100, true), SQLITE_OK);                  /* these in the WAL */
+    sqlite3 *r = open_db(sqlite_walbuf_vfs());
+    ASSERT(r != NULL);
+    long before = atomic_load(&wal_reads);
+    ASSERT_EQ(one(r, "SELECT count(*) FROM t"), 250);
+    ASSERT_EQ(one(r, "SELECT total(v) FROM t"), 0);
+    ASSERT_EQ(atomic_load(&wal_reads) - before, 0);
+    ASSERT_EQ(insert(db, 10, 100, true), SQLITE_OK);
+    before = atomic_load(&wal_reads);
+    ASSERT_EQ(one(r, "SELECT count(*) FROM t"), 260);
+    ASSERT_EQ(atomic_load(&wal_reads) - before, 0);
+    sqlite3 *plain = open_db(NULL);
+    ASSERT(plain != NULL);
+    before = atomic_load(&wal_reads);
+    ASSERT_EQ(one(plain, "SELECT count(*) FROM t"), 260);
+    ASSERT(atomic_load(&wal_reads) - before > 0);
+    sqlite3_close(plain);
+    sqlite3_close(r);
+    sqlite3_close(db);
+    ASSERT(check_plain(260));
+}
+
+/* A writer whose writes this VFS does not see (SQLite's own VFS here, another process in production)
+ * grows the WAL and the database file past the size the mapping knows: the reader takes the size again
+ * (fstat) and reads what was written, still from the mapping. */
+TEST(reads_see_a_writer_the_vfs_does_not_know)
+{
+    sqlite3 *db = fresh();
+    ASSERT(db != NULL);
+    ASSERT_EQ(insert(db, 10, 100, true), SQLITE_OK);
+    sqlite3 *r = open_db(sqlite_walbuf_vfs());
+    ASSERT(r != NULL);
+    ASSERT_EQ(one(r, "SELECT count(*) FROM t"), 10);
+    sqlite3 *other = open_db(NULL);
+    ASSERT(other != NULL);
+    long long wal = file_size("-wal"), main = file_size("");
+    for (int i = 0; i < 5; i++)
+        ASSERT_EQ(insert(other, 100, 300, true), SQLITE_OK);
+    ASSERT_EQ(exec(other, "PRAGMA wal_checkpoint(PASSIVE)"), SQLITE_OK);
+    ASSERT_EQ(insert(other, 20, 300, true), SQLITE_OK);
+    ASSERT(file_size("-wal") > wal && file_size("") > main);
+    long before = atomic_load(&wal_reads);
+    ASSERT_EQ(one(r, "SELECT count(*) FROM t"), 530);
+    ASSERT_EQ(one(r, "SELECT total(v) FROM t"), 0);
+    ASSERT_EQ(one(r, "SELECT sum(length(pad)) FROM t"), 10 * 100 + 520 * 300);
+    ASSERT_EQ(atomic_load(&wal_reads) - before, 0);
+    sqlite3_close(other);
+    sqlite3_close(r);
+    sqlite3_close(db);
+    ASSERT(check_plain(530));
+}
+
+/* The WAL cut shorter behind SQLite's back while the wal-index still lists its frames: the copy from the
+ * mapping faults (SIGBUS), the read goes to the unix VFS (a short read), and the query fails as it does
+ * through SQLite's own VFS, where the process would otherwise have died. */
+TEST(a_wal_shorter_than_believed_reads_as_the_unix_vfs_does)
+{
+    sqlite3 *db = fresh();
+    ASSERT(db != NULL);
+    ASSERT_EQ(insert(db, 300, 100, true), SQLITE_OK);
+    sqlite3 *r = open_db(sqlite_walbuf_vfs());
+    ASSERT(r != NULL);
+    ASSERT_EQ(one(r, "SELECT count(*) FROM t"), 300);
+    ASSERT_EQ(insert(db, 1, 100, true), SQLITE_OK); /* r's cache is dropped at its next read */
+    char wal[160];
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    ASSERT_EQ(truncate(wal, WAL_HEADER_BYTES), 0);
+    long before = atomic_load(&wal_reads);
+    int ours = sqlite3_exec(r, "SELECT count(*) FROM t", NULL, NULL, NULL);
+    ASSERT(atomic_load(&wal_reads) - before > 0); /* the fault's read went to the unix VFS */
+    sqlite3 *plain = open_db(NULL);
+    ASSERT(plain != NULL);
+    int theirs = sqlite3_exec(plain, "SELECT count(*) FROM t", NULL, NULL, NULL);
+    ASSERT(ours != SQLITE_OK);
+    ASSERT_EQ(ours, theirs);
+    sqlite3_close(plain);
+    sqlite3_close(r);
+    sqlite3_close(db);
+}
+
+/* The handler takes only the faults of its own copies: a SIGBUS anywhere else still ends the process (by
+ * the signal, or by the sanitizer's report under AddressSanitizer, whose handler comes first then). */
+TEST(any_other_sigbus_still_ends_the_process)
+{
+    ASSERT(sqlite_walbuf_vfs() != NULL); /* the handler is installed */
+    remove_db();
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    ASSERT(fd >= 0);
+    ASSERT_EQ(ftruncate(fd, 4096), 0);
+    volatile unsigned char *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+    ASSERT(p != MAP_FAILED);
+    ASSERT_EQ(ftruncate(fd, 0), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0)
+            dup2(null, 2); /* the sanitizer's report of the expected fault */
+        unsigned char v = p[100];
+        _exit(v == 0 ? 0 : 4); /* not reached */
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    munmap((void *)p, 4096);
+    close(fd);
+    if (WIFSIGNALED(status))
+        ASSERT_EQ(WTERMSIG(status), SIGBUS);
+    else
+        ASSERT(WIFEXITED(status) && WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 4);
+}
+
 TESTS(T(registered_beside_the_default), T(a_commit_is_one_write), T(a_commit_is_in_the_file_when_it_returns),
       T(a_commit_survives_kill_9), T(spills_rewrites_and_rollbacks), T(a_commit_larger_than_the_run),
-      T(readers_never_see_part_of_a_commit))
+      T(readers_never_see_part_of_a_commit), T(reads_come_from_the_mapping),
+      T(reads_see_a_writer_the_vfs_does_not_know), T(a_wal_shorter_than_believed_reads_as_the_unix_vfs_does),
+      T(any_other_sigbus_still_ends_the_process))
