@@ -1,6 +1,6 @@
 /* sqlite_walbuf.c: a SQLite VFS over the default one that writes each commit's WAL frames to the -wal
- * file in one write(2), instead of two per frame, and reads the WAL from a shared mapping instead of one
- * pread(2) per page (see "Reads" below).
+ * file in one write(2), instead of two per frame, and reads the database and the WAL from a shared
+ * mapping instead of one pread(2) per page (see "Reads" below).
  *
  * SQLite appends a frame to the WAL with two writes, its 24-byte header and then its page, and a commit
  * writes one frame per page it changed: a batch of opaque tokens changes a few dozen pages, and each of
@@ -34,15 +34,20 @@
  *
  * Reads. SQLite reads each page it does not hold in its cache with one pread(2), and in WAL mode a
  * connection empties its cache whenever another connection has committed: every read transaction reads
- * its b-tree paths again, mostly from the WAL (about 6 of the 9 reads per browser sign-in on our test
- * machine, and the checkpointer reads each frame it copies). So the WAL is also mapped, read only and
- * shared (MAP_SHARED), once per file and process (struct wb_map, shared by every connection to it), and a
- * read inside the part of the file known to exist is a copy from the mapping:
+ * its b-tree paths again, from the WAL and the database (about 11 reads per browser sign-in on our test
+ * machine, the checkpointer's reads of the frames it copies included). So the database file and its WAL
+ * are also mapped, read only and shared (MAP_SHARED), once per file and process (struct wb_map, shared by
+ * every connection to the file), and a read inside the part of the file known to exist is a copy from the
+ * mapping:
  * - A shared mapping shows the file's current bytes, whoever wrote them (this connection, another one,
  *   another process), exactly as pread does; there is no copy to go stale.
+ * - The mapping is made from the descriptor the underlying VFS opened the file with, caught by its
+ *   "open" system call while wb_open runs (the unix VFS lets a program replace its system calls). The VFS
+ *   never opens a descriptor of its own: closing any descriptor of a file drops every POSIX lock the
+ *   process holds on it, and SQLite keeps its locks on the database file for all its connections.
  * - The part known to exist is the size when the file was mapped, grown by this process's writes, set
- *   by its truncations, and taken again with fstat(2) when a read goes past it (another process wrote
- *   there). A read past the mapping, or past the size fstat gives, is passed to the underlying VFS.
+ *   by its truncations, and taken again with stat(2) when a read goes past it (another process wrote
+ *   there). A read past the mapping, or past the size stat gives, is passed to the underlying VFS.
  * - SQLite reads only what its locks keep in the file: a committed frame that no checkpoint can restart
  *   over while the read transaction lasts, a page of the database no longer than the snapshot says. Were
  *   the file shorter all the same (truncated by another process) or a page unreadable (a disk error),
@@ -50,13 +55,9 @@
  *   (on_sigbus) ends the copy that faulted, if the thread was in one and the address is in its mapping,
  *   the known size is dropped, and the read is passed to the underlying VFS, which answers as it always
  *   did (a short read, or EIO). Any other SIGBUS goes where it would have gone without the handler.
- * - The database file is not mapped: the mapping needs a descriptor of our own, and closing any
- *   descriptor of a file drops every POSIX lock the process holds on it, which SQLite keeps on the
- *   database file (and never on the WAL) for its other connections.
- * Every other file (the database, journals, temporary files) is passed through. */
+ * Every other file (journals, temporary files) is passed through. */
 #include "store/sqlite_walbuf.h"
 
-#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -82,16 +83,15 @@
 
 /* ---- the mappings (see "Reads" above) ---- */
 
-/* Address space reserved for a WAL's mapping: at least MAP_MIN, or four times the file's size when it is
- * mapped (the checkpointer keeps it under 256 MiB). Reserving costs no memory; a read past it goes to the
- * underlying VFS. */
+/* Address space reserved for a file's mapping: at least MAP_MIN, or four times the file's size when it is
+ * mapped. Reserving costs no memory; a read past it goes to the underlying VFS. */
 #define MAP_MIN ((int64_t)1 << 30)
 
 struct wb_map {
     struct wb_map *next;
     dev_t dev;
     ino_t ino;
-    int fd;                     /* our own read-only descriptor of the file, for fstat */
+    char *path;                 /* its name, for stat */
     const unsigned char *base;  /* the mapping, `cap` bytes */
     int64_t cap;
     _Atomic int64_t size;       /* bytes of the file known to exist */
@@ -158,43 +158,58 @@ static bool map_copy(const struct wb_map *m, void *dst, const unsigned char *src
     return true;
 }
 
-/* The mapping of the file `name`, shared with the other connections of the process to the same file;
- * NULL if it cannot be mapped (its reads then go to the underlying VFS). */
-static struct wb_map *map_get(const char *name)
+/* The descriptor the underlying VFS opens a file with, caught by its "open" system call (open_hook) while
+ * wb_open runs on this thread, for that file's name only (the unix VFS may open /dev/null first to fill a
+ * descriptor below 3): the mappings are made from it, and the VFS never opens (so never closes) a
+ * descriptor of its own (see "Reads" above). */
+typedef int (*open_fn)(const char *, int, int);
+static open_fn real_open;
+struct opening {
+    const char *name; /* the file wb_open opens */
+    int fd;           /* the last descriptor the underlying VFS opened it with, or -1 */
+};
+static _Thread_local struct opening *opening;
+
+static int open_hook(const char *path, int flags, int mode)
 {
-    if (!maps_on || sizeof(void *) < 8)
-        return NULL;
-    int fd = open(name, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
+    int fd = real_open(path, flags, mode);
+    if (fd >= 0 && opening != NULL && strcmp(path, opening->name) == 0)
+        opening->fd = fd;
+    return fd;
+}
+
+/* The mapping of the file `name`, which the underlying VFS has just opened as `fd` (-1 if it reused a
+ * descriptor it kept), shared with the other connections of the process to the same file; NULL if it
+ * cannot be mapped (its reads then go to the underlying VFS). */
+static struct wb_map *map_get(const char *name, int fd)
+{
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
+    if (!maps_on || sizeof(void *) < 8 || (fd >= 0 ? fstat(fd, &sb) : stat(name, &sb)) != 0 ||
+        !S_ISREG(sb.st_mode))
         return NULL;
-    }
     pthread_mutex_lock(&maps_mu);
     for (struct wb_map *m = maps; m != NULL; m = m->next) {
         if (m->dev == sb.st_dev && m->ino == sb.st_ino) {
             m->refs++;
             pthread_mutex_unlock(&maps_mu);
-            close(fd);
             return m;
         }
     }
     int64_t cap = sb.st_size > MAP_MIN / 4 ? sb.st_size * 4 : MAP_MIN;
-    void *base = mmap(NULL, (size_t)cap, PROT_READ, MAP_SHARED, fd, 0);
+    void *base = fd >= 0 ? mmap(NULL, (size_t)cap, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
     struct wb_map *m = base == MAP_FAILED ? NULL : calloc(1, sizeof(*m));
-    if (m == NULL) {
+    char *path = m == NULL ? NULL : strdup(name);
+    if (path == NULL) {
         if (base != MAP_FAILED)
             munmap(base, (size_t)cap);
+        free(m);
         pthread_mutex_unlock(&maps_mu);
-        close(fd);
         return NULL;
     }
     m->next = maps;
     m->dev = sb.st_dev;
     m->ino = sb.st_ino;
-    m->fd = fd;
+    m->path = path;
     m->base = base;
     m->cap = cap;
     atomic_init(&m->size, sb.st_size);
@@ -221,11 +236,11 @@ static void map_put(struct wb_map *m)
     }
     pthread_mutex_unlock(&maps_mu);
     munmap((void *)m->base, (size_t)m->cap);
-    close(m->fd);
+    free(m->path);
     free(m);
 }
 
-/* This process wrote the file up to `end` (or fstat says it is that long). */
+/* This process wrote the file up to `end` (or stat says it is that long). */
 static void map_grew(struct wb_map *m, int64_t end)
 {
     if (m == NULL)
@@ -250,13 +265,13 @@ static bool map_read(struct wb_map *m, void *buf, int n, sqlite3_int64 off)
         return false;
     if (off + n > atomic_load_explicit(&m->size, memory_order_acquire)) {
         struct stat sb;
-        if (fstat(m->fd, &sb) != 0 || off + n > sb.st_size)
+        if (stat(m->path, &sb) != 0 || sb.st_dev != m->dev || sb.st_ino != m->ino || off + n > sb.st_size)
             return false;
         map_grew(m, sb.st_size);
     }
     if (map_copy(m, buf, m->base + off, (size_t)n))
         return true;
-    /* SIGBUS: the file is shorter than believed, or the page cannot be read. fstat measures it again at
+    /* SIGBUS: the file is shorter than believed, or the page cannot be read. stat measures it again at
      * the next read past the size. */
     atomic_store_explicit(&m->size, 0, memory_order_release);
     return false;
@@ -271,7 +286,7 @@ struct wb_file {
     size_t len;           /* bytes kept */
     sqlite3_int64 off;    /* the file offset of run[0] */
     bool commit;          /* the last frame header kept is a commit frame's */
-    struct wb_map *map;   /* WAL: its mapping, or NULL */
+    struct wb_map *map;   /* database or WAL: its mapping, or NULL */
 };
 
 /* The underlying file starts at the first 8-byte boundary after our struct. */
@@ -428,6 +443,8 @@ static int pass_close(sqlite3_file *file)
         f->wal->db = NULL;
         f->wal = NULL;
     }
+    map_put(f->map);
+    f->map = NULL;
     int rc2 = f->real->pMethods->xClose(f->real);
     return rc != SQLITE_OK ? rc : rc2;
 }
@@ -435,19 +452,25 @@ static int pass_close(sqlite3_file *file)
 static int pass_read(sqlite3_file *file, void *buf, int n, sqlite3_int64 off)
 {
     struct wb_file *f = wb(file);
-    return f->real->pMethods->xRead(f->real, buf, n, off);
+    return map_read(f->map, buf, n, off) ? SQLITE_OK : f->real->pMethods->xRead(f->real, buf, n, off);
 }
 
 static int pass_write(sqlite3_file *file, const void *buf, int n, sqlite3_int64 off)
 {
     struct wb_file *f = wb(file);
-    return f->real->pMethods->xWrite(f->real, buf, n, off);
+    int rc = f->real->pMethods->xWrite(f->real, buf, n, off);
+    if (rc == SQLITE_OK)
+        map_grew(f->map, off + n);
+    return rc;
 }
 
 static int pass_truncate(sqlite3_file *file, sqlite3_int64 size)
 {
     struct wb_file *f = wb(file);
-    return f->real->pMethods->xTruncate(f->real, size);
+    int rc = f->real->pMethods->xTruncate(f->real, size);
+    if (rc == SQLITE_OK)
+        map_truncated(f->map, size);
+    return rc;
 }
 
 static int pass_sync(sqlite3_file *file, int flags)
@@ -598,7 +621,11 @@ static int wb_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int f
     struct wb_file *f = wb(file);
     memset(f, 0, sizeof(*f));
     f->real = (sqlite3_file *)((char *)f + REAL_OFFSET);
+    bool mapped = (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL)) != 0 && name != NULL;
+    struct opening o = {.name = name, .fd = -1};
+    opening = mapped ? &o : NULL;
     int rc = wb_real_vfs->xOpen(wb_real_vfs, name, f->real, flags, out_flags);
+    opening = NULL;
     if (rc != SQLITE_OK) {
         /* SQLite calls xClose only when pMethods is set: close what the underlying VFS left open. */
         if (f->real->pMethods != NULL)
@@ -606,9 +633,10 @@ static int wb_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int f
         f->base.pMethods = NULL;
         return rc;
     }
+    if (mapped)
+        f->map = map_get(name, o.fd);
     if ((flags & SQLITE_OPEN_WAL) != 0 && name != NULL) {
         f->base.pMethods = &wal_methods;
-        f->map = map_get(name);
         sqlite3_file *db = sqlite3_database_file_object(name);
         if (db != NULL && db->pMethods == &pass_methods) {
             f->db = wb(db);
@@ -719,10 +747,15 @@ static void wb_register(void)
         .xGetLastError = wb_get_last_error,
         .xCurrentTimeInt64 = wb_current_time_int64,
     };
-    if (sqlite3_vfs_register(&wb_vfs, 0) == SQLITE_OK) {
-        wb_name = wb_vfs.zName;
+    if (sqlite3_vfs_register(&wb_vfs, 0) != SQLITE_OK)
+        return;
+    wb_name = wb_vfs.zName;
+    /* The mappings need the underlying VFS's descriptors (its "open" system call, which the unix VFS lets
+     * a program replace) and the SIGBUS handler; without either, every read goes to the underlying VFS. */
+    if (real->iVersion >= 3 && real->xGetSystemCall != NULL && real->xSetSystemCall != NULL &&
+        (real_open = (open_fn)real->xGetSystemCall(real, "open")) != NULL &&
+        real->xSetSystemCall(real, "open", (sqlite3_syscall_ptr)open_hook) == SQLITE_OK)
         maps_on = sigbus_install();
-    }
 }
 
 const char *sqlite_walbuf_vfs(void)
