@@ -506,8 +506,10 @@ static int flush(struct pg_conn *c, PGresult **last, struct errbuf *err)
             }
             if (c->in_tx && c->tx_started && c->tx_failed == 0)
                 c->tx_failed = rc == ERR_UNAVAILABLE ? ERR_UNAVAILABLE : ERR_FAIL;
-            if (c->pg == NULL)
+            if (c->pg == NULL) { /* classify dropped the lost connection; the result is still ours */
+                PQclear(r);
                 return rc;
+            }
         }
         if (rc == 0 && last != NULL && i == nq - 1)
             *last = r;
