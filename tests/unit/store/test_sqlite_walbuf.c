@@ -508,7 +508,7 @@ TEST(reads_come_from_the_mapping)
 
 /* A writer whose writes this VFS does not see (SQLite's own VFS here, another process in production)
  * grows the WAL and the database file past the size the mapping knows: the reader takes the size again
- * (fstat) and reads what was written, still from the mapping. */
+ * (stat) and reads what was written, still from the mapping. */
 TEST(reads_see_a_writer_the_vfs_does_not_know)
 {
     sqlite3 *db = fresh();
