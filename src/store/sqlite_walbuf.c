@@ -100,7 +100,7 @@ struct wb_map {
 
 static pthread_mutex_t maps_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct wb_map *maps;
-static bool maps_on; /* the SIGBUS handler is installed: files may be mapped */
+static bool maps_on; /* a 64-bit address space, the open hook and the SIGBUS handler: files may be mapped */
 
 /* The copy a thread is in (map_copy), for the SIGBUS handler. */
 struct copy_guard {
@@ -184,8 +184,7 @@ static int open_hook(const char *path, int flags, int mode)
 static struct wb_map *map_get(const char *name, int fd)
 {
     struct stat sb;
-    if (!maps_on || sizeof(void *) < 8 || (fd >= 0 ? fstat(fd, &sb) : stat(name, &sb)) != 0 ||
-        !S_ISREG(sb.st_mode))
+    if (!maps_on || (fd >= 0 ? fstat(fd, &sb) : stat(name, &sb)) != 0 || !S_ISREG(sb.st_mode))
         return NULL;
     pthread_mutex_lock(&maps_mu);
     for (struct wb_map *m = maps; m != NULL; m = m->next) {
@@ -307,15 +306,19 @@ static uint32_t be32(const unsigned char *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+/* The database file's read, write and truncate (below), which the WAL's use once its run is written: the
+ * mapping is read, grown and cut in one place. */
+static int pass_read(sqlite3_file *file, void *buf, int n, sqlite3_int64 off);
+static int pass_write(sqlite3_file *file, const void *buf, int n, sqlite3_int64 off);
+static int pass_truncate(sqlite3_file *file, sqlite3_int64 size);
+
 /* Writes the kept run, if any. The run is dropped even if the write fails: its error goes to the caller,
  * and SQLite abandons the transaction whose frames it was. */
 static int run_write(struct wb_file *f)
 {
     if (f->len == 0)
         return SQLITE_OK;
-    int rc = f->real->pMethods->xWrite(f->real, f->run, (int)f->len, f->off);
-    if (rc == SQLITE_OK)
-        map_grew(f->map, f->off + (sqlite3_int64)f->len);
+    int rc = pass_write(&f->base, f->run, (int)f->len, f->off);
     f->len = 0;
     return rc;
 }
@@ -357,9 +360,7 @@ static int wal_read(sqlite3_file *file, void *buf, int n, sqlite3_int64 off)
 {
     struct wb_file *f = wb(file);
     int rc = run_end(f);
-    if (rc != SQLITE_OK)
-        return rc;
-    return map_read(f->map, buf, n, off) ? SQLITE_OK : f->real->pMethods->xRead(f->real, buf, n, off);
+    return rc != SQLITE_OK ? rc : pass_read(file, buf, n, off);
 }
 
 static int wal_write(sqlite3_file *file, const void *buf, int n, sqlite3_int64 off)
@@ -372,9 +373,7 @@ static int wal_write(sqlite3_file *file, const void *buf, int n, sqlite3_int64 o
     bool starts = (off == 0 && n == WAL_HEADER_SIZE) || (frame_header && !commit_header);
     if (n <= 0 || n > RUN_CAP || (!appends && !starts) || (f->run == NULL && (f->run = malloc(RUN_CAP)) == NULL)) {
         int rc = run_end(f);
-        if (rc == SQLITE_OK && (rc = f->real->pMethods->xWrite(f->real, buf, n, off)) == SQLITE_OK)
-            map_grew(f->map, off + n);
-        return rc;
+        return rc != SQLITE_OK ? rc : pass_write(file, buf, n, off);
     }
     if (!appends || f->len + (size_t)n > RUN_CAP) {
         /* A new run, or the run going on past RUN_CAP: what is kept is written first. */
@@ -398,9 +397,7 @@ static int wal_truncate(sqlite3_file *file, sqlite3_int64 size)
 {
     struct wb_file *f = wb(file);
     int rc = run_end(f);
-    if (rc == SQLITE_OK && (rc = f->real->pMethods->xTruncate(f->real, size)) == SQLITE_OK)
-        map_truncated(f->map, size);
-    return rc;
+    return rc != SQLITE_OK ? rc : pass_truncate(file, size);
 }
 
 static int wal_sync(sqlite3_file *file, int flags)
@@ -750,10 +747,11 @@ static void wb_register(void)
     if (sqlite3_vfs_register(&wb_vfs, 0) != SQLITE_OK)
         return;
     wb_name = wb_vfs.zName;
-    /* The mappings need the underlying VFS's descriptors (its "open" system call, which the unix VFS lets
-     * a program replace) and the SIGBUS handler; without either, every read goes to the underlying VFS. */
-    if (real->iVersion >= 3 && real->xGetSystemCall != NULL && real->xSetSystemCall != NULL &&
-        (real_open = (open_fn)real->xGetSystemCall(real, "open")) != NULL &&
+    /* The mappings need a 64-bit address space, the underlying VFS's descriptors (its "open" system call,
+     * which the unix VFS lets a program replace) and the SIGBUS handler; without any of them, every read
+     * goes to the underlying VFS. */
+    if (sizeof(void *) >= 8 && real->iVersion >= 3 && real->xGetSystemCall != NULL &&
+        real->xSetSystemCall != NULL && (real_open = (open_fn)real->xGetSystemCall(real, "open")) != NULL &&
         real->xSetSystemCall(real, "open", (sqlite3_syscall_ptr)open_hook) == SQLITE_OK)
         maps_on = sigbus_install();
 }
