@@ -43,6 +43,8 @@ extern const size_t sqlite_migrations_count;
 #define WAL_SOFT_CAP_PAGES 16384 /* 32 MiB of 2 KiB pages: the checkpointer restarts the WAL, holding write_mu */
 #define WAL_HARD_CAP_PAGES 65536 /* 128 MiB: a writer restarts it itself (checkpointer stuck or absent) */
 #define CKPT_BUSY_MAX_MS 200     /* how long a restart under write_mu waits for readers to move on */
+#define CKPT_CATCHUP_PAGES 512   /* before a restart: catch up until fewer pages than this are left to copy */
+#define CKPT_CATCHUP_ROUNDS 4    /* ... or for this many passive checkpoints at most */
 
 struct sqlite_conn;
 
@@ -627,6 +629,14 @@ static void read_key(sqlite3_stmt *s, struct arena *a, struct store_key *out)
  *   since its passive one to copy and makes the next commit rewind the WAL. The file thus stays near
  *   32 MiB at most (64 MiB for a database made with 4 KiB pages); RESTART, not TRUNCATE, as rewriting a
  *   file in place is cheaper than growing it again.
+ * - A RESTART syncs the WAL, copies what is left and syncs the database file, all under write_mu, and
+ *   a sync costs in proportion to the pages written since the last one. Under steady writes a passive
+ *   checkpoint never syncs the database file (SQLite does so only when it has copied the whole WAL), so
+ *   a RESTART would write back every page the passive ones copied since the last restart: 10-15 ms on
+ *   a 2-core VM's disk, every request of every worker waiting. So before a RESTART the checkpointer
+ *   syncs the database file itself and runs passive checkpoints again, without write_mu, until fewer
+ *   than CKPT_CATCHUP_PAGES pages are left (at most CKPT_CATCHUP_ROUNDS times): the RESTART is left
+ *   with the last few milliseconds' pages to sync.
  * - Should the checkpointer lag (or not run: no thread yet, or it could not start) the WAL would grow
  *   without bound, so past WAL_HARD_CAP_PAGES the writer restarts it itself, from its wal hook; with no
  *   checkpointer at all, writers fall back to a passive checkpoint every CKPT_WAKE_PAGES pages.
@@ -716,6 +726,32 @@ static int ckpt_run(struct sqlite_store *st, int mode, int *log, int *done)
     return rc;
 }
 
+/* Writes the database file's dirty pages to disk (fdatasync), through the checkpointer's own connection,
+ * outside write_mu. Only makes a later sync shorter: a failure here is the next checkpoint's to report. */
+static void ckpt_sync_db(struct sqlite_store *st)
+{
+    sqlite3_file *f = NULL;
+    if (sqlite3_file_control(st->ckpt_conn->db, "main", SQLITE_FCNTL_FILE_POINTER, &f) == SQLITE_OK && f != NULL &&
+        f->pMethods != NULL)
+        (void)f->pMethods->xSync(f, SQLITE_SYNC_NORMAL);
+}
+
+/* Before a RESTART (see "checkpoints"): syncs the database file, and copies what was committed meanwhile
+ * with another passive checkpoint, until that is little. *log and *done as ckpt_run's, of the last one. */
+static void ckpt_catch_up(struct sqlite_store *st, int *log, int *done)
+{
+    for (int round = 0;; round++) {
+        ckpt_sync_db(st);
+        pthread_mutex_lock(&st->ckpt_mu);
+        int pages = st->wal_pages;
+        pthread_mutex_unlock(&st->ckpt_mu);
+        if (round == CKPT_CATCHUP_ROUNDS || pages - *log < CKPT_CATCHUP_PAGES)
+            return;
+        if (ckpt_run(st, SQLITE_CHECKPOINT_PASSIVE, log, done) != SQLITE_OK)
+            return;
+    }
+}
+
 static void ckpt_deadline(struct timespec *ts)
 {
     clock_gettime(CLOCK_MONOTONIC, ts);
@@ -753,9 +789,11 @@ static void *ckpt_main(void *arg)
         /* A passive checkpoint copies what was there when it began (done == log, usually), but commits
          * made meanwhile keep the WAL from rewinding; only a RESTART makes sure it does. None is needed if
          * the last RESTART left the WAL at this very size: nothing was committed since. */
-        if (log >= WAL_SOFT_CAP_PAGES && log != restarted_at &&
-            ckpt_run(st, SQLITE_CHECKPOINT_RESTART, &log, &done) == SQLITE_OK)
-            restarted_at = log;
+        if (log >= WAL_SOFT_CAP_PAGES && log != restarted_at) {
+            ckpt_catch_up(st, &log, &done);
+            if (ckpt_run(st, SQLITE_CHECKPOINT_RESTART, &log, &done) == SQLITE_OK)
+                restarted_at = log;
+        }
 
         pthread_mutex_lock(&st->ckpt_mu);
         st->ckpt_clean = log >= 0 && done == log ? log : -1;
