@@ -1,10 +1,12 @@
 /* flowbench.c: load driver for Ostiary's browser flows (bench/run.sh scenarios flow_login, flow_consent,
- * flow_sso, flow_hybrid, refresh). No dependencies beyond libc: one thread, epoll, one keep-alive HTTP/1.1 connection
+ * flow_sso, flow_hybrid, refresh). No dependencies beyond libc: epoll, one keep-alive HTTP/1.1 connection
  * per virtual user (VU), each VU with its own cookie jar. It shares the server's 2 cores, so it is built to
- * be cheap: no TLS, no allocation per request, requests formatted with one snprintf.
+ * be cheap: no TLS, no allocation per request, requests formatted with one snprintf. With -t N the VUs are
+ * shared out between N processes (as wrk -t spreads its connections over threads), which start the measured
+ * window together, at the moment the last of them has set its VUs up; the first process reports for all.
  *
  *   cc -O2 -o flowbench bench/flowbench.c
- *   ./flowbench -s flow_login -u http://127.0.0.1:4310 -c 4 -d 5 [-p SERVER_PID]
+ *   ./flowbench -s flow_login -u http://127.0.0.1:4310 -c 4 -d 5 [-t 2] [-p SERVER_PID]
  *
  * Flows (every step's status, Location, cookies and body are checked; any deviation fails the flow):
  *   full     GET /auth?...&prompt=consent -> 303 /interaction/login?interaction=ID
@@ -40,7 +42,7 @@
  *           "server_cpu_s":..,"machine_cpu_s":..,"resetups":..,"reconnects":..,"fail_steps":{..},"sample":".."}
  * (the fields of bench/scenario.lua's RESULT where they apply; latencies are per whole flow, or per
  * refresh request; "sample" is the first failure and always the last field). CPU seconds are over the
- * measured window: driver_cpu_s this process, server_cpu_s the process of -p PID (null without -p),
+ * measured window: driver_cpu_s this process and the others of -t, server_cpu_s the process of -p PID (null without -p),
  * machine_cpu_s every process of the machine (from /proc/stat), so that other jobs sharing the cores show. Exit status 0 when the
  * run happened (even with failures), 1 when setup failed, 2 on usage errors. */
 #define _GNU_SOURCE
@@ -56,10 +58,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -297,6 +303,7 @@ static struct {
     char base[128];   /* http://host:port */
     char issuer[256]; /* expected iss, default base */
     int vus;
+    int procs; /* -t: processes the VUs are shared out between */
     int duration;
     int server_pid; /* -p: report the server's CPU time over the measured window */
     int timeout_s;
@@ -372,6 +379,25 @@ static uint64_t n_ok, n_failed, n_http, n_resetups, n_reconnects;
 static uint64_t fail_step[ST_N];
 static uint64_t step_n[ST_N], step_us[ST_N]; /* per-step request latency (measured flows, every response) */
 static char sample[400];
+
+/* -t N: the processes' common state, in a shared mapping made before they fork. */
+static struct shared {
+    _Atomic int ready;    /* processes whose VUs are all set up */
+    _Atomic int go;       /* set by the last of them, once t0 is written */
+    _Atomic uint64_t t0;  /* the measured window's start (CLOCK_MONOTONIC is the same for every process) */
+} *sh;
+static pid_t *kids;       /* the first process's: the others, and the read ends of their result pipes */
+static int *kid_fds;
+static int nkids;
+
+/* What each other process sends the first one at the end, followed by its n_lat latencies. */
+struct part {
+    uint64_t n_ok, n_failed, n_http, n_resetups, n_reconnects;
+    uint64_t fail_step[ST_N], step_n[ST_N], step_us[ST_N];
+    double cpu;
+    uint64_t n_lat;
+    char sample[400];
+};
 
 static void record_failure(struct vu *v, const char *fmt, ...)
 {
@@ -1158,13 +1184,33 @@ static long long machine_busy_ticks(void)
     return (long long)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]); /* user nice system irq softirq steal */
 }
 
+/* With -t: waits until every process has set its VUs up (the first one also watches that none has died),
+ * and returns the window's start, the same for all. */
+static uint64_t start_together(void)
+{
+    if (atomic_fetch_add(&sh->ready, 1) + 1 == cfg.procs) {
+        atomic_store(&sh->t0, now_us());
+        atomic_store(&sh->go, 1);
+    }
+    uint64_t waited = now_us();
+    while (!atomic_load(&sh->go)) {
+        for (int k = 0; k < nkids; k++)
+            if (waitpid(kids[k], NULL, WNOHANG) == kids[k])
+                die("a driver process (-t) ended during setup");
+        if (now_us() - waited > 130000000u)
+            die("the other driver processes (-t) did not finish their setup within 130 s");
+        usleep(200);
+    }
+    return atomic_load(&sh->t0);
+}
+
 static void all_ready_check(void)
 {
     for (int i = 0; i < cfg.vus; i++)
         if (!vus[i].ready)
             return;
     phase = PH_RUN;
-    run_t0 = now_us();
+    run_t0 = sh != NULL ? start_together() : now_us();
     run_end = run_t0 + (uint64_t)cfg.duration * 1000000u;
     srv_ticks0 = server_ticks();
     busy0 = machine_busy_ticks();
@@ -1196,12 +1242,41 @@ static double cpu_seconds(void)
            ru.ru_stime.tv_usec / 1e6;
 }
 
+static void write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            _exit(1);
+        c += w;
+        n -= (size_t)w;
+    }
+}
+
+static bool read_all(int fd, void *p, size_t n)
+{
+    char *c = p;
+    while (n > 0) {
+        ssize_t r = read(fd, c, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return false;
+        c += r;
+        n -= (size_t)r;
+    }
+    return true;
+}
+
 static void usage(void)
 {
     fprintf(stderr,
             "usage: flowbench -s flow_login|flow_consent|flow_sso|flow_hybrid|refresh [-u http://127.0.0.1:4310] [-c VUS]\n"
             "                 [-d SECONDS] [-T TIMEOUT_S] [-i ISSUER] [-C CLIENT_ID] [-S SECRET]\n"
-            "                 [-r REDIRECT_URI] [-U USER] [-P PASSWORD] [-p SERVER_PID]\n");
+            "                 [-r REDIRECT_URI] [-U USER] [-P PASSWORD] [-t PROCESSES] [-p SERVER_PID]\n");
     exit(2);
 }
 
@@ -1209,6 +1284,7 @@ int main(int argc, char **argv)
 {
     const char *base = "http://127.0.0.1:4310", *issuer = NULL, *scn = NULL;
     cfg.vus = 32;
+    cfg.procs = 1;
     cfg.duration = 5;
     cfg.timeout_s = 15;
     cfg.client_id = "bench-rp";
@@ -1217,11 +1293,12 @@ int main(int argc, char **argv)
     cfg.user = "bench";
     cfg.password = "bench-password";
     int opt;
-    while ((opt = getopt(argc, argv, "s:u:c:d:T:i:C:S:r:U:P:p:h")) != -1) {
+    while ((opt = getopt(argc, argv, "s:u:c:d:T:i:C:S:r:U:P:t:p:h")) != -1) {
         switch (opt) {
         case 's': scn = optarg; break;
         case 'u': base = optarg; break;
         case 'c': cfg.vus = atoi(optarg); break;
+        case 't': cfg.procs = atoi(optarg); break;
         case 'd': cfg.duration = atoi(optarg); break;
         case 'T': cfg.timeout_s = atoi(optarg); break;
         case 'i': issuer = optarg; break;
@@ -1246,6 +1323,8 @@ int main(int argc, char **argv)
         die("unknown scenario '%s'", scn);
     if (cfg.vus < 1 || cfg.vus > 10000 || cfg.duration < 1 || cfg.timeout_s < 1)
         die("-c, -d and -T must be positive");
+    if (cfg.procs < 1 || cfg.procs > 64 || cfg.procs > cfg.vus)
+        die("-t must be between 1 and 64, and at most -c");
     if (strncmp(base, "http://", 7) != 0 || sscanf(base + 7, "%63[^:/]:%d", cfg.host, &cfg.port) != 2)
         die("-u must be http://HOST:PORT (an IPv4 address)");
     snprintf(cfg.base, sizeof(cfg.base), "http://%s:%d", cfg.host, cfg.port);
@@ -1263,9 +1342,45 @@ int main(int argc, char **argv)
     urlenc(cfg.redirect_uri, cfg.redirect_enc, sizeof(cfg.redirect_enc));
     urlenc(cfg.user, cfg.user_enc, sizeof(cfg.user_enc));
     urlenc(cfg.password, cfg.password_enc, sizeof(cfg.password_enc));
+    signal(SIGPIPE, SIG_IGN);
+    int all_vus = cfg.vus, result_fd = -1;
+    if (cfg.procs > 1) {
+        sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        kids = calloc((size_t)cfg.procs, sizeof(*kids));
+        kid_fds = calloc((size_t)cfg.procs, sizeof(*kid_fds));
+        if (sh == MAP_FAILED || kids == NULL || kid_fds == NULL)
+            die("out of memory");
+        pid_t parent = getpid();
+        int idx = 0;
+        for (int k = 1; k < cfg.procs; k++) {
+            int fds[2];
+            if (pipe(fds) != 0)
+                die("pipe: %s", strerror(errno));
+            fflush(NULL);
+            pid_t pid = fork();
+            if (pid < 0)
+                die("fork: %s", strerror(errno));
+            if (pid == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlive the first process */
+                if (getppid() != parent)
+                    _exit(1);
+                close(fds[0]);
+                for (int j = 0; j < nkids; j++)
+                    close(kid_fds[j]);
+                nkids = 0;
+                result_fd = fds[1];
+                idx = k;
+                break;
+            }
+            close(fds[1]);
+            kids[nkids] = pid;
+            kid_fds[nkids++] = fds[0];
+        }
+        /* process idx runs its share of the VUs */
+        cfg.vus = all_vus / cfg.procs + (idx < all_vus % cfg.procs);
+    }
     if (getrandom(&rng_state, sizeof(rng_state), 0) != sizeof(rng_state) || rng_state == 0)
         rng_state = now_us() | 1;
-    signal(SIGPIPE, SIG_IGN);
 
     epfd = epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0)
@@ -1305,7 +1420,7 @@ int main(int argc, char **argv)
         if (phase == PH_RUN && !cpu0_set) {
             cpu0 = cpu_seconds();
             cpu0_set = true;
-            if (needs_setup)
+            if (needs_setup && result_fd < 0)
                 fprintf(stderr, "flowbench: setup of %d VUs took %.2f s\n", cfg.vus, (run_t0 - setup_t0) / 1e6);
         }
         int n = epoll_wait(epfd, evs, 256, 20);
@@ -1343,7 +1458,7 @@ int main(int argc, char **argv)
         }
         if (phase == PH_RUN && next_progress == UINT64_MAX)
             next_progress = run_t0 + 1000000u;
-        if (phase == PH_RUN && t >= next_progress && t < run_end) {
+        if (phase == PH_RUN && t >= next_progress && t < run_end && result_fd < 0) {
             fprintf(stderr, "flowbench: %2.0f s  ok %llu  failed %llu\n", (t - run_t0) / 1e6,
                     (unsigned long long)n_ok, (unsigned long long)n_failed);
             next_progress += 1000000u;
@@ -1355,6 +1470,46 @@ int main(int argc, char **argv)
         }
     }
     double cpu = cpu_seconds() - cpu0;
+    if (result_fd >= 0) { /* another process of -t: hand the results to the first one */
+        struct part pt = {n_ok, n_failed, n_http, n_resetups, n_reconnects, {0}, {0}, {0}, cpu, n_lat, {0}};
+        memcpy(pt.fail_step, fail_step, sizeof(fail_step));
+        memcpy(pt.step_n, step_n, sizeof(step_n));
+        memcpy(pt.step_us, step_us, sizeof(step_us));
+        memcpy(pt.sample, sample, sizeof(sample));
+        write_all(result_fd, &pt, sizeof(pt));
+        write_all(result_fd, lat_us, n_lat * sizeof(*lat_us));
+        _exit(0);
+    }
+    for (int k = 0; k < nkids; k++) { /* the first process: add the others' results to its own */
+        struct part pt;
+        if (!read_all(kid_fds[k], &pt, sizeof(pt)))
+            die("a driver process (-t) sent no results");
+        n_ok += pt.n_ok;
+        n_failed += pt.n_failed;
+        n_http += pt.n_http;
+        n_resetups += pt.n_resetups;
+        n_reconnects += pt.n_reconnects;
+        for (int st = 0; st < ST_N; st++) {
+            fail_step[st] += pt.fail_step[st];
+            step_n[st] += pt.step_n[st];
+            step_us[st] += pt.step_us[st];
+        }
+        cpu += pt.cpu;
+        if (sample[0] == '\0')
+            memcpy(sample, pt.sample, sizeof(sample));
+        sample[sizeof(sample) - 1] = '\0';
+        if (pt.n_lat > 0) {
+            lat_us = realloc(lat_us, (n_lat + pt.n_lat) * sizeof(*lat_us));
+            if (lat_us == NULL)
+                die("out of memory");
+            if (!read_all(kid_fds[k], lat_us + n_lat, pt.n_lat * sizeof(*lat_us)))
+                die("a driver process (-t) sent incomplete results");
+            n_lat += pt.n_lat;
+        }
+        close(kid_fds[k]);
+        waitpid(kids[k], NULL, 0);
+    }
+    cfg.vus = all_vus;
     char srv_cpu[32] = "null";
     if (srv_ticks0 >= 0 && srv_ticks1 >= srv_ticks0)
         snprintf(srv_cpu, sizeof(srv_cpu), "%.2f", (double)(srv_ticks1 - srv_ticks0) / (double)sysconf(_SC_CLK_TCK));

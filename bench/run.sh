@@ -30,6 +30,9 @@
 #   DEVICE_CODES=2000  device codes device_poll polls in turn (created with /device/auth before it runs)
 #   FLOW_VUS="32"      virtual users of the flow scenarios (each its own connection and cookie jar);
 #                      each flow scenario runs once per value (CONNS does not apply to them)
+#   FLOW_PROCS=2       flowbench processes the VUs are shared out between (flowbench -t), as wrk runs
+#                      -t2: one driver process left the machine 7-9 % idle (bench/README.md, "Where the
+#                      time went"); at most the VU count
 #   LOGIN_VUS="4"      the same for flow_login: only one login per worker runs at a time (argon2id, ~50-300
 #                      ms each), so 32 VUs would only queue (the first flows would end after 32 logins' time)
 #   WORKERS=           passed as --workers N (default: the server's own, one per core)
@@ -58,6 +61,7 @@ THREADS=2
 SCENARIOS="${SCENARIOS:-discovery jwks cc_rs256 cc_es256 cc_eddsa cc_opaque introspect introspect_jwt device_poll flow_login flow_consent flow_sso flow_hybrid refresh}"
 DEVICE_CODES="${DEVICE_CODES:-2000}"
 FLOW_VUS="${FLOW_VUS:-32}"
+FLOW_PROCS="${FLOW_PROCS:-2}"
 LOGIN_VUS="${LOGIN_VUS:-4}"
 WORKERS="${WORKERS:-}"
 SPEED_SECONDS="${SPEED_SECONDS:-3}"
@@ -75,6 +79,7 @@ command -v wrk > /dev/null || die "wrk not found (apt-get install -y wrk)"
 command -v curl > /dev/null || die "curl not found"
 [[ "$DURATION" =~ ^[0-9]+$ ]] && [ "$DURATION" -ge 1 ] || die "DURATION must be a positive integer"
 for c in $CONNS; do [[ "$c" =~ ^[0-9]+$ ]] && [ "$c" -ge 1 ] || die "CONNS: '$c' is not a positive integer"; done
+[[ "$FLOW_PROCS" =~ ^[0-9]+$ ]] && [ "$FLOW_PROCS" -ge 1 ] || die "FLOW_PROCS must be a positive integer"
 for c in $FLOW_VUS $LOGIN_VUS; do
   [[ "$c" =~ ^[0-9]+$ ]] && [ "$c" -ge 1 ] || die "FLOW_VUS/LOGIN_VUS: '$c' is not a positive integer"
 done
@@ -551,7 +556,8 @@ run_flow() { # scenario vus: bench/flowbench.c, one RESULT line like scenario.lu
   load="$(cut -d' ' -f1 /proc/loadavg)"
   read -r t0 _ < <(cpu_ticks)
   timeout -k 5 $((DURATION + 180)) "${CLIENT[@]}" "$FLOWBENCH" -s "$mode" -u "$BASE" -c "$c" -d "$DURATION" -C "$client" \
-    -S "$CLIENT_SECRET" -U bench -P bench-password -p "$SPID" > "$out" 2> "$out.err" || st=$?
+    -t "$((FLOW_PROCS < c ? FLOW_PROCS : c))" -S "$CLIENT_SECRET" -U bench -P bench-password -p "$SPID" \
+    > "$out" 2> "$out.err" || st=$?
   read -r t1 _ < <(cpu_ticks)
   line="$(sed -n 's/^RESULT //p' "$out" | tail -1)"
   if [ "$st" -ne 0 ] || [ -z "$line" ]; then
@@ -562,8 +568,8 @@ run_flow() { # scenario vus: bench/flowbench.c, one RESULT line like scenario.lu
     return
   fi
   cpu="$(awk -v a="$t0" -v b="$t1" -v hz="$HZ" 'BEGIN{printf "%.2f", (b - a) / hz}')"
-  printf '{"ts":"%s","kind":"flow","scenario":"%s","client":"%s","vus":%d,"duration":%d,"workers":%s,"rev":"%s","client_sched":"%s","load":%s,"srv_cpu_s_incl_setup":%s,"r":%s}\n' \
-    "$(date -u +%FT%TZ)" "$sc" "$client" "$c" "$DURATION" "${WORKERS:-null}" "$GIT_REV" "$CLIENT_SCHED" "$load" "$cpu" "$line" >> "$OUT"
+  printf '{"ts":"%s","kind":"flow","scenario":"%s","client":"%s","vus":%d,"driver_procs":%d,"duration":%d,"workers":%s,"rev":"%s","client_sched":"%s","load":%s,"srv_cpu_s_incl_setup":%s,"r":%s}\n' \
+    "$(date -u +%FT%TZ)" "$sc" "$client" "$c" "$((FLOW_PROCS < c ? FLOW_PROCS : c))" "$DURATION" "${WORKERS:-null}" "$GIT_REV" "$CLIENT_SCHED" "$load" "$cpu" "$line" >> "$OUT"
   local ok_rps http_rps p50 p99 errs sample scpu dcpu mcpu
   field() { echo "$line" | sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
   ok_rps="$(field ok_rps)"; http_rps="$(field http_rps)"; p50="$(field p50_ms)"; p99="$(field p99_ms)"
@@ -589,7 +595,7 @@ run_flow() { # scenario vus: bench/flowbench.c, one RESULT line like scenario.lu
   server_alive || { FAILED=1; die "server died during $sc vus=$c (see $TMP/ostiary.log)"; }
 }
 
-log "scenarios: $SCENARIOS; CONNS=\"$CONNS\" FLOW_VUS=\"$FLOW_VUS\" LOGIN_VUS=\"$LOGIN_VUS\" DURATION=${DURATION}s wrk -t$THREADS --timeout 5s; clients' scheduling: $CLIENT_SCHED"
+log "scenarios: $SCENARIOS; CONNS=\"$CONNS\" FLOW_VUS=\"$FLOW_VUS\" LOGIN_VUS=\"$LOGIN_VUS\" DURATION=${DURATION}s wrk -t$THREADS --timeout 5s, flowbench -t$FLOW_PROCS; clients' scheduling: $CLIENT_SCHED"
 for sc in $SCENARIOS; do
   if is_flow "$sc"; then
     for c in $(vus_of "$sc"); do
@@ -728,7 +734,7 @@ report_row() { # scenario conns rate p99 errors cpu_us
 
 echo
 echo "Ostiary $GIT_REV, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) (at the start: $LOAD_START)," \
-  "DURATION=${DURATION}s, wrk -t$THREADS --timeout 5s, clients SCHED_${CLIENT_SCHED^^}, workers ${WORKERS:-default}, SQLite on $DB_FS"
+  "DURATION=${DURATION}s, wrk -t$THREADS --timeout 5s, flowbench -t$FLOW_PROCS, clients SCHED_${CLIENT_SCHED^^}, workers ${WORKERS:-default}, SQLite on $DB_FS"
 echo
 echo "| scenario | conns | req/s (flows/s) | p99 ms | errors | server CPU µs per request (flow); (kernel) | bound | bound /s | ratio | target |"
 echo "|---|---:|---:|---:|---:|---:|---|---:|---:|---|"
