@@ -632,11 +632,11 @@ static void read_key(sqlite3_stmt *s, struct arena *a, struct store_key *out)
  * - A RESTART syncs the WAL, copies what is left and syncs the database file, all under write_mu, and
  *   a sync costs in proportion to the pages written since the last one. Under steady writes a passive
  *   checkpoint never syncs the database file (SQLite does so only when it has copied the whole WAL), so
- *   a RESTART would write back every page the passive ones copied since the last restart: 10-15 ms on
- *   a 2-core VM's disk, every request of every worker waiting. So before a RESTART the checkpointer
- *   syncs the database file itself and runs passive checkpoints again, without write_mu, until fewer
- *   than CKPT_CATCHUP_PAGES pages are left (at most CKPT_CATCHUP_ROUNDS times): the RESTART is left
- *   with the last few milliseconds' pages to sync.
+ *   a RESTART would write back every page the passive ones copied since the last restart (7-46 ms on
+ *   our test machine, longer as the database grows), every request of every worker waiting. So before
+ *   a RESTART the checkpointer syncs the database file itself and runs passive checkpoints again,
+ *   without write_mu, until fewer than CKPT_CATCHUP_PAGES pages are left (at most CKPT_CATCHUP_ROUNDS
+ *   times): the RESTART is left with the last few milliseconds' pages to sync.
  * - Should the checkpointer lag (or not run: no thread yet, or it could not start) the WAL would grow
  *   without bound, so past WAL_HARD_CAP_PAGES the writer restarts it itself, from its wal hook; with no
  *   checkpointer at all, writers fall back to a passive checkpoint every CKPT_WAKE_PAGES pages.
