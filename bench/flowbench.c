@@ -3,7 +3,8 @@
  * per virtual user (VU), each VU with its own cookie jar. It shares the server's 2 cores, so it is built to
  * be cheap: no TLS, no allocation per request, requests formatted with one snprintf. With -t N the VUs are
  * shared out between N processes (as wrk -t spreads its connections over threads), which start the measured
- * window together, at the moment the last of them has set its VUs up; the first process reports for all.
+ * window together, at the moment the last of them has set its VUs up; the first process reports for all
+ * (its progress lines on stderr count its own VUs only).
  *
  *   cc -O2 -o flowbench bench/flowbench.c
  *   ./flowbench -s flow_login -u http://127.0.0.1:4310 -c 4 -d 5 [-t 2] [-p SERVER_PID]

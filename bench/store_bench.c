@@ -1,8 +1,9 @@
 /* store_bench.c: write throughput and latency of the store (token_put, token_consume, token_get) with N
  * threads, each on its own connection, against a fresh database file. Not part of the test tiers; build:
- *   cc -std=c11 -D_GNU_SOURCE -O2 -Isrc -o /tmp/store_bench bench/store_bench.c src/core/arena.c
- *      src/core/err.c src/store/store.c src/store/sqlite.c src/store/migrations/sqlite_migrations.c
- *      -lsqlite3 -lcrypto -lpthread
+ *   cc -std=c11 -D_GNU_SOURCE -O2 -Isrc -I/usr/include/postgresql -o /tmp/store_bench bench/store_bench.c
+ *      src/core/arena.c src/core/err.c src/core/str.c src/core/rand.c src/core/digest.c
+ *      src/core/metrics.c src/store/{store,backends,sqlite,sqlite_walbuf,postgres}.c
+ *      src/store/migrations/{sqlite,postgres}_migrations.c -lsqlite3 -lpq -lcrypto -lsodium -lpthread
  *   /tmp/store_bench [dsn-dir] [threads] [ops-per-thread]
  * Leaves out mixed workloads and PostgreSQL.
  *
