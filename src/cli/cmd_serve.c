@@ -95,6 +95,10 @@ static void worker_fini(struct worker *w)
  * instances on PostgreSQL one of them collects at a time (an advisory lock); the others' passes return at
  * once. */
 #define GC_PASS 500
+/* Rows are collected GC_GRACE seconds after they expire, not at once: a code, refresh token or request_uri
+ * presented just after its expiry is then answered that it has expired (its row is still there to say so)
+ * rather than that it is unknown. Every use checks exp itself, so a row kept longer is never honoured. */
+#define GC_GRACE 60
 static void worker_tick(struct worker *w)
 {
     app_enter(w);
@@ -102,7 +106,7 @@ static void worker_tick(struct worker *w)
     struct errbuf err = {{0}};
     if (w->id == 0 && (now >= w->next_gc || w->gc_more)) {
         int removed = 0;
-        if (store_gc(w->db, now, GC_PASS, &removed, &err) != 0)
+        if (store_gc(w->db, now - GC_GRACE, GC_PASS, &removed, &err) != 0)
             log_warn("gc_failed", LS("detail", err.msg), NULL);
         else if (removed > 0)
             log_debug("gc", LI("removed", removed), NULL);
