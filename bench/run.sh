@@ -656,13 +656,14 @@ stop_nginx
 
 RSS_LOAD_KB="$(rss_kb VmRSS)"
 RSS_PEAK_KB="$(rss_kb VmHWM)"
+RSS_ANON_KB="$(rss_kb RssAnon)"
 stop_server
 [ "$SERVER_STATUS" = 0 ] || FAILED=1
 
-printf '{"ts":"%s","kind":"summary","rev":"%s","duration":%d,"conns":"%s","flow_vus":"%s","login_vus":"%s","workers":%s,"client_sched":"%s","db_fs":"%s","rss_idle_kb":%s,"rss_after_kb":%s,"rss_peak_kb":%s,"speed_multi2_sign_s":{"rsa2048":%s,"ecdsap256":%s,"ed25519":%s},"ed25519_lib":"%s","argon2id_verify":{"ms":%s,"per_s_1thread":%s,"per_s_2threads":%s},"rsa2048_verify_s":%s,"server_exit":%s}\n' \
+printf '{"ts":"%s","kind":"summary","rev":"%s","duration":%d,"conns":"%s","flow_vus":"%s","login_vus":"%s","workers":%s,"client_sched":"%s","db_fs":"%s","rss_idle_kb":%s,"rss_after_kb":%s,"rss_peak_kb":%s,"rss_anon_after_kb":%s,"speed_multi2_sign_s":{"rsa2048":%s,"ecdsap256":%s,"ed25519":%s},"ed25519_lib":"%s","argon2id_verify":{"ms":%s,"per_s_1thread":%s,"per_s_2threads":%s},"rsa2048_verify_s":%s,"server_exit":%s}\n' \
   "$(date -u +%FT%TZ)" "$GIT_REV" "$DURATION" "$CONNS" "$FLOW_VUS" "$LOGIN_VUS" "${WORKERS:-null}" "$CLIENT_SCHED" \
   "$DB_FS" "${RSS_IDLE_KB:-0}" \
-  "${RSS_LOAD_KB:-0}" "${RSS_PEAK_KB:-0}" "$(num_or_null "$RSA_SIGN")" "$(num_or_null "$EC_SIGN")" \
+  "${RSS_LOAD_KB:-0}" "${RSS_PEAK_KB:-0}" "${RSS_ANON_KB:-0}" "$(num_or_null "$RSA_SIGN")" "$(num_or_null "$EC_SIGN")" \
   "$(num_or_null "$ED_SIGN")" "$ED_LIB" "$(num_or_null "$ARGON2_MS")" "$(num_or_null "$ARGON2_1")" "$(num_or_null "$ARGON2_2")" \
   "$(num_or_null "$RSA_VERIFY")" "${SERVER_STATUS:-null}" >> "$OUT"
 
@@ -803,7 +804,9 @@ if [ "${#FLOW_ROWS[@]}" -gt 0 ]; then
   echo "(bench/flowbench.c)."
   echo
 fi
-echo "RSS: idle $(mb "${RSS_IDLE_KB:-0}") MB, after load $(mb "${RSS_LOAD_KB:-0}") MB (peak $(mb "${RSS_PEAK_KB:-0}") MB)"
+echo "RSS: idle $(mb "${RSS_IDLE_KB:-0}") MB, after load $(mb "${RSS_LOAD_KB:-0}") MB (peak $(mb "${RSS_PEAK_KB:-0}") MB);" \
+  "after load, $(mb "${RSS_ANON_KB:-0}") MB of it the server's own memory (RssAnon); the rest is mapped files: the" \
+  "binary, its libraries and the store's database and WAL (page cache, shared and reclaimable)"
 echo "server: SIGTERM -> exit status ${SERVER_STATUS:-?}$([ "$SERVER_STATUS" = 0 ] && echo ' (ok)' || echo ' (FAILED)')"
 echo "raw: ${OUT#"$ROOT"/}"
 [ "$FAILED" -eq 0 ] || exit 1
