@@ -47,6 +47,11 @@
 #                      response waking one does not preempt the server or nginx mid-turn on the shared cores
 #                      (bench/README.md, "The load generator's scheduling"); CLIENT_SCHED=other: the default policy
 #   KEEP_TMP=1         keep the temp dir (config, server log, wrk outputs); it is always kept on failure
+#   PROFILE=1          record the server with perf during each scenario run (the first PROFILE_SECONDS=5 of it,
+#                      PROFILE_HZ=499 samples per second and thread, call graphs unwound with DWARF) and write
+#                      its flame graph, bench/runs/<timestamp>-<scenario>-c<conns>.html (needs `perf`, Debian's
+#                      linux-perf, and `npm ci --prefix bench` for the page's template); the figures of a
+#                      profiled run carry perf's own cost, and say so
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -97,6 +102,16 @@ max_conns() { local m=0 c; for c in $CONNS; do [ "$c" -le "$m" ] || m=$c; done; 
 BRACKET="${BRACKET:-1}"
 case "$BRACKET" in 0 | 1) ;; *) die "BRACKET must be 0 or 1" ;; esac
 [ -z "$WORKERS" ] || [[ "$WORKERS" =~ ^[0-9]+$ ]] || die "WORKERS must be a number"
+PROFILE="${PROFILE:-0}"; PROFILE_SECONDS="${PROFILE_SECONDS:-5}"; PROFILE_HZ="${PROFILE_HZ:-499}"
+FLAME_TEMPLATE="${FLAME_TEMPLATE:-$HERE/node_modules/d3-flame-graph/dist/templates/d3-flamegraph-base.html}"
+case "$PROFILE" in 0 | 1) ;; *) die "PROFILE must be 0 or 1" ;; esac
+if [ "$PROFILE" = 1 ]; then
+  command -v perf > /dev/null || die "perf not found (apt-get install -y linux-perf)"
+  [ -f "$FLAME_TEMPLATE" ] || die "no flame graph template at $FLAME_TEMPLATE (npm ci --prefix bench)"
+  [[ "$PROFILE_SECONDS" =~ ^[0-9]+$ ]] && [ "$PROFILE_SECONDS" -ge 1 ] || die "PROFILE_SECONDS must be a positive integer"
+  [[ "$PROFILE_HZ" =~ ^[0-9]+$ ]] && [ "$PROFILE_HZ" -ge 1 ] || die "PROFILE_HZ must be a positive integer"
+  [ "$PROFILE_SECONDS" -le "$DURATION" ] || PROFILE_SECONDS=$DURATION
+fi
 for sc in $SCENARIOS; do
   case "$sc" in
     discovery | jwks | cc_rs256 | cc_es256 | cc_eddsa | cc_opaque | introspect | introspect_jwt | cc_es256_dpop) ;;
@@ -204,6 +219,7 @@ stop_nginx() {
 
 cleanup() {
   local rc=$?
+  [ -z "${PERF_PID:-}" ] || kill -TERM "$PERF_PID" 2> /dev/null || true
   stop_nginx
   stop_server
   [ -z "${BENCH_DB_DIR:-}" ] || [ "$FAILED" -ne 0 ] || rm -rf "$DB_DIR"
@@ -223,7 +239,8 @@ n_vus=$(echo "$FLOW_VUS $LOGIN_VUS" | wc -w)
 # With BRACKET=1, each scenario run has a floor and an openssl speed run on each side of it.
 BUDGET=$((N_WRK * n_conns * (DURATION + 20) + N_FLOW * n_vus * (DURATION + 200) + 6 * SPEED_SECONDS * 3 \
   + (3 + HAS_DEVICE) * n_conns * (DURATION + 20) + HAS_DEVICE * 600 + 240 \
-  + BRACKET * (N_WRK * n_conns + N_FLOW * n_vus) * 2 * (DURATION + 20 + SPEED_SECONDS * 4 + 30)))
+  + BRACKET * (N_WRK * n_conns + N_FLOW * n_vus) * 2 * (DURATION + 20 + SPEED_SECONDS * 4 + 30) \
+  + PROFILE * (N_WRK * n_conns + N_FLOW * n_vus) * 630))
 
 log "starting $BIN on $BASE (db: $DB_DIR/ostiary.db on $DB_FS${WORKERS:+, --workers $WORKERS})"
 # OSTIARY_BIN selects the binary here; the server itself takes every OSTIARY_* variable for a key.
@@ -335,6 +352,54 @@ run_load() { # url conns output-file
   timeout -k 5 $((DURATION + 30)) "${CLIENT[@]}" wrk -t"$(wrk_threads "$2")" -c"$2" -d"${DURATION}s" --timeout 5s \
     --latency -s "$HERE/scenario.lua" "$1" > "$3" 2>&1 || true
 }
+# ---- profiles (PROFILE=1) --------------------------------------------------------------------------------
+# perf records the server for the first PROFILE_SECONDS of a scenario's measured window, in the background.
+# The flame graph is made only after the scenario's bounds have been measured again (bracket_after), so that
+# perf's unwinding, seconds of CPU, falls outside every measured window. The page is d3-flame-graph's template
+# filled with perf's own flamegraph report (its JSON form) and a context line of ours: perf's HTML form
+# would put its header there, which names the host and the paths of this run.
+PERF_PID=""; PAGES=()
+profile_start() { # name
+  [ "$PROFILE" = 1 ] || return 0
+  mkdir -p "$TMP/prof-$1"
+  timeout -k 5 $((PROFILE_SECONDS + 30)) perf record -q -F "$PROFILE_HZ" --call-graph dwarf,16384 -p "$SPID" \
+    -o "$TMP/prof-$1/perf.data" -- sleep "$PROFILE_SECONDS" > "$TMP/prof-$1/record.txt" 2>&1 &
+  PERF_PID=$!
+}
+profile_wait() { # the recording ends by itself after PROFILE_SECONDS
+  [ -n "$PERF_PID" ] || return 0
+  wait "$PERF_PID" 2> /dev/null || true
+  PERF_PID=""
+}
+profile_render() { # name what -> bench/runs/<stamp>-<name>.html
+  [ "$PROFILE" = 1 ] || return 0
+  local d="$TMP/prof-$1" page="$HERE/runs/$STAMP-$1.html" ctx
+  if [ ! -s "$d/perf.data" ]; then
+    echo "   $1: no profile recorded: $(tail -n 2 "$d/record.txt" 2> /dev/null)" >&2
+    return 0
+  fi
+  if ! (cd "$d" && timeout 600 perf script report flamegraph --format json -o stacks.json > report.txt 2>&1) \
+    || [ ! -s "$d/stacks.json" ]; then
+    echo "   $1: perf could not make the flame graph (see $d/report.txt)" >&2
+    return 0
+  fi
+  ctx="Ostiary $GIT_REV, $2, $(date -u '+%F %H:%M') UTC: perf record -F $PROFILE_HZ per thread, call graphs"
+  ctx="$ctx unwound with DWARF, the first $PROFILE_SECONDS s of the run"
+  awk -v stacks="$d/stacks.json" -v opts="{\"colorscheme\":\"blue-green\",\"context\":\"$ctx\"}" '
+    index($0, "/** @flamegraph_json **/") {
+      i = index($0, "/** @flamegraph_json **/"); printf "%s", substr($0, 1, i - 1)
+      while ((getline l < stacks) > 0) printf "%s", l
+      print substr($0, i + 24); next
+    }
+    index($0, "/** @options_json **/") {
+      i = index($0, "/** @options_json **/"); print substr($0, 1, i - 1) opts substr($0, i + 21); next
+    }
+    { print }' "$FLAME_TEMPLATE" > "$page"
+  rm -f "$d/perf.data" "$d/stacks.json"
+  PAGES+=("${page#"$ROOT"/}")
+  echo "   flame graph: ${page#"$ROOT"/}" >&2
+}
+
 FLOOR_RPS=""; FLOOR_CPU=""; FLOOR_SYS=""; FLOOR_WHEN=start; FLOOR_SEQ=0
 run_floor() { # name path expect conns [method status bodies-file] -> FLOOR_RPS, FLOOR_CPU, FLOOR_SYS (µs per
   # request in the kernel; empty on failure)
@@ -512,8 +577,10 @@ run_wrk() { # scenario conns; BENCH_* exported by the caller
   out="$TMP/wrk-$sc-c$c.txt"
   load="$(cut -d' ' -f1 /proc/loadavg)"
   read -r t0 s0 < <(cpu_ticks)
+  profile_start "$sc-c$c"
   run_load "$BASE" "$c" "$out"
   read -r t1 s1 < <(cpu_ticks)
+  profile_wait
   line="$(sed -n 's/^RESULT //p' "$out" | tail -1)"
   if [ -z "$line" ]; then
     FAILED=1
@@ -557,8 +624,19 @@ run_flow() { # scenario vus: bench/flowbench.c, one RESULT line like scenario.lu
   read -r t0 _ < <(cpu_ticks)
   timeout -k 5 $((DURATION + 180)) "${CLIENT[@]}" "$FLOWBENCH" -s "$mode" -u "$BASE" -c "$c" -d "$DURATION" -C "$client" \
     -t "$((FLOW_PROCS < c ? FLOW_PROCS : c))" -S "$CLIENT_SECRET" -U bench -P bench-password -p "$SPID" \
-    > "$out" 2> "$out.err" || st=$?
+    > "$out" 2> "$out.err" &
+  local fpid=$!
+  if [ "$PROFILE" = 1 ]; then
+    # The measured window opens after the VUs' setup (their logins), which flowbench says on stderr;
+    # flow_login has none.
+    if [ "$mode" != flow_login ]; then
+      while kill -0 "$fpid" 2> /dev/null && ! grep -q '^flowbench: setup of ' "$out.err"; do sleep 0.05; done
+    fi
+    ! kill -0 "$fpid" 2> /dev/null || profile_start "$sc-vus$c"
+  fi
+  wait "$fpid" || st=$?
   read -r t1 _ < <(cpu_ticks)
+  profile_wait
   line="$(sed -n 's/^RESULT //p' "$out" | tail -1)"
   if [ "$st" -ne 0 ] || [ -z "$line" ]; then
     FAILED=1
@@ -602,6 +680,7 @@ for sc in $SCENARIOS; do
       bracket_before "$sc" "$c"
       run_flow "$sc" "$c"
       bracket_after "$sc" "$c"
+      profile_render "$sc-vus$c" "$sc, $c VUs"
     done
     continue
   fi
@@ -650,6 +729,7 @@ for sc in $SCENARIOS; do
     run_wrk "$sc" "$c"
     unset BENCH_DPOP_FILE BENCH_STATUS BENCH_BODIES
     bracket_after "$sc" "$c"
+    profile_render "$sc-c$c" "$sc, $c connections"
   done
 done
 stop_nginx
@@ -660,10 +740,10 @@ RSS_ANON_KB="$(rss_kb RssAnon)"
 stop_server
 [ "$SERVER_STATUS" = 0 ] || FAILED=1
 
-printf '{"ts":"%s","kind":"summary","rev":"%s","duration":%d,"conns":"%s","flow_vus":"%s","login_vus":"%s","workers":%s,"client_sched":"%s","db_fs":"%s","rss_idle_kb":%s,"rss_after_kb":%s,"rss_peak_kb":%s,"rss_anon_after_kb":%s,"speed_multi2_sign_s":{"rsa2048":%s,"ecdsap256":%s,"ed25519":%s},"ed25519_lib":"%s","argon2id_verify":{"ms":%s,"per_s_1thread":%s,"per_s_2threads":%s},"rsa2048_verify_s":%s,"server_exit":%s}\n' \
+printf '{"ts":"%s","kind":"summary","rev":"%s","duration":%d,"conns":"%s","flow_vus":"%s","login_vus":"%s","workers":%s,"client_sched":"%s","db_fs":"%s","rss_idle_kb":%s,"rss_after_kb":%s,"rss_peak_kb":%s,"rss_anon_after_kb":%s,"profiled":%d,"speed_multi2_sign_s":{"rsa2048":%s,"ecdsap256":%s,"ed25519":%s},"ed25519_lib":"%s","argon2id_verify":{"ms":%s,"per_s_1thread":%s,"per_s_2threads":%s},"rsa2048_verify_s":%s,"server_exit":%s}\n' \
   "$(date -u +%FT%TZ)" "$GIT_REV" "$DURATION" "$CONNS" "$FLOW_VUS" "$LOGIN_VUS" "${WORKERS:-null}" "$CLIENT_SCHED" \
   "$DB_FS" "${RSS_IDLE_KB:-0}" \
-  "${RSS_LOAD_KB:-0}" "${RSS_PEAK_KB:-0}" "${RSS_ANON_KB:-0}" "$(num_or_null "$RSA_SIGN")" "$(num_or_null "$EC_SIGN")" \
+  "${RSS_LOAD_KB:-0}" "${RSS_PEAK_KB:-0}" "${RSS_ANON_KB:-0}" "$PROFILE" "$(num_or_null "$RSA_SIGN")" "$(num_or_null "$EC_SIGN")" \
   "$(num_or_null "$ED_SIGN")" "$ED_LIB" "$(num_or_null "$ARGON2_MS")" "$(num_or_null "$ARGON2_1")" "$(num_or_null "$ARGON2_2")" \
   "$(num_or_null "$RSA_VERIFY")" "${SERVER_STATUS:-null}" >> "$OUT"
 
@@ -735,7 +815,7 @@ report_row() { # scenario conns rate p99 errors cpu_us
 
 echo
 echo "Ostiary $GIT_REV, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) (at the start: $LOAD_START)," \
-  "DURATION=${DURATION}s, wrk -t$THREADS --timeout 5s, flowbench -t$FLOW_PROCS, clients SCHED_${CLIENT_SCHED^^}, workers ${WORKERS:-default}, SQLite on $DB_FS"
+  "DURATION=${DURATION}s, wrk -t$THREADS --timeout 5s, flowbench -t$FLOW_PROCS, clients SCHED_${CLIENT_SCHED^^}, workers ${WORKERS:-default}, SQLite on $DB_FS$([ "$PROFILE" = 0 ] || echo ", PROFILED with perf")"
 echo
 echo "| scenario | conns | req/s (flows/s) | p99 ms | errors | server CPU µs per request (flow); (kernel) | bound | bound /s | ratio | target |"
 echo "|---|---:|---:|---:|---:|---:|---|---:|---:|---|"
@@ -807,6 +887,10 @@ fi
 echo "RSS: idle $(mb "${RSS_IDLE_KB:-0}") MB, after load $(mb "${RSS_LOAD_KB:-0}") MB (peak $(mb "${RSS_PEAK_KB:-0}") MB);" \
   "after load, $(mb "${RSS_ANON_KB:-0}") MB of it the server's own memory (RssAnon); the rest is mapped files: the" \
   "binary, its libraries and the store's database and WAL (page cache, shared and reclaimable)"
+if [ "$PROFILE" = 1 ]; then
+  echo "profiled (PROFILE=1): perf sampled the server during each run, so every figure above carries its cost;"
+  echo "flame graphs: ${PAGES[*]:-none}"
+fi
 echo "server: SIGTERM -> exit status ${SERVER_STATUS:-?}$([ "$SERVER_STATUS" = 0 ] && echo ' (ok)' || echo ' (FAILED)')"
 echo "raw: ${OUT#"$ROOT"/}"
 [ "$FAILED" -eq 0 ] || exit 1
