@@ -6,6 +6,7 @@
 #       starts a cluster, runs CMD with OSTIARY_TEST_PG_URL (postgres://postgres@127.0.0.1:PORT, no
 #       database: append /NAME) and OSTIARY_TEST_PG_DIR in its environment, then stops the cluster and
 #       removes its directory on every exit path (CMD failing, ^C, SIGTERM). Exits with CMD's status.
+#       A cluster whose run was killed with SIGKILL is stopped and removed by the next run.
 #       Tests run with fsync off (a crash of the machine is not what they test; a crash of Ostiary is);
 #       --durable keeps PostgreSQL's defaults (fsync, synchronous_commit), as benchmarks need.
 #   scripts/pg-test-cluster.sh stop-server DIR | start-server DIR
@@ -75,8 +76,34 @@ fi
 [ "${1:-}" = "--" ] && shift
 [ $# -gt 0 ] || { log "error: no command to run"; exit 2; }
 
+# A run killed with SIGKILL cannot run its cleanup: its server keeps running and its directory stays.
+# Each cluster's directory names the run that owns it (`owner`: this script's PID and the start time of
+# that process, so that a PID used again by another process is not taken for it); a run sweeps away,
+# before it starts its own, every cluster whose owner is gone. The start time of a process, empty if
+# there is none or it has exited (a zombie not yet reaped):
+proc_start() {
+    sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '$1 != "Z" {print $20}'
+}
+
+sweep_stale() {
+    local d pid start
+    for d in "${TMPDIR:-/tmp}"/ostiary-pg-*; do
+        [ -f "$d/owner" ] || continue
+        read -r pid start <"$d/owner" || continue
+        [ -n "$pid" ] && [ -n "$start" ] || continue
+        [ "$(proc_start "$pid")" != "$start" ] || continue
+        log "removing $d: the run that made it is gone"
+        if [ -f "$d/data/postmaster.pid" ]; then
+            as_owner "$BIN/pg_ctl" -D "$d/data" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
+        fi
+        rm -rf "$d" 2>/dev/null || true
+    done
+}
+
 BIN=$(bindir)
+sweep_stale
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/ostiary-pg-XXXXXX")
+echo "$$ $(proc_start $$)" >"$DIR/owner"
 chmod 755 "$DIR"
 if [ "$(id -u)" -eq 0 ]; then
     if ! id postgres >/dev/null 2>&1; then
