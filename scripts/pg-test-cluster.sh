@@ -85,6 +85,14 @@ proc_start() {
     sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '$1 != "Z" {print $20}'
 }
 
+# Stops a cluster's server at once if it runs, and removes its directory.
+remove_cluster() {
+    if [ -f "$1/data/postmaster.pid" ]; then
+        as_owner "$BIN/pg_ctl" -D "$1/data" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$1"
+}
+
 sweep_stale() {
     local d pid start
     for d in "${TMPDIR:-/tmp}"/ostiary-pg-*; do
@@ -93,10 +101,7 @@ sweep_stale() {
         [ -n "$pid" ] && [ -n "$start" ] || continue
         [ "$(proc_start "$pid")" != "$start" ] || continue
         log "removing $d: the run that made it is gone"
-        if [ -f "$d/data/postmaster.pid" ]; then
-            as_owner "$BIN/pg_ctl" -D "$d/data" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
-        fi
-        rm -rf "$d" 2>/dev/null || true
+        remove_cluster "$d" 2>/dev/null || true
     done
 }
 
@@ -117,10 +122,7 @@ fi
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM HUP
-    if [ -f "$DIR/data/postmaster.pid" ]; then
-        as_owner "$BIN/pg_ctl" -D "$DIR/data" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
-    fi
-    rm -rf "$DIR"
+    remove_cluster "$DIR"
     exit "$rc"
 }
 trap cleanup EXIT
